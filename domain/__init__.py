@@ -1,0 +1,1 @@
+"""Pure domain: aggregates, events and rules. Imports nothing from other layers."""

@@ -1,0 +1,30 @@
+"""Canonical JSON (api-and-security §4.7): the one serialisation every hash in Paul P is taken over."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+class NonCanonicalValue(ValueError):
+    """Raised when a value has no canonical JSON form (NaN, Infinity, unknown type)."""
+
+
+def _check(value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise NonCanonicalValue(f"non-finite float {value!r} has no canonical JSON form")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise NonCanonicalValue(f"non-string key {k!r}")
+            _check(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _check(v)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8 text, floats in shortest round-trip form (Python's repr)."""
+    _check(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -1,0 +1,99 @@
+"""Registry mapping (vector file, group) to a checker that runs one case against real code.
+
+Checkers live in ``tests/conformance/checkers/<file>_<group>.py`` and register themselves
+with :func:`checker`. The harness imports every module in that folder, so adding a checker
+never means editing a shared list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_VECTORS = ROOT.parent / "shared" / "spec" / "vectors"
+
+# Top-level keys that describe a file rather than hold cases.
+DESCRIPTIVE_KEYS = frozenset({"meta", "title", "format", "description"})
+
+CaseFn = Callable[[Any, "Context"], None]
+SplitFn = Callable[[Any], Iterable[tuple[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a checker may need besides its case: the whole file (for shared defaults)."""
+
+    file: str
+    group: str
+    document: Any
+
+
+@dataclass(frozen=True)
+class Checker:
+    file: str
+    group: str
+    run: CaseFn
+    split: SplitFn
+
+
+CHECKERS: dict[tuple[str, str], Checker] = {}
+
+
+def default_split(data: Any) -> Iterator[tuple[str, Any]]:
+    """Split a group into cases: list items by id/name/case, dict entries by key."""
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            label = None
+            if isinstance(item, dict):
+                label = item.get("id") or item.get("case") or item.get("name")
+            yield f"{i:03d}-{label}" if label else f"{i:03d}", item
+    elif isinstance(data, dict):
+        yield from ((str(k), v) for k, v in data.items())
+    else:
+        yield "value", data
+
+
+def checker(file: str, group: str, split: SplitFn = default_split) -> Callable[[CaseFn], CaseFn]:
+    """Register ``fn(case, ctx)`` as the checker of every case of ``file``'s ``group``."""
+
+    def register(fn: CaseFn) -> CaseFn:
+        key = (file, group)
+        if key in CHECKERS:
+            raise RuntimeError(f"two checkers registered for {file}::{group}")
+        CHECKERS[key] = Checker(file, group, fn, split)
+        return fn
+
+    return register
+
+
+def vectors_dir() -> Path:
+    return Path(os.environ.get("PAULP_SPEC_VECTORS", str(DEFAULT_VECTORS))).resolve()
+
+
+def load_groups(path: Path) -> dict[str, Any]:
+    """Return {group: data} for one vector file (dict of groups, or list of cases with 'group')."""
+    doc = json.loads(path.read_text())
+    if isinstance(doc, dict):
+        return {k: v for k, v in doc.items() if k not in DESCRIPTIVE_KEYS}
+    if isinstance(doc, list):
+        groups: dict[str, list[Any]] = {}
+        for case in doc:
+            if not isinstance(case, dict) or "group" not in case:
+                raise ValueError(f"{path.name}: list case without a 'group': {case!r:.200}")
+            groups.setdefault(case["group"], []).append(case)
+        return groups
+    raise ValueError(f"{path.name}: unsupported top-level JSON type {type(doc).__name__}")
+
+
+def load_checkers() -> None:
+    from tests.conformance import checkers
+
+    for mod in pkgutil.iter_modules(checkers.__path__):
+        importlib.import_module(f"{checkers.__name__}.{mod.name}")
