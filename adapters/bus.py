@@ -1,0 +1,73 @@
+"""Names on the bus derive from one namespace setting (design decision 6) so databases never mix streams."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client
+from nats.js.api import StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from paulp.adapters.eventstore.chain import split_topic
+
+_VALID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+DUPLICATE_WINDOW_S = 3600.0
+HDR_MSG_ID = "Nats-Msg-Id"
+HDR_EXPECTED_LAST = "Nats-Expected-Last-Msg-Id"
+HDR_NID = "Paulp-Notification-Id"
+HDR_TOPIC = "Paulp-Topic"
+HDR_ORIGINATOR = "Paulp-Originator-Id"
+HDR_VERSION = "Paulp-Originator-Version"
+
+
+@dataclass(frozen=True)
+class BusNames:
+    namespace: str
+
+    def __post_init__(self) -> None:
+        if not _VALID.match(self.namespace):
+            raise ValueError(f"PAULP_NAMESPACE must match {_VALID.pattern}: {self.namespace!r}")
+
+    @property
+    def stream(self) -> str:
+        return self.namespace.upper()
+
+    @property
+    def all_subjects(self) -> str:
+        return f"{self.namespace}.>"
+
+    def subject(self, topic: str) -> str:
+        context, qualname = split_topic(topic)
+        return f"{self.namespace}.{context}.{qualname}"
+
+    def msg_id(self, notification_id: int) -> str:
+        return f"{self.namespace}/{notification_id}"
+
+    def consumer(self, projection: str) -> str:
+        return f"{self.namespace}_{projection}"
+
+    def lock_key(self, role: str) -> str:
+        return f"{self.namespace}/{role}"
+
+
+async def connect(url: str, name: str) -> Client:
+    return await nats.connect(
+        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5, allow_reconnect=True
+    )
+
+
+async def ensure_stream(js: JetStreamContext, names: BusNames) -> None:
+    try:
+        await js.stream_info(names.stream)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=names.stream,
+                subjects=[names.all_subjects],
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_S,
+            )
+        )

@@ -1,0 +1,190 @@
+"""Projector: a durable pull consumer per projection feeding one Postgres transaction per batch.
+
+Views and the tracking row commit together and messages are acked only after the commit, so a crash at
+any point replays at most the uncommitted batch, which the tracking row then skips. A poison event goes to
+``projection_dead_letters`` (inside a savepoint) and the projection moves on. On (re)start the consumer is
+recreated at the tracked stream position, so redeliveries never wait for ``ack_wait``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from paulp.adapters.bus import HDR_NID, HDR_ORIGINATOR, HDR_TOPIC, HDR_VERSION, BusNames, connect, ensure_stream
+from paulp.adapters.eventstore.codec import decode, make_mapper
+from paulp.projections.base import Projection
+
+log = logging.getLogger("paulp.projector")
+
+
+class StreamGap(RuntimeError):
+    """Raised when a delivered message is not the next stream sequence after the tracked one."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    stream_seq: int
+    notification_id: int
+    originator_id: str
+    version: int
+    topic: str
+    data: bytes
+
+
+@dataclass
+class BatchOutcome:
+    applied: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+
+
+def read_tracking(conn: psycopg.Connection[Any], name: str) -> tuple[int, int]:
+    row = conn.execute(
+        "SELECT last_notification_id, last_stream_seq FROM projection_tracking WHERE name = %s", (name,)
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def apply_batch(conn: psycopg.Connection[Any], projection: Projection, batch: Sequence[Delivered]) -> BatchOutcome:
+    """One transaction: lock the tracking row, apply what is new, advance tracking."""
+    mapper = make_mapper()
+    out = BatchOutcome()
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (projection.name,)
+        )
+        row = conn.execute(
+            "SELECT last_notification_id, last_stream_seq FROM projection_tracking WHERE name = %s FOR UPDATE",
+            (projection.name,),
+        ).fetchone()
+        assert row is not None
+        last_nid, last_seq = int(row[0]), int(row[1])
+        conn.execute("SET LOCAL search_path TO views, public")
+        with conn.cursor() as cur:
+            for msg in batch:
+                if msg.notification_id <= last_nid:
+                    out.skipped += 1
+                    continue
+                if last_seq and msg.stream_seq != last_seq + 1:
+                    raise StreamGap(f"{projection.name}: expected stream seq {last_seq + 1}, got {msg.stream_seq}")
+                try:
+                    with conn.transaction():
+                        event = decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data)
+                        projection.apply(event, cur, msg.notification_id)
+                    out.applied += 1
+                except Exception as e:  # a poison event must not stop the view; it is recorded, never skipped
+                    log.exception("poison event %s in %s", msg.notification_id, projection.name)
+                    cur.execute(
+                        "INSERT INTO public.projection_dead_letters (projection, notification_id, topic, error)"
+                        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        (projection.name, msg.notification_id, msg.topic, f"{type(e).__name__}: {e}"),
+                    )
+                    out.dead_lettered += 1
+                last_nid, last_seq = msg.notification_id, msg.stream_seq
+        conn.execute(
+            "UPDATE public.projection_tracking SET last_notification_id = %s, last_stream_seq = %s,"
+            " updated_at = now() WHERE name = %s",
+            (last_nid, last_seq, projection.name),
+        )
+    return out
+
+
+class Projector:
+    def __init__(
+        self, database_url: str, nats_url: str, names: BusNames, projection: Projection, batch: int = 500
+    ) -> None:
+        self.database_url, self.nats_url, self.names = database_url, nats_url, names
+        self.projection, self.batch = projection, batch
+        self.totals = BatchOutcome()
+        self.active = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        lock = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+        try:
+            key = self.names.lock_key(f"projector/{self.projection.name}")
+            while not stop.is_set():
+                row = await (await lock.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,))).fetchone()
+                if row and row[0]:
+                    break
+                await _sleep(stop, 1.0)
+            if stop.is_set():
+                return
+            self.active.set()
+            await self._consume(stop)
+        finally:
+            await lock.close()
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        nc = await connect(self.nats_url, f"paulp-projector-{self.projection.name}")
+        conn = await asyncio.to_thread(psycopg.connect, self.database_url, autocommit=True)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, self.names)
+            while not stop.is_set():
+                _, last_seq = await asyncio.to_thread(read_tracking, conn, self.projection.name)
+                sub = await self._subscribe(js, last_seq + 1)
+                try:
+                    await self._fetch_loop(sub, conn, stop)
+                except StreamGap as e:
+                    log.warning("%s; recreating consumer", e)
+                finally:
+                    await sub.unsubscribe()
+        finally:
+            await asyncio.to_thread(conn.close)
+            await nc.drain()
+
+    async def _subscribe(self, js: Any, start_seq: int) -> Any:
+        durable = self.names.consumer(self.projection.name)
+        try:
+            await js.delete_consumer(self.names.stream, durable)
+        except NotFoundError:
+            pass
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=start_seq,
+            ack_wait=60,
+            max_ack_pending=self.batch,
+            max_deliver=-1,
+        )
+        return await js.pull_subscribe(self.names.all_subjects, durable=durable, stream=self.names.stream, config=config)
+
+    async def _fetch_loop(self, sub: Any, conn: psycopg.Connection[Any], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(self.batch, timeout=0.5)
+            except TimeoutError:
+                continue
+            batch = [
+                Delivered(
+                    m.metadata.sequence.stream,
+                    int(m.headers[HDR_NID]),
+                    m.headers[HDR_ORIGINATOR],
+                    int(m.headers[HDR_VERSION]),
+                    m.headers[HDR_TOPIC],
+                    m.data,
+                )
+                for m in msgs
+            ]
+            out = await asyncio.to_thread(apply_batch, conn, self.projection, batch)
+            for m in msgs:
+                await m.ack()
+            self.totals.applied += out.applied
+            self.totals.skipped += out.skipped
+            self.totals.dead_lettered += out.dead_lettered
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

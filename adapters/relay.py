@@ -1,0 +1,150 @@
+"""Relay: the event table is the outbox. Tail ``paulp_events`` in order and publish to JetStream.
+
+The stream's last message is the checkpoint (no relay table): after a kill -9 the relay reads it and
+continues, ``Nats-Msg-Id`` de-duplicates a message published twice and ``Nats-Expected-Last-Msg-Id``
+refuses one published out of order. One active relay per namespace (advisory lock); others wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import psycopg
+from nats.js.client import JetStreamContext
+from nats.js.errors import APIError
+
+from paulp.adapters.bus import (
+    HDR_EXPECTED_LAST,
+    HDR_MSG_ID,
+    HDR_NID,
+    HDR_ORIGINATOR,
+    HDR_TOPIC,
+    HDR_VERSION,
+    BusNames,
+    connect,
+    ensure_stream,
+)
+
+log = logging.getLogger("paulp.relay")
+
+SELECT_BATCH = (
+    "SELECT notification_id, originator_id, originator_version, topic, state FROM paulp_events"
+    " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+)
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    duplicates: int = 0
+    last_notification_id: int = 0
+    restarts_from_stream: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def stream_head(js: JetStreamContext, names: BusNames) -> int:
+    """Notification id of the stream's last message (0 for an empty stream)."""
+    info = await js.stream_info(names.stream)
+    if info.state.last_seq == 0:
+        return 0
+    msg = await js.get_msg(names.stream, seq=info.state.last_seq)
+    headers = msg.headers or {}
+    return int(headers[HDR_NID])
+
+
+class Relay:
+    def __init__(self, database_url: str, nats_url: str, names: BusNames, batch: int = 500, poll_s: float = 0.5):
+        self.database_url, self.nats_url, self.names = database_url, nats_url, names
+        self.batch, self.poll_s = batch, poll_s
+        self.stats = RelayStats()
+        self.active = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        lock_conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+        try:
+            await self._acquire_leadership(lock_conn, stop)
+            if stop.is_set():
+                return
+            self.active.set()
+            await self._publish_loop(stop)
+        finally:
+            await lock_conn.close()
+
+    async def _acquire_leadership(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
+        key = self.names.lock_key("relay")
+        while not stop.is_set():
+            cur = await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,))
+            row = await cur.fetchone()
+            if row and row[0]:
+                log.info("relay active for %s", self.names.stream)
+                return
+            await _wait(stop, 1.0)
+
+    async def _publish_loop(self, stop: asyncio.Event) -> None:
+        nc = await connect(self.nats_url, "paulp-relay")
+        listen = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+        db = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, self.names)
+            await listen.execute("LISTEN paulp_events")
+            last = await stream_head(js, self.names)
+            self.stats.last_notification_id = last
+            while not stop.is_set():
+                rows = await (await db.execute(SELECT_BATCH, (last, self.batch))).fetchall()
+                if not rows:
+                    await _wait_notify(listen, stop, self.poll_s)
+                    continue
+                try:
+                    last = await self._publish(js, rows, last)
+                except (APIError, TimeoutError, asyncio.TimeoutError) as e:
+                    # Out of order or partly published: the stream knows how far we got.
+                    log.warning("relay publish failed (%s); resuming from the stream head", e)
+                    self.stats.errors.append(str(e))
+                    self.stats.restarts_from_stream += 1
+                    await _wait(stop, 0.2)
+                    last = await stream_head(js, self.names)
+                self.stats.last_notification_id = last
+        finally:
+            await listen.close()
+            await db.close()
+            await nc.drain()
+
+    async def _publish(self, js: JetStreamContext, rows: list[tuple], last: int) -> int:
+        futures = []
+        prev = last
+        for nid, oid, version, topic, state in rows:
+            headers = {
+                HDR_MSG_ID: self.names.msg_id(nid),
+                HDR_NID: str(nid),
+                HDR_TOPIC: topic,
+                HDR_ORIGINATOR: str(oid),
+                HDR_VERSION: str(version),
+            }
+            if prev:
+                headers[HDR_EXPECTED_LAST] = self.names.msg_id(prev)
+            futures.append(await js.publish_async(self.names.subject(topic), bytes(state), headers=headers))
+            prev = nid
+        acks = await asyncio.gather(*futures)
+        for ack in acks:
+            if ack.duplicate:
+                self.stats.duplicates += 1
+            else:
+                self.stats.published += 1
+        return prev
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _wait_notify(conn: psycopg.AsyncConnection, stop: asyncio.Event, seconds: float) -> None:
+    """Wake on NOTIFY from an insert, or after ``seconds`` (a lost NOTIFY only costs one poll interval)."""
+    gen = conn.notifies(timeout=seconds, stop_after=1)
+    async for _ in gen:
+        break

@@ -1,0 +1,202 @@
+"""The ``paulp`` command: run the system, migrate, replay, verify the audit chain, diagnose services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from paulp.adapters.config import ConfigError, Settings
+from paulp.adapters.services import ServiceConfigError, Services, resolve_services
+
+app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def services() -> Iterator[tuple[Settings, Services]]:
+    """Resolve services (env URL wins, else embedded under PAULP_STATE_DIR) and stop what we started."""
+    try:
+        settings = Settings()
+        settings.require_urls()
+        svc = resolve_services(settings.PAULP_DATABASE_URL, settings.PAULP_NATS_URL, settings.ENVIRONMENT,
+                               settings.PAULP_STATE_DIR)
+    except (ConfigError, ServiceConfigError) as e:
+        raise fail(str(e)) from None
+    svc.start()
+    try:
+        yield settings, svc
+    finally:
+        svc.stop()
+
+
+@app.command()
+def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
+       port: Annotated[int | None, typer.Option(help="HTTP port")] = None) -> None:
+    """Start API, relay, projectors and scheduler (embedded PostgreSQL/NATS unless URLs are set)."""
+    from paulp.api.runtime import install_signal_handlers, run_all
+    from paulp.api.wiring import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        h, p = host or settings.PAULP_HTTP_HOST, port or settings.PAULP_HTTP_PORT
+        for d in svc.describe():
+            console.print(f"{d.name}: {d.source} {d.url}")
+        console.print(f"[green]Paul P up[/] on http://{h}:{p}  (Ctrl-C stops everything)")
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            install_signal_handlers(stop)
+            await run_all(container, h, p, stop)
+
+        try:
+            asyncio.run(main())
+        finally:
+            container.close()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending SQL migrations."""
+    from paulp.adapters.migrate import migrate as run
+
+    with services() as (_, svc):
+        applied = run(svc.database_url)
+    console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+@app.command()
+def relay() -> None:
+    """Run only the event relay (log -> JetStream); a second instance waits as standby."""
+    _workers(relay=True, projections=[])
+
+
+@app.command()
+def project(projection: Annotated[list[str] | None, typer.Option(help="projection name(s); default all")] = None) -> None:
+    """Run only projectors (JetStream -> views)."""
+    _workers(relay=False, projections=projection)
+
+
+def _workers(relay: bool, projections: list[str] | None) -> None:
+    from paulp.api.runtime import install_signal_handlers, run_workers
+    from paulp.api.wiring import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        unknown = set(projections or []) - set(container.projections)
+        if unknown:
+            raise fail(f"unknown projection(s): {', '.join(sorted(unknown))}")
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            install_signal_handlers(stop)
+            await run_workers(container, stop, relay=relay, projections=projections)
+
+        try:
+            asyncio.run(main())
+        finally:
+            container.close()
+
+
+@app.command()
+def replay(
+    projection: Annotated[str, typer.Option(help="projection to rebuild")],
+    until_seq: Annotated[int | None, typer.Option(help="last notification id to apply")] = None,
+    until_time: Annotated[datetime | None, typer.Option(help="apply events stored at or before this UTC time")] = None,
+    into: Annotated[str | None, typer.Option(help="scratch schema (default replay_<projection>)")] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="compare with the live view; exit 1 on difference")] = False,
+) -> None:
+    """Rebuild a view from the log into a scratch schema, optionally diffing it against the live view."""
+    from paulp.adapters import replay as rp
+    from paulp.adapters.migrate import migrate as run_migrations
+    from paulp.projections.registry import all_projections
+
+    projections = all_projections()
+    if projection not in projections:
+        raise fail(f"unknown projection {projection!r}; known: {', '.join(sorted(projections))}")
+    proj = projections[projection]
+    schema = into or f"replay_{projection}"
+    with services() as (_, svc):
+        run_migrations(svc.database_url)
+        if diff and until_seq is None and until_time is None:
+            until_seq = rp.live_position(svc.database_url, proj)
+        try:
+            result = rp.replay(svc.database_url, proj, schema, until_seq,
+                               until_time.replace(tzinfo=until_time.tzinfo) if until_time else None)
+        except rp.ReplayError as e:
+            raise fail(str(e)) from None
+        console.print(f"replayed {result.applied} event(s) through notification {result.until_notification_id}"
+                      f" into schema {result.schema} ({result.failed} failed)")
+        if diff:
+            differences = rp.diff(svc.database_url, proj, schema)
+            for line in differences:
+                console.print(line)
+            if differences:
+                raise fail(f"{len(differences)} difference(s) between live and replay", 1)
+            console.print("[green]no difference[/] between live view and replay")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    from_: Annotated[int, typer.Option("--from", min=1, help="first chain sequence")] = 1,
+    to: Annotated[int | None, typer.Option("--to", min=1, help="last chain sequence (default head)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
+) -> None:
+    """Verify the audit chain (§5.2) and each record against its stored event; exit 1 on any break."""
+    from paulp.adapters.audit_store import verify
+
+    if to is not None and to < from_:
+        raise fail("--from must not be greater than --to")
+    with services() as (_, svc):
+        report = verify(svc.database_url, from_, to)
+    if as_json:
+        console.print_json(json.dumps(report.to_dict()))
+    if report.valid:
+        console.print(f"[green]audit chain valid[/]: {report.chain.events_checked} record(s)"
+                      f" {report.chain.first_sequence}..{report.chain.last_sequence}")
+        return
+    for g in report.chain.gaps:
+        err.print(f"gap at sequence {g}")
+    for b in report.chain.broken_links:
+        err.print(f"broken at sequence {b.sequence} ({b.kind}): expected {b.expected_prev_hash} got {b.actual_prev_hash}")
+    for m in report.event_mismatches:
+        err.print(f"event mismatch at sequence {m.sequence} (notification {m.notification_id}): {m.kind}")
+    raise fail(f"audit chain BROKEN; first bad sequence {report.first_bad_sequence}", 1)
+
+
+@app.command()
+def doctor() -> None:
+    """Show which PostgreSQL/NATS this configuration uses and whether they answer."""
+    with services() as (settings, svc):
+        table = Table("service", "source", "url", "healthy", "detail")
+        ok = True
+        for d in svc.describe():
+            h = asyncio.run(d.health())
+            ok &= h.ok
+            table.add_row(d.name, d.source, d.url, "yes" if h.ok else "NO", h.detail)
+        console.print(table)
+        console.print(f"namespace: {settings.PAULP_NAMESPACE}  environment: {settings.ENVIRONMENT}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

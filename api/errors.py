@@ -1,0 +1,79 @@
+"""One place mapping failures to HTTP: stable ``code`` in every 4xx/5xx, 500 bodies that leak nothing."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paulp.domain.errors import DomainError
+
+log = logging.getLogger("paulp.api")
+
+# Domain codes that are not plain 400s.
+STATUS_BY_CODE: dict[str, int] = {
+    "not_found": 404,
+    "conflict": 409,
+    "BUDGET_EXCEEDED": 429,
+}
+
+
+def now_iso() -> str:
+    at = datetime.now(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+class ApiError(Exception):
+    """Raised by handlers for a request-level failure with an exact body."""
+
+    def __init__(self, status: int, error: str, code: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.status, self.error, self.code, self.extra = status, error, code, extra
+
+
+def error_response(status: int, error: str, code: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "code": code, **extra}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.error, exc.code, **exc.extra)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(STATUS_BY_CODE.get(exc.code, 400), exc.message, exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "Invalid JSON body", "invalid_json")
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in errors})
+        return error_response(400, "Validation failed", "validation_error", fields=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return JSONResponse(
+                {"error": "Not found", "code": "not_found", "path": request.url.path, "timestamp": now_iso()},
+                status_code=404,
+            )
+        if exc.status_code == 405:
+            return error_response(405, "Method not allowed", "method_not_allowed")
+        return error_response(exc.status_code, str(exc.detail), "http_error")
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        request_id = str(uuid.uuid4())
+        log.exception("unhandled error request_id=%s path=%s", request_id, request.url.path)
+        return JSONResponse(
+            {"error": "Internal server error", "code": "internal_error", "request_id": request_id, "timestamp": now_iso()},
+            status_code=500,
+        )

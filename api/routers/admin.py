@@ -1,0 +1,98 @@
+"""/admin: operator commands and the views they read (api-and-security §1.3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from paulp.api.errors import ApiError, now_iso
+from paulp.api.queries import breaker_view
+from paulp.api.wiring import Container
+from paulp.domain.breaker import BreakerState
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+class TransitionResponse(BaseModel):
+    success: bool
+    previousState: str
+    newState: str
+    reason: str
+    timestamp: str
+
+
+class BreakerView(BaseModel):
+    state: str
+    consecutiveFailures: int
+    haltStartedAt: datetime | None
+    lastStateChange: datetime | None
+    lastReason: str | None
+    lastActor: str | None
+
+
+class StatusResponse(BaseModel):
+    strategies: list[dict[str, Any]]
+    unresolvedViolations: list[dict[str, Any]]
+    latestSnapshot: dict[str, Any] | None
+    circuitBreaker: BreakerView
+    timestamp: str
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    import json
+
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "Invalid JSON body", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid JSON body", "invalid_json")
+    return body
+
+
+@router.post(
+    "/circuit-breaker/transition",
+    response_model=TransitionResponse,
+    responses={400: {"description": "invalid_json | invalid_target_state | reason_required | invalid_transition"}},
+)
+async def transition(request: Request) -> TransitionResponse:
+    body = await _json_object(request)
+    target, reason = body.get("targetState"), body.get("reason")
+    if not isinstance(target, str) or target not in BreakerState.__members__:
+        raise ApiError(400, "Invalid target state", "invalid_target_state")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ApiError(400, "Reason required for state transition", "reason_required")
+    container = _container(request)
+    from starlette.concurrency import run_in_threadpool
+
+    result = await run_in_threadpool(container.breaker.transition, target, reason, request.state.actor.name)
+    return TransitionResponse(
+        success=True,
+        previousState=result.previous_state.value,
+        newState=result.new_state.value,
+        reason=result.reason,
+        timestamp=now_iso(),
+    )
+
+
+@router.get("/status", response_model=StatusResponse)
+def status(request: Request) -> StatusResponse:
+    container = _container(request)
+    nid = container.breaker.tick()  # the HALT timeout is evaluated before any query (§2.3)
+    view = breaker_view(container, wait_for=nid)
+    return StatusResponse(
+        strategies=[],
+        unresolvedViolations=[],
+        latestSnapshot=None,
+        circuitBreaker=BreakerView(**view),
+        timestamp=now_iso(),
+    )

@@ -1,0 +1,79 @@
+"""Long-running roles (relay, projectors, scheduler, HTTP) as asyncio tasks sharing one stop event."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+
+from paulp.adapters.projector import Projector
+from paulp.adapters.relay import Relay
+from paulp.api.app import create_app
+from paulp.api.wiring import Container
+
+log = logging.getLogger("paulp.runtime")
+TICK_S = 30.0  # breaker HALT timeout is checked at least every minute (§2.3)
+
+
+async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Restart a crashed role with capped exponential backoff until asked to stop."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await factory()
+            delay = 0.5
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s crashed; restarting in %.1fs", name, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, 30.0)
+
+
+async def scheduler(container: Container, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(container.breaker.tick)
+        except Exception:
+            log.exception("breaker tick failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=TICK_S)
+        except TimeoutError:
+            pass
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_workers(container: Container, stop: asyncio.Event, relay: bool = True,
+                      projections: list[str] | None = None) -> None:
+    tasks = []
+    if relay:
+        r = Relay(container.database_url, container.nats_url, container.names)
+        tasks.append(asyncio.create_task(supervise("relay", lambda: r.run(stop), stop)))
+    for name in projections if projections is not None else list(container.projections):
+        p = Projector(container.database_url, container.nats_url, container.names, container.projections[name])
+        tasks.append(asyncio.create_task(supervise(f"projector:{name}", lambda p=p: p.run(stop), stop)))  # type: ignore[misc]
+    await stop.wait()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run_all(container: Container, host: str, port: int, stop: asyncio.Event) -> None:
+    config = uvicorn.Config(create_app(container), host=host, port=port, log_level="info", lifespan="off")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    web = asyncio.create_task(server.serve())
+    workers = asyncio.create_task(run_workers(container, stop))
+    ticks = asyncio.create_task(scheduler(container, stop))
+    await stop.wait()
+    server.should_exit = True
+    await asyncio.gather(web, workers, ticks, return_exceptions=True)

@@ -1,0 +1,70 @@
+"""Composition root: the only module that knows every part. Called by ``create_app`` and the CLI, never at import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from eventsourcing.utils import get_topic
+from psycopg_pool import ConnectionPool
+
+from paulp.adapters.bus import BusNames
+from paulp.adapters.clock import SystemClock
+from paulp.adapters.config import Settings
+from paulp.adapters.eventstore.recorder import ChainedApplicationRecorder
+from paulp.adapters.migrate import migrate
+from paulp.domain.clock import Clock
+from paulp.domain.services.breaker import BreakerService
+from paulp.projections.base import Projection
+from paulp.projections.registry import all_projections
+
+
+def application_env(database_url: str) -> dict[str, str]:
+    """Environment for every context's eventsourcing Application: our recorder, tables owned by migrations."""
+    parts = urlsplit(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": get_topic(ChainedApplicationRecorder),
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "CREATE_TABLE": "no",
+    }
+
+
+@dataclass
+class Container:
+    settings: Settings
+    database_url: str
+    nats_url: str
+    names: BusNames
+    clock: Clock
+    breaker: BreakerService
+    pool: ConnectionPool[Any]
+    projections: dict[str, Projection] = field(default_factory=all_projections)
+
+    def close(self) -> None:
+        self.breaker.close()
+        self.pool.close()
+
+
+def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | None = None) -> Container:
+    migrate(database_url)
+    clock = clock or SystemClock()
+    env = application_env(database_url)
+    pool: ConnectionPool[Any] = ConnectionPool(database_url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True})
+    return Container(
+        settings=settings,
+        database_url=database_url,
+        nats_url=nats_url,
+        names=BusNames(settings.PAULP_NAMESPACE),
+        clock=clock,
+        breaker=BreakerService(env, clock),
+        pool=pool,
+    )

@@ -1,0 +1,311 @@
+"""Circuit breaker (trading §2): the global trading gate, event-sourced so HALT survives restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from paulp.domain.drift import DriftReport, check_drift
+from paulp.domain.errors import DomainError
+from paulp.domain.namespace import PAULP_NAMESPACE
+from paulp.domain.tail import TailConcentration, tail_concentration
+
+HALT_TIMEOUT = timedelta(minutes=60)
+CONSECUTIVE_FAILURES_TO_HALT = 3
+AUTO_RECOVERY_REASON = "Auto-recovery: HALT timeout"
+CONSECUTIVE_FAILURES_REASON = "Consecutive risk check failures"
+
+
+class BreakerState(StrEnum):
+    NORMAL = "NORMAL"
+    CAUTION = "CAUTION"
+    HALT = "HALT"
+    RECOVERY = "RECOVERY"
+
+
+class Trigger(StrEnum):
+    """Why a transition happened; manual ones obey the table, the rest bypass it (§2.3)."""
+
+    MANUAL = "manual"
+    RESET = "reset"
+    RISK_CHECKS = "risk_checks"
+    ALERT = "alert"
+    TAIL = "tail_concentration"
+    DRIFT = "position_drift"
+    TIMEOUT = "halt_timeout"
+
+
+MANUAL_TRANSITIONS: Mapping[BreakerState, frozenset[BreakerState]] = {
+    BreakerState.NORMAL: frozenset({BreakerState.CAUTION, BreakerState.HALT}),
+    BreakerState.CAUTION: frozenset({BreakerState.NORMAL, BreakerState.HALT, BreakerState.RECOVERY}),
+    BreakerState.HALT: frozenset({BreakerState.RECOVERY}),
+    BreakerState.RECOVERY: frozenset({BreakerState.NORMAL, BreakerState.CAUTION, BreakerState.HALT}),
+}
+
+# One escalation step for a critical alert or a tail breach (§2.3, resolution item 3).
+ESCALATION: Mapping[BreakerState, BreakerState | None] = {
+    BreakerState.NORMAL: BreakerState.CAUTION,
+    BreakerState.CAUTION: BreakerState.HALT,
+    BreakerState.RECOVERY: BreakerState.CAUTION,
+    BreakerState.HALT: None,
+}
+
+DAILY_LOSS_ALERT_PCT = 2.0
+DAILY_LOSS_CRITICAL_PCT = 3.0  # base maxDailyLossPct
+DRAWDOWN_ALERT_PCT = 7.0
+DRAWDOWN_CRITICAL_PCT = 10.0  # base maxDrawdownPct
+
+
+class InvalidBreakerState(DomainError):
+    """Raised when a target is not one of the four breaker states."""
+
+    code = "invalid_target_state"
+
+
+class ReasonRequired(DomainError):
+    """Raised when an operator transition or reset has no reason."""
+
+    code = "reason_required"
+
+
+class InvalidBreakerTransition(DomainError):
+    """Raised when the manual transition table does not allow the move."""
+
+    code = "invalid_transition"
+
+
+class ResetRefused(DomainError):
+    """Raised when a reset from HALT is attempted without the force flag."""
+
+    code = "reset_requires_force"
+
+
+@dataclass(frozen=True)
+class Alert:
+    code: str
+    severity: str  # "critical" | "warning"
+
+
+def parse_state(value: str) -> BreakerState:
+    try:
+        return BreakerState(value)
+    except ValueError:
+        raise InvalidBreakerState("Invalid target state") from None
+
+
+def portfolio_alerts(total_value: float, daily_pnl: float, max_drawdown: float) -> list[Alert]:
+    """Daily-loss and drawdown alerts of a portfolio update (§2.3)."""
+    alerts: list[Alert] = []
+    daily_loss_pct = max(0.0, -daily_pnl) / total_value * 100 if total_value > 0 else 0.0
+    if daily_loss_pct >= DAILY_LOSS_ALERT_PCT:
+        sev = "critical" if daily_loss_pct >= DAILY_LOSS_CRITICAL_PCT else "warning"
+        alerts.append(Alert("DAILY_LOSS_ALERT", sev))
+    drawdown_pct = max_drawdown * 100
+    if drawdown_pct >= DRAWDOWN_ALERT_PCT:
+        sev = "critical" if drawdown_pct >= DRAWDOWN_CRITICAL_PCT else "warning"
+        alerts.append(Alert("DRAWDOWN_ALERT", sev))
+    return alerts
+
+
+class CircuitBreaker(Aggregate):
+    """One breaker per scope ("global"); found again after a restart through its uuid5 id."""
+
+    class Created(Aggregate.Created):
+        scope: str
+
+    class Transitioned(Aggregate.Event):
+        from_state: str
+        to_state: str
+        reason: str
+        actor: str
+        trigger: str
+        at: datetime
+        reset_counter: bool
+
+    class RiskCheckRecorded(Aggregate.Event):
+        blocked: bool
+        counted: bool
+        at: datetime
+
+    class AlertRaised(Aggregate.Event):
+        code: str
+        severity: str
+        message: str
+        at: datetime
+
+    class TailEvaluated(Aggregate.Event):
+        hhi: float
+        max_pct: float
+        count: int
+        total_tail_value: float
+        compliant: bool
+        at: datetime
+
+    @staticmethod
+    def create_id(scope: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"breaker/{scope}")
+
+    @event(Created)
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.state = BreakerState.NORMAL
+        self.consecutive_failures = 0
+        self.halt_started_at: datetime | None = None
+        self.last_state_change: datetime | None = None
+        self.last_alert: str | None = None
+        self.last_tail_hhi: float | None = None
+
+    # ----------------------------------------------------------------- commands (decide)
+
+    def expire_halt(self, now: datetime) -> bool:
+        """Move HALT to RECOVERY once the halt is older than 60 minutes (strictly)."""
+        if (
+            self.state is BreakerState.HALT
+            and self.halt_started_at is not None
+            and now - self.halt_started_at > HALT_TIMEOUT
+        ):
+            self._move(BreakerState.RECOVERY, AUTO_RECOVERY_REASON, "system", Trigger.TIMEOUT, now)
+            return True
+        return False
+
+    def transition(self, target: str, reason: str, actor: str, now: datetime) -> BreakerState:
+        """Operator transition through the manual table; returns the previous state."""
+        to = parse_state(target)
+        if not reason or not reason.strip():
+            raise ReasonRequired("Reason required for state transition")
+        self.expire_halt(now)
+        previous = self.state
+        if to not in MANUAL_TRANSITIONS[previous]:
+            raise InvalidBreakerTransition(f"Invalid transition from {previous} to {to}")
+        self._move(to, reason, actor, Trigger.MANUAL, now)
+        return previous
+
+    def reset(self, reason: str, force: bool, actor: str, now: datetime) -> BreakerState:
+        """Return to NORMAL from anywhere and clear the counter; HALT needs force."""
+        if not reason or not reason.strip():
+            raise ReasonRequired("Reason required for state transition")
+        self.expire_halt(now)
+        previous = self.state
+        if previous is BreakerState.HALT and not force:
+            raise ResetRefused("Cannot reset from HALT without force flag")
+        self._transitioned(previous, BreakerState.NORMAL, reason, actor, Trigger.RESET, now, True)
+        return previous
+
+    def record_risk_check(self, blocked: bool, now: datetime, counted: bool = True) -> None:
+        """Count blocked checks; three in a row halt (never re-entering HALT, item 1)."""
+        self.expire_halt(now)
+        self._risk_check_recorded(blocked, counted, now)
+        if (
+            blocked
+            and counted
+            and self.consecutive_failures >= CONSECUTIVE_FAILURES_TO_HALT
+            and self.state is not BreakerState.HALT
+        ):
+            self._move(BreakerState.HALT, CONSECUTIVE_FAILURES_REASON, "risk-governor", Trigger.RISK_CHECKS, now)
+
+    def raise_alert(self, code: str, severity: str, now: datetime, message: str = "") -> None:
+        """Record an alert; a critical one escalates one step, a warning is only recorded."""
+        self.expire_halt(now)
+        self._alert_raised(code, severity, message, now)
+        if severity == "critical":
+            self._escalate(f"Critical alert: {code}", Trigger.ALERT, now)
+
+    def portfolio_update(
+        self,
+        total_value: float,
+        daily_pnl: float,
+        max_drawdown: float,
+        positions: Iterable[Mapping[str, Any]],
+        now: datetime,
+    ) -> TailConcentration:
+        """Alerts, then tail concentration, each critical finding escalating one step (items 3-4)."""
+        self.expire_halt(now)
+        for alert in portfolio_alerts(total_value, daily_pnl, max_drawdown):
+            self.raise_alert(alert.code, alert.severity, now)
+        tail = tail_concentration(positions)
+        if tail.count:
+            self._tail_evaluated(tail.hhi, tail.max_pct, tail.count, tail.total_tail_value, tail.compliant, now)
+            if not tail.compliant:
+                self._escalate("Tail concentration breach", Trigger.TAIL, now)
+        return tail
+
+    def position_drift_check(
+        self, expected: Iterable[Mapping[str, Any]], broker: Iterable[Mapping[str, Any]], now: datetime
+    ) -> DriftReport:
+        """Expected-vs-broker drift: >= 5 % (or an orphan) halts, >= 2 % cautions from NORMAL."""
+        self.expire_halt(now)
+        report = check_drift(expected, broker)
+        if any(d.drift_pct > 0 for d in report.drifts):
+            severity = "critical" if report.critical_count else "warning"
+            self._alert_raised("POSITION_DRIFT", severity, f"max drift {report.max_drift_pct:.2f}%", now)
+        self._apply_drift(report.critical_count > 0, report.warning_count > 0, now)
+        return report
+
+    def reconciliation_status(self, status: str, now: datetime) -> None:
+        """A reconciliation run's status takes the same drift path as the governor's check (item 5)."""
+        self.expire_halt(now)
+        if status in ("critical_drift", "major_drift"):
+            severity = "critical" if status == "critical_drift" else "warning"
+            self._alert_raised("RECONCILIATION_DRIFT", severity, status, now)
+        self._apply_drift(status == "critical_drift", status == "major_drift", now)
+
+    def _apply_drift(self, critical: bool, warning: bool, now: datetime) -> None:
+        if critical and self.state is not BreakerState.HALT:
+            self._move(BreakerState.HALT, "Critical position drift", "risk-governor", Trigger.DRIFT, now)
+        elif warning and self.state is BreakerState.NORMAL:
+            self._move(BreakerState.CAUTION, "Position drift warning", "risk-governor", Trigger.DRIFT, now)
+
+    def _escalate(self, reason: str, trigger: Trigger, now: datetime) -> None:
+        target = ESCALATION[self.state]
+        if target is not None:
+            self._move(target, reason, "risk-governor", trigger, now)
+
+    def _move(self, to: BreakerState, reason: str, actor: str, trigger: Trigger, now: datetime) -> None:
+        if to is self.state:
+            return  # never a self-transition: it would restart the HALT timer (item 1)
+        self._transitioned(self.state, to, reason, actor, trigger, now, False)
+
+    # ----------------------------------------------------------------- events (apply)
+
+    @event(Transitioned)
+    def _transitioned(
+        self,
+        from_state: str,
+        to_state: str,
+        reason: str,
+        actor: str,
+        trigger: str,
+        at: datetime,
+        reset_counter: bool,
+    ) -> None:
+        self.state = BreakerState(to_state)
+        self.last_state_change = at
+        if self.state is BreakerState.HALT:
+            self.halt_started_at = at
+        elif self.state in (BreakerState.NORMAL, BreakerState.RECOVERY):
+            self.halt_started_at = None
+        if reset_counter:
+            self.consecutive_failures = 0
+
+    @event(RiskCheckRecorded)
+    def _risk_check_recorded(self, blocked: bool, counted: bool, at: datetime) -> None:
+        if not blocked:
+            self.consecutive_failures = 0
+        elif counted:
+            self.consecutive_failures += 1
+
+    @event(AlertRaised)
+    def _alert_raised(self, code: str, severity: str, message: str, at: datetime) -> None:
+        self.last_alert = code
+
+    @event(TailEvaluated)
+    def _tail_evaluated(
+        self, hhi: float, max_pct: float, count: int, total_tail_value: float, compliant: bool, at: datetime
+    ) -> None:
+        self.last_tail_hhi = hhi

@@ -1,0 +1,1 @@
+"""Thin application services, one per bounded context, all recording into the one global log."""

@@ -1,0 +1,86 @@
+"""Breaker context: operator and automatic commands on the one global circuit breaker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from eventsourcing.application import AggregateNotFoundError
+
+from paulp.domain.breaker import BreakerState, CircuitBreaker
+from paulp.domain.services.base import PaulpApplication
+
+GLOBAL_SCOPE = "global"
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    previous_state: BreakerState
+    new_state: BreakerState
+    reason: str
+    at: datetime
+    notification_id: int
+
+
+class BreakerService(PaulpApplication):
+    """Every command first lets a stale HALT expire (§2.3), then saves all resulting events at once."""
+
+    def _load(self) -> CircuitBreaker:
+        try:
+            breaker: CircuitBreaker = self.repository.get(CircuitBreaker.create_id(GLOBAL_SCOPE))
+        except AggregateNotFoundError:
+            breaker = CircuitBreaker(scope=GLOBAL_SCOPE)
+        return breaker
+
+    def _save(self, breaker: CircuitBreaker) -> int:
+        return self.last_notification_id(self.save(breaker))
+
+    def get(self) -> CircuitBreaker:
+        return self._load()
+
+    def transition(self, target: str, reason: str, actor: str) -> TransitionResult:
+        def command() -> TransitionResult:
+            breaker, now = self._load(), self.clock.now()
+            previous = breaker.transition(target, reason, actor, now)
+            nid = self._save(breaker)
+            return TransitionResult(previous, breaker.state, reason, now, nid)
+
+        return self.retry_on_conflict(command)
+
+    def reset(self, reason: str, force: bool, actor: str) -> TransitionResult:
+        def command() -> TransitionResult:
+            breaker, now = self._load(), self.clock.now()
+            previous = breaker.reset(reason, force, actor, now)
+            nid = self._save(breaker)
+            return TransitionResult(previous, breaker.state, reason, now, nid)
+
+        return self.retry_on_conflict(command)
+
+    def record_risk_check(self, blocked: bool, counted: bool = True) -> BreakerState:
+        def command() -> BreakerState:
+            breaker = self._load()
+            breaker.record_risk_check(blocked, self.clock.now(), counted)
+            self._save(breaker)
+            return breaker.state
+
+        return self.retry_on_conflict(command)
+
+    def raise_alert(self, code: str, severity: str, message: str = "") -> BreakerState:
+        def command() -> BreakerState:
+            breaker = self._load()
+            breaker.raise_alert(code, severity, self.clock.now(), message)
+            self._save(breaker)
+            return breaker.state
+
+        return self.retry_on_conflict(command)
+
+    def tick(self) -> int:
+        """Scheduled command: expire a HALT older than 60 minutes; returns the notification id or 0."""
+
+        def command() -> int:
+            breaker = self._load()
+            if breaker.expire_halt(self.clock.now()):
+                return self._save(breaker)
+            return 0
+
+        return self.retry_on_conflict(command)

@@ -1,0 +1,71 @@
+"""breaker_state view: current breaker state, its transition history and alerts."""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+from typing import Any
+
+from psycopg import Cursor
+
+from paulp.domain.breaker import BreakerState, CircuitBreaker
+
+
+class BreakerStateProjection:
+    name = "breaker_state"
+    tables = ("breaker_state", "breaker_transitions", "breaker_alerts")
+
+    @singledispatchmethod
+    def apply(self, event: object, cur: Cursor[Any], notification_id: int) -> None:
+        """Ignore events this view does not show."""
+
+    @apply.register
+    def _(self, event: CircuitBreaker.Created, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "INSERT INTO breaker_state (scope, breaker_id, state, consecutive_failures, last_notification_id)"
+            " VALUES (%s, %s, %s, 0, %s) ON CONFLICT (scope) DO NOTHING",
+            (event.scope, event.originator_id, BreakerState.NORMAL.value, notification_id),
+        )
+
+    @apply.register
+    def _(self, event: CircuitBreaker.Transitioned, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "UPDATE breaker_state SET state = %(to)s, last_state_change = %(at)s, last_reason = %(reason)s,"
+            " last_actor = %(actor)s, halt_started_at = CASE %(to)s WHEN 'HALT' THEN %(at)s"
+            " WHEN 'CAUTION' THEN halt_started_at ELSE NULL END,"
+            " consecutive_failures = CASE WHEN %(reset)s THEN 0 ELSE consecutive_failures END,"
+            " last_notification_id = %(nid)s WHERE breaker_id = %(id)s",
+            {
+                "to": event.to_state,
+                "at": event.at,
+                "reason": event.reason,
+                "actor": event.actor,
+                "reset": event.reset_counter,
+                "nid": notification_id,
+                "id": event.originator_id,
+            },
+        )
+        cur.execute(
+            "INSERT INTO breaker_transitions (notification_id, scope, from_state, to_state, reason, actor, trigger, at)"
+            " SELECT %s, scope, %s, %s, %s, %s, %s, %s FROM breaker_state WHERE breaker_id = %s"
+            " ON CONFLICT DO NOTHING",
+            (notification_id, event.from_state, event.to_state, event.reason, event.actor, event.trigger,
+             event.at, event.originator_id),
+        )
+
+    @apply.register
+    def _(self, event: CircuitBreaker.RiskCheckRecorded, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "UPDATE breaker_state SET consecutive_failures = CASE WHEN NOT %(blocked)s THEN 0"
+            " WHEN %(counted)s THEN consecutive_failures + 1 ELSE consecutive_failures END,"
+            " last_notification_id = %(nid)s WHERE breaker_id = %(id)s",
+            {"blocked": event.blocked, "counted": event.counted, "nid": notification_id, "id": event.originator_id},
+        )
+
+    @apply.register
+    def _(self, event: CircuitBreaker.AlertRaised, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "INSERT INTO breaker_alerts (notification_id, scope, code, severity, message, at)"
+            " SELECT %s, scope, %s, %s, %s, %s FROM breaker_state WHERE breaker_id = %s ON CONFLICT DO NOTHING",
+            (notification_id, event.code, event.severity, event.message, event.at, event.originator_id),
+        )
+
