@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,11 +39,14 @@ def split_topic(topic: str) -> tuple[str, str]:
 
 
 def canonical_payload(state: bytes) -> tuple[str, dict[str, Any]]:
-    """Canonical JSON of the stored event body; a ciphered or compressed state is refused (not chainable)."""
+    """Canonical JSON of the stored event body; bytes that are not a JSON object (a ciphered or compressed
+    store) are chained as ``base64:<data>`` so the chain still covers exactly what was stored."""
     try:
         body = json.loads(state)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError("event state is not JSON: the audit chain needs an unciphered, uncompressed store") from e
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return "base64:" + base64.b64encode(state).decode("ascii"), {}
     return canonical_json(body), body
 
 

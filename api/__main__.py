@@ -1,0 +1,3 @@
+from paulp.api.cli import main
+
+main()

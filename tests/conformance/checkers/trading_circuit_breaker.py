@@ -1,0 +1,206 @@
+"""trading.json::circuit_breaker against the real CircuitBreaker aggregate and risk limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from paulp.domain.breaker import BreakerState, CircuitBreaker, InvalidBreakerTransition, ResetRefused
+from paulp.domain.errors import DomainError
+from paulp.domain.risk import evaluate
+from paulp.domain.risk_limits import DEFAULT_LIMITS, adjusted_limits
+from paulp.domain.risk_results import InvariantId
+from tests.conformance.checkers.trading_risk_invariants import build_inputs
+from tests.conformance.registry import Context, checker
+
+LIMIT_KEYS = {"maxPositionPct", "maxConcentrationPct", "maxOrderSize", "maxDailyLossPct"}
+
+
+def split(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for section, value in data.items():
+        if section in ("manual_transition_checks", "scenarios"):
+            for i, case in enumerate(value):
+                yield f"{section}/{i:03d}-{case.get('name', '')}", (section, case)
+        elif section in ("adjusted_limits", "i16_by_state"):
+            for key, case in value.items():
+                yield f"{section}/{key}", (section, (key, case))
+        else:
+            yield section, (section, value)
+
+
+def _now(ctx: Context) -> datetime:
+    meta = ctx.document.get("meta") or {}
+    raw = (meta.get("conventions") or {}).get("now", "2026-03-01T12:00:00.000Z")
+    return datetime.fromisoformat(raw.split(" ")[0].replace("Z", "+00:00"))
+
+
+def _offset(value: str | None, now: datetime) -> datetime | None:
+    """'now', 'now-61min', 'now+5min' -> datetime."""
+    if value is None:
+        return None
+    if value == "now":
+        return now
+    assert value.startswith("now") and value.endswith("min"), f"cannot interpret time {value!r}"
+    return now + timedelta(minutes=int(value[3:-3]))
+
+
+def breaker_in(initial: Mapping[str, Any], now: datetime) -> CircuitBreaker:
+    """Reach the initial state through real commands (no field poking)."""
+    unknown = set(initial) - {"state", "consecutiveFailures", "haltStartedAt"}
+    assert not unknown, f"initial fields this checker cannot interpret: {sorted(unknown)}"
+    state = BreakerState(initial.get("state", "NORMAL"))
+    halt_at = _offset(initial.get("haltStartedAt"), now) or now
+    b = CircuitBreaker(scope="conformance")
+    path = {
+        BreakerState.NORMAL: [],
+        BreakerState.CAUTION: [BreakerState.CAUTION],
+        BreakerState.HALT: [BreakerState.HALT],
+        BreakerState.RECOVERY: [BreakerState.HALT, BreakerState.RECOVERY],
+    }[state]
+    for target in path:
+        b.transition(target, "setup", "conformance", halt_at if target is BreakerState.HALT else now)
+    for _ in range(int(initial.get("consecutiveFailures", 0))):
+        b.record_risk_check(blocked=True, now=halt_at if state is BreakerState.HALT else now)
+    assert b.state is state, f"could not reach initial state {initial}"
+    assert b.consecutive_failures == int(initial.get("consecutiveFailures", 0)), "could not reach initial counter"
+    b.collect_events()
+    return b
+
+
+def _run_event(b: CircuitBreaker, ev: Mapping[str, Any], now: datetime) -> Any:
+    kind = ev["event"]
+    if kind == "risk_check":
+        return b.record_risk_check(blocked=bool(ev["blocked"]), now=now, counted=ev.get("counted", True))
+    if kind == "critical_alert":
+        return b.raise_alert(ev.get("code", "ALERT"), ev["severity"], now)
+    if kind == "any_command_or_query":
+        return b.expire_halt(now)
+    if kind == "reset":
+        return b.reset(ev.get("reason", ""), bool(ev.get("force", False)), "conformance", now)
+    if kind == "manual_transition":
+        return b.transition(ev["target"], ev.get("reason", ""), "conformance", now)
+    if kind == "portfolio_update":
+        return b.portfolio_update(ev["totalValue"], ev["dailyPnL"], ev["maxDrawdown"], ev["positions"], now)
+    if kind == "position_drift_check":
+        return b.position_drift_check(ev["expected"], ev["broker"], now)
+    if kind == "reconciliation_run_status":
+        return b.reconciliation_status(ev["status"], now)
+    raise AssertionError(f"breaker event kind this checker cannot interpret: {kind!r}")
+
+
+def _scenario(case: Mapping[str, Any], ctx: Context) -> None:
+    now = _now(ctx)
+    b = breaker_in(case.get("initial", {}), now)
+    exp = case["expected"]
+    outcome, error, result = "accepted", "", None
+    for ev in case["events"]:
+        try:
+            result = _run_event(b, ev, now)
+        except DomainError as e:
+            outcome, error = "refused", e.message
+    events = b.collect_events()
+    transitions = [e for e in events if isinstance(e, CircuitBreaker.Transitioned)]
+    alerts = [[e.code, e.severity] for e in events if isinstance(e, CircuitBreaker.AlertRaised)]
+    known = {"final_state", "transitions", "consecutiveFailures", "haltStartedAt", "command_outcome",
+             "error_contains", "alerts", "verified", "maxDriftPct", "criticalDriftCount", "recommendation"}
+    assert not set(exp) - known, f"expected fields this checker cannot interpret: {sorted(set(exp) - known)}"
+    assert b.state == exp["final_state"], f"final state {b.state} != {exp['final_state']}"
+    got = [[t.from_state, t.to_state, t.reason] for t in transitions]
+    want = exp.get("transitions", [])
+    assert [g[: len(w)] for g, w in zip(got, want, strict=False)] == want and len(got) == len(want), (
+        f"transitions {got} != {want}")
+    if "consecutiveFailures" in exp:
+        assert b.consecutive_failures == exp["consecutiveFailures"]
+    if "haltStartedAt" in exp:
+        assert b.halt_started_at == _offset(exp["haltStartedAt"], now)
+    if "command_outcome" in exp:
+        assert outcome == exp["command_outcome"], f"outcome {outcome} != {exp['command_outcome']}"
+    if "error_contains" in exp:
+        assert exp["error_contains"] in error, f"error {error!r} lacks {exp['error_contains']!r}"
+    if "alerts" in exp:
+        assert alerts == exp["alerts"], f"alerts {alerts} != {exp['alerts']}"
+    drift_keys = {"verified": "verified", "maxDriftPct": "max_drift_pct", "criticalDriftCount": "critical_count",
+                  "recommendation": "recommendation"}
+    for key, attr in drift_keys.items():
+        if key in exp:
+            assert result is not None, f"{key} expected but the scenario returned no report"
+            assert getattr(result, attr) == exp[key], f"{key}: {getattr(result, attr)} != {exp[key]}"
+
+
+def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
+    now = _now(ctx)
+    b = breaker_in({"state": case["from"]}, now)
+    try:
+        b.transition(case["target"], "conformance", "conformance", now)
+        outcome = "accepted"
+    except InvalidBreakerTransition as e:
+        outcome = "refused"
+        assert e.message == f"Invalid transition from {case['from']} to {case['target']}"
+    assert outcome == case["expected"], f"{case['from']}->{case['target']}: {outcome}"
+
+
+def _table(table: Mapping[str, list[str]], ctx: Context) -> None:
+    now = _now(ctx)
+    assert set(table) == {s.value for s in BreakerState}
+    for src in BreakerState:
+        for dst in BreakerState:
+            b = breaker_in({"state": src.value}, now)
+            try:
+                b.transition(dst.value, "table", "conformance", now)
+                accepted = True
+            except InvalidBreakerTransition:
+                accepted = False
+            assert accepted == (dst.value in table[src.value]), f"{src}->{dst} accepted={accepted}"
+
+
+def _limits(key: str, expected: Mapping[str, float]) -> None:
+    assert set(expected) == LIMIT_KEYS, f"limit names this checker cannot interpret: {sorted(expected)}"
+    limits = DEFAULT_LIMITS if key == "base" else adjusted_limits(DEFAULT_LIMITS, key)
+    wire = limits.to_json()
+    for name, value in expected.items():
+        assert abs(wire[name] - value) < 1e-9, f"{key}.{name}: {wire[name]} != {value}"
+
+
+def _i16(state: str, expected: str, ctx: Context) -> None:
+    now = _now(ctx)
+    base = ctx.document["risk_invariants"]["base_request"]
+    request, snapshot, _ = build_inputs({**base, "circuitBreakerState": state}, now)
+    decision = evaluate(request, snapshot, DEFAULT_LIMITS, state, now)
+    failed = {v.invariant_id for v in decision.violations}
+    got = "fail" if InvariantId.I16_CIRCUIT_BREAKER_STATE in failed else "pass"
+    assert got == expected, f"I16 in {state}: {got} != {expected}"
+
+
+def _non_normative(section: Mapping[str, Any]) -> None:
+    """The test-suite model contradicts the production breaker (trading §2.3 item 7): we check it stays
+    declared non-normative, and that our normative breaker indeed behaves differently on its first vector."""
+    assert "non-normative" in str(section.get("status", "")), "section no longer declared non-normative"
+    b = CircuitBreaker(scope="conformance")
+    for v in section["vectors"]:
+        if v.get("events") == ["fail", "fail", "fail"] and "from" not in v and "config" not in v:
+            for _ in range(3):
+                b.record_risk_check(blocked=True, now=datetime(2026, 3, 1))
+            assert b.state == BreakerState.HALT != v["state"]
+
+
+@checker("trading.json", "circuit_breaker", split=split)
+def check(case: tuple[str, Any], ctx: Context) -> None:
+    section, data = case
+    if section == "scenarios":
+        _scenario(data, ctx)
+    elif section == "manual_transition_checks":
+        _manual_check(data, ctx)
+    elif section == "manual_transition_table":
+        _table(data, ctx)
+    elif section == "adjusted_limits":
+        _limits(*data)
+    elif section == "i16_by_state":
+        _i16(data[0], data[1], ctx)
+    elif section == "test_suite_model_non_normative":
+        _non_normative(data)
+    else:
+        raise AssertionError(f"circuit_breaker section this checker cannot interpret: {section}")
+
+
+__all__ = ["ResetRefused", "breaker_in", "check"]

@@ -1,0 +1,72 @@
+"""Shared integration helpers: a built container and background workers with a bounded lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from paulp.adapters.config import Settings
+from paulp.api.runtime import run_workers
+from paulp.api.wiring import Container, build
+from paulp.domain.clock import Clock
+
+
+def make_container(db_url: str, nats_url: str, namespace: str, clock: Clock | None = None,
+                   admin_token: str = "test-admin-token-0123456789abcdef") -> Container:
+    settings = Settings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
+                        ADMIN_TOKEN=admin_token)  # type: ignore[arg-type]
+    return build(settings, db_url, nats_url, clock)
+
+
+@contextmanager
+def workers(container: Container, relay: bool = True, projections: list[str] | None = None) -> Iterator[None]:
+    """Relay + projectors in a background event loop, stopped (bounded) on exit."""
+    loop = asyncio.new_event_loop()
+    stop_holder: dict[str, asyncio.Event] = {}
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def main() -> None:
+            stop_holder["stop"] = asyncio.Event()
+            started.set()
+            await run_workers(container, stop_holder["stop"], relay=relay, projections=projections)
+
+        loop.run_until_complete(main())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(5)
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop_holder["stop"].set)
+        thread.join(15)
+        assert not thread.is_alive(), "workers did not stop within 15 s"
+
+
+def wait_tracked(db_url: str, projection: str, notification_id: int, timeout: float = 20.0) -> None:
+    """Wait (bounded) until the projection has applied ``notification_id``; never a bare sleep."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT last_notification_id FROM projection_tracking WHERE name = %s", (projection,)
+            ).fetchone()
+            if row and row[0] >= notification_id:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{projection} did not reach {notification_id} (at {row[0] if row else None})")
+            time.sleep(0.02)
+
+
+def max_notification_id(db_url: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT coalesce(max(notification_id), 0) FROM paulp_events").fetchone()
+    return int(row[0]) if row else 0
