@@ -1,0 +1,149 @@
+"""Skill score from aggregated inputs (trading spec §4.6), for strategy and leaderboard inputs.
+
+Bands and units differ from the per-position rubric (§4.5) on purpose: this variant is used only
+where aggregates are all that is available.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from paulp.domain.clv import ClvStatistics, clv_consistency_points
+from paulp.domain.skill import skill_tier
+
+MIN_POSITIONS = 20
+MIN_AGE_DAYS = 60
+
+
+@dataclass(frozen=True)
+class AggregatedSkillInput:
+    clv_stats: ClvStatistics
+    total_pnl: float
+    total_positions: int
+    position_pnls: tuple[float, ...]
+    positions_per_month: float
+    max_position_pct: float  # a fraction: 0.05 = 5 %
+    total_ambiguity_assessed: int
+    low_ambiguity_count: int
+    gross_profit: float
+    total_fees: float
+    category_pnls: Mapping[str, float]
+    has_blowup: bool
+    has_martingale: bool
+    has_revenge: bool
+    account_age_days: float
+    has_consistent_activity: bool
+
+
+@dataclass(frozen=True)
+class AggregatedSkillScore:
+    total_score: int
+    tier: str
+    clv_score: int
+    returns_score: int
+    sizing_score: int
+    ambiguity_score: int
+    fee_score: int
+    diversification_score: int
+    blowup_score: int
+    longevity_score: int
+    clv_stability_warning: bool
+
+
+_ZERO = AggregatedSkillScore(0, "Losing", 0, 0, 0, 0, 0, 0, 0, 0, False)
+
+
+def aggregated_sharpe(pnls: Sequence[float], positions_per_month: float) -> float:
+    if len(pnls) < 5:
+        return 0.0
+    mean = sum(pnls) / len(pnls)
+    std = math.sqrt(sum((p - mean) ** 2 for p in pnls) / len(pnls))
+    return 0.0 if std == 0 else mean / std * math.sqrt(positions_per_month)
+
+
+def _returns(sharpe: float) -> int:
+    return 20 if sharpe > 2.0 else 16 if sharpe > 1.5 else 12 if sharpe > 1.0 else 8 if sharpe > 0.5 else 0
+
+
+def _sizing(fraction: float) -> int:
+    return 15 if fraction < 0.10 else 12 if fraction < 0.20 else 8 if fraction < 0.30 else 4
+
+
+def _ambiguity(assessed: int, low: int) -> int:
+    if assessed == 0:
+        return 5
+    share = low / assessed
+    return 10 if share > 0.8 else 7 if share > 0.6 else 3
+
+
+def _fees(gross_profit: float, fees: float) -> int:
+    if gross_profit <= 0:
+        return 1
+    share = fees / gross_profit
+    return 5 if share < 0.05 else 3 if share < 0.15 else 1
+
+
+def positive_category_hhi(category_pnls: Mapping[str, float]) -> float:
+    """Herfindahl over profitable categories only; none profitable counts as fully concentrated."""
+    values = [v for v in category_pnls.values() if v > 0]
+    total = sum(values)
+    if not values or total == 0:
+        return 1.0
+    return sum((v / total) ** 2 for v in values)
+
+
+def _diversification(category_pnls: Mapping[str, float]) -> int:
+    hhi = positive_category_hhi(category_pnls)
+    return 10 if hhi < 0.25 else 7 if hhi < 0.5 else 3
+
+
+def _blowup(*flags: bool) -> int:
+    count = sum(flags)
+    return 10 if count == 0 else 5 if count == 1 else 0
+
+
+def _longevity(age_days: float, consistent: bool) -> int:
+    return 5 if age_days > 180 and consistent else 3 if age_days > 90 else 1
+
+
+def _scores(data: AggregatedSkillInput) -> tuple[int, list[int]]:
+    clv = clv_consistency_points(data.clv_stats.mean_clv_cents, data.clv_stats.valid_clv_count)
+    rest = [
+        _returns(aggregated_sharpe(data.position_pnls, data.positions_per_month)),
+        _sizing(data.max_position_pct),
+        _ambiguity(data.total_ambiguity_assessed, data.low_ambiguity_count),
+        _fees(data.gross_profit, data.total_fees),
+        _diversification(data.category_pnls),
+        _blowup(data.has_blowup, data.has_martingale, data.has_revenge),
+        _longevity(data.account_age_days, data.has_consistent_activity),
+    ]
+    return clv, rest
+
+
+def _eligible(data: AggregatedSkillInput) -> bool:
+    return data.total_positions >= MIN_POSITIONS and data.account_age_days >= MIN_AGE_DAYS
+
+
+def without_clv_total(total: int, clv: int) -> int:
+    """The non-CLV score rescaled to 100: ``round((total - clv) x 100/75)``, half up."""
+    return math.floor((total - clv) * (100 / 75) + 0.5)
+
+
+def aggregated_skill_score(data: AggregatedSkillInput, include_clv: bool = True) -> AggregatedSkillScore:
+    """Score from aggregates; the warning flags a CLV-driven score that moves > 10 points without CLV."""
+    if not _eligible(data):
+        return _ZERO
+    clv, rest = _scores(data)
+    with_clv = clv + sum(rest)
+    if include_clv:
+        total, clv_points = with_clv, clv
+        warning = abs(with_clv - (with_clv - clv) * (100 / 75)) > 10
+    else:
+        total, clv_points = without_clv_total(with_clv, clv), 0
+        warning = abs(with_clv - total) > 10
+    tier = skill_tier(total).value.capitalize()
+    returns, sizing, ambiguity, fees, diversification, blowup, longevity = rest
+    return AggregatedSkillScore(total, tier, clv_points, returns, sizing, ambiguity, fees, diversification,
+                                blowup, longevity, warning)

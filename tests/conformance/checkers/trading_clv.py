@@ -1,0 +1,128 @@
+"""trading.json::clv — CLV convention, statistics, points, class inference and robust closing lines."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from paulp.domain.clv import (
+    MarketClass,
+    Observation,
+    clv_consistency_points,
+    clv_statistics,
+    compute_clv,
+    estimate_closing_line,
+    infer_market_class,
+    lifecycle_clv,
+)
+from tests.conformance.registry import Context, checker
+
+TOL = 1e-6
+
+
+def split(data: Any) -> Iterator[tuple[str, Any]]:
+    assert isinstance(data, dict), "clv group must be a dict of sections"
+    for section, items in data.items():
+        if not isinstance(items, list):
+            yield section, {"section": section, "case": items}
+            continue
+        for i, item in enumerate(items):
+            label = item.get("name") if isinstance(item, dict) else None
+            yield f"{section}/{i:03d}" + (f"-{label}" if label else ""), {"section": section, "case": item}
+
+
+def _close(actual: Any, expected: Any, what: str) -> None:
+    if isinstance(expected, bool | str):
+        assert actual == expected, f"{what}: expected {expected!r}, got {actual!r}"
+    else:
+        assert math.isclose(actual, expected, abs_tol=TOL), f"{what}: expected {expected}, got {actual}"
+
+
+def _compare(result: Any, expected: dict[str, Any], fields: dict[str, str]) -> None:
+    for key, value in expected.items():
+        assert key in fields, f"unknown expected field {key!r}"
+        actual = getattr(result, fields[key])
+        _close(str(actual) if isinstance(value, str) else actual, value, key)
+
+
+def _quality(value: Any) -> float:
+    if value is None or (isinstance(value, str) and value.startswith("default")):
+        return 1.0
+    return float(value)
+
+
+def _compute(case: dict[str, Any]) -> None:
+    result = compute_clv(case["entryPrice"], case["closingLinePrice"], case["side"],
+                         MarketClass(case["marketClass"]), _quality(case.get("qualityScore")))
+    _compare(result, case["expected"], {"clv": "clv", "clvCents": "clv_cents", "isValid": "is_valid",
+                                        "closingLineMethod": "closing_line_method",
+                                        "qualityScore": "quality_score",
+                                        "closingLinePrice": "closing_line_price", "entryPrice": "entry_price"})
+
+
+def _lifecycle(case: dict[str, Any]) -> None:
+    _close(lifecycle_clv(case["entryPrice"], case["closingLinePrice"]), case["expected_clv"], "clv")
+
+
+def _statistics(case: dict[str, Any]) -> None:
+    stats = clv_statistics((r["clv"], r.get("isValid", True)) for r in case["results"])
+    _compare(stats, case["expected"], {
+        "meanCLV": "mean_clv", "meanCLVCents": "mean_clv_cents", "stdDevCLV": "std_dev_clv",
+        "positiveCLVCount": "positive_clv_count", "negativeCLVCount": "negative_clv_count",
+        "validCLVCount": "valid_clv_count", "invalidCLVCount": "invalid_clv_count",
+        "clvConsistencyScore": "clv_consistency_score"})
+
+
+def _points(case: dict[str, Any]) -> None:
+    got = clv_consistency_points(case["meanCLVCents"], case["validCount"])
+    assert got == case["expected_points"], f"expected {case['expected_points']} points, got {got}"
+
+
+def _inference(case: dict[str, Any]) -> None:
+    got = infer_market_class(case.get("category"), case.get("tags"))
+    assert got == case["expected_class"], f"expected {case['expected_class']}, got {got}"
+
+
+def _moment(obs: dict[str, Any], resolution: datetime) -> datetime:
+    if "offset_seconds" in obs:
+        return resolution + timedelta(seconds=obs["offset_seconds"])
+    if "offset_ms" in obs:
+        return resolution + timedelta(milliseconds=obs["offset_ms"])
+    if "timestamp_ms" in obs:
+        return datetime.fromtimestamp(obs["timestamp_ms"] / 1000, UTC)
+    if "timestamp" in obs:
+        return datetime.fromisoformat(str(obs["timestamp"]).replace("Z", "+00:00"))
+    raise AssertionError(f"observation without a time: {obs!r}")
+
+
+def _closing_line(case: dict[str, Any]) -> None:
+    resolution = datetime.fromtimestamp(case["resolution_time_ms"] / 1000, UTC)
+    observations = [
+        Observation(_moment(o, resolution), o["midPrice"], o["depthYes"], o["depthNo"], o["spread"])
+        for o in case["observations"]
+    ]
+    result = estimate_closing_line(observations, MarketClass(case["marketClass"]), resolution)
+    _compare(result, case["expected"], {
+        "closingLinePrice": "closing_line_price", "qualityScore": "quality_score", "isValid": "is_valid",
+        "method": "method", "depthScore": "depth_score", "spreadScore": "spread_score",
+        "sampleScore": "sample_score", "stabilityScore": "stability_score",
+        "validObservationCount": "valid_observation_count", "observationCount": "observation_count"})
+
+
+_SECTIONS = {
+    "compute": _compute,
+    "lifecycle_clv_difference": _lifecycle,
+    "statistics": _statistics,
+    "consistency_points": _points,
+    "market_class_inference": _inference,
+    "closing_line_estimation": _closing_line,
+}
+
+
+@checker("trading.json", "clv", split=split)
+def check(case: Any, ctx: Context) -> None:
+    section = case["section"]
+    assert section in _SECTIONS, f"no interpreter for clv section {section!r}"
+    _SECTIONS[section](case["case"])
