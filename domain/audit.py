@@ -1,15 +1,33 @@
-"""Audit hash chain, v1 formula (api-and-security §5.1). Independent verifiers rely on it byte for byte."""
+"""Audit hash chain, v1 formula (api-and-security §5.1). Independent verifiers rely on it byte for byte.
+
+Verification (§5.2) and anchor checks (§5.3) are pure functions over stored records, so the
+API, the scheduled verification job and offline tools all judge a chain the same way.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 GENESIS = "genesis"
+EMPTY_SNAPSHOT = "empty_chain"
 _FORBIDDEN = {"|"} | {chr(c) for c in range(0x20)} | {chr(0x7F)}
+
+LinkKind = Literal["link", "payload", "hash"]
 
 
 class InvalidChainField(ValueError):
     """Raised when a hashed field holds '|' or a control character, which would make the hash ambiguous."""
+
+    code = "INVALID_CHAIN_FIELD"
+
+
+class ChainTimestampRegressed(ValueError):
+    """Raised when an append would move the chain's store time backwards."""
+
+    code = "CHAIN_TIMESTAMP_REGRESSED"
 
 
 def _sha256_hex(text: str) -> str:
@@ -41,3 +59,235 @@ def record_hash(
     """SHA-256 over the seven fields joined by '|'; a null evidence hash contributes ''."""
     parts = (id, timestamp, agent, event_type, payload_hash, evidence_hash or "", prev_hash)
     return _sha256_hex("|".join(parts))
+
+
+@dataclass(frozen=True)
+class ChainRecord:
+    """One stored chain row; `hash` and `payload_hash` are the stored values, which may be tampered."""
+
+    sequence: int
+    id: str
+    timestamp: str
+    agent: str
+    event_type: str
+    payload: str
+    payload_hash: str
+    evidence_hash: str | None
+    prev_hash: str
+    hash: str
+
+    def computed_payload_hash(self) -> str:
+        return payload_hash(self.payload)
+
+    def computed_hash(self) -> str:
+        """Recompute from the stored fields (stored payload hash, stored prev hash)."""
+        return record_hash(
+            self.id,
+            self.timestamp,
+            self.agent,
+            self.event_type,
+            self.payload_hash,
+            self.evidence_hash,
+            self.prev_hash,
+        )
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any]) -> ChainRecord:
+        """Build from a stored row or vector dict (`event_sequence` or `sequence`)."""
+        seq = row["event_sequence"] if "event_sequence" in row else row["sequence"]
+        return cls(
+            sequence=int(seq),
+            id=row["id"],
+            timestamp=row["timestamp"],
+            agent=row["agent"],
+            event_type=row["event_type"],
+            payload=row["payload"],
+            payload_hash=row["payload_hash"],
+            evidence_hash=row.get("evidence_hash"),
+            prev_hash=row["prev_hash"],
+            hash=row["hash"],
+        )
+
+
+def append_record(
+    prev: ChainRecord | None,
+    *,
+    id: str,
+    timestamp: str,
+    agent: str,
+    event_type: str,
+    payload: str,
+    evidence_hash: str | None = None,
+) -> ChainRecord:
+    """Build the record that follows `prev` (None = first record), refusing ambiguous fields."""
+    for name, value in (("id", id), ("timestamp", timestamp), ("agent", agent), ("event_type", event_type)):
+        check_field(name, value)
+    if evidence_hash is not None:
+        check_field("evidence_hash", evidence_hash)
+    if prev is not None and timestamp < prev.timestamp:
+        raise ChainTimestampRegressed(f"timestamp {timestamp} is before the chain head's {prev.timestamp}")
+    p_hash = payload_hash(payload)
+    prev_hash = prev.hash if prev is not None else GENESIS
+    return ChainRecord(
+        sequence=prev.sequence + 1 if prev is not None else 1,
+        id=id,
+        timestamp=timestamp,
+        agent=agent,
+        event_type=event_type,
+        payload=payload,
+        payload_hash=p_hash,
+        evidence_hash=evidence_hash,
+        prev_hash=prev_hash,
+        hash=record_hash(id, timestamp, agent, event_type, p_hash, evidence_hash, prev_hash),
+    )
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """One §5.2 entry; payload and record-hash findings reuse the prev-hash fields with a prefix."""
+
+    sequence: int
+    event_id: str
+    kind: LinkKind
+    expected_prev_hash: str
+    actual_prev_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "eventId": self.event_id,
+            "kind": self.kind,
+            "expectedPrevHash": self.expected_prev_hash,
+            "actualPrevHash": self.actual_prev_hash,
+        }
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    valid: bool
+    gaps: tuple[int, ...]
+    broken_links: tuple[BrokenLink, ...]
+    events_checked: int
+    first_sequence: int
+    last_sequence: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "gaps": list(self.gaps),
+            "brokenLinks": [b.to_dict() for b in self.broken_links],
+            "eventsChecked": self.events_checked,
+            "firstSequence": self.first_sequence,
+            "lastSequence": self.last_sequence,
+        }
+
+
+def _ordered(records: Iterable[ChainRecord]) -> list[ChainRecord]:
+    return sorted(records, key=lambda r: r.sequence)
+
+
+def chain_head(records: Iterable[ChainRecord]) -> ChainRecord | None:
+    """The highest-sequence record, or None for an empty chain."""
+    ordered = _ordered(records)
+    return ordered[-1] if ordered else None
+
+
+def _record_findings(rec: ChainRecord, previous: ChainRecord | None) -> list[BrokenLink]:
+    found: list[BrokenLink] = []
+    if previous is not None and rec.prev_hash != previous.hash:
+        found.append(BrokenLink(rec.sequence, rec.id, "link", previous.hash, rec.prev_hash))
+    computed_payload = rec.computed_payload_hash()
+    if computed_payload != rec.payload_hash:
+        found.append(
+            BrokenLink(
+                rec.sequence,
+                rec.id,
+                "payload",
+                f"payload_hash:{computed_payload}",
+                f"payload_hash:{rec.payload_hash}",
+            )
+        )
+    computed = rec.computed_hash()
+    if computed != rec.hash:
+        found.append(BrokenLink(rec.sequence, rec.id, "hash", f"computed_hash:{computed}", f"stored_hash:{rec.hash}"))
+    return found
+
+
+def verify_range(records: Iterable[ChainRecord], start: int = 1, end: int | None = None) -> VerificationResult:
+    """§5.2 over `[start, end]` inclusive; `end=None` means the current head."""
+    ordered = _ordered(records)
+    if end is None:
+        end = ordered[-1].sequence if ordered else 0
+    in_range = [r for r in ordered if start <= r.sequence <= end]
+    if not in_range:
+        return VerificationResult(True, (), (), 0, start, end)
+    gaps: list[int] = []
+    broken: list[BrokenLink] = []
+    previous: ChainRecord | None = None
+    for rec in in_range:
+        if previous is not None:
+            gaps.extend(range(previous.sequence + 1, rec.sequence))
+        broken.extend(_record_findings(rec, previous))
+        previous = rec
+    return VerificationResult(
+        valid=not gaps and not broken,
+        gaps=tuple(gaps),
+        broken_links=tuple(broken),
+        events_checked=len(in_range),
+        first_sequence=in_range[0].sequence,
+        last_sequence=in_range[-1].sequence,
+    )
+
+
+def chain_gaps(records: Iterable[ChainRecord]) -> list[int]:
+    """Every sequence number between the lowest and highest stored one that is missing."""
+    present = {r.sequence for r in records}
+    if not present:
+        return []
+    return [s for s in range(min(present), max(present) + 1) if s not in present]
+
+
+@dataclass(frozen=True)
+class LastGood:
+    sequence: int
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sequence": self.sequence, "hash": self.hash}
+
+
+def last_good_state(records: Iterable[ChainRecord]) -> LastGood:
+    """Walk from genesis; stop at the first discontinuity, link mismatch or record-hash mismatch."""
+    good = LastGood(0, GENESIS)
+    for rec in _ordered(records):
+        if rec.sequence != good.sequence + 1 or rec.prev_hash != good.hash or rec.computed_hash() != rec.hash:
+            break
+        good = LastGood(rec.sequence, rec.hash)
+    return good
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    hash: str
+    count: int
+    first_sequence: int
+    last_sequence: int
+    computed_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hash": self.hash,
+            "count": self.count,
+            "firstSequence": self.first_sequence,
+            "lastSequence": self.last_sequence,
+            "computedAt": self.computed_at,
+        }
+
+
+def snapshot(records: Iterable[ChainRecord], n: int, computed_at: str | None = None) -> Snapshot:
+    """SHA-256 of the stored hashes of records with sequence <= n, concatenated in order."""
+    upto = [r for r in _ordered(records) if r.sequence <= n]
+    if not upto:
+        return Snapshot(EMPTY_SNAPSHOT, 0, 0, 0, computed_at)
+    digest = hashlib.sha256("".join(r.hash for r in upto).encode("utf-8")).hexdigest()
+    return Snapshot(digest, len(upto), upto[0].sequence, upto[-1].sequence, computed_at)

@@ -1,0 +1,1 @@
+"""Kalshi venue adapter: request signing (this package's `signing`), REST client and paper venue."""

@@ -1,0 +1,216 @@
+"""Anchor verification and walk-from-anchor (api-and-security §5.3), pure over chain records.
+
+An anchor pins the chain head at a moment in a separately-credentialed store; rewriting the
+chain after that moment, even consistently, no longer matches the pinned head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from paulp.domain.audit import GENESIS, ChainRecord, snapshot
+
+
+class AnchorNotFound(LookupError):
+    """Raised when a walk names an anchor id that is not stored."""
+
+    code = "ANCHOR_NOT_FOUND"
+
+
+class AnchorEventMissing(LookupError):
+    """Raised when the record an anchor points at is gone, so no walk can start."""
+
+    code = "ANCHOR_EVENT_MISSING"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    id: str
+    chain_head_hash: str
+    chain_length: int
+    last_event_id: str | None
+    anchor_sequence: int = 0
+    first_event_id: str | None = None
+    snapshot_hash: str | None = None
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any]) -> Anchor:
+        return cls(
+            id=row["id"],
+            chain_head_hash=row["chain_head_hash"],
+            chain_length=int(row["chain_length"]),
+            last_event_id=row.get("last_event_id"),
+            anchor_sequence=int(row.get("anchor_sequence") or 0),
+            first_event_id=row.get("first_event_id"),
+            snapshot_hash=row.get("snapshot_hash"),
+        )
+
+
+def anchor_for(records: Iterable[ChainRecord], anchor_id: str, anchor_sequence: int) -> Anchor:
+    """The anchor row to store now: head hash, length and the §5.5 snapshot hash."""
+    ordered = sorted(records, key=lambda r: r.sequence)
+    head = ordered[-1] if ordered else None
+    length = head.sequence if head is not None else 0
+    return Anchor(
+        id=anchor_id,
+        chain_head_hash=head.hash if head is not None else GENESIS,
+        chain_length=length,
+        last_event_id=head.id if head is not None else None,
+        anchor_sequence=anchor_sequence,
+        first_event_id=ordered[0].id if ordered else None,
+        snapshot_hash=snapshot(ordered, length).hash,
+    )
+
+
+def _anchored_record(records: Sequence[ChainRecord], anchor: Anchor) -> ChainRecord | None:
+    """The record named by `last_event_id`; with duplicate ids, the one at the anchored length."""
+    named = [r for r in records if r.id == anchor.last_event_id]
+    at_length = [r for r in named if r.sequence == anchor.chain_length]
+    candidates = at_length or named
+    return candidates[0] if candidates else None
+
+
+@dataclass(frozen=True)
+class AnchorCheck:
+    id: str
+    valid: bool
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "valid": self.valid}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class AnchorsResult:
+    verified: int
+    failed: int
+    anchors: tuple[AnchorCheck, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verified": self.verified, "failed": self.failed, "anchors": [a.to_dict() for a in self.anchors]}
+
+
+def verify_anchor(records: Iterable[ChainRecord], anchor: Anchor) -> AnchorCheck:
+    """The three §5.3 checks in order, then the snapshot hash when the anchor stored one."""
+    recs = list(records)
+    if anchor.last_event_id is None and anchor.chain_length == 0:
+        last_hash: str | None = GENESIS  # an anchor of the empty chain points at no record
+    else:
+        last = _anchored_record(recs, anchor)
+        if last is None:
+            return AnchorCheck(anchor.id, False, f"Last event not found: {anchor.last_event_id}")
+        last_hash = last.hash
+    if last_hash != anchor.chain_head_hash:
+        return AnchorCheck(anchor.id, False, f"Hash mismatch: expected {anchor.chain_head_hash}, got {last_hash}")
+    count = sum(1 for r in recs if r.sequence <= anchor.chain_length)
+    if count != anchor.chain_length:
+        return AnchorCheck(anchor.id, False, f"Chain length mismatch: expected {anchor.chain_length}, got {count}")
+    if anchor.snapshot_hash is not None:
+        actual = snapshot(recs, anchor.chain_length).hash
+        if actual != anchor.snapshot_hash:
+            return AnchorCheck(anchor.id, False, f"Snapshot mismatch: expected {anchor.snapshot_hash}, got {actual}")
+    return AnchorCheck(anchor.id, True)
+
+
+def verify_anchors(records: Iterable[ChainRecord], anchors: Iterable[Anchor]) -> AnchorsResult:
+    recs = list(records)
+    checks = tuple(verify_anchor(recs, a) for a in sorted(anchors, key=lambda a: a.anchor_sequence))
+    passed = sum(1 for c in checks if c.valid)
+    return AnchorsResult(passed, len(checks) - passed, checks)
+
+
+def find_anchor(anchors: Iterable[Anchor], anchor_id: str) -> Anchor:
+    for a in anchors:
+        if a.id == anchor_id:
+            return a
+    raise AnchorNotFound(f"Anchor not found: {anchor_id}")
+
+
+@dataclass(frozen=True)
+class WalkError:
+    type: str
+    sequence: int
+    event_id: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "sequence": self.sequence, "eventId": self.event_id, "message": self.message}
+
+
+@dataclass(frozen=True)
+class WalkResult:
+    verified: int
+    errors: tuple[WalkError, ...]
+    last_verified_sequence: int
+    last_verified_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verified": self.verified,
+            "errors": [e.to_dict() for e in self.errors],
+            "lastVerifiedSequence": self.last_verified_sequence,
+            "lastVerifiedHash": self.last_verified_hash,
+        }
+
+
+def _walk_errors(rec: ChainRecord, prev_seq: int, prev_hash: str) -> list[WalkError]:
+    errs: list[WalkError] = []
+    if rec.sequence != prev_seq + 1:
+        errs.append(
+            WalkError("gap", rec.sequence, rec.id, f"Gap: expected sequence {prev_seq + 1}, got {rec.sequence}")
+        )
+    if rec.prev_hash != prev_hash:
+        errs.append(
+            WalkError(
+                "hash_mismatch", rec.sequence, rec.id, f"Prev hash mismatch: expected {prev_hash}, got {rec.prev_hash}"
+            )
+        )
+    computed_payload = rec.computed_payload_hash()
+    if computed_payload != rec.payload_hash:
+        errs.append(
+            WalkError(
+                "payload_mismatch",
+                rec.sequence,
+                rec.id,
+                f"Payload hash mismatch: computed {computed_payload}, stored {rec.payload_hash}",
+            )
+        )
+    computed = rec.computed_hash()
+    if computed != rec.hash:
+        errs.append(
+            WalkError("hash_mismatch", rec.sequence, rec.id, f"Hash mismatch: computed {computed}, stored {rec.hash}")
+        )
+    return errs
+
+
+def walk_from_anchor(records: Iterable[ChainRecord], anchor: Anchor) -> WalkResult:
+    """Check the anchored head still matches, then every later record (gaps, links, payload, hash)."""
+    ordered = sorted(records, key=lambda r: r.sequence)
+    if anchor.last_event_id is None and anchor.chain_length == 0:
+        prev_seq, prev_hash = 0, GENESIS  # anchor of the empty chain: walk everything from genesis
+        if anchor.chain_head_hash != GENESIS:
+            msg = f"Anchor head hash mismatch: expected {anchor.chain_head_hash}, got {GENESIS}"
+            return WalkResult(0, (WalkError("hash_mismatch", 0, "", msg),), 0, GENESIS)
+    else:
+        start = _anchored_record(ordered, anchor)
+        if start is None:
+            raise AnchorEventMissing(f"Anchor's last event not found: {anchor.last_event_id}")
+        if start.hash != anchor.chain_head_hash:
+            msg = f"Anchor head hash mismatch: expected {anchor.chain_head_hash}, got {start.hash}"
+            return WalkResult(0, (WalkError("hash_mismatch", start.sequence, start.id, msg),), 0, GENESIS)
+        prev_seq, prev_hash = start.sequence, start.hash
+    errors: list[WalkError] = []
+    later = [r for r in ordered if r.sequence > prev_seq]
+    for rec in later:
+        errors.extend(_walk_errors(rec, prev_seq, prev_hash))
+        prev_seq, prev_hash = rec.sequence, rec.hash
+    return WalkResult(len(later), tuple(errors), prev_seq, prev_hash)
+
+
+def walk_from_anchor_id(records: Iterable[ChainRecord], anchors: Sequence[Anchor], anchor_id: str) -> WalkResult:
+    return walk_from_anchor(records, find_anchor(anchors, anchor_id))

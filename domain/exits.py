@@ -1,0 +1,94 @@
+"""Position exit rules (trading §3.5): stop-loss, take-profit and the 168 h holding limit.
+
+Prices are side-native (the held contract's own price, cents), so one rule serves YES and NO and
+``pnl = (exit - entry) * size`` for both sides (normative; the source monitor flipped NO's sign).
+Thresholds are compared in decimal arithmetic on the prices' shortest decimal form, so a price of
+exactly entry * 0.97 (48.5 for 50) is a stop whatever binary rounding would say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from paulp.domain.errors import DomainError
+
+STOP_LOSS_FACTOR = Decimal("0.97")
+TAKE_PROFIT_FACTOR = Decimal("1.5")
+MAX_HOLDING_HOURS = 168.0
+
+
+class InvalidExitInput(DomainError):
+    """Raised when an exit is evaluated with a non-positive entry price or a negative size."""
+
+    code = "INVALID_EXIT_INPUT"
+
+
+class ExitReason(StrEnum):
+    STOP_LOSS_HIT = "STOP_LOSS_HIT"
+    TAKE_PROFIT_HIT = "TAKE_PROFIT_HIT"
+    TIME_LIMIT_EXCEEDED = "TIME_LIMIT_EXCEEDED"
+
+
+class ExitPricing(StrEnum):
+    """Where an exit is booked: the monitor books the observed price, the harness the trigger level."""
+
+    OBSERVED = "observed"
+    TRIGGER = "trigger"
+
+
+@dataclass(frozen=True)
+class ExitLevels:
+    stop_loss: float
+    take_profit: float
+
+
+@dataclass(frozen=True)
+class ExitDecision:
+    reason: ExitReason
+    exit_price: float
+    realized_pnl: float
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+def exit_levels(entry_price: float) -> ExitLevels:
+    entry = _dec(entry_price)
+    return ExitLevels(float(entry * STOP_LOSS_FACTOR), float(entry * TAKE_PROFIT_FACTOR))
+
+
+def holding_hours(entered_at: datetime, now: datetime) -> float:
+    return (now - entered_at).total_seconds() / 3600.0
+
+
+def realized_pnl(entry_price: float, exit_price: float, size: float) -> float:
+    """Same formula for both sides because both prices are the held side's own."""
+    return float((_dec(exit_price) - _dec(entry_price)) * _dec(size))
+
+
+def evaluate_exit(
+    entry_price: float,
+    current_price: float,
+    held_hours: float,
+    size: float,
+    pricing: ExitPricing = ExitPricing.OBSERVED,
+) -> ExitDecision | None:
+    """Stop first, then take-profit, then time (exactly 168 h does not exit); None means hold."""
+    if entry_price <= 0 or size < 0:
+        raise InvalidExitInput(f"entry {entry_price}, size {size}")
+    entry, price = _dec(entry_price), _dec(current_price)
+    stop, target = entry * STOP_LOSS_FACTOR, entry * TAKE_PROFIT_FACTOR
+    if price <= stop:
+        reason, trigger = ExitReason.STOP_LOSS_HIT, stop
+    elif price >= target:
+        reason, trigger = ExitReason.TAKE_PROFIT_HIT, target
+    elif held_hours > MAX_HOLDING_HOURS:
+        reason, trigger = ExitReason.TIME_LIMIT_EXCEEDED, price
+    else:
+        return None
+    booked = trigger if pricing is ExitPricing.TRIGGER else price
+    return ExitDecision(reason, float(booked), float((booked - entry) * _dec(size)))

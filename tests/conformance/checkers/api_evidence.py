@@ -1,0 +1,106 @@
+"""api.json::evidence — body hashes (through the real blob store) and the derived ids of §4.7."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from paulp.adapters.evidence_store import EvidenceStore
+from paulp.domain.evidence import (
+    canonical_market_id,
+    evidence_key,
+    idempotency_key,
+    legacy_evidence_key,
+    legacy_short_id,
+    position_id,
+    sha256_hex,
+)
+from tests.conformance.registry import checker
+
+
+def split(data: Any) -> Iterator[tuple[str, Any]]:
+    if not isinstance(data, dict):
+        yield "unrecognised", {"section": "unknown", "data": data}
+        return
+    for key, value in data.items():
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                label = item.get("kind") or item.get("id") if isinstance(item, dict) else None
+                yield f"{key}/{i:03d}" + (f"-{label}" if label else ""), {"section": key, "data": item}
+        else:
+            yield key, {"section": key, "data": value}
+
+
+def _body(case: Mapping[str, Any]) -> bytes:
+    if "bytes_utf8" in case:
+        return str(case["bytes_utf8"]).encode("utf-8")
+    if "bytes_hex" in case:
+        return bytes.fromhex(case["bytes_hex"])
+    if "bytes_base64" in case:
+        return base64.b64decode(case["bytes_base64"], validate=True)
+    raise AssertionError(f"no body bytes in case {case!r:.200}")
+
+
+def _check_sha256(case: Mapping[str, Any]) -> None:
+    body = _body(case)
+    assert sha256_hex(body) == case["hash"], f"sha256 {sha256_hex(body)} != {case['hash']}"
+    with tempfile.TemporaryDirectory() as root:
+        store = EvidenceStore(root)
+        stored = store.put(body)  # stored before any parsing, whatever the bytes are
+        assert stored.evidence_hash == case["hash"], "store named the blob differently"
+        assert store.get(case["hash"]) == body, "stored blob does not read back byte-identical"
+
+
+def _pick(inputs: Any, names: Sequence[str], index: int) -> Any:
+    if isinstance(inputs, Mapping):
+        for n in names:
+            if n in inputs:
+                return inputs[n]
+        raise AssertionError(f"inputs {inputs!r} lack any of {names}")
+    return inputs[index]
+
+
+def _derive(kind: str, inputs: Any) -> str:
+    if kind == "idempotency_key":
+        if isinstance(inputs, Mapping):
+            return idempotency_key(inputs["operation"], *inputs.get("args", []))
+        return idempotency_key(inputs[0], *inputs[1:])
+    if kind == "position_id":
+        return position_id(
+            _pick(inputs, ("wallet", "walletAddress", "wallet_address"), 0),
+            _pick(inputs, ("conditionId", "condition_id"), 1),
+            _pick(inputs, ("side", "outcome"), 2),
+        )
+    if kind == "canonical_market_id":
+        return canonical_market_id(
+            _pick(inputs, ("canonicalEventId", "canonical_event_id"), 0),
+            _pick(inputs, ("venue",), 1),
+            _pick(inputs, ("venueMarketId", "venue_market_id"), 2),
+        )
+    if kind in ("short_id", "legacy_short_id", "fnv_short_id", "legacy_id"):
+        if isinstance(inputs, Mapping):
+            return legacy_short_id(inputs["prefix"], inputs["parts"])
+        return legacy_short_id(inputs[0], inputs[1:])
+    if kind in ("evidence_key", "object_key"):
+        return evidence_key(_pick(inputs, ("evidence_hash", "evidenceHash", "hash"), 0))
+    if kind == "legacy_evidence_key":
+        return legacy_evidence_key(
+            _pick(inputs, ("source",), 0),
+            _pick(inputs, ("fetched_at", "fetchedAt"), 1),
+            _pick(inputs, ("evidence_hash", "evidenceHash", "hash"), 2),
+        )
+    raise AssertionError(f"unknown derived id kind {kind!r}")
+
+
+@checker("api.json", "evidence", split=split)
+def check(case: dict[str, Any], ctx: Any) -> None:
+    section, data = case["section"], case["data"]
+    if section == "sha256_hex":
+        _check_sha256(data)
+    elif section == "derived_ids":
+        got = _derive(data["kind"], data["inputs"])
+        assert got == data["value"], f"{data['kind']}({data['inputs']!r}) = {got}, expected {data['value']}"
+    else:
+        raise AssertionError(f"evidence: cannot interpret section {section!r}: {data!r:.200}")

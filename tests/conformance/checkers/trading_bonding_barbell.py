@@ -1,0 +1,226 @@
+"""trading.json::bonding_barbell against paulp.domain.strategies.bonding(_signals) (trading §6.1).
+
+``allocations`` name their candidates by market id; the full rows come from the group's own
+``allocation_inputs`` fixture lists (the list whose rows match every candidate; ambiguity fails).
+``signal_emission`` describes its situation in prose: it is rebuilt from keywords, unknown wording fails.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from paulp.domain.strategies.bonding import (
+    BarbellConfig,
+    Bond,
+    BondQuote,
+    Tail,
+    TailType,
+    allocate,
+    allocation_return,
+    bond_yield,
+    expected_return,
+    filter_bonds,
+    herfindahl,
+    payoff_multiple,
+    tail_type,
+    validate,
+)
+from paulp.domain.strategies.bonding_signals import bonding_signals
+from tests.conformance.checkers.trading_reconciliation import close, sectioned
+from tests.conformance.registry import Context, checker
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+_CONFIG_KEYS = {
+    "bondPct": "bond_pct",
+    "tailPct": "tail_pct",
+    "minBondProbability": "min_bond_probability",
+    "minEventHedgePct": "min_event_hedge_pct",
+    "maxHerfindahl": "max_herfindahl",
+    "maxSingleBondPct": "max_single_bond_pct",
+    "maxSingleTailPct": "max_single_tail_pct",
+}
+
+
+def _config(raw: dict[str, Any] | None) -> BarbellConfig:
+    raw = raw or {}
+    unknown = set(raw) - set(_CONFIG_KEYS)
+    assert not unknown, f"no interpreter for config keys {sorted(unknown)}"
+    return BarbellConfig(**{_CONFIG_KEYS[k]: float(v) for k, v in raw.items()})
+
+
+def _quote(row: dict[str, Any]) -> BondQuote:
+    return BondQuote(
+        row["marketId"], row.get("venue", "kalshi"), float(row["probability"]),
+        float(row["volume24h"]), float(row["spread"]),
+    )
+
+
+def _bond_filter(case: Any, _: Context) -> None:
+    got = filter_bonds([_quote(r) for r in case["input"]])
+    want = case["expected_in_order"]
+    assert [b.market_id for b in got] == [w["marketId"] for w in want], f"order {[b.market_id for b in got]}"
+    for b, w in zip(got, want, strict=True):
+        close(b.expected_yield, w["expectedYield"], f"yield of {b.market_id}")
+
+
+def _fixture_rows(ctx: Context, wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the one fixture list that holds every wanted id with matching fields."""
+    fixtures = ctx.document[ctx.group].get("allocation_inputs", {})
+    found = []
+    for name, rows in fixtures.items():
+        by_id = {r["marketId"]: r for r in rows}
+        if all(w["marketId"] in by_id and all(by_id[w["marketId"]].get(k) == v for k, v in w.items()) for w in wanted):
+            found.append((name, [by_id[w["marketId"]] for w in wanted]))
+    distinct = {repr(rows) for _, rows in found}
+    assert len(distinct) == 1, f"candidates {wanted} match fixture lists {[n for n, _ in found]}"
+    return found[0][1]
+
+
+def _allocations(case: Any, ctx: Context) -> None:
+    bond_ids = [c if isinstance(c, dict) else {"marketId": c} for c in case["bond_candidates"]]
+    tail_ids = [c if isinstance(c, dict) else {"marketId": c} for c in case["tail_candidates"]]
+    bonds = [
+        Bond(r["marketId"], float(r["probability"]), float(r.get("expectedYield", bond_yield(r["probability"]))))
+        for r in (_fixture_rows(ctx, bond_ids) if bond_ids else [])
+    ]
+    tails = [
+        Tail(r["marketId"], float(r["probability"]), TailType(r["tailType"]),
+             float(r.get("payoffMultiple", payoff_multiple(r["probability"]))))
+        for r in (_fixture_rows(ctx, tail_ids) if tail_ids else [])
+    ]
+    config = _config(case.get("config"))
+    alloc = allocate(float(case["capital"]), bonds, tails, config)
+    exp = case["expected"]
+    handled = {"bondAllocation", "tailAllocation", "bondPositions", "tailPositions", "herfindahlIndex",
+               "eventHedgePct", "isValid", "validationErrors", "validate", "expectedReturn"}
+    assert set(exp) <= handled, f"no interpreter for expected keys {sorted(set(exp) - handled)}"
+    close(alloc.bond_allocation, exp.get("bondAllocation"), "bondAllocation")
+    close(alloc.tail_allocation, exp.get("tailAllocation"), "tailAllocation")
+    got_bonds = [(p.bond.market_id, p.allocation) for p in alloc.bond_positions]
+    assert [b[0] for b in got_bonds] == [b[0] for b in exp["bondPositions"]], f"bond positions {got_bonds}"
+    for (_, a), (mid, w) in zip(got_bonds, exp["bondPositions"], strict=True):
+        close(a, w, f"bond {mid}")
+    got_tails = [(p.tail.market_id, p.tail.tail_type.value, p.allocation) for p in alloc.tail_positions]
+    assert [t[:2] for t in got_tails] == [tuple(t[:2]) for t in exp["tailPositions"]], f"tails {got_tails}"
+    for (_, _, a), (mid, _, w) in zip(got_tails, exp["tailPositions"], strict=True):
+        close(a, w, f"tail {mid}")
+    close(alloc.herfindahl_index, exp["herfindahlIndex"], "herfindahlIndex")
+    close(alloc.event_hedge_pct, exp["eventHedgePct"], "eventHedgePct")
+    assert alloc.is_valid == exp["isValid"], f"isValid {alloc.is_valid}: {alloc.validation_errors}"
+    # Error wording is ours; the count of failed rules is what the vectors pin.
+    assert len(alloc.validation_errors) == len(exp["validationErrors"]), f"errors {alloc.validation_errors}"
+    if "validate" in exp:
+        errors = validate(alloc.total_capital, alloc.bond_allocation, alloc.herfindahl_index,
+                          alloc.event_hedge_pct, [b.probability for b in bonds], config)
+        assert (not errors) == exp["validate"]["valid"], f"validate errors {errors}"
+        assert len(errors) == len(exp["validate"].get("errors", errors)), f"validate errors {errors}"
+    if "expectedReturn" in exp:
+        ret = allocation_return(alloc)
+        for key, attr in (("bondReturn", "bond_return"), ("tailReturn", "tail_return"),
+                          ("totalReturn", "total_return"), ("maxDrawdown", "max_drawdown")):
+            close(getattr(ret, attr), exp["expectedReturn"][key], key)
+
+
+def _allocation_inputs(fixtures: Any, _: Context) -> None:
+    """Fixture lists used by ``allocations``: check each is readable and consistent with the rules."""
+    assert isinstance(fixtures, dict) and fixtures, f"allocation_inputs must be named lists: {fixtures!r:.200}"
+    for name, rows in fixtures.items():
+        for r in rows:
+            if "expectedYield" in r:  # fixtures round yields to 3 places
+                close(bond_yield(r["probability"]), r["expectedYield"], f"{name}/{r['marketId']} yield", 5e-4)
+            elif "tailType" in r:
+                assert TailType(r["tailType"]) and float(r["payoffMultiple"]) >= 1, f"{name}: bad tail row {r}"
+            elif "volume24h" in r:
+                got = filter_bonds([_quote(r)])
+                assert got and got[0].market_id == r["marketId"], f"{name}: {r} should pass the bond filter"
+            else:
+                raise AssertionError(f"{name}: fixture row not understood: {r}")
+
+
+def _validate_only(case: Any, _: Context) -> None:
+    a = case["allocation"]
+    errors = validate(float(a["totalCapital"]), float(a["bondAllocation"]), float(a["herfindahlIndex"]),
+                      float(a["eventHedgePct"]), [float(p) for p in a.get("bond_probabilities", [])],
+                      _config(case.get("config")))
+    assert (not errors) == case["expected"]["valid"], f"errors {errors}, expected {case['expected']}"
+    if "errors" in case["expected"]:
+        assert len(errors) == len(case["expected"]["errors"]), f"errors {errors}"
+
+
+def _expected_return(case: Any, _: Context) -> None:
+    capital = float(case.get("capital", 1))
+    ret = expected_return([tuple(b) for b in case["bonds"]], [tuple(t) for t in case["tails"]], capital)
+    wanted = {k.removeprefix("expected_"): v for k, v in case.items() if k.startswith("expected_")}
+    fields = {"bondReturn": ret.bond_return, "tailReturn": ret.tail_return, "totalReturn": ret.total_return}
+    if "capital" in case:
+        fields["maxDrawdown"] = ret.max_drawdown
+    assert wanted and set(wanted) <= set(fields), f"no interpreter for {sorted(set(wanted) - set(fields))}"
+    for key, want in wanted.items():
+        close(fields[key], want, key)
+
+
+def _tail_categorization(case: Any, _: Context) -> None:
+    m = case["market"]
+    got = tail_type(m.get("description", ""), tuple(m.get("tags", ())), m.get("category", ""))
+    assert got.value == case["expected"], f"{m}: {got}, expected {case['expected']}"
+
+
+def _herfindahl(case: Any, _: Context) -> None:
+    close(herfindahl([float(a) for a in case["allocations"]]), case["expected"], "HHI")
+
+
+def _payoff(case: Any, _: Context) -> None:
+    close(payoff_multiple(float(case["probability"])), case["expected"], f"payoff at {case['probability']}")
+
+
+def _signal_emission(case: Any, _: Context) -> None:
+    text = str(case.get("case", "")).lower()
+    kind = text.split()[0] if text else ""
+    assert kind in ("bond", "tail"), f"signal_emission subject not understood: {text!r}"
+    # A valid synthetic barbell: five bonds fill the bond bucket, hedged tails fill the tail bucket.
+    bonds = [Bond(f"b{i}", 0.95, bond_yield(0.95)) for i in range(5)]
+    tails = [Tail(f"t{i}", 0.05, TailType.EVENT_HEDGE, 20.0) for i in range(3)]
+    alloc = allocate(10_000, bonds, tails)
+    assert alloc.is_valid, alloc.validation_errors
+    prices = {p.bond.market_id: p.bond.probability for p in alloc.bond_positions}
+    prices |= {p.tail.market_id: p.tail.probability for p in alloc.tail_positions}
+    targets = [m for m in prices if m.startswith(kind[0])]
+    if "without supplied fair" in text:
+        fair: dict[str, float] = {}
+    elif "fair below price" in text:
+        fair = {m: prices[m] * 0.9 for m in targets}
+    elif "fair above price" in text:
+        fair = {m: min(prices[m] * 1.02, 0.999) for m in targets}
+    else:
+        raise AssertionError(f"fair-probability situation not understood: {text!r}")
+    sigs = [s for s in bonding_signals(alloc, NOW, fair) if s.signal_type == kind]
+    exp = case["expected"]
+    if isinstance(exp, str):
+        assert exp.lower().startswith("no signal"), f"expected text not understood: {exp!r}"
+        assert not sigs, f"expected no {kind} signal, got {sigs}"
+        return
+    assert (len(sigs) == len(targets)) == exp["emitted"], f"{len(sigs)} of {len(targets)} {kind} signals"
+    if "kellyFraction" in exp:
+        for s in sigs:
+            close(s.kelly_fraction, exp["kellyFraction"], f"kellyFraction of {s.market_id}")
+
+
+SPLIT, CHECK = sectioned(
+    {
+        "bond_filter": _bond_filter,
+        "allocations": _allocations,
+        "allocation_inputs": _allocation_inputs,
+        "validate_only": _validate_only,
+        "expected_return_examples": _expected_return,
+        "tail_categorization": _tail_categorization,
+        "herfindahl": _herfindahl,
+        "payoff_multiple": _payoff,
+        "signal_emission": _signal_emission,
+    }
+)
+
+
+@checker("trading.json", "bonding_barbell", split=SPLIT)
+def check(case: Any, ctx: Context) -> None:
+    CHECK(case, ctx)

@@ -1,0 +1,144 @@
+"""trading.json::paper_harness_source_results against paulp.domain.paper_harness and exits (trading §6.4).
+
+What this group is: the *source* harness's recorded run (its ``status`` says so) plus one normative
+part, the grade-label mapping. The eight price paths are not in the vectors, so the source results
+cannot be replayed scenario by scenario. They are checked as follows, never passed unread:
+
+* ``normative_grade_label_mapping``: every score → label pair against ``grade_label``.
+* ``source_grade_label_for_all_poor``: the source's off-by-one label for an all-POOR run must be
+  the normative label one score higher (what the spec calls "score 1 → ACCEPTABLE"), and our code
+  must give the normative label (POOR) for that same run.
+* each ``results`` row: the recorded exit must be one our exit rules produce. Stops and targets are
+  booked at the trigger level, so the entry is implied (fill / 0.97, fill / 1.5) and the size by
+  the PnL; that entry and size replayed through ``walk_price_path`` must give the same reason,
+  fill and PnL. A time exit's entry is not implied; some whole size must give an entry inside the
+  hold band whose replay (held past 168 h) reproduces the fill and PnL. Rows without an exit must
+  book no PnL; ``passed`` must agree with ``errors``; a kill-switch row must carry its message.
+* ``summary``: recomputed from the rows by ``summarize`` (wins, losses, win rate, PnL, gate, blocking
+  issues, decision). Only ``avgExecutionGrade`` differs by design: the source value must equal the
+  file's documented off-by-one label, ours the normative one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from paulp.domain.exits import MAX_HOLDING_HOURS, STOP_LOSS_FACTOR, TAKE_PROFIT_FACTOR, ExitReason
+from paulp.domain.paper_harness import (
+    GRADE_LABELS,
+    PricePoint,
+    ScenarioOutcome,
+    grade_label,
+    summarize,
+    walk_price_path,
+)
+from tests.conformance.checkers.trading_reconciliation import close, sectioned
+from tests.conformance.registry import Context, checker
+
+_EXIT_FLAGS = {
+    "stopLoss": ExitReason.STOP_LOSS_HIT,
+    "takeProfit": ExitReason.TAKE_PROFIT_HIT,
+    "timeExit": ExitReason.TIME_LIMIT_EXCEEDED,
+}
+_TRIGGER = {"stopLoss": float(STOP_LOSS_FACTOR), "takeProfit": float(TAKE_PROFIT_FACTOR)}
+_MAX_SIZE = 10_000
+
+
+def _status(text: Any, _: Context) -> None:
+    assert isinstance(text, str) and "source" in text.lower(), f"status must say these are source results: {text!r}"
+
+
+def _replay(row: dict[str, Any], entry: float, size: int, reason: ExitReason) -> bool:
+    hour = MAX_HOLDING_HOURS + 1 if reason is ExitReason.TIME_LIMIT_EXCEEDED else 1.0
+    got = walk_price_path(entry, size, [PricePoint(hour, float(row["fillPrice"]))])
+    return (
+        got is not None
+        and got.reason is reason
+        and math.isclose(got.exit_price, row["fillPrice"], abs_tol=1e-6)
+        and math.isclose(got.realized_pnl, row["realizedPnL"], abs_tol=1e-6)
+    )
+
+
+def _result(row: Any, _: Context) -> None:
+    assert row["passed"] == (not row["errors"]), f"passed={row['passed']} but errors={row['errors']}"
+    exits = [flag for flag in _EXIT_FLAGS if row.get(flag)]
+    assert len(exits) <= 1, f"several exits recorded: {exits}"
+    fill, pnl = float(row["fillPrice"]), float(row["realizedPnL"])
+    if row.get("killSwitch"):
+        assert any("kill switch" in e.lower() for e in row["errors"]), f"kill switch without message: {row}"
+    if not exits:
+        assert pnl == 0, f"no exit recorded but realized PnL {pnl}"
+        return
+    flag = exits[0]
+    reason = _EXIT_FLAGS[flag]
+    if flag in _TRIGGER:
+        entry = fill / _TRIGGER[flag]
+        size = round(pnl / (fill - entry))
+        assert size > 0, f"{flag}: PnL {pnl} has the wrong sign for a fill at {fill}"
+        assert _replay(row, entry, size, reason), f"{flag}: entry {entry}, size {size} does not reproduce {row}"
+        return
+    candidates = ((fill - pnl / size, size) for size in range(1, _MAX_SIZE) if fill - pnl / size > 0)
+    assert any(_replay(row, entry, size, reason) for entry, size in candidates), (
+        f"no whole size gives a time exit at {fill} with PnL {pnl}"
+    )
+
+
+def _outcomes(ctx: Context) -> list[ScenarioOutcome]:
+    rows = ctx.document[ctx.group]["results"]
+    return [ScenarioOutcome(r["passed"], float(r["realizedPnL"]), r.get("executionGrade")) for r in rows]
+
+
+def _summary(summary: Any, ctx: Context) -> None:
+    got = summarize(_outcomes(ctx))
+    assert got.passed == summary["passed"] and got.failed == summary["failed"], f"passed/failed {got}"
+    assert got.total_wins == summary["totalWins"], f"wins {got.total_wins}"
+    assert got.total_losses == summary["totalLosses"], f"losses {got.total_losses}"
+    close(got.win_rate, summary["winRate"], "winRate")
+    close(got.total_realized_pnl, summary["totalRealizedPnL"], "totalRealizedPnL")
+    gate, want = got.gate, summary["gate"]
+    close(gate.win_rate, want["winRate"], "gate.winRate")
+    assert gate.win_rate_met == want["winRateMet"], "gate.winRateMet"
+    close(gate.pnl, want["pnl"], "gate.pnl")
+    assert gate.pnl_met == want["pnlMet"], "gate.pnlMet"
+    close(gate.execution_quality, want["executionQuality"], "gate.executionQuality")
+    assert gate.execution_quality_met == want["executionQualityMet"], "gate.executionQualityMet"
+    assert gate.scenario_pass == want["scenarioPass"], "gate.scenarioPass"
+    assert gate.scenario_pass_met == want["scenarioPassMet"], "gate.scenarioPassMet"
+    assert list(gate.blocking_issues) == want["blockingIssues"], f"blocking issues {gate.blocking_issues}"
+    assert gate.phase_d_go == want["phaseDGo"], "gate.phaseDGo"
+    assert got.decision.value == summary["decision"], f"decision {got.decision}"
+    documented = ctx.document[ctx.group].get("source_grade_label_for_all_poor")
+    assert summary["avgExecutionGrade"] == documented, (
+        f"source avg grade {summary['avgExecutionGrade']!r} is not the documented source label {documented!r}"
+    )
+    if all(o.execution_grade is None for o in _outcomes(ctx)):
+        assert got.avg_execution_grade == GRADE_LABELS[1], f"ungraded run must average POOR: {got.avg_execution_grade}"
+
+
+def _mapping(mapping: Any, _: Context) -> None:
+    assert isinstance(mapping, dict) and mapping, f"mapping must be a non-empty object: {mapping!r}"
+    for score, label in mapping.items():
+        assert grade_label(float(score)) == label, f"grade {score}: {grade_label(float(score))}, expected {label}"
+
+
+def _source_all_poor(label: Any, ctx: Context) -> None:
+    assert label == grade_label(2), f"source all-POOR label {label!r} is not the off-by-one {grade_label(2)!r}"
+    assert grade_label(1) == ctx.document[ctx.group]["normative_grade_label_mapping"]["1"], "normative POOR"
+    assert grade_label(1) != label, "normative code must not repeat the source's off-by-one label"
+
+
+SPLIT, CHECK = sectioned(
+    {
+        "status": _status,
+        "results": _result,
+        "summary": _summary,
+        "normative_grade_label_mapping": _mapping,
+        "source_grade_label_for_all_poor": _source_all_poor,
+    }
+)
+
+
+@checker("trading.json", "paper_harness_source_results", split=SPLIT)
+def check(case: Any, ctx: Context) -> None:
+    CHECK(case, ctx)

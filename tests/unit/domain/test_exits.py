@@ -1,0 +1,89 @@
+"""Position exits (trading §3.5) and the acceptance harness that reuses them (§6.4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from paulp.domain.exits import ExitPricing, ExitReason, InvalidExitInput, evaluate_exit, exit_levels
+from paulp.domain.paper_harness import (
+    PricePoint,
+    ScenarioOutcome,
+    grade_label,
+    kill_switch_triggered,
+    summarize,
+    walk_price_path,
+)
+
+
+def test_evaluate_exit_when_price_is_exactly_the_stop_level_then_stop_despite_binary_rounding() -> None:
+    # 40 * 0.97 is 38.800000000000004 in binary floating point; the stop is still hit at 38.8.
+    got = evaluate_exit(40, 38.8, 2, 10)
+
+    assert got is not None and got.reason is ExitReason.STOP_LOSS_HIT
+    assert got.realized_pnl == pytest.approx(-12)
+
+
+def test_evaluate_exit_when_held_exactly_168_hours_then_hold() -> None:
+    assert evaluate_exit(35, 36.5, 168, 5) is None
+
+
+def test_evaluate_exit_when_no_side_gains_then_pnl_is_positive_without_sign_flip() -> None:
+    got = evaluate_exit(35, 36.5, 169, 5)
+
+    assert got is not None and got.reason is ExitReason.TIME_LIMIT_EXCEEDED
+    assert got.realized_pnl == pytest.approx(7.5)
+
+
+def test_evaluate_exit_when_price_gaps_through_stop_then_monitor_books_observed_and_harness_trigger() -> None:
+    observed = evaluate_exit(50, 45, 1, 10)
+    trigger = evaluate_exit(50, 45, 1, 10, ExitPricing.TRIGGER)
+
+    assert observed is not None and observed.exit_price == 45 and observed.realized_pnl == -50
+    assert trigger is not None and trigger.exit_price == 48.5 and trigger.realized_pnl == pytest.approx(-15)
+
+
+def test_evaluate_exit_when_entry_is_not_positive_then_invalid_input() -> None:
+    with pytest.raises(InvalidExitInput):
+        evaluate_exit(0, 10, 1, 1)
+
+
+def test_exit_levels_when_bond_priced_above_two_thirds_then_take_profit_is_unreachable() -> None:
+    assert exit_levels(70).take_profit > 99
+
+
+def test_walk_price_path_when_target_reached_later_then_first_trigger_wins() -> None:
+    path = [PricePoint(1, 50), PricePoint(5, 70), PricePoint(200, 30)]
+
+    got = walk_price_path(45, 10, path)
+
+    assert got is not None and got.reason is ExitReason.TAKE_PROFIT_HIT
+    assert got.exit_price == 67.5 and got.realized_pnl == pytest.approx(225)
+
+
+@pytest.mark.parametrize(
+    ("score", "label"), [(1, "POOR"), (2, "ACCEPTABLE"), (3, "GOOD"), (4, "EXCELLENT"), (2.5, "GOOD"), (5, "UNKNOWN")]
+)
+def test_grade_label_when_scored_then_normative_mapping_rounds_half_up(score: float, label: str) -> None:
+    assert grade_label(score) == label
+
+
+def test_summarize_when_every_scenario_passes_and_grades_are_good_then_go() -> None:
+    outcomes = [ScenarioOutcome(True, 10.0, "GOOD")] * 8
+
+    summary = summarize(outcomes)
+
+    assert summary.decision.value == "GO"
+    assert summary.gate.blocking_issues == ()
+    assert summary.avg_execution_grade == "GOOD"
+
+
+def test_summarize_when_pnl_negative_then_blocking_issue() -> None:
+    summary = summarize([ScenarioOutcome(True, -1.0, "EXCELLENT")] * 8)
+
+    assert not summary.gate.pnl_met
+    assert summary.decision.value == "NO_GO"
+
+
+def test_kill_switch_when_slippage_share_exceeds_half_the_edge_then_triggered() -> None:
+    assert kill_switch_triggered(8, 30, 1)
+    assert not kill_switch_triggered(1, 100, 4)

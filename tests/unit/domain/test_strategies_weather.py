@@ -1,0 +1,94 @@
+"""Weather (trading §6.2): tickers, NOAA parsing, the climatology window, normal CDF, edges."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from paulp.domain.strategies.noaa import MalformedNoaaPayload, metric_values, station_for
+from paulp.domain.strategies.weather import (
+    Forecast,
+    ForecastConfig,
+    UnknownOperator,
+    forecast,
+    in_window,
+    normal_cdf,
+    outcome_probability,
+    parse_ticker,
+    weather_edge,
+    weather_signal,
+)
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def test_parse_ticker_when_kx_prefixed_high_ticker_then_year_month_day() -> None:
+    got = parse_ticker("KXHIGHNY-26MAR01-T50")
+
+    assert got is not None
+    assert (got.location, got.threshold, got.settlement_date) == ("NY", 50, date(2026, 3, 1))
+
+
+@pytest.mark.parametrize("ticker", ["TEMP-NYC-26FEB30-T50", "TEMP-NYC-26XYZ01-T50", "TEMP-NYC-26MAR01"])
+def test_parse_ticker_when_date_or_shape_invalid_then_none(ticker: str) -> None:
+    assert parse_ticker(ticker) is None
+
+
+def test_station_for_when_location_unknown_then_new_york() -> None:
+    assert station_for("zzz") == station_for("NYC")
+
+
+def test_metric_values_when_payload_has_no_results_then_empty() -> None:
+    assert metric_values({}, "temperature") == []
+
+
+def test_metric_values_when_row_lacks_value_then_malformed() -> None:
+    with pytest.raises(MalformedNoaaPayload):
+        metric_values({"results": [{"date": "2024-01-01", "datatype": "TMAX"}]}, "temperature")
+
+
+def test_in_window_when_dates_straddle_new_year_then_included() -> None:
+    assert in_window(date(2026, 1, 2), date(2020, 12, 30))
+    assert not in_window(date(2026, 3, 15), date(2020, 3, 23))
+
+
+def test_normal_cdf_when_zero_then_follows_the_approximation_not_exactly_half() -> None:
+    assert normal_cdf(0) == pytest.approx(0.5000000005, abs=1e-12)
+
+
+def test_outcome_probability_when_degenerate_then_strict_indicator() -> None:
+    assert outcome_probability("above", 70, 0, 70) == 0
+    assert outcome_probability("between", 70, 0, [70, 75]) == 0
+
+
+def test_outcome_probability_when_operator_unknown_then_error() -> None:
+    with pytest.raises(UnknownOperator):
+        outcome_probability("equals", 70, 5, 70)
+
+
+def test_forecast_when_precipitation_then_gamma_label_but_normal_maths() -> None:
+    points = [(date(2000 + i, 3, 15), 1.0 + i % 3) for i in range(25)]
+
+    got = forecast(points, date(2026, 3, 15), 2026, "precipitation", ForecastConfig(climate_adjustment=0))
+
+    assert got.distribution == "gamma"
+    assert got.sample_size == 25
+    assert got.upper_95 - got.mean == pytest.approx(1.96 * got.std_dev)
+
+
+def test_forecast_when_climate_adjustment_then_uses_first_point_year() -> None:
+    points = [(date(2025 - i, 3, 15), 50.0) for i in range(25)]  # newest first
+
+    got = forecast(points, date(2026, 3, 15), 2026)
+
+    assert got.mean == pytest.approx(50.03)
+
+
+def test_weather_signal_when_model_below_market_then_no_side_signal_is_emitted() -> None:
+    fc = Forecast(70, 5, 30, 0, 0, "normal")
+    edge = weather_edge(fc, "above", 80, 0.30)
+
+    assert edge is not None and edge.side == "NO"
+    sig = weather_signal("M", fc, edge, 300, NOW)
+    assert sig is not None and sig.target_size == pytest.approx(15)
