@@ -1,0 +1,225 @@
+"""The order record (trading §1.1) and the events that change it: the apply side of ``Order``.
+
+Nothing here decides: each ``@event`` method copies what its event says onto the record, so
+replaying the log rebuilds the same order. Decisions live on ``paulp.domain.orders.Order``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from paulp.domain.ids import order_aggregate_id
+from paulp.domain.order_states import (
+    CLOSING_STATES,
+    STAMPED_FIELDS,
+    HistoryEntry,
+    OrderState,
+    is_transition_allowed,
+)
+from paulp.domain.order_values import (
+    InvalidOrderTransition,
+    NaiveTimestamp,
+    OrderNotInRequiredState,
+    PreTradeCheck,
+    ReconciliationResult,
+    RiskCheckResult,
+)
+
+S = OrderState
+
+
+def require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise NaiveTimestamp(f"timestamp {now.isoformat()} has no timezone")
+
+
+class OrderRecord(Aggregate):
+    """State and events of one order; its history is the spec's stateHistory."""
+
+    class Created(Aggregate.Created):
+        order_id: str
+        signal_id: str | None
+        strategy: str
+        ticker: str
+        side: str
+        requested_size: int
+        max_price: float
+        created_at: datetime
+        signal_model_probability: float | None
+        signal_edge: float | None
+        signal_confidence: float | None
+        signal_expires_at: datetime | None
+        resubmit_count: int
+        replaces_order_id: str | None
+
+    @staticmethod
+    def create_id(order_id: str) -> UUID:
+        """uuid5 of the deterministic order id: a duplicate signal lands on the same aggregate."""
+        return order_aggregate_id(order_id)
+
+    def __init__(
+        self, order_id: str, signal_id: str | None, strategy: str, ticker: str, side: str,
+        requested_size: int, max_price: float, created_at: datetime, signal_model_probability: float | None,
+        signal_edge: float | None, signal_confidence: float | None, signal_expires_at: datetime | None,
+        resubmit_count: int, replaces_order_id: str | None,
+    ) -> None:
+        self.order_id = order_id
+        self.signal_id = signal_id
+        self.strategy = strategy
+        self.ticker = ticker
+        self.side = side
+        self.requested_size = requested_size
+        self.max_price = max_price
+        self.created_at = created_at
+        self.signal_model_probability = signal_model_probability
+        self.signal_edge = signal_edge
+        self.signal_confidence = signal_confidence
+        self.signal_expires_at = signal_expires_at
+        self.resubmit_count = resubmit_count
+        self.replaces_order_id = replaces_order_id
+        self.state = S.PENDING
+        self.history = [HistoryEntry(S.PENDING, S.PENDING, created_at, "Order created")]
+        self.filled_size = 0
+        self.avg_fill_price: float | None = None
+        self.entry_price: float | None = None
+        self.closing_line_price: float | None = None
+        self.clv: float | None = None
+        self.pre_trade_check_result: PreTradeCheck | None = None
+        self.risk_check_result: RiskCheckResult | None = None
+        self.reconciliation_result: ReconciliationResult | None = None
+        self.evidence_hashes: list[str] = []
+        self.last_error: str | None = None
+        self.retry_count = 0
+        self.queued_at: datetime | None = None
+        self.cancel_requested_at: datetime | None = None
+        self.cancel_reason: str | None = None
+        self.submission_in_doubt = False
+        self.replaced_by: str | None = None
+        self.pre_trade_checked_at: datetime | None = None
+        self.validated_at: datetime | None = None
+        self.risk_approved_at: datetime | None = None
+        self.submitted_at: datetime | None = None
+        self.acknowledged_at: datetime | None = None
+        self.filled_at: datetime | None = None
+        self.reconciled_at: datetime | None = None
+        self.archived_at: datetime | None = None
+        self.closed_at: datetime | None = None
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def broker_order_id(self) -> str | None:
+        """The venue's id: from the acknowledgement, else from a live submission."""
+        for entry in reversed(self.history):
+            for key in ("brokerOrderId", "venueOrderId"):
+                if entry.metadata.get(key):
+                    return str(entry.metadata[key])
+        return None
+
+    def entered_at(self, state: OrderState) -> datetime | None:
+        """When the order last entered ``state`` (None if never)."""
+        for entry in reversed(self.history):
+            if entry.target == state and entry.source != entry.target:
+                return entry.at
+        return None
+
+    def times_entered(self, state: OrderState) -> int:
+        return sum(1 for e in self.history if e.target == state and e.source != e.target)
+
+    # ----------------------------------------------------------- decide helpers
+    def _check_path(self, *targets: OrderState) -> None:
+        """Refuse the whole command if any step of its path is not in the table (§1.3)."""
+        current = self.state
+        for target in targets:
+            if not is_transition_allowed(current, target):
+                raise InvalidOrderTransition(current, target)
+            current = target
+
+    def _move(self, target: OrderState, reason: str, now: datetime, metadata: Mapping[str, Any] | None = None) -> None:
+        self._check_path(target)
+        self._transitioned(self.state.value, target.value, reason, now, dict(metadata or {}))
+
+    def _require(self, allowed: frozenset[OrderState], message: str) -> None:
+        if self.state not in allowed:
+            raise OrderNotInRequiredState(f"Order {self.order_id} {message}: {self.state}", self.state)
+
+    # ------------------------------------------------------------------ events
+    class Transitioned(Aggregate.Event):
+        from_state: str
+        to_state: str
+        reason: str
+        at: datetime
+        metadata: dict[str, Any]
+
+    @event(Transitioned)
+    def _transitioned(self, from_state: str, to_state: str, reason: str, at: datetime,
+                      metadata: dict[str, Any]) -> None:
+        target = OrderState(to_state)
+        self.history.append(HistoryEntry(OrderState(from_state), target, at, reason, dict(metadata)))
+        self.state = target
+        stamp = STAMPED_FIELDS.get(target)
+        if stamp is not None:
+            setattr(self, stamp, at)
+        if target in CLOSING_STATES:
+            self.closed_at = at
+
+    @event("PreTradeChecked")
+    def _pre_trade_checked(self, result: dict[str, Any], at: datetime) -> None:
+        self.pre_trade_check_result = PreTradeCheck.from_dict(result)
+
+    @event("RiskChecked")
+    def _risk_checked(self, result: dict[str, Any], requested_size: int, at: datetime) -> None:
+        self.risk_check_result = RiskCheckResult.from_dict(result)
+        self.requested_size = requested_size
+
+    @event("FillRecorded")
+    def _fill_recorded(self, fill_size: int, fill_price: float, filled_size: int, avg_fill_price: float,
+                       entry_price: float, closing_line_price: float | None, clv: float | None,
+                       at: datetime) -> None:
+        self.filled_size = filled_size
+        self.avg_fill_price = avg_fill_price
+        self.entry_price = entry_price
+        self.closing_line_price = closing_line_price
+        self.clv = clv
+
+    @event("ReconciliationRecorded")
+    def _reconciliation_recorded(self, result: dict[str, Any], at: datetime) -> None:
+        self.reconciliation_result = ReconciliationResult.from_dict(result)
+
+    @event("ErrorRecorded")
+    def _error_recorded(self, message: str | None, at: datetime) -> None:
+        self.last_error = message
+
+    @event("Retried")
+    def _retried(self, retry_count: int, at: datetime) -> None:
+        self.retry_count = retry_count
+        self.last_error = None
+
+    @event("EvidenceAttached")
+    def _evidence_attached(self, evidence_hash: str) -> None:
+        self.evidence_hashes.append(evidence_hash)
+
+    @event("SubmissionQueued")
+    def _submission_queued(self, at: datetime) -> None:
+        self.queued_at = at
+
+    @event("SubmissionInDoubt")
+    def _submission_in_doubt(self, detail: str, at: datetime) -> None:
+        self.submission_in_doubt = True
+
+    @event("SubmissionDoubtResolved")
+    def _doubt_resolved(self, found: bool, at: datetime) -> None:
+        self.submission_in_doubt = False
+
+    @event("CancelRequested")
+    def _cancel_requested(self, reason: str, at: datetime) -> None:
+        self.cancel_requested_at = at
+        self.cancel_reason = reason
+
+    @event("Replaced")
+    def _replaced(self, replacement_order_id: str, at: datetime) -> None:
+        self.replaced_by = replacement_order_id

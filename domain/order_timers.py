@@ -1,0 +1,81 @@
+"""Timers and cancel/replace of the order lifecycle (trading §1.5), decided from the order and ``now``.
+
+The source stored these policy values but never enforced them; these functions are the
+recommended enforcement. A timer that finds nothing to do returns False and emits nothing, so a
+late or repeated scheduler tick is harmless. Deadlines pass strictly after the timeout (at exactly
+the timeout the order is still on time, as the vectors' clock convention reads boundaries).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from paulp.domain.order_record import require_aware
+from paulp.domain.order_states import OrderState
+from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy, ReplacementNotAllowed
+from paulp.domain.orders import Order
+
+S = OrderState
+
+
+def time_out_risk_check(order: Order, now: datetime, policy: LifecyclePolicy = DEFAULT_POLICY) -> bool:
+    """RISK_CHECK unanswered past the timeout -> RISK_TIMEOUT, then one retry, then CANCELLED."""
+    require_aware(now)
+    entered = order.entered_at(S.RISK_CHECK)
+    if order.state != S.RISK_CHECK or entered is None or now - entered <= policy.risk_check_timeout:
+        return False
+    earlier = order.times_entered(S.RISK_TIMEOUT)
+    seconds = int(policy.risk_check_timeout.total_seconds())
+    order.transition(S.RISK_TIMEOUT, f"Risk check not answered within {seconds}s", now)
+    if earlier < policy.risk_check_retries:
+        order.transition(S.RISK_CHECK, f"Risk check retry #{earlier + 1}", now)
+    else:
+        order.cancel(now, "Risk check timed out")
+    return True
+
+
+def expire_stale(order: Order, now: datetime, policy: LifecyclePolicy = DEFAULT_POLICY) -> bool:
+    """Stale-order timeout: cancel unfilled work, cancel a thin partial's remainder, doubt a lost submission."""
+    require_aware(now)
+    timeout = policy.stale_order_timeout
+    if order.state == S.SUBMITTING:
+        since = order.queued_at or order.entered_at(S.SUBMITTING)
+        if since is None or now - since <= timeout:
+            return False
+        order.mark_submission_in_doubt("No venue answer within stale_order_timeout_sec", now)
+        return True
+    if order.state not in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED, S.PARTIAL_FILL) or order.cancel_requested_at:
+        return False
+    if order.submitted_at is None or now - order.submitted_at <= timeout:
+        return False
+    if order.state == S.PARTIAL_FILL:
+        ratio = order.filled_size / order.requested_size if order.requested_size > 0 else 1.0
+        if ratio >= policy.min_fill_pct:
+            return False  # enough filled: keep working until the venue expires it
+        order.cancel(now, "Stale order: cancel remainder below min_fill_pct")
+        return True
+    order.cancel(now, "Stale order: no fill within stale_order_timeout_sec")
+    return True
+
+
+def replace(order: Order, now: datetime, policy: LifecyclePolicy = DEFAULT_POLICY,
+            max_price: float | None = None) -> Order:
+    """New order for the unfilled remainder; its id includes the resubmit number (§1.5)."""
+    require_aware(now)
+    count = order.resubmit_count + 1
+    if not policy.allow_resubmit:
+        raise ReplacementNotAllowed("resubmission is disabled by policy")
+    if count > policy.max_resubmits:
+        raise ReplacementNotAllowed(f"resubmit #{count} exceeds max_resubmits {policy.max_resubmits}")
+    remaining = order.requested_size - order.filled_size
+    if remaining <= 0:
+        raise ReplacementNotAllowed(f"Order {order.order_id} has no unfilled remainder")
+    new = Order.create(
+        signal_id=order.signal_id, strategy=order.strategy, ticker=order.ticker, side=order.side,
+        requested_size=remaining, max_price=order.max_price if max_price is None else max_price, now=now,
+        signal_model_probability=order.signal_model_probability, signal_edge=order.signal_edge,
+        signal_confidence=order.signal_confidence, signal_expires_at=order.signal_expires_at,
+        resubmit_count=count, replaces_order_id=order.order_id,
+    )
+    order.record_replacement(new.order_id, now)
+    return new

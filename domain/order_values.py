@@ -1,0 +1,195 @@
+"""Inputs and results the order lifecycle records (trading §1.1, §1.4, §1.5), and its errors.
+
+Results travel inside events as plain dicts (camelCase keys, as the spec's record shows them) so a
+stored event never depends on these classes' layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from paulp.domain.errors import DomainError
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class PreTradeCheck:
+    passed: bool
+    spread: float | None = None
+    depth: float | None = None
+    vpin_score: float | None = None
+    block_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none({"passed": self.passed, "spread": self.spread, "depth": self.depth,
+                           "vpinScore": self.vpin_score, "blockReason": self.block_reason})
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PreTradeCheck:
+        return cls(bool(d["passed"]), d.get("spread"), d.get("depth"), d.get("vpinScore"), d.get("blockReason"))
+
+
+@dataclass(frozen=True)
+class RiskCheckResult:
+    approved: bool
+    adjusted_size: int | None = None
+    violations: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none({"approved": self.approved, "adjustedSize": self.adjusted_size,
+                           "violations": list(self.violations) or None})
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RiskCheckResult:
+        return cls(bool(d["approved"]), d.get("adjustedSize"), tuple(d.get("violations") or ()))
+
+
+class ExecutionStatus(StrEnum):
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"
+    PAPER_FILLED = "paper_filled"
+    QUEUED = "queued"
+
+
+@dataclass(frozen=True)
+class PaperFill:
+    count: int
+    fill_price: int
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    success: bool
+    status: ExecutionStatus
+    paper_fill: PaperFill | None = None
+    rejection_reason: str | None = None
+    venue_order_id: str | None = None
+    mode: str | None = None
+
+
+@dataclass(frozen=True)
+class ReconciliationResult:
+    verified: bool
+    expected_size: float
+    broker_size: float
+    drift_pct: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verified": self.verified, "expectedSize": self.expected_size,
+                "brokerSize": self.broker_size, "driftPct": self.drift_pct}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ReconciliationResult:
+        return cls(bool(d["verified"]), d["expectedSize"], d["brokerSize"], d["driftPct"])
+
+
+@dataclass(frozen=True)
+class LifecyclePolicy:
+    """Timers and limits of §1.5 (per-strategy execution policy; defaults are the spec's)."""
+
+    stale_order_timeout: timedelta = timedelta(seconds=300)
+    min_fill_pct: float = 0.5
+    allow_resubmit: bool = True
+    max_resubmits: int = 2
+    risk_check_timeout: timedelta = timedelta(seconds=30)
+    risk_check_retries: int = 1
+    max_retries: int = 3
+
+
+DEFAULT_POLICY = LifecyclePolicy()
+
+
+class OrderError(DomainError):
+    """Base of order lifecycle refusals."""
+
+    code = "ORDER_ERROR"
+
+
+class InvalidOrderTransition(OrderError):
+    """Raised when the transition table (§1.3) does not allow the move; self-transitions included."""
+
+    code = "INVALID_TRANSITION"
+
+    def __init__(self, source: str, target: str) -> None:
+        super().__init__(f"Invalid state transition: {source} -> {target}")
+        self.source = source
+        self.target = target
+
+
+class OrderNotInRequiredState(OrderError):
+    """Raised when a step command is issued from a state it does not accept."""
+
+    code = "WRONG_STATE"
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class OrderInTerminalState(OrderError):
+    """Raised when a cancel targets a terminal order."""
+
+    code = "ORDER_TERMINAL"
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"Order is in terminal state: {state}")
+        self.state = state
+
+
+class OrderNotCancellable(OrderError):
+    """Raised when a non-terminal order is mid-step (validating, risk check, submitting, post-trade, error)."""
+
+    code = "NOT_CANCELLABLE"
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"Order is not cancellable from this state: {state}")
+        self.state = state
+
+
+class RetryNotAllowed(OrderError):
+    """Raised when retry is asked outside ERROR or beyond maxRetries."""
+
+    code = "RETRY_NOT_ALLOWED"
+
+
+class VenueOutcomeUnknown(OrderError):
+    """Raised when a retry would risk a second venue order before the first one's fate is known."""
+
+    code = "VENUE_OUTCOME_UNKNOWN"
+
+
+class InvalidFill(OrderError):
+    """Raised when a fill has a non-positive size or a price outside 1..99 cents."""
+
+    code = "INVALID_FILL"
+
+
+class InvalidExecutionResult(OrderError):
+    """Raised when an execution result has a status the lifecycle does not know."""
+
+    code = "INVALID_EXECUTION_RESULT"
+
+
+class InvalidEvidenceHash(OrderError):
+    """Raised when evidence is not a lowercase sha256 hex digest."""
+
+    code = "INVALID_EVIDENCE_HASH"
+
+
+class NaiveTimestamp(OrderError):
+    """Raised when a command's ``now`` has no timezone (all lifecycle times are UTC instants)."""
+
+    code = "NAIVE_TIMESTAMP"
+
+
+class ReplacementNotAllowed(OrderError):
+    """Raised when an order may not be replaced (still working, resubmit disabled or limit reached)."""
+
+    code = "RESUBMIT_NOT_ALLOWED"

@@ -1,0 +1,338 @@
+"""Order aggregate (trading §1): the lifecycle's commands. Each decides once, then emits events.
+
+A command checks every transition it will emit against the table before emitting any, so a
+refused command leaves no partial trace (§1.4 "atomically"). State and apply methods are in
+``order_record``; timers (§1.5) are in ``order_timers``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from paulp.domain.ids import order_id
+from paulp.domain.order_record import OrderRecord, require_aware
+from paulp.domain.order_states import (
+    CANCELLABLE_STATES,
+    TERMINAL_STATES,
+    WORKING_STATES,
+    OrderState,
+    is_transition_allowed,
+)
+from paulp.domain.order_values import (
+    ExecutionResult,
+    ExecutionStatus,
+    InvalidEvidenceHash,
+    InvalidExecutionResult,
+    InvalidFill,
+    OrderInTerminalState,
+    OrderNotCancellable,
+    OrderNotInRequiredState,
+    PreTradeCheck,
+    ReconciliationResult,
+    ReplacementNotAllowed,
+    RetryNotAllowed,
+    RiskCheckResult,
+    VenueOutcomeUnknown,
+)
+from paulp.domain.prices import fixed
+
+S = OrderState
+VALID_SIDES = ("YES", "NO")
+DEFAULT_MAX_RETRIES = 3
+PAPER_FILL_MISSING = "Paper fill payload missing"
+REPLACEABLE_STATES = frozenset({S.CANCELLED, S.EXPIRED, S.PRICE_MOVE_CANCEL})
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def validation_errors(ticker: str, requested_size: float, max_price: float, side: str) -> list[str]:
+    """Structural checks of §1.4 step 2, in order, all collected."""
+    errors = []
+    if not ticker:
+        errors.append("Missing ticker")
+    if not requested_size > 0:
+        errors.append("Invalid size")
+    if not 1 <= max_price <= 99:
+        errors.append("Invalid price")
+    if side not in VALID_SIDES:
+        errors.append("Invalid side")
+    return errors
+
+
+class Order(OrderRecord):
+    """One order from signal to archive."""
+
+    @classmethod
+    def create(
+        cls, *, signal_id: str | None, strategy: str, ticker: str, side: str, requested_size: int,
+        max_price: float, now: datetime, signal_model_probability: float | None = None,
+        signal_edge: float | None = None, signal_confidence: float | None = None,
+        signal_expires_at: datetime | None = None, resubmit_count: int = 0, replaces_order_id: str | None = None,
+    ) -> Order:
+        """Open an order in PENDING; the same inputs give the same order id and aggregate id (§1.8)."""
+        require_aware(now)
+        oid = order_id(signal_id, strategy, ticker, side, requested_size, max_price, resubmit_count)
+        return cls(
+            order_id=oid, signal_id=signal_id, strategy=strategy, ticker=ticker, side=side,
+            requested_size=requested_size, max_price=max_price, created_at=now,
+            signal_model_probability=signal_model_probability, signal_edge=signal_edge,
+            signal_confidence=signal_confidence, signal_expires_at=signal_expires_at,
+            resubmit_count=resubmit_count, replaces_order_id=replaces_order_id,
+        )
+
+    def can_retry(self, max_retries: int = DEFAULT_MAX_RETRIES) -> bool:
+        return self.state == S.ERROR and self.retry_count < max_retries
+
+    def transition(self, target: OrderState | str, reason: str, now: datetime,
+                   metadata: dict[str, object] | None = None) -> None:
+        """Raw table transition (manual fixes such as RECONCILIATION_DRIFT -> RECONCILED)."""
+        require_aware(now)
+        self._move(OrderState(target), reason, now, metadata)
+
+    # ------------------------------------------------------------ §1.4 steps
+    def pre_trade_check(self, check: PreTradeCheck, now: datetime) -> None:
+        """§1.4.1: stops in VALIDATING when passed; the service then runs ``validate`` in the same save."""
+        require_aware(now)
+        entry = [S.PRE_TRADE_CHECK] if self.state == S.PENDING else []
+        self._check_path(*entry, S.VALIDATING if check.passed else S.PRE_TRADE_FAILED)
+        if entry:
+            self._move(S.PRE_TRADE_CHECK, "Pre-trade check started", now)
+        self._pre_trade_checked(check.to_dict(), now)
+        if check.passed:
+            self._move(S.VALIDATING, "Pre-trade check passed", now)
+        else:
+            self._error_recorded(check.block_reason, now)
+            self._move(S.PRE_TRADE_FAILED, check.block_reason or "Pre-trade check failed", now)
+
+    def validate(self, now: datetime) -> list[str]:
+        """§1.4.2 from PENDING, PRE_TRADE_CHECK or (after a passed pre-trade check) VALIDATING."""
+        require_aware(now)
+        entry = [] if self.state == S.VALIDATING else [S.VALIDATING]
+        errors = validation_errors(self.ticker, self.requested_size, self.max_price, self.side)
+        self._check_path(*entry, S.REJECTED if errors else S.VALIDATED)
+        if entry:
+            self._move(S.VALIDATING, "Validation started", now)
+        if errors:
+            joined = "; ".join(errors)
+            self._error_recorded(joined, now)
+            self._move(S.REJECTED, joined, now)
+        else:
+            self._move(S.VALIDATED, "Validation passed", now)
+        return errors
+
+    def apply_risk_result(self, result: RiskCheckResult, now: datetime) -> None:
+        """§1.4.3; an approved smaller ``adjusted_size`` reduces the order (never grows it; id unchanged)."""
+        require_aware(now)
+        entry = [S.RISK_CHECK] if self.state == S.VALIDATED else []
+        self._check_path(*entry, S.RISK_APPROVED if result.approved else S.RISK_REJECTED)
+        size, adjusted = self.requested_size, result.adjusted_size
+        if result.approved and adjusted is not None and 0 < adjusted < size:
+            size = adjusted
+        if entry:
+            self._move(S.RISK_CHECK, "Risk check started", now)
+        self._risk_checked(result.to_dict(), size, now)
+        if result.approved:
+            self._move(S.RISK_APPROVED, "Risk approved", now)
+        else:
+            joined = "; ".join(result.violations)
+            self._error_recorded(joined or None, now)
+            self._move(S.RISK_REJECTED, joined or "Risk check failed", now)
+
+    def request_submission(self, now: datetime) -> bool:
+        """RISK_APPROVED -> SUBMITTING before the venue call; an expired signal cancels instead (§1.5)."""
+        require_aware(now)
+        self._require(frozenset({S.RISK_APPROVED}), "is not in RISK_APPROVED state")
+        if self.signal_expires_at is not None and now > self.signal_expires_at:
+            self._move(S.CANCELLED, "Signal expired before submission", now)
+            return False
+        self._move(S.SUBMITTING, "Submission requested", now, {"clientOrderId": self.order_id})
+        return True
+
+    def apply_execution_result(self, result: ExecutionResult, now: datetime) -> None:
+        """§1.4.4; queued waits for the stale timer, a paper fill without payload is an ERROR."""
+        require_aware(now)
+        try:
+            status = ExecutionStatus(result.status)
+        except ValueError:
+            raise InvalidExecutionResult(f"unknown execution status {result.status!r}") from None
+        entry = [S.SUBMITTING] if self.state == S.RISK_APPROVED else []
+        fill = result.paper_fill
+        if not result.success or status == ExecutionStatus.REJECTED:
+            self._check_path(*entry, S.REJECTED)
+            self._enter_submitting(entry, now)
+            self._error_recorded(result.rejection_reason, now)
+            self._move(S.REJECTED, result.rejection_reason or "Execution rejected", now)
+        elif status == ExecutionStatus.QUEUED:
+            if not entry:
+                self._require(frozenset({S.SUBMITTING}), "is not in SUBMITTING state")
+            self._enter_submitting(entry, now)
+            self._submission_queued(now)
+        elif status == ExecutionStatus.PAPER_FILLED and fill is None:
+            self._check_path(*entry, S.ERROR)
+            self._enter_submitting(entry, now)
+            self._error_recorded(PAPER_FILL_MISSING, now)
+            self._move(S.ERROR, PAPER_FILL_MISSING, now)
+        else:
+            metadata = {k: v for k, v in (("venueOrderId", result.venue_order_id), ("mode", result.mode)) if v}
+            if fill is not None:
+                self._check_fill(fill.count, fill.fill_price)
+                target = S.FILLED if self.filled_size + fill.count >= self.requested_size else S.PARTIAL_FILL
+                self._check_path(*entry, S.SUBMITTED, target)
+            else:
+                self._check_path(*entry, S.SUBMITTED)
+            self._enter_submitting(entry, now)
+            self._move(S.SUBMITTED, "Submitted", now, metadata)
+            if fill is not None:
+                self.record_fill(fill.count, fill.fill_price, now)
+
+    def _enter_submitting(self, entry: list[OrderState], now: datetime) -> None:
+        if entry:
+            self._move(S.SUBMITTING, "Submission requested", now, {"clientOrderId": self.order_id})
+
+    def mark_submission_in_doubt(self, detail: str, now: datetime) -> None:
+        """Venue timeout/5xx: the order may exist. SUBMITTED in doubt until a query by client id resolves it."""
+        require_aware(now)
+        self._require(frozenset({S.SUBMITTING}), "is not in SUBMITTING state")
+        self._submission_in_doubt(detail, now)
+        self._move(S.SUBMITTED, "Venue outcome unknown", now,
+                   {"venueOutcome": "unknown", "clientOrderId": self.order_id, "detail": detail})
+
+    def resolve_submission_doubt(self, found: bool, now: datetime, broker_order_id: str | None = None) -> None:
+        """Outcome of querying the venue by client order id; not found -> ERROR (retry reuses the id)."""
+        require_aware(now)
+        if not self.submission_in_doubt:
+            raise OrderNotInRequiredState(f"Order {self.order_id} has no submission in doubt", self.state)
+        if found and broker_order_id and self.state == S.SUBMITTED:
+            self.acknowledge(broker_order_id, now)
+            return
+        self._doubt_resolved(found, now)
+        if not found and self.state == S.SUBMITTED:
+            message = f"Venue has no order with client order id {self.order_id}"
+            self._error_recorded(message, now)
+            self._move(S.ERROR, message, now)
+
+    @staticmethod
+    def _check_fill(fill_size: int, fill_price: float) -> None:
+        if not fill_size > 0:
+            raise InvalidFill(f"fill size must be positive, got {fill_size}")
+        if not 1 <= fill_price <= 99:
+            raise InvalidFill(f"fill price must be 1..99 cents, got {fill_price}")
+
+    def record_fill(self, fill_size: int, fill_price: float, now: datetime,
+                    closing_line_price: float | None = None) -> None:
+        """§1.4.5: quantities always; a transition only when the state changes (overfills kept)."""
+        require_aware(now)
+        self._check_fill(fill_size, fill_price)
+        filled = self.filled_size + fill_size
+        target = S.FILLED if filled >= self.requested_size else S.PARTIAL_FILL
+        moves = not (target == S.PARTIAL_FILL and self.state == S.PARTIAL_FILL)
+        if moves:
+            self._check_path(target)
+        else:
+            self._require(frozenset({S.PARTIAL_FILL}), "is not working")
+        avg = ((self.avg_fill_price or 0) * self.filled_size + fill_price * fill_size) / filled
+        entry_price = self.entry_price if self.entry_price is not None else fill_price
+        closing = self.closing_line_price if closing_line_price is None else closing_line_price
+        clv = self.clv if closing_line_price is None else closing_line_price - avg
+        if self.submission_in_doubt:
+            self._doubt_resolved(True, now)
+        self._fill_recorded(fill_size, fill_price, filled, avg, entry_price, closing, clv, now)
+        if moves:
+            self._move(target, "Order filled" if target == S.FILLED else "Partial fill", now,
+                       {"fillSize": fill_size, "fillPrice": fill_price})
+
+    def acknowledge(self, broker_order_id: str, now: datetime) -> None:
+        """§1.4.6: only from SUBMITTED, so a duplicate acknowledgement is refused."""
+        require_aware(now)
+        self._require(frozenset({S.SUBMITTED}), "is not in SUBMITTED state")
+        if self.submission_in_doubt:
+            self._doubt_resolved(True, now)
+        self._move(S.ORDER_ACKNOWLEDGED, "Acknowledged by venue", now, {"brokerOrderId": broker_order_id})
+
+    def cancel_for_price_move(self, price_move_pct: float, threshold: float, now: datetime) -> None:
+        """§1.4.7: the caller has decided the move exceeded the threshold."""
+        require_aware(now)
+        self._require(frozenset({S.SUBMITTED, S.ORDER_ACKNOWLEDGED}), "is not in valid state for price-move cancel")
+        self._move(S.PRICE_MOVE_CANCEL, "Price moved beyond threshold", now,
+                   {"priceMovePct": price_move_pct, "threshold": threshold})
+
+    def reconcile(self, result: ReconciliationResult, now: datetime) -> None:
+        """§1.4.8: only from FILLED; a drifted order needs the manual transition to RECONCILED."""
+        require_aware(now)
+        self._require(frozenset({S.FILLED}), "is not in FILLED state")
+        self._reconciliation_recorded(result.to_dict(), now)
+        if result.verified:
+            self._move(S.RECONCILED, "Position verified", now)
+        else:
+            message = f"Position drift: {fixed(result.drift_pct, 2)}%"
+            self._error_recorded(message, now)
+            self._move(S.RECONCILIATION_DRIFT, message, now)
+
+    def archive(self, now: datetime, pnl: float | None = None, closing_notes: str | None = None) -> None:
+        """§1.4.9: metadata carries only the keys given."""
+        require_aware(now)
+        self._require(frozenset({S.RECONCILED}), "is not in RECONCILED state")
+        metadata = {k: v for k, v in (("pnl", pnl), ("closingNotes", closing_notes)) if v is not None}
+        self._move(S.ARCHIVED, "Position closed", now, metadata)
+
+    def retry(self, now: datetime, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        """§1.4.10; refused while a submission is in doubt, so a retry never makes a second venue order."""
+        require_aware(now)
+        if self.state != S.ERROR:
+            raise RetryNotAllowed(f"Order {self.order_id} is not in ERROR state: {self.state}")
+        if self.retry_count >= max_retries:
+            raise RetryNotAllowed(f"Order {self.order_id} reached max retries ({max_retries})")
+        if self.submission_in_doubt:
+            raise VenueOutcomeUnknown(f"Order {self.order_id}: query the venue by client order id before retrying")
+        n = self.retry_count + 1
+        self._retried(n, now)
+        self._move(S.PENDING, f"Retry #{n}", now)
+
+    def cancel(self, now: datetime, reason: str = "Cancelled by user") -> bool:
+        """§1.4.11. True when CANCELLED now; False when a venue cancel was requested (confirmed later)."""
+        require_aware(now)
+        if self.state in TERMINAL_STATES:
+            raise OrderInTerminalState(self.state)
+        if self.state not in CANCELLABLE_STATES:
+            raise OrderNotCancellable(self.state)
+        if self.cancel_requested_at is not None:
+            return False
+        if self.state in WORKING_STATES and (self.broker_order_id or self.submission_in_doubt):
+            self._cancel_requested(reason, now)
+            return False
+        self._move(S.CANCELLED, reason, now)
+        return True
+
+    def record_venue_cancelled(self, now: datetime, reason: str = "Cancelled at venue") -> None:
+        """Venue confirmed (or itself made) the cancellation of a working order."""
+        require_aware(now)
+        self._require(WORKING_STATES, "is not working at the venue")
+        self._move(S.CANCELLED, self.cancel_reason or reason, now)
+
+    def record_venue_expired(self, now: datetime) -> None:
+        """Time in force elapsed at the venue without a full fill."""
+        require_aware(now)
+        self._require(WORKING_STATES, "is not working at the venue")
+        self._move(S.EXPIRED, "Expired at venue", now)
+
+    def record_error(self, message: str, now: datetime) -> None:
+        """§1.4.12: ERROR where the table allows it; otherwise the error is kept without a transition."""
+        require_aware(now)
+        self._error_recorded(message, now)
+        if is_transition_allowed(self.state, S.ERROR):
+            self._move(S.ERROR, message, now)
+
+    def record_replacement(self, replacement_order_id: str, now: datetime) -> None:
+        """Mark a closed, unfilled remainder as replaced (§1.5); once only, so one replacement per order."""
+        require_aware(now)
+        self._require(REPLACEABLE_STATES, "is not closed unfilled")
+        if self.replaced_by is not None:
+            raise ReplacementNotAllowed(f"Order {self.order_id} was already replaced by {self.replaced_by}")
+        self._replaced(replacement_order_id, now)
+
+    def attach_evidence(self, evidence_hash: str) -> None:
+        """Remember the sha256 of a stored raw body; the same hash twice is a no-op."""
+        if not _SHA256.fullmatch(evidence_hash):
+            raise InvalidEvidenceHash(f"not a lowercase sha256 hex digest: {evidence_hash!r}")
+        if evidence_hash not in self.evidence_hashes:
+            self._evidence_attached(evidence_hash)

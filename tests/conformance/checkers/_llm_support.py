@@ -1,0 +1,187 @@
+"""Shared helpers of the llm-routing.json checkers (registers nothing itself)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from paulp.domain.budgets import BudgetBook, derive_budget
+from paulp.domain.executor import CallResult, Execution, Usage, execute_plan, provider_timeout
+from paulp.domain.routing import BudgetCategory, RouteRequest, model_spec
+from paulp.domain.routing_decision import AuditEvent, DecisionRecord, decide, routing_audit_events
+from paulp.domain.routing_plan import RoutePlan, plan_route
+
+FILE = "llm-routing.json"
+DEFAULT_TOL = 1e-6
+FIXED_NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+DECISION_ID = UUID("00000000-0000-4000-8000-000000000001")
+
+_REQUEST_KEYS = {"runType", "estimatedInputTokens", "estimatedOutputTokens", "strategyId", "forceModel",
+                 "forceRouteClass", "isHighestStakes", "overrideReason", "metadata"}
+
+
+def tolerances(case: Mapping[str, Any]) -> tuple[float, float]:
+    """(rel, abs) from the case (expected or top level); 1e-6 when the case names none."""
+    exp = case.get("expected") if isinstance(case.get("expected"), dict) else {}
+    rel = exp.get("relTolerance", case.get("relTolerance"))
+    ab = exp.get("absTolerance", case.get("absTolerance"))
+    if rel is None and ab is None:
+        return DEFAULT_TOL, DEFAULT_TOL
+    return float(rel or 0.0), float(ab or 1e-12)
+
+
+META_KEYS = frozenset({"relTolerance", "absTolerance", "note"})
+
+
+def expected_of(case: Mapping[str, Any]) -> dict[str, Any]:
+    """The case's expected facts without tolerance/note metadata."""
+    exp = case["expected"]
+    assert isinstance(exp, dict), f"expected must be an object: {exp!r}"
+    return {k: v for k, v in exp.items() if k not in META_KEYS}
+
+
+def close(actual: float, expected: float, tol: tuple[float, float]) -> bool:
+    return math.isclose(actual, expected, rel_tol=tol[0], abs_tol=tol[1])
+
+
+def assert_matches(actual: Any, expected: Any, tol: tuple[float, float], path: str = "$") -> None:
+    """Expected is a subset: every expected key must match; numbers within tolerance."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, Mapping), f"{path}: expected an object, got {actual!r}"
+        for key, value in expected.items():
+            assert key in actual, f"{path}.{key} missing in {sorted(actual)}"
+            assert_matches(actual[key], value, tol, f"{path}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list | tuple), f"{path}: expected a list, got {actual!r}"
+        assert len(actual) == len(expected), f"{path}: length {len(actual)} != {len(expected)}: {actual!r}"
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            assert_matches(a, e, tol, f"{path}[{i}]")
+    elif isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
+    elif isinstance(expected, int | float):
+        assert isinstance(actual, int | float) and not isinstance(actual, bool), f"{path}: {actual!r} not a number"
+        assert close(float(actual), float(expected), tol), f"{path}: {actual!r} != {expected!r} (tol {tol})"
+    else:
+        raise AssertionError(f"{path}: cannot interpret expected value {expected!r}")
+
+
+def request_from(data: Mapping[str, Any]) -> RouteRequest:
+    unknown = set(data) - _REQUEST_KEYS
+    assert not unknown, f"unknown routing call fields {sorted(unknown)}"
+    return RouteRequest(run_type=data["runType"], estimated_input_tokens=int(data.get("estimatedInputTokens", 0)),
+                        estimated_output_tokens=int(data.get("estimatedOutputTokens", 0)),
+                        strategy_id=data.get("strategyId"), force_model=data.get("forceModel"),
+                        force_route_class=data.get("forceRouteClass"),
+                        is_highest_stakes=bool(data.get("isHighestStakes", False)),
+                        override_reason=data.get("overrideReason"), metadata=data.get("metadata") or {})
+
+
+def budget_book(consumed_daily: Mapping[BudgetCategory, float] | None = None,
+                consumed_monthly: Mapping[BudgetCategory, float] | None = None,
+                now: datetime = FIXED_NOW) -> BudgetBook:
+    return BudgetBook(derive_budget().envelopes, dict(consumed_daily or {}), dict(consumed_monthly or {}), now)
+
+
+@dataclass
+class ScriptedPort:
+    """A provider port replaying the vectors' attemptOutcomes; calls past the script are recorded as overrun."""
+
+    outcomes: list[str]
+    est_in: int
+    est_out: int
+    usage: Mapping[str, Any] | None = None
+    called: list[str] = field(default_factory=list)
+    overrun: bool = False
+
+    def __call__(self, model_id: str) -> CallResult:
+        self.called.append(model_id)
+        i = len(self.called) - 1
+        if i >= len(self.outcomes):
+            self.overrun = True
+            raise RuntimeError("attempt beyond the scripted outcomes")
+        outcome = self.outcomes[i]
+        if outcome == "ok":
+            u = self.usage or {}
+            usage = Usage(int(u.get("inputTokens", self.est_in)), int(u.get("outputTokens", self.est_out)),
+                          int(u.get("cachedTokens", 0)), float(u.get("costUsd", 0.0)))
+            return CallResult("ok", usage, 100)
+        if outcome == "PROVIDER_TIMEOUT":
+            raise provider_timeout(str(model_spec(model_id).provider))
+        if outcome == "error" or outcome.startswith("error:"):
+            raise RuntimeError(outcome.partition(":")[2] or "provider error")
+        raise AssertionError(f"cannot interpret attempt outcome {outcome!r}")
+
+
+@dataclass
+class Routed:
+    plan: RoutePlan
+    execution: Execution
+    record: DecisionRecord
+    audit: list[AuditEvent]
+    port: ScriptedPort
+
+
+def run_routed(call: Mapping[str, Any], env: Mapping[str, str] | None = None, outcomes: list[str] | None = None,
+               usage: Mapping[str, Any] | None = None, book: BudgetBook | None = None) -> Routed:
+    """The routing wrapper end to end: plan, walk the chain, fold into a decision, audit."""
+    req = request_from(call)
+    port = ScriptedPort(list(outcomes or []), req.estimated_input_tokens, req.estimated_output_tokens, usage)
+    plan = plan_route(req, dict(env or {}), book or budget_book())
+    execution = execute_plan(plan, port)
+    assert not port.overrun, f"the executor called past the scripted outcomes: {port.called}"
+    record = decide(DECISION_ID, execution, FIXED_NOW, FIXED_NOW).record()
+    return Routed(plan, execution, record, routing_audit_events(record), port)
+
+
+def decision_view(record: DecisionRecord) -> dict[str, Any]:
+    """The §9.1 camelCase view of a decision record."""
+    return {"id": record.id, "runType": record.run_type, "routeClass": record.route_class,
+            "selectedModel": dict(record.selected_model), "fallbacksAttempted": record.fallbacks_attempted,
+            "budgetCategory": record.budget_category, "projectedCostUsd": record.projected_cost_usd,
+            "actualCostUsd": record.actual_cost_usd, "latencyMs": record.latency_ms, "success": record.success,
+            "failureReason": record.failure_reason, "decisionHash": record.decision_hash,
+            "strategyId": record.strategy_id, "overrideUsed": record.override_used,
+            "overrideReason": record.override_reason, "resolutionSource": record.resolution_source,
+            "routingReason": record.routing_reason, "metadata": record.metadata,
+            "resolvedModelId": record.resolved_model_id}
+
+
+def routed_view(r: Routed) -> dict[str, Any]:
+    """Top-level observable facts of a routed call, in the vectors' vocabulary."""
+    failure = r.execution.failure
+    view: dict[str, Any] = {
+        "success": r.execution.success, "attempted": list(r.port.called), "executorCalled": bool(r.port.called),
+        "routeClass": r.plan.route_class, "resolutionSource": r.plan.resolution_source,
+        "overrideUsed": r.plan.override_used, "overrideReasonPresent": r.plan.override_reason is not None,
+        "budgetCategory": r.plan.budget_category, "auditEvents": [e.event_type for e in r.audit],
+        "decision": decision_view(r.record), "resolvedModelId": r.execution.resolved_model_id,
+        "actualCostUsd": r.execution.usage.cost_usd if r.execution.usage else None,
+        "projectedCostUsd": r.plan.projected_cost_usd, "failureReason": r.record.failure_reason,
+        "fallbacksAttempted": r.record.fallbacks_attempted, "selectedModel": dict(r.record.selected_model),
+        "decisionHash": r.record.decision_hash, "latencyMs": r.record.latency_ms,
+        "shouldAlert": r.plan.should_alert,
+    }
+    if failure is not None:
+        view.update(errorCode=str(failure.code), retryable=failure.retryable, message=failure.message)
+    return view
+
+
+def check_routed(case: Mapping[str, Any]) -> None:
+    """Run a {call|top-level call, env?, attemptOutcomes?, usage?} case and match its expected subset."""
+    inp = case["input"]
+    call = inp.get("call") or {k: v for k, v in inp.items() if k in _REQUEST_KEYS}
+    outcomes = inp.get("attemptOutcomes", case.get("attemptOutcomes"))
+    r = run_routed(call, inp.get("env"), outcomes, inp.get("usage"))
+    exp = expected_of(case)
+    texts = [t for t in ((r.execution.failure.message if r.execution.failure else None), r.record.failure_reason) if t]
+    for needle in exp.pop("messageContains", []):
+        assert any(needle in t for t in texts), f"{needle!r} not in {texts}"
+    assert_matches(routed_view(r), exp, tolerances(case))
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,97 @@
+"""llm-routing §5.5-§5.7: budget state, the pre-call check, block-never-skip, usage recording."""
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from paulp.domain.budgets import BudgetState, BudgetUsage, PeriodType, check_budget
+from paulp.domain.routing import CHAINS, RUN_TYPE_TABLE, BudgetCategory, RouteClass, RunType, model_spec
+from tests.conformance.checkers._llm_support import (
+    FILE,
+    FIXED_NOW,
+    assert_matches,
+    budget_book,
+    expected_of,
+    routed_view,
+    run_routed,
+    tolerances,
+)
+from tests.conformance.registry import Context, checker
+
+_SCENARIO = re.compile(r"^(\w+) chain reaches (\w+) which succeeds with costUsd ([0-9.]+)$")
+
+
+def _state_view(s: BudgetState) -> dict[str, Any]:
+    return {"limitUsd": s.limit_usd, "consumedUsd": s.consumed_usd, "remainingUsd": s.remaining_usd,
+            "percentUsed": s.percent_used, "isBlocked": s.is_blocked, "periodStart": s.period_start,
+            "periodType": s.period_type, "category": s.category}
+
+
+def _routed_with_consumption(case: Any) -> None:
+    inp = case["input"]
+    cat = BudgetCategory(inp["category"])
+    book = budget_book({cat: float(inp.get("consumedDailyUsd", 0))}, {cat: float(inp.get("consumedMonthlyUsd", 0))})
+    r = run_routed(inp["call"], inp.get("env"), inp.get("attemptOutcomes"), inp.get("usage"), book)
+    view = routed_view(r)
+    view.update(decisionResolvedModelId=r.record.resolved_model_id,
+                decisionProjectedCostUsd=r.record.projected_cost_usd)
+    exp = expected_of(case)
+    prefix = exp.pop("decisionFailureReasonPrefix", None)
+    if prefix is not None:
+        assert (r.record.failure_reason or "").startswith(prefix), r.record.failure_reason
+    assert_matches(view, exp, tolerances(case))
+
+
+def _scenario(case: Any) -> None:
+    m = _SCENARIO.match(case["input"]["scenario"])
+    assert m, f"cannot interpret scenario {case['input']['scenario']!r}"
+    rc = next(c for c in RouteClass if c.value.startswith(m.group(1)))
+    run_type = next(rt for rt in RunType if RUN_TYPE_TABLE[rt][0] is rc)
+    chain = list(CHAINS[rc])
+    stop = next(i for i, m_id in enumerate(chain) if model_spec(m_id).provider == m.group(2))
+    outcomes = ["error"] * stop + ["ok"]
+    r = run_routed({"runType": run_type, "estimatedInputTokens": 1000, "estimatedOutputTokens": 200},
+                   outcomes=outcomes, usage={"costUsd": float(m.group(3))})
+    assert r.execution.success and r.execution.usage is not None and r.record.budget_category is not None
+    entries = [BudgetUsage.recorded(r.record.id, r.record.budget_category, r.execution.usage.cost_usd, FIXED_NOW)]
+    assert_matches({"usageEntries": len(entries), "costUsd": entries[0].cost_usd}, expected_of(case),
+                   tolerances(case))
+
+
+def _direct(case: Any) -> None:
+    inp = case["input"]
+    exp = expected_of(case)
+    if "periodType" in inp:
+        period = PeriodType(inp["periodType"])
+        cat = BudgetCategory(inp.get("category", BudgetCategory.RESEARCH_SCORING))
+        state = BudgetState(cat, period, "", float(inp["limitUsd"]), float(inp["consumedUsd"]))
+        other = BudgetState(cat, PeriodType.MONTHLY if period is PeriodType.DAILY else PeriodType.DAILY, "",
+                            float("inf"), 0.0)
+        daily, monthly = (state, other) if period is PeriodType.DAILY else (other, state)
+        verdict = check_budget(daily, monthly, float(inp["projectedCostUsd"]), float(inp["alertThresholdPct"]))
+    else:
+        cat = BudgetCategory(inp["category"])
+        book = budget_book({cat: float(inp["consumedDailyUsd"])}, {cat: float(inp["consumedMonthlyUsd"])})
+        if "dailyLimitUsd" in inp or "monthlyLimitUsd" in inp:
+            env = book.envelopes[cat]
+            env = replace(env, daily_limit_usd=float(inp.get("dailyLimitUsd", env.daily_limit_usd)),
+                          monthly_limit_usd=float(inp.get("monthlyLimitUsd", env.monthly_limit_usd)))
+            book = replace(book, envelopes={**book.envelopes, cat: env})
+        verdict = book.check(cat, float(inp["projectedCostUsd"]))
+    view = {"allowed": verdict.allowed, "reason": verdict.reason, "shouldAlert": verdict.should_alert,
+            "dailyState": _state_view(verdict.daily), "monthlyState": _state_view(verdict.monthly),
+            "dailyPercentUsed": verdict.daily.percent_used, "monthlyPercentUsed": verdict.monthly.percent_used}
+    assert_matches(view, exp, tolerances(case))
+
+
+@checker(FILE, "budget_check")
+def check(case: Any, ctx: Context) -> None:
+    inp = case["input"]
+    if "call" in inp:
+        _routed_with_consumption(case)
+    elif "scenario" in inp:
+        _scenario(case)
+    elif "projectedCostUsd" in inp:
+        _direct(case)
+    else:
+        raise AssertionError(f"cannot interpret budget_check input {sorted(inp)}")

@@ -1,0 +1,26 @@
+"""llm-routing §6.1 step 2: all four provider keys, trimmed, or fail closed."""
+
+from typing import Any
+
+import pytest
+
+from paulp.domain.governed_call import ProviderKeyMissing, provider_keys
+from tests.conformance.checkers._llm_support import FILE, assert_matches, expected_of, tolerances
+from tests.conformance.registry import Context, checker
+
+
+@checker(FILE, "executor_keys")
+def check(case: Any, ctx: Context) -> None:
+    env, exp = case["input"]["env"], expected_of(case)
+    contains = exp.pop("messageContains", [])
+    if exp.get("ok", True):
+        view: dict[str, Any] = {"ok": True, "keys": provider_keys(env)}
+    else:
+        with pytest.raises(ProviderKeyMissing) as info:
+            provider_keys(env)
+        err = info.value
+        view = {"ok": False, "errorCode": err.code, "missingKeys": err.missing_keys, "retryable": err.retryable,
+                "message": err.message}
+        for text in contains:
+            assert text in err.message, f"{text!r} not in {err.message!r}"
+    assert_matches(view, exp, tolerances(case))

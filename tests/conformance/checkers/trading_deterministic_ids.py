@@ -1,0 +1,37 @@
+"""trading.json::deterministic_ids — each case runs through ``deterministic_id`` (§10); order ids also
+through ``Order.create`` so the aggregate really carries the vector's id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from paulp.domain.ids import IdPart, deterministic_id, order_aggregate_id
+from paulp.domain.orders import Order
+from tests.conformance.registry import Context, checker
+
+UNDEFINED = "<undefined>"  # deterministic_ids_notes.undefined_part: a missing value, text "" like null
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def part(value: Any) -> IdPart:
+    if value == UNDEFINED:
+        return None
+    assert value is None or isinstance(value, str | int | float | bool), f"uninterpretable part {value!r}"
+    return value
+
+
+@checker("trading.json", "deterministic_ids")
+def check(case: Mapping[str, Any], ctx: Context) -> None:
+    prefix, expected = case["prefix"], case["expected_id"]
+    parts = [part(p) for p in case["parts"]]
+    assert deterministic_id(prefix, *parts) == expected, f"{deterministic_id(prefix, *parts)} != {expected}"
+    if prefix == "order" and len(parts) == 6:
+        signal_id, strategy, ticker, side, size, price = parts
+        assert isinstance(strategy, str) and isinstance(ticker, str) and isinstance(side, str)
+        assert isinstance(size, int | float) and isinstance(price, int | float)
+        order = Order.create(signal_id=None if signal_id is None else str(signal_id), strategy=strategy,
+                             ticker=ticker, side=side, requested_size=int(size), max_price=price, now=NOW)
+        assert order.order_id == expected, order.order_id
+        assert order.id == order_aggregate_id(expected)

@@ -1,0 +1,379 @@
+"""trading.json::order_lifecycle — every sub-section case runs against the real Order aggregate (§1)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
+from paulp.domain.order_states import (
+    ALLOWED_TRANSITIONS,
+    TERMINAL_STATES,
+    OrderState,
+    is_terminal,
+    shortest_path,
+    transition_table,
+)
+from paulp.domain.order_values import (
+    ExecutionResult,
+    ExecutionStatus,
+    InvalidOrderTransition,
+    OrderError,
+    PaperFill,
+    PreTradeCheck,
+    ReconciliationResult,
+    RetryNotAllowed,
+    RiskCheckResult,
+)
+from paulp.domain.order_workflow import (
+    MetricsInput,
+    max_price_from_market_price,
+    requested_size_from_target,
+    workflow_metrics,
+)
+from paulp.domain.orders import Order
+from tests.conformance.registry import Context, checker
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # meta.conventions.now
+TOL = 1e-6
+S = OrderState
+DEFAULT_ORDER: dict[str, Any] = {"signalId": "sig-1", "strategy": "bonding", "ticker": "TICKER", "side": "YES",
+                                 "requestedSize": 10, "maxPrice": 55}
+_FIELD_KEYS = {"signalId", "strategy", "ticker", "side", "requestedSize", "maxPrice", "filledSize"}
+_LIST_SECTIONS = {"raw_transition_sequences", "step_commands", "retry", "cancel_command", "idempotency",
+                  "signal_to_order_sizing"}
+
+
+def split(data: Any) -> Iterator[tuple[str, Any]]:
+    """One pytest case per sub-case: allowed_transitions/<STATE>, step_commands/003-name, ..."""
+    assert isinstance(data, dict), "order_lifecycle must be an object of sub-sections"
+    for section, value in data.items():
+        if section == "allowed_transitions" and isinstance(value, dict):
+            for state, targets in value.items():
+                yield f"{section}/{state}", (section, {"state": state, "targets": targets}, data)
+        elif section in _LIST_SECTIONS and isinstance(value, list):
+            for i, item in enumerate(value):
+                label = item.get("name") or item.get("case") or item.get("state") if isinstance(item, dict) else None
+                yield f"{section}/{i:03d}" + (f"-{label}" if label else ""), (section, item, data)
+        else:
+            yield section, (section, value, data)
+
+
+# ---------------------------------------------------------------- placement
+def _defaults(group: Mapping[str, Any]) -> dict[str, Any]:
+    step = group.get("step_defaults")
+    order = step.get("order") if isinstance(step, dict) else None
+    return dict(order) if isinstance(order, dict) else dict(DEFAULT_ORDER)
+
+
+def new_order(fields: Mapping[str, Any], at: datetime = NOW) -> Order:
+    return Order.create(signal_id=fields.get("signalId"), strategy=fields["strategy"], ticker=fields["ticker"],
+                        side=fields["side"], requested_size=fields["requestedSize"], max_price=fields["maxPrice"],
+                        now=at)
+
+
+def place(fields: Mapping[str, Any], state: str, retry_count: int = 0, at: datetime = NOW) -> Order:
+    """An order put directly in ``state`` through allowed raw transitions (and retries for retryCount)."""
+    order = new_order(fields, at)
+    for _ in range(retry_count):
+        order.record_error("placed error", at)
+        order.retry(at, max_retries=retry_count + 1)
+    filled = fields.get("filledSize") or 0
+    target = S(state)
+    if filled:  # reach the state through a real fill so filledSize is a recorded fact
+        for t in shortest_path(S.PENDING, S.SUBMITTED):
+            order.transition(t, "placed", at)
+        order.record_fill(filled, fields.get("avgFillPrice") or fields["maxPrice"], at)
+    for t in shortest_path(order.state, target):
+        order.transition(t, "placed", at)
+    assert order.state == target
+    order.collect_events()
+    return order
+
+
+def _close(actual: Any, expected: Any, what: str) -> None:
+    if expected is None:
+        assert actual is None, f"{what}: expected null, got {actual!r}"
+    elif isinstance(expected, bool) or isinstance(expected, str):
+        assert actual == expected, f"{what}: expected {expected!r}, got {actual!r}"
+    else:
+        assert actual is not None and math.isclose(actual, expected, rel_tol=TOL, abs_tol=TOL), (
+            f"{what}: expected {expected!r}, got {actual!r}")
+
+
+# ---------------------------------------------------------------- sections
+def _states(value: Any, group: Mapping[str, Any]) -> None:
+    assert list(value) == [s.value for s in OrderState], f"states differ: {[s.value for s in OrderState]}"
+
+
+def _allowed(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    state = S(value["state"])
+    expected = set(value["targets"])
+    assert set(transition_table()[state]) == expected, f"{state}: table {transition_table()[state]} != {expected}"
+    for target in OrderState:
+        order = place(_defaults(group), state)
+        if target.value in expected:
+            order.transition(target, "vector", NOW)
+            assert order.state == target
+        else:
+            try:
+                order.transition(target, "vector", NOW)
+            except InvalidOrderTransition:
+                assert order.state == state and not order.collect_events()
+            else:
+                raise AssertionError(f"{state} -> {target} was accepted but is not allowed")
+
+
+def _terminal(value: Any, group: Mapping[str, Any]) -> None:
+    assert set(value) == {s.value for s in TERMINAL_STATES}, f"terminal set {sorted(TERMINAL_STATES)}"
+    for s in OrderState:
+        assert is_terminal(s) == (s.value in value), f"is_terminal({s})"
+
+
+def _no_exits(value: Any, group: Mapping[str, Any]) -> None:
+    assert {s.value for s in OrderState if not ALLOWED_TRANSITIONS[s]} == set(value)
+
+
+def _initial(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    order = new_order(_defaults(group))
+    assert order.state == S(value["state"])
+    history = [{"from": e.source.value, "to": e.target.value, "reason": e.reason} for e in order.history]
+    assert history == [{k: h[k] for k in ("from", "to", "reason")} for h in value["history"]], history
+    assert all(e.at == NOW for e in order.history)
+    attrs = {"filledSize": order.filled_size, "retryCount": order.retry_count,
+             "evidenceHashes": order.evidence_hashes}
+    for key in set(value) - {"state", "history"}:
+        assert key in attrs, f"initial.{key} not interpretable"
+        assert attrs[key] == value[key], f"initial.{key}: {attrs[key]!r} != {value[key]!r}"
+
+
+def _raw_sequence(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    order = place(_defaults(group), case["start_state"])
+    exp = case["expected"]
+    error: InvalidOrderTransition | None = None
+    for i, target in enumerate(case["transitions"]):
+        try:
+            order.transition(target, f"step {i}", NOW + timedelta(seconds=i + 1))
+        except InvalidOrderTransition as e:
+            error = e
+            break
+    if exp["outcome"] == "accepted":
+        assert error is None, f"refused: {error}"
+        assert order.state == S(exp["final_state"])
+        if "history_length_including_initial" in exp:
+            assert len(order.history) == exp["history_length_including_initial"], len(order.history)
+        for flag, value in (("closedAt_set", order.closed_at), ("filledAt_set", order.filled_at)):
+            if flag in exp:
+                assert (value is not None) == exp[flag], f"{flag}: {value}"
+    else:
+        assert exp["outcome"] == "refused", exp
+        assert error is not None, f"sequence accepted, ended in {order.state}"
+        refused = exp.get("refused_transition")
+        if refused:
+            assert (error.source, error.target) == (refused["from"], refused["to"]), str(error)
+        assert order.state == S(exp.get("state_after", error.source))
+
+
+def _fills(raw: Any) -> list[tuple[int, float, float | None]]:
+    out: list[tuple[int, float, float | None]] = []
+    for f in raw:
+        if isinstance(f, dict):
+            out.append((f["fillSize"], f["fillPrice"], f.get("closingLinePrice")))
+        else:
+            out.append((f[0], f[1], f[2] if len(f) > 2 else None))
+    return out
+
+
+def _run_step(order: Order, inp: Mapping[str, Any]) -> None:
+    """Pick the §1.4 command the input describes; an input no command fits fails the case."""
+    result = inp.get("result")
+    if "check" in inp:
+        c = inp["check"]
+        order.pre_trade_check(PreTradeCheck(c["passed"], c.get("spread"), c.get("depth"), c.get("vpinScore"),
+                                            c.get("blockReason")), NOW)
+    elif "approved" in inp:
+        order.apply_risk_result(RiskCheckResult(inp["approved"], inp.get("adjustedSize"),
+                                                tuple(inp.get("violations") or ())), NOW)
+    elif isinstance(result, dict) and "success" in result:
+        pf = result.get("paperFill")
+        status = result.get("status") or ("submitted" if result["success"] else "rejected")
+        order.apply_execution_result(ExecutionResult(
+            result["success"], ExecutionStatus(status),
+            None if pf is None else PaperFill(pf["count"], pf["fillPrice"]), result.get("rejectionReason"),
+            result.get("venueOrderId")), NOW)
+    elif isinstance(result, dict) and "verified" in result:
+        order.reconcile(ReconciliationResult(result["verified"], result["expectedSize"], result["brokerSize"],
+                                             result["driftPct"]), NOW)
+    elif "fills" in inp:
+        for size, price, closing in _fills(inp["fills"]):
+            order.record_fill(size, price, NOW, closing)
+    elif "brokerOrderId" in inp:
+        order.acknowledge(inp["brokerOrderId"], NOW)
+    elif "priceMovePct" in inp:
+        order.cancel_for_price_move(inp["priceMovePct"], inp["threshold"], NOW)
+    elif "pnl" in inp or "closingNotes" in inp:
+        order.archive(NOW, inp.get("pnl"), inp.get("closingNotes"))
+    elif "error" in inp:
+        order.record_error(inp["error"], NOW)
+    elif set(inp) - {"start_state"} <= _FIELD_KEYS and inp["start_state"] in ("PENDING", "PRE_TRADE_CHECK"):
+        order.validate(NOW)
+    else:
+        raise AssertionError(f"no step command matches input keys {sorted(inp)}")
+
+
+_EXPECTED_ATTRS = {"requestedSize": "requested_size", "filledSize": "filled_size", "avgFillPrice": "avg_fill_price",
+                   "entryPrice": "entry_price", "clv": "clv", "closingLinePrice": "closing_line_price",
+                   "lastError": "last_error"}
+
+
+def _step(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    inp, exp = case["input"], case["expected"]
+    fields = _defaults(group) | {k: v for k, v in inp.items() if k in _FIELD_KEYS}
+    order = place(fields, inp["start_state"])
+    before = len(order.history)
+    if exp["outcome"] == "refused":
+        try:
+            _run_step(order, inp)
+        except OrderError as e:
+            assert exp.get("error_contains", "") in str(e), f"error {e!s} lacks {exp.get('error_contains')!r}"
+            refused = exp.get("refused_transition")
+            if refused:
+                assert isinstance(e, InvalidOrderTransition), f"{type(e).__name__}: {e}"
+                assert f"{e.source}->{e.target}" == refused, f"refused {e.source}->{e.target}"
+            assert order.state == S(inp["start_state"]) and not order.collect_events(), "refusal left events"
+            return
+        raise AssertionError(f"command accepted; order now {order.state}")
+    assert exp["outcome"] == "accepted", exp
+    _run_step(order, inp)
+    assert order.state == S(exp["final_state"]), f"state {order.state}"
+    if "new_history_states" in exp:
+        assert [e.target.value for e in order.history[before:]] == exp["new_history_states"]
+    for key, attr in _EXPECTED_ATTRS.items():
+        if key in exp:
+            _close(getattr(order, attr), exp[key], key)
+    unknown = set(exp) - set(_EXPECTED_ATTRS) - {"outcome", "final_state", "new_history_states"}
+    assert not unknown, f"uninterpreted expected keys {sorted(unknown)}"
+
+
+def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    order = place(_defaults(group), case["state"], retry_count=case.get("retryCount", 0))
+    assert order.retry_count == case.get("retryCount", 0)
+    if "expected_canRetry" in case:
+        assert order.can_retry(case.get("maxRetries", 3)) == case["expected_canRetry"]
+    exp = case.get("expected_retry_with_default_max_3", "absent")
+    if exp == "absent":
+        return
+    if exp is None:
+        try:
+            order.retry(NOW)
+        except RetryNotAllowed:
+            assert not order.collect_events()
+            return
+        raise AssertionError("retry accepted with default max 3")
+    assert exp["outcome"] == "accepted"
+    order.retry(NOW)
+    assert order.state == S(exp["state"]) and order.retry_count == exp["retryCount"]
+    _close(order.last_error, exp.get("lastError"), "lastError")
+
+
+def _cancel(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    order = place(_defaults(group), case["state"])
+    exp = case["expected"]
+    if exp["outcome"] == "accepted":
+        assert order.cancel(NOW) is True
+        assert order.state == S(exp["final_state"])
+        if "closedAt_set" in exp:
+            assert (order.closed_at is not None) == exp["closedAt_set"]
+        return
+    try:
+        order.cancel(NOW)
+    except OrderError as e:
+        assert exp.get("reason", "").lower() in str(e).lower(), f"{e!s} lacks {exp.get('reason')!r}"
+        assert order.state == S(case["state"]) and not order.collect_events()
+        return
+    raise AssertionError(f"cancel accepted from {case['state']}")
+
+
+def _metrics(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    def at(offset: Any) -> datetime | None:
+        return None if offset is None else NOW + timedelta(milliseconds=offset)
+
+    items = [MetricsInput(S(o["state"]), at(o.get("createdAt_offset_ms")), at(o.get("filledAt_offset_ms")),
+                          o.get("clv")) for o in value["input"]]
+    m = workflow_metrics(items)
+    exp = value["expected"]
+    _close(m.total, exp["total"], "total")
+    _close(m.avg_time_to_fill_ms, exp["avgTimeToFill"], "avgTimeToFill")
+    _close(m.avg_clv, exp["avgCLV"], "avgCLV")
+    _close(m.fill_rate, exp["fillRate"], "fillRate")
+    assert len(m.by_state) == len(OrderState)
+    assert {k: v for k, v in m.by_state.items() if v} == exp["byState_nonzero"], m.by_state
+
+
+def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    text = f"{case.get('case', '')} {case.get('expected', '')}".lower()
+    fields = _defaults(group)
+    if "twice" in text and "create" in text:
+        app: Application[UUID] = Application()
+        first = new_order(fields)
+        first.validate(NOW)
+        app.save(first)
+        second = new_order(fields, NOW + timedelta(minutes=10))
+        assert (second.order_id, second.id) == (first.order_id, first.id)
+        try:
+            app.save(second)
+        except IntegrityError:
+            pass
+        else:
+            raise AssertionError("second create was stored")
+        stored: Order = app.repository.get(first.id)
+        assert stored.state == S.VALIDATED and stored.created_at == NOW
+    elif "adjusted" in text:
+        order = place(fields, "VALIDATED")
+        oid, aid = order.order_id, order.id
+        order.apply_risk_result(RiskCheckResult(True, fields["requestedSize"] - 1), NOW)
+        assert order.requested_size == fields["requestedSize"] - 1
+        assert (order.order_id, order.id) == (oid, aid)
+    else:
+        raise AssertionError(f"idempotency case not interpretable: {case!r}")
+
+
+def _sizing(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    if "targetSizeUSD" in case:
+        size = requested_size_from_target(case["targetSizeUSD"], case["maxPriceCents"])
+        assert size == case["expected_requestedSize"], size
+        if "expected_outcome" in case:
+            assert case["expected_outcome"] == "signal dropped" and size == 0
+    elif "marketPrice" in case:
+        assert max_price_from_market_price(case["marketPrice"]) == case["expected_maxPriceCents"]
+    else:
+        raise AssertionError(f"sizing case not interpretable: {case!r}")
+
+
+def _step_defaults(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    order = new_order(_defaults(group))
+    assert order.filled_size == value["order"].get("filledSize", 0)
+    assert (order.ticker, order.side, order.requested_size) == (
+        value["order"]["ticker"], value["order"]["side"], value["order"]["requestedSize"])
+
+
+SECTIONS = {
+    "states": _states, "allowed_transitions": _allowed, "terminal_predicate_true": _terminal,
+    "states_without_outgoing_transitions": _no_exits, "initial": _initial,
+    "raw_transition_sequences": _raw_sequence, "step_defaults": _step_defaults, "step_commands": _step,
+    "retry": _retry, "cancel_command": _cancel, "metrics": _metrics, "idempotency": _idempotency,
+    "signal_to_order_sizing": _sizing,
+}
+
+
+@checker("trading.json", "order_lifecycle", split=split)
+def check(case: Any, ctx: Context) -> None:
+    section, value, group = case
+    run = SECTIONS.get(section)
+    assert run is not None, f"order_lifecycle sub-section {section!r} has no interpretation"
+    run(value, group)

@@ -1,0 +1,89 @@
+"""Executor core and governed call: chain order, no retries, never a call when failed closed, key check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from paulp.domain.budgets import BudgetBook, derive_budget
+from paulp.domain.executor import (
+    CallResult,
+    ProviderRateLimited,
+    ProviderServerError,
+    Usage,
+    execute_plan,
+    provider_http_error,
+)
+from paulp.domain.governed_call import GovernedRequest, ProviderKeyMissing, governed_call, provider_keys
+from paulp.domain.routing import ErrorCode, RouteRequest
+from paulp.domain.routing_plan import plan_route
+
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
+KEYS = {"ANTHROPIC_API_KEY": "a", "MINIMAX_API_KEY": "m", "MOONSHOT_API_KEY": "k", "GOOGLE_AI_API_KEY": "g"}
+
+
+def _book(consumed: float = 0.0) -> BudgetBook:
+    env = derive_budget().envelopes
+    return BudgetBook(env, dict.fromkeys(env, consumed), dict.fromkeys(env, consumed), NOW)
+
+
+def _never(model_id: str) -> CallResult:
+    raise AssertionError(f"provider called for {model_id}")
+
+
+def test_execute_when_plan_failed_closed_then_port_never_called() -> None:
+    plan = plan_route(RouteRequest("ambiguity_score", 1000, 200), {}, _book(consumed=1e9))
+    execution = execute_plan(plan, _never)
+    assert not execution.success and execution.attempts == ()
+    assert execution.failure is not None and execution.failure.code is ErrorCode.BUDGET_EXCEEDED
+
+
+def test_execute_when_every_model_fails_then_each_tried_once_and_last_error_kept() -> None:
+    plan = plan_route(RouteRequest("signal_scanning", 10, 10), {}, _book())
+    calls: list[str] = []
+
+    def port(model_id: str) -> CallResult:
+        calls.append(model_id)
+        raise ProviderRateLimited(f"{model_id} 429")
+
+    execution = execute_plan(plan, port)
+    assert calls == list(plan.attempts) and len(set(calls)) == len(calls)
+    assert execution.failure is not None and execution.failure.code is ErrorCode.ALL_MODELS_FAILED
+    assert execution.failure.retryable and execution.failure.reason == f"{plan.attempts[-1]} 429"
+    assert [a.error_code for a in execution.attempts] == [ErrorCode.PROVIDER_RATE_LIMITED] * 4
+
+
+def test_execute_when_provider_reports_no_cost_then_tokens_priced() -> None:
+    plan = plan_route(RouteRequest("ambiguity_score", 1000, 200), {}, _book())
+    execution = execute_plan(plan, lambda m: CallResult("x", Usage(1000, 200), 7))
+    assert execution.usage is not None and execution.usage.cost_usd == pytest.approx(0.03, rel=1e-9)
+
+
+def test_http_error_when_unexpected_status_then_server_error_with_trimmed_body() -> None:
+    err = provider_http_error("google", 422, "x" * 500)
+    assert isinstance(err, ProviderServerError) and "google" in err.message and "422" in err.message
+    assert "x" * 201 not in err.message
+
+
+def test_keys_when_blank_then_missing_in_provider_order() -> None:
+    with pytest.raises(ProviderKeyMissing) as err:
+        provider_keys({"GOOGLE_AI_API_KEY": " ", "ANTHROPIC_API_KEY": "a"})
+    assert err.value.missing_keys == "MINIMAX_API_KEY,MOONSHOT_API_KEY,GOOGLE_AI_API_KEY"
+
+
+def test_governed_call_when_key_missing_then_no_decision_and_no_call() -> None:
+    result = governed_call(GovernedRequest("ambiguity_score", {}), {}, _book(), _never, UUID(int=1), NOW, NOW)
+    assert not result.success and result.decision is None and result.error is not None
+    assert [e.event_type for e in result.audit_events] == ["LLM_PROVIDER_KEY_MISSING"]
+
+
+def test_governed_call_when_success_then_usage_recorded_and_audited() -> None:
+    req = GovernedRequest("resolution_analysis", {"marketTitle": "T", "resolutionCriteria": "C"})
+    result = governed_call(req, KEYS, _book(), lambda m: CallResult("{}", Usage(100, 50, 0, 0.0), 9),
+                           UUID(int=2), NOW, NOW + timedelta(milliseconds=30))
+    assert result.success and result.latency_ms == 30 and result.budget_usage is not None
+    assert result.budget_usage.daily_period_key == "2026-03-15"
+    assert [e.event_type for e in result.audit_events] == ["LLM_ROUTING_DECISION", "LLM_CALL_COMPLETED"]
+    assert result.aggregate is not None and result.aggregate.success

@@ -1,0 +1,71 @@
+"""Governance rules: scoring parse, review flag, gate, drift sweep/blocks, prompts, regression, corpus."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from paulp.domain.governance import (
+    ScoringRunView,
+    SweepSample,
+    SweepView,
+    adversarial_issues,
+    execution_gate,
+    latest_deploy_allowed,
+    nightly_stability_sweep,
+    parse_scoring_output,
+    recent_block,
+)
+from paulp.domain.llm_corpus import REGRESSION_CORPUS, corpus_violations
+from paulp.domain.llm_prompts import PROMPTS, render
+from paulp.domain.llm_regression import drift_severity
+
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+def test_parse_when_think_block_and_fence_then_strict_falls_back_and_lenient_parses() -> None:
+    content = '<think>hmm</think>\n```json\n{"score":0.2,"reasoning":"r","citedPassages":["a"],"confidence":0.8}\n```'
+    assert parse_scoring_output(content)[1]
+    output, fallback = parse_scoring_output(content, lenient=True)
+    assert not fallback and output.score == 0.2
+
+
+def test_parse_when_score_boolean_then_fallback() -> None:
+    assert parse_scoring_output('{"score":true,"reasoning":"r"}')[1]
+
+
+def test_gate_when_latest_flagged_without_override_then_awaiting_review() -> None:
+    runs = [ScoringRunView(NOW - timedelta(days=1), False), ScoringRunView(NOW, True)]
+    assert execution_gate(runs).reason == "Awaiting human review"
+
+
+def test_sweep_when_null_confidence_then_counts_as_zero_and_low() -> None:
+    report = nightly_stability_sweep([SweepSample(None, None), SweepSample(1.0, ["w"])], "1.0.0", NOW)
+    assert report.avg_confidence == 0.5 and report.low_confidence_count == 1 and report.flagged_count == 1
+    assert report.sweep.blocked_deployment
+
+
+def test_blocks_when_block_older_than_lookback_then_not_recent() -> None:
+    sweeps = [SweepView(NOW - timedelta(days=8), True)]
+    assert not recent_block(sweeps, NOW) and latest_deploy_allowed(sweeps) is False
+    assert latest_deploy_allowed([]) is None
+
+
+def test_adversarial_when_reasoning_mentions_admin_and_system_prompt_then_two_issues() -> None:
+    assert len(adversarial_issues(0.1, "The ADMIN asked; see the system  prompt", 0.2)) == 2
+
+
+def test_render_when_value_has_dollar_patterns_then_substituted_literally() -> None:
+    assert render("{{a}}", {"a": "$& $1"}) == "$& $1"
+
+
+def test_prompts_when_hashed_then_distinct_and_versioned() -> None:
+    hashes = {p.hash for p in PROMPTS.values()}
+    assert len(hashes) == 4 and all(p.version == "1.0.0" for p in PROMPTS.values())
+
+
+def test_severity_when_large_improvement_then_severe() -> None:
+    assert drift_severity(0.2, 0) == "severe"
+
+
+def test_corpus_when_checked_then_no_violations() -> None:
+    assert corpus_violations(REGRESSION_CORPUS) == []

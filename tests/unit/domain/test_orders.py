@@ -1,0 +1,589 @@
+"""Order lifecycle (trading §1): unit tests per command, timers, views, and a replaying state machine."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+from itertools import pairwise
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from paulp.domain import order_record
+from paulp.domain.ids import order_aggregate_id, order_id
+from paulp.domain.order_states import (
+    ALLOWED_TRANSITIONS,
+    CLOSING_STATES,
+    OrderState,
+    is_transition_allowed,
+    shortest_path,
+    transition_table,
+)
+from paulp.domain.order_timers import expire_stale, replace, time_out_risk_check
+from paulp.domain.order_values import (
+    ExecutionResult,
+    ExecutionStatus,
+    InvalidFill,
+    InvalidOrderTransition,
+    LifecyclePolicy,
+    NaiveTimestamp,
+    OrderError,
+    OrderInTerminalState,
+    OrderNotCancellable,
+    OrderNotInRequiredState,
+    PaperFill,
+    PreTradeCheck,
+    ReconciliationResult,
+    ReplacementNotAllowed,
+    RetryNotAllowed,
+    RiskCheckResult,
+    VenueOutcomeUnknown,
+)
+from paulp.domain.order_workflow import order_view, state_history
+from paulp.domain.orders import Order
+
+S = OrderState
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def new_order(**overrides: Any) -> Order:
+    fields: dict[str, Any] = {"signal_id": "sig-1", "strategy": "bonding", "ticker": "TICKER", "side": "YES",
+                              "requested_size": 10, "max_price": 55, "now": NOW} | overrides
+    return Order.create(**fields)
+
+
+def placed(state: OrderState, **overrides: Any) -> Order:
+    order = new_order(**overrides)
+    for target in shortest_path(S.PENDING, state):
+        order.transition(target, "placed", NOW)
+    order.collect_events()
+    return order
+
+
+def targets_since(order: Order, start: int) -> list[str]:
+    return [e.target.value for e in order.history[start:]]
+
+
+# ------------------------------------------------------------------ creation
+def test_create_when_new_then_pending_with_creation_entry() -> None:
+    order = new_order()
+    assert order.state == S.PENDING
+    assert state_history(order) == [{"from": "PENDING", "to": "PENDING", "timestamp": "2026-03-01T12:00:00.000Z",
+                                     "reason": "Order created"}]
+    assert (order.filled_size, order.retry_count, order.evidence_hashes) == (0, 0, [])
+
+
+def test_create_when_same_signal_twice_then_same_order_and_aggregate_id() -> None:
+    a, b = new_order(), new_order(now=NOW + timedelta(minutes=5))
+    assert a.order_id == b.order_id == order_id("sig-1", "bonding", "TICKER", "YES", 10, 55)
+    assert a.id == b.id == order_aggregate_id(a.order_id)
+
+
+def test_save_when_duplicate_create_then_store_refuses_and_keeps_first() -> None:
+    # Arrange
+    app: Application[UUID] = Application()
+    first = new_order()
+    first.validate(NOW)
+    app.save(first)
+    # Act / Assert
+    with pytest.raises(IntegrityError):
+        app.save(new_order())
+    assert app.repository.get(first.id).state == S.VALIDATED
+
+
+def test_create_when_naive_now_then_raises_naive_timestamp() -> None:
+    with pytest.raises(NaiveTimestamp):
+        new_order(now=datetime(2026, 3, 1, 12))
+
+
+# ------------------------------------------------------------ §1.4 commands
+def test_pre_trade_check_when_failed_then_block_reason_is_reason_and_last_error() -> None:
+    order = new_order()
+    order.pre_trade_check(PreTradeCheck(False, spread=0.2, block_reason="Spread too wide"), NOW)
+    assert order.state == S.PRE_TRADE_FAILED
+    assert order.history[-1].reason == order.last_error == "Spread too wide"
+    assert order.closed_at == NOW and order.pre_trade_checked_at == NOW
+
+
+def test_validate_when_after_passed_pre_trade_then_validated_without_reentry() -> None:
+    order = new_order()
+    order.pre_trade_check(PreTradeCheck(True), NOW)
+    order.validate(NOW)
+    assert targets_since(order, 1) == ["PRE_TRADE_CHECK", "VALIDATING", "VALIDATED"]
+    assert order.validated_at == NOW
+
+
+def test_validate_when_probability_price_and_bad_side_then_rejected_with_joined_errors() -> None:
+    order = new_order(max_price=0.55, side="MAYBE")
+    errors = order.validate(NOW)
+    assert errors == ["Invalid price", "Invalid side"]
+    assert order.state == S.REJECTED and order.last_error == "Invalid price; Invalid side"
+
+
+def test_validate_when_already_validated_then_refused_without_events() -> None:
+    order = placed(S.VALIDATED)
+    with pytest.raises(InvalidOrderTransition) as err:
+        order.validate(NOW)
+    assert err.value.code == "INVALID_TRANSITION" and (err.value.source, err.value.target) == ("VALIDATED",
+                                                                                               "VALIDATING")
+    assert order.collect_events() == []
+
+
+def test_apply_risk_result_when_rejected_without_violations_then_default_reason_and_no_last_error() -> None:
+    order = placed(S.VALIDATED)
+    order.apply_risk_result(RiskCheckResult(False), NOW)
+    assert order.state == S.RISK_REJECTED
+    assert order.history[-1].reason == "Risk check failed" and order.last_error is None
+
+
+@pytest.mark.parametrize(("adjusted", "expected"), [(7, 7), (0, 10), (None, 10), (15, 10), (10, 10)])
+def test_apply_risk_result_when_adjusted_size_then_reduce_only(adjusted: int | None, expected: int) -> None:
+    order = placed(S.VALIDATED)
+    before = order.order_id
+    order.apply_risk_result(RiskCheckResult(True, adjusted), NOW)
+    assert order.requested_size == expected and order.order_id == before
+    assert order.risk_approved_at == NOW
+
+
+def test_apply_risk_result_when_pending_then_refused_pending_to_risk_approved() -> None:
+    order = new_order()
+    with pytest.raises(InvalidOrderTransition, match="Invalid state transition") as err:
+        order.apply_risk_result(RiskCheckResult(True), NOW)
+    assert f"{err.value.source}->{err.value.target}" == "PENDING->RISK_APPROVED"
+    assert order.collect_events()[1:] == []
+
+
+def test_apply_execution_result_when_paper_filled_then_submitted_and_filled_at_once() -> None:
+    order = placed(S.RISK_APPROVED)
+    start = len(order.history)
+    order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED, PaperFill(10, 56)), NOW)
+    assert targets_since(order, start) == ["SUBMITTING", "SUBMITTED", "FILLED"]
+    assert (order.filled_size, order.avg_fill_price, order.entry_price) == (10, 56, 56)
+    assert order.filled_at == order.closed_at == NOW
+
+
+def test_apply_execution_result_when_paper_fill_payload_missing_then_error() -> None:
+    order = placed(S.RISK_APPROVED)
+    order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED), NOW)
+    assert order.state == S.ERROR and order.last_error == "Paper fill payload missing"
+
+
+def test_apply_execution_result_when_failed_then_rejected_with_reason() -> None:
+    order = placed(S.RISK_APPROVED)
+    order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED, rejection_reason="No funds"), NOW)
+    assert order.state == S.REJECTED and order.last_error == "No funds"
+
+
+def test_apply_execution_result_when_queued_then_stays_submitting_with_queue_time() -> None:
+    order = placed(S.RISK_APPROVED)
+    order.apply_execution_result(ExecutionResult(True, ExecutionStatus.QUEUED), NOW)
+    assert order.state == S.SUBMITTING and order.queued_at == NOW
+
+
+def test_apply_execution_result_when_live_submitted_then_venue_id_known() -> None:
+    order = placed(S.RISK_APPROVED)
+    order.apply_execution_result(ExecutionResult(True, ExecutionStatus.SUBMITTED, venue_order_id="v-9"), NOW)
+    assert order.state == S.SUBMITTED and order.broker_order_id == "v-9" and order.submitted_at == NOW
+
+
+def test_request_submission_when_signal_expired_then_cancelled_not_submitted() -> None:
+    order = placed(S.RISK_APPROVED, signal_expires_at=NOW - timedelta(seconds=1))
+    assert order.request_submission(NOW) is False
+    assert order.state == S.CANCELLED
+
+
+def test_record_fill_when_partials_then_one_history_entry_and_weighted_average() -> None:
+    order = placed(S.SUBMITTED)
+    start = len(order.history)
+    order.record_fill(3, 50, NOW)
+    order.record_fill(3, 53, NOW)
+    order.record_fill(4, 56, NOW, closing_line_price=60)
+    assert targets_since(order, start) == ["PARTIAL_FILL", "FILLED"]
+    assert order.entry_price == 50 and order.avg_fill_price == pytest.approx(53.3)
+    assert order.clv == pytest.approx(60 - 53.3)
+
+
+def test_record_fill_when_acknowledged_partial_then_partial_fill() -> None:
+    order = placed(S.ORDER_ACKNOWLEDGED)
+    order.record_fill(4, 50, NOW)
+    assert order.state == S.PARTIAL_FILL
+
+
+def test_record_fill_when_overfilled_then_filled_without_cap() -> None:
+    order = placed(S.SUBMITTED)
+    order.record_fill(15, 50, NOW)
+    assert order.state == S.FILLED and order.filled_size == 15
+
+
+@pytest.mark.parametrize("state", [S.PENDING, S.FILLED, S.CANCELLED, S.VALIDATED])
+def test_record_fill_when_not_working_then_refused_without_events(state: OrderState) -> None:
+    order = placed(state)
+    with pytest.raises(OrderError):
+        order.record_fill(5, 50, NOW)
+    assert order.collect_events() == [] and order.filled_size == 0
+
+
+@pytest.mark.parametrize(("size", "price"), [(0, 50), (-1, 50), (5, 0), (5, 100)])
+def test_record_fill_when_invalid_fill_then_raises_invalid_fill(size: int, price: int) -> None:
+    with pytest.raises(InvalidFill) as err:
+        placed(S.SUBMITTED).record_fill(size, price, NOW)
+    assert err.value.code == "INVALID_FILL"
+
+
+def test_acknowledge_when_duplicate_then_refused() -> None:
+    order = placed(S.SUBMITTED)
+    order.acknowledge("b-1", NOW)
+    with pytest.raises(OrderNotInRequiredState, match="not in SUBMITTED state"):
+        order.acknowledge("b-1", NOW)
+    assert order.broker_order_id == "b-1" and order.acknowledged_at == NOW
+
+
+def test_cancel_for_price_move_when_partial_fill_then_refused() -> None:
+    with pytest.raises(OrderNotInRequiredState, match="not in valid state"):
+        placed(S.PARTIAL_FILL).cancel_for_price_move(5.5, 5, NOW)
+
+
+def test_reconcile_when_drift_then_drift_state_and_two_decimal_message() -> None:
+    order = placed(S.FILLED)
+    order.reconcile(ReconciliationResult(False, 10, 8, 20.0), NOW)
+    assert order.state == S.RECONCILIATION_DRIFT and order.last_error == "Position drift: 20.00%"
+    with pytest.raises(OrderNotInRequiredState, match="not in FILLED state"):
+        order.reconcile(ReconciliationResult(True, 10, 10, 0), NOW)
+    order.transition(S.RECONCILED, "manual fix", NOW)
+    assert order.reconciled_at == NOW
+
+
+def test_archive_when_only_pnl_given_then_metadata_has_only_pnl() -> None:
+    order = placed(S.RECONCILED)
+    order.archive(NOW, pnl=12.5)
+    assert order.history[-1].metadata == {"pnl": 12.5} and order.archived_at == order.closed_at == NOW
+
+
+def test_retry_when_error_then_pending_counted_and_error_cleared() -> None:
+    order = new_order()
+    order.record_error("boom", NOW)
+    order.retry(NOW)
+    assert order.state == S.PENDING and order.retry_count == 1 and order.last_error is None
+    assert order.history[-1].reason == "Retry #1"
+
+
+def test_retry_when_max_reached_then_refused() -> None:
+    order = new_order()
+    for _ in range(3):
+        order.record_error("boom", NOW)
+        order.retry(NOW)
+    order.record_error("boom", NOW)
+    assert not order.can_retry()
+    with pytest.raises(RetryNotAllowed):
+        order.retry(NOW)
+
+
+def test_record_error_when_error_not_allowed_then_kept_without_transition() -> None:
+    order = placed(S.FILLED)
+    order.record_error("late failure", NOW)
+    assert order.state == S.FILLED and order.last_error == "late failure"
+
+
+@pytest.mark.parametrize("state", sorted(CLOSING_STATES - {S.ARCHIVED}))
+def test_cancel_when_terminal_then_refused_with_terminal_code(state: OrderState) -> None:
+    with pytest.raises(OrderInTerminalState, match=f"Order is in terminal state: {state}") as err:
+        placed(state).cancel(NOW)
+    assert err.value.code == "ORDER_TERMINAL"
+
+
+@pytest.mark.parametrize("state", [S.PRE_TRADE_CHECK, S.VALIDATING, S.RISK_CHECK, S.SUBMITTING, S.RECONCILED,
+                                   S.RECONCILIATION_DRIFT, S.ERROR])
+def test_cancel_when_mid_step_then_refused_not_cancellable(state: OrderState) -> None:
+    with pytest.raises(OrderNotCancellable) as err:
+        placed(state).cancel(NOW)
+    assert err.value.code == "NOT_CANCELLABLE"
+
+
+def test_cancel_when_live_order_at_venue_then_waits_for_venue_confirmation() -> None:
+    order = placed(S.SUBMITTED)
+    order.acknowledge("b-1", NOW)
+    assert order.cancel(NOW, "user") is False
+    assert order.state == S.ORDER_ACKNOWLEDGED and order.cancel_requested_at == NOW
+    assert order.cancel(NOW) is False and order.collect_events()[-1].__class__.__name__ == "CancelRequested"
+    order.record_venue_cancelled(NOW)
+    assert order.history[-1].target == S.CANCELLED and order.history[-1].reason == "user"
+
+
+# ------------------------------------------------------ ambiguous venue outcome
+def test_mark_submission_in_doubt_when_venue_timeout_then_submitted_with_unknown_outcome() -> None:
+    order = placed(S.SUBMITTING)
+    order.mark_submission_in_doubt("HTTP 504", NOW)
+    assert order.state == S.SUBMITTED and order.submission_in_doubt
+    assert order.history[-1].metadata == {"venueOutcome": "unknown", "clientOrderId": order.order_id,
+                                          "detail": "HTTP 504"}
+
+
+def test_retry_when_submission_in_doubt_then_refused_until_venue_queried() -> None:
+    # Arrange
+    order = placed(S.SUBMITTING)
+    order.mark_submission_in_doubt("HTTP 504", NOW)
+    order.record_error("worker crashed", NOW)
+    # Act / Assert
+    with pytest.raises(VenueOutcomeUnknown) as err:
+        order.retry(NOW)
+    assert err.value.code == "VENUE_OUTCOME_UNKNOWN"
+    order.resolve_submission_doubt(False, NOW)
+    order.retry(NOW)
+    assert order.state == S.PENDING
+
+
+def test_resolve_submission_doubt_when_found_then_acknowledged() -> None:
+    order = placed(S.SUBMITTING)
+    order.mark_submission_in_doubt("HTTP 502", NOW)
+    order.resolve_submission_doubt(True, NOW, broker_order_id="b-7")
+    assert order.state == S.ORDER_ACKNOWLEDGED and not order.submission_in_doubt
+
+
+def test_resolve_submission_doubt_when_not_found_then_error_with_client_id() -> None:
+    order = placed(S.SUBMITTING)
+    order.mark_submission_in_doubt("HTTP 502", NOW)
+    order.resolve_submission_doubt(False, NOW)
+    assert order.state == S.ERROR and order.order_id in (order.last_error or "")
+
+
+def test_cancel_when_submission_in_doubt_then_venue_cancel_requested() -> None:
+    order = placed(S.SUBMITTING)
+    order.mark_submission_in_doubt("HTTP 502", NOW)
+    assert order.cancel(NOW) is False and order.state == S.SUBMITTED
+
+
+# ------------------------------------------------------------------- timers
+def test_time_out_risk_check_when_exactly_timeout_then_nothing_happens() -> None:
+    order = placed(S.RISK_CHECK)
+    assert time_out_risk_check(order, NOW + timedelta(seconds=30)) is False
+    assert order.collect_events() == []
+
+
+def test_time_out_risk_check_when_overdue_twice_then_one_retry_then_cancelled() -> None:
+    order = placed(S.RISK_CHECK)
+    start = len(order.history)
+    assert time_out_risk_check(order, NOW + timedelta(seconds=31))
+    assert time_out_risk_check(order, NOW + timedelta(seconds=62))
+    assert targets_since(order, start) == ["RISK_TIMEOUT", "RISK_CHECK", "RISK_TIMEOUT", "CANCELLED"]
+
+
+def test_expire_stale_when_unfilled_past_timeout_then_cancelled() -> None:
+    order = placed(S.SUBMITTED)
+    assert expire_stale(order, NOW + timedelta(seconds=300)) is False
+    assert expire_stale(order, NOW + timedelta(seconds=301))
+    assert order.state == S.CANCELLED
+
+
+@pytest.mark.parametrize(("filled", "cancelled"), [(4, True), (5, False)])
+def test_expire_stale_when_partial_then_cancel_only_below_min_fill(filled: int, cancelled: bool) -> None:
+    order = placed(S.SUBMITTED)
+    order.record_fill(filled, 50, NOW)
+    assert expire_stale(order, NOW + timedelta(seconds=301)) is cancelled
+    assert (order.state == S.CANCELLED) is cancelled
+
+
+def test_expire_stale_when_queued_too_long_then_submission_in_doubt() -> None:
+    order = placed(S.RISK_APPROVED)
+    order.apply_execution_result(ExecutionResult(True, ExecutionStatus.QUEUED), NOW)
+    assert expire_stale(order, NOW + timedelta(seconds=301))
+    assert order.state == S.SUBMITTED and order.submission_in_doubt
+
+
+def test_replace_when_partial_cancelled_then_new_order_for_remainder_with_new_id() -> None:
+    order = placed(S.SUBMITTED)
+    order.record_fill(4, 50, NOW)
+    order.cancel(NOW)
+    new = replace(order, NOW)
+    assert (new.requested_size, new.resubmit_count, new.replaces_order_id) == (6, 1, order.order_id)
+    assert new.order_id == order_id("sig-1", "bonding", "TICKER", "YES", 6, 55, 1) != order.order_id
+    with pytest.raises(ReplacementNotAllowed):
+        replace(order, NOW)
+
+
+def test_replace_when_max_resubmits_reached_then_refused() -> None:
+    order = placed(S.CANCELLED, resubmit_count=2)
+    with pytest.raises(ReplacementNotAllowed) as err:
+        replace(order, NOW, LifecyclePolicy(max_resubmits=2))
+    assert err.value.code == "RESUBMIT_NOT_ALLOWED"
+
+
+# -------------------------------------------------------------- views, habits
+def test_transition_table_when_rendered_then_matches_allowed_map_without_self_loops() -> None:
+    table = transition_table()
+    assert len(table) == 22
+    for source, targets in table.items():
+        assert source not in targets
+        assert set(targets) == {t.value for t in ALLOWED_TRANSITIONS[S(source)]}
+
+
+def test_order_view_when_filled_then_spec_fields() -> None:
+    order = placed(S.SUBMITTED)
+    order.record_fill(10, 54, NOW)
+    view = order_view(order)
+    assert view["currentState"] == "FILLED" and view["filledAt"] == "2026-03-01T12:00:00.000Z"
+    assert view["stateHistory"][-1]["metadata"] == {"fillSize": 10, "fillPrice": 54}
+
+
+def test_event_methods_when_parsed_then_contain_no_raise_clock_or_randomness() -> None:
+    tree = ast.parse(inspect.getsource(order_record))
+    banned = {"now", "utcnow", "time", "uuid4", "random"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and any("event" in ast.unparse(d) for d in node.decorator_list):
+            for inner in ast.walk(node):
+                assert not isinstance(inner, ast.Raise), node.name
+                if isinstance(inner, ast.Attribute | ast.Name):
+                    assert getattr(inner, "attr", getattr(inner, "id", "")) not in banned, node.name
+
+
+def test_events_when_stored_and_reloaded_then_nested_and_equal() -> None:
+    app: Application[UUID] = Application()
+    order = new_order()
+    order.validate(NOW)
+    order.apply_risk_result(RiskCheckResult(True), NOW)
+    order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED, PaperFill(10, 56)), NOW)
+    order.reconcile(ReconciliationResult(True, 10, 10, 0), NOW)
+    order.attach_evidence("ab" * 32)
+    pending = list(order.pending_events)
+    app.save(order)
+    assert all("." in type(e).__qualname__ for e in pending)
+    assert app.repository.get(order.id) == order
+
+
+# --------------------------------------------------------- stateful property
+class OrderMachine(RuleBasedStateMachine):
+    """Random commands never leave the table; refusals emit nothing; replay rebuilds the order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = NOW
+        self.order: Order | None = None
+        self.events: list[Any] = []
+
+    @rule(size=st.integers(-1, 12), price=st.sampled_from([0.55, 1, 55, 99, 150]),
+          side=st.sampled_from(["YES", "NO", "X"]))
+    def create(self, size: int, price: float, side: str) -> None:
+        if self.order is None:
+            self.order = new_order(requested_size=size, max_price=price, side=side, now=self.now)
+            self.events.extend(self.order.collect_events())
+
+    def _run(self, command: Any, *args: Any, **kwargs: Any) -> None:
+        if self.order is None:
+            return
+        state, length = self.order.state, len(self.order.history)
+        try:
+            command(self.order, *args, **kwargs)
+        except OrderError:
+            assert self.order.pending_events == [], "a refused command left events"
+            assert (self.order.state, len(self.order.history)) == (state, length)
+        self.events.extend(self.order.collect_events())
+
+    @rule(seconds=st.integers(0, 400))
+    def tick(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    @rule(passed=st.booleans(), reason=st.none() | st.just("Spread too wide"))
+    def pre_trade(self, passed: bool, reason: str | None) -> None:
+        self._run(Order.pre_trade_check, PreTradeCheck(passed, block_reason=reason), self.now)
+
+    @rule()
+    def validate(self) -> None:
+        self._run(Order.validate, self.now)
+
+    @rule(approved=st.booleans(), adjusted=st.none() | st.integers(-1, 15),
+          violations=st.lists(st.sampled_from(["I5", "I6"]), max_size=2))
+    def risk(self, approved: bool, adjusted: int | None, violations: list[str]) -> None:
+        self._run(Order.apply_risk_result, RiskCheckResult(approved, adjusted, tuple(violations)), self.now)
+
+    @rule()
+    def request_submission(self) -> None:
+        self._run(Order.request_submission, self.now)
+
+    @rule(success=st.booleans(), status=st.sampled_from(list(ExecutionStatus)),
+          fill=st.none() | st.builds(PaperFill, st.integers(0, 15), st.integers(0, 100)))
+    def execution(self, success: bool, status: ExecutionStatus, fill: PaperFill | None) -> None:
+        self._run(Order.apply_execution_result, ExecutionResult(success, status, fill, "no"), self.now)
+
+    @rule(size=st.integers(0, 12), price=st.integers(0, 100), closing=st.none() | st.integers(1, 99))
+    def fill(self, size: int, price: int, closing: int | None) -> None:
+        self._run(Order.record_fill, size, price, self.now, closing)
+
+    @rule()
+    def acknowledge(self) -> None:
+        self._run(Order.acknowledge, "b-1", self.now)
+
+    @rule()
+    def price_move(self) -> None:
+        self._run(Order.cancel_for_price_move, 5.5, 5, self.now)
+
+    @rule(verified=st.booleans())
+    def reconcile(self, verified: bool) -> None:
+        self._run(Order.reconcile, ReconciliationResult(verified, 10, 9, 10.0), self.now)
+
+    @rule()
+    def archive(self) -> None:
+        self._run(Order.archive, self.now, 1.0)
+
+    @rule()
+    def retry(self) -> None:
+        self._run(Order.retry, self.now)
+
+    @rule()
+    def cancel(self) -> None:
+        self._run(Order.cancel, self.now)
+
+    @rule(expired=st.booleans())
+    def venue_close(self, expired: bool) -> None:
+        self._run(Order.record_venue_expired if expired else Order.record_venue_cancelled, self.now)
+
+    @rule()
+    def error(self) -> None:
+        self._run(Order.record_error, "boom", self.now)
+
+    @rule()
+    def in_doubt(self) -> None:
+        self._run(Order.mark_submission_in_doubt, "HTTP 504", self.now)
+
+    @rule(found=st.booleans())
+    def resolve(self, found: bool) -> None:
+        self._run(Order.resolve_submission_doubt, found, self.now, "b-2")
+
+    @rule()
+    def timers(self) -> None:
+        self._run(time_out_risk_check, self.now)
+        self._run(expire_stale, self.now)
+
+    @rule(state=st.sampled_from(list(OrderState)))
+    def raw(self, state: OrderState) -> None:
+        self._run(Order.transition, state, "raw", self.now)
+
+    @invariant()
+    def history_follows_table(self) -> None:
+        if self.order is None:
+            return
+        history = self.order.history
+        assert history[0].source == history[0].target == S.PENDING
+        for before, entry in pairwise(history):
+            assert entry.source == before.target
+            assert is_transition_allowed(entry.source, entry.target), f"{entry.source} -> {entry.target}"
+        assert history[-1].target == self.order.state
+        if self.order.state in CLOSING_STATES:
+            assert self.order.closed_at is not None
+
+    @invariant()
+    def replay_equals_live(self) -> None:
+        if self.order is None:
+            return
+        rebuilt = reduce(lambda agg, ev: ev.mutate(agg), self.events, None)
+        assert rebuilt == self.order
+
+
+OrderMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+test_order_machine = OrderMachine.TestCase
