@@ -16,6 +16,7 @@ class TailConcentration:
     count: int
     total_tail_value: float
     compliant: bool
+    market_ids: tuple[str, ...] = ()
 
 
 def _probability(price: float | None) -> float | None:
@@ -30,16 +31,17 @@ def is_tail(size: float, price: float | None) -> bool:
     return size > 0 and (p is None or p < 0.2 or p > 0.8)
 
 
-def tail_concentration(positions: Iterable[Mapping[str, Any]]) -> TailConcentration:
-    """HHI over tail position sizes; compliant iff HHI < 0.3, an empty tail is compliant."""
-    sizes = [
-        float(p["size"])
+def tail_concentration(positions: Iterable[Mapping[str, Any]], threshold: float = HHI_LIMIT) -> TailConcentration:
+    """HHI over tail position sizes; compliant iff HHI < threshold (0.3), an empty tail is compliant."""
+    tails = [
+        (str(p.get("marketId", "")), float(p["size"]))
         for p in positions
         if is_tail(float(p.get("size", 0)), p.get("currentPrice", p.get("price")))
     ]
-    total = sum(sizes)
-    if not sizes or total <= 0:
+    total = sum(size for _, size in tails)
+    if not tails or total <= 0:
         return TailConcentration(0.0, 0.0, 0, 0.0, True)
-    shares = [s / total for s in sizes]
+    shares = [size / total for _, size in tails]
     hhi = sum(s * s for s in shares)
-    return TailConcentration(hhi, max(shares) * 100, len(sizes), total, hhi < HHI_LIMIT)
+    ids = tuple(m for m, _ in tails)
+    return TailConcentration(hhi, max(shares) * 100, len(tails), total, hhi < threshold, ids)
