@@ -73,7 +73,7 @@ def apply_batch(conn: psycopg.Connection[Any], projection: Projection, batch: Se
                 if msg.notification_id <= last_nid:
                     out.skipped += 1
                     continue
-                if last_seq and msg.stream_seq != last_seq + 1:
+                if msg.stream_seq >= 0 and last_seq and msg.stream_seq != last_seq + 1:
                     raise StreamGap(f"{projection.name}: expected stream seq {last_seq + 1}, got {msg.stream_seq}")
                 try:
                     with conn.transaction():
@@ -88,13 +88,31 @@ def apply_batch(conn: psycopg.Connection[Any], projection: Projection, batch: Se
                         (projection.name, msg.notification_id, msg.topic, f"{type(e).__name__}: {e}"),
                     )
                     out.dead_lettered += 1
-                last_nid, last_seq = msg.notification_id, msg.stream_seq
+                last_nid = msg.notification_id
+                last_seq = msg.stream_seq if msg.stream_seq >= 0 else last_seq
         conn.execute(
             "UPDATE public.projection_tracking SET last_notification_id = %s, last_stream_seq = %s,"
             " updated_at = now() WHERE name = %s",
             (last_nid, last_seq, projection.name),
         )
     return out
+
+
+def catch_up_from_log(conn: psycopg.Connection[Any], projection: Projection, batch: int = 1000) -> int:
+    """Apply new events straight from the log (no bus): used by tests and by one-shot rebuild tools.
+
+    The same ``apply_batch`` path as the bus projector; ``stream_seq = -1`` leaves the stream position alone.
+    """
+    applied = 0
+    while True:
+        last_nid, _ = read_tracking(conn, projection.name)
+        rows = conn.execute(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM paulp_events"
+            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s", (last_nid, batch)).fetchall()
+        if not rows:
+            return applied
+        out = apply_batch(conn, projection, [Delivered(-1, n, str(o), v, t, bytes(s)) for n, o, v, t, s in rows])
+        applied += out.applied
 
 
 class Projector:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from paulp.api import auth, errors
-from paulp.api.routers import admin, health
+from paulp.api.routers import admin, health, trades
 from paulp.api.wiring import Container
 
 
@@ -16,4 +16,5 @@ def create_app(container: Container) -> FastAPI:
     app.middleware("http")(auth.middleware(container.settings))
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(trades.router)
     return app

@@ -16,6 +16,7 @@ from paulp.adapters.eventstore.recorder import ChainedApplicationRecorder
 from paulp.adapters.migrate import migrate
 from paulp.domain.clock import Clock
 from paulp.domain.services.breaker import BreakerService
+from paulp.domain.services.execution import ExecutionService
 from paulp.projections.base import Projection
 from paulp.projections.registry import all_projections
 
@@ -46,11 +47,13 @@ class Container:
     names: BusNames
     clock: Clock
     breaker: BreakerService
+    execution: ExecutionService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
 
     def close(self) -> None:
         self.breaker.close()
+        self.execution.close()
         self.pool.close()
 
 
@@ -66,5 +69,6 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         names=BusNames(settings.PAULP_NAMESPACE),
         clock=clock,
         breaker=BreakerService(env, clock),
+        execution=ExecutionService(env, clock),
         pool=pool,
     )

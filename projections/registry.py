@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
+from paulp.projections.venue_orders import VenueOrdersProjection
 
 
 def all_projections() -> dict[str, Projection]:
-    projections: list[Projection] = [BreakerStateProjection()]
+    projections: list[Projection] = [BreakerStateProjection(), VenueOrdersProjection()]
     return {p.name: p for p in projections}

@@ -1,0 +1,82 @@
+"""Venue order history (api-and-security §1.3 "venue record shapes"): what each execution venue reports.
+
+One aggregate per (venue, order id). The record is the venue's own shape, kept whole so the trade view
+shows exactly what the venue said; updates merge new fields over old ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from paulp.domain.errors import DomainError
+from paulp.domain.namespace import PAULP_NAMESPACE
+
+
+class Venue(StrEnum):
+    KALSHI = "kalshi"
+    IBKR = "ibkr"
+
+
+class InvalidVenueRecord(DomainError):
+    """Raised when a venue record lacks a usable order id or names an unknown venue."""
+
+    code = "invalid_venue_record"
+
+
+def parse_venue(value: str) -> Venue:
+    try:
+        return Venue(value.lower())
+    except ValueError:
+        raise InvalidVenueRecord(f"Unknown venue {value!r}") from None
+
+
+def record_order_id(record: dict[str, Any]) -> str:
+    oid = record.get("order_id")
+    if not isinstance(oid, str) or not oid.strip():
+        raise InvalidVenueRecord("Venue order record needs a non-empty string order_id")
+    return oid
+
+
+class VenueOrder(Aggregate):
+    class Recorded(Aggregate.Created):
+        venue: str
+        order_id: str
+        record: dict[str, Any]
+        at: datetime
+
+    class Updated(Aggregate.Event):
+        venue: str
+        order_id: str
+        changes: dict[str, Any]
+        at: datetime
+
+    @staticmethod
+    def create_id(venue: str, order_id: str, record: dict[str, Any], at: datetime) -> UUID:
+        return VenueOrder.id_for(venue, order_id)
+
+    @staticmethod
+    def id_for(venue: str, order_id: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"venue-order/{venue}/{order_id}")
+
+    @event(Recorded)
+    def __init__(self, venue: str, order_id: str, record: dict[str, Any], at: datetime) -> None:
+        self.venue = venue
+        self.order_id = order_id
+        self.record = dict(record)
+
+    def update(self, record: dict[str, Any], at: datetime) -> bool:
+        """Merge what changed; an identical report records nothing (idempotent webhooks and retries)."""
+        changes = {k: v for k, v in record.items() if self.record.get(k) != v}
+        if not changes:
+            return False
+        self._updated(self.venue, self.order_id, changes, at)
+        return True
+
+    @event(Updated)
+    def _updated(self, venue: str, order_id: str, changes: dict[str, Any], at: datetime) -> None:
+        self.record = {**self.record, **changes}

@@ -1,0 +1,78 @@
+"""kalshi_orders / ibkr_orders views: venue order records with their filter columns extracted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+
+from psycopg import Cursor
+from psycopg.types.json import Jsonb
+
+from paulp.domain.venue_orders import VenueOrder
+
+STRATEGY_FIELD = {"kalshi": "source_strategy", "ibkr": "hedge_strategy"}
+TABLE = {"kalshi": "kalshi_orders", "ibkr": "ibkr_orders"}
+
+
+def parse_created(value: Any) -> datetime | None:
+    """Parsed as a date like the reference; missing or unparseable -> NULL (sorts last)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else None
+
+
+def _text(value: Any, transform: str) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.lower() if transform == "lower" else value.upper()
+
+
+def columns(venue: str, record: dict[str, Any]) -> dict[str, Any]:
+    strategy = record.get(STRATEGY_FIELD[venue])
+    ticker = record.get("ticker")
+    return {
+        "record": Jsonb(record),
+        "strategy": strategy if isinstance(strategy, str) else None,
+        "ticker": ticker if isinstance(ticker, str) else None,
+        "status": _text(record.get("status"), "lower"),
+        "execution_mode": _text(record.get("execution_mode"), "upper"),
+        "created_at": parse_created(record.get("created_at")),
+    }
+
+
+class VenueOrdersProjection:
+    name = "venue_orders"
+    tables = ("kalshi_orders", "ibkr_orders")
+
+    @singledispatchmethod
+    def apply(self, event: object, cur: Cursor[Any], notification_id: int) -> None:
+        """Ignore events this view does not show."""
+
+    @apply.register
+    def _(self, event: VenueOrder.Recorded, cur: Cursor[Any], notification_id: int) -> None:
+        cols = columns(event.venue, event.record)
+        cur.execute(
+            f"INSERT INTO {TABLE[event.venue]} (order_id, record, strategy, ticker, status, execution_mode,"
+            " created_at, seq) VALUES (%(order_id)s, %(record)s, %(strategy)s, %(ticker)s, %(status)s,"
+            " %(execution_mode)s, %(created_at)s, %(seq)s) ON CONFLICT (order_id) DO NOTHING",
+            {**cols, "order_id": event.order_id, "seq": notification_id},
+        )
+
+    @apply.register
+    def _(self, event: VenueOrder.Updated, cur: Cursor[Any], notification_id: int) -> None:
+        table = TABLE[event.venue]
+        row = cur.execute(f"SELECT record FROM {table} WHERE order_id = %s", (event.order_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"update for unknown {event.venue} order {event.order_id}")
+        cols = columns(event.venue, {**row[0], **event.changes})
+        cur.execute(
+            f"UPDATE {table} SET record = %(record)s, strategy = %(strategy)s, ticker = %(ticker)s,"
+            " status = %(status)s, execution_mode = %(execution_mode)s, created_at = %(created_at)s"
+            " WHERE order_id = %(order_id)s",
+            {**cols, "order_id": event.order_id},
+        )

@@ -1,0 +1,52 @@
+"""Seed a case's ``given`` read models through real commands and projections (no direct view writes).
+
+Events go through the application services into the log; views are then brought up to date from the log
+by the projectors' own batch code (``catch_up_from_log``). The NATS path is covered by integration tests.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import psycopg
+
+from paulp.adapters.projector import catch_up_from_log
+from paulp.api.trades import SOURCE_QUERIES
+from paulp.api.wiring import Container
+
+KNOWN = {"kalshi_orders", "ibkr_orders", "ibkr_failure", "breaker_state", "empty_read_models"}
+
+
+def catch_up(container: Container) -> None:
+    with psycopg.connect(container.database_url, autocommit=True) as conn:
+        for projection in container.projections.values():
+            catch_up_from_log(conn, projection)
+
+
+def break_venue_source(container: Container, venue: str) -> None:
+    """Make a venue's read model genuinely unreadable (revoked by renaming its table)."""
+    with psycopg.connect(container.database_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE views.{venue}_orders RENAME TO {venue}_orders_unavailable")
+
+
+def seed(container: Container, given: dict[str, Any]) -> None:
+    unknown = set(given) - KNOWN
+    assert not unknown, f"given keys the seeding cannot interpret: {sorted(unknown)}"
+    for venue in ("kalshi", "ibkr"):
+        for record in given.get(f"{venue}_orders", []):
+            container.execution.record_venue_order(venue, record)
+    state = given.get("breaker_state")
+    if state is not None and state != "NORMAL":
+        path = {"CAUTION": ["CAUTION"], "HALT": ["HALT"], "RECOVERY": ["HALT", "RECOVERY"]}[state]
+        for target in path:
+            container.breaker.transition(target, "seeded for conformance", "seed")
+    catch_up(container)
+    if given.get("ibkr_failure"):
+        break_venue_source(container, "ibkr")
+    # empty_read_models: a fresh database already has every projection empty.
+
+
+def source_queries() -> Counter[str]:
+    """Snapshot of per-venue trade source reads (compare before/after a request)."""
+    return Counter(SOURCE_QUERIES)
