@@ -14,11 +14,16 @@ from paulp.adapters.clock import SystemClock
 from paulp.adapters.config import Settings
 from paulp.adapters.eventstore.recorder import ChainedApplicationRecorder
 from paulp.adapters.migrate import migrate
+from paulp.adapters.portfolio import ViewPortfolio
 from paulp.domain.clock import Clock
+from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
+from paulp.domain.services.pipeline import OrderPipeline, OrdersService
 from paulp.projections.base import Projection
 from paulp.projections.registry import all_projections
+
+DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (ADR 0005)
 
 
 def application_env(database_url: str) -> dict[str, str]:
@@ -48,12 +53,19 @@ class Container:
     clock: Clock
     breaker: BreakerService
     execution: ExecutionService
+    orders: OrdersService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
 
     def close(self) -> None:
         self.breaker.close()
         self.execution.close()
+        self.orders.close()
+
+    def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None,
+                 capital_usd: float = DEFAULT_CAPITAL_USD) -> OrderPipeline:
+        return OrderPipeline(self.orders, self.breaker, self.execution, market,
+                             ViewPortfolio(self.pool, capital_usd), venue)
         self.pool.close()
 
 
@@ -61,7 +73,9 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
     migrate(database_url)
     clock = clock or SystemClock()
     env = application_env(database_url)
-    pool: ConnectionPool[Any] = ConnectionPool(database_url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True})
+    pool: ConnectionPool[Any] = ConnectionPool(
+        database_url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True}
+    )
     return Container(
         settings=settings,
         database_url=database_url,
@@ -70,5 +84,6 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         clock=clock,
         breaker=BreakerService(env, clock),
         execution=ExecutionService(env, clock),
+        orders=OrdersService(env, clock),
         pool=pool,
     )

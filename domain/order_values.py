@@ -41,14 +41,18 @@ class RiskCheckResult:
     approved: bool
     adjusted_size: int | None = None
     violations: tuple[str, ...] = ()
+    invariant_ids: tuple[str, ...] = ()  # ids of the failed invariants (a denial names them)
+    input_hash: str | None = None  # SHA-256 of the canonical risk input: what exactly was judged
 
     def to_dict(self) -> dict[str, Any]:
         return _drop_none({"approved": self.approved, "adjustedSize": self.adjusted_size,
-                           "violations": list(self.violations) or None})
+                           "violations": list(self.violations) or None,
+                           "invariantIds": list(self.invariant_ids) or None, "inputHash": self.input_hash})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RiskCheckResult:
-        return cls(bool(d["approved"]), d.get("adjustedSize"), tuple(d.get("violations") or ()))
+        return cls(bool(d["approved"]), d.get("adjustedSize"), tuple(d.get("violations") or ()),
+                   tuple(d.get("invariantIds") or ()), d.get("inputHash"))
 
 
 class ExecutionStatus(StrEnum):

@@ -42,6 +42,10 @@ def record_order_id(record: dict[str, Any]) -> str:
     return oid
 
 
+def venue_order_id(venue: str, order_id: str) -> UUID:
+    return uuid5(PAULP_NAMESPACE, f"venue-order/{venue}/{order_id}")
+
+
 class VenueOrder(Aggregate):
     class Recorded(Aggregate.Created):
         venue: str
@@ -57,11 +61,9 @@ class VenueOrder(Aggregate):
 
     @staticmethod
     def create_id(venue: str, order_id: str, record: dict[str, Any], at: datetime) -> UUID:
-        return VenueOrder.id_for(venue, order_id)
+        return venue_order_id(venue, order_id)
 
-    @staticmethod
-    def id_for(venue: str, order_id: str) -> UUID:
-        return uuid5(PAULP_NAMESPACE, f"venue-order/{venue}/{order_id}")
+    id_for = staticmethod(lambda venue, order_id: venue_order_id(venue, order_id))
 
     @event(Recorded)
     def __init__(self, venue: str, order_id: str, record: dict[str, Any], at: datetime) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
+from paulp.projections.orders import OrdersProjection
 from paulp.projections.venue_orders import VenueOrdersProjection
 
 
 def all_projections() -> dict[str, Projection]:
-    projections: list[Projection] = [BreakerStateProjection(), VenueOrdersProjection()]
+    projections: list[Projection] = [BreakerStateProjection(), VenueOrdersProjection(), OrdersProjection()]
     return {p.name: p for p in projections}

@@ -1,0 +1,59 @@
+"""Ports the order pipeline calls: market facts, the portfolio, and the venue. Adapters implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from paulp.domain.execution_orders import MarketSnapshot, VenueOrder
+from paulp.domain.risk_input import PortfolioSnapshot
+
+
+@dataclass(frozen=True)
+class MarketFacts:
+    """What pre-trade, risk and execution need to know about one market at one moment."""
+
+    snapshot: MarketSnapshot
+    category: str
+    depth_usd: float | None = None
+    vpin_score: float | None = None
+    ambiguity_score: float | None = None
+    equivalence_grade: str | None = None
+    settlement_date: datetime | None = None
+    last_price_update: datetime | None = None
+
+    def spread(self, side: str) -> float | None:
+        """Quoted spread of the side's book in probability units."""
+        bid, ask = (self.snapshot.yes_bid, self.snapshot.yes_ask) if side == "YES" else (
+            self.snapshot.no_bid, self.snapshot.no_ask)
+        return None if bid is None or ask is None else (ask - bid) / 100
+
+
+class MarketDataPort(Protocol):
+    def facts(self, ticker: str) -> MarketFacts | None: ...
+
+
+class PortfolioPort(Protocol):
+    def snapshot(self, strategy: str, market_id: str) -> PortfolioSnapshot:
+        """``correlated_markets`` is None when the lookup failed: the risk check then fails closed."""
+        ...
+
+
+@dataclass(frozen=True)
+class VenueSubmission:
+    venue_order_id: str
+    status: str  # venue status: "submitted" | "filled" | "rejected" | ...
+    fill_count: int = 0
+    fill_price: int | None = None
+    evidence_hash: str | None = None
+
+
+class VenueOutcomeUnknown(Exception):
+    """Raised by a venue when an order submission may or may not have happened (timeout, 5xx)."""
+
+
+class VenuePort(Protocol):
+    def submit(self, order: VenueOrder) -> VenueSubmission: ...
+
+    def find_by_client_order_id(self, client_order_id: str) -> VenueSubmission | None: ...

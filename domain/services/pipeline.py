@@ -1,0 +1,233 @@
+"""OrderPipeline: the process manager taking a signal to a filled (paper) or submitted (live) order.
+
+signal -> order (deterministic id) -> pre-trade -> validation -> risk (breaker-adjusted limits) ->
+execution policy + throttle -> paper fill or venue submission -> fill. Each stage is one save, so a crash
+resumes from the order's state; the same signal never creates a second order, and a venue submission is
+guarded by the client order id (= order id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+
+from paulp.domain.breaker import BreakerState
+from paulp.domain.execution import evaluate_execution, order_notional
+from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
+from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy, policy_for_mode
+from paulp.domain.order_states import OrderState
+from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, RiskCheckResult
+from paulp.domain.orders import Order
+from paulp.domain.paper_fill import paper_fill
+from paulp.domain.ports import MarketDataPort, MarketFacts, PortfolioPort, VenueOutcomeUnknown, VenuePort
+from paulp.domain.pretrade import pre_trade_check
+from paulp.domain.risk import evaluate
+from paulp.domain.risk_input import RiskRequest
+from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
+from paulp.domain.services.base import PaulpApplication
+from paulp.domain.services.breaker import BreakerService
+from paulp.domain.services.execution import ExecutionService
+from paulp.domain.throttle import ExecutionThrottle
+from paulp.domain.venue_orders import VenueOrder
+
+S = OrderState
+PAPER_SLIPPAGE_CENTS = 1
+
+
+@dataclass(frozen=True)
+class TradeSignal:
+    """A validated signal (pydantic at the HTTP/CLI boundary builds it)."""
+
+    signal_id: str
+    strategy: str
+    ticker: str
+    side: str  # YES | NO
+    requested_size: int  # contracts
+    max_price: int  # cents
+    model_probability: float | None = None
+    edge: float | None = None
+    confidence: float | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PipelineOutcome:
+    order_id: str
+    state: str
+    duplicate: bool
+    last_error: str | None
+
+
+class OrdersService(PaulpApplication):
+    """Orders context: loads, decides, saves; the pipeline below orchestrates across contexts."""
+
+    def find(self, order_id: str) -> Order | None:
+        try:
+            order: Order = self.repository.get(Order.create_id(order_id))
+        except AggregateNotFoundError:
+            return None
+        return order
+
+    def history(self, order_id: str) -> list[Any]:
+        """Every stored event of one order, oldest first (the order's audit history)."""
+        return list(self.events.get(Order.create_id(order_id)))
+
+
+class OrderPipeline:
+    def __init__(self, orders: OrdersService, breaker: BreakerService, execution: ExecutionService,
+                 market: MarketDataPort, portfolio: PortfolioPort, venue: VenuePort | None = None,
+                 limits: RiskLimits = DEFAULT_LIMITS, modes: dict[str, ExecutionMode] | None = None) -> None:
+        self.orders, self.breaker, self.execution = orders, breaker, execution
+        self.market, self.portfolio, self.venue = market, portfolio, venue
+        self.limits, self.modes = limits, modes
+        self.clock = orders.clock
+
+    def process(self, signal: TradeSignal) -> PipelineOutcome:
+        now = self.clock.now()
+        order = Order.create(signal_id=signal.signal_id, strategy=signal.strategy, ticker=signal.ticker,
+                             side=signal.side, requested_size=signal.requested_size, max_price=signal.max_price,
+                             now=now, signal_model_probability=signal.model_probability, signal_edge=signal.edge,
+                             signal_confidence=signal.confidence, signal_expires_at=signal.expires_at)
+        existing = self.orders.find(order.order_id)
+        if existing is not None and existing.state not in (S.PENDING, S.VALIDATED, S.RISK_APPROVED):
+            return self._outcome(existing, duplicate=True)
+        duplicate = existing is not None
+        if existing is None:
+            self.orders.save(order)  # a concurrent duplicate fails here on the aggregate's version
+        else:
+            order = existing
+        facts = self.market.facts(order.ticker)
+        if order.state == S.PENDING:
+            self._screen(order, facts, now)
+        if order.state == S.VALIDATED:
+            self._risk(order, facts, now)
+        if order.state == S.RISK_APPROVED:
+            self._execute(order, facts, now)
+        return self._outcome(order, duplicate)
+
+    def _screen(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
+        order.pre_trade_check(pre_trade_check(facts, order.side, order.max_price / 100), now)
+        if order.state == S.VALIDATING:
+            order.validate(now)
+        self.orders.save(order)
+
+    def _risk(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
+        breaker = self.breaker.get()
+        breaker.expire_halt(now)
+        state = breaker.state.value if isinstance(breaker.state, BreakerState) else str(breaker.state)
+        request = self._risk_request(order, facts)
+        decision = evaluate(request, self.portfolio.snapshot(order.strategy, order.ticker), self.limits, state, now)
+        result = RiskCheckResult(
+            approved=decision.approved,
+            violations=tuple(v.message for v in decision.violations),
+            invariant_ids=tuple(v.invariant_id for v in decision.violations),
+            input_hash=decision.input_hash,
+        )
+        order.apply_risk_result(result, now)
+        self.orders.save(order)
+        self.breaker.record_risk_check(blocked=decision.blocked, counted=decision.counts_toward_breaker)
+
+    def _risk_request(self, order: Order, facts: MarketFacts | None) -> RiskRequest:
+        price = order.max_price / 100
+        snap = facts.snapshot if facts else None
+        return RiskRequest(
+            market_id=order.ticker, size=order.requested_size * price, category=facts.category if facts else "",
+            side=order.side, price=price, strategy=order.strategy, market_price=price,
+            spread=(facts.spread(order.side) or 0.0) if facts else 1.0,
+            volume_24h=(snap.volume_24h or 0.0) if snap else 0.0,
+            vpin_score=facts.vpin_score if facts else None,
+            ambiguity_score=facts.ambiguity_score if facts else None,
+            equivalence_grade=facts.equivalence_grade if facts else None,
+            settlement_date=facts.settlement_date if facts else None,
+            last_price_update=facts.last_price_update if facts else None,
+        )
+
+    def _execute(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
+        mode = mode_for_strategy(order.strategy, self.modes)
+        if mode is ExecutionMode.DISABLED:
+            order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
+                                                         rejection_reason="Execution disabled for strategy"), now)
+            self.orders.save(order)
+            return
+        request = ExecutionRequest(
+            order_id=order.order_id,
+            signal=ExecutionSignal(order.ticker, Side(order.side), order.signal_model_probability or order.max_price
+                                   / 100, order.max_price / 100, order.signal_edge or 0.0,
+                                   order.signal_confidence or 0.5),
+            requested_size=order.requested_size, max_price=int(order.max_price), source=order.strategy)
+        throttle = self._throttle(order.strategy, now)
+        decision = evaluate_execution(request, facts.snapshot if facts else None, policy_for_mode(mode),
+                                      throttle.current(now), now)
+        if not decision.approved:
+            order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
+                                                         rejection_reason=decision.rejection_reason), now)
+            self.orders.save(order)
+            return
+        if not order.request_submission(now):
+            self.orders.save(order)
+            return
+        throttle.count_order(order_notional(request), now)
+        if mode is ExecutionMode.PAPER:
+            assert facts is not None
+            fill = paper_fill(request, facts.snapshot, PAPER_SLIPPAGE_CENTS, now)
+            order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED,
+                                                         PaperFill(fill.count, fill.fill_price), mode="PAPER"), now)
+            record = self._venue_record(order, "filled", "PAPER", now, fill.count, fill.fill_price)
+        else:
+            record = self._submit_live(order, decision.venue_order, now)
+        self.orders.save(order, throttle, self._venue_order(record, now))
+
+    def _submit_live(self, order: Order, venue_order: object, now: datetime) -> dict[str, object]:
+        if self.venue is None:
+            order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
+                                                         rejection_reason="Live venue not configured"), now)
+            return self._venue_record(order, "rejected", "LIVE", now)
+        try:
+            sub = self.venue.submit(venue_order)  # type: ignore[arg-type]
+        except VenueOutcomeUnknown as e:
+            order.mark_submission_in_doubt(str(e), now)
+            return self._venue_record(order, "unknown", "LIVE", now)
+        fill = PaperFill(sub.fill_count, sub.fill_price) if sub.fill_count and sub.fill_price else None
+        status = ExecutionStatus.REJECTED if sub.status == "rejected" else ExecutionStatus.SUBMITTED
+        order.apply_execution_result(ExecutionResult(status is not ExecutionStatus.REJECTED, status,
+                                                     rejection_reason=sub.status if fill is None and
+                                                     status is ExecutionStatus.REJECTED else None,
+                                                     venue_order_id=sub.venue_order_id, mode="LIVE"), now)
+        if fill is not None and order.state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED, S.PARTIAL_FILL):
+            order.record_fill(fill.count, fill.fill_price, now)
+        return self._venue_record(order, sub.status, "LIVE", now, sub.fill_count, sub.fill_price,
+                                  sub.evidence_hash)
+
+    def _throttle(self, strategy: str, now: datetime) -> ExecutionThrottle:
+        try:
+            throttle: ExecutionThrottle = self.orders.repository.get(ExecutionThrottle.id_for(strategy))
+        except AggregateNotFoundError:
+            throttle = ExecutionThrottle(strategy, now)
+        return throttle
+
+    def _venue_record(self, order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
+                      fill_price: int | None = None, evidence_hash: str | None = None) -> dict[str, object]:
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        return {
+            "order_id": order.order_id, "client_order_id": order.order_id, "ticker": order.ticker,
+            "side": order.side.lower(), "action": "buy", "order_type": "limit",
+            "requested_size": order.requested_size, "limit_price": int(order.max_price), "status": status,
+            "fill_count": fill_count, "fill_price": fill_price, "source_strategy": order.strategy,
+            "signal_id": order.signal_id, "execution_mode": mode, "created_at": stamp, "updated_at": stamp,
+            "evidence_hash": evidence_hash,
+        }
+
+    def _venue_order(self, record: dict[str, object], now: datetime) -> VenueOrder:
+        oid = str(record["order_id"])
+        try:
+            vo: VenueOrder = self.orders.repository.get(VenueOrder.id_for("kalshi", oid))
+            vo.update({**record, "venue": "kalshi"}, now)
+        except AggregateNotFoundError:
+            vo = VenueOrder("kalshi", oid, {**record, "venue": "kalshi"}, now)
+        return vo
+
+    def _outcome(self, order: Order, duplicate: bool) -> PipelineOutcome:
+        return PipelineOutcome(order.order_id, str(order.state), duplicate, order.last_error)
