@@ -1,0 +1,106 @@
+"""Risk governor (trading §3): run the 18 invariants under breaker-scaled limits and decide.
+
+Deterministic hard control: plain code, no LLM, no I/O. The decision carries the SHA-256 of the
+canonical JSON of everything it was computed from, so a denial event can prove its inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from paulp.domain.canonical import NonCanonicalValue, canonical_json
+from paulp.domain.errors import DomainError
+from paulp.domain.risk_input import PortfolioSnapshot, RiskRequest
+from paulp.domain.risk_invariants import run_invariants
+from paulp.domain.risk_limits import RiskLimits, adjusted_limits, check_breaker_state
+from paulp.domain.risk_results import Conditions, InvariantResult, Severity, Violation
+
+CORRELATION_LOOKUP_ID = "I3_CORRELATION_LOOKUP"
+CORRELATION_LOOKUP_VIOLATION = Violation(
+    invariant_id=CORRELATION_LOOKUP_ID,
+    name="Correlation Lookup",
+    severity=Severity.CRITICAL,
+    message="Correlation data unavailable",
+)
+
+
+class InvalidRiskInput(DomainError):
+    """Raised when a check's inputs have no canonical form (NaN, infinity): nothing can be approved or proven."""
+
+    code = "invalid_risk_input"
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    """Outcome of one risk check; the governor never resizes, so there is no adjusted size (§3.3)."""
+
+    approved: bool
+    breaker_state: str
+    results: tuple[InvariantResult, ...]
+    violations: tuple[Violation, ...]
+    warnings: tuple[Violation, ...]
+    input_hash: str
+    counts_toward_breaker: bool  # a failed correlation lookup blocks but is not a risk failure (§2.3)
+
+    @property
+    def blocked(self) -> bool:
+        return not self.approved
+
+    @property
+    def checks_run(self) -> int:
+        return len(self.results)
+
+    @property
+    def checks_passed(self) -> int:
+        return sum(1 for r in self.results if r.passed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "approved": self.approved,
+            "circuitBreakerState": self.breaker_state,
+            "violations": [v.to_json() for v in self.violations],
+            "warnings": [{"id": w.invariant_id, "name": w.name, "message": w.message} for w in self.warnings],
+            "checksRun": self.checks_run,
+            "checksPassed": self.checks_passed,
+            "inputHash": self.input_hash,
+        }
+
+
+def risk_input_hash(
+    request: RiskRequest, snapshot: PortfolioSnapshot, limits: RiskLimits, breaker_state: str, now: datetime
+) -> str:
+    """SHA-256 hex of the canonical JSON of a check's inputs (base limits, before breaker scaling)."""
+    document = {
+        "request": request.to_json(),
+        "portfolio": snapshot.to_json(),
+        "limits": limits.to_json(),
+        "circuitBreakerState": str(breaker_state),
+        "now": now.isoformat(),
+    }
+    try:
+        text = canonical_json(document)
+    except NonCanonicalValue as exc:
+        raise InvalidRiskInput(f"Risk check input is not canonical: {exc}") from None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def evaluate(
+    request: RiskRequest, snapshot: PortfolioSnapshot, limits: RiskLimits, breaker_state: str, now: datetime
+) -> RiskDecision:
+    """Approve iff no critical invariant fails under ``adjusted_limits(limits, breaker_state)``.
+
+    An unavailable correlation lookup (``snapshot.correlated_markets is None``) blocks before any
+    invariant runs, as the source does, and does not count toward the breaker (§3.4).
+    """
+    state = check_breaker_state(breaker_state)
+    input_hash = risk_input_hash(request, snapshot, limits, state, now)
+    if snapshot.correlated_markets is None:
+        return RiskDecision(False, state, (), (CORRELATION_LOOKUP_VIOLATION,), (), input_hash, False)
+    results = run_invariants(request, snapshot, adjusted_limits(limits, state), Conditions(now, state))
+    violations = tuple(v for r in results if (v := r.violation) is not None and v.severity is Severity.CRITICAL)
+    warnings = tuple(v for r in results if (v := r.violation) is not None and v.severity is Severity.WARNING)
+    approved = not violations
+    return RiskDecision(approved, state, results, violations, warnings, input_hash, not approved)

@@ -1,0 +1,114 @@
+"""What a risk check sees (trading §3.1): the order request and the portfolio it would join."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+@dataclass(frozen=True)
+class Position:
+    """An open position; ``size`` is USD notional and may be negative (its magnitude counts)."""
+
+    market_id: str
+    category: str
+    size: float
+    unrealized_pnl: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "marketId": self.market_id,
+            "category": self.category,
+            "size": self.size,
+            "unrealizedPnL": self.unrealized_pnl,
+        }
+
+
+@dataclass(frozen=True)
+class CorrelatedMarket:
+    """A market whose outcome moves with the target's (event graph, §3.4)."""
+
+    market_id: str
+    correlation_score: float
+    correlation_type: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "marketId": self.market_id,
+            "correlationScore": self.correlation_score,
+            "correlationType": self.correlation_type,
+        }
+
+
+@dataclass(frozen=True)
+class RiskRequest:
+    """The order under check; ``size`` is USD notional (contracts times price in dollars, §3.1)."""
+
+    market_id: str
+    size: float
+    category: str
+    venue: str = "kalshi"
+    side: str = "YES"
+    price: float = 0.0
+    strategy: str = "unknown"
+    market_price: float = 0.0
+    spread: float = 0.0
+    volume_24h: float = 0.0
+    vpin_score: float | None = None
+    ambiguity_score: float | None = None
+    equivalence_grade: str | None = None
+    # Missing market times fail I11/I14 (normative resolution of §3.1): there is no fail-open default.
+    settlement_date: datetime | None = None
+    last_price_update: datetime | None = None
+    recent_slippage_ratio: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "marketId": self.market_id,
+            "venue": self.venue,
+            "side": self.side,
+            "size": self.size,
+            "price": self.price,
+            "strategy": self.strategy,
+            "marketPrice": self.market_price,
+            "spread": self.spread,
+            "volume24h": self.volume_24h,
+            "vpinScore": self.vpin_score,
+            "ambiguityScore": self.ambiguity_score,
+            "equivalenceGrade": self.equivalence_grade,
+            "settlementDate": _iso(self.settlement_date),
+            "category": self.category,
+            "lastPriceUpdate": _iso(self.last_price_update),
+            "recentSlippageRatio": self.recent_slippage_ratio,
+        }
+
+
+@dataclass(frozen=True)
+class PortfolioSnapshot:
+    """Portfolio state at check time; ``correlated_markets`` None means the lookup failed (fail closed)."""
+
+    portfolio_value: float
+    daily_pnl: float = 0.0
+    weekly_pnl: float = 0.0
+    max_drawdown: float = 0.0  # fraction
+    positions: tuple[Position, ...] = ()
+    correlated_markets: tuple[CorrelatedMarket, ...] | None = field(default=())
+    system_healthy: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "portfolioValue": self.portfolio_value,
+            "dailyPnL": self.daily_pnl,
+            "weeklyPnL": self.weekly_pnl,
+            "maxDrawdown": self.max_drawdown,
+            "existingPositions": [p.to_json() for p in self.positions],
+            "correlatedMarkets": (
+                None if self.correlated_markets is None else [c.to_json() for c in self.correlated_markets]
+            ),
+            "systemHealthy": self.system_healthy,
+        }

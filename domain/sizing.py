@@ -1,0 +1,143 @@
+"""Kelly sizing (trading §4.1): fractional Kelly shrunk by return variability, capped per position.
+
+Float formulas (the spec's vectors state a 1e-6 tolerance); prices and probabilities are 0..1 and
+the market price P is always the YES price, also when sizing the NO side.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from paulp.domain.errors import DomainError
+
+DEFAULT_CV = 0.3
+MIN_RETURNS_FOR_CV = 5
+MIN_ABS_MEAN = 1e-4
+DEFAULT_MAX_POSITION_PCT = 5.0
+DEFAULT_MAX_TOTAL_ALLOCATION_PCT = 50.0
+
+
+class InvalidSide(DomainError):
+    """Raised when a side is neither YES nor NO."""
+
+    code = "invalid_side"
+
+
+def _side(side: str) -> str:
+    if side not in ("YES", "NO"):
+        raise InvalidSide(f"Invalid side {side!r}: expected YES or NO")
+    return side
+
+
+def raw_kelly(fair_probability: float, market_price: float, side: str) -> float:
+    """Full-Kelly fraction k = (b*p - (1-p))/b; 0 when either input is outside (0, 1)."""
+    f, p_yes = fair_probability, market_price
+    _side(side)
+    if not (0 < f < 1 and 0 < p_yes < 1):
+        return 0.0
+    if side == "YES":
+        p, b = f, (1 - p_yes) / p_yes
+    else:
+        p, b = 1 - f, p_yes / (1 - p_yes)
+    return (b * p - (1 - p)) / b
+
+
+def coefficient_of_variation(returns: Sequence[float]) -> float:
+    """Population std / |mean| of historical returns; too little or too flat a history → 0.3."""
+    if len(returns) < MIN_RETURNS_FOR_CV:
+        return DEFAULT_CV
+    mean = math.fsum(returns) / len(returns)
+    if abs(mean) < MIN_ABS_MEAN:
+        return DEFAULT_CV
+    variance = math.fsum((r - mean) ** 2 for r in returns) / len(returns)
+    return math.sqrt(variance) / abs(mean)
+
+
+def confidence_adjustment(cv: float) -> float:
+    return 1 / (1 + cv * cv)
+
+
+@dataclass(frozen=True)
+class KellySizing:
+    kelly_fraction: float  # raw k, reported even when negative
+    adjusted_fraction: float
+    position_size: float  # USD
+    expected_edge: float  # cents
+    has_edge: bool
+    confidence_adjustment: float
+
+
+def kelly_size(
+    fair_probability: float,
+    market_price: float,
+    side: str,
+    bankroll: float,
+    max_position_pct: float = DEFAULT_MAX_POSITION_PCT,
+    returns: Sequence[float] | None = None,
+    assumed_cv: float = DEFAULT_CV,
+) -> KellySizing:
+    """Size one bet; ``returns`` None (no history) uses ``assumed_cv`` (weather configures 0.25)."""
+    k = raw_kelly(fair_probability, market_price, side)
+    if k <= 0:
+        return KellySizing(k, 0.0, 0.0, 0.0, False, 0.0)
+    cv = assumed_cv if returns is None else coefficient_of_variation(returns)
+    conf = confidence_adjustment(cv)
+    adjusted = min(k * conf, max_position_pct / 100)
+    if side == "YES":
+        edge = (fair_probability - market_price) * 100
+    else:
+        edge = (market_price - fair_probability) * 100
+    return KellySizing(k, adjusted, adjusted * bankroll, edge, True, conf)
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    opportunity_id: str
+    fair_probability: float
+    market_price: float
+    side: str
+
+
+@dataclass(frozen=True)
+class BatchSizing:
+    opportunity_id: str
+    sizing: KellySizing
+
+
+def kelly_batch(
+    opportunities: Sequence[Opportunity],
+    bankroll: float,
+    max_single_position_pct: float = DEFAULT_MAX_POSITION_PCT,
+    max_total_allocation_pct: float = DEFAULT_MAX_TOTAL_ALLOCATION_PCT,
+    assumed_cv: float = DEFAULT_CV,
+) -> list[BatchSizing]:
+    """Size each bet, drop those without edge, scale all down pro rata if the total is over budget."""
+    sized = [
+        BatchSizing(
+            o.opportunity_id,
+            kelly_size(o.fair_probability, o.market_price, o.side, bankroll, max_single_position_pct, None, assumed_cv),
+        )
+        for o in opportunities
+    ]
+    with_edge = [s for s in sized if s.sizing.has_edge]
+    total = math.fsum(s.sizing.adjusted_fraction for s in with_edge)
+    cap = max_total_allocation_pct / 100
+    if total <= cap:
+        return with_edge
+    scale = cap / total
+    return [
+        BatchSizing(
+            s.opportunity_id,
+            KellySizing(
+                s.sizing.kelly_fraction,
+                s.sizing.adjusted_fraction * scale,
+                s.sizing.position_size * scale,
+                s.sizing.expected_edge,
+                True,
+                s.sizing.confidence_adjustment,
+            ),
+        )
+        for s in with_edge
+    ]

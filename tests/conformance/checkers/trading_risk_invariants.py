@@ -1,0 +1,284 @@
+"""trading.json::risk_invariants: the 18 invariants, the governor's decision, correlation and tail checks.
+
+Sub-sections are split into one test per case. ``base_request`` and the ``*_note`` keys are the
+context the cases are built from (not cases); ``default_limits`` and ``severity`` are checked as
+cases. Any other sub-section fails until someone teaches this checker what it means.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from paulp.domain import tail
+from paulp.domain.breaker import CircuitBreaker
+from paulp.domain.risk import CORRELATION_LOOKUP_ID, evaluate
+from paulp.domain.risk_correlation import CachedPair, GraphEdge, GraphNode, correlated_markets, edge_score
+from paulp.domain.risk_input import CorrelatedMarket, PortfolioSnapshot, Position, RiskRequest
+from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
+from paulp.domain.risk_results import SEVERITY, InvariantId, Severity
+from tests.conformance.registry import Context, checker, vectors_dir
+
+GROUP = "risk_invariants"
+CONTEXT_KEYS = frozenset({"base_request"})
+LIST_SECTIONS = ("single_invariant_cases", "aggregate_cases", "event_graph_correlation_scores", "tail_concentration")
+TOL = 1e-6
+
+REQUEST_KEYS = frozenset(
+    {
+        "marketId", "venue", "side", "size", "price", "strategy", "marketPrice", "spread", "volume24h",
+        "vpinScore", "ambiguityScore", "equivalenceGrade", "settlement_hours_from_now", "settlementDate",
+        "category", "price_age_seconds", "lastPriceUpdate", "portfolioValue", "dailyPnL", "weeklyPnL",
+        "maxDrawdown", "existingPositions", "correlatedMarkets", "circuitBreakerState", "systemHealthy",
+        "recentSlippageRatio",
+    }
+)  # fmt: skip
+
+
+def split(data: Any) -> Iterator[tuple[str, Any]]:
+    if not isinstance(data, dict):
+        yield "unsupported-shape", ("unknown", type(data).__name__)
+        return
+    for key, value in data.items():
+        if key in CONTEXT_KEYS or key.endswith("_note"):
+            continue
+        if key in LIST_SECTIONS and isinstance(value, list):
+            for i, item in enumerate(value):
+                label = item.get("name") or item.get("invariant") or item.get("source") if isinstance(item, dict) else None
+                if isinstance(item, dict) and item.get("invariant") and item.get("name"):
+                    label = f"{item['invariant']}-{item['name']}"
+                yield f"{key}/{i:03d}" + (f"-{label}" if label else ""), (key, item)
+        else:
+            yield key, (key, value)
+
+
+def _now(ctx: Context) -> datetime:
+    """The vectors' clock, from the file's ``meta.conventions.now`` (the harness strips ``meta``)."""
+    meta = json.loads((vectors_dir() / ctx.file).read_text()).get("meta", {})
+    text = meta.get("conventions", {}).get("now", "")
+    match = re.match(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)", text)
+    assert match, f"cannot read 'now' from meta.conventions: {text!r}"
+    return datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
+
+
+def _base_limits(ctx: Context) -> RiskLimits:
+    return DEFAULT_LIMITS.merged(ctx.document[GROUP].get("default_limits", {}))
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def build_inputs(fields: Mapping[str, Any], now: datetime) -> tuple[RiskRequest, PortfolioSnapshot, str]:
+    """Request, snapshot and breaker state from a vector's flat §3.1 request (offsets relative to now)."""
+    unknown = set(fields) - REQUEST_KEYS
+    assert not unknown, f"request fields this checker cannot interpret: {sorted(unknown)}"
+    settlement = fields.get("settlementDate")
+    settlement_at = _parse_time(settlement) if isinstance(settlement, str) else None
+    if "settlement_hours_from_now" in fields and fields["settlement_hours_from_now"] is not None:
+        settlement_at = now + timedelta(hours=fields["settlement_hours_from_now"])
+    updated = fields.get("lastPriceUpdate")
+    updated_at = _parse_time(updated) if isinstance(updated, str) else None
+    if "price_age_seconds" in fields and fields["price_age_seconds"] is not None:
+        updated_at = now - timedelta(seconds=fields["price_age_seconds"])
+    request = RiskRequest(
+        market_id=fields.get("marketId", "unknown"),
+        size=float(fields.get("size", 0)),
+        category=fields.get("category", "unknown"),
+        venue=fields.get("venue", "kalshi"),
+        side=fields.get("side", "YES"),
+        price=float(fields.get("price", 0)),
+        strategy=fields.get("strategy", "unknown"),
+        market_price=float(fields.get("marketPrice", 0)),
+        spread=float(fields.get("spread", 0)),
+        volume_24h=float(fields.get("volume24h", 0)),
+        vpin_score=fields.get("vpinScore"),
+        ambiguity_score=fields.get("ambiguityScore"),
+        equivalence_grade=fields.get("equivalenceGrade"),
+        settlement_date=settlement_at,
+        last_price_update=updated_at,
+        recent_slippage_ratio=fields.get("recentSlippageRatio"),
+    )
+    positions = tuple(
+        Position(p["marketId"], p.get("category", "unknown"), float(p["size"]), float(p.get("unrealizedPnL", 0)))
+        for p in fields.get("existingPositions", [])
+    )
+    correlated = fields.get("correlatedMarkets", [])
+    snapshot = PortfolioSnapshot(
+        portfolio_value=float(fields.get("portfolioValue", 10000)),
+        daily_pnl=float(fields.get("dailyPnL", 0)),
+        weekly_pnl=float(fields.get("weeklyPnL", 0)),
+        max_drawdown=float(fields.get("maxDrawdown", 0)),
+        positions=positions,
+        correlated_markets=None
+        if correlated is None
+        else tuple(
+            CorrelatedMarket(c["marketId"], float(c["correlationScore"]), c.get("correlationType", "unknown"))
+            for c in correlated
+        ),
+        system_healthy=bool(fields.get("systemHealthy", True)),
+    )
+    return request, snapshot, fields.get("circuitBreakerState", "NORMAL")
+
+
+def _same(actual: Any, expected: Any, what: str) -> None:
+    if isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        assert actual == expected and type(actual) is type(expected), f"{what}: got {actual!r}, expected {expected!r}"
+    elif isinstance(expected, int | float):
+        assert isinstance(actual, int | float) and not isinstance(actual, bool), f"{what}: got {actual!r}"
+        assert math.isclose(actual, expected, rel_tol=TOL, abs_tol=TOL), f"{what}: got {actual!r}, expected {expected}"
+    else:
+        raise AssertionError(f"{what}: cannot interpret expected value {expected!r}")
+
+
+def _decide(case: Mapping[str, Any], ctx: Context) -> Any:
+    now = _now(ctx)
+    fields = {**ctx.document[GROUP]["base_request"], **case.get("overrides", {})}
+    limits = _base_limits(ctx).merged(case.get("limits_override") or {})
+    request, snapshot, state = build_inputs(fields, now)
+    return evaluate(request, snapshot, limits, state, now)
+
+
+def _single(case: Mapping[str, Any], ctx: Context) -> None:
+    decision = _decide(case, ctx)
+    iid = InvariantId(case["invariant"])
+    result = next(r for r in decision.results if r.invariant_id is iid)
+    expected = case["expected"]
+    known = {"passed", "severity", "actual_value", "threshold"}
+    assert set(expected) <= known, f"unknown expectations {set(expected) - known}"
+    for key, got in (
+        ("passed", result.passed),
+        ("severity", result.severity.value),
+        ("actual_value", result.actual_value),
+        ("threshold", result.threshold),
+    ):
+        if key in expected:
+            _same(got, expected[key], f"{iid}.{key} ({result.message})")
+
+
+def _aggregate(case: Mapping[str, Any], ctx: Context) -> None:
+    decision = _decide(case, ctx)
+    expected = case["expected"]
+    known = {"count", "critical_failures", "warnings", "blocked"}
+    assert set(expected) <= known, f"unknown expectations {set(expected) - known}"
+    got = {
+        "count": decision.checks_run,
+        "critical_failures": [v.invariant_id for v in decision.violations],
+        "warnings": [w.invariant_id for w in decision.warnings],
+        "blocked": decision.blocked,
+    }
+    assert [r.invariant_id.value for r in decision.results] == [i.value for i in InvariantId], "results not I1..I18"
+    for key, value in expected.items():
+        assert got[key] == value, f"{key}: got {got[key]!r}, expected {value!r}"
+
+
+def _correlation(case: Mapping[str, Any], ctx: Context) -> None:
+    now = _now(ctx)
+    source = case.get("source")
+    if case.get("storage_error"):
+        fields = {**ctx.document[GROUP]["base_request"], "correlatedMarkets": None}
+        request, snapshot, state = build_inputs(fields, now)
+        breaker = CircuitBreaker("conformance")
+        breaker.record_risk_check(True, now)
+        before = breaker.consecutive_failures
+        decision = evaluate(request, snapshot, _base_limits(ctx), state, now)
+        breaker.record_risk_check(decision.blocked, now, counted=decision.counts_toward_breaker)
+        text = str(case.get("expected", ""))
+        wanted = re.search(r"violation (\w+)", text)
+        assert wanted, f"cannot read the expected violation from {text!r}"
+        assert not decision.approved, "lookup failure must block"
+        assert [v.invariant_id for v in decision.violations] == [wanted.group(1)] == [CORRELATION_LOOKUP_ID]
+        assert decision.violations[0].message == "Correlation data unavailable"
+        if "counter unchanged" in text:
+            assert breaker.consecutive_failures == before, "lookup failure touched the breaker counter"
+        return
+    target, other = GraphNode("target-market"), GraphNode("other-market")
+    if source == "edge":
+        assert edge_score(case["edge_type"], case.get("weight")) == case["expected_score"] or math.isclose(
+            edge_score(case["edge_type"], case.get("weight")), case["expected_score"], abs_tol=TOL
+        )
+        found = correlated_markets("target-market", now, edges=[GraphEdge(other, target, case["edge_type"], case.get("weight"))])
+        assert len(found) == 1 and found[0].market_id == "other-market", found
+        _same(found[0].correlation_score, case["expected_score"], "edge score")
+        if "expected_type" in case:
+            assert found[0].correlation_type == case["expected_type"]
+    elif source == "cache":
+        stored = case["stored_score"]
+        competing = GraphEdge(target, other, "correlated_with", 1.0 if stored != 1.0 else 0.5)
+        pair = CachedPair("other-market", "target-market", stored, now + timedelta(hours=1))
+        found = correlated_markets("target-market", now, cached=[pair], edges=[competing])
+        assert [m.market_id for m in found] == ["other-market"], found
+        _same(found[0].correlation_score, case["expected_score"], "cached score")
+        assert found[0].correlation_type == case.get("expected_type", "cached")
+    else:
+        raise AssertionError(f"cannot interpret correlation case {case!r}")
+
+
+def _tail(case: Mapping[str, Any], ctx: Context) -> None:
+    positions = case["positions"]
+    params = inspect.signature(tail.tail_concentration).parameters
+    threshold = case.get("threshold", tail.HHI_LIMIT)
+    if "threshold" in params:
+        result = tail.tail_concentration(positions, threshold=threshold)  # type: ignore[call-arg]
+    else:
+        assert math.isclose(threshold, tail.HHI_LIMIT), (
+            f"paulp.domain.tail.tail_concentration takes no threshold, case needs {threshold}"
+        )
+        result = tail.tail_concentration(positions)
+    exp = case["expected"]
+    ids = [p["marketId"] for p in positions if tail.is_tail(float(p.get("size", 0)), p.get("currentPrice", p.get("price")))]
+    checks = {
+        "tail_market_ids": (ids, "tail ids"),
+        "herfindahl": (result.hhi, "hhi"),
+        "max_position_pct": (result.max_pct, "max pct"),
+        "total_tail_value": (result.total_tail_value, "total"),
+        "is_compliant": (result.compliant, "compliant"),
+    }
+    assert set(exp) <= set(checks), f"unknown expectations {set(exp) - set(checks)}"
+    for key, value in exp.items():
+        got, what = checks[key]
+        if isinstance(value, list):
+            assert got == value, f"{what}: got {got}, expected {value}"
+        else:
+            _same(got, value, what)
+    if "tail_market_ids" in exp:
+        assert result.count == len(exp["tail_market_ids"])
+
+
+def _default_limits(data: Mapping[str, Any], ctx: Context) -> None:
+    ours = DEFAULT_LIMITS.to_json()
+    for key, value in data.items():
+        assert key in ours, f"unknown limit {key}"
+        assert ours[key] == value, f"default {key}: ours {ours[key]!r}, spec {value!r}"
+
+
+def _severity(data: Mapping[str, Any], ctx: Context) -> None:
+    listed = set()
+    for sev, ids in data.items():
+        for iid in ids:
+            assert SEVERITY[InvariantId(iid)] is Severity(sev), f"{iid} severity is {SEVERITY[InvariantId(iid)]}"
+            listed.add(iid)
+    assert listed == {i.value for i in InvariantId}, f"ids not covered: {set(InvariantId) - listed}"
+
+
+SECTIONS = {
+    "single_invariant_cases": _single,
+    "aggregate_cases": _aggregate,
+    "event_graph_correlation_scores": _correlation,
+    "tail_concentration": _tail,
+    "default_limits": _default_limits,
+    "severity": _severity,
+}
+
+
+@checker("trading.json", GROUP, split=split)
+def check(case: Any, ctx: Context) -> None:
+    section, data = case
+    fn = SECTIONS.get(section)
+    assert fn is not None, f"risk_invariants sub-section {section!r} has no interpretation in this checker"
+    fn(data, ctx)
