@@ -1,0 +1,58 @@
+"""Real services for checkers that are not pytest fixtures: one resolution per process, a database per use."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from paulp.adapters.config import Settings
+from paulp.adapters.services import Services, resolve_services
+from paulp.api.wiring import Container, build
+
+ROOT = Path(__file__).resolve().parents[2]
+_services: Services | None = None
+_created: list[str] = []
+
+
+def services() -> Services:
+    global _services
+    if _services is None:
+        _services = resolve_services(os.environ.get("PAULP_DATABASE_URL"), os.environ.get("PAULP_NATS_URL"),
+                                     "test", Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))))
+        _services.start()
+        atexit.register(_cleanup)
+    return _services
+
+
+def _cleanup() -> None:
+    if _services is None:
+        return
+    with psycopg.connect(_services.database_url, autocommit=True) as conn:
+        for name in _created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _services.stop()
+
+
+def new_database() -> str:
+    svc = services()
+    name = f"paulp_chk_{secrets.token_hex(5)}"
+    with psycopg.connect(svc.database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    _created.append(name)
+    parts = urlsplit(svc.database_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def fresh_container(config: dict[str, Any] | None = None) -> Container:
+    """A container on a brand-new database with exactly ``config`` (everything else unset)."""
+    db = new_database()
+    svc = services()
+    settings = Settings(PAULP_DATABASE_URL=db, PAULP_NATS_URL=svc.nats_url,
+                        PAULP_NAMESPACE="c" + secrets.token_hex(4), **(config or {}))
+    return build(settings, db, svc.nats_url)
