@@ -20,6 +20,8 @@ from paulp.adapters.services import ServiceConfigError, Services, resolve_servic
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+orders_app = typer.Typer(help="Order lifecycle views.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
 console = Console()
 err = Console(stderr=True)
 
@@ -180,6 +182,47 @@ def audit_verify(
     for m in report.event_mismatches:
         err.print(f"event mismatch at sequence {m.sequence} (notification {m.notification_id}): {m.kind}")
     raise fail(f"audit chain BROKEN; first bad sequence {report.first_bad_sequence}", 1)
+
+
+@orders_app.command("list")
+def orders_list(
+    state: Annotated[str | None, typer.Option(help="only orders in this state")] = None,
+    strategy: Annotated[str | None, typer.Option(help="only this strategy")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """Newest orders from the orders view."""
+    import psycopg
+
+    with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
+        rows = conn.execute(
+            "SELECT order_id, strategy, ticker, side, requested_size, max_price, state, filled_size, created_at"
+            " FROM views.orders WHERE (%(st)s::text IS NULL OR state = %(st)s)"
+            " AND (%(sg)s::text IS NULL OR strategy = %(sg)s) ORDER BY created_at DESC LIMIT %(n)s",
+            {"st": state.upper() if state else None, "sg": strategy, "n": limit}).fetchall()
+    table = Table("order", "strategy", "ticker", "side", "size", "max", "state", "filled", "created")
+    for r in rows:
+        table.add_row(*(str(x) for x in r))
+    console.print(table)
+
+
+@orders_app.command("show")
+def orders_show(order_id: str) -> None:
+    """An order's full history, read from its events (not from a view)."""
+    from paulp.api.wiring import build
+
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        try:
+            events = container.orders.history(order_id)
+        finally:
+            container.close()
+    if not events:
+        raise fail(f"no order {order_id!r}", 1)
+    table = Table("version", "event", "detail")
+    for e in events:
+        detail = {k: v for k, v in e.__dict__.items() if k not in ("originator_id", "originator_version", "timestamp")}
+        table.add_row(str(e.originator_version), type(e).__qualname__, json.dumps(detail, default=str)[:160])
+    console.print(table)
 
 
 @app.command()

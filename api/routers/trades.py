@@ -28,3 +28,34 @@ def trades(request: Request) -> TradesResponse:
     filters = parse_filters(dict(request.query_params))
     body = list_trades(request.app.state.container.pool, filters)
     return TradesResponse(**body, timestamp=now_iso())
+
+
+class Position(BaseModel):
+    strategy: str
+    ticker: str
+    side: str
+    contracts: int
+    avgPriceCents: float
+    costUsd: float
+    realizedPnlUsd: float
+    lastFillAt: str
+
+
+class PositionsResponse(BaseModel):
+    count: int
+    positions: list[Position]
+    timestamp: str
+
+
+@router.get("/positions", response_model=PositionsResponse)
+def positions(request: Request, strategy: str | None = None) -> PositionsResponse:
+    """Open positions per strategy/market/side at cost; unrealised PnL needs marks (not yet projected)."""
+    with request.app.state.container.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT strategy, ticker, side, contracts, cost_cents, realized_pnl_usd, last_fill_at FROM views.positions"
+            " WHERE (%(s)s::text IS NULL OR strategy = %(s)s) ORDER BY strategy, ticker, side", {"s": strategy},
+        ).fetchall()
+    items = [Position(strategy=s, ticker=t, side=sd, contracts=c, avgPriceCents=round(cost / c, 4) if c else 0.0,
+                      costUsd=cost / 100, realizedPnlUsd=float(pnl), lastFillAt=at.isoformat())
+             for s, t, sd, c, cost, pnl, at in rows]
+    return PositionsResponse(count=len(items), positions=items, timestamp=now_iso())

@@ -1,0 +1,54 @@
+"""The paulp command line against real services: exit codes and messages for good and bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from paulp.domain.clock import FixedClock
+from tests.integration.helpers import make_container
+from tests.integration.test_order_pipeline import MARKET, signal
+from tests.support.seeding import catch_up
+
+pytestmark = pytest.mark.integration
+
+
+def paulp(args: list[str], db: str, nats: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
+    return subprocess.run([sys.executable, "-m", "paulp.api", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_orders_show_and_list_when_order_exists_then_history_printed(fresh_db, nats_url, namespace):
+    container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(datetime(2026, 3, 2, 15, tzinfo=UTC)))
+    try:
+        out = container.pipeline(MARKET).process(signal("cli-1"))
+        catch_up(container)
+    finally:
+        container.close()
+    shown = paulp(["orders", "show", out.order_id], fresh_db, nats_url)
+    assert shown.returncode == 0, shown.stderr
+    assert "FillRecorded" in shown.stdout and "Created" in shown.stdout
+    listed = paulp(["orders", "list", "--state", "filled"], fresh_db, nats_url)
+    assert listed.returncode == 0 and out.order_id in listed.stdout.replace("\n", "")
+    missing = paulp(["orders", "show", "order-nope"], fresh_db, nats_url)
+    assert missing.returncode == 1 and "no order" in missing.stderr
+
+
+def test_cli_when_input_bad_then_message_and_nonzero_exit(fresh_db, nats_url):
+    r = paulp(["replay", "--projection", "nope"], fresh_db, nats_url)
+    assert r.returncode == 2 and "unknown projection" in r.stderr
+    r = paulp(["replay", "--projection", "breaker_state", "--into", "views"], fresh_db, nats_url)
+    assert r.returncode == 2 and "refusing" in r.stderr
+    r = paulp(["audit", "verify", "--from", "5", "--to", "2"], fresh_db, nats_url)
+    assert r.returncode == 2 and "--from" in r.stderr
+    env = {**os.environ, "ENVIRONMENT": "production"}
+    env.pop("PAULP_DATABASE_URL", None)
+    env.pop("PAULP_NATS_URL", None)
+    r = subprocess.run([sys.executable, "-m", "paulp.api", "doctor"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "PAULP_DATABASE_URL" in r.stderr
