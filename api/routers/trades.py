@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from paulp.api.errors import now_iso
-from paulp.api.trades import list_trades, parse_filters
+from paulp.api.trades import list_trades_json, parse_filters
 
 router = APIRouter(prefix="/admin", tags=["trades"])
 
@@ -24,10 +24,10 @@ class TradesResponse(BaseModel):
 
 @router.get("/trades", response_model=TradesResponse, response_model_exclude_none=True,
             responses={400: {"description": "invalid_venue | invalid_limit | invalid_mode"}})
-def trades(request: Request) -> TradesResponse:
+def trades(request: Request) -> Response:
     filters = parse_filters(dict(request.query_params))
-    body = list_trades(request.app.state.container.pool, filters)
-    return TradesResponse(**body, timestamp=now_iso())
+    body = list_trades_json(request.app.state.container.pool, filters, now_iso())
+    return Response(body, media_type="application/json")
 
 
 class Position(BaseModel):

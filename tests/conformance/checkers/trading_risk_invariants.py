@@ -7,7 +7,6 @@ cases. Any other sub-section fails until someone teaches this checker what it me
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import re
@@ -49,7 +48,9 @@ def split(data: Any) -> Iterator[tuple[str, Any]]:
             continue
         if key in LIST_SECTIONS and isinstance(value, list):
             for i, item in enumerate(value):
-                label = item.get("name") or item.get("invariant") or item.get("source") if isinstance(item, dict) else None
+                label = (
+                    item.get("name") or item.get("invariant") or item.get("source") if isinstance(item, dict) else None
+                )
                 if isinstance(item, dict) and item.get("invariant") and item.get("name"):
                     label = f"{item['invariant']}-{item['name']}"
                 yield f"{key}/{i:03d}" + (f"-{label}" if label else ""), (key, item)
@@ -202,7 +203,9 @@ def _correlation(case: Mapping[str, Any], ctx: Context) -> None:
         assert edge_score(case["edge_type"], case.get("weight")) == case["expected_score"] or math.isclose(
             edge_score(case["edge_type"], case.get("weight")), case["expected_score"], abs_tol=TOL
         )
-        found = correlated_markets("target-market", now, edges=[GraphEdge(other, target, case["edge_type"], case.get("weight"))])
+        found = correlated_markets(
+            "target-market", now, edges=[GraphEdge(other, target, case["edge_type"], case.get("weight"))]
+        )
         assert len(found) == 1 and found[0].market_id == "other-market", found
         _same(found[0].correlation_score, case["expected_score"], "edge score")
         if "expected_type" in case:
@@ -221,17 +224,11 @@ def _correlation(case: Mapping[str, Any], ctx: Context) -> None:
 
 def _tail(case: Mapping[str, Any], ctx: Context) -> None:
     positions = case["positions"]
-    params = inspect.signature(tail.tail_concentration).parameters
-    threshold = case.get("threshold", tail.HHI_LIMIT)
-    if "threshold" in params:
-        result = tail.tail_concentration(positions, threshold=threshold)  # type: ignore[call-arg]
-    else:
-        assert math.isclose(threshold, tail.HHI_LIMIT), (
-            f"paulp.domain.tail.tail_concentration takes no threshold, case needs {threshold}"
-        )
-        result = tail.tail_concentration(positions)
+    result = tail.tail_concentration(positions, threshold=case.get("threshold", tail.HHI_LIMIT))
     exp = case["expected"]
-    ids = [p["marketId"] for p in positions if tail.is_tail(float(p.get("size", 0)), p.get("currentPrice", p.get("price")))]
+    ids = [
+        p["marketId"] for p in positions if tail.is_tail(float(p.get("size", 0)), p.get("currentPrice", p.get("price")))
+    ]
     checks = {
         "tail_market_ids": (ids, "tail ids"),
         "herfindahl": (result.hhi, "hhi"),

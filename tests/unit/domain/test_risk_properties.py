@@ -41,7 +41,10 @@ def mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.Sear
 small_money = mostly(st.floats(-100, 100), st.floats(-20000, 20000))
 positions = st.lists(
     st.builds(
-        Position, st.sampled_from(MARKETS), st.sampled_from(CATEGORIES), mostly(st.floats(-100, 100), st.floats(-3000, 3000))
+        Position,
+        st.sampled_from(MARKETS),
+        st.sampled_from(CATEGORIES),
+        mostly(st.floats(-100, 100), st.floats(-3000, 3000)),
     ),
     max_size=3,
 ).map(tuple)

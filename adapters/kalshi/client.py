@@ -1,0 +1,343 @@
+"""Async Kalshi REST client (api-and-security §3.2, §3.3, §4): signed, paced, evidenced, retried with care.
+
+Every response body, success or error, is stored in the evidence store before it is parsed and its
+hash travels with the parsed data or the error. Reads are retried on 429/5xx/timeouts; writes never
+are: a write whose fate is unknown raises `VenueOutcomeUnknown`, resolved by asking the venue
+(ADR 0230).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
+from paulp.adapters.kalshi.client_errors import (
+    EvidenceWriteFailed,
+    KalshiError,
+    VenueOutcomeUnknown,
+    VenueResponseInvalid,
+    error_for_status,
+    error_for_transport,
+    json_object,
+    retry_after_seconds,
+)
+from paulp.adapters.kalshi.rate_limit import BASIC, KalshiRateLimiter, RateTier, tier_from_env
+from paulp.adapters.kalshi.signing import (
+    KEY_ENV,
+    PRIVATE_KEY_ENV,
+    KalshiAuth,
+    KalshiCredentials,
+    KalshiCredentialsError,
+    KalshiSigner,
+    credentials_from_env,
+    requires_signature,
+    wall_clock_ms,
+)
+
+DEFAULT_BASE_URL = "https://api.elections.kalshi.com/trade-api/v2"
+BASE_URL_ENV = "KALSHI_BASE_URL"
+TIMEOUT_ENV = "KALSHI_TIMEOUT_SECONDS"
+EVIDENCE_SOURCE = "kalshi_trade_api"
+USER_AGENT = "Paul-P/1.0"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def _check_base_url(url: str) -> str:
+    """https anywhere; plain http only to a loopback host (the test fake), so signed bytes never travel in clear."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return url.strip().rstrip("/")
+    try:
+        loopback = host in _LOOPBACK_NAMES or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme == "http" and loopback:
+        return url.strip().rstrip("/")
+    raise KalshiError(f"{BASE_URL_ENV} must be an https URL (http only for loopback), got {url!r}",
+                      code="venue_config_invalid")
+
+
+@dataclass(frozen=True)
+class KalshiClientConfig:
+    """Timeouts and retry policy of §3.3; the defaults are the normative values."""
+
+    base_url: str = DEFAULT_BASE_URL
+    timeout_s: float = 10.0
+    max_retries: int = 3
+    backoff_base_s: float = 1.0
+    backoff_factor: float = 2.0
+    backoff_cap_s: float = 8.0
+    max_retry_after_s: float = 30.0  # a longer Retry-After gives up instead of stalling the caller
+    tier: RateTier = BASIC
+    burst_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: Any) -> KalshiClientConfig:
+        raw_timeout = env.get(TIMEOUT_ENV, "").strip()
+        try:
+            timeout = float(raw_timeout) if raw_timeout else 10.0
+        except ValueError:
+            raise KalshiError(f"{TIMEOUT_ENV} must be a number of seconds", code="venue_config_invalid") from None
+        values: dict[str, Any] = {
+            "base_url": env.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL,
+            "timeout_s": timeout,
+            "tier": tier_from_env(env),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class KalshiResponse:
+    """A parsed 2xx body with the hash of the exact bytes it was parsed from."""
+
+    status: int
+    data: dict[str, Any]
+    evidence_hash: str
+    fetch: EvidenceFetch = field(repr=False)
+    attempts: int = 1
+
+
+def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    return {k: v for k, v in params.items() if v is not None} or None
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class KalshiClient:
+    """Thin, typed transport to the Kalshi trade API; one instance per process and event loop."""
+
+    def __init__(
+        self,
+        evidence: EvidenceStore,
+        *,
+        config: KalshiClientConfig | None = None,
+        credentials: KalshiCredentials | None = None,
+        credentials_error: KalshiCredentialsError | None = None,
+        limiter: KalshiRateLimiter | None = None,
+        now_ms: Callable[[], int] = wall_clock_ms,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config or KalshiClientConfig()
+        base_url = _check_base_url(self.config.base_url)
+        self._base_path = urlsplit(base_url).path.rstrip("/")
+        self._evidence = evidence
+        self._signer = KalshiSigner(credentials, now_ms) if credentials is not None else None
+        self._credentials_error = credentials_error
+        self._limiter = limiter or KalshiRateLimiter(self.config.tier, burst_seconds=self.config.burst_seconds)
+        self._now_ms = now_ms
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(self.config.timeout_s),
+            headers={"Accept": "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT},
+            auth=KalshiAuth(self._signer),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], evidence: EvidenceStore, **kwargs: Any) -> KalshiClient:
+        """Both secrets unset → public-only client; a partial or broken pair fails every signed call unsent."""
+        config = kwargs.pop("config", None) or KalshiClientConfig.from_env(env)
+        creds: KalshiCredentials | None = None
+        problem: KalshiCredentialsError | None = None
+        if (env.get(KEY_ENV) or "").strip() or (env.get(PRIVATE_KEY_ENV) or "").strip():
+            try:
+                creds = credentials_from_env(env)
+            except KalshiCredentialsError as exc:
+                problem = exc
+        return cls(evidence, config=config, credentials=creds, credentials_error=problem, **kwargs)
+
+    @property
+    def has_credentials(self) -> bool:
+        return self._signer is not None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> KalshiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- transport -------------------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> KalshiResponse:
+        """One logical call; GETs are retried per §3.3, anything else is sent exactly once."""
+        method = method.upper()
+        full_path = self._base_path + path
+        self._require_credentials(method, full_path)
+        write = method != "GET"
+        query = _clean(params)
+        content = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode("utf-8")
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._limiter.acquire(method, full_path)
+            try:
+                response = await self._http.request(method, path, params=query, content=content)
+            except httpx.TransportError as exc:
+                error = error_for_transport(exc, method, full_path, write)
+                if write or attempt > self.config.max_retries:
+                    raise error from exc
+                await self._sleep(self._backoff(attempt))
+                continue
+            result = await self._evidence_and_parse(response, method, full_path, query, write, attempt)
+            if isinstance(result, KalshiResponse):
+                return result
+            if not write and response.status_code in RETRY_STATUSES and attempt <= self.config.max_retries:
+                delay = self._retry_delay(attempt, response)
+                if delay is not None:
+                    await self._sleep(delay)
+                    continue
+            raise result
+
+    def _require_credentials(self, method: str, full_path: str) -> None:
+        if self._signer is None and requires_signature(full_path):
+            if self._credentials_error is not None:
+                raise KalshiCredentialsError(str(self._credentials_error))
+            raise KalshiCredentialsError(
+                f"{method} {full_path} needs Kalshi credentials: set {KEY_ENV} and {PRIVATE_KEY_ENV}"
+            )
+
+    async def _evidence_and_parse(
+        self, response: httpx.Response, method: str, full_path: str, query: dict[str, Any] | None,
+        write: bool, attempt: int,
+    ) -> KalshiResponse | KalshiError:
+        """Store the exact bytes first; only then look inside them."""
+        body = response.content
+        status = response.status_code
+        try:
+            blob = await asyncio.to_thread(self._evidence.put, body)
+        except Exception as exc:
+            if write:
+                raise VenueOutcomeUnknown(f"{method} {full_path}: response not evidenced ({type(exc).__name__})",
+                                          status=status, method=method, path=full_path) from exc
+            raise EvidenceWriteFailed(f"{method} {full_path}: response could not be stored as evidence",
+                                      status=status, method=method, path=full_path) from exc
+        fetch = EvidenceFetch(
+            evidence_hash=blob.evidence_hash, source=EVIDENCE_SOURCE,
+            endpoint=response.request.url.raw_path.decode("ascii"), fetched_at=self._iso_now(),
+            size_bytes=len(body), request_method=method, request_params=query, response_status=status,
+        )
+        ctx: dict[str, Any] = {"status": status, "evidence_hash": blob.evidence_hash, "method": method,
+                               "path": full_path, "fetch": fetch}
+        data = json_object(body)
+        if 200 <= status < 300:
+            if data is None and body.strip():
+                if write:
+                    return VenueOutcomeUnknown(f"{method} {full_path}: {status} with unreadable body", **ctx)
+                return VenueResponseInvalid(f"{method} {full_path}: {status} body is not a JSON object", **ctx)
+            return KalshiResponse(status, data or {}, blob.evidence_hash, fetch, attempt)
+        return error_for_status(response, data, write, ctx)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base·factor^(attempt-1))]."""
+        cfg = self.config
+        ceiling = min(cfg.backoff_cap_s, cfg.backoff_base_s * cfg.backoff_factor ** (attempt - 1))
+        return self._jitter() * ceiling
+
+    def _retry_delay(self, attempt: int, response: httpx.Response) -> float | None:
+        """At least Retry-After when the venue gives one; None when that is longer than we may wait."""
+        delay = self._backoff(attempt)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._now_ms())
+        if retry_after is None:
+            return delay
+        if retry_after > self.config.max_retry_after_s:
+            return None
+        return max(delay, retry_after)
+
+    def _iso_now(self) -> str:
+        moment = datetime.fromtimestamp(self._now_ms() / 1000, tz=UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    # -- endpoints (§3.2, published paths) ---------------------------------------------------------------------
+
+    async def get_markets(self, *, limit: int | None = None, cursor: str | None = None,
+                          series_ticker: str | None = None, event_ticker: str | None = None) -> KalshiResponse:
+        return await self.request("GET", "/markets", params={
+            "limit": limit, "cursor": cursor, "series_ticker": series_ticker, "event_ticker": event_ticker})
+
+    async def get_market(self, ticker: str) -> KalshiResponse:
+        return await self.request("GET", f"/markets/{_seg(ticker)}")
+
+    async def get_events(self, *, limit: int | None = None, cursor: str | None = None, status: str | None = None,
+                         series_ticker: str | None = None) -> KalshiResponse:
+        return await self.request("GET", "/events", params={
+            "limit": limit, "cursor": cursor, "status": status, "series_ticker": series_ticker})
+
+    async def get_orderbook(self, ticker: str, *, depth: int | None = None) -> KalshiResponse:
+        return await self.request("GET", f"/markets/{_seg(ticker)}/orderbook", params={"depth": depth})
+
+    async def get_trades(self, ticker: str, *, limit: int | None = None, cursor: str | None = None) -> KalshiResponse:
+        return await self.request("GET", "/markets/trades", params={"ticker": ticker, "limit": limit, "cursor": cursor})
+
+    async def get_candlesticks(self, series_ticker: str, ticker: str, *, period_interval: int, start_ts: int,
+                               end_ts: int) -> KalshiResponse:
+        return await self.request(
+            "GET", f"/series/{_seg(series_ticker)}/markets/{_seg(ticker)}/candlesticks",
+            params={"period_interval": period_interval, "start_ts": start_ts, "end_ts": end_ts})
+
+    async def create_order(self, body: Mapping[str, Any]) -> KalshiResponse:
+        """Sent once. Timeout/5xx → `VenueOutcomeUnknown`; resolve by client order id, never by resending blind."""
+        return await self.request("POST", "/portfolio/orders", json_body=body)
+
+    async def cancel_order(self, order_id: str) -> KalshiResponse:
+        return await self.request("DELETE", f"/portfolio/orders/{_seg(order_id)}")
+
+    async def get_order(self, order_id: str) -> KalshiResponse:
+        return await self.request("GET", f"/portfolio/orders/{_seg(order_id)}")
+
+    async def get_orders(self, *, ticker: str | None = None, status: str | None = None, limit: int | None = None,
+                         cursor: str | None = None) -> KalshiResponse:
+        return await self.request("GET", "/portfolio/orders", params={
+            "ticker": ticker, "status": status, "limit": limit, "cursor": cursor})
+
+    async def get_positions(self, *, ticker: str | None = None, event_ticker: str | None = None,
+                            limit: int | None = None, cursor: str | None = None) -> KalshiResponse:
+        return await self.request("GET", "/portfolio/positions", params={
+            "ticker": ticker, "event_ticker": event_ticker, "limit": limit, "cursor": cursor})
+
+    async def get_balance(self) -> KalshiResponse:
+        return await self.request("GET", "/portfolio/balance")
+
+    async def get_historical_cutoff(self) -> KalshiResponse:
+        return await self.request("GET", "/historical/cutoff")
+
+    async def get_historical_markets(self, *, limit: int | None = None, cursor: str | None = None,
+                                     series_ticker: str | None = None) -> KalshiResponse:
+        return await self.request("GET", "/historical/markets", params={
+            "limit": limit, "cursor": cursor, "series_ticker": series_ticker})
+
+    async def get_historical_candlesticks(self, ticker: str, *, period_interval: int, start_ts: int,
+                                          end_ts: int | None = None) -> KalshiResponse:
+        return await self.request("GET", f"/historical/markets/{_seg(ticker)}/candlesticks", params={
+            "period_interval": period_interval, "start_ts": start_ts, "end_ts": end_ts})

@@ -1,0 +1,132 @@
+"""GET /admin/trades over 1,000,000 venue orders: HTTP p50/p99 beside the same SQL run raw (python -m bench.trades_query).
+
+Rows are loaded with COPY straight into the views (a load shortcut for the benchmark only; the app writes
+them through events). The API runs under uvicorn on loopback and is called over HTTP, sequentially.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import uvicorn
+
+from bench.common import bench_services, save, summary_ms
+from paulp.adapters.config import Settings
+from paulp.api.app import create_app
+from paulp.api.trades import parse_filters, venue_query
+from paulp.api.wiring import build
+
+TOKEN = "bench-admin-token-0123456789abcdefgh"
+STRATEGIES = ["bonding", "weather", "xv_signal", "smart_money", "resolution"]
+STATUSES = ["filled", "open", "rejected", "submitted", "cancelled", "paper_filled"]
+QUERIES = [
+    {},
+    {"venue": "kalshi", "limit": "100"},
+    {"strategy": "bonding", "status": "filled", "mode": "PAPER", "limit": "100"},
+    {"venue": "kalshi", "strategy": "weather", "limit": "50"},
+    {"status": "rejected", "limit": "500"},
+    {"ticker": "KX-BENCH-00042", "limit": "100"},
+    {"mode": "LIVE", "limit": "10"},
+]
+
+
+def load(db_url: str, rows: int) -> float:
+    rnd = random.Random(7)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    t0 = time.perf_counter()
+    with psycopg.connect(db_url) as conn, conn.cursor() as cur:
+        for venue, share in (("kalshi", 0.8), ("ibkr", 0.2)):
+            n = int(rows * share)
+            with cur.copy(f"COPY views.{venue}_orders (order_id, record, strategy, ticker, status, execution_mode,"
+                          " created_at, seq) FROM STDIN") as copy:
+                for i in range(n):
+                    created = base + timedelta(seconds=i * 7 + rnd.randrange(7))
+                    strategy, status = rnd.choice(STRATEGIES), rnd.choice(STATUSES)
+                    mode = "PAPER" if rnd.random() < 0.7 else "LIVE"
+                    ticker = f"KX-BENCH-{rnd.randrange(5000):05d}"
+                    oid = f"{venue[0]}-{i}"
+                    record = {"order_id": oid, "ticker": ticker, "status": status, "execution_mode": mode,
+                              "created_at": created.isoformat().replace("+00:00", "Z"), "requested_size": 10,
+                              "limit_price": 42, "fill_count": 10, "fill_price": 43,
+                              ("source_strategy" if venue == "kalshi" else "hedge_strategy"): strategy}
+                    copy.write_row((oid, json.dumps(record), strategy, ticker, status, mode, created, i))
+        conn.commit()
+        conn.execute("ANALYZE views.kalshi_orders")
+        conn.execute("ANALYZE views.ibkr_orders")
+    return rows / (time.perf_counter() - t0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def measure(db_url: str, nats_url: str, ns: str, repeats: int) -> dict[str, Any]:
+    settings = Settings(PAULP_NAMESPACE=ns, ADMIN_TOKEN=TOKEN)  # type: ignore[arg-type]
+    container = build(settings, db_url, nats_url)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    out: dict[str, Any] = {}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}) as http, \
+                psycopg.connect(db_url) as conn:
+            for q in QUERIES:
+                label = "&".join(f"{k}={v}" for k, v in q.items()) or "(defaults)"
+                f = parse_filters(q)
+                venues = ("kalshi", "ibkr") if f.venue == "all" else (f.venue,)
+                for _ in range(5):  # warm-up
+                    http.get("/admin/trades", params=q).raise_for_status()
+                api, raw = [], []
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    r = http.get("/admin/trades", params=q)
+                    api.append(time.perf_counter() - t)
+                    assert r.status_code == 200
+                    t = time.perf_counter()
+                    for v in venues:
+                        sql, args = venue_query(v, f)
+                        conn.execute(sql, args).fetchall()
+                    raw.append(time.perf_counter() - t)
+                a, b = summary_ms(api), summary_ms(raw)
+                out[label] = {"api": a, "raw_sql": b, "p99_ratio": round(a["p99_ms"] / b["p99_ms"], 2),
+                              "rows": r.json()["count"]}
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        container.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=300)
+    args = ap.parse_args()
+    with bench_services() as (db_url, nats_url, ns):
+        build(Settings(PAULP_NAMESPACE=ns), db_url, nats_url).close()  # migrate
+        rate = load(db_url, args.rows)
+        results = measure(db_url, nats_url, ns, args.repeats)
+    print(f"loaded {args.rows} rows by COPY at {rate:,.0f} rows/s")
+    print(f"{'query':55s} {'api p50':>8s} {'api p99':>8s} {'raw p50':>8s} {'raw p99':>8s} {'p99 x':>6s} rows")
+    for label, r in results.items():
+        print(f"{label:55s} {r['api']['p50_ms']:8.2f} {r['api']['p99_ms']:8.2f} {r['raw_sql']['p50_ms']:8.2f}"
+              f" {r['raw_sql']['p99_ms']:8.2f} {r['p99_ratio']:6.2f} {r['rows']}")
+    print(f"saved {save('trades_query', {'rows': args.rows, 'copy_rows_per_s': rate, 'queries': results})}")
+
+
+if __name__ == "__main__":
+    main()

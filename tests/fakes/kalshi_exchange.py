@@ -1,0 +1,440 @@
+"""A loopback Kalshi trade API for tests: real HTTP on 127.0.0.1, real RSA-PSS verification (ADR 0231).
+
+Markets, order books and candlesticks come from recorded venue candles (/work/shared/data/kalshi,
+or `PAULP_KALSHI_DATA_DIR`). Orders are held in memory with client-order-id idempotency. Faults
+(status codes, Retry-After, delays, "act then lose the answer") are queued with `inject`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from paulp.adapters.kalshi.signing import (
+    HEADER_KEY,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    load_public_key,
+    requires_signature,
+    signing_message,
+    verify_signature,
+)
+
+API_PREFIX = "/trade-api/v2"
+DATA_DIR_ENV = "PAULP_KALSHI_DATA_DIR"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "kalshi"
+Handler = Callable[[Request, Any], Response]
+
+
+@dataclass
+class SeenRequest:
+    """One request as the fake received it (arrival time on the monotonic clock) and what it answered."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes
+    headers: dict[str, str]
+    at: float
+    verified: bool = False
+    status: int = 0
+    response_body: bytes = b""
+
+
+@dataclass
+class Fault:
+    """Answer the next `times` matching requests with `status` after `delay_s`.
+
+    `process=True` lets the exchange act first (an order is placed), then loses the answer: the
+    ambiguous outcome of a timeout or 5xx after acceptance. `status=None` only delays.
+    """
+
+    status: int | None = 500
+    delay_s: float = 0.0
+    process: bool = False
+    retry_after: str | None = None
+    method: str | None = None
+    path_contains: str | None = None
+    times: int = 1
+    body: dict[str, Any] | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method) and (
+            self.path_contains is None or self.path_contains in path)
+
+
+def _cents(dollars: str | None) -> int | None:
+    return None if dollars is None else int((Decimal(dollars) * 100).to_integral_value())
+
+
+def _iso(ts: int | float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _quote(candle: dict[str, Any], side: str, empty: int) -> int:
+    cents = _cents(candle[side]["close"])
+    return empty if cents is None else cents
+
+
+def _market(ticker: str, candles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Quotes from the last two-sided candle (else the last one); an empty side (bid 0 / ask 100) stays empty.
+
+    Recorded series end at settlement, where books are one-sided; trading against them needs a live book.
+    """
+    last = candles[-1]
+    quoted = [c for c in candles if 0 < _quote(c, "yes_bid", 0) < _quote(c, "yes_ask", 100) < 100] or [last]
+    yes_bid, yes_ask = _quote(quoted[-1], "yes_bid", 0), _quote(quoted[-1], "yes_ask", 100)
+    traded = [c for c in candles if c["price"]["close"] is not None]
+    return {
+        "ticker": ticker, "event_ticker": ticker.rsplit("-", 1)[0], "series_ticker": ticker.split("-", 1)[0],
+        "market_type": "binary", "status": "active", "title": ticker,
+        "yes_bid": yes_bid, "yes_ask": yes_ask, "no_bid": 100 - yes_ask, "no_ask": 100 - yes_bid,
+        "last_price": _cents(traded[-1]["price"]["close"]) if traded else 0,
+        "volume": int(sum(Decimal(c["volume"]) for c in candles)),
+        "volume_24h": int(sum(Decimal(c["volume"]) for c in candles)),
+        "open_interest": int(Decimal(last["open_interest"])),
+        "open_time": _iso(candles[0]["end_period_ts"] - 3600), "close_time": _iso(last["end_period_ts"] + 86400),
+        "category": "unknown", "rules_primary": f"Recorded market {ticker}.",
+    }
+
+
+def load_recorded_markets(data_dir: Path | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, list[Any]]]:
+    folder = Path(os.environ.get(DATA_DIR_ENV) or data_dir or DEFAULT_DATA_DIR)
+    files = sorted(folder.glob("candlesticks-*.json"))
+    if not files:
+        raise FileNotFoundError(f"no candlesticks-*.json under {folder} (set {DATA_DIR_ENV})")
+    candles: dict[str, list[Any]] = {}
+    for file in files:
+        for ticker, rows in json.loads(file.read_text()).items():
+            candles.setdefault(ticker, []).extend(rows)
+    for rows in candles.values():
+        rows.sort(key=lambda c: c["end_period_ts"])
+    markets = {t: _market(t, rows) for t, rows in sorted(candles.items()) if rows}
+    return markets, candles
+
+
+def _error(status: int, code: str, message: str, retry_after: str | None = None) -> Response:
+    body = json.dumps({"error": {"code": code, "message": message, "service": "fake-kalshi"}}).encode()
+    headers = {"Retry-After": retry_after} if retry_after is not None else None
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def _ok(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(payload, separators=(",", ":")).encode(), status, media_type="application/json")
+
+
+def _page(items: list[Any], request: Request, default_limit: int = 100) -> tuple[list[Any], str]:
+    start = int(request.query_params.get("cursor") or 0)
+    limit = max(1, min(1000, int(request.query_params.get("limit") or default_limit)))
+    end = start + limit
+    return items[start:end], (str(end) if end < len(items) else "")
+
+
+class FakeKalshiExchange:
+    """`with FakeKalshiExchange(public_key, key_id) as fake:` then point the client at `fake.base_url`."""
+
+    def __init__(self, public_key: rsa.RSAPublicKey | str | bytes, key_id: str, *, data_dir: Path | None = None,
+                 timestamp_tolerance_ms: int = 30_000, balance_cents: int = 1_000_000) -> None:
+        self._public_key = public_key if isinstance(public_key, rsa.RSAPublicKey) else load_public_key(public_key)
+        self.key_id = key_id
+        self.tolerance_ms = timestamp_tolerance_ms
+        self.markets, self.candles = load_recorded_markets(data_dir)
+        self.balance_cents = balance_cents
+        self._lock = threading.Lock()
+        self._requests: list[SeenRequest] = []
+        self._faults: list[Fault] = []
+        self._orders: dict[str, dict[str, Any]] = {}
+        self._by_client_id: dict[str, str] = {}
+        self._positions: dict[str, int] = {}
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.app = Starlette(routes=self._routes())
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    def start(self, timeout_s: float = 5.0) -> FakeKalshiExchange:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False,
+                                timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("fake Kalshi exchange did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeKalshiExchange:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- test controls -----------------------------------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    @property
+    def requests(self) -> list[SeenRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def orders(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(o) for o in self._orders.values()]
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    # -- request pipeline --------------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        p = API_PREFIX
+        table: list[tuple[str, Handler, list[str]]] = [
+            ("/exchange/status", self._exchange_status, ["GET"]),
+            ("/markets", self._list_markets, ["GET"]),
+            ("/markets/trades", self._trades, ["GET"]),
+            ("/markets/{ticker}", self._get_market, ["GET"]),
+            ("/markets/{ticker}/orderbook", self._orderbook, ["GET"]),
+            ("/series/{series}/markets/{ticker}/candlesticks", self._candlesticks, ["GET"]),
+            ("/historical/markets/{ticker}/candlesticks", self._candlesticks, ["GET"]),
+            ("/portfolio/orders", self._orders_root, ["GET", "POST"]),
+            ("/portfolio/orders/{order_id}", self._order_item, ["GET", "DELETE"]),
+            ("/portfolio/positions", self._list_positions, ["GET"]),
+            ("/portfolio/balance", self._balance, ["GET"]),
+        ]
+        routes = [Route(p + path, self._endpoint(handler), methods=methods) for path, handler, methods in table]
+        routes.append(Route("/{rest:path}", self._endpoint(self._not_found),
+                            methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
+        return routes
+
+    def _endpoint(self, handler: Handler) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            body = await request.body()
+            path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?", 1)[0]
+            seen = SeenRequest(request.method, path, request.url.query, body,
+                               {k.lower(): v for k, v in request.headers.items()}, time.monotonic())
+            with self._lock:
+                self._requests.append(seen)
+            response = await self._respond(request, seen, handler)
+            seen.status, seen.response_body = response.status_code, bytes(response.body)
+            return response
+
+        return endpoint
+
+    async def _respond(self, request: Request, seen: SeenRequest, handler: Handler) -> Response:
+        fault = self._take_fault(seen.method, seen.path)
+        if fault is not None and not fault.process:
+            await asyncio.sleep(fault.delay_s)
+            if fault.status is not None:
+                return self._fault_response(fault)
+        problem = self._auth_problem(seen)
+        if problem is not None:
+            return _error(401, "authentication_error", problem)
+        seen.verified = HEADER_SIGNATURE.lower() in seen.headers
+        try:
+            payload = json.loads(seen.body) if seen.body else None
+        except ValueError:
+            return _error(400, "invalid_parameters", "body is not JSON")
+        with self._lock:
+            response = handler(request, payload)
+        if fault is not None and fault.process:
+            await asyncio.sleep(fault.delay_s)
+            if fault.status is not None:
+                return self._fault_response(fault)
+        return response
+
+    @staticmethod
+    def _fault_response(fault: Fault) -> Response:
+        assert fault.status is not None
+        if fault.body is not None:
+            return Response(json.dumps(fault.body).encode(), fault.status, media_type="application/json",
+                            headers={"Retry-After": fault.retry_after} if fault.retry_after else None)
+        code = {401: "authentication_error", 429: "too_many_requests"}.get(fault.status, "internal_server_error")
+        return _error(fault.status, code, f"injected {fault.status}", fault.retry_after)
+
+    def _auth_problem(self, seen: SeenRequest) -> str | None:
+        """Signed headers are checked wherever they appear; private paths require them."""
+        key = seen.headers.get(HEADER_KEY.lower())
+        stamp = seen.headers.get(HEADER_TIMESTAMP.lower())
+        signature = seen.headers.get(HEADER_SIGNATURE.lower())
+        if key is None and stamp is None and signature is None:
+            return "authentication required" if requires_signature(seen.path) else None
+        if key != self.key_id:
+            return "unknown api key"
+        if stamp is None or not stamp.isdigit() or len(stamp) != 13:
+            return "bad timestamp"
+        if abs(time.time() * 1000 - int(stamp)) > self.tolerance_ms:
+            return "stale timestamp"
+        if signature is None or not verify_signature(
+                self._public_key, signing_message(stamp, seen.method, seen.path), signature):
+            return "invalid signature"
+        return None
+
+    # -- public market data ------------------------------------------------------------------------------------
+
+    def _exchange_status(self, request: Request, _: Any) -> Response:
+        return _ok({"exchange_active": True, "trading_active": True})
+
+    def _not_found(self, request: Request, _: Any) -> Response:
+        return _error(404, "not_found", "no such endpoint")
+
+    def _list_markets(self, request: Request, _: Any) -> Response:
+        q = request.query_params
+        items = [m for m in self.markets.values()
+                 if q.get("series_ticker") in (None, m["series_ticker"])
+                 and q.get("event_ticker") in (None, m["event_ticker"])]
+        page, cursor = _page(items, request)
+        return _ok({"markets": page, "cursor": cursor})
+
+    def _get_market(self, request: Request, _: Any) -> Response:
+        market = self.markets.get(request.path_params["ticker"])
+        return _ok({"market": market}) if market else _error(404, "market_not_found", "market not found")
+
+    def _orderbook(self, request: Request, _: Any) -> Response:
+        """Published shape: bids per side as ascending [price, count]; YES asks are NO bids mirrored."""
+        market = self.markets.get(request.path_params["ticker"])
+        if market is None:
+            return _error(404, "market_not_found", "market not found")
+        depth = int(request.query_params.get("depth") or 0) or None
+
+        def side(best: int) -> list[list[int]]:
+            levels = [[best - i, 100 * (i + 1)] for i in range(3) if best - i >= 1]
+            return sorted(levels)[-depth:] if depth else sorted(levels)
+
+        return _ok({"orderbook": {"yes": side(market["yes_bid"]), "no": side(100 - market["yes_ask"])}})
+
+    def _trades(self, request: Request, _: Any) -> Response:
+        ticker = request.query_params.get("ticker", "")
+        rows = [c for c in self.candles.get(ticker, []) if c["price"]["close"] is not None]
+        trades = [{"trade_id": f"{ticker}-{c['end_period_ts']}", "ticker": ticker,
+                   "count": int(Decimal(c["volume"])), "yes_price": _cents(c["price"]["close"]),
+                   "no_price": 100 - (_cents(c["price"]["close"]) or 0), "created_time": _iso(c["end_period_ts"])}
+                  for c in reversed(rows)]
+        page, cursor = _page(trades, request)
+        return _ok({"trades": page, "cursor": cursor})
+
+    def _candlesticks(self, request: Request, _: Any) -> Response:
+        ticker = request.path_params["ticker"]
+        series = request.path_params.get("series")
+        market = self.markets.get(ticker)
+        if market is None or (series is not None and series != market["series_ticker"]):
+            return _error(404, "market_not_found", "market not found")
+        q = request.query_params
+        start, end = int(q.get("start_ts") or 0), int(q.get("end_ts") or 2**62)
+        rows = [c for c in self.candles[ticker] if start <= c["end_period_ts"] <= end]
+        return _ok({"ticker": ticker, "candlesticks": rows})
+
+    # -- portfolio -----------------------------------------------------------------------------------------------
+
+    def _orders_root(self, request: Request, payload: Any) -> Response:
+        if request.method == "POST":
+            return self._place(payload)
+        q = request.query_params
+        items = [o for o in reversed(self._orders.values())
+                 if q.get("ticker") in (None, o["ticker"]) and q.get("status") in (None, o["status"])]
+        page, cursor = _page(items, request)
+        return _ok({"orders": page, "cursor": cursor})
+
+    def _place(self, body: Any) -> Response:
+        if not isinstance(body, dict):
+            return _error(400, "invalid_parameters", "body must be an object")
+        market = self.markets.get(str(body.get("ticker")))
+        if market is None:
+            return _error(404, "market_not_found", "market not found")
+        side, action, count = body.get("side"), body.get("action"), body.get("count")
+        price = body.get(f"{side}_price")
+        if (side not in ("yes", "no") or action not in ("buy", "sell") or body.get("type") != "limit"
+                or not isinstance(count, int) or count < 1 or not isinstance(price, int) or not 1 <= price <= 99):
+            return _error(400, "invalid_parameters", "invalid order")
+        client_id = body.get("client_order_id")
+        if client_id and client_id in self._by_client_id:
+            return _error(409, "order_already_exists", "client_order_id already used")
+        yes_price = price if side == "yes" else 100 - price
+        ask = market["yes_ask"] if side == "yes" else 100 - market["yes_bid"]
+        bid = market["yes_bid"] if side == "yes" else 100 - market["yes_ask"]
+        filled = count if (price >= ask if action == "buy" else price <= bid) else 0
+        order = {
+            "order_id": str(uuid.uuid4()), "client_order_id": client_id, "user_id": "fake-user",
+            "ticker": market["ticker"], "status": "executed" if filled else "resting", "action": action,
+            "side": side, "type": "limit", "yes_price": yes_price, "no_price": 100 - yes_price,
+            "initial_count": count, "fill_count": filled, "remaining_count": count - filled,
+            "created_time": _iso(time.time()), "expiration_time": None, "time_in_force": "good_till_canceled",
+        }
+        self._orders[order["order_id"]] = order
+        if client_id:
+            self._by_client_id[client_id] = order["order_id"]
+        if filled:
+            signed = filled if (side == "yes") == (action == "buy") else -filled
+            self._positions[market["ticker"]] = self._positions.get(market["ticker"], 0) + signed
+            self.balance_cents -= filled * price if action == "buy" else -filled * price
+        return _ok({"order": order}, 201)
+
+    def _order_item(self, request: Request, _: Any) -> Response:
+        order = self._orders.get(request.path_params["order_id"])
+        if order is None:
+            return _error(404, "order_not_found", "order not found")
+        if request.method == "DELETE":
+            if order["status"] == "executed":
+                return _error(409, "order_not_resting", "order already executed")
+            reduced = order["remaining_count"]
+            order.update(status="canceled", remaining_count=0)
+            return _ok({"order": order, "reduced_by": reduced})
+        return _ok({"order": order})
+
+    def _list_positions(self, request: Request, _: Any) -> Response:
+        q = request.query_params
+        rows = [{"ticker": t, "event_ticker": self.markets[t]["event_ticker"], "position": n,
+                 "market_exposure": abs(n) * self.markets[t]["last_price"], "realized_pnl": 0, "fees_paid": 0,
+                 "total_traded": abs(n), "resting_orders_count": sum(
+                     1 for o in self._orders.values() if o["ticker"] == t and o["status"] == "resting")}
+                for t, n in sorted(self._positions.items()) if n
+                and q.get("ticker") in (None, t) and q.get("event_ticker") in (None, self.markets[t]["event_ticker"])]
+        page, cursor = _page(rows, request)
+        return _ok({"market_positions": page, "event_positions": [], "cursor": cursor})
+
+    def _balance(self, request: Request, _: Any) -> Response:
+        return _ok({"balance": self.balance_cents, "portfolio_value": self.balance_cents})
+
