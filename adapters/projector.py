@@ -53,8 +53,25 @@ def read_tracking(conn: psycopg.Connection[Any], name: str) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+class _Poison(Exception):
+    """Raised inside the fast path so the batch is re-run event by event with savepoints."""
+
+
 def apply_batch(conn: psycopg.Connection[Any], projection: Projection, batch: Sequence[Delivered]) -> BatchOutcome:
-    """One transaction: lock the tracking row, apply what is new, advance tracking."""
+    """One transaction: lock the tracking row, apply what is new, advance tracking.
+
+    Fast path: the whole batch in pipeline mode without savepoints (one round trip for most statements).
+    If any event fails, that transaction is rolled back and the batch re-run with a savepoint per event,
+    so the poison event is dead-lettered and the rest still apply.
+    """
+    try:
+        return _apply(conn, projection, batch, careful=False)
+    except _Poison:
+        return _apply(conn, projection, batch, careful=True)
+
+
+def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequence[Delivered],
+           careful: bool) -> BatchOutcome:
     mapper = make_mapper()
     out = BatchOutcome()
     with conn.transaction():
@@ -68,28 +85,41 @@ def apply_batch(conn: psycopg.Connection[Any], projection: Projection, batch: Se
         assert row is not None
         last_nid, last_seq = int(row[0]), int(row[1])
         conn.execute("SET LOCAL search_path TO views, public")
+        fresh = []
+        for msg in batch:
+            if msg.notification_id <= last_nid:
+                out.skipped += 1
+                continue
+            if msg.stream_seq >= 0 and last_seq and msg.stream_seq != last_seq + 1:
+                raise StreamGap(f"{projection.name}: expected stream seq {last_seq + 1}, got {msg.stream_seq}")
+            fresh.append(msg)
+            last_nid = msg.notification_id
+            last_seq = msg.stream_seq if msg.stream_seq >= 0 else last_seq
         with conn.cursor() as cur:
-            for msg in batch:
-                if msg.notification_id <= last_nid:
-                    out.skipped += 1
-                    continue
-                if msg.stream_seq >= 0 and last_seq and msg.stream_seq != last_seq + 1:
-                    raise StreamGap(f"{projection.name}: expected stream seq {last_seq + 1}, got {msg.stream_seq}")
+            if careful:
+                for msg in fresh:
+                    try:
+                        with conn.transaction():
+                            projection.apply(decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data),
+                                             cur, msg.notification_id)
+                        out.applied += 1
+                    except Exception as e:  # a poison event must not stop the view; recorded, never skipped
+                        log.exception("poison event %s in %s", msg.notification_id, projection.name)
+                        cur.execute(
+                            "INSERT INTO public.projection_dead_letters (projection, notification_id, topic, error)"
+                            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                            (projection.name, msg.notification_id, msg.topic, f"{type(e).__name__}: {e}"),
+                        )
+                        out.dead_lettered += 1
+            else:
                 try:
-                    with conn.transaction():
-                        event = decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data)
-                        projection.apply(event, cur, msg.notification_id)
-                    out.applied += 1
-                except Exception as e:  # a poison event must not stop the view; it is recorded, never skipped
-                    log.exception("poison event %s in %s", msg.notification_id, projection.name)
-                    cur.execute(
-                        "INSERT INTO public.projection_dead_letters (projection, notification_id, topic, error)"
-                        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        (projection.name, msg.notification_id, msg.topic, f"{type(e).__name__}: {e}"),
-                    )
-                    out.dead_lettered += 1
-                last_nid = msg.notification_id
-                last_seq = msg.stream_seq if msg.stream_seq >= 0 else last_seq
+                    with conn.pipeline():
+                        for msg in fresh:
+                            projection.apply(decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data),
+                                             cur, msg.notification_id)
+                            out.applied += 1
+                except Exception as e:
+                    raise _Poison from e
         conn.execute(
             "UPDATE public.projection_tracking SET last_notification_id = %s, last_stream_seq = %s,"
             " updated_at = now() WHERE name = %s",
@@ -167,38 +197,44 @@ class Projector:
             pass
         config = ConsumerConfig(
             durable_name=durable,
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=AckPolicy.ALL,  # acking a batch's last message acks the whole batch
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=start_seq,
             ack_wait=60,
-            max_ack_pending=self.batch,
+            max_ack_pending=self.batch * 2,  # one batch applying, the next one already fetched
             max_deliver=-1,
         )
         return await js.pull_subscribe(self.names.all_subjects, durable=durable, stream=self.names.stream, config=config)
 
     async def _fetch_loop(self, sub: Any, conn: psycopg.Connection[Any], stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        """Fetch batch k+1 while batch k is applied; batch k is acked (AckPolicy.ALL) only after its commit."""
+
+        async def fetch() -> list[Any]:
             try:
-                msgs = await sub.fetch(self.batch, timeout=0.5)
+                return list(await sub.fetch(self.batch, timeout=0.5))
             except TimeoutError:
-                continue
-            batch = [
-                Delivered(
-                    m.metadata.sequence.stream,
-                    int(m.headers[HDR_NID]),
-                    m.headers[HDR_ORIGINATOR],
-                    int(m.headers[HDR_VERSION]),
-                    m.headers[HDR_TOPIC],
-                    m.data,
-                )
-                for m in msgs
-            ]
-            out = await asyncio.to_thread(apply_batch, conn, self.projection, batch)
-            for m in msgs:
-                await m.ack()
-            self.totals.applied += out.applied
-            self.totals.skipped += out.skipped
-            self.totals.dead_lettered += out.dead_lettered
+                return []
+
+        ahead = asyncio.create_task(fetch())
+        try:
+            while not stop.is_set():
+                msgs = await ahead
+                ahead = asyncio.create_task(fetch())
+                if not msgs:
+                    continue
+                batch = [
+                    Delivered(m.metadata.sequence.stream, int(m.headers[HDR_NID]), m.headers[HDR_ORIGINATOR],
+                              int(m.headers[HDR_VERSION]), m.headers[HDR_TOPIC], m.data)
+                    for m in msgs
+                ]
+                out = await asyncio.to_thread(apply_batch, conn, self.projection, batch)
+                await msgs[-1].ack()
+                self.totals.applied += out.applied
+                self.totals.skipped += out.skipped
+                self.totals.dead_lettered += out.dead_lettered
+        finally:
+            ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

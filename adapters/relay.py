@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from nats.js.client import JetStreamContext
@@ -92,27 +93,40 @@ class Relay:
             await listen.execute("LISTEN paulp_events")
             last = await stream_head(js, self.names)
             self.stats.last_notification_id = last
+            queued = last  # published (acks may be pending) up to here
+            pending: list[tuple[int, list[asyncio.Future[Any]]]] = []
             while not stop.is_set():
-                rows = await (await db.execute(SELECT_BATCH, (last, self.batch))).fetchall()
-                if not rows:
-                    await _wait_notify(listen, stop, self.poll_s)
-                    continue
+                rows = await (await db.execute(SELECT_BATCH, (queued, self.batch))).fetchall()
                 try:
-                    last = await self._publish(js, rows, last)
+                    if rows:
+                        # Publish this batch before awaiting the previous one's acks: one connection keeps
+                        # the order, and Expected-Last-Msg-Id refuses anything out of place.
+                        queued, futures = await self._publish(js, rows, queued)
+                        pending.append((queued, futures))
+                    while pending and (len(pending) > 1 or not rows):
+                        upto, futures = pending.pop(0)
+                        self._count(await asyncio.gather(*futures))
+                        last = self.stats.last_notification_id = upto
                 except (APIError, TimeoutError, asyncio.TimeoutError) as e:
                     # Out of order or partly published: the stream knows how far we got.
                     log.warning("relay publish failed (%s); resuming from the stream head", e)
                     self.stats.errors.append(str(e))
                     self.stats.restarts_from_stream += 1
+                    for _, futures in pending:
+                        for f in futures:
+                            f.cancel()
+                    pending.clear()
                     await _wait(stop, 0.2)
-                    last = await stream_head(js, self.names)
-                self.stats.last_notification_id = last
+                    last = queued = self.stats.last_notification_id = await stream_head(js, self.names)
+                    continue
+                if not rows:
+                    await _wait_notify(listen, stop, self.poll_s)
         finally:
             await listen.close()
             await db.close()
             await nc.drain()
 
-    async def _publish(self, js: JetStreamContext, rows: list[tuple], last: int) -> int:
+    async def _publish(self, js: JetStreamContext, rows: list[Any], last: int) -> tuple[int, list[Any]]:
         futures = []
         prev = last
         for nid, oid, version, topic, state in rows:
@@ -127,14 +141,14 @@ class Relay:
                 headers[HDR_EXPECTED_LAST] = self.names.msg_id(prev)
             futures.append(await js.publish_async(self.names.subject(topic), bytes(state), headers=headers))
             prev = nid
-        acks = await asyncio.gather(*futures)
+        return prev, futures
+
+    def _count(self, acks: list[Any]) -> None:
         for ack in acks:
             if ack.duplicate:
                 self.stats.duplicates += 1
             else:
                 self.stats.published += 1
-        return prev
-
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     try:
