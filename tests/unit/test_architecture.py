@@ -1,0 +1,119 @@
+"""Structural rules from design.md and style.md, checked on the source tree."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+from eventsourcing.domain import Aggregate, CanMutateAggregate
+
+from paulp.adapters.eventstore.codec import make_mapper
+
+ROOT = Path(__file__).resolve().parents[2]
+BANNED = {
+    "domain": ("paulp.adapters", "paulp.api", "paulp.projections"),
+    "projections": ("paulp.adapters", "paulp.api"),
+    "adapters": ("paulp.api",),
+}
+CLOCK_OR_RANDOM = re.compile(r"\b(datetime\.now|datetime\.utcnow|time\.time|uuid4|random\.)")
+
+
+def imported_modules(tree: ast.AST) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer,banned", BANNED.items())
+def test_layer_when_scanned_then_imports_nothing_outward(layer: str, banned: tuple[str, ...]) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {mod}"
+        for path in (ROOT / layer).rglob("*.py")
+        for mod in imported_modules(ast.parse(path.read_text()))
+        if mod.startswith(banned)
+    ]
+    assert offenders == []
+
+
+def test_domain_when_scanned_then_no_wall_clock_uuid4_or_random() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in (ROOT / "domain").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if CLOCK_OR_RANDOM.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert offenders == []
+
+
+def _event_decorated_bodies(tree: ast.AST) -> list[ast.FunctionDef]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for dec in node.decorator_list:
+                target = dec.func if isinstance(dec, ast.Call) else dec
+                if isinstance(target, ast.Name) and target.id == "event":
+                    found.append(node)
+    return found
+
+
+def test_event_methods_when_scanned_then_they_only_apply() -> None:
+    """Decide in the public method, apply in the @event one: no raise, clock or randomness on replay."""
+    offenders = []
+    for path in (ROOT / "domain").rglob("*.py"):
+        for fn in _event_decorated_bodies(ast.parse(path.read_text())):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Raise):
+                    offenders.append(f"{path.name}:{fn.name} raises")
+            if CLOCK_OR_RANDOM.search(ast.unparse(fn)):
+                offenders.append(f"{path.name}:{fn.name} reads a clock or randomness")
+    assert offenders == []
+
+
+def _aggregates() -> list[type[Aggregate]]:
+    import paulp.domain as pkg
+
+    found: dict[str, type[Aggregate]] = {}
+    for mod in pkgutil.walk_packages(pkg.__path__, "paulp.domain."):
+        module = importlib.import_module(mod.name)
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, Aggregate) and obj is not Aggregate and obj.__module__.startswith("paulp."):
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return list(found.values())
+
+
+def test_events_when_collected_then_nested_past_tense_and_transcodable() -> None:
+    aggregates = _aggregates()
+    assert len(aggregates) >= 5
+    events = {
+        ev for agg in aggregates for ev in vars(agg).values()
+        if inspect.isclass(ev) and issubclass(ev, CanMutateAggregate)
+    }
+    assert events
+    for ev in events:
+        assert "." in ev.__qualname__, f"{ev} is not nested in its aggregate"
+    mapper = make_mapper()
+    from datetime import UTC, datetime
+
+    from paulp.domain.breaker import CircuitBreaker
+
+    b = CircuitBreaker(scope="arch")
+    b.transition("HALT", "round trip", "test", datetime(2026, 3, 1, tzinfo=UTC))
+    for ev in b.collect_events():
+        back = mapper.to_domain_event(mapper.to_stored_event(ev))
+        assert back.__dict__ == ev.__dict__
+
+
+def test_readme_test_command_when_compared_then_ci_runs_exactly_it() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    test_cmd = next(b for b in blocks if "pytest" in b and "pip install" in b).strip()
+    assert test_cmd in (ROOT / ".ci" / "run").read_text()
