@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 
@@ -17,9 +18,9 @@ from paulp.domain.clock import Clock
 
 
 def make_container(db_url: str, nats_url: str, namespace: str, clock: Clock | None = None,
-                   admin_token: str = "test-admin-token-0123456789abcdef") -> Container:
+                   admin_token: str = "test-admin-token-0123456789abcdef", **config: Any) -> Container:
     settings = Settings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
-                        ADMIN_TOKEN=admin_token)  # type: ignore[arg-type]
+                        ADMIN_TOKEN=admin_token, **config)  # type: ignore[arg-type]
     return build(settings, db_url, nats_url, clock)
 
 
