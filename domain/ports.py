@@ -49,7 +49,7 @@ class VenueSubmission:
     evidence_hash: str | None = None
 
 
-class VenueOutcomeUnknown(Exception):
+class SubmissionOutcomeUnknown(Exception):
     """Raised by a venue when an order submission may or may not have happened (timeout, 5xx)."""
 
 

@@ -22,7 +22,7 @@ from paulp.domain.order_states import OrderState
 from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, RiskCheckResult
 from paulp.domain.orders import Order
 from paulp.domain.paper_fill import paper_fill
-from paulp.domain.ports import MarketDataPort, MarketFacts, PortfolioPort, VenueOutcomeUnknown, VenuePort
+from paulp.domain.ports import MarketDataPort, MarketFacts, PortfolioPort, SubmissionOutcomeUnknown, VenuePort
 from paulp.domain.pretrade import pre_trade_check
 from paulp.domain.risk import evaluate
 from paulp.domain.risk_input import RiskRequest
@@ -187,7 +187,7 @@ class OrderPipeline:
             return self._venue_record(order, "rejected", "LIVE", now)
         try:
             sub = self.venue.submit(venue_order)  # type: ignore[arg-type]
-        except VenueOutcomeUnknown as e:
+        except SubmissionOutcomeUnknown as e:
             order.mark_submission_in_doubt(str(e), now)
             return self._venue_record(order, "unknown", "LIVE", now)
         fill = PaperFill(sub.fill_count, sub.fill_price) if sub.fill_count and sub.fill_price else None
@@ -200,6 +200,24 @@ class OrderPipeline:
             order.record_fill(fill.count, fill.fill_price, now)
         return self._venue_record(order, sub.status, "LIVE", now, sub.fill_count, sub.fill_price,
                                   sub.evidence_hash)
+
+    def resolve_in_doubt(self, order_id: str) -> PipelineOutcome:
+        """Ask the venue by client order id (= order id) what became of an ambiguous submission."""
+        order = self.orders.find(order_id)
+        if order is None or not order.submission_in_doubt:
+            raise ValueError(f"order {order_id} has no submission in doubt")
+        if self.venue is None:
+            raise ValueError("no live venue configured to resolve the submission")
+        now = self.clock.now()
+        found = self.venue.find_by_client_order_id(order.order_id)
+        order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
+        if found is not None and found.fill_count and found.fill_price and order.state == S.ORDER_ACKNOWLEDGED:
+            order.record_fill(found.fill_count, found.fill_price, now)
+        status = found.status if found is not None else "not_found"
+        record = self._venue_record(order, status, "LIVE", now, found.fill_count if found else 0,
+                                    found.fill_price if found else None, found.evidence_hash if found else None)
+        self.orders.save(order, self._venue_order(record, now))
+        return self._outcome(order, duplicate=False)
 
     def _throttle(self, strategy: str, now: datetime) -> ExecutionThrottle:
         try:

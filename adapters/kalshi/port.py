@@ -1,0 +1,57 @@
+"""The order pipeline's (synchronous) venue port over the async Kalshi venue.
+
+The async client runs on a private event loop in one background thread; calls are bounded by a timeout.
+An ambiguous submission (timeout/5xx after sending) becomes the domain's ``SubmissionOutcomeUnknown`` so the
+order goes "in doubt" and is resolved by client order id — never by sending again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from paulp.adapters.kalshi.client_errors import VenueOutcomeUnknown
+from paulp.adapters.kalshi.venue import KalshiVenue, VenueOrderRecord, VenueOrderStatus
+from paulp.domain.execution_orders import VenueOrder
+from paulp.domain.ports import SubmissionOutcomeUnknown, VenueSubmission
+
+T = TypeVar("T")
+CALL_TIMEOUT_S = 30.0
+
+
+def _submission(record: VenueOrderRecord, evidence: tuple[str, ...]) -> VenueSubmission:
+    price = record.yes_price if record.side.lower() == "yes" else record.no_price
+    status = {VenueOrderStatus.FILLED: "filled", VenueOrderStatus.CANCELLED: "cancelled"}.get(
+        record.status, "submitted")
+    return VenueSubmission(record.order_id, status, record.filled_count, price if record.filled_count else None,
+                           evidence[0] if evidence else None)
+
+
+class KalshiVenuePort:
+    def __init__(self, venue: KalshiVenue, timeout_s: float = CALL_TIMEOUT_S) -> None:
+        self.venue, self.timeout_s = venue, timeout_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kalshi-venue", daemon=True)
+        self._thread.start()
+
+    def _run(self, coro: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout_s)  # type: ignore[arg-type]
+
+    def submit(self, order: VenueOrder) -> VenueSubmission:
+        try:
+            result = self._run(self.venue.submit_order(order))
+        except VenueOutcomeUnknown as e:
+            raise SubmissionOutcomeUnknown(f"{e.code}: venue outcome unknown") from e
+        return _submission(result.order, result.evidence_hashes)
+
+    def find_by_client_order_id(self, client_order_id: str) -> VenueSubmission | None:
+        found = self._run(self.venue.get_order_by_client_order_id(client_order_id))
+        return None if found.value is None else _submission(found.value, found.evidence_hashes)
+
+    def close(self, client: Any | None = None) -> None:
+        if client is not None:
+            self._run(client.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)

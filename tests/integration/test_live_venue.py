@@ -1,0 +1,86 @@
+"""LIVE execution through the real Kalshi client against the loopback fake exchange (signed requests)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
+from paulp.adapters.kalshi.port import KalshiVenuePort
+from paulp.adapters.kalshi.signing import load_credentials
+from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.adapters.market_data import StaticMarketData
+from paulp.domain.clock import FixedClock
+from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.services.pipeline import OrderPipeline
+from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
+from tests.integration.helpers import make_container
+from tests.integration.test_order_pipeline import NOW, facts, signal
+
+pytestmark = pytest.mark.integration
+KEY_ID = str(uuid.uuid4())
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def live(fresh_db, nats_url, namespace, key, tmp_path):
+    container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW))
+    with FakeKalshiExchange(key.public_key(), KEY_ID) as exchange:
+        ticker = min((t for t, v in exchange.markets.items() if 25 <= v["yes_ask"] <= 90),
+                     key=lambda t: (exchange.markets[t]["yes_ask"] - exchange.markets[t]["yes_bid"], t))
+        m = exchange.markets[ticker]
+        market = facts(ticker)
+        book = market.snapshot.__class__(ticker=ticker, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
+                                          no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"], volume_24h=50_000,
+                                          settlement_time=market.snapshot.settlement_time,
+                                          close_time=market.snapshot.close_time, category="economics")
+        market = market.__class__(**{**market.__dict__, "snapshot": book})
+        client = KalshiClient(EvidenceStore(tmp_path / "evidence"),
+                              config=KalshiClientConfig(base_url=exchange.base_url, timeout_s=2.0),
+                              credentials=load_credentials(KEY_ID, _pem(key)))
+        port = KalshiVenuePort(KalshiVenue(client))
+        pipeline = OrderPipeline(container.orders, container.breaker, container.execution,
+                                 StaticMarketData({ticker: market}), container.pipeline(StaticMarketData({})).portfolio,
+                                 port, modes={"bonding": ExecutionMode.LIVE})
+        yield pipeline, exchange, ticker, m
+        port.close(client)
+    container.close()
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _signal(sid: str, ticker: str, ask: int):
+    base = signal(sid, ticker, size=50, price=ask)  # LIVE policy: <= 50 contracts; >= $10 notional
+    return base
+
+
+def test_live_signal_when_venue_accepts_then_signed_order_placed_and_filled(live):
+    pipeline, exchange, ticker, m = live
+    out = pipeline.process(_signal("live-1", ticker, m["yes_ask"]))
+    assert out.state == "FILLED", out
+    assert len(exchange.orders) == 1 and exchange.orders[0]["client_order_id"] == out.order_id
+    posts = [r for r in exchange.requests if r.method == "POST"]
+    assert posts and all(r.verified for r in posts)  # the fake verified every RSA-PSS signature
+
+
+def test_live_signal_when_outcome_ambiguous_then_in_doubt_and_resolved_without_second_order(live):
+    pipeline, exchange, ticker, m = live
+    exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
+    out = pipeline.process(_signal("live-2", ticker, m["yes_ask"]))
+    order = pipeline.orders.find(out.order_id)
+    assert out.state == "SUBMITTED" and order is not None and order.submission_in_doubt
+    assert pipeline.process(_signal("live-2", ticker, m["yes_ask"])).duplicate  # no resubmission
+    resolved = pipeline.resolve_in_doubt(out.order_id)
+    assert resolved.state == "FILLED"
+    assert len(exchange.orders) == 1  # exactly one venue order despite the lost answer
