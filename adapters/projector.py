@@ -204,7 +204,8 @@ class Projector:
             max_ack_pending=self.batch * 2,  # one batch applying, the next one already fetched
             max_deliver=-1,
         )
-        return await js.pull_subscribe(self.names.all_subjects, durable=durable, stream=self.names.stream, config=config)
+        return await js.pull_subscribe(self.names.all_subjects, durable=durable, stream=self.names.stream,
+                                       config=config)
 
     async def _fetch_loop(self, sub: Any, conn: psycopg.Connection[Any], stop: asyncio.Event) -> None:
         """Fetch batch k+1 while batch k is applied; batch k is acked (AckPolicy.ALL) only after its commit."""

@@ -107,7 +107,7 @@ class Relay:
                         upto, futures = pending.pop(0)
                         self._count(await asyncio.gather(*futures))
                         last = self.stats.last_notification_id = upto
-                except (APIError, TimeoutError, asyncio.TimeoutError) as e:
+                except (APIError, TimeoutError) as e:
                     # Out of order or partly published: the stream knows how far we got.
                     log.warning("relay publish failed (%s); resuming from the stream head", e)
                     self.stats.errors.append(str(e))

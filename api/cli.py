@@ -16,12 +16,14 @@ from rich.table import Table
 
 from paulp.adapters.config import ConfigError, Settings
 from paulp.adapters.services import ServiceConfigError, Services, resolve_services
+from paulp.api.cli_llm import llm_app
 
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 orders_app = typer.Typer(help="Order lifecycle views.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+app.add_typer(llm_app, name="llm")
 console = Console()
 err = Console(stderr=True)
 
@@ -91,7 +93,9 @@ def relay() -> None:
 
 
 @app.command()
-def project(projection: Annotated[list[str] | None, typer.Option(help="projection name(s); default all")] = None) -> None:
+def project(
+    projection: Annotated[list[str] | None, typer.Option(help="projection name(s); default all")] = None,
+) -> None:
     """Run only projectors (JetStream -> views)."""
     _workers(relay=False, projections=projection)
 
@@ -178,7 +182,8 @@ def audit_verify(
     for g in report.chain.gaps:
         err.print(f"gap at sequence {g}")
     for b in report.chain.broken_links:
-        err.print(f"broken at sequence {b.sequence} ({b.kind}): expected {b.expected_prev_hash} got {b.actual_prev_hash}")
+        err.print(f"broken at sequence {b.sequence} ({b.kind}): "
+                  f"expected {b.expected_prev_hash} got {b.actual_prev_hash}")
     for m in report.event_mismatches:
         err.print(f"event mismatch at sequence {m.sequence} (notification {m.notification_id}): {m.kind}")
     raise fail(f"audit chain BROKEN; first bad sequence {report.first_bad_sequence}", 1)
@@ -225,6 +230,24 @@ def orders_show(order_id: str) -> None:
     console.print(table)
 
 
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Anchor the chain head now, verify chain and all anchors; a break trips the breaker (exit 1)."""
+    from paulp.api.audit_job import anchor_and_verify
+    from paulp.api.wiring import build
+
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        try:
+            outcome = anchor_and_verify(container)
+        finally:
+            container.close()
+    a = outcome.anchors
+    console.print(f"anchors verified {a.verified}, failed {a.failed}; chain valid: {outcome.chain.valid}")
+    if not outcome.valid:
+        raise fail(f"audit verification FAILED; first bad sequence {outcome.chain.first_bad_sequence}", 1)
+
+
 @app.command()
 def doctor() -> None:
     """Show which PostgreSQL/NATS this configuration uses and whether they answer."""
@@ -237,8 +260,46 @@ def doctor() -> None:
             table.add_row(d.name, d.source, d.url, "yes" if h.ok else "NO", h.detail)
         console.print(table)
         console.print(f"namespace: {settings.PAULP_NAMESPACE}  environment: {settings.ENVIRONMENT}")
+        if ok:
+            _print_lags(settings, svc)
     if not ok:
         raise typer.Exit(1)
+
+
+def _print_lags(settings: Settings, svc: Services) -> None:
+    """Relay lag (log head vs stream head) and each projection's lag, when the schema exists."""
+    import psycopg
+
+    from paulp.adapters.bus import BusNames, connect
+    from paulp.adapters.relay import stream_head
+    from paulp.projections.registry import all_projections
+
+    names = BusNames(settings.PAULP_NAMESPACE)
+    try:
+        with psycopg.connect(svc.database_url) as conn:
+            head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM paulp_events").fetchone()[0]
+            tracked = dict(conn.execute("SELECT name, last_notification_id FROM projection_tracking").fetchall())
+    except psycopg.Error:
+        console.print("event store not migrated yet (run `paulp migrate`)")
+        return
+
+    async def relayed() -> int | None:
+        nc = await connect(svc.nats_url, "paulp-doctor")
+        try:
+            return await stream_head(nc.jetstream(), names)
+        except Exception:
+            return None
+        finally:
+            await nc.close()
+
+    streamed = asyncio.run(relayed())
+    lags = Table("component", "position", "lag (events)")
+    lags.add_row("log head", str(head), "-")
+    lags.add_row(f"relay -> stream {names.stream}", str(streamed) if streamed is not None else "no stream",
+                 str(head - streamed) if streamed is not None else "?")
+    for name in sorted(all_projections()):
+        lags.add_row(f"projection {name}", str(tracked.get(name, 0)), str(head - tracked.get(name, 0)))
+    console.print(lags)
 
 
 def main() -> None:

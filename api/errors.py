@@ -74,6 +74,7 @@ def install(app: FastAPI) -> None:
         request_id = str(uuid.uuid4())
         log.exception("unhandled error request_id=%s path=%s", request_id, request.url.path)
         return JSONResponse(
-            {"error": "Internal server error", "code": "internal_error", "request_id": request_id, "timestamp": now_iso()},
+            {"error": "Internal server error", "code": "internal_error", "request_id": request_id,
+             "timestamp": now_iso()},
             status_code=500,
         )

@@ -16,6 +16,7 @@ from paulp.api.wiring import Container
 
 log = logging.getLogger("paulp.runtime")
 TICK_S = 30.0  # breaker HALT timeout is checked at least every minute (§2.3)
+AUDIT_S = 3600.0  # anchor + verify hourly (§5.3)
 
 
 async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -37,11 +38,22 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
 
 
 async def scheduler(container: Container, stop: asyncio.Event) -> None:
+    """Breaker HALT timeout every 30 s; audit anchor + verification at start and every hour."""
+    from paulp.api.audit_job import anchor_and_verify
+
+    next_audit = 0.0
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
         try:
             await asyncio.to_thread(container.breaker.tick)
         except Exception:
             log.exception("breaker tick failed")
+        if loop.time() >= next_audit:
+            try:
+                await asyncio.to_thread(anchor_and_verify, container)
+            except Exception:
+                log.exception("audit anchor/verification failed")
+            next_audit = loop.time() + AUDIT_S
         try:
             await asyncio.wait_for(stop.wait(), timeout=TICK_S)
         except TimeoutError:

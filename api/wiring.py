@@ -15,11 +15,13 @@ from paulp.adapters.config import Settings
 from paulp.adapters.eventstore.recorder import ChainedApplicationRecorder
 from paulp.adapters.migrate import migrate
 from paulp.adapters.portfolio import ViewPortfolio
+from paulp.api.routing_wiring import build_routing, llm_env
 from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
+from paulp.domain.services.routing import RoutingService
 from paulp.projections.base import Projection
 from paulp.projections.registry import all_projections
 
@@ -54,6 +56,7 @@ class Container:
     breaker: BreakerService
     execution: ExecutionService
     orders: OrdersService
+    routing: RoutingService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
 
@@ -61,6 +64,12 @@ class Container:
         self.breaker.close()
         self.execution.close()
         self.orders.close()
+        self.routing.close()
+
+    @property
+    def anchor_url(self) -> str:
+        """Where anchors go: a separate database when configured, else the primary's audit_anchor schema."""
+        return self.settings.PAULP_ANCHOR_DATABASE_URL or self.database_url
 
     def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None,
                  capital_usd: float = DEFAULT_CAPITAL_USD) -> OrderPipeline:
@@ -85,5 +94,6 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         breaker=BreakerService(env, clock),
         execution=ExecutionService(env, clock),
         orders=OrdersService(env, clock),
+        routing=build_routing(env, clock, llm_env(settings)),
         pool=pool,
     )

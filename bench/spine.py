@@ -73,7 +73,8 @@ def bench_raw_append(db_url: str, n_single: int, n_batches: int) -> dict[str, fl
                 cur = conn.cursor()
                 cur.execute(
                     "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
-                    " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) RETURNING notification_id",
+                    " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+                    " RETURNING notification_id",
                     ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
                 )
                 head = conn.execute("SELECT chain_seq, hash FROM raw_chain ORDER BY chain_seq DESC LIMIT 1")
@@ -147,7 +148,8 @@ async def bench_projector(container: Any, expected: int) -> float:
     t0 = time.perf_counter()
     with psycopg.connect(container.database_url, autocommit=True) as conn:
         while True:
-            row = conn.execute("SELECT last_notification_id FROM projection_tracking WHERE name='breaker_state'").fetchone()
+            row = conn.execute(
+                "SELECT last_notification_id FROM projection_tracking WHERE name='breaker_state'").fetchone()
             if row and row[0] >= expected:
                 break
             await asyncio.sleep(0.01)

@@ -1,4 +1,6 @@
-"""GET /admin/trades over 1,000,000 venue orders: HTTP p50/p99 beside the same SQL run raw (python -m bench.trades_query).
+"""GET /admin/trades over 1,000,000 venue orders: HTTP p50/p99 beside the same SQL run raw.
+
+Run: python -m bench.trades_query
 
 Rows are loaded with COPY straight into the views (a load shortcut for the benchmark only; the app writes
 them through events). The API runs under uvicorn on loopback and is called over HTTP, sequentially.

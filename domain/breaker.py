@@ -39,6 +39,7 @@ class Trigger(StrEnum):
     TAIL = "tail_concentration"
     DRIFT = "position_drift"
     TIMEOUT = "halt_timeout"
+    CONTROL = "control_failure"
 
 
 MANUAL_TRANSITIONS: Mapping[BreakerState, frozenset[BreakerState]] = {
@@ -254,6 +255,14 @@ class CircuitBreaker(Aggregate):
             severity = "critical" if status == "critical_drift" else "warning"
             self._alert_raised("RECONCILIATION_DRIFT", severity, status, now)
         self._apply_drift(status == "critical_drift", status == "major_drift", now)
+
+    def trip(self, reason: str, actor: str, now: datetime) -> bool:
+        """Halt at once on a control failure (audit chain break, §5.5); internal, so the table is bypassed."""
+        self.expire_halt(now)
+        if self.state is BreakerState.HALT:
+            return False
+        self._move(BreakerState.HALT, reason, actor, Trigger.CONTROL, now)
+        return True
 
     def _apply_drift(self, critical: bool, warning: bool, now: datetime) -> None:
         if critical and self.state is not BreakerState.HALT:

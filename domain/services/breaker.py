@@ -74,6 +74,18 @@ class BreakerService(PaulpApplication):
 
         return self.retry_on_conflict(command)
 
+    def trip(self, reason: str, actor: str) -> bool:
+        """Internal HALT on a failed hard control (e.g. a broken audit chain)."""
+
+        def command() -> bool:
+            breaker = self._load()
+            tripped = breaker.trip(reason, actor, self.clock.now())
+            if tripped:
+                self._save(breaker)
+            return tripped
+
+        return self.retry_on_conflict(command)
+
     def tick(self) -> int:
         """Scheduled command: expire a HALT older than 60 minutes; returns the notification id or 0."""
 

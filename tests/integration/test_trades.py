@@ -19,14 +19,14 @@ K = [
      "source_strategy": "weather", "ticker": "INX-B"},
     {"order_id": "k-3", "status": "FILLED", "execution_mode": "paper"},
 ]
-I = [{"order_id": "i-1", "status": "Filled", "execution_mode": "LIVE", "created_at": "2026-02-28T11:00:00.000Z",
+IB = [{"order_id": "i-1", "status": "Filled", "execution_mode": "LIVE", "created_at": "2026-02-28T11:00:00.000Z",
       "hedge_strategy": "bonding", "ticker": "SPY"}]
 
 
 @pytest.fixture
 def client(fresh_db, nats_url, namespace):
     container = make_container(fresh_db, nats_url, namespace)
-    seed(container, {"kalshi_orders": K, "ibkr_orders": I})
+    seed(container, {"kalshi_orders": K, "ibkr_orders": IB})
     yield TestClient(create_app(container)), container
     container.close()
 

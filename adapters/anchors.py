@@ -1,0 +1,157 @@
+"""Audit anchors (api-and-security §5.3, §5.5): the chain head pinned in a separately credentialed store.
+
+Anchors go to ``PAULP_ANCHOR_DATABASE_URL`` when set (a separate database, ideally reached with an
+INSERT-only role), else to schema ``audit_anchor`` of the primary database, whose grants allow the role
+``paulp_anchor_writer`` only INSERT and SELECT. Rows are never updated: verification outcomes are
+separate ``anchor_verifications`` rows.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from paulp.adapters.audit_store import AuditReport, verify
+from paulp.domain.audit import ChainRecord
+from paulp.domain.audit_anchors import Anchor, AnchorsResult, anchor_for, verify_anchors
+
+ANCHOR_DDL = """
+CREATE SCHEMA IF NOT EXISTS audit_anchor;
+CREATE TABLE IF NOT EXISTS audit_anchor.anchors (
+    id                    text PRIMARY KEY,
+    anchor_sequence       bigint NOT NULL UNIQUE,
+    chain_head_hash       text NOT NULL,
+    chain_length          bigint NOT NULL,
+    first_event_id        text,
+    last_event_id         text,
+    snapshot_hash         text,
+    anchored_to           text NOT NULL,
+    anchor_timestamp      timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_anchor.anchor_verifications (
+    id                      bigserial PRIMARY KEY,
+    anchor_id               text,
+    verified_at             timestamptz NOT NULL,
+    valid                   boolean NOT NULL,
+    checked_through_sequence bigint NOT NULL,
+    reason                  text
+);
+CREATE OR REPLACE FUNCTION audit_anchor.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'table % is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END $$;
+DROP TRIGGER IF EXISTS anchors_append_only ON audit_anchor.anchors;
+CREATE TRIGGER anchors_append_only BEFORE UPDATE OR DELETE ON audit_anchor.anchors
+    FOR EACH ROW EXECUTE FUNCTION audit_anchor.refuse_change();
+DROP TRIGGER IF EXISTS verifications_append_only ON audit_anchor.anchor_verifications;
+CREATE TRIGGER verifications_append_only BEFORE UPDATE OR DELETE ON audit_anchor.anchor_verifications
+    FOR EACH ROW EXECUTE FUNCTION audit_anchor.refuse_change();
+"""
+
+
+_ENSURED: set[str] = set()
+
+
+def ensure_anchor_store(anchor_url: str) -> None:
+    """Create the anchor tables once per process and store (DDL takes locks: never on every call)."""
+    if anchor_url in _ENSURED:
+        return
+    with psycopg.connect(anchor_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('paulp/anchor-ddl'))")
+        conn.execute(ANCHOR_DDL)  # type: ignore[arg-type]
+        conn.execute("SELECT pg_advisory_unlock(hashtext('paulp/anchor-ddl'))")
+    _ENSURED.add(anchor_url)
+
+
+def load_chain(database_url: str) -> list[ChainRecord]:
+    with psycopg.connect(database_url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("SELECT * FROM audit_chain ORDER BY chain_seq").fetchall()
+    return [ChainRecord.from_mapping({**r, "sequence": r["chain_seq"], "id": r["event_id"]}) for r in rows]
+
+
+def load_anchors(anchor_url: str) -> list[Anchor]:
+    ensure_anchor_store(anchor_url)
+    with psycopg.connect(anchor_url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("SELECT * FROM audit_anchor.anchors ORDER BY anchor_sequence").fetchall()
+    return [Anchor.from_mapping(r) for r in rows]
+
+
+def write_anchor(database_url: str, anchor_url: str, now: datetime | None = None) -> Anchor:
+    """Pin the current head (and the snapshot hash of everything up to it)."""
+    ensure_anchor_store(anchor_url)
+    records = load_chain(database_url)
+    with psycopg.connect(anchor_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('paulp/anchor-seq'))")
+        try:
+            row = conn.execute("SELECT coalesce(max(anchor_sequence), 0) FROM audit_anchor.anchors").fetchone()
+            seq = int(row[0]) + 1 if row else 1
+            anchor = anchor_for(records, f"anchor-{secrets.token_hex(8)}", seq)
+            target = "d1_secondary" if anchor_url != database_url else "same_database_schema"
+            conn.execute(
+                "INSERT INTO audit_anchor.anchors (id, anchor_sequence, chain_head_hash, chain_length, first_event_id,"
+                " last_event_id, snapshot_hash, anchored_to, anchor_timestamp) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                (anchor.id, seq, anchor.chain_head_hash, anchor.chain_length, anchor.first_event_id,
+                 anchor.last_event_id, anchor.snapshot_hash, target, now or datetime.now(UTC)),
+            )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('paulp/anchor-seq'))")
+    return anchor
+
+
+@dataclass(frozen=True)
+class VerificationOutcome:
+    chain: AuditReport
+    anchors: AnchorsResult
+    verified_at: datetime
+
+    @property
+    def valid(self) -> bool:
+        return self.chain.valid and self.anchors.failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid, "verifiedAt": self.verified_at.isoformat(), "chain": self.chain.to_dict(),
+                "anchors": self.anchors.to_dict()}
+
+
+def verify_all(database_url: str, anchor_url: str, now: datetime | None = None) -> VerificationOutcome:
+    """Full chain (links, payloads, record hashes, gaps, events) and every anchor; the outcome is recorded."""
+    ensure_anchor_store(anchor_url)
+    at = now or datetime.now(UTC)
+    chain = verify(database_url)
+    result = verify_anchors(load_chain(database_url), load_anchors(anchor_url))
+    outcome = VerificationOutcome(chain, result, at)
+    with psycopg.connect(anchor_url, autocommit=True) as conn:
+        reason = None if outcome.valid else (
+            f"first bad sequence {chain.first_bad_sequence}" if not chain.valid
+            else "; ".join(a.reason or "" for a in result.anchors if not a.valid))
+        last = result.anchors[-1].id if result.anchors else None
+        conn.execute(
+            "INSERT INTO audit_anchor.anchor_verifications (anchor_id, verified_at, valid, checked_through_sequence,"
+            " reason) VALUES (%s, %s, %s, %s, %s)", (last, at, outcome.valid, chain.chain.last_sequence, reason))
+    return outcome
+
+
+def latest_status(database_url: str, anchor_url: str) -> dict[str, Any]:
+    ensure_anchor_store(anchor_url)
+    with psycopg.connect(anchor_url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        anchor = cur.execute("SELECT * FROM audit_anchor.anchors ORDER BY anchor_sequence DESC LIMIT 1").fetchone()
+        check = cur.execute(
+            "SELECT verified_at, valid, checked_through_sequence FROM audit_anchor.anchor_verifications"
+            " ORDER BY id DESC LIMIT 1").fetchone()
+    with psycopg.connect(database_url) as conn:
+        total = conn.execute("SELECT count(*) FROM paulp_events").fetchone()
+        head = conn.execute("SELECT chain_seq, hash FROM audit_chain ORDER BY chain_seq DESC LIMIT 1").fetchone()
+    return {
+        "latestAnchor": None if anchor is None else {k: (v.isoformat() if isinstance(v, datetime) else v)
+                                                     for k, v in anchor.items()},
+        "totalEvents": int(total[0]) if total else 0,
+        "chainHead": {"sequence": head[0], "hash": head[1]} if head else {"sequence": 0, "hash": "genesis"},
+        "lastVerification": None if check is None else {
+            "at": check["verified_at"].isoformat(), "valid": check["valid"],
+            "checkedThroughSequence": check["checked_through_sequence"]},
+    }

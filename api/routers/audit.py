@@ -1,0 +1,64 @@
+"""/admin/audit: chain status, on-demand verification and anchor verification (api-and-security §1.3, §5.5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from paulp.adapters.anchors import latest_status, load_anchors, load_chain
+from paulp.adapters.audit_store import verify
+from paulp.api.errors import ApiError, now_iso
+from paulp.domain.audit_anchors import verify_anchors
+
+router = APIRouter(prefix="/admin/audit", tags=["audit"])
+
+
+def _positive_int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError(400, f"{key} must be an integer >= 1", "validation_error", fields=[key])
+    return value
+
+
+@router.get("/status", responses={400: {"description": "never"}})
+def status(request: Request) -> dict[str, Any]:
+    c = request.app.state.container
+    return {**latest_status(c.database_url, c.anchor_url), "unsyncedEvents": None, "timestamp": now_iso()}
+
+
+@router.post("/verify", responses={400: {"description": "invalid_json | validation_error"}})
+async def verify_range(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "Invalid JSON body", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid JSON body", "invalid_json")
+    start, end = _positive_int(body, "startSeq"), _positive_int(body, "endSeq")
+    if start is not None and end is not None and start > end:
+        raise ApiError(400, "startSeq must not be greater than endSeq", "validation_error", fields=["startSeq"])
+    c = request.app.state.container
+    report = await run_in_threadpool(verify, c.database_url, start or 1, end)
+    return {**report.to_dict(), "timestamp": now_iso()}
+
+
+@router.get("/anchors")
+def anchors(request: Request) -> dict[str, Any]:
+    c = request.app.state.container
+    return {**verify_anchors(load_chain(c.database_url), load_anchors(c.anchor_url)).to_dict(), "timestamp": now_iso()}
+
+
+@router.post("/anchor")
+def anchor_now(request: Request) -> dict[str, Any]:
+    """On-demand anchor + full verification (the hourly job's work)."""
+    from paulp.api.audit_job import anchor_and_verify
+
+    outcome = anchor_and_verify(request.app.state.container)
+    return {**outcome.to_dict(), "timestamp": now_iso()}
+

@@ -1,0 +1,68 @@
+"""Anchors pin the chain head; a consistent rewrite of the whole chain is still caught; a break halts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from paulp.adapters.eventstore.chain import ChainHead, build_row
+from paulp.api.app import create_app
+from paulp.api.audit_job import anchor_and_verify
+from tests.integration.helpers import make_container
+
+pytestmark = pytest.mark.integration
+AUTH = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
+
+
+def test_anchor_when_chain_intact_then_verified_and_status_reports_head(fresh_db, nats_url, namespace):
+    c = make_container(fresh_db, nats_url, namespace)
+    try:
+        for t in ("CAUTION", "NORMAL"):
+            c.breaker.transition(t, "x", "t")
+        outcome = anchor_and_verify(c)
+        assert outcome.valid and outcome.anchors.verified == 1
+        client = TestClient(create_app(c))
+        status = client.get("/admin/audit/status", headers=AUTH).json()
+        assert status["chainHead"]["sequence"] == 3 and status["lastVerification"]["valid"] is True
+        assert client.get("/admin/audit/anchors", headers=AUTH).json()["failed"] == 0
+        r = client.post("/admin/audit/verify", json={"startSeq": 3, "endSeq": 1}, headers=AUTH)
+        assert (r.status_code, r.json()["code"]) == (400, "validation_error")
+        assert client.post("/admin/audit/verify", json={"startSeq": 1}, headers=AUTH).json()["valid"] is True
+        with psycopg.connect(fresh_db, autocommit=True) as conn, pytest.raises(psycopg.Error, match="append-only"):
+            conn.execute("DELETE FROM audit_anchor.anchors")
+    finally:
+        c.close()
+
+
+def test_anchor_when_whole_chain_rewritten_consistently_then_break_detected_and_breaker_halts(
+    fresh_db, nats_url, namespace
+):
+    c = make_container(fresh_db, nats_url, namespace)
+    try:
+        for t in ("CAUTION", "NORMAL", "CAUTION"):
+            c.breaker.transition(t, "x", "t")
+        assert anchor_and_verify(c).valid
+        # An attacker with superuser rewrites event 2 AND recomputes every chain record after it consistently.
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")
+            conn.execute("UPDATE paulp_events SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+                         " '\"x\"', '\"y\"'), 'UTF8') WHERE notification_id = 2")
+            rows = conn.execute("SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,"
+                                " c.timestamp FROM paulp_events e JOIN audit_chain c USING (notification_id)"
+                                " ORDER BY 1").fetchall()
+            conn.execute("DELETE FROM audit_chain")
+            head = ChainHead.genesis()
+            for nid, oid, ver, topic, state, ts in rows:
+                at = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+                row = build_row(head, nid, oid, ver, topic, bytes(state), at)
+                conn.execute("INSERT INTO audit_chain VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", row.as_tuple())
+                head = ChainHead(row.chain_seq, row.hash, row.timestamp)
+        outcome = anchor_and_verify(c)
+        assert outcome.chain.valid  # internally consistent forgery...
+        assert outcome.anchors.failed >= 1  # ...but the first anchor no longer matches
+        assert c.breaker.get().state == "HALT"
+    finally:
+        c.close()
