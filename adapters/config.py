@@ -1,15 +1,83 @@
-"""Settings from the environment (names from the runbook and api-and-security §8); secrets never echoed."""
+"""Settings from the environment (names from the runbook and api-and-security §8); secrets never echoed.
+
+Every optional secret or variable treats an empty string as unset (§2.7, §8). Start-up validation
+(`validate_startup`) fails closed with a `ConfigError` whose message names the variable and never
+contains a secret value.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+log = logging.getLogger("paulp.config")
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+ENVIRONMENTS = ("production", "staging", "development", "test")
+MIN_PRODUCTION_TOKEN_CHARS = 32
+TOKEN_NAME = re.compile(r"^([a-z0-9_.-]+)[=:](.*)$", re.DOTALL)
+DEFAULT_TURNSTILE_VERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+
+_OPTIONAL_TEXT = (
+    "PAULP_DATABASE_URL", "PAULP_NATS_URL", "PAULP_ANCHOR_DATABASE_URL", "PAULP_EVIDENCE_DIR",
+    "PAULP_AUDIT_MIRROR_DIR", "ADMIN_TOKEN", "ADMIN_TOKENS", "ADMIN_ALLOWED_EMAILS", "ADMIN_ALLOWED_IPS",
+    "ADMIN_TURNSTILE_SECRET", "CF_ACCESS_TEAM_DOMAIN", "CF_ACCESS_AUDIENCE", "CF_ACCESS_CERTS_URL",
+    "WEBHOOK_TRIGGER_TOKEN", "KALSHI_WEBHOOK_SECRET", "WEBHOOK_SHARED_SECRET", "KALSHI_API_KEY",
+    "KALSHI_PRIVATE_KEY", "ANTHROPIC_API_KEY", "MINIMAX_API_KEY", "MOONSHOT_API_KEY", "GOOGLE_AI_API_KEY",
+    "LLM_ROUTING_FORCE_MODEL", "LLM_ROUTING_FORCE_ROUTE_CLASS", "IBKR_ACCOUNT_ID", "IBKR_USERNAME",
+    "IBKR_PASSWORD", "NOAA_CDO_TOKEN",
+)
+
 
 class ConfigError(RuntimeError):
     """Raised at start-up when configuration is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class NamedToken:
+    """One operator bearer token and the actor it authenticates as."""
+
+    actor: str
+    token: str
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _csv(raw: str | None) -> list[str]:
+    return [part.strip().lower() for part in (raw or "").split(",") if part.strip()]
+
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def canonical_ip(address: IpAddress) -> IpAddress:
+    """``::ffff:a.b.c.d`` is the IPv4 address it carries (§2.5)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def parse_networks(raw: str | None, variable: str) -> list[IpNetwork]:
+    """Addresses and CIDR blocks (IPv4 and IPv6); an unparseable entry is a start-up error naming the variable."""
+    networks: list[IpNetwork] = []
+    for entry in _csv(raw):
+        try:
+            net = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{variable} contains an entry that is not an IP address or CIDR block") from None
+        if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96 and net.network_address.ipv4_mapped:
+            mapped = net.network_address.ipv4_mapped
+            net = ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+        networks.append(net)
+    return networks
 
 
 class Settings(BaseSettings):
@@ -25,11 +93,43 @@ class Settings(BaseSettings):
     PAULP_HTTP_HOST: str = "127.0.0.1"
     PAULP_HTTP_PORT: int = Field(default=8787, ge=0, le=65535)
     PAULP_EVIDENCE_DIR: Path | None = None
+    PAULP_AUDIT_MIRROR_DIR: Path | None = None
 
+    # Operator auth (§2.1-2.6)
     ADMIN_TOKEN: SecretStr | None = None
     ADMIN_TOKENS: SecretStr | None = None
+    ADMIN_ALLOWED_EMAILS: str | None = None
+    ADMIN_ALLOWED_IPS: str | None = None
+    PAULP_TRUSTED_PROXIES: str = "127.0.0.0/8,::1/128"
+    ADMIN_TURNSTILE_SECRET: SecretStr | None = None
+    ADMIN_TURNSTILE_VERIFY_URL: str = DEFAULT_TURNSTILE_VERIFY_URL
+    CF_ACCESS_TEAM_DOMAIN: SecretStr | None = None
+    CF_ACCESS_AUDIENCE: SecretStr | None = None
+    CF_ACCESS_CERTS_URL: str | None = None
 
-    @field_validator("ADMIN_TOKEN", "ADMIN_TOKENS", mode="before")
+    # Webhooks (§2.7)
+    WEBHOOK_TRIGGER_TOKEN: SecretStr | None = None
+    KALSHI_WEBHOOK_SECRET: SecretStr | None = None
+    WEBHOOK_SHARED_SECRET: SecretStr | None = None
+    WEBHOOK_REQUIRE_SIGNATURE: bool = False
+
+    # Venues and providers (§8, runbook)
+    KALSHI_API_KEY: SecretStr | None = None
+    KALSHI_PRIVATE_KEY: SecretStr | None = None
+    KALSHI_BASE_URL: str = "https://api.elections.kalshi.com/trade-api/v2"
+    IBKR_GATEWAY_URL: str = "https://localhost:5000/v1/api"
+    IBKR_ACCOUNT_ID: str | None = None
+    IBKR_USERNAME: SecretStr | None = None
+    IBKR_PASSWORD: SecretStr | None = None
+    NOAA_CDO_TOKEN: SecretStr | None = None
+    ANTHROPIC_API_KEY: SecretStr | None = None
+    MINIMAX_API_KEY: SecretStr | None = None
+    MOONSHOT_API_KEY: SecretStr | None = None
+    GOOGLE_AI_API_KEY: SecretStr | None = None
+    LLM_ROUTING_FORCE_MODEL: SecretStr | None = None
+    LLM_ROUTING_FORCE_ROUTE_CLASS: SecretStr | None = None
+
+    @field_validator(*_OPTIONAL_TEXT, mode="before")
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
@@ -39,17 +139,92 @@ class Settings(BaseSettings):
         return self.ENVIRONMENT.lower() == "production"
 
     def require_urls(self) -> None:
-        """In production a missing service URL is a start-up error naming the variable (decision 8)."""
-        if not self.is_production:
-            return
-        for name in ("PAULP_DATABASE_URL", "PAULP_NATS_URL"):
-            if not getattr(self, name):
-                raise ConfigError(f"{name} is required when ENVIRONMENT=production")
+        """Start-up gate called by the CLI: service URLs in production (decision 8), then every §8 check."""
+        if self.is_production:
+            for name in ("PAULP_DATABASE_URL", "PAULP_NATS_URL"):
+                if not getattr(self, name):
+                    raise ConfigError(f"{name} is required when ENVIRONMENT=production")
+        self.validate_startup()
+
+    def validate_startup(self) -> None:
+        """Fail closed on invalid configuration (§8); each message names the offending variable."""
+        if self.ENVIRONMENT.lower() not in ENVIRONMENTS:
+            raise ConfigError(f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
+        named = self.named_tokens()  # raises on a malformed ADMIN_TOKENS
+        parse_networks(self.ADMIN_ALLOWED_IPS, "ADMIN_ALLOWED_IPS")
+        parse_networks(self.PAULP_TRUSTED_PROXIES, "PAULP_TRUSTED_PROXIES")
+        if self.is_production:
+            token = _secret(self.ADMIN_TOKEN)
+            if token is not None and len(token) < MIN_PRODUCTION_TOKEN_CHARS:
+                raise ConfigError(f"ADMIN_TOKEN must be at least {MIN_PRODUCTION_TOKEN_CHARS} characters in production")
+            if any(len(t.token) < MIN_PRODUCTION_TOKEN_CHARS for t in named if t.actor != "api-token-user"):
+                raise ConfigError(f"ADMIN_TOKENS tokens must be at least {MIN_PRODUCTION_TOKEN_CHARS} characters "
+                                  "in production")
+            for name in ("PAULP_ANCHOR_DATABASE_URL", "PAULP_EVIDENCE_DIR"):
+                if not getattr(self, name):
+                    raise ConfigError(f"{name} is required when ENVIRONMENT=production")
+        if not named and not self.cf_access_configured:
+            if self.is_production:
+                raise ConfigError("ADMIN_TOKEN (or ADMIN_TOKENS, or CF_ACCESS_TEAM_DOMAIN + CF_ACCESS_AUDIENCE) "
+                                  "is required when ENVIRONMENT=production")
+            log.warning("no operator auth configured (ADMIN_TOKEN / CF Access): every operator route answers 401")
+
+    # ------------------------------------------------------------------ derived views of the settings
+
+    def named_tokens(self) -> list[NamedToken]:
+        """``ADMIN_TOKEN`` as ``api-token-user`` plus ``ADMIN_TOKENS`` ``name=token`` pairs as ``token:<name>``."""
+        tokens: list[NamedToken] = []
+        admin = _secret(self.ADMIN_TOKEN)
+        if admin is not None:
+            tokens.append(NamedToken("api-token-user", admin))
+        raw = _secret(self.ADMIN_TOKENS)
+        for entry in (raw or "").split(","):
+            entry = entry.strip()
+            if not entry:
+                continue
+            match = TOKEN_NAME.match(entry)
+            if match is None or not match.group(2):
+                raise ConfigError("ADMIN_TOKENS must be comma-separated name=token pairs (names [a-z0-9_.-]+)")
+            tokens.append(NamedToken(f"token:{match.group(1)}", match.group(2)))
+        return tokens
 
     def admin_tokens(self) -> list[str]:
-        tokens = []
-        if self.ADMIN_TOKEN is not None:
-            tokens.append(self.ADMIN_TOKEN.get_secret_value())
-        if self.ADMIN_TOKENS is not None:
-            tokens.extend(t.strip() for t in self.ADMIN_TOKENS.get_secret_value().split(",") if t.strip())
-        return tokens
+        return [t.token for t in self.named_tokens()]
+
+    def allowed_emails(self) -> list[str]:
+        return _csv(self.ADMIN_ALLOWED_EMAILS)
+
+    def allowed_networks(self) -> list[IpNetwork]:
+        return parse_networks(self.ADMIN_ALLOWED_IPS, "ADMIN_ALLOWED_IPS")
+
+    def trusted_proxies(self) -> list[IpNetwork]:
+        return parse_networks(self.PAULP_TRUSTED_PROXIES, "PAULP_TRUSTED_PROXIES")
+
+    @property
+    def cf_access_configured(self) -> bool:
+        return self.CF_ACCESS_TEAM_DOMAIN is not None and self.CF_ACCESS_AUDIENCE is not None
+
+    def cf_team_domain(self) -> str | None:
+        return _secret(self.CF_ACCESS_TEAM_DOMAIN)
+
+    def cf_audience(self) -> str | None:
+        return _secret(self.CF_ACCESS_AUDIENCE)
+
+    def cf_certs_url(self) -> str | None:
+        domain = self.cf_team_domain()
+        if self.CF_ACCESS_CERTS_URL:
+            return self.CF_ACCESS_CERTS_URL
+        return f"https://{domain}/cdn-cgi/access/certs" if domain else None
+
+    def webhook_trigger_token(self) -> str | None:
+        """``WEBHOOK_TRIGGER_TOKEN``, else ``ADMIN_TOKEN`` (an empty string counts as unset)."""
+        return _secret(self.WEBHOOK_TRIGGER_TOKEN) or _secret(self.ADMIN_TOKEN)
+
+    def kalshi_webhook_secret(self) -> str | None:
+        return _secret(self.KALSHI_WEBHOOK_SECRET) or _secret(self.WEBHOOK_SHARED_SECRET)
+
+    def turnstile_secret(self) -> str | None:
+        return _secret(self.ADMIN_TURNSTILE_SECRET)
+
+    def evidence_dir(self) -> Path:
+        return self.PAULP_EVIDENCE_DIR or self.PAULP_STATE_DIR / "evidence"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from paulp.api import auth, errors
-from paulp.api.routers import admin, health, trades
+from paulp.api.routers import admin, audit, dashboard, exec, governance, health, metrics, routing, trades, webhooks
 from paulp.api.wiring import Container
 
 
@@ -14,7 +14,15 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     errors.install(app)
     app.middleware("http")(auth.middleware(container.settings))
+    app.middleware("http")(errors.reject_nul_bytes)  # outermost: runs before auth and routing
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(governance.router)
+    app.include_router(exec.router)
+    app.include_router(dashboard.router)
+    app.include_router(webhooks.router)
     app.include_router(trades.router)
+    app.include_router(routing.router)
+    app.include_router(metrics.router)
+    app.include_router(audit.router)
     return app

@@ -1,15 +1,16 @@
-"""Operator authentication (api-and-security §2.1), run before routing for every protected prefix.
+"""Operator authentication (api-and-security §2.1-2.6), run before routing for every protected prefix.
 
-Bearer tokens are compared as SHA-256 digests with ``hmac.compare_digest``, never short-circuiting on
-length. Tokens are never logged. Cloudflare Access, allowlists and Turnstile arrive with the HTTP-surface issue;
-until then a request that is not a valid bearer is refused (fail closed).
+Path A is a bearer token (``ADMIN_TOKEN`` → ``api-token-user``, ``ADMIN_TOKENS`` ``name=token`` →
+``token:<name>``) compared as SHA-256 digests in constant time; path B is Cloudflare Access (e-mail
+header cross-checked against a verified RS256 JWT). Then the IP allowlist and, for admin and exec
+mutations, Turnstile. Every failure is logged as a structured record without any credential.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
+import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -17,38 +18,52 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paulp.adapters.config import Settings
+from paulp.api.security import turnstile
+from paulp.api.security.cf_access import AccessJwtInvalid, AccessVerifier
+from paulp.api.security.client_ip import IpAddress, client_ip, ip_allowed
+from paulp.api.security.logsafe import escape
+from paulp.api.security.secrets import bearer, match_index
 
 log = logging.getLogger("paulp.auth")
 
-PROTECTED = ("/admin", "/exec", "/dashboard")
-MESSAGES = {
+PROTECTED = ("/admin", "/exec", "/dashboard", "/health/debug")
+NO_CREDENTIALS = {
     "/admin": "Admin routes require Authorization bearer token or Cloudflare Access (email + JWT headers)",
     "/exec": "Authentication required. Provide Authorization: Bearer <token> or Cloudflare Access headers.",
+    "/health/debug": "Admin routes require Authorization bearer token or Cloudflare Access (email + JWT headers)",
 }
+EMAIL_NOT_ALLOWED = {
+    "/admin": "Authenticated user is not allowed for admin access",
+    "/exec": "Authenticated user is not allowed for exec access",
+    "/dashboard": "User not in email allowlist",
+    "/health/debug": "Authenticated user is not allowed for admin access",
+}
+IP_MESSAGES = {
+    "ip_unavailable": "Client IP unavailable for allowlist check",
+    "ip_not_allowed": "Client IP is not in allowlist",
+}
+TURNSTILE_PREFIXES = ("/admin", "/exec")
+Next = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
 class Actor:
     name: str
+    via: str = "bearer"  # "bearer" | "access"
 
 
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+class AuthFailure(Exception):
+    """Raised inside the procedure when a request must be refused; carries the exact response."""
 
+    def __init__(self, status: int, error: str, code: str, message: str | None) -> None:
+        super().__init__(code)
+        self.status, self.error, self.code, self.message = status, error, code, message
 
-def bearer(header: str | None) -> str | None:
-    """Exactly ``Bearer `` (capital B, one space); the rest untrimmed."""
-    if header is None or not header.startswith("Bearer "):
-        return None
-    return header[len("Bearer ") :]
-
-
-def token_matches(provided: str, expected: list[str]) -> bool:
-    got = _digest(provided)
-    matched = False
-    for token in expected:  # every token compared: no early exit leaks which one matched
-        matched |= hmac.compare_digest(got, _digest(token))
-    return matched
+    def response(self) -> JSONResponse:
+        body: dict[str, str] = {"error": self.error, "code": self.code}
+        if self.message is not None:
+            body["message"] = self.message
+        return JSONResponse(body, status_code=self.status)
 
 
 def protected_prefix(path: str) -> str | None:
@@ -58,32 +73,117 @@ def protected_prefix(path: str) -> str | None:
     return None
 
 
-def authenticate(request: Request, settings: Settings) -> Actor | JSONResponse:
-    prefix = protected_prefix(request.url.path) or "/admin"
-    token = bearer(request.headers.get("authorization"))
-    tokens = settings.admin_tokens()
-    if token is not None and tokens and token_matches(token, tokens):
-        return Actor("api-token-user")
-    log.warning("auth failure path=%s ip=%s reason=%s", request.url.path, _client_ip(request),
-                "bad_bearer" if token is not None else "no_credentials")
-    body: dict[str, str] = {"error": "Unauthorized", "code": "auth_required"}
-    if prefix in MESSAGES:
-        body["message"] = MESSAGES[prefix]
-    return JSONResponse(body, status_code=401)
+def _unauthorized(code: str, message: str | None) -> AuthFailure:
+    return AuthFailure(401, "Unauthorized", code, message)
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "-"
+class OperatorAuth:
+    """The §2.1 procedure for one application's settings (the JWKS cache lives here)."""
+
+    def __init__(self, settings: Settings) -> None:
+        settings.validate_startup()
+        self.settings = settings
+        self.tokens = settings.named_tokens()
+        self.emails = settings.allowed_emails()
+        self.allowed = settings.allowed_networks()
+        self.trusted = settings.trusted_proxies()
+        self.failures_by_ip: Counter[str] = Counter()
+        domain, audience, url = settings.cf_team_domain(), settings.cf_audience(), settings.cf_certs_url()
+        self.verifier = AccessVerifier(domain, audience, url) if domain and audience and url else None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tokens) or self.settings.cf_access_configured
+
+    def client_ip(self, request: Request) -> IpAddress | None:
+        peer = request.client.host if request.client else None
+        return client_ip(peer, request.headers, self.trusted)
+
+    async def authenticate(self, request: Request, prefix: str) -> Actor:
+        headers = request.headers
+        ip = self.client_ip(request)
+        token = bearer(headers.get("authorization"))
+        index = match_index(token, [t.token for t in self.tokens]) if token is not None and self.tokens else None
+        if index is not None:
+            self._check_ip(ip, prefix)
+            actor = Actor(self.tokens[index].actor, "bearer")
+        elif headers.get("cf-access-authenticated-user-email") is not None:
+            actor = await self._access(request, prefix)
+            self._check_ip(ip, prefix)
+        else:
+            raise _unauthorized("auth_required", NO_CREDENTIALS.get(prefix))
+        await self._turnstile(request, prefix, ip)
+        return actor
+
+    async def _access(self, request: Request, prefix: str) -> Actor:
+        header_email = request.headers["cf-access-authenticated-user-email"]
+        assertion = request.headers.get("cf-access-jwt-assertion")
+        if not assertion:
+            raise _unauthorized("cf_access_jwt_missing", "Cloudflare Access JWT assertion is required")
+        if self.verifier is None:
+            raise AuthFailure(500, "Server Configuration Error", "cf_access_not_configured",
+                              "CF Access JWT validation not configured. Contact administrator.")
+        try:
+            claims = await self.verifier.verify(assertion)
+        except AccessJwtInvalid as exc:
+            raise _unauthorized("cf_access_jwt_invalid", f"JWT validation failed: {exc.reason}") from None
+        email = str(claims["email"]).strip().lower()
+        if email != header_email.strip().lower():
+            raise _unauthorized("cf_access_email_mismatch", "Email header does not match JWT claims")
+        if self.emails and email not in self.emails:
+            raise AuthFailure(403, "Forbidden", "email_not_allowed", EMAIL_NOT_ALLOWED[prefix])
+        return Actor(email, "access")
+
+    def _check_ip(self, ip: IpAddress | None, prefix: str) -> None:
+        code = ip_allowed(ip, self.allowed)
+        if code is None:
+            return
+        message = IP_MESSAGES[code]
+        if code == "ip_not_allowed" and prefix in ("/admin", "/health/debug"):
+            message = "Client IP is not in admin allowlist"
+        raise AuthFailure(403, "Forbidden", code, message)
+
+    async def _turnstile(self, request: Request, prefix: str, ip: IpAddress | None) -> None:
+        secret = self.settings.turnstile_secret()
+        if secret is None or prefix not in TURNSTILE_PREFIXES or request.method not in turnstile.MUTATING:
+            return
+        try:
+            await turnstile.verify(self.settings.ADMIN_TURNSTILE_VERIFY_URL, secret,
+                                   turnstile.token_from(dict(request.headers)), str(ip) if ip else None)
+        except turnstile.TurnstileFailure as exc:
+            raise _unauthorized(exc.code, exc.message) from None
+
+    def log_failure(self, request: Request, failure: AuthFailure) -> None:
+        ip = self.client_ip(request)
+        ip_text = str(ip) if ip else "-"
+        self.failures_by_ip[ip_text] += 1
+        hint = request.headers.get("cf-access-authenticated-user-email") or "-"
+        record = {
+            "route": escape(request.url.path), "method": escape(request.method), "reason_code": failure.code,
+            "client_ip": ip_text, "actor_hint": escape(hint),
+            "request_id": str(uuid.uuid4()),
+        }
+        log.warning("auth failure route=%(route)s method=%(method)s reason_code=%(reason_code)s "
+                    "client_ip=%(client_ip)s actor_hint=%(actor_hint)s request_id=%(request_id)s", record,
+                    extra={"auth_failure": record})
 
 
-def middleware(settings: Settings) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def check(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if protected_prefix(request.url.path) is None:
+def middleware(settings: Settings) -> Callable[[Request, Next], Awaitable[Response]]:
+    auth = OperatorAuth(settings)
+
+    async def check(request: Request, call_next: Next) -> Response:
+        request.state.operator_auth = auth  # optional auth elsewhere (e.g. /health/deep error detail)
+        prefix = protected_prefix(request.url.path)
+        if prefix is None:
             return await call_next(request)
-        outcome = authenticate(request, settings)
-        if isinstance(outcome, JSONResponse):
-            return outcome
-        request.state.actor = outcome
+        try:
+            if prefix == "/health/debug" and not auth.configured:
+                raise AuthFailure(503, "Auth not configured", "auth_not_configured",
+                                  "ADMIN_TOKEN or CF Access must be configured for debug endpoints")
+            request.state.actor = await auth.authenticate(request, prefix)
+        except AuthFailure as failure:
+            auth.log_failure(request, failure)
+            return failure.response()
         return await call_next(request)
 
     return check

@@ -277,8 +277,10 @@ def _print_lags(settings: Settings, svc: Services) -> None:
     names = BusNames(settings.PAULP_NAMESPACE)
     try:
         with psycopg.connect(svc.database_url) as conn:
-            head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM paulp_events").fetchone()[0]
-            tracked = dict(conn.execute("SELECT name, last_notification_id FROM projection_tracking").fetchall())
+            row = conn.execute("SELECT coalesce(max(notification_id), 0) FROM paulp_events").fetchone()
+            head = int(row[0]) if row else 0
+            tracked: dict[str, int] = dict(
+                conn.execute("SELECT name, last_notification_id FROM projection_tracking").fetchall())
     except psycopg.Error:
         console.print("event store not migrated yet (run `paulp migrate`)")
         return

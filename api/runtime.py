@@ -40,6 +40,7 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
 async def scheduler(container: Container, stop: asyncio.Event) -> None:
     """Breaker HALT timeout every 30 s; audit anchor + verification at start and every hour."""
     from paulp.api.audit_job import anchor_and_verify
+    from paulp.api.routing_jobs import routing_tick
 
     next_audit = 0.0
     loop = asyncio.get_running_loop()
@@ -48,6 +49,10 @@ async def scheduler(container: Container, stop: asyncio.Event) -> None:
             await asyncio.to_thread(container.breaker.tick)
         except Exception:
             log.exception("breaker tick failed")
+        try:
+            await asyncio.to_thread(routing_tick, container)  # stale budget holds; nightly drift sweep
+        except Exception:
+            log.exception("routing tick failed")
         if loop.time() >= next_audit:
             try:
                 await asyncio.to_thread(anchor_and_verify, container)

@@ -71,6 +71,8 @@ async def transition(request: Request) -> TransitionResponse:
         raise ApiError(400, "Invalid target state", "invalid_target_state")
     if not isinstance(reason, str) or not reason.strip():
         raise ApiError(400, "Reason required for state transition", "reason_required")
+    if "\x00" in reason:
+        raise ApiError(400, "Invalid request", "invalid_characters")
     container = _container(request)
     from starlette.concurrency import run_in_threadpool
 

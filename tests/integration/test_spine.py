@@ -76,7 +76,8 @@ def test_bad_input_when_posted_then_4xx_code_and_nothing_stored(fresh_db, nats_u
         client = TestClient(create_app(container))
         cases = [
             ({"targetState": "PANIC", "reason": "x"}, AUTH, 400, "invalid_target_state", "Invalid target state"),
-            ({"targetState": "HALT", "reason": ""}, AUTH, 400, "reason_required", "Reason required for state transition"),
+            ({"targetState": "HALT", "reason": ""}, AUTH, 400, "reason_required",
+             "Reason required for state transition"),
             ({"targetState": "RECOVERY", "reason": "x"}, AUTH, 400, "invalid_transition",
              "Invalid transition from NORMAL to RECOVERY"),
             ({"targetState": "HALT", "reason": "x"}, {"Authorization": "Bearer wrong"}, 401, "auth_required",
@@ -167,5 +168,21 @@ def test_audit_verify_when_chain_row_edited_then_fails_at_exactly_that_sequence(
         assert not report.valid
         assert {b.sequence for b in report.chain.broken_links} == {4}
         assert verify(fresh_db, 1, 3).valid  # the range before the edit is intact
+    finally:
+        container.close()
+
+
+def test_metrics_when_projection_behind_then_lag_reported(fresh_db, nats_url, namespace):
+    container = make_container(fresh_db, nats_url, namespace)
+    try:
+        container.breaker.transition("HALT", "drill", "tester")
+        client = TestClient(create_app(container))
+        text = client.get("/metrics").text
+        assert 'paulp_projection_lag_events{projection="breaker_state"} 2' in text
+        with workers(container):
+            wait_tracked(fresh_db, "breaker_state", max_notification_id(fresh_db))
+        text = client.get("/metrics").text
+        assert 'paulp_projection_lag_events{projection="breaker_state"} 0' in text
+        assert 'paulp_breaker_state{state="HALT"} 1' in text and "paulp_audit_chain_length 2" in text
     finally:
         container.close()

@@ -1,0 +1,133 @@
+"""/dashboard: read-only operator figures (api-and-security §1.5) computed from projections.
+
+The breaker comes from ``views.breaker_state``. Positions and execution reports have no read model yet:
+those figures are computed over an empty set (every division guarded, percentages 0), with the spec's
+shape, so the endpoints never invent numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from paulp.api.errors import now_iso
+from paulp.api.queries import breaker_view
+from paulp.api.routers.exec import strategy_modes
+from paulp.api.wiring import Container
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+
+DEFAULT_BONDING_CAPITAL = 250.0
+DEFAULT_MAX_DAILY_LOSS_PCT = 3.0
+GRADE_SCORES = {"EXCELLENT": 4, "GOOD": 3, "ACCEPTABLE": 2, "POOR": 1}
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def open_positions(_: Container) -> list[dict[str, Any]]:
+    """Open paper positions, newest first (no positions read model yet: none)."""
+    return []
+
+
+def closed_today(_: Container) -> list[dict[str, Any]]:
+    return []
+
+
+def execution_reports_today(_: Container) -> list[dict[str, Any]]:
+    return []
+
+
+def _unavailable(what: str) -> JSONResponse:
+    return JSONResponse({"error": f"Failed to fetch {what}", "code": "dashboard_unavailable"}, status_code=500)
+
+
+def _pnl(rows: list[dict[str, Any]], key: str) -> float:
+    return float(sum(float(r.get(key) or 0) for r in rows))
+
+
+def _mean_grade(reports: list[dict[str, Any]]) -> str:
+    scores = [GRADE_SCORES[r["grade"]] for r in reports if r.get("grade") in GRADE_SCORES]
+    if not scores:
+        return "NO DATA"
+    mean = round(sum(scores) / len(scores))
+    return next(name for name, score in GRADE_SCORES.items() if score == mean)
+
+
+@router.get("/summary")
+def summary(request: Request) -> Any:
+    container = _container(request)
+    try:
+        breaker = breaker_view(container)
+        modes = strategy_modes(request, "kalshi")
+    except Exception:
+        return _unavailable("summary")
+    opened, closed, reports = open_positions(container), closed_today(container), execution_reports_today(container)
+    realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
+    wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
+    loss_budget = DEFAULT_BONDING_CAPITAL * DEFAULT_MAX_DAILY_LOSS_PCT / 100
+    remaining = max(0.0, loss_budget - abs(min(0.0, realized + unrealized)))
+    last_change = breaker["lastStateChange"]
+    return {
+        "timestamp": now_iso(),
+        "execution_mode": "LIVE" if modes.get("bonding") == "LIVE" else "PAPER",
+        "circuit_breaker_state": breaker["state"] or "UNKNOWN",
+        "account_status": "NORMAL" if remaining > 0 else "LOSS_LIMIT_EXCEEDED",
+        "open_positions_count": len(opened),
+        "total_position_value": round(unrealized, 2),
+        "today_realized_pnl": round(realized, 2),
+        "today_unrealized_pnl": round(unrealized, 2),
+        "today_total_pnl": round(realized + unrealized, 2),
+        "today_win_rate": round(wins / len(closed) * 100, 1) if closed else 0,
+        "today_sharpe_ratio": 0,
+        "cumulative_pnl": round(realized, 2),
+        "cumulative_win_rate": round(wins / len(closed) * 100, 1) if closed else 0,
+        "cumulative_sharpe_ratio": 0,
+        "max_drawdown": 0,
+        "daily_loss_remaining_budget": round(remaining, 2),
+        "circuit_breaker_triggered": breaker["state"] != "NORMAL",
+        "last_circuit_breaker_time": last_change.isoformat() if last_change else None,
+        "avg_execution_grade": _mean_grade(reports),
+        "poor_execution_count": sum(1 for r in reports if r.get("grade") == "POOR"),
+        "kill_switch_triggered": any(float(r.get("slippage_edge_ratio") or 0) > 0.5 for r in reports),
+    }
+
+
+@router.get("/positions/open")
+def positions_open(request: Request) -> dict[str, Any]:
+    rows = open_positions(_container(request))
+    return {"count": len(rows), "positions": rows, "total_unrealized_pnl": round(_pnl(rows, "unrealized_pnl"), 2)}
+
+
+@router.get("/daily-pnl")
+def daily_pnl(request: Request) -> dict[str, Any]:
+    container = _container(request)
+    closed, opened = closed_today(container), open_positions(container)
+    realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
+    wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
+    return {"date": _today(), "realized_pnl": round(realized, 2), "unrealized_pnl": round(unrealized, 2),
+            "total_pnl": round(realized + unrealized, 2), "closed_positions": len(closed),
+            "open_positions": len(opened), "wins": wins, "losses": len(closed) - wins,
+            "win_rate": round(wins / len(closed) * 100, 1) if closed else 0,
+            "avg_pnl": round(realized / len(closed), 2) if closed else 0, "sharpe_ratio": 0}
+
+
+@router.get("/execution-quality")
+def execution_quality(request: Request) -> dict[str, Any]:
+    reports = execution_reports_today(_container(request))
+    grades = {name.lower(): sum(1 for r in reports if r.get("grade") == name) for name in GRADE_SCORES}
+    total = len(reports)
+    distribution = {f"{k}_pct": round(v / total * 100, 1) for k, v in grades.items()} if total else None
+    return {"date": _today(), "grades": grades, "total_orders": total,
+            "average_slippage_cents": round(_pnl(reports, "slippage_cents") / total, 2) if total else 0,
+            "average_slippage_ratio": round(_pnl(reports, "slippage_ratio") / total, 3) if total else 0,
+            "grade_distribution": distribution}

@@ -1,0 +1,215 @@
+"""/webhooks: job triggers, the Kalshi event relay and alerts (api-and-security §1.6, §2.7).
+
+Every route authenticates before anything else (an unknown trigger answers 404 only after the bearer
+passed). The relay stores the raw body as evidence before parsing it, validates known event types,
+de-duplicates through ``webhook_inbox`` and answers 502 when that hand-off fails so the relay retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from psycopg.types.json import Jsonb
+from starlette.concurrency import run_in_threadpool
+
+from paulp.adapters.evidence_store import EvidenceStore
+from paulp.api.errors import ApiError, now_iso
+from paulp.api.security import webhook_sig
+from paulp.api.security.logsafe import escape
+from paulp.api.security.secrets import bearer, secret_equals
+from paulp.api.wiring import Container
+
+log = logging.getLogger("paulp.webhooks")
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+TRIGGERS = ("ingest", "reconcile")
+SEVERITIES = ("info", "warning", "critical")
+MAX_TEXT = 1000
+KALSHI_SOURCE = "kalshi_webhook"
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def _log_failure(request: Request, code: str) -> None:
+    peer = request.client.host if request.client else "-"
+    log.warning("webhook auth failure route=%s method=%s reason_code=%s peer=%s request_id=%s",
+                escape(request.url.path), request.method, code, escape(peer), uuid.uuid4())
+
+
+def require_trigger_token(request: Request) -> None:
+    """``WEBHOOK_TRIGGER_TOKEN`` (else ``ADMIN_TOKEN``) as a bearer, compared in constant time."""
+    expected = _container(request).settings.webhook_trigger_token()
+    if not expected:
+        _log_failure(request, "webhook_not_configured")
+        raise ApiError(503, "Configuration error", "webhook_not_configured",
+                       message="WEBHOOK_TRIGGER_TOKEN (or ADMIN_TOKEN fallback) is not configured")
+    if not secret_equals(bearer(request.headers.get("authorization")), expected):
+        _log_failure(request, "webhook_unauthorized")
+        raise ApiError(401, "Unauthorized", "webhook_unauthorized", message="Invalid webhook trigger token")
+
+
+def run_job(container: Container, job: str) -> dict[str, Any]:
+    """Hand the job to the container's job runner when one is wired; otherwise acknowledge the trigger."""
+    runner = getattr(container, "jobs", None)
+    if runner is None:
+        log.info("webhook trigger job=%s accepted (no job runner wired)", job)
+        return {"triggered": True, "job": job, "timestamp": now_iso()}
+    report = runner.trigger(job)
+    return {"triggered": True, "job": job, "result": report, "timestamp": now_iso()}
+
+
+@router.post("/trigger/{job:path}", responses={401: {}, 404: {}, 502: {}, 503: {}})
+async def trigger(job: str, request: Request) -> JSONResponse:
+    require_trigger_token(request)
+    if job not in TRIGGERS:
+        raise ApiError(404, "Not found", "not_found", path=request.url.path, timestamp=now_iso())
+    try:
+        report = await run_in_threadpool(run_job, _container(request), job)
+    except Exception:
+        log.exception("webhook trigger job=%s failed", job)
+        return JSONResponse({"triggered": False, "success": False, "code": "job_failed", "trigger": job,
+                             "error": "Job failed"}, status_code=502)
+    return JSONResponse(report)
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "Invalid JSON body", "invalid_json") from None
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_TEXT
+
+
+@router.post("/alert", responses={400: {}, 401: {}, 503: {}})
+async def alert(request: Request) -> dict[str, Any]:
+    require_trigger_token(request)
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid JSON body", "invalid_json")
+    bad = [name for name, ok in (("severity", body.get("severity") in SEVERITIES),
+                                 ("source", _text(body.get("source"))), ("message", _text(body.get("message"))))
+           if not ok]
+    if bad:
+        raise ApiError(400, "Validation failed", "validation_error", fields=bad)
+    severity, source, message = body["severity"], body["source"], body["message"]
+    log.info("webhook alert severity=%s source=%s message=%s", severity, escape(source), escape(message))
+    if severity == "critical":
+        breaker = _container(request).breaker
+        await run_in_threadpool(breaker.raise_alert, "WEBHOOK_ALERT", "critical", f"{source}: {message}")
+    return {"received": True}
+
+
+# ----------------------------------------------------------------- Kalshi relay
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _opt_number(payload: dict[str, Any], key: str) -> bool:
+    return key not in payload or payload[key] is None or _number(payload[key])
+
+
+def _valid_payload(event_type: str, payload: object) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    if event_type == "order_update":
+        count = payload.get("filledCount")
+        return (_text(payload.get("orderId")) and _text(payload.get("status"))
+                and (count is None or (isinstance(count, int) and not isinstance(count, bool) and count >= 0))
+                and _opt_number(payload, "filledPrice"))
+    if event_type == "fill":
+        return (all(_text(payload.get(k)) for k in ("orderId", "marketId", "side"))
+                and _number(payload.get("fillPrice")) and _number(payload.get("fillSize")))
+    # market_update
+    return (_text(payload.get("marketId")) and _text(payload.get("venue")) and _number(payload.get("timestamp"))
+            and all(_opt_number(payload, k) for k in ("price", "volume", "depthYes", "depthNo", "spread")))
+
+
+def dedupe_key(body: dict[str, Any], raw: bytes) -> str:
+    """Explicit ``event_id``; else ``(event_type, orderId, status, filledCount)``; else the exact body."""
+    event_id = body.get("event_id")
+    if isinstance(event_id, str | int) and not isinstance(event_id, bool) and str(event_id):
+        return f"id:{event_id}"
+    payload = body.get("payload") or {}
+    if isinstance(payload, dict) and payload.get("orderId") is not None:
+        parts = [body["event_type"], payload.get("orderId"), payload.get("status"), payload.get("filledCount")]
+        return "order:" + json.dumps(parts, separators=(",", ":"), sort_keys=True)
+    return "body:" + hashlib.sha256(raw).hexdigest()
+
+
+def _record(container: Container, key: str, event_type: str, evidence_hash: str, body: dict[str, Any]) -> bool:
+    """Insert into the inbox; False when the event was already received."""
+    with container.pool.connection() as conn:
+        cur = conn.execute(
+            "INSERT INTO webhook_inbox (dedupe_key, source, event_type, evidence_hash, payload)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING",
+            (key, KALSHI_SOURCE, event_type, evidence_hash, Jsonb(body)),
+        )
+        return bool(cur.rowcount == 1)
+
+
+def _relay_auth(request: Request, raw: bytes) -> str:
+    settings = _container(request).settings
+    secret = settings.kalshi_webhook_secret()
+    if not secret:
+        _log_failure(request, "webhook_not_configured")
+        raise ApiError(503, "Configuration error", "webhook_not_configured",
+                       message="KALSHI_WEBHOOK_SECRET (or WEBHOOK_SHARED_SECRET fallback) is not configured")
+    provided = request.headers.get("x-kalshi-webhook-secret")
+    if provided is None:
+        provided = request.headers.get("x-webhook-secret")
+    if not secret_equals(provided, secret):
+        _log_failure(request, "webhook_unauthorized")
+        raise ApiError(401, "Unauthorized", "webhook_unauthorized", message="Invalid Kalshi webhook secret")
+    code = webhook_sig.check(secret, request.headers.get("x-webhook-timestamp"),
+                             request.headers.get("x-webhook-signature"), raw, time.time(),
+                             settings.WEBHOOK_REQUIRE_SIGNATURE)
+    if code is not None:
+        _log_failure(request, code)
+        message = "Webhook timestamp outside the replay window" if code == "webhook_replay" \
+            else "Invalid webhook signature"
+        raise ApiError(401, "Unauthorized", code, message=message)
+    return secret
+
+
+@router.post("/kalshi/events", responses={400: {}, 401: {}, 502: {}, 503: {}})
+async def kalshi_events(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    _relay_auth(request, raw)
+    container = _container(request)
+    stored = await run_in_threadpool(EvidenceStore(container.settings.evidence_dir()).put, raw)
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("event_type"), str):
+        raise ApiError(400, "Invalid event", "invalid_event")
+    event_type = body["event_type"]
+    if event_type not in ("order_update", "fill", "market_update"):
+        log.info("kalshi webhook ignored event_type=%s evidence=%s", escape(event_type), stored.evidence_hash)
+        return {"received": True, "ignored": True}
+    if not _valid_payload(event_type, body.get("payload")):
+        raise ApiError(400, "Invalid event", "invalid_event")
+    key = dedupe_key(body, raw)
+    try:
+        fresh = await run_in_threadpool(_record, container, key, event_type, stored.evidence_hash, body)
+    except Exception:
+        log.exception("kalshi webhook hand-off failed event_type=%s", event_type)
+        raise ApiError(502, "Downstream failure", "downstream_failed") from None
+    log.info("kalshi webhook event_type=%s duplicate=%s evidence=%s", event_type, not fresh, stored.evidence_hash)
+    return {"received": True, "duplicate": not fresh}

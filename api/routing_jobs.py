@@ -1,0 +1,62 @@
+"""Scheduled jobs of the routing context; the runtime scheduler calls ``routing_tick(container)`` each tick.
+
+- Nightly stability drift sweep (llm-routing §7.1) at/after 03:00 UTC, once per UTC day: the result is a
+  ``DriftSweepRecord.Recorded`` event; its block decision reaches the go-live gate through
+  ``views.llm_drift_sweeps`` (§7.3).
+- Stale budget holds (a process died between reserve and settle) are released, so no reservation leaks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from paulp.api.wiring import Container
+from paulp.domain.governance import SweepSample
+from paulp.domain.llm_records import DriftSweepRecord
+
+log = logging.getLogger("paulp.routing.jobs")
+SWEEP_AT = time(3, 0)
+SWEEP_WINDOW = timedelta(days=7)
+SWEEP_MAX_RUNS = 100
+
+
+@dataclass(frozen=True)
+class TickResult:
+    sweep: dict[str, Any] | None
+    released_holds: int
+
+
+def recent_scoring_samples(container: Container, now: datetime) -> list[SweepSample]:
+    """§7.1 step 1: scoring runs of the last 7 days, newest first, at most 100 (from the read model)."""
+    with container.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT confidence, warnings FROM views.llm_scoring_runs WHERE created_at >= %s"
+            " ORDER BY created_at DESC LIMIT %s", (now - SWEEP_WINDOW, SWEEP_MAX_RUNS)).fetchall()
+    return [SweepSample(conf, warnings if isinstance(warnings, list) else None) for conf, warnings in rows]
+
+
+def run_drift_sweep(container: Container) -> dict[str, Any]:
+    """Run the nightly stability sweep now; the §7.1 step-6 response (a repeat on the same day stores nothing)."""
+    now = container.clock.now()
+    report, stored = container.routing.record_drift_sweep(recent_scoring_samples(container, now))
+    sweep_id = DriftSweepRecord.create_id(str(report.sweep.sweep_type), report.sweep.run_at.strftime("%Y-%m-%d"))
+    if report.drift_warning:
+        log.warning("drift sweep failed: %s", "; ".join(report.sweep.failure_reasons))
+    return {"triggered": True, "stored": stored, "runsAnalyzed": report.runs_analyzed,
+            "avgConfidence": report.avg_confidence, "lowConfidenceCount": report.low_confidence_count,
+            "lowConfidenceRate": report.low_confidence_rate, "flaggedCount": report.flagged_count,
+            "driftWarning": report.drift_warning, "persistedSweepId": str(sweep_id), "persistedSchema": "v2",
+            "failureReasons": list(report.sweep.failure_reasons)}
+
+
+def routing_tick(container: Container) -> TickResult:
+    """Idempotent: safe to call every scheduler tick, from several processes."""
+    now = container.clock.now().astimezone(UTC)
+    released = container.routing.release_stale_reservations()
+    sweep = None
+    if now.time() >= SWEEP_AT and not container.routing.nightly_sweep_done(now.strftime("%Y-%m-%d")):
+        sweep = run_drift_sweep(container)
+    return TickResult(sweep, released)

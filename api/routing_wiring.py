@@ -1,0 +1,50 @@
+"""Builds the routing context for the composition root: env for overrides and keys, lazy provider clients."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from uuid import UUID
+
+from paulp.adapters.config import Settings
+from paulp.adapters.llm.registry import LlmSettings, build_providers
+from paulp.domain.budgets import DEFAULT_ASSUMPTIONS, BudgetAssumptions
+from paulp.domain.clock import Clock
+from paulp.domain.services.routing import RoutingService
+from paulp.domain.services.routing_types import ProviderPort
+
+# Values Settings owns (it reads them from the same environment); a case's Settings is authoritative.
+SETTINGS_OWNED = ("ANTHROPIC_API_KEY", "MINIMAX_API_KEY", "MOONSHOT_API_KEY", "GOOGLE_AI_API_KEY",
+                  "LLM_ROUTING_FORCE_MODEL", "LLM_ROUTING_FORCE_ROUTE_CLASS")
+CACHE_SIZE = "2000"  # ledgers and in-flight decisions stay in memory; fast-forwarded from the log on each load
+
+
+def uuid7() -> UUID:
+    """Time-ordered unique id (RFC 9562 v7): millisecond timestamp + 74 random bits (llm-routing §9)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
+    return UUID(int=value)
+
+
+def llm_env(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Provider base URLs/timeouts and Cloudflare credentials from the process, keys and overrides from Settings."""
+    env = {k: v for k, v in (os.environ if environ is None else environ).items()
+           if k.startswith(("LLM_", "CLOUDFLARE_")) and k not in SETTINGS_OWNED}
+    for name in SETTINGS_OWNED:
+        value = getattr(settings, name, None)
+        if value is not None:
+            env[name] = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    return env
+
+
+def build_routing(app_env: Mapping[str, str], clock: Clock, env: Mapping[str, str],
+                  assumptions: BudgetAssumptions = DEFAULT_ASSUMPTIONS) -> RoutingService:
+    """Provider clients are built on the first attempt, so the app starts without keys (calls fail closed)."""
+
+    def providers() -> ProviderPort:
+        return build_providers(LlmSettings.from_env(env))
+
+    return RoutingService({**app_env, "AGGREGATE_CACHE_MAXSIZE": CACHE_SIZE}, clock, llm_env=env,
+                          providers=providers, new_id=uuid7, assumptions=assumptions)

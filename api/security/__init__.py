@@ -1,0 +1,1 @@
+"""Security helpers of the HTTP surface: secret comparison, client IP, Access JWTs, Turnstile, webhook HMAC."""

@@ -1,0 +1,155 @@
+"""Routing overhead per governed call (run: python -m bench.routing).
+
+Provider time is excluded: the provider port is an in-process stub answering at once (zero latency), so
+each figure is resolve + budget RESERVE (ledger load + one save) + attempt bookkeeping + SETTLE with the
+decision outcome (one save). Alongside, in the same run: the phases separately, a bare one-event library
+save (the floor of one commit through the chained recorder) and a raw ``SELECT 1`` round trip.
+Figures at 1 and at 50 concurrent callers; all calls charge one category (the worst case for its lock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+
+from bench.common import bench_services, save, summary_ms
+from paulp.adapters.config import Settings
+from paulp.api.routing_wiring import uuid7
+from paulp.api.wiring import application_env, build
+from paulp.domain.budgets import DEFAULT_ASSUMPTIONS
+from paulp.domain.executor import CallPort, CallResult, Usage
+from paulp.domain.routing_plan import plan_route
+from paulp.domain.services.routing import RoutingService
+from paulp.domain.services.routing_types import OpenGate
+
+KEYS = {"ANTHROPIC_API_KEY": "k-a", "MINIMAX_API_KEY": "k-m", "MOONSHOT_API_KEY": "k-mo", "GOOGLE_AI_API_KEY": "k-g"}
+USER_PROMPT = "classify: Fed holds rates steady in March"
+
+
+class InstantProviders:
+    """Zero-latency provider port: every attempt succeeds at once with fixed usage."""
+
+    def port(self, system: str, user: str) -> CallPort:
+        def call(model_id: str) -> CallResult:
+            return CallResult("ok", Usage(120, 30), 0)
+
+        return call
+
+
+class PhaseTimer:
+    """Wraps the service's two write phases to time them (thread-safe sample lists)."""
+
+    def __init__(self, service: RoutingService) -> None:
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.lock = threading.Lock()
+        for name in ("_reserve", "_settle"):
+            setattr(service, name, self._timed(name.strip("_"), getattr(service, name)))
+
+    def _timed(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.samples[name].append(time.perf_counter() - t0)
+
+        return wrapper
+
+
+def routing_service(container: Any) -> RoutingService:
+    assumptions = DEFAULT_ASSUMPTIONS.with_overrides({"callsPerDay": 1e9})  # never budget-blocked here
+    return RoutingService({**application_env(container.database_url), "AGGREGATE_CACHE_MAXSIZE": "2000"},
+                          container.clock, llm_env=KEYS, providers=InstantProviders, new_id=uuid7,
+                          assumptions=assumptions)
+
+
+def run(service: RoutingService, calls: int, concurrency: int) -> dict[str, Any]:
+    timer = PhaseTimer(service)
+
+    def one(_: int) -> float:
+        t0 = time.perf_counter()
+        out = service.govern("signal_scanning", user_prompt=USER_PROMPT)
+        assert out.success, out.error
+        return time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        totals = list(pool.map(one, range(calls)))
+    wall = time.perf_counter() - t0
+    return {"calls": calls, "concurrency": concurrency, "calls_per_s": round(calls / wall, 1),
+            "governed_call": summary_ms(totals), "reserve_phase": summary_ms(timer.samples["reserve"]),
+            "settle_phase": summary_ms(timer.samples["settle"])}
+
+
+def plan_only(service: RoutingService, n: int) -> dict[str, float]:
+    from paulp.domain.routing import RouteRequest
+
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        plan_route(RouteRequest("signal_scanning", 11, 500), service.llm_env, OpenGate(service.clock.now()))
+        samples.append(time.perf_counter() - t0)
+    return summary_ms(samples)
+
+
+def bare_save(container: Any, n: int) -> dict[str, float]:
+    """One single-event save through the library + chained recorder: the floor of one commit."""
+    svc = container.breaker
+    breaker = svc.get()
+    svc.save(breaker)
+    samples = []
+    for i in range(n):
+        breaker.raise_alert("BENCH", "warning", container.clock.now(), f"{i}")
+        t0 = time.perf_counter()
+        svc.save(breaker)
+        samples.append(time.perf_counter() - t0)
+    return summary_ms(samples)
+
+
+def select_one(db_url: str, n: int) -> dict[str, float]:
+    samples = []
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            conn.execute("SELECT 1").fetchone()
+            samples.append(time.perf_counter() - t0)
+    return summary_ms(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--concurrent-calls", type=int, default=2000)
+    args = parser.parse_args()
+    with bench_services() as (db_url, nats_url, namespace):
+        container = build(Settings(PAULP_NAMESPACE=namespace), db_url, nats_url)
+        try:
+            figures: dict[str, Any] = {
+                "raw_select_1": select_one(db_url, 500),
+                "library_one_event_save": bare_save(container, 500),
+            }
+            for name, calls, concurrency in (("sequential", args.calls, 1),
+                                             ("concurrent_50", args.concurrent_calls, 50)):
+                service = routing_service(container)
+                service.govern("signal_scanning", user_prompt=USER_PROMPT)  # warm: ledgers cached, pool open
+                figures.setdefault("plan_route_pure", plan_only(service, 2000))
+                figures[name] = run(service, calls, concurrency)
+                service.close()
+            figures["targets"] = {"p50_ms": 2.0, "p99_ms": 10.0}
+        finally:
+            container.close()
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+    print(f"saved {save('routing', figures)}")
+
+
+if __name__ == "__main__":
+    main()

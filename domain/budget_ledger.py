@@ -1,0 +1,285 @@
+"""Event-sourced budget ledgers (llm-routing §5.5-§5.8): one aggregate per (category, period type, period key).
+
+A governed call reserves its projected cost in the daily AND the monthly ledger of its category before
+the first provider attempt (one save covers both), then settles the actual cost or releases the hold.
+Amounts are ``Decimal`` built from the float's shortest repr, so sums never drift below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from paulp.domain.budgets import (
+    HARD_CAP_PCT,
+    BudgetExceeded,
+    DuplicateReservation,
+    Envelope,
+    LedgerError,
+    PeriodType,
+    UnknownReservation,
+    period_key,
+    usd,
+)
+from paulp.domain.namespace import PAULP_NAMESPACE
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An open reservation: money set aside between the budget check and the provider's answer."""
+
+    amount_usd: Decimal
+    reserved_at: datetime
+
+
+class BudgetPeriodLedger(Aggregate):
+    """Consumed money plus open holds of one category-period; decides in public methods, applies in @event."""
+
+    class Opened(Aggregate.Created):
+        category: str
+        period_type: str
+        period_key: str
+
+    class Reserved(Aggregate.Event):
+        reservation_id: str
+        amount_usd: Decimal
+        limit_usd: Decimal
+        at: datetime
+
+    class Settled(Aggregate.Event):
+        reservation_id: str
+        reserved_usd: Decimal
+        actual_usd: Decimal
+        at: datetime
+
+    class LateUsageRecorded(Aggregate.Event):
+        """The cost of a call whose hold had already been released as stale."""
+
+        reservation_id: str
+        actual_usd: Decimal
+        at: datetime
+
+    class Released(Aggregate.Event):
+        reservation_id: str
+        reserved_usd: Decimal
+        reason: str
+        at: datetime
+
+    class UsageReset(Aggregate.Event):
+        """§5.8 LlmBudgetUsageReset: earlier usage of this period no longer counts."""
+
+        actor: str
+        reason: str
+        cleared_usd: Decimal
+        at: datetime
+
+    class AlertRaised(Aggregate.Event):
+        """§5.6 recommendation: at most once per (category, period type, period key)."""
+
+        percent_used: Decimal
+        threshold_pct: Decimal
+        at: datetime
+
+    @staticmethod
+    def create_id(category: str, period_type: str, period_key: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"llm-budget/{category}/{period_type}/{period_key}")
+
+    @event(Opened)
+    def __init__(self, category: str, period_type: str, period_key: str) -> None:
+        self.category = category
+        self.period_type = period_type
+        self.period_key = period_key
+        self.limit_usd = ZERO
+        self.consumed_usd = ZERO
+        self.holds: dict[str, Hold] = {}
+        self.alerted = False
+        self.last_updated: datetime | None = None
+
+    # ----------------------------------------------------------------- read side
+
+    @property
+    def reserved_usd(self) -> Decimal:
+        return sum((h.amount_usd for h in self.holds.values()), ZERO)
+
+    @property
+    def remaining_usd(self) -> Decimal:
+        return max(ZERO, self.limit_usd - self.consumed_usd - self.reserved_usd)
+
+    def percent_used(self, limit_usd: Decimal | None = None) -> Decimal:
+        limit = self.limit_usd if limit_usd is None else limit_usd
+        return self.consumed_usd / limit * HUNDRED if limit > 0 else ZERO
+
+    def is_blocked(self, limit_usd: Decimal | None = None) -> bool:
+        return self.percent_used(limit_usd) >= Decimal(repr(HARD_CAP_PCT))
+
+    def would_exceed(self, amount: Decimal, limit_usd: Decimal) -> bool:
+        """§5.6 with open holds counted as spent: blocked, or consumed + held + amount strictly past the limit."""
+        return self.is_blocked(limit_usd) or self.consumed_usd + self.reserved_usd + amount > limit_usd
+
+    @property
+    def exceeded_reason(self) -> str:
+        kind = "Daily" if self.period_type == PeriodType.DAILY else "Monthly"
+        return f"{kind} budget exceeded for {self.category}"
+
+    # ----------------------------------------------------------------- commands (decide)
+
+    def reserve(self, reservation_id: str, amount: Decimal, limit_usd: Decimal, at: datetime) -> None:
+        if amount < 0:
+            raise LedgerError(f"negative reservation {amount}")
+        if reservation_id in self.holds:
+            raise DuplicateReservation(f"reservation {reservation_id} is already open")
+        if self.would_exceed(amount, limit_usd):
+            raise BudgetExceeded(self.exceeded_reason)
+        self._reserved(reservation_id, amount, limit_usd, at)
+
+    def settle(self, reservation_id: str, actual: Decimal, at: datetime) -> None:
+        """Close a hold with the real cost; it may exceed the hold (fallbacks are not re-checked, §5.6)."""
+        if actual < 0:
+            raise LedgerError(f"negative actual cost {actual}")
+        hold = self._hold(reservation_id)
+        self._settled(reservation_id, hold.amount_usd, actual, at)
+
+    def record_late_usage(self, reservation_id: str, actual: Decimal, at: datetime) -> None:
+        """Count the cost of a call whose hold was already released as stale (the money was still spent)."""
+        if actual < 0:
+            raise LedgerError(f"negative actual cost {actual}")
+        if reservation_id in self.holds:
+            raise DuplicateReservation(f"reservation {reservation_id} is still open: settle it")
+        self._late_usage_recorded(reservation_id, actual, at)
+
+    def release(self, reservation_id: str, reason: str, at: datetime) -> None:
+        hold = self._hold(reservation_id)
+        self._released(reservation_id, hold.amount_usd, reason, at)
+
+    def release_stale(self, older_than: timedelta, now: datetime, reason: str) -> list[str]:
+        """Free holds whose call never reported back (a crashed process): no reservation leaks forever."""
+        stale = [rid for rid, h in self.holds.items() if now - h.reserved_at > older_than]
+        for rid in stale:
+            self.release(rid, reason, now)
+        return stale
+
+    def reset_usage(self, actor: str, reason: str, at: datetime) -> None:
+        if not reason.strip():
+            raise LedgerError("a budget reset needs a reason")
+        self._usage_reset(actor, reason, self.consumed_usd, at)
+
+    def alert_if_due(self, threshold_pct: float, at: datetime) -> bool:
+        pct = self.percent_used()
+        threshold = Decimal(repr(threshold_pct))
+        if self.alerted or pct < threshold:
+            return False
+        self._alert_raised(pct, threshold, at)
+        return True
+
+    def _hold(self, reservation_id: str) -> Hold:
+        hold = self.holds.get(reservation_id)
+        if hold is None:
+            raise UnknownReservation(f"no open reservation {reservation_id}")
+        return hold
+
+    # ----------------------------------------------------------------- events (apply)
+
+    @event(Reserved)
+    def _reserved(self, reservation_id: str, amount_usd: Decimal, limit_usd: Decimal, at: datetime) -> None:
+        self.limit_usd = limit_usd
+        self.holds[reservation_id] = Hold(amount_usd, at)
+        self.last_updated = at
+
+    @event(Settled)
+    def _settled(self, reservation_id: str, reserved_usd: Decimal, actual_usd: Decimal, at: datetime) -> None:
+        self.holds.pop(reservation_id, None)
+        self.consumed_usd += actual_usd
+        self.last_updated = at
+
+    @event(LateUsageRecorded)
+    def _late_usage_recorded(self, reservation_id: str, actual_usd: Decimal, at: datetime) -> None:
+        self.consumed_usd += actual_usd
+        self.last_updated = at
+
+    @event(Released)
+    def _released(self, reservation_id: str, reserved_usd: Decimal, reason: str, at: datetime) -> None:
+        self.holds.pop(reservation_id, None)
+        self.last_updated = at
+
+    @event(UsageReset)
+    def _usage_reset(self, actor: str, reason: str, cleared_usd: Decimal, at: datetime) -> None:
+        self.consumed_usd = ZERO
+        self.alerted = False
+        self.last_updated = at
+
+    @event(AlertRaised)
+    def _alert_raised(self, percent_used: Decimal, threshold_pct: Decimal, at: datetime) -> None:
+        self.alerted = True
+
+
+def ledger_ids(category: str, at: datetime) -> tuple[UUID, UUID]:
+    """The daily and the monthly ledger a call at ``at`` is charged to (§5.4: UTC periods)."""
+    return (BudgetPeriodLedger.create_id(category, PeriodType.DAILY, period_key(PeriodType.DAILY, at)),
+            BudgetPeriodLedger.create_id(category, PeriodType.MONTHLY, period_key(PeriodType.MONTHLY, at)))
+
+
+def open_ledger(category: str, period: PeriodType, at: datetime) -> BudgetPeriodLedger:
+    return BudgetPeriodLedger(category=category, period_type=str(period), period_key=period_key(period, at))
+
+
+def reserve_both(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger, reservation_id: str, amount: Decimal,
+                 envelope: Envelope, at: datetime) -> bool:
+    """Daily is judged first, then monthly (§5.6 reason order); both hold or neither does.
+
+    Returns ``shouldAlert`` judged on consumption before this call.
+    """
+    d_limit, m_limit = usd(envelope.daily_limit_usd), usd(envelope.monthly_limit_usd)
+    threshold = Decimal(repr(envelope.alert_threshold_pct))
+    should_alert = daily.percent_used(d_limit) >= threshold or monthly.percent_used(m_limit) >= threshold
+    for ledger, limit in ((daily, d_limit), (monthly, m_limit)):
+        if ledger.would_exceed(amount, limit):
+            raise BudgetExceeded(ledger.exceeded_reason)
+    daily.reserve(reservation_id, amount, d_limit, at)
+    monthly.reserve(reservation_id, amount, m_limit, at)
+    return should_alert
+
+
+@dataclass(frozen=True)
+class LedgerSnapshot:
+    """What dry runs, the CLI and tests read of one ledger without touching it."""
+
+    category: str
+    period_type: str
+    period_key: str
+    limit_usd: Decimal
+    consumed_usd: Decimal
+    reserved_usd: Decimal
+    open_reservations: int
+
+    @property
+    def remaining_usd(self) -> Decimal:
+        return max(ZERO, self.limit_usd - self.consumed_usd - self.reserved_usd)
+
+    @property
+    def percent_used(self) -> Decimal:
+        return self.consumed_usd / self.limit_usd * HUNDRED if self.limit_usd > 0 else ZERO
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.percent_used >= HUNDRED
+
+
+def snapshot(ledger: BudgetPeriodLedger | None, category: str, period: PeriodType, at: datetime,
+             limit_usd: Decimal) -> LedgerSnapshot:
+    if ledger is None:
+        return LedgerSnapshot(category, str(period), period_key(period, at), limit_usd, ZERO, ZERO, 0)
+    return LedgerSnapshot(category, str(period), ledger.period_key, limit_usd, ledger.consumed_usd,
+                          ledger.reserved_usd, len(ledger.holds))
+
+
+def envelope_limits(envelopes: Mapping[str, Envelope], category: str) -> tuple[Decimal, Decimal]:
+    env = envelopes[category]
+    return usd(env.daily_limit_usd), usd(env.monthly_limit_usd)

@@ -1,0 +1,120 @@
+"""Governance facts of the LLM context as events (llm-routing §8.2 scoring runs, §7.2 drift sweeps).
+
+Both are write-once records: the scoring run of a governed scoring call, and one nightly sweep per UTC
+day (a deterministic id, so two schedulers racing on the same night store it once).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from paulp.domain.governance import DriftSweep, ScoringOutput, needs_human_review
+from paulp.domain.namespace import PAULP_NAMESPACE
+
+NO_MODEL = "routing:none"
+
+
+class ScoringRun(Aggregate):
+    """§8.2: recorded always, success or failure; a failed call stores the execution-failure output."""
+
+    class Recorded(Aggregate.Created):
+        decision_id: str
+        run_type: str
+        target_entity_type: str | None
+        target_entity_id: str | None
+        prompt_version: str
+        prompt_hash: str
+        model_id: str
+        input_hash: str
+        output: dict[str, Any]
+        confidence: float
+        flagged_for_human_review: bool
+        execution_failed: bool
+        input_tokens: int | None
+        output_tokens: int | None
+        cost_usd: float | None
+        created_at: datetime
+
+    @staticmethod
+    def create_id(decision_id: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"llm-scoring-run/{decision_id}")
+
+    @event(Recorded)
+    def __init__(self, decision_id: str, run_type: str, target_entity_type: str | None,
+                 target_entity_id: str | None, prompt_version: str, prompt_hash: str, model_id: str,
+                 input_hash: str, output: dict[str, Any], confidence: float, flagged_for_human_review: bool,
+                 execution_failed: bool, input_tokens: int | None, output_tokens: int | None,
+                 cost_usd: float | None, created_at: datetime) -> None:
+        self.decision_id = decision_id
+        self.run_type = run_type
+        self.model_id = model_id
+        self.output = dict(output)
+        self.confidence = confidence
+        self.flagged_for_human_review = flagged_for_human_review
+        self.execution_failed = execution_failed
+        self.created_at = created_at
+
+
+def review_flag(output: ScoringOutput, execution_failed: bool) -> bool:
+    """§8.3: always flagged after a failed execution, else the confidence/warnings/citations rule."""
+    return execution_failed or needs_human_review(output.confidence, output.warnings, output.cited_passages)
+
+
+class DriftSweepRecord(Aggregate):
+    """§7.2 record; ``blocked_deployment = not passed`` gates go-live (§7.3)."""
+
+    class Recorded(Aggregate.Created):
+        sweep_type: str
+        sweep_day: str
+        baseline_prompt_version: str
+        baseline_model_id: str
+        candidate_prompt_version: str
+        candidate_model_id: str
+        gold_set_size: int
+        mean_score_delta: float
+        max_score_delta: float
+        rank_order_changes: int
+        prompt_injection_pass_rate: float
+        mean_delta_threshold: float
+        max_delta_threshold: float
+        injection_pass_threshold: float
+        passed: bool
+        blocked_deployment: bool
+        failure_reasons: list[str]
+        run_at: datetime
+
+    @staticmethod
+    def create_id(sweep_type: str, sweep_day: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"llm-drift-sweep/{sweep_type}/{sweep_day}")
+
+    @event(Recorded)
+    def __init__(self, sweep_type: str, sweep_day: str, baseline_prompt_version: str, baseline_model_id: str,
+                 candidate_prompt_version: str, candidate_model_id: str, gold_set_size: int,
+                 mean_score_delta: float, max_score_delta: float, rank_order_changes: int,
+                 prompt_injection_pass_rate: float, mean_delta_threshold: float, max_delta_threshold: float,
+                 injection_pass_threshold: float, passed: bool, blocked_deployment: bool,
+                 failure_reasons: list[str], run_at: datetime) -> None:
+        self.sweep_type = sweep_type
+        self.sweep_day = sweep_day
+        self.passed = passed
+        self.blocked_deployment = blocked_deployment
+        self.failure_reasons = list(failure_reasons)
+        self.run_at = run_at
+
+
+def record_sweep(sweep: DriftSweep) -> DriftSweepRecord:
+    day = sweep.run_at.strftime("%Y-%m-%d")
+    return DriftSweepRecord(
+        sweep_type=str(sweep.sweep_type), sweep_day=day, baseline_prompt_version=sweep.baseline_prompt_version,
+        baseline_model_id=sweep.baseline_model_id, candidate_prompt_version=sweep.candidate_prompt_version,
+        candidate_model_id=sweep.candidate_model_id, gold_set_size=sweep.gold_set_size,
+        mean_score_delta=sweep.mean_score_delta, max_score_delta=sweep.max_score_delta,
+        rank_order_changes=sweep.rank_order_changes, prompt_injection_pass_rate=sweep.prompt_injection_pass_rate,
+        mean_delta_threshold=sweep.mean_delta_threshold, max_delta_threshold=sweep.max_delta_threshold,
+        injection_pass_threshold=sweep.injection_pass_threshold, passed=sweep.passed,
+        blocked_deployment=sweep.blocked_deployment, failure_reasons=list(sweep.failure_reasons),
+        run_at=sweep.run_at)

@@ -1,0 +1,101 @@
+"""Governance context: the two-person go-live command (api-and-security §1.3), checks before the aggregate.
+
+Facts that live outside this aggregate (strategy catalogue, phase-4 gate, drift sweeps, audit chain)
+are asked through a ``GoLiveChecks`` port the composition root supplies; the service itself does no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from eventsourcing.application import AggregateNotFoundError
+
+from paulp.domain.errors import DomainError
+from paulp.domain.golive import Confirmed, GoLiveApproval, GoLiveTerms, Pending, RequestExpired
+from paulp.domain.services.base import PaulpApplication
+
+
+class StrategyNotFound(DomainError):
+    """Raised when the path's strategy type is not a known strategy."""
+
+    code = "strategy_not_found"
+
+
+class PhaseGateNotPassed(DomainError):
+    """Raised when no unforced phase-4 gate pass or signoff exists."""
+
+    code = "phase_gate_not_passed"
+
+
+class DeploymentBlockedByDrift(DomainError):
+    """Raised when an LLM drift sweep blocked deployment within the last 7 days."""
+
+    code = "drift_blocked"
+    detail = "Recent drift sweep flagged deployment. Resolve before go-live."
+
+
+class AuditChainCompromised(DomainError):
+    """Raised when full audit-chain verification fails."""
+
+    code = "audit_chain_compromised"
+    detail = "Resolve audit chain gaps before go-live."
+
+
+class GoLiveChecks(Protocol):
+    def strategy_exists(self, strategy: str) -> bool: ...
+
+    def phase4_gate_passed(self) -> bool: ...
+
+    def drift_blocked_recently(self) -> bool: ...
+
+    def audit_chain_valid(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class GoLiveOutcome:
+    strategy: str
+    result: Pending | Confirmed
+    terms: GoLiveTerms
+    notification_id: int
+
+
+class GoLiveService(PaulpApplication):
+    """Checks in the §1.3 order, then one aggregate decision saved atomically."""
+
+    def approve(self, strategy: str, terms: GoLiveTerms, actor: str, request_id: str,
+                checks: GoLiveChecks) -> GoLiveOutcome:
+        self._preconditions(strategy, checks)
+
+        def command() -> GoLiveOutcome:
+            approval, now = self._load(strategy), self.clock.now()
+            try:
+                result = approval.approve(terms, actor, now, request_id)
+            except RequestExpired:
+                self.save(approval)  # the expiry closes the request so a new one can start
+                raise
+            nid = self.last_notification_id(self.save(approval))
+            return GoLiveOutcome(strategy, result, terms, nid)
+
+        return self.retry_on_conflict(command)
+
+    def get(self, strategy: str) -> GoLiveApproval | None:
+        try:
+            approval: GoLiveApproval = self.repository.get(GoLiveApproval.create_id(strategy))
+        except AggregateNotFoundError:
+            return None
+        return approval
+
+    def _load(self, strategy: str) -> GoLiveApproval:
+        return self.get(strategy) or GoLiveApproval(strategy=strategy)
+
+    @staticmethod
+    def _preconditions(strategy: str, checks: GoLiveChecks) -> None:
+        if not checks.strategy_exists(strategy):
+            raise StrategyNotFound("Strategy not found")
+        if not checks.phase4_gate_passed():
+            raise PhaseGateNotPassed("Phase 4 gate not passed")
+        if checks.drift_blocked_recently():
+            raise DeploymentBlockedByDrift("Deployment blocked by LLM drift sweep")
+        if not checks.audit_chain_valid():
+            raise AuditChainCompromised("Audit chain integrity compromised")

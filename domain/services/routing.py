@@ -1,0 +1,324 @@
+"""Routing context: governed LLM calls (llm-routing §6.3) with an event-sourced budget reservation.
+
+Order of operations per call: resolve (env overrides fail closed) → hard-control block → provider-key
+check → prompt → RESERVE the projected cost in the category's daily and monthly ledgers (one save, which
+also stores the decision's plan) → attempts through the provider port → SETTLE the actual cost or
+RELEASE the hold, together with the decision's outcome (one save). Every outcome is a stored
+RoutingDecision. Ledger work goes through a per-category group commit (``routing_commit``): concurrent
+callers share saves, and optimistic concurrency (retried) covers other processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from copy import deepcopy
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from paulp.domain.budget_ledger import (
+    BudgetPeriodLedger,
+    LedgerSnapshot,
+    ledger_ids,
+    open_ledger,
+    reserve_both,
+    snapshot,
+)
+from paulp.domain.budgets import (
+    DEFAULT_ASSUMPTIONS,
+    BudgetAssumptions,
+    BudgetExceeded,
+    PeriodType,
+    derive_budget,
+    period_key,
+    usd,
+)
+from paulp.domain.clock import Clock
+from paulp.domain.executor import CallPort, CallResult, Execution, execute_plan
+from paulp.domain.governance import StabilityReport, SweepSample, nightly_stability_sweep
+from paulp.domain.governed_call import (
+    ESTIMATED_OUTPUT_TOKENS,
+    ProviderKeyMissing,
+    estimate_input_tokens,
+    provider_keys,
+)
+from paulp.domain.llm_prompts import load_prompt
+from paulp.domain.llm_records import DriftSweepRecord, record_sweep
+from paulp.domain.routing import BudgetCategory, ErrorCode, RouteRequest, RunType
+from paulp.domain.routing_decision import RoutingDecision
+from paulp.domain.routing_plan import BUDGET_REASON_PREFIX, Failure, RoutePlan, plan_route
+from paulp.domain.services.base import PaulpApplication
+from paulp.domain.services.routing_commit import Job, JobFn, LedgerBatcher
+from paulp.domain.services.routing_scoring import prepare_prompt, scoring_run
+from paulp.domain.services.routing_types import GovernOutcome, OpenGate, PreparedPrompt, ProviderPort, RoutePreview
+
+STALE_HOLD = timedelta(minutes=15)
+STALE_REASON = "stale reservation released: the call never reported back"
+
+
+class RoutingService(PaulpApplication):
+    def __init__(self, env: Mapping[str, str] | None, clock: Clock, *, llm_env: Mapping[str, str],
+                 providers: Callable[[], ProviderPort], new_id: Callable[[], UUID],
+                 assumptions: BudgetAssumptions = DEFAULT_ASSUMPTIONS) -> None:
+        super().__init__(env, clock)
+        self.llm_env = dict(llm_env)
+        self.assumptions = assumptions
+        self.budget = derive_budget(assumptions)
+        self._provider_factory = providers
+        self._providers: ProviderPort | None = None
+        self._providers_lock = threading.Lock()
+        self._new_id = new_id
+        self._batchers = {str(c): LedgerBatcher(str(c), self._load_ledger, self._save_all) for c in BudgetCategory}
+
+    # ----------------------------------------------------------------- the governed call
+
+    def govern(self, run_type: str, variables: Mapping[str, object] | None = None, *,
+               system_prompt: str | None = None, user_prompt: str | None = None, strategy_id: str | None = None,
+               force_model: str | None = None, force_route_class: str | None = None,
+               is_highest_stakes: bool = False, override_reason: str | None = None,
+               metadata: Mapping[str, Any] | None = None) -> GovernOutcome:
+        started, decision_id = self.clock.now(), self._new_id()
+        prompt = prepare_prompt(run_type, variables or {}, system_prompt, user_prompt)
+        plan = self._plan(run_type, prompt, strategy_id, force_model, force_route_class, is_highest_stakes,
+                          override_reason, metadata or {}, started)
+        failure = plan.failure or self._key_failure() or prompt.failure
+        if failure is not None:
+            return self._refuse(decision_id, replace(plan, attempts=(), failure=failure), prompt, started,
+                                variables)
+        assert plan.budget_category is not None
+        category = str(plan.budget_category)
+        reserved = self._reserve(decision_id, plan, category, prompt, variables, started)
+        denied, should_alert, decision = reserved.result
+        if denied is not None:
+            return GovernOutcome(str(decision_id), False, plan.route_class, plan.projected_cost_usd,
+                                 prompt.version, prompt.hash, _ms(started, self.clock.now()),
+                                 reserved.notification_id, error=denied)
+        try:
+            execution = execute_plan(plan, self._port(prompt))
+        except BaseException:
+            self._settle(category, started, _release_job(str(decision_id), "call interrupted", self.clock.now()))
+            raise
+        finished = self.clock.now()
+        nid = self._settle(category, started, self._finish_job(decision, execution, prompt, variables, finished))
+        return GovernOutcome(str(decision_id), execution.success, plan.route_class, plan.projected_cost_usd,
+                             prompt.version, prompt.hash, _ms(started, finished), nid, execution.attempts,
+                             execution.content, execution.resolved_model_id, execution.usage, execution.failure,
+                             should_alert)
+
+    def dry_run(self, run_type: str, variables: Mapping[str, object] | None = None, *,
+                system_prompt: str | None = None, user_prompt: str | None = None, strategy_id: str | None = None,
+                force_model: str | None = None, force_route_class: str | None = None,
+                is_highest_stakes: bool = False) -> RoutePreview:
+        """The decision a call would get now: chain, projected cost, budget state; nothing called or stored."""
+        now = self.clock.now()
+        prompt = prepare_prompt(run_type, variables or {}, system_prompt, user_prompt)
+        plan = self._plan(run_type, prompt, strategy_id, force_model, force_route_class, is_highest_stakes,
+                          None, {}, now)
+        missing: tuple[str, ...] = ()
+        key_failure = self._key_failure()
+        if key_failure is not None:
+            missing = tuple(key_failure.message.split(": ", 1)[-1].split(", "))
+        budget: dict[str, LedgerSnapshot] = {}
+        allowed, reason, alert = plan.failure is None, None, False
+        if plan.budget_category is not None:
+            category = str(plan.budget_category)
+            d, m = self.ledger_snapshots(category, now)
+            budget = {"daily": d, "monthly": m}
+            amount = usd(plan.projected_cost_usd)
+            threshold = Decimal(repr(self.budget.envelopes[plan.budget_category].alert_threshold_pct))
+            alert = d.percent_used >= threshold or m.percent_used >= threshold
+            for s, kind in ((d, "Daily"), (m, "Monthly")):
+                if allowed and (s.is_blocked or s.consumed_usd + s.reserved_usd + amount > s.limit_usd):
+                    allowed, reason = False, f"{kind} budget exceeded for {category}"
+        failure = plan.failure or key_failure or prompt.failure
+        return RoutePreview(plan.run_type, plan.route_class, str(plan.resolution_source), plan.budget_category,
+                            plan.attempts, plan.selected_model_id, plan.projected_cost_usd,
+                            _estimate(prompt), ESTIMATED_OUTPUT_TOKENS, plan.override_used, plan.override_reason,
+                            plan.decision_hash, failure, allowed, reason, alert, missing, budget)
+
+    # ----------------------------------------------------------------- budget commands and reads
+
+    def ledger_snapshots(self, category: str, at: datetime | None = None) -> tuple[LedgerSnapshot, LedgerSnapshot]:
+        at = at or self.clock.now()
+        d_id, m_id = ledger_ids(category, at)
+        env = self.budget.envelopes[BudgetCategory(category)]
+        return (snapshot(self._find(d_id), category, PeriodType.DAILY, at, usd(env.daily_limit_usd)),
+                snapshot(self._find(m_id), category, PeriodType.MONTHLY, at, usd(env.monthly_limit_usd)))
+
+    def reset_budget(self, category: str, period_type: str, actor: str, reason: str) -> tuple[str, int]:
+        """§5.8 admin reset: append UsageReset to the current period's ledger; returns (period key, nid)."""
+        period, cat, now = PeriodType(period_type), str(BudgetCategory(category)), self.clock.now()
+
+        def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
+            (daily if period is PeriodType.DAILY else monthly).reset_usage(actor, reason, now)
+            return None, []
+
+        return period_key(period, now), self._settle(cat, now, job)
+
+    def release_stale_reservations(self, older_than: timedelta = STALE_HOLD) -> int:
+        """Scheduled: free holds of calls that never reported back (crash between reserve and settle)."""
+        now, released = self.clock.now(), 0
+
+        def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
+            count = len(daily.release_stale(older_than, now, STALE_REASON))
+            return count + len(monthly.release_stale(older_than, now, STALE_REASON)), []
+
+        for cat in BudgetCategory:
+            for at in (now, now - timedelta(days=1)):
+                out = self._batchers[str(cat)].run(job, at)
+                if out.error is not None:
+                    raise out.error
+                released += int(out.result or 0)
+        return released
+
+    def record_drift_sweep(self, samples: list[SweepSample]) -> tuple[StabilityReport, bool]:
+        """§7.1 steps 2-5; returns (report, stored) — one nightly sweep per UTC day, a repeat stores nothing."""
+        report = nightly_stability_sweep(samples, load_prompt(RunType.AMBIGUITY_SCORE).version, self.clock.now())
+        try:
+            self.save(record_sweep(report.sweep))
+        except IntegrityError:
+            return report, False
+        return report, True
+
+    def nightly_sweep_done(self, day: str) -> bool:
+        return self._find(DriftSweepRecord.create_id("nightly_stability", day)) is not None
+
+    # ----------------------------------------------------------------- steps
+
+    def _plan(self, run_type: str, prompt: PreparedPrompt, strategy_id: str | None, force_model: str | None,
+              force_route_class: str | None, is_highest_stakes: bool, override_reason: str | None,
+              metadata: Mapping[str, Any], at: datetime) -> RoutePlan:
+        request = RouteRequest(run_type, _estimate(prompt), ESTIMATED_OUTPUT_TOKENS, strategy_id, force_model,
+                               force_route_class, is_highest_stakes, override_reason, dict(metadata))
+        return plan_route(request, self.llm_env, OpenGate(at))
+
+    def _key_failure(self) -> Failure | None:
+        try:
+            provider_keys(self.llm_env)
+        except ProviderKeyMissing as err:
+            return Failure(ErrorCode.PROVIDER_KEY_MISSING, err.message, err.message)
+        return None
+
+    def _port(self, prompt: PreparedPrompt) -> CallPort:
+        """Providers are built on first use, so the app starts without keys; a build failure fails the attempt."""
+
+        def call(model_id: str) -> CallResult:
+            with self._providers_lock:
+                if self._providers is None:
+                    self._providers = self._provider_factory()
+            return self._providers.port(prompt.system, prompt.user)(model_id)
+
+        return call
+
+    def _reserve(self, decision_id: UUID, plan: RoutePlan, category: str, prompt: PreparedPrompt,
+                 variables: Mapping[str, object] | None, at: datetime) -> Job:
+        """RESERVE with the decision's plan in one save; a denial stores the failed decision in that save."""
+        envelope, amount = self.budget.envelopes[BudgetCategory(category)], usd(plan.projected_cost_usd)
+
+        def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
+            try:
+                should_alert = reserve_both(daily, monthly, str(decision_id), amount, envelope, at)
+            except BudgetExceeded as err:
+                denied = Failure(ErrorCode.BUDGET_EXCEEDED, err.message, BUDGET_REASON_PREFIX + err.message)
+                refused = RoutingDecision.open(decision_id, replace(plan, attempts=(), failure=denied), at)
+                return (denied, False, refused), [refused, *self._scoring(refused, prompt, variables, at, None)]
+            for ledger in (daily, monthly):
+                ledger.alert_if_due(envelope.alert_threshold_pct, at)
+            decision = RoutingDecision.open(decision_id, plan, at)
+            return (None, should_alert, decision), [decision]
+
+        done = self._batchers[category].run(job, at)
+        if done.error is not None:
+            raise done.error
+        return done
+
+    def _finish_job(self, reserved: RoutingDecision, execution: Execution, prompt: PreparedPrompt,
+                    variables: Mapping[str, object] | None, finished: datetime) -> JobFn:
+        """SETTLE the actual cost (or RELEASE the hold) and record the decision's outcome, in one save."""
+        rid = str(reserved.id)
+
+        def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
+            decision = deepcopy(reserved)
+            for attempt in execution.attempts:
+                decision.record_attempt(attempt)
+            if execution.success and execution.usage is not None:
+                decision.succeed(execution.usage, finished)
+                actual = usd(execution.usage.cost_usd)
+                for ledger in (daily, monthly):
+                    if rid in ledger.holds:
+                        ledger.settle(rid, actual, finished)
+                    else:  # the hold was released as stale meanwhile: the money was still spent
+                        ledger.record_late_usage(rid, actual, finished)
+            else:
+                assert execution.failure is not None
+                decision.fail(execution.failure, finished)
+                _release_job(rid, str(execution.failure.code), finished)(daily, monthly)
+            return None, [decision, *self._scoring(decision, prompt, variables, finished, execution)]
+
+        return job
+
+    def _settle(self, category: str, at: datetime, job: JobFn) -> int:
+        done = self._batchers[category].run(job, at)
+        if done.error is not None:
+            raise done.error
+        return done.notification_id
+
+    def _refuse(self, decision_id: UUID, plan: RoutePlan, prompt: PreparedPrompt, started: datetime,
+                variables: Mapping[str, object] | None) -> GovernOutcome:
+        """A fail-closed verdict: no provider called, no budget touched, the failed decision stored."""
+        decision = RoutingDecision.open(decision_id, plan, started)
+        extra = self._scoring(decision, prompt, variables, started, None)
+        nid = self.last_notification_id(self.save(decision, *extra))
+        return GovernOutcome(str(decision_id), False, plan.route_class, plan.projected_cost_usd, prompt.version,
+                             prompt.hash, _ms(started, self.clock.now()), nid, error=plan.failure)
+
+    def _scoring(self, decision: RoutingDecision, prompt: PreparedPrompt, variables: Mapping[str, object] | None,
+                 at: datetime, execution: Execution | None) -> list[Aggregate]:
+        if not prompt.is_scoring:
+            return []
+        content, usage = (execution.content, execution.usage) if execution is not None else (None, None)
+        return [scoring_run(decision, prompt, variables or {}, content, usage, at)]
+
+    def _load_ledger(self, category: str, ledger_id: UUID, at: datetime, daily: bool) -> BudgetPeriodLedger:
+        found = self._find(ledger_id)
+        if found is not None:
+            assert isinstance(found, BudgetPeriodLedger)
+            return found
+        return open_ledger(category, PeriodType.DAILY if daily else PeriodType.MONTHLY, at)
+
+    def _save_all(self, *aggregates: Aggregate) -> int:
+        return self.last_notification_id(self.save(*aggregates))
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+
+def _release_job(rid: str, reason: str, at: datetime) -> JobFn:
+    def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
+        for ledger in (daily, monthly):
+            if rid in ledger.holds:
+                ledger.release(rid, reason, at)
+        return None, []
+
+    return job
+
+
+def _estimate(prompt: PreparedPrompt) -> int:
+    return estimate_input_tokens(prompt.system, prompt.user) if prompt.failure is None else 0
+
+
+def _ms(start: datetime, end: datetime) -> int:
+    return int((end - start).total_seconds() * 1000)
+
+
+__all__ = ["GovernOutcome", "RoutePreview", "RoutingService"]

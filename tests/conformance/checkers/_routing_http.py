@@ -1,0 +1,51 @@
+"""Shared by the llm-routing.json admin checkers: one request against the real app on a fresh database."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from paulp.api.app import create_app
+from tests.support.runtime import fresh_container
+
+TOKEN = "conformance-routing-token-0123456789abcdef"
+DEFAULT_REQUEST = "GET /admin/routing/budget"
+PEER = ("127.0.0.1", 50000)  # a loopback peer is a trusted proxy, so cf-connecting-ip carries the client IP
+
+
+def parse_request(line: str) -> tuple[str, str]:
+    method, _, path = line.strip().partition(" ")
+    assert method.upper() in ("GET", "POST", "PUT", "PATCH", "DELETE") and path.startswith("/"), \
+        f"uninterpretable request line {line!r}"
+    return method.upper(), path.strip()
+
+
+def send(config: dict[str, Any], request_line: str, headers: dict[str, str],
+         body: Any = None) -> tuple[int, Any]:
+    """Build a container with exactly ``config``, send one request, return (status, parsed JSON body)."""
+    method, path = parse_request(request_line)
+    container = fresh_container(config)
+    try:
+        client = TestClient(create_app(container), client=PEER, raise_server_exceptions=False)
+        content = None if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        response = client.request(method, path, headers=headers, content=content)
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = response.text
+        return response.status_code, parsed
+    finally:
+        container.close()
+
+
+def subset(expected: Any, actual: Any, where: str) -> None:
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), f"{where}: expected an object, got {actual!r:.300}"
+        for key, value in expected.items():
+            assert key in actual, f"{where}.{key} missing from {actual!r:.300}"
+            subset(value, actual[key], f"{where}.{key}")
+        return
+    assert isinstance(expected, bool) == isinstance(actual, bool) and expected == actual, \
+        f"{where}: expected {expected!r}, got {actual!r}"

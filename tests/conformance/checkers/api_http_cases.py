@@ -1,0 +1,216 @@
+"""api.json :: http_cases — each case against the real app on real PostgreSQL (+ NATS URL), over HTTP.
+
+Per case: Settings from exactly the case's ``config`` (nothing read from the process environment) plus
+the service URLs; a fresh database (migrated by ``build``, dropped after the case); ``given`` seeded
+(Access keys served by a loopback fake certs server, the rest by ``tests.support.seeding``); one
+request through TestClient from a loopback peer (a trusted proxy, so ``cf-connecting-ip`` carries the
+client IP); then every ``expect`` key is checked as api.json's ``format`` describes. An unknown
+expect key fails the case.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from fastapi.testclient import TestClient
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from paulp.adapters.config import Settings
+from paulp.api.app import create_app
+from paulp.api.wiring import build
+from tests.conformance.registry import Context, checker
+from tests.fakes.jwks import fake_jwks
+
+ROOT = Path(__file__).resolve().parents[3]
+ACCESS_KEYS = ("cf_access_keys", "cf_access_keys_status")
+EXPECT_KEYS = {"status", "body", "body_contains", "body_types", "trade_ids", "trade_venues", "error_venues",
+               "ibkr_queried", "body_absent"}
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,), "array": (list,),
+    "object": (dict,), "null": (type(None),),
+}
+
+
+class CaseSettings(Settings):
+    """Only the values passed in: the process environment never leaks into a case."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _with_db(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+class _Session:
+    """Services for this interpreter (started, or reused when already running) and a scratch evidence root."""
+
+    def __init__(self) -> None:
+        from paulp.adapters.services import resolve_services
+
+        self.services = resolve_services(
+            os.environ.get("PAULP_DATABASE_URL"), os.environ.get("PAULP_NATS_URL"), "test",
+            Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))),
+        )
+        self.services.start()
+        self.run_id = "h" + secrets.token_hex(4)
+        self.evidence_root = Path(tempfile.mkdtemp(prefix="paulp-http-cases-"))
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        shutil.rmtree(self.evidence_root, ignore_errors=True)
+        self.services.stop()
+
+    @contextmanager
+    def database(self) -> Iterator[str]:
+        """A new database for one case (build() migrates it), dropped when the case ends."""
+        name = f"paulp_{self.run_id}_{secrets.token_hex(3)}"
+        admin = self.services.database_url
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield _with_db(admin, name)
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_SESSION: list[_Session] = []
+
+
+def session() -> _Session:
+    if not _SESSION:
+        _SESSION.append(_Session())
+    return _SESSION[0]
+
+
+# ----------------------------------------------------------------- expectations
+
+
+def _field(body: Any, path: str) -> Any:
+    value = body
+    for part in path.split("."):
+        assert isinstance(value, dict) and part in value, f"body has no field {path!r}: {body!r:.500}"
+        value = value[part]
+    return value
+
+
+def _subset(expected: Any, actual: Any, where: str) -> None:
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), f"{where}: expected an object, got {actual!r:.300}"
+        for key, value in expected.items():
+            assert key in actual, f"{where}.{key} missing from {actual!r:.300}"
+            _subset(value, actual[key], f"{where}.{key}")
+        return
+    same_type = isinstance(expected, bool) == isinstance(actual, bool)
+    assert same_type and expected == actual, f"{where}: expected {expected!r}, got {actual!r}"
+
+
+def _is_type(value: Any, name: str) -> bool:
+    types = JSON_TYPES.get(name)
+    assert types is not None, f"body_types names an unknown JSON type {name!r}"
+    return isinstance(value, types) and (name in ("boolean",) or not isinstance(value, bool))
+
+
+def check_expectations(expect: dict[str, Any], status: int, body: Any, ibkr_reads: int | None) -> None:
+    unknown = set(expect) - EXPECT_KEYS
+    assert not unknown, f"expect keys this checker cannot interpret: {sorted(unknown)}"
+    assert status == expect["status"], f"status {status} != {expect['status']}; body {body!r:.500}"
+    if "body" in expect:
+        _subset(expect["body"], body, "body")
+    for path, fragment in expect.get("body_contains", {}).items():
+        value = _field(body, path)
+        assert isinstance(value, str) and fragment in value, f"body.{path}={value!r} lacks {fragment!r}"
+    for path, type_name in expect.get("body_types", {}).items():
+        value = _field(body, path)
+        assert _is_type(value, type_name), f"body.{path}={value!r} is not a JSON {type_name}"
+    for key, list_field, item_field in (("trade_ids", "trades", "order_id"), ("trade_venues", "trades", "venue"),
+                                        ("error_venues", "errors", "venue")):
+        if key in expect:
+            items = _field(body, list_field)
+            assert isinstance(items, list), f"body.{list_field} is not a list"
+            got = [item.get(item_field) if isinstance(item, dict) else None for item in items]
+            assert got == expect[key], f"{key}: {got} != {expect[key]}"
+    for path in expect.get("body_absent", []):
+        parent, _, last = path.rpartition(".")
+        holder = _field(body, parent) if parent else body
+        assert not (isinstance(holder, dict) and last in holder), f"body.{path} must be absent: {body!r:.300}"
+    if "ibkr_queried" in expect:
+        assert ibkr_reads is not None, "ibkr_queried: the IBKR source read counter is unavailable"
+        assert (ibkr_reads > 0) == bool(expect["ibkr_queried"]), f"IBKR source reads: {ibkr_reads}"
+
+
+# ----------------------------------------------------------------- one case
+
+
+def _request_kwargs(request: dict[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"headers": dict(request.get("headers", {}))}
+    if "body" in request:
+        body = request["body"]
+        kwargs["content"] = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    return kwargs
+
+
+def _ibkr_reads() -> Any:
+    try:
+        from tests.support.seeding import source_queries
+    except ImportError:
+        return None
+    return source_queries
+
+
+@checker("api.json", "http_cases")
+def check(case: Any, ctx: Context) -> None:
+    assert isinstance(case, dict) and {"request", "expect"} <= set(case), f"uninterpretable case: {case!r:.300}"
+    config = case.get("config", {})
+    given = dict(case.get("given", {}))
+    keys_doc = given.pop("cf_access_keys", None)
+    keys_status = given.pop("cf_access_keys_status", 200)
+    s = session()
+    namespace = f"{s.run_id}_{secrets.token_hex(3)}"
+    with fake_jwks(keys_doc if keys_doc is not None else {"keys": []}, int(keys_status)) as certs, \
+            s.database() as db_url:
+        settings = CaseSettings(**config, PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=s.services.nats_url,
+                                PAULP_NAMESPACE=namespace, PAULP_EVIDENCE_DIR=s.evidence_root / namespace,
+                                CF_ACCESS_CERTS_URL=certs.url)
+        container = build(settings, db_url, s.services.nats_url)
+        app = None
+        try:
+            if given:
+                from tests.support.seeding import seed
+
+                seed(container, given)
+            app = create_app(container)
+            snapshot = _ibkr_reads()
+            before = snapshot()["ibkr"] if snapshot else 0
+            request = case["request"]
+            with TestClient(app, client=("127.0.0.1", 50000), raise_server_exceptions=False) as client:
+                response = client.request(request["method"], request["path"], **_request_kwargs(request))
+            reads = snapshot()["ibkr"] - before if snapshot else None
+            try:
+                body = response.json()
+            except ValueError:
+                body = response.text
+            check_expectations(case["expect"], response.status_code, body, reads)
+        finally:
+            golive = getattr(app.state, "golive", None) if app is not None else None
+            if golive is not None:
+                golive.close()
+            container.close()

@@ -1,0 +1,33 @@
+"""llm-routing.json :: admin_auth — §10.1 operator authentication in front of the /admin/routing endpoints.
+
+Each case: Settings from the case's ``env`` only (plus service URLs), one request (default
+``GET /admin/routing/budget``) from a loopback peer with the case's headers; status and the error body
+are checked. A field this checker cannot interpret fails the case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conformance.checkers._routing_http import DEFAULT_REQUEST, send
+from tests.conformance.registry import Context, checker
+
+INPUT_KEYS = {"env", "headers", "request", "body"}
+EXPECTED_KEYS = {"status", "error", "message", "messageContains"}
+
+
+@checker("llm-routing.json", "admin_auth")
+def check(case: dict[str, Any], ctx: Context) -> None:
+    inp, exp = case.get("input", {}), case.get("expected", {})
+    assert not set(inp) - INPUT_KEYS, f"input fields this checker cannot interpret: {sorted(set(inp) - INPUT_KEYS)}"
+    assert not set(exp) - EXPECTED_KEYS, f"expected fields it cannot interpret: {sorted(set(exp) - EXPECTED_KEYS)}"
+    assert "status" in exp, "case has no expected status"
+    headers = {k.lower(): v for k, v in inp.get("headers", {}).items()}
+    status, body = send(dict(inp.get("env", {})), inp.get("request", DEFAULT_REQUEST), headers, inp.get("body"))
+    assert status == exp["status"], f"status {status} != {exp['status']}; body {body!r:.500}"
+    if "error" in exp:
+        assert isinstance(body, dict) and body.get("error") == exp["error"], f"error body {body!r:.300}"
+    if "message" in exp:
+        assert isinstance(body, dict) and body.get("message") == exp["message"], f"message in {body!r:.300}"
+    if "messageContains" in exp:
+        assert isinstance(body, dict) and exp["messageContains"] in str(body.get("message")), f"{body!r:.300}"

@@ -1,0 +1,43 @@
+"""llm-routing.json :: admin_routing — the /admin/routing endpoints through the real app (§10.2).
+
+The reference has no routing handlers (404); the spec recommends implementing them, which Paul P does,
+so a case's ``recommended*`` expectation is what is asserted and its ``reference*`` fields are read as
+documentation of the source (ADR 0272). A field this checker cannot interpret fails the case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conformance.checkers._routing_http import DEFAULT_REQUEST, TOKEN, send, subset
+from tests.conformance.registry import Context, checker
+
+INPUT_KEYS = {"request", "authenticated", "headers", "body", "env"}
+EXPECTED_KEYS = {"referenceStatus", "referenceBody", "recommendedStatus", "recommendedTopLevelKeys",
+                 "recommendedBody", "status", "topLevelKeys", "body"}
+
+
+@checker("llm-routing.json", "admin_routing")
+def check(case: dict[str, Any], ctx: Context) -> None:
+    inp, exp = case.get("input", {}), case.get("expected", {})
+    assert not set(inp) - INPUT_KEYS, f"input fields this checker cannot interpret: {sorted(set(inp) - INPUT_KEYS)}"
+    assert not set(exp) - EXPECTED_KEYS, f"expected fields it cannot interpret: {sorted(set(exp) - EXPECTED_KEYS)}"
+    status = exp.get("recommendedStatus", exp.get("status"))
+    assert status is not None, "case states no status this implementation should answer"
+    config = dict(inp.get("env", {}))
+    headers = {k.lower(): v for k, v in inp.get("headers", {}).items()}
+    if inp.get("authenticated"):
+        config.setdefault("ADMIN_TOKEN", TOKEN)
+        headers.setdefault("authorization", f"Bearer {config['ADMIN_TOKEN']}")
+    got_status, body = send(config, inp.get("request", DEFAULT_REQUEST), headers, inp.get("body"))
+    assert got_status == status, f"status {got_status} != {status}; body {body!r:.500}"
+    keys = exp.get("recommendedTopLevelKeys", exp.get("topLevelKeys"))
+    if keys is not None:
+        assert isinstance(body, dict), f"body is not an object: {body!r:.300}"
+        missing = [k for k in keys if k not in body]
+        assert not missing, f"top-level keys missing: {missing}; body keys {sorted(body)}"
+        if got_status < 300:
+            assert set(body) == set(keys), f"top-level keys {sorted(body)} != {sorted(keys)}"
+    body_exp = exp.get("recommendedBody", exp.get("body"))
+    if body_exp is not None:
+        subset(body_exp, body, "body")

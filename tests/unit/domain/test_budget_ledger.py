@@ -1,0 +1,226 @@
+"""Event-sourced budget ledgers: reserve / settle / release rules, replay, and a stateful random walk."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import reduce
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
+
+from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids, open_ledger, reserve_both
+from paulp.domain.budgets import (
+    BudgetExceeded,
+    DuplicateReservation,
+    Envelope,
+    LedgerError,
+    PeriodType,
+    UnknownReservation,
+)
+
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
+ENVELOPE = Envelope(daily_limit_usd=1.0, monthly_limit_usd=3.0, alert_threshold_pct=80.0)
+CENTS = st.integers(min_value=0, max_value=60).map(lambda c: Decimal(c) / 100)
+
+
+def _pair() -> tuple[BudgetPeriodLedger, BudgetPeriodLedger]:
+    return open_ledger("research_scoring", PeriodType.DAILY, NOW), open_ledger("research_scoring", PeriodType.MONTHLY,
+                                                                               NOW)
+
+
+def _replay(events: list[Any]) -> BudgetPeriodLedger:
+    rebuilt = reduce(lambda agg, ev: ev.mutate(agg), events, None)
+    assert isinstance(rebuilt, BudgetPeriodLedger)
+    return rebuilt
+
+
+def _view(ledger: BudgetPeriodLedger) -> tuple[Any, ...]:
+    return (ledger.id, ledger.version, ledger.limit_usd, ledger.consumed_usd, dict(ledger.holds), ledger.alerted)
+
+
+def test_ids_when_same_category_and_time_then_same_daily_and_monthly_ledger() -> None:
+    # Arrange
+    daily, monthly = _pair()
+    # Act
+    ids = ledger_ids("research_scoring", NOW + timedelta(hours=11, minutes=59))
+    # Assert
+    assert ids == (daily.id, monthly.id)
+    assert ledger_ids("research_scoring", NOW + timedelta(hours=12))[0] != daily.id  # next UTC day
+
+
+def test_reserve_when_daily_limit_would_be_passed_then_neither_ledger_holds() -> None:
+    # Arrange
+    daily, monthly = _pair()
+    reserve_both(daily, monthly, "a", Decimal("0.7"), ENVELOPE, NOW)
+    # Act / Assert
+    with pytest.raises(BudgetExceeded, match="Daily budget exceeded for research_scoring"):
+        reserve_both(daily, monthly, "b", Decimal("0.31"), ENVELOPE, NOW)
+    assert set(daily.holds) == set(monthly.holds) == {"a"}
+
+
+def test_reserve_when_exactly_reaching_limit_then_allowed_and_next_call_blocked() -> None:
+    # Arrange
+    daily, monthly = _pair()
+    # Act
+    reserve_both(daily, monthly, "a", Decimal("1.0"), ENVELOPE, NOW)
+    daily.settle("a", Decimal("1.0"), NOW)
+    monthly.settle("a", Decimal("1.0"), NOW)
+    # Assert
+    assert daily.is_blocked() and daily.remaining_usd == 0
+    with pytest.raises(BudgetExceeded):
+        reserve_both(daily, monthly, "zero", Decimal(0), ENVELOPE, NOW)
+
+
+def test_reserve_when_monthly_is_the_binding_limit_then_monthly_reason() -> None:
+    # Arrange: 2.5 of 3.0 spent this month, nothing today
+    daily, monthly = _pair()
+    monthly.reserve("old", Decimal("2.5"), Decimal("3.0"), NOW)
+    monthly.settle("old", Decimal("2.5"), NOW)
+    # Act / Assert
+    with pytest.raises(BudgetExceeded, match="Monthly budget exceeded"):
+        reserve_both(daily, monthly, "b", Decimal("0.6"), ENVELOPE, NOW)
+
+
+def test_settle_when_reservation_unknown_or_twice_then_refused() -> None:
+    # Arrange
+    daily, _ = _pair()
+    daily.reserve("a", Decimal("0.2"), Decimal(1), NOW)
+    daily.settle("a", Decimal("0.1"), NOW)
+    # Act / Assert
+    with pytest.raises(UnknownReservation):
+        daily.settle("a", Decimal("0.1"), NOW)
+    with pytest.raises(UnknownReservation):
+        daily.release("zzz", "x", NOW)
+    with pytest.raises(LedgerError):
+        daily.reserve("b", Decimal("-0.1"), Decimal(1), NOW)
+
+
+def test_reserve_when_id_still_open_then_duplicate_refused() -> None:
+    daily, _ = _pair()
+    daily.reserve("a", Decimal("0.2"), Decimal(1), NOW)
+    with pytest.raises(DuplicateReservation):
+        daily.reserve("a", Decimal("0.2"), Decimal(1), NOW)
+
+
+def test_release_stale_when_hold_older_than_cutoff_then_released_and_late_usage_still_counted() -> None:
+    # Arrange
+    daily, _ = _pair()
+    daily.reserve("old", Decimal("0.3"), Decimal(1), NOW)
+    daily.reserve("new", Decimal("0.3"), Decimal(1), NOW + timedelta(minutes=10))
+    # Act
+    released = daily.release_stale(timedelta(minutes=15), NOW + timedelta(minutes=20), "stale")
+    daily.record_late_usage("old", Decimal("0.25"), NOW + timedelta(minutes=21))
+    # Assert
+    assert released == ["old"] and set(daily.holds) == {"new"}
+    assert daily.consumed_usd == Decimal("0.25") and daily.reserved_usd == Decimal("0.3")
+
+
+def test_reset_when_period_has_usage_then_consumption_cleared_and_holds_kept() -> None:
+    daily, _ = _pair()
+    daily.reserve("a", Decimal("0.5"), Decimal(1), NOW)
+    daily.settle("a", Decimal("0.5"), NOW)
+    daily.reserve("b", Decimal("0.2"), Decimal(1), NOW)
+    daily.reset_usage("ops", "provider refunded", NOW)
+    assert daily.consumed_usd == 0 and set(daily.holds) == {"b"}
+    with pytest.raises(LedgerError):
+        daily.reset_usage("ops", "  ", NOW)
+
+
+def test_alert_when_threshold_reached_then_raised_once_per_period() -> None:
+    daily, _ = _pair()
+    daily.reserve("a", Decimal("0.85"), Decimal(1), NOW)
+    daily.settle("a", Decimal("0.85"), NOW)
+    assert daily.alert_if_due(80.0, NOW) is True
+    assert daily.alert_if_due(80.0, NOW) is False
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Random reserve/settle/release/reset walks over a daily+monthly pair, as the service drives them."""
+
+    holds = Bundle("holds")
+
+    @initialize()
+    def start(self) -> None:
+        self.daily, self.monthly = _pair()
+        self.history: dict[Any, list[Any]] = {self.daily.id: [], self.monthly.id: []}
+        self.counter = 0
+        self.spent_since_reset = Decimal(0)
+        self.last_consumed = Decimal(0)
+        self.at = NOW
+        self._collect()
+
+    def _collect(self) -> None:
+        for ledger in (self.daily, self.monthly):
+            self.history[ledger.id].extend(ledger.collect_events())
+
+    @rule(target=holds, amount=CENTS)
+    def reserve(self, amount: Decimal) -> str:
+        self.counter += 1
+        rid = f"r{self.counter}"
+        try:
+            reserve_both(self.daily, self.monthly, rid, amount, ENVELOPE, self.at)
+        except BudgetExceeded:
+            return "refused"
+        finally:
+            self._collect()
+        return rid
+
+    @rule(rid=consumes(holds), fraction=st.integers(min_value=0, max_value=100))
+    def settle(self, rid: str, fraction: int) -> None:
+        if rid not in self.daily.holds:
+            return
+        actual = (self.daily.holds[rid].amount_usd * fraction / 100).quantize(Decimal("0.0001"))
+        for ledger in (self.daily, self.monthly):
+            ledger.settle(rid, actual, self.at)
+        self._collect()
+
+    @rule(rid=consumes(holds))
+    def release(self, rid: str) -> None:
+        if rid not in self.daily.holds:
+            return
+        for ledger in (self.daily, self.monthly):
+            ledger.release(rid, "ALL_MODELS_FAILED", self.at)
+        self._collect()
+
+    @rule()
+    def reset_daily(self) -> None:
+        self.daily.reset_usage("ops", "drill", self.at)
+        self.last_consumed = Decimal(0)
+        self._collect()
+
+    @invariant()
+    def never_negative_and_within_limit(self) -> None:
+        for ledger, limit in ((self.daily, Decimal("1.0")), (self.monthly, Decimal("3.0"))):
+            assert ledger.consumed_usd >= 0 and ledger.reserved_usd >= 0
+            assert ledger.consumed_usd + ledger.reserved_usd <= limit  # settle ≤ hold: never overspent
+            assert all(h.amount_usd >= 0 for h in ledger.holds.values())
+
+    @invariant()
+    def same_holds_in_both_periods(self) -> None:
+        assert set(self.daily.holds) == set(self.monthly.holds)
+
+    @invariant()
+    def consumption_monotonic_within_period(self) -> None:
+        assert self.daily.consumed_usd >= self.last_consumed
+        self.last_consumed = self.daily.consumed_usd
+
+    @invariant()
+    def replay_equals_live(self) -> None:
+        for ledger in (self.daily, self.monthly):
+            assert _view(_replay(self.history[ledger.id])) == _view(ledger)
+
+    def teardown(self) -> None:
+        """Every hold still open is released: nothing leaks once the calls are done."""
+        for rid in list(self.daily.holds):
+            for ledger in (self.daily, self.monthly):
+                ledger.release(rid, "teardown", self.at)
+        assert not self.daily.holds and not self.monthly.holds
+        assert self.daily.reserved_usd == self.monthly.reserved_usd == 0
+
+
+LedgerMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+test_ledger_state_machine = LedgerMachine.TestCase
