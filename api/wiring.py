@@ -20,6 +20,7 @@ from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
+from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
 from paulp.domain.services.routing import RoutingService
 from paulp.projections.base import Projection
@@ -56,6 +57,7 @@ class Container:
     breaker: BreakerService
     execution: ExecutionService
     orders: OrdersService
+    golive: GoLiveService
     routing: RoutingService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
@@ -64,6 +66,7 @@ class Container:
         self.breaker.close()
         self.execution.close()
         self.orders.close()
+        self.golive.close()
         self.routing.close()
 
     @property
@@ -94,6 +97,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         breaker=BreakerService(env, clock),
         execution=ExecutionService(env, clock),
         orders=OrdersService(env, clock),
+        golive=GoLiveService(env, clock),
         routing=build_routing(env, clock, llm_env(settings)),
         pool=pool,
     )

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.audit_store import verify
 from paulp.api.errors import ApiError, now_iso
-from paulp.api.wiring import Container, application_env
+from paulp.api.wiring import Container
 from paulp.domain.errors import DomainError
 from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES
 from paulp.domain.gate_criteria import criteria_document, parse_phase
@@ -37,13 +37,8 @@ def _container(request: Request) -> Container:
 
 
 def golive_service(request: Request) -> GoLiveService:
-    """One per application, built on first use from the container's database and clock."""
-    service: GoLiveService | None = getattr(request.app.state, "golive", None)
-    if service is None:
-        container = _container(request)
-        service = GoLiveService(application_env(container.database_url), container.clock)
-        request.app.state.golive = service
-    return service
+    """The container's go-live service (built and closed with the container)."""
+    return _container(request).golive
 
 
 class DatabaseGoLiveChecks:

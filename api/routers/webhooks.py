@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from starlette.concurrency import run_in_threadpool
 
-from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore, record_fetch
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.security import webhook_sig
 from paulp.api.security.logsafe import escape
@@ -152,9 +152,14 @@ def dedupe_key(body: dict[str, Any], raw: bytes) -> str:
     return "body:" + hashlib.sha256(raw).hexdigest()
 
 
-def _record(container: Container, key: str, event_type: str, evidence_hash: str, body: dict[str, Any]) -> bool:
-    """Insert into the inbox; False when the event was already received."""
-    with container.pool.connection() as conn:
+def _record(container: Container, key: str, event_type: str, evidence_hash: str, body: dict[str, Any],
+            size: int) -> bool:
+    """Index the evidence and insert into the inbox in one transaction; False when already received."""
+    fetch = EvidenceFetch(evidence_hash=evidence_hash, source=KALSHI_SOURCE, endpoint="/webhooks/kalshi/events",
+                          fetched_at=container.clock.now().isoformat(), size_bytes=size, request_method="POST",
+                          response_status=None)
+    with container.pool.connection() as conn, conn.transaction():
+        record_fetch(conn, fetch)
         cur = conn.execute(
             "INSERT INTO webhook_inbox (dedupe_key, source, event_type, evidence_hash, payload)"
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING",
@@ -207,7 +212,7 @@ async def kalshi_events(request: Request) -> dict[str, Any]:
         raise ApiError(400, "Invalid event", "invalid_event")
     key = dedupe_key(body, raw)
     try:
-        fresh = await run_in_threadpool(_record, container, key, event_type, stored.evidence_hash, body)
+        fresh = await run_in_threadpool(_record, container, key, event_type, stored.evidence_hash, body, len(raw))
     except Exception:
         log.exception("kalshi webhook hand-off failed event_type=%s", event_type)
         raise ApiError(502, "Downstream failure", "downstream_failed") from None

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_VECTORS = ROOT.parent / "shared" / "spec" / "vectors"
+SHARED_VECTORS = ROOT.parent / "shared" / "spec" / "vectors"
+BUNDLED_VECTORS = Path(__file__).resolve().parent / "vectors"  # copy of the published sample
 
 # Top-level keys that describe a file rather than hold cases.
 DESCRIPTIVE_KEYS = frozenset({"meta", "title", "format", "description"})
@@ -74,7 +75,10 @@ def checker(file: str, group: str, split: SplitFn = default_split) -> Callable[[
 
 
 def vectors_dir() -> Path:
-    return Path(os.environ.get("PAULP_SPEC_VECTORS", str(DEFAULT_VECTORS))).resolve()
+    """$PAULP_SPEC_VECTORS, else ../shared/spec/vectors beside the checkout, else the bundled sample."""
+    if os.environ.get("PAULP_SPEC_VECTORS"):
+        return Path(os.environ["PAULP_SPEC_VECTORS"]).resolve()
+    return (SHARED_VECTORS if SHARED_VECTORS.is_dir() else BUNDLED_VECTORS).resolve()
 
 
 def load_groups(path: Path) -> dict[str, Any]:

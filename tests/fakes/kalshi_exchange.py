@@ -1,7 +1,7 @@
 """A loopback Kalshi trade API for tests: real HTTP on 127.0.0.1, real RSA-PSS verification (ADR 0231).
 
-Markets, order books and candlesticks come from recorded venue candles (/work/shared/data/kalshi,
-or `PAULP_KALSHI_DATA_DIR`). Orders are held in memory with client-order-id idempotency. Faults
+Markets, order books and candlesticks come from recorded venue candles (tests/fakes/data/kalshi, a copy
+of shared/data/kalshi, or `PAULP_KALSHI_DATA_DIR`). Orders are held in memory with client-order-id idempotency. Faults
 (status codes, Retry-After, delays, "act then lose the answer") are queued with `inject`.
 """
 
@@ -40,7 +40,7 @@ from paulp.adapters.kalshi.signing import (
 
 API_PREFIX = "/trade-api/v2"
 DATA_DIR_ENV = "PAULP_KALSHI_DATA_DIR"
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "kalshi"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "kalshi"  # copy of shared/data/kalshi
 Handler = Callable[[Request, Any], Response]
 
 

@@ -45,9 +45,6 @@ def app_client(db_url: str, nats_url: str, namespace: str, peer: tuple[str, int]
         with TestClient(app, client=peer, raise_server_exceptions=False) as client:
             yield client, container
     finally:
-        golive = getattr(app.state, "golive", None)
-        if golive is not None:
-            golive.close()
         container.close()
 
 

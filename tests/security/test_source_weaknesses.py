@@ -288,9 +288,14 @@ def test_weakness_15_relay_signature_replay_window_and_idempotency(fresh_db: str
     with psycopg.connect(fresh_db) as conn:
         rows = conn.execute("SELECT event_type, evidence_hash FROM webhook_inbox").fetchall()
     assert rows == [("order_update", hashlib.sha256(update).hexdigest())]
+    with psycopg.connect(fresh_db) as conn:  # the accepted body is indexed as evidence, once per fetch
+        blobs = conn.execute("SELECT evidence_hash, source FROM evidence_blobs").fetchall()
+        fetches = conn.execute("SELECT count(*) FROM evidence_fetches").fetchone()[0]
+    assert blobs == [(hashlib.sha256(update).hexdigest(), "kalshi_webhook")] and fetches == 2
 
 
 # ----------------------------------------------------------------- 9. dashboard always zero
+
 
 
 def test_weakness_09_dashboard_reads_breaker_from_its_projection(fresh_db: str, nats_url: str,

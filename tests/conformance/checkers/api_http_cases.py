@@ -210,7 +210,4 @@ def check(case: Any, ctx: Context) -> None:
                 body = response.text
             check_expectations(case["expect"], response.status_code, body, reads)
         finally:
-            golive = getattr(app.state, "golive", None) if app is not None else None
-            if golive is not None:
-                golive.close()
             container.close()
