@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from paulp.adapters.audit_store import AuditReport, verify
+from paulp.adapters.eventstore.chain import record_from_row
 from paulp.domain.audit import ChainRecord
 from paulp.domain.audit_anchors import Anchor, AnchorsResult, anchor_for, verify_anchors
 
@@ -71,7 +72,7 @@ def ensure_anchor_store(anchor_url: str) -> None:
 def load_chain(database_url: str) -> list[ChainRecord]:
     with psycopg.connect(database_url) as conn, conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute("SELECT * FROM audit_chain ORDER BY chain_seq").fetchall()
-    return [ChainRecord.from_mapping({**r, "sequence": r["chain_seq"], "id": r["event_id"]}) for r in rows]
+    return [record_from_row(r) for r in rows]
 
 
 def load_anchors(anchor_url: str) -> list[Anchor]:

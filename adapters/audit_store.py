@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from paulp.adapters.eventstore.chain import canonical_payload
-from paulp.domain.audit import ChainRecord, VerificationResult, verify_range
+from paulp.adapters.eventstore.chain import canonical_payload, record_from_row
+from paulp.domain.audit import VerificationResult, verify_range
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def verify(database_url: str, start: int = 1, end: int | None = None) -> AuditRe
         ).fetchall()
         records, mismatches = [], []
         for r in rows:
-            records.append(ChainRecord.from_mapping({**r, "sequence": r["chain_seq"], "id": r["event_id"]}))
+            records.append(record_from_row(r))
             if r["event_nid"] is None:
                 mismatches.append(EventMismatch(r["chain_seq"], r["notification_id"], "event_missing",
                                                 "chain record names an event that is not in the log"))

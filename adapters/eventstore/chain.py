@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from paulp.domain.audit import GENESIS, check_field, payload_hash, record_hash
+from paulp.domain.audit import ChainRecord, append_record
 from paulp.domain.canonical import canonical_json
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 CHAIN_TABLE = "audit_chain"
-
-
-@dataclass(frozen=True)
-class ChainHead:
-    sequence: int
-    hash: str
-    timestamp: str
-
-    @classmethod
-    def genesis(cls) -> ChainHead:
-        return cls(0, GENESIS, "")
 
 
 def event_id(originator_id: UUID | str, originator_version: int) -> str:
@@ -56,36 +46,24 @@ def format_ts(at: datetime) -> str:
 
 @dataclass(frozen=True)
 class ChainRow:
-    chain_seq: int
+    """A chain record as stored: the domain record plus the notification id of the event it covers."""
+
     notification_id: int
-    event_id: str
-    timestamp: str
-    agent: str
-    event_type: str
-    payload: str
-    payload_hash: str
-    evidence_hash: str | None
-    prev_hash: str
-    hash: str
+    record: ChainRecord
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (
-            self.chain_seq,
-            self.notification_id,
-            self.event_id,
-            self.timestamp,
-            self.agent,
-            self.event_type,
-            self.payload,
-            self.payload_hash,
-            self.evidence_hash,
-            self.prev_hash,
-            self.hash,
-        )
+        r = self.record
+        return (r.sequence, self.notification_id, r.id, r.timestamp, r.agent, r.event_type, r.payload,
+                r.payload_hash, r.evidence_hash, r.prev_hash, r.hash)
+
+
+def record_from_row(row: Mapping[str, Any]) -> ChainRecord:
+    """A stored ``audit_chain`` row (dict row) as the domain's chain record."""
+    return ChainRecord.from_mapping({**row, "sequence": row["chain_seq"], "id": row["event_id"]})
 
 
 def build_row(
-    head: ChainHead,
+    head: ChainRecord | None,
     notification_id: int,
     originator_id: UUID | str,
     originator_version: int,
@@ -96,13 +74,14 @@ def build_row(
     """Next chain row after ``head``; store time never goes backwards (monotonic timestamps, §5.4)."""
     agent, event_type = split_topic(topic)
     payload, body = canonical_payload(state)
-    ts = max(format_ts(now), head.timestamp)
-    eid = event_id(originator_id, originator_version)
-    for name, value in (("id", eid), ("timestamp", ts), ("agent", agent), ("event_type", event_type)):
-        check_field(name, value)
-    evidence = body.get("evidence_hash") if isinstance(body.get("evidence_hash"), str) else None
-    p_hash = payload_hash(payload)
-    h = record_hash(eid, ts, agent, event_type, p_hash, evidence, head.hash)
-    return ChainRow(
-        head.sequence + 1, notification_id, eid, ts, agent, event_type, payload, p_hash, evidence, head.hash, h
+    evidence = body.get("evidence_hash")
+    record = append_record(
+        head,
+        id=event_id(originator_id, originator_version),
+        timestamp=max(format_ts(now), head.timestamp if head else ""),
+        agent=agent,
+        event_type=event_type,
+        payload=payload,
+        evidence_hash=evidence if isinstance(evidence, str) else None,
     )
+    return ChainRow(notification_id, record)

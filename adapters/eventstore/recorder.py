@@ -16,11 +16,11 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from paulp.adapters.eventstore.chain import CHAIN_TABLE, ChainHead, build_row
+from paulp.adapters.eventstore.chain import CHAIN_TABLE, build_row, record_from_row
 
 EVENTS_TABLE = "paulp_events"
 
-SELECT_HEAD = "SELECT chain_seq, hash, timestamp FROM {schema}.audit_chain ORDER BY chain_seq DESC LIMIT 1"
+SELECT_HEAD = "SELECT * FROM {schema}.audit_chain ORDER BY chain_seq DESC LIMIT 1"
 INSERT_CHAIN = (
     "INSERT INTO {schema}.audit_chain (chain_seq, notification_id, event_id, timestamp, agent, event_type,"
     " payload, payload_hash, evidence_hash, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -51,13 +51,14 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         head_cursor = kwargs["_paulp"]["head_cursor"]
         row = head_cursor.fetchone()
-        head = ChainHead(row["chain_seq"], row["hash"], row["timestamp"]) if row else ChainHead.genesis()
+        head = record_from_row(row) if row else None
+        head_cursor.close()
         now = datetime.now(UTC)
         rows = []
         for nid, ev in zip(ids or (), stored_events, strict=True):
             chained = build_row(head, nid, ev.originator_id, ev.originator_version, ev.topic, ev.state, now)
             rows.append(chained.as_tuple())
-            head = ChainHead(chained.chain_seq, chained.hash, chained.timestamp)
+            head = chained.record
         with curs.connection.cursor() as chain_cursor:
             chain_cursor.executemany(self._insert_chain, rows)
         return ids

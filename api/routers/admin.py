@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.queries import breaker_view
 from paulp.api.wiring import Container
@@ -46,26 +47,13 @@ def _container(request: Request) -> Container:
     return container
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    import json
-
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "Invalid JSON body", "invalid_json") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON body", "invalid_json")
-    return body
-
-
 @router.post(
     "/circuit-breaker/transition",
     response_model=TransitionResponse,
     responses={400: {"description": "invalid_json | invalid_target_state | reason_required | invalid_transition"}},
 )
 async def transition(request: Request) -> TransitionResponse:
-    body = await _json_object(request)
+    body = await json_object(request)
     target, reason = body.get("targetState"), body.get("reason")
     if not isinstance(target, str) or target not in BreakerState.__members__:
         raise ApiError(400, "Invalid target state", "invalid_target_state")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.anchors import latest_status, load_anchors, load_chain
 from paulp.adapters.audit_store import verify
+from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 from paulp.domain.audit_anchors import verify_anchors
 
@@ -33,13 +33,7 @@ def status(request: Request) -> dict[str, Any]:
 
 @router.post("/verify", responses={400: {"description": "invalid_json | validation_error"}})
 async def verify_range(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "Invalid JSON body", "invalid_json") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON body", "invalid_json")
+    body = await json_object(request, empty_is_object=True)
     start, end = _positive_int(body, "startSeq"), _positive_int(body, "endSeq")
     if start is not None and end is not None and start > end:
         raise ApiError(400, "startSeq must not be greater than endSeq", "validation_error", fields=["startSeq"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -12,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.audit_store import verify
+from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.wiring import Container
 from paulp.domain.errors import DomainError
@@ -80,17 +80,6 @@ def gate_criteria(phase: str) -> dict[str, Any]:
     return criteria_document(parse_phase(phase))
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "Invalid JSON body", "invalid_json") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON body", "invalid_json")
-    return body
-
-
 def _money(cents: int) -> int | float:
     return cents // 100 if cents % 100 == 0 else cents / 100
 
@@ -101,7 +90,7 @@ def _money(cents: int) -> int | float:
                         409: {"description": "phase_gate_not_passed | same_actor | request_mismatch | "
                                              "request_expired"}})
 async def go_live(strategy_id: str, request: Request) -> JSONResponse:
-    body = await _json_object(request)
+    body = await json_object(request)
     terms = validate_terms(body.get("approver"), body.get("secondApprover"), body.get("capitalAllocationUsd"))
     actor: str = request.state.actor.name
     service = golive_service(request)

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from paulp.adapters.eventstore.chain import ChainHead, build_row
+from paulp.adapters.eventstore.chain import build_row
 from paulp.api.app import create_app
 from paulp.api.audit_job import anchor_and_verify
 from tests.integration.helpers import make_container
@@ -54,12 +54,12 @@ def test_anchor_when_whole_chain_rewritten_consistently_then_break_detected_and_
                                 " c.timestamp FROM paulp_events e JOIN audit_chain c USING (notification_id)"
                                 " ORDER BY 1").fetchall()
             conn.execute("DELETE FROM audit_chain")
-            head = ChainHead.genesis()
+            head = None
             for nid, oid, ver, topic, state, ts in rows:
                 at = datetime.fromisoformat(ts.replace("Z", "+00:00"))
                 row = build_row(head, nid, oid, ver, topic, bytes(state), at)
                 conn.execute("INSERT INTO audit_chain VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", row.as_tuple())
-                head = ChainHead(row.chain_seq, row.hash, row.timestamp)
+                head = row.record
         outcome = anchor_and_verify(c)
         assert outcome.chain.valid  # internally consistent forgery...
         assert outcome.anchors.failed >= 1  # ...but the first anchor no longer matches

@@ -1,0 +1,26 @@
+"""Request bodies parsed once, the same way everywhere: malformed JSON is a 400, never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from paulp.api.errors import ApiError
+
+
+async def json_object(request: Request, empty_is_object: bool = False) -> dict[str, Any]:
+    """The body as a JSON object; ``empty_is_object`` lets optional bodies be empty (spec §1.1)."""
+    raw = await request.body()
+    if not raw.strip():
+        if empty_is_object:
+            return {}
+        raise ApiError(400, "Invalid JSON body", "invalid_json")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "Invalid JSON body", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid JSON body", "invalid_json")
+    return body
