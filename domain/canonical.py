@@ -28,3 +28,12 @@ def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, UTF-8 text, floats in shortest round-trip form (Python's repr)."""
     _check(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def canonical_json_of_parsed(value: Any) -> str:
+    """Canonical JSON of a value that came out of ``json.loads``: keys are already strings, so only
+    non-finite numbers (which ``json.loads`` accepts as NaN/Infinity) need refusing — ``allow_nan=False``."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as e:
+        raise NonCanonicalValue(str(e)) from None

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from paulp.domain.audit import ChainRecord, append_record
-from paulp.domain.canonical import canonical_json
+from paulp.domain.canonical import canonical_json_of_parsed
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 CHAIN_TABLE = "audit_chain"
@@ -37,7 +37,7 @@ def canonical_payload(state: bytes) -> tuple[str, dict[str, Any]]:
         body = None
     if not isinstance(body, dict):
         return "base64:" + base64.b64encode(state).decode("ascii"), {}
-    return canonical_json(body), body
+    return canonical_json_of_parsed(body), body
 
 
 def format_ts(at: datetime) -> str:
@@ -69,16 +69,20 @@ def build_row(
     originator_version: int,
     topic: str,
     state: bytes,
-    now: datetime,
+    now: datetime | str,
 ) -> ChainRow:
-    """Next chain row after ``head``; store time never goes backwards (monotonic timestamps, §5.4)."""
+    """Next chain row after ``head``; store time never goes backwards (monotonic timestamps, §5.4).
+
+    ``now`` may be given already formatted, so a save of many events formats the time once.
+    """
     agent, event_type = split_topic(topic)
     payload, body = canonical_payload(state)
     evidence = body.get("evidence_hash")
+    stamp = now if isinstance(now, str) else format_ts(now)
     record = append_record(
         head,
         id=event_id(originator_id, originator_version),
-        timestamp=max(format_ts(now), head.timestamp if head else ""),
+        timestamp=max(stamp, head.timestamp if head else ""),
         agent=agent,
         event_type=event_type,
         payload=payload,

@@ -16,14 +16,15 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from paulp.adapters.eventstore.chain import CHAIN_TABLE, build_row, record_from_row
+from paulp.adapters.eventstore.chain import CHAIN_TABLE, build_row, format_ts, record_from_row
 
 EVENTS_TABLE = "paulp_events"
 
 SELECT_HEAD = "SELECT * FROM {schema}.audit_chain ORDER BY chain_seq DESC LIMIT 1"
 INSERT_CHAIN = (
     "INSERT INTO {schema}.audit_chain (chain_seq, notification_id, event_id, timestamp, agent, event_type,"
-    " payload, payload_hash, evidence_hash, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " payload, payload_hash, evidence_hash, prev_hash, hash) SELECT * FROM unnest(%s::bigint[], %s::bigint[],"
+    " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
 )
 
 
@@ -53,14 +54,16 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         row = head_cursor.fetchone()
         head = record_from_row(row) if row else None
         head_cursor.close()
-        now = datetime.now(UTC)
+        stamp = format_ts(datetime.now(UTC))
         rows = []
         for nid, ev in zip(ids or (), stored_events, strict=True):
-            chained = build_row(head, nid, ev.originator_id, ev.originator_version, ev.topic, ev.state, now)
+            chained = build_row(head, nid, ev.originator_id, ev.originator_version, ev.topic, ev.state, stamp)
             rows.append(chained.as_tuple())
             head = chained.record
-        with curs.connection.cursor() as chain_cursor:
-            chain_cursor.executemany(self._insert_chain, rows)
+        if not rows:
+            return ids
+        with curs.connection.cursor() as chain_cursor:  # one statement for the whole save
+            chain_cursor.execute(self._insert_chain, [list(column) for column in zip(*rows, strict=True)])
         return ids
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
