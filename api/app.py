@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from paulp.api import auth, errors
+from paulp.api.asgi import GuardMiddleware
 from paulp.api.routers import admin, audit, dashboard, exec, governance, health, metrics, routing, trades, webhooks
 from paulp.api.wiring import Container
 
@@ -13,8 +14,8 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(title="Paul P", version="1.0.0")
     app.state.container = container
     errors.install(app)
-    app.middleware("http")(auth.middleware(container.settings))
-    app.middleware("http")(errors.reject_nul_bytes)  # outermost: runs before auth and routing
+    app.add_middleware(GuardMiddleware, guard=auth.guard(container.settings))
+    app.add_middleware(GuardMiddleware, guard=errors.reject_nul_bytes)  # outermost: before auth and routing
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(governance.router)

@@ -43,7 +43,6 @@ IP_MESSAGES = {
     "ip_not_allowed": "Client IP is not in allowlist",
 }
 TURNSTILE_PREFIXES = ("/admin", "/exec")
-Next = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -168,14 +167,15 @@ class OperatorAuth:
                     extra={"auth_failure": record})
 
 
-def middleware(settings: Settings) -> Callable[[Request, Next], Awaitable[Response]]:
+def guard(settings: Settings) -> Callable[[Request], Awaitable[Response | None]]:
+    """Authenticate protected prefixes before routing: a response on failure, None to pass through."""
     auth = OperatorAuth(settings)
 
-    async def check(request: Request, call_next: Next) -> Response:
+    async def check(request: Request) -> Response | None:
         request.state.operator_auth = auth  # optional auth elsewhere (e.g. /health/deep error detail)
         prefix = protected_prefix(request.url.path)
         if prefix is None:
-            return await call_next(request)
+            return None
         try:
             if prefix == "/health/debug" and not auth.configured:
                 raise AuthFailure(503, "Auth not configured", "auth_not_configured",
@@ -184,6 +184,6 @@ def middleware(settings: Settings) -> Callable[[Request, Next], Awaitable[Respon
         except AuthFailure as failure:
             auth.log_failure(request, failure)
             return failure.response()
-        return await call_next(request)
+        return None
 
     return check

@@ -41,12 +41,12 @@ def error_response(status: int, error: str, code: str, **extra: Any) -> JSONResp
     return JSONResponse({"error": error, "code": code, **extra}, status_code=status)
 
 
-async def reject_nul_bytes(request: Request, call_next: Any) -> Any:
+async def reject_nul_bytes(request: Request) -> JSONResponse | None:
     """PostgreSQL text cannot hold NUL: refuse it at the edge (400) instead of failing deep inside (500)."""
     raw = request.scope.get("query_string", b"") + request.scope.get("raw_path", b"")
     if b"%00" in raw or b"\x00" in raw:
         return error_response(400, "Invalid request", "invalid_characters")
-    return await call_next(request)
+    return None
 
 
 def install(app: FastAPI) -> None:
