@@ -31,6 +31,8 @@ from typing import Any
 
 import psycopg
 
+MAX_CONNECTIONS = 300  # a laptop/CI server: every process keeps small pools per context application
+
 LOOPBACK = "127.0.0.1"
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 PG_SUPERUSER = "postgres"
@@ -192,7 +194,8 @@ class EmbeddedPostgres:
             port = free_port(_read_int(self.port_file))
             self._prepare_log()
             self.started_here = True  # from here on a failure must still stop what may have come up
-            self._pg_ctl("start", "-w", "-t", str(int(self.timeout)), "-l", str(self.log), "-o", f"-p {port}")
+            self._pg_ctl("start", "-w", "-t", str(int(self.timeout)), "-l", str(self.log),
+                         "-o", f"-p {port} -c max_connections={MAX_CONNECTIONS}")
             self._wait_answers(port)
         self.pid = self._postmaster()[0]
         self._ensure_database(port)

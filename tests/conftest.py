@@ -87,3 +87,15 @@ async def _delete_stream(url: str, stream: str) -> None:
         pass
     finally:
         await nc.close()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _connection_budget(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Report modules that leave database connections open (leaks exhaust the server in long runs)."""
+    yield
+    url = os.environ.get("PAULP_DATABASE_URL")
+    if not url or os.environ.get("PAULP_TRACE_CONNECTIONS") != "1":
+        return
+    with psycopg.connect(url, autocommit=True) as conn:
+        n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'paulp_%'").fetchone()
+    print(f"\n[connections after {request.module.__name__}: {n[0] if n else '?'}]")
