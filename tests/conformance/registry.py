@@ -61,6 +61,23 @@ def default_split(data: Any) -> Iterator[tuple[str, Any]]:
         yield "value", data
 
 
+def split_sections(data: Any, label_key: str | None = None) -> Iterator[tuple[str, Any]]:
+    """Dict group -> one case per list item (``section/NNN[-label]``) and one per other section;
+    ``*_note`` sections are prose for humans and are not cases. Non-dict data becomes a failing case."""
+    if not isinstance(data, dict):
+        yield "unsupported-shape", ("unknown", data)
+        return
+    for section, cases in data.items():
+        if section.endswith("_note"):
+            continue
+        if isinstance(cases, list):
+            for i, case in enumerate(cases):
+                label = case.get(label_key) if label_key and isinstance(case, dict) else None
+                yield f"{section}/{i:03d}" + (f"-{label}" if label else ""), (section, case)
+        else:
+            yield section, (section, cases)
+
+
 def checker(file: str, group: str, split: SplitFn = default_split) -> Callable[[CaseFn], CaseFn]:
     """Register ``fn(case, ctx)`` as the checker of every case of ``file``'s ``group``."""
 

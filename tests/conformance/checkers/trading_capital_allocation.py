@@ -15,24 +15,13 @@ from paulp.domain.capital import (
     total_enabled_capital,
     validate_size,
 )
-from tests.conformance.registry import Context, checker
+from tests.conformance.registry import Context, checker, split_sections
 
 TOL = 1e-6
 
 
 def split(data: Any) -> Iterator[tuple[str, Any]]:
-    if not isinstance(data, dict):
-        yield "unsupported-shape", ("unknown", data)
-        return
-    for section, cases in data.items():
-        if section.endswith("_note"):
-            continue
-        if isinstance(cases, list):
-            for i, case in enumerate(cases):
-                label = case.get("strategy") if isinstance(case, dict) else None
-                yield f"{section}/{i:03d}" + (f"-{label}" if label else ""), (section, case)
-        else:
-            yield section, (section, cases)
+    return split_sections(data, "strategy")
 
 
 def _table(data: Mapping[str, Any]) -> None:

@@ -15,7 +15,7 @@ from paulp.domain.sizing import (
     kelly_size,
     raw_kelly,
 )
-from tests.conformance.registry import Context, checker
+from tests.conformance.registry import Context, checker, split_sections
 
 TOL = 1e-6
 SIZING_FIELDS = {
@@ -34,17 +34,7 @@ IDENTICAL = re.compile(
 
 
 def split(data: Any) -> Iterator[tuple[str, Any]]:
-    if not isinstance(data, dict):
-        yield "unsupported-shape", ("unknown", data)
-        return
-    for section, cases in data.items():
-        if section.endswith("_note"):
-            continue
-        if isinstance(cases, list):
-            for i, case in enumerate(cases):
-                yield f"{section}/{i:03d}", (section, case)
-        else:
-            yield section, (section, cases)
+    return split_sections(data)
 
 
 def _close(got: Any, expected: Any, what: str) -> None:
