@@ -53,6 +53,47 @@ def read_tracking(conn: psycopg.Connection[Any], name: str) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+class BatchingCursor:
+    """Groups consecutive executions of the same statement into one ``executemany`` (fast path only).
+
+    Order is kept: a different statement, a fetch, or the end of the batch flushes what is pending, and
+    a fetch runs the statement it reads from on its own so the result is that statement's.
+    """
+
+    def __init__(self, cur: Any) -> None:
+        self._cur, self._sql, self._params = cur, None, []  # type: ignore[var-annotated]
+
+    def execute(self, sql: Any, params: Any = None) -> BatchingCursor:
+        if params is None or (self._sql is not None and sql != self._sql):
+            self.flush()
+        if params is None:
+            self._cur.execute(sql)
+            return self
+        self._sql = sql
+        self._params.append(params)
+        return self
+
+    def flush(self, keep_last: bool = False) -> None:
+        if self._sql is None:
+            return
+        sql, params = self._sql, self._params
+        self._sql, self._params = None, []
+        if keep_last:
+            sql_last, last = sql, params.pop()
+        if params:
+            self._cur.executemany(sql, params)
+        if keep_last:
+            self._cur.execute(sql_last, last)
+
+    def fetchone(self) -> Any:
+        self.flush(keep_last=True)
+        return self._cur.fetchone()
+
+    def fetchall(self) -> Any:
+        self.flush(keep_last=True)
+        return self._cur.fetchall()
+
+
 class _Poison(Exception):
     """Raised inside the fast path so the batch is re-run event by event with savepoints."""
 
@@ -114,10 +155,12 @@ def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequenc
             else:
                 try:
                     with conn.pipeline():
+                        batching = BatchingCursor(cur)
                         for msg in fresh:
                             projection.apply(decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data),
-                                             cur, msg.notification_id)
+                                             batching, msg.notification_id)
                             out.applied += 1
+                        batching.flush()
                 except Exception as e:
                     raise _Poison from e
         conn.execute(
