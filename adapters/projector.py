@@ -18,7 +18,7 @@ import psycopg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from paulp.adapters.bus import HDR_NID, HDR_ORIGINATOR, HDR_TOPIC, HDR_VERSION, BusNames, connect, ensure_stream
+from paulp.adapters.bus import HDR_EVENT, BusNames, EventRef, connect, ensure_stream
 from paulp.adapters.eventstore.codec import decode, make_mapper
 from paulp.projections.base import Projection
 
@@ -266,11 +266,7 @@ class Projector:
                 ahead = asyncio.create_task(fetch())
                 if not msgs:
                     continue
-                batch = [
-                    Delivered(m.metadata.sequence.stream, int(m.headers[HDR_NID]), m.headers[HDR_ORIGINATOR],
-                              int(m.headers[HDR_VERSION]), m.headers[HDR_TOPIC], m.data)
-                    for m in msgs
-                ]
+                batch = [_delivered(m) for m in msgs]
                 out = await asyncio.to_thread(apply_batch, conn, self.projection, batch)
                 await msgs[-1].ack()
                 self.totals.applied += out.applied
@@ -279,6 +275,12 @@ class Projector:
         finally:
             ahead.cancel()
             await asyncio.gather(ahead, return_exceptions=True)
+
+
+def _delivered(msg: Any) -> Delivered:
+    ref = EventRef.parse(msg.headers[HDR_EVENT])
+    return Delivered(msg.metadata.sequence.stream, ref.notification_id, ref.originator_id, ref.originator_version,
+                     ref.topic, msg.data)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

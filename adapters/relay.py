@@ -17,13 +17,11 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import APIError
 
 from paulp.adapters.bus import (
+    HDR_EVENT,
     HDR_EXPECTED_LAST,
     HDR_MSG_ID,
-    HDR_NID,
-    HDR_ORIGINATOR,
-    HDR_TOPIC,
-    HDR_VERSION,
     BusNames,
+    EventRef,
     connect,
     ensure_stream,
 )
@@ -52,7 +50,7 @@ async def stream_head(js: JetStreamContext, names: BusNames) -> int:
         return 0
     msg = await js.get_msg(names.stream, seq=info.state.last_seq)
     headers = msg.headers or {}
-    return int(headers[HDR_NID])
+    return EventRef.parse(headers[HDR_EVENT]).notification_id
 
 
 class Relay:
@@ -132,10 +130,7 @@ class Relay:
         for nid, oid, version, topic, state in rows:
             headers = {
                 HDR_MSG_ID: self.names.msg_id(nid),
-                HDR_NID: str(nid),
-                HDR_TOPIC: topic,
-                HDR_ORIGINATOR: str(oid),
-                HDR_VERSION: str(version),
+                HDR_EVENT: EventRef(nid, version, str(oid), topic).header(),
             }
             if prev:
                 headers[HDR_EXPECTED_LAST] = self.names.msg_id(prev)

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from paulp.adapters import replay as rp
-from paulp.adapters.bus import HDR_NID, BusNames
+from paulp.adapters.bus import HDR_EVENT, BusNames, EventRef
 from paulp.domain.breaker import CircuitBreaker
 from tests.integration.helpers import make_container, max_notification_id, wait_tracked
 
@@ -53,7 +53,7 @@ async def _stream_ids(url: str, names: BusNames, expected: int) -> list[int]:
             except TimeoutError:
                 continue
             for m in msgs:
-                ids.append(int(m.headers[HDR_NID]))
+                ids.append(EventRef.parse(m.headers[HDR_EVENT]).notification_id)
                 await m.ack()
         await sub.unsubscribe()
         assert info.state.messages == expected, f"stream holds {info.state.messages}, log holds {expected}"
