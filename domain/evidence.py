@@ -7,11 +7,11 @@ recomputed by an auditor from the same inputs years later.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
+
+from paulp.domain.ids import format_number
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -78,34 +78,8 @@ def js_string(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _js_number(value)
+        return format_number(value)  # ECMAScript Number::toString, shared with deterministic ids
     return str(value)
-
-
-def _js_number(x: float) -> str:
-    """ECMAScript Number::toString: shortest round-trip digits, exponent outside [1e-7, 1e21)."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == 0:
-        return "0"
-    sign = "-" if x < 0 else ""
-    tup = Decimal(repr(abs(x))).normalize().as_tuple()
-    digits = "".join(str(d) for d in tup.digits)
-    k = len(digits)
-    n = k + int(tup.exponent)  # value = 0.digits x 10**n
-    if k <= n <= 21:
-        body = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        body = f"{digits[:n]}.{digits[n:]}"
-    elif -6 < n <= 0:
-        body = "0." + "0" * (-n) + digits
-    else:
-        exp = n - 1
-        mantissa = digits[0] + (f".{digits[1:]}" if k > 1 else "")
-        body = f"{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp)}"
-    return sign + body
 
 
 def idempotency_key(operation: str, *args: Any) -> str:
