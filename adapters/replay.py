@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from paulp.adapters.eventstore.codec import decode, make_mapper
+from paulp.domain.clock import iso_utc
 from paulp.projections.base import Projection
 
 LIVE_SCHEMA = "views"
@@ -46,7 +47,7 @@ def resolve_until(conn: psycopg.Connection[Any], until_seq: int | None, until_ti
     if until_seq is not None:
         return until_seq
     if until_time is not None:
-        stamp = until_time.strftime("%Y-%m-%dT%H:%M:%S.") + f"{until_time.microsecond // 1000:03d}Z"
+        stamp = iso_utc(until_time)
         row = conn.execute("SELECT max(notification_id) FROM audit_chain WHERE timestamp <= %s", (stamp,)).fetchone()
         return int(row[0] or 0) if row else 0
     row = conn.execute("SELECT max(notification_id) FROM paulp_events").fetchone()

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paulp.domain.clock import iso_utc
 from paulp.domain.errors import DomainError
 
 log = logging.getLogger("paulp.api")
@@ -25,8 +26,7 @@ STATUS_BY_CODE: dict[str, int] = {
 
 
 def now_iso() -> str:
-    at = datetime.now(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    return iso_utc(datetime.now(UTC))
 
 
 class ApiError(Exception):

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from paulp.api.errors import ApiError
 from paulp.domain.budgets import BudgetAssumptions, BudgetProjection, PeriodType, period_key, run_rate
+from paulp.domain.clock import iso_utc
 from paulp.domain.routing import CHAINS, MODELS, BudgetCategory, RouteClass, RunType, model_spec, routing_rule
 from paulp.domain.routing_stats import DecisionFact, routing_stats
 
@@ -28,8 +29,7 @@ DECISION_COLUMNS = (
 def iso(at: datetime | None) -> str | None:
     if at is None:
         return None
-    t = at.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return iso_utc(at)
 
 
 def bad_request(error: str, code: str, message: str) -> ApiError:

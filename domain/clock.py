@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
+
+
+def iso_utc(at: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``, the spec's timestamp text; a naive time is taken as UTC."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 class Clock(Protocol):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from paulp.domain.clock import iso_utc
 
 
 class OrderState(StrEnum):
@@ -136,11 +138,6 @@ def shortest_path(source: OrderState, target: OrderState) -> list[OrderState]:
                 return list(reversed(path))
             queue.append(nxt)
     raise ValueError(f"{target} is unreachable from {source}")
-
-
-def iso_utc(at: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ``, the spec's timestamp text."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)

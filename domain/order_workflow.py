@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from paulp.domain.clock import iso_utc
 from paulp.domain.order_record import OrderRecord
-from paulp.domain.order_states import OrderState, iso_utc
+from paulp.domain.order_states import OrderState
 
 
 def requested_size_from_target(target_size_usd: float, max_price_cents: float) -> int:

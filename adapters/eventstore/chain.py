@@ -6,12 +6,13 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from paulp.domain.audit import ChainRecord, append_record
 from paulp.domain.canonical import canonical_json_of_parsed
+from paulp.domain.clock import iso_utc
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 CHAIN_TABLE = "audit_chain"
@@ -40,8 +41,7 @@ def canonical_payload(state: bytes) -> tuple[str, dict[str, Any]]:
     return canonical_json_of_parsed(body), body
 
 
-def format_ts(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+format_ts = iso_utc  # chain timestamps are the spec's timestamp text
 
 
 @dataclass(frozen=True)

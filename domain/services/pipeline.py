@@ -15,6 +15,7 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 
 from paulp.domain.breaker import BreakerState
+from paulp.domain.clock import iso_utc
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy, policy_for_mode
@@ -228,7 +229,7 @@ class OrderPipeline:
 
     def _venue_record(self, order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
                       fill_price: int | None = None, evidence_hash: str | None = None) -> dict[str, object]:
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        stamp = iso_utc(now)
         return {
             "order_id": order.order_id, "client_order_id": order.order_id, "ticker": order.ticker,
             "side": order.side.lower(), "action": "buy", "order_type": "limit",
