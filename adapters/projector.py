@@ -20,6 +20,7 @@ from nats.js.errors import NotFoundError
 
 from paulp.adapters.bus import HDR_EVENT, BusNames, EventRef, connect, ensure_stream
 from paulp.adapters.eventstore.codec import decode, make_mapper
+from paulp.adapters.pull import ConsumerGone, PullReader, stream_sequence
 from paulp.projections.base import Projection
 
 log = logging.getLogger("paulp.projector")
@@ -221,18 +222,18 @@ class Projector:
             await ensure_stream(js, self.names)
             while not stop.is_set():
                 _, last_seq = await asyncio.to_thread(read_tracking, conn, self.projection.name)
-                sub = await self._subscribe(js, last_seq + 1)
+                reader = await self._subscribe(nc, js, last_seq + 1)
                 try:
-                    await self._fetch_loop(sub, conn, stop)
-                except StreamGap as e:
+                    await self._fetch_loop(reader, conn, stop)
+                except (StreamGap, ConsumerGone) as e:
                     log.warning("%s; recreating consumer", e)
                 finally:
-                    await sub.unsubscribe()
+                    await reader.close()
         finally:
             await asyncio.to_thread(conn.close)
             await nc.drain()
 
-    async def _subscribe(self, js: Any, start_seq: int) -> Any:
+    async def _subscribe(self, nc: Any, js: Any, start_seq: int) -> PullReader:
         durable = self.names.consumer(self.projection.name)
         try:
             await js.delete_consumer(self.names.stream, durable)
@@ -247,17 +248,14 @@ class Projector:
             max_ack_pending=self.batch * 2,  # one batch applying, the next one already fetched
             max_deliver=-1,
         )
-        return await js.pull_subscribe(self.names.all_subjects, durable=durable, stream=self.names.stream,
-                                       config=config)
+        await js.add_consumer(self.names.stream, config=config)
+        return await PullReader(nc, self.names.stream, durable).start()
 
-    async def _fetch_loop(self, sub: Any, conn: psycopg.Connection[Any], stop: asyncio.Event) -> None:
+    async def _fetch_loop(self, reader: PullReader, conn: psycopg.Connection[Any], stop: asyncio.Event) -> None:
         """Fetch batch k+1 while batch k is applied; batch k is acked (AckPolicy.ALL) only after its commit."""
 
         async def fetch() -> list[Any]:
-            try:
-                return list(await sub.fetch(self.batch, timeout=0.5))
-            except TimeoutError:
-                return []
+            return await reader.fetch(self.batch, expires=0.5)
 
         ahead = asyncio.create_task(fetch())
         try:
@@ -279,7 +277,7 @@ class Projector:
 
 def _delivered(msg: Any) -> Delivered:
     ref = EventRef.parse(msg.headers[HDR_EVENT])
-    return Delivered(msg.metadata.sequence.stream, ref.notification_id, ref.originator_id, ref.originator_version,
+    return Delivered(stream_sequence(msg), ref.notification_id, ref.originator_id, ref.originator_version,
                      ref.topic, msg.data)
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from paulp.domain.audit import ChainRecord, append_record
+from paulp.domain.audit import ChainRecord, append_record, check_field, payload_hash
 from paulp.domain.canonical import canonical_json_of_parsed
 from paulp.domain.clock import iso_utc
 from paulp.domain.namespace import PAULP_NAMESPACE
@@ -42,6 +42,35 @@ def canonical_payload(state: bytes) -> tuple[str, dict[str, Any]]:
 
 
 format_ts = iso_utc  # chain timestamps are the spec's timestamp text
+
+
+@dataclass(frozen=True)
+class ChainInput:
+    """What one stored event contributes to its chain record before the head is known (all but the
+    timestamp clamp, prev_hash and hash, which the append function computes under the log's lock)."""
+
+    id: str
+    agent: str
+    event_type: str
+    payload: str
+    payload_hash: str
+    evidence_hash: str | None
+
+
+def chain_input(originator_id: UUID | str, originator_version: int, topic: str, state: bytes) -> ChainInput:
+    """Fields checked here, before the round trip: a '|' or control character is refused, never stored."""
+    agent, event_type = split_topic(topic)
+    payload, body = canonical_payload(state)
+    evidence = body.get("evidence_hash")
+    evidence_hash = check_field("evidence_hash", evidence) if isinstance(evidence, str) else None
+    return ChainInput(
+        id=check_field("id", event_id(originator_id, originator_version)),
+        agent=check_field("agent", agent),
+        event_type=check_field("event_type", event_type),
+        payload=payload,
+        payload_hash=payload_hash(payload),
+        evidence_hash=evidence_hash,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """PostgreSQL application recorder for the one global log, appending the audit chain in the same transaction.
 
-Shape taken from eventsourcing's ``ftscontentmanagement`` example: extra rows written with the insert's own
-connection, under the insert's EXCLUSIVE table lock, so event and chain row commit together or not at all.
+A save is one statement, ``paulp_append_events(...)`` (migration 0040), in the shape of the library's own
+``enable_db_functions`` path: the server takes the log's EXCLUSIVE lock, inserts the events, reads the
+chain head and appends the chain rows, so event and chain rows commit together or not at all, and the
+client waits for one round trip instead of three (ADR 0007).
 """
 
 from __future__ import annotations
@@ -10,21 +12,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg import Cursor
-from psycopg.rows import DictRow
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
-from paulp.adapters.eventstore.chain import CHAIN_TABLE, build_row, format_ts, record_from_row
+from paulp.adapters.eventstore.chain import CHAIN_TABLE, chain_input, format_ts
 
 EVENTS_TABLE = "paulp_events"
 
-SELECT_HEAD = "SELECT * FROM {schema}.audit_chain ORDER BY chain_seq DESC LIMIT 1"
-INSERT_CHAIN = (
-    "INSERT INTO {schema}.audit_chain (chain_seq, notification_id, event_id, timestamp, agent, event_type,"
-    " payload, payload_hash, evidence_hash, prev_hash, hash) SELECT * FROM unnest(%s::bigint[], %s::bigint[],"
-    " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+APPEND = (
+    "SELECT n FROM {schema}.paulp_append_events(%b, %b::text[], %b::text, %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::text) AS n"
 )
 
 
@@ -33,39 +32,31 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE) -> None:
         super().__init__(datastore, events_table_name=EVENTS_TABLE)
-        schema = Identifier(self.datastore.schema)
-        self._select_head = SQL(SELECT_HEAD).format(schema=schema)  # type: ignore[arg-type]
-        self._insert_chain = SQL(INSERT_CHAIN).format(schema=schema)  # type: ignore[arg-type]
+        self._append = SQL(APPEND).format(schema=Identifier(self.datastore.schema))  # type: ignore[arg-type]
+        self._lock_timeout = f"{int(self.datastore.lock_timeout)}s"
         assert CHAIN_TABLE == "audit_chain"
 
-    def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        super()._insert_stored_events(curs, stored_events, **kwargs)
-        # Queued in the same pipeline after the lock, so the head cannot move before our chain rows land.
-        head_cursor = curs.connection.cursor()
-        head_cursor.execute(self._select_head, prepare=True)
-        kwargs_store = kwargs.setdefault("_paulp", {})
-        kwargs_store["head_cursor"] = head_cursor
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        head_cursor = kwargs["_paulp"]["head_cursor"]
-        row = head_cursor.fetchone()
-        head = record_from_row(row) if row else None
-        head_cursor.close()
-        stamp = format_ts(datetime.now(UTC))
-        rows = []
-        for nid, ev in zip(ids or (), stored_events, strict=True):
-            chained = build_row(head, nid, ev.originator_id, ev.originator_version, ev.topic, ev.state, stamp)
-            rows.append(chained.as_tuple())
-            head = chained.record
-        if not rows:
-            return ids
-        with curs.connection.cursor() as chain_cursor:  # one statement for the whole save
-            chain_cursor.execute(self._insert_chain, [list(column) for column in zip(*rows, strict=True)])
-        return ids
-
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        kwargs["_paulp"] = {}
-        return super().insert_events(stored_events, **kwargs)
+        if not stored_events:
+            return []
+        # Chain fields are built and checked before the round trip: a refused field never reaches the log.
+        inputs = [chain_input(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        params = (
+            events,
+            [i.id for i in inputs],
+            format_ts(datetime.now(UTC)),
+            [i.agent for i in inputs],
+            [i.event_type for i in inputs],
+            [i.payload for i in inputs],
+            [i.payload_hash for i in inputs],
+            [i.evidence_hash for i in inputs],
+            self._lock_timeout,
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._append, params, prepare=True)
+            return [row["n"] for row in curs.fetchall()]
