@@ -1,10 +1,13 @@
 """Routing overhead per governed call (run: python -m bench.routing).
 
 Provider time is excluded: the provider port is an in-process stub answering at once (zero latency), so
-each figure is resolve + budget RESERVE (ledger load + one save) + attempt bookkeeping + SETTLE with the
-decision outcome (one save). Alongside, in the same run: the phases separately, a bare one-event library
-save (the floor of one commit through the chained recorder) and a raw ``SELECT 1`` round trip.
-Figures at 1 and at 50 concurrent callers; all calls charge one category (the worst case for its lock).
+each figure is what the caller waits for: resolve + budget RESERVE with the decision's plan (one durable
+save) + attempt bookkeeping + handing the outcome to the writer (ADR 0275). The outcome saves are timed
+too: "all_outcomes_stored_s" is from the first call to the moment ``flush()`` returns, and calls_per_s
+counts it. Alongside, in the same run: the reserve phase alone, a bare one-event library save (the floor
+of one commit through the chained recorder) and a raw ``SELECT 1`` round trip.
+Figures at 1 and at 50 concurrent callers (closed loop: each caller starts its next call as soon as the
+last returns); all calls charge one category (the worst case for its lock).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class PhaseTimer:
     def __init__(self, service: RoutingService) -> None:
         self.samples: dict[str, list[float]] = defaultdict(list)
         self.lock = threading.Lock()
-        for name in ("_reserve", "_settle"):
+        for name in ("_reserve",):
             setattr(service, name, self._timed(name.strip("_"), getattr(service, name)))
 
     def _timed(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,10 +86,11 @@ def run(service: RoutingService, calls: int, concurrency: int) -> dict[str, Any]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         totals = list(pool.map(one, range(calls)))
+    service.flush()
     wall = time.perf_counter() - t0
     return {"calls": calls, "concurrency": concurrency, "calls_per_s": round(calls / wall, 1),
-            "governed_call": summary_ms(totals), "reserve_phase": summary_ms(timer.samples["reserve"]),
-            "settle_phase": summary_ms(timer.samples["settle"])}
+            "all_outcomes_stored_s": round(wall, 3), "governed_call": summary_ms(totals),
+            "reserve_phase": summary_ms(timer.samples["reserve"])}
 
 
 def plan_only(service: RoutingService, n: int) -> dict[str, float]:

@@ -2,10 +2,12 @@
 
 Order of operations per call: resolve (env overrides fail closed) → hard-control block → provider-key
 check → prompt → RESERVE the projected cost in the category's daily and monthly ledgers (one save, which
-also stores the decision's plan) → attempts through the provider port → SETTLE the actual cost or
-RELEASE the hold, together with the decision's outcome (one save). Every outcome is a stored
-RoutingDecision. Ledger work goes through a per-category group commit (``routing_commit``): concurrent
-callers share saves, and optimistic concurrency (retried) covers other processes.
+also stores the decision's plan; committed before any provider is called) → attempts through the provider
+port → SETTLE the actual cost or RELEASE the hold, together with the decision's outcome (queued behind the
+caller and carried by the next save of the category, see ``routing_outcomes``; ``flush()`` waits for it).
+Every outcome is a stored RoutingDecision. Ledger work goes through a per-category group commit
+(``routing_commit``): concurrent callers share saves, and optimistic concurrency (retried) covers other
+processes.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from paulp.domain.routing_decision import RoutingDecision
 from paulp.domain.routing_plan import BUDGET_REASON_PREFIX, Failure, RoutePlan, plan_route
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.routing_commit import Job, JobFn, LedgerBatcher
+from paulp.domain.services.routing_outcomes import OutcomeWriter
 from paulp.domain.services.routing_scoring import prepare_prompt, scoring_run
 from paulp.domain.services.routing_types import GovernOutcome, OpenGate, PreparedPrompt, ProviderPort, RoutePreview
 
@@ -76,6 +79,17 @@ class RoutingService(PaulpApplication):
         self._providers_lock = threading.Lock()
         self._new_id = new_id
         self._batchers = {str(c): LedgerBatcher(str(c), self._load_ledger, self._save_all) for c in BudgetCategory}
+        self._outcomes = OutcomeWriter(self._batchers)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until the outcome of every governed call returned so far is stored."""
+        self._outcomes.flush(timeout)
+
+    def close(self) -> None:
+        try:
+            self._outcomes.close()
+        finally:
+            super().close()
 
     # ----------------------------------------------------------------- the governed call
 
@@ -106,9 +120,10 @@ class RoutingService(PaulpApplication):
             self._settle(category, started, _release_job(str(decision_id), "call interrupted", self.clock.now()))
             raise
         finished = self.clock.now()
-        nid = self._settle(category, started, self._finish_job(decision, execution, prompt, variables, finished))
+        self._outcomes.submit(category, self._finish_job(decision, execution, prompt, variables, finished), started)
         return GovernOutcome(str(decision_id), execution.success, plan.route_class, plan.projected_cost_usd,
-                             prompt.version, prompt.hash, _ms(started, finished), nid, execution.attempts,
+                             prompt.version, prompt.hash, _ms(started, finished), reserved.notification_id,
+                             execution.attempts,
                              execution.content, execution.resolved_model_id, execution.usage, execution.failure,
                              should_alert)
 
@@ -146,6 +161,7 @@ class RoutingService(PaulpApplication):
     # ----------------------------------------------------------------- budget commands and reads
 
     def ledger_snapshots(self, category: str, at: datetime | None = None) -> tuple[LedgerSnapshot, LedgerSnapshot]:
+        self.flush()  # read this process's own outcomes
         at = at or self.clock.now()
         d_id, m_id = ledger_ids(category, at)
         env = self.budget.envelopes[BudgetCategory(category)]

@@ -63,6 +63,21 @@ class LedgerBatcher:
                 self._commit(batch)
         return job
 
+    def enqueue(self, fn: JobFn, at: datetime) -> Job:
+        """Queue a job without waiting: the next ``run`` or ``drain`` of this category saves it."""
+        job = Job(fn, at)
+        with self._queue_lock:
+            self._queue.append(job)
+        return job
+
+    def drain(self) -> None:
+        """Save whatever is queued (the outcome writer calls this when no caller came by to carry it)."""
+        with self.lock:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            if batch:
+                self._commit(batch)
+
     def forget(self) -> None:
         """Drop the in-memory ledgers (another writer of this process changed them)."""
         self._saved.clear()

@@ -60,7 +60,7 @@ class GovernOutcome:
     prompt_version: str
     prompt_hash: str
     latency_ms: int
-    notification_id: int
+    notification_id: int  # of the save that stored the decision: its reservation, or its refusal
     attempts: tuple[AttemptRecord, ...] = ()
     content: str | None = None
     model_id: str | None = None

@@ -76,6 +76,7 @@ def requests_by_provider(fakes: Mapping[Provider, FakeLlmServer]) -> dict[Provid
 
 
 def catch_up(container: Container, *names: str) -> None:
+    container.routing.flush()  # outcomes are written behind the caller (ADR 0275)
     with psycopg.connect(container.database_url, autocommit=True) as conn:
         for name in names or ("llm_routing", "llm_budget"):
             catch_up_from_log(conn, container.projections[name])

@@ -19,6 +19,7 @@ KNOWN = {"kalshi_orders", "ibkr_orders", "ibkr_failure", "breaker_state", "empty
 
 
 def catch_up(container: Container) -> None:
+    container.routing.flush()  # outcomes are written behind the caller (ADR 0275)
     with psycopg.connect(container.database_url, autocommit=True) as conn:
         for projection in container.projections.values():
             catch_up_from_log(conn, projection)

@@ -1,0 +1,138 @@
+"""Outcomes of governed calls, stored behind the caller (ADR 0275).
+
+The reservation — the decision's plan plus the budget hold — is committed before any provider is called:
+that is the write that prevents overspend and leaves a trace of every call in flight. The outcome
+(attempts, settle or release) is queued on the category's group commit instead of being saved while the
+caller waits. The next reservation in that category carries it in its own save; if none comes within
+``linger_s`` this writer's thread saves it. So a steady stream of calls costs one commit per call, and an
+outcome is stored within a few milliseconds of the call returning.
+
+``flush()`` is the barrier for readers that need their own outcomes stored (tests, the CLI, shutdown).
+A write that fails for a transient reason is retried with backoff; while it keeps failing the hold stays
+in the ledger (the money stays counted) and the stale-hold sweep is the backstop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from paulp.domain.errors import DomainError
+from paulp.domain.services.routing_commit import Job, JobFn, LedgerBatcher
+
+log = logging.getLogger("paulp.routing.outcomes")
+
+RETRY_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+LINGER_S = 0.010
+
+
+class OutcomeWriteFailed(RuntimeError):
+    """Raised by ``flush`` when an outcome could not be stored after every retry."""
+
+
+@dataclass
+class _Queued:
+    category: str
+    fn: JobFn
+    at: datetime
+    job: Job
+    retries: int = 0
+
+
+class OutcomeWriter:
+    def __init__(self, batchers: Mapping[str, LedgerBatcher], linger_s: float = LINGER_S) -> None:
+        self._batchers = batchers
+        self._linger_s = linger_s
+        self._cond = threading.Condition()
+        self._queued: list[_Queued] = []
+        self._failures: list[BaseException] = []
+        self._stopping = False
+        self._urgent = False  # a flush is waiting: store now, do not linger
+        self._thread: threading.Thread | None = None
+
+    def submit(self, category: str, fn: JobFn, at: datetime) -> None:
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("routing outcome writer is closed")
+            self._queued.append(_Queued(category, fn, at, self._batchers[category].enqueue(fn, at)))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="paulp-routing-outcomes", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Return once every outcome submitted so far is stored; raise if one could not be."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            # Stored already (carried by a caller's save): nothing to wait for.
+            self._queued = [q for q in self._queued if not (q.job.done and q.job.error is None)]
+            if self._queued:
+                self._urgent = True
+                self._cond.notify_all()
+            while self._queued:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{len(self._queued)} routing outcomes not stored after {timeout} s")
+                self._cond.wait(left)
+            failures, self._failures = self._failures, []
+        if failures:
+            raise OutcomeWriteFailed(f"{len(failures)} routing outcomes could not be stored") from failures[0]
+
+    def close(self, timeout: float = 30.0) -> None:
+        try:
+            self.flush(timeout)
+        finally:
+            with self._cond:
+                self._stopping = True
+                self._cond.notify_all()
+            if self._thread is not None:
+                self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queued and not self._stopping:
+                    self._cond.wait()
+                if not self._queued:
+                    return
+                # A caller's next reservation may carry these in its own save; a flush cuts the wait short.
+                self._cond.wait_for(lambda: self._urgent or self._stopping, timeout=self._linger_s)
+                self._urgent = False
+                categories = {q.category for q in self._queued}
+            for category in categories:
+                self._batchers[category].drain()
+            self._settle_results()
+
+    def _settle_results(self) -> None:
+        """Drop what is stored, record what failed for good, re-queue what failed for a transient reason."""
+        with self._cond:
+            queued, self._queued = self._queued, []
+            keep: list[_Queued] = []
+            retry: list[_Queued] = []
+            for q in queued:
+                if not q.job.done:
+                    keep.append(q)  # queued after the drain took the batch: next round
+                elif q.job.error is None:
+                    continue
+                elif isinstance(q.job.error, DomainError) or q.retries >= len(RETRY_BACKOFF_S):
+                    log.error("routing outcome for %s lost (%s): its hold stays counted until the stale sweep",
+                              q.category, q.job.error)
+                    self._failures.append(q.job.error)
+                else:
+                    retry.append(q)
+            self._queued = keep
+            if not retry:
+                self._cond.notify_all()
+                return
+        wait = RETRY_BACKOFF_S[max(q.retries for q in retry)]
+        log.warning("%d routing outcomes not stored (%s); retrying in %s s", len(retry), retry[0].job.error, wait)
+        time.sleep(wait)
+        with self._cond:
+            for q in retry:
+                job = self._batchers[q.category].enqueue(q.fn, q.at)
+                self._queued.append(_Queued(q.category, q.fn, q.at, job, q.retries + 1))
+            self._cond.notify_all()

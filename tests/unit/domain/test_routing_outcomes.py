@@ -1,0 +1,151 @@
+"""The outcome writer over a real LedgerBatcher: retries what failed for a transient reason, never what was
+stored or refused by the domain, and flush() is an honest barrier. The batcher's save port is the only
+stand-in here (it is the database port; the integration tests run the same path on PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from copy import deepcopy
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from paulp.domain.budget_ledger import BudgetPeriodLedger, open_ledger
+from paulp.domain.budgets import PeriodType
+from paulp.domain.errors import DomainError
+from paulp.domain.services import routing_outcomes
+from paulp.domain.services.routing_commit import LedgerBatcher
+from paulp.domain.services.routing_outcomes import OutcomeWriteFailed, OutcomeWriter
+
+AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CATEGORY = "research_scoring"
+
+
+class Store:
+    """An in-memory log of ledgers: records each save's events, and loads what was saved (as the batcher's
+    load port does from PostgreSQL). Fails the first ``fail`` saves like a dropped connection would."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail, self.saves, self.lock = fail, [], threading.Lock()  # type: ignore[var-annotated]
+        self.stored: dict[Any, BudgetPeriodLedger] = {}
+
+    def save(self, *aggregates: Any) -> int:
+        with self.lock:
+            if self.fail:
+                self.fail -= 1
+                raise ConnectionError("server closed the connection unexpectedly")
+            events = [e for a in aggregates for e in a.collect_events()]
+            self.saves.append(events)
+            for a in aggregates:
+                self.stored[a.id] = deepcopy(a)
+            return len(self.saves)
+
+    def load(self, category: str, ledger_id: Any, at: datetime, daily: bool) -> BudgetPeriodLedger:
+        with self.lock:
+            if ledger_id in self.stored:
+                return deepcopy(self.stored[ledger_id])
+        return open_ledger(category, PeriodType.DAILY if daily else PeriodType.MONTHLY, at)
+
+
+def _reserve(rid: str, amount: str = "0.01") -> Any:
+    def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Any]]:
+        for ledger in (daily, monthly):
+            ledger.reserve(rid, Decimal(amount), Decimal("100"), AT)
+        return None, []
+
+    return job
+
+
+def _settle(rid: str, actual: str = "0.005") -> Any:
+    def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Any]]:
+        for ledger in (daily, monthly):
+            ledger.settle(rid, Decimal(actual), AT)
+        return None, []
+
+    return job
+
+
+def _refused(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Any]]:
+    raise DomainError("hold unknown")
+
+
+@pytest.fixture(autouse=True)
+def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routing_outcomes, "RETRY_BACKOFF_S", (0.01, 0.01, 0.01))
+
+
+def _writer(port: Store, linger_s: float = 0.001) -> tuple[LedgerBatcher, OutcomeWriter]:
+    batcher = LedgerBatcher(CATEGORY, port.load, port.save)
+    return batcher, OutcomeWriter({CATEGORY: batcher}, linger_s=linger_s)
+
+
+def _topics(port: Store) -> list[str]:
+    return [type(e).__qualname__ for save in port.saves for e in save]
+
+
+def test_flush_when_outcome_queued_then_stored_once_by_the_writer() -> None:
+    port = Store()
+    batcher, writer = _writer(port)
+    batcher.run(_reserve("r1"), AT)
+    writer.submit(CATEGORY, _settle("r1"), AT)
+    writer.flush(timeout=5)
+    assert _topics(port).count("BudgetPeriodLedger.Settled") == 2  # daily and monthly, once each
+    writer.close()
+
+
+def test_outcome_when_next_reservation_comes_first_then_carried_in_its_save() -> None:
+    port = Store()
+    batcher, writer = _writer(port, linger_s=5.0)  # the writer would wait; the next caller does not
+    batcher.run(_reserve("r1"), AT)
+    writer.submit(CATEGORY, _settle("r1"), AT)
+    batcher.run(_reserve("r2"), AT)
+    assert len(port.saves) == 2
+    assert [type(e).__qualname__ for e in port.saves[1]].count("BudgetPeriodLedger.Settled") == 2
+    writer.flush(timeout=1)  # already stored: returns without waiting for the linger
+    assert len(port.saves) == 2
+
+
+def test_flush_when_save_fails_transiently_then_retried_until_stored() -> None:
+    port = Store()
+    batcher, writer = _writer(port)
+    batcher.run(_reserve("r1"), AT)
+    port.fail = 2
+    writer.submit(CATEGORY, _settle("r1"), AT)
+    writer.flush(timeout=5)
+    assert _topics(port).count("BudgetPeriodLedger.Settled") == 2
+    writer.close()
+
+
+def test_flush_when_save_keeps_failing_then_raises_and_hold_stays_counted() -> None:
+    port = Store()
+    batcher, writer = _writer(port)
+    batcher.run(_reserve("r1"), AT)
+    port.fail = 100
+    writer.submit(CATEGORY, _settle("r1"), AT)
+    with pytest.raises(OutcomeWriteFailed):
+        writer.flush(timeout=5)
+    port.fail = 0
+    assert "BudgetPeriodLedger.Settled" not in _topics(port)
+    assert all("r1" in ledger.holds for ledger in port.stored.values())  # as stored: still counted
+    writer.close()
+
+
+def test_flush_when_domain_refuses_outcome_then_not_retried_and_reported() -> None:
+    port = Store()
+    _, writer = _writer(port)
+    writer.submit(CATEGORY, _refused, AT)
+    writer.submit(CATEGORY, _reserve("r9"), AT)  # stored in the same batch despite its neighbour
+    with pytest.raises(OutcomeWriteFailed):
+        writer.flush(timeout=5)
+    assert _topics(port).count("BudgetPeriodLedger.Reserved") == 2
+    writer.flush(timeout=1)  # a failure is reported once
+    writer.close()
+
+
+def test_submit_when_closed_then_refused() -> None:
+    _, writer = _writer(Store())
+    writer.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.submit(CATEGORY, _settle("r1"), AT)
