@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from paulp.api import auth, errors
 from paulp.api.asgi import GuardMiddleware
+from paulp.api.read_pool import ReadPool
 from paulp.api.routers import admin, audit, dashboard, exec, governance, health, metrics, routing, trades, webhooks
 from paulp.api.wiring import Container
 
 
 def create_app(container: Container) -> FastAPI:
-    app = FastAPI(title="Paul P", version="1.0.0")
+    read_pool = ReadPool(container.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await read_pool.open()  # on the loop that serves requests
+        try:
+            yield
+        finally:
+            await read_pool.close()
+
+    app = FastAPI(title="Paul P", version="1.0.0", lifespan=lifespan)
     app.state.container = container
+    app.state.read_pool = read_pool
     errors.install(app)
     app.add_middleware(GuardMiddleware, guard=auth.guard(container.settings))
     app.add_middleware(GuardMiddleware, guard=errors.reject_nul_bytes)  # outermost: before auth and routing

@@ -85,7 +85,7 @@ async def run_workers(container: Container, stop: asyncio.Event, relay: bool = T
 
 
 async def run_all(container: Container, host: str, port: int, stop: asyncio.Event) -> None:
-    config = uvicorn.Config(create_app(container), host=host, port=port, log_level="info", lifespan="off")
+    config = uvicorn.Config(create_app(container), host=host, port=port, log_level="info", lifespan="on")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     web = asyncio.create_task(server.serve())

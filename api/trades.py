@@ -2,7 +2,8 @@
 
 Each venue is its own read model and may fail on its own; a failing venue yields an ``errors`` entry and
 ``partial: true``, never a 5xx. All filters are pushed into each venue's query (resolution), then the
-venues are merged newest first with undated rows last and truncated to ``limit``.
+venues are merged newest first with undated rows last and truncated to ``limit`` — in SQL, in one
+statement, unless a source fails and the venues are read one by one.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from paulp.api.errors import ApiError
 
@@ -67,7 +67,8 @@ def parse_filters(params: dict[str, str]) -> TradeFilters:
                         _present(params.get("status")), mode)
 
 
-def venue_query(venue: str, f: TradeFilters) -> tuple[sql.Composed, list[Any]]:
+def venue_query(venue: str, f: TradeFilters, rank: int = 0) -> tuple[sql.Composed, list[Any]]:
+    """One venue's newest matching records (JSON text as stored, with their ``venue`` field set)."""
     where, args = [sql.SQL("TRUE")], []
     for column, value in (("strategy", f.strategy), ("ticker", f.ticker),
                           ("status", f.status.lower() if f.status else None), ("execution_mode", f.mode)):
@@ -75,40 +76,100 @@ def venue_query(venue: str, f: TradeFilters) -> tuple[sql.Composed, list[Any]]:
             where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
             args.append(value)
     query = sql.SQL(
-        "SELECT record::text, created_at FROM views.{} WHERE {} ORDER BY created_at DESC NULLS LAST, seq LIMIT %s"
-    ).format(sql.Identifier(f"{venue}_orders"), sql.SQL(" AND ").join(where))
+        "SELECT record::text, created_at, {rank} AS venue_rank, seq FROM views.{} WHERE {}"
+        " ORDER BY created_at DESC NULLS LAST, seq LIMIT %s"
+    ).format(sql.Identifier(f"{venue}_orders"), sql.SQL(" AND ").join(where), rank=sql.Literal(rank))
     return query, [*args, f.limit]
 
 
-def fetch_venue(conn: Any, venue: str, f: TradeFilters) -> list[tuple[str, datetime | None]]:
-    """The venue's newest matching records as JSON text (stored with their ``venue`` field set)."""
-    SOURCE_QUERIES[venue] += 1
-    query, args = venue_query(venue, f)
-    # The pool's connections are autocommit: a failing source's statement cannot poison the next one.
-    return [(rec, at) for rec, at in conn.execute(query, args)]
-
-
-def list_trades_json(pool: ConnectionPool[Any], f: TradeFilters, timestamp: str) -> str:
-    """The response body, assembled from the stored JSON records without re-parsing them (hot path)."""
+def trades_query(f: TradeFilters) -> tuple[sql.Composed, list[Any], tuple[str, ...]]:
+    """The request as one statement: each venue's index scan limited to ``limit``, merged newest first
+    (undated last, kalshi before ibkr on ties, then store order) and limited again in SQL, so only the
+    rows returned cross the wire. Returns (query, args, venues read)."""
     venues = VENUES if f.venue == "all" else (f.venue,)
-    rows: list[tuple[datetime | None, str]] = []
-    errors: list[dict[str, str]] = []
-    with pool.connection() as conn:
-        for venue in venues:
-            try:
-                rows.extend((at, rec) for rec, at in fetch_venue(conn, venue, f))
-            except Exception:
-                log.exception("trade source %s failed", venue)
-                errors.append({"venue": venue, "message": f"{venue} execution agent unavailable"})
-    dated = [r for r in rows if r[0] is not None]
-    undated = [r for r in rows if r[0] is None]
-    dated.sort(key=lambda r: r[0], reverse=True)  # type: ignore[arg-type,return-value]  # stable: kalshi first on ties
-    trades = [r[1] for r in dated + undated][: f.limit]
+    if len(venues) == 1:
+        query, args = venue_query(venues[0], f)
+        return query, args, venues
+    parts, args = [], []
+    for rank, venue in enumerate(venues):
+        q, a = venue_query(venue, f, rank)
+        parts.append(sql.SQL("({})").format(q))
+        args.extend(a)
+    query = sql.SQL(
+        "SELECT * FROM ({}) AS merged ORDER BY created_at DESC NULLS LAST, venue_rank, seq LIMIT %s"
+    ).format(sql.SQL(" UNION ALL ").join(parts))
+    return query, [*args, f.limit], venues
+
+
+def _count_reads(venues: tuple[str, ...]) -> None:
+    for venue in venues:
+        SOURCE_QUERIES[venue] += 1
+
+
+def _merge(per_venue: list[list[tuple[Any, ...]]], limit: int) -> list[str]:
+    """Per-venue rows (each newest first) merged as ``trades_query`` orders them in SQL."""
+    rows = [r for venue_rows in per_venue for r in venue_rows]
+    dated = [r for r in rows if r[1] is not None]
+    undated = [r for r in rows if r[1] is None]
+    dated.sort(key=lambda r: r[1], reverse=True)  # stable: kalshi first on ties, then store order
+    return [r[0] for r in dated + undated][:limit]
+
+
+def _body(trades: list[str], f: TradeFilters, errors: list[dict[str, str]], timestamp: str) -> str:
+    """The response body, assembled from the stored JSON records without re-parsing them (hot path)."""
     tail: dict[str, Any] = {"filters": f.as_json(), "partial": bool(errors)}
     if errors:
         tail["errors"] = errors
     tail["timestamp"] = timestamp
     return f'{{"count":{len(trades)},"trades":[{",".join(trades)}],{json.dumps(tail)[1:]}'
+
+
+def _unavailable(venue: str) -> dict[str, str]:
+    log.exception("trade source %s failed", venue)
+    return {"venue": venue, "message": f"{venue} execution agent unavailable"}
+
+
+def list_trades_json(pool: ConnectionPool[Any], f: TradeFilters, timestamp: str) -> str:
+    """One statement for every venue; if it fails, each venue on its own, so one broken source yields an
+    ``errors`` entry and ``partial: true`` instead of a 5xx. The pool's connections are autocommit: a
+    failed statement cannot poison the next one."""
+    query, args, venues = trades_query(f)
+    with pool.connection() as conn:
+        try:
+            _count_reads(venues)
+            return _body([r[0] for r in conn.execute(query, args)], f, [], timestamp)
+        except Exception:
+            log.warning("trades query over %s failed; reading each venue on its own", ",".join(venues))
+        per_venue, errors = [], []
+        for rank, venue in enumerate(venues):
+            try:
+                _count_reads((venue,))
+                q, a = venue_query(venue, f, rank)
+                per_venue.append(conn.execute(q, a).fetchall())
+            except Exception:
+                errors.append(_unavailable(venue))
+    return _body(_merge(per_venue, f.limit), f, errors, timestamp)
+
+
+async def list_trades_json_async(pool: AsyncConnectionPool[Any], f: TradeFilters, timestamp: str) -> str:
+    """``list_trades_json`` on the server's event loop (no thread hop): same statements, same fallback."""
+    query, args, venues = trades_query(f)
+    async with pool.connection() as conn:
+        try:
+            _count_reads(venues)
+            cur = await conn.execute(query, args)
+            return _body([r[0] for r in await cur.fetchall()], f, [], timestamp)
+        except Exception:
+            log.warning("trades query over %s failed; reading each venue on its own", ",".join(venues))
+        per_venue, errors = [], []
+        for rank, venue in enumerate(venues):
+            try:
+                _count_reads((venue,))
+                q, a = venue_query(venue, f, rank)
+                per_venue.append(await (await conn.execute(q, a)).fetchall())
+            except Exception:
+                errors.append(_unavailable(venue))
+    return _body(_merge(per_venue, f.limit), f, errors, timestamp)
 
 
 def list_trades(pool: ConnectionPool[Any], f: TradeFilters, timestamp: str = "") -> dict[str, Any]:

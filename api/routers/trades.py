@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from paulp.api.errors import now_iso
-from paulp.api.trades import list_trades_json, parse_filters
+from paulp.api.trades import list_trades_json, list_trades_json_async, parse_filters
 
 router = APIRouter(prefix="/admin", tags=["trades"])
 
@@ -24,9 +25,13 @@ class TradesResponse(BaseModel):
 
 @router.get("/trades", response_model=TradesResponse, response_model_exclude_none=True,
             responses={400: {"description": "invalid_venue | invalid_limit | invalid_mode"}})
-def trades(request: Request) -> Response:
+async def trades(request: Request) -> Response:
     filters = parse_filters(dict(request.query_params))
-    body = list_trades_json(request.app.state.container.pool, filters, now_iso())
+    pool = request.app.state.read_pool.current()
+    if pool is not None:
+        body = await list_trades_json_async(pool, filters, now_iso())
+    else:  # no lifespan ran on this loop: the synchronous pool, off the loop
+        body = await run_in_threadpool(list_trades_json, request.app.state.container.pool, filters, now_iso())
     return Response(body, media_type="application/json")
 
 

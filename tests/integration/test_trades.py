@@ -23,11 +23,19 @@ IB = [{"order_id": "i-1", "status": "Filled", "execution_mode": "LIVE", "created
       "hedge_strategy": "bonding", "ticker": "SPY"}]
 
 
-@pytest.fixture
-def client(fresh_db, nats_url, namespace):
+@pytest.fixture(params=["served", "bare"])
+def client(request, fresh_db, nats_url, namespace):
+    """"served": the app's lifespan ran (async read pool on the serving loop, as under uvicorn);
+    "bare": no lifespan (the synchronous pool through the thread pool). Both must answer alike."""
     container = make_container(fresh_db, nats_url, namespace)
     seed(container, {"kalshi_orders": K, "ibkr_orders": IB})
-    yield TestClient(create_app(container)), container
+    app = create_app(container)
+    if request.param == "served":
+        with TestClient(app) as c:
+            assert app.state.read_pool._pool is not None
+            yield c, container
+    else:
+        yield TestClient(app), container
     container.close()
 
 
@@ -103,5 +111,45 @@ def test_venue_order_update_when_relayed_then_view_follows(fresh_db, nats_url, n
         r = TestClient(create_app(container)).get("/admin/trades?status=filled", headers=AUTH)
         assert ids(r) == ["k-9"] and r.json()["trades"][0]["execution_mode"] == "LIVE"
         catch_up(container)  # the log-direct path agrees with the bus path: nothing left to apply
+    finally:
+        container.close()
+
+
+def test_trades_query_when_ties_and_undated_rows_then_sql_merge_equals_per_venue_merge(fresh_db, nats_url,
+                                                                                     namespace):
+    """The one-statement merge orders exactly as reading each venue and merging in Python (the fallback)."""
+    import random
+
+    import psycopg
+
+    from paulp.api.trades import _merge, parse_filters, trades_query, venue_query
+
+    rnd = random.Random(11)
+    stamps = [None, "2026-03-01T10:00:00.000Z", "2026-03-01T10:00:00.000Z", "2026-03-01T09:00:00.000Z",
+              "2026-02-28T23:59:59.999Z"]
+
+    def rows(prefix: str, strategy_key: str) -> list[dict[str, str]]:
+        out = []
+        for i in range(40):
+            row = {"order_id": f"{prefix}-{i}", "status": rnd.choice(["filled", "open"]),
+                   "execution_mode": rnd.choice(["PAPER", "LIVE"]), strategy_key: rnd.choice(["a", "b"])}
+            at = rnd.choice(stamps)
+            if at is not None:
+                row["created_at"] = at
+            out.append(row)
+        return out
+
+    container = make_container(fresh_db, nats_url, namespace)
+    try:
+        seed(container, {"kalshi_orders": rows("k", "source_strategy"), "ibkr_orders": rows("i", "hedge_strategy")})
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            for params in ({}, {"limit": "7"}, {"status": "filled", "limit": "15"}, {"strategy": "a"},
+                           {"mode": "LIVE", "limit": "3"}, {"venue": "ibkr", "limit": "9"}):
+                f = parse_filters(params)
+                query, args, venues = trades_query(f)
+                merged_in_sql = [r[0] for r in conn.execute(query, args)]
+                per_venue = [conn.execute(*venue_query(v, f, rank)).fetchall() for rank, v in enumerate(venues)]
+                assert merged_in_sql == _merge(per_venue, f.limit), params
+                assert len(merged_in_sql) == min(f.limit, sum(len(p) for p in per_venue))
     finally:
         container.close()
