@@ -2,16 +2,17 @@
 
 Each caller queues a job and takes the category's lock; whoever holds the lock runs every queued job
 against working copies of the ledgers and saves them all at once, so 50 concurrent calls cost a few
-commits instead of 50. Ledgers are kept in memory as they were last saved by this process; a write by
-another process shows up as an optimistic-concurrency conflict, after which the ledgers are reloaded
-from the log and the whole batch is re-run (jobs must be re-runnable: they build their aggregates anew).
+commits instead of 50. Ledgers are kept in memory as they were last saved by this process and worked on
+in place (no copy per batch); if a save fails for any reason the in-memory ledgers are dropped, so the
+next attempt reloads them from the log. A write by another process shows up as an optimistic-concurrency
+conflict, after which the whole batch is re-run (jobs must be re-runnable: they build their aggregates
+anew).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,7 +51,7 @@ class LedgerBatcher:
         self.lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[Job] = []
-        self._saved: dict[UUID, BudgetPeriodLedger] = {}  # as last saved by this process; never mutated
+        self._saved: dict[UUID, BudgetPeriodLedger] = {}  # as last saved by this process (under self.lock)
 
     def run(self, fn: JobFn, at: datetime) -> Job:
         job = Job(fn, at)
@@ -84,7 +85,7 @@ class LedgerBatcher:
 
     def _working(self, ledger_id: UUID, at: datetime, daily: bool) -> BudgetPeriodLedger:
         saved = self._saved.get(ledger_id)
-        return deepcopy(saved) if saved is not None else self._load(self.category, ledger_id, at, daily)
+        return saved if saved is not None else self._load(self.category, ledger_id, at, daily)
 
     def _commit(self, batch: list[Job]) -> None:
         for attempt in range(OCC_ATTEMPTS):
@@ -102,6 +103,13 @@ class LedgerBatcher:
                 return
 
     def _attempt(self, batch: list[Job]) -> None:
+        try:
+            self._attempt_in_place(batch)
+        except BaseException:
+            self._saved.clear()  # possibly changed and not stored: reload from the log next time
+            raise
+
+    def _attempt_in_place(self, batch: list[Job]) -> None:
         ledgers: dict[UUID, BudgetPeriodLedger] = {}
         extras: list[Aggregate] = []
         for job in batch:
