@@ -6,13 +6,16 @@ save) + attempt bookkeeping + handing the outcome to the writer (ADR 0275). The 
 too: "all_outcomes_stored_s" is from the first call to the moment ``flush()`` returns, and calls_per_s
 counts it. Alongside, in the same run: the reserve phase alone, a bare one-event library save (the floor
 of one commit through the chained recorder) and a raw ``SELECT 1`` round trip.
-Figures at 1 and at 50 concurrent callers (closed loop: each caller starts its next call as soon as the
-last returns); all calls charge one category (the worst case for its lock).
+Figures at 1 and at 50 concurrent callers in a closed loop (each caller starts its next call as soon as the
+last returns: with a zero-latency provider that measures saturation, latency = 50 / throughput), and at 50
+callers that each pause 0.1-0.3 s between calls (about 250 calls/s offered, as callers waiting on real
+providers would). All calls charge one category (the worst case for its lock).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import threading
 import time
 from collections import defaultdict
@@ -74,10 +77,13 @@ def routing_service(container: Any) -> RoutingService:
                           assumptions=assumptions)
 
 
-def run(service: RoutingService, calls: int, concurrency: int) -> dict[str, Any]:
+def run(service: RoutingService, calls: int, concurrency: int, think_s: float = 0.0) -> dict[str, Any]:
     timer = PhaseTimer(service)
+    jitter = random.Random(5)
 
     def one(_: int) -> float:
+        if think_s:  # a caller that does something else between calls (as real callers wait on providers)
+            time.sleep(think_s * (0.5 + jitter.random()))
         t0 = time.perf_counter()
         out = service.govern("signal_scanning", user_prompt=USER_PROMPT)
         assert out.success, out.error
@@ -88,7 +94,7 @@ def run(service: RoutingService, calls: int, concurrency: int) -> dict[str, Any]
         totals = list(pool.map(one, range(calls)))
     service.flush()
     wall = time.perf_counter() - t0
-    return {"calls": calls, "concurrency": concurrency, "calls_per_s": round(calls / wall, 1),
+    return {"calls": calls, "concurrency": concurrency, "think_s": think_s, "calls_per_s": round(calls / wall, 1),
             "all_outcomes_stored_s": round(wall, 3), "governed_call": summary_ms(totals),
             "reserve_phase": summary_ms(timer.samples["reserve"])}
 
@@ -140,12 +146,13 @@ def main() -> None:
                 "raw_select_1": select_one(db_url, 500),
                 "library_one_event_save": bare_save(container, 500),
             }
-            for name, calls, concurrency in (("sequential", args.calls, 1),
-                                             ("concurrent_50", args.concurrent_calls, 50)):
+            for name, calls, concurrency, think in (("sequential", args.calls, 1, 0.0),
+                                                    ("concurrent_50", args.concurrent_calls, 50, 0.0),
+                                                    ("concurrent_50_paced", args.concurrent_calls, 50, 0.2)):
                 service = routing_service(container)
                 service.govern("signal_scanning", user_prompt=USER_PROMPT)  # warm: ledgers cached, pool open
                 figures.setdefault("plan_route_pure", plan_only(service, 2000))
-                figures[name] = run(service, calls, concurrency)
+                figures[name] = run(service, calls, concurrency, think)
                 service.close()
             figures["targets"] = {"p50_ms": 2.0, "p99_ms": 10.0}
         finally:

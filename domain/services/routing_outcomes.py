@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from paulp.domain.errors import DomainError
@@ -41,6 +41,7 @@ class _Queued:
     at: datetime
     job: Job
     retries: int = 0
+    submitted: float = field(default_factory=time.monotonic)
 
 
 class OutcomeWriter:
@@ -95,17 +96,31 @@ class OutcomeWriter:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._queued and not self._stopping:
-                    self._cond.wait()
-                if not self._queued:
+                categories = self._wait_for_due()
+                if categories is None:
                     return
-                # A caller's next reservation may carry these in its own save; a flush cuts the wait short.
-                self._cond.wait_for(lambda: self._urgent or self._stopping, timeout=self._linger_s)
-                self._urgent = False
-                categories = {q.category for q in self._queued}
             for category in categories:
                 self._batchers[category].drain()
             self._settle_results()
+
+    def _wait_for_due(self) -> set[str] | None:
+        """Sleep until an outcome has waited ``linger_s`` without a caller's save carrying it (or a flush
+        or close asks); return the categories to save now, or None to stop. Outcomes that a caller carried
+        meanwhile are not a reason to save: draining early would make the next caller wait on our commit."""
+        while True:
+            if not self._queued:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+                continue
+            waiting = [q for q in self._queued if not q.job.done]
+            if not waiting:
+                return set()  # all carried: only results to collect
+            left = min(q.submitted for q in waiting) + self._linger_s - time.monotonic()
+            if left <= 0 or self._urgent or self._stopping:
+                self._urgent = False
+                return {q.category for q in waiting}
+            self._cond.wait(left)
 
     def _settle_results(self) -> None:
         """Drop what is stored, record what failed for good, re-queue what failed for a transient reason."""
