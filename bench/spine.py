@@ -2,7 +2,8 @@
 
 * append: 1-event and 100-event saves through the library + chained recorder, vs raw psycopg doing the same
   work on the same row shape (lock + notify + event row + chain row per transaction), rounds interleaved;
-  a bare one-row INSERT (no chain, no lock) is printed beside them as the floor;
+  a bare one-row INSERT in autocommit (no chain, no lock) is printed beside them as the floor, and the
+  event row alone inserted the usual psycopg way (execute + commit on a default connection);
 * relay: events/s from log to JetStream, vs raw nats-py publish_async of the same payloads and headers;
 * projector: events/s from JetStream into the view, vs raw durable pull fetch(500) + ack.
 """
@@ -111,11 +112,30 @@ class BareInsert:
         )
 
 
+class IdiomaticInsert:
+    """The event row inserted the way psycopg is usually written: a default (non-autocommit) connection,
+    ``execute`` then ``commit`` (psycopg opens the transaction implicitly). No chain, no lock."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn, self.version = conn, 0
+
+    def txn(self, count: int) -> None:
+        rows = [("00000000-0000-0000-0000-000000000003", self.version + i + 1, RawAppend.TOPIC, RawAppend.STATE)
+                for i in range(count)]
+        self.version += count
+        self.conn.cursor().executemany(
+            "INSERT INTO raw_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)", rows
+        )
+        self.conn.commit()
+
+
 def bench_appends(container: Any, db_url: str, n_single: int, n_batches: int, rounds: int = 10) -> dict[str, float]:
     """Interleaved rounds (library, raw, floor, library, ...) so a checkpoint or a noisy neighbour hits
     all three alike; each figure is total work over total time across its rounds."""
-    with psycopg.connect(db_url, autocommit=True) as raw_conn, psycopg.connect(db_url, autocommit=True) as bare:
-        sides = {"library": LibraryAppend(container), "raw": RawAppend(raw_conn), "bare": BareInsert(bare)}
+    with psycopg.connect(db_url, autocommit=True) as raw_conn, psycopg.connect(db_url, autocommit=True) as bare, \
+            psycopg.connect(db_url) as idiomatic:
+        sides = {"library": LibraryAppend(container), "raw": RawAppend(raw_conn), "bare": BareInsert(bare),
+                 "idiomatic": IdiomaticInsert(idiomatic)}
         figures: dict[str, float] = {}
         for label, count, total in (("1", 1, n_single), ("100", 100, n_batches)):
             per_round = max(1, total // rounds)
@@ -236,6 +256,8 @@ def main() -> None:
             lib = fig[f"library_{n}_event_saves_events_per_s"]
             fig[f"ratio_append_{n}"] = round(lib / fig[f"raw_{n}_event_saves_events_per_s"], 3)
             fig[f"ratio_append_{n}_vs_bare_insert"] = round(lib / fig[f"bare_{n}_event_saves_events_per_s"], 3)
+            fig[f"ratio_append_{n}_vs_idiomatic_insert"] = round(
+                lib / fig[f"idiomatic_{n}_event_saves_events_per_s"], 3)
         fig["ratio_relay"] = round(fig["relay_msgs_per_s"] / fig["raw_publish_async_msgs_per_s"], 3)
         fig["ratio_projector"] = round(fig["projector_events_per_s"] / fig["raw_fetch_ack_msgs_per_s"], 3)
         container.close()
