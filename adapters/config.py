@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     PAULP_HTTP_PORT: int = Field(default=8787, ge=0, le=65535)
     PAULP_EVIDENCE_DIR: Path | None = None
     PAULP_AUDIT_MIRROR_DIR: Path | None = None
+    PAULP_MARKS: bool = True  # scheduler re-marks open positions from venue market data every minute
 
     # Operator auth (§2.1-2.6)
     ADMIN_TOKEN: SecretStr | None = None

@@ -17,6 +17,7 @@ from paulp.api.wiring import Container
 log = logging.getLogger("paulp.runtime")
 TICK_S = 30.0  # breaker HALT timeout is checked at least every minute (§2.3)
 AUDIT_S = 3600.0  # anchor + verify hourly (§5.3)
+MARKS_S = 60.0  # open positions re-marked every minute (public market data, evidence kept)
 
 
 async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -38,11 +39,13 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
 
 
 async def scheduler(container: Container, stop: asyncio.Event) -> None:
-    """Breaker HALT timeout every 30 s; audit anchor + verification at start and every hour."""
+    """Breaker HALT timeout every 30 s; audit anchor + verification at start and every hour; marks for open
+    positions every minute (``PAULP_MARKS=false`` turns them off)."""
     from paulp.api.audit_job import anchor_and_verify
+    from paulp.api.market_jobs import refresh_open_marks
     from paulp.api.routing_jobs import routing_tick
 
-    next_audit = 0.0
+    next_audit = next_marks = 0.0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         try:
@@ -59,6 +62,12 @@ async def scheduler(container: Container, stop: asyncio.Event) -> None:
             except Exception:
                 log.exception("audit anchor/verification failed")
             next_audit = loop.time() + AUDIT_S
+        if container.settings.PAULP_MARKS and loop.time() >= next_marks:
+            try:
+                await refresh_open_marks(container)
+            except Exception:
+                log.exception("market marks refresh failed")
+            next_marks = loop.time() + MARKS_S
         try:
             await asyncio.wait_for(stop.wait(), timeout=TICK_S)
         except TimeoutError:

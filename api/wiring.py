@@ -21,6 +21,7 @@ from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
 from paulp.domain.services.golive import GoLiveService
+from paulp.domain.services.markets import MarketsService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
 from paulp.domain.services.routing import RoutingService
 from paulp.projections.base import Projection
@@ -59,6 +60,7 @@ class Container:
     orders: OrdersService
     golive: GoLiveService
     routing: RoutingService
+    markets: MarketsService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
 
@@ -68,6 +70,7 @@ class Container:
         self.orders.close()
         self.golive.close()
         self.routing.close()
+        self.markets.close()
 
     @property
     def anchor_url(self) -> str:
@@ -99,5 +102,6 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         orders=OrdersService(env, clock),
         golive=GoLiveService(env, clock),
         routing=build_routing(env, clock, llm_env(settings)),
+        markets=MarketsService(env, clock),
         pool=pool,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
+from paulp.projections.markets import MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
 from paulp.projections.routing import LlmBudgetProjection, LlmRoutingProjection
 from paulp.projections.venue_orders import VenueOrdersProjection
@@ -11,5 +12,5 @@ from paulp.projections.venue_orders import VenueOrdersProjection
 
 def all_projections() -> dict[str, Projection]:
     projections: list[Projection] = [BreakerStateProjection(), VenueOrdersProjection(), OrdersProjection(),
-                                     LlmRoutingProjection(), LlmBudgetProjection()]
+                                     LlmRoutingProjection(), LlmBudgetProjection(), MarketMarksProjection()]
     return {p.name: p for p in projections}

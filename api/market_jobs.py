@@ -1,0 +1,57 @@
+"""Marks for open positions: read each market from the venue (raw body kept as evidence first, by the
+client), record its quotes as a MarketMark event. Positions are valued against the market_marks view."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.kalshi.client import KalshiClient
+from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.domain.marks import Quotes
+from paulp.domain.services.markets import MarketsService
+
+log = logging.getLogger("paulp.marks")
+
+
+def open_position_tickers(pool: ConnectionPool[Any]) -> list[str]:
+    with pool.connection() as conn:
+        return [t for (t,) in conn.execute(
+            "SELECT DISTINCT ticker FROM views.positions WHERE contracts <> 0 ORDER BY ticker")]
+
+
+async def refresh_marks(markets: MarketsService, venue: KalshiVenue, tickers: list[str]) -> dict[str, str]:
+    """One mark per ticker; returns ticker -> "recorded" | "unchanged" | the error code. A market that
+    cannot be read keeps its last mark (or none): a valuation is never invented."""
+    outcome: dict[str, str] = {}
+    for ticker in tickers:
+        try:
+            answer = await venue.get_market(ticker)
+        except Exception as exc:  # one market's failure must not stop the others
+            outcome[ticker] = str(getattr(exc, "code", type(exc).__name__))
+            log.warning("mark for %s not refreshed: %s", ticker, exc)
+            continue
+        snap = answer.value
+        quotes = Quotes(snap.yes_bid, snap.yes_ask, snap.no_bid, snap.no_ask)
+        evidence = answer.evidence_hashes[0] if answer.evidence_hashes else None
+        recorded = await asyncio.to_thread(markets.observe, ticker, quotes, markets.clock.now(), evidence)
+        outcome[ticker] = "recorded" if recorded else "unchanged"
+    return outcome
+
+
+async def refresh_open_marks(container: Any) -> dict[str, str]:
+    """Scheduled: mark every market with an open position (no position, no request). Market data is public:
+    without Kalshi credentials the client still reads it, and signs nothing."""
+    tickers = await asyncio.to_thread(open_position_tickers, container.pool)
+    if not tickers:
+        return {}
+    client = KalshiClient.from_env(os.environ, EvidenceStore(container.settings.evidence_dir()))
+    try:
+        return await refresh_marks(container.markets, KalshiVenue(client), tickers)
+    finally:
+        await client.aclose()

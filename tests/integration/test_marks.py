@@ -1,0 +1,141 @@
+"""Marks and unrealised PnL: a paper fill, the market read from the (fake) venue over signed HTTP, the mark
+stored as an event with its evidence, and GET /admin/positions valuing the position against it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+
+from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
+from paulp.adapters.kalshi.signing import load_credentials
+from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.adapters.market_data import StaticMarketData
+from paulp.api.app import create_app
+from paulp.api.market_jobs import open_position_tickers, refresh_marks
+from paulp.domain.clock import FixedClock
+from paulp.domain.marks import InvalidMark, Quotes
+from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
+from tests.integration.helpers import make_container
+from tests.integration.test_order_pipeline import NOW, facts, signal
+from tests.support.seeding import catch_up
+
+pytestmark = pytest.mark.integration
+TOKEN = "test-admin-token-0123456789abcdef"
+KEY_ID = str(uuid.uuid4())
+
+
+class Clock:
+    """Fixed time that the test moves forward."""
+
+    def __init__(self) -> None:
+        self.at = NOW
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.at
+
+
+@pytest.fixture
+def setup(fresh_db, nats_url, namespace, tmp_path):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    clock = Clock()
+    container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW), admin_token=TOKEN,
+                               PAULP_EVIDENCE_DIR=tmp_path / "evidence")
+    container.markets.clock = clock
+    with FakeKalshiExchange(key.public_key(), KEY_ID) as exchange:
+        ticker = min(t for t, v in exchange.markets.items() if 20 <= v["yes_bid"] < v["yes_ask"] <= 80)
+
+        def refresh(tickers: list[str]) -> dict[str, str]:
+            async def run() -> dict[str, str]:  # a client belongs to one event loop
+                client = KalshiClient(EvidenceStore(tmp_path / "evidence"),
+                                      config=KalshiClientConfig(base_url=exchange.base_url, timeout_s=2.0,
+                                                                max_retries=0),
+                                      credentials=load_credentials(KEY_ID, pem))
+                try:
+                    return await refresh_marks(container.markets, KalshiVenue(client), tickers)
+                finally:
+                    await client.aclose()
+
+            return asyncio.run(run())
+
+        yield container, exchange, refresh, ticker, clock
+    container.close()
+
+
+def _positions(container) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+    r = TestClient(create_app(container)).get("/admin/positions", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200, r.text
+    return r.json()["positions"]
+
+
+def test_position_when_market_marked_then_valued_at_side_mid_with_evidence(setup):
+    container, exchange, refresh, ticker, clock = setup
+    out = container.pipeline(StaticMarketData({ticker: facts(ticker)})).process(signal("mark-1", ticker, 50, 42))
+    assert out.state == "FILLED", out
+    catch_up(container)
+    (unmarked,) = _positions(container)
+    assert unmarked["currentPriceAt"] is None  # no mark yet: valued at entry
+    assert unmarked["currentPriceCents"] == unmarked["avgPriceCents"] and unmarked["unrealizedPnlUsd"] == 0
+
+    assert open_position_tickers(container.pool) == [ticker]
+    assert refresh([ticker]) == {ticker: "recorded"}
+    catch_up(container)
+    (pos,) = _positions(container)
+    m = exchange.markets[ticker]
+    mid = (m["yes_bid"] + m["yes_ask"]) / 2
+    assert pos["currentPriceCents"] == mid
+    assert pos["unrealizedPnlUsd"] == pytest.approx((mid - pos["avgPriceCents"]) * pos["contracts"] / 100)
+    with psycopg.connect(container.database_url) as conn:
+        (evidence,) = conn.execute("SELECT evidence_hash FROM views.market_marks WHERE ticker = %s",
+                                   (ticker,)).fetchone()
+    assert evidence and len(evidence) == 64  # the raw venue body it came from is kept
+
+    clock.at = NOW + timedelta(minutes=1)  # same quotes a minute later: no new event
+    assert refresh([ticker]) == {ticker: "unchanged"}
+
+
+def test_refresh_when_venue_fails_then_last_mark_kept_and_failure_reported(setup):
+    container, exchange, refresh, ticker, clock = setup
+    assert refresh([ticker])[ticker] == "recorded"
+    first = container.markets.mark(ticker)
+    exchange.inject(Fault(status=500, method="GET", path_contains=f"/markets/{ticker}", times=10))
+    clock.at = NOW + timedelta(minutes=1)
+    outcome = refresh([ticker, "KX-NOT-LISTED"])
+    assert outcome[ticker] != "recorded" and outcome["KX-NOT-LISTED"] != "recorded"
+    assert container.markets.mark(ticker).at == first.at  # nothing invented
+
+
+@pytest.mark.parametrize("quotes", [Quotes(yes_bid=101), Quotes(yes_bid=-1), Quotes(no_bid=60, no_ask=40)])
+def test_observe_when_quotes_impossible_then_refused_and_nothing_stored(setup, quotes):
+    container, _, _, ticker, _ = setup
+    with pytest.raises(InvalidMark):
+        container.markets.observe(ticker, quotes, NOW, None)
+    assert container.markets.mark(ticker) is None
+
+
+def test_scheduled_refresh_when_no_credentials_then_public_market_data_marks_open_positions(setup, monkeypatch,
+                                                                                             tmp_path):
+    from paulp.api.market_jobs import refresh_open_marks
+
+    container, exchange, _, ticker, _ = setup
+    assert asyncio.run(refresh_open_marks(container)) == {}  # no open position: no request at all
+    assert exchange.requests == []
+    assert container.pipeline(StaticMarketData({ticker: facts(ticker)})).process(
+        signal("mark-2", ticker, 50, 42)).state == "FILLED"
+    catch_up(container)
+    monkeypatch.setenv("KALSHI_BASE_URL", exchange.base_url)
+    monkeypatch.delenv("KALSHI_API_KEY", raising=False)
+    monkeypatch.delenv("KALSHI_PRIVATE_KEY", raising=False)
+    assert asyncio.run(refresh_open_marks(container)) == {ticker: "recorded"}
+    assert [r.path for r in exchange.requests] == [f"/trade-api/v2/markets/{ticker}"]
+    assert not exchange.requests[0].verified  # public data: nothing signed, no key needed
+    assert any((tmp_path / "evidence").rglob("*"))  # the raw body was kept before it was used

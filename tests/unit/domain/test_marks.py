@@ -1,0 +1,97 @@
+"""Market marks: valuation rules, and the MarketMark state machine under random observations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import reduce
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from paulp.domain.marks import InvalidMark, MarketMark, Quotes, unrealized_pnl_usd
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("quotes", "side", "price"), [
+    (Quotes(40, 44, 56, 60), "YES", 42.0),
+    (Quotes(40, 44, 56, 60), "NO", 58.0),
+    (Quotes(40, None, None, None), "YES", 45.0),  # a missing quote counts as 50 (§5.3)
+    (Quotes(40, 44, None, None), "NO", 58.0),  # no NO book: complement of the YES mid
+    (Quotes(None, None, 56, 60), "YES", 42.0),
+    (Quotes(), "YES", None),  # nothing quoted: no mark
+])
+def test_side_price_when_books_given_then_side_native_mid(quotes, side, price) -> None:
+    assert quotes.side_price(side) == price
+
+
+@pytest.mark.parametrize(("entry", "current", "contracts", "pnl"), [
+    ("43", "42", 50, "-0.5"), ("43", "60", 10, "1.7"), ("43", "43", 7, "0"),
+])
+def test_unrealized_when_priced_then_price_minus_entry_times_contracts(entry, current, contracts, pnl) -> None:
+    assert unrealized_pnl_usd(Decimal(entry), Decimal(current), contracts) == Decimal(pnl)
+
+
+@pytest.mark.parametrize("quotes", [Quotes(yes_bid=101), Quotes(no_ask=-1), Quotes(yes_bid=50, yes_ask=49)])
+def test_observe_when_quotes_impossible_then_refused_without_event(quotes) -> None:
+    mark = MarketMark("KX-A")
+    mark.collect_events()
+    with pytest.raises(InvalidMark):
+        mark.observe(quotes, T0, None)
+    assert mark.collect_events() == []
+
+
+_cents = st.one_of(st.none(), st.integers(-5, 105))
+_quotes = st.builds(Quotes, _cents, _cents, _cents, _cents)
+
+
+def _replay(events: list[Any]) -> MarketMark:
+    rebuilt = reduce(lambda agg, ev: ev.mutate(agg), events, None)
+    assert isinstance(rebuilt, MarketMark)
+    return rebuilt
+
+
+@settings(max_examples=60, stateful_step_count=25, deadline=None)
+class MarkMachine(RuleBasedStateMachine):
+    """Random observations (valid or not, in or out of time order): the mark only moves forward in time,
+    never holds impossible quotes, and replaying its events rebuilds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mark = MarketMark("KX-A")
+        self.history = list(self.mark.collect_events())
+        self.times: list[datetime] = []
+
+    @rule(quotes=_quotes, minutes=st.integers(-3, 5))
+    def observe(self, quotes: Quotes, minutes: int) -> None:
+        at = T0 + timedelta(minutes=minutes + len(self.history))
+        before = (self.mark.quotes, self.mark.at)
+        try:
+            recorded = self.mark.observe(quotes, at, None)
+        except InvalidMark:
+            assert (self.mark.quotes, self.mark.at) == before
+            return
+        if recorded:
+            self.times.append(at)
+            assert self.mark.quotes == quotes
+        else:
+            assert (self.mark.quotes, self.mark.at) == before
+        self.history.extend(self.mark.collect_events())
+
+    @invariant()
+    def time_only_moves_forward_and_quotes_are_possible(self) -> None:
+        assert self.times == sorted(set(self.times))
+        self.mark.quotes.check()
+
+    @invariant()
+    def replay_equals_live(self) -> None:
+        rebuilt = _replay(self.history)
+        assert (rebuilt.id, rebuilt.version, rebuilt.quotes, rebuilt.at) == (
+            self.mark.id, self.mark.version, self.mark.quotes, self.mark.at)
+
+
+TestMarkMachine = MarkMachine.TestCase
