@@ -61,9 +61,10 @@ class OrdersProjection:
             raise LookupError(f"fill for unknown order {e.originator_id}")
         cost = round(e.fill_size * e.fill_price)
         cur.execute(
-            "INSERT INTO positions (strategy, ticker, side, contracts, cost_cents, last_fill_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (strategy, ticker, side) DO UPDATE SET"
+            "INSERT INTO positions (strategy, ticker, side, contracts, cost_cents, first_fill_at, last_fill_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (strategy, ticker, side) DO UPDATE SET"
             " contracts = positions.contracts + EXCLUDED.contracts,"
-            " cost_cents = positions.cost_cents + EXCLUDED.cost_cents, last_fill_at = EXCLUDED.last_fill_at",
-            (*row, e.fill_size, cost, e.at),
+            " cost_cents = positions.cost_cents + EXCLUDED.cost_cents, last_fill_at = EXCLUDED.last_fill_at,"
+            " first_fill_at = coalesce(positions.first_fill_at, EXCLUDED.first_fill_at)",
+            (*row, e.fill_size, cost, e.at, e.at),
         )

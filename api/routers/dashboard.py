@@ -1,8 +1,9 @@
 """/dashboard: read-only operator figures (api-and-security §1.5) computed from projections.
 
-The breaker comes from ``views.breaker_state``. Positions and execution reports have no read model yet:
-those figures are computed over an empty set (every division guarded, percentages 0), with the spec's
-shape, so the endpoints never invent numbers.
+The breaker comes from ``views.breaker_state``; open positions from ``views.positions`` valued against the
+market marks (ADR 0166). Closed positions and execution reports have no read model yet: those figures are
+computed over an empty set (every division guarded, percentages 0), with the spec's shape, so the
+endpoints never invent numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from paulp.api.errors import now_iso
+from paulp.api.positions import valued_positions
 from paulp.api.queries import breaker_view
 from paulp.api.routers.exec import strategy_modes
 from paulp.api.wiring import Container
@@ -34,9 +36,22 @@ def _today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-def open_positions(_: Container) -> list[dict[str, Any]]:
-    """Open paper positions, newest first (no positions read model yet: none)."""
-    return []
+def open_positions(container: Container) -> list[dict[str, Any]]:
+    """Open positions, newest first. Prices in dollars per contract (a contract pays $1), so
+    ``unrealized_pnl_percent = unrealized / (entry * size) * 100`` is unit-consistent."""
+    now = datetime.now(UTC)
+    rows = []
+    for p in sorted(valued_positions(container.pool), key=lambda p: p.first_fill_at, reverse=True):
+        entry, current = p.avg_entry_cents / 100, p.current_cents / 100
+        basis = entry * p.contracts
+        rows.append({
+            "id": f"{p.strategy}:{p.ticker}:{p.side}", "market": p.ticker, "side": p.side,
+            "entry_price": round(float(entry), 4), "current_price": round(float(current), 4), "size": p.contracts,
+            "unrealized_pnl": round(float(p.unrealized_pnl_usd), 2),
+            "unrealized_pnl_percent": round(float(p.unrealized_pnl_usd / basis * 100), 2) if basis else 0,
+            "time_held_minutes": int((now - p.first_fill_at).total_seconds() // 60), "status": "open",
+        })
+    return rows
 
 
 def closed_today(_: Container) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,8 +9,8 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from paulp.api.errors import now_iso
+from paulp.api.positions import valued_positions
 from paulp.api.trades import list_trades_json, list_trades_json_async, parse_filters
-from paulp.domain.marks import Quotes, unrealized_pnl_usd
 
 router = APIRouter(prefix="/admin", tags=["trades"])
 
@@ -60,21 +59,11 @@ class PositionsResponse(BaseModel):
 @router.get("/positions", response_model=PositionsResponse)
 def positions(request: Request, strategy: str | None = None) -> PositionsResponse:
     """Open positions per strategy/market/side, valued against each market's last mark (side-native mid)."""
-    with request.app.state.container.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT p.strategy, p.ticker, p.side, p.contracts, p.cost_cents, p.realized_pnl_usd, p.last_fill_at,"
-            " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at FROM views.positions p"
-            " LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-            " WHERE (%(s)s::text IS NULL OR p.strategy = %(s)s) ORDER BY p.strategy, p.ticker, p.side", {"s": strategy},
-        ).fetchall()
-    items = []
-    for s, t, sd, c, cost, pnl, at, yb, ya, nb, na, marked_at in rows:
-        avg = Decimal(cost) / c if c else Decimal(0)
-        price = Quotes(yb, ya, nb, na).side_price(sd) if marked_at is not None else None
-        current = Decimal(repr(price)) if price is not None else avg
-        items.append(Position(
-            strategy=s, ticker=t, side=sd, contracts=c, avgPriceCents=round(float(avg), 4), costUsd=cost / 100,
-            realizedPnlUsd=float(pnl), lastFillAt=at.isoformat(), currentPriceCents=round(float(current), 4),
-            currentPriceAt=marked_at.isoformat() if price is not None else None,
-            unrealizedPnlUsd=round(float(unrealized_pnl_usd(avg, current, c)), 6)))
+    items = [Position(strategy=p.strategy, ticker=p.ticker, side=p.side, contracts=p.contracts,
+                      avgPriceCents=round(float(p.avg_entry_cents), 4), costUsd=p.cost_cents / 100,
+                      realizedPnlUsd=float(p.realized_pnl_usd), lastFillAt=p.last_fill_at.isoformat(),
+                      currentPriceCents=round(float(p.current_cents), 4),
+                      currentPriceAt=p.marked_at.isoformat() if p.marked_at else None,
+                      unrealizedPnlUsd=round(float(p.unrealized_pnl_usd), 6))
+             for p in valued_positions(request.app.state.container.pool, strategy)]
     return PositionsResponse(count=len(items), positions=items, timestamp=now_iso())

@@ -139,3 +139,26 @@ def test_scheduled_refresh_when_no_credentials_then_public_market_data_marks_ope
     assert [r.path for r in exchange.requests] == [f"/trade-api/v2/markets/{ticker}"]
     assert not exchange.requests[0].verified  # public data: nothing signed, no key needed
     assert any((tmp_path / "evidence").rglob("*"))  # the raw body was kept before it was used
+
+
+def test_dashboard_when_position_marked_then_open_positions_and_pnl_from_the_mark(setup):
+    container, exchange, refresh, ticker, _ = setup
+    assert container.pipeline(StaticMarketData({ticker: facts(ticker)})).process(
+        signal("mark-3", ticker, 50, 42)).state == "FILLED"
+    assert refresh([ticker]) == {ticker: "recorded"}
+    catch_up(container)
+    client = TestClient(create_app(container))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    body = client.get("/dashboard/positions/open", headers=auth).json()
+    (pos,) = body["positions"]
+    (admin,) = _positions(container)
+    assert pos["market"] == ticker and pos["size"] == admin["contracts"] and pos["status"] == "open"
+    assert pos["entry_price"] == pytest.approx(admin["avgPriceCents"] / 100)
+    assert pos["current_price"] == pytest.approx(admin["currentPriceCents"] / 100)
+    assert pos["unrealized_pnl"] == pytest.approx(admin["unrealizedPnlUsd"], abs=0.005)
+    assert pos["unrealized_pnl_percent"] == pytest.approx(
+        admin["unrealizedPnlUsd"] / (pos["entry_price"] * pos["size"]) * 100, abs=0.01)
+    assert body["total_unrealized_pnl"] == pytest.approx(admin["unrealizedPnlUsd"], abs=0.005)
+    summary = client.get("/dashboard/summary", headers=auth).json()
+    assert summary["open_positions_count"] == 1
+    assert summary["today_unrealized_pnl"] == pytest.approx(admin["unrealizedPnlUsd"], abs=0.005)
