@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.domain.errors import DomainError
 from paulp.domain.marks import Quotes
 from paulp.domain.services.markets import MarketsService
 
@@ -22,12 +23,13 @@ log = logging.getLogger("paulp.marks")
 def open_position_tickers(pool: ConnectionPool[Any]) -> list[str]:
     with pool.connection() as conn:
         return [t for (t,) in conn.execute(
-            "SELECT DISTINCT ticker FROM views.positions WHERE contracts <> 0 ORDER BY ticker")]
+            "SELECT DISTINCT p.ticker FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
+            " WHERE p.contracts <> 0 AND m.result IS NULL ORDER BY p.ticker")]
 
 
 async def refresh_marks(markets: MarketsService, venue: KalshiVenue, tickers: list[str]) -> dict[str, str]:
-    """One mark per ticker; returns ticker -> "recorded" | "unchanged" | the error code. A market that
-    cannot be read keeps its last mark (or none): a valuation is never invented."""
+    """One mark per ticker; returns ticker -> "resolved" | "recorded" | "unchanged" | the error code. A
+    market that cannot be read keeps its last mark (or none): a valuation is never invented."""
     outcome: dict[str, str] = {}
     for ticker in tickers:
         try:
@@ -37,9 +39,18 @@ async def refresh_marks(markets: MarketsService, venue: KalshiVenue, tickers: li
             log.warning("mark for %s not refreshed: %s", ticker, exc)
             continue
         snap = answer.value
-        quotes = Quotes(snap.yes_bid, snap.yes_ask, snap.no_bid, snap.no_ask)
         evidence = answer.evidence_hashes[0] if answer.evidence_hashes else None
-        recorded = await asyncio.to_thread(markets.observe, ticker, quotes, markets.clock.now(), evidence)
+        try:
+            if snap.result is not None:
+                done = await asyncio.to_thread(markets.resolve, ticker, snap.result, markets.clock.now(), evidence)
+                outcome[ticker] = "resolved" if done else "unchanged"
+                continue
+            quotes = Quotes(snap.yes_bid, snap.yes_ask, snap.no_bid, snap.no_ask)
+            recorded = await asyncio.to_thread(markets.observe, ticker, quotes, markets.clock.now(), evidence)
+        except DomainError as exc:  # impossible quotes, or an outcome that contradicts the recorded one
+            outcome[ticker] = exc.code
+            log.error("mark for %s refused: %s", ticker, exc)
+            continue
         outcome[ticker] = "recorded" if recorded else "unchanged"
     return outcome
 

@@ -1,5 +1,6 @@
-"""Open positions valued against the market marks (ADR 0166): one query and one valuation rule for
-``GET /admin/positions`` and the dashboard."""
+"""Positions valued against the market marks (ADR 0166): one query and one valuation rule for
+``GET /admin/positions`` and the dashboard. A position in a market whose outcome is known is "resolved":
+it is worth the settlement price, and the difference to its entry is realised."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from paulp.domain.marks import Quotes, unrealized_pnl_usd
+from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
 
 QUERY = (
     "SELECT p.strategy, p.ticker, p.side, p.contracts, p.cost_cents, p.realized_pnl_usd,"
     " coalesce(p.first_fill_at, p.last_fill_at), p.last_fill_at,"
-    " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at FROM views.positions p"
+    " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result, m.resolved_at FROM views.positions p"
     " LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
     " WHERE p.contracts <> 0 AND (%(s)s::text IS NULL OR p.strategy = %(s)s) ORDER BY p.strategy, p.ticker, p.side"
 )
@@ -32,19 +33,28 @@ class ValuedPosition:
     first_fill_at: datetime
     last_fill_at: datetime
     avg_entry_cents: Decimal
-    current_cents: Decimal  # side mid from the last mark; the entry price when unmarked
-    marked_at: datetime | None  # None when valued at entry
+    current_cents: Decimal  # settlement price; else side mid from the last mark; else the entry price
+    marked_at: datetime | None  # when that price was observed (resolution time); None when valued at entry
     unrealized_pnl_usd: Decimal
+    status: str  # "open" | "resolved"
+    resolved_at: datetime | None
 
 
 def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None) -> list[ValuedPosition]:
     with pool.connection() as conn:
         rows = conn.execute(QUERY, {"s": strategy}).fetchall()
     out = []
-    for s, t, side, c, cost, pnl, first, last, yb, ya, nb, na, observed in rows:
+    for s, t, side, c, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at in rows:
         avg = Decimal(cost) / c if c else Decimal(0)
+        if result is not None:
+            settled = settlement_price_cents(result, side, avg)
+            realized = Decimal(pnl) + unrealized_pnl_usd(avg, settled, c)
+            out.append(ValuedPosition(s, t, side, c, cost, realized, first, last, avg, settled, resolved_at,
+                                      Decimal(0), "resolved", resolved_at))
+            continue
         price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
         current = Decimal(repr(price)) if price is not None else avg
         out.append(ValuedPosition(s, t, side, c, cost, Decimal(pnl), first, last, avg, current,
-                                  observed if price is not None else None, unrealized_pnl_usd(avg, current, c)))
+                                  observed if price is not None else None, unrealized_pnl_usd(avg, current, c),
+                                  "open", None))
     return out

@@ -66,6 +66,7 @@ class MarketSnapshot:
     settlement_time: datetime | None = None
     close_time: datetime | None = None
     category: str | None = None
+    result: str | None = None  # "yes" | "no" | "void" once the venue has determined the outcome
 
     def quotes(self, side: Side) -> tuple[int | None, int | None]:
         """(bid, ask) of the side's own book."""

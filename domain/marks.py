@@ -1,5 +1,9 @@
 """Market marks: the last observed quotes of a market, and what an open position is worth against them.
 
+Once the venue determines the outcome the mark is resolved for good: YES pays 100 cents to YES holders
+and 0 to NO holders (and the reverse for NO); a void market refunds the entry price. Quotes after that
+are ignored, and a different outcome reported later is refused loudly rather than overwritten.
+
 Prices are side-native (ADR 0161): a NO position is valued on the NO book, and PnL is
 ``(price - entry) * contracts`` for both sides. A position's current price is the mid of its own side's
 book (a missing quote counts as 50 cents, as for execution, §5.3); with no quote on either side of
@@ -21,6 +25,7 @@ from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.prices import execution_mid
 
 SIDES = ("YES", "NO")
+RESULTS = ("YES", "NO", "VOID")
 
 
 class InvalidMark(DomainError):
@@ -59,6 +64,13 @@ class Quotes:
         return None
 
 
+def settlement_price_cents(result: str, side: str, avg_entry_cents: Decimal) -> Decimal:
+    """What one contract of ``side`` is worth once the market resolved as ``result``."""
+    if result == "VOID":
+        return avg_entry_cents
+    return Decimal(100) if result == side else Decimal(0)
+
+
 def unrealized_pnl_usd(avg_entry_cents: Decimal, current_cents: Decimal, contracts: int) -> Decimal:
     """(current - entry) * contracts, in dollars; the same formula for YES and NO (side-native prices)."""
     return (current_cents - avg_entry_cents) * contracts / 100
@@ -69,6 +81,12 @@ class MarketMark(Aggregate):
 
     class Observed(Aggregate.Created):
         ticker: str
+
+    class Resolved(Aggregate.Event):
+        ticker: str
+        result: str
+        at: datetime
+        evidence_hash: str | None
 
     class Quoted(Aggregate.Event):
         ticker: str
@@ -88,14 +106,35 @@ class MarketMark(Aggregate):
         self.ticker = ticker
         self.quotes = Quotes()
         self.at: datetime | None = None
+        self.result: str | None = None
+        self.resolved_at: datetime | None = None
 
     def observe(self, quotes: Quotes, at: datetime, evidence_hash: str | None) -> bool:
         """Record the quotes if they differ from the last ones and are not older; True if recorded."""
         quotes.check()
+        if self.result is not None:
+            return False  # the outcome is known: quotes no longer value anything
         if self.at is not None and (at <= self.at or quotes == self.quotes):
             return False
         self._quoted(self.ticker, quotes.yes_bid, quotes.yes_ask, quotes.no_bid, quotes.no_ask, at, evidence_hash)
         return True
+
+    def resolve(self, result: str, at: datetime, evidence_hash: str | None) -> bool:
+        """Record the determined outcome once; True if recorded. A different outcome later is refused."""
+        outcome = result.upper()
+        if outcome not in RESULTS:
+            raise InvalidMark(f"market result {result!r} is not one of {', '.join(RESULTS)}")
+        if self.result is not None:
+            if self.result != outcome:
+                raise InvalidMark(f"{self.ticker} already resolved {self.result}; venue now says {outcome}")
+            return False
+        self._resolved(self.ticker, outcome, at, evidence_hash)
+        return True
+
+    @event(Resolved)
+    def _resolved(self, ticker: str, result: str, at: datetime, evidence_hash: str | None) -> None:
+        self.result = result
+        self.resolved_at = at
 
     @event(Quoted)
     def _quoted(self, ticker: str, yes_bid: int | None, yes_ask: int | None, no_bid: int | None, no_ask: int | None,

@@ -1,4 +1,4 @@
-"""market_marks view: each market's last observed quotes, for valuing open positions."""
+"""market_marks view: each market's last observed quotes and, once known, its outcome."""
 
 from __future__ import annotations
 
@@ -28,4 +28,15 @@ class MarketMarksProjection:
             " last_notification_id = EXCLUDED.last_notification_id"
             " WHERE market_marks.last_notification_id < EXCLUDED.last_notification_id",
             (e.ticker, e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.at, e.evidence_hash, notification_id),
+        )
+
+    @apply.register
+    def _(self, e: MarketMark.Resolved, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "INSERT INTO market_marks (ticker, result, resolved_at, evidence_hash, last_notification_id)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (ticker) DO UPDATE SET result = EXCLUDED.result,"
+            " resolved_at = EXCLUDED.resolved_at, evidence_hash = EXCLUDED.evidence_hash,"
+            " last_notification_id = EXCLUDED.last_notification_id"
+            " WHERE market_marks.last_notification_id < EXCLUDED.last_notification_id",
+            (e.ticker, e.result, e.at, e.evidence_hash, notification_id),
         )

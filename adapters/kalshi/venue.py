@@ -194,7 +194,14 @@ def parse_market(raw: dict[str, Any]) -> MarketSnapshot:
         volume_24h=None if raw.get("volume_24h") is None else float(raw["volume_24h"]),
         settlement_time=_time(raw.get("expected_expiration_time")), close_time=_time(raw.get("close_time")),
         category=raw.get("category"),
+        result=_result(raw.get("result")),
     )
+
+
+def _result(value: Any) -> str | None:
+    """The market's determined outcome; an empty or unknown value means not determined yet."""
+    text = str(value or "").strip().lower()
+    return text if text in ("yes", "no", "void") else None
 
 
 def order_body(order: VenueOrder) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """/dashboard: read-only operator figures (api-and-security §1.5) computed from projections.
 
 The breaker comes from ``views.breaker_state``; open positions from ``views.positions`` valued against the
-market marks (ADR 0166). Closed positions and execution reports have no read model yet: those figures are
-computed over an empty set (every division guarded, percentages 0), with the spec's shape, so the
-endpoints never invent numbers.
+market marks, closed ones from the markets that resolved today (ADR 0166). Execution reports have no read
+model yet: those figures are computed over an empty set (every division guarded, percentages 0), with the
+spec's shape, so the endpoints never invent numbers.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def open_positions(container: Container) -> list[dict[str, Any]]:
     ``unrealized_pnl_percent = unrealized / (entry * size) * 100`` is unit-consistent."""
     now = datetime.now(UTC)
     rows = []
-    for p in sorted(valued_positions(container.pool), key=lambda p: p.first_fill_at, reverse=True):
+    opened = [p for p in valued_positions(container.pool) if p.status == "open"]
+    for p in sorted(opened, key=lambda p: p.first_fill_at, reverse=True):
         entry, current = p.avg_entry_cents / 100, p.current_cents / 100
         basis = entry * p.contracts
         rows.append({
@@ -54,8 +55,14 @@ def open_positions(container: Container) -> list[dict[str, Any]]:
     return rows
 
 
-def closed_today(_: Container) -> list[dict[str, Any]]:
-    return []
+def closed_today(container: Container) -> list[dict[str, Any]]:
+    """Positions whose market resolved since UTC midnight, with their realised PnL (exits before
+    resolution are not events yet, so resolution is the only way a position closes today)."""
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [{"id": f"{p.strategy}:{p.ticker}:{p.side}", "market": p.ticker, "side": p.side, "size": p.contracts,
+             "realized_pnl": round(float(p.realized_pnl_usd), 2)}
+            for p in valued_positions(container.pool)
+            if p.status == "resolved" and p.resolved_at is not None and p.resolved_at >= midnight]
 
 
 def execution_reports_today(_: Container) -> list[dict[str, Any]]:

@@ -48,6 +48,7 @@ class Position(BaseModel):
     currentPriceCents: float  # the side's mid from the market's last mark; the entry price when unmarked
     currentPriceAt: str | None  # when that mark was observed; null when valued at entry
     unrealizedPnlUsd: float
+    status: str  # "open", or "resolved" once the market's outcome is known (then valued at settlement)
 
 
 class PositionsResponse(BaseModel):
@@ -58,12 +59,13 @@ class PositionsResponse(BaseModel):
 
 @router.get("/positions", response_model=PositionsResponse)
 def positions(request: Request, strategy: str | None = None) -> PositionsResponse:
-    """Open positions per strategy/market/side, valued against each market's last mark (side-native mid)."""
+    """Positions per strategy/market/side: open ones valued against the market's last mark (side-native
+    mid), resolved ones at the settlement price with the difference realised."""
     items = [Position(strategy=p.strategy, ticker=p.ticker, side=p.side, contracts=p.contracts,
                       avgPriceCents=round(float(p.avg_entry_cents), 4), costUsd=p.cost_cents / 100,
                       realizedPnlUsd=float(p.realized_pnl_usd), lastFillAt=p.last_fill_at.isoformat(),
                       currentPriceCents=round(float(p.current_cents), 4),
                       currentPriceAt=p.marked_at.isoformat() if p.marked_at else None,
-                      unrealizedPnlUsd=round(float(p.unrealized_pnl_usd), 6))
+                      unrealizedPnlUsd=round(float(p.unrealized_pnl_usd), 6), status=p.status)
              for p in valued_positions(request.app.state.container.pool, strategy)]
     return PositionsResponse(count=len(items), positions=items, timestamp=now_iso())

@@ -1,8 +1,9 @@
-"""Market-data context: marks (last observed quotes per market) as events, so valuations are auditable
-and replayable like everything else."""
+"""Market-data context: marks (last observed quotes per market, then its outcome) as events, so valuations
+are auditable and replayable like everything else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from eventsourcing.application import AggregateNotFoundError
@@ -14,18 +15,11 @@ from paulp.domain.services.base import PaulpApplication
 class MarketsService(PaulpApplication):
     def observe(self, ticker: str, quotes: Quotes, at: datetime, evidence_hash: str | None) -> bool:
         """Store the quotes as the market's mark unless nothing changed; True if an event was stored."""
+        return self._update(ticker, lambda mark: mark.observe(quotes, at, evidence_hash))
 
-        def command() -> bool:
-            try:
-                mark: MarketMark = self.repository.get(MarketMark.create_id(ticker))
-            except AggregateNotFoundError:
-                mark = MarketMark(ticker)
-            if not mark.observe(quotes, at, evidence_hash):
-                return False
-            self.save(mark)
-            return True
-
-        return self.retry_on_conflict(command)
+    def resolve(self, ticker: str, result: str, at: datetime, evidence_hash: str | None) -> bool:
+        """Store the market's determined outcome (once); True if an event was stored."""
+        return self._update(ticker, lambda mark: mark.resolve(result, at, evidence_hash))
 
     def mark(self, ticker: str) -> MarketMark | None:
         try:
@@ -33,3 +27,13 @@ class MarketsService(PaulpApplication):
         except AggregateNotFoundError:
             return None
         return found
+
+    def _update(self, ticker: str, change: Callable[[MarketMark], bool]) -> bool:
+        def command() -> bool:
+            mark = self.mark(ticker) or MarketMark(ticker)
+            if not change(mark):
+                return False
+            self.save(mark)
+            return True
+
+        return self.retry_on_conflict(command)

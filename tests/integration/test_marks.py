@@ -142,7 +142,7 @@ def test_scheduled_refresh_when_no_credentials_then_public_market_data_marks_ope
 
 
 def test_dashboard_when_position_marked_then_open_positions_and_pnl_from_the_mark(setup):
-    container, exchange, refresh, ticker, _ = setup
+    container, _, refresh, ticker, _ = setup
     assert container.pipeline(StaticMarketData({ticker: facts(ticker)})).process(
         signal("mark-3", ticker, 50, 42)).state == "FILLED"
     assert refresh([ticker]) == {ticker: "recorded"}
@@ -162,3 +162,32 @@ def test_dashboard_when_position_marked_then_open_positions_and_pnl_from_the_mar
     summary = client.get("/dashboard/summary", headers=auth).json()
     assert summary["open_positions_count"] == 1
     assert summary["today_unrealized_pnl"] == pytest.approx(admin["unrealizedPnlUsd"], abs=0.005)
+
+
+def test_position_when_market_resolves_then_realised_at_settlement_and_closed_today(setup):
+    from datetime import UTC, datetime
+
+    container, exchange, refresh, ticker, clock = setup
+    assert container.pipeline(StaticMarketData({ticker: facts(ticker)})).process(
+        signal("mark-4", ticker, 50, 42)).state == "FILLED"  # a YES position
+    assert refresh([ticker]) == {ticker: "recorded"}
+    exchange.markets[ticker].update(status="settled", result="yes")
+    clock.at = datetime.now(UTC)
+    assert refresh([ticker]) == {ticker: "resolved"}
+    catch_up(container)
+    (pos,) = _positions(container)
+    assert pos["status"] == "resolved" and pos["currentPriceCents"] == 100 and pos["unrealizedPnlUsd"] == 0
+    assert pos["realizedPnlUsd"] == pytest.approx((100 - pos["avgPriceCents"]) * pos["contracts"] / 100)
+    assert open_position_tickers(container.pool) == []  # nothing left to mark
+
+    client = TestClient(create_app(container))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/dashboard/positions/open", headers=auth).json()["count"] == 0
+    daily = client.get("/dashboard/daily-pnl", headers=auth).json()
+    assert daily["closed_positions"] == 1 and daily["wins"] == 1 and daily["open_positions"] == 0
+    assert daily["realized_pnl"] == pytest.approx(pos["realizedPnlUsd"], abs=0.005)
+
+    exchange.markets[ticker].update(result="no")  # the venue contradicts itself: refused, not overwritten
+    clock.at = datetime.now(UTC)
+    assert refresh([ticker]) == {ticker: "invalid_mark"}
+    assert container.markets.mark(ticker).result == "YES"

@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from paulp.domain.marks import InvalidMark, MarketMark, Quotes, unrealized_pnl_usd
+from paulp.domain.marks import InvalidMark, MarketMark, Quotes, settlement_price_cents, unrealized_pnl_usd
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -45,6 +45,25 @@ def test_observe_when_quotes_impossible_then_refused_without_event(quotes) -> No
     assert mark.collect_events() == []
 
 
+@pytest.mark.parametrize(("result", "side", "price"), [
+    ("YES", "YES", "100"), ("YES", "NO", "0"), ("NO", "NO", "100"), ("NO", "YES", "0"), ("VOID", "YES", "43"),
+])
+def test_settlement_when_outcome_known_then_winner_100_loser_0_void_refunds(result, side, price) -> None:
+    assert settlement_price_cents(result, side, Decimal("43")) == Decimal(price)
+
+
+def test_resolve_when_same_outcome_again_then_noop_and_when_different_then_refused() -> None:
+    mark = MarketMark("KX-A")
+    assert mark.resolve("yes", T0, None) is True
+    assert mark.resolve("YES", T0 + timedelta(hours=1), None) is False
+    with pytest.raises(InvalidMark, match="already resolved YES"):
+        mark.resolve("no", T0 + timedelta(hours=2), None)
+    with pytest.raises(InvalidMark):
+        MarketMark("KX-B").resolve("maybe", T0, None)
+    assert mark.observe(Quotes(40, 44), T0 + timedelta(hours=3), None) is False  # outcome known: no quotes
+    assert (mark.result, mark.resolved_at) == ("YES", T0)
+
+
 _cents = st.one_of(st.none(), st.integers(-5, 105))
 _quotes = st.builds(Quotes, _cents, _cents, _cents, _cents)
 
@@ -57,8 +76,8 @@ def _replay(events: list[Any]) -> MarketMark:
 
 @settings(max_examples=60, stateful_step_count=25, deadline=None)
 class MarkMachine(RuleBasedStateMachine):
-    """Random observations (valid or not, in or out of time order): the mark only moves forward in time,
-    never holds impossible quotes, and replaying its events rebuilds it."""
+    """Random observations (valid or not, in or out of time order) and outcomes: the mark only moves forward
+    in time, never holds impossible quotes, keeps its first outcome, and replaying its events rebuilds it."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,6 +101,17 @@ class MarkMachine(RuleBasedStateMachine):
             assert (self.mark.quotes, self.mark.at) == before
         self.history.extend(self.mark.collect_events())
 
+    @rule(result=st.sampled_from(["yes", "no", "void", "maybe"]), minutes=st.integers(0, 5))
+    def resolve(self, result: str, minutes: int) -> None:
+        before = self.mark.result
+        try:
+            recorded = self.mark.resolve(result, T0 + timedelta(minutes=minutes + len(self.history)), None)
+        except InvalidMark:
+            assert self.mark.result == before and (before is not None or result == "maybe")
+            return
+        assert recorded == (before is None) and self.mark.result == result.upper()
+        self.history.extend(self.mark.collect_events())
+
     @invariant()
     def time_only_moves_forward_and_quotes_are_possible(self) -> None:
         assert self.times == sorted(set(self.times))
@@ -90,8 +120,8 @@ class MarkMachine(RuleBasedStateMachine):
     @invariant()
     def replay_equals_live(self) -> None:
         rebuilt = _replay(self.history)
-        assert (rebuilt.id, rebuilt.version, rebuilt.quotes, rebuilt.at) == (
-            self.mark.id, self.mark.version, self.mark.quotes, self.mark.at)
+        assert (rebuilt.id, rebuilt.version, rebuilt.quotes, rebuilt.at, rebuilt.result, rebuilt.resolved_at) == (
+            self.mark.id, self.mark.version, self.mark.quotes, self.mark.at, self.mark.result, self.mark.resolved_at)
 
 
 TestMarkMachine = MarkMachine.TestCase
