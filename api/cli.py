@@ -77,6 +77,25 @@ def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = Non
 
 
 @app.command()
+def serve(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
+          port: Annotated[int | None, typer.Option(help="HTTP port")] = None) -> None:
+    """Start only the HTTP API (no relay, projectors or scheduler): run it beside `paulp relay` and
+    `paulp project`, or several of it behind a proxy; views stay as fresh as the projectors keep them."""
+    from paulp.api.runtime import serve_api
+    from paulp.api.wiring import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        h, p = host or settings.PAULP_HTTP_HOST, port or settings.PAULP_HTTP_PORT
+        console.print(f"[green]Paul P API[/] on http://{h}:{p}  (Ctrl-C stops it)")
+        try:
+            serve_api(container, h, p)
+        finally:
+            container.close()
+
+
+@app.command()
 def migrate() -> None:
     """Apply pending SQL migrations."""
     from paulp.adapters.migrate import migrate as run

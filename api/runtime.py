@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -91,6 +92,14 @@ async def run_workers(container: Container, stop: asyncio.Event, relay: bool = T
         tasks.append(asyncio.create_task(supervise(f"projector:{name}", lambda p=p: p.run(stop), stop)))  # type: ignore[misc]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def serve_api(container: Container, host: str, port: int, log_level: str = "info") -> None:
+    """Only the HTTP API, on uvicorn's own loop (uvloop and httptools when installed): the process shape
+    bench/trades_query measures. Ctrl-C / SIGTERM stop it; the caller closes the container."""
+    app = create_app(container)
+    gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
+    uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
 
 
 async def run_all(container: Container, host: str, port: int, stop: asyncio.Event) -> None:

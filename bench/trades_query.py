@@ -3,7 +3,7 @@
 Run: python -m bench.trades_query
 
 Rows are loaded with COPY straight into the views (a load shortcut for the benchmark only; the app writes
-them through events). The API runs as it does under ``paulp up``: uvicorn in its own process on loopback
+them through events). The API runs as under ``paulp serve``: uvicorn in its own process on loopback
 (uvloop and httptools when installed). The client is a keep-alive HTTP/1.1 connection from the standard
 library, sequential; each API request is followed by the same SQL run raw through psycopg in this process.
 """
@@ -11,7 +11,6 @@ library, sequential; each API request is followed by the same SQL run raw throug
 from __future__ import annotations
 
 import argparse
-import gc
 import http.client
 import json
 import multiprocessing
@@ -22,11 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-import uvicorn
 
 from bench.common import bench_services, save, summary_ms
 from paulp.adapters.config import Settings
-from paulp.api.app import create_app
+from paulp.api.runtime import serve_api
 from paulp.api.trades import parse_filters, trades_query
 from paulp.api.wiring import build
 
@@ -82,13 +80,11 @@ def free_port() -> int:
 
 
 def serve(db_url: str, nats_url: str, ns: str, port: int) -> None:
-    """The API process: the app as ``paulp up`` builds it, without relay, projectors or scheduler."""
+    """The API process as ``paulp serve`` runs it (no relay, projectors or scheduler)."""
     settings = Settings(PAULP_NAMESPACE=ns, ADMIN_TOKEN=TOKEN)  # type: ignore[arg-type]
     container = build(settings, db_url, nats_url)
     try:
-        app = create_app(container)
-        gc.freeze()  # what is alive after start-up lives for the process: keep it out of every collection
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        serve_api(container, "127.0.0.1", port, log_level="warning")
     finally:
         container.close()
 

@@ -52,3 +52,39 @@ def test_cli_when_input_bad_then_message_and_nonzero_exit(fresh_db, nats_url):
     r = subprocess.run([sys.executable, "-m", "paulp.api", "doctor"], env=env, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "PAULP_DATABASE_URL" in r.stderr
+
+
+def test_serve_when_started_then_api_answers_over_http_and_ctrl_c_stops_it(fresh_db, nats_url):
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "serve-token-0123456789abcdefghij"
+    env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "ADMIN_TOKEN": token}
+    proc = subprocess.Popen([sys.executable, "-m", "paulp.api", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "paulp serve did not start listening"
+                time.sleep(0.2)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/admin/trades?venue=kalshi",
+                                     headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.status == 200 and b'"count":0' in r.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
