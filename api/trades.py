@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,52 +125,63 @@ def _body(trades: list[str], f: TradeFilters, errors: list[dict[str, str]], time
     return f'{{"count":{len(trades)},"trades":[{",".join(trades)}],{json.dumps(tail)[1:]}'
 
 
-def _unavailable(venue: str) -> dict[str, str]:
-    log.exception("trade source %s failed", venue)
-    return {"venue": venue, "message": f"{venue} execution agent unavailable"}
+# What a reading step hands back to ``_read``: the rows of its statement, or the error it raised.
+Outcome = list[tuple[Any, ...]] | Exception
+Reading = Generator[tuple[sql.Composed, list[Any]], Outcome, str]
+
+
+def _read(f: TradeFilters, timestamp: str) -> Reading:
+    """The response as a sequence of statements, without I/O: one statement for every venue; if it fails,
+    each venue on its own, so one broken source yields an ``errors`` entry and ``partial: true`` instead of
+    a 5xx. The sync and async drivers below run the statements; the pools' connections are autocommit, so
+    a failed statement cannot poison the next one."""
+    query, args, venues = trades_query(f)
+    _count_reads(venues)
+    rows = yield query, args
+    if not isinstance(rows, Exception):
+        return _body([r[0] for r in rows], f, [], timestamp)
+    log.warning("trades query over %s failed (%s); reading each venue on its own", ",".join(venues), rows)
+    per_venue, errors = [], []
+    for rank, venue in enumerate(venues):
+        _count_reads((venue,))
+        result = yield venue_query(venue, f, rank)
+        if isinstance(result, Exception):
+            log.error("trade source %s failed", venue, exc_info=result)
+            errors.append({"venue": venue, "message": f"{venue} execution agent unavailable"})
+        else:
+            per_venue.append(result)
+    return _body(_merge(per_venue, f.limit), f, errors, timestamp)
 
 
 def list_trades_json(pool: ConnectionPool[Any], f: TradeFilters, timestamp: str) -> str:
-    """One statement for every venue; if it fails, each venue on its own, so one broken source yields an
-    ``errors`` entry and ``partial: true`` instead of a 5xx. The pool's connections are autocommit: a
-    failed statement cannot poison the next one."""
-    query, args, venues = trades_query(f)
+    reading = _read(f, timestamp)
     with pool.connection() as conn:
-        try:
-            _count_reads(venues)
-            return _body([r[0] for r in conn.execute(query, args)], f, [], timestamp)
-        except Exception:
-            log.warning("trades query over %s failed; reading each venue on its own", ",".join(venues))
-        per_venue, errors = [], []
-        for rank, venue in enumerate(venues):
+        step = next(reading)
+        while True:
             try:
-                _count_reads((venue,))
-                q, a = venue_query(venue, f, rank)
-                per_venue.append(conn.execute(q, a).fetchall())
-            except Exception:
-                errors.append(_unavailable(venue))
-    return _body(_merge(per_venue, f.limit), f, errors, timestamp)
+                outcome: Outcome = conn.execute(*step).fetchall()
+            except Exception as exc:
+                outcome = exc
+            try:
+                step = reading.send(outcome)
+            except StopIteration as done:
+                return str(done.value)
 
 
 async def list_trades_json_async(pool: AsyncConnectionPool[Any], f: TradeFilters, timestamp: str) -> str:
-    """``list_trades_json`` on the server's event loop (no thread hop): same statements, same fallback."""
-    query, args, venues = trades_query(f)
+    """``list_trades_json`` on the server's event loop (no thread hop): the same reading."""
+    reading = _read(f, timestamp)
     async with pool.connection() as conn:
-        try:
-            _count_reads(venues)
-            cur = await conn.execute(query, args)
-            return _body([r[0] for r in await cur.fetchall()], f, [], timestamp)
-        except Exception:
-            log.warning("trades query over %s failed; reading each venue on its own", ",".join(venues))
-        per_venue, errors = [], []
-        for rank, venue in enumerate(venues):
+        step = next(reading)
+        while True:
             try:
-                _count_reads((venue,))
-                q, a = venue_query(venue, f, rank)
-                per_venue.append(await (await conn.execute(q, a)).fetchall())
-            except Exception:
-                errors.append(_unavailable(venue))
-    return _body(_merge(per_venue, f.limit), f, errors, timestamp)
+                outcome: Outcome = await (await conn.execute(*step)).fetchall()
+            except Exception as exc:
+                outcome = exc
+            try:
+                step = reading.send(outcome)
+            except StopIteration as done:
+                return str(done.value)
 
 
 def list_trades(pool: ConnectionPool[Any], f: TradeFilters, timestamp: str = "") -> dict[str, Any]:
