@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from paulp.domain.clock import Clock
@@ -32,6 +33,13 @@ class PaulpApplication(Application):  # type: ignore[type-arg]
                 if attempt == OCC_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def get_or_none(self, aggregate_id: UUID) -> Any:
+        """The aggregate, or None if it was never created (instead of the library's exception)."""
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
 
     def last_notification_id(self, recordings: Any) -> int:
         return int(recordings[-1].notification.id) if recordings else 0

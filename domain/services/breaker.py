@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from eventsourcing.application import AggregateNotFoundError
-
 from paulp.domain.breaker import BreakerState, CircuitBreaker
 from paulp.domain.services.base import PaulpApplication
 
@@ -26,10 +24,8 @@ class BreakerService(PaulpApplication):
     """Every command first lets a stale HALT expire (§2.3), then saves all resulting events at once."""
 
     def _load(self) -> CircuitBreaker:
-        try:
-            breaker: CircuitBreaker = self.repository.get(CircuitBreaker.create_id(GLOBAL_SCOPE))
-        except AggregateNotFoundError:
-            breaker = CircuitBreaker(scope=GLOBAL_SCOPE)
+        breaker: CircuitBreaker = (self.get_or_none(CircuitBreaker.create_id(GLOBAL_SCOPE))
+                                   or CircuitBreaker(scope=GLOBAL_SCOPE))
         return breaker
 
     def _save(self, breaker: CircuitBreaker) -> int:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from eventsourcing.application import AggregateNotFoundError
-
 from paulp.domain.errors import DomainError
 from paulp.domain.golive import Confirmed, GoLiveApproval, GoLiveTerms, Pending, RequestExpired
 from paulp.domain.services.base import PaulpApplication
@@ -80,10 +78,7 @@ class GoLiveService(PaulpApplication):
         return self.retry_on_conflict(command)
 
     def get(self, strategy: str) -> GoLiveApproval | None:
-        try:
-            approval: GoLiveApproval = self.repository.get(GoLiveApproval.create_id(strategy))
-        except AggregateNotFoundError:
-            return None
+        approval: GoLiveApproval | None = self.get_or_none(GoLiveApproval.create_id(strategy))
         return approval
 
     def _load(self, strategy: str) -> GoLiveApproval:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from eventsourcing.application import AggregateNotFoundError
-
 from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.services.base import PaulpApplication
 
@@ -22,10 +20,7 @@ class MarketsService(PaulpApplication):
         return self._update(ticker, lambda mark: mark.resolve(result, at, evidence_hash))
 
     def mark(self, ticker: str) -> MarketMark | None:
-        try:
-            found: MarketMark = self.repository.get(MarketMark.create_id(ticker))
-        except AggregateNotFoundError:
-            return None
+        found: MarketMark | None = self.get_or_none(MarketMark.create_id(ticker))
         return found
 
     def _update(self, ticker: str, change: Callable[[MarketMark], bool]) -> bool:

@@ -66,10 +66,7 @@ class OrdersService(PaulpApplication):
     """Orders context: loads, decides, saves; the pipeline below orchestrates across contexts."""
 
     def find(self, order_id: str) -> Order | None:
-        try:
-            order: Order = self.repository.get(Order.create_id(order_id))
-        except AggregateNotFoundError:
-            return None
+        order: Order | None = self.get_or_none(Order.create_id(order_id))
         return order
 
     def history(self, order_id: str) -> list[Any]:
@@ -221,10 +218,8 @@ class OrderPipeline:
         return self._outcome(order, duplicate=False)
 
     def _throttle(self, strategy: str, now: datetime) -> ExecutionThrottle:
-        try:
-            throttle: ExecutionThrottle = self.orders.repository.get(ExecutionThrottle.id_for(strategy))
-        except AggregateNotFoundError:
-            throttle = ExecutionThrottle(strategy, now)
+        throttle: ExecutionThrottle = (self.orders.get_or_none(ExecutionThrottle.id_for(strategy))
+                                       or ExecutionThrottle(strategy, now))
         return throttle
 
     def _venue_record(self, order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,

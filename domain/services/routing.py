@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -165,8 +164,8 @@ class RoutingService(PaulpApplication):
         at = at or self.clock.now()
         d_id, m_id = ledger_ids(category, at)
         env = self.budget.envelopes[BudgetCategory(category)]
-        return (snapshot(self._find(d_id), category, PeriodType.DAILY, at, usd(env.daily_limit_usd)),
-                snapshot(self._find(m_id), category, PeriodType.MONTHLY, at, usd(env.monthly_limit_usd)))
+        return (snapshot(self.get_or_none(d_id), category, PeriodType.DAILY, at, usd(env.daily_limit_usd)),
+                snapshot(self.get_or_none(m_id), category, PeriodType.MONTHLY, at, usd(env.monthly_limit_usd)))
 
     def reset_budget(self, category: str, period_type: str, actor: str, reason: str) -> tuple[str, int]:
         """§5.8 admin reset: append UsageReset to the current period's ledger; returns (period key, nid)."""
@@ -204,7 +203,7 @@ class RoutingService(PaulpApplication):
         return report, True
 
     def nightly_sweep_done(self, day: str) -> bool:
-        return self._find(DriftSweepRecord.create_id("nightly_stability", day)) is not None
+        return self.get_or_none(DriftSweepRecord.create_id("nightly_stability", day)) is not None
 
     # ----------------------------------------------------------------- steps
 
@@ -303,7 +302,7 @@ class RoutingService(PaulpApplication):
         return [scoring_run(decision, prompt, variables or {}, content, usage, at)]
 
     def _load_ledger(self, category: str, ledger_id: UUID, at: datetime, daily: bool) -> BudgetPeriodLedger:
-        found = self._find(ledger_id)
+        found = self.get_or_none(ledger_id)
         if found is not None:
             assert isinstance(found, BudgetPeriodLedger)
             return found
@@ -311,12 +310,6 @@ class RoutingService(PaulpApplication):
 
     def _save_all(self, *aggregates: Aggregate) -> int:
         return self.last_notification_id(self.save(*aggregates))
-
-    def _find(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
 
 
 def _release_job(rid: str, reason: str, at: datetime) -> JobFn:
