@@ -104,17 +104,15 @@ def build_row(
 
     ``now`` may be given already formatted, so a save of many events formats the time once.
     """
-    agent, event_type = split_topic(topic)
-    payload, body = canonical_payload(state)
-    evidence = body.get("evidence_hash")
+    fields = chain_input(originator_id, originator_version, topic, state)
     stamp = now if isinstance(now, str) else format_ts(now)
     record = append_record(
         head,
-        id=event_id(originator_id, originator_version),
+        id=fields.id,
         timestamp=max(stamp, head.timestamp if head else ""),
-        agent=agent,
-        event_type=event_type,
-        payload=payload,
-        evidence_hash=evidence if isinstance(evidence, str) else None,
+        agent=fields.agent,
+        event_type=fields.event_type,
+        payload=fields.payload,
+        evidence_hash=fields.evidence_hash,
     )
     return ChainRow(notification_id, record)
