@@ -54,14 +54,11 @@ class LedgerBatcher:
         self._saved: dict[UUID, BudgetPeriodLedger] = {}  # as last saved by this process (under self.lock)
 
     def run(self, fn: JobFn, at: datetime) -> Job:
-        job = Job(fn, at)
-        with self._queue_lock:
-            self._queue.append(job)
+        """Run a job now: saved in this caller's batch, or in the batch that got the lock first."""
+        job = self.enqueue(fn, at)
         with self.lock:
             if not job.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._commit(batch)
+                self._commit_queued()
         return job
 
     def enqueue(self, fn: JobFn, at: datetime) -> Job:
@@ -74,10 +71,14 @@ class LedgerBatcher:
     def drain(self) -> None:
         """Save whatever is queued (the outcome writer calls this when no caller came by to carry it)."""
         with self.lock:
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
-            if batch:
-                self._commit(batch)
+            self._commit_queued()
+
+    def _commit_queued(self) -> None:
+        """Under ``self.lock``: take everything queued so far and save it as one batch."""
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        if batch:
+            self._commit(batch)
 
     def forget(self) -> None:
         """Drop the in-memory ledgers (another writer of this process changed them)."""

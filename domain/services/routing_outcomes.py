@@ -37,9 +37,7 @@ class OutcomeWriteFailed(RuntimeError):
 @dataclass
 class _Queued:
     category: str
-    fn: JobFn
-    at: datetime
-    job: Job
+    job: Job  # carries the job function and its time, for a retry
     retries: int = 0
     submitted: float = field(default_factory=time.monotonic)
 
@@ -59,7 +57,7 @@ class OutcomeWriter:
         with self._cond:
             if self._stopping:
                 raise RuntimeError("routing outcome writer is closed")
-            self._queued.append(_Queued(category, fn, at, self._batchers[category].enqueue(fn, at)))
+            self._queued.append(_Queued(category, self._batchers[category].enqueue(fn, at)))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="paulp-routing-outcomes", daemon=True)
                 self._thread.start()
@@ -148,6 +146,6 @@ class OutcomeWriter:
         time.sleep(wait)
         with self._cond:
             for q in retry:
-                job = self._batchers[q.category].enqueue(q.fn, q.at)
-                self._queued.append(_Queued(q.category, q.fn, q.at, job, q.retries + 1))
+                job = self._batchers[q.category].enqueue(q.job.fn, q.job.at)
+                self._queued.append(_Queued(q.category, job, q.retries + 1))
             self._cond.notify_all()
