@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from paulp.api.errors import now_iso
-from paulp.api.positions import valued_positions
+from paulp.api.positions import ValuedPosition, valued_positions
 from paulp.api.queries import breaker_view
 from paulp.api.routers.exec import strategy_modes
 from paulp.api.wiring import Container
@@ -36,12 +36,12 @@ def _today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-def open_positions(container: Container) -> list[dict[str, Any]]:
+def open_positions(positions: list[ValuedPosition]) -> list[dict[str, Any]]:
     """Open positions, newest first. Prices in dollars per contract (a contract pays $1), so
     ``unrealized_pnl_percent = unrealized / (entry * size) * 100`` is unit-consistent."""
     now = datetime.now(UTC)
     rows = []
-    opened = [p for p in valued_positions(container.pool) if p.status == "open"]
+    opened = [p for p in positions if p.status == "open"]
     for p in sorted(opened, key=lambda p: p.first_fill_at, reverse=True):
         entry, current = p.avg_entry_cents / 100, p.current_cents / 100
         basis = entry * p.contracts
@@ -55,13 +55,13 @@ def open_positions(container: Container) -> list[dict[str, Any]]:
     return rows
 
 
-def closed_today(container: Container) -> list[dict[str, Any]]:
+def closed_today(positions: list[ValuedPosition]) -> list[dict[str, Any]]:
     """Positions whose market resolved since UTC midnight, with their realised PnL (exits before
     resolution are not events yet, so resolution is the only way a position closes today)."""
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return [{"id": f"{p.strategy}:{p.ticker}:{p.side}", "market": p.ticker, "side": p.side, "size": p.contracts,
              "realized_pnl": round(float(p.realized_pnl_usd), 2)}
-            for p in valued_positions(container.pool)
+            for p in positions
             if p.status == "resolved" and p.resolved_at is not None and p.resolved_at >= midnight]
 
 
@@ -93,7 +93,8 @@ def summary(request: Request) -> Any:
         modes = strategy_modes(request, "kalshi")
     except Exception:
         return _unavailable("summary")
-    opened, closed, reports = open_positions(container), closed_today(container), execution_reports_today(container)
+    positions = valued_positions(container.pool)  # one read: open and closed come from the same snapshot
+    opened, closed, reports = open_positions(positions), closed_today(positions), execution_reports_today(container)
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
     loss_budget = DEFAULT_BONDING_CAPITAL * DEFAULT_MAX_DAILY_LOSS_PCT / 100
@@ -126,14 +127,15 @@ def summary(request: Request) -> Any:
 
 @router.get("/positions/open")
 def positions_open(request: Request) -> dict[str, Any]:
-    rows = open_positions(_container(request))
+    rows = open_positions(valued_positions(_container(request).pool))
     return {"count": len(rows), "positions": rows, "total_unrealized_pnl": round(_pnl(rows, "unrealized_pnl"), 2)}
 
 
 @router.get("/daily-pnl")
 def daily_pnl(request: Request) -> dict[str, Any]:
     container = _container(request)
-    closed, opened = closed_today(container), open_positions(container)
+    positions = valued_positions(container.pool)
+    closed, opened = closed_today(positions), open_positions(positions)
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
     return {"date": _today(), "realized_pnl": round(realized, 2), "unrealized_pnl": round(unrealized, 2),
