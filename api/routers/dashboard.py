@@ -8,6 +8,7 @@ spec's shape, so the endpoints never invent numbers.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from paulp.api.routers.exec import strategy_modes
 from paulp.api.wiring import Container
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+log = logging.getLogger("paulp.api.dashboard")
 
 DEFAULT_BONDING_CAPITAL = 250.0
 DEFAULT_MAX_DAILY_LOSS_PCT = 3.0
@@ -70,6 +72,8 @@ def execution_reports_today(_: Container) -> list[dict[str, Any]]:
 
 
 def _unavailable(what: str) -> JSONResponse:
+    """Inside an ``except``: logged with its traceback; the body names what failed, never why (§1.5)."""
+    log.exception("dashboard: failed to fetch %s", what)
     return JSONResponse({"error": f"Failed to fetch {what}", "code": "dashboard_unavailable"}, status_code=500)
 
 
@@ -91,9 +95,9 @@ def summary(request: Request) -> Any:
     try:
         breaker = breaker_view(container)
         modes = strategy_modes(request, "kalshi")
+        positions = valued_positions(container.pool)  # one read: open and closed come from the same snapshot
     except Exception:
         return _unavailable("summary")
-    positions = valued_positions(container.pool)  # one read: open and closed come from the same snapshot
     opened, closed, reports = open_positions(positions), closed_today(positions), execution_reports_today(container)
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
@@ -126,15 +130,20 @@ def summary(request: Request) -> Any:
 
 
 @router.get("/positions/open")
-def positions_open(request: Request) -> dict[str, Any]:
-    rows = open_positions(valued_positions(_container(request).pool))
+def positions_open(request: Request) -> Any:
+    try:
+        rows = open_positions(valued_positions(_container(request).pool))
+    except Exception:
+        return _unavailable("open positions")
     return {"count": len(rows), "positions": rows, "total_unrealized_pnl": round(_pnl(rows, "unrealized_pnl"), 2)}
 
 
 @router.get("/daily-pnl")
-def daily_pnl(request: Request) -> dict[str, Any]:
-    container = _container(request)
-    positions = valued_positions(container.pool)
+def daily_pnl(request: Request) -> Any:
+    try:
+        positions = valued_positions(_container(request).pool)
+    except Exception:
+        return _unavailable("daily PnL")
     closed, opened = closed_today(positions), open_positions(positions)
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)

@@ -191,3 +191,15 @@ def test_position_when_market_resolves_then_realised_at_settlement_and_closed_to
     clock.at = datetime.now(UTC)
     assert refresh([ticker]) == {ticker: "invalid_mark"}
     assert container.markets.mark(ticker).result == "YES"
+
+
+@pytest.mark.parametrize(("path", "what"), [("/dashboard/positions/open", "open positions"),
+                                            ("/dashboard/daily-pnl", "daily PnL"), ("/dashboard/summary", "summary")])
+def test_dashboard_when_positions_unreadable_then_500_naming_what_failed(setup, path, what):
+    container = setup[0]
+    with psycopg.connect(container.database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE views.positions RENAME TO positions_unavailable")
+    r = TestClient(create_app(container), raise_server_exceptions=False).get(
+        path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 500
+    assert r.json() == {"error": f"Failed to fetch {what}", "code": "dashboard_unavailable"}
