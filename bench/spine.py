@@ -52,17 +52,36 @@ class LibraryAppend:
         self.svc.save(self.breaker)
 
 
-class RawAppend:
+STATE = b'{"code":"BENCH","severity":"warning","message":"raw","at":{"_type_":"datetime_iso","_data_":"x"}}'
+TOPIC = "paulp.domain.breaker:CircuitBreaker.AlertRaised"
+INSERT_ROWS = ("INSERT INTO raw_events (originator_id, originator_version, topic, state)"
+               " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])")
+
+
+class RawSide:
+    """One raw side of the append benchmark: its own originator in ``raw_events``, versions counted up."""
+
+    def __init__(self, conn: psycopg.Connection[Any], originator: int) -> None:
+        self.conn, self.oid, self.version = conn, f"00000000-0000-0000-0000-{originator:012d}", 0
+
+    def next_rows(self, count: int) -> list[tuple[str, int, str, bytes]]:
+        rows = [(self.oid, self.version + i + 1, TOPIC, STATE) for i in range(count)]
+        self.version += count
+        return rows
+
+    @staticmethod
+    def columns(rows: list[tuple[str, int, str, bytes]]) -> tuple[list[Any], ...]:
+        return tuple([r[k] for r in rows] for k in range(4))
+
+
+class RawAppend(RawSide):
     """Same work without the library: the statements ADR 0002's recorder issued, pipelined by hand
     (lock + notify + event rows + head read + chain rows per transaction). The ceiling for this row shape."""
 
-    STATE = b'{"code":"BENCH","severity":"warning","message":"raw","at":{"_type_":"datetime_iso","_data_":"x"}}'
-    TOPIC = "paulp.domain.breaker:CircuitBreaker.AlertRaised"
-
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
+        super().__init__(conn, 1)
         conn.execute(RAW_DDL)
-        self.oid, self.version, self.seq, self.prev = "00000000-0000-0000-0000-000000000001", 0, 0, "genesis"
+        self.seq, self.prev = 0, "genesis"
 
     def txn(self, count: int) -> None:
         conn = self.conn
@@ -70,15 +89,8 @@ class RawAppend:
             conn.execute("SET LOCAL lock_timeout = '10s'")
             conn.execute("LOCK TABLE raw_events IN EXCLUSIVE MODE")
             conn.execute("NOTIFY raw_events")
-            rows = [(self.oid, self.version + i + 1, self.TOPIC, self.STATE) for i in range(count)]
-            self.version += count
             cur = conn.cursor()
-            cur.execute(
-                "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
-                " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
-                " RETURNING notification_id",
-                ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
-            )
+            cur.execute(INSERT_ROWS + " RETURNING notification_id", self.columns(self.next_rows(count)))
             head = conn.execute("SELECT chain_seq, hash FROM raw_chain ORDER BY chain_seq DESC LIMIT 1")
             ids = [r[0] for r in cur.fetchall()]
             head.fetchone()
@@ -93,38 +105,28 @@ class RawAppend:
             )
 
 
-class BareInsert:
+class BareInsert(RawSide):
     """The floor: one INSERT of the event row alone, autocommit (one round trip and one commit, no chain,
     no lock). Not the target's baseline; printed so the cost of the chain and the library is visible."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn, self.version = conn, 0
+        super().__init__(conn, 2)
 
     def txn(self, count: int) -> None:
-        rows = [("00000000-0000-0000-0000-000000000002", self.version + i + 1, RawAppend.TOPIC, RawAppend.STATE)
-                for i in range(count)]
-        self.version += count
-        self.conn.execute(
-            "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])",
-            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
-            prepare=True,
-        )
+        self.conn.execute(INSERT_ROWS, self.columns(self.next_rows(count)), prepare=True)
 
 
-class IdiomaticInsert:
+class IdiomaticInsert(RawSide):
     """The event row inserted the way psycopg is usually written: a default (non-autocommit) connection,
     ``execute`` then ``commit`` (psycopg opens the transaction implicitly). No chain, no lock."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn, self.version = conn, 0
+        super().__init__(conn, 3)
 
     def txn(self, count: int) -> None:
-        rows = [("00000000-0000-0000-0000-000000000003", self.version + i + 1, RawAppend.TOPIC, RawAppend.STATE)
-                for i in range(count)]
-        self.version += count
         self.conn.cursor().executemany(
-            "INSERT INTO raw_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)", rows
+            "INSERT INTO raw_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)",
+            self.next_rows(count),
         )
         self.conn.commit()
 
