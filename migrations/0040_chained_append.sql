@@ -1,4 +1,4 @@
--- One statement per save (ADR 0005 of the spine's append path, docs/decisions/0007-one-round-trip-append.md):
+-- One statement per save (ADR 0007, docs/decisions/0007-one-round-trip-append.md):
 -- lock the log, insert the events, read the chain head and append one chain row per event, all inside the
 -- server. The client sends one message and waits once, so a save costs one network round trip plus the
 -- commit, the same as a bare INSERT of one row.
