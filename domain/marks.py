@@ -24,7 +24,6 @@ from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.prices import execution_mid
 
-SIDES = ("YES", "NO")
 RESULTS = ("YES", "NO", "VOID")
 
 
