@@ -11,19 +11,14 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
 from paulp.adapters.services import Services, resolve_services
+from tests.support.settings import with_db
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _with_db(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +42,7 @@ def run_id() -> str:
 def create_database(admin_url: str, name: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return _with_db(admin_url, name)
+    return with_db(admin_url, name)
 
 
 def drop_database(admin_url: str, name: str) -> None:

@@ -11,27 +11,16 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from paulp.adapters.config import Settings
 from paulp.api.app import create_app
 from paulp.api.wiring import Container, build
+from tests.support.settings import IsolatedSettings
 
 TEAM = "team.example.cloudflareaccess.com"
 AUDIENCE = "aud-test-123"
 LOOPBACK_PEER = ("127.0.0.1", 50000)
 
 
-class IsolatedSettings(Settings):
-    """Only the values passed in; the process environment never leaks into a test."""
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 @contextmanager

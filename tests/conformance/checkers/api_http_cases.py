@@ -20,17 +20,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from fastapi.testclient import TestClient
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from paulp.adapters.config import Settings
 from paulp.api.app import create_app
 from paulp.api.wiring import build
 from tests.conformance.registry import Context, checker
 from tests.fakes.jwks import fake_jwks
+from tests.support.settings import IsolatedSettings, with_db
 
 ROOT = Path(__file__).resolve().parents[3]
 ACCESS_KEYS = ("cf_access_keys", "cf_access_keys_status")
@@ -42,21 +40,6 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class CaseSettings(Settings):
-    """Only the values passed in: the process environment never leaks into a case."""
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
-def _with_db(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
 class _Session:
@@ -86,7 +69,7 @@ class _Session:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield _with_db(admin, name)
+            yield with_db(admin, name)
         finally:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -187,7 +170,7 @@ def check(case: Any, ctx: Context) -> None:
     namespace = f"{s.run_id}_{secrets.token_hex(3)}"
     with fake_jwks(keys_doc if keys_doc is not None else {"keys": []}, int(keys_status)) as certs, \
             s.database() as db_url:
-        settings = CaseSettings(**config, PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=s.services.nats_url,
+        settings = IsolatedSettings(**config, PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=s.services.nats_url,
                                 PAULP_NAMESPACE=namespace, PAULP_EVIDENCE_DIR=s.evidence_root / namespace,
                                 CF_ACCESS_CERTS_URL=certs.url)
         container = build(settings, db_url, s.services.nats_url)
