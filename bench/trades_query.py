@@ -116,6 +116,7 @@ def measure(db_url: str, nats_url: str, ns: str, repeats: int) -> dict[str, Any]
     try:
         wait_listening(port, proc)
         http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        out["http_floor"] = http_floor(http_conn, repeats)
         with psycopg.connect(db_url) as conn:
             for q in QUERIES:
                 label = "&".join(f"{k}={v}" for k, v in q.items()) or "(defaults)"
@@ -141,6 +142,20 @@ def measure(db_url: str, nats_url: str, ns: str, repeats: int) -> dict[str, Any]
     return out
 
 
+def http_floor(conn: http.client.HTTPConnection, repeats: int) -> dict[str, float]:
+    """The HTTP hop alone, same server and client: GET /health/live touches neither auth nor the database."""
+    samples = []
+    for i in range(repeats + 50):
+        t = time.perf_counter()
+        conn.request("GET", "/health/live")
+        resp = conn.getresponse()
+        resp.read()
+        if i >= 50:  # the first 50 warm up
+            samples.append(time.perf_counter() - t)
+        assert resp.status == 200
+    return summary_ms(samples)
+
+
 def run_raw(conn: psycopg.Connection[Any], f: Any) -> None:
     """The API's SQL for these filters, run directly: the same statement, the rows fetched."""
     query, args, _ = trades_query(f)
@@ -158,10 +173,13 @@ def main() -> None:
         results = measure(db_url, nats_url, ns, args.repeats)
     print(f"loaded {args.rows} rows by COPY at {rate:,.0f} rows/s")
     print(f"{'query':55s} {'api p50':>8s} {'api p99':>8s} {'raw p50':>8s} {'raw p99':>8s} {'p99 x':>6s} rows")
+    floor = results.pop("http_floor")
+    print(f"{'HTTP floor: GET /health/live (no auth, no database)':55s} {floor['p50_ms']:8.2f} {floor['p99_ms']:8.2f}")
     for label, r in results.items():
         print(f"{label:55s} {r['api']['p50_ms']:8.2f} {r['api']['p99_ms']:8.2f} {r['raw_sql']['p50_ms']:8.2f}"
               f" {r['raw_sql']['p99_ms']:8.2f} {r['p99_ratio']:6.2f} {r['rows']}")
-    print(f"saved {save('trades_query', {'rows': args.rows, 'copy_rows_per_s': rate, 'queries': results})}")
+    figures = {"rows": args.rows, "copy_rows_per_s": rate, "http_floor": floor, "queries": results}
+    print(f"saved {save('trades_query', figures)}")
 
 
 if __name__ == "__main__":

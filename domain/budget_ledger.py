@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -89,6 +90,7 @@ class BudgetPeriodLedger(Aggregate):
         at: datetime
 
     @staticmethod
+    @lru_cache(maxsize=1024)  # called twice per governed call; uuid5 hashing is most of its cost
     def create_id(category: str, period_type: str, period_key: str) -> UUID:
         return uuid5(PAULP_NAMESPACE, f"llm-budget/{category}/{period_type}/{period_key}")
 

@@ -47,7 +47,7 @@ def health(request: Request) -> dict[str, str]:
 
 
 @router.get("/health/live")
-def live() -> dict[str, bool]:
+async def live() -> dict[str, bool]:
     return {"alive": True}
 
 
