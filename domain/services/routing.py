@@ -236,6 +236,7 @@ class RoutingService(PaulpApplication):
                  variables: Mapping[str, object] | None, at: datetime) -> Job:
         """RESERVE with the decision's plan in one save; a denial stores the failed decision in that save."""
         envelope, amount = self.budget.envelopes[BudgetCategory(category)], usd(plan.projected_cost_usd)
+        prepared = [RoutingDecision.open(decision_id, plan, at)]  # built outside the category's lock
 
         def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
             try:
@@ -246,7 +247,7 @@ class RoutingService(PaulpApplication):
                 return (denied, False, refused), [refused, *self._scoring(refused, prompt, variables, at, None)]
             for ledger in (daily, monthly):
                 ledger.alert_if_due(envelope.alert_threshold_pct, at)
-            decision = RoutingDecision.open(decision_id, plan, at)
+            decision = prepared.pop() if prepared else RoutingDecision.open(decision_id, plan, at)
             return (None, should_alert, decision), [decision]
 
         done = self._batchers[category].run(job, at)
@@ -256,15 +257,28 @@ class RoutingService(PaulpApplication):
 
     def _finish_job(self, reserved: RoutingDecision, execution: Execution, prompt: PreparedPrompt,
                     variables: Mapping[str, object] | None, finished: datetime) -> JobFn:
-        """SETTLE the actual cost (or RELEASE the hold) and record the decision's outcome, in one save."""
+        """SETTLE the actual cost (or RELEASE the hold) and record the decision's outcome, in one save.
+
+        The outcome aggregates are built here, on the caller's thread, so the category's lock is held only
+        for the ledger work and the save; a re-run of the batch (after a conflict) builds them afresh."""
         rid = str(reserved.id)
 
-        def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
+        def outcome() -> list[Aggregate]:
             decision = deepcopy(reserved)
             for attempt in execution.attempts:
                 decision.record_attempt(attempt)
             if execution.success and execution.usage is not None:
                 decision.succeed(execution.usage, finished)
+            else:
+                assert execution.failure is not None
+                decision.fail(execution.failure, finished)
+            return [decision, *self._scoring(decision, prompt, variables, finished, execution)]
+
+        prepared = [outcome()]
+
+        def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
+            aggregates = prepared.pop() if prepared else outcome()
+            if execution.success and execution.usage is not None:
                 actual = usd(execution.usage.cost_usd)
                 for ledger in (daily, monthly):
                     if rid in ledger.holds:
@@ -273,9 +287,8 @@ class RoutingService(PaulpApplication):
                         ledger.record_late_usage(rid, actual, finished)
             else:
                 assert execution.failure is not None
-                decision.fail(execution.failure, finished)
                 _release_job(rid, str(execution.failure.code), finished)(daily, monthly)
-            return None, [decision, *self._scoring(decision, prompt, variables, finished, execution)]
+            return None, aggregates
 
         return job
 
