@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -50,6 +50,17 @@ def services() -> Iterator[tuple[Settings, Services]]:
         svc.stop()
 
 
+def run_loop(coro: Coroutine[Any, Any, None]) -> None:
+    """uvloop when installed (a dependency off Windows) for ``up`` and the worker commands: the loop
+    ``paulp serve`` gets from uvicorn, so the API under ``paulp up`` is the one bench/trades_query measures."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
+
+
 @app.command()
 def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
        port: Annotated[int | None, typer.Option(help="HTTP port")] = None) -> None:
@@ -71,7 +82,7 @@ def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = Non
             await run_all(container, h, p, stop)
 
         try:
-            asyncio.run(main())
+            run_loop(main())
         finally:
             container.close()
 
@@ -136,7 +147,7 @@ def _workers(relay: bool, projections: list[str] | None) -> None:
             await run_workers(container, stop, relay=relay, projections=projections)
 
         try:
-            asyncio.run(main())
+            run_loop(main())
         finally:
             container.close()
 
