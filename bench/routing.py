@@ -9,7 +9,8 @@ of one commit through the chained recorder) and a raw ``SELECT 1`` round trip.
 Figures at 1 and at 50 concurrent callers in a closed loop (each caller starts its next call as soon as the
 last returns: with a zero-latency provider that measures saturation, latency = 50 / throughput), and at 50
 callers that each pause 0.1-0.3 s between calls (about 250 calls/s offered, as callers waiting on real
-providers would). All calls charge one category (the worst case for its lock).
+providers would), and at one caller pausing 2-6 ms (what a call after idle time costs, without
+contention). All calls charge one category (the worst case for its lock).
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ def main() -> None:
                 "library_one_event_save": bare_save(container, 500),
             }
             for name, calls, concurrency, think in (("sequential", args.calls, 1, 0.0),
+                                                    ("sequential_paced", args.calls // 2, 1, 0.004),
                                                     ("concurrent_50", args.concurrent_calls, 50, 0.0),
                                                     ("concurrent_50_paced", args.concurrent_calls, 50, 0.2)):
                 service = routing_service(container)
