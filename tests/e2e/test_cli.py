@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from signal import SIGINT
 
+import psycopg
 import pytest
 
 from paulp.domain.clock import FixedClock
@@ -54,18 +62,14 @@ def test_cli_when_input_bad_then_message_and_nonzero_exit(fresh_db, nats_url):
     assert r.returncode == 2 and "PAULP_DATABASE_URL" in r.stderr
 
 
-def test_serve_when_started_then_api_answers_over_http_and_ctrl_c_stops_it(fresh_db, nats_url):
-    import signal
-    import socket
-    import time
-    import urllib.request
-
+@contextmanager
+def paulp_server(command: str, env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """``paulp <command> --port P`` on a free loopback port, yielded once it answers /health/live; killed on
+    the way out if the test did not stop it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    token = "serve-token-0123456789abcdefghij"
-    env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "ADMIN_TOKEN": token}
-    proc = subprocess.Popen([sys.executable, "-m", "paulp.api", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "paulp.api", command, "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -76,18 +80,25 @@ def test_serve_when_started_then_api_answers_over_http_and_ctrl_c_stops_it(fresh
                     assert r.status == 200
                     break
             except OSError:
-                assert time.monotonic() < deadline, "paulp serve did not start listening"
+                assert time.monotonic() < deadline, f"paulp {command} did not start listening"
                 time.sleep(0.2)
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/admin/trades?venue=kalshi",
-                                     headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(req, timeout=5) as r:
-            assert r.status == 200 and b'"count":0' in r.read()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        yield port, proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_serve_when_started_then_api_answers_over_http_and_ctrl_c_stops_it(fresh_db, nats_url):
+    token = "serve-token-0123456789abcdefghij"
+    env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "ADMIN_TOKEN": token}
+    with paulp_server("serve", env) as (port, proc):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/admin/trades?venue=kalshi",
+                                     headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.status == 200 and b'"count":0' in r.read()
+        proc.send_signal(SIGINT)
+        assert proc.wait(timeout=30) == 0
 
 
 def test_up_when_started_then_breaker_transition_reaches_its_view_through_nats_and_ctrl_c_stops_all(
@@ -96,34 +107,11 @@ def test_up_when_started_then_breaker_transition_reaches_its_view_through_nats_a
     """``paulp up`` as one process: API, relay, projectors and scheduler on one loop (uvloop when
     installed). A transition posted over HTTP must reach ``views.breaker_transitions``, which only the
     relay (log → JetStream) and the projector (JetStream → view) of that process can write."""
-    import json
-    import signal
-    import socket
-    import time
-    import urllib.request
-
-    import psycopg
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     token = "up-token-0123456789abcdefghijklm"
     env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "PAULP_NAMESPACE": namespace,
            "ADMIN_TOKEN": token, "PAULP_MARKS": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "paulp.api", "up", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "paulp up did not start listening"
-                time.sleep(0.2)
+    with paulp_server("up", env) as (port, proc):
         body = json.dumps({"targetState": "CAUTION", "reason": "up e2e"}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{port}/admin/circuit-breaker/transition", data=body,
                                      headers=auth, method="POST")
@@ -131,21 +119,13 @@ def test_up_when_started_then_breaker_transition_reaches_its_view_through_nats_a
             assert r.status == 200 and json.loads(r.read())["newState"] == "CAUTION"
         rows: list[tuple[str, str, str]] = []
         deadline = time.monotonic() + 30
-        with psycopg.connect(fresh_db, autocommit=True) as conn:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:  # the views exist: migrated before listening
             while not rows and time.monotonic() < deadline:
-                try:
-                    rows = conn.execute("SELECT from_state, to_state, reason FROM views.breaker_transitions"
-                                        ).fetchall()
-                except psycopg.errors.UndefinedTable:
-                    pass
+                rows = conn.execute("SELECT from_state, to_state, reason FROM views.breaker_transitions").fetchall()
                 time.sleep(0.2)
         assert rows == [("NORMAL", "CAUTION", "up e2e")]
         req = urllib.request.Request(f"http://127.0.0.1:{port}/admin/status", headers=auth)
         with urllib.request.urlopen(req, timeout=10) as r:
             assert json.loads(r.read())["circuitBreaker"]["state"] == "CAUTION"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(SIGINT)
         assert proc.wait(timeout=60) == 0, proc.stdout.read() if proc.stdout else ""
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
