@@ -261,33 +261,34 @@ class RoutingService(PaulpApplication):
 
         The outcome aggregates are built here, on the caller's thread, so the category's lock is held only
         for the ledger work and the save; a re-run of the batch (after a conflict) builds them afresh."""
-        rid = str(reserved.id)
+        rid, failure = str(reserved.id), execution.failure
+        spent = execution.usage if execution.success else None  # None: the call failed, its hold is released
 
         def outcome() -> list[Aggregate]:
             decision = deepcopy(reserved)
             for attempt in execution.attempts:
                 decision.record_attempt(attempt)
-            if execution.success and execution.usage is not None:
-                decision.succeed(execution.usage, finished)
+            if spent is not None:
+                decision.succeed(spent, finished)
             else:
-                assert execution.failure is not None
-                decision.fail(execution.failure, finished)
+                assert failure is not None
+                decision.fail(failure, finished)
             return [decision, *self._scoring(decision, prompt, variables, finished, execution)]
 
         prepared = [outcome()]
 
         def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
             aggregates = prepared.pop() if prepared else outcome()
-            if execution.success and execution.usage is not None:
-                actual = usd(execution.usage.cost_usd)
+            if spent is not None:
+                actual = usd(spent.cost_usd)
                 for ledger in (daily, monthly):
                     if rid in ledger.holds:
                         ledger.settle(rid, actual, finished)
                     else:  # the hold was released as stale meanwhile: the money was still spent
                         ledger.record_late_usage(rid, actual, finished)
             else:
-                assert execution.failure is not None
-                _release_job(rid, str(execution.failure.code), finished)(daily, monthly)
+                assert failure is not None
+                _release_job(rid, str(failure.code), finished)(daily, monthly)
             return None, aggregates
 
         return job
