@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from paulp.domain.clock import Clock
@@ -23,6 +24,24 @@ class PaulpApplication(Application):  # type: ignore[type-arg]
     def __init__(self, env: Mapping[str, str] | None, clock: Clock) -> None:
         super().__init__(env=env)
         self.clock = clock
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's ``save``, collecting our own aggregates by class instead of by runtime Protocol:
+        on Python 3.11 those two ``isinstance`` checks cost ~14 µs per aggregate, on every save of every
+        context (ADR 0275, session 4 addendum). Anything else goes through the library's collection."""
+        processing: ProcessingEvent[Any] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            elif obj is not None:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, kept as its save calls it
+        return recordings
 
     def retry_on_conflict(self, command: Callable[[], T]) -> T:
         """Re-run a load-decide-save command when another writer saved the same aggregate first."""

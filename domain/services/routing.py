@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from copy import deepcopy
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -265,7 +264,7 @@ class RoutingService(PaulpApplication):
         spent = execution.usage if execution.success else None  # None: the call failed, its hold is released
 
         def outcome() -> list[Aggregate]:
-            decision = deepcopy(reserved)
+            decision = reserved.working_copy()
             for attempt in execution.attempts:
                 decision.record_attempt(attempt)
             if spent is not None:
