@@ -3,9 +3,11 @@
 The reservation — the decision's plan plus the budget hold — is committed before any provider is called:
 that is the write that prevents overspend and leaves a trace of every call in flight. The outcome
 (attempts, settle or release) is queued on the category's group commit instead of being saved while the
-caller waits. The next reservation in that category carries it in its own save; if none comes within
-``linger_s`` this writer's thread saves it. So a steady stream of calls costs one commit per call, and an
-outcome is stored within a few milliseconds of the call returning.
+caller waits. This writer's thread saves it as soon as it wakes (``linger_s`` = 0 by default); a
+reservation that takes the category's lock first carries it in its own save. Saving at once measured
+better than lingering for a carrier (ADR 0275, session 4 addendum): a reservation that follows idle time
+saves 3 events instead of 7, the outcome's commit overlaps the caller's own work, and an outcome is
+stored within about a millisecond of the call returning.
 
 ``flush()`` is the barrier for readers that need their own outcomes stored (tests, the CLI, shutdown).
 A write that fails for a transient reason is retried with backoff; while it keeps failing the hold stays
@@ -27,7 +29,7 @@ from paulp.domain.services.routing_commit import Job, JobFn, LedgerBatcher
 log = logging.getLogger("paulp.routing.outcomes")
 
 RETRY_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
-LINGER_S = 0.010
+LINGER_S = 0.0
 
 
 class OutcomeWriteFailed(RuntimeError):
