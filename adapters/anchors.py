@@ -8,7 +8,9 @@ separate ``anchor_verifications`` rows.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +19,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from paulp.adapters.audit_store import AuditReport, verify
-from paulp.adapters.eventstore.chain import record_from_row
-from paulp.domain.audit import ChainRecord
-from paulp.domain.audit_anchors import Anchor, AnchorsResult, anchor_for, verify_anchors
+from paulp.domain.audit_anchors import Anchor, AnchorsResult, Link, anchor_for_ordered, verify_anchors_ordered
+
+STREAM_ROWS = 10_000  # chain rows fetched per round trip when streaming the chain
 
 ANCHOR_DDL = """
 CREATE SCHEMA IF NOT EXISTS audit_anchor;
@@ -69,10 +71,22 @@ def ensure_anchor_store(anchor_url: str) -> None:
     _ENSURED.add(anchor_url)
 
 
-def load_chain(database_url: str) -> list[ChainRecord]:
-    with psycopg.connect(database_url) as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute("SELECT * FROM audit_chain ORDER BY chain_seq").fetchall()
-    return [record_from_row(r) for r in rows]
+def links(conn: psycopg.Connection[Any], batch: int = STREAM_ROWS) -> Iterator[Link]:
+    """(sequence, event id, hash) of every chain row in order, through a server-side cursor: memory stays
+    at one batch however long the chain grows (the hourly job reads all of it)."""
+    with conn.cursor(name="paulp_chain_links") as cur:
+        cur.itersize = batch
+        cur.execute("SELECT chain_seq, event_id, hash FROM audit_chain ORDER BY chain_seq")
+        for seq, event_id, digest in cur:
+            yield Link(int(seq), str(event_id), str(digest))
+
+
+def verify_stored_anchors(database_url: str, anchor_url: str, batch: int = STREAM_ROWS) -> AnchorsResult:
+    """Every stored anchor against one streamed pass over the chain (§5.3)."""
+    anchors = load_anchors(anchor_url)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return verify_anchors_ordered(links(conn, batch), anchors)
 
 
 def load_anchors(anchor_url: str) -> list[Anchor]:
@@ -82,22 +96,24 @@ def load_anchors(anchor_url: str) -> list[Anchor]:
     return [Anchor.from_mapping(r) for r in rows]
 
 
-def write_anchor(database_url: str, anchor_url: str, now: datetime | None = None) -> Anchor:
-    """Pin the current head (and the snapshot hash of everything up to it)."""
+def write_anchor(database_url: str, anchor_url: str, now: datetime | None = None,
+                 batch: int = STREAM_ROWS) -> Anchor:
+    """Pin the current head (and the snapshot hash of everything up to it), streamed from one snapshot."""
     ensure_anchor_store(anchor_url)
-    records = load_chain(database_url)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        pinned = anchor_for_ordered(links(conn, batch), f"anchor-{secrets.token_hex(8)}", 0)
     with psycopg.connect(anchor_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext('paulp/anchor-seq'))")
         try:
             row = conn.execute("SELECT coalesce(max(anchor_sequence), 0) FROM audit_anchor.anchors").fetchone()
-            seq = int(row[0]) + 1 if row else 1
-            anchor = anchor_for(records, f"anchor-{secrets.token_hex(8)}", seq)
+            anchor = dataclasses.replace(pinned, anchor_sequence=int(row[0]) + 1 if row else 1)
             target = "d1_secondary" if anchor_url != database_url else "same_database_schema"
             conn.execute(
                 "INSERT INTO audit_anchor.anchors (id, anchor_sequence, chain_head_hash, chain_length, first_event_id,"
                 " last_event_id, snapshot_hash, anchored_to, anchor_timestamp) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                (anchor.id, seq, anchor.chain_head_hash, anchor.chain_length, anchor.first_event_id,
-                 anchor.last_event_id, anchor.snapshot_hash, target, now or datetime.now(UTC)),
+                (anchor.id, anchor.anchor_sequence, anchor.chain_head_hash, anchor.chain_length,
+                 anchor.first_event_id, anchor.last_event_id, anchor.snapshot_hash, target, now or datetime.now(UTC)),
             )
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('paulp/anchor-seq'))")
@@ -124,7 +140,7 @@ def verify_all(database_url: str, anchor_url: str, now: datetime | None = None) 
     ensure_anchor_store(anchor_url)
     at = now or datetime.now(UTC)
     chain = verify(database_url)
-    result = verify_anchors(load_chain(database_url), load_anchors(anchor_url))
+    result = verify_stored_anchors(database_url, anchor_url)
     outcome = VerificationOutcome(chain, result, at)
     with psycopg.connect(anchor_url, autocommit=True) as conn:
         reason = None if outcome.valid else (

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from paulp.adapters.eventstore.chain import canonical_payload, record_from_row
-from paulp.domain.audit import VerificationResult, verify_range
+from paulp.domain.audit import RangeWalk, VerificationResult
 
 
 @dataclass(frozen=True)
@@ -54,37 +54,58 @@ def chain_head(conn: psycopg.Connection[Any]) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, "genesis")
 
 
-def verify(database_url: str, start: int = 1, end: int | None = None) -> AuditReport:
+def verify(database_url: str, start: int = 1, end: int | None = None, batch: int = 5_000) -> AuditReport:
+    """§5.2 over ``[start, end]`` plus every chain row against its event, in one streamed pass (a
+    server-side cursor, ``batch`` rows per round trip) over one snapshot: memory holds a batch and the
+    findings, not the chain."""
     with psycopg.connect(database_url) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         if end is None:
             end = chain_head(conn)[0]
-        cur = conn.cursor(row_factory=dict_row)
-        rows = cur.execute(
-            "SELECT c.*, e.state AS event_state, e.notification_id AS event_nid FROM audit_chain c"
-            " LEFT JOIN paulp_events e ON e.notification_id = c.notification_id"
-            " WHERE c.chain_seq BETWEEN %s AND %s ORDER BY c.chain_seq",
-            (start, end),
-        ).fetchall()
-        records, mismatches = [], []
-        for r in rows:
-            records.append(record_from_row(r))
-            if r["event_nid"] is None:
-                mismatches.append(EventMismatch(r["chain_seq"], r["notification_id"], "event_missing",
-                                                "chain record names an event that is not in the log"))
-                continue
-            payload, _ = canonical_payload(bytes(r["event_state"]))
-            if payload != r["payload"]:
-                mismatches.append(EventMismatch(r["chain_seq"], r["notification_id"], "event_payload",
-                                                "stored event differs from its chained payload"))
-        if rows:
-            lo, hi = rows[0]["notification_id"], rows[-1]["notification_id"]
-            for (nid,) in conn.execute(
-                "SELECT e.notification_id FROM paulp_events e LEFT JOIN audit_chain c"
-                " ON c.notification_id = e.notification_id"
-                " WHERE e.notification_id BETWEEN %s AND %s AND c.chain_seq IS NULL ORDER BY 1",
-                (lo, hi),
-            ):
-                prior = max((x["chain_seq"] for x in rows if x["notification_id"] < nid), default=start)
-                mismatches.append(EventMismatch(prior + 1, nid, "chain_missing", "event has no chain record"))
-    return AuditReport(verify_range(records, start, end), mismatches)
+        walk = RangeWalk(start, end)
+        mismatches: list[EventMismatch] = []
+        first_nid: int | None = None
+        last_nid: int | None = None
+        with conn.cursor(name="paulp_chain_verify", row_factory=dict_row) as cur:
+            cur.itersize = batch
+            cur.execute(
+                "SELECT c.*, e.state AS event_state, e.notification_id AS event_nid FROM audit_chain c"
+                " LEFT JOIN paulp_events e ON e.notification_id = c.notification_id"
+                " WHERE c.chain_seq BETWEEN %s AND %s ORDER BY c.chain_seq",
+                (start, end),
+            )
+            for r in cur:
+                walk.feed(record_from_row(r))
+                first_nid = r["notification_id"] if first_nid is None else first_nid
+                last_nid = r["notification_id"]
+                mismatch = _event_mismatch(r)
+                if mismatch is not None:
+                    mismatches.append(mismatch)
+        if first_nid is not None and last_nid is not None:
+            mismatches.extend(_unchained_events(conn, first_nid, last_nid, start, end))
+    return AuditReport(walk.result(), mismatches)
+
+
+def _event_mismatch(r: dict[str, Any]) -> EventMismatch | None:
+    if r["event_nid"] is None:
+        return EventMismatch(r["chain_seq"], r["notification_id"], "event_missing",
+                             "chain record names an event that is not in the log")
+    payload, _ = canonical_payload(bytes(r["event_state"]))
+    if payload != r["payload"]:
+        return EventMismatch(r["chain_seq"], r["notification_id"], "event_payload",
+                             "stored event differs from its chained payload")
+    return None
+
+
+def _unchained_events(conn: psycopg.Connection[Any], lo: int, hi: int, start: int, end: int) -> list[EventMismatch]:
+    """Events between the range's first and last chained notification ids that have no chain record; each is
+    reported at the sequence after the last chain record before it in the range."""
+    rows = conn.execute(
+        "SELECT e.notification_id, (SELECT max(p.chain_seq) FROM audit_chain p WHERE p.notification_id"
+        " < e.notification_id AND p.chain_seq BETWEEN %s AND %s) FROM paulp_events e LEFT JOIN audit_chain c"
+        " ON c.notification_id = e.notification_id"
+        " WHERE e.notification_id BETWEEN %s AND %s AND c.chain_seq IS NULL ORDER BY 1",
+        (start, end, lo, hi),
+    ).fetchall()
+    return [EventMismatch((prior if prior is not None else start) + 1, nid, "chain_missing",
+                          "event has no chain record") for nid, prior in rows]

@@ -217,30 +217,55 @@ def _record_findings(rec: ChainRecord, previous: ChainRecord | None) -> list[Bro
     return found
 
 
+class RangeWalk:
+    """§5.2 over ``[start, end]`` fed one record at a time in sequence order, so a chain of any length is
+    verified in one pass with constant memory (the findings aside). ``verify_range`` is the list form."""
+
+    def __init__(self, start: int = 1, end: int | None = None) -> None:
+        self.start, self.end = start, end
+        self._previous: ChainRecord | None = None
+        self._first: int | None = None
+        self._gaps: list[int] = []
+        self._broken: list[BrokenLink] = []
+        self._checked = 0
+
+    def feed(self, rec: ChainRecord) -> None:
+        if rec.sequence < self.start or (self.end is not None and rec.sequence > self.end):
+            return
+        previous = self._previous
+        if previous is not None:
+            if rec.sequence < previous.sequence:
+                raise ValueError(f"records out of sequence order: {rec.sequence} after {previous.sequence}")
+            self._gaps.extend(range(previous.sequence + 1, rec.sequence))
+        else:
+            self._first = rec.sequence
+        self._broken.extend(_record_findings(rec, previous))
+        self._previous = rec
+        self._checked += 1
+
+    def result(self) -> VerificationResult:
+        last = self._previous
+        if last is None or self._first is None:
+            return VerificationResult(True, (), (), 0, self.start, self.end if self.end is not None else 0)
+        return VerificationResult(
+            valid=not self._gaps and not self._broken,
+            gaps=tuple(self._gaps),
+            broken_links=tuple(self._broken),
+            events_checked=self._checked,
+            first_sequence=self._first,
+            last_sequence=last.sequence,
+        )
+
+
 def verify_range(records: Iterable[ChainRecord], start: int = 1, end: int | None = None) -> VerificationResult:
     """§5.2 over `[start, end]` inclusive; `end=None` means the current head."""
     ordered = _ordered(records)
     if end is None:
         end = ordered[-1].sequence if ordered else 0
-    in_range = [r for r in ordered if start <= r.sequence <= end]
-    if not in_range:
-        return VerificationResult(True, (), (), 0, start, end)
-    gaps: list[int] = []
-    broken: list[BrokenLink] = []
-    previous: ChainRecord | None = None
-    for rec in in_range:
-        if previous is not None:
-            gaps.extend(range(previous.sequence + 1, rec.sequence))
-        broken.extend(_record_findings(rec, previous))
-        previous = rec
-    return VerificationResult(
-        valid=not gaps and not broken,
-        gaps=tuple(gaps),
-        broken_links=tuple(broken),
-        events_checked=len(in_range),
-        first_sequence=in_range[0].sequence,
-        last_sequence=in_range[-1].sequence,
-    )
+    walk = RangeWalk(start, end)
+    for rec in ordered:
+        walk.feed(rec)
+    return walk.result()
 
 
 def chain_gaps(records: Iterable[ChainRecord]) -> list[int]:

@@ -6,11 +6,33 @@ chain after that moment, even consistently, no longer matches the pinned head.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from paulp.domain.audit import GENESIS, ChainRecord, snapshot
+from paulp.domain.audit import EMPTY_SNAPSHOT, GENESIS, ChainRecord
+
+
+class Link(NamedTuple):
+    """A chain record as the anchor checks read it: three columns of a stored chain row."""
+
+    sequence: int
+    id: str
+    hash: str
+
+
+class ChainLink(Protocol):
+    """What anchor checks read of a chain record: a stored chain row needs only these three columns."""
+
+    @property
+    def sequence(self) -> int: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def hash(self) -> str: ...
 
 
 class AnchorNotFound(LookupError):
@@ -48,19 +70,31 @@ class Anchor:
         )
 
 
-def anchor_for(records: Iterable[ChainRecord], anchor_id: str, anchor_sequence: int) -> Anchor:
+def anchor_for(records: Iterable[ChainLink], anchor_id: str, anchor_sequence: int) -> Anchor:
     """The anchor row to store now: head hash, length and the §5.5 snapshot hash."""
-    ordered = sorted(records, key=lambda r: r.sequence)
-    head = ordered[-1] if ordered else None
-    length = head.sequence if head is not None else 0
+    return anchor_for_ordered(sorted(records, key=lambda r: r.sequence), anchor_id, anchor_sequence)
+
+
+def anchor_for_ordered(links: Iterable[ChainLink], anchor_id: str, anchor_sequence: int) -> Anchor:
+    """``anchor_for`` over links already in sequence order, in one pass with constant memory (the anchor
+    job streams the chain's three columns instead of loading every record)."""
+    first: ChainLink | None = None
+    head: ChainLink | None = None
+    digest = hashlib.sha256()
+    for link in links:
+        if head is not None and link.sequence < head.sequence:
+            raise ValueError(f"links out of sequence order: {link.sequence} after {head.sequence}")
+        first = first or link
+        head = link
+        digest.update(link.hash.encode("utf-8"))
     return Anchor(
         id=anchor_id,
         chain_head_hash=head.hash if head is not None else GENESIS,
-        chain_length=length,
+        chain_length=head.sequence if head is not None else 0,
         last_event_id=head.id if head is not None else None,
         anchor_sequence=anchor_sequence,
-        first_event_id=ordered[0].id if ordered else None,
-        snapshot_hash=snapshot(ordered, length).hash,
+        first_event_id=first.id if first is not None else None,
+        snapshot_hash=digest.hexdigest() if head is not None else EMPTY_SNAPSHOT,
     )
 
 
@@ -95,31 +129,77 @@ class AnchorsResult:
         return {"verified": self.verified, "failed": self.failed, "anchors": [a.to_dict() for a in self.anchors]}
 
 
-def verify_anchor(records: Iterable[ChainRecord], anchor: Anchor) -> AnchorCheck:
-    """The three §5.3 checks in order, then the snapshot hash when the anchor stored one."""
-    recs = list(records)
-    if anchor.last_event_id is None and anchor.chain_length == 0:
-        last_hash: str | None = GENESIS  # an anchor of the empty chain points at no record
-    else:
-        last = _anchored_record(recs, anchor)
-        if last is None:
-            return AnchorCheck(anchor.id, False, f"Last event not found: {anchor.last_event_id}")
-        last_hash = last.hash
-    if last_hash != anchor.chain_head_hash:
-        return AnchorCheck(anchor.id, False, f"Hash mismatch: expected {anchor.chain_head_hash}, got {last_hash}")
-    count = sum(1 for r in recs if r.sequence <= anchor.chain_length)
-    if count != anchor.chain_length:
-        return AnchorCheck(anchor.id, False, f"Chain length mismatch: expected {anchor.chain_length}, got {count}")
-    if anchor.snapshot_hash is not None:
-        actual = snapshot(recs, anchor.chain_length).hash
-        if actual != anchor.snapshot_hash:
-            return AnchorCheck(anchor.id, False, f"Snapshot mismatch: expected {anchor.snapshot_hash}, got {actual}")
-    return AnchorCheck(anchor.id, True)
+@dataclass
+class _Probe:
+    """What one pass over the chain gathers for one anchor."""
+
+    anchor: Anchor
+    at_length: str | None = None  # hash of the first record at chain_length named by last_event_id
+    named: str | None = None  # hash of the first record named by last_event_id, anywhere
+    count: int = 0  # records with sequence <= chain_length
+    snapshot: str = EMPTY_SNAPSHOT  # §5.5 snapshot up to chain_length
+
+    def check(self) -> AnchorCheck:
+        """The three §5.3 checks in order, then the snapshot hash when the anchor stored one."""
+        a = self.anchor
+        if a.last_event_id is None and a.chain_length == 0:
+            last_hash: str | None = GENESIS  # an anchor of the empty chain points at no record
+        else:
+            last_hash = self.at_length or self.named
+            if last_hash is None:
+                return AnchorCheck(a.id, False, f"Last event not found: {a.last_event_id}")
+        if last_hash != a.chain_head_hash:
+            return AnchorCheck(a.id, False, f"Hash mismatch: expected {a.chain_head_hash}, got {last_hash}")
+        if self.count != a.chain_length:
+            return AnchorCheck(a.id, False, f"Chain length mismatch: expected {a.chain_length}, got {self.count}")
+        if a.snapshot_hash is not None and self.snapshot != a.snapshot_hash:
+            return AnchorCheck(a.id, False, f"Snapshot mismatch: expected {a.snapshot_hash}, got {self.snapshot}")
+        return AnchorCheck(a.id, True)
 
 
-def verify_anchors(records: Iterable[ChainRecord], anchors: Iterable[Anchor]) -> AnchorsResult:
-    recs = list(records)
-    checks = tuple(verify_anchor(recs, a) for a in sorted(anchors, key=lambda a: a.anchor_sequence))
+def verify_anchor(records: Iterable[ChainLink], anchor: Anchor) -> AnchorCheck:
+    return verify_anchors(records, [anchor]).anchors[0]
+
+
+def verify_anchors(records: Iterable[ChainLink], anchors: Iterable[Anchor]) -> AnchorsResult:
+    """Every anchor's checks; records in any order (sorted here, stably, by sequence)."""
+    return verify_anchors_ordered(sorted(records, key=lambda r: r.sequence), anchors)
+
+
+def verify_anchors_ordered(links: Iterable[ChainLink], anchors: Iterable[Anchor]) -> AnchorsResult:
+    """All anchors against one pass over links in sequence order: O(chain + anchors) time and memory
+    O(anchors), where checking each anchor on its own would read the chain once per anchor (an hourly
+    anchor makes that quadratic within months)."""
+    probes = [_Probe(a) for a in sorted(anchors, key=lambda a: a.anchor_sequence)]
+    by_length = sorted(probes, key=lambda p: p.anchor.chain_length)
+    by_id: dict[str, list[_Probe]] = {}
+    for p in probes:
+        if p.anchor.last_event_id is not None:
+            by_id.setdefault(p.anchor.last_event_id, []).append(p)
+    digest, count, pending, previous = hashlib.sha256(), 0, 0, None
+
+    def close_through(sequence: int | None) -> None:
+        """Freeze count and snapshot of every anchor whose length is below ``sequence`` (None: all)."""
+        nonlocal pending
+        while pending < len(by_length) and (sequence is None or by_length[pending].anchor.chain_length < sequence):
+            p = by_length[pending]
+            p.count, p.snapshot = count, digest.hexdigest() if count else EMPTY_SNAPSHOT
+            pending += 1
+
+    for link in links:
+        if previous is not None and link.sequence < previous:
+            raise ValueError(f"links out of sequence order: {link.sequence} after {previous}")
+        previous = link.sequence
+        close_through(link.sequence)
+        count += 1
+        digest.update(link.hash.encode("utf-8"))
+        for p in by_id.get(link.id, ()):
+            if p.named is None:
+                p.named = link.hash
+            if p.at_length is None and link.sequence == p.anchor.chain_length:
+                p.at_length = link.hash
+    close_through(None)
+    checks = tuple(p.check() for p in probes)
     passed = sum(1 for c in checks if c.valid)
     return AnchorsResult(passed, len(checks) - passed, checks)
 

@@ -7,11 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from paulp.adapters.anchors import latest_status, load_anchors, load_chain
+from paulp.adapters.anchors import latest_status, verify_stored_anchors
 from paulp.adapters.audit_store import verify
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
-from paulp.domain.audit_anchors import verify_anchors
 
 router = APIRouter(prefix="/admin/audit", tags=["audit"])
 
@@ -45,7 +44,7 @@ async def verify_range(request: Request) -> dict[str, Any]:
 @router.get("/anchors")
 def anchors(request: Request) -> dict[str, Any]:
     c = request.app.state.container
-    return {**verify_anchors(load_chain(c.database_url), load_anchors(c.anchor_url)).to_dict(), "timestamp": now_iso()}
+    return {**verify_stored_anchors(c.database_url, c.anchor_url).to_dict(), "timestamp": now_iso()}
 
 
 @router.post("/anchor")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from paulp.adapters.anchors import verify_stored_anchors, write_anchor
+from paulp.adapters.audit_store import verify
 from paulp.adapters.eventstore.chain import build_row
 from paulp.api.app import create_app
 from paulp.api.audit_job import anchor_and_verify
@@ -64,5 +67,35 @@ def test_anchor_when_whole_chain_rewritten_consistently_then_break_detected_and_
         assert outcome.chain.valid  # internally consistent forgery...
         assert outcome.anchors.failed >= 1  # ...but the first anchor no longer matches
         assert c.breaker.get().state == "HALT"
+    finally:
+        c.close()
+
+
+def test_verify_and_anchors_when_streamed_in_small_batches_then_same_findings_as_one_batch(
+    fresh_db, nats_url, namespace
+):
+    """The jobs stream the chain through server-side cursors; batch boundaries must not change a verdict."""
+    c = make_container(fresh_db, nats_url, namespace)
+    try:
+        for t in ("CAUTION", "NORMAL") * 4:
+            c.breaker.transition(t, "x", "t")
+        early = write_anchor(fresh_db, c.anchor_url, batch=2)
+        assert early == dataclasses.replace(write_anchor(fresh_db, c.anchor_url), id=early.id, anchor_sequence=1)
+        assert verify_stored_anchors(fresh_db, c.anchor_url, batch=2).failed == 0
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")
+            gone_seq, gone_nid = conn.execute(
+                "DELETE FROM audit_chain WHERE chain_seq = 5 RETURNING chain_seq, notification_id").fetchone()
+            edited_nid = conn.execute("SELECT notification_id FROM audit_chain WHERE chain_seq = 7").fetchone()[0]
+            conn.execute("UPDATE paulp_events SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+                         " '\"x\"', '\"y\"'), 'UTF8') WHERE notification_id = %s", (edited_nid,))
+        small, whole = verify(fresh_db, batch=2), verify(fresh_db)
+        assert small == whole
+        assert small.chain.gaps == (gone_seq,)
+        assert {(m.kind, m.notification_id, m.sequence) for m in small.event_mismatches} == {
+            ("chain_missing", gone_nid, gone_seq), ("event_payload", edited_nid, 7)}
+        streamed = verify_stored_anchors(fresh_db, c.anchor_url, batch=2)
+        assert streamed == verify_stored_anchors(fresh_db, c.anchor_url)
+        assert streamed.failed == 2 and all("Chain length mismatch" in (a.reason or "") for a in streamed.anchors)
     finally:
         c.close()

@@ -17,6 +17,7 @@ from paulp.domain.audit import (
     ChainRecord,
     ChainTimestampRegressed,
     InvalidChainField,
+    RangeWalk,
     append_record,
     chain_gaps,
     last_good_state,
@@ -29,9 +30,12 @@ from paulp.domain.audit_anchors import (
     Anchor,
     AnchorEventMissing,
     AnchorNotFound,
+    Link,
     anchor_for,
+    anchor_for_ordered,
     verify_anchor,
     verify_anchors,
+    verify_anchors_ordered,
     walk_from_anchor,
     walk_from_anchor_id,
 )
@@ -384,3 +388,97 @@ class ChainMachine(RuleBasedStateMachine):
 
 ChainMachine.TestCase.settings = settings(max_examples=50, stateful_step_count=20)
 TestChainMachine = ChainMachine.TestCase
+
+
+# --- one pass over the chain (what the anchor job and the verify endpoint stream) -----------------------
+
+
+def _reference_check(records: list[ChainRecord], anchor: Anchor) -> tuple[bool, str | None]:
+    """§5.3 read literally, one anchor at a time over the whole chain: the oracle of the one-pass checker."""
+    ordered = sorted(records, key=lambda r: r.sequence)
+    if anchor.last_event_id is None and anchor.chain_length == 0:
+        last_hash: str | None = GENESIS
+    else:
+        named = [r for r in ordered if r.id == anchor.last_event_id]
+        candidates = [r for r in named if r.sequence == anchor.chain_length] or named
+        if not candidates:
+            return False, f"Last event not found: {anchor.last_event_id}"
+        last_hash = candidates[0].hash
+    if last_hash != anchor.chain_head_hash:
+        return False, f"Hash mismatch: expected {anchor.chain_head_hash}, got {last_hash}"
+    count = sum(1 for r in ordered if r.sequence <= anchor.chain_length)
+    if count != anchor.chain_length:
+        return False, f"Chain length mismatch: expected {anchor.chain_length}, got {count}"
+    actual = snapshot(ordered, anchor.chain_length).hash
+    if anchor.snapshot_hash is not None and actual != anchor.snapshot_hash:
+        return False, f"Snapshot mismatch: expected {anchor.snapshot_hash}, got {actual}"
+    return True, None
+
+
+@st.composite
+def anchored_histories(draw: st.DrawFn) -> tuple[list[ChainRecord], list[Anchor]]:
+    """A chain anchored at several moments (hourly anchors), then tampered in one of several ways."""
+    chain = make_chain(draw(st.integers(min_value=0, max_value=12)))
+    cuts = draw(st.lists(st.integers(min_value=0, max_value=len(chain)), max_size=5))
+    anchors = [anchor_for(chain[:cut], f"a{i}", i + 1) for i, cut in enumerate(cuts)]
+    anchors = [dataclasses.replace(a, snapshot_hash=None) if draw(st.booleans()) else a for a in anchors]
+    if chain:
+        k = draw(st.integers(min_value=0, max_value=len(chain) - 1))
+        how = draw(st.sampled_from(["none", "delete", "renumber", "rehash_suffix", "overwrite_hash", "duplicate_id"]))
+        if how == "delete":
+            chain = chain[:k] + chain[k + 1:]
+        elif how == "renumber":  # a deleted record hidden by shifting every later sequence down by one
+            chain = [*chain[:k], *(dataclasses.replace(r, sequence=r.sequence - 1) for r in chain[k + 1:])]
+        elif how == "rehash_suffix":
+            chain = rehash_from([*chain[:k], dataclasses.replace(chain[k], payload='{"forged":1}'), *chain[k + 1:]], k)
+        elif how == "overwrite_hash":
+            chain = [*chain[:k], dataclasses.replace(chain[k], hash="0" * 64), *chain[k + 1:]]
+        elif how == "duplicate_id" and k + 1 < len(chain):
+            chain = [*chain[:k + 1], dataclasses.replace(chain[k + 1], id=chain[k].id), *chain[k + 2:]]
+    return chain, anchors
+
+
+@given(history=anchored_histories())
+@settings(max_examples=300)
+def test_verify_anchors_when_one_pass_then_same_verdicts_as_checking_each_anchor_alone(
+    history: tuple[list[ChainRecord], list[Anchor]],
+) -> None:
+    chain, anchors = history
+    result = verify_anchors(chain, anchors)
+    expected = [_reference_check(chain, a) for a in sorted(anchors, key=lambda a: a.anchor_sequence)]
+    assert [(c.valid, c.reason) for c in result.anchors] == expected
+    assert result.failed == sum(1 for ok, _ in expected if not ok)
+
+
+@given(chain=chains())
+def test_anchor_for_when_given_links_only_then_same_anchor_as_from_full_records(chain: list[ChainRecord]) -> None:
+    links = [Link(r.sequence, r.id, r.hash) for r in chain]
+    assert anchor_for_ordered(links, "a", 1) == anchor_for(chain, "a", 1)
+    assert anchor_for(chain, "a", 1).snapshot_hash == snapshot(chain, len(chain)).hash
+
+
+def test_one_pass_checkers_when_links_out_of_order_then_refuse_instead_of_misjudging() -> None:
+    chain = make_chain(3)
+    swapped = [chain[1], chain[0], chain[2]]
+    with pytest.raises(ValueError, match="out of sequence order"):
+        verify_anchors_ordered(swapped, [anchor_for(chain, "a", 1)])
+    with pytest.raises(ValueError, match="out of sequence order"):
+        anchor_for_ordered(swapped, "a", 1)
+    walk = RangeWalk()
+    walk.feed(chain[1])
+    with pytest.raises(ValueError, match="out of sequence order"):
+        walk.feed(chain[0])
+
+
+@given(chain=chains(), data=st.data())
+def test_range_walk_when_fed_in_order_then_same_result_as_verify_range(chain: list[ChainRecord],
+                                                                       data: st.DataObject) -> None:
+    if len(chain) > 1 and data.draw(st.booleans()):
+        k = data.draw(st.integers(min_value=0, max_value=len(chain) - 1))
+        chain = chain[:k] + chain[k + 1:]  # a deleted record: gaps and a broken link
+    start = data.draw(st.integers(min_value=1, max_value=9))
+    end = data.draw(st.none() | st.integers(min_value=start, max_value=10))
+    walk = RangeWalk(start, end if end is not None else (chain[-1].sequence if chain else 0))
+    for rec in chain:
+        walk.feed(rec)
+    assert walk.result() == verify_range(chain, start, end)
