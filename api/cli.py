@@ -131,7 +131,7 @@ def project(
 
 
 def _workers(relay: bool, projections: list[str] | None) -> None:
-    from paulp.api.runtime import install_signal_handlers, run_workers
+    from paulp.api.runtime import freeze_startup_heap, install_signal_handlers, run_workers
     from paulp.api.wiring import build
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -146,6 +146,7 @@ def _workers(relay: bool, projections: list[str] | None) -> None:
             install_signal_handlers(stop)
             await run_workers(container, stop, relay=relay, projections=projections)
 
+        freeze_startup_heap()
         try:
             run_loop(main())
         finally:

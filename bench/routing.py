@@ -10,7 +10,9 @@ Figures at 1 and at 50 concurrent callers in a closed loop (each caller starts i
 last returns: with a zero-latency provider that measures saturation, latency = 50 / throughput), and at 50
 callers that each pause 0.1-0.3 s between calls (about 250 calls/s offered, as callers waiting on real
 providers would), and at one caller pausing 2-6 ms (what a call after idle time costs, without
-contention). All calls charge one category (the worst case for its lock).
+contention). All calls charge one category (the worst case for its lock). Like every long-running paulp
+process, the bench freezes its start-up heap once wired (``freeze_startup_heap``), so the cyclic
+collector's full passes do not walk it with every caller stopped.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import psycopg
 from bench.common import bench_services, save, summary_ms
 from paulp.adapters.config import Settings
 from paulp.api.routing_wiring import uuid7
+from paulp.api.runtime import freeze_startup_heap
 from paulp.api.wiring import application_env, build
 from paulp.domain.budgets import DEFAULT_ASSUMPTIONS
 from paulp.domain.executor import CallPort, CallResult, Usage
@@ -153,6 +156,7 @@ def main() -> None:
                                                     ("concurrent_50_paced", args.concurrent_calls, 50, 0.2)):
                 service = routing_service(container)
                 service.govern("signal_scanning", user_prompt=USER_PROMPT)  # warm: ledgers cached, pool open
+                freeze_startup_heap()  # as every long-running paulp process does once wired
                 figures.setdefault("plan_route_pure", plan_only(service, 2000))
                 figures[name] = run(service, calls, concurrency, think)
                 service.close()
