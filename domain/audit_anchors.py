@@ -145,7 +145,7 @@ class _Probe:
         if a.last_event_id is None and a.chain_length == 0:
             last_hash: str | None = GENESIS  # an anchor of the empty chain points at no record
         else:
-            last_hash = self.at_length or self.named
+            last_hash = self.at_length if self.at_length is not None else self.named
             if last_hash is None:
                 return AnchorCheck(a.id, False, f"Last event not found: {a.last_event_id}")
         if last_hash != a.chain_head_hash:
