@@ -6,6 +6,8 @@ Rows are loaded with COPY straight into the views (a load shortcut for the bench
 them through events). The API runs as under ``paulp serve``: uvicorn in its own process on loopback
 (uvloop and httptools when installed). The client is a keep-alive HTTP/1.1 connection from the standard
 library, sequential; each API request is followed by the same SQL run raw through psycopg in this process.
+Then the same app is called in this process as ASGI (no socket, no HTTP), again beside the raw SQL: the
+difference between the two tables is the HTTP hop, which the floor row (GET /health/live) measures alone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import psycopg
 
 from bench.common import bench_services, save, summary_ms
 from paulp.adapters.config import Settings
+from paulp.api.app import create_app
+from paulp.api.cli import run_loop
 from paulp.api.runtime import serve_api
 from paulp.api.trades import parse_filters, trades_query
 from paulp.api.wiring import build
@@ -156,6 +160,59 @@ def http_floor(conn: http.client.HTTPConnection, repeats: int) -> dict[str, floa
     return summary_ms(samples)
 
 
+def in_process(db_url: str, nats_url: str, ns: str, repeats: int) -> dict[str, Any]:
+    """The same app called as ASGI in this process (no socket, no HTTP parsing), each request followed by the
+    raw SQL: what the handler itself adds, separated from the HTTP hop that the floor row measures."""
+    settings = Settings(PAULP_NAMESPACE=ns, ADMIN_TOKEN=TOKEN)  # type: ignore[arg-type]
+    container = build(settings, db_url, nats_url)
+    app = create_app(container)
+    out: dict[str, Any] = {}
+
+    async def call(query: dict[str, str]) -> int:
+        qs = "&".join(f"{k}={v}" for k, v in query.items()).encode()
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": "/admin/trades", "raw_path": b"/admin/trades", "query_string": qs,
+                 "root_path": "", "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {TOKEN}".encode())],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80)}
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await app(scope, receive, send)
+        return status
+
+    async def main() -> None:
+        async with app.router.lifespan_context(app):
+            with psycopg.connect(db_url) as conn:
+                for q in QUERIES:
+                    label = "&".join(f"{k}={v}" for k, v in q.items()) or "(defaults)"
+                    f = parse_filters(q)
+                    for _ in range(50):
+                        assert await call(q) == 200
+                    asgi, raw = [], []
+                    for _ in range(repeats):
+                        t = time.perf_counter()
+                        assert await call(q) == 200
+                        asgi.append(time.perf_counter() - t)
+                        t = time.perf_counter()
+                        run_raw(conn, f)
+                        raw.append(time.perf_counter() - t)
+                    a, b = summary_ms(asgi), summary_ms(raw)
+                    out[label] = {"asgi": a, "raw_sql": b, "p99_ratio": round(a["p99_ms"] / b["p99_ms"], 2)}
+
+    try:
+        run_loop(main())
+    finally:
+        container.close()
+    return out
+
+
 def run_raw(conn: psycopg.Connection[Any], f: Any) -> None:
     """The API's SQL for these filters, run directly: the same statement, the rows fetched."""
     query, args, _ = trades_query(f)
@@ -171,6 +228,7 @@ def main() -> None:
         build(Settings(PAULP_NAMESPACE=ns), db_url, nats_url).close()  # migrate
         rate = load(db_url, args.rows)
         results = measure(db_url, nats_url, ns, args.repeats)
+        local = in_process(db_url, nats_url, ns, args.repeats)
     print(f"loaded {args.rows} rows by COPY at {rate:,.0f} rows/s")
     print(f"{'query':55s} {'api p50':>8s} {'api p99':>8s} {'raw p50':>8s} {'raw p99':>8s} {'p99 x':>6s} rows")
     floor = results.pop("http_floor")
@@ -178,7 +236,13 @@ def main() -> None:
     for label, r in results.items():
         print(f"{label:55s} {r['api']['p50_ms']:8.2f} {r['api']['p99_ms']:8.2f} {r['raw_sql']['p50_ms']:8.2f}"
               f" {r['raw_sql']['p99_ms']:8.2f} {r['p99_ratio']:6.2f} {r['rows']}")
-    figures = {"rows": args.rows, "copy_rows_per_s": rate, "http_floor": floor, "queries": results}
+    print("in process, the app called as ASGI (no socket, no HTTP): what the handler adds to the same SQL")
+    print(f"{'query':55s} {'asgi p50':>8s} {'asgi p99':>8s} {'raw p50':>8s} {'raw p99':>8s} {'p99 x':>6s}")
+    for label, r in local.items():
+        print(f"{label:55s} {r['asgi']['p50_ms']:8.2f} {r['asgi']['p99_ms']:8.2f} {r['raw_sql']['p50_ms']:8.2f}"
+              f" {r['raw_sql']['p99_ms']:8.2f} {r['p99_ratio']:6.2f}")
+    figures = {"rows": args.rows, "copy_rows_per_s": rate, "http_floor": floor, "queries": results,
+               "in_process": local}
     print(f"saved {save('trades_query', figures)}")
 
 
