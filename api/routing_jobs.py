@@ -3,7 +3,8 @@
 - Nightly stability drift sweep (llm-routing §7.1) at/after 03:00 UTC, once per UTC day: the result is a
   ``DriftSweepRecord.Recorded`` event; its block decision reaches the go-live gate through
   ``views.llm_drift_sweeps`` (§7.3).
-- Stale budget holds (a process died between reserve and settle) are released, so no reservation leaks.
+- Stale budget holds (a process died between reserve and settle) are charged at their reserved amount, so
+  no reservation leaks and no money that may have been spent goes back to the budget.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SWEEP_MAX_RUNS = 100
 @dataclass(frozen=True)
 class TickResult:
     sweep: dict[str, Any] | None
-    released_holds: int
+    charged_holds: int
 
 
 def recent_scoring_samples(container: Container, now: datetime) -> list[SweepSample]:
@@ -55,8 +56,8 @@ def run_drift_sweep(container: Container) -> dict[str, Any]:
 def routing_tick(container: Container) -> TickResult:
     """Idempotent: safe to call every scheduler tick, from several processes."""
     now = container.clock.now().astimezone(UTC)
-    released = container.routing.release_stale_reservations()
+    charged = container.routing.charge_stale_reservations()
     sweep = None
     if now.time() >= SWEEP_AT and not container.routing.nightly_sweep_done(now.strftime("%Y-%m-%d")):
         sweep = run_drift_sweep(container)
-    return TickResult(sweep, released)
+    return TickResult(sweep, charged)

@@ -62,10 +62,26 @@ class BudgetPeriodLedger(Aggregate):
         at: datetime
 
     class LateUsageRecorded(Aggregate.Event):
-        """The cost of a call whose hold had already been released as stale."""
+        """The cost of a call whose hold had already been released as stale (before stale holds were charged)."""
 
         reservation_id: str
         actual_usd: Decimal
+        at: datetime
+
+    class StaleHoldCharged(Aggregate.Event):
+        """A hold whose call never reported back, counted as spent at its reserved amount (fail closed)."""
+
+        reservation_id: str
+        reserved_usd: Decimal
+        reason: str
+        at: datetime
+
+    class LateUsageTrued(Aggregate.Event):
+        """The real cost of a call whose hold was charged as stale: only the excess over the charge counts."""
+
+        reservation_id: str
+        actual_usd: Decimal
+        charged_usd: Decimal
         at: datetime
 
     class Released(Aggregate.Event):
@@ -102,6 +118,7 @@ class BudgetPeriodLedger(Aggregate):
         self.limit_usd = ZERO
         self.consumed_usd = ZERO
         self.holds: dict[str, Hold] = {}
+        self.charged: dict[str, Decimal] = {}  # stale holds charged at their reserved amount, awaiting truth
         self.alerted = False
         self.last_updated: datetime | None = None
 
@@ -150,22 +167,30 @@ class BudgetPeriodLedger(Aggregate):
         self._settled(reservation_id, hold.amount_usd, actual, at)
 
     def record_late_usage(self, reservation_id: str, actual: Decimal, at: datetime) -> None:
-        """Count the cost of a call whose hold was already released as stale (the money was still spent)."""
+        """Count the cost of a call that reported back after its hold was closed as stale: the excess over
+        what the stale charge already counted, or (for a hold released before stale holds were charged) all
+        of it. Consumption never goes down: a call cheaper than its charge stays charged in full."""
         if actual < 0:
             raise LedgerError(f"negative actual cost {actual}")
         if reservation_id in self.holds:
             raise DuplicateReservation(f"reservation {reservation_id} is still open: settle it")
-        self._late_usage_recorded(reservation_id, actual, at)
+        charged = self.charged.get(reservation_id)
+        if charged is None:
+            self._late_usage_recorded(reservation_id, actual, at)
+        else:
+            self._late_usage_trued(reservation_id, actual, charged, at)
 
     def release(self, reservation_id: str, reason: str, at: datetime) -> None:
         hold = self._hold(reservation_id)
         self._released(reservation_id, hold.amount_usd, reason, at)
 
-    def release_stale(self, older_than: timedelta, now: datetime, reason: str) -> list[str]:
-        """Free holds whose call never reported back (a crashed process): no reservation leaks forever."""
+    def charge_stale(self, older_than: timedelta, now: datetime, reason: str) -> list[str]:
+        """Close holds whose call never reported back (a crashed process, an outcome that could not be
+        stored) by counting them as spent at their reserved amount: no reservation stays open forever, and
+        money that may have been spent is never handed back to the budget on a guess."""
         stale = [rid for rid, h in self.holds.items() if now - h.reserved_at > older_than]
         for rid in stale:
-            self.release(rid, reason, now)
+            self._stale_hold_charged(rid, self.holds[rid].amount_usd, reason, now)
         return stale
 
     def reset_usage(self, actor: str, reason: str, at: datetime) -> None:
@@ -204,6 +229,19 @@ class BudgetPeriodLedger(Aggregate):
     @event(LateUsageRecorded)
     def _late_usage_recorded(self, reservation_id: str, actual_usd: Decimal, at: datetime) -> None:
         self.consumed_usd += actual_usd
+        self.last_updated = at
+
+    @event(StaleHoldCharged)
+    def _stale_hold_charged(self, reservation_id: str, reserved_usd: Decimal, reason: str, at: datetime) -> None:
+        self.holds.pop(reservation_id, None)
+        self.consumed_usd += reserved_usd
+        self.charged[reservation_id] = reserved_usd
+        self.last_updated = at
+
+    @event(LateUsageTrued)
+    def _late_usage_trued(self, reservation_id: str, actual_usd: Decimal, charged_usd: Decimal, at: datetime) -> None:
+        self.consumed_usd += max(ZERO, actual_usd - charged_usd)
+        self.charged.pop(reservation_id, None)
         self.last_updated = at
 
     @event(Released)

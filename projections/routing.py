@@ -163,6 +163,17 @@ class LlmBudgetProjection:
                      {"amt": e.actual_usd, "at": e.at})
 
     @apply.register
+    def _(self, e: BudgetPeriodLedger.StaleHoldCharged, cur: Cursor[Any], notification_id: int) -> None:
+        self._update(cur, e.originator_id, "reserved_usd = reserved_usd - %(held)s, spent_usd = spent_usd + %(held)s,"
+                     " open_reservations = open_reservations - 1, settlements = settlements + 1",
+                     {"held": e.reserved_usd, "at": e.at})
+
+    @apply.register
+    def _(self, e: BudgetPeriodLedger.LateUsageTrued, cur: Cursor[Any], notification_id: int) -> None:
+        self._update(cur, e.originator_id, "spent_usd = spent_usd + greatest(0, %(amt)s - %(charged)s)",
+                     {"amt": e.actual_usd, "charged": e.charged_usd, "at": e.at})
+
+    @apply.register
     def _(self, e: BudgetPeriodLedger.Released, cur: Cursor[Any], notification_id: int) -> None:
         self._update(cur, e.originator_id, "reserved_usd = reserved_usd - %(held)s,"
                      " open_reservations = open_reservations - 1, releases = releases + 1",

@@ -61,7 +61,7 @@ from paulp.domain.services.routing_scoring import prepare_prompt, scoring_run
 from paulp.domain.services.routing_types import GovernOutcome, OpenGate, PreparedPrompt, ProviderPort, RoutePreview
 
 STALE_HOLD = timedelta(minutes=15)
-STALE_REASON = "stale reservation released: the call never reported back"
+STALE_REASON = "stale reservation charged: the call never reported back"
 
 
 class RoutingService(PaulpApplication):
@@ -176,21 +176,22 @@ class RoutingService(PaulpApplication):
 
         return period_key(period, now), self._settle(cat, now, job)
 
-    def release_stale_reservations(self, older_than: timedelta = STALE_HOLD) -> int:
-        """Scheduled: free holds of calls that never reported back (crash between reserve and settle)."""
-        now, released = self.clock.now(), 0
+    def charge_stale_reservations(self, older_than: timedelta = STALE_HOLD) -> int:
+        """Scheduled: close the holds of calls that never reported back (a crash between reserve and settle,
+        an outcome that could not be stored) by charging their reserved amount; a late report trues it up."""
+        now, charged = self.clock.now(), 0
 
         def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
-            count = len(daily.release_stale(older_than, now, STALE_REASON))
-            return count + len(monthly.release_stale(older_than, now, STALE_REASON)), []
+            count = len(daily.charge_stale(older_than, now, STALE_REASON))
+            return count + len(monthly.charge_stale(older_than, now, STALE_REASON)), []
 
         for cat in BudgetCategory:
             for at in (now, now - timedelta(days=1)):
                 out = self._batchers[str(cat)].run(job, at)
                 if out.error is not None:
                     raise out.error
-                released += int(out.result or 0)
-        return released
+                charged += int(out.result or 0)
+        return charged
 
     def record_drift_sweep(self, samples: list[SweepSample]) -> tuple[StabilityReport, bool]:
         """§7.1 steps 2-5; returns (report, stored) — one nightly sweep per UTC day, a repeat stores nothing."""
@@ -283,7 +284,7 @@ class RoutingService(PaulpApplication):
                 for ledger in (daily, monthly):
                     if rid in ledger.holds:
                         ledger.settle(rid, actual, finished)
-                    else:  # the hold was released as stale meanwhile: the money was still spent
+                    else:  # the hold was closed as stale meanwhile: true the charge up to the real cost
                         ledger.record_late_usage(rid, actual, finished)
             else:
                 assert failure is not None

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 
 from paulp.domain.budgets import PeriodType, usd
+from paulp.domain.clock import FixedClock
 from paulp.domain.routing import MINIMAX, Provider
+from tests.fakes.llm_servers import FakeReply
 from tests.integration.helpers import make_container
 from tests.integration.routing_support import assumptions_for, catch_up, fake_env, provider_fakes, use_routing
 
@@ -83,4 +86,48 @@ def test_budget_when_two_processes_race_then_optimistic_retries_keep_the_limit(f
     assert daily.open_reservations == 0 and daily.consumed_usd <= usd(services[0].budget.envelopes[CATEGORY]
                                                                        .daily_limit_usd)
     other.close()
+    container.close()
+
+
+@pytest.mark.parametrize("token_factor", [3, 0.5], ids=["dearer-than-held", "cheaper-than-held"])
+def test_stale_hold_when_call_outlives_the_sweep_then_charged_in_full_and_trued_up_by_its_late_report(
+        fresh_db, nats_url, namespace, token_factor: float) -> None:
+    """A call that has not reported back 15 minutes after its reservation is presumed to have spent its hold
+    (fail closed); when it does report, only a cost above that charge is added. The view follows the ledger."""
+    clock = FixedClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    container = make_container(fresh_db, nats_url, namespace, clock=clock)
+    with provider_fakes() as fakes:
+        routing = use_routing(container, fake_env(fakes))
+        probe = routing.dry_run("signal_scanning", user_prompt="scan: headline")
+        held = usd(probe.projected_cost_usd)
+        minimax = fakes[Provider.MINIMAX]
+        minimax.usage.input_tokens = int(probe.estimated_input_tokens * token_factor)
+        minimax.usage.output_tokens = int(probe.estimated_output_tokens * token_factor)
+        minimax.enqueue(FakeReply(delay_s=1.5))
+        with ThreadPoolExecutor(1) as pool:
+            call = pool.submit(routing.govern, "signal_scanning", user_prompt="scan: headline")
+            deadline = time.monotonic() + 10
+            while not minimax.requests:  # the reservation is stored and the provider is answering slowly
+                assert time.monotonic() < deadline, "the call never reached the provider"
+                time.sleep(0.01)
+            clock.set(clock.now() + timedelta(minutes=20))
+            # Act 1: the scheduled sweep finds the hold stale
+            assert routing.charge_stale_reservations() == 2  # the daily and the monthly hold
+            daily, monthly = routing.ledger_snapshots(CATEGORY)
+            # Act 2: the call reports back after all
+            outcome = call.result(timeout=30)
+    # Assert
+    assert (daily.consumed_usd, daily.reserved_usd, daily.open_reservations) == (held, 0, 0)
+    assert (monthly.consumed_usd, monthly.reserved_usd) == (held, 0)
+    assert outcome.success and outcome.usage is not None
+    actual = usd(outcome.usage.cost_usd)
+    assert (actual > held) is (token_factor > 1)
+    expected = max(held, actual)
+    daily, monthly = routing.ledger_snapshots(CATEGORY)
+    assert (daily.consumed_usd, monthly.consumed_usd, daily.reserved_usd) == (expected, expected, 0)
+    catch_up(container)
+    with psycopg.connect(container.database_url) as conn:
+        view = conn.execute("SELECT period_type, spent_usd, reserved_usd, open_reservations FROM views.llm_budget"
+                            " WHERE category = %s ORDER BY period_type", (CATEGORY,)).fetchall()
+    assert view == [(str(PeriodType.DAILY), expected, 0, 0), (str(PeriodType.MONTHLY), expected, 0, 0)]
     container.close()

@@ -39,7 +39,8 @@ def _replay(events: list[Any]) -> BudgetPeriodLedger:
 
 
 def _view(ledger: BudgetPeriodLedger) -> tuple[Any, ...]:
-    return (ledger.id, ledger.version, ledger.limit_usd, ledger.consumed_usd, dict(ledger.holds), ledger.alerted)
+    return (ledger.id, ledger.version, ledger.limit_usd, ledger.consumed_usd, dict(ledger.holds), dict(ledger.charged),
+            ledger.alerted)
 
 
 def test_ids_when_same_category_and_time_then_same_daily_and_monthly_ledger() -> None:
@@ -106,17 +107,36 @@ def test_reserve_when_id_still_open_then_duplicate_refused() -> None:
         daily.reserve("a", Decimal("0.2"), Decimal(1), NOW)
 
 
-def test_release_stale_when_hold_older_than_cutoff_then_released_and_late_usage_still_counted() -> None:
+def test_charge_stale_when_hold_older_than_cutoff_then_counted_as_spent_at_its_reserved_amount() -> None:
     # Arrange
     daily, _ = _pair()
     daily.reserve("old", Decimal("0.3"), Decimal(1), NOW)
     daily.reserve("new", Decimal("0.3"), Decimal(1), NOW + timedelta(minutes=10))
     # Act
-    released = daily.release_stale(timedelta(minutes=15), NOW + timedelta(minutes=20), "stale")
-    daily.record_late_usage("old", Decimal("0.25"), NOW + timedelta(minutes=21))
+    charged = daily.charge_stale(timedelta(minutes=15), NOW + timedelta(minutes=20), "stale")
     # Assert
-    assert released == ["old"] and set(daily.holds) == {"new"}
-    assert daily.consumed_usd == Decimal("0.25") and daily.reserved_usd == Decimal("0.3")
+    assert charged == ["old"] and set(daily.holds) == {"new"}
+    assert daily.consumed_usd == Decimal("0.3") and daily.reserved_usd == Decimal("0.3")
+    assert daily.remaining_usd == Decimal("0.4")  # the stale hold's money is not handed back
+
+
+@pytest.mark.parametrize(("actual", "consumed"), [("0.25", "0.3"), ("0.3", "0.3"), ("0.45", "0.45")])
+def test_late_usage_when_hold_was_charged_as_stale_then_only_the_excess_counts(actual: str, consumed: str) -> None:
+    daily, _ = _pair()
+    daily.reserve("old", Decimal("0.3"), Decimal(1), NOW)
+    daily.charge_stale(timedelta(minutes=15), NOW + timedelta(minutes=20), "stale")
+    daily.record_late_usage("old", Decimal(actual), NOW + timedelta(minutes=21))
+    assert daily.consumed_usd == Decimal(consumed)  # never below the charge, never counted twice
+    assert "old" not in daily.charged
+
+
+def test_late_usage_when_hold_was_released_then_all_of_it_counts() -> None:
+    # A hold released (a refused or failed call) and then reported: the whole cost is new money.
+    daily, _ = _pair()
+    daily.reserve("gone", Decimal("0.3"), Decimal(1), NOW)
+    daily.release("gone", "ALL_MODELS_FAILED", NOW)
+    daily.record_late_usage("gone", Decimal("0.25"), NOW + timedelta(minutes=1))
+    assert daily.consumed_usd == Decimal("0.25")
 
 
 def test_reset_when_period_has_usage_then_consumption_cleared_and_holds_kept() -> None:
@@ -151,6 +171,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.spent_since_reset = Decimal(0)
         self.last_consumed = Decimal(0)
         self.at = NOW
+        self.late_excess = {self.daily.id: Decimal(0), self.monthly.id: Decimal(0)}
         self._collect()
 
     def _collect(self) -> None:
@@ -187,6 +208,26 @@ class LedgerMachine(RuleBasedStateMachine):
         self._collect()
 
     @rule()
+    def charge_stale(self) -> None:
+        """The scheduled sweep, with every open hold older than the cutoff (time moves past all of them)."""
+        self.at += timedelta(minutes=20)
+        for ledger in (self.daily, self.monthly):
+            ledger.charge_stale(timedelta(minutes=15), self.at, "stale")
+        self._collect()
+
+    @rule(fraction=st.integers(min_value=0, max_value=200))
+    def late_report(self, fraction: int) -> None:
+        """A call charged as stale reports back after all, cheaper or dearer than its hold."""
+        if not self.daily.charged:
+            return
+        rid = sorted(self.daily.charged)[0]
+        actual = (self.daily.charged[rid] * fraction / 100).quantize(Decimal("0.0001"))
+        for ledger in (self.daily, self.monthly):
+            self.late_excess[ledger.id] += max(Decimal(0), actual - ledger.charged[rid])
+            ledger.record_late_usage(rid, actual, self.at)
+        self._collect()
+
+    @rule()
     def reset_daily(self) -> None:
         self.daily.reset_usage("ops", "drill", self.at)
         self.last_consumed = Decimal(0)
@@ -196,7 +237,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def never_negative_and_within_limit(self) -> None:
         for ledger, limit in ((self.daily, Decimal("1.0")), (self.monthly, Decimal("3.0"))):
             assert ledger.consumed_usd >= 0 and ledger.reserved_usd >= 0
-            assert ledger.consumed_usd + ledger.reserved_usd <= limit  # settle ≤ hold: never overspent
+            # settle ≤ hold keeps this within the limit; only a late report dearer than its stale charge
+            # (money the provider really took) may push past it, by exactly that excess
+            assert ledger.consumed_usd + ledger.reserved_usd <= limit + self.late_excess[ledger.id]
             assert all(h.amount_usd >= 0 for h in ledger.holds.values())
 
     @invariant()
