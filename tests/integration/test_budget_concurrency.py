@@ -103,7 +103,7 @@ def test_stale_hold_when_call_outlives_the_sweep_then_charged_in_full_and_trued_
         minimax = fakes[Provider.MINIMAX]
         minimax.usage.input_tokens = int(probe.estimated_input_tokens * token_factor)
         minimax.usage.output_tokens = int(probe.estimated_output_tokens * token_factor)
-        minimax.enqueue(FakeReply(delay_s=1.5))
+        minimax.enqueue(FakeReply(delay_s=2.5))  # the sweep below runs within milliseconds of the request
         with ThreadPoolExecutor(1) as pool:
             call = pool.submit(routing.govern, "signal_scanning", user_prompt="scan: headline")
             deadline = time.monotonic() + 10
