@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from paulp.adapters.audit_store import AuditReport, verify
+from paulp.adapters.audit_store import AuditReport, chain_snapshot, verify
 from paulp.domain.audit_anchors import Anchor, AnchorsResult, Link, anchor_for_ordered, verify_anchors_ordered
 
 STREAM_ROWS = 10_000  # chain rows fetched per round trip when streaming the chain
@@ -84,8 +84,7 @@ def links(conn: psycopg.Connection[Any], batch: int = STREAM_ROWS) -> Iterator[L
 def verify_stored_anchors(database_url: str, anchor_url: str, batch: int = STREAM_ROWS) -> AnchorsResult:
     """Every stored anchor against one streamed pass over the chain (§5.3)."""
     anchors = load_anchors(anchor_url)
-    with psycopg.connect(database_url) as conn:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with chain_snapshot(database_url) as conn:
         return verify_anchors_ordered(links(conn, batch), anchors)
 
 
@@ -100,8 +99,7 @@ def write_anchor(database_url: str, anchor_url: str, now: datetime | None = None
                  batch: int = STREAM_ROWS) -> Anchor:
     """Pin the current head (and the snapshot hash of everything up to it), streamed from one snapshot."""
     ensure_anchor_store(anchor_url)
-    with psycopg.connect(database_url) as conn:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with chain_snapshot(database_url) as conn:
         pinned = anchor_for_ordered(links(conn, batch), f"anchor-{secrets.token_hex(8)}", 0)
     with psycopg.connect(anchor_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext('paulp/anchor-seq'))")

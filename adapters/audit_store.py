@@ -6,6 +6,8 @@ The chain alone cannot see an edited event row, so every chain record's payload 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,12 +56,20 @@ def chain_head(conn: psycopg.Connection[Any]) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, "genesis")
 
 
+@contextmanager
+def chain_snapshot(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection inside one REPEATABLE READ transaction: every read of the chain (and of its events) sees
+    the same moment, however long a streamed pass takes."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield conn
+
+
 def verify(database_url: str, start: int = 1, end: int | None = None, batch: int = 5_000) -> AuditReport:
     """§5.2 over ``[start, end]`` plus every chain row against its event, in one streamed pass (a
     server-side cursor, ``batch`` rows per round trip) over one snapshot: memory holds a batch and the
     findings, not the chain."""
-    with psycopg.connect(database_url) as conn:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with chain_snapshot(database_url) as conn:
         if end is None:
             end = chain_head(conn)[0]
         walk = RangeWalk(start, end)

@@ -7,7 +7,7 @@ chain after that moment, even consistently, no longer matches the pinned head.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -70,6 +70,17 @@ class Anchor:
         )
 
 
+def _in_sequence_order(links: Iterable[ChainLink]) -> Iterator[ChainLink]:
+    """The links as given, refusing one that goes back in sequence: a one-pass check must never judge a
+    stream it assumed ordered."""
+    previous: int | None = None
+    for link in links:
+        if previous is not None and link.sequence < previous:
+            raise ValueError(f"links out of sequence order: {link.sequence} after {previous}")
+        previous = link.sequence
+        yield link
+
+
 def anchor_for(records: Iterable[ChainLink], anchor_id: str, anchor_sequence: int) -> Anchor:
     """The anchor row to store now: head hash, length and the §5.5 snapshot hash."""
     return anchor_for_ordered(sorted(records, key=lambda r: r.sequence), anchor_id, anchor_sequence)
@@ -81,10 +92,9 @@ def anchor_for_ordered(links: Iterable[ChainLink], anchor_id: str, anchor_sequen
     first: ChainLink | None = None
     head: ChainLink | None = None
     digest = hashlib.sha256()
-    for link in links:
-        if head is not None and link.sequence < head.sequence:
-            raise ValueError(f"links out of sequence order: {link.sequence} after {head.sequence}")
-        first = first or link
+    for link in _in_sequence_order(links):
+        if first is None:
+            first = link
         head = link
         digest.update(link.hash.encode("utf-8"))
     return Anchor(
@@ -176,7 +186,7 @@ def verify_anchors_ordered(links: Iterable[ChainLink], anchors: Iterable[Anchor]
     for p in probes:
         if p.anchor.last_event_id is not None:
             by_id.setdefault(p.anchor.last_event_id, []).append(p)
-    digest, count, pending, previous = hashlib.sha256(), 0, 0, None
+    digest, count, pending = hashlib.sha256(), 0, 0
 
     def close_through(sequence: int | None) -> None:
         """Freeze count and snapshot of every anchor whose length is below ``sequence`` (None: all)."""
@@ -186,10 +196,7 @@ def verify_anchors_ordered(links: Iterable[ChainLink], anchors: Iterable[Anchor]
             p.count, p.snapshot = count, digest.hexdigest() if count else EMPTY_SNAPSHOT
             pending += 1
 
-    for link in links:
-        if previous is not None and link.sequence < previous:
-            raise ValueError(f"links out of sequence order: {link.sequence} after {previous}")
-        previous = link.sequence
+    for link in _in_sequence_order(links):
         close_through(link.sequence)
         count += 1
         digest.update(link.hash.encode("utf-8"))
