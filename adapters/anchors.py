@@ -166,6 +166,8 @@ def latest_status(database_url: str, anchor_url: str) -> dict[str, Any]:
                                                      for k, v in anchor.items()},
         "totalEvents": int(total[0]) if total else 0,
         "chainHead": {"sequence": head[0], "hash": head[1]} if head else {"sequence": 0, "hash": "genesis"},
+        # chain records not yet covered by an anchor in the separate anchor store (our mirror, §5.5)
+        "unsyncedEvents": max(0, (head[0] if head else 0) - (int(anchor["chain_length"]) if anchor else 0)),
         "lastVerification": None if check is None else {
             "at": check["verified_at"].isoformat(), "valid": check["valid"],
             "checkedThroughSequence": check["checked_through_sequence"]},

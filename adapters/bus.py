@@ -13,7 +13,7 @@ from nats.js.errors import NotFoundError
 
 from paulp.adapters.eventstore.chain import split_topic
 
-_VALID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_VALID = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")
 DUPLICATE_WINDOW_S = 3600.0
 HDR_MSG_ID = "Nats-Msg-Id"
 HDR_EXPECTED_LAST = "Nats-Expected-Last-Msg-Id"

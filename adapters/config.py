@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
 
     ENVIRONMENT: str = "development"
-    SYSTEM_NAME: str = "paul-p"
+    SYSTEM_NAME: str = "Paul P"  # api-and-security §8 default
     PAULP_DATABASE_URL: str | None = None
     PAULP_NATS_URL: str | None = None
     PAULP_ANCHOR_DATABASE_URL: str | None = None

@@ -14,7 +14,7 @@ from importlib import resources
 import psycopg
 
 LOCK_KEY = 0x7061756C70  # "paulp"
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql\Z")
 
 
 class MigrationError(RuntimeError):

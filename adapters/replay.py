@@ -16,7 +16,7 @@ from paulp.projections.base import Projection
 
 LIVE_SCHEMA = "views"
 MARKER = "paulp replay scratch schema"
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 
 
 class ReplayError(RuntimeError):

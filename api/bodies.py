@@ -21,6 +21,6 @@ async def json_object(request: Request, empty_is_object: bool = False) -> dict[s
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ApiError(400, "Invalid JSON body", "invalid_json") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON body", "invalid_json")
+    if not isinstance(body, dict):  # well-formed JSON of the wrong shape is a schema violation (§1.1)
+        raise ApiError(400, "Validation failed", "validation_error", fields=["body"])
     return body

@@ -17,7 +17,7 @@ from paulp.domain.routing import CHAINS, MODELS, BudgetCategory, RouteClass, Run
 from paulp.domain.routing_stats import DecisionFact, routing_stats
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
-_DIGITS = re.compile(r"^[0-9]+$")
+_DIGITS = re.compile(r"[0-9]+")  # used with fullmatch: "$" would also accept a trailing newline
 DECISION_COLUMNS = (
     "decision_id, decided_at, run_type, route_class, budget_category, resolution_source, routing_reason,"
     " strategy_id, chain, selected_model_id, override_used, override_reason, projected_cost_usd, metadata,"
@@ -39,7 +39,7 @@ def bad_request(error: str, code: str, message: str) -> ApiError:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not _DIGITS.match(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise bad_request("Invalid limit", "invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 

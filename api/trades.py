@@ -25,7 +25,7 @@ log = logging.getLogger("paulp.api.trades")
 
 VENUES = ("kalshi", "ibkr")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
-_DIGITS = re.compile(r"^[0-9]+$")
+_DIGITS = re.compile(r"[0-9]+")  # used with fullmatch: "$" would also accept a trailing newline
 SOURCE_QUERIES: Counter[str] = Counter()  # per-venue source reads, for metrics and tests
 
 
@@ -55,7 +55,7 @@ def parse_filters(params: dict[str, str]) -> TradeFilters:
     raw_limit = params.get("limit")
     if raw_limit is None or raw_limit == "":
         limit = DEFAULT_LIMIT
-    elif not _DIGITS.match(raw_limit) or int(raw_limit) < 1:
+    elif not _DIGITS.fullmatch(raw_limit) or int(raw_limit) < 1:
         raise ApiError(400, "Invalid limit. Must be a positive integer.", "invalid_limit")
     else:
         limit = min(int(raw_limit), MAX_LIMIT)

@@ -98,8 +98,9 @@ def _positive_cents(value: object) -> int | None:
         return None
     if not amount.is_finite() or amount <= 0:
         return None
-    cents = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return cents if cents > 0 else None
+    # Check 3 is "> 0" on the amount as sent; an amount under half a cent passes it and is refused only once
+    # the later checks have passed (``GoLiveService``: nothing to allocate), so the spec's check order holds.
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True)

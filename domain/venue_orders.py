@@ -6,6 +6,8 @@ shows exactly what the venue said; updates merge new fields over old ones.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,7 +25,7 @@ class Venue(StrEnum):
 
 
 class InvalidVenueRecord(DomainError):
-    """Raised when a venue record lacks a usable order id or names an unknown venue."""
+    """Raised when a venue record names an unknown venue."""
 
     code = "invalid_venue_record"
 
@@ -35,11 +37,22 @@ def parse_venue(value: str) -> Venue:
         raise InvalidVenueRecord(f"Unknown venue {value!r}") from None
 
 
+def as_record(value: Any) -> dict[str, Any]:
+    """The venue's record as an object: a non-object report is kept as ``{"raw": value}`` (§1.3 step 4)."""
+    return dict(value) if isinstance(value, dict) else {"raw": value}
+
+
 def record_order_id(record: dict[str, Any]) -> str:
+    """The key of a venue record: its ``order_id`` (a string, or a venue's numeric id as text); a record
+    without one is still history the venue reported, keyed by a hash of its content so that the same report
+    twice is recorded once."""
     oid = record.get("order_id")
-    if not isinstance(oid, str) or not oid.strip():
-        raise InvalidVenueRecord("Venue order record needs a non-empty string order_id")
-    return oid
+    if isinstance(oid, str) and oid.strip():
+        return oid
+    if isinstance(oid, int) and not isinstance(oid, bool):
+        return str(oid)
+    content = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "content-" + hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
 def venue_order_id(venue: str, order_id: str) -> UUID:

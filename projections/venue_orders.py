@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import singledispatchmethod
 from typing import Any
 
@@ -15,15 +17,32 @@ STRATEGY_FIELD = {"kalshi": "source_strategy", "ibkr": "hedge_strategy"}
 TABLE = {"kalshi": "kalshi_orders", "ibkr": "ibkr_orders"}
 
 
+# The range of a JavaScript Date (±100,000,000 days from the epoch), which the reference parses into.
+_JS_DATE_LIMIT_MS = 8_640_000_000_000_000
+
+
 def parse_created(value: Any) -> datetime | None:
-    """Parsed as a date like the reference; missing or unparseable -> NULL (sorts last)."""
-    if not isinstance(value, str) or not value:
+    """Parsed as a date as the reference's ``new Date(value)`` does on its UTC host: an ISO date or
+    date-time (date-only and offset-less read as UTC), an RFC 2822 date, or a number of epoch milliseconds.
+    Missing or unparseable -> NULL (sorts last)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or abs(value) > _JS_DATE_LIMIT_MS:
+            return None
+        try:
+            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
+        except OverflowError:  # representable in JavaScript, beyond Python's year 1-9999
+            return None
+    if not isinstance(value, str) or not value.strip():
         return None
+    text = value.strip()
     try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        return None
-    return at if at.tzinfo else None
+        try:
+            at = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _text(value: Any, transform: str) -> str | None:

@@ -28,7 +28,7 @@ HEADER_SIGNATURE = "KALSHI-ACCESS-SIGNATURE"
 SALT_LENGTH = 32  # bytes, = SHA-256 digest length
 
 _KEY_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-_TIMESTAMP_RE = re.compile(r"^[0-9]{13}$")
+_TIMESTAMP_RE = re.compile(r"^[0-9]{13}\Z")
 _AUTH_SEGMENTS = (
     "/portfolio", "/orders", "/positions", "/fills", "/balance", "/account", "/notifications", "/users",
 )  # fmt: skip

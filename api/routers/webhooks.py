@@ -98,8 +98,8 @@ def _text(value: object) -> bool:
 async def alert(request: Request) -> dict[str, Any]:
     require_trigger_token(request)
     body = await _json(request)
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON body", "invalid_json")
+    if not isinstance(body, dict):  # well-formed JSON of the wrong shape is a schema violation (§1.1)
+        raise ApiError(400, "Validation failed", "validation_error", fields=["body"])
     bad = [name for name, ok in (("severity", body.get("severity") in SEVERITIES),
                                  ("source", _text(body.get("source"))), ("message", _text(body.get("message"))))
            if not ok]

@@ -7,15 +7,16 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 
 from paulp.domain.services.base import PaulpApplication
-from paulp.domain.venue_orders import VenueOrder, parse_venue, record_order_id
+from paulp.domain.venue_orders import VenueOrder, as_record, parse_venue, record_order_id
 
 
 class ExecutionService(PaulpApplication):
-    def record_venue_order(self, venue: str, record: dict[str, Any]) -> int:
+    def record_venue_order(self, venue: str, record: Any) -> int:
         """Record or update one venue order record; returns the last notification id (0 if unchanged)."""
         v = parse_venue(venue)
-        oid = record_order_id(record)
-        body = {**record, "venue": v.value}
+        report = as_record(record)
+        oid = record_order_id(report)
+        body = {**report, "venue": v.value}
 
         def command() -> int:
             now = self.clock.now()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from paulp.domain.errors import DomainError
-from paulp.domain.golive import Confirmed, GoLiveApproval, GoLiveTerms, Pending, RequestExpired
+from paulp.domain.golive import Confirmed, GoLiveApproval, GoLiveTerms, InvalidCapital, Pending, RequestExpired
 from paulp.domain.services.base import PaulpApplication
 
 
@@ -64,6 +64,7 @@ class GoLiveService(PaulpApplication):
     def approve(self, strategy: str, terms: GoLiveTerms, actor: str, request_id: str,
                 checks: GoLiveChecks) -> GoLiveOutcome:
         self._preconditions(strategy, checks)
+        self._allocatable(terms)
 
         def command() -> GoLiveOutcome:
             approval, now = self._load(strategy), self.clock.now()
@@ -94,3 +95,8 @@ class GoLiveService(PaulpApplication):
             raise DeploymentBlockedByDrift("Deployment blocked by LLM drift sweep")
         if not checks.audit_chain_valid():
             raise AuditChainCompromised("Audit chain integrity compromised")
+
+    @staticmethod
+    def _allocatable(terms: GoLiveTerms) -> None:
+        if terms.capital_cents <= 0:  # positive, but rounds to no cent at all
+            raise InvalidCapital("Valid capital allocation required")

@@ -25,11 +25,16 @@ def test_anchor_when_chain_intact_then_verified_and_status_reports_head(fresh_db
     try:
         for t in ("CAUTION", "NORMAL"):
             c.breaker.transition(t, "x", "t")
+        client = TestClient(create_app(c))
+        before = client.get("/admin/audit/status", headers=AUTH).json()
+        assert (before["latestAnchor"], before["unsyncedEvents"]) == (None, before["chainHead"]["sequence"])
         outcome = anchor_and_verify(c)
         assert outcome.valid and outcome.anchors.verified == 1
-        client = TestClient(create_app(c))
         status = client.get("/admin/audit/status", headers=AUTH).json()
         assert status["chainHead"]["sequence"] == 3 and status["lastVerification"]["valid"] is True
+        assert status["unsyncedEvents"] == 0
+        c.breaker.transition("CAUTION", "after the anchor", "t")
+        assert client.get("/admin/audit/status", headers=AUTH).json()["unsyncedEvents"] == 1
         assert client.get("/admin/audit/anchors", headers=AUTH).json()["failed"] == 0
         r = client.post("/admin/audit/verify", json={"startSeq": 3, "endSeq": 1}, headers=AUTH)
         assert (r.status_code, r.json()["code"]) == (400, "validation_error")

@@ -78,6 +78,7 @@ def test_trades_when_one_venue_selected_then_other_not_queried(client):
     ("limit=10abc", "invalid_limit", "Invalid limit. Must be a positive integer."),
     ("limit=-1", "invalid_limit", "Invalid limit. Must be a positive integer."),
     ("limit=1.9", "invalid_limit", "Invalid limit. Must be a positive integer."),
+    ("limit=5%0A", "invalid_limit", "Invalid limit. Must be a positive integer."),
     ("mode=SIM", "invalid_mode", "Invalid mode. Must be PAPER or LIVE."),
     ("venue=bad&limit=0&mode=x", "invalid_venue", "Invalid venue. Must be all, kalshi, or ibkr."),
 ])
@@ -151,5 +152,24 @@ def test_trades_query_when_ties_and_undated_rows_then_sql_merge_equals_per_venue
                 per_venue = [conn.execute(*venue_query(v, f, rank)).fetchall() for rank, v in enumerate(venues)]
                 assert merged_in_sql == _merge(per_venue, f.limit), params
                 assert len(merged_in_sql) == min(f.limit, sum(len(p) for p in per_venue))
+    finally:
+        container.close()
+
+
+def test_trades_when_records_are_odd_then_kept_and_dated_as_the_reference_parses(fresh_db, nats_url, namespace):
+    """Numeric venue ids stay numbers; a non-object report is {raw, venue}; a date-only, an offset-less and an
+    epoch-milliseconds created_at sort as dates (api-and-security §1.3 steps 4 and 6)."""
+    container = make_container(fresh_db, nats_url, namespace)
+    try:
+        seed(container, {
+            "kalshi_orders": [{"order_id": "k-1", "created_at": "2026-02-27T12:00:00.000Z"}, "weird",
+                              {"order_id": "k-2", "created_at": "2026-02-26T09:00:00"}],
+            "ibkr_orders": [{"order_id": 123456, "created_at": "2026-02-28"},
+                            {"order_id": "i-2", "created_at": 1772280000000}],
+        })
+        with TestClient(create_app(container)) as c:
+            body = c.get("/admin/trades", headers=AUTH).json()
+        assert [t.get("order_id") for t in body["trades"]] == ["i-2", 123456, "k-1", "k-2", None]
+        assert body["trades"][-1] == {"raw": "weird", "venue": "kalshi"}
     finally:
         container.close()

@@ -23,7 +23,16 @@ from paulp.api.security.cf_access import AccessJwtInvalid, AccessVerifier
 from paulp.api.security.webhook_sig import signature
 from paulp.api.wiring import application_env
 from paulp.domain.clock import FixedClock
-from paulp.domain.golive import Confirmed, GoLiveTerms, Pending, RequestExpired, RequestMismatch, SameActor
+from paulp.domain.golive import (
+    Confirmed,
+    GoLiveTerms,
+    InvalidCapital,
+    Pending,
+    RequestExpired,
+    RequestMismatch,
+    SameActor,
+    validate_terms,
+)
 from paulp.domain.services.golive import GoLiveService, PhaseGateNotPassed
 from tests.fakes.jwks import fake_jwks
 from tests.security.support import AUDIENCE, TEAM, Signer, access_headers, app_client
@@ -131,6 +140,20 @@ def test_weakness_03_go_live_requires_two_distinct_authenticated_operators(fresh
         assert not service.get("weather")  # nothing else changed
         with pytest.raises(PhaseGateNotPassed):
             service.approve("weather", terms, "token:alice", "req-5", AllChecksPass(gate=False))
+    finally:
+        service.close()
+
+
+def test_go_live_when_capital_rounds_to_no_cent_then_gate_checks_first_and_nothing_recorded(fresh_db: str) -> None:
+    clock = FixedClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    service = GoLiveService(application_env(fresh_db_migrated(fresh_db)), clock)
+    try:
+        dust = validate_terms("alice", "bob", 0.004)
+        with pytest.raises(PhaseGateNotPassed):
+            service.approve("bonding", dust, "token:alice", "r1", AllChecksPass(gate=False))
+        with pytest.raises(InvalidCapital):
+            service.approve("bonding", dust, "token:alice", "r2", AllChecksPass())
+        assert not service.get("bonding")
     finally:
         service.close()
 

@@ -15,7 +15,13 @@ from paulp.domain.audit import (
     snapshot,
     verify_range,
 )
-from paulp.domain.audit_anchors import Anchor, verify_anchor, verify_anchors, walk_from_anchor
+from paulp.domain.audit_anchors import (
+    Anchor,
+    verify_anchor,
+    verify_anchors,
+    walk_from_anchor,
+    walk_from_anchor_id,
+)
 from tests.conformance.registry import checker
 
 # Prose keys that only restate the formulas; the chain records and scenarios exercise them.
@@ -110,9 +116,30 @@ def _run_scenario(sc: dict[str, Any]) -> None:
         anchors = [Anchor.from_mapping(a) for a in (args[0] if args and isinstance(args[0], list) else args)]
         _compare_subset(verify_anchors(records, anchors).to_dict(), expected, name)
     elif fn == "walk":
-        _compare_subset(walk_from_anchor(records, Anchor.from_mapping(args[0])).to_dict(), expected, name)
+        _compare_subset(_walk(sc, records, args).to_dict(), expected, name)
     else:
         raise AssertionError(f"{name}: unknown scenario fn {fn!r}")
+
+
+def _walk(sc: dict[str, Any], records: list[ChainRecord], args: list[Any]) -> Any:
+    """walk(anchor), or walk(anchors, anchor id) / walk(anchor id) with the scenario's ``anchors``: §5.3's
+    walk starts from an anchor named by id, which can also be absent."""
+    if args and isinstance(args[-1], str):
+        listed = args[0] if len(args) > 1 and isinstance(args[0], list) else sc.get("anchors") or []
+        return walk_from_anchor_id(records, [Anchor.from_mapping(a) for a in listed], args[-1])
+    return walk_from_anchor(records, Anchor.from_mapping(args[0]))
+
+
+def _expect_error(sc: dict[str, Any]) -> None:
+    """A scenario whose ``expected`` is ``{"error": text}``: the function must refuse with exactly that text."""
+    name, want = sc.get("name", "?"), sc["expected"]["error"]
+    try:
+        _run_scenario({**sc, "expected": {}})
+    except (LookupError, ValueError) as exc:
+        got = exc.args[0] if exc.args else str(exc)
+        assert got == want, f"{name}: error {got!r} != {want!r}"
+    else:
+        raise AssertionError(f"{name}: expected the error {want!r}, got a result")
 
 
 @checker("api.json", "hash_chain", split=split)
@@ -121,7 +148,11 @@ def check(case: dict[str, Any], ctx: Any) -> None:
     if section == "chain":
         _check_chain_record(case)
     elif section == "scenario":
-        _run_scenario(case["data"])
+        expected = case["data"].get("expected")
+        if isinstance(expected, dict) and set(expected) == {"error"}:
+            _expect_error(case["data"])
+        else:
+            _run_scenario(case["data"])
     elif section == "genesis":
         assert case["data"] == GENESIS, f"genesis prev hash {case['data']!r} != {GENESIS!r}"
     else:

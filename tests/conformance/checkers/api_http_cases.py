@@ -170,9 +170,12 @@ def check(case: Any, ctx: Context) -> None:
     namespace = f"{s.run_id}_{secrets.token_hex(3)}"
     with fake_jwks(keys_doc if keys_doc is not None else {"keys": []}, int(keys_status)) as certs, \
             s.database() as db_url:
-        settings = IsolatedSettings(**config, PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=s.services.nats_url,
-                                PAULP_NAMESPACE=namespace, PAULP_EVIDENCE_DIR=s.evidence_root / namespace,
-                                CF_ACCESS_CERTS_URL=certs.url)
+        # The case's config, with the locations only the harness knows taking precedence over any it names;
+        # the anchor database (required when ENVIRONMENT=production) defaults to the case's database.
+        harness = {"PAULP_DATABASE_URL": db_url, "PAULP_NATS_URL": s.services.nats_url,
+                   "PAULP_NAMESPACE": namespace, "PAULP_EVIDENCE_DIR": s.evidence_root / namespace,
+                   "CF_ACCESS_CERTS_URL": certs.url}
+        settings = IsolatedSettings(**{"PAULP_ANCHOR_DATABASE_URL": db_url, **config, **harness})
         container = build(settings, db_url, s.services.nats_url)
         app = None
         try:

@@ -39,7 +39,6 @@ TERMS = GoLiveTerms("alice", "bob", 10_000)
     ("alice", "bob", "abc", InvalidCapital, "Valid capital allocation required"),
     ("alice", "bob", True, InvalidCapital, "Valid capital allocation required"),
     ("alice", "bob", float("nan"), InvalidCapital, "Valid capital allocation required"),
-    ("alice", "bob", 0.001, InvalidCapital, "Valid capital allocation required"),
 ])
 def test_validate_terms_when_invalid_then_exact_reference_message(approver: Any, second: Any, capital: Any,
                                                                   error: type[Exception], message: str) -> None:
@@ -50,6 +49,8 @@ def test_validate_terms_when_invalid_then_exact_reference_message(approver: Any,
 
 def test_validate_terms_when_valid_then_trimmed_and_in_cents() -> None:
     assert validate_terms(" alice ", "bob", 100.5) == GoLiveTerms("alice", "bob", 10_050)
+    # check 3 is "> 0" on the amount sent; a sub-cent amount passes it (refused later, after the gate checks)
+    assert validate_terms("alice", "bob", 0.001) == GoLiveTerms("alice", "bob", 0)
     assert validate_terms("a", "b", "800") == GoLiveTerms("a", "b", 80_000)
 
 
