@@ -22,6 +22,7 @@ from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
 from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.markets import MarketsService
+from paulp.domain.services.orchestrator import OrchestratorService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
 from paulp.domain.services.routing import RoutingService
 from paulp.projections.base import Projection
@@ -61,8 +62,10 @@ class Container:
     golive: GoLiveService
     routing: RoutingService
     markets: MarketsService
+    orchestrator: OrchestratorService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
+    jobs: Any = None  # api.jobs.JobRunner, set by build() (it needs the container)
 
     def close(self) -> None:
         self.breaker.close()
@@ -71,6 +74,7 @@ class Container:
         self.golive.close()
         self.routing.close()
         self.markets.close()
+        self.orchestrator.close()
 
     @property
     def anchor_url(self) -> str:
@@ -91,7 +95,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
     pool: ConnectionPool[Any] = ConnectionPool(
         database_url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True}
     )
-    return Container(
+    container = Container(
         settings=settings,
         database_url=database_url,
         nats_url=nats_url,
@@ -103,5 +107,10 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         golive=GoLiveService(env, clock),
         routing=build_routing(env, clock, llm_env(settings)),
         markets=MarketsService(env, clock),
+        orchestrator=OrchestratorService(env, clock),
         pool=pool,
     )
+    from paulp.api.jobs import JobRunner  # imports the jobs, which import this module
+
+    container.jobs = JobRunner(container)
+    return container

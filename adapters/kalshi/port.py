@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from paulp.adapters.kalshi.client_errors import VenueOutcomeUnknown
-from paulp.adapters.kalshi.venue import KalshiVenue, VenueOrderRecord, VenueOrderStatus
-from paulp.domain.execution_orders import VenueOrder
+from paulp.adapters.kalshi.venue import Evidenced, KalshiVenue, VenueOrderRecord, VenueOrderStatus
+from paulp.domain.execution_orders import MarketSnapshot, VenueOrder
 from paulp.domain.ports import SubmissionOutcomeUnknown, VenueSubmission
+from paulp.domain.reconciliation import Position
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 30.0
@@ -27,6 +29,14 @@ def _submission(record: VenueOrderRecord, evidence: tuple[str, ...]) -> VenueSub
         record.status, "submitted")
     return VenueSubmission(record.order_id, status, record.filled_count, price if record.filled_count else None,
                            evidence[0] if evidence else None)
+
+
+@dataclass(frozen=True)
+class VenuePositions:
+    """What the venue says we hold, and the evidence hashes of the bodies it was read from."""
+
+    positions: tuple[Position, ...]
+    evidence_hashes: tuple[str, ...]
 
 
 class KalshiVenuePort:
@@ -49,6 +59,21 @@ class KalshiVenuePort:
     def find_by_client_order_id(self, client_order_id: str) -> VenueSubmission | None:
         found = self._run(self.venue.get_order_by_client_order_id(client_order_id))
         return None if found.value is None else _submission(found.value, found.evidence_hashes)
+
+    def positions(self) -> VenuePositions:
+        """Every position the account holds (all pages), one row per non-zero side."""
+        found = self._run(self.venue.list_positions())
+        rows: list[Position] = []
+        for p in found.value:
+            rows.extend(Position(p.ticker, side, float(n)) for side, n in (("YES", p.yes_contracts),
+                                                                           ("NO", p.no_contracts)) if n)
+        return VenuePositions(tuple(rows), found.evidence_hashes)
+
+    def market(self, ticker: str) -> Evidenced[MarketSnapshot]:
+        return self._run(self.venue.get_market(ticker))
+
+    def markets(self, max_pages: int) -> Evidenced[tuple[dict[str, Any], ...]]:
+        return self._run(self.venue.list_markets(max_pages=max_pages))
 
     def close(self, client: Any | None = None) -> None:
         if client is not None:

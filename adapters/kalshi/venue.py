@@ -290,6 +290,20 @@ class KalshiVenue:
                 return Evidenced(tuple(positions), tuple(hashes))
         raise VenueLookupIncomplete(f"positions: {self.max_pages} pages read without reaching the end")
 
+    async def list_markets(self, *, max_pages: int = 1) -> Evidenced[tuple[dict[str, Any], ...]]:
+        """The raw market catalogue, at most ``max_pages`` pages (a bounded scan, not a full crawl)."""
+        hashes: list[str] = []
+        markets: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(max(1, min(max_pages, self.max_pages))):
+            resp = await self.client.get_markets(limit=self.page_limit, cursor=cursor)
+            hashes.append(resp.evidence_hash)
+            markets.extend(_require_list(resp, "markets"))
+            cursor = resp.data.get("cursor") or None
+            if cursor is None:
+                break
+        return Evidenced(tuple(markets), tuple(hashes))
+
     async def get_market(self, ticker: str) -> Evidenced[MarketSnapshot]:
         resp = await self.client.get_market(ticker)
         return Evidenced(parse_market(_require_obj(resp, "market")), (resp.evidence_hash,))

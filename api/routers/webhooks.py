@@ -24,6 +24,7 @@ from paulp.api.errors import ApiError, now_iso
 from paulp.api.security import webhook_sig
 from paulp.api.security.logsafe import escape
 from paulp.api.security.secrets import bearer, secret_equals
+from paulp.api.venue_session import JobFailed
 from paulp.api.wiring import Container
 
 log = logging.getLogger("paulp.webhooks")
@@ -59,7 +60,8 @@ def require_trigger_token(request: Request) -> None:
 
 
 def run_job(container: Container, job: str) -> dict[str, Any]:
-    """Hand the job to the container's job runner when one is wired; otherwise acknowledge the trigger."""
+    """Run the job through the container's job runner (the one the admin triggers use); without one, only
+    acknowledge the trigger."""
     runner = getattr(container, "jobs", None)
     if runner is None:
         log.info("webhook trigger job=%s accepted (no job runner wired)", job)
@@ -75,6 +77,9 @@ async def trigger(job: str, request: Request) -> JSONResponse:
         raise ApiError(404, "Not found", "not_found", path=request.url.path, timestamp=now_iso())
     try:
         report = await run_in_threadpool(run_job, _container(request), job)
+    except JobFailed as exc:  # inputs unavailable: its message is safe and says which
+        return JSONResponse({"triggered": False, "success": False, "code": "job_failed", "trigger": job,
+                             "error": exc.message}, status_code=502)
     except Exception:
         log.exception("webhook trigger job=%s failed", job)
         return JSONResponse({"triggered": False, "success": False, "code": "job_failed", "trigger": job,

@@ -70,6 +70,17 @@ class BreakerService(PaulpApplication):
 
         return self.retry_on_conflict(command)
 
+    def reconciliation_status(self, status: str) -> BreakerState:
+        """A reconciliation run's status: alert and drift path of §2.3 item 5 (HALT at critical)."""
+
+        def command() -> BreakerState:
+            breaker = self._load()
+            breaker.reconciliation_status(status, self.clock.now())
+            self._save(breaker)
+            return breaker.state
+
+        return self.retry_on_conflict(command)
+
     def trip(self, reason: str, actor: str) -> bool:
         """Internal HALT on a failed hard control (e.g. a broken audit chain)."""
 

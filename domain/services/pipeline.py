@@ -36,6 +36,7 @@ from paulp.domain.venue_orders import VenueOrder
 
 S = OrderState
 PAPER_SLIPPAGE_CENTS = 1
+RESUMABLE_STATES = frozenset({S.PENDING, S.VALIDATED, S.RISK_APPROVED})  # what the execute step picks up
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,27 @@ class OrderPipeline:
                              now=now, signal_model_probability=signal.model_probability, signal_edge=signal.edge,
                              signal_confidence=signal.confidence, signal_expires_at=signal.expires_at)
         existing = self.orders.find(order.order_id)
-        if existing is not None and existing.state not in (S.PENDING, S.VALIDATED, S.RISK_APPROVED):
+        if existing is not None and existing.state not in RESUMABLE_STATES:
             return self._outcome(existing, duplicate=True)
         duplicate = existing is not None
         if existing is None:
             self.orders.save(order)  # a concurrent duplicate fails here on the aggregate's version
         else:
             order = existing
+        self._drive(order, now)
+        return self._outcome(order, duplicate)
+
+    def advance(self, order_id: str) -> PipelineOutcome:
+        """Resume a stored order from where it stopped (the scheduled execute step, §1.7); an order past
+        RISK_APPROVED is only reported. Its id is not rebuilt from a signal: a risk-reduced size changed it."""
+        order = self.orders.find(order_id)
+        if order is None:
+            raise ValueError(f"order {order_id} does not exist")
+        if order.state in RESUMABLE_STATES:
+            self._drive(order, self.clock.now())
+        return self._outcome(order, duplicate=False)
+
+    def _drive(self, order: Order, now: datetime) -> None:
         facts = self.market.facts(order.ticker)
         if order.state == S.PENDING:
             self._screen(order, facts, now)
@@ -104,7 +119,6 @@ class OrderPipeline:
             self._risk(order, facts, now)
         if order.state == S.RISK_APPROVED:
             self._execute(order, facts, now)
-        return self._outcome(order, duplicate)
 
     def _screen(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
         order.pre_trade_check(pre_trade_check(facts, order.side, order.max_price / 100), now)

@@ -6,14 +6,18 @@ The case count is asserted so the fuzzing cannot silently shrink below 1,000 gen
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 
 import pytest
 import schemathesis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from paulp.api.app import create_app
+from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import make_container
 
 pytestmark = pytest.mark.integration
@@ -23,7 +27,18 @@ EXAMPLES = 60
 
 
 @pytest.fixture(scope="module")
-def app(services, run_id):
+def venue():
+    """The loopback Kalshi exchange, so the job and reconcile routes reach a venue (a down venue is a 502)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_id = str(uuid.uuid4())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    with FakeKalshiExchange(key.public_key(), key_id) as exchange:
+        yield {"KALSHI_BASE_URL": exchange.base_url, "KALSHI_API_KEY": key_id, "KALSHI_PRIVATE_KEY": pem}
+
+
+@pytest.fixture(scope="module")
+def app(services, run_id, venue, tmp_path_factory):
     import secrets
 
     from tests.conftest import create_database, drop_database
@@ -32,7 +47,8 @@ def app(services, run_id):
     db = create_database(services.database_url, name)
     container = make_container(db, services.nats_url, f"{run_id}_fuzz", admin_token=TOKEN,
                                KALSHI_WEBHOOK_SECRET="fuzz-webhook-secret-0123456789abcdef",
-                               WEBHOOK_TRIGGER_TOKEN="fuzz-trigger-token-0123456789abcdef")
+                               WEBHOOK_TRIGGER_TOKEN="fuzz-trigger-token-0123456789abcdef",
+                               PAULP_EVIDENCE_DIR=tmp_path_factory.mktemp("fuzz-evidence"), **venue)
     yield create_app(container)
     container.close()
     drop_database(services.database_url, name)

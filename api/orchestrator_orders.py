@@ -1,0 +1,74 @@
+"""GET /admin/orchestrator/orders query side: filters validated like /admin/trades, read from views.orders."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from paulp.api.errors import ApiError
+from paulp.domain.clock import iso_utc
+from paulp.domain.order_states import OrderState
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
+_DIGITS = re.compile(r"^[0-9]+$")
+STATES = tuple(s.value for s in OrderState)
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    state: str | None
+    strategy: str | None
+    limit: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"state": self.state, "strategy": self.strategy, "limit": self.limit}
+
+
+def parse_order_filters(params: dict[str, str]) -> OrderFilters:
+    """Validate state -> limit (first failure wins); empty ``state=`` / ``strategy=`` mean absent."""
+    state = params.get("state") or None
+    if state is not None:
+        state = state.upper()
+        if state not in STATES:
+            raise ApiError(400, "Invalid state. Must be one of " + ", ".join(STATES) + ".", "invalid_state")
+    raw_limit = params.get("limit")
+    if raw_limit is None or raw_limit == "":
+        limit = DEFAULT_LIMIT
+    elif not _DIGITS.match(raw_limit) or int(raw_limit) < 1:
+        raise ApiError(400, "Invalid limit. Must be a positive integer.", "invalid_limit")
+    else:
+        limit = min(int(raw_limit), MAX_LIMIT)
+    return OrderFilters(state, params.get("strategy") or None, limit)
+
+
+ORDERS = (
+    "SELECT order_id, signal_id, strategy, ticker, side, requested_size, max_price, state, filled_size,"
+    " avg_fill_price, last_error, created_at, updated_at FROM views.orders"
+    " WHERE (%(state)s::text IS NULL OR state = %(state)s) AND (%(strategy)s::text IS NULL OR strategy = %(strategy)s)"
+    " ORDER BY created_at DESC, order_id DESC LIMIT %(limit)s"
+)
+
+
+def _number(value: Any) -> Any:
+    return None if value is None else (int(value) if value == int(value) else float(value))
+
+
+def _order(row: dict[str, Any]) -> dict[str, Any]:
+    """The order record's names (trading §1.1); prices in cents."""
+    return {
+        "orderId": row["order_id"], "signalId": row["signal_id"], "strategy": row["strategy"],
+        "ticker": row["ticker"], "side": row["side"], "requestedSize": row["requested_size"],
+        "maxPrice": _number(row["max_price"]), "currentState": row["state"], "filledSize": row["filled_size"],
+        "avgFillPrice": _number(row["avg_fill_price"]), "lastError": row["last_error"],
+        "createdAt": iso_utc(row["created_at"]), "updatedAt": iso_utc(row["updated_at"]),
+    }
+
+
+def list_orders(pool: ConnectionPool[Any], f: OrderFilters) -> list[dict[str, Any]]:
+    with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(ORDERS, {"state": f.state, "strategy": f.strategy, "limit": f.limit}).fetchall()
+    return [_order(r) for r in rows]

@@ -1,0 +1,46 @@
+"""One reconciliation (trading §7, api-and-security §1.3 ``POST /reconcile``): our LIVE fills against the
+positions Kalshi says the account holds.
+
+Internal side: every LIVE order's filled contracts (the execution mode comes from the venue order view,
+where each submission records it), grouped by (market, SIDE), until the order is archived. PAPER fills
+never reach the venue, so they are not compared with it (ADR 0256). The venue is read first: when it
+cannot be read nothing is written. Major or critical drift goes to the breaker (alert + drift path of
+§2.3 item 5) before the run is recorded as a ``ReconciliationReport.Completed`` event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
+from paulp.domain.reconciliation import Position, RunStatus, reconcile
+
+VENUE = "kalshi"
+LIVE_FILLS = (
+    "SELECT o.ticker, o.side, sum(o.filled_size) FROM views.orders o"
+    " JOIN views.kalshi_orders k ON k.order_id = o.order_id"
+    " WHERE k.execution_mode = 'LIVE' AND o.filled_size > 0 AND o.state <> 'ARCHIVED'"
+    " GROUP BY o.ticker, o.side ORDER BY o.ticker, o.side"
+)
+ALERTING = (RunStatus.MAJOR_DRIFT, RunStatus.CRITICAL_DRIFT)
+
+
+def internal_live_positions(container: Any) -> list[Position]:
+    with container.pool.connection() as conn:
+        return [Position(ticker, side, float(size)) for ticker, side, size in conn.execute(LIVE_FILLS)]
+
+
+def reconcile_now(container: Any, triggered_by: str) -> dict[str, Any]:
+    """Run, alert, record; the §1.3 result. Raises ``JobFailed`` (nothing written) when the venue is unreadable."""
+    with kalshi_port(container.settings) as (port, client):
+        require_credentials(client, "venue positions cannot be read")
+        venue = venue_call("positions read", port.positions)
+    internal = internal_live_positions(container)
+    run = reconcile(internal, venue.positions)
+    if run.status in ALERTING:
+        container.breaker.reconciliation_status(run.status.value)
+    report = container.orchestrator.record_reconciliation(uuid.uuid4().hex, VENUE, triggered_by, run,
+                                                          list(venue.evidence_hashes))
+    result: dict[str, Any] = dict(report.result)
+    return result

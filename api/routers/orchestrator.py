@@ -1,0 +1,70 @@
+"""/admin orchestrator control and reconciliation (api-and-security §1.3 "Orchestrator control",
+"POST /reconcile"): jobs run now through the container's job runner, the order-lifecycle list from the
+orders read model. A job that fails is a 502 (never ``success: true``); nothing is half written."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from paulp.api.bodies import json_object
+from paulp.api.errors import ApiError, now_iso
+from paulp.api.orchestrator_orders import list_orders, parse_order_filters
+from paulp.api.reconcile_job import reconcile_now
+from paulp.api.venue_session import JobFailed
+from paulp.api.wiring import Container
+from paulp.domain.orchestration import JOBS
+
+log = logging.getLogger("paulp.api.orchestrator")
+router = APIRouter(prefix="/admin", tags=["orchestrator"])
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+@router.post("/orchestrator/trigger/{trigger:path}",
+             responses={400: {"description": "invalid_json"}, 404: {"description": "unknown_trigger"},
+                        502: {"description": "job_failed"}})
+async def trigger(trigger: str, request: Request) -> JSONResponse:
+    if trigger not in JOBS:
+        raise ApiError(404, "Unknown trigger", "unknown_trigger", trigger=trigger, triggers=list(JOBS))
+    await json_object(request, empty_is_object=True)  # optional body; malformed JSON is still a 400
+    actor = request.state.actor.name
+    container = _container(request)
+    try:
+        result = await run_in_threadpool(container.jobs.trigger, trigger, actor, "admin")
+    except JobFailed as exc:
+        return JSONResponse({"success": False, "code": "job_failed", "trigger": trigger, "error": exc.message,
+                             "reason": exc.code}, status_code=502)
+    except Exception:
+        log.exception("orchestrator trigger %s failed", trigger)
+        return JSONResponse({"success": False, "code": "job_failed", "trigger": trigger, "error": "Job failed"},
+                            status_code=502)
+    return JSONResponse({"success": True, "trigger": trigger, "triggeredBy": actor, "timestamp": now_iso(),
+                         "result": result})
+
+
+@router.get("/orchestrator/orders", responses={400: {"description": "invalid_state | invalid_limit"}})
+def orders(request: Request) -> dict[str, Any]:
+    filters = parse_order_filters(dict(request.query_params))
+    rows = list_orders(_container(request).pool, filters)
+    return {"orders": rows, "count": len(rows), "filters": filters.as_json(), "timestamp": now_iso()}
+
+
+@router.post("/reconcile", responses={400: {"description": "invalid_json"},
+                                      502: {"description": "venue error (code names it)"},
+                                      503: {"description": "venue_not_configured"}})
+async def reconcile(request: Request) -> dict[str, Any]:
+    await json_object(request, empty_is_object=True)
+    actor = request.state.actor.name
+    try:
+        result = await run_in_threadpool(reconcile_now, _container(request), actor)
+    except JobFailed as exc:
+        raise ApiError(exc.status, "Reconciliation failed", exc.code, message=exc.message) from None
+    return {**result, "triggeredBy": actor, "timestamp": now_iso()}

@@ -1,0 +1,225 @@
+"""The scan and execute steps of §7.1 over the one order pipeline (trading §1.7).
+
+- scan: each enabled strategy (capital allocation, §5.7) is asked for signals; each executable signal
+  becomes one order in PENDING (no stage runs yet). A strategy whose inputs are unavailable is skipped and
+  says why; when no strategy could be scanned the job fails.
+- execute: the ≤ 10 oldest orders in PENDING / VALIDATED / RISK_APPROVED are resumed through
+  ``OrderPipeline.advance`` with market facts read from Kalshi now. An order whose market cannot be read
+  is left untouched (a transient outage must not fail it for good); an exception inside the pipeline puts
+  that order in ERROR with the message (§7.1). A LIVE strategy's order with no credentials fails the job
+  before anything is touched.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from paulp.adapters.kalshi.port import KalshiVenuePort
+from paulp.adapters.portfolio import ViewPortfolio
+from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
+from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation
+from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES, ExecutionMode, mode_for_strategy
+from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, OrderState
+from paulp.domain.orders import Order
+from paulp.domain.ports import MarketFacts
+from paulp.domain.prices import prob_to_cents
+from paulp.domain.services.pipeline import RESUMABLE_STATES, OrderPipeline
+from paulp.domain.strategies.bonding import allocate
+from paulp.domain.strategies.bonding_signals import (
+    BondingSignal,
+    CatalogueMarket,
+    bond_candidates,
+    bonding_signals,
+    tail_candidates,
+)
+
+EXECUTE_BATCH = 10
+CATALOGUE_PAGES = 5
+DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (as Container.pipeline)
+EXECUTED = frozenset({OrderState.SUBMITTED, OrderState.ORDER_ACKNOWLEDGED, OrderState.PARTIAL_FILL,
+                      OrderState.FILLED})
+
+
+class StrategyUnavailable(Exception):
+    """Raised by a strategy scanner whose inputs cannot be had; the strategy is skipped with this reason."""
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def strategy_modes(container: Any) -> dict[str, ExecutionMode]:
+    """The seed modes overlaid with go-live approvals (ADR 0140), as /exec reports them."""
+    modes: dict[str, ExecutionMode] = {}
+    for strategy, initial in INITIAL_STRATEGY_MODES.items():
+        approval = container.golive.get(strategy)
+        modes[strategy] = ExecutionMode.LIVE if approval is not None and approval.is_live else initial
+    return modes
+
+
+# ----------------------------------------------------------------------------------------------- scan
+
+
+def catalogue_market(raw: dict[str, Any]) -> CatalogueMarket | None:
+    """A Kalshi market as the bonding screen reads it; None when it has no usable price."""
+    bid, ask, last = raw.get("yes_bid"), raw.get("yes_ask"), raw.get("last_price")
+    two_sided = isinstance(bid, int) and isinstance(ask, int) and 0 < bid <= ask < 100
+    cents = (bid + ask) / 2 if two_sided else last  # type: ignore[operator]
+    if not isinstance(cents, int | float) or not 0 < cents < 100 or not raw.get("ticker"):
+        return None
+    return CatalogueMarket(
+        market_id=str(raw["ticker"]), active=str(raw.get("status", "")).lower() in ("active", "open"),
+        yes_price=cents / 100, average_spread=(ask - bid) / 100 if two_sided else 1.0,  # type: ignore[operator]
+        peak_volume_24h=float(raw.get("volume_24h") or 0), volume=float(raw.get("volume") or 0),
+        category=str(raw.get("category") or ""), description=str(raw.get("title") or ""),
+    )
+
+
+def scan_bonding(port: KalshiVenuePort, capital: float, now: datetime) -> tuple[list[BondingSignal], int]:
+    found = venue_call("market catalogue read", port.markets, CATALOGUE_PAGES)
+    catalogue = [m for m in (catalogue_market(raw) for raw in found.value) if m is not None]
+    allocation = allocate(capital, bond_candidates(catalogue), tail_candidates(catalogue))
+    return bonding_signals(allocation, now), len(found.value)
+
+
+def _open_keys(container: Any) -> set[tuple[str, str, str]]:
+    with container.pool.connection() as conn:
+        rows = conn.execute("SELECT strategy, ticker, side FROM views.orders WHERE state = ANY(%s)",
+                            ([s.value for s in OPEN_STATES],)).fetchall()
+    return {(s, t, d) for s, t, d in rows}
+
+
+def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal], now: datetime) -> int:
+    """One PENDING order per executable signal: contracts = floor(USD / limit), at most one open order per
+    (strategy, market, side) (§1.7, §1.8); a signal already turned into an order is a no-op."""
+    open_keys, created = _open_keys(container), 0
+    for sig in signals:
+        limit = prob_to_cents(sig.market_price)
+        size = math.floor(sig.target_size / (limit / 100)) if 1 <= limit <= 99 else 0
+        key = (strategy, sig.market_id, sig.side)
+        if size < 1 or sig.venue != "kalshi" or key in open_keys:
+            continue
+        order = Order.create(signal_id=sig.signal_id, strategy=strategy, ticker=sig.market_id, side=sig.side,
+                             requested_size=size, max_price=limit, now=now,
+                             signal_model_probability=sig.fair_probability, signal_edge=sig.expected_edge,
+                             signal_confidence=sig.confidence, signal_expires_at=sig.expires_at)
+        if container.orders.find(order.order_id) is None:
+            container.orders.save(order)
+            open_keys.add(key)
+            created += 1
+    return created
+
+
+def _scan_one(container: Any, port: KalshiVenuePort, alloc: StrategyAllocation, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {"strategy": alloc.strategy, "capital": alloc.capital, "signalCount": 0}
+    try:
+        if alloc.strategy == "bonding":
+            signals, markets = scan_bonding(port, alloc.capital, now)
+            row["marketsScanned"] = markets
+        else:
+            raise StrategyUnavailable(f"no signal source is wired for {alloc.strategy}"
+                                      + (" (NOAA forecasts)" if alloc.strategy == "weather" else ""))
+    except JobFailed as exc:
+        return {**row, "error": exc.message}
+    except StrategyUnavailable as exc:
+        return {**row, "error": str(exc)}
+    row["signalCount"] = len(signals)
+    row["ordersCreated"] = create_orders(container, alloc.strategy, signals, now)
+    return row
+
+
+def scan_signals(container: Any) -> dict[str, Any]:
+    started, now = time.monotonic(), container.clock.now()
+    enabled = [a for a in DEFAULT_ALLOCATIONS if a.enabled]
+    with kalshi_port(container.settings) as (port, _):
+        rows = [_scan_one(container, port, alloc, now) for alloc in enabled]
+    if rows and all("error" in r for r in rows):
+        raise JobFailed("scan_failed", "No strategy could be scanned: " + "; ".join(
+            f"{r['strategy']}: {r['error']}" for r in rows))
+    return {"scanned": True, "strategies": rows, "totalSignals": sum(r["signalCount"] for r in rows),
+            "ordersCreated": sum(r.get("ordersCreated", 0) for r in rows), "durationMs": _ms(started)}
+
+
+# -------------------------------------------------------------------------------------------- execute
+
+
+class VenueMarketData:
+    """Market facts read from Kalshi for this run only; a market that could not be read has no facts."""
+
+    def __init__(self, port: KalshiVenuePort, now: datetime) -> None:
+        self.port, self.now = port, now
+        self._facts: dict[str, MarketFacts] = {}
+
+    def load(self, tickers: Iterable[str]) -> dict[str, str]:
+        """Read each market once; returns ticker -> failure code for those that could not be read."""
+        failed: dict[str, str] = {}
+        for ticker in sorted(set(tickers)):
+            try:
+                snap = self.port.market(ticker).value
+            except Exception as exc:
+                failed[ticker] = venue_failure(exc, "market read").code
+                continue
+            self._facts[ticker] = MarketFacts(snapshot=snap, category=snap.category or "unknown",
+                                              settlement_date=snap.settlement_time or snap.close_time,
+                                              last_price_update=self.now)
+        return failed
+
+    def facts(self, ticker: str) -> MarketFacts | None:
+        return self._facts.get(ticker)
+
+
+def resumable_orders(container: Any, limit: int = EXECUTE_BATCH) -> list[tuple[str, str, str]]:
+    with container.pool.connection() as conn:
+        rows = conn.execute("SELECT order_id, strategy, ticker FROM views.orders WHERE state = ANY(%s)"
+                            " ORDER BY created_at, order_id LIMIT %s",
+                            ([s.value for s in RESUMABLE_STATES], limit)).fetchall()
+    return [(o, s, t) for o, s, t in rows]
+
+
+def _record_error(container: Any, order_id: str, message: str) -> None:
+    order = container.orders.find(order_id)  # the last saved state, not the half-driven copy
+    if order is not None and order.state not in TERMINAL_STATES:
+        order.record_error(message, container.clock.now())
+        container.orders.save(order)
+
+
+def execute_pending(container: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    report: dict[str, Any] = {"processed": 0, "executed": [], "rejected": [], "errors": []}
+    rows = resumable_orders(container)
+    if not rows:
+        return {**report, "durationMs": _ms(started)}
+    modes = strategy_modes(container)
+    live = any(mode_for_strategy(strategy, modes) is ExecutionMode.LIVE for _, strategy, _ in rows)
+    with kalshi_port(container.settings) as (port, client):
+        if live:
+            require_credentials(client, "a LIVE strategy's order cannot be submitted")
+        market = VenueMarketData(port, container.clock.now())
+        unread = market.load(t for _, _, t in rows)
+        if len(unread) == len({t for _, _, t in rows}):
+            raise JobFailed("venue_unavailable", "No market could be read from Kalshi: " + ", ".join(
+                sorted(set(unread.values()))))
+        pipeline = OrderPipeline(container.orders, container.breaker, container.execution, market,
+                                 ViewPortfolio(container.pool, DEFAULT_CAPITAL_USD), port if live else None,
+                                 modes=modes)
+        for order_id, _, ticker in rows:
+            if ticker in unread:
+                report["errors"].append({"orderId": order_id, "error": f"market data unavailable ({unread[ticker]})"})
+                continue
+            report["processed"] += 1
+            try:
+                state = OrderState(pipeline.advance(order_id).state)
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"[:300]
+                _record_error(container, order_id, message)
+                report["errors"].append({"orderId": order_id, "error": message})
+                continue
+            if state in EXECUTED:
+                report["executed"].append(order_id)
+            elif state in TERMINAL_STATES:
+                report["rejected"].append(order_id)
+    return {**report, "durationMs": _ms(started)}

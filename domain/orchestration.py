@@ -1,0 +1,154 @@
+"""Orchestrator records (api-and-security §1.3 "Orchestrator control", §7.1; trading §7).
+
+A ``JobRun`` is one triggered run of a scheduled job: who triggered it, from where, and how it ended. It is
+saved when the run starts, so a trigger whose process dies mid-run still leaves its actor in the log.
+A ``ReconciliationReport`` is one completed reconciliation: the run's figures and every compared key, the
+actor and the evidence of the venue bodies it was computed from. A failed reconciliation records nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from paulp.domain.clock import iso_utc
+from paulp.domain.errors import DomainError
+from paulp.domain.namespace import PAULP_NAMESPACE
+from paulp.domain.reconciliation import ReconciliationRun
+
+JOBS = ("ingest", "scan", "execute", "reconcile")
+TRIGGER_SOURCES = ("admin", "webhook", "scheduler")
+MAX_ERROR_CHARS = 1000
+
+
+class UnknownJob(DomainError):
+    """Raised when a trigger names a job the orchestrator does not run."""
+
+    code = "unknown_trigger"
+
+
+class InvalidJobRun(DomainError):
+    """Raised when a run is started without an actor or from an unknown source."""
+
+    code = "invalid_job_run"
+
+
+class JobRunFinished(DomainError):
+    """Raised when a run that already completed or failed is finished again."""
+
+    code = "job_run_finished"
+
+
+class JobRunState(StrEnum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class JobRun(Aggregate):
+    """RUNNING -> COMPLETED | FAILED, once."""
+
+    class Created(Aggregate.Created):
+        run_id: str
+        job: str
+        triggered_by: str
+        source: str
+        started_at: datetime
+
+    class Completed(Aggregate.Event):
+        result: dict[str, Any]
+        at: datetime
+
+    class Failed(Aggregate.Event):
+        error: str
+        at: datetime
+
+    @staticmethod
+    def create_id(run_id: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"job-run/{run_id}")
+
+    @classmethod
+    def start(cls, run_id: str, job: str, triggered_by: str, source: str, now: datetime) -> JobRun:
+        if job not in JOBS:
+            raise UnknownJob(f"Unknown trigger: {job}")
+        if not triggered_by.strip() or source not in TRIGGER_SOURCES or not run_id:
+            raise InvalidJobRun(f"a run needs a run id, an actor and a source in {TRIGGER_SOURCES}")
+        return cls(run_id=run_id, job=job, triggered_by=triggered_by, source=source, started_at=now)
+
+    def __init__(self, run_id: str, job: str, triggered_by: str, source: str, started_at: datetime) -> None:
+        self.run_id, self.job, self.triggered_by, self.source = run_id, job, triggered_by, source
+        self.started_at = started_at
+        self.state = JobRunState.RUNNING
+        self.finished_at: datetime | None = None
+        self.result: dict[str, Any] | None = None
+        self.error: str | None = None
+
+    def complete(self, result: dict[str, Any], now: datetime) -> None:
+        self._require_running()
+        self._completed(dict(result), now)
+
+    def fail(self, error: str, now: datetime) -> None:
+        self._require_running()
+        self._failed((error.strip() or "Job failed")[:MAX_ERROR_CHARS], now)
+
+    def _require_running(self) -> None:
+        if self.state is not JobRunState.RUNNING:
+            raise JobRunFinished(f"job run {self.run_id} already {self.state.value}")
+
+    @event(Completed)
+    def _completed(self, result: dict[str, Any], at: datetime) -> None:
+        self.state, self.result, self.finished_at = JobRunState.COMPLETED, result, at
+
+    @event(Failed)
+    def _failed(self, error: str, at: datetime) -> None:
+        self.state, self.error, self.finished_at = JobRunState.FAILED, error, at
+
+
+def reconciliation_result(run: ReconciliationRun, at: datetime) -> dict[str, Any]:
+    """The §1.3 ``POST /reconcile`` result; every compared key is listed, matched ones with severity none."""
+    return {
+        "timestamp": iso_utc(at),
+        "internalPositionCount": run.internal_count,
+        "venuePositionCount": run.venue_count,
+        "matchedCount": run.matched,
+        "drifts": [d.to_dict() for d in run.drifts],
+        "totalAbsoluteDrift": run.total_absolute_drift,
+        "maxDriftPct": run.max_drift_pct,
+        "status": run.status.value,
+    }
+
+
+class ReconciliationReport(Aggregate):
+    """One completed reconciliation run (its only event), keyed by the run id."""
+
+    class Completed(Aggregate.Created):
+        run_id: str
+        venue: str
+        triggered_by: str
+        result: dict[str, Any]
+        drift_count: int
+        evidence_hashes: list[str]
+        at: datetime
+
+    @staticmethod
+    def create_id(run_id: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"reconciliation/{run_id}")
+
+    @classmethod
+    def record(cls, run_id: str, venue: str, triggered_by: str, run: ReconciliationRun,
+               evidence_hashes: list[str], now: datetime) -> ReconciliationReport:
+        return cls(run_id=run_id, venue=venue, triggered_by=triggered_by, result=reconciliation_result(run, now),
+                   drift_count=run.drift_count, evidence_hashes=list(evidence_hashes), at=now)
+
+    def __init__(self, run_id: str, venue: str, triggered_by: str, result: dict[str, Any], drift_count: int,
+                 evidence_hashes: list[str], at: datetime) -> None:
+        self.run_id, self.venue, self.triggered_by = run_id, venue, triggered_by
+        self.result, self.drift_count, self.evidence_hashes, self.at = result, drift_count, evidence_hashes, at
+
+    @property
+    def status(self) -> str:
+        return str(self.result["status"])

@@ -1,0 +1,40 @@
+"""Orchestrator context: job runs and reconciliation reports (load, decide, save)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paulp.domain.orchestration import JobRun, ReconciliationReport
+from paulp.domain.reconciliation import ReconciliationRun
+from paulp.domain.services.base import PaulpApplication
+
+
+class OrchestratorService(PaulpApplication):
+    def start_job(self, run_id: str, job: str, triggered_by: str, source: str) -> JobRun:
+        run = JobRun.start(run_id, job, triggered_by, source, self.clock.now())
+        self.save(run)
+        return run
+
+    def complete_job(self, run_id: str, result: dict[str, Any]) -> int:
+        run = self.job_run(run_id)
+        run.complete(result, self.clock.now())
+        return self.last_notification_id(self.save(run))
+
+    def fail_job(self, run_id: str, error: str) -> int:
+        run = self.job_run(run_id)
+        run.fail(error, self.clock.now())
+        return self.last_notification_id(self.save(run))
+
+    def job_run(self, run_id: str) -> JobRun:
+        run: JobRun = self.repository.get(JobRun.create_id(run_id))
+        return run
+
+    def record_reconciliation(self, run_id: str, venue: str, triggered_by: str, run: ReconciliationRun,
+                              evidence_hashes: list[str]) -> ReconciliationReport:
+        report = ReconciliationReport.record(run_id, venue, triggered_by, run, evidence_hashes, self.clock.now())
+        self.save(report)
+        return report
+
+    def reconciliation(self, run_id: str) -> ReconciliationReport | None:
+        found: ReconciliationReport | None = self.get_or_none(ReconciliationReport.create_id(run_id))
+        return found

@@ -1,0 +1,452 @@
+"""Orchestrator control over HTTP (api-and-security §1.3, §1.6): triggers, the order list and POST /reconcile,
+on real PostgreSQL + NATS with the loopback Kalshi exchange (real wire protocol, RSA-PSS checked) as venue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from eventsourcing.persistence import StoredEvent
+from fastapi.testclient import TestClient
+
+from paulp.adapters.eventstore.codec import make_mapper
+from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
+from paulp.adapters.kalshi.port import KalshiVenuePort
+from paulp.adapters.kalshi.signing import load_credentials
+from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.adapters.market_data import StaticMarketData
+from paulp.adapters.projector import catch_up_from_log
+from paulp.api.app import create_app
+from paulp.api.wiring import Container
+from paulp.domain.clock import FixedClock
+from paulp.domain.execution_orders import VenueOrder
+from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.golive import GoLiveTerms
+from paulp.domain.orders import Order
+from paulp.domain.services.pipeline import OrderPipeline
+from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
+from tests.integration.helpers import make_container, max_notification_id
+from tests.integration.test_order_pipeline import NOW, facts, signal
+
+pytestmark = pytest.mark.integration
+TOKEN = "test-admin-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+TRIGGER = "orch-trigger-token-0123456789abcdef"
+KEY_ID = str(uuid.uuid4())
+RESULT_FIELDS = {"timestamp", "internalPositionCount", "venuePositionCount", "matchedCount", "drifts",
+                 "totalAbsoluteDrift", "maxDriftPct", "status"}
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+@pytest.fixture
+def exchange(key: rsa.RSAPrivateKey) -> Iterator[FakeKalshiExchange]:
+    with FakeKalshiExchange(key.public_key(), KEY_ID) as fake:
+        yield fake
+
+
+class System:
+    """The app over one container, the fake exchange behind it, and helpers to look into the log."""
+
+    def __init__(self, container: Container, exchange: FakeKalshiExchange, key: rsa.RSAPrivateKey) -> None:
+        self.container, self.exchange, self.key = container, exchange, key
+        self.client = TestClient(create_app(container))
+
+    def project(self, *names: str) -> None:
+        with psycopg.connect(self.container.database_url, autocommit=True) as conn:
+            for name in names or ("orders", "venue_orders", "market_marks"):
+                catch_up_from_log(conn, self.container.projections[name])
+
+    def head(self) -> int:
+        return max_notification_id(self.container.database_url)
+
+    def events(self, topic_part: str, after: int = 0) -> list[Any]:
+        mapper = make_mapper()
+        with psycopg.connect(self.container.database_url) as conn:
+            rows = conn.execute("SELECT originator_id, originator_version, topic, state FROM paulp_events"
+                                " WHERE topic LIKE %s AND notification_id > %s ORDER BY notification_id",
+                                (f"%{topic_part}%", after)).fetchall()
+        return [mapper.to_domain_event(StoredEvent(UUID(str(o)), v, t, bytes(s))) for o, v, t, s in rows]
+
+    def tradable_ticker(self) -> str:
+        markets = self.exchange.markets
+        return min((t for t, v in markets.items() if 25 <= v["yes_ask"] <= 90),
+                   key=lambda t: (markets[t]["yes_ask"] - markets[t]["yes_bid"], t))
+
+    def venue_port(self) -> tuple[KalshiVenuePort, KalshiClient]:
+        client = KalshiClient(EvidenceStore(self.container.settings.evidence_dir()),
+                              config=KalshiClientConfig(base_url=self.exchange.base_url, timeout_s=2.0),
+                              credentials=load_credentials(KEY_ID, _pem(self.key)))
+        return KalshiVenuePort(KalshiVenue(client)), client
+
+    def live_fill(self, signal_id: str, size: int = 50) -> tuple[str, str]:
+        """A LIVE bonding order filled at the fake through the real pipeline; (ticker, order id)."""
+        ticker = self.tradable_ticker()
+        m = self.exchange.markets[ticker]
+        base = facts(ticker)
+        book = base.snapshot.__class__(ticker=ticker, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
+                                        no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"], volume_24h=50_000,
+                                        settlement_time=base.snapshot.settlement_time,
+                                        close_time=base.snapshot.close_time, category="economics")
+        market = base.__class__(**{**base.__dict__, "snapshot": book})
+        port, client = self.venue_port()
+        try:
+            c = self.container
+            pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({ticker: market}),
+                                     c.pipeline(StaticMarketData({})).portfolio, port,
+                                     modes={"bonding": ExecutionMode.LIVE})
+            out = pipeline.process(signal(signal_id, ticker, size=size, price=m["yes_ask"]))
+        finally:
+            port.close(client)
+        assert out.state == "FILLED", out
+        return ticker, out.order_id
+
+    def orphan_at_venue(self, ticker: str, count: int) -> None:
+        """Contracts bought at the venue behind our back (no lifecycle order knows them)."""
+        port, client = self.venue_port()
+        try:
+            ask = self.exchange.markets[ticker]["yes_ask"]
+            port.submit(VenueOrder(ticker, f"manual-{uuid.uuid4().hex[:8]}", "yes", "buy", count, "limit", ask, None))
+        finally:
+            port.close(client)
+
+    def pending_order(self, sid: str, ticker: str, price: int, minutes: int = 0, strategy: str = "bonding",
+                      max_price: int | None = None) -> str:
+        order = Order.create(signal_id=sid, strategy=strategy, ticker=ticker, side="YES", requested_size=20,
+                             max_price=price if max_price is None else max_price,
+                             now=NOW + timedelta(minutes=minutes), signal_model_probability=0.6, signal_edge=0.1,
+                             signal_confidence=0.8)
+        self.container.orders.save(order)
+        return order.order_id
+
+
+def _system(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiExchange, key: rsa.RSAPrivateKey,
+            tmp_path: Any, credentials: bool = True) -> Iterator[System]:
+    config: dict[str, Any] = {"KALSHI_BASE_URL": exchange.base_url, "PAULP_EVIDENCE_DIR": tmp_path / "evidence",
+                              "WEBHOOK_TRIGGER_TOKEN": TRIGGER}
+    if credentials:
+        config.update(KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=_pem(key))
+    container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW), admin_token=TOKEN, **config)
+    try:
+        yield System(container, exchange, key)
+    finally:
+        container.close()
+
+
+@pytest.fixture
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
+
+
+@pytest.fixture
+def uncredentialed(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, credentials=False)
+
+
+# ----------------------------------------------------------------------------------------- POST /reconcile
+
+
+def test_reconcile_when_venue_matches_live_fills_then_ok_recorded_with_actor(system: System):
+    ticker, _ = system.live_fill("rec-ok")
+    paper = system.container.pipeline(StaticMarketData({"KXPAPER-A": facts("KXPAPER-A")}))
+    out = paper.process(replace(signal("rec-paper", "KXPAPER-A"), strategy="weather"))  # own throttle
+    assert out.state == "FILLED", out  # PAPER: never at the venue
+    system.project()
+    head = system.head()
+    r = system.client.post("/admin/reconcile", headers=AUTH)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == RESULT_FIELDS | {"triggeredBy", "timestamp"}
+    assert body["triggeredBy"] == "api-token-user"
+    assert (body["status"], body["matchedCount"], body["internalPositionCount"], body["venuePositionCount"]) == (
+        "ok", 1, 1, 1)
+    assert body["drifts"] == [{"marketId": ticker, "side": "YES", "internalSize": 50.0, "venueSize": 50.0,
+                               "drift": 0.0, "driftPct": 0.0, "severity": "none"}]
+    [report] = system.events("ReconciliationReport", head)
+    assert (report.triggered_by, report.venue, report.result["status"]) == ("api-token-user", "kalshi", "ok")
+    assert report.evidence_hashes and all(len(h) == 64 for h in report.evidence_hashes)
+    assert system.events("CircuitBreaker", head) == [] and system.container.breaker.get().state.value == "NORMAL"
+    assert any(r.path.endswith("/portfolio/positions") and r.verified for r in system.exchange.requests)
+
+
+def test_reconcile_when_venue_holds_an_orphan_then_critical_drift_alert_and_halt(system: System):
+    ticker, _ = system.live_fill("rec-orphan", size=40)
+    system.orphan_at_venue(ticker, 10)
+    system.project()
+    head = system.head()
+    r = system.client.post("/admin/reconcile", headers=AUTH, content=b"")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "critical_drift" and body["maxDriftPct"] == 25.0
+    assert body["drifts"] == [{"marketId": ticker, "side": "YES", "internalSize": 40.0, "venueSize": 50.0,
+                               "drift": 10.0, "driftPct": 25.0, "severity": "critical"}]
+    assert body["totalAbsoluteDrift"] == 10.0 and body["matchedCount"] == 0
+    alerts = system.events("CircuitBreaker.AlertRaised", head)
+    assert [(a.code, a.severity) for a in alerts] == [("RECONCILIATION_DRIFT", "critical")]
+    assert system.container.breaker.get().state.value == "HALT"
+    [report] = system.events("ReconciliationReport", head)
+    assert (report.result["status"], report.drift_count) == ("critical_drift", 1)
+
+
+def test_reconcile_when_no_credentials_then_503_and_nothing_written(uncredentialed: System):
+    head = uncredentialed.head()
+    r = uncredentialed.client.post("/admin/reconcile", headers=AUTH, json={})
+    assert r.status_code == 503
+    assert (r.json()["code"], r.json()["error"]) == ("venue_not_configured", "Reconciliation failed")
+    assert "KALSHI_API_KEY" in r.json()["message"]
+    assert uncredentialed.head() == head
+    assert not any(req.path.endswith("/portfolio/positions") for req in uncredentialed.exchange.requests)
+
+
+def test_reconcile_when_venue_refuses_then_502_with_code_and_nothing_written(system: System):
+    system.exchange.inject(Fault(status=401, path_contains="/portfolio/positions"))
+    head = system.head()
+    r = system.client.post("/admin/reconcile", headers=AUTH)
+    assert (r.status_code, r.json()["code"]) == (502, "venue_auth_failed")
+    assert system.head() == head
+
+
+@pytest.mark.parametrize("path", ["/admin/reconcile", "/admin/orchestrator/trigger/reconcile"])
+def test_mutation_when_body_malformed_then_400_and_nothing_written(system: System, path: str):
+    head = system.head()
+    for body in (b"{bad", b"[1]"):
+        r = system.client.post(path, headers=AUTH, content=body)
+        assert (r.status_code, r.json()["code"]) == (400, "invalid_json")
+    assert system.head() == head and system.exchange.requests == []
+
+
+# ----------------------------------------------------------------------------------------- triggers
+
+
+def test_trigger_reconcile_when_run_then_report_and_job_run_recorded_with_actor(system: System):
+    system.live_fill("trig-rec")
+    system.project()
+    head = system.head()
+    r = system.client.post("/admin/orchestrator/trigger/reconcile", headers=AUTH)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["success"], body["trigger"], body["triggeredBy"]) == (True, "reconcile", "api-token-user")
+    assert set(body["result"]) == RESULT_FIELDS and body["result"]["status"] == "ok"
+    started, done = system.events("JobRun", head)
+    assert (started.job, started.triggered_by, started.source) == ("reconcile", "api-token-user", "admin")
+    assert type(done).__qualname__ == "JobRun.Completed" and done.result == body["result"]
+    assert len(system.events("ReconciliationReport", head)) == 1
+
+
+def test_trigger_when_job_inputs_missing_then_502_job_failed_and_failure_recorded(uncredentialed: System):
+    head = uncredentialed.head()
+    r = uncredentialed.client.post("/admin/orchestrator/trigger/reconcile", headers=AUTH)
+    assert r.status_code == 502
+    body = r.json()
+    assert (body["success"], body["code"], body["trigger"]) == (False, "job_failed", "reconcile")
+    assert "credentials" in body["error"]
+    started, failed = uncredentialed.events("JobRun", head)
+    assert started.triggered_by == "api-token-user" and type(failed).__qualname__ == "JobRun.Failed"
+    assert failed.error == body["error"]
+    assert uncredentialed.events("ReconciliationReport", head) == []
+
+
+def test_trigger_when_unknown_then_404_with_code_and_unauthenticated_401(system: System):
+    head = system.head()
+    r = system.client.post("/admin/orchestrator/trigger/anchor", headers=AUTH)
+    assert (r.status_code, r.json()["code"], r.json()["trigger"]) == (404, "unknown_trigger", "anchor")
+    assert system.client.post("/admin/orchestrator/trigger/scan").status_code == 401
+    assert system.head() == head
+
+
+def test_trigger_ingest_when_a_position_is_open_then_its_market_is_marked(system: System):
+    ticker, _ = system.live_fill("ingest-1")
+    system.project()
+    head = system.head()
+    r = system.client.post("/admin/orchestrator/trigger/ingest", headers=AUTH)
+    assert r.status_code == 200, r.text
+    result = r.json()["result"]
+    assert (result["markets"], result["recorded"], result["failed"]) == (1, 1, {})
+    assert [e.originator_id for e in system.events("MarketMark", head)]
+    assert any(req.path.endswith(f"/markets/{ticker}") for req in system.exchange.requests)
+
+
+def test_trigger_ingest_when_every_market_unreadable_then_502(system: System):
+    system.live_fill("ingest-2")
+    system.project()
+    system.exchange.inject(Fault(status=404, path_contains="/markets/", method="GET"))
+    r = system.client.post("/admin/orchestrator/trigger/ingest", headers=AUTH)
+    assert (r.status_code, r.json()["code"]) == (502, "job_failed")
+    assert "venue_not_found" in r.json()["error"]
+
+
+def test_trigger_scan_when_catalogue_read_then_strategies_reported_and_orders_match(system: System):
+    head = system.head()
+    r = system.client.post("/admin/orchestrator/trigger/scan", headers=AUTH)
+    assert r.status_code == 200, r.text
+    result = r.json()["result"]
+    bonding, weather = result["strategies"]
+    assert (bonding["strategy"], bonding["capital"], bonding["marketsScanned"]) == (
+        "bonding", 500.0, len(system.exchange.markets))
+    assert (weather["strategy"], weather["signalCount"]) == ("weather", 0) and "NOAA" in weather["error"]
+    assert result["ordersCreated"] == len(system.events("Order.Created", head)) == bonding["ordersCreated"]
+    assert any(req.path.endswith("/markets") for req in system.exchange.requests)
+
+
+def test_trigger_scan_when_no_strategy_can_be_scanned_then_502(system: System):
+    system.exchange.inject(Fault(status=401, path_contains="/markets", method="GET"))
+    head = system.head()
+    r = system.client.post("/admin/orchestrator/trigger/scan", headers=AUTH)
+    assert (r.status_code, r.json()["code"]) == (502, "job_failed")
+    assert "bonding" in r.json()["error"] and "weather" in r.json()["error"]
+    assert system.events("Order.Created", head) == []
+
+
+def test_trigger_execute_when_orders_pending_then_driven_through_the_pipeline(system: System):
+    ticker = system.tradable_ticker()
+    ask = system.exchange.markets[ticker]["yes_ask"]
+    first = system.pending_order("exe-1", ticker, ask)
+    unknown = system.pending_order("exe-2", "KXNOT-LISTED", 40, minutes=1)
+    system.project("orders")
+    r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    assert r.status_code == 200, r.text
+    result = r.json()["result"]
+    assert (result["processed"], result["executed"], result["rejected"]) == (1, [], [first])
+    assert result["errors"] == [{"orderId": unknown, "error": "market data unavailable (venue_not_found)"}]
+    driven, untouched = system.container.orders.find(first), system.container.orders.find(unknown)
+    assert driven is not None and driven.state.value == "RISK_REJECTED"  # the fake's recorded markets settled
+    assert untouched is not None and untouched.state.value == "PENDING" and untouched.version == 1
+
+
+def test_trigger_execute_when_strategy_live_and_no_credentials_then_502_and_orders_untouched(
+        uncredentialed: System):
+    class Checks:
+        def strategy_exists(self, strategy: str) -> bool:
+            return True
+
+        def phase4_gate_passed(self) -> bool:
+            return True
+
+        def drift_blocked_recently(self) -> bool:
+            return False
+
+        def audit_chain_valid(self) -> bool:
+            return True
+
+    golive = uncredentialed.container.golive
+    terms = GoLiveTerms("alice", "bob", 10_000)
+    golive.approve("bonding", terms, "token:alice", "r1", Checks())
+    golive.approve("bonding", terms, "token:bob", "r2", Checks())
+    order_id = uncredentialed.pending_order("exe-live", uncredentialed.tradable_ticker(), 40)
+    uncredentialed.project("orders")
+    r = uncredentialed.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    assert (r.status_code, r.json()["code"]) == (502, "job_failed")
+    assert "LIVE" in r.json()["error"]
+    order = uncredentialed.container.orders.find(order_id)
+    assert order is not None and order.version == 1
+    assert uncredentialed.exchange.requests == []
+
+
+def test_trigger_execute_when_nothing_pending_then_empty_report(system: System):
+    r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH, json={})
+    assert r.status_code == 200
+    assert {k: v for k, v in r.json()["result"].items() if k != "durationMs"} == {
+        "processed": 0, "executed": [], "rejected": [], "errors": []}
+
+
+# ----------------------------------------------------------------------------------------- webhooks
+
+
+def test_webhook_trigger_when_reconcile_then_same_job_runs_and_shape_kept(system: System):
+    system.live_fill("hook-1")
+    system.project()
+    head = system.head()
+    r = system.client.post("/webhooks/trigger/reconcile", headers={"Authorization": f"Bearer {TRIGGER}"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"triggered", "job", "result", "timestamp"}
+    assert (body["triggered"], body["job"], body["result"]["status"]) == (True, "reconcile", "ok")
+    started, _ = system.events("JobRun", head)
+    assert (started.triggered_by, started.source) == ("webhook", "webhook")
+    [report] = system.events("ReconciliationReport", head)
+    assert report.triggered_by == "webhook"
+
+
+def test_webhook_trigger_when_job_fails_then_502_with_clear_error(uncredentialed: System):
+    r = uncredentialed.client.post("/webhooks/trigger/reconcile", headers={"Authorization": f"Bearer {TRIGGER}"})
+    assert r.status_code == 502
+    assert (r.json()["success"], r.json()["code"]) == (False, "job_failed") and "credentials" in r.json()["error"]
+
+
+# ----------------------------------------------------------------------------------------- GET orders
+
+
+@pytest.fixture
+def listed(system: System) -> System:
+    system.pending_order("o-1", "KX-A", 40, minutes=0)
+    system.pending_order("o-2", "KX-B", 41, minutes=1, strategy="weather")
+    bad = Order.create(signal_id="o-3", strategy="bonding", ticker="KX-C", side="YES", requested_size=5,
+                       max_price=0, now=NOW + timedelta(minutes=2))
+    bad.validate(NOW + timedelta(minutes=2))  # "Invalid price" -> REJECTED
+    system.container.orders.save(bad)
+    system.project("orders")
+    return system
+
+
+def _tickers(r: Any) -> list[str]:
+    return [o["ticker"] for o in r.json()["orders"]]
+
+
+def test_orders_when_unfiltered_then_newest_first_with_default_limit(listed: System):
+    r = listed.client.get("/admin/orchestrator/orders", headers=AUTH)
+    assert r.status_code == 200
+    body = r.json()
+    assert (_tickers(r), body["count"]) == (["KX-C", "KX-B", "KX-A"], 3)
+    assert body["filters"] == {"state": None, "strategy": None, "limit": 50}
+    first = body["orders"][0]
+    assert (first["currentState"], first["lastError"], first["strategy"], first["createdAt"]) == (
+        "REJECTED", "Invalid price", "bonding", "2026-03-02T15:02:00.000Z")
+    assert {"orderId", "signalId", "side", "requestedSize", "maxPrice", "filledSize", "avgFillPrice",
+            "updatedAt"} <= set(first)
+
+
+@pytest.mark.parametrize("query,expected,limit", [
+    ("state=pending", ["KX-B", "KX-A"], 50), ("state=REJECTED", ["KX-C"], 50),
+    ("strategy=weather", ["KX-B"], 50), ("state=PENDING&strategy=bonding", ["KX-A"], 50),
+    ("limit=1", ["KX-C"], 1), ("limit=501", ["KX-C", "KX-B", "KX-A"], 500),
+    ("limit=", ["KX-C", "KX-B", "KX-A"], 50), ("state=&strategy=", ["KX-C", "KX-B", "KX-A"], 50),
+    ("strategy=nobody", [], 50),
+])
+def test_orders_when_filtered_then_pushed_into_the_query(listed: System, query: str, expected: list[str],
+                                                         limit: int):
+    r = listed.client.get(f"/admin/orchestrator/orders?{query}", headers=AUTH)
+    assert r.status_code == 200
+    assert (_tickers(r), r.json()["count"], r.json()["filters"]["limit"]) == (expected, len(expected), limit)
+
+
+@pytest.mark.parametrize("query,code", [
+    ("limit=0", "invalid_limit"), ("limit=-1", "invalid_limit"), ("limit=abc", "invalid_limit"),
+    ("limit=1.5", "invalid_limit"), ("limit=%205", "invalid_limit"), ("limit=10abc", "invalid_limit"),
+    ("state=BOGUS", "invalid_state"), ("state=BOGUS&limit=0", "invalid_state"),
+])
+def test_orders_when_filter_invalid_then_400_with_code_and_nothing_written(listed: System, query: str, code: str):
+    head = listed.head()
+    r = listed.client.get(f"/admin/orchestrator/orders?{query}", headers=AUTH)
+    assert (r.status_code, r.json()["code"]) == (400, code)
+    assert listed.head() == head
+
+
+def test_orders_when_unauthenticated_then_401(listed: System):
+    assert listed.client.get("/admin/orchestrator/orders").status_code == 401
