@@ -23,7 +23,9 @@ from paulp.domain.services.execution import ExecutionService
 from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.markets import MarketsService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
+from paulp.domain.services.reviews import ReviewsService
 from paulp.domain.services.routing import RoutingService
+from paulp.domain.services.strategies import StrategiesService
 from paulp.projections.base import Projection
 from paulp.projections.registry import all_projections
 
@@ -61,6 +63,8 @@ class Container:
     golive: GoLiveService
     routing: RoutingService
     markets: MarketsService
+    strategies: StrategiesService
+    reviews: ReviewsService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
 
@@ -71,6 +75,8 @@ class Container:
         self.golive.close()
         self.routing.close()
         self.markets.close()
+        self.strategies.close()
+        self.reviews.close()
 
     @property
     def anchor_url(self) -> str:
@@ -80,7 +86,8 @@ class Container:
     def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None,
                  capital_usd: float = DEFAULT_CAPITAL_USD) -> OrderPipeline:
         return OrderPipeline(self.orders, self.breaker, self.execution, market,
-                             ViewPortfolio(self.pool, capital_usd), venue)
+                             ViewPortfolio(self.pool, capital_usd), venue,
+                             modes=self.strategies.execution_modes())  # halted/disabled stop orders (ADR 0255)
         self.pool.close()
 
 
@@ -103,5 +110,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         golive=GoLiveService(env, clock),
         routing=build_routing(env, clock, llm_env(settings)),
         markets=MarketsService(env, clock),
+        strategies=StrategiesService(env, clock),
+        reviews=ReviewsService(env, clock),
         pool=pool,
     )
