@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from paulp.adapters import replay as rp
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.app import create_app
 from paulp.api.wiring import Container
@@ -97,6 +98,12 @@ def go_live(container: Container, strategy: str, capital_cents: int, first: str 
     terms = GoLiveTerms("alice", "bob", capital_cents)
     container.golive.approve(strategy, terms, first, f"{strategy}-{capital_cents}-1", AllChecksPass())
     container.golive.approve(strategy, terms, second, f"{strategy}-{capital_cents}-2", AllChecksPass())
+
+
+def assert_replay_equals_live(container: Container, name: str) -> None:
+    proj = container.projections[name]
+    result = rp.replay(container.database_url, proj, f"replay_{name}", rp.live_position(container.database_url, proj))
+    assert result.failed == 0 and rp.diff(container.database_url, proj, f"replay_{name}") == []
 
 
 def status_of(client: TestClient, strategy: str) -> str:
@@ -246,6 +253,7 @@ def test_status_after_go_live_then_live_with_capital_and_a_later_halt_then_a_new
         == 1000.0
     assert [s["status"] for s in client.get("/admin/status", headers=AUTH).json()["strategies"]
             if s["id"] != "weather"] == ["paper", "disabled", "disabled", "disabled"]
+    assert_replay_equals_live(container, "strategies")
 
 
 # ------------------------------------------------------------------------------- GET /strategies/:id
@@ -366,6 +374,7 @@ def test_resolve_when_valid_then_event_with_resolver_and_actor_and_it_leaves_the
     again = client.post(f"/admin/violations/{vid}/resolve", json={"resolver": "erin"}, headers=AUTH)
     assert (again.status_code, again.json()["code"]) == (409, "already_resolved")
     assert max_notification_id(container.database_url) == head
+    assert_replay_equals_live(container, "violations")
 
 
 # ------------------------------------------------------------------------------ market pairs
@@ -415,6 +424,7 @@ def test_approve_pair_when_proposed_then_event_with_reviewer_and_actor_and_view_
     again = client.post(f"/admin/pairs/{proposal.pair_id}/approve", json={"reviewer": "erin"}, headers=AUTH)
     assert (again.status_code, again.json()["code"]) == (409, "already_approved")
     assert max_notification_id(container.database_url) == head
+    assert_replay_equals_live(container, "market_pairs")
 
 
 def test_strategy_aggregate_when_changed_then_found_again_by_its_id(system) -> None:
