@@ -24,7 +24,9 @@ from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.markets import MarketsService
 from paulp.domain.services.orchestrator import OrchestratorService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
+from paulp.domain.services.reviews import ReviewsService
 from paulp.domain.services.routing import RoutingService
+from paulp.domain.services.strategies import StrategiesService
 from paulp.projections.base import Projection
 from paulp.projections.registry import all_projections
 
@@ -63,6 +65,8 @@ class Container:
     routing: RoutingService
     markets: MarketsService
     orchestrator: OrchestratorService
+    strategies: StrategiesService
+    reviews: ReviewsService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     jobs: Any = None  # api.jobs.JobRunner, set by build() (it needs the container)
@@ -75,6 +79,8 @@ class Container:
         self.routing.close()
         self.markets.close()
         self.orchestrator.close()
+        self.strategies.close()
+        self.reviews.close()
 
     @property
     def anchor_url(self) -> str:
@@ -84,7 +90,8 @@ class Container:
     def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None,
                  capital_usd: float = DEFAULT_CAPITAL_USD) -> OrderPipeline:
         return OrderPipeline(self.orders, self.breaker, self.execution, market,
-                             ViewPortfolio(self.pool, capital_usd), venue)
+                             ViewPortfolio(self.pool, capital_usd), venue,
+                             modes=self.strategies.execution_modes())  # halted/disabled stop orders (ADR 0255)
         self.pool.close()
 
 
@@ -108,6 +115,8 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         routing=build_routing(env, clock, llm_env(settings)),
         markets=MarketsService(env, clock),
         orchestrator=OrchestratorService(env, clock),
+        strategies=StrategiesService(env, clock),
+        reviews=ReviewsService(env, clock),
         pool=pool,
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module

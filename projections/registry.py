@@ -6,11 +6,14 @@ from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
 from paulp.projections.markets import MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
+from paulp.projections.reviews import MarketPairsProjection, ViolationsProjection
 from paulp.projections.routing import LlmBudgetProjection, LlmRoutingProjection
+from paulp.projections.strategies import StrategiesProjection
 from paulp.projections.venue_orders import VenueOrdersProjection
 
 
 def all_projections() -> dict[str, Projection]:
     projections: list[Projection] = [BreakerStateProjection(), VenueOrdersProjection(), OrdersProjection(),
                                      LlmRoutingProjection(), LlmBudgetProjection(), MarketMarksProjection()]
+    projections += [StrategiesProjection(), ViolationsProjection(), MarketPairsProjection()]
     return {p.name: p for p in projections}

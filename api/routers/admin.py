@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.queries import breaker_view
+from paulp.api.strategy_queries import strategy_rows, unresolved_violations
 from paulp.api.wiring import Container
 from paulp.domain.breaker import BreakerState
 
@@ -80,8 +81,8 @@ def status(request: Request) -> StatusResponse:
     nid = container.breaker.tick()  # the HALT timeout is evaluated before any query (§2.3)
     view = breaker_view(container, wait_for=nid)
     return StatusResponse(
-        strategies=[],
-        unresolvedViolations=[],
+        strategies=strategy_rows(container),
+        unresolvedViolations=unresolved_violations(container),
         latestSnapshot=None,
         circuitBreaker=BreakerView(**view),
         timestamp=now_iso(),

@@ -1,6 +1,7 @@
 """/exec: execution-bridge views per venue (api-and-security §1.4, resolution: mode per strategy).
 
-The mode of each strategy is the seed table (ADR 0140) overlaid with go-live events; the venue's mode is
+The mode of each strategy follows its registry status (ADR 0255): the seed table (ADR 0140) until a status
+change, LIVE after go-live, DISABLED while halted or disabled; the venue's mode is
 the aggregate LIVE > PAPER > DISABLED. A venue without an executor read model reports its strategies'
 modes and empty statistics.
 """
@@ -13,8 +14,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from paulp.api.errors import ApiError, now_iso
-from paulp.api.routers.governance import golive_service
+from paulp.api.wiring import Container
 from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES, ExecutionMode, policy_for_mode
+from paulp.domain.strategy_registry import StrategyStatus, find_strategy
 
 router = APIRouter(prefix="/exec", tags=["exec"])
 
@@ -23,13 +25,17 @@ VENUES = {"kalshi": "Kalshi", "ibkr": "IBKR"}
 VENUE_STRATEGIES: dict[str, tuple[str, ...]] = {"kalshi": tuple(INITIAL_STRATEGY_MODES), "ibkr": ()}
 
 
+STATUS_MODES = {StrategyStatus.LIVE: ExecutionMode.LIVE, StrategyStatus.PAPER: ExecutionMode.PAPER,
+                StrategyStatus.DISABLED: ExecutionMode.DISABLED, StrategyStatus.HALTED: ExecutionMode.DISABLED}
+
+
 def strategy_modes(request: Request, venue: str) -> dict[str, str]:
-    service = golive_service(request)
+    container: Container = request.app.state.container
     modes: dict[str, str] = {}
     for strategy in VENUE_STRATEGIES[venue]:
-        approval = service.get(strategy)
-        live = approval is not None and approval.is_live
-        modes[strategy] = ExecutionMode.LIVE.value if live else INITIAL_STRATEGY_MODES[strategy].value
+        info = find_strategy(strategy)
+        assert info is not None  # the venue's strategies are the catalogue's
+        modes[strategy] = STATUS_MODES[container.strategies.status_of(info)].value
     return modes
 
 

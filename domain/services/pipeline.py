@@ -8,6 +8,7 @@ guarded by the client order id (= order id).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,7 +79,7 @@ class OrdersService(PaulpApplication):
 class OrderPipeline:
     def __init__(self, orders: OrdersService, breaker: BreakerService, execution: ExecutionService,
                  market: MarketDataPort, portfolio: PortfolioPort, venue: VenuePort | None = None,
-                 limits: RiskLimits = DEFAULT_LIMITS, modes: dict[str, ExecutionMode] | None = None) -> None:
+                 limits: RiskLimits = DEFAULT_LIMITS, modes: Mapping[str, ExecutionMode] | None = None) -> None:
         self.orders, self.breaker, self.execution = orders, breaker, execution
         self.market, self.portfolio, self.venue = market, portfolio, venue
         self.limits, self.modes = limits, modes

@@ -1,0 +1,96 @@
+"""invariant_violations and market_pairs views: what operators review (api-and-security §1.3).
+
+Violations come from orders' risk rejections (``OrderRecord.RiskChecked``, not approved), one row per
+failed invariant; ``violation_orders`` keeps each order's text id, strategy and ticker for those rows.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+from typing import Any
+
+from psycopg import Cursor
+
+from paulp.domain.order_record import OrderRecord
+from paulp.domain.orders import Order
+from paulp.domain.reviews import (
+    BLOCK,
+    ORDER_BLOCKED,
+    MarketPair,
+    ViolationResolution,
+    blocked_invariants,
+    risk_violation_id,
+)
+
+
+class ViolationsProjection:
+    name = "violations"
+    tables = ("violation_orders", "invariant_violations")
+
+    @singledispatchmethod
+    def apply(self, event: object, cur: Cursor[Any], notification_id: int) -> None:
+        """Ignore events this view does not show."""
+
+    @apply.register
+    def _(self, e: Order.Created, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "INSERT INTO violation_orders (order_uuid, order_id, strategy, ticker) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (e.originator_id, e.order_id, e.strategy, e.ticker),
+        )
+
+    @apply.register
+    def _(self, e: OrderRecord.RiskChecked, cur: Cursor[Any], notification_id: int) -> None:
+        blocked = blocked_invariants(e.result)
+        if not blocked:
+            return
+        row = cur.execute("SELECT order_id, strategy, ticker FROM violation_orders WHERE order_uuid = %s",
+                          (e.originator_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"risk result for unknown order {e.originator_id}")
+        order_id, strategy, ticker = row
+        for b in blocked:
+            cur.execute(
+                "INSERT INTO invariant_violations (id, notification_id, order_id, strategy, ticker, invariant_id,"
+                " invariant_name, severity, description, action_taken, input_hash, triggered_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (risk_violation_id(order_id, b.invariant_id), notification_id, order_id, strategy, ticker,
+                 b.invariant_id, b.name, BLOCK, b.message, ORDER_BLOCKED, e.result.get("inputHash"), e.at),
+            )
+
+    @apply.register
+    def _(self, e: ViolationResolution.Resolved, cur: Cursor[Any], notification_id: int) -> None:
+        row = cur.execute(
+            "UPDATE invariant_violations SET resolved = true, resolved_at = %s, resolved_by = %s,"
+            " resolved_actor = %s, resolution_notes = %s WHERE id = %s RETURNING id",
+            (e.at, e.resolver, e.actor, e.notes, e.violation_id),
+        ).fetchone()
+        if row is None:  # the command only resolves violations the log proves, so the row must exist
+            raise LookupError(f"resolution of unknown violation {e.violation_id}")
+
+
+class MarketPairsProjection:
+    name = "market_pairs"
+    tables = ("market_pairs",)
+
+    @singledispatchmethod
+    def apply(self, event: object, cur: Cursor[Any], notification_id: int) -> None:
+        """Ignore events this view does not show."""
+
+    @apply.register
+    def _(self, e: MarketPair.Proposed, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "INSERT INTO market_pairs (pair_id, venue_a, market_a, venue_b, market_b, equivalence_grade, status,"
+            " proposed_by, proposed_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, 'pending_review', %s, %s, %s)"
+            " ON CONFLICT (pair_id) DO NOTHING",
+            (e.pair_id, e.venue_a, e.market_a, e.venue_b, e.market_b, e.equivalence_grade, e.proposed_by,
+             e.proposed_at, e.proposed_at),
+        )
+
+    @apply.register
+    def _(self, e: MarketPair.Approved, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "UPDATE market_pairs SET status = 'approved', human_reviewer = %s, human_review_date = %s,"
+            " human_review_notes = %s, reviewed_by_actor = %s, updated_at = %s WHERE pair_id = %s",
+            (e.reviewer, e.at, e.notes, e.actor, e.at, e.pair_id),
+        )
