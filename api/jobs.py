@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -69,13 +70,48 @@ class JobRunner:
             "reconcile": lambda actor: reconcile_now(container, actor),
         }
         assert set(self.jobs) == set(JOBS)
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
 
     def trigger(self, job: str, triggered_by: str = "webhook", source: str = "webhook") -> dict[str, Any]:
+        run_id = self._start(job, triggered_by, source)
+        return self._run(run_id, job, triggered_by)
+
+    def trigger_in_background(self, job: str, triggered_by: str = "webhook", source: str = "webhook") -> str:
+        """Start the job and return its run id at once (a webhook that only *triggers*, §1.6): the start is
+        durable before this returns; the outcome is the run's Completed or Failed event."""
+        run_id = self._start(job, triggered_by, source)
+
+        def run() -> None:
+            try:
+                self._run(run_id, job, triggered_by)
+            except Exception:  # noqa: S110 - already logged and recorded as JobRun.Failed by _run
+                pass
+
+        thread = threading.Thread(target=run, name=f"job-{job}-{run_id[:8]}", daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return run_id
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for background runs (closing the container, tests); True if none is still running."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
+    def _start(self, job: str, triggered_by: str, source: str) -> str:
         if job not in self.jobs:
             raise UnknownJob(f"Unknown trigger: {job}")
         run_id = uuid.uuid4().hex
+        self.container.orchestrator.start_job(run_id, job, triggered_by, source)
+        return run_id
+
+    def _run(self, run_id: str, job: str, triggered_by: str) -> dict[str, Any]:
         orchestrator = self.container.orchestrator
-        orchestrator.start_job(run_id, job, triggered_by, source)
         try:
             result = self.jobs[job](triggered_by)
         except JobFailed as exc:

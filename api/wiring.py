@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -31,6 +32,8 @@ from paulp.projections.base import Projection
 from paulp.projections.registry import all_projections
 
 DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (ADR 0005)
+
+log = logging.getLogger("paulp.wiring")
 
 
 def application_env(database_url: str) -> dict[str, str]:
@@ -72,6 +75,8 @@ class Container:
     jobs: Any = None  # api.jobs.JobRunner, set by build() (it needs the container)
 
     def close(self) -> None:
+        if self.jobs is not None and not self.jobs.wait(30):
+            log.warning("closing with a background job still running")
         self.breaker.close()
         self.execution.close()
         self.orders.close()
@@ -81,6 +86,7 @@ class Container:
         self.orchestrator.close()
         self.strategies.close()
         self.reviews.close()
+        self.pool.close()  # its worker threads and connections go with the container
 
     @property
     def anchor_url(self) -> str:
@@ -92,7 +98,6 @@ class Container:
         return OrderPipeline(self.orders, self.breaker, self.execution, market,
                              ViewPortfolio(self.pool, capital_usd), venue,
                              modes=self.strategies.execution_modes())  # halted/disabled stop orders (ADR 0255)
-        self.pool.close()
 
 
 def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | None = None) -> Container:

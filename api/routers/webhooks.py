@@ -59,6 +59,11 @@ def require_trigger_token(request: Request) -> None:
         raise ApiError(401, "Unauthorized", "webhook_unauthorized", message="Invalid webhook trigger token")
 
 
+# §1.6: ingest *runs* (200 = its report); reconcile is only *triggered* (200 {triggered:true}), its outcome
+# recorded on the run (JobRun.Completed / Failed) — as the reference queues it.
+BACKGROUND_TRIGGERS = ("reconcile",)
+
+
 def run_job(container: Container, job: str) -> dict[str, Any]:
     """Run the job through the container's job runner (the one the admin triggers use); without one, only
     acknowledge the trigger."""
@@ -66,6 +71,9 @@ def run_job(container: Container, job: str) -> dict[str, Any]:
     if runner is None:
         log.info("webhook trigger job=%s accepted (no job runner wired)", job)
         return {"triggered": True, "job": job, "timestamp": now_iso()}
+    if job in BACKGROUND_TRIGGERS:
+        run_id = runner.trigger_in_background(job)
+        return {"triggered": True, "job": job, "runId": run_id, "timestamp": now_iso()}
     report = runner.trigger(job)
     return {"triggered": True, "job": job, "result": report, "timestamp": now_iso()}
 

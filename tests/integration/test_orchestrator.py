@@ -226,9 +226,9 @@ def test_reconcile_when_venue_refuses_then_502_with_code_and_nothing_written(sys
 @pytest.mark.parametrize("path", ["/admin/reconcile", "/admin/orchestrator/trigger/reconcile"])
 def test_mutation_when_body_malformed_then_400_and_nothing_written(system: System, path: str):
     head = system.head()
-    for body in (b"{bad", b"[1]"):
+    for body, code in ((b"{bad", "invalid_json"), (b"[1]", "validation_error")):
         r = system.client.post(path, headers=AUTH, content=body)
-        assert (r.status_code, r.json()["code"]) == (400, "invalid_json")
+        assert (r.status_code, r.json()["code"]) == (400, code)
     assert system.head() == head and system.exchange.requests == []
 
 
@@ -375,19 +375,26 @@ def test_webhook_trigger_when_reconcile_then_same_job_runs_and_shape_kept(system
     head = system.head()
     r = system.client.post("/webhooks/trigger/reconcile", headers={"Authorization": f"Bearer {TRIGGER}"})
     assert r.status_code == 200, r.text
-    body = r.json()
-    assert set(body) == {"triggered", "job", "result", "timestamp"}
-    assert (body["triggered"], body["job"], body["result"]["status"]) == (True, "reconcile", "ok")
-    started, _ = system.events("JobRun", head)
+    body = r.json()  # §1.6: reconcile is triggered, not awaited; its outcome is the run's last event
+    assert set(body) == {"triggered", "job", "runId", "timestamp"}
+    assert (body["triggered"], body["job"]) == (True, "reconcile")
+    assert system.container.jobs.wait(30)
+    started, done = system.events("JobRun", head)
     assert (started.triggered_by, started.source) == ("webhook", "webhook")
+    assert type(done).__qualname__ == "JobRun.Completed" and done.result["status"] == "ok"
     [report] = system.events("ReconciliationReport", head)
     assert report.triggered_by == "webhook"
 
 
-def test_webhook_trigger_when_job_fails_then_502_with_clear_error(uncredentialed: System):
+def test_webhook_trigger_when_reconcile_cannot_run_then_triggered_and_failure_recorded(uncredentialed: System):
+    head = uncredentialed.head()
     r = uncredentialed.client.post("/webhooks/trigger/reconcile", headers={"Authorization": f"Bearer {TRIGGER}"})
-    assert r.status_code == 502
-    assert (r.json()["success"], r.json()["code"]) == (False, "job_failed") and "credentials" in r.json()["error"]
+    assert (r.status_code, r.json()["triggered"]) == (200, True)
+    assert uncredentialed.container.jobs.wait(30)
+    started, failed = uncredentialed.events("JobRun", head)
+    assert started.source == "webhook" and type(failed).__qualname__ == "JobRun.Failed"
+    assert "credentials" in failed.error
+    assert uncredentialed.events("ReconciliationReport", head) == []
 
 
 # ----------------------------------------------------------------------------------------- GET orders
