@@ -11,6 +11,7 @@ from paulp.api import auth, errors
 from paulp.api.asgi import GuardMiddleware
 from paulp.api.read_pool import ReadPool
 from paulp.api.routers import admin, audit, dashboard, exec, governance, health, metrics, routing, trades, webhooks
+from paulp.api.routers.gates import router as gates_router
 from paulp.api.wiring import Container
 
 
@@ -41,4 +42,5 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(routing.router)
     app.include_router(metrics.router)
     app.include_router(audit.router)
+    app.include_router(gates_router)
     return app

@@ -20,6 +20,7 @@ from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
+from paulp.domain.services.gates import GateSignoffService
 from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.markets import MarketsService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
@@ -61,6 +62,7 @@ class Container:
     golive: GoLiveService
     routing: RoutingService
     markets: MarketsService
+    gates: GateSignoffService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
 
@@ -71,6 +73,7 @@ class Container:
         self.golive.close()
         self.routing.close()
         self.markets.close()
+        self.gates.close()
 
     @property
     def anchor_url(self) -> str:
@@ -103,5 +106,6 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         golive=GoLiveService(env, clock),
         routing=build_routing(env, clock, llm_env(settings)),
         markets=MarketsService(env, clock),
+        gates=GateSignoffService(env, clock),
         pool=pool,
     )

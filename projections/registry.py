@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
+from paulp.projections.gates import GateSignoffsProjection
 from paulp.projections.markets import MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
 from paulp.projections.routing import LlmBudgetProjection, LlmRoutingProjection
@@ -13,4 +14,5 @@ from paulp.projections.venue_orders import VenueOrdersProjection
 def all_projections() -> dict[str, Projection]:
     projections: list[Projection] = [BreakerStateProjection(), VenueOrdersProjection(), OrdersProjection(),
                                      LlmRoutingProjection(), LlmBudgetProjection(), MarketMarksProjection()]
+    projections.append(GateSignoffsProjection())
     return {p.name: p for p in projections}
