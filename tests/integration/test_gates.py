@@ -128,7 +128,8 @@ def test_signoff_when_gate_failed_and_not_forced_then_400_with_gate_result_and_n
 
 @pytest.mark.parametrize("body,fields", [({"force": "true", "notes": "x"}, ["force"]),
                                          ({"force": True, "notes": 5}, ["notes"]),
-                                         ({"force": 1, "notes": ["x"]}, ["notes", "force"])])
+                                         ({"force": 1, "notes": ["x"]}, ["notes", "force"]),
+                                         ({"force": True, "notes": "x" * 4001}, ["notes"])])
 def test_signoff_when_body_fields_have_wrong_types_then_400_validation_error(api: Any, body: dict[str, Any],
                                                                           fields: list[str]) -> None:
     client, _ = api
