@@ -21,6 +21,7 @@ from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
+from paulp.domain.services.gates import GateSignoffService
 from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.markets import MarketsService
 from paulp.domain.services.orchestrator import OrchestratorService
@@ -70,6 +71,7 @@ class Container:
     orchestrator: OrchestratorService
     strategies: StrategiesService
     reviews: ReviewsService
+    gates: GateSignoffService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     jobs: Any = None  # api.jobs.JobRunner, set by build() (it needs the container)
@@ -86,6 +88,7 @@ class Container:
         self.orchestrator.close()
         self.strategies.close()
         self.reviews.close()
+        self.gates.close()
         self.pool.close()  # its worker threads and connections go with the container
 
     @property
@@ -122,6 +125,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         orchestrator=OrchestratorService(env, clock),
         strategies=StrategiesService(env, clock),
         reviews=ReviewsService(env, clock),
+        gates=GateSignoffService(env, clock),
         pool=pool,
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module

@@ -1,0 +1,191 @@
+"""Gather the facts each phase gate is decided on, from what the system actually has (§6.2 resolution).
+
+Read models, the evidence index and blobs, the audit chain, applied migrations and one authenticated
+Kalshi balance call. A fact with no source here is ``Unavailable`` (the criterion fails closed); each
+such gap is listed in ADR 0254.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from paulp.adapters.audit_store import verify
+from paulp.adapters.evidence_store import EvidenceHashMismatch, EvidenceNotFound, EvidenceStore, record_fetch
+from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
+from paulp.adapters.kalshi.client_errors import KalshiError
+from paulp.adapters.kalshi.signing import KEY_ENV, PRIVATE_KEY_ENV, KalshiCredentialsError
+from paulp.domain.gate_facts import (
+    AuditFact,
+    BalanceProbe,
+    EvidenceCheck,
+    GateFacts,
+    Monitoring,
+    Phase1Facts,
+    Phase2Facts,
+    Phase3Facts,
+    Phase4Facts,
+    ResolvedOrder,
+    Unavailable,
+)
+from paulp.domain.gates import (
+    prompt_template_problems,
+    regression_cases_defined,
+    risk_limits_in_effect,
+    strategy_spec_problems,
+)
+
+NO_TEST_RESULTS = "no test-results store records suite runs in this system"
+NO_COMPLIANCE = "no compliance matrix (§6.3 sources, events, violations) exists in this system"
+NO_REGRESSION_RUNS = "no LLM regression or adversarial test runs are recorded in this system"
+EVIDENCE_SAMPLE = 5
+PAPER_ORDERS = ("SELECT count(*) FROM views.kalshi_orders WHERE execution_mode = 'PAPER'"
+                " AND strategy ILIKE %s")
+FILLED_ORDERS = ("SELECT (SELECT count(*) FROM views.kalshi_orders WHERE status IN ('filled', 'paper_filled'))"
+                 " + (SELECT count(*) FROM views.ibkr_orders WHERE status = 'filled')")
+RESOLVED_ORDERS = (
+    "SELECT o.strategy, o.record->>'side', o.record->>'fill_price', m.result, o.created_at, m.resolved_at"
+    " FROM views.kalshi_orders o JOIN views.market_marks m ON m.ticker = o.ticker"
+    " WHERE m.result IS NOT NULL AND o.status IN ('filled', 'paper_filled')"
+    " AND (o.strategy ILIKE '%bonding%' OR o.strategy ILIKE '%weather%') ORDER BY o.seq"
+)
+
+
+@dataclass(frozen=True)
+class GateSources:
+    """Where the facts live; built by the composition root from the settings."""
+
+    database_url: str
+    evidence_dir: Path
+    kalshi_env: Mapping[str, str]
+    projection_names: tuple[str, ...]
+    balance_timeout_s: float = 5.0
+
+
+class DatabaseGateFacts:
+    def __init__(self, sources: GateSources) -> None:
+        self.src = sources
+
+    def gather(self, phase: int, now: datetime) -> GateFacts:
+        if phase == 1:
+            return self.phase1(now)
+        if phase == 2:
+            return self.phase2(now)
+        return self.phase3(now) if phase == 3 else self.phase4(now)
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.src.database_url, autocommit=True)
+
+    def phase1(self, now: datetime) -> Phase1Facts:
+        with self._conn() as conn:
+            fetches = _count(conn, "SELECT count(*) FROM evidence_fetches WHERE fetched_at > %s",
+                             now - timedelta(days=7))
+            migrations = _count(conn, "SELECT count(*) FROM schema_migrations")
+        return Phase1Facts(
+            clv_tests_passed=Unavailable(NO_TEST_RESULTS + " (suite clv)"),
+            evidence_fetches_7d=fetches, regression_cases=regression_cases_defined(),
+            migrations_applied=migrations, strategy_specs=strategy_spec_problems(),
+            prompt_templates=prompt_template_problems(), compliance_sources=Unavailable(NO_COMPLIANCE),
+            slo_document=Unavailable("no service-level objectives are defined in this system"))
+
+    def phase2(self, now: datetime) -> Phase2Facts:
+        with self._conn() as conn:
+            bonding = _count(conn, PAPER_ORDERS, "%bonding%")
+            weather = _count(conn, PAPER_ORDERS, "%weather%")
+            filled = _count(conn, FILLED_ORDERS)
+        return Phase2Facts(
+            bonding_paper_orders=bonding, weather_paper_orders=weather,
+            risk_invariant_tests_passed=Unavailable(NO_TEST_RESULTS + " (suite risk_invariants)"),
+            backtest_expected_values=Unavailable("no backtest store exists in this system"),
+            account_scoring_validated=Unavailable("no account-scoring validation is recorded in this system"),
+            filled_orders=filled,
+            approved_equivalent_pairs=Unavailable("no market-pair approvals are recorded in this system"))
+
+    def phase3(self, now: datetime) -> Phase3Facts:
+        report = verify(self.src.database_url)
+        with self._conn() as conn:
+            transitions = [(str(a), str(b)) for a, b in conn.execute(
+                "SELECT from_state, to_state FROM views.breaker_transitions WHERE scope = 'global'"
+                " ORDER BY notification_id").fetchall()]
+            newest = [str(r[0]) for r in conn.execute(
+                "SELECT evidence_hash FROM evidence_blobs ORDER BY created_at DESC, fetched_at DESC,"
+                " evidence_hash LIMIT %s", (EVIDENCE_SAMPLE,)).fetchall()]
+        return Phase3Facts(
+            audit=AuditFact(report.valid, report.chain.last_sequence, report.first_bad_sequence),
+            regression_results_7d=Unavailable(NO_REGRESSION_RUNS),
+            adversarial_results=Unavailable(NO_REGRESSION_RUNS),
+            breaker_transitions=transitions,
+            reconciliation_runs=Unavailable("no reconciliation runs are recorded in this system"),
+            unresolved_compliance_violations=Unavailable(NO_COMPLIANCE),
+            evidence_sample=list(self._rehash(newest)))
+
+    def _rehash(self, hashes: Iterable[str]) -> Iterable[EvidenceCheck]:
+        store = EvidenceStore(self.src.evidence_dir)
+        for h in hashes:
+            try:
+                store.get(h)
+            except EvidenceNotFound:
+                yield EvidenceCheck(h, "blob missing from the evidence store")
+            except EvidenceHashMismatch:
+                yield EvidenceCheck(h, "blob no longer hashes to its name")
+            else:
+                yield EvidenceCheck(h, None)
+
+    def phase4(self, now: datetime) -> Phase4Facts:
+        with self._conn() as conn:
+            orders = [ResolvedOrder(str(s), str(side or "").upper(), _price(price), str(result), created, resolved)
+                      for s, side, price, result, created, resolved in conn.execute(RESOLVED_ORDERS).fetchall()]
+            sweep = conn.execute("SELECT deployment_allowed FROM views.llm_drift_sweeps"
+                                 " ORDER BY swept_at DESC, sweep_id LIMIT 1").fetchone()
+            tracked = dict(conn.execute("SELECT name, last_notification_id FROM projection_tracking"
+                                        " WHERE name = ANY(%s)", (list(self.src.projection_names),)).fetchall())
+            dead = _count(conn, "SELECT count(*) FROM projection_dead_letters")
+        return Phase4Facts(
+            resolved_orders=orders, latest_sweep_allowed=None if sweep is None else bool(sweep[0]),
+            balance=self.balance(), risk_limits=risk_limits_in_effect(),
+            monitoring=Monitoring({n: tracked.get(n) for n in self.src.projection_names}, dead))
+
+    def balance(self) -> BalanceProbe:
+        """One authenticated GET /portfolio/balance; its body is kept as evidence and indexed."""
+        env = self.src.kalshi_env
+        if not (env.get(KEY_ENV) or "").strip() or not (env.get(PRIVATE_KEY_ENV) or "").strip():
+            return BalanceProbe(False, problem=f"{KEY_ENV} and {PRIVATE_KEY_ENV} must both be set")
+        return asyncio.run(self._balance(env))
+
+    async def _balance(self, env: Mapping[str, str]) -> BalanceProbe:
+        try:
+            config = KalshiClientConfig.from_env(env, timeout_s=self.src.balance_timeout_s, max_retries=1)
+            client = KalshiClient.from_env(env, EvidenceStore(self.src.evidence_dir), config=config)
+        except (KalshiError, KalshiCredentialsError) as err:
+            return BalanceProbe(False, problem=f"client not usable ({err.code})")
+        try:
+            response = await client.get_balance()
+        except (KalshiError, KalshiCredentialsError) as err:
+            return BalanceProbe(False, problem=f"balance call failed ({err.code})")
+        finally:
+            await client.aclose()
+        with self._conn() as conn:
+            record_fetch(conn, response.fetch)
+        cents = response.data.get("balance")
+        if isinstance(cents, bool) or not isinstance(cents, int):
+            return BalanceProbe(True, problem="balance missing from the venue's reply")
+        return BalanceProbe(True, cents)
+
+
+def _count(conn: psycopg.Connection[Any], sql: str, *params: Any) -> int:
+    row = conn.execute(sql, params or None).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _price(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and 0 <= value <= 100 else None
