@@ -340,12 +340,11 @@ def test_weakness_09_dashboard_reads_breaker_from_its_projection(fresh_db: str, 
 
 def test_weakness_11_trigger_job_failure_is_not_reported_as_success(fresh_db: str, nats_url: str,
                                                                     namespace: str) -> None:
-    class Broken:
-        def trigger(self, job: str) -> dict[str, Any]:
-            raise RuntimeError("ingest exploded: secret-ish detail")
+    def broken_ingest(actor: str) -> dict[str, Any]:
+        raise RuntimeError("ingest exploded: secret-ish detail")
 
     with app_client(fresh_db, nats_url, namespace, WEBHOOK_TRIGGER_TOKEN=TRIGGER) as (client, container):
-        container.jobs = Broken()  # type: ignore[attr-defined]
+        container.jobs.jobs["ingest"] = broken_ingest  # the real runner, with a job that crashes
         r = client.post("/webhooks/trigger/ingest", headers={"Authorization": f"Bearer {TRIGGER}"})
         unknown = client.post("/webhooks/trigger/nope", headers={"Authorization": f"Bearer {TRIGGER}"})
         unauth = client.post("/webhooks/trigger/nope")
