@@ -21,8 +21,10 @@ from paulp.domain.strategy_registry import StrategyStatus, find_strategy
 router = APIRouter(prefix="/exec", tags=["exec"])
 
 VENUES = {"kalshi": "Kalshi", "ibkr": "IBKR"}
-# Strategies each venue executes: every Kalshi strategy; IBKR only hedges (no strategy of its own yet).
-VENUE_STRATEGIES: dict[str, tuple[str, ...]] = {"kalshi": tuple(INITIAL_STRATEGY_MODES), "ibkr": ()}
+# Strategies each venue executes. IBKR places the strategies' hedges (its orders carry ``hedge_strategy``),
+# so its mode is that of the same strategies: the reference's "mode as Kalshi" (§7.3), per strategy.
+VENUE_STRATEGIES: dict[str, tuple[str, ...]] = {"kalshi": tuple(INITIAL_STRATEGY_MODES),
+                                                "ibkr": tuple(INITIAL_STRATEGY_MODES)}
 
 
 STATUS_MODES = {StrategyStatus.LIVE: ExecutionMode.LIVE, StrategyStatus.PAPER: ExecutionMode.PAPER,

@@ -14,8 +14,49 @@ import psycopg
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.trades import SOURCE_QUERIES
 from paulp.api.wiring import Container
+from paulp.domain.golive import GoLiveTerms
+from paulp.domain.strategy_registry import StrategyStatus
 
-KNOWN = {"kalshi_orders", "ibkr_orders", "ibkr_failure", "breaker_state", "empty_read_models"}
+KNOWN = {"kalshi_orders", "ibkr_orders", "ibkr_failure", "breaker_state", "empty_read_models", "executor_mode"}
+SEEDED_BY = "seed"
+
+
+class _GateOpen:
+    """The go-live port for seeding a LIVE mode: the preconditions are the case's premise, not its subject."""
+
+    def strategy_exists(self, strategy: str) -> bool:
+        return True
+
+    def phase4_gate_passed(self) -> bool:
+        return True
+
+    def drift_blocked_recently(self) -> bool:
+        return False
+
+    def audit_chain_valid(self) -> bool:
+        return True
+
+
+def _set_mode(container: Container, strategy: str, mode: str) -> None:
+    """A strategy's execution mode through the commands that set it in production: go-live (two operators)
+    for LIVE, the status command for PAPER and DISABLED."""
+    if mode.upper() == "LIVE":
+        terms = GoLiveTerms("seed-approver-1", "seed-approver-2", 100_000)
+        container.golive.approve(strategy, terms, "seed:operator-a", f"seed-{strategy}-1", _GateOpen())
+        container.golive.approve(strategy, terms, "seed:operator-b", f"seed-{strategy}-2", _GateOpen())
+    else:
+        status = {"PAPER": StrategyStatus.PAPER, "DISABLED": StrategyStatus.DISABLED}[mode.upper()]
+        container.strategies.set_status(strategy, status, SEEDED_BY, "seeded for conformance")
+
+
+def seed_executor_modes(container: Container, modes: dict[str, Any]) -> None:
+    """``executor_mode``: per venue, one mode for every strategy the venue executes, or per strategy."""
+    from paulp.api.routers.exec import VENUE_STRATEGIES
+
+    for venue, value in modes.items():
+        per_strategy = value if isinstance(value, dict) else dict.fromkeys(VENUE_STRATEGIES[venue.lower()], value)
+        for strategy, mode in per_strategy.items():
+            _set_mode(container, strategy, str(mode))
 
 
 def catch_up(container: Container) -> None:
@@ -37,6 +78,8 @@ def seed(container: Container, given: dict[str, Any]) -> None:
     for venue in ("kalshi", "ibkr"):
         for record in given.get(f"{venue}_orders", []):
             container.execution.record_venue_order(venue, record)
+    if given.get("executor_mode"):
+        seed_executor_modes(container, given["executor_mode"])
     state = given.get("breaker_state")
     if state is not None and state != "NORMAL":
         path = {"CAUTION": ["CAUTION"], "HALT": ["HALT"], "RECOVERY": ["HALT", "RECOVERY"]}[state]
