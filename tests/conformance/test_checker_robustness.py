@@ -1,0 +1,136 @@
+"""The harness itself: synthetic cases in the sample's format go through the real checkers, and each
+checker both accepts a right expectation and rejects a wrong one (so it provably can fail)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conformance.checkers._sides import RECOMMENDED, REFERENCE, implemented_side, resolve_sides
+from tests.conformance.registry import CHECKERS, Context, load_checkers
+
+load_checkers()
+LLM = "llm-routing.json"
+TRADING = "trading.json"
+
+
+def run(file: str, group: str, case: Any, document: Any = None) -> None:
+    CHECKERS[(file, group)].run(case, Context(file, group, document or {group: [case]}))
+
+
+def rejects(file: str, group: str, case: Any, match: str = "") -> None:
+    with pytest.raises(AssertionError, match=match):
+        run(file, group, case)
+
+
+def llm(group: str, inp: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    return {"group": group, "case": "synthetic", "origin": "spec", "input": inp, "expected": expected}
+
+
+# ---------------------------------------------------------------- reference*/recommended* (_sides)
+
+def test_sides_when_pair_then_implemented_side_is_kept_under_the_plain_name() -> None:
+    exp = {"success": False, "referenceErrorCode": "INVALID_FORCED_MODEL",
+           "recommendedErrorCode": "INVALID_FORCED_ROUTE_CLASS"}
+    assert resolve_sides(exp, LLM) == {"success": False, "errorCode": "INVALID_FORCED_ROUTE_CLASS"}
+    assert resolve_sides({"referenceFallback": True, "recommendedFallback": False}, LLM) == {"fallback": True}
+    assert implemented_side(LLM, "fallback") == REFERENCE and implemented_side(LLM, "unlisted") == RECOMMENDED
+    assert implemented_side(TRADING, "fallback") == RECOMMENDED
+
+
+def test_sides_when_carried_or_plain_beside_one_side_then_convention_applies() -> None:
+    carried = {"referenceInputTokens": 10, "recommendedInputTokens": 20}
+    assert resolve_sides(carried, LLM, carried) == carried
+    # plain beside recommendedX is the reference's value (the provider_wire convention)
+    assert resolve_sides({"inputTokens": 10, "recommendedInputTokens": 20}, LLM) == {"inputTokens": 20}
+    assert resolve_sides({"fallback": True, "recommendedFallback": False}, LLM) == {"fallback": True}
+    # only the side Paul P does not implement: nothing to assert for that field
+    assert resolve_sides({"referenceFallbacksAttempted": []}, LLM) == {}
+    with pytest.raises(AssertionError, match="ambiguous"):
+        resolve_sides({"errorCode": "A", "referenceErrorCode": "B", "recommendedErrorCode": "C"}, LLM)
+
+
+def test_override_when_reference_and_recommended_codes_then_recommended_is_asserted() -> None:
+    call = {"call": {"estimatedInputTokens": 100, "estimatedOutputTokens": 50, "runType": "general_enrichment",
+                     "forceRouteClass": "premium"}}
+    run(LLM, "override", llm("override", call, {"success": False, "referenceErrorCode": "INVALID_FORCED_MODEL",
+                                                 "recommendedErrorCode": "INVALID_FORCED_ROUTE_CLASS",
+                                                 "retryable": False}))
+    rejects(LLM, "override", llm("override", call, {"referenceErrorCode": "INVALID_FORCED_ROUTE_CLASS",
+                                                     "recommendedErrorCode": "INVALID_FORCED_MODEL"}), "errorCode")
+
+
+def test_failover_when_fallbacks_attempted_pair_then_recommended_list_is_asserted() -> None:
+    inp = {"runType": "ambiguity_score", "estimatedInputTokens": 1000, "estimatedOutputTokens": 200,
+           "attemptOutcomes": ["error", "ok"]}
+    run(LLM, "failover", llm("failover", inp, {"success": True, "referenceFallbacksAttempted": [],
+                                               "recommendedFallbacksAttempted": ["anthropic:claude-opus-4-6"]}))
+    rejects(LLM, "failover", llm("failover", inp, {"referenceFallbacksAttempted": ["anthropic:claude-opus-4-6"],
+                                                   "recommendedFallbacksAttempted": []}), "fallbacksAttempted")
+
+
+def test_scoring_parse_when_fenced_pair_then_strict_reference_side_is_asserted() -> None:
+    fenced = {"content": '```json\n{"score":0.3,"reasoning":"r","citedPassages":["a"],"confidence":0.9}\n```'}
+    run(LLM, "scoring_parse", llm("scoring_parse", fenced, {"referenceFallback": True, "recommendedFallback": False}))
+    rejects(LLM, "scoring_parse", llm("scoring_parse", fenced, {"referenceFallback": False,
+                                                                "recommendedFallback": True}), "fallback")
+
+
+def test_provider_wire_when_it_carries_both_sides_then_both_are_asserted() -> None:
+    response = {"content": [{"type": "text", "text": "x"}],
+                "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 7,
+                          "cache_creation_input_tokens": 3}}
+    inp = {"provider": "anthropic", "response": response}
+    run(LLM, "provider_wire", llm("provider_wire", inp, {"recommendedInputTokens": 20, "referenceInputTokens": 10}))
+    rejects(LLM, "provider_wire", llm("provider_wire", inp, {"recommendedInputTokens": 20,
+                                                             "referenceInputTokens": 20}), "referenceInputTokens")
+
+
+def test_timeout_table_when_cloudflare_sides_then_table_and_applied_timeout_are_asserted() -> None:
+    table = {"anthropic": 60000, "minimax": 30000, "moonshot": 60000, "google": 30000, "cloudflare": None}
+    run(LLM, "provider_error", llm("provider_error", {}, table))
+    run(LLM, "provider_error", llm("provider_error", {}, {**table, "referenceCloudflare": None,
+                                                         "recommendedCloudflare": 60000}))
+    rejects(LLM, "provider_error", llm("provider_error", {}, {"recommendedCloudflare": 30000}), "recommendedCloudflare")
+    rejects(LLM, "provider_error", llm("provider_error", {}, {**table, "cloudflare": 60000}), "cloudflare")
+
+
+# ---------------------------------------------------------------- C2 route_resolution errors
+
+@pytest.mark.parametrize(("inp", "code"), [
+    ({"runType": "rule_interpretation", "estimatedInputTokens": 100, "estimatedOutputTokens": 50},
+     "UNKNOWN_RUN_TYPE"),
+    ({"env": {"LLM_ROUTING_FORCE_ROUTE_CLASS": "turbo"},
+      "call": {"runType": "general_enrichment", "estimatedInputTokens": 100, "estimatedOutputTokens": 50}},
+     "INVALID_FORCED_ROUTE_CLASS"),
+    ({"runType": "general_enrichment", "forceRouteClass": "premium"}, "INVALID_FORCED_ROUTE_CLASS"),
+    ({"runType": "general_enrichment", "forceModel": "openai:gpt-9"}, "INVALID_FORCED_MODEL"),
+    ({"env": {"LLM_ROUTING_FORCE_MODEL": "nope"}, "call": {"runType": "general_enrichment"}},
+     "INVALID_FORCED_MODEL"),
+])
+def test_route_resolution_when_refused_then_error_code_is_compared(inp: dict[str, Any], code: str) -> None:
+    run(LLM, "route_resolution", llm("route_resolution", inp, {"errorCode": code, "retryable": False}))
+    other = "INVALID_FORCED_MODEL" if code != "INVALID_FORCED_MODEL" else "UNKNOWN_RUN_TYPE"
+    rejects(LLM, "route_resolution", llm("route_resolution", inp, {"errorCode": other}), "errorCode")
+
+
+def test_route_resolution_when_call_is_fine_then_an_error_expectation_fails() -> None:
+    inp = {"runType": "general_enrichment", "estimatedInputTokens": 100, "estimatedOutputTokens": 50}
+    run(LLM, "route_resolution", llm("route_resolution", inp, {"routeClass": "cheap_enrichment",
+                                                               "resolutionSource": "default_low_cost"}))
+    rejects(LLM, "route_resolution", llm("route_resolution", inp, {"errorCode": "UNKNOWN_RUN_TYPE"}), "errorCode")
+
+
+# ---------------------------------------------------------------- C5 provider_error, last model in the chain
+
+def test_provider_error_when_cloudflare_then_chain_ends_all_models_failed() -> None:
+    for inp, code in (({"httpStatus": 500, "provider": "cloudflare"}, "PROVIDER_SERVER_ERROR"),
+                      ({"httpStatus": 429, "provider": "cloudflare"}, "PROVIDER_RATE_LIMITED"),
+                      ({"event": "timeout", "provider": "cloudflare"}, "PROVIDER_TIMEOUT")):
+        run(LLM, "provider_error", llm("provider_error", inp, {"errorCode": code, "sameModelRetries": 0,
+                                                               "routingAction": "fallback_to_next_model"}))
+    rejects(LLM, "provider_error", llm("provider_error", {"httpStatus": 500, "provider": "cloudflare"},
+                                       {"errorCode": "PROVIDER_AUTH_FAILED"}), "errorCode")
+    rejects(LLM, "provider_error", llm("provider_error", {"httpStatus": 500, "provider": "cloudflare"},
+                                       {"routingAction": "stop"}), "routingAction")
