@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from paulp.domain.order_values import OrderError
 from tests.conformance.checkers._sides import RECOMMENDED, REFERENCE, implemented_side, resolve_sides
 from tests.conformance.registry import CHECKERS, Context, load_checkers
 
@@ -19,8 +20,9 @@ def run(file: str, group: str, case: Any, document: Any = None) -> None:
     CHECKERS[(file, group)].run(case, Context(file, group, document or {group: [case]}))
 
 
-def rejects(file: str, group: str, case: Any, match: str = "") -> None:
-    with pytest.raises(AssertionError, match=match):
+def rejects(file: str, group: str, case: Any, match: str | None = None,
+            errors: type[Exception] | tuple[type[Exception], ...] = AssertionError) -> None:
+    with pytest.raises(errors, match=match):
         run(file, group, case)
 
 
@@ -134,3 +136,91 @@ def test_provider_error_when_cloudflare_then_chain_ends_all_models_failed() -> N
                                        {"errorCode": "PROVIDER_AUTH_FAILED"}), "errorCode")
     rejects(LLM, "provider_error", llm("provider_error", {"httpStatus": 500, "provider": "cloudflare"},
                                        {"routingAction": "stop"}), "routingAction")
+
+
+# ---------------------------------------------------------------- C3 order_lifecycle validate, metrics as a list
+
+def lifecycle(section: str, item: Any) -> tuple[str, Any, dict[str, Any]]:
+    return section, item, {}
+
+
+@pytest.mark.parametrize("start", ["VALIDATED", "RISK_APPROVED", "SUBMITTED", "FILLED"])
+def test_validate_step_when_wrong_start_state_then_domain_refusal_is_reported(start: str) -> None:
+    refused = {"input": {"start_state": start, "ticker": "T"}, "expected": {"outcome": "refused"}}
+    run(TRADING, "order_lifecycle", lifecycle("step_commands", refused))
+    rejects(TRADING, "order_lifecycle", lifecycle("step_commands", {
+        "input": {"start_state": start}, "expected": {"outcome": "accepted", "final_state": "VALIDATED"}}),
+        "Invalid state transition", (AssertionError, OrderError))
+    rejects(TRADING, "order_lifecycle", lifecycle("step_commands", {
+        "input": {"start_state": start}, "expected": {"outcome": "refused", "error_contains": "no such words"}}),
+        "lacks")
+
+
+def test_validate_step_when_pending_then_accepted_and_a_refusal_expectation_fails() -> None:
+    run(TRADING, "order_lifecycle", lifecycle("step_commands", {
+        "input": {"start_state": "PENDING"}, "expected": {"outcome": "accepted", "final_state": "VALIDATED"}}))
+    rejects(TRADING, "order_lifecycle", lifecycle("step_commands", {
+        "input": {"start_state": "PENDING"}, "expected": {"outcome": "refused"}}), "accepted")
+
+
+def test_metrics_when_section_is_a_list_then_each_item_is_a_case() -> None:
+    from tests.conformance.checkers.trading_order_lifecycle import split
+
+    metrics = [{"name": "one filled", "input": [{"state": "FILLED", "createdAt_offset_ms": -4000,
+                                                  "filledAt_offset_ms": 0, "clv": 2}, {"state": "SUBMITTED"}],
+                "expected": {"total": 2, "avgTimeToFill": 4000, "fillRate": 0.5, "byState_nonzero":
+                             {"FILLED": 1, "SUBMITTED": 1}}},
+               {"input": [], "expected": {"total": 0}}]
+    cases = list(split({"metrics": metrics}))
+    assert [c[0] for c in cases] == ["metrics/000-one filled", "metrics/001"]
+    for _, case in cases:
+        run(TRADING, "order_lifecycle", case)
+    rejects(TRADING, "order_lifecycle", lifecycle("metrics", {**metrics[0], "expected": {"fillRate": 1.0}}),
+            "fillRate")
+    rejects(TRADING, "order_lifecycle", lifecycle("metrics", {**metrics[0], "expected": {"fill_rate": 1.0}}),
+            "not interpretable")
+
+
+# ---------------------------------------------------------------- C4 correlation rules
+
+def correlation(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "event_graph_correlation_scores", item
+
+
+@pytest.mark.parametrize("item", [
+    {"source": "rule", "selector": {"category": "politics"}, "rule_type": "category_rule", "weight": 0.4,
+     "expected_score": 0.4, "expected_type": "category_rule"},
+    {"source": "rule", "selector": '{"series": "KXHIGHNY"}', "ruleType": "series_rule", "weight": 0.55,
+     "expected": {"score": 0.55, "type": "series_rule"}},
+    {"source": "correlation_rule", "rule": {"selector": {"category": "x", "series": "y"}, "weight": 0.3,
+                                            "type": "cat"}, "matching_markets": 60, "expected_count": 50,
+     "expected_score": 0.3},
+    {"source": "rule", "selector": "{not json", "rule_type": "r", "weight": 0.4, "target_category": "politics",
+     "expected": "malformed selector skipped"},
+    {"source": "rule", "selector": {"category": "politics"}, "rule_type": "r", "weight": 0.4,
+     "target_in_catalogue": False, "expected_score": None},
+    {"source": "rule", "selector": {"category": "politics"}, "rule_type": "r", "weight": 0.4,
+     "target_category": "sports", "expected_count": 0},
+    {"source": "rule", "selector": {"category": "politics"}, "rule_type": "r", "weight": 0.4, "active": False,
+     "expected": "no correlation (inactive rule)"},
+])
+def test_correlation_rule_when_plausible_spelling_then_case_runs(item: dict[str, Any]) -> None:
+    run(TRADING, "risk_invariants", correlation(item))
+
+
+@pytest.mark.parametrize(("item", "match"), [
+    ({"source": "rule", "selector": {"category": "politics"}, "rule_type": "category_rule", "weight": 0.4,
+      "expected_score": 0.5, "expected_type": "category_rule"}, "rule score"),
+    ({"source": "rule", "selector": {"category": "politics"}, "rule_type": "category_rule", "weight": 0.4,
+      "expected_score": 0.4, "expected_type": "series_rule"}, "rule type"),
+    ({"source": "rule", "selector": {"category": "politics"}, "rule_type": "r", "weight": 0.4,
+      "target_in_catalogue": False, "expected_score": 0.4}, "correlated markets"),
+    ({"source": "rule", "selector": "{not json", "rule_type": "r", "weight": 0.4, "target_category": "politics",
+      "expected_score": 0.4}, "correlated markets"),
+    ({"source": "rule", "selector": {"category": "politics"}, "weight": 0.4, "expected_score": 0.4,
+      "bonus_field": 1}, "bonus_field"),
+    ({"source": "rule", "selector": {"category": "politics"}, "weight": 0.4, "expected": "it correlates"},
+     "no expectation"),
+])
+def test_correlation_rule_when_wrong_or_uninterpretable_then_fails(item: dict[str, Any], match: str) -> None:
+    rejects(TRADING, "risk_invariants", correlation(item), match)
