@@ -224,3 +224,177 @@ def test_correlation_rule_when_plausible_spelling_then_case_runs(item: dict[str,
 ])
 def test_correlation_rule_when_wrong_or_uninterpretable_then_fails(item: dict[str, Any], match: str) -> None:
     rejects(TRADING, "risk_invariants", correlation(item), match)
+
+
+# ---------------------------------------------------------------- prose parsers: wording variants and failures
+
+DEFAULTS = {"category": "politics", "entryPrice": 0.5, "closingLinePrice": 0.55, "clv": 0.05, "clvValid": True,
+            "pnl": 100, "size": 1000, "fees": 5, "ambiguityScore": 0.2}
+
+
+@pytest.mark.parametrize("text", [
+    "20 positions i=0..19: category politics, clv 0.04 valid, pnl 100 when i even and 300 when i odd, size 1000, "
+    "fees 5, ambiguity 0.2",
+    "20 Positions (i = 0...19): Category: politics; CLV 4c (valid); PnL $100 (even i) / $300 (odd i); "
+    "size 1,000; fee 5; ambiguity score 0.2",
+    "twenty positions with clv=0.04, pnl alternating 100/300, category politics, otherwise default",
+    "20 x default positions (clv 0.04 valid, pnl 100 if i is even, 300 if i is odd, politics)",
+])
+def test_account_positions_when_worded_differently_then_same_positions(text: str) -> None:
+    from tests.conformance.checkers.trading_account_skill import expand_positions
+
+    rows = expand_positions(text, DEFAULTS)
+    assert len(rows) == 20
+    assert [r["pnl"] for r in rows[:3]] == [100, 300, 100]
+    assert all(r["clv"] == pytest.approx(0.04) and r["clvValid"] is True and r["category"] == "politics"
+               and r["size"] == 1000 and r["fees"] == 5 for r in rows)
+
+
+def test_account_positions_cycles_and_failures() -> None:
+    from tests.conformance.checkers.trading_account_skill import expand_positions
+
+    rows = expand_positions("6 positions: category cycling through [politics, sports, crypto], clv 0.02 invalid",
+                            DEFAULTS)
+    assert [r["category"] for r in rows] == ["politics", "sports", "crypto"] * 2 and not rows[0]["clvValid"]
+    for bad, match in (("positions galore", "position count"), ("3 positions: colour blue", "colour blue"),
+                       ("3 positions: pnl 1 when i prime", "when i prime"),
+                       ("3 positions: category cycles [a,b] by i%3", "cycle length")):
+        with pytest.raises(AssertionError, match=match):
+            expand_positions(bad, DEFAULTS)
+
+
+@pytest.mark.parametrize("text", [
+    "20 identical opportunities opp0..opp19 with fairProbability 0.7, marketPrice 0.5, side YES",
+    "20 identical opportunities (opp0...opp19): side yes, marketPrice=0.5, fair probability 70%",
+    "20 opportunities opp0 to opp19, each with market price 0.50 and fair probability .7, YES side",
+])
+def test_kelly_identical_opportunities_when_worded_differently_then_same(text: str) -> None:
+    from tests.conformance.checkers.trading_kelly import identical_opportunities
+
+    opps = identical_opportunities(text)
+    assert [o.opportunity_id for o in opps] == [f"opp{i}" for i in range(20)]
+    assert {(o.fair_probability, o.market_price, o.side) for o in opps} == {(0.7, 0.5, "YES")}
+
+
+def test_kelly_identical_opportunities_ids_from_expected_and_failures() -> None:
+    from tests.conformance.checkers.trading_kelly import identical_opportunities
+
+    opps = identical_opportunities("3 identical opportunities, fairProbability 0.7, marketPrice 0.5, side NO",
+                                   ["a", "b", "c"])
+    assert [o.opportunity_id for o in opps] == ["a", "b", "c"] and opps[0].side == "NO"
+    for bad, match in (("3 identical opportunities a0..a2 with marketPrice 0.5, side YES", "fair"),
+                       ("3 identical opportunities a0..a2 fairProbability 0.7, marketPrice 0.5, side YES, "
+                        "fees 2", "fees 2"),
+                       ("4 identical opportunities a0..a2 fairProbability 0.7, marketPrice 0.5, side YES",
+                        "does not match"),
+                       ("a few opportunities", "count")):
+        with pytest.raises(AssertionError, match=match):
+            identical_opportunities(bad)
+
+
+def weather(section: str, item: dict[str, Any]) -> Any:
+    from tests.conformance.checkers.trading_weather import SPLIT
+
+    ((_, case),) = list(SPLIT({section: [item]}))
+    return case
+
+
+SIZED = {"hasEdge": True, "kellyFraction": 0.924166457043, "adjustedFraction": 0.05, "positionSize": 15,
+         "confidenceAdjustment": 0.941176470588}
+
+
+@pytest.mark.parametrize("item", [
+    {"case": "YES: model 0.977249937113, price 0.70, capital 300, CV 0.25"},
+    {"case": "yes side - model probability=0.977249937113, market price 0.7, capital $300, assumed CV 0.25"},
+    {"case": "capital 300, CV 0.25, YES, price 0.70, model 0.977249937113"},
+    {"input": {"side": "YES", "modelProbability": 0.977249937113, "marketPrice": 0.7, "capital": 300,
+               "assumedCV": 0.25}},
+])
+def test_weather_sizing_when_worded_differently_then_same_sizing(item: dict[str, Any]) -> None:
+    run(TRADING, "weather", weather("signal_sizing", {**item, "expected": SIZED}))
+    rejects(TRADING, "weather", weather("signal_sizing", {**item, "expected": {**SIZED, "positionSize": 16}}),
+            "positionSize")
+
+
+def test_weather_sizing_when_text_has_unknown_facts_then_fails() -> None:
+    rejects(TRADING, "weather", weather("signal_sizing", {
+        "case": "YES: model 0.97, price 0.70, capital 300, CV 0.25, fees 3", "expected": SIZED}), "fees 3")
+    rejects(TRADING, "weather", weather("signal_sizing", {"case": "YES: model 0.97, capital 300, CV 0.25",
+                                                          "expected": SIZED}), "no price")
+
+
+def test_weather_points_when_worded_differently_then_same_points() -> None:
+    from datetime import date
+
+    from tests.conformance.checkers.trading_weather import _points
+
+    run_ = [(date(y, 3, 15), 60.0) for y in range(2000, 2015)] + [(date(y, 3, 15), 80.0) for y in range(2016, 2026)]
+    for text in ("15 values of 60 dated 2000..2014 (Mar 15) then 10 values of 80 dated 2016..2025 (Mar 15)",
+                 "15 Values of 60 dated 2000-2014 (March 15th); 10 values = 80 on 2016 to 2025 (03-15)",
+                 "values of 60 for years 2000..2014 on 15 Mar, then values of 80 dated 2016..2025 (Mar 15)"):
+        assert _points(text) == run_, text
+    listed = [(date(2020, 3, 15), 70.0), (date(2021, 3, 15), 72.0)]
+    for raw in ("values [70, 72] dated 2020-03-15, 2021-03-15", "values 70, 72 dated 2020-03-15 and 2021-03-15",
+                [{"date": "2020-03-15", "value": 70}, {"date": "2021-03-15", "value": 72}],
+                [["2020-03-15", 70], ["2021-03-15", 72]]):
+        assert _points(raw) == listed, raw
+    for bad in ("15 values of 60 dated 2000..2013 (Mar 15)", "some values around 60",
+                "values [70, 72] dated 2020-03-15"):
+        with pytest.raises(AssertionError):
+            _points(bad)
+
+
+def bonding(item: dict[str, Any]) -> Any:
+    from tests.conformance.checkers.trading_bonding_barbell import SPLIT
+
+    ((_, case),) = list(SPLIT({"signal_emission": [item]}))
+    return case
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("bond position without supplied fair probability", "no signal (Kelly has no edge at fair = price)"),
+    ("Bond positions: no fair value supplied", "No signal"),
+    ("a bond whose fair probability is not supplied", {"emitted": False}),
+    ("bond with fair equal to price", "no signal"),
+    ("tail with supplied fair below price", {"emitted": True, "kellyFraction": 0}),
+    ("Tail position, fair probability lower than the market price", {"emitted": True}),
+    ("bond with fair above price", {"emitted": True}),
+])
+def test_bonding_signal_emission_when_worded_differently_then_runs(text: str, expected: Any) -> None:
+    run(TRADING, "bonding_barbell", bonding({"case": text, "expected": expected}))
+
+
+@pytest.mark.parametrize(("text", "expected", "match"), [
+    ("bond position without supplied fair probability", {"emitted": True}, "signals"),
+    ("tail with supplied fair below price", "no signal", "expected no tail signal"),
+    ("tail with supplied fair below price", {"emitted": True, "kellyFraction": 0.5}, "kellyFraction"),
+    ("bond and tail, fair below price", {"emitted": True}, "subject"),
+    ("bond with fair somewhere near price", {"emitted": True}, "situation"),
+    ("bond with fair above price", {"emitted": True, "size": 3}, "size"),
+    ("bond position without supplied fair probability", "signal maybe", "expected text"),
+])
+def test_bonding_signal_emission_when_wrong_or_unreadable_then_fails(text: str, expected: Any, match: str) -> None:
+    rejects(TRADING, "bonding_barbell", bonding({"case": text, "expected": expected}), match)
+
+
+# ---------------------------------------------------------------- human_review failure records
+
+FAILED = {"executionFailed": True, "errorCode": "BUDGET_EXCEEDED",
+          "errorMessage": "Daily budget exceeded for research_scoring", "selectedModel": "anthropic:claude-opus-4-6"}
+
+
+def test_human_review_failure_when_model_selected_then_record_names_it_and_is_flagged() -> None:
+    expected = {"outputJson": {"score": 0.5, "confidence": 0.0, "citedPassages": []},
+                "warnings": ["Error code: BUDGET_EXCEEDED", "Daily budget exceeded for research_scoring"],
+                "modelId": "anthropic:claude-opus-4-6", "flaggedForHumanReview": True}
+    run(LLM, "human_review", llm("human_review", FAILED, expected))
+    rejects(LLM, "human_review", llm("human_review", FAILED, {**expected, "flaggedForHumanReview": False}),
+            "flaggedForHumanReview")
+    rejects(LLM, "human_review", llm("human_review", FAILED, {"modelId": "routing:none"}), "modelId")
+
+
+def test_human_review_failure_when_routing_never_selected_then_routing_none() -> None:
+    inp = {k: v for k, v in FAILED.items() if k != "selectedModel"} | {"errorCode": "UNKNOWN_RUN_TYPE"}
+    run(LLM, "human_review", llm("human_review", inp, {"modelId": "routing:none", "flaggedForHumanReview": True}))
+    rejects(LLM, "human_review", llm("human_review", inp, {"modelId": "anthropic:claude-opus-4-6"}), "modelId")
+    rejects(LLM, "human_review", llm("human_review", {**FAILED, "surprise": 1}, {"modelId": "x"}), "surprise")
