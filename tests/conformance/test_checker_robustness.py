@@ -398,3 +398,17 @@ def test_human_review_failure_when_routing_never_selected_then_routing_none() ->
     run(LLM, "human_review", llm("human_review", inp, {"modelId": "routing:none", "flaggedForHumanReview": True}))
     rejects(LLM, "human_review", llm("human_review", inp, {"modelId": "anthropic:claude-opus-4-6"}), "modelId")
     rejects(LLM, "human_review", llm("human_review", {**FAILED, "surprise": 1}, {"modelId": "x"}), "surprise")
+
+
+# ---------------------------------------------------------------- trading checkers read prefixed keys too
+
+KELLY_SIZING = {"input": {"fairProbability": 0.6, "marketPrice": 0.5, "side": "YES", "bankroll": 10000,
+                          "maxPositionPct": 5}, "monte_carlo": {"simulations": 10000, "assumedCV": 0.3}}
+
+
+def test_trading_expected_when_prefixed_then_recommendation_is_asserted() -> None:
+    ok = {**KELLY_SIZING, "expected": {"kellyFraction": 0.2, "referencePositionSize": 123,
+                                       "recommendedPositionSize": 500}}
+    run(TRADING, "kelly", ("sizing", ok))
+    bad = {**KELLY_SIZING, "expected": {"referencePositionSize": 500, "recommendedPositionSize": 123}}
+    rejects(TRADING, "kelly", ("sizing", bad), "positionSize")

@@ -97,3 +97,8 @@ def resolve_sides(expected: Mapping[str, Any], file: str, carried: Container[str
         if wanted in sides:
             out[base] = sides[wanted]
     return out
+
+
+def trading_expected(expected: Any) -> Any:
+    """A trading.json expected object with prefixed keys folded (trading's table: the recommendation)."""
+    return resolve_sides(expected, "trading.json") if isinstance(expected, Mapping) else expected

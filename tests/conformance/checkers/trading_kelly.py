@@ -15,6 +15,7 @@ from paulp.domain.sizing import (
     kelly_size,
     raw_kelly,
 )
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker, split_sections
 
 TOL = 1e-6
@@ -109,9 +110,10 @@ def _sizing(case: Mapping[str, Any]) -> None:
         returns=returns,
         assumed_cv=mc.get("assumedCV", DEFAULT_CV),
     )
-    unknown = set(case["expected"]) - set(SIZING_FIELDS)
+    expected = trading_expected(case["expected"])
+    unknown = set(expected) - set(SIZING_FIELDS)
     assert not unknown, f"expected fields this checker cannot interpret: {unknown}"
-    for key, value in case["expected"].items():
+    for key, value in expected.items():
         _close(getattr(result, SIZING_FIELDS[key]), value, key)
 
 

@@ -26,6 +26,7 @@ from paulp.domain.strategies.weather import (
     weather_edge,
     weather_signal,
 )
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.checkers.trading_reconciliation import close, sectioned
 from tests.conformance.registry import Context, checker, vectors_dir
 
@@ -120,7 +121,7 @@ def _signal_sizing(case: Any, _: Context) -> None:
     model, price = float(f["model"]), float(f["price"])
     edge = WeatherEdge(m["side"], model, price, abs(model - price), 1.0)
     got = size_weather_edge(edge, float(m["capital"]), assumed_cv=float(m["cv"]))
-    exp = case["expected"]
+    exp = trading_expected(case["expected"])
     fields = {
         "hasEdge": got.has_edge,
         "kellyFraction": got.kelly_fraction,
@@ -142,7 +143,7 @@ def _signal_sizing(case: Any, _: Context) -> None:
 
 def _ticker(case: Any, _: Context) -> None:
     got = parse_ticker(case["ticker"])
-    exp = case["expected"]
+    exp = trading_expected(case["expected"])
     if exp is None:
         assert got is None, f"{case['ticker']} must not parse, got {got}"
         return
