@@ -9,7 +9,7 @@ An expected key ``referenceFoo`` / ``recommendedFoo`` that the actual result doe
 the expectation of ``foo`` on that side: the side Paul P implements is asserted against the actual ``foo``, the
 other side documents the source (or the road not taken) and is not asserted. A plain ``foo`` beside exactly one
 prefixed ``foo`` records the other side (the convention provider_wire's ``inputTokens`` already follows).
-Registers nothing itself.
+Registers nothing itself. Decision record: ADR 0257.
 """
 
 from __future__ import annotations
