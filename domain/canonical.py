@@ -37,3 +37,13 @@ def canonical_json_of_parsed(value: Any) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError as e:
         raise NonCanonicalValue(str(e)) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` as RFC 8259 (and the reference's ``JSON.parse``) reads it: Python's extension
+    literals ``NaN``, ``Infinity`` and ``-Infinity`` raise ``ValueError`` instead of becoming floats."""
+    return json.loads(text, parse_constant=_reject_constant)

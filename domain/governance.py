@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -10,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeGuard
+
+from paulp.domain.canonical import loads_strict
 
 # ----------------------------------------------------------------- §6.6 structured output
 
@@ -47,7 +48,7 @@ def parse_scoring_output(content: str, lenient: bool = False) -> tuple[ScoringOu
     """Strict parse by default (source parity, ADR 0187); returns (output, used_fallback)."""
     text = strip_wrappers(content) if lenient else content
     try:
-        data = json.loads(text)
+        data = loads_strict(text)  # NaN/Infinity are not JSON: fallback, as JSON.parse
     except ValueError:
         data = None
     score = data.get("score") if isinstance(data, dict) else None

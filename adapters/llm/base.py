@@ -8,7 +8,6 @@ echo of the key in a response body is redacted.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -16,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from paulp.domain.canonical import loads_strict
 from paulp.domain.executor import (
     BODY_EXCERPT_CHARS,
     CallPort,
@@ -116,7 +116,7 @@ def load_json_object(provider: Provider, body: bytes | str | Mapping[str, Any]) 
     if isinstance(body, Mapping):
         return body
     try:
-        data = json.loads(body)
+        data = loads_strict(body)
     except (ValueError, UnicodeDecodeError):
         raise parse_error(provider, "body is not JSON") from None
     if not isinstance(data, dict):

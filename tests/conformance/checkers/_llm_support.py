@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,7 @@ from paulp.domain.executor import CallResult, Execution, Usage, execute_plan, pr
 from paulp.domain.routing import BudgetCategory, RouteRequest, model_spec
 from paulp.domain.routing_decision import AuditEvent, DecisionRecord, decide, routing_audit_events
 from paulp.domain.routing_plan import RoutePlan, plan_route
+from tests.conformance.checkers._sides import resolve_sides
 
 FILE = "llm-routing.json"
 DEFAULT_TOL = 1e-6
@@ -37,11 +38,20 @@ def tolerances(case: Mapping[str, Any]) -> tuple[float, float]:
 META_KEYS = frozenset({"relTolerance", "absTolerance", "note"})
 
 
-def expected_of(case: Mapping[str, Any]) -> dict[str, Any]:
-    """The case's expected facts without tolerance/note metadata."""
+def expected_of(case: Mapping[str, Any], carried: Container[str] = ()) -> dict[str, Any]:
+    """The case's expected facts without tolerance/note metadata, ``reference*``/``recommended*`` keys folded
+    onto the side Paul P implements (``_sides``) unless the checker's view ``carried`` them itself."""
     exp = case["expected"]
     assert isinstance(exp, dict), f"expected must be an object: {exp!r}"
-    return {k: v for k, v in exp.items() if k not in META_KEYS}
+    return resolve_sides({k: v for k, v in exp.items() if k not in META_KEYS}, FILE, carried)
+
+
+def needles(value: Any) -> list[str]:
+    """``messageContains`` as a list of fragments (the vectors give one string or a list)."""
+    if isinstance(value, str):
+        return [value]
+    assert isinstance(value, list) and all(isinstance(v, str) for v in value), f"messageContains {value!r}"
+    return value
 
 
 def close(actual: float, expected: float, tol: tuple[float, float]) -> bool:
@@ -49,10 +59,11 @@ def close(actual: float, expected: float, tol: tuple[float, float]) -> bool:
 
 
 def assert_matches(actual: Any, expected: Any, tol: tuple[float, float], path: str = "$") -> None:
-    """Expected is a subset: every expected key must match; numbers within tolerance."""
+    """Expected is a subset: every expected key must match; numbers within tolerance. A nested
+    ``reference*``/``recommended*`` key the actual object does not carry is folded as in ``expected_of``."""
     if isinstance(expected, dict):
         assert isinstance(actual, Mapping), f"{path}: expected an object, got {actual!r}"
-        for key, value in expected.items():
+        for key, value in resolve_sides(expected, FILE, actual).items():
             assert key in actual, f"{path}.{key} missing in {sorted(actual)}"
             assert_matches(actual[key], value, tol, f"{path}.{key}")
     elif isinstance(expected, list):
@@ -178,7 +189,7 @@ def check_routed(case: Mapping[str, Any]) -> None:
     r = run_routed(call, inp.get("env"), outcomes, inp.get("usage"))
     exp = expected_of(case)
     texts = [t for t in ((r.execution.failure.message if r.execution.failure else None), r.record.failure_reason) if t]
-    for needle in exp.pop("messageContains", []):
+    for needle in needles(exp.pop("messageContains", [])):
         assert any(needle in t for t in texts), f"{needle!r} not in {texts}"
     assert_matches(routed_view(r), exp, tolerances(case))
 

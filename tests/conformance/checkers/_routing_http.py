@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from paulp.api.app import create_app
+from tests.conformance.checkers._sides import resolve_sides
 from tests.support.runtime import fresh_container
 
 TOKEN = "conformance-routing-token-0123456789abcdef"
@@ -43,7 +44,7 @@ def send(config: dict[str, Any], request_line: str, headers: dict[str, str],
 def subset(expected: Any, actual: Any, where: str) -> None:
     if isinstance(expected, dict):
         assert isinstance(actual, dict), f"{where}: expected an object, got {actual!r:.300}"
-        for key, value in expected.items():
+        for key, value in resolve_sides(expected, "llm-routing.json", actual).items():
             assert key in actual, f"{where}.{key} missing from {actual!r:.300}"
             subset(value, actual[key], f"{where}.{key}")
         return

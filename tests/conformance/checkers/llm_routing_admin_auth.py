@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conformance.checkers._routing_http import DEFAULT_REQUEST, send
+from tests.conformance.checkers._sides import resolve_sides
 from tests.conformance.registry import Context, checker
 
 INPUT_KEYS = {"env", "headers", "request", "body"}
@@ -18,7 +19,7 @@ EXPECTED_KEYS = {"status", "error", "message", "messageContains"}
 
 @checker("llm-routing.json", "admin_auth")
 def check(case: dict[str, Any], ctx: Context) -> None:
-    inp, exp = case.get("input", {}), case.get("expected", {})
+    inp, exp = case.get("input", {}), resolve_sides(case.get("expected", {}), "llm-routing.json")
     assert not set(inp) - INPUT_KEYS, f"input fields this checker cannot interpret: {sorted(set(inp) - INPUT_KEYS)}"
     assert not set(exp) - EXPECTED_KEYS, f"expected fields it cannot interpret: {sorted(set(exp) - EXPECTED_KEYS)}"
     assert "status" in exp, "case has no expected status"

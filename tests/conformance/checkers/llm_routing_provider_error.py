@@ -11,6 +11,7 @@ from paulp.domain.executor import (
     provider_http_error,
     provider_timeout,
     routing_action,
+    timeout_ms,
 )
 from paulp.domain.routing import MODELS, ErrorCode, Provider, RouteRequest
 from paulp.domain.routing_plan import plan_route
@@ -25,8 +26,14 @@ def _error(inp: dict[str, Any]) -> ProviderError:
     return provider_http_error(inp["provider"], int(inp["httpStatus"]), inp.get("body", ""))
 
 
+_RUN_TYPES = ("general_enrichment", "signal_scanning", "wallet_cluster_synthesis", "ambiguity_score")
+
+
 def _observed_reaction(provider: str, err: ProviderError) -> tuple[str, int]:
-    """Run a chain where this provider's model fails with ``err``: does the router move on, and retry it?"""
+    """Run a chain where this provider's model fails with ``err``: does the router move on, and retry it?
+
+    A model that is last in every chain (Cloudflare) has no next model: moving on is then observed as the
+    chain ending in ALL_MODELS_FAILED after exactly one call of it, its attempt recorded with ``err``'s code."""
     model_id = next(m for m, spec in MODELS.items() if spec.provider == provider)
     calls: list[str] = []
     reached = False
@@ -41,22 +48,48 @@ def _observed_reaction(provider: str, err: ProviderError) -> tuple[str, int]:
             raise RuntimeError("earlier model down")
         return CallResult("ok", Usage(1, 1), 1)
 
-    for run_type in ("general_enrichment", "signal_scanning", "wallet_cluster_synthesis", "ambiguity_score"):
-        plan = plan_route(RouteRequest(run_type, 100, 50), {}, budget_book())
-        if model_id in plan.attempts and plan.attempts.index(model_id) < len(plan.attempts) - 1:
-            execution = execute_plan(plan, port)
-            moved_on = execution.success and execution.attempted[-1] != model_id
-            return ("fallback_to_next_model" if moved_on else "stop"), calls.count(model_id) - 1
-    raise AssertionError(f"no chain tries {model_id} before another model")
+    plans = [plan_route(RouteRequest(rt, 100, 50), {}, budget_book()) for rt in _RUN_TYPES]
+    mid = next((p for p in plans if model_id in p.attempts and p.attempts.index(model_id) < len(p.attempts) - 1),
+               None)
+    if mid is not None:
+        execution = execute_plan(mid, port)
+        _assert_attempt_code(execution.attempts, model_id, err)
+        moved_on = execution.success and execution.attempted[-1] != model_id
+        return ("fallback_to_next_model" if moved_on else "stop"), calls.count(model_id) - 1
+    last = next((p for p in plans if p.attempts and p.attempts[-1] == model_id), None)
+    assert last is not None, f"no chain tries {model_id}"
+    execution = execute_plan(last, port)
+    _assert_attempt_code(execution.attempts, model_id, err)
+    assert calls.count(model_id) == 1, f"{model_id} called {calls.count(model_id)} times: {calls}"
+    failure = execution.failure
+    code = None if failure is None else failure.code
+    assert code == ErrorCode.ALL_MODELS_FAILED, f"chain ending at {model_id} ended with {code}, not ALL_MODELS_FAILED"
+    return "fallback_to_next_model", 0
+
+
+def _assert_attempt_code(attempts: Any, model_id: str, err: ProviderError) -> None:
+    codes = [a.error_code for a in attempts if a.model_id == model_id]
+    assert codes == [err.code], f"attempt codes of {model_id}: {codes} != [{err.code}]"
+
+
+def _timeout_table() -> dict[str, Any]:
+    """The §6.4 table as the reference has it (Cloudflare none), plus both sides as keys of their own: the
+    reference's value and the timeout Paul P's adapters apply (the recommended 60 s, ADR 0183)."""
+    view: dict[str, Any] = {str(p): PROVIDER_TIMEOUT_MS[p] for p in Provider}
+    for p in Provider:
+        view[f"reference{str(p).capitalize()}"] = PROVIDER_TIMEOUT_MS[p]
+        view[f"recommended{str(p).capitalize()}"] = timeout_ms(p)
+    return view
 
 
 @checker(FILE, "provider_error")
 def check(case: Any, ctx: Context) -> None:
-    inp, exp = case["input"], expected_of(case)
+    inp = case["input"]
     if not inp:
-        table = {str(p): PROVIDER_TIMEOUT_MS[p] for p in Provider}
-        assert_matches(table, exp, tolerances(case))
+        table = _timeout_table()
+        assert_matches(table, expected_of(case, carried=table), tolerances(case))
         return
+    exp = expected_of(case)
     err = _error(inp)
     action, retries = _observed_reaction(inp["provider"], err)
     assert action == routing_action(ErrorCode(err.code)), f"executor reaction {action} vs policy"

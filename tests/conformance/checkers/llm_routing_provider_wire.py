@@ -115,7 +115,7 @@ def _reported_input(provider: Provider, inp: dict[str, Any]) -> int | None:
 
 @checker(FILE, "provider_wire")
 def check(case: Any, ctx: Context) -> None:
-    inp, exp = case["input"], expected_of(case)
+    inp, exp = case["input"], expected_of(case, carried=_REPLY_KEYS)
     unknown_in = set(inp) - _INPUT_KEYS
     unknown_exp = set(exp) - _REQUEST_KEYS - _REPLY_KEYS - _LIST_KEYS
     assert not unknown_in and not unknown_exp, f"cannot interpret input {unknown_in} / expected {unknown_exp}"

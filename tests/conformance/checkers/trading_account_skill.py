@@ -38,9 +38,20 @@ _DETAILS = {
     "maxPositionPct": "max_position_pct", "lowAmbiguityPct": "low_ambiguity_pct", "feeDragPct": "fee_drag_pct",
     "herfindahl": "herfindahl", "flagCount": "flag_count", "activeDays": "active_days",
 }
-# description word -> position field
-_FIELD_WORDS = {"category": "category", "clv": "clv", "pnl": "pnl", "size": "size", "fees": "fees",
-                "ambiguity": "ambiguityScore", "entry": "entryPrice", "closing": "closingLinePrice"}
+# description word(s) -> position field (matched case-insensitively, longest first; plural forms accepted)
+_FIELD_WORDS = {"category": "category", "categories": "category", "market": "marketId", "market id": "marketId",
+                "marketid": "marketId", "clv": "clv", "pnl": "pnl", "p&l": "pnl", "profit": "pnl", "size": "size",
+                "sizes": "size", "fees": "fees", "fee": "fees", "ambiguity": "ambiguityScore",
+                "ambiguity score": "ambiguityScore", "ambiguityscore": "ambiguityScore", "entry": "entryPrice",
+                "entry price": "entryPrice", "entryprice": "entryPrice", "closing": "closingLinePrice",
+                "closing line": "closingLinePrice", "closing line price": "closingLinePrice",
+                "closinglineprice": "closingLinePrice", "clv valid": "clvValid", "clvvalid": "clvValid"}
+_PRICE_FIELDS = {"clv", "entryPrice", "closingLinePrice"}  # "4c" / "4 cents" means 0.04 here
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
+                 "fifty": 50, "hundred": 100}
+_DEFAULT_CLAUSE = re.compile(r"(?:otherwise|others?|rest|remaining|all else|everything else)\s+(?:as\s+)?defaults?"
+                             r"|defaults?\s+otherwise|else\s+defaults?", re.IGNORECASE)
 
 
 @functools.cache
@@ -68,19 +79,37 @@ def _close(actual: Any, expected: Any, what: str) -> None:
         assert math.isclose(actual, expected, rel_tol=1e-9, abs_tol=TOL), f"{what}: expected {expected}, got {actual}"
 
 
-def _number(text: str) -> float | str:
+def _number(text: str, field: str = "") -> Any:
+    """A scalar of a description: numbers as written ("1,000", "$300", "+0.05", "4c" for a price field,
+    "1e3"), true/false/valid/invalid, null/none, else the word itself (a category name)."""
+    t = text.strip().strip("'\"")
+    low = t.lower()
+    if low in ("true", "valid", "yes"):
+        return True
+    if low in ("false", "invalid", "no"):
+        return False
+    if low in ("null", "none"):
+        return None
+    cents = re.fullmatch(r"([+-]?\d+(?:\.\d+)?)\s*(?:c|¢|cents?)", low)
+    if cents and field in _PRICE_FIELDS:
+        return float(cents.group(1)) / 100
+    numeric = re.sub(r"(?<=\d)[,_](?=\d{3}\b)", "", low.replace("$", "").replace("usd", "").strip())
     try:
-        return float(text)
+        return float(numeric)
     except ValueError:
-        return text.strip()
+        pass
+    assert re.fullmatch(r"[\w.-]+", t), f"cannot interpret value {text!r}"
+    return t
 
 
-def _top_level_commas(text: str) -> list[str]:
+def _clauses(text: str) -> list[str]:
+    """Split at top-level ", " / ";" (brackets protected; a comma inside a number such as 1,000 is not a split)."""
     parts, depth, current = [], 0, ""
-    for ch in text:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "," and depth == 0:
+    for i, ch in enumerate(text):
+        depth += ch in "[("
+        depth -= ch in "])"
+        after = text[i + 1:i + 2]
+        if depth == 0 and (ch == ";" or (ch == "," and not (current[-1:].isdigit() and after.isdigit()))):
             parts.append(current.strip())
             current = ""
         else:
@@ -88,47 +117,92 @@ def _top_level_commas(text: str) -> list[str]:
     return [p for p in [*parts, current.strip()] if p]
 
 
-def _value_rule(text: str) -> Callable[[int], Any]:
+def _cycle(values_text: str, field: str, modulus: str | None, text: str) -> Callable[[int], Any]:
+    values = [_number(v, field) for v in re.split(r"\s*[,/;]\s*", values_text.strip()) if v]
+    assert values, f"empty cycle in {text!r}"
+    if modulus is not None:
+        assert len(values) == int(modulus), f"cycle length mismatch in {text!r}"
+    return lambda i: values[i % len(values)]
+
+
+_EVEN_ODD = (
+    r"(?P<e>\S+) (?:when|if|for|on) (?:i )?(?:is )?even(?: i)?,? (?:and |/ ?)?(?P<o>\S+) (?:when|if|for|on) "
+    r"(?:i )?(?:is )?odd(?: i)?",
+    r"(?P<e>\S+) \((?:even i|i even)\) ?/ ?(?P<o>\S+) \((?:odd i|i odd)\)",
+    r"(?:alternating|alternates|alternate) (?:between )?(?P<e>[^\s/]+) ?(?:/|and) ?(?P<o>\S+)",
+    r"(?P<e>[^\s/]+) ?/ ?(?P<o>\S+),? alternating",
+)
+
+
+def _value_rule(text: str, field: str = "") -> Callable[[int], Any]:
     text = text.strip()
-    m = re.fullmatch(r"(\S+) when i even and (\S+) when i odd", text) or \
-        re.fullmatch(r"(\S+) \(even i\) / (\S+) \(odd i\)", text)
+    for pattern in _EVEN_ODD:
+        m = re.fullmatch(pattern, text, re.IGNORECASE)
+        if m:
+            even, odd = _number(m.group("e"), field), _number(m.group("o"), field)
+            return lambda i: even if i % 2 == 0 else odd
+    m = re.fullmatch(r"(?:cycles?|cycling|cycled|rotating|rotates)(?: through| over)? \[(.*)\]"
+                     r"(?: (?:by|over|on) i ?% ?(\d+))?", text, re.IGNORECASE) \
+        or re.fullmatch(r"\[(.*)\](?: (?:by|over|on))? i ?% ?(\d+)", text, re.IGNORECASE)
     if m:
-        even, odd = _number(m.group(1)), _number(m.group(2))
-        return lambda i: even if i % 2 == 0 else odd
-    m = re.fullmatch(r"cycles \[(.*)\] by i%(\d+)", text)
-    if m:
-        values = [_number(v) for v in m.group(1).split(",")]
-        assert len(values) == int(m.group(2)), f"cycle length mismatch in {text!r}"
-        return lambda i: values[i % len(values)]
+        return _cycle(m.group(1), field, m.group(2), text)
     assert " " not in text, f"cannot interpret value {text!r}"
-    value = _number(text)
+    value = _number(text, field)
     return lambda i: value
+
+
+_EVEN_TAIL = re.compile(r"(?:when|if|for|on) (?:i )?(?:is )?even(?: i)?$", re.IGNORECASE)
+_ODD_HALF = re.compile(r"^\S+ (?:when|if|for|on) (?:i )?(?:is )?odd(?: i)?$", re.IGNORECASE)
+
+
+def _joined_parity(clauses: list[str]) -> list[str]:
+    """Rejoin "pnl 100 if i is even" + "300 if i is odd", which a comma between the halves split apart."""
+    out: list[str] = []
+    for clause in clauses:
+        if out and _EVEN_TAIL.search(out[-1]) and _ODD_HALF.match(clause):
+            out[-1] = f"{out[-1]} and {clause}"
+        else:
+            out.append(clause)
+    return out
+
+
+_COUNT = re.compile(
+    r"\s*(?P<n>\d[\d,_]*|[a-z]+)\s*(?:x|\u00d7|\*)?\s*(?:identical\s+|default\s+|similar\s+)?positions?\b"
+    r"(?:\s*\(?\s*i\s*(?:=|in)\s*\d+\s*\.{2,3}\s*\d+\s*\)?)?\s*", re.IGNORECASE)
 
 
 def expand_positions(description: str, defaults: dict[str, Any]) -> list[dict[str, Any]]:
     """Expand a textual position set into position dicts (defaults overridden per clause)."""
-    m = re.match(r"\s*(\d+)\s*(?:x\s+default\s+positions?|positions?)\b(?:\s+i=\d+\.\.\d+)?\s*", description)
-    assert m, f"cannot read position count from {description!r}"
-    count, body = int(m.group(1)), description[m.end():].strip()
-    if body.startswith(":"):
-        body = body[1:]
+    m = _COUNT.match(description)
+    raw_n = m.group("n").lower() if m else ""
+    assert m and (raw_n[0].isdigit() or raw_n in _NUMBER_WORDS), f"cannot read position count from {description!r}"
+    count = int(re.sub(r"[,_]", "", raw_n)) if raw_n[0].isdigit() else _NUMBER_WORDS[raw_n]
+    body = description[m.end():].strip()
+    if body.startswith((":", "-", "—", "with ", "each ")):
+        body = body.split(" ", 1)[1] if body.startswith(("with ", "each ")) else body[1:]
     elif body.startswith("(") and body.endswith(")"):
         body = body[1:-1]
     rules: dict[str, Callable[[int], Any]] = {}
-    for clause in _top_level_commas(body):
-        words = clause.split(" ", 1)
-        if clause == "otherwise default":
+    words_by_length = sorted(_FIELD_WORDS, key=len, reverse=True)
+    for clause in _joined_parity(_clauses(body)):
+        if _DEFAULT_CLAUSE.fullmatch(clause.strip(" .")):
             continue
-        if words[0] in _FIELD_WORDS and len(words) == 2:
-            rest = words[1]
-            if words[0] == "clv" and rest.endswith((" valid", " invalid")):
-                rest, validity = rest.rsplit(" ", 1)
-                rules["clvValid"] = (lambda ok: lambda i: ok)(validity == "valid")
-            rules[_FIELD_WORDS[words[0]]] = _value_rule(rest)
-        elif re.fullmatch(r"[a-z_]+", clause):
+        clause = clause.strip(" .")
+        word = next((w for w in words_by_length
+                     if re.match(rf"{re.escape(w)}(?:\s*[:=]\s*|\s+)\S", clause, re.IGNORECASE)), None)
+        if word is not None:
+            field = _FIELD_WORDS[word]
+            rest = re.sub(r"^\s*[:=]?\s*", "", clause[len(word):])
+            if field == "clv":
+                validity = re.search(r"\s*\(?\b(valid|invalid)\)?$", rest, re.IGNORECASE)
+                if validity:
+                    rest = rest[:validity.start()]
+                    rules["clvValid"] = (lambda ok: lambda i: ok)(validity.group(1).lower() == "valid")
+            rules[field] = _value_rule(rest, field)
+        elif re.fullmatch(r"[A-Za-z_]+", clause):
             rules["category"] = _value_rule(clause)  # a bare category name: "(..., politics)"
         else:
-            raise AssertionError(f"cannot interpret position clause {clause!r}")
+            raise AssertionError(f"cannot interpret position clause {clause!r} in {description!r}")
     return [{**defaults, **{k: rule(i) for k, rule in rules.items()}} for i in range(count)]
 
 

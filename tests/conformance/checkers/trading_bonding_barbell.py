@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -174,10 +175,26 @@ def _payoff(case: Any, _: Context) -> None:
     close(payoff_multiple(float(case["probability"])), case["expected"], f"payoff at {case['probability']}")
 
 
+_KIND = re.compile(r"\b(bond|tail)(?:s|-position|\s+position)?\b", re.IGNORECASE)
+_FAIR = "fair(?:[\\s_-]*(?:value|probability|prob|p))?"
+_SITUATIONS = (  # (pattern, fair as a function of price or None for "no fair supplied")
+    (rf"(?:without|no|missing|absent|omitted)\s+(?:a\s+|any\s+|the\s+)?(?:supplied\s+|given\s+)?{_FAIR}"
+     rf"|{_FAIR}\s+(?:is\s+)?(?:not\s+(?:supplied|given|provided)|missing|absent|omitted)", None),
+    (rf"{_FAIR}\s+(?:is\s+)?(?:below|under|lower\s+than|less\s+than|<)\s+(?:the\s+)?(?:market\s+)?price",
+     lambda p: p * 0.9),
+    (rf"{_FAIR}\s+(?:is\s+)?(?:above|over|higher\s+than|greater\s+than|>)\s+(?:the\s+)?(?:market\s+)?price",
+     lambda p: min(p * 1.02, 0.999)),
+    (rf"{_FAIR}\s+(?:is\s+)?(?:equal\s+to|equals|=|==|at)\s+(?:the\s+)?(?:market\s+)?price", lambda p: p),
+)
+_NO_SIGNAL = re.compile(r"^\s*(?:no\s+signal|not\s+emitted|none|nothing\s+emitted|no\s+\w+\s+signal)",
+                        re.IGNORECASE)
+
+
 def _signal_emission(case: Any, _: Context) -> None:
-    text = str(case.get("case", "")).lower()
-    kind = text.split()[0] if text else ""
-    assert kind in ("bond", "tail"), f"signal_emission subject not understood: {text!r}"
+    text = str(case.get("case") or case.get("name") or "")
+    kinds = {k.lower() for k in _KIND.findall(text)}
+    assert len(kinds) == 1, f"signal_emission subject (bond or tail) not understood: {text!r}"
+    kind = kinds.pop()
     # A valid synthetic barbell: five bonds fill the bond bucket, hedged tails fill the tail bucket.
     bonds = [Bond(f"b{i}", 0.95, bond_yield(0.95)) for i in range(5)]
     tails = [Tail(f"t{i}", 0.05, TailType.EVENT_HEDGE, 20.0) for i in range(3)]
@@ -186,21 +203,30 @@ def _signal_emission(case: Any, _: Context) -> None:
     prices = {p.bond.market_id: p.bond.probability for p in alloc.bond_positions}
     prices |= {p.tail.market_id: p.tail.probability for p in alloc.tail_positions}
     targets = [m for m in prices if m.startswith(kind[0])]
-    if "without supplied fair" in text:
-        fair: dict[str, float] = {}
-    elif "fair below price" in text:
-        fair = {m: prices[m] * 0.9 for m in targets}
-    elif "fair above price" in text:
-        fair = {m: min(prices[m] * 1.02, 0.999) for m in targets}
-    else:
-        raise AssertionError(f"fair-probability situation not understood: {text!r}")
+    matched = [rule for pattern, rule in _SITUATIONS if re.search(pattern, text, re.IGNORECASE)]
+    assert len(matched) == 1, f"fair-probability situation not understood (matches {len(matched)}): {text!r}"
+    rule = matched[0]
+    fair: dict[str, float] = {} if rule is None else {m: rule(prices[m]) for m in targets}
     sigs = [s for s in bonding_signals(alloc, NOW, fair) if s.signal_type == kind]
     exp = case["expected"]
     if isinstance(exp, str):
-        assert exp.lower().startswith("no signal"), f"expected text not understood: {exp!r}"
+        assert _NO_SIGNAL.match(exp), f"expected text not understood: {exp!r}"
         assert not sigs, f"expected no {kind} signal, got {sigs}"
         return
-    assert (len(sigs) == len(targets)) == exp["emitted"], f"{len(sigs)} of {len(targets)} {kind} signals"
+    if isinstance(exp, bool):
+        exp = {"emitted": exp}
+    assert isinstance(exp, dict), f"expected not understood: {exp!r}"
+    unknown = set(exp) - {"emitted", "kellyFraction", "note", "signalType", "count"}
+    assert not unknown, f"signal_emission expectations not understood: {sorted(unknown)}"
+    assert "emitted" in exp or "count" in exp, f"signal_emission states neither emitted nor count: {exp!r}"
+    if "emitted" in exp:
+        assert (len(sigs) == len(targets)) == exp["emitted"], f"{len(sigs)} of {len(targets)} {kind} signals"
+        if not exp["emitted"]:
+            assert not sigs, f"expected no {kind} signal, got {sigs}"
+    if "count" in exp:
+        assert len(sigs) == exp["count"], f"{len(sigs)} {kind} signals, expected {exp['count']}"
+    if "signalType" in exp:
+        assert all(s.signal_type == exp["signalType"] for s in sigs) and exp["signalType"] == kind, sigs
     if "kellyFraction" in exp:
         for s in sigs:
             close(s.kelly_fraction, exp["kellyFraction"], f"kellyFraction of {s.market_id}")

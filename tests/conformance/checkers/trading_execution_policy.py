@@ -47,6 +47,7 @@ from paulp.domain.execution_policy import (
     policy_for_mode,
 )
 from paulp.domain.paper_fill import paper_fill
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker, vectors_dir
 
 TOL = 1e-6
@@ -234,7 +235,7 @@ def _bare_market(case: dict[str, Any], group: dict[str, Any], now: datetime) -> 
 def _venue_order(case: dict[str, Any], group: dict[str, Any], now: datetime) -> None:
     policy = _policy(case.get("mode", "PAPER"), case.get("policy_overrides"), now)
     order = to_venue_order(_request(group, case.get("request_overrides")), _bare_market(case, group, now), policy)
-    for key, value in case["expected"].items():
+    for key, value in trading_expected(case["expected"]).items():
         assert key in _ORDER_FIELDS, f"unknown venue-order field {key!r}"
         assert getattr(order, key) == value, f"{key}: expected {value!r}, got {getattr(order, key)!r}"
 
@@ -244,7 +245,7 @@ def _paper_fill(case: dict[str, Any], group: dict[str, Any], now: datetime) -> N
                       case["paperTradeSlippage"], now)
     names = {"side": "side", "action": "action", "count": "count", "fillPrice": "fill_price", "slippage": "slippage",
              "orderId": "order_id", "ticker": "ticker"}
-    for key, value in case["expected"].items():
+    for key, value in trading_expected(case["expected"]).items():
         assert key in names, f"unknown paper-fill field {key!r}"
         assert getattr(fill, names[key]) == value, f"{key}: expected {value!r}, got {getattr(fill, names[key])!r}"
 
@@ -267,7 +268,7 @@ def _rate_update(index: int, group: dict[str, Any], now: datetime) -> None:
     state = _rate_sequence(cases, index, group, now)
     names = {"ordersThisMinute": "orders_this_minute", "ordersThisHour": "orders_this_hour",
              "volumeToday": "volume_today"}
-    for key, value in cases[index]["expected"].items():
+    for key, value in trading_expected(cases[index]["expected"]).items():
         assert key in names, f"unknown rate-state field {key!r}"
         assert getattr(state, names[key]) == value, f"{key}: expected {value}, got {getattr(state, names[key])}"
 

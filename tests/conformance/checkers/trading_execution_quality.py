@@ -16,6 +16,7 @@ from paulp.domain.execution_quality import (
     expected_slippage,
     quality_report,
 )
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker
 
 TOL = 1e-6
@@ -63,7 +64,7 @@ def _report(case: dict[str, Any]) -> None:
         fill_price=raw["fillPrice"], order_size=raw["orderSize"], edge_percent=raw["edgePercent"],
         market_spread=raw["marketSpread"], vpin=raw["vpin"], market_depth=raw.get("marketDepth"),
     ))
-    for key, value in case["expected"].items():
+    for key, value in trading_expected(case["expected"]).items():
         assert key in _REPORT_FIELDS, f"unknown expected field {key!r}"
         actual = getattr(report, _REPORT_FIELDS[key])
         _close(str(actual) if isinstance(value, str) else actual, value, key)
@@ -74,7 +75,7 @@ def _metrics(case: dict[str, Any]) -> None:
                                r["slippageRatio"]) for r in case["reports"]]
     metrics = execution_metrics(reports)
     assert "expected" in case or "expected_summary" in case, "metrics case without expectation"
-    for key, value in case.get("expected", {}).items():
+    for key, value in trading_expected(case.get("expected", {})).items():
         assert key in _METRIC_FIELDS, f"unknown expected field {key!r}"
         _close(getattr(metrics, _METRIC_FIELDS[key]), value, key)
     if "expected_summary" in case:

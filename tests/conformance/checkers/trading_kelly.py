@@ -15,6 +15,7 @@ from paulp.domain.sizing import (
     kelly_size,
     raw_kelly,
 )
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker, split_sections
 
 TOL = 1e-6
@@ -26,11 +27,53 @@ SIZING_FIELDS = {
     "hasEdge": "has_edge",
     "confidenceAdjustment": "confidence_adjustment",
 }
-# "20 identical opportunities opp0..opp19 with fairProbability 0.7, marketPrice 0.5, side YES"
-IDENTICAL = re.compile(
-    r"^\s*(\d+) identical opportunities ([A-Za-z_-]*?)(\d+)\.\.\2(\d+) with fairProbability ([\d.]+), "
-    r"marketPrice ([\d.]+), side (YES|NO)\s*$"
-)
+# "20 identical opportunities opp0..opp19 with fairProbability 0.7, marketPrice 0.5, side YES", and the same
+# facts worded otherwise (any order, "=", ":", "fair probability", "opp0...opp19", "opp0 to opp19", 70%).
+_NUM = r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*%?)"
+_HEAD = re.compile(r"^\s*(\d+|[A-Za-z]+)\s+(?:identical\s+|equal\s+|same\s+)?(?:opportunities|opportunity|opps?)\b",
+                   re.IGNORECASE)
+_IDS = re.compile(r"(?:ids?\s*[:=]?\s*)?([A-Za-z_-]*?)(\d+)\s*(?:\.{2,3}|\u2026|-|\u2013|\bto\b|through)\s*\1?(\d+)",
+                  re.IGNORECASE)
+_FACTS = {
+    "fair": re.compile(rf"fair[\s_-]*prob(?:ability)?\s*(?:[:=]|of|is)?\s*{_NUM}", re.IGNORECASE),
+    "price": re.compile(rf"market[\s_-]*price\s*(?:[:=]|of|is)?\s*{_NUM}", re.IGNORECASE),
+    "side": re.compile(r"\bside\s*(?:[:=]|is)?\s*(yes|no)\b|\b(YES|NO)\b(?:\s+side)?", re.IGNORECASE),
+}
+_FILLER = re.compile(r"(?:\b(?:with|each|all|and|ids?|named|at|on|the|of|every|one)\b|[\s,;:()\[\].])*", re.IGNORECASE)
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10, "twenty": 20, "fifty": 50}
+
+
+def _probability(text: str) -> float:
+    text = text.strip()
+    return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+
+
+def identical_opportunities(spec: str, expected_ids: list[str] | None = None) -> list[Opportunity]:
+    """N identical opportunities from a description; without an id range the ids are the expected ones."""
+    head = _HEAD.match(spec)
+    assert head, f"cannot read an opportunity count from {spec!r}"
+    word = head.group(1).lower()
+    assert word.isdigit() or word in _COUNT_WORDS, f"cannot read an opportunity count from {spec!r}"
+    count = int(word) if word.isdigit() else _COUNT_WORDS[word]
+    rest = spec[head.end():]
+    found: dict[str, str] = {}
+    for name, pattern in _FACTS.items():
+        m = pattern.search(rest)
+        assert m, f"cannot read {name} from opportunities description {spec!r}"
+        found[name] = next(g for g in m.groups() if g)
+        rest = rest[:m.start()] + " " + rest[m.end():]
+    ids_match = _IDS.search(rest)
+    if ids_match:
+        prefix, first, last = ids_match.groups()
+        ids = [f"{prefix}{i}" for i in range(int(first), int(last) + 1)]
+        rest = rest[:ids_match.start()] + " " + rest[ids_match.end():]
+    else:
+        assert expected_ids is not None and len(expected_ids) <= count, f"no id range in {spec!r}"
+        ids = list(expected_ids) + [f"unnamed-{i}" for i in range(len(expected_ids), count)]
+    assert _FILLER.fullmatch(rest), f"cannot interpret {rest.strip()!r} in opportunities description {spec!r}"
+    assert len(ids) == count, f"{spec!r}: id range does not match the count"
+    return [Opportunity(i, _probability(found["fair"]), _probability(found["price"]), found["side"].upper())
+            for i in ids]
 
 
 def split(data: Any) -> Iterator[tuple[str, Any]]:
@@ -67,21 +110,18 @@ def _sizing(case: Mapping[str, Any]) -> None:
         returns=returns,
         assumed_cv=mc.get("assumedCV", DEFAULT_CV),
     )
-    unknown = set(case["expected"]) - set(SIZING_FIELDS)
+    expected = trading_expected(case["expected"])
+    unknown = set(expected) - set(SIZING_FIELDS)
     assert not unknown, f"expected fields this checker cannot interpret: {unknown}"
-    for key, value in case["expected"].items():
+    for key, value in expected.items():
         _close(getattr(result, SIZING_FIELDS[key]), value, key)
 
 
-def _opportunities(spec: Any) -> list[Opportunity]:
+def _opportunities(spec: Any, expected: Any) -> list[Opportunity]:
     if isinstance(spec, list):
         return [Opportunity(o["id"], o["fairProbability"], o["marketPrice"], o["side"]) for o in spec]
-    match = IDENTICAL.match(str(spec))
-    assert match, f"cannot interpret opportunities description {spec!r}"
-    count, prefix, first, last, fair, price, side = match.groups()
-    ids = [f"{prefix}{i}" for i in range(int(first), int(last) + 1)]
-    assert len(ids) == int(count), f"{spec!r}: id range does not match the count"
-    return [Opportunity(i, float(fair), float(price), side) for i in ids]
+    ids = [e["id"] for e in expected] if isinstance(expected, list) else None
+    return identical_opportunities(str(spec), ids)
 
 
 def _batch(case: Mapping[str, Any]) -> None:
@@ -89,7 +129,7 @@ def _batch(case: Mapping[str, Any]) -> None:
     unknown = set(config) - {"maxTotalAllocation", "maxSinglePosition", "assumedCV"}
     assert not unknown, f"config keys this checker cannot interpret: {unknown}"
     result = kelly_batch(
-        _opportunities(case["opportunities"]),
+        _opportunities(case["opportunities"], case["expected"]),
         case["bankroll"],
         max_single_position_pct=config.get("maxSinglePosition", 5),
         max_total_allocation_pct=config.get("maxTotalAllocation", 50),

@@ -16,6 +16,7 @@ from paulp.domain.market_impact import (
     estimate_depth,
     linear_impact,
 )
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker
 
 TOL = 1e-6
@@ -54,7 +55,7 @@ def _close(got: Any, expected: Any, what: str) -> None:
 
 def _depth(case: Mapping[str, Any], ctx: Context) -> None:
     est = estimate_depth(_book(ctx, case.get("market", {})))
-    for key, value in case["expected"].items():
+    for key, value in trading_expected(case["expected"]).items():
         assert hasattr(est, key), f"depth field {key} unknown"
         _close(getattr(est, key), value, key)
 
@@ -81,7 +82,7 @@ ASSESSMENT_FIELDS = {
 def _assessment(case: Mapping[str, Any], ctx: Context) -> None:
     book = _book(ctx, case.get("market_overrides", {}))
     result = assess_impact(case["requestedSize"], case["edgeCents"], case["side"], book)
-    for key, value in case["expected"].items():
+    for key, value in trading_expected(case["expected"]).items():
         if key == "applyAdjustment_adjustedSize":
             _close(apply_adjustment(case["requestedSize"], result), value, key)
         else:

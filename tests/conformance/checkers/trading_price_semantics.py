@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from paulp.domain.prices import RawPrice, cents_to_prob, detect_mechanics, normalize_price, prob_to_cents
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker
 
 TOL = 1e-6
@@ -55,7 +56,7 @@ def _normalize(case: dict[str, Any]) -> None:
     assert not unknown, f"unknown input fields {unknown}"
     kwargs = {_RAW_FIELDS[k]: (tuple(v) if k == "outcomePrices" else v) for k, v in raw_in.items()}
     result = normalize_price(RawPrice(**kwargs))
-    for key, expected in case["expected"].items():
+    for key, expected in trading_expected(case["expected"]).items():
         assert key in _RESULT_FIELDS, f"unknown expected field {key!r}"
         actual = getattr(result, _RESULT_FIELDS[key])
         _close(str(actual) if key == "clvBasis" else actual, expected, key)

@@ -17,10 +17,20 @@ from typing import Any
 from paulp.domain import tail
 from paulp.domain.breaker import CircuitBreaker
 from paulp.domain.risk import CORRELATION_LOOKUP_ID, evaluate
-from paulp.domain.risk_correlation import CachedPair, GraphEdge, GraphNode, correlated_markets, edge_score
+from paulp.domain.risk_correlation import (
+    MAX_RULE_MATCHES,
+    CachedPair,
+    CatalogueMarket,
+    CorrelationRule,
+    GraphEdge,
+    GraphNode,
+    correlated_markets,
+    edge_score,
+)
 from paulp.domain.risk_input import CorrelatedMarket, PortfolioSnapshot, Position, RiskRequest
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.risk_results import SEVERITY, InvariantId, Severity
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker, vectors_dir
 
 GROUP = "risk_invariants"
@@ -164,7 +174,7 @@ def _single(case: Mapping[str, Any], ctx: Context) -> None:
 
 def _aggregate(case: Mapping[str, Any], ctx: Context) -> None:
     decision = _decide(case, ctx)
-    expected = case["expected"]
+    expected = trading_expected(case["expected"])
     known = {"count", "critical_failures", "warnings", "blocked"}
     assert set(expected) <= known, f"unknown expectations {set(expected) - known}"
     got = {
@@ -218,8 +228,116 @@ def _correlation(case: Mapping[str, Any], ctx: Context) -> None:
         assert [m.market_id for m in found] == ["other-market"], found
         _same(found[0].correlation_score, case["expected_score"], "cached score")
         assert found[0].correlation_type == case.get("expected_type", "cached")
+    elif str(source).lower().replace("-", "_") in RULE_SOURCES:
+        _correlation_rule(case, now)
     else:
         raise AssertionError(f"cannot interpret correlation case {case!r}")
+
+
+# §3.4 item 3 (correlation rules). The sample has no rule case, so the field names of a held-out one are
+# unknown: each fact is read under the spellings a vector author would plausibly use, and a key outside them
+# fails the case by name rather than being ignored.
+RULE_SOURCES = frozenset({"rule", "rules", "correlation_rule", "correlation_rules"})
+_RULE_ALIASES: dict[str, tuple[str, ...]] = {
+    "selector": ("selector", "rule_selector", "ruleSelector"),
+    "weight": ("weight", "rule_weight", "ruleWeight"),
+    "rule_type": ("rule_type", "ruleType", "type", "correlation_type"),
+    "active": ("active", "is_active", "isActive", "rule_active"),
+    "target_category": ("target_category", "targetCategory", "market_category", "category"),
+    "target_series": ("target_series", "targetSeries", "market_series", "series"),
+    "in_catalogue": ("target_in_catalogue", "in_catalogue", "target_in_catalog", "in_catalog", "market_in_catalogue"),
+    "missing": ("target_missing", "target_not_in_catalogue", "target_missing_from_catalogue",
+                "target_not_in_catalog", "not_in_catalogue"),
+    "matches": ("matching_markets", "other_markets", "catalogue_matches", "same_category_markets",
+                "same_series_markets", "other_market_count", "matching_market_count"),
+    "expected_score": ("expected_score", "expectedScore", "expected_correlation", "expected_correlation_score"),
+    "expected_type": ("expected_type", "expectedType", "expected_correlation_type"),
+    "expected_count": ("expected_count", "expectedCount", "expected_matches", "expected_correlated_count"),
+    "expected": ("expected", "expected_outcome", "outcome"),
+}
+_RULE_EXPECTED: dict[str, tuple[str, ...]] = {
+    "expected_score": ("score", "correlation_score", "correlationScore"),
+    "expected_type": ("type", "correlation_type", "correlationType"),
+    "expected_count": ("count", "matches", "correlated_count", "correlatedCount"),
+}
+_RULE_IGNORED = frozenset({"source", "name", "note", "case", "description", "rule", "target"})
+_NO_MATCH_WORDS = ("skip", "no correlat", "none", "not appl", "no rule", "no match", "ignored", "empty")
+
+
+def _rule_facts(case: Mapping[str, Any]) -> dict[str, Any]:
+    """Flatten the case (and an optional nested ``rule`` / ``target`` object) into canonical fact names."""
+    flat: dict[str, Any] = {k: v for k, v in case.items() if k not in ("rule", "target")}
+    for nested, prefix in (("rule", ""), ("target", "target_")):
+        inner = case.get(nested)
+        if isinstance(inner, Mapping):
+            flat.update({prefix + k if prefix and k in ("category", "series") else k: v for k, v in inner.items()})
+        elif inner is not None and nested == "target":
+            flat["target_id"] = inner
+        elif inner is not None:
+            raise AssertionError(f"correlation rule: cannot interpret rule {inner!r}")
+    facts: dict[str, Any] = {}
+    known = set(_RULE_IGNORED) | {"target_id", "id", "market_id", "marketId"}
+    for fact, spellings in _RULE_ALIASES.items():
+        given = [s for s in spellings if s in flat]
+        assert len(given) <= 1, f"correlation rule: {given} all say {fact}"
+        if given:
+            facts[fact] = flat[given[0]]
+        known.update(spellings)
+    unknown = set(flat) - known
+    assert not unknown, f"correlation rule case: cannot interpret {sorted(unknown)} in {dict(case)!r}"
+    if isinstance(facts.get("expected"), Mapping):  # {"expected": {"score": .., "type": .., "count": ..}}
+        exp = dict(facts.pop("expected"))
+        for fact, spellings in _RULE_EXPECTED.items():
+            given = [s for s in spellings if s in exp]
+            assert len(given) <= 1 and fact not in facts, f"correlation rule: {fact} given twice"
+            if given:
+                facts[fact] = exp.pop(given[0])
+        assert not exp, f"correlation rule: cannot interpret expected {sorted(exp)}"
+    return facts
+
+
+def _correlation_rule(case: Mapping[str, Any], now: datetime) -> None:
+    f = _rule_facts(case)
+    assert "selector" in f, f"correlation rule case without a selector: {dict(case)!r}"
+    assert "weight" in f, f"correlation rule case without a weight: {dict(case)!r}"
+    raw = f["selector"]
+    selector_text = raw if isinstance(raw, str) else json.dumps(raw)
+    parsed = raw if isinstance(raw, Mapping) else None
+    if parsed is None:
+        try:
+            loaded = json.loads(selector_text)
+            parsed = loaded if isinstance(loaded, Mapping) else None
+        except ValueError:
+            parsed = None
+    # The target's category/series: as given, else what the selector selects (the rule is meant to apply).
+    category = f.get("target_category", (parsed or {}).get("category"))
+    series = f.get("target_series", (parsed or {}).get("series"))
+    in_catalogue = bool(f.get("in_catalogue", True)) and not bool(f.get("missing", False))
+    matches = int(f.get("matches", 1))
+    target = "target-market"
+    peers = [CatalogueMarket(f"peer-{i:03d}", category, series) for i in range(matches)]
+    decoy = CatalogueMarket("decoy-market", f"not-{category}", f"not-{series}")
+    catalogue = ([CatalogueMarket(target, category, series)] if in_catalogue else []) + peers + [decoy]
+    rule = CorrelationRule(selector_text, float(f["weight"]), str(f.get("rule_type", "rule")),
+                           bool(f.get("active", True)))
+    found = correlated_markets(target, now, rules=[rule], catalogue=catalogue)
+    assert "decoy-market" not in {m.market_id for m in found}, f"a market of another category/series matched: {found}"
+    expects_none = f.get("expected_score", "absent") is None or f.get("expected_count") == 0 or (
+        isinstance(f.get("expected"), str) and any(w in f["expected"].lower() for w in _NO_MATCH_WORDS))
+    if expects_none:
+        assert found == (), f"rule should not apply, yet correlated {found}"
+        return
+    assert "expected_score" in f or "expected_count" in f, f"correlation rule case states no expectation: {f!r}"
+    if "expected" in f:
+        raise AssertionError(f"correlation rule: cannot interpret expected {f['expected']!r}")
+    count = f.get("expected_count", min(matches, MAX_RULE_MATCHES))
+    assert len(found) == count, f"{len(found)} correlated markets, expected {count}: {found}"
+    assert {m.market_id for m in found} <= {p.market_id for p in peers}, found
+    for m in found:
+        if "expected_score" in f:
+            _same(m.correlation_score, f["expected_score"], "rule score")
+        if "expected_type" in f:
+            _same(m.correlation_type, f["expected_type"], "rule type")
 
 
 def _tail(case: Mapping[str, Any], ctx: Context) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from paulp.domain.clv import ClvStatistics
 from paulp.domain.skill_aggregated import AggregatedSkillInput, AggregatedSkillScore, aggregated_skill_score
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker
 
 _STATS = {
@@ -42,7 +43,7 @@ def _input(raw: dict[str, Any]) -> AggregatedSkillInput:
 
 
 def _compare(result: AggregatedSkillScore, expected: dict[str, Any], label: str) -> None:
-    for key, value in expected.items():
+    for key, value in trading_expected(expected).items():
         assert key in _RESULT, f"{label}: unknown expected field {key!r}"
         actual = getattr(result, _RESULT[key])
         assert actual == value, f"{label}.{key}: expected {value!r}, got {actual!r}"

@@ -26,20 +26,44 @@ from paulp.domain.strategies.weather import (
     weather_edge,
     weather_signal,
 )
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.checkers.trading_reconciliation import close, sectioned
 from tests.conformance.registry import Context, checker, vectors_dir
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 _MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
-_SIZING = re.compile(
-    r"^(?P<side>YES|NO): model (?P<model>[\d.]+), price (?P<price>[\d.]+), "
-    r"capital (?P<capital>[\d.]+), CV (?P<cv>[\d.]+)$"
-)
-_LISTED = re.compile(r"^values \[(?P<values>[^\]]*)\] dated (?P<dates>.+)$")
-_RUN = re.compile(
-    r"^(?P<n>\d+) values of (?P<v>-?[\d.]+) dated (?P<y1>\d{4})\.\.(?P<y2>\d{4}) "
-    r"\((?P<mon>[A-Za-z]{3}) (?P<day>\d{1,2})\)$"
-)
+_NUM = r"\$?([+-]?(?:\d+(?:\.\d*)?|\.\d+))"
+# "YES: model 0.977, price 0.70, capital 300, CV 0.25" — any order, ":"/"=", long or camelCase names.
+_SIZING_FACTS = {
+    "side": re.compile(r"\b(?:side\s*[:=]?\s*)?(YES|NO)\b", re.IGNORECASE),
+    "model": re.compile(rf"\bmodel(?:[\s_-]*prob(?:ability)?)?\s*(?:[:=]|of|is)?\s*{_NUM}", re.IGNORECASE),
+    "price": re.compile(rf"\b(?:market[\s_-]*)?price\s*(?:[:=]|of|is)?\s*{_NUM}", re.IGNORECASE),
+    "capital": re.compile(rf"\b(?:available[\s_-]*)?(?:capital|bankroll)\s*(?:[:=]|of|is)?\s*{_NUM}",
+                          re.IGNORECASE),
+    "cv": re.compile(rf"\b(?:assumed[\s_-]*)?(?:cv|coefficient of variation)\s*(?:[:=]|of|is)?\s*{_NUM}",
+                     re.IGNORECASE),
+}
+_SIZING_KEYS = {"side": ("side",), "model": ("model", "modelProbability", "model_probability"),
+                "price": ("price", "marketPrice", "market_price"),
+                "capital": ("capital", "availableCapital", "bankroll"), "cv": ("cv", "CV", "assumedCV", "assumed_cv")}
+_SIZING_FILLER = re.compile(r"[\s,;:()\-]*(?:(?:and|with|at|side)[\s,;:()\-]*)*", re.IGNORECASE)
+_MONTH = r"(?P<mon>[A-Za-z]{3,9})\.?"
+_YEARS = r"(?P<y1>\d{4})\s*(?:\.{2,3}|\u2026|-|\u2013|to|through)\s*(?P<y2>\d{4})"
+_DAY_FORMS = (rf"\(?\s*(?:on\s+)?{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s*\)?",
+              rf"\(?\s*(?:on\s+)?(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}\s*\)?",
+              r"\(?\s*(?:on\s+)?(?P<mnum>\d{1,2})-(?P<day>\d{1,2})\s*\)?")
+_RUNS = tuple(re.compile(
+    rf"^(?:(?P<n>\d+)\s+)?values?\s+(?:of\s+|=\s*|:\s*)?(?P<v>-?[\d.]+)\s+(?:dated|on|for|in|over|across)\s+"
+    rf"(?:years?\s+)?{_YEARS},?\s*{day}$", re.IGNORECASE) for day in _DAY_FORMS)
+_LISTED = re.compile(r"^values?\s*:?\s*\[?(?P<values>[-\d.,\s]+?)\]?\s+(?:dated|on|at)\s+(?P<dates>.+)$",
+                     re.IGNORECASE)
+_RUN_SEPARATOR = re.compile(r"\s*(?:,?\s*(?:and\s+)?then\s+|;\s*|\s\+\s)", re.IGNORECASE)
+
+
+def _month(name: str) -> int:
+    month = _MONTHS.get(name[:3].lower())
+    assert month is not None, f"cannot read month {name!r}"
+    return month
 
 
 def _normal_cdf(case: Any, _: Context) -> None:
@@ -73,13 +97,31 @@ def _signals(case: Any, _: Context) -> None:
     close(got.confidence, exp["confidence"], "confidence")
 
 
+def _sizing_facts(case: Any) -> dict[str, Any]:
+    """Side, model, price, capital and CV: from structured fields if the case has them, else from its text."""
+    source = case.get("input") if isinstance(case.get("input"), dict) else case
+    structured = {fact: next((source[k] for k in keys if k in source), None) for fact, keys in _SIZING_KEYS.items()}
+    if all(v is not None for v in structured.values()):
+        return {**structured, "side": str(structured["side"]).upper()}
+    text = str(case.get("case") or case.get("name") or "")
+    facts: dict[str, Any] = {}
+    rest = text
+    for fact, pattern in _SIZING_FACTS.items():
+        m = pattern.search(rest)
+        assert m, f"sizing case text not understood: no {fact} in {text!r}"
+        facts[fact] = m.group(1).upper() if fact == "side" else float(m.group(1))
+        rest = rest[:m.start()] + " " + rest[m.end():]
+    assert _SIZING_FILLER.fullmatch(rest), f"sizing case text not understood: {rest.strip()!r} in {text!r}"
+    return facts
+
+
 def _signal_sizing(case: Any, _: Context) -> None:
-    m = _SIZING.match(str(case.get("case", "")))
-    assert m, f"sizing case text not understood: {case.get('case')!r}"
-    model, price = float(m["model"]), float(m["price"])
+    f = _sizing_facts(case)
+    m = {"side": f["side"], "capital": f["capital"], "cv": f["cv"]}
+    model, price = float(f["model"]), float(f["price"])
     edge = WeatherEdge(m["side"], model, price, abs(model - price), 1.0)
     got = size_weather_edge(edge, float(m["capital"]), assumed_cv=float(m["cv"]))
-    exp = case["expected"]
+    exp = trading_expected(case["expected"])
     fields = {
         "hasEdge": got.has_edge,
         "kellyFraction": got.kelly_fraction,
@@ -101,7 +143,7 @@ def _signal_sizing(case: Any, _: Context) -> None:
 
 def _ticker(case: Any, _: Context) -> None:
     got = parse_ticker(case["ticker"])
-    exp = case["expected"]
+    exp = trading_expected(case["expected"])
     if exp is None:
         assert got is None, f"{case['ticker']} must not parse, got {got}"
         return
@@ -133,21 +175,37 @@ def _noaa(case: Any, _: Context) -> None:
             close(g, w, metric)
 
 
-def _points(text: str) -> list[tuple[date, float]]:
+def _date(value: Any) -> date:
+    return date.fromisoformat(str(value).strip()[:10])
+
+
+def _points(raw: Any, case: Any = None) -> list[tuple[date, float]]:
+    """Dated values: structured ([{date, value}], [[date, value]], values + dates lists) or the sample's prose
+    ("values [70, 72] dated 2020-03-15, 2021-03-15"; "15 values of 60 dated 2000..2014 (Mar 15) then ...")."""
+    if isinstance(raw, list):
+        if raw and all(isinstance(p, dict) for p in raw):
+            return [(_date(p["date"]), float(p["value"])) for p in raw]
+        if raw and all(isinstance(p, list | tuple) and len(p) == 2 for p in raw):
+            return [(_date(d), float(v)) for d, v in raw]
+        dates = (case or {}).get("dates")
+        assert isinstance(dates, list) and len(dates) == len(raw), f"values {raw!r} without matching dates"
+        return [(_date(d), float(v)) for d, v in zip(dates, raw, strict=True)]
+    text = str(raw).strip()
     listed = _LISTED.match(text)
-    if listed:
-        values = [float(v) for v in listed["values"].split(",")]
-        dates = [date.fromisoformat(d.strip()) for d in listed["dates"].split(",")]
+    if listed and not _RUN_SEPARATOR.search(text) and not any(r.match(text) for r in _RUNS):
+        values = [float(v) for v in re.split(r"[\s,]+", listed["values"].strip()) if v]
+        dates = [_date(d) for d in re.split(r"\s*(?:,|\band\b|;)\s*", listed["dates"].strip()) if d]
         assert len(values) == len(dates), f"values/dates mismatch in {text!r}"
         return list(zip(dates, values, strict=True))
     points: list[tuple[date, float]] = []
-    for part in text.split(" then "):
-        run = _RUN.match(part.strip())
+    for part in _RUN_SEPARATOR.split(text):
+        run = next((m for r in _RUNS if (m := r.match(part.strip()))), None)
         assert run, f"weighted_stats values not understood: {part!r}"
         years = range(int(run["y1"]), int(run["y2"]) + 1)
-        assert len(years) == int(run["n"]), f"{part!r}: {len(years)} years for {run['n']} values"
-        when = (_MONTHS[run["mon"].lower()], int(run["day"]))
-        points += [(date(y, *when), float(run["v"])) for y in years]
+        assert run["n"] is None or len(years) == int(run["n"]), f"{part!r}: {len(years)} years for {run['n']} values"
+        groups = run.groupdict()
+        month = int(groups["mnum"]) if groups.get("mnum") else _month(groups["mon"])
+        points += [(date(y, month, int(run["day"])), float(run["v"])) for y in years]
     return points
 
 
@@ -158,7 +216,7 @@ def _meta_current_year(ctx: Context) -> int:
 
 
 def _weighted_stats(case: Any, ctx: Context) -> None:
-    points = _points(str(case["values"]))
+    points = _points(case["values"], case)
     if "first_year" in case:
         assert points[0][0].year == case["first_year"], f"parsed first year {points[0][0].year}"
     year_in_name = re.search(r"current year (\d{4})", str(case.get("name", "")))

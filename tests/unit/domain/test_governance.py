@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from paulp.domain.governance import (
     ScoringRunView,
     SweepSample,
@@ -27,6 +29,15 @@ def test_parse_when_think_block_and_fence_then_strict_falls_back_and_lenient_par
     assert parse_scoring_output(content)[1]
     output, fallback = parse_scoring_output(content, lenient=True)
     assert not fallback and output.score == 0.2
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_parse_when_non_json_literal_then_fallback(literal: str) -> None:
+    content = f'{{"score":0.3,"reasoning":"r","citedPassages":["a"],"confidence":{literal}}}'
+    output, fallback = parse_scoring_output(content)
+    assert fallback and output.score == 0.5 and output.confidence == 0.0
+    assert output.warnings == ["LLM response parsing failed", content]
+    assert parse_scoring_output(content.replace(literal, "0.9"))[1] is False
 
 
 def test_parse_when_score_boolean_then_fallback() -> None:
