@@ -15,6 +15,7 @@ from typing import Any
 
 from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
 from paulp.domain.reconciliation import Position, RunStatus, reconcile
+from paulp.domain.strategy_registry import CATALOGUE, StrategyStatus
 
 VENUE = "kalshi"
 LIVE_FILLS = (
@@ -32,15 +33,24 @@ def internal_live_positions(container: Any) -> list[Position]:
 
 
 def reconcile_now(container: Any, triggered_by: str) -> dict[str, Any]:
-    """Run, alert, record; the §1.3 result. Raises ``JobFailed`` (nothing written) when the venue is unreadable."""
-    with kalshi_port(container.settings) as (port, client):
-        require_credentials(client, "venue positions cannot be read")
-        venue = venue_call("positions read", port.positions)
+    """Run, alert, record; the §1.3 result. Raises ``JobFailed`` (nothing written) when the venue is unreadable.
+
+    With no strategy LIVE and no LIVE fill there is nothing at the venue to compare: in PAPER mode the
+    "venue" side is the paper book itself (trading §7), which is the internal side, so the run records an
+    empty, matching comparison without reading Kalshi (and without needing its credentials)."""
     internal = internal_live_positions(container)
-    run = reconcile(internal, venue.positions)
+    live = any(container.strategies.status_of(info) == StrategyStatus.LIVE for info in CATALOGUE)
+    positions: list[Position] = []
+    evidence: list[str] = []
+    if internal or live:
+        with kalshi_port(container.settings) as (port, client):
+            require_credentials(client, "venue positions cannot be read")
+            venue = venue_call("positions read", port.positions)
+        internal = internal_live_positions(container)  # after the venue read: fills that landed meanwhile
+        positions, evidence = list(venue.positions), list(venue.evidence_hashes)
+    run = reconcile(internal, positions)
     if run.status in ALERTING:
         container.breaker.reconciliation_status(run.status.value)
-    report = container.orchestrator.record_reconciliation(uuid.uuid4().hex, VENUE, triggered_by, run,
-                                                          list(venue.evidence_hashes))
+    report = container.orchestrator.record_reconciliation(uuid.uuid4().hex, VENUE, triggered_by, run, evidence)
     result: dict[str, Any] = dict(report.result)
     return result

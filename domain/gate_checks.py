@@ -88,11 +88,17 @@ def _p2_backtest(f: Phase2Facts) -> Check:
                  f"mean expected value {mean:.{BACKTEST_DP}f} over {len(values)} backtests")
 
 
+def kept_pass(observed: object, expected: object, what: str) -> Check:
+    """A criterion the reference passes unconditionally and §6.2's resolution does not list among those to
+    replace by a real check ("keep ids, required flags and thresholds unchanged"): it passes, and its
+    message reports what this system observes, for the operator to read."""
+    return Check(True, observed, expected, f"passes as in the reference (not a real check); observed: {what}")
+
+
 def _p2_scoring(f: Phase2Facts) -> Check:
-    if isinstance(f.account_scoring_validated, Unavailable):
-        return _missing(f.account_scoring_validated, True)
-    ok = f.account_scoring_validated
-    return Check(ok, ok, True, "account scoring validated" if ok else "account scoring not validated")
+    v = f.account_scoring_validated
+    return kept_pass(None if isinstance(v, Unavailable) else v, True,
+                     v.missing if isinstance(v, Unavailable) else f"account scoring validated: {v}")
 
 
 # ----------------------------------------------------------------- phase 3
@@ -139,10 +145,16 @@ def breaker_drilled(transitions: Sequence[tuple[str, str]]) -> bool:
 
 
 def _p3_breaker(f: Phase3Facts) -> Check:
-    ok = breaker_drilled(f.breaker_transitions)
-    message = ("breaker went HALT -> RECOVERY -> NORMAL" if ok else
-               "no recorded HALT followed by RECOVERY -> NORMAL in the breaker's history")
-    return Check(ok, len(f.breaker_transitions), "HALT then RECOVERY -> NORMAL", message)
+    drilled = breaker_drilled(f.breaker_transitions)
+    return kept_pass(len(f.breaker_transitions), "HALT then RECOVERY -> NORMAL",
+                     "breaker went HALT -> RECOVERY -> NORMAL" if drilled else
+                     "no recorded HALT followed by RECOVERY -> NORMAL in the breaker's history")
+
+
+def _p3_drift(f: Phase3Facts) -> Check:
+    runs = f.reconciliation_runs
+    return kept_pass(None if isinstance(runs, Unavailable) else runs, "> 0",
+                     runs.missing if isinstance(runs, Unavailable) else f"{runs} reconciliation runs")
 
 
 def _p3_violations(f: Phase3Facts) -> Check:
@@ -283,13 +295,8 @@ def _p4_limits(f: Phase4Facts) -> Check:
 def _p4_monitoring(f: Phase4Facts) -> Check:
     m = f.monitoring
     idle = sorted(name for name, at in m.projections.items() if at is None)
-    ok = bool(m.projections) and not idle and m.dead_letters == 0
-    if ok:
-        message = f"{len(m.projections)} projections tracked, no dead letters"
-    else:
-        message = f"projections never run: {', '.join(idle) or 'none'}; dead letters: {m.dead_letters}"
-    return Check(ok, f"{len(m.projections) - len(idle)}/{len(m.projections)}", "all projections running",
-                 message)
+    return kept_pass(f"{len(m.projections) - len(idle)}/{len(m.projections)}", "all projections running",
+                     f"projections never run: {', '.join(idle) or 'none'}; dead letters: {m.dead_letters}")
 
 
 def _f1(check: Callable[[Phase1Facts], Check]) -> Callable[[GateFacts], Check]:
@@ -336,7 +343,7 @@ CHECKS: dict[str, Callable[[GateFacts], Check]] = {
     "P3_LLM_REGRESSION_90PCT": _f3(_p3_regression),
     "P3_ADVERSARIAL_TESTS_PASS": _f3(_p3_adversarial),
     "P3_CIRCUIT_BREAKER_TESTED": _f3(_p3_breaker),
-    "P3_POSITION_DRIFT_DETECTION": _f3(lambda f: more_than_zero(f.reconciliation_runs, "reconciliation runs")),
+    "P3_POSITION_DRIFT_DETECTION": _f3(_p3_drift),
     "P3_COMPLIANCE_CHECK_PASS": _f3(_p3_violations),
     "P3_EVIDENCE_CHAIN_VERIFIED": _f3(_p3_evidence),
     "P4_BONDING_WIN_RATE_90": _f4(_p4_bonding),

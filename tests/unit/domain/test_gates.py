@@ -89,15 +89,12 @@ FAIL_SIDE: list[tuple[str, GateFacts, GateFacts]] = [
     ("P2_BACKTEST_QUALITY", P2, replace(P2, backtest_expected_values=[0.01, -0.01])),
     ("P2_BACKTEST_QUALITY", P2, replace(P2, backtest_expected_values=[])),
     ("P2_BACKTEST_QUALITY", P2, replace(P2, backtest_expected_values=[0.00004])),  # 0.0000 at 4 dp
-    ("P2_ACCOUNT_SCORING_VALIDATED", P2, replace(P2, account_scoring_validated=False)),
     ("P2_ORDER_LIFECYCLE_COMPLETE", P2, replace(P2, filled_orders=0)),
     ("P2_MARKET_PAIRING_WORKING", P2, replace(P2, approved_equivalent_pairs=0)),
     ("P3_AUDIT_CHAIN_INTEGRITY", P3, replace(P3, audit=AuditFact(False, 9, 4))),
     ("P3_LLM_REGRESSION_90PCT", P3, replace(P3, regression_results_7d=[True] * 8 + [False] * 2)),
     ("P3_LLM_REGRESSION_90PCT", P3, replace(P3, regression_results_7d=[])),
     ("P3_ADVERSARIAL_TESTS_PASS", P3, replace(P3, adversarial_results=[True, False])),
-    ("P3_CIRCUIT_BREAKER_TESTED", P3, replace(P3, breaker_transitions=[("NORMAL", "HALT"), ("HALT", "RECOVERY")])),
-    ("P3_POSITION_DRIFT_DETECTION", P3, replace(P3, reconciliation_runs=0)),
     ("P3_COMPLIANCE_CHECK_PASS", P3, replace(P3, unresolved_compliance_violations=1)),
     ("P3_EVIDENCE_CHAIN_VERIFIED", P3, replace(P3, evidence_sample=[])),
     ("P3_EVIDENCE_CHAIN_VERIFIED", P3, replace(P3, evidence_sample=[EvidenceCheck("a" * 64, None),
@@ -112,8 +109,6 @@ FAIL_SIDE: list[tuple[str, GateFacts, GateFacts]] = [
     ("P4_CAPITAL_800_ALLOCATED", P4, replace(P4, balance=BalanceProbe(False, problem="401"))),
     ("P4_KALSHI_CREDENTIALS_VALID", P4, replace(P4, balance=BalanceProbe(False, problem="401"))),
     ("P4_RISK_LIMITS_CONFIGURED", P4, replace(P4, risk_limits={**risk_limits_in_effect(), "maxPositionPct": 0})),
-    ("P4_MONITORING_ACTIVE", P4, replace(P4, monitoring=Monitoring({"orders": 3, "gate_signoffs": None}, 0))),
-    ("P4_MONITORING_ACTIVE", P4, replace(P4, monitoring=Monitoring({"orders": 3}, 1))),
 ]
 
 
@@ -130,11 +125,9 @@ UNAVAILABLE = [
     ("P1_SLO_DEFINED", replace(P1, slo_document=GONE)),
     ("P2_17_INVARIANTS_TESTED", replace(P2, risk_invariant_tests_passed=GONE)),
     ("P2_BACKTEST_QUALITY", replace(P2, backtest_expected_values=GONE)),
-    ("P2_ACCOUNT_SCORING_VALIDATED", replace(P2, account_scoring_validated=GONE)),
     ("P2_MARKET_PAIRING_WORKING", replace(P2, approved_equivalent_pairs=GONE)),
     ("P3_LLM_REGRESSION_90PCT", replace(P3, regression_results_7d=GONE)),
     ("P3_ADVERSARIAL_TESTS_PASS", replace(P3, adversarial_results=GONE)),
-    ("P3_POSITION_DRIFT_DETECTION", replace(P3, reconciliation_runs=GONE)),
     ("P3_COMPLIANCE_CHECK_PASS", replace(P3, unresolved_compliance_violations=GONE)),
 ]
 
@@ -257,9 +250,27 @@ def test_result_when_serialised_then_spec_shape_and_summary() -> None:
 
 
 def test_result_when_only_optional_criterion_fails_then_gate_passes() -> None:
-    result = evaluate(4, replace(P4, monitoring=Monitoring({}, 0)), NOW, "system")
+    result = evaluate(2, replace(P2, approved_equivalent_pairs=0), NOW, "system")
     assert result.passed and result.blocking_failures == ()
     assert result.as_json()["summary"]["failed"] == 1
+
+
+KEPT = [  # §6.2's resolution does not list these for a real check: they pass as in the reference
+    ("P2_ACCOUNT_SCORING_VALIDATED", replace(P2, account_scoring_validated=False), "False"),
+    ("P2_ACCOUNT_SCORING_VALIDATED", replace(P2, account_scoring_validated=GONE), "no such store"),
+    ("P3_CIRCUIT_BREAKER_TESTED", replace(P3, breaker_transitions=[("NORMAL", "HALT")]), "no recorded HALT"),
+    ("P3_POSITION_DRIFT_DETECTION", replace(P3, reconciliation_runs=0), "0 reconciliation runs"),
+    ("P3_POSITION_DRIFT_DETECTION", replace(P3, reconciliation_runs=GONE), "no such store"),
+    ("P4_MONITORING_ACTIVE", replace(P4, monitoring=Monitoring({"orders": 3, "gate_signoffs": None}, 1)),
+     "projections never run: gate_signoffs; dead letters: 1"),
+]
+
+
+@pytest.mark.parametrize("cid,facts,observed", KEPT, ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(KEPT)])
+def test_criterion_kept_from_reference_when_fact_unfavourable_then_passes_and_reports_it(
+        cid: str, facts: GateFacts, observed: str) -> None:
+    outcome = CHECKS[cid](facts)
+    assert outcome.passed and "not a real check" in outcome.message and observed in outcome.message
 
 
 @pytest.mark.parametrize("phase,target", [(1, 2), (2, 3), (3, 4), (4, 4)])
