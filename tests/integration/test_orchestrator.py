@@ -30,13 +30,12 @@ from paulp.api.wiring import Container
 from paulp.domain.clock import FixedClock
 from paulp.domain.execution_orders import VenueOrder
 from paulp.domain.execution_policy import ExecutionMode
-from paulp.domain.golive import GoLiveTerms
 from paulp.domain.orders import Order
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
 from tests.integration.helpers import make_container, max_notification_id
-from tests.support.seeding import seed_executor_modes
 from tests.integration.test_order_pipeline import NOW, facts, signal
+from tests.support.seeding import seed_executor_modes
 
 pytestmark = pytest.mark.integration
 TOKEN = "test-admin-token-0123456789abcdef"
@@ -351,23 +350,7 @@ def test_trigger_execute_when_orders_pending_then_driven_through_the_pipeline(sy
 
 def test_trigger_execute_when_strategy_live_and_no_credentials_then_502_and_orders_untouched(
         uncredentialed: System):
-    class Checks:
-        def strategy_exists(self, strategy: str) -> bool:
-            return True
-
-        def phase4_gate_passed(self) -> bool:
-            return True
-
-        def drift_blocked_recently(self) -> bool:
-            return False
-
-        def audit_chain_valid(self) -> bool:
-            return True
-
-    golive = uncredentialed.container.golive
-    terms = GoLiveTerms("alice", "bob", 10_000)
-    golive.approve("bonding", terms, "token:alice", "r1", Checks())
-    golive.approve("bonding", terms, "token:bob", "r2", Checks())
+    seed_executor_modes(uncredentialed.container, {"kalshi": {"bonding": "LIVE"}})  # go-live, two operators
     order_id = uncredentialed.pending_order("exe-live", uncredentialed.tradable_ticker(), 40)
     uncredentialed.project("orders")
     r = uncredentialed.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)

@@ -26,6 +26,7 @@ from paulp.domain.reviews import PairTerms
 from paulp.domain.services.pipeline import TradeSignal
 from paulp.domain.strategy_registry import Strategy
 from tests.integration.helpers import make_container, max_notification_id, wait_tracked, workers
+from tests.support.seeding import GateOpen
 
 pytestmark = pytest.mark.integration
 AUTH = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
@@ -55,19 +56,6 @@ def signal(sid: str, ticker: str = "KXREG-0", size: int = 50, strategy: str = "b
                        max_price=42, model_probability=0.6, edge=0.18, confidence=0.8)
 
 
-class AllChecksPass:
-    def strategy_exists(self, strategy: str) -> bool:
-        return True
-
-    def phase4_gate_passed(self) -> bool:
-        return True
-
-    def drift_blocked_recently(self) -> bool:
-        return False
-
-    def audit_chain_valid(self) -> bool:
-        return True
-
 
 @pytest.fixture
 def system(fresh_db: str, nats_url: str, namespace: str) -> Iterator[tuple[Container, TestClient, FixedClock]]:
@@ -96,8 +84,8 @@ def events_named(container: Container, suffix: str) -> list[dict[str, Any]]:
 def go_live(container: Container, strategy: str, capital_cents: int, first: str = "token:alice",
             second: str = "token:bob") -> None:
     terms = GoLiveTerms("alice", "bob", capital_cents)
-    container.golive.approve(strategy, terms, first, f"{strategy}-{capital_cents}-1", AllChecksPass())
-    container.golive.approve(strategy, terms, second, f"{strategy}-{capital_cents}-2", AllChecksPass())
+    container.golive.approve(strategy, terms, first, f"{strategy}-{capital_cents}-1", GateOpen())
+    container.golive.approve(strategy, terms, second, f"{strategy}-{capital_cents}-2", GateOpen())
 
 
 def assert_replay_equals_live(container: Container, name: str) -> None:

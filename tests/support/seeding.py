@@ -21,8 +21,9 @@ KNOWN = {"kalshi_orders", "ibkr_orders", "ibkr_failure", "breaker_state", "empty
 SEEDED_BY = "seed"
 
 
-class _GateOpen:
-    """The go-live port for seeding a LIVE mode: the preconditions are the case's premise, not its subject."""
+class GateOpen:
+    """The go-live port with every precondition met: for seeding a LIVE mode (and tests that need one), where
+    the preconditions are the case's premise, not its subject."""
 
     def strategy_exists(self, strategy: str) -> bool:
         return True
@@ -42,8 +43,8 @@ def _set_mode(container: Container, strategy: str, mode: str) -> None:
     for LIVE, the status command for PAPER and DISABLED."""
     if mode.upper() == "LIVE":
         terms = GoLiveTerms("seed-approver-1", "seed-approver-2", 100_000)
-        container.golive.approve(strategy, terms, "seed:operator-a", f"seed-{strategy}-1", _GateOpen())
-        container.golive.approve(strategy, terms, "seed:operator-b", f"seed-{strategy}-2", _GateOpen())
+        container.golive.approve(strategy, terms, "seed:operator-a", f"seed-{strategy}-1", GateOpen())
+        container.golive.approve(strategy, terms, "seed:operator-b", f"seed-{strategy}-2", GateOpen())
     else:
         status = {"PAPER": StrategyStatus.PAPER, "DISABLED": StrategyStatus.DISABLED}[mode.upper()]
         container.strategies.set_status(strategy, status, SEEDED_BY, "seeded for conformance")
