@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore, record_fetch
+from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.security import webhook_sig
 from paulp.api.security.logsafe import escape
@@ -95,14 +96,6 @@ async def trigger(job: str, request: Request) -> JSONResponse:
     return JSONResponse(report)
 
 
-async def _json(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "Invalid JSON body", "invalid_json") from None
-
-
 def _text(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_TEXT
 
@@ -110,9 +103,7 @@ def _text(value: object) -> bool:
 @router.post("/alert", responses={400: {}, 401: {}, 503: {}})
 async def alert(request: Request) -> dict[str, Any]:
     require_trigger_token(request)
-    body = await _json(request)
-    if not isinstance(body, dict):  # well-formed JSON of the wrong shape is a schema violation (§1.1)
-        raise ApiError(400, "Validation failed", "validation_error", fields=["body"])
+    body = await json_object(request)
     bad = [name for name, ok in (("severity", body.get("severity") in SEVERITIES),
                                  ("source", _text(body.get("source"))), ("message", _text(body.get("message"))))
            if not ok]
