@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,11 +9,11 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from paulp.api.errors import ApiError
+from paulp.api.trades import parse_limit
 from paulp.domain.clock import iso_utc
 from paulp.domain.order_states import OrderState
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
-_DIGITS = re.compile(r"^[0-9]+$")
 STATES = tuple(s.value for s in OrderState)
 
 
@@ -35,13 +34,7 @@ def parse_order_filters(params: dict[str, str]) -> OrderFilters:
         state = state.upper()
         if state not in STATES:
             raise ApiError(400, "Invalid state. Must be one of " + ", ".join(STATES) + ".", "invalid_state")
-    raw_limit = params.get("limit")
-    if raw_limit is None or raw_limit == "":
-        limit = DEFAULT_LIMIT
-    elif not _DIGITS.match(raw_limit) or int(raw_limit) < 1:
-        raise ApiError(400, "Invalid limit. Must be a positive integer.", "invalid_limit")
-    else:
-        limit = min(int(raw_limit), MAX_LIMIT)
+    limit = parse_limit(params.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
     return OrderFilters(state, params.get("strategy") or None, limit)
 
 

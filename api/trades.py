@@ -48,18 +48,22 @@ def _present(value: str | None) -> str | None:
     return value if value else None
 
 
+def parse_limit(raw: str | None, default: int, maximum: int) -> int:
+    """§1.3 resolution, shared by the list endpoints that follow /trades: absent or empty -> default; only
+    sign-free decimal digits, >= 1, else 400 ``invalid_limit``; above ``maximum`` clamped, not rejected."""
+    if raw is None or raw == "":
+        return default
+    if not _DIGITS.fullmatch(raw) or int(raw) < 1:
+        raise ApiError(400, "Invalid limit. Must be a positive integer.", "invalid_limit")
+    return min(int(raw), maximum)
+
+
 def parse_filters(params: dict[str, str]) -> TradeFilters:
     """Validate venue -> limit -> mode (first failure wins)."""
     venue = (params.get("venue") or "all").lower()
     if venue not in ("all", *VENUES):
         raise ApiError(400, "Invalid venue. Must be all, kalshi, or ibkr.", "invalid_venue")
-    raw_limit = params.get("limit")
-    if raw_limit is None or raw_limit == "":
-        limit = DEFAULT_LIMIT
-    elif not _DIGITS.fullmatch(raw_limit) or int(raw_limit) < 1:
-        raise ApiError(400, "Invalid limit. Must be a positive integer.", "invalid_limit")
-    else:
-        limit = min(int(raw_limit), MAX_LIMIT)
+    limit = parse_limit(params.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
     mode = _present(params.get("mode"))
     if mode is not None:
         mode = mode.upper()

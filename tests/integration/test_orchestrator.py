@@ -449,6 +449,7 @@ def test_orders_when_filtered_then_pushed_into_the_query(listed: System, query: 
 @pytest.mark.parametrize("query,code", [
     ("limit=0", "invalid_limit"), ("limit=-1", "invalid_limit"), ("limit=abc", "invalid_limit"),
     ("limit=1.5", "invalid_limit"), ("limit=%205", "invalid_limit"), ("limit=10abc", "invalid_limit"),
+    ("limit=5%0A", "invalid_limit"),
     ("state=BOGUS", "invalid_state"), ("state=BOGUS&limit=0", "invalid_state"),
 ])
 def test_orders_when_filter_invalid_then_400_with_code_and_nothing_written(listed: System, query: str, code: str):
