@@ -84,7 +84,7 @@ def evaluate(phase: int, facts: GateFacts, checked_at: datetime, checked_by: str
 
 # ----------------------------------------------------------------- facts that live in code
 
-SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+SEMVER = re.compile(r"^\d+\.\d+\.\d+\Z")
 
 
 def prompt_template_problems() -> dict[str, str | None]:
