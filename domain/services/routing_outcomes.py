@@ -51,6 +51,7 @@ class OutcomeWriter:
         self._cond = threading.Condition()
         self._queued: list[_Queued] = []
         self._failures: list[BaseException] = []
+        self._retrying = 0  # outcomes taken off the queue to wait out a backoff: still not stored
         self._stopping = False
         self._urgent = False  # a flush is waiting: store now, do not linger
         self._thread: threading.Thread | None = None
@@ -74,10 +75,11 @@ class OutcomeWriter:
             if self._queued:
                 self._urgent = True
                 self._cond.notify_all()
-            while self._queued:
+            while self._queued or self._retrying:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"{len(self._queued)} routing outcomes not stored after {timeout} s")
+                    raise TimeoutError(f"{len(self._queued) + self._retrying} routing outcomes not stored after"
+                                       f" {timeout} s")
                 self._cond.wait(left)
             failures, self._failures = self._failures, []
         if failures:
@@ -143,6 +145,7 @@ class OutcomeWriter:
             if not retry:
                 self._cond.notify_all()
                 return
+            self._retrying = len(retry)  # a flush during the backoff must not see them as stored
         wait = RETRY_BACKOFF_S[max(q.retries for q in retry)]
         log.warning("%d routing outcomes not stored (%s); retrying in %s s", len(retry), retry[0].job.error, wait)
         time.sleep(wait)
@@ -150,4 +153,5 @@ class OutcomeWriter:
             for q in retry:
                 job = self._batchers[q.category].enqueue(q.job.fn, q.job.at)
                 self._queued.append(_Queued(q.category, job, q.retries + 1))
+            self._retrying = 0
             self._cond.notify_all()

@@ -5,6 +5,7 @@ stand-in here (it is the database port; the integration tests run the same path 
 from __future__ import annotations
 
 import threading
+import time
 from copy import deepcopy
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -113,6 +114,25 @@ def test_flush_when_save_fails_transiently_then_retried_until_stored() -> None:
     batcher.run(_reserve("r1"), AT)
     port.fail = 2
     writer.submit(CATEGORY, _settle("r1"), AT)
+    writer.flush(timeout=5)
+    assert _topics(port).count("BudgetPeriodLedger.Settled") == 2
+    writer.close()
+
+
+def test_flush_when_called_during_a_retry_backoff_then_waits_for_the_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retried outcome is off the queue while the writer sleeps its backoff; a flush then must not take
+    the empty queue for "all stored" (it did: a flush under load returned before the retry, or without
+    reporting a failure)."""
+    monkeypatch.setattr(routing_outcomes, "RETRY_BACKOFF_S", (0.5,))
+    port = Store()
+    batcher, writer = _writer(port)
+    batcher.run(_reserve("r1"), AT)
+    port.fail = 1
+    writer.submit(CATEGORY, _settle("r1"), AT)
+    deadline = time.monotonic() + 5
+    while port.fail and time.monotonic() < deadline:  # the first save has failed: the backoff begins
+        time.sleep(0.001)
+    time.sleep(0.05)  # well inside the 0.5 s backoff
     writer.flush(timeout=5)
     assert _topics(port).count("BudgetPeriodLedger.Settled") == 2
     writer.close()
