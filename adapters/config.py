@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     PAULP_EVIDENCE_DIR: Path | None = None
     PAULP_AUDIT_MIRROR_DIR: Path | None = None
     PAULP_MARKS: bool = True  # scheduler re-marks open positions from venue market data every minute
+    PAULP_SCHEDULE_TRADING: bool = True  # §7.1 ingest/reconcile/scan/execute slots (anchor, report always)
 
     # Operator auth (§2.1-2.6)
     ADMIN_TOKEN: SecretStr | None = None

@@ -13,8 +13,13 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError
 
 from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient
@@ -24,10 +29,20 @@ from paulp.api.market_jobs import open_position_tickers, refresh_marks
 from paulp.api.reconcile_job import reconcile_now
 from paulp.api.signal_jobs import execute_pending, scan_signals
 from paulp.api.venue_session import JobFailed, kalshi_env
-from paulp.domain.orchestration import JOBS, UnknownJob
+from paulp.domain.orchestration import JOBS, SCHEDULED_ONLY_JOBS, UnknownJob, daily_report
+from paulp.domain.order_states import OrderState
+from paulp.domain.order_workflow import MetricsInput
+from paulp.domain.schedule import Slot
 
 log = logging.getLogger("paulp.jobs")
 MARK_OUTCOMES = ("recorded", "resolved", "unchanged")
+TRIGGER_LOCK_WAIT_S = 5.0  # a manual trigger waits this long for a run of the same job to finish
+SCHEDULER = "scheduler"
+DAY_ORDERS = (
+    "SELECT o.state, o.created_at,"
+    " (SELECT max(h.at) FROM views.order_history h WHERE h.order_uuid = o.order_uuid AND h.to_state = 'FILLED')"
+    " FROM views.orders o WHERE o.created_at >= %s AND o.created_at < %s"
+)
 
 
 def ingest_marks(container: Any) -> dict[str, Any]:
@@ -58,41 +73,85 @@ async def _refresh(container: Any, tickers: list[str]) -> dict[str, str]:
         await client.aclose()
 
 
+def anchor_job(container: Any) -> dict[str, Any]:
+    """The hourly anchor of §7.1 (with the chain and anchor verification that HALTs on a break)."""
+    from paulp.api.audit_job import anchor_and_verify  # it imports the wiring, which imports this module
+
+    outcome = anchor_and_verify(container)
+    return {"anchored": True, "valid": outcome.valid, "verifiedAt": outcome.verified_at.isoformat(),
+            "firstBadSequence": outcome.chain.first_bad_sequence, "anchorsFailed": outcome.anchors.failed}
+
+
+def daily_report_job(container: Any, slot_minute: datetime | None) -> dict[str, Any]:
+    """§7.1 ``daily-report`` for the UTC day of its slot (23:00 reports the day that is ending)."""
+    day = (slot_minute or container.clock.now()).astimezone(UTC).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    with container.pool.connection() as conn:
+        rows = conn.execute(DAY_ORDERS, (start, start + timedelta(days=1))).fetchall()
+    return daily_report(day, [MetricsInput(OrderState(state), created, filled) for state, created, filled in rows])
+
+
+class JobBusy(JobFailed):
+    """Raised when a run of the same job is still going (in this process or another one)."""
+
+    def __init__(self, job: str) -> None:
+        super().__init__("job_busy", f"A run of {job} is still in progress; this one did not start", 409)
+
+
 class JobRunner:
-    """Runs a job now; the container holds one (``container.jobs``)."""
+    """Runs a job now; the container holds one (``container.jobs``).
+
+    Runs of one job never overlap, whichever process starts them: each run holds a PostgreSQL advisory
+    lock named after the job (two ``execute`` runs advancing the same orders would race each other)."""
 
     def __init__(self, container: Any) -> None:
         self.container = container
-        self.jobs: dict[str, Callable[[str], dict[str, Any]]] = {
-            "ingest": lambda _: ingest_marks(container),
-            "scan": lambda _: scan_signals(container),
-            "execute": lambda _: execute_pending(container),
-            "reconcile": lambda actor: reconcile_now(container, actor),
+        self.jobs: dict[str, Callable[[str, datetime | None], dict[str, Any]]] = {
+            "ingest": lambda _actor, _slot: ingest_marks(container),
+            "scan": lambda _actor, _slot: scan_signals(container),
+            "execute": lambda _actor, _slot: execute_pending(container),
+            "reconcile": lambda actor, _slot: reconcile_now(container, actor),
+            "anchor": lambda _actor, _slot: anchor_job(container),
+            "daily-report": lambda _actor, slot: daily_report_job(container, slot),
         }
-        assert set(self.jobs) == set(JOBS)
+        assert set(self.jobs) == set(JOBS) | set(SCHEDULED_ONLY_JOBS)
+        self.trigger_lock_wait_s = TRIGGER_LOCK_WAIT_S
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def trigger(self, job: str, triggered_by: str = "webhook", source: str = "webhook") -> dict[str, Any]:
         run_id = self._start(job, triggered_by, source)
-        return self._run(run_id, job, triggered_by)
+        return self._run(run_id, job, triggered_by, None, self.trigger_lock_wait_s)
+
+    def run_slot(self, slot: Slot) -> str | None:
+        """Claim a schedule slot and start its run in the background; None when the slot was already
+        claimed (a restart, a late tick or another replica got there first: the run id is the slot's)."""
+        try:
+            self.container.orchestrator.start_job(slot.run_id, slot.job, SCHEDULER, SCHEDULER)
+        except IntegrityError:
+            return None
+        self._background(slot.run_id, slot.job, SCHEDULER, slot.minute, lock_wait=0.0)
+        return slot.run_id
 
     def trigger_in_background(self, job: str, triggered_by: str = "webhook", source: str = "webhook") -> str:
         """Start the job and return its run id at once (a webhook that only *triggers*, §1.6): the start is
         durable before this returns; the outcome is the run's Completed or Failed event."""
         run_id = self._start(job, triggered_by, source)
+        self._background(run_id, job, triggered_by, None, self.trigger_lock_wait_s)
+        return run_id
 
+    def _background(self, run_id: str, job: str, triggered_by: str, slot: datetime | None,
+                    lock_wait: float) -> None:
         def run() -> None:
             try:
-                self._run(run_id, job, triggered_by)
+                self._run(run_id, job, triggered_by, slot, lock_wait)
             except Exception:  # noqa: S110 - already logged and recorded as JobRun.Failed by _run
                 pass
 
-        thread = threading.Thread(target=run, name=f"job-{job}-{run_id[:8]}", daemon=True)
+        thread = threading.Thread(target=run, name=f"job-{job}-{run_id[-8:]}", daemon=True)
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
-        return run_id
 
     def wait(self, timeout: float) -> bool:
         """Wait for background runs (closing the container, tests); True if none is still running."""
@@ -104,16 +163,18 @@ class JobRunner:
         return not any(t.is_alive() for t in threads)
 
     def _start(self, job: str, triggered_by: str, source: str) -> str:
-        if job not in self.jobs:
+        if job not in JOBS:
             raise UnknownJob(f"Unknown trigger: {job}")
         run_id = uuid.uuid4().hex
         self.container.orchestrator.start_job(run_id, job, triggered_by, source)
         return run_id
 
-    def _run(self, run_id: str, job: str, triggered_by: str) -> dict[str, Any]:
+    def _run(self, run_id: str, job: str, triggered_by: str, slot: datetime | None,
+             lock_wait: float) -> dict[str, Any]:
         orchestrator = self.container.orchestrator
         try:
-            result = self.jobs[job](triggered_by)
+            with self._exclusive(job, lock_wait):
+                result = self.jobs[job](triggered_by, slot)
         except JobFailed as exc:
             log.warning("job %s (run %s) failed: %s", job, run_id, exc.code)
             self._fail(run_id, exc.message)
@@ -124,6 +185,21 @@ class JobRunner:
             raise
         orchestrator.complete_job(run_id, result)
         return result
+
+    @contextmanager
+    def _exclusive(self, job: str, wait_s: float) -> Iterator[None]:
+        """Hold the job's advisory lock for the run (a session lock: it goes with the connection)."""
+        key = self.container.names.lock_key(f"job/{job}")
+        with psycopg.connect(self.container.database_url, autocommit=True) as conn:
+            deadline = time.monotonic() + wait_s
+            while True:
+                row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+                if row and row[0]:
+                    break
+                if time.monotonic() >= deadline:
+                    raise JobBusy(job)
+                time.sleep(0.05)
+            yield
 
     def _fail(self, run_id: str, message: str) -> None:
         try:

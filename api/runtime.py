@@ -17,7 +17,6 @@ from paulp.api.wiring import Container
 
 log = logging.getLogger("paulp.runtime")
 TICK_S = 30.0  # breaker HALT timeout is checked at least every minute (§2.3)
-AUDIT_S = 3600.0  # anchor + verify hourly (§5.3)
 MARKS_S = 60.0  # open positions re-marked every minute (public market data, evidence kept)
 
 
@@ -40,39 +39,47 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
 
 
 async def scheduler(container: Container, stop: asyncio.Event) -> None:
-    """Breaker HALT timeout every 30 s; audit anchor + verification at start and every hour; marks for open
+    """Breaker HALT timeout every 30 s; audit anchor + verification at start; the §7.1 cron jobs (ingest,
+    reconcile, scan, execute, hourly anchor, daily report) when this process leads; marks for open
     positions every minute (``PAULP_MARKS=false`` turns them off)."""
     from paulp.api.audit_job import anchor_and_verify
     from paulp.api.market_jobs import refresh_open_marks
     from paulp.api.routing_jobs import routing_tick
+    from paulp.api.scheduler import CronScheduler
 
-    next_audit = next_marks = 0.0
+    cron = CronScheduler(container, trading=container.settings.PAULP_SCHEDULE_TRADING)
+    try:
+        await asyncio.to_thread(anchor_and_verify, container)
+    except Exception:
+        log.exception("audit anchor/verification failed")
+    next_marks = 0.0
     loop = asyncio.get_running_loop()
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(container.breaker.tick)
-        except Exception:
-            log.exception("breaker tick failed")
-        try:
-            await asyncio.to_thread(routing_tick, container)  # stale budget holds; nightly drift sweep
-        except Exception:
-            log.exception("routing tick failed")
-        if loop.time() >= next_audit:
+    try:
+        while not stop.is_set():
             try:
-                await asyncio.to_thread(anchor_and_verify, container)
+                await asyncio.to_thread(container.breaker.tick)
             except Exception:
-                log.exception("audit anchor/verification failed")
-            next_audit = loop.time() + AUDIT_S
-        if container.settings.PAULP_MARKS and loop.time() >= next_marks:
+                log.exception("breaker tick failed")
             try:
-                await refresh_open_marks(container)
+                await asyncio.to_thread(routing_tick, container)  # stale budget holds; nightly drift sweep
             except Exception:
-                log.exception("market marks refresh failed")
-            next_marks = loop.time() + MARKS_S
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=TICK_S)
-        except TimeoutError:
-            pass
+                log.exception("routing tick failed")
+            try:
+                await asyncio.to_thread(cron.tick)
+            except Exception:
+                log.exception("cron tick failed")
+            if container.settings.PAULP_MARKS and loop.time() >= next_marks:
+                try:
+                    await refresh_open_marks(container)
+                except Exception:
+                    log.exception("market marks refresh failed")
+                next_marks = loop.time() + MARKS_S
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=TICK_S)
+            except TimeoutError:
+                pass
+    finally:
+        cron.close()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -8,7 +8,8 @@ actor and the evidence of the venue bodies it was computed from. A failed reconc
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
@@ -18,9 +19,11 @@ from eventsourcing.domain import Aggregate, event
 from paulp.domain.clock import iso_utc
 from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
+from paulp.domain.order_workflow import MetricsInput, workflow_metrics
 from paulp.domain.reconciliation import ReconciliationRun
 
-JOBS = ("ingest", "scan", "execute", "reconcile")
+JOBS = ("ingest", "scan", "execute", "reconcile")  # what the trigger endpoints run
+SCHEDULED_ONLY_JOBS = ("anchor", "daily-report")  # §7.1 slots no endpoint triggers
 TRIGGER_SOURCES = ("admin", "webhook", "scheduler")
 MAX_ERROR_CHARS = 1000
 
@@ -73,7 +76,7 @@ class JobRun(Aggregate):
 
     @classmethod
     def start(cls, run_id: str, job: str, triggered_by: str, source: str, now: datetime) -> JobRun:
-        if job not in JOBS:
+        if job not in JOBS and not (job in SCHEDULED_ONLY_JOBS and source == "scheduler"):
             raise UnknownJob(f"Unknown trigger: {job}")
         if not triggered_by.strip() or source not in TRIGGER_SOURCES or not run_id:
             raise InvalidJobRun(f"a run needs a run id, an actor and a source in {TRIGGER_SOURCES}")
@@ -152,3 +155,16 @@ class ReconciliationReport(Aggregate):
     @property
     def status(self) -> str:
         return str(self.result["status"])
+
+
+def daily_report(day: date, orders: Iterable[MetricsInput]) -> dict[str, Any]:
+    """§7.1 ``daily-report``: the §1.9 metrics of the orders created on ``day`` (UTC).
+
+    ``ordersFilled`` counts those orders now FILLED; ``avgCLV`` is the mean over orders that have a CLV
+    (0 when none has, as §1.9 defines it) and ``clvOrders`` says how many that was."""
+    items = list(orders)
+    metrics = workflow_metrics(items)
+    return {"date": day.isoformat(), "ordersCreated": metrics.total, "ordersFilled": metrics.by_state["FILLED"],
+            "avgCLV": metrics.avg_clv, "clvOrders": sum(1 for o in items if o.clv is not None),
+            "fillRate": metrics.fill_rate, "avgTimeToFillMs": metrics.avg_time_to_fill_ms,
+            "byState": {state: n for state, n in metrics.by_state.items() if n}}

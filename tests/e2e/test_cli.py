@@ -109,7 +109,8 @@ def test_up_when_started_then_breaker_transition_reaches_its_view_through_nats_a
     relay (log → JetStream) and the projector (JetStream → view) of that process can write."""
     token = "up-token-0123456789abcdefghijklm"
     env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "PAULP_NAMESPACE": namespace,
-           "ADMIN_TOKEN": token, "PAULP_MARKS": "false"}
+           "ADMIN_TOKEN": token, "PAULP_MARKS": "false",
+           "KALSHI_BASE_URL": "http://127.0.0.1:9/trade-api/v2"}  # a cron slot during the test stays on loopback
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     with paulp_server("up", env) as (port, proc):
         body = json.dumps({"targetState": "CAUTION", "reason": "up e2e"}).encode()

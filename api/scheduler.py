@@ -1,0 +1,86 @@
+"""The §7.1 cron jobs, fired by one leader among the processes that run a scheduler.
+
+Leadership is a PostgreSQL advisory lock held on the scheduler's own connection: when that process dies or
+loses its connection the lock goes with it, and another replica's next tick takes over. Leadership only
+saves work: each slot is claimed by creating its ``JobRun`` under an id derived from the slot, so even two
+leaders (or a restart within the same minute) run a slot once (ADR 0259).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from paulp.domain.orchestration import JOBS
+from paulp.domain.schedule import SCHEDULE, ScheduledJob, Slot, build_schedule, due_slots, floor_minute
+
+log = logging.getLogger("paulp.scheduler")
+
+
+class CronScheduler:
+    def __init__(self, container: Any, entries: Iterable[tuple[str, str]] = SCHEDULE,
+                 trading: bool = True) -> None:
+        """``trading=False`` (``PAULP_SCHEDULE_TRADING=false``) leaves out the jobs that read or write the
+        venue (ingest, scan, execute, reconcile); the anchor and the daily report still run."""
+        self.container = container
+        jobs, ignored = build_schedule(entries)
+        for message in ignored:
+            log.warning("schedule entry ignored: %s", message)
+        self.jobs: list[ScheduledJob] = [j for j in jobs if trading or j.job not in JOBS]
+        self._after: datetime | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def tick(self) -> list[Slot]:
+        """Start every due slot this leader can claim; the slots started (their runs go on in the
+        background). Not the leader: nothing, and the minutes are not marked as seen."""
+        if not self.is_leader():
+            self._after = None  # a later leadership starts from its own minute, not from a stale one
+            return []
+        now = self.container.clock.now()
+        slots = due_slots(self.jobs, self._after, now)
+        started: list[Slot] = []
+        for slot in slots:
+            try:
+                if self.container.jobs.run_slot(slot) is not None:
+                    started.append(slot)
+            except Exception:
+                log.exception("could not start %s", slot.run_id)
+        self._after = floor_minute(now)
+        return started
+
+    def is_leader(self) -> bool:
+        try:
+            if self._conn is not None and not self._conn.closed:
+                self._conn.execute("SELECT 1")
+                return True
+        except psycopg.Error:
+            log.warning("scheduler lost its leader connection; trying to lead again")
+            self.close()
+        key = self.container.names.lock_key("scheduler")
+        conn: psycopg.Connection[Any] | None = None
+        try:
+            conn = psycopg.connect(self.container.database_url, autocommit=True)
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+        except psycopg.Error:
+            log.exception("scheduler could not reach the database to take the lead")
+            if conn is not None:
+                conn.close()
+            return False
+        if row and row[0]:
+            self._conn = conn
+            log.info("scheduler leads %s", key)
+            return True
+        conn.close()
+        return False
+
+    def close(self) -> None:
+        """Give up the lead (the lock is released with the connection)."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
