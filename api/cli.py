@@ -24,6 +24,8 @@ app.add_typer(audit_app, name="audit")
 orders_app = typer.Typer(help="Order lifecycle views.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 app.add_typer(llm_app, name="llm")
+jobs_app = typer.Typer(help="Orchestrator job runs (triggers, webhooks, schedule slots).", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 console = Console()
 err = Console(stderr=True)
 
@@ -238,6 +240,30 @@ def orders_list(
     table = Table("order", "strategy", "ticker", "side", "size", "max", "state", "filled", "created")
     for r in rows:
         table.add_row(*(str(x) for x in r))
+    console.print(table)
+
+
+@jobs_app.command("runs")
+def jobs_runs(
+    job: Annotated[str | None, typer.Option(help="only runs of this job")] = None,
+    state: Annotated[str | None, typer.Option(help="RUNNING, COMPLETED or FAILED")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+) -> None:
+    """Newest job runs from the job_runs view: did each schedule slot run, and how did it end."""
+    import psycopg
+
+    from paulp.api.errors import ApiError
+    from paulp.api.job_runs import RUNS, parse_run_filters
+
+    try:
+        f = parse_run_filters({"job": job or "", "state": state or "", "limit": str(limit)})
+    except ApiError as exc:
+        raise fail(exc.error, 2) from None
+    with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
+        rows = conn.execute(RUNS, {"job": f.job, "state": f.state, "source": None, "limit": f.limit}).fetchall()
+    table = Table("run", "job", "by", "state", "started", "finished", "error")
+    for run_id, job_name, by, _source, run_state, started, finished, _result, error in rows:
+        table.add_row(run_id, job_name, by, run_state, str(started), str(finished or ""), (error or "")[:80])
     console.print(table)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
 from paulp.projections.gates import GateSignoffsProjection
+from paulp.projections.job_runs import JobRunsProjection
 from paulp.projections.markets import MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
 from paulp.projections.reviews import MarketPairsProjection, ViolationsProjection
@@ -17,5 +18,5 @@ def all_projections() -> dict[str, Projection]:
     projections: list[Projection] = [BreakerStateProjection(), VenueOrdersProjection(), OrdersProjection(),
                                      LlmRoutingProjection(), LlmBudgetProjection(), MarketMarksProjection()]
     projections += [StrategiesProjection(), ViolationsProjection(), MarketPairsProjection()]
-    projections.append(GateSignoffsProjection())
+    projections += [GateSignoffsProjection(), JobRunsProjection()]
     return {p.name: p for p in projections}

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
+from paulp.api.job_runs import list_runs, parse_run_filters
 from paulp.api.orchestrator_orders import list_orders, parse_order_filters
 from paulp.api.reconcile_job import reconcile_now
 from paulp.api.venue_session import JobFailed
@@ -55,6 +56,15 @@ def orders(request: Request) -> dict[str, Any]:
     filters = parse_order_filters(dict(request.query_params))
     rows = list_orders(_container(request).pool, filters)
     return {"orders": rows, "count": len(rows), "filters": filters.as_json(), "timestamp": now_iso()}
+
+
+@router.get("/orchestrator/runs",
+            responses={400: {"description": "invalid_job | invalid_state | invalid_source | invalid_limit"}})
+def runs(request: Request) -> dict[str, Any]:
+    """Job runs, newest first: manual triggers, webhooks and the §7.1 schedule's slots (ADR 0259)."""
+    filters = parse_run_filters(dict(request.query_params))
+    rows = list_runs(_container(request).pool, filters)
+    return {"runs": rows, "count": len(rows), "filters": filters.as_json(), "timestamp": now_iso()}
 
 
 @router.post("/reconcile", responses={400: {"description": "invalid_json"},

@@ -54,6 +54,8 @@ def test_cli_when_input_bad_then_message_and_nonzero_exit(fresh_db, nats_url):
     assert r.returncode == 2 and "refusing" in r.stderr
     r = paulp(["audit", "verify", "--from", "5", "--to", "2"], fresh_db, nats_url)
     assert r.returncode == 2 and "--from" in r.stderr
+    r = paulp(["jobs", "runs", "--state", "stuck"], fresh_db, nats_url)
+    assert r.returncode == 2 and "Invalid state" in r.stderr
     env = {**os.environ, "ENVIRONMENT": "production"}
     env.pop("PAULP_DATABASE_URL", None)
     env.pop("PAULP_NATS_URL", None)

@@ -79,6 +79,18 @@ def test_tick_when_two_replicas_then_one_leads_and_each_slot_runs_once_to_comple
         assert scan["ordersCreated"] == len(created_orders)
         assert runs[f"scheduled:anchor:{SLOT}"][1].result["valid"] is True
 
+        # The job_runs view and its endpoint show the slots, filtered.
+        system.project("job_runs")
+        r = system.client.get("/admin/orchestrator/runs?job=scan&source=scheduler", headers=AUTH)
+        assert r.status_code == 200, r.text
+        [listed] = r.json()["runs"]
+        assert (listed["runId"], listed["state"], listed["triggeredBy"]) == (
+            f"scheduled:scan:{SLOT}", "COMPLETED", "scheduler")
+        assert listed["result"] == scan and listed["finishedAt"] is not None and listed["error"] is None
+        everything = system.client.get("/admin/orchestrator/runs", headers=AUTH).json()
+        assert everything["count"] == 4 and everything["filters"] == {
+            "job": None, "state": None, "source": None, "limit": 50}
+
         # The leader goes away; the replica takes over in the same minute: every slot is already claimed.
         a.close()
         after_a = system.head()
@@ -150,6 +162,9 @@ def test_slot_when_a_run_of_the_same_job_holds_the_lock_then_failed_busy_and_man
             assert system.container.jobs.wait(30)
             [(_, failed)] = _runs(system, head).values()
             assert type(failed).__qualname__ == "JobRun.Failed" and "still in progress" in failed.error
+            system.project("job_runs")
+            [row] = system.client.get("/admin/orchestrator/runs?state=failed", headers=AUTH).json()["runs"]
+            assert (row["runId"], row["error"]) == ("scheduled:execute:2026-03-02T15:02Z", failed.error)
 
             system.container.jobs.trigger_lock_wait_s = 0.2
             r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
@@ -180,3 +195,31 @@ def test_schedule_when_an_entry_does_not_parse_then_logged_and_ignored(caplog):
         cron = CronScheduler(None, entries=[("scan", "*/10 * * * *"), ("report", "at eleven")])
     assert [j.job for j in cron.jobs] == ["scan"]
     assert any("report" in r.getMessage() and "ignored" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("query", "code"), [
+    ("job=sweep", "invalid_job"), ("state=stuck", "invalid_state"), ("source=cron", "invalid_source"),
+    ("limit=0", "invalid_limit"), ("limit=5%0A", "invalid_limit"), ("job=scan&limit=-1", "invalid_limit"),
+])
+def test_runs_when_filter_invalid_then_400_with_code_and_nothing_written(system: System, query: str, code: str):
+    head = system.head()
+    r = system.client.get(f"/admin/orchestrator/runs?{query}", headers=AUTH)
+    assert (r.status_code, r.json()["code"]) == (400, code)
+    assert system.head() == head
+    assert system.client.get("/admin/orchestrator/runs").status_code == 401
+
+
+def test_jobs_runs_cli_when_runs_projected_then_listed(system: System, monkeypatch):
+    from typer.testing import CliRunner
+
+    from paulp.api.cli import app, console
+
+    monkeypatch.setattr(console, "width", 250)  # rows are not cut at a narrow terminal
+    system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    system.project("job_runs")
+    c = system.container
+    monkeypatch.setenv("PAULP_DATABASE_URL", c.database_url)
+    monkeypatch.setenv("PAULP_NATS_URL", c.nats_url)
+    out = CliRunner().invoke(app, ["jobs", "runs", "--job", "execute"])
+    assert out.exit_code == 0, out.output
+    assert "execute" in out.output and "COMPLETED" in out.output and "api-token-user" in out.output
