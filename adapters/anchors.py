@@ -66,7 +66,7 @@ def ensure_anchor_store(anchor_url: str) -> None:
         return
     with psycopg.connect(anchor_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext('paulp/anchor-ddl'))")
-        conn.execute(ANCHOR_DDL)  # type: ignore[arg-type]
+        conn.execute(ANCHOR_DDL)
         conn.execute("SELECT pg_advisory_unlock(hashtext('paulp/anchor-ddl'))")
     _ENSURED.add(anchor_url)
 

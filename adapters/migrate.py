@@ -63,7 +63,7 @@ def migrate(database_url: str) -> list[str]:
                         raise MigrationError(f"applied migration {mig.name} was modified after it ran")
                     continue
                 with conn.transaction():
-                    conn.execute(mig.sql)  # type: ignore[arg-type]
+                    conn.execute(mig.sql)
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (mig.version, mig.name, mig.checksum),

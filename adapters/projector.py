@@ -12,11 +12,12 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from psycopg import Cursor
 
 from paulp.adapters.bus import HDR_EVENT, BusNames, EventRef, connect, ensure_stream
 from paulp.adapters.eventstore.codec import decode, make_mapper
@@ -52,6 +53,10 @@ def read_tracking(conn: psycopg.Connection[Any], name: str) -> tuple[int, int]:
         "SELECT last_notification_id, last_stream_seq FROM projection_tracking WHERE name = %s", (name,)
     ).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True)
 
 
 class BatchingCursor:
@@ -159,7 +164,7 @@ def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequenc
                         batching = BatchingCursor(cur)
                         for msg in fresh:
                             projection.apply(decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data),
-                                             batching, msg.notification_id)
+                                             cast(Cursor[Any], batching), msg.notification_id)  # execute/fetch only
                             out.applied += 1
                         batching.flush()
                 except Exception as e:
@@ -216,7 +221,7 @@ class Projector:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         nc = await connect(self.nats_url, f"paulp-projector-{self.projection.name}")
-        conn = await asyncio.to_thread(psycopg.connect, self.database_url, autocommit=True)
+        conn: psycopg.Connection[Any] = await asyncio.to_thread(_connect, self.database_url)
         try:
             js = nc.jetstream()
             await ensure_stream(js, self.names)

@@ -25,6 +25,7 @@ from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.api.exit_jobs import monitor_exits
 from paulp.api.market_jobs import open_position_tickers, refresh_marks
 from paulp.api.reconcile_job import reconcile_now
 from paulp.api.signal_jobs import execute_pending, scan_signals
@@ -113,6 +114,7 @@ class JobRunner:
             "reconcile": lambda actor, _slot: reconcile_now(container, actor),
             "anchor": lambda _actor, _slot: anchor_job(container),
             "daily-report": lambda _actor, slot: daily_report_job(container, slot),
+            "exits": lambda _actor, _slot: monitor_exits(container),
         }
         assert set(self.jobs) == set(JOBS) | set(SCHEDULED_ONLY_JOBS)
         self.trigger_lock_wait_s = TRIGGER_LOCK_WAIT_S

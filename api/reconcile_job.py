@@ -18,11 +18,14 @@ from paulp.domain.reconciliation import Position, RunStatus, reconcile
 from paulp.domain.strategy_registry import CATALOGUE, StrategyStatus
 
 VENUE = "kalshi"
-LIVE_FILLS = (
-    "SELECT o.ticker, o.side, sum(o.filled_size) FROM views.orders o"
+LIVE_FILLS = (  # bought in LIVE orders, less what LIVE exits sold (ADR 0260)
+    "SELECT ticker, side, sum(n) FROM ("
+    " SELECT o.ticker, o.side, o.filled_size AS n FROM views.orders o"
     " JOIN views.kalshi_orders k ON k.order_id = o.order_id"
     " WHERE k.execution_mode = 'LIVE' AND o.filled_size > 0 AND o.state <> 'ARCHIVED'"
-    " GROUP BY o.ticker, o.side ORDER BY o.ticker, o.side"
+    " UNION ALL SELECT x.ticker, x.side, -x.filled_size FROM views.position_exits x"
+    " WHERE x.mode = 'LIVE' AND x.state = 'FILLED') f"
+    " GROUP BY ticker, side HAVING sum(n) <> 0 ORDER BY ticker, side"
 )
 ALERTING = (RunStatus.MAJOR_DRIFT, RunStatus.CRITICAL_DRIFT)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 
@@ -121,10 +122,18 @@ def serve_api(container: Container, host: str, port: int, log_level: str = "info
     uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
 
 
+class _OwnSignals(uvicorn.Server):
+    """Uvicorn inside ``paulp up``: the process's stop event owns SIGINT/SIGTERM (run_all tells uvicorn to
+    exit), so uvicorn must not swap in its own handlers and re-raise the signal after it stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def run_all(container: Container, host: str, port: int, stop: asyncio.Event) -> None:
     config = uvicorn.Config(create_app(container), host=host, port=port, log_level="info", lifespan="on")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _OwnSignals(config)
     freeze_startup_heap()
     web = asyncio.create_task(server.serve())
     workers = asyncio.create_task(run_workers(container, stop))

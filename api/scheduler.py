@@ -15,8 +15,16 @@ from typing import Any
 
 import psycopg
 
-from paulp.domain.orchestration import JOBS
-from paulp.domain.schedule import SCHEDULE, ScheduledJob, Slot, build_schedule, due_slots, floor_minute
+from paulp.domain.schedule import (
+    MINUTE,
+    SCHEDULE,
+    VENUE_JOBS,
+    ScheduledJob,
+    Slot,
+    build_schedule,
+    due_slots,
+    floor_minute,
+)
 
 log = logging.getLogger("paulp.scheduler")
 
@@ -25,12 +33,12 @@ class CronScheduler:
     def __init__(self, container: Any, entries: Iterable[tuple[str, str]] = SCHEDULE,
                  trading: bool = True) -> None:
         """``trading=False`` (``PAULP_SCHEDULE_TRADING=false``) leaves out the jobs that read or write the
-        venue (ingest, scan, execute, reconcile); the anchor and the daily report still run."""
+        venue (ingest, scan, execute, reconcile, exits); the anchor and the daily report still run."""
         self.container = container
         jobs, ignored = build_schedule(entries)
         for message in ignored:
             log.warning("schedule entry ignored: %s", message)
-        self.jobs: list[ScheduledJob] = [j for j in jobs if trading or j.job not in JOBS]
+        self.jobs: list[ScheduledJob] = [j for j in jobs if trading or j.job not in VENUE_JOBS]
         self._after: datetime | None = None
         self._conn: psycopg.Connection[Any] | None = None
 
@@ -43,13 +51,18 @@ class CronScheduler:
         now = self.container.clock.now()
         slots = due_slots(self.jobs, self._after, now)
         started: list[Slot] = []
+        unclaimed = False
         for slot in slots:
             try:
                 if self.container.jobs.run_slot(slot) is not None:
                     started.append(slot)
             except Exception:
+                unclaimed = True  # e.g. the database went away: look at these minutes again next tick
                 log.exception("could not start %s", slot.run_id)
-        self._after = floor_minute(now)
+        if not unclaimed:
+            self._after = floor_minute(now)
+        elif self._after is None:
+            self._after = floor_minute(now) - MINUTE  # the first tick's own minute stays in view
         return started
 
     def is_leader(self) -> bool:

@@ -21,6 +21,7 @@ from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
+from paulp.domain.services.exits import ExitsService
 from paulp.domain.services.gates import GateSignoffService
 from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.markets import MarketsService
@@ -74,6 +75,7 @@ class Container:
     gates: GateSignoffService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
+    exits: ExitsService = field(init=False)
     jobs: Any = None  # api.jobs.JobRunner, set by build() (it needs the container)
 
     def close(self) -> None:
@@ -130,5 +132,6 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module
 
+    container.exits = ExitsService(container.orders)
     container.jobs = JobRunner(container)
     return container

@@ -171,12 +171,27 @@ class OrderRecord(Aggregate):
     def _pre_trade_checked(self, result: dict[str, Any], at: datetime) -> None:
         self.pre_trade_check_result = PreTradeCheck.from_dict(result)
 
-    @event("RiskChecked")
+    class RiskChecked(Aggregate.Event):  # declared (not named) because the orders and violations views use it
+        result: dict[str, Any]
+        requested_size: int
+        at: datetime
+
+    @event(RiskChecked)
     def _risk_checked(self, result: dict[str, Any], requested_size: int, at: datetime) -> None:
         self.risk_check_result = RiskCheckResult.from_dict(result)
         self.requested_size = requested_size
 
-    @event("FillRecorded")
+    class FillRecorded(Aggregate.Event):
+        fill_size: int
+        fill_price: float
+        filled_size: int
+        avg_fill_price: float
+        entry_price: float
+        closing_line_price: float | None
+        clv: float | None
+        at: datetime
+
+    @event(FillRecorded)
     def _fill_recorded(self, fill_size: int, fill_price: float, filled_size: int, avg_fill_price: float,
                        entry_price: float, closing_line_price: float | None, clv: float | None,
                        at: datetime) -> None:
@@ -190,7 +205,11 @@ class OrderRecord(Aggregate):
     def _reconciliation_recorded(self, result: dict[str, Any], at: datetime) -> None:
         self.reconciliation_result = ReconciliationResult.from_dict(result)
 
-    @event("ErrorRecorded")
+    class ErrorRecorded(Aggregate.Event):
+        message: str | None
+        at: datetime
+
+    @event(ErrorRecorded)
     def _error_recorded(self, message: str | None, at: datetime) -> None:
         self.last_error = message
 

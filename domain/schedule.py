@@ -27,9 +27,12 @@ SCHEDULE: tuple[tuple[str, str], ...] = (
     ("reconcile", "*/5 * * * *"),
     ("scan", "*/10 * * * *"),
     ("execute", "2,12,22,32,42,52 * * * *"),
+    ("exits", "*/5 * * * *"),  # trading §3.5 (the reference never wired its monitor; ADR 0260)
     ("anchor", "0 * * * *"),
     ("daily-report", "0 23 * * *"),
 )
+
+VENUE_JOBS = frozenset({"ingest", "reconcile", "scan", "execute", "exits"})  # off with PAULP_SCHEDULE_TRADING=false
 
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 

@@ -9,7 +9,11 @@ from psycopg import Cursor
 
 class Projection(Protocol):
     name: str
-    tables: tuple[str, ...]  # tables in schema "views", in dependency order (replay copies them)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Tables in schema "views", in dependency order (replay copies them)."""
+        ...
 
     def apply(self, event: Any, cur: Cursor[Any], notification_id: int) -> None:
         """Write the event's effect with unqualified table names (search_path selects live or scratch)."""

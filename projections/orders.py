@@ -1,4 +1,5 @@
-"""orders, order_history and positions views from the Order aggregate's events.
+"""orders, order_history and positions views from the Order aggregate's events; position_exits from
+PositionExit's (an exit's fill takes its contracts out of the position and realises its PnL).
 
 Order's apply methods live on OrderRecord, so its events are OrderRecord.* classes (only Created is Order's).
 """
@@ -12,11 +13,12 @@ from psycopg import Cursor
 
 from paulp.domain.order_record import OrderRecord
 from paulp.domain.orders import Order
+from paulp.domain.position_exits import ExitState, PositionExit
 
 
 class OrdersProjection:
     name = "orders"
-    tables = ("orders", "order_history", "positions")
+    tables = ("orders", "order_history", "positions", "position_exits")
 
     @singledispatchmethod
     def apply(self, event: object, cur: Cursor[Any], notification_id: int) -> None:
@@ -67,4 +69,53 @@ class OrdersProjection:
             " cost_cents = positions.cost_cents + EXCLUDED.cost_cents, last_fill_at = EXCLUDED.last_fill_at,"
             " first_fill_at = coalesce(positions.first_fill_at, EXCLUDED.first_fill_at)",
             (*row, e.fill_size, cost, e.at, e.at),
+        )
+
+    @apply.register
+    def _(self, e: PositionExit.Decided, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "INSERT INTO position_exits (exit_uuid, strategy, ticker, side, opened_at, sequence, contracts,"
+            " entry_price, observed_price, reason, mode, state, decided_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (e.originator_id, e.strategy, e.ticker, e.side, e.opened_at, e.sequence, e.contracts, e.entry_price,
+             e.observed_price, e.reason, e.mode, ExitState.DECIDED.value, e.at, e.at),
+        )
+
+    @apply.register
+    def _(self, e: PositionExit.Redecided, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "UPDATE position_exits SET state = %s, contracts = %s, observed_price = %s, reason = %s,"
+            " attempt = attempt + 1, detail = NULL, decided_at = %s, updated_at = %s WHERE exit_uuid = %s",
+            (ExitState.DECIDED.value, e.contracts, e.observed_price, e.reason, e.at, e.at, e.originator_id),
+        )
+
+    @apply.register
+    def _(self, e: PositionExit.InDoubt, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute("UPDATE position_exits SET state = %s, detail = %s, updated_at = %s WHERE exit_uuid = %s",
+                    (ExitState.IN_DOUBT.value, e.detail, e.at, e.originator_id))
+
+    @apply.register
+    def _(self, e: PositionExit.Failed, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute("UPDATE position_exits SET state = %s, detail = %s, updated_at = %s WHERE exit_uuid = %s",
+                    (ExitState.FAILED.value, e.detail, e.at, e.originator_id))
+
+    @apply.register
+    def _(self, e: PositionExit.Filled, cur: Cursor[Any], notification_id: int) -> None:
+        row = cur.execute(
+            "UPDATE position_exits SET state = %s, filled_size = %s, exit_price = %s, realized_pnl_usd = %s,"
+            " detail = NULL, updated_at = %s WHERE exit_uuid = %s RETURNING strategy, ticker, side",
+            (ExitState.FILLED.value, e.size, e.exit_price, e.realized_pnl_usd, e.at, e.originator_id),
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"fill for unknown exit {e.originator_id}")
+        # cost leaves at the position's average; a position sold out ends its episode (first fill cleared)
+        cur.execute(
+            "UPDATE positions SET contracts = contracts - %(n)s,"
+            " cost_cents = CASE WHEN contracts <= %(n)s THEN 0"
+            "   ELSE cost_cents - round(cost_cents::numeric * %(n)s / contracts) END,"
+            " realized_pnl_usd = realized_pnl_usd + %(pnl)s,"
+            " exits = CASE WHEN contracts <= %(n)s THEN 0 ELSE exits + 1 END,"
+            " first_fill_at = CASE WHEN contracts <= %(n)s THEN NULL ELSE first_fill_at END"
+            " WHERE strategy = %(s)s AND ticker = %(t)s AND side = %(side)s",
+            {"n": e.size, "pnl": e.realized_pnl_usd, "s": row[0], "t": row[1], "side": row[2]},
         )

@@ -32,7 +32,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE) -> None:
         super().__init__(datastore, events_table_name=EVENTS_TABLE)
-        self._append = SQL(APPEND).format(schema=Identifier(self.datastore.schema))  # type: ignore[arg-type]
+        self._append = SQL(APPEND).format(schema=Identifier(self.datastore.schema))
         self._lock_timeout = f"{int(self.datastore.lock_timeout)}s"
         assert CHAIN_TABLE == "audit_chain"
 

@@ -21,7 +21,7 @@ def _positive_int(body: dict[str, Any], key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ApiError(400, f"{key} must be an integer >= 1", "validation_error", fields=[key])
-    return value
+    return int(value)
 
 
 @router.get("/status", responses={400: {"description": "never"}})

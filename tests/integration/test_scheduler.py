@@ -26,7 +26,7 @@ from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
 from tests.integration.test_order_pipeline import NOW
 
 pytestmark = pytest.mark.integration
-SLOT = "2026-03-02T15:00Z"  # NOW is 15:00, a Monday: ingest, reconcile, scan and anchor are due
+SLOT = "2026-03-02T15:00Z"  # NOW is 15:00, a Monday: ingest, reconcile, scan, anchor and exits are due
 
 
 @pytest.fixture
@@ -66,11 +66,12 @@ def test_tick_when_two_replicas_then_one_leads_and_each_slot_runs_once_to_comple
     try:
         head = system.head()
         started = a.tick()
-        assert {s.job for s in started} == {"ingest", "reconcile", "scan", "anchor"}
+        assert {s.job for s in started} == {"ingest", "reconcile", "scan", "anchor", "exits"}
         assert b.tick() == []  # not the leader: nothing claimed, nothing run
         assert system.container.jobs.wait(60)
         runs = _runs(system, head)
-        assert set(runs) == {f"scheduled:{job}:{SLOT}" for job in ("ingest", "reconcile", "scan", "anchor")}
+        assert set(runs) == {f"scheduled:{job}:{SLOT}" for job in ("ingest", "reconcile", "scan", "anchor",
+                                                                   "exits")}
         for run_id, (created, finished) in runs.items():
             assert (created.source, created.triggered_by) == ("scheduler", "scheduler"), run_id
             assert type(finished).__qualname__ == "JobRun.Completed", (run_id, finished)
@@ -88,7 +89,7 @@ def test_tick_when_two_replicas_then_one_leads_and_each_slot_runs_once_to_comple
             f"scheduled:scan:{SLOT}", "COMPLETED", "scheduler")
         assert listed["result"] == scan and listed["finishedAt"] is not None and listed["error"] is None
         everything = system.client.get("/admin/orchestrator/runs", headers=AUTH).json()
-        assert everything["count"] == 4 and everything["filters"] == {
+        assert everything["count"] == 5 and everything["filters"] == {
             "job": None, "state": None, "source": None, "limit": 50}
 
         # The leader goes away; the replica takes over in the same minute: every slot is already claimed.

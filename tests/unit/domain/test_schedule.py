@@ -32,14 +32,14 @@ def _fired(at: datetime) -> set[str]:
 
 
 @pytest.mark.parametrize(("minute", "expected"), [
-    (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor"}),
+    (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor", "exits"}),
     (datetime(2026, 3, 2, 10, 2, tzinfo=UTC), {"execute"}),
-    (datetime(2026, 3, 2, 10, 5, tzinfo=UTC), {"reconcile"}),
-    (datetime(2026, 3, 2, 10, 15, tzinfo=UTC), {"ingest", "reconcile"}),
-    (datetime(2026, 3, 2, 10, 30, tzinfo=UTC), {"ingest", "reconcile", "scan"}),
+    (datetime(2026, 3, 2, 10, 5, tzinfo=UTC), {"reconcile", "exits"}),
+    (datetime(2026, 3, 2, 10, 15, tzinfo=UTC), {"ingest", "reconcile", "exits"}),
+    (datetime(2026, 3, 2, 10, 30, tzinfo=UTC), {"ingest", "reconcile", "scan", "exits"}),
     (datetime(2026, 3, 2, 10, 52, tzinfo=UTC), {"execute"}),
     (datetime(2026, 3, 2, 10, 7, tzinfo=UTC), set()),
-    (datetime(2026, 3, 2, 23, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor", "daily-report"}),
+    (datetime(2026, 3, 2, 23, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor", "daily-report", "exits"}),
 ])
 def test_schedule_when_minute_given_then_the_section_7_1_jobs_fire(minute, expected):
     assert _fired(minute) == expected
@@ -52,7 +52,8 @@ def test_schedule_when_a_day_is_walked_then_each_job_fires_as_often_as_its_cron_
         for job in _fired(at):
             counts[job] = counts.get(job, 0) + 1
         at += MINUTE
-    assert counts == {"ingest": 96, "reconcile": 288, "scan": 144, "execute": 144, "anchor": 24, "daily-report": 1}
+    assert counts == {"ingest": 96, "reconcile": 288, "scan": 144, "execute": 144, "anchor": 24, "daily-report": 1,
+                      "exits": 288}
 
 
 def test_matches_when_time_has_an_offset_then_read_in_utc():
@@ -130,7 +131,7 @@ def test_build_schedule_when_an_entry_is_unknown_then_it_is_reported_and_the_res
 def test_due_slots_when_first_tick_then_only_its_own_minute_counts():
     assert due_slots(JOBS, None, T0 + timedelta(minutes=3, seconds=40)) == []  # 10:03: nothing at 10:03
     assert {s.job for s in due_slots(JOBS, None, T0 + timedelta(seconds=59))} == {"ingest", "reconcile", "scan",
-                                                                                   "anchor"}
+                                                                                   "anchor", "exits"}
 
 
 def test_due_slots_when_minutes_were_missed_then_latest_slot_per_job_within_the_catch_up():
@@ -138,7 +139,7 @@ def test_due_slots_when_minutes_were_missed_then_latest_slot_per_job_within_the_
     by_job = {s.job: s.minute for s in slots}
     # only the last MAX_CATCH_UP minutes (10:09 .. 10:13) are looked at
     assert by_job == {"reconcile": T0 + timedelta(minutes=10), "scan": T0 + timedelta(minutes=10),
-                      "execute": T0 + timedelta(minutes=12)}
+                      "execute": T0 + timedelta(minutes=12), "exits": T0 + timedelta(minutes=10)}
     assert len(slots) == len(by_job)
 
 

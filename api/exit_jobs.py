@@ -1,0 +1,90 @@
+"""The exit monitor (trading §3.5, every 5 minutes; ADR 0260): each open position against its exit rules.
+
+A position is judged at the side mid of its last mark, and only if that mark is fresh: on a stale or
+missing mark nothing is decided (a stop must not fire on an old price, nor be skipped silently — the
+report lists it). Resolved markets are left to settlement. A position is exited in the mode it was
+bought in (LIVE if any of its fills was LIVE), whatever its strategy's status is now. While the breaker
+is in HALT no exit is started: a halt can mean we do not know what we hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import timedelta
+from typing import Any
+
+from paulp.api.venue_session import kalshi_port, require_credentials
+from paulp.domain.breaker import BreakerState
+from paulp.domain.exits import evaluate_exit, holding_hours
+from paulp.domain.marks import Quotes
+from paulp.domain.services.exits import ExitCandidate
+
+MAX_MARK_AGE = timedelta(minutes=10)
+OPEN_POSITIONS = (
+    "SELECT p.strategy, p.ticker, p.side, p.contracts, p.cost_cents, coalesce(p.first_fill_at, p.last_fill_at),"
+    " p.exits, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result,"
+    " EXISTS (SELECT 1 FROM views.orders o JOIN views.kalshi_orders k ON k.order_id = o.order_id"
+    "  WHERE o.strategy = p.strategy AND o.ticker = p.ticker AND o.side = p.side"
+    "  AND k.execution_mode = 'LIVE' AND o.filled_size > 0)"
+    " FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
+    " WHERE p.contracts > 0 ORDER BY p.strategy, p.ticker, p.side"
+)
+
+
+def _bid(quotes: Quotes, side: str) -> int | None:
+    own, other_ask = (quotes.yes_bid, quotes.no_ask) if side == "YES" else (quotes.no_bid, quotes.yes_ask)
+    if own is not None:
+        return own
+    return 100 - other_ask if other_ask is not None else None
+
+
+def monitor_exits(container: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    now = container.clock.now()
+    with container.pool.connection() as conn:
+        rows = conn.execute(OPEN_POSITIONS).fetchall()
+    report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "resolved": 0}
+    if container.breaker.get().state is BreakerState.HALT:
+        report.update(paused="breaker HALT: no exit is started", durationMs=_ms(started))
+        return report
+    work: list[tuple[ExitCandidate, Any, str]] = []
+    for strategy, ticker, side, contracts, cost, opened, exits, yb, ya, nb, na, observed, result, live in rows:
+        if result is not None:
+            report["resolved"] += 1
+            continue
+        quotes = Quotes(yb, ya, nb, na)
+        current = quotes.side_price(side) if observed is not None else None
+        if current is None or now - observed > MAX_MARK_AGE:
+            report["staleMarks"].append({"strategy": strategy, "ticker": ticker, "side": side,
+                                         "markedAt": observed.isoformat() if observed else None})
+            continue
+        report["checked"] += 1
+        entry = cost / contracts
+        candidate = ExitCandidate(strategy, ticker, side, opened, exits, contracts, entry, current, _bid(quotes, side))
+        decision = evaluate_exit(entry, current, holding_hours(opened, now), contracts) if 0 < entry < 100 else None
+        work.append((candidate, decision, "LIVE" if live else "PAPER"))
+    if not work:
+        report["durationMs"] = _ms(started)
+        return report
+    needs_venue = any(mode == "LIVE" and (decision is not None or container.exits.find(c) is not None)
+                      for c, decision, mode in work)
+    with contextlib.ExitStack() as stack:
+        port = None
+        if needs_venue:
+            port, client = stack.enter_context(kalshi_port(container.settings))
+            require_credentials(client, "a LIVE position cannot be exited")
+        for candidate, decision, mode in work:
+            ex = container.exits.exit_position(candidate, decision, mode, port if mode == "LIVE" else None)
+            if ex is not None:
+                report["exits"].append({
+                    "strategy": candidate.strategy, "ticker": candidate.ticker, "side": candidate.side,
+                    "mode": ex.mode, "reason": ex.reason.value, "state": ex.state.value, "contracts": ex.contracts,
+                    "exitPrice": ex.exit_price, "realizedPnlUsd": ex.realized_pnl_usd, "detail": ex.detail,
+                    "clientOrderId": ex.client_order_id})
+    report["durationMs"] = _ms(started)
+    return report
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

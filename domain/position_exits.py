@@ -1,0 +1,182 @@
+"""Closing a position when an exit rule fires (trading §3.5; ADR 0260).
+
+One ``PositionExit`` per exit of a position *episode* (strategy, market, side, first fill time, and how
+many exits of that episode filled before: a partial fill leaves the rest to a next exit), so the monitor
+running twice, or on two replicas, can never sell the same contracts twice. The decision (rule, observed
+price, size, client order id) is stored before anything is sent to a venue; the venue's answer follows
+as an event. An answer that may or may not have reached the venue (timeout, 5xx) leaves the exit IN_DOUBT
+until the venue is asked by client order id — never a second sell. A refused exit may be decided again
+on a later run, under a new client order id.
+
+    DECIDED --fill--> FILLED (terminal)
+    DECIDED --doubt--> IN_DOUBT --fill--> FILLED | --fail--> FAILED
+    DECIDED --fail--> FAILED --retry--> DECIDED
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from paulp.domain.errors import DomainError
+from paulp.domain.exits import ExitReason, realized_pnl
+from paulp.domain.namespace import PAULP_NAMESPACE
+
+MODES = ("PAPER", "LIVE")
+
+
+class ExitState(StrEnum):
+    DECIDED = "DECIDED"
+    IN_DOUBT = "IN_DOUBT"
+    FILLED = "FILLED"
+    FAILED = "FAILED"
+
+
+ALLOWED: dict[ExitState, frozenset[ExitState]] = {
+    ExitState.DECIDED: frozenset({ExitState.FILLED, ExitState.IN_DOUBT, ExitState.FAILED}),
+    ExitState.IN_DOUBT: frozenset({ExitState.FILLED, ExitState.FAILED}),
+    ExitState.FAILED: frozenset({ExitState.DECIDED}),
+    ExitState.FILLED: frozenset(),
+}
+
+
+class ExitNotAllowed(DomainError):
+    """Raised when an exit is moved to a state its current state does not lead to."""
+
+    code = "EXIT_TRANSITION_NOT_ALLOWED"
+
+
+class InvalidExit(DomainError):
+    """Raised when an exit is decided or filled with values that cannot be a sale of the position."""
+
+    code = "INVALID_EXIT"
+
+
+def _check_price(cents: float, what: str) -> None:
+    if not 0 < cents < 100:
+        raise InvalidExit(f"{what} {cents} is not a price in cents (0 < p < 100)")
+
+
+class PositionExit(Aggregate):
+    class Decided(Aggregate.Created):
+        strategy: str
+        ticker: str
+        side: str
+        opened_at: datetime
+        sequence: int
+        contracts: int
+        entry_price: float
+        observed_price: float
+        reason: str
+        mode: str
+        at: datetime
+
+    class Redecided(Aggregate.Event):
+        contracts: int
+        observed_price: float
+        reason: str
+        at: datetime
+
+    class Filled(Aggregate.Event):
+        size: int
+        exit_price: float
+        realized_pnl_usd: float
+        venue_order_id: str | None
+        evidence_hash: str | None
+        at: datetime
+
+    class InDoubt(Aggregate.Event):
+        detail: str
+        at: datetime
+
+    class Failed(Aggregate.Event):
+        detail: str
+        at: datetime
+
+    @staticmethod
+    def create_id(strategy: str, ticker: str, side: str, opened_at: datetime, sequence: int) -> UUID:
+        return uuid5(PAULP_NAMESPACE,
+                     f"position-exit/{strategy}/{ticker}/{side}/{opened_at.isoformat()}/{sequence}")
+
+    @classmethod
+    def decide(cls, strategy: str, ticker: str, side: str, opened_at: datetime, sequence: int, contracts: int,
+               entry_price: float, observed_price: float, reason: ExitReason, mode: str,
+               now: datetime) -> PositionExit:
+        if contracts < 1 or sequence < 0 or side not in ("YES", "NO") or mode not in MODES:
+            raise InvalidExit(f"exit of {contracts} {side} contracts in mode {mode}")
+        _check_price(entry_price, "entry price")
+        _check_price(observed_price, "observed price")
+        return cls._create(cls.Decided, id=cls.create_id(strategy, ticker, side, opened_at, sequence),
+                           strategy=strategy, ticker=ticker, side=side, opened_at=opened_at, sequence=sequence,
+                           contracts=contracts, entry_price=entry_price, observed_price=observed_price,
+                           reason=reason.value, mode=mode, at=now)
+
+    def __init__(self, strategy: str, ticker: str, side: str, opened_at: datetime, sequence: int, contracts: int,
+                 entry_price: float, observed_price: float, reason: str, mode: str, at: datetime) -> None:
+        self.strategy, self.ticker, self.side, self.opened_at = strategy, ticker, side, opened_at
+        self.sequence = sequence
+        self.contracts, self.entry_price, self.observed_price = contracts, entry_price, observed_price
+        self.reason, self.mode, self.decided_at = ExitReason(reason), mode, at
+        self.state = ExitState.DECIDED
+        self.attempt = 1
+        self.exit_price: float | None = None
+        self.realized_pnl_usd: float | None = None
+        self.venue_order_id: str | None = None
+        self.detail: str | None = None
+
+    @property
+    def client_order_id(self) -> str:
+        """Stable per attempt: asking the venue for it finds this attempt's sell and no other."""
+        return f"exit-{self.id.hex[:20]}-{self.attempt}"
+
+    def _move(self, target: ExitState) -> None:
+        if target not in ALLOWED[self.state]:
+            raise ExitNotAllowed(f"exit {self.id} cannot go from {self.state} to {target}")
+
+    def fill(self, size: int, exit_price: float, now: datetime, venue_order_id: str | None = None,
+             evidence_hash: str | None = None) -> None:
+        self._move(ExitState.FILLED)
+        if not 1 <= size <= self.contracts:
+            raise InvalidExit(f"fill of {size} for an exit of {self.contracts}")
+        _check_price(exit_price, "exit price")
+        # the entry is cents per contract; PnL in USD
+        pnl = realized_pnl(self.entry_price, exit_price, size) / 100
+        self._filled(size, exit_price, round(pnl, 6), venue_order_id, evidence_hash, now)
+
+    def doubt(self, detail: str, now: datetime) -> None:
+        self._move(ExitState.IN_DOUBT)
+        self._in_doubt(detail, now)
+
+    def fail(self, detail: str, now: datetime) -> None:
+        self._move(ExitState.FAILED)
+        self._failed(detail, now)
+
+    def redecide(self, contracts: int, observed_price: float, reason: ExitReason, now: datetime) -> None:
+        self._move(ExitState.DECIDED)
+        if contracts < 1:
+            raise InvalidExit(f"exit of {contracts} contracts")
+        _check_price(observed_price, "observed price")
+        self._redecided(contracts, observed_price, reason.value, now)
+
+    @event(Redecided)
+    def _redecided(self, contracts: int, observed_price: float, reason: str, at: datetime) -> None:
+        self.contracts, self.observed_price, self.reason = contracts, observed_price, ExitReason(reason)
+        self.attempt += 1
+        self.state, self.detail, self.decided_at = ExitState.DECIDED, None, at
+
+    @event(Filled)
+    def _filled(self, size: int, exit_price: float, realized_pnl_usd: float, venue_order_id: str | None,
+                evidence_hash: str | None, at: datetime) -> None:
+        self.state, self.contracts = ExitState.FILLED, size
+        self.exit_price, self.realized_pnl_usd, self.venue_order_id = exit_price, realized_pnl_usd, venue_order_id
+
+    @event(InDoubt)
+    def _in_doubt(self, detail: str, at: datetime) -> None:
+        self.state, self.detail = ExitState.IN_DOUBT, detail
+
+    @event(Failed)
+    def _failed(self, detail: str, at: datetime) -> None:
+        self.state, self.detail = ExitState.FAILED, detail

@@ -1,0 +1,154 @@
+"""Exits context: close a position whose exit rule fired (trading §3.5; ADR 0260).
+
+The decision is saved before a LIVE sell is sent, and a decision found unfinished is resolved by asking
+the venue for its client order id before anything else is sent. Each attempt's venue answer is also a
+``VenueOrder`` record (action ``sell``), so an exit shows in ``GET /admin/trades`` like any other order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from paulp.domain.clock import iso_utc
+from paulp.domain.execution_orders import VenueOrder as VenueOrderRequest
+from paulp.domain.exits import ExitDecision
+from paulp.domain.ports import SubmissionOutcomeUnknown, VenuePort, VenueSubmission
+from paulp.domain.position_exits import ExitState, PositionExit
+from paulp.domain.services.base import PaulpApplication
+from paulp.domain.services.pipeline import OrdersService
+from paulp.domain.venue_orders import VenueOrder
+
+VENUE = "kalshi"
+
+
+@dataclass(frozen=True)
+class ExitCandidate:
+    """An open position as the monitor sees it: prices are the held side's own, in cents."""
+
+    strategy: str
+    ticker: str
+    side: str  # "YES" | "NO"
+    opened_at: datetime
+    exits_so_far: int  # earlier exits of this episode (a partial fill leaves the rest open)
+    contracts: int
+    entry_cents: float
+    current_cents: float
+    bid_cents: int | None  # the held side's best bid: the LIVE sell's limit
+
+
+class ExitsService:
+    """Exits are stored through the orders context's application: positions are made of its events, and
+    a context of its own would hold one more database pool for a job that runs every five minutes."""
+
+    def __init__(self, orders: OrdersService) -> None:
+        self.app: PaulpApplication = orders
+        self.clock = orders.clock
+
+    def save(self, *aggregates: object) -> None:
+        self.app.save(*aggregates)
+
+    def find(self, c: ExitCandidate) -> PositionExit | None:
+        found: PositionExit | None = self.app.get_or_none(PositionExit.create_id(
+            c.strategy, c.ticker, c.side, c.opened_at, c.exits_so_far))
+        return found
+
+    def exit_position(self, c: ExitCandidate, decision: ExitDecision | None, mode: str,
+                      venue: VenuePort | None) -> PositionExit | None:
+        """Decide (or resume) this position's exit and carry it as far as it can go now.
+
+        ``decision`` None means the rule does not fire now: only an unfinished exit is resumed."""
+        now = self.clock.now()
+        ex = self.find(c)
+        if ex is None:
+            if decision is None:
+                return None
+            ex = PositionExit.decide(c.strategy, c.ticker, c.side, c.opened_at, c.exits_so_far, c.contracts,
+                                     c.entry_cents, decision.exit_price, decision.reason, mode, now)
+            try:
+                self.save(ex)  # the intent is durable before any venue call
+            except IntegrityError:
+                return self.find(c)  # another run decided it first; it carries it
+        elif ex.state is ExitState.FILLED:
+            return ex
+        elif ex.state is ExitState.FAILED:
+            if decision is None:
+                return ex
+            ex.redecide(c.contracts, decision.exit_price, decision.reason, now)
+            self.save(ex)
+        elif ex.mode == "LIVE":  # DECIDED or IN_DOUBT from an earlier run: ask the venue first
+            return self._resolve(ex, venue, c)
+        if ex.mode == "PAPER":
+            ex.fill(ex.contracts, ex.observed_price, now)
+            self.save(ex, self._sell_record(ex, "filled", now, ex.contracts, ex.observed_price))
+            return ex
+        return self._submit(ex, venue, c)
+
+    def _submit(self, ex: PositionExit, venue: VenuePort | None, c: ExitCandidate) -> PositionExit:
+        now = self.clock.now()
+        if venue is None:
+            ex.fail("no venue to send a LIVE exit to", now)
+            self.save(ex)
+            return ex
+        if c.bid_cents is None or not 1 <= c.bid_cents <= 99:
+            ex.fail("no bid to sell into", now)
+            self.save(ex, self._sell_record(ex, "rejected", now))
+            return ex
+        price = int(c.bid_cents)
+        side = ex.side.lower()
+        order = VenueOrderRequest(ex.ticker, ex.client_order_id, side, "sell", ex.contracts, "limit",
+                                  price if side == "yes" else None, price if side == "no" else None)
+        try:
+            sub = venue.submit(order)
+        except SubmissionOutcomeUnknown as exc:
+            ex.doubt(str(exc) or "venue outcome unknown", now)
+            self.save(ex, self._sell_record(ex, "unknown", now, limit=price))
+            return ex
+        return self._apply(ex, sub, price)
+
+    def _resolve(self, ex: PositionExit, venue: VenuePort | None, c: ExitCandidate) -> PositionExit:
+        if venue is None:
+            return ex  # stays unfinished until a run with the venue
+        found = venue.find_by_client_order_id(ex.client_order_id)
+        if found is not None:
+            return self._apply(ex, found, None)
+        if ex.state is ExitState.DECIDED:
+            return self._submit(ex, venue, c)  # never sent under this id: send it now
+        now = self.clock.now()
+        ex.fail("not found at the venue after an ambiguous submission", now)
+        self.save(ex, self._sell_record(ex, "not_found", now))
+        return ex
+
+    def _apply(self, ex: PositionExit, sub: VenueSubmission, limit: int | None) -> PositionExit:
+        now = self.clock.now()
+        if sub.fill_count >= 1:
+            size = min(sub.fill_count, ex.contracts)
+            price = float(sub.fill_price if sub.fill_price is not None else (limit or ex.observed_price))
+            ex.fill(size, price, now, sub.venue_order_id, sub.evidence_hash)
+            self.save(ex, self._sell_record(ex, "filled", now, size, price, sub.evidence_hash, limit))
+        else:
+            ex.fail(f"venue answered {sub.status} with nothing filled (order {sub.venue_order_id})", now)
+            self.save(ex, self._sell_record(ex, sub.status, now, evidence=sub.evidence_hash, limit=limit))
+        return ex
+
+    def _sell_record(self, ex: PositionExit, status: str, now: datetime, fill_count: int = 0,
+                fill_price: float | None = None, evidence: str | None = None,
+                limit: int | None = None) -> VenueOrder:
+        oid, stamp = ex.client_order_id, iso_utc(now)
+        record: dict[str, object] = {
+            "order_id": oid, "client_order_id": oid, "ticker": ex.ticker, "side": ex.side.lower(),
+            "action": "sell", "order_type": "limit", "requested_size": ex.contracts,
+            "limit_price": limit if limit is not None else round(ex.observed_price), "status": status,
+            "fill_count": fill_count, "fill_price": fill_price, "source_strategy": ex.strategy,
+            "signal_id": f"exit:{ex.reason.value}", "execution_mode": ex.mode, "created_at": iso_utc(ex.decided_at),
+            "updated_at": stamp, "evidence_hash": evidence, "venue": VENUE,
+        }
+        try:
+            vo: VenueOrder = self.app.repository.get(VenueOrder.id_for(VENUE, oid))
+            vo.update(record, now)
+        except AggregateNotFoundError:
+            vo = VenueOrder(VENUE, oid, record, now)
+        return vo

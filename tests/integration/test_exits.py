@@ -1,0 +1,166 @@
+"""The exit monitor (trading §3.5, ADR 0260) on real PostgreSQL, with the loopback Kalshi exchange for LIVE:
+a fired rule sells the position once, in the mode it was bought in; the views, trades and reconciliation
+follow; a lost venue answer is resolved by client order id, never by a second sell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from paulp.adapters.market_data import StaticMarketData
+from paulp.api.exit_jobs import monitor_exits
+from paulp.domain.marks import Quotes
+from paulp.domain.schedule import Slot
+from tests.fakes.kalshi_exchange import Fault
+from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
+    AUTH,
+    System,
+    _system,
+    exchange,
+    key,
+)
+from tests.integration.test_order_pipeline import NOW, facts, signal
+
+pytestmark = pytest.mark.integration
+PAPER_TICKER = "KXEXIT-A"
+
+
+@pytest.fixture
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:  # noqa: F811
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
+
+
+def _position(system: System, ticker: str) -> tuple[int, int, float, int]:
+    with psycopg.connect(system.container.database_url) as conn:
+        row = conn.execute("SELECT contracts, cost_cents, realized_pnl_usd, exits FROM views.positions"
+                           " WHERE ticker = %s", (ticker,)).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), float(row[2]), int(row[3])
+
+
+def _paper_position(system: System) -> None:
+    """50 YES contracts bought on paper at 43 (ask 42 + 1 cent of paper slippage)."""
+    pipeline = system.container.pipeline(StaticMarketData({PAPER_TICKER: facts(PAPER_TICKER)}))
+    assert pipeline.process(signal("exit-paper", PAPER_TICKER)).state == "FILLED"
+    system.project("orders", "venue_orders")
+    assert _position(system, PAPER_TICKER)[:2] == (50, 2150)
+
+
+def _mark(system: System, ticker: str, quotes: Quotes, age: timedelta = timedelta(0)) -> None:
+    assert system.container.markets.observe(ticker, quotes, NOW - age, None)
+    system.project("market_marks")
+
+
+def test_paper_stop_when_mark_below_97_percent_then_sold_once_at_the_mark_and_position_closed(system: System):
+    _paper_position(system)
+    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))  # YES mid 39 <= 43 * 0.97
+    report = monitor_exits(system.container)
+    [done] = report["exits"]
+    assert (done["mode"], done["reason"], done["state"], done["contracts"]) == ("PAPER", "STOP_LOSS_HIT", "FILLED", 50)
+    assert done["exitPrice"] == 39.0 and done["realizedPnlUsd"] == pytest.approx(-2.0)
+    assert (report["positions"], report["checked"], report["staleMarks"]) == (1, 1, [])
+
+    head = system.head()
+    again = monitor_exits(system.container)  # the view has not caught up yet: the same exit, already done
+    assert [e["state"] for e in again["exits"]] == ["FILLED"] and system.head() == head
+
+    system.project("orders", "venue_orders")
+    assert _position(system, PAPER_TICKER) == (0, 0, pytest.approx(-2.0), 0)
+    assert monitor_exits(system.container)["positions"] == 0 and system.head() == head
+    trades = system.client.get("/admin/trades?mode=PAPER&status=filled", headers=AUTH).json()["trades"]
+    sells = [t for t in trades if t["order_id"] == done["clientOrderId"]]
+    assert len(sells) == 1 and sells[0]["fill_count"] == 50 and sells[0]["action"] == "sell"
+    assert system.client.get("/admin/positions", headers=AUTH).json()["positions"] == []
+
+
+@pytest.mark.parametrize(("quotes", "age", "expect"), [
+    (Quotes(44, 46, 54, 56), timedelta(0), "hold"),  # mid 45: above the stop, below the 64.5 target
+    (Quotes(30, 32, 68, 70), timedelta(minutes=11), "stale"),  # would stop, but the mark is too old
+])
+def test_monitor_when_rule_does_not_fire_or_mark_is_stale_then_nothing_written(system: System, quotes, age,
+                                                                                expect):
+    _paper_position(system)
+    _mark(system, PAPER_TICKER, quotes, age)
+    head = system.head()
+    report = monitor_exits(system.container)
+    assert report["exits"] == [] and system.head() == head
+    if expect == "stale":
+        assert [s["ticker"] for s in report["staleMarks"]] == [PAPER_TICKER] and report["checked"] == 0
+    else:
+        assert report["checked"] == 1 and report["staleMarks"] == []
+
+
+def test_monitor_when_held_past_168_hours_then_time_exit(system: System):
+    _paper_position(system)
+    later = NOW + timedelta(hours=168, minutes=1)
+    system.container.clock.set(later)  # type: ignore[attr-defined]
+    assert system.container.markets.observe(PAPER_TICKER, Quotes(44, 46, 54, 56), later, None)
+    system.project("market_marks")
+    [done] = monitor_exits(system.container)["exits"]
+    assert (done["reason"], done["state"], done["exitPrice"]) == ("TIME_LIMIT_EXCEEDED", "FILLED", 45.0)
+
+
+def test_monitor_when_breaker_halted_then_paused_and_nothing_sold(system: System):
+    _paper_position(system)
+    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
+    system.container.breaker.trip("test halt", "ops")
+    head = system.head()
+    report = monitor_exits(system.container)
+    assert "HALT" in report["paused"] and report["exits"] == [] and system.head() == head
+
+
+def _live_position(system: System) -> tuple[str, int]:
+    ticker, _ = system.live_fill("exit-live", size=40)
+    system.project("orders", "venue_orders")
+    contracts, cost, _, _ = _position(system, ticker)
+    assert contracts == 40
+    entry = cost / contracts
+    bid = int(entry * 0.9)  # the market falls: a stop
+    system.exchange.markets[ticker].update(yes_bid=bid, yes_ask=bid + 1)
+    _mark(system, ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid))
+    return ticker, bid
+
+
+def _sells(system: System, ticker: str) -> list[object]:
+    return [r for r in system.exchange.requests
+            if r.method == "POST" and r.path.endswith("/portfolio/orders") and b'"sell"' in r.body]
+
+
+def test_live_stop_when_fired_then_signed_sell_at_the_bid_and_reconciliation_still_matches(system: System):
+    ticker, bid = _live_position(system)
+    [done] = monitor_exits(system.container)["exits"]
+    assert (done["mode"], done["state"], done["exitPrice"]) == ("LIVE", "FILLED", float(bid))
+    [sell] = _sells(system, ticker)
+    assert sell.verified
+    assert system.exchange._positions.get(ticker, 0) == 0  # the venue holds nothing any more
+    system.project("orders", "venue_orders")
+    assert _position(system, ticker)[0] == 0
+    r = system.client.post("/admin/reconcile", headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "ok" and r.json()["drifts"] == []
+
+
+def test_live_exit_when_venue_answer_lost_then_in_doubt_then_found_by_client_id_without_a_second_sell(
+        system: System):
+    ticker, _ = _live_position(system)
+    system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
+    [doubt] = monitor_exits(system.container)["exits"]
+    assert doubt["state"] == "IN_DOUBT"
+    assert len(_sells(system, ticker)) == 1  # it did reach the venue
+    [done] = monitor_exits(system.container)["exits"]
+    assert done["state"] == "FILLED" and done["clientOrderId"] == doubt["clientOrderId"]
+    assert len(_sells(system, ticker)) == 1  # resolved by asking, not by selling again
+
+
+def test_live_exit_when_no_credentials_then_job_fails_closed_and_nothing_decided(system: System):
+    ticker, _ = _live_position(system)
+    system.container.settings.KALSHI_API_KEY = None
+    head = system.head()
+    run_id = system.container.jobs.run_slot(Slot("exits", NOW))
+    assert run_id is not None and system.container.jobs.wait(30)
+    failed = system.events("JobRun.Failed", head)
+    assert len(failed) == 1 and "credentials" in failed[0].error
+    assert system.events("PositionExit", head) == [] and _sells(system, ticker) == []
