@@ -41,12 +41,13 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
 
 async def scheduler(container: Container, stop: asyncio.Event) -> None:
     """Breaker HALT timeout every 30 s; audit anchor + verification at start; the §7.1 cron jobs (ingest,
-    reconcile, scan, execute, hourly anchor, daily report) when this process leads; marks for open
-    positions every minute (``PAULP_MARKS=false`` turns them off)."""
+    reconcile, scan, execute, exits, hourly anchor, daily report) when this process leads; relayed venue
+    events applied; marks for open positions every minute (``PAULP_MARKS=false`` turns them off)."""
     from paulp.api.audit_job import anchor_and_verify
     from paulp.api.market_jobs import refresh_open_marks
     from paulp.api.routing_jobs import routing_tick
     from paulp.api.scheduler import CronScheduler
+    from paulp.api.webhook_jobs import process_inbox
 
     cron = CronScheduler(container, trading=container.settings.PAULP_SCHEDULE_TRADING)
     try:
@@ -69,6 +70,10 @@ async def scheduler(container: Container, stop: asyncio.Event) -> None:
                 await asyncio.to_thread(cron.tick)
             except Exception:
                 log.exception("cron tick failed")
+            try:
+                await asyncio.to_thread(process_inbox, container)  # relayed venue events (ADR 0261)
+            except Exception:
+                log.exception("webhook inbox processing failed")
             if container.settings.PAULP_MARKS and loop.time() >= next_marks:
                 try:
                     await refresh_open_marks(container)

@@ -94,8 +94,8 @@ class ExitsService:
             self.save(ex)
             return ex
         if c.bid_cents is None or not 1 <= c.bid_cents <= 99:
-            ex.fail("no bid to sell into", now)
-            self.save(ex, self._sell_record(ex, "rejected", now))
+            ex.fail("no bid to sell into", now)  # nothing sent: no venue record
+            self.save(ex)
             return ex
         price = int(c.bid_cents)
         side = ex.side.lower()

@@ -1,0 +1,56 @@
+"""Venue order updates relayed by webhook (api-and-security §1.6 ``order_update``; ADR 0261).
+
+A relayed update names our order id, the venue's status and, optionally, the *cumulative* filled count
+and its price. Only the part of the count beyond what the order already holds is a new fill, so a
+duplicate, a replay or an update that arrives after the submission's own answer changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from paulp.domain.errors import DomainError
+from paulp.domain.order_states import WORKING_STATES
+from paulp.domain.orders import Order
+
+CANCELLED = frozenset({"canceled", "cancelled"})
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    order_id: str
+    status: str  # lower-cased venue status
+    filled_count: int | None
+    filled_price: float | None
+
+    @classmethod
+    def parse(cls, payload: dict[str, Any]) -> OrderUpdate:
+        """From a payload the webhook route already validated (orderId and status are non-empty strings)."""
+        count, price = payload.get("filledCount"), payload.get("filledPrice")
+        return cls(str(payload["orderId"]), str(payload["status"]).strip().lower(),
+                   int(count) if isinstance(count, int | float) and not isinstance(count, bool) else None,
+                   float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None)
+
+
+def apply_order_update(order: Order, update: OrderUpdate, now: datetime) -> str:
+    """What the update did to the order: ``filled``, ``cancelled``, ``expired``, ``unchanged``, or
+    ``refused:<code>`` when the order's state does not allow it (the order is left as it was)."""
+    outcome = "unchanged"
+    try:
+        if update.filled_count is not None and update.filled_count > order.filled_size:
+            if update.filled_price is None or not 0 < update.filled_price < 100:
+                return "refused:fill_without_price"
+            order.record_fill(update.filled_count - order.filled_size, update.filled_price, now)
+            outcome = "filled"
+        if order.state in WORKING_STATES:
+            if update.status in CANCELLED:
+                order.record_venue_cancelled(now)
+                outcome = "cancelled"
+            elif update.status == "expired":
+                order.record_venue_expired(now)
+                outcome = "expired"
+    except DomainError as exc:
+        return f"refused:{exc.code}"
+    return outcome

@@ -1,0 +1,143 @@
+"""Relayed venue events applied from the inbox (api-and-security §1.6, ADR 0261), on real PostgreSQL with
+the loopback Kalshi exchange: a resting LIVE order filled or cancelled by the relay, once, whatever the
+relay repeats; paper orders and unknown ids are recorded and left alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from paulp.adapters.market_data import StaticMarketData
+from paulp.api.webhook_jobs import process_inbox
+from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.services.pipeline import OrderPipeline
+from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
+    System,
+    _system,
+    exchange,
+    key,
+)
+from tests.integration.test_order_pipeline import facts, signal
+
+pytestmark = pytest.mark.integration
+SECRET = "relay-secret-0123456789abcdefghij"
+
+
+@pytest.fixture
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:  # noqa: F811
+    for s in _system(fresh_db, nats_url, namespace, exchange, key, tmp_path):
+        s.container.settings.KALSHI_WEBHOOK_SECRET = SecretStr(SECRET)
+        yield s
+
+
+def _resting_live_order(system: System, sid: str) -> tuple[str, str]:
+    """A LIVE bonding order sent at the ask we saw, after the market moved up: it rests at the venue."""
+    ticker = system.tradable_ticker()
+    m = system.exchange.markets[ticker]
+    base = facts(ticker)
+    book = base.snapshot.__class__(ticker=ticker, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
+                                    no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"], volume_24h=50_000,
+                                    settlement_time=base.snapshot.settlement_time,
+                                    close_time=base.snapshot.close_time, category="economics")
+    market = base.__class__(**{**base.__dict__, "snapshot": book})
+    price = m["yes_ask"]
+    m.update(yes_bid=m["yes_bid"] + 3, yes_ask=m["yes_ask"] + 3)
+    port, client = system.venue_port()
+    try:
+        c = system.container
+        pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({ticker: market}),
+                                 c.pipeline(StaticMarketData({})).portfolio, port,
+                                 modes={"bonding": ExecutionMode.LIVE})
+        out = pipeline.process(signal(sid, ticker, size=40, price=price))
+    finally:
+        port.close(client)
+    assert out.state in ("SUBMITTED", "ORDER_ACKNOWLEDGED"), out
+    return ticker, out.order_id
+
+
+def _relay(system: System, body: dict) -> dict:
+    r = system.client.post("/webhooks/kalshi/events", content=json.dumps(body).encode(),
+                           headers={"x-kalshi-webhook-secret": SECRET, "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _update(order_id: str, status: str, count: int | None = None, price: float | None = None, **extra) -> dict:
+    payload: dict = {"orderId": order_id, "status": status}
+    if count is not None:
+        payload["filledCount"] = count
+    if price is not None:
+        payload["filledPrice"] = price
+    return {"event_type": "order_update", "payload": payload, **extra}
+
+
+def _outcomes(system: System) -> list[tuple[str, str | None]]:
+    with psycopg.connect(system.container.database_url) as conn:
+        return [(t, o) for t, o in conn.execute(
+            "SELECT event_type, outcome FROM webhook_inbox ORDER BY received_at, dedupe_key").fetchall()]
+
+
+def test_order_update_when_resting_live_order_fills_then_order_filled_once_and_position_follows(system: System):
+    ticker, order_id = _resting_live_order(system, "relay-fill")
+    assert _relay(system, _update(order_id, "partially_filled", 15, 44.0, event_id="e1")) == {
+        "received": True, "duplicate": False}
+    assert process_inbox(system.container) == {"filled": 1}
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.state.value, order.filled_size) == ("PARTIAL_FILL", 15)
+
+    _relay(system, _update(order_id, "executed", 40, 44.0, event_id="e2"))
+    _relay(system, _update(order_id, "executed", 40, 44.0, event_id="e2"))  # the relay repeats itself
+    _relay(system, _update(order_id, "executed", 30, 44.0, event_id="e3"))  # late and lower: nothing new
+    assert process_inbox(system.container) == {"filled": 1, "unchanged": 1}
+    assert process_inbox(system.container) == {}  # nothing pending
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.state.value, order.filled_size, order.avg_fill_price) == ("FILLED", 40, 44.0)
+
+    system.project("orders", "venue_orders")
+    with psycopg.connect(system.container.database_url) as conn:
+        assert conn.execute("SELECT contracts FROM views.positions WHERE ticker = %s", (ticker,)).fetchone() == (40,)
+        record = conn.execute("SELECT record FROM views.kalshi_orders WHERE order_id = %s", (order_id,)).fetchone()
+    assert record is not None and (record[0]["status"], record[0]["fill_count"]) == ("executed", 40)  # not back
+    assert [o for _, o in _outcomes(system)] == ["filled", "filled", "unchanged"]
+
+
+def test_order_update_when_cancelled_at_venue_then_order_cancelled(system: System):
+    _, order_id = _resting_live_order(system, "relay-cancel")
+    _relay(system, _update(order_id, "canceled"))
+    assert process_inbox(system.container) == {"cancelled": 1}
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.state.value == "CANCELLED"
+
+
+def test_events_when_paper_unknown_or_not_order_updates_then_recorded_and_orders_untouched(system: System):
+    paper = system.container.pipeline(StaticMarketData({"KXPAPER-R": facts("KXPAPER-R")}))
+    out = paper.process(signal("relay-paper", "KXPAPER-R"))
+    assert out.state == "FILLED"
+    head = system.head()
+    _relay(system, _update(out.order_id, "canceled"))
+    _relay(system, _update("no-such-order", "executed", 5, 40.0))
+    _relay(system, {"event_type": "fill", "payload": {"orderId": out.order_id, "marketId": "KXPAPER-R",
+                                                      "side": "yes", "fillPrice": 43, "fillSize": 50}})
+    assert process_inbox(system.container) == {"recorded": 2, "unknown_order": 1}
+    order = system.container.orders.find(out.order_id)
+    assert order is not None and order.state.value == "FILLED"
+    # the paper order's venue record took the relayed status, as the reference's executor does; no Order event
+    assert [type(e).__qualname__ for e in system.events("", head)] == ["VenueOrder.Updated"]
+
+
+def test_process_when_two_consumers_run_at_once_then_each_event_applied_once(system: System):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, order_id = _resting_live_order(system, "relay-race")
+    for i, n in enumerate((10, 20, 40)):
+        _relay(system, _update(order_id, "executed" if n == 40 else "partially_filled", n, 44.0, event_id=f"r{i}"))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: process_inbox(system.container), range(2)))
+    assert sum(sum(r.values()) for r in results) == 3
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.state.value, order.filled_size) == ("FILLED", 40)
+    assert len(system.events("FillRecorded")) == 3
