@@ -164,3 +164,21 @@ def test_live_exit_when_no_credentials_then_job_fails_closed_and_nothing_decided
     failed = system.events("JobRun.Failed", head)
     assert len(failed) == 1 and "credentials" in failed[0].error
     assert system.events("PositionExit", head) == [] and _sells(system, ticker) == []
+
+
+def test_monitor_when_position_holds_paper_and_live_contracts_then_not_exited_and_listed(system: System):
+    ticker, _ = _live_position(system)  # 40 LIVE contracts, marked at a stop
+    market = facts(ticker)
+    book = market.snapshot.__class__(**{**market.snapshot.__dict__, "yes_bid": 40, "yes_ask": 42,
+                                        "no_bid": 58, "no_ask": 60})
+    paper = system.container.pipeline(StaticMarketData({ticker: market.__class__(**{**market.__dict__,
+                                                                                    "snapshot": book})}))
+    system.container.clock.set(NOW + timedelta(seconds=2))  # type: ignore[attr-defined]  # order spacing
+    out = paper.process(signal("exit-mixed-paper", ticker, size=30))
+    assert out.state == "FILLED", out
+    system.project("orders", "venue_orders")
+    head = system.head()
+    report = monitor_exits(system.container)
+    assert report["exits"] == [] and system.head() == head and _sells(system, ticker) == []
+    assert report["mixed"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 70,
+                                "liveContracts": 40}]
