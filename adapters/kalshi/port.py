@@ -60,6 +60,11 @@ class KalshiVenuePort:
         found = self._run(self.venue.get_order_by_client_order_id(client_order_id))
         return None if found.value is None else _submission(found.value, found.evidence_hashes)
 
+    def cancel(self, venue_order_id: str) -> VenueSubmission:
+        """Cancel what is left of an order; the answer carries what had filled by then."""
+        done = self._run(self.venue.cancel_order(venue_order_id))
+        return _submission(done.value, done.evidence_hashes)
+
     def positions(self) -> VenuePositions:
         """Every position the account holds (all pages), one row per non-zero side."""
         found = self._run(self.venue.list_positions())

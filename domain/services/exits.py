@@ -7,6 +7,7 @@ the venue for its client order id before anything else is sent. Each attempt's v
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +24,7 @@ from paulp.domain.services.pipeline import OrdersService
 from paulp.domain.venue_orders import VenueOrder
 
 VENUE = "kalshi"
+log = logging.getLogger("paulp.exits")
 
 
 @dataclass(frozen=True)
@@ -107,14 +109,14 @@ class ExitsService:
             ex.doubt(str(exc) or "venue outcome unknown", now)
             self.save(ex, self._sell_record(ex, "unknown", now, limit=price))
             return ex
-        return self._apply(ex, sub, price)
+        return self._apply(ex, sub, price, venue)
 
     def _resolve(self, ex: PositionExit, venue: VenuePort | None, c: ExitCandidate) -> PositionExit:
         if venue is None:
             return ex  # stays unfinished until a run with the venue
         found = venue.find_by_client_order_id(ex.client_order_id)
         if found is not None:
-            return self._apply(ex, found, None)
+            return self._apply(ex, found, None, venue)
         if ex.state is ExitState.DECIDED:
             return self._submit(ex, venue, c)  # never sent under this id: send it now
         now = self.clock.now()
@@ -122,7 +124,18 @@ class ExitsService:
         self.save(ex, self._sell_record(ex, "not_found", now))
         return ex
 
-    def _apply(self, ex: PositionExit, sub: VenueSubmission, limit: int | None) -> PositionExit:
+    def _apply(self, ex: PositionExit, sub: VenueSubmission, limit: int | None,
+               venue: VenuePort | None = None) -> PositionExit:
+        note = ""
+        if sub.status == "submitted" and sub.fill_count < ex.contracts and venue is not None:
+            # what did not fill at once must not fill later behind the view's back
+            try:
+                sub = venue.cancel(sub.venue_order_id)
+            except Exception as exc:  # the venue answer stays what it was; the note and the log say so
+                note = (f"; {ex.contracts - sub.fill_count} left resting as {sub.venue_order_id}"
+                        f" (cancel failed: {type(exc).__name__})")
+                log.error("exit %s: remainder of venue order %s could not be cancelled%s", ex.client_order_id,
+                          sub.venue_order_id, note)
         now = self.clock.now()
         if sub.fill_count >= 1:
             size = min(sub.fill_count, ex.contracts)
@@ -130,7 +143,7 @@ class ExitsService:
             ex.fill(size, price, now, sub.venue_order_id, sub.evidence_hash)
             self.save(ex, self._sell_record(ex, "filled", now, size, price, sub.evidence_hash, limit))
         else:
-            ex.fail(f"venue answered {sub.status} with nothing filled (order {sub.venue_order_id})", now)
+            ex.fail(f"venue answered {sub.status} with nothing filled (order {sub.venue_order_id}){note}", now)
             self.save(ex, self._sell_record(ex, sub.status, now, evidence=sub.evidence_hash, limit=limit))
         return ex
 

@@ -134,7 +134,7 @@ def test_live_stop_when_fired_then_signed_sell_at_the_bid_and_reconciliation_sti
     [done] = monitor_exits(system.container)["exits"]
     assert (done["mode"], done["state"], done["exitPrice"]) == ("LIVE", "FILLED", float(bid))
     [sell] = _sells(system, ticker)
-    assert sell.verified
+    assert sell.verified  # type: ignore[attr-defined]
     assert system.exchange._positions.get(ticker, 0) == 0  # the venue holds nothing any more
     system.project("orders", "venue_orders")
     assert _position(system, ticker)[0] == 0
@@ -182,3 +182,20 @@ def test_monitor_when_position_holds_paper_and_live_contracts_then_not_exited_an
     assert report["exits"] == [] and system.head() == head and _sells(system, ticker) == []
     assert report["mixed"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 70,
                                 "liveContracts": 40}]
+
+
+def test_live_exit_when_sell_rests_at_the_venue_then_cancelled_failed_and_redecided_next_run(system: System):
+    ticker, bid = _live_position(system)
+    market = system.exchange.markets[ticker]
+    market.update(yes_bid=bid - 3, yes_ask=bid - 2)  # the book moved after the mark: our sell at `bid` rests
+    [failed] = monitor_exits(system.container)["exits"]
+    assert failed["state"] == "FAILED" and "nothing filled" in failed["detail"]
+    assert len(_sells(system, ticker)) == 1
+    resting = [o for o in system.exchange._orders.values() if o["client_order_id"] == failed["clientOrderId"]]
+    assert [o["status"] for o in resting] == ["canceled"]  # nothing left to fill behind our back
+    assert system.exchange._positions.get(ticker) == 40
+
+    market.update(yes_bid=bid, yes_ask=bid + 1)
+    [done] = monitor_exits(system.container)["exits"]
+    assert done["state"] == "FILLED" and done["clientOrderId"] != failed["clientOrderId"]
+    assert len(_sells(system, ticker)) == 2 and system.exchange._positions.get(ticker, 0) == 0
