@@ -68,13 +68,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
+        if exc.status_code in (404, 405):
+            # A known path asked with a method it does not serve is an unknown route, as the reference's
+            # router answers it (api-and-security §1.1; ADR 0258 addendum): the same 404 body.
             return JSONResponse(
                 {"error": "Not found", "code": "not_found", "path": request.url.path, "timestamp": now_iso()},
                 status_code=404,
             )
-        if exc.status_code == 405:
-            return error_response(405, "Method not allowed", "method_not_allowed")
         return error_response(exc.status_code, str(exc.detail), "http_error")
 
     @app.exception_handler(Exception)

@@ -31,6 +31,9 @@ def services() -> Iterator[Services]:
     )
     svc.start()
     yield svc
+    from tests.support import runtime  # checkers' own databases on this server: dropped while it runs
+
+    runtime.drop_created()
     svc.stop()
 
 

@@ -78,6 +78,19 @@ def test_bearer_when_token_matches_then_passes_and_unknown_path_is_404(client_fo
     assert client.get("/dashboard/nope", headers=AUTH).status_code == 404
 
 
+@pytest.mark.parametrize(("method", "path"), [("GET", "/admin/reconcile"), ("DELETE", "/admin/status"),
+                                              ("GET", "/webhooks/alert"), ("PUT", "/health/live")])
+def test_known_path_when_method_not_served_then_404_not_found_body(client_for: Any, method: str,
+                                                                    path: str) -> None:
+    """§1.1: a request no route matches (method and path) is 404 Not found, as the reference's router."""
+    client = client_for(ADMIN_TOKEN=TOKEN)
+    r = client.request(method, path, headers=AUTH)
+    assert r.status_code == 404
+    assert (r.json()["error"], r.json()["path"], r.json()["code"]) == ("Not found", path, "not_found")
+    if path.startswith("/admin"):
+        assert client.request(method, path).status_code == 401  # authentication still runs first
+
+
 @pytest.mark.parametrize("path,message", [
     ("/admin/nope", "Admin routes require Authorization bearer token or Cloudflare Access (email + JWT headers)"),
     ("/exec/kalshi/mode", "Authentication required. Provide Authorization: Bearer <token> or Cloudflare Access "

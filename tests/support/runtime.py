@@ -30,12 +30,23 @@ def services() -> Services:
     return _services
 
 
+def drop_created() -> None:
+    """Drop the checkers' databases while the server is still up (the session fixture calls this before it
+    stops an embedded server that this module only reused)."""
+    if _services is None or not _created:
+        return
+    with psycopg.connect(_services.database_url, autocommit=True) as conn:
+        while _created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{_created.pop()}" WITH (FORCE)')
+
+
 def _cleanup() -> None:
     if _services is None:
         return
-    with psycopg.connect(_services.database_url, autocommit=True) as conn:
-        for name in _created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        drop_created()
+    except psycopg.OperationalError:
+        pass  # the server went with the session that started it; its data folder goes with the test run
     _services.stop()
 
 
