@@ -132,6 +132,29 @@ def project(
     _workers(relay=False, projections=projection)
 
 
+@app.command()
+def schedule() -> None:
+    """Run only the scheduler (breaker timeout, §7.1 cron jobs, exits, relayed-event inbox, marks): the role
+    `paulp up` adds to `serve` + `relay` + `project`. Run two for failover: one leads the cron slots."""
+    from paulp.api.runtime import freeze_startup_heap, install_signal_handlers, scheduler
+    from paulp.api.wiring import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            install_signal_handlers(stop)
+            await scheduler(container, stop)
+
+        freeze_startup_heap()
+        try:
+            run_loop(main())
+        finally:
+            container.close()
+
+
 def _workers(relay: bool, projections: list[str] | None) -> None:
     from paulp.api.runtime import freeze_startup_heap, install_signal_handlers, run_workers
     from paulp.api.wiring import build

@@ -103,6 +103,36 @@ def test_serve_when_started_then_api_answers_over_http_and_ctrl_c_stops_it(fresh
         assert proc.wait(timeout=30) == 0
 
 
+HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+        " AND objid = (hashtext(%s)::bigint & 4294967295)::oid")
+
+
+def test_schedule_when_started_then_it_leads_the_cron_slots_and_ctrl_c_gives_the_lead_up(fresh_db, nats_url,
+                                                                                      namespace):
+    """``paulp schedule`` alone: it takes the scheduler's leader lock (a second scheduler could not), and a
+    Ctrl-C ends it cleanly, releasing the lock for a standby."""
+    env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "PAULP_NAMESPACE": namespace,
+           "PAULP_MARKS": "false", "KALSHI_BASE_URL": "http://127.0.0.1:9/trade-api/v2"}
+    key = f"{namespace}/scheduler"
+    proc = subprocess.Popen([sys.executable, "-m", "paulp.api", "schedule"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            deadline, held = time.monotonic() + 60, False
+            while not held and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                held = conn.execute(HELD, (key,)).fetchone() == (1,)  # looked at, not taken: no race with it
+                time.sleep(0 if held else 0.2)
+            assert held, "paulp schedule never took the scheduler's lead"
+            proc.send_signal(SIGINT)
+            assert proc.wait(timeout=30) == 0
+            assert conn.execute(HELD, (key,)).fetchone() == (0,)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def test_up_when_started_then_breaker_transition_reaches_its_view_through_nats_and_ctrl_c_stops_all(
     fresh_db, nats_url, namespace
 ):
