@@ -2,10 +2,9 @@
 
 A position is judged at the side mid of its last mark, and only if that mark is fresh: on a stale or
 missing mark nothing is decided (a stop must not fire on an old price, nor be skipped silently — the
-report lists it). Resolved markets are left to settlement. A position is exited in the mode it was
-bought in, whatever its strategy's status is now; one that holds both paper and LIVE contracts is not
-exited automatically (listed under ``mixed``: an operator decides). While the breaker
-is in HALT no exit is started: a halt can mean we do not know what we hold.
+report lists it). Resolved markets are left to settlement. A position is exited in its own mode (positions
+are kept per mode, ADR 0262): paper on paper, LIVE at Kalshi, whatever its strategy's status is now. While
+the breaker is in HALT no exit is started: a halt can mean we do not know what we hold.
 """
 
 from __future__ import annotations
@@ -23,15 +22,10 @@ from paulp.domain.services.exits import ExitCandidate
 
 MAX_MARK_AGE = timedelta(minutes=10)
 OPEN_POSITIONS = (
-    "SELECT p.strategy, p.ticker, p.side, p.contracts, p.cost_cents, coalesce(p.first_fill_at, p.last_fill_at),"
-    " p.exits, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result,"
-    " coalesce((SELECT sum(o.filled_size) FROM views.orders o JOIN views.kalshi_orders k ON k.order_id = o.order_id"
-    "  WHERE o.strategy = p.strategy AND o.ticker = p.ticker AND o.side = p.side"
-    "  AND k.execution_mode = 'LIVE'), 0)"
-    " - coalesce((SELECT sum(x.filled_size) FROM views.position_exits x WHERE x.strategy = p.strategy"
-    "  AND x.ticker = p.ticker AND x.side = p.side AND x.mode = 'LIVE' AND x.state = 'FILLED'), 0)"
-    " FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-    " WHERE p.contracts > 0 ORDER BY p.strategy, p.ticker, p.side"
+    "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents,"
+    " coalesce(p.first_fill_at, p.last_fill_at), p.exits, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
+    " m.result FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
+    " WHERE p.contracts > 0 ORDER BY p.strategy, p.ticker, p.side, p.mode"
 )
 
 
@@ -47,45 +41,39 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     now = container.clock.now()
     with container.pool.connection() as conn:
         rows = conn.execute(OPEN_POSITIONS).fetchall()
-    report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "mixed": [],
-                              "resolved": 0}
+    report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "resolved": 0}
     if container.breaker.get().state is BreakerState.HALT:
         report.update(paused="breaker HALT: no exit is started", durationMs=_ms(started))
         return report
-    work: list[tuple[ExitCandidate, Any, str]] = []
-    for strategy, ticker, side, contracts, cost, opened, exits, yb, ya, nb, na, observed, result, live in rows:
+    work: list[tuple[ExitCandidate, Any]] = []
+    for strategy, ticker, side, mode, contracts, cost, opened, exits, yb, ya, nb, na, observed, result in rows:
         if result is not None:
             report["resolved"] += 1
-            continue
-        if 0 < live < contracts or live > contracts:
-            # paper and LIVE contracts in one position: selling all at the venue would sell what we do
-            # not hold there, selling on paper would leave the venue's. An operator decides.
-            report["mixed"].append({"strategy": strategy, "ticker": ticker, "side": side, "contracts": contracts,
-                                    "liveContracts": int(live)})
             continue
         quotes = Quotes(yb, ya, nb, na)
         current = quotes.side_price(side) if observed is not None else None
         if current is None or now - observed > MAX_MARK_AGE:
-            report["staleMarks"].append({"strategy": strategy, "ticker": ticker, "side": side,
+            report["staleMarks"].append({"strategy": strategy, "ticker": ticker, "side": side, "mode": mode,
                                          "markedAt": observed.isoformat() if observed else None})
             continue
         report["checked"] += 1
         entry = cost / contracts
-        candidate = ExitCandidate(strategy, ticker, side, opened, exits, contracts, entry, current, _bid(quotes, side))
+        candidate = ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry, current,
+                                  _bid(quotes, side))
         decision = evaluate_exit(entry, current, holding_hours(opened, now), contracts) if 0 < entry < 100 else None
-        work.append((candidate, decision, "LIVE" if live == contracts else "PAPER"))
+        work.append((candidate, decision))
     if not work:
         report["durationMs"] = _ms(started)
         return report
-    needs_venue = any(mode == "LIVE" and (decision is not None or container.exits.find(c) is not None)
-                      for c, decision, mode in work)
+    needs_venue = any(c.mode == "LIVE" and (decision is not None or container.exits.find(c) is not None)
+                      for c, decision in work)
     with contextlib.ExitStack() as stack:
         port = None
         if needs_venue:
             port, client = stack.enter_context(kalshi_port(container.settings))
             require_credentials(client, "a LIVE position cannot be exited")
-        for candidate, decision, mode in work:
-            ex = container.exits.exit_position(candidate, decision, mode, port if mode == "LIVE" else None)
+        for candidate, decision in work:
+            ex = container.exits.exit_position(candidate, decision, port if candidate.mode == "LIVE" else None)
             if ex is not None:
                 report["exits"].append({
                     "strategy": candidate.strategy, "ticker": candidate.ticker, "side": candidate.side,

@@ -14,11 +14,12 @@ from psycopg_pool import ConnectionPool
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
 
 QUERY = (
-    "SELECT p.strategy, p.ticker, p.side, p.contracts, p.cost_cents, p.realized_pnl_usd,"
+    "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents, p.realized_pnl_usd,"
     " coalesce(p.first_fill_at, p.last_fill_at), p.last_fill_at,"
     " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result, m.resolved_at FROM views.positions p"
     " LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-    " WHERE p.contracts <> 0 AND (%(s)s::text IS NULL OR p.strategy = %(s)s) ORDER BY p.strategy, p.ticker, p.side"
+    " WHERE p.contracts <> 0 AND (%(s)s::text IS NULL OR p.strategy = %(s)s)"
+    " ORDER BY p.strategy, p.ticker, p.side, p.mode"
 )
 
 
@@ -27,6 +28,7 @@ class ValuedPosition:
     strategy: str
     ticker: str
     side: str
+    mode: str  # "PAPER" | "LIVE": paper and LIVE contracts are separate positions (ADR 0262)
     contracts: int
     cost_cents: int
     realized_pnl_usd: Decimal
@@ -44,17 +46,42 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None) -> 
     with pool.connection() as conn:
         rows = conn.execute(QUERY, {"s": strategy}).fetchall()
     out = []
-    for s, t, side, c, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at in rows:
+    for s, t, side, mode, c, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at in rows:
         avg = Decimal(cost) / c if c else Decimal(0)
         if result is not None:
             settled = settlement_price_cents(result, side, avg)
             realized = Decimal(pnl) + unrealized_pnl_usd(avg, settled, c)
-            out.append(ValuedPosition(s, t, side, c, cost, realized, first, last, avg, settled, resolved_at,
+            out.append(ValuedPosition(s, t, side, mode, c, cost, realized, first, last, avg, settled, resolved_at,
                                       Decimal(0), "resolved", resolved_at))
             continue
         price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
         current = Decimal(repr(price)) if price is not None else avg
-        out.append(ValuedPosition(s, t, side, c, cost, Decimal(pnl), first, last, avg, current,
+        out.append(ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, current,
                                   observed if price is not None else None, unrealized_pnl_usd(avg, current, c),
                                   "open", None))
     return out
+
+
+EXITS_SINCE = (
+    "SELECT strategy, ticker, side, mode, filled_size, realized_pnl_usd, updated_at FROM views.position_exits"
+    " WHERE state = 'FILLED' AND updated_at >= %s ORDER BY updated_at, exit_uuid"
+)
+
+
+@dataclass(frozen=True)
+class ClosedByExit:
+    """Contracts an exit sold (ADR 0260): closed at the exit price, its PnL realised then."""
+
+    strategy: str
+    ticker: str
+    side: str
+    mode: str
+    contracts: int
+    realized_pnl_usd: Decimal
+    closed_at: datetime
+
+
+def exits_filled_since(pool: ConnectionPool[Any], since: datetime) -> list[ClosedByExit]:
+    with pool.connection() as conn:
+        rows = conn.execute(EXITS_SINCE, (since,)).fetchall()
+    return [ClosedByExit(s, t, side, mode, int(n), Decimal(pnl), at) for s, t, side, mode, n, pnl, at in rows]

@@ -1,6 +1,6 @@
 """Closing a position when an exit rule fires (trading §3.5; ADR 0260).
 
-One ``PositionExit`` per exit of a position *episode* (strategy, market, side, first fill time, and how
+One ``PositionExit`` per exit of a position *episode* (strategy, market, side, mode, first fill time, and how
 many exits of that episode filled before: a partial fill leaves the rest to a next exit), so the monitor
 running twice, or on two replicas, can never sell the same contracts twice. The decision (rule, observed
 price, size, client order id) is stored before anything is sent to a venue; the venue's answer follows
@@ -97,9 +97,9 @@ class PositionExit(Aggregate):
         at: datetime
 
     @staticmethod
-    def create_id(strategy: str, ticker: str, side: str, opened_at: datetime, sequence: int) -> UUID:
+    def create_id(strategy: str, ticker: str, side: str, mode: str, opened_at: datetime, sequence: int) -> UUID:
         return uuid5(PAULP_NAMESPACE,
-                     f"position-exit/{strategy}/{ticker}/{side}/{opened_at.isoformat()}/{sequence}")
+                     f"position-exit/{strategy}/{ticker}/{side}/{mode}/{opened_at.isoformat()}/{sequence}")
 
     @classmethod
     def decide(cls, strategy: str, ticker: str, side: str, opened_at: datetime, sequence: int, contracts: int,
@@ -109,7 +109,7 @@ class PositionExit(Aggregate):
             raise InvalidExit(f"exit of {contracts} {side} contracts in mode {mode}")
         _check_price(entry_price, "entry price")
         _check_price(observed_price, "observed price")
-        return cls._create(cls.Decided, id=cls.create_id(strategy, ticker, side, opened_at, sequence),
+        return cls._create(cls.Decided, id=cls.create_id(strategy, ticker, side, mode, opened_at, sequence),
                            strategy=strategy, ticker=ticker, side=side, opened_at=opened_at, sequence=sequence,
                            contracts=contracts, entry_price=entry_price, observed_price=observed_price,
                            reason=reason.value, mode=mode, at=now)

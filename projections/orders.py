@@ -36,8 +36,9 @@ class OrdersProjection:
 
     @apply.register
     def _(self, e: OrderRecord.Transitioned, cur: Cursor[Any], notification_id: int) -> None:
-        cur.execute("UPDATE orders SET state = %s, updated_at = %s WHERE order_uuid = %s",
-                    (e.to_state, e.at, e.originator_id))
+        mode = e.metadata.get("mode") if isinstance(e.metadata, dict) else None  # on SUBMITTED (ADR 0262)
+        cur.execute("UPDATE orders SET state = %s, updated_at = %s, mode = coalesce(%s, mode) WHERE order_uuid = %s",
+                    (e.to_state, e.at, mode if mode in ("PAPER", "LIVE") else None, e.originator_id))
         cur.execute(
             "INSERT INTO order_history (notification_id, order_uuid, from_state, to_state, reason, at)"
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -56,15 +57,15 @@ class OrdersProjection:
     def _(self, e: OrderRecord.FillRecorded, cur: Cursor[Any], notification_id: int) -> None:
         row = cur.execute(
             "UPDATE orders SET filled_size = %s, avg_fill_price = %s, updated_at = %s WHERE order_uuid = %s"
-            " RETURNING strategy, ticker, side",
+            " RETURNING strategy, ticker, side, coalesce(mode, 'LIVE')",  # no mode: only a venue fills it
             (e.filled_size, e.avg_fill_price, e.at, e.originator_id),
         ).fetchone()
         if row is None:
             raise LookupError(f"fill for unknown order {e.originator_id}")
         cost = round(e.fill_size * e.fill_price)
         cur.execute(
-            "INSERT INTO positions (strategy, ticker, side, contracts, cost_cents, first_fill_at, last_fill_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (strategy, ticker, side) DO UPDATE SET"
+            "INSERT INTO positions (strategy, ticker, side, mode, contracts, cost_cents, first_fill_at, last_fill_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (strategy, ticker, side, mode) DO UPDATE SET"
             " contracts = positions.contracts + EXCLUDED.contracts,"
             " cost_cents = positions.cost_cents + EXCLUDED.cost_cents, last_fill_at = EXCLUDED.last_fill_at,"
             " first_fill_at = coalesce(positions.first_fill_at, EXCLUDED.first_fill_at)",
@@ -103,7 +104,7 @@ class OrdersProjection:
     def _(self, e: PositionExit.Filled, cur: Cursor[Any], notification_id: int) -> None:
         row = cur.execute(
             "UPDATE position_exits SET state = %s, filled_size = %s, exit_price = %s, realized_pnl_usd = %s,"
-            " detail = NULL, updated_at = %s WHERE exit_uuid = %s RETURNING strategy, ticker, side",
+            " detail = NULL, updated_at = %s WHERE exit_uuid = %s RETURNING strategy, ticker, side, mode",
             (ExitState.FILLED.value, e.size, e.exit_price, e.realized_pnl_usd, e.at, e.originator_id),
         ).fetchone()
         if row is None:
@@ -116,6 +117,6 @@ class OrdersProjection:
             " realized_pnl_usd = realized_pnl_usd + %(pnl)s,"
             " exits = CASE WHEN contracts <= %(n)s THEN 0 ELSE exits + 1 END,"
             " first_fill_at = CASE WHEN contracts <= %(n)s THEN NULL ELSE first_fill_at END"
-            " WHERE strategy = %(s)s AND ticker = %(t)s AND side = %(side)s",
-            {"n": e.size, "pnl": e.realized_pnl_usd, "s": row[0], "t": row[1], "side": row[2]},
+            " WHERE strategy = %(s)s AND ticker = %(t)s AND side = %(side)s AND mode = %(mode)s",
+            {"n": e.size, "pnl": e.realized_pnl_usd, "s": row[0], "t": row[1], "side": row[2], "mode": row[3]},
         )

@@ -1,9 +1,9 @@
 """/dashboard: read-only operator figures (api-and-security §1.5) computed from projections.
 
 The breaker comes from ``views.breaker_state``; open positions from ``views.positions`` valued against the
-market marks, closed ones from the markets that resolved today (ADR 0166). Execution reports have no read
-model yet: those figures are computed over an empty set (every division guarded, percentages 0), with the
-spec's shape, so the endpoints never invent numbers.
+market marks, closed ones from today's exits (ADR 0260) and the markets that resolved today (ADR 0166).
+Execution reports have no read model yet: those figures are computed over an empty set (every division
+guarded, percentages 0), with the spec's shape, so the endpoints never invent numbers.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from paulp.api.errors import now_iso
-from paulp.api.positions import ValuedPosition, valued_positions
+from paulp.api.positions import ClosedByExit, ValuedPosition, exits_filled_since, valued_positions
 from paulp.api.queries import breaker_view
 from paulp.api.routers.exec import strategy_modes
 from paulp.api.wiring import Container
+from paulp.domain.marks import unrealized_pnl_usd
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 log = logging.getLogger("paulp.api.dashboard")
@@ -34,21 +35,20 @@ def _container(request: Request) -> Container:
     return container
 
 
-def _today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+def _today(container: Container) -> str:
+    return container.clock.now().astimezone(UTC).strftime("%Y-%m-%d")
 
 
-def open_positions(positions: list[ValuedPosition]) -> list[dict[str, Any]]:
+def open_positions(positions: list[ValuedPosition], now: datetime) -> list[dict[str, Any]]:
     """Open positions, newest first. Prices in dollars per contract (a contract pays $1), so
     ``unrealized_pnl_percent = unrealized / (entry * size) * 100`` is unit-consistent."""
-    now = datetime.now(UTC)
     rows = []
     opened = [p for p in positions if p.status == "open"]
     for p in sorted(opened, key=lambda p: p.first_fill_at, reverse=True):
         entry, current = p.avg_entry_cents / 100, p.current_cents / 100
         basis = entry * p.contracts
         rows.append({
-            "id": f"{p.strategy}:{p.ticker}:{p.side}", "market": p.ticker, "side": p.side,
+            "id": f"{p.strategy}:{p.ticker}:{p.side}:{p.mode}", "market": p.ticker, "side": p.side,
             "entry_price": round(float(entry), 4), "current_price": round(float(current), 4), "size": p.contracts,
             "unrealized_pnl": round(float(p.unrealized_pnl_usd), 2),
             "unrealized_pnl_percent": round(float(p.unrealized_pnl_usd / basis * 100), 2) if basis else 0,
@@ -57,14 +57,25 @@ def open_positions(positions: list[ValuedPosition]) -> list[dict[str, Any]]:
     return rows
 
 
-def closed_today(positions: list[ValuedPosition]) -> list[dict[str, Any]]:
-    """Positions whose market resolved since UTC midnight, with their realised PnL (exits before
-    resolution are not events yet, so resolution is the only way a position closes today)."""
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return [{"id": f"{p.strategy}:{p.ticker}:{p.side}", "market": p.ticker, "side": p.side, "size": p.contracts,
-             "realized_pnl": round(float(p.realized_pnl_usd), 2)}
-            for p in positions
-            if p.status == "resolved" and p.resolved_at is not None and p.resolved_at >= midnight]
+def closed_today(positions: list[ValuedPosition], exits: list[ClosedByExit],
+                 midnight: datetime) -> list[dict[str, Any]]:
+    """Positions closed since UTC midnight: contracts sold by an exit today (ADR 0260) and positions whose
+    market resolved today, each with the PnL realised by that close only (a resolved position's earlier
+    exits are counted as the exits they were, not again at settlement)."""
+    rows = [{"id": f"{x.strategy}:{x.ticker}:{x.side}:{x.mode}", "market": x.ticker, "side": x.side,
+             "size": x.contracts, "realized_pnl": round(float(x.realized_pnl_usd), 2)}
+            for x in exits if x.closed_at >= midnight]
+    rows += [{"id": f"{p.strategy}:{p.ticker}:{p.side}:{p.mode}", "market": p.ticker, "side": p.side,
+              "size": p.contracts,
+              "realized_pnl": round(float(unrealized_pnl_usd(p.avg_entry_cents, p.current_cents, p.contracts)), 2)}
+             for p in positions
+             if p.status == "resolved" and p.resolved_at is not None and p.resolved_at >= midnight]
+    return rows
+
+
+def _midnight(container: Container) -> datetime:
+    """UTC midnight of the container's clock (time is injected: a replay or a test sees its own day)."""
+    return container.clock.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def execution_reports_today(_: Container) -> list[dict[str, Any]]:
@@ -95,10 +106,12 @@ def summary(request: Request) -> Any:
     try:
         breaker = breaker_view(container)
         modes = strategy_modes(request, "kalshi")
-        positions = valued_positions(container.pool)  # one read: open and closed come from the same snapshot
+        positions = valued_positions(container.pool)
+        exits = exits_filled_since(container.pool, _midnight(container))
     except Exception:
         return _unavailable("summary")
-    opened, closed, reports = open_positions(positions), closed_today(positions), execution_reports_today(container)
+    opened, reports = open_positions(positions, container.clock.now()), execution_reports_today(container)
+    closed = closed_today(positions, exits, _midnight(container))
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
     loss_budget = DEFAULT_BONDING_CAPITAL * DEFAULT_MAX_DAILY_LOSS_PCT / 100
@@ -132,7 +145,8 @@ def summary(request: Request) -> Any:
 @router.get("/positions/open")
 def positions_open(request: Request) -> Any:
     try:
-        rows = open_positions(valued_positions(_container(request).pool))
+        container = _container(request)
+        rows = open_positions(valued_positions(container.pool), container.clock.now())
     except Exception:
         return _unavailable("open positions")
     return {"count": len(rows), "positions": rows, "total_unrealized_pnl": round(_pnl(rows, "unrealized_pnl"), 2)}
@@ -141,13 +155,16 @@ def positions_open(request: Request) -> Any:
 @router.get("/daily-pnl")
 def daily_pnl(request: Request) -> Any:
     try:
-        positions = valued_positions(_container(request).pool)
+        container = _container(request)
+        positions = valued_positions(container.pool)
+        exits = exits_filled_since(container.pool, _midnight(container))
     except Exception:
         return _unavailable("daily PnL")
-    closed, opened = closed_today(positions), open_positions(positions)
+    closed = closed_today(positions, exits, _midnight(container))
+    opened = open_positions(positions, container.clock.now())
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
-    return {"date": _today(), "realized_pnl": round(realized, 2), "unrealized_pnl": round(unrealized, 2),
+    return {"date": _today(container), "realized_pnl": round(realized, 2), "unrealized_pnl": round(unrealized, 2),
             "total_pnl": round(realized + unrealized, 2), "closed_positions": len(closed),
             "open_positions": len(opened), "wins": wins, "losses": len(closed) - wins,
             "win_rate": round(wins / len(closed) * 100, 1) if closed else 0,
@@ -156,11 +173,12 @@ def daily_pnl(request: Request) -> Any:
 
 @router.get("/execution-quality")
 def execution_quality(request: Request) -> dict[str, Any]:
-    reports = execution_reports_today(_container(request))
+    container = _container(request)
+    reports = execution_reports_today(container)
     grades = {name.lower(): sum(1 for r in reports if r.get("grade") == name) for name in GRADE_SCORES}
     total = len(reports)
     distribution = {f"{k}_pct": round(v / total * 100, 1) for k, v in grades.items()} if total else None
-    return {"date": _today(), "grades": grades, "total_orders": total,
+    return {"date": _today(container), "grades": grades, "total_orders": total,
             "average_slippage_cents": round(_pnl(reports, "slippage_cents") / total, 2) if total else 0,
             "average_slippage_ratio": round(_pnl(reports, "slippage_ratio") / total, 3) if total else 0,
             "grade_distribution": distribution}

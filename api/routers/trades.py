@@ -40,6 +40,7 @@ class Position(BaseModel):
     strategy: str
     ticker: str
     side: str
+    mode: str  # PAPER | LIVE: each mode's contracts are their own position
     contracts: int
     avgPriceCents: float
     costUsd: float
@@ -59,9 +60,9 @@ class PositionsResponse(BaseModel):
 
 @router.get("/positions", response_model=PositionsResponse)
 def positions(request: Request, strategy: str | None = None) -> PositionsResponse:
-    """Positions per strategy/market/side: open ones valued against the market's last mark (side-native
+    """Positions per strategy/market/side/mode: open ones valued against the market's last mark (side-native
     mid), resolved ones at the settlement price with the difference realised."""
-    items = [Position(strategy=p.strategy, ticker=p.ticker, side=p.side, contracts=p.contracts,
+    items = [Position(strategy=p.strategy, ticker=p.ticker, side=p.side, mode=p.mode, contracts=p.contracts,
                       avgPriceCents=round(float(p.avg_entry_cents), 4), costUsd=p.cost_cents / 100,
                       realizedPnlUsd=float(p.realized_pnl_usd), lastFillAt=p.last_fill_at.isoformat(),
                       currentPriceCents=round(float(p.current_cents), 4),

@@ -34,6 +34,7 @@ class ExitCandidate:
     strategy: str
     ticker: str
     side: str  # "YES" | "NO"
+    mode: str  # "PAPER" | "LIVE": the position's own (ADR 0262)
     opened_at: datetime
     exits_so_far: int  # earlier exits of this episode (a partial fill leaves the rest open)
     contracts: int
@@ -55,10 +56,10 @@ class ExitsService:
 
     def find(self, c: ExitCandidate) -> PositionExit | None:
         found: PositionExit | None = self.app.get_or_none(PositionExit.create_id(
-            c.strategy, c.ticker, c.side, c.opened_at, c.exits_so_far))
+            c.strategy, c.ticker, c.side, c.mode, c.opened_at, c.exits_so_far))
         return found
 
-    def exit_position(self, c: ExitCandidate, decision: ExitDecision | None, mode: str,
+    def exit_position(self, c: ExitCandidate, decision: ExitDecision | None,
                       venue: VenuePort | None) -> PositionExit | None:
         """Decide (or resume) this position's exit and carry it as far as it can go now.
 
@@ -69,7 +70,7 @@ class ExitsService:
             if decision is None:
                 return None
             ex = PositionExit.decide(c.strategy, c.ticker, c.side, c.opened_at, c.exits_so_far, c.contracts,
-                                     c.entry_cents, decision.exit_price, decision.reason, mode, now)
+                                     c.entry_cents, decision.exit_price, decision.reason, c.mode, now)
             try:
                 self.save(ex)  # the intent is durable before any venue call
             except IntegrityError:

@@ -166,7 +166,10 @@ def test_live_exit_when_no_credentials_then_job_fails_closed_and_nothing_decided
     assert system.events("PositionExit", head) == [] and _sells(system, ticker) == []
 
 
-def test_monitor_when_position_holds_paper_and_live_contracts_then_not_exited_and_listed(system: System):
+def test_monitor_when_paper_and_live_contracts_in_one_market_then_each_position_exits_in_its_own_mode(
+        system: System):
+    """ADR 0262: a strategy that went live while it held paper contracts of the same market and side has two
+    positions; the stop sells the LIVE ones at Kalshi and the paper ones on paper, never one for the other."""
     ticker, _ = _live_position(system)  # 40 LIVE contracts, marked at a stop
     market = facts(ticker)
     book = market.snapshot.__class__(**{**market.snapshot.__dict__, "yes_bid": 40, "yes_ask": 42,
@@ -177,11 +180,28 @@ def test_monitor_when_position_holds_paper_and_live_contracts_then_not_exited_an
     out = paper.process(signal("exit-mixed-paper", ticker, size=30))
     assert out.state == "FILLED", out
     system.project("orders", "venue_orders")
-    head = system.head()
+    with psycopg.connect(system.container.database_url) as conn:
+        rows = conn.execute("SELECT mode, contracts FROM views.positions WHERE ticker = %s ORDER BY mode",
+                            (ticker,)).fetchall()
+    assert rows == [("LIVE", 40), ("PAPER", 30)]
+    positions = system.client.get("/admin/positions", headers=AUTH).json()["positions"]
+    assert sorted((p["mode"], p["contracts"]) for p in positions) == [("LIVE", 40), ("PAPER", 30)]
+
     report = monitor_exits(system.container)
-    assert report["exits"] == [] and system.head() == head and _sells(system, ticker) == []
-    assert report["mixed"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 70,
-                                "liveContracts": 40}]
+    by_mode = {e["mode"]: e for e in report["exits"]}
+    assert set(by_mode) == {"LIVE", "PAPER"} and {e["state"] for e in by_mode.values()} == {"FILLED"}
+    assert (by_mode["LIVE"]["contracts"], by_mode["PAPER"]["contracts"]) == (40, 30)
+    [sell] = _sells(system, ticker)  # only the LIVE contracts went to the venue
+    assert b'"count":40' in sell.body.replace(b" ", b"")  # type: ignore[attr-defined]
+    assert system.exchange._positions.get(ticker, 0) == 0
+    system.project("orders", "venue_orders")
+    with psycopg.connect(system.container.database_url) as conn:
+        assert conn.execute("SELECT sum(contracts) FROM views.positions WHERE ticker = %s",
+                            (ticker,)).fetchone() == (0,)
+    daily = system.client.get("/dashboard/daily-pnl", headers=AUTH).json()
+    assert daily["closed_positions"] == 2 and daily["open_positions"] == 0
+    assert daily["realized_pnl"] == pytest.approx(round(by_mode["LIVE"]["realizedPnlUsd"]
+                                                        + by_mode["PAPER"]["realizedPnlUsd"], 2), abs=0.011)
 
 
 def test_live_exit_when_sell_rests_at_the_venue_then_cancelled_failed_and_redecided_next_run(system: System):

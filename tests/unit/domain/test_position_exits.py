@@ -49,10 +49,11 @@ def test_fill_when_partial_then_only_that_size_counts():
 
 def test_identity_when_same_episode_and_sequence_then_same_id_else_different():
     a = _exit()
-    assert a.id == _exit(observed=55.0).id == PositionExit.create_id("bonding", "KX-A", "YES", OPENED, 0)
+    assert a.id == _exit(observed=55.0).id == PositionExit.create_id("bonding", "KX-A", "YES", "PAPER", OPENED, 0)
     assert a.id != _exit(sequence=1).id
-    assert a.id != PositionExit.create_id("bonding", "KX-A", "YES", OPENED + timedelta(seconds=1), 0)
-    assert a.id != PositionExit.create_id("bonding", "KX-A", "NO", OPENED, 0)
+    assert a.id != _exit(mode="LIVE").id  # paper and LIVE contracts are separate positions (ADR 0262)
+    assert a.id != PositionExit.create_id("bonding", "KX-A", "YES", "PAPER", OPENED + timedelta(seconds=1), 0)
+    assert a.id != PositionExit.create_id("bonding", "KX-A", "NO", "PAPER", OPENED, 0)
 
 
 def test_client_order_id_when_redecided_then_a_new_one_for_the_new_attempt():
