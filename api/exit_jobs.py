@@ -10,6 +10,7 @@ the breaker is in HALT no exit is started: a halt can mean we do not know what w
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from paulp.domain.exits import evaluate_exit, holding_hours
 from paulp.domain.marks import Quotes
 from paulp.domain.services.exits import ExitCandidate
 
+log = logging.getLogger("paulp.exits")
 MAX_MARK_AGE = timedelta(minutes=10)
 OPEN_POSITIONS = (
     "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents,"
@@ -41,7 +43,8 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     now = container.clock.now()
     with container.pool.connection() as conn:
         rows = conn.execute(OPEN_POSITIONS).fetchall()
-    report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "resolved": 0}
+    report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "errors": [],
+                              "resolved": 0}
     if container.breaker.get().state is BreakerState.HALT:
         report.update(paused="breaker HALT: no exit is started", durationMs=_ms(started))
         return report
@@ -73,7 +76,17 @@ def monitor_exits(container: Any) -> dict[str, Any]:
             port, client = stack.enter_context(kalshi_port(container.settings))
             require_credentials(client, "a LIVE position cannot be exited")
         for candidate, decision in work:
-            ex = container.exits.exit_position(candidate, decision, port if candidate.mode == "LIVE" else None)
+            try:
+                ex = container.exits.exit_position(candidate, decision, port if candidate.mode == "LIVE" else None)
+            except Exception as exc:
+                # One position's trouble (a venue refusal, a conflict) must not keep the others' stops from
+                # firing. Its exit stays as it was saved; the next run asks the venue by client order id first.
+                log.exception("exit of %s %s %s (%s) failed", candidate.strategy, candidate.ticker, candidate.side,
+                              candidate.mode)
+                report["errors"].append({"strategy": candidate.strategy, "ticker": candidate.ticker,
+                                         "side": candidate.side, "mode": candidate.mode,
+                                         "error": type(exc).__name__})
+                continue
             if ex is not None:
                 report["exits"].append({
                     "strategy": candidate.strategy, "ticker": candidate.ticker, "side": candidate.side,

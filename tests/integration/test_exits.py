@@ -4,6 +4,7 @@ follow; a lost venue answer is resolved by client order id, never by a second se
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -219,3 +220,23 @@ def test_live_exit_when_sell_rests_at_the_venue_then_cancelled_failed_and_redeci
     [done] = monitor_exits(system.container)["exits"]
     assert done["state"] == "FILLED" and done["clientOrderId"] != failed["clientOrderId"]
     assert len(_sells(system, ticker)) == 2 and system.exchange._positions.get(ticker, 0) == 0
+
+
+def test_live_exit_when_venue_refuses_one_then_others_still_exit_and_it_is_retried_under_the_same_id(
+        system: System):
+    ticker, _ = _live_position(system)
+    system.container.clock.set(NOW + timedelta(seconds=2))  # type: ignore[attr-defined]  # order spacing
+    _paper_position(system)
+    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
+    system.exchange.inject(Fault(status=400, method="POST", path_contains="/portfolio/orders",
+                                 body={"error": {"code": "invalid_parameters", "message": "refused"}}))
+    report = monitor_exits(system.container)
+    assert [(e["ticker"], e["mode"]) for e in report["errors"]] == [(ticker, "LIVE")]
+    assert [(e["ticker"], e["state"]) for e in report["exits"]] == [(PAPER_TICKER, "FILLED")]  # not held back
+    assert len(_sells(system, ticker)) == 1
+    again = monitor_exits(system.container)  # the refusal is gone: asked first, then sent under the same id
+    [done] = [e for e in again["exits"] if e["ticker"] == ticker]
+    assert done["state"] == "FILLED" and again["errors"] == []
+    first, second = _sells(system, ticker)
+    ids = [json.loads(r.body)["client_order_id"] for r in (first, second)]  # type: ignore[attr-defined]
+    assert ids[0] == ids[1]
