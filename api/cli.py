@@ -266,6 +266,41 @@ def orders_list(
     console.print(table)
 
 
+@orders_app.command("cancel-outstanding")
+def orders_cancel_outstanding(
+    reason: Annotated[str, typer.Option(help="why (recorded on every cancelled order)")],
+    yes: Annotated[bool, typer.Option("--yes", help="cancel; without it, only list what would be cancelled")] = False,
+) -> None:
+    """Cancel every open order: in the log, and at Kalshi for those working there (runbook rollback step 3).
+    Exit 1 if any could not be cancelled; run it again to retry those."""
+    from paulp.api.cancel_job import cancel_outstanding, outstanding_orders
+    from paulp.api.venue_session import JobFailed
+    from paulp.api.wiring import build
+
+    if not reason.strip():
+        raise fail("--reason must not be blank")
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        try:
+            if not yes:
+                for o in outstanding_orders(container):
+                    console.print(f"{o.order_id}  {o.strategy}  {o.ticker}  {o.state.value}")
+                console.print("dry run: nothing cancelled (add --yes)")
+                return
+            try:
+                report = cancel_outstanding(container, reason.strip())
+            except JobFailed as exc:
+                raise fail(exc.message, 1) from None
+        finally:
+            container.close()
+    table = Table("order", "strategy", "ticker", "outcome")
+    for r in report["results"]:
+        table.add_row(r["orderId"], r["strategy"], r["ticker"], r["outcome"])
+    console.print(table)
+    if report["failed"]:
+        raise fail(f"{report['failed']} order(s) not cancelled; see above", 1)
+
+
 @jobs_app.command("runs")
 def jobs_runs(
     job: Annotated[str | None, typer.Option(help="only runs of this job")] = None,

@@ -1,0 +1,86 @@
+"""Cancel every outstanding order (the runbook's rollback step 3, "Cancel outstanding orders"; ADR 0263).
+
+Orders not yet at a venue are cancelled in the log at once, so no later ``execute`` sends them. Orders
+working at Kalshi get a cancel request recorded first, then the venue's cancel; its answer decides: the
+contracts filled by then are recorded as fills, and a confirmed cancel closes the order. An order whose
+submission is in doubt is not touched (it may or may not be at the venue): the report names it, and
+``OrderPipeline.resolve_in_doubt`` settles it first. Running it again only retries what is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from paulp.api.venue_session import kalshi_port, require_credentials
+from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, WORKING_STATES
+from paulp.domain.orders import Order
+from paulp.domain.ports import VenuePort
+
+log = logging.getLogger("paulp.orders.cancel")
+OUTSTANDING = ("SELECT order_id FROM views.orders WHERE state = ANY(%s) ORDER BY created_at, order_id")
+
+
+def outstanding_orders(container: Any) -> list[Order]:
+    """Every order still open, read from its events (the view only says which ones to look at)."""
+    with container.pool.connection() as conn:
+        ids = [r[0] for r in conn.execute(OUTSTANDING, ([s.value for s in OPEN_STATES],)).fetchall()]
+    orders = [container.orders.find(i) for i in ids]
+    return [o for o in orders if o is not None and o.state in OPEN_STATES]
+
+
+def _at_venue(order: Order) -> bool:
+    return order.state in WORKING_STATES and order.broker_order_id is not None
+
+
+def cancel_outstanding(container: Any, reason: str) -> dict[str, Any]:
+    orders = outstanding_orders(container)
+    report: dict[str, Any] = {"outstanding": len(orders), "results": []}
+    with contextlib.ExitStack() as stack:
+        port: VenuePort | None = None
+        if any(_at_venue(o) for o in orders):
+            port, client = stack.enter_context(kalshi_port(container.settings))
+            require_credentials(client, "orders working at Kalshi cannot be cancelled")
+        for order in orders:
+            outcome = _cancel_one(container, order, reason, port)
+            report["results"].append({"orderId": order.order_id, "strategy": order.strategy,
+                                      "ticker": order.ticker, "outcome": outcome})
+    report["failed"] = sum(1 for r in report["results"] if r["outcome"].startswith(("failed", "in_doubt")))
+    return report
+
+
+def _cancel_one(container: Any, order: Order, reason: str, port: VenuePort | None) -> str:
+    now = container.clock.now()
+    if order.submission_in_doubt and order.broker_order_id is None:
+        return "in_doubt: resolve the submission first (it may be at the venue)"
+    if order.state not in CANCELLABLE_STATES:
+        return f"not_cancellable: {order.state.value}"
+    try:
+        if order.cancel(now, reason):
+            container.orders.save(order)
+            return "cancelled"
+        container.orders.save(order)  # the request is recorded before the venue is asked
+        broker_id = order.broker_order_id
+        if port is None or broker_id is None:
+            return "failed: no venue to cancel at"
+        try:
+            answer = port.cancel(broker_id)
+        except Exception:
+            # e.g. it executed meanwhile (Kalshi refuses to cancel what is not resting): ask what it is
+            found = port.find_by_client_order_id(order.order_id)
+            if found is None:
+                raise
+            answer = found
+        order = container.orders.find(order.order_id) or order
+        if answer.fill_count > order.filled_size and answer.fill_price:
+            order.record_fill(answer.fill_count - order.filled_size, float(answer.fill_price), now)
+        if order.state in WORKING_STATES and answer.status == "cancelled":
+            order.record_venue_cancelled(now)
+        container.orders.save(order)
+        if order.state.value == "FILLED":
+            return "filled"
+        return "cancelled_at_venue" if order.state.value == "CANCELLED" else "failed: still working at the venue"
+    except Exception as exc:  # one order's trouble does not stop the others
+        log.exception("cancel of order %s failed", order.order_id)
+        return f"failed: {type(exc).__name__}"

@@ -1,0 +1,115 @@
+"""Cancelling every outstanding order (runbook rollback step 3; ADR 0263) on real PostgreSQL with the
+loopback Kalshi exchange: queued orders closed in the log, resting LIVE orders cancelled at the venue,
+an order that executed meanwhile recorded as filled, an in-doubt one left alone; a second run is a no-op."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from paulp.api.cancel_job import cancel_outstanding
+from paulp.domain.order_states import OrderState
+from tests.fakes.kalshi_exchange import Fault
+from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
+    System,
+    _system,
+    exchange,
+    key,
+)
+from tests.integration.test_order_pipeline import NOW
+from tests.integration.test_webhook_inbox import _resting_live_order
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:  # noqa: F811
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
+
+
+def _venue_order(system: System, order_id: str) -> dict:
+    [found] = [o for o in system.exchange._orders.values() if o["client_order_id"] == order_id]
+    return found
+
+
+def _state(system: System, order_id: str) -> str:
+    order = system.container.orders.find(order_id)
+    assert order is not None
+    return order.state.value
+
+
+def test_cancel_when_orders_queued_and_resting_then_all_closed_and_the_venue_order_cancelled(system: System):
+    _, resting = _resting_live_order(system, "cx-rest")
+    queued = system.pending_order("cx-queued", "KXQ-A", 40, minutes=1)
+    system.project("orders")
+    report = cancel_outstanding(system.container, "rollback drill")
+    outcomes = {r["orderId"]: r["outcome"] for r in report["results"]}
+    assert outcomes == {resting: "cancelled_at_venue", queued: "cancelled"} and report["failed"] == 0
+    assert _state(system, resting) == "CANCELLED" and _state(system, queued) == "CANCELLED"
+    assert _venue_order(system, resting)["status"] == "canceled"
+    history = system.container.orders.history(resting)
+    assert any(type(e).__qualname__.endswith("CancelRequested") and e.reason == "rollback drill" for e in history)
+
+    system.project("orders")
+    head = system.head()
+    assert cancel_outstanding(system.container, "again") == {"outstanding": 0, "results": [], "failed": 0}
+    assert system.head() == head
+
+
+def test_cancel_when_resting_order_executed_meanwhile_then_recorded_as_filled(system: System):
+    _, resting = _resting_live_order(system, "cx-exec")
+    venue = _venue_order(system, resting)
+    venue.update(status="executed", fill_count=venue["initial_count"], remaining_count=0)  # filled behind us
+    system.project("orders")
+    [result] = cancel_outstanding(system.container, "rollback")["results"]
+    assert result["outcome"] == "filled"
+    order = system.container.orders.find(resting)
+    assert order is not None and (order.state.value, order.filled_size) == ("FILLED", venue["initial_count"])
+
+
+def test_cancel_when_venue_refuses_then_reported_failed_and_cli_exits_1(system: System, monkeypatch):
+    _, resting = _resting_live_order(system, "cx-fail")
+    system.project("orders")
+    system.exchange.inject(Fault(status=500, method="DELETE", path_contains="/portfolio/orders/", times=10))
+    system.exchange.inject(Fault(status=500, method="GET", path_contains="/portfolio/orders", times=10))
+    from paulp.api.cli import app, console
+
+    c = system.container
+    monkeypatch.setattr(console, "width", 250)
+    for name, value in (("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
+                        ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE), ("KALSHI_BASE_URL", system.exchange.base_url),
+                        ("KALSHI_API_KEY", c.settings.KALSHI_API_KEY.get_secret_value()),  # type: ignore[union-attr]
+                        ("KALSHI_PRIVATE_KEY", c.settings.KALSHI_PRIVATE_KEY.get_secret_value()),  # type: ignore[union-attr]
+                        ("PAULP_EVIDENCE_DIR", str(c.settings.evidence_dir()))):
+        monkeypatch.setenv(name, value)
+    dry = CliRunner().invoke(app, ["orders", "cancel-outstanding", "--reason", "drill"])
+    assert dry.exit_code == 0 and resting in dry.output and "dry run" in dry.output
+    assert _state(system, resting) != "CANCELLED"
+    out = CliRunner().invoke(app, ["orders", "cancel-outstanding", "--reason", "drill", "--yes"])
+    assert out.exit_code == 1, out.output
+    assert "failed" in out.output and "not cancelled" in out.output
+    assert _state(system, resting) in ("SUBMITTED", "ORDER_ACKNOWLEDGED")  # still working: nothing invented
+    blank = CliRunner().invoke(app, ["orders", "cancel-outstanding", "--reason", "  ", "--yes"])
+    assert blank.exit_code == 2
+
+
+def test_cancel_when_submission_in_doubt_then_left_alone_and_named(system: System):
+    ticker = system.tradable_ticker()
+    ask = system.exchange.markets[ticker]["yes_ask"]
+    order_id = system.pending_order("cx-doubt", ticker, ask)
+    order = system.container.orders.find(order_id)
+    assert order is not None
+    # an order whose submission answer was lost: in doubt, no venue id
+    for target in (OrderState.PRE_TRADE_CHECK, OrderState.VALIDATING, OrderState.VALIDATED, OrderState.RISK_CHECK,
+                   OrderState.RISK_APPROVED, OrderState.SUBMITTING):
+        order.transition(target, "test path", NOW)
+    order.mark_submission_in_doubt("timeout", NOW)
+    system.container.orders.save(order)
+    system.project("orders")
+    before, head = _state(system, order_id), system.head()
+    report = cancel_outstanding(system.container, "rollback")
+    [result] = report["results"]
+    assert result["outcome"].startswith("in_doubt") and report["failed"] == 1
+    assert _state(system, order_id) == before and system.head() == head  # nothing recorded for it
