@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from paulp.domain.orchestration import JobRunFinished
 from paulp.domain.schedule import (
     MINUTE,
     SCHEDULE,
@@ -27,6 +28,12 @@ from paulp.domain.schedule import (
 )
 
 log = logging.getLogger("paulp.scheduler")
+ABANDONED_AFTER = timedelta(minutes=15)
+ABANDONED = ("SELECT run_id, job FROM views.job_runs WHERE state = 'RUNNING' AND started_at < %s"
+             " ORDER BY started_at LIMIT 50")
+LOCK_HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+             " AND objid = (hashtext(%s)::bigint & 4294967295)::oid")
 
 
 class CronScheduler:
@@ -63,7 +70,31 @@ class CronScheduler:
             self._after = floor_minute(now)
         elif self._after is None:
             self._after = floor_minute(now) - MINUTE  # the first tick's own minute stays in view
+        try:
+            self.reap_abandoned(now)
+        except Exception:
+            log.exception("could not look for abandoned job runs")
         return started
+
+    def reap_abandoned(self, now: datetime) -> list[str]:
+        """Runs still RUNNING long after they started while no process holds their job's lock: the process
+        that ran them ended mid-run. They are recorded as failed, so the runs list tells the truth. The lock
+        is only looked at (``pg_locks``), never taken: taking it could make a real slot of that job fail."""
+        reaped: list[str] = []
+        with self.container.pool.connection() as conn:
+            rows = conn.execute(ABANDONED, (now - ABANDONED_AFTER,)).fetchall()
+            for run_id, job in rows:
+                key = self.container.names.lock_key(f"job/{job}")
+                if conn.execute(LOCK_HELD, (key,)).fetchone() != (0,):
+                    continue  # a run of this job is going on somewhere (perhaps this one)
+                try:
+                    self.container.orchestrator.fail_job(
+                        run_id, "Abandoned: the process running it ended before it finished")
+                except JobRunFinished:
+                    continue  # it did finish; the view had not caught up
+                log.warning("job run %s (%s) abandoned mid-run; recorded as failed", run_id, job)
+                reaped.append(run_id)
+        return reaped
 
     def is_leader(self) -> bool:
         try:

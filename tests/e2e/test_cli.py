@@ -104,6 +104,7 @@ def test_serve_when_started_then_api_answers_over_http_and_ctrl_c_stops_it(fresh
 
 
 HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         " AND objid = (hashtext(%s)::bigint & 4294967295)::oid")
 
 

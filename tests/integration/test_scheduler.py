@@ -224,3 +224,27 @@ def test_jobs_runs_cli_when_runs_projected_then_listed(system: System, monkeypat
     out = CliRunner().invoke(app, ["jobs", "runs", "--job", "execute"])
     assert out.exit_code == 0, out.output
     assert "execute" in out.output and "COMPLETED" in out.output and "api-token-user" in out.output
+
+
+def test_reap_when_run_left_running_by_a_dead_process_then_failed_unless_its_job_lock_is_held(system: System):
+    orchestrator = system.container.orchestrator
+    _set(system, NOW - timedelta(minutes=30))
+    orchestrator.start_job("dead-scan", "scan", "ops", "admin")  # its process died: no lock, no end
+    orchestrator.start_job("live-execute", "execute", "ops", "admin")  # still going: its process holds the lock
+    _set(system, NOW)
+    orchestrator.start_job("fresh-ingest", "ingest", "ops", "admin")  # too young to judge
+    system.project("job_runs")
+    cron = CronScheduler(system.container, entries=[])
+    lock = system.container.names.lock_key("job/execute")
+    try:
+        with psycopg.connect(system.container.database_url, autocommit=True) as holder:
+            assert holder.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (lock,)).fetchone() == (True,)
+            assert cron.reap_abandoned(NOW) == ["dead-scan"]
+        assert orchestrator.job_run("dead-scan").state.value == "FAILED"
+        assert "Abandoned" in (orchestrator.job_run("dead-scan").error or "")
+        assert orchestrator.job_run("live-execute").state.value == "RUNNING"
+        assert orchestrator.job_run("fresh-ingest").state.value == "RUNNING"
+        assert cron.reap_abandoned(NOW) == ["live-execute"]  # its holder is gone now
+        assert cron.reap_abandoned(NOW) == []  # the view lags: already failed in the log, nothing twice
+    finally:
+        cron.close()
