@@ -1,0 +1,70 @@
+"""Relayed order updates (ADR 0261): cumulative counts applied in any order, any number of times, give the
+fill of the largest count once; a refused update leaves the order as it was."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paulp.domain.order_states import OrderState
+from paulp.domain.venue_updates import OrderUpdate, apply_order_update
+from tests.unit.domain.test_orders import placed
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+REQUESTED = 50
+
+
+def _working():  # type: ignore[no-untyped-def]
+    order = placed(OrderState.SUBMITTED, requested_size=REQUESTED)
+    order.acknowledge("venue-1", NOW)
+    order.collect_events()
+    return order
+
+
+updates = st.lists(st.builds(OrderUpdate, order_id=st.just("o"),
+                             status=st.sampled_from(["resting", "partially_filled", "executed"]),
+                             filled_count=st.one_of(st.none(), st.integers(0, REQUESTED)),
+                             filled_price=st.sampled_from([41.0, 42.0, 43.0])), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(updates, st.randoms(use_true_random=False))
+def test_updates_when_repeated_and_reordered_then_filled_once_up_to_the_largest_count(seq, rnd):
+    order = _working()
+    shuffled = list(seq) + list(seq)  # every update delivered twice
+    rnd.shuffle(shuffled)
+    for update in shuffled:
+        apply_order_update(order, update, NOW)
+    largest = max([u.filled_count for u in seq if u.filled_count] or [0])
+    assert order.filled_size == largest
+    expected = (OrderState.FILLED if largest >= REQUESTED else
+                OrderState.PARTIAL_FILL if largest > 0 else OrderState.ORDER_ACKNOWLEDGED)
+    assert order.state is expected
+    fills = [e for e in order.collect_events() if type(e).__qualname__.endswith("FillRecorded")]
+    assert sum(e.fill_size for e in fills) == largest  # the events say the same: nothing counted twice
+
+
+def test_update_when_cancelled_or_expired_then_closed_and_when_filled_later_then_refused():
+    order = _working()
+    assert apply_order_update(order, OrderUpdate("o", "canceled", None, None), NOW) == "cancelled"
+    assert order.state is OrderState.CANCELLED
+    version = order.version
+    assert apply_order_update(order, OrderUpdate("o", "executed", 10, 42.0), NOW).startswith("refused:")
+    assert order.version == version and order.filled_size == 0
+    other = _working()
+    assert apply_order_update(other, OrderUpdate("o", "expired", 5, 42.0), NOW) == "expired"
+    assert (other.state, other.filled_size) == (OrderState.EXPIRED, 5)
+
+
+def test_update_when_count_without_usable_price_then_refused_and_nothing_changes():
+    order = _working()
+    for price in (None, 0.0, 100.0):
+        assert apply_order_update(order, OrderUpdate("o", "executed", 5, price), NOW) == "refused:fill_without_price"
+    assert order.filled_size == 0 and order.state is OrderState.ORDER_ACKNOWLEDGED
+
+
+def test_parse_when_payload_has_bools_or_text_numbers_then_they_are_not_counts():
+    update = OrderUpdate.parse({"orderId": "o-1", "status": " Executed ", "filledCount": True, "filledPrice": "42"})
+    assert (update.order_id, update.status, update.filled_count, update.filled_price) == ("o-1", "executed", None, None)
