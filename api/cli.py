@@ -417,6 +417,26 @@ def _print_lags(settings: Settings, svc: Services) -> None:
     for name in sorted(all_projections()):
         lags.add_row(f"projection {name}", str(tracked.get(name, 0)), str(head - tracked.get(name, 0)))
     console.print(lags)
+    _print_schedule(svc.database_url, names)
+
+
+def _print_schedule(database_url: str, names: Any) -> None:
+    """Whether a scheduler leads the cron slots of this namespace, and each job's last run (ADR 0259)."""
+    import psycopg
+
+    from paulp.api.scheduler import LOCK_HELD
+
+    with psycopg.connect(database_url) as conn:
+        led = conn.execute(LOCK_HELD, (names.lock_key("scheduler"),)).fetchone() == (1,)
+        last = conn.execute(
+            "SELECT DISTINCT ON (job) job, state, started_at, error FROM views.job_runs"
+            " ORDER BY job, started_at DESC, run_id DESC").fetchall()
+    console.print("scheduler: " + ("a process leads the cron slots" if led else
+                                   "NO process leads the cron slots (run `paulp up` or `paulp schedule`)"))
+    runs = Table("job", "last run", "started", "error")
+    for job, state, started, error in last:
+        runs.add_row(job, state, str(started), (error or "")[:80])
+    console.print(runs)
 
 
 def main() -> None:

@@ -248,3 +248,30 @@ def test_reap_when_run_left_running_by_a_dead_process_then_failed_unless_its_job
         assert cron.reap_abandoned(NOW) == []  # the view lags: already failed in the log, nothing twice
     finally:
         cron.close()
+
+
+def test_doctor_when_a_scheduler_leads_then_it_says_so_with_each_jobs_last_run(system: System, monkeypatch):
+    from typer.testing import CliRunner
+
+    from paulp.api.cli import app, console
+
+    c = system.container
+    monkeypatch.setattr(console, "width", 250)
+    for name, value in (("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
+                        ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE)):
+        monkeypatch.setenv(name, value)
+    idle = CliRunner().invoke(app, ["doctor"])
+    assert idle.exit_code == 0, idle.output
+    assert "NO process leads the cron slots" in idle.output
+    cron = CronScheduler(c, trading=False)
+    try:
+        assert {s.job for s in cron.tick()} == {"anchor"}
+        assert c.jobs.wait(30)
+        system.project("job_runs")
+        led = CliRunner().invoke(app, ["doctor"])
+        assert led.exit_code == 0, led.output
+        assert "a process leads the cron slots" in led.output
+        rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in led.output.splitlines() if "│" in line]
+        assert any(row[:2] == ["anchor", "COMPLETED"] for row in rows), led.output
+    finally:
+        cron.close()
