@@ -426,11 +426,15 @@ def _print_schedule(database_url: str, names: Any) -> None:
 
     from paulp.api.scheduler import LOCK_HELD
 
-    with psycopg.connect(database_url) as conn:
-        led = conn.execute(LOCK_HELD, (names.lock_key("scheduler"),)).fetchone() == (1,)
-        last = conn.execute(
-            "SELECT DISTINCT ON (job) job, state, started_at, error FROM views.job_runs"
-            " ORDER BY job, started_at DESC, run_id DESC").fetchall()
+    try:
+        with psycopg.connect(database_url) as conn:
+            led = conn.execute(LOCK_HELD, (names.lock_key("scheduler"),)).fetchone() == (1,)
+            last = conn.execute(
+                "SELECT DISTINCT ON (job) job, state, started_at, error FROM views.job_runs"
+                " ORDER BY job, started_at DESC, run_id DESC").fetchall()
+    except psycopg.Error as exc:
+        console.print(f"scheduler: not known ({type(exc).__name__}; run `paulp migrate`)")
+        return
     console.print("scheduler: " + ("a process leads the cron slots" if led else
                                    "NO process leads the cron slots (run `paulp up` or `paulp schedule`)"))
     runs = Table("job", "last run", "started", "error")
