@@ -3,8 +3,10 @@
 A position is judged at the side mid of its last mark, and only if that mark is fresh: on a stale or
 missing mark nothing is decided (a stop must not fire on an old price, nor be skipped silently — the
 report lists it). Resolved markets are left to settlement. A position is exited in its own mode (positions
-are kept per mode, ADR 0262): paper on paper, LIVE at Kalshi, whatever its strategy's status is now. While
-the breaker is in HALT no exit is started: a halt can mean we do not know what we hold.
+are kept per mode, ADR 0262): paper on paper, LIVE at Kalshi, whatever its strategy's status is now.
+Exits run in every breaker state: HALT stops new risk, and closing is what the operator docs leave open in
+HALT. A LIVE exit never sells more than Kalshi says we hold (read once per run): on Kalshi, selling what is
+not held opens the opposite position.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from paulp.api.venue_session import kalshi_port, require_credentials
-from paulp.domain.breaker import BreakerState
+from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
 from paulp.domain.exits import evaluate_exit, holding_hours
 from paulp.domain.marks import Quotes
 from paulp.domain.services.exits import ExitCandidate
@@ -44,10 +46,7 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     with container.pool.connection() as conn:
         rows = conn.execute(OPEN_POSITIONS).fetchall()
     report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "errors": [],
-                              "resolved": 0}
-    if container.breaker.get().state is BreakerState.HALT:
-        report.update(paused="breaker HALT: no exit is started", durationMs=_ms(started))
-        return report
+                              "notHeld": [], "resolved": 0}
     work: list[tuple[ExitCandidate, Any]] = []
     for strategy, ticker, side, mode, contracts, cost, opened, exits, yb, ya, nb, na, observed, result in rows:
         if result is not None:
@@ -72,10 +71,19 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                       for c, decision in work)
     with contextlib.ExitStack() as stack:
         port = None
+        held: dict[tuple[str, str], int] = {}
         if needs_venue:
             port, client = stack.enter_context(kalshi_port(container.settings))
             require_credentials(client, "a LIVE position cannot be exited")
+            held = {(p.market_id, p.side): int(p.size) for p in venue_call("positions read", port.positions).positions}
         for candidate, decision in work:
+            if candidate.mode == "LIVE" and decision is not None and container.exits.find(candidate) is None:
+                at_venue = held.get((candidate.ticker, candidate.side), 0)
+                if at_venue < 1:
+                    report["notHeld"].append({"strategy": candidate.strategy, "ticker": candidate.ticker,
+                                              "side": candidate.side, "contracts": candidate.contracts})
+                    continue  # selling what Kalshi says we do not hold would open the opposite position
+                candidate = replace(candidate, contracts=min(candidate.contracts, at_venue))
             try:
                 ex = container.exits.exit_position(candidate, decision, port if candidate.mode == "LIVE" else None)
             except Exception as exc:

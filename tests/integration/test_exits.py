@@ -104,13 +104,14 @@ def test_monitor_when_held_past_168_hours_then_time_exit(system: System):
     assert (done["reason"], done["state"], done["exitPrice"]) == ("TIME_LIMIT_EXCEEDED", "FILLED", 45.0)
 
 
-def test_monitor_when_breaker_halted_then_paused_and_nothing_sold(system: System):
+def test_monitor_when_breaker_halted_then_positions_are_still_closed(system: System):
+    """HALT stops new risk; closing is what the operator docs leave open in HALT (ADR 0260)."""
     _paper_position(system)
     _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
     system.container.breaker.trip("test halt", "ops")
-    head = system.head()
-    report = monitor_exits(system.container)
-    assert "HALT" in report["paused"] and report["exits"] == [] and system.head() == head
+    assert system.container.breaker.get().state.value == "HALT"
+    [done] = monitor_exits(system.container)["exits"]
+    assert (done["reason"], done["state"]) == ("STOP_LOSS_HIT", "FILLED")
 
 
 def _live_position(system: System) -> tuple[str, int]:
@@ -240,3 +241,19 @@ def test_live_exit_when_venue_refuses_one_then_others_still_exit_and_it_is_retri
     first, second = _sells(system, ticker)
     ids = [json.loads(r.body)["client_order_id"] for r in (first, second)]  # type: ignore[attr-defined]
     assert ids[0] == ids[1]
+
+
+def test_live_exit_when_kalshi_holds_fewer_or_none_then_never_sells_more_than_held(system: System):
+    ticker, _ = _live_position(system)  # 40 LIVE contracts in our views
+    system.exchange._positions[ticker] = 15  # 25 sold at Kalshi behind our back
+    [done] = monitor_exits(system.container)["exits"]
+    assert (done["state"], done["contracts"]) == ("FILLED", 15)
+    [sell] = _sells(system, ticker)
+    assert json.loads(sell.body)["count"] == 15  # type: ignore[attr-defined]
+    assert system.exchange._positions.get(ticker, 0) == 0
+
+    system.project("orders", "venue_orders")  # 25 left in our views, none at Kalshi
+    head = system.head()
+    report = monitor_exits(system.container)
+    assert report["exits"] == [] and system.head() == head and len(_sells(system, ticker)) == 1
+    assert report["notHeld"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 25}]
