@@ -9,11 +9,10 @@ submission is in doubt is not touched (it may or may not be at the venue): the r
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
-from paulp.api.venue_session import kalshi_port, require_credentials
+from paulp.api.venue_session import credentialed_port_if
 from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, WORKING_STATES
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenuePort
@@ -37,11 +36,8 @@ def _at_venue(order: Order) -> bool:
 def cancel_outstanding(container: Any, reason: str) -> dict[str, Any]:
     orders = outstanding_orders(container)
     report: dict[str, Any] = {"outstanding": len(orders), "results": []}
-    with contextlib.ExitStack() as stack:
-        port: VenuePort | None = None
-        if any(_at_venue(o) for o in orders):
-            port, client = stack.enter_context(kalshi_port(container.settings))
-            require_credentials(client, "orders working at Kalshi cannot be cancelled")
+    with credentialed_port_if(any(_at_venue(o) for o in orders), container.settings,
+                              "orders working at Kalshi cannot be cancelled") as port:
         for order in orders:
             outcome = _cancel_one(container, order, reason, port)
             report["results"].append({"orderId": order.order_id, "strategy": order.strategy,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.table import Table
 from paulp.adapters.config import ConfigError, Settings
 from paulp.adapters.services import ServiceConfigError, Services, resolve_services
 from paulp.api.cli_llm import llm_app
+
+if TYPE_CHECKING:
+    from paulp.api.wiring import Container
 
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
@@ -136,43 +139,41 @@ def project(
 def schedule() -> None:
     """Run only the scheduler (breaker timeout, §7.1 cron jobs, exits, relayed-event inbox, marks): the role
     `paulp up` adds to `serve` + `relay` + `project`. Run two for failover: one leads the cron slots."""
-    from paulp.api.runtime import freeze_startup_heap, install_signal_handlers, scheduler
-    from paulp.api.wiring import build
+    from paulp.api.runtime import scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
-
-        async def main() -> None:
-            stop = asyncio.Event()
-            install_signal_handlers(stop)
-            await scheduler(container, stop)
-
-        freeze_startup_heap()
-        try:
-            run_loop(main())
-        finally:
-            container.close()
+    _run_role(scheduler)
 
 
 def _workers(relay: bool, projections: list[str] | None) -> None:
-    from paulp.api.runtime import freeze_startup_heap, install_signal_handlers, run_workers
-    from paulp.api.wiring import build
+    from paulp.api.runtime import run_workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
+    def check(container: Container) -> None:
         unknown = set(projections or []) - set(container.projections)
         if unknown:
             raise fail(f"unknown projection(s): {', '.join(sorted(unknown))}")
 
-        async def main() -> None:
-            stop = asyncio.Event()
-            install_signal_handlers(stop)
-            await run_workers(container, stop, relay=relay, projections=projections)
+    _run_role(lambda container, stop: run_workers(container, stop, relay=relay, projections=projections), check)
 
-        freeze_startup_heap()
+
+def _run_role(role: Callable[[Container, asyncio.Event], Awaitable[None]],
+              check: Callable[[Container], None] | None = None) -> None:
+    """One long-running role (workers, scheduler) on its own loop until Ctrl-C / SIGTERM."""
+    from paulp.api.runtime import freeze_startup_heap, install_signal_handlers
+    from paulp.api.wiring import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
         try:
+            if check is not None:
+                check(container)
+
+            async def main() -> None:
+                stop = asyncio.Event()
+                install_signal_handlers(stop)
+                await role(container, stop)
+
+            freeze_startup_heap()
             run_loop(main())
         finally:
             container.close()

@@ -11,14 +11,13 @@ not held opens the opposite position.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
+from paulp.api.venue_session import credentialed_port_if, venue_call
 from paulp.domain.exits import evaluate_exit, holding_hours
 from paulp.domain.marks import Quotes
 from paulp.domain.services.exits import ExitCandidate
@@ -31,13 +30,6 @@ OPEN_POSITIONS = (
     " m.result FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
     " WHERE p.contracts > 0 ORDER BY p.strategy, p.ticker, p.side, p.mode"
 )
-
-
-def _bid(quotes: Quotes, side: str) -> int | None:
-    own, other_ask = (quotes.yes_bid, quotes.no_ask) if side == "YES" else (quotes.no_bid, quotes.yes_ask)
-    if own is not None:
-        return own
-    return 100 - other_ask if other_ask is not None else None
 
 
 def monitor_exits(container: Any) -> dict[str, Any]:
@@ -61,23 +53,21 @@ def monitor_exits(container: Any) -> dict[str, Any]:
         report["checked"] += 1
         entry = cost / contracts
         candidate = ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry, current,
-                                  _bid(quotes, side))
+                                  quotes.side_bid(side))
         decision = evaluate_exit(entry, current, holding_hours(opened, now), contracts) if 0 < entry < 100 else None
         work.append((candidate, decision))
     if not work:
         report["durationMs"] = _ms(started)
         return report
-    needs_venue = any(c.mode == "LIVE" and (decision is not None or container.exits.find(c) is not None)
-                      for c, decision in work)
-    with contextlib.ExitStack() as stack:
-        port = None
+    # an unfinished LIVE exit is resumed at the venue even when its rule no longer fires; looked up once here
+    runs = [(c, d, c.mode == "LIVE" and container.exits.find(c) is not None) for c, d in work]
+    needs_venue = any(c.mode == "LIVE" and (d is not None or unfinished) for c, d, unfinished in runs)
+    with credentialed_port_if(needs_venue, container.settings, "a LIVE position cannot be exited") as port:
         held: dict[tuple[str, str], int] = {}
-        if needs_venue:
-            port, client = stack.enter_context(kalshi_port(container.settings))
-            require_credentials(client, "a LIVE position cannot be exited")
+        if port is not None:
             held = {(p.market_id, p.side): int(p.size) for p in venue_call("positions read", port.positions).positions}
-        for candidate, decision in work:
-            if candidate.mode == "LIVE" and decision is not None and container.exits.find(candidate) is None:
+        for candidate, decision, unfinished in runs:
+            if candidate.mode == "LIVE" and decision is not None and not unfinished:
                 at_venue = held.get((candidate.ticker, candidate.side), 0)
                 if at_venue < 1:
                     report["notHeld"].append({"strategy": candidate.strategy, "ticker": candidate.ticker,

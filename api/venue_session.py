@@ -60,6 +60,18 @@ def kalshi_port(settings: Settings) -> Iterator[tuple[KalshiVenuePort, KalshiCli
         port.close(client)
 
 
+@contextmanager
+def credentialed_port_if(needed: bool, settings: Settings, what: str) -> Iterator[KalshiVenuePort | None]:
+    """The Kalshi port with credentials checked when the work needs the venue, else None (nothing opened):
+    a run that only touches paper never depends on Kalshi or its credentials."""
+    if not needed:
+        yield None
+        return
+    with kalshi_port(settings) as (port, client):
+        require_credentials(client, what)
+        yield port
+
+
 def require_credentials(client: KalshiClient, what: str) -> None:
     if not client.has_credentials:
         raise JobFailed("venue_not_configured",

@@ -62,6 +62,13 @@ class Quotes:
             return 100 - execution_mid(*other)
         return None
 
+    def side_bid(self, side: str) -> int | None:
+        """What the side can be sold at now: its own bid, else the complement of the other side's ask."""
+        own, other_ask = (self.yes_bid, self.no_ask) if side == "YES" else (self.no_bid, self.yes_ask)
+        if own is not None:
+            return own
+        return 100 - other_ask if other_ask is not None else None
+
 
 def settlement_price_cents(result: str, side: str, avg_entry_cents: Decimal) -> Decimal:
     """What one contract of ``side`` is worth once the market resolved as ``result``."""

@@ -35,8 +35,8 @@ def _container(request: Request) -> Container:
     return container
 
 
-def _today(container: Container) -> str:
-    return container.clock.now().astimezone(UTC).strftime("%Y-%m-%d")
+def _today(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def open_positions(positions: list[ValuedPosition], now: datetime) -> list[dict[str, Any]]:
@@ -73,9 +73,10 @@ def closed_today(positions: list[ValuedPosition], exits: list[ClosedByExit],
     return rows
 
 
-def _midnight(container: Container) -> datetime:
-    """UTC midnight of the container's clock (time is injected: a replay or a test sees its own day)."""
-    return container.clock.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def _midnight(now: datetime) -> datetime:
+    """UTC midnight of ``now``, the container clock's time (time is injected: a replay or a test sees its
+    own day)."""
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def execution_reports_today(_: Container) -> list[dict[str, Any]]:
@@ -106,12 +107,13 @@ def summary(request: Request) -> Any:
     try:
         breaker = breaker_view(container)
         modes = strategy_modes(request, "kalshi")
+        now = container.clock.now()
         positions = valued_positions(container.pool)
-        exits = exits_filled_since(container.pool, _midnight(container))
+        exits = exits_filled_since(container.pool, _midnight(now))
     except Exception:
         return _unavailable("summary")
-    opened, reports = open_positions(positions, container.clock.now()), execution_reports_today(container)
-    closed = closed_today(positions, exits, _midnight(container))
+    opened, reports = open_positions(positions, now), execution_reports_today(container)
+    closed = closed_today(positions, exits, _midnight(now))
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
     loss_budget = DEFAULT_BONDING_CAPITAL * DEFAULT_MAX_DAILY_LOSS_PCT / 100
@@ -156,15 +158,15 @@ def positions_open(request: Request) -> Any:
 def daily_pnl(request: Request) -> Any:
     try:
         container = _container(request)
+        now = container.clock.now()
         positions = valued_positions(container.pool)
-        exits = exits_filled_since(container.pool, _midnight(container))
+        exits = exits_filled_since(container.pool, _midnight(now))
     except Exception:
         return _unavailable("daily PnL")
-    closed = closed_today(positions, exits, _midnight(container))
-    opened = open_positions(positions, container.clock.now())
+    closed, opened = closed_today(positions, exits, _midnight(now)), open_positions(positions, now)
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
-    return {"date": _today(container), "realized_pnl": round(realized, 2), "unrealized_pnl": round(unrealized, 2),
+    return {"date": _today(now), "realized_pnl": round(realized, 2), "unrealized_pnl": round(unrealized, 2),
             "total_pnl": round(realized + unrealized, 2), "closed_positions": len(closed),
             "open_positions": len(opened), "wins": wins, "losses": len(closed) - wins,
             "win_rate": round(wins / len(closed) * 100, 1) if closed else 0,
@@ -174,11 +176,12 @@ def daily_pnl(request: Request) -> Any:
 @router.get("/execution-quality")
 def execution_quality(request: Request) -> dict[str, Any]:
     container = _container(request)
+    now = container.clock.now()
     reports = execution_reports_today(container)
     grades = {name.lower(): sum(1 for r in reports if r.get("grade") == name) for name in GRADE_SCORES}
     total = len(reports)
     distribution = {f"{k}_pct": round(v / total * 100, 1) for k, v in grades.items()} if total else None
-    return {"date": _today(container), "grades": grades, "total_orders": total,
+    return {"date": _today(now), "grades": grades, "total_orders": total,
             "average_slippage_cents": round(_pnl(reports, "slippage_cents") / total, 2) if total else 0,
             "average_slippage_ratio": round(_pnl(reports, "slippage_ratio") / total, 3) if total else 0,
             "grade_distribution": distribution}

@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from paulp.domain.clock import iso_utc
@@ -20,10 +19,9 @@ from paulp.domain.exits import ExitDecision
 from paulp.domain.ports import SubmissionOutcomeUnknown, VenuePort, VenueSubmission
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.services.base import PaulpApplication
-from paulp.domain.services.pipeline import OrdersService
+from paulp.domain.services.pipeline import OrdersService, kalshi_venue_record
 from paulp.domain.venue_orders import VenueOrder
 
-VENUE = "kalshi"
 log = logging.getLogger("paulp.exits")
 
 
@@ -149,8 +147,8 @@ class ExitsService:
         return ex
 
     def _sell_record(self, ex: PositionExit, status: str, now: datetime, fill_count: int = 0,
-                fill_price: float | None = None, evidence: str | None = None,
-                limit: int | None = None) -> VenueOrder:
+                     fill_price: float | None = None, evidence: str | None = None,
+                     limit: int | None = None) -> VenueOrder:
         oid, stamp = ex.client_order_id, iso_utc(now)
         record: dict[str, object] = {
             "order_id": oid, "client_order_id": oid, "ticker": ex.ticker, "side": ex.side.lower(),
@@ -158,11 +156,6 @@ class ExitsService:
             "limit_price": limit if limit is not None else round(ex.observed_price), "status": status,
             "fill_count": fill_count, "fill_price": fill_price, "source_strategy": ex.strategy,
             "signal_id": f"exit:{ex.reason.value}", "execution_mode": ex.mode, "created_at": iso_utc(ex.decided_at),
-            "updated_at": stamp, "evidence_hash": evidence, "venue": VENUE,
+            "updated_at": stamp, "evidence_hash": evidence,
         }
-        try:
-            vo: VenueOrder = self.app.repository.get(VenueOrder.id_for(VENUE, oid))
-            vo.update(record, now)
-        except AggregateNotFoundError:
-            vo = VenueOrder(VENUE, oid, record, now)
-        return vo
+        return kalshi_venue_record(self.app, record, now)

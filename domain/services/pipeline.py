@@ -250,13 +250,19 @@ class OrderPipeline:
         }
 
     def _venue_order(self, record: dict[str, object], now: datetime) -> VenueOrder:
-        oid = str(record["order_id"])
-        try:
-            vo: VenueOrder = self.orders.repository.get(VenueOrder.id_for("kalshi", oid))
-            vo.update({**record, "venue": "kalshi"}, now)
-        except AggregateNotFoundError:
-            vo = VenueOrder("kalshi", oid, {**record, "venue": "kalshi"}, now)
-        return vo
+        return kalshi_venue_record(self.orders, record, now)
 
     def _outcome(self, order: Order, duplicate: bool) -> PipelineOutcome:
         return PipelineOutcome(order.order_id, str(order.state), duplicate, order.last_error)
+
+
+def kalshi_venue_record(app: PaulpApplication, record: dict[str, object], now: datetime) -> VenueOrder:
+    """The Kalshi venue-order record (what ``/admin/trades`` lists) for ``record["order_id"]``: created, or
+    updated with what changed; the caller saves it with the aggregate whose change it reports."""
+    oid = str(record["order_id"])
+    try:
+        vo: VenueOrder = app.repository.get(VenueOrder.id_for("kalshi", oid))
+        vo.update({**record, "venue": "kalshi"}, now)
+    except AggregateNotFoundError:
+        vo = VenueOrder("kalshi", oid, {**record, "venue": "kalshi"}, now)
+    return vo
