@@ -96,8 +96,9 @@ class System:
                               credentials=load_credentials(KEY_ID, _pem(self.key)))
         return KalshiVenuePort(KalshiVenue(client)), client
 
-    def live_fill(self, signal_id: str, size: int = 50) -> tuple[str, str]:
-        """A LIVE bonding order filled at the fake through the real pipeline; (ticker, order id)."""
+    def live_order(self, signal_id: str, size: int, move_up_by: int = 0) -> tuple[str, Any]:
+        """A LIVE bonding order through the real pipeline, priced at the fake's ask as we saw it; with
+        ``move_up_by`` the market moves up before the order arrives, so it rests. (ticker, outcome)."""
         ticker = self.tradable_ticker()
         m = self.exchange.markets[ticker]
         base = facts(ticker)
@@ -106,15 +107,22 @@ class System:
                                         settlement_time=base.snapshot.settlement_time,
                                         close_time=base.snapshot.close_time, category="economics")
         market = base.__class__(**{**base.__dict__, "snapshot": book})
+        price = m["yes_ask"]
+        m.update(yes_bid=m["yes_bid"] + move_up_by, yes_ask=m["yes_ask"] + move_up_by)
         port, client = self.venue_port()
         try:
             c = self.container
             pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({ticker: market}),
                                      c.pipeline(StaticMarketData({})).portfolio, port,
                                      modes={"bonding": ExecutionMode.LIVE})
-            out = pipeline.process(signal(signal_id, ticker, size=size, price=m["yes_ask"]))
+            out = pipeline.process(signal(signal_id, ticker, size=size, price=price))
         finally:
             port.close(client)
+        return ticker, out
+
+    def live_fill(self, signal_id: str, size: int = 50) -> tuple[str, str]:
+        """A LIVE bonding order filled at the fake through the real pipeline; (ticker, order id)."""
+        ticker, out = self.live_order(signal_id, size)
         assert out.state == "FILLED", out
         return ticker, out.order_id
 

@@ -13,8 +13,6 @@ from pydantic import SecretStr
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.webhook_jobs import process_inbox
-from paulp.domain.execution_policy import ExecutionMode
-from paulp.domain.services.pipeline import OrderPipeline
 from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
     System,
     _system,
@@ -36,25 +34,7 @@ def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[S
 
 def _resting_live_order(system: System, sid: str) -> tuple[str, str]:
     """A LIVE bonding order sent at the ask we saw, after the market moved up: it rests at the venue."""
-    ticker = system.tradable_ticker()
-    m = system.exchange.markets[ticker]
-    base = facts(ticker)
-    book = base.snapshot.__class__(ticker=ticker, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
-                                    no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"], volume_24h=50_000,
-                                    settlement_time=base.snapshot.settlement_time,
-                                    close_time=base.snapshot.close_time, category="economics")
-    market = base.__class__(**{**base.__dict__, "snapshot": book})
-    price = m["yes_ask"]
-    m.update(yes_bid=m["yes_bid"] + 3, yes_ask=m["yes_ask"] + 3)
-    port, client = system.venue_port()
-    try:
-        c = system.container
-        pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({ticker: market}),
-                                 c.pipeline(StaticMarketData({})).portfolio, port,
-                                 modes={"bonding": ExecutionMode.LIVE})
-        out = pipeline.process(signal(sid, ticker, size=40, price=price))
-    finally:
-        port.close(client)
+    ticker, out = system.live_order(sid, size=40, move_up_by=3)
     assert out.state in ("SUBMITTED", "ORDER_ACKNOWLEDGED"), out
     return ticker, out.order_id
 
