@@ -99,12 +99,14 @@ class DatabaseGateFacts:
             bonding = _count(conn, PAPER_ORDERS, "%bonding%")
             weather = _count(conn, PAPER_ORDERS, "%weather%")
             filled = _count(conn, FILLED_ORDERS)
+            backtests = [float(v) for (v,) in conn.execute(
+                "SELECT expected_value FROM views.backtests WHERE completed_at > %s", (now - timedelta(days=30),))]
             pairs = _count(conn, "SELECT count(*) FROM views.market_pairs WHERE status = 'approved'"
                                  " AND equivalence_grade IN ('identical', 'near_equivalent')")
         return Phase2Facts(
             bonding_paper_orders=bonding, weather_paper_orders=weather,
             risk_invariant_tests_passed=Unavailable(NO_TEST_RESULTS + " (suite risk_invariants)"),
-            backtest_expected_values=Unavailable("no backtest store exists in this system"),
+            backtest_expected_values=backtests,
             account_scoring_validated=Unavailable("no account-scoring validation is recorded in this system"),
             filled_orders=filled,
             approved_equivalent_pairs=pairs)

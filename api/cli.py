@@ -16,6 +16,7 @@ from rich.table import Table
 
 from paulp.adapters.config import ConfigError, Settings
 from paulp.adapters.services import ServiceConfigError, Services, resolve_services
+from paulp.api.cli_backtest import backtest_app
 from paulp.api.cli_llm import llm_app
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ app.add_typer(audit_app, name="audit")
 orders_app = typer.Typer(help="Order lifecycle views.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 app.add_typer(llm_app, name="llm")
+app.add_typer(backtest_app, name="backtest")
 jobs_app = typer.Typer(help="Orchestrator job runs (triggers, webhooks, schedule slots).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 console = Console()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paulp.projections.backtests import BacktestsProjection
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
 from paulp.projections.gates import GateSignoffsProjection
@@ -19,4 +20,5 @@ def all_projections() -> dict[str, Projection]:
                                      LlmRoutingProjection(), LlmBudgetProjection(), MarketMarksProjection()]
     projections += [StrategiesProjection(), ViolationsProjection(), MarketPairsProjection()]
     projections += [GateSignoffsProjection(), JobRunsProjection()]
+    projections += [BacktestsProjection()]
     return {p.name: p for p in projections}
