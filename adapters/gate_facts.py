@@ -43,7 +43,10 @@ from paulp.domain.gates import (
 
 NO_TEST_RESULTS = "no test-results store records suite runs in this system"
 NO_COMPLIANCE = "no compliance matrix (§6.3 sources, events, violations) exists in this system"
-NO_REGRESSION_RUNS = "no LLM regression or adversarial test runs are recorded in this system"
+# §8.8 gate read model (ADR 0276): regression-suite results of the last 7 days; every stored adversarial row.
+REGRESSION_RESULTS_7D = "SELECT passed FROM views.llm_regression_results WHERE suite = 'regression' AND run_at >= %s"
+ADVERSARIAL_RESULTS = ("SELECT passed FROM views.llm_regression_results"
+                       " WHERE gate_category IN ('prompt_injection', 'adversarial')")
 EVIDENCE_SAMPLE = 5
 PAPER_ORDERS = ("SELECT count(*) FROM views.kalshi_orders WHERE execution_mode = 'PAPER'"
                 " AND strategy ILIKE %s")
@@ -120,11 +123,12 @@ class DatabaseGateFacts:
             newest = [str(r[0]) for r in conn.execute(
                 "SELECT evidence_hash FROM evidence_blobs ORDER BY created_at DESC, fetched_at DESC,"
                 " evidence_hash LIMIT %s", (EVIDENCE_SAMPLE,)).fetchall()]
+            regression = [bool(ok) for (ok,) in conn.execute(REGRESSION_RESULTS_7D, (now - timedelta(days=7),))]
+            adversarial = [bool(ok) for (ok,) in conn.execute(ADVERSARIAL_RESULTS)]
         return Phase3Facts(
             audit=AuditFact(report.valid, report.chain.last_sequence, report.first_bad_sequence),
-            regression_results_7d=Unavailable(NO_REGRESSION_RUNS),
-            # none stored: §6.2 "vacuously true when none"
-            adversarial_results=(),
+            regression_results_7d=regression,  # none stored: 0%, as the reference says when none ran
+            adversarial_results=adversarial,  # none stored: §6.2 "vacuously true when none"
             breaker_transitions=transitions,
             reconciliation_runs=Unavailable("no reconciliation runs are recorded in this system"),
             unresolved_compliance_violations=0,  # no compliance violation is recorded anywhere (§6.3)

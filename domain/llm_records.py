@@ -118,3 +118,41 @@ def record_sweep(sweep: DriftSweep) -> DriftSweepRecord:
         injection_pass_threshold=sweep.injection_pass_threshold, passed=sweep.passed,
         blocked_deployment=sweep.blocked_deployment, failure_reasons=list(sweep.failure_reasons),
         run_at=sweep.run_at)
+
+
+class RegressionSuiteRecord(Aggregate):
+    """§8.6/§9.7 ``LlmRegressionSuiteCompleted`` with its per-test results (the spec's recommendation).
+
+    The id derives from the run id, so a save retried after an unclear failure stores the suite once."""
+
+    class Completed(Aggregate.Created):
+        run_id: str
+        suite: str
+        prompt_version: str
+        prompt_hashes: dict[str, str]
+        started_at: datetime
+        completed_at: datetime
+        total_tests: int
+        passed: int
+        failed: int
+        pass_rate: float
+        by_category: dict[str, dict[str, Any]]
+        execution_time_ms: int
+        results: list[dict[str, Any]]
+
+    @staticmethod
+    def create_id(run_id: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"llm-regression-suite/{run_id}")
+
+    @event(Completed)
+    def __init__(self, run_id: str, suite: str, prompt_version: str, prompt_hashes: dict[str, str],
+                 started_at: datetime, completed_at: datetime, total_tests: int, passed: int, failed: int,
+                 pass_rate: float, by_category: dict[str, dict[str, Any]], execution_time_ms: int,
+                 results: list[dict[str, Any]]) -> None:
+        self.run_id = run_id
+        self.suite = suite
+        self.prompt_version = prompt_version
+        self.started_at = started_at
+        self.pass_rate = pass_rate
+        self.execution_time_ms = execution_time_ms
+        self.results = [dict(r) for r in results]

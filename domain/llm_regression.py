@@ -28,6 +28,7 @@ class FailureType(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
     TOO_MANY_WARNINGS = "too_many_warnings"
     EXECUTION_ERROR = "execution_error"
+    ADVERSARIAL_NOT_RESISTED = "adversarial_not_resisted"  # a §8.7 resistance issue (adversarial set only)
     SHOULD_HAVE_REJECTED = "should_have_rejected"  # declared by the source, never evaluated
 
 

@@ -7,6 +7,7 @@ from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
 from paulp.projections.gates import GateSignoffsProjection
 from paulp.projections.job_runs import JobRunsProjection
+from paulp.projections.llm_regression import LlmRegressionProjection
 from paulp.projections.markets import MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
 from paulp.projections.reviews import MarketPairsProjection, ViolationsProjection
@@ -20,5 +21,6 @@ def all_projections() -> dict[str, Projection]:
                                      LlmRoutingProjection(), LlmBudgetProjection(), MarketMarksProjection()]
     projections += [StrategiesProjection(), ViolationsProjection(), MarketPairsProjection()]
     projections += [GateSignoffsProjection(), JobRunsProjection()]
+    projections += [LlmRegressionProjection()]
     projections += [BacktestsProjection()]
     return {p.name: p for p in projections}

@@ -50,7 +50,7 @@ from paulp.domain.governed_call import (
     provider_keys,
 )
 from paulp.domain.llm_prompts import load_prompt
-from paulp.domain.llm_records import DriftSweepRecord, record_sweep
+from paulp.domain.llm_records import DriftSweepRecord, RegressionSuiteRecord, record_sweep
 from paulp.domain.routing import BudgetCategory, ErrorCode, RouteRequest, RunType
 from paulp.domain.routing_decision import RoutingDecision
 from paulp.domain.routing_plan import BUDGET_REASON_PREFIX, Failure, RoutePlan, plan_route
@@ -204,6 +204,17 @@ class RoutingService(PaulpApplication):
 
     def nightly_sweep_done(self, day: str) -> bool:
         return self.get_or_none(DriftSweepRecord.create_id("nightly_stability", day)) is not None
+
+    def record_regression_suite(self, record: RegressionSuiteRecord) -> int | None:
+        """Store a completed suite; None when its run id is stored already (an earlier try committed)."""
+        try:
+            return self.last_notification_id(self.save(record))
+        except IntegrityError:
+            return None
+
+    def regression_suite(self, run_id: str) -> RegressionSuiteRecord | None:
+        found = self.get_or_none(RegressionSuiteRecord.create_id(run_id))
+        return found if isinstance(found, RegressionSuiteRecord) else None
 
     # ----------------------------------------------------------------- steps
 

@@ -3,7 +3,9 @@
 One `FakeLlmServer` per wire format (`anthropic`, `openai` for MiniMax and Moonshot, `gemini`,
 `cloudflare`) listens on 127.0.0.1 at a free port (starlette + uvicorn in a daemon thread). It checks
 credentials exactly where the real API expects them, answers real-shaped bodies with usage, can be
-scripted per request (status, body, raw bytes, delay) and records every request it saw.
+scripted per request (status, body, raw bytes, delay), can answer from the prompt it was sent
+(``respond``: user prompt text -> reply text, wrapped in the wire's own success body) and records every
+request it saw.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +73,7 @@ class FakeLlmServer:
     api_key: str
     account_id: str = "acct-test"
     content: str = "fake reply"
+    respond: Callable[[str], str] | None = None  # reply text from the user prompt (instead of ``content``)
     usage: Usage = field(default_factory=Usage)
     requests: list[RecordedRequest] = field(default_factory=list)
 
@@ -137,6 +141,7 @@ class FakeLlmServer:
             self.requests.clear()
         self.usage = Usage()
         self.content = "fake reply"
+        self.respond = None
 
     def _next_reply(self) -> FakeReply:
         with self._lock:
@@ -218,12 +223,23 @@ class FakeLlmServer:
         return {"result": None, "success": False, "errors": [{"code": 10000 if status == 401 else 7000 + status,
                                                                 "message": message}], "messages": []}
 
+    def _user_text(self, sent: Any) -> str:
+        """The user turn of a request, read where each wire carries it."""
+        if not isinstance(sent, dict):
+            return ""
+        if self.wire == "gemini":
+            parts = (sent.get("contents") or [{}])[0].get("parts") or []
+            return "".join(str(p.get("text", "")) for p in parts)
+        turns = [m for m in sent.get("messages") or [] if m.get("role") == "user"]
+        return str(turns[-1].get("content", "")) if turns else ""
+
     def _success(self, req: RecordedRequest) -> dict[str, Any]:
         u = self.usage
         sent = req.json() if req.body else {}
+        text = self.respond(self._user_text(sent)) if self.respond is not None else self.content
         if self.wire == "anthropic":
             return {"id": f"msg_fake_{len(self.requests)}", "type": "message", "role": "assistant",
-                    "model": sent.get("model"), "content": [{"type": "text", "text": self.content}],
+                    "model": sent.get("model"), "content": [{"type": "text", "text": text}],
                     "stop_reason": "end_turn", "stop_sequence": None,
                     "usage": {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
                               "cache_read_input_tokens": u.cache_read,
@@ -232,7 +248,7 @@ class FakeLlmServer:
             body: dict[str, Any] = {
                 "id": f"chatcmpl-fake-{len(self.requests)}", "object": "chat.completion", "created": 1764028800,
                 "model": sent.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content},
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
                           "total_tokens": u.input_tokens + u.output_tokens}}
@@ -244,9 +260,9 @@ class FakeLlmServer:
                                     "totalTokenCount": u.input_tokens + u.output_tokens}
             if u.cache_read:
                 meta["cachedContentTokenCount"] = u.cache_read
-            return {"candidates": [{"content": {"parts": [{"text": self.content}], "role": "model"},
+            return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
                                     "finishReason": "STOP", "index": 0}],
                     "usageMetadata": meta, "modelVersion": req.path.rsplit("/", 1)[-1].split(":")[0]}
-        return {"result": {"response": self.content,
+        return {"result": {"response": text,
                            "usage": {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens}},
                 "success": True, "errors": [], "messages": []}
