@@ -24,11 +24,19 @@ class ReplayError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Failure:
+    notification_id: int
+    topic: str
+    error: str
+
+
+@dataclass(frozen=True)
 class ReplayResult:
     schema: str
     until_notification_id: int
     applied: int
     failed: int
+    failures: tuple[Failure, ...] = ()
 
 
 def _schema_ok(conn: psycopg.Connection[Any], schema: str) -> None:
@@ -56,7 +64,6 @@ def resolve_until(conn: psycopg.Connection[Any], until_seq: int | None, until_ti
 
 def replay(database_url: str, projection: Projection, schema: str, until_seq: int | None = None,
            until_time: datetime | None = None) -> ReplayResult:
-    mapper = make_mapper()
     with psycopg.connect(database_url) as conn:
         _schema_ok(conn, schema)
         until = resolve_until(conn, until_seq, until_time)
@@ -67,22 +74,31 @@ def replay(database_url: str, projection: Projection, schema: str, until_seq: in
         for table in projection.tables:
             conn.execute(sql.SQL("CREATE TABLE {}.{} (LIKE {}.{} INCLUDING ALL)").format(
                 ident, sql.Identifier(table), sql.Identifier(LIVE_SCHEMA), sql.Identifier(table)))
-        conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(ident))
-        applied = failed = 0
-        with conn.cursor(name="replay_events") as src, conn.cursor() as cur:
-            src.itersize = 2000
-            src.execute(
-                "SELECT notification_id, originator_id, originator_version, topic, state FROM paulp_events"
-                " WHERE notification_id <= %s ORDER BY notification_id", (until,))
-            for nid, oid, version, topic, state in src:
-                try:
-                    with conn.transaction():
-                        projection.apply(decode(mapper, oid, version, topic, bytes(state)), cur, nid)
-                    applied += 1
-                except Exception:  # the live projector dead-letters the same events
-                    failed += 1
+        applied, failures = apply_range(conn, projection, schema, 0, until)
         conn.commit()
-    return ReplayResult(schema, until, applied, failed)
+    return ReplayResult(schema, until, applied, len(failures), tuple(failures))
+
+
+def apply_range(conn: psycopg.Connection[Any], projection: Projection, schema: str, after: int,
+                until: int) -> tuple[int, list[Failure]]:
+    """Apply the log's events ``after < id <= until`` to the projection's tables in ``schema``, in the caller's
+    transaction (one savepoint per event, so a failing event is counted and named, never half-applied)."""
+    mapper = make_mapper()
+    conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(schema)))
+    applied, failures = 0, []
+    with conn.cursor(name="replay_events") as src, conn.cursor() as cur:
+        src.itersize = 2000
+        src.execute(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM paulp_events"
+            " WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id", (after, until))
+        for nid, oid, version, topic, state in src:
+            try:
+                with conn.transaction():
+                    projection.apply(decode(mapper, oid, version, topic, bytes(state)), cur, nid)
+                applied += 1
+            except Exception as e:  # the live projector dead-letters the same events
+                failures.append(Failure(nid, topic, f"{type(e).__name__}: {e}"))
+    return applied, failures
 
 
 def diff(database_url: str, projection: Projection, schema: str) -> list[str]:

@@ -18,6 +18,7 @@ from paulp.adapters.config import ConfigError, Settings
 from paulp.adapters.services import ServiceConfigError, Services, resolve_services
 from paulp.api.cli_backtest import backtest_app
 from paulp.api.cli_llm import llm_app
+from paulp.api.cli_rebuild import rebuild as rebuild_command
 
 if TYPE_CHECKING:
     from paulp.api.wiring import Container
@@ -217,6 +218,9 @@ def replay(
             if differences:
                 raise fail(f"{len(differences)} difference(s) between live and replay", 1)
             console.print("[green]no difference[/] between live view and replay")
+
+
+app.command("rebuild")(rebuild_command)
 
 
 @audit_app.command("verify")
