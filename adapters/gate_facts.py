@@ -21,6 +21,7 @@ from paulp.adapters.evidence_store import EvidenceHashMismatch, EvidenceNotFound
 from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.signing import KEY_ENV, PRIVATE_KEY_ENV, KalshiCredentialsError
+from paulp.adapters.verification_results import latest_suite_passed
 from paulp.domain.gate_facts import (
     AuditFact,
     BalanceProbe,
@@ -91,7 +92,7 @@ class DatabaseGateFacts:
                              now - timedelta(days=7))
             migrations = _count(conn, "SELECT count(*) FROM schema_migrations")
         return Phase1Facts(
-            clv_tests_passed=Unavailable(NO_TEST_RESULTS + " (suite clv)"),
+            clv_tests_passed=latest_suite_passed(self.src.database_url, "clv"),
             evidence_fetches_7d=fetches, regression_cases=regression_cases_defined(),
             migrations_applied=migrations, strategy_specs=strategy_spec_problems(),
             prompt_templates=prompt_template_problems(), compliance_sources=compliance_matrix_sources(),
@@ -108,7 +109,7 @@ class DatabaseGateFacts:
                                  " AND equivalence_grade IN ('identical', 'near_equivalent')")
         return Phase2Facts(
             bonding_paper_orders=bonding, weather_paper_orders=weather,
-            risk_invariant_tests_passed=Unavailable(NO_TEST_RESULTS + " (suite risk_invariants)"),
+            risk_invariant_tests_passed=latest_suite_passed(self.src.database_url, "risk_invariants"),
             backtest_expected_values=backtests,
             account_scoring_validated=Unavailable("no account-scoring validation is recorded in this system"),
             filled_orders=filled,

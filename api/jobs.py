@@ -30,6 +30,7 @@ from paulp.api.market_jobs import open_position_tickers, refresh_marks
 from paulp.api.reconcile_job import reconcile_now
 from paulp.api.signal_jobs import execute_pending, scan_signals
 from paulp.api.venue_session import JobFailed, kalshi_env
+from paulp.api.verify_job import verify_job
 from paulp.domain.orchestration import JOBS, SCHEDULED_ONLY_JOBS, UnknownJob, daily_report
 from paulp.domain.order_states import OrderState
 from paulp.domain.order_workflow import MetricsInput
@@ -115,6 +116,7 @@ class JobRunner:
             "anchor": lambda _actor, _slot: anchor_job(container),
             "daily-report": lambda _actor, slot: daily_report_job(container, slot),
             "exits": lambda _actor, _slot: monitor_exits(container),
+            "verify": lambda _actor, slot: verify_job(container, slot),
         }
         assert set(self.jobs) == set(JOBS) | set(SCHEDULED_ONLY_JOBS)
         self.trigger_lock_wait_s = TRIGGER_LOCK_WAIT_S

@@ -30,6 +30,7 @@ from paulp.domain.services.pipeline import OrderPipeline, OrdersService
 from paulp.domain.services.reviews import ReviewsService
 from paulp.domain.services.routing import RoutingService
 from paulp.domain.services.strategies import StrategiesService
+from paulp.domain.services.verification import VerificationService
 from paulp.projections.base import Projection
 from paulp.projections.registry import all_projections
 
@@ -73,6 +74,7 @@ class Container:
     strategies: StrategiesService
     reviews: ReviewsService
     gates: GateSignoffService
+    verification: VerificationService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     exits: ExitsService = field(init=False)
@@ -91,6 +93,7 @@ class Container:
         self.strategies.close()
         self.reviews.close()
         self.gates.close()
+        self.verification.close()
         self.pool.close()  # its worker threads and connections go with the container
 
     @property
@@ -128,6 +131,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         strategies=StrategiesService(env, clock),
         reviews=ReviewsService(env, clock),
         gates=GateSignoffService(env, clock),
+        verification=VerificationService(env, clock),
         pool=pool,
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module

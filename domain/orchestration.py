@@ -23,7 +23,7 @@ from paulp.domain.order_workflow import MetricsInput, workflow_metrics
 from paulp.domain.reconciliation import ReconciliationRun
 
 JOBS = ("ingest", "scan", "execute", "reconcile")  # what the trigger endpoints run
-SCHEDULED_ONLY_JOBS = ("anchor", "daily-report", "exits")  # §7.1 slots no endpoint triggers
+SCHEDULED_ONLY_JOBS = ("anchor", "daily-report", "exits", "verify")  # slots no endpoint triggers (§7.1; ADR 0264)
 TRIGGER_SOURCES = ("admin", "webhook", "scheduler")
 MAX_ERROR_CHARS = 1000
 

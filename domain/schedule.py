@@ -30,6 +30,7 @@ SCHEDULE: tuple[tuple[str, str], ...] = (
     ("exits", "*/5 * * * *"),  # trading §3.5 (the reference never wired its monitor; ADR 0260)
     ("anchor", "0 * * * *"),
     ("daily-report", "0 23 * * *"),
+    ("verify", "30 2 * * *"),  # the built-in verification suites behind gates 1 and 2 (ADR 0264)
 )
 
 VENUE_JOBS = frozenset({"ingest", "reconcile", "scan", "execute", "exits"})  # off with PAULP_SCHEDULE_TRADING=false

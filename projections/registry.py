@@ -14,6 +14,7 @@ from paulp.projections.reviews import MarketPairsProjection, ViolationsProjectio
 from paulp.projections.routing import LlmBudgetProjection, LlmRoutingProjection
 from paulp.projections.strategies import StrategiesProjection
 from paulp.projections.venue_orders import VenueOrdersProjection
+from paulp.projections.verification_results import VerificationResultsProjection
 
 
 def all_projections() -> dict[str, Projection]:
@@ -23,4 +24,5 @@ def all_projections() -> dict[str, Projection]:
     projections += [GateSignoffsProjection(), JobRunsProjection()]
     projections += [LlmRegressionProjection()]
     projections += [BacktestsProjection()]
+    projections += [VerificationResultsProjection()]
     return {p.name: p for p in projections}

@@ -39,6 +39,7 @@ def _fired(at: datetime) -> set[str]:
     (datetime(2026, 3, 2, 10, 30, tzinfo=UTC), {"ingest", "reconcile", "scan", "exits"}),
     (datetime(2026, 3, 2, 10, 52, tzinfo=UTC), {"execute"}),
     (datetime(2026, 3, 2, 10, 7, tzinfo=UTC), set()),
+    (datetime(2026, 3, 2, 2, 30, tzinfo=UTC), {"ingest", "reconcile", "scan", "exits", "verify"}),
     (datetime(2026, 3, 2, 23, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor", "daily-report", "exits"}),
 ])
 def test_schedule_when_minute_given_then_the_section_7_1_jobs_fire(minute, expected):
@@ -53,7 +54,7 @@ def test_schedule_when_a_day_is_walked_then_each_job_fires_as_often_as_its_cron_
             counts[job] = counts.get(job, 0) + 1
         at += MINUTE
     assert counts == {"ingest": 96, "reconcile": 288, "scan": 144, "execute": 144, "anchor": 24, "daily-report": 1,
-                      "exits": 288}
+                      "exits": 288, "verify": 1}
 
 
 def test_matches_when_time_has_an_offset_then_read_in_utc():

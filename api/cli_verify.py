@@ -1,0 +1,91 @@
+"""``paulp verify``: run the built-in verification suites (recorded as events) and read their latest results."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from paulp.api.verify_job import run_verification
+from paulp.domain.verification import SUITES, Status, UnknownSuite, suite_names
+
+verify_app = typer.Typer(help="Verification suites (CLV, risk invariants) feeding phase gates 1 and 2.",
+                         no_args_is_help=True)
+console = Console()
+SUITE_HELP = f"{', '.join(SUITES)} or all"
+
+
+def _suites(selector: str) -> tuple[str, ...]:
+    from paulp.api.cli import fail
+
+    try:
+        return suite_names(selector)
+    except UnknownSuite as exc:
+        raise fail(str(exc)) from None
+
+
+@verify_app.command("run")
+def run(
+    suite: Annotated[str, typer.Option("--suite", help=SUITE_HELP)] = "all",
+    by: Annotated[str, typer.Option("--by", help="who runs it (recorded with the run)")] = "cli",
+) -> None:
+    """Run the suites against this code, record the run, print what failed; exit 1 on any failure."""
+    from paulp.api.cli import fail, services
+    from paulp.api.wiring import build
+
+    suites = _suites(suite)
+    with services() as (settings, svc):
+        try:
+            container = build(settings, svc.database_url, svc.nats_url)
+        except Exception as exc:  # database unreachable or not migratable: nothing can be recorded
+            raise fail(f"verification not run: the event store is unavailable ({type(exc).__name__}: {exc})",
+                       1) from None
+        try:
+            outcome = run_verification(container, suites, uuid.uuid4().hex, by)
+        finally:
+            container.close()
+    for r in outcome.runs:
+        style = "green" if not r.failures else "bold red"
+        console.print(f"[{style}]{r.suite}[/]: {r.count(Status.PASSED)} passed, {r.count(Status.FAILED)} failed,"
+                      f" {r.count(Status.SKIPPED)} skipped")
+        for f in r.failures:
+            console.print(f"  [red]FAILED[/] {escape(f.name)}: {escape(f.error or '')}", highlight=False,
+                          soft_wrap=True)  # one line per failure, whatever the terminal width
+    if outcome.store_error is not None:
+        raise fail(f"run {outcome.run_id} could not be stored: {outcome.store_error}", 1)
+    console.print(f"recorded run {outcome.run_id} (notification {outcome.notification_id})")
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+@verify_app.command("results")
+def results(suite: Annotated[str, typer.Option("--suite", help=SUITE_HELP)] = "all") -> None:
+    """The latest recorded run of each suite, from the test_results view (what the phase gates count)."""
+    import psycopg
+
+    from paulp.adapters.verification_results import latest_run
+    from paulp.api.cli import fail, services
+
+    suites = _suites(suite)
+    with services() as (_, svc):
+        try:
+            with psycopg.connect(svc.database_url) as conn:
+                latest = {s: latest_run(conn, s) for s in suites}
+        except psycopg.errors.UndefinedTable:
+            raise fail("no test_results view in this database (run `paulp migrate`)", 1) from None
+    for name, run_ in latest.items():
+        if run_ is None:
+            console.print(f"{name}: never run (paulp verify run --suite {name})")
+            continue
+        console.print(f"{name}: run {run_.run_id} at {run_.run_at.isoformat()} by {run_.triggered_by}"
+                      f" (code {run_.code_version or 'unknown'}): {run_.count('passed')} passed,"
+                      f" {run_.count('failed')} failed, {run_.count('skipped')} skipped")
+        table = Table("case", "status", "ms", "error")
+        for c in run_.cases:
+            table.add_row(escape(c.name), c.status if c.status != "failed" else "[red]failed[/]",
+                          f"{c.duration_ms:.3f}", escape(c.error or ""))
+        console.print(table)
