@@ -1,19 +1,24 @@
-"""``paulp llm``: preview a routing decision, make a governed call, print the budget ledgers."""
+"""``paulp llm``: preview a routing decision, make a governed call, print the budget ledgers, run regressions."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from paulp.api.wiring import Container
 from paulp.domain.budgets import PeriodType
+from paulp.domain.clock import iso_utc
+from paulp.domain.llm_regression import DriftReport, compare
+from paulp.domain.llm_regression_suite import CaseRun, Suite, by_category_json, stored_summary
 from paulp.domain.routing import BudgetCategory
+from paulp.domain.services.llm_regression import RegressionNotRunnable, RegressionRunner, SuiteNotStored, SuiteRun
 from paulp.domain.services.routing_types import ledger_json
 
 llm_app = typer.Typer(help="LLM routing and budgets.", no_args_is_help=True)
@@ -121,3 +126,130 @@ def budget(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
         typer.echo(json.dumps(rows))
         return
     _print_ledgers(rows)
+
+
+# ----------------------------------------------------------------- regression (§8.6-§8.7, ADR 0276)
+
+regression_app = typer.Typer(help="Gold-corpus regression and adversarial suites.", no_args_is_help=True)
+llm_app.add_typer(regression_app, name="regression")
+SUITES = {"regression": (Suite.REGRESSION,), "adversarial": (Suite.ADVERSARIAL,),
+          "all": (Suite.REGRESSION, Suite.ADVERSARIAL)}
+SEVERITY_NOTE = "severity uses |passRateDelta|: a large improvement is also 'severe' (source behaviour, §8.6)"
+
+
+@regression_app.command("run")
+def regression_run(
+    suite: Annotated[str, typer.Option(help="regression | adversarial | all")] = "regression",
+    baseline: Annotated[str | None, typer.Option(help="stored run id to compare with (§8.6 drift report)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Run every case as a governed scoring call, store the suite, print its summary (exit 1 if not stored)."""
+    from paulp.api.cli import fail
+    from paulp.api.routing_wiring import uuid7
+
+    if suite not in SUITES:
+        raise fail(f"--suite must be one of {', '.join(SUITES)}, got {suite!r}")
+    with _container() as c:
+        base = c.routing.regression_suite(baseline) if baseline else None
+        if baseline and base is None:
+            raise fail(f"no stored regression run {baseline!r}")
+        if base is not None and Suite(base.suite) not in SUITES[suite]:
+            raise fail(f"baseline {baseline} is from the {base.suite} suite; compare with --suite {base.suite} or all")
+        runner, docs = RegressionRunner(c.routing), []
+        for kind in SUITES[suite]:
+            try:
+                with _progress(kind) as tick:
+                    done = runner.run(kind, str(uuid7()), on_case=tick)
+            except RegressionNotRunnable as e:
+                raise fail(f"{kind} suite not run (providers not configured or refused): {e.message}; "
+                           "nothing was called or stored", 1) from None
+            except SuiteNotStored as e:
+                raise fail(f"{e.message}; its calls are recorded, the suite result is not", 1) from None
+            doc = _suite_doc(done)
+            if base is not None and Suite(base.suite) is kind:
+                doc["drift"] = _drift_doc(compare(done.summary, stored_summary(
+                    base.run_id, base.prompt_version, iso_utc(base.started_at), base.execution_time_ms,
+                    base.results)), base.run_id)
+            docs.append(doc)
+    if as_json:
+        typer.echo(json.dumps(docs, default=str))
+        return
+    for doc in docs:
+        _print_suite(doc)
+
+
+@contextmanager
+def _progress(kind: Suite) -> Iterator[Callable[[CaseRun], None]]:
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"{kind} suite", total=None)
+        yield lambda _run: bar.advance(task)
+
+
+def _suite_doc(done: SuiteRun) -> dict[str, Any]:
+    s = done.summary
+    return {"runId": s.run_id, "suite": str(done.suite), "promptVersion": s.prompt_version, "timestamp": s.timestamp,
+            "totalTests": s.total_tests, "passed": s.passed, "failed": s.failed, "passRate": s.pass_rate,
+            "byCategory": by_category_json(s), "executionTimeMs": s.execution_time_ms,
+            "stored": done.notification_id is not None,
+            "failures": [{"testId": r.result.test_id, "types": [str(f.type) for f in r.result.failures],
+                          "message": "; ".join(f.message for f in r.result.failures)}
+                         for r in done.runs if not r.result.passed]}
+
+
+def _drift_doc(report: DriftReport, baseline: str) -> dict[str, Any]:
+    return {"baselineRunId": baseline, "passRateDelta": report.pass_rate_delta,
+            "avgScoreDelta": report.avg_score_delta, "avgConfidenceDelta": report.avg_confidence_delta,
+            "newFailures": list(report.new_failures), "newPasses": list(report.new_passes),
+            "categoryDrifts": {str(k): v for k, v in report.category_drifts.items()},
+            "severity": str(report.severity), "recommendation": str(report.recommendation),
+            "hasDrift": report.has_drift, "note": SEVERITY_NOTE}
+
+
+def _print_suite(doc: dict[str, Any]) -> None:
+    console.print(f"[bold]{doc['suite']} suite[/] run {doc['runId']} (prompt {doc['promptVersion']}): "
+                  f"{doc['passed']}/{doc['totalTests']} passed, pass rate {doc['passRate']:.1%}, "
+                  f"{doc['executionTimeMs']} ms")
+    table = Table("category", "total", "passed", "failed", "pass rate")
+    for cat, t in doc["byCategory"].items():
+        table.add_row(cat, str(t["total"]), str(t["passed"]), str(t["failed"]), f"{t['passRate']:.1%}")
+    console.print(table)
+    for f in doc["failures"]:
+        console.print(f"  [red]FAIL[/] {f['testId']}: {', '.join(f['types'])} ({f['message']})")
+    drift = doc.get("drift")
+    if drift:
+        console.print(f"drift vs {drift['baselineRunId']}: passRateDelta {drift['passRateDelta']:+.3f}, "
+                      f"avgScoreDelta {drift['avgScoreDelta']:+.3f}, avgConfidenceDelta "
+                      f"{drift['avgConfidenceDelta']:+.3f}, severity {drift['severity']} → "
+                      f"{drift['recommendation']}")
+        console.print(f"  new failures: {', '.join(drift['newFailures']) or '-'}; "
+                      f"new passes: {', '.join(drift['newPasses']) or '-'}")
+        console.print(f"  ({drift['note']})")
+
+
+@regression_app.command("list")
+def regression_list(
+    suite: Annotated[str | None, typer.Option(help="regression | adversarial")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="newest runs to show")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Stored suite runs, newest first (views.llm_regression_runs: as far as the projector has caught up)."""
+    from paulp.api.cli import fail
+
+    if suite is not None and suite not in (Suite.REGRESSION, Suite.ADVERSARIAL):
+        raise fail(f"--suite must be regression or adversarial, got {suite!r}")
+    with _container() as c, c.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT run_id, suite, prompt_version, total_tests, passed, failed, pass_rate, execution_time_ms,"
+            " started_at FROM views.llm_regression_runs WHERE %(suite)s::text IS NULL OR suite = %(suite)s"
+            " ORDER BY started_at DESC, run_id DESC LIMIT %(limit)s", {"suite": suite, "limit": limit}).fetchall()
+    docs = [{"runId": r[0], "suite": r[1], "promptVersion": r[2], "totalTests": r[3], "passed": r[4],
+             "failed": r[5], "passRate": r[6], "executionTimeMs": r[7], "timestamp": iso_utc(r[8])} for r in rows]
+    if as_json:
+        typer.echo(json.dumps(docs))
+        return
+    table = Table("run id", "suite", "prompt", "tests", "passed", "failed", "pass rate", "ms", "timestamp",
+                  title="LLM regression runs")
+    for d in docs:
+        table.add_row(d["runId"], d["suite"], d["promptVersion"], str(d["totalTests"]), str(d["passed"]),
+                      str(d["failed"]), f"{d['passRate']:.1%}", str(d["executionTimeMs"]), d["timestamp"])
+    console.print(table)

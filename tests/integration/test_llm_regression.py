@@ -4,7 +4,7 @@ through NATS and the projector, and the phase-3 gate criteria that read them (§
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import psycopg
 import pytest
@@ -47,14 +47,17 @@ def obeys_injection(case: GoldCase) -> dict[str, object]:
 Answer = Callable[[GoldCase], dict[str, object]]
 
 
-def answering(cases: Sequence[SuiteCase], answer: Answer, overrides: dict[str, Answer] | None = None
+def answering(cases: Sequence[SuiteCase], answer: Answer, overrides: Mapping[str, Answer] | None = None
               ) -> Callable[[str], str]:
-    """The provider's reply to a prompt: the answer for the case whose title and criteria it carries."""
+    """The provider's reply to a prompt: the answer for the case whose title and criteria it carries (the
+    longest match: an adversarial case's criteria extend a standard case's)."""
     def respond(prompt: str) -> str:
-        for c in cases:
-            if c.case.input.market_title in prompt and c.case.input.resolution_criteria in prompt:
-                return json.dumps((overrides or {}).get(c.case.id, answer)(c.case))
-        return "not a case of this test"
+        found = [c.case for c in cases
+                 if c.case.input.market_title in prompt and c.case.input.resolution_criteria in prompt]
+        if not found:
+            return "not a case of this test"
+        case = max(found, key=lambda g: len(g.input.market_title) + len(g.input.resolution_criteria))
+        return json.dumps((overrides or {}).get(case.id, answer)(case))
     return respond
 
 
@@ -170,7 +173,7 @@ def test_suite_when_provider_keys_missing_then_refused_before_any_call_and_nothi
     # Arrange
     use_routing(system, fake_env(fakes, drop_keys=(Provider.MOONSHOT,)))
     # Act / Assert
-    with pytest.raises(RegressionNotRunnable, match="PROVIDER_KEY_MISSING.*MOONSHOT_API_KEY"):
+    with pytest.raises(RegressionNotRunnable, match=r"PROVIDER_KEY_MISSING.*MOONSHOT_API_KEY"):
         run(system, Suite.REGRESSION, TEN)
     assert all(not server.requests for server in fakes.values())
     with psycopg.connect(system.database_url) as conn:
