@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from paulp.adapters.replay import diff, replay
 from paulp.api.app import create_app
 from paulp.api.routing_wiring import uuid7
 from paulp.api.wiring import Container
@@ -149,6 +150,10 @@ def test_suites_when_run_then_stored_projected_via_nats_and_phase3_gate_follows_
     assert set(runs[0][3]) == {"standard_resolution", "edge_case", "disputed_market", "ambiguous_phrasing",
                                "adversarial", "equivalence", "invariant_explanation"}
     assert scoring == (23,)  # each case was a governed scoring call with its §8.2 record
+    # the view is a function of the log: rebuilt from it into a scratch schema, it equals the live one
+    view = system.projections["llm_regression"]
+    assert replay(system.database_url, view, "scratch_regression").failed == 0
+    assert diff(system.database_url, view, "scratch_regression") == []
 
 
 def test_suite_when_a_call_fails_at_every_provider_then_execution_error_and_suite_completes(system, fakes) -> None:
