@@ -125,7 +125,18 @@ def preview(database_url: str, projection: Projection, prepared: Prepared) -> tu
 
 
 def swap(database_url: str, projection: Projection, prepared: Prepared, lock_timeout_ms: int = 10_000) -> Swapped:
-    """Under the projector's lock: catch up to the tracked position, replace the live rows, commit."""
+    """Under the projector's lock: catch up to the tracked position, replace the live rows, commit.
+
+    ``lock_timeout`` bounds the wait for the projector's batch (and for anything holding the tables), so a
+    stuck lock refuses the rebuild instead of queueing the projector behind it indefinitely."""
+    try:
+        return _swap(database_url, projection, prepared, lock_timeout_ms)
+    except psycopg.errors.LockNotAvailable as e:
+        raise RebuildError(f"{projection.name}: lock not granted within {lock_timeout_ms} ms ({e});"
+                           " the live view is unchanged, retry") from None
+
+
+def _swap(database_url: str, projection: Projection, prepared: Prepared, lock_timeout_ms: int) -> Swapped:
     with psycopg.connect(database_url) as conn:
         conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{lock_timeout_ms}ms",))
         conn.execute("INSERT INTO public.projection_tracking (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
@@ -156,7 +167,7 @@ def drop(database_url: str, prepared: Prepared) -> None:
 def diff_table(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDiff:
     """Row counts of both sides, and rows on one side only (EXCEPT ALL both ways, as ``paulp replay --diff``);
     a live-only and a rebuilt-only row with the same primary key count once, as a row that differs."""
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c, _ in _columns(conn, table))
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c, _ in live_columns(conn, table))
     live = sql.SQL("SELECT {} FROM {}.{}").format(cols, sql.Identifier(LIVE_SCHEMA), sql.Identifier(table))
     rebuilt = sql.SQL("SELECT {} FROM {}.{}").format(cols, sql.Identifier(schema), sql.Identifier(table))
     key = _primary_key(conn, table)
@@ -189,7 +200,7 @@ def _catch_up(conn: psycopg.Connection[Any], projection: Projection, prepared: P
 def _copy(conn: psycopg.Connection[Any], schema: str, table: str) -> int:
     """Insert the scratch rows into the live table (generated columns recomputed, identities kept) and move
     any sequence behind a copied column past the copied values."""
-    columns = _columns(conn, table)
+    columns = live_columns(conn, table)
     cols = sql.SQL(", ").join(sql.Identifier(c) for c, generated in columns if not generated)
     live = sql.SQL("{}.{}").format(sql.Identifier(LIVE_SCHEMA), sql.Identifier(table))
     n = conn.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}.{}").format(
@@ -205,7 +216,7 @@ def _copy(conn: psycopg.Connection[Any], schema: str, table: str) -> int:
     return n
 
 
-def _columns(conn: psycopg.Connection[Any], table: str) -> list[tuple[str, bool]]:
+def live_columns(conn: psycopg.Connection[Any], table: str) -> list[tuple[str, bool]]:
     """The live table's columns in order, each with whether it is generated."""
     return [(str(name), bool(generated)) for name, generated in conn.execute(
         "SELECT attname, attgenerated <> '' FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"

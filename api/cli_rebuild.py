@@ -44,7 +44,10 @@ def rebuild(
 
 def _one(database_url: str, projection: Projection, yes: bool) -> bool:
     """Rebuild one projection; False (after saying why) when it was refused."""
+    import psycopg
+
     from paulp.adapters import rebuild as rb
+    from paulp.adapters.replay import ReplayError
     from paulp.api.cli import err
 
     try:
@@ -57,8 +60,11 @@ def _one(database_url: str, projection: Projection, yes: bool) -> bool:
                     _preview(prepared, *rb.preview(database_url, projection, prepared))
             finally:
                 rb.drop(database_url, prepared)
-    except rb.RebuildError as e:
+    except (rb.RebuildError, ReplayError) as e:
         err.print(f"[bold red]refused:[/] {e}")
+        return False
+    except psycopg.Error as e:  # rolled back: the live view is as it was
+        err.print(f"[bold red]refused:[/] {projection.name}: database error: {type(e).__name__}: {e}")
         return False
     return True
 

@@ -267,3 +267,63 @@ def test_rebuild_cli_when_refused_then_nonzero_message_and_live_view_unchanged(c
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT state FROM views.breaker_state").fetchone() == ("HALT",)
         assert conn.execute("SELECT count(*) FROM projection_dead_letters").fetchone() == (0,)
+
+
+def test_swap_when_read_meanwhile_then_readers_see_old_or_new_rows_never_an_empty_or_partial_view(
+        container: Container):
+    db = container.database_url
+    proj = container.projections["orders"]
+    for i in range(6):
+        order(container, i)
+    with psycopg.connect(db, autocommit=True) as conn:
+        catch_up_from_log(conn, proj)
+    corrupt_orders(db)  # 3 of 6 orders and 4 history rows missing live
+    seen: set[tuple[int, int]] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        with psycopg.connect(db, autocommit=True) as conn:
+            while not stop.is_set():
+                seen.add(conn.execute("SELECT (SELECT count(*) FROM views.orders),"
+                                      " (SELECT count(*) FROM views.order_history)").fetchone())  # type: ignore[arg-type]
+
+    old = psycopg.connect(db)  # a snapshot taken before the swap, reading the view only after it
+    old.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    before = old.execute("SELECT count(*) FROM views.orders").fetchone()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        with rb.exclusive(db, proj):
+            prepared = rb.prepare(db, proj)
+            rb.swap(db, proj, prepared)
+            rb.drop(db, prepared)
+        with psycopg.connect(db, autocommit=True) as conn:  # one more read after the commit
+            after = conn.execute("SELECT (SELECT count(*) FROM views.orders),"
+                                 " (SELECT count(*) FROM views.order_history)").fetchone()
+    finally:
+        stop.set()
+        reader.join(10)
+    assert before == (3,) and old.execute("SELECT count(*) FROM views.orders").fetchone() == (3,)
+    old.close()
+    history = after[1] if after else 0
+    assert after == (6, history) and seen <= {(3, history - 4), (6, history)}, seen
+
+
+def test_swap_when_projector_lock_not_granted_in_time_then_refused_and_live_view_unchanged(container: Container):
+    db = container.database_url
+    proj = container.projections["orders"]
+    for i in range(3):
+        order(container, i)
+    with psycopg.connect(db, autocommit=True) as conn:
+        catch_up_from_log(conn, proj)
+    corrupt_orders(db)
+    before = dump(db, proj.tables)
+    prepared = rb.prepare(db, proj)
+    try:
+        with psycopg.connect(db) as batch:  # a projector batch that holds its tracking row
+            batch.execute("SELECT 1 FROM projection_tracking WHERE name = 'orders' FOR UPDATE")
+            with pytest.raises(rb.RebuildError, match="lock not granted"):
+                rb.swap(db, proj, prepared, lock_timeout_ms=200)
+    finally:
+        rb.drop(db, prepared)
+    assert dump(db, proj.tables) == before
