@@ -85,6 +85,6 @@ def _swapped(prepared: Prepared, swapped: Swapped) -> None:
     for name, n in swapped.rows.items():
         table.add_row(name, str(n))
     console.print(table)
-    console.print(f"{swapped.projection}: swapped in at notification {swapped.position} ({prepared.events} event(s)"
-                  f" replayed, {swapped.caught_up} more under the projector's lock; dead letters cleared:"
-                  f" {swapped.dead_letters_cleared}); its projector continues from there")
+    console.print(f"{swapped.projection}: swapped in at notification {swapped.position} ({prepared.events} replayed,"
+                  f" {swapped.caught_up} caught up under the projector's lock,"
+                  f" {swapped.dead_letters_cleared} dead letter(s) cleared)")
