@@ -134,8 +134,9 @@ def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequenc
         conn.execute("SET LOCAL search_path TO views, public")
         fresh = []
         for msg in batch:
-            if msg.notification_id <= last_nid:
+            if msg.notification_id <= last_nid:  # in the view already (redelivered, or applied from the log)
                 out.skipped += 1
+                last_seq = max(last_seq, msg.stream_seq)  # else a log catch-up's ids read as a stream gap
                 continue
             if msg.stream_seq >= 0 and last_seq and msg.stream_seq != last_seq + 1:
                 raise StreamGap(f"{projection.name}: expected stream seq {last_seq + 1}, got {msg.stream_seq}")

@@ -65,3 +65,30 @@ def test_catch_up_when_run_twice_then_identical_rows(fresh_db, nats_url, namespa
         assert (first, second, state) == (3, 0, "HALT")
     finally:
         container.close()
+
+
+def test_batch_when_ids_were_applied_from_the_log_since_the_tracked_stream_seq_then_skipped_and_next_applied(
+        fresh_db, nats_url, namespace):
+    """A bus projector that ran, then ``catch_up_from_log`` (tracked id ahead of the tracked stream seq): the
+    redelivered messages are skipped and move the stream position, so the next one is not a stream gap."""
+    container = make_container(fresh_db, nats_url, namespace)
+    try:
+        b = container.breaker.get()
+        for code in ("A", "B", "C", "D"):
+            b.raise_alert(code, "warning", container.clock.now())
+        container.breaker.save(b)
+        batch = _log(fresh_db)  # stream seq i + 1 for the i-th event
+        proj = BreakerStateProjection()
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            apply_batch(conn, proj, batch[:2])  # from the bus: tracked id 2, stream seq 2
+            catch_up_from_log(conn, proj)  # from the log: tracked id 5, stream seq still 2
+            out = apply_batch(conn, proj, batch[2:])  # the bus redelivers 3..5
+            b.raise_alert("E", "warning", container.clock.now())
+            container.breaker.save(b)
+            fresh = apply_batch(conn, proj, _log(fresh_db)[5:])
+            tracked = conn.execute("SELECT last_notification_id, last_stream_seq FROM projection_tracking").fetchone()
+            alerts = [r[0] for r in conn.execute("SELECT code FROM views.breaker_alerts ORDER BY notification_id")]
+        assert (out.skipped, out.applied, fresh.applied) == (3, 0, 1)
+        assert tracked == (6, 6) and alerts == ["A", "B", "C", "D", "E"]
+    finally:
+        container.close()
