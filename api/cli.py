@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,9 +20,6 @@ from paulp.api.cli_backtest import backtest_app
 from paulp.api.cli_llm import llm_app
 from paulp.api.cli_rebuild import rebuild as rebuild_command
 from paulp.api.cli_verify import verify_app
-
-if TYPE_CHECKING:
-    from paulp.api.wiring import Container
 
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
@@ -150,38 +147,40 @@ def schedule() -> None:
 
 
 def _workers(relay: bool, projections: list[str] | None) -> None:
-    from paulp.api.runtime import run_workers
+    from paulp.api.runtime import Workers, run_workers, workers_wiring
 
-    def check(container: Container) -> None:
-        unknown = set(projections or []) - set(container.projections)
+    def check(site: Workers) -> None:
+        unknown = set(projections or []) - set(site.projections)
         if unknown:
             raise fail(f"unknown projection(s): {', '.join(sorted(unknown))}")
 
-    _run_role(lambda container, stop: run_workers(container, stop, relay=relay, projections=projections), check)
+    _run_role(lambda site, stop: run_workers(site, stop, relay=relay, projections=projections), check,
+              wire=workers_wiring)
 
 
-def _run_role(role: Callable[[Container, asyncio.Event], Awaitable[None]],
-              check: Callable[[Container], None] | None = None) -> None:
-    """One long-running role (workers, scheduler) on its own loop until Ctrl-C / SIGTERM."""
+def _run_role(role: Callable[[Any, asyncio.Event], Awaitable[None]], check: Callable[[Any], None] | None = None,
+              wire: Callable[[Settings, str, str], Any] | None = None) -> None:
+    """One long-running role (workers, scheduler) on its own loop until Ctrl-C / SIGTERM; ``wire`` builds
+    what the role runs on (default: the full container)."""
     from paulp.api.runtime import freeze_startup_heap, install_signal_handlers
     from paulp.api.wiring import build
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
+        site = (wire or build)(settings, svc.database_url, svc.nats_url)
         try:
             if check is not None:
-                check(container)
+                check(site)
 
             async def main() -> None:
                 stop = asyncio.Event()
                 install_signal_handlers(stop)
-                await role(container, stop)
+                await role(site, stop)
 
             freeze_startup_heap()
             run_loop(main())
         finally:
-            container.close()
+            site.close()
 
 
 @app.command()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from paulp.api.wiring import Container
 from paulp.domain.budgets import PeriodType
 from paulp.domain.clock import iso_utc
 from paulp.domain.llm_regression import DriftReport, compare
@@ -20,6 +19,9 @@ from paulp.domain.llm_regression_suite import CaseRun, Suite, by_category_json, 
 from paulp.domain.routing import BudgetCategory
 from paulp.domain.services.llm_regression import RegressionNotRunnable, RegressionRunner, SuiteNotStored, SuiteRun
 from paulp.domain.services.routing_types import ledger_json
+
+if TYPE_CHECKING:  # the wiring pulls in every provider SDK: imported when a command runs, not for --help
+    from paulp.api.wiring import Container
 
 llm_app = typer.Typer(help="LLM routing and budgets.", no_args_is_help=True)
 console = Console()

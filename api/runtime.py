@@ -8,13 +8,20 @@ import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
 import uvicorn
 
+from paulp.adapters.bus import BusNames
+from paulp.adapters.config import Settings
+from paulp.adapters.migrate import migrate
 from paulp.adapters.projector import Projector
 from paulp.adapters.relay import Relay
 from paulp.api.app import create_app
 from paulp.api.wiring import Container
+from paulp.projections.base import Projection
+from paulp.projections.registry import all_projections
 
 log = logging.getLogger("paulp.runtime")
 TICK_S = 30.0  # breaker HALT timeout is checked at least every minute (§2.3)
@@ -94,7 +101,37 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def run_workers(container: Container, stop: asyncio.Event, relay: bool = True,
+class WorkerSite(Protocol):
+    """What the relay and the projectors read from their wiring (a Container has it all)."""
+
+    database_url: str
+    nats_url: str
+    names: BusNames
+    projections: dict[str, Projection]
+
+
+@dataclass
+class Workers:
+    """Wiring of a process that only relays and projects (``paulp relay`` / ``paulp project``): no context
+    application and no pool. A full Container opens an idle connection per context application (~24), which
+    a worker never uses; three worker processes and a container used to take most of a default
+    ``max_connections = 100`` while they restarted."""
+
+    database_url: str
+    nats_url: str
+    names: BusNames
+    projections: dict[str, Projection]
+
+    def close(self) -> None:
+        """Nothing to release: each relay and projector owns (and closes) its own connections."""
+
+
+def workers_wiring(settings: Settings, database_url: str, nats_url: str) -> Workers:
+    migrate(database_url)
+    return Workers(database_url, nats_url, BusNames(settings.PAULP_NAMESPACE), all_projections())
+
+
+async def run_workers(container: WorkerSite, stop: asyncio.Event, relay: bool = True,
                       projections: list[str] | None = None) -> None:
     tasks = []
     if relay:
