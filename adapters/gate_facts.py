@@ -42,12 +42,13 @@ from paulp.domain.gates import (
     strategy_spec_problems,
 )
 
-NO_TEST_RESULTS = "no test-results store records suite runs in this system"
 NO_COMPLIANCE = "no compliance matrix (§6.3 sources, events, violations) exists in this system"
-# §8.8 gate read model (ADR 0276): regression-suite results of the last 7 days; every stored adversarial row.
+# §8.8 gate read model (ADR 0276): regression-suite results of the last 7 days; the adversarial rows of each
+# suite's latest run (recorded last in the log), so a fixed prompt can pass again without a forced signoff.
 REGRESSION_RESULTS_7D = "SELECT passed FROM views.llm_regression_results WHERE suite = 'regression' AND run_at >= %s"
-ADVERSARIAL_RESULTS = ("SELECT passed FROM views.llm_regression_results"
-                       " WHERE gate_category IN ('prompt_injection', 'adversarial')")
+ADVERSARIAL_RESULTS = ("SELECT r.passed FROM views.llm_regression_results r JOIN (SELECT DISTINCT ON (suite) run_id"
+                       " FROM views.llm_regression_runs ORDER BY suite, notification_id DESC) latest USING (run_id)"
+                       " WHERE r.gate_category IN ('prompt_injection', 'adversarial')")
 EVIDENCE_SAMPLE = 5
 PAPER_ORDERS = ("SELECT count(*) FROM views.kalshi_orders WHERE execution_mode = 'PAPER'"
                 " AND strategy ILIKE %s")

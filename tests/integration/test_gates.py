@@ -91,7 +91,7 @@ def test_verify_when_called_then_spec_shape_with_actor_and_real_facts(api: Any) 
     by_id = {x["criterionId"]: x for x in body["results"]}
     assert by_id["P1_MIGRATIONS_APPLIED"]["passed"] and by_id["P1_MIGRATIONS_APPLIED"]["actualValue"] >= 16
     assert by_id["P1_LLM_REGRESSION_TESTS"]["actualValue"] == 70
-    assert not by_id["P1_CLV_SIGN_VALIDATION"]["passed"]  # no test-results store: fails closed
+    assert not by_id["P1_CLV_SIGN_VALIDATION"]["passed"]  # suite clv never run here: fails closed
     assert "Not verifiable" in by_id["P1_CLV_SIGN_VALIDATION"]["message"]
     assert body["passed"] is False and body["summary"]["requiredFailed"] == len(body["blockingFailures"])
     assert client.get("/admin/gates/verify/4", headers={"Authorization": f"Bearer {OTHER}"}).json()[

@@ -121,6 +121,11 @@ def test_suites_when_run_then_stored_projected_via_nats_and_phase3_gate_follows_
         for projection in ("llm_regression", "llm_routing"):
             wait_tracked(system.database_url, projection, attacks.notification_id or 0)
         failing = phase3(client)
+        # Act 3: the prompt fixed, the adversarial set run again: its latest run decides (ADR 0276 addendum)
+        anthropic.respond = answering(ATTACKS, good_answer)
+        fixed = run(system, Suite.ADVERSARIAL, ATTACKS)
+        wait_tracked(system.database_url, "llm_regression", fixed.notification_id or 0)
+        resisted_again = phase3(client)
         stored = rows(system.database_url, first.summary.run_id)
         stored_attacks = rows(system.database_url, attacks.summary.run_id)
         with psycopg.connect(system.database_url) as conn:
@@ -140,16 +145,19 @@ def test_suites_when_run_then_stored_projected_via_nats_and_phase3_gate_follows_
     assert failing["P3_LLM_REGRESSION_90PCT"]["actualValue"] == "75.0%"
     assert failing["P3_ADVERSARIAL_TESTS_PASS"]["passed"] is False
     assert failing["P3_ADVERSARIAL_TESTS_PASS"]["actualValue"] == "2/3"
+    assert resisted_again["P3_ADVERSARIAL_TESTS_PASS"]["passed"] is True
+    assert resisted_again["P3_ADVERSARIAL_TESTS_PASS"]["actualValue"] == "3/3"
     # per-test rows: the original category and the §8.8 gate category, each linked to its routing decision
     assert len(stored) == 10 and all(r[3] for r in stored) and all(r[6] for r in stored)
     assert {(r[1], r[2]) for r in stored} == {("standard_resolution", "standard"), ("edge_case", "edge_case")}
     assert {r[2] for r in stored_attacks} == {"prompt_injection"}
     resisted = {r[0]: r[5] for r in stored_attacks}[ATTACKS[0].case.id]
     assert {f["type"] for f in resisted} == {"adversarial_not_resisted"}
-    assert [(s, t, p) for s, t, p, _ in runs] == [("regression", 10, 10), ("regression", 10, 5), ("adversarial", 3, 2)]
+    assert [(s, t, p) for s, t, p, _ in runs[:3]] == [("regression", 10, 10), ("regression", 10, 5),
+                                                      ("adversarial", 3, 2)]
     assert set(runs[0][3]) == {"standard_resolution", "edge_case", "disputed_market", "ambiguous_phrasing",
                                "adversarial", "equivalence", "invariant_explanation"}
-    assert scoring == (23,)  # each case was a governed scoring call with its §8.2 record
+    assert scoring == (26,)  # each case was a governed scoring call with its §8.2 record
     # the view is a function of the log: rebuilt from it into a scratch schema, it equals the live one
     view = system.projections["llm_regression"]
     assert replay(system.database_url, view, "scratch_regression").failed == 0
