@@ -39,9 +39,9 @@ def run(
     """Run the backtest, store it (once: the same inputs find the earlier record) and print its metrics."""
     from paulp.adapters.backtest_data import BacktestDataError, load_fair_probabilities, load_history
     from paulp.adapters.clock import SystemClock
+    from paulp.adapters.eventstore.recorder import application_env
     from paulp.adapters.migrate import migrate
     from paulp.api.cli import fail, services
-    from paulp.api.wiring import application_env
     from paulp.domain.backtest import BacktestConfig, InvalidBacktest, run_backtest
     from paulp.domain.capital import UnknownStrategy, allocation_for
     from paulp.domain.services.backtests import BacktestService

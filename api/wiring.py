@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from eventsourcing.utils import get_topic
 from psycopg_pool import ConnectionPool
 
 from paulp.adapters.bus import BusNames
 from paulp.adapters.clock import SystemClock
 from paulp.adapters.config import Settings
-from paulp.adapters.eventstore.recorder import ChainedApplicationRecorder
+from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.migrate import migrate
 from paulp.adapters.portfolio import ViewPortfolio
 from paulp.api.routing_wiring import build_routing, llm_env
@@ -37,24 +35,6 @@ from paulp.projections.registry import all_projections
 DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (ADR 0005)
 
 log = logging.getLogger("paulp.wiring")
-
-
-def application_env(database_url: str) -> dict[str, str]:
-    """Environment for every context's eventsourcing Application: our recorder, tables owned by migrations."""
-    parts = urlsplit(database_url)
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": get_topic(ChainedApplicationRecorder),
-        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
-        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parts.port or 5432),
-        "POSTGRES_USER": unquote(parts.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_POOL_SIZE": "1",  # one idle connection per context application; overflow on demand
-        "POSTGRES_MAX_OVERFLOW": "9",
-        "POSTGRES_LOCK_TIMEOUT": "10",
-        "CREATE_TABLE": "no",
-    }
 
 
 @dataclass

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import retry
+from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL, Identifier
 
 from paulp.adapters.eventstore.chain import CHAIN_TABLE, chain_input, format_ts
@@ -60,3 +61,21 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._append, params, prepare=True)
             return [row["n"] for row in curs.fetchall()]
+
+
+def application_env(database_url: str) -> dict[str, str]:
+    """Environment for every context's eventsourcing Application: our recorder, tables owned by migrations."""
+    parts = urlsplit(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": get_topic(ChainedApplicationRecorder),
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_POOL_SIZE": "1",  # one idle connection per context application; overflow on demand
+        "POSTGRES_MAX_OVERFLOW": "9",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "CREATE_TABLE": "no",
+    }
