@@ -34,20 +34,24 @@ def run(
     by: Annotated[str, typer.Option("--by", help="who runs it (recorded with the run)")] = "cli",
 ) -> None:
     """Run the suites against this code, record the run, print what failed; exit 1 on any failure."""
+    from paulp.adapters.clock import SystemClock
+    from paulp.adapters.eventstore.recorder import application_env
+    from paulp.adapters.migrate import migrate
     from paulp.api.cli import fail, services
-    from paulp.api.wiring import build
+    from paulp.domain.services.verification import VerificationService
 
     suites = _suites(suite)
-    with services() as (settings, svc):
-        try:
-            container = build(settings, svc.database_url, svc.nats_url)
+    with services() as (_, svc):
+        try:  # only the verification context: the composition root would import every provider SDK
+            migrate(svc.database_url)
+            service = VerificationService(application_env(svc.database_url), SystemClock())
         except Exception as exc:  # database unreachable or not migratable: nothing can be recorded
             raise fail(f"verification not run: the event store is unavailable ({type(exc).__name__}: {exc})",
                        1) from None
         try:
-            outcome = run_verification(container, suites, uuid.uuid4().hex, by)
+            outcome = run_verification(service, suites, uuid.uuid4().hex, by)
         finally:
-            container.close()
+            service.close()
     for r in outcome.runs:
         style = "green" if not r.failures else "bold red"
         console.print(f"[{style}]{r.suite}[/]: {r.count(Status.PASSED)} passed, {r.count(Status.FAILED)} failed,"

@@ -13,6 +13,7 @@ from typing import Any
 from paulp.adapters.code_version import code_version
 from paulp.api.venue_session import JobFailed
 from paulp.domain.schedule import slot_run_id
+from paulp.domain.services.verification import VerificationService
 from paulp.domain.verification import Status, SuiteRun, suite_names
 
 log = logging.getLogger("paulp.verify")
@@ -37,11 +38,12 @@ class VerifyOutcome:
                 "failed": [{"suite": f.suite, "name": f.name, "error": f.error} for r in self.runs for f in r.failures]}
 
 
-def run_verification(container: Any, suites: Sequence[str], run_id: str, triggered_by: str) -> VerifyOutcome:
+def run_verification(service: VerificationService, suites: Sequence[str], run_id: str,
+                     triggered_by: str) -> VerifyOutcome:
     """Run the suites (never raises for a case) and store them in one save; a storage failure is reported."""
-    runs = container.verification.run(suites)
+    runs = service.run(suites)
     try:
-        nid = container.verification.record(run_id, runs, triggered_by, code_version())
+        nid = service.record(run_id, runs, triggered_by, code_version())
     except Exception as exc:  # reported to the caller, which exits or fails the job with it
         log.exception("verification run %s could not be stored", run_id)
         return VerifyOutcome(run_id, runs, None, f"{type(exc).__name__}: {exc}")
@@ -52,7 +54,7 @@ def verify_job(container: Any, slot_minute: datetime | None) -> dict[str, Any]:
     """The daily slot: every suite, keyed by the slot's run id (a slot's run is stored once); the job run
     fails when the run could not be stored or a case failed, so the operator's job list shows it."""
     run_id = slot_run_id(VERIFY_JOB, slot_minute) if slot_minute is not None else uuid.uuid4().hex
-    outcome = run_verification(container, suite_names("all"), run_id, "scheduler")
+    outcome = run_verification(container.verification, suite_names("all"), run_id, "scheduler")
     if outcome.store_error is not None:
         raise JobFailed("verification_not_stored", "The verification run could not be stored")
     if outcome.failed:
