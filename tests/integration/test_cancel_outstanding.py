@@ -12,12 +12,7 @@ from typer.testing import CliRunner
 from paulp.api.cancel_job import cancel_outstanding
 from paulp.domain.order_states import OrderState
 from tests.fakes.kalshi_exchange import Fault
-from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
-    System,
-    _system,
-    exchange,
-    key,
-)
+from tests.integration.kalshi_system import System, _system
 from tests.integration.test_order_pipeline import NOW
 from tests.integration.test_webhook_inbox import _resting_live_order
 
@@ -25,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:  # noqa: F811
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
     yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 

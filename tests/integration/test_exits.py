@@ -16,13 +16,7 @@ from paulp.api.exit_jobs import monitor_exits
 from paulp.domain.marks import Quotes
 from paulp.domain.schedule import Slot
 from tests.fakes.kalshi_exchange import Fault
-from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
-    AUTH,
-    System,
-    _system,
-    exchange,
-    key,
-)
+from tests.integration.kalshi_system import AUTH, System, _system
 from tests.integration.test_order_pipeline import NOW, facts, signal
 
 pytestmark = pytest.mark.integration
@@ -30,7 +24,7 @@ PAPER_TICKER = "KXEXIT-A"
 
 
 @pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:  # noqa: F811
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
     yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 

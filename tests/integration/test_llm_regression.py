@@ -21,7 +21,7 @@ from paulp.domain.routing import Provider
 from paulp.domain.services.llm_regression import RegressionNotRunnable, RegressionRunner, SuiteRun
 from tests.fakes.llm_servers import FakeLlmServer, FakeReply
 from tests.integration.helpers import make_container, wait_tracked, workers
-from tests.integration.routing_support import fake_env, provider_fakes, use_routing
+from tests.integration.routing_support import fake_env, use_routing
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 TOKEN = "regression-admin-token-0123456789abcdef"
@@ -60,19 +60,6 @@ def answering(cases: Sequence[SuiteCase], answer: Answer, overrides: Mapping[str
         case = max(found, key=lambda g: len(g.input.market_title) + len(g.input.resolution_criteria))
         return json.dumps((overrides or {}).get(case.id, answer)(case))
     return respond
-
-
-@pytest.fixture(scope="module")
-def fakes_module() -> Iterator[dict[Provider, FakeLlmServer]]:
-    with provider_fakes() as servers:
-        yield servers
-
-
-@pytest.fixture
-def fakes(fakes_module: dict[Provider, FakeLlmServer]) -> dict[Provider, FakeLlmServer]:
-    for server in fakes_module.values():
-        server.reset()
-    return fakes_module
 
 
 @pytest.fixture

@@ -23,13 +23,9 @@ from paulp.adapters.market_data import StaticMarketData
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.wiring import Container
 from paulp.domain.clock import FixedClock
+from paulp.projections.base import Projection
 from tests.integration.helpers import make_container, max_notification_id, wait_tracked, workers
-from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
-    System,
-    _system,
-    exchange,
-    key,
-)
+from tests.integration.kalshi_system import System, _system
 from tests.integration.test_order_pipeline import NOW, facts, signal
 
 pytestmark = pytest.mark.integration
@@ -115,6 +111,17 @@ def corrupt_orders(db: str) -> None:
                      " VALUES ('ghost', 'KX-NONE', 'YES', 'PAPER', 7, 7, %s)", (NOW,))
 
 
+
+def corrupted_orders_view(container: Container, orders: int) -> tuple[str, Projection]:
+    """``orders`` orders projected from the log (no projector running), then the view corrupted."""
+    db, proj = container.database_url, container.projections["orders"]
+    for i in range(orders):
+        order(container, i)
+    with psycopg.connect(db, autocommit=True) as conn:
+        catch_up_from_log(conn, proj)
+    corrupt_orders(db)
+    return db, proj
+
 def test_rebuild_when_view_corrupted_and_projector_running_then_view_is_the_replay_and_new_events_land_once(
         container: Container):
     db = container.database_url
@@ -186,7 +193,7 @@ def test_rebuild_cli_when_dry_run_then_diff_shown_and_nothing_changed_and_with_y
 
 
 @pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:  # noqa: F811
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
     yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
@@ -271,13 +278,7 @@ def test_rebuild_cli_when_refused_then_nonzero_message_and_live_view_unchanged(c
 
 def test_swap_when_read_meanwhile_then_readers_see_old_or_new_rows_never_an_empty_or_partial_view(
         container: Container):
-    db = container.database_url
-    proj = container.projections["orders"]
-    for i in range(6):
-        order(container, i)
-    with psycopg.connect(db, autocommit=True) as conn:
-        catch_up_from_log(conn, proj)
-    corrupt_orders(db)  # 3 of 6 orders and 4 history rows missing live
+    db, proj = corrupted_orders_view(container, 6)  # 3 of 6 orders and 4 history rows missing live
     seen: set[tuple[int, int]] = set()
     stop = threading.Event()
 
@@ -310,13 +311,7 @@ def test_swap_when_read_meanwhile_then_readers_see_old_or_new_rows_never_an_empt
 
 
 def test_swap_when_projector_lock_not_granted_in_time_then_refused_and_live_view_unchanged(container: Container):
-    db = container.database_url
-    proj = container.projections["orders"]
-    for i in range(3):
-        order(container, i)
-    with psycopg.connect(db, autocommit=True) as conn:
-        catch_up_from_log(conn, proj)
-    corrupt_orders(db)
+    db, proj = corrupted_orders_view(container, 3)
     before = dump(db, proj.tables)
     prepared = rb.prepare(db, proj)
     try:

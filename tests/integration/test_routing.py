@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from decimal import Decimal
 
 import psycopg
@@ -14,7 +13,7 @@ from fastapi.testclient import TestClient
 from paulp.api.app import create_app
 from paulp.api.routing_jobs import routing_tick, run_drift_sweep
 from paulp.domain.routing import GEMINI, KIMI, LLAMA, MINIMAX, OPUS, ErrorCode, Provider
-from tests.fakes.llm_servers import FakeLlmServer, FakeReply
+from tests.fakes.llm_servers import FakeReply
 from tests.integration.helpers import make_container, max_notification_id, wait_tracked, workers
 from tests.integration.routing_support import (
     KEYS,
@@ -22,7 +21,6 @@ from tests.integration.routing_support import (
     assumptions_for,
     catch_up,
     fake_env,
-    provider_fakes,
     requests_by_provider,
     use_routing,
 )
@@ -31,19 +29,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NONE_CALLED = {p: 0 for p in Provider}
-
-
-@pytest.fixture(scope="module")
-def fakes_module() -> Iterator[dict[Provider, FakeLlmServer]]:
-    with provider_fakes() as servers:
-        yield servers
-
-
-@pytest.fixture
-def fakes(fakes_module: dict[Provider, FakeLlmServer]) -> dict[Provider, FakeLlmServer]:
-    for server in fakes_module.values():
-        server.reset()
-    return fakes_module
 
 
 @pytest.fixture

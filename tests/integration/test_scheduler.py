@@ -13,16 +13,7 @@ import pytest
 from paulp.api.scheduler import CronScheduler
 from paulp.domain.clock import FixedClock
 from tests.integration.helpers import make_container
-from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
-    AUTH,
-    KEY_ID,
-    TRIGGER,
-    System,
-    _pem,
-    _system,
-    exchange,
-    key,
-)
+from tests.integration.kalshi_system import AUTH, KEY_ID, TRIGGER, System, _pem, _system
 from tests.integration.test_order_pipeline import NOW
 
 pytestmark = pytest.mark.integration
@@ -30,12 +21,12 @@ SLOT = "2026-03-02T15:00Z"  # NOW is 15:00, a Monday: ingest, reconcile, scan, a
 
 
 @pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:  # noqa: F811
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
     yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
 @pytest.fixture
-def replica(system: System, key) -> Iterator[System]:  # noqa: F811
+def replica(system: System, key) -> Iterator[System]:
     """A second process on the same database and namespace: its own container, clock and pool."""
     c = system.container
     other = make_container(c.database_url, c.nats_url, c.settings.PAULP_NAMESPACE, clock=FixedClock(NOW),

@@ -13,12 +13,7 @@ from pydantic import SecretStr
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.webhook_jobs import process_inbox
-from tests.integration.test_orchestrator import (  # noqa: F401 - fixtures
-    System,
-    _system,
-    exchange,
-    key,
-)
+from tests.integration.kalshi_system import System, _system
 from tests.integration.test_order_pipeline import facts, signal
 
 pytestmark = pytest.mark.integration
@@ -26,7 +21,7 @@ SECRET = "relay-secret-0123456789abcdefghij"
 
 
 @pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:  # noqa: F811
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
     for s in _system(fresh_db, nats_url, namespace, exchange, key, tmp_path):
         s.container.settings.KALSHI_WEBHOOK_SECRET = SecretStr(SECRET)
         yield s

@@ -1,0 +1,39 @@
+"""Fixtures shared by the integration modules: the loopback Kalshi exchange with its signing key, and the
+loopback LLM providers (started once per module, reset before each test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from paulp.domain.routing import Provider
+from tests.fakes.kalshi_exchange import FakeKalshiExchange
+from tests.fakes.llm_servers import FakeLlmServer
+from tests.integration.kalshi_system import KEY_ID
+from tests.integration.routing_support import provider_fakes
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def exchange(key: rsa.RSAPrivateKey) -> Iterator[FakeKalshiExchange]:
+    with FakeKalshiExchange(key.public_key(), KEY_ID) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def fakes_module() -> Iterator[dict[Provider, FakeLlmServer]]:
+    with provider_fakes() as servers:
+        yield servers
+
+
+@pytest.fixture
+def fakes(fakes_module: dict[Provider, FakeLlmServer]) -> dict[Provider, FakeLlmServer]:
+    for server in fakes_module.values():
+        server.reset()
+    return fakes_module

@@ -1,0 +1,142 @@
+"""The Kalshi-backed system of the orchestrator tests, shared by every module that trades through the
+loopback exchange: the app over one container, the fake exchange behind it, and helpers to look into the
+log. The ``key`` and ``exchange`` fixtures are in this folder's conftest."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from eventsourcing.persistence import StoredEvent
+from fastapi.testclient import TestClient
+
+from paulp.adapters.eventstore.codec import make_mapper
+from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
+from paulp.adapters.kalshi.port import KalshiVenuePort
+from paulp.adapters.kalshi.signing import load_credentials
+from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.adapters.market_data import StaticMarketData
+from paulp.adapters.projector import catch_up_from_log
+from paulp.api.app import create_app
+from paulp.api.wiring import Container
+from paulp.domain.clock import FixedClock
+from paulp.domain.execution_orders import VenueOrder
+from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.orders import Order
+from paulp.domain.services.pipeline import OrderPipeline
+from tests.fakes.kalshi_exchange import FakeKalshiExchange
+from tests.integration.helpers import make_container, max_notification_id
+from tests.integration.test_order_pipeline import NOW, facts, signal
+
+TOKEN = "test-admin-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+TRIGGER = "orch-trigger-token-0123456789abcdef"
+KEY_ID = str(uuid.uuid4())
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+class System:
+    """The app over one container, the fake exchange behind it, and helpers to look into the log."""
+
+    def __init__(self, container: Container, exchange: FakeKalshiExchange, key: rsa.RSAPrivateKey) -> None:
+        self.container, self.exchange, self.key = container, exchange, key
+        self.client = TestClient(create_app(container))
+
+    def project(self, *names: str) -> None:
+        with psycopg.connect(self.container.database_url, autocommit=True) as conn:
+            for name in names or ("orders", "venue_orders", "market_marks"):
+                catch_up_from_log(conn, self.container.projections[name])
+
+    def head(self) -> int:
+        return max_notification_id(self.container.database_url)
+
+    def events(self, topic_part: str, after: int = 0) -> list[Any]:
+        mapper = make_mapper()
+        with psycopg.connect(self.container.database_url) as conn:
+            rows = conn.execute("SELECT originator_id, originator_version, topic, state FROM paulp_events"
+                                " WHERE topic LIKE %s AND notification_id > %s ORDER BY notification_id",
+                                (f"%{topic_part}%", after)).fetchall()
+        return [mapper.to_domain_event(StoredEvent(UUID(str(o)), v, t, bytes(s))) for o, v, t, s in rows]
+
+    def tradable_ticker(self) -> str:
+        markets = self.exchange.markets
+        return min((t for t, v in markets.items() if 25 <= v["yes_ask"] <= 90),
+                   key=lambda t: (markets[t]["yes_ask"] - markets[t]["yes_bid"], t))
+
+    def venue_port(self) -> tuple[KalshiVenuePort, KalshiClient]:
+        client = KalshiClient(EvidenceStore(self.container.settings.evidence_dir()),
+                              config=KalshiClientConfig(base_url=self.exchange.base_url, timeout_s=2.0),
+                              credentials=load_credentials(KEY_ID, _pem(self.key)))
+        return KalshiVenuePort(KalshiVenue(client)), client
+
+    def live_order(self, signal_id: str, size: int, move_up_by: int = 0) -> tuple[str, Any]:
+        """A LIVE bonding order through the real pipeline, priced at the fake's ask as we saw it; with
+        ``move_up_by`` the market moves up before the order arrives, so it rests. (ticker, outcome)."""
+        ticker = self.tradable_ticker()
+        m = self.exchange.markets[ticker]
+        base = facts(ticker)
+        book = base.snapshot.__class__(ticker=ticker, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
+                                        no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"], volume_24h=50_000,
+                                        settlement_time=base.snapshot.settlement_time,
+                                        close_time=base.snapshot.close_time, category="economics")
+        market = base.__class__(**{**base.__dict__, "snapshot": book})
+        price = m["yes_ask"]
+        m.update(yes_bid=m["yes_bid"] + move_up_by, yes_ask=m["yes_ask"] + move_up_by)
+        port, client = self.venue_port()
+        try:
+            c = self.container
+            pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({ticker: market}),
+                                     c.pipeline(StaticMarketData({})).portfolio, port,
+                                     modes={"bonding": ExecutionMode.LIVE})
+            out = pipeline.process(signal(signal_id, ticker, size=size, price=price))
+        finally:
+            port.close(client)
+        return ticker, out
+
+    def live_fill(self, signal_id: str, size: int = 50) -> tuple[str, str]:
+        """A LIVE bonding order filled at the fake through the real pipeline; (ticker, order id)."""
+        ticker, out = self.live_order(signal_id, size)
+        assert out.state == "FILLED", out
+        return ticker, out.order_id
+
+    def orphan_at_venue(self, ticker: str, count: int) -> None:
+        """Contracts bought at the venue behind our back (no lifecycle order knows them)."""
+        port, client = self.venue_port()
+        try:
+            ask = self.exchange.markets[ticker]["yes_ask"]
+            port.submit(VenueOrder(ticker, f"manual-{uuid.uuid4().hex[:8]}", "yes", "buy", count, "limit", ask, None))
+        finally:
+            port.close(client)
+
+    def pending_order(self, sid: str, ticker: str, price: int, minutes: int = 0, strategy: str = "bonding",
+                      max_price: int | None = None) -> str:
+        order = Order.create(signal_id=sid, strategy=strategy, ticker=ticker, side="YES", requested_size=20,
+                             max_price=price if max_price is None else max_price,
+                             now=NOW + timedelta(minutes=minutes), signal_model_probability=0.6, signal_edge=0.1,
+                             signal_confidence=0.8)
+        self.container.orders.save(order)
+        return order.order_id
+
+
+def _system(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiExchange, key: rsa.RSAPrivateKey,
+            tmp_path: Any, credentials: bool = True) -> Iterator[System]:
+    config: dict[str, Any] = {"KALSHI_BASE_URL": exchange.base_url, "PAULP_EVIDENCE_DIR": tmp_path / "evidence",
+                              "WEBHOOK_TRIGGER_TOKEN": TRIGGER}
+    if credentials:
+        config.update(KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=_pem(key))
+    container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW), admin_token=TOKEN, **config)
+    try:
+        yield System(container, exchange, key)
+    finally:
+        container.close()
