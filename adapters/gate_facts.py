@@ -49,6 +49,7 @@ REGRESSION_RESULTS_7D = "SELECT passed FROM views.llm_regression_results WHERE s
 ADVERSARIAL_RESULTS = ("SELECT r.passed FROM views.llm_regression_results r JOIN (SELECT DISTINCT ON (suite) run_id"
                        " FROM views.llm_regression_runs ORDER BY suite, notification_id DESC) latest USING (run_id)"
                        " WHERE r.gate_category IN ('prompt_injection', 'adversarial')")
+BACKTESTS_30D = "SELECT expected_value FROM views.backtests WHERE completed_at > %s"  # ADR 0265
 EVIDENCE_SAMPLE = 5
 PAPER_ORDERS = ("SELECT count(*) FROM views.kalshi_orders WHERE execution_mode = 'PAPER'"
                 " AND strategy ILIKE %s")
@@ -104,8 +105,7 @@ class DatabaseGateFacts:
             bonding = _count(conn, PAPER_ORDERS, "%bonding%")
             weather = _count(conn, PAPER_ORDERS, "%weather%")
             filled = _count(conn, FILLED_ORDERS)
-            backtests = [float(v) for (v,) in conn.execute(
-                "SELECT expected_value FROM views.backtests WHERE completed_at > %s", (now - timedelta(days=30),))]
+            backtests = [float(v) for (v,) in conn.execute(BACKTESTS_30D, (now - timedelta(days=30),))]
             pairs = _count(conn, "SELECT count(*) FROM views.market_pairs WHERE status = 'approved'"
                                  " AND equivalence_grade IN ('identical', 'near_equivalent')")
         return Phase2Facts(

@@ -16,6 +16,8 @@ console = Console()
 
 LIST = ("SELECT backtest_id, strategy, name, period_start, period_end, trades, wins, pnl, expected_value, sharpe,"
         " max_drawdown, completed_at FROM views.backtests ORDER BY completed_at DESC, backtest_id LIMIT %s")
+LIST_KEYS = ("backtestId", "strategy", "name", "periodStart", "periodEnd", "trades", "wins", "pnl", "expectedValue",
+             "sharpe", "maxDrawdown", "completedAt")
 
 
 def _summary(rec: Any, created: bool, result: Any) -> dict[str, Any]:
@@ -38,10 +40,8 @@ def run(
 ) -> None:
     """Run the backtest, store it (once: the same inputs find the earlier record) and print its metrics."""
     from paulp.adapters.backtest_data import BacktestDataError, load_fair_probabilities, load_history
-    from paulp.adapters.clock import SystemClock
-    from paulp.adapters.eventstore.recorder import application_env
-    from paulp.adapters.migrate import migrate
     from paulp.api.cli import fail, services
+    from paulp.api.contexts import open_context
     from paulp.domain.backtest import BacktestConfig, InvalidBacktest, run_backtest
     from paulp.domain.capital import UnknownStrategy, allocation_for
     from paulp.domain.services.backtests import BacktestService
@@ -58,8 +58,7 @@ def run(
     except (BacktestDataError, InvalidBacktest, UnknownStrategy) as exc:
         raise fail(str(exc)) from None
     with services() as (_, svc):
-        migrate(svc.database_url)
-        app = BacktestService(application_env(svc.database_url), SystemClock())
+        app = open_context(BacktestService, svc.database_url)
         try:
             stored = app.record(result, config, label, history.sha256)
         finally:
@@ -88,11 +87,8 @@ def list_backtests(
 
     with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
         rows = conn.execute(LIST, (limit,)).fetchall()
-    if as_json:
-        keys = ("backtestId", "strategy", "name", "periodStart", "periodEnd", "trades", "wins", "pnl",
-                "expectedValue", "sharpe", "maxDrawdown", "completedAt")
-        typer.echo(json.dumps([dict(zip(keys, (str(v) if i in (0, 3, 4, 11) else v for i, v in enumerate(r)),
-                                        strict=True)) for r in rows]))
+    if as_json:  # ids and times as text, numbers as numbers
+        typer.echo(json.dumps([dict(zip(LIST_KEYS, r, strict=True)) for r in rows], default=str))
         return
     table = Table("completed", "strategy", "name", "trades", "wins", "pnl", "EV/trade", "sharpe", "max DD")
     for _id, strat, nm, _ps, _pe, trades, wins, pnl, ev, sharpe, dd, completed in rows:

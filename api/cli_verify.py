@@ -34,17 +34,14 @@ def run(
     by: Annotated[str, typer.Option("--by", help="who runs it (recorded with the run)")] = "cli",
 ) -> None:
     """Run the suites against this code, record the run, print what failed; exit 1 on any failure."""
-    from paulp.adapters.clock import SystemClock
-    from paulp.adapters.eventstore.recorder import application_env
-    from paulp.adapters.migrate import migrate
     from paulp.api.cli import fail, services
+    from paulp.api.contexts import open_context
     from paulp.domain.services.verification import VerificationService
 
     suites = _suites(suite)
     with services() as (_, svc):
         try:  # only the verification context: the composition root would import every provider SDK
-            migrate(svc.database_url)
-            service = VerificationService(application_env(svc.database_url), SystemClock())
+            service = open_context(VerificationService, svc.database_url)
         except Exception as exc:  # database unreachable or not migratable: nothing can be recorded
             raise fail(f"verification not run: the event store is unavailable ({type(exc).__name__}: {exc})",
                        1) from None

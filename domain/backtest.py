@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -127,8 +128,13 @@ class _Open:
     entered_at: datetime
 
 
-def _as_of(bars: Sequence[Bar], t: datetime) -> list[Bar]:
-    return [b for b in bars if b.end <= t]
+def _as_of(bars: Sequence[Bar], t: datetime) -> Sequence[Bar]:
+    """The bars ended by ``t``: a binary search, since bars are in strictly increasing time (``_check``)."""
+    return bars[:bisect_right(bars, t, key=_end)]
+
+
+def _end(bar: Bar) -> datetime:
+    return bar.end
 
 
 def catalogue_at(history: Mapping[str, Sequence[Bar]], t: datetime) -> list[CatalogueMarket]:
@@ -137,7 +143,7 @@ def catalogue_at(history: Mapping[str, Sequence[Bar]], t: datetime) -> list[Cata
     markets: list[CatalogueMarket] = []
     for ticker, bars in history.items():
         seen = _as_of(bars, t)
-        recent = [b for b in seen if b.end > t - VOLUME_WINDOW]
+        recent = seen[bisect_right(seen, t - VOLUME_WINDOW, key=_end):]
         if not recent:
             continue
         last = seen[-1]

@@ -1,0 +1,20 @@
+"""One context application on its own, for a command that needs only it (``paulp backtest run``, ``paulp
+verify run``): the composition root builds every context and imports every provider SDK, seconds such a
+command need not spend."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from paulp.adapters.clock import SystemClock
+from paulp.adapters.eventstore.recorder import application_env
+from paulp.adapters.migrate import migrate
+from paulp.domain.services.base import PaulpApplication
+
+A = TypeVar("A", bound=PaulpApplication)
+
+
+def open_context(cls: type[A], database_url: str) -> A:
+    """Migrate (as ``build`` does), then the one application on the shared log; the caller closes it."""
+    migrate(database_url)
+    return cls(application_env(database_url), SystemClock())
