@@ -41,7 +41,7 @@ TRIGGER = "orch-trigger-token-0123456789abcdef"
 KEY_ID = str(uuid.uuid4())
 
 
-def _pem(key: rsa.RSAPrivateKey) -> str:
+def pem(key: rsa.RSAPrivateKey) -> str:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode()
 
@@ -77,7 +77,7 @@ class System:
     def venue_port(self) -> tuple[KalshiVenuePort, KalshiClient]:
         client = KalshiClient(EvidenceStore(self.container.settings.evidence_dir()),
                               config=KalshiClientConfig(base_url=self.exchange.base_url, timeout_s=2.0),
-                              credentials=load_credentials(KEY_ID, _pem(self.key)))
+                              credentials=load_credentials(KEY_ID, pem(self.key)))
         return KalshiVenuePort(KalshiVenue(client)), client
 
     def live_order(self, signal_id: str, size: int, move_up_by: int = 0) -> tuple[str, Any]:
@@ -134,7 +134,7 @@ def _system(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiEx
     config: dict[str, Any] = {"KALSHI_BASE_URL": exchange.base_url, "PAULP_EVIDENCE_DIR": tmp_path / "evidence",
                               "WEBHOOK_TRIGGER_TOKEN": TRIGGER}
     if credentials:
-        config.update(KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=_pem(key))
+        config.update(KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=pem(key))
     container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW), admin_token=TOKEN, **config)
     try:
         yield System(container, exchange, key)

@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
@@ -24,6 +23,7 @@ from paulp.domain.gate_criteria import CRITERIA
 from paulp.domain.governance import SweepSample
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import max_notification_id, wait_tracked, workers
+from tests.integration.kalshi_system import pem
 from tests.security.support import app_client
 
 pytestmark = pytest.mark.integration
@@ -33,16 +33,6 @@ OTHER = "gates-other-token-0123456789abcdefghij"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 KEY_ID = str(uuid.uuid4())
 GO_LIVE = {"approver": "Alice", "secondApprover": "Bob", "capitalAllocationUsd": 1000}
-
-
-@pytest.fixture(scope="module")
-def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
 
 
 @pytest.fixture
@@ -199,7 +189,7 @@ def test_phase4_when_unforced_signoff_passes_then_go_live_gate_opens(fresh_db: s
     with FakeKalshiExchange(key.public_key(), KEY_ID, balance_cents=80_000) as exchange, \
             app_client(fresh_db, nats_url, namespace, ADMIN_TOKEN=TOKEN, PAULP_MARKS=False,
                        PAULP_EVIDENCE_DIR=str(tmp_path / "evidence"), KALSHI_BASE_URL=exchange.base_url,
-                       KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=_pem(key)) as (client, container), \
+                       KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=pem(key)) as (client, container), \
             workers(container):
         blocked = client.post("/admin/strategies/bonding/go-live", headers=AUTH, json=GO_LIVE)
         assert (blocked.status_code, blocked.json()["code"]) == (409, "phase_gate_not_passed")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
@@ -19,15 +17,11 @@ from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
 from tests.integration.helpers import make_container
+from tests.integration.kalshi_system import pem
 from tests.integration.test_order_pipeline import NOW, facts, signal
 
 pytestmark = pytest.mark.integration
 KEY_ID = str(uuid.uuid4())
-
-
-@pytest.fixture(scope="module")
-def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @pytest.fixture
@@ -45,7 +39,7 @@ def live(fresh_db, nats_url, namespace, key, tmp_path):
         market = market.__class__(**{**market.__dict__, "snapshot": book})
         client = KalshiClient(EvidenceStore(tmp_path / "evidence"),
                               config=KalshiClientConfig(base_url=exchange.base_url, timeout_s=2.0),
-                              credentials=load_credentials(KEY_ID, _pem(key)))
+                              credentials=load_credentials(KEY_ID, pem(key)))
         port = KalshiVenuePort(KalshiVenue(client))
         pipeline = OrderPipeline(container.orders, container.breaker, container.execution,
                                  StaticMarketData({ticker: market}), container.pipeline(StaticMarketData({})).portfolio,
@@ -53,11 +47,6 @@ def live(fresh_db, nats_url, namespace, key, tmp_path):
         yield pipeline, exchange, ticker, m
         port.close(client)
     container.close()
-
-
-def _pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
 
 
 def _signal(sid: str, ticker: str, ask: int):

@@ -13,7 +13,7 @@ import pytest
 from paulp.api.scheduler import CronScheduler
 from paulp.domain.clock import FixedClock
 from tests.integration.helpers import make_container
-from tests.integration.kalshi_system import AUTH, KEY_ID, TRIGGER, System, _pem, _system
+from tests.integration.kalshi_system import AUTH, KEY_ID, TRIGGER, System, _system, pem
 from tests.integration.test_order_pipeline import NOW
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def replica(system: System, key) -> Iterator[System]:
     c = system.container
     other = make_container(c.database_url, c.nats_url, c.settings.PAULP_NAMESPACE, clock=FixedClock(NOW),
                            KALSHI_BASE_URL=system.exchange.base_url, PAULP_EVIDENCE_DIR=c.settings.evidence_dir(),
-                           WEBHOOK_TRIGGER_TOKEN=TRIGGER, KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=_pem(key))
+                           WEBHOOK_TRIGGER_TOKEN=TRIGGER, KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=pem(key))
     try:
         yield System(other, system.exchange, key)
     finally:
