@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,7 @@ from paulp.domain.clock import FixedClock
 from paulp.domain.execution_orders import VenueOrder
 from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.orders import Order
+from paulp.domain.ports import MarketFacts
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import make_container, max_notification_id
@@ -44,6 +46,21 @@ KEY_ID = str(uuid.uuid4())
 def pem(key: rsa.RSAPrivateKey) -> str:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode()
+
+
+def tradable_ticker(exchange: FakeKalshiExchange) -> str:
+    """The fake's tightest market with an ask in 25-90 (deterministic: ties by ticker)."""
+    markets = exchange.markets
+    return min((t for t, v in markets.items() if 25 <= v["yes_ask"] <= 90),
+               key=lambda t: (markets[t]["yes_ask"] - markets[t]["yes_bid"], t))
+
+
+def facts_at_book(exchange: FakeKalshiExchange, ticker: str) -> MarketFacts:
+    """The pipeline's market facts for ``ticker`` priced at the fake's book as it stands now."""
+    m, base = exchange.markets[ticker], facts(ticker)
+    book = replace(base.snapshot, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"], no_bid=100 - m["yes_ask"],
+                   no_ask=100 - m["yes_bid"])
+    return replace(base, snapshot=book)
 
 
 class System:
@@ -70,9 +87,7 @@ class System:
         return [mapper.to_domain_event(StoredEvent(UUID(str(o)), v, t, bytes(s))) for o, v, t, s in rows]
 
     def tradable_ticker(self) -> str:
-        markets = self.exchange.markets
-        return min((t for t, v in markets.items() if 25 <= v["yes_ask"] <= 90),
-                   key=lambda t: (markets[t]["yes_ask"] - markets[t]["yes_bid"], t))
+        return tradable_ticker(self.exchange)
 
     def venue_port(self) -> tuple[KalshiVenuePort, KalshiClient]:
         client = KalshiClient(EvidenceStore(self.container.settings.evidence_dir()),
@@ -85,12 +100,7 @@ class System:
         ``move_up_by`` the market moves up before the order arrives, so it rests. (ticker, outcome)."""
         ticker = self.tradable_ticker()
         m = self.exchange.markets[ticker]
-        base = facts(ticker)
-        book = base.snapshot.__class__(ticker=ticker, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
-                                        no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"], volume_24h=50_000,
-                                        settlement_time=base.snapshot.settlement_time,
-                                        close_time=base.snapshot.close_time, category="economics")
-        market = base.__class__(**{**base.__dict__, "snapshot": book})
+        market = facts_at_book(self.exchange, ticker)
         price = m["yes_ask"]
         m.update(yes_bid=m["yes_bid"] + move_up_by, yes_ask=m["yes_ask"] + move_up_by)
         port, client = self.venue_port()

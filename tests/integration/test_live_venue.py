@@ -17,8 +17,8 @@ from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
 from tests.integration.helpers import make_container
-from tests.integration.kalshi_system import pem
-from tests.integration.test_order_pipeline import NOW, facts, signal
+from tests.integration.kalshi_system import facts_at_book, pem, tradable_ticker
+from tests.integration.test_order_pipeline import NOW, signal
 
 pytestmark = pytest.mark.integration
 KEY_ID = str(uuid.uuid4())
@@ -28,15 +28,9 @@ KEY_ID = str(uuid.uuid4())
 def live(fresh_db, nats_url, namespace, key, tmp_path):
     container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW))
     with FakeKalshiExchange(key.public_key(), KEY_ID) as exchange:
-        ticker = min((t for t, v in exchange.markets.items() if 25 <= v["yes_ask"] <= 90),
-                     key=lambda t: (exchange.markets[t]["yes_ask"] - exchange.markets[t]["yes_bid"], t))
+        ticker = tradable_ticker(exchange)
         m = exchange.markets[ticker]
-        market = facts(ticker)
-        book = market.snapshot.__class__(ticker=ticker, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
-                                          no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"], volume_24h=50_000,
-                                          settlement_time=market.snapshot.settlement_time,
-                                          close_time=market.snapshot.close_time, category="economics")
-        market = market.__class__(**{**market.__dict__, "snapshot": book})
+        market = facts_at_book(exchange, ticker)
         client = KalshiClient(EvidenceStore(tmp_path / "evidence"),
                               config=KalshiClientConfig(base_url=exchange.base_url, timeout_s=2.0),
                               credentials=load_credentials(KEY_ID, pem(key)))
