@@ -20,6 +20,7 @@ from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
 from paulp.domain.services.exits import ExitsService
+from paulp.domain.services.fair_values import FairValueService
 from paulp.domain.services.gates import GateSignoffService
 from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.markets import MarketsService
@@ -55,6 +56,7 @@ class Container:
     reviews: ReviewsService
     gates: GateSignoffService
     verification: VerificationService
+    fair_values: FairValueService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     exits: ExitsService = field(init=False)
@@ -74,6 +76,7 @@ class Container:
         self.reviews.close()
         self.gates.close()
         self.verification.close()
+        self.fair_values.close()
         self.pool.close()  # its worker threads and connections go with the container
 
     @property
@@ -112,6 +115,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         reviews=ReviewsService(env, clock),
         gates=GateSignoffService(env, clock),
         verification=VerificationService(env, clock),
+        fair_values=FairValueService(env, clock),
         pool=pool,
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module

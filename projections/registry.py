@@ -5,6 +5,7 @@ from __future__ import annotations
 from paulp.projections.backtests import BacktestsProjection
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
+from paulp.projections.fair_values import FairValuesProjection
 from paulp.projections.gates import GateSignoffsProjection
 from paulp.projections.job_runs import JobRunsProjection
 from paulp.projections.llm_regression import LlmRegressionProjection
@@ -25,4 +26,5 @@ def all_projections() -> dict[str, Projection]:
     projections += [LlmRegressionProjection()]
     projections += [BacktestsProjection()]
     projections += [VerificationResultsProjection()]
+    projections += [FairValuesProjection()]
     return {p.name: p for p in projections}
