@@ -31,7 +31,7 @@ _OPTIONAL_TEXT = (
     "WEBHOOK_TRIGGER_TOKEN", "KALSHI_WEBHOOK_SECRET", "WEBHOOK_SHARED_SECRET", "KALSHI_API_KEY",
     "KALSHI_PRIVATE_KEY", "ANTHROPIC_API_KEY", "MINIMAX_API_KEY", "MOONSHOT_API_KEY", "GOOGLE_AI_API_KEY",
     "LLM_ROUTING_FORCE_MODEL", "LLM_ROUTING_FORCE_ROUTE_CLASS", "IBKR_ACCOUNT_ID", "IBKR_USERNAME",
-    "IBKR_PASSWORD", "NOAA_CDO_TOKEN",
+    "IBKR_PASSWORD", "NOAA_CDO_TOKEN", "NOAA_CDO_CONTACT",
 )
 
 
@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     IBKR_USERNAME: SecretStr | None = None
     IBKR_PASSWORD: SecretStr | None = None
     NOAA_CDO_TOKEN: SecretStr | None = None
+    NOAA_CDO_BASE_URL: str = "https://www.ncdc.noaa.gov/cdo-web/api/v2"  # http only to loopback (the fake)
+    NOAA_CDO_CONTACT: str | None = None  # who NOAA can reach about our traffic: goes in the User-Agent
     ANTHROPIC_API_KEY: SecretStr | None = None
     MINIMAX_API_KEY: SecretStr | None = None
     MOONSHOT_API_KEY: SecretStr | None = None

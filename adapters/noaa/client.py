@@ -1,0 +1,207 @@
+"""NOAA CDO v2 client (api-and-security §3.3, §4, §7.3): token header, paced, evidenced, retried with care.
+
+Every response body, success or error, is stored in the evidence store and its fetch indexed (with the
+status) before it is parsed. The token travels only in the ``token`` header, so the endpoint and params
+that reach the index never hold it. Synchronous on purpose: the scan job that calls it is synchronous.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
+from paulp.adapters.kalshi.client_errors import json_object, retry_after_seconds
+from paulp.adapters.noaa.errors import (
+    NoaaError,
+    NoaaEvidenceWriteFailed,
+    NoaaNotConfigured,
+    NoaaResponseInvalid,
+    error_for_status,
+    error_for_transport,
+)
+
+DEFAULT_BASE_URL = "https://www.ncdc.noaa.gov/cdo-web/api/v2"
+EVIDENCE_SOURCE = "noaa_cdo"
+TOKEN_HEADER = "token"  # noqa: S105 - the header's name, not a secret
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+FetchRecorder = Callable[[EvidenceFetch], None]
+
+
+def check_base_url(url: str) -> str:
+    """https anywhere; plain http only to a loopback host (the test fake), so the token never travels in clear."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if host and (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        return url.strip().rstrip("/")
+    raise NoaaNotConfigured(f"NOAA_CDO_BASE_URL must be an https URL (http only for loopback), got {url!r}")
+
+
+@dataclass(frozen=True)
+class NoaaClientConfig:
+    """§3.3 policy (10 s, 3 retries, 1 s doubling, full jitter) and the CDO pace of 5 requests a second."""
+
+    base_url: str = DEFAULT_BASE_URL
+    timeout_s: float = 10.0
+    max_retries: int = 3
+    backoff_base_s: float = 1.0
+    backoff_factor: float = 2.0
+    backoff_cap_s: float = 8.0
+    max_retry_after_s: float = 30.0  # a longer Retry-After gives up instead of stalling the scan
+    requests_per_s: float = 5.0
+    contact: str = ""
+
+    @property
+    def user_agent(self) -> str:
+        return f"Paul-P/1.0 (NOAA CDO client; contact: {self.contact.strip() or 'unset, see NOAA_CDO_CONTACT'})"
+
+
+@dataclass(frozen=True)
+class NoaaResponse:
+    """A parsed 2xx body with the hash of the exact bytes it was parsed from."""
+
+    status: int
+    data: dict[str, Any]
+    evidence_hash: str
+    fetch: EvidenceFetch = field(repr=False)
+    attempts: int = 1
+
+
+class Pacer:
+    """At most ``rate`` request starts a second, process-wide for this client (CDO's 5 rps)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock, self._sleep, self._next = clock, sleep, 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            delay = self._next - self._clock()
+            if delay > 0:
+                self._sleep(delay)
+            self._next = max(self._clock(), self._next) + self.interval
+
+
+class NoaaCdoClient:
+    """Thin transport to CDO v2; one per scan. A missing token fails every call before anything is sent."""
+
+    def __init__(
+        self,
+        evidence: EvidenceStore,
+        token: str | None,
+        *,
+        config: NoaaClientConfig | None = None,
+        record: FetchRecorder | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config or NoaaClientConfig()
+        self._base_url = check_base_url(self.config.base_url)
+        self._token = (token or "").strip() or None
+        self._evidence, self._record, self._now = evidence, record, now
+        self._sleep, self._jitter = sleep, jitter
+        self._pacer = Pacer(self.config.requests_per_s)
+        self.requests_sent = 0
+        self._http = httpx.Client(timeout=httpx.Timeout(self.config.timeout_s), transport=transport,
+                                  headers={"Accept": "application/json", "User-Agent": self.config.user_agent},
+                                  follow_redirects=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> NoaaCdoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def require_token(self) -> str:
+        if self._token is None:
+            raise NoaaNotConfigured("NOAA CDO token is not configured: set NOAA_CDO_TOKEN (no request was sent)")
+        return self._token
+
+    def get(self, path: str, params: Mapping[str, Any]) -> NoaaResponse:
+        """One logical GET, retried per §3.3 on 429/5xx/timeouts; 401 and other 4xx are final."""
+        token = self.require_token()
+        url, query = self.url_for(path), {k: v for k, v in params.items() if v is not None}
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pacer.wait()
+            self.requests_sent += 1
+            try:
+                response = self._http.get(url, params=query, headers={TOKEN_HEADER: token})
+            except httpx.TransportError as exc:
+                if attempt > self.config.max_retries:
+                    raise error_for_transport(exc, path) from exc
+                self._sleep(self._backoff(attempt))
+                continue
+            result = self._evidence_and_parse(response, url, path, query, attempt)
+            if isinstance(result, NoaaResponse):
+                return result
+            if response.status_code in RETRY_STATUSES and attempt <= self.config.max_retries:
+                delay = self._retry_delay(attempt, response)
+                if delay is not None:
+                    self._sleep(delay)
+                    continue
+            raise result
+
+    def url_for(self, path: str) -> str:
+        """The endpoint as the evidence index records it: the full URL, never the token (§4.3, §4.6)."""
+        return self._base_url + path
+
+    def _evidence_and_parse(self, response: httpx.Response, url: str, path: str, query: dict[str, Any],
+                            attempt: int) -> NoaaResponse | NoaaError:
+        """Store the exact bytes and index the fetch first; only then look inside them."""
+        body, status = response.content, response.status_code
+        try:
+            blob = self._evidence.put(body)
+            fetch = EvidenceFetch(evidence_hash=blob.evidence_hash, source=EVIDENCE_SOURCE, endpoint=url,
+                                  fetched_at=self._now().astimezone(UTC).isoformat(timespec="milliseconds"),
+                                  size_bytes=len(body), request_method="GET", request_params=query,
+                                  response_status=status)
+            if self._record is not None:
+                self._record(fetch)
+        except Exception as exc:
+            raise NoaaEvidenceWriteFailed(f"GET {path}: {status} response could not be stored as evidence "
+                                          f"({type(exc).__name__})", status=status) from exc
+        ctx: dict[str, Any] = {"status": status, "evidence_hash": blob.evidence_hash, "fetch": fetch, "path": path}
+        if 200 <= status < 300:
+            data = json_object(body) if body.strip() else {}
+            if data is None:
+                return NoaaResponseInvalid(f"GET {path}: {status} body is not a JSON object", **ctx)
+            return NoaaResponse(status, data, blob.evidence_hash, fetch, attempt)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), int(self._now().timestamp() * 1000))
+        return error_for_status(response, ctx, retry_after)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base·factor^(attempt-1))]."""
+        cfg = self.config
+        return self._jitter() * min(cfg.backoff_cap_s, cfg.backoff_base_s * cfg.backoff_factor ** (attempt - 1))
+
+    def _retry_delay(self, attempt: int, response: httpx.Response) -> float | None:
+        """At least Retry-After when CDO gives one; None when that is longer than we may wait."""
+        delay = self._backoff(attempt)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), int(self._now().timestamp() * 1000))
+        if retry_after is None:
+            return delay
+        if retry_after > self.config.max_retry_after_s:
+            return None
+        return max(delay, retry_after)
