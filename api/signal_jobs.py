@@ -27,6 +27,7 @@ from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, OrderState
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.prices import prob_to_cents
+from paulp.domain.services.fair_values import FairValueService
 from paulp.domain.services.pipeline import RESUMABLE_STATES, OrderPipeline
 from paulp.domain.strategies.bonding import allocate
 from paulp.domain.strategies.bonding_signals import (
@@ -79,11 +80,16 @@ def catalogue_market(raw: dict[str, Any]) -> CatalogueMarket | None:
     )
 
 
-def scan_bonding(port: KalshiVenuePort, capital: float, now: datetime) -> tuple[list[BondingSignal], int]:
+def scan_bonding(port: KalshiVenuePort, capital: float, now: datetime,
+                 fair_values: FairValueService) -> tuple[list[BondingSignal], int]:
+    """Signals with the operators' fair probabilities current at ``now``, read from the log for the allocated
+    markets (ADR 0277): none current, no bond has edge and only tails are signalled."""
     found = venue_call("market catalogue read", port.markets, CATALOGUE_PAGES)
     catalogue = [m for m in (catalogue_market(raw) for raw in found.value) if m is not None]
     allocation = allocate(capital, bond_candidates(catalogue), tail_candidates(catalogue))
-    return bonding_signals(allocation, now), len(found.value)
+    allocated = [p.bond.market_id for p in allocation.bond_positions]
+    allocated += [p.tail.market_id for p in allocation.tail_positions]
+    return bonding_signals(allocation, now, fair_values.current(allocated, now)), len(found.value)
 
 
 def _open_keys(container: Any) -> set[tuple[str, str, str]]:
@@ -118,7 +124,7 @@ def _scan_one(container: Any, port: KalshiVenuePort, alloc: StrategyAllocation, 
     row: dict[str, Any] = {"strategy": alloc.strategy, "capital": alloc.capital, "signalCount": 0}
     try:
         if alloc.strategy == "bonding":
-            signals, markets = scan_bonding(port, alloc.capital, now)
+            signals, markets = scan_bonding(port, alloc.capital, now, container.fair_values)
             row["marketsScanned"] = markets
         else:
             raise StrategyUnavailable(f"no signal source is wired for {alloc.strategy}"

@@ -55,11 +55,10 @@ def _text(value: object, field: str, limit: int) -> str:
 
 
 def _probability(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidFairValue(f"probability must be a number, got {value!r}")
-    if not 0 < value < 1:
-        raise InvalidFairValue(f"probability must be strictly between 0 and 1, got {value}")
-    return float(value)
+    number = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    if not number or not 0 < value < 1:  # type: ignore[operator]
+        raise InvalidFairValue(f"probability must be a number strictly between 0 and 1, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 class FairValue(Aggregate):

@@ -1,0 +1,158 @@
+"""Operator fair values on real PostgreSQL + NATS (ADR 0277): the scan against the loopback Kalshi exchange
+signals bonds only on markets whose fair value is current (read from the log, not the view), and
+``paulp fair`` (run in-process) stores good input, refuses bad input with exit 2, and lists the view."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from paulp.adapters.migrate import migrate
+from paulp.adapters.projector import catch_up_from_log
+from paulp.api.cli import app
+from paulp.api.signal_jobs import strategy_modes
+from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
+from paulp.domain.fair_values import FairValue
+from tests.integration.helpers import make_container, max_notification_id
+from tests.integration.kalshi_system import AUTH, System, _system
+from tests.integration.test_order_pipeline import NOW
+from tests.integration.test_rebuild import assert_live_equals_replay
+
+pytestmark = pytest.mark.integration
+
+BONDS = tuple(f"KXFAIR-26MAR-B{i}" for i in range(5))  # five equal bonds: HHI 0.2 <= 0.25 (ADR 0163)
+
+
+@pytest.fixture
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
+
+
+def add_bonds(system: System) -> None:
+    """Five near-certain markets (95/96 book, tight, traded) whose 4.7 % yield beats the recorded 97.5 ¢ bonds,
+    so the barbell's five 20 % slots are exactly these."""
+    for ticker in BONDS:
+        system.exchange.markets[ticker] = {
+            "ticker": ticker, "event_ticker": ticker.rsplit("-", 1)[0], "series_ticker": "KXFAIR",
+            "market_type": "binary", "status": "active", "title": ticker, "yes_bid": 95, "yes_ask": 96,
+            "no_bid": 4, "no_ask": 5, "last_price": 95, "volume": 90_000, "volume_24h": 5_000,
+            "open_interest": 1_000, "open_time": "2026-03-01T00:00:00Z", "close_time": "2026-03-20T00:00:00Z",
+            "category": "economics", "rules_primary": f"Test market {ticker}."}
+
+
+def scan(system: System) -> tuple[dict[str, Any], list[Any]]:
+    head = system.head()
+    r = system.client.post("/admin/orchestrator/trigger/scan", headers=AUTH)
+    assert r.status_code == 200, r.text
+    [bonding] = [row for row in r.json()["result"]["strategies"] if row["strategy"] == "bonding"]
+    return bonding, [e for e in system.events("Order.Created", head) if e.strategy == "bonding"]
+
+
+def test_scan_when_fair_values_current_then_bond_orders_only_on_those_markets(system: System):
+    add_bonds(system)
+    svc, clock = system.container.fair_values, system.container.clock
+    bonding, created = scan(system)
+    assert (bonding["signalCount"], bonding["ordersCreated"], created) == (0, 0, [])  # no fair values, no bonds
+
+    clock.set(NOW - timedelta(days=2))  # type: ignore[attr-defined]
+    svc.set(BONDS[3], 0.99, "desk research", "old view", "ops-dana", timedelta(hours=24))  # expired by NOW
+    clock.set(NOW)  # type: ignore[attr-defined]
+    for ticker in BONDS[:3] + BONDS[4:]:
+        svc.set(ticker, 0.99, "desk research", "settles on a published figure", "ops-dana", timedelta(hours=24))
+    svc.withdraw(BONDS[4], "ops-erin", "figure revised")
+    with psycopg.connect(system.container.database_url) as conn:  # no projector ran: the scan reads the log
+        assert conn.execute("SELECT count(*) FROM views.fair_values").fetchone() == (0,)
+
+    bonding, created = scan(system)
+    assert sorted(e.ticker for e in created) == list(BONDS[:3]), "expired and withdrawn values must not count"
+    assert bonding["signalCount"] == bonding["ordersCreated"] == 3
+    assert {(e.side, e.max_price, e.requested_size, e.signal_model_probability) for e in created} == {
+        ("YES", 96, 93, 0.99)}  # floor(90 USD / 0.96): one of five 20 % slots of the 450 USD bond bucket
+    assert all(e.signal_edge > 0 for e in created)
+    assert mode_for_strategy("bonding", strategy_modes(system.container)) is ExecutionMode.PAPER
+
+
+@pytest.fixture
+def cli(fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for name, value in (("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
+                        ("PAULP_NAMESPACE", namespace)):
+        monkeypatch.setenv(name, value)  # the CLI, run in-process, resolves the same services
+    monkeypatch.setenv("COLUMNS", "200")
+    migrate(fresh_db)  # so "nothing stored" is read from a log that exists
+    yield fresh_db
+
+
+def fair(*args: str) -> Any:
+    return CliRunner().invoke(app, ["fair", *args])
+
+
+def fair_events(db: str) -> list[str]:
+    with psycopg.connect(db) as conn:
+        return [r[0] for r in conn.execute("SELECT topic FROM paulp_events WHERE topic LIKE %s ORDER BY"
+                                           " notification_id", ("%FairValue%",)).fetchall()]
+
+
+GOOD = ["--source", "desk research", "--reason", "published figure", "--actor", "ops-dana"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["KX-A", "1.0", *GOOD], "strictly between 0 and 1"),
+    (["KX-A", "0", *GOOD], "strictly between 0 and 1"),
+    (["KX-A", "nan", *GOOD], "strictly between 0 and 1"),
+    (["KX-A", "0.9", *GOOD, "--valid-for", "8d"], "at most 7 days"),
+    (["KX-A", "0.9", *GOOD, "--valid-for", "0h"], "not after now"),
+    (["KX-A", "0.9", *GOOD, "--valid-for", "tomorrow"], "--valid-for"),
+    (["kx-a", "0.9", *GOOD], "ticker"),
+    (["KX-A", "0.9", "--source", "desk", "--reason", "why", "--actor", "  "], "actor required"),
+    (["KX-A", "0.9", "--source", "desk", "--reason", " ", "--actor", "ops"], "reason required"),
+    (["KX-A", "0.9", "--source", "", "--reason", "why", "--actor", "ops"], "source required"),
+])
+def test_fair_set_when_input_bad_then_exit_2_with_reason_and_nothing_stored(cli: str, args: list[str],
+                                                                            message: str):
+    out = fair("set", *args)
+    assert out.exit_code == 2, out.output
+    assert message in " ".join(out.output.split())
+    assert fair_events(cli) == []
+
+
+def test_fair_cli_when_set_withdrawn_and_listed_then_log_view_and_rebuild_agree(cli: str, nats_url: str,
+                                                                                namespace: str):
+    assert fair("set", "KXFAIR-A", "0.97", *GOOD).exit_code == 0
+    out = fair("set", "KXFAIR-B", "0.95", *GOOD, "--valid-for", "90m")
+    assert out.exit_code == 0 and "KXFAIR-B set to 0.95 until" in out.output, out.output
+    assert fair("set", "KXFAIR-A", "0.98", *GOOD).exit_code == 0  # a correction is a new Set
+    out = fair("withdraw", "KXFAIR-B", "--actor", "ops-erin", "--reason", "figure revised")
+    assert out.exit_code == 0 and "KXFAIR-B withdrawn" in out.output, out.output
+    again = fair("withdraw", "KXFAIR-B", "--actor", "ops-erin", "--reason", "again")
+    never = fair("withdraw", "KXFAIR-Z", "--actor", "ops-erin", "--reason", "never set")
+    assert (again.exit_code, never.exit_code) == (2, 2) and "no current fair value" in again.output
+    assert "no fair value was ever set for KXFAIR-Z" in never.output
+    assert [t.rsplit(".", 1)[-1] for t in fair_events(cli)] == [
+        "Registered", "Set", "Registered", "Set", "Set", "Withdrawn"]
+
+    container = make_container(cli, nats_url, namespace)
+    try:
+        with psycopg.connect(cli, autocommit=True) as conn:
+            catch_up_from_log(conn, container.projections["fair_values"])
+        current = json.loads(fair("list", "--json").output)
+        everything = json.loads(fair("list", "--all", "--json").output)
+        assert [(r["ticker"], r["probability"], r["status"], r["version"]) for r in current] == [
+            ("KXFAIR-A", 0.98, "current", 3)]
+        assert [(r["ticker"], r["status"], r["withdrawnBy"], r["withdrawReason"]) for r in everything] == [
+            ("KXFAIR-A", "current", None, None), ("KXFAIR-B", "withdrawn", "ops-erin", "figure revised")]
+        assert (current[0]["source"], current[0]["actor"]) == ("desk research", "ops-dana")
+        assert fair("list").exit_code == 0
+        rebuilt = CliRunner().invoke(app, ["rebuild", "--projection", "fair_values", "--yes"])
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert_live_equals_replay(container, "fair_values")
+        assert container.fair_values.current(["KXFAIR-A", "KXFAIR-B"], container.clock.now()) == {"KXFAIR-A": 0.98}
+        assert FairValue.create_id("KXFAIR-A") == container.fair_values.get("KXFAIR-A").id  # type: ignore[union-attr]
+        assert max_notification_id(cli) > 0
+    finally:
+        container.close()
