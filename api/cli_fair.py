@@ -83,7 +83,7 @@ def withdraw(
     from paulp.api.cli import fail, services
     from paulp.api.contexts import open_context
     from paulp.domain.fair_values import InvalidFairValue, NoCurrentFairValue, fair_ticker
-    from paulp.domain.services.fair_values import FairValueNotFound, FairValueService
+    from paulp.domain.services.fair_values import FairValueService
 
     try:
         name = fair_ticker(ticker)
@@ -93,7 +93,7 @@ def withdraw(
         app = open_context(FairValueService, svc.database_url)
         try:
             nid = app.withdraw(name, actor, reason)
-        except (InvalidFairValue, NoCurrentFairValue, FairValueNotFound) as exc:
+        except (InvalidFairValue, NoCurrentFairValue) as exc:
             raise fail(str(exc)) from None
         finally:
             app.close()

@@ -9,15 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from paulp.domain.errors import DomainError
-from paulp.domain.fair_values import FairValue, current_fair_probabilities, fair_ticker
+from paulp.domain.fair_values import FairValue, NoCurrentFairValue, current_fair_probabilities, fair_ticker
 from paulp.domain.services.base import PaulpApplication
-
-
-class FairValueNotFound(DomainError):
-    """Raised when a withdrawal names a ticker that never had a fair value."""
-
-    code = "NO_CURRENT_FAIR_VALUE"
 
 
 class FairValueService(PaulpApplication):
@@ -40,7 +33,7 @@ class FairValueService(PaulpApplication):
         def command() -> int:
             value: FairValue | None = self.get_or_none(FairValue.create_id(name))
             if value is None:
-                raise FairValueNotFound(f"no fair value was ever set for {name}")
+                raise NoCurrentFairValue(f"no fair value was ever set for {name}")
             value.withdraw(actor, reason, self.clock.now())
             return self.last_notification_id(self.save(value))
 
