@@ -12,6 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.fair_values import (
     MAX_VALIDITY,
     FairValue,
@@ -116,6 +117,14 @@ def test_current_fair_probabilities_when_mixed_then_only_unexpired_unwithdrawn()
     assert current_fair_probabilities([live, expired, withdrawn, never], now) == {"KX-LIVE": 0.98}
     assert current_fair_probabilities([live], T0 + DAY) == {}
     assert current_fair_probabilities([], now) == {}
+
+
+def test_events_when_stored_then_decode_to_equal_events() -> None:
+    v = value_set()
+    v.withdraw("ops-erin", "figure revised", T0 + timedelta(hours=1))
+    mapper = make_mapper()
+    for ev in v.collect_events():
+        assert mapper.to_domain_event(mapper.to_stored_event(ev)).__dict__ == ev.__dict__
 
 
 class FairValueMachine(RuleBasedStateMachine):
