@@ -126,6 +126,7 @@ class Settings(BaseSettings):
     NOAA_CDO_TOKEN: SecretStr | None = None
     NOAA_CDO_BASE_URL: str = "https://www.ncdc.noaa.gov/cdo-web/api/v2"  # http only to loopback (the fake)
     NOAA_CDO_CONTACT: str | None = None  # who NOAA can reach about our traffic: goes in the User-Agent
+    NOAA_CDO_REQUESTS_PER_SECOND: float = Field(default=5.0, gt=0)  # CDO allows 5/s per token; lower to share
     ANTHROPIC_API_KEY: SecretStr | None = None
     MINIMAX_API_KEY: SecretStr | None = None
     MOONSHOT_API_KEY: SecretStr | None = None

@@ -21,6 +21,7 @@ from typing import Any
 from paulp.adapters.kalshi.port import KalshiVenuePort
 from paulp.adapters.portfolio import ViewPortfolio
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
+from paulp.api.weather_scan import scan_weather
 from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation
 from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES, ExecutionMode, mode_for_strategy
 from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, OrderState
@@ -37,6 +38,8 @@ from paulp.domain.strategies.bonding_signals import (
     bonding_signals,
     tail_candidates,
 )
+from paulp.domain.strategies.weather import VENUE as WEATHER_VENUE
+from paulp.domain.strategies.weather import WeatherSignal
 
 EXECUTE_BATCH = 10
 CATALOGUE_PAGES = 5
@@ -99,20 +102,31 @@ def _open_keys(container: Any) -> set[tuple[str, str, str]]:
     return {(s, t, d) for s, t, d in rows}
 
 
-def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal], now: datetime) -> int:
+def _terms(sig: BondingSignal | WeatherSignal) -> tuple[str, str, float, float, float, float]:
+    """(venue, side, price of that side, model P(YES), edge, confidence): a NO order is limited at 1 - YES."""
+    if isinstance(sig, WeatherSignal):
+        e = sig.edge
+        price = e.market_price if e.side == "YES" else 1 - e.market_price
+        return WEATHER_VENUE, e.side, price, e.model_probability, e.edge, e.confidence
+    return sig.venue, sig.side, sig.market_price, sig.fair_probability, sig.expected_edge, sig.confidence
+
+
+def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal | WeatherSignal],
+                  now: datetime) -> int:
     """One PENDING order per executable signal: contracts = floor(USD / limit), at most one open order per
     (strategy, market, side) (§1.7, §1.8); a signal already turned into an order is a no-op."""
     open_keys, created = _open_keys(container), 0
     for sig in signals:
-        limit = prob_to_cents(sig.market_price)
+        venue, side, price, model, edge, confidence = _terms(sig)
+        limit = prob_to_cents(price)
         size = math.floor(sig.target_size / (limit / 100)) if 1 <= limit <= 99 else 0
-        key = (strategy, sig.market_id, sig.side)
-        if size < 1 or sig.venue != "kalshi" or key in open_keys:
+        key = (strategy, sig.market_id, side)
+        if size < 1 or venue != "kalshi" or key in open_keys:
             continue
-        order = Order.create(signal_id=sig.signal_id, strategy=strategy, ticker=sig.market_id, side=sig.side,
+        order = Order.create(signal_id=sig.signal_id, strategy=strategy, ticker=sig.market_id, side=side,
                              requested_size=size, max_price=limit, now=now,
-                             signal_model_probability=sig.fair_probability, signal_edge=sig.expected_edge,
-                             signal_confidence=sig.confidence, signal_expires_at=sig.expires_at)
+                             signal_model_probability=model, signal_edge=edge,
+                             signal_confidence=confidence, signal_expires_at=sig.expires_at)
         if container.orders.find(order.order_id) is None:
             container.orders.save(order)
             open_keys.add(key)
@@ -122,13 +136,16 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
 
 def _scan_one(container: Any, port: KalshiVenuePort, alloc: StrategyAllocation, now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {"strategy": alloc.strategy, "capital": alloc.capital, "signalCount": 0}
+    signals: list[BondingSignal] | list[WeatherSignal]
     try:
         if alloc.strategy == "bonding":
             signals, markets = scan_bonding(port, alloc.capital, now, container.fair_values)
             row["marketsScanned"] = markets
+        elif alloc.strategy == "weather":
+            signals, figures = scan_weather(container, port, alloc.capital, now, CATALOGUE_PAGES)
+            row.update(figures)
         else:
-            raise StrategyUnavailable(f"no signal source is wired for {alloc.strategy}"
-                                      + (" (NOAA forecasts)" if alloc.strategy == "weather" else ""))
+            raise StrategyUnavailable(f"no signal source is wired for {alloc.strategy}")
     except JobFailed as exc:
         return {**row, "error": exc.message}
     except StrategyUnavailable as exc:

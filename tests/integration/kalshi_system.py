@@ -140,9 +140,9 @@ class System:
 
 
 def _system(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiExchange, key: rsa.RSAPrivateKey,
-            tmp_path: Any, credentials: bool = True) -> Iterator[System]:
+            tmp_path: Any, credentials: bool = True, **extra: Any) -> Iterator[System]:
     config: dict[str, Any] = {"KALSHI_BASE_URL": exchange.base_url, "PAULP_EVIDENCE_DIR": tmp_path / "evidence",
-                              "WEBHOOK_TRIGGER_TOKEN": TRIGGER}
+                              "WEBHOOK_TRIGGER_TOKEN": TRIGGER, **extra}
     if credentials:
         config.update(KALSHI_API_KEY=KEY_ID, KALSHI_PRIVATE_KEY=pem(key))
     container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW), admin_token=TOKEN, **config)

@@ -187,7 +187,8 @@ def test_trigger_scan_when_catalogue_read_then_strategies_reported_and_orders_ma
     bonding, weather = result["strategies"]
     assert (bonding["strategy"], bonding["capital"], bonding["marketsScanned"]) == (
         "bonding", 500.0, len(system.exchange.markets))
-    assert (weather["strategy"], weather["signalCount"]) == ("weather", 0) and "NOAA" in weather["error"]
+    assert (weather["strategy"], weather["signalCount"]) == ("weather", 0)  # no NOAA token here: skipped, unsent
+    assert weather["error"].startswith("NOAA CDO not usable") and "NOAA_CDO_TOKEN" in weather["error"]
     assert result["ordersCreated"] == len(system.events("Order.Created", head)) == bonding["ordersCreated"]
     assert any(req.path.endswith("/markets") for req in system.exchange.requests)
 
