@@ -52,11 +52,15 @@ def _when(value: Any) -> datetime | None:
 
 
 def weather_candidates(catalogue: Any, now: datetime, limit: int = MAX_MARKETS) -> list[WeatherCandidate]:
-    """§6.2: category weather, active, closing in the future, the ``limit`` earliest; unparseable skipped."""
+    """§6.2: category weather, active, closing in the future, the ``limit`` earliest; unparseable skipped.
+
+    A row without a category counts when its ticker parses as a temperature market: Kalshi files the
+    category on the event, and its market rows may not carry one."""
     found: list[WeatherCandidate] = []
     for raw in catalogue:
         closes, last = _when(raw.get("close_time")), raw.get("last_price")
-        if ("weather" not in str(raw.get("category") or "").lower()
+        category = str(raw.get("category") or "").strip().lower()
+        if ((category and "weather" not in category)
                 or str(raw.get("status", "")).lower() not in ("active", "open")
                 or closes is None or closes <= now):
             continue

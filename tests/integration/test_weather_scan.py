@@ -112,6 +112,13 @@ def test_scan_when_run_again_then_settled_years_reused_and_no_duplicate_orders(s
     assert (second["signalCount"], second["ordersCreated"]) == (2, 0)  # one open order per market and side
     assert (second["noaaRequests"], second["noaaPagesReused"]) == (0, 30)
     assert len(noaa.data_requests()) == 30
+    with psycopg.connect(system.container.database_url) as conn:  # the token is a header: stored nowhere
+        leaks = conn.execute("SELECT (SELECT count(*) FROM paulp_events WHERE position(%s IN state) > 0)"
+                             " + (SELECT count(*) FROM evidence_fetches WHERE (endpoint || coalesce("
+                             "request_params::text, '')) LIKE %s)", (NOAA_TOKEN.encode(), f"%{NOAA_TOKEN}%")
+                             ).fetchone()
+        indexed = conn.execute("SELECT count(*) FROM evidence_fetches WHERE source = 'noaa_cdo'").fetchone()
+    assert leaks == (0,) and indexed == (30,)
 
 
 def test_scan_when_noaa_fails_then_weather_row_errors_and_bonding_still_runs(system: System,
