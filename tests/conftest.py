@@ -1,7 +1,9 @@
 """Real PostgreSQL and NATS for every integration test: a fresh database and namespace per test run.
 
 Service URLs come from PAULP_DATABASE_URL / PAULP_NATS_URL when set; otherwise the project starts its
-embedded servers under .paulp/test (the same path a fresh laptop takes).
+embedded servers under .paulp/test (the same path a fresh laptop takes). The tests run in parallel
+workers (pytest-xdist, ADR 0011): the first process, before any worker exists, resolves and starts the
+services and exports their URLs, so every worker shares one server pair and none stops it under another.
 """
 
 from __future__ import annotations
@@ -19,22 +21,51 @@ from paulp.adapters.services import Services, resolve_services
 from tests.support.settings import with_db
 
 ROOT = Path(__file__).resolve().parents[1]
+URL_VARS = ("PAULP_DATABASE_URL", "PAULP_NATS_URL")
 
 
-@pytest.fixture(scope="session")
-def services() -> Iterator[Services]:
-    svc = resolve_services(
-        os.environ.get("PAULP_DATABASE_URL"),
-        os.environ.get("PAULP_NATS_URL"),
-        "test",
-        Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))),
-    )
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller exported the URLs before it spawned us
+        for var in ("COLUMNS", "LINES"):  # execnet sets 80x24; a console built at import would keep that width
+            os.environ.pop(var, None)
+        return
+    svc = _resolve()
     svc.start()
-    yield svc
+    config.stash[_STARTED] = svc
+    for var, url in zip(URL_VARS, (svc.database_url, svc.nats_url), strict=True):
+        os.environ[var] = url  # workers and the CLI subprocesses of the tests inherit the same servers
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    svc = config.stash.get(_STARTED, None)
+    if svc is None:
+        return
     from tests.support import runtime  # checkers' own databases on this server: dropped while it runs
 
     runtime.drop_created()
     svc.stop()
+
+
+def _resolve() -> Services:
+    return resolve_services(
+        os.environ.get(URL_VARS[0]),
+        os.environ.get(URL_VARS[1]),
+        "test",
+        Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))),
+    )
+
+
+_STARTED = pytest.StashKey[Services]()
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    """The servers pytest_configure started or found (their URLs are in the environment by now)."""
+    svc = _resolve().start()
+    yield svc
+    from tests.support import runtime  # this worker's checker databases, dropped before the server goes
+
+    runtime.drop_created()
 
 
 @pytest.fixture(scope="session")

@@ -74,8 +74,8 @@ def application_env(database_url: str) -> dict[str, str]:
         "POSTGRES_PORT": str(parts.port or 5432),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_POOL_SIZE": "1",  # one idle connection per context application; overflow on demand
-        "POSTGRES_MAX_OVERFLOW": "9",
+        "POSTGRES_POOL_SIZE": "0",  # connections on first use: an idle context application holds none
+        "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "CREATE_TABLE": "no",
     }
