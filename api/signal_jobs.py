@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,13 @@ from paulp.adapters.portfolio import ViewPortfolio
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
 from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation
-from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES, ExecutionMode, mode_for_strategy
+from paulp.domain.execution import execution_priority, spacing_wait_ms
+from paulp.domain.execution_policy import (
+    INITIAL_STRATEGY_MODES,
+    ExecutionMode,
+    mode_for_strategy,
+    policy_for_mode,
+)
 from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, OrderState
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
@@ -40,8 +46,10 @@ from paulp.domain.strategies.bonding_signals import (
 )
 from paulp.domain.strategies.weather import VENUE as WEATHER_VENUE
 from paulp.domain.strategies.weather import WeatherSignal
+from paulp.domain.throttle import ExecutionThrottle
 
 EXECUTE_BATCH = 10
+MAX_SPACING_WAIT_S = 30.0  # a batch waits out order spacings up to this much, then defers the rest
 CATALOGUE_PAGES = 5
 DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (as Container.pipeline)
 EXECUTED = frozenset({OrderState.SUBMITTED, OrderState.ORDER_ACKNOWLEDGED, OrderState.PARTIAL_FILL,
@@ -108,7 +116,8 @@ def _terms(sig: BondingSignal | WeatherSignal) -> tuple[str, str, float, float, 
         e = sig.edge
         price = e.market_price if e.side == "YES" else 1 - e.market_price
         return WEATHER_VENUE, e.side, price, e.model_probability, e.edge, e.confidence
-    return sig.venue, sig.side, sig.market_price, sig.fair_probability, sig.expected_edge, sig.confidence
+    edge = sig.fair_probability - sig.market_price  # §6.3: a fraction, as the queue priority reads it
+    return sig.venue, sig.side, sig.market_price, sig.fair_probability, edge, sig.confidence
 
 
 def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal | WeatherSignal],
@@ -209,9 +218,31 @@ def _record_error(container: Any, order_id: str, message: str) -> None:
         container.orders.save(order)
 
 
-def execute_pending(container: Any) -> dict[str, Any]:
+def by_priority(container: Any, rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """§5.2 queue order: priority (edge and confidence of the order's signal) desc, then first created (the
+    rows come oldest first and the sort is stable)."""
+    def priority(row: tuple[str, str, str]) -> int:
+        order = container.orders.find(row[0])
+        return 0 if order is None else execution_priority(order.signal_edge or 0.0, order.signal_confidence or 0.5)
+    return sorted(rows, key=priority, reverse=True)
+
+
+def spacing_wait_s(container: Any, strategy: str, modes: Mapping[str, ExecutionMode]) -> float:
+    """Seconds before this strategy's next order passes its mode's order spacing (from its throttle's log)."""
+    mode = mode_for_strategy(strategy, modes)
+    throttle = container.orders.get_or_none(ExecutionThrottle.id_for(strategy))
+    if throttle is None or mode is ExecutionMode.DISABLED:  # a disabled strategy's order is rejected, not held
+        return 0.0
+    now = container.clock.now()
+    return spacing_wait_ms(throttle.current(now), policy_for_mode(mode), now) / 1000
+
+
+def execute_pending(container: Any, max_wait_s: float = MAX_SPACING_WAIT_S) -> dict[str, Any]:
+    """Drive the resumable orders in queue order, waiting out each strategy's order spacing between them
+    (§5.2) so that a batch never has its own spacing check reject a valid order. An order whose wait would
+    take the run past ``max_wait_s`` in all stays where it is for the next run ("deferred")."""
     started = time.monotonic()
-    report: dict[str, Any] = {"processed": 0, "executed": [], "rejected": [], "errors": []}
+    report: dict[str, Any] = {"processed": 0, "executed": [], "rejected": [], "errors": [], "deferred": []}
     rows = resumable_orders(container)
     if not rows:
         return {**report, "durationMs": _ms(started)}
@@ -228,10 +259,18 @@ def execute_pending(container: Any) -> dict[str, Any]:
         pipeline = OrderPipeline(container.orders, container.breaker, container.execution, market,
                                  ViewPortfolio(container.pool, DEFAULT_CAPITAL_USD), port if live else None,
                                  modes=modes)
-        for order_id, _, ticker in rows:
+        waited = 0.0
+        for order_id, strategy, ticker in by_priority(container, rows):
             if ticker in unread:
                 report["errors"].append({"orderId": order_id, "error": f"market data unavailable ({unread[ticker]})"})
                 continue
+            wait = spacing_wait_s(container, strategy, modes)
+            if wait > 0:
+                if waited + wait > max_wait_s:
+                    report["deferred"].append(order_id)
+                    continue
+                container.clock.sleep(wait)
+                waited += wait
             report["processed"] += 1
             try:
                 state = OrderState(pipeline.advance(order_id).state)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -14,6 +14,9 @@ def iso_utc(at: datetime) -> str:
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass (a throttled batch waits out an order spacing, trading §5.2)."""
 
 
 class FixedClock:
@@ -27,3 +30,6 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at
+
+    def sleep(self, seconds: float) -> None:
+        self._at += timedelta(seconds=seconds)

@@ -183,6 +183,15 @@ def evaluate_execution(
                              policy.require_risk_approval)
 
 
+def spacing_wait_ms(state: RateLimitState, policy: ExecutionPolicy, now: datetime) -> float:
+    """How long a queued order must wait for ``minOrderSpacingMs`` (0: it may go now; inf: never, DISABLED).
+
+    The queue waits this out between orders (§5.2) instead of sending an order the spacing check rejects."""
+    if state.last_order_ms == 0:
+        return 0.0
+    return max(state.last_order_ms + policy.min_order_spacing_ms - epoch_ms(now), 0.0)
+
+
 def execution_priority(edge: float, confidence: float) -> int:
     """Queue priority 0..100: half from edge (saturating at 0.20), half from confidence."""
     return half_up(min(edge / 0.20, 1) * 50 + confidence * 50)

@@ -130,10 +130,10 @@ class System:
             port.close(client)
 
     def pending_order(self, sid: str, ticker: str, price: int, minutes: int = 0, strategy: str = "bonding",
-                      max_price: int | None = None) -> str:
+                      max_price: int | None = None, edge: float = 0.1) -> str:
         order = Order.create(signal_id=sid, strategy=strategy, ticker=ticker, side="YES", requested_size=20,
                              max_price=price if max_price is None else max_price,
-                             now=NOW + timedelta(minutes=minutes), signal_model_probability=0.6, signal_edge=0.1,
+                             now=NOW + timedelta(minutes=minutes), signal_model_probability=0.6, signal_edge=edge,
                              signal_confidence=0.8)
         self.container.orders.save(order)
         return order.order_id

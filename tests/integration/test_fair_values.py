@@ -74,7 +74,7 @@ def test_scan_when_fair_values_current_then_bond_orders_only_on_those_markets(sy
     assert bonding["signalCount"] == bonding["ordersCreated"] == 3
     assert {(e.side, e.max_price, e.requested_size, e.signal_model_probability) for e in created} == {
         ("YES", 96, 93, 0.99)}  # floor(90 USD / 0.96): one of five 20 % slots of the 450 USD bond bucket
-    assert all(e.signal_edge > 0 for e in created)
+    assert {round(e.signal_edge, 6) for e in created} == {0.035}  # §6.3: fair 0.99 - mid price 0.955, a fraction
     assert mode_for_strategy("bonding", strategy_modes(system.container)) is ExecutionMode.PAPER
 
 

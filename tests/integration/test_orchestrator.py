@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -221,6 +222,25 @@ def test_trigger_execute_when_orders_pending_then_driven_through_the_pipeline(sy
     assert untouched is not None and untouched.state.value == "PENDING" and untouched.version == 1
 
 
+def test_trigger_execute_when_several_pending_then_driven_by_priority_then_age(system: System):
+    # §5.2 queue order: priority (edge, confidence 0.8 each: 90, 65, 43) desc, then first queued
+    ticker = system.tradable_ticker()
+    low_oldest = system.pending_order("pri-low", ticker, 40, minutes=0, edge=0.01)
+    high = system.pending_order("pri-high", ticker, 40, minutes=1, edge=0.2)
+    mid = system.pending_order("pri-mid", ticker, 40, minutes=2, edge=0.1)
+    mid_later = system.pending_order("pri-mid-2", ticker, 40, minutes=3, edge=0.1)
+    head = system.head()
+    system.project("orders")
+    r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    assert r.status_code == 200 and r.json()["result"]["processed"] == 4, r.text
+    touched: list[UUID] = []
+    for e in system.events("Transitioned", head):
+        if e.originator_id not in touched:
+            touched.append(e.originator_id)
+    ids = {system.container.orders.find(o).id: o for o in (low_oldest, high, mid, mid_later)}
+    assert [ids[t] for t in touched] == [high, mid, mid_later, low_oldest]
+
+
 def test_trigger_execute_when_strategy_live_and_no_credentials_then_502_and_orders_untouched(
         uncredentialed: System):
     seed_executor_modes(uncredentialed.container, {"kalshi": {"bonding": "LIVE"}})  # go-live, two operators
@@ -238,7 +258,7 @@ def test_trigger_execute_when_nothing_pending_then_empty_report(system: System):
     r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH, json={})
     assert r.status_code == 200
     assert {k: v for k, v in r.json()["result"].items() if k != "durationMs"} == {
-        "processed": 0, "executed": [], "rejected": [], "errors": []}
+        "processed": 0, "executed": [], "rejected": [], "errors": [], "deferred": []}
 
 
 # ----------------------------------------------------------------------------------------- webhooks

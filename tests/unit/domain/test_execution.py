@@ -16,6 +16,7 @@ from paulp.domain.execution import (
     initial_rate_state,
     record_order,
     roll_windows,
+    spacing_wait_ms,
     validate_request,
 )
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, MarketSnapshot, Side
@@ -162,3 +163,15 @@ def test_record_order_when_any_gaps_then_windows_stay_current_and_count_this_ord
         assert epoch_ms(now) - state.minute_window_start_ms < 60_000
         assert epoch_ms(now) - state.hour_window_start_ms < 3_600_000
         assert state.last_order_ms == epoch_ms(now)
+
+
+def test_spacing_wait_when_last_order_recent_then_remainder_else_zero() -> None:
+    now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    policy = policy_for_mode(ExecutionMode.PAPER)  # 1000 ms spacing
+    never = initial_rate_state(now)
+    just_sent = record_order(never, 100, now - timedelta(milliseconds=400))
+    assert spacing_wait_ms(never, policy, now) == 0.0
+    assert spacing_wait_ms(just_sent, policy, now) == 600.0
+    assert spacing_wait_ms(just_sent, policy, now + timedelta(milliseconds=600)) == 0.0
+    assert spacing_wait_ms(just_sent, policy, now + timedelta(seconds=5)) == 0.0
+    assert spacing_wait_ms(just_sent, policy_for_mode(ExecutionMode.DISABLED), now) == float("inf")
