@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -91,16 +91,28 @@ def catalogue_market(raw: dict[str, Any]) -> CatalogueMarket | None:
     )
 
 
-def scan_bonding(port: KalshiVenuePort, capital: float, now: datetime,
+def catalogue_reader(port: KalshiVenuePort) -> Callable[[], tuple[dict[str, Any], ...]]:
+    """One catalogue read per scan, shared by the strategies; a read that failed is tried again by the next."""
+    read: list[tuple[dict[str, Any], ...]] = []
+
+    def catalogue() -> tuple[dict[str, Any], ...]:
+        if not read:
+            read.append(venue_call("market catalogue read", port.markets, CATALOGUE_PAGES).value)
+        return read[0]
+
+    return catalogue
+
+
+def scan_bonding(read_catalogue: Callable[[], tuple[dict[str, Any], ...]], capital: float, now: datetime,
                  fair_values: FairValueService) -> tuple[list[BondingSignal], int]:
     """Signals with the operators' fair probabilities current at ``now``, read from the log for the allocated
     markets (ADR 0277): none current, no bond has edge and only tails are signalled."""
-    found = venue_call("market catalogue read", port.markets, CATALOGUE_PAGES)
-    catalogue = [m for m in (catalogue_market(raw) for raw in found.value) if m is not None]
+    found = read_catalogue()
+    catalogue = [m for m in (catalogue_market(raw) for raw in found) if m is not None]
     allocation = allocate(capital, bond_candidates(catalogue), tail_candidates(catalogue))
     allocated = [p.bond.market_id for p in allocation.bond_positions]
     allocated += [p.tail.market_id for p in allocation.tail_positions]
-    return bonding_signals(allocation, now, fair_values.current(allocated, now)), len(found.value)
+    return bonding_signals(allocation, now, fair_values.current(allocated, now)), len(found)
 
 
 def _open_keys(container: Any) -> set[tuple[str, str, str]]:
@@ -143,15 +155,16 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
     return created
 
 
-def _scan_one(container: Any, port: KalshiVenuePort, alloc: StrategyAllocation, now: datetime) -> dict[str, Any]:
+def _scan_one(container: Any, read_catalogue: Callable[[], tuple[dict[str, Any], ...]], alloc: StrategyAllocation,
+              now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {"strategy": alloc.strategy, "capital": alloc.capital, "signalCount": 0}
     signals: list[BondingSignal] | list[WeatherSignal]
     try:
         if alloc.strategy == "bonding":
-            signals, markets = scan_bonding(port, alloc.capital, now, container.fair_values)
+            signals, markets = scan_bonding(read_catalogue, alloc.capital, now, container.fair_values)
             row["marketsScanned"] = markets
         elif alloc.strategy == "weather":
-            signals, figures = scan_weather(container, port, alloc.capital, now, CATALOGUE_PAGES)
+            signals, figures = scan_weather(container, read_catalogue, alloc.capital, now)
             row.update(figures)
         else:
             raise StrategyUnavailable(f"no signal source is wired for {alloc.strategy}")
@@ -168,7 +181,8 @@ def scan_signals(container: Any) -> dict[str, Any]:
     started, now = time.monotonic(), container.clock.now()
     enabled = [a for a in DEFAULT_ALLOCATIONS if a.enabled]
     with kalshi_port(container.settings) as (port, _):
-        rows = [_scan_one(container, port, alloc, now) for alloc in enabled]
+        read_catalogue = catalogue_reader(port)
+        rows = [_scan_one(container, read_catalogue, alloc, now) for alloc in enabled]
     # §7.1: "a failing strategy is skipped" — each row carries its own error and the report is the job's
     # result; the job itself fails only on an exception (502), not because every strategy was skipped.
     return {"scanned": True, "strategies": rows, "totalSignals": sum(r["signalCount"] for r in rows),

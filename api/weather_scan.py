@@ -1,24 +1,23 @@
 """The weather strategy's scan (trading §6.2; ADR 0278): Kalshi weather markets, NOAA history, signals.
 
-Markets come from the same catalogue read as bonding; each market's station history comes from NOAA CDO
+Markets come from the scan's one catalogue read, shared with bonding; each market's station history comes from NOAA CDO
 through one client per scan (evidence-first, paced, retried) and is shared by markets on that station.
 A NOAA failure fails the weather row only: it surfaces as ``JobFailed`` with the client's stable code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from paulp.adapters.evidence_store import EvidenceStore
-from paulp.adapters.kalshi.port import KalshiVenuePort
 from paulp.adapters.noaa.client import NoaaCdoClient, NoaaClientConfig
 from paulp.adapters.noaa.errors import NoaaError
 from paulp.adapters.noaa.history import StationHistory, StoredPages, recorder
-from paulp.api.venue_session import JobFailed, venue_call
+from paulp.api.venue_session import JobFailed
 from paulp.domain.strategies.noaa import station_for
 from paulp.domain.strategies.weather import (
     ForecastConfig,
@@ -110,12 +109,11 @@ def noaa_history(container: Any, now: datetime) -> Iterator[StationHistory]:
         client.close()
 
 
-def scan_weather(container: Any, port: KalshiVenuePort, capital: float, now: datetime,
-                 pages: int) -> tuple[list[WeatherSignal], dict[str, int]]:
+def scan_weather(container: Any, read_catalogue: Callable[[], Sequence[Any]], capital: float,
+                 now: datetime) -> tuple[list[WeatherSignal], dict[str, int]]:
     """Signals and the row's figures: weather markets priced, NOAA requests sent, stored pages reused."""
     with noaa_history(container, now) as history:
-        found = venue_call("market catalogue read", port.markets, pages)
-        candidates = weather_candidates(found.value, now)
+        candidates = weather_candidates(read_catalogue(), now)
         try:
             signals = weather_signals(candidates, history, capital, now)
         except NoaaError as exc:

@@ -79,6 +79,9 @@ def test_scan_when_weather_markets_listed_then_both_sides_ordered_and_paper_fill
     assert (weather["marketsScanned"], weather["signalCount"], weather["ordersCreated"]) == (2, 2, 2)
     assert (weather["noaaRequests"], weather["noaaPagesReused"]) == (30, 0)
     assert all(r.headers["token"] == NOAA_TOKEN for r in noaa.requests)
+    listings = [r for r in system.exchange.requests
+                if r.method == "GET" and r.path.endswith("/markets") and "cursor=" not in r.query]
+    assert len(listings) == 1  # bonding and weather share the scan's one catalogue read
     created = {e.ticker: e for e in system.events("Order.Created")}
     assert set(created) == {LIKELY, UNLIKELY}
     yes, no = created[LIKELY], created[UNLIKELY]
