@@ -9,7 +9,6 @@ are: a write whose fate is unknown raises `VenueOutcomeUnknown`, resolved by ask
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +20,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
+from paulp.adapters.http_policy import full_jitter, retry_delay, secure_base_url
 from paulp.adapters.kalshi.client_errors import (
     EvidenceWriteFailed,
     KalshiError,
@@ -50,23 +50,15 @@ TIMEOUT_ENV = "KALSHI_TIMEOUT_SECONDS"
 EVIDENCE_SOURCE = "kalshi_trade_api"
 USER_AGENT = "Paul-P/1.0"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_LOOPBACK_NAMES = frozenset({"localhost"})
 
 
 def _check_base_url(url: str) -> str:
     """https anywhere; plain http only to a loopback host (the test fake), so signed bytes never travel in clear."""
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
-    if parts.scheme == "https" and host:
-        return url.strip().rstrip("/")
-    try:
-        loopback = host in _LOOPBACK_NAMES or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if parts.scheme == "http" and loopback:
-        return url.strip().rstrip("/")
-    raise KalshiError(f"{BASE_URL_ENV} must be an https URL (http only for loopback), got {url!r}",
-                      code="venue_config_invalid")
+    checked = secure_base_url(url)
+    if checked is None:
+        raise KalshiError(f"{BASE_URL_ENV} must be an https URL (http only for loopback), got {url!r}",
+                          code="venue_config_invalid")
+    return checked
 
 
 @dataclass(frozen=True)
@@ -260,20 +252,11 @@ class KalshiClient:
         return error_for_status(response, data, write, ctx)
 
     def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base·factor^(attempt-1))]."""
-        cfg = self.config
-        ceiling = min(cfg.backoff_cap_s, cfg.backoff_base_s * cfg.backoff_factor ** (attempt - 1))
-        return self._jitter() * ceiling
+        return full_jitter(attempt, self.config, self._jitter)
 
     def _retry_delay(self, attempt: int, response: httpx.Response) -> float | None:
-        """At least Retry-After when the venue gives one; None when that is longer than we may wait."""
-        delay = self._backoff(attempt)
         retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._now_ms())
-        if retry_after is None:
-            return delay
-        if retry_after > self.config.max_retry_after_s:
-            return None
-        return max(delay, retry_after)
+        return retry_delay(attempt, self.config, retry_after, self._jitter)
 
     def _iso_now(self) -> str:
         moment = datetime.fromtimestamp(self._now_ms() / 1000, tz=UTC)

@@ -7,7 +7,6 @@ that reach the index never hold it. Synchronous on purpose: the scan job that ca
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import threading
 import time
@@ -15,11 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
+from paulp.adapters.http_policy import full_jitter, retry_delay, secure_base_url
 from paulp.adapters.kalshi.client_errors import json_object, retry_after_seconds
 from paulp.adapters.noaa.errors import (
     NoaaError,
@@ -39,15 +38,10 @@ FetchRecorder = Callable[[EvidenceFetch], None]
 
 def check_base_url(url: str) -> str:
     """https anywhere; plain http only to a loopback host (the test fake), so the token never travels in clear."""
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if host and (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
-        return url.strip().rstrip("/")
-    raise NoaaNotConfigured(f"NOAA_CDO_BASE_URL must be an https URL (http only for loopback), got {url!r}")
+    checked = secure_base_url(url)
+    if checked is None:
+        raise NoaaNotConfigured(f"NOAA_CDO_BASE_URL must be an https URL (http only for loopback), got {url!r}")
+    return checked
 
 
 @dataclass(frozen=True)
@@ -192,16 +186,8 @@ class NoaaCdoClient:
         return error_for_status(response, ctx, retry_after)
 
     def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base·factor^(attempt-1))]."""
-        cfg = self.config
-        return self._jitter() * min(cfg.backoff_cap_s, cfg.backoff_base_s * cfg.backoff_factor ** (attempt - 1))
+        return full_jitter(attempt, self.config, self._jitter)
 
     def _retry_delay(self, attempt: int, response: httpx.Response) -> float | None:
-        """At least Retry-After when CDO gives one; None when that is longer than we may wait."""
-        delay = self._backoff(attempt)
         retry_after = retry_after_seconds(response.headers.get("Retry-After"), int(self._now().timestamp() * 1000))
-        if retry_after is None:
-            return delay
-        if retry_after > self.config.max_retry_after_s:
-            return None
-        return max(delay, retry_after)
+        return retry_delay(attempt, self.config, retry_after, self._jitter)

@@ -1,0 +1,57 @@
+"""The request policy of api-and-security §3.3 that our HTTP clients share (Kalshi, NOAA CDO).
+
+One place decides where a client may send its credentials and how long it backs off, so the two venues'
+clients cannot drift apart on either.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Protocol
+from urllib.parse import urlsplit
+
+
+class BackoffPolicy(Protocol):
+    @property
+    def backoff_base_s(self) -> float: ...
+
+    @property
+    def backoff_factor(self) -> float: ...
+
+    @property
+    def backoff_cap_s(self) -> float: ...
+
+    @property
+    def max_retry_after_s(self) -> float: ...
+
+
+def secure_base_url(url: str) -> str | None:
+    """The URL (no trailing slash) when it is https, or plain http to a loopback host (a test fake); else None,
+    so a token or a signature never travels in clear over a real network."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if host and (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        return url.strip().rstrip("/")
+    return None
+
+
+def full_jitter(attempt: int, policy: BackoffPolicy, jitter: Callable[[], float]) -> float:
+    """Uniform in [0, min(cap, base·factor^(attempt-1))]: retrying callers spread out instead of in step."""
+    ceiling = min(policy.backoff_cap_s, policy.backoff_base_s * policy.backoff_factor ** (attempt - 1))
+    return jitter() * ceiling
+
+
+def retry_delay(attempt: int, policy: BackoffPolicy, retry_after_s: float | None,
+                jitter: Callable[[], float]) -> float | None:
+    """At least the server's Retry-After when it gives one; None when that is longer than we may wait."""
+    delay = full_jitter(attempt, policy, jitter)
+    if retry_after_s is None:
+        return delay
+    if retry_after_s > policy.max_retry_after_s:
+        return None
+    return max(delay, retry_after_s)
