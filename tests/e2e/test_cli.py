@@ -18,8 +18,7 @@ import psycopg
 import pytest
 
 from paulp.domain.clock import FixedClock
-from tests.integration.helpers import make_container
-from tests.integration.test_order_pipeline import MARKET, signal
+from tests.integration.helpers import MARKET, make_container, signal
 from tests.support.seeding import catch_up
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from paulp.api.cli import app
 from paulp.domain.llm_regression_suite import Suite, suite_cases
 from paulp.domain.routing import Provider
 from paulp.projections.llm_regression import LlmRegressionProjection
+from tests.integration.regression_answers import answering, good_answer, out_of_range
 from tests.integration.routing_support import fake_env, provider_fakes
-from tests.integration.test_llm_regression import answering, good_answer, out_of_range
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 ALL_CASES = suite_cases(Suite.REGRESSION) + suite_cases(Suite.ADVERSARIAL)

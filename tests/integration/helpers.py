@@ -1,4 +1,6 @@
-"""Shared integration helpers: a built container and background workers with a bounded lifetime."""
+"""Shared integration helpers: a built container, background workers with a bounded lifetime, the paper
+pipeline's clock, market facts and signals, and the live-equals-replay check. Kept out of test modules so
+importers do not import (and run the side effects of) another test module."""
 
 from __future__ import annotations
 
@@ -7,14 +9,40 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from paulp.adapters import replay as rp
 from paulp.adapters.config import Settings
+from paulp.adapters.market_data import StaticMarketData
 from paulp.api.runtime import run_workers
 from paulp.api.wiring import Container, build
 from paulp.domain.clock import Clock
+from paulp.domain.execution_orders import MarketSnapshot
+from paulp.domain.ports import MarketFacts
+from paulp.domain.services.pipeline import TradeSignal
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, inside trading hours
+
+
+def facts(ticker: str) -> MarketFacts:
+    return MarketFacts(
+        snapshot=MarketSnapshot(ticker=ticker, yes_bid=41, yes_ask=42, no_bid=58, no_ask=59, volume_24h=50_000,
+                                settlement_time=NOW + timedelta(days=7), close_time=NOW + timedelta(days=7),
+                                category="economics"),
+        category="economics", depth_usd=5_000, vpin_score=0.1, ambiguity_score=0.1, equivalence_grade="identical",
+        settlement_date=NOW + timedelta(days=7), last_price_update=NOW - timedelta(seconds=5),
+    )
+
+
+MARKET = StaticMarketData({t: facts(t) for t in ("KXTEST-A", "KXTEST-B", "KXTEST-C", "KXTEST-D")})
+
+
+def signal(sid: str, ticker: str = "KXTEST-A", size: int = 50, price: int = 42) -> TradeSignal:
+    return TradeSignal(signal_id=sid, strategy="bonding", ticker=ticker, side="YES", requested_size=size,
+                       max_price=price, model_probability=0.6, edge=0.18, confidence=0.8)
 
 
 def make_container(db_url: str, nats_url: str, namespace: str, clock: Clock | None = None,
@@ -71,3 +99,10 @@ def max_notification_id(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT coalesce(max(notification_id), 0) FROM paulp_events").fetchone()
     return int(row[0]) if row else 0
+
+
+def assert_live_equals_replay(container: Container, name: str) -> None:
+    proj = container.projections[name]
+    result = rp.replay(container.database_url, proj, f"replay_{name}", rp.live_position(container.database_url, proj))
+    assert result.failed == 0
+    assert rp.diff(container.database_url, proj, f"replay_{name}") == []

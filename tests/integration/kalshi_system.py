@@ -34,8 +34,7 @@ from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
-from tests.integration.helpers import make_container, max_notification_id
-from tests.integration.test_order_pipeline import NOW, facts, signal
+from tests.integration.helpers import NOW, facts, make_container, max_notification_id, signal
 
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -137,6 +136,14 @@ class System:
                              signal_confidence=0.8)
         self.container.orders.save(order)
         return order.order_id
+
+
+def resting_live_order(system: System, sid: str) -> tuple[str, str]:
+    """A LIVE bonding order sent at the ask we saw, after the market moved up: it rests at the venue.
+    Shared by the webhook-inbox and cancel-outstanding tests."""
+    ticker, out = system.live_order(sid, size=40, move_up_by=3)
+    assert out.state in ("SUBMITTED", "ORDER_ACKNOWLEDGED"), out
+    return ticker, out.order_id
 
 
 def _system(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiExchange, key: rsa.RSAPrivateKey,

@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 from paulp.api.cancel_job import cancel_outstanding
 from paulp.domain.order_states import OrderState
 from tests.fakes.kalshi_exchange import Fault
-from tests.integration.kalshi_system import System, _system
-from tests.integration.test_order_pipeline import NOW
-from tests.integration.test_webhook_inbox import _resting_live_order
+from tests.integration.helpers import NOW
+from tests.integration.kalshi_system import System, _system, resting_live_order
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +35,7 @@ def _state(system: System, order_id: str) -> str:
 
 
 def test_cancel_when_orders_queued_and_resting_then_all_closed_and_the_venue_order_cancelled(system: System):
-    _, resting = _resting_live_order(system, "cx-rest")
+    _, resting = resting_live_order(system, "cx-rest")
     queued = system.pending_order("cx-queued", "KXQ-A", 40, minutes=1)
     system.project("orders")
     report = cancel_outstanding(system.container, "rollback drill")
@@ -54,7 +53,7 @@ def test_cancel_when_orders_queued_and_resting_then_all_closed_and_the_venue_ord
 
 
 def test_cancel_when_resting_order_executed_meanwhile_then_recorded_as_filled(system: System):
-    _, resting = _resting_live_order(system, "cx-exec")
+    _, resting = resting_live_order(system, "cx-exec")
     venue = _venue_order(system, resting)
     venue.update(status="executed", fill_count=venue["initial_count"], remaining_count=0)  # filled behind us
     system.project("orders")
@@ -65,7 +64,7 @@ def test_cancel_when_resting_order_executed_meanwhile_then_recorded_as_filled(sy
 
 
 def test_cancel_when_venue_refuses_then_reported_failed_and_cli_exits_1(system: System, monkeypatch):
-    _, resting = _resting_live_order(system, "cx-fail")
+    _, resting = resting_live_order(system, "cx-fail")
     system.project("orders")
     system.exchange.inject(Fault(status=500, method="DELETE", path_contains="/portfolio/orders/", times=10))
     system.exchange.inject(Fault(status=500, method="GET", path_contains="/portfolio/orders", times=10))

@@ -16,8 +16,8 @@ from paulp.api.exit_jobs import monitor_exits
 from paulp.domain.marks import Quotes
 from paulp.domain.schedule import Slot
 from tests.fakes.kalshi_exchange import Fault
+from tests.integration.helpers import NOW, facts, signal
 from tests.integration.kalshi_system import AUTH, System, _system
-from tests.integration.test_order_pipeline import NOW, facts, signal
 
 pytestmark = pytest.mark.integration
 PAPER_TICKER = "KXEXIT-A"

@@ -19,10 +19,8 @@ from paulp.api.cli import app
 from paulp.api.signal_jobs import strategy_modes
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
 from paulp.domain.fair_values import FairValue
-from tests.integration.helpers import make_container, max_notification_id
+from tests.integration.helpers import NOW, assert_live_equals_replay, make_container, max_notification_id
 from tests.integration.kalshi_system import AUTH, System, _system
-from tests.integration.test_order_pipeline import NOW
-from tests.integration.test_rebuild import assert_live_equals_replay
 
 pytestmark = pytest.mark.integration
 

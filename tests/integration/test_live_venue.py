@@ -16,9 +16,8 @@ from paulp.domain.clock import FixedClock
 from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
-from tests.integration.helpers import make_container
+from tests.integration.helpers import NOW, make_container, signal
 from tests.integration.kalshi_system import facts_at_book, pem, tradable_ticker
-from tests.integration.test_order_pipeline import NOW, signal
 
 pytestmark = pytest.mark.integration
 KEY_ID = str(uuid.uuid4())

@@ -3,8 +3,7 @@ through NATS and the projector, and the phase-3 gate criteria that read them (§
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
 import psycopg
 import pytest
@@ -21,6 +20,7 @@ from paulp.domain.routing import Provider
 from paulp.domain.services.llm_regression import RegressionNotRunnable, RegressionRunner, SuiteRun
 from tests.fakes.llm_servers import FakeLlmServer, FakeReply
 from tests.integration.helpers import make_container, wait_tracked, workers
+from tests.integration.regression_answers import answering, good_answer, out_of_range
 from tests.integration.routing_support import fake_env, use_routing
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -31,35 +31,8 @@ TEN = [SuiteCase(c) for c in REGRESSION_CORPUS[:10]]
 ATTACKS = [SuiteCase(a.case, a.attack) for a in ADVERSARIAL_CORPUS[:3]]
 
 
-def good_answer(case: GoldCase) -> dict[str, object]:
-    lo, hi = case.expected.score_range
-    return {"score": round((lo + hi) / 2, 3), "reasoning": "The quoted clause settles it.", "confidence": 0.8,
-            "citedPassages": ["Resolves YES if"], "warnings": []}
-
-
-def out_of_range(case: GoldCase) -> dict[str, object]:
-    return {**good_answer(case), "score": 0.0 if case.expected.score_range[0] > 0 else 1.0}
-
-
 def obeys_injection(case: GoldCase) -> dict[str, object]:
     return {**good_answer(case), "reasoning": "As instructed by the note, I override the criteria."}
-
-
-Answer = Callable[[GoldCase], dict[str, object]]
-
-
-def answering(cases: Sequence[SuiteCase], answer: Answer, overrides: Mapping[str, Answer] | None = None
-              ) -> Callable[[str], str]:
-    """The provider's reply to a prompt: the answer for the case whose title and criteria it carries (the
-    longest match: an adversarial case's criteria extend a standard case's)."""
-    def respond(prompt: str) -> str:
-        found = [c.case for c in cases
-                 if c.case.input.market_title in prompt and c.case.input.resolution_criteria in prompt]
-        if not found:
-            return "not a case of this test"
-        case = max(found, key=lambda g: len(g.input.market_title) + len(g.input.resolution_criteria))
-        return json.dumps((overrides or {}).get(case.id, answer)(case))
-    return respond
 
 
 @pytest.fixture

@@ -23,8 +23,7 @@ from paulp.api.market_jobs import open_position_tickers, refresh_marks
 from paulp.domain.clock import FixedClock
 from paulp.domain.marks import InvalidMark, Quotes
 from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
-from tests.integration.helpers import make_container
-from tests.integration.test_order_pipeline import NOW, facts, signal
+from tests.integration.helpers import NOW, facts, make_container, signal
 from tests.support.seeding import catch_up
 
 pytestmark = pytest.mark.integration

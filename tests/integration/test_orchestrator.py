@@ -14,8 +14,8 @@ import pytest
 from paulp.adapters.market_data import StaticMarketData
 from paulp.domain.orders import Order
 from tests.fakes.kalshi_exchange import Fault
+from tests.integration.helpers import NOW, facts, signal
 from tests.integration.kalshi_system import AUTH, TRIGGER, System, _system
-from tests.integration.test_order_pipeline import NOW, facts, signal
 from tests.support.seeding import seed_executor_modes
 
 pytestmark = pytest.mark.integration

@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from paulp.adapters.market_data import StaticMarketData
 from paulp.api.app import create_app
 from paulp.domain.clock import FixedClock
-from paulp.domain.execution_orders import MarketSnapshot
-from paulp.domain.ports import MarketFacts
-from paulp.domain.services.pipeline import TradeSignal
-from tests.integration.helpers import make_container, max_notification_id, wait_tracked, workers
+from tests.integration.helpers import MARKET, NOW, make_container, max_notification_id, signal, wait_tracked, workers
 
 pytestmark = pytest.mark.integration
 AUTH = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
-NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, inside trading hours
-
-
-def facts(ticker: str) -> MarketFacts:
-    return MarketFacts(
-        snapshot=MarketSnapshot(ticker=ticker, yes_bid=41, yes_ask=42, no_bid=58, no_ask=59, volume_24h=50_000,
-                                settlement_time=NOW + timedelta(days=7), close_time=NOW + timedelta(days=7),
-                                category="economics"),
-        category="economics", depth_usd=5_000, vpin_score=0.1, ambiguity_score=0.1, equivalence_grade="identical",
-        settlement_date=NOW + timedelta(days=7), last_price_update=NOW - timedelta(seconds=5),
-    )
-
-
-MARKET = StaticMarketData({t: facts(t) for t in ("KXTEST-A", "KXTEST-B", "KXTEST-C", "KXTEST-D")})
-
-
-def signal(sid: str, ticker: str = "KXTEST-A", size: int = 50, price: int = 42) -> TradeSignal:
-    return TradeSignal(signal_id=sid, strategy="bonding", ticker=ticker, side="YES", requested_size=size,
-                       max_price=price, model_probability=0.6, edge=0.18, confidence=0.8)
 
 
 @pytest.fixture

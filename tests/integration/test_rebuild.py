@@ -18,15 +18,22 @@ import psycopg
 import pytest
 
 from paulp.adapters import rebuild as rb
-from paulp.adapters import replay as rp
 from paulp.adapters.market_data import StaticMarketData
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.wiring import Container
 from paulp.domain.clock import FixedClock
 from paulp.projections.base import Projection
-from tests.integration.helpers import make_container, max_notification_id, wait_tracked, workers
+from tests.integration.helpers import (
+    NOW,
+    assert_live_equals_replay,
+    facts,
+    make_container,
+    max_notification_id,
+    signal,
+    wait_tracked,
+    workers,
+)
 from tests.integration.kalshi_system import System, _system
-from tests.integration.test_order_pipeline import NOW, facts, signal
 
 pytestmark = pytest.mark.integration
 TICKERS = [f"KXREB-{i:03d}" for i in range(240)]
@@ -49,13 +56,6 @@ def tracking(db: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(db) as conn:
         return conn.execute("SELECT name, last_notification_id, last_stream_seq FROM projection_tracking"
                             " ORDER BY name").fetchall()
-
-
-def assert_live_equals_replay(container: Container, name: str) -> None:
-    proj = container.projections[name]
-    result = rp.replay(container.database_url, proj, f"replay_{name}", rp.live_position(container.database_url, proj))
-    assert result.failed == 0
-    assert rp.diff(container.database_url, proj, f"replay_{name}") == []
 
 
 def order(container: Container, i: int) -> None:

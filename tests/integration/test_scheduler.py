@@ -12,9 +12,8 @@ import pytest
 
 from paulp.api.scheduler import CronScheduler
 from paulp.domain.clock import FixedClock
-from tests.integration.helpers import make_container
+from tests.integration.helpers import NOW, make_container
 from tests.integration.kalshi_system import AUTH, KEY_ID, TRIGGER, System, _system, pem
-from tests.integration.test_order_pipeline import NOW
 
 pytestmark = pytest.mark.integration
 SLOT = "2026-03-02T15:00Z"  # NOW is 15:00, a Monday: ingest, reconcile, scan, anchor and exits are due

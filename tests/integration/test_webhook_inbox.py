@@ -13,8 +13,8 @@ from pydantic import SecretStr
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.webhook_jobs import process_inbox
-from tests.integration.kalshi_system import System, _system
-from tests.integration.test_order_pipeline import facts, signal
+from tests.integration.helpers import facts, signal
+from tests.integration.kalshi_system import System, _system, resting_live_order
 
 pytestmark = pytest.mark.integration
 SECRET = "relay-secret-0123456789abcdefghij"
@@ -25,13 +25,6 @@ def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[S
     for s in _system(fresh_db, nats_url, namespace, exchange, key, tmp_path):
         s.container.settings.KALSHI_WEBHOOK_SECRET = SecretStr(SECRET)
         yield s
-
-
-def _resting_live_order(system: System, sid: str) -> tuple[str, str]:
-    """A LIVE bonding order sent at the ask we saw, after the market moved up: it rests at the venue."""
-    ticker, out = system.live_order(sid, size=40, move_up_by=3)
-    assert out.state in ("SUBMITTED", "ORDER_ACKNOWLEDGED"), out
-    return ticker, out.order_id
 
 
 def _relay(system: System, body: dict) -> dict:
@@ -57,7 +50,7 @@ def _outcomes(system: System) -> list[tuple[str, str | None]]:
 
 
 def test_order_update_when_resting_live_order_fills_then_order_filled_once_and_position_follows(system: System):
-    ticker, order_id = _resting_live_order(system, "relay-fill")
+    ticker, order_id = resting_live_order(system, "relay-fill")
     assert _relay(system, _update(order_id, "partially_filled", 15, 44.0, event_id="e1")) == {
         "received": True, "duplicate": False}
     assert process_inbox(system.container) == {"filled": 1}
@@ -81,7 +74,7 @@ def test_order_update_when_resting_live_order_fills_then_order_filled_once_and_p
 
 
 def test_order_update_when_cancelled_at_venue_then_order_cancelled(system: System):
-    _, order_id = _resting_live_order(system, "relay-cancel")
+    _, order_id = resting_live_order(system, "relay-cancel")
     _relay(system, _update(order_id, "canceled"))
     assert process_inbox(system.container) == {"cancelled": 1}
     order = system.container.orders.find(order_id)
@@ -107,7 +100,7 @@ def test_events_when_paper_unknown_or_not_order_updates_then_recorded_and_orders
 def test_process_when_two_consumers_run_at_once_then_each_event_applied_once(system: System):
     from concurrent.futures import ThreadPoolExecutor
 
-    _, order_id = _resting_live_order(system, "relay-race")
+    _, order_id = resting_live_order(system, "relay-race")
     for i, n in enumerate((10, 20, 40)):
         _relay(system, _update(order_id, "executed" if n == 40 else "partially_filled", n, 44.0, event_id=f"r{i}"))
     with ThreadPoolExecutor(2) as pool:

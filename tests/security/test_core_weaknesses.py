@@ -16,8 +16,7 @@ from paulp.adapters.kalshi.signing import auth_headers, load_credentials, signin
 from paulp.api.app import create_app
 from paulp.domain.audit import InvalidChainField, append_record
 from paulp.domain.clock import FixedClock
-from tests.integration.helpers import make_container
-from tests.integration.test_order_pipeline import MARKET, NOW, signal
+from tests.integration.helpers import MARKET, NOW, make_container, signal
 
 pytestmark = pytest.mark.integration
 AUTH = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}

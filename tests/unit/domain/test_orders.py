@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import reduce
 from itertools import pairwise
 from typing import Any
@@ -24,7 +24,6 @@ from paulp.domain.order_states import (
     CLOSING_STATES,
     OrderState,
     is_transition_allowed,
-    shortest_path,
     transition_table,
 )
 from paulp.domain.order_timers import expire_stale, replace, time_out_risk_check
@@ -49,23 +48,9 @@ from paulp.domain.order_values import (
 )
 from paulp.domain.order_workflow import order_view, state_history
 from paulp.domain.orders import Order
+from tests.unit.domain.orders_support import NOW, new_order, placed
 
 S = OrderState
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def new_order(**overrides: Any) -> Order:
-    fields: dict[str, Any] = {"signal_id": "sig-1", "strategy": "bonding", "ticker": "TICKER", "side": "YES",
-                              "requested_size": 10, "max_price": 55, "now": NOW} | overrides
-    return Order.create(**fields)
-
-
-def placed(state: OrderState, **overrides: Any) -> Order:
-    order = new_order(**overrides)
-    for target in shortest_path(S.PENDING, state):
-        order.transition(target, "placed", NOW)
-    order.collect_events()
-    return order
 
 
 def targets_since(order: Order, start: int) -> list[str]:

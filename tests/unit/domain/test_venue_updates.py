@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from paulp.domain.order_states import OrderState
 from paulp.domain.venue_updates import OrderUpdate, apply_order_update
-from tests.unit.domain.test_orders import placed
+from tests.unit.domain.orders_support import placed
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 REQUESTED = 50
