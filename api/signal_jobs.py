@@ -23,7 +23,7 @@ from paulp.adapters.portfolio import ViewPortfolio
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
 from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation
-from paulp.domain.execution import execution_priority, spacing_wait_ms
+from paulp.domain.execution import execution_priority, throttle_wait_ms
 from paulp.domain.execution_policy import (
     INITIAL_STRATEGY_MODES,
     ExecutionMode,
@@ -241,20 +241,22 @@ def by_priority(container: Any, rows: list[tuple[str, str, str]]) -> list[tuple[
     return sorted(rows, key=priority, reverse=True)
 
 
-def spacing_wait_s(container: Any, strategy: str, modes: Mapping[str, ExecutionMode]) -> float:
-    """Seconds before this strategy's next order passes its mode's order spacing (from its throttle's log)."""
+def throttle_wait_s(container: Any, strategy: str, modes: Mapping[str, ExecutionMode]) -> float:
+    """Seconds before this strategy's throttle (spacing, per-minute and per-hour counts, read from its log)
+    would let its next order through."""
     mode = mode_for_strategy(strategy, modes)
     throttle = container.orders.get_or_none(ExecutionThrottle.id_for(strategy))
     if throttle is None or mode is ExecutionMode.DISABLED:  # a disabled strategy's order is rejected, not held
         return 0.0
     now = container.clock.now()
-    return spacing_wait_ms(throttle.current(now), policy_for_mode(mode), now) / 1000
+    return throttle_wait_ms(throttle.current(now), policy_for_mode(mode), now) / 1000
 
 
 def execute_pending(container: Any, max_wait_s: float = MAX_SPACING_WAIT_S) -> dict[str, Any]:
-    """Drive the resumable orders in queue order, waiting out each strategy's order spacing between them
-    (§5.2) so that a batch never has its own spacing check reject a valid order. An order whose wait would
-    take the run past ``max_wait_s`` in all stays where it is for the next run ("deferred")."""
+    """Drive the resumable orders in queue order, waiting out each strategy's throttle between them (order
+    spacing, §5.2; a full minute or hour) so that a batch never has its own throttle reject a valid order.
+    An order whose wait would take the run past ``max_wait_s`` in all stays PENDING for the next run
+    ("deferred")."""
     started = time.monotonic()
     report: dict[str, Any] = {"processed": 0, "executed": [], "rejected": [], "errors": [], "deferred": []}
     rows = resumable_orders(container)
@@ -278,7 +280,7 @@ def execute_pending(container: Any, max_wait_s: float = MAX_SPACING_WAIT_S) -> d
             if ticker in unread:
                 report["errors"].append({"orderId": order_id, "error": f"market data unavailable ({unread[ticker]})"})
                 continue
-            wait = spacing_wait_s(container, strategy, modes)
+            wait = throttle_wait_s(container, strategy, modes)
             if wait > 0:
                 if waited + wait > max_wait_s:
                     report["deferred"].append(order_id)

@@ -183,13 +183,22 @@ def evaluate_execution(
                              policy.require_risk_approval)
 
 
-def spacing_wait_ms(state: RateLimitState, policy: ExecutionPolicy, now: datetime) -> float:
-    """How long a queued order must wait for ``minOrderSpacingMs`` (0: it may go now; inf: never, DISABLED).
+def throttle_wait_ms(state: RateLimitState, policy: ExecutionPolicy, now: datetime) -> float:
+    """How long a queued order must wait before the throttle would let it through (0: now; inf: never).
 
-    The queue waits this out between orders (§5.2) instead of sending an order the spacing check rejects."""
-    if state.last_order_ms == 0:
-        return 0.0
-    return max(state.last_order_ms + policy.min_order_spacing_ms - epoch_ms(now), 0.0)
+    The order spacing, and a full per-minute or per-hour count until its window rolls over. The queue
+    waits this out, or leaves the order for a later run, instead of sending an order that its own
+    throttle rejects (§5.2). ``state`` must already be rolled to ``now`` (``roll_windows``).
+    """
+    now_ms = epoch_ms(now)
+    waits = [0.0]
+    if state.last_order_ms:
+        waits.append(state.last_order_ms + policy.min_order_spacing_ms - now_ms)
+    if state.orders_this_minute >= policy.max_orders_per_minute:
+        waits.append(state.minute_window_start_ms + MINUTE_MS - now_ms)
+    if state.orders_this_hour >= policy.max_orders_per_hour:
+        waits.append(state.hour_window_start_ms + HOUR_MS - now_ms)
+    return max(waits)
 
 
 def execution_priority(edge: float, confidence: float) -> int:

@@ -14,6 +14,7 @@ import pytest
 
 from paulp.api.signal_jobs import execute_pending
 from paulp.domain.execution import execution_priority
+from paulp.domain.throttle import ExecutionThrottle
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.fakes.noaa_cdo import FakeNoaaCdo, NoaaFault
 from tests.integration.kalshi_system import AUTH, System, _system
@@ -127,6 +128,26 @@ def test_execute_when_spacing_wait_exceeds_the_run_budget_then_order_deferred_pe
     system.container.clock.sleep(1.0)  # the next run, a second later, needs no wait
     second = execute_pending(system.container, max_wait_s=0.0)
     assert (second["executed"], second["deferred"]) == ([held], []), second
+
+
+def test_execute_when_the_strategys_minute_is_full_then_orders_deferred_not_rejected_until_it_rolls(
+        system: System, noaa: FakeNoaaCdo) -> None:
+    # Arrange: the weather throttle already counted PAPER's 10 orders this minute, 1-10 s ago
+    now = system.container.clock.now()
+    throttle = ExecutionThrottle("weather", now - timedelta(seconds=10))
+    for k in range(10, 0, -1):
+        throttle.count_order(100, now - timedelta(seconds=k))
+    system.container.orders.save(throttle)
+    assert scan(system)["ordersCreated"] == 2
+    system.project("orders")
+    # Act: the minute rolls 50 s from now, past the run's 30 s budget
+    held = execute_pending(system.container)
+    # Assert: nothing sent, nothing rejected: both orders stay PENDING for a later run
+    assert (held["processed"], held["executed"], held["rejected"], len(held["deferred"])) == (0, [], [], 2), held
+    assert {system.container.orders.find(o).state.value for o in held["deferred"]} == {"PENDING"}
+    system.container.clock.sleep(50)
+    sent = execute_pending(system.container)
+    assert (sorted(sent["executed"]), sent["deferred"]) == (sorted(held["deferred"]), []), sent
 
 
 def test_scan_when_run_again_then_settled_years_reused_and_no_duplicate_orders(system: System,

@@ -10,19 +10,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paulp.domain.execution import (
+    RateLimitState,
     epoch_ms,
     evaluate_execution,
     execution_priority,
     initial_rate_state,
     record_order,
     roll_windows,
-    spacing_wait_ms,
+    throttle_wait_ms,
     validate_request,
 )
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, MarketSnapshot, Side
 from paulp.domain.execution_policy import (
     BlackoutPeriod,
     ExecutionMode,
+    ExecutionPolicy,
     TradingHours,
     UnknownPolicyField,
     check_trading_hours,
@@ -165,13 +167,35 @@ def test_record_order_when_any_gaps_then_windows_stay_current_and_count_this_ord
         assert state.last_order_ms == epoch_ms(now)
 
 
-def test_spacing_wait_when_last_order_recent_then_remainder_else_zero() -> None:
+def test_throttle_wait_when_last_order_recent_then_spacing_remainder_else_zero() -> None:
     now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-    policy = policy_for_mode(ExecutionMode.PAPER)  # 1000 ms spacing
+    policy = policy_for_mode(ExecutionMode.PAPER)  # 1000 ms spacing, 10 a minute
     never = initial_rate_state(now)
     just_sent = record_order(never, 100, now - timedelta(milliseconds=400))
-    assert spacing_wait_ms(never, policy, now) == 0.0
-    assert spacing_wait_ms(just_sent, policy, now) == 600.0
-    assert spacing_wait_ms(just_sent, policy, now + timedelta(milliseconds=600)) == 0.0
-    assert spacing_wait_ms(just_sent, policy, now + timedelta(seconds=5)) == 0.0
-    assert spacing_wait_ms(just_sent, policy_for_mode(ExecutionMode.DISABLED), now) == float("inf")
+    assert throttle_wait_ms(never, policy, now) == 0.0
+    assert throttle_wait_ms(just_sent, policy, now) == 600.0
+    assert throttle_wait_ms(just_sent, policy, now + timedelta(milliseconds=600)) == 0.0
+    assert throttle_wait_ms(just_sent, policy_for_mode(ExecutionMode.DISABLED), now) == float("inf")
+    full_minute = replace(just_sent, orders_this_minute=10, minute_window_start_ms=epoch_ms(now) - 45_000)
+    assert throttle_wait_ms(full_minute, policy, now) == 15_000.0  # until the minute window rolls over
+
+
+def _throttled(state: RateLimitState, policy: ExecutionPolicy, at: datetime) -> list[str]:
+    errors = validate_request(_request(1, 1), _market(), policy, state, at).errors
+    return [e for e in errors if e.startswith(("Rate limit", "Order spacing"))]
+
+
+@given(st.lists(st.integers(0, 20_000), max_size=60), st.integers(0, 130_000),
+       st.sampled_from([ExecutionMode.PAPER, ExecutionMode.LIVE]))
+def test_throttle_wait_when_waited_out_then_throttle_passes_and_not_a_millisecond_sooner(
+        gaps: list[int], after: int, mode: ExecutionMode) -> None:
+    policy, at = policy_for_mode(mode), SUNDAY_NOON
+    state = initial_rate_state(at)
+    for gap in gaps:  # any history of counted orders, spacing and limits ignored
+        at += timedelta(milliseconds=gap)
+        state = record_order(state, 1, at)
+    now = at + timedelta(milliseconds=after)
+    wait = throttle_wait_ms(roll_windows(state, now), policy, now)
+    assert _throttled(state, policy, now + timedelta(milliseconds=wait)) == []
+    if wait > 0:
+        assert _throttled(state, policy, now + timedelta(milliseconds=wait - 1)) != []
