@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 
-class BackoffPolicy(Protocol):
-    @property
-    def backoff_base_s(self) -> float: ...
+@dataclass(frozen=True)
+class HttpPolicy:
+    """The §3.3 defaults, which are the normative values: 10 s per request, 3 retries of an idempotent
+    read, back-off from 1 s doubling to at most 8 s with full jitter, and a server's Retry-After honoured
+    up to 30 s (a longer one gives up instead of stalling the caller). Each client's config extends it."""
 
-    @property
-    def backoff_factor(self) -> float: ...
-
-    @property
-    def backoff_cap_s(self) -> float: ...
-
-    @property
-    def max_retry_after_s(self) -> float: ...
+    base_url: str = ""
+    timeout_s: float = 10.0
+    max_retries: int = 3
+    backoff_base_s: float = 1.0
+    backoff_factor: float = 2.0
+    backoff_cap_s: float = 8.0
+    max_retry_after_s: float = 30.0
 
 
 def secure_base_url(url: str) -> str | None:
@@ -40,13 +41,13 @@ def secure_base_url(url: str) -> str | None:
     return None
 
 
-def full_jitter(attempt: int, policy: BackoffPolicy, jitter: Callable[[], float]) -> float:
+def full_jitter(attempt: int, policy: HttpPolicy, jitter: Callable[[], float]) -> float:
     """Uniform in [0, min(cap, base·factor^(attempt-1))]: retrying callers spread out instead of in step."""
     ceiling = min(policy.backoff_cap_s, policy.backoff_base_s * policy.backoff_factor ** (attempt - 1))
     return jitter() * ceiling
 
 
-def retry_delay(attempt: int, policy: BackoffPolicy, retry_after_s: float | None,
+def retry_delay(attempt: int, policy: HttpPolicy, retry_after_s: float | None,
                 jitter: Callable[[], float]) -> float | None:
     """At least the server's Retry-After when it gives one; None when that is longer than we may wait."""
     delay = full_jitter(attempt, policy, jitter)

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
-from paulp.adapters.http_policy import full_jitter, retry_delay, secure_base_url
+from paulp.adapters.http_policy import HttpPolicy, full_jitter, retry_delay, secure_base_url
 from paulp.adapters.kalshi.client_errors import (
     EvidenceWriteFailed,
     KalshiError,
@@ -62,16 +62,10 @@ def _check_base_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class KalshiClientConfig:
-    """Timeouts and retry policy of §3.3; the defaults are the normative values."""
+class KalshiClientConfig(HttpPolicy):
+    """The §3.3 policy and the account's rate tier."""
 
     base_url: str = DEFAULT_BASE_URL
-    timeout_s: float = 10.0
-    max_retries: int = 3
-    backoff_base_s: float = 1.0
-    backoff_factor: float = 2.0
-    backoff_cap_s: float = 8.0
-    max_retry_after_s: float = 30.0  # a longer Retry-After gives up instead of stalling the caller
     tier: RateTier = BASIC
     burst_seconds: float = 1.0
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
-from paulp.adapters.http_policy import full_jitter, retry_delay, secure_base_url
+from paulp.adapters.http_policy import HttpPolicy, full_jitter, retry_delay, secure_base_url
 from paulp.adapters.kalshi.client_errors import json_object, retry_after_seconds
 from paulp.adapters.noaa.errors import (
     NoaaError,
@@ -45,16 +45,10 @@ def check_base_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class NoaaClientConfig:
-    """§3.3 policy (10 s, 3 retries, 1 s doubling, full jitter) and the CDO pace of 5 requests a second."""
+class NoaaClientConfig(HttpPolicy):
+    """The §3.3 policy and the CDO pace of 5 requests a second."""
 
     base_url: str = DEFAULT_BASE_URL
-    timeout_s: float = 10.0
-    max_retries: int = 3
-    backoff_base_s: float = 1.0
-    backoff_factor: float = 2.0
-    backoff_cap_s: float = 8.0
-    max_retry_after_s: float = 30.0  # a longer Retry-After gives up instead of stalling the scan
     requests_per_s: float = 5.0
     contact: str = ""
 

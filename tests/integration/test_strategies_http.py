@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -19,33 +19,20 @@ from paulp.adapters.market_data import StaticMarketData
 from paulp.api.app import create_app
 from paulp.api.wiring import Container
 from paulp.domain.clock import FixedClock
-from paulp.domain.execution_orders import MarketSnapshot
 from paulp.domain.golive import GoLiveTerms
-from paulp.domain.ports import MarketFacts
 from paulp.domain.reviews import PairTerms
 from paulp.domain.services.pipeline import TradeSignal
 from paulp.domain.strategy_registry import Strategy
-from tests.integration.helpers import make_container, max_notification_id, wait_tracked, workers
+from tests.integration.helpers import NOW, facts, make_container, max_notification_id, wait_tracked, workers
 from tests.support.seeding import GateOpen
 
 pytestmark = pytest.mark.integration
 AUTH = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 ACTOR = "api-token-user"
-NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, inside trading hours
 TICKERS = tuple(f"KXREG-{n}" for n in range(14))
 SPACING = timedelta(seconds=2)  # paper orders of one strategy at least 1 s apart; marks stay fresh (< 60 s)
 LIST_FIELDS = ["id", "name", "strategy_type", "status", "total_pnl_usd", "total_positions", "win_count",
                "loss_count", "model_valid"]
-
-
-def facts(ticker: str) -> MarketFacts:
-    return MarketFacts(
-        snapshot=MarketSnapshot(ticker=ticker, yes_bid=41, yes_ask=42, no_bid=58, no_ask=59, volume_24h=50_000,
-                                settlement_time=NOW + timedelta(days=7), close_time=NOW + timedelta(days=7),
-                                category="economics"),
-        category="economics", depth_usd=5_000, vpin_score=0.1, ambiguity_score=0.1, equivalence_grade="identical",
-        settlement_date=NOW + timedelta(days=7), last_price_update=NOW - timedelta(seconds=5),
-    )
 
 
 MARKET = StaticMarketData({t: facts(t) for t in TICKERS})

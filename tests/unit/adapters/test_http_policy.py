@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-from paulp.adapters.http_policy import full_jitter, retry_delay, secure_base_url
-
-
-@dataclass(frozen=True)
-class Policy:
-    backoff_base_s: float = 1.0
-    backoff_factor: float = 2.0
-    backoff_cap_s: float = 8.0
-    max_retry_after_s: float = 30.0
+from paulp.adapters.http_policy import HttpPolicy, full_jitter, retry_delay, secure_base_url
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -33,14 +23,14 @@ def test_secure_base_url_when_given_then_https_or_loopback_http_only(url: str, e
 
 
 def test_full_jitter_when_attempts_grow_then_ceiling_doubles_up_to_the_cap() -> None:
-    ceilings = [full_jitter(n, Policy(), lambda: 1.0) for n in range(1, 6)]
+    ceilings = [full_jitter(n, HttpPolicy(), lambda: 1.0) for n in range(1, 6)]
     assert ceilings == [1.0, 2.0, 4.0, 8.0, 8.0]
-    assert full_jitter(3, Policy(), lambda: 0.25) == 1.0
+    assert full_jitter(3, HttpPolicy(), lambda: 0.25) == 1.0
 
 
 def test_retry_delay_when_server_names_a_wait_then_at_least_that_or_give_up_past_the_limit() -> None:
-    assert retry_delay(1, Policy(), None, lambda: 0.5) == 0.5
-    assert retry_delay(1, Policy(), 3.0, lambda: 0.5) == 3.0
-    assert retry_delay(3, Policy(), 0.1, lambda: 1.0) == 4.0
-    assert retry_delay(1, Policy(), 30.0, lambda: 0.0) == 30.0
-    assert retry_delay(1, Policy(), 30.5, lambda: 0.0) is None
+    assert retry_delay(1, HttpPolicy(), None, lambda: 0.5) == 0.5
+    assert retry_delay(1, HttpPolicy(), 3.0, lambda: 0.5) == 3.0
+    assert retry_delay(3, HttpPolicy(), 0.1, lambda: 1.0) == 4.0
+    assert retry_delay(1, HttpPolicy(), 30.0, lambda: 0.0) == 30.0
+    assert retry_delay(1, HttpPolicy(), 30.5, lambda: 0.0) is None
