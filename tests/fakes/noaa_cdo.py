@@ -59,6 +59,7 @@ class FakeNoaaCdo:
 
     def __init__(self, token: str, values: DailyValue = seasonal_tmax, page_cap: int = 1000) -> None:
         self.token, self.values, self.page_cap = token, values, page_cap  # page_cap < 1000 forces paging
+        self._initial_page_cap = page_cap
         self.requests: list[SeenRequest] = []
         self._faults: list[NoaaFault] = []
         self._lock = threading.Lock()
@@ -80,9 +81,11 @@ class FakeNoaaCdo:
             self._faults.append(fault)
 
     def reset(self) -> None:
+        """Between tests of one module: no faults, no requests seen, the page size it was started with."""
         with self._lock:
             self._faults.clear()
             self.requests.clear()
+            self.page_cap = self._initial_page_cap
 
     def data_requests(self) -> list[SeenRequest]:
         return [r for r in self.requests if r.path == PREFIX + "/data"]

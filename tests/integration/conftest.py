@@ -1,5 +1,5 @@
 """Fixtures shared by the integration modules: the loopback Kalshi exchange with its signing key, and the
-loopback LLM providers (started once per module, reset before each test)."""
+loopback LLM providers and NOAA CDO (started once per module, reset before each test)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paulp.domain.routing import Provider
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.fakes.llm_servers import FakeLlmServer
+from tests.fakes.noaa_cdo import FakeNoaaCdo
+from tests.integration.helpers import NOAA_TOKEN
 from tests.integration.kalshi_system import KEY_ID
 from tests.integration.routing_support import provider_fakes
 
@@ -37,3 +39,16 @@ def fakes(fakes_module: dict[Provider, FakeLlmServer]) -> dict[Provider, FakeLlm
     for server in fakes_module.values():
         server.reset()
     return fakes_module
+
+
+
+@pytest.fixture(scope="module")
+def noaa_module() -> Iterator[FakeNoaaCdo]:
+    with FakeNoaaCdo(NOAA_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def noaa(noaa_module: FakeNoaaCdo) -> FakeNoaaCdo:
+    noaa_module.reset()
+    return noaa_module

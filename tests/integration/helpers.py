@@ -5,6 +5,7 @@ importers do not import (and run the side effects of) another test module."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from paulp.domain.ports import MarketFacts
 from paulp.domain.services.pipeline import TradeSignal
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, inside trading hours
+NOAA_TOKEN = "cdo-" + secrets.token_hex(12)  # what the loopback NOAA CDO (conftest ``noaa``) accepts
 
 
 def facts(ticker: str) -> MarketFacts:

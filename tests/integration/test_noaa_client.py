@@ -31,9 +31,9 @@ from paulp.domain.evidence import sha256_hex
 from paulp.domain.strategies.noaa import station_for
 from tests.conftest import create_database, drop_database
 from tests.fakes.noaa_cdo import FakeNoaaCdo, NoaaFault
+from tests.integration.helpers import NOAA_TOKEN as TOKEN
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
-TOKEN = "cdo-" + secrets.token_hex(12)
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 NYC = station_for("NYC")
 YEAR = {"datasetid": "GHCND", "stationid": NYC, "datatypeid": "TMAX", "startdate": "2025-01-01",
@@ -50,17 +50,9 @@ def db(services: Services, run_id: str) -> Iterator[str]:
     drop_database(services.database_url, name)
 
 
-@pytest.fixture(scope="module")
-def fake_module() -> Iterator[FakeNoaaCdo]:
-    with FakeNoaaCdo(TOKEN) as fake:
-        yield fake
-
-
 @pytest.fixture
-def fake(fake_module: FakeNoaaCdo) -> FakeNoaaCdo:
-    fake_module.reset()
-    fake_module.page_cap = 1000
-    return fake_module
+def fake(noaa: FakeNoaaCdo) -> FakeNoaaCdo:
+    return noaa
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ station history from the loopback NOAA CDO, signals → PENDING orders → PAPER
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -17,10 +16,10 @@ from paulp.domain.execution import execution_priority
 from paulp.domain.throttle import ExecutionThrottle
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.fakes.noaa_cdo import FakeNoaaCdo, NoaaFault
+from tests.integration.helpers import NOAA_TOKEN
 from tests.integration.kalshi_system import AUTH, System, _system
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-NOAA_TOKEN = "cdo-" + secrets.token_hex(12)
 # The fake's early-March NYC highs are ~41.5 °F ± ~6 °F: "above 35" is likely, "above 50" unlikely.
 LIKELY, UNLIKELY = "KXHIGHNY-26MAR05-T35", "KXHIGHNY-26MAR05-T50"
 
@@ -34,18 +33,6 @@ def weather_market(ticker: str, yes_bid: int, yes_ask: int, last: int, **over: A
               "open_time": "2026-02-26T15:00:00Z", "close_time": "2026-03-06T04:59:00Z",
               "category": "Climate and Weather", "rules_primary": "Highest temperature in Central Park."}
     return {**market, **over}
-
-
-@pytest.fixture(scope="module")
-def noaa_module() -> Iterator[FakeNoaaCdo]:
-    with FakeNoaaCdo(NOAA_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def noaa(noaa_module: FakeNoaaCdo) -> FakeNoaaCdo:
-    noaa_module.reset()
-    return noaa_module
 
 
 @pytest.fixture
