@@ -41,7 +41,7 @@ def run(
     """Run the backtest, store it (once: the same inputs find the earlier record) and print its metrics."""
     from paulp.adapters.backtest_data import BacktestDataError, load_fair_probabilities, load_history
     from paulp.api.cli import fail, services
-    from paulp.api.contexts import open_context
+    from paulp.api.contexts import context
     from paulp.domain.backtest import BacktestConfig, InvalidBacktest, run_backtest
     from paulp.domain.capital import UnknownStrategy, allocation_for
     from paulp.domain.services.backtests import BacktestService
@@ -58,11 +58,8 @@ def run(
     except (BacktestDataError, InvalidBacktest, UnknownStrategy) as exc:
         raise fail(str(exc)) from None
     with services() as (_, svc):
-        app = open_context(BacktestService, svc.database_url)
-        try:
+        with context(BacktestService, svc.database_url) as app:
             stored = app.record(result, config, label, history.sha256)
-        finally:
-            app.close()
     summary = _summary(stored.record, stored.created, result)
     if as_json:
         typer.echo(json.dumps(summary))

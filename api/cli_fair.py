@@ -51,7 +51,7 @@ def set_value(
 ) -> None:
     """Set (or replace) a market's fair probability; it stops counting when it expires."""
     from paulp.api.cli import fail, services
-    from paulp.api.contexts import open_context
+    from paulp.api.contexts import context
     from paulp.domain.fair_values import InvalidFairValue, fair_ticker
     from paulp.domain.services.fair_values import FairValueService
 
@@ -60,14 +60,12 @@ def set_value(
     except InvalidFairValue as exc:
         raise fail(str(exc)) from None
     with services() as (_, svc):
-        app = open_context(FairValueService, svc.database_url)
-        try:
-            nid = app.set(name, probability, source, reason, actor, validity)
-            value = app.get(name)
-        except InvalidFairValue as exc:
-            raise fail(str(exc)) from None
-        finally:
-            app.close()
+        with context(FairValueService, svc.database_url) as app:
+            try:
+                nid = app.set(name, probability, source, reason, actor, validity)
+                value = app.get(name)
+            except InvalidFairValue as exc:
+                raise fail(str(exc)) from None
     assert value is not None and value.valid_until is not None
     console.print(f"fair value of {name} set to {probability} until {value.valid_until.isoformat()}"
                   f" (notification {nid})", highlight=False)
@@ -81,7 +79,7 @@ def withdraw(
 ) -> None:
     """Withdraw a market's current fair value: the next scan signals no bond on it."""
     from paulp.api.cli import fail, services
-    from paulp.api.contexts import open_context
+    from paulp.api.contexts import context
     from paulp.domain.fair_values import InvalidFairValue, NoCurrentFairValue, fair_ticker
     from paulp.domain.services.fair_values import FairValueService
 
@@ -90,13 +88,11 @@ def withdraw(
     except InvalidFairValue as exc:
         raise fail(str(exc)) from None
     with services() as (_, svc):
-        app = open_context(FairValueService, svc.database_url)
-        try:
-            nid = app.withdraw(name, actor, reason)
-        except (InvalidFairValue, NoCurrentFairValue) as exc:
-            raise fail(str(exc)) from None
-        finally:
-            app.close()
+        with context(FairValueService, svc.database_url) as app:
+            try:
+                nid = app.withdraw(name, actor, reason)
+            except (InvalidFairValue, NoCurrentFairValue) as exc:
+                raise fail(str(exc)) from None
     console.print(f"fair value of {name} withdrawn (notification {nid})", highlight=False)
 
 

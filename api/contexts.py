@@ -4,6 +4,8 @@ command need not spend."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from paulp.adapters.clock import SystemClock
@@ -18,3 +20,13 @@ def open_context(cls: type[A], database_url: str) -> A:
     """Migrate (as ``build`` does), then the one application on the shared log; the caller closes it."""
     migrate(database_url)
     return cls(application_env(database_url), SystemClock())
+
+
+@contextmanager
+def context(cls: type[A], database_url: str) -> Iterator[A]:
+    """``open_context`` for the length of a ``with`` block: the application is closed however it ends."""
+    app = open_context(cls, database_url)
+    try:
+        yield app
+    finally:
+        app.close()
