@@ -49,7 +49,7 @@ from paulp.domain.strategies.weather import WeatherSignal
 from paulp.domain.throttle import ExecutionThrottle
 
 EXECUTE_BATCH = 10
-MAX_SPACING_WAIT_S = 30.0  # a batch waits out order spacings up to this much, then defers the rest
+MAX_THROTTLE_WAIT_S = 30.0  # a batch waits out its throttle up to this much in all, then defers the rest
 CATALOGUE_PAGES = 5
 DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (as Container.pipeline)
 EXECUTED = frozenset({OrderState.SUBMITTED, OrderState.ORDER_ACKNOWLEDGED, OrderState.PARTIAL_FILL,
@@ -252,7 +252,7 @@ def throttle_wait_s(container: Any, strategy: str, modes: Mapping[str, Execution
     return throttle_wait_ms(throttle.current(now), policy_for_mode(mode), now) / 1000
 
 
-def execute_pending(container: Any, max_wait_s: float = MAX_SPACING_WAIT_S) -> dict[str, Any]:
+def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> dict[str, Any]:
     """Drive the resumable orders in queue order, waiting out each strategy's throttle between them (order
     spacing, §5.2; a full minute or hour) so that a batch never has its own throttle reject a valid order.
     An order whose wait would take the run past ``max_wait_s`` in all stays PENDING for the next run
