@@ -20,10 +20,12 @@ from typing import Any
 from paulp.api.venue_session import credentialed_port_if, venue_call
 from paulp.domain.exits import evaluate_exit, holding_hours
 from paulp.domain.marks import Quotes
+from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.services.exits import ExitCandidate
 
 log = logging.getLogger("paulp.exits")
 MAX_MARK_AGE = timedelta(minutes=10)
+UNFINISHED = (ExitState.DECIDED, ExitState.IN_DOUBT)
 OPEN_POSITIONS = (
     "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents,"
     " coalesce(p.first_fill_at, p.last_fill_at), p.exits, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
@@ -59,15 +61,16 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     if not work:
         report["durationMs"] = _ms(started)
         return report
-    # an unfinished LIVE exit is resumed at the venue even when its rule no longer fires; looked up once here
-    runs = [(c, d, c.mode == "LIVE" and container.exits.find(c) is not None) for c, d in work]
-    needs_venue = any(c.mode == "LIVE" and (d is not None or unfinished) for c, d, unfinished in runs)
+    # an unfinished LIVE exit is resumed at the venue even when its rule no longer fires; looked up once here.
+    # A new sell is a new decision or a failed one decided again: each is capped at what Kalshi holds.
+    runs = [(c, d, _state(container.exits.find(c)) if c.mode == "LIVE" else None) for c, d in work]
+    needs_venue = any(c.mode == "LIVE" and (d is not None or found in UNFINISHED) for c, d, found in runs)
     with credentialed_port_if(needs_venue, container.settings, "a LIVE position cannot be exited") as port:
         held: dict[tuple[str, str], int] = {}
         if port is not None:
             held = {(p.market_id, p.side): int(p.size) for p in venue_call("positions read", port.positions).positions}
-        for candidate, decision, unfinished in runs:
-            if candidate.mode == "LIVE" and decision is not None and not unfinished:
+        for candidate, decision, found in runs:
+            if candidate.mode == "LIVE" and decision is not None and found in (None, ExitState.FAILED):
                 at_venue = held.get((candidate.ticker, candidate.side), 0)
                 if at_venue < 1:
                     report["notHeld"].append({"strategy": candidate.strategy, "ticker": candidate.ticker,
@@ -93,6 +96,10 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                     "clientOrderId": ex.client_order_id})
     report["durationMs"] = _ms(started)
     return report
+
+
+def _state(found: PositionExit | None) -> ExitState | None:
+    return found.state if found is not None else None
 
 
 def _ms(started: float) -> int:

@@ -251,3 +251,26 @@ def test_live_exit_when_kalshi_holds_fewer_or_none_then_never_sells_more_than_he
     report = monitor_exits(system.container)
     assert report["exits"] == [] and system.head() == head and len(_sells(system, ticker)) == 1
     assert report["notHeld"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 25}]
+
+
+@pytest.mark.parametrize("held", [0, 15])
+def test_live_exit_when_redecided_after_a_failed_attempt_then_still_never_sells_more_than_held(system: System,
+                                                                                              held: int):
+    """ADR 0260: every LIVE sell is capped at what Kalshi holds, a retry of a failed exit included (selling
+    what is not held opens the opposite position)."""
+    ticker, bid = _live_position(system)  # 40 LIVE contracts
+    market = system.exchange.markets[ticker]
+    market.update(yes_bid=bid - 3, yes_ask=bid - 2)  # the first sell rests and is cancelled: FAILED
+    [failed] = monitor_exits(system.container)["exits"]
+    assert failed["state"] == "FAILED" and len(_sells(system, ticker)) == 1
+    system.exchange._positions[ticker] = held  # the rest sold at Kalshi meanwhile
+    market.update(yes_bid=bid, yes_ask=bid + 1)
+    report = monitor_exits(system.container)
+    assert system.exchange._positions.get(ticker, 0) == 0  # never short: at most what was held was sold
+    if held:
+        [done] = report["exits"]
+        assert (done["state"], done["contracts"]) == ("FILLED", held)
+        assert json.loads(_sells(system, ticker)[-1].body)["count"] == held  # type: ignore[attr-defined]
+    else:
+        assert report["exits"] == [] and len(_sells(system, ticker)) == 1
+        assert report["notHeld"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 40}]
