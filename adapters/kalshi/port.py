@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -47,13 +48,22 @@ class KalshiVenuePort:
         self._thread.start()
 
     def _run(self, coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout_s)  # type: ignore[arg-type]
+        """Wait at most ``timeout_s``; a call given up on is cancelled, so it sends nothing after we stopped waiting."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        try:
+            return future.result(self.timeout_s)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def submit(self, order: VenueOrder) -> VenueSubmission:
+        """A submission given up on mid-flight is as unknown as a lost answer: in doubt, never failed."""
         try:
             result = self._run(self.venue.submit_order(order))
         except VenueOutcomeUnknown as e:
             raise SubmissionOutcomeUnknown(f"{e.code}: venue outcome unknown") from e
+        except TimeoutError as e:
+            raise SubmissionOutcomeUnknown(f"no venue answer within {self.timeout_s:g}s: venue outcome unknown") from e
         return _submission(result.order, result.evidence_hashes)
 
     def find_by_client_order_id(self, client_order_id: str) -> VenueSubmission | None:

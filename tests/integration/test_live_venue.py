@@ -66,3 +66,22 @@ def test_live_signal_when_outcome_ambiguous_then_in_doubt_and_resolved_without_s
     resolved = pipeline.resolve_in_doubt(out.order_id)
     assert resolved.state == "FILLED"
     assert len(exchange.orders) == 1  # exactly one venue order despite the lost answer
+
+
+def test_live_signal_when_venue_call_outlasts_port_timeout_then_in_doubt_not_lost(live, tmp_path):
+    """The port gives up on a slow submission while the request is in flight (the exchange places the order
+    and answers late): that is an unknown outcome, so the order goes in doubt and is resolved by client id."""
+    pipeline, exchange, ticker, m = live
+    slow = KalshiVenuePort(pipeline.venue.venue, timeout_s=0.3)  # type: ignore[union-attr]
+    impatient = OrderPipeline(pipeline.orders, pipeline.breaker, pipeline.execution, pipeline.market,
+                              pipeline.portfolio, slow, modes={"bonding": ExecutionMode.LIVE})
+    exchange.inject(Fault(status=None, delay_s=1.0, process=True, method="POST", path_contains="/portfolio/orders"))
+    try:
+        out = impatient.process(_signal("live-3", ticker, m["yes_ask"]))
+        order = pipeline.orders.find(out.order_id)
+        assert out.state == "SUBMITTED" and order is not None and order.submission_in_doubt
+        assert len(exchange.orders) == 1
+        assert pipeline.resolve_in_doubt(out.order_id).state == "FILLED"
+        assert len(exchange.orders) == 1
+    finally:
+        slow.close()
