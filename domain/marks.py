@@ -1,4 +1,6 @@
 """Market marks: the last observed quotes of a market, and what an open position is worth against them.
+An observation that changes no quote is not an event, unless the last one is ``CONFIRM_AFTER`` old: then
+it is recorded again, so the mark's time says how recently the venue was read (ADR 0290).
 
 Once the venue determines the outcome the mark is resolved for good: YES pays 100 cents to YES holders
 and 0 to NO holders (and the reverse for NO); a void market refunds the entry price. Quotes after that
@@ -14,7 +16,7 @@ dashboard spec says ("current_price falls back to entry").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid5
 
@@ -25,6 +27,9 @@ from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.prices import execution_mid
 
 RESULTS = ("YES", "NO", "VOID")
+# Unchanged quotes read again are recorded once the last record is this old, so a quiet market's mark stays
+# current for the exit monitor (trading §3.5 judges only marks at most 10 minutes old; ADR 0290).
+CONFIRM_AFTER = timedelta(minutes=5)
 
 
 class InvalidMark(DomainError):
@@ -116,11 +121,12 @@ class MarketMark(Aggregate):
         self.resolved_at: datetime | None = None
 
     def observe(self, quotes: Quotes, at: datetime, evidence_hash: str | None) -> bool:
-        """Record the quotes if they differ from the last ones and are not older; True if recorded."""
+        """Record the quotes if they are newer and differ from the last ones, or repeat them once the last
+        record is ``CONFIRM_AFTER`` old (ADR 0290); True if recorded."""
         quotes.check()
         if self.result is not None:
             return False  # the outcome is known: quotes no longer value anything
-        if self.at is not None and (at <= self.at or quotes == self.quotes):
+        if self.at is not None and (at <= self.at or (quotes == self.quotes and at - self.at < CONFIRM_AFTER)):
             return False
         self._quoted(self.ticker, quotes.yes_bid, quotes.yes_ask, quotes.no_bid, quotes.no_ask, at, evidence_hash)
         return True

@@ -274,3 +274,21 @@ def test_live_exit_when_redecided_after_a_failed_attempt_then_still_never_sells_
     else:
         assert report["exits"] == [] and len(_sells(system, ticker)) == 1
         assert report["notHeld"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 40}]
+
+
+def test_monitor_when_quotes_unchanged_but_read_every_minute_then_mark_stays_fresh_and_time_exit_fires(
+        system: System):
+    """A quiet market's mark is read every minute (ADR 0166) with the same quotes: it is current, not stale,
+    so the 168 h exit (trading §3.5) still fires."""
+    _paper_position(system)
+    start = NOW + timedelta(hours=167, minutes=55)
+    quotes = Quotes(44, 46, 54, 56)  # mid 45: neither stop nor target
+    for minute in range(12):  # what the marks job does each minute
+        at = start + timedelta(minutes=minute)
+        system.container.markets.observe(PAPER_TICKER, quotes, at, None)
+    system.project("market_marks")
+    system.container.clock.set(start + timedelta(minutes=11))  # type: ignore[attr-defined]
+    report = monitor_exits(system.container)
+    assert report["staleMarks"] == []
+    [done] = report["exits"]
+    assert (done["reason"], done["state"], done["exitPrice"]) == ("TIME_LIMIT_EXCEEDED", "FILLED", 45.0)

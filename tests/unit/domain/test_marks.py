@@ -125,3 +125,13 @@ class MarkMachine(RuleBasedStateMachine):
 
 
 TestMarkMachine = MarkMachine.TestCase
+
+
+def test_observe_when_quotes_unchanged_then_recorded_again_only_once_the_last_record_is_five_minutes_old() -> None:
+    mark = MarketMark("KX-A")
+    quotes = Quotes(40, 44, 56, 60)
+    assert mark.observe(quotes, T0, None) is True
+    assert mark.observe(quotes, T0 + timedelta(minutes=4, seconds=59), None) is False
+    assert mark.observe(quotes, T0 + timedelta(minutes=5), None) is True
+    assert (mark.quotes, mark.at) == (quotes, T0 + timedelta(minutes=5))
+    assert mark.observe(quotes, T0 + timedelta(minutes=6), None) is False
