@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from paulp.adapters.config import ConfigError, Settings
@@ -21,6 +20,7 @@ from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
 from paulp.api.cli_rebuild import rebuild as rebuild_command
 from paulp.api.cli_verify import verify_app
+from paulp.api.console import cli_console
 
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
@@ -33,8 +33,8 @@ app.add_typer(backtest_app, name="backtest")
 app.add_typer(fair_app, name="fair")
 jobs_app = typer.Typer(help="Orchestrator job runs (triggers, webhooks, schedule slots).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

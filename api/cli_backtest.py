@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from paulp.api.console import cli_console
 
 backtest_app = typer.Typer(help="Backtests over recorded market history (gate input P2_BACKTEST_QUALITY).",
                            no_args_is_help=True)
-console = Console()
+console = cli_console()
 
 LIST = ("SELECT backtest_id, strategy, name, period_start, period_end, trades, wins, pnl, expected_value, sharpe,"
         " max_drawdown, completed_at FROM views.backtests ORDER BY completed_at DESC, backtest_id LIMIT %s")

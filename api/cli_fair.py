@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from paulp.api.console import cli_console
 
 fair_app = typer.Typer(help="Operator-supplied fair YES probabilities for the bonding scan (expire; audited).",
                        no_args_is_help=True)
-console = Console()
+console = cli_console()
 
 _DURATION = re.compile(r"^(\d{1,6})([mhd])\Z")
 _UNIT = {"m": "minutes", "h": "hours", "d": "days"}

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from paulp.api.console import cli_console
 from paulp.domain.budgets import PeriodType
 from paulp.domain.clock import iso_utc
 from paulp.domain.llm_regression import DriftReport, compare
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # the wiring pulls in every provider SDK: imported when a com
     from paulp.api.wiring import Container
 
 llm_app = typer.Typer(help="LLM routing and budgets.", no_args_is_help=True)
-console = Console()
+console = cli_console()
 
 
 @contextmanager

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from paulp.api.console import cli_console
 from paulp.projections.base import Projection
 
 if TYPE_CHECKING:
     from paulp.adapters.rebuild import Prepared, Swapped, TableDiff
 
-console = Console()
+console = cli_console()
 
 
 def rebuild(

@@ -6,16 +6,16 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from paulp.api.console import cli_console
 from paulp.api.verify_job import run_verification
 from paulp.domain.verification import SUITES, Status, UnknownSuite, suite_names
 
 verify_app = typer.Typer(help="Verification suites (CLV, risk invariants) feeding phase gates 1 and 2.",
                          no_args_is_help=True)
-console = Console()
+console = cli_console()
 SUITE_HELP = f"{', '.join(SUITES)} or all"
 
 

@@ -342,9 +342,14 @@ def test_cli_when_dry_run_then_preview_printed_and_nothing_stored(system, fakes,
     preview = CliRunner().invoke(app, ["llm", "route", "--run-type", "signal_scanning", "--dry-run", "--user", "hi",
                                        "--json"])
     table = CliRunner().invoke(app, ["llm", "budget", "--json"])
+    printed = CliRunner().invoke(app, ["llm", "budget"])  # as piped to a file or cron mail: not a terminal
     # Assert
     assert preview.exit_code == 0, preview.output
     doc = json.loads(preview.output)
     assert doc["chain"] == [MINIMAX, GEMINI, KIMI, LLAMA] and doc["failure"] is None and doc["budgetAllowed"]
     assert table.exit_code == 0 and len(json.loads(table.output)) == 8
+    ledgers = json.loads(table.output)
+    assert printed.exit_code == 0 and "…" not in printed.output, printed.output  # whole values, none cut
+    for row in ledgers:
+        assert f"{float(row['limitUsd']):.4f}" in printed.output and str(row["category"]) in printed.output
     assert max_notification_id(system.database_url) == head and requests_by_provider(fakes) == NONE_CALLED
