@@ -8,15 +8,12 @@ contains a secret value.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-log = logging.getLogger("paulp.config")
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ENVIRONMENTS = ("production", "staging", "development", "test")
@@ -168,11 +165,14 @@ class Settings(BaseSettings):
             for name in ("PAULP_ANCHOR_DATABASE_URL", "PAULP_EVIDENCE_DIR"):
                 if not getattr(self, name):
                     raise ConfigError(f"{name} is required when ENVIRONMENT=production")
-        if not named and not self.cf_access_configured:
-            if self.is_production:
-                raise ConfigError("ADMIN_TOKEN (or ADMIN_TOKENS, or CF_ACCESS_TEAM_DOMAIN + CF_ACCESS_AUDIENCE) "
-                                  "is required when ENVIRONMENT=production")
-            log.warning("no operator auth configured (ADMIN_TOKEN / CF Access): every operator route answers 401")
+        if self.is_production and not self.operator_auth_configured:
+            raise ConfigError("ADMIN_TOKEN (or ADMIN_TOKENS, or CF_ACCESS_TEAM_DOMAIN + CF_ACCESS_AUDIENCE) "
+                              "is required when ENVIRONMENT=production")
+
+    @property
+    def operator_auth_configured(self) -> bool:
+        """Some way for an operator to authenticate over HTTP; without one every operator route answers 401."""
+        return bool(self.named_tokens()) or self.cf_access_configured
 
     # ------------------------------------------------------------------ derived views of the settings
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,8 +17,12 @@ from paulp.api.routers import strategies as strategies_router
 from paulp.api.routers.gates import router as gates_router
 from paulp.api.wiring import Container
 
+log = logging.getLogger("paulp.api")
+
 
 def create_app(container: Container) -> FastAPI:
+    if not container.settings.operator_auth_configured:  # said where it matters: only an HTTP surface has routes
+        log.warning("no operator auth configured (ADMIN_TOKEN / CF Access): every operator route answers 401")
     read_pool = ReadPool(container.database_url)
 
     @asynccontextmanager

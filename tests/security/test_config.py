@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from paulp.adapters.config import ConfigError
@@ -25,6 +27,15 @@ def test_admin_token_when_short_in_production_then_startup_error_naming_it() -> 
 
 def test_admin_token_when_short_outside_production_then_accepted() -> None:
     IsolatedSettings(ADMIN_TOKEN="short").require_urls()
+
+
+def test_no_operator_auth_when_outside_production_then_starts_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """Every CLI command runs this gate; only the HTTP app (which has operator routes) warns about auth."""
+    settings = IsolatedSettings()
+    with caplog.at_level(logging.DEBUG):
+        settings.require_urls()
+    assert not settings.operator_auth_configured and caplog.records == []
+    assert IsolatedSettings(ADMIN_TOKEN="short").operator_auth_configured
 
 
 def test_admin_token_when_32_chars_in_production_then_starts() -> None:

@@ -117,6 +117,15 @@ def test_bearer_when_no_token_configured_then_every_operator_route_401(client_fo
         assert client.get("/admin/status", headers={"Authorization": header}).status_code == 401
 
 
+def test_app_when_no_operator_auth_then_warns_once_and_with_a_token_not_at_all(
+        client_for: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="paulp.api"):
+        client_for()
+        client_for(ADMIN_TOKEN="x" * 32)
+    said = [r for r in caplog.records if "no operator auth configured" in r.getMessage()]
+    assert len(said) == 1
+
+
 def test_named_tokens_when_used_then_actor_is_token_name(fresh_db: str, nats_url: str, namespace: str) -> None:
     with app_client(fresh_db, nats_url, namespace, ADMIN_TOKENS=f"alice={ALICE}, bob:{BOB}") as (client, _):
         r = client.post("/admin/circuit-breaker/transition", json={"targetState": "CAUTION", "reason": "drill"},
