@@ -47,6 +47,7 @@ class VenueSubmission:
     fill_count: int = 0
     fill_price: int | None = None
     evidence_hash: str | None = None
+    reason: str | None = None  # why a "rejected" submission was refused (codes and status only)
 
 
 class SubmissionOutcomeUnknown(Exception):

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from paulp.adapters.kalshi.client_errors import VenueOutcomeUnknown
+from paulp.adapters.kalshi.client_errors import VenueNotFound, VenueOutcomeUnknown, VenueRequestRejected
 from paulp.adapters.kalshi.venue import Evidenced, KalshiVenue, VenueOrderRecord, VenueOrderStatus
 from paulp.domain.execution_orders import MarketSnapshot, VenueOrder
 from paulp.domain.ports import SubmissionOutcomeUnknown, VenueSubmission
@@ -22,6 +22,7 @@ from paulp.domain.reconciliation import Position
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 30.0
+REFUSED = (VenueRequestRejected, VenueNotFound)  # 4xx answers: the venue placed nothing
 
 
 def _submission(record: VenueOrderRecord, evidence: tuple[str, ...]) -> VenueSubmission:
@@ -64,6 +65,10 @@ class KalshiVenuePort:
             raise SubmissionOutcomeUnknown(f"{e.code}: venue outcome unknown") from e
         except TimeoutError as e:
             raise SubmissionOutcomeUnknown(f"no venue answer within {self.timeout_s:g}s: venue outcome unknown") from e
+        except REFUSED as e:  # a definitive refusal: nothing was placed, the order is REJECTED (§1.4 step 4)
+            code = f", {e.venue_code}" if e.venue_code else ""
+            return VenueSubmission("", "rejected", evidence_hash=e.evidence_hash,
+                                   reason=f"Kalshi refused the order: {e.code} (HTTP {e.status}{code})")
         return _submission(result.order, result.evidence_hashes)
 
     def find_by_client_order_id(self, client_order_id: str) -> VenueSubmission | None:

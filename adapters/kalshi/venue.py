@@ -231,14 +231,22 @@ class KalshiVenue:
         self.max_pages = max_pages
 
     async def submit_order(self, order: VenueOrder) -> SubmitResult:
-        """Place once. `VenueOutcomeUnknown` propagates; a duplicate id returns the venue's existing order."""
+        """Place once. `VenueOutcomeUnknown` propagates; a duplicate id returns the venue's existing order, and
+        one the venue reports in use but cannot show is an unknown outcome too (never a failure to resend on)."""
         body = order_body(order)
         try:
             resp = await self.client.create_order(body)
-        except VenueConflict as conflict:
-            found = await self.get_order_by_client_order_id(order.client_order_id, ticker=order.ticker)
+        except VenueConflict as conflict:  # the venue may hold this id: its order, or nothing we can name
+            try:
+                found = await self.get_order_by_client_order_id(order.client_order_id, ticker=order.ticker)
+            except KalshiError as exc:
+                raise VenueOutcomeUnknown(f"order {order.client_order_id}: id in use, lookup failed ({exc.code})",
+                                          status=conflict.status, evidence_hash=conflict.evidence_hash,
+                                          fetch=conflict.fetch) from exc
             if found.value is None:
-                raise
+                raise VenueOutcomeUnknown(f"order {order.client_order_id}: id in use but not listed",
+                                          status=conflict.status, evidence_hash=conflict.evidence_hash,
+                                          fetch=conflict.fetch) from conflict
             hashes = (conflict.evidence_hash,) if conflict.evidence_hash else ()
             return SubmitResult(found.value, hashes + found.evidence_hashes, duplicate=True)
         try:

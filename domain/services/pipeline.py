@@ -206,8 +206,8 @@ class OrderPipeline:
         fill = PaperFill(sub.fill_count, sub.fill_price) if sub.fill_count and sub.fill_price else None
         status = ExecutionStatus.REJECTED if sub.status == "rejected" else ExecutionStatus.SUBMITTED
         order.apply_execution_result(ExecutionResult(status is not ExecutionStatus.REJECTED, status,
-                                                     rejection_reason=sub.status if fill is None and
-                                                     status is ExecutionStatus.REJECTED else None,
+                                                     rejection_reason=(sub.reason or sub.status) if fill is None
+                                                     and status is ExecutionStatus.REJECTED else None,
                                                      venue_order_id=sub.venue_order_id, mode="LIVE"), now)
         if fill is not None and order.state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED, S.PARTIAL_FILL):
             order.record_fill(fill.count, fill.fill_price, now)

@@ -85,3 +85,24 @@ def test_live_signal_when_venue_call_outlasts_port_timeout_then_in_doubt_not_los
         assert len(exchange.orders) == 1
     finally:
         slow.close()
+
+
+def test_live_signal_when_venue_refuses_order_then_rejected_with_reason(live):
+    """A definitive 4xx refusal is the §1.4 step 4 failure: REJECTED with the venue's reason, not ERROR."""
+    pipeline, exchange, ticker, m = live
+    exchange.inject(Fault(status=400, method="POST", path_contains="/portfolio/orders",
+                          body={"error": {"code": "insufficient_balance", "message": "not enough funds"}}))
+    out = pipeline.process(_signal("live-4", ticker, m["yes_ask"]))
+    assert out.state == "REJECTED"
+    assert out.last_error is not None and "insufficient_balance" in out.last_error
+    assert exchange.orders == []
+
+
+def test_live_signal_when_venue_says_id_in_use_but_lookup_fails_then_in_doubt(live):
+    """409 "order already exists" means the venue may hold our order: unresolved, it is in doubt, not an error."""
+    pipeline, exchange, ticker, m = live
+    exchange.inject(Fault(status=409, method="POST", path_contains="/portfolio/orders",
+                          body={"error": {"code": "order_already_exists", "message": "in use"}}))
+    out = pipeline.process(_signal("live-5", ticker, m["yes_ask"]))
+    order = pipeline.orders.find(out.order_id)
+    assert out.state == "SUBMITTED" and order is not None and order.submission_in_doubt
