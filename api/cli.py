@@ -264,6 +264,10 @@ def orders_list(
     """Newest orders from the orders view."""
     import psycopg
 
+    from paulp.domain.order_states import OrderState
+
+    if state is not None and state.upper() not in OrderState.__members__:
+        raise fail(f"unknown order state {state!r}; one of: {', '.join(OrderState)}")
     with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
         rows = conn.execute(
             "SELECT order_id, strategy, ticker, side, requested_size, max_price, state, filled_size, created_at"

@@ -55,6 +55,8 @@ def test_cli_when_input_bad_then_message_and_nonzero_exit(fresh_db, nats_url):
     assert r.returncode == 2 and "--from" in r.stderr
     r = paulp(["jobs", "runs", "--state", "stuck"], fresh_db, nats_url)
     assert r.returncode == 2 and "Invalid state" in r.stderr
+    r = paulp(["orders", "list", "--state", "fillled"], fresh_db, nats_url)  # a typo, not an empty list
+    assert r.returncode == 2 and "unknown order state 'fillled'" in r.stderr and "PARTIAL_FILL" in r.stderr
     env = {**os.environ, "ENVIRONMENT": "production"}
     env.pop("PAULP_DATABASE_URL", None)
     env.pop("PAULP_NATS_URL", None)
