@@ -20,11 +20,18 @@ from paulp.domain.clock import iso_utc
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy, policy_for_mode
-from paulp.domain.order_states import OrderState
+from paulp.domain.order_states import WORKING_STATES, OrderState
 from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, RiskCheckResult
 from paulp.domain.orders import Order
 from paulp.domain.paper_fill import paper_fill
-from paulp.domain.ports import MarketDataPort, MarketFacts, PortfolioPort, SubmissionOutcomeUnknown, VenuePort
+from paulp.domain.ports import (
+    MarketDataPort,
+    MarketFacts,
+    PortfolioPort,
+    SubmissionOutcomeUnknown,
+    VenuePort,
+    VenueSubmission,
+)
 from paulp.domain.pretrade import pre_trade_check
 from paulp.domain.risk import evaluate
 from paulp.domain.risk_input import RiskRequest
@@ -209,8 +216,9 @@ class OrderPipeline:
                                                      rejection_reason=(sub.reason or sub.status) if fill is None
                                                      and status is ExecutionStatus.REJECTED else None,
                                                      venue_order_id=sub.venue_order_id, mode="LIVE"), now)
-        if fill is not None and order.state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED, S.PARTIAL_FILL):
+        if fill is not None and order.state in WORKING_STATES:
             order.record_fill(fill.count, fill.fill_price, now)
+        _closed_at_venue(order, sub, now)
         return self._venue_record(order, sub.status, "LIVE", now, sub.fill_count, sub.fill_price,
                                   sub.evidence_hash)
 
@@ -226,6 +234,8 @@ class OrderPipeline:
         order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
         if found is not None and found.fill_count and found.fill_price and order.state == S.ORDER_ACKNOWLEDGED:
             order.record_fill(found.fill_count, found.fill_price, now)
+        if found is not None:
+            _closed_at_venue(order, found, now)
         status = found.status if found is not None else "not_found"
         record = self._venue_record(order, status, "LIVE", now, found.fill_count if found else 0,
                                     found.fill_price if found else None, found.evidence_hash if found else None)
@@ -254,6 +264,12 @@ class OrderPipeline:
 
     def _outcome(self, order: Order, duplicate: bool) -> PipelineOutcome:
         return PipelineOutcome(order.order_id, str(order.state), duplicate, order.last_error)
+
+
+def _closed_at_venue(order: Order, answer: VenueSubmission, now: datetime) -> None:
+    """A venue answer saying the order is cancelled closes a working order (§1.6), fills applied first."""
+    if answer.status == "cancelled" and order.state in WORKING_STATES:
+        order.record_venue_cancelled(now)
 
 
 def kalshi_venue_record(app: PaulpApplication, record: dict[str, object], now: datetime) -> VenueOrder:

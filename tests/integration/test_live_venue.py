@@ -106,3 +106,15 @@ def test_live_signal_when_venue_says_id_in_use_but_lookup_fails_then_in_doubt(li
     out = pipeline.process(_signal("live-5", ticker, m["yes_ask"]))
     order = pipeline.orders.find(out.order_id)
     assert out.state == "SUBMITTED" and order is not None and order.submission_in_doubt
+
+
+def test_in_doubt_order_when_venue_cancelled_it_meanwhile_then_resolved_cancelled(live):
+    """Resolution applies the whole venue answer: an order the venue holds as cancelled is CANCELLED (§1.6),
+    not left working (it would hold its market's slot for good)."""
+    pipeline, exchange, ticker, m = live
+    exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
+    out = pipeline.process(_signal("live-6", ticker, m["yes_ask"] - 1))  # below the ask: rests
+    assert out.state == "SUBMITTED" and exchange.orders[0]["status"] == "resting"
+    pipeline.venue.cancel(exchange.orders[0]["order_id"])  # type: ignore[union-attr]
+    resolved = pipeline.resolve_in_doubt(out.order_id)
+    assert resolved.state == "CANCELLED"
