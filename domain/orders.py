@@ -142,7 +142,7 @@ class Order(OrderRecord):
         """RISK_APPROVED -> SUBMITTING before the venue call; an expired signal cancels instead (§1.5)."""
         require_aware(now)
         self._require(frozenset({S.RISK_APPROVED}), "is not in RISK_APPROVED state")
-        if self.signal_expires_at is not None and now > self.signal_expires_at:
+        if self.signal_expires_at is not None and now >= self.signal_expires_at:  # expired at expiresAt (ADR 0164)
             self._move(S.CANCELLED, "Signal expired before submission", now)
             return False
         self._move(S.SUBMITTING, "Submission requested", now, {"clientOrderId": self.order_id})

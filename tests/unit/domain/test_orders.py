@@ -185,6 +185,12 @@ def test_request_submission_when_signal_expired_then_cancelled_not_submitted() -
     assert order.state == S.CANCELLED
 
 
+def test_request_submission_when_signal_expires_at_now_then_cancelled_not_submitted() -> None:
+    order = placed(S.RISK_APPROVED, signal_expires_at=NOW)  # expired once now >= expiresAt (ADR 0164)
+    assert order.request_submission(NOW) is False
+    assert order.state == S.CANCELLED
+
+
 def test_record_fill_when_partials_then_one_history_entry_and_weighted_average() -> None:
     order = placed(S.SUBMITTED)
     start = len(order.history)
