@@ -88,6 +88,10 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                                          "side": candidate.side, "mode": candidate.mode,
                                          "error": type(exc).__name__})
                 continue
+            if ex is not None and candidate.mode == "LIVE" and found not in (ExitState.FILLED, ExitState.IN_DOUBT) \
+                    and ex.state in (ExitState.FILLED, ExitState.IN_DOUBT):
+                key = (candidate.ticker, candidate.side)  # sold (or maybe sold) now: no longer held for the next
+                held[key] = held.get(key, 0) - ex.contracts
             if ex is not None:
                 report["exits"].append({
                     "strategy": candidate.strategy, "ticker": candidate.ticker, "side": candidate.side,

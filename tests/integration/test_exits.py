@@ -292,3 +292,40 @@ def test_monitor_when_quotes_unchanged_but_read_every_minute_then_mark_stays_fre
     assert report["staleMarks"] == []
     [done] = report["exits"]
     assert (done["reason"], done["state"], done["exitPrice"]) == ("TIME_LIMIT_EXCEEDED", "FILLED", 45.0)
+
+
+def test_live_exits_of_two_strategies_in_one_market_when_kalshi_holds_less_then_together_never_sell_more(
+        system: System):
+    """Kalshi's positions are read once per run (ADR 0260): what one exit sold is no longer held for the next."""
+    from dataclasses import replace
+
+    from paulp.domain.execution_policy import ExecutionMode
+    from paulp.domain.services.pipeline import OrderPipeline
+    from tests.integration.kalshi_system import facts_at_book
+
+    ticker, _ = system.live_fill("exit-two-bonding", size=40)
+    system.container.clock.set(NOW + timedelta(seconds=2))  # type: ignore[attr-defined]  # order spacing
+    port, client = system.venue_port()
+    try:
+        c = system.container
+        pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData(
+            {ticker: facts_at_book(system.exchange, ticker)}), c.pipeline(StaticMarketData({})).portfolio, port,
+            modes={"weather": ExecutionMode.LIVE})
+        ask = system.exchange.markets[ticker]["yes_ask"]
+        out = pipeline.process(replace(signal("exit-two-weather", ticker, size=40, price=ask), strategy="weather"))
+    finally:
+        port.close(client)
+    assert out.state == "FILLED", out
+    system.project("orders", "venue_orders")
+    with psycopg.connect(system.container.database_url) as conn:
+        rows = conn.execute("SELECT strategy, mode, contracts, cost_cents FROM views.positions WHERE ticker = %s"
+                            " ORDER BY strategy", (ticker,)).fetchall()
+    assert [(s, m, n) for s, m, n, _ in rows] == [("bonding", "LIVE", 40), ("weather", "LIVE", 40)]
+    bid = int(rows[0][3] / 40 * 0.9)  # a stop for both
+    system.exchange.markets[ticker].update(yes_bid=bid, yes_ask=bid + 1)
+    _mark(system, ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid))
+    system.exchange._positions[ticker] = 50  # 30 sold at Kalshi behind our back
+
+    report = monitor_exits(system.container)
+    assert system.exchange._positions.get(ticker, 0) == 0  # never short
+    assert sum(e["contracts"] for e in report["exits"]) == 50
