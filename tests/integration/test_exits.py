@@ -217,8 +217,10 @@ def test_live_exit_when_sell_rests_at_the_venue_then_cancelled_failed_and_redeci
     assert len(_sells(system, ticker)) == 2 and system.exchange._positions.get(ticker, 0) == 0
 
 
-def test_live_exit_when_venue_refuses_one_then_others_still_exit_and_it_is_retried_under_the_same_id(
+def test_live_exit_when_venue_refuses_one_then_others_still_exit_and_it_is_decided_again_next_run(
         system: System):
+    """A 4xx refusal places nothing (the port answers 'rejected'): the LIVE exit fails, the paper one is not held
+    back, and the next run decides the LIVE one again under a new client order id."""
     ticker, _ = _live_position(system)
     system.container.clock.set(NOW + timedelta(seconds=2))  # type: ignore[attr-defined]  # order spacing
     _paper_position(system)
@@ -226,15 +228,15 @@ def test_live_exit_when_venue_refuses_one_then_others_still_exit_and_it_is_retri
     system.exchange.inject(Fault(status=400, method="POST", path_contains="/portfolio/orders",
                                  body={"error": {"code": "invalid_parameters", "message": "refused"}}))
     report = monitor_exits(system.container)
-    assert [(e["ticker"], e["mode"]) for e in report["errors"]] == [(ticker, "LIVE")]
-    assert [(e["ticker"], e["state"]) for e in report["exits"]] == [(PAPER_TICKER, "FILLED")]  # not held back
-    assert len(_sells(system, ticker)) == 1
-    again = monitor_exits(system.container)  # the refusal is gone: asked first, then sent under the same id
+    by_ticker = {e["ticker"]: e for e in report["exits"]}
+    assert report["errors"] == [] and by_ticker[PAPER_TICKER]["state"] == "FILLED"  # not held back
+    assert by_ticker[ticker]["state"] == "FAILED" and "rejected" in by_ticker[ticker]["detail"]
+    assert len(_sells(system, ticker)) == 1 and system.exchange._positions.get(ticker) == 40
+    again = monitor_exits(system.container)  # the refusal is gone: decided again, sent once more
     [done] = [e for e in again["exits"] if e["ticker"] == ticker]
     assert done["state"] == "FILLED" and again["errors"] == []
-    first, second = _sells(system, ticker)
-    ids = [json.loads(r.body)["client_order_id"] for r in (first, second)]  # type: ignore[attr-defined]
-    assert ids[0] == ids[1]
+    assert done["clientOrderId"] != by_ticker[ticker]["clientOrderId"]
+    assert len(_sells(system, ticker)) == 2 and system.exchange._positions.get(ticker, 0) == 0
 
 
 def test_live_exit_when_kalshi_holds_fewer_or_none_then_never_sells_more_than_held(system: System):
