@@ -6,8 +6,9 @@
 - execute: the ≤ 10 oldest orders in PENDING / VALIDATED / RISK_APPROVED are resumed through
   ``OrderPipeline.advance`` with market facts read from Kalshi now. An order whose market cannot be read
   is left untouched (a transient outage must not fail it for good); an exception inside the pipeline puts
-  that order in ERROR with the message (§7.1). A LIVE strategy's order with no credentials fails the job
-  before anything is touched.
+  that order in ERROR with the message (§7.1), except a lost optimistic-concurrency race: the writer that
+  saved first (e.g. another run that got the venue's answer) stands. A LIVE strategy's order with no
+  credentials fails the job before anything is touched.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from paulp.adapters.kalshi.port import KalshiVenuePort
-from paulp.adapters.portfolio import ViewPortfolio
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
 from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation
@@ -51,7 +53,7 @@ from paulp.domain.throttle import ExecutionThrottle
 EXECUTE_BATCH = 10
 MAX_THROTTLE_WAIT_S = 30.0  # a batch waits out its throttle up to this much in all, then defers the rest
 CATALOGUE_PAGES = 5
-DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (as Container.pipeline)
+CHANGED_CONCURRENTLY = "order changed concurrently by another writer; left as that writer recorded it"
 EXECUTED = frozenset({OrderState.SUBMITTED, OrderState.ORDER_ACKNOWLEDGED, OrderState.PARTIAL_FILL,
                       OrderState.FILLED})
 
@@ -273,7 +275,7 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
             raise JobFailed("venue_unavailable", "No market could be read from Kalshi: " + ", ".join(
                 sorted(set(unread.values()))))
         pipeline = OrderPipeline(container.orders, container.breaker, container.execution, market,
-                                 ViewPortfolio(container.pool, DEFAULT_CAPITAL_USD), port if live else None,
+                                 container.portfolio(), port if live else None,
                                  modes=modes)
         waited = 0.0
         for order_id, strategy, ticker in by_priority(container, rows):
@@ -290,6 +292,9 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
             report["processed"] += 1
             try:
                 state = OrderState(pipeline.advance(order_id).state)
+            except IntegrityError:  # another writer saved the order first: what it recorded stands (not ERROR)
+                report["errors"].append({"orderId": order_id, "error": CHANGED_CONCURRENTLY})
+                continue
             except Exception as exc:
                 message = f"{type(exc).__name__}: {exc}"[:300]
                 _record_error(container, order_id, message)

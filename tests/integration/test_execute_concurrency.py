@@ -1,0 +1,73 @@
+"""The execute job next to another writer of the same order (a second execute, a cancel, the webhook inbox):
+losing the optimistic-concurrency race must not overwrite what the winner recorded."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from paulp.adapters.market_data import StaticMarketData
+from paulp.api.signal_jobs import execute_pending
+from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.orders import Order
+from paulp.domain.services.pipeline import OrderPipeline
+from tests.fakes.kalshi_exchange import Fault
+from tests.integration.helpers import NOW
+from tests.integration.kalshi_system import System, _system, facts_at_book
+from tests.support.seeding import seed_executor_modes
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
+
+
+def _resting_live_order(system: System) -> tuple[str, str]:
+    """A PENDING LIVE bonding order one cent under the fake's ask (it rests), on a market open after NOW."""
+    seed_executor_modes(system.container, {"kalshi": {"bonding": "LIVE"}})
+    ticker = system.tradable_ticker()
+    m = system.exchange.markets[ticker]
+    later = (NOW + timedelta(days=5)).isoformat().replace("+00:00", "Z")
+    m.update(close_time=later, expected_expiration_time=later, volume_24h=50_000)
+    order = Order.create(signal_id="race-1", strategy="bonding", ticker=ticker, side="YES", requested_size=50,
+                         max_price=m["yes_ask"] - 1, now=NOW, signal_model_probability=0.6, signal_edge=0.1,
+                         signal_confidence=0.8)
+    system.container.orders.save(order)
+    system.project("orders")
+    return ticker, order.order_id
+
+
+def test_execute_when_another_writer_submits_the_order_first_then_its_state_is_kept(system: System):
+    ticker, order_id = _resting_live_order(system)
+    # the exchange places the job's order, then answers 1 s late: meanwhile a second writer drives the order
+    system.exchange.inject(Fault(status=None, delay_s=1.0, process=True, method="POST",
+                                 path_contains="/portfolio/orders"))
+    report: dict[str, Any] = {}
+    job = threading.Thread(target=lambda: report.update(execute_pending(system.container)))
+    job.start()
+    deadline = time.monotonic() + 5
+    while not system.exchange.orders and time.monotonic() < deadline:
+        time.sleep(0.02)
+    port, client = system.venue_port()
+    try:
+        c = system.container
+        other = OrderPipeline(c.orders, c.breaker, c.execution,
+                              StaticMarketData({ticker: facts_at_book(system.exchange, ticker)}),
+                              c.pipeline(StaticMarketData({})).portfolio, port,
+                              modes={"bonding": ExecutionMode.LIVE})
+        assert other.advance(order_id).state == "SUBMITTED"  # the venue de-duplicated: same venue order
+    finally:
+        port.close(client)
+    job.join(10)
+    assert len(system.exchange.orders) == 1
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.state.value == "SUBMITTED", (order and order.state, report)
+    assert order.broker_order_id == system.exchange.orders[0]["order_id"]
+    assert [e["orderId"] for e in report["errors"]] == [order_id]  # the job says it lost the race
