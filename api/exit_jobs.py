@@ -2,8 +2,10 @@
 
 A position is judged at the side mid of its last mark, and only if that mark is fresh: on a stale or
 missing mark nothing is decided (a stop must not fire on an old price, nor be skipped silently — the
-report lists it). Resolved markets are left to settlement. A position is exited in its own mode (positions
-are kept per mode, ADR 0262): paper on paper, LIVE at Kalshi, whatever its strategy's status is now.
+report lists it). Resolved markets are left to settlement: no exit is decided there, and one left unfinished
+(a LIVE sell in doubt) is only looked up at Kalshi by client order id, never sent. A position is exited in
+its own mode (positions are kept per mode, ADR 0262): paper on paper, LIVE at Kalshi, whatever its
+strategy's status is now.
 Exits run in every breaker state: HALT stops new risk, and closing is what the operator docs leave open in
 HALT. A LIVE exit never sells more than Kalshi says we hold (read once per run): on Kalshi, selling what is
 not held opens the opposite position.
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from paulp.api.venue_session import credentialed_port_if, venue_call
@@ -42,9 +46,14 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "errors": [],
                               "notHeld": [], "resolved": 0}
     work: list[tuple[ExitCandidate, Any]] = []
+    settled: list[ExitCandidate] = []  # LIVE positions in resolved markets: only an unfinished exit is finished
     for strategy, ticker, side, mode, contracts, cost, opened, exits, yb, ya, nb, na, observed, result in rows:
         if result is not None:
             report["resolved"] += 1
+            if mode == "LIVE":
+                entry = cost / contracts
+                settled.append(ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry, entry,
+                                             None))
             continue
         quotes = Quotes(yb, ya, nb, na)
         current = quotes.side_price(side) if observed is not None else None
@@ -58,16 +67,20 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                                   quotes.side_bid(side))
         decision = evaluate_exit(entry, current, holding_hours(opened, now), contracts) if 0 < entry < 100 else None
         work.append((candidate, decision))
-    if not work:
+    settled = [c for c in settled if _state(container.exits.find(c)) in UNFINISHED]
+    if not work and not settled:
         report["durationMs"] = _ms(started)
         return report
     # an unfinished LIVE exit is resumed at the venue even when its rule no longer fires; looked up once here.
     # A new sell is a new decision or a failed one decided again: each is capped at what Kalshi holds.
     runs = [(c, d, _state(container.exits.find(c)) if c.mode == "LIVE" else None) for c, d in work]
-    needs_venue = any(c.mode == "LIVE" and (d is not None or found in UNFINISHED) for c, d, found in runs)
+    needs_venue = bool(settled) or any(c.mode == "LIVE" and (d is not None or found in UNFINISHED)
+                                       for c, d, found in runs)
     with credentialed_port_if(needs_venue, container.settings, "a LIVE position cannot be exited") as port:
+        for candidate in settled:
+            _run_one(report, candidate, partial(container.exits.finish_after_resolution, candidate, port))
         held: dict[tuple[str, str], int] = {}
-        if port is not None:
+        if port is not None and runs:
             held = {(p.market_id, p.side): int(p.size) for p in venue_call("positions read", port.positions).positions}
         for candidate, decision, found in runs:
             if candidate.mode == "LIVE" and decision is not None and found in (None, ExitState.FAILED):
@@ -77,29 +90,36 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                                               "side": candidate.side, "contracts": candidate.contracts})
                     continue  # selling what Kalshi says we do not hold would open the opposite position
                 candidate = replace(candidate, contracts=min(candidate.contracts, at_venue))
-            try:
-                ex = container.exits.exit_position(candidate, decision, port if candidate.mode == "LIVE" else None)
-            except Exception as exc:
-                # One position's trouble (a venue refusal, a conflict) must not keep the others' stops from
-                # firing. Its exit stays as it was saved; the next run asks the venue by client order id first.
-                log.exception("exit of %s %s %s (%s) failed", candidate.strategy, candidate.ticker, candidate.side,
-                              candidate.mode)
-                report["errors"].append({"strategy": candidate.strategy, "ticker": candidate.ticker,
-                                         "side": candidate.side, "mode": candidate.mode,
-                                         "error": type(exc).__name__})
-                continue
+            ex = _run_one(report, candidate, partial(container.exits.exit_position, candidate, decision,
+                                                     port if candidate.mode == "LIVE" else None))
             if ex is not None and candidate.mode == "LIVE" and found not in (ExitState.FILLED, ExitState.IN_DOUBT) \
                     and ex.state in (ExitState.FILLED, ExitState.IN_DOUBT):
                 key = (candidate.ticker, candidate.side)  # sold (or maybe sold) now: no longer held for the next
                 held[key] = held.get(key, 0) - ex.contracts
-            if ex is not None:
-                report["exits"].append({
-                    "strategy": candidate.strategy, "ticker": candidate.ticker, "side": candidate.side,
-                    "mode": ex.mode, "reason": ex.reason.value, "state": ex.state.value, "contracts": ex.contracts,
-                    "exitPrice": ex.exit_price, "realizedPnlUsd": ex.realized_pnl_usd, "detail": ex.detail,
-                    "clientOrderId": ex.client_order_id})
     report["durationMs"] = _ms(started)
     return report
+
+
+def _run_one(report: dict[str, Any], candidate: ExitCandidate,
+             step: Callable[[], PositionExit | None]) -> PositionExit | None:
+    """One position's exit step, listed in the report; its trouble (a venue refusal, a conflict) must not keep
+    the others' stops from firing. Its exit stays as it was saved; the next run asks the venue by client order
+    id first."""
+    try:
+        ex = step()
+    except Exception as exc:
+        log.exception("exit of %s %s %s (%s) failed", candidate.strategy, candidate.ticker, candidate.side,
+                      candidate.mode)
+        report["errors"].append({"strategy": candidate.strategy, "ticker": candidate.ticker,
+                                 "side": candidate.side, "mode": candidate.mode, "error": type(exc).__name__})
+        return None
+    if ex is not None:
+        report["exits"].append({
+            "strategy": candidate.strategy, "ticker": candidate.ticker, "side": candidate.side,
+            "mode": ex.mode, "reason": ex.reason.value, "state": ex.state.value, "contracts": ex.contracts,
+            "exitPrice": ex.exit_price, "realizedPnlUsd": ex.realized_pnl_usd, "detail": ex.detail,
+            "clientOrderId": ex.client_order_id})
+    return ex
 
 
 def _state(found: PositionExit | None) -> ExitState | None:

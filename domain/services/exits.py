@@ -88,6 +88,25 @@ class ExitsService:
             return ex
         return self._submit(ex, venue, c)
 
+    def finish_after_resolution(self, c: ExitCandidate, venue: VenuePort | None) -> PositionExit | None:
+        """The market's outcome is known: an unfinished LIVE exit is settled by asking the venue for its client
+        order id (found: its fill is booked), never by sending a sell; not found, it fails."""
+        ex = self.find(c)
+        if ex is None or ex.mode != "LIVE" or ex.state not in (ExitState.DECIDED, ExitState.IN_DOUBT) \
+                or venue is None:
+            return ex
+        found = venue.find_by_client_order_id(ex.client_order_id)
+        if found is not None:
+            return self._apply(ex, found, None, venue)
+        now = self.clock.now()
+        if ex.state is ExitState.DECIDED:
+            ex.fail("market resolved before the exit was sent", now)  # nothing sent: no venue record
+            self.save(ex)
+        else:
+            ex.fail("not found at the venue after an ambiguous submission; market resolved", now)
+            self.save(ex, self._sell_record(ex, "not_found", now))
+        return ex
+
     def _submit(self, ex: PositionExit, venue: VenuePort | None, c: ExitCandidate) -> PositionExit:
         now = self.clock.now()
         if venue is None:

@@ -331,3 +331,39 @@ def test_live_exits_of_two_strategies_in_one_market_when_kalshi_holds_less_then_
     report = monitor_exits(system.container)
     assert system.exchange._positions.get(ticker, 0) == 0  # never short
     assert sum(e["contracts"] for e in report["exits"]) == 50
+
+
+def test_live_exit_in_doubt_when_market_resolves_before_next_run_then_found_by_client_id_and_booked(
+        system: System):
+    """A LIVE sell whose answer was lost is still resolved by client order id after the market's outcome is
+    known (resolved markets get no new exit, but an unfinished one must not stay in doubt for ever)."""
+    ticker, _ = _live_position(system)
+    system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
+    [doubt] = monitor_exits(system.container)["exits"]
+    assert doubt["state"] == "IN_DOUBT" and system.exchange._positions.get(ticker, 0) == 0  # it did sell
+    assert system.container.markets.resolve(ticker, "no", NOW, None)
+    system.project("market_marks")
+    report = monitor_exits(system.container)
+    assert report["resolved"] == 1
+    [done] = report["exits"]
+    assert (done["state"], done["contracts"], done["clientOrderId"]) == ("FILLED", 40, doubt["clientOrderId"])
+    assert len(_sells(system, ticker)) == 1  # asked, never sold again
+    system.project("orders", "venue_orders")
+    assert _position(system, ticker)[0] == 0  # the sale is booked, not the settlement
+
+
+def test_live_exit_decided_but_unsent_when_market_resolves_then_failed_without_a_sell(system: System):
+    from paulp.domain.exits import ExitReason
+    from paulp.domain.position_exits import PositionExit
+
+    ticker, _ = _live_position(system)
+    with psycopg.connect(system.container.database_url) as conn:
+        opened, cost = conn.execute("SELECT first_fill_at, cost_cents FROM views.positions WHERE ticker = %s",
+                                    (ticker,)).fetchone()
+    ex = PositionExit.decide("bonding", ticker, "YES", opened, 0, 40, cost / 40, cost / 40 * 0.9,
+                             ExitReason.STOP_LOSS_HIT, "LIVE", NOW)
+    system.container.exits.save(ex)  # a crash after the decision, before the sell
+    assert system.container.markets.resolve(ticker, "no", NOW, None)
+    system.project("market_marks")
+    [done] = monitor_exits(system.container)["exits"]
+    assert done["state"] == "FAILED" and _sells(system, ticker) == []
