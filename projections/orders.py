@@ -14,6 +14,7 @@ from psycopg import Cursor
 from paulp.domain.order_record import OrderRecord
 from paulp.domain.orders import Order
 from paulp.domain.position_exits import ExitState, PositionExit
+from paulp.domain.prices import half_up
 
 
 class OrdersProjection:
@@ -62,7 +63,7 @@ class OrdersProjection:
         ).fetchone()
         if row is None:
             raise LookupError(f"fill for unknown order {e.originator_id}")
-        cost = round(e.fill_size * e.fill_price)
+        cost = half_up(e.fill_size * e.fill_price)  # §0: money rounds half up, never to even
         cur.execute(
             "INSERT INTO positions (strategy, ticker, side, mode, contracts, cost_cents, first_fill_at, last_fill_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (strategy, ticker, side, mode) DO UPDATE SET"

@@ -109,3 +109,14 @@ def test_process_when_two_consumers_run_at_once_then_each_event_applied_once(sys
     order = system.container.orders.find(order_id)
     assert order is not None and (order.state.value, order.filled_size) == ("FILLED", 40)
     assert len(system.events("FillRecorded")) == 3
+
+
+def test_order_update_when_fill_price_has_half_a_cent_then_position_cost_rounds_half_up(system: System):
+    """Trading §0: money rounds half up, never to even (5 x 42.5 = 212.5 → 213 cents, not 212)."""
+    ticker, order_id = resting_live_order(system, "relay-half-cent")
+    _relay(system, _update(order_id, "partially_filled", 5, 42.5, event_id="h1"))
+    assert process_inbox(system.container) == {"filled": 1}
+    system.project("orders")
+    with psycopg.connect(system.container.database_url) as conn:
+        assert conn.execute("SELECT contracts, cost_cents FROM views.positions WHERE ticker = %s",
+                            (ticker,)).fetchone() == (5, 213)
