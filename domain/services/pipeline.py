@@ -44,6 +44,7 @@ from paulp.domain.venue_orders import VenueOrder
 
 S = OrderState
 PAPER_SLIPPAGE_CENTS = 1
+DISABLED_REASON = "Execution is disabled"  # §1.6: every request of a DISABLED mode (ADR 0140)
 RESUMABLE_STATES = frozenset({S.PENDING, S.VALIDATED, S.RISK_APPROVED})  # what the execute step picks up
 
 
@@ -169,7 +170,7 @@ class OrderPipeline:
         mode = mode_for_strategy(order.strategy, self.modes)
         if mode is ExecutionMode.DISABLED:
             order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
-                                                         rejection_reason="Execution disabled for strategy"), now)
+                                                         rejection_reason=DISABLED_REASON), now)
             self.orders.save(order)
             return
         request = ExecutionRequest(
