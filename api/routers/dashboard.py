@@ -26,6 +26,7 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 log = logging.getLogger("paulp.api.dashboard")
 
 DEFAULT_BONDING_CAPITAL = 250.0
+EVER = datetime(1970, 1, 1, tzinfo=UTC)  # "cumulative" figures cover every close since the log began
 DEFAULT_MAX_DAILY_LOSS_PCT = 3.0
 GRADE_SCORES = {"EXCELLENT": 4, "GOOD": 3, "ACCEPTABLE": 2, "POOR": 1}
 
@@ -93,6 +94,10 @@ def _pnl(rows: list[dict[str, Any]], key: str) -> float:
     return float(sum(float(r.get(key) or 0) for r in rows))
 
 
+def _wins(closed: list[dict[str, Any]]) -> int:
+    return sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
+
+
 def _mean_grade(reports: list[dict[str, Any]]) -> str:
     scores = [GRADE_SCORES[r["grade"]] for r in reports if r.get("grade") in GRADE_SCORES]
     if not scores:
@@ -109,13 +114,13 @@ def summary(request: Request) -> Any:
         modes = strategy_modes(request, "kalshi")
         now = container.clock.now()
         positions = valued_positions(container.pool)
-        exits = exits_filled_since(container.pool, _midnight(now))
+        exits = exits_filled_since(container.pool, EVER)
     except Exception:
         return _unavailable("summary")
     opened, reports = open_positions(positions, now), execution_reports_today(container)
-    closed = closed_today(positions, exits, _midnight(now))
+    closed, closed_ever = closed_today(positions, exits, _midnight(now)), closed_today(positions, exits, EVER)
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
-    wins = sum(1 for r in closed if float(r.get("realized_pnl") or 0) > 0)
+    wins, wins_ever = _wins(closed), _wins(closed_ever)
     loss_budget = DEFAULT_BONDING_CAPITAL * DEFAULT_MAX_DAILY_LOSS_PCT / 100
     remaining = max(0.0, loss_budget - abs(min(0.0, realized + unrealized)))
     last_change = breaker["lastStateChange"]
@@ -131,8 +136,8 @@ def summary(request: Request) -> Any:
         "today_total_pnl": round(realized + unrealized, 2),
         "today_win_rate": round(wins / len(closed) * 100, 1) if closed else 0,
         "today_sharpe_ratio": 0,
-        "cumulative_pnl": round(realized, 2),
-        "cumulative_win_rate": round(wins / len(closed) * 100, 1) if closed else 0,
+        "cumulative_pnl": round(_pnl(closed_ever, "realized_pnl"), 2),
+        "cumulative_win_rate": round(wins_ever / len(closed_ever) * 100, 1) if closed_ever else 0,
         "cumulative_sharpe_ratio": 0,
         "max_drawdown": 0,
         "daily_loss_remaining_budget": round(remaining, 2),

@@ -367,3 +367,18 @@ def test_live_exit_decided_but_unsent_when_market_resolves_then_failed_without_a
     system.project("market_marks")
     [done] = monitor_exits(system.container)["exits"]
     assert done["state"] == "FAILED" and _sells(system, ticker) == []
+
+
+def test_dashboard_summary_when_a_day_has_passed_then_cumulative_pnl_keeps_earlier_closes(system: System):
+    """api-and-security §1.5: ``cumulative_pnl`` and ``cumulative_win_rate`` cover every close, not today's."""
+    _paper_position(system)
+    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
+    [done] = monitor_exits(system.container)["exits"]
+    system.project("orders", "venue_orders")
+    same_day = system.client.get("/dashboard/summary", headers=AUTH).json()
+    assert same_day["today_realized_pnl"] == same_day["cumulative_pnl"] == pytest.approx(done["realizedPnlUsd"])
+    system.container.clock.set(NOW + timedelta(days=1))  # type: ignore[attr-defined]
+    next_day = system.client.get("/dashboard/summary", headers=AUTH).json()
+    assert next_day["today_realized_pnl"] == 0 and next_day["today_win_rate"] == 0
+    assert next_day["cumulative_pnl"] == pytest.approx(done["realizedPnlUsd"])
+    assert next_day["cumulative_win_rate"] == 0  # one close, a loss
