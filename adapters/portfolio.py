@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -13,10 +14,12 @@ log = logging.getLogger("paulp.portfolio")
 
 
 class ViewPortfolio:
-    """Capital is configured (USD); positions are cost at fill; a failed correlation read fails closed."""
+    """The portfolio value is the order's strategy's capital (USD, §1.7 / §5.7; 0 for a strategy without an
+    allocation, which fails every share-of-portfolio check); positions are cost at fill; a failed correlation
+    read fails closed."""
 
-    def __init__(self, pool: ConnectionPool[Any], capital_usd: float) -> None:
-        self.pool, self.capital_usd = pool, capital_usd
+    def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float]) -> None:
+        self.pool, self.capital_of = pool, capital_of
 
     def snapshot(self, strategy: str, market_id: str) -> PortfolioSnapshot:
         with self.pool.connection() as conn:
@@ -32,4 +35,5 @@ class ViewPortfolio:
         except Exception:
             log.exception("event graph lookup failed for %s", market_id)
             correlated = None
-        return PortfolioSnapshot(portfolio_value=self.capital_usd, positions=positions, correlated_markets=correlated)
+        return PortfolioSnapshot(portfolio_value=self.capital_of(strategy), positions=positions,
+                                 correlated_markets=correlated)

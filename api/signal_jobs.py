@@ -22,7 +22,6 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from paulp.adapters.kalshi.port import KalshiVenuePort
-from paulp.adapters.portfolio import ViewPortfolio
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
 from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation
@@ -54,7 +53,6 @@ from paulp.domain.throttle import ExecutionThrottle
 EXECUTE_BATCH = 10
 MAX_THROTTLE_WAIT_S = 30.0  # a batch waits out its throttle up to this much in all, then defers the rest
 CATALOGUE_PAGES = 5
-DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (as Container.pipeline)
 CHANGED_CONCURRENTLY = "order changed concurrently by another writer; left as that writer recorded it"
 EXECUTED = frozenset({OrderState.SUBMITTED, OrderState.ORDER_ACKNOWLEDGED, OrderState.PARTIAL_FILL,
                       OrderState.FILLED})
@@ -277,7 +275,7 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
             raise JobFailed("venue_unavailable", "No market could be read from Kalshi: " + ", ".join(
                 sorted(set(unread.values()))))
         pipeline = OrderPipeline(container.orders, container.breaker, container.execution, market,
-                                 ViewPortfolio(container.pool, DEFAULT_CAPITAL_USD), port if live else None,
+                                 container.portfolio(), port if live else None,
                                  modes=modes)
         waited = 0.0
         for order_id, strategy, ticker in by_priority(container, rows):

@@ -15,6 +15,7 @@ from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.migrate import migrate
 from paulp.adapters.portfolio import ViewPortfolio
 from paulp.api.routing_wiring import build_routing, llm_env
+from paulp.domain.capital import UnknownStrategy, allocation_for
 from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.services.breaker import BreakerService
@@ -30,10 +31,9 @@ from paulp.domain.services.reviews import ReviewsService
 from paulp.domain.services.routing import RoutingService
 from paulp.domain.services.strategies import StrategiesService
 from paulp.domain.services.verification import VerificationService
+from paulp.domain.strategy_registry import find_strategy
 from paulp.projections.base import Projection
 from paulp.projections.registry import all_projections
-
-DEFAULT_CAPITAL_USD = 10_000.0  # portfolio value the risk limits are relative to (ADR 0005)
 
 log = logging.getLogger("paulp.wiring")
 
@@ -84,10 +84,25 @@ class Container:
         """Where anchors go: a separate database when configured, else the primary's audit_anchor schema."""
         return self.settings.PAULP_ANCHOR_DATABASE_URL or self.database_url
 
-    def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None,
-                 capital_usd: float = DEFAULT_CAPITAL_USD) -> OrderPipeline:
-        return OrderPipeline(self.orders, self.breaker, self.execution, market,
-                             ViewPortfolio(self.pool, capital_usd), venue,
+    def strategy_capital(self, strategy: str) -> float:
+        """USD the risk limits of ``strategy``'s orders are relative to (§1.7: portfolioValue = the strategy's
+        capital): the capital approved at go-live once it is live, else its §5.7 allocation; 0 without one.
+        A strategy type (``bonding_barbell``) stands for its strategy (``bonding``)."""
+        info = find_strategy(strategy)
+        strategy = info.id if info is not None else strategy
+        approval = self.golive.get(strategy)
+        if approval is not None and approval.live_terms is not None:
+            return approval.live_terms.capital_cents / 100
+        try:
+            return allocation_for(strategy).capital
+        except UnknownStrategy:
+            return 0.0
+
+    def portfolio(self) -> ViewPortfolio:
+        return ViewPortfolio(self.pool, self.strategy_capital)
+
+    def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None) -> OrderPipeline:
+        return OrderPipeline(self.orders, self.breaker, self.execution, market, self.portfolio(), venue,
                              modes=self.strategies.execution_modes())  # halted/disabled stop orders (ADR 0255)
 
 

@@ -39,7 +39,8 @@ def uncredentialed(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> It
 def test_reconcile_when_venue_matches_live_fills_then_ok_recorded_with_actor(system: System):
     ticker, _ = system.live_fill("rec-ok")
     paper = system.container.pipeline(StaticMarketData({"KXPAPER-A": facts("KXPAPER-A")}))
-    out = paper.process(replace(signal("rec-paper", "KXPAPER-A"), strategy="weather"))  # own throttle
+    # own throttle; 30 contracts at 42c = $12.60, within 5 % of weather's $300
+    out = paper.process(replace(signal("rec-paper", "KXPAPER-A", size=30), strategy="weather"))
     assert out.state == "FILLED", out  # PAPER: never at the venue
     system.project()
     head = system.head()

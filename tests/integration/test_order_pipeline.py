@@ -46,7 +46,7 @@ def test_paper_signal_when_processed_then_filled_and_listed_in_trades(system):
 
 def test_risk_block_when_three_in_a_row_then_breaker_halts_and_orders_refused(system):
     pipeline = system.pipeline(MARKET)
-    # 5,000 contracts at 42c = $2,100: above 5 % of the $10,000 portfolio (I1), a critical invariant.
+    # 5,000 contracts at 42c = $2,100: above 5 % of bonding's $500 (I1), a critical invariant.
     for i, ticker in enumerate(("KXTEST-A", "KXTEST-B", "KXTEST-C")):
         out = pipeline.process(signal(f"big-{i}", ticker, size=5000))
         assert out.state == "RISK_REJECTED", out

@@ -38,9 +38,10 @@ LIST_FIELDS = ["id", "name", "strategy_type", "status", "total_pnl_usd", "total_
 MARKET = StaticMarketData({t: facts(t) for t in TICKERS})
 
 
-def signal(sid: str, ticker: str = "KXREG-0", size: int = 50, strategy: str = "bonding") -> TradeSignal:
+def signal(sid: str, ticker: str = "KXREG-0", size: int = 50, strategy: str = "bonding",
+           price: int = 42) -> TradeSignal:
     return TradeSignal(signal_id=sid, strategy=strategy, ticker=ticker, side="YES", requested_size=size,
-                       max_price=42, model_probability=0.6, edge=0.18, confidence=0.8)
+                       max_price=price, model_probability=0.6, edge=0.18, confidence=0.8)
 
 
 
@@ -179,7 +180,8 @@ def test_set_status_when_halted_then_event_view_exec_mode_and_pipeline_stop(syst
     assert halted.state == "REJECTED" and halted.last_error == "Execution is disabled"  # §1.6, ADR 0140
     alias = pipeline.process(signal("after-halt-alias", "KXREG-5", strategy="bonding_barbell"))
     assert alias.state == "REJECTED"
-    assert pipeline.process(signal("weather-ok", "KXREG-6", strategy="weather")).state == "FILLED"
+    # 30 contracts at 42c = $12.60, within 5 % of weather's $300
+    assert pipeline.process(signal("weather-ok", "KXREG-6", size=30, strategy="weather")).state == "FILLED"
     # Same status again: 200, nothing recorded; back to paper trades again.
     head = max_notification_id(container.database_url)
     again = client.post("/admin/strategies/bonding/status", json={"status": "halted"}, headers=AUTH)
@@ -194,10 +196,11 @@ def test_set_status_when_halted_then_event_view_exec_mode_and_pipeline_stop(syst
 def test_set_status_when_disabled_strategy_set_to_paper_then_it_paper_trades(system) -> None:
     container, client, _ = system
     pipeline = container.pipeline(MARKET)
-    assert pipeline.process(signal("xv-before", "KXREG-8", strategy="xv_signal")).state == "REJECTED"
+    # 25 contracts at 40c = $10: both the minimum order and 5 % of xv_signal's $200 (§3.2, §5.7)
+    assert pipeline.process(signal("xv-before", "KXREG-8", 25, "xv_signal", 40)).state == "REJECTED"
     assert client.post("/admin/strategies/xv_signal/status", json={"status": "paper"}, headers=AUTH).json() == \
         {"success": True, "newStatus": "paper"}
-    assert pipeline.process(signal("xv-after", "KXREG-9", strategy="xv_signal")).state == "FILLED"
+    assert pipeline.process(signal("xv-after", "KXREG-9", 25, "xv_signal", 40)).state == "FILLED"
 
 
 # ------------------------------------------------------------------------------- go-live and status
@@ -275,7 +278,7 @@ def test_get_strategy_when_many_orders_then_at_most_fifty(system) -> None:
 
 
 def blocked_order(container: Container, sid: str, ticker: str) -> str:
-    out = container.pipeline(MARKET).process(signal(sid, ticker, size=5000))  # $2,100 > 5 % of $10,000 (I1)
+    out = container.pipeline(MARKET).process(signal(sid, ticker, size=5000))  # $2,100 > 5 % of bonding's $500 (I1)
     assert out.state == "RISK_REJECTED", out
     return out.order_id
 
@@ -328,7 +331,8 @@ def test_resolve_when_valid_then_event_with_resolver_and_actor_and_it_leaves_the
     container, client, clock = system
     order_id = blocked_order(container, "big-z", "KXREG-0")
     vid = f"{order_id}:I1_MAX_POSITION_SIZE"
-    others = [f"{order_id}:I2_MAX_PORTFOLIO_CONCENTRATION", f"{order_id}:I3_MAX_MARKET_EXPOSURE"]
+    others = [f"{order_id}:I2_MAX_PORTFOLIO_CONCENTRATION", f"{order_id}:I3_MAX_MARKET_EXPOSURE",
+              f"{order_id}:I4_MAX_CATEGORY_EXPOSURE"]
     settle(container, "violations")
     listed = client.get("/admin/status", headers=AUTH).json()["unresolvedViolations"]
     assert sorted(v["id"] for v in listed) == [vid, *others]
