@@ -3,8 +3,9 @@
 Orders not yet at a venue are cancelled in the log at once, so no later ``execute`` sends them. Orders
 working at Kalshi get a cancel request recorded first, then the venue's cancel; its answer decides: the
 contracts filled by then are recorded as fills, and a confirmed cancel closes the order. An order whose
-submission is in doubt is not touched (it may or may not be at the venue): the report names it, and
-``OrderPipeline.resolve_in_doubt`` settles it first. Running it again only retries what is left.
+submission is in doubt is first looked up at Kalshi by its client order id (ADR 0280, amending 0263):
+found, it is cancelled like any working order; absent, it never reached the venue and goes to ERROR; a
+failed lookup leaves it in doubt and named. Running it again only retries what is left.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def outstanding_orders(container: Any) -> list[Order]:
 
 
 def _at_venue(order: Order) -> bool:
-    return order.state in WORKING_STATES and order.broker_order_id is not None
+    """Working at Kalshi, or perhaps (in doubt): either needs the venue."""
+    return order.state in WORKING_STATES and (order.broker_order_id is not None or order.submission_in_doubt)
 
 
 def cancel_outstanding(container: Any, reason: str) -> dict[str, Any]:
@@ -46,10 +48,36 @@ def cancel_outstanding(container: Any, reason: str) -> dict[str, Any]:
     return report
 
 
-def _cancel_one(container: Any, order: Order, reason: str, port: VenuePort | None) -> str:
-    now = container.clock.now()
-    if order.submission_in_doubt and order.broker_order_id is None:
+def _resolve_doubt(container: Any, order: Order, port: VenuePort | None) -> Order | str:
+    """Ask Kalshi by client order id what became of a lost submission (a read) and record it (ADR 0280):
+    found -> acknowledged with its fills, or closed if the venue cancelled it; absent -> ERROR (never sent).
+    Returns the order to go on cancelling, or the outcome when there is nothing left to cancel."""
+    if port is None:
         return "in_doubt: resolve the submission first (it may be at the venue)"
+    try:
+        found = port.find_by_client_order_id(order.order_id)
+    except Exception as exc:
+        log.exception("in-doubt lookup of order %s failed", order.order_id)
+        return f"in_doubt: venue lookup failed ({type(exc).__name__})"
+    now = container.clock.now()
+    order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
+    if found is not None and found.fill_count > order.filled_size and found.fill_price:
+        order.record_fill(found.fill_count - order.filled_size, float(found.fill_price), now)
+    if found is not None and found.status == "cancelled" and order.state in WORKING_STATES:
+        order.record_venue_cancelled(now)
+    container.orders.save(order)
+    if found is None:
+        return "not_at_venue: the lost submission never reached Kalshi (ERROR)"
+    return order if order.state in WORKING_STATES else f"resolved: {order.state.value}"
+
+
+def _cancel_one(container: Any, order: Order, reason: str, port: VenuePort | None) -> str:
+    if order.submission_in_doubt and order.broker_order_id is None:
+        resolved = _resolve_doubt(container, order, port)
+        if isinstance(resolved, str):
+            return resolved
+        order = resolved
+    now = container.clock.now()
     if order.state not in CANCELLABLE_STATES:
         return f"not_cancellable: {order.state.value}"
     try:

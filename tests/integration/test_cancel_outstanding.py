@@ -89,19 +89,49 @@ def test_cancel_when_venue_refuses_then_reported_failed_and_cli_exits_1(system: 
     assert blank.exit_code == 2
 
 
-def test_cancel_when_submission_in_doubt_then_left_alone_and_named(system: System):
+def _in_doubt_without_venue_order(system: System, sid: str) -> str:
+    """An order whose submission answer was lost and which never reached the venue: in doubt, no venue id."""
     ticker = system.tradable_ticker()
     ask = system.exchange.markets[ticker]["yes_ask"]
-    order_id = system.pending_order("cx-doubt", ticker, ask)
+    order_id = system.pending_order(sid, ticker, ask)
     order = system.container.orders.find(order_id)
     assert order is not None
-    # an order whose submission answer was lost: in doubt, no venue id
     for target in (OrderState.PRE_TRADE_CHECK, OrderState.VALIDATING, OrderState.VALIDATED, OrderState.RISK_CHECK,
                    OrderState.RISK_APPROVED, OrderState.SUBMITTING):
         order.transition(target, "test path", NOW)
     order.mark_submission_in_doubt("timeout", NOW)
     system.container.orders.save(order)
     system.project("orders")
+    return order_id
+
+
+def test_cancel_when_submission_in_doubt_and_not_at_venue_then_resolved_to_error_and_named(system: System):
+    order_id = _in_doubt_without_venue_order(system, "cx-doubt")
+    report = cancel_outstanding(system.container, "rollback")
+    [result] = report["results"]
+    assert result["outcome"].startswith("not_at_venue") and report["failed"] == 0
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.state.value == "ERROR" and not order.submission_in_doubt
+    assert [r.method for r in system.exchange.requests].count("DELETE") == 0  # a lookup, nothing sent
+
+
+def test_cancel_when_submission_in_doubt_and_resting_at_venue_then_cancelled_there(system: System):
+    """Rollback step 3 must reach an order whose submission answer was lost but which rests at Kalshi."""
+    ticker = system.tradable_ticker()
+    system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
+    _, out = system.live_order("cx-doubt-rest", size=40, move_up_by=3)  # placed, answer lost, resting
+    order = system.container.orders.find(out.order_id)
+    assert order is not None and order.submission_in_doubt and order.broker_order_id is None
+    system.project("orders")
+    [result] = cancel_outstanding(system.container, "rollback")["results"]
+    assert result["outcome"] == "cancelled_at_venue"
+    assert _state(system, out.order_id) == "CANCELLED"
+    assert _venue_order(system, out.order_id)["status"] == "canceled" and ticker
+
+
+def test_cancel_when_submission_in_doubt_and_lookup_fails_then_left_in_doubt_and_named(system: System):
+    order_id = _in_doubt_without_venue_order(system, "cx-doubt-down")
+    system.exchange.inject(Fault(status=400, method="GET", path_contains="/portfolio/orders", times=10))
     before, head = _state(system, order_id), system.head()
     report = cancel_outstanding(system.container, "rollback")
     [result] = report["results"]
