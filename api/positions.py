@@ -18,7 +18,7 @@ QUERY = (
     " coalesce(p.first_fill_at, p.last_fill_at), p.last_fill_at,"
     " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result, m.resolved_at FROM views.positions p"
     " LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-    " WHERE p.contracts <> 0 AND (%(s)s::text IS NULL OR p.strategy = %(s)s)"
+    " WHERE (p.contracts <> 0 OR %(closed)s) AND (%(s)s::text IS NULL OR p.strategy = %(s)s)"
     " ORDER BY p.strategy, p.ticker, p.side, p.mode"
 )
 
@@ -38,13 +38,16 @@ class ValuedPosition:
     current_cents: Decimal  # settlement price; else side mid from the last mark; else the entry price
     marked_at: datetime | None  # when that price was observed (resolution time); None when valued at entry
     unrealized_pnl_usd: Decimal
-    status: str  # "open" | "resolved"
+    status: str  # "open" | "resolved" | "closed" (sold out by exits; listed only when asked for)
     resolved_at: datetime | None
 
 
-def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None) -> list[ValuedPosition]:
+def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
+                     include_closed: bool = False) -> list[ValuedPosition]:
+    """Positions holding contracts; with ``include_closed`` also those the exits sold out, whose PnL is
+    all realised."""
     with pool.connection() as conn:
-        rows = conn.execute(QUERY, {"s": strategy}).fetchall()
+        rows = conn.execute(QUERY, {"s": strategy, "closed": include_closed}).fetchall()
     out = []
     for s, t, side, mode, c, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at in rows:
         avg = Decimal(cost) / c if c else Decimal(0)
@@ -53,6 +56,10 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None) -> 
             realized = Decimal(pnl) + unrealized_pnl_usd(avg, settled, c)
             out.append(ValuedPosition(s, t, side, mode, c, cost, realized, first, last, avg, settled, resolved_at,
                                       Decimal(0), "resolved", resolved_at))
+            continue
+        if c == 0:
+            out.append(ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, avg, None,
+                                      Decimal(0), "closed", None))
             continue
         price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
         current = Decimal(repr(price)) if price is not None else avg

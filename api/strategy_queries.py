@@ -1,8 +1,9 @@
 """Read side of the strategy registry and reviews (views only; definitions in ADR 0255).
 
 Totals per strategy come from the valued positions (``api.positions``, the dashboard's rule): every
-position with contracts counts; P&L is realised plus unrealised; a resolved position with a gain is a
-win, with a loss a loss. No model validation is recorded anywhere yet, so ``model_valid`` is false.
+position counts, one sold out by exits too; P&L is realised plus unrealised; a resolved or sold-out
+position with a gain is a win, with a loss a loss. No model validation is recorded anywhere yet, so
+``model_valid`` is false.
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ def _iso(at: datetime | None) -> str | None:
 def _totals(container: Container) -> dict[str, dict[str, Any]]:
     sums: dict[str, dict[str, Any]] = defaultdict(lambda: {"pnl": Decimal(0), "positions": 0, "wins": 0,
                                                            "losses": 0})
-    for p in valued_positions(container.pool):
+    for p in valued_positions(container.pool, include_closed=True):
         info = find_strategy(p.strategy)
         if info is None:
             continue
         t = sums[info.id]
         t["pnl"] += p.realized_pnl_usd + p.unrealized_pnl_usd
         t["positions"] += 1
-        if p.status == "resolved":
+        if p.status in ("resolved", "closed"):
             t["wins"] += int(p.realized_pnl_usd > 0)
             t["losses"] += int(p.realized_pnl_usd < 0)
     return sums

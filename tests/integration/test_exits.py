@@ -382,3 +382,17 @@ def test_dashboard_summary_when_a_day_has_passed_then_cumulative_pnl_keeps_earli
     assert next_day["today_realized_pnl"] == 0 and next_day["today_win_rate"] == 0
     assert next_day["cumulative_pnl"] == pytest.approx(done["realizedPnlUsd"])
     assert next_day["cumulative_win_rate"] == 0  # one close, a loss
+
+
+def test_strategy_totals_when_position_sold_out_by_an_exit_then_its_realised_pnl_still_counts(system: System):
+    """GET /admin/status: a strategy's total PnL keeps what its exits realised after the position is sold out
+    (a closed position is a win or a loss, like a resolved one)."""
+    _paper_position(system)
+    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
+    [done] = monitor_exits(system.container)["exits"]
+    system.project("orders", "venue_orders")
+    assert _position(system, PAPER_TICKER)[0] == 0
+    rows = {s["id"]: s for s in system.client.get("/admin/status", headers=AUTH).json()["strategies"]}
+    bonding = rows["bonding"]
+    assert bonding["total_pnl_usd"] == pytest.approx(done["realizedPnlUsd"]) == pytest.approx(-2.0)
+    assert (bonding["total_positions"], bonding["win_count"], bonding["loss_count"]) == (1, 0, 1)
