@@ -1,30 +1,93 @@
-"""Portfolio snapshot for risk checks from the positions and event-graph views."""
+"""Portfolio snapshot for risk checks from the positions, exits, marks and event-graph views."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from paulp.domain.clock import Clock
+from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
 from paulp.domain.risk_input import CorrelatedMarket, PortfolioSnapshot, Position
+from paulp.domain.strategy_registry import find_strategy
 
 log = logging.getLogger("paulp.portfolio")
+
+WEEK = timedelta(days=7)
+
+# The strategy's positions valued as /admin/positions values them (ADR 0166): settled once resolved, else
+# against the side's last mark, else at entry.
+_BOOK = (
+    "SELECT p.side, p.contracts, p.cost_cents, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
+    " m.result, m.resolved_at FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
+    " WHERE p.contracts > 0 AND p.strategy = ANY(%s)"
+)
+_EXITS = ("SELECT realized_pnl_usd, updated_at FROM views.position_exits"
+          " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s)")
+
+
+def _names(strategy: str) -> list[str]:
+    """Orders name a strategy by id (``bonding``) or by type (``bonding_barbell``): both are its book."""
+    info = find_strategy(strategy)
+    return [strategy] if info is None else [info.id, info.strategy_type]
+
+
+def _closes_and_unrealised(conn: Connection[Any], names: Sequence[str]) -> tuple[list[tuple[datetime, Decimal]],
+                                                                                   Decimal]:
+    """Every realised PnL of the strategy with its time (exit fills, market resolutions) and the unrealised
+    PnL of its open positions."""
+    closes = [(at, Decimal(pnl)) for pnl, at in conn.execute(_EXITS, (list(names),)).fetchall()]
+    unrealised = Decimal(0)
+    for side, contracts, cost, yb, ya, nb, na, observed, result, resolved_at in conn.execute(
+            _BOOK, (list(names),)).fetchall():
+        avg = Decimal(cost) / contracts
+        if result is not None:
+            closes.append((resolved_at, unrealized_pnl_usd(avg, settlement_price_cents(result, side, avg), contracts)))
+            continue
+        price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
+        current = Decimal(repr(price)) if price is not None else avg
+        unrealised += unrealized_pnl_usd(avg, current, contracts)
+    return closes, unrealised
+
+
+def loss_window_pnl(closes: Sequence[tuple[datetime, Decimal]], unrealised: Decimal, since: datetime) -> float:
+    """PnL realised since ``since`` plus what is open now (ADR 0286)."""
+    return float(sum((pnl for at, pnl in closes if at >= since), Decimal(0)) + unrealised)
+
+
+def current_drawdown(capital: float, closes: Sequence[tuple[datetime, Decimal]], unrealised: Decimal) -> float:
+    """Fall of equity (capital + realised, then + unrealised now) from its highest point, as a fraction of
+    that point (ADR 0286); 0 without capital."""
+    equity = peak = Decimal(repr(float(capital)))
+    for _, pnl in sorted(closes, key=lambda c: c[0]):
+        equity += pnl
+        peak = max(peak, equity)
+    equity += unrealised
+    return float((peak - equity) / peak) if peak > 0 and equity < peak else 0.0
 
 
 class ViewPortfolio:
     """The portfolio value is the order's strategy's capital (USD, §1.7 / §5.7; 0 for a strategy without an
-    allocation, which fails every share-of-portfolio check); positions are cost at fill; a failed correlation
+    allocation, which fails every share-of-portfolio check); its daily and weekly PnL and drawdown come from
+    its own closes and open positions (I5-I7, ADR 0286); positions are cost at fill; a failed correlation
     read fails closed."""
 
-    def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float]) -> None:
-        self.pool, self.capital_of = pool, capital_of
+    def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock) -> None:
+        self.pool, self.capital_of, self.clock = pool, capital_of, clock
 
     def snapshot(self, strategy: str, market_id: str) -> PortfolioSnapshot:
+        now = self.clock.now().astimezone(UTC)
+        capital = self.capital_of(strategy)
         with self.pool.connection() as conn:
             rows = conn.execute("SELECT ticker, cost_cents FROM views.positions WHERE contracts > 0").fetchall()
+            closes, unrealised = _closes_and_unrealised(conn, _names(strategy))
         positions = tuple(Position(t, "unknown", c / 100) for t, c in rows)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         correlated: tuple[CorrelatedMarket, ...] | None
         try:
             with self.pool.connection() as conn:
@@ -35,5 +98,9 @@ class ViewPortfolio:
         except Exception:
             log.exception("event graph lookup failed for %s", market_id)
             correlated = None
-        return PortfolioSnapshot(portfolio_value=self.capital_of(strategy), positions=positions,
-                                 correlated_markets=correlated)
+        return PortfolioSnapshot(
+            portfolio_value=capital, positions=positions, correlated_markets=correlated,
+            daily_pnl=loss_window_pnl(closes, unrealised, midnight),
+            weekly_pnl=loss_window_pnl(closes, unrealised, now - WEEK),
+            max_drawdown=current_drawdown(capital, closes, unrealised),
+        )

@@ -99,7 +99,7 @@ class Container:
             return 0.0
 
     def portfolio(self) -> ViewPortfolio:
-        return ViewPortfolio(self.pool, self.strategy_capital)
+        return ViewPortfolio(self.pool, self.strategy_capital, self.clock)
 
     def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None) -> OrderPipeline:
         return OrderPipeline(self.orders, self.breaker, self.execution, market, self.portfolio(), venue,

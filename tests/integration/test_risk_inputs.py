@@ -1,14 +1,20 @@
-"""What the live risk check is fed (trading §1.7, §3.1, §5.7): the portfolio value is the order's strategy's
-capital, on real PostgreSQL."""
+"""What the live risk check is fed (trading §1.7, §3.1, §5.7), on real PostgreSQL: the portfolio value is the
+order's strategy's capital, and its daily and weekly PnL and drawdown come from its positions and closes."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 
+from paulp.adapters.market_data import StaticMarketData
+from paulp.adapters.projector import catch_up_from_log
 from paulp.domain.clock import FixedClock
-from tests.integration.helpers import MARKET, NOW, make_container, signal
+from tests.integration.helpers import MARKET, NOW, facts, make_container, signal
+
+TICKERS = ("KXTEST-A", "KXTEST-B", "KXTEST-C", "KXTEST-D")
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +60,58 @@ def test_portfolio_value_when_signal_names_the_strategy_type_then_its_strategy_c
     out = system.pipeline(MARKET).process(alias)
     assert out.state == "RISK_REJECTED", out
     assert "I1_MAX_POSITION_SIZE" in _denied_ids(system, out.order_id)
+
+
+# ------------------------------------------------------------------ daily / weekly loss and drawdown (I5-I7)
+
+
+def _market_at(at: datetime) -> StaticMarketData:
+    """The helpers' book, priced 5 s before ``at`` and settling a month later (fresh for I11/I14)."""
+    return StaticMarketData({t: replace(facts(t), last_price_update=at - timedelta(seconds=5),
+                                        settlement_date=at + timedelta(days=30)) for t in TICKERS})
+
+
+def _lose(system, clock: FixedClock, tickers: tuple[str, ...]) -> None:
+    """Fill 50 bonding contracts at 43c ($21.50) in each market, then each market resolves NO an hour later."""
+    for n, ticker in enumerate(tickers):
+        clock.set(NOW + n * timedelta(seconds=2))  # paper orders of one strategy at least 1 s apart
+        assert system.pipeline(_market_at(clock.now())).process(signal(f"lose-{ticker}", ticker)).state == "FILLED"
+    for ticker in tickers:
+        assert system.markets.resolve(ticker, "NO", NOW + timedelta(hours=1), None)
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        for name in ("orders", "market_marks"):
+            catch_up_from_log(conn, system.projections[name])
+
+
+def _check(system, clock: FixedClock, at: datetime, sid: str, strategy: str = "bonding") -> tuple[str, list[str]]:
+    clock.set(at)
+    out = system.pipeline(_market_at(at)).process(replace(signal(sid, "KXTEST-D", size=30), strategy=strategy))
+    return out.state, (_denied_ids(system, out.order_id) if out.state == "RISK_REJECTED" else [])
+
+
+@pytest.fixture
+def clocked(fresh_db, nats_url, namespace):
+    clock = FixedClock(NOW)
+    container = make_container(fresh_db, nats_url, namespace, clock=clock)
+    yield container, clock
+    container.close()
+
+
+def test_daily_loss_when_strategy_lost_4pct_of_its_capital_today_then_i5_refuses_its_orders(clocked):
+    system, clock = clocked
+    _lose(system, clock, ("KXTEST-A",))  # -$21.50 = 4.3 % of bonding's $500
+    state, ids = _check(system, clock, NOW + timedelta(hours=2), "after-loss")
+    assert state == "RISK_REJECTED" and ids == ["I5_MAX_DAILY_LOSS"], ids
+    # weather lost nothing: its own book is clean
+    assert _check(system, clock, NOW + timedelta(hours=2, seconds=2), "weather-ok", "weather")[0] == "FILLED"
+    # next UTC day: yesterday's loss is no longer daily
+    assert _check(system, clock, NOW + timedelta(days=1), "next-day")[0] == "FILLED"
+
+
+def test_weekly_loss_and_drawdown_when_strategy_lost_13pct_then_i7_for_a_week_and_i6_until_recovered(clocked):
+    system, clock = clocked
+    _lose(system, clock, ("KXTEST-A", "KXTEST-B", "KXTEST-C"))  # -$64.50 = 12.9 % of $500
+    state, ids = _check(system, clock, NOW + timedelta(days=2), "two-days-on")
+    assert state == "RISK_REJECTED" and ids == ["I6_MAX_DRAWDOWN", "I7_MAX_WEEKLY_LOSS"], ids
+    state, ids = _check(system, clock, NOW + timedelta(days=8), "eight-days-on")
+    assert state == "RISK_REJECTED" and ids == ["I6_MAX_DRAWDOWN"], ids
