@@ -37,7 +37,7 @@ from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.prices import prob_to_cents
 from paulp.domain.services.fair_values import FairValueService
-from paulp.domain.services.pipeline import RESUMABLE_STATES, OrderPipeline
+from paulp.domain.services.pipeline import EXECUTE_STATES, OrderPipeline
 from paulp.domain.strategies.bonding import allocate
 from paulp.domain.strategies.bonding_signals import (
     BondingSignal,
@@ -220,10 +220,11 @@ class VenueMarketData:
 
 
 def resumable_orders(container: Any, limit: int = EXECUTE_BATCH) -> list[tuple[str, str, str]]:
+    """The oldest orders to drive on, and any LIVE submission left SUBMITTING by a process that died."""
     with container.pool.connection() as conn:
         rows = conn.execute("SELECT order_id, strategy, ticker FROM views.orders WHERE state = ANY(%s)"
                             " ORDER BY created_at, order_id LIMIT %s",
-                            ([s.value for s in RESUMABLE_STATES], limit)).fetchall()
+                            ([s.value for s in EXECUTE_STATES], limit)).fetchall()
     return [(o, s, t) for o, s, t in rows]
 
 
@@ -241,6 +242,12 @@ def by_priority(container: Any, rows: list[tuple[str, str, str]]) -> list[tuple[
         order = container.orders.find(row[0])
         return 0 if order is None else execution_priority(order.signal_edge or 0.0, order.signal_confidence or 0.5)
     return sorted(rows, key=priority, reverse=True)
+
+
+def _submitting(container: Any, order_id: str) -> bool:
+    """A cut-off submission is only looked up, never sent: it does not wait for the throttle."""
+    order = container.orders.find(order_id)
+    return order is not None and order.state == OrderState.SUBMITTING
 
 
 def throttle_wait_s(container: Any, strategy: str, modes: Mapping[str, ExecutionMode]) -> float:
@@ -282,7 +289,7 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
             if ticker in unread:
                 report["errors"].append({"orderId": order_id, "error": f"market data unavailable ({unread[ticker]})"})
                 continue
-            wait = throttle_wait_s(container, strategy, modes)
+            wait = 0.0 if _submitting(container, order_id) else throttle_wait_s(container, strategy, modes)
             if wait > 0:
                 if waited + wait > max_wait_s:
                     report["deferred"].append(order_id)

@@ -3,7 +3,8 @@
 signal -> order (deterministic id) -> pre-trade -> validation -> risk (breaker-adjusted limits) ->
 execution policy + throttle -> paper fill or venue submission -> fill. Each stage is one save, so a crash
 resumes from the order's state; the same signal never creates a second order, and a venue submission is
-guarded by the client order id (= order id).
+guarded by the client order id (= order id). A LIVE submission records SUBMITTING before the venue call;
+one cut off there is recovered by client order id, never resent.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy, policy_for_mode
 from paulp.domain.order_states import WORKING_STATES, OrderState
+from paulp.domain.order_timers import expire_stale
 from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, RiskCheckResult
 from paulp.domain.orders import Order
 from paulp.domain.paper_fill import paper_fill
@@ -45,7 +47,8 @@ from paulp.domain.venue_orders import VenueOrder
 S = OrderState
 PAPER_SLIPPAGE_CENTS = 1
 DISABLED_REASON = "Execution is disabled"  # §1.6: every request of a DISABLED mode (ADR 0140)
-RESUMABLE_STATES = frozenset({S.PENDING, S.VALIDATED, S.RISK_APPROVED})  # what the execute step picks up
+RESUMABLE_STATES = frozenset({S.PENDING, S.VALIDATED, S.RISK_APPROVED})  # what the execute step drives on
+EXECUTE_STATES = RESUMABLE_STATES | {S.SUBMITTING}  # ... and a LIVE submission cut off mid-way (recovered)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,21 @@ class OrderPipeline:
             raise ValueError(f"order {order_id} does not exist")
         if order.state in RESUMABLE_STATES:
             self._drive(order, self.clock.now())
+        elif order.state == S.SUBMITTING:
+            return self._recover_submission(order)
         return self._outcome(order, duplicate=False)
+
+    def _recover_submission(self, order: Order) -> PipelineOutcome:
+        """SUBMITTING is recorded before a LIVE order is sent, so one found here was cut off (the process died)
+        and may be at the venue: past the stale timeout it is in doubt (§1.5, ADR 0100) and, with a venue,
+        resolved by client order id. Never sent again from here."""
+        now = self.clock.now()
+        if not expire_stale(order, now):
+            return self._outcome(order, duplicate=False)
+        self.orders.save(order, self._venue_order(self._venue_record(order, "unknown", "LIVE", now), now))
+        if self.venue is None:
+            return self._outcome(order, duplicate=False)
+        return self.resolve_in_doubt(order.order_id)
 
     def _drive(self, order: Order, now: datetime) -> None:
         facts = self.market.facts(order.ticker)
@@ -196,10 +213,14 @@ class OrderPipeline:
             fill = paper_fill(request, facts.snapshot, PAPER_SLIPPAGE_CENTS, now)
             order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED,
                                                          PaperFill(fill.count, fill.fill_price), mode="PAPER"), now)
-            record = self._venue_record(order, "filled", "PAPER", now, fill.count, fill.fill_price)
-        else:
-            record = self._submit_live(order, decision.venue_order, now)
-        self.orders.save(order, throttle, self._venue_order(record, now))
+            self.orders.save(order, throttle, self._venue_order(
+                self._venue_record(order, "filled", "PAPER", now, fill.count, fill.fill_price), now))
+            return
+        # SUBMITTING is in the log before anything reaches the venue (§1.8): a concurrent writer (a cancel)
+        # either wins before the send (this save fails, nothing is sent) or sees SUBMITTING and leaves it be.
+        self.orders.save(order, throttle)
+        record = self._submit_live(order, decision.venue_order, now)
+        self.orders.save(order, self._venue_order(record, now))
 
     def _submit_live(self, order: Order, venue_order: object, now: datetime) -> dict[str, object]:
         if self.venue is None:

@@ -44,9 +44,12 @@ def _resting_live_order(system: System) -> tuple[str, str]:
     return ticker, order.order_id
 
 
-def test_execute_when_another_writer_submits_the_order_first_then_its_state_is_kept(system: System):
+def test_execute_when_another_writer_records_the_order_first_then_its_state_is_kept(system: System):
+    """The job's order request is in flight past the stale timeout; meanwhile another execute finds the order
+    stale, puts it in doubt and resolves it at Kalshi (ORDER_ACKNOWLEDGED). The job then loses the save race:
+    the winner's state stands (not ERROR), and nothing was sent twice."""
     ticker, order_id = _resting_live_order(system)
-    # the exchange places the job's order, then answers 1 s late: meanwhile a second writer drives the order
+    # the exchange places the job's order, then answers 1 s late
     system.exchange.inject(Fault(status=None, delay_s=1.0, process=True, method="POST",
                                  path_contains="/portfolio/orders"))
     report: dict[str, Any] = {}
@@ -55,6 +58,7 @@ def test_execute_when_another_writer_submits_the_order_first_then_its_state_is_k
     deadline = time.monotonic() + 5
     while not system.exchange.orders and time.monotonic() < deadline:
         time.sleep(0.02)
+    system.container.clock.set(NOW + timedelta(minutes=6))  # type: ignore[attr-defined]
     port, client = system.venue_port()
     try:
         c = system.container
@@ -62,12 +66,64 @@ def test_execute_when_another_writer_submits_the_order_first_then_its_state_is_k
                               StaticMarketData({ticker: facts_at_book(system.exchange, ticker)}),
                               c.pipeline(StaticMarketData({})).portfolio, port,
                               modes={"bonding": ExecutionMode.LIVE})
-        assert other.advance(order_id).state == "SUBMITTED"  # the venue de-duplicated: same venue order
+        assert other.advance(order_id).state == "ORDER_ACKNOWLEDGED"
     finally:
         port.close(client)
     job.join(10)
     assert len(system.exchange.orders) == 1
     order = system.container.orders.find(order_id)
-    assert order is not None and order.state.value == "SUBMITTED", (order and order.state, report)
+    assert order is not None and order.state.value == "ORDER_ACKNOWLEDGED", (order and order.state, report)
     assert order.broker_order_id == system.exchange.orders[0]["order_id"]
     assert [e["orderId"] for e in report["errors"]] == [order_id]  # the job says it lost the race
+
+
+def test_cancel_outstanding_during_a_live_submission_never_leaves_an_order_at_kalshi_cancelled_in_the_log(
+        system: System):
+    """Rollback step 3 while the execute job's order request is in flight: the order is SUBMITTING in the log
+    before anything is sent, so the cancel names it instead of closing it locally behind the venue's back."""
+    from paulp.api.cancel_job import cancel_outstanding
+
+    _, order_id = _resting_live_order(system)
+    system.exchange.inject(Fault(status=None, delay_s=1.0, method="POST", path_contains="/portfolio/orders"))
+    job = threading.Thread(target=lambda: execute_pending(system.container))
+    job.start()
+    deadline = time.monotonic() + 5
+    while not any(r.method == "POST" for r in system.exchange.requests) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [during] = cancel_outstanding(system.container, "rollback")["results"]
+    job.join(10)
+    assert during["outcome"] == "not_cancellable: SUBMITTING"
+    assert system.container.orders.find(order_id).state.value == "SUBMITTED"  # type: ignore[union-attr]
+    system.project("orders")
+    [after] = cancel_outstanding(system.container, "rollback")["results"]
+    assert after["outcome"] == "cancelled_at_venue"
+    assert [o["status"] for o in system.exchange.orders] == ["canceled"]
+
+
+def test_execute_when_a_live_submission_was_cut_off_then_resolved_by_client_order_id_after_the_timeout(
+        system: System):
+    """A process that died after recording SUBMITTING (and perhaps after sending): past stale_order_timeout the
+    next execute puts it in doubt and asks Kalshi by client order id, never sending it again (§1.5, ADR 0100)."""
+    from paulp.domain.execution_orders import VenueOrder
+    from paulp.domain.order_states import OrderState
+
+    ticker, order_id = _resting_live_order(system)
+    order = system.container.orders.find(order_id)
+    assert order is not None
+    cut_off = NOW - timedelta(minutes=6)
+    for target in (OrderState.PRE_TRADE_CHECK, OrderState.VALIDATING, OrderState.VALIDATED, OrderState.RISK_CHECK,
+                   OrderState.RISK_APPROVED, OrderState.SUBMITTING):
+        order.transition(target, "before the crash", cut_off)
+    system.container.orders.save(order)
+    port, client = system.venue_port()
+    try:  # the request had reached Kalshi before the process died
+        price = system.exchange.markets[ticker]["yes_ask"] - 1
+        port.submit(VenueOrder(ticker, order_id, "yes", "buy", 50, "limit", price, None))
+    finally:
+        port.close(client)
+    system.project("orders")
+    report = execute_pending(system.container)
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.state.value == "ORDER_ACKNOWLEDGED", (order and order.state, report)
+    assert order.broker_order_id == system.exchange.orders[0]["order_id"]
+    assert [r.method for r in system.exchange.requests].count("POST") == 1
