@@ -76,7 +76,7 @@ class ExitsService:
         elif ex.state is ExitState.FILLED:
             return ex
         elif ex.state is ExitState.FAILED:
-            if decision is None:
+            if decision is None or (ex.mode == "LIVE" and not self._nothing_resting(ex, venue)):
                 return ex
             ex.redecide(c.contracts, decision.exit_price, decision.reason, now)
             self.save(ex)
@@ -106,6 +106,23 @@ class ExitsService:
             ex.fail("not found at the venue after an ambiguous submission; market resolved", now)
             self.save(ex, self._sell_record(ex, "not_found", now))
         return ex
+
+    @staticmethod
+    def _nothing_resting(ex: PositionExit, venue: VenuePort | None) -> bool:
+        """Before a failed LIVE exit sells again: its last attempt's sell, if it still rests at the venue (its
+        cancel failed), is cancelled now; if that fails too, no second sell is sent beside it."""
+        if venue is None:
+            return True  # nothing can be sent either
+        found = venue.find_by_client_order_id(ex.client_order_id)
+        if found is None or found.status != "submitted":
+            return True
+        try:
+            venue.cancel(found.venue_order_id)
+        except Exception as exc:
+            log.error("exit %s: its sell %s still rests and could not be cancelled (%s); not sold again",
+                      ex.client_order_id, found.venue_order_id, type(exc).__name__)
+            return False
+        return True
 
     def _submit(self, ex: PositionExit, venue: VenuePort | None, c: ExitCandidate) -> PositionExit:
         now = self.clock.now()

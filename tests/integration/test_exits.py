@@ -396,3 +396,29 @@ def test_strategy_totals_when_position_sold_out_by_an_exit_then_its_realised_pnl
     bonding = rows["bonding"]
     assert bonding["total_pnl_usd"] == pytest.approx(done["realizedPnlUsd"]) == pytest.approx(-2.0)
     assert (bonding["total_positions"], bonding["win_count"], bonding["loss_count"]) == (1, 0, 1)
+
+
+def test_live_exit_when_failed_with_its_sell_left_resting_then_not_sold_again_beside_it(system: System):
+    """A failed attempt whose cancel did not go through left a sell resting at Kalshi: the next run cancels it
+    before selling again, or sells nothing (two live sells could sell twice what is held)."""
+    ticker, bid = _live_position(system)  # 40 LIVE contracts
+    market = system.exchange.markets[ticker]
+    market.update(yes_bid=bid - 3, yes_ask=bid - 2)  # our sell at `bid` rests
+    system.exchange.inject(Fault(status=400, method="DELETE", path_contains="/portfolio/orders/",
+                                 body={"error": {"code": "internal", "message": "no"}}))
+    [failed] = monitor_exits(system.container)["exits"]
+    assert failed["state"] == "FAILED" and "left resting" in failed["detail"]
+
+    def resting() -> list[dict]:
+        return [o for o in system.exchange._orders.values() if o["action"] == "sell" and o["status"] == "resting"]
+
+    assert len(resting()) == 1
+    system.exchange.inject(Fault(status=400, method="DELETE", path_contains="/portfolio/orders/",
+                                 body={"error": {"code": "internal", "message": "no"}}))
+    monitor_exits(system.container)  # the rule still fires; the resting sell still cannot be cancelled
+    assert len(_sells(system, ticker)) == 1 and len(resting()) == 1  # nothing sent beside it
+
+    market.update(yes_bid=bid, yes_ask=bid + 1)
+    [done] = monitor_exits(system.container)["exits"]  # cancelled first, then sold once
+    assert done["state"] == "FILLED" and resting() == []
+    assert system.exchange._positions.get(ticker, 0) == 0
