@@ -65,7 +65,7 @@ class ExitsService:
         now = self.clock.now()
         ex = self.find(c)
         if ex is None:
-            if decision is None:
+            if decision is None or (c.mode == "LIVE" and not self._previous_closed(c, venue)):
                 return None
             ex = PositionExit.decide(c.strategy, c.ticker, c.side, c.opened_at, c.exits_so_far, c.contracts,
                                      c.entry_cents, decision.exit_price, decision.reason, c.mode, now)
@@ -107,10 +107,18 @@ class ExitsService:
             self.save(ex, self._sell_record(ex, "not_found", now))
         return ex
 
+    def _previous_closed(self, c: ExitCandidate, venue: VenuePort | None) -> bool:
+        """The episode's previous exit filled (in part, perhaps): what it left resting is cancelled first."""
+        if c.exits_so_far < 1:
+            return True
+        previous: PositionExit | None = self.app.get_or_none(PositionExit.create_id(
+            c.strategy, c.ticker, c.side, c.mode, c.opened_at, c.exits_so_far - 1))
+        return previous is None or self._nothing_resting(previous, venue)
+
     @staticmethod
     def _nothing_resting(ex: PositionExit, venue: VenuePort | None) -> bool:
-        """Before a failed LIVE exit sells again: its last attempt's sell, if it still rests at the venue (its
-        cancel failed), is cancelled now; if that fails too, no second sell is sent beside it."""
+        """Before a LIVE exit sells again: the last attempt's sell, if it still rests at the venue (its cancel
+        failed), is cancelled now; if that fails too, no second sell is sent beside it."""
         if venue is None:
             return True  # nothing can be sent either
         found = venue.find_by_client_order_id(ex.client_order_id)

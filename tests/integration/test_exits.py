@@ -422,3 +422,25 @@ def test_live_exit_when_failed_with_its_sell_left_resting_then_not_sold_again_be
     [done] = monitor_exits(system.container)["exits"]  # cancelled first, then sold once
     assert done["state"] == "FILLED" and resting() == []
     assert system.exchange._positions.get(ticker, 0) == 0
+
+
+def test_live_exit_when_last_exit_left_a_remainder_resting_then_next_exit_not_sold_beside_it(system: System):
+    """An exit that filled in part and could not cancel the rest leaves a sell resting at Kalshi: the position's
+    next exit cancels it first, or sells nothing."""
+    ticker, _ = _live_position(system)  # 40 LIVE contracts, at a stop
+    system.exchange._positions[ticker] = 15
+    [first] = monitor_exits(system.container)["exits"]
+    assert (first["state"], first["contracts"]) == ("FILLED", 15)
+    system.project("orders", "venue_orders")
+    assert _position(system, ticker)[:1] == (25,)
+    [order] = [o for o in system.exchange._orders.values() if o["client_order_id"] == first["clientOrderId"]]
+    order.update(status="resting", initial_count=25, fill_count=15, remaining_count=10)  # as if 10 of it rest
+    system.exchange._positions[ticker] = 25
+    fault = {"error": {"code": "internal", "message": "no"}}
+    system.exchange.inject(Fault(status=400, method="DELETE", path_contains="/portfolio/orders/", body=fault))
+    monitor_exits(system.container)
+    assert len(_sells(system, ticker)) == 1  # nothing sent beside the resting remainder
+
+    [done] = monitor_exits(system.container)["exits"]  # the remainder is cancelled first, then the rest sold
+    assert (done["state"], done["contracts"]) == ("FILLED", 25) and order["status"] == "canceled"
+    assert system.exchange._positions.get(ticker, 0) == 0
