@@ -35,7 +35,7 @@ from paulp.domain.ports import (
     VenueSubmission,
 )
 from paulp.domain.pretrade import pre_trade_check
-from paulp.domain.risk import evaluate
+from paulp.domain.risk import RiskDecision, evaluate
 from paulp.domain.risk_input import RiskRequest
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.services.base import PaulpApplication
@@ -139,10 +139,13 @@ class OrderPipeline:
 
     def _drive(self, order: Order, now: datetime) -> None:
         facts = self.market.facts(order.ticker)
+        approved_earlier = order.state == S.RISK_APPROVED  # by a run that stopped before executing it
         if order.state == S.PENDING:
             self._screen(order, facts, now)
         if order.state == S.VALIDATED:
             self._risk(order, facts, now)
+        if approved_earlier:
+            self._recheck(order, facts, now)
         if order.state == S.RISK_APPROVED:
             self._execute(order, facts, now)
 
@@ -152,12 +155,27 @@ class OrderPipeline:
             order.validate(now)
         self.orders.save(order)
 
-    def _risk(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
+    def _decide(self, order: Order, facts: MarketFacts | None, now: datetime) -> RiskDecision:
+        """The governor's decision on the order now: breaker state read at this moment, current portfolio."""
         breaker = self.breaker.get()
         breaker.expire_halt(now)
         state = breaker.state.value if isinstance(breaker.state, BreakerState) else str(breaker.state)
         request = self._risk_request(order, facts)
-        decision = evaluate(request, self.portfolio.snapshot(order.strategy, order.ticker), self.limits, state, now)
+        return evaluate(request, self.portfolio.snapshot(order.strategy, order.ticker), self.limits, state, now)
+
+    def _recheck(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
+        """The execution step's own risk check (§1.7, §5.2) of an approval an earlier run left unexecuted: the
+        breaker or the book may have changed since; a block rejects the order with the violations."""
+        decision = self._decide(order, facts, now)
+        if decision.blocked:
+            reason = "Risk check failed: " + "; ".join(v.message for v in decision.violations)
+            order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED, rejection_reason=reason),
+                                         now)
+            self.orders.save(order)
+        self.breaker.record_risk_check(blocked=decision.blocked, counted=decision.counts_toward_breaker)
+
+    def _risk(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
+        decision = self._decide(order, facts, now)
         result = RiskCheckResult(
             approved=decision.approved,
             violations=tuple(v.message for v in decision.violations),
@@ -232,14 +250,14 @@ class OrderPipeline:
         except SubmissionOutcomeUnknown as e:
             order.mark_submission_in_doubt(str(e), now)
             return self._venue_record(order, "unknown", "LIVE", now)
-        fill = PaperFill(sub.fill_count, sub.fill_price) if sub.fill_count and sub.fill_price else None
+        fill = (sub.fill_count, sub.fill_price) if sub.fill_count and sub.fill_price else None  # the venue's price
         status = ExecutionStatus.REJECTED if sub.status == "rejected" else ExecutionStatus.SUBMITTED
         order.apply_execution_result(ExecutionResult(status is not ExecutionStatus.REJECTED, status,
                                                      rejection_reason=(sub.reason or sub.status) if fill is None
                                                      and status is ExecutionStatus.REJECTED else None,
                                                      venue_order_id=sub.venue_order_id, mode="LIVE"), now)
         if fill is not None and order.state in WORKING_STATES:
-            order.record_fill(fill.count, fill.fill_price, now)
+            order.record_fill(*fill, now)
         _closed_at_venue(order, sub, now)
         return self._venue_record(order, sub.status, "LIVE", now, sub.fill_count, sub.fill_price,
                                   sub.evidence_hash)
@@ -270,7 +288,7 @@ class OrderPipeline:
         return throttle
 
     def _venue_record(self, order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
-                      fill_price: int | None = None, evidence_hash: str | None = None) -> dict[str, object]:
+                      fill_price: float | None = None, evidence_hash: str | None = None) -> dict[str, object]:
         stamp = iso_utc(now)
         return {
             "order_id": order.order_id, "client_order_id": order.order_id, "ticker": order.ticker,

@@ -115,3 +115,23 @@ def test_weekly_loss_and_drawdown_when_strategy_lost_13pct_then_i7_for_a_week_an
     assert state == "RISK_REJECTED" and ids == ["I6_MAX_DRAWDOWN", "I7_MAX_WEEKLY_LOSS"], ids
     state, ids = _check(system, clock, NOW + timedelta(days=8), "eight-days-on")
     assert state == "RISK_REJECTED" and ids == ["I6_MAX_DRAWDOWN"], ids
+
+
+# ------------------------------------------------------------------ an approval left unexecuted is checked again
+
+
+def test_resumed_approval_when_breaker_halted_since_then_second_check_rejects_it(system):
+    from paulp.domain.order_values import RiskCheckResult
+    from paulp.domain.orders import Order
+
+    order = Order.create(signal_id="approved-then-crash", strategy="bonding", ticker="KXTEST-A", side="YES",
+                         requested_size=50, max_price=42, now=NOW)
+    order.validate(NOW)
+    order.apply_risk_result(RiskCheckResult(approved=True, input_hash="0" * 64), NOW)
+    system.orders.save(order)  # a run approved it and stopped before executing it
+    system.breaker.transition("HALT", "rollback drill", "operator")
+    out = system.pipeline(MARKET).advance(order.order_id)
+    assert out.state == "REJECTED", out
+    assert out.last_error is not None and out.last_error.startswith("Risk check failed: ")
+    assert "Circuit breaker is HALT" in out.last_error
+    assert system.breaker.get().consecutive_failures == 1
