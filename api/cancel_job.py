@@ -48,7 +48,7 @@ def cancel_outstanding(container: Any, reason: str) -> dict[str, Any]:
     return report
 
 
-def _resolve_doubt(container: Any, order: Order, port: VenuePort | None) -> Order | str:
+def resolve_doubt(container: Any, order: Order, port: VenuePort | None) -> Order | str:
     """Ask Kalshi by client order id what became of a lost submission (a read) and record it (ADR 0280):
     found -> acknowledged with its fills, or closed if the venue cancelled it; absent -> ERROR (never sent).
     Returns the order to go on cancelling, or the outcome when there is nothing left to cancel."""
@@ -73,10 +73,18 @@ def _resolve_doubt(container: Any, order: Order, port: VenuePort | None) -> Orde
 
 def _cancel_one(container: Any, order: Order, reason: str, port: VenuePort | None) -> str:
     if order.submission_in_doubt and order.broker_order_id is None:
-        resolved = _resolve_doubt(container, order, port)
+        resolved = resolve_doubt(container, order, port)
         if isinstance(resolved, str):
             return resolved
         order = resolved
+    return cancel_order(container, order, reason, port)
+
+
+def cancel_order(container: Any, order: Order, reason: str, port: VenuePort | None) -> str:
+    """Cancel one order whose submission is not in doubt (the one per-order cancel path, shared with the
+    order timers, ADR 0281): not at a venue -> CANCELLED in the log; working at Kalshi -> the cancel request
+    recorded (once), then Kalshi's cancel, whose answer decides. The order stays working unless Kalshi
+    confirms; the outcome says what happened (``failed: ...`` when it is left for a retry)."""
     now = container.clock.now()
     if order.state not in CANCELLABLE_STATES:
         return f"not_cancellable: {order.state.value}"

@@ -27,6 +27,7 @@ from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.venue import KalshiVenue
 from paulp.api.exit_jobs import monitor_exits
 from paulp.api.market_jobs import open_position_tickers, refresh_marks
+from paulp.api.order_timers_job import run_order_timers
 from paulp.api.reconcile_job import reconcile_now
 from paulp.api.signal_jobs import execute_pending, scan_signals
 from paulp.api.venue_session import JobFailed, kalshi_env
@@ -117,6 +118,7 @@ class JobRunner:
             "daily-report": lambda _actor, slot: daily_report_job(container, slot),
             "exits": lambda _actor, _slot: monitor_exits(container),
             "verify": lambda _actor, slot: verify_job(container, slot),
+            "order-timers": lambda _actor, _slot: run_order_timers(container),
         }
         assert set(self.jobs) == set(JOBS) | set(SCHEDULED_ONLY_JOBS)
         self.trigger_lock_wait_s = TRIGGER_LOCK_WAIT_S

@@ -23,7 +23,8 @@ from paulp.domain.order_workflow import MetricsInput, workflow_metrics
 from paulp.domain.reconciliation import ReconciliationRun
 
 JOBS = ("ingest", "scan", "execute", "reconcile")  # what the trigger endpoints run
-SCHEDULED_ONLY_JOBS = ("anchor", "daily-report", "exits", "verify")  # slots no endpoint triggers (§7.1; ADR 0264)
+SCHEDULED_ONLY_JOBS = ("anchor", "daily-report", "exits", "verify",  # slots no endpoint triggers (§7.1; ADR 0264)
+                       "order-timers")  # ADR 0281
 TRIGGER_SOURCES = ("admin", "webhook", "scheduler")
 MAX_ERROR_CHARS = 1000
 

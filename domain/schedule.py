@@ -31,9 +31,11 @@ SCHEDULE: tuple[tuple[str, str], ...] = (
     ("anchor", "0 * * * *"),
     ("daily-report", "0 23 * * *"),
     ("verify", "30 2 * * *"),  # the built-in verification suites behind gates 1 and 2 (ADR 0264)
+    ("order-timers", "* * * * *"),  # trading §1.5 risk-check and stale-order timers (ADR 0281)
 )
 
-VENUE_JOBS = frozenset({"ingest", "reconcile", "scan", "execute", "exits"})  # off with PAULP_SCHEDULE_TRADING=false
+# off with PAULP_SCHEDULE_TRADING=false
+VENUE_JOBS = frozenset({"ingest", "reconcile", "scan", "execute", "exits", "order-timers"})
 
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 

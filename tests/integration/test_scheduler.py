@@ -16,7 +16,7 @@ from tests.integration.helpers import NOW, make_container
 from tests.integration.kalshi_system import AUTH, KEY_ID, TRIGGER, System, _system, pem
 
 pytestmark = pytest.mark.integration
-SLOT = "2026-03-02T15:00Z"  # NOW is 15:00, a Monday: ingest, reconcile, scan, anchor and exits are due
+SLOT = "2026-03-02T15:00Z"  # NOW is 15:00, a Monday: ingest, reconcile, scan, anchor, exits, order-timers are due
 
 
 @pytest.fixture
@@ -56,12 +56,12 @@ def test_tick_when_two_replicas_then_one_leads_and_each_slot_runs_once_to_comple
     try:
         head = system.head()
         started = a.tick()
-        assert {s.job for s in started} == {"ingest", "reconcile", "scan", "anchor", "exits"}
+        assert {s.job for s in started} == {"ingest", "reconcile", "scan", "anchor", "exits", "order-timers"}
         assert b.tick() == []  # not the leader: nothing claimed, nothing run
         assert system.container.jobs.wait(60)
         runs = _runs(system, head)
         assert set(runs) == {f"scheduled:{job}:{SLOT}" for job in ("ingest", "reconcile", "scan", "anchor",
-                                                                   "exits")}
+                                                                   "exits", "order-timers")}
         for run_id, (created, finished) in runs.items():
             assert (created.source, created.triggered_by) == ("scheduler", "scheduler"), run_id
             assert type(finished).__qualname__ == "JobRun.Completed", (run_id, finished)
@@ -79,7 +79,7 @@ def test_tick_when_two_replicas_then_one_leads_and_each_slot_runs_once_to_comple
             f"scheduled:scan:{SLOT}", "COMPLETED", "scheduler")
         assert listed["result"] == scan and listed["finishedAt"] is not None and listed["error"] is None
         everything = system.client.get("/admin/orchestrator/runs", headers=AUTH).json()
-        assert everything["count"] == 5 and everything["filters"] == {
+        assert everything["count"] == 6 and everything["filters"] == {
             "job": None, "state": None, "source": None, "limit": 50}
 
         # The leader goes away; the replica takes over in the same minute: every slot is already claimed.
@@ -93,11 +93,12 @@ def test_tick_when_two_replicas_then_one_leads_and_each_slot_runs_once_to_comple
         pending = [system.pending_order("sched-1", ticker, system.exchange.markets[ticker]["yes_ask"])]
         system.project("orders")
         _set(replica, NOW + timedelta(minutes=2))
-        assert [s.job for s in b.tick()] == ["execute"]
+        assert sorted(s.job for s in b.tick()) == ["execute", "order-timers"]  # the timers' latest minute only
         assert replica.container.jobs.wait(60)
-        [(created, done)] = _runs(system, after_a).values()
-        assert created.run_id == "scheduled:execute:2026-03-02T15:02Z"
-        assert type(done).__qualname__ == "JobRun.Completed"
+        later = _runs(system, after_a)
+        assert set(later) == {"scheduled:execute:2026-03-02T15:02Z", "scheduled:order-timers:2026-03-02T15:02Z"}
+        assert all(type(finished).__qualname__ == "JobRun.Completed" for _, finished in later.values())
+        _, done = later["scheduled:execute:2026-03-02T15:02Z"]
         assert done.result["processed"] == min(10, len(created_orders) + len(pending))
         assert pending[0] in done.result["executed"] + done.result["rejected"]
         order = replica.container.orders.find(pending[0])

@@ -19,6 +19,7 @@ from paulp.domain.schedule import (
     Slot,
     build_schedule,
     due_slots,
+    floor_minute,
     parse_cron,
     slot_run_id,
 )
@@ -32,15 +33,16 @@ def _fired(at: datetime) -> set[str]:
 
 
 @pytest.mark.parametrize(("minute", "expected"), [
-    (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor", "exits"}),
-    (datetime(2026, 3, 2, 10, 2, tzinfo=UTC), {"execute"}),
-    (datetime(2026, 3, 2, 10, 5, tzinfo=UTC), {"reconcile", "exits"}),
-    (datetime(2026, 3, 2, 10, 15, tzinfo=UTC), {"ingest", "reconcile", "exits"}),
-    (datetime(2026, 3, 2, 10, 30, tzinfo=UTC), {"ingest", "reconcile", "scan", "exits"}),
-    (datetime(2026, 3, 2, 10, 52, tzinfo=UTC), {"execute"}),
-    (datetime(2026, 3, 2, 10, 7, tzinfo=UTC), set()),
-    (datetime(2026, 3, 2, 2, 30, tzinfo=UTC), {"ingest", "reconcile", "scan", "exits", "verify"}),
-    (datetime(2026, 3, 2, 23, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor", "daily-report", "exits"}),
+    (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor", "exits", "order-timers"}),
+    (datetime(2026, 3, 2, 10, 2, tzinfo=UTC), {"execute", "order-timers"}),
+    (datetime(2026, 3, 2, 10, 5, tzinfo=UTC), {"reconcile", "exits", "order-timers"}),
+    (datetime(2026, 3, 2, 10, 15, tzinfo=UTC), {"ingest", "reconcile", "exits", "order-timers"}),
+    (datetime(2026, 3, 2, 10, 30, tzinfo=UTC), {"ingest", "reconcile", "scan", "exits", "order-timers"}),
+    (datetime(2026, 3, 2, 10, 52, tzinfo=UTC), {"execute", "order-timers"}),
+    (datetime(2026, 3, 2, 10, 7, tzinfo=UTC), {"order-timers"}),
+    (datetime(2026, 3, 2, 2, 30, tzinfo=UTC), {"ingest", "reconcile", "scan", "exits", "verify", "order-timers"}),
+    (datetime(2026, 3, 2, 23, 0, tzinfo=UTC), {"ingest", "reconcile", "scan", "anchor", "daily-report", "exits",
+                                               "order-timers"}),
 ])
 def test_schedule_when_minute_given_then_the_section_7_1_jobs_fire(minute, expected):
     assert _fired(minute) == expected
@@ -54,7 +56,7 @@ def test_schedule_when_a_day_is_walked_then_each_job_fires_as_often_as_its_cron_
             counts[job] = counts.get(job, 0) + 1
         at += MINUTE
     assert counts == {"ingest": 96, "reconcile": 288, "scan": 144, "execute": 144, "anchor": 24, "daily-report": 1,
-                      "exits": 288, "verify": 1}
+                      "exits": 288, "verify": 1, "order-timers": 1440}
 
 
 def test_matches_when_time_has_an_offset_then_read_in_utc():
@@ -130,9 +132,10 @@ def test_build_schedule_when_an_entry_is_unknown_then_it_is_reported_and_the_res
 
 
 def test_due_slots_when_first_tick_then_only_its_own_minute_counts():
-    assert due_slots(JOBS, None, T0 + timedelta(minutes=3, seconds=40)) == []  # 10:03: nothing at 10:03
+    first = due_slots(JOBS, None, T0 + timedelta(minutes=3, seconds=40))  # 10:03: only the every-minute timers
+    assert [(s.job, s.minute) for s in first] == [("order-timers", T0 + timedelta(minutes=3))]
     assert {s.job for s in due_slots(JOBS, None, T0 + timedelta(seconds=59))} == {"ingest", "reconcile", "scan",
-                                                                                   "anchor", "exits"}
+                                                                                   "anchor", "exits", "order-timers"}
 
 
 def test_due_slots_when_minutes_were_missed_then_latest_slot_per_job_within_the_catch_up():
@@ -140,25 +143,31 @@ def test_due_slots_when_minutes_were_missed_then_latest_slot_per_job_within_the_
     by_job = {s.job: s.minute for s in slots}
     # only the last MAX_CATCH_UP minutes (10:09 .. 10:13) are looked at
     assert by_job == {"reconcile": T0 + timedelta(minutes=10), "scan": T0 + timedelta(minutes=10),
-                      "execute": T0 + timedelta(minutes=12), "exits": T0 + timedelta(minutes=10)}
+                      "execute": T0 + timedelta(minutes=12), "exits": T0 + timedelta(minutes=10),
+                      "order-timers": T0 + timedelta(minutes=13)}
     assert len(slots) == len(by_job)
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(1, 200), min_size=1, max_size=40))
 def test_due_slots_when_ticks_at_least_every_minute_or_so_then_every_slot_exactly_once(gaps_s):
-    """Ticks never further apart than the catch-up: each slot in the covered minutes is due exactly once."""
-    after, now, seen = None, T0, []
+    """Ticks never further apart than the catch-up: each slot in the covered minutes is due exactly once; the
+    every-minute order timers fire once in each minute a tick reaches, never twice, never for a skipped one
+    (only a job's latest missed slot is due)."""
+    after, now, seen, ticked = None, T0, [], []
     start = now
     for gap in gaps_s:
         seen += due_slots(JOBS, after, now)
+        if after is None or floor_minute(now) > floor_minute(after):
+            ticked.append(floor_minute(now))
         after, now = now, now + timedelta(seconds=gap)
     expected = []
     minute = start
     while minute <= after:
-        expected += [(j, minute) for j in sorted(_fired(minute))]
+        expected += [(j, minute) for j in sorted(_fired(minute) - {"order-timers"})]
         minute += MINUTE
-    assert sorted((s.job, s.minute) for s in seen) == sorted(expected)
+    assert sorted((s.job, s.minute) for s in seen if s.job != "order-timers") == sorted(expected)
+    assert [s.minute for s in seen if s.job == "order-timers"] == ticked
     assert MAX_CATCH_UP >= timedelta(seconds=200)
 
 

@@ -1,0 +1,140 @@
+"""The order lifecycle timers of trading §1.5, run every minute (ADR 0281).
+
+- RISK_CHECK unanswered past 30 s -> RISK_TIMEOUT, one RISK_CHECK retry, then CANCELLED
+  (``time_out_risk_check``).
+- SUBMITTED / ORDER_ACKNOWLEDGED with no fill past ``stale_order_timeout_sec`` (300 s) -> cancel; PARTIAL_FILL
+  past it with filled/requested < ``min_fill_pct`` -> cancel the remainder; otherwise it keeps working
+  (``expire_stale``).
+
+The orders view only names the candidates (it may lag); each is read from its events and decided there.
+A cancel goes through the one per-order cancel path of cancel-outstanding (``cancel_job.cancel_order``):
+an order not at a venue (paper) is cancelled in the log; one working at Kalshi gets its cancel request
+recorded, then Kalshi's cancel, and is CANCELLED only when Kalshi confirms. When Kalshi cannot be asked or
+does not confirm, the order stays working and is named under ``left``; the recorded cancel request is
+retried by the next tick. An order whose submission is in doubt is first looked up at Kalshi by its client
+order id (§1.8). SUBMITTING orders are not touched here: ``execute`` recovers them (ADR 0100).
+Runs in every breaker state: it never adds risk (HALT blocks new orders at the risk check, not cancels).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+from paulp.api.cancel_job import cancel_order, resolve_doubt
+from paulp.api.venue_session import JobFailed, kalshi_port
+from paulp.domain.order_states import WORKING_STATES, OrderState
+from paulp.domain.order_timers import expire_stale, time_out_risk_check
+from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy
+from paulp.domain.orders import Order
+from paulp.domain.ports import VenuePort
+
+log = logging.getLogger("paulp.orders.timers")
+S = OrderState
+CANDIDATES = ("SELECT order_id FROM views.orders WHERE (state = %s AND created_at < %s)"
+              " OR (state = ANY(%s) AND created_at < %s) ORDER BY created_at, order_id")
+STALE_REASON = "Stale order: no fill within stale_order_timeout_sec"
+CANCELLED = ("cancelled", "cancelled_at_venue")
+
+
+def _candidates(container: Any, now: datetime, policy: LifecyclePolicy) -> list[Order]:
+    """Orders a timer may concern, by view state and age (created before the deadline could have passed);
+    each re-read from its events."""
+    with container.pool.connection() as conn:
+        ids = [r[0] for r in conn.execute(CANDIDATES, (
+            S.RISK_CHECK.value, now - policy.risk_check_timeout,
+            [s.value for s in WORKING_STATES], now - policy.stale_order_timeout)).fetchall()]
+    orders = [container.orders.find(i) for i in ids]
+    return [o for o in orders if o is not None]
+
+
+def _stale_due(order: Order, now: datetime, policy: LifecyclePolicy) -> bool:
+    """A working order past the stale timeout, or one whose (timer's or anyone's) cancel is still pending."""
+    if order.state not in WORKING_STATES:
+        return False
+    if order.cancel_requested_at is not None:
+        return True
+    return order.submitted_at is not None and now - order.submitted_at > policy.stale_order_timeout
+
+
+def _at_venue(order: Order) -> bool:
+    return order.broker_order_id is not None or order.submission_in_doubt
+
+
+def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -> dict[str, Any]:
+    started = time.monotonic()
+    now = container.clock.now()
+    orders = _candidates(container, now, policy)
+    report: dict[str, Any] = {"checked": len(orders), "riskTimeouts": 0, "cancelled": 0, "resolved": 0,
+                              "left": [], "results": []}
+    needs_venue = any(_stale_due(o, now, policy) and _at_venue(o) for o in orders)
+    with ExitStack() as stack:
+        port: VenuePort | None = None
+        no_venue = ""
+        if needs_venue:
+            try:
+                port, client = stack.enter_context(kalshi_port(container.settings))
+            except JobFailed as exc:
+                no_venue = exc.message
+            else:
+                if not client.has_credentials:
+                    port, no_venue = None, "Kalshi credentials are not configured"
+        for order in orders:
+            try:
+                outcome = _one(container, order, now, policy, port, no_venue)
+            except IntegrityError:
+                outcome = "failed: changed concurrently by another writer; next tick"
+            except Exception as exc:  # one order's trouble does not stop the others
+                log.exception("order timer of %s failed", order.order_id)
+                outcome = f"failed: {type(exc).__name__}"
+            if outcome is None:
+                continue
+            row = {"orderId": order.order_id, "strategy": order.strategy, "ticker": order.ticker,
+                   "outcome": outcome}
+            report["results"].append(row)
+            if outcome.startswith("risk_timeout"):
+                report["riskTimeouts"] += 1
+            elif outcome in CANCELLED:
+                report["cancelled"] += 1
+            elif outcome.startswith(("failed", "in_doubt", "left")):
+                report["left"].append(row)
+            else:
+                report["resolved"] += 1
+    if report["left"]:
+        log.warning("order timers left %d order(s) open for the next tick: %s", len(report["left"]),
+                    ", ".join(f"{r['orderId']} ({r['outcome']})" for r in report["left"]))
+    report["durationMs"] = round((time.monotonic() - started) * 1000)
+    return report
+
+
+def _one(container: Any, order: Order, now: datetime, policy: LifecyclePolicy, port: VenuePort | None,
+         no_venue: str) -> str | None:
+    """What the timers did to one order; None when nothing was due (a repeated tick does nothing)."""
+    if order.state == S.RISK_CHECK:
+        if not time_out_risk_check(order, now, policy):
+            return None
+        container.orders.save(order)
+        return "risk_timeout: retry" if order.state == S.RISK_CHECK else "risk_timeout: cancelled"
+    if not _stale_due(order, now, policy):
+        return None
+    if _at_venue(order) and port is None:
+        return f"left: may rest at Kalshi, which cannot be asked ({no_venue})"
+    if order.submission_in_doubt and order.broker_order_id is None:
+        resolved = resolve_doubt(container, order, port)  # §1.8: by client order id, before anything else
+        if isinstance(resolved, str):
+            return resolved
+        order = resolved
+        if not _stale_due(order, now, policy):
+            return None
+    if order.cancel_requested_at is None:
+        if not expire_stale(order, now, policy):
+            return None  # e.g. a partial fill at or above min_fill_pct keeps working
+        if order.state == S.CANCELLED:  # nothing at a venue: cancelled in the log (§1.6 paper)
+            container.orders.save(order)
+            return "cancelled"
+    return cancel_order(container, order, order.cancel_reason or STALE_REASON, port)

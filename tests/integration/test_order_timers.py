@@ -1,0 +1,190 @@
+"""The §1.5 order lifecycle timers (ADR 0281) on real PostgreSQL with the loopback Kalshi exchange: a stale LIVE
+order cancelled at Kalshi first (also in HALT), a thin partial's remainder cancelled, a thick one kept working,
+a failed venue cancel left open and retried, an in-doubt order looked up by client order id first, a paper
+order cancelled in the log, a LIVE one never cancelled locally without Kalshi, and the risk-check timeout with
+its one retry. The clock is moved, never slept; a repeated tick changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from paulp.api.order_timers_job import run_order_timers
+from paulp.domain.order_states import OrderState
+from paulp.domain.orders import Order
+from tests.fakes.kalshi_exchange import Fault
+from tests.integration.helpers import NOW
+from tests.integration.kalshi_system import System, _system, resting_live_order
+
+pytestmark = pytest.mark.integration
+S = OrderState
+
+
+@pytest.fixture
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
+
+
+@pytest.fixture
+def no_creds(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, credentials=False)
+
+
+def _at(system: System, seconds: float) -> None:
+    system.container.clock.set(NOW + timedelta(seconds=seconds))  # type: ignore[attr-defined]
+
+
+def _tick(system: System, seconds: float) -> dict:
+    _at(system, seconds)
+    system.project("orders")
+    return run_order_timers(system.container)
+
+
+def _order(system: System, order_id: str) -> Order:
+    order = system.container.orders.find(order_id)
+    assert order is not None
+    return order
+
+
+def _venue_order(system: System, order_id: str) -> dict:
+    [found] = [o for o in system.exchange._orders.values() if o["client_order_id"] == order_id]
+    return found
+
+
+def _deletes(system: System) -> int:
+    return [r.method for r in system.exchange.requests].count("DELETE")
+
+
+def _outcomes(report: dict) -> dict[str, str]:
+    return {r["orderId"]: r["outcome"] for r in report["results"]}
+
+
+def test_timers_when_live_order_rests_past_the_stale_timeout_then_cancelled_at_kalshi_even_in_halt(system: System):
+    _, order_id = resting_live_order(system, "tm-stale")
+    system.container.breaker.transition("HALT", "drill", "operator")  # cancelling stale orders reduces risk
+
+    head = system.head()
+    at_timeout = _tick(system, 300)  # at exactly the timeout the order is still on time
+    assert at_timeout["results"] == [] and system.head() == head and _deletes(system) == 0
+
+    report = _tick(system, 301)
+    assert _outcomes(report) == {order_id: "cancelled_at_venue"}
+    assert (report["cancelled"], report["riskTimeouts"], report["left"]) == (1, 0, [])
+    assert _order(system, order_id).state == S.CANCELLED
+    assert _venue_order(system, order_id)["status"] == "canceled" and _deletes(system) == 1
+    history = system.container.orders.history(order_id)
+    assert any(type(e).__qualname__.endswith("CancelRequested") for e in history)
+
+    head = system.head()
+    again = _tick(system, 400)  # a later tick: nothing twice
+    assert again["results"] == [] and system.head() == head and _deletes(system) == 1
+
+
+def _partial(system: System, sid: str, filled: int) -> str:
+    """A resting LIVE order of 40 with ``filled`` contracts executed at Kalshi (and recorded by us) at +60 s."""
+    _, order_id = resting_live_order(system, sid)
+    venue = _venue_order(system, order_id)
+    venue.update(fill_count=filled, remaining_count=venue["initial_count"] - filled)
+    order = _order(system, order_id)
+    order.record_fill(filled, float(venue["yes_price"]), NOW + timedelta(seconds=60))
+    system.container.orders.save(order)
+    assert order.state == S.PARTIAL_FILL
+    return order_id
+
+
+def test_timers_when_partial_fill_below_min_fill_pct_then_remainder_cancelled_else_kept_working(system: System):
+    thin = _partial(system, "tm-thin", 10)  # 25 % of 40: below min_fill_pct
+    _at(system, 10)  # the strategy's order spacing
+    thick = _partial(system, "tm-thick", 20)  # exactly 50 %: enough, keeps working until the venue expires it
+    assert _tick(system, 300)["results"] == []
+    assert _outcomes(_tick(system, 301)) == {thin: "cancelled_at_venue"}
+    order = _order(system, thin)
+    assert (order.state, order.filled_size) == (S.CANCELLED, 10)
+    assert _venue_order(system, thin)["status"] == "canceled"
+    head = system.head()
+    assert _tick(system, 3600)["results"] == [] and system.head() == head and _deletes(system) == 1
+    assert _order(system, thick).state == S.PARTIAL_FILL and _venue_order(system, thick)["status"] == "resting"
+
+
+def test_timers_when_venue_cancel_fails_then_left_open_and_retried_next_tick(system: System):
+    _, order_id = resting_live_order(system, "tm-fail")
+    system.exchange.inject(Fault(status=500, method="DELETE", path_contains="/portfolio/orders/"))
+    report = _tick(system, 301)
+    assert report["cancelled"] == 0 and [r["orderId"] for r in report["left"]] == [order_id]
+    assert report["left"][0]["outcome"].startswith("failed")
+    order = _order(system, order_id)
+    assert order.state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED) and order.cancel_requested_at is not None
+    assert _venue_order(system, order_id)["status"] == "resting"  # never marked cancelled while it rests
+
+    retried = _tick(system, 361)  # the cancel request stands: the next tick sends the cancel again
+    assert _outcomes(retried) == {order_id: "cancelled_at_venue"} and retried["left"] == []
+    assert _order(system, order_id).state == S.CANCELLED and _deletes(system) == 2
+    assert _venue_order(system, order_id)["status"] == "canceled"
+    assert _tick(system, 421)["results"] == [] and _deletes(system) == 2
+
+
+def test_timers_when_submission_in_doubt_then_looked_up_by_client_order_id_then_cancelled(system: System):
+    system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
+    _, out = system.live_order("tm-doubt", size=40, move_up_by=3)  # placed at Kalshi, its answer lost
+    order = _order(system, out.order_id)
+    assert order.submission_in_doubt and order.broker_order_id is None
+    assert _tick(system, 300)["results"] == []
+    assert _outcomes(_tick(system, 301)) == {out.order_id: "cancelled_at_venue"}
+    order = _order(system, out.order_id)
+    assert order.state == S.CANCELLED and not order.submission_in_doubt and order.broker_order_id is not None
+    assert _venue_order(system, out.order_id)["status"] == "canceled"
+
+
+def test_timers_when_live_order_and_no_kalshi_credentials_then_left_open_and_named(no_creds: System):
+    system = no_creds
+    _, order_id = resting_live_order(system, "tm-nocreds")  # placed with the test's own venue client
+    head = system.head()
+    report = _tick(system, 301)
+    [left] = report["left"]
+    assert left["orderId"] == order_id and "credentials" in left["outcome"] and report["cancelled"] == 0
+    assert _order(system, order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED) and system.head() == head
+    assert _venue_order(system, order_id)["status"] == "resting" and _deletes(system) == 0
+
+
+def _walk(system: System, sid: str, *targets: OrderState) -> str:
+    order_id = system.pending_order(sid, system.tradable_ticker(), 40)
+    order = _order(system, order_id)
+    for target in targets:
+        order.transition(target, "test path", NOW)
+    system.container.orders.save(order)
+    return order_id
+
+
+def test_timers_when_paper_order_works_past_the_timeout_then_cancelled_in_the_log_without_kalshi(no_creds: System):
+    system = no_creds
+    order_id = _walk(system, "tm-paper", S.PRE_TRADE_CHECK, S.VALIDATING, S.VALIDATED, S.RISK_CHECK,
+                     S.RISK_APPROVED, S.SUBMITTING, S.SUBMITTED)  # working, no venue order id
+    assert _tick(system, 300)["results"] == []
+    report = _tick(system, 301)
+    assert _outcomes(report) == {order_id: "cancelled"} and report["cancelled"] == 1
+    assert _order(system, order_id).state == S.CANCELLED and system.exchange.requests == []
+    head = system.head()
+    assert _tick(system, 500)["results"] == [] and system.head() == head
+
+
+def test_timers_when_risk_check_unanswered_then_timeout_one_retry_then_cancelled(system: System):
+    order_id = _walk(system, "tm-risk", S.PRE_TRADE_CHECK, S.VALIDATING, S.VALIDATED, S.RISK_CHECK)
+    assert _tick(system, 30)["results"] == []
+
+    first = _tick(system, 31)
+    assert _outcomes(first) == {order_id: "risk_timeout: retry"} and first["riskTimeouts"] == 1
+    order = _order(system, order_id)
+    assert order.state == S.RISK_CHECK and order.times_entered(S.RISK_TIMEOUT) == 1
+    head = system.head()
+    assert _tick(system, 31)["results"] == [] and _tick(system, 61)["results"] == []  # the retry's own 30 s
+    assert system.head() == head
+
+    second = _tick(system, 62)
+    assert _outcomes(second) == {order_id: "risk_timeout: cancelled"}
+    order = _order(system, order_id)
+    assert order.state == S.CANCELLED and order.times_entered(S.RISK_TIMEOUT) == 2
+    head = system.head()
+    assert _tick(system, 200)["results"] == [] and system.head() == head
+    assert system.exchange.requests == []
