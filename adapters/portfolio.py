@@ -25,10 +25,10 @@ WEEK = timedelta(days=7)
 _BOOK = (
     "SELECT p.side, p.contracts, p.cost_cents, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
     " m.result, m.resolved_at FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-    " WHERE p.contracts > 0 AND p.strategy = ANY(%s)"
+    " WHERE p.contracts > 0 AND p.strategy = ANY(%s) AND p.mode = %s"
 )
 _EXITS = ("SELECT realized_pnl_usd, updated_at FROM views.position_exits"
-          " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s)")
+          " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s) AND mode = %s")
 
 
 def _names(strategy: str) -> list[str]:
@@ -37,14 +37,14 @@ def _names(strategy: str) -> list[str]:
     return [strategy] if info is None else [info.id, info.strategy_type]
 
 
-def _closes_and_unrealised(conn: Connection[Any], names: Sequence[str]) -> tuple[list[tuple[datetime, Decimal]],
-                                                                                   Decimal]:
-    """Every realised PnL of the strategy with its time (exit fills, market resolutions) and the unrealised
-    PnL of its open positions."""
-    closes = [(at, Decimal(pnl)) for pnl, at in conn.execute(_EXITS, (list(names),)).fetchall()]
+def _closes_and_unrealised(conn: Connection[Any], names: Sequence[str],
+                           mode: str) -> tuple[list[tuple[datetime, Decimal]], Decimal]:
+    """Every realised PnL of the strategy in ``mode`` with its time (exit fills, market resolutions) and the
+    unrealised PnL of its open positions in that mode."""
+    closes = [(at, Decimal(pnl)) for pnl, at in conn.execute(_EXITS, (list(names), mode)).fetchall()]
     unrealised = Decimal(0)
     for side, contracts, cost, yb, ya, nb, na, observed, result, resolved_at in conn.execute(
-            _BOOK, (list(names),)).fetchall():
+            _BOOK, (list(names), mode)).fetchall():
         avg = Decimal(cost) / contracts
         if result is not None:
             closes.append((resolved_at, unrealized_pnl_usd(avg, settlement_price_cents(result, side, avg), contracts)))
@@ -74,18 +74,18 @@ def current_drawdown(capital: float, closes: Sequence[tuple[datetime, Decimal]],
 class ViewPortfolio:
     """The portfolio value is the order's strategy's capital (USD, §1.7 / §5.7; 0 for a strategy without an
     allocation, which fails every share-of-portfolio check); its daily and weekly PnL and drawdown come from
-    its own closes and open positions (I5-I7, ADR 0286); positions are cost at fill; a failed correlation
-    read fails closed."""
+    its own closes and open positions in the order's execution mode (I5-I7, ADR 0286); positions are cost at
+    fill; a failed correlation read fails closed."""
 
     def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock) -> None:
         self.pool, self.capital_of, self.clock = pool, capital_of, clock
 
-    def snapshot(self, strategy: str, market_id: str) -> PortfolioSnapshot:
+    def snapshot(self, strategy: str, market_id: str, mode: str) -> PortfolioSnapshot:
         now = self.clock.now().astimezone(UTC)
         capital = self.capital_of(strategy)
         with self.pool.connection() as conn:
             rows = conn.execute("SELECT ticker, cost_cents FROM views.positions WHERE contracts > 0").fetchall()
-            closes, unrealised = _closes_and_unrealised(conn, _names(strategy))
+            closes, unrealised = _closes_and_unrealised(conn, _names(strategy), mode)
         positions = tuple(Position(t, "unknown", c / 100) for t, c in rows)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         correlated: tuple[CorrelatedMarket, ...] | None

@@ -35,8 +35,9 @@ class MarketDataPort(Protocol):
 
 
 class PortfolioPort(Protocol):
-    def snapshot(self, strategy: str, market_id: str) -> PortfolioSnapshot:
-        """``correlated_markets`` is None when the lookup failed: the risk check then fails closed."""
+    def snapshot(self, strategy: str, market_id: str, mode: str) -> PortfolioSnapshot:
+        """The book an order of ``strategy`` in ``market_id``, executed in ``mode`` (PAPER | LIVE), is checked
+        against; ``correlated_markets`` is None when the lookup failed: the risk check then fails closed."""
         ...
 
 

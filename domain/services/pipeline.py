@@ -161,7 +161,8 @@ class OrderPipeline:
         breaker.expire_halt(now)
         state = breaker.state.value if isinstance(breaker.state, BreakerState) else str(breaker.state)
         request = self._risk_request(order, facts)
-        return evaluate(request, self.portfolio.snapshot(order.strategy, order.ticker), self.limits, state, now)
+        mode = mode_for_strategy(order.strategy, self.modes).value
+        return evaluate(request, self.portfolio.snapshot(order.strategy, order.ticker, mode), self.limits, state, now)
 
     def _recheck(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
         """The execution step's own risk check (§1.7, §5.2) of an approval an earlier run left unexecuted: the

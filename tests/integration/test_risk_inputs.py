@@ -135,3 +135,18 @@ def test_resumed_approval_when_breaker_halted_since_then_second_check_rejects_it
     assert out.last_error is not None and out.last_error.startswith("Risk check failed: ")
     assert "Circuit breaker is HALT" in out.last_error
     assert system.breaker.get().consecutive_failures == 1
+
+
+def test_daily_loss_when_lost_in_paper_then_not_counted_against_the_strategys_live_orders(clocked):
+    from paulp.domain.execution_policy import ExecutionMode
+    from paulp.domain.services.pipeline import OrderPipeline
+
+    system, clock = clocked
+    _lose(system, clock, ("KXTEST-A",))  # -$21.50 paper: 4.3 % of bonding's $500
+    at = NOW + timedelta(hours=2)
+    clock.set(at)
+    live = OrderPipeline(system.orders, system.breaker, system.execution, _market_at(at), system.portfolio(),
+                         None, modes={"bonding": ExecutionMode.LIVE})
+    out = live.process(signal("live-after-paper-loss", "KXTEST-D", size=30))
+    # risk approved (no LIVE loss); refused only later because this test wires no venue
+    assert (out.state, out.last_error) == ("REJECTED", "Live venue not configured"), out
