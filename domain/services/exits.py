@@ -18,6 +18,7 @@ from paulp.domain.execution_orders import VenueOrder as VenueOrderRequest
 from paulp.domain.exits import ExitDecision
 from paulp.domain.ports import SubmissionOutcomeUnknown, VenuePort, VenueSubmission
 from paulp.domain.position_exits import ExitState, PositionExit
+from paulp.domain.prices import half_up
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.pipeline import OrdersService, kalshi_venue_record
 from paulp.domain.venue_orders import VenueOrder
@@ -197,7 +198,7 @@ class ExitsService:
         record: dict[str, object] = {
             "order_id": oid, "client_order_id": oid, "ticker": ex.ticker, "side": ex.side.lower(),
             "action": "sell", "order_type": "limit", "requested_size": ex.contracts,
-            "limit_price": limit if limit is not None else round(ex.observed_price), "status": status,
+            "limit_price": limit if limit is not None else half_up(ex.observed_price), "status": status,
             "fill_count": fill_count, "fill_price": fill_price, "source_strategy": ex.strategy,
             "signal_id": f"exit:{ex.reason.value}", "execution_mode": ex.mode, "created_at": iso_utc(ex.decided_at),
             "updated_at": stamp, "evidence_hash": evidence,

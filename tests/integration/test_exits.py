@@ -444,3 +444,15 @@ def test_live_exit_when_last_exit_left_a_remainder_resting_then_next_exit_not_so
     [done] = monitor_exits(system.container)["exits"]  # the remainder is cancelled first, then the rest sold
     assert (done["state"], done["contracts"]) == ("FILLED", 25) and order["status"] == "canceled"
     assert system.exchange._positions.get(ticker, 0) == 0
+
+
+def test_paper_exit_when_mark_mid_is_a_half_cent_then_sell_record_limit_rounds_half_up(system: System):
+    """Trading §0: round half up, never to even (a paper stop at the mid 40.5 is a sell limited at 41)."""
+    _paper_position(system)
+    _mark(system, PAPER_TICKER, Quotes(40, 41, 59, 60))  # YES mid 40.5 <= 43 * 0.97
+    [done] = monitor_exits(system.container)["exits"]
+    assert (done["state"], done["exitPrice"]) == ("FILLED", 40.5)
+    system.project("orders", "venue_orders")
+    trades = system.client.get("/admin/trades?mode=PAPER", headers=AUTH).json()["trades"]
+    [sell] = [t for t in trades if t["order_id"] == done["clientOrderId"]]
+    assert (sell["limit_price"], sell["fill_price"]) == (41, 40.5)
