@@ -27,6 +27,12 @@ _BOOK = (
     " m.result, m.resolved_at FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
     " WHERE p.contracts > 0 AND p.strategy = ANY(%s) AND p.mode = %s"
 )
+# Exposure for I2-I4: every strategy's and mode's open positions (ADR 0262); a position in a market whose
+# outcome is determined is settled money, not exposure (ADR 0287).
+_EXPOSURE = (
+    "SELECT p.ticker, p.cost_cents FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
+    " WHERE p.contracts > 0 AND m.result IS NULL"
+)
 _EXITS = ("SELECT realized_pnl_usd, updated_at FROM views.position_exits"
           " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s) AND mode = %s")
 
@@ -75,7 +81,7 @@ class ViewPortfolio:
     """The portfolio value is the order's strategy's capital (USD, §1.7 / §5.7; 0 for a strategy without an
     allocation, which fails every share-of-portfolio check); its daily and weekly PnL and drawdown come from
     its own closes and open positions in the order's execution mode (I5-I7, ADR 0286); positions are cost at
-    fill; a failed correlation read fails closed."""
+    fill, those in resolved markets left out; a failed correlation read fails closed."""
 
     def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock) -> None:
         self.pool, self.capital_of, self.clock = pool, capital_of, clock
@@ -84,7 +90,7 @@ class ViewPortfolio:
         now = self.clock.now().astimezone(UTC)
         capital = self.capital_of(strategy)
         with self.pool.connection() as conn:
-            rows = conn.execute("SELECT ticker, cost_cents FROM views.positions WHERE contracts > 0").fetchall()
+            rows = conn.execute(_EXPOSURE).fetchall()
             closes, unrealised = _closes_and_unrealised(conn, _names(strategy), mode)
         positions = tuple(Position(t, "unknown", c / 100) for t, c in rows)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -150,3 +150,21 @@ def test_daily_loss_when_lost_in_paper_then_not_counted_against_the_strategys_li
     out = live.process(signal("live-after-paper-loss", "KXTEST-D", size=30))
     # risk approved (no LIVE loss); refused only later because this test wires no venue
     assert (out.state, out.last_error) == ("REJECTED", "Live venue not configured"), out
+
+
+def test_exposure_when_markets_resolved_then_their_positions_no_longer_count(clocked):
+    system, clock = clocked
+    unknown = tuple(f"KXUNK-{n}" for n in range(8))
+    book = {t: replace(facts(t), category="unknown", last_price_update=NOW + timedelta(hours=2),
+                       settlement_date=NOW + timedelta(days=30)) for t in unknown}
+    for n, ticker in enumerate(unknown[:7]):  # 7 x $21.50 = $150.50: 30.1 % of bonding's $500 (I4)
+        clock.set(NOW + n * timedelta(seconds=2))
+        out = system.pipeline(StaticMarketData({ticker: replace(book[ticker], last_price_update=clock.now())}))
+        assert out.process(signal(f"unk-{ticker}", ticker)).state == "FILLED"
+        assert system.markets.resolve(ticker, "YES", NOW + timedelta(minutes=30), None)  # settled: no exposure
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        for name in ("orders", "market_marks"):
+            catch_up_from_log(conn, system.projections[name])
+    clock.set(NOW + timedelta(hours=2))
+    out = system.pipeline(StaticMarketData(book)).process(signal("unk-after", unknown[7], size=30))
+    assert out.state == "FILLED", (out, _denied_ids(system, out.order_id))
