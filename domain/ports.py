@@ -46,7 +46,7 @@ class VenueSubmission:
     venue_order_id: str
     status: str  # venue status: "submitted" | "filled" | "rejected" | ...
     fill_count: int = 0
-    fill_price: int | None = None
+    fill_price: float | None = None  # cents of the order's side, cost-weighted over its fills (ADR 0282)
     evidence_hash: str | None = None
     reason: str | None = None  # why a "rejected" submission was refused (codes and status only)
 

@@ -8,6 +8,7 @@ order goes "in doubt" and is resolved by client order id — never by sending ag
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Awaitable
 from concurrent.futures import Future
@@ -21,15 +22,38 @@ from paulp.domain.ports import SubmissionOutcomeUnknown, VenueSubmission
 from paulp.domain.reconciliation import Position
 
 T = TypeVar("T")
+log = logging.getLogger("paulp.kalshi.port")
 CALL_TIMEOUT_S = 30.0
 REFUSED = (VenueRequestRejected, VenueNotFound)  # 4xx answers: the venue placed nothing
 
 
+def fill_price(record: VenueOrderRecord) -> float | None:
+    """What the order's filled contracts cost each on average, in cents of the order's side (a NO order: NO
+    cents); None when nothing filled (ADR 0282).
+
+    Kalshi fills a limit at the resting price when that is better and reports the cost of the fills
+    (``taker_fill_cost`` + ``maker_fill_cost``), so a buy is booked at cost / count, the cost-weighted average
+    over the price levels it took. The limit is used only where that cost cannot be read as the price of the
+    order's side: a sell (whose reported cost is not documented in the sold side's terms), an answer without
+    a fill cost, or a cost no buy at this limit could have (logged)."""
+    if not record.filled_count:
+        return None
+    limit = record.yes_price if record.side.lower() == "yes" else record.no_price
+    cost = record.fill_cost_cents
+    if record.action.lower() != "buy" or cost is None:
+        return limit
+    average = cost / record.filled_count
+    if limit is not None and not 1 <= average <= limit:
+        log.warning("order %s: fill cost %s for %d contracts is not a price a %s buy limited at %s can fill at;"
+                    " booked at the limit", record.order_id, cost, record.filled_count, record.side, limit)
+        return limit
+    return float(average)
+
+
 def _submission(record: VenueOrderRecord, evidence: tuple[str, ...]) -> VenueSubmission:
-    price = record.yes_price if record.side.lower() == "yes" else record.no_price
     status = {VenueOrderStatus.FILLED: "filled", VenueOrderStatus.CANCELLED: "cancelled"}.get(
         record.status, "submitted")
-    return VenueSubmission(record.order_id, status, record.filled_count, price if record.filled_count else None,
+    return VenueSubmission(record.order_id, status, record.filled_count, fill_price(record),
                            evidence[0] if evidence else None)
 
 

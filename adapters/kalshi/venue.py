@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -75,6 +76,9 @@ class VenueOrderRecord:
     remaining_count: int
     created_time: str | None
     raw: dict[str, Any]
+    # what the filled contracts cost, in cents of the order's own side (taker + maker fills); None when the
+    # answer carries no fill cost. The venue fills at the resting price, so this is the real cost, not the limit.
+    fill_cost_cents: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,29 @@ def _opt_int(value: Any) -> int | None:
     return None if value is None else _int(value)
 
 
+def _money_cents(raw: dict[str, Any], name: str) -> Decimal | None:
+    """A money field in cents: the fixed-point ``<name>_dollars`` string when present (exact, sub-cent), else
+    the legacy integer ``<name>`` in cents; None when neither is there or it is unreadable."""
+    dollars = raw.get(f"{name}_dollars")
+    if isinstance(dollars, str | int | float) and not isinstance(dollars, bool):
+        try:
+            value = Decimal(str(dollars)) * 100
+        except InvalidOperation:
+            return None
+        return value if value.is_finite() else None
+    cents = raw.get(name)
+    if isinstance(cents, int | float) and not isinstance(cents, bool):
+        return Decimal(str(cents))
+    return None
+
+
+def fill_cost_cents(raw: dict[str, Any]) -> Decimal | None:
+    """Taker plus maker fill cost of an order object (Trade API v2 ``taker_fill_cost``/``maker_fill_cost``,
+    or their ``*_dollars`` forms), in cents; None when the order object reports neither."""
+    parts = [c for c in (_money_cents(raw, "taker_fill_cost"), _money_cents(raw, "maker_fill_cost")) if c is not None]
+    return sum(parts, Decimal(0)) if parts else None
+
+
 def _require_obj(resp: KalshiResponse, key: str) -> dict[str, Any]:
     value = resp.data.get(key)
     if not isinstance(value, dict):
@@ -154,7 +181,7 @@ def parse_order(raw: dict[str, Any]) -> VenueOrderRecord:
         status=status, side=str(raw.get("side", "")), action=str(raw.get("action", "")),
         type=str(raw.get("type", "")), yes_price=_opt_int(raw.get("yes_price")),
         no_price=_opt_int(raw.get("no_price")), count=count, filled_count=filled, remaining_count=remaining,
-        created_time=raw.get("created_time"), raw=raw,
+        created_time=raw.get("created_time"), raw=raw, fill_cost_cents=fill_cost_cents(raw),
     )
 
 

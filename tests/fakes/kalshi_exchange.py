@@ -85,6 +85,11 @@ def _cents(dollars: str | None) -> int | None:
     return None if dollars is None else int((Decimal(dollars) * 100).to_integral_value())
 
 
+def _dollars(cents: int) -> str:
+    """Kalshi's fixed-point dollar string (`*_dollars` fields): 52 cents -> "0.520000"."""
+    return f"{Decimal(cents) / 100:.6f}"
+
+
 def _iso(ts: int | float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -164,6 +169,7 @@ class FakeKalshiExchange:
         self._orders: dict[str, dict[str, Any]] = {}
         self._by_client_id: dict[str, str] = {}
         self._positions: dict[str, int] = {}
+        self._books: dict[str, dict[str, list[tuple[int, int]]]] = {}
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -207,6 +213,15 @@ class FakeKalshiExchange:
     def inject(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
+
+    def set_book(self, ticker: str, yes: list[tuple[int, int]], no: list[tuple[int, int]]) -> None:
+        """Rest these bids (price cents, count) on each side of ``ticker`` instead of the synthetic three levels;
+        YES asks are the NO bids mirrored. The market's quote follows the book's best levels."""
+        with self._lock:
+            market = self.markets[ticker]
+            self._books[ticker] = {"yes": list(yes), "no": list(no)}
+            market.update(yes_bid=max((p for p, _ in yes), default=0), yes_ask=100 - max((p for p, _ in no), default=0))
+            market.update(no_bid=100 - market["yes_ask"], no_ask=100 - market["yes_bid"])
 
     @property
     def requests(self) -> list[SeenRequest]:
@@ -339,12 +354,40 @@ class FakeKalshiExchange:
         if market is None:
             return _error(404, "market_not_found", "market not found")
         depth = int(request.query_params.get("depth") or 0) or None
+        yes, no = self._bids(market, "yes"), self._bids(market, "no")
 
-        def side(best: int) -> list[list[int]]:
-            levels = [[best - i, 100 * (i + 1)] for i in range(3) if best - i >= 1]
-            return sorted(levels)[-depth:] if depth else sorted(levels)
+        def side(bids: list[tuple[int, int]]) -> list[list[int]]:
+            levels = sorted([p, n] for p, n in bids)
+            return levels[-depth:] if depth else levels
 
-        return _ok({"orderbook": {"yes": side(market["yes_bid"]), "no": side(100 - market["yes_ask"])}})
+        return _ok({"orderbook": {"yes": side(yes), "no": side(no)}})
+
+    def _bids(self, market: dict[str, Any], side: str) -> list[tuple[int, int]]:
+        """Bids on one side, best first: a test's `set_book` levels, else three synthetic levels (100/200/300)
+        below the quote. A side's asks are the other side's bids mirrored (100 - price)."""
+        book = self._books.get(market["ticker"])
+        if book is not None:
+            return sorted(book[side], reverse=True)
+        best = market["yes_bid"] if side == "yes" else 100 - market["yes_ask"]
+        return [(best - i, 100 * (i + 1)) for i in range(3) if best - i >= 1]
+
+    def _match(self, market: dict[str, Any], side: str, action: str, price: int,
+               count: int) -> list[tuple[int, int]]:
+        """Crosses a limit with the resting book as Kalshi does: a buy takes the asks at or below its limit, best
+        (cheapest) first, a sell the bids at or above it, best (highest) first; each fill is at the resting level's
+        price in the order side's cents, not at the limit. (price, count) per level taken."""
+        if action == "buy":  # asks of `side` = bids of the other side, mirrored
+            other = "no" if side == "yes" else "yes"
+            levels = [(100 - p, n) for p, n in self._bids(market, other) if 100 - p <= price]
+        else:
+            levels = [(p, n) for p, n in self._bids(market, side) if p >= price]
+        fills: list[tuple[int, int]] = []
+        for level, available in levels:
+            take = min(available, count - sum(n for _, n in fills))
+            if take <= 0:
+                break
+            fills.append((level, take))
+        return fills
 
     def _trades(self, request: Request, _: Any) -> Response:
         ticker = request.query_params.get("ticker", "")
@@ -393,14 +436,19 @@ class FakeKalshiExchange:
         if client_id and client_id in self._by_client_id:
             return _error(409, "order_already_exists", "client_order_id already used")
         yes_price = price if side == "yes" else 100 - price
-        ask = market["yes_ask"] if side == "yes" else 100 - market["yes_bid"]
-        bid = market["yes_bid"] if side == "yes" else 100 - market["yes_ask"]
-        filled = count if (price >= ask if action == "buy" else price <= bid) else 0
+        fills = self._match(market, side, action, price, count)
+        filled = sum(n for _, n in fills)
+        cost = sum(p * n for p, n in fills)  # cents, in the order side's prices (a NO buy: NO cents)
         order = {
             "order_id": str(uuid.uuid4()), "client_order_id": client_id, "user_id": "fake-user",
-            "ticker": market["ticker"], "status": "executed" if filled else "resting", "action": action,
+            "ticker": market["ticker"], "status": "resting" if filled < count else "executed", "action": action,
             "side": side, "type": "limit", "yes_price": yes_price, "no_price": 100 - yes_price,
+            "yes_price_dollars": _dollars(yes_price), "no_price_dollars": _dollars(100 - yes_price),
             "initial_count": count, "fill_count": filled, "remaining_count": count - filled,
+            # an incoming order only takes liquidity here: every fill is a taker fill; no fees (ADR 0231)
+            "taker_fill_count": filled, "taker_fill_cost": cost, "taker_fill_cost_dollars": _dollars(cost),
+            "maker_fill_count": 0, "maker_fill_cost": 0, "maker_fill_cost_dollars": _dollars(0),
+            "taker_fees": 0, "taker_fees_dollars": _dollars(0), "maker_fees": 0, "maker_fees_dollars": _dollars(0),
             "created_time": _iso(time.time()), "expiration_time": None, "time_in_force": "good_till_canceled",
         }
         self._orders[order["order_id"]] = order
@@ -409,7 +457,7 @@ class FakeKalshiExchange:
         if filled:
             signed = filled if (side == "yes") == (action == "buy") else -filled
             self._positions[market["ticker"]] = self._positions.get(market["ticker"], 0) + signed
-            self.balance_cents -= filled * price if action == "buy" else -filled * price
+            self.balance_cents -= cost if action == "buy" else -cost
         return _ok({"order": order}, 201)
 
     def _order_item(self, request: Request, _: Any) -> Response:

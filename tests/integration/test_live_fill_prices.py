@@ -1,0 +1,105 @@
+"""LIVE fills are booked at the price Kalshi filled them, not at our limit (ADR 0282).
+
+Kalshi fills a buy at the resting ask when it is better than the limit and reports what the fills cost
+(``taker_fill_cost``/``maker_fill_cost``); the loopback fake now does the same, so the order's average fill
+price, the trades view and the position cost are checked against the resting book, not the limit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from paulp.adapters.kalshi.venue import fill_cost_cents
+from paulp.adapters.market_data import StaticMarketData
+from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.services.pipeline import OrderPipeline, TradeSignal
+from tests.integration.helpers import facts
+from tests.integration.kalshi_system import AUTH, System, _system
+
+pytestmark = pytest.mark.integration
+SIZE = 30  # LIVE policy: <= 50 contracts, >= $10 notional
+
+
+@pytest.fixture
+def system(fresh_db, nats_url, namespace, exchange, key, tmp_path):
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
+
+
+def _buy(system: System, sid: str, side: str, limit: int, yes: list[tuple[int, int]],
+         no: list[tuple[int, int]]) -> tuple[str, str]:
+    """A LIVE bonding buy of ``side`` limited at ``limit`` (that side's cents, = the ask we saw), sent through the
+    real pipeline while the fake's book rests ``yes``/``no`` bids: (order id, state)."""
+    ticker = system.tradable_ticker()
+    yes_ask = limit if side == "YES" else 100 - limit + 1
+    seen = facts(ticker)  # the book as we saw it: our side's ask at the limit
+    seen = replace(seen, snapshot=replace(seen.snapshot, yes_ask=yes_ask, yes_bid=yes_ask - 1, no_bid=100 - yes_ask,
+                                          no_ask=100 - yes_ask + 1))
+    system.exchange.set_book(ticker, yes=yes, no=no)
+    port, client = system.venue_port()
+    try:
+        c = system.container
+        pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({ticker: seen}),
+                                 c.pipeline(StaticMarketData({})).portfolio, port,
+                                 modes={"bonding": ExecutionMode.LIVE})
+        out = pipeline.process(TradeSignal(signal_id=sid, strategy="bonding", ticker=ticker, side=side,
+                                           requested_size=SIZE, max_price=limit, model_probability=0.6,
+                                           edge=0.18, confidence=0.8))
+    finally:
+        port.close(client)
+    [placed] = system.exchange.orders
+    assert placed[f"{side.lower()}_price"] == limit  # the limit went out unchanged
+    return out.order_id, out.state
+
+
+def _booked(system: System, order_id: str) -> tuple[float, float, int]:
+    """(order's avg fill price, the trades view's fill price, the position's cost in cents)."""
+    system.project("orders", "venue_orders")
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.avg_fill_price is not None
+    [trade] = system.client.get("/admin/trades?venue=kalshi&mode=LIVE", headers=AUTH).json()["trades"]
+    with psycopg.connect(system.container.database_url) as conn:
+        [(contracts, cost)] = conn.execute("SELECT contracts, cost_cents FROM views.positions WHERE mode = 'LIVE'"
+                                           " AND side = %s", (order.side,)).fetchall()
+    assert contracts == SIZE
+    return order.avg_fill_price, trade["fill_price"], int(cost)
+
+
+def test_live_yes_buy_when_resting_ask_is_below_limit_then_booked_at_the_ask(system):
+    """Limited at 55 against a resting ask of 52: Kalshi fills at 52, so 52 is what was paid."""
+    order_id, state = _buy(system, "fp-yes", "YES", 55, yes=[(50, 100)], no=[(48, 100)])  # YES ask = 100 - 48
+    assert state == "FILLED"
+    assert _booked(system, order_id) == (52, 52, SIZE * 52)
+
+
+def test_live_no_buy_when_resting_no_ask_is_below_limit_then_booked_in_no_cents(system):
+    """A NO buy limited at 45 NO against NO asks at 42 (YES bids at 58): booked at 42 NO cents, not in YES cents."""
+    order_id, state = _buy(system, "fp-no", "NO", 45, yes=[(58, 100)], no=[(38, 100)])
+    assert state == "FILLED"
+    assert system.exchange.orders[0]["taker_fill_cost"] == SIZE * 42
+    assert _booked(system, order_id) == (42, 42, SIZE * 42)
+
+
+def test_live_buy_when_fill_takes_two_price_levels_then_cost_weighted_average(system):
+    """10 contracts rest at 52 and 100 at 53: 30 bought cost 10 x 52 + 20 x 53 = 1580 cents, 52.67 each."""
+    order_id, state = _buy(system, "fp-split", "YES", 55, yes=[(50, 100)], no=[(48, 10), (47, 100)])
+    assert state == "FILLED"
+    avg, view, cost = _booked(system, order_id)
+    assert cost == 1580
+    assert avg == pytest.approx(1580 / 30) and view == pytest.approx(1580 / 30)
+
+
+def test_live_buy_when_ask_is_at_the_limit_then_booked_at_the_limit(system):
+    order_id, state = _buy(system, "fp-at", "YES", 55, yes=[(53, 100)], no=[(45, 100)])
+    assert state == "FILLED"
+    assert _booked(system, order_id) == (55, 55, SIZE * 55)
+
+
+def test_fill_cost_prefers_fixed_point_dollars_and_adds_maker_to_taker():
+    """Trade API v2 order objects: legacy integer cents, or ``*_dollars`` fixed-point strings (newer versions)."""
+    assert fill_cost_cents({"taker_fill_cost": 520, "maker_fill_cost": 106}) == 626
+    assert fill_cost_cents({"taker_fill_cost_dollars": "5.205000", "maker_fill_cost_dollars": "0.000000",
+                            "taker_fill_cost": 520}) == Decimal("520.5")
+    assert fill_cost_cents({"fill_count": 3}) is None
