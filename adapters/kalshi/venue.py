@@ -144,6 +144,25 @@ def _money_cents(raw: dict[str, Any], name: str) -> Decimal | None:
     return None
 
 
+def _fixed(value: Any, scale: int = 1) -> int | None:
+    """A fixed-point string of newer API versions (``"10.00"`` contracts; ``"0.520000"`` dollars with scale 100)
+    as a whole number; None when absent, unreadable or not whole."""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value)) * scale
+    except InvalidOperation:
+        return None
+    return int(number) if number.is_finite() and number == number.to_integral_value() else None
+
+
+def _price(raw: dict[str, Any], side: str) -> int | None:
+    """The order's ``<side>_price`` in cents; newer API versions send only ``<side>_price_dollars``."""
+    if raw.get(f"{side}_price") is not None:
+        return _opt_int(raw.get(f"{side}_price"))
+    return _fixed(raw.get(f"{side}_price_dollars"), 100)
+
+
 def fill_cost_cents(raw: dict[str, Any]) -> Decimal | None:
     """Taker plus maker fill cost of an order object (Trade API v2 ``taker_fill_cost``/``maker_fill_cost``,
     or their ``*_dollars`` forms), in cents; None when the order object reports neither."""
@@ -173,14 +192,15 @@ def parse_order(raw: dict[str, Any]) -> VenueOrderRecord:
     status = _STATUS.get(str(raw.get("status", "")).lower())
     if status is None or not raw.get("order_id") or not raw.get("ticker"):
         raise VenueResponseInvalid(f"unreadable order record (status {raw.get('status')!r})")
-    filled = _int(raw.get("fill_count", raw.get("filled_count")))
-    remaining = _int(raw.get("remaining_count"))
-    count = _int(raw.get("initial_count", raw.get("order_count")), filled + remaining)
+    filled = _int(raw.get("fill_count", raw.get("filled_count", _fixed(raw.get("fill_count_fp")))))
+    remaining = _int(raw.get("remaining_count", _fixed(raw.get("remaining_count_fp"))))
+    count = _int(raw.get("initial_count", raw.get("order_count", _fixed(raw.get("initial_count_fp")))),
+                 filled + remaining)
     return VenueOrderRecord(
         order_id=str(raw["order_id"]), client_order_id=raw.get("client_order_id"), ticker=str(raw["ticker"]),
         status=status, side=str(raw.get("side", "")), action=str(raw.get("action", "")),
-        type=str(raw.get("type", "")), yes_price=_opt_int(raw.get("yes_price")),
-        no_price=_opt_int(raw.get("no_price")), count=count, filled_count=filled, remaining_count=remaining,
+        type=str(raw.get("type", "")), yes_price=_price(raw, "yes"), no_price=_price(raw, "no"),
+        count=count, filled_count=filled, remaining_count=remaining,
         created_time=raw.get("created_time"), raw=raw, fill_cost_cents=fill_cost_cents(raw),
     )
 

@@ -12,7 +12,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from paulp.adapters.kalshi.venue import fill_cost_cents
+from paulp.adapters.kalshi.port import fill_price
+from paulp.adapters.kalshi.venue import fill_cost_cents, parse_order
 from paulp.adapters.market_data import StaticMarketData
 from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.services.pipeline import OrderPipeline, TradeSignal
@@ -103,3 +104,16 @@ def test_fill_cost_prefers_fixed_point_dollars_and_adds_maker_to_taker():
     assert fill_cost_cents({"taker_fill_cost_dollars": "5.205000", "maker_fill_cost_dollars": "0.000000",
                             "taker_fill_cost": 520}) == Decimal("520.5")
     assert fill_cost_cents({"fill_count": 3}) is None
+
+
+def test_order_object_when_only_fixed_point_fields_then_counts_prices_and_fill_price_read():
+    """Newer API versions require only the ``*_fp`` counts and ``*_dollars`` prices/costs: a NO buy limited at
+    45 that filled 30 for $12.60 is 30 filled at 42 NO cents, not "nothing filled"."""
+    raw = {"order_id": "o-1", "ticker": "KXT-1", "status": "executed", "side": "no", "action": "buy",
+           "type": "limit", "yes_price_dollars": "0.550000", "no_price_dollars": "0.450000",
+           "fill_count_fp": "30.00", "remaining_count_fp": "0.00", "initial_count_fp": "30.00",
+           "taker_fill_cost_dollars": "12.600000", "maker_fill_cost_dollars": "0.000000"}
+    record = parse_order(raw)
+    assert (record.filled_count, record.remaining_count, record.count) == (30, 0, 30)
+    assert (record.yes_price, record.no_price) == (55, 45)
+    assert fill_price(record) == 42
