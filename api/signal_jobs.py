@@ -24,7 +24,7 @@ from eventsourcing.persistence import IntegrityError
 from paulp.adapters.kalshi.port import KalshiVenuePort
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
-from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation
+from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation, UnknownStrategy, allocation_for
 from paulp.domain.execution import execution_priority, throttle_wait_ms
 from paulp.domain.execution_policy import (
     INITIAL_STRATEGY_MODES,
@@ -134,15 +134,31 @@ def _terms(sig: BondingSignal | WeatherSignal) -> tuple[str, str, float, float, 
     return sig.venue, sig.side, sig.market_price, sig.fair_probability, edge, sig.confidence
 
 
+def max_position_usd(container: Any, strategy: str) -> float:
+    """§5.7's largest position for ``strategy``: its capital (go-live capital once live) * max position %;
+    0 for a strategy without an allocation row, so nothing is sized for it."""
+    try:
+        pct = allocation_for(strategy).max_position_pct
+    except UnknownStrategy:
+        return 0.0
+    return float(container.strategy_capital(strategy)) * pct / 100
+
+
 def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal | WeatherSignal],
                   now: datetime) -> int:
     """One PENDING order per executable signal: contracts = floor(USD / limit), at most one open order per
-    (strategy, market, side) (§1.7, §1.8); a signal already turned into an order is a no-op."""
+    (strategy, market, side) (§1.7, §1.8); a signal already turned into an order is a no-op.
+
+    The USD is capped at the strategy's maximum position (§5.7: capital * max position %, the limit I1 then
+    checks): a bond's barbell slot (20 % of the bond bucket, 18 % of capital) sent whole would be refused by
+    I1 every time, and three such refusals in a row halt all trading (ADR 0288)."""
     open_keys, created = _open_keys(container), 0
+    cap_usd = max_position_usd(container, strategy)
     for sig in signals:
         venue, side, price, model, edge, confidence = _terms(sig)
         limit = prob_to_cents(price)
-        size = math.floor(sig.target_size / (limit / 100)) if 1 <= limit <= 99 else 0
+        usd = min(sig.target_size, cap_usd)
+        size = math.floor(usd / (limit / 100)) if 1 <= limit <= 99 else 0
         key = (strategy, sig.market_id, side)
         if size < 1 or venue != "kalshi" or key in open_keys:
             continue

@@ -70,10 +70,22 @@ def test_scan_when_fair_values_current_then_bond_orders_only_on_those_markets(sy
     bonding, created = scan(system)
     assert sorted(e.ticker for e in created) == list(BONDS[:3]), "expired and withdrawn values must not count"
     assert bonding["signalCount"] == bonding["ordersCreated"] == 3
+    # A barbell slot is 90 USD (20 % of the 450 USD bond bucket), capped at bonding's largest position
+    # (§5.7: 5 % of 500 USD = 25 USD, I1's limit): floor(25 / 0.96) = 26 contracts (ADR 0288).
     assert {(e.side, e.max_price, e.requested_size, e.signal_model_probability) for e in created} == {
-        ("YES", 96, 93, 0.99)}  # floor(90 USD / 0.96): one of five 20 % slots of the 450 USD bond bucket
+        ("YES", 96, 26, 0.99)}
     assert {round(e.signal_edge, 6) for e in created} == {0.035}  # §6.3: fair 0.99 - mid price 0.955, a fraction
     assert mode_for_strategy("bonding", strategy_modes(system.container)) is ExecutionMode.PAPER
+
+    # Sized to fit, the bonds pass the risk governor and fill; the breaker is untouched (three I1 refusals in
+    # a row would have put it in HALT).
+    system.project("orders")
+    r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    assert r.status_code == 200, r.text
+    result = r.json()["result"]
+    assert (result["processed"], result["rejected"]) == (3, []), result
+    assert set(result["executed"]) == {e.order_id for e in created}
+    assert system.container.breaker.get().state.value == "NORMAL"
 
 
 @pytest.fixture
