@@ -15,7 +15,7 @@ on a later run, under a new client order id.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from uuid import UUID, uuid5
 
@@ -98,8 +98,12 @@ class PositionExit(Aggregate):
 
     @staticmethod
     def create_id(strategy: str, ticker: str, side: str, mode: str, opened_at: datetime, sequence: int) -> UUID:
-        return uuid5(PAULP_NAMESPACE,
-                     f"position-exit/{strategy}/{ticker}/{side}/{mode}/{opened_at.isoformat()}/{sequence}")
+        """The same instant gives the same id whatever zone the reading connection used: a session TimeZone
+        other than UTC would otherwise name the same exit anew in that process, and sell it again."""
+        if opened_at.tzinfo is None:
+            raise InvalidExit("opened_at must be timezone-aware")
+        opened = opened_at.astimezone(UTC).isoformat()  # unchanged text for the UTC values stored so far
+        return uuid5(PAULP_NAMESPACE, f"position-exit/{strategy}/{ticker}/{side}/{mode}/{opened}/{sequence}")
 
     @classmethod
     def decide(cls, strategy: str, ticker: str, side: str, opened_at: datetime, sequence: int, contracts: int,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import reduce
+from uuid import uuid5
 
 import pytest
 from hypothesis import settings
@@ -13,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.errors import DomainError
 from paulp.domain.exits import ExitReason
+from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.position_exits import ALLOWED, ExitNotAllowed, ExitState, InvalidExit, PositionExit
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -54,6 +56,15 @@ def test_identity_when_same_episode_and_sequence_then_same_id_else_different():
     assert a.id != _exit(mode="LIVE").id  # paper and LIVE contracts are separate positions (ADR 0262)
     assert a.id != PositionExit.create_id("bonding", "KX-A", "YES", "PAPER", OPENED + timedelta(seconds=1), 0)
     assert a.id != PositionExit.create_id("bonding", "KX-A", "NO", "PAPER", OPENED, 0)
+
+
+def test_identity_when_same_instant_read_in_another_zone_then_same_id_as_stored_in_utc():
+    # A connection whose session TimeZone is not UTC hands back the same instant as +01:00: one exit, one id.
+    paris = OPENED.astimezone(timezone(timedelta(hours=1)))
+    stored = uuid5(PAULP_NAMESPACE, f"position-exit/bonding/KX-A/YES/PAPER/{OPENED.isoformat()}/0")
+    assert PositionExit.create_id("bonding", "KX-A", "YES", "PAPER", paris, 0) == stored == _exit().id
+    with pytest.raises(InvalidExit):
+        PositionExit.create_id("bonding", "KX-A", "YES", "PAPER", OPENED.replace(tzinfo=None), 0)
 
 
 def test_client_order_id_when_redecided_then_a_new_one_for_the_new_attempt():
