@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from paulp.adapters.config import Settings
-from paulp.adapters.llm.registry import LlmSettings, build_providers
 from paulp.domain.budgets import DEFAULT_ASSUMPTIONS, BudgetAssumptions
 from paulp.domain.clock import Clock
 from paulp.domain.services.routing import RoutingService
@@ -53,6 +52,10 @@ def build_routing(app_env: Mapping[str, str], clock: Clock, env: Mapping[str, st
     """Provider clients are built on the first attempt, so the app starts without keys (calls fail closed)."""
 
     def providers() -> ProviderPort:
+        # Imported here: the provider SDKs (anthropic's pydantic models above all) took 5.6 s of a 7.7 s
+        # `paulp orders show`; every process paid it at start-up, whether it ever called a model or not.
+        from paulp.adapters.llm.registry import LlmSettings, build_providers
+
         return build_providers(LlmSettings.from_env(env))
 
     return RoutingService({**app_env, "AGGREGATE_CACHE_MAXSIZE": CACHE_SIZE}, clock, llm_env=env,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
@@ -150,7 +151,10 @@ def freeze_startup_heap() -> int:
 
     It all lives as long as the process, yet each full collection walked it with every thread stopped:
     one such pause in bench.routing took 128-131 ms (≈ 240,000 objects) and set the p99 of 50 callers.
-    Every long-running process calls this once wired, before it serves (ADR 0275, session 4)."""
+    Every long-running process calls this once wired, before it serves (ADR 0275, session 4). It also
+    imports the LLM provider clients first: short CLI commands skip their ~5 s of SDK imports (built on the
+    first attempt), but a server should pay it here, not inside its first governed call."""
+    importlib.import_module("paulp.adapters.llm.registry")
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

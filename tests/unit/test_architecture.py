@@ -117,3 +117,16 @@ def test_readme_test_command_when_compared_then_ci_runs_exactly_it() -> None:
     blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
     test_cmd = next(b for b in blocks if "pytest" in b and "pip install" in b).strip()
     assert test_cmd in (ROOT / ".ci" / "run").read_text()
+
+
+def test_cli_when_wired_then_provider_sdks_load_only_for_long_running_processes() -> None:
+    """A CLI command builds the container but never calls a model: the SDK imports (~5 s, anthropic's pydantic
+    models above all) are left to the first attempt; a server pays them when it freezes its start-up heap."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; import paulp.api.cli, paulp.api.wiring; "
+             "sdks = lambda: sorted(m for m in ('anthropic', 'openai') if m in sys.modules); before = sdks(); "
+             "from paulp.api.runtime import freeze_startup_heap; freeze_startup_heap(); print(before, sdks())")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[] ['anthropic', 'openai']"
