@@ -22,6 +22,7 @@ from tests.support.settings import with_db
 
 ROOT = Path(__file__).resolve().parents[1]
 URL_VARS = ("PAULP_DATABASE_URL", "PAULP_NATS_URL")
+TEMPLATE_VAR = "PAULP_TEST_TEMPLATE_DB"  # set by the first process, read by every worker
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STARTED] = svc
     for var, url in zip(URL_VARS, (svc.database_url, svc.nats_url), strict=True):
         os.environ[var] = url  # workers and the CLI subprocesses of the tests inherit the same servers
+    os.environ[TEMPLATE_VAR] = _migrated_template(svc.database_url)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -43,7 +45,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from tests.support import runtime  # checkers' own databases on this server: dropped while it runs
 
     runtime.drop_created()
+    template = os.environ.pop(TEMPLATE_VAR, None)
+    if template:
+        drop_database(svc.database_url, template)
     svc.stop()
+
+
+def _migrated_template(admin_url: str) -> str:
+    """One database with every migration applied, which each test database is cloned from: a clone takes
+    ~0.09 s where an empty database plus the migrations took ~0.33 s, for every container a test builds."""
+    from paulp.adapters.migrate import migrate
+
+    name = f"paulp_tpl_{secrets.token_hex(4)}"
+    migrate(create_database(admin_url, name, migrated=False))
+    return name
 
 
 def _resolve() -> Services:
@@ -73,9 +88,12 @@ def run_id() -> str:
     return "t" + secrets.token_hex(4)
 
 
-def create_database(admin_url: str, name: str) -> str:
+def create_database(admin_url: str, name: str, *, migrated: bool = True) -> str:
+    """A new database, migrated (cloned from the session's template) unless ``migrated`` is False."""
+    template = os.environ.get(TEMPLATE_VAR) if migrated else None
+    clause = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{clause}')
     return with_db(admin_url, name)
 
 
@@ -86,9 +104,18 @@ def drop_database(admin_url: str, name: str) -> None:
 
 @pytest.fixture
 def fresh_db(services: Services, run_id: str) -> Iterator[str]:
-    """A new empty database for one test (dropped afterwards)."""
+    """A new database for one test with every migration applied (dropped afterwards)."""
     name = f"paulp_{run_id}_{secrets.token_hex(3)}"
     url = create_database(services.database_url, name)
+    yield url
+    drop_database(services.database_url, name)
+
+
+@pytest.fixture
+def empty_db(services: Services, run_id: str) -> Iterator[str]:
+    """A new database without any migration (for tests of the migrations themselves)."""
+    name = f"paulp_{run_id}_{secrets.token_hex(3)}"
+    url = create_database(services.database_url, name, migrated=False)
     yield url
     drop_database(services.database_url, name)
 

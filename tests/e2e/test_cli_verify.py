@@ -23,7 +23,8 @@ def verify(args: list[str], db: str, nats: str) -> subprocess.CompletedProcess[s
                           text=True, timeout=120)
 
 
-def test_verify_when_run_from_the_command_line_then_recorded_and_read_back(fresh_db, nats_url):
+def test_verify_when_run_from_the_command_line_then_recorded_and_read_back(empty_db, nats_url):
+    fresh_db = empty_db  # no migration yet: `verify results` must say so; `verify run` migrates
     unmigrated = verify(["results"], fresh_db, nats_url)
     assert unmigrated.returncode == 1 and "paulp migrate" in unmigrated.stderr
 

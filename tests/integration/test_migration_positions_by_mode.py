@@ -36,9 +36,9 @@ def _order(conn: psycopg.Connection, oid: str, ticker: str, filled: int, mode: s
                  " VALUES (%s, '{}', 'bonding', %s, 'filled', %s, %s)", (oid, ticker, mode, seq))
 
 
-def test_migration_when_positions_exist_then_live_only_ones_become_live_and_the_key_includes_mode(fresh_db):
-    _migrate_before(fresh_db, 56)
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
+def test_migration_when_positions_exist_then_live_only_ones_become_live_and_the_key_includes_mode(empty_db):
+    _migrate_before(empty_db, 56)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         orders = [("o-live", "KX-L", 40, "LIVE"), ("o-paper", "KX-P", 10, "PAPER"), ("o-m1", "KX-M", 5, "LIVE"),
                   ("o-m2", "KX-M", 7, "PAPER")]
         for seq, (oid, ticker, filled, mode) in enumerate(orders):
@@ -46,8 +46,8 @@ def test_migration_when_positions_exist_then_live_only_ones_become_live_and_the_
         for ticker, n in (("KX-L", 40), ("KX-P", 10), ("KX-M", 12)):
             conn.execute("INSERT INTO views.positions (strategy, ticker, side, contracts, cost_cents, last_fill_at)"
                          " VALUES ('bonding', %s, 'YES', %s, %s, %s)", (ticker, n, n * 42, AT))
-    assert migrate(fresh_db) == [m.name for m in available() if m.version >= 56]
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
+    assert migrate(empty_db) == [m.name for m in available() if m.version >= 56]
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         modes = dict(conn.execute("SELECT ticker, mode FROM views.positions").fetchall())
         orders = dict(conn.execute("SELECT order_id, mode FROM views.orders").fetchall())
         assert modes == {"KX-L": "LIVE", "KX-P": "PAPER", "KX-M": "PAPER"}  # mixed: replay tells them apart
