@@ -17,6 +17,7 @@ from paulp.api.venue_session import credentialed_port_if
 from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, WORKING_STATES
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenuePort
+from paulp.domain.services.pipeline import settle_lost_submission
 
 log = logging.getLogger("paulp.orders.cancel")
 OUTSTANDING = ("SELECT order_id FROM views.orders WHERE state = ANY(%s) ORDER BY created_at, order_id")
@@ -30,7 +31,7 @@ def outstanding_orders(container: Any) -> list[Order]:
     return [o for o in orders if o is not None and o.state in OPEN_STATES]
 
 
-def _at_venue(order: Order) -> bool:
+def at_venue(order: Order) -> bool:
     """Working at Kalshi, or perhaps (in doubt): either needs the venue."""
     return order.state in WORKING_STATES and (order.broker_order_id is not None or order.submission_in_doubt)
 
@@ -38,7 +39,7 @@ def _at_venue(order: Order) -> bool:
 def cancel_outstanding(container: Any, reason: str) -> dict[str, Any]:
     orders = outstanding_orders(container)
     report: dict[str, Any] = {"outstanding": len(orders), "results": []}
-    with credentialed_port_if(any(_at_venue(o) for o in orders), container.settings,
+    with credentialed_port_if(any(at_venue(o) for o in orders), container.settings,
                               "orders working at Kalshi cannot be cancelled") as port:
         for order in orders:
             outcome = _cancel_one(container, order, reason, port)
@@ -59,12 +60,7 @@ def resolve_doubt(container: Any, order: Order, port: VenuePort | None) -> Order
     except Exception as exc:
         log.exception("in-doubt lookup of order %s failed", order.order_id)
         return f"in_doubt: venue lookup failed ({type(exc).__name__})"
-    now = container.clock.now()
-    order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
-    if found is not None and found.fill_count > order.filled_size and found.fill_price:
-        order.record_fill(found.fill_count - order.filled_size, float(found.fill_price), now)
-    if found is not None and found.status == "cancelled" and order.state in WORKING_STATES:
-        order.record_venue_cancelled(now)
+    settle_lost_submission(order, found, container.clock.now())
     container.orders.save(order)
     if found is None:
         return "not_at_venue: the lost submission never reached Kalshi (ERROR)"

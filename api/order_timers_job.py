@@ -26,7 +26,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from paulp.api.cancel_job import cancel_order, resolve_doubt
+from paulp.api.cancel_job import at_venue, cancel_order, resolve_doubt
 from paulp.api.venue_session import JobFailed, kalshi_port
 from paulp.domain.order_states import WORKING_STATES, OrderState
 from paulp.domain.order_timers import expire_stale, time_out_risk_check
@@ -62,17 +62,13 @@ def _stale_due(order: Order, now: datetime, policy: LifecyclePolicy) -> bool:
     return order.submitted_at is not None and now - order.submitted_at > policy.stale_order_timeout
 
 
-def _at_venue(order: Order) -> bool:
-    return order.broker_order_id is not None or order.submission_in_doubt
-
-
 def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -> dict[str, Any]:
     started = time.monotonic()
     now = container.clock.now()
     orders = _candidates(container, now, policy)
     report: dict[str, Any] = {"checked": len(orders), "riskTimeouts": 0, "cancelled": 0, "resolved": 0,
                               "left": [], "results": []}
-    needs_venue = any(_stale_due(o, now, policy) and _at_venue(o) for o in orders)
+    needs_venue = any(_stale_due(o, now, policy) and at_venue(o) for o in orders)
     with ExitStack() as stack:
         port: VenuePort | None = None
         no_venue = ""
@@ -122,7 +118,7 @@ def _one(container: Any, order: Order, now: datetime, policy: LifecyclePolicy, p
         return "risk_timeout: retry" if order.state == S.RISK_CHECK else "risk_timeout: cancelled"
     if not _stale_due(order, now, policy):
         return None
-    if _at_venue(order) and port is None:
+    if at_venue(order) and port is None:
         return f"left: may rest at Kalshi, which cannot be asked ({no_venue})"
     if order.submission_in_doubt and order.broker_order_id is None:
         resolved = resolve_doubt(container, order, port)  # §1.8: by client order id, before anything else

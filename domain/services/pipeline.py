@@ -272,11 +272,7 @@ class OrderPipeline:
             raise ValueError("no live venue configured to resolve the submission")
         now = self.clock.now()
         found = self.venue.find_by_client_order_id(order.order_id)
-        order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
-        if found is not None and found.fill_count and found.fill_price and order.state == S.ORDER_ACKNOWLEDGED:
-            order.record_fill(found.fill_count, found.fill_price, now)
-        if found is not None:
-            _closed_at_venue(order, found, now)
+        settle_lost_submission(order, found, now)
         status = found.status if found is not None else "not_found"
         record = self._venue_record(order, status, "LIVE", now, found.fill_count if found else 0,
                                     found.fill_price if found else None, found.evidence_hash if found else None)
@@ -305,6 +301,18 @@ class OrderPipeline:
 
     def _outcome(self, order: Order, duplicate: bool) -> PipelineOutcome:
         return PipelineOutcome(order.order_id, str(order.state), duplicate, order.last_error)
+
+
+def settle_lost_submission(order: Order, found: VenueSubmission | None, now: datetime) -> None:
+    """Record what the venue, asked by client order id (§1.8), holds of a submission in doubt: found ->
+    acknowledged, with the fills it reports beyond ours, and closed if the venue cancelled it; absent ->
+    ERROR (it never got there). The one reading shared by ``resolve_in_doubt`` and cancel-outstanding."""
+    order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
+    if found is None:
+        return
+    if found.fill_count > order.filled_size and found.fill_price and order.state in WORKING_STATES:
+        order.record_fill(found.fill_count - order.filled_size, float(found.fill_price), now)
+    _closed_at_venue(order, found, now)
 
 
 def _closed_at_venue(order: Order, answer: VenueSubmission, now: datetime) -> None:
