@@ -251,18 +251,17 @@ def _record_error(container: Any, order_id: str, message: str) -> None:
         container.orders.save(order)
 
 
-def by_priority(container: Any, rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+def by_priority(rows: list[tuple[str, str, str]], orders: Mapping[str, Order | None]) -> list[tuple[str, str, str]]:
     """§5.2 queue order: priority (edge and confidence of the order's signal) desc, then first created (the
     rows come oldest first and the sort is stable)."""
     def priority(row: tuple[str, str, str]) -> int:
-        order = container.orders.find(row[0])
+        order = orders.get(row[0])
         return 0 if order is None else execution_priority(order.signal_edge or 0.0, order.signal_confidence or 0.5)
     return sorted(rows, key=priority, reverse=True)
 
 
-def _submitting(container: Any, order_id: str) -> bool:
+def _submitting(order: Order | None) -> bool:
     """A cut-off submission is only looked up, never sent: it does not wait for the throttle."""
-    order = container.orders.find(order_id)
     return order is not None and order.state == OrderState.SUBMITTING
 
 
@@ -301,11 +300,12 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
                                  container.portfolio(), port if live else None,
                                  modes=modes)
         waited = 0.0
-        for order_id, strategy, ticker in by_priority(container, rows):
+        loaded = {order_id: container.orders.find(order_id) for order_id, _, _ in rows}  # read once for both
+        for order_id, strategy, ticker in by_priority(rows, loaded):
             if ticker in unread:
                 report["errors"].append({"orderId": order_id, "error": f"market data unavailable ({unread[ticker]})"})
                 continue
-            wait = 0.0 if _submitting(container, order_id) else throttle_wait_s(container, strategy, modes)
+            wait = 0.0 if _submitting(loaded[order_id]) else throttle_wait_s(container, strategy, modes)
             if wait > 0:
                 if waited + wait > max_wait_s:
                     report["deferred"].append(order_id)
