@@ -4,6 +4,7 @@ loopback LLM providers and NOAA CDO (started once per module, reset before each 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -13,7 +14,7 @@ from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.fakes.llm_servers import FakeLlmServer
 from tests.fakes.noaa_cdo import FakeNoaaCdo
 from tests.integration.helpers import NOAA_TOKEN
-from tests.integration.kalshi_system import KEY_ID
+from tests.integration.kalshi_system import KEY_ID, System, _system
 from tests.integration.routing_support import provider_fakes
 
 
@@ -26,6 +27,20 @@ def key() -> rsa.RSAPrivateKey:
 def exchange(key: rsa.RSAPrivateKey) -> Iterator[FakeKalshiExchange]:
     with FakeKalshiExchange(key.public_key(), KEY_ID) as fake:
         yield fake
+
+
+@pytest.fixture
+def system(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiExchange, key: rsa.RSAPrivateKey,
+           tmp_path: Any) -> Iterator[System]:
+    """The app wired to the loopback Kalshi exchange with credentials (a module may define its own)."""
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
+
+
+@pytest.fixture
+def uncredentialed(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiExchange,
+                   key: rsa.RSAPrivateKey, tmp_path: Any) -> Iterator[System]:
+    """The same system with no Kalshi credentials configured."""
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, credentials=False)
 
 
 @pytest.fixture(scope="module")

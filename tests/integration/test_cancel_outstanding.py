@@ -4,8 +4,6 @@ an order that executed meanwhile recorded as filled, an in-doubt one left alone;
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from typer.testing import CliRunner
 
@@ -13,14 +11,9 @@ from paulp.api.cancel_job import cancel_outstanding
 from paulp.domain.order_states import OrderState
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import System, _system, resting_live_order
+from tests.integration.kalshi_system import System, resting_live_order
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
 def _venue_order(system: System, order_id: str) -> dict:

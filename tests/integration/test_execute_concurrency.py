@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,15 +17,10 @@ from paulp.domain.orders import Order
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import System, _system, facts_at_book
+from tests.integration.kalshi_system import System, facts_at_book
 from tests.support.seeding import seed_executor_modes
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
 def _resting_live_order(system: System) -> tuple[str, str]:

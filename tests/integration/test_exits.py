@@ -5,7 +5,6 @@ follow; a lost venue answer is resolved by client order id, never by a second se
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
@@ -17,15 +16,10 @@ from paulp.domain.marks import Quotes
 from paulp.domain.schedule import Slot
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW, facts, signal
-from tests.integration.kalshi_system import AUTH, System, _system
+from tests.integration.kalshi_system import AUTH, System
 
 pytestmark = pytest.mark.integration
 PAPER_TICKER = "KXEXIT-A"
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
 def _position(system: System, ticker: str) -> tuple[int, int, float, int]:

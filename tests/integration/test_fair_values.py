@@ -20,16 +20,11 @@ from paulp.api.signal_jobs import strategy_modes
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
 from paulp.domain.fair_values import FairValue
 from tests.integration.helpers import NOW, assert_live_equals_replay, make_container, max_notification_id
-from tests.integration.kalshi_system import AUTH, System, _system
+from tests.integration.kalshi_system import AUTH, System
 
 pytestmark = pytest.mark.integration
 
 BONDS = tuple(f"KXFAIR-26MAR-B{i}" for i in range(5))  # five equal bonds: HHI 0.2 <= 0.25 (ADR 0163)
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
 def add_bonds(system: System) -> None:

@@ -18,15 +18,10 @@ from paulp.adapters.market_data import StaticMarketData
 from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.services.pipeline import OrderPipeline, TradeSignal
 from tests.integration.helpers import facts
-from tests.integration.kalshi_system import AUTH, System, _system
+from tests.integration.kalshi_system import AUTH, System
 
 pytestmark = pytest.mark.integration
 SIZE = 30  # LIVE policy: <= 50 contracts, >= $10 notional
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path):
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
 def _buy(system: System, sid: str, side: str, limit: int, yes: list[tuple[int, int]],

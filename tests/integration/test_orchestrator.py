@@ -3,7 +3,6 @@ on real PostgreSQL + NATS with the loopback Kalshi exchange (real wire protocol,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -15,22 +14,12 @@ from paulp.adapters.market_data import StaticMarketData
 from paulp.domain.orders import Order
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW, facts, signal
-from tests.integration.kalshi_system import AUTH, TRIGGER, System, _system
+from tests.integration.kalshi_system import AUTH, TRIGGER, System
 from tests.support.seeding import seed_executor_modes
 
 pytestmark = pytest.mark.integration
 RESULT_FIELDS = {"timestamp", "internalPositionCount", "venuePositionCount", "matchedCount", "drifts",
                  "totalAbsoluteDrift", "maxDriftPct", "status"}
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
-
-
-@pytest.fixture
-def uncredentialed(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, credentials=False)
 
 
 # ----------------------------------------------------------------------------------------- POST /reconcile

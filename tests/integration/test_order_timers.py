@@ -6,7 +6,6 @@ its one retry. The clock is moved, never slept; a repeated tick changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,20 +15,10 @@ from paulp.domain.order_states import OrderState
 from paulp.domain.orders import Order
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import System, _system, resting_live_order
+from tests.integration.kalshi_system import System, resting_live_order
 
 pytestmark = pytest.mark.integration
 S = OrderState
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
-
-
-@pytest.fixture
-def no_creds(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, credentials=False)
 
 
 def _at(system: System, seconds: float) -> None:
@@ -137,8 +126,8 @@ def test_timers_when_submission_in_doubt_then_looked_up_by_client_order_id_then_
     assert _venue_order(system, out.order_id)["status"] == "canceled"
 
 
-def test_timers_when_live_order_and_no_kalshi_credentials_then_left_open_and_named(no_creds: System):
-    system = no_creds
+def test_timers_when_live_order_and_no_kalshi_credentials_then_left_open_and_named(uncredentialed: System):
+    system = uncredentialed
     _, order_id = resting_live_order(system, "tm-nocreds")  # placed with the test's own venue client
     head = system.head()
     report = _tick(system, 301)
@@ -157,8 +146,9 @@ def _walk(system: System, sid: str, *targets: OrderState) -> str:
     return order_id
 
 
-def test_timers_when_paper_order_works_past_the_timeout_then_cancelled_in_the_log_without_kalshi(no_creds: System):
-    system = no_creds
+def test_timers_when_paper_order_works_past_the_timeout_then_cancelled_in_the_log_without_kalshi(
+        uncredentialed: System):
+    system = uncredentialed
     order_id = _walk(system, "tm-paper", S.PRE_TRADE_CHECK, S.VALIDATING, S.VALIDATED, S.RISK_CHECK,
                      S.RISK_APPROVED, S.SUBMITTING, S.SUBMITTED)  # working, no venue order id
     assert _tick(system, 300)["results"] == []

@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -33,7 +32,7 @@ from tests.integration.helpers import (
     wait_tracked,
     workers,
 )
-from tests.integration.kalshi_system import System, _system
+from tests.integration.kalshi_system import System
 
 pytestmark = pytest.mark.integration
 TICKERS = [f"KXREB-{i:03d}" for i in range(240)]
@@ -190,11 +189,6 @@ def test_rebuild_cli_when_dry_run_then_diff_shown_and_nothing_changed_and_with_y
     assert_live_equals_replay(container, "orders")
     again = paulp(["rebuild", "--projection", "orders"], db, nats_url)
     assert again.returncode == 0 and "0 table(s) of orders would change" in again.stdout
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
 def test_rebuild_when_paper_and_live_fills_were_merged_by_migration_0056_then_split_by_mode(

@@ -13,15 +13,10 @@ import pytest
 from paulp.api.scheduler import CronScheduler
 from paulp.domain.clock import FixedClock
 from tests.integration.helpers import NOW, make_container
-from tests.integration.kalshi_system import AUTH, KEY_ID, TRIGGER, System, _system, pem
+from tests.integration.kalshi_system import AUTH, KEY_ID, TRIGGER, System, pem
 
 pytestmark = pytest.mark.integration
 SLOT = "2026-03-02T15:00Z"  # NOW is 15:00, a Monday: ingest, reconcile, scan, anchor, exits, order-timers are due
-
-
-@pytest.fixture
-def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path)
 
 
 @pytest.fixture
