@@ -102,16 +102,19 @@ class System:
         market = facts_at_book(self.exchange, ticker)
         price = m["yes_ask"]
         m.update(yes_bid=m["yes_bid"] + move_up_by, yes_ask=m["yes_ask"] + move_up_by)
+        return ticker, self.process_live(market, signal(signal_id, ticker, size=size, price=price))
+
+    def process_live(self, market: Any, sig: Any) -> Any:
+        """``sig`` through the real pipeline with bonding LIVE, the market as ``market`` (the facts we saw)
+        and the venue this fake: the pipeline's outcome."""
         port, client = self.venue_port()
         try:
             c = self.container
-            pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({ticker: market}),
-                                     c.pipeline(StaticMarketData({})).portfolio, port,
-                                     modes={"bonding": ExecutionMode.LIVE})
-            out = pipeline.process(signal(signal_id, ticker, size=size, price=price))
+            pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({sig.ticker: market}),
+                                     c.portfolio(), port, modes={"bonding": ExecutionMode.LIVE})
+            return pipeline.process(sig)
         finally:
             port.close(client)
-        return ticker, out
 
     def live_fill(self, signal_id: str, size: int = 50) -> tuple[str, str]:
         """A LIVE bonding order filled at the fake through the real pipeline; (ticker, order id)."""

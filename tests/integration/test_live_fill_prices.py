@@ -14,9 +14,7 @@ import pytest
 
 from paulp.adapters.kalshi.port import fill_price
 from paulp.adapters.kalshi.venue import fill_cost_cents, parse_order
-from paulp.adapters.market_data import StaticMarketData
-from paulp.domain.execution_policy import ExecutionMode
-from paulp.domain.services.pipeline import OrderPipeline, TradeSignal
+from paulp.domain.services.pipeline import TradeSignal
 from tests.integration.helpers import facts
 from tests.integration.kalshi_system import AUTH, System
 
@@ -34,17 +32,9 @@ def _buy(system: System, sid: str, side: str, limit: int, yes: list[tuple[int, i
     seen = replace(seen, snapshot=replace(seen.snapshot, yes_ask=yes_ask, yes_bid=yes_ask - 1, no_bid=100 - yes_ask,
                                           no_ask=100 - yes_ask + 1))
     system.exchange.set_book(ticker, yes=yes, no=no)
-    port, client = system.venue_port()
-    try:
-        c = system.container
-        pipeline = OrderPipeline(c.orders, c.breaker, c.execution, StaticMarketData({ticker: seen}),
-                                 c.pipeline(StaticMarketData({})).portfolio, port,
-                                 modes={"bonding": ExecutionMode.LIVE})
-        out = pipeline.process(TradeSignal(signal_id=sid, strategy="bonding", ticker=ticker, side=side,
-                                           requested_size=SIZE, max_price=limit, model_probability=0.6,
-                                           edge=0.18, confidence=0.8))
-    finally:
-        port.close(client)
+    out = system.process_live(seen, TradeSignal(signal_id=sid, strategy="bonding", ticker=ticker, side=side,
+                                                requested_size=SIZE, max_price=limit, model_probability=0.6,
+                                                edge=0.18, confidence=0.8))
     [placed] = system.exchange.orders
     assert placed[f"{side.lower()}_price"] == limit  # the limit went out unchanged
     return out.order_id, out.state
