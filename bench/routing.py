@@ -176,7 +176,33 @@ def main() -> None:
             container.close()
     for name, value in figures.items():
         print(f"{name}: {value}")
+    print_table(figures)
     print(f"saved {save('routing', figures)}")
+
+
+SCENARIOS = {
+    "sequential": "1 caller, back to back",
+    "sequential_paced": "1 caller, pausing 2-6 ms",
+    "concurrent_50_paced": "50 callers, each pausing 0.1-0.3 s",
+    "concurrent_50": "50 callers, closed loop (saturation)",
+}
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    """The governed call per scenario against the targets. The closed loop with a zero-latency provider is a
+    saturation test: its latency is callers / throughput (Little's law), so it is judged by throughput."""
+    target = figures["targets"]
+    print(f"{'scenario':42s} {'calls/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s}  targets p50 <= {target['p50_ms']},"
+          f" p99 <= {target['p99_ms']}")
+    for name, label in SCENARIOS.items():
+        r = figures[name]
+        call = r["governed_call"]
+        if name == "concurrent_50":
+            verdict = f"n/a: 50 / {r['calls_per_s']:.0f} calls/s = {50000 / r['calls_per_s']:.1f} ms"
+        else:
+            met = call["p50_ms"] <= target["p50_ms"] and call["p99_ms"] <= target["p99_ms"]
+            verdict = "met" if met else "NOT met"
+        print(f"{label:42s} {r['calls_per_s']:8.1f} {call['p50_ms']:7.2f} {call['p99_ms']:7.2f}  {verdict}")
 
 
 if __name__ == "__main__":
