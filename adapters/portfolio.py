@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from paulp.domain.clock import Clock
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
-from paulp.domain.risk_input import CorrelatedMarket, PortfolioSnapshot, Position
+from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, PortfolioSnapshot, Position
 from paulp.domain.strategy_registry import find_strategy
 
 log = logging.getLogger("paulp.portfolio")
@@ -28,9 +28,13 @@ _BOOK = (
     " WHERE p.contracts > 0 AND p.strategy = ANY(%s) AND p.mode = %s"
 )
 # Exposure for I2-I4: every strategy's and mode's open positions (ADR 0262); a position in a market whose
-# outcome is determined is settled money, not exposure (ADR 0287).
+# outcome is determined is settled money, not exposure (ADR 0287). A position's category is the one the
+# latest risk-checked order in its market recorded, else 'unknown' (ADR 0299).
 _EXPOSURE = (
-    "SELECT p.ticker, p.cost_cents FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
+    "SELECT p.ticker, p.cost_cents, coalesce(c.category, %s) FROM views.positions p"
+    " LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
+    " LEFT JOIN LATERAL (SELECT o.category FROM views.orders o WHERE o.ticker = p.ticker AND o.category IS NOT NULL"
+    " ORDER BY o.created_at DESC, o.order_id DESC LIMIT 1) c ON true"
     " WHERE p.contracts > 0 AND m.result IS NULL"
 )
 _EXITS = ("SELECT realized_pnl_usd, updated_at FROM views.position_exits"
@@ -81,7 +85,8 @@ class ViewPortfolio:
     """The portfolio value is the order's strategy's capital (USD, §1.7 / §5.7; 0 for a strategy without an
     allocation, which fails every share-of-portfolio check); its daily and weekly PnL and drawdown come from
     its own closes and open positions in the order's execution mode (I5-I7, ADR 0286); positions are cost at
-    fill, those in resolved markets left out; a failed correlation read fails closed."""
+    fill, those in resolved markets left out, each in its market's category; a failed correlation read fails
+    closed."""
 
     def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock) -> None:
         self.pool, self.capital_of, self.clock = pool, capital_of, clock
@@ -90,9 +95,9 @@ class ViewPortfolio:
         now = self.clock.now().astimezone(UTC)
         capital = self.capital_of(strategy)
         with self.pool.connection() as conn:
-            rows = conn.execute(_EXPOSURE).fetchall()
+            rows = conn.execute(_EXPOSURE, (UNKNOWN_CATEGORY,)).fetchall()
             closes, unrealised = _closes_and_unrealised(conn, _names(strategy), mode)
-        positions = tuple(Position(t, "unknown", c / 100) for t, c in rows)
+        positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         correlated: tuple[CorrelatedMarket, ...] | None
         try:

@@ -43,16 +43,18 @@ class RiskCheckResult:
     violations: tuple[str, ...] = ()
     invariant_ids: tuple[str, ...] = ()  # ids of the failed invariants (a denial names them)
     input_hash: str | None = None  # SHA-256 of the canonical risk input: what exactly was judged
+    category: str | None = None  # the market's category the check judged the order in (I4; ADR 0299)
 
     def to_dict(self) -> dict[str, Any]:
         return _drop_none({"approved": self.approved, "adjustedSize": self.adjusted_size,
                            "violations": list(self.violations) or None,
-                           "invariantIds": list(self.invariant_ids) or None, "inputHash": self.input_hash})
+                           "invariantIds": list(self.invariant_ids) or None, "inputHash": self.input_hash,
+                           "category": self.category})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RiskCheckResult:
         return cls(bool(d["approved"]), d.get("adjustedSize"), tuple(d.get("violations") or ()),
-                   tuple(d.get("invariantIds") or ()), d.get("inputHash"))
+                   tuple(d.get("invariantIds") or ()), d.get("inputHash"), d.get("category"))
 
 
 class ExecutionStatus(StrEnum):

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+UNKNOWN_CATEGORY = "unknown"  # a market whose category is not known (§3.1 default)
+
 
 def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()

@@ -48,7 +48,9 @@ class OrdersProjection:
 
     @apply.register
     def _(self, e: OrderRecord.RiskChecked, cur: Cursor[Any], notification_id: int) -> None:
-        cur.execute("UPDATE orders SET requested_size = %s WHERE order_uuid = %s", (e.requested_size, e.originator_id))
+        category = e.result.get("category") if isinstance(e.result, dict) else None  # ADR 0299
+        cur.execute("UPDATE orders SET requested_size = %s, category = coalesce(%s, category) WHERE order_uuid = %s",
+                    (e.requested_size, category, e.originator_id))
 
     @apply.register
     def _(self, e: OrderRecord.ErrorRecorded, cur: Cursor[Any], notification_id: int) -> None:

@@ -4,11 +4,12 @@ signal -> order (deterministic id) -> pre-trade -> validation -> risk (breaker-a
 execution policy + throttle -> paper fill or venue submission -> fill. Each stage is one save, so a crash
 resumes from the order's state; the same signal never creates a second order, and a venue submission is
 guarded by the client order id (= order id). A LIVE submission records SUBMITTING before the venue call;
-one cut off there is recovered by client order id, never resent.
+one cut off there, or whose answer could not be saved, is recovered by client order id, never resent.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +37,7 @@ from paulp.domain.ports import (
 )
 from paulp.domain.pretrade import pre_trade_check
 from paulp.domain.risk import RiskDecision, evaluate
-from paulp.domain.risk_input import RiskRequest
+from paulp.domain.risk_input import UNKNOWN_CATEGORY, RiskRequest
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
@@ -44,6 +45,7 @@ from paulp.domain.services.execution import ExecutionService
 from paulp.domain.throttle import ExecutionThrottle
 from paulp.domain.venue_orders import VenueOrder
 
+log = logging.getLogger("paulp.orders.pipeline")
 S = OrderState
 PAPER_SLIPPAGE_CENTS = 1
 DISABLED_REASON = "Execution is disabled"  # §1.6: every request of a DISABLED mode (ADR 0140)
@@ -110,8 +112,7 @@ class OrderPipeline:
             self.orders.save(order)  # a concurrent duplicate fails here on the aggregate's version
         else:
             order = existing
-        self._drive(order, now)
-        return self._outcome(order, duplicate)
+        return self._outcome(self._drive(order, now), duplicate)
 
     def advance(self, order_id: str) -> PipelineOutcome:
         """Resume a stored order from where it stopped (the scheduled execute step, §1.7); an order past
@@ -120,7 +121,7 @@ class OrderPipeline:
         if order is None:
             raise ValueError(f"order {order_id} does not exist")
         if order.state in RESUMABLE_STATES:
-            self._drive(order, self.clock.now())
+            order = self._drive(order, self.clock.now())
         elif order.state == S.SUBMITTING:
             return self._recover_submission(order)
         return self._outcome(order, duplicate=False)
@@ -132,12 +133,13 @@ class OrderPipeline:
         now = self.clock.now()
         if not expire_stale(order, now):
             return self._outcome(order, duplicate=False)
-        self.orders.save(order, self._venue_order(self._venue_record(order, "unknown", "LIVE", now), now))
+        self.orders.save(order, self._venue_order(venue_record(order, "unknown", "LIVE", now), now))
         if self.venue is None:
             return self._outcome(order, duplicate=False)
         return self.resolve_in_doubt(order.order_id)
 
-    def _drive(self, order: Order, now: datetime) -> None:
+    def _drive(self, order: Order, now: datetime) -> Order:
+        """Carry the order as far as it goes now; returns it as the log holds it."""
         facts = self.market.facts(order.ticker)
         approved_earlier = order.state == S.RISK_APPROVED  # by a run that stopped before executing it
         if order.state == S.PENDING:
@@ -147,7 +149,8 @@ class OrderPipeline:
         if approved_earlier:
             self._recheck(order, facts, now)
         if order.state == S.RISK_APPROVED:
-            self._execute(order, facts, now)
+            return self._execute(order, facts, now)
+        return order
 
     def _screen(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
         order.pre_trade_check(pre_trade_check(facts, order.side, order.max_price / 100), now)
@@ -163,6 +166,11 @@ class OrderPipeline:
         request = self._risk_request(order, facts)
         mode = mode_for_strategy(order.strategy, self.modes).value
         return evaluate(request, self.portfolio.snapshot(order.strategy, order.ticker, mode), self.limits, state, now)
+
+    @staticmethod
+    def _category(facts: MarketFacts | None) -> str:
+        """The market's category as the risk check sees it; none known is 'unknown' (§3.1)."""
+        return (facts.category if facts else "") or UNKNOWN_CATEGORY
 
     def _recheck(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
         """The execution step's own risk check (§1.7, §5.2) of an approval an earlier run left unexecuted: the
@@ -182,6 +190,7 @@ class OrderPipeline:
             violations=tuple(v.message for v in decision.violations),
             invariant_ids=tuple(v.invariant_id for v in decision.violations),
             input_hash=decision.input_hash,
+            category=self._category(facts),  # kept on the order: its position's category for I4 (ADR 0299)
         )
         order.apply_risk_result(result, now)
         self.orders.save(order)
@@ -191,9 +200,9 @@ class OrderPipeline:
         price = order.max_price / 100
         snap = facts.snapshot if facts else None
         return RiskRequest(
-            market_id=order.ticker, size=order.requested_size * price, category=facts.category if facts else "",
+            market_id=order.ticker, size=order.requested_size * price, category=self._category(facts),
             side=order.side, price=price, strategy=order.strategy, market_price=price,
-            spread=(facts.spread(order.side) or 0.0) if facts else 1.0,
+            spread=facts.risk_spread(order.side) if facts else 1.0,  # no quote: full width (ADR 0305)
             volume_24h=(snap.volume_24h or 0.0) if snap else 0.0,
             vpin_score=facts.vpin_score if facts else None,
             ambiguity_score=facts.ambiguity_score if facts else None,
@@ -202,13 +211,13 @@ class OrderPipeline:
             last_price_update=facts.last_price_update if facts else None,
         )
 
-    def _execute(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
+    def _execute(self, order: Order, facts: MarketFacts | None, now: datetime) -> Order:
         mode = mode_for_strategy(order.strategy, self.modes)
         if mode is ExecutionMode.DISABLED:
             order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
                                                          rejection_reason=DISABLED_REASON), now)
             self.orders.save(order)
-            return
+            return order
         request = ExecutionRequest(
             order_id=order.order_id,
             signal=ExecutionSignal(order.ticker, Side(order.side), order.signal_model_probability or order.max_price
@@ -222,10 +231,10 @@ class OrderPipeline:
             order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
                                                          rejection_reason=decision.rejection_reason), now)
             self.orders.save(order)
-            return
+            return order
         if not order.request_submission(now):
             self.orders.save(order)
-            return
+            return order
         throttle.count_order(order_notional(request), now)
         if mode is ExecutionMode.PAPER:
             assert facts is not None
@@ -233,24 +242,49 @@ class OrderPipeline:
             order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED,
                                                          PaperFill(fill.count, fill.fill_price), mode="PAPER"), now)
             self.orders.save(order, throttle, self._venue_order(
-                self._venue_record(order, "filled", "PAPER", now, fill.count, fill.fill_price), now))
-            return
+                venue_record(order, "filled", "PAPER", now, fill.count, fill.fill_price), now))
+            return order
         # SUBMITTING is in the log before anything reaches the venue (§1.8): a concurrent writer (a cancel)
         # either wins before the send (this save fails, nothing is sent) or sees SUBMITTING and leaves it be.
         self.orders.save(order, throttle)
-        record = self._submit_live(order, decision.venue_order, now)
-        self.orders.save(order, self._venue_order(record, now))
+        try:
+            record = self._submit_live(order, decision.venue_order, now)
+            self.orders.save(order, self._venue_order(record, now))
+        except Exception as exc:  # the order may be at Kalshi now: in doubt, never ERROR (ADR 0293)
+            return self._answer_not_saved(order.order_id, exc, now)
+        return order
+
+    def _answer_not_saved(self, order_id: str, exc: Exception, now: datetime) -> Order:
+        """After the send, the venue's answer could not be read into the order or saved. The order may rest or
+        have filled at Kalshi, so it is left in doubt, to be settled by client order id (``settle_lost_submission``)
+        like a lost answer: never ERROR, which a retry would send again. If even that cannot be saved it stays
+        SUBMITTING, which ``advance`` recovers the same way after the stale timeout; the error is raised."""
+        log.error("order %s: the venue call was made but its result could not be recorded (%s: %s); left in doubt",
+                  order_id, type(exc).__name__, exc)
+        stored = self.orders.find(order_id)
+        if stored is None or stored.state != S.SUBMITTING:
+            if stored is None:
+                raise exc
+            return stored  # another writer recorded the outcome first: what it recorded stands
+        detail = f"Venue result not recorded ({type(exc).__name__}); look up by client order id"
+        try:
+            stored.mark_submission_in_doubt(detail, now)
+            self.orders.save(stored, self._venue_order(venue_record(stored, "unknown", "LIVE", now), now))
+        except Exception:
+            log.exception("order %s: the in-doubt record could not be saved either; it stays SUBMITTING", order_id)
+            raise exc from None
+        return stored
 
     def _submit_live(self, order: Order, venue_order: object, now: datetime) -> dict[str, object]:
         if self.venue is None:
             order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
                                                          rejection_reason="Live venue not configured"), now)
-            return self._venue_record(order, "rejected", "LIVE", now)
+            return venue_record(order, "rejected", "LIVE", now)
         try:
             sub = self.venue.submit(venue_order)  # type: ignore[arg-type]
         except SubmissionOutcomeUnknown as e:
             order.mark_submission_in_doubt(str(e), now)
-            return self._venue_record(order, "unknown", "LIVE", now)
+            return venue_record(order, "unknown", "LIVE", now)
         fill = (sub.fill_count, sub.fill_price) if sub.fill_count and sub.fill_price else None  # the venue's price
         status = ExecutionStatus.REJECTED if sub.status == "rejected" else ExecutionStatus.SUBMITTED
         order.apply_execution_result(ExecutionResult(status is not ExecutionStatus.REJECTED, status,
@@ -260,8 +294,8 @@ class OrderPipeline:
         if fill is not None and order.state in WORKING_STATES:
             order.record_fill(*fill, now)
         _closed_at_venue(order, sub, now)
-        return self._venue_record(order, sub.status, "LIVE", now, sub.fill_count, sub.fill_price,
-                                  sub.evidence_hash)
+        return venue_record(order, sub.status, "LIVE", now, sub.fill_count, sub.fill_price, sub.evidence_hash,
+                            sub.venue_order_id or None)
 
     def resolve_in_doubt(self, order_id: str) -> PipelineOutcome:
         """Ask the venue by client order id (= order id) what became of an ambiguous submission."""
@@ -272,29 +306,13 @@ class OrderPipeline:
             raise ValueError("no live venue configured to resolve the submission")
         now = self.clock.now()
         found = self.venue.find_by_client_order_id(order.order_id)
-        settle_lost_submission(order, found, now)
-        status = found.status if found is not None else "not_found"
-        record = self._venue_record(order, status, "LIVE", now, found.fill_count if found else 0,
-                                    found.fill_price if found else None, found.evidence_hash if found else None)
-        self.orders.save(order, self._venue_order(record, now))
+        self.orders.save(order, settle_lost_submission(self.orders, order, found, now))
         return self._outcome(order, duplicate=False)
 
     def _throttle(self, strategy: str, now: datetime) -> ExecutionThrottle:
         throttle: ExecutionThrottle = (self.orders.get_or_none(ExecutionThrottle.id_for(strategy))
                                        or ExecutionThrottle(strategy, now))
         return throttle
-
-    def _venue_record(self, order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
-                      fill_price: float | None = None, evidence_hash: str | None = None) -> dict[str, object]:
-        stamp = iso_utc(now)
-        return {
-            "order_id": order.order_id, "client_order_id": order.order_id, "ticker": order.ticker,
-            "side": order.side.lower(), "action": "buy", "order_type": "limit",
-            "requested_size": order.requested_size, "limit_price": int(order.max_price), "status": status,
-            "fill_count": fill_count, "fill_price": fill_price, "source_strategy": order.strategy,
-            "signal_id": order.signal_id, "execution_mode": mode, "created_at": stamp, "updated_at": stamp,
-            "evidence_hash": evidence_hash,
-        }
 
     def _venue_order(self, record: dict[str, object], now: datetime) -> VenueOrder:
         return kalshi_venue_record(self.orders, record, now)
@@ -303,16 +321,37 @@ class OrderPipeline:
         return PipelineOutcome(order.order_id, str(order.state), duplicate, order.last_error)
 
 
-def settle_lost_submission(order: Order, found: VenueSubmission | None, now: datetime) -> None:
+def venue_record(order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
+                 fill_price: float | None = None, evidence_hash: str | None = None,
+                 venue_order_id: str | None = None) -> dict[str, object]:
+    """The execution-order row of trading §1.6/§9 for ``order``: PAPER's ``order_id`` is our id; LIVE's is the
+    venue's own order id, None until the venue has named it (ADR 0294); ``client_order_id`` is always ours."""
+    stamp = iso_utc(now)
+    return {
+        "order_id": order.order_id if mode == "PAPER" else venue_order_id, "client_order_id": order.order_id,
+        "ticker": order.ticker, "side": order.side.lower(), "action": "buy", "order_type": "limit",
+        "requested_size": order.requested_size, "limit_price": int(order.max_price), "status": status,
+        "fill_count": fill_count, "fill_price": fill_price, "source_strategy": order.strategy,
+        "signal_id": order.signal_id, "execution_mode": mode, "created_at": stamp, "updated_at": stamp,
+        "evidence_hash": evidence_hash,
+    }
+
+
+def settle_lost_submission(app: PaulpApplication, order: Order, found: VenueSubmission | None,
+                           now: datetime) -> VenueOrder:
     """Record what the venue, asked by client order id (§1.8), holds of a submission in doubt: found ->
     acknowledged, with the fills it reports beyond ours, and closed if the venue cancelled it; absent ->
-    ERROR (it never got there). The one reading shared by ``resolve_in_doubt`` and cancel-outstanding."""
+    ERROR (it never got there). The one reading shared by ``resolve_in_doubt``, cancel-outstanding and the
+    order timers; returns the order's venue record with the answer (and Kalshi's order id), to save with it."""
     order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
-    if found is None:
-        return
-    if found.fill_count > order.filled_size and found.fill_price and order.state in WORKING_STATES:
-        order.record_fill(found.fill_count - order.filled_size, float(found.fill_price), now)
-    _closed_at_venue(order, found, now)
+    if found is not None:
+        if found.fill_count > order.filled_size and found.fill_price and order.state in WORKING_STATES:
+            order.record_fill(found.fill_count - order.filled_size, float(found.fill_price), now)
+        _closed_at_venue(order, found, now)
+    record = venue_record(order, found.status if found else "not_found", "LIVE", now,
+                          found.fill_count if found else 0, found.fill_price if found else None,
+                          found.evidence_hash if found else None, found.venue_order_id if found else None)
+    return kalshi_venue_record(app, record, now)
 
 
 def _closed_at_venue(order: Order, answer: VenueSubmission, now: datetime) -> None:
@@ -322,12 +361,16 @@ def _closed_at_venue(order: Order, answer: VenueSubmission, now: datetime) -> No
 
 
 def kalshi_venue_record(app: PaulpApplication, record: dict[str, object], now: datetime) -> VenueOrder:
-    """The Kalshi venue-order record (what ``/admin/trades`` lists) for ``record["order_id"]``: created, or
-    updated with what changed; the caller saves it with the aggregate whose change it reports."""
-    oid = str(record["order_id"])
+    """The Kalshi venue-order record (what ``/admin/trades`` lists) of our order ``record["client_order_id"]``
+    (its key: known before Kalshi names the order): created, or updated with what changed; a venue order id
+    once recorded is never replaced by an answer without one. The caller saves it with the aggregate whose
+    change it reports."""
+    oid = str(record["client_order_id"])
     try:
         vo: VenueOrder = app.repository.get(VenueOrder.id_for("kalshi", oid))
-        vo.update({**record, "venue": "kalshi"}, now)
+        kept = {"order_id": vo.record["order_id"]} if record.get("order_id") is None and vo.record.get("order_id") \
+            else {}
+        vo.update({**record, **kept, "venue": "kalshi"}, now)
     except AggregateNotFoundError:
         vo = VenueOrder("kalshi", oid, {**record, "venue": "kalshi"}, now)
     return vo

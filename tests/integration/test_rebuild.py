@@ -61,7 +61,8 @@ def order(container: Container, i: int) -> None:
     """The i-th paper order, filled, on its own market (orders are spaced as the risk rules require)."""
     at = NOW + timedelta(seconds=7 * i)
     container.clock.set(at)  # type: ignore[attr-defined]
-    market = StaticMarketData({TICKERS[i]: replace(facts(TICKERS[i]), last_price_update=at - timedelta(seconds=5))})
+    market = StaticMarketData({TICKERS[i]: replace(facts(TICKERS[i]), last_price_update=at - timedelta(seconds=5),
+                                                   category=f"rebuild-{i}")})  # no category fills up (I4)
     out = container.pipeline(market).process(signal(f"reb-{i}", TICKERS[i], size=SIZE))
     assert out.state == "FILLED", out
 
