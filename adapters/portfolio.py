@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from paulp.domain.clock import Clock
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
+from paulp.domain.risk_correlation import GraphEdge, GraphNode, correlated_markets
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, PortfolioSnapshot, Position
 from paulp.domain.strategy_registry import find_strategy
 
@@ -36,6 +37,12 @@ _EXPOSURE = (
     " LEFT JOIN LATERAL (SELECT o.category FROM views.orders o WHERE o.ticker = p.ticker AND o.category IS NOT NULL"
     " ORDER BY o.created_at DESC, o.order_id DESC LIMIT 1) c ON true"
     " WHERE p.contracts > 0 AND m.result IS NULL"
+)
+# Graph edges naming the market on either side (§3.4: "source or target"), in a stable order so that the
+# first edge to a market wins the same way every time.
+_EDGES = (
+    "SELECT market_id, related_market_id, correlation_score, correlation_type FROM views.event_graph_edges"
+    " WHERE market_id = %s OR related_market_id = %s ORDER BY market_id, related_market_id"
 )
 _EXITS = ("SELECT realized_pnl_usd, updated_at FROM views.position_exits"
           " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s) AND mode = %s")
@@ -99,19 +106,21 @@ class ViewPortfolio:
             closes, unrealised = _closes_and_unrealised(conn, _names(strategy), mode)
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        correlated: tuple[CorrelatedMarket, ...] | None
-        try:
-            with self.pool.connection() as conn:
-                edges = conn.execute(
-                    "SELECT related_market_id, correlation_score, correlation_type FROM views.event_graph_edges"
-                    " WHERE market_id = %s", (market_id,)).fetchall()
-            correlated = tuple(CorrelatedMarket(m, s, t) for m, s, t in edges)
-        except Exception:
-            log.exception("event graph lookup failed for %s", market_id)
-            correlated = None
         return PortfolioSnapshot(
-            portfolio_value=capital, positions=positions, correlated_markets=correlated,
+            portfolio_value=capital, positions=positions, correlated_markets=self._correlated(market_id, now),
             daily_pnl=loss_window_pnl(closes, unrealised, midnight),
             weekly_pnl=loss_window_pnl(closes, unrealised, now - WEEK),
             max_drawdown=current_drawdown(capital, closes, unrealised),
         )
+
+    def _correlated(self, market_id: str, now: datetime) -> tuple[CorrelatedMarket, ...] | None:
+        """Markets the stored graph edges relate to ``market_id`` on either side, scored as §3.4 scores them
+        (ADR 0300); None when they cannot be read, so the check fails closed."""
+        try:
+            with self.pool.connection() as conn:
+                rows = conn.execute(_EDGES, (market_id, market_id)).fetchall()
+        except Exception:
+            log.exception("event graph lookup failed for %s", market_id)
+            return None
+        edges = [GraphEdge(GraphNode(a), GraphNode(b), kind, weight) for a, b, weight, kind in rows]
+        return correlated_markets(market_id, now, edges=edges)

@@ -81,3 +81,55 @@ def test_category_exposure_when_position_market_has_no_category_then_it_counts_a
     unknown = _weather_order(system, clock, book, "wx-unk", "KXUNK-D")
     assert unknown.state == "RISK_REJECTED", unknown
     assert _denied_ids(system, unknown.order_id) == ["I4_MAX_CATEGORY_EXPOSURE"]
+
+
+# ------------------------------------------------------------------------------------ I3 correlated markets
+
+
+def _edges(system, *rows: tuple[str, str, float, str]) -> None:
+    """Graph edges as an operator declares them (the spec names no writer, ADR 0300)."""
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        for row in rows:
+            conn.execute("INSERT INTO views.event_graph_edges (market_id, related_market_id, correlation_score,"
+                         " correlation_type) VALUES (%s, %s, %s, %s)", row)
+
+
+def test_correlated_markets_when_edges_name_the_market_on_either_side_then_both_read_and_capped_by_type(clocked):
+    # Arrange: the target is the edge's related market in two rows and its market in one
+    system, _ = clocked
+    _edges(system, ("KXB", "KXA", 1.0, "correlated_with"), ("KXA", "KXC", 0.95, "same_series"),
+           ("KXD", "KXA", 0.9, "tagged_with_topic"), ("KXE", "KXF", 1.0, "correlated_with"))
+    # Act
+    found = system.portfolio().snapshot("weather", "KXA", "PAPER").correlated_markets
+    # Assert: score = weight capped by the edge type (§3.4); an edge not naming KXA is not read
+    assert found is not None
+    assert sorted((c.market_id, c.correlation_score, c.correlation_type) for c in found) == [
+        ("KXB", 1.0, "correlated_with"), ("KXC", 0.8, "same_series"), ("KXD", 0.5, "tagged_with_topic")]
+
+
+def test_market_exposure_when_held_markets_are_correlated_through_reverse_edges_then_i3_blocks(clocked):
+    # Arrange: about $43 held in each of two markets the graph relates to KXCOR-A (stored as B->A, C->A)
+    system, clock = clocked
+    book = {"KXCOR-A": "a", "KXCOR-B": "b", "KXCOR-C": "c", "KXCOR-D": "d"}
+    _fill(system, clock, book, ["KXCOR-B", "KXCOR-C", "KXCOR-B", "KXCOR-C"])
+    _edges(system, ("KXCOR-B", "KXCOR-A", 1.0, "correlated_with"), ("KXCOR-C", "KXCOR-A", 0.9, "correlated_with"))
+    # Act: $12.60 + $43 + $43 x 0.9 over weather's $300 = 31.4 % > 15 %; an uncorrelated market: 4.2 %
+    blocked = _weather_order(system, clock, book, "wx-cor", "KXCOR-A")
+    other = _weather_order(system, clock, book, "wx-free", "KXCOR-D")
+    # Assert
+    assert blocked.state == "RISK_REJECTED", blocked
+    assert _denied_ids(system, blocked.order_id) == ["I3_MAX_MARKET_EXPOSURE"]
+    assert other.state == "FILLED", (other, _denied_ids(system, other.order_id))
+
+
+def test_correlation_lookup_when_edges_cannot_be_read_then_order_blocked_and_breaker_counter_untouched(clocked):
+    # Arrange: the edge table is gone (a storage failure of the correlation input)
+    system, clock = clocked
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE views.event_graph_edges RENAME TO event_graph_edges_gone")
+    # Act
+    out = _weather_order(system, clock, {"KXCOR-A": "a"}, "wx-nolookup", "KXCOR-A")
+    # Assert: fail closed (§3.4), and not a risk failure for the breaker (§2.3)
+    assert out.state == "RISK_REJECTED", out
+    assert _denied_ids(system, out.order_id) == ["I3_CORRELATION_LOOKUP"]
+    assert system.breaker.get().consecutive_failures == 0
