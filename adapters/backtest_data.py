@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from paulp.domain.backtest import Bar
+from paulp.domain.prices import venue_quote
 
 
 class BacktestDataError(ValueError):
@@ -47,8 +48,7 @@ def _cents(value: Any, where: str) -> int | None:
         raise BacktestDataError(f"{where}: price {value!r} is not a number") from None
     if not math.isfinite(x) or not 0 <= x <= 1:
         raise BacktestDataError(f"{where}: price {value!r} is outside 0..1")
-    c = round(x * 100)
-    return c if 1 <= c <= 99 else None
+    return venue_quote(round(x * 100))  # ADR 0305
 
 
 def _close(candle: Mapping[str, Any], book: str, where: str) -> int | None:

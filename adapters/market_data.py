@@ -11,6 +11,7 @@ from typing import Any
 from paulp.domain.clock import Clock
 from paulp.domain.execution_orders import MarketSnapshot
 from paulp.domain.ports import MarketFacts
+from paulp.domain.prices import venue_quote
 
 
 class StaticMarketData:
@@ -27,7 +28,7 @@ def _cents(value: Any) -> int | None:
     if value is None:
         return None
     c = round(float(value) * 100)
-    return c if 1 <= c <= 99 else None
+    return venue_quote(c) if 0 <= c <= 100 else None  # 0 / 100: an empty side (ADR 0305)
 
 
 class CandleMarketData:

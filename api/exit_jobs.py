@@ -2,10 +2,11 @@
 
 A position is judged at the side mid of its last mark, and only if that mark is fresh: on a stale or
 missing mark nothing is decided (a stop must not fire on an old price, nor be skipped silently — the
-report lists it). Resolved markets are left to settlement: no exit is decided there, and one left unfinished
-(a LIVE sell in doubt) is only looked up at Kalshi by client order id, never sent. A position is exited in
-its own mode (positions are kept per mode, ADR 0262): paper on paper, LIVE at Kalshi, whatever its
-strategy's status is now.
+report lists it). Nor on a one-sided book (Kalshi's bid 0 / ask 100, ADR 0305): no rule fires on a mid half
+made of the 50-cent stand-in; the report lists it under ``noQuote`` and only an unfinished exit is carried on.
+Resolved markets are left to settlement: no exit is decided there, and one left unfinished (a LIVE sell in
+doubt) is only looked up at Kalshi by client order id, never sent. A position is exited in its own mode
+(positions are kept per mode, ADR 0262): paper on paper, LIVE at Kalshi, whatever its strategy's status is now.
 Exits run in every breaker state: HALT stops new risk, and closing is what the operator docs leave open in
 HALT. A LIVE exit never sells more than Kalshi says we hold (read once per run): on Kalshi, selling what is
 not held opens the opposite position.
@@ -43,8 +44,8 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     now = container.clock.now()
     with container.pool.connection() as conn:
         rows = conn.execute(OPEN_POSITIONS).fetchall()
-    report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "errors": [],
-                              "notHeld": [], "resolved": 0}
+    report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "noQuote": [],
+                              "errors": [], "notHeld": [], "resolved": 0}
     work: list[tuple[ExitCandidate, Any]] = []
     settled: list[ExitCandidate] = []  # LIVE positions in resolved markets: only an unfinished exit is finished
     for strategy, ticker, side, mode, contracts, cost, opened, exits, yb, ya, nb, na, observed, result in rows:
@@ -56,13 +57,19 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                                              None))
             continue
         quotes = Quotes(yb, ya, nb, na)
-        current = quotes.side_price(side) if observed is not None else None
-        if current is None or now - observed > MAX_MARK_AGE:
+        if observed is None or quotes.side_price(side) is None or now - observed > MAX_MARK_AGE:
             report["staleMarks"].append({"strategy": strategy, "ticker": ticker, "side": side, "mode": mode,
                                          "markedAt": observed.isoformat() if observed else None})
             continue
-        report["checked"] += 1
         entry = cost / contracts
+        current = quotes.two_sided_price(side)
+        if current is None:  # a side of the held book is empty: no rule fires on it; an unfinished exit goes on
+            report["noQuote"].append({"strategy": strategy, "ticker": ticker, "side": side, "mode": mode,
+                                      "markedAt": observed.isoformat()})
+            work.append((ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry,
+                                       quotes.side_price(side) or entry, quotes.side_bid(side)), None))
+            continue
+        report["checked"] += 1
         candidate = ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry, current,
                                   quotes.side_bid(side))
         decision = evaluate_exit(entry, current, holding_hours(opened, now), contracts) if 0 < entry < 100 else None

@@ -10,7 +10,10 @@ Prices are side-native (ADR 0161): a NO position is valued on the NO book, and P
 ``(price - entry) * contracts`` for both sides. A position's current price is the mid of its own side's
 book (a missing quote counts as 50 cents, as for execution, §5.3); with no quote on either side of
 either book there is no mark, and the position is shown at its entry price (unrealised 0), as the
-dashboard spec says ("current_price falls back to entry").
+dashboard spec says ("current_price falls back to entry"). Kalshi's empty side (bid 0, ask 100) is a
+missing quote, read so by ``Quotes`` itself, recorded events included (ADR 0305). An exit is judged only on
+a two-sided book of the held side (``two_sided_price``): a mid half made of the 50-cent stand-in is a
+valuation, not a price to sell on.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
-from paulp.domain.prices import execution_mid
+from paulp.domain.prices import execution_mid, venue_quote
 
 RESULTS = ("YES", "NO", "VOID")
+_QUOTE_FIELDS = ("yes_bid", "yes_ask", "no_bid", "no_ask")
 # Unchanged quotes read again are recorded once the last record is this old, so a quiet market's mark stays
 # current for the exit monitor (trading §3.5 judges only marks at most 10 minutes old; ADR 0290).
 CONFIRM_AFTER = timedelta(minutes=5)
@@ -47,8 +51,12 @@ class Quotes:
     no_bid: int | None = None
     no_ask: int | None = None
 
+    def __post_init__(self) -> None:
+        for name in _QUOTE_FIELDS:  # Kalshi's empty side, also in events recorded before ADR 0305
+            object.__setattr__(self, name, venue_quote(getattr(self, name)))
+
     def check(self) -> Quotes:
-        for name in ("yes_bid", "yes_ask", "no_bid", "no_ask"):
+        for name in _QUOTE_FIELDS:
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 100:
                 raise InvalidMark(f"{name} {value} is outside 0..100 cents")
@@ -67,12 +75,24 @@ class Quotes:
             return 100 - execution_mid(*other)
         return None
 
+    def side_book(self, side: str) -> tuple[int | None, int | None]:
+        """The side's (bid, ask): its own quotes, each else the complement of the other book's opposite one."""
+        bid, ask = (self.yes_bid, self.yes_ask) if side == "YES" else (self.no_bid, self.no_ask)
+        other_bid, other_ask = (self.no_bid, self.no_ask) if side == "YES" else (self.yes_bid, self.yes_ask)
+        if bid is None and other_ask is not None:
+            bid = 100 - other_ask
+        if ask is None and other_bid is not None:
+            ask = 100 - other_bid
+        return bid, ask
+
     def side_bid(self, side: str) -> int | None:
         """What the side can be sold at now: its own bid, else the complement of the other side's ask."""
-        own, other_ask = (self.yes_bid, self.no_ask) if side == "YES" else (self.no_bid, self.yes_ask)
-        if own is not None:
-            return own
-        return 100 - other_ask if other_ask is not None else None
+        return self.side_book(side)[0]
+
+    def two_sided_price(self, side: str) -> float | None:
+        """The side's mid only when someone bids and someone offers it; else None: no price to exit on."""
+        bid, ask = self.side_book(side)
+        return None if bid is None or ask is None else (bid + ask) / 2
 
 
 def settlement_price_cents(result: str, side: str, avg_entry_cents: Decimal) -> Decimal:

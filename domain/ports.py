@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from paulp.domain.execution_orders import MarketSnapshot, VenueOrder
+from paulp.domain.prices import NO_QUOTE_SPREAD
 from paulp.domain.risk_input import PortfolioSnapshot
 
 
@@ -28,6 +29,12 @@ class MarketFacts:
         bid, ask = (self.snapshot.yes_bid, self.snapshot.yes_ask) if side == "YES" else (
             self.snapshot.no_bid, self.snapshot.no_ask)
         return None if bid is None or ask is None else (ask - bid) / 100
+
+    def risk_spread(self, side: str) -> float:
+        """The spread the risk check (I10) is given: a side without both quotes is as wide as a book can be,
+        never 0 (fail closed; ADR 0305)."""
+        spread = self.spread(side)
+        return NO_QUOTE_SPREAD if spread is None else spread
 
 
 class MarketDataPort(Protocol):

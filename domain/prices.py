@@ -11,9 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 KALSHI_TAKER_FEE_BPS = 107
 MISSING_QUOTE_CENTS = 50
+# Kalshi reports an empty side of a book as a bid of 0 and an ask of 100 cents: neither is a price (§0: 1..99).
+NO_BID_CENTS = 0
+NO_ASK_CENTS = 100
+# A book with an empty side, as a spread check reads it: the whole 0..100 range (fail closed; ADR 0305).
+NO_QUOTE_SPREAD = 1.0
+_Cents = TypeVar("_Cents", int, float)
 
 
 def half_up(x: float) -> int:
@@ -35,6 +42,17 @@ def fixed(value: float, places: int) -> str:
     """Format like JavaScript's ``toFixed``: exact binary value, ties away from zero."""
     quantum = Decimal(1).scaleb(-places)
     return str(Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def venue_quote(cents: _Cents | None) -> _Cents | None:
+    """A venue quote as the domain reads it: None when that side of the book is empty (ADR 0305).
+
+    The one reading of Kalshi's empty side (bid 0, ask 100) for every place quotes enter: marks, exits,
+    execution (paper fills, limit prices, spread checks), backtests. Values outside 0..100 are left for the
+    caller's own validation to refuse."""
+    if cents is None or cents in (NO_BID_CENTS, NO_ASK_CENTS):
+        return None
+    return cents
 
 
 def execution_mid(bid: float | None, ask: float | None) -> float:

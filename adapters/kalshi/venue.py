@@ -21,6 +21,7 @@ from paulp.adapters.kalshi.client_errors import (
     VenueResponseInvalid,
 )
 from paulp.domain.execution_orders import MAX_PRICE_CENTS, MIN_PRICE_CENTS, MarketSnapshot, VenueOrder
+from paulp.domain.prices import venue_quote
 
 T = TypeVar("T")
 
@@ -236,8 +237,9 @@ def _time(value: Any) -> datetime | None:
 def parse_market(raw: dict[str, Any]) -> MarketSnapshot:
     return MarketSnapshot(
         ticker=str(raw.get("ticker", "")), status=str(raw.get("status", "")),
-        yes_bid=_opt_int(raw.get("yes_bid")), yes_ask=_opt_int(raw.get("yes_ask")),
-        no_bid=_opt_int(raw.get("no_bid")), no_ask=_opt_int(raw.get("no_ask")),
+        # an empty side (bid 0, ask 100) is a missing quote, not a price (ADR 0305)
+        yes_bid=venue_quote(_opt_int(raw.get("yes_bid"))), yes_ask=venue_quote(_opt_int(raw.get("yes_ask"))),
+        no_bid=venue_quote(_opt_int(raw.get("no_bid"))), no_ask=venue_quote(_opt_int(raw.get("no_ask"))),
         volume_24h=None if raw.get("volume_24h") is None else float(raw["volume_24h"]),
         settlement_time=_time(raw.get("expected_expiration_time")), close_time=_time(raw.get("close_time")),
         category=raw.get("category"),

@@ -450,3 +450,20 @@ def test_paper_exit_when_mark_mid_is_a_half_cent_then_sell_record_limit_rounds_h
     trades = system.client.get("/admin/trades?mode=PAPER", headers=AUTH).json()["trades"]
     [sell] = [t for t in trades if t["order_id"] == done["clientOrderId"]]
     assert (sell["limit_price"], sell["fill_price"]) == (41, 40.5)
+
+
+def test_monitor_when_kalshi_reports_no_bid_as_0_then_no_exit_on_that_mark_and_listed_as_no_quote(system: System):
+    """Kalshi's empty side (bid 0 / ask 100) is no quote: a YES position at 43 with nobody bidding is not
+    stopped out at a made-up mid of 21 (ADR 0305)."""
+    _paper_position(system)
+    _mark(system, PAPER_TICKER, Quotes(0, 42, 58, 100))
+    head = system.head()
+    report = monitor_exits(system.container)
+    assert report["exits"] == [] and system.head() == head
+    assert [q["ticker"] for q in report["noQuote"]] == [PAPER_TICKER] and report["checked"] == 0
+    with psycopg.connect(system.container.database_url) as conn:
+        [(bid, ask)] = conn.execute("SELECT yes_bid, yes_ask FROM views.market_marks WHERE ticker = %s",
+                                    (PAPER_TICKER,)).fetchall()
+    assert (bid, ask) == (None, 42)  # recorded as missing, not as a price of 0
+    [position] = system.client.get("/admin/positions", headers=AUTH).json()["positions"]
+    assert position["currentPriceCents"] == 46.0  # valued at the §5.3 mid: the missing bid counts as 50

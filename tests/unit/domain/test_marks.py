@@ -135,3 +135,32 @@ def test_observe_when_quotes_unchanged_then_recorded_again_only_once_the_last_re
     assert mark.observe(quotes, T0 + timedelta(minutes=5), None) is True
     assert (mark.quotes, mark.at) == (quotes, T0 + timedelta(minutes=5))
     assert mark.observe(quotes, T0 + timedelta(minutes=6), None) is False
+
+
+# -------------------------------------------------------------- Kalshi's empty side: bid 0 / ask 100 (ADR 0305)
+
+
+@pytest.mark.parametrize(("quotes", "side", "price"), [
+    (Quotes(0, 40, 60, 100), "YES", 45.0),  # nobody bids YES: the missing bid counts as 50, not 0 (§5.3)
+    (Quotes(0, 40, 60, 100), "NO", 55.0),
+    (Quotes(30, 100, 0, 70), "YES", 40.0),  # nobody offers YES
+    (Quotes(0, 100, 0, 100), "YES", None),  # an empty market: no mark at all
+])
+def test_side_price_when_kalshi_reports_an_empty_side_as_0_or_100_then_read_as_missing(quotes, side, price) -> None:
+    assert quotes.side_price(side) == price
+
+
+def test_quotes_when_built_from_kalshi_empty_side_values_then_equal_to_missing_quotes() -> None:
+    assert Quotes(0, 40, 60, 100) == Quotes(None, 40, 60, None)
+    assert Quotes(0, 40, 60, 100).side_bid("YES") is None  # nothing to sell YES into
+
+
+@pytest.mark.parametrize(("quotes", "side", "price"), [
+    (Quotes(40, 44, 56, 60), "YES", 42.0),
+    (Quotes(40, 44, None, None), "NO", 58.0),  # the NO book from the YES book's complement
+    (Quotes(0, 40, 60, 100), "YES", None),  # one side empty: no price to judge an exit on
+    (Quotes(0, 40, 60, 100), "NO", None),
+    (Quotes(40, None, None, None), "YES", None),
+])
+def test_two_sided_price_when_a_side_of_the_held_book_is_empty_then_none(quotes, side, price) -> None:
+    assert quotes.two_sided_price(side) == price
