@@ -60,8 +60,7 @@ def resolve_doubt(container: Any, order: Order, port: VenuePort | None) -> Order
     except Exception as exc:
         log.exception("in-doubt lookup of order %s failed", order.order_id)
         return f"in_doubt: venue lookup failed ({type(exc).__name__})"
-    settle_lost_submission(order, found, container.clock.now())
-    container.orders.save(order)
+    container.orders.save(order, settle_lost_submission(container.orders, order, found, container.clock.now()))
     if found is None:
         return "not_at_venue: the lost submission never reached Kalshi (ERROR)"
     return order if order.state in WORKING_STATES else f"resolved: {order.state.value}"

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -32,7 +33,7 @@ from paulp.domain.execution_policy import (
     mode_for_strategy,
     policy_for_mode,
 )
-from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, OrderState
+from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, WORKING_STATES, OrderState
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.prices import prob_to_cents
@@ -50,6 +51,7 @@ from paulp.domain.strategies.weather import VENUE as WEATHER_VENUE
 from paulp.domain.strategies.weather import WeatherSignal
 from paulp.domain.throttle import ExecutionThrottle
 
+log = logging.getLogger("paulp.orders.execute")
 EXECUTE_BATCH = 10
 MAX_THROTTLE_WAIT_S = 30.0  # a batch waits out its throttle up to this much in all, then defers the rest
 CATALOGUE_PAGES = 5
@@ -245,10 +247,21 @@ def resumable_orders(container: Any, limit: int = EXECUTE_BATCH) -> list[tuple[s
 
 
 def _record_error(container: Any, order_id: str, message: str) -> None:
-    order = container.orders.find(order_id)  # the last saved state, not the half-driven copy
-    if order is not None and order.state not in TERMINAL_STATES:
-        order.record_error(message, container.clock.now())
+    """§1.4.12 for an order the step failed on, as the log holds it (not the half-driven copy). An order that
+    may be at Kalshi (SUBMITTING, or working there) keeps the error without going to ERROR: ERROR is
+    retryable, and a retry would send it again; ``advance`` settles it by client order id (ADR 0293)."""
+    order = container.orders.find(order_id)
+    if order is None or order.state in TERMINAL_STATES:
+        return
+    now = container.clock.now()
+    if order.state == OrderState.SUBMITTING or order.state in WORKING_STATES:
+        order.note_error(message, now)
+    else:
+        order.record_error(message, now)
+    try:
         container.orders.save(order)
+    except Exception:  # the store that failed the step may fail this too: the batch goes on
+        log.exception("order %s: its error could not be recorded", order_id)
 
 
 def by_priority(rows: list[tuple[str, str, str]], orders: Mapping[str, Order | None]) -> list[tuple[str, str, str]]:

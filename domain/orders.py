@@ -322,6 +322,12 @@ class Order(OrderRecord):
         if is_transition_allowed(self.state, S.ERROR):
             self._move(S.ERROR, message, now)
 
+    def note_error(self, message: str, now: datetime) -> None:
+        """Keep an error without a transition: the order may be at the venue, where ERROR (retryable) could
+        send it again; the venue is asked by client order id instead (ADR 0293)."""
+        require_aware(now)
+        self._error_recorded(message, now)
+
     def record_replacement(self, replacement_order_id: str, now: datetime) -> None:
         """Mark a closed, unfilled remainder as replaced (§1.5); once only, so one replacement per order."""
         require_aware(now)

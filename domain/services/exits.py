@@ -185,19 +185,23 @@ class ExitsService:
             size = min(sub.fill_count, ex.contracts)
             price = float(sub.fill_price if sub.fill_price is not None else (limit or ex.observed_price))
             ex.fill(size, price, now, sub.venue_order_id, sub.evidence_hash)
-            self.save(ex, self._sell_record(ex, "filled", now, size, price, sub.evidence_hash, limit))
+            self.save(ex, self._sell_record(ex, "filled", now, size, price, sub.evidence_hash, limit,
+                                            sub.venue_order_id or None))
         else:
             ex.fail(f"venue answered {sub.status} with nothing filled (order {sub.venue_order_id}){note}", now)
-            self.save(ex, self._sell_record(ex, sub.status, now, evidence=sub.evidence_hash, limit=limit))
+            self.save(ex, self._sell_record(ex, sub.status, now, evidence=sub.evidence_hash, limit=limit,
+                                            venue_order_id=sub.venue_order_id or None))
         return ex
 
     def _sell_record(self, ex: PositionExit, status: str, now: datetime, fill_count: int = 0,
                      fill_price: float | None = None, evidence: str | None = None,
-                     limit: int | None = None) -> VenueOrder:
+                     limit: int | None = None, venue_order_id: str | None = None) -> VenueOrder:
+        """The sell's execution-order row: a LIVE one's ``order_id`` is Kalshi's, None until Kalshi has named
+        the order (ADR 0294); a paper one's is the client order id."""
         oid, stamp = ex.client_order_id, iso_utc(now)
         record: dict[str, object] = {
-            "order_id": oid, "client_order_id": oid, "ticker": ex.ticker, "side": ex.side.lower(),
-            "action": "sell", "order_type": "limit", "requested_size": ex.contracts,
+            "order_id": oid if ex.mode == "PAPER" else venue_order_id, "client_order_id": oid, "ticker": ex.ticker,
+            "side": ex.side.lower(), "action": "sell", "order_type": "limit", "requested_size": ex.contracts,
             "limit_price": limit if limit is not None else half_up(ex.observed_price), "status": status,
             "fill_count": fill_count, "fill_price": fill_price, "source_strategy": ex.strategy,
             "signal_id": f"exit:{ex.reason.value}", "execution_mode": ex.mode, "created_at": iso_utc(ex.decided_at),

@@ -257,18 +257,16 @@ class OrderPipeline:
     def _answer_not_saved(self, order_id: str, exc: Exception, now: datetime) -> Order:
         """After the send, the venue's answer could not be read into the order or saved. The order may rest or
         have filled at Kalshi, so it is left in doubt, to be settled by client order id (``settle_lost_submission``)
-        like a lost answer: never ERROR, which a retry would send again. If even that cannot be saved it stays
-        SUBMITTING, which ``advance`` recovers the same way after the stale timeout; the error is raised."""
-        log.error("order %s: the venue call was made but its result could not be recorded (%s: %s); left in doubt",
-                  order_id, type(exc).__name__, exc)
+        like a lost answer: never ERROR, which a retry would send again (ADR 0293). If even that cannot be saved it
+        stays SUBMITTING, which ``advance`` recovers the same way after the stale timeout, and the error is raised;
+        so it is when another writer recorded the outcome first (what it recorded stands)."""
         stored = self.orders.find(order_id)
         if stored is None or stored.state != S.SUBMITTING:
-            if stored is None:
-                raise exc
-            return stored  # another writer recorded the outcome first: what it recorded stands
-        detail = f"Venue result not recorded ({type(exc).__name__}); look up by client order id"
+            raise exc
+        log.error("order %s: sent to the venue, but its answer could not be recorded (%s: %s); left in doubt",
+                  order_id, type(exc).__name__, exc)
         try:
-            stored.mark_submission_in_doubt(detail, now)
+            stored.mark_submission_in_doubt(f"Venue answer not recorded ({type(exc).__name__})", now)
             self.orders.save(stored, self._venue_order(venue_record(stored, "unknown", "LIVE", now), now))
         except Exception:
             log.exception("order %s: the in-doubt record could not be saved either; it stays SUBMITTING", order_id)
