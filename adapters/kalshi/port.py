@@ -28,24 +28,29 @@ REFUSED = (VenueRequestRejected, VenueNotFound)  # 4xx answers: the venue placed
 
 
 def fill_price(record: VenueOrderRecord) -> float | None:
-    """What the order's filled contracts cost each on average, in cents of the order's side (a NO order: NO
-    cents); None when nothing filled (ADR 0282).
+    """What the order's filled contracts went for each on average, in cents of the order's side (a NO order: NO
+    cents); None when nothing filled (ADRs 0282, 0296).
 
-    Kalshi fills a limit at the resting price when that is better and reports the cost of the fills
-    (``taker_fill_cost`` + ``maker_fill_cost``), so a buy is booked at cost / count, the cost-weighted average
-    over the price levels it took. The limit is used only where that cost cannot be read as the price of the
-    order's side: a sell (whose reported cost is not documented in the sold side's terms), an answer without
-    a fill cost, or a cost no buy at this limit could have (logged)."""
+    Kalshi fills a limit at the resting price when that is better and reports the fills' money
+    (``taker_fill_cost`` + ``maker_fill_cost``), so a fill is booked at that money / count, the average over the
+    price levels it took: what a buy paid, what a sell received. That money is read in the order side's cents.
+    The limit is booked only where it cannot be such a price: an answer without a fill cost, or an average no
+    fill at this limit could have (a buy above its limit, a sell below it: logged)."""
     if not record.filled_count:
         return None
     limit = record.yes_price if record.side.lower() == "yes" else record.no_price
     cost = record.fill_cost_cents
-    if record.action.lower() != "buy" or cost is None:
+    if cost is None:
         return limit
     average = cost / record.filled_count
-    if limit is not None and not 1 <= average <= limit:
-        log.warning("order %s: fill cost %s for %d contracts is not a price a %s buy limited at %s can fill at;"
-                    " booked at the limit", record.order_id, cost, record.filled_count, record.side, limit)
+    if limit is None:
+        low, high = 1, 99
+    else:
+        low, high = (1, limit) if record.action.lower() == "buy" else (limit, 99)
+    if not low <= average <= high:
+        log.warning("order %s: fill money %s for %d contracts is not a price a %s %s limited at %s can fill at;"
+                    " booked at the limit", record.order_id, cost, record.filled_count, record.side,
+                    record.action, limit)
         return limit
     return float(average)
 

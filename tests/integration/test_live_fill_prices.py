@@ -14,8 +14,10 @@ import pytest
 
 from paulp.adapters.kalshi.port import fill_price
 from paulp.adapters.kalshi.venue import fill_cost_cents, parse_order
+from paulp.api.exit_jobs import monitor_exits
+from paulp.domain.marks import Quotes
 from paulp.domain.services.pipeline import TradeSignal
-from tests.integration.helpers import facts
+from tests.integration.helpers import NOW, facts
 from tests.integration.kalshi_system import AUTH, System
 
 pytestmark = pytest.mark.integration
@@ -102,3 +104,63 @@ def test_order_object_when_only_fixed_point_fields_then_counts_prices_and_fill_p
     assert (record.filled_count, record.remaining_count, record.count) == (30, 0, 30)
     assert (record.yes_price, record.no_price) == (55, 45)
     assert fill_price(record) == 42
+
+
+def _stopped_live_position(system: System, sid: str, side: str, size: int) -> tuple[str, int]:
+    """``size`` LIVE contracts of ``side`` bought at the fake's ask, then a stop: the mark falls to a ``side`` bid of
+    ``limit`` (the sell's limit), while the fake's book rests better ``side`` bids above it. (ticker, limit)."""
+    ticker, out = system.live_order(sid, size=size) if side == "YES" else _no_fill(system, sid, size)
+    assert out.state == "FILLED", out
+    order = system.container.orders.find(out.order_id)
+    assert order is not None and order.avg_fill_price is not None
+    limit = int(order.avg_fill_price * 0.9)  # a stop: at or below 97 % of the entry
+    better = [(limit + 3, 10), (limit + 2, 100)]  # bids of the held side above the mark: the sell takes these
+    other = [(100 - limit - 5, 100)]
+    system.exchange.set_book(ticker, yes=better if side == "YES" else other, no=other if side == "YES" else better)
+    bid, ask = limit, limit + 1
+    quotes = Quotes(bid, ask, 99 - bid, 100 - bid) if side == "YES" else Quotes(99 - bid, 100 - bid, bid, ask)
+    assert system.container.markets.observe(ticker, quotes, NOW, None)
+    system.project("orders", "venue_orders", "market_marks")
+    return ticker, limit
+
+
+def _no_fill(system: System, sid: str, size: int) -> tuple[str, object]:
+    ticker = system.tradable_ticker()
+    m = system.exchange.markets[ticker]
+    seen = facts(ticker)
+    seen = replace(seen, snapshot=replace(seen.snapshot, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
+                                          no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"]))
+    return ticker, system.process_live(seen, TradeSignal(signal_id=sid, strategy="bonding", ticker=ticker,
+                                                         side="NO", requested_size=size, max_price=100 - m["yes_bid"],
+                                                         model_probability=0.4, edge=0.18, confidence=0.8))
+
+
+@pytest.mark.parametrize(("side", "size"), [("YES", 40), ("NO", 30)])  # LIVE risk: >= $10, <= 5 % of capital
+def test_live_sell_when_resting_bids_are_above_limit_then_booked_at_the_proceeds_not_the_limit(system, side, size):
+    """A stop sells the position at the mark's bid; Kalshi fills 10 at limit + 3 and the rest at limit + 2 (the
+    resting bids of the held side): the exit, the trades view and the realised PnL carry what it got."""
+    _, limit = _stopped_live_position(system, f"fp-sell-{side.lower()}", side, size)
+    [done] = monitor_exits(system.container)["exits"]
+    [sold] = [o for o in system.exchange.orders if o["action"] == "sell"]
+    assert sold[f"{side.lower()}_price"] == limit and sold["fill_count"] == size  # the limit went out unchanged
+    assert (done["mode"], done["state"], done["contracts"]) == ("LIVE", "FILLED", size)
+    proceeds = (10 * (limit + 3) + (size - 10) * (limit + 2)) / size
+    assert done["exitPrice"] == pytest.approx(proceeds)
+    system.project("orders", "venue_orders")
+    trades = system.client.get("/admin/trades?venue=kalshi&mode=LIVE", headers=AUTH).json()["trades"]
+    [sell] = [t for t in trades if t["action"] == "sell"]
+    assert (sell["fill_price"], sell["limit_price"]) == (pytest.approx(proceeds), limit)
+    assert sell["order_id"] == sold["order_id"] and sell["client_order_id"] == done["clientOrderId"]
+    entry = system.container.orders.find(next(t["client_order_id"] for t in trades if t["action"] == "buy"))
+    assert entry is not None and entry.avg_fill_price is not None
+    assert done["realizedPnlUsd"] == pytest.approx(size * (proceeds - entry.avg_fill_price) / 100)
+
+
+def test_fill_price_when_sell_cost_is_not_a_price_the_limit_allows_then_the_limit():
+    """A sell fills at its limit or better (higher): an average below the limit (e.g. a cost given in the other
+    side's cents) is not booked; the limit is, as before."""
+    raw = {"order_id": "o-2", "ticker": "KXT-1", "status": "executed", "side": "yes", "action": "sell",
+           "type": "limit", "yes_price": 95, "no_price": 5, "fill_count": 40, "remaining_count": 0,
+           "taker_fill_cost": 40 * 4, "maker_fill_cost": 0}
+    assert fill_price(parse_order(raw)) == 95
+    assert fill_price(parse_order({**raw, "taker_fill_cost": 40 * 96})) == 96
