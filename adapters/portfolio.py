@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -88,6 +89,17 @@ def current_drawdown(capital: float, closes: Sequence[tuple[datetime, Decimal]],
     return float((peak - equity) / peak) if peak > 0 and equity < peak else 0.0
 
 
+@dataclass(frozen=True)
+class BookValuation:
+    """Several strategies' book in one mode as one portfolio (the breaker's portfolio update, ADR 0301)."""
+
+    mode: str
+    total_value: float
+    daily_pnl: float
+    weekly_pnl: float
+    max_drawdown: float
+
+
 class ViewPortfolio:
     """The portfolio value is the order's strategy's capital (USD, §1.7 / §5.7; 0 for a strategy without an
     allocation, which fails every share-of-portfolio check); its daily and weekly PnL and drawdown come from
@@ -112,6 +124,18 @@ class ViewPortfolio:
             weekly_pnl=loss_window_pnl(closes, unrealised, now - WEEK),
             max_drawdown=current_drawdown(capital, closes, unrealised),
         )
+
+    def valuation(self, strategies: Sequence[str], mode: str) -> BookValuation:
+        """The strategies' capital summed, their closes and open positions in ``mode`` taken together, with the
+        windows and drawdown of the risk check (ADR 0286)."""
+        now = self.clock.now().astimezone(UTC)
+        capital = sum(self.capital_of(s) for s in strategies)
+        with self.pool.connection() as conn:
+            closes, unrealised = _closes_and_unrealised(conn, [n for s in strategies for n in _names(s)], mode)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return BookValuation(mode, capital, loss_window_pnl(closes, unrealised, midnight),
+                             loss_window_pnl(closes, unrealised, now - WEEK),
+                             current_drawdown(capital, closes, unrealised))
 
     def _correlated(self, market_id: str, now: datetime) -> tuple[CorrelatedMarket, ...] | None:
         """Markets the stored graph edges relate to ``market_id`` on either side, scored as §3.4 scores them

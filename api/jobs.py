@@ -28,6 +28,7 @@ from paulp.adapters.kalshi.venue import KalshiVenue
 from paulp.api.exit_jobs import monitor_exits
 from paulp.api.market_jobs import open_position_tickers, refresh_marks
 from paulp.api.order_timers_job import run_order_timers
+from paulp.api.portfolio_job import value_book
 from paulp.api.reconcile_job import reconcile_now
 from paulp.api.signal_jobs import execute_pending, scan_signals
 from paulp.api.venue_session import JobFailed, kalshi_env
@@ -94,6 +95,13 @@ def daily_report_job(container: Any, slot_minute: datetime | None) -> dict[str, 
     return daily_report(day, [MetricsInput(OrderState(state), created, filled) for state, created, filled in rows])
 
 
+def exits_job(container: Any) -> dict[str, Any]:
+    """§3.5 exits every 5 minutes, after the book is valued for the breaker (§2.3, ADR 0301): a failed
+    valuation is in the report and never keeps a stop from firing."""
+    portfolio = value_book(container)
+    return {**monitor_exits(container), "portfolio": portfolio}
+
+
 class JobBusy(JobFailed):
     """Raised when a run of the same job is still going (in this process or another one)."""
 
@@ -116,7 +124,7 @@ class JobRunner:
             "reconcile": lambda actor, _slot: reconcile_now(container, actor),
             "anchor": lambda _actor, _slot: anchor_job(container),
             "daily-report": lambda _actor, slot: daily_report_job(container, slot),
-            "exits": lambda _actor, _slot: monitor_exits(container),
+            "exits": lambda _actor, _slot: exits_job(container),
             "verify": lambda _actor, slot: verify_job(container, slot),
             "order-timers": lambda _actor, _slot: run_order_timers(container),
         }

@@ -114,6 +114,16 @@ def portfolio_alerts(total_value: float, daily_pnl: float, max_drawdown: float) 
     return alerts
 
 
+def _higher(latched: str | None, severity: str) -> str:
+    return "critical" if "critical" in (latched, severity) else severity
+
+
+def _alert_message(code: str, total_value: float, daily_pnl: float, max_drawdown: float) -> str:
+    if code == "DAILY_LOSS_ALERT":
+        return f"daily PnL {daily_pnl:.2f} USD of {total_value:.2f} USD"
+    return f"drawdown {max_drawdown * 100:.2f}%"
+
+
 class CircuitBreaker(Aggregate):
     """One breaker per scope ("global"); found again after a restart through its uuid5 id."""
 
@@ -140,6 +150,13 @@ class CircuitBreaker(Aggregate):
         message: str
         at: datetime
 
+    class PortfolioAlertsChanged(Aggregate.Event):
+        levels: dict[str, str]  # alert code -> highest severity since it last cleared
+        total_value: float
+        daily_pnl: float
+        max_drawdown: float
+        at: datetime
+
     class TailEvaluated(Aggregate.Event):
         hhi: float
         max_pct: float
@@ -161,6 +178,7 @@ class CircuitBreaker(Aggregate):
         self.last_state_change: datetime | None = None
         self.last_alert: str | None = None
         self.last_tail_hhi: float | None = None
+        self.portfolio_alert_levels: dict[str, str] = {}
 
     # ----------------------------------------------------------------- commands (decide)
 
@@ -235,6 +253,23 @@ class CircuitBreaker(Aggregate):
             if not tail.compliant:
                 self._escalate("Tail concentration breach", Trigger.TAIL, now)
         return tail
+
+    def portfolio_valued(self, total_value: float, daily_pnl: float, max_drawdown: float, now: datetime) -> bool:
+        """A scheduled valuation of the book as a portfolio update (§2.3; ADR 0301), latched so it does not
+        flap: an alert is raised when it appears or rises from warning to critical (a critical one escalating
+        one step), not again on every valuation that finds it still there, and it is re-armed only once the
+        figure is back below its warning threshold. Returns whether anything changed (and was recorded)."""
+        self.expire_halt(now)
+        found = {a.code: a.severity for a in portfolio_alerts(total_value, daily_pnl, max_drawdown)}
+        before = self.portfolio_alert_levels
+        levels = {code: _higher(before.get(code), severity) for code, severity in found.items()}
+        if levels == before:
+            return False
+        self._portfolio_alerts_changed(levels, total_value, daily_pnl, max_drawdown, now)
+        for code, severity in levels.items():
+            if before.get(code) != severity:
+                self.raise_alert(code, severity, now, _alert_message(code, total_value, daily_pnl, max_drawdown))
+        return True
 
     def position_drift_check(
         self, expected: Iterable[Mapping[str, Any]], broker: Iterable[Mapping[str, Any]], now: datetime
@@ -312,6 +347,11 @@ class CircuitBreaker(Aggregate):
     @event(AlertRaised)
     def _alert_raised(self, code: str, severity: str, message: str, at: datetime) -> None:
         self.last_alert = code
+
+    @event(PortfolioAlertsChanged)
+    def _portfolio_alerts_changed(self, levels: dict[str, str], total_value: float, daily_pnl: float,
+                                  max_drawdown: float, at: datetime) -> None:
+        self.portfolio_alert_levels = dict(levels)
 
     @event(TailEvaluated)
     def _tail_evaluated(

@@ -70,6 +70,20 @@ class BreakerService(PaulpApplication):
 
         return self.retry_on_conflict(command)
 
+    def portfolio_valued(self, total_value: float, daily_pnl: float, max_drawdown: float) -> tuple[bool, BreakerState]:
+        """The scheduled valuation of the book (§2.3 portfolio update, latched; ADR 0301): saved only when its
+        alerts changed; returns whether they did and the state after it."""
+
+        def command() -> tuple[bool, BreakerState]:
+            breaker, now = self._load(), self.clock.now()
+            expired = breaker.expire_halt(now)
+            changed = breaker.portfolio_valued(total_value, daily_pnl, max_drawdown, now)
+            if changed or expired:
+                self._save(breaker)
+            return changed, breaker.state
+
+        return self.retry_on_conflict(command)
+
     def reconciliation_status(self, status: str) -> BreakerState:
         """A reconciliation run's status: alert and drift path of §2.3 item 5 (HALT at critical)."""
 

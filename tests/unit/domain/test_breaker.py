@@ -67,6 +67,60 @@ def test_breaker_id_when_created_twice_then_same_uuid5():
     assert CircuitBreaker(scope="global").id == CircuitBreaker.create_id("global")
 
 
+def _transitions(events: list[object]) -> list[tuple[str, str]]:
+    return [(e.from_state, e.to_state) for e in events if isinstance(e, CircuitBreaker.Transitioned)]
+
+
+def test_portfolio_valued_when_drawdown_stays_critical_then_escalates_once_not_on_every_valuation():
+    # Arrange
+    b = CircuitBreaker(scope="t")
+    b.collect_events()
+    # Act: a 12 % drawdown found on five valuations, five minutes apart
+    changed = [b.portfolio_valued(800.0, 0.0, 0.12 + k / 1000, T0 + timedelta(minutes=5 * k)) for k in range(5)]
+    # Assert: one escalation, recorded with its alert and the latched level
+    events = list(b.collect_events())
+    assert changed == [True, False, False, False, False]
+    assert _transitions(events) == [("NORMAL", "CAUTION")]
+    assert [(e.code, e.severity) for e in events if isinstance(e, CircuitBreaker.AlertRaised)] == [
+        ("DRAWDOWN_ALERT", "critical")]
+    assert b.portfolio_alert_levels == {"DRAWDOWN_ALERT": "critical"}
+
+
+def test_portfolio_valued_when_halt_times_out_under_the_same_drawdown_then_not_escalated_again():
+    b = CircuitBreaker(scope="t")
+    b.transition("HALT", "drill", "ops", T0)
+    b.portfolio_valued(800.0, 0.0, 0.12, T0)  # HALT: nothing to escalate to
+    b.collect_events()
+    # Act: the halt times out; the drawdown is still there on the next valuations
+    for minutes in (65, 70, 75):
+        b.portfolio_valued(800.0, 0.0, 0.12, T0 + timedelta(minutes=minutes))
+    # Assert: RECOVERY holds (no RECOVERY -> CAUTION -> HALT -> ... cycle)
+    assert _transitions(list(b.collect_events())) == [("HALT", "RECOVERY")]
+    assert b.state is BreakerState.RECOVERY
+
+
+def test_portfolio_valued_when_drawdown_hovers_at_critical_then_rearmed_only_below_warning():
+    b = CircuitBreaker(scope="t")
+    at = [T0 + timedelta(minutes=5 * k) for k in range(6)]
+    b.portfolio_valued(800.0, 0.0, 0.101, at[0])  # critical: NORMAL -> CAUTION
+    b.portfolio_valued(800.0, 0.0, 0.099, at[1])  # warning: still latched critical, nothing
+    b.portfolio_valued(800.0, 0.0, 0.101, at[2])  # critical again: not a new alert
+    assert b.state is BreakerState.CAUTION and b.portfolio_alert_levels == {"DRAWDOWN_ALERT": "critical"}
+    assert b.portfolio_valued(800.0, 0.0, 0.05, at[3])  # below 7 %: cleared (recorded)
+    assert b.portfolio_alert_levels == {}
+    b.portfolio_valued(800.0, 0.0, 0.08, at[4])  # warning: recorded only
+    assert b.state is BreakerState.CAUTION
+    b.portfolio_valued(800.0, 0.0, 0.11, at[5])  # warning -> critical: escalates
+    assert b.state is BreakerState.HALT
+
+
+def test_portfolio_valued_when_daily_loss_and_drawdown_both_critical_then_two_steps():
+    b = CircuitBreaker(scope="t")
+    assert b.portfolio_valued(800.0, -30.0, 0.11, T0)  # 3.75 % daily loss and 11 % drawdown
+    assert b.state is BreakerState.HALT
+    assert b.portfolio_alert_levels == {"DAILY_LOSS_ALERT": "critical", "DRAWDOWN_ALERT": "critical"}
+
+
 STATES = [s.value for s in BreakerState]
 
 
@@ -125,6 +179,11 @@ class BreakerMachine(RuleBasedStateMachine):
         self.breaker.reconciliation_status(status, self.now)
         self._collect()
 
+    @rule(daily_pnl=st.sampled_from([0.0, -20.0, -30.0]), drawdown=st.sampled_from([0.0, 0.05, 0.08, 0.12]))
+    def portfolio(self, daily_pnl: float, drawdown: float) -> None:
+        self.breaker.portfolio_valued(800.0, daily_pnl, drawdown, self.now)
+        self._collect()
+
     @rule()
     def tick(self) -> None:
         self.breaker.expire_halt(self.now)
@@ -144,6 +203,7 @@ class BreakerMachine(RuleBasedStateMachine):
         live, back = self.breaker, rebuilt
         assert (back.state, back.consecutive_failures, back.halt_started_at, back.version) == (
             live.state, live.consecutive_failures, live.halt_started_at, live.version)
+        assert back.portfolio_alert_levels == live.portfolio_alert_levels
 
 
 BreakerMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)

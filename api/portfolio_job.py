@@ -1,0 +1,33 @@
+"""The book valued for the circuit breaker (trading §2.3 portfolio update; ADR 0301), run by the exits job.
+
+The portfolio is the book that carries money: LIVE when any strategy trades LIVE (its LIVE strategies'
+capital, closes and open positions), else the paper book of the strategies trading on paper. A paper loss
+never moves the breaker that gates LIVE orders (ADR 0286). Tail concentration is not fed (ADR 0301).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from paulp.domain.execution_policy import ExecutionMode
+
+log = logging.getLogger("paulp.portfolio")
+
+
+def value_book(container: Any) -> dict[str, Any]:
+    """Value the book and hand it to the breaker; a failure is reported (and logged), never raised, so the
+    exits that follow still run."""
+    try:
+        modes = dict(container.strategies.execution_modes())
+        live = sorted(s for s, m in modes.items() if m is ExecutionMode.LIVE)
+        mode, strategies = ("LIVE", live) if live else (
+            "PAPER", sorted(s for s, m in modes.items() if m is ExecutionMode.PAPER))
+        book = container.portfolio().valuation(strategies, mode)
+        changed, state = container.breaker.portfolio_valued(book.total_value, book.daily_pnl, book.max_drawdown)
+    except Exception as exc:
+        log.exception("portfolio valuation for the breaker failed")
+        return {"error": type(exc).__name__}
+    return {"mode": mode, "strategies": strategies, "totalValue": book.total_value, "dailyPnl": book.daily_pnl,
+            "weeklyPnl": book.weekly_pnl, "maxDrawdown": book.max_drawdown, "changed": changed,
+            "state": state.value}

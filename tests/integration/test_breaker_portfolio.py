@@ -1,0 +1,78 @@
+"""The scheduled valuation of the book feeds the circuit breaker (trading §2.3 portfolio update; ADR 0301), on
+real PostgreSQL: a drawdown past 10 % moves it NORMAL -> CAUTION through its events, once, and later
+valuations of the same drawdown record nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from paulp.adapters.market_data import StaticMarketData
+from paulp.adapters.projector import catch_up_from_log
+from paulp.domain.breaker import CircuitBreaker
+from paulp.domain.clock import FixedClock
+from paulp.domain.services.breaker import GLOBAL_SCOPE
+from tests.integration.helpers import NOW, facts, make_container, signal
+
+pytestmark = pytest.mark.integration
+LOSERS = tuple(f"KXDD-{n}" for n in range(4))
+
+
+@pytest.fixture
+def clocked(fresh_db, nats_url, namespace):
+    clock = FixedClock(NOW)
+    container = make_container(fresh_db, nats_url, namespace, clock=clock)
+    yield container, clock
+    container.close()
+
+
+def _lose_yesterday(system, clock: FixedClock) -> None:
+    """Four paper bonding fills of about $21.50, each market resolving NO an hour later: $86 lost, 10.75 % of
+    the $800 paper capital (bonding + weather), all of it before today."""
+    for n, ticker in enumerate(LOSERS):
+        clock.set(NOW + n * timedelta(seconds=2))
+        book = StaticMarketData({ticker: replace(facts(ticker), category=ticker, last_price_update=clock.now())})
+        assert system.pipeline(book).process(signal(f"dd-{ticker}", ticker)).state == "FILLED"
+        assert system.markets.resolve(ticker, "NO", NOW + timedelta(hours=1), None)
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        for name in ("orders", "market_marks"):
+            catch_up_from_log(conn, system.projections[name])
+
+
+def _breaker_events(system) -> list[object]:
+    return list(system.breaker.events.get(CircuitBreaker.create_id(GLOBAL_SCOPE)))
+
+
+def test_exits_job_when_book_drawdown_past_10pct_then_breaker_cautions_once_and_does_not_flap(clocked):
+    # Arrange: the loss happened yesterday, so the daily loss is 0 and only the drawdown alerts
+    system, clock = clocked
+    _lose_yesterday(system, clock)
+    clock.set(NOW + timedelta(days=1))
+    before = len(_breaker_events(system))
+    # Act: the scheduled exits job values the book, three runs five minutes apart
+    reports = []
+    for k in range(3):
+        clock.set(NOW + timedelta(days=1, minutes=5 * k))
+        reports.append(system.jobs.jobs["exits"]("scheduler", None))  # the scheduled job as wired
+    # Assert: the breaker moved through its own events, once
+    new = _breaker_events(system)[before:]
+    assert [(e.code, e.severity) for e in new if isinstance(e, CircuitBreaker.AlertRaised)] == [
+        ("DRAWDOWN_ALERT", "critical")]
+    assert [(e.from_state, e.to_state, e.trigger) for e in new if isinstance(e, CircuitBreaker.Transitioned)] == [
+        ("NORMAL", "CAUTION", "alert")]
+    assert system.breaker.get().state.value == "CAUTION"
+    first = reports[0]["portfolio"]
+    assert (first["mode"], first["totalValue"], first["changed"], first["state"]) == ("PAPER", 800.0, True, "CAUTION")
+    assert first["maxDrawdown"] == pytest.approx(0.1075, abs=0.001) and first["dailyPnl"] == 0.0
+    assert [r["portfolio"]["changed"] for r in reports] == [True, False, False]
+
+
+def test_exits_job_when_book_is_flat_then_breaker_untouched(clocked):
+    system, _ = clocked
+    before = len(_breaker_events(system))
+    report = system.jobs.jobs["exits"]("scheduler", None)
+    assert report["portfolio"]["changed"] is False and report["portfolio"]["state"] == "NORMAL"
+    assert len(_breaker_events(system)) == before
