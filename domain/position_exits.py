@@ -81,12 +81,21 @@ class PositionExit(Aggregate):
         at: datetime
 
     class Filled(Aggregate.Event):
+        """v2 adds ``entry_price``: the position's average entry as of the fill, which the PnL is taken
+        against (ADR 0306); None in v1 events, whose PnL used the entry of the decision."""
+
+        class_version = 2
         size: int
         exit_price: float
         realized_pnl_usd: float
         venue_order_id: str | None
         evidence_hash: str | None
         at: datetime
+        entry_price: float | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["entry_price"] = None
 
     class InDoubt(Aggregate.Event):
         detail: str
@@ -141,14 +150,18 @@ class PositionExit(Aggregate):
             raise ExitNotAllowed(f"exit {self.id} cannot go from {self.state} to {target}")
 
     def fill(self, size: int, exit_price: float, now: datetime, venue_order_id: str | None = None,
-             evidence_hash: str | None = None) -> None:
+             evidence_hash: str | None = None, entry_price: float | None = None) -> None:
+        """``entry_price`` is the position's average entry as of the fill (ADR 0306): another fill may have
+        averaged into the position since the decision. Without it the decision's entry is used."""
         self._move(ExitState.FILLED)
         if not 1 <= size <= self.contracts:
             raise InvalidExit(f"fill of {size} for an exit of {self.contracts}")
         _check_price(exit_price, "exit price")
+        entry = self.entry_price if entry_price is None else entry_price
+        _check_price(entry, "entry price")
         # the entry is cents per contract; PnL in USD
-        pnl = realized_pnl(self.entry_price, exit_price, size) / 100
-        self._filled(size, exit_price, round(pnl, 6), venue_order_id, evidence_hash, now)
+        pnl = realized_pnl(entry, exit_price, size) / 100
+        self._filled(size, exit_price, round(pnl, 6), venue_order_id, evidence_hash, now, entry)
 
     def doubt(self, detail: str, now: datetime) -> None:
         self._move(ExitState.IN_DOUBT)
@@ -173,8 +186,10 @@ class PositionExit(Aggregate):
 
     @event(Filled)
     def _filled(self, size: int, exit_price: float, realized_pnl_usd: float, venue_order_id: str | None,
-                evidence_hash: str | None, at: datetime) -> None:
+                evidence_hash: str | None, at: datetime, entry_price: float | None) -> None:
         self.state, self.contracts = ExitState.FILLED, size
+        if entry_price is not None:
+            self.entry_price = entry_price
         self.exit_price, self.realized_pnl_usd, self.venue_order_id = exit_price, realized_pnl_usd, venue_order_id
 
     @event(InDoubt)

@@ -107,8 +107,9 @@ class OrdersProjection:
     def _(self, e: PositionExit.Filled, cur: Cursor[Any], notification_id: int) -> None:
         row = cur.execute(
             "UPDATE position_exits SET state = %s, filled_size = %s, exit_price = %s, realized_pnl_usd = %s,"
+            " entry_price = coalesce(%s, entry_price),"  # the entry as of the fill, the PnL's (ADR 0306)
             " detail = NULL, updated_at = %s WHERE exit_uuid = %s RETURNING strategy, ticker, side, mode",
-            (ExitState.FILLED.value, e.size, e.exit_price, e.realized_pnl_usd, e.at, e.originator_id),
+            (ExitState.FILLED.value, e.size, e.exit_price, e.realized_pnl_usd, e.entry_price, e.at, e.originator_id),
         ).fetchone()
         if row is None:
             raise LookupError(f"fill for unknown exit {e.originator_id}")

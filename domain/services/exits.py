@@ -42,6 +42,12 @@ class ExitCandidate:
     bid_cents: int | None  # the held side's best bid: the LIVE sell's limit
 
 
+def _entry_now(c: ExitCandidate) -> float | None:
+    """The position's average entry as this run read it: an exit's PnL is taken against the position as of its
+    fill, which may have averaged in since the exit was decided (ADR 0306); an impossible one is not used."""
+    return c.entry_cents if 0 < c.entry_cents < 100 else None
+
+
 class ExitsService:
     """Exits are stored through the orders context's application: positions are made of its events, and
     a context of its own would hold one more database pool for a job that runs every five minutes."""
@@ -84,7 +90,7 @@ class ExitsService:
         elif ex.mode == "LIVE":  # DECIDED or IN_DOUBT from an earlier run: ask the venue first
             return self._resolve(ex, venue, c)
         if ex.mode == "PAPER":
-            ex.fill(ex.contracts, ex.observed_price, now)
+            ex.fill(ex.contracts, ex.observed_price, now, entry_price=_entry_now(c))
             self.save(ex, self._sell_record(ex, "filled", now, ex.contracts, ex.observed_price))
             return ex
         return self._submit(ex, venue, c)
@@ -98,7 +104,7 @@ class ExitsService:
             return ex
         found = venue.find_by_client_order_id(ex.client_order_id)
         if found is not None:
-            return self._apply(ex, found, None, venue)
+            return self._apply(ex, found, None, venue, _entry_now(c))
         now = self.clock.now()
         if ex.state is ExitState.DECIDED:
             ex.fail("market resolved before the exit was sent", now)  # nothing sent: no venue record
@@ -153,14 +159,14 @@ class ExitsService:
             ex.doubt(str(exc) or "venue outcome unknown", now)
             self.save(ex, self._sell_record(ex, "unknown", now, limit=price))
             return ex
-        return self._apply(ex, sub, price, venue)
+        return self._apply(ex, sub, price, venue, _entry_now(c))
 
     def _resolve(self, ex: PositionExit, venue: VenuePort | None, c: ExitCandidate) -> PositionExit:
         if venue is None:
             return ex  # stays unfinished until a run with the venue
         found = venue.find_by_client_order_id(ex.client_order_id)
         if found is not None:
-            return self._apply(ex, found, None, venue)
+            return self._apply(ex, found, None, venue, _entry_now(c))
         if ex.state is ExitState.DECIDED:
             return self._submit(ex, venue, c)  # never sent under this id: send it now
         now = self.clock.now()
@@ -169,7 +175,7 @@ class ExitsService:
         return ex
 
     def _apply(self, ex: PositionExit, sub: VenueSubmission, limit: int | None,
-               venue: VenuePort | None = None) -> PositionExit:
+               venue: VenuePort | None = None, entry: float | None = None) -> PositionExit:
         note = ""
         if sub.status == "submitted" and sub.fill_count < ex.contracts and venue is not None:
             # what did not fill at once must not fill later behind the view's back
@@ -184,7 +190,7 @@ class ExitsService:
         if sub.fill_count >= 1:
             size = min(sub.fill_count, ex.contracts)
             price = float(sub.fill_price if sub.fill_price is not None else (limit or ex.observed_price))
-            ex.fill(size, price, now, sub.venue_order_id, sub.evidence_hash)
+            ex.fill(size, price, now, sub.venue_order_id, sub.evidence_hash, entry)
             self.save(ex, self._sell_record(ex, "filled", now, size, price, sub.evidence_hash, limit,
                                             sub.venue_order_id or None))
         else:

@@ -16,7 +16,7 @@ from paulp.domain.marks import Quotes
 from paulp.domain.schedule import Slot
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW, facts, signal
-from tests.integration.kalshi_system import AUTH, System
+from tests.integration.kalshi_system import AUTH, System, facts_at_book
 
 pytestmark = pytest.mark.integration
 PAPER_TICKER = "KXEXIT-A"
@@ -467,3 +467,30 @@ def test_monitor_when_kalshi_reports_no_bid_as_0_then_no_exit_on_that_mark_and_l
     assert (bid, ask) == (None, 42)  # recorded as missing, not as a price of 0
     [position] = system.client.get("/admin/positions", headers=AUTH).json()["positions"]
     assert position["currentPriceCents"] == 46.0  # valued at the §5.3 mid: the missing bid counts as 50
+
+
+def test_live_exit_in_doubt_when_position_averaged_in_before_it_is_found_filled_then_pnl_from_the_new_entry(
+        system: System):
+    """The realised PnL of an exit is taken against the position as of its fill, not as of its decision."""
+    ticker, bid = _live_position(system)
+    old_entry = _position(system, ticker)[1] / 40
+    system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
+    [doubt] = monitor_exits(system.container)["exits"]
+    assert doubt["state"] == "IN_DOUBT"
+    system.container.clock.sleep(6)  # past LIVE's 5 s order spacing
+    more = system.process_live(facts_at_book(system.exchange, ticker), signal("exit-live-more", ticker, size=50,
+                                                                           price=bid + 1))
+    assert more.state == "FILLED", more  # a further buy in the same position, at the lower ask
+    system.project("orders", "venue_orders")
+    contracts, cost, _, _ = _position(system, ticker)
+    assert contracts == 90
+    new_entry = cost / contracts
+    assert new_entry < old_entry
+    [done] = monitor_exits(system.container)["exits"]
+    assert (done["state"], done["contracts"], done["exitPrice"]) == ("FILLED", 40, float(bid))
+    assert done["realizedPnlUsd"] == pytest.approx((bid - new_entry) * 40 / 100)
+    system.project("orders")
+    with psycopg.connect(system.container.database_url) as conn:
+        [(entry, pnl)] = conn.execute("SELECT entry_price, realized_pnl_usd FROM views.position_exits").fetchall()
+    assert (float(entry), float(pnl)) == (pytest.approx(new_entry), pytest.approx(done["realizedPnlUsd"]))
+    assert _position(system, ticker)[2] == pytest.approx(done["realizedPnlUsd"])

@@ -179,3 +179,18 @@ def test_replay_when_decided_then_filled_then_same_exit():
     rebuilt = _replay(ex)
     assert (rebuilt.state, rebuilt.realized_pnl_usd, rebuilt.reason) == (ExitState.FILLED, ex.realized_pnl_usd,
                                                                         ExitReason.STOP_LOSS_HIT)
+
+
+def test_fill_when_position_averaged_in_since_the_decision_then_pnl_from_the_entry_as_of_the_fill():
+    ex = _exit(contracts=40)  # decided at entry 60
+    ex.fill(40, 57.5, T0, entry_price=55.0)  # another fill since brought the position's average to 55
+    assert ex.realized_pnl_usd == pytest.approx((57.5 - 55.0) * 40 / 100)
+    assert ex.entry_price == 55.0
+    rebuilt = _replay(ex)
+    assert (rebuilt.entry_price, rebuilt.realized_pnl_usd) == (55.0, ex.realized_pnl_usd)
+
+
+def test_fill_when_entry_as_of_the_fill_impossible_then_invalid_exit():
+    ex = _exit()
+    with pytest.raises(InvalidExit):
+        ex.fill(10, 57.5, T0, entry_price=0.0)
