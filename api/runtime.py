@@ -10,7 +10,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import uvicorn
 
@@ -27,6 +27,10 @@ from paulp.projections.registry import all_projections
 log = logging.getLogger("paulp.runtime")
 TICK_S = 30.0  # breaker HALT timeout is checked at least every minute (§2.3)
 MARKS_S = 60.0  # open positions re-marked every minute (public market data, evidence kept)
+# uvicorn's proxy handling (on by default, trusting loopback) rewrites the ASGI peer from X-Forwarded-For
+# before the app runs, which would bypass PAULP_TRUSTED_PROXIES and cf-connecting-ip's precedence: the client
+# address is derived only by api.security.client_ip from the real peer (api-and-security §2.5; ADR 0311).
+HTTP_OPTIONS: dict[str, Any] = {"lifespan": "on", "proxy_headers": False}
 
 
 async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -165,7 +169,7 @@ def serve_api(container: Container, host: str, port: int, log_level: str = "info
     bench/trades_query measures. Ctrl-C / SIGTERM stop it; the caller closes the container."""
     app = create_app(container)
     freeze_startup_heap()
-    uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **HTTP_OPTIONS)
 
 
 class _OwnSignals(uvicorn.Server):
@@ -178,7 +182,7 @@ class _OwnSignals(uvicorn.Server):
 
 
 async def run_all(container: Container, host: str, port: int, stop: asyncio.Event) -> None:
-    config = uvicorn.Config(create_app(container), host=host, port=port, log_level="info", lifespan="on")
+    config = uvicorn.Config(create_app(container), host=host, port=port, log_level="info", **HTTP_OPTIONS)
     server = _OwnSignals(config)
     freeze_startup_heap()
     web = asyncio.create_task(server.serve())
