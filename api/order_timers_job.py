@@ -1,7 +1,10 @@
 """The order lifecycle timers of trading §1.5, run every minute (ADR 0281).
 
 - RISK_CHECK unanswered past 30 s -> RISK_TIMEOUT, one RISK_CHECK retry, then CANCELLED
-  (``time_out_risk_check``).
+  (``time_out_risk_check``). The retry asks the governor again at once, on the market as Kalshi shows it now
+  (``OrderPipeline.answer_risk_check``): RISK_APPROVED (the execute step submits it) or RISK_REJECTED; when it
+  cannot be answered (market unreadable, the check fails) the order waits out the retry's 30 s and is
+  cancelled (ADR 0295).
 - SUBMITTED / ORDER_ACKNOWLEDGED with no fill past ``stale_order_timeout_sec`` (300 s) -> cancel; PARTIAL_FILL
   past it with filled/requested < ``min_fill_pct`` -> cancel the remainder; otherwise it keeps working
   (``expire_stale``).
@@ -27,12 +30,14 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from paulp.api.cancel_job import at_venue, cancel_order, resolve_doubt
+from paulp.api.signal_jobs import VenueMarketData, strategy_modes
 from paulp.api.venue_session import JobFailed, kalshi_port
 from paulp.domain.order_states import WORKING_STATES, OrderState
 from paulp.domain.order_timers import expire_stale, time_out_risk_check
 from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenuePort
+from paulp.domain.services.pipeline import OrderPipeline
 
 log = logging.getLogger("paulp.orders.timers")
 S = OrderState
@@ -62,6 +67,42 @@ def _stale_due(order: Order, now: datetime, policy: LifecyclePolicy) -> bool:
     return order.submitted_at is not None and now - order.submitted_at > policy.stale_order_timeout
 
 
+class RiskRetry:
+    """Answers §1.5's automatic risk-check retry now, with the market read from Kalshi (opened on first use,
+    once per run; market reads need no credentials). Records the governor's answer; sends nothing."""
+
+    def __init__(self, container: Any, stack: ExitStack, now: datetime) -> None:
+        self.container, self.stack, self.now = container, stack, now
+        self._market: VenueMarketData | None = None
+        self._pipeline: OrderPipeline | None = None
+        self._unusable = ""
+
+    def answer(self, order: Order) -> str:
+        """The retry's outcome: ``answered: <state>`` or ``unanswered (<why>)`` (the order stays in RISK_CHECK)."""
+        if self._market is None and not self._unusable:
+            try:
+                port, _ = self.stack.enter_context(kalshi_port(self.container.settings))
+            except JobFailed as exc:
+                self._unusable = exc.code
+            else:
+                c = self.container
+                self._market = VenueMarketData(port, self.now)
+                self._pipeline = OrderPipeline(c.orders, c.breaker, c.execution, self._market, c.portfolio(),
+                                               None, modes=strategy_modes(c))
+        if self._market is None or self._pipeline is None:
+            return f"unanswered (Kalshi not usable: {self._unusable})"
+        unread = self._market.load([order.ticker])
+        if unread:
+            return f"unanswered (market data unavailable: {unread[order.ticker]})"
+        try:
+            return f"answered: {self._pipeline.answer_risk_check(order.order_id).state}"
+        except IntegrityError:
+            raise
+        except Exception as exc:  # the governor did not answer: the retry's own timeout decides
+            log.exception("risk check retry of %s was not answered", order.order_id)
+            return f"unanswered ({type(exc).__name__})"
+
+
 def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -> dict[str, Any]:
     started = time.monotonic()
     now = container.clock.now()
@@ -70,6 +111,7 @@ def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -
                               "left": [], "results": []}
     needs_venue = any(_stale_due(o, now, policy) and at_venue(o) for o in orders)
     with ExitStack() as stack:
+        risk = RiskRetry(container, stack, now)
         port: VenuePort | None = None
         no_venue = ""
         if needs_venue:
@@ -82,7 +124,7 @@ def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -
                     port, no_venue = None, "Kalshi credentials are not configured"
         for order in orders:
             try:
-                outcome = _one(container, order, now, policy, port, no_venue)
+                outcome = _one(container, order, now, policy, port, no_venue, risk)
             except IntegrityError:
                 outcome = "failed: changed concurrently by another writer; next tick"
             except Exception as exc:  # one order's trouble does not stop the others
@@ -109,13 +151,15 @@ def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -
 
 
 def _one(container: Any, order: Order, now: datetime, policy: LifecyclePolicy, port: VenuePort | None,
-         no_venue: str) -> str | None:
+         no_venue: str, risk: RiskRetry) -> str | None:
     """What the timers did to one order; None when nothing was due (a repeated tick does nothing)."""
     if order.state == S.RISK_CHECK:
         if not time_out_risk_check(order, now, policy):
             return None
-        container.orders.save(order)
-        return "risk_timeout: retry" if order.state == S.RISK_CHECK else "risk_timeout: cancelled"
+        container.orders.save(order)  # the timeout and the retry are recorded before the governor is asked
+        if order.state != S.RISK_CHECK:
+            return "risk_timeout: cancelled"
+        return f"risk_timeout: retry {risk.answer(order)}"
     if not _stale_due(order, now, policy):
         return None
     if at_venue(order) and port is None:

@@ -126,6 +126,15 @@ class OrderPipeline:
             return self._recover_submission(order)
         return self._outcome(order, duplicate=False)
 
+    def answer_risk_check(self, order_id: str) -> PipelineOutcome:
+        """Ask the governor now about an order waiting in RISK_CHECK (the order timers' retry, §1.5; ADR 0295) and
+        record its answer: RISK_APPROVED (the execute step submits it) or RISK_REJECTED. Nothing is sent."""
+        order = self.orders.find(order_id)
+        if order is None or order.state != S.RISK_CHECK:
+            raise ValueError(f"order {order_id} is not waiting for a risk check")
+        self._risk(order, self.market.facts(order.ticker), self.clock.now())
+        return self._outcome(order, duplicate=False)
+
     def _recover_submission(self, order: Order) -> PipelineOutcome:
         """SUBMITTING is recorded before a LIVE order is sent, so one found here was cut off (the process died)
         and may be at the venue: past the stale timeout it is in doubt (§1.5, ADR 0100) and, with a venue,

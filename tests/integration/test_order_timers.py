@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from paulp.api.order_timers_job import run_order_timers
+from paulp.api.signal_jobs import execute_pending
 from paulp.domain.order_states import OrderState
 from paulp.domain.orders import Order
 from tests.fakes.kalshi_exchange import Fault
@@ -137,8 +138,8 @@ def test_timers_when_live_order_and_no_kalshi_credentials_then_left_open_and_nam
     assert _venue_order(system, order_id)["status"] == "resting" and _deletes(system) == 0
 
 
-def _walk(system: System, sid: str, *targets: OrderState) -> str:
-    order_id = system.pending_order(sid, system.tradable_ticker(), 40)
+def _walk(system: System, sid: str, *targets: OrderState, ticker: str | None = None) -> str:
+    order_id = system.pending_order(sid, ticker or system.tradable_ticker(), 40)
     order = _order(system, order_id)
     for target in targets:
         order.transition(target, "test path", NOW)
@@ -159,12 +160,16 @@ def test_timers_when_paper_order_works_past_the_timeout_then_cancelled_in_the_lo
     assert _tick(system, 500)["results"] == [] and system.head() == head
 
 
-def test_timers_when_risk_check_unanswered_then_timeout_one_retry_then_cancelled(system: System):
-    order_id = _walk(system, "tm-risk", S.PRE_TRADE_CHECK, S.VALIDATING, S.VALIDATED, S.RISK_CHECK)
+def test_timers_when_risk_check_and_its_retry_unanswered_then_timeout_one_retry_then_cancelled(system: System):
+    """The retry asks the governor again at once; it cannot answer without the market (Kalshi does not list it),
+    so the order waits in RISK_CHECK for the retry's own 30 s and is then cancelled (ADR 0295)."""
+    order_id = _walk(system, "tm-risk", S.PRE_TRADE_CHECK, S.VALIDATING, S.VALIDATED, S.RISK_CHECK,
+                     ticker="KXNOT-LISTED")
     assert _tick(system, 30)["results"] == []
 
     first = _tick(system, 31)
-    assert _outcomes(first) == {order_id: "risk_timeout: retry"} and first["riskTimeouts"] == 1
+    assert _outcomes(first) == {order_id: "risk_timeout: retry unanswered (market data unavailable: "
+                                          "venue_not_found)"} and first["riskTimeouts"] == 1
     order = _order(system, order_id)
     assert order.state == S.RISK_CHECK and order.times_entered(S.RISK_TIMEOUT) == 1
     head = system.head()
@@ -177,4 +182,54 @@ def test_timers_when_risk_check_unanswered_then_timeout_one_retry_then_cancelled
     assert order.state == S.CANCELLED and order.times_entered(S.RISK_TIMEOUT) == 2
     head = system.head()
     assert _tick(system, 200)["results"] == [] and system.head() == head
-    assert system.exchange.requests == []
+    assert [r.method for r in system.exchange.requests] == ["GET"]  # one market read, nothing sent
+
+
+def _open_market(system: System) -> tuple[str, int]:
+    """The fake's tradable market, open for days after NOW (its recorded markets settled): (ticker, ask)."""
+    ticker = system.tradable_ticker()
+    m = system.exchange.markets[ticker]
+    later = (NOW + timedelta(days=5)).isoformat().replace("+00:00", "Z")
+    m.update(close_time=later, expected_expiration_time=later, volume_24h=50_000)
+    return ticker, m["yes_ask"]
+
+
+def _waiting_for_risk(system: System, sid: str) -> str:
+    """A bonding order of 50 at the ask (>= $10, <= 5 % of capital) left waiting in RISK_CHECK at NOW."""
+    ticker, ask = _open_market(system)
+    order = Order.create(signal_id=sid, strategy="bonding", ticker=ticker, side="YES", requested_size=50,
+                         max_price=ask, now=NOW, signal_model_probability=0.6, signal_edge=0.1,
+                         signal_confidence=0.8)
+    for target in (S.PRE_TRADE_CHECK, S.VALIDATING, S.VALIDATED, S.RISK_CHECK):
+        order.transition(target, "test path", NOW)
+    system.container.orders.save(order)
+    return order.order_id
+
+
+def test_timers_when_risk_check_unanswered_then_the_retry_asks_the_governor_and_execute_carries_it_on(
+        system: System):
+    """§1.5's automatic retry is answered: the governor is asked again at once (RISK_APPROVED, nothing sent
+    from the timer), and the next execute run submits it (paper here); a later tick does nothing."""
+    order_id = _waiting_for_risk(system, "tm-risk-ok")
+    report = _tick(system, 31)
+    assert _outcomes(report) == {order_id: "risk_timeout: retry answered: RISK_APPROVED"}
+    order = _order(system, order_id)
+    assert order.state == S.RISK_APPROVED and order.times_entered(S.RISK_TIMEOUT) == 1
+    assert order.risk_check_result is not None and order.risk_check_result.approved
+    assert "POST" not in [r.method for r in system.exchange.requests]
+    head = system.head()
+    assert _tick(system, 200)["results"] == [] and system.head() == head
+
+    system.project("orders")
+    done = execute_pending(system.container)
+    assert done["executed"] == [order_id] and _order(system, order_id).state == S.FILLED
+
+
+def test_timers_when_the_retried_risk_check_is_refused_then_risk_rejected_not_cancelled(system: System):
+    """In HALT the governor answers the retry with a refusal: the order is RISK_REJECTED with its violations."""
+    order_id = _waiting_for_risk(system, "tm-risk-halt")
+    system.container.breaker.transition("HALT", "drill", "operator")
+    assert _outcomes(_tick(system, 31)) == {order_id: "risk_timeout: retry answered: RISK_REJECTED"}
+    order = _order(system, order_id)
+    assert order.state == S.RISK_REJECTED and order.last_error
+    assert "POST" not in [r.method for r in system.exchange.requests]
