@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import get_route_path
 
 from paulp.adapters.config import Settings
 from paulp.api.security import turnstile
@@ -173,7 +174,9 @@ def guard(settings: Settings) -> Callable[[Request], Awaitable[Response | None]]
 
     async def check(request: Request) -> Response | None:
         request.state.operator_auth = auth  # optional auth elsewhere (e.g. /health/deep error detail)
-        prefix = protected_prefix(request.url.path)
+        # The path the router will match (scope path less any ASGI root_path), not request.url.path: with a
+        # root_path the two differ and a protected route was reachable unauthenticated (ADR 0312).
+        prefix = protected_prefix(get_route_path(request.scope))
         if prefix is None:
             return None
         try:
