@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from starlette._utils import get_route_path  # the function starlette.routing matches routes on
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import get_route_path
 
 from paulp.adapters.config import Settings
 from paulp.api.security import turnstile
