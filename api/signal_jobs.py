@@ -37,6 +37,7 @@ from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, WORKING_STAT
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.prices import prob_to_cents
+from paulp.domain.risk_limits import adjusted_limits
 from paulp.domain.services.fair_values import FairValueService
 from paulp.domain.services.pipeline import EXECUTE_STATES, OrderPipeline
 from paulp.domain.strategies.bonding import allocate
@@ -49,7 +50,7 @@ from paulp.domain.strategies.bonding_signals import (
 )
 from paulp.domain.strategies.weather import VENUE as WEATHER_VENUE
 from paulp.domain.strategies.weather import WeatherSignal
-from paulp.domain.throttle import ExecutionThrottle
+from paulp.domain.throttle import ExecutionThrottle, throttle_scope
 
 log = logging.getLogger("paulp.orders.execute")
 EXECUTE_BATCH = 10
@@ -137,13 +138,17 @@ def _terms(sig: BondingSignal | WeatherSignal) -> tuple[str, str, float, float, 
 
 
 def max_position_usd(container: Any, strategy: str) -> float:
-    """§5.7's largest position for ``strategy``: its capital (go-live capital once live) * max position %;
-    0 for a strategy without an allocation row, so nothing is sized for it."""
+    """§5.7's largest position for ``strategy``: its capital (go-live capital once live) * max position %,
+    within what the risk check will allow in the breaker's current state (§2.1: CAUTION halves I1's limit,
+    RECOVERY takes 75 %, HALT zero; I15's order maximum likewise); 0 for a strategy without an allocation
+    row, so nothing is sized for it."""
     try:
         pct = allocation_for(strategy).max_position_pct
     except UnknownStrategy:
         return 0.0
-    return float(container.strategy_capital(strategy)) * pct / 100
+    limits = adjusted_limits(container.risk_limits(), container.breaker.get().state.value)
+    capital = float(container.strategy_capital(strategy))
+    return min(capital * min(pct, limits.max_position_pct) / 100, limits.max_order_size)
 
 
 def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal | WeatherSignal],
@@ -279,10 +284,10 @@ def _submitting(order: Order | None) -> bool:
 
 
 def throttle_wait_s(container: Any, strategy: str, modes: Mapping[str, ExecutionMode]) -> float:
-    """Seconds before this strategy's throttle (spacing, per-minute and per-hour counts, read from its log)
-    would let its next order through."""
+    """Seconds before the throttle this strategy's next order counts on (its mode's, shared by every strategy,
+    ADR 0307: spacing, per-minute and per-hour counts, read from its log) would let it through."""
     mode = mode_for_strategy(strategy, modes)
-    throttle = container.orders.get_or_none(ExecutionThrottle.id_for(strategy))
+    throttle = container.orders.get_or_none(ExecutionThrottle.id_for(throttle_scope(mode)))
     if throttle is None or mode is ExecutionMode.DISABLED:  # a disabled strategy's order is rejected, not held
         return 0.0
     now = container.clock.now()

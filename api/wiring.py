@@ -18,6 +18,7 @@ from paulp.api.routing_wiring import build_routing, llm_env
 from paulp.domain.capital import UnknownStrategy, allocation_for
 from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
+from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
 from paulp.domain.services.exits import ExitsService
@@ -101,8 +102,14 @@ class Container:
     def portfolio(self) -> ViewPortfolio:
         return ViewPortfolio(self.pool, self.strategy_capital, self.clock)
 
+    def risk_limits(self) -> RiskLimits:
+        """The base limits every risk check applies (before the breaker's adjustment): one source for the
+        pipeline and for the scans that size orders to fit them."""
+        return DEFAULT_LIMITS
+
     def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None) -> OrderPipeline:
         return OrderPipeline(self.orders, self.breaker, self.execution, market, self.portfolio(), venue,
+                             limits=self.risk_limits(),
                              modes=self.strategies.execution_modes())  # halted/disabled stop orders (ADR 0255)
 
 

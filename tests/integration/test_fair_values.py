@@ -83,6 +83,25 @@ def test_scan_when_fair_values_current_then_bond_orders_only_on_those_markets(sy
     assert system.container.breaker.get().state.value == "NORMAL"
 
 
+
+def test_scan_when_breaker_in_caution_then_bonds_sized_to_the_halved_limit_and_fill(system: System):
+    """CAUTION halves I1's 5 % (§2.1): orders sized to the unscaled 5 % were all refused by I1, and three
+    refusals in a row put the breaker in HALT; a loss that tripped CAUTION then halted trading by itself."""
+    add_bonds(system)
+    for ticker in BONDS[:3]:
+        system.container.fair_values.set(ticker, 0.99, "desk research", "published figure", "ops-dana",
+                                         timedelta(hours=24))
+    assert system.container.breaker.transition("CAUTION", "drawdown drill", "ops-dana").new_state.value == "CAUTION"
+    bonding, created = scan(system)
+    assert bonding["ordersCreated"] == 3
+    # 2.5 % of bonding's 500 USD = 12.50 USD: floor(12.50 / 0.96) = 13 contracts.
+    assert {(e.max_price, e.requested_size) for e in created} == {(96, 13)}
+    system.project("orders")
+    r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert (r.json()["result"]["processed"], r.json()["result"]["rejected"]) == (3, []), r.json()
+    assert system.container.breaker.get().state.value == "CAUTION"
+
 @pytest.fixture
 def cli(fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     for name, value in (("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
