@@ -172,7 +172,8 @@ def _record(container: Container, key: str, event_type: str, evidence_hash: str,
         return bool(cur.rowcount == 1)
 
 
-def _relay_auth(request: Request, raw: bytes) -> str:
+def _relay_secret(request: Request) -> str:
+    """The configured relay secret, once the request's header carries it (read before the body: ADR 0313)."""
     settings = _container(request).settings
     secret = settings.kalshi_webhook_secret()
     if not secret:
@@ -185,6 +186,12 @@ def _relay_auth(request: Request, raw: bytes) -> str:
     if not secret_equals(provided, secret):
         _log_failure(request, "webhook_unauthorized")
         raise ApiError(401, "Unauthorized", "webhook_unauthorized", message="Invalid Kalshi webhook secret")
+    return secret
+
+
+def _relay_signature(request: Request, secret: str, raw: bytes) -> None:
+    """The optional (or, with ``WEBHOOK_REQUIRE_SIGNATURE``, mandatory) body HMAC and replay window."""
+    settings = _container(request).settings
     code = webhook_sig.check(secret, request.headers.get("x-webhook-timestamp"),
                              request.headers.get("x-webhook-signature"), raw, time.time(),
                              settings.WEBHOOK_REQUIRE_SIGNATURE)
@@ -193,13 +200,13 @@ def _relay_auth(request: Request, raw: bytes) -> str:
         message = "Webhook timestamp outside the replay window" if code == "webhook_replay" \
             else "Invalid webhook signature"
         raise ApiError(401, "Unauthorized", code, message=message)
-    return secret
 
 
 @router.post("/kalshi/events", responses={400: {}, 401: {}, 502: {}, 503: {}})
 async def kalshi_events(request: Request) -> dict[str, Any]:
+    secret = _relay_secret(request)
     raw = await request.body()
-    _relay_auth(request, raw)
+    _relay_signature(request, secret, raw)
     container = _container(request)
     stored = await run_in_threadpool(EvidenceStore(container.settings.evidence_dir()).put, raw)
     try:
