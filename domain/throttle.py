@@ -1,5 +1,7 @@
-"""Execution throttle per strategy (trading §5.1-5.2): order counts and daily notional, event-sourced so a
-restart cannot reset the limits."""
+"""Execution throttle (trading §5.1-5.2): order counts and daily notional, event-sourced so a restart cannot
+reset the limits. One per venue and execution mode, shared by every strategy (ADR 0307): §5.2's rate-limit
+state is the execution service's, so LIVE's 5 orders a minute and 500 USD a day bind all LIVE orders together.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +11,42 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.execution import RateLimitState, initial_rate_state, record_order, roll_windows
+from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.namespace import PAULP_NAMESPACE
 
+VENUE = "kalshi"  # the only venue the pipeline executes on
 
-def throttle_id(strategy: str) -> UUID:
-    return uuid5(PAULP_NAMESPACE, f"throttle/{strategy}")
+
+def throttle_scope(mode: ExecutionMode, venue: str = VENUE) -> str:
+    """The throttle an order in ``mode`` counts on: the venue's, for that mode, whatever its strategy."""
+    return f"{venue}/{mode.value}"
+
+
+def throttle_id(scope: str) -> UUID:
+    return uuid5(PAULP_NAMESPACE, f"throttle/{scope}")
 
 
 class ExecutionThrottle(Aggregate):
     class Opened(Aggregate.Created):
-        strategy: str
+        """v2 renames ``strategy`` to ``scope``: v1 throttles were per strategy (before ADR 0307)."""
+
+        class_version = 2
+        scope: str
         at: datetime
 
-    @staticmethod
-    def create_id(strategy: str, at: datetime) -> UUID:
-        return throttle_id(strategy)
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["scope"] = state.pop("strategy")
 
-    id_for = staticmethod(lambda strategy: throttle_id(strategy))
+    @staticmethod
+    def create_id(scope: str, at: datetime) -> UUID:
+        return throttle_id(scope)
+
+    id_for = staticmethod(lambda scope: throttle_id(scope))
 
     @event(Opened)
-    def __init__(self, strategy: str, at: datetime) -> None:
-        self.strategy = strategy
+    def __init__(self, scope: str, at: datetime) -> None:
+        self.scope = scope
         self.state: RateLimitState = initial_rate_state(at)
 
     def current(self, now: datetime) -> RateLimitState:

@@ -42,7 +42,7 @@ from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
-from paulp.domain.throttle import ExecutionThrottle
+from paulp.domain.throttle import ExecutionThrottle, throttle_scope
 from paulp.domain.venue_orders import VenueOrder
 
 log = logging.getLogger("paulp.orders.pipeline")
@@ -233,7 +233,7 @@ class OrderPipeline:
                                    / 100, order.max_price / 100, order.signal_edge or 0.0,
                                    order.signal_confidence or 0.5),
             requested_size=order.requested_size, max_price=int(order.max_price), source=order.strategy)
-        throttle = self._throttle(order.strategy, now)
+        throttle = self._throttle(mode, now)
         decision = evaluate_execution(request, facts.snapshot if facts else None, policy_for_mode(mode),
                                       throttle.current(now), now)
         if not decision.approved:
@@ -316,9 +316,11 @@ class OrderPipeline:
         self.orders.save(order, settle_lost_submission(self.orders, order, found, now))
         return self._outcome(order, duplicate=False)
 
-    def _throttle(self, strategy: str, now: datetime) -> ExecutionThrottle:
-        throttle: ExecutionThrottle = (self.orders.get_or_none(ExecutionThrottle.id_for(strategy))
-                                       or ExecutionThrottle(strategy, now))
+    def _throttle(self, mode: ExecutionMode, now: datetime) -> ExecutionThrottle:
+        """The venue's throttle for the order's mode, shared by every strategy (§5.2; ADR 0307)."""
+        scope = throttle_scope(mode)
+        throttle: ExecutionThrottle = (self.orders.get_or_none(ExecutionThrottle.id_for(scope))
+                                       or ExecutionThrottle(scope, now))
         return throttle
 
     def _venue_order(self, record: dict[str, object], now: datetime) -> VenueOrder:

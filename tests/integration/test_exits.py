@@ -300,7 +300,8 @@ def test_live_exits_of_two_strategies_in_one_market_when_kalshi_holds_less_then_
     from tests.integration.kalshi_system import facts_at_book
 
     ticker, _ = system.live_fill("exit-two-bonding", size=40)
-    system.container.clock.set(NOW + timedelta(seconds=2))  # type: ignore[attr-defined]  # order spacing
+    # LIVE's 5 s order spacing binds both strategies' orders (one LIVE throttle, ADR 0307)
+    system.container.clock.set(NOW + timedelta(seconds=6))  # type: ignore[attr-defined]
     port, client = system.venue_port()
     try:
         c = system.container

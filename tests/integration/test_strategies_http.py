@@ -114,6 +114,7 @@ def test_status_when_positions_filled_and_resolved_then_totals_per_strategy(syst
     assert pipeline.process(signal("fill-a", "KXREG-1", 50)).state == "FILLED"  # 50 @ 43c
     clock.set(NOW + SPACING)
     assert pipeline.process(signal("fill-b", "KXREG-2", 30)).state == "FILLED"  # 30 @ 43c
+    clock.set(NOW + 2 * SPACING)  # one PAPER throttle for every strategy (ADR 0307)
     assert pipeline.process(signal("fill-w", "KXREG-3", 30, strategy="weather")).state == "FILLED"
     container.markets.resolve("KXREG-1", "YES", NOW, None)  # resolved YES: 100c, a win of 50 * 57c
     container.markets.resolve("KXREG-2", "NO", NOW, None)  # resolved NO: 0c, a loss of 30 * 43c

@@ -13,7 +13,8 @@ import pytest
 
 from paulp.api.signal_jobs import execute_pending
 from paulp.domain.execution import execution_priority
-from paulp.domain.throttle import ExecutionThrottle
+from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.throttle import ExecutionThrottle, throttle_scope
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.fakes.noaa_cdo import FakeNoaaCdo, NoaaFault
 from tests.integration.helpers import NOAA_TOKEN
@@ -119,9 +120,10 @@ def test_execute_when_spacing_wait_exceeds_the_run_budget_then_order_deferred_pe
 
 def test_execute_when_the_strategys_minute_is_full_then_orders_deferred_not_rejected_until_it_rolls(
         system: System, noaa: FakeNoaaCdo) -> None:
-    # Arrange: the weather throttle already counted PAPER's 10 orders this minute, 1-10 s ago
+    # Arrange: the PAPER throttle (every paper strategy's, ADR 0307) already counted 10 orders this minute,
+    # 1-10 s ago
     now = system.container.clock.now()
-    throttle = ExecutionThrottle("weather", now - timedelta(seconds=10))
+    throttle = ExecutionThrottle(throttle_scope(ExecutionMode.PAPER), now - timedelta(seconds=10))
     for k in range(10, 0, -1):
         throttle.count_order(100, now - timedelta(seconds=k))
     system.container.orders.save(throttle)
