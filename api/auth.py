@@ -80,6 +80,11 @@ def _unauthorized(code: str, message: str | None) -> AuthFailure:
 class OperatorAuth:
     """The §2.1 procedure for one application's settings (the JWKS cache lives here)."""
 
+    # Failures are counted per client IP (§2.8), but the caller picks the address (any of an IPv6 /64):
+    # past this many distinct addresses new ones share one bucket, so the table cannot grow without bound.
+    MAX_TRACKED_IPS = 4096
+    OTHER_IPS = "other"
+
     def __init__(self, settings: Settings) -> None:
         settings.validate_startup()
         self.settings = settings
@@ -88,6 +93,7 @@ class OperatorAuth:
         self.allowed = settings.allowed_networks()
         self.trusted = settings.trusted_proxies()
         self.failures_by_ip: Counter[str] = Counter()
+        self.failures_total = 0
         domain, audience, url = settings.cf_team_domain(), settings.cf_audience(), settings.cf_certs_url()
         self.verifier = AccessVerifier(domain, audience, url) if domain and audience and url else None
 
@@ -156,7 +162,9 @@ class OperatorAuth:
     def log_failure(self, request: Request, failure: AuthFailure) -> None:
         ip = self.client_ip(request)
         ip_text = str(ip) if ip else "-"
-        self.failures_by_ip[ip_text] += 1
+        tracked = ip_text in self.failures_by_ip or len(self.failures_by_ip) < self.MAX_TRACKED_IPS
+        self.failures_by_ip[ip_text if tracked else self.OTHER_IPS] += 1
+        self.failures_total += 1
         hint = request.headers.get("cf-access-authenticated-user-email") or "-"
         record = {
             "route": escape(request.url.path), "method": escape(request.method), "reason_code": failure.code,

@@ -39,4 +39,8 @@ def metrics(request: Request) -> str:
         lines.append(f'paulp_projection_dead_letters{{projection="{name}"}} {dead.get(name, 0)}')
     lines += ["# HELP paulp_breaker_state Circuit breaker state (1 = current).", "# TYPE paulp_breaker_state gauge"]
     lines += [f'paulp_breaker_state{{state="{s}"}} {int(s == state)}' for s in STATES]
+    auth = getattr(request.state, "operator_auth", None)  # set by the auth guard on every request
+    if auth is not None:  # the total only: per-IP counts stay in the auth-failure log records (§2.8)
+        lines += ["# HELP paulp_auth_failures_total Refused operator-auth attempts since the process started.",
+                  "# TYPE paulp_auth_failures_total counter", f"paulp_auth_failures_total {auth.failures_total}"]
     return "\n".join(lines) + "\n"
