@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +39,8 @@ from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, WORKING_STAT
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.prices import prob_to_cents
+from paulp.domain.risk import exposure_refusals
+from paulp.domain.risk_input import UNKNOWN_CATEGORY, Position, RiskRequest
 from paulp.domain.risk_limits import adjusted_limits
 from paulp.domain.services.fair_values import FairValueService
 from paulp.domain.services.pipeline import EXECUTE_STATES, OrderPipeline
@@ -152,15 +156,23 @@ def max_position_usd(container: Any, strategy: str) -> float:
 
 
 def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal | WeatherSignal],
-                  now: datetime) -> int:
+                  now: datetime, categories: Mapping[str, str] | None = None) -> tuple[int, Counter[str]]:
     """One PENDING order per executable signal: contracts = floor(USD / limit), at most one open order per
-    (strategy, market, side) (§1.7, §1.8); a signal already turned into an order is a no-op.
+    (strategy, market, side) (§1.7, §1.8); a signal already turned into an order is a no-op. Returns the
+    orders created and, per invariant, the signals left out because the book has no room for them.
 
     The USD is capped at the strategy's maximum position (§5.7: capital * max position %, the limit I1 then
     checks): a bond's barbell slot (20 % of the bond bucket, 18 % of capital) sent whole would be refused by
-    I1 every time, and three such refusals in a row halt all trading (ADR 0288)."""
-    open_keys, created = _open_keys(container), 0
+    I1 every time, and three such refusals in a row halt all trading (ADR 0288). For the same reason a signal
+    whose order would break an exposure limit (I1-I4) against the book as it will stand when this scan's
+    orders and the open ones have filled is not turned into an order (ADR 0316). ``categories`` maps the
+    catalogue's tickers to their category, as the risk check reads it (missing: "unknown")."""
+    categories = categories or {}
+    open_keys, created, skipped = _open_keys(container), 0, Counter[str]()
     cap_usd = max_position_usd(container, strategy)
+    limits, breaker_state = container.risk_limits(), container.breaker.get().state.value
+    mode = mode_for_strategy(strategy, container.strategies.execution_modes()).value
+    portfolio, pending = container.portfolio(), _open_exposure(container, categories)
     for sig in signals:
         venue, side, price, model, edge, confidence = _terms(sig)
         limit = prob_to_cents(price)
@@ -169,6 +181,17 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
         key = (strategy, sig.market_id, side)
         if size < 1 or venue != "kalshi" or key in open_keys:
             continue
+        category = categories.get(sig.market_id) or UNKNOWN_CATEGORY
+        request = RiskRequest(market_id=sig.market_id, size=size * limit / 100, category=category, side=side,
+                              price=limit / 100, strategy=strategy, market_price=limit / 100)
+        book = portfolio.snapshot(strategy, sig.market_id, mode)
+        refusals = exposure_refusals(request, replace(book, positions=book.positions + tuple(pending)), limits,
+                                     breaker_state, now)
+        if refusals:
+            skipped.update(str(v.invariant_id) for v in refusals)
+            log.info("%s signal %s on %s left out: %s", strategy, sig.signal_id, sig.market_id,
+                     "; ".join(v.message for v in refusals))
+            continue
         order = Order.create(signal_id=sig.signal_id, strategy=strategy, ticker=sig.market_id, side=side,
                              requested_size=size, max_price=limit, now=now,
                              signal_model_probability=model, signal_edge=edge,
@@ -176,8 +199,20 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
         if container.orders.find(order.order_id) is None:
             container.orders.save(order)
             open_keys.add(key)
+            pending.append(Position(sig.market_id, category, request.size))
             created += 1
-    return created
+    return created, skipped
+
+
+def _open_exposure(container: Any, categories: Mapping[str, str]) -> list[Position]:
+    """Open orders' unfilled contracts as the positions they become when they fill (their filled part is in
+    views.positions already): the book the next orders will be checked against."""
+    with container.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT ticker, category, (requested_size - coalesce(filled_size, 0)) * max_price FROM views.orders"
+            " WHERE state = ANY(%s) AND requested_size > coalesce(filled_size, 0)",
+            ([s.value for s in OPEN_STATES],)).fetchall()
+    return [Position(t, c or categories.get(t) or UNKNOWN_CATEGORY, float(cents) / 100) for t, c, cents in rows]
 
 
 def _scan_one(container: Any, read_catalogue: Callable[[], tuple[dict[str, Any], ...]], alloc: StrategyAllocation,
@@ -198,7 +233,10 @@ def _scan_one(container: Any, read_catalogue: Callable[[], tuple[dict[str, Any],
     except StrategyUnavailable as exc:
         return {**row, "error": str(exc)}
     row["signalCount"] = len(signals)
-    row["ordersCreated"] = create_orders(container, alloc.strategy, signals, now)
+    categories = {str(m["ticker"]): str(m["category"]) for m in read_catalogue() if m.get("ticker")
+                  and m.get("category")}
+    created, skipped = create_orders(container, alloc.strategy, signals, now, categories)
+    row["ordersCreated"], row["skippedAtRiskLimits"] = created, dict(skipped)
     return row
 
 

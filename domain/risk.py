@@ -14,9 +14,9 @@ from typing import Any
 from paulp.domain.canonical import NonCanonicalValue, canonical_json
 from paulp.domain.errors import DomainError
 from paulp.domain.risk_input import PortfolioSnapshot, RiskRequest
-from paulp.domain.risk_invariants import run_invariants
+from paulp.domain.risk_invariants import INVARIANTS, run_invariants
 from paulp.domain.risk_limits import RiskLimits, adjusted_limits, check_breaker_state
-from paulp.domain.risk_results import Conditions, InvariantResult, Severity, Violation
+from paulp.domain.risk_results import Conditions, InvariantId, InvariantResult, Severity, Violation
 
 CORRELATION_LOOKUP_ID = "I3_CORRELATION_LOOKUP"
 CORRELATION_LOOKUP_VIOLATION = Violation(
@@ -104,3 +104,24 @@ def evaluate(
     warnings = tuple(v for r in results if (v := r.violation) is not None and v.severity is Severity.WARNING)
     approved = not violations
     return RiskDecision(approved, state, results, violations, warnings, input_hash, not approved)
+
+
+# The limits a request breaks by the size of the book it would join, not by the market's state.
+EXPOSURE_INVARIANTS = frozenset({InvariantId.I1_MAX_POSITION_SIZE, InvariantId.I2_MAX_PORTFOLIO_CONCENTRATION,
+                                 InvariantId.I3_MAX_MARKET_EXPOSURE, InvariantId.I4_MAX_CATEGORY_EXPOSURE})
+
+
+def exposure_refusals(
+    request: RiskRequest, snapshot: PortfolioSnapshot, limits: RiskLimits, breaker_state: str, now: datetime
+) -> tuple[Violation, ...]:
+    """The exposure limits (I1-I4, breaker-adjusted) that ``request`` would break against ``snapshot``.
+
+    For a scan deciding whether to create an order at all: every refusal of the risk check counts toward
+    HALT (§2.3), so an order the book is already too full for must not be created and refused. Advisory
+    only; the risk check at execution stays the control. A failed correlation lookup leaves I3 out here
+    (the check itself then blocks without counting)."""
+    state = check_breaker_state(breaker_state)
+    lim, conditions = adjusted_limits(limits, state), Conditions(now, state)
+    results = [fn(request, snapshot, lim, conditions) for iid, fn in INVARIANTS if iid in EXPOSURE_INVARIANTS
+               and not (iid is InvariantId.I3_MAX_MARKET_EXPOSURE and snapshot.correlated_markets is None)]
+    return tuple(v for r in results if (v := r.violation) is not None and v.severity is Severity.CRITICAL)

@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 from paulp.adapters.migrate import migrate
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.cli import app
-from paulp.api.signal_jobs import strategy_modes
+from paulp.api.signal_jobs import create_orders, strategy_modes
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
 from paulp.domain.fair_values import FairValue
+from paulp.domain.strategies.bonding_signals import BondingSignal
 from tests.integration.helpers import NOW, assert_live_equals_replay, make_container, max_notification_id
 from tests.integration.kalshi_system import AUTH, System
 
@@ -101,6 +102,47 @@ def test_scan_when_breaker_in_caution_then_bonds_sized_to_the_halved_limit_and_f
     assert r.status_code == 200, r.text
     assert (r.json()["result"]["processed"], r.json()["result"]["rejected"]) == (3, []), r.json()
     assert system.container.breaker.get().state.value == "CAUTION"
+
+
+def test_scan_when_book_full_then_no_order_is_created_to_be_refused_and_trading_goes_on(system: System):
+    """Five bonds filled (about 25 USD each, all economics) leave no room under I2 (10 % of bonding's 500 USD
+    per market) or I4 (30 % per category) for a second round on the same markets. Created, the five orders
+    were refused one after another, and three refusals in a row put the breaker in HALT."""
+    add_bonds(system)
+    for ticker in BONDS:
+        system.container.fair_values.set(ticker, 0.99, "desk research", "published figure", "ops-dana",
+                                         timedelta(hours=24))
+    scan(system)
+    system.project("orders")
+    r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    assert (r.json()["result"]["processed"], r.json()["result"]["rejected"]) == (5, []), r.json()
+    system.project("orders")  # the orders projection keeps views.positions too
+
+    system.container.clock.set(NOW + timedelta(minutes=10))  # type: ignore[attr-defined]
+    bonding, created = scan(system)
+    assert (bonding["signalCount"], bonding["ordersCreated"], created) == (5, 0, [])
+    assert bonding["skippedAtRiskLimits"] == {"I2_MAX_PORTFOLIO_CONCENTRATION": 5, "I4_MAX_CATEGORY_EXPOSURE": 5}
+    system.project("orders")
+    r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    assert (r.json()["result"]["processed"], r.json()["result"]["rejected"]) == (0, []), r.json()
+    assert system.container.breaker.get().state.value == "NORMAL"
+
+
+def test_create_orders_counts_the_orders_of_its_own_scan_against_the_category_limit(system: System):
+    """Eight 24.96 USD bonds in one category: six fit under I4's 150 USD (149.76), the seventh and eighth
+    would break it once the first six fill, so they are left out rather than created and refused."""
+    at = NOW
+    signals = [BondingSignal(signal_id=f"sig-cat-{i}", market_id=f"KXCAT-26MAR-B{i}", signal_type="bond",
+                             tail_type=None, target_size=90.0, kelly_fraction=0.2, expected_edge=0.03,
+                             market_price=0.96, fair_probability=0.99, confidence=0.9, created_at=at,
+                             expires_at=at + timedelta(hours=1)) for i in range(8)]
+    categories = {s.market_id: "economics" for s in signals}
+    created, skipped = create_orders(system.container, "bonding", signals, at, categories)
+    assert (created, dict(skipped)) == (6, {"I4_MAX_CATEGORY_EXPOSURE": 2})
+    made = system.events("Order.Created")
+    assert sorted(e.ticker for e in made) == [f"KXCAT-26MAR-B{i}" for i in range(6)]
+    assert {e.requested_size for e in made} == {26}
+
 
 @pytest.fixture
 def cli(fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
