@@ -42,6 +42,11 @@ def create_app(container: Container) -> FastAPI:
     # The hottest reads first: the router tries routes in order (no path here overlaps another router's),
     # and each route passed costs a regex match plus FastAPI's scope bookkeeping on every request.
     app.include_router(trades.router)
+    # GET /admin/trades is also served by a plain Starlette route placed ahead of everything: the same
+    # endpoint, without FastAPI's per-request dependency resolution and response-model plumbing (~0.05-0.1 ms
+    # of a 0.3 ms request, bench.trades_query). The FastAPI route behind it is never reached; it stays for
+    # the OpenAPI schema. Same methods (GET only), same exception handlers, same guards in front.
+    app.router.routes.insert(0, trades.plain_route())
     app.include_router(routing.router)
     app.include_router(health.router)
     app.include_router(admin.router)

@@ -173,3 +173,23 @@ def test_trades_when_records_are_odd_then_kept_and_dated_as_the_reference_parses
         assert body["trades"][-1] == {"raw": "weird", "venue": "kalshi"}
     finally:
         container.close()
+
+
+def test_trades_route_when_served_plain_then_schema_documented_and_methods_unchanged(client):
+    """The plain Starlette route in front (ADR 0009 addendum) must not change what the API says or accepts:
+    other methods answer as on the FastAPI route next to it (/admin/positions, also GET only)."""
+    c, _ = client
+    spec = c.get("/openapi.json").json()
+    assert set(spec["paths"]["/admin/trades"]) == {"get"}
+    assert {p["name"] for p in spec["paths"]["/admin/trades"]["get"].get("parameters", [])} <= {
+        "venue", "strategy", "status", "mode", "limit", "ticker"}
+    for method in ("head", "delete"):
+        here = getattr(c, method)("/admin/trades", headers=AUTH)
+        there = getattr(c, method)("/admin/positions", headers=AUTH)
+        def shape(r):
+            return r.status_code, {k: v for k, v in (r.json() if r.content else {}).items() if k not in ("path",
+                                                                                                   "timestamp")}
+        assert shape(here) == shape(there)
+        assert here.status_code == 404
+    r = c.get("/admin/trades?limit=0", headers=AUTH)
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_limit")
