@@ -24,6 +24,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
+from paulp.adapters.kalshi.market_fields import MarketFieldInvalid, count, last_price_cents, quote_cents
 from paulp.adapters.kalshi.port import KalshiVenuePort
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
@@ -86,16 +87,25 @@ def strategy_modes(container: Any) -> dict[str, ExecutionMode]:
 
 
 def catalogue_market(raw: dict[str, Any]) -> CatalogueMarket | None:
-    """A Kalshi market as the bonding screen reads it; None when it has no usable price."""
-    bid, ask, last = raw.get("yes_bid"), raw.get("yes_ask"), raw.get("last_price")
-    two_sided = isinstance(bid, int) and isinstance(ask, int) and 0 < bid <= ask < 100
-    cents = (bid + ask) / 2 if two_sided else last  # type: ignore[operator]
-    if not isinstance(cents, int | float) or not 0 < cents < 100 or not raw.get("ticker"):
+    """A Kalshi market as the bonding screen reads it: the two-sided YES mid, else the last trade; None when it
+    has no usable price. Prices are read as the execute step reads them (``*_dollars`` first, ADR 0321) under the
+    one no-quote rule (an empty side is no quote, ADR 0305); a market whose prices cannot be read exactly is left
+    out."""
+    try:
+        bid, ask = quote_cents(raw, "yes_bid"), quote_cents(raw, "yes_ask")
+        last = last_price_cents(raw)
+        volume_24h, volume = count(raw, "volume_24h"), count(raw, "volume")
+    except MarketFieldInvalid as exc:
+        log.warning("catalogue market %s left out: %s", raw.get("ticker"), exc)
+        return None
+    book = (bid, ask) if bid is not None and ask is not None and bid <= ask else None
+    cents = (book[0] + book[1]) / 2 if book else last
+    if cents is None or not 0 < cents < 100 or not raw.get("ticker"):
         return None
     return CatalogueMarket(
         market_id=str(raw["ticker"]), active=str(raw.get("status", "")).lower() in ("active", "open"),
-        yes_price=cents / 100, average_spread=(ask - bid) / 100 if two_sided else 1.0,  # type: ignore[operator]
-        peak_volume_24h=float(raw.get("volume_24h") or 0), volume=float(raw.get("volume") or 0),
+        yes_price=cents / 100, average_spread=(book[1] - book[0]) / 100 if book else 1.0,
+        peak_volume_24h=volume_24h or 0.0, volume=volume or 0.0,
         category=str(raw.get("category") or ""), description=str(raw.get("title") or ""),
     )
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.kalshi.market_fields import MarketFieldInvalid, last_price_cents
 from paulp.adapters.noaa.client import NoaaCdoClient, NoaaClientConfig
 from paulp.adapters.noaa.errors import NoaaError
 from paulp.adapters.noaa.history import StationHistory, StoredPages, recorder
@@ -57,14 +58,18 @@ def weather_candidates(catalogue: Any, now: datetime, limit: int = MAX_MARKETS) 
     category on the event, and its market rows may not carry one."""
     found: list[WeatherCandidate] = []
     for raw in catalogue:
-        closes, last = _when(raw.get("close_time")), raw.get("last_price")
+        closes = _when(raw.get("close_time"))
+        try:
+            last = last_price_cents(raw)  # ``last_price_dollars`` first, as every market read (ADR 0321)
+        except MarketFieldInvalid:
+            continue
         category = str(raw.get("category") or "").strip().lower()
         if ((category and "weather" not in category)
                 or str(raw.get("status", "")).lower() not in ("active", "open")
                 or closes is None or closes <= now):
             continue
         spec = parse_ticker(str(raw.get("ticker") or ""))
-        if spec is None or isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= 99:
+        if spec is None or last is None:
             continue
         found.append(WeatherCandidate(str(raw["ticker"]), spec, last / 100, closes))
     return sorted(found, key=lambda c: (c.closes_at, c.ticker))[:limit]

@@ -20,8 +20,8 @@ from paulp.adapters.kalshi.client_errors import (
     VenueOutcomeUnknown,
     VenueResponseInvalid,
 )
+from paulp.adapters.kalshi.market_fields import MarketFieldInvalid, count, quote_cents
 from paulp.domain.execution_orders import MAX_PRICE_CENTS, MIN_PRICE_CENTS, MarketSnapshot, VenueOrder
-from paulp.domain.prices import venue_quote
 
 T = TypeVar("T")
 
@@ -235,12 +235,13 @@ def _time(value: Any) -> datetime | None:
 
 
 def parse_market(raw: dict[str, Any]) -> MarketSnapshot:
+    """The market object's quotes in whole cents, ``*_dollars`` preferred (ADR 0321); an empty side (bid 0,
+    ask 100) is a missing quote (ADR 0305). Raises `MarketFieldInvalid` for a price it cannot read exactly."""
     return MarketSnapshot(
         ticker=str(raw.get("ticker", "")), status=str(raw.get("status", "")),
-        # an empty side (bid 0, ask 100) is a missing quote, not a price (ADR 0305)
-        yes_bid=venue_quote(_opt_int(raw.get("yes_bid"))), yes_ask=venue_quote(_opt_int(raw.get("yes_ask"))),
-        no_bid=venue_quote(_opt_int(raw.get("no_bid"))), no_ask=venue_quote(_opt_int(raw.get("no_ask"))),
-        volume_24h=None if raw.get("volume_24h") is None else float(raw["volume_24h"]),
+        yes_bid=quote_cents(raw, "yes_bid"), yes_ask=quote_cents(raw, "yes_ask"),
+        no_bid=quote_cents(raw, "no_bid"), no_ask=quote_cents(raw, "no_ask"),
+        volume_24h=count(raw, "volume_24h"),
         settlement_time=_time(raw.get("expected_expiration_time")), close_time=_time(raw.get("close_time")),
         category=raw.get("category"),
         result=_result(raw.get("result")),
@@ -363,7 +364,12 @@ class KalshiVenue:
 
     async def get_market(self, ticker: str) -> Evidenced[MarketSnapshot]:
         resp = await self.client.get_market(ticker)
-        return Evidenced(parse_market(_require_obj(resp, "market")), (resp.evidence_hash,))
+        try:
+            snapshot = parse_market(_require_obj(resp, "market"))
+        except MarketFieldInvalid as exc:  # evidenced: the body is stored, its prices are not used
+            raise MarketFieldInvalid(str(exc), status=resp.status, evidence_hash=resp.evidence_hash,
+                                     fetch=resp.fetch) from None
+        return Evidenced(snapshot, (resp.evidence_hash,))
 
     async def get_orderbook(self, ticker: str, *, depth: int | None = None) -> Evidenced[OrderBook]:
         resp = await self.client.get_orderbook(ticker, depth=depth)

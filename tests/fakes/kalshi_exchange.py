@@ -1,7 +1,8 @@
 """A loopback Kalshi trade API for tests: real HTTP on 127.0.0.1, real RSA-PSS verification (ADR 0231).
 
 Markets, order books and candlesticks come from recorded venue candles (tests/fakes/data/kalshi, a copy
-of shared/data/kalshi, or `PAULP_KALSHI_DATA_DIR`). Orders are held in memory with client-order-id idempotency. Faults
+of shared/data/kalshi, or `PAULP_KALSHI_DATA_DIR`). Market objects carry cents and fixed-point fields, or
+either alone (`market_shape`, ADR 0321). Orders are held in memory with client-order-id idempotency. Faults
 (status codes, Retry-After, delays, "act then lose the answer") are queued with `inject`.
 """
 
@@ -121,6 +122,25 @@ def _market(ticker: str, candles: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+MARKET_SHAPES = ("both", "cents", "dollars")
+_PRICE_FIELDS = ("yes_bid", "yes_ask", "no_bid", "no_ask", "last_price")
+_COUNT_FIELDS = ("volume", "volume_24h", "open_interest")
+
+
+def wire_market(market: dict[str, Any], shape: str) -> dict[str, Any]:
+    """A market object as Kalshi sends it: prices in cents and as ``*_dollars`` strings, counts as integers and
+    ``*_fp`` strings ("both", today's API), only the legacy integers ("cents"), or only the fixed-point strings
+    ("dollars", where Kalshi is moving). The fake keeps its markets in cents; the shape is applied on the way out."""
+    if shape not in MARKET_SHAPES:
+        raise ValueError(f"market shape must be one of {MARKET_SHAPES}, got {shape!r}")
+    legacy = _PRICE_FIELDS + _COUNT_FIELDS
+    out = {k: v for k, v in market.items() if shape != "dollars" or k not in legacy}
+    if shape != "cents":
+        out.update({f"{k}_dollars": f"{Decimal(market[k]) / 100:.4f}" for k in _PRICE_FIELDS if k in market})
+        out.update({f"{k}_fp": f"{Decimal(market[k]):.2f}" for k in _COUNT_FIELDS if k in market})
+    return out
+
+
 def load_recorded_markets(data_dir: Path | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, list[Any]]]:
     folder = Path(os.environ.get(DATA_DIR_ENV) or data_dir or DEFAULT_DATA_DIR)
     files = sorted(folder.glob("candlesticks-*.json"))
@@ -157,11 +177,13 @@ class FakeKalshiExchange:
     """`with FakeKalshiExchange(public_key, key_id) as fake:` then point the client at `fake.base_url`."""
 
     def __init__(self, public_key: rsa.RSAPublicKey | str | bytes, key_id: str, *, data_dir: Path | None = None,
-                 timestamp_tolerance_ms: int = 30_000, balance_cents: int = 1_000_000) -> None:
+                 timestamp_tolerance_ms: int = 30_000, balance_cents: int = 1_000_000,
+                 market_shape: str = "both") -> None:
         self._public_key = public_key if isinstance(public_key, rsa.RSAPublicKey) else load_public_key(public_key)
         self.key_id = key_id
         self.tolerance_ms = timestamp_tolerance_ms
         self.markets, self.candles = load_recorded_markets(data_dir)
+        self.market_shape = market_shape  # which price/count fields market objects carry (`wire_market`)
         self.balance_cents = balance_cents
         self._lock = threading.Lock()
         self._requests: list[SeenRequest] = []
@@ -342,11 +364,13 @@ class FakeKalshiExchange:
                  if q.get("series_ticker") in (None, m["series_ticker"])
                  and q.get("event_ticker") in (None, m["event_ticker"])]
         page, cursor = _page(items, request)
-        return _ok({"markets": page, "cursor": cursor})
+        return _ok({"markets": [wire_market(m, self.market_shape) for m in page], "cursor": cursor})
 
     def _get_market(self, request: Request, _: Any) -> Response:
         market = self.markets.get(request.path_params["ticker"])
-        return _ok({"market": market}) if market else _error(404, "market_not_found", "market not found")
+        if market is None:
+            return _error(404, "market_not_found", "market not found")
+        return _ok({"market": wire_market(market, self.market_shape)})
 
     def _orderbook(self, request: Request, _: Any) -> Response:
         """Published shape: bids per side as ascending [price, count]; YES asks are NO bids mirrored."""
