@@ -8,12 +8,12 @@ are ignored, and a different outcome reported later is refused loudly rather tha
 
 Prices are side-native (ADR 0161): a NO position is valued on the NO book, and PnL is
 ``(price - entry) * contracts`` for both sides. A position's current price is the mid of its own side's
-book (a missing quote counts as 50 cents, as for execution, §5.3); with no quote on either side of
-either book there is no mark, and the position is shown at its entry price (unrealised 0), as the
-dashboard spec says ("current_price falls back to entry"). Kalshi's empty side (bid 0, ask 100) is a
+book, or its one quoted price when only a bid or only an ask is quoted (ADR 0329); with no quote on
+either side of either book there is no mark, and the position is shown at its entry price (unrealised 0),
+as the dashboard spec says ("current_price falls back to entry"). Kalshi's empty side (bid 0, ask 100) is a
 missing quote, read so by ``Quotes`` itself, recorded events included (ADR 0305). An exit is judged only on
-a two-sided book of the held side (``two_sided_price``): a mid half made of the 50-cent stand-in is a
-valuation, not a price to sell on.
+a two-sided book of the held side (``two_sided_price``): a one-sided book's lone price bounds a value,
+it is not a price to sell at.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
-from paulp.domain.prices import execution_mid, venue_quote
+from paulp.domain.prices import venue_quote
 
 RESULTS = ("YES", "NO", "VOID")
 _QUOTE_FIELDS = ("yes_bid", "yes_ask", "no_bid", "no_ask")
@@ -66,14 +66,16 @@ class Quotes:
         return self
 
     def side_price(self, side: str) -> float | None:
-        """The side's own mid, else the complement of the other side's mid, else None (no mark)."""
-        own = (self.yes_bid, self.yes_ask) if side == "YES" else (self.no_bid, self.no_ask)
-        other = (self.no_bid, self.no_ask) if side == "YES" else (self.yes_bid, self.yes_ask)
-        if own != (None, None):
-            return execution_mid(*own)
-        if other != (None, None):
-            return 100 - execution_mid(*other)
-        return None
+        """What one contract of ``side`` is worth now: the mid of its book (``side_book``: its own quotes,
+        else the other book's complements) when it is bid and offered; with one of the two quoted, that one
+        (a lone bid of 98 says the contract is worth at least 98, a lone ask of 3 at most 3); None when
+        neither is (no mark). Not §5.3's execution mid, whose missing side counts as 50: that stand-in
+        prices a limit order, and as a value it marked a bond bid at 98 at 74 (ADR 0329)."""
+        bid, ask = self.side_book(side)
+        if bid is not None and ask is not None:
+            return (bid + ask) / 2
+        one = bid if bid is not None else ask
+        return None if one is None else float(one)
 
     def side_book(self, side: str) -> tuple[int | None, int | None]:
         """The side's (bid, ask): its own quotes, each else the complement of the other book's opposite one."""

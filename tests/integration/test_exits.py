@@ -467,7 +467,7 @@ def test_monitor_when_kalshi_reports_no_bid_as_0_then_no_exit_on_that_mark_and_l
                                     (PAPER_TICKER,)).fetchall()
     assert (bid, ask) == (None, 42)  # recorded as missing, not as a price of 0
     [position] = system.client.get("/admin/positions", headers=AUTH).json()["positions"]
-    assert position["currentPriceCents"] == 46.0  # valued at the §5.3 mid: the missing bid counts as 50
+    assert position["currentPriceCents"] == 42.0  # valued at the lone ask (ADR 0329), not 21 and not 46
 
 
 def test_live_exit_in_doubt_when_position_averaged_in_before_it_is_found_filled_then_pnl_from_the_new_entry(

@@ -20,7 +20,7 @@ T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 @pytest.mark.parametrize(("quotes", "side", "price"), [
     (Quotes(40, 44, 56, 60), "YES", 42.0),
     (Quotes(40, 44, 56, 60), "NO", 58.0),
-    (Quotes(40, None, None, None), "YES", 45.0),  # a missing quote counts as 50 (§5.3)
+    (Quotes(40, None, None, None), "YES", 40.0),  # only a bid: worth that much (ADR 0329), not 45 (§5.3's 50)
     (Quotes(40, 44, None, None), "NO", 58.0),  # no NO book: complement of the YES mid
     (Quotes(None, None, 56, 60), "YES", 42.0),
     (Quotes(), "YES", None),  # nothing quoted: no mark
@@ -141,9 +141,11 @@ def test_observe_when_quotes_unchanged_then_recorded_again_only_once_the_last_re
 
 
 @pytest.mark.parametrize(("quotes", "side", "price"), [
-    (Quotes(0, 40, 60, 100), "YES", 45.0),  # nobody bids YES: the missing bid counts as 50, not 0 (§5.3)
-    (Quotes(0, 40, 60, 100), "NO", 55.0),
-    (Quotes(30, 100, 0, 70), "YES", 40.0),  # nobody offers YES
+    (Quotes(0, 40, 60, 100), "YES", 40.0),  # nobody bids YES: the lone ask, not 0 and not 45 (ADR 0329)
+    (Quotes(0, 40, 60, 100), "NO", 60.0),
+    (Quotes(30, 100, 0, 70), "YES", 30.0),  # nobody offers YES: the lone bid
+    (Quotes(98, 100, 0, 2), "YES", 98.0),  # a bond nobody sells: 98, not (98 + 50) / 2 = 74
+    (Quotes(0, 3, 97, 100), "YES", 3.0),  # a collapsing market: 3, not (50 + 3) / 2 = 26.5
     (Quotes(0, 100, 0, 100), "YES", None),  # an empty market: no mark at all
 ])
 def test_side_price_when_kalshi_reports_an_empty_side_as_0_or_100_then_read_as_missing(quotes, side, price) -> None:
