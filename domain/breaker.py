@@ -1,127 +1,44 @@
-"""Circuit breaker (trading §2): the global trading gate, event-sourced so HALT survives restarts."""
+"""Circuit breaker (trading §2): the global trading gate, event-sourced so HALT survives restarts.
+
+The aggregate and its events live here (stored events name ``paulp.domain.breaker:CircuitBreaker.*``); the
+tables, thresholds and alert rules it decides with are in ``domain/breaker_rules.py`` and re-exported.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from paulp.domain.breaker_rules import (
+    AUTO_RECOVERY_REASON,
+    CONSECUTIVE_FAILURES_REASON,
+    CONSECUTIVE_FAILURES_TO_HALT,
+    ESCALATION,
+    HALT_TIMEOUT,
+    MANUAL_TRANSITIONS,
+    BreakerState,
+    InvalidBreakerState,
+    InvalidBreakerTransition,
+    ReasonRequired,
+    ResetRefused,
+    Trigger,
+    alert_message,
+    latched_level,
+    parse_state,
+    portfolio_alerts,
+)
 from paulp.domain.drift import DriftReport, check_drift
-from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.tail import TailConcentration, tail_concentration
 
-HALT_TIMEOUT = timedelta(minutes=60)
-CONSECUTIVE_FAILURES_TO_HALT = 3
-AUTO_RECOVERY_REASON = "Auto-recovery: HALT timeout"
-CONSECUTIVE_FAILURES_REASON = "Consecutive risk check failures"
-
-
-class BreakerState(StrEnum):
-    NORMAL = "NORMAL"
-    CAUTION = "CAUTION"
-    HALT = "HALT"
-    RECOVERY = "RECOVERY"
-
-
-class Trigger(StrEnum):
-    """Why a transition happened; manual ones obey the table, the rest bypass it (§2.3)."""
-
-    MANUAL = "manual"
-    RESET = "reset"
-    RISK_CHECKS = "risk_checks"
-    ALERT = "alert"
-    TAIL = "tail_concentration"
-    DRIFT = "position_drift"
-    TIMEOUT = "halt_timeout"
-    CONTROL = "control_failure"
-
-
-MANUAL_TRANSITIONS: Mapping[BreakerState, frozenset[BreakerState]] = {
-    BreakerState.NORMAL: frozenset({BreakerState.CAUTION, BreakerState.HALT}),
-    BreakerState.CAUTION: frozenset({BreakerState.NORMAL, BreakerState.HALT, BreakerState.RECOVERY}),
-    BreakerState.HALT: frozenset({BreakerState.RECOVERY}),
-    BreakerState.RECOVERY: frozenset({BreakerState.NORMAL, BreakerState.CAUTION, BreakerState.HALT}),
-}
-
-# One escalation step for a critical alert or a tail breach (§2.3, resolution item 3).
-ESCALATION: Mapping[BreakerState, BreakerState | None] = {
-    BreakerState.NORMAL: BreakerState.CAUTION,
-    BreakerState.CAUTION: BreakerState.HALT,
-    BreakerState.RECOVERY: BreakerState.CAUTION,
-    BreakerState.HALT: None,
-}
-
-DAILY_LOSS_ALERT_PCT = 2.0
-DAILY_LOSS_CRITICAL_PCT = 3.0  # base maxDailyLossPct
-DRAWDOWN_ALERT_PCT = 7.0
-DRAWDOWN_CRITICAL_PCT = 10.0  # base maxDrawdownPct
-
-
-class InvalidBreakerState(DomainError):
-    """Raised when a target is not one of the four breaker states."""
-
-    code = "invalid_target_state"
-
-
-class ReasonRequired(DomainError):
-    """Raised when an operator transition or reset has no reason."""
-
-    code = "reason_required"
-
-
-class InvalidBreakerTransition(DomainError):
-    """Raised when the manual transition table does not allow the move."""
-
-    code = "invalid_transition"
-
-
-class ResetRefused(DomainError):
-    """Raised when a reset from HALT is attempted without the force flag."""
-
-    code = "reset_requires_force"
-
-
-@dataclass(frozen=True)
-class Alert:
-    code: str
-    severity: str  # "critical" | "warning"
-
-
-def parse_state(value: str) -> BreakerState:
-    try:
-        return BreakerState(value)
-    except ValueError:
-        raise InvalidBreakerState("Invalid target state") from None
-
-
-def portfolio_alerts(total_value: float, daily_pnl: float, max_drawdown: float) -> list[Alert]:
-    """Daily-loss and drawdown alerts of a portfolio update (§2.3)."""
-    alerts: list[Alert] = []
-    daily_loss_pct = max(0.0, -daily_pnl) / total_value * 100 if total_value > 0 else 0.0
-    if daily_loss_pct >= DAILY_LOSS_ALERT_PCT:
-        sev = "critical" if daily_loss_pct >= DAILY_LOSS_CRITICAL_PCT else "warning"
-        alerts.append(Alert("DAILY_LOSS_ALERT", sev))
-    drawdown_pct = max_drawdown * 100
-    if drawdown_pct >= DRAWDOWN_ALERT_PCT:
-        sev = "critical" if drawdown_pct >= DRAWDOWN_CRITICAL_PCT else "warning"
-        alerts.append(Alert("DRAWDOWN_ALERT", sev))
-    return alerts
-
-
-def _higher(latched: str | None, severity: str) -> str:
-    return "critical" if "critical" in (latched, severity) else severity
-
-
-def _alert_message(code: str, total_value: float, daily_pnl: float, max_drawdown: float) -> str:
-    if code == "DAILY_LOSS_ALERT":
-        return f"daily PnL {daily_pnl:.2f} USD of {total_value:.2f} USD"
-    return f"drawdown {max_drawdown * 100:.2f}%"
+__all__ = [  # the rules callers have always imported from here
+    "MANUAL_TRANSITIONS", "BreakerState", "CircuitBreaker", "InvalidBreakerState", "InvalidBreakerTransition",
+    "ReasonRequired", "ResetRefused", "Trigger", "parse_state", "portfolio_alerts",
+]
 
 
 class CircuitBreaker(Aggregate):
@@ -262,13 +179,13 @@ class CircuitBreaker(Aggregate):
         self.expire_halt(now)
         found = {a.code: a.severity for a in portfolio_alerts(total_value, daily_pnl, max_drawdown)}
         before = self.portfolio_alert_levels
-        levels = {code: _higher(before.get(code), severity) for code, severity in found.items()}
+        levels = {code: latched_level(before.get(code), severity) for code, severity in found.items()}
         if levels == before:
             return False
         self._portfolio_alerts_changed(levels, total_value, daily_pnl, max_drawdown, now)
         for code, severity in levels.items():
             if before.get(code) != severity:
-                self.raise_alert(code, severity, now, _alert_message(code, total_value, daily_pnl, max_drawdown))
+                self.raise_alert(code, severity, now, alert_message(code, total_value, daily_pnl, max_drawdown))
         return True
 
     def position_drift_check(

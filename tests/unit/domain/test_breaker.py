@@ -213,3 +213,16 @@ TestBreakerMachine = BreakerMachine.TestCase
 def test_domain_errors_have_stable_codes():
     for cls in (InvalidBreakerState, InvalidBreakerTransition, ReasonRequired, ResetRefused):
         assert issubclass(cls, DomainError) and cls.code != DomainError.code
+
+
+def test_event_topics_when_rules_split_out_then_unchanged():
+    # Stored events name their class by topic: the split into breaker_rules must not move any of them.
+    from eventsourcing.utils import get_topic, resolve_topic
+
+    events = ("Created", "Transitioned", "RiskCheckRecorded", "AlertRaised", "PortfolioAlertsChanged",
+              "TailEvaluated")
+    for name in events:
+        cls = getattr(CircuitBreaker, name)
+        assert get_topic(cls) == f"paulp.domain.breaker:CircuitBreaker.{name}"
+        assert resolve_topic(f"paulp.domain.breaker:CircuitBreaker.{name}") is cls
+    assert get_topic(CircuitBreaker) == "paulp.domain.breaker:CircuitBreaker"
