@@ -1,19 +1,60 @@
 """Events stored by earlier versions must still decode: change an event only with class_version + upcast.
 
-The fixture holds stored rows (topic + state JSON) exactly as the recorder wrote them at v1.
+``stored_events_v1.json`` holds stored rows (topic + state JSON) exactly as the recorder wrote them at v1, for
+events that are still at v1. ``stored_events_old_versions.json`` holds rows of events that have since gained a
+version, written by the code before the bump (``old_version_events.py`` beside it runs that code): every older
+version of every versioned event must have one, so a version bump cannot ship without a stored fixture
+(ADR 0322). The integration test ``test_old_event_versions`` loads them into PostgreSQL through the recorder.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
+import pkgutil
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from paulp.adapters.eventstore.codec import make_mapper
+from paulp.domain.position_exits import PositionExit
+from paulp.domain.throttle import ExecutionThrottle
 
-FIXTURE = Path(__file__).parent / "fixtures" / "stored_events_v1.json"
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE = FIXTURES / "stored_events_v1.json"
+OLD_VERSIONS = FIXTURES / "stored_events_old_versions.json"
+
+
+def old_version_rows() -> list[dict[str, Any]]:
+    return list(json.loads(OLD_VERSIONS.read_text())["events"])
+
+
+def stored_version(row: dict[str, Any]) -> int:
+    """The version a row was stored at, as the library reads it: ``class_version`` in the state, absent = 1."""
+    return int(json.loads(row["state"]).get("class_version", 1))
+
+
+def decode(row: dict[str, Any]) -> Any:
+    stored = StoredEvent(UUID(row["originator_id"]), row["originator_version"], row["topic"], row["state"].encode())
+    return make_mapper().to_domain_event(stored)
+
+
+def event_classes() -> set[type[CanMutateAggregate[Any]]]:
+    """Every event class nested in an aggregate of paulp.domain."""
+    import paulp.domain as pkg
+
+    events: set[type[CanMutateAggregate[Any]]] = set()
+    for mod in pkgutil.walk_packages(pkg.__path__, "paulp.domain."):
+        for _, agg in inspect.getmembers(importlib.import_module(mod.name), inspect.isclass):
+            if issubclass(agg, Aggregate) and agg.__module__.startswith("paulp."):
+                events.update(ev for ev in vars(agg).values()
+                              if inspect.isclass(ev) and issubclass(ev, CanMutateAggregate))
+    return events
 
 
 def test_v1_stored_events_when_decoded_then_same_topics_and_fields():
@@ -27,3 +68,30 @@ def test_v1_stored_events_when_decoded_then_same_topics_and_fields():
         again = mapper.to_stored_event(event)
         assert again.topic == row["topic"]
         assert json.loads(again.state) == json.loads(row["state"]), row["topic"]
+
+
+def test_versioned_events_when_collected_then_every_older_version_has_a_stored_fixture():
+    versioned = {get_topic(ev): ev.class_version for ev in event_classes() if getattr(ev, "class_version", 1) > 1}
+    assert {get_topic(PositionExit.Filled), get_topic(ExecutionThrottle.Opened)} <= set(versioned)
+    stored = {(row["topic"], stored_version(row)) for row in old_version_rows()}
+    missing = [f"{topic} v{v}" for topic, current in sorted(versioned.items()) for v in range(1, current)
+               if (topic, v) not in stored]
+    assert missing == [], f"add rows stored by the old code to {OLD_VERSIONS.name} (see old_version_events.py)"
+
+
+def test_old_version_events_when_decoded_then_current_class_with_upcast_fields():
+    events = {row["topic"]: (stored_version(row), decode(row)) for row in old_version_rows()}
+    version, filled = events[get_topic(PositionExit.Filled)]
+    assert version == 1 and type(filled) is PositionExit.Filled
+    assert (filled.size, filled.exit_price, filled.realized_pnl_usd, filled.entry_price) == (50, 39.0, -2.0, None)
+    version, opened = events[get_topic(ExecutionThrottle.Opened)]
+    assert version == 1 and type(opened) is ExecutionThrottle.Opened
+    assert opened.scope == "bonding" and not hasattr(opened, "strategy")
+
+
+def test_old_version_events_when_decoded_and_stored_again_then_written_at_the_current_version():
+    mapper = make_mapper()
+    for row in old_version_rows():
+        event = decode(row)
+        again = json.loads(mapper.to_stored_event(event).state)
+        assert again.get("class_version", 1) == getattr(type(event), "class_version", 1), row["topic"]

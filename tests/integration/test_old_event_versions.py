@@ -1,0 +1,97 @@
+"""Events stored by the code before a class_version bump, in PostgreSQL through the real (chained) recorder:
+the aggregates load from them, the projections build the same rows live and on replay, and the aggregates
+go on recording at the current version (ADR 0322; fixtures from tests/unit/fixtures/old_version_events.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+from paulp.adapters.market_data import StaticMarketData
+from paulp.adapters.projector import catch_up_from_log
+from paulp.api.wiring import Container
+from paulp.domain.clock import FixedClock
+from paulp.domain.position_exits import ExitState, PositionExit
+from paulp.domain.throttle import ExecutionThrottle
+from tests.integration.helpers import NOW, assert_live_equals_replay, facts, make_container, signal
+from tests.unit.test_stored_event_fixtures import old_version_rows, stored_version
+
+pytestmark = pytest.mark.integration
+TICKER = "KXV1-EXIT"  # the fixture's exit: 50 YES bought at 43 on paper, stopped out at 39
+
+
+@pytest.fixture
+def container(fresh_db: str, nats_url: str, namespace: str) -> Iterator[Container]:
+    built = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def store_old_events(container: Container, topic_prefix: str) -> list[dict[str, Any]]:
+    """The fixture's rows for one aggregate, inserted as they were stored: topic and state bytes unchanged."""
+    rows = [r for r in old_version_rows() if r["topic"].startswith(topic_prefix)]
+    assert any(stored_version(r) == 1 for r in rows)
+    container.orders.recorder.insert_events([
+        StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"].encode())
+        for r in rows])
+    with psycopg.connect(container.database_url) as conn:  # stored byte for byte, no re-encoding on the way
+        stored = conn.execute("SELECT topic, state FROM paulp_events WHERE originator_id = %s"
+                              " ORDER BY originator_version", (UUID(rows[0]["originator_id"]),)).fetchall()
+    assert [(t, json.loads(bytes(s))) for t, s in stored] == [(r["topic"], json.loads(r["state"])) for r in rows]
+    return rows
+
+
+def project(container: Container, name: str) -> None:
+    with psycopg.connect(container.database_url, autocommit=True) as conn:
+        catch_up_from_log(conn, container.projections[name])
+
+
+def test_v1_exit_fill_when_loaded_then_aggregate_and_views_as_the_old_code_left_them(container: Container):
+    # Arrange: the position the stored exit sold (50 YES at 43: ask 42 + 1 cent paper slippage)
+    pipeline = container.pipeline(StaticMarketData({TICKER: facts(TICKER)}))
+    assert pipeline.process(signal("v1-exit", TICKER)).state == "FILLED"
+    # Act: the exit as the code before Filled v2 stored it
+    rows = store_old_events(container, get_topic(PositionExit))
+    exit_: PositionExit = container.orders.repository.get(UUID(rows[0]["originator_id"]))
+    project(container, "orders")
+    # Assert: v1 carried no entry of the fill; its PnL was taken against the decision's entry, and stands
+    assert exit_.id == PositionExit.create_id("bonding", TICKER, "YES", "PAPER", NOW, 0)
+    assert (exit_.state, exit_.contracts, exit_.entry_price, exit_.exit_price, exit_.realized_pnl_usd) == (
+        ExitState.FILLED, 50, 43.0, 39.0, -2.0)
+    with psycopg.connect(container.database_url) as conn:
+        view = conn.execute("SELECT state, filled_size, entry_price, exit_price, realized_pnl_usd FROM"
+                            " views.position_exits WHERE exit_uuid = %s", (exit_.id,)).fetchone()
+        position = conn.execute("SELECT contracts, cost_cents, realized_pnl_usd, exits, first_fill_at FROM"
+                                " views.positions WHERE ticker = %s", (TICKER,)).fetchone()
+    assert view is not None and (view[0], view[1], float(view[2]), float(view[3]), float(view[4])) == (
+        "FILLED", 50, 43.0, 39.0, -2.0)
+    assert position is not None and (position[0], position[1], float(position[2]), position[3], position[4]) == (
+        0, 0, -2.0, 0, None)
+    assert_live_equals_replay(container, "orders")
+
+
+def test_v1_throttle_when_loaded_then_scope_is_its_strategy_and_it_records_on_at_v2(container: Container):
+    rows = store_old_events(container, get_topic(ExecutionThrottle))
+    throttle_id = UUID(rows[0]["originator_id"])
+    # Act
+    throttle: ExecutionThrottle = container.orders.repository.get(throttle_id)
+    # Assert: v1 throttles were per strategy (ADR 0307): the upcast names the strategy as the scope
+    assert throttle.scope == "bonding" and throttle.version == 2
+    state = throttle.current(NOW + timedelta(minutes=1))
+    assert (state.orders_this_minute, state.orders_this_hour, state.volume_today) == (1, 1, 2150)
+    throttle.count_order(1000, NOW + timedelta(minutes=2))
+    container.orders.save(throttle)
+    again: ExecutionThrottle = container.orders.repository.get(throttle_id)
+    assert again.version == 3 and again.current(NOW + timedelta(minutes=2)).volume_today == 3150
+    # The per-mode throttle of the current code is another aggregate: the old one is kept, never read again.
+    assert ExecutionThrottle.id_for("kalshi/PAPER") != throttle_id
