@@ -26,10 +26,12 @@ from eventsourcing.persistence import IntegrityError
 
 from paulp.adapters.kalshi.market_fields import MarketFieldInvalid, count, last_price_cents, quote_cents
 from paulp.adapters.kalshi.port import KalshiVenuePort
+from paulp.adapters.kalshi.venue import parse_market
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
 from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation, UnknownStrategy, allocation_for
 from paulp.domain.execution import execution_priority, throttle_wait_ms
+from paulp.domain.execution_orders import MarketSnapshot
 from paulp.domain.execution_policy import (
     INITIAL_STRATEGY_MODES,
     ExecutionMode,
@@ -40,7 +42,7 @@ from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, WORKING_STAT
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.prices import prob_to_cents
-from paulp.domain.risk import exposure_refusals
+from paulp.domain.risk import foreseeable_refusals
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, Position, RiskRequest
 from paulp.domain.risk_limits import adjusted_limits
 from paulp.domain.services.fair_values import FairValueService
@@ -166,7 +168,7 @@ def max_position_usd(container: Any, strategy: str) -> float:
 
 
 def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal | WeatherSignal],
-                  now: datetime, categories: Mapping[str, str] | None = None) -> tuple[int, Counter[str]]:
+                  now: datetime, markets: Mapping[str, MarketFacts] | None = None) -> tuple[int, Counter[str]]:
     """One PENDING order per executable signal: contracts = floor(USD / limit), at most one open order per
     (strategy, market, side) (§1.7, §1.8); a signal already turned into an order is a no-op. Returns the
     orders created and, per invariant, the signals left out because the book has no room for them.
@@ -175,9 +177,11 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
     checks): a bond's barbell slot (20 % of the bond bucket, 18 % of capital) sent whole would be refused by
     I1 every time, and three such refusals in a row halt all trading (ADR 0288). For the same reason a signal
     whose order would break an exposure limit (I1-I4) against the book as it will stand when this scan's
-    orders and the open ones have filled is not turned into an order (ADR 0316). ``categories`` maps the
-    catalogue's tickers to their category, as the risk check reads it (missing: "unknown")."""
-    categories = categories or {}
+    orders and the open ones have filled, or whose market settles within I11's horizon, is not turned into
+    an order (ADR 0316). ``markets`` holds the catalogue's facts per ticker, read as the execute step reads
+    a market (``market_facts``): category (missing: "unknown") and settlement date."""
+    markets = markets or {}
+    categories = {t: f.category for t, f in markets.items()}
     open_keys, created, skipped = _open_keys(container), 0, Counter[str]()
     cap_usd = max_position_usd(container, strategy)
     limits, breaker_state = container.risk_limits(), container.breaker.get().state.value
@@ -191,12 +195,14 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
         key = (strategy, sig.market_id, side)
         if size < 1 or venue != "kalshi" or key in open_keys:
             continue
+        known = markets.get(sig.market_id)
         category = categories.get(sig.market_id) or UNKNOWN_CATEGORY
         request = RiskRequest(market_id=sig.market_id, size=size * limit / 100, category=category, side=side,
-                              price=limit / 100, strategy=strategy, market_price=limit / 100)
+                              price=limit / 100, strategy=strategy, market_price=limit / 100,
+                              settlement_date=known.settlement_date if known else None)
         book = portfolio.snapshot(strategy, sig.market_id, mode)
-        refusals = exposure_refusals(request, replace(book, positions=book.positions + tuple(pending)), limits,
-                                     breaker_state, now)
+        refusals = foreseeable_refusals(request, replace(book, positions=book.positions + tuple(pending)), limits,
+                                        breaker_state, now)
         if refusals:
             skipped.update(str(v.invariant_id) for v in refusals)
             log.info("%s signal %s on %s left out: %s", strategy, sig.signal_id, sig.market_id,
@@ -243,9 +249,7 @@ def _scan_one(container: Any, read_catalogue: Callable[[], tuple[dict[str, Any],
     except StrategyUnavailable as exc:
         return {**row, "error": str(exc)}
     row["signalCount"] = len(signals)
-    categories = {str(m["ticker"]): str(m["category"]) for m in read_catalogue() if m.get("ticker")
-                  and m.get("category")}
-    created, skipped = create_orders(container, alloc.strategy, signals, now, categories)
+    created, skipped = create_orders(container, alloc.strategy, signals, now, catalogue_facts(read_catalogue(), now))
     row["ordersCreated"], row["skippedAtRiskLimits"] = created, dict(skipped)
     return row
 
@@ -265,6 +269,27 @@ def scan_signals(container: Any) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------- execute
 
 
+def market_facts(snap: MarketSnapshot, read_at: datetime) -> MarketFacts:
+    """A Kalshi market as the risk check sees it: one reading for the execute step and the scans."""
+    return MarketFacts(snapshot=snap, category=snap.category or UNKNOWN_CATEGORY,
+                       settlement_date=snap.settlement_time or snap.close_time, last_price_update=read_at)
+
+
+def catalogue_facts(catalogue: Iterable[dict[str, Any]], read_at: datetime) -> dict[str, MarketFacts]:
+    """The catalogue's markets as facts, by ticker; a market whose record cannot be read is left out (its
+    signal, if any, is then checked only at execution, as before)."""
+    out: dict[str, MarketFacts] = {}
+    for raw in catalogue:
+        try:
+            snap = parse_market(raw)
+        except Exception:  # one odd record must not stop the scan; the check still runs at execution
+            log.warning("catalogue market %r unreadable for the scan's pre-check", raw.get("ticker"))
+            continue
+        if snap.ticker:
+            out[snap.ticker] = market_facts(snap, read_at)
+    return out
+
+
 class VenueMarketData:
     """Market facts read from Kalshi for this run only; a market that could not be read has no facts."""
 
@@ -281,9 +306,7 @@ class VenueMarketData:
             except Exception as exc:
                 failed[ticker] = venue_failure(exc, "market read").code
                 continue
-            self._facts[ticker] = MarketFacts(snapshot=snap, category=snap.category or "unknown",
-                                              settlement_date=snap.settlement_time or snap.close_time,
-                                              last_price_update=self.now)
+            self._facts[ticker] = market_facts(snap, self.now)
         return failed
 
     def facts(self, ticker: str) -> MarketFacts | None:

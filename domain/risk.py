@@ -106,22 +106,28 @@ def evaluate(
     return RiskDecision(approved, state, results, violations, warnings, input_hash, not approved)
 
 
-# The limits a request breaks by the size of the book it would join, not by the market's state.
-EXPOSURE_INVARIANTS = frozenset({InvariantId.I1_MAX_POSITION_SIZE, InvariantId.I2_MAX_PORTFOLIO_CONCENTRATION,
-                                 InvariantId.I3_MAX_MARKET_EXPOSURE, InvariantId.I4_MAX_CATEGORY_EXPOSURE})
+# What a scan can foresee of the check its order will get: the limits a request breaks by the size of the
+# book it would join (I1-I4), and by the market's settlement date (I11), which the catalogue already gives.
+FORESEEABLE_INVARIANTS = frozenset({InvariantId.I1_MAX_POSITION_SIZE, InvariantId.I2_MAX_PORTFOLIO_CONCENTRATION,
+                                    InvariantId.I3_MAX_MARKET_EXPOSURE, InvariantId.I4_MAX_CATEGORY_EXPOSURE,
+                                    InvariantId.I11_MIN_TIME_TO_SETTLEMENT})
 
 
-def exposure_refusals(
+def foreseeable_refusals(
     request: RiskRequest, snapshot: PortfolioSnapshot, limits: RiskLimits, breaker_state: str, now: datetime
 ) -> tuple[Violation, ...]:
-    """The exposure limits (I1-I4, breaker-adjusted) that ``request`` would break against ``snapshot``.
+    """The limits (breaker-adjusted) among I1-I4 and I11 that ``request`` would break against ``snapshot``.
 
     For a scan deciding whether to create an order at all: every refusal of the risk check counts toward
-    HALT (§2.3), so an order the book is already too full for must not be created and refused. Advisory
-    only; the risk check at execution stays the control. A failed correlation lookup leaves I3 out here
-    (the check itself then blocks without counting)."""
+    HALT (§2.3), so an order that the book has no room for, or whose market settles too soon, must not be
+    created and refused (ADR 0316). Advisory only; the risk check at execution stays the control. Left out
+    when their input is unknown here, since the check itself then decides: I3 after a failed correlation
+    lookup (blocks without counting), I11 without a settlement date (the execute step reads the market)."""
     state = check_breaker_state(breaker_state)
     lim, conditions = adjusted_limits(limits, state), Conditions(now, state)
-    results = [fn(request, snapshot, lim, conditions) for iid, fn in INVARIANTS if iid in EXPOSURE_INVARIANTS
-               and not (iid is InvariantId.I3_MAX_MARKET_EXPOSURE and snapshot.correlated_markets is None)]
+    unknown = {InvariantId.I3_MAX_MARKET_EXPOSURE} if snapshot.correlated_markets is None else set()
+    if request.settlement_date is None:
+        unknown.add(InvariantId.I11_MIN_TIME_TO_SETTLEMENT)
+    results = [fn(request, snapshot, lim, conditions) for iid, fn in INVARIANTS
+               if iid in FORESEEABLE_INVARIANTS and iid not in unknown]
     return tuple(v for r in results if (v := r.violation) is not None and v.severity is Severity.CRITICAL)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from paulp.adapters.migrate import migrate
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.cli import app
-from paulp.api.signal_jobs import create_orders, strategy_modes
+from paulp.api.signal_jobs import catalogue_facts, create_orders, strategy_modes
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
 from paulp.domain.fair_values import FairValue
 from paulp.domain.strategies.bonding_signals import BondingSignal
@@ -136,13 +136,33 @@ def test_create_orders_counts_the_orders_of_its_own_scan_against_the_category_li
                              tail_type=None, target_size=90.0, kelly_fraction=0.2, expected_edge=0.03,
                              market_price=0.96, fair_probability=0.99, confidence=0.9, created_at=at,
                              expires_at=at + timedelta(hours=1)) for i in range(8)]
-    categories = {s.market_id: "economics" for s in signals}
-    created, skipped = create_orders(system.container, "bonding", signals, at, categories)
+    markets = catalogue_facts([{"ticker": s.market_id, "status": "active", "category": "economics",
+                                "close_time": "2026-03-20T00:00:00Z"} for s in signals], at)
+    created, skipped = create_orders(system.container, "bonding", signals, at, markets)
     assert (created, dict(skipped)) == (6, {"I4_MAX_CATEGORY_EXPOSURE": 2})
     made = system.events("Order.Created")
     assert sorted(e.ticker for e in made) == [f"KXCAT-26MAR-B{i}" for i in range(6)]
     assert {e.requested_size for e in made} == {26}
 
+
+
+def test_scan_when_a_bond_settles_within_a_day_then_no_order_is_created_for_it(system: System):
+    """I11 refuses a market settling within 24 h (§3.2), and nothing in the bond filter (§6.1) looks at the
+    settlement date: near-certain markets are often the ones about to close. Created, each such order was
+    refused, and three of them in a row put the breaker in HALT."""
+    add_bonds(system)
+    for ticker in BONDS:
+        system.container.fair_values.set(ticker, 0.99, "desk research", "published figure", "ops-dana",
+                                         timedelta(hours=24))
+    for ticker in BONDS[:3]:
+        system.exchange.markets[ticker]["close_time"] = "2026-03-03T03:00:00Z"  # NOW + 12 h
+    bonding, created = scan(system)
+    assert sorted(e.ticker for e in created) == list(BONDS[3:])
+    assert bonding["skippedAtRiskLimits"] == {"I11_MIN_TIME_TO_SETTLEMENT": 3}
+    system.project("orders")
+    r = system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
+    assert (r.json()["result"]["processed"], r.json()["result"]["rejected"]) == (2, []), r.json()
+    assert system.container.breaker.get().state.value == "NORMAL"
 
 @pytest.fixture
 def cli(fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
