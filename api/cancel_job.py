@@ -17,7 +17,7 @@ from paulp.api.venue_session import credentialed_port_if
 from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, WORKING_STATES
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenuePort
-from paulp.domain.services.pipeline import settle_lost_submission
+from paulp.domain.services.venue_answers import apply_venue_answer, settle_lost_submission
 
 log = logging.getLogger("paulp.orders.cancel")
 OUTSTANDING = ("SELECT order_id FROM views.orders WHERE state = ANY(%s) ORDER BY created_at, order_id")
@@ -78,8 +78,9 @@ def _cancel_one(container: Any, order: Order, reason: str, port: VenuePort | Non
 def cancel_order(container: Any, order: Order, reason: str, port: VenuePort | None) -> str:
     """Cancel one order whose submission is not in doubt (the one per-order cancel path, shared with the
     order timers, ADR 0281): not at a venue -> CANCELLED in the log; working at Kalshi -> the cancel request
-    recorded (once), then Kalshi's cancel, whose answer decides. The order stays working unless Kalshi
-    confirms; the outcome says what happened (``failed: ...`` when it is left for a retry)."""
+    recorded (once), then Kalshi's cancel, whose answer decides, for the order and its venue record alike. The
+    order stays working unless Kalshi confirms; the outcome says what happened (``failed: ...`` when it is left
+    for a retry)."""
     now = container.clock.now()
     if order.state not in CANCELLABLE_STATES:
         return f"not_cancellable: {order.state.value}"
@@ -100,11 +101,8 @@ def cancel_order(container: Any, order: Order, reason: str, port: VenuePort | No
                 raise
             answer = found
         order = container.orders.find(order.order_id) or order
-        if answer.fill_count > order.filled_size and answer.fill_price:
-            order.record_fill(answer.fill_count - order.filled_size, float(answer.fill_price), now)
-        if order.state in WORKING_STATES and answer.status == "cancelled":
-            order.record_venue_cancelled(now)
-        container.orders.save(order)
+        # the answer reaches the order and its venue record (the trade view) in one save (ADR 0317)
+        container.orders.save(order, apply_venue_answer(container.orders, order, answer, now))
         if order.state.value == "FILLED":
             return "filled"
         return "cancelled_at_venue" if order.state.value == "CANCELLED" else "failed: still working at the venue"

@@ -20,7 +20,8 @@ from paulp.domain.ports import SubmissionOutcomeUnknown, VenuePort, VenueSubmiss
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.prices import half_up
 from paulp.domain.services.base import PaulpApplication
-from paulp.domain.services.pipeline import OrdersService, kalshi_venue_record
+from paulp.domain.services.pipeline import OrdersService
+from paulp.domain.services.venue_answers import kalshi_venue_record
 from paulp.domain.venue_orders import VenueOrder
 
 log = logging.getLogger("paulp.exits")

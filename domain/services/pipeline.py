@@ -15,14 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
-
 from paulp.domain.breaker import BreakerState
-from paulp.domain.clock import iso_utc
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy, policy_for_mode
-from paulp.domain.order_states import WORKING_STATES, OrderState
+from paulp.domain.order_states import OrderState
 from paulp.domain.order_timers import expire_stale
 from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, RiskCheckResult
 from paulp.domain.orders import Order
@@ -33,7 +30,6 @@ from paulp.domain.ports import (
     PortfolioPort,
     SubmissionOutcomeUnknown,
     VenuePort,
-    VenueSubmission,
 )
 from paulp.domain.pretrade import pre_trade_check
 from paulp.domain.risk import RiskDecision, evaluate
@@ -42,6 +38,12 @@ from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
+from paulp.domain.services.venue_answers import (
+    apply_venue_answer,
+    kalshi_venue_record,
+    settle_lost_submission,
+    venue_record,
+)
 from paulp.domain.throttle import ExecutionThrottle, throttle_scope
 from paulp.domain.venue_orders import VenueOrder
 
@@ -257,8 +259,7 @@ class OrderPipeline:
         # either wins before the send (this save fails, nothing is sent) or sees SUBMITTING and leaves it be.
         self.orders.save(order, throttle)
         try:
-            record = self._submit_live(order, decision.venue_order, now)
-            self.orders.save(order, self._venue_order(record, now))
+            self.orders.save(order, self._submit_live(order, decision.venue_order, now))
         except Exception as exc:  # the order may be at Kalshi now: in doubt, never ERROR (ADR 0293)
             return self._answer_not_saved(order.order_id, exc, now)
         return order
@@ -282,27 +283,24 @@ class OrderPipeline:
             raise exc from None
         return stored
 
-    def _submit_live(self, order: Order, venue_order: object, now: datetime) -> dict[str, object]:
+    def _submit_live(self, order: Order, venue_order: object, now: datetime) -> VenueOrder:
+        """Send the order and apply Kalshi's answer; returns its venue record, to save with it."""
         if self.venue is None:
             order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
                                                          rejection_reason="Live venue not configured"), now)
-            return venue_record(order, "rejected", "LIVE", now)
+            return self._venue_order(venue_record(order, "rejected", "LIVE", now), now)
         try:
             sub = self.venue.submit(venue_order)  # type: ignore[arg-type]
         except SubmissionOutcomeUnknown as e:
             order.mark_submission_in_doubt(str(e), now)
-            return venue_record(order, "unknown", "LIVE", now)
-        fill = (sub.fill_count, sub.fill_price) if sub.fill_count and sub.fill_price else None  # the venue's price
+            return self._venue_order(venue_record(order, "unknown", "LIVE", now), now)
+        filled = bool(sub.fill_count and sub.fill_price)  # at the venue's price (ADR 0282)
         status = ExecutionStatus.REJECTED if sub.status == "rejected" else ExecutionStatus.SUBMITTED
         order.apply_execution_result(ExecutionResult(status is not ExecutionStatus.REJECTED, status,
-                                                     rejection_reason=(sub.reason or sub.status) if fill is None
+                                                     rejection_reason=(sub.reason or sub.status) if not filled
                                                      and status is ExecutionStatus.REJECTED else None,
                                                      venue_order_id=sub.venue_order_id, mode="LIVE"), now)
-        if fill is not None and order.state in WORKING_STATES:
-            order.record_fill(*fill, now)
-        _closed_at_venue(order, sub, now)
-        return venue_record(order, sub.status, "LIVE", now, sub.fill_count, sub.fill_price, sub.evidence_hash,
-                            sub.venue_order_id or None)
+        return apply_venue_answer(self.orders, order, sub, now)
 
     def resolve_in_doubt(self, order_id: str) -> PipelineOutcome:
         """Ask the venue by client order id (= order id) what became of an ambiguous submission."""
@@ -328,58 +326,3 @@ class OrderPipeline:
 
     def _outcome(self, order: Order, duplicate: bool) -> PipelineOutcome:
         return PipelineOutcome(order.order_id, str(order.state), duplicate, order.last_error)
-
-
-def venue_record(order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
-                 fill_price: float | None = None, evidence_hash: str | None = None,
-                 venue_order_id: str | None = None) -> dict[str, object]:
-    """The execution-order row of trading §1.6/§9 for ``order``: PAPER's ``order_id`` is our id; LIVE's is the
-    venue's own order id, None until the venue has named it (ADR 0294); ``client_order_id`` is always ours."""
-    stamp = iso_utc(now)
-    return {
-        "order_id": order.order_id if mode == "PAPER" else venue_order_id, "client_order_id": order.order_id,
-        "ticker": order.ticker, "side": order.side.lower(), "action": "buy", "order_type": "limit",
-        "requested_size": order.requested_size, "limit_price": int(order.max_price), "status": status,
-        "fill_count": fill_count, "fill_price": fill_price, "source_strategy": order.strategy,
-        "signal_id": order.signal_id, "execution_mode": mode, "created_at": stamp, "updated_at": stamp,
-        "evidence_hash": evidence_hash,
-    }
-
-
-def settle_lost_submission(app: PaulpApplication, order: Order, found: VenueSubmission | None,
-                           now: datetime) -> VenueOrder:
-    """Record what the venue, asked by client order id (§1.8), holds of a submission in doubt: found ->
-    acknowledged, with the fills it reports beyond ours, and closed if the venue cancelled it; absent ->
-    ERROR (it never got there). The one reading shared by ``resolve_in_doubt``, cancel-outstanding and the
-    order timers; returns the order's venue record with the answer (and Kalshi's order id), to save with it."""
-    order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
-    if found is not None:
-        if found.fill_count > order.filled_size and found.fill_price and order.state in WORKING_STATES:
-            order.record_fill(found.fill_count - order.filled_size, float(found.fill_price), now)
-        _closed_at_venue(order, found, now)
-    record = venue_record(order, found.status if found else "not_found", "LIVE", now,
-                          found.fill_count if found else 0, found.fill_price if found else None,
-                          found.evidence_hash if found else None, found.venue_order_id if found else None)
-    return kalshi_venue_record(app, record, now)
-
-
-def _closed_at_venue(order: Order, answer: VenueSubmission, now: datetime) -> None:
-    """A venue answer saying the order is cancelled closes a working order (§1.6), fills applied first."""
-    if answer.status == "cancelled" and order.state in WORKING_STATES:
-        order.record_venue_cancelled(now)
-
-
-def kalshi_venue_record(app: PaulpApplication, record: dict[str, object], now: datetime) -> VenueOrder:
-    """The Kalshi venue-order record (what ``/admin/trades`` lists) of our order ``record["client_order_id"]``
-    (its key: known before Kalshi names the order): created, or updated with what changed; a venue order id
-    once recorded is never replaced by an answer without one. The caller saves it with the aggregate whose
-    change it reports."""
-    oid = str(record["client_order_id"])
-    try:
-        vo: VenueOrder = app.repository.get(VenueOrder.id_for("kalshi", oid))
-        kept = {"order_id": vo.record["order_id"]} if record.get("order_id") is None and vo.record.get("order_id") \
-            else {}
-        vo.update({**record, **kept, "venue": "kalshi"}, now)
-    except AggregateNotFoundError:
-        vo = VenueOrder("kalshi", oid, {**record, "venue": "kalshi"}, now)
-    return vo

@@ -160,3 +160,12 @@ def _system(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiEx
         yield System(container, exchange, key)
     finally:
         container.close()
+
+
+def trade_row(system: System, client_order_id: str) -> dict[str, Any]:
+    """Our order's row in ``GET /admin/trades`` (the venue record as operators see it), the views projected."""
+    system.project("venue_orders")
+    r = system.client.get("/admin/trades", params={"venue": "kalshi", "limit": 500}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    [row] = [t for t in r.json()["trades"] if t.get("client_order_id") == client_order_id]
+    return dict(row)

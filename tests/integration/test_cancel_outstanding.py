@@ -11,7 +11,7 @@ from paulp.api.cancel_job import cancel_outstanding
 from paulp.domain.order_states import OrderState
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import System, resting_live_order
+from tests.integration.kalshi_system import System, resting_live_order, trade_row
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +45,20 @@ def test_cancel_when_orders_queued_and_resting_then_all_closed_and_the_venue_ord
     assert system.head() == head
 
 
+def test_cancel_when_resting_live_order_cancelled_at_kalshi_then_its_trade_row_says_cancelled(system: System):
+    """The venue record (GET /admin/trades) takes Kalshi's cancel answer: not "submitted" for a cancelled order."""
+    _, resting = resting_live_order(system, "cx-row")
+    before = trade_row(system, resting)
+    assert before["status"] == "submitted" and before["order_id"]
+    system.project("orders")
+    [result] = cancel_outstanding(system.container, "rollback")["results"]
+    assert result["outcome"] == "cancelled_at_venue"
+    row = trade_row(system, resting)
+    assert (row["status"], row["fill_count"]) == ("cancelled", 0)
+    assert row["order_id"] == before["order_id"] == _venue_order(system, resting)["order_id"]  # Kalshi's id kept
+    assert row["created_at"] == before["created_at"]  # when the order was recorded, not when it was cancelled
+
+
 def test_cancel_when_resting_order_executed_meanwhile_then_recorded_as_filled(system: System):
     _, resting = resting_live_order(system, "cx-exec")
     venue = _venue_order(system, resting)
@@ -54,6 +68,8 @@ def test_cancel_when_resting_order_executed_meanwhile_then_recorded_as_filled(sy
     assert result["outcome"] == "filled"
     order = system.container.orders.find(resting)
     assert order is not None and (order.state.value, order.filled_size) == ("FILLED", venue["initial_count"])
+    row = trade_row(system, resting)  # the venue record says what Kalshi answered, too
+    assert (row["status"], row["fill_count"]) == ("filled", venue["initial_count"])
 
 
 def test_cancel_when_venue_refuses_then_reported_failed_and_cli_exits_1(system: System, monkeypatch):

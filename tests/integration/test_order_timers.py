@@ -16,7 +16,7 @@ from paulp.domain.order_states import OrderState
 from paulp.domain.orders import Order
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import System, resting_live_order
+from tests.integration.kalshi_system import System, resting_live_order, trade_row
 
 pytestmark = pytest.mark.integration
 S = OrderState
@@ -64,6 +64,8 @@ def test_timers_when_live_order_rests_past_the_stale_timeout_then_cancelled_at_k
     assert (report["cancelled"], report["riskTimeouts"], report["left"]) == (1, 0, [])
     assert _order(system, order_id).state == S.CANCELLED
     assert _venue_order(system, order_id)["status"] == "canceled" and _deletes(system) == 1
+    row = trade_row(system, order_id)  # the trade view shows Kalshi's answer, not "submitted"
+    assert (row["status"], row["order_id"]) == ("cancelled", _venue_order(system, order_id)["order_id"])
     history = system.container.orders.history(order_id)
     assert any(type(e).__qualname__.endswith("CancelRequested") for e in history)
 
@@ -93,6 +95,7 @@ def test_timers_when_partial_fill_below_min_fill_pct_then_remainder_cancelled_el
     order = _order(system, thin)
     assert (order.state, order.filled_size) == (S.CANCELLED, 10)
     assert _venue_order(system, thin)["status"] == "canceled"
+    assert (trade_row(system, thin)["status"], trade_row(system, thin)["fill_count"]) == ("cancelled", 10)
     head = system.head()
     assert _tick(system, 3600)["results"] == [] and system.head() == head and _deletes(system) == 1
     assert _order(system, thick).state == S.PARTIAL_FILL and _venue_order(system, thick)["status"] == "resting"

@@ -1,0 +1,78 @@
+"""Kalshi's answers about our LIVE orders, applied to the order and to its venue record in one place.
+
+Every answer that can change a LIVE order (the create-order answer, a lookup by client order id of a lost
+submission, a cancel's answer) goes through ``apply_venue_answer``: the order takes the fills beyond those it
+holds, at Kalshi's price, and is closed if Kalshi cancelled it; its venue record (what ``GET /admin/trades``
+lists, trading §1.6/§9) takes Kalshi's status, fill count, fill price and order id. The caller saves both in
+one save (ADR 0317), so the trade view never shows "submitted" for an order Kalshi has cancelled or filled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from eventsourcing.application import AggregateNotFoundError
+
+from paulp.domain.clock import iso_utc
+from paulp.domain.order_states import WORKING_STATES
+from paulp.domain.orders import Order
+from paulp.domain.ports import VenueSubmission
+from paulp.domain.services.base import PaulpApplication
+from paulp.domain.venue_orders import VenueOrder
+
+
+def venue_record(order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
+                 fill_price: float | None = None, evidence_hash: str | None = None,
+                 venue_order_id: str | None = None) -> dict[str, object]:
+    """The execution-order row of trading §1.6/§9 for ``order``: PAPER's ``order_id`` is our id; LIVE's is the
+    venue's own order id, None until the venue has named it (ADR 0294); ``client_order_id`` is always ours."""
+    stamp = iso_utc(now)
+    return {
+        "order_id": order.order_id if mode == "PAPER" else venue_order_id, "client_order_id": order.order_id,
+        "ticker": order.ticker, "side": order.side.lower(), "action": "buy", "order_type": "limit",
+        "requested_size": order.requested_size, "limit_price": int(order.max_price), "status": status,
+        "fill_count": fill_count, "fill_price": fill_price, "source_strategy": order.strategy,
+        "signal_id": order.signal_id, "execution_mode": mode, "created_at": stamp, "updated_at": stamp,
+        "evidence_hash": evidence_hash,
+    }
+
+
+def kalshi_venue_record(app: PaulpApplication, record: dict[str, object], now: datetime) -> VenueOrder:
+    """The Kalshi venue-order record (what ``/admin/trades`` lists) of our order ``record["client_order_id"]``
+    (its key: known before Kalshi names the order): created, or updated with what changed. A venue order id
+    once recorded is never replaced by an answer without one, and ``created_at`` stays when the record was
+    first made. The caller saves it with the aggregate whose change it reports."""
+    oid = str(record["client_order_id"])
+    try:
+        vo: VenueOrder = app.repository.get(VenueOrder.id_for("kalshi", oid))
+    except AggregateNotFoundError:
+        return VenueOrder("kalshi", oid, {**record, "venue": "kalshi"}, now)
+    kept = {k: vo.record[k] for k in ("order_id", "created_at")
+            if vo.record.get(k) is not None and (k == "created_at" or record.get(k) is None)}
+    vo.update({**record, **kept, "venue": "kalshi"}, now)
+    return vo
+
+
+def apply_venue_answer(app: PaulpApplication, order: Order, answer: VenueSubmission, now: datetime) -> VenueOrder:
+    """Kalshi's ``answer`` about the LIVE ``order`` applied to it (the contracts filled beyond ours at Kalshi's
+    price; CANCELLED when Kalshi cancelled a working order, fills first) and to its venue record (status, fill
+    count and price, Kalshi's order id). Returns the record, to save with the order."""
+    if answer.fill_count > order.filled_size and answer.fill_price and order.state in WORKING_STATES:
+        order.record_fill(answer.fill_count - order.filled_size, float(answer.fill_price), now)
+    if answer.status == "cancelled" and order.state in WORKING_STATES:
+        order.record_venue_cancelled(now)
+    record = venue_record(order, answer.status, "LIVE", now, answer.fill_count, answer.fill_price,
+                          answer.evidence_hash, answer.venue_order_id or None)
+    return kalshi_venue_record(app, record, now)
+
+
+def settle_lost_submission(app: PaulpApplication, order: Order, found: VenueSubmission | None,
+                           now: datetime) -> VenueOrder:
+    """Record what the venue, asked by client order id (§1.8), holds of a submission in doubt: found ->
+    acknowledged, then its answer applied (``apply_venue_answer``); absent -> ERROR (it never got there). The one
+    reading shared by ``resolve_in_doubt``, cancel-outstanding and the order timers; returns the order's venue
+    record, to save with it."""
+    order.resolve_submission_doubt(found is not None, now, found.venue_order_id if found else None)
+    if found is None:
+        return kalshi_venue_record(app, venue_record(order, "not_found", "LIVE", now), now)
+    return apply_venue_answer(app, order, found, now)
