@@ -25,7 +25,7 @@ WEEK = timedelta(days=7)
 # The strategy's positions valued as /admin/positions values them (ADR 0166): settled once resolved, else
 # against the side's last mark, else at entry.
 _BOOK = (
-    "SELECT p.side, p.contracts, p.cost_cents, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
+    "SELECT p.ticker, p.side, p.contracts, p.cost_cents, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
     " m.result, m.resolved_at FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
     " WHERE p.contracts > 0 AND p.strategy = ANY(%s) AND p.mode = %s"
 )
@@ -55,13 +55,21 @@ def _names(strategy: str) -> list[str]:
     return [strategy] if info is None else [info.id, info.strategy_type]
 
 
-def _closes_and_unrealised(conn: Connection[Any], names: Sequence[str],
-                           mode: str) -> tuple[list[tuple[datetime, Decimal]], Decimal]:
-    """Every realised PnL of the strategy in ``mode`` with its time (exit fills, market resolutions) and the
-    unrealised PnL of its open positions in that mode."""
+@dataclass(frozen=True)
+class _Book:
+    closes: list[tuple[datetime, Decimal]]
+    unrealised: Decimal
+    open_positions: tuple[dict[str, Any], ...]  # {marketId, size (USD at cost), currentPrice (probability)}
+
+
+def _read_book(conn: Connection[Any], names: Sequence[str], mode: str) -> _Book:
+    """Every realised PnL of the strategy in ``mode`` with its time (exit fills, market resolutions), the
+    unrealised PnL of its open positions in that mode, and those positions at the price they are valued at
+    (the tail concentration of the breaker's portfolio update, ADR 0325)."""
     closes = [(at, Decimal(pnl)) for pnl, at in conn.execute(_EXITS, (list(names), mode)).fetchall()]
     unrealised = Decimal(0)
-    for side, contracts, cost, yb, ya, nb, na, observed, result, resolved_at in conn.execute(
+    open_positions: list[dict[str, Any]] = []
+    for ticker, side, contracts, cost, yb, ya, nb, na, observed, result, resolved_at in conn.execute(
             _BOOK, (list(names), mode)).fetchall():
         avg = Decimal(cost) / contracts
         if result is not None:
@@ -70,7 +78,8 @@ def _closes_and_unrealised(conn: Connection[Any], names: Sequence[str],
         price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
         current = Decimal(repr(price)) if price is not None else avg
         unrealised += unrealized_pnl_usd(avg, current, contracts)
-    return closes, unrealised
+        open_positions.append({"marketId": ticker, "size": cost / 100, "currentPrice": float(current) / 100})
+    return _Book(closes, unrealised, tuple(open_positions))
 
 
 def loss_window_pnl(closes: Sequence[tuple[datetime, Decimal]], unrealised: Decimal, since: datetime) -> float:
@@ -98,6 +107,7 @@ class BookValuation:
     daily_pnl: float
     weekly_pnl: float
     max_drawdown: float
+    positions: tuple[dict[str, Any], ...] = ()  # open positions as §2.3's positions[], for tail concentration
 
 
 class ViewPortfolio:
@@ -115,7 +125,8 @@ class ViewPortfolio:
         capital = self.capital_of(strategy)
         with self.pool.connection() as conn:
             rows = conn.execute(_EXPOSURE, (UNKNOWN_CATEGORY,)).fetchall()
-            closes, unrealised = _closes_and_unrealised(conn, _names(strategy), mode)
+            book = _read_book(conn, _names(strategy), mode)
+        closes, unrealised = book.closes, book.unrealised
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return PortfolioSnapshot(
@@ -131,11 +142,12 @@ class ViewPortfolio:
         now = self.clock.now().astimezone(UTC)
         capital = sum(self.capital_of(s) for s in strategies)
         with self.pool.connection() as conn:
-            closes, unrealised = _closes_and_unrealised(conn, [n for s in strategies for n in _names(s)], mode)
+            book = _read_book(conn, [n for s in strategies for n in _names(s)], mode)
+        closes, unrealised = book.closes, book.unrealised
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return BookValuation(mode, capital, loss_window_pnl(closes, unrealised, midnight),
                              loss_window_pnl(closes, unrealised, now - WEEK),
-                             current_drawdown(capital, closes, unrealised))
+                             current_drawdown(capital, closes, unrealised), book.open_positions)
 
     def _correlated(self, market_id: str, now: datetime) -> tuple[CorrelatedMarket, ...] | None:
         """Markets the stored graph edges relate to ``market_id`` on either side, scored as §3.4 scores them

@@ -2,7 +2,8 @@
 
 The portfolio is the book that carries money: LIVE when any strategy trades LIVE (its LIVE strategies'
 capital, closes and open positions), else the paper book of the strategies trading on paper. A paper loss
-never moves the breaker that gates LIVE orders (ADR 0286). Tail concentration is not fed (ADR 0301).
+never moves the breaker that gates LIVE orders (ADR 0286). Its open positions feed tail concentration (§3.6,
+ADR 0325).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from typing import Any
 
 from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.tail import tail_concentration
 
 log = logging.getLogger("paulp.portfolio")
 
@@ -24,10 +26,13 @@ def value_book(container: Any) -> dict[str, Any]:
         mode, strategies = ("LIVE", live) if live else (
             "PAPER", sorted(s for s, m in modes.items() if m is ExecutionMode.PAPER))
         book = container.portfolio().valuation(strategies, mode)
-        changed, state = container.breaker.portfolio_valued(book.total_value, book.daily_pnl, book.max_drawdown)
+        changed, state = container.breaker.portfolio_valued(book.total_value, book.daily_pnl, book.max_drawdown,
+                                                            book.positions)
+        tail = tail_concentration(book.positions)
     except Exception as exc:
         log.exception("portfolio valuation for the breaker failed")
         return {"error": type(exc).__name__}
     return {"mode": mode, "strategies": strategies, "totalValue": book.total_value, "dailyPnl": book.daily_pnl,
-            "weeklyPnl": book.weekly_pnl, "maxDrawdown": book.max_drawdown, "changed": changed,
-            "state": state.value}
+            "weeklyPnl": book.weekly_pnl, "maxDrawdown": book.max_drawdown,
+            "tail": {"count": tail.count, "hhi": round(tail.hhi, 4), "compliant": tail.compliant},
+            "changed": changed, "state": state.value}

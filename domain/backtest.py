@@ -36,6 +36,7 @@ from paulp.domain.strategies.bonding_signals import (
 )
 
 VOLUME_WINDOW = timedelta(hours=24)
+EXIT_PRICE_RULE = "two-sided-mid"  # part of a record's identity: results under another exit price rule differ
 MAX_CONTRACT_CENTS = 99
 
 
@@ -78,6 +79,13 @@ class CloseReason(StrEnum):
     END_OF_DATA = "END_OF_DATA"  # still open when the history ends: sold at the last bid seen (0 if none)
 
 
+def exit_price(bar: Bar) -> float | None:
+    """The price the exit rules judge a held YES position on in ``bar``, and book a fired rule at: the live
+    monitor's (``Quotes.two_sided_price``, ADR 0305): the side's mid when it is both bid and offered, else None
+    and nothing is decided in that bar. Paper exits are booked at that observed price (trading §3.5; ADR 0323)."""
+    return bar.mid
+
+
 @dataclass(frozen=True)
 class Trade:
     ticker: str
@@ -85,7 +93,7 @@ class Trade:
     contracts: int
     entry_cents: int
     entered_at: datetime
-    exit_cents: int
+    exit_cents: float  # a two-sided mid may be half a cent
     exited_at: datetime
     reason: CloseReason
 
@@ -164,10 +172,10 @@ def _bar_at(bars: Sequence[Bar], t: datetime) -> Bar | None:
 
 
 def run_backtest(history: Mapping[str, Sequence[Bar]], config: BacktestConfig) -> BacktestResult:
-    """Scan at every bar end in time order: first the exit rules on what is held (at the bid, as the exit
-    monitor books paper exits), then the strategy's signals on the catalogue as of that moment, each bought
-    at the offer plus the paper slippage; at most one open position per market. Whatever is open when the
-    history ends is sold at the last bid seen."""
+    """Scan at every bar end in time order: first the exit rules on what is held, judged and booked at the
+    two-sided mid as the live monitor judges and books paper exits (``exit_price``), then the strategy's
+    signals on the catalogue as of that moment, each bought at the offer plus the paper slippage; at most one
+    open position per market. Whatever is open when the history ends is sold at the last bid seen."""
     _check(history, config)
     times = sorted({b.end for bars in history.values() for b in bars})
     held: dict[str, _Open] = {}
@@ -176,12 +184,13 @@ def run_backtest(history: Mapping[str, Sequence[Bar]], config: BacktestConfig) -
     for t in times:
         for ticker, pos in list(held.items()):
             bar = _bar_at(history[ticker], t)
-            if bar is None or bar.end != t or bar.yes_bid is None:
-                continue  # no new quote this period: nothing to act on
-            decision = evaluate_exit(pos.entry_cents / 100, bar.yes_bid / 100, holding_hours(pos.entered_at, t),
-                                     pos.contracts, ExitPricing.OBSERVED)
+            price = None if bar is None or bar.end != t else exit_price(bar)
+            if price is None:
+                continue  # no new two-sided quote this period: nothing to act on (the monitor's noQuote)
+            decision = evaluate_exit(pos.entry_cents, price, holding_hours(pos.entered_at, t), pos.contracts,
+                                     ExitPricing.OBSERVED)
             if decision is not None:
-                closed.append(_close(pos, bar.yes_bid, t, CloseReason(decision.reason.value)))
+                closed.append(_close(pos, decision.exit_price, t, CloseReason(decision.reason.value)))
                 del held[ticker]
         found = _signals_at(history, config, t)
         signals += len(found)
@@ -214,7 +223,7 @@ def _signals_at(history: Mapping[str, Sequence[Bar]], config: BacktestConfig,
             for s in bonding_signals(allocation, t, config.fair_probabilities)]
 
 
-def _close(pos: _Open, exit_cents: int, at: datetime, reason: CloseReason) -> Trade:
+def _close(pos: _Open, exit_cents: float, at: datetime, reason: CloseReason) -> Trade:
     return Trade(pos.ticker, pos.signal_type, pos.contracts, pos.entry_cents, pos.entered_at, exit_cents, at,
                  reason)
 
@@ -297,8 +306,10 @@ class BacktestRecord(Aggregate):
     @staticmethod
     def create_id(strategy: str, name: str, data_hash: str, fair_hash: str, capital: float,
                   slippage_cents: int) -> UUID:
-        return uuid5(PAULP_NAMESPACE,
-                     f"backtest/{strategy}/{name}/{data_hash}/{fair_hash}/{capital!r}/{slippage_cents}")
+        """Exits judged at the mid give another result from the same inputs than the bid did (ADR 0323): a run
+        now is a new record, not the one the bid rule stored."""
+        return uuid5(PAULP_NAMESPACE, f"backtest/{strategy}/{name}/{data_hash}/{fair_hash}/{capital!r}/"
+                                      f"{slippage_cents}/exits-at-{EXIT_PRICE_RULE}")
 
     @event(Completed)
     def __init__(self, strategy: str, name: str, period_start: datetime, period_end: datetime, trades: int,

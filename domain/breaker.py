@@ -95,6 +95,7 @@ class CircuitBreaker(Aggregate):
         self.last_state_change: datetime | None = None
         self.last_alert: str | None = None
         self.last_tail_hhi: float | None = None
+        self.tail_breached = False  # the last recorded tail evaluation was non-compliant (the latch, ADR 0325)
         self.portfolio_alert_levels: dict[str, str] = {}
 
     # ----------------------------------------------------------------- commands (decide)
@@ -171,12 +172,24 @@ class CircuitBreaker(Aggregate):
                 self._escalate("Tail concentration breach", Trigger.TAIL, now)
         return tail
 
-    def portfolio_valued(self, total_value: float, daily_pnl: float, max_drawdown: float, now: datetime) -> bool:
-        """A scheduled valuation of the book as a portfolio update (§2.3; ADR 0301), latched so it does not
-        flap: an alert is raised when it appears or rises from warning to critical (a critical one escalating
-        one step), not again on every valuation that finds it still there, and it is re-armed only once the
-        figure is back below its warning threshold. Returns whether anything changed (and was recorded)."""
+    def portfolio_valued(
+        self,
+        total_value: float,
+        daily_pnl: float,
+        max_drawdown: float,
+        now: datetime,
+        positions: Iterable[Mapping[str, Any]] = (),
+    ) -> bool:
+        """A scheduled valuation of the book as a portfolio update (§2.3; ADRs 0301, 0325), latched so it does
+        not flap: an alert or a tail-concentration breach escalates when it appears (or an alert rises from
+        warning to critical), not again on every valuation that finds it still there; an alert is re-armed once
+        its figure is back below its warning threshold, a breach once the tail book is compliant (HHI < 0.3).
+        Returns whether anything changed (and was recorded)."""
         self.expire_halt(now)
+        alerts = self._latch_alerts(total_value, daily_pnl, max_drawdown, now)
+        return self._latch_tail(tail_concentration(positions), now) or alerts
+
+    def _latch_alerts(self, total_value: float, daily_pnl: float, max_drawdown: float, now: datetime) -> bool:
         found = {a.code: a.severity for a in portfolio_alerts(total_value, daily_pnl, max_drawdown)}
         before = self.portfolio_alert_levels
         levels = {code: latched_level(before.get(code), severity) for code, severity in found.items()}
@@ -186,6 +199,14 @@ class CircuitBreaker(Aggregate):
         for code, severity in levels.items():
             if before.get(code) != severity:
                 self.raise_alert(code, severity, now, alert_message(code, total_value, daily_pnl, max_drawdown))
+        return True
+
+    def _latch_tail(self, tail: TailConcentration, now: datetime) -> bool:
+        if tail.compliant != self.tail_breached:
+            return False  # no change: a standing breach is not escalated again, a compliant book records nothing
+        self._tail_evaluated(tail.hhi, tail.max_pct, tail.count, tail.total_tail_value, tail.compliant, now)
+        if not tail.compliant:
+            self._escalate("Tail concentration breach", Trigger.TAIL, now)
         return True
 
     def position_drift_check(
@@ -275,3 +296,4 @@ class CircuitBreaker(Aggregate):
         self, hhi: float, max_pct: float, count: int, total_tail_value: float, compliant: bool, at: datetime
     ) -> None:
         self.last_tail_hhi = hhi
+        self.tail_breached = not compliant

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from paulp.domain.breaker import BreakerState, CircuitBreaker
 from paulp.domain.services.base import PaulpApplication
@@ -70,14 +72,16 @@ class BreakerService(PaulpApplication):
 
         return self.retry_on_conflict(command)
 
-    def portfolio_valued(self, total_value: float, daily_pnl: float, max_drawdown: float) -> tuple[bool, BreakerState]:
-        """The scheduled valuation of the book (§2.3 portfolio update, latched; ADR 0301): saved only when its
-        alerts changed; returns whether they did and the state after it."""
+    def portfolio_valued(self, total_value: float, daily_pnl: float, max_drawdown: float,
+                         positions: Iterable[Mapping[str, Any]] = ()) -> tuple[bool, BreakerState]:
+        """The scheduled valuation of the book (§2.3 portfolio update, latched; ADRs 0301, 0325): saved only
+        when its alerts or its tail-concentration breach changed; returns whether they did and the state after."""
+        held = tuple(positions)
 
         def command() -> tuple[bool, BreakerState]:
             breaker, now = self._load(), self.clock.now()
             expired = breaker.expire_halt(now)
-            changed = breaker.portfolio_valued(total_value, daily_pnl, max_drawdown, now)
+            changed = breaker.portfolio_valued(total_value, daily_pnl, max_drawdown, now, held)
             if changed or expired:
                 self._save(breaker)
             return changed, breaker.state

@@ -76,3 +76,58 @@ def test_exits_job_when_book_is_flat_then_breaker_untouched(clocked):
     report = system.jobs.jobs["exits"]("scheduler", None)
     assert report["portfolio"]["changed"] is False and report["portfolio"]["state"] == "NORMAL"
     assert len(_breaker_events(system)) == before
+
+
+def _quoted(ticker: str, bid: int, ask: int, at):
+    """The helpers' market at another price, in a category of its own (I4 stays out of the way)."""
+    base = facts(ticker)
+    book = replace(base.snapshot, yes_bid=bid, yes_ask=ask, no_bid=100 - ask, no_ask=100 - bid)
+    return replace(base, snapshot=book, category=ticker, last_price_update=at)
+
+
+def _buy(system, clock: FixedClock, ticker: str, bid: int, ask: int, contracts: int) -> None:
+    market = StaticMarketData({ticker: _quoted(ticker, bid, ask, clock.now())})
+    order = system.pipeline(market).process(signal(f"tail-{ticker}", ticker, size=contracts, price=ask + 2))
+    assert order.state == "FILLED", order.last_error
+    clock.set(clock.now() + timedelta(seconds=2))
+
+
+def test_exits_job_when_tail_book_concentrated_then_breaker_cautions_once_and_rearms_when_diversified(clocked):
+    # Arrange: a paper book of one bond bought at 95, one longshot at 13 and one 43-cent position (no tail,
+    # §3.6): two tail positions, the bond about 2/3 of the tail money, HHI about 0.55 (>= 0.3)
+    system, clock = clocked
+    _buy(system, clock, "KXTAIL-BOND1", 93, 94, 25)
+    _buy(system, clock, "KXTAIL-LONG", 11, 12, 100)
+    _buy(system, clock, "KXTAIL-MID", 41, 42, 50)
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        catch_up_from_log(conn, system.projections["orders"])
+    before = len(_breaker_events(system))
+    # Act: three scheduled exits runs, five minutes apart
+    reports = []
+    for k in range(3):
+        clock.set(NOW + timedelta(minutes=5 * (k + 1)))
+        reports.append(system.jobs.jobs["exits"]("scheduler", None))
+    # Assert: one tail evaluation and one step up, through the breaker's own events; no flapping
+    new = _breaker_events(system)[before:]
+    [evaluated] = [e for e in new if isinstance(e, CircuitBreaker.TailEvaluated)]
+    assert (evaluated.count, evaluated.compliant) == (2, False) and evaluated.hhi >= 0.3
+    assert [(e.from_state, e.to_state, e.trigger) for e in new if isinstance(e, CircuitBreaker.Transitioned)] == [
+        ("NORMAL", "CAUTION", "tail_concentration")]
+    assert [r["portfolio"]["changed"] for r in reports] == [True, False, False]
+    assert reports[0]["portfolio"]["tail"] == {"count": 2, "hhi": round(evaluated.hhi, 4), "compliant": False}
+    assert system.breaker.get().state.value == "CAUTION"
+
+    # Act: three more bonds diversify the tail book (five tail positions, HHI about 0.23)
+    clock.set(NOW + timedelta(minutes=20))
+    for n in (2, 3, 4):
+        _buy(system, clock, f"KXTAIL-BOND{n}", 93, 94, 12)  # CAUTION halves I1: 2.5 % of $500
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        catch_up_from_log(conn, system.projections["orders"])
+    mark = len(_breaker_events(system))
+    report = system.jobs.jobs["exits"]("scheduler", None)
+    # Assert: the latch clears (recorded), nothing moves; a later run records nothing
+    cleared = _breaker_events(system)[mark:]
+    assert [(e.count, e.compliant) for e in cleared if isinstance(e, CircuitBreaker.TailEvaluated)] == [(5, True)]
+    assert not [e for e in cleared if isinstance(e, CircuitBreaker.Transitioned)]
+    assert report["portfolio"]["changed"] is True and report["portfolio"]["state"] == "CAUTION"
+    assert system.jobs.jobs["exits"]("scheduler", None)["portfolio"]["changed"] is False

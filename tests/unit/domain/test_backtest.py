@@ -1,4 +1,5 @@
-"""Backtest engine (ADR 0265): the bonding strategy, paper fill and exit rules replayed over bars."""
+"""Backtest engine (ADR 0265): the bonding strategy, paper fill and exit rules replayed over bars; exits judged
+and booked at the held side's two-sided mid, as the live exit monitor judges them (ADR 0323)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from paulp.domain.backtest import (
     Bar,
     CloseReason,
     InvalidBacktest,
+    exit_price,
     metrics,
     run_backtest,
 )
+from paulp.domain.marks import Quotes
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 TICKERS = ("KXA", "KXB", "KXC", "KXD", "KXE")
@@ -34,7 +37,8 @@ def config(**kw: object) -> BacktestConfig:
 
 def scenario() -> dict[str, list[Bar]]:
     """Five bonds at 95/96; hour 1 is the first with > 1000 contracts in 24 h, so all five are bought at
-    96 + 1 slippage = 97. B's bid drops to 90 at hour 2 (stop 97 x 0.97 = 94.09); the rest end at hour 3."""
+    96 + 1 slippage = 97. B's book drops to 90/91 at hour 2 (mid 90.5 <= stop 97 x 0.97 = 94.09); the rest
+    end at hour 3."""
     last_bid = {"KXA": 99, "KXB": 90, "KXC": 98, "KXD": 96, "KXE": 96}
     history: dict[str, list[Bar]] = {}
     for t in TICKERS:
@@ -52,18 +56,18 @@ def test_scenario_when_replayed_then_entries_exits_and_metrics_as_worked_by_hand
     assert {tr.entry_cents for tr in result.trades} == {97}
     assert {tr.entered_at for tr in result.trades} == {T0 + timedelta(hours=1)}
     assert (by["KXB"].reason, by["KXB"].exit_cents, by["KXB"].exited_at) == (
-        CloseReason.STOP_LOSS_HIT, 90, T0 + timedelta(hours=2))
+        CloseReason.STOP_LOSS_HIT, 90.5, T0 + timedelta(hours=2))  # at the mid, as a paper exit is booked
     assert {t: by[t].reason for t in ("KXA", "KXC", "KXD", "KXE")} == dict.fromkeys(
         ("KXA", "KXC", "KXD", "KXE"), CloseReason.END_OF_DATA)
     assert [by[t].exit_cents for t in ("KXA", "KXC", "KXD", "KXE")] == [99, 98, 96, 96]
     m = result.metrics
-    pnls = [(x - 97) * 93 / 100 for x in (90, 99, 98, 96, 96)]
+    pnls = [(x - 97) * 93 / 100 for x in (90.5, 99, 98, 96, 96)]
     assert (m.trades, m.wins) == (5, 2)
     assert m.pnl == pytest.approx(sum(pnls))
     assert m.expected_value == pytest.approx(sum(pnls) / 5)
-    returns = [(x - 97) / 97 for x in (90, 99, 98, 96, 96)]
+    returns = [(x - 97) / 97 for x in (90.5, 99, 98, 96, 96)]
     assert m.sharpe == pytest.approx(statistics.mean(returns) / statistics.stdev(returns), abs=1e-6)
-    assert m.max_drawdown == pytest.approx(6.51 / 500, abs=1e-6)  # B's stop first, from the 500 peak
+    assert m.max_drawdown == pytest.approx(6.045 / 500, abs=1e-6)  # B's stop first, from the 500 peak
     assert (result.scans, result.period_start, result.period_end) == (4, T0, T0 + timedelta(hours=3))
 
 
@@ -78,13 +82,47 @@ def test_three_bonds_when_allocation_invalid_then_nothing_traded() -> None:
     assert run_backtest(history, config()).trades == ()
 
 
-def test_held_past_168_hours_then_time_exit_at_the_bid_and_bought_again() -> None:
+def test_held_past_168_hours_then_time_exit_at_the_mid_and_bought_again() -> None:
     history = {t: [bar(h, 95, 96) for h in range(172)] for t in TICKERS[:4]}
     result = run_backtest(history, config())
     reasons = sorted((tr.exited_at - T0, tr.reason) for tr in result.trades)
     assert reasons[:4] == [(timedelta(hours=170), CloseReason.TIME_LIMIT_EXCEEDED)] * 4  # held 169 h > 168
     assert reasons[4:] == [(timedelta(hours=171), CloseReason.END_OF_DATA)] * 4  # re-bought at 170
-    assert {tr.exit_cents for tr in result.trades} == {95}
+    assert {tr.exit_cents for tr in result.trades if tr.reason is CloseReason.TIME_LIMIT_EXCEEDED} == {95.5}
+    assert {tr.exit_cents for tr in result.trades if tr.reason is CloseReason.END_OF_DATA} == {95}  # last bid
+
+
+def held_b(book_at_hour_2: tuple[int | None, int | None]) -> dict[str, list[Bar]]:
+    """The scenario with B's hour-2 book replaced and B ending at 96/97 (all five bought at 97 at hour 1;
+    stop 94.09)."""
+    history = scenario()
+    history["KXB"][2:] = [bar(2, *book_at_hour_2), bar(3, 96, 97)]
+    return history
+
+
+def test_bid_below_the_stop_when_mid_above_it_then_held_as_the_live_monitor_holds() -> None:
+    # Arrange: bid 93 is below the 94.09 stop, the 93/96 mid (94.5) is not
+    book = (93, 96)
+    assert Quotes(*book, None, None).two_sided_price("YES") == 94.5
+    # Act
+    by = {tr.ticker: tr for tr in run_backtest(held_b(book), config()).trades}
+    # Assert
+    assert by["KXB"].reason is CloseReason.END_OF_DATA
+
+
+def test_one_sided_book_when_bid_below_the_stop_then_nothing_decided_in_that_bar() -> None:
+    """A bar with no offer has no two-sided price: the monitor lists such a position under noQuote."""
+    by = {tr.ticker: tr for tr in run_backtest(held_b((80, None)), config()).trades}
+    assert (by["KXB"].reason, by["KXB"].exit_cents) == (CloseReason.END_OF_DATA, 96)  # hour 3's bid
+
+
+@given(bid=st.one_of(st.none(), st.integers(1, 99)), ask=st.one_of(st.none(), st.integers(1, 99)))
+def test_exit_price_when_any_book_then_the_live_monitors_two_sided_price(bid: int | None, ask: int | None) -> None:
+    b = bar(0, bid, ask)
+    if bid is not None and ask is not None and bid > ask:
+        assert exit_price(b) is None  # a crossed bar is no price (marks refuse such quotes outright)
+    else:
+        assert exit_price(b) == Quotes(bid, ask, None, None).two_sided_price("YES")
 
 
 def test_no_offer_when_signal_then_skipped_not_filled() -> None:
@@ -159,3 +197,15 @@ def test_any_history_then_metrics_consistent_positions_never_overlap_and_replay_
     for tr in result.trades:
         assert tr.entered_at <= tr.exited_at and 1 <= tr.entry_cents <= 99 and 0 <= tr.exit_cents <= 99
         assert tr.contracts >= 1
+
+
+def test_record_id_when_exit_rule_changed_then_not_the_record_the_bid_rule_stored() -> None:
+    """Re-running a backtest stored under the bid rule must not answer with that record's results (ADR 0323)."""
+    from uuid import uuid5
+
+    from paulp.domain.backtest import BacktestRecord
+    from paulp.domain.namespace import PAULP_NAMESPACE
+
+    args = ("bonding", "kalshi", "d" * 64, "f" * 64, 500.0, 1)
+    bid_rule = uuid5(PAULP_NAMESPACE, "backtest/bonding/kalshi/" + "d" * 64 + "/" + "f" * 64 + "/500.0/1")
+    assert BacktestRecord.create_id(*args) == BacktestRecord.create_id(*args) != bid_rule

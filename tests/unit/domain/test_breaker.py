@@ -121,6 +121,66 @@ def test_portfolio_valued_when_daily_loss_and_drawdown_both_critical_then_two_st
     assert b.portfolio_alert_levels == {"DAILY_LOSS_ALERT": "critical", "DRAWDOWN_ALERT": "critical"}
 
 
+def _book(*positions: tuple[str, float, float]) -> list[dict[str, object]]:
+    return [{"marketId": m, "size": size, "currentPrice": price} for m, size, price in positions]
+
+
+# A bond at 95 holding most of the tail money and a longshot at 10; the 43-cent position is no tail (§3.6).
+CONCENTRATED = _book(("BOND-1", 23.75, 0.95), ("LONG-1", 12.0, 0.10), ("MID-1", 21.5, 0.43))
+# The same book after three more bonds: five tails, HHI about 0.23 (< 0.3).
+DIVERSIFIED = [*CONCENTRATED, *_book(("BOND-2", 23.75, 0.95), ("BOND-3", 23.75, 0.96), ("BOND-4", 23.75, 0.94))]
+
+
+def test_portfolio_valued_when_tail_book_concentrated_then_cautions_once_and_does_not_flap():
+    # Arrange
+    b = CircuitBreaker(scope="t")
+    b.collect_events()
+    # Act: the same concentrated tail book found on four valuations, five minutes apart
+    changed = [b.portfolio_valued(800.0, 0.0, 0.0, T0 + timedelta(minutes=5 * k), CONCENTRATED) for k in range(4)]
+    # Assert: one evaluation recorded, one step up, nothing after
+    events = list(b.collect_events())
+    assert changed == [True, False, False, False]
+    [evaluated] = [e for e in events if isinstance(e, CircuitBreaker.TailEvaluated)]
+    assert (evaluated.count, evaluated.compliant) == (2, False)
+    assert evaluated.hhi == pytest.approx((23.75 / 35.75) ** 2 + (12 / 35.75) ** 2)
+    assert [(e.from_state, e.to_state, e.trigger) for e in events if isinstance(e, CircuitBreaker.Transitioned)] == [
+        ("NORMAL", "CAUTION", "tail_concentration")]
+    assert b.tail_breached and b.state is BreakerState.CAUTION
+
+
+def test_portfolio_valued_when_tail_book_diversifies_then_rearmed_without_transition_and_a_new_breach_escalates():
+    b = CircuitBreaker(scope="t")
+    at = [T0 + timedelta(minutes=5 * k) for k in range(4)]
+    b.portfolio_valued(800.0, 0.0, 0.0, at[0], CONCENTRATED)  # NORMAL -> CAUTION
+    b.collect_events()
+    assert b.portfolio_valued(800.0, 0.0, 0.0, at[1], DIVERSIFIED)  # compliant: the latch clears, recorded
+    assert not b.tail_breached and b.state is BreakerState.CAUTION
+    assert not b.portfolio_valued(800.0, 0.0, 0.0, at[2], DIVERSIFIED)  # still compliant: nothing
+    assert _transitions(list(b.collect_events())) == []
+    b.portfolio_valued(800.0, 0.0, 0.0, at[3], CONCENTRATED)  # a new breach: one more step
+    assert b.state is BreakerState.HALT
+
+
+def test_portfolio_valued_when_barbell_deployed_then_tail_compliant_and_nothing_recorded():
+    # Five bonds at 20 % of the bond bucket and three tails (§6.1): every position is tail-priced, HHI ~0.17
+    book = _book(*((f"B{n}", 1800.0, 0.95) for n in range(5)), ("T1", 400.0, 0.05), ("T2", 400.0, 0.1),
+                 ("T3", 200.0, 0.08))
+    b = CircuitBreaker(scope="t")
+    b.collect_events()
+    assert not b.portfolio_valued(10_000.0, 0.0, 0.0, T0, book)
+    assert list(b.collect_events()) == [] and b.state is BreakerState.NORMAL
+
+
+def test_portfolio_valued_when_halt_times_out_under_the_same_tail_breach_then_not_escalated_again():
+    b = CircuitBreaker(scope="t")
+    b.transition("HALT", "drill", "ops", T0)
+    b.portfolio_valued(800.0, 0.0, 0.0, T0, CONCENTRATED)  # latched in HALT: nothing to escalate to
+    b.collect_events()
+    for minutes in (65, 70, 75):
+        b.portfolio_valued(800.0, 0.0, 0.0, T0 + timedelta(minutes=minutes), CONCENTRATED)
+    assert _transitions(list(b.collect_events())) == [("HALT", "RECOVERY")]
+
+
 STATES = [s.value for s in BreakerState]
 
 
@@ -184,6 +244,11 @@ class BreakerMachine(RuleBasedStateMachine):
         self.breaker.portfolio_valued(800.0, daily_pnl, drawdown, self.now)
         self._collect()
 
+    @rule(book=st.sampled_from([(), tuple(CONCENTRATED), tuple(DIVERSIFIED)]))
+    def tail_book(self, book: tuple[dict[str, object], ...]) -> None:
+        self.breaker.portfolio_valued(800.0, 0.0, 0.0, self.now, book)
+        self._collect()
+
     @rule()
     def tick(self) -> None:
         self.breaker.expire_halt(self.now)
@@ -204,6 +269,7 @@ class BreakerMachine(RuleBasedStateMachine):
         assert (back.state, back.consecutive_failures, back.halt_started_at, back.version) == (
             live.state, live.consecutive_failures, live.halt_started_at, live.version)
         assert back.portfolio_alert_levels == live.portfolio_alert_levels
+        assert (back.tail_breached, back.last_tail_hhi) == (live.tail_breached, live.last_tail_hhi)
 
 
 BreakerMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
