@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from paulp.api.wiring import Container
+from paulp.domain.clock import FixedClock
 from paulp.domain.routing import Provider
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.fakes.llm_servers import FakeLlmServer
 from tests.fakes.noaa_cdo import FakeNoaaCdo
-from tests.integration.helpers import NOAA_TOKEN
+from tests.integration.helpers import NOAA_TOKEN, NOW, make_container
 from tests.integration.kalshi_system import KEY_ID, System, _system
 from tests.integration.routing_support import provider_fakes
 
@@ -41,6 +43,15 @@ def uncredentialed(fresh_db: str, nats_url: str, namespace: str, exchange: FakeK
                    key: rsa.RSAPrivateKey, tmp_path: Any) -> Iterator[System]:
     """The same system with no Kalshi credentials configured."""
     yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, credentials=False)
+
+
+@pytest.fixture
+def clocked(fresh_db: str, nats_url: str, namespace: str) -> Iterator[tuple[Container, FixedClock]]:
+    """A container on a clock the test moves (starting at ``NOW``), without the Kalshi fake."""
+    clock = FixedClock(NOW)
+    container = make_container(fresh_db, nats_url, namespace, clock=clock)
+    yield container, clock
+    container.close()
 
 
 @pytest.fixture(scope="module")

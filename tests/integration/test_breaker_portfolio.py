@@ -15,18 +15,11 @@ from paulp.adapters.projector import catch_up_from_log
 from paulp.domain.breaker import CircuitBreaker
 from paulp.domain.clock import FixedClock
 from paulp.domain.services.breaker import GLOBAL_SCOPE
-from tests.integration.helpers import NOW, facts, make_container, signal
+from tests.integration.helpers import NOW, facts, signal
 
 pytestmark = pytest.mark.integration
 LOSERS = tuple(f"KXDD-{n}" for n in range(4))
 
-
-@pytest.fixture
-def clocked(fresh_db, nats_url, namespace):
-    clock = FixedClock(NOW)
-    container = make_container(fresh_db, nats_url, namespace, clock=clock)
-    yield container, clock
-    container.close()
 
 
 def _lose_yesterday(system, clock: FixedClock) -> None:

@@ -13,17 +13,10 @@ import pytest
 from paulp.adapters.market_data import StaticMarketData
 from paulp.adapters.projector import catch_up_from_log
 from paulp.domain.clock import FixedClock
-from tests.integration.helpers import NOW, facts, make_container, signal
+from tests.integration.helpers import facts, signal
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def clocked(fresh_db, nats_url, namespace):
-    clock = FixedClock(NOW)
-    container = make_container(fresh_db, nats_url, namespace, clock=clock)
-    yield container, clock
-    container.close()
 
 
 def _book(categories: dict[str, str], at) -> StaticMarketData:

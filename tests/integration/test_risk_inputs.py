@@ -89,13 +89,6 @@ def _check(system, clock: FixedClock, at: datetime, sid: str, strategy: str = "b
     return out.state, (_denied_ids(system, out.order_id) if out.state == "RISK_REJECTED" else [])
 
 
-@pytest.fixture
-def clocked(fresh_db, nats_url, namespace):
-    clock = FixedClock(NOW)
-    container = make_container(fresh_db, nats_url, namespace, clock=clock)
-    yield container, clock
-    container.close()
-
 
 def test_daily_loss_when_strategy_lost_4pct_of_its_capital_today_then_i5_refuses_its_orders(clocked):
     system, clock = clocked
