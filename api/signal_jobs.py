@@ -193,6 +193,9 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
         usd = min(sig.target_size, cap_usd)
         size = math.floor(usd / (limit / 100)) if 1 <= limit <= 99 else 0
         key = (strategy, sig.market_id, side)
+        if breaker_state == "HALT" and venue == "kalshi" and key not in open_keys:
+            skipped["I16_CIRCUIT_BREAKER_STATE"] += 1  # HALT sizes every order to zero: say why none was made
+            continue
         if size < 1 or venue != "kalshi" or key in open_keys:
             continue
         known = markets.get(sig.market_id)

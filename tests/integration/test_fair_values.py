@@ -164,6 +164,17 @@ def test_scan_when_a_bond_settles_within_a_day_then_no_order_is_created_for_it(s
     assert (r.json()["result"]["processed"], r.json()["result"]["rejected"]) == (2, []), r.json()
     assert system.container.breaker.get().state.value == "NORMAL"
 
+
+def test_scan_when_breaker_halted_then_no_order_and_the_row_says_why(system: System):
+    add_bonds(system)
+    for ticker in BONDS:
+        system.container.fair_values.set(ticker, 0.99, "desk research", "published figure", "ops-dana",
+                                         timedelta(hours=24))
+    assert system.container.breaker.trip("drill", "ops-dana")
+    bonding, created = scan(system)
+    assert (bonding["signalCount"], bonding["ordersCreated"], created) == (5, 0, [])
+    assert bonding["skippedAtRiskLimits"] == {"I16_CIRCUIT_BREAKER_STATE": 5}
+
 @pytest.fixture
 def cli(fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     for name, value in (("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
