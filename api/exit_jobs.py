@@ -9,14 +9,16 @@ doubt) is only looked up at Kalshi by client order id, never sent. A position is
 (positions are kept per mode, ADR 0262): paper on paper, LIVE at Kalshi, whatever its strategy's status is now.
 Exits run in every breaker state: HALT stops new risk, and closing is what the operator docs leave open in
 HALT. A LIVE exit never sells more than Kalshi says we hold (read once per run): on Kalshi, selling what is
-not held opens the opposite position.
+not held opens the opposite position. A fraction of a contract held there is not ours to sell: only the whole
+contracts below it are, and the position is listed under ``fractionalHeld`` (reconciliation flags it; ADR 0331).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
@@ -26,6 +28,7 @@ from paulp.api.venue_session import credentialed_port_if, venue_call
 from paulp.domain.exits import evaluate_exit, holding_hours
 from paulp.domain.marks import Quotes
 from paulp.domain.position_exits import ExitState, PositionExit
+from paulp.domain.reconciliation import Position
 from paulp.domain.services.exits import ExitCandidate
 
 log = logging.getLogger("paulp.exits")
@@ -45,7 +48,7 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     with container.pool.connection() as conn:
         rows = conn.execute(OPEN_POSITIONS).fetchall()
     report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "noQuote": [],
-                              "errors": [], "notHeld": [], "resolved": 0}
+                              "errors": [], "notHeld": [], "fractionalHeld": [], "resolved": 0}
     work: list[tuple[ExitCandidate, Any]] = []
     settled: list[ExitCandidate] = []  # LIVE positions in resolved markets: only an unfinished exit is finished
     for strategy, ticker, side, mode, contracts, cost, opened, exits, yb, ya, nb, na, observed, result in rows:
@@ -88,7 +91,7 @@ def monitor_exits(container: Any) -> dict[str, Any]:
             _run_one(report, candidate, partial(container.exits.finish_after_resolution, candidate, port))
         held: dict[tuple[str, str], int] = {}
         if port is not None and runs:
-            held = {(p.market_id, p.side): int(p.size) for p in venue_call("positions read", port.positions).positions}
+            held = _whole_held(report, venue_call("positions read", port.positions).positions)
         for candidate, decision, found in runs:
             if candidate.mode == "LIVE" and decision is not None and found in (None, ExitState.FAILED):
                 at_venue = held.get((candidate.ticker, candidate.side), 0)
@@ -105,6 +108,19 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                 held[key] = held.get(key, 0) - ex.contracts
     report["durationMs"] = _ms(started)
     return report
+
+
+def _whole_held(report: dict[str, Any], positions: Iterable[Position]) -> dict[tuple[str, str], int]:
+    """What Kalshi holds per (market, SIDE), in the whole contracts a sell may take: a fraction (a position our
+    whole-contract orders cannot have made) is left below, never rounded up, and listed."""
+    held: dict[tuple[str, str], int] = {}
+    for p in positions:
+        held[(p.market_id, p.side)] = math.floor(p.size)
+        if not float(p.size).is_integer():
+            log.warning("Kalshi holds %s %s %s contracts: a fraction; at most %d sold", p.size, p.market_id, p.side,
+                        math.floor(p.size))
+            report["fractionalHeld"].append({"ticker": p.market_id, "side": p.side, "atVenue": p.size})
+    return held
 
 
 def _run_one(report: dict[str, Any], candidate: ExitCandidate,

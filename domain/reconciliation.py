@@ -176,8 +176,12 @@ def alert_for(status: RunStatus) -> str | None:
 
 
 def compare(market_id: str, side: str, internal: float, venue: float) -> PositionDrift:
+    """Severity by |driftPct| (§7), except that a size that is not a whole number of contracts is critical
+    whatever its percentage: our orders hold whole contracts, so no position of ours can be one (ADR 0331)."""
     pct = drift_pct(internal, venue)
-    return PositionDrift(market_id, side, internal, venue, venue - internal, pct, drift_severity(pct))
+    fraction = not (float(internal).is_integer() and float(venue).is_integer())
+    severity = DriftSeverity.CRITICAL if fraction else drift_severity(pct)
+    return PositionDrift(market_id, side, internal, venue, venue - internal, pct, severity)
 
 
 def _sizes(positions: Iterable[Position]) -> dict[PositionKey, float]:

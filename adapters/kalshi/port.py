@@ -90,8 +90,10 @@ class KalshiVenuePort:
         """A submission given up on mid-flight is as unknown as a lost answer: in doubt, never failed."""
         try:
             result = self._run(self.venue.submit_order(order))
-        except VenueOutcomeUnknown as e:
-            raise SubmissionOutcomeUnknown(f"{e.code}: venue outcome unknown") from e
+        except VenueOutcomeUnknown as e:  # an accepted answer we refused to read names why, and its evidence
+            why = getattr(e, "reason_code", None)
+            detail = f" ({why}, evidence {e.evidence_hash})" if why else ""
+            raise SubmissionOutcomeUnknown(f"{e.code}: venue outcome unknown{detail}") from e
         except TimeoutError as e:
             raise SubmissionOutcomeUnknown(f"no venue answer within {self.timeout_s:g}s: venue outcome unknown") from e
         except REFUSED as e:  # a definitive refusal: nothing was placed, the order is REJECTED (§1.4 step 4)
@@ -110,7 +112,8 @@ class KalshiVenuePort:
         return _submission(done.value, done.evidence_hashes)
 
     def positions(self) -> VenuePositions:
-        """Every position the account holds (all pages), one row per non-zero side."""
+        """Every position the account holds (all pages), one row per non-zero side; a fraction of a contract is
+        passed on as it is, for reconciliation to flag (ADR 0331)."""
         found = self._run(self.venue.list_positions())
         rows: list[Position] = []
         for p in found.value:

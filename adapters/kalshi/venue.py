@@ -7,9 +7,10 @@ the order the venue already holds, and an unknown outcome is resolved with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -20,10 +21,20 @@ from paulp.adapters.kalshi.client_errors import (
     VenueOutcomeUnknown,
     VenueResponseInvalid,
 )
-from paulp.adapters.kalshi.market_fields import MarketFieldInvalid, count, quote_cents
+from paulp.adapters.kalshi.market_fields import (
+    MarketFieldInvalid,
+    book_level,
+    contracts,
+    count,
+    money_cents,
+    price_cents,
+    quote_cents,
+    whole_contracts,
+)
 from paulp.domain.execution_orders import MAX_PRICE_CENTS, MIN_PRICE_CENTS, MarketSnapshot, VenueOrder
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class VenueOrderInvalid(KalshiError):
@@ -91,21 +102,25 @@ class SubmitResult:
 
 @dataclass(frozen=True)
 class VenuePosition:
+    """What Kalshi says the account holds in one market, exactly: a fraction of a contract is kept, so that
+    reconciliation can flag it (ADR 0331)."""
+
     ticker: str
-    yes_contracts: int
-    no_contracts: int
-    realized_pnl: int | None
+    yes_contracts: Decimal
+    no_contracts: Decimal
+    realized_pnl: Decimal | None  # cents
     resting_orders_count: int | None
     raw: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class OrderBook:
-    """Bids on each side as (price cents, count), best first; asks are the other side's bids mirrored."""
+    """Bids on each side as (price cents, contracts), best first; asks are the other side's bids mirrored.
+    A level's size is kept exactly: it is depth, not a holding (ADR 0331)."""
 
     ticker: str
-    yes_bids: tuple[tuple[int, int], ...]
-    no_bids: tuple[tuple[int, int], ...]
+    yes_bids: tuple[tuple[int, Decimal], ...]
+    no_bids: tuple[tuple[int, Decimal], ...]
 
     @property
     def best_yes_bid(self) -> int | None:
@@ -129,45 +144,10 @@ def _opt_int(value: Any) -> int | None:
     return None if value is None else _int(value)
 
 
-def _money_cents(raw: dict[str, Any], name: str) -> Decimal | None:
-    """A money field in cents: the fixed-point ``<name>_dollars`` string when present (exact, sub-cent), else
-    the legacy integer ``<name>`` in cents; None when neither is there or it is unreadable."""
-    dollars = raw.get(f"{name}_dollars")
-    if isinstance(dollars, str | int | float) and not isinstance(dollars, bool):
-        try:
-            value = Decimal(str(dollars)) * 100
-        except InvalidOperation:
-            return None
-        return value if value.is_finite() else None
-    cents = raw.get(name)
-    if isinstance(cents, int | float) and not isinstance(cents, bool):
-        return Decimal(str(cents))
-    return None
-
-
-def _fixed(value: Any, scale: int = 1) -> int | None:
-    """A fixed-point string of newer API versions (``"10.00"`` contracts; ``"0.520000"`` dollars with scale 100)
-    as a whole number; None when absent, unreadable or not whole."""
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value)) * scale
-    except InvalidOperation:
-        return None
-    return int(number) if number.is_finite() and number == number.to_integral_value() else None
-
-
-def _price(raw: dict[str, Any], side: str) -> int | None:
-    """The order's ``<side>_price`` in cents; newer API versions send only ``<side>_price_dollars``."""
-    if raw.get(f"{side}_price") is not None:
-        return _opt_int(raw.get(f"{side}_price"))
-    return _fixed(raw.get(f"{side}_price_dollars"), 100)
-
-
 def fill_cost_cents(raw: dict[str, Any]) -> Decimal | None:
     """Taker plus maker fill cost of an order object (Trade API v2 ``taker_fill_cost``/``maker_fill_cost``,
     or their ``*_dollars`` forms), in cents; None when the order object reports neither."""
-    parts = [c for c in (_money_cents(raw, "taker_fill_cost"), _money_cents(raw, "maker_fill_cost")) if c is not None]
+    parts = [c for c in (money_cents(raw, "taker_fill_cost"), money_cents(raw, "maker_fill_cost")) if c is not None]
     return sum(parts, Decimal(0)) if parts else None
 
 
@@ -189,40 +169,68 @@ def _require_list(resp: KalshiResponse, key: str) -> list[dict[str, Any]]:
     return value
 
 
+def _evidenced(resp: KalshiResponse, parse: Callable[[T], R], raw: T) -> R:
+    """``parse(raw)``; a refusal carries the status and evidence hash of the body ``raw`` came from."""
+    try:
+        return parse(raw)
+    except VenueResponseInvalid as exc:
+        raise type(exc)(str(exc), status=resp.status, evidence_hash=resp.evidence_hash, fetch=resp.fetch) from None
+
+
 def parse_order(raw: dict[str, Any]) -> VenueOrderRecord:
+    """An order object; counts ``*_fp`` and prices ``*_dollars`` first (ADR 0330). Our orders are whole
+    contracts: a fractional count is refused (`FractionalContracts`), as is any field that cannot be read."""
     status = _STATUS.get(str(raw.get("status", "")).lower())
     if status is None or not raw.get("order_id") or not raw.get("ticker"):
         raise VenueResponseInvalid(f"unreadable order record (status {raw.get('status')!r})")
-    filled = _int(raw.get("fill_count", raw.get("filled_count", _fixed(raw.get("fill_count_fp")))))
-    remaining = _int(raw.get("remaining_count", _fixed(raw.get("remaining_count_fp"))))
-    count = _int(raw.get("initial_count", raw.get("order_count", _fixed(raw.get("initial_count_fp")))),
-                 filled + remaining)
+    filled = _first_count(raw, "fill_count", "filled_count") or 0
+    remaining = whole_contracts(raw, "remaining_count") or 0
+    placed = _first_count(raw, "initial_count", "order_count")
     return VenueOrderRecord(
         order_id=str(raw["order_id"]), client_order_id=raw.get("client_order_id"), ticker=str(raw["ticker"]),
         status=status, side=str(raw.get("side", "")), action=str(raw.get("action", "")),
-        type=str(raw.get("type", "")), yes_price=_price(raw, "yes"), no_price=_price(raw, "no"),
-        count=count, filled_count=filled, remaining_count=remaining,
+        type=str(raw.get("type", "")), yes_price=price_cents(raw, "yes_price"), no_price=price_cents(raw, "no_price"),
+        count=filled + remaining if placed is None else placed, filled_count=filled, remaining_count=remaining,
         created_time=raw.get("created_time"), raw=raw, fill_cost_cents=fill_cost_cents(raw),
     )
 
 
+def _first_count(raw: dict[str, Any], *names: str) -> int | None:
+    """The first of ``names`` the object sends (Trade API v2 name, then the reference's), in whole contracts."""
+    return next((n for n in (whole_contracts(raw, name) for name in names) if n is not None), None)
+
+
 def parse_position(raw: dict[str, Any]) -> VenuePosition:
-    """Published shape: signed `position` (positive YES, negative NO); the reference's yes/no_contracts also read."""
-    if "position" in raw:
-        net = _int(raw.get("position"))
-        yes, no = max(net, 0), max(-net, 0)
+    """Published shape: signed ``position_fp`` / ``position`` (positive YES, negative NO), fixed point first and a
+    fraction kept; the reference's yes/no_contracts also read. Money ``*_dollars`` first, in cents."""
+    net = contracts(raw, "position", signed=True)
+    if net is not None:
+        yes, no = max(net, Decimal(0)), max(-net, Decimal(0))
     else:
-        yes, no = _int(raw.get("yes_contracts")), _int(raw.get("no_contracts"))
-    return VenuePosition(str(raw.get("ticker", "")), yes, no, _opt_int(raw.get("realized_pnl")),
+        yes, no = contracts(raw, "yes_contracts") or Decimal(0), contracts(raw, "no_contracts") or Decimal(0)
+    return VenuePosition(str(raw.get("ticker", "")), yes, no, money_cents(raw, "realized_pnl"),
                          _opt_int(raw.get("resting_orders_count")), raw)
 
 
-def _levels(raw: Any) -> tuple[tuple[int, int], ...]:
-    """`[[price, count], …]` in any order → best (highest) first."""
-    if not isinstance(raw, list):
-        return ()
-    levels = [(_int(p), _int(c)) for p, c, *_ in (lvl for lvl in raw if isinstance(lvl, list) and len(lvl) >= 2)]
-    return tuple(sorted(((p, c) for p, c in levels if c > 0), reverse=True))
+def parse_orderbook(ticker: str, data: dict[str, Any]) -> OrderBook:
+    """GET /markets/{ticker}/orderbook: ``orderbook_fp`` {``yes_dollars``, ``no_dollars``: [["0.4200", "13.00"]]}
+    (today's API) or the legacy ``orderbook`` {``yes``, ``no``: [[42, 13]]}, either object possibly carrying
+    both pairs; fixed point first. Levels come in any order and leave best (highest) first, empty ones dropped."""
+    book = data.get("orderbook_fp") if isinstance(data.get("orderbook_fp"), dict) else data.get("orderbook")
+    if not isinstance(book, dict):
+        raise VenueResponseInvalid("response has no 'orderbook_fp' or 'orderbook' object")
+
+    def side(name: str) -> tuple[tuple[int, Decimal], ...]:
+        field = f"{name}_dollars" if book.get(f"{name}_dollars") is not None else name
+        levels = book.get(field)
+        if levels is None:
+            return ()
+        if not isinstance(levels, list):
+            raise MarketFieldInvalid(f"field {field}: {levels!r} is not a list of levels")
+        read = (book_level(level, field, fixed_point=field != name) for level in levels)
+        return tuple(sorted(((p, n) for p, n in read if n > 0), reverse=True))
+
+    return OrderBook(ticker, side("yes"), side("no"))
 
 
 def _time(value: Any) -> datetime | None:
@@ -268,8 +276,10 @@ def order_body(order: VenueOrder) -> dict[str, Any]:
     other = order.no_price if order.side == "yes" else order.yes_price
     if price is None or other is not None or not MIN_PRICE_CENTS <= price <= MAX_PRICE_CENTS:
         raise VenueOrderInvalid(f"a {order.side} limit needs exactly its own price in 1..99 cents")
+    # the integer fields and their fixed-point forms, equal: Kalshi will stop accepting the integers (ADR 0330)
     return {"ticker": order.ticker, "client_order_id": order.client_order_id, "side": order.side,
-            "action": order.action, "count": order.count, "type": "limit", f"{order.side}_price": price}
+            "action": order.action, "count": order.count, "count_fp": f"{order.count}.00", "type": "limit",
+            f"{order.side}_price": price, f"{order.side}_price_dollars": f"{Decimal(price) / 100:.4f}"}
 
 
 class KalshiVenue:
@@ -301,9 +311,10 @@ class KalshiVenue:
             return SubmitResult(found.value, hashes + found.evidence_hashes, duplicate=True)
         try:
             placed = self._order(resp)
-        except VenueResponseInvalid as exc:  # accepted, but unreadable: the order may well exist
+        except VenueResponseInvalid as exc:  # accepted, but unreadable (a fractional fill too): it may well exist
             raise VenueOutcomeUnknown(f"order {order.client_order_id}: {exc}", status=resp.status,
-                                      evidence_hash=resp.evidence_hash, fetch=resp.fetch) from None
+                                      evidence_hash=resp.evidence_hash, fetch=resp.fetch,
+                                      reason_code=exc.code) from None
         return SubmitResult(placed, (resp.evidence_hash,), duplicate=False)
 
     async def get_order_by_client_order_id(
@@ -317,7 +328,7 @@ class KalshiVenue:
             hashes.append(resp.evidence_hash)
             for raw in _require_list(resp, "orders"):
                 if raw.get("client_order_id") == client_order_id:
-                    return Evidenced(parse_order(raw), tuple(hashes))
+                    return Evidenced(_evidenced(resp, parse_order, raw), tuple(hashes))
             cursor = resp.data.get("cursor") or None
             if cursor is None:
                 return Evidenced(None, tuple(hashes))
@@ -342,7 +353,7 @@ class KalshiVenue:
             resp = await self.client.get_positions(ticker=ticker, event_ticker=event_ticker,
                                                    limit=self.page_limit, cursor=cursor)
             hashes.append(resp.evidence_hash)
-            positions.extend(parse_position(raw) for raw in _require_list(resp, "market_positions"))
+            positions.extend(_evidenced(resp, parse_position, raw) for raw in _require_list(resp, "market_positions"))
             cursor = resp.data.get("cursor") or None
             if cursor is None:
                 return Evidenced(tuple(positions), tuple(hashes))
@@ -363,24 +374,14 @@ class KalshiVenue:
         return Evidenced(tuple(markets), tuple(hashes))
 
     async def get_market(self, ticker: str) -> Evidenced[MarketSnapshot]:
-        resp = await self.client.get_market(ticker)
-        try:
-            snapshot = parse_market(_require_obj(resp, "market"))
-        except MarketFieldInvalid as exc:  # evidenced: the body is stored, its prices are not used
-            raise MarketFieldInvalid(str(exc), status=resp.status, evidence_hash=resp.evidence_hash,
-                                     fetch=resp.fetch) from None
-        return Evidenced(snapshot, (resp.evidence_hash,))
+        resp = await self.client.get_market(ticker)  # evidenced: a refused body is stored, its prices are not used
+        return Evidenced(_evidenced(resp, parse_market, _require_obj(resp, "market")), (resp.evidence_hash,))
 
     async def get_orderbook(self, ticker: str, *, depth: int | None = None) -> Evidenced[OrderBook]:
         resp = await self.client.get_orderbook(ticker, depth=depth)
-        book = _require_obj(resp, "orderbook")
-        return Evidenced(OrderBook(ticker, _levels(book.get("yes")), _levels(book.get("no"))), (resp.evidence_hash,))
+        return Evidenced(_evidenced(resp, lambda data: parse_orderbook(ticker, data), resp.data),
+                         (resp.evidence_hash,))
 
     @staticmethod
     def _order(resp: KalshiResponse) -> VenueOrderRecord:
-        raw = _require_obj(resp, "order")
-        try:
-            return parse_order(raw)
-        except VenueResponseInvalid as exc:
-            raise VenueResponseInvalid(str(exc), status=resp.status, evidence_hash=resp.evidence_hash,
-                                       fetch=resp.fetch) from None
+        return _evidenced(resp, parse_order, _require_obj(resp, "order"))

@@ -1,9 +1,11 @@
 """A loopback Kalshi trade API for tests: real HTTP on 127.0.0.1, real RSA-PSS verification (ADR 0231).
 
 Markets, order books and candlesticks come from recorded venue candles (tests/fakes/data/kalshi, a copy
-of shared/data/kalshi, or `PAULP_KALSHI_DATA_DIR`). Market objects carry cents and fixed-point fields, or
-either alone (`market_shape`, ADR 0321). Orders are held in memory with client-order-id idempotency. Faults
-(status codes, Retry-After, delays, "act then lose the answer") are queued with `inject`.
+of shared/data/kalshi, or `PAULP_KALSHI_DATA_DIR`). Markets, orders, positions and the order book are sent with
+integer and fixed-point fields, or either alone (`shape`, ADRs 0321, 0330); order requests may carry both, which
+must match. Orders are held in memory with client-order-id idempotency; book levels and positions may hold a
+fraction of a contract (`set_book`, `set_position`). Faults (status codes, Retry-After, delays, "act then lose
+the answer") are queued with `inject`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +88,19 @@ def _cents(dollars: str | None) -> int | None:
     return None if dollars is None else int((Decimal(dollars) * 100).to_integral_value())
 
 
-def _dollars(cents: int) -> str:
+def _dollars(cents: int | Decimal) -> str:
     """Kalshi's fixed-point dollar string (`*_dollars` fields): 52 cents -> "0.520000"."""
     return f"{Decimal(cents) / 100:.6f}"
+
+
+def _fp(contracts: int | Decimal) -> str:
+    """Kalshi's fixed-point contract count (`*_fp` fields): 10 -> "10.00"."""
+    return f"{Decimal(contracts):.2f}"
+
+
+def _whole(number: int | Decimal) -> int | Decimal:
+    """A count as an int when it is whole (so the in-memory order reads as before), else the exact fraction."""
+    return int(number) if number == int(number) else Decimal(number)
 
 
 def _iso(ts: int | float) -> str:
@@ -122,23 +134,77 @@ def _market(ticker: str, candles: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-MARKET_SHAPES = ("both", "cents", "dollars")
+SHAPES = ("both", "cents", "dollars")
 _PRICE_FIELDS = ("yes_bid", "yes_ask", "no_bid", "no_ask", "last_price")
 _COUNT_FIELDS = ("volume", "volume_24h", "open_interest")
+_ORDER_MONEY = ("yes_price", "no_price", "taker_fill_cost", "maker_fill_cost", "taker_fees", "maker_fees")
+_ORDER_COUNTS = ("initial_count", "fill_count", "remaining_count", "taker_fill_count", "maker_fill_count")
+_POSITION_MONEY = ("market_exposure", "realized_pnl", "fees_paid", "total_traded")
+
+
+def _check_shape(shape: str) -> None:
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+
+
+def wire_fields(obj: dict[str, Any], shape: str, money: tuple[str, ...], counts: tuple[str, ...],
+                dollars: Callable[[Any], str] = _dollars) -> dict[str, Any]:
+    """An object as Kalshi sends it: money in cents and as ``*_dollars`` strings, counts as integers and ``*_fp``
+    strings ("both", today's API), only the legacy integers ("cents"), or only the fixed-point strings ("dollars",
+    where Kalshi is moving). The fake keeps cents and (possibly fractional) counts; the shape is applied on the way
+    out. A legacy integer count cannot say "10.50": it carries the whole contracts below it."""
+    _check_shape(shape)
+    out = {k: v for k, v in obj.items() if k not in money + counts}
+    if shape != "dollars":
+        out.update({k: int(v) if isinstance(v := obj[k], Decimal) else v for k in money + counts
+                    if obj.get(k) is not None})
+    if shape != "cents":
+        out.update({f"{k}_dollars": dollars(obj[k]) for k in money if obj.get(k) is not None})
+        out.update({f"{k}_fp": _fp(obj[k]) for k in counts if obj.get(k) is not None})
+    return out
 
 
 def wire_market(market: dict[str, Any], shape: str) -> dict[str, Any]:
-    """A market object as Kalshi sends it: prices in cents and as ``*_dollars`` strings, counts as integers and
-    ``*_fp`` strings ("both", today's API), only the legacy integers ("cents"), or only the fixed-point strings
-    ("dollars", where Kalshi is moving). The fake keeps its markets in cents; the shape is applied on the way out."""
-    if shape not in MARKET_SHAPES:
-        raise ValueError(f"market shape must be one of {MARKET_SHAPES}, got {shape!r}")
-    legacy = _PRICE_FIELDS + _COUNT_FIELDS
-    out = {k: v for k, v in market.items() if shape != "dollars" or k not in legacy}
+    """A market object in ``shape`` (`wire_fields`; prices as "0.4200")."""
+    return wire_fields(market, shape, _PRICE_FIELDS, _COUNT_FIELDS, lambda c: f"{Decimal(c) / 100:.4f}")
+
+
+def wire_order(order: dict[str, Any], shape: str) -> dict[str, Any]:
+    return wire_fields(order, shape, _ORDER_MONEY, _ORDER_COUNTS)
+
+
+def wire_book(yes: list[list[Any]], no: list[list[Any]], shape: str) -> dict[str, Any]:
+    """GET /markets/{ticker}/orderbook: legacy ``orderbook`` {yes, no: [[42, 13]]}, today's ``orderbook_fp``
+    {yes_dollars, no_dollars: [["0.4200", "13.00"]]}, or both."""
+    _check_shape(shape)
+    out: dict[str, Any] = {}
+    if shape != "dollars":
+        out["orderbook"] = {"yes": [[p, int(n)] for p, n in yes], "no": [[p, int(n)] for p, n in no]}
     if shape != "cents":
-        out.update({f"{k}_dollars": f"{Decimal(market[k]) / 100:.4f}" for k in _PRICE_FIELDS if k in market})
-        out.update({f"{k}_fp": f"{Decimal(market[k]):.2f}" for k in _COUNT_FIELDS if k in market})
+        out["orderbook_fp"] = {"yes_dollars": [[f"{Decimal(p) / 100:.4f}", _fp(n)] for p, n in yes],
+                               "no_dollars": [[f"{Decimal(p) / 100:.4f}", _fp(n)] for p, n in no]}
     return out
+
+
+def _request_field(body: dict[str, Any], name: str, shape: str, *, dollars: bool) -> Decimal | str | None:
+    """An order request's ``name`` (integer) and its fixed-point form (``name_fp`` / ``name_dollars``) as Kalshi
+    reads them: both may be sent and must match; "cents" reads the integer only, "dollars" the fixed-point form
+    only (the integers no longer accepted). A string is the reason for a 400."""
+    fixed_name = f"{name}_dollars" if dollars else f"{name}_fp"
+    integer, fixed = body.get(name), body.get(fixed_name)
+    if integer is not None and (isinstance(integer, bool) or not isinstance(integer, int)):
+        return f"{name} must be an integer"
+    if fixed is not None and not isinstance(fixed, str):
+        return f"{fixed_name} must be a string"
+    try:
+        fixed_value = None if fixed is None or shape == "cents" else Decimal(fixed) * (100 if dollars else 1)
+    except InvalidOperation:
+        return f"{fixed_name} is not a number"
+    if integer is not None and fixed_value is not None and Decimal(integer) != fixed_value:
+        return f"{name} {integer} and {fixed_name} {fixed!r} do not match"
+    if shape == "dollars":
+        return fixed_value
+    return Decimal(integer) if integer is not None else fixed_value
 
 
 def load_recorded_markets(data_dir: Path | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, list[Any]]]:
@@ -178,20 +244,21 @@ class FakeKalshiExchange:
 
     def __init__(self, public_key: rsa.RSAPublicKey | str | bytes, key_id: str, *, data_dir: Path | None = None,
                  timestamp_tolerance_ms: int = 30_000, balance_cents: int = 1_000_000,
-                 market_shape: str = "both") -> None:
+                 shape: str = "both") -> None:
         self._public_key = public_key if isinstance(public_key, rsa.RSAPublicKey) else load_public_key(public_key)
         self.key_id = key_id
         self.tolerance_ms = timestamp_tolerance_ms
         self.markets, self.candles = load_recorded_markets(data_dir)
-        self.market_shape = market_shape  # which price/count fields market objects carry (`wire_market`)
+        _check_shape(shape)
+        self.shape = shape  # which price/count fields markets, orders, positions and books carry (`wire_fields`)
         self.balance_cents = balance_cents
         self._lock = threading.Lock()
         self._requests: list[SeenRequest] = []
         self._faults: list[Fault] = []
         self._orders: dict[str, dict[str, Any]] = {}
         self._by_client_id: dict[str, str] = {}
-        self._positions: dict[str, int] = {}
-        self._books: dict[str, dict[str, list[tuple[int, int]]]] = {}
+        self._positions: dict[str, int | Decimal] = {}  # signed: positive YES, negative NO
+        self._books: dict[str, dict[str, list[tuple[int, int | Decimal]]]] = {}
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -236,14 +303,19 @@ class FakeKalshiExchange:
         with self._lock:
             self._faults.append(fault)
 
-    def set_book(self, ticker: str, yes: list[tuple[int, int]], no: list[tuple[int, int]]) -> None:
-        """Rest these bids (price cents, count) on each side of ``ticker`` instead of the synthetic three levels;
-        YES asks are the NO bids mirrored. The market's quote follows the book's best levels."""
+    def set_book(self, ticker: str, yes: list[tuple[int, int | Decimal]], no: list[tuple[int, int | Decimal]]) -> None:
+        """Rest these bids (price cents, count; a Decimal count may be fractional) on each side of ``ticker`` instead
+        of the synthetic three levels; YES asks are the NO bids mirrored. The quote follows the best levels."""
         with self._lock:
             market = self.markets[ticker]
             self._books[ticker] = {"yes": list(yes), "no": list(no)}
             market.update(yes_bid=max((p for p, _ in yes), default=0), yes_ask=100 - max((p for p, _ in no), default=0))
             market.update(no_bid=100 - market["yes_ask"], no_ask=100 - market["yes_bid"])
+
+    def set_position(self, ticker: str, contracts: int | Decimal) -> None:
+        """What the account holds in ``ticker`` (positive YES, negative NO), e.g. Decimal("10.50") contracts."""
+        with self._lock:
+            self._positions[ticker] = contracts
 
     @property
     def requests(self) -> list[SeenRequest]:
@@ -364,29 +436,29 @@ class FakeKalshiExchange:
                  if q.get("series_ticker") in (None, m["series_ticker"])
                  and q.get("event_ticker") in (None, m["event_ticker"])]
         page, cursor = _page(items, request)
-        return _ok({"markets": [wire_market(m, self.market_shape) for m in page], "cursor": cursor})
+        return _ok({"markets": [wire_market(m, self.shape) for m in page], "cursor": cursor})
 
     def _get_market(self, request: Request, _: Any) -> Response:
         market = self.markets.get(request.path_params["ticker"])
         if market is None:
             return _error(404, "market_not_found", "market not found")
-        return _ok({"market": wire_market(market, self.market_shape)})
+        return _ok({"market": wire_market(market, self.shape)})
 
     def _orderbook(self, request: Request, _: Any) -> Response:
-        """Published shape: bids per side as ascending [price, count]; YES asks are NO bids mirrored."""
+        """Published shapes (`wire_book`): bids per side as ascending [price, count]; YES asks are NO bids mirrored."""
         market = self.markets.get(request.path_params["ticker"])
         if market is None:
             return _error(404, "market_not_found", "market not found")
         depth = int(request.query_params.get("depth") or 0) or None
         yes, no = self._bids(market, "yes"), self._bids(market, "no")
 
-        def side(bids: list[tuple[int, int]]) -> list[list[int]]:
+        def side(bids: list[tuple[int, int | Decimal]]) -> list[list[Any]]:
             levels = sorted([p, n] for p, n in bids)
             return levels[-depth:] if depth else levels
 
-        return _ok({"orderbook": {"yes": side(yes), "no": side(no)}})
+        return _ok(wire_book(side(yes), side(no), self.shape))
 
-    def _bids(self, market: dict[str, Any], side: str) -> list[tuple[int, int]]:
+    def _bids(self, market: dict[str, Any], side: str) -> list[tuple[int, int | Decimal]]:
         """Bids on one side, best first: a test's `set_book` levels, else three synthetic levels (100/200/300)
         below the quote. A side's asks are the other side's bids mirrored (100 - price)."""
         book = self._books.get(market["ticker"])
@@ -396,7 +468,7 @@ class FakeKalshiExchange:
         return [(best - i, 100 * (i + 1)) for i in range(3) if best - i >= 1]
 
     def _match(self, market: dict[str, Any], side: str, action: str, price: int,
-               count: int) -> list[tuple[int, int]]:
+               count: Decimal) -> list[tuple[int, int | Decimal]]:
         """Crosses a limit with the resting book as Kalshi does: a buy takes the asks at or below its limit, best
         (cheapest) first, a sell the bids at or above it, best (highest) first; each fill is at the resting level's
         price in the order side's cents, not at the limit. (price, count) per level taken."""
@@ -405,7 +477,7 @@ class FakeKalshiExchange:
             levels = [(100 - p, n) for p, n in self._bids(market, other) if 100 - p <= price]
         else:
             levels = [(p, n) for p, n in self._bids(market, side) if p >= price]
-        fills: list[tuple[int, int]] = []
+        fills: list[tuple[int, int | Decimal]] = []
         for level, available in levels:
             take = min(available, count - sum(n for _, n in fills))
             if take <= 0:
@@ -443,7 +515,7 @@ class FakeKalshiExchange:
         items = [o for o in reversed(self._orders.values())
                  if q.get("ticker") in (None, o["ticker"]) and q.get("status") in (None, o["status"])]
         page, cursor = _page(items, request)
-        return _ok({"orders": page, "cursor": cursor})
+        return _ok({"orders": [wire_order(o, self.shape) for o in page], "cursor": cursor})
 
     def _place(self, body: Any) -> Response:
         if not isinstance(body, dict):
@@ -451,11 +523,17 @@ class FakeKalshiExchange:
         market = self.markets.get(str(body.get("ticker")))
         if market is None:
             return _error(404, "market_not_found", "market not found")
-        side, action, count = body.get("side"), body.get("action"), body.get("count")
-        price = body.get(f"{side}_price")
+        side, action = body.get("side"), body.get("action")
+        count = _request_field(body, "count", self.shape, dollars=False)
+        limit = _request_field(body, f"{side}_price", self.shape, dollars=True)
+        for problem in (count, limit):
+            if isinstance(problem, str):
+                return _error(400, "invalid_parameters", problem)
         if (side not in ("yes", "no") or action not in ("buy", "sell") or body.get("type") != "limit"
-                or not isinstance(count, int) or count < 1 or not isinstance(price, int) or not 1 <= price <= 99):
+                or not isinstance(count, Decimal) or count < 1 or count != count.to_integral_value()
+                or not isinstance(limit, Decimal) or limit != limit.to_integral_value() or not 1 <= limit <= 99):
             return _error(400, "invalid_parameters", "invalid order")
+        price = int(limit)
         client_id = body.get("client_order_id")
         if client_id and client_id in self._by_client_id:
             return _error(409, "order_already_exists", "client_order_id already used")
@@ -467,12 +545,10 @@ class FakeKalshiExchange:
             "order_id": str(uuid.uuid4()), "client_order_id": client_id, "user_id": "fake-user",
             "ticker": market["ticker"], "status": "resting" if filled < count else "executed", "action": action,
             "side": side, "type": "limit", "yes_price": yes_price, "no_price": 100 - yes_price,
-            "yes_price_dollars": _dollars(yes_price), "no_price_dollars": _dollars(100 - yes_price),
-            "initial_count": count, "fill_count": filled, "remaining_count": count - filled,
+            "initial_count": _whole(count), "fill_count": _whole(filled), "remaining_count": _whole(count - filled),
             # an incoming order only takes liquidity here: every fill is a taker fill; no fees (ADR 0231)
-            "taker_fill_count": filled, "taker_fill_cost": cost, "taker_fill_cost_dollars": _dollars(cost),
-            "maker_fill_count": 0, "maker_fill_cost": 0, "maker_fill_cost_dollars": _dollars(0),
-            "taker_fees": 0, "taker_fees_dollars": _dollars(0), "maker_fees": 0, "maker_fees_dollars": _dollars(0),
+            "taker_fill_count": _whole(filled), "taker_fill_cost": _whole(cost), "maker_fill_count": 0,
+            "maker_fill_cost": 0, "taker_fees": 0, "maker_fees": 0,
             "created_time": _iso(time.time()), "expiration_time": None, "time_in_force": "good_till_canceled",
         }
         self._orders[order["order_id"]] = order
@@ -481,8 +557,8 @@ class FakeKalshiExchange:
         if filled:
             signed = filled if (side == "yes") == (action == "buy") else -filled
             self._positions[market["ticker"]] = self._positions.get(market["ticker"], 0) + signed
-            self.balance_cents -= cost if action == "buy" else -cost
-        return _ok({"order": order}, 201)
+            self.balance_cents -= int(cost if action == "buy" else -cost)
+        return _ok({"order": wire_order(order, self.shape)}, 201)
 
     def _order_item(self, request: Request, _: Any) -> Response:
         order = self._orders.get(request.path_params["order_id"])
@@ -493,17 +569,19 @@ class FakeKalshiExchange:
                 return _error(409, "order_not_resting", "order already executed")
             reduced = order["remaining_count"]
             order.update(status="canceled", remaining_count=0)
-            return _ok({"order": order, "reduced_by": reduced})
-        return _ok({"order": order})
+            return _ok({"order": wire_order(order, self.shape),
+                        **wire_fields({"reduced_by": reduced}, self.shape, (), ("reduced_by",))})
+        return _ok({"order": wire_order(order, self.shape)})
 
     def _list_positions(self, request: Request, _: Any) -> Response:
         q = request.query_params
         rows = [{"ticker": t, "event_ticker": self.markets[t]["event_ticker"], "position": n,
                  "market_exposure": abs(n) * self.markets[t]["last_price"], "realized_pnl": 0, "fees_paid": 0,
-                 "total_traded": abs(n), "resting_orders_count": sum(
+                 "total_traded": abs(n) * self.markets[t]["last_price"], "resting_orders_count": sum(
                      1 for o in self._orders.values() if o["ticker"] == t and o["status"] == "resting")}
                 for t, n in sorted(self._positions.items()) if n
                 and q.get("ticker") in (None, t) and q.get("event_ticker") in (None, self.markets[t]["event_ticker"])]
+        rows = [wire_fields(r, self.shape, _POSITION_MONEY, ("position",)) for r in rows]
         page, cursor = _page(rows, request)
         return _ok({"market_positions": page, "event_positions": [], "cursor": cursor})
 

@@ -29,7 +29,7 @@ BONDS = tuple(f"KXSHAPE-26MAR-B{i}" for i in range(5))  # five equal bonds: HHI 
 @pytest.fixture
 def exchange(key: rsa.RSAPrivateKey) -> Iterator[FakeKalshiExchange]:
     """The exchange as Kalshi will be once the integer fields are withdrawn: fixed-point strings only."""
-    with FakeKalshiExchange(key.public_key(), KEY_ID, market_shape="dollars") as fake:
+    with FakeKalshiExchange(key.public_key(), KEY_ID, shape="dollars") as fake:
         yield fake
 
 
@@ -49,7 +49,7 @@ def test_market_when_sent_in_any_shape_then_same_quotes_snapshot_and_catalogue_r
         exchange: FakeKalshiExchange, tmp_path: Path, shape: str) -> None:
     tickers = sorted(t for t, m in exchange.markets.items() if 1 <= m["yes_bid"] < m["yes_ask"] <= 99)[:5]
     assert tickers
-    exchange.market_shape = shape
+    exchange.shape = shape
     snaps, catalogue = read_markets(exchange, tmp_path / "evidence", tickers)
     got = {s.ticker: (s.yes_bid, s.yes_ask, s.no_bid, s.no_ask, s.volume_24h) for s in snaps}
     assert got == {t: (m["yes_bid"], m["yes_ask"], m["no_bid"], m["no_ask"], float(m["volume_24h"]))
