@@ -5,9 +5,14 @@ order of receipt. Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so several p
 crash between applying an event and marking its row is harmless, because applying it again is a no-op
 (cumulative fill counts, merge-only venue records).
 
-- ``order_update``: the venue record of our order takes the status, fill count and fill price (as the
-  reference's executor does), and a LIVE order at the venue takes the new part of its fill, or its
-  cancellation or expiry. Paper orders never were at the venue and are not touched.
+- ``order_update``: matched to our order by the client order id it carries, else by Kalshi's order id (the
+  venue record's ``order_id`` since ADR 0294, looked up in ``views.kalshi_orders``), else by our id in
+  ``orderId`` (relays and records from before; ADR 0318). The venue record of that order takes the status, fill
+  count and fill price (as the reference's executor does), and a LIVE order at the venue takes the new part of
+  its fill, or its cancellation or expiry. Paper orders never were at the venue and are not touched. An update
+  that matches nothing (``unknown_order``), or whose two ids name different orders (``mismatch``), changes
+  nothing: it stays in the inbox with its evidence and outcome, and is logged. One that only the view could
+  match, while the view is behind the log, waits for the next tick.
 - ``fill``: kept as received (evidence and inbox row) for reconciliation; positions are not changed (§1.6).
 - ``market_update``: kept; marks come from the venue's quotes (ADR 0166), not from a relayed price.
 """
@@ -27,16 +32,28 @@ BATCH = 200
 VENUE = "kalshi"
 PENDING = ("SELECT dedupe_key, event_type, payload FROM webhook_inbox WHERE processed_at IS NULL"
            " ORDER BY received_at, dedupe_key LIMIT %s FOR UPDATE SKIP LOCKED")
+BY_KALSHI_ID = "SELECT order_id FROM views.kalshi_orders WHERE record->>'order_id' = %s ORDER BY order_id LIMIT 2"
+LOG_HEAD = "SELECT coalesce(max(notification_id), 0) FROM paulp_events"
+VIEW_AT = "SELECT last_notification_id FROM projection_tracking WHERE name = 'venue_orders'"
+
+
+class NotYetVisible(Exception):
+    """Raised when an update names a Kalshi order id the venue-orders view may not show yet (it lags the log)."""
 
 
 def process_inbox(container: Any, limit: int = BATCH) -> dict[str, int]:
-    """Apply up to ``limit`` pending events; counts per outcome."""
+    """Apply up to ``limit`` pending events; counts per outcome (``pending``: left for the next tick)."""
     counts: dict[str, int] = {}
     with container.pool.connection() as conn, conn.transaction():
+        row = conn.execute(LOG_HEAD).fetchone()
+        head = int(row[0]) if row else 0  # the log before this batch: its own record updates name no new order
         for key, event_type, body in conn.execute(PENDING, (limit,)).fetchall():
             payload = body.get("payload") if isinstance(body, dict) else None
             try:
-                outcome = _apply(container, event_type, payload if isinstance(payload, dict) else {})
+                outcome = _apply(container, event_type, payload if isinstance(payload, dict) else {}, head)
+            except NotYetVisible:
+                counts["pending"] = counts.get("pending", 0) + 1
+                continue
             except Exception:
                 log.exception("inbox event %s (%s) could not be applied; it stays pending", key, event_type)
                 counts["pending"] = counts.get("pending", 0) + 1
@@ -47,22 +64,66 @@ def process_inbox(container: Any, limit: int = BATCH) -> dict[str, int]:
     return counts
 
 
-def _apply(container: Any, event_type: str, payload: dict[str, Any]) -> str:
+def _apply(container: Any, event_type: str, payload: dict[str, Any], head: int) -> str:
     if event_type == "order_update":
         update = OrderUpdate.parse(payload)
-        outcome: str = container.orders.retry_on_conflict(lambda: _order_update(container, update))
+        outcome: str = container.orders.retry_on_conflict(lambda: _order_update(container, update, head))
         return outcome
     if event_type == "fill":
         return "recorded"
     return "kept"
 
 
-def _order_update(container: Any, update: OrderUpdate) -> str:
-    orders = container.orders
+def _record(container: Any, client_order_id: str) -> VenueOrder | None:
     try:
-        record: VenueOrder = orders.repository.get(VenueOrder.id_for(VENUE, update.order_id))
+        record: VenueOrder = container.orders.repository.get(VenueOrder.id_for(VENUE, client_order_id))
     except AggregateNotFoundError:
-        return "unknown_order"
+        return None
+    return record
+
+
+def _by_kalshi_id(container: Any, kalshi_order_id: str, head: int) -> list[str]:
+    """Our client order ids whose Kalshi record carries ``kalshi_order_id``; with none, the view must have
+    caught up with the log as it stood at ``head`` for that to be an answer (else ``NotYetVisible``)."""
+    with container.pool.connection() as conn:
+        ids = [r[0] for r in conn.execute(BY_KALSHI_ID, (kalshi_order_id,)).fetchall()]
+        if ids:
+            return ids
+        row = conn.execute(VIEW_AT).fetchone()
+    if row is None or row[0] is None or int(row[0]) < head:
+        raise NotYetVisible(kalshi_order_id)
+    return []
+
+
+def match(container: Any, update: OrderUpdate, head: int) -> tuple[VenueOrder | None, str]:
+    """The venue record the update is about, or None and why (``unknown_order`` | ``mismatch``): by our client
+    order id first (``clientOrderId``; without one, ``orderId`` if it is ours), then by Kalshi's order id. A record
+    whose Kalshi id differs from the update's ``orderId`` is never the match for a client order id, nor one
+    Kalshi's id finds under another client order id: the update names two orders."""
+    if update.client_order_id:
+        record = _record(container, update.client_order_id)
+        if record is not None:
+            kalshi = record.record.get("order_id")
+            if kalshi in (None, update.order_id, record.order_id):  # unnamed yet, the same, or ours (pre-0294)
+                return record, ""
+            return None, "mismatch"
+    elif (record := _record(container, update.order_id)) is not None:
+        return record, ""  # a relay naming our order by our id ("order-…", never a Kalshi uuid)
+    found = _by_kalshi_id(container, update.order_id, head)
+    if len(found) == 1:
+        if update.client_order_id and found[0] != update.client_order_id:
+            return None, "mismatch"
+        return _record(container, found[0]), ""
+    return (None, "mismatch") if found else (None, "unknown_order")
+
+
+def _order_update(container: Any, update: OrderUpdate, head: int) -> str:
+    orders = container.orders
+    record, unmatched = match(container, update, head)
+    if record is None:
+        log.warning("order_update not applied (%s): orderId=%s clientOrderId=%s status=%s; kept in the inbox",
+                    unmatched, update.order_id, update.client_order_id, update.status)
+        return unmatched
     now = container.clock.now()
     known = record.record.get("fill_count")
     if update.filled_count is not None and isinstance(known, int) and update.filled_count < known:
@@ -73,12 +134,12 @@ def _order_update(container: Any, update: OrderUpdate) -> str:
         if update.filled_price is not None:
             changes["fill_price"] = update.filled_price
     record.update(changes, now)
-    order = orders.find(update.order_id)
+    order = orders.find(record.order_id)  # the record is keyed by our client order id
     outcome = "recorded"
     if order is not None and str(record.record.get("execution_mode", "")).upper() == "LIVE":
         outcome = apply_order_update(order, update, now)
         if outcome.startswith("refused:"):
-            log.warning("order_update for %s refused: %s", update.order_id, outcome)
+            log.warning("order_update for %s refused: %s", record.order_id, outcome)
             orders.save(record)
             return outcome
         orders.save(order, record)

@@ -1,8 +1,10 @@
 """Venue order updates relayed by webhook (api-and-security §1.6 ``order_update``; ADR 0261).
 
-A relayed update names our order id, the venue's status and, optionally, the *cumulative* filled count
-and its price. Only the part of the count beyond what the order already holds is a new fill, so a
-duplicate, a replay or an update that arrives after the submission's own answer changes nothing.
+A relayed update names the order as Kalshi does — ``orderId`` is Kalshi's order id and ``clientOrderId``
+(Kalshi's ``client_order_id``; optional) ours (ADR 0318) — with the venue's status and, optionally, the
+*cumulative* filled count and its price. Only the part of the count beyond what the order already holds is
+a new fill, so a duplicate, a replay or an update that arrives after the submission's own answer changes
+nothing.
 """
 
 from __future__ import annotations
@@ -18,12 +20,25 @@ from paulp.domain.orders import Order
 CANCELLED = frozenset({"canceled", "cancelled"})
 
 
+CLIENT_ORDER_ID_KEYS = ("clientOrderId", "client_order_id")  # the relay's spelling, then Kalshi's
+
+
+def client_order_id(payload: dict[str, Any]) -> str | None:
+    """Our order id as the update carries it, if it does."""
+    for key in CLIENT_ORDER_ID_KEYS:
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
 @dataclass(frozen=True)
 class OrderUpdate:
-    order_id: str
+    order_id: str  # as the relay names the order: Kalshi's order id (ours from relays and records before 0294)
     status: str  # lower-cased venue status
     filled_count: int | None
     filled_price: float | None
+    client_order_id: str | None = None  # ours, when the update carries it
 
     @classmethod
     def parse(cls, payload: dict[str, Any]) -> OrderUpdate:
@@ -31,7 +46,8 @@ class OrderUpdate:
         count, price = payload.get("filledCount"), payload.get("filledPrice")
         return cls(str(payload["orderId"]), str(payload["status"]).strip().lower(),
                    int(count) if isinstance(count, int | float) and not isinstance(count, bool) else None,
-                   float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None)
+                   float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None,
+                   client_order_id(payload))
 
 
 def apply_order_update(order: Order, update: OrderUpdate, now: datetime) -> str:

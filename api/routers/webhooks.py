@@ -27,6 +27,7 @@ from paulp.api.security.logsafe import escape
 from paulp.api.security.secrets import bearer, secret_equals
 from paulp.api.venue_session import JobFailed
 from paulp.api.wiring import Container
+from paulp.domain.venue_updates import CLIENT_ORDER_ID_KEYS
 
 log = logging.getLogger("paulp.webhooks")
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -135,7 +136,8 @@ def _valid_payload(event_type: str, payload: object) -> bool:
         count = payload.get("filledCount")
         return (_text(payload.get("orderId")) and _text(payload.get("status"))
                 and (count is None or (isinstance(count, int) and not isinstance(count, bool) and count >= 0))
-                and _opt_number(payload, "filledPrice"))
+                and _opt_number(payload, "filledPrice")
+                and all(payload.get(k) is None or _text(payload[k]) for k in CLIENT_ORDER_ID_KEYS))
     if event_type == "fill":
         return (all(_text(payload.get(k)) for k in ("orderId", "marketId", "side"))
                 and _number(payload.get("fillPrice")) and _number(payload.get("fillSize")))

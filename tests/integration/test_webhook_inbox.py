@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -13,8 +14,8 @@ from pydantic import SecretStr
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.webhook_jobs import process_inbox
-from tests.integration.helpers import facts, signal
-from tests.integration.kalshi_system import System, _system, resting_live_order
+from tests.integration.helpers import NOW, facts, signal
+from tests.integration.kalshi_system import System, _system, resting_live_order, trade_row
 
 pytestmark = pytest.mark.integration
 SECRET = "relay-secret-0123456789abcdefghij"
@@ -41,6 +42,27 @@ def _update(order_id: str, status: str, count: int | None = None, price: float |
     if price is not None:
         payload["filledPrice"] = price
     return {"event_type": "order_update", "payload": payload, **extra}
+
+
+def _kalshi_id(system: System, order_id: str) -> str:
+    """Kalshi's own id of our order (the fake exchange's record of it)."""
+    [found] = [o for o in system.exchange._orders.values() if o["client_order_id"] == order_id]
+    return str(found["order_id"])
+
+
+def _kalshi_update(system: System, order_id: str, status: str, count: int | None = None,
+                   price: float | None = None, client: bool = True, **extra) -> dict:
+    """An order_update as Kalshi names the order: ``orderId`` is Kalshi's id, ``clientOrderId`` ours."""
+    body = _update(_kalshi_id(system, order_id), status, count, price, **extra)
+    if client:
+        body["payload"]["clientOrderId"] = order_id
+    return body
+
+
+def _pending(system: System) -> int:
+    with psycopg.connect(system.container.database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM webhook_inbox WHERE processed_at IS NULL").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _outcomes(system: System) -> list[tuple[str, str | None]]:
@@ -90,6 +112,7 @@ def test_events_when_paper_unknown_or_not_order_updates_then_recorded_and_orders
     _relay(system, _update("no-such-order", "executed", 5, 40.0))
     _relay(system, {"event_type": "fill", "payload": {"orderId": out.order_id, "marketId": "KXPAPER-R",
                                                       "side": "yes", "fillPrice": 43, "fillSize": 50}})
+    system.project("venue_orders")  # an id nothing matches is unknown once the view has caught up (ADR 0318)
     assert process_inbox(system.container) == {"recorded": 2, "unknown_order": 1}
     order = system.container.orders.find(out.order_id)
     assert order is not None and order.state.value == "FILLED"
@@ -120,3 +143,59 @@ def test_order_update_when_fill_price_has_half_a_cent_then_position_cost_rounds_
     with psycopg.connect(system.container.database_url) as conn:
         assert conn.execute("SELECT contracts, cost_cents FROM views.positions WHERE ticker = %s",
                             (ticker,)).fetchone() == (5, 213)
+
+
+def test_order_update_when_named_by_kalshis_id_and_our_client_id_then_applied_to_that_order(system: System):
+    """Since ADR 0294 a LIVE record's order_id is Kalshi's: an update carrying Kalshi's order_id and our
+    client_order_id is matched by the client order id (ADR 0318)."""
+    _, order_id = resting_live_order(system, "relay-kalshi-ids")
+    _relay(system, _kalshi_update(system, order_id, "executed", 40, 44.0, event_id="k1"))
+    assert process_inbox(system.container) == {"filled": 1}
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.state.value, order.filled_size) == ("FILLED", 40)
+    row = trade_row(system, order_id)
+    assert (row["status"], row["fill_count"], row["order_id"]) == ("executed", 40, _kalshi_id(system, order_id))
+
+
+def test_order_update_when_only_kalshis_order_id_then_matched_through_the_venue_record(system: System):
+    _, order_id = resting_live_order(system, "relay-kalshi-only")
+    system.project("venue_orders")
+    _relay(system, _kalshi_update(system, order_id, "canceled", client=False))
+    assert process_inbox(system.container) == {"cancelled": 1}
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.state.value == "CANCELLED"
+
+
+def test_order_update_when_kalshis_id_not_yet_in_the_view_then_left_pending_until_it_is(system: System):
+    """The Kalshi id is looked up in views.kalshi_orders: while that view is behind the log, an update it cannot
+    match yet waits (it may be for the order just recorded) instead of being dropped as unknown."""
+    _, order_id = resting_live_order(system, "relay-lag")
+    _relay(system, _kalshi_update(system, order_id, "canceled", client=False))
+    assert process_inbox(system.container) == {"pending": 1} and _pending(system) == 1
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.state.value in ("SUBMITTED", "ORDER_ACKNOWLEDGED")
+    system.project("venue_orders")
+    assert process_inbox(system.container) == {"cancelled": 1} and _pending(system) == 0
+
+
+def test_order_update_when_ids_disagree_or_match_nothing_then_kept_as_evidence_and_no_order_touched(system: System):
+    _, first = resting_live_order(system, "relay-a")
+    system.container.clock.set(NOW + timedelta(seconds=10))  # type: ignore[attr-defined]  # order spacing
+    _, second = resting_live_order(system, "relay-b")
+    system.project("venue_orders")
+    head = system.head()
+    crossed = _kalshi_update(system, second, "executed", 40, 44.0, event_id="x1")
+    crossed["payload"]["clientOrderId"] = first  # our id of one order, Kalshi's id of another
+    _relay(system, crossed)
+    _relay(system, _update("0b6c2a4e-6a57-4c1e-9d3e-000000000000", "executed", 5, 40.0, event_id="x2"))
+    _relay(system, {**_update("0b6c2a4e-6a57-4c1e-9d3e-000000000001", "canceled", event_id="x3"),
+                    "payload": {"orderId": "0b6c2a4e-6a57-4c1e-9d3e-000000000001", "status": "canceled",
+                                "clientOrderId": "order-nobody"}})
+    assert process_inbox(system.container) == {"mismatch": 1, "unknown_order": 2}
+    assert system.head() == head  # nothing recorded on any order or venue record
+    for order_id in (first, second):
+        order = system.container.orders.find(order_id)
+        assert order is not None and order.state.value in ("SUBMITTED", "ORDER_ACKNOWLEDGED")
+    with psycopg.connect(system.container.database_url) as conn:
+        kept = conn.execute("SELECT outcome, evidence_hash FROM webhook_inbox ORDER BY dedupe_key").fetchall()
+    assert sorted(o for o, _ in kept) == ["mismatch", "unknown_order", "unknown_order"] and all(e for _, e in kept)
