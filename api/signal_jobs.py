@@ -406,7 +406,8 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
                 waited += wait
             report["processed"] += 1
             try:
-                state = OrderState(pipeline.advance(order_id).state)
+                outcome = pipeline.advance(order_id)
+                state = OrderState(outcome.state)
             except IntegrityError:  # another writer saved the order first: what it recorded stands (not ERROR)
                 report["errors"].append({"orderId": order_id, "error": CHANGED_CONCURRENTLY})
                 continue
@@ -419,4 +420,6 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
                 report["executed"].append(order_id)
             elif state in TERMINAL_STATES:
                 report["rejected"].append(order_id)
+            elif state == OrderState.RISK_CHECK:  # the governor did not answer: the order timers retry (ADR 0319)
+                report["errors"].append({"orderId": order_id, "error": outcome.last_error or "risk check not answered"})
     return {**report, "durationMs": _ms(started)}

@@ -120,6 +120,13 @@ class Order(OrderRecord):
             self._move(S.VALIDATED, "Validation passed", now)
         return errors
 
+    def begin_risk_check(self, now: datetime) -> None:
+        """VALIDATED -> RISK_CHECK, recorded before the governor is asked, so that a check it never answers is
+        timed out (RISK_TIMEOUT, one retry, then CANCELLED; §1.5) rather than left to the caller (ADR 0319)."""
+        require_aware(now)
+        self._require(frozenset({S.VALIDATED}), "is not in VALIDATED state")
+        self._move(S.RISK_CHECK, "Risk check started", now)
+
     def apply_risk_result(self, result: RiskCheckResult, now: datetime) -> None:
         """§1.4.3; an approved smaller ``adjusted_size`` reduces the order (never grows it; id unchanged)."""
         require_aware(now)

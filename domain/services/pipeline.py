@@ -134,7 +134,8 @@ class OrderPipeline:
         order = self.orders.find(order_id)
         if order is None or order.state != S.RISK_CHECK:
             raise ValueError(f"order {order_id} is not waiting for a risk check")
-        self._risk(order, self.market.facts(order.ticker), self.clock.now())
+        facts, now = self.market.facts(order.ticker), self.clock.now()
+        self._record_risk(order, facts, self._decide(order, facts, now), now)  # a raise: the retry is unanswered
         return self._outcome(order, duplicate=False)
 
     def _recover_submission(self, order: Order) -> PipelineOutcome:
@@ -155,8 +156,8 @@ class OrderPipeline:
         approved_earlier = order.state == S.RISK_APPROVED  # by a run that stopped before executing it
         if order.state == S.PENDING:
             self._screen(order, facts, now)
-        if order.state == S.VALIDATED:
-            self._risk(order, facts, now)
+        if order.state == S.VALIDATED and not self._risk(order, facts, now):
+            return order  # the governor did not answer: the order waits in RISK_CHECK for the timers
         if approved_earlier:
             self._recheck(order, facts, now)
         if order.state == S.RISK_APPROVED:
@@ -194,8 +195,31 @@ class OrderPipeline:
             self.orders.save(order)
         self.breaker.record_risk_check(blocked=decision.blocked, counted=decision.counts_toward_breaker)
 
-    def _risk(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
-        decision = self._decide(order, facts, now)
+    def _risk(self, order: Order, facts: MarketFacts | None, now: datetime) -> bool:
+        """Record RISK_CHECK, then ask the governor and record its answer. An exception from the governor (its
+        breaker or portfolio read, the evaluation) is no answer: the order stays in RISK_CHECK with the error noted,
+        never ERROR and never submitted; the order timers time it out after 30 s, retry once, then cancel it
+        (§1.5; ADR 0319). False when unanswered."""
+        order.begin_risk_check(now)
+        self.orders.save(order)  # in the log before the governor is asked
+        try:
+            decision = self._decide(order, facts, now)
+        except Exception as exc:
+            self._unanswered(order, exc, now)
+            return False
+        self._record_risk(order, facts, decision, now)
+        return True
+
+    def _unanswered(self, order: Order, exc: Exception, now: datetime) -> None:
+        log.error("order %s: the risk governor did not answer (%s: %s); it waits in RISK_CHECK for the timers",
+                  order.order_id, type(exc).__name__, exc)
+        try:
+            order.note_error(f"Risk check not answered ({type(exc).__name__}: {exc})"[:300], now)
+            self.orders.save(order)
+        except Exception:  # the note is for the operator; the order is in RISK_CHECK either way
+            log.exception("order %s: the unanswered risk check could not be noted", order.order_id)
+
+    def _record_risk(self, order: Order, facts: MarketFacts | None, decision: RiskDecision, now: datetime) -> None:
         result = RiskCheckResult(
             approved=decision.approved,
             violations=tuple(v.message for v in decision.violations),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from paulp.api.order_timers_job import run_order_timers
@@ -236,3 +237,55 @@ def test_timers_when_the_retried_risk_check_is_refused_then_risk_rejected_not_ca
     order = _order(system, order_id)
     assert order.state == S.RISK_REJECTED and order.last_error
     assert "POST" not in [r.method for r in system.exchange.requests]
+
+
+def _governor_cannot_read_the_book(system: System, broken: bool) -> None:
+    """The risk check's portfolio snapshot reads views.position_exits: without it the governor raises."""
+    names = ("position_exits", "position_exits_gone") if broken else ("position_exits_gone", "position_exits")
+    with psycopg.connect(system.container.database_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE views.{names[0]} RENAME TO {names[1]}")
+
+
+def _pending_for_execute(system: System, sid: str) -> str:
+    """A PENDING bonding order of 50 at the open market's ask, in the orders view for the execute step."""
+    ticker, ask = _open_market(system)
+    order = Order.create(signal_id=sid, strategy="bonding", ticker=ticker, side="YES", requested_size=50,
+                         max_price=ask, now=NOW, signal_model_probability=0.6, signal_edge=0.1,
+                         signal_confidence=0.8)
+    system.container.orders.save(order)
+    system.project("orders")
+    return order.order_id
+
+
+def test_execute_when_the_governor_raises_then_order_waits_in_risk_check_and_the_timers_retry_answers_it(
+        system: System):
+    """§1.5 (ADR 0319): a risk check the governor could not answer is recorded as RISK_CHECK, not ERROR; nothing is
+    submitted; the order timers' one retry asks again and the next execute run carries the approval on."""
+    order_id = _pending_for_execute(system, "tm-gov-raises")
+    _governor_cannot_read_the_book(system, broken=True)
+    done = execute_pending(system.container)
+    assert done["executed"] == [] and [e["orderId"] for e in done["errors"]] == [order_id]
+    order = _order(system, order_id)
+    assert order.state == S.RISK_CHECK and order.times_entered(S.ERROR) == 0
+    assert order.last_error and "not answered" in order.last_error and order.risk_check_result is None
+    assert "POST" not in [r.method for r in system.exchange.requests]
+
+    _governor_cannot_read_the_book(system, broken=False)
+    assert _tick(system, 30)["results"] == []
+    assert _outcomes(_tick(system, 31)) == {order_id: "risk_timeout: retry answered: RISK_APPROVED"}
+    system.project("orders")
+    assert execute_pending(system.container)["executed"] == [order_id]
+    assert _order(system, order_id).state == S.FILLED
+
+
+def test_execute_when_the_governor_keeps_raising_then_one_retry_then_cancelled_never_submitted(system: System):
+    order_id = _pending_for_execute(system, "tm-gov-down")
+    _governor_cannot_read_the_book(system, broken=True)
+    execute_pending(system.container)
+    assert _order(system, order_id).state == S.RISK_CHECK
+    [first] = _tick(system, 31)["results"]
+    assert first["outcome"].startswith("risk_timeout: retry unanswered (")
+    assert _outcomes(_tick(system, 62)) == {order_id: "risk_timeout: cancelled"}
+    order = _order(system, order_id)
+    assert order.state == S.CANCELLED and order.times_entered(S.RISK_TIMEOUT) == 2
+    assert order.times_entered(S.SUBMITTING) == 0 and "POST" not in [r.method for r in system.exchange.requests]

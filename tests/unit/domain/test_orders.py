@@ -146,6 +146,23 @@ def test_apply_risk_result_when_pending_then_refused_pending_to_risk_approved() 
     assert order.collect_events()[1:] == []
 
 
+def test_begin_risk_check_when_validated_then_risk_check_and_the_answer_applies_from_there() -> None:
+    order = placed(S.VALIDATED)
+    order.begin_risk_check(NOW)
+    assert order.state == S.RISK_CHECK and order.history[-1].reason == "Risk check started"
+    order.apply_risk_result(RiskCheckResult(True), NOW)
+    assert [(e.source, e.target) for e in order.history[-2:]] == [(S.VALIDATED, S.RISK_CHECK),
+                                                                   (S.RISK_CHECK, S.RISK_APPROVED)]
+
+
+def test_begin_risk_check_when_not_validated_then_refused_and_nothing_recorded() -> None:
+    order = placed(S.RISK_CHECK)
+    before = len(order.history)
+    with pytest.raises(OrderNotInRequiredState):
+        order.begin_risk_check(NOW)
+    assert len(order.history) == before
+
+
 def test_apply_execution_result_when_paper_filled_then_submitted_and_filled_at_once() -> None:
     order = placed(S.RISK_APPROVED)
     start = len(order.history)
