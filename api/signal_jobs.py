@@ -153,7 +153,7 @@ def _terms(sig: BondingSignal | WeatherSignal) -> tuple[str, str, float, float, 
     return sig.venue, sig.side, sig.market_price, sig.fair_probability, edge, sig.confidence
 
 
-def max_position_usd(container: Any, strategy: str) -> float:
+def max_position_usd(container: Any, strategy: str, breaker_state: str) -> float:
     """§5.7's largest position for ``strategy``: its capital (go-live capital once live) * max position %,
     within what the risk check will allow in the breaker's current state (§2.1: CAUTION halves I1's limit,
     RECOVERY takes 75 %, HALT zero; I15's order maximum likewise); 0 for a strategy without an allocation
@@ -162,7 +162,7 @@ def max_position_usd(container: Any, strategy: str) -> float:
         pct = allocation_for(strategy).max_position_pct
     except UnknownStrategy:
         return 0.0
-    limits = adjusted_limits(container.risk_limits(), container.breaker.get().state.value)
+    limits = adjusted_limits(container.risk_limits(), breaker_state)
     capital = float(container.strategy_capital(strategy))
     return min(capital * min(pct, limits.max_position_pct) / 100, limits.max_order_size)
 
@@ -181,12 +181,11 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
     an order (ADR 0316). ``markets`` holds the catalogue's facts per ticker, read as the execute step reads
     a market (``market_facts``): category (missing: "unknown") and settlement date."""
     markets = markets or {}
-    categories = {t: f.category for t, f in markets.items()}
     open_keys, created, skipped = _open_keys(container), 0, Counter[str]()
-    cap_usd = max_position_usd(container, strategy)
     limits, breaker_state = container.risk_limits(), container.breaker.get().state.value
+    cap_usd = max_position_usd(container, strategy, breaker_state)
     mode = mode_for_strategy(strategy, container.strategies.execution_modes()).value
-    portfolio, pending = container.portfolio(), _open_exposure(container, categories)
+    portfolio, pending = container.portfolio(), _open_exposure(container, markets)
     for sig in signals:
         venue, side, price, model, edge, confidence = _terms(sig)
         limit = prob_to_cents(price)
@@ -199,7 +198,7 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
         if size < 1 or venue != "kalshi" or key in open_keys:
             continue
         known = markets.get(sig.market_id)
-        category = categories.get(sig.market_id) or UNKNOWN_CATEGORY
+        category = known.category if known else UNKNOWN_CATEGORY
         request = RiskRequest(market_id=sig.market_id, size=size * limit / 100, category=category, side=side,
                               price=limit / 100, strategy=strategy, market_price=limit / 100,
                               settlement_date=known.settlement_date if known else None)
@@ -223,7 +222,7 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
     return created, skipped
 
 
-def _open_exposure(container: Any, categories: Mapping[str, str]) -> list[Position]:
+def _open_exposure(container: Any, markets: Mapping[str, MarketFacts]) -> list[Position]:
     """Open orders' unfilled contracts as the positions they become when they fill (their filled part is in
     views.positions already): the book the next orders will be checked against."""
     with container.pool.connection() as conn:
@@ -231,10 +230,12 @@ def _open_exposure(container: Any, categories: Mapping[str, str]) -> list[Positi
             "SELECT ticker, category, (requested_size - coalesce(filled_size, 0)) * max_price FROM views.orders"
             " WHERE state = ANY(%s) AND requested_size > coalesce(filled_size, 0)",
             ([s.value for s in OPEN_STATES],)).fetchall()
-    return [Position(t, c or categories.get(t) or UNKNOWN_CATEGORY, float(cents) / 100) for t, c, cents in rows]
+    return [Position(t, c or (markets[t].category if t in markets else UNKNOWN_CATEGORY), float(cents) / 100)
+            for t, c, cents in rows]
 
 
-def _scan_one(container: Any, read_catalogue: Callable[[], tuple[dict[str, Any], ...]], alloc: StrategyAllocation,
+def _scan_one(container: Any, read_catalogue: Callable[[], tuple[dict[str, Any], ...]],
+              read_facts: Callable[[], dict[str, MarketFacts]], alloc: StrategyAllocation,
               now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {"strategy": alloc.strategy, "capital": alloc.capital, "signalCount": 0}
     signals: list[BondingSignal] | list[WeatherSignal]
@@ -252,7 +253,7 @@ def _scan_one(container: Any, read_catalogue: Callable[[], tuple[dict[str, Any],
     except StrategyUnavailable as exc:
         return {**row, "error": str(exc)}
     row["signalCount"] = len(signals)
-    created, skipped = create_orders(container, alloc.strategy, signals, now, catalogue_facts(read_catalogue(), now))
+    created, skipped = create_orders(container, alloc.strategy, signals, now, read_facts())
     row["ordersCreated"], row["skippedAtRiskLimits"] = created, dict(skipped)
     return row
 
@@ -262,7 +263,14 @@ def scan_signals(container: Any) -> dict[str, Any]:
     enabled = [a for a in DEFAULT_ALLOCATIONS if a.enabled]
     with kalshi_port(container.settings) as (port, _):
         read_catalogue = catalogue_reader(port)
-        rows = [_scan_one(container, read_catalogue, alloc, now) for alloc in enabled]
+        facts: list[dict[str, MarketFacts]] = []  # the catalogue parsed once per scan, for every strategy
+
+        def read_facts() -> dict[str, MarketFacts]:
+            if not facts:
+                facts.append(catalogue_facts(read_catalogue(), now))
+            return facts[0]
+
+        rows = [_scan_one(container, read_catalogue, read_facts, alloc, now) for alloc in enabled]
     # §7.1: "a failing strategy is skipped" — each row carries its own error and the report is the job's
     # result; the job itself fails only on an exception (502), not because every strategy was skipped.
     return {"scanned": True, "strategies": rows, "totalSignals": sum(r["signalCount"] for r in rows),
