@@ -5,7 +5,7 @@ log. The ``key`` and ``exchange`` fixtures are in this folder's conftest."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -169,3 +169,15 @@ def trade_row(system: System, client_order_id: str) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     [row] = [t for t in r.json()["trades"] if t.get("client_order_id") == client_order_id]
     return dict(row)
+
+
+def add_bond_markets(system: System, tickers: Iterable[str]) -> None:
+    """Near-certain markets (95/96 book, tight, traded, economics) whose 4.7 % yield beats the recorded 97.5 ¢
+    bonds, so five of them are exactly the barbell's five 20 % slots (HHI 0.2 <= 0.25, ADR 0163)."""
+    for ticker in tickers:
+        system.exchange.markets[ticker] = {
+            "ticker": ticker, "event_ticker": ticker.rsplit("-", 1)[0], "series_ticker": ticker.split("-")[0],
+            "market_type": "binary", "status": "active", "title": ticker, "yes_bid": 95, "yes_ask": 96,
+            "no_bid": 4, "no_ask": 5, "last_price": 95, "volume": 90_000, "volume_24h": 5_000,
+            "open_interest": 1_000, "open_time": "2026-03-01T00:00:00Z", "close_time": "2026-03-20T00:00:00Z",
+            "category": "economics", "rules_primary": f"Test market {ticker}."}

@@ -21,7 +21,7 @@ from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
 from paulp.domain.fair_values import FairValue
 from paulp.domain.strategies.bonding_signals import BondingSignal
 from tests.integration.helpers import NOW, assert_live_equals_replay, make_container, max_notification_id
-from tests.integration.kalshi_system import AUTH, System
+from tests.integration.kalshi_system import AUTH, System, add_bond_markets
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +29,7 @@ BONDS = tuple(f"KXFAIR-26MAR-B{i}" for i in range(5))  # five equal bonds: HHI 0
 
 
 def add_bonds(system: System) -> None:
-    """Five near-certain markets (95/96 book, tight, traded) whose 4.7 % yield beats the recorded 97.5 ¢ bonds,
-    so the barbell's five 20 % slots are exactly these."""
-    for ticker in BONDS:
-        system.exchange.markets[ticker] = {
-            "ticker": ticker, "event_ticker": ticker.rsplit("-", 1)[0], "series_ticker": "KXFAIR",
-            "market_type": "binary", "status": "active", "title": ticker, "yes_bid": 95, "yes_ask": 96,
-            "no_bid": 4, "no_ask": 5, "last_price": 95, "volume": 90_000, "volume_24h": 5_000,
-            "open_interest": 1_000, "open_time": "2026-03-01T00:00:00Z", "close_time": "2026-03-20T00:00:00Z",
-            "category": "economics", "rules_primary": f"Test market {ticker}."}
+    add_bond_markets(system, BONDS)
 
 
 def scan(system: System) -> tuple[dict[str, Any], list[Any]]:

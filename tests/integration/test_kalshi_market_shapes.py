@@ -20,7 +20,7 @@ from paulp.api.market_jobs import refresh_marks
 from paulp.api.signal_jobs import catalogue_market
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import AUTH, KEY_ID, System
+from tests.integration.kalshi_system import AUTH, KEY_ID, System, add_bond_markets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 BONDS = tuple(f"KXSHAPE-26MAR-B{i}" for i in range(5))  # five equal bonds: HHI 0.2 <= 0.25 (ADR 0163)
@@ -71,14 +71,7 @@ def test_market_when_a_price_is_sub_cent_then_the_read_fails_and_nothing_is_roun
 
 
 def add_bonds(system: System) -> None:
-    """Five near-certain, tight, traded markets (95/96 book) whose yield makes them the barbell's bonds."""
-    for ticker in BONDS:
-        system.exchange.markets[ticker] = {
-            "ticker": ticker, "event_ticker": ticker.rsplit("-", 1)[0], "series_ticker": "KXSHAPE",
-            "market_type": "binary", "status": "active", "title": ticker, "yes_bid": 95, "yes_ask": 96,
-            "no_bid": 4, "no_ask": 5, "last_price": 95, "volume": 90_000, "volume_24h": 5_000,
-            "open_interest": 1_000, "open_time": "2026-03-01T00:00:00Z", "close_time": "2026-03-20T00:00:00Z",
-            "category": "economics", "rules_primary": f"Test market {ticker}."}
+    add_bond_markets(system, BONDS)
 
 
 def test_system_when_kalshi_sends_only_fixed_point_fields_then_it_scans_fills_and_marks(
