@@ -61,6 +61,13 @@ class _Book:
     unrealised: Decimal
     open_positions: tuple[dict[str, Any], ...]  # {marketId, size (USD at cost), currentPrice (probability)}
 
+    def loss_figures(self, capital: float, now: datetime) -> tuple[float, float, float]:
+        """(daily PnL since UTC midnight, weekly PnL, drawdown) as the risk check reads them (ADR 0286)."""
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return (loss_window_pnl(self.closes, self.unrealised, midnight),
+                loss_window_pnl(self.closes, self.unrealised, now - WEEK),
+                current_drawdown(capital, self.closes, self.unrealised))
+
 
 def _read_book(conn: Connection[Any], names: Sequence[str], mode: str) -> _Book:
     """Every realised PnL of the strategy in ``mode`` with its time (exit fills, market resolutions), the
@@ -126,14 +133,11 @@ class ViewPortfolio:
         with self.pool.connection() as conn:
             rows = conn.execute(_EXPOSURE, (UNKNOWN_CATEGORY,)).fetchall()
             book = _read_book(conn, _names(strategy), mode)
-        closes, unrealised = book.closes, book.unrealised
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        daily, weekly, drawdown = book.loss_figures(capital, now)
         return PortfolioSnapshot(
             portfolio_value=capital, positions=positions, correlated_markets=self._correlated(market_id, now),
-            daily_pnl=loss_window_pnl(closes, unrealised, midnight),
-            weekly_pnl=loss_window_pnl(closes, unrealised, now - WEEK),
-            max_drawdown=current_drawdown(capital, closes, unrealised),
+            daily_pnl=daily, weekly_pnl=weekly, max_drawdown=drawdown,
         )
 
     def valuation(self, strategies: Sequence[str], mode: str) -> BookValuation:
@@ -143,11 +147,7 @@ class ViewPortfolio:
         capital = sum(self.capital_of(s) for s in strategies)
         with self.pool.connection() as conn:
             book = _read_book(conn, [n for s in strategies for n in _names(s)], mode)
-        closes, unrealised = book.closes, book.unrealised
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return BookValuation(mode, capital, loss_window_pnl(closes, unrealised, midnight),
-                             loss_window_pnl(closes, unrealised, now - WEEK),
-                             current_drawdown(capital, closes, unrealised), book.open_positions)
+        return BookValuation(mode, capital, *book.loss_figures(capital, now), book.open_positions)
 
     def _correlated(self, market_id: str, now: datetime) -> tuple[CorrelatedMarket, ...] | None:
         """Markets the stored graph edges relate to ``market_id`` on either side, scored as §3.4 scores them
