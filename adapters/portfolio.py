@@ -128,6 +128,12 @@ class ViewPortfolio:
         self.pool, self.capital_of, self.clock = pool, capital_of, clock
 
     def snapshot(self, strategy: str, market_id: str, mode: str) -> PortfolioSnapshot:
+        return self.snapshots(strategy, mode)(market_id)
+
+    def snapshots(self, strategy: str, mode: str) -> Callable[[str], PortfolioSnapshot]:
+        """The book read once (positions, closes, marks), then a snapshot per market that adds only that
+        market's correlation read: a scan pre-checks many signals against one reading of the book, so every
+        signal of the scan is judged against the same positions (ADR 0316 addendum)."""
         now = self.clock.now().astimezone(UTC)
         capital = self.capital_of(strategy)
         with self.pool.connection() as conn:
@@ -135,10 +141,14 @@ class ViewPortfolio:
             book = _read_book(conn, _names(strategy), mode)
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
         daily, weekly, drawdown = book.loss_figures(capital, now)
-        return PortfolioSnapshot(
-            portfolio_value=capital, positions=positions, correlated_markets=self._correlated(market_id, now),
-            daily_pnl=daily, weekly_pnl=weekly, max_drawdown=drawdown,
-        )
+
+        def for_market(market_id: str) -> PortfolioSnapshot:
+            return PortfolioSnapshot(
+                portfolio_value=capital, positions=positions, correlated_markets=self._correlated(market_id, now),
+                daily_pnl=daily, weekly_pnl=weekly, max_drawdown=drawdown,
+            )
+
+        return for_market
 
     def valuation(self, strategies: Sequence[str], mode: str) -> BookValuation:
         """The strategies' capital summed, their closes and open positions in ``mode`` taken together, with the

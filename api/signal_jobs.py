@@ -185,7 +185,7 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
     limits, breaker_state = container.risk_limits(), container.breaker.get().state.value
     cap_usd = max_position_usd(container, strategy, breaker_state)
     mode = mode_for_strategy(strategy, container.strategies.execution_modes()).value
-    portfolio, pending = container.portfolio(), _open_exposure(container, markets)
+    book_at, pending = container.portfolio().snapshots(strategy, mode), _open_exposure(container, markets)
     for sig in signals:
         venue, side, price, model, edge, confidence = _terms(sig)
         limit = prob_to_cents(price)
@@ -202,7 +202,7 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
         request = RiskRequest(market_id=sig.market_id, size=size * limit / 100, category=category, side=side,
                               price=limit / 100, strategy=strategy, market_price=limit / 100,
                               settlement_date=known.settlement_date if known else None)
-        book = portfolio.snapshot(strategy, sig.market_id, mode)
+        book = book_at(sig.market_id)
         refusals = foreseeable_refusals(request, replace(book, positions=book.positions + tuple(pending)), limits,
                                         breaker_state, now)
         if refusals:

@@ -100,6 +100,25 @@ def test_correlated_markets_when_edges_name_the_market_on_either_side_then_both_
         ("KXB", 1.0, "correlated_with"), ("KXC", 0.8, "same_series"), ("KXD", 0.5, "tagged_with_topic")]
 
 
+def test_book_reading_when_taken_once_then_every_market_sees_the_same_positions_and_its_own_edges(clocked):
+    # Arrange: one position, one reading of the book taken, then a second position fills
+    system, clock = clocked
+    book = {"KXONE-A": "a", "KXONE-B": "b", "KXONE-C": "c"}
+    _fill(system, clock, book, ["KXONE-A"])
+    reading = system.portfolio().snapshots("weather", "PAPER")
+    _fill(system, clock, book, ["KXONE-B"])
+    _edges(system, ("KXONE-A", "KXONE-C", 1.0, "correlated_with"))
+    # Act
+    for_c, for_b = reading("KXONE-C"), reading("KXONE-B")
+    fresh = system.portfolio().snapshot("weather", "KXONE-C", "PAPER")
+    # Assert: the reading keeps its positions (a scan judges all its signals against one book), while each
+    # market's correlation is read for that market, after the edge was stored; a fresh snapshot sees both fills
+    assert [p.market_id for p in for_c.positions] == [p.market_id for p in for_b.positions] == ["KXONE-A"]
+    assert [c.market_id for c in for_c.correlated_markets or ()] == ["KXONE-A"]
+    assert for_b.correlated_markets == ()
+    assert sorted(p.market_id for p in fresh.positions) == ["KXONE-A", "KXONE-B"]
+
+
 def test_market_exposure_when_held_markets_are_correlated_through_reverse_edges_then_i3_blocks(clocked):
     # Arrange: about $43 held in each of two markets the graph relates to KXCOR-A (stored as B->A, C->A)
     system, clock = clocked
