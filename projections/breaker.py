@@ -1,4 +1,5 @@
-"""breaker_state view: current breaker state, its transition history and alerts."""
+"""breaker_state view: current breaker state, its transition history, alerts, and what portfolio valuations
+concluded (latched alert levels, tail concentration)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ from functools import singledispatchmethod
 from typing import Any
 
 from psycopg import Cursor
+from psycopg.types.json import Jsonb
 
 from paulp.domain.breaker import BreakerState, CircuitBreaker
 
 
 class BreakerStateProjection:
     name = "breaker_state"
-    tables = ("breaker_state", "breaker_transitions", "breaker_alerts")
+    tables = ("breaker_state", "breaker_transitions", "breaker_alerts", "breaker_tail_snapshots",
+              "breaker_portfolio_alerts")
 
     @singledispatchmethod
     def apply(self, event: object, cur: Cursor[Any], notification_id: int) -> None:
@@ -69,3 +72,23 @@ class BreakerStateProjection:
             (notification_id, event.code, event.severity, event.message, event.at, event.originator_id),
         )
 
+
+    @apply.register
+    def _(self, event: CircuitBreaker.TailEvaluated, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "INSERT INTO breaker_tail_snapshots (notification_id, scope, herfindahl, max_position_pct,"
+            " position_count, total_tail_value, compliant, at) SELECT %s, scope, %s, %s, %s, %s, %s, %s"
+            " FROM breaker_state WHERE breaker_id = %s ON CONFLICT DO NOTHING",
+            (notification_id, event.hhi, event.max_pct, event.count, event.total_tail_value, event.compliant,
+             event.at, event.originator_id),
+        )
+
+    @apply.register
+    def _(self, event: CircuitBreaker.PortfolioAlertsChanged, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(
+            "INSERT INTO breaker_portfolio_alerts (notification_id, scope, levels, total_value, daily_pnl,"
+            " max_drawdown, at) SELECT %s, scope, %s, %s, %s, %s, %s FROM breaker_state WHERE breaker_id = %s"
+            " ON CONFLICT DO NOTHING",
+            (notification_id, Jsonb(event.levels), event.total_value, event.daily_pnl, event.max_drawdown,
+             event.at, event.originator_id),
+        )
