@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ENVIRONMENTS = ("production", "staging", "development", "test")
+LOCAL_ENVIRONMENTS = ("development", "test")  # the only ones that serve the OpenAPI schema and its UIs (ADR 0339)
 MIN_PRODUCTION_TOKEN_CHARS = 32
 TOKEN_NAME = re.compile(r"^([a-z0-9_.-]+)[=:](.*)$", re.DOTALL)
 DEFAULT_TURNSTILE_VERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
@@ -25,7 +26,7 @@ _OPTIONAL_TEXT = (
     "PAULP_DATABASE_URL", "PAULP_NATS_URL", "PAULP_ANCHOR_DATABASE_URL", "PAULP_EVIDENCE_DIR",
     "PAULP_AUDIT_MIRROR_DIR", "ADMIN_TOKEN", "ADMIN_TOKENS", "ADMIN_ALLOWED_EMAILS", "ADMIN_ALLOWED_IPS",
     "ADMIN_TURNSTILE_SECRET", "CF_ACCESS_TEAM_DOMAIN", "CF_ACCESS_AUDIENCE", "CF_ACCESS_CERTS_URL",
-    "WEBHOOK_TRIGGER_TOKEN", "KALSHI_WEBHOOK_SECRET", "WEBHOOK_SHARED_SECRET", "KALSHI_API_KEY",
+    "WEBHOOK_TRIGGER_TOKEN", "METRICS_TOKEN", "KALSHI_WEBHOOK_SECRET", "WEBHOOK_SHARED_SECRET", "KALSHI_API_KEY",
     "KALSHI_PRIVATE_KEY", "ANTHROPIC_API_KEY", "MINIMAX_API_KEY", "MOONSHOT_API_KEY", "GOOGLE_AI_API_KEY",
     "LLM_ROUTING_FORCE_MODEL", "LLM_ROUTING_FORCE_ROUTE_CLASS", "IBKR_ACCOUNT_ID", "IBKR_USERNAME",
     "IBKR_PASSWORD", "NOAA_CDO_TOKEN", "NOAA_CDO_CONTACT",
@@ -106,6 +107,9 @@ class Settings(BaseSettings):
     CF_ACCESS_AUDIENCE: SecretStr | None = None
     CF_ACCESS_CERTS_URL: str | None = None
 
+    # Prometheus scrape of /metrics (ADR 0338): this bearer, or operator auth; neither configured → 503
+    METRICS_TOKEN: SecretStr | None = None
+
     # Webhooks (§2.7)
     WEBHOOK_TRIGGER_TOKEN: SecretStr | None = None
     KALSHI_WEBHOOK_SECRET: SecretStr | None = None
@@ -162,12 +166,21 @@ class Settings(BaseSettings):
             if any(len(t.token) < MIN_PRODUCTION_TOKEN_CHARS for t in named if t.actor != "api-token-user"):
                 raise ConfigError(f"ADMIN_TOKENS tokens must be at least {MIN_PRODUCTION_TOKEN_CHARS} characters "
                                   "in production")
+            scrape = self.metrics_token()
+            if scrape is not None and len(scrape) < MIN_PRODUCTION_TOKEN_CHARS:
+                raise ConfigError(f"METRICS_TOKEN must be at least {MIN_PRODUCTION_TOKEN_CHARS} characters "
+                                  "in production")
             for name in ("PAULP_ANCHOR_DATABASE_URL", "PAULP_EVIDENCE_DIR"):
                 if not getattr(self, name):
                     raise ConfigError(f"{name} is required when ENVIRONMENT=production")
         if self.is_production and not self.operator_auth_configured:
             raise ConfigError("ADMIN_TOKEN (or ADMIN_TOKENS, or CF_ACCESS_TEAM_DOMAIN + CF_ACCESS_AUDIENCE) "
                               "is required when ENVIRONMENT=production")
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """``/openapi.json``, ``/docs`` and ``/redoc`` exist only in development and test (ADR 0339)."""
+        return self.ENVIRONMENT.lower() in LOCAL_ENVIRONMENTS
 
     @property
     def operator_auth_configured(self) -> bool:
@@ -224,6 +237,10 @@ class Settings(BaseSettings):
     def webhook_trigger_token(self) -> str | None:
         """``WEBHOOK_TRIGGER_TOKEN``, else ``ADMIN_TOKEN`` (an empty string counts as unset)."""
         return _secret(self.WEBHOOK_TRIGGER_TOKEN) or _secret(self.ADMIN_TOKEN)
+
+    def metrics_token(self) -> str | None:
+        """The bearer a Prometheus scraper sends to ``/metrics`` (opens no other route)."""
+        return _secret(self.METRICS_TOKEN)
 
     def kalshi_webhook_secret(self) -> str | None:
         return _secret(self.KALSHI_WEBHOOK_SECRET) or _secret(self.WEBHOOK_SHARED_SECRET)

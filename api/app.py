@@ -33,7 +33,11 @@ def create_app(container: Container) -> FastAPI:
         finally:
             await read_pool.close()
 
-    app = FastAPI(title="Paul P", version="1.0.0", lifespan=lifespan)
+    # The schema maps every operator route and its bodies; it and its UIs exist only in development and test
+    # (ADR 0339). Elsewhere the paths are unrouted (404); app.openapi() still builds the schema in-process.
+    docs = container.settings.serves_api_docs
+    app = FastAPI(title="Paul P", version="1.0.0", lifespan=lifespan, openapi_url="/openapi.json" if docs else None,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
     app.state.container = container
     app.state.read_pool = read_pool
     errors.install(app)

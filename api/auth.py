@@ -4,6 +4,9 @@ Path A is a bearer token (``ADMIN_TOKEN`` → ``api-token-user``, ``ADMIN_TOKENS
 ``token:<name>``) compared as SHA-256 digests in constant time; path B is Cloudflare Access (e-mail
 header cross-checked against a verified RS256 JWT). Then the IP allowlist and, for admin and exec
 mutations, Turnstile. Every failure is logged as a structured record without any credential.
+
+``/metrics`` is guarded the same way and also takes ``METRICS_TOKEN``, a scrape-only bearer that opens no
+other route (ADR 0338).
 """
 
 from __future__ import annotations
@@ -27,18 +30,26 @@ from paulp.api.security.secrets import bearer, match_index
 
 log = logging.getLogger("paulp.auth")
 
-PROTECTED = ("/admin", "/exec", "/dashboard", "/health/debug")
+METRICS = "/metrics"
+PROTECTED = ("/admin", "/exec", "/dashboard", "/health/debug", METRICS)
 NO_CREDENTIALS = {
     "/admin": "Admin routes require Authorization bearer token or Cloudflare Access (email + JWT headers)",
     "/exec": "Authentication required. Provide Authorization: Bearer <token> or Cloudflare Access headers.",
     "/health/debug": "Admin routes require Authorization bearer token or Cloudflare Access (email + JWT headers)",
+    METRICS: "Metrics require Authorization: Bearer <METRICS_TOKEN or operator token> or Cloudflare Access headers",
 }
 EMAIL_NOT_ALLOWED = {
     "/admin": "Authenticated user is not allowed for admin access",
     "/exec": "Authenticated user is not allowed for exec access",
     "/dashboard": "User not in email allowlist",
     "/health/debug": "Authenticated user is not allowed for admin access",
+    METRICS: "Authenticated user is not allowed for metrics access",
 }
+NOT_CONFIGURED = {
+    "/health/debug": "ADMIN_TOKEN or CF Access must be configured for debug endpoints",
+    METRICS: "METRICS_TOKEN, ADMIN_TOKEN or CF Access must be configured to scrape metrics",
+}
+METRICS_ACTOR = "metrics-token"
 IP_MESSAGES = {
     "ip_unavailable": "Client IP unavailable for allowlist check",
     "ip_not_allowed": "Client IP is not in allowlist",
@@ -89,6 +100,7 @@ class OperatorAuth:
         settings.validate_startup()
         self.settings = settings
         self.tokens = settings.named_tokens()
+        self.metrics_token = settings.metrics_token()
         self.emails = settings.allowed_emails()
         self.allowed = settings.allowed_networks()
         self.trusted = settings.trusted_proxies()
@@ -101,6 +113,10 @@ class OperatorAuth:
     def configured(self) -> bool:
         return bool(self.tokens) or self.settings.cf_access_configured
 
+    def configured_for(self, prefix: str) -> bool:
+        """Some credential could pass on this prefix (the scrape token counts on /metrics only)."""
+        return self.configured or (prefix == METRICS and self.metrics_token is not None)
+
     def client_ip(self, request: Request) -> IpAddress | None:
         peer = request.client.host if request.client else None
         return client_ip(peer, request.headers, self.trusted)
@@ -109,10 +125,13 @@ class OperatorAuth:
         headers = request.headers
         ip = self.client_ip(request)
         token = bearer(headers.get("authorization"))
-        index = match_index(token, [t.token for t in self.tokens]) if token is not None and self.tokens else None
+        accepted = [(t.actor, t.token) for t in self.tokens]
+        if prefix == METRICS and self.metrics_token is not None:
+            accepted.append((METRICS_ACTOR, self.metrics_token))
+        index = match_index(token, [t for _, t in accepted]) if token is not None and accepted else None
         if index is not None:
             self._check_ip(ip, prefix)
-            actor = Actor(self.tokens[index].actor, "bearer")
+            actor = Actor(accepted[index][0], "bearer")
         elif headers.get("cf-access-authenticated-user-email") is not None:
             actor = await self._access(request, prefix)
             self._check_ip(ip, prefix)
@@ -188,9 +207,8 @@ def guard(settings: Settings) -> Callable[[Request], Awaitable[Response | None]]
         if prefix is None:
             return None
         try:
-            if prefix == "/health/debug" and not auth.configured:
-                raise AuthFailure(503, "Auth not configured", "auth_not_configured",
-                                  "ADMIN_TOKEN or CF Access must be configured for debug endpoints")
+            if prefix in NOT_CONFIGURED and not auth.configured_for(prefix):
+                raise AuthFailure(503, "Auth not configured", "auth_not_configured", NOT_CONFIGURED[prefix])
             request.state.actor = await auth.authenticate(request, prefix)
         except AuthFailure as failure:
             auth.log_failure(request, failure)

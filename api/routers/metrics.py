@@ -1,4 +1,8 @@
-"""/metrics: Prometheus text from the log and the read models (no secrets, aggregate numbers only)."""
+"""/metrics: Prometheus text from the log and the read models (no secrets, aggregate numbers only).
+
+Behind the auth guard (``METRICS_TOKEN`` or operator auth, ADR 0338): the figures name projections and the
+breaker state and count events and refused logins, which an outsider has no business reading.
+"""
 
 from __future__ import annotations
 

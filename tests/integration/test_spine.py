@@ -177,11 +177,11 @@ def test_metrics_when_projection_behind_then_lag_reported(fresh_db, nats_url, na
     try:
         container.breaker.transition("HALT", "drill", "tester")
         client = TestClient(create_app(container))
-        text = client.get("/metrics").text
+        text = client.get("/metrics", headers=AUTH).text
         assert 'paulp_projection_lag_events{projection="breaker_state"} 2' in text
         with workers(container):
             wait_tracked(fresh_db, "breaker_state", max_notification_id(fresh_db))
-        text = client.get("/metrics").text
+        text = client.get("/metrics", headers=AUTH).text
         assert 'paulp_projection_lag_events{projection="breaker_state"} 0' in text
         assert 'paulp_breaker_state{state="HALT"} 1' in text and "paulp_audit_chain_length 2" in text
     finally:

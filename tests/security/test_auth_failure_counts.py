@@ -1,7 +1,7 @@
 """Auth failures are counted per client IP for alerting (api-and-security §2.8) without unbounded memory.
 
 The per-IP table is keyed by an address the caller chooses (any of an IPv6 /64), so it is bounded; the
-total is exported on /metrics.
+total is exported on /metrics (itself behind METRICS_TOKEN or operator auth, ADR 0338).
 """
 
 from __future__ import annotations
@@ -43,6 +43,6 @@ def test_metrics_when_auth_failed_then_total_exported_without_addresses(module_d
     with app_client(module_db, nats_url, module_ns, ADMIN_TOKEN=TOKEN) as (client, _):
         for _ in range(3):
             assert client.get("/admin/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        text: Any = client.get("/metrics").text
+        text: Any = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text  # ADR 0338
     assert "paulp_auth_failures_total 3\n" in text
     assert "127.0.0.1" not in text
