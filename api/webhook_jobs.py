@@ -24,13 +24,15 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
+from paulp.adapters.kalshi.market_fields import FractionalContracts
+from paulp.adapters.kalshi.relayed_events import RelayedFieldInvalid, read_order_update
 from paulp.domain.venue_orders import VenueOrder
 from paulp.domain.venue_updates import OrderUpdate, apply_order_update
 
 log = logging.getLogger("paulp.webhooks.inbox")
 BATCH = 200
 VENUE = "kalshi"
-PENDING = ("SELECT dedupe_key, event_type, payload FROM webhook_inbox WHERE processed_at IS NULL"
+PENDING = ("SELECT dedupe_key, event_type, payload, evidence_hash FROM webhook_inbox WHERE processed_at IS NULL"
            " ORDER BY received_at, dedupe_key LIMIT %s FOR UPDATE SKIP LOCKED")
 BY_KALSHI_ID = "SELECT order_id FROM views.kalshi_orders WHERE record->>'order_id' = %s ORDER BY order_id LIMIT 2"
 LOG_HEAD = "SELECT coalesce(max(notification_id), 0) FROM paulp_events"
@@ -47,10 +49,11 @@ def process_inbox(container: Any, limit: int = BATCH) -> dict[str, int]:
     with container.pool.connection() as conn, conn.transaction():
         row = conn.execute(LOG_HEAD).fetchone()
         head = int(row[0]) if row else 0  # the log before this batch: its own record updates name no new order
-        for key, event_type, body in conn.execute(PENDING, (limit,)).fetchall():
+        for key, event_type, body, evidence in conn.execute(PENDING, (limit,)).fetchall():
             payload = body.get("payload") if isinstance(body, dict) else None
             try:
-                outcome = _apply(container, event_type, payload if isinstance(payload, dict) else {}, head)
+                outcome = _apply(container, event_type, payload if isinstance(payload, dict) else {}, head,
+                                 evidence)
             except NotYetVisible:
                 counts["pending"] = counts.get("pending", 0) + 1
                 continue
@@ -64,9 +67,14 @@ def process_inbox(container: Any, limit: int = BATCH) -> dict[str, int]:
     return counts
 
 
-def _apply(container: Any, event_type: str, payload: dict[str, Any], head: int) -> str:
+def _apply(container: Any, event_type: str, payload: dict[str, Any], head: int, evidence: str) -> str:
     if event_type == "order_update":
-        update = OrderUpdate.parse(payload)
+        try:
+            update = read_order_update(payload)
+        except (FractionalContracts, RelayedFieldInvalid) as exc:  # a fraction: ours are whole (ADR 0331, 0332)
+            log.warning("order_update not applied (%s): orderId=%s %s; evidence %s kept in the inbox",
+                        exc.code, payload.get("orderId"), exc, evidence)
+            return f"refused:{exc.code}"
         outcome: str = container.orders.retry_on_conflict(lambda: _order_update(container, update, head))
         return outcome
     if event_type == "fill":

@@ -4,7 +4,8 @@ A relayed update names the order as Kalshi does — ``orderId`` is Kalshi's orde
 (Kalshi's ``client_order_id``; optional) ours (ADR 0318) — with the venue's status and, optionally, the
 *cumulative* filled count and its price. Only the part of the count beyond what the order already holds is
 a new fill, so a duplicate, a replay or an update that arrives after the submission's own answer changes
-nothing.
+nothing. The payload's numbers (integers, or Kalshi's fixed-point strings) are read at the edge
+(``adapters/kalshi/relayed_events``, ADR 0332): the domain sees whole contracts and a price in cents.
 """
 
 from __future__ import annotations
@@ -39,15 +40,6 @@ class OrderUpdate:
     filled_count: int | None
     filled_price: float | None
     client_order_id: str | None = None  # ours, when the update carries it
-
-    @classmethod
-    def parse(cls, payload: dict[str, Any]) -> OrderUpdate:
-        """From a payload the webhook route already validated (orderId and status are non-empty strings)."""
-        count, price = payload.get("filledCount"), payload.get("filledPrice")
-        return cls(str(payload["orderId"]), str(payload["status"]).strip().lower(),
-                   int(count) if isinstance(count, int | float) and not isinstance(count, bool) else None,
-                   float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None,
-                   client_order_id(payload))
 
 
 def apply_order_update(order: Order, update: OrderUpdate, now: datetime) -> str:

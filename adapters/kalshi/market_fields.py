@@ -37,7 +37,8 @@ class FractionalContracts(MarketFieldInvalid):
         return f"{text} (evidence {self.evidence_hash})" if self.evidence_hash else text
 
 
-def _decimal(value: Any, field: str) -> Decimal:
+def exact_number(value: Any, field: str) -> Decimal:
+    """A JSON number or a decimal string, exactly; refused when it is neither (a bool, NaN, text)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise MarketFieldInvalid(f"field {field}: {value!r} is not a number")
     try:
@@ -55,7 +56,7 @@ def _first(raw: dict[str, Any], name: str, suffixes: tuple[str, ...]) -> str | N
 
 def whole_cents(value: Any, field: str, *, dollars: bool) -> int:
     """One price in whole cents 0..100, from a dollar string or legacy cents; refused when not exactly that."""
-    cents = _decimal(value, field) * (_CENTS_PER_DOLLAR if dollars else 1)
+    cents = exact_number(value, field) * (_CENTS_PER_DOLLAR if dollars else 1)
     if cents != cents.to_integral_value():
         raise MarketFieldInvalid(f"field {field}: {value!r} is not a whole cent")
     if not 0 <= cents <= _CENTS_PER_DOLLAR:
@@ -87,7 +88,7 @@ def money_cents(raw: dict[str, Any], name: str) -> Decimal | None:
     field = _first(raw, name, _MONEY_SUFFIXES)
     if field is None:
         return None
-    return _decimal(raw[field], field) * (_CENTS_PER_DOLLAR if field != name else 1)
+    return exact_number(raw[field], field) * (_CENTS_PER_DOLLAR if field != name else 1)
 
 
 def contracts(raw: dict[str, Any], name: str, *, signed: bool = False) -> Decimal | None:
@@ -96,7 +97,7 @@ def contracts(raw: dict[str, Any], name: str, *, signed: bool = False) -> Decima
     field = _first(raw, name, ("_fp", ""))
     if field is None:
         return None
-    number = _decimal(raw[field], field)
+    number = exact_number(raw[field], field)
     if number < 0 and not signed:
         raise MarketFieldInvalid(f"field {field}: {raw[field]!r} is negative")
     return number
@@ -123,7 +124,7 @@ def book_level(level: Any, field: str, *, fixed_point: bool) -> tuple[int, Decim
     """One ``[price, count]`` level of an order book: (whole cents, exact contracts; a fraction is depth, kept)."""
     if not isinstance(level, list | tuple) or len(level) < 2:
         raise MarketFieldInvalid(f"field {field}: level {level!r} is not [price, count]")
-    size = _decimal(level[1], field)
+    size = exact_number(level[1], field)
     if size < 0:
         raise MarketFieldInvalid(f"field {field}: level {level!r} has a negative count")
     return whole_cents(level[0], field, dollars=fixed_point), size

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore, record_fetch
+from paulp.adapters.kalshi import relayed_events
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.security import webhook_sig
@@ -130,30 +131,45 @@ def _opt_number(payload: dict[str, Any], key: str) -> bool:
 
 
 def _valid_payload(event_type: str, payload: object) -> bool:
+    """The payload's names and shape; its counts and prices are read by ``_readable_numbers``."""
     if not isinstance(payload, dict):
         return False
     if event_type == "order_update":
-        count = payload.get("filledCount")
         return (_text(payload.get("orderId")) and _text(payload.get("status"))
-                and (count is None or (isinstance(count, int) and not isinstance(count, bool) and count >= 0))
-                and _opt_number(payload, "filledPrice")
                 and all(payload.get(k) is None or _text(payload[k]) for k in CLIENT_ORDER_ID_KEYS))
     if event_type == "fill":
-        return (all(_text(payload.get(k)) for k in ("orderId", "marketId", "side"))
-                and _number(payload.get("fillPrice")) and _number(payload.get("fillSize")))
+        return all(_text(payload.get(k)) for k in ("orderId", "marketId", "side"))
     # market_update
     return (_text(payload.get("marketId")) and _text(payload.get("venue")) and _number(payload.get("timestamp"))
             and all(_opt_number(payload, k) for k in ("price", "volume", "depthYes", "depthNo", "spread")))
 
 
+def _readable_numbers(event_type: str, payload: dict[str, Any]) -> None:
+    """Counts and prices, integer or Kalshi's fixed-point forms, fixed point first (ADR 0332): a present one that
+    cannot be read is a 400 naming the field and why. A fraction of a contract is readable: it is stored, and the
+    inbox refuses to apply it to our whole-contract order (ADR 0331)."""
+    try:
+        if event_type == "order_update":
+            relayed_events.order_fill_count(payload)
+            relayed_events.order_fill_price(payload)
+        elif event_type == "fill":
+            relayed_events.read_fill(payload)
+    except relayed_events.RelayedFieldInvalid as exc:
+        raise ApiError(400, "Invalid event", exc.code, field=exc.field, reason=exc.reason) from None
+
+
 def dedupe_key(body: dict[str, Any], raw: bytes) -> str:
-    """Explicit ``event_id``; else ``(event_type, orderId, status, filledCount)``; else the exact body."""
+    """Explicit ``event_id``; else ``(event_type, orderId, status, filledCount)``, the count read from whichever
+    field carried it (``filledCount: 5`` and ``fill_count_fp: "5.00"`` are one update; ADR 0332); else the exact
+    body."""
     event_id = body.get("event_id")
     if isinstance(event_id, str | int) and not isinstance(event_id, bool) and str(event_id):
         return f"id:{event_id}"
     payload = body.get("payload") or {}
     if isinstance(payload, dict) and payload.get("orderId") is not None:
-        parts = [body["event_type"], payload.get("orderId"), payload.get("status"), payload.get("filledCount")]
+        count = relayed_events.dedupe_count(payload) if body["event_type"] == "order_update" \
+            else payload.get("filledCount")
+        parts = [body["event_type"], payload.get("orderId"), payload.get("status"), count]
         return "order:" + json.dumps(parts, separators=(",", ":"), sort_keys=True)
     return "body:" + hashlib.sha256(raw).hexdigest()
 
@@ -223,6 +239,7 @@ async def kalshi_events(request: Request) -> dict[str, Any]:
         return {"received": True, "ignored": True}
     if not _valid_payload(event_type, body.get("payload")):
         raise ApiError(400, "Invalid event", "invalid_event")
+    _readable_numbers(event_type, body["payload"])
     key = dedupe_key(body, raw)
     try:
         fresh = await run_in_threadpool(_record, container, key, event_type, stored.evidence_hash, body, len(raw))

@@ -199,3 +199,141 @@ def test_order_update_when_ids_disagree_or_match_nothing_then_kept_as_evidence_a
     with psycopg.connect(system.container.database_url) as conn:
         kept = conn.execute("SELECT outcome, evidence_hash FROM webhook_inbox ORDER BY dedupe_key").fetchall()
     assert sorted(o for o, _ in kept) == ["mismatch", "unknown_order", "unknown_order"] and all(e for _, e in kept)
+
+
+# ----------------------------------------------------------------- fixed-point counts and dollar prices (ADR 0332)
+
+
+def _post(system: System, body: dict):  # type: ignore[no-untyped-def]
+    return system.client.post("/webhooks/kalshi/events", content=json.dumps(body).encode(),
+                              headers={"x-kalshi-webhook-secret": SECRET, "Content-Type": "application/json"})
+
+
+def _stored(system: System) -> tuple[int, int]:
+    """(inbox rows, indexed evidence fetches)."""
+    with psycopg.connect(system.container.database_url) as conn:
+        inbox = conn.execute("SELECT count(*) FROM webhook_inbox").fetchone()
+        fetches = conn.execute("SELECT count(*) FROM evidence_fetches WHERE source = 'kalshi_webhook'").fetchone()
+    return (int(inbox[0]) if inbox else 0, int(fetches[0]) if fetches else 0)
+
+
+def _fp_update(order_id: str, status: str, **numbers: object) -> dict:
+    return {"event_type": "order_update", "payload": {"orderId": order_id, "status": status, **numbers}}
+
+
+def test_order_update_when_counts_and_prices_are_fixed_point_strings_then_order_filled_once(system: System):
+    """Kalshi's fixed-point forms (``fill_count_fp`` "15.00", ``fill_price_dollars`` "0.4400", or the relay's
+    ``filledCount`` as "40.00") fill the order as the integers did. Two partial fills with the same status are two
+    updates (the count in the de-duplication key is read from whichever field carried it), and the same update
+    spelled as an integer is a duplicate."""
+    ticker, order_id = resting_live_order(system, "relay-fp")
+    assert _relay(system, _fp_update(order_id, "resting", fill_count_fp="15.00",
+                                     fill_price_dollars="0.4400")) == {"received": True, "duplicate": False}
+    assert _relay(system, _fp_update(order_id, "resting", fill_count_fp="20.00",
+                                     fill_price_dollars="0.4400")) == {"received": True, "duplicate": False}
+    assert _relay(system, _fp_update(order_id, "resting", filledCount=20, filledPrice=44)) == {
+        "received": True, "duplicate": True}
+    assert process_inbox(system.container) == {"filled": 2}
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.state.value, order.filled_size, order.avg_fill_price) == (
+        "PARTIAL_FILL", 20, 44.0)
+
+    _relay(system, _fp_update(order_id, "executed", filledCount="40.00", filledPrice=44))  # the relay's, as text
+    assert process_inbox(system.container) == {"filled": 1}
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.state.value, order.filled_size) == ("FILLED", 40)
+    assert len(system.events("FillRecorded")) == 3
+    system.project("orders")
+    with psycopg.connect(system.container.database_url) as conn:
+        assert conn.execute("SELECT contracts, cost_cents FROM views.positions WHERE ticker = %s",
+                            (ticker,)).fetchone() == (40, 1760)
+    row = trade_row(system, order_id)
+    assert (row["status"], row["fill_count"], row["fill_price"]) == ("executed", 40, 44.0)
+
+
+def test_order_update_when_both_forms_are_sent_then_the_fixed_point_ones_win(system: System):
+    _, order_id = resting_live_order(system, "relay-fp-wins")
+    _relay(system, _fp_update(order_id, "resting", fill_count_fp="12.00", filledCount=5, fill_count=3,
+                              fill_price_dollars="0.4300", filledPrice=44, fill_price=45))
+    assert process_inbox(system.container) == {"filled": 1}
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.filled_size, order.avg_fill_price) == (12, 43.0)
+    row = trade_row(system, order_id)
+    assert (row["fill_count"], row["fill_price"]) == (12, 43.0)
+
+
+def test_order_update_when_only_kalshis_legacy_fields_then_read_as_before(system: System):
+    """Kalshi's integer spellings (``fill_count``, ``fill_price`` in cents) still count when nothing else is sent."""
+    _, order_id = resting_live_order(system, "relay-legacy")
+    _relay(system, _fp_update(order_id, "resting", fill_count=7, fill_price=44))
+    assert process_inbox(system.container) == {"filled": 1}
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.filled_size == 7
+
+
+@pytest.mark.parametrize(("numbers", "field", "reason"), [
+    ({"fill_count_fp": "ten"}, "fill_count_fp", "not_a_number"),
+    ({"fill_count_fp": "-1.00"}, "fill_count_fp", "negative"),
+    ({"fill_count_fp": True, "filledCount": 5}, "fill_count_fp", "not_a_number"),  # no falling back to 5
+    ({"filledCount": "abc"}, "filledCount", "not_a_number"),
+    ({"filledCount": "NaN"}, "filledCount", "not_a_number"),
+    ({"filledCount": -3}, "filledCount", "negative"),
+    ({"filledCount": 5, "fill_price_dollars": "0.4x"}, "fill_price_dollars", "not_a_number"),
+    ({"filledCount": 5, "filledPrice": "42"}, "filledPrice", "not_a_number"),  # cents as text: not guessed
+    ({"filledCount": 5, "filledPrice": -1}, "filledPrice", "negative"),
+])
+def test_order_update_when_a_number_is_unreadable_then_400_names_it_and_nothing_is_stored(
+        system: System, numbers: dict, field: str, reason: str):
+    r = _post(system, _fp_update("order-x", "executed", **numbers))
+    assert r.status_code == 400
+    assert r.json() == {"error": "Invalid event", "code": "invalid_event", "field": field, "reason": reason}
+    assert _stored(system) == (0, 0)
+
+
+def test_fill_when_unreadable_or_missing_then_400_names_it_and_nothing_is_stored(system: System):
+    base = {"orderId": "o-1", "marketId": "KX-1", "side": "yes", "timestamp": 1}
+    for numbers, field, reason in [({"count_fp": "x", "yes_price_dollars": "0.4300"}, "count_fp", "not_a_number"),
+                                   ({"count_fp": "3.00", "yes_price_dollars": "-0.01"}, "yes_price_dollars",
+                                    "negative"),
+                                   ({"count_fp": "3.00"}, "fillPrice", "missing"),
+                                   ({"yes_price_dollars": "0.43"}, "fillSize", "missing")]:
+        r = _post(system, {"event_type": "fill", "payload": {**base, **numbers}})
+        assert (r.status_code, r.json()) == (400, {"error": "Invalid event", "code": "invalid_event",
+                                                   "field": field, "reason": reason}), numbers
+    assert _stored(system) == (0, 0)
+
+
+def test_fill_when_fixed_point_then_kept_as_received(system: System):
+    """A relayed fill in Kalshi's fixed-point fields (``count_fp``, ``<side>_price_dollars``) is kept, a fraction
+    of a contract included (it is evidence for reconciliation, nothing books it); positions do not change."""
+    head = system.head()
+    for size in ("3.00", "2.50"):
+        _relay(system, {"event_type": "fill", "payload": {"orderId": "o-1", "marketId": "KX-1", "side": "no",
+                                                          "count_fp": size, "no_price_dollars": "0.5700",
+                                                          "timestamp": 1}, "event_id": f"f-{size}"})
+    assert process_inbox(system.container) == {"recorded": 2}
+    assert system.head() == head
+
+
+def test_order_update_when_fill_count_is_fractional_then_kept_refused_and_nothing_booked(system: System):
+    """ADR 0331/0332: a fraction of a contract on our whole-contract order is never rounded. The update is stored
+    with its evidence (it is what Kalshi said), then refused when applied: no fill, no status, no record change;
+    a later whole count is applied as usual."""
+    _, order_id = resting_live_order(system, "relay-fraction")
+    head = system.head()
+    assert _relay(system, _fp_update(order_id, "canceled", fill_count_fp="12.50",
+                                     fill_price_dollars="0.4400"))["duplicate"] is False
+    assert _relay(system, _fp_update(order_id, "canceled", filledCount="12.5",
+                                     filledPrice=44))["duplicate"] is True  # the same count, spelled otherwise
+    assert process_inbox(system.container) == {"refused:venue_fractional_contracts": 1}
+    assert system.head() == head  # nothing recorded on the order or its venue record
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.state.value, order.filled_size) in (
+        ("SUBMITTED", 0), ("ORDER_ACKNOWLEDGED", 0))
+    with psycopg.connect(system.container.database_url) as conn:
+        assert conn.execute("SELECT outcome, evidence_hash IS NOT NULL FROM webhook_inbox").fetchall() == [
+            ("refused:venue_fractional_contracts", True)]
+    _relay(system, _fp_update(order_id, "executed", fill_count_fp="40.00", fill_price_dollars="0.4400"))
+    assert process_inbox(system.container) == {"filled": 1}
+    order = system.container.orders.find(order_id)
+    assert order is not None and (order.state.value, order.filled_size) == ("FILLED", 40)
