@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, TypeGuard
 
 from paulp.domain.canonical import loads_strict
+from paulp.domain.prices import fixed
 
 # ----------------------------------------------------------------- §6.6 structured output
 
@@ -201,10 +202,12 @@ def nightly_stability_sweep(samples: Sequence[SweepSample], prompt_version: str,
     low_rate = low / n if n else 0.0
     flagged_rate = flagged / n if n else 0.0
     reasons: list[str] = []
+    # The figures are formatted like the source's toFixed (ties of the exact value round up, not to even).
     if avg < AVG_CONFIDENCE_FLOOR:
-        reasons.append(f"Average confidence {avg:.3f} below {AVG_CONFIDENCE_FLOOR:.3f}")
+        reasons.append(f"Average confidence {fixed(avg, 3)} below {fixed(AVG_CONFIDENCE_FLOOR, 3)}")
     if low_rate > LOW_CONFIDENCE_RATE_CEILING:
-        reasons.append(f"Low-confidence rate {low_rate * 100:.1f}% exceeds {LOW_CONFIDENCE_RATE_CEILING * 100:.1f}%")
+        reasons.append(f"Low-confidence rate {fixed(low_rate * 100, 1)}% exceeds "
+                       f"{fixed(LOW_CONFIDENCE_RATE_CEILING * 100, 1)}%")
     warning = bool(reasons)
     sweep = DriftSweep(SweepType.NIGHTLY_STABILITY, prompt_version, SWEEP_MODEL_ID, prompt_version, SWEEP_MODEL_ID,
                        n, low_rate, max(low_rate, flagged_rate), 1.0, not warning, tuple(reasons), now)

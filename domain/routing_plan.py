@@ -119,7 +119,9 @@ def plan_route(request: RouteRequest, env: Mapping[str, str], budget: BudgetGate
     if route_class is RouteClass.DETERMINISTIC_HARD_CONTROL:
         return _rejected(merged, route_class, HardControlForbidden(HARD_CONTROL_REASON))
     if merged.force_model is not None and not is_valid_model(merged.force_model):
-        return _rejected(merged, route_class, InvalidForcedModel(f"Invalid forced model: {merged.force_model}"))
+        # §3.3: like every invalid override, recorded with the caller's own class/reason (not the env's).
+        return _rejected(request, _unmerged_class(request),
+                         InvalidForcedModel(f"Invalid forced model: {merged.force_model}"))
     selected = merged.force_model or default_model(route_class)
     assert selected is not None  # every LLM-allowed class has a default model
     category = RUN_TYPE_TABLE[RunType(merged.run_type)][1]

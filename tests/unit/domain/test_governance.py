@@ -55,6 +55,17 @@ def test_sweep_when_null_confidence_then_counts_as_zero_and_low() -> None:
     assert report.sweep.blocked_deployment
 
 
+@pytest.mark.parametrize(("confidences", "reasons"), [
+    ([0.5, 0.625], ["Average confidence 0.563 below 0.600"]),  # mean 0.5625 exactly: a tie, rounded up
+    ([0.4] * 5 + [0.9] * 11, ["Low-confidence rate 31.3% exceeds 30.0%"]),  # 5/16 = 31.25 % exactly
+])
+def test_sweep_when_figure_ends_on_a_half_then_reason_rounds_half_up(confidences: list[float],
+                                                                    reasons: list[str]) -> None:
+    # §7.1 step 4 formats like the source's toFixed: ties of the exact value go up, not to even.
+    report = nightly_stability_sweep([SweepSample(c, []) for c in confidences], "1.0.0", NOW)
+    assert list(report.sweep.failure_reasons) == reasons
+
+
 def test_blocks_when_block_older_than_lookback_then_not_recent() -> None:
     sweeps = [SweepView(NOW - timedelta(days=8), True)]
     assert not recent_block(sweeps, NOW) and latest_deploy_allowed(sweeps) is False

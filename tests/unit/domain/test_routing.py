@@ -109,6 +109,15 @@ def test_plan_when_call_forces_unknown_model_then_fails_closed_with_zero_cost() 
     assert plan.projected_cost_usd == 0 and plan.attempts == ()
 
 
+def test_plan_when_call_forces_unknown_model_under_env_class_then_unmerged_class_and_callers_reason() -> None:
+    # §3.3: the failed decision keeps the class resolved from the un-merged input and the caller's (absent) reason.
+    plan = plan_route(RouteRequest("ambiguity_score", 1000, 100, force_model="anthropic:opus-9"),
+                      {"LLM_ROUTING_FORCE_ROUTE_CLASS": "cheap_enrichment"}, _book())
+    assert plan.failure is not None and plan.failure.code is ErrorCode.INVALID_FORCED_MODEL
+    assert plan.route_class is RouteClass.PREMIUM_COGNITION and plan.override_reason is None
+    assert plan.override_used and plan.resolution_source is ResolutionSource.FORCED_OVERRIDE
+
+
 def test_plan_when_unknown_run_type_then_unknown_run_type_and_no_category() -> None:
     plan = plan_route(RouteRequest("rule_interpretation", 1, 1), {}, _book())
     assert plan.failure is not None and plan.failure.code is ErrorCode.UNKNOWN_RUN_TYPE
