@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 CLV_VALID_QUALITY = 0.5
@@ -113,6 +114,24 @@ class ClvStatistics:
 def population_std(values: Sequence[float]) -> float:
     mean = sum(values) / len(values)
     return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+def _decimals(values: Sequence[float]) -> list[Decimal]:
+    return [Decimal(repr(float(v))) for v in values]
+
+
+def decimal_mean(values: Sequence[float]) -> float:
+    """Mean taken in decimal on each value's shortest repr, for comparison with a band edge (ADR 0342):
+    ten spreads of 0.08 average to exactly 0.08, not to binary's 0.07999999999999999."""
+    exact = _decimals(values)
+    return float(sum(exact, Decimal(0)) / len(exact))
+
+
+def decimal_population_std(values: Sequence[float]) -> float:
+    """Population std in decimal on the values' shortest repr (ADR 0342): 0.48/0.52 give exactly 0.02."""
+    exact = _decimals(values)
+    mean = sum(exact, Decimal(0)) / len(exact)
+    return float((sum(((v - mean) ** 2 for v in exact), Decimal(0)) / len(exact)).sqrt())
 
 
 def clv_statistics(results: Iterable[tuple[float, bool]]) -> ClvStatistics:
@@ -219,11 +238,11 @@ def estimate_closing_line(
         return invalid
     weights = [o.min_depth for o in kept]
     price = sum(o.mid_price * w for o, w in zip(kept, weights, strict=True)) / sum(weights)
-    scores = (
-        depth_score(sum(weights) / len(kept)),
-        spread_score(sum(o.spread for o in kept) / len(kept)),
+    scores = (  # band inputs in decimal, so a value exactly at an edge gets the spec's band (ADR 0342)
+        depth_score(decimal_mean(weights)),
+        spread_score(decimal_mean([o.spread for o in kept])),
         sample_score(len(kept)),
-        stability_score(population_std([o.mid_price for o in kept])),
+        stability_score(decimal_population_std([o.mid_price for o in kept])),
     )
     return _estimate(price, method, scores, len(observations), len(kept))
 

@@ -10,8 +10,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
+from paulp.domain.clv import decimal_mean
 from paulp.domain.errors import DomainError
 
 MIN_STD = 1e-12
@@ -97,8 +99,9 @@ def _clv_factor(positions: Sequence[ScoredPosition]) -> Factor:
     valid = [p.clv for p in positions if p.clv_valid]
     if len(valid) < 10:
         return Factor(0, 25, {"mean_clv": 0.0, "valid_positions": len(valid)})
-    mean = sum(valid) / len(valid)
-    score = _band(mean * 100, ((3, 25), (2, 20), (1, 15), (0, 10)), 0, strict_first=True)
+    mean = decimal_mean(valid)  # 10 x 0.02 is 2 cents, not binary's 1.9999999999999998 (ADR 0342)
+    cents = float(Decimal(repr(mean)) * 100)
+    score = _band(cents, ((3, 25), (2, 20), (1, 15), (0, 10)), 0, strict_first=True)
     return Factor(score, 25, {"mean_clv": mean, "valid_positions": len(valid)})
 
 

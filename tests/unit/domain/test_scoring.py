@@ -135,3 +135,30 @@ def test_normalize_when_token_sum_low_then_arbitrage_warning_and_invalid() -> No
     result = normalize_price(RawPrice("binary_token", yes_price=0.45, no_price=0.50))
     assert result.warnings == ("Token sum 0.9500 < 0.98: potential arbitrage",)
     assert not result.is_valid
+
+
+def _window(spread: float, mids: tuple[float, float] = (0.5, 0.5)) -> list[Observation]:
+    return [Observation(NOW - timedelta(seconds=600 - 50 * i), mids[i % 2], 600, 700, spread) for i in range(10)]
+
+
+def test_closing_line_when_average_spread_exactly_at_a_band_edge_then_band_of_the_decimal_value() -> None:
+    # ten spreads of 0.08 average to 0.07999999999999999 in binary; §4.3 "< 0.08 → 0.7" must not apply (ADR 0342)
+    assert estimate_closing_line(_window(0.08), MarketClass.POLITICAL, NOW).spread_score == 0.3
+    assert estimate_closing_line(_window(0.15), MarketClass.POLITICAL, NOW).spread_score == 0.0
+    assert estimate_closing_line(_window(0.03), MarketClass.POLITICAL, NOW).spread_score == 0.7
+
+
+def test_closing_line_when_mid_std_exactly_at_a_band_edge_then_band_of_the_decimal_value() -> None:
+    assert estimate_closing_line(_window(0.02, (0.52, 0.48)), MarketClass.POLITICAL, NOW).stability_score == 0.5
+    assert estimate_closing_line(_window(0.02, (0.55, 0.45)), MarketClass.POLITICAL, NOW).stability_score == 0.2
+
+
+@pytest.mark.parametrize(("clv", "count", "points"), [(0.02, 10, 20), (0.03, 20, 20), (0.01, 10, 15), (0.02, 12, 20)])
+def test_account_skill_when_mean_clv_exactly_at_a_band_edge_then_band_of_the_decimal_value(
+    clv: float, count: int, points: int
+) -> None:
+    # 10 x 0.02 averages to 1.9999999999999998 cents in binary, 20 x 0.03 to 3.0000000000000018 (ADR 0342)
+    positions = tuple(_position(100, clv=clv) for _ in range(count))
+    score = account_skill_score(AccountMetrics(positions, 5 * count, 10_000, NOW - timedelta(days=200), NOW))
+    assert score.factors["clv_consistency"].score == points
+    assert score.factors["clv_consistency"].details["mean_clv"] == pytest.approx(clv)
