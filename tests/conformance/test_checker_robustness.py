@@ -412,3 +412,61 @@ def test_trading_expected_when_prefixed_then_recommendation_is_asserted() -> Non
     run(TRADING, "kelly", ("sizing", ok))
     bad = {**KELLY_SIZING, "expected": {"referencePositionSize": 500, "recommendedPositionSize": 123}}
     rejects(TRADING, "kelly", ("sizing", bad), "positionSize")
+
+
+# ---------------------------------------------------------------- circuit_breaker initial counters, event times
+
+def breaker(name: str, initial: dict[str, Any], events: list[dict[str, Any]],
+            expected: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "scenarios", {"name": name, "initial": initial, "events": events, "expected": expected}
+
+
+@pytest.mark.parametrize("state,failures", [("RECOVERY", 3), ("CAUTION", 4), ("NORMAL", 5), ("HALT", 2), ("HALT", 6)])
+def test_breaker_initial_when_counter_at_or_over_three_then_state_and_counter_are_reached(
+        state: str, failures: int) -> None:
+    initial = {"state": state, "consecutiveFailures": failures, **({"haltStartedAt": "now-30min"} if state == "HALT"
+                                                                    else {})}
+    run(TRADING, "circuit_breaker", breaker("reach", initial, [], {
+        "final_state": state, "transitions": [], "consecutiveFailures": failures}))
+    rejects(TRADING, "circuit_breaker", breaker("reach", initial, [], {
+        "final_state": state, "transitions": [], "consecutiveFailures": failures + 1}))
+
+
+def test_breaker_strict_recovery_when_counter_stands_then_first_blocked_check_halts() -> None:
+    blocked = [{"event": "risk_check", "blocked": True}]
+    initial = {"state": "RECOVERY", "consecutiveFailures": 3}
+    run(TRADING, "circuit_breaker", breaker("strict", initial, blocked, {
+        "final_state": "HALT", "transitions": [["RECOVERY", "HALT", "Consecutive risk check failures"]],
+        "consecutiveFailures": 4, "haltStartedAt": "now"}))
+    rejects(TRADING, "circuit_breaker", breaker("strict", initial, blocked, {
+        "final_state": "RECOVERY", "transitions": []}), "final state")
+
+
+def test_breaker_event_when_it_gives_its_own_time_then_it_runs_then() -> None:
+    halted = {"state": "HALT", "haltStartedAt": "now"}
+    late = [{"event": "risk_check", "blocked": True, "at": "now+10min"},
+            {"event": "any_command_or_query", "at": "now+3660000ms"}]
+    run(TRADING, "circuit_breaker", breaker("timer", halted, late, {
+        "final_state": "RECOVERY", "transitions": [["HALT", "RECOVERY", "Auto-recovery: HALT timeout"]],
+        "haltStartedAt": None}))
+    on_time = [{"event": "any_command_or_query", "at": "now+1h"}]  # exactly 60 min: not yet (strictly more)
+    run(TRADING, "circuit_breaker", breaker("timer", halted, on_time, {"final_state": "HALT", "transitions": []}))
+    rejects(TRADING, "circuit_breaker", breaker("timer", halted, on_time, {"final_state": "RECOVERY"}))
+
+
+def test_breaker_event_when_it_has_a_key_the_checker_cannot_read_then_fails() -> None:
+    rejects(TRADING, "circuit_breaker", breaker("unread", {"state": "NORMAL"}, [
+        {"event": "risk_check", "blocked": True, "when": "later"}], {"final_state": "NORMAL"}), "cannot interpret")
+
+
+# ---------------------------------------------------------------- deterministic_ids "order" parts no order has
+
+@pytest.mark.parametrize("parts,expected_id", [
+    (["sig-1", None, "TICKER", "YES", 10, 55], "order-4936e36898550c9e"),
+    (["sig-1", "bonding", "TICKER", "YES", 10.5, 55], "order-6a702dbadc4bdb08"),
+    (["sig-1", "bonding", "TICKER", "YES", 10, 55, 1], "order-946936da9fefec4b"),
+])
+def test_deterministic_order_id_when_parts_fit_no_order_then_id_alone_is_checked(
+        parts: list[Any], expected_id: str) -> None:
+    run(TRADING, "deterministic_ids", {"prefix": "order", "parts": parts, "expected_id": expected_id})
+    rejects(TRADING, "deterministic_ids", {"prefix": "order", "parts": parts, "expected_id": "order-0000000000000000"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,45 +36,73 @@ def _now(ctx: Context) -> datetime:
     return datetime.fromisoformat(raw.split(" ")[0].replace("Z", "+00:00"))
 
 
+_OFFSET = re.compile(r"now(?:\s*([+-])\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d))?")
+_UNIT = {"ms": "milliseconds", "s": "seconds", "sec": "seconds", "m": "minutes", "min": "minutes", "h": "hours",
+         "d": "days"}
+
+
 def _offset(value: str | None, now: datetime) -> datetime | None:
-    """'now', 'now-61min', 'now+5min' -> datetime."""
+    """'now', 'now-61min', 'now+5min', 'now-3600000ms', 'now-1h' -> datetime."""
     if value is None:
         return None
-    if value == "now":
+    m = _OFFSET.fullmatch(str(value).strip())
+    assert m, f"cannot interpret time {value!r}"
+    if m.group(1) is None:
         return now
-    assert value.startswith("now") and value.endswith("min"), f"cannot interpret time {value!r}"
-    return now + timedelta(minutes=int(value[3:-3]))
+    amount = float(m.group(2)) * (-1 if m.group(1) == "-" else 1)
+    return now + timedelta(**{_UNIT[m.group(3)]: amount})
 
 
 def breaker_in(initial: Mapping[str, Any], now: datetime) -> CircuitBreaker:
-    """Reach the initial state through real commands (no field poking)."""
+    """Reach the initial state and counter through real commands (no field poking).
+
+    The counter comes first, counted in NORMAL: three blocked checks halt (§2.3), and manual transitions keep the
+    counter (§2.2), so any state with any counter (RECOVERY with 3 after an auto-recovery, item 2) is then reached
+    by walking the manual table from where the counting left the breaker."""
     unknown = set(initial) - {"state", "consecutiveFailures", "haltStartedAt"}
     assert not unknown, f"initial fields this checker cannot interpret: {sorted(unknown)}"
     state = BreakerState(initial.get("state", "NORMAL"))
+    failures = int(initial.get("consecutiveFailures", 0))
     halt_at = _offset(initial.get("haltStartedAt"), now) or now
     b = CircuitBreaker(scope="conformance")
-    path = {
-        BreakerState.NORMAL: [],
-        BreakerState.CAUTION: [BreakerState.CAUTION],
-        BreakerState.HALT: [BreakerState.HALT],
-        BreakerState.RECOVERY: [BreakerState.HALT, BreakerState.RECOVERY],
-    }[state]
-    for target in path:
-        b.transition(target, "setup", "conformance", halt_at if target is BreakerState.HALT else now)
-    for _ in range(int(initial.get("consecutiveFailures", 0))):
+    for _ in range(failures):
         b.record_risk_check(blocked=True, now=halt_at if state is BreakerState.HALT else now)
+    N, C, H, R = BreakerState.NORMAL, BreakerState.CAUTION, BreakerState.HALT, BreakerState.RECOVERY
+    paths = ({N: [], C: [C], H: [H], R: [H, R]} if b.state is N else {N: [R, N], C: [R, C], H: [], R: [R]})
+    for target in paths[state]:
+        b.transition(target, "setup", "conformance", halt_at if target is H else now)
     assert b.state is state, f"could not reach initial state {initial}"
-    assert b.consecutive_failures == int(initial.get("consecutiveFailures", 0)), "could not reach initial counter"
+    assert b.consecutive_failures == failures, "could not reach initial counter"
     b.collect_events()
     return b
 
 
+# Keys each event kind may carry; any other key fails the case rather than being silently ignored.
+_COMMON_EVENT_KEYS = frozenset({"event", "at", "note", "name", "description"})
+_EVENT_KEYS: dict[str, frozenset[str]] = {
+    "risk_check": frozenset({"blocked", "approved", "counted"}),
+    "critical_alert": frozenset({"severity", "code", "message"}),
+    "any_command_or_query": frozenset(),
+    "reset": frozenset({"reason", "force"}),
+    "manual_transition": frozenset({"target", "reason"}),
+    "portfolio_update": frozenset({"totalValue", "dailyPnL", "weeklyPnL", "maxDrawdown", "positions"}),
+    "position_drift_check": frozenset({"expected", "broker"}),
+    "reconciliation_run_status": frozenset({"status"}),
+}
+
+
 def _run_event(b: CircuitBreaker, ev: Mapping[str, Any], now: datetime) -> Any:
+    """One event at ``now``, or at its own ``at`` ('now+61min') when it gives one."""
     kind = ev["event"]
+    assert kind in _EVENT_KEYS, f"breaker event kind this checker cannot interpret: {kind!r}"
+    unknown = set(ev) - _COMMON_EVENT_KEYS - _EVENT_KEYS[kind]
+    assert not unknown, f"{kind} event fields this checker cannot interpret: {sorted(unknown)}"
+    now = _offset(ev.get("at"), now) or now
     if kind == "risk_check":
-        return b.record_risk_check(blocked=bool(ev["blocked"]), now=now, counted=ev.get("counted", True))
+        blocked = ev["blocked"] if "blocked" in ev else not ev["approved"]
+        return b.record_risk_check(blocked=bool(blocked), now=now, counted=ev.get("counted", True))
     if kind == "critical_alert":
-        return b.raise_alert(ev.get("code", "ALERT"), ev["severity"], now)
+        return b.raise_alert(ev.get("code", "ALERT"), ev["severity"], now, ev.get("message", ""))
     if kind == "any_command_or_query":
         return b.expire_halt(now)
     if kind == "reset":
@@ -84,9 +113,7 @@ def _run_event(b: CircuitBreaker, ev: Mapping[str, Any], now: datetime) -> Any:
         return b.portfolio_update(ev["totalValue"], ev["dailyPnL"], ev["maxDrawdown"], ev["positions"], now)
     if kind == "position_drift_check":
         return b.position_drift_check(ev["expected"], ev["broker"], now)
-    if kind == "reconciliation_run_status":
-        return b.reconciliation_status(ev["status"], now)
-    raise AssertionError(f"breaker event kind this checker cannot interpret: {kind!r}")
+    return b.reconciliation_status(ev["status"], now)
 
 
 def _scenario(case: Mapping[str, Any], ctx: Context) -> None:

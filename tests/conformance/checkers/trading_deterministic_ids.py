@@ -27,7 +27,7 @@ def check(case: Mapping[str, Any], ctx: Context) -> None:
     prefix, expected = case["prefix"], case["expected_id"]
     parts = [part(p) for p in case["parts"]]
     assert deterministic_id(prefix, *parts) == expected, f"{deterministic_id(prefix, *parts)} != {expected}"
-    if prefix == "order" and len(parts) == 6:
+    if prefix == "order" and _order_shaped(parts):
         signal_id, strategy, ticker, side, size, price = parts
         assert isinstance(strategy, str) and isinstance(ticker, str) and isinstance(side, str)
         assert isinstance(size, int | float) and isinstance(price, int | float)
@@ -35,3 +35,18 @@ def check(case: Mapping[str, Any], ctx: Context) -> None:
                              ticker=ticker, side=side, requested_size=int(size), max_price=price, now=NOW)
         assert order.order_id == expected, order.order_id
         assert order.id == order_aggregate_id(expected)
+
+
+def _order_shaped(parts: list[IdPart]) -> bool:
+    """Parts an order can be created from (§1.8: a text or whole-number signal id, text strategy, ticker and side,
+    a whole contract count, a numeric price); other "order" parts (a null strategy, 10.5 contracts) are checked
+    through ``deterministic_id`` alone."""
+    if len(parts) != 6:
+        return False
+    signal_id, strategy, ticker, side, size, price = parts
+    return (
+        (signal_id is None or (isinstance(signal_id, str | int) and not isinstance(signal_id, bool)))
+        and all(isinstance(p, str) for p in (strategy, ticker, side))
+        and isinstance(size, int | float) and not isinstance(size, bool) and float(size).is_integer()
+        and isinstance(price, int | float) and not isinstance(price, bool)
+    )
