@@ -11,7 +11,7 @@ from uuid import UUID
 
 from paulp.domain.budgets import BudgetBook, derive_budget
 from paulp.domain.executor import CallResult, Execution, Usage, execute_plan, provider_timeout
-from paulp.domain.routing import BudgetCategory, RouteRequest, model_spec
+from paulp.domain.routing import BudgetCategory, RouteRequest, budget_category, model_spec, parse_run_type
 from paulp.domain.routing_decision import AuditEvent, DecisionRecord, decide, routing_audit_events
 from paulp.domain.routing_plan import RoutePlan, plan_route
 from tests.conformance.checkers._sides import resolve_sides
@@ -181,12 +181,31 @@ def routed_view(r: Routed) -> dict[str, Any]:
     return view
 
 
+ROUTED_INPUT_KEYS = frozenset({"call", "env", "attemptOutcomes", "usage", "category", "consumedDailyUsd",
+                               "consumedMonthlyUsd"})
+
+
+def book_from(inp: Mapping[str, Any]) -> BudgetBook:
+    """The budget a routed case runs against: default envelopes, plus the case's consumption of one category
+    (``category`` defaults to the call's own budget category)."""
+    if "consumedDailyUsd" not in inp and "consumedMonthlyUsd" not in inp:
+        return budget_book()
+    cat = inp.get("category")
+    if cat is None:
+        call = inp.get("call") or inp
+        cat = budget_category(parse_run_type(call["runType"]))
+    cat = BudgetCategory(cat)
+    return budget_book({cat: float(inp.get("consumedDailyUsd", 0))}, {cat: float(inp.get("consumedMonthlyUsd", 0))})
+
+
 def check_routed(case: Mapping[str, Any]) -> None:
-    """Run a {call|top-level call, env?, attemptOutcomes?, usage?} case and match its expected subset."""
+    """Run a {call|top-level call, env?, attemptOutcomes?, usage?, consumption?} case; match its expected subset."""
     inp = case["input"]
+    unknown = set(inp) - ROUTED_INPUT_KEYS - (set() if "call" in inp else _REQUEST_KEYS)
+    assert not unknown, f"routed case input fields this checker cannot interpret: {sorted(unknown)}"
     call = inp.get("call") or {k: v for k, v in inp.items() if k in _REQUEST_KEYS}
     outcomes = inp.get("attemptOutcomes", case.get("attemptOutcomes"))
-    r = run_routed(call, inp.get("env"), outcomes, inp.get("usage"))
+    r = run_routed(call, inp.get("env"), outcomes, inp.get("usage"), book_from(inp))
     exp = expected_of(case)
     texts = [t for t in ((r.execution.failure.message if r.execution.failure else None), r.record.failure_reason) if t]
     for needle in needles(exp.pop("messageContains", [])):
@@ -195,4 +214,6 @@ def check_routed(case: Mapping[str, Any]) -> None:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """ISO-8601; a timestamp without an offset is UTC (the spec's convention), never the machine's zone."""
+    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

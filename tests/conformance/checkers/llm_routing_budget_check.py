@@ -4,12 +4,14 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from paulp.domain.budgets import BudgetState, BudgetUsage, PeriodType, check_budget
+from paulp.domain.budgets import ALERT_THRESHOLD_PCT, BudgetState, BudgetUsage, PeriodType, check_budget
 from paulp.domain.routing import CHAINS, RUN_TYPE_TABLE, BudgetCategory, RouteClass, RunType, model_spec
 from tests.conformance.checkers._llm_support import (
     FILE,
     FIXED_NOW,
+    ROUTED_INPUT_KEYS,
     assert_matches,
+    book_from,
     budget_book,
     expected_of,
     routed_view,
@@ -29,9 +31,9 @@ def _state_view(s: BudgetState) -> dict[str, Any]:
 
 def _routed_with_consumption(case: Any) -> None:
     inp = case["input"]
-    cat = BudgetCategory(inp["category"])
-    book = budget_book({cat: float(inp.get("consumedDailyUsd", 0))}, {cat: float(inp.get("consumedMonthlyUsd", 0))})
-    r = run_routed(inp["call"], inp.get("env"), inp.get("attemptOutcomes"), inp.get("usage"), book)
+    unknown = set(inp) - ROUTED_INPUT_KEYS
+    assert not unknown, f"budget_check call fields this checker cannot interpret: {sorted(unknown)}"
+    r = run_routed(inp["call"], inp.get("env"), inp.get("attemptOutcomes"), inp.get("usage"), book_from(inp))
     view = routed_view(r)
     view.update(decisionResolvedModelId=r.record.resolved_model_id,
                 decisionProjectedCostUsd=r.record.projected_cost_usd)
@@ -58,29 +60,41 @@ def _scenario(case: Any) -> None:
                    tolerances(case))
 
 
+_PERIOD_KEYS = {"periodType", "category", "limitUsd", "consumedUsd", "projectedCostUsd", "alertThresholdPct"}
+_BOOK_KEYS = {"category", "consumedDailyUsd", "consumedMonthlyUsd", "projectedCostUsd", "dailyLimitUsd",
+              "monthlyLimitUsd"}
+
+
 def _direct(case: Any) -> None:
+    """A check (or, without ``projectedCostUsd``, the state at projected 0) of one period's state, or of a
+    category's default envelopes with the case's consumption (limits may be overridden)."""
     inp = case["input"]
     exp = expected_of(case)
+    view: dict[str, Any] = {}
     if "periodType" in inp:
+        assert not set(inp) - _PERIOD_KEYS, f"cannot interpret budget_check input {sorted(set(inp) - _PERIOD_KEYS)}"
         period = PeriodType(inp["periodType"])
         cat = BudgetCategory(inp.get("category", BudgetCategory.RESEARCH_SCORING))
         state = BudgetState(cat, period, "", float(inp["limitUsd"]), float(inp["consumedUsd"]))
         other = BudgetState(cat, PeriodType.MONTHLY if period is PeriodType.DAILY else PeriodType.DAILY, "",
                             float("inf"), 0.0)
         daily, monthly = (state, other) if period is PeriodType.DAILY else (other, state)
-        verdict = check_budget(daily, monthly, float(inp["projectedCostUsd"]), float(inp["alertThresholdPct"]))
+        threshold = float(inp.get("alertThresholdPct", ALERT_THRESHOLD_PCT[cat]))
+        verdict = check_budget(daily, monthly, float(inp.get("projectedCostUsd", 0)), threshold)
+        view.update(_state_view(state))  # the one state the case describes, also at the top level
     else:
+        assert not set(inp) - _BOOK_KEYS, f"cannot interpret budget_check input {sorted(set(inp) - _BOOK_KEYS)}"
         cat = BudgetCategory(inp["category"])
-        book = budget_book({cat: float(inp["consumedDailyUsd"])}, {cat: float(inp["consumedMonthlyUsd"])})
+        book = budget_book({cat: float(inp.get("consumedDailyUsd", 0))}, {cat: float(inp.get("consumedMonthlyUsd", 0))})
         if "dailyLimitUsd" in inp or "monthlyLimitUsd" in inp:
             env = book.envelopes[cat]
             env = replace(env, daily_limit_usd=float(inp.get("dailyLimitUsd", env.daily_limit_usd)),
                           monthly_limit_usd=float(inp.get("monthlyLimitUsd", env.monthly_limit_usd)))
             book = replace(book, envelopes={**book.envelopes, cat: env})
-        verdict = book.check(cat, float(inp["projectedCostUsd"]))
-    view = {"allowed": verdict.allowed, "reason": verdict.reason, "shouldAlert": verdict.should_alert,
-            "dailyState": _state_view(verdict.daily), "monthlyState": _state_view(verdict.monthly),
-            "dailyPercentUsed": verdict.daily.percent_used, "monthlyPercentUsed": verdict.monthly.percent_used}
+        verdict = book.check(cat, float(inp.get("projectedCostUsd", 0)))
+    view.update({"allowed": verdict.allowed, "reason": verdict.reason, "shouldAlert": verdict.should_alert,
+                 "dailyState": _state_view(verdict.daily), "monthlyState": _state_view(verdict.monthly),
+                 "dailyPercentUsed": verdict.daily.percent_used, "monthlyPercentUsed": verdict.monthly.percent_used})
     assert_matches(view, exp, tolerances(case))
 
 
@@ -91,7 +105,7 @@ def check(case: Any, ctx: Context) -> None:
         _routed_with_consumption(case)
     elif "scenario" in inp:
         _scenario(case)
-    elif "projectedCostUsd" in inp:
+    elif {"projectedCostUsd", "consumedUsd", "consumedDailyUsd", "consumedMonthlyUsd"} & set(inp):
         _direct(case)
     else:
         raise AssertionError(f"cannot interpret budget_check input {sorted(inp)}")

@@ -20,6 +20,8 @@ def _view(p: Any) -> dict[str, Any]:
     for cat, env in p.envelopes.items():
         view[str(cat)] = {"dailyLimitUsd": env.daily_limit_usd, "monthlyLimitUsd": env.monthly_limit_usd,
                           "alertThresholdPct": env.alert_threshold_pct, "hardCapPct": env.hard_cap_pct}
+    view["envelopes"] = {str(cat): view[str(cat)] for cat in p.envelopes}
+    view.update(view["limits"])  # dailyTotal / monthlyTotal also at the top level
     return view
 
 
@@ -31,8 +33,12 @@ def check(case: Any, ctx: Context) -> None:
         assert set(exp) and not inp, f"cannot interpret budget_derivation input {sorted(inp)}"
         assert_matches({rt: budget_category(parse_run_type(rt)) for rt in exp}, exp, tol)
         return
-    assert inp["assumptions"] == "DEFAULT", f"unknown assumptions {inp['assumptions']!r}"
-    assumptions = DEFAULT_ASSUMPTIONS.with_overrides(inp.get("override", {}))
+    assert not set(inp) - {"assumptions", "override"}, f"cannot interpret budget_derivation input {sorted(inp)}"
+    given = inp["assumptions"]
+    # "DEFAULT" is §5.2; an object gives assumptions in §5.2's names (each replacing that default).
+    assert given == "DEFAULT" or isinstance(given, dict), f"unknown assumptions {given!r}"
+    base = DEFAULT_ASSUMPTIONS if given == "DEFAULT" else DEFAULT_ASSUMPTIONS.with_overrides(given)
+    assumptions = base.with_overrides(inp.get("override", {}))
     if exp.pop("error", False):
         with pytest.raises(InvalidBudgetAssumptions) as err:
             derive_budget(assumptions)

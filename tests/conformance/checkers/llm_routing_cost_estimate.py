@@ -6,6 +6,16 @@ from paulp.domain.routing import actual_cost_usd, cost_usd, decision_preview
 from tests.conformance.checkers._llm_support import FILE, assert_matches, expected_of, tolerances
 from tests.conformance.registry import Context, checker
 
+_COST_KEYS = {"modelId", "inputTokens", "outputTokens", "cachedInputTokens", "cachedTokens"}
+_USAGE_KEYS = {"inputTokens", "outputTokens", "cachedTokens", "cachedInputTokens", "costUsd"}
+_PREVIEW_KEYS = {"runType", "estimatedInputTokens", "estimatedOutputTokens"}
+
+
+def _cached(data: dict[str, Any]) -> Any:
+    """§2.4 calls it cachedInputTokens, §6.5's usage cachedTokens; either spelling, 0 when absent."""
+    assert not {"cachedInputTokens", "cachedTokens"} <= set(data), f"two cached-token counts in {data}"
+    return data.get("cachedInputTokens", data.get("cachedTokens", 0))
+
 
 @checker(FILE, "cost_estimate")
 def check(case: Any, ctx: Context) -> None:
@@ -13,16 +23,19 @@ def check(case: Any, ctx: Context) -> None:
     tol = tolerances(case)
     if "usage" in inp:
         u = inp["usage"]
-        actual = actual_cost_usd(inp["modelId"], u.get("inputTokens", 0), u.get("outputTokens", 0),
-                                 u.get("cachedTokens", 0), u.get("costUsd", 0.0))
-        assert_matches({"actualCostUsd": actual}, exp, tol)
+        assert not set(inp) - {"modelId", "usage"} and not set(u) - _USAGE_KEYS, f"cannot interpret {inp}"
+        actual = actual_cost_usd(inp["modelId"], u.get("inputTokens", 0), u.get("outputTokens", 0), _cached(u),
+                                 u.get("costUsd", 0.0))
+        assert_matches({"actualCostUsd": actual, "costUsd": actual}, exp, tol)
     elif "modelId" in inp:
-        cost = cost_usd(inp["modelId"], inp["inputTokens"], inp["outputTokens"], inp.get("cachedInputTokens", 0))
+        assert not set(inp) - _COST_KEYS, f"cannot interpret cost_estimate input {sorted(set(inp) - _COST_KEYS)}"
+        cost = cost_usd(inp["modelId"], inp.get("inputTokens", 0), inp.get("outputTokens", 0), _cached(inp))
         assert_matches({"costUsd": cost}, exp, tol)
     elif "runType" in inp:
-        p = decision_preview(inp["runType"], inp["estimatedInputTokens"], inp["estimatedOutputTokens"])
+        assert not set(inp) - _PREVIEW_KEYS, f"cannot interpret preview input {sorted(set(inp) - _PREVIEW_KEYS)}"
+        p = decision_preview(inp["runType"], inp.get("estimatedInputTokens", 0), inp.get("estimatedOutputTokens", 0))
         assert_matches({"routeClass": p.route_class, "selectedModelId": p.selected_model_id,
                         "projectedCostUsd": p.projected_cost_usd, "budgetCategory": p.budget_category,
-                        "decisionHash": p.decision_hash}, exp, tol)
+                        "decisionHash": p.decision_hash, "runType": p.run_type}, exp, tol)
     else:
         raise AssertionError(f"cannot interpret cost_estimate input {sorted(inp)}")

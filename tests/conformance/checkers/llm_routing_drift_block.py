@@ -7,21 +7,34 @@ from paulp.domain.governance import DriftSweep, SweepType, SweepView, latest_dep
 from tests.conformance.checkers._llm_support import FILE, FIXED_NOW, assert_matches, expected_of, parse_time, tolerances
 from tests.conformance.registry import Context, checker
 
+_SWEEP_KEYS = {"sweepType", "goldSetSize", "meanScoreDelta", "maxScoreDelta", "promptInjectionPassRate", "passed",
+               "failureReasons"}
+
+
+def _blocked(s: dict[str, Any]) -> bool:
+    """A listed sweep's block flag: ``blockedDeployment``, else NOT ``passed`` (§7.2)."""
+    if "blockedDeployment" in s:
+        return bool(s["blockedDeployment"])
+    assert "passed" in s, f"sweep without blockedDeployment or passed: {s}"
+    return not s["passed"]
+
 
 @checker(FILE, "drift_block")
 def check(case: Any, ctx: Context) -> None:
     inp = case["input"]
     if "sweep" in inp:
         s = inp["sweep"]
+        assert not set(s) - _SWEEP_KEYS, f"cannot interpret sweep fields {sorted(set(s) - _SWEEP_KEYS)}"
         sweep = DriftSweep(SweepType(s.get("sweepType", "prompt_version_change")), "1.0.0", "m", "1.0.0", "m",
-                           int(s.get("goldSetSize", 0)), float(s["meanScoreDelta"]), float(s["maxScoreDelta"]),
-                           float(s["promptInjectionPassRate"]), bool(s["passed"]), (), FIXED_NOW)
-        assert_matches({"blockedDeployment": sweep.blocked_deployment, "passed": sweep.passed}, expected_of(case),
-                       tolerances(case))
+                           int(s.get("goldSetSize", 0)), float(s.get("meanScoreDelta", 0)),
+                           float(s.get("maxScoreDelta", 0)), float(s.get("promptInjectionPassRate", 1.0)),
+                           bool(s["passed"]), tuple(s.get("failureReasons", ())), FIXED_NOW)
+        assert_matches({"blockedDeployment": sweep.blocked_deployment, "passed": sweep.passed,
+                        "deployAllowed": not sweep.blocked_deployment}, expected_of(case), tolerances(case))
         return
     assert "sweeps" in inp, f"cannot interpret drift_block input {sorted(inp)}"
-    sweeps = [SweepView(parse_time(s["runAt"]), bool(s["blockedDeployment"])) for s in inp["sweeps"]]
+    sweeps = [SweepView(parse_time(s["runAt"]), _blocked(s)) for s in inp["sweeps"]]
     lookback = timedelta(days=float(inp.get("lookbackDays", 7)))
-    view = {"recentBlock": recent_block(sweeps, parse_time(inp["now"]), lookback),
-            "latestDeployAllowed": latest_deploy_allowed(sweeps)}
+    now = parse_time(inp["now"]) if "now" in inp else FIXED_NOW
+    view = {"recentBlock": recent_block(sweeps, now, lookback), "latestDeployAllowed": latest_deploy_allowed(sweeps)}
     assert_matches(view, expected_of(case), tolerances(case))

@@ -3,8 +3,13 @@
 from datetime import timedelta
 from typing import Any
 
-from paulp.domain.governed_call import GovernedRequest, governed_call
-from paulp.domain.llm_prompts import PROMPTS
+from paulp.domain.governed_call import (
+    ESTIMATED_OUTPUT_TOKENS,
+    GovernedRequest,
+    estimate_input_tokens,
+    governed_call,
+)
+from paulp.domain.llm_prompts import PROMPTS, PromptLoadError, load_prompt, render
 from tests.conformance.checkers._llm_support import (
     DECISION_ID,
     FILE,
@@ -19,18 +24,33 @@ from tests.conformance.registry import Context, checker
 
 ALL_KEYS = {"ANTHROPIC_API_KEY": "a", "MINIMAX_API_KEY": "m", "MOONSHOT_API_KEY": "k", "GOOGLE_AI_API_KEY": "g"}
 _OUTCOMES = {"success": ["ok"], "failure": ["error"] * 4}
+_INPUT_KEYS = {"runType", "attemptOutcomes", "outcome", "usage", "env", "variables", "strategyId", "forceModel",
+               "metadata"}
+
+
+def _estimated_input(run_type: str, variables: dict[str, Any]) -> int:
+    """§6.1 step 4's estimate, which an 'ok' attempt reports as its usage by default (meta conventions)."""
+    try:
+        prompt = load_prompt(run_type)
+    except PromptLoadError:
+        return 0
+    return estimate_input_tokens(prompt.system_prompt, render(prompt.user_prompt_template, variables))
 
 
 @checker(FILE, "executor")
 def check(case: Any, ctx: Context) -> None:
     inp, exp = case["input"], expected_of(case)
+    assert not set(inp) - _INPUT_KEYS, f"cannot interpret executor input {sorted(set(inp) - _INPUT_KEYS)}"
     run_type = inp.get("runType") or next(iter(PROMPTS)).value
     outcomes = inp.get("attemptOutcomes") or _OUTCOMES.get(inp.get("outcome", "success"))
     assert outcomes is not None, f"cannot interpret executor input {sorted(inp)}"
-    port = ScriptedPort(list(outcomes), 0, 0, inp.get("usage"))
+    variables = inp.get("variables", {"marketTitle": "T", "resolutionCriteria": "C"})
+    port = ScriptedPort(list(outcomes), _estimated_input(run_type, variables), ESTIMATED_OUTPUT_TOKENS,
+                        inp.get("usage"))
     env = inp.get("env", ALL_KEYS)
-    req = GovernedRequest(run_type, inp.get("variables", {"marketTitle": "T", "resolutionCriteria": "C"}),
-                          strategy_id=inp.get("strategyId"), force_model=inp.get("forceModel"))
+    req = GovernedRequest(run_type, variables,
+                          strategy_id=inp.get("strategyId"), force_model=inp.get("forceModel"),
+                          metadata=inp.get("metadata") or {})
     result = governed_call(req, env, budget_book(), port, DECISION_ID, FIXED_NOW,
                            FIXED_NOW + timedelta(milliseconds=250))
     assert not port.overrun, f"called past the script: {port.called}"
@@ -38,6 +58,10 @@ def check(case: Any, ctx: Context) -> None:
                             "promptVersion": result.prompt_version,
                             "auditEvents": [e.event_type for e in result.audit_events],
                             "attempted": port.called, "executorCalled": bool(port.called), "modelId": result.model_id}
+    if result.usage is not None:
+        u = result.usage
+        view["usage"] = {"inputTokens": u.input_tokens, "outputTokens": u.output_tokens,
+                         "cachedTokens": u.cached_tokens, "costUsd": u.cost_usd}
     if result.error is not None:
         view.update(errorCode=result.error.code, retryable=result.error.retryable, message=result.error.message)
     if "auditEvent" in exp:
@@ -45,4 +69,5 @@ def check(case: Any, ctx: Context) -> None:
         assert event is not None, f"no {exp['auditEvent']} in {view['auditEvents']}"
         view["auditEvent"] = event.event_type
         view["payloadKeys"] = list(event.payload)
+        view["payload"] = dict(event.payload)
     assert_matches(view, exp, tolerances(case))

@@ -1,5 +1,6 @@
 """llm-routing §2.1/§1.3: the model a call selects, and manifest fields per model."""
 
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -10,12 +11,16 @@ from tests.conformance.registry import Context, checker
 _FIELDS = {"resolvedModelId": "resolved_model_id", "provider": "provider", "providerModelId": "provider_model_id",
            "defaultTemperature": "default_temperature", "defaultMaxTokens": "default_max_tokens",
            "cacheStrategy": "cache_strategy", "inputPer1M": "input_per_1m", "outputPer1M": "output_per_1m",
-           "cachedInputPer1M": "cached_input_per_1m", "preview": "preview"}
-# Words of a case name that say which manifest field a per-model table lists.
-_NAME_FIELDS = (("max tokens", "default_max_tokens"), ("temperature", "default_temperature"),
-                ("cache", "cache_strategy"), ("provider model", "provider_model_id"), ("provider", "provider"),
-                ("cached", "cached_input_per_1m"), ("output", "output_per_1m"), ("input", "input_per_1m"),
-                ("preview", "preview"))
+           "cachedInputPer1M": "cached_input_per_1m", "preview": "preview",
+           "contextWindowTokens": "context_window_tokens"}
+# Words of a case name that say which manifest field a per-model table lists, most specific first: "cached"
+# before "cache", a max-tokens phrase (also "max output tokens") before "output"/"input".
+_NAME_FIELDS = ((re.compile(r"cached"), "cached_input_per_1m"), (re.compile(r"cache"), "cache_strategy"),
+                (re.compile(r"max\W*(output\W*)?tokens"), "default_max_tokens"),
+                (re.compile(r"temperature"), "default_temperature"), (re.compile(r"context"), "context_window_tokens"),
+                (re.compile(r"provider\W*model"), "provider_model_id"), (re.compile(r"provider"), "provider"),
+                (re.compile(r"output"), "output_per_1m"), (re.compile(r"input"), "input_per_1m"),
+                (re.compile(r"preview"), "preview"))
 
 
 def _view(spec: ModelSpec) -> dict[str, Any]:
@@ -34,7 +39,10 @@ def check(case: Any, ctx: Context) -> None:
         assert_matches(_view(model_spec(chosen)), exp, tolerances(case))
         return
     assert set(exp) <= set(MODELS), f"cannot interpret model table keys {sorted(exp)}"
+    if exp and all(isinstance(v, dict) for v in exp.values()):  # whole manifest entries per model
+        assert_matches({m: _view(model_spec(m)) for m in exp}, exp, tolerances(case))
+        return
     name = case["case"].lower()
-    attr = next((a for words, a in _NAME_FIELDS if words in name), None)
+    attr = next((a for words, a in _NAME_FIELDS if words.search(name)), None)
     assert attr is not None, f"cannot tell which manifest field case {case['case']!r} lists"
     assert_matches({m: getattr(model_spec(m), attr) for m in exp}, exp, tolerances(case))

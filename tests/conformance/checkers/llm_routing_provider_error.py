@@ -1,7 +1,9 @@
 """llm-routing §6.2/§6.4: provider failure classification, the router's reaction, per-provider timeouts."""
 
+import json
 from typing import Any
 
+from paulp.adapters.llm.base import network_error, parse_error
 from paulp.domain.executor import (
     PROVIDER_TIMEOUT_MS,
     CallResult,
@@ -18,12 +20,25 @@ from paulp.domain.routing_plan import plan_route
 from tests.conformance.checkers._llm_support import FILE, assert_matches, budget_book, expected_of, tolerances
 from tests.conformance.registry import Context, checker
 
+_INPUT_KEYS = {"provider", "httpStatus", "body", "event"}
+# §6.2 rows without an HTTP status, by the words a case may name them with; each raised as the adapters do.
+_NETWORK_EVENTS = {"network", "network_error", "connection_reset", "connection_refused", "dns", "exception"}
+_PARSE_EVENTS = {"parse", "parse_error", "malformed_json", "invalid_json", "missing_usage"}
+
 
 def _error(inp: dict[str, Any]) -> ProviderError:
-    if inp.get("event") == "timeout":
+    assert not set(inp) - _INPUT_KEYS, f"cannot interpret provider_error input {sorted(set(inp) - _INPUT_KEYS)}"
+    event = inp.get("event")
+    if event == "timeout":
         return provider_timeout(inp["provider"])
-    assert "httpStatus" in inp, f"cannot interpret provider_error input {sorted(inp)}"
-    return provider_http_error(inp["provider"], int(inp["httpStatus"]), inp.get("body", ""))
+    if event in _NETWORK_EVENTS:
+        return network_error(Provider(inp["provider"]), ConnectionError(event))
+    if event in _PARSE_EVENTS:
+        return parse_error(Provider(inp["provider"]), str(event))
+    assert event is None and "httpStatus" in inp, f"cannot interpret provider_error input {inp}"
+    body = inp.get("body", "")
+    return provider_http_error(inp["provider"], int(inp["httpStatus"]),
+                               body if isinstance(body, str) else json.dumps(body, separators=(",", ":")))
 
 
 _RUN_TYPES = ("general_enrichment", "signal_scanning", "wallet_cluster_synthesis", "ambiguity_score")

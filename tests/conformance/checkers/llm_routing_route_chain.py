@@ -10,6 +10,7 @@ from tests.conformance.registry import Context, checker
 @checker(FILE, "route_chain")
 def check(case: Any, ctx: Context) -> None:
     inp = case["input"]
+    assert set(inp) <= {"routeClass", "forceModel"}, f"cannot interpret route_chain input {sorted(inp)}"
     rc = route_class_of(inp["routeClass"])
     actual = {"llmAllowed": llm_allowed(rc), "defaultModelId": default_model(rc),
               "fallbackModelIds": list(fallback_models(rc)),

@@ -30,8 +30,10 @@ def resolution_view(call: dict[str, Any], env: dict[str, str]) -> dict[str, Any]
         view.update(routeClass=route_class, resolutionSource=source)
     except RoutingError as err:
         refused = err
-    failure = plan_route(req, env, budget_book()).failure
+    plan = plan_route(req, env, budget_book())
+    failure = plan.failure
     assert refused is None or failure is not None, f"resolution refused ({refused}) but the wrapper planned a call"
+    view.update(budgetCategory=plan.budget_category, overrideUsed=plan.override_used)
     if failure is not None:
         view.update(errorCode=str(failure.code), retryable=failure.retryable, message=failure.message)
     return view

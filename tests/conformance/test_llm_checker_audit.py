@@ -1,0 +1,136 @@
+"""llm-routing checkers widened by the derived-case audit (ADR 0344): each new form of a case is both
+accepted with the right expectation and rejected with a wrong one, and an input field a checker cannot
+interpret fails the case instead of being ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conformance.registry import CHECKERS, Context, load_checkers
+
+load_checkers()
+LLM = "llm-routing.json"
+OPUS = "anthropic:claude-opus-4-6"
+GEMINI = "google:gemini-3-flash-preview"
+
+
+def case(group: str, inp: dict[str, Any], expected: dict[str, Any], name: str = "derived") -> dict[str, Any]:
+    return {"group": group, "case": name, "origin": "derived", "input": inp, "expected": expected}
+
+
+def run(c: dict[str, Any]) -> None:
+    CHECKERS[(LLM, c["group"])].run(c, Context(LLM, c["group"], {c["group"]: [c]}))
+
+
+def rejects(c: dict[str, Any], match: str | None = None) -> None:
+    with pytest.raises(AssertionError, match=match):
+        run(c)
+
+
+MODELS = ("anthropic:claude-opus-4-6", "minimax:MiniMax-M2.5-highspeed", "moonshot:kimi-k2.5", GEMINI,
+          "cloudflare:@cf/meta/llama-3.1-70b-instruct")
+
+
+@pytest.mark.parametrize(("name", "values"), [
+    ("manifest cached input price per model", (1.5, None, None, None, None)),
+    ("manifest cached-input $/1M per model", (1.5, None, None, None, None)),
+    ("manifest cache strategy per model", ("anthropic_prompt_cache", "minimax_prompt_cache", "moonshot_prompt_cache",
+                                           "gemini_context_cache", "none")),
+    ("manifest max output tokens per model", (4096, 2048, 4096, 8192, 2048)),
+    ("manifest input price per model", (15, 0.15, 0.12, 0.1, 0)),
+])
+def test_model_table_when_named_by_field_then_that_field_is_compared(name: str, values: tuple[Any, ...]) -> None:
+    run(case("model_selection", {}, dict(zip(MODELS, values, strict=True)), name))
+    rejects(case("model_selection", {}, {MODELS[0]: "wrong", **dict(zip(MODELS[1:], values[1:], strict=True))}, name))
+
+
+def test_model_table_when_whole_entries_then_each_entry_is_compared() -> None:
+    entry = {"provider": "google", "defaultMaxTokens": 8192, "preview": True}
+    run(case("model_selection", {}, {GEMINI: entry}, "manifest entries"))
+    rejects(case("model_selection", {}, {GEMINI: {**entry, "preview": False}}, "manifest entries"), "preview")
+
+
+def test_drift_sweep_when_more_than_100_runs_then_only_the_newest_100_are_analysed() -> None:
+    inp = {"recentConfidences": [0.9] * 100 + [0.1] * 20, "promptVersion": "1.0.0"}
+    run(case("drift_sweep", inp, {"runsAnalyzed": 100, "passed": True, "flaggedRate": 0}))
+    rejects(case("drift_sweep", inp, {"runsAnalyzed": 120}), "runsAnalyzed")
+    rejects(case("drift_sweep", {**inp, "now": "2026-03-15T03:00:00.000Z"}, {}), "now")
+
+
+def test_budget_check_when_one_period_without_threshold_then_category_threshold_and_state_on_top() -> None:
+    inp = {"periodType": "daily", "category": "trading_validation", "limitUsd": 10, "consumedUsd": 7}
+    run(case("budget_check", inp, {"allowed": True, "shouldAlert": True, "percentUsed": 70, "remainingUsd": 3}))
+    rejects(case("budget_check", inp, {"shouldAlert": False}), "shouldAlert")
+    rejects(case("budget_check", {**inp, "surprise": 1}, {"allowed": True}), "surprise")
+
+
+def test_budget_check_when_state_only_then_checked_at_projected_zero() -> None:
+    inp = {"category": "governance_audit", "consumedDailyUsd": 8, "consumedMonthlyUsd": 0}
+    run(case("budget_check", inp, {"allowed": False, "dailyState": {"isBlocked": True}}))
+    rejects(case("budget_check", inp, {"allowed": True}), "allowed")
+
+
+def test_routed_case_when_consumption_given_then_the_calls_category_is_charged() -> None:
+    inp = {"call": {"runType": "ambiguity_score", "estimatedInputTokens": 1000, "estimatedOutputTokens": 200},
+           "consumedDailyUsd": 30.06, "attemptOutcomes": []}
+    cheap = {**inp, "call": {**inp["call"], "forceModel": GEMINI}, "attemptOutcomes": ["ok"]}
+    run(case("failover", cheap, {"success": True, "shouldAlert": True}))
+    run(case("override", inp, {"errorCode": "BUDGET_EXCEEDED", "executorCalled": False}))
+    rejects(case("override", inp, {"success": True}), "success")
+    rejects(case("override", {**inp, "consumedWeeklyUsd": 1}, {"success": False}), "consumedWeeklyUsd")
+
+
+def test_cost_when_cached_spelled_cached_tokens_then_it_is_priced() -> None:
+    inp = {"modelId": OPUS, "inputTokens": 1000, "outputTokens": 0, "cachedTokens": 400}
+    run(case("cost_estimate", inp, {"costUsd": 600 / 1e6 * 15 + 400 / 1e6 * 1.5, "relTolerance": 1e-9}))
+    rejects(case("cost_estimate", inp, {"costUsd": 0.015, "relTolerance": 1e-9}), "costUsd")
+    rejects(case("cost_estimate", {**inp, "tier": "batch"}, {"costUsd": 0}), "tier")
+
+
+def test_budget_period_when_limits_given_or_offset_missing_then_read_as_stated() -> None:
+    inp = {"now": "2026-03-15T06:00:00", "category": "research_scoring", "consumedDailyUsd": 1, "dailyLimitUsd": 3}
+    run(case("budget_period", inp, {"dailyProjection": 4, "willExceedDaily": True, "dailyPeriodKey": "2026-03-15"}))
+    rejects(case("budget_period", {**inp, "dailyLimitUsd": 5}, {"willExceedDaily": True}), "willExceedDaily")
+    rejects(case("budget_period", {**inp, "weeklyLimitUsd": 5}, {}), "cannot interpret")
+
+
+@pytest.mark.parametrize(("inp", "code"), [
+    ({"event": "network", "provider": "moonshot"}, "PROVIDER_NETWORK_ERROR"),
+    ({"event": "malformed_json", "provider": "google"}, "PROVIDER_PARSE_ERROR"),
+    ({"httpStatus": 500, "provider": "anthropic", "body": {"error": {"type": "overloaded"}}}, "PROVIDER_SERVER_ERROR"),
+])
+def test_provider_error_when_no_status_or_object_body_then_classified_and_moved_on(inp: dict[str, Any],
+                                                                                  code: str) -> None:
+    run(case("provider_error", inp, {"errorCode": code, "routingAction": "fallback_to_next_model",
+                                     "sameModelRetries": 0}))
+    rejects(case("provider_error", inp, {"errorCode": "PROVIDER_TIMEOUT"}), "errorCode")
+
+
+def test_drift_block_when_sweeps_carry_passed_only_then_block_is_not_passed() -> None:
+    inp = {"now": "2026-03-10T12:00:00.000Z", "sweeps": [{"runAt": "2026-03-09T03:00:00.000Z", "passed": False}]}
+    run(case("drift_block", inp, {"recentBlock": True, "latestDeployAllowed": False}))
+    rejects(case("drift_block", inp, {"recentBlock": False}), "recentBlock")
+    run(case("drift_block", {"sweep": {"passed": False}}, {"blockedDeployment": True, "deployAllowed": False}))
+    rejects(case("drift_block", {"sweep": {"passed": False, "colour": 1}}, {}), "colour")
+
+
+def test_executor_when_ok_without_usage_then_tokens_are_the_estimates() -> None:
+    inp = {"runType": "ambiguity_score", "attemptOutcomes": ["ok"], "metadata": {"k": "v"}}
+    run(case("executor", inp, {"success": True, "usage": {"outputTokens": 500}}))
+    rejects(case("executor", inp, {"usage": {"outputTokens": 0}}), "outputTokens")
+    rejects(case("executor", {**inp, "deadlineMs": 5}, {}), "deadlineMs")
+
+
+def test_route_resolution_when_category_expected_then_the_run_types_category_is_compared() -> None:
+    inp = {"runType": "postmortem_summary", "estimatedInputTokens": 1, "estimatedOutputTokens": 1}
+    run(case("route_resolution", inp, {"budgetCategory": "governance_audit", "overrideUsed": False}))
+    rejects(case("route_resolution", inp, {"budgetCategory": "research_scoring"}), "budgetCategory")
+
+
+def test_budget_derivation_when_assumptions_object_then_it_replaces_the_defaults() -> None:
+    inp = {"assumptions": {"safetyMultiplier": 1.0}}
+    total = 54.81 + 0.403704 + 0.28224 + 0.19488
+    run(case("budget_derivation", inp, {"dailyTotal": total, "relTolerance": 1e-9}))
+    rejects(case("budget_derivation", inp, {"dailyTotal": 75.1826124, "relTolerance": 1e-9}), "dailyTotal")
