@@ -66,6 +66,10 @@ def _position_size(case: Mapping[str, Any]) -> None:
 def _validate(case: Mapping[str, Any]) -> None:
     got = validate_size(allocation_for(case["strategy"]), case["proposedSize"], case.get("currentCapital"))
     expected = case["expected"]
+    if isinstance(expected, bool):
+        expected = {"valid": expected}
+    unknown = set(expected) - {"valid", "reason"}
+    assert not unknown, f"no interpreter for expected validation fields {sorted(unknown)}"
     assert got.valid is expected["valid"], f"valid {got.valid} ({got.reason})"
     if "reason" in expected:
         assert got.reason == expected["reason"], f"reason {got.reason!r} vs {expected['reason']!r}"

@@ -54,9 +54,16 @@ def _quality(value: Any) -> float:
     return float(value)
 
 
+def _market_class(case: dict[str, Any]) -> MarketClass:
+    """The case's class, else inferred from its category/tags (§4.2), political when neither is given."""
+    if case.get("marketClass") is not None:
+        return MarketClass(str(case["marketClass"]).lower())
+    return infer_market_class(case.get("category"), case.get("tags"))
+
+
 def _compute(case: dict[str, Any]) -> None:
-    result = compute_clv(case["entryPrice"], case["closingLinePrice"], case["side"],
-                         MarketClass(case["marketClass"]), _quality(case.get("qualityScore")))
+    result = compute_clv(case["entryPrice"], case["closingLinePrice"], str(case.get("side", "YES")).upper(),
+                         _market_class(case), _quality(case.get("qualityScore")))
     _compare(result, case["expected"], {"clv": "clv", "clvCents": "clv_cents", "isValid": "is_valid",
                                         "closingLineMethod": "closing_line_method",
                                         "qualityScore": "quality_score",
@@ -99,12 +106,15 @@ def _moment(obs: dict[str, Any], resolution: datetime) -> datetime:
 
 
 def _closing_line(case: dict[str, Any]) -> None:
-    resolution = datetime.fromtimestamp(case["resolution_time_ms"] / 1000, UTC)
+    if "resolution_time_ms" in case:
+        resolution = datetime.fromtimestamp(case["resolution_time_ms"] / 1000, UTC)
+    else:
+        resolution = datetime.fromisoformat(str(case["resolutionTime"]).replace("Z", "+00:00"))
     observations = [
         Observation(_moment(o, resolution), o["midPrice"], o["depthYes"], o["depthNo"], o["spread"])
         for o in case["observations"]
     ]
-    result = estimate_closing_line(observations, MarketClass(case["marketClass"]), resolution)
+    result = estimate_closing_line(observations, _market_class(case), resolution)
     _compare(result, case["expected"], {
         "closingLinePrice": "closing_line_price", "qualityScore": "quality_score", "isValid": "is_valid",
         "method": "method", "depthScore": "depth_score", "spreadScore": "spread_score",

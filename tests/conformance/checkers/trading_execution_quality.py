@@ -53,16 +53,20 @@ def _grades(case: dict[str, Any]) -> None:
 
 
 def _expected(case: dict[str, Any]) -> None:
-    got = expected_slippage(case["marketSpread"], case["orderNotional"], case["vpin"], case.get("marketDepth"))
+    notional = case.get("orderNotional")
+    if notional is None:  # §5.5: notional = size x limit
+        notional = case["orderSize"] * case["limitPrice"]
+    got = expected_slippage(case["marketSpread"], notional, case.get("vpin", 0), case.get("marketDepth"))
     _close(got, case["expected"], "expectedSlippage")
 
 
 def _report(case: dict[str, Any]) -> None:
     raw = case["input"]
     report = quality_report(FillObservation(
-        order_id=raw["orderId"], ticker=raw["ticker"], side=raw["side"], limit_price=raw["limitPrice"],
-        fill_price=raw["fillPrice"], order_size=raw["orderSize"], edge_percent=raw["edgePercent"],
-        market_spread=raw["marketSpread"], vpin=raw["vpin"], market_depth=raw.get("marketDepth"),
+        order_id=str(raw.get("orderId", "order")), ticker=str(raw.get("ticker", "T")), side=str(raw.get("side", "yes")),
+        limit_price=raw["limitPrice"], fill_price=raw["fillPrice"], order_size=raw["orderSize"],
+        edge_percent=raw.get("edgePercent", 0), market_spread=raw["marketSpread"], vpin=raw.get("vpin", 0),
+        market_depth=raw.get("marketDepth"),
     ))
     for key, value in trading_expected(case["expected"]).items():
         assert key in _REPORT_FIELDS, f"unknown expected field {key!r}"
@@ -70,9 +74,16 @@ def _report(case: dict[str, Any]) -> None:
         _close(str(actual) if isinstance(value, str) else actual, value, key)
 
 
+def _graded(r: dict[str, Any]) -> GradedExecution:
+    """A metrics row: its grade (``grade`` or ``executionGrade``) and the figures given; an absent figure is 0."""
+    grade = r.get("grade", r.get("executionGrade"))
+    assert grade is not None, f"metrics report without a grade: {r!r}"
+    return GradedExecution(ExecutionGrade(str(grade).upper()), r.get("slippageVsEdgeRatio", 0.0),
+                           r.get("realizedSlippage", 0.0), r.get("slippageRatio", 0.0))
+
+
 def _metrics(case: dict[str, Any]) -> None:
-    reports = [GradedExecution(ExecutionGrade(r["grade"]), r["slippageVsEdgeRatio"], r["realizedSlippage"],
-                               r["slippageRatio"]) for r in case["reports"]]
+    reports = [_graded(r) for r in case["reports"]]
     metrics = execution_metrics(reports)
     assert "expected" in case or "expected_summary" in case, "metrics case without expectation"
     for key, value in trading_expected(case.get("expected", {})).items():

@@ -77,11 +77,17 @@ def _position(row: Mapping[str, Any]) -> Position:
 
 
 def _per_position_drift(case: Any, _: Context) -> None:
-    d = compare("M", "YES", float(case["internalSize"]), float(case["venueSize"]))
+    d = compare(str(case.get("marketId", "M")), str(case.get("side", "YES")).upper(), float(case["internalSize"]),
+                float(case["venueSize"]))
     exp = case["expected"]
-    close(d.drift, exp["drift"], "drift")
-    close(d.drift_pct, exp["driftPct"], "driftPct")
-    assert d.severity.value == exp["severity"], f"severity {d.severity.value}, expected {exp['severity']}"
+    unknown = set(exp) - {"drift", "driftPct", "severity"}
+    assert exp and not unknown, f"no interpreter for expected drift fields {sorted(unknown) or 'none given'}"
+    if "drift" in exp:
+        close(d.drift, exp["drift"], "drift")
+    if "driftPct" in exp:
+        close(d.drift_pct, exp["driftPct"], "driftPct")
+    if "severity" in exp:
+        assert d.severity.value == exp["severity"], f"severity {d.severity.value}, expected {exp['severity']}"
 
 
 def _run_status(case: Any, _: Context) -> None:
@@ -97,12 +103,25 @@ def _run_status(case: Any, _: Context) -> None:
 
 
 def _keying(case: Any, _: Context) -> None:
-    run = reconcile([_position(p) for p in case["internal"]], [_position(p) for p in case["venue"]])
+    run = reconcile([_position(p) for p in case.get("internal", [])], [_position(p) for p in case.get("venue", [])])
     exp = case["expected"]
-    if "matched" in exp:
-        assert run.matched == exp["matched"], f"matched {run.matched}, expected {exp['matched']}"
+    # §7 run record: internal/venue counts, matched (severity none), drift count (non-none), max |driftPct|
+    counts = {"matched": run.matched, "driftCount": run.drift_count, "internalCount": run.internal_count,
+              "venueCount": run.venue_count}
+    unknown = set(exp) - set(counts) - {"status", "drifts", "maxDriftPct", "totalAbsoluteDrift", "alert"}
+    assert not unknown, f"no interpreter for expected run fields {sorted(unknown)}"
+    for key, actual in counts.items():
+        if key in exp:
+            assert actual == exp[key], f"{key} {actual}, expected {exp[key]}"
+    if "maxDriftPct" in exp:
+        close(run.max_drift_pct, exp["maxDriftPct"], "maxDriftPct")
+    if "totalAbsoluteDrift" in exp:
+        close(run.total_absolute_drift, exp["totalAbsoluteDrift"], "totalAbsoluteDrift")
     if "status" in exp:
         assert run.status.value == exp["status"], f"status {run.status}, expected {exp['status']}"
+    if "alert" in exp:
+        want = None if exp["alert"] is None else str(exp["alert"]).split()[0].lower()
+        assert run.alert_severity == want, f"alert {run.alert_severity!r}, expected {exp['alert']!r}"
     if "drifts" in exp:
         got = [d.to_dict() for d in run.drifts]
         assert len(got) == len(exp["drifts"]), f"drifts {got}, expected {exp['drifts']}"

@@ -91,10 +91,15 @@ def _signals(case: Any, _: Context) -> None:
         assert got is None, f"expected no signal, got {got}"
         return
     assert got is not None, f"expected {exp}, got no signal"
-    assert got.side == exp["side"], f"side {got.side}, expected {exp['side']}"
-    close(got.model_probability, exp["modelProbability"], "modelProbability")
-    close(got.edge, exp["edge"], "edge")
-    close(got.confidence, exp["confidence"], "confidence")
+    exp = trading_expected(exp)
+    unknown = set(exp) - {"side", "modelProbability", "edge", "confidence", "marketPrice"}
+    assert not unknown, f"no interpreter for expected signal fields {sorted(unknown)}"
+    if "side" in exp:
+        assert got.side == str(exp["side"]).upper(), f"side {got.side}, expected {exp['side']}"
+    for key, actual in (("modelProbability", got.model_probability), ("edge", got.edge),
+                        ("confidence", got.confidence), ("marketPrice", got.market_price)):
+        if key in exp:
+            close(actual, exp[key], key)
 
 
 def _sizing_facts(case: Any) -> dict[str, Any]:

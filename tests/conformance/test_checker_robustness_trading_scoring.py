@@ -1,0 +1,118 @@
+"""Trading scoring/strategy checkers (clv, account_skill, execution_quality, capital_allocation, bonding_barbell,
+weather, reconciliation, position_exits): case shapes the vector format allows are read, a right expectation
+passes, a wrong or unreadable one fails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conformance.registry import CHECKERS, Context, load_checkers
+
+load_checkers()
+TRADING = "trading.json"
+POSITION_DEFAULTS = {"category": "politics", "entryPrice": 0.5, "closingLinePrice": 0.55, "clv": 0.05,
+                     "clvValid": True, "pnl": 100, "size": 1000, "fees": 5, "ambiguityScore": 0.2}
+
+
+def run(group: str, case: Any, document: Any = None) -> None:
+    CHECKERS[(TRADING, group)].run(case, Context(TRADING, group, document or {group: {}}))
+
+
+def rejects(group: str, case: Any, match: str | None = None, document: Any = None) -> None:
+    with pytest.raises(AssertionError, match=match):
+        run(group, case, document)
+
+
+def _skill(expected: dict[str, Any], **metrics: Any) -> dict[str, Any]:
+    base = {"portfolioValue": 10000, "blowupFlags": [], "positions": "5 x default position"}
+    if "accountCreatedAt" not in metrics:
+        base["active_days"] = 200
+    return {"section": "cases", "case": {"include_clv": True, "metrics": base | metrics, "expected": expected}}
+
+
+SKILL_DOC = {"account_skill": {"position_defaults": POSITION_DEFAULTS}}
+
+
+def test_account_skill_when_only_factors_expected_then_they_are_checked() -> None:
+    run("account_skill", _skill({"factors": {"sizingDiscipline": {"score": 12}}}), SKILL_DOC)
+    rejects("account_skill", _skill({"factors": {"sizingDiscipline": {"score": 15}}}), "score", SKILL_DOC)
+    rejects("account_skill", _skill({"factors": {"sizing": {"score": 12}}}), "unknown factor", SKILL_DOC)
+    rejects("account_skill", _skill({"grade": "A"}), "cannot interpret", SKILL_DOC)
+
+
+def test_account_skill_when_last_activity_given_then_longevity_counts_to_it() -> None:
+    run("account_skill", _skill({"factors": {"longevity": {"score": 3, "activeDays": 100}}},
+                                accountCreatedAt="now-200days", lastActivityAt="now-100days"), SKILL_DOC)
+    run("account_skill", _skill({"factors": {"longevity": {"score": 5, "activeDays": 200}}},
+                                accountCreatedAt="now - 200 days"), SKILL_DOC)
+    rejects("account_skill", _skill({"factors": {"longevity": {"score": 5}}},
+                                    accountCreatedAt="now-200days", lastActivityAt="now-100days"), "score", SKILL_DOC)
+
+
+def test_reconciliation_run_record_fields_are_checked() -> None:
+    case = {"internal": [{"marketId": "A-B", "side": "YES", "size": 10}],
+            "venue": [{"marketId": "A-B", "side": "yes", "size": 10}, {"ticker": "Z", "side": "no", "size": 2}]}
+    good = {"matched": 1, "driftCount": 1, "internalCount": 1, "venueCount": 2, "maxDriftPct": 100,
+            "status": "critical_drift", "alert": "critical"}
+    run("reconciliation", ("keying", case | {"expected": good}))
+    rejects("reconciliation", ("keying", case | {"expected": {"driftCount": 2}}), "driftCount")
+    rejects("reconciliation", ("keying", case | {"expected": {"maxDriftPct": 50}}), "maxDriftPct")
+    rejects("reconciliation", ("keying", case | {"expected": {"alert": None}}), "alert")
+    rejects("reconciliation", ("keying", case | {"expected": {"orphans": 1}}), "no interpreter")
+    drift = {"internalSize": 100, "venueSize": 98}
+    run("reconciliation", ("per_position_drift", drift | {"expected": {"severity": "major"}}))
+    rejects("reconciliation", ("per_position_drift", drift | {"expected": {"severity": "minor"}}), "severity")
+    rejects("reconciliation", ("per_position_drift", drift | {"expected": {"level": "major"}}), "no interpreter")
+
+
+def test_position_exit_when_unknown_expected_field_then_fails() -> None:
+    case = {"entryPrice": 50, "currentPrice": 48.5, "holdingHours": 1, "size": 10}
+    run("position_exits", ("cases", case | {"expected": {"exitReason": "STOP_LOSS_HIT", "exitPrice": 48.5}}))
+    rejects("position_exits", ("cases", case | {"expected": {"exitReason": "STOP_LOSS_HIT", "fees": 0}}),
+            "no interpreter")
+    rejects("position_exits", ("cases", case | {"expected": {"exitReason": "STOP_LOSS_HIT", "realizedPnL": 15}}),
+            "realizedPnL")
+
+
+def test_execution_quality_when_rows_are_partial_then_read_with_defaults() -> None:
+    metrics = {"reports": [{"executionGrade": "good", "slippageVsEdgeRatio": 0.6}, {"grade": "POOR"}],
+               "expected": {"goodCount": 1, "poorCount": 1, "killSwitchCount": 1, "averageGradeScore": 2}}
+    run("execution_quality", {"section": "metrics", "case": metrics})
+    rejects("execution_quality", {"section": "metrics", "case": metrics | {"expected": {"goodCount": 2}}}, "goodCount")
+    rejects("execution_quality", {"section": "metrics", "case": {"reports": [{"slippageRatio": 1}], "expected": {}}},
+            "without a grade")
+    sized = {"marketSpread": 4, "orderSize": 10, "limitPrice": 50, "vpin": 0.3, "marketDepth": 10000}
+    run("execution_quality", {"section": "expected_slippage", "case": sized | {"expected": 1.1825}})
+    rejects("execution_quality", {"section": "expected_slippage", "case": sized | {"expected": 1.2}}, "expected")
+
+
+def test_clv_compute_when_class_not_given_then_inferred_from_category() -> None:
+    case = {"side": "yes", "entryPrice": 0.4, "closingLinePrice": 0.5, "category": "NBA", "tags": ["game"]}
+    run("clv", {"section": "compute", "case": case | {"expected": {"closingLineMethod": "last-trade", "clv": 0.1}}})
+    rejects("clv", {"section": "compute", "case": case | {"expected": {"closingLineMethod": "T-60min"}}}, "Method")
+
+
+def test_bonding_allocation_when_candidates_written_out_then_they_are_the_rows() -> None:
+    bonds = [{"marketId": f"b{i}", "probability": 0.95} for i in range(5)]
+    tails = [{"marketId": "t1", "probability": 0.05, "description": "War in X?"},
+             {"marketId": "t2", "probability": 0.1, "tailType": "regime_tail"}]
+    case = {"capital": 10000, "bond_candidates": bonds, "tail_candidates": tails}
+    good = {"tailPositions": [["t1", "event_hedge", 400], ["t2", "regime_tail", 400]], "isValid": True,
+            "expectedReturn": {"tailReturn": 0.1 * 400 * 20 - 360 + 0.1 * 400 * 10 - 360}}
+    run("bonding_barbell", ("allocations", case | {"expected": good}))
+    rejects("bonding_barbell", ("allocations", case | {"expected": {"isValid": False}}), "isValid")
+    rejects("bonding_barbell", ("allocations", case | {"expected": {"expectedReturn": {"sharpe": 1}}}),
+            "no interpreter")
+
+
+def test_weather_signal_and_capital_validation_when_unknown_field_then_fail() -> None:
+    signal = {"forecast": {"mean": 70, "stdDev": 5, "sampleSize": 30},
+              "market": {"threshold": 60, "operator": "above", "marketPrice": 0.7}, "minEdge": 0.05}
+    run("weather", ("signals", signal | {"expected": {"side": "YES", "confidence": 1}}))
+    rejects("weather", ("signals", signal | {"expected": {"side": "YES", "size": 15}}), "no interpreter")
+    rejects("weather", ("signals", signal | {"expected": {"side": "NO"}}), "side")
+    check = {"strategy": "bonding", "proposedSize": 26, "currentCapital": 500}
+    run("capital_allocation", ("validate", check | {"expected": False}))
+    rejects("capital_allocation", ("validate", check | {"expected": {"valid": False, "code": "x"}}), "no interpreter")
