@@ -166,12 +166,31 @@ def dedupe_key(body: dict[str, Any], raw: bytes) -> str:
     if isinstance(event_id, str | int) and not isinstance(event_id, bool) and str(event_id):
         return f"id:{event_id}"
     payload = body.get("payload") or {}
+    if body["event_type"] == "fill" and isinstance(payload, dict):
+        return _fill_key(payload)
     if isinstance(payload, dict) and payload.get("orderId") is not None:
         count = relayed_events.dedupe_count(payload) if body["event_type"] == "order_update" \
             else payload.get("filledCount")
         parts = [body["event_type"], payload.get("orderId"), payload.get("status"), count]
         return "order:" + json.dumps(parts, separators=(",", ":"), sort_keys=True)
     return "body:" + hashlib.sha256(raw).hexdigest()
+
+
+def _fill_key(payload: dict[str, Any]) -> str:
+    """A fill by Kalshi's trade (or fill) id when it names one; else by what it says: order, market, side, size
+    and price as read (``fillSize: 5`` and ``count_fp: "5.00"`` are one fill) and its time. §1.6's order key
+    would make every fill of an order after the first a duplicate: a fill carries no status or filledCount
+    (ADR 0332 addendum)."""
+    for name in ("trade_id", "fill_id", "tradeId", "fillId"):
+        value = payload.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return f"fill:id:{value}"
+    size, price = relayed_events.read_fill(payload)
+    side = payload.get("side")
+    parts = [payload.get("orderId"), payload.get("marketId"), side.strip().lower() if isinstance(side, str) else side,
+             format(size.normalize(), "f"), format(price.normalize(), "f"),
+             next((payload[t] for t in ("timestamp", "created_time", "ts") if payload.get(t) is not None), None)]
+    return "fill:" + json.dumps(parts, separators=(",", ":"), default=str)
 
 
 def _record(container: Container, key: str, event_type: str, evidence_hash: str, body: dict[str, Any],

@@ -337,3 +337,22 @@ def test_order_update_when_fill_count_is_fractional_then_kept_refused_and_nothin
     assert process_inbox(system.container) == {"filled": 1}
     order = system.container.orders.find(order_id)
     assert order is not None and (order.state.value, order.filled_size) == ("FILLED", 40)
+
+
+def test_fill_when_two_fills_of_one_order_carry_no_event_id_then_both_are_kept_and_a_replay_is_a_duplicate(
+        system: System):
+    """§1.6's key (event_type, orderId, status, filledCount) names an order update; a fill has neither status
+    nor filledCount, so by it every fill of an order after the first was answered "duplicate" and lost. A fill
+    is keyed by its trade id when it has one, else by what it says (market, side, size, price, time)."""
+    base = {"orderId": "o-7", "marketId": "KX-7", "side": "yes", "fillPrice": 41}
+    first = _relay(system, {"event_type": "fill", "payload": {**base, "fillSize": 5, "timestamp": 100}})
+    second = _relay(system, {"event_type": "fill", "payload": {**base, "fillSize": 5, "timestamp": 160}})
+    replay = _relay(system, {"event_type": "fill", "payload": {**base, "fillSize": 5, "timestamp": 160}})
+    same_in_fixed_point = _relay(system, {"event_type": "fill", "payload": {
+        **{k: v for k, v in base.items() if k != "fillPrice"}, "count_fp": "5.00", "yes_price_dollars": "0.4100",
+        "timestamp": 160}})
+    traded = [_relay(system, {"event_type": "fill", "payload": {**base, "fillSize": 5, "timestamp": 200,
+                                                                "trade_id": tid}}) for tid in ("t-1", "t-2", "t-1")]
+    assert [r["duplicate"] for r in (first, second, replay, same_in_fixed_point)] == [False, False, True, True]
+    assert [r["duplicate"] for r in traded] == [False, False, True]
+    assert _stored(system)[0] == 4
