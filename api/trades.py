@@ -21,6 +21,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from paulp.api.errors import ApiError
+from paulp.domain.venue_orders import status_key
 
 log = logging.getLogger("paulp.api.trades")
 
@@ -78,8 +79,9 @@ _FILTER_COLUMNS = ("strategy", "ticker", "status", "execution_mode")
 
 
 def _filter_values(f: TradeFilters) -> tuple[tuple[str, ...], list[Any]]:
-    pairs = [(c, v) for c, v in zip(_FILTER_COLUMNS, (f.strategy, f.ticker, f.status.lower() if f.status else None,
-                                                      f.mode), strict=True) if v is not None]
+    status = status_key(f.status) if f.status else None  # as the view keys it: either spelling (ADR 0336)
+    pairs = [(c, v) for c, v in zip(_FILTER_COLUMNS, (f.strategy, f.ticker, status, f.mode), strict=True)
+             if v is not None]
     return tuple(c for c, _ in pairs), [v for _, v in pairs]
 
 

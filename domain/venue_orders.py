@@ -42,6 +42,17 @@ def as_record(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {"raw": value}
 
 
+# Kalshi's spellings of two statuses we write ourselves (trading §1.6/§9: ``filled`` | ``cancelled``), read as ours
+# wherever a status is compared (the trade view's filter column, ``GET /admin/trades?status=``; ADR 0336).
+STATUS_SYNONYMS = {"canceled": "cancelled", "executed": "filled"}
+
+
+def status_key(status: str) -> str:
+    """What a status is compared by: lower-cased (§1.3: case-insensitive), one spelling per status."""
+    lowered = status.lower()
+    return STATUS_SYNONYMS.get(lowered, lowered)
+
+
 def record_order_id(record: dict[str, Any]) -> str:
     """The key of a venue record: its ``order_id`` (a string, or a venue's numeric id as text); a record
     without one is still history the venue reported, keyed by a hash of its content so that the same report

@@ -11,7 +11,7 @@ from typing import Any
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
-from paulp.domain.venue_orders import VenueOrder
+from paulp.domain.venue_orders import VenueOrder, status_key
 
 STRATEGY_FIELD = {"kalshi": "source_strategy", "ibkr": "hedge_strategy"}
 TABLE = {"kalshi": "kalshi_orders", "ibkr": "ibkr_orders"}
@@ -45,21 +45,15 @@ def parse_created(value: Any) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def _text(value: Any, transform: str) -> str | None:
-    if not isinstance(value, str):
-        return None
-    return value.lower() if transform == "lower" else value.upper()
-
-
 def columns(venue: str, record: dict[str, Any]) -> dict[str, Any]:
     strategy = record.get(STRATEGY_FIELD[venue])
-    ticker = record.get("ticker")
+    ticker, status, mode = record.get("ticker"), record.get("status"), record.get("execution_mode")
     return {
         "record": Jsonb(record),
         "strategy": strategy if isinstance(strategy, str) else None,
         "ticker": ticker if isinstance(ticker, str) else None,
-        "status": _text(record.get("status"), "lower"),
-        "execution_mode": _text(record.get("execution_mode"), "upper"),
+        "status": status_key(status) if isinstance(status, str) else None,  # the record keeps it as written
+        "execution_mode": mode.upper() if isinstance(mode, str) else None,
         "created_at": parse_created(record.get("created_at")),
     }
 
