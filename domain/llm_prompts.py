@@ -77,7 +77,21 @@ def load_prompt(run_type: str) -> PromptTemplate:
 
 
 def _text(value: object) -> str:
-    return "" if value is None else str(value)
+    """A value as the source's ``String(v)`` writes it (JSON-shaped values): true/false, 1 not 1.0, a,b for lists."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    if isinstance(value, list | tuple):
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def _truthy(value: object) -> bool:
+    """JavaScript truthiness: an empty list or object is truthy; None, false, 0 and "" are not."""
+    return True if isinstance(value, list | tuple | dict) else bool(value)
 
 
 def _keep_block(match: re.Match[str]) -> str:
@@ -95,5 +109,5 @@ def render(template: str, variables: Mapping[str, object]) -> str:
         out = out.replace("{{" + name + "}}", _text(value))
     for name, value in variables.items():
         block = re.compile(r"\{\{#if " + re.escape(name) + r"\}\}(.*?)\{\{/if\}\}", re.DOTALL)
-        out = block.sub(_keep_block if value else _drop_block, out)
+        out = block.sub(_keep_block if _truthy(value) else _drop_block, out)
     return out

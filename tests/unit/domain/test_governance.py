@@ -80,6 +80,16 @@ def test_render_when_value_has_dollar_patterns_then_substituted_literally() -> N
     assert render("{{a}}", {"a": "$& $1"}) == "$& $1"
 
 
+@pytest.mark.parametrize(("value", "text", "kept"), [
+    (True, "true", True), (False, "false", False), (1.0, "1", True), (0, "0", False), (2.5, "2.5", True),
+    ([], "", True), (["a", None, 3], "a,,3", True), (None, "", False), ("", "", False),
+])
+def test_render_when_value_is_not_a_string_then_text_and_truthiness_as_the_source(value: object, text: str,
+                                                                                  kept: bool) -> None:
+    # §8.2 "values converted to text when substituted": the source's String(v) and JavaScript truthiness.
+    assert render("v={{v}}{{#if v}}!{{/if}}", {"v": value}) == "v=" + text + ("!" if kept else "")
+
+
 def test_prompts_when_hashed_then_distinct_and_versioned() -> None:
     hashes = {p.hash for p in PROMPTS.values()}
     assert len(hashes) == 4 and all(p.version == "1.0.0" for p in PROMPTS.values())
