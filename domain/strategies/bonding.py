@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from paulp.domain.errors import DomainError
@@ -145,14 +146,23 @@ def herfindahl(amounts: Sequence[float]) -> float:
     return sum((a / total) ** 2 for a in amounts)
 
 
-def _fill(bucket: float, cap_pct: float, count: int) -> list[float]:
-    """Give each item min(remaining, cap) until the bucket is spent; leftover stays undeployed."""
-    cap, remaining, out = bucket * cap_pct / 100, bucket, []
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+def _bucket(capital: float, pct: float) -> Decimal:
+    return _dec(capital) * _dec(pct) / 100
+
+
+def _fill(bucket: Decimal, cap_pct: float, count: int) -> list[float]:
+    """Give each item min(remaining, cap) until the bucket is spent; leftover stays undeployed. Counted in
+    decimal: in binary 899.1 - 5 x 179.82 leaves 5.7e-14, which would open a sixth position (ADR 0343)."""
+    cap, remaining, out = bucket * _dec(cap_pct) / 100, bucket, []
     for _ in range(count):
         if remaining <= 0:
             break
         amount = min(remaining, cap)
-        out.append(amount)
+        out.append(float(amount))
         remaining -= amount
     return out
 
@@ -162,13 +172,13 @@ def allocate(
 ) -> BarbellAllocation:
     if capital < 0:
         raise InvalidBarbellConfig(f"capital must not be negative: {capital}")
-    bond_bucket = capital * config.bond_pct / 100
-    tail_bucket = capital * config.tail_pct / 100
-    bond_amounts = _fill(bond_bucket, config.max_single_bond_pct, len(bonds))
+    bond_exact, tail_exact = _bucket(capital, config.bond_pct), _bucket(capital, config.tail_pct)
+    bond_bucket, tail_bucket = float(bond_exact), float(tail_exact)
+    bond_amounts = _fill(bond_exact, config.max_single_bond_pct, len(bonds))
     bond_positions = tuple(BondPosition(b, a) for b, a in zip(bonds, bond_amounts, strict=False))
     ordered = [t for t in tails if t.tail_type is TailType.EVENT_HEDGE]
     ordered += [t for t in tails if t.tail_type is not TailType.EVENT_HEDGE]
-    tail_amounts = _fill(tail_bucket, config.max_single_tail_pct, len(ordered))
+    tail_amounts = _fill(tail_exact, config.max_single_tail_pct, len(ordered))
     tail_positions = tuple(TailPosition(t, a) for t, a in zip(ordered, tail_amounts, strict=False))
     hhi = herfindahl([p.allocation for p in bond_positions] + [p.allocation for p in tail_positions])
     hedged = sum(p.allocation for p in tail_positions if p.tail.tail_type is TailType.EVENT_HEDGE)

@@ -118,3 +118,16 @@ def test_candidates_when_catalogue_mixed_then_bonds_and_themed_tails_selected() 
     assert [b.market_id for b in bond_candidates(catalogue)] == ["bond"]
     [tail] = tail_candidates(catalogue)
     assert (tail.market_id, tail.tail_type, tail.payoff_multiple) == ("tail", TailType.EVENT_HEDGE, 25.0)
+
+
+@pytest.mark.parametrize("capital", [999, 1, 7, 307])
+def test_allocate_when_bucket_spent_in_binary_leaves_a_crumb_then_no_extra_position(capital: float) -> None:
+    # 899.1 - 5 x 179.82 is 5.7e-14 in binary, not 0: §6.1 "until exhausted" lists five bonds, never a sixth
+    # holding a crumb (ADR 0343)
+    bonds = [Bond(f"b{i}", 0.95, bond_yield(0.95)) for i in range(7)]
+    tails = [Tail(f"t{i}", 0.05, TailType.EVENT_HEDGE, 20.0) for i in range(4)]
+    alloc = allocate(capital, bonds, tails)
+    assert len(alloc.bond_positions) == 5 and len(alloc.tail_positions) == 3
+    assert sum(p.allocation for p in alloc.bond_positions) == pytest.approx(capital * 0.9)
+    tail_amounts = [p.allocation for p in alloc.tail_positions]
+    assert tail_amounts == pytest.approx([capital * 0.04, capital * 0.04, capital * 0.02])
