@@ -470,3 +470,64 @@ def test_deterministic_order_id_when_parts_fit_no_order_then_id_alone_is_checked
         parts: list[Any], expected_id: str) -> None:
     run(TRADING, "deterministic_ids", {"prefix": "order", "parts": parts, "expected_id": expected_id})
     rejects(TRADING, "deterministic_ids", {"prefix": "order", "parts": parts, "expected_id": "order-0000000000000000"})
+
+
+# ---------------------------------------------------------------- order_lifecycle cancel, sizing, refused steps
+
+def test_cancel_when_error_contains_given_then_it_is_compared_and_unknown_keys_fail() -> None:
+    terminal = {"state": "FILLED",
+                "expected": {"outcome": "refused", "error_contains": "Order is in terminal state: FILLED"}}
+    run(TRADING, "order_lifecycle", lifecycle("cancel_command", terminal))
+    rejects(TRADING, "order_lifecycle", lifecycle("cancel_command", {
+        "state": "FILLED", "expected": {"outcome": "refused", "error_contains": "not cancellable"}}), "lacks")
+    rejects(TRADING, "order_lifecycle", lifecycle("cancel_command", {
+        "state": "PENDING", "expected": {"outcome": "accepted", "final_state": "CANCELLED", "cancelledAt": "now"}}),
+        "cannot interpret")
+
+
+@pytest.mark.parametrize("case", [
+    {"targetSizeUSD": 50, "marketPrice": 0.55, "expected_maxPriceCents": 55, "expected_requestedSize": 90},
+    {"targetSizeUSD": 0.5, "marketPrice": 0.6, "expected_requestedSize": 0, "expected_outcome": "signal dropped"},
+    {"targetSizeUSD": 90, "maxPriceCents": 95, "expected_requestedSize": 94},
+])
+def test_signal_sizing_when_price_given_as_market_price_or_cents_then_both_expectations_checked(
+        case: dict[str, Any]) -> None:
+    run(TRADING, "order_lifecycle", lifecycle("signal_to_order_sizing", case))
+    rejects(TRADING, "order_lifecycle", lifecycle("signal_to_order_sizing", {
+        **case, "expected_requestedSize": case["expected_requestedSize"] + 1}))
+
+
+def test_signal_sizing_when_unreadable_then_fails() -> None:
+    rejects(TRADING, "order_lifecycle", lifecycle("signal_to_order_sizing", {
+        "targetSizeUSD": 50, "marketPrice": 0.55, "expected_maxPriceCents": 54}), "maxPrice")
+    rejects(TRADING, "order_lifecycle", lifecycle("signal_to_order_sizing", {
+        "targetSizeUSD": 50, "limitPrice": 55, "expected_requestedSize": 90}), "cannot interpret")
+
+
+def test_step_refusal_when_transition_written_as_object_then_compared() -> None:
+    step = {"input": {"start_state": "PENDING", "fills": [[10, 50]]}, "expected": {"outcome": "refused"}}
+    run(TRADING, "order_lifecycle", lifecycle("step_commands", {**step, "expected": {
+        "outcome": "refused", "refused_transition": {"from": "PENDING", "to": "FILLED"}}}))
+    rejects(TRADING, "order_lifecycle", lifecycle("step_commands", {**step, "expected": {
+        "outcome": "refused", "refused_transition": {"from": "PENDING", "to": "PARTIAL_FILL"}}}), "refused")
+
+
+# ---------------------------------------------------------------- circuit_breaker adjusted limits, kelly inputs
+
+def test_adjusted_limits_when_unscaled_limits_listed_too_then_each_compared() -> None:
+    run(TRADING, "circuit_breaker", ("adjusted_limits", ("CAUTION", {
+        "maxPositionPct": 2.5, "maxMarketExposurePct": 15,
+        "allowedEquivalenceGrades": ["identical", "near_equivalent"]})))
+    rejects(TRADING, "circuit_breaker", ("adjusted_limits", ("CAUTION", {"maxMarketExposurePct": 7.5})))
+    rejects(TRADING, "circuit_breaker", ("adjusted_limits", ("RECOVERY", {"maxPositionSize": 3.75})),
+            "cannot interpret")
+
+
+def test_kelly_sizing_when_assumed_cv_given_in_input_then_used_and_unknown_input_fails() -> None:
+    case = {"input": {"fairProbability": 0.55, "marketPrice": 0.5, "side": "YES", "bankroll": 1000,
+                      "maxPositionPct": 100, "assumedCV": 0.25},
+            "expected": {"confidenceAdjustment": 1 / 1.0625, "adjustedFraction": 0.1 / 1.0625}}
+    run(TRADING, "kelly", ("sizing", case))
+    rejects(TRADING, "kelly", ("sizing", {**case, "input": {**case["input"], "assumedCV": 0.3}}))
+    rejects(TRADING, "kelly", ("sizing", {**case, "input": {**case["input"], "kellyMultiplier": 0.25}}),
+            "cannot interpret")

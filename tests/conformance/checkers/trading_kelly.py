@@ -100,7 +100,10 @@ def _sizing(case: Mapping[str, Any]) -> None:
     inp, mc = case["input"], case.get("monte_carlo", {})
     unknown_mc = set(mc) - {"simulations", "assumedCV", "returns", "historicalReturns"}
     assert not unknown_mc, f"monte_carlo keys this checker cannot interpret: {unknown_mc}"
-    returns = mc.get("returns", mc.get("historicalReturns", inp.get("historicalReturns")))
+    unknown_in = set(inp) - {"fairProbability", "marketPrice", "side", "bankroll", "maxPositionPct",
+                             "historicalReturns", "returns", "assumedCV"}
+    assert not unknown_in, f"input keys this checker cannot interpret: {unknown_in}"
+    returns = mc.get("returns", mc.get("historicalReturns", inp.get("historicalReturns", inp.get("returns"))))
     result = kelly_size(
         inp["fairProbability"],
         inp["marketPrice"],
@@ -108,7 +111,7 @@ def _sizing(case: Mapping[str, Any]) -> None:
         inp["bankroll"],
         inp.get("maxPositionPct", 5),
         returns=returns,
-        assumed_cv=mc.get("assumedCV", DEFAULT_CV),
+        assumed_cv=mc.get("assumedCV", inp.get("assumedCV", DEFAULT_CV)),
     )
     expected = trading_expected(case["expected"])
     unknown = set(expected) - set(SIZING_FIELDS)

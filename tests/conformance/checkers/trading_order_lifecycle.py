@@ -242,8 +242,10 @@ def _step(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         except OrderError as e:
             assert exp.get("error_contains", "") in str(e), f"error {e!s} lacks {exp.get('error_contains')!r}"
             refused = exp.get("refused_transition")
-            if refused:
+            if refused:  # "FROM->TO", or {"from": .., "to": ..} as raw sequences write it
                 assert isinstance(e, InvalidOrderTransition), f"{type(e).__name__}: {e}"
+                if isinstance(refused, Mapping):
+                    refused = f"{refused['from']}->{refused['to']}"
                 assert f"{e.source}->{e.target}" == refused, f"refused {e.source}->{e.target}"
             assert order.state == S(inp["start_state"]) and not order.collect_events(), "refusal left events"
             return
@@ -281,9 +283,14 @@ def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     _close(order.last_error, exp.get("lastError"), "lastError")
 
 
+_CANCEL_EXPECTED = frozenset({"outcome", "final_state", "closedAt_set", "reason", "error_contains"})
+
+
 def _cancel(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     order = place(_defaults(group), case["state"])
     exp = case["expected"]
+    unknown = set(exp) - _CANCEL_EXPECTED
+    assert not unknown, f"cancel expectations this checker cannot interpret: {sorted(unknown)}"
     if exp["outcome"] == "accepted":
         assert order.cancel(NOW) is True
         assert order.state == S(exp["final_state"])
@@ -294,6 +301,7 @@ def _cancel(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         order.cancel(NOW)
     except OrderError as e:
         assert exp.get("reason", "").lower() in str(e).lower(), f"{e!s} lacks {exp.get('reason')!r}"
+        assert exp.get("error_contains", "") in str(e), f"{e!s} lacks {exp.get('error_contains')!r}"
         assert order.state == S(case["state"]) and not order.collect_events()
         return
     raise AssertionError(f"cancel accepted from {case['state']}")
@@ -350,16 +358,35 @@ def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         raise AssertionError(f"idempotency case not interpretable: {case!r}")
 
 
+_SIZING_KEYS = frozenset({"name", "note", "targetSizeUSD", "maxPriceCents", "marketPrice", "expected_requestedSize",
+                          "expected_maxPriceCents", "expected_outcome"})
+
+
 def _sizing(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
-    if "targetSizeUSD" in case:
-        size = requested_size_from_target(case["targetSizeUSD"], case["maxPriceCents"])
-        assert size == case["expected_requestedSize"], size
-        if "expected_outcome" in case:
-            assert case["expected_outcome"] == "signal dropped" and size == 0
-    elif "marketPrice" in case:
-        assert max_price_from_market_price(case["marketPrice"]) == case["expected_maxPriceCents"]
+    """§1.7: maxPrice = round(marketPrice x 100); requestedSize = floor(targetSizeUSD / (maxPrice/100)), 0 drops
+    the signal. A case may give the price in cents, or as a market price the order's maxPrice comes from."""
+    unknown = set(case) - _SIZING_KEYS
+    assert not unknown, f"sizing case fields this checker cannot interpret: {sorted(unknown)}"
+    expectations = {"expected_requestedSize", "expected_maxPriceCents", "expected_outcome"} & set(case)
+    assert expectations, f"sizing case states no expectation: {case!r}"
+    max_price = case.get("maxPriceCents")
+    if "marketPrice" in case:
+        derived = max_price_from_market_price(case["marketPrice"])
+        if "expected_maxPriceCents" in case:
+            assert derived == case["expected_maxPriceCents"], f"maxPrice {derived}"
+        max_price = derived if max_price is None else max_price
     else:
-        raise AssertionError(f"sizing case not interpretable: {case!r}")
+        assert "expected_maxPriceCents" not in case, f"no market price to derive maxPrice from: {case!r}"
+    if "targetSizeUSD" in case:
+        assert max_price is not None, f"sizing case without a price: {case!r}"
+        size = requested_size_from_target(case["targetSizeUSD"], max_price)
+        if "expected_requestedSize" in case:
+            assert size == case["expected_requestedSize"], size
+        if "expected_outcome" in case:
+            assert case["expected_outcome"] == "signal dropped", f"outcome not interpretable: {case!r}"
+            assert size == 0, f"signal kept with {size} contracts"
+    else:
+        assert not {"expected_requestedSize", "expected_outcome"} & set(case), f"no USD target: {case!r}"
 
 
 def _step_defaults(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
