@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from paulp.domain.errors import DomainError
+from paulp.domain.prices import fixed
 from paulp.domain.routing import BudgetCategory, ErrorCode, RouteClass, cost_usd, default_model
 
 MIX_TOLERANCE = 1e-4
@@ -124,7 +125,7 @@ class BudgetProjection:
 def _check_mix(name: str, mix: Mapping[Any, float]) -> None:
     total = sum(mix.values())
     if abs(total - 1) > MIX_TOLERANCE:
-        raise InvalidBudgetAssumptions(f"{name} must sum to 1 (got {total:.4f})")
+        raise InvalidBudgetAssumptions(f"{name} must sum to 1 (got {fixed(total, 4)})")  # toFixed(4): ties up
 
 
 def derive_budget(a: BudgetAssumptions = DEFAULT_ASSUMPTIONS) -> BudgetProjection:

@@ -134,3 +134,10 @@ def test_budget_derivation_when_assumptions_object_then_it_replaces_the_defaults
     total = 54.81 + 0.403704 + 0.28224 + 0.19488
     run(case("budget_derivation", inp, {"dailyTotal": total, "relTolerance": 1e-9}))
     rejects(case("budget_derivation", inp, {"dailyTotal": 75.1826124, "relTolerance": 1e-9}), "dailyTotal")
+
+
+def test_budget_derivation_when_sum_is_a_tie_then_the_message_is_read_with_to_fixed() -> None:
+    inp = {"assumptions": "DEFAULT", "override": {"categoryMix.research_scoring": 0.5,
+                                                  "categoryMix.governance_audit": 0.03125}}
+    run(case("budget_derivation", inp, {"error": True, "errorMentions": "categoryMix", "sum": 1.03125}))
+    rejects(case("budget_derivation", inp, {"error": True, "sum": 1.0312}))

@@ -46,6 +46,14 @@ def test_derive_when_category_mix_off_then_error_names_mix_and_sum() -> None:
         derive_budget(bad)
 
 
+def test_derive_when_mix_sum_ends_on_a_half_then_message_rounds_it_up() -> None:
+    # 0.5 + 0.25 + 0.25 + 0.03125 = 1.03125 exactly: the source's toFixed(4) writes 1.0313 (a tie goes up).
+    bad = DEFAULT_ASSUMPTIONS.with_overrides({"categoryMix.research_scoring": 0.5,
+                                              "categoryMix.governance_audit": 0.03125})
+    with pytest.raises(InvalidBudgetAssumptions, match=r"categoryMix.*1\.0313\b"):
+        derive_budget(bad)
+
+
 def test_period_keys_when_last_millisecond_of_year_then_same_day_and_month() -> None:
     at = datetime(2026, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
     assert (daily_period_key(at), monthly_period_key(at)) == ("2026-12-31", "2026-12-01")
