@@ -6,6 +6,7 @@ here, so no stored topic names this module.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -101,7 +102,10 @@ def parse_state(value: str) -> BreakerState:
 def portfolio_alerts(total_value: float, daily_pnl: float, max_drawdown: float) -> list[Alert]:
     """Daily-loss and drawdown alerts of a portfolio update (§2.3)."""
     alerts: list[Alert] = []
-    daily_loss_pct = max(0.0, -daily_pnl) / total_value * 100 if total_value > 0 else 0.0
+    loss = max(0.0, -daily_pnl)
+    # A loss against no positive portfolio value is unbounded (the spec's formula gives +inf), never 0 %: the alert
+    # fails closed, as I5 does (ADRs 0121, 0340).
+    daily_loss_pct = loss / total_value * 100 if total_value > 0 else (math.inf if loss > 0 else 0.0)
     if daily_loss_pct >= DAILY_LOSS_ALERT_PCT:
         sev = "critical" if daily_loss_pct >= DAILY_LOSS_CRITICAL_PCT else "warning"
         alerts.append(Alert("DAILY_LOSS_ALERT", sev))

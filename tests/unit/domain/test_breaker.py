@@ -121,6 +121,25 @@ def test_portfolio_valued_when_daily_loss_and_drawdown_both_critical_then_two_st
     assert b.portfolio_alert_levels == {"DAILY_LOSS_ALERT": "critical", "DRAWDOWN_ALERT": "critical"}
 
 
+@pytest.mark.parametrize("total_value", [0.0, -100.0])
+def test_portfolio_update_when_loss_against_no_portfolio_value_then_daily_loss_is_critical(total_value: float):
+    # §2.3: dailyLoss% = max(0, -dailyPnL) / totalValue x 100; a loss over no value is unbounded (+inf >= 3),
+    # never 0 % (fail closed, as I5 fails without a positive portfolio value, ADR 0121)
+    b = CircuitBreaker(scope="t")
+    b.portfolio_update(total_value, -5.0, 0.0, [], T0)
+    alerts = [(e.code, e.severity) for e in b.collect_events() if isinstance(e, CircuitBreaker.AlertRaised)]
+    assert alerts == [("DAILY_LOSS_ALERT", "critical")]
+    assert b.state is BreakerState.CAUTION
+
+
+def test_portfolio_update_when_no_loss_and_no_portfolio_value_then_no_alert():
+    b = CircuitBreaker(scope="t")
+    b.portfolio_update(0.0, 0.0, 0.0, [], T0)
+    b.portfolio_update(0.0, 25.0, 0.0, [], T0)
+    assert not [e for e in b.collect_events() if isinstance(e, CircuitBreaker.AlertRaised)]
+    assert b.state is BreakerState.NORMAL
+
+
 def _book(*positions: tuple[str, float, float]) -> list[dict[str, object]]:
     return [{"marketId": m, "size": size, "currentPrice": price} for m, size, price in positions]
 
