@@ -343,22 +343,25 @@ def jobs_runs(
 
 @orders_app.command("show")
 def orders_show(order_id: str) -> None:
-    """An order's full history, read from its events (not from a view)."""
+    """An order's full history, read from its events (not from a view), then where they leave it: its state and
+    last error now (a resolved error is in the history, not the last error; ADR 0335)."""
     from paulp.api.wiring import build
 
     with services() as (settings, svc):
         container = build(settings, svc.database_url, svc.nats_url)
         try:
             events = container.orders.history(order_id)
+            order = container.orders.find(order_id)
         finally:
             container.close()
-    if not events:
+    if not events or order is None:
         raise fail(f"no order {order_id!r}", 1)
     table = Table("version", "event", "detail")
     for e in events:
         detail = {k: v for k, v in e.__dict__.items() if k not in ("originator_id", "originator_version", "timestamp")}
         table.add_row(str(e.originator_version), type(e).__qualname__, json.dumps(detail, default=str)[:160])
     console.print(table)
+    console.print(f"state {order.state.value}; last error: {order.last_error or 'none'}", markup=False)
 
 
 @audit_app.command("anchor")

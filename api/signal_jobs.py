@@ -430,4 +430,7 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
                 report["rejected"].append(order_id)
             elif state == OrderState.RISK_CHECK:  # the governor did not answer: the order timers retry (ADR 0319)
                 report["errors"].append({"orderId": order_id, "error": outcome.last_error or "risk check not answered"})
+            elif state == OrderState.RISK_APPROVED:  # its re-check was not answered: the next run asks (ADR 0334)
+                report["errors"].append({"orderId": order_id,
+                                         "error": outcome.last_error or "risk re-check not answered"})
     return {**report, "durationMs": _ms(started)}

@@ -94,6 +94,7 @@ class OrderRecord(Aggregate):
         self.reconciliation_result: ReconciliationResult | None = None
         self.evidence_hashes: list[str] = []
         self.last_error: str | None = None
+        self.unanswered_risk_checks = 0  # questions the governor did not answer since its last answer (ADR 0334)
         self.retry_count = 0
         self.queued_at: datetime | None = None
         self.cancel_requested_at: datetime | None = None
@@ -213,10 +214,39 @@ class OrderRecord(Aggregate):
     def _error_recorded(self, message: str | None, at: datetime) -> None:
         self.last_error = message
 
-    @event("Retried")
+    class RiskCheckUnanswered(Aggregate.Event):
+        """The governor was asked about the order and did not answer (it raised): no answer, not an error."""
+
+        message: str
+        at: datetime
+
+    @event(RiskCheckUnanswered)
+    def _risk_check_unanswered(self, message: str, at: datetime) -> None:
+        self.last_error = message
+        self.unanswered_risk_checks += 1
+
+    class ErrorResolved(Aggregate.Event):
+        """A later event answered the standing ``error`` (kept here and in its own event): it is no longer the
+        order's last error."""
+
+        error: str | None
+        resolution: str
+        at: datetime
+
+    @event(ErrorResolved)
+    def _error_resolved(self, error: str | None, resolution: str, at: datetime) -> None:
+        self.last_error = None
+        self.unanswered_risk_checks = 0
+
+    class Retried(Aggregate.Event):  # declared (not named) because the orders view clears its last error on it
+        retry_count: int
+        at: datetime
+
+    @event(Retried)
     def _retried(self, retry_count: int, at: datetime) -> None:
         self.retry_count = retry_count
         self.last_error = None
+        self.unanswered_risk_checks = 0  # back to PENDING: the next risk question is a new one
 
     @event("EvidenceAttached")
     def _evidence_attached(self, evidence_hash: str) -> None:

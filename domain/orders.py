@@ -20,6 +20,7 @@ from paulp.domain.order_states import (
     is_transition_allowed,
 )
 from paulp.domain.order_values import (
+    DEFAULT_POLICY,
     ExecutionResult,
     ExecutionStatus,
     InvalidEvidenceHash,
@@ -42,6 +43,8 @@ VALID_SIDES = ("YES", "NO")
 DEFAULT_MAX_RETRIES = 3
 PAPER_FILL_MISSING = "Paper fill payload missing"
 REPLACEABLE_STATES = frozenset({S.CANCELLED, S.EXPIRED, S.PRICE_MOVE_CANCEL})
+AWAITING_RISK_ANSWER = frozenset({S.RISK_CHECK, S.RISK_APPROVED})  # a check running, or an approval to re-check
+RECHECK_GIVEN_UP = "Risk re-check not answered after one retry"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -137,6 +140,7 @@ class Order(OrderRecord):
             size = adjusted
         if entry:
             self._move(S.RISK_CHECK, "Risk check started", now)
+        self.risk_check_answered("Risk check answered: " + ("approved" if result.approved else "rejected"), now)
         self._risk_checked(result.to_dict(), size, now)
         if result.approved:
             self._move(S.RISK_APPROVED, "Risk approved", now)
@@ -145,10 +149,51 @@ class Order(OrderRecord):
             self._error_recorded(joined or None, now)
             self._move(S.RISK_REJECTED, joined or "Risk check failed", now)
 
+    def risk_check_unanswered(self, detail: str, now: datetime,
+                              retries: int = DEFAULT_POLICY.risk_check_retries) -> bool:
+        """The governor was asked and raised: no answer, not §1.4.12's error; never ERROR, never sent (ADR 0319).
+        In RISK_CHECK (the first check) it is noted and the timers decide: RISK_TIMEOUT, one retry, CANCELLED
+        (§1.5). In RISK_APPROVED (the execute step's re-check of an earlier approval; the table has no way back
+        to RISK_CHECK) it is noted and the order kept for the next execute run to ask again; unanswered again
+        after ``retries`` such retries -> CANCELLED (ADR 0334). True when it cancelled the order."""
+        require_aware(now)
+        self._require(AWAITING_RISK_ANSWER, "is not awaiting a risk answer")
+        recheck = self.state == S.RISK_APPROVED
+        give_up = recheck and self.unanswered_risk_checks >= retries
+        if give_up:
+            self._check_path(S.CANCELLED)
+        self._risk_check_unanswered(f"Risk {'re-check' if recheck else 'check'} not answered ({detail})"[:300], now)
+        if give_up:
+            self._move(S.CANCELLED, RECHECK_GIVEN_UP, now)
+        return give_up
+
+    @property
+    def risk_question_open(self) -> bool:
+        """A "not answered" note stands: a question the governor has not answered since its last answer. A note
+        written before ADR 0335 is a plain ``ErrorRecorded``: while the order awaits or holds a risk answer no
+        other error is kept without leaving those states, so any last error there is that note."""
+        return self.unanswered_risk_checks > 0 or (self.last_error is not None and self.state in AWAITING_RISK_ANSWER)
+
+    def _require_risk_answered(self) -> None:
+        """Nothing is sent while a risk question stands unanswered (ADR 0334): the re-check must answer first."""
+        if self.risk_question_open:
+            raise OrderNotInRequiredState(f"Order {self.order_id} has an unanswered risk check: {self.last_error}",
+                                          self.state)
+
+    def risk_check_answered(self, resolution: str, now: datetime) -> bool:
+        """The governor answered: a standing "not answered" note is resolved (``ErrorResolved`` names it and the
+        answer; the note stays in the log) and is no longer the last error (ADR 0335). False when none stood."""
+        require_aware(now)
+        if not self.risk_question_open:
+            return False
+        self._error_resolved(self.last_error, resolution, now)
+        return True
+
     def request_submission(self, now: datetime) -> bool:
         """RISK_APPROVED -> SUBMITTING before the venue call; an expired signal cancels instead (§1.5)."""
         require_aware(now)
         self._require(frozenset({S.RISK_APPROVED}), "is not in RISK_APPROVED state")
+        self._require_risk_answered()
         if self.signal_expires_at is not None and now >= self.signal_expires_at:  # expired at expiresAt (ADR 0164)
             self._move(S.CANCELLED, "Signal expired before submission", now)
             return False
@@ -164,6 +209,8 @@ class Order(OrderRecord):
             raise InvalidExecutionResult(f"unknown execution status {result.status!r}") from None
         entry = [S.SUBMITTING] if self.state == S.RISK_APPROVED else []
         fill = result.paper_fill
+        if entry and result.success and status != ExecutionStatus.REJECTED:
+            self._require_risk_answered()
         if not result.success or status == ExecutionStatus.REJECTED:
             self._check_path(*entry, S.REJECTED)
             self._enter_submitting(entry, now)

@@ -57,6 +57,18 @@ class OrdersProjection:
         cur.execute("UPDATE orders SET last_error = %s WHERE order_uuid = %s", (e.message, e.originator_id))
 
     @apply.register
+    def _(self, e: OrderRecord.RiskCheckUnanswered, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute("UPDATE orders SET last_error = %s WHERE order_uuid = %s", (e.message, e.originator_id))
+
+    @apply.register
+    def _(self, e: OrderRecord.ErrorResolved, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute("UPDATE orders SET last_error = NULL WHERE order_uuid = %s", (e.originator_id,))
+
+    @apply.register
+    def _(self, e: OrderRecord.Retried, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute("UPDATE orders SET last_error = NULL WHERE order_uuid = %s", (e.originator_id,))  # §1.4.10
+
+    @apply.register
     def _(self, e: OrderRecord.FillRecorded, cur: Cursor[Any], notification_id: int) -> None:
         row = cur.execute(
             "UPDATE orders SET filled_size = %s, avg_fill_price = %s, updated_at = %s WHERE order_uuid = %s"

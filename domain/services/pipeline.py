@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from paulp.domain.breaker import BreakerState
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
@@ -158,8 +160,8 @@ class OrderPipeline:
             self._screen(order, facts, now)
         if order.state == S.VALIDATED and not self._risk(order, facts, now):
             return order  # the governor did not answer: the order waits in RISK_CHECK for the timers
-        if approved_earlier:
-            self._recheck(order, facts, now)
+        if approved_earlier and not self._recheck(order, facts, now):
+            return order  # the governor did not answer: the approval waits for the next run, or was given up
         if order.state == S.RISK_APPROVED:
             return self._execute(order, facts, now)
         return order
@@ -184,16 +186,27 @@ class OrderPipeline:
         """The market's category as the risk check sees it; none known is 'unknown' (§3.1)."""
         return (facts.category if facts else "") or UNKNOWN_CATEGORY
 
-    def _recheck(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
+    def _recheck(self, order: Order, facts: MarketFacts | None, now: datetime) -> bool:
         """The execution step's own risk check (§1.7, §5.2) of an approval an earlier run left unexecuted: the
-        breaker or the book may have changed since; a block rejects the order with the violations."""
-        decision = self._decide(order, facts, now)
+        breaker or the book may have changed since; a block rejects the order with the violations. An exception
+        from the governor is no answer, as in the first check (ADR 0319): the order stays RISK_APPROVED with the
+        error noted and is not sent; the next execute run asks again, and unanswered once more it is CANCELLED
+        (ADR 0334). An answer resolves a standing "not answered" note (ADR 0335). False when unanswered."""
+        try:
+            decision = self._decide(order, facts, now)
+        except Exception as exc:
+            self._unanswered(order, exc, now)
+            return False
+        answered = order.risk_check_answered(
+            "Risk re-check answered: " + ("blocked" if decision.blocked else "approved"), now)
         if decision.blocked:
             reason = "Risk check failed: " + "; ".join(v.message for v in decision.violations)
             order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED, rejection_reason=reason),
                                          now)
-            self.orders.save(order)
+        if answered or decision.blocked:
+            self.orders.save(order)  # before anything is sent: the note's resolution, or the rejection
         self.breaker.record_risk_check(blocked=decision.blocked, counted=decision.counts_toward_breaker)
+        return True
 
     def _risk(self, order: Order, facts: MarketFacts | None, now: datetime) -> bool:
         """Record RISK_CHECK, then ask the governor and record its answer. An exception from the governor (its
@@ -211,13 +224,16 @@ class OrderPipeline:
         return True
 
     def _unanswered(self, order: Order, exc: Exception, now: datetime) -> None:
-        log.error("order %s: the risk governor did not answer (%s: %s); it waits in RISK_CHECK for the timers",
-                  order.order_id, type(exc).__name__, exc)
+        """Record that the governor did not answer (``Order.risk_check_unanswered``); nothing is sent either way."""
+        log.error("order %s: the risk governor did not answer in %s (%s: %s); nothing is sent", order.order_id,
+                  order.state, type(exc).__name__, exc)
         try:
-            order.note_error(f"Risk check not answered ({type(exc).__name__}: {exc})"[:300], now)
+            order.risk_check_unanswered(f"{type(exc).__name__}: {exc}", now)
             self.orders.save(order)
-        except Exception:  # the note is for the operator; the order is in RISK_CHECK either way
-            log.exception("order %s: the unanswered risk check could not be noted", order.order_id)
+        except IntegrityError:
+            raise  # another writer recorded the order first: what it recorded stands
+        except Exception:  # the note is for the operator; unsaved, the order waits as it is and is not sent
+            log.exception("order %s: the unanswered risk check could not be recorded", order.order_id)
 
     def _record_risk(self, order: Order, facts: MarketFacts | None, decision: RiskDecision, now: datetime) -> None:
         result = RiskCheckResult(

@@ -40,6 +40,7 @@ def test_orders_show_and_list_when_order_exists_then_history_printed(fresh_db, n
     shown = paulp(["orders", "show", out.order_id], fresh_db, nats_url)
     assert shown.returncode == 0, shown.stderr
     assert "FillRecorded" in shown.stdout and "Created" in shown.stdout
+    assert "state FILLED; last error: none" in shown.stdout  # where the events leave it (ADR 0335)
     listed = paulp(["orders", "list", "--state", "filled"], fresh_db, nats_url)
     assert listed.returncode == 0 and out.order_id in listed.stdout.replace("\n", "")
     missing = paulp(["orders", "show", "order-nope"], fresh_db, nats_url)

@@ -24,6 +24,7 @@ from paulp.domain.order_states import (
     CLOSING_STATES,
     OrderState,
     is_transition_allowed,
+    shortest_path,
     transition_table,
 )
 from paulp.domain.order_timers import expire_stale, replace, time_out_risk_check
@@ -136,6 +137,89 @@ def test_apply_risk_result_when_adjusted_size_then_reduce_only(adjusted: int | N
     order.apply_risk_result(RiskCheckResult(True, adjusted), NOW)
     assert order.requested_size == expected and order.order_id == before
     assert order.risk_approved_at == NOW
+
+
+# ------------------------------------- risk questions the governor did not answer (ADRs 0319, 0334, 0335)
+def _event_names(events: list[Any]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def test_risk_check_unanswered_when_checking_then_noted_without_transition() -> None:
+    order = placed(S.RISK_CHECK)
+    assert order.risk_check_unanswered("OperationalError: db down", NOW) is False
+    assert (order.state, order.last_error) == (S.RISK_CHECK, "Risk check not answered (OperationalError: db down)")
+    assert _event_names(order.collect_events()) == ["RiskCheckUnanswered"]
+
+
+def test_risk_check_unanswered_when_the_detail_is_long_then_the_note_is_cut_at_300() -> None:
+    order = placed(S.RISK_CHECK)
+    order.risk_check_unanswered("x" * 400, NOW)
+    assert order.last_error is not None and len(order.last_error) == 300
+
+
+def test_risk_check_unanswered_when_not_awaiting_an_answer_then_refused_without_events() -> None:
+    for state in (S.VALIDATED, S.SUBMITTING, S.RISK_TIMEOUT):
+        order = placed(state)
+        with pytest.raises(OrderNotInRequiredState):
+            order.risk_check_unanswered("boom", NOW)
+        assert order.collect_events() == []
+
+
+@pytest.mark.parametrize(("approved", "state"), [(True, S.RISK_APPROVED), (False, S.RISK_REJECTED)])
+def test_apply_risk_result_when_a_not_answered_note_stands_then_resolved_in_the_log(approved: bool,
+                                                                                     state: OrderState) -> None:
+    order = placed(S.RISK_CHECK)
+    order.risk_check_unanswered("boom", NOW)
+    order.collect_events()
+    order.apply_risk_result(RiskCheckResult(approved, violations=() if approved else ("I5",)), NOW)
+    events = order.collect_events()
+    assert _event_names(events)[:2] == ["ErrorResolved", "RiskChecked"]
+    assert (events[0].error, events[0].resolution) == (
+        "Risk check not answered (boom)", "Risk check answered: " + ("approved" if approved else "rejected"))
+    assert (order.state, order.last_error, order.unanswered_risk_checks) == (state, None if approved else "I5", 0)
+
+
+def test_apply_risk_result_when_no_note_stands_then_nothing_resolved() -> None:
+    order = placed(S.VALIDATED)
+    order.apply_risk_result(RiskCheckResult(True), NOW)
+    assert "ErrorResolved" not in _event_names(order.collect_events())
+
+
+def test_apply_risk_result_when_a_note_from_before_0335_stands_then_it_is_resolved_too() -> None:
+    """A 0319 note was a plain ErrorRecorded; in RISK_CHECK nothing else keeps an error, so it is that note."""
+    order = placed(S.RISK_CHECK)
+    order.note_error("Risk check not answered (RuntimeError: x)", NOW)
+    order.apply_risk_result(RiskCheckResult(True), NOW)
+    assert order.last_error is None and "ErrorResolved" in _event_names(order.collect_events())
+
+
+def test_recheck_unanswered_when_approved_then_kept_unsent_then_cancelled_after_one_retry() -> None:
+    order = placed(S.RISK_APPROVED)
+    assert order.risk_check_unanswered("boom", NOW) is False
+    assert (order.state, order.last_error) == (S.RISK_APPROVED, "Risk re-check not answered (boom)")
+    with pytest.raises(OrderNotInRequiredState):  # nothing is sent while the question stands
+        order.request_submission(NOW)
+    with pytest.raises(OrderNotInRequiredState):
+        order.apply_execution_result(ExecutionResult(True, ExecutionStatus.SUBMITTED), NOW)
+    assert order.risk_check_unanswered("boom again", NOW) is True
+    assert order.state == S.CANCELLED and order.history[-1].reason == "Risk re-check not answered after one retry"
+    assert order.times_entered(S.SUBMITTING) == 0 and order.times_entered(S.ERROR) == 0
+
+
+def test_recheck_answered_when_a_note_stands_then_resolved_and_sendable() -> None:
+    order = placed(S.RISK_APPROVED)
+    order.risk_check_unanswered("boom", NOW)
+    assert order.risk_check_answered("Risk re-check answered: approved", NOW) is True
+    assert order.risk_check_answered("Risk re-check answered: approved", NOW) is False  # once
+    assert order.request_submission(NOW) and order.state == S.SUBMITTING
+    assert order.last_error is None
+
+
+def test_recheck_unanswered_when_a_rejection_is_recorded_then_the_execution_result_still_closes_it() -> None:
+    order = placed(S.RISK_APPROVED)
+    order.risk_check_unanswered("boom", NOW)
+    order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED, rejection_reason="HALT"), NOW)
+    assert order.state == S.REJECTED
 
 
 def test_apply_risk_result_when_pending_then_refused_pending_to_risk_approved() -> None:
@@ -486,11 +570,15 @@ class OrderMachine(RuleBasedStateMachine):
         if self.order is None:
             return
         state, length = self.order.state, len(self.order.history)
+        unanswered = self.order.risk_question_open
         try:
             command(self.order, *args, **kwargs)
         except OrderError:
             assert self.order.pending_events == [], "a refused command left events"
             assert (self.order.state, len(self.order.history)) == (state, length)
+        if unanswered and command is not Order.transition:  # only a manual fix may move it regardless
+            sent = [e.target for e in self.order.history[length:] if e.target == S.SUBMITTING]
+            assert sent == [], "sent while a risk question stood unanswered (ADR 0334)"
         self.events.extend(self.order.collect_events())
 
     @rule(seconds=st.integers(0, 400))
@@ -509,6 +597,33 @@ class OrderMachine(RuleBasedStateMachine):
           violations=st.lists(st.sampled_from(["I5", "I6"]), max_size=2))
     def risk(self, approved: bool, adjusted: int | None, violations: list[str]) -> None:
         self._run(Order.apply_risk_result, RiskCheckResult(approved, adjusted, tuple(violations)), self.now)
+
+    def _walk(self, goal: OrderState | None) -> None:
+        """Along the table to ``goal`` (when reachable), so that risk questions are tried where they count."""
+        if self.order is None or goal is None:
+            return
+        try:
+            path = shortest_path(self.order.state, goal)
+        except ValueError:
+            return
+        for state in path:
+            self._run(Order.transition, state, "walk", self.now)
+
+    RISK_GOALS = st.sampled_from([None, S.RISK_CHECK, S.RISK_APPROVED])
+
+    @rule(detail=st.sampled_from(["OperationalError: db down", "x" * 400]), goal=RISK_GOALS)
+    def risk_unanswered(self, detail: str, goal: OrderState | None) -> None:
+        self._walk(goal)
+        self._run(Order.risk_check_unanswered, detail, self.now)
+
+    @rule(goal=RISK_GOALS, approved=st.booleans())
+    def risk_answered(self, goal: OrderState | None, approved: bool) -> None:
+        """The governor's answer: to a running check (§1.4.3), or to the execute step's re-check."""
+        self._walk(goal)
+        if self.order is not None and self.order.state == S.RISK_APPROVED:
+            self._run(Order.risk_check_answered, "Risk re-check answered: approved", self.now)
+        else:
+            self._run(Order.apply_risk_result, RiskCheckResult(approved, violations=("I5",)), self.now)
 
     @rule()
     def request_submission(self) -> None:
@@ -584,6 +699,12 @@ class OrderMachine(RuleBasedStateMachine):
         assert history[-1].target == self.order.state
         if self.order.state in CLOSING_STATES:
             assert self.order.closed_at is not None
+
+    @invariant()
+    def unanswered_questions_are_bounded(self) -> None:
+        """An approval waits for one unanswered re-check at most, then it is cancelled (ADR 0334)."""
+        if self.order is not None and self.order.state == S.RISK_APPROVED:
+            assert self.order.unanswered_risk_checks <= 1
 
     @invariant()
     def replay_equals_live(self) -> None:
