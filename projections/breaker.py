@@ -12,6 +12,18 @@ from psycopg.types.json import Jsonb
 from paulp.domain.breaker import BreakerState, CircuitBreaker
 
 
+def _insert_scoped(cur: Cursor[Any], table: str, values: dict[str, Any], notification_id: int,
+                   breaker_id: object) -> None:
+    """One history row of the breaker's scope (read from its state row), keyed by the event's position."""
+    columns = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    cur.execute(
+        f"INSERT INTO {table} (notification_id, scope, {columns}) SELECT %s, scope, {marks}"
+        " FROM breaker_state WHERE breaker_id = %s ON CONFLICT DO NOTHING",
+        (notification_id, *values.values(), breaker_id),
+    )
+
+
 class BreakerStateProjection:
     name = "breaker_state"
     tables = ("breaker_state", "breaker_transitions", "breaker_alerts", "breaker_tail_snapshots",
@@ -47,13 +59,9 @@ class BreakerStateProjection:
                 "id": event.originator_id,
             },
         )
-        cur.execute(
-            "INSERT INTO breaker_transitions (notification_id, scope, from_state, to_state, reason, actor, trigger, at)"
-            " SELECT %s, scope, %s, %s, %s, %s, %s, %s FROM breaker_state WHERE breaker_id = %s"
-            " ON CONFLICT DO NOTHING",
-            (notification_id, event.from_state, event.to_state, event.reason, event.actor, event.trigger,
-             event.at, event.originator_id),
-        )
+        _insert_scoped(cur, "breaker_transitions", {
+            "from_state": event.from_state, "to_state": event.to_state, "reason": event.reason, "actor": event.actor,
+            "trigger": event.trigger, "at": event.at}, notification_id, event.originator_id)
 
     @apply.register
     def _(self, event: CircuitBreaker.RiskCheckRecorded, cur: Cursor[Any], notification_id: int) -> None:
@@ -66,29 +74,20 @@ class BreakerStateProjection:
 
     @apply.register
     def _(self, event: CircuitBreaker.AlertRaised, cur: Cursor[Any], notification_id: int) -> None:
-        cur.execute(
-            "INSERT INTO breaker_alerts (notification_id, scope, code, severity, message, at)"
-            " SELECT %s, scope, %s, %s, %s, %s FROM breaker_state WHERE breaker_id = %s ON CONFLICT DO NOTHING",
-            (notification_id, event.code, event.severity, event.message, event.at, event.originator_id),
-        )
+        _insert_scoped(cur, "breaker_alerts", {
+            "code": event.code, "severity": event.severity, "message": event.message, "at": event.at},
+            notification_id, event.originator_id)
 
 
     @apply.register
     def _(self, event: CircuitBreaker.TailEvaluated, cur: Cursor[Any], notification_id: int) -> None:
-        cur.execute(
-            "INSERT INTO breaker_tail_snapshots (notification_id, scope, herfindahl, max_position_pct,"
-            " position_count, total_tail_value, compliant, at) SELECT %s, scope, %s, %s, %s, %s, %s, %s"
-            " FROM breaker_state WHERE breaker_id = %s ON CONFLICT DO NOTHING",
-            (notification_id, event.hhi, event.max_pct, event.count, event.total_tail_value, event.compliant,
-             event.at, event.originator_id),
-        )
+        _insert_scoped(cur, "breaker_tail_snapshots", {
+            "herfindahl": event.hhi, "max_position_pct": event.max_pct, "position_count": event.count,
+            "total_tail_value": event.total_tail_value, "compliant": event.compliant, "at": event.at},
+            notification_id, event.originator_id)
 
     @apply.register
     def _(self, event: CircuitBreaker.PortfolioAlertsChanged, cur: Cursor[Any], notification_id: int) -> None:
-        cur.execute(
-            "INSERT INTO breaker_portfolio_alerts (notification_id, scope, levels, total_value, daily_pnl,"
-            " max_drawdown, at) SELECT %s, scope, %s, %s, %s, %s, %s FROM breaker_state WHERE breaker_id = %s"
-            " ON CONFLICT DO NOTHING",
-            (notification_id, Jsonb(event.levels), event.total_value, event.daily_pnl, event.max_drawdown,
-             event.at, event.originator_id),
-        )
+        _insert_scoped(cur, "breaker_portfolio_alerts", {
+            "levels": Jsonb(event.levels), "total_value": event.total_value, "daily_pnl": event.daily_pnl,
+            "max_drawdown": event.max_drawdown, "at": event.at}, notification_id, event.originator_id)

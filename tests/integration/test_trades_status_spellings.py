@@ -6,28 +6,21 @@ one; migration 0065 re-keys rows projected before it."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from paulp.adapters.migrate import available, migrate
-from paulp.api.app import create_app
 from paulp.api.cancel_job import cancel_outstanding
-from paulp.api.runtime import HTTP_OPTIONS
 from paulp.api.webhook_jobs import process_inbox
-from paulp.api.wiring import Container
 from tests.integration.helpers import NOW, assert_live_equals_replay
 from tests.integration.kalshi_system import AUTH, System, _system, resting_live_order
 from tests.integration.test_migration_positions_by_mode import _migrate_before
+from tests.support.served import serve_container
 
 pytestmark = pytest.mark.integration
 SECRET = "relay-secret-spellings-0123456789abc"
@@ -38,27 +31,6 @@ def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[S
     for s in _system(fresh_db, nats_url, namespace, exchange, key, tmp_path):
         s.container.settings.KALSHI_WEBHOOK_SECRET = SecretStr(SECRET)
         yield s
-
-
-@contextmanager
-def served(container: Container) -> Iterator[str]:
-    """The app over ``container`` behind uvicorn on a loopback socket, with the runtime's server options."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, timeout_graceful_shutdown=1, **HTTP_OPTIONS))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "API server did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _relay(base: str, system: System, order_id: str, status: str, event_id: str, count: int | None = None) -> None:
@@ -93,7 +65,7 @@ def test_status_filter_when_cancelled_by_relay_and_by_us_then_each_spelling_find
     _, relay_filled = resting_live_order(system, "sp-relay-fill")
     _spaced(system, 30)
     _, our_fill = system.live_fill("sp-our-fill")
-    with served(system.container) as base:
+    with serve_container(system.container) as base:
         _relay(base, system, by_relay, "canceled", "sp-1")
         _relay(base, system, relay_filled, "executed", "sp-2", count=40)
         assert process_inbox(system.container) == {"cancelled": 1, "filled": 1}

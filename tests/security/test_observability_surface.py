@@ -8,9 +8,6 @@ by uvicorn with the runtime's own options and called over TCP.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,14 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from paulp.adapters.config import ConfigError
-from paulp.api.app import create_app
-from paulp.api.runtime import HTTP_OPTIONS
 from paulp.api.wiring import build
 from tests.fakes.jwks import fake_jwks
 from tests.security.support import AUDIENCE, TEAM, Signer, access_headers
+from tests.support.served import serve_container
 from tests.support.settings import IsolatedSettings
 
 pytestmark = pytest.mark.integration
@@ -46,23 +41,10 @@ def served(db_url: str, nats_url: str, namespace: str, **config: Any) -> Iterato
     settings = IsolatedSettings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
                                 **config)
     container = build(settings, db_url, nats_url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False, timeout_graceful_shutdown=1,
-                                           **HTTP_OPTIONS))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "API server did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        with serve_container(container) as base:
+            yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         container.close()
 
 

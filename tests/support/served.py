@@ -1,0 +1,38 @@
+"""The app behind uvicorn on a loopback socket, as ``paulp serve`` runs it, for tests that need real HTTP
+(client address, headers as sent, the server's own answers)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from paulp.api.app import create_app
+from paulp.api.runtime import HTTP_OPTIONS
+from paulp.api.wiring import Container
+
+
+@contextmanager
+def serve_container(container: Container) -> Iterator[str]:
+    """Yield the base URL of ``container``'s app served on 127.0.0.1 (an ephemeral port); stopped on exit.
+    The container stays the caller's to close."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, timeout_graceful_shutdown=1, **HTTP_OPTIONS))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "API server did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
