@@ -96,8 +96,9 @@ class VenueOrder(Aggregate):
         self.record = dict(record)
 
     def update(self, record: dict[str, Any], at: datetime) -> bool:
-        """Merge what changed; an identical report records nothing (idempotent webhooks and retries)."""
-        changes = {k: v for k, v in record.items() if self.record.get(k) != v}
+        """Merge what changed; an identical report records nothing (idempotent webhooks and retries). A field
+        the record does not hold yet is a change even when the venue reports it as null (kept whole)."""
+        changes = {k: v for k, v in record.items() if k not in self.record or self.record[k] != v}
         if not changes:
             return False
         self._updated(self.venue, self.order_id, changes, at)
