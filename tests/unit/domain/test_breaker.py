@@ -18,7 +18,9 @@ from paulp.domain.breaker import (
     InvalidBreakerTransition,
     ReasonRequired,
     ResetRefused,
+    Trigger,
 )
+from paulp.domain.breaker_rules import CONSECUTIVE_FAILURES_TO_HALT, ESCALATION, HALT_TIMEOUT
 from paulp.domain.errors import DomainError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -211,15 +213,48 @@ class BreakerMachine(RuleBasedStateMachine):
         self.now = T0
         self.breaker = CircuitBreaker(scope="prop")
         self.history = list(self.breaker.collect_events())
+        # the breaker as its recorded events say, walked one event at a time (§2.2-2.3)
+        self.seen_state, self.seen_halt_at, self.seen_failures = BreakerState.NORMAL, T0, 0
 
-    def _collect(self) -> None:
+    def _collect(self, refused: bool = False) -> None:
         new = list(self.breaker.collect_events())
         for ev in new:
+            if isinstance(ev, CircuitBreaker.RiskCheckRecorded):
+                self.seen_failures = 0 if not ev.blocked else self.seen_failures + ev.counted
             if isinstance(ev, CircuitBreaker.Transitioned):
-                assert ev.from_state != ev.to_state or ev.trigger == "reset", "self-transition recorded"
-                if ev.trigger == "manual":
-                    assert BreakerState(ev.to_state) in MANUAL_TRANSITIONS[BreakerState(ev.from_state)]
+                self._check_transition(ev)
         self.history.extend(new)
+        # the timeout is evaluated before every command (§2.3); a refused one is not saved, so it need not be
+        if self.breaker.state is BreakerState.HALT and not refused:
+            assert self.breaker.halt_started_at is not None
+            assert self.now - self.breaker.halt_started_at <= HALT_TIMEOUT
+
+    def _check_transition(self, ev: CircuitBreaker.Transitioned) -> None:
+        """Each recorded transition starts where the last one ended and is one its trigger may make."""
+        src, dst, trigger = BreakerState(ev.from_state), BreakerState(ev.to_state), Trigger(ev.trigger)
+        assert src is self.seen_state, "a transition that does not start where the breaker was"
+        assert src is not dst or trigger is Trigger.RESET, "self-transition recorded"
+        assert ev.reset_counter is (trigger is Trigger.RESET), "only a reset clears the counter (§2.2)"
+        if trigger is Trigger.MANUAL:
+            assert dst in MANUAL_TRANSITIONS[src]
+        elif trigger is Trigger.RESET:
+            assert dst is BreakerState.NORMAL
+        elif trigger is Trigger.TIMEOUT:
+            assert (src, dst) == (BreakerState.HALT, BreakerState.RECOVERY)
+            assert ev.at - self.seen_halt_at > HALT_TIMEOUT, "recovered before 60 minutes of HALT"
+        elif trigger in (Trigger.ALERT, Trigger.TAIL):
+            assert dst is ESCALATION[src], "a critical finding escalates one step"
+        elif trigger is Trigger.RISK_CHECKS:
+            assert dst is BreakerState.HALT and self.seen_failures >= CONSECUTIVE_FAILURES_TO_HALT
+        elif trigger is Trigger.DRIFT:
+            assert dst is BreakerState.HALT or (src, dst) == (BreakerState.NORMAL, BreakerState.CAUTION)
+        else:
+            assert (trigger, dst) == (Trigger.CONTROL, BreakerState.HALT)
+        if ev.reset_counter:
+            self.seen_failures = 0
+        if dst is BreakerState.HALT:
+            self.seen_halt_at = ev.at
+        self.seen_state = dst
 
     @rule(minutes=st.integers(min_value=0, max_value=90))
     def advance(self, minutes: int) -> None:
@@ -230,10 +265,10 @@ class BreakerMachine(RuleBasedStateMachine):
         try:
             self.breaker.transition(to, reason, "prop", self.now)
         except (InvalidBreakerTransition, InvalidBreakerState, ReasonRequired):
-            pass
+            self._collect(refused=True)
         else:
             assert self.breaker.state == to
-        self._collect()
+            self._collect()
 
     @rule(force=st.booleans())
     def reset(self, force: bool) -> None:
@@ -241,7 +276,9 @@ class BreakerMachine(RuleBasedStateMachine):
             self.breaker.reset("ops", force, "prop", self.now)
         except ResetRefused:
             assert self.breaker.state is BreakerState.HALT and not force
-        self._collect()
+            self._collect(refused=True)
+        else:
+            self._collect()
 
     @rule(blocked=st.booleans(), counted=st.booleans())
     def risk_check(self, blocked: bool, counted: bool) -> None:
@@ -273,12 +310,32 @@ class BreakerMachine(RuleBasedStateMachine):
         self.breaker.expire_halt(self.now)
         self._collect()
 
+    @rule(reason=st.sampled_from(["Audit chain break", "Evidence store unreachable"]))
+    def trip(self, reason: str) -> None:
+        halt_at = self.breaker.halt_started_at
+        was_halted = halt_at is not None and self.now - halt_at <= HALT_TIMEOUT  # a HALT that has not timed out
+        assert self.breaker.trip(reason, "system", self.now) is not was_halted
+        assert self.breaker.state is BreakerState.HALT
+        self._collect()
+
+    @rule(broker=st.sampled_from([100.0, 99.0, 97.5, 96.0, 90.0, 0.0]), orphan=st.booleans())
+    def drift_check(self, broker: float, orphan: bool) -> None:
+        """The governor's expected-vs-broker check over one expected position of 100 contracts."""
+        held = [{"marketId": "KX-A", "side": "yes", "size": broker}]
+        if orphan:
+            held.append({"marketId": "KX-ORPHAN", "side": "yes", "size": 5})
+        self.breaker.position_drift_check([{"marketId": "KX-A", "side": "YES", "size": 100}], held, self.now)
+        if orphan or broker <= 95.0:
+            assert self.breaker.state is BreakerState.HALT  # >= 5 % or an orphan halts from any state
+        self._collect()
+
     @invariant()
     def state_is_legal(self) -> None:
         b = self.breaker
         assert b.state in BreakerState
         assert b.consecutive_failures >= 0
         assert (b.halt_started_at is not None) == (b.state is BreakerState.HALT)
+        assert b.state is self.seen_state and b.consecutive_failures == self.seen_failures
 
     @invariant()
     def replay_equals_live(self) -> None:
