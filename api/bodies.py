@@ -1,4 +1,5 @@
-"""Request bodies parsed once, the same way everywhere: malformed JSON is a 400, never a 500."""
+"""Request inputs parsed once, the same way everywhere: malformed JSON is a 400, never a 500; a repeated
+query parameter is read at its first value."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ from typing import Any
 from starlette.requests import Request
 
 from paulp.api.errors import ApiError
+
+
+def query_values(request: Request) -> dict[str, str]:
+    """Each query parameter's first value, as the reference reads it (``URLSearchParams.get``, Hono's
+    ``c.req.query``); Starlette's mapping would answer the last. ``?venue=kalshi&venue=bad`` reads kalshi
+    (ADR 0346)."""
+    values: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        values.setdefault(key, value)
+    return values
 
 
 async def json_object(request: Request, empty_is_object: bool = False) -> dict[str, Any]:

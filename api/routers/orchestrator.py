@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from paulp.api.bodies import json_object
+from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.job_runs import list_runs, parse_run_filters
 from paulp.api.orchestrator_orders import list_orders, parse_order_filters
@@ -53,7 +53,7 @@ async def trigger(trigger: str, request: Request) -> JSONResponse:
 
 @router.get("/orchestrator/orders", responses={400: {"description": "invalid_state | invalid_limit"}})
 def orders(request: Request) -> dict[str, Any]:
-    filters = parse_order_filters(dict(request.query_params))
+    filters = parse_order_filters(query_values(request))
     rows = list_orders(_container(request).pool, filters)
     return {"orders": rows, "count": len(rows), "filters": filters.as_json(), "timestamp": now_iso()}
 
@@ -62,7 +62,7 @@ def orders(request: Request) -> dict[str, Any]:
             responses={400: {"description": "invalid_job | invalid_state | invalid_source | invalid_limit"}})
 def runs(request: Request) -> dict[str, Any]:
     """Job runs, newest first: manual triggers, webhooks and the §7.1 schedule's slots (ADR 0259)."""
-    filters = parse_run_filters(dict(request.query_params))
+    filters = parse_run_filters(query_values(request))
     rows = list_runs(_container(request).pool, filters)
     return {"runs": rows, "count": len(rows), "filters": filters.as_json(), "timestamp": now_iso()}
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from paulp.api.bodies import query_values
 from paulp.api.errors import now_iso
 from paulp.api.positions import valued_positions
 from paulp.api.trades import list_trades_json, list_trades_json_async, parse_filters
@@ -28,7 +29,7 @@ class TradesResponse(BaseModel):
 @router.get("/trades", response_model=TradesResponse, response_model_exclude_none=True,
             responses={400: {"description": "invalid_venue | invalid_limit | invalid_mode"}})
 async def trades(request: Request) -> Response:
-    filters = parse_filters(dict(request.query_params))
+    filters = parse_filters(query_values(request))
     pool = request.app.state.read_pool.current()
     if pool is not None:
         body = await list_trades_json_async(pool, filters, now_iso())

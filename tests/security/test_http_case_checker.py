@@ -12,6 +12,7 @@ BODY = {"error": "Unauthorized", "message": "JWT validation failed: signature", 
         "filters": {"venue": "kalshi", "limit": 100}, "trades": [{"order_id": "k1", "venue": "kalshi"},
                                                                {"order_id": "i1", "venue": "ibkr"}],
         "errors": [{"venue": "ibkr", "message": "down"}]}
+NONE = {"kalshi": 0, "ibkr": 0}  # per-venue trade source reads of the request
 
 
 def test_expectations_when_all_match_then_pass() -> None:
@@ -19,27 +20,28 @@ def test_expectations_when_all_match_then_pass() -> None:
                         "body_contains": {"message": "JWT validation"}, "body_types": {"count": "integer",
                         "flag": "boolean", "filters": "object"}, "trade_ids": ["k1", "i1"],
                         "trade_venues": ["kalshi", "ibkr"], "error_venues": ["ibkr"], "body_absent": ["partial"],
-                        "ibkr_queried": False}, 401, BODY, 0)
+                        "ibkr_queried": False}, 401, BODY, {"kalshi": 1, "ibkr": 0})
 
 
 @pytest.mark.parametrize("expect,reads", [
-    ({"status": 200}, 0),
-    ({"status": 401, "body": {"error": "Forbidden"}}, 0),
-    ({"status": 401, "body": {"filters": {"venue": "ibkr"}}}, 0),
-    ({"status": 401, "body": {"count": 2.5}}, 0),
-    ({"status": 401, "body": {"flag": 1}}, 0),
-    ({"status": 401, "body": {"missing": None}}, 0),
-    ({"status": 401, "body_contains": {"message": "expired"}}, 0),
-    ({"status": 401, "body_types": {"flag": "number"}}, 0),
-    ({"status": 401, "body_types": {"count": "wat"}}, 0),
-    ({"status": 401, "trade_ids": ["i1", "k1"]}, 0),
-    ({"status": 401, "trade_venues": ["kalshi"]}, 0),
-    ({"status": 401, "error_venues": []}, 0),
-    ({"status": 401, "body_absent": ["count"]}, 0),
-    ({"status": 401, "ibkr_queried": False}, 1),
+    ({"status": 200}, NONE),
+    ({"status": 401, "body": {"error": "Forbidden"}}, NONE),
+    ({"status": 401, "body": {"filters": {"venue": "ibkr"}}}, NONE),
+    ({"status": 401, "body": {"count": 2.5}}, NONE),
+    ({"status": 401, "body": {"flag": 1}}, NONE),
+    ({"status": 401, "body": {"missing": None}}, NONE),
+    ({"status": 401, "body_contains": {"message": "expired"}}, NONE),
+    ({"status": 401, "body_types": {"flag": "number"}}, NONE),
+    ({"status": 401, "body_types": {"count": "wat"}}, NONE),
+    ({"status": 401, "trade_ids": ["i1", "k1"]}, NONE),
+    ({"status": 401, "trade_venues": ["kalshi"]}, NONE),
+    ({"status": 401, "error_venues": []}, NONE),
+    ({"status": 401, "body_absent": ["count"]}, NONE),
+    ({"status": 401, "ibkr_queried": False}, {"kalshi": 0, "ibkr": 1}),
     ({"status": 401, "ibkr_queried": False}, None),
-    ({"status": 401, "something_new": 1}, 0),
+    ({"status": 401, "something_new": 1}, NONE),
 ])
-def test_expectations_when_any_part_differs_then_assertion(expect: dict[str, Any], reads: int | None) -> None:
+def test_expectations_when_any_part_differs_then_assertion(expect: dict[str, Any],
+                                                           reads: dict[str, int] | None) -> None:
     with pytest.raises(AssertionError):
         check_expectations(expect, 401, BODY, reads)

@@ -17,7 +17,8 @@ from paulp.api.wiring import Container
 from paulp.domain.golive import GoLiveTerms
 from paulp.domain.strategy_registry import StrategyStatus
 
-KNOWN = {"kalshi_orders", "ibkr_orders", "ibkr_failure", "breaker_state", "empty_read_models", "executor_mode"}
+KNOWN = {"kalshi_orders", "ibkr_orders", "kalshi_failure", "ibkr_failure", "breaker_state", "empty_read_models",
+         "executor_mode"}
 SEEDED_BY = "seed"
 
 
@@ -87,8 +88,9 @@ def seed(container: Container, given: dict[str, Any]) -> None:
         for target in path:
             container.breaker.transition(target, "seeded for conformance", "seed")
     catch_up(container)
-    if given.get("ibkr_failure"):
-        break_venue_source(container, "ibkr")
+    for venue in ("kalshi", "ibkr"):  # api.json's format names ibkr_failure; kalshi_failure is its twin
+        if given.get(f"{venue}_failure"):
+            break_venue_source(container, venue)
     # empty_read_models: a fresh database already has every projection empty.
 
 

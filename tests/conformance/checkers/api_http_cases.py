@@ -32,8 +32,9 @@ from tests.support.settings import IsolatedSettings, with_db
 
 ROOT = Path(__file__).resolve().parents[3]
 ACCESS_KEYS = ("cf_access_keys", "cf_access_keys_status")
+QUERIED = {"ibkr_queried": "ibkr", "kalshi_queried": "kalshi"}  # format names ibkr_queried; kalshi is its twin
 EXPECT_KEYS = {"status", "body", "body_contains", "body_types", "trade_ids", "trade_venues", "error_venues",
-               "ibkr_queried", "body_absent"}
+               "body_absent", *QUERIED}
 JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,), "array": (list,),
     "object": (dict,), "null": (type(None),),
@@ -112,7 +113,8 @@ def _is_type(value: Any, name: str) -> bool:
     return isinstance(value, types) and (name in ("boolean",) or not isinstance(value, bool))
 
 
-def check_expectations(expect: dict[str, Any], status: int, body: Any, ibkr_reads: int | None) -> None:
+def check_expectations(expect: dict[str, Any], status: int, body: Any, reads: dict[str, int] | None) -> None:
+    """``reads``: per-venue trade source reads the request made (None when the counter is unavailable)."""
     unknown = set(expect) - EXPECT_KEYS
     assert not unknown, f"expect keys this checker cannot interpret: {sorted(unknown)}"
     assert status == expect["status"], f"status {status} != {expect['status']}; body {body!r:.500}"
@@ -135,9 +137,10 @@ def check_expectations(expect: dict[str, Any], status: int, body: Any, ibkr_read
         parent, _, last = path.rpartition(".")
         holder = _field(body, parent) if parent else body
         assert not (isinstance(holder, dict) and last in holder), f"body.{path} must be absent: {body!r:.300}"
-    if "ibkr_queried" in expect:
-        assert ibkr_reads is not None, "ibkr_queried: the IBKR source read counter is unavailable"
-        assert (ibkr_reads > 0) == bool(expect["ibkr_queried"]), f"IBKR source reads: {ibkr_reads}"
+    for key, venue in QUERIED.items():
+        if key in expect:
+            assert reads is not None, f"{key}: the {venue} source read counter is unavailable"
+            assert (reads.get(venue, 0) > 0) == bool(expect[key]), f"{venue} source reads: {reads.get(venue, 0)}"
 
 
 # ----------------------------------------------------------------- one case
@@ -185,11 +188,13 @@ def check(case: Any, ctx: Context) -> None:
                 seed(container, given)
             app = create_app(container)
             snapshot = _ibkr_reads()
-            before = snapshot()["ibkr"] if snapshot else 0
+            before = snapshot() if snapshot else None
             request = case["request"]
             with TestClient(app, client=("127.0.0.1", 50000), raise_server_exceptions=False) as client:
                 response = client.request(request["method"], request["path"], **_request_kwargs(request))
-            reads = snapshot()["ibkr"] - before if snapshot else None
+            after = snapshot() if snapshot else None
+            reads = {v: after[v] - before[v] for v in QUERIED.values()} if after is not None and before is not None \
+                else None
             try:
                 body = response.json()
             except ValueError:

@@ -1,4 +1,9 @@
-"""trading.json::admin_trades through the real HTTP app, seeded via real commands and projections."""
+"""trading.json::admin_trades through the real HTTP app, seeded via real commands and projections.
+
+A venue whose source fails (partial results, trading §9.1) may be written as a list under ``venue_failures`` /
+``failing_venues`` / ``failed_venues``, or as that venue's ``venue_rows`` entry being an error (``{"error": ...}``,
+a string, or null) rather than a list of rows; the source is then genuinely broken (its view revoked).
+"""
 
 from __future__ import annotations
 
@@ -13,31 +18,56 @@ from tests.support.runtime import fresh_container
 from tests.support.seeding import seed, source_queries
 
 TOKEN = "conformance-admin-token-0123456789"
+VENUES = ("kalshi", "ibkr")
 KNOWN = {"http_status", "count", "order_ids_in_order", "venues_in_order", "partial", "venues_queried",
-         "effective_limit"}
+         "effective_limit", "error_venues", "filters", "error", "code", "error_code"}
+FAILURE_KEYS = ("venue_failures", "failing_venues", "failed_venues")
+
+
+def venue_inputs(case: dict[str, Any]) -> tuple[dict[str, list[Any]], list[str]]:
+    """(rows per venue, venues whose source fails) from a case."""
+    rows: dict[str, list[Any]] = {}
+    failing: list[str] = []
+    for venue, value in case.get("venue_rows", {}).items():
+        assert venue in VENUES, f"unknown venue {venue!r}"
+        if isinstance(value, list):
+            rows[venue] = value
+        else:
+            assert value is None or isinstance(value, str) or (isinstance(value, dict) and "error" in value), (
+                f"venue_rows[{venue!r}] is neither rows nor an error: {value!r:.200}")
+            failing.append(venue)
+    for key in FAILURE_KEYS:
+        listed = case.get(key, [])
+        assert isinstance(listed, list) and set(listed) <= set(VENUES), f"{key}: {listed!r}"
+        failing.extend(v for v in listed if v not in failing)
+    return rows, failing
 
 
 @checker("trading.json", "admin_trades")
 def check(case: dict[str, Any], ctx: Context) -> None:
     exp = case["expected"]
     assert not set(exp) - KNOWN, f"expected fields this checker cannot interpret: {sorted(set(exp) - KNOWN)}"
-    unknown = set(case) - {"name", "query", "venue_rows", "expected", "note", "source_behaviour"}
+    unknown = set(case) - {"name", "query", "venue_rows", "expected", "note", "source_behaviour", *FAILURE_KEYS}
     assert not unknown, f"case fields this checker cannot interpret: {sorted(unknown)}"
     container = fresh_container({"ADMIN_TOKEN": TOKEN})
     try:
-        rows = case.get("venue_rows", {})
-        assert set(rows) <= {"kalshi", "ibkr"}, f"unknown venues {sorted(rows)}"
-        seed(container, {f"{v}_orders": r for v, r in rows.items()})
+        rows, failing = venue_inputs(case)
+        seed(container, {**{f"{v}_orders": r for v, r in rows.items()}, **{f"{v}_failure": True for v in failing}})
         before = source_queries()
         query = urlencode(case.get("query", {}))
         r = TestClient(create_app(container)).get(f"/admin/trades?{query}",
                                                   headers={"Authorization": f"Bearer {TOKEN}"})
         after = source_queries()
         assert r.status_code == exp.get("http_status", 200), (r.status_code, r.text)
-        if r.status_code != 200:
-            assert isinstance(r.json().get("code"), str)
-            return
         body = r.json()
+        if r.status_code != 200:
+            assert isinstance(body.get("code"), str)
+            for key in ("code", "error_code"):
+                if key in exp:
+                    assert body["code"] == exp[key], (body, exp[key])
+            if "error" in exp:
+                assert body["error"] == exp["error"], (body, exp["error"])
+            return
         if "count" in exp:
             assert body["count"] == exp["count"]
         if "order_ids_in_order" in exp:
@@ -46,10 +76,14 @@ def check(case: dict[str, Any], ctx: Context) -> None:
             assert [t["venue"] for t in body["trades"]] == exp["venues_in_order"]
         if "partial" in exp:
             assert body["partial"] is exp["partial"]
+        if "error_venues" in exp:
+            assert [e["venue"] for e in body.get("errors", [])] == exp["error_venues"], body
         if "venues_queried" in exp:
-            queried = sorted(v for v in ("kalshi", "ibkr") if after[v] > before[v])
+            queried = sorted(v for v in VENUES if after[v] > before[v])
             assert queried == sorted(exp["venues_queried"])
         if "effective_limit" in exp:
             assert body["filters"]["limit"] == exp["effective_limit"]
+        if "filters" in exp:
+            assert {k: body["filters"].get(k, "<absent>") for k in exp["filters"]} == exp["filters"], body["filters"]
     finally:
         container.close()
