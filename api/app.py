@@ -38,6 +38,9 @@ def create_app(container: Container) -> FastAPI:
     docs = container.settings.serves_api_docs
     app = FastAPI(title="Paul P", version="1.0.0", lifespan=lifespan, openapi_url="/openapi.json" if docs else None,
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
+    # Paths match exactly, as the reference's router does: ``/health/`` is an unknown path (§1.1: 404), not a 307
+    # to ``/health`` (ADR 0347).
+    app.router.redirect_slashes = False
     app.state.container = container
     app.state.read_pool = read_pool
     errors.install(app)
