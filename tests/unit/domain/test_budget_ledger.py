@@ -12,6 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 
+from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids, open_ledger, reserve_both
 from paulp.domain.budgets import (
     BudgetExceeded,
@@ -24,6 +25,7 @@ from paulp.domain.budgets import (
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 ENVELOPE = Envelope(daily_limit_usd=1.0, monthly_limit_usd=3.0, alert_threshold_pct=80.0)
+MAPPER = make_mapper()
 CENTS = st.integers(min_value=0, max_value=60).map(lambda c: Decimal(c) / 100)
 
 
@@ -167,6 +169,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def start(self) -> None:
         self.daily, self.monthly = _pair()
         self.history: dict[Any, list[Any]] = {self.daily.id: [], self.monthly.id: []}
+        self.stored: dict[Any, list[Any]] = {self.daily.id: [], self.monthly.id: []}  # as the store gives them back
         self.counter = 0
         self.spent_since_reset = Decimal(0)
         self.last_consumed = Decimal(0)
@@ -176,7 +179,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _collect(self) -> None:
         for ledger in (self.daily, self.monthly):
-            self.history[ledger.id].extend(ledger.collect_events())
+            new = ledger.collect_events()
+            self.history[ledger.id].extend(new)
+            self.stored[ledger.id].extend(MAPPER.to_domain_event(MAPPER.to_stored_event(ev)) for ev in new)
 
     @rule(target=holds, amount=CENTS)
     def reserve(self, amount: Decimal) -> str:
@@ -228,6 +233,15 @@ class LedgerMachine(RuleBasedStateMachine):
         self._collect()
 
     @rule()
+    def alert(self) -> None:
+        """The alert check after a call (§5.6): at most one alert per period until a reset clears it."""
+        for ledger in (self.daily, self.monthly):
+            alerted = ledger.alerted
+            raised = ledger.alert_if_due(ENVELOPE.alert_threshold_pct, self.at)
+            assert raised is (not alerted and ledger.percent_used() >= Decimal("80.0"))
+        self._collect()
+
+    @rule()
     def reset_daily(self) -> None:
         self.daily.reset_usage("ops", "drill", self.at)
         self.last_consumed = Decimal(0)
@@ -252,9 +266,19 @@ class LedgerMachine(RuleBasedStateMachine):
         self.last_consumed = self.daily.consumed_usd
 
     @invariant()
+    def one_alert_per_period_at_the_threshold(self) -> None:
+        for ledger in (self.daily, self.monthly):
+            events = self.history[ledger.id]
+            since = [i for i, ev in enumerate(events) if isinstance(ev, BudgetPeriodLedger.UsageReset)]
+            alerts = [ev for ev in events[since[-1] + 1 if since else 0:]
+                      if isinstance(ev, BudgetPeriodLedger.AlertRaised)]
+            assert len(alerts) <= 1 and ledger.alerted is bool(alerts)
+            assert all(ev.percent_used >= ev.threshold_pct for ev in alerts)
+
+    @invariant()
     def replay_equals_live(self) -> None:
         for ledger in (self.daily, self.monthly):
-            assert _view(_replay(self.history[ledger.id])) == _view(ledger)
+            assert _view(_replay(self.stored[ledger.id])) == _view(ledger)
 
     def teardown(self) -> None:
         """Every hold still open is released: nothing leaks once the calls are done."""
