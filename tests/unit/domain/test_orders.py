@@ -48,7 +48,7 @@ from paulp.domain.order_values import (
     VenueOutcomeUnknown,
 )
 from paulp.domain.order_workflow import order_view, state_history
-from paulp.domain.orders import Order
+from paulp.domain.orders import DEFAULT_MAX_RETRIES, REPLACEABLE_STATES, Order
 from tests.unit.domain.orders_support import NOW, new_order, placed
 
 S = OrderState
@@ -687,6 +687,34 @@ class OrderMachine(RuleBasedStateMachine):
     def raw(self, state: OrderState) -> None:
         self._run(Order.transition, state, "raw", self.now)
 
+    @rule()
+    def begin_risk_check(self) -> None:
+        self._run(Order.begin_risk_check, self.now)
+
+    @rule(message=st.sampled_from(["venue said 503", ""]))
+    def note_error(self, message: str) -> None:
+        self._run(Order.note_error, message, self.now)
+
+    @rule(digest=st.sampled_from(["ab" * 32, "cd" * 32, "AB" * 32, "not-a-hash"]))
+    def evidence(self, digest: str) -> None:
+        self._run(Order.attach_evidence, digest)
+
+    @rule()
+    def resubmit(self) -> None:
+        """§1.5 cancel/replace: a new order for the unfilled remainder, marked on this one."""
+        if self.order is None:
+            return
+        before = self.order.replaced_by
+        try:
+            new = replace(self.order, self.now)
+        except OrderError:
+            assert self.order.pending_events == [] and self.order.replaced_by == before
+            return
+        assert before is None and self.order.state in REPLACEABLE_STATES
+        assert new.requested_size == self.order.requested_size - self.order.filled_size > 0
+        assert (new.replaces_order_id, self.order.replaced_by) == (self.order.order_id, new.order_id)
+        self.events.extend(self.order.collect_events())
+
     @invariant()
     def history_follows_table(self) -> None:
         if self.order is None:
@@ -699,6 +727,23 @@ class OrderMachine(RuleBasedStateMachine):
         assert history[-1].target == self.order.state
         if self.order.state in CLOSING_STATES:
             assert self.order.closed_at is not None
+
+    @invariant()
+    def quantities_stay_possible(self) -> None:
+        """Fills only add (overfills kept, §1.4.5) at 1..99 cents; retries, replacements, evidence are bounded."""
+        o = self.order
+        if o is None:
+            return
+        assert o.filled_size >= 0 and (o.filled_size == 0) == (o.avg_fill_price is None)
+        if o.avg_fill_price is not None:
+            assert 1 <= o.avg_fill_price <= 99
+        if o.state == S.PARTIAL_FILL:
+            assert 0 < o.filled_size < o.requested_size
+        if any(e.target == S.FILLED for e in o.history):
+            assert o.filled_size >= o.requested_size
+        assert 0 <= o.retry_count <= DEFAULT_MAX_RETRIES
+        assert o.replaced_by is None or o.state in REPLACEABLE_STATES
+        assert len(set(o.evidence_hashes)) == len(o.evidence_hashes)
 
     @invariant()
     def unanswered_questions_are_bounded(self) -> None:
