@@ -95,6 +95,7 @@ class OrderRecord(Aggregate):
         self.evidence_hashes: list[str] = []
         self.last_error: str | None = None
         self.unanswered_risk_checks = 0  # questions the governor did not answer since its last answer (ADR 0334)
+        self.unanswered_rechecks = 0  # of those, re-checks of an approval (RISK_APPROVED): they bound its retry
         self.retry_count = 0
         self.queued_at: datetime | None = None
         self.cancel_requested_at: datetime | None = None
@@ -224,6 +225,8 @@ class OrderRecord(Aggregate):
     def _risk_check_unanswered(self, message: str, at: datetime) -> None:
         self.last_error = message
         self.unanswered_risk_checks += 1
+        if self.state == OrderState.RISK_APPROVED:
+            self.unanswered_rechecks += 1
 
     class ErrorResolved(Aggregate.Event):
         """A later event answered the standing ``error`` (kept here and in its own event): it is no longer the
@@ -236,7 +239,7 @@ class OrderRecord(Aggregate):
     @event(ErrorResolved)
     def _error_resolved(self, error: str | None, resolution: str, at: datetime) -> None:
         self.last_error = None
-        self.unanswered_risk_checks = 0
+        self.unanswered_risk_checks = self.unanswered_rechecks = 0
 
     class Retried(Aggregate.Event):  # declared (not named) because the orders view clears its last error on it
         retry_count: int
@@ -246,7 +249,7 @@ class OrderRecord(Aggregate):
     def _retried(self, retry_count: int, at: datetime) -> None:
         self.retry_count = retry_count
         self.last_error = None
-        self.unanswered_risk_checks = 0  # back to PENDING: the next risk question is a new one
+        self.unanswered_risk_checks = self.unanswered_rechecks = 0  # back to PENDING: a new question
 
     @event("EvidenceAttached")
     def _evidence_attached(self, evidence_hash: str) -> None:

@@ -159,7 +159,7 @@ class Order(OrderRecord):
         require_aware(now)
         self._require(AWAITING_RISK_ANSWER, "is not awaiting a risk answer")
         recheck = self.state == S.RISK_APPROVED
-        give_up = recheck and self.unanswered_risk_checks >= retries
+        give_up = recheck and self.unanswered_rechecks >= retries
         if give_up:
             self._check_path(S.CANCELLED)
         self._risk_check_unanswered(f"Risk {'re-check' if recheck else 'check'} not answered ({detail})"[:300], now)
