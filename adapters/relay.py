@@ -73,12 +73,17 @@ class Relay:
 
     async def _acquire_leadership(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
         key = self.names.lock_key("relay")
+        waiting = False
         while not stop.is_set():
             cur = await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,))
             row = await cur.fetchone()
             if row and row[0]:
                 log.info("relay active for %s", self.names.stream)
                 return
+            if not waiting:  # said once: a standby is otherwise silent, indistinguishable from a hung one
+                log.info("relay standby for %s: another relay holds %s; taking over when it stops",
+                         self.names.stream, key)
+                waiting = True
             await _wait(stop, 1.0)
 
     async def _publish_loop(self, stop: asyncio.Event) -> None:

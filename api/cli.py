@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -39,6 +40,9 @@ console = cli_console()
 err = cli_console(stderr=True)
 
 
+TERMINATED = 128 + signal.SIGTERM  # the exit status of a command SIGTERM ended (the shell's convention)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
@@ -63,13 +67,31 @@ def services() -> Iterator[tuple[Settings, Services]]:
 
 def run_loop(coro: Coroutine[Any, Any, None]) -> None:
     """uvloop when installed (a dependency off Windows) for ``up`` and the worker commands: the loop
-    ``paulp serve`` gets from uvicorn, so the API under ``paulp up`` is the one bench/trades_query measures."""
+    ``paulp serve`` gets from uvicorn, so the API under ``paulp up`` is the one bench/trades_query measures.
+
+    The loop's own SIGINT/SIGTERM handlers stop the role; a closed loop leaves its handler (uvloop) or the
+    default action (asyncio) behind, so the process's handlers are put back for the clean-up that follows."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        import uvloop
-    except ImportError:
-        asyncio.run(coro)
-        return
-    uvloop.run(coro)
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(coro)
+            return
+        uvloop.run(coro)
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (``timeout``, systemd, ``docker stop``, ``kill``) ends a command the way Ctrl-C does: through
+    its ``finally`` blocks, which stop the embedded PostgreSQL and nats-server it started. The default action
+    killed the process at once and left both running with nobody to stop them (ADR 0351). A second SIGTERM
+    while that clean-up runs is ignored: the stops are bounded by their own timeouts."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(TERMINATED)
 
 
 @app.command()
@@ -81,6 +103,7 @@ def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = Non
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with services() as (settings, svc):
+        prepare_evidence_dir(settings)
         container = build(settings, svc.database_url, svc.nats_url)
         h, p = host or settings.PAULP_HTTP_HOST, port or settings.PAULP_HTTP_PORT
         for d in svc.describe():
@@ -108,6 +131,7 @@ def serve(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with services() as (settings, svc):
+        prepare_evidence_dir(settings)
         container = build(settings, svc.database_url, svc.nats_url)
         h, p = host or settings.PAULP_HTTP_HOST, port or settings.PAULP_HTTP_PORT
         console.print(f"[green]Paul P API[/] on http://{h}:{p}  (Ctrl-C stops it)")
@@ -115,6 +139,17 @@ def serve(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = 
             serve_api(container, h, p)
         finally:
             container.close()
+
+
+def prepare_evidence_dir(settings: Settings) -> None:
+    """The evidence store's folder exists from start-up (api-and-security §8: evidence-first needs it): a
+    fresh state folder is not `degraded` in /health/deep until the first body is kept, and a location that
+    cannot be created stops start-up naming the variable."""
+    path = settings.evidence_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"PAULP_EVIDENCE_DIR {path} cannot be created: {exc.strerror or exc}") from None
 
 
 @app.command()
@@ -147,7 +182,7 @@ def schedule() -> None:
     `paulp up` adds to `serve` + `relay` + `project`. Run two for failover: one leads the cron slots."""
     from paulp.api.runtime import scheduler
 
-    _run_role(scheduler)
+    _run_role(scheduler, prepare=prepare_evidence_dir)
 
 
 def _workers(relay: bool, projections: list[str] | None) -> None:
@@ -163,7 +198,8 @@ def _workers(relay: bool, projections: list[str] | None) -> None:
 
 
 def _run_role(role: Callable[[Any, asyncio.Event], Awaitable[None]], check: Callable[[Any], None] | None = None,
-              wire: Callable[[Settings, str, str], Any] | None = None) -> None:
+              wire: Callable[[Settings, str, str], Any] | None = None,
+              prepare: Callable[[Settings], None] | None = None) -> None:
     """One long-running role (workers, scheduler) on its own loop until Ctrl-C / SIGTERM; ``wire`` builds
     what the role runs on (default: the full container)."""
     from paulp.api.runtime import freeze_startup_heap, install_signal_handlers
@@ -171,6 +207,8 @@ def _run_role(role: Callable[[Any, asyncio.Event], Awaitable[None]], check: Call
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with services() as (settings, svc):
+        if prepare is not None:
+            prepare(settings)
         site = (wire or build)(settings, svc.database_url, svc.nats_url)
         try:
             if check is not None:
@@ -241,11 +279,12 @@ def audit_verify(
         raise fail("--from must not be greater than --to")
     with services() as (_, svc):
         report = verify(svc.database_url, from_, to)
-    if as_json:
+    if as_json:  # the document alone on stdout (`| jq`); a break still exits 1, its details on stderr
         console.print_json(json.dumps(report.to_dict()))
     if report.valid:
-        console.print(f"[green]audit chain valid[/]: {report.chain.events_checked} record(s)"
-                      f" {report.chain.first_sequence}..{report.chain.last_sequence}")
+        if not as_json:
+            console.print(f"[green]audit chain valid[/]: {report.chain.events_checked} record(s)"
+                          f" {report.chain.first_sequence}..{report.chain.last_sequence}")
         return
     for g in report.chain.gaps:
         err.print(f"gap at sequence {g}")
@@ -463,4 +502,15 @@ def _print_schedule(database_url: str, names: Any) -> None:
 
 
 def main() -> None:
-    app()
+    """The ``paulp`` entry point: SIGTERM unwinds like Ctrl-C (embedded services stopped), and a database
+    without the schema a command reads is named as such rather than shown as a traceback."""
+    import psycopg
+    from rich.markup import escape
+
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        app()
+    except psycopg.errors.UndefinedTable as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        err.print(f"[bold red]error:[/] {escape(detail)}: the database is not migrated (run `paulp migrate`)")
+        raise SystemExit(1) from None

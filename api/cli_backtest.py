@@ -32,7 +32,7 @@ def _summary(rec: Any, created: bool, result: Any) -> dict[str, Any]:
 
 @backtest_app.command("run")
 def run(
-    data: Annotated[Path, typer.Option(help="Kalshi candlestick history: {ticker: [candle, ...]}")],
+    data: Annotated[Path, typer.Option(help="Kalshi candlestick history (JSON: each ticker to its candles)")],
     strategy: Annotated[str, typer.Option(help="strategy to replay")] = "bonding",
     fair: Annotated[Path | None, typer.Option(help="fair YES probabilities {ticker: p} from research")] = None,
     capital: Annotated[float | None, typer.Option(help="USD; default: the strategy's allocation")] = None,
