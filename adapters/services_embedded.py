@@ -246,20 +246,32 @@ class EmbeddedPostgres:
         return port
 
     def _init_cluster(self) -> None:
+        """initdb into a sibling folder that is renamed into place once complete: initdb writes PG_VERSION
+        first, so one interrupted in place (Ctrl-C, SIGTERM) left a data dir that looked initialised, had no
+        catalog and crash-looped at every later start. An interrupted staging folder is simply redone."""
         if (self.data_dir / "PG_VERSION").exists():
             return
         began = time.monotonic()
-        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        staging = self.data_dir.with_name(self.data_dir.name + ".initdb")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(mode=0o700)
         if self._owner is not None:
-            os.chown(self.data_dir, self._owner.uid, self._owner.gid)
-            _grant_traverse(self.data_dir.parent)
-        self.data_dir.chmod(0o700)
-        _run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", PG_SUPERUSER, "--auth=trust",
+            os.chown(staging, self._owner.uid, self._owner.gid)
+            _grant_traverse(staging.parent)
+        staging.chmod(0o700)
+        _run([str(self.bin_dir / "initdb"), "-D", str(staging), "-U", PG_SUPERUSER, "--auth=trust",
               "--encoding=UTF8", "--no-locale", "--no-instructions"],
-             self._owner, self.data_dir, self.timeout)
-        with (self.data_dir / "postgresql.conf").open("a") as conf:
+             self._owner, staging, self.timeout)
+        with (staging / "postgresql.conf").open("a") as conf:
             conf.write("\n# paulp embedded: TCP on loopback only, no unix socket\n"
                        f"listen_addresses = '{LOOPBACK}'\nunix_socket_directories = ''\n")
+        with contextlib.suppress(OSError):  # absent, or not empty: the rename below says so
+            self.data_dir.rmdir()  # an empty folder is in the way of the rename; anything in it is kept
+        try:
+            staging.rename(self.data_dir)
+        except OSError as exc:
+            raise EmbeddedServiceError(self.name, f"{self.data_dir} exists but holds no cluster (no PG_VERSION): "
+                                       f"move it away or set PAULP_DATABASE_URL ({exc.strerror})") from exc
         self.timings["initdb"] = time.monotonic() - began
 
     def _prepare_log(self) -> None:

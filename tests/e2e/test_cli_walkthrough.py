@@ -114,6 +114,36 @@ def test_sigterm_while_a_command_starts_its_embedded_services_then_it_stops_them
     assert _left_running(state_dir) == [], "embedded PostgreSQL / nats-server orphaned by SIGTERM"
 
 
+def test_sigterm_during_initdb_then_the_next_command_initialises_a_working_cluster(state_dir):
+    """A SIGTERM (or Ctrl-C) while the first command runs initdb stops initdb half-way. initdb writes
+    PG_VERSION first, so the folder looked initialised: every later start ran a cluster without its catalog
+    ("could not find relation mapping for relation pg_database"), which crash-looped and never answered."""
+    env = _clean_env(state_dir)
+    proc = subprocess.Popen([sys.executable, "-m", "paulp.api", "migrate"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(state_dir.glob("pg*/PG_VERSION")):  # initdb has begun writing the cluster
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "initdb never started"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert _left_running(state_dir) == []
+    # Act: the next command on the same state folder
+    again = subprocess.run([sys.executable, "-m", "paulp.api", "migrate"], env=env, capture_output=True, text=True,
+                           timeout=150)
+    # Assert
+    assert again.returncode == 0, (again.stdout, again.stderr)
+    assert "applied" in again.stdout
+    assert not (state_dir / "pg.initdb").exists()
+    assert _left_running(state_dir) == []
+
+
 def test_up_without_urls_then_own_services_answer_deep_health_is_healthy_and_sigterm_stops_everything(state_dir):
     """The README quick start (`ADMIN_TOKEN=… paulp up`) with no URLs: its own servers on free loopback
     ports (never the machine's 5432/4222), `/health/deep` healthy on a brand-new state folder (the evidence
