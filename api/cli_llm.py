@@ -71,8 +71,10 @@ def route(
             preview = c.routing.dry_run(run_type, _vars(var), **kwargs).as_json()
             if as_json:
                 typer.echo(json.dumps(preview, default=str))
-                return
-            _print_preview(preview)
+            else:
+                _print_preview(preview)
+            if preview["failure"] is not None or not preview["budgetAllowed"]:
+                raise typer.Exit(1)  # the call would be refused (bad input, missing key, budget): as govern exits
             return
         out = c.routing.govern(run_type, _vars(var), **kwargs)
         doc = {"decisionId": out.decision_id, "success": out.success, "modelId": out.model_id,

@@ -353,3 +353,21 @@ def test_cli_when_dry_run_then_preview_printed_and_nothing_stored(system, fakes,
     for row in ledgers:
         assert f"{float(row['limitUsd']):.4f}" in printed.output and str(row["category"]) in printed.output
     assert max_notification_id(system.database_url) == head and requests_by_provider(fakes) == NONE_CALLED
+
+
+def test_cli_when_dry_run_would_be_refused_then_it_says_why_and_exits_1(system, fakes, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from paulp.api.cli import app
+
+    monkeypatch.setenv("PAULP_DATABASE_URL", system.database_url)
+    monkeypatch.setenv("PAULP_NATS_URL", system.nats_url)
+    for name, value in fake_env(fakes).items():
+        monkeypatch.setenv(name, value)
+    head = max_notification_id(system.database_url)
+    unknown = CliRunner().invoke(app, ["llm", "route", "--run-type", "bogus", "--dry-run", "--json"])
+    forced = CliRunner().invoke(app, ["llm", "route", "--run-type", "signal_scanning", "--dry-run", "--user", "hi",
+                                      "--force-model", "no-such-model", "--json"])
+    assert unknown.exit_code == 1 and json.loads(unknown.output)["failure"]["code"] == "UNKNOWN_RUN_TYPE"
+    assert forced.exit_code == 1 and json.loads(forced.output)["failure"]["code"] == "INVALID_FORCED_MODEL"
+    assert max_notification_id(system.database_url) == head and requests_by_provider(fakes) == NONE_CALLED
