@@ -327,8 +327,8 @@ def test_secrets_when_calls_succeed_and_fail_then_no_key_in_logs_events_or_respo
             assert key not in text, f"{p} key found in {where}"
 
 
-def test_cli_when_dry_run_then_preview_printed_and_nothing_stored(system, fakes, monkeypatch) -> None:
-    # Arrange: the CLI builds its own container from the environment
+def _cli(system, fakes, monkeypatch):  # type: ignore[no-untyped-def]
+    """``paulp`` run in-process: it builds its own container from the environment, set to the system's."""
     from typer.testing import CliRunner
 
     from paulp.api.cli import app
@@ -337,12 +337,17 @@ def test_cli_when_dry_run_then_preview_printed_and_nothing_stored(system, fakes,
     monkeypatch.setenv("PAULP_NATS_URL", system.nats_url)
     for name, value in fake_env(fakes).items():
         monkeypatch.setenv(name, value)
+    return lambda *args: CliRunner().invoke(app, list(args))
+
+
+def test_cli_when_dry_run_then_preview_printed_and_nothing_stored(system, fakes, monkeypatch) -> None:
+    # Arrange
+    cli = _cli(system, fakes, monkeypatch)
     head = max_notification_id(system.database_url)
     # Act
-    preview = CliRunner().invoke(app, ["llm", "route", "--run-type", "signal_scanning", "--dry-run", "--user", "hi",
-                                       "--json"])
-    table = CliRunner().invoke(app, ["llm", "budget", "--json"])
-    printed = CliRunner().invoke(app, ["llm", "budget"])  # as piped to a file or cron mail: not a terminal
+    preview = cli("llm", "route", "--run-type", "signal_scanning", "--dry-run", "--user", "hi", "--json")
+    table = cli("llm", "budget", "--json")
+    printed = cli("llm", "budget")  # as piped to a file or cron mail: not a terminal
     # Assert
     assert preview.exit_code == 0, preview.output
     doc = json.loads(preview.output)
@@ -356,18 +361,11 @@ def test_cli_when_dry_run_then_preview_printed_and_nothing_stored(system, fakes,
 
 
 def test_cli_when_dry_run_would_be_refused_then_it_says_why_and_exits_1(system, fakes, monkeypatch) -> None:
-    from typer.testing import CliRunner
-
-    from paulp.api.cli import app
-
-    monkeypatch.setenv("PAULP_DATABASE_URL", system.database_url)
-    monkeypatch.setenv("PAULP_NATS_URL", system.nats_url)
-    for name, value in fake_env(fakes).items():
-        monkeypatch.setenv(name, value)
+    cli = _cli(system, fakes, monkeypatch)
     head = max_notification_id(system.database_url)
-    unknown = CliRunner().invoke(app, ["llm", "route", "--run-type", "bogus", "--dry-run", "--json"])
-    forced = CliRunner().invoke(app, ["llm", "route", "--run-type", "signal_scanning", "--dry-run", "--user", "hi",
-                                      "--force-model", "no-such-model", "--json"])
+    unknown = cli("llm", "route", "--run-type", "bogus", "--dry-run", "--json")
+    forced = cli("llm", "route", "--run-type", "signal_scanning", "--dry-run", "--user", "hi",
+                 "--force-model", "no-such-model", "--json")
     assert unknown.exit_code == 1 and json.loads(unknown.output)["failure"]["code"] == "UNKNOWN_RUN_TYPE"
     assert forced.exit_code == 1 and json.loads(forced.output)["failure"]["code"] == "INVALID_FORCED_MODEL"
     assert max_notification_id(system.database_url) == head and requests_by_provider(fakes) == NONE_CALLED
