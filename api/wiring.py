@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
 from psycopg_pool import ConnectionPool
 
@@ -116,7 +117,7 @@ class Container:
 def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | None = None) -> Container:
     migrate(database_url)
     clock = clock or SystemClock()
-    env = application_env(database_url)
+    env = application_env(database_url, shared_datastore=uuid4().hex)  # one pool for the contexts (ADR 0352)
     pool: ConnectionPool[Any] = ConnectionPool(
         database_url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True}
     )

@@ -19,6 +19,7 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL, Identifier
 
 from paulp.adapters.eventstore.chain import CHAIN_TABLE, chain_input, format_ts
+from paulp.adapters.eventstore.shared import SHARED_KEY, SharedDatastoreFactory
 
 EVENTS_TABLE = "paulp_events"
 
@@ -63,11 +64,13 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             return [row["n"] for row in curs.fetchall()]
 
 
-def application_env(database_url: str) -> dict[str, str]:
-    """Environment for every context's eventsourcing Application: our recorder, tables owned by migrations."""
+def application_env(database_url: str, shared_datastore: str | None = None) -> dict[str, str]:
+    """Environment for every context's eventsourcing Application: our recorder, tables owned by migrations.
+    Applications given the same ``shared_datastore`` key share one pool (ADR 0352); without it each has its own."""
     parts = urlsplit(database_url)
+    shared = {SHARED_KEY: shared_datastore, "POSTGRES_MAX_OVERFLOW": "20"} if shared_datastore else {}
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": get_topic(SharedDatastoreFactory),
         "APPLICATION_RECORDER_TOPIC": get_topic(ChainedApplicationRecorder),
         "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
@@ -78,4 +81,5 @@ def application_env(database_url: str) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "CREATE_TABLE": "no",
+        **shared,
     }
