@@ -376,6 +376,11 @@ def throttle_wait_s(container: Any, strategy: str, modes: Mapping[str, Execution
     return throttle_wait_ms(throttle.current(now), policy_for_mode(mode), now) / 1000
 
 
+# Where an unanswered risk question leaves an order, and what the report says when the order names no error:
+# RISK_CHECK waits for the order timers' retry, RISK_APPROVED for the next execute run's re-check.
+UNANSWERED = {OrderState.RISK_CHECK: "risk check not answered", OrderState.RISK_APPROVED: "risk re-check not answered"}
+
+
 def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> dict[str, Any]:
     """Drive the resumable orders in queue order, waiting out each strategy's throttle between them (order
     spacing, §5.2; a full minute or hour) so that a batch never has its own throttle reject a valid order.
@@ -428,9 +433,6 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
                 report["executed"].append(order_id)
             elif state in TERMINAL_STATES:
                 report["rejected"].append(order_id)
-            elif state == OrderState.RISK_CHECK:  # the governor did not answer: the order timers retry (ADR 0319)
-                report["errors"].append({"orderId": order_id, "error": outcome.last_error or "risk check not answered"})
-            elif state == OrderState.RISK_APPROVED:  # its re-check was not answered: the next run asks (ADR 0334)
-                report["errors"].append({"orderId": order_id,
-                                         "error": outcome.last_error or "risk re-check not answered"})
+            elif state in UNANSWERED:  # the governor did not answer (ADRs 0319, 0334)
+                report["errors"].append({"orderId": order_id, "error": outcome.last_error or UNANSWERED[state]})
     return {**report, "durationMs": _ms(started)}

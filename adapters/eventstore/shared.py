@@ -26,6 +26,7 @@ class SharedDatastoreFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)  # builds a datastore; its pool opens on first use, so an unused one costs nothing
         self._shared_key = self.env.get(SHARED_KEY) or None
+        self._released = False  # this application's use of a shared datastore was given back
         if self._shared_key is None:
             return
         own = self.datastore
@@ -43,7 +44,7 @@ class SharedDatastoreFactory(PostgresFactory):
         closes again)."""
         key, self._shared_key = self._shared_key, None
         if key is None:
-            if not getattr(self, "_released", False):
+            if not self._released:
                 super().close()
             return
         self._released = True
@@ -57,7 +58,7 @@ class SharedDatastoreFactory(PostgresFactory):
 
     def __exit__(self, *exc: object) -> None:
         """A shared pool is not the ``with`` block's to close: leaving it releases this application's use."""
-        if self._shared_key is None and not getattr(self, "_released", False):
+        if self._shared_key is None and not self._released:
             super().__exit__(*exc)  # type: ignore[arg-type]
         else:
             self.close()

@@ -162,8 +162,8 @@ def dedupe_key(body: dict[str, Any], raw: bytes) -> str:
     """Explicit ``event_id``; else ``(event_type, orderId, status, filledCount)``, the count read from whichever
     field carried it (``filledCount: 5`` and ``fill_count_fp: "5.00"`` are one update; ADR 0332); else the exact
     body."""
-    event_id = body.get("event_id")
-    if isinstance(event_id, str | int) and not isinstance(event_id, bool) and str(event_id):
+    event_id = _id_value(body.get("event_id"))
+    if event_id is not None:
         return f"id:{event_id}"
     payload = body.get("payload") or {}
     if body["event_type"] == "fill" and isinstance(payload, dict):
@@ -176,14 +176,21 @@ def dedupe_key(body: dict[str, Any], raw: bytes) -> str:
     return "body:" + hashlib.sha256(raw).hexdigest()
 
 
+def _id_value(value: object) -> str | None:
+    """An explicit id as the key spells it: a non-empty string or an integer (not a bool); else None."""
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+        return str(value)
+    return None
+
+
 def _fill_key(payload: dict[str, Any]) -> str:
     """A fill by Kalshi's trade (or fill) id when it names one; else by what it says: order, market, side, size
     and price as read (``fillSize: 5`` and ``count_fp: "5.00"`` are one fill) and its time. §1.6's order key
     would make every fill of an order after the first a duplicate: a fill carries no status or filledCount
     (ADR 0332 addendum)."""
     for name in ("trade_id", "fill_id", "tradeId", "fillId"):
-        value = payload.get(name)
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+        value = _id_value(payload.get(name))
+        if value is not None:
             return f"fill:id:{value}"
     size, price = relayed_events.read_fill(payload)
     side = payload.get("side")
