@@ -8,8 +8,7 @@ by uvicorn with the runtime's own options and called over TCP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,9 @@ import httpx
 import pytest
 
 from paulp.adapters.config import ConfigError
-from paulp.api.wiring import build
 from tests.fakes.jwks import fake_jwks
 from tests.security.support import AUDIENCE, TEAM, Signer, access_headers
-from tests.support.served import serve_container
+from tests.support.served import serve_config
 from tests.support.settings import IsolatedSettings
 
 pytestmark = pytest.mark.integration
@@ -36,16 +34,8 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@contextmanager
-def served(db_url: str, nats_url: str, namespace: str, **config: Any) -> Iterator[str]:
-    settings = IsolatedSettings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
-                                **config)
-    container = build(settings, db_url, nats_url)
-    try:
-        with serve_container(container) as base:
-            yield base
-    finally:
-        container.close()
+def served(db_url: str, nats_url: str, namespace: str, **config: Any) -> AbstractContextManager[str]:
+    return serve_config(db_url, nats_url, namespace, **config)
 
 
 def _production(db_url: str, evidence: Path, **extra: Any) -> dict[str, Any]:

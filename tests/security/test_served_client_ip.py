@@ -7,16 +7,13 @@ the runtime's own server options and connect from 127.0.0.1 over TCP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 import pytest
 
-from paulp.api.wiring import build
-from tests.support.served import serve_container
-from tests.support.settings import IsolatedSettings
+from tests.support.served import serve_config
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +21,8 @@ TOKEN = "admin-token-for-served-ip-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@contextmanager
-def served(db_url: str, nats_url: str, namespace: str, **config: Any) -> Iterator[str]:
-    settings = IsolatedSettings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
-                                ADMIN_TOKEN=TOKEN, **config)
-    container = build(settings, db_url, nats_url)
-    try:
-        with serve_container(container) as base:
-            yield base
-    finally:
-        container.close()
+def served(db_url: str, nats_url: str, namespace: str, **config: Any) -> AbstractContextManager[str]:
+    return serve_config(db_url, nats_url, namespace, ADMIN_TOKEN=TOKEN, **config)
 
 
 def test_trusted_proxy_when_cf_connecting_ip_and_forwarded_for_differ_then_cf_connecting_ip_decides(

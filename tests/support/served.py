@@ -8,12 +8,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
 from paulp.api.app import create_app
 from paulp.api.runtime import HTTP_OPTIONS
-from paulp.api.wiring import Container
+from paulp.api.wiring import Container, build
+from tests.support.settings import IsolatedSettings
 
 
 @contextmanager
@@ -36,3 +38,17 @@ def serve_container(container: Container) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve_config(db_url: str, nats_url: str, namespace: str, **config: Any) -> Iterator[str]:
+    """A container built from exactly ``config`` (isolated from the environment), served as ``serve_container``
+    serves it, and closed on exit."""
+    settings = IsolatedSettings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
+                                **config)
+    container = build(settings, db_url, nats_url)
+    try:
+        with serve_container(container) as base:
+            yield base
+    finally:
+        container.close()
