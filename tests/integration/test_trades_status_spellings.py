@@ -12,7 +12,6 @@ from datetime import timedelta
 import httpx
 import psycopg
 import pytest
-from pydantic import SecretStr
 
 from paulp.adapters.migrate import available, migrate
 from paulp.api.cancel_job import cancel_outstanding
@@ -28,9 +27,7 @@ SECRET = "relay-secret-spellings-0123456789abc"
 
 @pytest.fixture
 def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    for s in _system(fresh_db, nats_url, namespace, exchange, key, tmp_path):
-        s.container.settings.KALSHI_WEBHOOK_SECRET = SecretStr(SECRET)
-        yield s
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, KALSHI_WEBHOOK_SECRET=SECRET)
 
 
 def _relay(base: str, system: System, order_id: str, status: str, event_id: str, count: int | None = None) -> None:

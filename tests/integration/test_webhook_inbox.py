@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from pydantic import SecretStr
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.webhook_jobs import process_inbox
@@ -23,9 +22,7 @@ SECRET = "relay-secret-0123456789abcdefghij"
 
 @pytest.fixture
 def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
-    for s in _system(fresh_db, nats_url, namespace, exchange, key, tmp_path):
-        s.container.settings.KALSHI_WEBHOOK_SECRET = SecretStr(SECRET)
-        yield s
+    yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, KALSHI_WEBHOOK_SECRET=SECRET)
 
 
 def _relay(system: System, body: dict) -> dict:
