@@ -1,6 +1,8 @@
 """Settings from the environment (names from the runbook and api-and-security §8); secrets never echoed.
 
-Every optional secret or variable treats an empty string as unset (§2.7, §8). Start-up validation
+Every optional secret or variable treats an empty string as unset (§2.7, §8). ``ENVIRONMENT`` has no usable
+default: a ``Settings`` built without it, from the environment or in code, raises ``ConfigError`` (ADR 0353).
+Start-up validation
 (`validate_startup`) fails closed with a `ConfigError` whose message names the variable and never
 contains a secret value.
 """
@@ -81,7 +83,7 @@ def parse_networks(raw: str | None, variable: str) -> list[IpNetwork]:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
 
-    ENVIRONMENT: str = "development"
+    ENVIRONMENT: str = Field(default="", validate_default=True)  # required (§8): "" is refused, see below
     SYSTEM_NAME: str = "Paul P"  # api-and-security §8 default
     PAULP_DATABASE_URL: str | None = None
     PAULP_NATS_URL: str | None = None
@@ -140,6 +142,18 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("ENVIRONMENT")
+    @classmethod
+    def _environment_chosen(cls, v: str) -> str:
+        """§8: a process runs only as an environment someone chose. A box that forgot the variable ran as
+        development (API docs served, embedded servers); unset and blank now stop every entry point here,
+        as a ConfigError (not a ValidationError) so the CLI reports it like every other start-up error."""
+        if not v.strip():
+            raise ConfigError(f"ENVIRONMENT is required (unset or blank): set it to one of {', '.join(ENVIRONMENTS)}")
+        if v.lower() not in ENVIRONMENTS:
+            raise ConfigError(f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
+        return v
+
     @property
     def is_production(self) -> bool:
         return self.ENVIRONMENT.lower() == "production"
@@ -154,8 +168,6 @@ class Settings(BaseSettings):
 
     def validate_startup(self) -> None:
         """Fail closed on invalid configuration (§8); each message names the offending variable."""
-        if self.ENVIRONMENT.lower() not in ENVIRONMENTS:
-            raise ConfigError(f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
         named = self.named_tokens()  # raises on a malformed ADMIN_TOKENS
         parse_networks(self.ADMIN_ALLOWED_IPS, "ADMIN_ALLOWED_IPS")
         parse_networks(self.PAULP_TRUSTED_PROXIES, "PAULP_TRUSTED_PROXIES")
@@ -170,7 +182,7 @@ class Settings(BaseSettings):
             if scrape is not None and len(scrape) < MIN_PRODUCTION_TOKEN_CHARS:
                 raise ConfigError(f"METRICS_TOKEN must be at least {MIN_PRODUCTION_TOKEN_CHARS} characters "
                                   "in production")
-            for name in ("PAULP_ANCHOR_DATABASE_URL", "PAULP_EVIDENCE_DIR"):
+            for name in ("PAULP_ANCHOR_DATABASE_URL", "PAULP_EVIDENCE_DIR", "PAULP_AUDIT_MIRROR_DIR"):
                 if not getattr(self, name):
                     raise ConfigError(f"{name} is required when ENVIRONMENT=production")
         if self.is_production and not self.operator_auth_configured:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 
 def paulp(args: list[str], db: str, nats: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
     return subprocess.run([sys.executable, "-m", "paulp.api", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
@@ -95,7 +95,8 @@ def paulp_server(command: str, env: dict[str, str]) -> Iterator[tuple[int, subpr
 
 def test_serve_when_started_then_api_answers_over_http_and_ctrl_c_stops_it(fresh_db, nats_url):
     token = "serve-token-0123456789abcdefghij"
-    env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "ADMIN_TOKEN": token}
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url,
+           "ADMIN_TOKEN": token}
     with paulp_server("serve", env) as (port, proc):
         req = urllib.request.Request(f"http://127.0.0.1:{port}/admin/trades?venue=kalshi",
                                      headers={"Authorization": f"Bearer {token}"})
@@ -109,8 +110,8 @@ def test_schedule_when_started_then_it_leads_the_cron_slots_and_ctrl_c_gives_the
                                                                                       namespace):
     """``paulp schedule`` alone: it takes the scheduler's leader lock (a second scheduler could not), and a
     Ctrl-C ends it cleanly, releasing the lock for a standby."""
-    env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "PAULP_NAMESPACE": namespace,
-           "PAULP_MARKS": "false", "KALSHI_BASE_URL": "http://127.0.0.1:9/trade-api/v2"}
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url,
+           "PAULP_NAMESPACE": namespace, "PAULP_MARKS": "false", "KALSHI_BASE_URL": "http://127.0.0.1:9/trade-api/v2"}
     from paulp.api.scheduler import LOCK_HELD as HELD  # the query `paulp doctor` asks too
 
     key = f"{namespace}/scheduler"
@@ -140,8 +141,8 @@ def test_up_when_started_then_breaker_transition_reaches_its_view_through_nats_a
     installed). A transition posted over HTTP must reach ``views.breaker_transitions``, which only the
     relay (log → JetStream) and the projector (JetStream → view) of that process can write."""
     token = "up-token-0123456789abcdefghijklm"
-    env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "PAULP_NAMESPACE": namespace,
-           "ADMIN_TOKEN": token, "PAULP_MARKS": "false",
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url,
+           "PAULP_NAMESPACE": namespace, "ADMIN_TOKEN": token, "PAULP_MARKS": "false",
            "KALSHI_BASE_URL": "http://127.0.0.1:9/trade-api/v2"}  # a cron slot during the test stays on loopback
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     with paulp_server("up", env) as (port, proc):

@@ -27,7 +27,7 @@ ALL_CASES = suite_cases(Suite.REGRESSION) + suite_cases(Suite.ADVERSARIAL)
 def paulp(args: list[str], db: str, nats: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The installed command in its own process (one such run: the interpreter start costs seconds here)."""
     keep = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LLM_")}
-    full = {**keep, **env, "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
+    full = {**keep, **env, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
     return subprocess.run([sys.executable, "-m", "paulp.api", "llm", "regression", *args], env=full,
                           capture_output=True, text=True, timeout=150)
 
@@ -35,7 +35,7 @@ def paulp(args: list[str], db: str, nats: str, env: dict[str, str]) -> subproces
 def invoke(args: list[str], db: str, nats: str, env: dict[str, str]) -> Result:
     """The same Typer app in this process, with exactly the provider settings in ``env``."""
     unset: dict[str, str | None] = {k: None for k in os.environ if k.endswith("_API_KEY") or k.startswith("LLM_")}
-    full = {**unset, **env, "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
+    full = {**unset, **env, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
     return CliRunner().invoke(app, ["llm", "regression", *args], env=full)
 
 

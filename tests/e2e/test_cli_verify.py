@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def verify(args: list[str], db: str, nats: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
     return subprocess.run([sys.executable, "-m", "paulp.api", "verify", *args], env=env, capture_output=True,
                           text=True, timeout=120)
 

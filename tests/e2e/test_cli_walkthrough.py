@@ -49,9 +49,10 @@ def state_dir() -> Iterator[Path]:
 
 
 def _clean_env(state_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a fresh laptop: no service URLs, the state folder under test."""
+    """The environment of a fresh laptop that followed the README: no service URLs, ``ENVIRONMENT=development``,
+    the state folder under test."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAULP_")}
-    env.update(PAULP_STATE_DIR=str(state_dir), COLUMNS="250", **extra)
+    env.update(ENVIRONMENT="development", PAULP_STATE_DIR=str(state_dir), COLUMNS="250", **extra)
     return env
 
 
@@ -192,7 +193,7 @@ def test_up_without_urls_then_own_services_answer_deep_health_is_healthy_and_sig
 
 
 def _paulp_on(args: list[str], db: str, nats: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
     return subprocess.run([sys.executable, "-m", "paulp.api", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 

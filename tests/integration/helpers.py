@@ -50,7 +50,7 @@ def signal(sid: str, ticker: str = "KXTEST-A", size: int = 50, price: int = 42) 
 def make_container(db_url: str, nats_url: str, namespace: str, clock: Clock | None = None,
                    admin_token: str = "test-admin-token-0123456789abcdef", **config: Any) -> Container:
     settings = Settings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
-                        ADMIN_TOKEN=admin_token, **config)  # type: ignore[arg-type]
+                        ADMIN_TOKEN=admin_token, **{"ENVIRONMENT": "test", **config})  # type: ignore[arg-type]
     return build(settings, db_url, nats_url, clock)
 
 

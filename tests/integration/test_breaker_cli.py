@@ -22,7 +22,7 @@ TAILS = [{"marketId": f"KXTAIL-{i}", "size": 20.0, "currentPrice": 0.05} for i i
 def cli_env(clocked, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch):
     container, clock = clocked
     for name, value in (("PAULP_DATABASE_URL", container.database_url), ("PAULP_NATS_URL", nats_url),
-                        ("PAULP_NAMESPACE", namespace), ("COLUMNS", "220")):
+                        ("PAULP_NAMESPACE", namespace), ("ENVIRONMENT", "test"), ("COLUMNS", "220")):
         monkeypatch.setenv(name, value)
     return container, clock
 

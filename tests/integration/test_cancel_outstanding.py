@@ -81,7 +81,7 @@ def test_cancel_when_venue_refuses_then_reported_failed_and_cli_exits_1(system: 
 
     c = system.container
     monkeypatch.setattr(console, "width", 250)
-    for name, value in (("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
                         ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE), ("KALSHI_BASE_URL", system.exchange.base_url),
                         ("KALSHI_API_KEY", c.settings.KALSHI_API_KEY.get_secret_value()),  # type: ignore[union-attr]
                         ("KALSHI_PRIVATE_KEY", c.settings.KALSHI_PRIVATE_KEY.get_secret_value()),  # type: ignore[union-attr]

@@ -169,7 +169,7 @@ def test_scan_when_breaker_halted_then_no_order_and_the_row_says_why(system: Sys
 
 @pytest.fixture
 def cli(fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in (("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
                         ("PAULP_NAMESPACE", namespace)):
         monkeypatch.setenv(name, value)  # the CLI, run in-process, resolves the same services
     monkeypatch.setenv("COLUMNS", "200")

@@ -69,7 +69,8 @@ def test_relay_and_projector_killed_repeatedly_then_stream_exactly_once_and_view
     print(f"fault test seed {seed}")
     rnd = random.Random(seed)
     container = make_container(fresh_db, nats_url, namespace)
-    env = {**os.environ, "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "PAULP_NAMESPACE": namespace}
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url,
+           "PAULP_NAMESPACE": namespace}
     procs = {"relay": _spawn("relay", env), "project": _spawn("project", env)}
     done = threading.Event()
 

@@ -40,7 +40,7 @@ SIZE = 25
 
 
 def paulp(args: list[str], db: str, nats: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "200"}
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "paulp.api", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 

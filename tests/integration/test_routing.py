@@ -333,6 +333,7 @@ def _cli(system, fakes, monkeypatch):  # type: ignore[no-untyped-def]
 
     from paulp.api.cli import app
 
+    monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("PAULP_DATABASE_URL", system.database_url)
     monkeypatch.setenv("PAULP_NATS_URL", system.nats_url)
     for name, value in fake_env(fakes).items():

@@ -205,6 +205,7 @@ def test_jobs_runs_cli_when_runs_projected_then_listed(system: System, monkeypat
     system.client.post("/admin/orchestrator/trigger/execute", headers=AUTH)
     system.project("job_runs")
     c = system.container
+    monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("PAULP_DATABASE_URL", c.database_url)
     monkeypatch.setenv("PAULP_NATS_URL", c.nats_url)
     out = CliRunner().invoke(app, ["jobs", "runs", "--job", "execute"])
@@ -243,7 +244,7 @@ def test_doctor_when_a_scheduler_leads_then_it_says_so_with_each_jobs_last_run(s
 
     c = system.container
     monkeypatch.setattr(console, "width", 250)
-    for name, value in (("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
                         ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE)):
         monkeypatch.setenv(name, value)
     idle = CliRunner().invoke(app, ["doctor"])

@@ -150,7 +150,8 @@ def test_audit_verify_when_log_or_chain_tampered_then_fails_at_that_sequence(fre
         report = verify(fresh_db)
         assert not report.valid and report.first_bad_sequence == 3
 
-        env = {"PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url, "PATH": "/usr/bin:/bin"}
+        env = {"ENVIRONMENT": "test", "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url,
+               "PATH": "/usr/bin:/bin"}
         cli = subprocess.run([sys.executable, "-m", "paulp.api", "audit", "verify"], env=env, capture_output=True,
                              text=True, timeout=60)
         assert cli.returncode == 1 and "first bad sequence 3" in cli.stderr.replace("\n", " ")

@@ -32,7 +32,7 @@ WRONG = ClvCase("YES wrongly expected unfavourable", "YES", 0.42, 0.51, None, -9
 @pytest.fixture
 def api(fresh_db: str, nats_url: str, namespace: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Container]]:
-    for name, value in (("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
                         ("PAULP_NAMESPACE", namespace)):
         monkeypatch.setenv(name, value)  # the CLI, run in-process, resolves the same services
     with app_client(fresh_db, nats_url, namespace, ADMIN_TOKEN=TOKEN, PAULP_EVIDENCE_DIR=str(tmp_path / "evidence"),

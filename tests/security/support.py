@@ -27,7 +27,7 @@ LOOPBACK_PEER = ("127.0.0.1", 50000)
 def app_client(db_url: str, nats_url: str, namespace: str, peer: tuple[str, int] = LOOPBACK_PEER,
                **config: Any) -> Iterator[tuple[TestClient, Container]]:
     settings = IsolatedSettings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
-                                **config)
+                                **{"ENVIRONMENT": "test", **config})
     container = build(settings, db_url, nats_url)
     app = create_app(container)
     try:

@@ -27,7 +27,7 @@ def _request(peer: str) -> Request:
 
 
 def test_failures_when_from_ever_new_addresses_then_table_stays_bounded_and_total_exact() -> None:
-    auth = OperatorAuth(IsolatedSettings(ADMIN_TOKEN=TOKEN))
+    auth = OperatorAuth(IsolatedSettings(ENVIRONMENT="test", ADMIN_TOKEN=TOKEN))
     failure = AuthFailure(401, "Unauthorized", "auth_required", None)
     for n in range(auth.MAX_TRACKED_IPS + 50):
         auth.log_failure(_request(f"2001:db8::{n:x}"), failure)

@@ -27,7 +27,7 @@ def client_at(module_db: str, nats_url: str, module_ns: str) -> Iterator[Any]:
     clients: list[TestClient] = []
 
     def make(root_path: str = "") -> TestClient:
-        settings = IsolatedSettings(PAULP_DATABASE_URL=module_db, PAULP_NATS_URL=nats_url,
+        settings = IsolatedSettings(ENVIRONMENT="test", PAULP_DATABASE_URL=module_db, PAULP_NATS_URL=nats_url,
                                     PAULP_NAMESPACE=module_ns, ADMIN_TOKEN=TOKEN)
         container = build(settings, module_db, nats_url)
         containers.append(container)

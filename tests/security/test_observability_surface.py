@@ -40,7 +40,7 @@ def served(db_url: str, nats_url: str, namespace: str, **config: Any) -> Abstrac
 
 def _production(db_url: str, evidence: Path, **extra: Any) -> dict[str, Any]:
     return {"ENVIRONMENT": "production", "PAULP_ANCHOR_DATABASE_URL": db_url, "PAULP_EVIDENCE_DIR": evidence,
-            "ADMIN_TOKEN": ADMIN, **extra}
+            "PAULP_AUDIT_MIRROR_DIR": evidence, "ADMIN_TOKEN": ADMIN, **extra}
 
 
 def _is_metrics(r: httpx.Response) -> bool:
@@ -129,23 +129,22 @@ def test_metrics_when_cloudflare_access_then_email_allowlist_applies(module_db: 
 def test_metrics_token_when_short_in_production_then_startup_error_naming_it() -> None:
     config = {"ENVIRONMENT": "production", "PAULP_DATABASE_URL": "postgresql://db/x", "PAULP_NATS_URL": "nats://n",
               "PAULP_ANCHOR_DATABASE_URL": "postgresql://db/a", "PAULP_EVIDENCE_DIR": "/var/lib/paulp/evidence",
-              "ADMIN_TOKEN": ADMIN}
+              "PAULP_AUDIT_MIRROR_DIR": "/var/lib/paulp/mirror", "ADMIN_TOKEN": ADMIN}
     with pytest.raises(ConfigError) as raised:
         IsolatedSettings(**config, METRICS_TOKEN="m" * 31).require_urls()
     assert "METRICS_TOKEN" in str(raised.value) and "m" * 31 not in str(raised.value)
     IsolatedSettings(**config, METRICS_TOKEN="m" * 32).require_urls()
     IsolatedSettings(**config, METRICS_TOKEN="  ").require_urls()  # blank is unset: operator auth only
-    IsolatedSettings(METRICS_TOKEN="short").require_urls()  # outside production any length
+    IsolatedSettings(ENVIRONMENT="development", METRICS_TOKEN="short").require_urls()  # outside production any length
 
 
 # ----------------------------------------------------------------------------------------- development
 
 
-@pytest.mark.parametrize("environment", [None, "development", "test"])
+@pytest.mark.parametrize("environment", ["development", "test"])
 def test_development_when_schema_or_docs_asked_then_served_without_credentials(
-        module_db: str, nats_url: str, module_ns: str, environment: str | None) -> None:
-    config = {"ENVIRONMENT": environment} if environment else {}  # None: unset, as the acceptance vectors run
-    with served(module_db, nats_url, module_ns, ADMIN_TOKEN=ADMIN, **config) as base:
+        module_db: str, nats_url: str, module_ns: str, environment: str) -> None:
+    with served(module_db, nats_url, module_ns, ENVIRONMENT=environment, ADMIN_TOKEN=ADMIN) as base:
         schema = httpx.get(base + "/openapi.json")
         docs, redoc = httpx.get(base + "/docs"), httpx.get(base + "/redoc")
     assert schema.status_code == 200 and "/admin/status" in schema.json()["paths"]
@@ -162,7 +161,8 @@ def test_staging_when_schema_or_docs_asked_then_404(module_db: str, nats_url: st
 
 def test_development_metrics_when_credentials_then_200_else_401(module_db: str, nats_url: str,
                                                                 module_ns: str) -> None:
-    with served(module_db, nats_url, module_ns, ADMIN_TOKEN=ADMIN, METRICS_TOKEN="dev-scrape") as base:
+    with served(module_db, nats_url, module_ns, ENVIRONMENT="development", ADMIN_TOKEN=ADMIN,
+                METRICS_TOKEN="dev-scrape") as base:
         anonymous = httpx.get(base + "/metrics")
         wrong = httpx.get(base + "/metrics", headers=_bearer(OTHER))
         scraped = httpx.get(base + "/metrics", headers=_bearer("dev-scrape"))
@@ -176,7 +176,7 @@ def test_development_metrics_when_credentials_then_200_else_401(module_db: str, 
 
 def test_development_metrics_when_only_scrape_token_configured_then_it_scrapes(module_db: str, nats_url: str,
                                                                                module_ns: str) -> None:
-    with served(module_db, nats_url, module_ns, METRICS_TOKEN="dev-scrape") as base:
+    with served(module_db, nats_url, module_ns, ENVIRONMENT="development", METRICS_TOKEN="dev-scrape") as base:
         assert httpx.get(base + "/metrics").status_code == 401
         assert _is_metrics(httpx.get(base + "/metrics", headers=_bearer("dev-scrape")))
         assert httpx.get(base + "/admin/status", headers=_bearer("dev-scrape")).status_code == 401
@@ -184,7 +184,7 @@ def test_development_metrics_when_only_scrape_token_configured_then_it_scrapes(m
 
 def test_development_metrics_when_no_credential_configured_then_503_not_public(module_db: str, nats_url: str,
                                                                                module_ns: str) -> None:
-    with served(module_db, nats_url, module_ns) as base:
+    with served(module_db, nats_url, module_ns, ENVIRONMENT="development") as base:
         for headers in ({}, _bearer(OTHER)):
             r = httpx.get(base + "/metrics", headers=headers)
             assert (r.status_code, r.json()["code"]) == (503, "auth_not_configured")

@@ -24,8 +24,8 @@ TRIGGER = "trigger-token-for-body-tests-0123456789abcd"
 
 @pytest.fixture
 def app(module_db: str, nats_url: str, module_ns: str, tmp_path: Any) -> Iterator[Any]:
-    settings = IsolatedSettings(PAULP_DATABASE_URL=module_db, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=module_ns,
-                                KALSHI_WEBHOOK_SECRET=SECRET, WEBHOOK_TRIGGER_TOKEN=TRIGGER,
+    settings = IsolatedSettings(ENVIRONMENT="test", PAULP_DATABASE_URL=module_db, PAULP_NATS_URL=nats_url,
+                                PAULP_NAMESPACE=module_ns, KALSHI_WEBHOOK_SECRET=SECRET, WEBHOOK_TRIGGER_TOKEN=TRIGGER,
                                 PAULP_EVIDENCE_DIR=tmp_path)
     container = build(settings, module_db, nats_url)
     yield create_app(container)

@@ -61,9 +61,10 @@ def new_database() -> str:
 
 
 def fresh_container(config: dict[str, Any] | None = None) -> Container:
-    """A container on a brand-new database with exactly ``config`` (everything else unset)."""
+    """A container on a brand-new database with exactly ``config`` (everything else unset; ``ENVIRONMENT`` is
+    ``test`` unless given)."""
     db = new_database()
     svc = services()
     settings = Settings(PAULP_DATABASE_URL=db, PAULP_NATS_URL=svc.nats_url,
-                        PAULP_NAMESPACE="c" + secrets.token_hex(4), **(config or {}))
+                        PAULP_NAMESPACE="c" + secrets.token_hex(4), **{"ENVIRONMENT": "test", **(config or {})})
     return build(settings, db, svc.nats_url)

@@ -42,10 +42,10 @@ def serve_container(container: Container) -> Iterator[str]:
 
 @contextmanager
 def serve_config(db_url: str, nats_url: str, namespace: str, **config: Any) -> Iterator[str]:
-    """A container built from exactly ``config`` (isolated from the environment), served as ``serve_container``
-    serves it, and closed on exit."""
+    """A container built from exactly ``config`` (isolated from the environment; ``ENVIRONMENT`` is ``test``
+    unless given), served as ``serve_container`` serves it, and closed on exit."""
     settings = IsolatedSettings(PAULP_DATABASE_URL=db_url, PAULP_NATS_URL=nats_url, PAULP_NAMESPACE=namespace,
-                                **config)
+                                **{"ENVIRONMENT": "test", **config})
     container = build(settings, db_url, nats_url)
     try:
         with serve_container(container) as base:

@@ -1,11 +1,11 @@
 """api.json :: http_cases — each case against the real app on real PostgreSQL (+ NATS URL), over HTTP.
 
 Per case: Settings from exactly the case's ``config`` (nothing read from the process environment) plus
-the service URLs; a fresh database (migrated by ``build``, dropped after the case); ``given`` seeded
-(Access keys served by a loopback fake certs server, the rest by ``tests.support.seeding``); one
-request through TestClient from a loopback peer (a trusted proxy, so ``cf-connecting-ip`` carries the
-client IP); then every ``expect`` key is checked as api.json's ``format`` describes. An unknown
-expect key fails the case.
+the service URLs, and ``ENVIRONMENT=test``, an anchor database and an audit mirror unless it names them;
+a fresh database (migrated by ``build``, dropped after the case); ``given`` seeded (Access keys served
+by a loopback fake certs server, the rest by ``tests.support.seeding``); one request through TestClient
+from a loopback peer (a trusted proxy, so ``cf-connecting-ip`` carries the client IP); then every
+``expect`` key is checked as api.json's ``format`` describes. An unknown expect key fails the case.
 """
 
 from __future__ import annotations
@@ -61,6 +61,12 @@ class _Session:
     def close(self) -> None:
         shutil.rmtree(self.evidence_root, ignore_errors=True)
         self.services.stop()
+
+    def mirror(self, namespace: str) -> Path:
+        """A case's audit-mirror folder: existing and writable, as a deployment's is (removed with the run)."""
+        path = self.evidence_root / "mirror" / namespace
+        path.mkdir(parents=True)
+        return path
 
     @contextmanager
     def database(self) -> Iterator[str]:
@@ -173,12 +179,15 @@ def check(case: Any, ctx: Context) -> None:
     namespace = f"{s.run_id}_{secrets.token_hex(3)}"
     with fake_jwks(keys_doc if keys_doc is not None else {"keys": []}, int(keys_status)) as certs, \
             s.database() as db_url:
-        # The case's config, with the locations only the harness knows taking precedence over any it names;
-        # the anchor database (required when ENVIRONMENT=production) defaults to the case's database.
+        # The case's config, with the locations only the harness knows taking precedence over any it names.
+        # What a deployment always sets and a case may name: ENVIRONMENT (required, §8) is `test`, and the
+        # anchor database and audit mirror (required when ENVIRONMENT=production) are the case's (ADR 0353).
         harness = {"PAULP_DATABASE_URL": db_url, "PAULP_NATS_URL": s.services.nats_url,
                    "PAULP_NAMESPACE": namespace, "PAULP_EVIDENCE_DIR": s.evidence_root / namespace,
                    "CF_ACCESS_CERTS_URL": certs.url}
-        settings = IsolatedSettings(**{"PAULP_ANCHOR_DATABASE_URL": db_url, **config, **harness})
+        deployment = {"ENVIRONMENT": "test", "PAULP_ANCHOR_DATABASE_URL": db_url,
+                      "PAULP_AUDIT_MIRROR_DIR": s.mirror(namespace)}
+        settings = IsolatedSettings(**{**deployment, **config, **harness})
         container = build(settings, db_url, s.services.nats_url)
         app = None
         try:

@@ -1,0 +1,86 @@
+"""Start-up refusals of ``paulp`` as an operator meets them (api-and-security §8, ADR 0353): a process that does
+not know its ``ENVIRONMENT``, or a production one without its audit mirror, stops before starting anything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.integration
+CHOICES = "production, staging, development, test"
+TOKEN = "startup-config-token-0123456789abcdef"
+
+
+def _laptop_env(state_dir: Path, **values: str | None) -> dict[str, str]:
+    """This machine's environment without any Paul P variable, then ``values`` (None: left unset)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAULP_") and k != "ENVIRONMENT"}
+    env.update(PAULP_STATE_DIR=str(state_dir), COLUMNS="250")
+    env.update({k: v for k, v in values.items() if v is not None})
+    return env
+
+
+def _paulp(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "paulp.api", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args", [["up", "--port", "9"], ["serve", "--port", "9"], ["relay"], ["project"],
+                                  ["schedule"], ["migrate"], ["doctor"]], ids=lambda a: a[0])
+def test_command_when_environment_unset_then_exit_2_naming_it_and_nothing_started(tmp_path: Path,
+                                                                                  args: list[str]) -> None:
+    # Arrange: no service URLs, so any start would create the state folder for its embedded servers
+    state = tmp_path / "state"
+    # Act
+    r = _paulp(args, _laptop_env(state))
+    # Assert
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert f"ENVIRONMENT is required (unset or blank): set it to one of {CHOICES}" in " ".join(r.stderr.split())
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert not state.exists(), "an embedded server was started (the state folder exists)"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("", "ENVIRONMENT is required (unset or blank)"),
+    ("   ", "ENVIRONMENT is required (unset or blank)"),
+    ("prod", "ENVIRONMENT must be one of"),
+    ("production ", "ENVIRONMENT must be one of"),
+], ids=["empty", "blank", "unknown", "trailing-space"])
+def test_up_when_environment_blank_or_invalid_then_exit_2_and_nothing_started(tmp_path: Path, value: str,
+                                                                              message: str) -> None:
+    state = tmp_path / "state"
+    r = _paulp(["up", "--port", "9"], _laptop_env(state, ENVIRONMENT=value, ADMIN_TOKEN=TOKEN))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in r.stderr and CHOICES in " ".join(r.stderr.split())
+    assert not state.exists()
+
+
+@pytest.mark.parametrize("mirror", [None, "", "  "], ids=["unset", "empty", "blank"])
+def test_production_when_audit_mirror_missing_then_exit_2_naming_it_and_nothing_written(
+        tmp_path: Path, empty_db: str, nats_url: str, mirror: str | None) -> None:
+    # Arrange: every other production requirement met, on a database no command has touched yet
+    evidence = tmp_path / "evidence"
+    production = {"ENVIRONMENT": "production", "PAULP_DATABASE_URL": empty_db, "PAULP_NATS_URL": nats_url,
+                  "PAULP_ANCHOR_DATABASE_URL": empty_db, "PAULP_EVIDENCE_DIR": str(evidence), "ADMIN_TOKEN": TOKEN}
+    # Act
+    refused = _paulp(["serve", "--port", "9"], _laptop_env(tmp_path / "state", **production,
+                                                           PAULP_AUDIT_MIRROR_DIR=mirror))
+    # Assert: refused before migrating, creating the evidence folder or binding
+    assert refused.returncode == 2, (refused.stdout, refused.stderr)
+    assert "PAULP_AUDIT_MIRROR_DIR is required when ENVIRONMENT=production" in refused.stderr
+    assert not evidence.exists()
+    with psycopg.connect(empty_db) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog',"
+                              " 'information_schema')").fetchone()
+    assert tables == (0,)
+    # and the same configuration with the mirror named starts (here: migrates)
+    mirror_dir = tmp_path / "mirror"
+    mirror_dir.mkdir()
+    migrated = _paulp(["migrate"], _laptop_env(tmp_path / "state", **production,
+                                               PAULP_AUDIT_MIRROR_DIR=str(mirror_dir)))
+    assert migrated.returncode == 0, (migrated.stdout, migrated.stderr)
+    assert "applied" in migrated.stdout
