@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--anchors", type=int, default=720, help="a month of hourly anchors")
     args = ap.parse_args()
     with bench_services() as (db_url, nats_url, ns):
-        build(Settings(PAULP_NAMESPACE=ns), db_url, nats_url).close()  # migrate
+        build(Settings(ENVIRONMENT="test", PAULP_NAMESPACE=ns), db_url, nats_url).close()  # migrate
         rate, anchors = load_chain(db_url, args.rows, args.anchors)
         store_anchors(db_url, anchors)
         del anchors

@@ -158,7 +158,7 @@ def main() -> None:
     args = ap.parse_args()
     fig: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "orders": args.orders}
     with bench_services() as (db_url, nats_url, ns):
-        container = build(Settings(PAULP_NAMESPACE=ns), db_url, nats_url)
+        container = build(Settings(ENVIRONMENT="test", PAULP_NAMESPACE=ns), db_url, nats_url)
         proj = container.projections["orders"]
         t0 = time.perf_counter()
         fig["events_in_log"] = write_orders(container, args.orders)

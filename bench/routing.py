@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--concurrent-calls", type=int, default=2000)
     args = parser.parse_args()
     with bench_services() as (db_url, nats_url, namespace):
-        container = build(Settings(PAULP_NAMESPACE=namespace), db_url, nats_url)
+        container = build(Settings(ENVIRONMENT="test", PAULP_NAMESPACE=namespace), db_url, nats_url)
         with psycopg.connect(db_url, autocommit=True) as conn:
             # Start from a flushed buffer cache: a benchmark run just before (bench.trades_query loads and
             # drops a million rows) otherwise leaves its dirty pages to the checkpointer during these figures.

@@ -240,7 +240,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=200)
     args = ap.parse_args()
     with bench_services() as (db_url, nats_url, ns):
-        settings = Settings(PAULP_NAMESPACE=ns)
+        settings = Settings(ENVIRONMENT="test", PAULP_NAMESPACE=ns)
         container = build(settings, db_url, nats_url)
         fig: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "single": args.single, "batches": args.batches}
         fig.update(bench_appends(container, db_url, args.single, args.batches))

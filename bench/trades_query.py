@@ -87,7 +87,7 @@ def free_port() -> int:
 
 def serve(db_url: str, nats_url: str, ns: str, port: int) -> None:
     """The API process as ``paulp serve`` runs it (no relay, projectors or scheduler)."""
-    settings = Settings(PAULP_NAMESPACE=ns, ADMIN_TOKEN=TOKEN)  # type: ignore[arg-type]
+    settings = Settings(ENVIRONMENT="test", PAULP_NAMESPACE=ns, ADMIN_TOKEN=TOKEN)  # type: ignore[arg-type]
     container = build(settings, db_url, nats_url)
     try:
         serve_api(container, "127.0.0.1", port, log_level="warning")
@@ -197,7 +197,7 @@ def http_floor(conn: KeepAliveClient, repeats: int) -> dict[str, float]:
 def in_process(db_url: str, nats_url: str, ns: str, repeats: int) -> dict[str, Any]:
     """The same app called as ASGI in this process (no socket, no HTTP parsing), each request followed by the
     raw SQL: what the handler itself adds, separated from the HTTP hop that the floor row measures."""
-    settings = Settings(PAULP_NAMESPACE=ns, ADMIN_TOKEN=TOKEN)  # type: ignore[arg-type]
+    settings = Settings(ENVIRONMENT="test", PAULP_NAMESPACE=ns, ADMIN_TOKEN=TOKEN)  # type: ignore[arg-type]
     container = build(settings, db_url, nats_url)
     app = create_app(container)
     out: dict[str, Any] = {}
@@ -259,7 +259,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1000)
     args = ap.parse_args()
     with bench_services() as (db_url, nats_url, ns):
-        build(Settings(PAULP_NAMESPACE=ns), db_url, nats_url).close()  # migrate
+        build(Settings(ENVIRONMENT="test", PAULP_NAMESPACE=ns), db_url, nats_url).close()  # migrate
         rate = load(db_url, args.rows)
         results = measure(db_url, nats_url, ns, args.repeats)
         local = in_process(db_url, nats_url, ns, args.repeats)
