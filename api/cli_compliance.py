@@ -1,0 +1,77 @@
+"""``paulp compliance``: compliance commands (api-and-security §6.3, §7.3), among them the regulatory export of
+orders (ADR 0371)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+compliance_app = typer.Typer(help="Compliance: the regulatory export of orders.", no_args_is_help=True)
+
+LIVE_ONLY = ("LIVE",)
+LIVE_AND_PAPER = ("LIVE", "PAPER")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside ``path`` and rename over it: a failed export leaves no file, or the old one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@compliance_app.command("export")
+def export(
+    start: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD (UTC, included)")],
+    end: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD (UTC, included)")],
+    fmt: Annotated[str, typer.Option("--format", help="json (raw rows), cftc (Part 17 JSON) or csv")],
+    output: Annotated[Path | None, typer.Option("--output", help="write here (replaced whole); default stdout",
+                                                dir_okay=False)] = None,
+    include_paper: Annotated[bool, typer.Option("--include-paper",
+                                                help="also PAPER orders (default: LIVE orders only)")] = False,
+) -> None:
+    """Orders created in [--from, --to] as CFTC Part 17 records; exit 2 on bad input, 1 if a stored order cannot
+    be reported, and then nothing is written."""
+    import psycopg
+
+    from paulp.adapters.regulatory_export import read_order_rows
+    from paulp.api.cli import fail, services
+    from paulp.domain.regulatory_export import (
+        InvalidExportRequest,
+        InvalidOrderRow,
+        ReportPeriod,
+        parse_format,
+        render,
+    )
+
+    try:
+        period, kind = ReportPeriod.parse(start, end), parse_format(fmt)
+    except InvalidExportRequest as exc:
+        raise fail(exc.message) from None
+    if output is not None and not output.parent.is_dir():
+        raise fail(f"--output: no such folder {str(output.parent)!r}")
+    first, after_last = period.bounds()
+    with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
+        rows = read_order_rows(conn, first, after_last, LIVE_AND_PAPER if include_paper else LIVE_ONLY)
+    try:
+        text = render(rows, period, kind)
+    except InvalidOrderRow as exc:
+        raise fail(f"cannot export: {exc.message}", code=1) from None
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        write_atomically(output, text)
+    except OSError as exc:
+        raise fail(f"--output: cannot write {str(output)!r}: {exc.strerror or exc}", code=1) from None
+    typer.echo(f"{len(rows)} orders exported to {output}", err=True)
