@@ -114,6 +114,7 @@ class BookValuation:
     daily_pnl: float
     weekly_pnl: float
     max_drawdown: float
+    valued_at: datetime  # the now its windows were taken at (a portfolio snapshot's timestamp, ADR 0356)
     positions: tuple[dict[str, Any], ...] = ()  # open positions as §2.3's positions[], for tail concentration
 
 
@@ -157,7 +158,7 @@ class ViewPortfolio:
         capital = sum(self.capital_of(s) for s in strategies)
         with self.pool.connection() as conn:
             book = _read_book(conn, [n for s in strategies for n in _names(s)], mode)
-        return BookValuation(mode, capital, *book.loss_figures(capital, now), book.open_positions)
+        return BookValuation(mode, capital, *book.loss_figures(capital, now), now, book.open_positions)
 
     def _correlated(self, market_id: str, now: datetime) -> tuple[CorrelatedMarket, ...] | None:
         """Markets the stored graph edges relate to ``market_id`` on either side, scored as §3.4 scores them

@@ -4,6 +4,10 @@ The portfolio is the book that carries money: LIVE when any strategy trades LIVE
 capital, closes and open positions), else the paper book of the strategies trading on paper. A paper loss
 never moves the breaker that gates LIVE orders (ADR 0286). Its open positions feed tail concentration (§3.6,
 ADR 0325).
+
+The report is what the log keeps of each valuation: the exits run's ``JobRun.Completed`` carries it under
+``portfolio``, and the ``portfolio_snapshots`` view is projected from it (ADR 0356), so its keys are a stored
+contract: add keys, never rename or drop one.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from paulp.domain.clock import iso_utc
 from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.tail import tail_concentration
 
@@ -33,6 +38,7 @@ def value_book(container: Any) -> dict[str, Any]:
         log.exception("portfolio valuation for the breaker failed")
         return {"error": type(exc).__name__}
     return {"mode": mode, "strategies": strategies, "totalValue": book.total_value, "dailyPnl": book.daily_pnl,
-            "weeklyPnl": book.weekly_pnl, "maxDrawdown": book.max_drawdown,
+            "weeklyPnl": book.weekly_pnl, "maxDrawdown": book.max_drawdown, "positionCount": len(book.positions),
+            "valuedAt": iso_utc(book.valued_at),
             "tail": {"count": tail.count, "hhi": round(tail.hhi, 4), "compliant": tail.compliant},
             "changed": changed, "state": state.value}

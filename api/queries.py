@@ -7,6 +7,7 @@ from typing import Any
 
 from paulp.api.wiring import Container
 from paulp.domain.breaker import BreakerState
+from paulp.domain.clock import iso_utc
 
 WAIT_S = 2.0
 
@@ -40,3 +41,21 @@ def breaker_view(container: Container, wait_for: int = 0) -> dict[str, Any]:
                 "lastStateChange": None, "lastReason": None, "lastActor": None}
     keys = ("state", "consecutiveFailures", "haltStartedAt", "lastStateChange", "lastReason", "lastActor")
     return dict(zip(keys, row, strict=True))
+
+
+SNAPSHOT_FIELDS = ("total_value", "daily_pnl", "weekly_pnl", "max_drawdown", "position_count")
+
+
+def latest_portfolio_snapshot(container: Container) -> dict[str, Any] | None:
+    """The newest valuation of the book the breaker was given (``latestSnapshot`` of §1.3 ``GET /status``):
+    trading §9's fields in snake_case like the response's other rows, and the book's mode; None before the
+    first one (ADR 0356)."""
+    with container.pool.connection() as conn:
+        row = conn.execute(
+            f"SELECT {', '.join(SNAPSHOT_FIELDS)}, valued_at, mode FROM views.portfolio_snapshots"
+            " ORDER BY valued_at DESC, notification_id DESC LIMIT 1"
+        ).fetchone()
+    if row is None:
+        return None
+    *figures, valued_at, mode = row
+    return {**dict(zip(SNAPSHOT_FIELDS, figures, strict=True)), "timestamp": iso_utc(valued_at), "mode": mode}

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
-from paulp.api.queries import breaker_view
+from paulp.api.queries import breaker_view, latest_portfolio_snapshot
 from paulp.api.strategy_queries import strategy_rows, unresolved_violations
 from paulp.api.wiring import Container
 from paulp.domain.breaker import BreakerState
@@ -83,7 +83,7 @@ def status(request: Request) -> StatusResponse:
     return StatusResponse(
         strategies=strategy_rows(container),
         unresolvedViolations=unresolved_violations(container),
-        latestSnapshot=None,
+        latestSnapshot=latest_portfolio_snapshot(container),
         circuitBreaker=BreakerView(**view),
         timestamp=now_iso(),
     )
