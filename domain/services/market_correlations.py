@@ -1,0 +1,39 @@
+"""Risk context: operator-declared market correlations (ADR 0365), declared and withdrawn in the log.
+
+The risk check reads them from ``views.event_graph_edges``, which the ``market_correlations`` projection keeps.
+"""
+
+from __future__ import annotations
+
+from paulp.domain.market_correlations import MarketCorrelation, NoActiveCorrelation, correlation_pair
+from paulp.domain.services.base import PaulpApplication
+
+
+class MarketCorrelationService(PaulpApplication):
+    def declare(self, market: str, related: str, kind: str, weight: float, actor: str, reason: str) -> int:
+        """Declare (or replace) the pair's correlation; the last notification id, to wait for the view."""
+        a, b = correlation_pair(market, related)
+
+        def command() -> int:
+            pair: MarketCorrelation = (self.get_or_none(MarketCorrelation.create_id(a, b))
+                                       or MarketCorrelation.register(a, b))
+            pair.declare(kind, weight, actor, reason, self.clock.now())
+            return self.last_notification_id(self.save(pair))
+
+        return self.retry_on_conflict(command)
+
+    def withdraw(self, market: str, related: str, actor: str, reason: str) -> int:
+        a, b = correlation_pair(market, related)
+
+        def command() -> int:
+            pair: MarketCorrelation | None = self.get_or_none(MarketCorrelation.create_id(a, b))
+            if pair is None:
+                raise NoActiveCorrelation(f"no correlation between {a} and {b} was ever declared")
+            pair.withdraw(actor, reason, self.clock.now())
+            return self.last_notification_id(self.save(pair))
+
+        return self.retry_on_conflict(command)
+
+    def get(self, market: str, related: str) -> MarketCorrelation | None:
+        found: MarketCorrelation | None = self.get_or_none(MarketCorrelation.create_id(market, related))
+        return found
