@@ -13,6 +13,7 @@ from paulp.api.asgi import GuardMiddleware
 from paulp.api.read_pool import ReadPool
 from paulp.api.routers import admin, audit, dashboard, exec, governance, health, metrics, routing, trades, webhooks
 from paulp.api.routers import orchestrator as orchestrator_routes
+from paulp.api.routers import risk as risk_routes
 from paulp.api.routers import strategies as strategies_router
 from paulp.api.routers.gates import router as gates_router
 from paulp.api.wiring import Container
@@ -66,4 +67,5 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(orchestrator_routes.router)
     app.include_router(strategies_router.router)
     app.include_router(gates_router)
+    app.include_router(risk_routes.router)
     return app

@@ -26,6 +26,7 @@ from paulp.domain.services.exits import ExitsService
 from paulp.domain.services.fair_values import FairValueService
 from paulp.domain.services.gates import GateSignoffService
 from paulp.domain.services.golive import GoLiveService
+from paulp.domain.services.market_correlations import MarketCorrelationService
 from paulp.domain.services.markets import MarketsService
 from paulp.domain.services.orchestrator import OrchestratorService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
@@ -59,6 +60,7 @@ class Container:
     gates: GateSignoffService
     verification: VerificationService
     fair_values: FairValueService
+    correlations: MarketCorrelationService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     exits: ExitsService = field(init=False)
@@ -79,6 +81,7 @@ class Container:
         self.gates.close()
         self.verification.close()
         self.fair_values.close()
+        self.correlations.close()
         self.pool.close()  # its worker threads and connections go with the container
 
     @property
@@ -139,6 +142,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         gates=GateSignoffService(env, clock),
         verification=VerificationService(env, clock),
         fair_values=FairValueService(env, clock),
+        correlations=MarketCorrelationService(env, clock),
         pool=pool,
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module

@@ -13,7 +13,7 @@ from tests.integration.helpers import make_container
 
 pytestmark = pytest.mark.integration
 CONTEXTS = ("breaker", "execution", "orders", "golive", "routing", "markets", "orchestrator", "strategies",
-            "reviews", "gates", "verification", "fair_values")
+            "reviews", "gates", "verification", "fair_values", "correlations")
 
 
 def _backends(admin_url: str, db_url: str) -> int:

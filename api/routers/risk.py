@@ -1,0 +1,86 @@
+"""/admin/risk/correlations: the market correlations I3 counts, read, declared and withdrawn (ADR 0365).
+
+Operator auth runs first, and Turnstile on POST and DELETE (api-and-security §2.1). Every field is validated
+before the command runs, so a 4xx records nothing; the authenticated actor is the one the event names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from paulp.api.bodies import json_object, query_values
+from paulp.api.correlations import correlation_rows
+from paulp.api.errors import ApiError
+from paulp.api.wiring import Container
+from paulp.domain.errors import DomainError
+from paulp.domain.market_correlations import (
+    NoActiveCorrelation,
+    correlation_pair,
+    correlation_ticker,
+    correlation_type,
+    correlation_weight,
+)
+from paulp.domain.risk_correlation import DEFAULT_EDGE_WEIGHT, edge_score
+
+router = APIRouter(prefix="/admin/risk", tags=["risk"])
+PATH = "/correlations"
+TEXT_MAX = 2000
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def _field(fields: list[str], check: Any, *args: Any) -> Any:
+    """``check(*args)``, its refusal raised as a 400 naming the fields it judged."""
+    try:
+        return check(*args)
+    except DomainError as exc:
+        raise ApiError(400, exc.message, exc.code, fields=fields) from None
+
+
+def _pair_and_reason(body: dict[str, Any]) -> tuple[str, str, str]:
+    a, b = _field(["marketId", "relatedMarketId"], correlation_pair, body.get("marketId"), body.get("relatedMarketId"))
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > TEXT_MAX:
+        raise ApiError(400, f"reason required (at most {TEXT_MAX} characters)", "INVALID_CORRELATION",
+                       fields=["reason"])
+    return a, b, reason
+
+
+@router.get(PATH, responses={400: {"description": "INVALID_CORRELATION"}})
+def list_correlations(request: Request) -> dict[str, Any]:
+    market = query_values(request).get("market")
+    if market is not None:
+        market = _field(["market"], correlation_ticker, market, "market")
+    with _container(request).pool.connection() as conn:
+        return {"correlations": correlation_rows(conn, market)}
+
+
+@router.post(PATH, responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"}})
+async def declare(request: Request) -> dict[str, Any]:
+    body = await json_object(request)
+    a, b, reason = _pair_and_reason(body)
+    kind = _field(["type"], correlation_type, body.get("type"))
+    weight = _field(["weight"], correlation_weight, body.get("weight", DEFAULT_EDGE_WEIGHT))
+    actor: str = request.state.actor.name
+    nid = await run_in_threadpool(_container(request).correlations.declare, a, b, kind, weight, actor, reason)
+    return {"success": True, "notificationId": nid,
+            "correlation": {"marketId": a, "relatedMarketId": b, "type": kind, "weight": weight,
+                            "effectiveScore": edge_score(kind, weight), "declaredBy": actor}}
+
+
+@router.delete(PATH, responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"},
+                                404: {"description": "NO_ACTIVE_CORRELATION"}})
+async def withdraw(request: Request) -> dict[str, Any]:
+    a, b, reason = _pair_and_reason(await json_object(request))
+    try:
+        nid = await run_in_threadpool(_container(request).correlations.withdraw, a, b, request.state.actor.name,
+                                      reason)
+    except NoActiveCorrelation as exc:
+        raise ApiError(404, exc.message, exc.code) from None
+    return {"success": True, "notificationId": nid}
