@@ -18,9 +18,11 @@ from paulp.adapters.config import ConfigError, Settings
 from paulp.adapters.services import ServiceConfigError, Services, resolve_services
 from paulp.api.cli_backtest import backtest_app
 from paulp.api.cli_breaker import breaker_app
+from paulp.api.cli_compliance import compliance_app
 from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
 from paulp.api.cli_rebuild import rebuild as rebuild_command
+from paulp.api.cli_risk import risk_app
 from paulp.api.cli_verify import verify_app
 from paulp.api.console import cli_console
 
@@ -34,6 +36,8 @@ app.add_typer(verify_app, name="verify")
 app.add_typer(backtest_app, name="backtest")
 app.add_typer(fair_app, name="fair")
 app.add_typer(breaker_app, name="breaker")
+app.add_typer(compliance_app, name="compliance")
+app.add_typer(risk_app, name="risk")
 jobs_app = typer.Typer(help="Orchestrator job runs (triggers, webhooks, schedule slots).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 console = cli_console()

@@ -9,8 +9,10 @@ from paulp.projections.fair_values import FairValuesProjection
 from paulp.projections.gates import GateSignoffsProjection
 from paulp.projections.job_runs import JobRunsProjection
 from paulp.projections.llm_regression import LlmRegressionProjection
+from paulp.projections.market_correlations import MarketCorrelationsProjection
 from paulp.projections.markets import MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
+from paulp.projections.portfolio_snapshots import PortfolioSnapshotsProjection
 from paulp.projections.reviews import MarketPairsProjection, ViolationsProjection
 from paulp.projections.routing import LlmBudgetProjection, LlmRoutingProjection
 from paulp.projections.strategies import StrategiesProjection
@@ -27,4 +29,6 @@ def all_projections() -> dict[str, Projection]:
     projections += [BacktestsProjection()]
     projections += [VerificationResultsProjection()]
     projections += [FairValuesProjection()]
+    projections += [PortfolioSnapshotsProjection()]
+    projections += [MarketCorrelationsProjection()]
     return {p.name: p for p in projections}
