@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -117,6 +118,7 @@ def test_export_when_output_named_then_written_whole_and_replaces_the_old_file(s
     assert [(r["Record_Sequence"], r["Trade_ID"]) for r in written] == list(
         zip(("1", "2"), sorted([ids["live"], ids["paper"]]), strict=True))
     assert [p.name for p in folder.iterdir()] == ["cftc.csv"]  # no temp file left behind
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # trading records: the owner's only
 
 
 @pytest.mark.parametrize("args,message", [
