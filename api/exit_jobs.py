@@ -10,7 +10,8 @@ doubt) is only looked up at Kalshi by client order id, never sent. A position is
 Exits run in every breaker state: HALT stops new risk, and closing is what the operator docs leave open in
 HALT. A LIVE exit never sells more than Kalshi says we hold (read once per run): on Kalshi, selling what is
 not held opens the opposite position. A fraction of a contract held there is not ours to sell: only the whole
-contracts below it are, and the position is listed under ``fractionalHeld`` (reconciliation flags it; ADR 0331).
+contracts below it are, and the position is listed under ``fractionalHeld`` (reconciliation grades it by §7's
+bands; ADRs 0331, 0362).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from paulp.api.venue_session import credentialed_port_if, venue_call
 from paulp.domain.exits import evaluate_exit, holding_hours
 from paulp.domain.marks import Quotes
 from paulp.domain.position_exits import ExitState, PositionExit
-from paulp.domain.reconciliation import Position
+from paulp.domain.reconciliation import Position, json_number
 from paulp.domain.services.exits import ExitCandidate
 
 log = logging.getLogger("paulp.exits")
@@ -116,10 +117,10 @@ def _whole_held(report: dict[str, Any], positions: Iterable[Position]) -> dict[t
     held: dict[tuple[str, str], int] = {}
     for p in positions:
         held[(p.market_id, p.side)] = math.floor(p.size)
-        if not float(p.size).is_integer():
+        if p.size != p.size.to_integral_value():
             log.warning("Kalshi holds %s %s %s contracts: a fraction; at most %d sold", p.size, p.market_id, p.side,
                         math.floor(p.size))
-            report["fractionalHeld"].append({"ticker": p.market_id, "side": p.side, "atVenue": p.size})
+            report["fractionalHeld"].append({"ticker": p.market_id, "side": p.side, "atVenue": json_number(p.size)})
     return held
 
 

@@ -32,7 +32,7 @@ ALERTING = (RunStatus.MAJOR_DRIFT, RunStatus.CRITICAL_DRIFT)
 
 def internal_live_positions(container: Any) -> list[Position]:
     with container.pool.connection() as conn:
-        return [Position(ticker, side, float(size)) for ticker, side, size in conn.execute(LIVE_FILLS)]
+        return [Position(ticker, side, size) for ticker, side, size in conn.execute(LIVE_FILLS)]
 
 
 def reconcile_now(container: Any, triggered_by: str) -> dict[str, Any]:

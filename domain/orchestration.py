@@ -20,7 +20,7 @@ from paulp.domain.clock import iso_utc
 from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.order_workflow import MetricsInput, workflow_metrics
-from paulp.domain.reconciliation import ReconciliationRun
+from paulp.domain.reconciliation import ReconciliationRun, json_number
 
 JOBS = ("ingest", "scan", "execute", "reconcile")  # what the trigger endpoints run
 SCHEDULED_ONLY_JOBS = ("anchor", "daily-report", "exits", "verify",  # slots no endpoint triggers (§7.1; ADR 0264)
@@ -120,8 +120,8 @@ def reconciliation_result(run: ReconciliationRun, at: datetime) -> dict[str, Any
         "venuePositionCount": run.venue_count,
         "matchedCount": run.matched,
         "drifts": [d.to_dict() for d in run.drifts],
-        "totalAbsoluteDrift": run.total_absolute_drift,
-        "maxDriftPct": run.max_drift_pct,
+        "totalAbsoluteDrift": json_number(run.total_absolute_drift),
+        "maxDriftPct": json_number(run.max_drift_pct),
         "status": run.status.value,
     }
 

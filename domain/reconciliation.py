@@ -2,21 +2,29 @@
 
 Keys are ``(marketId, SIDE)`` tuples: the source joined them with '-' and split on the first '-',
 which truncated every ticker that itself contains '-' (normative resolution of §7).
+
+Sizes are exact ``Decimal`` contracts: Kalshi counts them in fixed point ("40.50", ADRs 0330/0331), and in
+binary floating point 3.15 - 3 is 0.1499…, so a 5 % drift graded as major. Severity is decided on the exact
+percentage (a ``Fraction``); the figures a run reports are turned into JSON numbers only at the edge
+(``json_number``), so stored reports keep their shape (ADR 0362).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
 from paulp.domain.errors import DomainError
 from paulp.domain.order_states import OrderState
 
-CRITICAL_PCT = 5.0
-MAJOR_PCT = 2.0
-MINOR_PCT = 0.1
+CRITICAL_PCT = Fraction(5)
+MAJOR_PCT = Fraction(2)
+MINOR_PCT = Fraction(1, 10)
+ZERO = Decimal(0)
 
 # Orders that still hold a position: FILLED leaves the set on reconciliation, so counting only
 # FILLED would turn every reconciled order into a venue orphan (normative resolution of §7).
@@ -62,12 +70,37 @@ def position_key(market_id: str, side: str) -> PositionKey:
     return market_id, norm
 
 
+Number = Decimal | int | float
+
+
+def exact(value: Number | str) -> Decimal:
+    """A size as the exact decimal it was written as: a float by its shortest repr (the text it was read from),
+    never its binary expansion. Refused (``InvalidPosition``) when it is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        raise InvalidPosition(f"size {value!r} is not a number")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:
+        raise InvalidPosition(f"size {value!r} is not a number") from None
+    if not number.is_finite():
+        raise InvalidPosition(f"size {value!r} is not a finite number")
+    return number
+
+
+def json_number(value: Decimal) -> int | float:
+    """A figure as a report shows it: a whole number as an int, else the nearest float."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 @dataclass(frozen=True)
 class Position:
     market_id: str
     side: str
-    size: float
+    size: Decimal
     avg_price: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", exact(self.size))
 
     @property
     def key(self) -> PositionKey:
@@ -81,28 +114,31 @@ class FilledOrder:
     market_id: str
     side: str
     state: str
-    filled_size: float
+    filled_size: Decimal
     avg_fill_price: float | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filled_size", exact(self.filled_size))
 
 
 @dataclass(frozen=True)
 class PositionDrift:
     market_id: str
     side: str
-    internal_size: float
-    venue_size: float
-    drift: float
-    drift_pct: float
+    internal_size: Decimal
+    venue_size: Decimal
+    drift: Decimal
+    drift_pct: Decimal
     severity: DriftSeverity
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "marketId": self.market_id,
             "side": self.side,
-            "internalSize": self.internal_size,
-            "venueSize": self.venue_size,
-            "drift": self.drift,
-            "driftPct": self.drift_pct,
+            "internalSize": json_number(self.internal_size),
+            "venueSize": json_number(self.venue_size),
+            "drift": json_number(self.drift),
+            "driftPct": json_number(self.drift_pct),
             "severity": self.severity.value,
         }
 
@@ -127,12 +163,12 @@ class ReconciliationRun:
         return len(self.recorded_drifts)
 
     @property
-    def total_absolute_drift(self) -> float:
-        return sum(abs(d.drift) for d in self.drifts)
+    def total_absolute_drift(self) -> Decimal:
+        return sum((abs(d.drift) for d in self.drifts), ZERO)
 
     @property
-    def max_drift_pct(self) -> float:
-        return max((abs(d.drift_pct) for d in self.drifts), default=0.0)
+    def max_drift_pct(self) -> Decimal:
+        return max((abs(d.drift_pct) for d in self.drifts), default=ZERO)
 
     @property
     def status(self) -> RunStatus:
@@ -144,15 +180,23 @@ class ReconciliationRun:
         return alert_for(self.status)
 
 
-def drift_pct(internal: float, venue: float) -> float:
-    """Signed drift in percent of the internal size; an orphan venue position counts as 100 %."""
-    if internal > 0:
-        return (venue - internal) / internal * 100
-    return 100.0 if venue > 0 else 0.0
+def exact_drift_pct(internal: Number, venue: Number) -> Fraction:
+    """Signed drift in percent of the internal size, exactly; an orphan venue position counts as 100 %."""
+    held, reported = Fraction(exact(internal)), Fraction(exact(venue))
+    if held > 0:
+        return (reported - held) * 100 / held
+    return Fraction(100) if reported > 0 else Fraction(0)
 
 
-def drift_severity(pct: float) -> DriftSeverity:
-    magnitude = abs(pct)
+def drift_pct(internal: Number, venue: Number) -> Decimal:
+    """``exact_drift_pct`` as a Decimal (28 significant digits), for the report."""
+    pct = exact_drift_pct(internal, venue)
+    return Decimal(pct.numerator) / Decimal(pct.denominator)
+
+
+def drift_severity(pct: Fraction | Number) -> DriftSeverity:
+    """The §7 band of |driftPct|; a float is read as the decimal it prints as, so 4.99 is 4.99."""
+    magnitude = abs(pct if isinstance(pct, Fraction) else Fraction(exact(pct)))
     if magnitude >= CRITICAL_PCT:
         return DriftSeverity.CRITICAL
     if magnitude >= MAJOR_PCT:
@@ -175,21 +219,21 @@ def alert_for(status: RunStatus) -> str | None:
     return None
 
 
-def compare(market_id: str, side: str, internal: float, venue: float) -> PositionDrift:
-    """Severity by |driftPct| (§7), except that a size that is not a whole number of contracts is critical
-    whatever its percentage: our orders hold whole contracts, so no position of ours can be one (ADR 0331)."""
-    pct = drift_pct(internal, venue)
-    fraction = not (float(internal).is_integer() and float(venue).is_integer())
-    severity = DriftSeverity.CRITICAL if fraction else drift_severity(pct)
-    return PositionDrift(market_id, side, internal, venue, venue - internal, pct, severity)
+def compare(market_id: str, side: str, internal: Number, venue: Number) -> PositionDrift:
+    """Severity by |driftPct| (§7) on the exact sizes: a fraction of a contract is graded like any other drift
+    and a fractional position equal on both sides is matched (ADR 0362, replacing ADR 0331's "a fraction is
+    critical")."""
+    held, reported = exact(internal), exact(venue)
+    severity = drift_severity(exact_drift_pct(held, reported))
+    return PositionDrift(market_id, side, held, reported, reported - held, drift_pct(held, reported), severity)
 
 
-def _sizes(positions: Iterable[Position]) -> dict[PositionKey, float]:
-    sizes: dict[PositionKey, float] = {}
+def _sizes(positions: Iterable[Position]) -> dict[PositionKey, Decimal]:
+    sizes: dict[PositionKey, Decimal] = {}
     for p in positions:
         if p.size < 0:
             raise InvalidPosition(f"negative size {p.size} for {p.market_id}")
-        sizes[p.key] = sizes.get(p.key, 0.0) + p.size
+        sizes[p.key] = sizes.get(p.key, ZERO) + p.size
     return sizes
 
 
@@ -198,7 +242,7 @@ def reconcile(internal_positions: Sequence[Position], venue_positions: Sequence[
     internal = _sizes(internal_positions)
     venue = _sizes(venue_positions)
     drifts = tuple(
-        compare(key[0], key[1], internal.get(key, 0.0), venue.get(key, 0.0))
+        compare(key[0], key[1], internal.get(key, ZERO), venue.get(key, ZERO))
         for key in sorted(internal.keys() | venue.keys())
     )
     return ReconciliationRun(len(internal_positions), len(venue_positions), drifts)
@@ -206,19 +250,19 @@ def reconcile(internal_positions: Sequence[Position], venue_positions: Sequence[
 
 def internal_positions(orders: Iterable[FilledOrder]) -> list[Position]:
     """Group position-holding orders by key: size Σ filled, average price weighted by size."""
-    totals: dict[PositionKey, tuple[float, float, bool]] = {}
+    totals: dict[PositionKey, tuple[Decimal, float, bool]] = {}
     for order in orders:
         if order.state not in POSITION_HOLDING_STATES or order.filled_size <= 0:
             continue
         key = position_key(order.market_id, order.side)
-        size, notional, priced = totals.get(key, (0.0, 0.0, True))
+        size, notional, priced = totals.get(key, (ZERO, 0.0, True))
         price = order.avg_fill_price
         totals[key] = (
             size + order.filled_size,
-            notional + (price or 0.0) * order.filled_size,
+            notional + (price or 0.0) * float(order.filled_size),
             priced and price is not None,
         )
     return [
-        Position(key[0], key[1], size, notional / size if priced else None)
+        Position(key[0], key[1], size, notional / float(size) if priced else None)
         for key, (size, notional, priced) in sorted(totals.items())
     ]

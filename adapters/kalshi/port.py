@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from paulp.adapters.kalshi.client_errors import VenueNotFound, VenueOutcomeUnknown, VenueRequestRejected
-from paulp.adapters.kalshi.venue import Evidenced, KalshiVenue, VenueOrderRecord, VenueOrderStatus
+from paulp.adapters.kalshi.venue import (
+    Evidenced,
+    KalshiVenue,
+    OrderBook,
+    VenueOrderRecord,
+    VenueOrderStatus,
+    VenueTrade,
+)
 from paulp.domain.execution_orders import MarketSnapshot, VenueOrder
 from paulp.domain.ports import SubmissionOutcomeUnknown, VenueSubmission
 from paulp.domain.reconciliation import Position
@@ -112,13 +119,13 @@ class KalshiVenuePort:
         return _submission(done.value, done.evidence_hashes)
 
     def positions(self) -> VenuePositions:
-        """Every position the account holds (all pages), one row per non-zero side; a fraction of a contract is
-        passed on as it is, for reconciliation to flag (ADR 0331)."""
+        """Every position the account holds (all pages), one row per non-zero side, in exact contracts: a fraction
+        is passed on as Kalshi wrote it, for reconciliation to grade (ADRs 0331, 0362)."""
         found = self._run(self.venue.list_positions())
         rows: list[Position] = []
         for p in found.value:
-            rows.extend(Position(p.ticker, side, float(n)) for side, n in (("YES", p.yes_contracts),
-                                                                           ("NO", p.no_contracts)) if n)
+            rows.extend(Position(p.ticker, side, n) for side, n in (("YES", p.yes_contracts),
+                                                                    ("NO", p.no_contracts)) if n)
         return VenuePositions(tuple(rows), found.evidence_hashes)
 
     def market(self, ticker: str) -> Evidenced[MarketSnapshot]:
@@ -126,6 +133,12 @@ class KalshiVenuePort:
 
     def markets(self, max_pages: int) -> Evidenced[tuple[dict[str, Any], ...]]:
         return self._run(self.venue.list_markets(max_pages=max_pages))
+
+    def orderbook(self, ticker: str) -> Evidenced[OrderBook]:
+        return self._run(self.venue.get_orderbook(ticker))
+
+    def trades(self, ticker: str) -> Evidenced[tuple[VenueTrade, ...]]:
+        return self._run(self.venue.get_trades(ticker))
 
     def close(self, client: Any | None = None) -> None:
         if client is not None:

@@ -95,8 +95,21 @@ def test_orderbook_when_a_level_is_fractional_then_kept_and_a_sub_cent_level_ref
         parse_orderbook("KX-A", {"orderbook_fp": {"yes_dollars": [["0.4250", "2.00"]], "no_dollars": []}})
 
 
-# -- reconciliation: a fraction of a contract is flagged, whatever its percentage ---------------------------------
+# -- reconciliation: a fraction of a contract is graded by §7's bands on the exact size (ADR 0362) ----------------
 
-def test_compare_when_venue_holds_a_fraction_then_critical_even_if_the_difference_is_tiny() -> None:
-    assert compare("KX-A", "YES", 1000.0, 1000.5).severity is DriftSeverity.CRITICAL
-    assert compare("KX-A", "YES", 1000.0, 1000.0).severity is DriftSeverity.NONE
+@pytest.mark.parametrize(("ours", "position_fp", "severity"), [
+    (1000, "1000.50", DriftSeverity.NONE),  # 0.05 %
+    (40, "40.50", DriftSeverity.MINOR),  # 1.25 %
+    (5, "5.10", DriftSeverity.MAJOR),  # 2 % exactly; in binary floating point 1.99999...
+    (3, "3.15", DriftSeverity.CRITICAL),  # 5 % exactly; in binary floating point 4.99999...
+])
+def test_compare_when_kalshi_holds_a_fraction_then_graded_by_the_bands_on_the_exact_size(
+        ours: int, position_fp: str, severity: DriftSeverity) -> None:
+    held = parse_position({"ticker": "KX-A", "position_fp": position_fp}).yes_contracts
+    assert compare("KX-A", "YES", ours, held).severity is severity
+
+
+def test_compare_when_kalshi_and_we_hold_the_same_fraction_then_matched() -> None:
+    held = parse_position({"ticker": "KX-A", "position_fp": "12.50"}).yes_contracts
+    drift = compare("KX-A", "YES", Decimal("12.5"), held)
+    assert (drift.severity, drift.drift, drift.drift_pct) == (DriftSeverity.NONE, 0, 0)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+from fractions import Fraction
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,7 +16,9 @@ from paulp.domain.reconciliation import (
     InvalidPosition,
     Position,
     RunStatus,
+    compare,
     drift_severity,
+    exact,
     internal_positions,
     reconcile,
 )
@@ -104,3 +110,86 @@ def test_reconcile_when_any_positions_then_every_key_appears_once_and_status_is_
         assert run.status is RunStatus.CRITICAL_DRIFT
     if all(d.drift == 0 for d in run.drifts):
         assert run.status is RunStatus.OK
+
+
+# -- exact sizes (ADR 0362): Kalshi's fixed-point counts graded by the §7 bands, never by float artefacts ---------
+
+BANDS = ((Fraction(5), DriftSeverity.CRITICAL), (Fraction(2), DriftSeverity.MAJOR))
+RANK = {s: i for i, s in enumerate(DriftSeverity)}
+contracts = st.decimals(min_value=0, max_value=1_000_000, places=2, allow_nan=False, allow_infinity=False)
+
+
+def _oracle(internal: str, venue: str) -> DriftSeverity:
+    """§7 written out again on fractions of the decimal texts: an independent reading of the bands."""
+    i, v = Fraction(internal), Fraction(venue)
+    pct = abs((v - i) * 100 / i) if i > 0 else Fraction(100 if v > 0 else 0)
+    return next((s for edge, s in BANDS if pct >= edge),
+                DriftSeverity.MINOR if pct > Fraction(1, 10) else DriftSeverity.NONE)
+
+
+@pytest.mark.parametrize(("internal", "venue", "severity", "pct"), [
+    (3, "3.15", DriftSeverity.CRITICAL, 5),  # float: 4.9999999999999964
+    (5, "5.10", DriftSeverity.MAJOR, 2),  # float: 1.9999999999999927
+    (1000, "1001", DriftSeverity.NONE, Fraction(1, 10)),  # the minor edge is exclusive
+    (1000, "1001.01", DriftSeverity.MINOR, Fraction(101, 1000)),
+    (1000, "1000.50", DriftSeverity.NONE, Fraction(1, 20)),  # ADR 0331 called this critical
+    (0, "0.50", DriftSeverity.CRITICAL, 100),  # a fraction held at the venue only: an orphan
+    ("0.50", 0, DriftSeverity.CRITICAL, -100),
+])
+def test_compare_when_a_size_is_fractional_then_severity_follows_the_bands_on_the_exact_values(
+        internal: object, venue: str, severity: DriftSeverity, pct: object) -> None:
+    drift = compare("KX-A", "YES", Decimal(str(internal)), Decimal(venue))
+    assert drift.severity is severity
+    assert Fraction(drift.drift_pct) == pct and drift.drift == Decimal(venue) - Decimal(str(internal))
+
+
+def test_reconcile_when_a_fractional_position_is_equal_on_both_sides_then_matched_and_reported_as_numbers() -> None:
+    run = reconcile([Position("KX-A", "YES", Decimal("12.5"))], [Position("KX-A", "yes", Decimal("12.50"))])
+
+    assert (run.matched, run.drift_count, run.status) == (1, 0, RunStatus.OK)
+    assert run.drifts[0].to_dict() == {"marketId": "KX-A", "side": "YES", "internalSize": 12.5, "venueSize": 12.5,
+                                       "drift": 0, "driftPct": 0, "severity": "none"}
+
+
+def test_drift_to_dict_when_whole_then_ints_and_when_fractional_then_floats() -> None:
+    whole = compare("KX-A", "NO", 40, 50).to_dict()
+    half = compare("KX-A", "NO", 40, Decimal("40.50")).to_dict()
+
+    assert [type(whole[k]) for k in ("internalSize", "venueSize", "drift", "driftPct")] == [int] * 4
+    assert (half["venueSize"], half["drift"], half["driftPct"], half["severity"]) == (40.5, 0.5, 1.25, "minor")
+    assert json.loads(json.dumps(half)) == half
+
+
+@pytest.mark.parametrize("size", [True, float("nan"), float("inf"), Decimal("NaN"), "forty", None])
+def test_position_when_size_is_not_a_finite_number_then_invalid_position(size: object) -> None:
+    with pytest.raises(InvalidPosition) as err:
+        Position("KX-A", "YES", size)  # type: ignore[arg-type]
+    assert err.value.code == "INVALID_POSITION"
+
+
+def test_exact_when_float_then_read_as_the_decimal_it_prints_as() -> None:
+    assert exact(40.1) == Decimal("40.1") and exact(3) == Decimal(3) and exact("12.50") == Decimal("12.50")
+
+
+@given(contracts)
+def test_compare_when_sizes_equal_then_always_matched(size: Decimal) -> None:
+    for venue in (size, size.normalize(), exact(float(size))):
+        drift = compare("KX-A", "YES", size, venue)
+        assert (drift.severity, drift.drift, drift.drift_pct) == (DriftSeverity.NONE, 0, 0)
+
+
+@given(contracts, contracts)
+def test_compare_when_any_two_sizes_then_severity_is_the_exact_band_and_floats_read_alike(
+        internal: Decimal, venue: Decimal) -> None:
+    expected = _oracle(str(internal), str(venue))
+
+    assert compare("KX-A", "YES", internal, venue).severity is expected
+    assert compare("KX-A", "YES", float(internal), float(venue)).severity is expected
+
+
+@given(st.fractions(min_value=-1000, max_value=1000), st.fractions(min_value=-1000, max_value=1000))
+def test_drift_severity_when_drift_grows_in_magnitude_then_severity_never_falls(a: Fraction, b: Fraction) -> None:
+    small, large = sorted((a, b), key=abs)
+
+    assert RANK[drift_severity(small)] <= RANK[drift_severity(large)]
+    assert drift_severity(small) is drift_severity(-small)
