@@ -1,8 +1,9 @@
-"""``paulp breaker status``: the breaker's state and what moved it, for an operator asking "why are we in HALT?".
+"""``paulp breaker``: the breaker's state and what moved it ("why are we in HALT?"), and the operator's moves.
 
-The state is read from the breaker's events (current even when the projectors lag); the history (transitions,
-alerts, the portfolio valuations' latched alert levels and tail-concentration evaluations) from the
-breaker_state views, which say how far they have read the log.
+``status`` reads the state from the breaker's events (current even when the projectors lag) and the history
+(transitions, alerts, the portfolio valuations' latched alert levels and tail-concentration evaluations) from the
+breaker_state views, which say how far they have read the log. ``transition`` and ``reset`` are trading §2.2's
+operator commands, recorded with the actor who ran them (ADR 0376).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from rich.table import Table
 
 from paulp.api.console import cli_console
 
-breaker_app = typer.Typer(help="Circuit breaker: its state and what moved it.", no_args_is_help=True)
+breaker_app = typer.Typer(help="Circuit breaker: its state, what moved it, and the operator's moves.",
+                          no_args_is_help=True)
 console = cli_console()
 
 HISTORY = {
@@ -103,3 +105,65 @@ def status(
         for r in rows:
             table.add_row(*(json.dumps(v) if isinstance(v, dict) else str(v) for v in r.values()))
         console.print(table)
+
+
+def _operator_input(reason: str, actor: str) -> tuple[str, str]:
+    """Refuse a blank reason or actor, or a NUL (no text column can hold it), before anything starts."""
+    from paulp.api.cli import fail
+
+    for name, value in (("--reason", reason), ("--actor", actor)):
+        if not value.strip():
+            raise fail(f"{name} must not be blank")
+        if "\x00" in value:
+            raise fail(f"{name} must not contain NUL characters")
+    return reason.strip(), actor.strip()
+
+
+def _move(command: str, *args: Any) -> Any:
+    """Run one BreakerService command; a refusal (invalid transition, reset from HALT without force) exits 1
+    with the spec's message, and the refused command records nothing."""
+    from paulp.api.cli import fail, services
+    from paulp.api.contexts import context
+    from paulp.domain.breaker_rules import InvalidBreakerTransition, ResetRefused
+    from paulp.domain.services.breaker import BreakerService
+
+    with services() as (_, svc), context(BreakerService, svc.database_url) as app:
+        try:
+            return getattr(app, command)(*args)
+        except (InvalidBreakerTransition, ResetRefused) as exc:
+            raise fail(str(exc), 1) from None
+
+
+def _report(result: Any, actor: str) -> None:
+    console.print(f"breaker {result.previous_state.value} -> {result.new_state.value} by {actor}:"
+                  f" {result.reason} (notification {result.notification_id})", highlight=False)
+
+
+@breaker_app.command("transition")
+def transition(
+    to: Annotated[str, typer.Option("--to", help="NORMAL, CAUTION, HALT or RECOVERY (trading §2.2's table)")],
+    reason: Annotated[str, typer.Option(help="why (kept in the log)")],
+    actor: Annotated[str, typer.Option(help="who moves it")],
+) -> None:
+    """Move the breaker through the manual table (HALT only to RECOVERY); the blocked-check counter is kept.
+    Exit 1 and nothing recorded when the table refuses the move."""
+    from paulp.api.cli import fail
+    from paulp.domain.breaker_rules import BreakerState
+
+    target = to.strip().upper()
+    if target not in BreakerState.__members__:
+        raise fail(f"Invalid target state {to!r}; one of: {', '.join(BreakerState.__members__)}")
+    why, who = _operator_input(reason, actor)
+    _report(_move("transition", target, why, who), who)
+
+
+@breaker_app.command("reset")
+def reset(
+    reason: Annotated[str, typer.Option(help="why (kept in the log)")],
+    actor: Annotated[str, typer.Option(help="who resets it")],
+    force: Annotated[bool, typer.Option("--force", help="reset from HALT as well")] = False,
+) -> None:
+    """Back to NORMAL from any state with the blocked-check counter at 0 (trading §2.2), recorded as a transition
+    even NORMAL -> NORMAL. From HALT only with --force: otherwise exit 1 and nothing recorded."""
+    why, who = _operator_input(reason, actor)
+    _report(_move("reset", why, force, who), who)
