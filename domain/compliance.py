@@ -1,0 +1,297 @@
+"""Compliance sources as aggregates (api-and-security §6.3 resolution: decisions are events, the matrix a projection).
+
+One ``ComplianceSource`` per ``source_name`` (uuid5), created by seeding. Its status changes only by two
+operators: one proposes (``StatusChangeProposed``), a different one approves (``SourceStatusChanged`` carries
+both); a proposal lapses after 24 h as a go-live request does (ADR 0252). Compliance events and violations
+are recorded on the source they concern. ``IngestionBlocked`` is the audit record of a fetch the gate stopped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from paulp.domain.compliance_matrix import (
+    ComplianceEventType,
+    InvalidComplianceRequest,
+    SeedSource,
+    Severity,
+    SourceStatus,
+    parse_status,
+    required_text,
+)
+from paulp.domain.errors import DomainError
+from paulp.domain.namespace import PAULP_NAMESPACE
+
+PROPOSAL_TTL = timedelta(hours=24)
+ACTOR_MAX, REASON_MAX, TEXT_MAX = 200, 500, 4000
+
+
+class ProposalPending(DomainError):
+    """Raised when a source already has a status proposal waiting for its second operator."""
+
+    code = "proposal_pending"
+
+
+class ProposalNotFound(DomainError):
+    """Raised when the proposal id is not the source's pending proposal."""
+
+    code = "proposal_not_found"
+
+
+class ProposalExpired(DomainError):
+    """Raised when the pending proposal is older than 24 h (the proposal is closed by this call)."""
+
+    code = "proposal_expired"
+
+
+class SameOperator(DomainError):
+    """Raised when the operator who proposed a status change tries to approve it."""
+
+    code = "same_actor"
+
+
+class StatusUnchanged(DomainError):
+    """Raised when the proposed status and block reason are what the source has already."""
+
+    code = "status_unchanged"
+
+
+class ViolationNotFound(DomainError):
+    """Raised when a violation id names no violation recorded on the source."""
+
+    code = "violation_not_found"
+
+
+class ViolationAlreadyResolved(DomainError):
+    """Raised when a resolved violation is resolved again (the first resolution stands)."""
+
+    code = "already_resolved"
+
+
+def split_id(item_id: str) -> tuple[str, str]:
+    """``<source>#p<n>`` / ``<source>#v<n>`` -> (source, local part): ids name the aggregate they live on."""
+    source, sep, local = item_id.strip().rpartition("#")
+    if not sep or not source or not local:
+        raise InvalidComplianceRequest(f"not a compliance proposal or violation id: {item_id!r}")
+    return source, local
+
+
+class ComplianceSource(Aggregate):
+    class Seeded(Aggregate.Created):
+        source_name: str
+        status: str
+        block_reason: str | None
+        terms: dict[str, Any]
+        seeded_at: datetime
+
+    class StatusChangeProposed(Aggregate.Event):
+        proposal_id: str
+        to_status: str
+        reason: str
+        block_reason: str | None
+        proposed_by: str
+        proposed_at: datetime
+        expires_at: datetime
+
+    class ProposalClosed(Aggregate.Event):
+        proposal_id: str
+        outcome: str  # expired | rejected
+        actor: str | None
+        reason: str
+        at: datetime
+
+    class SourceStatusChanged(Aggregate.Event):
+        proposal_id: str
+        from_status: str
+        to_status: str
+        reason: str
+        block_reason: str | None
+        proposed_by: str
+        actor: str
+        at: datetime
+
+    class EventRecorded(Aggregate.Event):
+        event_type: str
+        description: str
+        actor: str
+        at: datetime
+
+    class ViolationRecorded(Aggregate.Event):
+        violation_id: str
+        violation_type: str
+        severity: str
+        description: str
+        actor: str
+        detected_at: datetime
+
+    class ViolationResolved(Aggregate.Event):
+        violation_id: str
+        resolved_by: str
+        notes: str | None
+        at: datetime
+
+    @staticmethod
+    def create_id(source_name: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"compliance-source/{source_name}")
+
+    @event(Seeded)
+    def __init__(self, source_name: str, status: str, block_reason: str | None, terms: dict[str, Any],
+                 seeded_at: datetime) -> None:
+        self.source_name, self.status, self.block_reason = source_name, SourceStatus(status), block_reason
+        self.allowed_usage: list[str] = list(terms.get("allowed_usage", []))
+        self.tos_next_review_date = datetime.fromisoformat(terms["tos_next_review_date"])
+        self.proposals = 0
+        self.pending: dict[str, Any] | None = None
+        self.changed_by: list[str] = []
+        self.violations: dict[str, bool] = {}  # id -> resolved
+
+    @classmethod
+    def seed(cls, source: SeedSource, now: datetime) -> ComplianceSource:
+        return cls(source_name=source.source_name, status=source.status.value, block_reason=source.block_reason,
+                   terms=source.terms(now), seeded_at=now)
+
+    # ----------------------------------------------------------------- commands (decide)
+
+    def propose_status(self, to_status: object, reason: object, block_reason: object, actor: object,
+                       now: datetime) -> str:
+        """Open a proposal for the second operator; a lapsed one is closed first. Returns the proposal id."""
+        target, why = parse_status(to_status), required_text("reason", reason, REASON_MAX)
+        who = required_text("actor", actor, ACTOR_MAX)
+        if target is SourceStatus.BLOCKED:
+            blocking = why if block_reason is None else required_text("block reason", block_reason, REASON_MAX)
+        elif block_reason is not None:
+            raise InvalidComplianceRequest("a block reason is only given when the status is blocked")
+        else:
+            blocking = None
+        self._close_if_lapsed(now)
+        if self.pending is not None:
+            raise ProposalPending(f"{self.source_name} already has proposal {self.pending['proposal_id']}"
+                                  " waiting for approval")
+        if target is self.status and blocking == self.block_reason:
+            raise StatusUnchanged(f"{self.source_name} is already {target.value}")
+        proposal_id = f"{self.source_name}#p{self.proposals + 1}"
+        self._proposed(proposal_id, target.value, why, blocking, who, now, now + PROPOSAL_TTL)
+        return proposal_id
+
+    def approve(self, proposal_id: str, actor: object, now: datetime) -> None:
+        """The second operator's approval applies the pending proposal; its proposer cannot approve it."""
+        who = required_text("actor", actor, ACTOR_MAX)
+        pending = self._pending(proposal_id)
+        if now > pending["expires_at"]:
+            self._closed(proposal_id, "expired", None, "not approved within 24 h", now)
+            raise ProposalExpired(f"proposal {proposal_id} expired unapproved")
+        if who.casefold() == pending["proposed_by"].casefold():
+            raise SameOperator("a status change must be approved by a different operator than its proposer")
+        self._changed(proposal_id, self.status.value, pending["to_status"], pending["reason"],
+                      pending["block_reason"], pending["proposed_by"], who, now)
+
+    def reject(self, proposal_id: str, actor: object, reason: object, now: datetime) -> None:
+        """Any operator, the proposer included, may withdraw a pending proposal."""
+        who, why = required_text("actor", actor, ACTOR_MAX), required_text("reason", reason, REASON_MAX)
+        self._pending(proposal_id)
+        self._closed(proposal_id, "rejected", who, why, now)
+
+    def record_event(self, event_type: object, description: object, actor: object, now: datetime) -> None:
+        try:
+            kind = ComplianceEventType(event_type if isinstance(event_type, str) else "")
+        except ValueError:
+            raise InvalidComplianceRequest(f"unknown compliance event type {event_type!r}") from None
+        self._event_recorded(kind.value, required_text("description", description, TEXT_MAX),
+                             required_text("actor", actor, ACTOR_MAX), now)
+
+    def record_violation(self, violation_type: object, severity: object, description: object, actor: object,
+                         now: datetime) -> str:
+        try:
+            level = Severity(severity if isinstance(severity, str) else "")
+        except ValueError:
+            raise InvalidComplianceRequest("severity must be warning or critical") from None
+        kind = required_text("violation type", violation_type, ACTOR_MAX)
+        text, who = required_text("description", description, TEXT_MAX), required_text("actor", actor, ACTOR_MAX)
+        violation_id = f"{self.source_name}#v{len(self.violations) + 1}"
+        self._violation_recorded(violation_id, kind, level.value, text, who, now)
+        return violation_id
+
+    def resolve_violation(self, violation_id: str, resolved_by: object, notes: object, now: datetime) -> None:
+        who = required_text("resolver", resolved_by, ACTOR_MAX)
+        if notes is not None and (not isinstance(notes, str) or len(notes) > TEXT_MAX):
+            raise InvalidComplianceRequest(f"notes must be text of at most {TEXT_MAX} characters")
+        if violation_id not in self.violations:
+            raise ViolationNotFound(f"no violation {violation_id} on {self.source_name}")
+        if self.violations[violation_id]:
+            raise ViolationAlreadyResolved(f"violation {violation_id} is already resolved")
+        kept = (notes.strip() or None) if notes is not None else None
+        self._violation_resolved(violation_id, who, kept, now)
+
+    @property
+    def unresolved_violations(self) -> int:
+        return sum(1 for resolved in self.violations.values() if not resolved)
+
+    def _pending(self, proposal_id: str) -> dict[str, Any]:
+        if self.pending is None or self.pending["proposal_id"] != proposal_id:
+            raise ProposalNotFound(f"{proposal_id} is not a pending proposal of {self.source_name}")
+        return self.pending
+
+    def _close_if_lapsed(self, now: datetime) -> None:
+        if self.pending is not None and now > self.pending["expires_at"]:
+            self._closed(self.pending["proposal_id"], "expired", None, "not approved within 24 h", now)
+
+    # ----------------------------------------------------------------- events (apply)
+
+    @event(StatusChangeProposed)
+    def _proposed(self, proposal_id: str, to_status: str, reason: str, block_reason: str | None,
+                  proposed_by: str, proposed_at: datetime, expires_at: datetime) -> None:
+        self.proposals += 1
+        self.pending = {"proposal_id": proposal_id, "to_status": to_status, "reason": reason,
+                        "block_reason": block_reason, "proposed_by": proposed_by, "expires_at": expires_at}
+
+    @event(ProposalClosed)
+    def _closed(self, proposal_id: str, outcome: str, actor: str | None, reason: str, at: datetime) -> None:
+        self.pending = None
+
+    @event(SourceStatusChanged)
+    def _changed(self, proposal_id: str, from_status: str, to_status: str, reason: str, block_reason: str | None,
+                 proposed_by: str, actor: str, at: datetime) -> None:
+        self.status, self.block_reason = SourceStatus(to_status), block_reason
+        self.changed_by = [proposed_by, actor]
+        self.pending = None
+
+    @event(EventRecorded)
+    def _event_recorded(self, event_type: str, description: str, actor: str, at: datetime) -> None:
+        pass
+
+    @event(ViolationRecorded)
+    def _violation_recorded(self, violation_id: str, violation_type: str, severity: str, description: str,
+                            actor: str, detected_at: datetime) -> None:
+        self.violations[violation_id] = False
+
+    @event(ViolationResolved)
+    def _violation_resolved(self, violation_id: str, resolved_by: str, notes: str | None, at: datetime) -> None:
+        self.violations[violation_id] = True
+
+
+class IngestionBlocked(Aggregate):
+    """The audit record INGESTION_BLOCKED_BY_COMPLIANCE: one per fetch the gate stopped, never retried."""
+
+    class Recorded(Aggregate.Created):
+        check_id: str
+        job: str
+        message_type: str
+        venue: str
+        status: str
+        reason: str
+        blocked_entities: list[str]
+        at: datetime
+
+    @staticmethod
+    def create_id(check_id: str) -> UUID:
+        return uuid5(PAULP_NAMESPACE, f"ingestion-blocked/{check_id}")
+
+    @event(Recorded)
+    def __init__(self, check_id: str, job: str, message_type: str, venue: str, status: str, reason: str,
+                 blocked_entities: list[str], at: datetime) -> None:
+        self.check_id, self.job, self.message_type, self.venue = check_id, job, message_type, venue
+        self.status, self.reason, self.blocked_entities, self.at = status, reason, list(blocked_entities), at

@@ -1,0 +1,125 @@
+"""Compliance context (api-and-security §6.3, §7.3): the seeded matrix, two-person status changes, compliance
+events and violations, and the ingestion gate's statuses.
+
+The gate reads the sources' aggregates from the log, not ``views.compliance_sources``: a block two operators
+just approved stops the next fetch whatever the projector's lag, and no projector has to run for it (ADR 0368).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from paulp.domain.compliance import ComplianceSource, IngestionBlocked, ProposalExpired, split_id
+from paulp.domain.compliance_matrix import SEED, GateDecision, UnknownSource, ingestion_decision, ingestion_sources
+from paulp.domain.services.base import PaulpApplication
+
+
+class ComplianceService(PaulpApplication):
+    seeded = False
+
+    def seed(self) -> int:
+        """Insert-if-absent: each seed source not yet in the log is created; present ones are left as they are
+        (an operator's change is never undone). One save for all; returns how many were created."""
+
+        def command() -> int:
+            now = self.clock.now()
+            new = [ComplianceSource.seed(s, now) for s in SEED
+                   if self.get_or_none(ComplianceSource.create_id(s.source_name)) is None]
+            if new:
+                self.save(*new)
+            return len(new)
+
+        created = self.retry_on_conflict(command)
+        self.seeded = True
+        return created
+
+    def ensure_seeded(self) -> None:
+        """Seed once per process (start-up, the first gate check, a CLI command)."""
+        if not self.seeded:
+            self.seed()
+
+    def source(self, name: str) -> ComplianceSource | None:
+        found: ComplianceSource | None = self.get_or_none(ComplianceSource.create_id(name.strip()))
+        return found
+
+    def statuses(self, names: Iterable[str]) -> dict[str, str]:
+        """Status of each named source the matrix holds; absent names are unknown to it."""
+        found = {n: self.source(n) for n in set(names)}
+        return {n: s.status.value for n, s in found.items() if s is not None}
+
+    def gate(self, venue: str, message_type: str) -> GateDecision:
+        self.ensure_seeded()
+        return ingestion_decision(venue, message_type, self.statuses(ingestion_sources(venue, message_type) or ()))
+
+    def record_block(self, check_id: str, decision: GateDecision, venue: str, message_type: str, job: str) -> int:
+        record = IngestionBlocked(check_id=check_id, job=job, message_type=message_type, venue=venue,
+                                  status=decision.status, reason=decision.reason or "",
+                                  blocked_entities=list(decision.blocked_entities), at=self.clock.now())
+        return self.last_notification_id(self.save(record))
+
+    # ----------------------------------------------------------------- operator commands
+
+    def propose_status(self, name: str, status: object, reason: object, block_reason: object,
+                       actor: object) -> tuple[str, int]:
+        def command() -> tuple[str, int]:
+            src = self._known(name)
+            proposal_id = src.propose_status(status, reason, block_reason, actor, self.clock.now())
+            return proposal_id, self.last_notification_id(self.save(src))
+
+        return self.retry_on_conflict(command)
+
+    def approve(self, proposal_id: str, actor: object) -> tuple[ComplianceSource, int]:
+        def command() -> tuple[ComplianceSource, int]:
+            src = self._known(split_id(proposal_id)[0])
+            try:
+                src.approve(proposal_id.strip(), actor, self.clock.now())
+            except ProposalExpired:
+                self.save(src)  # the lapse is recorded; a new proposal can start
+                raise
+            return src, self.last_notification_id(self.save(src))
+
+        return self.retry_on_conflict(command)
+
+    def reject(self, proposal_id: str, actor: object, reason: object) -> int:
+        def command() -> int:
+            src = self._known(split_id(proposal_id)[0])
+            src.reject(proposal_id.strip(), actor, reason, self.clock.now())
+            return self.last_notification_id(self.save(src))
+
+        return self.retry_on_conflict(command)
+
+    def record_event(self, name: str, event_type: object, description: object, actor: object) -> int:
+        def command() -> int:
+            src = self._known(name)
+            src.record_event(event_type, description, actor, self.clock.now())
+            return self.last_notification_id(self.save(src))
+
+        return self.retry_on_conflict(command)
+
+    def record_violation(self, name: str, violation_type: object, severity: object, description: object,
+                         actor: object) -> tuple[str, int]:
+        def command() -> tuple[str, int]:
+            src = self._known(name)
+            violation_id = src.record_violation(violation_type, severity, description, actor, self.clock.now())
+            return violation_id, self.last_notification_id(self.save(src))
+
+        return self.retry_on_conflict(command)
+
+    def resolve_violation(self, violation_id: str, resolved_by: object, notes: object) -> int:
+        def command() -> int:
+            src = self._known(split_id(violation_id)[0])
+            src.resolve_violation(violation_id.strip(), resolved_by, notes, self.clock.now())
+            return self.last_notification_id(self.save(src))
+
+        return self.retry_on_conflict(command)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def _known(self, name: str) -> ComplianceSource:
+        self.ensure_seeded()
+        src = self.source(name)
+        if src is None:
+            raise UnknownSource(f"{name.strip()!r} is not in the compliance matrix")
+        return src
