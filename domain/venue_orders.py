@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
@@ -66,6 +68,30 @@ def record_order_id(record: dict[str, Any]) -> str:
     return "content-" + hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
+def _exact(number: int | float | Decimal) -> Decimal:
+    """A number as the decimal it was written as: a float by its shortest repr, never its binary expansion."""
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+
+
+def same_value(old: Any, new: Any) -> bool:
+    """Whether the venue reported ``old`` again, compared exactly rather than by Python's ``==`` (ADR 0363).
+
+    ``==`` says ``True == 1`` (a change missed), ``Decimal("42.35") != 42.35`` and ``nan != nan`` (an update
+    recorded on every report of the same value). Here numbers are equal when their decimal values are (a float
+    read as the decimal it prints as, so 42.0, 42 and Decimal("42.0000") are one price; NaN is NaN), a bool
+    equals only a bool, text only the same text, and lists and objects are compared item by item."""
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    if isinstance(old, int | float | Decimal) and isinstance(new, int | float | Decimal):
+        a, b = _exact(old), _exact(new)
+        return a.is_nan() and b.is_nan() if a.is_nan() or b.is_nan() else a == b
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return old.keys() == new.keys() and all(same_value(old[k], new[k]) for k in old)
+    if isinstance(old, list | tuple) and isinstance(new, list | tuple):
+        return len(old) == len(new) and all(same_value(a, b) for a, b in zip(old, new, strict=True))
+    return bool(old == new)  # text (a StrEnum is its text), None, anything else the record may hold
+
+
 def venue_order_id(venue: str, order_id: str) -> UUID:
     return uuid5(PAULP_NAMESPACE, f"venue-order/{venue}/{order_id}")
 
@@ -96,9 +122,10 @@ class VenueOrder(Aggregate):
         self.record = dict(record)
 
     def update(self, record: dict[str, Any], at: datetime) -> bool:
-        """Merge what changed; an identical report records nothing (idempotent webhooks and retries). A field
-        the record does not hold yet is a change even when the venue reports it as null (kept whole)."""
-        changes = {k: v for k, v in record.items() if k not in self.record or self.record[k] != v}
+        """Merge what changed; an identical report records nothing (idempotent webhooks and retries), judged by
+        ``same_value``. A field the record does not hold yet is a change even when the venue reports it as null
+        (kept whole)."""
+        changes = {k: v for k, v in record.items() if k not in self.record or not same_value(self.record[k], v)}
         if not changes:
             return False
         self._updated(self.venue, self.order_id, changes, at)
