@@ -37,11 +37,14 @@ def bad_request(error: str, code: str, message: str) -> ApiError:
 
 
 def parse_limit(raw: str | None) -> int:
+    """§10.2's 1-500 is the accepted range, not a clamp (ADR 0272). The length is judged before ``int``:
+    Python refuses to convert more than 4300 digits, which was a 500 for a long ``limit`` (ADR 0359)."""
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+    digits = raw.lstrip("0") if _DIGITS.fullmatch(raw) else ""
+    if not digits or len(digits) > len(str(MAX_LIMIT)) or int(digits) > MAX_LIMIT:
         raise bad_request("Invalid limit", "invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return int(digits)
 
 
 def parse_choice(raw: str | None, allowed: list[str], name: str) -> str | None:
@@ -93,6 +96,21 @@ class DecisionFilters:
     start: datetime | None = None
     end: datetime | None = None
     limit: int = DEFAULT_LIMIT
+
+
+def parse_stats_range(params: dict[str, str], now: datetime) -> tuple[datetime, datetime]:
+    """start -> end in §10.2's order (the first failure wins); a missing end is now and a missing start 24 h
+    before the end."""
+    start, end = parse_time(params.get("start"), "start"), parse_time(params.get("end"), "end")
+    end = end or now
+    if start is None:
+        try:
+            start = end - timedelta(hours=24)
+        except OverflowError:
+            raise bad_request("Invalid time range", "invalid_time_range", "end is too early") from None
+    if end <= start:
+        raise bad_request("Invalid time range", "invalid_time_range", "end must be after start")
+    return start, end
 
 
 def parse_decision_filters(params: dict[str, str]) -> DecisionFilters:
@@ -259,7 +277,10 @@ def budget_document(pool: ConnectionPool[Any], assumptions: BudgetAssumptions, p
         "timestamp": iso(now), "assumptions": assumptions_json(assumptions),
         "projection": {"projectedDailyCostUsd": projection.projected_daily_cost_usd,
                        "projectedMonthlyCostUsd": projection.projected_monthly_cost_usd,
-                       "byRouteClass": [{"routeClass": str(r.route_class), "resolvedModelId": r.resolved_model_id,
+                       # §10.2's `resolvedModelId?`: absent for the class without a model, as /rules omits
+                       # its `defaultModelId?` (ADR 0359)
+                       "byRouteClass": [{"routeClass": str(r.route_class),
+                                         **({"resolvedModelId": r.resolved_model_id} if r.resolved_model_id else {}),
                                          "callsPerDay": r.calls_per_day,
                                          "projectedDailyCostUsd": r.projected_daily_cost_usd,
                                          "projectedMonthlyCostUsd": r.projected_monthly_cost_usd}

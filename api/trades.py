@@ -54,9 +54,12 @@ def parse_limit(raw: str | None, default: int, maximum: int) -> int:
     sign-free decimal digits, >= 1, else 400 ``invalid_limit``; above ``maximum`` clamped, not rejected."""
     if raw is None or raw == "":
         return default
-    if not _DIGITS.fullmatch(raw) or int(raw) < 1:
+    digits = raw.lstrip("0")
+    if not _DIGITS.fullmatch(raw) or not digits:
         raise ApiError(400, "Invalid limit. Must be a positive integer.", "invalid_limit")
-    return min(int(raw), maximum)
+    # More digits than the maximum has is above it: clamped without ``int``, which refuses over 4300 digits
+    # (a long limit was a 500; ADR 0359).
+    return maximum if len(digits) > len(str(maximum)) else min(int(digits), maximum)
 
 
 def parse_filters(params: dict[str, str]) -> TradeFilters:

@@ -1,19 +1,20 @@
-"""/admin/routing: LLM routing and budget read models (llm-routing §10.2) and the budget reset command."""
+"""/admin/routing: LLM routing and budget read models (llm-routing §10.2) and the budget reset command.
+
+Query parameters are read at their first value, as on every api-and-security endpoint (ADRs 0346, 0359)."""
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from paulp.api import routing_queries as q
+from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError
 from paulp.api.wiring import Container
 from paulp.domain.budgets import PeriodType
-from paulp.domain.routing import BudgetCategory
+from paulp.domain.routing import BudgetCategory, RunType
 
 router = APIRouter(prefix="/admin/routing", tags=["routing"])
 VALIDATION: dict[int | str, dict[str, Any]] = {400: {"description": "validation failure: {error, code, message}"}}
@@ -32,7 +33,7 @@ def budget(request: Request) -> dict[str, Any]:
 
 @router.get("/decisions", responses=VALIDATION)
 def decisions(request: Request) -> dict[str, Any]:
-    filters = q.parse_decision_filters(dict(request.query_params))
+    filters = q.parse_decision_filters(query_values(request))
     return {"decisions": q.list_decisions(_container(request).pool, filters)}
 
 
@@ -45,16 +46,10 @@ def decision(decision_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/stats", responses=VALIDATION)
-def stats(request: Request, start: str | None = None, end: str | None = None) -> dict[str, Any]:
+def stats(request: Request) -> dict[str, Any]:
     c = _container(request)
-    end_at = q.parse_time(end, "end") or c.clock.now()
-    try:
-        start_at = q.parse_time(start, "start") or end_at - timedelta(hours=24)
-    except OverflowError:
-        raise q.bad_request("Invalid time range", "invalid_time_range", "end is too early") from None
-    if end_at <= start_at:
-        raise q.bad_request("Invalid time range", "invalid_time_range", "end must be after start")
-    return q.stats(c.pool, start_at, end_at)
+    start, end = q.parse_stats_range(query_values(request), c.clock.now())
+    return q.stats(c.pool, start, end)
 
 
 @router.get("/success-rate")
@@ -74,26 +69,29 @@ def drift_sweeps(request: Request) -> dict[str, Any]:
 
 
 @router.get("/dry-run", responses=VALIDATION)
-def dry_run(request: Request, runType: str | None = None) -> dict[str, Any]:
-    if not runType:
+def dry_run(request: Request) -> dict[str, Any]:
+    """runType is required and, as on /decisions, one of the closed set: an unknown one is the caller's
+    mistake (400), not a preview of a refused call (ADR 0359)."""
+    run_type = q.parse_choice(query_values(request).get("runType"), [str(r) for r in RunType], "runType")
+    if run_type is None:
         raise q.bad_request("Invalid runType", "invalid_run_type", "runType is required")
-    return _container(request).routing.dry_run(runType).as_json()
+    return _container(request).routing.dry_run(run_type).as_json()
 
 
 @router.post("/budget/reset", responses=VALIDATION)
 async def budget_reset(request: Request) -> dict[str, Any]:
-    raw = await request.body()
     try:
-        body = json.loads(raw) if raw.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise q.bad_request("Invalid JSON body", "invalid_json", "body must be a JSON object")
+        body = await json_object(request)
+    except ApiError as exc:  # api-and-security's invalid_json / validation_error, with §10.2's message
+        exc.extra.setdefault("message", "body must be a JSON object")
+        raise
     category = q.parse_choice(_text(body.get("category")), [str(c) for c in BudgetCategory], "category")
     period = q.parse_choice(_text(body.get("periodType")), [str(p) for p in PeriodType], "periodType")
     reason = body.get("reason")
-    if category is None or period is None:
-        raise q.bad_request("Invalid budget reset", "validation_error", "category and periodType are required")
+    if category is None or period is None:  # a schema violation names its fields (api-and-security §1.1)
+        missing = [name for name, value in (("category", category), ("periodType", period)) if value is None]
+        raise ApiError(400, "Invalid budget reset", "validation_error",
+                       message="category and periodType are required", fields=missing)
     if not isinstance(reason, str) or not reason.strip():
         raise q.bad_request("Reason required", "reason_required", "reason is required for a budget reset")
     actor = getattr(getattr(request.state, "actor", None), "name", "operator")

@@ -78,3 +78,15 @@ def test_trades_when_both_venue_sources_fail_then_partial_200_with_both_errors(f
         assert [e["venue"] for e in body["errors"]] == ["kalshi", "ibkr"]
     finally:
         container.close()
+
+
+@pytest.mark.parametrize("path,maximum", [("/admin/trades", 500), ("/admin/orchestrator/orders", 500),
+                                          ("/admin/orchestrator/runs", 200)])
+def test_list_when_limit_has_thousands_of_digits_then_clamped_not_500(system, path, maximum):
+    """§1.3 clamps a limit above the maximum; one past Python's 4300-digit int conversion was a 500 (ADR 0359)."""
+    client, _ = system
+    for raw in ("9" * 5000, "0" * 5000 + "7"):
+        r = client.get(f"{path}?limit={raw}", headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert r.json()["filters"]["limit"] == (maximum if raw.startswith("9") else 7)
+    assert client.get(f"{path}?limit={'0' * 5000}", headers=AUTH).json()["code"] == "invalid_limit"
