@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -102,27 +103,30 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
        port: Annotated[int | None, typer.Option(help="HTTP port")] = None) -> None:
     """Start API, relay, projectors and scheduler (embedded PostgreSQL/NATS unless URLs are set)."""
-    from paulp.api.runtime import install_signal_handlers, run_all
+    from paulp.api.runtime import http_url, install_signal_handlers, run_all
     from paulp.api.wiring import build
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with services() as (settings, svc):
         prepare_evidence_dir(settings)
-        container = build(settings, svc.database_url, svc.nats_url)
-        h, p = host or settings.PAULP_HTTP_HOST, port or settings.PAULP_HTTP_PORT
-        for d in svc.describe():
-            console.print(f"{d.name}: {d.source} {d.url}")
-        console.print(f"[green]Paul P up[/] on http://{h}:{p}  (Ctrl-C stops everything)")
+        h = host or settings.PAULP_HTTP_HOST
+        with http_socket(h, settings.PAULP_HTTP_PORT if port is None else port) as sock:
+            container = build(settings, svc.database_url, svc.nats_url)
+            for d in svc.describe():
+                console.print(f"{d.name}: {d.source} {d.url}")
 
-        async def main() -> None:
-            stop = asyncio.Event()
-            install_signal_handlers(stop)
-            await run_all(container, h, p, stop)
+            def ready() -> None:
+                console.print(f"[green]Paul P up[/] on {http_url(h, sock)}  (Ctrl-C stops everything)")
 
-        try:
-            run_loop(main())
-        finally:
-            container.close()
+            async def main() -> None:
+                stop = asyncio.Event()
+                install_signal_handlers(stop)
+                await run_all(container, sock, ready, stop)
+
+            try:
+                run_loop(main())
+            finally:
+                container.close()
 
 
 @app.command()
@@ -130,19 +134,34 @@ def serve(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = 
           port: Annotated[int | None, typer.Option(help="HTTP port")] = None) -> None:
     """Start only the HTTP API (no relay, projectors or scheduler): run it beside `paulp relay` and
     `paulp project`, or several of it behind a proxy; views stay as fresh as the projectors keep them."""
-    from paulp.api.runtime import serve_api
+    from paulp.api.runtime import http_url, serve_api
     from paulp.api.wiring import build
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with services() as (settings, svc):
         prepare_evidence_dir(settings)
-        container = build(settings, svc.database_url, svc.nats_url)
-        h, p = host or settings.PAULP_HTTP_HOST, port or settings.PAULP_HTTP_PORT
-        console.print(f"[green]Paul P API[/] on http://{h}:{p}  (Ctrl-C stops it)")
-        try:
-            serve_api(container, h, p)
-        finally:
-            container.close()
+        h = host or settings.PAULP_HTTP_HOST
+        with http_socket(h, settings.PAULP_HTTP_PORT if port is None else port) as sock:
+            container = build(settings, svc.database_url, svc.nats_url)
+            try:
+                serve_api(container, sock,
+                          lambda: console.print(f"[green]Paul P API[/] on {http_url(h, sock)}  (Ctrl-C stops it)"))
+            finally:
+                container.close()
+
+
+@contextmanager
+def http_socket(host: str, port: int) -> Iterator[socket.socket]:
+    """The API's address, bound before the system is wired: a taken port stops start-up at once, naming it,
+    with no URL printed (exit 1; ADR 0360). The URL is printed once the server listens on it."""
+    from paulp.api.runtime import BindError, bind_http
+
+    try:
+        sock = bind_http(host, port)
+    except BindError as exc:
+        raise fail(str(exc), 1) from None
+    with sock:
+        yield sock
 
 
 def prepare_evidence_dir(settings: Settings) -> None:
@@ -387,7 +406,9 @@ def jobs_runs(
 @orders_app.command("show")
 def orders_show(order_id: str) -> None:
     """An order's full history, read from its events (not from a view), then where they leave it: its state and
-    last error now (a resolved error is in the history, not the last error; ADR 0335)."""
+    last error now (a resolved error is in the history, not the last error; ADR 0335), and every recorded risk
+    evaluation in full (ADR 0377)."""
+    from paulp.api.risk_report import evaluation_tables, event_detail
     from paulp.api.wiring import build
 
     with services() as (settings, svc):
@@ -401,9 +422,11 @@ def orders_show(order_id: str) -> None:
         raise fail(f"no order {order_id!r}", 1)
     table = Table("version", "event", "detail")
     for e in events:
-        detail = {k: v for k, v in e.__dict__.items() if k not in ("originator_id", "originator_version", "timestamp")}
+        detail = event_detail(e)
         table.add_row(str(e.originator_version), type(e).__qualname__, json.dumps(detail, default=str)[:160])
     console.print(table)
+    for evaluation in evaluation_tables(events):
+        console.print(evaluation)
     console.print(f"state {order.state.value}; last error: {order.last_error or 'none'}", markup=False)
 
 

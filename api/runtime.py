@@ -8,6 +8,7 @@ import gc
 import importlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -66,6 +67,10 @@ async def scheduler(container: Container, stop: asyncio.Event) -> None:
         await asyncio.to_thread(anchor_and_verify, container)
     except Exception:
         log.exception("audit anchor/verification failed")
+    try:
+        await asyncio.to_thread(container.compliance.seed)  # §6.3 seed, insert-if-absent (ADR 0368)
+    except Exception:  # the gate seeds (or blocks) at its first check anyway
+        log.exception("compliance matrix seeding failed")
     next_marks = 0.0
     loop = asyncio.get_running_loop()
     try:
@@ -164,15 +169,62 @@ def freeze_startup_heap() -> int:
     return gc.get_freeze_count()
 
 
-def serve_api(container: Container, host: str, port: int, log_level: str = "info") -> None:
+class BindError(Exception):
+    """Raised when the API's address cannot be bound: in use, not an address of this host, or privileged."""
+
+
+def bind_http(host: str, port: int) -> socket.socket:
+    """Bind the API's address before anything says where it is, so a taken port ends start-up with a message
+    naming it instead of uvicorn's exit after the URL was printed. The socket is bound, not listening: a
+    connect before the server serves is refused, never accepted and left waiting (ADR 0360)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a restart is not refused
+        sock.bind((host, port))                                      # over the old process's TIME_WAIT sockets
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot listen on {_host_port(host, port)}: {exc.strerror or exc}") from None
+    return sock
+
+
+def http_url(host: str, sock: socket.socket) -> str:
+    """The URL a client uses, with the port actually bound (``--port 0`` picks a free one)."""
+    return f"http://{_host_port(host, sock.getsockname()[1])}"
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Announcing(uvicorn.Server):
+    """Uvicorn that calls ``announce`` once it serves: the lifespan has started and the socket listens, so a
+    script that waits for the line and then connects is answered (ADR 0360)."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._announce()
+
+
+def serve_api(container: Container, sock: socket.socket, announce: Callable[[], None],
+              log_level: str = "info") -> None:
     """Only the HTTP API, on uvicorn's own loop (uvloop and httptools when installed): the process shape
     bench/trades_query measures. Ctrl-C / SIGTERM stop it; the caller closes the container."""
     app = create_app(container)
     freeze_startup_heap()
-    uvicorn.run(app, host=host, port=port, log_level=log_level, **HTTP_OPTIONS)
+    host, port = sock.getsockname()[:2]
+    server = _Announcing(uvicorn.Config(app, host=host, port=port, log_level=log_level, **HTTP_OPTIONS), announce)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it stopped on; as uvicorn.run, that is a clean stop
+        pass
 
 
-class _OwnSignals(uvicorn.Server):
+class _OwnSignals(_Announcing):
     """Uvicorn inside ``paulp up``: the process's stop event owns SIGINT/SIGTERM (run_all tells uvicorn to
     exit), so uvicorn must not swap in its own handlers and re-raise the signal after it stops."""
 
@@ -181,11 +233,13 @@ class _OwnSignals(uvicorn.Server):
         yield
 
 
-async def run_all(container: Container, host: str, port: int, stop: asyncio.Event) -> None:
+async def run_all(container: Container, sock: socket.socket, announce: Callable[[], None],
+                  stop: asyncio.Event) -> None:
+    host, port = sock.getsockname()[:2]
     config = uvicorn.Config(create_app(container), host=host, port=port, log_level="info", **HTTP_OPTIONS)
-    server = _OwnSignals(config)
+    server = _OwnSignals(config, announce)
     freeze_startup_heap()
-    web = asyncio.create_task(server.serve())
+    web = asyncio.create_task(server.serve(sockets=[sock]))
     workers = asyncio.create_task(run_workers(container, stop))
     ticks = asyncio.create_task(scheduler(container, stop))
     await stop.wait()

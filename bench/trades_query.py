@@ -30,7 +30,7 @@ from bench.common import bench_services, save, summary_ms
 from paulp.adapters.config import Settings
 from paulp.api.app import create_app
 from paulp.api.cli import run_loop
-from paulp.api.runtime import serve_api
+from paulp.api.runtime import bind_http, serve_api
 from paulp.api.trades import parse_filters, trades_query
 from paulp.api.wiring import build
 
@@ -90,7 +90,7 @@ def serve(db_url: str, nats_url: str, ns: str, port: int) -> None:
     settings = Settings(ENVIRONMENT="test", PAULP_NAMESPACE=ns, ADMIN_TOKEN=TOKEN)  # type: ignore[arg-type]
     container = build(settings, db_url, nats_url)
     try:
-        serve_api(container, "127.0.0.1", port, log_level="warning")
+        serve_api(container, bind_http("127.0.0.1", port), lambda: None, log_level="warning")
     finally:
         container.close()
 
