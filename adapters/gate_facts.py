@@ -42,7 +42,6 @@ from paulp.domain.gates import (
     strategy_spec_problems,
 )
 
-NO_COMPLIANCE = "no compliance matrix (§6.3 sources, events, violations) exists in this system"
 # §8.8 gate read model (ADR 0276): regression-suite results of the last 7 days; the adversarial rows of each
 # suite's latest run (recorded last in the log), so a fixed prompt can pass again without a forced signoff.
 REGRESSION_RESULTS_7D = "SELECT passed FROM views.llm_regression_results WHERE suite = 'regression' AND run_at >= %s"
@@ -93,11 +92,12 @@ class DatabaseGateFacts:
             fetches = _count(conn, "SELECT count(*) FROM evidence_fetches WHERE fetched_at > %s",
                              now - timedelta(days=7))
             migrations = _count(conn, "SELECT count(*) FROM schema_migrations")
+            sources = compliance_matrix_sources(conn)
         return Phase1Facts(
             clv_tests_passed=latest_suite_passed(self.src.database_url, "clv"),
             evidence_fetches_7d=fetches, regression_cases=regression_cases_defined(),
             migrations_applied=migrations, strategy_specs=strategy_spec_problems(),
-            prompt_templates=prompt_template_problems(), compliance_sources=compliance_matrix_sources(),
+            prompt_templates=prompt_template_problems(), compliance_sources=sources,
             slo_document=slo_document_present())
 
     def phase2(self, now: datetime) -> Phase2Facts:
@@ -127,13 +127,14 @@ class DatabaseGateFacts:
                 " evidence_hash LIMIT %s", (EVIDENCE_SAMPLE,)).fetchall()]
             regression = [bool(ok) for (ok,) in conn.execute(REGRESSION_RESULTS_7D, (now - timedelta(days=7),))]
             adversarial = [bool(ok) for (ok,) in conn.execute(ADVERSARIAL_RESULTS)]
+            violations = _count(conn, "SELECT count(*) FROM views.compliance_violations WHERE NOT resolved")
         return Phase3Facts(
             audit=AuditFact(report.valid, report.chain.last_sequence, report.first_bad_sequence),
             regression_results_7d=regression,  # none stored: 0%, as the reference says when none ran
             adversarial_results=adversarial,  # none stored: §6.2 "vacuously true when none"
             breaker_transitions=transitions,
             reconciliation_runs=Unavailable("no reconciliation runs are recorded in this system"),
-            unresolved_compliance_violations=0,  # no compliance violation is recorded anywhere (§6.3)
+            unresolved_compliance_violations=violations,  # §6.3 violations view (ADR 0368)
             evidence_sample=list(self._rehash(newest)))
 
     def _rehash(self, hashes: Iterable[str]) -> Iterable[EvidenceCheck]:
@@ -194,13 +195,12 @@ COMPLIANCE_MATRIX_DOC = DOCS / "compliance-matrix.md"
 SLO_DOC = DOCS / "slo.md"
 
 
-def compliance_matrix_sources() -> int | Unavailable:
-    """P1_COMPLIANCE_MATRIX is "docs present" (§6.2 resolution): the sources the matrix document lists."""
-    try:
-        text = COMPLIANCE_MATRIX_DOC.read_text(encoding="utf-8")
-    except OSError:
+def compliance_matrix_sources(conn: psycopg.Connection[Any]) -> int | Unavailable:
+    """P1_COMPLIANCE_MATRIX: the statement of the seed (``docs/compliance-matrix.md``, §6.2 "docs present") and
+    the sources the matrix of record holds (``views.compliance_sources``, projected from the log; ADR 0368)."""
+    if not COMPLIANCE_MATRIX_DOC.is_file():
         return Unavailable(f"compliance matrix document missing: {COMPLIANCE_MATRIX_DOC.name}")
-    return sum(1 for line in text.splitlines() if line.startswith("| `"))
+    return _count(conn, "SELECT count(*) FROM views.compliance_sources")
 
 
 def slo_document_present() -> bool | Unavailable:

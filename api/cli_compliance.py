@@ -10,7 +10,12 @@ from typing import Annotated
 
 import typer
 
-compliance_app = typer.Typer(help="Compliance: the regulatory export of orders.", no_args_is_help=True)
+from paulp.api.cli_compliance_sources import add_source_commands
+
+compliance_app = typer.Typer(help="Compliance: the matrix of data sources (two-person status changes, the"
+                             " ingestion gate's answers, violations) and the regulatory export of orders.",
+                             no_args_is_help=True)
+add_source_commands(compliance_app)  # list, check, propose-status, approve, … (ADR 0368)
 
 LIVE_ONLY = ("LIVE",)
 LIVE_AND_PAPER = ("LIVE", "PAPER")

@@ -25,6 +25,7 @@ from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.api.compliance_gate import admit
 from paulp.api.exit_jobs import monitor_exits
 from paulp.api.market_jobs import open_position_tickers, refresh_marks
 from paulp.api.order_timers_job import run_order_timers
@@ -51,19 +52,40 @@ DAY_ORDERS = (
 
 def ingest_marks(container: Any) -> dict[str, Any]:
     """Market data for every market we hold (public reads, bodies kept as evidence): the marks job run now.
-    Fails when markets were asked for and none could be read."""
+    The compliance gate is asked first (§7.2): blocked, nothing is fetched and the run completes with the
+    decision (acknowledged, not retried). Fails when markets were asked for and none could be read."""
     started = time.monotonic()
     tickers = open_position_tickers(container.pool)
-    outcome: dict[str, str] = {}
-    if tickers:
-        outcome = asyncio.run(_refresh(container, tickers))  # a worker thread: no loop of its own
+    if not tickers:  # nothing to fetch, nothing to ask the gate
+        return {"triggered": True, "markets": 0, **{name: 0 for name in MARK_OUTCOMES}, "failed": {},
+                "durationMs": _elapsed_ms(started)}
+    decision = admit(container, "kalshi", "fetch_markets", "ingest")
+    if not decision.allowed:
+        return {"triggered": True, "markets": len(tickers), **{name: 0 for name in MARK_OUTCOMES},
+                "failed": {}, "compliance": decision.as_dict(), "durationMs": _elapsed_ms(started)}
+    outcome = asyncio.run(_refresh(container, tickers))  # a worker thread: no loop of its own
     failed = {t: code for t, code in outcome.items() if code not in MARK_OUTCOMES}
-    if tickers and len(failed) == len(tickers):
+    if len(failed) == len(tickers):
         raise JobFailed("venue_unavailable", "No market could be read from Kalshi: " + ", ".join(
             sorted(set(failed.values()))))
     return {"triggered": True, "markets": len(tickers),
             **{name: sum(1 for c in outcome.values() if c == name) for name in MARK_OUTCOMES},
-            "failed": failed, "durationMs": round((time.monotonic() - started) * 1000)}
+            "failed": failed, "compliance": decision.as_dict(), "durationMs": _elapsed_ms(started)}
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def gated_scan(container: Any) -> dict[str, Any]:
+    """§7.1 scan behind the compliance gate: the scan reads Kalshi's market catalogue, so a blocked
+    ``kalshi_trade_api`` means no scan at all (acknowledged, audited, not retried); the weather row asks the
+    gate again for NOAA (``weather_scan``)."""
+    decision = admit(container, "kalshi", "fetch_markets", "scan")
+    if not decision.allowed:
+        return {"scanned": False, "strategies": [], "totalSignals": 0, "ordersCreated": 0,
+                "compliance": decision.as_dict(), "durationMs": 0}
+    return {**scan_signals(container), "compliance": decision.as_dict()}
 
 
 async def _refresh(container: Any, tickers: list[str]) -> dict[str, str]:
@@ -119,7 +141,7 @@ class JobRunner:
         self.container = container
         self.jobs: dict[str, Callable[[str, datetime | None], dict[str, Any]]] = {
             "ingest": lambda _actor, _slot: ingest_marks(container),
-            "scan": lambda _actor, _slot: scan_signals(container),
+            "scan": lambda _actor, _slot: gated_scan(container),
             "execute": lambda _actor, _slot: execute_pending(container),
             "reconcile": lambda actor, _slot: reconcile_now(container, actor),
             "anchor": lambda _actor, _slot: anchor_job(container),

@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.api.compliance_gate import BLOCKED, admit
 from paulp.domain.errors import DomainError
 from paulp.domain.marks import Quotes
 from paulp.domain.services.markets import MarketsService
@@ -56,11 +57,15 @@ async def refresh_marks(markets: MarketsService, venue: KalshiVenue, tickers: li
 
 
 async def refresh_open_marks(container: Any) -> dict[str, str]:
-    """Scheduled: mark every market with an open position (no position, no request). Market data is public:
-    without Kalshi credentials the client still reads it, and signs nothing."""
+    """Scheduled: mark every market with an open position (no position, no request), once the compliance gate
+    allows Kalshi market data (§7.2). Market data is public: without Kalshi credentials the client still reads
+    it, and signs nothing."""
     tickers = await asyncio.to_thread(open_position_tickers, container.pool)
     if not tickers:
         return {}
+    decision = await asyncio.to_thread(admit, container, "kalshi", "fetch_markets", "marks")
+    if not decision.allowed:  # no request; the block is audited, and asked again at the next minute
+        return {t: BLOCKED for t in tickers}
     client = KalshiClient.from_env(os.environ, EvidenceStore(container.settings.evidence_dir()))
     try:
         return await refresh_marks(container.markets, KalshiVenue(client), tickers)

@@ -18,6 +18,7 @@ from paulp.adapters.kalshi.market_fields import MarketFieldInvalid, last_price_c
 from paulp.adapters.noaa.client import NoaaCdoClient, NoaaClientConfig
 from paulp.adapters.noaa.errors import NoaaError
 from paulp.adapters.noaa.history import StationHistory, StoredPages, recorder
+from paulp.api.compliance_gate import require
 from paulp.api.venue_session import JobFailed
 from paulp.domain.strategies.noaa import station_for
 from paulp.domain.strategies.weather import (
@@ -96,7 +97,8 @@ def weather_signals(candidates: list[WeatherCandidate], history: StationHistory,
 
 @contextmanager
 def noaa_history(container: Any, now: datetime) -> Iterator[StationHistory]:
-    """One client per scan from Settings; a missing token fails here, before the catalogue or NOAA is read."""
+    """One client per scan from Settings; a missing token or a compliance block (``noaa_cdo``, §7.2) fails here,
+    before the catalogue or NOAA is read."""
     settings = container.settings
     token = settings.NOAA_CDO_TOKEN.get_secret_value() if settings.NOAA_CDO_TOKEN is not None else None
     store = EvidenceStore(settings.evidence_dir())
@@ -109,6 +111,7 @@ def noaa_history(container: Any, now: datetime) -> Iterator[StationHistory]:
     except NoaaError as exc:
         raise JobFailed(exc.code, f"NOAA CDO not usable: {exc}", 503) from None
     try:
+        require(container, "noaa", "fetch_station_history", "scan")
         yield StationHistory(client, StoredPages(container.pool.connection, store), now)
     finally:
         client.close()

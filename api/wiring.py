@@ -21,6 +21,7 @@ from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.services.breaker import BreakerService
+from paulp.domain.services.compliance import ComplianceService
 from paulp.domain.services.execution import ExecutionService
 from paulp.domain.services.exits import ExitsService
 from paulp.domain.services.fair_values import FairValueService
@@ -61,6 +62,7 @@ class Container:
     verification: VerificationService
     fair_values: FairValueService
     correlations: MarketCorrelationService
+    compliance: ComplianceService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     exits: ExitsService = field(init=False)
@@ -82,6 +84,7 @@ class Container:
         self.verification.close()
         self.fair_values.close()
         self.correlations.close()
+        self.compliance.close()
         self.pool.close()  # its worker threads and connections go with the container
 
     @property
@@ -143,6 +146,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         verification=VerificationService(env, clock),
         fair_values=FairValueService(env, clock),
         correlations=MarketCorrelationService(env, clock),
+        compliance=ComplianceService(env, clock),
         pool=pool,
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module

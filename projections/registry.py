@@ -5,6 +5,7 @@ from __future__ import annotations
 from paulp.projections.backtests import BacktestsProjection
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
+from paulp.projections.compliance import ComplianceProjection
 from paulp.projections.fair_values import FairValuesProjection
 from paulp.projections.gates import GateSignoffsProjection
 from paulp.projections.job_runs import JobRunsProjection
@@ -31,4 +32,5 @@ def all_projections() -> dict[str, Projection]:
     projections += [FairValuesProjection()]
     projections += [PortfolioSnapshotsProjection()]
     projections += [MarketCorrelationsProjection()]
+    projections += [ComplianceProjection()]
     return {p.name: p for p in projections}
