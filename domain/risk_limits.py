@@ -11,7 +11,7 @@ from paulp.domain.errors import DomainError
 BREAKER_STATES = frozenset({"NORMAL", "CAUTION", "HALT", "RECOVERY"})
 
 # Spec (camelCase) name of every limit field; the spec's names are the wire and audit names.
-_WIRE_NAMES: Mapping[str, str] = {
+WIRE_NAMES: Mapping[str, str] = {
     "max_position_pct": "maxPositionPct",
     "max_concentration_pct": "maxConcentrationPct",
     "max_market_exposure_pct": "maxMarketExposurePct",
@@ -30,7 +30,7 @@ _WIRE_NAMES: Mapping[str, str] = {
     "min_order_size": "minOrderSize",
     "slippage_kill_threshold_pct": "slippageKillThresholdPct",
 }
-_FIELD_OF_WIRE = {wire: field for field, wire in _WIRE_NAMES.items()}
+FIELD_OF_WIRE: Mapping[str, str] = {wire: field for field, wire in WIRE_NAMES.items()}
 
 
 class UnknownRiskLimit(DomainError):
@@ -71,7 +71,7 @@ class RiskLimits:
         """Apply an operator's partial update (spec names); unknown names are refused, not ignored."""
         changes: dict[str, Any] = {}
         for wire, value in overrides.items():
-            name = _FIELD_OF_WIRE.get(wire)
+            name = FIELD_OF_WIRE.get(wire)
             if name is None:
                 raise UnknownRiskLimit(f"Unknown risk limit {wire!r}")
             if name == "allowed_equivalence_grades":
@@ -84,7 +84,7 @@ class RiskLimits:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[_WIRE_NAMES[f.name]] = list(value) if isinstance(value, tuple) else value
+            out[WIRE_NAMES[f.name]] = list(value) if isinstance(value, tuple) else value
         return out
 
 
