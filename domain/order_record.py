@@ -174,12 +174,22 @@ class OrderRecord(Aggregate):
         self.pre_trade_check_result = PreTradeCheck.from_dict(result)
 
     class RiskChecked(Aggregate.Event):  # declared (not named) because the orders and violations views use it
+        """v2 adds ``evaluation``: the whole evaluation (``risk_record.evaluation_record``; ADR 0377). v1 events
+        kept only the decision in ``result``, so theirs is None."""
+
+        class_version = 2
         result: dict[str, Any]
         requested_size: int
         at: datetime
+        evaluation: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["evaluation"] = None
 
     @event(RiskChecked)
-    def _risk_checked(self, result: dict[str, Any], requested_size: int, at: datetime) -> None:
+    def _risk_checked(self, result: dict[str, Any], requested_size: int, at: datetime,
+                      evaluation: dict[str, Any] | None) -> None:
         self.risk_check_result = RiskCheckResult.from_dict(result)
         self.requested_size = requested_size
 

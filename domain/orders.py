@@ -8,7 +8,9 @@ refused command leaves no partial trace (§1.4 "atomically"). State and apply me
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from paulp.domain.ids import order_id
 from paulp.domain.order_record import OrderRecord, require_aware
@@ -46,6 +48,10 @@ REPLACEABLE_STATES = frozenset({S.CANCELLED, S.EXPIRED, S.PRICE_MOVE_CANCEL})
 AWAITING_RISK_ANSWER = frozenset({S.RISK_CHECK, S.RISK_APPROVED})  # a check running, or an approval to re-check
 RECHECK_GIVEN_UP = "Risk re-check not answered after one retry"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _plain(evaluation: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if evaluation is None else dict(evaluation)
 
 
 def validation_errors(ticker: str, requested_size: float, max_price: float, side: str) -> list[str]:
@@ -130,8 +136,10 @@ class Order(OrderRecord):
         self._require(frozenset({S.VALIDATED}), "is not in VALIDATED state")
         self._move(S.RISK_CHECK, "Risk check started", now)
 
-    def apply_risk_result(self, result: RiskCheckResult, now: datetime) -> None:
-        """§1.4.3; an approved smaller ``adjusted_size`` reduces the order (never grows it; id unchanged)."""
+    def apply_risk_result(self, result: RiskCheckResult, now: datetime,
+                          evaluation: Mapping[str, Any] | None = None) -> None:
+        """§1.4.3; an approved smaller ``adjusted_size`` reduces the order (never grows it; id unchanged).
+        ``evaluation`` is the governor's whole evaluation, recorded with the result (§3.3; ADR 0377)."""
         require_aware(now)
         entry = [S.RISK_CHECK] if self.state == S.VALIDATED else []
         self._check_path(*entry, S.RISK_APPROVED if result.approved else S.RISK_REJECTED)
@@ -141,13 +149,22 @@ class Order(OrderRecord):
         if entry:
             self._move(S.RISK_CHECK, "Risk check started", now)
         self.risk_check_answered("Risk check answered: " + ("approved" if result.approved else "rejected"), now)
-        self._risk_checked(result.to_dict(), size, now)
+        self._risk_checked(result.to_dict(), size, now, _plain(evaluation))
         if result.approved:
             self._move(S.RISK_APPROVED, "Risk approved", now)
         else:
             joined = "; ".join(result.violations)
             self._error_recorded(joined or None, now)
             self._move(S.RISK_REJECTED, joined or "Risk check failed", now)
+
+    def record_risk_recheck(self, result: RiskCheckResult, evaluation: Mapping[str, Any] | None,
+                            now: datetime) -> None:
+        """The execute step's re-check of an approval (§1.7) is an evaluation too: recorded like the first, marked
+        ``recheck``, with no transition (a block is then rejected by the caller; ADR 0377)."""
+        require_aware(now)
+        self._require(frozenset({S.RISK_APPROVED}), "is not in RISK_APPROVED state")
+        marked = None if evaluation is None else {**evaluation, "recheck": True}
+        self._risk_checked(result.to_dict(), self.requested_size, now, _plain(marked))
 
     def risk_check_unanswered(self, detail: str, now: datetime,
                               retries: int = DEFAULT_POLICY.risk_check_retries) -> bool:

@@ -7,7 +7,8 @@ canonical JSON of everything it was computed from, so a denial event can prove i
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ class RiskDecision:
     warnings: tuple[Violation, ...]
     input_hash: str
     counts_toward_breaker: bool  # a failed correlation lookup blocks but is not a risk failure (§2.3)
+    input_document: Mapping[str, Any] = field(default_factory=dict)  # what ``input_hash`` is the hash of
 
     @property
     def blocked(self) -> bool:
@@ -69,22 +71,33 @@ class RiskDecision:
         }
 
 
-def risk_input_hash(
+def risk_input_document(
     request: RiskRequest, snapshot: PortfolioSnapshot, limits: RiskLimits, breaker_state: str, now: datetime
-) -> str:
-    """SHA-256 hex of the canonical JSON of a check's inputs (base limits, before breaker scaling)."""
-    document = {
+) -> dict[str, Any]:
+    """Everything a check is computed from (base limits, before breaker scaling), as JSON values."""
+    return {
         "request": request.to_json(),
         "portfolio": snapshot.to_json(),
         "limits": limits.to_json(),
         "circuitBreakerState": str(breaker_state),
         "now": now.isoformat(),
     }
+
+
+def input_hash_of(document: Mapping[str, Any]) -> str:
+    """SHA-256 hex of the canonical JSON of an input document: how a stored document is checked again."""
     try:
-        text = canonical_json(document)
+        text = canonical_json(dict(document))
     except NonCanonicalValue as exc:
         raise InvalidRiskInput(f"Risk check input is not canonical: {exc}") from None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def risk_input_hash(
+    request: RiskRequest, snapshot: PortfolioSnapshot, limits: RiskLimits, breaker_state: str, now: datetime
+) -> str:
+    """SHA-256 hex of the canonical JSON of a check's inputs (base limits, before breaker scaling)."""
+    return input_hash_of(risk_input_document(request, snapshot, limits, breaker_state, now))
 
 
 def evaluate(
@@ -96,14 +109,15 @@ def evaluate(
     invariant runs, as the source does, and does not count toward the breaker (§3.4).
     """
     state = check_breaker_state(breaker_state)
-    input_hash = risk_input_hash(request, snapshot, limits, state, now)
+    document = risk_input_document(request, snapshot, limits, state, now)
+    input_hash = input_hash_of(document)
     if snapshot.correlated_markets is None:
-        return RiskDecision(False, state, (), (CORRELATION_LOOKUP_VIOLATION,), (), input_hash, False)
+        return RiskDecision(False, state, (), (CORRELATION_LOOKUP_VIOLATION,), (), input_hash, False, document)
     results = run_invariants(request, snapshot, adjusted_limits(limits, state), Conditions(now, state))
     violations = tuple(v for r in results if (v := r.violation) is not None and v.severity is Severity.CRITICAL)
     warnings = tuple(v for r in results if (v := r.violation) is not None and v.severity is Severity.WARNING)
     approved = not violations
-    return RiskDecision(approved, state, results, violations, warnings, input_hash, not approved)
+    return RiskDecision(approved, state, results, violations, warnings, input_hash, not approved, document)
 
 
 # What a scan can foresee of the check its order will get: the limits a request breaks by the size of the

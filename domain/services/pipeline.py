@@ -37,6 +37,7 @@ from paulp.domain.pretrade import pre_trade_check
 from paulp.domain.risk import RiskDecision, evaluate
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, RiskRequest
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
+from paulp.domain.risk_record import evaluation_record
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
@@ -197,14 +198,16 @@ class OrderPipeline:
         except Exception as exc:
             self._unanswered(order, exc, now)
             return False
-        answered = order.risk_check_answered(
-            "Risk re-check answered: " + ("blocked" if decision.blocked else "approved"), now)
+        order.risk_check_answered("Risk re-check answered: " + ("blocked" if decision.blocked else "approved"), now)
+        order.record_risk_recheck(RiskCheckResult(
+            approved=decision.approved, violations=tuple(v.message for v in decision.violations),
+            invariant_ids=tuple(v.invariant_id for v in decision.violations), input_hash=decision.input_hash,
+            category=self._category(facts)), evaluation_record(decision), now)  # every evaluation (§3.3; ADR 0377)
         if decision.blocked:
             reason = "Risk check failed: " + "; ".join(v.message for v in decision.violations)
             order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED, rejection_reason=reason),
                                          now)
-        if answered or decision.blocked:
-            self.orders.save(order)  # before anything is sent: the note's resolution, or the rejection
+        self.orders.save(order)  # before anything is sent: the evaluation, the note's resolution, the rejection
         self.breaker.record_risk_check(blocked=decision.blocked, counted=decision.counts_toward_breaker)
         return True
 
@@ -243,7 +246,7 @@ class OrderPipeline:
             input_hash=decision.input_hash,
             category=self._category(facts),  # kept on the order: its position's category for I4 (ADR 0299)
         )
-        order.apply_risk_result(result, now)
+        order.apply_risk_result(result, now, evaluation_record(decision))
         self.orders.save(order)
         self.breaker.record_risk_check(blocked=decision.blocked, counted=decision.counts_toward_breaker)
 

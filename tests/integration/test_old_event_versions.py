@@ -19,6 +19,8 @@ from paulp.adapters.market_data import StaticMarketData
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.wiring import Container
 from paulp.domain.clock import FixedClock
+from paulp.domain.order_record import OrderRecord
+from paulp.domain.orders import Order
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.throttle import ExecutionThrottle
 from tests.integration.helpers import NOW, assert_live_equals_replay, facts, make_container, signal
@@ -95,3 +97,30 @@ def test_v1_throttle_when_loaded_then_scope_is_its_strategy_and_it_records_on_at
     assert again.version == 3 and again.current(NOW + timedelta(minutes=2)).volume_today == 3150
     # The per-mode throttle of the current code is another aggregate: the old one is kept, never read again.
     assert ExecutionThrottle.id_for("kalshi/PAPER") != throttle_id
+
+
+def test_v1_risk_refusal_when_loaded_then_order_and_views_keep_the_decision_without_an_evaluation(
+        container: Container):
+    # Arrange: the I1 refusal as the pipeline stored it before RiskChecked v2 (ADR 0377), its stream whole
+    created = next(r for r in old_version_rows() if r["topic"] == get_topic(Order.Created))
+    rows = [r for r in old_version_rows() if r["originator_id"] == created["originator_id"]]
+    assert any(r["topic"] == get_topic(OrderRecord.RiskChecked) and stored_version(r) == 1 for r in rows)
+    container.orders.recorder.insert_events([
+        StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"].encode()) for r in rows])
+    # Act
+    order: Order = container.orders.repository.get(UUID(created["originator_id"]))
+    project(container, "violations")
+    # Assert: the decision stands; the views show what v1 kept (ids, hash) and NULL for what it did not
+    assert str(order.state) == "RISK_REJECTED" and order.risk_check_result is not None
+    assert order.risk_check_result.invariant_ids == ("I1_MAX_POSITION_SIZE",)
+    with psycopg.connect(container.database_url) as conn:
+        violation = conn.execute("SELECT invariant_id, actual_value, threshold_value, input_hash"
+                                 " FROM views.invariant_violations WHERE order_id = %s", (order.order_id,)).fetchone()
+        history = conn.execute(
+            "SELECT market_id, size_usd, contracts, approved, recheck, breaker_state, invariants_passed,"
+            " invariants_failed, critical_failures, warnings, results FROM views.risk_check_history"
+            " WHERE order_id = %s", (order.order_id,)).fetchall()
+    assert violation == ("I1_MAX_POSITION_SIZE", None, None, "ab" * 32)
+    assert history == [("KXV1-RISK", None, 5000, False, False, None, None, None, ["I1_MAX_POSITION_SIZE"], None,
+                        None)]
+    assert_live_equals_replay(container, "violations")

@@ -22,6 +22,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from paulp.adapters.eventstore.codec import make_mapper
+from paulp.domain.order_record import OrderRecord
+from paulp.domain.orders import Order
 from paulp.domain.position_exits import PositionExit
 from paulp.domain.throttle import ExecutionThrottle
 
@@ -72,7 +74,8 @@ def test_v1_stored_events_when_decoded_then_same_topics_and_fields():
 
 def test_versioned_events_when_collected_then_every_older_version_has_a_stored_fixture():
     versioned = {get_topic(ev): ev.class_version for ev in event_classes() if getattr(ev, "class_version", 1) > 1}
-    assert {get_topic(PositionExit.Filled), get_topic(ExecutionThrottle.Opened)} <= set(versioned)
+    assert {get_topic(PositionExit.Filled), get_topic(ExecutionThrottle.Opened),
+            get_topic(OrderRecord.RiskChecked)} <= set(versioned)
     stored = {(row["topic"], stored_version(row)) for row in old_version_rows()}
     missing = [f"{topic} v{v}" for topic, current in sorted(versioned.items()) for v in range(1, current)
                if (topic, v) not in stored]
@@ -87,6 +90,20 @@ def test_old_version_events_when_decoded_then_current_class_with_upcast_fields()
     version, opened = events[get_topic(ExecutionThrottle.Opened)]
     assert version == 1 and type(opened) is ExecutionThrottle.Opened
     assert opened.scope == "bonding" and not hasattr(opened, "strategy")
+
+
+def test_v1_risk_checked_when_decoded_then_current_class_with_no_evaluation():
+    # Arrange: the I1 refusal as the pipeline stored it before ADR 0377, and the subclass copy of the event
+    rows = [r for r in old_version_rows() if r["topic"].endswith(".RiskChecked")]
+    assert {r["topic"] for r in rows} == {get_topic(OrderRecord.RiskChecked), get_topic(Order.RiskChecked)}
+    # Act
+    decoded = {r["topic"]: (stored_version(r), decode(r)) for r in rows}
+    # Assert: the decision stands as recorded; the evaluation it never kept is None
+    version, refusal = decoded[get_topic(OrderRecord.RiskChecked)]
+    assert version == 1 and type(refusal) is OrderRecord.RiskChecked and refusal.evaluation is None
+    assert refusal.result["invariantIds"] == ["I1_MAX_POSITION_SIZE"] and refusal.requested_size == 5000
+    version, copy = decoded[get_topic(Order.RiskChecked)]
+    assert version == 1 and type(copy) is Order.RiskChecked and copy.evaluation is None
 
 
 def test_old_version_events_when_decoded_and_stored_again_then_written_at_the_current_version():
