@@ -68,9 +68,11 @@ class RiskRequest:
     settlement_date: datetime | None = None
     last_price_update: datetime | None = None
     recent_slippage_ratio: float | None = None
+    # The slippage history could not be read: I18 fails rather than reading "no reports" (ADR 0387).
+    recent_slippage_unavailable: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "marketId": self.market_id,
             "venue": self.venue,
             "side": self.side,
@@ -88,6 +90,9 @@ class RiskRequest:
             "lastPriceUpdate": _iso(self.last_price_update),
             "recentSlippageRatio": self.recent_slippage_ratio,
         }
+        if self.recent_slippage_unavailable:  # only then, so every earlier document keeps its shape
+            document["recentSlippageUnavailable"] = True
+        return document
 
 
 @dataclass(frozen=True)

@@ -203,8 +203,11 @@ def i17_system_health(req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, 
 def i18_max_slippage_vs_edge(
     req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, c: Conditions
 ) -> InvariantResult:
+    """No reports (None) or 0 passes with 0 (§3.3); a history that could not be read fails (ADR 0387)."""
     ratio = req.recent_slippage_ratio
     actual = Decimal(0) if ratio is None or ratio == 0 else _dec(ratio)
+    if req.recent_slippage_unavailable:
+        actual = None
     pct = None if actual is None else actual * 100
     return _upper(InvariantId.I18_MAX_SLIPPAGE_VS_EDGE, pct, lim.slippage_kill_threshold_pct, "Slippage vs edge", "%")
 
