@@ -13,11 +13,13 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from paulp.adapters.audit_mirror import mirror_state
 from paulp.adapters.audit_store import AuditReport, chain_snapshot, verify
 from paulp.domain.audit_anchors import Anchor, AnchorsResult, Link, anchor_for_ordered, verify_anchors_ordered
 
@@ -151,7 +153,9 @@ def verify_all(database_url: str, anchor_url: str, now: datetime | None = None) 
     return outcome
 
 
-def latest_status(database_url: str, anchor_url: str) -> dict[str, Any]:
+def latest_status(database_url: str, anchor_url: str, mirror_root: Path | None = None) -> dict[str, Any]:
+    """§1.3 audit status; ``unsyncedEvents`` counts the chain records past the audit mirror's position (all
+    of them while no mirror is configured or written), as the spec defines it (ADR 0385)."""
     ensure_anchor_store(anchor_url)
     with psycopg.connect(anchor_url) as conn, conn.cursor(row_factory=dict_row) as cur:
         anchor = cur.execute("SELECT * FROM audit_anchor.anchors ORDER BY anchor_sequence DESC LIMIT 1").fetchone()
@@ -161,13 +165,14 @@ def latest_status(database_url: str, anchor_url: str) -> dict[str, Any]:
     with psycopg.connect(database_url) as conn:
         total = conn.execute("SELECT count(*) FROM paulp_events").fetchone()
         head = conn.execute("SELECT chain_seq, hash FROM audit_chain ORDER BY chain_seq DESC LIMIT 1").fetchone()
+        mirror = mirror_state(conn, mirror_root)
     return {
         "latestAnchor": None if anchor is None else {k: (v.isoformat() if isinstance(v, datetime) else v)
                                                      for k, v in anchor.items()},
         "totalEvents": int(total[0]) if total else 0,
         "chainHead": {"sequence": head[0], "hash": head[1]} if head else {"sequence": 0, "hash": "genesis"},
-        # chain records not yet covered by an anchor in the separate anchor store (our mirror, §5.5)
-        "unsyncedEvents": max(0, (head[0] if head else 0) - (int(anchor["chain_length"]) if anchor else 0)),
+        "unsyncedEvents": max(0, (head[0] if head else 0) - (mirror.position if mirror else 0)),
+        "mirror": mirror.to_dict() if mirror else None,
         "lastVerification": None if check is None else {
             "at": check["verified_at"].isoformat(), "valid": check["valid"],
             "checkedThroughSequence": check["checked_through_sequence"]},

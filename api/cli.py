@@ -17,6 +17,8 @@ from rich.table import Table
 
 from paulp.adapters.config import ConfigError, Settings
 from paulp.adapters.services import ServiceConfigError, Services, resolve_services
+from paulp.api.cli_audit import mirror as audit_mirror
+from paulp.api.cli_audit import verify_mirror as audit_verify_mirror
 from paulp.api.cli_backtest import backtest_app
 from paulp.api.cli_breaker import breaker_app
 from paulp.api.cli_compliance import compliance_app
@@ -30,6 +32,8 @@ from paulp.api.console import cli_console
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+audit_app.command("mirror")(audit_mirror)
+audit_app.command("verify-mirror")(audit_verify_mirror)
 orders_app = typer.Typer(help="Order lifecycle views.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 app.add_typer(llm_app, name="llm")

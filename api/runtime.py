@@ -55,14 +55,17 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
 async def scheduler(container: Container, stop: asyncio.Event) -> None:
     """Breaker HALT timeout every 30 s; audit anchor + verification at start; the §7.1 cron jobs (ingest,
     reconcile, scan, execute, exits, hourly anchor, daily report) when this process leads; relayed venue
-    events applied; marks for open positions every minute (``PAULP_MARKS=false`` turns them off)."""
+    events applied; marks for open positions every minute (``PAULP_MARKS=false`` turns them off); the audit
+    mirror written as the chain grows, beside it (ADR 0385)."""
     from paulp.api.audit_job import anchor_and_verify
+    from paulp.api.audit_mirror_job import mirror_loop
     from paulp.api.market_jobs import refresh_open_marks
     from paulp.api.routing_jobs import routing_tick
     from paulp.api.scheduler import CronScheduler
     from paulp.api.webhook_jobs import process_inbox
 
     cron = CronScheduler(container, trading=container.settings.PAULP_SCHEDULE_TRADING)
+    mirror = asyncio.create_task(supervise("audit-mirror", lambda: mirror_loop(container, stop), stop))
     try:
         await asyncio.to_thread(anchor_and_verify, container)
     except Exception:
@@ -103,6 +106,7 @@ async def scheduler(container: Container, stop: asyncio.Event) -> None:
                 pass
     finally:
         cron.close()
+        await asyncio.gather(mirror, return_exceptions=True)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -27,7 +27,7 @@ def _positive_int(body: dict[str, Any], key: str) -> int | None:
 @router.get("/status", responses={400: {"description": "never"}})
 def status(request: Request) -> dict[str, Any]:
     c = request.app.state.container
-    return {**latest_status(c.database_url, c.anchor_url), "timestamp": now_iso()}
+    return {**latest_status(c.database_url, c.anchor_url, c.settings.PAULP_AUDIT_MIRROR_DIR), "timestamp": now_iso()}
 
 
 @router.post("/verify", responses={400: {"description": "invalid_json | validation_error"}})

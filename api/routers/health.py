@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from paulp.adapters.audit_mirror import mirror_state
 from paulp.api.errors import now_iso
 from paulp.api.wiring import Container
 
@@ -102,7 +103,13 @@ def probe_evidence(container: Container) -> None:
 
 
 def probe_mirror(container: Container) -> None:
-    _probe_dir(container.settings.PAULP_AUDIT_MIRROR_DIR, "PAULP_AUDIT_MIRROR_DIR")
+    """The folder, and the writer's last pass (any process's): a failed write or a mismatch is unhealthy."""
+    root = container.settings.PAULP_AUDIT_MIRROR_DIR
+    _probe_dir(root, "PAULP_AUDIT_MIRROR_DIR")
+    with container.pool.connection(timeout=PROBE_TIMEOUT_S) as conn:
+        state = mirror_state(conn, root)
+    if state is not None and state.last_error:
+        raise RuntimeError(f"audit mirror writer failing: {state.last_error}")
 
 
 async def _timed(probe: Callable[[], Awaitable[None]]) -> dict[str, Any]:

@@ -167,6 +167,10 @@ def test_up_without_urls_then_own_services_answer_deep_health_is_healthy_and_sig
                 assert time.monotonic() < deadline, "paulp up did not start listening"
                 time.sleep(0.2)
         status, deep = _get(f"http://127.0.0.1:{port}/health/deep", TOKEN)
+        # the audit mirror is written as the chain grows (start-up seeds the compliance matrix: ADR 0385)
+        while not any(mirror.rglob("*.json")):
+            assert time.monotonic() < deadline, "paulp up wrote no audit mirror file"
+            time.sleep(0.2)
         # Act
         proc.send_signal(signal.SIGTERM)
         began = time.monotonic()

@@ -1,0 +1,71 @@
+"""``paulp audit mirror`` / ``paulp audit verify-mirror`` as an operator runs them (subprocesses, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from paulp.adapters.eventstore.chain import record_from_row
+from paulp.domain.audit_mirror import mirror_key
+from paulp.domain.breaker import BreakerState
+from tests.integration.helpers import make_container
+
+pytestmark = pytest.mark.integration
+
+
+def audit(args: list[str], db: str, nats: str, mirror: Path | None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
+    env.pop("PAULP_AUDIT_MIRROR_DIR", None)
+    if mirror is not None:
+        env["PAULP_AUDIT_MIRROR_DIR"] = str(mirror)
+    return subprocess.run([sys.executable, "-m", "paulp.api", "audit", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_audit_mirror_commands_when_written_tampered_and_unset_then_exit_codes_and_messages(
+        fresh_db, nats_url, namespace, tmp_path):
+    c = make_container(fresh_db, nats_url, namespace)
+    try:
+        c.breaker.transition("CAUTION", "drill", "tester")
+    finally:
+        c.close()
+
+    written = audit(["mirror"], fresh_db, nats_url, tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert "audit mirror at sequence 2 of 2: 2 file(s) written, 0 already there" in written.stdout
+    checked = audit(["verify-mirror"], fresh_db, nats_url, tmp_path)
+    assert checked.returncode == 0 and "audit mirror matches the chain: 2 record(s)" in checked.stdout
+
+    victim = sorted(tmp_path.rglob("*.json"))[1]
+    victim.chmod(0o640)
+    victim.write_bytes(victim.read_bytes().replace(b'"drill"', b'"dril1"'))
+    broken = audit(["verify-mirror", "--json"], fresh_db, nats_url, tmp_path)
+    assert broken.returncode == 1
+    assert json.loads(broken.stdout)["different"]["count"] == 1
+    assert "1 different" in broken.stderr and str(victim.relative_to(tmp_path)) in broken.stderr
+
+    unset = audit(["mirror"], fresh_db, nats_url, None)
+    assert unset.returncode == 1 and "PAULP_AUDIT_MIRROR_DIR is not set" in unset.stderr
+    missing = audit(["verify-mirror"], fresh_db, nats_url, tmp_path / "nowhere")
+    assert missing.returncode == 1 and "is not an existing directory" in missing.stderr
+
+    # a new record whose file is already there with other bytes: the one-shot writer refuses and halts
+    c = make_container(fresh_db, nats_url, namespace)
+    try:
+        c.breaker.transition("NORMAL", "drill two", "tester")
+        with psycopg.connect(fresh_db) as conn, conn.cursor(row_factory=dict_row) as cur:
+            third = record_from_row(cur.execute("SELECT * FROM audit_chain WHERE chain_seq = 3").fetchone())
+        (tmp_path / mirror_key(third)).write_bytes(b'{"planted": true}')
+        planted = audit(["mirror"], fresh_db, nats_url, tmp_path)
+        assert planted.returncode == 1
+        assert "differs from chain record 3" in planted.stderr and "breaker tripped to HALT" in planted.stderr
+        assert c.breaker.get().state is BreakerState.HALT
+    finally:
+        c.close()
