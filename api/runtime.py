@@ -185,9 +185,10 @@ def bind_http(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a restart is not refused
         sock.bind((host, port))                                      # over the old process's TIME_WAIT sockets
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0-65535
         sock.close()
-        raise BindError(f"cannot listen on {_host_port(host, port)}: {exc.strerror or exc}") from None
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc).removeprefix("bind(): ")
+        raise BindError(f"cannot listen on {_host_port(host, port)}: {reason}") from None
     return sock
 
 

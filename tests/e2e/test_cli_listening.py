@@ -105,6 +105,19 @@ def test_start_when_port_taken_then_exit_1_naming_the_address_and_no_url(command
         assert "http://" not in stdout and "http://" not in stderr
 
 
+@pytest.mark.parametrize(("host", "port", "reason"), [("127.0.0.1", "70000", "port must be 0-65535"),
+                                                     ("no-such-host.invalid", "8787", "not known")])
+def test_serve_when_address_cannot_be_bound_then_exit_1_naming_it(host, port, reason, fresh_db, nats_url, namespace,
+                                                                  tmp_path):
+    with _started(["serve", "--host", host, "--port", port], _env(fresh_db, nats_url, namespace, tmp_path),
+                  tmp_path / "stderr") as (proc, lines):
+        code = proc.wait(timeout=90)
+    stdout, stderr = _all_output(lines), (tmp_path / "stderr").read_text()
+    assert code == 1, stderr[-2000:]
+    assert f"cannot listen on {host}:{port}" in stderr and reason in stderr, stderr[-2000:]
+    assert "http://" not in stdout + stderr and "Traceback" not in stderr
+
+
 @pytest.mark.parametrize(("command", "marker"), [("serve", "Paul P API on http://"), ("up", "Paul P up on http://")])
 def test_start_when_url_line_printed_then_an_immediate_request_is_answered(command, marker, fresh_db, nats_url,
                                                                            namespace, tmp_path):
