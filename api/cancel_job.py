@@ -105,6 +105,8 @@ def cancel_order(container: Any, order: Order, reason: str, port: VenuePort | No
         container.orders.save(order, apply_venue_answer(container.orders, order, answer, now))
         if order.state.value == "FILLED":
             return "filled"
+        if order.state.value == "PRICE_MOVE_CANCEL":  # the standing request was a price-move cancel (ADR 0382)
+            return "price_move_cancelled_at_venue"
         return "cancelled_at_venue" if order.state.value == "CANCELLED" else "failed: still working at the venue"
     except Exception as exc:  # one order's trouble does not stop the others
         log.exception("cancel of order %s failed", order.order_id)

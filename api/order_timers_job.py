@@ -5,6 +5,8 @@
   (``OrderPipeline.answer_risk_check``): RISK_APPROVED (the execute step submits it) or RISK_REJECTED; when it
   cannot be answered (market unreadable, the check fails) the order waits out the retry's 30 s and is
   cancelled (ADR 0295).
+- SUBMITTED / ORDER_ACKNOWLEDGED whose side's ask stands more than ``cancel_on_price_move`` (3 points) from its
+  limit, at any age -> PRICE_MOVE_CANCEL (``api.price_moves``, ADR 0382), before the stale timer is asked.
 - SUBMITTED / ORDER_ACKNOWLEDGED with no fill past ``stale_order_timeout_sec`` (300 s) -> cancel; PARTIAL_FILL
   past it with filled/requested < ``min_fill_pct`` -> cancel the remainder; otherwise it keeps working
   (``expire_stale``).
@@ -30,30 +32,32 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from paulp.api.cancel_job import at_venue, cancel_order, resolve_doubt
+from paulp.api.price_moves import PRICE_MOVE_OUTCOMES, MarketAsks, cancel_on_move, read_asks, watched
 from paulp.api.signal_jobs import VenueMarketData, strategy_modes
 from paulp.api.venue_session import JobFailed, kalshi_port
 from paulp.domain.order_states import WORKING_STATES, OrderState
 from paulp.domain.order_timers import expire_stale, time_out_risk_check
 from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy
-from paulp.domain.orders import Order
+from paulp.domain.orders import PRICE_MOVE_CANCELLABLE, Order
 from paulp.domain.ports import VenuePort
 from paulp.domain.services.pipeline import OrderPipeline
 
 log = logging.getLogger("paulp.orders.timers")
 S = OrderState
 CANDIDATES = ("SELECT order_id FROM views.orders WHERE (state = %s AND created_at < %s)"
-              " OR (state = ANY(%s) AND created_at < %s) ORDER BY created_at, order_id")
+              " OR (state = ANY(%s) AND created_at < %s) OR state = ANY(%s) ORDER BY created_at, order_id")
 STALE_REASON = "Stale order: no fill within stale_order_timeout_sec"
 CANCELLED = ("cancelled", "cancelled_at_venue")
 
 
 def _candidates(container: Any, now: datetime, policy: LifecyclePolicy) -> list[Order]:
-    """Orders a timer may concern, by view state and age (created before the deadline could have passed);
-    each re-read from its events."""
+    """Orders a timer may concern, by view state and age (created before the deadline could have passed), and
+    every resting one (a price move has no age); each re-read from its events."""
     with container.pool.connection() as conn:
         ids = [r[0] for r in conn.execute(CANDIDATES, (
             S.RISK_CHECK.value, now - policy.risk_check_timeout,
-            [s.value for s in WORKING_STATES], now - policy.stale_order_timeout)).fetchall()]
+            [s.value for s in WORKING_STATES], now - policy.stale_order_timeout,
+            [s.value for s in PRICE_MOVE_CANCELLABLE])).fetchall()]
     orders = [container.orders.find(i) for i in ids]
     return [o for o in orders if o is not None]
 
@@ -88,7 +92,8 @@ class RiskRetry:
                 c = self.container
                 self._market = VenueMarketData(port, self.now)
                 self._pipeline = OrderPipeline(c.orders, c.breaker, c.execution, self._market, c.portfolio(),
-                                               None, modes=strategy_modes(c))
+                                               None, modes=strategy_modes(c), limits=c.limit_settings,
+                                               policies=c.execution_policies)
         if self._market is None or self._pipeline is None:
             return f"unanswered (Kalshi not usable: {self._unusable})"
         unread = self._market.load([order.ticker])
@@ -107,12 +112,13 @@ def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -
     started = time.monotonic()
     now = container.clock.now()
     orders = _candidates(container, now, policy)
-    report: dict[str, Any] = {"checked": len(orders), "riskTimeouts": 0, "cancelled": 0, "resolved": 0,
-                              "left": [], "results": []}
-    needs_venue = any(_stale_due(o, now, policy) and at_venue(o) for o in orders)
+    report: dict[str, Any] = {"checked": len(orders), "riskTimeouts": 0, "priceMoveCancelled": 0, "cancelled": 0,
+                              "resolved": 0, "left": [], "results": []}
+    needs_venue = any(_stale_due(o, now, policy) and at_venue(o) for o in orders) or any(map(watched, orders))
     with ExitStack() as stack:
         risk = RiskRetry(container, stack, now)
         port: VenuePort | None = None
+        reader = None  # market reads are public: they need no credentials
         no_venue = ""
         if needs_venue:
             try:
@@ -120,11 +126,14 @@ def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -
             except JobFailed as exc:
                 no_venue = exc.message
             else:
+                reader = port
                 if not client.has_credentials:
                     port, no_venue = None, "Kalshi credentials are not configured"
+        asks = read_asks(container, reader, orders)
+        report.update(asks.report())
         for order in orders:
             try:
-                outcome = _one(container, order, now, policy, port, no_venue, risk)
+                outcome = _one(container, order, now, policy, port, no_venue, risk, asks)
             except IntegrityError:
                 outcome = "failed: changed concurrently by another writer; next tick"
             except Exception as exc:  # one order's trouble does not stop the others
@@ -137,6 +146,8 @@ def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -
             report["results"].append(row)
             if outcome.startswith("risk_timeout"):
                 report["riskTimeouts"] += 1
+            elif outcome in PRICE_MOVE_OUTCOMES:
+                report["priceMoveCancelled"] += 1
             elif outcome in CANCELLED:
                 report["cancelled"] += 1
             elif outcome.startswith(("failed", "in_doubt", "left")):
@@ -151,7 +162,7 @@ def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -
 
 
 def _one(container: Any, order: Order, now: datetime, policy: LifecyclePolicy, port: VenuePort | None,
-         no_venue: str, risk: RiskRetry) -> str | None:
+         no_venue: str, risk: RiskRetry, asks: MarketAsks) -> str | None:
     """What the timers did to one order; None when nothing was due (a repeated tick does nothing)."""
     if order.state == S.RISK_CHECK:
         if not time_out_risk_check(order, now, policy):
@@ -160,6 +171,9 @@ def _one(container: Any, order: Order, now: datetime, policy: LifecyclePolicy, p
         if order.state != S.RISK_CHECK:
             return "risk_timeout: cancelled"
         return f"risk_timeout: retry {risk.answer(order)}"
+    moved = asks.due(order, policy)
+    if moved is not None:  # the more specific close first; a pending cancel is retried below
+        return cancel_on_move(container, order, *moved, policy, port, no_venue)
     if not _stale_due(order, now, policy):
         return None
     if at_venue(order) and port is None:

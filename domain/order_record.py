@@ -100,6 +100,7 @@ class OrderRecord(Aggregate):
         self.queued_at: datetime | None = None
         self.cancel_requested_at: datetime | None = None
         self.cancel_reason: str | None = None
+        self.price_move_cancel: dict[str, Any] | None = None  # a pending price-move cancel's measure (ADR 0382)
         self.submission_in_doubt = False
         self.replaced_by: str | None = None
         self.pre_trade_checked_at: datetime | None = None
@@ -281,6 +282,28 @@ class OrderRecord(Aggregate):
     def _cancel_requested(self, reason: str, at: datetime) -> None:
         self.cancel_requested_at = at
         self.cancel_reason = reason
+
+    class PriceMoveCancelRequested(Aggregate.Event):
+        """§1.4.7 decided on an order working at the venue: its cancel is requested there, and the venue's
+        confirmation closes it as PRICE_MOVE_CANCEL with this move (ADR 0382). Prices in cents, the move and the
+        threshold in percentage points; the evidence is the market body the move was read from."""
+
+        price_move_pct: float
+        threshold: float
+        reference_price: float
+        market_price: int
+        evidence_hash: str | None
+        reason: str
+        at: datetime
+
+    @event(PriceMoveCancelRequested)
+    def _price_move_cancel_requested(self, price_move_pct: float, threshold: float, reference_price: float,
+                                     market_price: int, evidence_hash: str | None, reason: str,
+                                     at: datetime) -> None:
+        self.cancel_requested_at = at
+        self.cancel_reason = reason
+        self.price_move_cancel = {"priceMovePct": price_move_pct, "threshold": threshold,
+                                  "referencePrice": reference_price, "marketPrice": market_price}
 
     @event("Replaced")
     def _replaced(self, replacement_order_id: str, at: datetime) -> None:

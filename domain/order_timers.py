@@ -8,14 +8,57 @@ the timeout the order is still on time, as the vectors' clock convention reads b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from paulp.domain.order_record import require_aware
 from paulp.domain.order_states import OrderState
 from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy, ReplacementNotAllowed
-from paulp.domain.orders import Order
+from paulp.domain.orders import PRICE_MOVE_CANCELLABLE, Order
 
 S = OrderState
+
+
+@dataclass(frozen=True)
+class PriceMove:
+    """How far the order's side now asks from the order's limit (ADR 0382): cents, and the move and threshold in
+    percentage points of probability (1 cent = 1 point), compared exactly (no float rounding at the boundary)."""
+
+    reference_price: float
+    market_price: int
+    move_pct: Decimal
+    threshold: Decimal
+
+    @property
+    def exceeded(self) -> bool:
+        """§1.4.7 cancels a move that *exceeded* the threshold (and §1.4.1: "> 0.05 blocks/cancels")."""
+        return self.move_pct > self.threshold
+
+
+def measure_price_move(order: Order, ask: int | None, policy: LifecyclePolicy = DEFAULT_POLICY) -> PriceMove | None:
+    """The move of ``ask`` (the side's ask in cents, as the pre-trade check reads the market) from the order's limit
+    price, which is the signal's price (§1.7 maxPrice); None without an ask: no move can be read."""
+    if ask is None:
+        return None
+    move = abs(Decimal(ask) - Decimal(repr(order.max_price)))
+    return PriceMove(order.max_price, ask, move, Decimal(repr(policy.cancel_on_price_move)) * 100)
+
+
+def price_move_due(order: Order, ask: int | None, policy: LifecyclePolicy = DEFAULT_POLICY) -> PriceMove | None:
+    """The move to cancel a resting order for: SUBMITTED/ORDER_ACKNOWLEDGED with no cancel pending, and beyond
+    ``cancel_on_price_move``; None otherwise (so a repeated tick decides nothing twice)."""
+    if order.state not in PRICE_MOVE_CANCELLABLE or order.cancel_requested_at is not None:
+        return None
+    move = measure_price_move(order, ask, policy)
+    return move if move is not None and move.exceeded else None
+
+
+def cancel_for_price_move(order: Order, move: PriceMove, now: datetime, evidence_hash: str | None = None) -> bool:
+    """Apply a due move: True when the order is PRICE_MOVE_CANCEL now, False when its venue cancel was requested."""
+    require_aware(now)
+    return order.cancel_on_price_move(float(move.move_pct), float(move.threshold), move.reference_price,
+                                      move.market_price, now, evidence_hash)
 
 
 def time_out_risk_check(order: Order, now: datetime, policy: LifecyclePolicy = DEFAULT_POLICY) -> bool:

@@ -107,6 +107,7 @@ class LifecyclePolicy:
     risk_check_timeout: timedelta = timedelta(seconds=30)
     risk_check_retries: int = 1
     max_retries: int = 3
+    cancel_on_price_move: float = 0.03  # probability units: 0.03 = 3 cents = 3 percentage points (ADR 0382)
 
 
 DEFAULT_POLICY = LifecyclePolicy()

@@ -47,6 +47,8 @@ PAPER_FILL_MISSING = "Paper fill payload missing"
 REPLACEABLE_STATES = frozenset({S.CANCELLED, S.EXPIRED, S.PRICE_MOVE_CANCEL})
 AWAITING_RISK_ANSWER = frozenset({S.RISK_CHECK, S.RISK_APPROVED})  # a check running, or an approval to re-check
 RECHECK_GIVEN_UP = "Risk re-check not answered after one retry"
+PRICE_MOVE_CANCELLABLE = frozenset({S.SUBMITTED, S.ORDER_ACKNOWLEDGED})  # §1.4.7: not PARTIAL_FILL
+PRICE_MOVE_REASON = "Price moved beyond threshold"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -320,12 +322,30 @@ class Order(OrderRecord):
             self._doubt_resolved(True, now)
         self._move(S.ORDER_ACKNOWLEDGED, "Acknowledged by venue", now, {"brokerOrderId": broker_order_id})
 
-    def cancel_for_price_move(self, price_move_pct: float, threshold: float, now: datetime) -> None:
-        """§1.4.7: the caller has decided the move exceeded the threshold."""
+    def cancel_for_price_move(self, price_move_pct: float, threshold: float, now: datetime,
+                              detail: Mapping[str, Any] | None = None) -> None:
+        """§1.4.7: the caller has decided the move exceeded the threshold; ``detail`` adds what it measured."""
         require_aware(now)
-        self._require(frozenset({S.SUBMITTED, S.ORDER_ACKNOWLEDGED}), "is not in valid state for price-move cancel")
-        self._move(S.PRICE_MOVE_CANCEL, "Price moved beyond threshold", now,
-                   {"priceMovePct": price_move_pct, "threshold": threshold})
+        self._require(PRICE_MOVE_CANCELLABLE, "is not in valid state for price-move cancel")
+        self._move(S.PRICE_MOVE_CANCEL, PRICE_MOVE_REASON, now,
+                   {**(detail or {}), "priceMovePct": price_move_pct, "threshold": threshold})
+
+    def cancel_on_price_move(self, price_move_pct: float, threshold: float, reference_price: float,
+                             market_price: int, now: datetime, evidence_hash: str | None = None) -> bool:
+        """§1.4.7 for a resting order whose market moved (ADR 0382). Not at a venue -> PRICE_MOVE_CANCEL now (True).
+        Working at the venue, or perhaps there (in doubt) -> the cancel is requested there, once, and the venue's
+        confirmation closes it (``record_venue_cancelled``; False): never closed locally while it may rest."""
+        require_aware(now)
+        self._require(PRICE_MOVE_CANCELLABLE, "is not in valid state for price-move cancel")
+        if self.cancel_requested_at is not None:
+            return False
+        if self.broker_order_id or self.submission_in_doubt:
+            self._price_move_cancel_requested(price_move_pct, threshold, reference_price, market_price,
+                                              evidence_hash, PRICE_MOVE_REASON, now)
+            return False
+        self.cancel_for_price_move(price_move_pct, threshold, now,
+                                   {"referencePrice": reference_price, "marketPrice": market_price})
+        return True
 
     def reconcile(self, result: ReconciliationResult, now: datetime) -> None:
         """§1.4.8: only from FILLED; a drifted order needs the manual transition to RECONCILED."""
@@ -375,10 +395,16 @@ class Order(OrderRecord):
         return True
 
     def record_venue_cancelled(self, now: datetime, reason: str = "Cancelled at venue") -> None:
-        """Venue confirmed (or itself made) the cancellation of a working order."""
+        """Venue confirmed (or itself made) the cancellation of a working order. One we asked to cancel for a
+        price move is PRICE_MOVE_CANCEL, unless it filled in part meanwhile (§1.4.7 excludes PARTIAL_FILL): then
+        CANCELLED, the move kept in the metadata (ADR 0382)."""
         require_aware(now)
         self._require(WORKING_STATES, "is not working at the venue")
-        self._move(S.CANCELLED, self.cancel_reason or reason, now)
+        move = self.price_move_cancel
+        if move is not None and self.state in PRICE_MOVE_CANCELLABLE:
+            self._move(S.PRICE_MOVE_CANCEL, self.cancel_reason or PRICE_MOVE_REASON, now, move)
+            return
+        self._move(S.CANCELLED, self.cancel_reason or reason, now, move)
 
     def record_venue_expired(self, now: datetime) -> None:
         """Time in force elapsed at the venue without a full fill."""

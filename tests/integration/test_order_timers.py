@@ -23,6 +23,15 @@ pytestmark = pytest.mark.integration
 S = OrderState
 
 
+@pytest.fixture(autouse=True)
+def _compliance_seeded(request: pytest.FixtureRequest) -> None:
+    """The compliance matrix seeded, as ``paulp up`` does at start: else the gate's first check (before the
+    price-move reads, ADR 0382) would seed it inside a tick, and a tick would seem to record something."""
+    for name in ("system", "uncredentialed"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).container.compliance.seed()
+
+
 def _at(system: System, seconds: float) -> None:
     system.container.clock.set(NOW + timedelta(seconds=seconds))  # type: ignore[attr-defined]
 
@@ -142,8 +151,8 @@ def test_timers_when_live_order_and_no_kalshi_credentials_then_left_open_and_nam
     assert _venue_order(system, order_id)["status"] == "resting" and _deletes(system) == 0
 
 
-def _walk(system: System, sid: str, *targets: OrderState, ticker: str | None = None) -> str:
-    order_id = system.pending_order(sid, ticker or system.tradable_ticker(), 40)
+def _walk(system: System, sid: str, *targets: OrderState, ticker: str | None = None, price: int = 40) -> str:
+    order_id = system.pending_order(sid, ticker or system.tradable_ticker(), price)
     order = _order(system, order_id)
     for target in targets:
         order.transition(target, "test path", NOW)
@@ -154,12 +163,15 @@ def _walk(system: System, sid: str, *targets: OrderState, ticker: str | None = N
 def test_timers_when_paper_order_works_past_the_timeout_then_cancelled_in_the_log_without_kalshi(
         uncredentialed: System):
     system = uncredentialed
+    ticker = system.tradable_ticker()
     order_id = _walk(system, "tm-paper", S.PRE_TRADE_CHECK, S.VALIDATING, S.VALIDATED, S.RISK_CHECK,
-                     S.RISK_APPROVED, S.SUBMITTING, S.SUBMITTED)  # working, no venue order id
+                     S.RISK_APPROVED, S.SUBMITTING, S.SUBMITTED, ticker=ticker,
+                     price=system.exchange.markets[ticker]["yes_ask"])  # working at the market, no venue order id
     assert _tick(system, 300)["results"] == []
     report = _tick(system, 301)
     assert _outcomes(report) == {order_id: "cancelled"} and report["cancelled"] == 1
-    assert _order(system, order_id).state == S.CANCELLED and system.exchange.requests == []
+    assert _order(system, order_id).state == S.CANCELLED
+    assert {(r.method, r.path) for r in system.exchange.requests} == {("GET", f"/trade-api/v2/markets/{ticker}")}
     head = system.head()
     assert _tick(system, 500)["results"] == [] and system.head() == head
 
