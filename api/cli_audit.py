@@ -49,7 +49,7 @@ def verify_mirror(as_json: Annotated[bool, typer.Option("--json", help="print th
     """Compare every mirror file with the chain (missing, different, extra); exit 1 on any finding. Records
     past the writer's position are pending, not missing."""
     from paulp.adapters.audit_mirror import MirrorUnavailable
-    from paulp.adapters.audit_mirror import verify_mirror as run
+    from paulp.adapters.audit_mirror_check import verify_mirror as run
     from paulp.api.cli import fail, services
 
     with services() as (settings, svc):

@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
-from paulp.adapters.audit_mirror import MirrorUnavailable, mirror_pass, verify_mirror
+from paulp.adapters.audit_mirror import MirrorUnavailable, mirror_pass
+from paulp.adapters.audit_mirror_check import verify_mirror
 from paulp.adapters.eventstore.chain import record_from_row
 from paulp.api.app import create_app
 from paulp.api.audit_mirror_job import mirror_loop, mirror_now
