@@ -233,6 +233,25 @@ def parse_orderbook(ticker: str, data: dict[str, Any]) -> OrderBook:
     return OrderBook(ticker, side("yes"), side("no"))
 
 
+@dataclass(frozen=True)
+class VenueTrade:
+    """One public trade: YES price in whole cents, exact contracts, and the taker's side when Kalshi names it."""
+
+    yes_price: int
+    count: Decimal
+    taker_side: str | None
+
+
+def parse_trade(raw: dict[str, Any]) -> VenueTrade:
+    """GET /markets/trades item: ``count_fp`` / ``yes_price_dollars`` first (ADRs 0321, 0330); a trade without a
+    readable price or count, or priced outside 1..99, is refused rather than guessed."""
+    price, size = price_cents(raw, "yes_price"), contracts(raw, "count")
+    if price is None or size is None or not MIN_PRICE_CENTS <= price <= MAX_PRICE_CENTS or size <= 0:
+        raise MarketFieldInvalid(f"trade {raw.get('trade_id')!r}: no price in 1..99 cents and positive count")
+    side = str(raw.get("taker_side") or "").lower()
+    return VenueTrade(price, size, side if side in ("yes", "no") else None)
+
+
 def _time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
@@ -380,6 +399,13 @@ class KalshiVenue:
     async def get_orderbook(self, ticker: str, *, depth: int | None = None) -> Evidenced[OrderBook]:
         resp = await self.client.get_orderbook(ticker, depth=depth)
         return Evidenced(_evidenced(resp, lambda data: parse_orderbook(ticker, data), resp.data),
+                         (resp.evidence_hash,))
+
+    async def get_trades(self, ticker: str, *, limit: int = 1000) -> Evidenced[tuple[VenueTrade, ...]]:
+        """The market's latest trades (one page, newest first as Kalshi sends them)."""
+        resp = await self.client.get_trades(ticker, limit=limit)
+        items = _require_list(resp, "trades")
+        return Evidenced(_evidenced(resp, lambda raw: tuple(parse_trade(t) for t in raw), items),
                          (resp.evidence_hash,))
 
     @staticmethod
