@@ -45,6 +45,9 @@ _EDGES = (
     "SELECT market_id, related_market_id, correlation_score, correlation_type FROM views.event_graph_edges"
     " WHERE market_id = %s OR related_market_id = %s ORDER BY market_id, related_market_id"
 )
+# I18: the market's executions in one mode within the window, worst first (ADR 0387).
+_RECENT_SLIPPAGE = ("SELECT max(slippage_vs_edge_ratio) FROM views.slippage_history"
+                    " WHERE market_id = %s AND mode = %s AND executed_at > %s AND executed_at <= %s")
 _EXITS = ("SELECT realized_pnl_usd, updated_at FROM views.position_exits"
           " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s) AND mode = %s")
 
@@ -159,6 +162,13 @@ class ViewPortfolio:
         with self.pool.connection() as conn:
             book = _read_book(conn, [n for s in strategies for n in _names(s)], mode)
         return BookValuation(mode, capital, *book.loss_figures(capital, now), now, book.open_positions)
+
+    def recent_slippage_ratio(self, market_id: str, mode: str, since: datetime, until: datetime) -> float | None:
+        """The worst slippage-vs-edge ratio of the market's executions in ``mode`` within (since, until]; None
+        without any. A failed read raises: the pipeline then fails I18 (ADR 0387)."""
+        with self.pool.connection() as conn:
+            row = conn.execute(_RECENT_SLIPPAGE, (market_id, mode, since, until)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     def _correlated(self, market_id: str, now: datetime) -> tuple[CorrelatedMarket, ...] | None:
         """Markets the stored graph edges relate to ``market_id`` on either side, scored as §3.4 scores them

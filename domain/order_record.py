@@ -170,7 +170,11 @@ class OrderRecord(Aggregate):
         if target in CLOSING_STATES:
             self.closed_at = at
 
-    @event("PreTradeChecked")
+    class PreTradeChecked(Aggregate.Event):  # declared (not named) because the execution-reports view uses it
+        result: dict[str, Any]
+        at: datetime
+
+    @event(PreTradeChecked)
     def _pre_trade_checked(self, result: dict[str, Any], at: datetime) -> None:
         self.pre_trade_check_result = PreTradeCheck.from_dict(result)
 

@@ -47,6 +47,11 @@ class PortfolioPort(Protocol):
         against; ``correlated_markets`` is None when the lookup failed: the risk check then fails closed."""
         ...
 
+    def recent_slippage_ratio(self, market_id: str, mode: str, since: datetime, until: datetime) -> float | None:
+        """I18's input: the highest slippage-vs-edge ratio of the market's ``mode`` executions in (since, until],
+        None when there are none (ADR 0387). Raises when the history cannot be read."""
+        ...
+
 
 @dataclass(frozen=True)
 class VenueSubmission:

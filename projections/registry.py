@@ -6,6 +6,7 @@ from paulp.projections.backtests import BacktestsProjection
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
 from paulp.projections.compliance import ComplianceProjection
+from paulp.projections.execution_reports import ExecutionReportsProjection
 from paulp.projections.fair_values import FairValuesProjection
 from paulp.projections.gates import GateSignoffsProjection
 from paulp.projections.job_runs import JobRunsProjection
@@ -33,4 +34,5 @@ def all_projections() -> dict[str, Projection]:
     projections += [PortfolioSnapshotsProjection()]
     projections += [MarketCorrelationsProjection()]
     projections += [ComplianceProjection()]
+    projections += [ExecutionReportsProjection()]
     return {p.name: p for p in projections}

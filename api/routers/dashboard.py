@@ -2,20 +2,21 @@
 
 The breaker comes from ``views.breaker_state``; open positions from ``views.positions`` valued against the
 market marks, closed ones from today's exits (ADR 0260) and the markets that resolved today (ADR 0166).
-Execution reports have no read model yet: those figures are computed over an empty set (every division
-guarded, percentages 0), with the spec's shape, so the endpoints never invent numbers.
+Execution figures come from ``views.execution_reports``: the reports of orders whose latest fill is in today's
+UTC day, PAPER and LIVE (ADR 0387); every division is guarded (no report: percentages 0 or null).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from paulp.api.errors import now_iso
+from paulp.api.execution_reports import reports_executed_between
 from paulp.api.positions import ClosedByExit, ValuedPosition, exits_filled_since, valued_positions
 from paulp.api.queries import breaker_view
 from paulp.api.routers.exec import strategy_modes
@@ -80,8 +81,10 @@ def _midnight(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def execution_reports_today(_: Container) -> list[dict[str, Any]]:
-    return []
+def execution_reports_today(container: Container, now: datetime) -> list[dict[str, Any]]:
+    """Reports of the orders whose latest fill falls in ``now``'s UTC day."""
+    midnight = _midnight(now)
+    return reports_executed_between(container.pool, midnight, midnight + timedelta(days=1))
 
 
 def _unavailable(what: str) -> JSONResponse:
@@ -115,9 +118,10 @@ def summary(request: Request) -> Any:
         now = container.clock.now()
         positions = valued_positions(container.pool)
         exits = exits_filled_since(container.pool, EVER)
+        reports = execution_reports_today(container, now)
     except Exception:
         return _unavailable("summary")
-    opened, reports = open_positions(positions, now), execution_reports_today(container)
+    opened = open_positions(positions, now)
     closed, closed_ever = closed_today(positions, exits, _midnight(now)), closed_today(positions, exits, EVER)
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins, wins_ever = _wins(closed), _wins(closed_ever)
@@ -179,10 +183,13 @@ def daily_pnl(request: Request) -> Any:
 
 
 @router.get("/execution-quality")
-def execution_quality(request: Request) -> dict[str, Any]:
-    container = _container(request)
-    now = container.clock.now()
-    reports = execution_reports_today(container)
+def execution_quality(request: Request) -> Any:
+    try:
+        container = _container(request)
+        now = container.clock.now()
+        reports = execution_reports_today(container, now)
+    except Exception:
+        return _unavailable("execution quality")
     grades = {name.lower(): sum(1 for r in reports if r.get("grade") == name) for name in GRADE_SCORES}
     total = len(reports)
     distribution = {f"{k}_pct": round(v / total * 100, 1) for k, v in grades.items()} if total else None

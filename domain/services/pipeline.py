@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from paulp.domain.breaker import BreakerState
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy, policy_for_mode
+from paulp.domain.execution_reports import slippage_window
 from paulp.domain.order_states import OrderState
 from paulp.domain.order_timers import expire_stale
 from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, RiskCheckResult
@@ -180,7 +181,21 @@ class OrderPipeline:
         state = breaker.state.value if isinstance(breaker.state, BreakerState) else str(breaker.state)
         request = self._risk_request(order, facts)
         mode = mode_for_strategy(order.strategy, self.modes).value
+        request = self._with_recent_slippage(request, mode, now)
         return evaluate(request, self.portfolio.snapshot(order.strategy, order.ticker, mode), self.limits, state, now)
+
+    def _with_recent_slippage(self, request: RiskRequest, mode: str, now: datetime) -> RiskRequest:
+        """I18's input (§3.3, §5.5): the market's worst slippage-vs-edge ratio among its executions in this mode
+        over the last 24 h, from the execution-quality projection. A history that cannot be read fails I18 (as a
+        missing input fails its check, ADR 0121), never passes it (ADR 0387)."""
+        since, until = slippage_window(now)
+        try:
+            ratio = self.portfolio.recent_slippage_ratio(request.market_id, mode, since, until)
+        except Exception as exc:
+            log.error("%s: the slippage history could not be read (%s: %s); I18 fails", request.market_id,
+                      type(exc).__name__, exc)
+            return replace(request, recent_slippage_unavailable=True)
+        return replace(request, recent_slippage_ratio=ratio)
 
     @staticmethod
     def _category(facts: MarketFacts | None) -> str:
