@@ -275,6 +275,16 @@ def test_weakness_08_webhook_payload_is_evidenced_before_parsing(fresh_db: str, 
     assert len(stored) == 1 and stored[0].read_bytes() == raw
 
 
+def test_webhook_number_too_long_for_python_is_400_not_500(fresh_db: str, nats_url: str, namespace: str,
+                                                          tmp_path: Path) -> None:
+    """Python refuses to read an integer of over 4300 digits with a ValueError that is not a JSONDecodeError."""
+    raw = b'{"event_type": "fill", "payload": {"count": ' + b"9" * 5000 + b"}}"
+    with app_client(fresh_db, nats_url, namespace, KALSHI_WEBHOOK_SECRET=RELAY,
+                    PAULP_EVIDENCE_DIR=str(tmp_path)) as (client, _):
+        r = _relay(client, raw)
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_event")
+
+
 def test_weakness_10_malformed_webhook_json_is_400_not_500(fresh_db: str, nats_url: str, namespace: str) -> None:
     with app_client(fresh_db, nats_url, namespace, WEBHOOK_TRIGGER_TOKEN=TRIGGER) as (client, _):
         r = client.post("/webhooks/alert", content=b"{not json", headers={"Authorization": f"Bearer {TRIGGER}"})
