@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from paulp.adapters.config import ConfigError, Settings
@@ -52,6 +53,12 @@ err = cli_console(stderr=True)
 TERMINATED = 128 + signal.SIGTERM  # the exit status of a command SIGTERM ended (the shell's convention)
 
 
+def settings_errors(e: ValidationError) -> str:
+    """Which variables are malformed and why, never their values (a malformed secret must not reach a log)."""
+    parts = [f"{'.'.join(str(p) for p in err['loc']) or 'configuration'}: {err['msg']}" for err in e.errors()]
+    return "invalid configuration: " + "; ".join(parts)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
@@ -67,6 +74,8 @@ def services() -> Iterator[tuple[Settings, Services]]:
                                settings.PAULP_STATE_DIR)
     except (ConfigError, ServiceConfigError) as e:
         raise fail(str(e)) from None
+    except ValidationError as e:
+        raise fail(settings_errors(e)) from None
     svc.start()
     try:
         yield settings, svc

@@ -45,8 +45,8 @@ def export(
     include_paper: Annotated[bool, typer.Option("--include-paper",
                                                 help="also PAPER orders (default: LIVE orders only)")] = False,
 ) -> None:
-    """Orders created in [--from, --to] as CFTC Part 17 records; exit 2 on bad input, 1 if a stored order cannot
-    be reported, and then nothing is written."""
+    """Orders created from --from to --to (both days included) as CFTC Part 17 records; exit 2 on bad input, 1
+    if a stored order cannot be reported, and then nothing is written."""
     import psycopg
 
     from paulp.adapters.regulatory_export import read_order_rows

@@ -84,3 +84,13 @@ def test_production_when_audit_mirror_missing_then_exit_2_naming_it_and_nothing_
                                                PAULP_AUDIT_MIRROR_DIR=str(mirror_dir)))
     assert migrated.returncode == 0, (migrated.stdout, migrated.stderr)
     assert "applied" in migrated.stdout
+
+
+def test_up_when_a_variable_is_malformed_then_exit_2_naming_it_without_its_value(tmp_path: Path) -> None:
+    """A malformed value is named with the reason, never echoed: the same path reads the secrets."""
+    state = tmp_path / "state"
+    r = _paulp(["up"], _laptop_env(state, ENVIRONMENT="test", PAULP_HTTP_PORT="not-a-port-4f1c"))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "invalid configuration: PAULP_HTTP_PORT" in r.stderr
+    assert "not-a-port-4f1c" not in r.stderr + r.stdout and "Traceback" not in r.stderr
+    assert not state.exists()
