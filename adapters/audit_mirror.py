@@ -182,10 +182,11 @@ def _checked_position(conn: psycopg.Connection[Any], root: Path, name: str, resu
 
 
 def mirror_pass(database_url: str, root: Path | None, now: datetime, batch: int = 500,
-                max_batches: int = 20) -> MirrorPass:
-    """Copy chain records past the saved position, ``batch`` per transaction, at most ``max_batches``
-    batches (the caller runs again while not caught up). A failure is saved on the position row (read by
-    /health/deep) and raised; a mismatch is saved and returned."""
+                max_batches: int = 20, from_start: bool = False) -> MirrorPass:
+    """Copy chain records past the saved position (``from_start``: from sequence 1, recreating files moved
+    aside), ``batch`` per transaction, at most ``max_batches`` batches (the caller runs again while not caught
+    up). A failure is saved on the position row (read by /health/deep) and raised; a mismatch is saved and
+    returned."""
     if root is None:
         raise MirrorUnavailable("PAULP_AUDIT_MIRROR_DIR is not configured")
     name = mirror_name(root)
@@ -193,7 +194,7 @@ def mirror_pass(database_url: str, root: Path | None, now: datetime, batch: int 
     try:
         check_root(root)
         with psycopg.connect(database_url, autocommit=True) as conn:
-            for _ in range(max_batches):
+            for n in range(max_batches):
                 with conn.transaction():
                     row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", (lock_key(root),)).fetchone()
                     if not (row and row[0]):
@@ -201,6 +202,7 @@ def mirror_pass(database_url: str, root: Path | None, now: datetime, batch: int 
                         return result
                     result.head = chain_head(conn)[0]
                     position = _checked_position(conn, root, name, result)
+                    position = 0 if from_start and n == 0 else position
                     result.position = _copy_batch(conn, root, position, batch, result)
                     message = result.mismatch.message() if result.mismatch else None
                     conn.execute(

@@ -21,9 +21,10 @@ FAILED_S = 30.0  # wait after a failed pass: a broken folder is logged twice a m
 AGENT = "audit-mirror"
 
 
-def mirror_now(container: Container) -> MirrorPass:
+def mirror_now(container: Container, from_start: bool = False) -> MirrorPass:
     """One writer pass; a mismatch trips the breaker (once: a HALTed breaker is not tripped again)."""
-    result = mirror_pass(container.database_url, container.settings.PAULP_AUDIT_MIRROR_DIR, container.clock.now())
+    result = mirror_pass(container.database_url, container.settings.PAULP_AUDIT_MIRROR_DIR, container.clock.now(),
+                         from_start=from_start)
     if result.restarted:
         log.error("audit mirror: the file at the saved position is gone; walking the whole chain again")
     if result.mismatch is not None:

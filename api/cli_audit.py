@@ -13,7 +13,8 @@ console = cli_console()
 err = cli_console(stderr=True)
 
 
-def mirror(batch: Annotated[int, typer.Option(min=1, max=10_000, help="records per transaction")] = 500) -> None:
+def mirror(rescan: Annotated[bool, typer.Option(help="walk the whole chain: recreate files moved aside, compare"
+                                                  " the others")] = False) -> None:
     """Copy every chain record not yet mirrored to PAULP_AUDIT_MIRROR_DIR, then stop (what `paulp up` does
     continuously); exit 1 if the mirror cannot be written or a mirror file differs from its record (the
     breaker is tripped to HALT for that)."""
@@ -28,8 +29,10 @@ def mirror(batch: Annotated[int, typer.Option(min=1, max=10_000, help="records p
             raise fail("PAULP_AUDIT_MIRROR_DIR is not set: nothing to write the mirror to", 1)
         container = build(settings, svc.database_url, svc.nats_url)
         try:
+            first = True
             while True:
-                result = mirror_now(container)
+                result = mirror_now(container, from_start=rescan and first)
+                first = False
                 created, already = created + result.created, already + result.already
                 if result.busy:
                     raise fail("another audit mirror writer holds this mirror (is `paulp up` running?)", 1)

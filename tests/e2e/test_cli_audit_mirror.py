@@ -51,6 +51,13 @@ def test_audit_mirror_commands_when_written_tampered_and_unset_then_exit_codes_a
     assert json.loads(broken.stdout)["different"]["count"] == 1
     assert "1 different" in broken.stderr and str(victim.relative_to(tmp_path)) in broken.stderr
 
+    # moved aside (kept as evidence) after an operator looked: a rescan writes it again from the chain
+    victim.rename(tmp_path / "evidence-record-2.json")
+    assert audit(["verify-mirror"], fresh_db, nats_url, tmp_path).returncode == 1  # missing now
+    rescanned = audit(["mirror", "--rescan"], fresh_db, nats_url, tmp_path)
+    assert rescanned.returncode == 0 and "1 file(s) written, 1 already there" in rescanned.stdout
+    assert audit(["verify-mirror"], fresh_db, nats_url, tmp_path).returncode == 0
+
     unset = audit(["mirror"], fresh_db, nats_url, None)
     assert unset.returncode == 1 and "PAULP_AUDIT_MIRROR_DIR is not set" in unset.stderr
     missing = audit(["verify-mirror"], fresh_db, nats_url, tmp_path / "nowhere")

@@ -180,6 +180,23 @@ def test_mirror_when_file_ahead_differs_then_writer_stops_there_trips_halt_and_h
         c.close()
 
 
+def test_mirror_when_position_past_the_chain_head_then_refused_and_saved(fresh_db, nats_url, namespace, tmp_path):
+    """A database restored behind its mirror (or another database): the writer must not go on as if in step."""
+    c = mirror_container(fresh_db, nats_url, namespace, tmp_path)
+    try:
+        moves(c, 1)
+        mirror_now(c)
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute("UPDATE audit_mirror_position SET chain_seq = 99")
+        with pytest.raises(MirrorUnavailable, match="at sequence 99 but the chain has no such record"):
+            mirror_now(c)
+        with psycopg.connect(fresh_db) as conn:
+            saved = conn.execute("SELECT chain_seq, last_error FROM audit_mirror_position").fetchone()
+        assert saved is not None and saved[0] == 99 and "no such record" in saved[1]
+    finally:
+        c.close()
+
+
 @pytest.mark.parametrize("breakage", ["audit-is-a-file", "root-missing"])
 def test_mirror_when_folder_unwritable_then_fails_loudly_health_degraded_and_trading_goes_on(
         fresh_db, nats_url, namespace, tmp_path, caplog, breakage):
