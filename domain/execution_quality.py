@@ -198,3 +198,18 @@ def compute_vpin(trades: Iterable[FlowTrade], bucket_usd: float = 1000.0, window
     if not recent:
         return 0.0
     return sum(abs(b - s) for b, s in recent) / sum(b + s for b, s in recent)
+
+
+def taker_flow(yes_price_cents: int, contracts: float, taker_side: str | None, mid_cents: float) -> FlowTrade:
+    """One venue trade as YES flow: a taker buying NO sells YES. Notional is counted at the YES price for both
+    directions, so buys and sells are weighed in one unit; without a taker side, price vs the mid decides (§5.6)."""
+    side = {"yes": "buy", "no": "sell"}.get((taker_side or "").lower())
+    return FlowTrade(contracts * yes_price_cents / 100, yes_price_cents / 100, mid_cents / 100, side)
+
+
+def vpin_or_none(trades: Sequence[FlowTrade], bucket_usd: float = 1000.0, window: int = 50) -> float | None:
+    """VPIN of the trades, or None when they do not fill one bucket: too little flow to judge is unknown, not the
+    0.0 ``compute_vpin`` reports for no bucket (ADR 0373)."""
+    if sum(t.notional_usd for t in trades) < bucket_usd - 1e-9:
+        return None
+    return compute_vpin(trades, bucket_usd, window)

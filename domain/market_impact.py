@@ -88,10 +88,16 @@ def _max_safe(depth: float, edge_cents: float, spread: float) -> int:
     return math.floor(min(by_depth, math.floor(edge_cents * MAX_RATIO_TO_EDGE * depth / spread)))
 
 
-def assess_impact(requested_size: int, edge_cents: float, side: str, book: MarketBook) -> ImpactAssessment:
-    """Size the order so impact stays ≤ 30 % of edge and size ≤ 2 depths; never above the request."""
+def assess_impact(requested_size: int, edge_cents: float, side: str, book: MarketBook,
+                  depth: float | None = None) -> ImpactAssessment:
+    """Size the order so impact stays ≤ 30 % of edge and size ≤ 2 depths; never above the request.
+
+    ``depth``: contracts measured on the side's order book, used instead of the volume estimate when given (the
+    pipeline reads the book; ADR 0373). A measured side has no estimated twin, so no imbalance haircut applies."""
     depth_est = estimate_depth(book)
-    depth = depth_est.yes_depth if side == "YES" else depth_est.no_depth
+    imbalanced = depth_est.is_imbalanced and depth is None
+    if depth is None:
+        depth = depth_est.yes_depth if side == "YES" else depth_est.no_depth
     spread = book.spread(side)
     impact = concave_impact(requested_size, depth, spread, ASSESSMENT_VPIN)
     ratio = impact / max(0.01, edge_cents)
@@ -100,7 +106,7 @@ def assess_impact(requested_size: int, edge_cents: float, side: str, book: Marke
     adjusted = requested_size
     if needs:
         adjusted = min(requested_size, max(1, math.floor(SAFE_SIZE_HAIRCUT * max_safe)))
-        if depth_est.is_imbalanced:
+        if imbalanced:
             adjusted = max(1, math.floor(adjusted * IMBALANCE_HAIRCUT))
     return ImpactAssessment(requested_size, needs, adjusted, max_safe, depth, impact, ratio)
 

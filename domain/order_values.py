@@ -21,19 +21,27 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PreTradeCheck:
+    """§1.4.1's result; ``depth`` in USD. ``adjusted_size`` is the market-impact size (§5.4) the risk step then
+    applies, ``market_impact`` the assessment behind it (ADR 0373); both absent in results recorded before."""
+
     passed: bool
     spread: float | None = None
     depth: float | None = None
     vpin_score: float | None = None
     block_reason: str | None = None
+    adjusted_size: int | None = None
+    market_impact: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _drop_none({"passed": self.passed, "spread": self.spread, "depth": self.depth,
-                           "vpinScore": self.vpin_score, "blockReason": self.block_reason})
+                           "vpinScore": self.vpin_score, "blockReason": self.block_reason,
+                           "adjustedSize": self.adjusted_size,
+                           "marketImpact": dict(self.market_impact) if self.market_impact is not None else None})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PreTradeCheck:
-        return cls(bool(d["passed"]), d.get("spread"), d.get("depth"), d.get("vpinScore"), d.get("blockReason"))
+        return cls(bool(d["passed"]), d.get("spread"), d.get("depth"), d.get("vpinScore"), d.get("blockReason"),
+                   d.get("adjustedSize"), d.get("marketImpact"))
 
 
 @dataclass(frozen=True)

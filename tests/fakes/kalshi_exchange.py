@@ -259,6 +259,7 @@ class FakeKalshiExchange:
         self._by_client_id: dict[str, str] = {}
         self._positions: dict[str, int | Decimal] = {}  # signed: positive YES, negative NO
         self._books: dict[str, dict[str, list[tuple[int, int | Decimal]]]] = {}
+        self._trade_log: dict[str, list[dict[str, Any]]] = {}  # newest first, as Kalshi lists them
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -311,6 +312,16 @@ class FakeKalshiExchange:
             self._books[ticker] = {"yes": list(yes), "no": list(no)}
             market.update(yes_bid=max((p for p, _ in yes), default=0), yes_ask=100 - max((p for p, _ in no), default=0))
             market.update(no_bid=100 - market["yes_ask"], no_ask=100 - market["yes_bid"])
+
+    def set_trades(self, ticker: str, trades: list[tuple[int, int | Decimal, str | None]]) -> None:
+        """The public trades of ``ticker``, oldest first: (YES price cents, contracts, taker side yes|no|None).
+        A market without them has traded nothing: its candles are not trades (one per candle, no taker side,
+        read settlement drift as one-sided flow)."""
+        with self._lock:
+            self._trade_log[ticker] = [
+                {"trade_id": f"{ticker}-t{i}", "ticker": ticker, "count": n, "yes_price": p, "no_price": 100 - p,
+                 **({"taker_side": side} if side else {}), "created_time": _iso(1_740_000_000 + i)}
+                for i, (p, n, side) in enumerate(trades)][::-1]
 
     def set_position(self, ticker: str, contracts: int | Decimal) -> None:
         """What the account holds in ``ticker`` (positive YES, negative NO), e.g. Decimal("10.50") contracts."""
@@ -486,14 +497,11 @@ class FakeKalshiExchange:
         return fills
 
     def _trades(self, request: Request, _: Any) -> Response:
-        ticker = request.query_params.get("ticker", "")
-        rows = [c for c in self.candles.get(ticker, []) if c["price"]["close"] is not None]
-        trades = [{"trade_id": f"{ticker}-{c['end_period_ts']}", "ticker": ticker,
-                   "count": int(Decimal(c["volume"])), "yes_price": _cents(c["price"]["close"]),
-                   "no_price": 100 - (_cents(c["price"]["close"]) or 0), "created_time": _iso(c["end_period_ts"])}
-                  for c in reversed(rows)]
+        """GET /markets/trades?ticker=: the trades a test set (`set_trades`), newest first, in the fake's shape."""
+        trades = self._trade_log.get(request.query_params.get("ticker", ""), [])
         page, cursor = _page(trades, request)
-        return _ok({"trades": page, "cursor": cursor})
+        return _ok({"trades": [wire_fields(t, self.shape, ("yes_price", "no_price"), ("count",),
+                                           lambda c: f"{Decimal(c) / 100:.4f}") for t in page], "cursor": cursor})
 
     def _candlesticks(self, request: Request, _: Any) -> Response:
         ticker = request.path_params["ticker"]
