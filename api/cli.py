@@ -25,6 +25,7 @@ from paulp.api.cli_breaker import breaker_app
 from paulp.api.cli_compliance import compliance_app
 from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
+from paulp.api.cli_orders import orders_cancel, orders_replace
 from paulp.api.cli_rebuild import rebuild as rebuild_command
 from paulp.api.cli_risk import risk_app
 from paulp.api.cli_verify import verify_app
@@ -37,6 +38,8 @@ audit_app.command("mirror")(audit_mirror)
 audit_app.command("verify-mirror")(audit_verify_mirror)
 orders_app = typer.Typer(help="Order lifecycle views.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+orders_app.command("cancel")(orders_cancel)
+orders_app.command("replace")(orders_replace)
 app.add_typer(llm_app, name="llm")
 app.add_typer(verify_app, name="verify")
 app.add_typer(backtest_app, name="backtest")

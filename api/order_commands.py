@@ -1,0 +1,94 @@
+"""One order's operator commands (ADR 0383): cancel it (trading §1.4 step 11) and replace a closed, unfilled one
+(§1.5 cancel/replace), each read from the order's events, not from a view.
+
+Cancel goes through the one per-order cancel path (``cancel_job.cancel_order``): not at a venue -> CANCELLED
+in the log; working at Kalshi -> the request recorded, Kalshi's cancel, CANCELLED only on its confirmation; an
+in-doubt submission is first looked up by client order id (ADR 0100/0280). Replace makes a new PENDING order for
+the unfilled remainder with ``resubmitCount + 1`` in its deterministic id, linked both ways in one save; the
+execute step then takes it through validation, the risk governor and submission like any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from paulp.api.cancel_job import at_venue, cancel_order, resolve_doubt
+from paulp.api.venue_session import credentialed_port_if
+from paulp.domain.errors import DomainError
+from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, TERMINAL_STATES
+from paulp.domain.order_timers import replace
+from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy, OrderInTerminalState, OrderNotCancellable
+from paulp.domain.orders import Order
+
+CLOSED_BY_CANCEL = ("cancelled", "cancelled_at_venue", "price_move_cancelled_at_venue")
+OTHER_OPEN = ("SELECT order_id FROM views.orders WHERE strategy = %s AND ticker = %s AND side = %s"
+              " AND state = ANY(%s) AND order_id <> %s ORDER BY created_at LIMIT 1")
+
+
+class OrderCommandRefused(Exception):
+    """Raised when a command is refused before anything is recorded; ``message`` is safe to show."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    order_id: str
+    outcome: str
+    state: str
+
+    @property
+    def closed(self) -> bool:
+        return self.outcome in CLOSED_BY_CANCEL
+
+
+def _load(container: Any, order_id: str) -> Order:
+    order: Order | None = container.orders.find(order_id)
+    if order is None:
+        raise OrderCommandRefused("order_not_found", f"no order {order_id!r}")
+    return order
+
+
+def cancel_one(container: Any, order_id: str, reason: str) -> CancelResult:
+    """§1.4.11 for one order: refused (nothing recorded) when terminal or mid-step, with the spec's messages."""
+    if not reason.strip():
+        raise OrderCommandRefused("invalid_reason", "--reason must not be blank")
+    order = _load(container, order_id)
+    if order.state in TERMINAL_STATES:
+        raise OrderCommandRefused(OrderInTerminalState.code, str(OrderInTerminalState(order.state.value)))
+    if order.state not in CANCELLABLE_STATES:
+        raise OrderCommandRefused(OrderNotCancellable.code, str(OrderNotCancellable(order.state.value)))
+    with credentialed_port_if(at_venue(order), container.settings, "the order may rest at Kalshi") as port:
+        if order.submission_in_doubt and order.broker_order_id is None:
+            resolved = resolve_doubt(container, order, port)
+            if isinstance(resolved, str):
+                return CancelResult(order_id, resolved, _load(container, order_id).state.value)
+            order = resolved
+        outcome = cancel_order(container, order, reason.strip(), port)
+    return CancelResult(order_id, outcome, _load(container, order_id).state.value)
+
+
+def replace_one(container: Any, order_id: str, max_price: int | None = None,
+                policy: LifecyclePolicy = DEFAULT_POLICY) -> Order:
+    """§1.5 replacement of a cancelled/expired/price-move-cancelled order; the new order is saved with the old
+    one's ``Replaced`` in one save. Refused when another order holds its (strategy, ticker, side) (§1.8)."""
+    if max_price is not None and not 1 <= max_price <= 99:
+        raise OrderCommandRefused("invalid_price", f"--max-price must be 1..99 cents, got {max_price}")
+    order = _load(container, order_id)
+    try:  # decided on the loaded copy: nothing is recorded unless every check below passes
+        new = replace(order, container.clock.now(), policy, None if max_price is None else float(max_price))
+    except DomainError as exc:
+        raise OrderCommandRefused(exc.code, str(exc)) from None
+    with container.pool.connection() as conn:
+        other = conn.execute(OTHER_OPEN, (order.strategy, order.ticker, order.side,
+                                          [s.value for s in OPEN_STATES], order.order_id)).fetchone()
+    if other is not None:
+        raise OrderCommandRefused("order_open_for_key", f"order {other[0]} is still open for {order.strategy} "
+                                                        f"{order.ticker} {order.side}: cancel it first")
+    if container.orders.find(new.order_id) is not None:
+        raise OrderCommandRefused("order_exists", f"order {new.order_id} already exists")
+    container.orders.save(order, new)
+    return new
