@@ -3,6 +3,9 @@
 - Nightly stability drift sweep (llm-routing §7.1) at/after 03:00 UTC, once per UTC day: the result is a
   ``DriftSweepRecord.Recorded`` event; its block decision reaches the go-live gate through
   ``views.llm_drift_sweeps`` (§7.3).
+- A failed sweep is a critical breaker alert (trading §2.3, "LLM drift failure"), raised once, by the process
+  that stored the day's sweep; a sweep that failed only because it had no scoring runs to judge is recorded as
+  a warning alert instead (ADR 0395).
 - Stale budget holds (a process died between reserve and settle) are charged at their reserved amount, so
   no reservation leaks and no money that may have been spent goes back to the budget.
 """
@@ -39,14 +42,29 @@ def recent_scoring_samples(container: Container, now: datetime) -> list[SweepSam
     return [SweepSample(conf, warnings if isinstance(warnings, list) else None) for conf, warnings in rows]
 
 
+DRIFT_ALERT = "LLM_DRIFT_FAILURE"
+
+
+def drift_alert_severity(runs_analyzed: int) -> str:
+    """Critical only when there were runs to judge: with none the sweep fails by definition (mean confidence 0,
+    ADR 0189), and escalating the breaker every night on a system that scores nothing would train operators to
+    ignore it; that case stays visible as a warning (recorded, no transition)."""
+    return "critical" if runs_analyzed > 0 else "warning"
+
+
 def run_drift_sweep(container: Container) -> dict[str, Any]:
     """Run the nightly stability sweep now; the §7.1 step-6 response (a repeat on the same day stores nothing)."""
     now = container.clock.now()
     report, stored = container.routing.record_drift_sweep(recent_scoring_samples(container, now))
     sweep_id = DriftSweepRecord.create_id(str(report.sweep.sweep_type), report.sweep.run_at.strftime("%Y-%m-%d"))
+    alert = None
     if report.drift_warning:
         log.warning("drift sweep failed: %s", "; ".join(report.sweep.failure_reasons))
-    return {"triggered": True, "stored": stored, "runsAnalyzed": report.runs_analyzed,
+        if stored:
+            alert = drift_alert_severity(report.runs_analyzed)
+            container.breaker.raise_alert(DRIFT_ALERT, alert, "LLM drift sweep failed: "
+                                          + "; ".join(report.sweep.failure_reasons))
+    return {"triggered": True, "stored": stored, "breakerAlert": alert, "runsAnalyzed": report.runs_analyzed,
             "avgConfidence": report.avg_confidence, "lowConfidenceCount": report.low_confidence_count,
             "lowConfidenceRate": report.low_confidence_rate, "flaggedCount": report.flagged_count,
             "driftWarning": report.drift_warning, "persistedSweepId": str(sweep_id), "persistedSchema": "v2",

@@ -289,6 +289,20 @@ def test_drift_sweep_when_scoring_runs_unparseable_then_sweep_event_blocks_deplo
     assert rows == [(False, ["Average confidence 0.450 below 0.600", "Low-confidence rate 50.0% exceeds 30.0%"])]
     doc = TestClient(create_app(system)).get("/admin/routing/drift-sweeps", headers=AUTH).json()
     assert doc["recentBlock"] is True and doc["latestDeployAllowed"] is False
+    # a failed sweep over real runs is a critical alert: NORMAL -> CAUTION (trading §2.3), raised once
+    assert result["breakerAlert"] == "critical"
+    assert system.breaker.get().state.value == "CAUTION"
+
+
+def test_drift_sweep_when_no_scoring_runs_then_warning_alert_and_breaker_unchanged(system) -> None:
+    # Act: a week without scoring runs fails the sweep by definition (ADR 0189)
+    result = run_drift_sweep(system)
+    repeat = run_drift_sweep(system)
+    # Assert: recorded as a warning, no escalation; the repeat stores nothing and raises nothing
+    assert (result["driftWarning"], result["stored"], result["breakerAlert"]) == (True, True, "warning")
+    assert (repeat["stored"], repeat["breakerAlert"]) == (False, None)
+    breaker = system.breaker.get()
+    assert breaker.state.value == "NORMAL"
 
 
 def test_secrets_when_calls_succeed_and_fail_then_no_key_in_logs_events_or_responses(system, fakes, caplog) -> None:
