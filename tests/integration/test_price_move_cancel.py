@@ -196,3 +196,4 @@ def test_price_move_when_market_cannot_be_read_then_nothing_decided_and_named(sy
     report = _tick(system, 60)
     assert report["results"] == [] and report["marketsUnread"] == {ticker: report["marketsUnread"][ticker]}
     assert report["marketsUnread"][ticker] and system.head() == head and _count(system, "DELETE") == 0
+    assert _order(system, order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED)
