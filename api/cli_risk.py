@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from paulp.api.cli_risk_limits import limits_app
 from paulp.api.console import cli_console
 
 risk_app = typer.Typer(help="Risk governor inputs an operator declares (audited in the log).", no_args_is_help=True)
@@ -16,6 +17,7 @@ correlations_app = typer.Typer(
     help="Correlated markets for I3 (trading §3.4): a position in one counts as exposure in the other.",
     no_args_is_help=True)
 risk_app.add_typer(correlations_app, name="correlations")
+risk_app.add_typer(limits_app, name="limits")
 console = cli_console()
 PROJECTION = "market_correlations"
 

@@ -29,7 +29,7 @@ from paulp.adapters.kalshi.port import KalshiVenuePort
 from paulp.adapters.kalshi.venue import parse_market
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
-from paulp.domain.capital import DEFAULT_ALLOCATIONS, StrategyAllocation, UnknownStrategy, allocation_for
+from paulp.domain.capital import StrategyAllocation
 from paulp.domain.execution import execution_priority, throttle_wait_ms
 from paulp.domain.execution_orders import MarketSnapshot
 from paulp.domain.execution_policy import (
@@ -154,17 +154,16 @@ def _terms(sig: BondingSignal | WeatherSignal) -> tuple[str, str, float, float, 
 
 
 def max_position_usd(container: Any, strategy: str, breaker_state: str) -> float:
-    """§5.7's largest position for ``strategy``: its capital (go-live capital once live) * max position %,
-    within what the risk check will allow in the breaker's current state (§2.1: CAUTION halves I1's limit,
-    RECOVERY takes 75 %, HALT zero; I15's order maximum likewise); 0 for a strategy without an allocation
-    row, so nothing is sized for it."""
-    try:
-        pct = allocation_for(strategy).max_position_pct
-    except UnknownStrategy:
+    """§5.7's largest position for ``strategy``: its allocation's capital * max position % (both go-live's once
+    approved, read where the risk check reads its portfolio value, ADR 0389), within what the risk check will
+    allow in the breaker's current state (§2.1: CAUTION halves I1's limit, RECOVERY takes 75 %, HALT zero; I15's
+    order maximum likewise); 0 for a strategy without an allocation, so nothing is sized for it."""
+    allocation: StrategyAllocation | None = container.capital_allocation(strategy)
+    if allocation is None:
         return 0.0
     limits = adjusted_limits(container.risk_limits(), breaker_state)
-    capital = float(container.strategy_capital(strategy))
-    return min(capital * min(pct, limits.max_position_pct) / 100, limits.max_order_size)
+    return min(allocation.capital * min(allocation.max_position_pct, limits.max_position_pct) / 100,
+               limits.max_order_size)
 
 
 def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal | WeatherSignal],
@@ -259,8 +258,16 @@ def _scan_one(container: Any, read_catalogue: Callable[[], tuple[dict[str, Any],
 
 
 def scan_signals(container: Any) -> dict[str, Any]:
+    """§7.1 resolution: the strategies whose allocation is enabled, each sized with its allocation's capital
+    (the capital-allocation view; §5.7's static row only where no allocation event exists). An unreadable view
+    fails the run before anything is read or made: the static table is never a silent fallback (ADR 0389)."""
     started, now = time.monotonic(), container.clock.now()
-    enabled = [a for a in DEFAULT_ALLOCATIONS if a.enabled]
+    try:
+        enabled = [a for a in container.capital_allocations().values() if a.enabled]
+    except Exception as exc:
+        log.exception("scan: capital allocations unreadable")
+        raise JobFailed("capital_allocations_unavailable", "The capital allocations could not be read"
+                        f" ({type(exc).__name__}); no strategy was scanned") from exc
     with kalshi_port(container.settings) as (port, _):
         read_catalogue = catalogue_reader(port)
         facts: list[dict[str, MarketFacts]] = []  # the catalogue parsed once per scan, for every strategy

@@ -15,8 +15,9 @@ from paulp.adapters.config import Settings
 from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.migrate import migrate
 from paulp.adapters.portfolio import ViewPortfolio
+from paulp.api.capital_allocations import current_allocations
 from paulp.api.routing_wiring import build_routing, llm_env
-from paulp.domain.capital import UnknownStrategy, allocation_for
+from paulp.domain.capital import StrategyAllocation
 from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
@@ -92,19 +93,22 @@ class Container:
         """Where anchors go: a separate database when configured, else the primary's audit_anchor schema."""
         return self.settings.PAULP_ANCHOR_DATABASE_URL or self.database_url
 
+    def capital_allocations(self) -> dict[str, StrategyAllocation]:
+        """Each strategy's allocation (enabled flag, capital, max position %) from the capital-allocation view,
+        §5.7's static row where no allocation event exists (§7.1 resolution; ADR 0389): the one source of the
+        scan and of the risk check's portfolio value. Raises when the view cannot be read."""
+        return current_allocations(self.pool)
+
+    def capital_allocation(self, strategy: str) -> StrategyAllocation | None:
+        """``strategy``'s allocation; a strategy type (``bonding_barbell``) stands for its strategy (``bonding``)."""
+        info = find_strategy(strategy)
+        return self.capital_allocations().get(info.id if info is not None else strategy)
+
     def strategy_capital(self, strategy: str) -> float:
         """USD the risk limits of ``strategy``'s orders are relative to (§1.7: portfolioValue = the strategy's
-        capital): the capital approved at go-live once it is live, else its §5.7 allocation; 0 without one.
-        A strategy type (``bonding_barbell``) stands for its strategy (``bonding``)."""
-        info = find_strategy(strategy)
-        strategy = info.id if info is not None else strategy
-        approval = self.golive.get(strategy)
-        if approval is not None and approval.live_terms is not None:
-            return approval.live_terms.capital_cents / 100
-        try:
-            return allocation_for(strategy).capital
-        except UnknownStrategy:
-            return 0.0
+        capital): its allocation's capital (go-live's once approved), 0 for a strategy without one."""
+        allocation = self.capital_allocation(strategy)
+        return 0.0 if allocation is None else allocation.capital
 
     def portfolio(self) -> ViewPortfolio:
         return ViewPortfolio(self.pool, self.strategy_capital, self.clock)

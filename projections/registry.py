@@ -5,6 +5,7 @@ from __future__ import annotations
 from paulp.projections.backtests import BacktestsProjection
 from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
+from paulp.projections.capital_allocations import CapitalAllocationsProjection
 from paulp.projections.compliance import ComplianceProjection
 from paulp.projections.execution_reports import ExecutionReportsProjection
 from paulp.projections.fair_values import FairValuesProjection
@@ -26,6 +27,7 @@ def all_projections() -> dict[str, Projection]:
     projections: list[Projection] = [BreakerStateProjection(), VenueOrdersProjection(), OrdersProjection(),
                                      LlmRoutingProjection(), LlmBudgetProjection(), MarketMarksProjection()]
     projections += [StrategiesProjection(), ViolationsProjection(), MarketPairsProjection()]
+    projections += [CapitalAllocationsProjection()]
     projections += [GateSignoffsProjection(), JobRunsProjection()]
     projections += [LlmRegressionProjection()]
     projections += [BacktestsProjection()]

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from paulp.api.capital_allocations import approved_capital
 from paulp.api.errors import now_iso
 from paulp.api.execution_reports import reports_executed_between
 from paulp.api.positions import ClosedByExit, ValuedPosition, exits_filled_since, valued_positions
@@ -26,9 +27,8 @@ from paulp.domain.marks import unrealized_pnl_usd
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 log = logging.getLogger("paulp.api.dashboard")
 
-DEFAULT_BONDING_CAPITAL = 250.0
+DEFAULT_BONDING_CAPITAL = 250.0  # §1.5: the loss budget's capital while no enabled bonding allocation exists
 EVER = datetime(1970, 1, 1, tzinfo=UTC)  # "cumulative" figures cover every close since the log began
-DEFAULT_MAX_DAILY_LOSS_PCT = 3.0
 GRADE_SCORES = {"EXCELLENT": 4, "GOOD": 3, "ACCEPTABLE": 2, "POOR": 1}
 
 
@@ -87,6 +87,14 @@ def execution_reports_today(container: Container, now: datetime) -> list[dict[st
     return reports_executed_between(container.pool, midnight, midnight + timedelta(days=1))
 
 
+def daily_loss_budget(container: Container) -> float:
+    """§1.5: capital x maxDailyLossPct / 100, the capital being bonding's enabled go-live allocation (250 while
+    there is none) and the percentage of the risk limits in force now, read where the risk check reads them."""
+    capital = approved_capital(container.pool, "bonding")
+    pct = container.risk_limits().max_daily_loss_pct
+    return (DEFAULT_BONDING_CAPITAL if capital is None else capital) * pct / 100
+
+
 def _unavailable(what: str) -> JSONResponse:
     """Inside an ``except``: logged with its traceback; the body names what failed, never why (§1.5)."""
     log.exception("dashboard: failed to fetch %s", what)
@@ -119,13 +127,13 @@ def summary(request: Request) -> Any:
         positions = valued_positions(container.pool)
         exits = exits_filled_since(container.pool, EVER)
         reports = execution_reports_today(container, now)
+        loss_budget = daily_loss_budget(container)
     except Exception:
         return _unavailable("summary")
     opened = open_positions(positions, now)
     closed, closed_ever = closed_today(positions, exits, _midnight(now)), closed_today(positions, exits, EVER)
     realized, unrealized = _pnl(closed, "realized_pnl"), _pnl(opened, "unrealized_pnl")
     wins, wins_ever = _wins(closed), _wins(closed_ever)
-    loss_budget = DEFAULT_BONDING_CAPITAL * DEFAULT_MAX_DAILY_LOSS_PCT / 100
     remaining = max(0.0, loss_budget - abs(min(0.0, realized + unrealized)))
     last_change = breaker["lastStateChange"]
     return {

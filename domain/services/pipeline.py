@@ -20,7 +20,8 @@ from eventsourcing.persistence import IntegrityError
 from paulp.domain.breaker import BreakerState
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
-from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy, policy_for_mode
+from paulp.domain.execution_policies import PolicySource
+from paulp.domain.execution_policy import ExecutionMode, ExecutionPolicy, mode_for_strategy, policy_for_mode
 from paulp.domain.execution_reports import slippage_window
 from paulp.domain.order_states import OrderState
 from paulp.domain.order_timers import expire_stale
@@ -37,6 +38,7 @@ from paulp.domain.ports import (
 from paulp.domain.pretrade import pre_trade_check
 from paulp.domain.risk import RiskDecision, evaluate
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, RiskRequest
+from paulp.domain.risk_limit_settings import LimitsSource
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.risk_record import evaluation_record
 from paulp.domain.services.base import PaulpApplication
@@ -53,7 +55,6 @@ from paulp.domain.venue_orders import VenueOrder
 
 log = logging.getLogger("paulp.orders.pipeline")
 S = OrderState
-PAPER_SLIPPAGE_CENTS = 1
 DISABLED_REASON = "Execution is disabled"  # §1.6: every request of a DISABLED mode (ADR 0140)
 RESUMABLE_STATES = frozenset({S.PENDING, S.VALIDATED, S.RISK_APPROVED})  # what the execute step drives on
 EXECUTE_STATES = RESUMABLE_STATES | {S.SUBMITTING}  # ... and a LIVE submission cut off mid-way (recovered)
@@ -98,11 +99,22 @@ class OrdersService(PaulpApplication):
 class OrderPipeline:
     def __init__(self, orders: OrdersService, breaker: BreakerService, execution: ExecutionService,
                  market: MarketDataPort, portfolio: PortfolioPort, venue: VenuePort | None = None,
-                 limits: RiskLimits = DEFAULT_LIMITS, modes: Mapping[str, ExecutionMode] | None = None) -> None:
+                 limits: RiskLimits | LimitsSource = DEFAULT_LIMITS, modes: Mapping[str, ExecutionMode] | None = None,
+                 policies: PolicySource | None = None) -> None:
         self.orders, self.breaker, self.execution = orders, breaker, execution
         self.market, self.portfolio, self.venue = market, portfolio, venue
-        self.limits, self.modes = limits, modes
+        self._limits, self.modes, self.policies = limits, modes, policies
         self.clock = orders.clock
+
+    @property
+    def limits(self) -> RiskLimits:
+        """The base limits in force, read at each use: an operator's change counts from the next order (ADR 0379).
+        A source that cannot be read raises, which the risk step records as no answer."""
+        return self._limits if isinstance(self._limits, RiskLimits) else self._limits.current().limits
+
+    def _policy(self, strategy: str, mode: ExecutionMode) -> ExecutionPolicy:
+        """The strategy's execution policy in ``mode`` now (ADR 0380); the mode's §5.1 column without a source."""
+        return policy_for_mode(mode) if self.policies is None else self.policies.policy_for(strategy, mode)
 
     def process(self, signal: TradeSignal) -> PipelineOutcome:
         now = self.clock.now()
@@ -293,9 +305,8 @@ class OrderPipeline:
                                    / 100, order.max_price / 100, order.signal_edge or 0.0,
                                    order.signal_confidence or 0.5),
             requested_size=order.requested_size, max_price=int(order.max_price), source=order.strategy)
-        throttle = self._throttle(mode, now)
-        decision = evaluate_execution(request, facts.snapshot if facts else None, policy_for_mode(mode),
-                                      throttle.current(now), now)
+        policy, throttle = self._policy(order.strategy, mode), self._throttle(mode, now)
+        decision = evaluate_execution(request, facts.snapshot if facts else None, policy, throttle.current(now), now)
         if not decision.approved:
             order.apply_execution_result(ExecutionResult(False, ExecutionStatus.REJECTED,
                                                          rejection_reason=decision.rejection_reason), now)
@@ -307,7 +318,7 @@ class OrderPipeline:
         throttle.count_order(order_notional(request), now)
         if mode is ExecutionMode.PAPER:
             assert facts is not None
-            fill = paper_fill(request, facts.snapshot, PAPER_SLIPPAGE_CENTS, now)
+            fill = paper_fill(request, facts.snapshot, policy.paper_trade_slippage_cents, now)
             order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED,
                                                          PaperFill(fill.count, fill.fill_price), mode="PAPER"), now)
             self.orders.save(order, throttle, self._venue_order(
