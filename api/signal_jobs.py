@@ -36,7 +36,6 @@ from paulp.domain.execution_policy import (
     INITIAL_STRATEGY_MODES,
     ExecutionMode,
     mode_for_strategy,
-    policy_for_mode,
 )
 from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, WORKING_STATES, OrderState
 from paulp.domain.orders import Order
@@ -380,7 +379,7 @@ def throttle_wait_s(container: Any, strategy: str, modes: Mapping[str, Execution
     if throttle is None or mode is ExecutionMode.DISABLED:  # a disabled strategy's order is rejected, not held
         return 0.0
     now = container.clock.now()
-    return throttle_wait_ms(throttle.current(now), policy_for_mode(mode), now) / 1000
+    return throttle_wait_ms(throttle.current(now), container.execution_policies.policy_for(strategy, mode), now) / 1000
 
 
 # Where an unanswered risk question leaves an order, and what the report says when the order names no error:
@@ -410,7 +409,7 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
                 sorted(set(unread.values()))))
         pipeline = OrderPipeline(container.orders, container.breaker, container.execution, market,
                                  container.portfolio(), port if live else None,
-                                 modes=modes)
+                                 modes=modes, limits=container.limit_settings, policies=container.execution_policies)
         waited = 0.0
         loaded = {order_id: container.orders.find(order_id) for order_id, _, _ in rows}  # read once for both
         for order_id, strategy, ticker in by_priority(rows, loaded):

@@ -20,7 +20,7 @@ from paulp.api.routing_wiring import build_routing, llm_env
 from paulp.domain.capital import StrategyAllocation
 from paulp.domain.clock import Clock
 from paulp.domain.ports import MarketDataPort, VenuePort
-from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
+from paulp.domain.risk_limits import RiskLimits
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.compliance import ComplianceService
 from paulp.domain.services.execution import ExecutionService
@@ -30,6 +30,7 @@ from paulp.domain.services.gates import GateSignoffService
 from paulp.domain.services.golive import GoLiveService
 from paulp.domain.services.market_correlations import MarketCorrelationService
 from paulp.domain.services.markets import MarketsService
+from paulp.domain.services.operator_limits import ExecutionPolicyService, RiskLimitsService
 from paulp.domain.services.orchestrator import OrchestratorService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
 from paulp.domain.services.reviews import ReviewsService
@@ -64,6 +65,8 @@ class Container:
     fair_values: FairValueService
     correlations: MarketCorrelationService
     compliance: ComplianceService
+    limit_settings: RiskLimitsService
+    execution_policies: ExecutionPolicyService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     exits: ExitsService = field(init=False)
@@ -86,6 +89,8 @@ class Container:
         self.fair_values.close()
         self.correlations.close()
         self.compliance.close()
+        self.limit_settings.close()
+        self.execution_policies.close()
         self.pool.close()  # its worker threads and connections go with the container
 
     @property
@@ -114,13 +119,14 @@ class Container:
         return ViewPortfolio(self.pool, self.strategy_capital, self.clock)
 
     def risk_limits(self) -> RiskLimits:
-        """The base limits every risk check applies (before the breaker's adjustment): one source for the
-        pipeline and for the scans that size orders to fit them."""
-        return DEFAULT_LIMITS
+        """The base limits every risk check applies (before the breaker's adjustment), as the operator last set
+        them (ADR 0379): one source for the pipeline and for the scans that size orders to fit them. Raises when
+        they cannot be read; no caller may fall back to the defaults."""
+        return self.limit_settings.current().limits
 
     def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None) -> OrderPipeline:
         return OrderPipeline(self.orders, self.breaker, self.execution, market, self.portfolio(), venue,
-                             limits=self.risk_limits(),
+                             limits=self.limit_settings, policies=self.execution_policies,
                              modes=self.strategies.execution_modes())  # halted/disabled stop orders (ADR 0255)
 
 
@@ -151,6 +157,8 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         fair_values=FairValueService(env, clock),
         correlations=MarketCorrelationService(env, clock),
         compliance=ComplianceService(env, clock),
+        limit_settings=RiskLimitsService(env, clock),
+        execution_policies=ExecutionPolicyService(env, clock),
         pool=pool,
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module

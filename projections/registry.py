@@ -7,6 +7,7 @@ from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
 from paulp.projections.capital_allocations import CapitalAllocationsProjection
 from paulp.projections.compliance import ComplianceProjection
+from paulp.projections.execution_policies import ExecutionPoliciesProjection
 from paulp.projections.execution_reports import ExecutionReportsProjection
 from paulp.projections.fair_values import FairValuesProjection
 from paulp.projections.gates import GateSignoffsProjection
@@ -17,6 +18,7 @@ from paulp.projections.markets import MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
 from paulp.projections.portfolio_snapshots import PortfolioSnapshotsProjection
 from paulp.projections.reviews import MarketPairsProjection, ViolationsProjection
+from paulp.projections.risk_limits import RiskLimitsProjection
 from paulp.projections.routing import LlmBudgetProjection, LlmRoutingProjection
 from paulp.projections.strategies import StrategiesProjection
 from paulp.projections.venue_orders import VenueOrdersProjection
@@ -36,5 +38,6 @@ def all_projections() -> dict[str, Projection]:
     projections += [PortfolioSnapshotsProjection()]
     projections += [MarketCorrelationsProjection()]
     projections += [ComplianceProjection()]
+    projections += [RiskLimitsProjection(), ExecutionPoliciesProjection()]
     projections += [ExecutionReportsProjection()]
     return {p.name: p for p in projections}
