@@ -28,6 +28,7 @@ from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
 from paulp.api.cli_orders import orders_cancel, orders_replace
 from paulp.api.cli_rebuild import rebuild as rebuild_command
+from paulp.api.cli_reconcile import reconcile_app
 from paulp.api.cli_risk import risk_app
 from paulp.api.cli_verify import verify_app
 from paulp.api.console import cli_console
@@ -48,6 +49,7 @@ app.add_typer(fair_app, name="fair")
 app.add_typer(breaker_app, name="breaker")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(risk_app, name="risk")
+app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(execution_app, name="execution")
 jobs_app = typer.Typer(help="Orchestrator job runs (triggers, webhooks, schedule slots).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")

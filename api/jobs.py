@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.venue import KalshiVenue
 from paulp.api.compliance_gate import admit
+from paulp.api.compliance_outcomes import observe_run
 from paulp.api.exit_jobs import monitor_exits
 from paulp.api.market_jobs import open_position_tickers, refresh_marks
 from paulp.api.order_timers_job import run_order_timers
@@ -124,6 +126,17 @@ def exits_job(container: Any) -> dict[str, Any]:
     return {**monitor_exits(container), "portfolio": portfolio}
 
 
+@dataclass(frozen=True)
+class JobCall:
+    """One run as the runner starts it: the ``JobRun``'s id, who and where from, the schedule slot if any."""
+
+    run_id: str
+    job: str
+    triggered_by: str
+    source: str
+    slot: datetime | None
+
+
 class JobBusy(JobFailed):
     """Raised when a run of the same job is still going (in this process or another one)."""
 
@@ -143,21 +156,27 @@ class JobRunner:
             "ingest": lambda _actor, _slot: ingest_marks(container),
             "scan": lambda _actor, _slot: gated_scan(container),
             "execute": lambda _actor, _slot: execute_pending(container),
-            "reconcile": lambda actor, _slot: reconcile_now(container, actor),
             "anchor": lambda _actor, _slot: anchor_job(container),
             "daily-report": lambda _actor, slot: daily_report_job(container, slot),
             "exits": lambda _actor, _slot: exits_job(container),
             "verify": lambda _actor, slot: verify_job(container, slot),
             "order-timers": lambda _actor, _slot: run_order_timers(container),
         }
-        assert set(self.jobs) == set(JOBS) | set(SCHEDULED_ONLY_JOBS)
+        self.run_jobs: dict[str, Callable[[JobCall], dict[str, Any]]] = {  # jobs that record under their run's id
+            "reconcile": lambda call: reconcile_now(container, call.run_id, call.triggered_by, call.source, call.slot),
+        }
+        assert set(self.jobs) | set(self.run_jobs) == set(JOBS) | set(SCHEDULED_ONLY_JOBS)
         self.trigger_lock_wait_s = TRIGGER_LOCK_WAIT_S
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def trigger(self, job: str, triggered_by: str = "webhook", source: str = "webhook") -> dict[str, Any]:
+        return self.run_now(job, triggered_by, source)[1]
+
+    def run_now(self, job: str, triggered_by: str, source: str) -> tuple[str, dict[str, Any]]:
+        """Run the job now as a ``JobRun``; (its run id, its report)."""
         run_id = self._start(job, triggered_by, source)
-        return self._run(run_id, job, triggered_by, None, self.trigger_lock_wait_s)
+        return run_id, self._run(JobCall(run_id, job, triggered_by, source, None), self.trigger_lock_wait_s)
 
     def run_slot(self, slot: Slot) -> str | None:
         """Claim a schedule slot and start its run in the background; None when the slot was already
@@ -166,25 +185,24 @@ class JobRunner:
             self.container.orchestrator.start_job(slot.run_id, slot.job, SCHEDULER, SCHEDULER)
         except IntegrityError:
             return None
-        self._background(slot.run_id, slot.job, SCHEDULER, slot.minute, lock_wait=0.0)
+        self._background(JobCall(slot.run_id, slot.job, SCHEDULER, SCHEDULER, slot.minute), lock_wait=0.0)
         return slot.run_id
 
     def trigger_in_background(self, job: str, triggered_by: str = "webhook", source: str = "webhook") -> str:
         """Start the job and return its run id at once (a webhook that only *triggers*, §1.6): the start is
         durable before this returns; the outcome is the run's Completed or Failed event."""
         run_id = self._start(job, triggered_by, source)
-        self._background(run_id, job, triggered_by, None, self.trigger_lock_wait_s)
+        self._background(JobCall(run_id, job, triggered_by, source, None), self.trigger_lock_wait_s)
         return run_id
 
-    def _background(self, run_id: str, job: str, triggered_by: str, slot: datetime | None,
-                    lock_wait: float) -> None:
+    def _background(self, call: JobCall, lock_wait: float) -> None:
         def run() -> None:
             try:
-                self._run(run_id, job, triggered_by, slot, lock_wait)
+                self._run(call, lock_wait)
             except Exception:  # noqa: S110 - already logged and recorded as JobRun.Failed by _run
                 pass
 
-        thread = threading.Thread(target=run, name=f"job-{job}-{run_id[-8:]}", daemon=True)
+        thread = threading.Thread(target=run, name=f"job-{call.job}-{call.run_id[-8:]}", daemon=True)
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
@@ -205,12 +223,13 @@ class JobRunner:
         self.container.orchestrator.start_job(run_id, job, triggered_by, source)
         return run_id
 
-    def _run(self, run_id: str, job: str, triggered_by: str, slot: datetime | None,
-             lock_wait: float) -> dict[str, Any]:
+    def _run(self, call: JobCall, lock_wait: float) -> dict[str, Any]:
         orchestrator = self.container.orchestrator
+        run_id, job = call.run_id, call.job
         try:
-            with self._exclusive(job, lock_wait):
-                result = self.jobs[job](triggered_by, slot)
+            with self._exclusive(job, lock_wait), observe_run(self.container, job):  # ADR 0400
+                with_run = self.run_jobs.get(job)
+                result = with_run(call) if with_run else self.jobs[job](call.triggered_by, call.slot)
         except JobFailed as exc:
             log.warning("job %s (run %s) failed: %s", job, run_id, exc.code)
             self._fail(run_id, exc.message)

@@ -10,7 +10,7 @@ cannot be read nothing is written. Major or critical drift goes to the breaker (
 
 from __future__ import annotations
 
-import uuid
+from datetime import datetime
 from typing import Any
 
 from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
@@ -35,8 +35,11 @@ def internal_live_positions(container: Any) -> list[Position]:
         return [Position(ticker, side, size) for ticker, side, size in conn.execute(LIVE_FILLS)]
 
 
-def reconcile_now(container: Any, triggered_by: str) -> dict[str, Any]:
-    """Run, alert, record; the §1.3 result. Raises ``JobFailed`` (nothing written) when the venue is unreadable.
+def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
+                  slot: datetime | None = None) -> dict[str, Any]:
+    """Run, alert, record; the §1.3 result. Raises ``JobFailed`` (no report) when the venue is unreadable.
+
+    ``run_id`` is the ``JobRun``'s, so the report and the run that produced it share one id (ADR 0393).
 
     With no strategy LIVE and no LIVE fill there is nothing at the venue to compare: in PAPER mode the
     "venue" side is the paper book itself (trading §7), which is the internal side, so the run records an
@@ -54,6 +57,6 @@ def reconcile_now(container: Any, triggered_by: str) -> dict[str, Any]:
     run = reconcile(internal, positions)
     if run.status in ALERTING:
         container.breaker.reconciliation_status(run.status.value)
-    report = container.orchestrator.record_reconciliation(uuid.uuid4().hex, VENUE, triggered_by, run, evidence)
+    report = container.orchestrator.record_reconciliation(run_id, VENUE, triggered_by, run, evidence, source, slot)
     result: dict[str, Any] = dict(report.result)
     return result

@@ -3,7 +3,8 @@
 A ``JobRun`` is one triggered run of a scheduled job: who triggered it, from where, and how it ended. It is
 saved when the run starts, so a trigger whose process dies mid-run still leaves its actor in the log.
 A ``ReconciliationReport`` is one completed reconciliation: the run's figures and every compared key, the
-actor and the evidence of the venue bodies it was computed from. A failed reconciliation records nothing.
+actor, where it was triggered from and the evidence of the venue bodies it was computed from. A failed
+reconciliation records no report (its ``JobRun`` says it failed).
 """
 
 from __future__ import annotations
@@ -127,9 +128,14 @@ def reconciliation_result(run: ReconciliationRun, at: datetime) -> dict[str, Any
 
 
 class ReconciliationReport(Aggregate):
-    """One completed reconciliation run (its only event), keyed by the run id."""
+    """One completed reconciliation run (its only event), keyed by the run id: the id of the ``JobRun`` that ran
+    it since ADR 0393, so a schedule slot's report is ``scheduled:reconcile:<minute>``."""
 
     class Completed(Aggregate.Created):
+        """v2 adds where the run was triggered from (``source``: admin, webhook or scheduler) and the schedule
+        slot it ran for (ADR 0393). v1 reports did not say, so both are None."""
+
+        class_version = 2
         run_id: str
         venue: str
         triggered_by: str
@@ -137,6 +143,13 @@ class ReconciliationReport(Aggregate):
         drift_count: int
         evidence_hashes: list[str]
         at: datetime
+        source: str | None
+        slot: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["source"] = None
+            state["slot"] = None
 
     @staticmethod
     def create_id(run_id: str) -> UUID:
@@ -144,14 +157,19 @@ class ReconciliationReport(Aggregate):
 
     @classmethod
     def record(cls, run_id: str, venue: str, triggered_by: str, run: ReconciliationRun,
-               evidence_hashes: list[str], now: datetime) -> ReconciliationReport:
+               evidence_hashes: list[str], now: datetime, source: str,
+               slot: datetime | None = None) -> ReconciliationReport:
+        if source not in TRIGGER_SOURCES:
+            raise InvalidJobRun(f"a reconciliation is triggered from one of {TRIGGER_SOURCES}, not {source!r}")
         return cls(run_id=run_id, venue=venue, triggered_by=triggered_by, result=reconciliation_result(run, now),
-                   drift_count=run.drift_count, evidence_hashes=list(evidence_hashes), at=now)
+                   drift_count=run.drift_count, evidence_hashes=list(evidence_hashes), at=now, source=source,
+                   slot=slot)
 
     def __init__(self, run_id: str, venue: str, triggered_by: str, result: dict[str, Any], drift_count: int,
-                 evidence_hashes: list[str], at: datetime) -> None:
+                 evidence_hashes: list[str], at: datetime, source: str | None, slot: datetime | None) -> None:
         self.run_id, self.venue, self.triggered_by = run_id, venue, triggered_by
         self.result, self.drift_count, self.evidence_hashes, self.at = result, drift_count, evidence_hashes, at
+        self.source, self.slot = source, slot
 
     @property
     def status(self) -> str:

@@ -17,6 +17,7 @@ from paulp.projections.market_correlations import MarketCorrelationsProjection
 from paulp.projections.markets import MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
 from paulp.projections.portfolio_snapshots import PortfolioSnapshotsProjection
+from paulp.projections.reconciliation import ReconciliationProjection
 from paulp.projections.reviews import MarketPairsProjection, ViolationsProjection
 from paulp.projections.risk_limits import RiskLimitsProjection
 from paulp.projections.routing import LlmBudgetProjection, LlmRoutingProjection
@@ -40,4 +41,5 @@ def all_projections() -> dict[str, Projection]:
     projections += [ComplianceProjection()]
     projections += [RiskLimitsProjection(), ExecutionPoliciesProjection()]
     projections += [ExecutionReportsProjection()]
+    projections += [ReconciliationProjection()]
     return {p.name: p for p in projections}

@@ -1,6 +1,7 @@
 """/admin orchestrator control and reconciliation (api-and-security §1.3 "Orchestrator control",
 "POST /reconcile"): jobs run now through the container's job runner, the order-lifecycle list from the
-orders read model. A job that fails is a 502 (never ``success: true``); nothing is half written."""
+orders read model. A job that fails is a 502 (never ``success: true``); nothing is half written. A
+``POST /reconcile`` is a ``JobRun`` like a trigger or a schedule slot (ADR 0393), so every run is in the views."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.job_runs import list_runs, parse_run_filters
 from paulp.api.orchestrator_orders import list_orders, parse_order_filters
-from paulp.api.reconcile_job import reconcile_now
 from paulp.api.venue_session import JobFailed
 from paulp.api.wiring import Container
 from paulp.domain.orchestration import JOBS
@@ -68,13 +68,14 @@ def runs(request: Request) -> dict[str, Any]:
 
 
 @router.post("/reconcile", responses={400: {"description": "invalid_json"},
+                                      409: {"description": "job_busy (a reconciliation is still running)"},
                                       502: {"description": "venue error (code names it)"},
                                       503: {"description": "venue_not_configured"}})
 async def reconcile(request: Request) -> dict[str, Any]:
     await json_object(request, empty_is_object=True)
     actor = request.state.actor.name
     try:
-        result = await run_in_threadpool(reconcile_now, _container(request), actor)
+        run_id, result = await run_in_threadpool(_container(request).jobs.run_now, "reconcile", actor, "admin")
     except JobFailed as exc:
         raise ApiError(exc.status, "Reconciliation failed", exc.code, message=exc.message) from None
-    return {**result, "triggeredBy": actor, "timestamp": now_iso()}
+    return {**result, "triggeredBy": actor, "timestamp": now_iso(), "runId": run_id}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from paulp.domain.orchestration import JobRun, ReconciliationReport
@@ -30,8 +31,10 @@ class OrchestratorService(PaulpApplication):
         return run
 
     def record_reconciliation(self, run_id: str, venue: str, triggered_by: str, run: ReconciliationRun,
-                              evidence_hashes: list[str]) -> ReconciliationReport:
-        report = ReconciliationReport.record(run_id, venue, triggered_by, run, evidence_hashes, self.clock.now())
+                              evidence_hashes: list[str], source: str,
+                              slot: datetime | None = None) -> ReconciliationReport:
+        report = ReconciliationReport.record(run_id, venue, triggered_by, run, evidence_hashes, self.clock.now(),
+                                             source, slot)
         self.save(report)
         return report
 

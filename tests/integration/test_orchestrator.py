@@ -36,7 +36,7 @@ def test_reconcile_when_venue_matches_live_fills_then_ok_recorded_with_actor(sys
     r = system.client.post("/admin/reconcile", headers=AUTH)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == RESULT_FIELDS | {"triggeredBy", "timestamp"}
+    assert set(body) == RESULT_FIELDS | {"triggeredBy", "timestamp", "runId"}
     assert body["triggeredBy"] == "api-token-user"
     assert (body["status"], body["matchedCount"], body["internalPositionCount"], body["venuePositionCount"]) == (
         "ok", 1, 1, 1)
@@ -44,6 +44,9 @@ def test_reconcile_when_venue_matches_live_fills_then_ok_recorded_with_actor(sys
                                "drift": 0.0, "driftPct": 0.0, "severity": "none"}]
     [report] = system.events("ReconciliationReport", head)
     assert (report.triggered_by, report.venue, report.result["status"]) == ("api-token-user", "kalshi", "ok")
+    started, done = system.events("JobRun", head)  # a JobRun like a trigger or a slot, sharing the report's id
+    assert (started.run_id, started.job, started.source) == (body["runId"], "reconcile", "admin")
+    assert (report.run_id, report.source, done.result) == (body["runId"], "admin", report.result)
     assert report.evidence_hashes and all(len(h) == 64 for h in report.evidence_hashes)
     assert system.events("CircuitBreaker", head) == [] and system.container.breaker.get().state.value == "NORMAL"
     assert any(r.path.endswith("/portfolio/positions") and r.verified for r in system.exchange.requests)
@@ -80,24 +83,31 @@ def test_reconcile_when_nothing_live_then_ok_without_reading_the_venue(uncredent
     assert report.result["status"] == "ok"
 
 
-def test_reconcile_when_no_credentials_then_503_and_nothing_written(uncredentialed: System):
+def _only_a_failed_job_run(system: System, head: int, message: str) -> None:
+    """A failed run writes no report and no breaker move: only its JobRun, started then failed (ADR 0393)."""
+    started, failed = system.events("", head)
+    assert (type(started).__qualname__, started.job, started.source) == ("JobRun.Created", "reconcile", "admin")
+    assert (type(failed).__qualname__, failed.error) == ("JobRun.Failed", message)
+
+
+def test_reconcile_when_no_credentials_then_503_and_only_the_failed_run_written(uncredentialed: System):
     seed_executor_modes(uncredentialed.container, {"kalshi": {"bonding": "LIVE"}})  # a venue to ask
     head = uncredentialed.head()
     r = uncredentialed.client.post("/admin/reconcile", headers=AUTH, json={})
     assert r.status_code == 503
     assert (r.json()["code"], r.json()["error"]) == ("venue_not_configured", "Reconciliation failed")
     assert "KALSHI_API_KEY" in r.json()["message"]
-    assert uncredentialed.head() == head
+    _only_a_failed_job_run(uncredentialed, head, r.json()["message"])
     assert not any(req.path.endswith("/portfolio/positions") for req in uncredentialed.exchange.requests)
 
 
-def test_reconcile_when_venue_refuses_then_502_with_code_and_nothing_written(system: System):
+def test_reconcile_when_venue_refuses_then_502_with_code_and_only_the_failed_run_written(system: System):
     seed_executor_modes(system.container, {"kalshi": {"bonding": "LIVE"}})  # a venue to ask
     system.exchange.inject(Fault(status=401, path_contains="/portfolio/positions"))
     head = system.head()
     r = system.client.post("/admin/reconcile", headers=AUTH)
     assert (r.status_code, r.json()["code"]) == (502, "venue_auth_failed")
-    assert system.head() == head
+    _only_a_failed_job_run(system, head, r.json()["message"])
 
 
 @pytest.mark.parametrize("path", ["/admin/reconcile", "/admin/orchestrator/trigger/reconcile"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 
@@ -69,12 +70,22 @@ def test_reconciliation_result_when_drift_then_exact_fields_and_every_key_listed
 
 def test_reconciliation_report_when_stored_then_round_trips_through_the_transcoder():
     run = reconcile([Position("KX-A", "YES", 10)], [Position("KX-A", "YES", 10)])
-    report = ReconciliationReport.record("run-1", "kalshi", "api-token-user", run, ["ab" * 32], T0)
+    report = ReconciliationReport.record("scheduled:reconcile:2026-03-01T12:00Z", "kalshi", "scheduler", run,
+                                         ["ab" * 32], T0, "scheduler", T0)
     assert report.status == "ok" and report.drift_count == 0
+    assert (report.source, report.slot) == ("scheduler", T0)
     mapper = make_mapper()
     for ev in report.collect_events():
-        back = mapper.to_domain_event(mapper.to_stored_event(ev))
+        stored = mapper.to_stored_event(ev)
+        back = mapper.to_domain_event(stored)
         assert back.__dict__ == ev.__dict__
+        assert json.loads(stored.state)["class_version"] == 2
+
+
+def test_reconciliation_report_when_source_unknown_then_refused():
+    run = reconcile([], [])
+    with pytest.raises(InvalidJobRun):
+        ReconciliationReport.record("run-1", "kalshi", "ops", run, [], T0, "cron")
 
 
 class JobRunMachine(RuleBasedStateMachine):
@@ -130,3 +141,21 @@ TestJobRunMachine = JobRunMachine.TestCase
 def test_domain_errors_have_stable_codes():
     for cls in (UnknownJob, InvalidJobRun, JobRunFinished):
         assert issubclass(cls, DomainError) and cls.code != DomainError.code
+
+
+def test_v1_reconciliation_reports_when_decoded_then_current_class_without_trigger_source():
+    # Arrange: reports stored before ADR 0393 (one from before ADR 0362, sizes as floats), as the old code wrote them
+    from tests.unit.test_stored_event_fixtures import decode, old_version_rows, stored_version
+
+    rows = [r for r in old_version_rows() if r["topic"].endswith("ReconciliationReport.Completed")]
+    # Act
+    reports = {decode(r).run_id: (stored_version(r), decode(r)) for r in rows}
+    # Assert: same figures and grades as recorded, source and slot unknown
+    assert set(reports) == {"v1-floats-run", "v1-exact-run"}
+    for version, report in reports.values():
+        assert version == 1 and type(report) is ReconciliationReport.Completed
+        assert (report.source, report.slot) == (None, None)
+    _, floats = reports["v1-floats-run"]
+    assert [d["severity"] for d in floats.result["drifts"]] == ["critical", "major", "none"]  # ADR 0331's grade
+    _, exact = reports["v1-exact-run"]
+    assert exact.triggered_by == "scheduler" and exact.drift_count == 3

@@ -1,0 +1,99 @@
+"""``paulp reconcile``: reconciliation runs and their drift rows from the views (trading §7, §9; ADR 0393).
+
+api-and-security §1.3 names no read endpoint for them, so the CLI is the operator's way in. Sizes and
+percentages are the views' exact decimals; ``--json`` prints them as decimal strings so none is rounded.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from paulp.api.console import cli_console
+
+reconcile_app = typer.Typer(help="Reconciliation runs (scheduled and manual) and their drift rows.",
+                            no_args_is_help=True)
+console = cli_console()
+
+RUN_COLUMNS = ("run_id", "at", "status", "internal_count", "venue_count", "matched_count", "drift_count",
+               "max_drift_pct", "total_absolute_drift", "triggered_by", "source", "slot", "venue")
+RUN_KEYS = ("runId", "at", "status", "internalCount", "venueCount", "matchedCount", "driftCount", "maxDriftPct",
+            "totalAbsoluteDrift", "triggeredBy", "source", "slot", "venue")
+RUNS = f"SELECT {', '.join(RUN_COLUMNS)} FROM views.reconciliation_runs ORDER BY at DESC, run_id DESC LIMIT %s"
+RUN = f"SELECT {', '.join(RUN_COLUMNS)} FROM views.reconciliation_runs WHERE run_id = %s"
+DRIFTS = ("SELECT market_id, side, internal_size, venue_size, drift, drift_pct, severity"
+          " FROM views.reconciliation_drifts WHERE run_id = %s ORDER BY market_id, side")
+DRIFT_KEYS = ("marketId", "side", "internalSize", "venueSize", "drift", "driftPct", "severity")
+
+
+def _text(value: Any) -> Any:
+    """JSON for a view value: a decimal as its exact text, a time as ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _trigger(run: dict[str, Any]) -> str:
+    if run["source"] == "scheduler" and run["slot"] is not None:
+        return f"schedule slot {run['slot']:%Y-%m-%d %H:%M}Z"
+    return f"{run['source'] or 'unrecorded'}: {run['triggeredBy']}"
+
+
+def _fetch(query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    from paulp.api.cli import services
+
+    with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+@reconcile_app.command("runs")
+def runs(
+    limit: Annotated[int, typer.Option(min=1, max=500, help="how many runs, newest first")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Newest reconciliation runs from the reconciliation_runs view (it follows the projector)."""
+    found = [dict(zip(RUN_KEYS, r, strict=True)) for r in _fetch(RUNS, (limit,))]
+    if as_json:
+        typer.echo(json.dumps([{k: _text(v) for k, v in run.items()} for run in found]))
+        return
+    table = Table("run", "at", "status", "internal", "venue", "matched", "drifts", "max |drift %|", "trigger")
+    for r in found:
+        table.add_row(r["runId"], r["at"].isoformat(), r["status"], str(r["internalCount"]), str(r["venueCount"]),
+                      str(r["matchedCount"]), str(r["driftCount"]), str(r["maxDriftPct"]), _trigger(r))
+    console.print(table)
+
+
+@reconcile_app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(help="a run id from `paulp reconcile runs`")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """One run and its drift rows (every compared key graded minor, major or critical); exit 1 if unknown."""
+    found = _fetch(RUN, (run_id,))
+    if not found:
+        typer.echo(f"error: no reconciliation run {run_id!r} in the view (see `paulp reconcile runs`)", err=True)
+        raise typer.Exit(1)
+    run = dict(zip(RUN_KEYS, found[0], strict=True))
+    drifts = [dict(zip(DRIFT_KEYS, d, strict=True)) for d in _fetch(DRIFTS, (run_id,))]
+    if as_json:
+        out = {k: _text(v) for k, v in run.items()}
+        out["drifts"] = [{k: _text(v) for k, v in d.items()} for d in drifts]
+        typer.echo(json.dumps(out))
+        return
+    console.print(f"run {run['runId']} at {run['at'].isoformat()} ({_trigger(run)}): {run['status']}, "
+                  f"{run['internalCount']} internal / {run['venueCount']} at {run['venue']}, "
+                  f"{run['matchedCount']} matched, max |drift %| {run['maxDriftPct']}")
+    table = Table("market", "side", "internal", "venue", "drift", "drift %", "severity")
+    for d in drifts:
+        table.add_row(d["marketId"], d["side"], str(d["internalSize"]), str(d["venueSize"]), str(d["drift"]),
+                      str(d["driftPct"]), d["severity"])
+    console.print(table)
