@@ -122,12 +122,12 @@ def show_limits(as_json: Annotated[bool, typer.Option("--json", help="machine-re
     current = row.current if row is not None else None
     limits = (current.limits if current else DEFAULT_LIMITS).to_json()
     pending = row.pending(now) if row is not None else {}
-    report = {"version": current.version if current else 0, "limits": limits,
-              "defaults": DEFAULT_LIMITS.to_json(), "updatedBy": row.updated_by if row else None,
-              "updatedAt": row.updated_at.isoformat() if row and row.updated_at else None,
-              "pendingProposals": [{"id": pid, "changes": p["changes"], "proposedBy": p["actor"],
-                                    "reason": p["reason"], "expiresAt": p["expires_at"].isoformat()}
-                                   for pid, p in pending.items()]}
+    report: dict[str, Any] = {
+        "version": current.version if current else 0, "limits": limits, "defaults": DEFAULT_LIMITS.to_json(),
+        "updatedBy": row.updated_by if row else None,
+        "updatedAt": row.updated_at.isoformat() if row and row.updated_at else None,
+        "pendingProposals": [{"id": pid, "changes": p["changes"], "proposedBy": p["actor"], "reason": p["reason"],
+                              "expiresAt": p["expires_at"].isoformat()} for pid, p in pending.items()]}
     if as_json:
         typer.echo(json.dumps(report))
         return
