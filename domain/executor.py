@@ -29,9 +29,13 @@ def timeout_ms(provider: Provider) -> int:
 
 
 class ProviderError(RoutingError):
-    """Raised by a provider port when an attempt fails; the router moves on to the next model."""
+    """Raised by a provider port when an attempt fails; the router moves on to the next model.
+
+    ``evidence_hash`` names the stored response body when there was one (an HTTP error or an unparsable
+    body), so the failed attempt still points at what the provider said (ADR 0391)."""
 
     code = ErrorCode.PROVIDER_SERVER_ERROR
+    evidence_hash: str | None = None
 
 
 class ProviderAuthFailed(ProviderError):
@@ -123,6 +127,7 @@ class CallResult:
     content: str
     usage: Usage
     latency_ms: int
+    evidence_hash: str | None = None  # the stored response body (ADR 0391); None for ports without one
 
 
 CallPort = Callable[[str], CallResult]
@@ -135,6 +140,7 @@ class AttemptRecord:
     latency_ms: int | None = None
     error_code: ErrorCode | None = None
     error_message: str | None = None
+    evidence_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,11 +185,12 @@ def execute_plan(plan: RoutePlan, call: CallPort) -> Execution:
             result = call(model_id)
         except Exception as exc:  # any exception moves on to the next model (§6.2)
             last_error = str(exc) or type(exc).__name__
-            attempts.append(AttemptRecord(model_id, False, None, classify_exception(exc), last_error))
+            evidence = exc.evidence_hash if isinstance(exc, ProviderError) else None
+            attempts.append(AttemptRecord(model_id, False, None, classify_exception(exc), last_error, evidence))
             continue
         u = result.usage
         actual = actual_cost_usd(model_id, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost_usd)
-        attempts.append(AttemptRecord(model_id, True, result.latency_ms))
+        attempts.append(AttemptRecord(model_id, True, result.latency_ms, evidence_hash=result.evidence_hash))
         return Execution(plan, tuple(attempts), result.content, replace(u, cost_usd=actual), None)
     failure = Failure(ErrorCode.ALL_MODELS_FAILED, f"All models failed. Last error: {last_error}", last_error)
     return Execution(plan, tuple(attempts), None, None, failure)

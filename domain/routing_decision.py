@@ -63,11 +63,20 @@ class RoutingDecision(Aggregate):
         metadata: dict[str, Any]
 
     class AttemptRecorded(Aggregate.Event):
+        """v2 adds ``evidence_hash``: the provider's stored response body, at the top of the event so the
+        audit chain row of each attempt covers it (ADR 0391); attempts stored before it have none."""
+
+        class_version = 2
         model_id: str
         success: bool
         latency_ms: int | None
         error_code: str | None
         error_message: str | None
+        evidence_hash: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["evidence_hash"] = None
 
     class Succeeded(Aggregate.Event):
         resolved_model_id: str
@@ -148,7 +157,8 @@ class RoutingDecision(Aggregate):
         if self.attempts and self.attempts[-1].success:
             raise AttemptOutOfOrder("no attempt may follow a successful one")
         code = str(attempt.error_code) if attempt.error_code is not None else None
-        self._attempt_recorded(attempt.model_id, attempt.success, attempt.latency_ms, code, attempt.error_message)
+        self._attempt_recorded(attempt.model_id, attempt.success, attempt.latency_ms, code, attempt.error_message,
+                               attempt.evidence_hash)
 
     def succeed(self, usage: Usage, completed_at: datetime) -> None:
         self._require_open()
@@ -176,9 +186,9 @@ class RoutingDecision(Aggregate):
 
     @event(AttemptRecorded)
     def _attempt_recorded(self, model_id: str, success: bool, latency_ms: int | None,
-                          error_code: str | None, error_message: str | None) -> None:
+                          error_code: str | None, error_message: str | None, evidence_hash: str | None) -> None:
         code = ErrorCode(error_code) if error_code is not None else None
-        self.attempts.append(AttemptRecord(model_id, success, latency_ms, code, error_message))
+        self.attempts.append(AttemptRecord(model_id, success, latency_ms, code, error_message, evidence_hash))
 
     @event(Succeeded)
     def _succeeded(self, resolved_model_id: str, actual_cost_usd: float, latency_ms: int | None,

@@ -23,6 +23,7 @@ from paulp.adapters.llm.base import (
     token_count,
     wire_params,
 )
+from paulp.adapters.llm.evidence import ProviderEvidence, evidenced, parse_evidenced
 from paulp.domain.executor import ProviderError, Usage
 from paulp.domain.routing import CacheStrategy, ModelSpec, Provider
 
@@ -70,10 +71,12 @@ def parse_anthropic(body: bytes | str | Mapping[str, Any]) -> Parsed:
 class AnthropicProvider:
     name = Provider.ANTHROPIC
 
-    def __init__(self, api_key: str, *, base_url: str = ANTHROPIC_BASE_URL, timeout_s: float = 60.0,
-                 http_client: httpx2.Client | None = None) -> None:
+    def __init__(self, api_key: str, *, evidence: ProviderEvidence, base_url: str = ANTHROPIC_BASE_URL,
+                 timeout_s: float = 60.0, http_client: httpx2.Client | None = None) -> None:
         self._key = api_key
         self._timeout_s = timeout_s
+        self._evidence = evidence
+        self._endpoint = base_url.rstrip("/") + MESSAGES_PATH
         self._client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0, http_client=http_client,
             default_headers={**anthropic_headers(api_key), "Authorization": anthropic.Omit()},  # type: ignore[dict-item]
@@ -88,13 +91,16 @@ class AnthropicProvider:
         except anthropic.APITimeoutError:
             error = timeout_error(self.name, self._timeout_s)
         except anthropic.APIStatusError as exc:
-            error = status_error(self.name, exc.status_code, exc.response.text, self._key)
+            response = exc.response  # an answer all the same: stored below, outside the SDK's exception
         except (anthropic.APIError, httpx2.HTTPError) as exc:
             error = network_error(self.name, exc)
         if error is not None:
             raise error
-        raw = response.content
-        return priced(spec, parse_anthropic(raw), raw, started)
+        raw, status = response.content, response.status_code
+        evidence = self._evidence.keep(self.name, self._endpoint, spec.provider_model_id, status, raw, self._key)
+        if not response.is_success:
+            raise evidenced(status_error(self.name, status, response.text, self._key), evidence)
+        return priced(spec, parse_evidenced(evidence, lambda: parse_anthropic(raw)), evidence, started)
 
     def close(self) -> None:
         self._client.close()

@@ -71,9 +71,8 @@ class Parsed:
 
 @dataclass(frozen=True)
 class ProviderCallResult(CallResult):
-    """A `CallResult` that also carries the raw body, so the caller can store it as evidence."""
+    """A `CallResult` from a real provider: its body is already in the evidence store (``evidence_hash``)."""
 
-    raw_body: bytes = b""
     provider: str = ""
 
 
@@ -156,12 +155,12 @@ class KeyMissingProvider:
         raise key_missing(*self._env_vars)
 
 
-def priced(spec: ModelSpec, parsed: Parsed, raw: bytes, started: float) -> ProviderCallResult:
-    """Attach the §2.4 cost of the actual tokens and the attempt's own latency."""
+def priced(spec: ModelSpec, parsed: Parsed, evidence_hash: str, started: float) -> ProviderCallResult:
+    """Attach the §2.4 cost of the actual tokens, the attempt's own latency and the stored body's hash."""
     u = parsed.usage
     usage = replace(u, cost_usd=cost_usd(spec.resolved_model_id, u.input_tokens, u.output_tokens, u.cached_tokens))
     latency = int((time.monotonic() - started) * 1000)
-    return ProviderCallResult(parsed.content, usage, latency, raw, str(spec.provider))
+    return ProviderCallResult(parsed.content, usage, latency, evidence_hash, str(spec.provider))
 
 
 class ProviderRouter:

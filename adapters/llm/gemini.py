@@ -25,6 +25,7 @@ from paulp.adapters.llm.base import (
     token_count,
     wire_params,
 )
+from paulp.adapters.llm.evidence import ProviderEvidence, evidenced, parse_evidenced
 from paulp.domain.executor import ProviderAuthFailed, ProviderError, Usage
 from paulp.domain.routing import ModelSpec, Provider
 
@@ -76,10 +77,11 @@ def _is_invalid_key(body: str) -> bool:
 class GeminiProvider:
     name = Provider.GOOGLE
 
-    def __init__(self, api_key: str, *, base_url: str = GEMINI_BASE_URL, timeout_s: float = 30.0,
-                 http_client: httpx.Client | None = None) -> None:
+    def __init__(self, api_key: str, *, evidence: ProviderEvidence, base_url: str = GEMINI_BASE_URL,
+                 timeout_s: float = 30.0, http_client: httpx.Client | None = None) -> None:
         install_log_redaction()
         self._key = api_key
+        self._evidence = evidence
         self._base_url = base_url
         self._timeout_s = timeout_s
         self._client = http_client or httpx.Client()
@@ -88,8 +90,9 @@ class GeminiProvider:
         body = gemini_body(wire_params(spec), prompt)
         started = time.monotonic()
         error: ProviderError | None = None
+        url = gemini_url(self._base_url, spec.provider_model_id)  # the key goes in the query, never in here
         try:
-            response = self._client.post(gemini_url(self._base_url, spec.provider_model_id),
+            response = self._client.post(url,
                                          params={"key": self._key}, json=body,
                                          timeout=httpx.Timeout(self._timeout_s))
         except httpx.TimeoutException:
@@ -98,14 +101,15 @@ class GeminiProvider:
             error = network_error(self.name, exc)
         if error is not None:
             raise error
+        raw = response.content
+        evidence = self._evidence.keep(self.name, url, spec.provider_model_id, response.status_code, raw, self._key)
         if not response.is_success:
             text = response.text
             if response.status_code == 400 and _is_invalid_key(text):
-                raise ProviderAuthFailed(f"{self.name} API authentication failed (HTTP 400 API_KEY_INVALID): "
-                                         f"{redact(text, self._key)[:200]}")
-            raise status_error(self.name, response.status_code, text, self._key)
-        raw = response.content
-        return priced(spec, parse_gemini(raw), raw, started)
+                raise evidenced(ProviderAuthFailed(f"{self.name} API authentication failed (HTTP 400 API_KEY_INVALID):"
+                                                   f" {redact(text, self._key)[:200]}"), evidence)
+            raise evidenced(status_error(self.name, response.status_code, text, self._key), evidence)
+        return priced(spec, parse_evidenced(evidence, lambda: parse_gemini(raw)), evidence, started)
 
     def close(self) -> None:
         self._client.close()

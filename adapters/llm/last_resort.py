@@ -20,6 +20,7 @@ from paulp.adapters.llm.base import (
     status_error,
     timeout_error,
 )
+from paulp.adapters.llm.evidence import ProviderEvidence, evidenced, parse_evidenced
 from paulp.domain.executor import ProviderError, ProviderServerError, Usage
 from paulp.domain.routing import ModelSpec, Provider
 
@@ -64,9 +65,11 @@ def parse_cloudflare(body: bytes | str | Mapping[str, Any], prompt: Prompt) -> P
 class CloudflareProvider:
     name = Provider.CLOUDFLARE
 
-    def __init__(self, account_id: str, api_token: str, *, base_url: str = CLOUDFLARE_BASE_URL,
-                 timeout_s: float = 60.0, http_client: httpx.Client | None = None) -> None:
+    def __init__(self, account_id: str, api_token: str, *, evidence: ProviderEvidence,
+                 base_url: str = CLOUDFLARE_BASE_URL, timeout_s: float = 60.0,
+                 http_client: httpx.Client | None = None) -> None:
         self._account_id = account_id
+        self._evidence = evidence
         self._token = api_token
         self._base_url = base_url
         self._timeout_s = timeout_s
@@ -75,9 +78,9 @@ class CloudflareProvider:
     def complete(self, spec: ModelSpec, prompt: Prompt) -> ProviderCallResult:
         started = time.monotonic()
         error: ProviderError | None = None
+        url = cloudflare_url(self._base_url, self._account_id, spec.provider_model_id)
         try:
-            response = self._client.post(cloudflare_url(self._base_url, self._account_id, spec.provider_model_id),
-                                         json=cloudflare_body(prompt),
+            response = self._client.post(url, json=cloudflare_body(prompt),
                                          headers={"Authorization": f"Bearer {self._token}"},
                                          timeout=httpx.Timeout(self._timeout_s))
         except httpx.TimeoutException:
@@ -86,10 +89,12 @@ class CloudflareProvider:
             error = network_error(self.name, exc)
         if error is not None:
             raise error
-        if not response.is_success:
-            raise status_error(self.name, response.status_code, response.text, self._token)
         raw = response.content
-        return priced(spec, parse_cloudflare(raw, prompt), raw, started)
+        evidence = self._evidence.keep(self.name, url, spec.provider_model_id, response.status_code, raw,
+                                       self._token)
+        if not response.is_success:
+            raise evidenced(status_error(self.name, response.status_code, response.text, self._token), evidence)
+        return priced(spec, parse_evidenced(evidence, lambda: parse_cloudflare(raw, prompt)), evidence, started)
 
     def close(self) -> None:
         self._client.close()

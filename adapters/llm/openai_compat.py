@@ -25,6 +25,7 @@ from paulp.adapters.llm.base import (
     token_count,
     wire_params,
 )
+from paulp.adapters.llm.evidence import ProviderEvidence, evidenced, parse_evidenced
 from paulp.domain.executor import ProviderAuthFailed, ProviderError, ProviderRateLimited, ProviderServerError, Usage
 from paulp.domain.routing import ModelSpec, Provider
 
@@ -79,11 +80,13 @@ def parse_chat(provider: Provider, body: bytes | str | Mapping[str, Any], secret
 class OpenAICompatProvider:
     """One OpenAI-style provider: the SDK does auth, timeout and status errors; parsing is ours."""
 
-    def __init__(self, name: Provider, api_key: str, *, base_url: str, path: str, timeout_s: float,
-                 http_client: httpx2.Client | None = None) -> None:
+    def __init__(self, name: Provider, api_key: str, *, evidence: ProviderEvidence, base_url: str, path: str,
+                 timeout_s: float, http_client: httpx2.Client | None = None) -> None:
         self.name = name
         self._key = api_key
         self._path = path
+        self._evidence = evidence
+        self._endpoint = base_url.rstrip("/") + path
         self._timeout_s = timeout_s
         no_openai_headers: Any = {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0,
@@ -98,25 +101,31 @@ class OpenAICompatProvider:
         except openai.APITimeoutError:
             error = timeout_error(self.name, self._timeout_s)
         except openai.APIStatusError as exc:
-            error = status_error(self.name, exc.status_code, exc.response.text, self._key)
+            response = exc.response  # an answer all the same: stored below, outside the SDK's exception
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             error = network_error(self.name, exc)
         if error is not None:
             raise error
-        raw = response.content
-        return priced(spec, parse_chat(self.name, raw, self._key), raw, started)
+        raw, status = response.content, response.status_code
+        evidence = self._evidence.keep(self.name, self._endpoint, spec.provider_model_id, status, raw, self._key)
+        if not response.is_success:
+            raise evidenced(status_error(self.name, status, response.text, self._key), evidence)
+        return priced(spec, parse_evidenced(evidence, lambda: parse_chat(self.name, raw, self._key)), evidence,
+                      started)
 
     def close(self) -> None:
         self._client.close()
 
 
-def minimax_provider(api_key: str, *, base_url: str = MINIMAX_BASE_URL, timeout_s: float = 30.0,
+def minimax_provider(api_key: str, *, evidence: ProviderEvidence, base_url: str = MINIMAX_BASE_URL,
+                     timeout_s: float = 30.0,
                      http_client: httpx2.Client | None = None) -> OpenAICompatProvider:
-    return OpenAICompatProvider(Provider.MINIMAX, api_key, base_url=base_url, path=MINIMAX_PATH,
+    return OpenAICompatProvider(Provider.MINIMAX, api_key, evidence=evidence, base_url=base_url, path=MINIMAX_PATH,
                                 timeout_s=timeout_s, http_client=http_client)
 
 
-def moonshot_provider(api_key: str, *, base_url: str = MOONSHOT_BASE_URL, timeout_s: float = 60.0,
+def moonshot_provider(api_key: str, *, evidence: ProviderEvidence, base_url: str = MOONSHOT_BASE_URL,
+                     timeout_s: float = 60.0,
                       http_client: httpx2.Client | None = None) -> OpenAICompatProvider:
-    return OpenAICompatProvider(Provider.MOONSHOT, api_key, base_url=base_url, path=MOONSHOT_PATH,
+    return OpenAICompatProvider(Provider.MOONSHOT, api_key, evidence=evidence, base_url=base_url, path=MOONSHOT_PATH,
                                 timeout_s=timeout_s, http_client=http_client)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from paulp.adapters.llm.anthropic_provider import ANTHROPIC_BASE_URL, AnthropicProvider
 from paulp.adapters.llm.base import KeyMissingProvider, LlmProvider, ProviderRouter, default_timeout_s
+from paulp.adapters.llm.evidence import ProviderEvidence
 from paulp.adapters.llm.gemini import GEMINI_BASE_URL, GeminiProvider
 from paulp.adapters.llm.last_resort import CLOUDFLARE_BASE_URL, CloudflareProvider
 from paulp.adapters.llm.openai_compat import MINIMAX_BASE_URL, MOONSHOT_BASE_URL, minimax_provider, moonshot_provider
@@ -77,27 +78,28 @@ def available_providers(env: Mapping[str, str] | None = None) -> list[str]:
     return [str(p) for p, var in API_KEY_VARS.items() if _clean(env, var) is not None]
 
 
-def build_provider(provider: Provider, settings: LlmSettings) -> LlmProvider:
+def build_provider(provider: Provider, settings: LlmSettings, evidence: ProviderEvidence) -> LlmProvider:
+    """Every client stores each answer in ``evidence`` before parsing it (ADR 0391)."""
     url, timeout = settings.base_urls[provider], settings.timeouts_s[provider]
     if provider is Provider.CLOUDFLARE:
         account, token = settings.cloudflare_account_id, settings.cloudflare_api_token
         if account is None or token is None:
             missing = [v for v, x in ((CLOUDFLARE_ACCOUNT_VAR, account), (CLOUDFLARE_TOKEN_VAR, token)) if x is None]
             return KeyMissingProvider(provider, *missing)
-        return CloudflareProvider(account, token, base_url=url, timeout_s=timeout)
+        return CloudflareProvider(account, token, evidence=evidence, base_url=url, timeout_s=timeout)
     key = settings.keys.get(provider)
     if key is None:
         return KeyMissingProvider(provider, API_KEY_VARS[provider])
     if provider is Provider.ANTHROPIC:
-        return AnthropicProvider(key, base_url=url, timeout_s=timeout)
+        return AnthropicProvider(key, evidence=evidence, base_url=url, timeout_s=timeout)
     if provider is Provider.MINIMAX:
-        return minimax_provider(key, base_url=url, timeout_s=timeout)
+        return minimax_provider(key, evidence=evidence, base_url=url, timeout_s=timeout)
     if provider is Provider.MOONSHOT:
-        return moonshot_provider(key, base_url=url, timeout_s=timeout)
-    return GeminiProvider(key, base_url=url, timeout_s=timeout)
+        return moonshot_provider(key, evidence=evidence, base_url=url, timeout_s=timeout)
+    return GeminiProvider(key, evidence=evidence, base_url=url, timeout_s=timeout)
 
 
-def build_providers(settings: LlmSettings | None = None) -> ProviderRouter:
+def build_providers(settings: LlmSettings | None = None, *, evidence: ProviderEvidence) -> ProviderRouter:
     """One client per provider, built once per process (in the composition root, never at import)."""
     settings = LlmSettings.from_env() if settings is None else settings
-    return ProviderRouter({p: build_provider(p, settings) for p in Provider})
+    return ProviderRouter({p: build_provider(p, settings, evidence) for p in Provider})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -29,6 +30,7 @@ WIRE = {Provider.ANTHROPIC: "anthropic", Provider.MINIMAX: "openai", Provider.MO
         Provider.GOOGLE: "gemini", Provider.CLOUDFLARE: "cloudflare"}
 PROVIDER_OF = {OPUS: Provider.ANTHROPIC, MINIMAX: Provider.MINIMAX, KIMI: Provider.MOONSHOT, GEMINI: Provider.GOOGLE,
                LLAMA: Provider.CLOUDFLARE}
+EVIDENCE_DIR = tempfile.mkdtemp(prefix="paulp-llm-evidence-")  # provider answers of every test (ADR 0391)
 SCORING_VARS = {"marketTitle": "Will the Fed cut rates in March 2026?",
                 "resolutionCriteria": "Resolves YES if the FOMC lowers the target range at its March meeting."}
 
@@ -49,6 +51,7 @@ def fake_env(fakes: Mapping[Provider, FakeLlmServer], *, drop_keys: tuple[Provid
     env = {var: KEYS[p] for p, var in KEY_VARS.items() if p not in drop_keys}
     env["CLOUDFLARE_ACCOUNT_ID"] = ACCOUNT
     env["CLOUDFLARE_API_TOKEN"] = KEYS[Provider.CLOUDFLARE]
+    env["PAULP_EVIDENCE_DIR"] = EVIDENCE_DIR
     for p, server in fakes.items():
         env[f"LLM_{p.upper()}_BASE_URL"] = server.base_url
         env[f"LLM_{p.upper()}_TIMEOUT_MS"] = str(timeout_ms)

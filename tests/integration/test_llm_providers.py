@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
+from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.llm.base import Prompt, ProviderCallResult, ProviderRouter
+from paulp.adapters.llm.evidence import ProviderEvidence
 from paulp.adapters.llm.registry import LlmSettings, build_providers
 from paulp.domain.budgets import BudgetBook, derive_budget
 from paulp.domain.executor import execute_plan
@@ -32,6 +35,8 @@ WIRE = {Provider.ANTHROPIC: "anthropic", Provider.MINIMAX: "openai", Provider.MO
 MODEL_OF = {spec.provider: model_id for model_id, spec in MODELS.items()}
 PROMPT = Prompt("You are a careful analyst.", "Is this market ambiguous?")
 ALL = list(Provider)
+# Blobs only: the index rows (PostgreSQL) are covered by test_llm_evidence.py.
+EVIDENCE = ProviderEvidence(EvidenceStore(tempfile.mkdtemp(prefix="paulp-llm-provider-evidence-")))
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +67,9 @@ def settings_for(fakes: dict[Provider, FakeLlmServer], keys: dict[Provider, str]
     )
 
 
-def router_for(fakes: dict[Provider, FakeLlmServer], **kw: object) -> ProviderRouter:
-    return build_providers(settings_for(fakes, **kw))  # type: ignore[arg-type]
+def router_for(fakes: dict[Provider, FakeLlmServer], evidence: ProviderEvidence = EVIDENCE,
+               **kw: object) -> ProviderRouter:
+    return build_providers(settings_for(fakes, **kw), evidence=evidence)  # type: ignore[arg-type]
 
 
 def code_of(router: ProviderRouter, provider: Provider) -> str:
@@ -87,7 +93,8 @@ def test_call_when_fake_answers_then_content_usage_and_cost_are_returned(fake, p
     else:
         assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.cached_tokens) == (1200, 300, 0)
         assert result.usage.cost_usd == cost_usd(MODEL_OF[provider], 1200, 300) > 0
-    assert len(fake[provider].requests) == 1 and result.raw_body and result.latency_ms >= 0
+    assert len(fake[provider].requests) == 1 and result.latency_ms >= 0
+    assert result.evidence_hash is not None and EVIDENCE.store.exists(result.evidence_hash)
 
 
 def test_call_when_anthropic_reports_cache_then_input_is_normalised_and_system_is_cached(fake) -> None:
@@ -192,7 +199,7 @@ def test_call_when_key_is_missing_then_key_missing_and_nothing_is_sent(fake, pro
 def test_settings_when_key_is_blank_then_provider_fails_closed(fake) -> None:
     # Arrange
     env = {"ANTHROPIC_API_KEY": "   ", "LLM_ANTHROPIC_BASE_URL": fake[Provider.ANTHROPIC].base_url}
-    router = build_providers(LlmSettings.from_env(env))
+    router = build_providers(LlmSettings.from_env(env), evidence=EVIDENCE)
     # Act / Assert
     assert code_of(router, Provider.ANTHROPIC) == ErrorCode.PROVIDER_KEY_MISSING
     assert fake[Provider.ANTHROPIC].requests == []
@@ -203,7 +210,8 @@ def test_call_when_nothing_listens_then_network_error(fake, provider) -> None:
     # Arrange: a port that was free a moment ago refuses the connection
     settings = settings_for(fake)
     dead = {p: u.replace(f":{fake[p].port}", ":9") for p, u in settings.base_urls.items()}
-    router = build_providers(LlmSettings(settings.keys, ACCOUNT, KEYS[Provider.CLOUDFLARE], dead, settings.timeouts_s))
+    router = build_providers(LlmSettings(settings.keys, ACCOUNT, KEYS[Provider.CLOUDFLARE], dead, settings.timeouts_s),
+                             evidence=EVIDENCE)
     # Act / Assert
     assert code_of(router, provider) == ErrorCode.PROVIDER_NETWORK_ERROR
 

@@ -305,19 +305,22 @@ def test_drift_sweep_when_no_scoring_runs_then_warning_alert_and_breaker_unchang
     assert breaker.state.value == "NORMAL"
 
 
-def test_secrets_when_calls_succeed_and_fail_then_no_key_in_logs_events_or_responses(system, fakes, caplog) -> None:
-    # Arrange: DEBUG for every logger; providers echo their key in an error body
+def test_secrets_when_calls_succeed_and_fail_then_no_key_in_logs_events_evidence_or_responses(system, fakes, caplog,
+                                                                                              tmp_path) -> None:
+    # Arrange: DEBUG for every logger; providers echo their key in an error body; answers kept as evidence
     caplog.set_level(logging.DEBUG)
     for name in logging.root.manager.loggerDict:
         logging.getLogger(name).setLevel(logging.DEBUG)
-    routing = use_routing(system, fake_env(fakes))
+    folder = tmp_path / "evidence"
+    routing = use_routing(system, fake_env(fakes, PAULP_EVIDENCE_DIR=str(folder)))
     for p, server in fakes.items():
         server.enqueue(FakeReply(500, body={"error": {"message": f"bad credential {KEYS[p]}"}}))
     # Act
     outcomes = [routing.govern("ambiguity_score", SCORING_VARS),                       # every provider fails
                 routing.govern("general_enrichment", user_prompt="ok"),                # Gemini succeeds
                 routing.govern("signal_scanning", user_prompt="ok", force_model=LLAMA)]  # Cloudflare succeeds
-    use_routing(system, fake_env(fakes, drop_keys=(Provider.GOOGLE,))).govern("general_enrichment", user_prompt="x")
+    use_routing(system, fake_env(fakes, drop_keys=(Provider.GOOGLE,), PAULP_EVIDENCE_DIR=str(folder))).govern(
+        "general_enrichment", user_prompt="x")
     catch_up(system)
     client = TestClient(create_app(system))
     responses = [client.get(path, headers=AUTH).text for path in (
@@ -327,14 +330,19 @@ def test_secrets_when_calls_succeed_and_fail_then_no_key_in_logs_events_or_respo
     with psycopg.connect(system.database_url) as conn:
         stored = [bytes(s).decode("utf-8", "replace") for (s,) in conn.execute("SELECT state FROM paulp_events")]
         chain = [p for (p,) in conn.execute("SELECT payload FROM audit_chain")]
+        index = [json.dumps(r) for r in conn.execute("SELECT endpoint, request_params FROM evidence_fetches")]
+    evidence = [f.read_bytes().decode("utf-8", "replace") for f in folder.rglob("*") if f.is_file()]
     # Assert
     assert outcomes[0].error_code == "ALL_MODELS_FAILED" and outcomes[1].success and outcomes[2].success
     assert len(stored) > 10 and len(caplog.records) > 0
+    # six answers fetched; the four redacted error bodies are the same bytes, so one blob (content-addressed)
+    assert len(index) == 6 and len(evidence) == 3 and sum("bad credential ***" in e for e in evidence) == 1
     # uvicorn here is only the loopback fakes' server (the provider side, which sees its own URL); the API is
     # driven through TestClient, so every other record is ours or a client library's.
     ours = [r for r in caplog.records if not r.name.startswith("uvicorn")]
     haystacks = {"logs": "\n".join(caplog.handler.format(r) for r in ours),
                  "events": "\n".join(stored), "audit": "\n".join(chain), "api": "\n".join(responses),
+                 "evidence": "\n".join(evidence), "evidence index": "\n".join(index),
                  "outcomes": repr(outcomes)}
     for where, text in haystacks.items():
         for p, key in KEYS.items():

@@ -25,6 +25,8 @@ from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.order_record import OrderRecord
 from paulp.domain.orders import Order
 from paulp.domain.position_exits import PositionExit
+from paulp.domain.routing import KIMI, OPUS, ErrorCode
+from paulp.domain.routing_decision import RoutingDecision
 from paulp.domain.throttle import ExecutionThrottle
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -75,7 +77,7 @@ def test_v1_stored_events_when_decoded_then_same_topics_and_fields():
 def test_versioned_events_when_collected_then_every_older_version_has_a_stored_fixture():
     versioned = {get_topic(ev): ev.class_version for ev in event_classes() if getattr(ev, "class_version", 1) > 1}
     assert {get_topic(PositionExit.Filled), get_topic(ExecutionThrottle.Opened),
-            get_topic(OrderRecord.RiskChecked)} <= set(versioned)
+            get_topic(OrderRecord.RiskChecked), get_topic(RoutingDecision.AttemptRecorded)} <= set(versioned)
     stored = {(row["topic"], stored_version(row)) for row in old_version_rows()}
     missing = [f"{topic} v{v}" for topic, current in sorted(versioned.items()) for v in range(1, current)
                if (topic, v) not in stored]
@@ -112,3 +114,21 @@ def test_old_version_events_when_decoded_and_stored_again_then_written_at_the_cu
         event = decode(row)
         again = json.loads(mapper.to_stored_event(event).state)
         assert again.get("class_version", 1) == getattr(type(event), "class_version", 1), row["topic"]
+
+
+def test_v1_routing_attempts_when_decoded_then_no_evidence_hash_and_the_decision_replays():
+    # Arrange: a decision stored before attempts carried the answer's evidence hash (ADR 0391)
+    rows = [r for r in old_version_rows() if r["topic"].startswith("paulp.domain.routing_decision:")]
+    attempts = [r for r in rows if r["topic"].endswith(".AttemptRecorded")]
+    assert len(attempts) == 2 and {stored_version(r) for r in attempts} == {1}
+    # Act
+    events = [decode(r) for r in sorted(rows, key=lambda r: r["originator_version"])]
+    decision = None
+    for e in events:
+        decision = e.mutate(decision)
+    # Assert: the attempts as recorded, with no evidence behind them; stored again they are v2
+    assert isinstance(decision, RoutingDecision) and decision.status.value == "succeeded"
+    assert [(a.model_id, a.success, a.error_code, a.evidence_hash) for a in decision.attempts] == [
+        (OPUS, False, ErrorCode.PROVIDER_RATE_LIMITED, None), (KIMI, True, None, None)]
+    again = json.loads(make_mapper().to_stored_event(events[1]).state)
+    assert again["class_version"] == 2 and again["evidence_hash"] is None

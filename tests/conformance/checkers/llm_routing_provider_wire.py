@@ -7,14 +7,17 @@ the request it would put on the wire and answers with the case's `response` (or 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import httpx2
 
+from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.llm.anthropic_provider import AnthropicProvider
 from paulp.adapters.llm.base import LlmProvider, Prompt, ProviderCallResult
+from paulp.adapters.llm.evidence import ProviderEvidence
 from paulp.adapters.llm.gemini import GeminiProvider
 from paulp.adapters.llm.last_resort import CloudflareProvider
 from paulp.adapters.llm.openai_compat import minimax_provider, moonshot_provider
@@ -30,6 +33,8 @@ _REQUEST_KEYS = {"url", "method", "headers", "noAuthorizationHeader", "body", "q
 _REPLY_KEYS = {"content", "inputTokens", "outputTokens", "cachedInputTokens", "cachedTokens", "costUsd",
                "recommendedInputTokens", "referenceInputTokens", "errorCode", "messageContains"}
 _LIST_KEYS = {"providers", "count"}
+# The clients keep every answer before parsing it (ADR 0391); these cases check the wire, not the index.
+_EVIDENCE = ProviderEvidence(EvidenceStore(tempfile.mkdtemp(prefix="paulp-conformance-llm-evidence-")))
 
 _CHAT_REPLY = {"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
 _MINIMAL_REPLY: dict[Provider, dict[str, Any]] = {
@@ -68,14 +73,14 @@ def _client(provider: Provider, inp: dict[str, Any], seen: list[Any]) -> LlmProv
     sdk_client = httpx2.Client(transport=httpx2.MockTransport(handler2))
     rest_client = httpx.Client(transport=httpx.MockTransport(handler))
     if provider is Provider.ANTHROPIC:
-        return AnthropicProvider(key, http_client=sdk_client)
+        return AnthropicProvider(key, evidence=_EVIDENCE, http_client=sdk_client)
     if provider is Provider.MINIMAX:
-        return minimax_provider(key, http_client=sdk_client)
+        return minimax_provider(key, evidence=_EVIDENCE, http_client=sdk_client)
     if provider is Provider.MOONSHOT:
-        return moonshot_provider(key, http_client=sdk_client)
+        return moonshot_provider(key, evidence=_EVIDENCE, http_client=sdk_client)
     if provider is Provider.GOOGLE:
-        return GeminiProvider(key, http_client=rest_client)
-    return CloudflareProvider(inp.get("accountId", "test-account"), key, http_client=rest_client)
+        return GeminiProvider(key, evidence=_EVIDENCE, http_client=rest_client)
+    return CloudflareProvider(inp.get("accountId", "test-account"), key, evidence=_EVIDENCE, http_client=rest_client)
 
 
 def _request_view(request: Any, exp: dict[str, Any]) -> dict[str, Any]:

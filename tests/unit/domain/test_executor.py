@@ -87,3 +87,32 @@ def test_governed_call_when_success_then_usage_recorded_and_audited() -> None:
     assert result.budget_usage.daily_period_key == "2026-03-15"
     assert [e.event_type for e in result.audit_events] == ["LLM_ROUTING_DECISION", "LLM_CALL_COMPLETED"]
     assert result.aggregate is not None and result.aggregate.success
+
+
+def test_execute_when_answers_were_evidenced_then_each_attempt_keeps_its_hash() -> None:
+    # Arrange: the first model's error names the body it was read from, the second answers with its own
+    plan = plan_route(RouteRequest("ambiguity_score", 1000, 200), {}, _book())
+    failed, answered = "a" * 64, "b" * 64
+
+    def port(model_id: str) -> CallResult:
+        if model_id == plan.attempts[0]:
+            error = ProviderRateLimited("anthropic API rate limited (HTTP 429): slow down")
+            error.evidence_hash = failed
+            raise error
+        return CallResult("ok", Usage(10, 5), 12, answered)
+
+    # Act
+    execution = execute_plan(plan, port)
+    # Assert
+    assert execution.success
+    assert [(a.success, a.evidence_hash) for a in execution.attempts] == [(False, failed), (True, answered)]
+
+
+def test_execute_when_failure_had_no_answer_then_attempt_has_no_hash() -> None:
+    plan = plan_route(RouteRequest("ambiguity_score", 1000, 200), {}, _book())
+
+    def port(model_id: str) -> CallResult:
+        raise TimeoutError("no answer")
+
+    execution = execute_plan(plan, port)
+    assert not execution.success and all(a.evidence_hash is None for a in execution.attempts)
