@@ -26,9 +26,10 @@ from eventsourcing.persistence import IntegrityError
 
 from paulp.adapters.kalshi.market_fields import MarketFieldInvalid, count, last_price_cents, quote_cents
 from paulp.adapters.kalshi.port import KalshiVenuePort
-from paulp.adapters.kalshi.venue import parse_market
+from paulp.adapters.kalshi.venue import OrderBook, VenueTrade, parse_market
 from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
 from paulp.api.weather_scan import scan_weather
+from paulp.domain.book_depth import BookLevels
 from paulp.domain.capital import StrategyAllocation
 from paulp.domain.execution import execution_priority, throttle_wait_ms
 from paulp.domain.execution_orders import MarketSnapshot
@@ -37,6 +38,7 @@ from paulp.domain.execution_policy import (
     ExecutionMode,
     mode_for_strategy,
 )
+from paulp.domain.execution_quality import taker_flow, vpin_or_none
 from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, WORKING_STATES, OrderState
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
@@ -286,10 +288,25 @@ def scan_signals(container: Any) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------- execute
 
 
-def market_facts(snap: MarketSnapshot, read_at: datetime) -> MarketFacts:
-    """A Kalshi market as the risk check sees it: one reading for the execute step and the scans."""
-    return MarketFacts(snapshot=snap, category=snap.category or UNKNOWN_CATEGORY,
+def market_facts(snap: MarketSnapshot, read_at: datetime, book: BookLevels | None = None,
+                 vpin_score: float | None = None) -> MarketFacts:
+    """A Kalshi market as the pre-trade and risk checks see it: one reading for the execute step and the scans
+    (which read no order book: their facts only pre-check exposure and settlement)."""
+    return MarketFacts(snapshot=snap, category=snap.category or UNKNOWN_CATEGORY, book=book, vpin_score=vpin_score,
                        settlement_date=snap.settlement_time or snap.close_time, last_price_update=read_at)
+
+
+def book_levels(book: OrderBook) -> BookLevels:
+    return BookLevels.of(book.yes_bids, book.no_bids)
+
+
+def recent_vpin(snap: MarketSnapshot, trades: Iterable[VenueTrade]) -> float | None:
+    """§5.6 VPIN over the latest page of the market's trades (sent newest first), oldest first as buckets fill;
+    a trade without a taker side is judged against the YES mid now (a missing quote counts as 50, §4.7). None
+    when they fill no $1000 bucket (ADR 0373)."""
+    mid = ((snap.yes_bid if snap.yes_bid is not None else 50) + (snap.yes_ask if snap.yes_ask is not None else 50)) / 2
+    flow = [taker_flow(t.yes_price, float(t.count), t.taker_side, mid) for t in reversed(tuple(trades))]
+    return vpin_or_none(flow)
 
 
 def catalogue_facts(catalogue: Iterable[dict[str, Any]], read_at: datetime) -> dict[str, MarketFacts]:
@@ -315,15 +332,21 @@ class VenueMarketData:
         self._facts: dict[str, MarketFacts] = {}
 
     def load(self, tickers: Iterable[str]) -> dict[str, str]:
-        """Read each market once; returns ticker -> failure code for those that could not be read."""
+        """Read each market, its order book and its latest trades once; returns ticker -> failure code for those
+        that could not be read whole (an unread book or trade page is no market data: the order waits)."""
         failed: dict[str, str] = {}
         for ticker in sorted(set(tickers)):
+            what = "market read"
             try:
                 snap = self.port.market(ticker).value
+                what = "order book read"
+                book = book_levels(self.port.orderbook(ticker).value)
+                what = "trades read"
+                vpin = recent_vpin(snap, self.port.trades(ticker).value)
             except Exception as exc:
-                failed[ticker] = venue_failure(exc, "market read").code
+                failed[ticker] = venue_failure(exc, what).code
                 continue
-            self._facts[ticker] = market_facts(snap, self.now)
+            self._facts[ticker] = market_facts(snap, self.now, book, vpin)
         return failed
 
     def facts(self, ticker: str) -> MarketFacts | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from paulp.domain.book_depth import BookLevels
 from paulp.domain.execution_orders import MarketSnapshot, VenueOrder
 from paulp.domain.prices import NO_QUOTE_SPREAD
 from paulp.domain.risk_input import PortfolioSnapshot
@@ -13,11 +14,13 @@ from paulp.domain.risk_input import PortfolioSnapshot
 
 @dataclass(frozen=True)
 class MarketFacts:
-    """What pre-trade, risk and execution need to know about one market at one moment."""
+    """What pre-trade, risk and execution need to know about one market at one moment. ``book`` is the order book
+    read with the quotes (None: not read, and the pre-trade check blocks); ``vpin_score`` is None when too little
+    has traded to fill one bucket (ADR 0373)."""
 
     snapshot: MarketSnapshot
     category: str
-    depth_usd: float | None = None
+    book: BookLevels | None = None
     vpin_score: float | None = None
     ambiguity_score: float | None = None
     equivalence_grade: str | None = None

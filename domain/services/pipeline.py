@@ -35,7 +35,7 @@ from paulp.domain.ports import (
     SubmissionOutcomeUnknown,
     VenuePort,
 )
-from paulp.domain.pretrade import pre_trade_check
+from paulp.domain.pretrade import pre_trade_check, size_for_impact
 from paulp.domain.risk import RiskDecision, evaluate
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, RiskRequest
 from paulp.domain.risk_limit_settings import LimitsSource
@@ -181,7 +181,13 @@ class OrderPipeline:
         return order
 
     def _screen(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
-        order.pre_trade_check(pre_trade_check(facts, order.side, order.max_price / 100), now)
+        """Pre-trade check, then market-impact sizing on the same book (§5.4; ADR 0373): a size the book cannot
+        absorb fails the check here; a smaller size it can is recorded and applied by the risk step."""
+        check = pre_trade_check(facts, order.side, order.max_price / 100)
+        if facts is not None:
+            check = size_for_impact(check, facts, order.side, order.requested_size, int(order.max_price),
+                                    order.signal_edge, self.limits.min_order_size)
+        order.pre_trade_check(check, now)
         if order.state == S.VALIDATING:
             order.validate(now)
         self.orders.save(order)
@@ -208,6 +214,14 @@ class OrderPipeline:
                       type(exc).__name__, exc)
             return replace(request, recent_slippage_unavailable=True)
         return replace(request, recent_slippage_ratio=ratio)
+
+    @staticmethod
+    def _impact_size(order: Order) -> int | None:
+        """The market-impact size the pre-trade step decided and the risk step has not applied yet: the governor
+        judges the order at it, and an approval reduces the order to it (§1.4.3's adjustedSize)."""
+        pre = order.pre_trade_check_result
+        size = pre.adjusted_size if pre is not None else None
+        return size if size is not None and 0 < size < order.requested_size else None
 
     @staticmethod
     def _category(facts: MarketFacts | None) -> str:
@@ -268,6 +282,7 @@ class OrderPipeline:
     def _record_risk(self, order: Order, facts: MarketFacts | None, decision: RiskDecision, now: datetime) -> None:
         result = RiskCheckResult(
             approved=decision.approved,
+            adjusted_size=self._impact_size(order),
             violations=tuple(v.message for v in decision.violations),
             invariant_ids=tuple(v.invariant_id for v in decision.violations),
             input_hash=decision.input_hash,
@@ -281,7 +296,8 @@ class OrderPipeline:
         price = order.max_price / 100
         snap = facts.snapshot if facts else None
         return RiskRequest(
-            market_id=order.ticker, size=order.requested_size * price, category=self._category(facts),
+            market_id=order.ticker, size=(self._impact_size(order) or order.requested_size) * price,
+            category=self._category(facts),
             side=order.side, price=price, strategy=order.strategy, market_price=price,
             spread=facts.risk_spread(order.side) if facts else 1.0,  # no quote: full width (ADR 0305)
             volume_24h=(snap.volume_24h or 0.0) if snap else 0.0,

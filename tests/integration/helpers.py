@@ -20,6 +20,7 @@ from paulp.adapters.config import Settings
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.runtime import run_workers
 from paulp.api.wiring import Container, build
+from paulp.domain.book_depth import BookLevels
 from paulp.domain.clock import Clock
 from paulp.domain.execution_orders import MarketSnapshot
 from paulp.domain.ports import MarketFacts
@@ -29,12 +30,18 @@ NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, inside trading hours
 NOAA_TOKEN = "cdo-" + secrets.token_hex(12)  # what the loopback NOAA CDO (conftest ``noaa``) accepts
 
 
+def deep_book(yes_bid: int | None, yes_ask: int | None, contracts: int = 5_000) -> BookLevels:
+    """A book resting ``contracts`` at each quote (YES asks are NO bids mirrored): deep enough for any test order."""
+    return BookLevels.of([(yes_bid, contracts)] if yes_bid else [], [(100 - yes_ask, contracts)] if yes_ask else [])
+
+
 def facts(ticker: str) -> MarketFacts:
     return MarketFacts(
         snapshot=MarketSnapshot(ticker=ticker, yes_bid=41, yes_ask=42, no_bid=58, no_ask=59, volume_24h=50_000,
                                 settlement_time=NOW + timedelta(days=7), close_time=NOW + timedelta(days=7),
                                 category="economics"),
-        category="economics", depth_usd=5_000, vpin_score=0.1, ambiguity_score=0.1, equivalence_grade="identical",
+        category="economics", book=deep_book(41, 42), vpin_score=0.1, ambiguity_score=0.1,
+        equivalence_grade="identical",
         settlement_date=NOW + timedelta(days=7), last_price_update=NOW - timedelta(seconds=5),
     )
 

@@ -34,7 +34,7 @@ from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
-from tests.integration.helpers import NOW, facts, make_container, max_notification_id, signal
+from tests.integration.helpers import NOW, deep_book, facts, make_container, max_notification_id, signal
 
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -59,7 +59,7 @@ def facts_at_book(exchange: FakeKalshiExchange, ticker: str) -> MarketFacts:
     m, base = exchange.markets[ticker], facts(ticker)
     book = replace(base.snapshot, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"], no_bid=100 - m["yes_ask"],
                    no_ask=100 - m["yes_bid"])
-    return replace(base, snapshot=book)
+    return replace(base, snapshot=book, book=deep_book(m["yes_bid"], m["yes_ask"]))
 
 
 class System:

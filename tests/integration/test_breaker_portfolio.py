@@ -15,7 +15,7 @@ from paulp.adapters.projector import catch_up_from_log
 from paulp.domain.breaker import CircuitBreaker
 from paulp.domain.clock import FixedClock
 from paulp.domain.services.breaker import GLOBAL_SCOPE
-from tests.integration.helpers import NOW, facts, signal
+from tests.integration.helpers import NOW, deep_book, facts, signal
 
 pytestmark = pytest.mark.integration
 LOSERS = tuple(f"KXDD-{n}" for n in range(4))
@@ -75,7 +75,7 @@ def _quoted(ticker: str, bid: int, ask: int, at):
     """The helpers' market at another price, in a category of its own (I4 stays out of the way)."""
     base = facts(ticker)
     book = replace(base.snapshot, yes_bid=bid, yes_ask=ask, no_bid=100 - ask, no_ask=100 - bid)
-    return replace(base, snapshot=book, category=ticker, last_price_update=at)
+    return replace(base, snapshot=book, book=deep_book(bid, ask), category=ticker, last_price_update=at)
 
 
 def _buy(system, clock: FixedClock, ticker: str, bid: int, ask: int, contracts: int) -> None:

@@ -17,7 +17,7 @@ from paulp.adapters.kalshi.venue import fill_cost_cents, parse_order
 from paulp.api.exit_jobs import monitor_exits
 from paulp.domain.marks import Quotes
 from paulp.domain.services.pipeline import TradeSignal
-from tests.integration.helpers import NOW, facts
+from tests.integration.helpers import NOW, deep_book, facts
 from tests.integration.kalshi_system import AUTH, System
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def _buy(system: System, sid: str, side: str, limit: int, yes: list[tuple[int, i
     yes_ask = limit if side == "YES" else 100 - limit + 1
     seen = facts(ticker)  # the book as we saw it: our side's ask at the limit
     seen = replace(seen, snapshot=replace(seen.snapshot, yes_ask=yes_ask, yes_bid=yes_ask - 1, no_bid=100 - yes_ask,
-                                          no_ask=100 - yes_ask + 1))
+                                          no_ask=100 - yes_ask + 1), book=deep_book(yes_ask - 1, yes_ask))
     system.exchange.set_book(ticker, yes=yes, no=no)
     out = system.process_live(seen, TradeSignal(signal_id=sid, strategy="bonding", ticker=ticker, side=side,
                                                 requested_size=SIZE, max_price=limit, model_probability=0.6,
@@ -129,7 +129,8 @@ def _no_fill(system: System, sid: str, size: int) -> tuple[str, object]:
     m = system.exchange.markets[ticker]
     seen = facts(ticker)
     seen = replace(seen, snapshot=replace(seen.snapshot, yes_bid=m["yes_bid"], yes_ask=m["yes_ask"],
-                                          no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"]))
+                                          no_bid=100 - m["yes_ask"], no_ask=100 - m["yes_bid"]),
+                   book=deep_book(m["yes_bid"], m["yes_ask"]))
     return ticker, system.process_live(seen, TradeSignal(signal_id=sid, strategy="bonding", ticker=ticker,
                                                          side="NO", requested_size=size, max_price=100 - m["yes_bid"],
                                                          model_probability=0.4, edge=0.18, confidence=0.8))
