@@ -206,8 +206,17 @@ def contract_market(venue: str) -> str:
     return MARKETS.get(venue.strip().lower(), "OTHER")
 
 
+# Kalshi's own category names for the spec's categories (the spec's table names the reference's lower-case
+# words; Kalshi's catalogue says "Climate and Weather", "Financials", ...): ADR 0371 addendum.
+KALSHI_CATEGORY_NAMES = {
+    "climate and weather": "weather", "financials": "finance", "science and technology": "science",
+    "elections": "politics",
+}
+
+
 def category_code(category: str | None) -> str:
-    return CATEGORIES.get((category or "").strip().lower(), "OTH")
+    key = " ".join((category or "").split()).lower()
+    return CATEGORIES.get(KALSHI_CATEGORY_NAMES.get(key, key), "OTH")
 
 
 def position_type(side: str) -> str:

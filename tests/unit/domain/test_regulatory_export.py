@@ -65,7 +65,9 @@ def one(**changes: Any) -> dict[str, str | int]:
     ("politics", "POL"), ("economics", "ECON"), ("weather", "WX"), ("sports", "SPT"), ("entertainment", "ENT"),
     ("crypto", "CRPT"), ("science", "SCI"), ("finance", "FIN"), ("technology", "TECH"),
     ("Politics", "POL"), (" Crypto ", "CRPT"),  # Kalshi capitalises its categories
-    ("Climate and Weather", "OTH"), ("financials", "OTH"), ("unknown", "OTH"), ("", "OTH"), (None, "OTH"),
+    ("Climate and Weather", "WX"), ("Financials", "FIN"), ("Science and Technology", "SCI"),
+    ("Elections", "POL"), ("climate  and weather", "WX"),  # Kalshi's names (ADR 0371 addendum)
+    ("Companies", "OTH"), ("World", "OTH"), ("unknown", "OTH"), ("", "OTH"), (None, "OTH"),
 ])
 def test_category_code_when_mapped_then_spec_code_else_oth(category: str | None, code: str) -> None:
     assert category_code(category) == code
