@@ -67,6 +67,14 @@ class BusNames:
     def lock_key(self, role: str) -> str:
         return f"{self.namespace}/{role}"
 
+    @property
+    def dlq_stream(self) -> str:
+        return f"{self.stream}_DLQ"
+
+    def dlq_subject(self, consumer: str) -> str:
+        """``<ns>_dlq.<consumer>``: ``<ns>.dlq.…`` would fall inside the event stream's ``<ns>.>`` (ADR 0398)."""
+        return f"{self.namespace}_dlq.{consumer}"
+
 
 async def connect(url: str, name: str) -> Client:
     return await nats.connect(
@@ -82,6 +90,21 @@ async def ensure_stream(js: JetStreamContext, names: BusNames) -> None:
             StreamConfig(
                 name=names.stream,
                 subjects=[names.all_subjects],
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_S,
+            )
+        )
+
+
+async def ensure_dlq_stream(js: JetStreamContext, names: BusNames) -> None:
+    """The dead-letter stream: kept until an operator purges it, de-duplicated like the event stream."""
+    try:
+        await js.stream_info(names.dlq_stream)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=names.dlq_stream,
+                subjects=[names.dlq_subject(">")],
                 storage=StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_S,
             )

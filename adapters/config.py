@@ -39,6 +39,17 @@ class ConfigError(RuntimeError):
     """Raised at start-up when configuration is missing or invalid; the message names the variable."""
 
 
+def parse_backoff(text: str) -> tuple[float, ...]:
+    """``"1,5,30,120"`` → waits in seconds; at least one, each finite and in [0, 3600]."""
+    try:
+        waits = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError("PAULP_PROJECTOR_BACKOFF_S must be comma-separated seconds, e.g. 1,5,30,120") from None
+    if not all(0 <= w <= 3600 for w in waits):  # also refuses nan and inf
+        raise ValueError("PAULP_PROJECTOR_BACKOFF_S: each wait must be between 0 and 3600 seconds")
+    return waits
+
+
 @dataclass(frozen=True)
 class NamedToken:
     """One operator bearer token and the actor it authenticates as."""
@@ -96,6 +107,10 @@ class Settings(BaseSettings):
     PAULP_AUDIT_MIRROR_DIR: Path | None = None
     PAULP_MARKS: bool = True  # scheduler re-marks open positions from venue market data every minute
     PAULP_SCHEDULE_TRADING: bool = True  # §7.1 ingest/reconcile/scan/execute slots (anchor, report always)
+    # Bus projectors (api-and-security §7.2; ADR 0398): deliveries of a failing message before it is dead-lettered,
+    # and the waits between them (seconds, comma-separated; the last one repeats)
+    PAULP_PROJECTOR_MAX_DELIVER: int = Field(default=5, ge=1, le=100)
+    PAULP_PROJECTOR_BACKOFF_S: str = "1,5,30,120"
 
     # Operator auth (§2.1-2.6)
     ADMIN_TOKEN: SecretStr | None = None
@@ -141,6 +156,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("PAULP_PROJECTOR_BACKOFF_S")
+    @classmethod
+    def _backoff_list(cls, v: str) -> str:
+        parse_backoff(v)
+        return v
 
     @field_validator("ENVIRONMENT")
     @classmethod

@@ -157,7 +157,7 @@ class DatabaseGateFacts:
                                  " ORDER BY swept_at DESC, sweep_id LIMIT 1").fetchone()
             tracked = dict(conn.execute("SELECT name, last_notification_id FROM projection_tracking"
                                         " WHERE name = ANY(%s)", (list(self.src.projection_names),)).fetchall())
-            dead = _count(conn, "SELECT count(*) FROM projection_dead_letters")
+            dead = _count(conn, "SELECT count(*) FROM projection_dead_letters WHERE replayed_at IS NULL")
         return Phase4Facts(
             resolved_orders=orders, latest_sweep_allowed=None if sweep is None else bool(sweep[0]),
             balance=self.balance(), risk_limits=risk_limits_in_effect(),

@@ -1,9 +1,12 @@
 """Projector: a durable pull consumer per projection feeding one Postgres transaction per batch.
 
 Views and the tracking row commit together and messages are acked only after the commit, so a crash at
-any point replays at most the uncommitted batch, which the tracking row then skips. A poison event goes to
-``projection_dead_letters`` (inside a savepoint) and the projection moves on. On (re)start the consumer is
-recreated at the tracked stream position, so redeliveries never wait for ``ack_wait``.
+any point replays at most the uncommitted batch, which the tracking row then skips. On the bus a failing event
+holds its projection back and is tried again after 1 s, 5 s, 30 s and 2 min; after its fifth delivery it goes
+to the ``<ns>_dlq.<consumer>`` stream, the log (``MessageDeadLettered``) and ``projection_dead_letters``, and
+the projection moves on (api-and-security §7.2, ADR 0398). Catch-ups from the log set a failing event aside at
+once. On (re)start the consumer is recreated at the tracked stream position, so redeliveries never wait for
+``ack_wait``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from psycopg import Cursor
 
-from paulp.adapters.bus import HDR_EVENT, BusNames, EventRef, connect, ensure_stream
+from paulp.adapters.bus import HDR_EVENT, HDR_MSG_ID, BusNames, EventRef, connect, ensure_dlq_stream, ensure_stream
 from paulp.adapters.eventstore.codec import decode, make_mapper
+from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.pull import ConsumerGone, PullReader, stream_sequence
 from paulp.projections.base import Projection
 
@@ -41,11 +45,38 @@ class Delivered:
     data: bytes
 
 
+HDR_ERROR = "Paulp-Error"
+HDR_ATTEMPTS = "Paulp-Attempts"
+HDR_STREAM_SEQ = "Paulp-Stream-Seq"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Deliveries of a failing message before it is dead-lettered, and the waits between them (§7.2)."""
+
+    max_deliver: int = 5
+    backoff_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
+
+    def wait(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failed delivery (the last wait repeats)."""
+        return self.backoff_s[min(attempts, len(self.backoff_s)) - 1]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The first event of a batch that failed; nothing after it was applied."""
+
+    index: int
+    msg: Delivered
+    error: str
+
+
 @dataclass
 class BatchOutcome:
     applied: int = 0
     skipped: int = 0
     dead_lettered: int = 0
+    held: Held | None = None
 
 
 def read_tracking(conn: psycopg.Connection[Any], name: str) -> tuple[int, int]:
@@ -104,21 +135,23 @@ class _Poison(Exception):
     """Raised inside the fast path so the batch is re-run event by event with savepoints."""
 
 
-def apply_batch(conn: psycopg.Connection[Any], projection: Projection, batch: Sequence[Delivered]) -> BatchOutcome:
+def apply_batch(conn: psycopg.Connection[Any], projection: Projection, batch: Sequence[Delivered],
+                hold: bool = False) -> BatchOutcome:
     """One transaction: lock the tracking row, apply what is new, advance tracking.
 
     Fast path: the whole batch in pipeline mode without savepoints (one round trip for most statements).
-    If any event fails, that transaction is rolled back and the batch re-run with a savepoint per event,
-    so the poison event is dead-lettered and the rest still apply.
+    If any event fails, that transaction is rolled back and the batch re-run with a savepoint per event:
+    with ``hold`` the events before the failing one commit and it is returned in ``held`` (the bus projector
+    retries it), else it is dead-lettered at once and the rest still apply.
     """
     try:
-        return _apply(conn, projection, batch, careful=False)
+        return _apply(conn, projection, batch, careful=False, hold=hold)
     except _Poison:
-        return _apply(conn, projection, batch, careful=True)
+        return _apply(conn, projection, batch, careful=True, hold=hold)
 
 
 def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequence[Delivered],
-           careful: bool) -> BatchOutcome:
+           careful: bool, hold: bool) -> BatchOutcome:
     mapper = make_mapper()
     out = BatchOutcome()
     with conn.transaction():
@@ -132,27 +165,31 @@ def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequenc
         assert row is not None
         last_nid, last_seq = int(row[0]), int(row[1])
         conn.execute("SET LOCAL search_path TO views, public")
-        fresh = []
-        for msg in batch:
+        fresh: list[tuple[int, Delivered, int, int]] = []  # (index, message, tracked position before it)
+        for index, msg in enumerate(batch):
             if msg.notification_id <= last_nid:  # in the view already (redelivered, or applied from the log)
                 out.skipped += 1
                 last_seq = max(last_seq, msg.stream_seq)  # else a log catch-up's ids read as a stream gap
                 continue
             if msg.stream_seq >= 0 and last_seq and msg.stream_seq != last_seq + 1:
                 raise StreamGap(f"{projection.name}: expected stream seq {last_seq + 1}, got {msg.stream_seq}")
-            fresh.append(msg)
+            fresh.append((index, msg, last_nid, last_seq))
             last_nid = msg.notification_id
             last_seq = msg.stream_seq if msg.stream_seq >= 0 else last_seq
         with conn.cursor() as cur:
             if careful:
-                for msg in fresh:
+                for index, msg, nid_before, seq_before in fresh:
                     try:
                         with conn.transaction():
                             projection.apply(decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data),
                                              cur, msg.notification_id)
                         out.applied += 1
-                    except Exception as e:  # a poison event must not stop the view; recorded, never skipped
+                    except Exception as e:  # recorded or held for a retry, never skipped
                         log.exception("poison event %s in %s", msg.notification_id, projection.name)
+                        if hold:
+                            out.held = Held(index, msg, f"{type(e).__name__}: {e}")
+                            last_nid, last_seq = nid_before, seq_before
+                            break
                         cur.execute(
                             "INSERT INTO public.projection_dead_letters (projection, notification_id, topic, error)"
                             " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -163,7 +200,7 @@ def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequenc
                 try:
                     with conn.pipeline():
                         batching = BatchingCursor(cur)
-                        for msg in fresh:
+                        for _, msg, _, _ in fresh:
                             projection.apply(decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data),
                                              cast(Cursor[Any], batching), msg.notification_id)  # execute/fetch only
                             out.applied += 1
@@ -176,6 +213,51 @@ def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequenc
             (last_nid, last_seq, projection.name),
         )
     return out
+
+
+def set_aside(conn: psycopg.Connection[Any], projection: Projection, msg: Delivered, error: str, attempts: int,
+              consumer: str, dlq_seq: int) -> bool:
+    """Record a dead letter and move the projection past it, in one transaction; False when it was past it."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (projection.name,)
+        )
+        row = conn.execute(
+            "SELECT last_notification_id, last_stream_seq FROM projection_tracking WHERE name = %s FOR UPDATE",
+            (projection.name,),
+        ).fetchone()
+        assert row is not None
+        if msg.notification_id <= int(row[0]):
+            return False
+        if row[1] and msg.stream_seq != int(row[1]) + 1:
+            raise StreamGap(f"{projection.name}: expected stream seq {int(row[1]) + 1}, got {msg.stream_seq}")
+        conn.execute(
+            "INSERT INTO projection_dead_letters (projection, notification_id, topic, error, consumer, stream_seq,"
+            " dlq_seq, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (projection, notification_id)"
+            " DO UPDATE SET error = excluded.error, consumer = excluded.consumer, stream_seq = excluded.stream_seq,"
+            " dlq_seq = excluded.dlq_seq, attempts = excluded.attempts, recorded_at = now()",
+            (projection.name, msg.notification_id, msg.topic, error, consumer, msg.stream_seq, dlq_seq, attempts),
+        )
+        conn.execute(
+            "UPDATE projection_tracking SET last_notification_id = %s, last_stream_seq = %s, updated_at = now()"
+            " WHERE name = %s", (msg.notification_id, msg.stream_seq, projection.name),
+        )
+    return True
+
+
+def record_dead_letter(database_url: str, names: BusNames, consumer: str, msg: Delivered, error: str,
+                       attempts: int, dlq_seq: int) -> bool:
+    """``MessageDeadLettered`` in the log, through an application opened for it (dead letters are rare, and
+    a worker process keeps no context application open)."""
+    from paulp.adapters.clock import SystemClock
+    from paulp.domain.services.dead_letters import DeadLettersService
+
+    service = DeadLettersService(application_env(database_url), SystemClock())
+    try:
+        return service.record(consumer, names.subject(msg.topic), msg.stream_seq, msg.notification_id, msg.topic,
+                              error, attempts, dlq_seq)
+    finally:
+        service.close()
 
 
 def catch_up_from_log(conn: psycopg.Connection[Any], projection: Projection, batch: int = 1000) -> int:
@@ -197,12 +279,16 @@ def catch_up_from_log(conn: psycopg.Connection[Any], projection: Projection, bat
 
 class Projector:
     def __init__(
-        self, database_url: str, nats_url: str, names: BusNames, projection: Projection, batch: int = 500
+        self, database_url: str, nats_url: str, names: BusNames, projection: Projection, batch: int = 500,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.database_url, self.nats_url, self.names = database_url, nats_url, names
         self.projection, self.batch = projection, batch
+        self.retry = retry or RetryPolicy()
         self.totals = BatchOutcome()
         self.active = asyncio.Event()
+        self.attempts: dict[int, int] = {}  # failed deliveries per notification id; a restart starts afresh
+        self._js: Any = None
 
     async def run(self, stop: asyncio.Event) -> None:
         lock = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
@@ -224,7 +310,7 @@ class Projector:
         nc = await connect(self.nats_url, f"paulp-projector-{self.projection.name}")
         conn: psycopg.Connection[Any] = await asyncio.to_thread(_connect, self.database_url)
         try:
-            js = nc.jetstream()
+            js = self._js = nc.jetstream()
             await ensure_stream(js, self.names)
             while not stop.is_set():
                 _, last_seq = await asyncio.to_thread(read_tracking, conn, self.projection.name)
@@ -270,15 +356,59 @@ class Projector:
                 ahead = asyncio.create_task(fetch())
                 if not msgs:
                     continue
-                batch = [_delivered(m) for m in msgs]
-                out = await asyncio.to_thread(apply_batch, conn, self.projection, batch)
+                if not await self._apply(conn, [_delivered(m) for m in msgs], stop):
+                    return  # stopped while waiting to retry: unacked, the restart resumes at the tracked position
                 await msgs[-1].ack()
-                self.totals.applied += out.applied
-                self.totals.skipped += out.skipped
-                self.totals.dead_lettered += out.dead_lettered
         finally:
             ahead.cancel()
             await asyncio.gather(ahead, return_exceptions=True)
+
+    async def _apply(self, conn: psycopg.Connection[Any], batch: list[Delivered], stop: asyncio.Event) -> bool:
+        """Apply the batch in order; a failing event is retried per the policy, then dead-lettered. The
+        projection waits meanwhile: events applied past a missing one could make the view diverge."""
+        pending = batch
+        while pending:
+            out = await asyncio.to_thread(apply_batch, conn, self.projection, pending, True)
+            self.totals.applied += out.applied
+            self.totals.skipped += out.skipped
+            held = out.held
+            if held is None:
+                return True
+            nid = held.msg.notification_id
+            attempts = self.attempts[nid] = self.attempts.get(nid, 0) + 1
+            if attempts >= self.retry.max_deliver:
+                await self._dead_letter(conn, held, attempts)
+                del self.attempts[nid]
+                pending = pending[held.index + 1:]
+                continue
+            log.warning("%s: event %s failed (delivery %s of %s), retrying in %s s", self.projection.name, nid,
+                        attempts, self.retry.max_deliver, self.retry.wait(attempts))
+            await _sleep(stop, self.retry.wait(attempts))
+            if stop.is_set():
+                return False
+            pending = pending[held.index:]
+        return True
+
+    async def _dead_letter(self, conn: psycopg.Connection[Any], held: Held, attempts: int) -> None:
+        """DLQ stream, then the log, then the view's row with the tracking advance: a crash in between
+        retries the event and repeats the first two steps as no-ops (message id, aggregate id)."""
+        msg, consumer = held.msg, self.names.consumer(self.projection.name)
+        await ensure_dlq_stream(self._js, self.names)
+        headers = {
+            HDR_MSG_ID: f"{consumer}/{msg.notification_id}",
+            HDR_EVENT: EventRef(msg.notification_id, msg.version, msg.originator_id, msg.topic).header(),
+            HDR_ERROR: " ".join(held.error.split())[:1000],  # a header value is one line
+            HDR_ATTEMPTS: str(attempts),
+            HDR_STREAM_SEQ: str(msg.stream_seq),
+        }
+        ack = await self._js.publish(self.names.dlq_subject(consumer), msg.data, stream=self.names.dlq_stream,
+                                     headers=headers)
+        await asyncio.to_thread(record_dead_letter, self.database_url, self.names, consumer, msg, held.error,
+                                attempts, ack.seq)
+        if await asyncio.to_thread(set_aside, conn, self.projection, msg, held.error, attempts, consumer, ack.seq):
+            self.totals.dead_lettered += 1
+        log.error("%s: event %s dead-lettered after %s deliveries (DLQ %s seq %s): %s", self.projection.name,
+                  msg.notification_id, attempts, self.names.dlq_stream, ack.seq, held.error)
 
 
 def _delivered(msg: Any) -> Delivered:

@@ -23,6 +23,7 @@ from paulp.api.cli_audit import verify_mirror as audit_verify_mirror
 from paulp.api.cli_backtest import backtest_app
 from paulp.api.cli_breaker import breaker_app
 from paulp.api.cli_compliance import compliance_app
+from paulp.api.cli_dead_letters import dead_letters_app
 from paulp.api.cli_execution import execution_app
 from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
@@ -48,6 +49,7 @@ app.add_typer(backtest_app, name="backtest")
 app.add_typer(fair_app, name="fair")
 app.add_typer(breaker_app, name="breaker")
 app.add_typer(compliance_app, name="compliance")
+app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(risk_app, name="risk")
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(execution_app, name="execution")

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 import uvicorn
 
 from paulp.adapters.bus import BusNames
-from paulp.adapters.config import Settings
+from paulp.adapters.config import Settings, parse_backoff
 from paulp.adapters.migrate import migrate
-from paulp.adapters.projector import Projector
+from paulp.adapters.projector import Projector, RetryPolicy
 from paulp.adapters.relay import Relay
 from paulp.api.app import create_app
 from paulp.api.wiring import Container
@@ -118,10 +118,15 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
 class WorkerSite(Protocol):
     """What the relay and the projectors read from their wiring (a Container has it all)."""
 
+    settings: Settings
     database_url: str
     nats_url: str
     names: BusNames
     projections: dict[str, Projection]
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.PAULP_PROJECTOR_MAX_DELIVER, parse_backoff(settings.PAULP_PROJECTOR_BACKOFF_S))
 
 
 @dataclass
@@ -131,6 +136,7 @@ class Workers:
     a worker never uses; three worker processes and a container used to take most of a default
     ``max_connections = 100`` while they restarted."""
 
+    settings: Settings
     database_url: str
     nats_url: str
     names: BusNames
@@ -142,7 +148,7 @@ class Workers:
 
 def workers_wiring(settings: Settings, database_url: str, nats_url: str) -> Workers:
     migrate(database_url)
-    return Workers(database_url, nats_url, BusNames(settings.PAULP_NAMESPACE), all_projections())
+    return Workers(settings, database_url, nats_url, BusNames(settings.PAULP_NAMESPACE), all_projections())
 
 
 async def run_workers(container: WorkerSite, stop: asyncio.Event, relay: bool = True,
@@ -152,7 +158,8 @@ async def run_workers(container: WorkerSite, stop: asyncio.Event, relay: bool = 
         r = Relay(container.database_url, container.nats_url, container.names)
         tasks.append(asyncio.create_task(supervise("relay", lambda: r.run(stop), stop)))
     for name in projections if projections is not None else list(container.projections):
-        p = Projector(container.database_url, container.nats_url, container.names, container.projections[name])
+        p = Projector(container.database_url, container.nats_url, container.names, container.projections[name],
+                      retry=retry_policy(container.settings))
         tasks.append(asyncio.create_task(supervise(f"projector:{name}", lambda p=p: p.run(stop), stop)))  # type: ignore[misc]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)

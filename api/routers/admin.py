@@ -87,3 +87,21 @@ def status(request: Request) -> StatusResponse:
         circuitBreaker=BreakerView(**view),
         timestamp=now_iso(),
     )
+
+
+@router.get("/dead-letters", responses={400: {"description": "invalid_limit"}})
+def dead_letters(request: Request, limit: str = "100", projection: str | None = None,
+                 pending: bool = False) -> dict[str, Any]:
+    """Messages a projector gave up on (api-and-security §7.2; ADR 0398), newest first; ``pending=true``
+    leaves out the ones an operator replayed."""
+    from paulp.adapters.dead_letters import list_dead_letters
+
+    try:
+        n = int(limit)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ApiError(400, "Invalid limit. Must be a positive integer.", "invalid_limit")
+    with _container(request).pool.connection() as conn:
+        rows = list_dead_letters(conn, min(n, 500), projection, pending)
+    return {"count": len(rows), "deadLetters": [r.to_json() for r in rows], "timestamp": now_iso()}

@@ -22,7 +22,8 @@ def metrics(request: Request) -> str:
         head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM paulp_events").fetchone()[0]
         chain = conn.execute("SELECT coalesce(max(chain_seq), 0) FROM audit_chain").fetchone()[0]
         tracked = dict(conn.execute("SELECT name, last_notification_id FROM projection_tracking").fetchall())
-        dead = dict(conn.execute("SELECT projection, count(*) FROM projection_dead_letters GROUP BY 1").fetchall())
+        dead = dict(conn.execute("SELECT projection, count(*) FROM projection_dead_letters"
+                                 " WHERE replayed_at IS NULL GROUP BY 1").fetchall())
         state_row = conn.execute("SELECT state FROM views.breaker_state WHERE scope = 'global'").fetchone()
     state = state_row[0] if state_row else BreakerState.NORMAL.value
     lines = [
@@ -37,7 +38,7 @@ def metrics(request: Request) -> str:
     ]
     for name in sorted(container.projections):
         lines.append(f'paulp_projection_lag_events{{projection="{name}"}} {head - tracked.get(name, 0)}')
-    lines += ["# HELP paulp_projection_dead_letters Poison events set aside per projection.",
+    lines += ["# HELP paulp_projection_dead_letters Poison events set aside per projection, not replayed yet.",
               "# TYPE paulp_projection_dead_letters gauge"]
     for name in sorted(container.projections):
         lines.append(f'paulp_projection_dead_letters{{projection="{name}"}} {dead.get(name, 0)}')
