@@ -38,9 +38,17 @@ def parse_order_filters(params: dict[str, str]) -> OrderFilters:
     return OrderFilters(state, params.get("strategy") or None, limit)
 
 
+# The §1.3 timestamps (view column, API key), after createdAt / updatedAt.
+STAMPS = (("pre_trade_checked_at", "preTradeCheckedAt"), ("validated_at", "validatedAt"),
+          ("risk_approved_at", "riskApprovedAt"), ("submitted_at", "submittedAt"),
+          ("acknowledged_at", "acknowledgedAt"), ("filled_at", "filledAt"), ("reconciled_at", "reconciledAt"),
+          ("archived_at", "archivedAt"), ("closed_at", "closedAt"))
 ORDERS = (
     "SELECT order_id, signal_id, strategy, ticker, side, requested_size, max_price, state, filled_size,"
-    " avg_fill_price, last_error, created_at, updated_at FROM views.orders"
+    " avg_fill_price, last_error, created_at, updated_at, state_history, entry_price, closing_line_price, clv,"
+    " signal_model_probability, signal_edge, signal_confidence, evidence_hashes, retry_count,"
+    " pre_trade_check_result, risk_check_result, reconciliation_result, "
+    + ", ".join(column for column, _ in STAMPS) + " FROM views.orders"
     " WHERE (%(state)s::text IS NULL OR state = %(state)s) AND (%(strategy)s::text IS NULL OR strategy = %(strategy)s)"
     " ORDER BY created_at DESC, order_id DESC LIMIT %(limit)s"
 )
@@ -50,14 +58,27 @@ def _number(value: Any) -> Any:
     return None if value is None else (int(value) if value == int(value) else float(value))
 
 
+def _stamp(value: Any) -> str | None:
+    return None if value is None else iso_utc(value)
+
+
 def _order(row: dict[str, Any]) -> dict[str, Any]:
-    """The order record's names (trading §1.1); prices in cents."""
+    """The order record's names (trading §1.1); prices in cents, probabilities and edge as the signal gave them.
+    An absent optional field is null, so every order has the same keys."""
     return {
         "orderId": row["order_id"], "signalId": row["signal_id"], "strategy": row["strategy"],
         "ticker": row["ticker"], "side": row["side"], "requestedSize": row["requested_size"],
         "maxPrice": _number(row["max_price"]), "currentState": row["state"], "filledSize": row["filled_size"],
         "avgFillPrice": _number(row["avg_fill_price"]), "lastError": row["last_error"],
         "createdAt": iso_utc(row["created_at"]), "updatedAt": iso_utc(row["updated_at"]),
+        "stateHistory": row["state_history"], "entryPrice": _number(row["entry_price"]),
+        "closingLinePrice": _number(row["closing_line_price"]), "clv": _number(row["clv"]),
+        "signalModelProbability": _number(row["signal_model_probability"]),
+        "signalEdge": _number(row["signal_edge"]), "signalConfidence": _number(row["signal_confidence"]),
+        "evidenceHashes": row["evidence_hashes"], "retryCount": row["retry_count"],
+        "preTradeCheckResult": row["pre_trade_check_result"], "riskCheckResult": row["risk_check_result"],
+        "reconciliationResult": row["reconciliation_result"],
+        **{key: _stamp(row[column]) for column, key in STAMPS},
     }
 
 

@@ -218,7 +218,11 @@ class OrderRecord(Aggregate):
         self.closing_line_price = closing_line_price
         self.clv = clv
 
-    @event("ReconciliationRecorded")
+    class ReconciliationRecorded(Aggregate.Event):  # declared (not named) because the orders view shows it
+        result: dict[str, Any]
+        at: datetime
+
+    @event(ReconciliationRecorded)
     def _reconciliation_recorded(self, result: dict[str, Any], at: datetime) -> None:
         self.reconciliation_result = ReconciliationResult.from_dict(result)
 
@@ -266,7 +270,10 @@ class OrderRecord(Aggregate):
         self.last_error = None
         self.unanswered_risk_checks = self.unanswered_rechecks = 0  # back to PENDING: a new question
 
-    @event("EvidenceAttached")
+    class EvidenceAttached(Aggregate.Event):  # declared (not named) because the orders view lists the hashes
+        evidence_hash: str
+
+    @event(EvidenceAttached)
     def _evidence_attached(self, evidence_hash: str) -> None:
         self.evidence_hashes.append(evidence_hash)
 

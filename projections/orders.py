@@ -2,19 +2,52 @@
 PositionExit's (an exit's fill takes its contracts out of the position and realises its PnL).
 
 Order's apply methods live on OrderRecord, so its events are OrderRecord.* classes (only Created is Order's).
+An orders row holds the whole §1.1 record (ADR 0396), so the order list reads one row per order.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
 
 from psycopg import Cursor
+from psycopg.types.json import Jsonb
 
+from paulp.domain.clock import iso_utc
 from paulp.domain.order_record import OrderRecord
+from paulp.domain.order_states import CLOSING_STATES, STAMPED_FIELDS, OrderState
+from paulp.domain.order_values import PreTradeCheck, ReconciliationResult, RiskCheckResult
 from paulp.domain.orders import Order
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.prices import half_up
+
+STAMPS = tuple(STAMPED_FIELDS.values())  # the §1.3 timestamps a transition may stamp (closed_at aside)
+TRANSITION = (
+    "UPDATE orders SET state = %(to)s, updated_at = %(at)s, mode = coalesce(%(mode)s, mode),"
+    " state_history = state_history || %(entry)s, closed_at = coalesce(%(closed_at)s, closed_at), "
+    + ", ".join(f"{c} = coalesce(%({c})s, {c})" for c in STAMPS)
+    + " WHERE order_uuid = %(order)s"
+)
+
+
+def history_entry(source: str, target: str, at: datetime, reason: str) -> list[dict[str, str]]:
+    """One stateHistory entry as the API shows it (§1.1 names); metadata stays in the log (``orders show``)."""
+    return [{"from": source, "to": target, "timestamp": iso_utc(at), "reason": reason}]
+
+
+def pre_trade_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """§1.1's preTradeCheckResult and the size the book allows; the impact assessment is execution_reports'."""
+    summary = PreTradeCheck.from_dict(result).to_dict()
+    summary.pop("marketImpact", None)
+    return summary
+
+
+def risk_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The decision, not the evaluation: approved, size, violations, failed invariant ids, input hash."""
+    summary = RiskCheckResult.from_dict(result).to_dict()
+    summary.pop("category", None)  # its own column (ADR 0299)
+    return summary
 
 
 class OrdersProjection:
@@ -29,17 +62,25 @@ class OrdersProjection:
     def _(self, e: Order.Created, cur: Cursor[Any], notification_id: int) -> None:
         cur.execute(
             "INSERT INTO orders (order_uuid, order_id, signal_id, strategy, ticker, side, requested_size, max_price,"
-            " state, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'PENDING', %s, %s)"
+            " state, created_at, updated_at, signal_model_probability, signal_edge, signal_confidence,"
+            " state_history) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'PENDING', %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING",
             (e.originator_id, e.order_id, e.signal_id, e.strategy, e.ticker, e.side, e.requested_size, e.max_price,
-             e.created_at, e.created_at),
+             e.created_at, e.created_at, e.signal_model_probability, e.signal_edge, e.signal_confidence,
+             Jsonb(history_entry("PENDING", "PENDING", e.created_at, "Order created"))),
         )
 
     @apply.register
     def _(self, e: OrderRecord.Transitioned, cur: Cursor[Any], notification_id: int) -> None:
         mode = e.metadata.get("mode") if isinstance(e.metadata, dict) else None  # on SUBMITTED (ADR 0262)
-        cur.execute("UPDATE orders SET state = %s, updated_at = %s, mode = coalesce(%s, mode) WHERE order_uuid = %s",
-                    (e.to_state, e.at, mode if mode in ("PAPER", "LIVE") else None, e.originator_id))
+        target = OrderState(e.to_state)
+        stamped = STAMPED_FIELDS.get(target)
+        cur.execute(TRANSITION, {
+            "to": e.to_state, "at": e.at, "mode": mode if mode in ("PAPER", "LIVE") else None,
+            "entry": Jsonb(history_entry(e.from_state, e.to_state, e.at, e.reason)),
+            "closed_at": e.at if target in CLOSING_STATES else None, "order": e.originator_id,
+            **{c: e.at if c == stamped else None for c in STAMPS},
+        })
         cur.execute(
             "INSERT INTO order_history (notification_id, order_uuid, from_state, to_state, reason, at)"
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -49,8 +90,24 @@ class OrdersProjection:
     @apply.register
     def _(self, e: OrderRecord.RiskChecked, cur: Cursor[Any], notification_id: int) -> None:
         category = e.result.get("category") if isinstance(e.result, dict) else None  # ADR 0299
-        cur.execute("UPDATE orders SET requested_size = %s, category = coalesce(%s, category) WHERE order_uuid = %s",
-                    (e.requested_size, category, e.originator_id))
+        cur.execute("UPDATE orders SET requested_size = %s, category = coalesce(%s, category),"
+                    " risk_check_result = %s WHERE order_uuid = %s",
+                    (e.requested_size, category, Jsonb(risk_summary(e.result)), e.originator_id))
+
+    @apply.register
+    def _(self, e: OrderRecord.PreTradeChecked, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute("UPDATE orders SET pre_trade_check_result = %s WHERE order_uuid = %s",
+                    (Jsonb(pre_trade_summary(e.result)), e.originator_id))
+
+    @apply.register
+    def _(self, e: OrderRecord.ReconciliationRecorded, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute("UPDATE orders SET reconciliation_result = %s WHERE order_uuid = %s",
+                    (Jsonb(ReconciliationResult.from_dict(e.result).to_dict()), e.originator_id))
+
+    @apply.register
+    def _(self, e: OrderRecord.EvidenceAttached, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute("UPDATE orders SET evidence_hashes = evidence_hashes || %s WHERE order_uuid = %s",
+                    (Jsonb([e.evidence_hash]), e.originator_id))
 
     @apply.register
     def _(self, e: OrderRecord.ErrorRecorded, cur: Cursor[Any], notification_id: int) -> None:
@@ -66,14 +123,16 @@ class OrdersProjection:
 
     @apply.register
     def _(self, e: OrderRecord.Retried, cur: Cursor[Any], notification_id: int) -> None:
-        cur.execute("UPDATE orders SET last_error = NULL WHERE order_uuid = %s", (e.originator_id,))  # §1.4.10
+        cur.execute("UPDATE orders SET last_error = NULL, retry_count = %s WHERE order_uuid = %s",  # §1.4.10
+                    (e.retry_count, e.originator_id))
 
     @apply.register
     def _(self, e: OrderRecord.FillRecorded, cur: Cursor[Any], notification_id: int) -> None:
         row = cur.execute(
-            "UPDATE orders SET filled_size = %s, avg_fill_price = %s, updated_at = %s WHERE order_uuid = %s"
+            "UPDATE orders SET filled_size = %s, avg_fill_price = %s, entry_price = %s,"
+            " closing_line_price = %s, clv = %s, updated_at = %s WHERE order_uuid = %s"
             " RETURNING strategy, ticker, side, coalesce(mode, 'LIVE')",  # no mode: only a venue fills it
-            (e.filled_size, e.avg_fill_price, e.at, e.originator_id),
+            (e.filled_size, e.avg_fill_price, e.entry_price, e.closing_line_price, e.clv, e.at, e.originator_id),
         ).fetchone()
         if row is None:
             raise LookupError(f"fill for unknown order {e.originator_id}")
