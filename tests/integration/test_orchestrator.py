@@ -85,9 +85,10 @@ def test_reconcile_when_nothing_live_then_ok_without_reading_the_venue(uncredent
 
 def _only_a_failed_job_run(system: System, head: int, message: str) -> None:
     """A failed run writes no report and no breaker move: only its JobRun, started then failed (ADR 0393)."""
-    started, failed = system.events("", head)
+    started, failed = system.events("JobRun", head)
     assert (type(started).__qualname__, started.job, started.source) == ("JobRun.Created", "reconcile", "admin")
     assert (type(failed).__qualname__, failed.error) == ("JobRun.Failed", message)
+    assert system.events("ReconciliationReport", head) == system.events("CircuitBreaker", head) == []
 
 
 def test_reconcile_when_no_credentials_then_503_and_only_the_failed_run_written(uncredentialed: System):
