@@ -12,6 +12,7 @@ from paulp.api import auth, errors
 from paulp.api.asgi import GuardMiddleware
 from paulp.api.read_pool import ReadPool
 from paulp.api.routers import admin, audit, dashboard, exec, governance, health, metrics, routing, trades, webhooks
+from paulp.api.routers import compliance as compliance_routes
 from paulp.api.routers import orchestrator as orchestrator_routes
 from paulp.api.routers import risk as risk_routes
 from paulp.api.routers import strategies as strategies_router
@@ -68,4 +69,5 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(strategies_router.router)
     app.include_router(gates_router)
     app.include_router(risk_routes.router)
+    app.include_router(compliance_routes.router)
     return app

@@ -1,5 +1,5 @@
-"""``paulp compliance list|check|propose-status|approve|reject|review-due|violations|record-violation|
-resolve-violation``: the compliance matrix (api-and-security §6.3, ADR 0368).
+"""``paulp compliance list|check|propose-status|approve|reject|review|review-due|violations|record-violation|
+resolve-violation``: the compliance matrix (api-and-security §6.3, ADR 0368; ToS reviews ADR 0401).
 
 Changes are two-person: one operator proposes, a different one approves by the proposal's id. Commands that
 decide read the sources' events (what the gate reads); ``list`` and ``violations`` read the views.
@@ -152,6 +152,19 @@ def review_due(as_json: Annotated[bool, typer.Option("--json", help="machine-rea
         console.print("no ToS review is due")
 
 
+def review(
+    source: Annotated[str, typer.Argument(help="source name")],
+    actor: Annotated[str, typer.Option(help="who read the terms")],
+    notes: Annotated[str, typer.Option(help="what the review found (kept with it)")],
+    tos_version: Annotated[str | None, typer.Option(help="the terms' version as read (default: unchanged)")] = None,
+) -> None:
+    """Record a ToS review by one operator: the next review falls due in 90 days (no status changes)."""
+    with _service() as app:
+        due, nid = _run(lambda: app.review_tos(source, actor, notes, tos_version))
+    console.print(f"{source.strip()}: ToS reviewed by {actor.strip()}; next review due {due.date().isoformat()}"
+                  f" (notification {nid})", highlight=False)
+
+
 def violations(
     show_all: Annotated[bool, typer.Option("--all", help="also resolved ones")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
@@ -200,7 +213,7 @@ def resolve_violation(
 
 def add_source_commands(app: typer.Typer) -> None:
     for name, command in (("list", list_sources), ("check", check), ("propose-status", propose_status),
-                          ("approve", approve), ("reject", reject), ("review-due", review_due),
+                          ("approve", approve), ("reject", reject), ("review", review), ("review-due", review_due),
                           ("violations", violations), ("record-violation", record_violation),
                           ("resolve-violation", resolve_violation)):
         app.command(name)(command)

@@ -14,6 +14,8 @@ from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.venue import KalshiVenue
 from paulp.api.compliance_gate import BLOCKED, admit
+from paulp.api.compliance_outcomes import note_failure
+from paulp.domain.compliance_outcomes import KALSHI_SOURCE
 from paulp.domain.errors import DomainError
 from paulp.domain.marks import Quotes
 from paulp.domain.services.markets import MarketsService
@@ -37,6 +39,7 @@ async def refresh_marks(markets: MarketsService, venue: KalshiVenue, tickers: li
             answer = await venue.get_market(ticker)
         except Exception as exc:  # one market's failure must not stop the others
             outcome[ticker] = str(getattr(exc, "code", type(exc).__name__))
+            note_failure(KALSHI_SOURCE, exc)  # counted once per run and type by the job runner (ADR 0400)
             log.warning("mark for %s not refreshed: %s", ticker, exc)
             continue
         snap = answer.value

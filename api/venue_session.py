@@ -22,6 +22,8 @@ from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.port import KalshiVenuePort
 from paulp.adapters.kalshi.signing import KEY_ENV, PRIVATE_KEY_ENV
 from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.api.compliance_outcomes import note_failure
+from paulp.domain.compliance_outcomes import KALSHI_SOURCE
 
 log = logging.getLogger("paulp.jobs.venue")
 T = TypeVar("T")
@@ -79,7 +81,9 @@ def require_credentials(client: KalshiClient, what: str) -> None:
 
 
 def venue_failure(exc: BaseException, what: str) -> JobFailed:
-    """A venue call that failed, as a JobFailed naming only the stable code and the HTTP status."""
+    """A venue call that failed, as a JobFailed naming only the stable code and the HTTP status; a run counts it
+    as a compliance event of the Kalshi source when it is one (ADR 0400)."""
+    note_failure(KALSHI_SOURCE, exc)
     if isinstance(exc, KalshiError):
         status = f" (HTTP {exc.status})" if exc.status else ""
         code = "venue_not_configured" if exc.code == "venue_credentials_invalid" else exc.code

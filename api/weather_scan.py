@@ -19,7 +19,9 @@ from paulp.adapters.noaa.client import NoaaCdoClient, NoaaClientConfig
 from paulp.adapters.noaa.errors import NoaaError
 from paulp.adapters.noaa.history import StationHistory, StoredPages, recorder
 from paulp.api.compliance_gate import require
+from paulp.api.compliance_outcomes import note_failure
 from paulp.api.venue_session import JobFailed
+from paulp.domain.compliance_outcomes import NOAA_CDO_SOURCE
 from paulp.domain.strategies.noaa import station_for
 from paulp.domain.strategies.weather import (
     ForecastConfig,
@@ -125,6 +127,7 @@ def scan_weather(container: Any, read_catalogue: Callable[[], Sequence[Any]], ca
         try:
             signals = weather_signals(candidates, history, capital, now)
         except NoaaError as exc:
+            note_failure(NOAA_CDO_SOURCE, exc)
             status = f" (HTTP {exc.status})" if exc.status else ""
             raise JobFailed(exc.code, f"NOAA CDO history read failed: {exc.code}{status}") from exc
         figures = {"marketsScanned": len(candidates), "noaaRequests": history.client.requests_sent,

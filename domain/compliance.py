@@ -4,6 +4,7 @@ One ``ComplianceSource`` per ``source_name`` (uuid5), created by seeding. Its st
 operators: one proposes (``StatusChangeProposed``), a different one approves (``SourceStatusChanged`` carries
 both); a proposal lapses after 24 h as a go-live request does (ADR 0252). Compliance events and violations
 are recorded on the source they concern. ``IngestionBlocked`` is the audit record of a fetch the gate stopped.
+A ToS review (``TosReviewed``) is one operator's: it moves the next review date and changes no permission.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.compliance_matrix import (
+    REVIEW_EVERY,
     ComplianceEventType,
     InvalidComplianceRequest,
     SeedSource,
@@ -28,6 +30,7 @@ from paulp.domain.namespace import PAULP_NAMESPACE
 
 PROPOSAL_TTL = timedelta(hours=24)
 ACTOR_MAX, REASON_MAX, TEXT_MAX = 200, 500, 4000
+VERSION_MAX = 200
 
 
 class ProposalPending(DomainError):
@@ -134,6 +137,14 @@ class ComplianceSource(Aggregate):
         notes: str | None
         at: datetime
 
+    class TosReviewed(Aggregate.Event):
+        reviewed_by: str
+        notes: str
+        tos_version: str
+        previous_version: str | None
+        next_review_date: datetime
+        at: datetime
+
     @staticmethod
     def create_id(source_name: str) -> UUID:
         return uuid5(PAULP_NAMESPACE, f"compliance-source/{source_name}")
@@ -144,6 +155,7 @@ class ComplianceSource(Aggregate):
         self.source_name, self.status, self.block_reason = source_name, SourceStatus(status), block_reason
         self.allowed_usage: list[str] = list(terms.get("allowed_usage", []))
         self.tos_next_review_date = datetime.fromisoformat(terms["tos_next_review_date"])
+        self.tos_version: str | None = terms.get("tos_version")
         self.proposals = 0
         self.pending: dict[str, Any] | None = None
         self.changed_by: list[str] = []
@@ -226,6 +238,16 @@ class ComplianceSource(Aggregate):
         kept = (notes.strip() or None) if notes is not None else None
         self._violation_resolved(violation_id, who, kept, now)
 
+    def review_tos(self, actor: object, notes: object, tos_version: object, now: datetime) -> datetime:
+        """Record that an operator read the terms; the next review falls due 90 days from now. Returns that date."""
+        who, text = required_text("actor", actor, ACTOR_MAX), required_text("notes", notes, TEXT_MAX)
+        version = self.tos_version if tos_version is None else required_text("ToS version", tos_version, VERSION_MAX)
+        if version is None:  # a seeded source always has one; an unversioned review would leave the field unknown
+            raise InvalidComplianceRequest(f"{self.source_name} has no ToS version: give --tos-version")
+        due = now + REVIEW_EVERY
+        self._tos_reviewed(who, text, version, self.tos_version, due, now)
+        return due
+
     @property
     def unresolved_violations(self) -> int:
         return sum(1 for resolved in self.violations.values() if not resolved)
@@ -271,6 +293,11 @@ class ComplianceSource(Aggregate):
     @event(ViolationResolved)
     def _violation_resolved(self, violation_id: str, resolved_by: str, notes: str | None, at: datetime) -> None:
         self.violations[violation_id] = True
+
+    @event(TosReviewed)
+    def _tos_reviewed(self, reviewed_by: str, notes: str, tos_version: str, previous_version: str | None,
+                      next_review_date: datetime, at: datetime) -> None:
+        self.tos_version, self.tos_next_review_date = tos_version, next_review_date
 
 
 class IngestionBlocked(Aggregate):

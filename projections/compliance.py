@@ -104,6 +104,17 @@ class ComplianceProjection:
             raise LookupError(f"resolution of unknown compliance violation {e.violation_id}")
 
     @apply.register
+    def _(self, e: ComplianceSource.TosReviewed, cur: Cursor[Any], notification_id: int) -> None:
+        name = _touch(cur, e, notification_id, e.at)
+        cur.execute("UPDATE compliance_sources SET tos_version = %s, tos_next_review_date = %s, tos_reviewed_at = %s,"
+                    " tos_reviewed_by = %s, tos_review_notes = %s WHERE id = %s",
+                    (e.tos_version, e.next_review_date, e.at, e.reviewed_by, e.notes, e.originator_id))
+        details = {"tosVersion": e.tos_version, "previousVersion": e.previous_version,
+                   "nextReviewDate": e.next_review_date.isoformat()}
+        self._event(cur, notification_id, name, "review_triggered", f"ToS reviewed: {e.notes}", e.reviewed_by,
+                    details, e.at)
+
+    @apply.register
     def _(self, e: IngestionBlocked.Recorded, cur: Cursor[Any], notification_id: int) -> None:
         details = {"checkId": e.check_id, "job": e.job, "messageType": e.message_type, "venue": e.venue,
                    "status": e.status, "blockedEntities": e.blocked_entities}

@@ -114,6 +114,16 @@ class ComplianceService(PaulpApplication):
 
         return self.retry_on_conflict(command)
 
+    def review_tos(self, name: str, actor: object, notes: object, tos_version: object) -> tuple[datetime, int]:
+        """One operator's ToS review; returns the next review date and the notification id."""
+
+        def command() -> tuple[datetime, int]:
+            src = self._known(name)
+            due = src.review_tos(actor, notes, tos_version, self.clock.now())
+            return due, self.last_notification_id(self.save(src))
+
+        return self.retry_on_conflict(command)
+
     def now(self) -> datetime:
         return self.clock.now()
 
