@@ -8,7 +8,8 @@ such gap is listed in ADR 0254.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.signing import KEY_ENV, PRIVATE_KEY_ENV, KalshiCredentialsError
 from paulp.adapters.verification_results import latest_suite_passed
+from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES, ExecutionMode
 from paulp.domain.gate_facts import (
     AuditFact,
     BalanceProbe,
@@ -38,10 +40,10 @@ from paulp.domain.gate_facts import (
 from paulp.domain.gates import (
     prompt_template_problems,
     regression_cases_defined,
-    risk_limits_in_effect,
     strategy_spec_problems,
 )
 
+log = logging.getLogger("paulp.gates")
 # §8.8 gate read model (ADR 0276): regression-suite results of the last 7 days; the adversarial rows of each
 # suite's latest run (recorded last in the log), so a fixed prompt can pass again without a forced signoff.
 REGRESSION_RESULTS_7D = "SELECT passed FROM views.llm_regression_results WHERE suite = 'regression' AND run_at >= %s"
@@ -71,6 +73,10 @@ class GateSources:
     kalshi_env: Mapping[str, str]
     projection_names: tuple[str, ...]
     balance_timeout_s: float = 5.0
+    # The container's one source of each (ADR 0402): the limits in force and every strategy's mode, read when a
+    # gate runs. Left out, or unreadable, the criterion that needs it fails (no constant stands in).
+    risk_limits: Callable[[], Mapping[str, Any]] | None = None
+    execution_modes: Callable[[], Mapping[str, ExecutionMode]] | None = None
 
 
 class DatabaseGateFacts:
@@ -96,7 +102,7 @@ class DatabaseGateFacts:
         return Phase1Facts(
             clv_tests_passed=latest_suite_passed(self.src.database_url, "clv"),
             evidence_fetches_7d=fetches, regression_cases=regression_cases_defined(),
-            migrations_applied=migrations, strategy_specs=strategy_spec_problems(),
+            migrations_applied=migrations, strategy_specs=self._strategy_specs(),
             prompt_templates=prompt_template_problems(), compliance_sources=sources,
             slo_document=slo_document_present())
 
@@ -160,8 +166,28 @@ class DatabaseGateFacts:
             dead = _count(conn, "SELECT count(*) FROM projection_dead_letters WHERE replayed_at IS NULL")
         return Phase4Facts(
             resolved_orders=orders, latest_sweep_allowed=None if sweep is None else bool(sweep[0]),
-            balance=self.balance(), risk_limits=risk_limits_in_effect(),
+            balance=self.balance(), risk_limits=self._risk_limits(),
             monitoring=Monitoring({n: tracked.get(n) for n in self.src.projection_names}, dead))
+
+    def _strategy_specs(self) -> dict[str, str | None]:
+        """Specs of the strategies that may trade now; with no readable modes every strategy is held to one."""
+        try:
+            if self.src.execution_modes is None:
+                raise LookupError("no execution-mode source given")
+            return strategy_spec_problems(dict(self.src.execution_modes()))
+        except Exception:
+            log.exception("execution modes unreadable: every strategy's specification is required")
+            return strategy_spec_problems(dict.fromkeys(INITIAL_STRATEGY_MODES, ExecutionMode.PAPER))
+
+    def _risk_limits(self) -> Mapping[str, Any]:
+        """The limits in force now; unreadable, none (the P4 limits criterion then fails naming each)."""
+        try:
+            if self.src.risk_limits is None:
+                raise LookupError("no risk-limits source given")
+            return self.src.risk_limits()
+        except Exception:
+            log.exception("risk limits unreadable for the phase-4 gate")
+            return {}
 
     def balance(self) -> BalanceProbe:
         """One authenticated GET /portfolio/balance; its body is kept as evidence and indexed."""

@@ -18,7 +18,7 @@ from paulp.api.venue_session import credentialed_port_if
 from paulp.domain.errors import DomainError
 from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, TERMINAL_STATES
 from paulp.domain.order_timers import replace
-from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy, OrderInTerminalState, OrderNotCancellable
+from paulp.domain.order_values import OrderInTerminalState, OrderNotCancellable
 from paulp.domain.orders import Order
 
 CLOSED_BY_CANCEL = ("cancelled", "cancelled_at_venue", "price_move_cancelled_at_venue")
@@ -71,15 +71,15 @@ def cancel_one(container: Any, order_id: str, reason: str) -> CancelResult:
     return CancelResult(order_id, outcome, _load(container, order_id).state.value)
 
 
-def replace_one(container: Any, order_id: str, max_price: int | None = None,
-                policy: LifecyclePolicy = DEFAULT_POLICY) -> Order:
+def replace_one(container: Any, order_id: str, max_price: int | None = None) -> Order:
     """§1.5 replacement of a cancelled/expired/price-move-cancelled order; the new order is saved with the old
     one's ``Replaced`` in one save. Refused when another order holds its (strategy, ticker, side) (§1.8)."""
     if max_price is not None and not 1 <= max_price <= 99:
         raise OrderCommandRefused("invalid_price", f"--max-price must be 1..99 cents, got {max_price}")
     order = _load(container, order_id)
     try:  # decided on the loaded copy: nothing is recorded unless every check below passes
-        new = replace(order, container.clock.now(), policy, None if max_price is None else float(max_price))
+        new = replace(order, container.clock.now(), container.lifecycle_policy(order.strategy),  # max_resubmits
+                      None if max_price is None else float(max_price))
     except DomainError as exc:
         raise OrderCommandRefused(exc.code, str(exc)) from None
     with container.pool.connection() as conn:

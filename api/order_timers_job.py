@@ -5,6 +5,9 @@
   (``OrderPipeline.answer_risk_check``): RISK_APPROVED (the execute step submits it) or RISK_REJECTED; when it
   cannot be answered (market unreadable, the check fails) the order waits out the retry's 30 s and is
   cancelled (ADR 0295).
+Each order is held to the timers of its strategy's execution policy now (``Container.lifecycle_policy``, ADR 0402;
+the spec's defaults are given below).
+
 - SUBMITTED / ORDER_ACKNOWLEDGED whose side's ask stands more than ``cancel_on_price_move`` (3 points) from its
   limit, at any age -> PRICE_MOVE_CANCEL (``api.price_moves``, ADR 0382), before the stale timer is asked.
 - SUBMITTED / ORDER_ACKNOWLEDGED with no fill past ``stale_order_timeout_sec`` (300 s) -> cancel; PARTIAL_FILL
@@ -26,14 +29,14 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
 from paulp.api.cancel_job import at_venue, cancel_order, resolve_doubt
 from paulp.api.price_moves import PRICE_MOVE_OUTCOMES, MarketAsks, cancel_on_move, read_asks, watched
-from paulp.api.signal_jobs import VenueMarketData, strategy_modes
+from paulp.api.signal_jobs import VenueMarketData
 from paulp.api.venue_session import JobFailed, kalshi_port
 from paulp.domain.order_states import WORKING_STATES, OrderState
 from paulp.domain.order_timers import expire_stale, time_out_risk_check
@@ -41,6 +44,7 @@ from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy
 from paulp.domain.orders import PRICE_MOVE_CANCELLABLE, Order
 from paulp.domain.ports import VenuePort
 from paulp.domain.services.pipeline import OrderPipeline
+from paulp.domain.strategy_registry import CATALOGUE
 
 log = logging.getLogger("paulp.orders.timers")
 S = OrderState
@@ -50,13 +54,31 @@ STALE_REASON = "Stale order: no fill within stale_order_timeout_sec"
 CANCELLED = ("cancelled", "cancelled_at_venue")
 
 
-def _candidates(container: Any, now: datetime, policy: LifecyclePolicy) -> list[Order]:
-    """Orders a timer may concern, by view state and age (created before the deadline could have passed), and
-    every resting one (a price move has no age); each re-read from its events."""
+class StrategyPolicies:
+    """Each strategy's §1.5 timers as its execution policy holds them now (ADR 0402), read once per run."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self._read: dict[str, LifecyclePolicy] = {}
+
+    def __call__(self, strategy: str) -> LifecyclePolicy:
+        if strategy not in self._read:
+            self._read[strategy] = self.container.lifecycle_policy(strategy)
+        return self._read[strategy]
+
+    def shortest_stale_timeout(self) -> timedelta:
+        """The earliest any order can go stale: the least timeout of the catalogue's policies and of the
+        §5.1 default (an order of a strategy outside the catalogue has it)."""
+        return min([DEFAULT_POLICY.stale_order_timeout, *(self(i.id).stale_order_timeout for i in CATALOGUE)])
+
+
+def _candidates(container: Any, now: datetime, policies: StrategyPolicies) -> list[Order]:
+    """Orders a timer may concern, by view state and age (created before the earliest deadline could have
+    passed), and every resting one (a price move has no age); each re-read from its events."""
     with container.pool.connection() as conn:
         ids = [r[0] for r in conn.execute(CANDIDATES, (
-            S.RISK_CHECK.value, now - policy.risk_check_timeout,
-            [s.value for s in WORKING_STATES], now - policy.stale_order_timeout,
+            S.RISK_CHECK.value, now - DEFAULT_POLICY.risk_check_timeout,
+            [s.value for s in WORKING_STATES], now - policies.shortest_stale_timeout(),
             [s.value for s in PRICE_MOVE_CANCELLABLE])).fetchall()]
     orders = [container.orders.find(i) for i in ids]
     return [o for o in orders if o is not None]
@@ -92,7 +114,7 @@ class RiskRetry:
                 c = self.container
                 self._market = VenueMarketData(port, self.now)
                 self._pipeline = OrderPipeline(c.orders, c.breaker, c.execution, self._market, c.portfolio(),
-                                               None, modes=strategy_modes(c), limits=c.limit_settings,
+                                               None, modes=c.execution_modes(), limits=c.limit_settings,
                                                policies=c.execution_policies)
         if self._market is None or self._pipeline is None:
             return f"unanswered (Kalshi not usable: {self._unusable})"
@@ -108,13 +130,17 @@ class RiskRetry:
             return f"unanswered ({type(exc).__name__})"
 
 
-def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -> dict[str, Any]:
+def run_order_timers(container: Any) -> dict[str, Any]:
+    """One tick; each order is held to its strategy's policy as it stands now (stale timeout, price move,
+    minimum fill), so an operator's change counts from the next tick."""
     started = time.monotonic()
     now = container.clock.now()
-    orders = _candidates(container, now, policy)
+    policies = StrategyPolicies(container)
+    orders = _candidates(container, now, policies)
     report: dict[str, Any] = {"checked": len(orders), "riskTimeouts": 0, "priceMoveCancelled": 0, "cancelled": 0,
                               "resolved": 0, "left": [], "results": []}
-    needs_venue = any(_stale_due(o, now, policy) and at_venue(o) for o in orders) or any(map(watched, orders))
+    needs_venue = any(_stale_due(o, now, policies(o.strategy)) and at_venue(o) for o in orders) \
+        or any(map(watched, orders))
     with ExitStack() as stack:
         risk = RiskRetry(container, stack, now)
         port: VenuePort | None = None
@@ -133,7 +159,7 @@ def run_order_timers(container: Any, policy: LifecyclePolicy = DEFAULT_POLICY) -
         report.update(asks.report())
         for order in orders:
             try:
-                outcome = _one(container, order, now, policy, port, no_venue, risk, asks)
+                outcome = _one(container, order, now, policies(order.strategy), port, no_venue, risk, asks)
             except IntegrityError:
                 outcome = "failed: changed concurrently by another writer; next tick"
             except Exception as exc:  # one order's trouble does not stop the others

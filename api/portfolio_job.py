@@ -26,7 +26,7 @@ def value_book(container: Any) -> dict[str, Any]:
     """Value the book and hand it to the breaker; a failure is reported (and logged), never raised, so the
     exits that follow still run."""
     try:
-        modes = dict(container.strategies.execution_modes())
+        modes = dict(container.execution_modes())
         live = sorted(s for s, m in modes.items() if m is ExecutionMode.LIVE)
         mode, strategies = ("LIVE", live) if live else (
             "PAPER", sorted(s for s, m in modes.items() if m is ExecutionMode.PAPER))

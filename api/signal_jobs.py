@@ -33,11 +33,7 @@ from paulp.domain.book_depth import BookLevels
 from paulp.domain.capital import StrategyAllocation
 from paulp.domain.execution import execution_priority, throttle_wait_ms
 from paulp.domain.execution_orders import MarketSnapshot
-from paulp.domain.execution_policy import (
-    INITIAL_STRATEGY_MODES,
-    ExecutionMode,
-    mode_for_strategy,
-)
+from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
 from paulp.domain.execution_quality import taker_flow, vpin_or_none
 from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, WORKING_STATES, OrderState
 from paulp.domain.orders import Order
@@ -75,15 +71,6 @@ class StrategyUnavailable(Exception):
 
 def _ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
-
-
-def strategy_modes(container: Any) -> dict[str, ExecutionMode]:
-    """The seed modes overlaid with go-live approvals (ADR 0140), as /exec reports them."""
-    modes: dict[str, ExecutionMode] = {}
-    for strategy, initial in INITIAL_STRATEGY_MODES.items():
-        approval = container.golive.get(strategy)
-        modes[strategy] = ExecutionMode.LIVE if approval is not None and approval.is_live else initial
-    return modes
 
 
 # ----------------------------------------------------------------------------------------------- scan
@@ -184,7 +171,7 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
     open_keys, created, skipped = _open_keys(container), 0, Counter[str]()
     limits, breaker_state = container.risk_limits(), container.breaker.get().state.value
     cap_usd = max_position_usd(container, strategy, breaker_state)
-    mode = mode_for_strategy(strategy, container.strategies.execution_modes()).value
+    mode = container.execution_mode(strategy).value
     book_at, pending = container.portfolio().snapshots(strategy, mode), _open_exposure(container, markets)
     for sig in signals:
         venue, side, price, model, edge, confidence = _terms(sig)
@@ -402,7 +389,7 @@ def throttle_wait_s(container: Any, strategy: str, modes: Mapping[str, Execution
     if throttle is None or mode is ExecutionMode.DISABLED:  # a disabled strategy's order is rejected, not held
         return 0.0
     now = container.clock.now()
-    return throttle_wait_ms(throttle.current(now), container.execution_policies.policy_for(strategy, mode), now) / 1000
+    return throttle_wait_ms(throttle.current(now), container.execution_policy(strategy, mode), now) / 1000
 
 
 # Where an unanswered risk question leaves an order, and what the report says when the order names no error:
@@ -420,7 +407,7 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
     rows = resumable_orders(container)
     if not rows:
         return {**report, "durationMs": _ms(started)}
-    modes = strategy_modes(container)
+    modes = container.execution_modes()
     live = any(mode_for_strategy(strategy, modes) is ExecutionMode.LIVE for _, strategy, _ in rows)
     with kalshi_port(container.settings) as (port, client):
         if live:

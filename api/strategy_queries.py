@@ -17,7 +17,6 @@ from typing import Any
 from paulp.api.positions import valued_positions
 from paulp.api.wiring import Container
 from paulp.domain.clock import iso_utc
-from paulp.domain.execution_policy import ExecutionMode, policy_for_mode
 from paulp.domain.strategy_registry import CATALOGUE, StrategyInfo, find_strategy
 
 UNRESOLVED_SHOWN = 10
@@ -100,18 +99,25 @@ def recent_orders(container: Container, info: StrategyInfo, limit: int = RECENT_
     return [{**record, "venue": venue} for record, venue in rows]
 
 
-def execution_policy(info: StrategyInfo, mode: ExecutionMode) -> dict[str, Any]:
-    """The policy the order pipeline applies to this strategy now (its mode's policy, trading §5.1)."""
-    p = policy_for_mode(mode)
+def execution_policy(container: Container, info: StrategyInfo) -> dict[str, Any]:
+    """The policy the order pipeline holds this strategy to now: its mode's, with the operators' changes
+    (ADR 0380, 0402), as a snake_case row of §9's ``execution_policies``."""
+    mode = container.execution_mode(info.id)
+    p = container.execution_policy(info.id, mode)
+    row = container.execution_policies.row(info.id)
     hours = p.trading_hours
     return {
         "strategy_id": info.id, "venue": "kalshi", "mode": p.mode.value,
+        "version": 0 if row is None else row.policy_version,
         "max_orders_per_minute": p.max_orders_per_minute, "max_orders_per_hour": p.max_orders_per_hour,
         "max_daily_volume_cents": p.max_daily_volume_cents, "max_single_order_size": p.max_single_order_size,
         "min_order_spacing_ms": p.min_order_spacing_ms if math.isfinite(p.min_order_spacing_ms) else None,
         "trading_hours": {"enabled": hours.enabled, "start_hour_utc": hours.start_hour_utc,
                           "end_hour_utc": hours.end_hour_utc, "trading_days": sorted(hours.trading_days)},
         "paper_trade_slippage_cents": p.paper_trade_slippage_cents,
+        "allowed_market_categories": list(p.allowed_market_categories), "blocked_tickers": list(p.blocked_tickers),
+        "stale_order_timeout_sec": p.stale_order_timeout_sec, "cancel_on_price_move": p.cancel_on_price_move,
+        "min_fill_pct": p.min_fill_pct, "allow_resubmit": p.allow_resubmit, "max_resubmits": p.max_resubmits,
         "require_risk_approval": p.require_risk_approval, "is_active": True,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -19,6 +20,9 @@ from paulp.api.capital_allocations import current_allocations
 from paulp.api.routing_wiring import build_routing, llm_env
 from paulp.domain.capital import StrategyAllocation
 from paulp.domain.clock import Clock
+from paulp.domain.execution_policies import lifecycle_policy
+from paulp.domain.execution_policy import ExecutionMode, ExecutionPolicy, mode_for_strategy
+from paulp.domain.order_values import LifecyclePolicy
 from paulp.domain.ports import MarketDataPort, VenuePort
 from paulp.domain.risk_limits import RiskLimits
 from paulp.domain.services.breaker import BreakerService
@@ -124,10 +128,30 @@ class Container:
         they cannot be read; no caller may fall back to the defaults."""
         return self.limit_settings.current().limits
 
+    def execution_modes(self) -> Mapping[str, ExecutionMode]:
+        """Every strategy's execution mode, read from the log at each lookup (its status: seed, operator change,
+        go-live; ADR 0402): the one table the pipeline, the jobs, the order commands and /exec read."""
+        return self.strategies.execution_modes()
+
+    def execution_mode(self, strategy: str) -> ExecutionMode:
+        """``strategy``'s mode now (a type stands for its strategy; outside the catalogue PAPER, §1.6)."""
+        return mode_for_strategy(strategy, self.execution_modes())
+
+    def execution_policy(self, strategy: str, mode: ExecutionMode | None = None) -> ExecutionPolicy:
+        """The policy ``strategy``'s orders are held to in ``mode`` (default: its mode now), operator changes
+        included (ADR 0380, 0402). Raises when the log cannot be read."""
+        info = find_strategy(strategy)
+        return self.execution_policies.policy_for(info.id if info is not None else strategy,
+                                                  self.execution_mode(strategy) if mode is None else mode)
+
+    def lifecycle_policy(self, strategy: str) -> LifecyclePolicy:
+        """The §1.5 timers (stale timeout, price-move cancel, resubmits) of ``strategy``'s policy now."""
+        return lifecycle_policy(self.execution_policy(strategy))
+
     def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None) -> OrderPipeline:
         return OrderPipeline(self.orders, self.breaker, self.execution, market, self.portfolio(), venue,
                              limits=self.limit_settings, policies=self.execution_policies,
-                             modes=self.strategies.execution_modes())  # halted/disabled stop orders (ADR 0255)
+                             modes=self.execution_modes())
 
 
 def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | None = None) -> Container:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from dataclasses import replace as dataclass_replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID, uuid5
 
@@ -27,6 +28,7 @@ from paulp.domain.execution_policy import (
     policy_for_mode,
 )
 from paulp.domain.namespace import PAULP_NAMESPACE
+from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy
 
 VENUES = ("kalshi",)  # the only venue orders are sent to
 SETTABLE_MODES = (ExecutionMode.PAPER, ExecutionMode.LIVE)
@@ -42,7 +44,14 @@ FIELDS: Mapping[str, tuple[str, str]] = {
     "paperTradeSlippage": ("paper_trade_slippage_cents", "slippage"),
     "allowedMarketCategories": ("allowed_market_categories", "texts"),
     "blockedTickers": ("blocked_tickers", "texts"),
+    "staleOrderTimeoutSec": ("stale_order_timeout_sec", "timeout"),
+    "cancelOnPriceMove": ("cancel_on_price_move", "move"),
+    "minFillPct": ("min_fill_pct", "fraction"),
+    "allowResubmit": ("allow_resubmit", "flag"),
+    "maxResubmits": ("max_resubmits", "resubmits"),
 }
+STALE_TIMEOUT_MAX_S = 7 * 24 * 3600
+RESUBMITS_MAX = 10
 HOURS_FIELDS: Mapping[str, str] = {"enabled": "enabled", "startHourUtc": "start_hour_utc",
                                    "endHourUtc": "end_hour_utc", "tradingDays": "trading_days",
                                    "blackoutPeriods": "blackout_periods"}
@@ -122,7 +131,27 @@ def _blackouts(value: object) -> list[dict[str, str]]:
     return out
 
 
+def _number(name: str, value: object, low: float, high: float, low_open: bool, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not (low < value if low_open else low <= value) or value > high:
+        raise InvalidExecutionPolicy(f"{name} must be {what} in {'(' if low_open else '['}{low}, {high}],"
+                                     f" got {value!r}")
+    return float(value)
+
+
 def _value(name: str, kind: str, value: object) -> Any:
+    if kind == "timeout":
+        return _number(name, value, 0, STALE_TIMEOUT_MAX_S, True, "seconds")
+    if kind == "move":
+        return _number(name, value, 0, 0.98, True, "a probability move (0.03 = 3 cents)")
+    if kind == "fraction":
+        return _number(name, value, 0, 1, False, "a fraction")
+    if kind == "resubmits":
+        return _int(name, value, 0, RESUBMITS_MAX)
+    if kind == "flag":
+        if not isinstance(value, bool):
+            raise InvalidExecutionPolicy(f"{name} must be true or false, got {value!r}")
+        return value
     if kind == "count":
         return _int(name, value, 0, 10**12)
     if kind == "slippage":
@@ -208,7 +237,18 @@ def policy_json(policy: ExecutionPolicy) -> dict[str, Any]:
         "paperTradeSlippage": policy.paper_trade_slippage_cents, "requireRiskApproval": policy.require_risk_approval,
         "allowedMarketCategories": list(policy.allowed_market_categories),
         "blockedTickers": list(policy.blocked_tickers),
+        "staleOrderTimeoutSec": policy.stale_order_timeout_sec, "cancelOnPriceMove": policy.cancel_on_price_move,
+        "minFillPct": policy.min_fill_pct, "allowResubmit": policy.allow_resubmit,
+        "maxResubmits": policy.max_resubmits,
     }
+
+
+def lifecycle_policy(policy: ExecutionPolicy) -> LifecyclePolicy:
+    """The §1.5 timers an order is held to under ``policy``; the risk-check timer and retries are not per
+    strategy (the spec names them only as recommended constants)."""
+    return dataclass_replace(DEFAULT_POLICY, stale_order_timeout=timedelta(seconds=policy.stale_order_timeout_sec),
+                             cancel_on_price_move=policy.cancel_on_price_move, min_fill_pct=policy.min_fill_pct,
+                             allow_resubmit=policy.allow_resubmit, max_resubmits=policy.max_resubmits)
 
 
 def _text(value: object, field: str, limit: int) -> str:

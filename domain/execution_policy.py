@@ -100,6 +100,12 @@ class ExecutionPolicy:
     require_risk_approval: bool = True
     allowed_market_categories: tuple[str, ...] = ()
     blocked_tickers: tuple[str, ...] = field(default=())
+    # §1.5 lifecycle timers of the strategy's policy (§9 execution_policies row), the spec's defaults (ADR 0402)
+    stale_order_timeout_sec: float = 300.0
+    cancel_on_price_move: float = 0.03  # probability units: 0.03 = 3 cents
+    min_fill_pct: float = 0.5
+    allow_resubmit: bool = True
+    max_resubmits: int = 2
 
 
 POLICIES: dict[ExecutionMode, ExecutionPolicy] = {

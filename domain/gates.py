@@ -13,13 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from paulp.domain.clock import iso_utc
-from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES, ExecutionMode
+from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.gate_checks import CHECKS
 from paulp.domain.gate_criteria import CRITERIA, target_phase
 from paulp.domain.gate_facts import GateFacts
 from paulp.domain.llm_corpus import REGRESSION_CORPUS, corpus_violations
 from paulp.domain.llm_prompts import PromptLoadError, load_prompt
-from paulp.domain.risk_limits import DEFAULT_LIMITS
 from paulp.domain.routing import PREMIUM_RUN_TYPES
 from paulp.domain.strategies.bonding import BarbellConfig, InvalidBarbellConfig
 from paulp.domain.strategies.weather import ForecastConfig
@@ -129,8 +128,9 @@ def _weather_spec() -> str | None:
 SPEC_CHECKS = {"bonding": _bonding_spec, "weather": _weather_spec}
 
 
-def strategy_spec_problems(modes: Mapping[str, ExecutionMode] = INITIAL_STRATEGY_MODES) -> dict[str, str | None]:
-    """Every strategy that may trade (mode not DISABLED) has a specification that loads and validates."""
+def strategy_spec_problems(modes: Mapping[str, ExecutionMode]) -> dict[str, str | None]:
+    """Every strategy that may trade (``modes``: each one's mode now, not DISABLED) has a specification that
+    loads and validates."""
     out: dict[str, str | None] = {}
     for strategy, mode in sorted(modes.items()):
         if mode is ExecutionMode.DISABLED:
@@ -138,11 +138,6 @@ def strategy_spec_problems(modes: Mapping[str, ExecutionMode] = INITIAL_STRATEGY
         check = SPEC_CHECKS.get(strategy)
         out[strategy] = "no strategy specification" if check is None else check()
     return out
-
-
-def risk_limits_in_effect() -> dict[str, Any]:
-    """The limits every risk check uses today (the pipeline's defaults; no operator-set limits exist)."""
-    return DEFAULT_LIMITS.to_json()
 
 
 def regression_cases_defined() -> int:

@@ -90,14 +90,14 @@ def effective_status(own: StrategyStatus | str, golive_seen: int, went_live_vers
     return StrategyStatus.LIVE if went_live_version > golive_seen else StrategyStatus(own)
 
 
-def restricted_mode(status: StrategyStatus, base: ExecutionMode) -> ExecutionMode:
-    """What a status allows the order pipeline: halted and disabled stop new orders, paper paper-trades,
-    and live keeps the pipeline's own mode (its LIVE switch is go-live's, not the registry's; ADR 0255)."""
-    if status in (StrategyStatus.DISABLED, StrategyStatus.HALTED):
-        return ExecutionMode.DISABLED
+def status_mode(status: StrategyStatus) -> ExecutionMode:
+    """The execution mode a status gives the strategy's orders: live (only ever from go-live) trades LIVE, paper
+    PAPER, halted and disabled stop new orders (ADR 0255, 0402). The one rule every reader of modes applies."""
+    if status is StrategyStatus.LIVE:
+        return ExecutionMode.LIVE
     if status is StrategyStatus.PAPER:
         return ExecutionMode.PAPER
-    return base
+    return ExecutionMode.DISABLED
 
 
 class Strategy(Aggregate):

@@ -42,7 +42,8 @@ def gate_sources(container: Container) -> GateSources:
     secrets = {KEY_ENV: s.KALSHI_API_KEY, PRIVATE_KEY_ENV: s.KALSHI_PRIVATE_KEY}
     env = {name: value.get_secret_value() for name, value in secrets.items() if value is not None}
     env[BASE_URL_ENV] = s.KALSHI_BASE_URL
-    return GateSources(container.database_url, s.evidence_dir(), env, tuple(container.projections))
+    return GateSources(container.database_url, s.evidence_dir(), env, tuple(container.projections),
+                       risk_limits=lambda: container.risk_limits().to_json(), execution_modes=container.execution_modes)
 
 
 def run_gate(container: Container, phase: int, actor: str) -> GateResult:

@@ -66,9 +66,8 @@ def _reason(value: object) -> str:
 def get_strategy(strategy_id: str, request: Request) -> dict[str, Any]:
     container = _container(request)
     info = _strategy(container, strategy_id)
-    mode = container.strategies.execution_modes()[info.id]
     return {"strategy": strategy_detail(container, info), "recentOrders": recent_orders(container, info),
-            "executionPolicy": execution_policy(info, mode)}
+            "executionPolicy": execution_policy(container, info)}
 
 
 @router.post("/strategies/{strategy_id}/status",

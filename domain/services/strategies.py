@@ -9,16 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from paulp.domain.execution_policy import FAIL_SAFE_MODE, INITIAL_STRATEGY_MODES, ExecutionMode
+from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.golive import GoLiveApproval
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.golive import StrategyNotFound
 from paulp.domain.strategy_registry import (
+    CATALOGUE,
     Strategy,
     StrategyInfo,
     StrategyStatus,
     find_strategy,
-    restricted_mode,
+    status_mode,
 )
 
 
@@ -68,8 +69,8 @@ class StrategiesService(PaulpApplication):
                 version = ev.originator_version
         return version
 
-    def execution_modes(self, base: Mapping[str, ExecutionMode] = INITIAL_STRATEGY_MODES) -> StrategyModes:
-        return StrategyModes(self, base)
+    def execution_modes(self) -> StrategyModes:
+        return StrategyModes(self)
 
     def _load(self, info: StrategyInfo) -> Strategy:
         strategy: Strategy | None = self.get_or_none(Strategy.create_id(info.id))
@@ -77,23 +78,21 @@ class StrategiesService(PaulpApplication):
 
 
 class StrategyModes(Mapping[str, ExecutionMode]):
-    """The pipeline's mode table, read at each lookup: the base mode restricted by the strategy's status,
-    so a halt or disable stops the next order without rebuilding the pipeline."""
+    """Each catalogue strategy's mode, read from the log at each lookup (its status: seed, operator change or
+    go-live), so a go-live, halt or disable counts from the next order without rebuilding anything. A strategy
+    type (``bonding_barbell``) looks up its strategy; a name outside the catalogue is not in the table."""
 
-    def __init__(self, service: StrategiesService, base: Mapping[str, ExecutionMode]) -> None:
-        self.service, self.base = service, base
+    def __init__(self, service: StrategiesService) -> None:
+        self.service = service
 
     def __getitem__(self, key: str) -> ExecutionMode:
         info = find_strategy(key)
-        base = self.base.get(key)
         if info is None:
-            if base is None:
-                raise KeyError(key)
-            return base
-        return restricted_mode(self.service.status_of(info), base or self.base.get(info.id, FAIL_SAFE_MODE))
+            raise KeyError(key)
+        return status_mode(self.service.status_of(info))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.base)
+        return iter(info.id for info in CATALOGUE)
 
     def __len__(self) -> int:
-        return len(self.base)
+        return len(CATALOGUE)

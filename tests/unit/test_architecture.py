@@ -130,3 +130,37 @@ def test_cli_when_wired_then_provider_sdks_load_only_for_long_running_processes(
              "from paulp.api.runtime import freeze_startup_heap; freeze_startup_heap(); print(before, sdks())")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[] ['anthropic', 'openai']"
+
+
+PIPELINE_SOURCES = ("limits", "policies", "modes")
+PIPELINE_CONSTANTS = re.compile(r"\b(DEFAULT_LIMITS|POLICIES|INITIAL_STRATEGY_MODES|None)\b")
+
+
+def pipeline_constructions(tree: ast.AST) -> list[ast.Call]:
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name | ast.Attribute)
+            and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "OrderPipeline"]
+
+
+def test_api_when_scanned_then_every_order_pipeline_reads_the_operators_limits_policies_and_modes() -> None:
+    """OrderPipeline's defaults (DEFAULT_LIMITS, the §5.1 constants, the seed modes) exist for tests; a production
+    pipeline built without the container's sources would trade on other numbers than the rest (ADR 0402)."""
+    built, offenders = 0, []
+    for path in (ROOT / "api").rglob("*.py"):
+        for call in pipeline_constructions(ast.parse(path.read_text())):
+            built += 1
+            given = {k.arg for k in call.keywords}
+            missing = [name for name in PIPELINE_SOURCES if name not in given]
+            constants = [ast.unparse(k.value) for k in call.keywords if k.arg in PIPELINE_SOURCES
+                         and PIPELINE_CONSTANTS.search(ast.unparse(k.value))]
+            if missing or constants:
+                offenders.append(f"{path.relative_to(ROOT)}:{call.lineno} missing {missing} constants {constants}")
+    assert built >= 3  # wiring.pipeline, the execute job, the order timers' risk retry
+    assert offenders == []
+
+
+def test_pipeline_rule_when_a_construction_lacks_a_source_then_it_is_found() -> None:
+    tree = ast.parse("p = OrderPipeline(a, b, c, m, pf, None, limits=x.limit_settings)\n"
+                     "q = pipeline_mod.OrderPipeline(a, limits=s, policies=t, modes=u)")
+    calls = pipeline_constructions(tree)
+    assert [sorted(k.arg for k in c.keywords if k.arg) for c in calls] == [["limits"], ["limits", "modes", "policies"]]

@@ -16,8 +16,8 @@ from paulp.domain.capital_allocations import (
     after_status_change,
     initial_record,
 )
-from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES, ExecutionMode
-from paulp.domain.strategy_registry import CATALOGUE, Strategy, StrategyStatus, find_strategy, restricted_mode
+from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.strategy_registry import CATALOGUE, Strategy, StrategyStatus, find_strategy, status_mode
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 SETTABLE = (StrategyStatus.DISABLED, StrategyStatus.PAPER, StrategyStatus.HALTED)
@@ -102,9 +102,8 @@ def test_fold_when_go_lives_and_status_changes_interleave_then_it_agrees_with_th
             assert not record.enabled
         if status is StrategyStatus.LIVE:
             assert record.enabled
-        if record.enabled:  # the base mode the execute step trades with: the seed overlaid by go-live (ADR 0140)
-            base = ExecutionMode.LIVE if live_version else INITIAL_STRATEGY_MODES[strategy_id]
-            assert restricted_mode(status, base) is not ExecutionMode.DISABLED
+        if record.enabled:  # the scan's enabled strategies are those whose orders may trade (ADR 0402)
+            assert status_mode(status) is not ExecutionMode.DISABLED
         if last_capital is None:
             assert (record.capital, record.max_position_pct, record.allocated_at) == (
                 static.capital, static.max_position_pct, None)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES, ExecutionMode
 from paulp.domain.gate_checks import CHECKS, bonding_wins, breaker_drilled, risk_limit_problems, weather_correct
 from paulp.domain.gate_criteria import CRITERIA
 from paulp.domain.gate_facts import (
@@ -28,9 +28,9 @@ from paulp.domain.gates import (
     evaluate,
     prompt_template_problems,
     regression_cases_defined,
-    risk_limits_in_effect,
     strategy_spec_problems,
 )
+from paulp.domain.risk_limits import DEFAULT_LIMITS
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EARLY, LATE = NOW - timedelta(days=3), NOW - timedelta(days=1)
@@ -52,7 +52,7 @@ P3 = Phase3Facts(AuditFact(True, 9, None), [True] * 9 + [False], [True, True],
                  [("NORMAL", "HALT"), ("HALT", "RECOVERY"), ("RECOVERY", "NORMAL")], 1, 0,
                  [EvidenceCheck("a" * 64, None)])
 P4 = Phase4Facts(wins(9, 1) + wins(11, 9, "weather"), True, BalanceProbe(True, 80_000),
-                 risk_limits_in_effect(), Monitoring({"orders": 3}, 0))
+                 DEFAULT_LIMITS.to_json(), Monitoring({"orders": 3}, 0))
 PASSING: dict[int, GateFacts] = {1: P1, 2: P2, 3: P3, 4: P4}
 
 
@@ -108,7 +108,7 @@ FAIL_SIDE: list[tuple[str, GateFacts, GateFacts]] = [
     ("P4_CAPITAL_800_ALLOCATED", P4, replace(P4, balance=BalanceProbe(True, 79_999))),
     ("P4_CAPITAL_800_ALLOCATED", P4, replace(P4, balance=BalanceProbe(False, problem="401"))),
     ("P4_KALSHI_CREDENTIALS_VALID", P4, replace(P4, balance=BalanceProbe(False, problem="401"))),
-    ("P4_RISK_LIMITS_CONFIGURED", P4, replace(P4, risk_limits={**risk_limits_in_effect(), "maxPositionPct": 0})),
+    ("P4_RISK_LIMITS_CONFIGURED", P4, replace(P4, risk_limits={**DEFAULT_LIMITS.to_json(), "maxPositionPct": 0})),
 ]
 
 
@@ -213,12 +213,12 @@ def test_breaker_drill_when_recovery_precedes_halt_then_not_drilled() -> None:
     ({"allowedEquivalenceGrades": []}, "allowedEquivalenceGrades must be a non-empty list of grades"),
 ])
 def test_risk_limits_when_out_of_bounds_then_named(change: dict[str, Any], problem: str) -> None:
-    assert risk_limit_problems(risk_limits_in_effect()) == []
-    assert problem in risk_limit_problems({**risk_limits_in_effect(), **change})
+    assert risk_limit_problems(DEFAULT_LIMITS.to_json()) == []
+    assert problem in risk_limit_problems({**DEFAULT_LIMITS.to_json(), **change})
 
 
 def test_risk_limits_when_one_missing_then_named() -> None:
-    limits = risk_limits_in_effect()
+    limits = DEFAULT_LIMITS.to_json()
     del limits["minLiquidity"]
     assert risk_limit_problems(limits) == ["minLiquidity missing or not a number"]
 
@@ -226,7 +226,7 @@ def test_risk_limits_when_one_missing_then_named() -> None:
 def test_in_code_sources_when_read_then_real_catalogues() -> None:
     assert prompt_template_problems() == {"ambiguity_score": None, "equivalence_assessment": None,
                                           "invariant_explanation": None, "resolution_analysis": None}
-    assert strategy_spec_problems() == {"bonding": None, "weather": None}  # the others are DISABLED
+    assert strategy_spec_problems(INITIAL_STRATEGY_MODES) == {"bonding": None, "weather": None}  # others DISABLED
     assert strategy_spec_problems({"bonding": ExecutionMode.PAPER, "xv_signal": ExecutionMode.PAPER}) == \
         {"bonding": None, "xv_signal": "no strategy specification"}
     assert regression_cases_defined() == 70

@@ -21,7 +21,7 @@ from paulp.domain.strategy_registry import (
     effective_status,
     find_strategy,
     requested_status,
-    restricted_mode,
+    status_mode,
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -95,11 +95,11 @@ def test_status_when_go_live_after_last_change_then_live_and_a_later_halt_wins()
     assert agg.status(5) is S.LIVE  # and a newer go-live makes it live again
 
 
-def test_restricted_mode_when_halted_or_disabled_then_disabled_else_paper_or_base() -> None:
+def test_status_mode_when_live_then_live_when_paper_then_paper_else_disabled() -> None:
+    assert status_mode(S.LIVE) is ExecutionMode.LIVE  # live only comes from go-live, whatever the seed mode
+    assert status_mode(S.PAPER) is ExecutionMode.PAPER
     for status in (S.HALTED, S.DISABLED):
-        assert restricted_mode(status, ExecutionMode.PAPER) is ExecutionMode.DISABLED
-    assert restricted_mode(S.PAPER, ExecutionMode.DISABLED) is ExecutionMode.PAPER
-    assert restricted_mode(S.LIVE, ExecutionMode.PAPER) is ExecutionMode.PAPER
+        assert status_mode(status) is ExecutionMode.DISABLED
 
 
 def test_effective_status_when_no_go_live_then_own_status() -> None:
