@@ -28,6 +28,7 @@ from paulp.api.cli_execution import execution_app
 from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
 from paulp.api.cli_orders import orders_cancel, orders_replace
+from paulp.api.cli_postmortem import postmortem as postmortem_command
 from paulp.api.cli_rebuild import rebuild as rebuild_command
 from paulp.api.cli_reconcile import reconcile_app
 from paulp.api.cli_risk import risk_app
@@ -309,6 +310,7 @@ def replay(
 
 
 app.command("rebuild")(rebuild_command)
+app.command("postmortem")(postmortem_command)
 
 
 @audit_app.command("verify")

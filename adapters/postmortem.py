@@ -1,0 +1,84 @@
+"""Read one incident window from the log for the postmortem (trading §8; ADR 0404).
+
+The window is chosen by the chain records' timestamps (record time, one per event, never decreasing along the
+log), then every stored event between its first and last notification id is read, so an event that lost its
+chain record is still in the report and the verifier names it. Views are never read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from paulp.adapters.anchors import ensure_anchor_store
+from paulp.adapters.audit_store import chain_snapshot, verify
+from paulp.adapters.eventstore.codec import decode, make_mapper
+from paulp.domain.clock import iso_utc
+from paulp.domain.postmortem import LoggedEvent
+from paulp.domain.postmortem_analysis import AnchorStamp, audit_section, build_report, evidence_references
+
+
+class PostmortemError(RuntimeError):
+    """Raised when a stored event of the window cannot be decoded: the report would silently miss it."""
+
+
+def _parse_ts(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _decode(mapper: Any, nid: int, oid: Any, version: int, topic: str, state: bytes) -> Any:
+    try:
+        return decode(mapper, oid, version, topic, state)
+    except Exception as exc:  # any decoding failure: name the event rather than drop it
+        raise PostmortemError(f"event {nid} ({topic}) cannot be decoded: {type(exc).__name__}: {exc}") from None
+
+
+def read_window(conn: psycopg.Connection[Any], start: datetime, end: datetime
+                ) -> tuple[list[LoggedEvent], dict[str, Any], tuple[int, int] | None, set[str]]:
+    """Events of the window, each aggregate's first event, the window's chain sequence range, indexed blobs."""
+    lo_nid, hi_nid, lo_seq, hi_seq = conn.execute(
+        "SELECT min(notification_id), max(notification_id), min(chain_seq), max(chain_seq) FROM audit_chain"
+        " WHERE timestamp >= %s AND timestamp <= %s", (iso_utc(start), iso_utc(end))).fetchone() or (None,) * 4
+    if lo_nid is None:
+        return [], {}, None, set()
+    mapper = make_mapper()
+    rows = conn.execute(
+        "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, c.timestamp"
+        " FROM paulp_events e LEFT JOIN audit_chain c ON c.notification_id = e.notification_id"
+        " WHERE e.notification_id BETWEEN %s AND %s ORDER BY e.notification_id", (lo_nid, hi_nid)).fetchall()
+    entries = [LoggedEvent(int(nid), _parse_ts(ts), str(oid), _decode(mapper, nid, oid, ver, topic, bytes(state)))
+               for nid, oid, ver, topic, state, ts in rows]
+    firsts = conn.execute(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM paulp_events"
+        " WHERE originator_version = 1 AND originator_id = ANY(%s)",
+        (list({e.originator_id for e in entries}),)).fetchall()
+    origins = {str(oid): _decode(mapper, nid, oid, ver, topic, bytes(state)) for nid, oid, ver, topic, state in firsts}
+    hashes = list(evidence_references(entries))
+    stored = {str(r[0]) for r in conn.execute(
+        "SELECT evidence_hash FROM evidence_blobs WHERE evidence_hash = ANY(%s)", (hashes,)).fetchall()}
+    seqs = None if lo_seq is None or hi_seq is None else (int(lo_seq), int(hi_seq))  # an event lost its chain row
+    return entries, origins, seqs, stored
+
+
+def _anchors(anchor_url: str) -> list[AnchorStamp]:
+    ensure_anchor_store(anchor_url)
+    with psycopg.connect(anchor_url) as conn:
+        rows = conn.execute("SELECT id, anchor_sequence, chain_length, anchor_timestamp FROM audit_anchor.anchors"
+                            " ORDER BY anchor_timestamp, anchor_sequence").fetchall()
+    return [AnchorStamp(str(i), int(s), int(n), at) for i, s, n, at in rows]
+
+
+def postmortem(database_url: str, anchor_url: str, start: datetime, end: datetime, ident: str) -> dict[str, Any]:
+    """The §8 data of ``[start, end]``; the chain is verified from the record before the window's first one,
+    so the link into the window is checked too."""
+    with chain_snapshot(database_url) as conn:
+        entries, origins, seqs, stored = read_window(conn, start, end)
+    if seqs is None:
+        verification: dict[str, Any] = {"valid": True, "gaps": [], "eventsChecked": 0, "firstBadSequence": None,
+                                        "note": "no chain record in the window"}
+    else:
+        verification = verify(database_url, max(1, seqs[0] - 1), seqs[1]).to_dict()
+    audit = audit_section(verification, evidence_references(entries), stored, _anchors(anchor_url), start, end)
+    return build_report(entries, origins, ident, start, end, audit)
