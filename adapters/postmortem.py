@@ -7,6 +7,7 @@ chain record is still in the report and the verifier names it. Views are never r
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -35,21 +36,34 @@ def _decode(mapper: Any, nid: int, oid: Any, version: int, topic: str, state: by
         raise PostmortemError(f"event {nid} ({topic}) cannot be decoded: {type(exc).__name__}: {exc}") from None
 
 
+def _missing_fields(ev: Any) -> list[str]:
+    if not dataclasses.is_dataclass(ev):
+        return []
+    return [f.name for f in dataclasses.fields(ev) if f.name not in vars(ev)]
+
+
 def read_window(conn: psycopg.Connection[Any], start: datetime, end: datetime
-                ) -> tuple[list[LoggedEvent], dict[str, Any], tuple[int, int] | None, set[str]]:
-    """Events of the window, each aggregate's first event, the window's chain sequence range, indexed blobs."""
+                ) -> tuple[list[LoggedEvent], dict[str, Any], tuple[int, int] | None, set[str], list[dict[str, Any]]]:
+    """Events of the window, each aggregate's first event, the window's chain sequence range, indexed blobs, and
+    the events that decoded without fields their class declares (an edited row): kept out of the sections."""
     lo_nid, hi_nid, lo_seq, hi_seq = conn.execute(
         "SELECT min(notification_id), max(notification_id), min(chain_seq), max(chain_seq) FROM audit_chain"
         " WHERE timestamp >= %s AND timestamp <= %s", (iso_utc(start), iso_utc(end))).fetchone() or (None,) * 4
     if lo_nid is None:
-        return [], {}, None, set()
+        return [], {}, None, set(), []
     mapper = make_mapper()
     rows = conn.execute(
         "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, c.timestamp"
         " FROM paulp_events e LEFT JOIN audit_chain c ON c.notification_id = e.notification_id"
         " WHERE e.notification_id BETWEEN %s AND %s ORDER BY e.notification_id", (lo_nid, hi_nid)).fetchall()
-    entries = [LoggedEvent(int(nid), _parse_ts(ts), str(oid), _decode(mapper, nid, oid, ver, topic, bytes(state)))
-               for nid, oid, ver, topic, state, ts in rows]
+    entries, unreadable = [], []
+    for nid, oid, ver, topic, state, ts in rows:
+        ev = _decode(mapper, nid, oid, ver, topic, bytes(state))
+        missing = _missing_fields(ev)
+        if missing:
+            unreadable.append({"notificationId": int(nid), "topic": topic, "missingFields": missing})
+        else:
+            entries.append(LoggedEvent(int(nid), _parse_ts(ts), str(oid), ev))
     firsts = conn.execute(
         "SELECT notification_id, originator_id, originator_version, topic, state FROM paulp_events"
         " WHERE originator_version = 1 AND originator_id = ANY(%s)",
@@ -59,7 +73,7 @@ def read_window(conn: psycopg.Connection[Any], start: datetime, end: datetime
     stored = {str(r[0]) for r in conn.execute(
         "SELECT evidence_hash FROM evidence_blobs WHERE evidence_hash = ANY(%s)", (hashes,)).fetchall()}
     seqs = None if lo_seq is None or hi_seq is None else (int(lo_seq), int(hi_seq))  # an event lost its chain row
-    return entries, origins, seqs, stored
+    return entries, origins, seqs, stored, unreadable
 
 
 def _anchors(anchor_url: str) -> list[AnchorStamp]:
@@ -74,11 +88,12 @@ def postmortem(database_url: str, anchor_url: str, start: datetime, end: datetim
     """The §8 data of ``[start, end]``; the chain is verified from the record before the window's first one,
     so the link into the window is checked too."""
     with chain_snapshot(database_url) as conn:
-        entries, origins, seqs, stored = read_window(conn, start, end)
+        entries, origins, seqs, stored, unreadable = read_window(conn, start, end)
     if seqs is None:
         verification: dict[str, Any] = {"valid": True, "gaps": [], "eventsChecked": 0, "firstBadSequence": None,
                                         "note": "no chain record in the window"}
     else:
         verification = verify(database_url, max(1, seqs[0] - 1), seqs[1]).to_dict()
-    audit = audit_section(verification, evidence_references(entries), stored, _anchors(anchor_url), start, end)
+    audit = {**audit_section(verification, evidence_references(entries), stored, _anchors(anchor_url), start, end),
+             "unreadableEvents": unreadable}
     return build_report(entries, origins, ident, start, end, audit)

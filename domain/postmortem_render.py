@@ -36,6 +36,8 @@ def _audit(audit: Mapping[str, Any]) -> list[str]:
         f"- chain intact over the window: **{'yes' if audit['chainIntact'] else 'NO'}**"
         f" (first bad sequence {audit['verification'].get('firstBadSequence')})",
         f"- sequence gaps: {audit['sequenceGaps'] or 'none'}",
+        f"- events that no longer decode whole (left out above): "
+        f"{[u['notificationId'] for u in audit.get('unreadableEvents', [])] or 'none'}",
         f"- evidence hashes referenced: {len(audit['evidence'])}, missing from the index: {audit['evidenceMissing']}",
         *[f"  - `{e['hash']}` ({'stored' if e['stored'] else 'NOT STORED'})" for e in audit["evidence"]],
         f"- last anchor before the window: {last['anchoredAt'] + ' (' + last['id'] + ')' if last else 'none'}",

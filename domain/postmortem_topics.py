@@ -121,6 +121,8 @@ TOPICS: dict[str, Kind | str] = {
     "LlmBudgetAssumptions.Changed": Kind.CHANGE,
     "LlmBudgetAssumptions.Created": "the baseline prices",
     "LlmBudgetAssumptions.Started": "the baseline prices",
+    **{f"EvidenceRecord.{n}": "evidence bookkeeping; the hashes events name are under the audit trail" for n in (
+        "Created", "EvidenceStored")},
     **{f"BacktestRecord.{n}": "offline backtests" for n in ("Created", "Completed")},
 }
 
