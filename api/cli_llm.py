@@ -258,3 +258,94 @@ def regression_list(
         table.add_row(d["runId"], d["suite"], d["promptVersion"], str(d["totalTests"]), str(d["passed"]),
                       str(d["failed"]), f"{d['passRate']:.1%}", str(d["executionTimeMs"]), d["timestamp"])
     console.print(table)
+
+
+# ----------------------------------------------------------------- pricing (llm-routing §2.1, §5.3; ADR 0399)
+
+pricing_app = typer.Typer(help="Model prices (USD per million tokens) used for projected costs and budgets.",
+                          no_args_is_help=True)
+llm_app.add_typer(pricing_app, name="pricing")
+
+
+def _pricing_doc(c: Container) -> dict[str, Any]:
+    from paulp.domain.llm_manifest import DEFAULT_PRICES
+    from paulp.domain.llm_pricing import price_json
+
+    row = c.routing.pricing()
+    prices = row.prices if row is not None else DEFAULT_PRICES
+    return {"version": 0 if row is None else row.version,
+            "changedBy": None if row is None else row.changed_by,
+            "changedAt": None if row is None or row.changed_at is None else iso_utc(row.changed_at),
+            "models": [{"modelId": m, **price_json(p), "manifest": p == DEFAULT_PRICES[m]} for m, p in prices.items()],
+            "projectedDailyCostUsd": c.routing.budget.projected_daily_cost_usd,
+            "projectedMonthlyCostUsd": c.routing.budget.projected_monthly_cost_usd}
+
+
+def _print_pricing(doc: dict[str, Any]) -> None:
+    by = f", changed by {doc['changedBy']} at {doc['changedAt']}" if doc["changedBy"] else " (the manifest's)"
+    table = Table(title=f"LLM prices, USD per 1M tokens (version {doc['version']}{by})")
+    for col in ("model", "input", "output", "cached input", "source"):
+        table.add_column(col, justify="left" if col in ("model", "source") else "right")
+    for m in doc["models"]:
+        cached = "= input" if m["cachedInput"] is None else f"{m['cachedInput']:g}"
+        table.add_row(m["modelId"], f"{m['input']:g}", f"{m['output']:g}", cached,
+                      "manifest" if m["manifest"] else "operator")
+    console.print(table)
+    console.print(f"budget envelopes derive from: projected daily ${doc['projectedDailyCostUsd']:.6f},"
+                  f" monthly ${doc['projectedMonthlyCostUsd']:.6f}", highlight=False)
+
+
+@pricing_app.command("show")
+def pricing_show(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """The prices in force (the manifest's until an operator changes one) and the daily projection they give."""
+    with _container() as c:
+        doc = _pricing_doc(c)
+    if as_json:
+        typer.echo(json.dumps(doc))
+        return
+    _print_pricing(doc)
+
+
+def _usd_rate(name: str, text: str | None, allow_none: bool = False) -> float | None:
+    from paulp.api.cli import fail
+
+    if text is None or (allow_none and text.strip().lower() == "none"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise fail(f"{name} must be a number of USD per million tokens{' or none' if allow_none else ''},"
+                   f" got {text!r}") from None
+
+
+@pricing_app.command("set")
+def pricing_set(
+    model: Annotated[str, typer.Argument(help="resolved model id, e.g. anthropic:claude-opus-4-6")],
+    reason: Annotated[str, typer.Option(help="why (kept in the log)")],
+    actor: Annotated[str, typer.Option(help="who changes it")],
+    input_rate: Annotated[str | None, typer.Option("--input", help="USD per 1M input tokens")] = None,
+    output_rate: Annotated[str | None, typer.Option("--output", help="USD per 1M output tokens")] = None,
+    cached_rate: Annotated[str | None, typer.Option(
+        "--cached-input", help="USD per 1M cached input tokens, or none (= the input rate)")] = None,
+) -> None:
+    """Change one model's prices (rates not given keep their value), recorded as LlmBudgetAssumptionsChanged:
+    projected costs and budget envelopes use them from the next call. Bad input exits 2 and records nothing."""
+    from paulp.api.cli import fail
+    from paulp.domain.llm_pricing import InvalidLlmPrice
+
+    rates: dict[str, object] = {}
+    for key, name, text, allow_none in (("input", "--input", input_rate, False),
+                                        ("output", "--output", output_rate, False),
+                                        ("cachedInput", "--cached-input", cached_rate, True)):
+        if text is not None:
+            rates[key] = _usd_rate(name, text, allow_none)
+    if not rates:
+        raise fail("give at least one of --input, --output, --cached-input")
+    with _container() as c:
+        try:
+            version, nid = c.routing.set_prices({model: rates}, actor, reason)
+        except InvalidLlmPrice as e:
+            raise fail(e.message) from None
+        doc = _pricing_doc(c)
+    console.print(f"prices of {model} changed (version {version}, notification {nid})", highlight=False)
+    _print_pricing(doc)

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from paulp.domain.errors import DomainError
+from paulp.domain.llm_manifest import Prices
 from paulp.domain.prices import fixed
 from paulp.domain.routing import BudgetCategory, ErrorCode, RouteClass, cost_usd, default_model
 
@@ -128,8 +129,9 @@ def _check_mix(name: str, mix: Mapping[Any, float]) -> None:
         raise InvalidBudgetAssumptions(f"{name} must sum to 1 (got {fixed(total, 4)})")  # toFixed(4): ties up
 
 
-def derive_budget(a: BudgetAssumptions = DEFAULT_ASSUMPTIONS) -> BudgetProjection:
-    """§5.3: price each class's default model at the assumed volume; split by category mix."""
+def derive_budget(a: BudgetAssumptions = DEFAULT_ASSUMPTIONS, prices: Prices | None = None) -> BudgetProjection:
+    """§5.3: price each class's default model at the assumed volume (the operator's prices, else the
+    manifest's); split by category mix."""
     _check_mix("routeMix", a.route_mix)
     _check_mix("categoryMix", a.category_mix)
     rows: list[RouteClassProjection] = []
@@ -140,7 +142,7 @@ def derive_budget(a: BudgetAssumptions = DEFAULT_ASSUMPTIONS) -> BudgetProjectio
         tokens_out = calls * a.avg_output_tokens.get(rc, 0)
         cached = tokens_in * a.cache_hit_rate
         model = default_model(rc)
-        daily = cost_usd(model, tokens_in, tokens_out, cached) if model else 0
+        daily = cost_usd(model, tokens_in, tokens_out, cached, prices) if model else 0
         rows.append(RouteClassProjection(rc, model, calls, daily, daily * a.days_per_month * a.safety_multiplier))
         daily_sum += daily
     projected_daily = daily_sum * a.safety_multiplier

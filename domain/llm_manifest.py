@@ -77,6 +77,22 @@ MODELS: Mapping[str, ModelSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class ModelPrice:
+    """USD per million tokens (§2.1, §2.4); ``cached_input_per_1m`` None means the input rate."""
+
+    input_per_1m: float
+    output_per_1m: float
+    cached_input_per_1m: float | None = None
+
+
+Prices = Mapping[str, ModelPrice]
+# The manifest's table: every budget vector depends on it, so it stays the default (§2.1 "ambiguous: pricing").
+DEFAULT_PRICES: Prices = {
+    m.resolved_model_id: ModelPrice(m.input_per_1m, m.output_per_1m, m.cached_input_per_1m) for m in MODELS.values()
+}
+
+
 CHAINS: Mapping[RouteClass, tuple[str, ...]] = {
     RouteClass.DETERMINISTIC_HARD_CONTROL: (),
     RouteClass.PREMIUM_COGNITION: (OPUS, KIMI, GEMINI, LLAMA),
@@ -136,9 +152,13 @@ def is_valid_route_class(value: str) -> bool:
     return value in RouteClass.__members__.values()
 
 
-def cost_usd(model_id: str, input_tokens: float, output_tokens: float, cached_input_tokens: float = 0) -> float:
-    """§2.4, evaluated in the spec's order so floats are bit-identical to the reference."""
-    m = model_spec(model_id)
+def cost_usd(model_id: str, input_tokens: float, output_tokens: float, cached_input_tokens: float = 0,
+             prices: Prices | None = None) -> float:
+    """§2.4, evaluated in the spec's order so floats are bit-identical to the reference; ``prices`` are the
+    operator's (ADR 0399), the manifest's when None."""
+    m = (prices or DEFAULT_PRICES).get(model_id)
+    if m is None:
+        raise ManifestLookupError(f"unknown model id {model_id!r}")
     non_cached = max(0, input_tokens - cached_input_tokens)
     cached_rate = m.cached_input_per_1m if m.cached_input_per_1m is not None else m.input_per_1m
     return (non_cached / 1e6 * m.input_per_1m + cached_input_tokens / 1e6 * cached_rate

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from paulp.domain.budgets import BudgetCheck
+from paulp.domain.llm_manifest import Prices
 from paulp.domain.routing import (
     RUN_TYPE_TABLE,
     BudgetCategory,
@@ -105,7 +106,8 @@ def _rejected(request: RouteRequest, route_class: RouteClass | None, err: Routin
                      request.metadata, Failure(ErrorCode(err.code), err.message, err.message))
 
 
-def plan_route(request: RouteRequest, env: Mapping[str, str], budget: BudgetGate) -> RoutePlan:
+def plan_route(request: RouteRequest, env: Mapping[str, str], budget: BudgetGate,
+               prices: Prices | None = None) -> RoutePlan:
     """§6.3 steps 1-5 in the exact order; every failure is a plan with ``failure`` set."""
     if _known_run_type(request.run_type) is None:
         err: RoutingError = UnknownRunType(f"Unknown run type: {request.run_type}")
@@ -125,7 +127,7 @@ def plan_route(request: RouteRequest, env: Mapping[str, str], budget: BudgetGate
     selected = merged.force_model or default_model(route_class)
     assert selected is not None  # every LLM-allowed class has a default model
     category = RUN_TYPE_TABLE[RunType(merged.run_type)][1]
-    projected = cost_usd(selected, merged.estimated_input_tokens, merged.estimated_output_tokens)
+    projected = cost_usd(selected, merged.estimated_input_tokens, merged.estimated_output_tokens, 0, prices)
     verdict = budget.check(category, projected)
     plan = RoutePlan(merged.run_type, route_class, category, source, selected,
                      attempt_order(route_class, merged.force_model), projected, merged.override_used,

@@ -12,7 +12,9 @@ processes.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -35,6 +37,7 @@ from paulp.domain.budgets import (
     DEFAULT_ASSUMPTIONS,
     BudgetAssumptions,
     BudgetExceeded,
+    BudgetProjection,
     PeriodType,
     derive_budget,
     period_key,
@@ -49,6 +52,8 @@ from paulp.domain.governed_call import (
     estimate_input_tokens,
     provider_keys,
 )
+from paulp.domain.llm_manifest import DEFAULT_PRICES, ModelPrice, Prices, cost_usd
+from paulp.domain.llm_pricing import LlmBudgetAssumptions
 from paulp.domain.llm_prompts import load_prompt
 from paulp.domain.llm_records import DriftSweepRecord, RegressionSuiteRecord, record_sweep
 from paulp.domain.routing import BudgetCategory, ErrorCode, RouteRequest, RunType
@@ -60,24 +65,40 @@ from paulp.domain.services.routing_outcomes import OutcomeWriter
 from paulp.domain.services.routing_scoring import prepare_prompt, scoring_run
 from paulp.domain.services.routing_types import GovernOutcome, OpenGate, PreparedPrompt, ProviderPort, RoutePreview
 
+log = logging.getLogger("paulp.routing")
 STALE_HOLD = timedelta(minutes=15)
 STALE_REASON = "stale reservation charged: the call never reported back"
+PRICING_REFRESH_S = 5.0  # how stale another process's price change may be here (ADR 0399)
 
 
 class RoutingService(PaulpApplication):
     def __init__(self, env: Mapping[str, str] | None, clock: Clock, *, llm_env: Mapping[str, str],
                  providers: Callable[[], ProviderPort], new_id: Callable[[], UUID],
-                 assumptions: BudgetAssumptions = DEFAULT_ASSUMPTIONS) -> None:
+                 assumptions: BudgetAssumptions = DEFAULT_ASSUMPTIONS,
+                 pricing_refresh_s: float = PRICING_REFRESH_S) -> None:
         super().__init__(env, clock)
         self.llm_env = dict(llm_env)
         self.assumptions = assumptions
-        self.budget = derive_budget(assumptions)
+        self.pricing_refresh_s = pricing_refresh_s
+        self._pricing_lock = threading.Lock()
+        self._pricing: tuple[int, Prices, BudgetProjection] = (0, DEFAULT_PRICES, derive_budget(assumptions))
+        self._pricing_checked = time.monotonic()
+        self._load_pricing()  # at start-up: a process never routes on prices it could not read
         self._provider_factory = providers
         self._providers: ProviderPort | None = None
         self._providers_lock = threading.Lock()
         self._new_id = new_id
         self._batchers = {str(c): LedgerBatcher(str(c), self._load_ledger, self._save_all) for c in BudgetCategory}
         self._outcomes = OutcomeWriter(self._batchers)
+
+    @property
+    def budget(self) -> BudgetProjection:
+        """The envelopes derived from the assumptions at the prices in force (§5.3)."""
+        return self._pricing[2]
+
+    @property
+    def prices(self) -> Prices:
+        return self._pricing[1]
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until the outcome of every governed call returned so far is stored."""
@@ -113,7 +134,7 @@ class RoutingService(PaulpApplication):
                                  prompt.version, prompt.hash, _ms(started, self.clock.now()),
                                  reserved.notification_id, error=denied)
         try:
-            execution = execute_plan(plan, self._port(prompt))
+            execution = _repriced(execute_plan(plan, self._port(prompt)), self.prices)
         except BaseException:
             self._settle(category, started, _release_job(str(decision_id), "call interrupted", self.clock.now()))
             raise
@@ -223,7 +244,48 @@ class RoutingService(PaulpApplication):
               metadata: Mapping[str, Any], at: datetime) -> RoutePlan:
         request = RouteRequest(run_type, _estimate(prompt), ESTIMATED_OUTPUT_TOKENS, strategy_id, force_model,
                                force_route_class, is_highest_stakes, override_reason, dict(metadata))
-        return plan_route(request, self.llm_env, OpenGate(at))
+        return plan_route(request, self.llm_env, OpenGate(at), self._current_prices())
+
+    # ----------------------------------------------------------------- prices (ADR 0399)
+
+    def pricing(self) -> LlmBudgetAssumptions | None:
+        """The operator's price changes, None while the manifest's prices stand."""
+        found: LlmBudgetAssumptions | None = self.get_or_none(LlmBudgetAssumptions.create_id())
+        return found
+
+    def set_prices(self, changes: Mapping[str, Mapping[str, object]], actor: str, reason: str) -> tuple[int, int]:
+        """Record ``LlmBudgetAssumptionsChanged`` and use the new prices here at once; other processes within
+        ``pricing_refresh_s``. Returns (version, last notification id); a refused change records nothing."""
+        def command() -> tuple[int, int]:
+            row = self.pricing() or LlmBudgetAssumptions.start()
+            row.change(changes, actor, reason, self.clock.now())
+            return row.version, self.last_notification_id(self.save(row))
+
+        done = self.retry_on_conflict(command)
+        self._load_pricing()
+        return done
+
+    def _current_prices(self) -> Prices:
+        """The prices in memory; at most every ``pricing_refresh_s`` one indexed read looks for a change, by
+        one caller while the others go on with the prices they have."""
+        if time.monotonic() - self._pricing_checked >= self.pricing_refresh_s and self._pricing_lock.acquire(False):
+            try:
+                self._pricing_checked = time.monotonic()
+                if self.recorder.select_events(LlmBudgetAssumptions.create_id(), gt=self._pricing[0], limit=1):
+                    self._load_pricing()
+            except Exception:  # keep the prices in force; the reservation that follows needs the database anyway
+                log.exception("could not look for an LLM price change; keeping the prices in force")
+            finally:
+                self._pricing_lock.release()
+        return self._pricing[1]
+
+    def _load_pricing(self) -> None:
+        row = self.pricing()
+        if row is None or row.version == self._pricing[0]:
+            return
+        prices = row.prices
+        self._pricing = (row.version, prices, derive_budget(self.assumptions, prices))
+        self._pricing_checked = time.monotonic()
 
     def _key_failure(self) -> Failure | None:
         try:
@@ -349,6 +411,17 @@ def _release_job(rid: str, reason: str, at: datetime) -> JobFn:
 
 def _estimate(prompt: PreparedPrompt) -> int:
     return estimate_input_tokens(prompt.system, prompt.user) if prompt.failure is None else 0
+
+
+def _repriced(execution: Execution, prices: Prices) -> Execution:
+    """The provider clients price actual tokens at the manifest's rates; an operator's price of the model that
+    answered wins (ADR 0399), a price of 0 included."""
+    model_id, u = execution.resolved_model_id, execution.usage
+    price: ModelPrice | None = prices.get(model_id) if model_id else None
+    if u is None or model_id is None or price is None or price == DEFAULT_PRICES.get(model_id):
+        return execution
+    return replace(execution, usage=replace(u, cost_usd=cost_usd(model_id, u.input_tokens, u.output_tokens,
+                                                                 u.cached_tokens, prices)))
 
 
 def _ms(start: datetime, end: datetime) -> int:
