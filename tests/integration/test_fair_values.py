@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from paulp.adapters.migrate import migrate
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.cli import app
-from paulp.api.signal_jobs import catalogue_facts, create_orders, strategy_modes
-from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
+from paulp.api.signal_jobs import catalogue_facts, create_orders
+from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.fair_values import FairValue
 from paulp.domain.strategies.bonding_signals import BondingSignal
 from tests.integration.helpers import NOW, assert_live_equals_replay, make_container, max_notification_id
@@ -63,7 +63,7 @@ def test_scan_when_fair_values_current_then_bond_orders_only_on_those_markets(sy
     assert {(e.side, e.max_price, e.requested_size, e.signal_model_probability) for e in created} == {
         ("YES", 96, 26, 0.99)}
     assert {round(e.signal_edge, 6) for e in created} == {0.035}  # §6.3: fair 0.99 - mid price 0.955, a fraction
-    assert mode_for_strategy("bonding", strategy_modes(system.container)) is ExecutionMode.PAPER
+    assert system.container.execution_mode("bonding") is ExecutionMode.PAPER
 
     # Sized to fit, the bonds pass the risk governor and fill; the breaker is untouched (three I1 refusals in
     # a row would have put it in HALT).
