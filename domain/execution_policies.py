@@ -29,6 +29,7 @@ from paulp.domain.execution_policy import (
 )
 from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy
+from paulp.domain.texts import bounded_text
 
 VENUES = ("kalshi",)  # the only venue orders are sent to
 SETTABLE_MODES = (ExecutionMode.PAPER, ExecutionMode.LIVE)
@@ -252,12 +253,7 @@ def lifecycle_policy(policy: ExecutionPolicy) -> LifecyclePolicy:
 
 
 def _text(value: object, field: str, limit: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise InvalidExecutionPolicy(f"{field} required")
-    if len(text) > limit:
-        raise InvalidExecutionPolicy(f"{field} longer than {limit} characters")
-    return text
+    return bounded_text(value, field, limit, InvalidExecutionPolicy)
 
 
 class StrategyExecutionPolicy(Aggregate):

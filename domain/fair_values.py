@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
+from paulp.domain.texts import bounded_text
 
 MAX_VALIDITY = timedelta(days=7)  # a week-old view of a market is stale research; set it again
 DEFAULT_VALIDITY = timedelta(hours=24)
@@ -46,12 +47,7 @@ def fair_ticker(value: object) -> str:
 
 
 def _text(value: object, field: str, limit: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise InvalidFairValue(f"{field} required")
-    if len(text) > limit:
-        raise InvalidFairValue(f"{field} longer than {limit} characters")
-    return text
+    return bounded_text(value, field, limit, InvalidFairValue)
 
 
 def _probability(value: object) -> float:

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.risk_correlation import EDGE_TYPE_CAPS, edge_score
+from paulp.domain.texts import bounded_text
 
 EDGE_TYPES = tuple(sorted(EDGE_TYPE_CAPS))  # declarable types; the read-time 0.3 cap is for rows from elsewhere
 NAME_MAX = 200
@@ -68,12 +69,7 @@ def correlation_weight(value: object) -> float:
 
 
 def _text(value: object, field: str, limit: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise InvalidCorrelation(f"{field} required")
-    if len(text) > limit:
-        raise InvalidCorrelation(f"{field} longer than {limit} characters")
-    return text
+    return bounded_text(value, field, limit, InvalidCorrelation)
 
 
 class MarketCorrelation(Aggregate):

@@ -21,6 +21,7 @@ from paulp.domain.gate_checks import risk_limit_problems
 from paulp.domain.governance import EquivalenceGrade
 from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.risk_limits import DEFAULT_LIMITS, FIELD_OF_WIRE, WIRE_NAMES, RiskLimits, UnknownRiskLimit
+from paulp.domain.texts import bounded_text
 
 PROPOSAL_TTL = timedelta(hours=24)
 NAME_MAX, REASON_MAX = 200, 2000
@@ -131,12 +132,7 @@ def _same(wire: str, new: Any, old: Any) -> bool:
 
 
 def _text(value: object, field: str, limit: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise InvalidRiskLimit(f"{field} required")
-    if len(text) > limit:
-        raise InvalidRiskLimit(f"{field} longer than {limit} characters")
-    return text
+    return bounded_text(value, field, limit, InvalidRiskLimit)
 
 
 @dataclass(frozen=True)
