@@ -11,15 +11,25 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import psycopg
+from eventsourcing.persistence import Mapper, StoredEvent
 from psycopg import Connection
 
+from paulp.adapters.eventstore.codec import make_mapper
+from paulp.adapters.eventstore.recorder import append_on
 from paulp.domain.evidence import blob_relpath, check_evidence_hash, redact_params, sha256_hex
+from paulp.domain.evidence_records import EvidenceRecord
 
 EVIDENCE_DDL = resources.files("paulp.migrations").joinpath("0007_evidence_index.sql").read_text()
 
@@ -144,15 +154,81 @@ def _row(fetch: EvidenceFetch) -> dict[str, Any]:
 
 
 def record_fetch(conn: Connection[Any], fetch: EvidenceFetch) -> int:
-    """Index a stored blob (first fetch wins the blob row) and log this fetch; returns the fetch row id.
+    """Index a stored blob (first fetch wins the blob row), log this fetch and append its ``EvidenceStored``
+    event; returns the fetch row id.
 
-    Runs on the caller's connection and transaction, so the index and the event carrying the
-    hash can commit together.
+    All three in one transaction on the caller's connection (a savepoint inside the caller's own), so the row
+    and its chained event exist together or not at all; a failure raises and the fetch is not used (§4.1, §4.6;
+    ADR 0406).
     """
     row = _row(fetch)
-    with conn.cursor() as cur:
+    with conn.transaction(), conn.cursor() as cur:
         cur.execute(_INSERT_BLOB, row)
         cur.execute(_INSERT_FETCH, row)
         result = cur.fetchone()
-    assert result is not None
-    return int(result[0])
+        assert result is not None
+        fetch_id = int(result[0])
+        append_on(conn, [stored_event(fetch_id, fetch, row["request_params"])])
+    return fetch_id
+
+
+def stored_event(fetch_id: int, fetch: EvidenceFetch, params: str | None) -> StoredEvent:
+    """The fetch's ``EvidenceStored`` event as the recorder stores it, with exactly the index row's values."""
+    record = EvidenceRecord.record(
+        fetch_id=fetch_id, evidence_hash=fetch.evidence_hash, source=fetch.source, endpoint=fetch.endpoint,
+        method=fetch.request_method, params=params, status=fetch.response_status, size=fetch.size_bytes,
+        fetched_at=parse_fetched_at(fetch.fetched_at))
+    return _mapper().to_stored_event(record.collect_events()[0])
+
+
+@cache
+def _mapper() -> Mapper[UUID]:
+    return make_mapper()
+
+
+def parse_fetched_at(value: str) -> datetime:
+    """ISO-8601 with a zone (``Z`` or an offset), as every client writes it; the index column is timestamptz."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"fetched_at has no time zone: {value!r}")
+    return moment
+
+
+Connect = Callable[[], AbstractContextManager[Connection[Any]]]
+
+
+def fetch_recorder(connect: Connect) -> Callable[[EvidenceFetch], None]:
+    """Record each fetch on its own short transaction from a pool, as soon as its body is stored."""
+    def record(fetch: EvidenceFetch) -> None:
+        with connect() as conn:
+            record_fetch(conn, fetch)
+    return record
+
+
+class SessionRecorder:
+    """Records the fetches of one client session on one connection, opened at the first fetch and reopened
+    after a failure; for code that holds settings, not a pool. No database URL: every fetch fails (closed)."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self._url = database_url
+        self._conn: Connection[Any] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, fetch: EvidenceFetch) -> None:
+        if not self._url:
+            raise LookupError("no database to index evidence in (PAULP_DATABASE_URL unset)")
+        with self._lock:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = psycopg.connect(self._url)
+            try:
+                record_fetch(self._conn, fetch)
+            except Exception:
+                self._conn.close()
+                self._conn = None
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -18,7 +18,8 @@ from typing import Any
 import psycopg
 
 from paulp.adapters.audit_store import verify
-from paulp.adapters.evidence_store import EvidenceHashMismatch, EvidenceNotFound, EvidenceStore, record_fetch
+from paulp.adapters.evidence_audit import check_index
+from paulp.adapters.evidence_store import EvidenceHashMismatch, EvidenceNotFound, EvidenceStore, fetch_recorder
 from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.signing import KEY_ENV, PRIVATE_KEY_ENV, KalshiCredentialsError
@@ -134,6 +135,7 @@ class DatabaseGateFacts:
             regression = [bool(ok) for (ok,) in conn.execute(REGRESSION_RESULTS_7D, (now - timedelta(days=7),))]
             adversarial = [bool(ok) for (ok,) in conn.execute(ADVERSARIAL_RESULTS)]
             violations = _count(conn, "SELECT count(*) FROM views.compliance_violations WHERE NOT resolved")
+            index = check_index(conn)
         return Phase3Facts(
             audit=AuditFact(report.valid, report.chain.last_sequence, report.first_bad_sequence),
             regression_results_7d=regression,  # none stored: 0%, as the reference says when none ran
@@ -141,7 +143,8 @@ class DatabaseGateFacts:
             breaker_transitions=transitions,
             reconciliation_runs=Unavailable("no reconciliation runs are recorded in this system"),
             unresolved_compliance_violations=violations,  # §6.3 violations view (ADR 0368)
-            evidence_sample=list(self._rehash(newest)))
+            evidence_sample=list(self._rehash(newest)),
+            evidence_index=[m.describe() for m in index.mismatches])
 
     def _rehash(self, hashes: Iterable[str]) -> Iterable[EvidenceCheck]:
         store = EvidenceStore(self.src.evidence_dir)
@@ -199,7 +202,8 @@ class DatabaseGateFacts:
     async def _balance(self, env: Mapping[str, str]) -> BalanceProbe:
         try:
             config = KalshiClientConfig.from_env(env, timeout_s=self.src.balance_timeout_s, max_retries=1)
-            client = KalshiClient.from_env(env, EvidenceStore(self.src.evidence_dir), config=config)
+            client = KalshiClient.from_env(env, EvidenceStore(self.src.evidence_dir), config=config,
+                                           record=fetch_recorder(self._conn))
         except (KalshiError, KalshiCredentialsError) as err:
             return BalanceProbe(False, problem=f"client not usable ({err.code})")
         try:
@@ -208,8 +212,6 @@ class DatabaseGateFacts:
             return BalanceProbe(False, problem=f"balance call failed ({err.code})")
         finally:
             await client.aclose()
-        with self._conn() as conn:
-            record_fetch(conn, response.fetch)
         cents = response.data.get("balance")
         if isinstance(cents, bool) or not isinstance(cents, int):
             return BalanceProbe(True, problem="balance missing from the venue's reply")

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import IntegrityError
 
-from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.evidence_store import EvidenceStore, fetch_recorder
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.venue import KalshiVenue
@@ -92,7 +92,8 @@ def gated_scan(container: Any) -> dict[str, Any]:
 
 async def _refresh(container: Any, tickers: list[str]) -> dict[str, str]:
     try:
-        client = KalshiClient.from_env(kalshi_env(container.settings), EvidenceStore(container.settings.evidence_dir()))
+        client = KalshiClient.from_env(kalshi_env(container.settings), EvidenceStore(container.settings.evidence_dir()),
+                                       record=fetch_recorder(container.pool.connection))
     except KalshiError as exc:
         raise JobFailed(exc.code, f"Kalshi client not usable: {exc.code}", 503) from None
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.evidence_store import EvidenceStore, fetch_recorder
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.venue import KalshiVenue
 from paulp.api.compliance_gate import BLOCKED, admit
@@ -69,7 +69,8 @@ async def refresh_open_marks(container: Any) -> dict[str, str]:
     decision = await asyncio.to_thread(admit, container, "kalshi", "fetch_markets", "marks")
     if not decision.allowed:  # no request; the block is audited, and asked again at the next minute
         return {t: BLOCKED for t in tickers}
-    client = KalshiClient.from_env(os.environ, EvidenceStore(container.settings.evidence_dir()))
+    client = KalshiClient.from_env(os.environ, EvidenceStore(container.settings.evidence_dir()),
+                                   record=fetch_recorder(container.pool.connection))
     try:
         return await refresh_marks(container.markets, KalshiVenue(client), tickers)
     finally:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import SecretStr
 
 from paulp.adapters.config import Settings
-from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.evidence_store import EvidenceStore, SessionRecorder
 from paulp.adapters.kalshi.client import BASE_URL_ENV, KalshiClient
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.port import KalshiVenuePort
@@ -51,8 +51,9 @@ def kalshi_env(settings: Settings) -> dict[str, str]:
 
 @contextmanager
 def kalshi_port(settings: Settings) -> Iterator[tuple[KalshiVenuePort, KalshiClient]]:
+    record = SessionRecorder(settings.PAULP_DATABASE_URL)  # every response indexed and chained (ADR 0406)
     try:
-        client = KalshiClient.from_env(kalshi_env(settings), EvidenceStore(settings.evidence_dir()))
+        client = KalshiClient.from_env(kalshi_env(settings), EvidenceStore(settings.evidence_dir()), record=record)
     except KalshiError as exc:
         raise JobFailed(exc.code, f"Kalshi client not usable: {exc.code}", 503) from None
     port = KalshiVenuePort(KalshiVenue(client))
@@ -60,6 +61,7 @@ def kalshi_port(settings: Settings) -> Iterator[tuple[KalshiVenuePort, KalshiCli
         yield port, client
     finally:
         port.close(client)
+        record.close()
 
 
 @contextmanager

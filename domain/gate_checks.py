@@ -172,6 +172,10 @@ def _p3_evidence(f: Phase3Facts) -> Check:
     if bad:
         detail = "; ".join(f"{c.evidence_hash[:12]}: {c.problem}" for c in bad)
         return Check(False, f"{len(sample) - len(bad)}/{len(sample)}", ">= 1 blob, all re-hash", detail)
+    if f.evidence_index:
+        shown = "; ".join(f.evidence_index[:5]) + ("; …" if len(f.evidence_index) > 5 else "")
+        return Check(False, f"{len(f.evidence_index)} index rows differ from the chain",
+                     ">= 1 blob, all re-hash, index matches chain", shown)
     return Check(True, f"{len(sample)}/{len(sample)}", ">= 1 blob, all re-hash",
                  f"newest {len(sample)} evidence blobs re-hash to their names")
 

@@ -73,8 +73,8 @@ CRITERIA: dict[int, tuple[Criterion, ...]] = {
         _c("P3_POSITION_DRIFT_DETECTION", "Position drift detection", "Reconciliation drift detection active",
            "risk"),
         _c("P3_COMPLIANCE_CHECK_PASS", "Compliance check", "No unresolved compliance violations", "compliance"),
-        _c("P3_EVIDENCE_CHAIN_VERIFIED", "Evidence chain verified", "Newest 5 evidence blobs re-hash correctly",
-           "audit"),
+        _c("P3_EVIDENCE_CHAIN_VERIFIED", "Evidence chain verified",
+           "Newest 5 evidence blobs re-hash correctly; evidence index matches its chained events", "audit"),
     ),
     4: (
         _c("P4_BONDING_WIN_RATE_90", "Bonding win rate", "Win rate at least 90% over filled bonding orders",

@@ -60,6 +60,7 @@ class Phase3Facts:
     reconciliation_runs: int | Unavailable
     unresolved_compliance_violations: int | Unavailable
     evidence_sample: Sequence[EvidenceCheck]  # newest 5 blobs
+    evidence_index: Sequence[str] = ()  # index rows that disagree with their chained EvidenceStored (ADR 0406)
 
 
 @dataclass(frozen=True)

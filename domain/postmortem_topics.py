@@ -59,6 +59,8 @@ TOPICS: dict[str, Kind | str] = {
     "DeadLetter.MessageDeadLettered": Kind.ERROR,
     "DeadLetter.Created": "the MessageDeadLettered event is its line",
     "DeadLetter.Replayed": Kind.OPERATOR,
+    "EvidenceRecord.EvidenceStored": "provenance of one external fetch, not an incident step (ADR 0406)",
+    "EvidenceRecord.Created": "the EvidenceStored event is its record",
     "StrategyExecutionPolicy.Updated": Kind.CHANGE,
     "StrategyExecutionPolicy.Created": "registration of defaults",
     "StrategyExecutionPolicy.Registered": "registration of defaults",

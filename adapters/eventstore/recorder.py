@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import get_topic, retry
+from psycopg import Connection
 from psycopg.sql import SQL, Identifier
 
 from paulp.adapters.eventstore.chain import CHAIN_TABLE, chain_input, format_ts
@@ -26,6 +27,12 @@ EVENTS_TABLE = "paulp_events"
 APPEND = (
     "SELECT n FROM {schema}.paulp_append_events(%b, %b::text[], %b::text, %b::text[], %b::text[], %b::text[],"
     " %b::text[], %b::text[], %b::text) AS n"
+)
+APPEND_ON = (
+    "SELECT n FROM paulp_append_events("
+    "(SELECT array_agg(ROW(o, v, t, s)::stored_event_uuid ORDER BY k)"
+    " FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) WITH ORDINALITY AS u(o, v, t, s, k)),"
+    " %s::text[], %s::text, %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text) AS n"
 )
 
 
@@ -43,25 +50,44 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return []
         # Chain fields are built and checked before the round trip: a refused field never reaches the log.
-        inputs = [chain_input(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
         events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
-        params = (
-            events,
-            [i.id for i in inputs],
-            format_ts(datetime.now(UTC)),
-            [i.agent for i in inputs],
-            [i.event_type for i in inputs],
-            [i.payload for i in inputs],
-            [i.payload_hash for i in inputs],
-            [i.evidence_hash for i in inputs],
-            self._lock_timeout,
-        )
+        params = (events, *_chain_params(stored_events), self._lock_timeout)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._append, params, prepare=True)
             return [row["n"] for row in curs.fetchall()]
+
+
+def _chain_params(stored_events: Sequence[StoredEvent]) -> tuple[Any, ...]:
+    """The chain arrays of ``paulp_append_events``; fields are checked here, so a refused one is never sent."""
+    inputs = [chain_input(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+    return (
+        [i.id for i in inputs],
+        format_ts(datetime.now(UTC)),
+        [i.agent for i in inputs],
+        [i.event_type for i in inputs],
+        [i.payload for i in inputs],
+        [i.payload_hash for i in inputs],
+        [i.evidence_hash for i in inputs],
+    )
+
+
+def append_on(conn: Connection[Any], stored_events: Sequence[StoredEvent], lock_timeout_s: int = 10) -> list[int]:
+    """Append events and their chain rows on the caller's connection, inside the caller's transaction, so rows
+    the caller writes beside them commit with the events or not at all (the evidence index, ADR 0406).
+
+    The same one statement as ``insert_events``; the composite array is built server-side, so the connection
+    needs no registered type adapter."""
+    if not stored_events:
+        return []
+    params = (
+        [e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+        [e.topic for e in stored_events], [e.state for e in stored_events],
+        *_chain_params(stored_events), f"{int(lock_timeout_s)}s",
+    )
+    return [int(row[0]) for row in conn.execute(APPEND_ON, params).fetchall()]
 
 
 def application_env(database_url: str, shared_datastore: str | None = None) -> dict[str, str]:

@@ -50,6 +50,7 @@ TIMEOUT_ENV = "KALSHI_TIMEOUT_SECONDS"
 EVIDENCE_SOURCE = "kalshi_trade_api"
 USER_AGENT = "Paul-P/1.0"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+FetchRecorder = Callable[[EvidenceFetch], None]  # indexes a fetch and appends its event; raising fails the fetch
 
 
 def _check_base_url(url: str) -> str:
@@ -121,8 +122,10 @@ class KalshiClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         transport: httpx.AsyncBaseTransport | None = None,
+        record: FetchRecorder | None = None,
     ) -> None:
         self.config = config or KalshiClientConfig()
+        self._record = record
         base_url = _check_base_url(self.config.base_url)
         self._base_path = urlsplit(base_url).path.rstrip("/")
         self._evidence = evidence
@@ -223,17 +226,19 @@ class KalshiClient:
         status = response.status_code
         try:
             blob = await asyncio.to_thread(self._evidence.put, body)
+            fetch = EvidenceFetch(
+                evidence_hash=blob.evidence_hash, source=EVIDENCE_SOURCE,
+                endpoint=response.request.url.raw_path.decode("ascii"), fetched_at=self._iso_now(),
+                size_bytes=len(body), request_method=method, request_params=query, response_status=status,
+            )
+            if self._record is not None:  # index row + chained EvidenceStored event (ADR 0406)
+                await asyncio.to_thread(self._record, fetch)
         except Exception as exc:
             if write:
                 raise VenueOutcomeUnknown(f"{method} {full_path}: response not evidenced ({type(exc).__name__})",
                                           status=status, method=method, path=full_path) from exc
             raise EvidenceWriteFailed(f"{method} {full_path}: response could not be stored as evidence",
                                       status=status, method=method, path=full_path) from exc
-        fetch = EvidenceFetch(
-            evidence_hash=blob.evidence_hash, source=EVIDENCE_SOURCE,
-            endpoint=response.request.url.raw_path.decode("ascii"), fetched_at=self._iso_now(),
-            size_bytes=len(body), request_method=method, request_params=query, response_status=status,
-        )
         ctx: dict[str, Any] = {"status": status, "evidence_hash": blob.evidence_hash, "method": method,
                                "path": full_path, "fetch": fetch}
         data = json_object(body)

@@ -28,6 +28,7 @@ from tests.integration.routing_support import (
     requests_by_provider,
     use_routing,
 )
+from tests.support.evidence_events import evidence_stored
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -94,6 +95,12 @@ def test_govern_when_answers_are_error_malformed_and_good_then_each_is_evidence_
     assert [(e["model_id"], e["evidence_hash"], e["class_version"]) for e, _ in events] == [
         (m, h, 2) for m, h in zip(out.attempted, hashes, strict=True)]
     assert [chained for _, chained in events] == hashes
+    # ... and each fetch is its own chained EvidenceStored event with the row's values (ADR 0406)
+    stored = evidence_stored(system.database_url)
+    assert [(e["evidence_hash"], e["source"], e["method"], e["status"], e["size"]) for e, _ in stored] == [
+        (h, EVIDENCE_SOURCES[p], "POST", st, len(b))
+        for h, b, (p, st, _) in zip(hashes, bodies, expected, strict=True)]
+    assert [chained for _, chained in stored] == hashes
 
 
 def test_verification_when_llm_evidence_is_stored_then_chain_valid_and_every_blob_rehashes(system, fakes,
@@ -113,6 +120,7 @@ def test_verification_when_llm_evidence_is_stored_then_chain_valid_and_every_blo
     # Assert
     assert facts.audit.valid
     assert {c.evidence_hash: c.problem for c in facts.evidence_sample} == {h: None for h in hashes}
+    assert facts.evidence_index == []  # every index row matches its chained EvidenceStored event
     index = fetches(system.database_url)
     assert [(index[str(h)]["source"], index[str(h)]["response_status"]) for h in hashes] == [
         ("minimax_api", 503), ("google_ai_api", 500), ("moonshot_api", 200), ("cloudflare_workers_ai_api", 200)]

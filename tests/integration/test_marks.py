@@ -21,9 +21,11 @@ from paulp.adapters.market_data import StaticMarketData
 from paulp.api.app import create_app
 from paulp.api.market_jobs import open_position_tickers, refresh_marks
 from paulp.domain.clock import FixedClock
+from paulp.domain.evidence import sha256_hex
 from paulp.domain.marks import InvalidMark, Quotes
 from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
 from tests.integration.helpers import NOW, facts, make_container, signal
+from tests.support.evidence_events import evidence_stored
 from tests.support.seeding import catch_up
 
 pytestmark = pytest.mark.integration
@@ -138,6 +140,12 @@ def test_scheduled_refresh_when_no_credentials_then_public_market_data_marks_ope
     assert [r.path for r in exchange.requests] == [f"/trade-api/v2/markets/{ticker}"]
     assert not exchange.requests[0].verified  # public data: nothing signed, no key needed
     assert any((tmp_path / "evidence").rglob("*"))  # the raw body was kept before it was used
+    # ... its fetch indexed and chained in one transaction: an EvidenceStored event whose chain row carries the hash
+    [(body, chained)] = evidence_stored(container.database_url)
+    stored_hash = sha256_hex(EvidenceStore(tmp_path / "evidence").get(body["evidence_hash"]))
+    assert chained == body["evidence_hash"] == stored_hash
+    assert (body["source"], body["endpoint"], body["method"], body["status"]) == (
+        "kalshi_trade_api", f"/trade-api/v2/markets/{ticker}", "GET", 200)
 
 
 def test_dashboard_when_position_marked_then_open_positions_and_pnl_from_the_mark(setup):

