@@ -10,6 +10,7 @@ cannot be read nothing is written. Major or critical drift goes to the breaker (
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
 from paulp.domain.reconciliation import Position, RunStatus, reconcile
 from paulp.domain.strategy_registry import CATALOGUE, StrategyStatus
 
+log = logging.getLogger("paulp.reconcile")
 VENUE = "kalshi"
 LIVE_FILLS = (  # bought in LIVE orders, less what LIVE exits sold (ADR 0260)
     "SELECT ticker, side, sum(n) FROM ("
@@ -30,9 +32,43 @@ LIVE_FILLS = (  # bought in LIVE orders, less what LIVE exits sold (ADR 0260)
 ALERTING = (RunStatus.MAJOR_DRIFT, RunStatus.CRITICAL_DRIFT)
 
 
+RESOLVED = "SELECT ticker FROM views.market_marks WHERE result IS NOT NULL AND ticker = ANY(%s)"
+
+
 def internal_live_positions(container: Any) -> list[Position]:
     with container.pool.connection() as conn:
         return [Position(ticker, side, size) for ticker, side, size in conn.execute(LIVE_FILLS)]
+
+
+def _disagreeing(internal: list[Position], venue: list[Position]) -> set[str]:
+    """Markets whose (side, size) holdings differ between the two sides."""
+    ours: dict[str, dict[str, Any]] = {}
+    theirs: dict[str, dict[str, Any]] = {}
+    for book, positions in ((ours, internal), (theirs, venue)):
+        for p in positions:
+            book.setdefault(p.market_id, {})[p.key] = p.size
+    return {t for t in ours.keys() | theirs.keys() if ours.get(t, {}) != theirs.get(t, {})}
+
+
+def settled_markets(container: Any, port: Any, tickers: set[str]) -> tuple[set[str], list[str]]:
+    """Of markets the two sides disagree on, those whose outcome is determined: settled money, not a position
+    either side still holds (ADR 0287), so not drift. Known from our marks, else asked of the venue (its answer
+    evidenced); a market that cannot be read stays in the comparison (ADR 0397)."""
+    if not tickers:
+        return set(), []
+    with container.pool.connection() as conn:
+        settled = {t for (t,) in conn.execute(RESOLVED, (sorted(tickers),))}
+    evidence: list[str] = []
+    for ticker in sorted(tickers - settled):
+        try:
+            read = port.market(ticker)
+        except Exception:
+            log.warning("reconcile: market %s could not be read; compared as held", ticker, exc_info=True)
+            continue
+        evidence.extend(read.evidence_hashes)
+        if read.value.result is not None:
+            settled.add(ticker)
+    return settled, evidence
 
 
 def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
@@ -48,15 +84,23 @@ def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
     live = any(container.strategies.status_of(info) == StrategyStatus.LIVE for info in CATALOGUE)
     positions: list[Position] = []
     evidence: list[str] = []
+    settled: set[str] = set()
     if internal or live:
         with kalshi_port(container.settings) as (port, client):
             require_credentials(client, "venue positions cannot be read")
             venue = venue_call("positions read", port.positions)
-        internal = internal_live_positions(container)  # after the venue read: fills that landed meanwhile
-        positions, evidence = list(venue.positions), list(venue.evidence_hashes)
+            internal = internal_live_positions(container)  # after the venue read: fills that landed meanwhile
+            positions, evidence = list(venue.positions), list(venue.evidence_hashes)
+            settled, read = settled_markets(container, port, _disagreeing(internal, positions))
+        evidence += read
+        if settled:
+            log.info("reconcile: left out settled markets %s", ", ".join(sorted(settled)))
+            internal = [p for p in internal if p.market_id not in settled]
+            positions = [p for p in positions if p.market_id not in settled]
     run = reconcile(internal, positions)
     if run.status in ALERTING:
         container.breaker.reconciliation_status(run.status.value)
-    report = container.orchestrator.record_reconciliation(run_id, VENUE, triggered_by, run, evidence, source, slot)
+    report = container.orchestrator.record_reconciliation(run_id, VENUE, triggered_by, run, evidence, source, slot,
+                                                          sorted(settled))
     result: dict[str, Any] = dict(report.result)
     return result

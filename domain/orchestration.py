@@ -158,10 +158,15 @@ class ReconciliationReport(Aggregate):
     @classmethod
     def record(cls, run_id: str, venue: str, triggered_by: str, run: ReconciliationRun,
                evidence_hashes: list[str], now: datetime, source: str,
-               slot: datetime | None = None) -> ReconciliationReport:
+               slot: datetime | None = None, settled: list[str] | None = None) -> ReconciliationReport:
+        """``settled``: markets left out of the comparison because their outcome is determined (ADR 0397); the
+        result names them only when there are some, so a run without settlements reads as before."""
         if source not in TRIGGER_SOURCES:
             raise InvalidJobRun(f"a reconciliation is triggered from one of {TRIGGER_SOURCES}, not {source!r}")
-        return cls(run_id=run_id, venue=venue, triggered_by=triggered_by, result=reconciliation_result(run, now),
+        result = reconciliation_result(run, now)
+        if settled:
+            result["settledMarkets"] = list(settled)
+        return cls(run_id=run_id, venue=venue, triggered_by=triggered_by, result=result,
                    drift_count=run.drift_count, evidence_hashes=list(evidence_hashes), at=now, source=source,
                    slot=slot)
 

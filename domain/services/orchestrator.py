@@ -32,9 +32,9 @@ class OrchestratorService(PaulpApplication):
 
     def record_reconciliation(self, run_id: str, venue: str, triggered_by: str, run: ReconciliationRun,
                               evidence_hashes: list[str], source: str,
-                              slot: datetime | None = None) -> ReconciliationReport:
+                              slot: datetime | None = None, settled: list[str] | None = None) -> ReconciliationReport:
         report = ReconciliationReport.record(run_id, venue, triggered_by, run, evidence_hashes, self.clock.now(),
-                                             source, slot)
+                                             source, slot, settled)
         self.save(report)
         return report
 

@@ -97,3 +97,30 @@ def test_reconcile_job_when_kalshi_alone_holds_a_fraction_then_a_critical_orphan
     }
     assert (result["status"], result["matchedCount"], result["internalPositionCount"],
             result["venuePositionCount"]) == ("critical_drift", 1, 1, 2)
+
+
+def test_reconcile_job_when_a_held_market_settled_at_the_venue_then_left_out_not_drift(system: System):
+    """Kalshi zeroes a position once its market settles; our fills stay until the order is archived. A determined
+    market is settled money on both sides (ADR 0287), so it is named in the report, not graded (ADR 0397)."""
+    settled, _ = system.live_fill("settled-1", size=40)
+    system.exchange.set_position(settled, 0)
+    system.exchange.markets[settled].update(status="settled", result="yes")
+    head = system.head()
+
+    result, report = _reconcile_job(system)
+
+    assert (result["status"], result["matchedCount"], report.drift_count) == ("ok", 0, 0)
+    assert result["settledMarkets"] == [settled] and result["drifts"] == []
+    assert _alerts(system, head) == [] and system.container.breaker.get().state.value == "NORMAL"
+
+
+def test_reconcile_job_when_a_position_vanished_from_an_open_market_then_still_critical(system: System):
+    ticker, _ = system.live_fill("vanished-1", size=40)
+    system.exchange.set_position(ticker, 0)  # the market is still active: a missing position is real drift
+    head = system.head()
+
+    result, _ = _reconcile_job(system)
+
+    assert result["status"] == "critical_drift" and "settledMarkets" not in result
+    assert _alerts(system, head) == [("RECONCILIATION_DRIFT", "critical")]
+    assert system.container.breaker.get().state.value == "HALT"
