@@ -42,8 +42,8 @@ def internal_live_positions(container: Any) -> list[Position]:
 
 def _disagreeing(internal: list[Position], venue: list[Position]) -> set[str]:
     """Markets whose (side, size) holdings differ between the two sides."""
-    ours: dict[str, dict[str, Any]] = {}
-    theirs: dict[str, dict[str, Any]] = {}
+    ours: dict[str, dict[Any, Any]] = {}
+    theirs: dict[str, dict[Any, Any]] = {}
     for book, positions in ((ours, internal), (theirs, venue)):
         for p in positions:
             book.setdefault(p.market_id, {})[p.key] = p.size
