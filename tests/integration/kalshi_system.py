@@ -18,6 +18,7 @@ from eventsourcing.persistence import StoredEvent
 from fastapi.testclient import TestClient
 
 from paulp.adapters.eventstore.codec import make_mapper
+from paulp.adapters.evidence_audit import TOPIC as EVIDENCE_TOPIC
 from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
 from paulp.adapters.kalshi.port import KalshiVenuePort
@@ -34,7 +35,7 @@ from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
-from tests.integration.helpers import NOW, deep_book, facts, make_container, max_notification_id, signal
+from tests.integration.helpers import NOW, deep_book, facts, make_container, signal
 
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -75,7 +76,12 @@ class System:
                 catch_up_from_log(conn, self.container.projections[name])
 
     def head(self) -> int:
-        return max_notification_id(self.container.database_url)
+        """The log's last event other than the EvidenceStored record every venue response appends (ADR 0406):
+        "nothing recorded since head" means nothing about orders, positions or records."""
+        with psycopg.connect(self.container.database_url) as conn:
+            row = conn.execute("SELECT coalesce(max(notification_id), 0) FROM paulp_events WHERE topic <> %s",
+                               (EVIDENCE_TOPIC,)).fetchone()
+        return int(row[0]) if row else 0
 
     def events(self, topic_part: str, after: int = 0) -> list[Any]:
         mapper = make_mapper()
