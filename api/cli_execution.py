@@ -25,7 +25,7 @@ def set_policy(
     strategy: Annotated[str, typer.Argument(help="bonding, weather, xv_signal, smart_money or resolution")],
     pairs: Annotated[list[str], typer.Argument(help="FIELD=VALUE pairs in the spec's names: maxSingleOrderSize=20,"
                                                " blockedTickers=KXA,KXB, tradingHours.endHourUtc=20,"
-                                               " tradingHours.tradingDays=[1,2,3]")],
+                                               " tradingHours.tradingDays=\\[1,2,3]")],
     mode: Annotated[str, typer.Option(help="the mode's policy to change: PAPER or LIVE")],
     actor: Annotated[str, typer.Option(help="who makes the change (kept in the log)")],
     reason: Annotated[str, typer.Option(help="why (kept in the log)")],
