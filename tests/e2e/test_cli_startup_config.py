@@ -10,6 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from typer.testing import CliRunner, Result
+
+from paulp.api.cli import app
 
 pytestmark = pytest.mark.integration
 CHOICES = "production, staging, development, test"
@@ -29,18 +32,34 @@ def _paulp(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
                           timeout=120)
 
 
-@pytest.mark.parametrize("args", [["up", "--port", "9"], ["serve", "--port", "9"], ["relay"], ["project"],
-                                  ["schedule"], ["migrate"], ["doctor"]], ids=lambda a: a[0])
-def test_command_when_environment_unset_then_exit_2_naming_it_and_nothing_started(tmp_path: Path,
-                                                                                  args: list[str]) -> None:
-    # Arrange: no service URLs, so any start would create the state folder for its embedded servers
+def _paulp_in_process(args: list[str], state_dir: Path, **values: str | None) -> Result:
+    """The same command in this process (CliRunner): the refusal happens before anything is started, so a real
+    process per case would only add its start-up second; ``test_up_when_environment_unset_…`` keeps one."""
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PAULP_") or k == "ENVIRONMENT"}
+    env.update(PAULP_STATE_DIR=str(state_dir), COLUMNS="250", **values)
+    return CliRunner().invoke(app, args, env=env)
+
+
+def test_up_when_environment_unset_then_exit_2_naming_it_and_nothing_started(tmp_path: Path) -> None:
+    # Arrange: no service URLs, so a start would create the state folder for its embedded servers
     state = tmp_path / "state"
-    # Act
-    r = _paulp(args, _laptop_env(state))
+    # Act: a real process, as an operator starts it
+    r = _paulp(["up", "--port", "9"], _laptop_env(state))
     # Assert
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert f"ENVIRONMENT is required (unset or blank): set it to one of {CHOICES}" in " ".join(r.stderr.split())
     assert "Traceback" not in r.stderr and r.stdout == ""
+    assert not state.exists(), "an embedded server was started (the state folder exists)"
+
+
+@pytest.mark.parametrize("args", [["serve", "--port", "9"], ["relay"], ["project"], ["schedule"], ["migrate"],
+                                  ["doctor"]], ids=lambda a: a[0])
+def test_command_when_environment_unset_then_exit_2_naming_it_and_nothing_started(tmp_path: Path,
+                                                                                  args: list[str]) -> None:
+    state = tmp_path / "state"
+    r = _paulp_in_process(args, state)
+    assert r.exit_code == 2, r.output
+    assert f"ENVIRONMENT is required (unset or blank): set it to one of {CHOICES}" in " ".join(r.output.split())
     assert not state.exists(), "an embedded server was started (the state folder exists)"
 
 
@@ -53,13 +72,13 @@ def test_command_when_environment_unset_then_exit_2_naming_it_and_nothing_starte
 def test_up_when_environment_blank_or_invalid_then_exit_2_and_nothing_started(tmp_path: Path, value: str,
                                                                               message: str) -> None:
     state = tmp_path / "state"
-    r = _paulp(["up", "--port", "9"], _laptop_env(state, ENVIRONMENT=value, ADMIN_TOKEN=TOKEN))
-    assert r.returncode == 2, (r.stdout, r.stderr)
-    assert message in r.stderr and CHOICES in " ".join(r.stderr.split())
+    r = _paulp_in_process(["up", "--port", "9"], state, ENVIRONMENT=value, ADMIN_TOKEN=TOKEN)
+    assert r.exit_code == 2, r.output
+    assert message in r.output and CHOICES in " ".join(r.output.split())
     assert not state.exists()
 
 
-@pytest.mark.parametrize("mirror", [None, "", "  "], ids=["unset", "empty", "blank"])
+@pytest.mark.parametrize("mirror", [None, "  "], ids=["unset", "blank"])  # empty: tests/security/test_config.py
 def test_production_when_audit_mirror_missing_then_exit_2_naming_it_and_nothing_written(
         tmp_path: Path, empty_db: str, nats_url: str, mirror: str | None) -> None:
     # Arrange: every other production requirement met, on a database no command has touched yet
