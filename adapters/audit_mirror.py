@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from paulp.adapters.audit_store import chain_head
 from paulp.adapters.eventstore.chain import record_from_row
+from paulp.adapters.files import fsync_dir
 from paulp.domain.audit import ChainRecord
 from paulp.domain.audit_mirror import mirror_body, mirror_key
 
@@ -67,12 +68,6 @@ def read_file(path: Path) -> bytes | None:
         return None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _make_dirs(root: Path, directory: Path, dirty: set[Path]) -> None:
@@ -241,7 +236,7 @@ def _copy_batch(conn: psycopg.Connection[Any], root: Path, position: int, batch:
             result.already += 1
         position = record.sequence
     for d in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
-        _fsync_dir(d)
+        fsync_dir(d)
     return position
 
 

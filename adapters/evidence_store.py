@@ -9,8 +9,6 @@ re-hashes what it returns.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -28,6 +26,7 @@ from psycopg import Connection
 
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.adapters.eventstore.recorder import append_on
+from paulp.adapters.files import fsync_dir, replace_atomically
 from paulp.domain.evidence import blob_relpath, check_evidence_hash, redact_params, sha256_hex
 from paulp.domain.evidence_records import EvidenceRecord
 
@@ -86,17 +85,8 @@ class EvidenceStore:
         if final.exists():
             return StoredBlob(digest, blob_relpath(digest), len(body), created=False)
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=final.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp_name, final)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        _fsync_dir(final.parent)
+        replace_atomically(final, body, temp_prefix=".tmp-")
+        fsync_dir(final.parent)
         return StoredBlob(digest, blob_relpath(digest), len(body), created=True)
 
     def get(self, evidence_hash: str) -> bytes:
@@ -115,12 +105,6 @@ class EvidenceStore:
         return self.path_for(evidence_hash).is_file()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)

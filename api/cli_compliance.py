@@ -3,13 +3,12 @@ orders (ADR 0371)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from paulp.adapters.files import replace_atomically
 from paulp.api.cli_compliance_sources import add_source_commands
 
 compliance_app = typer.Typer(help="Compliance: the matrix of data sources (two-person status changes, the"
@@ -21,18 +20,6 @@ LIVE_ONLY = ("LIVE",)
 LIVE_AND_PAPER = ("LIVE", "PAPER")
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside ``path`` and rename over it: a failed export leaves no file, or the old one, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @compliance_app.command("export")
@@ -76,7 +63,7 @@ def export(
         typer.echo(text, nl=False)
         return
     try:
-        write_atomically(output, text)
+        replace_atomically(output, text.encode("utf-8"))  # bytes: CSV keeps its CRLF
     except OSError as exc:
         raise fail(f"--output: cannot write {str(output)!r}: {exc.strerror or exc}", code=1) from None
     typer.echo(f"{len(rows)} orders exported to {output}", err=True)

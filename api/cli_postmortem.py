@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from paulp.adapters.files import replace_atomically
 from paulp.api.console import cli_console
 
 console = cli_console()
@@ -28,18 +27,6 @@ def parse_time(option: str, text: str) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside the target, then rename over it: a reader sees the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def postmortem(
@@ -79,7 +66,7 @@ def postmortem(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        write_atomically(output, text)
+        replace_atomically(output, text.encode("utf-8"))  # bytes: CSV keeps its CRLF
         console.print(f"postmortem {ident} written to {output} ({report['header']['events']} event(s))")
     if not report["audit"]["chainIntact"]:
         raise fail(f"audit chain over the window is NOT intact (first bad sequence"

@@ -1,0 +1,31 @@
+"""Durable file writes shared by the evidence store, the audit mirror and the commands that write reports."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def replace_atomically(path: Path, data: bytes, temp_prefix: str | None = None) -> None:
+    """Write beside ``path`` (a 0600 temp file), fsync, then rename over it: a reader sees the old file or the whole
+    new one, never part of it, and a failure leaves no temp file behind."""
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix or f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a folder's new entries durable: a renamed or linked file survives a crash only once its folder is."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
