@@ -150,20 +150,23 @@ def apply_batch(conn: psycopg.Connection[Any], projection: Projection, batch: Se
         return _apply(conn, projection, batch, careful=True, hold=hold)
 
 
+def _lock_tracking(conn: psycopg.Connection[Any], name: str) -> tuple[int, int]:
+    """The projection's tracked position (notification id, stream seq), its row locked for this transaction
+    (created at zero on first use), so two writers never both move it."""
+    conn.execute("INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
+    row = conn.execute(
+        "SELECT last_notification_id, last_stream_seq FROM projection_tracking WHERE name = %s FOR UPDATE", (name,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequence[Delivered],
            careful: bool, hold: bool) -> BatchOutcome:
     mapper = make_mapper()
     out = BatchOutcome()
     with conn.transaction():
-        conn.execute(
-            "INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (projection.name,)
-        )
-        row = conn.execute(
-            "SELECT last_notification_id, last_stream_seq FROM projection_tracking WHERE name = %s FOR UPDATE",
-            (projection.name,),
-        ).fetchone()
-        assert row is not None
-        last_nid, last_seq = int(row[0]), int(row[1])
+        last_nid, last_seq = _lock_tracking(conn, projection.name)
         conn.execute("SET LOCAL search_path TO views, public")
         fresh: list[tuple[int, Delivered, int, int]] = []  # (index, message, tracked position before it)
         for index, msg in enumerate(batch):
@@ -219,18 +222,11 @@ def set_aside(conn: psycopg.Connection[Any], projection: Projection, msg: Delive
               consumer: str, dlq_seq: int) -> bool:
     """Record a dead letter and move the projection past it, in one transaction; False when it was past it."""
     with conn.transaction():
-        conn.execute(
-            "INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (projection.name,)
-        )
-        row = conn.execute(
-            "SELECT last_notification_id, last_stream_seq FROM projection_tracking WHERE name = %s FOR UPDATE",
-            (projection.name,),
-        ).fetchone()
-        assert row is not None
-        if msg.notification_id <= int(row[0]):
+        last_nid, last_seq = _lock_tracking(conn, projection.name)
+        if msg.notification_id <= last_nid:
             return False
-        if row[1] and msg.stream_seq != int(row[1]) + 1:
-            raise StreamGap(f"{projection.name}: expected stream seq {int(row[1]) + 1}, got {msg.stream_seq}")
+        if last_seq and msg.stream_seq != last_seq + 1:
+            raise StreamGap(f"{projection.name}: expected stream seq {last_seq + 1}, got {msg.stream_seq}")
         conn.execute(
             "INSERT INTO projection_dead_letters (projection, notification_id, topic, error, consumer, stream_seq,"
             " dlq_seq, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (projection, notification_id)"
