@@ -24,6 +24,7 @@ from paulp.api.cli_backtest import backtest_app
 from paulp.api.cli_breaker import breaker_app
 from paulp.api.cli_compliance import compliance_app
 from paulp.api.cli_dead_letters import dead_letters_app
+from paulp.api.cli_evidence import evidence_app
 from paulp.api.cli_execution import execution_app
 from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
@@ -54,6 +55,7 @@ app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(risk_app, name="risk")
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(execution_app, name="execution")
+app.add_typer(evidence_app, name="evidence")
 jobs_app = typer.Typer(help="Orchestrator job runs (triggers, webhooks, schedule slots).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 console = cli_console()

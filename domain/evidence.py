@@ -56,6 +56,29 @@ def legacy_evidence_key(source: str, fetched_at: str, evidence_hash: str) -> str
     return f"evidence/{source}/{fetched_at[:10]}/{check_evidence_hash(evidence_hash)}.gz"
 
 
+def named_evidence(event: object) -> list[str]:
+    """The evidence hashes an event names (``evidence_hashes`` then ``evidence_hash``), each once, in order: what
+    lineage (``evidence_usage``) and postmortems read without knowing every event class."""
+    named = getattr(event, "evidence_hashes", None)
+    out: list[str] = []
+    for h in [*(named if isinstance(named, list | tuple) else ()), getattr(event, "evidence_hash", None)]:
+        if isinstance(h, str) and _HASH_RE.match(h) and h not in out:
+            out.append(h)
+    return out
+
+
+# Aggregates whose events are declared on a shared base class, named by the aggregate they belong to.
+_AGGREGATE_ALIASES = {"OrderRecord": "Order"}
+
+
+def entity_type(event: object) -> str:
+    """The naming aggregate as a lineage ``derived_entity_type``: ``Order.FillRecorded`` → ``order``,
+    ``PositionExit.Filled`` → ``position_exit``."""
+    name = type(event).__qualname__.split(".", 1)[0]
+    name = _AGGREGATE_ALIASES.get(name, name)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def blob_relpath(evidence_hash: str) -> str:
     """Local blob layout `<aa>/<hash>`: two hex characters of fan-out keep directories small."""
     h = check_evidence_hash(evidence_hash)

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from paulp.domain.clock import iso_utc
+from paulp.domain.evidence import named_evidence
 from paulp.domain.postmortem import LoggedEvent, detection, header, impact, label, response, timeline
 
 CONSECUTIVE_TO_HALT = 3
 TAIL_HHI_LIMIT = 0.3
 PORTFOLIO_CODES = frozenset({"DAILY_LOSS_ALERT", "DRAWDOWN_ALERT"})
-_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def _invariant_key(invariant_id: str) -> tuple[int, str]:
@@ -105,11 +105,8 @@ def evidence_references(entries: Iterable[LoggedEvent]) -> dict[str, list[int]]:
     """Every evidence hash an event of the window names, with the notification ids naming it."""
     refs: dict[str, list[int]] = {}
     for e in entries:
-        named = getattr(e.event, "evidence_hashes", None)
-        hashes = [*(named if isinstance(named, list) else []), getattr(e.event, "evidence_hash", None)]
-        for h in hashes:
-            if isinstance(h, str) and _SHA256.match(h) and e.notification_id not in refs.get(h, []):
-                refs.setdefault(h, []).append(e.notification_id)
+        for h in named_evidence(e.event):
+            refs.setdefault(h, []).append(e.notification_id)
     return dict(sorted(refs.items()))
 
 

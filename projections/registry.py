@@ -7,6 +7,7 @@ from paulp.projections.base import Projection
 from paulp.projections.breaker import BreakerStateProjection
 from paulp.projections.capital_allocations import CapitalAllocationsProjection
 from paulp.projections.compliance import ComplianceProjection
+from paulp.projections.evidence_usage import EvidenceUsageProjection
 from paulp.projections.execution_policies import ExecutionPoliciesProjection
 from paulp.projections.execution_reports import ExecutionReportsProjection
 from paulp.projections.fair_values import FairValuesProjection
@@ -42,4 +43,5 @@ def all_projections() -> dict[str, Projection]:
     projections += [RiskLimitsProjection(), ExecutionPoliciesProjection()]
     projections += [ExecutionReportsProjection()]
     projections += [ReconciliationProjection()]
+    projections += [EvidenceUsageProjection()]
     return {p.name: p for p in projections}
