@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from paulp.domain.clock import Clock
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
-from paulp.domain.risk_correlation import GraphEdge, GraphNode, correlated_markets
+from paulp.domain.risk_correlation import CorrelationRule, GraphEdge, GraphNode, catalogue, correlated_markets
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, PortfolioSnapshot, Position
 from paulp.domain.strategy_registry import find_strategy
 
@@ -39,6 +40,9 @@ _EXPOSURE = (
     " ORDER BY o.created_at DESC, o.order_id DESC LIMIT 1) c ON true"
     " WHERE p.contracts > 0 AND m.result IS NULL"
 )
+_RULES = "SELECT field, value, rule_type, weight FROM views.correlation_rules ORDER BY field, value"
+_LATEST_CATEGORY = ("SELECT category FROM views.orders WHERE ticker = %s AND category IS NOT NULL"
+                    " ORDER BY created_at DESC, order_id DESC LIMIT 1")
 # Graph edges naming the market on either side (§3.4: "source or target"), in a stable order so that the
 # first edge to a market wins the same way every time.
 _EDGES = (
@@ -131,10 +135,10 @@ class ViewPortfolio:
     def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock) -> None:
         self.pool, self.capital_of, self.clock = pool, capital_of, clock
 
-    def snapshot(self, strategy: str, market_id: str, mode: str) -> PortfolioSnapshot:
-        return self.snapshots(strategy, mode)(market_id)
+    def snapshot(self, strategy: str, market_id: str, mode: str, category: str | None = None) -> PortfolioSnapshot:
+        return self.snapshots(strategy, mode)(market_id, category)
 
-    def snapshots(self, strategy: str, mode: str) -> Callable[[str], PortfolioSnapshot]:
+    def snapshots(self, strategy: str, mode: str) -> Callable[..., PortfolioSnapshot]:
         """The book read once (positions, closes, marks), then a snapshot per market that adds only that
         market's correlation read: a scan pre-checks many signals against one reading of the book, so every
         signal of the scan is judged against the same positions (ADR 0316 addendum)."""
@@ -146,9 +150,10 @@ class ViewPortfolio:
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
         daily, weekly, drawdown = book.loss_figures(capital, now)
 
-        def for_market(market_id: str) -> PortfolioSnapshot:
+        def for_market(market_id: str, category: str | None = None) -> PortfolioSnapshot:
+            correlated = self._correlated(market_id, now, category, positions)
             return PortfolioSnapshot(
-                portfolio_value=capital, positions=positions, correlated_markets=self._correlated(market_id, now),
+                portfolio_value=capital, positions=positions, correlated_markets=correlated,
                 daily_pnl=daily, weekly_pnl=weekly, max_drawdown=drawdown,
             )
 
@@ -170,14 +175,23 @@ class ViewPortfolio:
             row = conn.execute(_RECENT_SLIPPAGE, (market_id, mode, since, until)).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
-    def _correlated(self, market_id: str, now: datetime) -> tuple[CorrelatedMarket, ...] | None:
+    def _correlated(self, market_id: str, now: datetime, category: str | None = None,
+                    held: Sequence[Position] = ()) -> tuple[CorrelatedMarket, ...] | None:
         """Markets the stored graph edges relate to ``market_id`` on either side, scored as §3.4 scores them
-        (ADR 0300); None when they cannot be read, so the check fails closed."""
+        (ADR 0300), then those the operator's rules relate to it by category or series among the markets held
+        (§3.4 step 3, ADR 0431: only held markets add exposure to I3). The target's category is the one the
+        order is judged in, else its latest order's. None when any of it cannot be read: the check fails
+        closed."""
         try:
             with self.pool.connection() as conn:
                 rows = conn.execute(_EDGES, (market_id, market_id)).fetchall()
+                rules = [CorrelationRule(json.dumps({f: v}), w, t) for f, v, t, w in conn.execute(_RULES).fetchall()]
+                if rules and category in (None, UNKNOWN_CATEGORY):
+                    found = conn.execute(_LATEST_CATEGORY, (market_id,)).fetchone()
+                    category = found[0] if found else None
         except Exception:
             log.exception("event graph lookup failed for %s", market_id)
             return None
         edges = [GraphEdge(GraphNode(a), GraphNode(b), kind, weight) for a, b, weight, kind in rows]
-        return correlated_markets(market_id, now, edges=edges)
+        return correlated_markets(market_id, now, edges=edges, rules=rules,
+                                  catalogue=catalogue(market_id, category, held) if rules else ())

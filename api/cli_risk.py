@@ -109,3 +109,87 @@ def list_correlations(
         table.add_row(r["marketId"], r["relatedMarketId"], r["type"], f"{r['weight']:g}", f"{r['effectiveScore']:g}",
                       r["declaredBy"] or "(by hand, not in the log)", at, r["reason"] or "")
     console.print(table)
+
+
+def _selector(category: str | None, series: str | None) -> tuple[str, str]:
+    from paulp.api.cli import fail
+    from paulp.domain.market_correlations import InvalidCorrelation, rule_selector
+
+    if (category is None) == (series is None):
+        raise fail("give exactly one of --category or --series")
+    try:
+        return rule_selector("category", category) if category is not None else rule_selector("series", series)
+    except InvalidCorrelation as exc:
+        raise fail(str(exc)) from None
+
+
+@correlations_app.command("rule-set")
+def set_rule(
+    actor: Annotated[str, typer.Option(help="who declares it")],
+    reason: Annotated[str, typer.Option(help="why markets of this category/series move together (kept in the log)")],
+    category: Annotated[str | None, typer.Option(help="every market of this category (as the venue spells it)")]
+    = None,
+    series: Annotated[str | None, typer.Option(help="every market of this Kalshi series (ticker prefix)")] = None,
+    weight: Annotated[float, typer.Option(help="share of each related position counted, in (0, 1]")] = 1.0,
+) -> None:
+    """Declare (or replace) a rule (trading §3.4 step 3): I3 then counts positions in every other market of the
+    category or series against an order in one of them, at the weight."""
+    from paulp.api.cli import fail, services
+    from paulp.api.contexts import context
+    from paulp.domain.market_correlations import InvalidCorrelation, correlation_weight
+    from paulp.domain.services.market_correlations import MarketCorrelationService
+
+    field, value = _selector(category, series)
+    try:
+        w = correlation_weight(weight)
+    except InvalidCorrelation as exc:
+        raise fail(str(exc)) from None
+    with services() as (_, svc), context(MarketCorrelationService, svc.database_url) as app:
+        try:
+            nid = app.declare_rule(field, value, w, actor, reason)
+        except InvalidCorrelation as exc:
+            raise fail(str(exc)) from None
+    console.print(f"correlation rule {field} {value!r} declared at weight {w} (notification {nid}; I3 sees it once"
+                  f" the {PROJECTION} projection applies it)", highlight=False)
+
+
+@correlations_app.command("rule-remove")
+def remove_rule(
+    actor: Annotated[str, typer.Option(help="who withdraws it")],
+    reason: Annotated[str, typer.Option(help="why it no longer holds")],
+    category: Annotated[str | None, typer.Option(help="the rule's category")] = None,
+    series: Annotated[str | None, typer.Option(help="the rule's series")] = None,
+) -> None:
+    """Withdraw a rule: I3 stops counting that category's or series' markets together."""
+    from paulp.api.cli import fail, services
+    from paulp.api.contexts import context
+    from paulp.domain.market_correlations import InvalidCorrelation, NoActiveRule
+    from paulp.domain.services.market_correlations import MarketCorrelationService
+
+    field, value = _selector(category, series)
+    with services() as (_, svc), context(MarketCorrelationService, svc.database_url) as app:
+        try:
+            nid = app.withdraw_rule(field, value, actor, reason)
+        except (InvalidCorrelation, NoActiveRule) as exc:
+            raise fail(str(exc)) from None
+    console.print(f"correlation rule {field} {value!r} withdrawn (notification {nid})", highlight=False)
+
+
+@correlations_app.command("rules")
+def list_rules(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """The active rules the risk check reads (views.correlation_rules; it follows the projector)."""
+    import psycopg
+
+    from paulp.api.cli import services
+    from paulp.api.correlations import correlation_rule_rows
+
+    with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
+        rows = correlation_rule_rows(conn)
+    if as_json:
+        typer.echo(json.dumps(rows, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
+        return
+    table = Table("selects", "value", "type", "weight", "declared by", "at", "reason")
+    for r in rows:
+        table.add_row(r["field"], r["value"], r["type"], f"{r['weight']:g}", r["declaredBy"],
+                      r["declaredAt"].isoformat(), r["reason"])
+    console.print(table)

@@ -22,3 +22,12 @@ def correlation_rows(conn: Connection[Any], market: str | None = None) -> list[d
              "effectiveScore": edge_score(kind, weight), "declaredBy": actor, "reason": reason, "declaredAt": at,
              "version": version}
             for a, b, kind, weight, actor, reason, at, version in conn.execute(query, params).fetchall()]
+
+
+def correlation_rule_rows(conn: Connection[Any]) -> list[dict[str, Any]]:
+    """The active §3.4 rules (ADR 0431), as I3 reads them."""
+    return [{"field": f, "value": v, "type": t, "weight": w, "declaredBy": actor, "reason": reason,
+             "declaredAt": at, "version": version}
+            for f, v, t, w, actor, reason, at, version in conn.execute(
+                "SELECT field, value, rule_type, weight, declared_by, reason, declared_at, version"
+                " FROM views.correlation_rules ORDER BY field, value").fetchall()]

@@ -189,7 +189,7 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
         request = RiskRequest(market_id=sig.market_id, size=size * limit / 100, category=category, side=side,
                               price=limit / 100, strategy=strategy, market_price=limit / 100,
                               settlement_date=known.settlement_date if known else None)
-        book = book_at(sig.market_id)
+        book = book_at(sig.market_id, category)
         refusals = foreseeable_refusals(request, replace(book, positions=book.positions + tuple(pending)), limits,
                                         breaker_state, now)
         if refusals:

@@ -151,3 +151,96 @@ class MarketCorrelation(Aggregate):
     def _withdrawn(self, market_id: str, related_market_id: str, actor: str, reason: str,
                    withdrawn_at: datetime) -> None:
         self.withdrawn_at, self.withdrawn_by = withdrawn_at, actor
+
+
+# ----------------------------------------------------------------- §3.4 step 3: correlation rules (ADR 0431)
+
+RULE_TYPES = {"category": "same_category", "series": "same_series"}  # the field a rule selects on -> its type
+CATEGORY_MAX = 100
+
+
+class NoActiveRule(DomainError):
+    """Raised when a withdrawal names a selector with no declared, unwithdrawn rule."""
+
+    code = "NO_ACTIVE_CORRELATION_RULE"
+
+
+def rule_selector(field: object, value: object) -> tuple[str, str]:
+    """(field, value) of a rule: a category as the venue spells it, or a series ticker (upper case, as tickers)."""
+    if field not in RULE_TYPES:
+        raise InvalidCorrelation(f"a rule selects on one of {', '.join(RULE_TYPES)}, got {field!r}")
+    if field == "series":
+        return "series", correlation_ticker(value, "series")
+    return "category", _text(value, "category", CATEGORY_MAX)
+
+
+class MarketCorrelationRule(Aggregate):
+    """One operator rule "every market of this category (or series) moves together, at this weight": one
+    aggregate per selector, so a change of weight replaces what stood and rules never contend."""
+
+    class Registered(Aggregate.Created):
+        field: str
+        value: str
+
+    class Declared(Aggregate.Event):
+        field: str
+        value: str
+        rule_type: str
+        weight: float
+        actor: str
+        reason: str
+        declared_at: datetime
+
+    class Withdrawn(Aggregate.Event):
+        field: str
+        value: str
+        actor: str
+        reason: str
+        withdrawn_at: datetime
+
+    @staticmethod
+    def create_id(field: str, value: str) -> UUID:
+        f, v = rule_selector(field, value)
+        return uuid5(PAULP_NAMESPACE, f"market-correlation-rule/{f}/{v}")
+
+    @classmethod
+    def register(cls, field: object, value: object) -> MarketCorrelationRule:
+        f, v = rule_selector(field, value)
+        rule: MarketCorrelationRule = cls(field=f, value=v)
+        return rule
+
+    @event(Registered)
+    def __init__(self, field: str, value: str) -> None:
+        self.field, self.value = field, value
+        self.weight: float | None = None
+        self.actor: str | None = None
+        self.declared_at: datetime | None = None
+        self.withdrawn_at: datetime | None = None
+
+    @property
+    def rule_type(self) -> str:
+        return RULE_TYPES[self.field]
+
+    @property
+    def active(self) -> bool:
+        return self.declared_at is not None and self.withdrawn_at is None
+
+    def declare(self, weight: object, actor: object, reason: object, now: datetime) -> None:
+        w = correlation_weight(weight)
+        who, why = _text(actor, "actor", NAME_MAX), _text(reason, "reason", REASON_MAX)
+        self._declared(self.field, self.value, self.rule_type, w, who, why, now)
+
+    @event(Declared)
+    def _declared(self, field: str, value: str, rule_type: str, weight: float, actor: str, reason: str,
+                  declared_at: datetime) -> None:
+        self.weight, self.actor, self.declared_at, self.withdrawn_at = weight, actor, declared_at, None
+
+    def withdraw(self, actor: object, reason: object, now: datetime) -> None:
+        who, why = _text(actor, "actor", NAME_MAX), _text(reason, "reason", REASON_MAX)
+        if not self.active:
+            raise NoActiveRule(f"no active correlation rule for {self.field} {self.value!r}")
+        self._withdrawn(self.field, self.value, who, why, now)
+
+    @event(Withdrawn)
+    def _withdrawn(self, field: str, value: str, actor: str, reason: str, withdrawn_at: datetime) -> None:
+        self.withdrawn_at = withdrawn_at

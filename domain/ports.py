@@ -45,9 +45,10 @@ class MarketDataPort(Protocol):
 
 
 class PortfolioPort(Protocol):
-    def snapshot(self, strategy: str, market_id: str, mode: str) -> PortfolioSnapshot:
-        """The book an order of ``strategy`` in ``market_id``, executed in ``mode`` (PAPER | LIVE), is checked
-        against; ``correlated_markets`` is None when the lookup failed: the risk check then fails closed."""
+    def snapshot(self, strategy: str, market_id: str, mode: str, category: str | None = None) -> PortfolioSnapshot:
+        """The book an order of ``strategy`` in ``market_id`` (judged in ``category``), executed in ``mode`` (PAPER
+        | LIVE), is checked against; ``correlated_markets`` is None when the lookup failed: the risk check then
+        fails closed."""
         ...
 
     def recent_slippage_ratio(self, market_id: str, mode: str, since: datetime, until: datetime) -> float | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from paulp.domain.risk_input import CorrelatedMarket
+from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, Position
 
 # Highest score an edge of each type may contribute; None = uncapped; unknown types get OTHER_EDGE_CAP.
 EDGE_TYPE_CAPS: dict[str, float | None] = {
@@ -72,6 +72,27 @@ class CorrelationRule:
     weight: float
     rule_type: str
     active: bool = True
+
+
+def kalshi_series(ticker: str) -> str:
+    """A Kalshi market's series: its ticker up to the first '-' (``KXHIGHNY-25NOV27-B45`` → ``KXHIGHNY``), the
+    venue's SERIES-EVENT-MARKET naming; a ticker without '-' is its own series (ADR 0431)."""
+    return ticker.split("-", 1)[0]
+
+
+def catalogue(target: str, category: str | None, held: Iterable[Position]) -> list[CatalogueMarket]:
+    """What rules match within (ADR 0431): the target and the markets held, each with its category ('unknown'
+    matches no rule) and series. Markets not held add no exposure to I3, so they are not needed."""
+    def known(c: str | None) -> str | None:
+        return None if c in (None, "", UNKNOWN_CATEGORY) else c
+
+    out = [CatalogueMarket(target, known(category), kalshi_series(target))]
+    seen = {target}
+    for p in held:
+        if p.market_id not in seen:
+            seen.add(p.market_id)
+            out.append(CatalogueMarket(p.market_id, known(p.category), kalshi_series(p.market_id)))
+    return out
 
 
 def edge_score(edge_type: str, weight: float | None) -> float:

@@ -1,11 +1,19 @@
 """Risk context: operator-declared market correlations (ADR 0365), declared and withdrawn in the log.
 
-The risk check reads them from ``views.event_graph_edges``, which the ``market_correlations`` projection keeps.
+The risk check reads them from ``views.event_graph_edges`` and ``views.correlation_rules`` (ADR 0431), which the
+``market_correlations`` projection keeps.
 """
 
 from __future__ import annotations
 
-from paulp.domain.market_correlations import MarketCorrelation, NoActiveCorrelation, correlation_pair
+from paulp.domain.market_correlations import (
+    MarketCorrelation,
+    MarketCorrelationRule,
+    NoActiveCorrelation,
+    NoActiveRule,
+    correlation_pair,
+    rule_selector,
+)
 from paulp.domain.services.base import PaulpApplication
 
 
@@ -37,3 +45,27 @@ class MarketCorrelationService(PaulpApplication):
     def get(self, market: str, related: str) -> MarketCorrelation | None:
         found: MarketCorrelation | None = self.get_or_none(MarketCorrelation.create_id(market, related))
         return found
+
+    def declare_rule(self, field: str, value: str, weight: float, actor: str, reason: str) -> int:
+        """Declare (or replace) the rule for one category or series; the last notification id."""
+        f, v = rule_selector(field, value)
+
+        def command() -> int:
+            rule: MarketCorrelationRule = (self.get_or_none(MarketCorrelationRule.create_id(f, v))
+                                           or MarketCorrelationRule.register(f, v))
+            rule.declare(weight, actor, reason, self.clock.now())
+            return self.last_notification_id(self.save(rule))
+
+        return self.retry_on_conflict(command)
+
+    def withdraw_rule(self, field: str, value: str, actor: str, reason: str) -> int:
+        f, v = rule_selector(field, value)
+
+        def command() -> int:
+            rule: MarketCorrelationRule | None = self.get_or_none(MarketCorrelationRule.create_id(f, v))
+            if rule is None:
+                raise NoActiveRule(f"no correlation rule for {f} {v!r} was ever declared")
+            rule.withdraw(actor, reason, self.clock.now())
+            return self.last_notification_id(self.save(rule))
+
+        return self.retry_on_conflict(command)

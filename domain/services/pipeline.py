@@ -200,7 +200,8 @@ class OrderPipeline:
         request = self._risk_request(order, facts)
         mode = mode_for_strategy(order.strategy, self.modes).value
         request = self._with_recent_slippage(request, mode, now)
-        return evaluate(request, self.portfolio.snapshot(order.strategy, order.ticker, mode), self.limits, state, now)
+        book = self.portfolio.snapshot(order.strategy, order.ticker, mode, request.category)
+        return evaluate(request, book, self.limits, state, now)
 
     def _with_recent_slippage(self, request: RiskRequest, mode: str, now: datetime) -> RiskRequest:
         """I18's input (§3.3, §5.5): the market's worst slippage-vs-edge ratio among its executions in this mode

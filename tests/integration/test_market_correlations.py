@@ -269,3 +269,62 @@ def test_rebuild_when_replayed_then_view_equals_the_log_and_hand_rows_are_droppe
     assert_live_equals_replay(system, PROJECTION)
     assert system.correlations.get("KXCOR-A", "KXCOR-C").id == MarketCorrelation.create_id(  # type: ignore[union-attr]
         "KXCOR-C", "KXCOR-A")
+
+
+# ------------------------------------------------------------------ §3.4 step 3: correlation rules (ADR 0431)
+
+RULE_BOOK = {**BOOK, "KXRUL-A": "a"}  # another series, in A's category
+
+
+def _order_in(system: Container, clock: FixedClock, sid: str, ticker: str) -> tuple[str, list[str]]:
+    """As ``_weather_order``, against a book where KXRUL-A shares KXCOR-A's category but not its series."""
+    clock.set(clock.now() + timedelta(seconds=2))
+    book = StaticMarketData({t: replace(facts(t), category=c, last_price_update=clock.now() - timedelta(seconds=5),
+                                        settlement_date=clock.now() + timedelta(days=30))
+                             for t, c in RULE_BOOK.items()})
+    out = system.pipeline(book).process(replace(signal(sid, ticker, size=30), strategy="weather"))
+    checked = [e for e in system.orders.history(out.order_id) if type(e).__name__ == "RiskChecked"]
+    return out.state, list(checked[-1].result.get("invariantIds") or ())
+
+
+def test_cli_when_rules_declared_then_i3_counts_held_markets_of_the_series_or_category_until_withdrawn(
+        clocked, cli_env):
+    # Arrange: about $43 held in KXCOR-A (series KXCOR, category "a")
+    system, clock = clocked
+    _hold_in_a(system, clock)
+    # Act / Assert: a series rule at 0.9 relates KXCOR-B and KXCOR-C to A: ($12.60 + $43 x 0.9) / $300 = 17.1 %
+    out = risk("rule-set", "--series", "KXCOR", "--weight", "0.9", *WHO)
+    assert out.exit_code == 0 and "series 'KXCOR' declared at weight 0.9" in out.output, out.output
+    _project(system)
+    assert _order_in(system, clock, "r-b-1", "KXCOR-B") == ("RISK_REJECTED", ["I3_MAX_MARKET_EXPOSURE"])
+    assert _order_in(system, clock, "r-c-1", "KXCOR-C") == ("RISK_REJECTED", ["I3_MAX_MARKET_EXPOSURE"])
+    assert _order_in(system, clock, "r-r-1", "KXRUL-A") == ("FILLED", [])  # other series, no category rule yet
+    # a category rule relates KXRUL-A (judged in category "a") to KXCOR-A: declared at 0.4, then replaced at 1
+    # (one rule per selector): ($12.60 + $12.60 held in KXRUL-A + $43) / $300 = 22.7 %
+    assert risk("rule-set", "--category", "a", "--weight", "0.4", *WHO).exit_code == 0
+    assert risk("rule-set", "--category", "a", "--weight", "1", *WHO).exit_code == 0
+    _project(system)
+    assert _order_in(system, clock, "r-r-2", "KXRUL-A") == ("RISK_REJECTED", ["I3_MAX_MARKET_EXPOSURE"])
+    rules = json.loads(risk("rules", "--json").output)
+    assert [(r["field"], r["value"], r["type"], r["weight"], r["declaredBy"], r["version"]) for r in rules] == [
+        ("category", "a", "same_category", 1.0, "ops-dana", 3), ("series", "KXCOR", "same_series", 0.9, "ops-dana", 2)]
+    # withdrawn: each market is judged on its own again
+    for selector in (["--series", "KXCOR"], ["--category", "a"]):
+        out = risk("rule-remove", *selector, "--actor", "ops-erin", "--reason", "no longer holds")
+        assert out.exit_code == 0 and "withdrawn" in out.output, out.output
+    _project(system)
+    assert _order_in(system, clock, "r-b-2", "KXCOR-B") == ("FILLED", [])
+    assert json.loads(risk("rules", "--json").output) == []
+    assert _events(cli_env).count("Withdrawn") == 2
+    assert_live_equals_replay(system, PROJECTION)
+
+
+def test_cli_when_rule_input_bad_then_exit_2_and_nothing_recorded(cli_env):
+    for args in (["rule-set", *WHO], ["rule-set", "--series", "KXCOR", "--category", "a", *WHO],
+                 ["rule-set", "--series", "kxcor", *WHO], ["rule-set", "--category", " ", *WHO],
+                 ["rule-set", "--series", "KXCOR", "--weight", "0", *WHO],
+                 ["rule-set", "--series", "KXCOR", "--actor", "ops", "--reason", " "],
+                 ["rule-remove", "--series", "KXCOR", *WHO]):
+        out = risk(*args)
+        assert out.exit_code == 2, (args, out.output)
+    assert _events(cli_env) == []

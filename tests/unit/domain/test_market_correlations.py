@@ -3,6 +3,7 @@ weights in (0, 1], a refused command records nothing, and replaying the stored e
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from typing import Any
@@ -15,12 +16,26 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.market_correlations import (
     EDGE_TYPES,
+    RULE_TYPES,
     InvalidCorrelation,
     MarketCorrelation,
+    MarketCorrelationRule,
     NoActiveCorrelation,
+    NoActiveRule,
     correlation_pair,
+    rule_selector,
 )
-from paulp.domain.risk_correlation import EDGE_TYPE_CAPS, GraphEdge, GraphNode, correlated_markets, edge_score
+from paulp.domain.risk_correlation import (
+    EDGE_TYPE_CAPS,
+    CorrelationRule,
+    GraphEdge,
+    GraphNode,
+    catalogue,
+    correlated_markets,
+    edge_score,
+    kalshi_series,
+)
+from paulp.domain.risk_input import UNKNOWN_CATEGORY, Position
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -210,3 +225,49 @@ class MarketCorrelationMachine(RuleBasedStateMachine):
 
 TestMarketCorrelationMachine = MarketCorrelationMachine.TestCase
 TestMarketCorrelationMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+# ------------------------------------------------------------------ §3.4 step 3: correlation rules (ADR 0431)
+
+
+def test_rule_when_declared_replaced_and_withdrawn_then_one_aggregate_per_selector() -> None:
+    rule = MarketCorrelationRule.register("series", " KXHIGHNY ")
+    assert rule.id == MarketCorrelationRule.create_id("series", "KXHIGHNY") != MarketCorrelationRule.create_id(
+        "category", "KXHIGHNY")
+    rule.declare(0.5, "ops", "same city", T0)
+    rule.declare(0.8, "ops", "same city, tighter", T0)
+    assert (rule.active, rule.weight, rule.rule_type) == (True, 0.8, "same_series")
+    rule.withdraw("ops", "split", T0)
+    assert not rule.active
+    with pytest.raises(NoActiveRule):
+        rule.withdraw("ops", "again", T0)
+    names = [type(e).__name__ for e in rule.collect_events()]
+    assert names == ["Registered", "Declared", "Declared", "Withdrawn"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("ticker", "KX"), ("series", "kxhigh"), ("series", ""),
+                                              ("category", "  "), ("category", "x" * 101), ("series", None)])
+def test_rule_selector_when_malformed_then_invalid(field: Any, value: Any) -> None:
+    with pytest.raises(InvalidCorrelation):
+        rule_selector(field, value)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["KXA-1", "KXA-2", "KXB-1", "KXB-2", "KXC"]),
+                          st.sampled_from(["Weather", "Economics", UNKNOWN_CATEGORY])), max_size=6),
+       st.sampled_from(["KXA-9", "KXB-9", "KXC"]), st.sampled_from(["Weather", "Economics", UNKNOWN_CATEGORY, None]),
+       st.sampled_from(["category", "series"]), st.floats(0.05, 1.0))
+def test_rules_relate_exactly_the_held_markets_sharing_the_selected_field(held: list[tuple[str, str]], target: str,
+                                                                         category: str | None, field: str,
+                                                                         weight: float) -> None:
+    positions = [Position(t, c, 10.0) for t, c in held]
+    book = catalogue(target, category, positions)
+    me = book[0]
+    value = me.category if field == "category" else me.series
+    rules = [CorrelationRule(json.dumps({field: value}), weight, RULE_TYPES[field])] if value else []
+    found = correlated_markets(target, T0, rules=rules, catalogue=book)
+    category_of = {m.market_id: m.category for m in book}  # one entry per market, 'unknown' read as none
+    expected = {t for t, _ in held if t != target and value is not None and (
+        (field == "series" and kalshi_series(t) == value) or (field == "category" and category_of[t] == value))}
+    assert {m.market_id for m in found} == expected
+    assert all(m.correlation_score == weight and m.correlation_type == RULE_TYPES[field] for m in found)
+    assert me.category in (None, "Weather", "Economics") and UNKNOWN_CATEGORY not in {m.category for m in book}
