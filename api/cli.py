@@ -33,6 +33,7 @@ from paulp.api.cli_postmortem import postmortem as postmortem_command
 from paulp.api.cli_rebuild import rebuild as rebuild_command
 from paulp.api.cli_reconcile import reconcile_app
 from paulp.api.cli_risk import risk_app
+from paulp.api.cli_sources import claims_app, sources_app
 from paulp.api.cli_verify import verify_app
 from paulp.api.console import cli_console
 
@@ -56,6 +57,8 @@ app.add_typer(risk_app, name="risk")
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(execution_app, name="execution")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(sources_app, name="sources")
+app.add_typer(claims_app, name="claims")
 jobs_app = typer.Typer(help="Orchestrator job runs (triggers, webhooks, schedule slots).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 console = cli_console()

@@ -22,6 +22,7 @@ from paulp.projections.reconciliation import ReconciliationProjection
 from paulp.projections.reviews import MarketPairsProjection, ViolationsProjection
 from paulp.projections.risk_limits import RiskLimitsProjection
 from paulp.projections.routing import LlmBudgetProjection, LlmRoutingProjection
+from paulp.projections.sources import SourcesProjection
 from paulp.projections.strategies import StrategiesProjection
 from paulp.projections.venue_orders import VenueOrdersProjection
 from paulp.projections.verification_results import VerificationResultsProjection
@@ -43,5 +44,5 @@ def all_projections() -> dict[str, Projection]:
     projections += [RiskLimitsProjection(), ExecutionPoliciesProjection()]
     projections += [ExecutionReportsProjection()]
     projections += [ReconciliationProjection()]
-    projections += [EvidenceUsageProjection()]
+    projections += [EvidenceUsageProjection(), SourcesProjection()]
     return {p.name: p for p in projections}

@@ -1,0 +1,110 @@
+"""Sources registry context (api-and-security §4.8; ADR 0432): sources and citations registered, expired,
+re-verified and retracted in the log; ``views.sources`` / ``views.citations`` are their read models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+from paulp.domain.services.base import PaulpApplication
+from paulp.domain.sources import (
+    Citation,
+    InvalidSource,
+    Source,
+    SourceNotFound,
+    check_source_id,
+    citation_number,
+)
+
+NUMBER_ATTEMPTS = 20
+
+
+class SourcesService(PaulpApplication):
+    def register(self, **fields: Any) -> tuple[Source, int | None]:
+        """Register a source; the same fetch registered twice is the same source (returned, nothing written,
+        notification None). Parents must be registered: a lineage into nothing is refused."""
+        source = Source.register(**fields)
+        for parent in source.lineage:
+            if self.get(parent) is None:
+                raise SourceNotFound(f"parent source {parent} is not registered")
+        existing = self.get(source.source_id)
+        if existing is not None:
+            if existing.evidence_hash != source.evidence_hash:
+                raise InvalidSource(f"{source.source_id} is registered with other evidence")
+            return existing, None
+        try:
+            return source, self.last_notification_id(self.save(source))
+        except IntegrityError:  # registered meanwhile by another writer: the same fetch, so the same source
+            found = self.get(source.source_id)
+            if found is None:
+                raise
+            return found, None
+
+    def get(self, source_id: str) -> Source | None:
+        found: Source | None = self.get_or_none(Source.create_id(check_source_id(source_id)))
+        return found
+
+    def parents_of(self, source_id: str) -> Sequence[str] | None:
+        found = self.get(source_id)
+        return None if found is None else found.lineage
+
+    def expire(self, source_ids: Iterable[str], reason: str, now: datetime) -> list[str]:
+        """Expire the given sources that are due at ``now`` (a listed one that is not due is left alone)."""
+        done: list[str] = []
+        for sid in source_ids:
+            source = self.get(sid)
+            if source is not None and source.due_to_expire(now) and source.expire(reason, now):
+                self.save(source)
+                done.append(sid)
+        return done
+
+    def record_citation(self, next_number: Callable[[], int], **fields: Any) -> tuple[Citation, int]:
+        """``SR-nnn`` numbered from the view's highest plus one; two writers racing for a number meet on the
+        same aggregate id, and the loser takes the next one."""
+        number = next_number()
+        for _ in range(NUMBER_ATTEMPTS):
+            citation = Citation.record(number=number, **fields)
+            try:
+                return citation, self.last_notification_id(self.save(citation))
+            except IntegrityError:
+                number = max(number + 1, next_number())
+        raise InvalidSource("no free citation number after repeated conflicts; retry")
+
+    def citation(self, cid: str) -> Citation | None:
+        citation_number(cid)
+        found: Citation | None = self.get_or_none(Citation.create_id(cid))
+        return found
+
+    def _change(self, cid: str, change: Callable[[Citation], Any]) -> tuple[Any, int]:
+        def command() -> tuple[Any, int]:
+            citation = self.citation(cid)
+            if citation is None:
+                raise SourceNotFound(f"no citation {cid}")
+            result = change(citation)
+            return result, self.last_notification_id(self.save(citation))
+
+        return self.retry_on_conflict(command)
+
+    def verify_citation(self, cid: str, failed: Sequence[str], actor: str) -> tuple[bool, int]:
+        now = self.clock.now()
+        passed, nid = self._change(cid, lambda c: c.verify(failed, actor, now))
+        return bool(passed), nid
+
+    def retract_citation(self, cid: str, reason: str, actor: str) -> int:
+        now = self.clock.now()
+        return self._change(cid, lambda c: c.retract(reason, actor, now))[1]
+
+    def expire_citations(self, cids: Iterable[str], actor: str) -> list[str]:
+        """Expire the given citations whose ``expires_at`` has passed and that are not closed yet."""
+        now, done = self.clock.now(), []
+        for cid in cids:
+            citation = self.citation(cid)
+            if (citation is not None and citation.expires_at is not None and citation.expires_at <= now
+                    and citation.status not in ("retracted", "expired")):
+                citation.expire("expires_at passed", actor, now)
+                self.save(citation)
+                done.append(cid)
+        return done
