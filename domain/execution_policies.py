@@ -50,6 +50,11 @@ FIELDS: Mapping[str, tuple[str, str]] = {
     "minFillPct": ("min_fill_pct", "fraction"),
     "allowResubmit": ("allow_resubmit", "flag"),
     "maxResubmits": ("max_resubmits", "resubmits"),
+    "maxSpreadToTrade": ("max_spread_to_trade", "fraction"),
+    "minDepthToTrade": ("min_depth_to_trade", "usd"),
+    "maxVpinToTrade": ("max_vpin_to_trade", "fraction"),
+    "vpinNormalThreshold": ("vpin_normal_threshold", "fraction"),
+    "vpinElevatedEdgeMultiplier": ("vpin_elevated_edge_multiplier", "multiplier"),
 }
 STALE_TIMEOUT_MAX_S = 7 * 24 * 3600
 RESUBMITS_MAX = 10
@@ -155,6 +160,10 @@ def _value(name: str, kind: str, value: object) -> Any:
         return value
     if kind == "count":
         return _int(name, value, 0, 10**12)
+    if kind == "usd":
+        return _number(name, value, 0, 10**9, False, "US dollars")
+    if kind == "multiplier":
+        return _number(name, value, 1, 100, False, "a multiplier of at least 1")
     if kind == "slippage":
         return _int(name, value, 0, 98)  # cents; a paper fill is capped at 99
     if kind == "duration":
@@ -240,7 +249,10 @@ def policy_json(policy: ExecutionPolicy) -> dict[str, Any]:
         "blockedTickers": list(policy.blocked_tickers),
         "staleOrderTimeoutSec": policy.stale_order_timeout_sec, "cancelOnPriceMove": policy.cancel_on_price_move,
         "minFillPct": policy.min_fill_pct, "allowResubmit": policy.allow_resubmit,
-        "maxResubmits": policy.max_resubmits,
+        "maxResubmits": policy.max_resubmits, "maxSpreadToTrade": policy.max_spread_to_trade,
+        "minDepthToTrade": policy.min_depth_to_trade, "maxVpinToTrade": policy.max_vpin_to_trade,
+        "vpinNormalThreshold": policy.vpin_normal_threshold,
+        "vpinElevatedEdgeMultiplier": policy.vpin_elevated_edge_multiplier,
     }
 
 
@@ -306,7 +318,12 @@ class StrategyExecutionPolicy(Aggregate):
         stored = {**self.overrides.get(m.value, {}), **{k: v for k, v in real.items() if k != HOURS}}
         if hours:
             stored[HOURS] = {**stored.get(HOURS, {}), **hours}
-        after = apply_overrides(policy_for_mode(m), stored).trading_hours
+        merged = apply_overrides(policy_for_mode(m), stored)
+        if merged.vpin_normal_threshold >= merged.max_vpin_to_trade:
+            raise InvalidExecutionPolicy(f"vpinNormalThreshold ({merged.vpin_normal_threshold}) must be below"
+                                         f" maxVpinToTrade ({merged.max_vpin_to_trade}): flow between them is"
+                                         " elevated, at or above the second toxic")
+        after = merged.trading_hours
         if after.start_hour_utc >= after.end_hour_utc:
             raise InvalidExecutionPolicy(f"tradingHours.startHourUtc ({after.start_hour_utc}) must be before"
                                          f" endHourUtc ({after.end_hour_utc})")

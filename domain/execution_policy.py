@@ -106,6 +106,12 @@ class ExecutionPolicy:
     min_fill_pct: float = 0.5
     allow_resubmit: bool = True
     max_resubmits: int = 2
+    # §1.4 step 1 pre-trade thresholds and §5.6 VPIN bands of the strategy's policy (§9 row; ADR 0433)
+    max_spread_to_trade: float = 0.08  # probability units
+    min_depth_to_trade: float = 100.0  # USD within reach of the limit
+    max_vpin_to_trade: float = 0.6  # at or above: toxic, no trade
+    vpin_normal_threshold: float = 0.3  # at or above (and below toxic): elevated flow
+    vpin_elevated_edge_multiplier: float = 1.5  # elevated flow needs this many times the edge for a size
 
 
 POLICIES: dict[ExecutionMode, ExecutionPolicy] = {

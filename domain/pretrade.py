@@ -4,9 +4,11 @@ book can absorb (§5.4 market-impact sizing), decided here, before validation an
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, replace
 
 from paulp.domain.execution_orders import Side
+from paulp.domain.execution_policy import ExecutionPolicy
 from paulp.domain.execution_quality import classify_vpin
 from paulp.domain.market_impact import MarketBook, apply_adjustment, assess_impact
 from paulp.domain.order_values import PreTradeCheck
@@ -23,12 +25,28 @@ UNKNOWN_VPIN = 0.0
 @dataclass(frozen=True)
 class PreTradeThresholds:
     """Defaults of the cross-venue spec: spread <= 0.08, depth >= $100, VPIN below 0.6 (§5.6: 0.6 is toxic),
-    move <= 0.05."""
+    move <= 0.05; the first three, and §5.6's elevated band, are the strategy's execution policy (§1.4 step 1,
+    §5.1; ADR 0433). The price move is the spec's reference constant (no policy field names it)."""
 
     max_spread: float = 0.08
     min_depth_usd: float = 100.0
     max_vpin: float = 0.6
     max_price_move: float = 0.05
+    vpin_normal: float = 0.3
+    elevated_edge_multiplier: float = 1.5
+
+    @classmethod
+    def of(cls, policy: ExecutionPolicy) -> PreTradeThresholds:
+        return cls(max_spread=policy.max_spread_to_trade, min_depth_usd=policy.min_depth_to_trade,
+                   max_vpin=policy.max_vpin_to_trade, vpin_normal=policy.vpin_normal_threshold,
+                   elevated_edge_multiplier=policy.vpin_elevated_edge_multiplier)
+
+    def edge_multiplier(self, vpin: float | None) -> float:
+        """§5.6: how many times the edge a trade needs; 1 for normal or unknown flow, the policy's multiplier for
+        elevated flow, infinite for toxic (which the check refuses before any sizing)."""
+        judged = UNKNOWN_VPIN if vpin is None else vpin
+        flow = classify_vpin(judged, self.vpin_normal, self.elevated_edge_multiplier, self.max_vpin)
+        return math.inf if flow.pause else flow.edge_multiplier
 
 
 def pre_trade_check(facts: MarketFacts | None, side: str, signal_price: float,
@@ -53,7 +71,7 @@ def pre_trade_check(facts: MarketFacts | None, side: str, signal_price: float,
         reason = f"Spread {spread:.2f} exceeds {t.max_spread:.2f}"
     elif depth < t.min_depth_usd:
         reason = f"Depth ${depth:.2f} below ${t.min_depth_usd:.0f}"
-    elif classify_vpin(judged, toxic_threshold=t.max_vpin).pause:
+    elif classify_vpin(judged, t.vpin_normal, t.elevated_edge_multiplier, t.max_vpin).pause:
         reason = f"VPIN {judged:.2f} is toxic (at or above {t.max_vpin:.2f})"
     else:
         _, ask = facts.snapshot.quotes(Side(side))
@@ -63,7 +81,7 @@ def pre_trade_check(facts: MarketFacts | None, side: str, signal_price: float,
 
 
 def size_for_impact(check: PreTradeCheck, facts: MarketFacts, side: str, requested_size: int, limit_cents: int,
-                    edge: float | None, min_order_usd: float) -> PreTradeCheck:
+                    edge: float | None, min_order_usd: float, edge_multiplier: float = 1.0) -> PreTradeCheck:
     """§5.4 on a passed check: the order shrinks to what the side's book absorbs within 30 % of the edge
     (``adjusted_size``, applied by the risk step); shrunk below the minimum order it is refused here, before the
     governor, so a thin book never counts toward the breaker. Edge is the signal's, in probability (none: 0,
@@ -74,11 +92,13 @@ def size_for_impact(check: PreTradeCheck, facts: MarketFacts, side: str, request
     book = MarketBook(snap.yes_bid, snap.yes_ask, snap.no_bid, snap.no_ask, float(snap.volume_24h or 0.0))
     depth = float(facts.book.depth(side, limit_cents).contracts) if facts.book is not None else None
     edge_cents = (edge or 0.0) * 100
-    a = assess_impact(requested_size, edge_cents, side, book, depth)
+    effective = edge_cents / edge_multiplier  # elevated flow (§5.6): the edge buys 1/multiplier the size
+    a = assess_impact(requested_size, effective, side, book, depth)
     size = apply_adjustment(requested_size, a)
     impact = {"requestedSize": requested_size, "adjustedSize": size, "wasSized": a.was_sized,
               "maxSafeSize": a.max_safe_size, "depthContracts": a.depth_at_submission,
-              "depthMeasured": depth is not None, "edgeCents": edge_cents,
+              "depthMeasured": depth is not None, "edgeCents": edge_cents, "edgeMultiplier": edge_multiplier,
+              "effectiveEdgeCents": effective,
               "estimatedImpactCents": a.estimated_impact_cents, "ratioToEdge": a.ratio_to_edge}
     if size >= requested_size:
         return replace(check, market_impact=impact)

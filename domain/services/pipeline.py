@@ -35,7 +35,7 @@ from paulp.domain.ports import (
     SubmissionOutcomeUnknown,
     VenuePort,
 )
-from paulp.domain.pretrade import pre_trade_check, size_for_impact
+from paulp.domain.pretrade import PreTradeThresholds, pre_trade_check, size_for_impact
 from paulp.domain.risk import RiskDecision, evaluate
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, RiskRequest
 from paulp.domain.risk_limit_settings import LimitsSource
@@ -181,12 +181,15 @@ class OrderPipeline:
         return order
 
     def _screen(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
-        """Pre-trade check, then market-impact sizing on the same book (§5.4; ADR 0373): a size the book cannot
-        absorb fails the check here; a smaller size it can is recorded and applied by the risk step."""
-        check = pre_trade_check(facts, order.side, order.max_price / 100)
+        """Pre-trade check at the strategy's policy thresholds, then market-impact sizing on the same book (§5.4;
+        ADR 0373), with elevated VPIN demanding the policy's multiple of the edge (§5.6; ADR 0433): a size the
+        book cannot absorb fails the check here; a smaller size it can is recorded and applied by the risk step."""
+        policy = self._policy(order.strategy, mode_for_strategy(order.strategy, self.modes))
+        t = PreTradeThresholds.of(policy)
+        check = pre_trade_check(facts, order.side, order.max_price / 100, t)
         if facts is not None:
             check = size_for_impact(check, facts, order.side, order.requested_size, int(order.max_price),
-                                    order.signal_edge, self.limits.min_order_size)
+                                    order.signal_edge, self.limits.min_order_size, t.edge_multiplier(facts.vpin_score))
         order.pre_trade_check(check, now)
         if order.state == S.VALIDATING:
             order.validate(now)

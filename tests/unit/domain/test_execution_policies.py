@@ -4,6 +4,7 @@ trading hours field by field, per mode, versioned, DISABLED fixed, nothing recor
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
@@ -166,3 +167,31 @@ class ExecutionPolicyMachine(RuleBasedStateMachine):
 
 TestExecutionPolicyMachine = ExecutionPolicyMachine.TestCase
 TestExecutionPolicyMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+
+
+# ------------------------------------------------------- pre-trade thresholds and VPIN bands (ADR 0433)
+
+
+def test_update_when_pre_trade_thresholds_set_then_policy_and_json_carry_them() -> None:
+    row = StrategyExecutionPolicy.register("bonding", "kalshi")
+    row.update("PAPER", {"maxSpreadToTrade": 0.05, "minDepthToTrade": 250, "maxVpinToTrade": 0.5,
+                         "vpinNormalThreshold": 0.2, "vpinElevatedEdgeMultiplier": 2}, "ops", "thin books", T0)
+    paper = row.policy(ExecutionMode.PAPER)
+    assert (paper.max_spread_to_trade, paper.min_depth_to_trade, paper.max_vpin_to_trade,
+            paper.vpin_normal_threshold, paper.vpin_elevated_edge_multiplier) == (0.05, 250.0, 0.5, 0.2, 2.0)
+    assert policy_json(paper)["minDepthToTrade"] == 250.0 and policy_json(paper)["vpinElevatedEdgeMultiplier"] == 2
+    assert row.policy(ExecutionMode.LIVE).max_spread_to_trade == 0.08  # per mode
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"maxSpreadToTrade": 1.5}, "maxSpreadToTrade must be a fraction"),
+    ({"minDepthToTrade": -1}, "minDepthToTrade must be US dollars"),
+    ({"vpinElevatedEdgeMultiplier": 0.5}, "multiplier of at least 1"),
+    ({"maxVpinToTrade": 0.25}, "vpinNormalThreshold (0.3) must be below maxVpinToTrade (0.25)"),
+    ({"vpinNormalThreshold": 0.6}, "must be below maxVpinToTrade"),
+])
+def test_update_when_thresholds_bad_or_bands_crossed_then_refused(changes: dict[str, Any], message: str) -> None:
+    row = StrategyExecutionPolicy.register("bonding", "kalshi")
+    with pytest.raises(InvalidExecutionPolicy, match=re.escape(message)):
+        row.update("PAPER", changes, "ops", "r", T0)
+    assert row.policy_version == 0 and not row.collect_events()[1:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -11,10 +12,11 @@ from hypothesis import strategies as st
 
 from paulp.domain.book_depth import BookLevels
 from paulp.domain.execution_orders import MarketSnapshot
+from paulp.domain.execution_policy import ExecutionMode, policy_for_mode
 from paulp.domain.execution_quality import FlowTrade, taker_flow, vpin_or_none
 from paulp.domain.order_values import PreTradeCheck
 from paulp.domain.ports import MarketFacts
-from paulp.domain.pretrade import UNKNOWN_VPIN, pre_trade_check, size_for_impact
+from paulp.domain.pretrade import UNKNOWN_VPIN, PreTradeThresholds, pre_trade_check, size_for_impact
 
 SNAP = MarketSnapshot(ticker="KX-D", yes_bid=41, yes_ask=42, no_bid=58, no_ask=59, volume_24h=50_000)
 
@@ -125,3 +127,39 @@ def test_vpin_when_takers_balance_then_zero() -> None:
     trades = [taker_flow(50, 1_000, side, 50) for side in ("yes", "no") * 4]
 
     assert vpin_or_none(trades) == 0.0
+
+
+# ------------------------------------------------ thresholds from the strategy's policy (ADR 0433)
+
+
+def test_thresholds_when_taken_from_a_policy_then_the_check_uses_them() -> None:
+    policy = replace(policy_for_mode(ExecutionMode.PAPER), min_depth_to_trade=80.0, max_vpin_to_trade=0.5)
+    t = PreTradeThresholds.of(policy)
+    assert pre_trade_check(_facts(200), "YES", 0.42, t).passed  # $84 >= $80
+    toxic = pre_trade_check(_facts(5_000, 0.55), "YES", 0.42, t)
+    assert not toxic.passed and toxic.block_reason == "VPIN 0.55 is toxic (at or above 0.50)"
+
+
+@pytest.mark.parametrize(("vpin", "multiplier"), [(None, 1.0), (0.1, 1.0), (0.3, 1.5), (0.59, 1.5)])
+def test_edge_multiplier_follows_the_vpin_bands(vpin: float | None, multiplier: float) -> None:
+    assert PreTradeThresholds().edge_multiplier(vpin) == multiplier
+    assert PreTradeThresholds().edge_multiplier(0.6) == float("inf")
+
+
+@given(st.integers(1, 5_000), st.floats(0.001, 0.3), st.floats(1.0, 4.0))
+def test_elevated_flow_never_sizes_larger_than_normal_flow(size: int, edge: float, multiplier: float) -> None:
+    facts = _facts(300, 0.4)
+    check = pre_trade_check(facts, "YES", 0.42)
+    normal = size_for_impact(check, facts, "YES", size, 42, edge, 0.0)
+    elevated = size_for_impact(check, facts, "YES", size, 42, edge, 0.0, multiplier)
+    assert (elevated.adjusted_size or size) <= (normal.adjusted_size or size)
+    assert elevated.market_impact is not None and elevated.market_impact["edgeMultiplier"] == multiplier
+    assert elevated.market_impact["effectiveEdgeCents"] == pytest.approx(edge * 100 / multiplier)
+
+
+def test_elevated_flow_halves_what_the_edge_buys_at_a_multiplier_of_2() -> None:
+    facts = _facts(300, 0.4)
+    check = pre_trade_check(facts, "YES", 0.42)
+    normal = size_for_impact(check, facts, "YES", 1_000, 42, 0.05, 10.0)
+    elevated = size_for_impact(check, facts, "YES", 1_000, 42, 0.05, 10.0, 2.0)
+    assert normal.adjusted_size == 405 and elevated.adjusted_size == 202  # floor(0.9 x floor(2.5 x 0.3 x 300))
