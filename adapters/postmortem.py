@@ -17,8 +17,13 @@ from paulp.adapters.anchors import ensure_anchor_store
 from paulp.adapters.audit_store import chain_snapshot, verify
 from paulp.adapters.eventstore.codec import decode, make_mapper
 from paulp.domain.clock import iso_utc
+from paulp.domain.marks import MarketMark, Quotes
+from paulp.domain.order_record import OrderRecord
+from paulp.domain.orders import Order
+from paulp.domain.position_exits import PositionExit
 from paulp.domain.postmortem import LoggedEvent
 from paulp.domain.postmortem_analysis import AnchorStamp, audit_section, build_report, evidence_references
+from paulp.domain.postmortem_pnl import Book, valuation, window_pnl
 
 
 class PostmortemError(RuntimeError):
@@ -76,6 +81,50 @@ def read_window(conn: psycopg.Connection[Any], start: datetime, end: datetime
     return entries, origins, seqs, stored, unreadable
 
 
+_BOOK_CLASSES = (Order.Created, OrderRecord.FillRecorded, PositionExit.Decided, PositionExit.Filled,
+                 MarketMark.Resolved)
+_BOOK_TOPICS = [f"{c.__module__}:{c.__qualname__}" for c in _BOOK_CLASSES]
+_SUBMITTED = f"{OrderRecord.Transitioned.__module__}:{OrderRecord.Transitioned.__qualname__}"
+_QUOTED = f"{MarketMark.Quoted.__module__}:{MarketMark.Quoted.__qualname__}"
+
+
+def _last_quotes(conn: psycopg.Connection[Any], mapper: Any, before: int) -> dict[str, Quotes]:
+    """Each market's last recorded quotes among the events before notification ``before``."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (originator_id) notification_id, originator_id, originator_version, topic, state"
+        " FROM paulp_events WHERE topic = %s AND notification_id < %s ORDER BY originator_id, notification_id DESC",
+        (_QUOTED, before)).fetchall()
+    out: dict[str, Quotes] = {}
+    for nid, oid, ver, topic, state in rows:
+        ev = _decode(mapper, nid, oid, ver, topic, bytes(state))
+        out[ev.ticker] = Quotes(ev.yes_bid, ev.yes_ask, ev.no_bid, ev.no_ask)
+    return out
+
+
+def book_pnl(conn: psycopg.Connection[Any], lo_nid: int, hi_nid: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Unrealised PnL at both edges of the window and the PnL of resolutions inside it, from the whole log up
+    to the window's end (entries may predate the window; ADR 0434). Only the events a position is built from
+    are read (submissions filtered in SQL), and the quotes only at the two edges."""
+    mapper = make_mapper()
+    rows = conn.execute(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM paulp_events"
+        " WHERE notification_id <= %s AND (topic = ANY(%s) OR (topic = %s AND"
+        " convert_from(state, 'UTF8')::jsonb->>'to_state' = 'SUBMITTED')) ORDER BY notification_id",
+        (hi_nid, _BOOK_TOPICS, _SUBMITTED)).fetchall()
+    book, start = Book(), None
+    for nid, oid, ver, topic, state in rows:
+        if start is None and nid >= lo_nid:
+            start, book.recording = (book.snapshot(), dict(book.results)), True
+        ev = _decode(mapper, nid, oid, ver, topic, bytes(state))
+        if not _missing_fields(ev):  # an edited event is listed by the audit section, never folded half-read
+            book.apply(type(ev).__qualname__, str(oid), ev)
+    if start is None:
+        start = (book.snapshot(), dict(book.results))
+    at_start = valuation(start[0], _last_quotes(conn, mapper, lo_nid), start[1])
+    at_end = valuation(book.snapshot(), _last_quotes(conn, mapper, hi_nid + 1), book.results)
+    return window_pnl(at_start, at_end, book.settled)
+
+
 def _anchors(anchor_url: str) -> list[AnchorStamp]:
     ensure_anchor_store(anchor_url)
     with psycopg.connect(anchor_url) as conn:
@@ -89,6 +138,8 @@ def postmortem(database_url: str, anchor_url: str, start: datetime, end: datetim
     so the link into the window is checked too."""
     with chain_snapshot(database_url) as conn:
         entries, origins, seqs, stored, unreadable = read_window(conn, start, end)
+        nids = [e.notification_id for e in entries]
+        pnl = book_pnl(conn, min(nids), max(nids)) if nids else None
     if seqs is None:
         verification: dict[str, Any] = {"valid": True, "gaps": [], "eventsChecked": 0, "firstBadSequence": None,
                                         "note": "no chain record in the window"}
@@ -96,4 +147,4 @@ def postmortem(database_url: str, anchor_url: str, start: datetime, end: datetim
         verification = verify(database_url, max(1, seqs[0] - 1), seqs[1]).to_dict()
     audit = {**audit_section(verification, evidence_references(entries), stored, _anchors(anchor_url), start, end),
              "unreadableEvents": unreadable}
-    return build_report(entries, origins, ident, start, end, audit)
+    return build_report(entries, origins, ident, start, end, audit, pnl)

@@ -25,10 +25,8 @@ _KEYS = ("order_id", "job", "scope", "source_name", "strategy_id", "ticker", "ma
 _ACTOR_FIELDS = ("actor", "approver", "signed_off_by", "proposed_by", "resolved_by", "reviewed_by", "requested_by")
 OPERATOR_TRIGGERS = frozenset({"manual", "reset"})
 ESCALATED = frozenset({"CAUTION", "HALT"})
-NOT_DERIVABLE_UNREALIZED = ("not derivable: unrealized PnL needs every open position's entries, which may "
-                            "predate the window, and marks the log keeps only when quoted")
-NOT_DERIVABLE_RESOLUTION = ("not derivable from the window: a settlement's PnL needs the positions' entries, "
-                            "which may predate it")
+NOT_DERIVABLE_UNREALIZED = "not derivable: no event in the window to place its edges in the log"
+NOT_DERIVABLE_RESOLUTION = "not derivable: no event in the window to place its edges in the log"
 
 
 class InvalidIncidentId(ValueError):
@@ -194,9 +192,10 @@ def _position(entry: LoggedEvent, origins: Mapping[str, Any]) -> tuple[str, str,
     return (str(keys[0]), str(keys[1]), str(keys[2])) if all(isinstance(k, str) for k in keys) else None
 
 
-def impact(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], start: datetime,
-           end: datetime) -> dict[str, Any]:
-    """§8 Impact: window, failed services, PnL changes the log can state, orders and positions touched."""
+def impact(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], start: datetime, end: datetime,
+           pnl: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """§8 Impact: window, failed services, PnL (exits from the window; unrealised at both edges and what
+    resolutions settled from ``pnl``, the book folded from the log before it), orders and positions touched."""
     errors = [e for e in entries if kind_of(e.name) is Kind.ERROR]
     failed_runs = [{"notificationId": e.notification_id, "job": getattr(origins.get(e.originator_id), "job", None),
                     "error": e.event.error, "at": _stamp(e.at)} for e in errors if e.name == "JobRun.Failed"]
@@ -212,9 +211,9 @@ def impact(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], start: da
         "window": {"from": iso_utc(start), "to": iso_utc(end), "durationSeconds": (end - start).total_seconds()},
         "failedJobRuns": failed_runs,
         "errorsByService": dict(sorted(Counter(_service(e, origins) for e in errors).items())),
-        "realizedPnlUsd": {"exits": realized, "exitFills": len(exits),
-                           "resolutions": resolutions, "resolutionPnl": NOT_DERIVABLE_RESOLUTION},
-        "unrealizedPnlUsd": NOT_DERIVABLE_UNREALIZED,
+        "realizedPnlUsd": {"exits": realized, "exitFills": len(exits), "resolutions": resolutions,
+                           "resolutionPnl": dict(pnl[1]) if pnl else NOT_DERIVABLE_RESOLUTION},
+        "unrealizedPnlUsd": dict(pnl[0]) if pnl else NOT_DERIVABLE_UNREALIZED,
         "ordersTouched": len(orders),
         "positionsTouched": len(positions),
     }

@@ -144,12 +144,14 @@ def audit_section(verification: Mapping[str, Any], evidence: Mapping[str, list[i
 
 
 def build_report(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], ident: str, start: datetime,
-                 end: datetime, audit: Mapping[str, Any]) -> dict[str, Any]:
-    """The §8 data of one window, sections in the spec's order."""
+                 end: datetime, audit: Mapping[str, Any],
+                 pnl: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The §8 data of one window, sections in the spec's order; ``pnl`` is the book's (unrealised, resolution)
+    figures, which need the log before the window (``postmortem_pnl``; ADR 0434)."""
     lines = timeline(entries, origins)
     return {
         "header": header(entries, ident, start, end),
-        "impact": impact(entries, origins, start, end),
+        "impact": impact(entries, origins, start, end, pnl),
         "timeline": [x.to_dict() for x in lines],
         "detection": detection(entries, origins),
         "response": response(lines),

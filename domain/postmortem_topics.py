@@ -89,6 +89,8 @@ TOPICS: dict[str, Kind | str] = {
     "MarketCorrelation.Created": "registration",
     "MarketCorrelation.Registered": "registration",
     "Source.Registered": "registration",
+    "Source.Created": "registration",
+    "Citation.Created": "registration",
     "Source.Expired": Kind.CHANGE,
     "Citation.Recorded": Kind.CHANGE,
     "Citation.Verified": Kind.CHECK,

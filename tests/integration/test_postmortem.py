@@ -21,6 +21,7 @@ from paulp.adapters.market_data import StaticMarketData
 from paulp.api.cli import app
 from paulp.domain.clock import FixedClock, iso_utc
 from paulp.domain.execution_orders import MarketSnapshot
+from paulp.domain.marks import Quotes
 from paulp.domain.ports import MarketFacts
 from tests.integration.helpers import facts, make_container, signal
 
@@ -54,6 +55,10 @@ def incident(fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.M
                                          "--force"])
         assert reset.exit_code == 0, reset.output
         filled = pipeline.process(signal("pm-ok", TICKERS[3], size=50))
+        container.markets.observe(TICKERS[3], Quotes(45, 47, 53, 55), clock.now(), None)  # marks it at 46
+        order = container.orders.find(filled.order_id)
+        assert order is not None and order.filled_size > 0
+        filled = (filled, order.side, order.filled_size, order.avg_fill_price)
         yield fresh_db, start, datetime.now(UTC) + timedelta(seconds=1), filled
     finally:
         container.close()
@@ -104,11 +109,20 @@ def test_postmortem_when_incident_window_then_sections_from_the_log(incident, tm
     assert det["firstAnomaly"]["notificationId"] == next(x["notificationId"] for x in timeline if x["kind"] == "risk")
     # impact and audit
     assert report["impact"]["ordersTouched"] == 4 and report["impact"]["positionsTouched"] == 1
-    assert report["impact"]["unrealizedPnlUsd"].startswith("not derivable")
+    # unrealised PnL at both edges, from the log: nothing held at the start; the fill marked at 46 at the end
+    _, side, contracts, avg = filled
+    unrealized = report["impact"]["unrealizedPnlUsd"]
+    assert unrealized["atStart"] == {"totalUsd": 0.0, "byMode": {}, "positions": 0, "unmarkedAtEntry": []}
+    assert side == "YES"
+    expected = round((46 - avg) * contracts / 100, 2)  # side-native: the YES book's mid
+    assert (unrealized["atEnd"]["positions"], unrealized["atEnd"]["unmarkedAtEntry"]) == (1, [])
+    assert unrealized["atEnd"]["totalUsd"] == pytest.approx(expected, abs=0.01) == unrealized["changeUsd"]
+    assert unrealized["atEnd"]["byMode"] == {"PAPER": unrealized["atEnd"]["totalUsd"]}
+    assert report["impact"]["realizedPnlUsd"]["resolutionPnl"] == {"totalUsd": 0, "positions": []}
     audit = report["audit"]
     assert audit["chainIntact"] is True and audit["sequenceGaps"] == []
     assert audit["verification"]["eventsChecked"] >= header["events"]
-    assert filled.state in ("FILLED", "RECONCILED", "ARCHIVED", "CLOSED")
+    assert filled[0].state in ("FILLED", "RECONCILED", "ARCHIVED", "CLOSED")
 
 
 def test_postmortem_when_markdown_to_stdout_then_sections_and_halt_line(incident):
