@@ -22,6 +22,7 @@ from paulp.api.cli_audit import mirror as audit_mirror
 from paulp.api.cli_audit import verify_mirror as audit_verify_mirror
 from paulp.api.cli_backtest import backtest_app
 from paulp.api.cli_breaker import breaker_app
+from paulp.api.cli_clv import clv_app
 from paulp.api.cli_compliance import compliance_app
 from paulp.api.cli_dead_letters import dead_letters_app
 from paulp.api.cli_evidence import evidence_app
@@ -59,6 +60,7 @@ app.add_typer(execution_app, name="execution")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(sources_app, name="sources")
 app.add_typer(claims_app, name="claims")
+app.add_typer(clv_app, name="clv")
 jobs_app = typer.Typer(help="Orchestrator job runs (triggers, webhooks, schedule slots).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 console = cli_console()

@@ -29,7 +29,7 @@ from paulp.adapters.kalshi.venue import KalshiVenue
 from paulp.api.compliance_gate import admit
 from paulp.api.compliance_outcomes import observe_run
 from paulp.api.exit_jobs import monitor_exits
-from paulp.api.market_jobs import open_position_tickers, refresh_marks
+from paulp.api.market_jobs import marked_tickers, refresh_marks
 from paulp.api.order_timers_job import run_order_timers
 from paulp.api.portfolio_job import value_book
 from paulp.api.reconcile_job import reconcile_now
@@ -48,16 +48,17 @@ SCHEDULER = "scheduler"
 DAY_ORDERS = (
     "SELECT o.state, o.created_at,"
     " (SELECT max(h.at) FROM views.order_history h WHERE h.order_uuid = o.order_uuid AND h.to_state = 'FILLED')"
-    " FROM views.orders o WHERE o.created_at >= %s AND o.created_at < %s"
+    " , o.clv FROM views.orders o WHERE o.created_at >= %s AND o.created_at < %s"
 )
 
 
 def ingest_marks(container: Any) -> dict[str, Any]:
-    """Market data for every market we hold (public reads, bodies kept as evidence): the marks job run now.
+    """Market data for every market we hold or have orders in (public reads, bodies kept as evidence; ADR 0419):
+    the marks job run now.
     The compliance gate is asked first (§7.2): blocked, nothing is fetched and the run completes with the
     decision (acknowledged, not retried). Fails when markets were asked for and none could be read."""
     started = time.monotonic()
-    tickers = open_position_tickers(container.pool)
+    tickers = marked_tickers(container.pool)
     if not tickers:  # nothing to fetch, nothing to ask the gate
         return {"triggered": True, "markets": 0, **{name: 0 for name in MARK_OUTCOMES}, "failed": {},
                 "durationMs": _elapsed_ms(started)}
@@ -117,7 +118,8 @@ def daily_report_job(container: Any, slot_minute: datetime | None) -> dict[str, 
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with container.pool.connection() as conn:
         rows = conn.execute(DAY_ORDERS, (start, start + timedelta(days=1))).fetchall()
-    return daily_report(day, [MetricsInput(OrderState(state), created, filled) for state, created, filled in rows])
+    return daily_report(day, [MetricsInput(OrderState(state), created, filled, None if clv is None else float(clv))
+                              for state, created, filled, clv in rows])
 
 
 def exits_job(container: Any) -> dict[str, Any]:

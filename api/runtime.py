@@ -55,10 +55,12 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
 async def scheduler(container: Container, stop: asyncio.Event) -> None:
     """Breaker HALT timeout every 30 s; audit anchor + verification at start; the §7.1 cron jobs (ingest,
     reconcile, scan, execute, exits, hourly anchor, daily report) when this process leads; relayed venue
-    events applied; marks for open positions every minute (``PAULP_MARKS=false`` turns them off); the audit
+    events applied; marks for open positions every minute, with closing-line observations near a close and the
+    CLV sweep after them (``PAULP_MARKS=false`` turns them off); the audit
     mirror written as the chain grows, beside it (ADR 0385)."""
     from paulp.api.audit_job import anchor_and_verify
     from paulp.api.audit_mirror_job import mirror_loop
+    from paulp.api.clv_job import clv_sweep
     from paulp.api.market_jobs import refresh_open_marks
     from paulp.api.routing_jobs import routing_tick
     from paulp.api.scheduler import CronScheduler
@@ -99,6 +101,10 @@ async def scheduler(container: Container, stop: asyncio.Event) -> None:
                     await refresh_open_marks(container)
                 except Exception:
                     log.exception("market marks refresh failed")
+                try:  # closing lines and CLV of markets that closed, then the degradation check (ADRs 0419, 0420)
+                    await asyncio.to_thread(clv_sweep, container)
+                except Exception:
+                    log.exception("closing-line sweep failed")
                 next_marks = loop.time() + MARKS_S
             try:
                 await asyncio.wait_for(stop.wait(), timeout=TICK_S)

@@ -89,6 +89,7 @@ class OrderRecord(Aggregate):
         self.entry_price: float | None = None
         self.closing_line_price: float | None = None
         self.clv: float | None = None
+        self.closing_line: dict[str, Any] | None = None  # the market's closing line once recorded (ADR 0419)
         self.pre_trade_check_result: PreTradeCheck | None = None
         self.risk_check_result: RiskCheckResult | None = None
         self.reconciliation_result: ReconciliationResult | None = None
@@ -217,6 +218,32 @@ class OrderRecord(Aggregate):
         self.entry_price = entry_price
         self.closing_line_price = closing_line_price
         self.clv = clv
+
+    class ClosingLineRecorded(Aggregate.Event):
+        """The market closed: its closing line in this order's side's prices (cents), its quality, and the CLV
+        against the average fill (ADR 0419). Invalid (quality < 0.5) lines are recorded too; they leave the
+        order's ``clv`` unset, so no statistic counts them (§4.2). Prices are None when no observation was
+        usable (§4.3's no-data result)."""
+
+        closing_line_price: float | None
+        clv: float | None
+        quality_score: float
+        is_valid: bool
+        method: str
+        market_class: str
+        line_time: datetime
+        at: datetime
+
+    @event(ClosingLineRecorded)
+    def _closing_line_recorded(self, closing_line_price: float | None, clv: float | None, quality_score: float,
+                               is_valid: bool, method: str, market_class: str, line_time: datetime,
+                               at: datetime) -> None:
+        self.closing_line = {"closingLinePrice": closing_line_price, "clv": clv, "qualityScore": quality_score,
+                             "valid": is_valid, "method": method, "marketClass": market_class,
+                             "lineTime": line_time}
+        if is_valid:
+            self.closing_line_price = closing_line_price
+            self.clv = clv
 
     class ReconciliationRecorded(Aggregate.Event):  # declared (not named) because the orders view shows it
         result: dict[str, Any]

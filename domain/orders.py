@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from paulp.domain.closing_lines import side_price_cents
 from paulp.domain.ids import order_id
 from paulp.domain.order_record import OrderRecord, require_aware
 from paulp.domain.order_states import (
@@ -313,6 +314,21 @@ class Order(OrderRecord):
         if moves:
             self._move(target, "Order filled" if target == S.FILLED else "Partial fill", now,
                        {"fillSize": fill_size, "fillPrice": fill_price})
+
+    def record_closing_line(self, yes_closing_price: float, quality_score: float, is_valid: bool, method: str,
+                            market_class: str, usable: bool, line_time: datetime, now: datetime) -> bool:
+        """The market's closing line (YES probability, §4.3) as this order's CLV, once (ADR 0419): the line in
+        the order's own side's cents (NO: ``100 - 100p``) minus the average fill (ADR 0101). Only an order that
+        filled has a CLV; False (no event) when none was filled or the line is already recorded. ``usable``
+        False (no observation passed §4.3's filters) records the line as invalid with no prices."""
+        require_aware(now)
+        if self.closing_line is not None or self.filled_size <= 0 or self.avg_fill_price is None:
+            return False
+        closing = side_price_cents(yes_closing_price, self.side) if usable else None
+        clv = None if closing is None else closing - self.avg_fill_price
+        self._closing_line_recorded(closing, clv, quality_score, is_valid and usable, method, market_class,
+                                    line_time, now)
+        return True
 
     def acknowledge(self, broker_order_id: str, now: datetime) -> None:
         """§1.4.6: only from SUBMITTED, so a duplicate acknowledgement is refused."""

@@ -147,6 +147,17 @@ class OrdersProjection:
         )
 
     @apply.register
+    def _(self, e: OrderRecord.ClosingLineRecorded, cur: Cursor[Any], notification_id: int) -> None:
+        """The market's closing line on the order (ADR 0419); an invalid one leaves the price and CLV unset."""
+        cur.execute(
+            "UPDATE orders SET closing_line_at = %s, closing_line_time = %s, closing_line_quality = %s,"
+            " closing_line_method = %s, clv_valid = %s, closing_line_price = CASE WHEN %s THEN %s"
+            " ELSE closing_line_price END, clv = CASE WHEN %s THEN %s ELSE clv END WHERE order_uuid = %s",
+            (e.at, e.line_time, e.quality_score, e.method, e.is_valid, e.is_valid, e.closing_line_price, e.is_valid,
+             e.clv, e.originator_id),
+        )
+
+    @apply.register
     def _(self, e: PositionExit.Decided, cur: Cursor[Any], notification_id: int) -> None:
         cur.execute(
             "INSERT INTO position_exits (exit_uuid, strategy, ticker, side, opened_at, sequence, contracts,"

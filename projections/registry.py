@@ -15,7 +15,7 @@ from paulp.projections.gates import GateSignoffsProjection
 from paulp.projections.job_runs import JobRunsProjection
 from paulp.projections.llm_regression import LlmRegressionProjection
 from paulp.projections.market_correlations import MarketCorrelationsProjection
-from paulp.projections.markets import MarketMarksProjection
+from paulp.projections.markets import ClosingLinesProjection, MarketMarksProjection
 from paulp.projections.orders import OrdersProjection
 from paulp.projections.portfolio_snapshots import PortfolioSnapshotsProjection
 from paulp.projections.reconciliation import ReconciliationProjection
@@ -45,4 +45,5 @@ def all_projections() -> dict[str, Projection]:
     projections += [ExecutionReportsProjection()]
     projections += [ReconciliationProjection()]
     projections += [EvidenceUsageProjection(), SourcesProjection()]
+    projections += [ClosingLinesProjection()]
     return {p.name: p for p in projections}
