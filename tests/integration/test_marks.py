@@ -19,12 +19,19 @@ from paulp.adapters.kalshi.signing import load_credentials
 from paulp.adapters.kalshi.venue import KalshiVenue
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.app import create_app
-from paulp.api.market_jobs import open_position_tickers, refresh_marks
+from paulp.api.clv_job import clv_sweep, disable_degraded
+from paulp.api.jobs import daily_report_job
+from paulp.api.market_jobs import marked_tickers, open_position_tickers, refresh_marks
 from paulp.domain.clock import FixedClock
 from paulp.domain.evidence import sha256_hex
+from paulp.domain.clv_monitor import DEGRADATION_ALERT, DegradationRule
+from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.marks import InvalidMark, Quotes
+from paulp.domain.order_states import OrderState, shortest_path
+from paulp.domain.orders import Order
+from paulp.domain.strategy_registry import StrategyStatus
 from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
-from tests.integration.helpers import NOW, facts, make_container, signal
+from tests.integration.helpers import NOW, facts, make_container, max_notification_id, signal, wait_tracked, workers
 from tests.support.evidence_events import evidence_stored
 from tests.support.seeding import catch_up
 
@@ -210,3 +217,86 @@ def test_dashboard_when_positions_unreadable_then_500_naming_what_failed(setup, 
         path, headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 500
     assert r.json() == {"error": f"Failed to fetch {what}", "code": "dashboard_unavailable"}
+
+
+CLV_VIEWS = ("orders", "market_marks", "closing_lines", "strategies", "breaker_state")
+
+
+def _settled(container) -> None:  # type: ignore[no-untyped-def]
+    """Every view the CLV path reads has applied the whole log (relay over NATS, projectors; bounded waits)."""
+    last = max_notification_id(container.database_url)
+    for name in CLV_VIEWS:
+        wait_tracked(container.database_url, name, last)
+
+
+def _filled_with_line(container, n: int, clv_cents: float, line_time) -> None:  # type: ignore[no-untyped-def]
+    """A filled weather order at 50c whose market closed at ``line_time`` with a YES mid of 50 + clv."""
+    order = Order.create(signal_id=f"clv-hist-{n}", strategy="weather", ticker=f"KXCLVHIST-{n}", side="YES",
+                         requested_size=1, max_price=60, now=NOW)
+    for target in shortest_path(OrderState.PENDING, OrderState.SUBMITTED):
+        order.transition(target, "seeded", NOW)
+    order.record_fill(1, 50, NOW)
+    assert order.record_closing_line((50 + clv_cents) / 100, 1.0, True, "T-5min", "weather", True, line_time, NOW)
+    container.orders.save(order)
+
+
+def test_clv_when_market_observed_near_close_and_resolved_then_orders_carry_clv_and_degradation_disables(setup):
+    """Observations from the book in the class window -> the market resolves -> the filled order gets its CLV
+    (side-native, once) -> avgCLV in the daily report; then a strategy whose CLVs degrade is disabled with an
+    alert, and is not disabled again on the same evidence after an operator re-enables it."""
+    container, exchange, refresh, ticker, clock = setup
+    exchange.markets[ticker].update(close_time=(NOW + timedelta(minutes=4)).isoformat().replace("+00:00", "Z"),
+                                    category="Weather")
+    exchange.set_book(ticker, yes=[(44, 5_000)], no=[(54, 5_000)])  # YES 44/46: mid 0.45, spread 0.02, deep
+    with workers(container, projections=list(CLV_VIEWS)):
+        out = container.pipeline(StaticMarketData({ticker: facts(ticker)})).process(signal("clv-1", ticker, 50, 42))
+        assert out.state == "FILLED", out
+        _settled(container)
+        assert marked_tickers(container.pool) == [ticker]
+        for minute in range(4):  # NOW .. NOW+3m: inside the weather window (T-5min) before the close at NOW+4m
+            clock.at = NOW + timedelta(minutes=minute)
+            assert refresh([ticker])[ticker] in ("recorded", "unchanged")
+        exchange.markets[ticker].update(status="settled", result="yes")
+        clock.at = NOW + timedelta(minutes=6)
+        assert refresh([ticker]) == {ticker: "resolved"}
+        _settled(container)
+        with psycopg.connect(container.database_url) as conn:
+            observed = conn.execute("SELECT count(*), min(depth_yes_usd), min(spread) FROM views.market_observations"
+                                    " WHERE ticker = %s", (ticker,)).fetchone()
+        assert observed[0] == 4 and float(observed[1]) >= 500 and float(observed[2]) == pytest.approx(0.02)
+
+        report = clv_sweep(container)
+        assert (report["markets"], report["ordersRecorded"], report["invalid"], report["failed"]) == (1, 1, 0, {})
+        _settled(container)
+        assert clv_sweep(container)["ordersRecorded"] == 0  # once per order
+        with psycopg.connect(container.database_url) as conn:
+            avg_fill, line, clv, valid, quality = conn.execute(
+                "SELECT avg_fill_price, closing_line_price, clv, clv_valid, closing_line_quality FROM views.orders"
+                " WHERE ticker = %s", (ticker,)).fetchone()
+            line_row = conn.execute("SELECT market_class, closing_line_price, is_valid FROM views.closing_lines"
+                                    " WHERE ticker = %s", (ticker,)).fetchone()
+        assert (line_row[0], float(line_row[1]), line_row[2]) == ("weather", pytest.approx(0.45), True)
+        assert valid is True and float(quality) >= 0.5 and float(line) == pytest.approx(45)
+        assert float(clv) == pytest.approx(45 - float(avg_fill))
+        daily = daily_report_job(container, NOW)
+        assert (daily["clvOrders"], daily["avgCLV"]) == (1, pytest.approx(45 - float(avg_fill)))
+
+        # weather's valid CLVs: +5c on three markets, then -10c on the latest: degraded under a (1 recent, 3 prior) rule
+        rule = DegradationRule(recent=1, min_prior=3)
+        for n, value in enumerate((5.0, 6.0, 4.0, -10.0)):
+            _filled_with_line(container, n, value, NOW - timedelta(hours=4 - n))
+        _settled(container)
+        assert disable_degraded(container, DegradationRule(recent=1, min_prior=4)) == {}  # below the minimum
+        disabled = disable_degraded(container, rule)
+        assert list(disabled) == ["weather"] and disabled["weather"].degraded
+        info = container.strategies.info("weather")
+        assert container.strategies.status_of(info) is StrategyStatus.DISABLED
+        assert container.execution_mode("weather") is ExecutionMode.DISABLED
+        _settled(container)
+        with psycopg.connect(container.database_url) as conn:
+            alerts = conn.execute("SELECT message FROM views.breaker_alerts WHERE code = %s",
+                                  (DEGRADATION_ALERT,)).fetchall()
+        assert len(alerts) == 1 and alerts[0][0].startswith("weather disabled: CLV degraded")
+        assert disable_degraded(container, rule) == {}  # already disabled: nothing new
+        container.strategies.set_status("weather", StrategyStatus.PAPER, "operator", "reviewed the CLV drop")
+        assert disable_degraded(container, rule) == {}  # no CLV since the operator's decision
