@@ -103,16 +103,21 @@ def _closing_line_quality(depth: float, expect_valid: bool) -> Callable[[], str 
     return run
 
 
+def _submitted(side: str) -> Order:
+    order = Order.create(signal_id=f"verify-clv-{side.lower()}", strategy="verification", ticker="KXVERIFY-CLV",
+                         side=side, requested_size=5, max_price=99, now=NOW)
+    for target in (OrderState.VALIDATING, OrderState.VALIDATED, OrderState.RISK_CHECK,
+                   OrderState.RISK_APPROVED, OrderState.SUBMITTING, OrderState.SUBMITTED):
+        order.transition(target, "verification", NOW)
+    return order
+
+
 def _lifecycle(side: str, fill_cents: int, close_cents: int, expected_cents: float) -> Callable[[], str | None]:
     """An order walked to SUBMITTED and filled with a closing line: its CLV is close - fill, in cents, and
     equals ``clvCents`` of the same prices as probabilities."""
 
     def run() -> str | None:
-        order = Order.create(signal_id=f"verify-clv-{side.lower()}", strategy="verification", ticker="KXVERIFY-CLV",
-                             side=side, requested_size=5, max_price=99, now=NOW)
-        for target in (OrderState.VALIDATING, OrderState.VALIDATED, OrderState.RISK_CHECK,
-                       OrderState.RISK_APPROVED, OrderState.SUBMITTING, OrderState.SUBMITTED):
-            order.transition(target, "verification", NOW)
+        order = _submitted(side)
         order.record_fill(5, fill_cents, NOW, closing_line_price=close_cents)
         as_prob = compute_clv(fill_cents / 100, close_cents / 100, side, MarketClass.WEATHER).clv_cents
         plain = lifecycle_clv(fill_cents, close_cents)
@@ -120,6 +125,27 @@ def _lifecycle(side: str, fill_cents: int, close_cents: int, expected_cents: flo
         if order.clv is not None and all(abs(v - expected_cents) <= TOLERANCE for v in (order.clv, plain, as_prob)):
             return None
         return f"expected {expected_cents:+g} cents from order, lifecycle_clv and clvCents; got {got}"
+
+    return run
+
+
+def _market_line(side: str, fill_cents: int, yes_close: float, quality: float,
+                 expected_cents: float | None) -> Callable[[], str | None]:
+    """A filled order given its market's closing line as the running system records it (YES-space line, ADR
+    0419): the CLV is in the order's own side's cents; an invalid line leaves it without one (None)."""
+
+    def run() -> str | None:
+        order = _submitted(side)
+        order.record_fill(5, fill_cents, NOW)
+        order.record_closing_line(yes_close, quality, quality >= 0.5, "T-5min", "weather", True, NOW, NOW)
+        got = order.clv
+        if expected_cents is None:
+            ok = got is None
+        else:
+            ok = got is not None and abs(got - expected_cents) <= TOLERANCE
+        if ok:
+            return None
+        return f"expected order CLV {expected_cents}; got {got}"
 
     return run
 
@@ -143,4 +169,10 @@ CLV_CASES: tuple[ClvCase | Check, ...] = (
           _closing_line_quality(20.0, False)),
     Check("order lifecycle YES: fill 44c, close 49c -> +5c", _lifecycle("YES", 44, 49, 5.0)),
     Check("order lifecycle NO: fill 38c, close 31c (NO prices) -> -7c", _lifecycle("NO", 38, 31, -7.0)),
+    Check("market closing line on a YES order: fill 44c, YES line 0.49 -> +5c",
+          _market_line("YES", 44, 0.49, 1.0, 5.0)),
+    Check("market closing line on a NO order: fill 40c, YES line 0.50 is NO 50c -> +10c",
+          _market_line("NO", 40, 0.50, 1.0, 10.0)),
+    Check("market closing line of quality 0.3 leaves the order without a CLV",
+          _market_line("YES", 44, 0.60, 0.3, None)),
 )

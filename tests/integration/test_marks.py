@@ -4,6 +4,7 @@ stored as an event with its evidence, and GET /admin/positions valuing the posit
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.kalshi.client import KalshiClient, KalshiClientConfig
@@ -19,12 +21,13 @@ from paulp.adapters.kalshi.signing import load_credentials
 from paulp.adapters.kalshi.venue import KalshiVenue
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.app import create_app
+from paulp.api.cli import app as cli_app
 from paulp.api.clv_job import clv_sweep, disable_degraded
 from paulp.api.jobs import daily_report_job
 from paulp.api.market_jobs import marked_tickers, open_position_tickers, refresh_marks
 from paulp.domain.clock import FixedClock
-from paulp.domain.evidence import sha256_hex
 from paulp.domain.clv_monitor import DEGRADATION_ALERT, DegradationRule
+from paulp.domain.evidence import sha256_hex
 from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.marks import InvalidMark, Quotes
 from paulp.domain.order_states import OrderState, shortest_path
@@ -240,7 +243,8 @@ def _filled_with_line(container, n: int, clv_cents: float, line_time) -> None:  
     container.orders.save(order)
 
 
-def test_clv_when_market_observed_near_close_and_resolved_then_orders_carry_clv_and_degradation_disables(setup):
+def test_clv_when_market_observed_near_close_and_resolved_then_orders_carry_clv_and_degradation_disables(
+        setup, monkeypatch, fresh_db, nats_url, namespace):
     """Observations from the book in the class window -> the market resolves -> the filled order gets its CLV
     (side-native, once) -> avgCLV in the daily report; then a strategy whose CLVs degrade is disabled with an
     alert, and is not disabled again on the same evidence after an operator re-enables it."""
@@ -300,3 +304,13 @@ def test_clv_when_market_observed_near_close_and_resolved_then_orders_carry_clv_
         assert disable_degraded(container, rule) == {}  # already disabled: nothing new
         container.strategies.set_status("weather", StrategyStatus.PAPER, "operator", "reviewed the CLV drop")
         assert disable_degraded(container, rule) == {}  # no CLV since the operator's decision
+
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
+                        ("PAULP_NAMESPACE", namespace)):
+        monkeypatch.setenv(name, value)  # `paulp clv show`, in-process, reads the same orders view
+    shown = CliRunner().invoke(cli_app, ["clv", "show", "--strategy", "weather", "--json"])
+    assert shown.exit_code == 0, shown.output
+    (weather,) = json.loads(shown.output)
+    assert (weather["validClvs"], weather["meanClvCents"]) == (4, pytest.approx(1.25))
+    assert weather["trend"] is None  # the default rule needs 50 valid CLVs
+    assert CliRunner().invoke(cli_app, ["clv", "show", "--strategy", "nope"]).exit_code == 2
