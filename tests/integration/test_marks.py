@@ -34,7 +34,16 @@ from paulp.domain.order_states import OrderState, shortest_path
 from paulp.domain.orders import Order
 from paulp.domain.strategy_registry import StrategyStatus
 from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
-from tests.integration.helpers import NOW, facts, make_container, max_notification_id, signal, wait_tracked, workers
+from tests.integration.helpers import (
+    NOW,
+    assert_live_equals_replay,
+    facts,
+    make_container,
+    max_notification_id,
+    signal,
+    wait_tracked,
+    workers,
+)
 from tests.support.evidence_events import evidence_stored
 from tests.support.seeding import catch_up
 
@@ -304,6 +313,9 @@ def test_clv_when_market_observed_near_close_and_resolved_then_orders_carry_clv_
         assert disable_degraded(container, rule) == {}  # already disabled: nothing new
         container.strategies.set_status("weather", StrategyStatus.PAPER, "operator", "reviewed the CLV drop")
         assert disable_degraded(container, rule) == {}  # no CLV since the operator's decision
+        _settled(container)
+        for name in ("closing_lines", "orders"):
+            assert_live_equals_replay(container, name)
 
     for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
                         ("PAULP_NAMESPACE", namespace)):
