@@ -31,6 +31,7 @@ _ORDER_EVENTS: dict[str, Kind | str] = {
     "ErrorResolved": Kind.ORDER, "ReconciliationRecorded": Kind.ORDER,
     "PreTradeChecked": "its outcome is the order's next transition (VALIDATED or PRE_TRADE_FAILED)",
     "EvidenceAttached": "its hash is listed under the audit trail",
+    "ClosingLineRecorded": "CLV scoring after the market closed (ADR 0419); a disable it causes is the line",
 }
 
 # qualified name -> kind, or the reason it is not a timeline line (its data may still feed a section)
@@ -103,6 +104,8 @@ TOPICS: dict[str, Kind | str] = {
     "MarketMark.Created": "market data",
     "MarketMark.Observed": "market data",
     "MarketMark.Quoted": "market data",
+    **{f"ClosingLine.{n}": "market data for the closing line (ADR 0419)" for n in (
+        "Created", "Started", "Observed", "Estimated")},
     "JobRun.Failed": Kind.ERROR,
     "JobRun.Created": "a run's start; its failure is the line",
     "JobRun.Completed": "a run that completed",
