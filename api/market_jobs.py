@@ -19,6 +19,7 @@ from paulp.domain.compliance_outcomes import KALSHI_SOURCE
 from paulp.domain.errors import DomainError
 from paulp.domain.marks import Quotes
 from paulp.domain.services.markets import MarketsService
+from paulp.projections.reconciliation import NET_ADJUSTMENTS
 
 log = logging.getLogger("paulp.marks")
 
@@ -26,8 +27,9 @@ log = logging.getLogger("paulp.marks")
 def open_position_tickers(pool: ConnectionPool[Any]) -> list[str]:
     with pool.connection() as conn:
         return [t for (t,) in conn.execute(
-            "SELECT DISTINCT p.ticker FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-            " WHERE p.contracts <> 0 AND m.result IS NULL ORDER BY p.ticker")]
+            "SELECT DISTINCT p.ticker FROM (SELECT ticker FROM views.positions WHERE contracts <> 0"
+            f" UNION SELECT ticker FROM ({NET_ADJUSTMENTS}) a) p"  # adopted contracts are valued too (ADR 0415)
+            " LEFT JOIN views.market_marks m ON m.ticker = p.ticker WHERE m.result IS NULL ORDER BY p.ticker")]
 
 
 async def refresh_marks(markets: MarketsService, venue: KalshiVenue, tickers: list[str]) -> dict[str, str]:

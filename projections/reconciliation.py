@@ -44,6 +44,12 @@ def drift_rows(run_id: str, drifts: list[dict[str, Any]], at: Any, notification_
             for d in drifts if d["severity"] != DriftSeverity.NONE.value]
 
 
+# Internal positions the rebuilds adopted, net per (market, SIDE) (ADR 0415): read wherever internal LIVE
+# positions are (the reconcile job, /admin/positions, the risk snapshot's exposure, the marks job).
+NET_ADJUSTMENTS = (
+    "SELECT ticker, side, sum(contracts) AS contracts, max(at) AS at FROM views.position_adjustments"
+    " GROUP BY ticker, side HAVING sum(contracts) <> 0"
+)
 INSERT_REBUILD = (
     "INSERT INTO position_rebuilds (rebuild_id, rebuild_uuid, venue, operator, reason, breaker_state, venue_read_at,"
     " status_before, evidence_hashes, at, notification_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"

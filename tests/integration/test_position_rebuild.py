@@ -17,7 +17,7 @@ from paulp.api.position_rebuild import rebuild_positions
 from paulp.api.venue_session import JobFailed
 from paulp.domain.position_rebuild import BreakerNotHalted
 from tests.fakes.kalshi_exchange import Fault
-from tests.integration.kalshi_system import System
+from tests.integration.kalshi_system import AUTH, System
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 OPERATOR = "ops-ann"
@@ -92,6 +92,12 @@ def test_rebuild_when_drifted_and_halted_then_venue_adopted_as_adjustments_and_t
     assert [t for (t,) in chained] == ["PositionRebuild.Started", "PositionRebuild.Adjusted",
                                          "PositionRebuild.Adjusted"]  # in the audit chain, as runs are
 
+    listed = system.client.get("/admin/positions", headers=AUTH).json()["positions"]
+    adopted = {(p["ticker"], p["side"]): (p["contracts"], p["mode"], p["status"], p["unrealizedPnlUsd"])
+               for p in listed if p["strategy"] == "venue-adjustment"}
+    assert adopted == {(ticker, "YES"): (5.5, "LIVE", "adjusted", 0), (other, "NO"): (3, "LIVE", "adjusted", 0)}
+    exposure = {p.market_id: p.size for p in system.container.portfolio().snapshot("bonding", ticker, "LIVE").positions}
+    assert exposure.get(other, 0) > 0  # the adopted NO contracts count against the risk limits
     again = system.container.jobs.trigger("reconcile", OPERATOR, "admin")  # fills + adjustments = venue
     assert (again["status"], again["matchedCount"], again["maxDriftPct"]) == ("ok", 2, 0)
     second = _rebuild("--json")  # nothing left to adopt: nothing recorded
