@@ -28,8 +28,7 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
                       follow_up: bool = True) -> dict[str, Any]:
     """Adopt the venue's positions; the summary the CLI prints. Raises a ``RebuildRefused`` (nothing read or
     written) or ``JobFailed`` (venue unreadable, nothing written)."""
-    breaker_state = container.breaker.get().state.value
-    require_halted_operator(breaker_state, operator, reason)
+    require_halted_operator(container.breaker.get().state.value, operator, reason)  # before Kalshi is read
     read_at = container.clock.now()  # not later than the read itself, so the age check errs on the safe side
     internal, positions, evidence, settled = venue_comparison(container, read_venue=True)
     run = reconcile(internal, positions)
@@ -37,8 +36,8 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
     if settled:
         comparison["settledMarkets"] = sorted(settled)
     rebuild_id = uuid.uuid4().hex
-    rebuild, notification_id = container.orchestrator.adopt_venue_positions(
-        rebuild_id, VENUE, run, comparison, evidence, read_at, breaker_state, operator, reason,
+    rebuild, notification_id = container.orchestrator.adopt_venue_positions(  # the breaker read again: still HALT?
+        rebuild_id, VENUE, run, comparison, evidence, read_at, container.breaker.get().state.value, operator, reason,
         dry_run)
     adjustments = rebuild.adjustments if rebuild is not None else []
     out: dict[str, Any] = {

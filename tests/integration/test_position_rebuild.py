@@ -98,12 +98,14 @@ def test_rebuild_when_drifted_and_halted_then_venue_adopted_as_adjustments_and_t
     assert adopted == {(ticker, "YES"): (5.5, "LIVE", "adjusted", 0), (other, "NO"): (3, "LIVE", "adjusted", 0)}
     exposure = {p.market_id: p.size for p in system.container.portfolio().snapshot("bonding", ticker, "LIVE").positions}
     assert exposure.get(other, 0) > 0  # the adopted NO contracts count against the risk limits
-    again = system.container.jobs.trigger("reconcile", OPERATOR, "admin")  # fills + adjustments = venue
+    ran = CliRunner().invoke(app, ["reconcile", "run", "--actor", OPERATOR, "--json"])  # fills + adjustments = venue
+    assert ran.exit_code == 0, ran.output
+    again = json.loads(ran.output)
     assert (again["status"], again["matchedCount"], again["maxDriftPct"]) == ("ok", 2, 0)
-    second = _rebuild("--json")  # nothing left to adopt: nothing recorded
+    second = _rebuild()  # nothing left to adopt: nothing recorded
     assert second.exit_code == 0, second.output
-    assert json.loads(second.output)["adjustments"] == [] and system.events("PositionRebuild.Started", head) == [
-        started]
+    assert "already match the venue; nothing recorded" in second.output
+    assert system.events("PositionRebuild.Started", head) == [started]
 
 
 def test_rebuild_when_the_breaker_is_not_halted_then_refused_before_kalshi_is_read(cli: System):
