@@ -18,6 +18,7 @@ from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_us
 from paulp.domain.risk_correlation import CorrelationRule, GraphEdge, GraphNode, catalogue, correlated_markets
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, PortfolioSnapshot, Position
 from paulp.domain.strategy_registry import find_strategy
+from paulp.projections.reconciliation import NET_ADJUSTMENTS
 
 log = logging.getLogger("paulp.portfolio")
 
@@ -33,16 +34,36 @@ _BOOK = (
 # Exposure for I2-I4: every strategy's and mode's open positions (ADR 0262); a position in a market whose
 # outcome is determined is settled money, not exposure (ADR 0287). A position's category is the one the
 # latest risk-checked order in its market recorded, else 'unknown' (ADR 0299).
-_EXPOSURE = (
-    "SELECT p.ticker, p.cost_cents, coalesce(c.category, %s) FROM views.positions p"
+_MARK_AND_CATEGORY = (  # joined to a position row "p": its market's mark and category
     " LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
     " LEFT JOIN LATERAL (SELECT o.category FROM views.orders o WHERE o.ticker = p.ticker AND o.category IS NOT NULL"
     " ORDER BY o.created_at DESC, o.order_id DESC LIMIT 1) c ON true"
     " WHERE p.contracts > 0 AND m.result IS NULL"
 )
+_EXPOSURE = "SELECT p.ticker, p.cost_cents, coalesce(c.category, %s) FROM views.positions p" + _MARK_AND_CATEGORY
 _RULES = "SELECT field, value, rule_type, weight FROM views.correlation_rules ORDER BY field, value"
 _LATEST_CATEGORY = ("SELECT category FROM views.orders WHERE ticker = %s AND category IS NOT NULL"
                     " ORDER BY created_at DESC, order_id DESC LIMIT 1")
+# Contracts a rebuild adopted from the venue (ADR 0415) are exposure too (at the venue, not of any strategy); only
+# a net addition counts: a key the venue holds less of than the lifecycle says is not money the lifecycle rows
+# leave out. Their entry is unknown, so they are valued at the side's mark (the row's quotes), else 100 cents.
+_ADOPTED = (
+    "SELECT p.ticker, p.side, p.contracts, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
+    " coalesce(c.category, %s) FROM (" + NET_ADJUSTMENTS + ") p" + _MARK_AND_CATEGORY
+)
+UNPRICED_CENTS = 100  # what a contract can cost at most
+
+
+def _adopted(conn: Connection[Any]) -> list[tuple[str, float, str]]:
+    """(ticker, value in cents, category) of the adopted contracts, the shape of ``_EXPOSURE``'s rows."""
+    out = []
+    for ticker, side, contracts, yb, ya, nb, na, observed, category in conn.execute(
+            _ADOPTED, (UNKNOWN_CATEGORY,)).fetchall():
+        price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
+        out.append((ticker, float(contracts) * (UNPRICED_CENTS if price is None else price), category))
+    return out
+
+
 # Graph edges naming the market on either side (§3.4: "source or target"), in a stable order so that the
 # first edge to a market wins the same way every time.
 _EDGES = (
@@ -145,7 +166,7 @@ class ViewPortfolio:
         now = self.clock.now().astimezone(UTC)
         capital = self.capital_of(strategy)
         with self.pool.connection() as conn:
-            rows = conn.execute(_EXPOSURE, (UNKNOWN_CATEGORY,)).fetchall()
+            rows = conn.execute(_EXPOSURE, (UNKNOWN_CATEGORY,)).fetchall() + _adopted(conn)
             book = _read_book(conn, _names(strategy), mode)
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
         daily, weekly, drawdown = book.loss_figures(capital, now)

@@ -97,3 +97,79 @@ def show(
         table.add_row(d["marketId"], d["side"], str(d["internalSize"]), str(d["venueSize"]), str(d["drift"]),
                       str(d["driftPct"]), d["severity"])
     console.print(table)
+
+
+def _container_run(call: Any) -> Any:
+    """``call(container)`` on a container built for this command; a refusal exits 1 with its code, nothing
+    written."""
+    from paulp.api.cli import fail, services
+    from paulp.api.venue_session import JobFailed
+    from paulp.api.wiring import build
+    from paulp.domain.errors import DomainError
+
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        try:
+            return call(container)
+        except (DomainError, JobFailed) as exc:
+            raise fail(f"{exc.code}: {exc.message}", 1) from None
+        finally:
+            container.close()
+
+
+def _operator(value: str, name: str) -> str:
+    from paulp.api.cli import fail
+
+    if not value.strip() or "\x00" in value:
+        raise fail(f"{name} must not be blank or contain NUL characters")
+    return value.strip()
+
+
+@reconcile_app.command("run")
+def run(
+    actor: Annotated[str, typer.Option(help="who runs it (the run's triggeredBy)")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Reconcile now, as POST /admin/reconcile does (a JobRun, source admin); exit 1 when the venue cannot be
+    read (the run is recorded as failed, no report)."""
+    who = _operator(actor, "--actor")
+    run_id, result = _container_run(lambda c: c.jobs.run_now("reconcile", who, "admin"))
+    if as_json:
+        typer.echo(json.dumps({"runId": run_id, **result}))
+        return
+    console.print(f"run {run_id}: {result['status']}, {result['internalPositionCount']} internal /"
+                  f" {result['venuePositionCount']} at the venue, {result['matchedCount']} matched,"
+                  f" max |drift %| {result['maxDriftPct']} (details: paulp reconcile show {run_id})")
+
+
+@reconcile_app.command("rebuild-positions")
+def rebuild_positions(
+    operator: Annotated[str, typer.Option(help="who adopts the venue's positions (kept in the log)")],
+    reason: Annotated[str, typer.Option(help="why, e.g. the incident id (kept in the log)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the adjustments, record nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Disaster recovery (trading §8 DR step 4, ADR 0415): adopt Kalshi's positions as internal truth, one
+    recorded adjustment of venue - internal contracts per drifted (market, side), then reconcile again.
+    Only in HALT; exit 1 and nothing written when refused or when the venue cannot be read."""
+    from paulp.api.position_rebuild import rebuild_positions as rebuild
+
+    who, why = _operator(operator, "--operator"), _operator(reason, "--reason")
+    out = _container_run(lambda c: rebuild(c, who, why, dry_run))
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    verb = "would adopt" if dry_run else "adopted"
+    console.print(f"venue read ({out['statusBefore']} before): {verb} {len(out['adjustments'])} adjustment(s)"
+                  + (f"; rebuild {out['rebuildId']}" if out["rebuildId"] else ""))
+    table = Table("market", "side", "internal", "venue", "adjustment")
+    for a in out["adjustments"]:
+        table.add_row(a["marketId"], a["side"], a["internalSize"], a["venueSize"], a["contracts"])
+    console.print(table)
+    follow = out["followUp"]
+    if follow is not None:
+        console.print(f"follow-up reconciliation {follow['runId']}: {follow['status']}")
+        if follow["status"] != "ok":
+            raise typer.Exit(1)
+    elif not out["adjustments"]:
+        console.print("internal positions already match the venue; nothing recorded")

@@ -23,6 +23,7 @@ from paulp.domain.errors import DomainError
 from paulp.domain.execution_orders import MarketSnapshot
 from paulp.domain.marks import Quotes
 from paulp.domain.services.markets import MarketsService
+from paulp.projections.reconciliation import NET_ADJUSTMENTS
 
 log = logging.getLogger("paulp.marks")
 
@@ -30,8 +31,9 @@ log = logging.getLogger("paulp.marks")
 def open_position_tickers(pool: ConnectionPool[Any]) -> list[str]:
     with pool.connection() as conn:
         return [t for (t,) in conn.execute(
-            "SELECT DISTINCT p.ticker FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-            " WHERE p.contracts <> 0 AND m.result IS NULL ORDER BY p.ticker")]
+            "SELECT DISTINCT p.ticker FROM (SELECT ticker FROM views.positions WHERE contracts <> 0"
+            f" UNION SELECT ticker FROM ({NET_ADJUSTMENTS}) a) p"  # adopted contracts are valued too (ADR 0415)
+            " LEFT JOIN views.market_marks m ON m.ticker = p.ticker WHERE m.result IS NULL ORDER BY p.ticker")]
 
 
 # Markets the closing line needs as well (ADR 0419): orders working at a venue, and filled orders whose market has

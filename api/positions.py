@@ -6,17 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from psycopg_pool import ConnectionPool
 
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
+from paulp.projections.reconciliation import NET_ADJUSTMENTS
 
+ADJUSTED = "venue-adjustment"  # the strategy column of contracts a rebuild adopted from the venue (ADR 0415)
 QUERY = (
     "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents, p.realized_pnl_usd,"
     " coalesce(p.first_fill_at, p.last_fill_at), p.last_fill_at,"
-    " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result, m.resolved_at FROM views.positions p"
+    " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result, m.resolved_at FROM ("
+    " SELECT strategy, ticker, side, mode, contracts::numeric, cost_cents, realized_pnl_usd, first_fill_at,"
+    " last_fill_at FROM views.positions UNION ALL"
+    f" SELECT '{ADJUSTED}', ticker, side, 'LIVE', contracts, NULL, 0, at, at FROM ({NET_ADJUSTMENTS}) a) p"
     " LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
     " WHERE (p.contracts <> 0 OR %(closed)s) AND (%(s)s::text IS NULL OR p.strategy = %(s)s)"
     " ORDER BY p.strategy, p.ticker, p.side, p.mode"
@@ -29,7 +34,7 @@ class ValuedPosition:
     ticker: str
     side: str
     mode: str  # "PAPER" | "LIVE": paper and LIVE contracts are separate positions (ADR 0262)
-    contracts: int
+    contracts: int | Decimal  # a Decimal only for a fraction of a contract a rebuild adopted (Kalshi fixed point)
     cost_cents: int
     realized_pnl_usd: Decimal
     first_fill_at: datetime
@@ -38,7 +43,7 @@ class ValuedPosition:
     current_cents: Decimal  # settlement price; else side mid from the last mark; else the entry price
     marked_at: datetime | None  # when that price was observed (resolution time); None when valued at entry
     unrealized_pnl_usd: Decimal
-    status: str  # "open" | "resolved" | "closed" (sold out by exits; listed only when asked for)
+    status: str  # "open" | "resolved" | "closed" (sold out by exits; listed only when asked for) | "adjusted"
     resolved_at: datetime | None
 
 
@@ -49,7 +54,12 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
     with pool.connection() as conn:
         rows = conn.execute(QUERY, {"s": strategy, "closed": include_closed}).fetchall()
     out = []
-    for s, t, side, mode, c, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at in rows:
+    for s, t, side, mode, size, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at in rows:
+        c = int(size) if size == size.to_integral_value() else size
+        if cost is None:
+            out.append(_adjusted(s, t, side, mode, c, first, Quotes(yb, ya, nb, na) if observed else None, observed,
+                                 result, resolved_at))
+            continue
         avg = Decimal(cost) / c if c else Decimal(0)
         if result is not None:
             settled = settlement_price_cents(result, side, avg)
@@ -67,6 +77,23 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
                                   observed if price is not None else None, unrealized_pnl_usd(avg, current, c),
                                   "open", None))
     return out
+
+
+def _adjusted(strategy: str, ticker: str, side: str, mode: str, contracts: int | Decimal, at: datetime,
+              quotes: Quotes | None, observed: datetime | None, result: str | None,
+              resolved_at: datetime | None) -> ValuedPosition:
+    """Contracts a rebuild adopted (ADR 0415): no entry price is known, so they are valued at the settlement
+    price, else the side mid of the last mark, else 0 (unpriced), with that as their entry: no PnL is made up."""
+    price = quotes.side_price(side) if quotes is not None else None
+    if result is not None:
+        current, marked = settlement_price_cents(result, side, Decimal(0)), resolved_at
+    elif price is not None:
+        current, marked = Decimal(repr(price)), observed
+    else:
+        current, marked = Decimal(0), None
+    cost = int((current * contracts).to_integral_value(ROUND_HALF_UP))
+    return ValuedPosition(strategy, ticker, side, mode, contracts, cost, Decimal(0), at, at, current, current, marked,
+                          Decimal(0), "adjusted", resolved_at)
 
 
 EXITS_SINCE = (

@@ -20,13 +20,14 @@ from paulp.domain.strategy_registry import CATALOGUE, StrategyStatus
 
 log = logging.getLogger("paulp.reconcile")
 VENUE = "kalshi"
-LIVE_FILLS = (  # bought in LIVE orders, less what LIVE exits sold (ADR 0260)
+LIVE_FILLS = (  # bought in LIVE orders, less what LIVE exits sold (ADR 0260), plus venue positions adopted (0415)
     "SELECT ticker, side, sum(n) FROM ("
     " SELECT o.ticker, o.side, o.filled_size AS n FROM views.orders o"
     " JOIN views.kalshi_orders k ON k.order_id = o.order_id"
     " WHERE k.execution_mode = 'LIVE' AND o.filled_size > 0 AND o.state <> 'ARCHIVED'"
     " UNION ALL SELECT x.ticker, x.side, -x.filled_size FROM views.position_exits x"
-    " WHERE x.mode = 'LIVE' AND x.state = 'FILLED') f"
+    " WHERE x.mode = 'LIVE' AND x.state = 'FILLED'"
+    " UNION ALL SELECT a.ticker, a.side, a.contracts FROM views.position_adjustments a) f"
     " GROUP BY ticker, side HAVING sum(n) <> 0 ORDER BY ticker, side"
 )
 ALERTING = (RunStatus.MAJOR_DRIFT, RunStatus.CRITICAL_DRIFT)
@@ -71,21 +72,16 @@ def settled_markets(container: Any, port: Any, tickers: set[str]) -> tuple[set[s
     return settled, evidence
 
 
-def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
-                  slot: datetime | None = None) -> dict[str, Any]:
-    """Run, alert, record; the §1.3 result. Raises ``JobFailed`` (no report) when the venue is unreadable.
-
-    ``run_id`` is the ``JobRun``'s, so the report and the run that produced it share one id (ADR 0393).
-
-    With no strategy LIVE and no LIVE fill there is nothing at the venue to compare: in PAPER mode the
-    "venue" side is the paper book itself (trading §7), which is the internal side, so the run records an
-    empty, matching comparison without reading Kalshi (and without needing its credentials)."""
+def venue_comparison(container: Any, read_venue: bool = False) -> tuple[list[Position], list[Position], list[str],
+                                                                         set[str]]:
+    """(internal, venue positions, evidence hashes, settled markets left out of both) as a run compares them;
+    ``read_venue`` reads Kalshi even with nothing LIVE (a rebuild adopts what it holds, ADR 0415)."""
     internal = internal_live_positions(container)
     live = any(container.strategies.status_of(info) == StrategyStatus.LIVE for info in CATALOGUE)
     positions: list[Position] = []
     evidence: list[str] = []
     settled: set[str] = set()
-    if internal or live:
+    if read_venue or internal or live:
         with kalshi_port(container.settings) as (port, client):
             require_credentials(client, "venue positions cannot be read")
             venue = venue_call("positions read", port.positions)
@@ -97,6 +93,19 @@ def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
             log.info("reconcile: left out settled markets %s", ", ".join(sorted(settled)))
             internal = [p for p in internal if p.market_id not in settled]
             positions = [p for p in positions if p.market_id not in settled]
+    return internal, positions, evidence, settled
+
+
+def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
+                  slot: datetime | None = None) -> dict[str, Any]:
+    """Run, alert, record; the §1.3 result. Raises ``JobFailed`` (no report) when the venue is unreadable.
+
+    ``run_id`` is the ``JobRun``'s, so the report and the run that produced it share one id (ADR 0393).
+
+    With no strategy LIVE and no LIVE fill there is nothing at the venue to compare: in PAPER mode the
+    "venue" side is the paper book itself (trading §7), which is the internal side, so the run records an
+    empty, matching comparison without reading Kalshi (and without needing its credentials)."""
+    internal, positions, evidence, settled = venue_comparison(container)
     run = reconcile(internal, positions)
     if run.status in ALERTING:
         container.breaker.reconciliation_status(run.status.value)

@@ -104,7 +104,7 @@ def settlement_price_cents(result: str, side: str, avg_entry_cents: Decimal) -> 
     return Decimal(100) if result == side else Decimal(0)
 
 
-def unrealized_pnl_usd(avg_entry_cents: Decimal, current_cents: Decimal, contracts: int) -> Decimal:
+def unrealized_pnl_usd(avg_entry_cents: Decimal, current_cents: Decimal, contracts: int | Decimal) -> Decimal:
     """(current - entry) * contracts, in dollars; the same formula for YES and NO (side-native prices)."""
     return (current_cents - avg_entry_cents) * contracts / 100
 

@@ -1,5 +1,6 @@
 """reconciliation_runs and reconciliation_drifts views (trading §7, §9; ADR 0393): one row per completed run and
-one per compared (market, SIDE) it graded minor, major or critical, from ``ReconciliationReport.Completed``.
+one per compared (market, SIDE) it graded minor, major or critical, from ``ReconciliationReport.Completed``;
+position_rebuilds and position_adjustments from ``PositionRebuild`` (the venue's positions adopted, ADR 0415).
 
 Figures are stored as exact decimals: the report keeps JSON numbers (ADR 0362), which ``exact`` reads as the
 decimal they print as, so 40.5 contracts stay 40.5 and never 40.499999…. The severity and status are the ones
@@ -15,6 +16,7 @@ from typing import Any
 from psycopg import Cursor
 
 from paulp.domain.orchestration import ReconciliationReport
+from paulp.domain.position_rebuild import PositionRebuild
 from paulp.domain.reconciliation import DriftSeverity, exact
 
 INSERT_RUN = (
@@ -42,9 +44,27 @@ def drift_rows(run_id: str, drifts: list[dict[str, Any]], at: Any, notification_
             for d in drifts if d["severity"] != DriftSeverity.NONE.value]
 
 
+# Internal positions the rebuilds adopted, net per (market, SIDE) (ADR 0415): read wherever internal LIVE
+# positions are (the reconcile job, /admin/positions, the risk snapshot's exposure, the marks job).
+NET_ADJUSTMENTS = (
+    "SELECT ticker, side, sum(contracts) AS contracts, max(at) AS at FROM views.position_adjustments"
+    " GROUP BY ticker, side HAVING sum(contracts) <> 0"
+)
+INSERT_REBUILD = (
+    "INSERT INTO position_rebuilds (rebuild_id, rebuild_uuid, venue, operator, reason, breaker_state, venue_read_at,"
+    " status_before, evidence_hashes, at, notification_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (rebuild_id) DO NOTHING"
+)
+INSERT_ADJUSTMENT = (
+    "INSERT INTO position_adjustments (rebuild_id, ticker, side, internal_size, venue_size, contracts, at,"
+    " notification_id) SELECT rebuild_id, %s, %s, %s, %s, %s, at, %s FROM position_rebuilds"
+    " WHERE rebuild_uuid = %s ON CONFLICT (rebuild_id, ticker, side) DO NOTHING"
+)
+
+
 class ReconciliationProjection:
     name = "reconciliation"
-    tables = ("reconciliation_runs", "reconciliation_drifts")
+    tables = ("reconciliation_runs", "reconciliation_drifts", "position_rebuilds", "position_adjustments")
 
     @singledispatchmethod
     def apply(self, event: object, cur: Cursor[Any], notification_id: int) -> None:
@@ -64,3 +84,14 @@ class ReconciliationProjection:
         rows = drift_rows(e.run_id, list(result["drifts"]), e.at, notification_id)
         if rows:
             cur.executemany(INSERT_DRIFT, rows)
+
+    @apply.register
+    def _(self, e: PositionRebuild.Started, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(INSERT_REBUILD, (e.rebuild_id, e.originator_id, e.venue, e.operator, e.reason, e.breaker_state,
+                                     e.venue_read_at, e.comparison["status"], list(e.evidence_hashes), e.at,
+                                     notification_id))
+
+    @apply.register
+    def _(self, e: PositionRebuild.Adjusted, cur: Cursor[Any], notification_id: int) -> None:
+        cur.execute(INSERT_ADJUSTMENT, (e.market_id, e.side, exact(e.internal_size), exact(e.venue_size),
+                                        exact(e.contracts), notification_id, e.originator_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -13,6 +14,7 @@ from paulp.api.bodies import query_values
 from paulp.api.errors import now_iso
 from paulp.api.positions import valued_positions
 from paulp.api.trades import list_trades_json, list_trades_json_async, parse_filters
+from paulp.domain.reconciliation import json_number
 
 router = APIRouter(prefix="/admin", tags=["trades"])
 
@@ -50,7 +52,7 @@ class Position(BaseModel):
     ticker: str
     side: str
     mode: str  # PAPER | LIVE: each mode's contracts are their own position
-    contracts: int
+    contracts: int | float  # a fraction only in a rebuild's adjustment (strategy venue-adjustment, ADR 0415)
     avgPriceCents: float
     costUsd: float
     realizedPnlUsd: float
@@ -58,7 +60,8 @@ class Position(BaseModel):
     currentPriceCents: float  # the side's mid from the market's last mark; the entry price when unmarked
     currentPriceAt: str | None  # when that mark was observed; null when valued at entry
     unrealizedPnlUsd: float
-    status: str  # "open", or "resolved" once the market's outcome is known (then valued at settlement)
+    status: str  # "open", or "resolved" once the market's outcome is known (then valued at settlement), or
+    # "adjusted": contracts a rebuild adopted from the venue, valued at the mark with no PnL (ADR 0415)
 
 
 class PositionsResponse(BaseModel):
@@ -71,7 +74,8 @@ class PositionsResponse(BaseModel):
 def positions(request: Request, strategy: str | None = None) -> PositionsResponse:
     """Positions per strategy/market/side/mode: open ones valued against the market's last mark (side-native
     mid), resolved ones at the settlement price with the difference realised."""
-    items = [Position(strategy=p.strategy, ticker=p.ticker, side=p.side, mode=p.mode, contracts=p.contracts,
+    items = [Position(strategy=p.strategy, ticker=p.ticker, side=p.side, mode=p.mode,
+                      contracts=json_number(Decimal(p.contracts)),
                       avgPriceCents=round(float(p.avg_entry_cents), 4), costUsd=p.cost_cents / 100,
                       realizedPnlUsd=float(p.realized_pnl_usd), lastFillAt=p.last_fill_at.isoformat(),
                       currentPriceCents=round(float(p.current_cents), 4),

@@ -1,4 +1,4 @@
-"""Orchestrator context: job runs and reconciliation reports (load, decide, save)."""
+"""Orchestrator context: job runs, reconciliation reports and position rebuilds (load, decide, save)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from paulp.domain.orchestration import JobRun, ReconciliationReport
+from paulp.domain.position_rebuild import PositionRebuild
 from paulp.domain.reconciliation import ReconciliationRun
 from paulp.domain.services.base import PaulpApplication
 
@@ -41,3 +42,14 @@ class OrchestratorService(PaulpApplication):
     def reconciliation(self, run_id: str) -> ReconciliationReport | None:
         found: ReconciliationReport | None = self.get_or_none(ReconciliationReport.create_id(run_id))
         return found
+
+    def adopt_venue_positions(self, rebuild_id: str, venue: str, run: ReconciliationRun, comparison: dict[str, Any],
+                              evidence_hashes: list[str], read_at: datetime, breaker_state: str, operator: str,
+                              reason: str, dry_run: bool = False) -> tuple[PositionRebuild | None, int]:
+        """Decide the rebuild (ADR 0415) and, unless ``dry_run``, save it: (the rebuild or None when every key
+        already matches, the notification id of its last event or 0 when nothing was saved)."""
+        rebuild = PositionRebuild.adopt(rebuild_id, venue, run, comparison, evidence_hashes, read_at, breaker_state,
+                                        operator, reason, self.clock.now())
+        if rebuild is None or dry_run:
+            return rebuild, 0
+        return rebuild, self.last_notification_id(self.save(rebuild))

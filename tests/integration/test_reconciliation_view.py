@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from paulp.adapters import rebuild as rb
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.cli import app
+from paulp.api.position_rebuild import rebuild_positions
 from paulp.domain.schedule import Slot
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import NOW, assert_live_equals_replay
@@ -108,15 +109,19 @@ def test_reconcile_when_a_slot_and_an_operator_run_then_both_in_the_view_with_ex
 
 def test_reconciliation_view_when_rebuilt_then_equal_to_replay_and_unchanged(system: System):
     _scheduled_and_manual_runs(system)
+    rebuild_positions(system.container, "ops-ann", "DR drill", follow_up=False)  # in HALT: adopts 2 keys (ADR 0415)
+    system.project(VIEW)
     before = (_rows(system, RUNS), _rows(system, DRIFTS))
     assert_live_equals_replay(system.container, VIEW)
     projection = system.container.projections[VIEW]
     prepared = rb.prepare(system.container.database_url, projection)
     _, diffs = rb.preview(system.container.database_url, projection, prepared)
-    assert [(d.table, d.changed) for d in diffs] == [("reconciliation_runs", False), ("reconciliation_drifts", False)]
+    assert [(d.table, d.changed) for d in diffs] == [("reconciliation_runs", False), ("reconciliation_drifts", False),
+                                                     ("position_rebuilds", False), ("position_adjustments", False)]
     swapped = rb.swap(system.container.database_url, projection, prepared)
     rb.drop(system.container.database_url, prepared)
-    assert swapped.rows == {"reconciliation_runs": 2, "reconciliation_drifts": 3}
+    assert swapped.rows == {"reconciliation_runs": 2, "reconciliation_drifts": 3, "position_rebuilds": 1,
+                            "position_adjustments": 2}
     assert (_rows(system, RUNS), _rows(system, DRIFTS)) == before
 
 

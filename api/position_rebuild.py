@@ -1,0 +1,56 @@
+"""Rebuild internal positions from the venue (trading §7 "Rebuild", §8 DR step 4; ADR 0415).
+
+Refused before the venue is read unless the breaker is in HALT and an operator gives a reason. Then Kalshi is read
+now, compared as a reconciliation run compares (LIVE fills - LIVE exits + earlier adjustments, settled markets
+left out), and each drifted (market, SIDE) gets one ``PositionRebuild.Adjusted`` of venue - internal contracts.
+An unreadable venue raises ``JobFailed`` with nothing written. After recording, the reconciliation view is
+brought up to the rebuild (the same log catch-up as the one-shot tools) and a follow-up reconciliation is run as a
+``JobRun`` (source ``admin``, the operator as actor): its status says whether the rebuild took.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+
+from paulp.adapters.projector import catch_up_from_log
+from paulp.api.reconcile_job import VENUE, venue_comparison
+from paulp.domain.orchestration import reconciliation_result
+from paulp.domain.position_rebuild import require_halted_operator
+from paulp.domain.reconciliation import reconcile
+
+PROJECTION = "reconciliation"  # owns views.position_adjustments, which the reconcile job reads
+
+
+def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool = False,
+                      follow_up: bool = True) -> dict[str, Any]:
+    """Adopt the venue's positions; the summary the CLI prints. Raises a ``RebuildRefused`` (nothing read or
+    written) or ``JobFailed`` (venue unreadable, nothing written)."""
+    require_halted_operator(container.breaker.get().state.value, operator, reason)  # before Kalshi is read
+    read_at = container.clock.now()  # not later than the read itself, so the age check errs on the safe side
+    internal, positions, evidence, settled = venue_comparison(container, read_venue=True)
+    run = reconcile(internal, positions)
+    comparison = reconciliation_result(run, read_at)
+    if settled:
+        comparison["settledMarkets"] = sorted(settled)
+    rebuild_id = uuid.uuid4().hex
+    rebuild, notification_id = container.orchestrator.adopt_venue_positions(  # the breaker read again: still HALT?
+        rebuild_id, VENUE, run, comparison, evidence, read_at, container.breaker.get().state.value, operator, reason,
+        dry_run)
+    adjustments = rebuild.adjustments if rebuild is not None else []
+    out: dict[str, Any] = {
+        "rebuildId": rebuild_id if rebuild is not None and not dry_run else None, "dryRun": dry_run,
+        "statusBefore": comparison["status"], "adjustments": [a.to_dict() for a in adjustments],
+        "evidenceHashes": list(evidence), "settledMarkets": sorted(settled), "followUp": None,
+    }
+    if dry_run or rebuild is None or not follow_up:
+        return out
+    with psycopg.connect(container.database_url, autocommit=True) as conn:
+        catch_up_from_log(conn, container.projections[PROJECTION])
+    run_id, result = container.jobs.run_now("reconcile", operator.strip(), "admin")
+    out["followUp"] = {"runId": run_id, "status": result["status"], "matchedCount": result["matchedCount"],
+                       "maxDriftPct": result["maxDriftPct"]}
+    out["notificationId"] = notification_id
+    return out

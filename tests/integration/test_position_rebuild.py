@@ -1,0 +1,135 @@
+"""Disaster-recovery position rebuild (trading §7 "Rebuild", §8 DR step 4; ADR 0415) on real PostgreSQL and NATS
+against the loopback Kalshi exchange: drift, HALT, `paulp reconcile rebuild-positions`, and the next run is ok;
+refused (nothing written, the venue not even read) outside HALT; nothing written when Kalshi cannot be read."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from paulp.api.cli import app, console, err
+from paulp.api.position_rebuild import rebuild_positions
+from paulp.api.venue_session import JobFailed
+from paulp.domain.position_rebuild import BreakerNotHalted
+from tests.fakes.kalshi_exchange import Fault
+from tests.integration.kalshi_system import AUTH, System
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+OPERATOR = "ops-ann"
+
+
+@pytest.fixture
+def cli(system: System, monkeypatch: pytest.MonkeyPatch) -> System:
+    """The CLI pointed at the system's database, NATS, namespace, evidence folder and Kalshi."""
+    c = system.container
+    monkeypatch.setattr(console, "width", 250)
+    monkeypatch.setattr(err, "width", 250)
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
+                        ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE), ("KALSHI_BASE_URL", system.exchange.base_url),
+                        ("KALSHI_API_KEY", c.settings.KALSHI_API_KEY.get_secret_value()),  # type: ignore[union-attr]
+                        ("KALSHI_PRIVATE_KEY", c.settings.KALSHI_PRIVATE_KEY.get_secret_value()),  # type: ignore[union-attr]
+                        ("PAULP_EVIDENCE_DIR", str(c.settings.evidence_dir()))):
+        monkeypatch.setenv(name, value)
+    return system
+
+
+def _drifted(system: System) -> tuple[str, str]:
+    """40 LIVE contracts of ours, 45.50 at Kalshi, and 3 NO contracts at Kalshi that no order of ours bought
+    (as after a restore from a backup older than the last fills); then a run: critical drift, HALT."""
+    ticker, _ = system.live_fill("dr-1", size=40)
+    other = next(t for t in sorted(system.exchange.markets) if t != ticker)
+    system.exchange.set_position(ticker, Decimal("45.50"))
+    system.exchange.set_position(other, -3)
+    system.project("orders", "venue_orders")
+    assert system.container.jobs.trigger("reconcile", OPERATOR, "admin")["status"] == "critical_drift"
+    assert system.container.breaker.get().state.value == "HALT"
+    return ticker, other
+
+
+def _positions_reads(system: System) -> int:
+    return sum(r.path.endswith("/portfolio/positions") for r in system.exchange.requests)
+
+
+def _rebuild(*args: str) -> Any:
+    return CliRunner().invoke(app, ["reconcile", "rebuild-positions", "--operator", OPERATOR,
+                                    "--reason", "DR drill: event store restored from the 06:00 backup", *args])
+
+
+def test_rebuild_when_drifted_and_halted_then_venue_adopted_as_adjustments_and_the_next_run_is_ok(cli: System):
+    system = cli
+    ticker, other = _drifted(system)
+    head = system.head()
+
+    preview = _rebuild("--dry-run", "--json")
+    assert preview.exit_code == 0, preview.output
+    planned = json.loads(preview.output)
+    assert system.head() == head  # a dry run records nothing
+    assert (planned["statusBefore"], planned["rebuildId"], planned["followUp"]) == ("critical_drift", None, None)
+
+    done = _rebuild("--json")
+
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.output)
+    expected = [{"marketId": ticker, "side": "YES", "internalSize": "40", "venueSize": "45.50", "contracts": "5.50"},
+                {"marketId": other, "side": "NO", "internalSize": "0", "venueSize": "3.00", "contracts": "3.00"}]
+    assert sorted(out["adjustments"], key=lambda a: a["marketId"]) == sorted(expected, key=lambda a: a["marketId"])
+    assert planned["adjustments"] == out["adjustments"]
+    assert out["followUp"]["status"] == "ok" and out["followUp"]["matchedCount"] == 2
+    started, *adjusted = system.events("PositionRebuild", head)
+    assert (started.operator, started.breaker_state, started.rebuild_id) == (OPERATOR, "HALT", out["rebuildId"])
+    assert started.evidence_hashes and started.evidence_hashes == out["evidenceHashes"]
+    assert len(adjusted) == 2
+    with psycopg.connect(system.container.database_url) as conn:
+        rows = conn.execute("SELECT ticker, side, contracts FROM views.position_adjustments ORDER BY ticker").fetchall()
+        chained = conn.execute("SELECT event_type FROM audit_chain WHERE notification_id > %s AND agent ="
+                               " 'position_rebuild' ORDER BY chain_seq", (head,)).fetchall()
+    assert sorted(rows) == sorted([(ticker, "YES", Decimal("5.50")), (other, "NO", Decimal(3))])
+    assert [t for (t,) in chained] == ["PositionRebuild.Started", "PositionRebuild.Adjusted",
+                                         "PositionRebuild.Adjusted"]  # in the audit chain, as runs are
+
+    listed = system.client.get("/admin/positions", headers=AUTH).json()["positions"]
+    adopted = {(p["ticker"], p["side"]): (p["contracts"], p["mode"], p["status"], p["unrealizedPnlUsd"])
+               for p in listed if p["strategy"] == "venue-adjustment"}
+    assert adopted == {(ticker, "YES"): (5.5, "LIVE", "adjusted", 0), (other, "NO"): (3, "LIVE", "adjusted", 0)}
+    exposure = {p.market_id: p.size for p in system.container.portfolio().snapshot("bonding", ticker, "LIVE").positions}
+    assert exposure.get(other, 0) > 0  # the adopted NO contracts count against the risk limits
+    ran = CliRunner().invoke(app, ["reconcile", "run", "--actor", OPERATOR, "--json"])  # fills + adjustments = venue
+    assert ran.exit_code == 0, ran.output
+    again = json.loads(ran.output)
+    assert (again["status"], again["matchedCount"], again["maxDriftPct"]) == ("ok", 2, 0)
+    second = _rebuild()  # nothing left to adopt: nothing recorded
+    assert second.exit_code == 0, second.output
+    assert "already match the venue; nothing recorded" in second.output
+    assert system.events("PositionRebuild.Started", head) == [started]
+
+
+def test_rebuild_when_the_breaker_is_not_halted_then_refused_before_kalshi_is_read(cli: System):
+    system = cli
+    ticker, _ = system.live_fill("dr-2", size=40)
+    system.exchange.set_position(ticker, 41)  # drift, but no run: the breaker stays NORMAL
+    system.project("orders", "venue_orders")
+    head, reads = system.head(), _positions_reads(system)
+
+    with pytest.raises(BreakerNotHalted):
+        rebuild_positions(system.container, OPERATOR, "drill")
+    refused = _rebuild()
+
+    assert refused.exit_code == 1 and "breaker_not_halted" in refused.output
+    assert (system.head(), _positions_reads(system)) == (head, reads)
+
+
+def test_rebuild_when_kalshi_cannot_be_read_then_nothing_written(system: System):
+    _drifted(system)
+    head = system.head()
+    system.exchange.inject(Fault(status=401, path_contains="/portfolio/positions"))
+
+    with pytest.raises(JobFailed) as failed:
+        rebuild_positions(system.container, OPERATOR, "drill")
+
+    assert failed.value.code.startswith("venue_")
+    assert system.head() == head and system.events("PositionRebuild") == []
