@@ -22,7 +22,8 @@ _TIME_FIELDS = ("at", "updated_at", "set_at", "withdrawn_at", "declared_at", "ap
                 "started_at", "seeded_at")
 _KEYS = ("order_id", "job", "scope", "source_name", "strategy_id", "ticker", "market_id", "run_id", "decision_id",
          "check_id", "pair_id", "violation_id", "request_id", "consumer", "strategy")
-_ACTOR_FIELDS = ("actor", "approver", "signed_off_by", "proposed_by", "resolved_by", "reviewed_by", "requested_by")
+_ACTOR_FIELDS = ("actor", "operator", "approver", "signed_off_by", "proposed_by", "resolved_by", "reviewed_by",
+                 "requested_by")
 OPERATOR_TRIGGERS = frozenset({"manual", "reset"})
 ESCALATED = frozenset({"CAUTION", "HALT"})
 NOT_DERIVABLE_UNREALIZED = "not derivable: no event in the window to place its edges in the log"
