@@ -37,12 +37,17 @@ FILLED_ORDERS = (
     " WHEN o.mode = 'PAPER' THEN 'PAPER' END FROM views.orders o"
     " LEFT JOIN views.kalshi_orders k ON k.order_id = o.order_id WHERE o.state = 'FILLED' ORDER BY o.order_id"
 )
-PAPER_INTERNAL = ("SELECT ticker, side, sum(filled_size) FROM views.orders WHERE mode = 'PAPER' AND filled_size > 0"
-                  " GROUP BY ticker, side HAVING sum(filled_size) <> 0")
-PAPER_BOOK = (  # trading §1.6: paper positions are the paper execution rows' filled counts, side lower case
-    "SELECT ticker, upper(record->>'side'), sum((record->>'fill_count')::numeric) FROM views.kalshi_orders"
+PAPER_INTERNAL = (  # as the venue run's internal side: bought in PAPER orders, less what PAPER exits sold
+    "SELECT ticker, side, sum(n) FROM (SELECT ticker, side, filled_size AS n FROM views.orders"
+    " WHERE mode = 'PAPER' AND filled_size > 0 UNION ALL SELECT ticker, side, -filled_size FROM views.position_exits"
+    " WHERE mode = 'PAPER' AND state = 'FILLED') f GROUP BY ticker, side HAVING sum(n) <> 0"
+)
+PAPER_BOOK = (  # trading §1.6: the paper execution rows' filled counts (side lower case), exits' sells taken off
+    "SELECT ticker, upper(record->>'side'), sum(CASE WHEN record->>'action' = 'sell' THEN -1 ELSE 1 END"
+    " * coalesce((record->>'fill_count')::numeric, 0)) FROM views.kalshi_orders"
     " WHERE execution_mode = 'PAPER' AND ticker IS NOT NULL GROUP BY ticker, upper(record->>'side')"
-    " HAVING sum((record->>'fill_count')::numeric) <> 0"
+    " HAVING sum(CASE WHEN record->>'action' = 'sell' THEN -1 ELSE 1 END"
+    " * coalesce((record->>'fill_count')::numeric, 0)) <> 0"
 )
 RECONCILED_POSITIONS = ("SELECT DISTINCT strategy, ticker, side, coalesce(mode, 'LIVE') FROM views.orders"
                         " WHERE state = ANY(%s) ORDER BY 1, 2, 3, 4")

@@ -1,6 +1,5 @@
 """Regulatory export of orders (api-and-security §6.3): each order, and each position exit's sell (ADR 0414), as a
-CFTC Part 17 record, rendered as the
-raw rows (``json``), the ``cftc_part17`` document (``cftc``) or CSV (``csv``).
+CFTC Part 17 record, rendered as the raw rows (``json``), the ``cftc_part17`` document (``cftc``) or CSV (``csv``).
 
 Pure: the caller reads the rows of the period and passes them in, so the same rows always give the same bytes
 (an export can be hashed and filed). Every choice the spec leaves open is recorded in ADR 0371.

@@ -112,7 +112,7 @@ def test_export_when_output_named_then_written_whole_and_replaces_the_old_file(s
     out = _cli(system, monkeypatch, "--from", DAY, "--to", DAY, "--format", "csv", "--include-paper",
                "--output", str(target))
     assert out.exit_code == 0, out.stderr
-    assert out.stdout == "" and "2 orders exported" in out.stderr
+    assert out.stdout == "" and "2 records exported" in out.stderr
     with target.open(newline="") as f:
         written = _csv(f.read())  # both made at NOW: the order id breaks the tie
     assert [(r["Record_Sequence"], r["Trade_ID"]) for r in written] == list(
