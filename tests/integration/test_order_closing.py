@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.adapters.regulatory_export import read_order_rows
@@ -24,7 +24,7 @@ from paulp.domain.order_states import OrderState
 from paulp.domain.regulatory_export import ReportPeriod, records
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW, facts, signal
-from tests.integration.kalshi_system import System
+from tests.integration.kalshi_system import System, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 S = OrderState
@@ -51,13 +51,7 @@ def _moves(system: System, after: int) -> list[tuple[str, str]]:
 
 
 def _cli(system: System, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
-    from paulp.api.cli import app
-
-    c = system.container
-    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url),
-                        ("PAULP_NATS_URL", c.nats_url), ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE)):
-        monkeypatch.setenv(name, value)
-    return CliRunner().invoke(app, ["orders", "reconcile", *args])
+    return run_cli(system, monkeypatch, "orders", "reconcile", *args)
 
 
 def test_orders_when_runs_match_drift_are_fixed_and_the_market_settles_then_reconciled_then_archived_with_pnl(
