@@ -149,6 +149,7 @@ def test_order_when_exits_sold_the_position_then_archived_with_the_exit_pnl_and_
     meta = dict(order.history[-1].metadata)
     assert meta["pnl"] == pytest.approx(sold["realizedPnlUsd"], abs=1e-6)
     assert meta["closingNotes"].startswith("Sold by exits:")
+    assert _run(system)[0]["status"] == "ok"  # the archived order's fill and its exit's sell still net to 0
 
     period = ReportPeriod.parse("2026-03-02", "2026-03-02")
     with psycopg.connect(system.container.database_url) as conn:
@@ -158,3 +159,25 @@ def test_order_when_exits_sold_the_position_then_archived_with_the_exit_pnl_and_
     assert (sell["Trade_Quantity"], sell["Order_Status"], sell["Contract_Code"]) == (-40, "EXECUTED", ticker)
     assert sell["Trade_Price"] == f"{Decimal(repr(sold['exitPrice'])) / 100:.4f}"
     assert by_id[oid]["Trade_Quantity"] == 40 and len(by_id) == 2
+
+
+def test_paper_order_when_a_paper_stop_sold_it_then_verified_by_the_paper_book_and_archived(system: System):
+    """The paper book counts the exit's paper sell against the fill (trading §1.6), so a sold-out paper position is
+    held by neither book: verified (basis flat), then archived with the stop's PnL, without reading Kalshi."""
+    order = system.container.pipeline(StaticMarketData({PAPER_TICKER: facts(PAPER_TICKER)})).process(
+        signal("close-paper-stop", PAPER_TICKER))
+    assert order.state == S.FILLED
+    system.project("orders", "venue_orders")
+    assert system.container.markets.observe(PAPER_TICKER, Quotes(38, 40, 60, 62), NOW, None)  # a stop
+    system.project("market_marks")
+    [sold] = monitor_exits(system.container)["exits"]
+    assert (sold["mode"], sold["state"]) == ("PAPER", "FILLED")
+    kalshi_reads = len(system.exchange.requests)
+
+    _, run_id = _run(system)
+
+    done = _order(system, order.order_id)
+    assert [(e.target, e.metadata.get("basis")) for e in done.history[-2:]] == [(S.RECONCILED, "flat"),
+                                                                                 (S.ARCHIVED, None)]
+    assert done.history[-1].metadata["pnl"] == pytest.approx(sold["realizedPnlUsd"], abs=1e-6)
+    assert done.history[-1].metadata["runId"] == run_id and len(system.exchange.requests) == kalshi_reads
