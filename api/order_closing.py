@@ -119,14 +119,10 @@ def _close_orders(container: Any, run_id: str, candidates: list[tuple[str, str, 
             moved[order_id] = state
     for key in _positions_to_close(container):
         _archive_position(container, key, run_id, moved, steps)
-    if steps.drifted or paper_drift(paper):
+    if steps.drifted:
         log.warning("reconcile %s: %d orders in RECONCILIATION_DRIFT", run_id, steps.drifted)
     log.info("reconcile %s: orders reconciled %d, drifted %d, archived %d, left %d", run_id, steps.reconciled,
              steps.drifted, steps.archived, steps.skipped)
-
-
-def paper_drift(paper: dict[str, OrderVerdict]) -> bool:
-    return any(not v.result.verified for v in paper.values())
 
 
 def _reconcile_one(container: Any, order_id: str, verdict: OrderVerdict, run_id: str,
