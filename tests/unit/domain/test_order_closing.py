@@ -195,3 +195,21 @@ def test_archivals_when_episode_closed_then_order_pnl_adds_up_to_the_episodes(
     settle = {"YES": Decimal(100), "NO": Decimal(0), "VOID": avg, None: Decimal(0)}[result]
     proceeds = sum((s.exit_price_cents * s.contracts for s in sales), Decimal(0)) + settle * (bought - sold)
     assert abs(sum(a.pnl_usd for a in found) - (proceeds - cost) / 100) <= Decimal("0.0000005") * len(found)
+
+
+SIZES = st.decimals(min_value=0, max_value=500, places=2, allow_nan=False, allow_infinity=False)
+
+
+@given(SIZES, SIZES)
+def test_verdict_when_any_two_sizes_then_verified_exactly_when_section_7_grades_none(internal: Decimal,
+                                                                                    venue: Decimal) -> None:
+    run = reconcile([Position("MKT-P", "YES", internal)] if internal else [],
+                    [Position("MKT-P", "YES", venue)] if venue else [])
+    verdict = order_verdict("MKT-P", "YES", run, (), True)
+    assert verdict is not None
+    if not internal and not venue:
+        assert verdict == OrderVerdict(ReconciliationResult(True, 0, 0, 0), "flat")
+        return
+    [drift] = run.drifts
+    assert verdict.basis == "compared" and verdict.result.verified == (drift.severity.value == "none")
+    assert Decimal(str(verdict.result.expected_size)) == internal and Decimal(str(verdict.result.broker_size)) == venue
