@@ -187,7 +187,7 @@ def daily_report(day: date, orders: Iterable[MetricsInput]) -> dict[str, Any]:
     """§7.1 ``daily-report``: the §1.9 metrics of the orders created on ``day`` (UTC).
 
     ``ordersFilled`` counts those orders that filled: FILLED now, or past it (RECONCILED, RECONCILIATION_DRIFT,
-    ARCHIVED are reached only from FILLED, and the reconcile run moves orders there within minutes; ADR 0412).
+    ARCHIVED are reached only from FILLED, and the reconcile run moves orders there within minutes; ADR 0413).
     The fill metrics read them as FILLED for the same reason, so the report says what it said before orders were
     reconciled; ``byState`` keeps each order's state now. ``avgCLV`` is the mean over orders that have a CLV
     (0 when none has, as §1.9 defines it) and ``clvOrders`` says how many that was."""
