@@ -29,7 +29,7 @@ from paulp.api.cli_evidence import evidence_app
 from paulp.api.cli_execution import execution_app
 from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
-from paulp.api.cli_orders import orders_cancel, orders_replace
+from paulp.api.cli_orders import orders_cancel, orders_reconcile, orders_replace
 from paulp.api.cli_postmortem import postmortem as postmortem_command
 from paulp.api.cli_rebuild import rebuild as rebuild_command
 from paulp.api.cli_reconcile import reconcile_app
@@ -47,6 +47,7 @@ orders_app = typer.Typer(help="Order lifecycle views.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 orders_app.command("cancel")(orders_cancel)
 orders_app.command("replace")(orders_replace)
+orders_app.command("reconcile")(orders_reconcile)
 app.add_typer(llm_app, name="llm")
 app.add_typer(verify_app, name="verify")
 app.add_typer(backtest_app, name="backtest")

@@ -66,4 +66,4 @@ def export(
         replace_atomically(output, text.encode("utf-8"))  # bytes: CSV keeps its CRLF
     except OSError as exc:
         raise fail(f"--output: cannot write {str(output)!r}: {exc.strerror or exc}", code=1) from None
-    typer.echo(f"{len(rows)} orders exported to {output}", err=True)
+    typer.echo(f"{len(rows)} records exported to {output}", err=True)

@@ -1,8 +1,8 @@
-"""``paulp orders cancel`` and ``paulp orders replace``: one order's operator commands (ADR 0383).
+"""``paulp orders cancel``, ``replace`` and ``reconcile``: one order's operator commands (ADRs 0383, 0410).
 
 Exit 0 when done; 1 when refused by the lifecycle (terminal, mid-step, already replaced, max_resubmits, another
-order open for the key) or when the order is left working (Kalshi could not be asked or did not confirm); 2 on
-bad input. A refusal records nothing.
+order open for the key, not in RECONCILIATION_DRIFT) or when the order is left working (Kalshi could not be asked
+or did not confirm); 2 on bad input. A refusal records nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 from paulp.api.console import cli_console
 
 console = cli_console()
-BAD_INPUT = ("invalid_reason", "invalid_price")
+BAD_INPUT = ("invalid_reason", "invalid_price", "invalid_operator")
 
 
 def orders_cancel(
@@ -67,3 +67,25 @@ def orders_replace(
             container.close()
     console.print(f"{order_id} replaced by {new.order_id} (resubmit #{new.resubmit_count}, "
                   f"{new.requested_size} contracts at {new.max_price:g}¢, PENDING)", markup=False)
+
+
+def orders_reconcile(
+    order_id: Annotated[str, typer.Argument(help="a RECONCILIATION_DRIFT order's id")],
+    reason: Annotated[str, typer.Option(help="the fix made (recorded on the order)")],
+    operator: Annotated[str, typer.Option(help="who made it (recorded on the order)")],
+) -> None:
+    """Mark a drifted order RECONCILED after a manual fix (trading §1.3 RECONCILIATION_DRIFT -> RECONCILED). Exit 1
+    if the order is in any other state; its position is then archived by a later reconcile run once closed."""
+    from paulp.api.cli import fail, services
+    from paulp.api.order_commands import OrderCommandRefused, resolve_drift_one
+    from paulp.api.wiring import build
+
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        try:
+            order = resolve_drift_one(container, order_id, reason, operator)
+        except OrderCommandRefused as exc:
+            raise fail(exc.message, 2 if exc.code in BAD_INPUT else 1) from None
+        finally:
+            container.close()
+    console.print(f"{order.order_id}: RECONCILED (manual fix by {operator.strip()})", markup=False)

@@ -92,3 +92,19 @@ def replace_one(container: Any, order_id: str, max_price: int | None = None) -> 
         raise OrderCommandRefused("order_exists", f"order {new.order_id} already exists")
     container.orders.save(order, new)
     return new
+
+
+def resolve_drift_one(container: Any, order_id: str, reason: str, operator: str) -> Order:
+    """§1.3 RECONCILIATION_DRIFT -> RECONCILED "after manual fix" (ADR 0410): the operator has made the position
+    right (or shown it was); refused with nothing recorded from any other state."""
+    if not reason.strip():
+        raise OrderCommandRefused("invalid_reason", "--reason must not be blank")
+    if not operator.strip():
+        raise OrderCommandRefused("invalid_operator", "--operator must not be blank")
+    order = _load(container, order_id)
+    try:
+        order.resolve_drift(reason, operator, container.clock.now())
+    except DomainError as exc:
+        raise OrderCommandRefused(exc.code, str(exc)) from None
+    container.orders.save(order)
+    return order

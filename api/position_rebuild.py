@@ -30,7 +30,7 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
     written) or ``JobFailed`` (venue unreadable, nothing written)."""
     require_halted_operator(container.breaker.get().state.value, operator, reason)  # before Kalshi is read
     read_at = container.clock.now()  # not later than the read itself, so the age check errs on the safe side
-    internal, positions, evidence, settled = venue_comparison(container, read_venue=True)
+    internal, positions, evidence, settled, _ = venue_comparison(container, read_venue=True)
     run = reconcile(internal, positions)
     comparison = reconciliation_result(run, read_at)
     if settled:

@@ -2,7 +2,7 @@
 positions Kalshi says the account holds.
 
 Internal side: every LIVE order's filled contracts (the execution mode comes from the venue order view,
-where each submission records it), grouped by (market, SIDE), until the order is archived. PAPER fills
+where each submission records it), grouped by (market, SIDE), less what LIVE exits sold. PAPER fills
 never reach the venue, so they are not compared with it (ADR 0256). The venue is read first: when it
 cannot be read nothing is written. Major or critical drift goes to the breaker (alert + drift path of
 §2.3 item 5) before the run is recorded as a ``ReconciliationReport.Completed`` event.
@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from paulp.api.order_closing import close_orders, filled_orders
 from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
 from paulp.domain.reconciliation import Position, RunStatus, reconcile
 from paulp.domain.strategy_registry import CATALOGUE, StrategyStatus
@@ -24,7 +25,7 @@ LIVE_FILLS = (  # bought in LIVE orders, less what LIVE exits sold (ADR 0260), p
     "SELECT ticker, side, sum(n) FROM ("
     " SELECT o.ticker, o.side, o.filled_size AS n FROM views.orders o"
     " JOIN views.kalshi_orders k ON k.order_id = o.order_id"
-    " WHERE k.execution_mode = 'LIVE' AND o.filled_size > 0 AND o.state <> 'ARCHIVED'"
+    " WHERE k.execution_mode = 'LIVE' AND o.filled_size > 0"  # archived too: their exits are subtracted (ADR 0410)
     " UNION ALL SELECT x.ticker, x.side, -x.filled_size FROM views.position_exits x"
     " WHERE x.mode = 'LIVE' AND x.state = 'FILLED'"
     " UNION ALL SELECT a.ticker, a.side, a.contracts FROM views.position_adjustments a) f"
@@ -73,15 +74,17 @@ def settled_markets(container: Any, port: Any, tickers: set[str]) -> tuple[set[s
 
 
 def venue_comparison(container: Any, read_venue: bool = False) -> tuple[list[Position], list[Position], list[str],
-                                                                         set[str]]:
-    """(internal, venue positions, evidence hashes, settled markets left out of both) as a run compares them;
-    ``read_venue`` reads Kalshi even with nothing LIVE (a rebuild adopts what it holds, ADR 0415)."""
+                                                                         set[str], bool]:
+    """(internal, venue positions, evidence hashes, settled markets left out of both, whether Kalshi was read) as
+    a run compares them; ``read_venue`` reads Kalshi even with nothing LIVE held (a rebuild adopts what it holds,
+    ADR 0415; a FILLED LIVE order is judged against it, ADR 0410)."""
     internal = internal_live_positions(container)
     live = any(container.strategies.status_of(info) == StrategyStatus.LIVE for info in CATALOGUE)
     positions: list[Position] = []
     evidence: list[str] = []
     settled: set[str] = set()
-    if read_venue or internal or live:
+    venue_read = bool(read_venue or internal or live)
+    if venue_read:
         with kalshi_port(container.settings) as (port, client):
             require_credentials(client, "venue positions cannot be read")
             venue = venue_call("positions read", port.positions)
@@ -93,7 +96,7 @@ def venue_comparison(container: Any, read_venue: bool = False) -> tuple[list[Pos
             log.info("reconcile: left out settled markets %s", ", ".join(sorted(settled)))
             internal = [p for p in internal if p.market_id not in settled]
             positions = [p for p in positions if p.market_id not in settled]
-    return internal, positions, evidence, settled
+    return internal, positions, evidence, settled, venue_read
 
 
 def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
@@ -105,11 +108,14 @@ def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
     With no strategy LIVE and no LIVE fill there is nothing at the venue to compare: in PAPER mode the
     "venue" side is the paper book itself (trading §7), which is the internal side, so the run records an
     empty, matching comparison without reading Kalshi (and without needing its credentials)."""
-    internal, positions, evidence, settled = venue_comparison(container)
+    candidates = filled_orders(container)  # before the internal side is read: each is in it (ADR 0410)
+    internal, positions, evidence, settled, venue_read = venue_comparison(
+        container, read_venue=any(mode == "LIVE" for *_, mode in candidates))
     run = reconcile(internal, positions)
     if run.status in ALERTING:
         container.breaker.reconciliation_status(run.status.value)
     report = container.orchestrator.record_reconciliation(run_id, VENUE, triggered_by, run, evidence, source, slot,
                                                           sorted(settled))
+    close_orders(container, run_id, candidates, run, settled, venue_read)  # steps 8-9 of the orders (ADR 0410)
     result: dict[str, Any] = dict(report.result)
     return result

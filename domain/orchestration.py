@@ -10,6 +10,7 @@ reconciliation records no report (its ``JobRun`` says it failed).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -20,6 +21,7 @@ from eventsourcing.domain import Aggregate, event
 from paulp.domain.clock import iso_utc
 from paulp.domain.errors import DomainError
 from paulp.domain.namespace import PAULP_NAMESPACE
+from paulp.domain.order_states import AFTER_FILL, OrderState
 from paulp.domain.order_workflow import MetricsInput, workflow_metrics
 from paulp.domain.reconciliation import ReconciliationRun, json_number
 
@@ -184,11 +186,15 @@ class ReconciliationReport(Aggregate):
 def daily_report(day: date, orders: Iterable[MetricsInput]) -> dict[str, Any]:
     """§7.1 ``daily-report``: the §1.9 metrics of the orders created on ``day`` (UTC).
 
-    ``ordersFilled`` counts those orders now FILLED; ``avgCLV`` is the mean over orders that have a CLV
+    ``ordersFilled`` counts those orders that filled: FILLED now, or past it (RECONCILED, RECONCILIATION_DRIFT,
+    ARCHIVED are reached only from FILLED, and the reconcile run moves orders there within minutes; ADR 0413).
+    The fill metrics read them as FILLED for the same reason, so the report says what it said before orders were
+    reconciled; ``byState`` keeps each order's state now. ``avgCLV`` is the mean over orders that have a CLV
     (0 when none has, as §1.9 defines it) and ``clvOrders`` says how many that was."""
     items = list(orders)
-    metrics = workflow_metrics(items)
+    metrics = workflow_metrics(replace(o, state=OrderState.FILLED) if o.state in AFTER_FILL else o for o in items)
+    by_state = workflow_metrics(items).by_state
     return {"date": day.isoformat(), "ordersCreated": metrics.total, "ordersFilled": metrics.by_state["FILLED"],
             "avgCLV": metrics.avg_clv, "clvOrders": sum(1 for o in items if o.clv is not None),
             "fillRate": metrics.fill_rate, "avgTimeToFillMs": metrics.avg_time_to_fill_ms,
-            "byState": {state: n for state, n in metrics.by_state.items() if n}}
+            "byState": {state: n for state, n in by_state.items() if n}}

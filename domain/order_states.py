@@ -92,6 +92,9 @@ CLOSING_STATES: frozenset[OrderState] = frozenset(
 OPEN_STATES: frozenset[OrderState] = frozenset(OrderState) - TERMINAL_STATES - {
     S.RECONCILED, S.RECONCILIATION_DRIFT}
 
+# Reached only through FILLED (§1.3): an order in one of these filled, and the reconcile run moves FILLED orders here.
+AFTER_FILL: frozenset[OrderState] = frozenset({S.RECONCILED, S.RECONCILIATION_DRIFT, S.ARCHIVED})
+
 # Timestamp fields stamped when a transition enters the state (§1.3); closedAt is in CLOSING_STATES.
 STAMPED_FIELDS: Mapping[OrderState, str] = {
     S.PRE_TRADE_CHECK: "pre_trade_checked_at",

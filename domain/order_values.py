@@ -204,6 +204,12 @@ class NaiveTimestamp(OrderError):
     code = "NAIVE_TIMESTAMP"
 
 
+class InvalidManualFix(OrderError):
+    """Raised when a manual RECONCILIATION_DRIFT -> RECONCILED fix lacks its reason or operator."""
+
+    code = "INVALID_MANUAL_FIX"
+
+
 class ReplacementNotAllowed(OrderError):
     """Raised when an order may not be replaced (still working, resubmit disabled or limit reached)."""
 

@@ -29,6 +29,7 @@ from paulp.domain.order_values import (
     InvalidEvidenceHash,
     InvalidExecutionResult,
     InvalidFill,
+    InvalidManualFix,
     OrderInTerminalState,
     OrderNotCancellable,
     OrderNotInRequiredState,
@@ -363,24 +364,40 @@ class Order(OrderRecord):
                                    {"referencePrice": reference_price, "marketPrice": market_price})
         return True
 
-    def reconcile(self, result: ReconciliationResult, now: datetime) -> None:
-        """§1.4.8: only from FILLED; a drifted order needs the manual transition to RECONCILED."""
+    def reconcile(self, result: ReconciliationResult, now: datetime,
+                  metadata: Mapping[str, Any] | None = None) -> None:
+        """§1.4.8: only from FILLED; a drifted order needs the manual transition to RECONCILED. ``metadata`` (the
+        reconciliation run's id) goes on the transition, so the audit trail links the order to its run."""
         require_aware(now)
         self._require(frozenset({S.FILLED}), "is not in FILLED state")
         self._reconciliation_recorded(result.to_dict(), now)
         if result.verified:
-            self._move(S.RECONCILED, "Position verified", now)
+            self._move(S.RECONCILED, "Position verified", now, metadata)
         else:
             message = f"Position drift: {fixed(result.drift_pct, 2)}%"
             self._error_recorded(message, now)
-            self._move(S.RECONCILIATION_DRIFT, message, now)
+            self._move(S.RECONCILIATION_DRIFT, message, now, metadata)
 
-    def archive(self, now: datetime, pnl: float | None = None, closing_notes: str | None = None) -> None:
-        """§1.4.9: metadata carries only the keys given."""
+    def resolve_drift(self, reason: str, operator: str, now: datetime) -> None:
+        """§1.3 RECONCILIATION_DRIFT -> RECONCILED "after manual fix": an operator says the position is right now.
+        The drift error is resolved (kept in the log), the fix and who made it are on the transition."""
+        require_aware(now)
+        self._require(frozenset({S.RECONCILIATION_DRIFT}), "is not in RECONCILIATION_DRIFT state")
+        reason, operator = reason.strip(), operator.strip()
+        if not reason or not operator:
+            raise InvalidManualFix("a manual fix needs a reason and an operator")
+        fix = f"Manual fix by {operator}: {reason}"
+        if self.last_error is not None:
+            self._error_resolved(self.last_error, fix, now)
+        self._move(S.RECONCILED, fix, now, {"manual": True, "operator": operator, "reason": reason})
+
+    def archive(self, now: datetime, pnl: float | None = None, closing_notes: str | None = None,
+                metadata: Mapping[str, Any] | None = None) -> None:
+        """§1.4.9: metadata carries only the keys given (``metadata`` adds the run that archived it)."""
         require_aware(now)
         self._require(frozenset({S.RECONCILED}), "is not in RECONCILED state")
-        metadata = {k: v for k, v in (("pnl", pnl), ("closingNotes", closing_notes)) if v is not None}
-        self._move(S.ARCHIVED, "Position closed", now, metadata)
+        given = {k: v for k, v in (("pnl", pnl), ("closingNotes", closing_notes)) if v is not None}
+        self._move(S.ARCHIVED, "Position closed", now, {**(metadata or {}), **given})
 
     def retry(self, now: datetime, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         """§1.4.10; refused while a submission is in doubt, so a retry never makes a second venue order."""

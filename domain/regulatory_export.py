@@ -1,5 +1,5 @@
-"""Regulatory export of orders (api-and-security §6.3): each order as a CFTC Part 17 record, rendered as the
-raw rows (``json``), the ``cftc_part17`` document (``cftc``) or CSV (``csv``).
+"""Regulatory export of orders (api-and-security §6.3): each order, and each position exit's sell (ADR 0414), as a
+CFTC Part 17 record, rendered as the raw rows (``json``), the ``cftc_part17`` document (``cftc``) or CSV (``csv``).
 
 Pure: the caller reads the rows of the period and passes them in, so the same rows always give the same bytes
 (an export can be hashed and filed). Every choice the spec leaves open is recorded in ADR 0371.
@@ -45,6 +45,8 @@ PURPOSES = (
     ("smart_money", "FLOW_FOLLOWING"), ("resolution", "FUNDAMENTAL_ANALYSIS"),
 )
 DEFAULT_PURPOSE = "SYSTEMATIC_TRADING"
+BUY, SELL = "buy", "sell"
+ACTIONS = (BUY, SELL)
 STATUSES = {
     "filled": "EXECUTED", "partial_fill": "PARTIAL", "pending": "PENDING", "submitted": "SUBMITTED",
     "cancelled": "CANCELLED", "rejected": "REJECTED", "expired": "EXPIRED",
@@ -139,6 +141,7 @@ class OrderRow:
     created_at: datetime
     executed_at: datetime | None
     question: str | None = None
+    action: str = BUY  # "sell": a position exit's sale (ADR 0414)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> OrderRow:
@@ -153,10 +156,18 @@ class OrderRow:
                 fill_price=None if row.get("avg_fill_price") is None else _cents(row["avg_fill_price"],
                                                                                  "avg_fill_price"),
                 state=_text(row, "state"), created_at=_aware(row.get("created_at"), "created_at"),
-                executed_at=_executed_at(row), question=_optional_text(row, "question"),
+                executed_at=_executed_at(row), question=_optional_text(row, "question"), action=_action(row),
             )
         except InvalidOrderRow as exc:
             raise InvalidOrderRow(f"order {oid}: {exc.message}") from None
+
+
+def _action(row: Mapping[str, Any]) -> str:
+    """A row without ``action`` is an order (a buy), as every row was before exits were exported."""
+    value = row.get("action", BUY)
+    if value not in ACTIONS:
+        raise InvalidOrderRow(f"action is not buy or sell: {value!r}")
+    return str(value)
 
 
 def _text(row: Mapping[str, Any], key: str) -> str:
@@ -249,15 +260,17 @@ def price_text(cents: Decimal) -> str:
 
 
 def record(row: OrderRow, sequence: int, period: ReportPeriod) -> dict[str, str | int]:
-    """One CFTC Part 17 record, keyed by the CSV header's names in its order."""
+    """One CFTC Part 17 record, keyed by the CSV header's names in its order. A sell's quantities are negative: the
+    21 fields have no buy/sell column, and a sale takes contracts out of the position (ADR 0414)."""
     price = price_text(row.fill_price if row.fill_price else row.limit_price)
+    sign = -1 if row.action == SELL else 1
     traded = row.created_at.astimezone(UTC)
     executed = row.executed_at.astimezone(UTC) if row.executed_at else None
     values: tuple[str | int, ...] = (
         sequence, period.end.isoformat(), TRADER_ID, TRADER_TYPE, contract_market(row.venue), row.ticker,
         description(row.question, row.ticker), (executed or traded).date().isoformat(), position_type(row.side),
-        row.requested_size, price, row.order_id, traded.date().isoformat(), traded.strftime("%H:%M:%S"),
-        iso_utc(executed) if executed else "", price, row.filled_size, ACCOUNT_TYPE,
+        sign * row.requested_size, price, row.order_id, traded.date().isoformat(), traded.strftime("%H:%M:%S"),
+        iso_utc(executed) if executed else "", price, sign * row.filled_size, ACCOUNT_TYPE,
         trading_purpose(row.strategy), HEDGE_FLAG, lifecycle_status(row.state),
     )
     return dict(zip(HEADER, values, strict=True))

@@ -187,3 +187,17 @@ def add_bond_markets(system: System, tickers: Iterable[str]) -> None:
             "no_bid": 4, "no_ask": 5, "last_price": 95, "volume": 90_000, "volume_24h": 5_000,
             "open_interest": 1_000, "open_time": "2026-03-01T00:00:00Z", "close_time": "2026-03-20T00:00:00Z",
             "category": "economics", "rules_primary": f"Test market {ticker}."}
+
+
+def run_cli(system: System, monkeypatch: Any, *args: str) -> Any:
+    """``paulp *args`` in-process (typer's CliRunner) against this system's database, NATS and namespace, which the
+    CLI resolves from the environment."""
+    from typer.testing import CliRunner
+
+    from paulp.api.cli import app
+
+    c = system.container
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url),
+                        ("PAULP_NATS_URL", c.nats_url), ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE)):
+        monkeypatch.setenv(name, value)
+    return CliRunner().invoke(app, list(args))

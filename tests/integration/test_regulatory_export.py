@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.domain.clock import FixedClock
 from tests.integration.helpers import NOW, facts, signal
-from tests.integration.kalshi_system import System
+from tests.integration.kalshi_system import System, run_cli
 
 pytestmark = pytest.mark.integration
 DAY = "2026-03-02"  # NOW's UTC day
@@ -51,13 +51,7 @@ def _orders(system: System) -> dict[str, str]:
 
 
 def _cli(system: System, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
-    from paulp.api.cli import app
-
-    c = system.container
-    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url),
-                        ("PAULP_NATS_URL", c.nats_url), ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE)):
-        monkeypatch.setenv(name, value)
-    return CliRunner().invoke(app, ["compliance", "export", *args])
+    return run_cli(system, monkeypatch, "compliance", "export", *args)
 
 
 def _csv(text: str) -> list[dict[str, str]]:
@@ -112,7 +106,7 @@ def test_export_when_output_named_then_written_whole_and_replaces_the_old_file(s
     out = _cli(system, monkeypatch, "--from", DAY, "--to", DAY, "--format", "csv", "--include-paper",
                "--output", str(target))
     assert out.exit_code == 0, out.stderr
-    assert out.stdout == "" and "2 orders exported" in out.stderr
+    assert out.stdout == "" and "2 records exported" in out.stderr
     with target.open(newline="") as f:
         written = _csv(f.read())  # both made at NOW: the order id breaks the tie
     assert [(r["Record_Sequence"], r["Trade_ID"]) for r in written] == list(

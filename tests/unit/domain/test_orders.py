@@ -667,6 +667,14 @@ class OrderMachine(RuleBasedStateMachine):
     def archive(self) -> None:
         self._run(Order.archive, self.now, 1.0)
 
+    @rule(reason=st.sampled_from(["position fixed at the venue", " "]), operator=st.sampled_from(["ops", ""]))
+    def resolve_drift(self, reason: str, operator: str) -> None:
+        """§1.3 RECONCILIATION_DRIFT -> RECONCILED after a manual fix (ADR 0410); refused from any other state."""
+        drifted = self.order is not None and self.order.state == S.RECONCILIATION_DRIFT
+        self._run(Order.resolve_drift, reason, operator, self.now)
+        if drifted and reason.strip() and operator:
+            assert self.order is not None and self.order.state == S.RECONCILED and self.order.last_error is None
+
     @rule()
     def retry(self) -> None:
         self._run(Order.retry, self.now)

@@ -194,12 +194,28 @@ def test_records_when_rows_in_any_order_then_numbered_by_creation_then_order_id(
     assert records([], PERIOD) == []
 
 
+def test_record_when_an_exit_sell_then_negative_quantities_its_client_id_and_executed() -> None:
+    """ADR 0414: a position exit's sale is an order at the venue; the 21 fields have no buy/sell column, so its
+    quantities are negative (contracts leave the position); side, price and status read as for an order."""
+    sell = one(action="sell", order_id="exit-0123456789abcdef0123-1", requested_size=40, filled_size=40,
+               max_price=Decimal("61"), avg_fill_price=Decimal("60"), side="NO")
+    assert (sell["Trade_ID"], sell["Position_Quantity"], sell["Trade_Quantity"]) == (
+        "exit-0123456789abcdef0123-1", -40, -40)
+    assert (sell["Trade_Price"], sell["Position_Type"], sell["Order_Status"]) == ("0.6000", "SHORT", "EXECUTED")
+    assert one(action="buy") == one()  # a row without ``action`` is a buy, as every row was before
+
+
+def test_records_when_orders_and_sells_then_one_numbering_by_time() -> None:
+    rows = [row(order_id="exit-x-1", action="sell", created_at=AT + timedelta(hours=2)), row(order_id="ord-1")]
+    assert [(r["Trade_ID"], r["Trade_Quantity"]) for r in records(rows, PERIOD)] == [("ord-1", 50), ("exit-x-1", -50)]
+
+
 @pytest.mark.parametrize("changes,detail", [
     ({"created_at": None}, "created_at"), ({"created_at": datetime(2026, 3, 2, 15)}, "created_at"),
     ({"max_price": "42"}, "max_price"), ({"max_price": Decimal("NaN")}, "max_price"),
     ({"avg_fill_price": -1}, "avg_fill_price"), ({"requested_size": True}, "requested_size"),
     ({"filled_size": -1}, "filled_size"), ({"ticker": " "}, "ticker"), ({"strategy": None}, "strategy"),
-    ({"filled_at": "2026-03-02"}, "filled_at"),
+    ({"filled_at": "2026-03-02"}, "filled_at"), ({"action": "short"}, "action"),
 ])
 def test_records_when_a_stored_row_cannot_be_reported_then_refused_naming_the_order(changes: dict[str, Any],
                                                                                     detail: str) -> None:

@@ -200,5 +200,10 @@ def test_daily_report_when_orders_of_the_day_then_section_1_9_metrics():
     assert report["avgTimeToFillMs"] == pytest.approx(3000)
     assert report["fillRate"] == pytest.approx(2 / 3)
     assert report["byState"] == {"FILLED": 2, "SUBMITTED": 1, "RISK_REJECTED": 1}
+    later = daily_report(date(2026, 3, 2), [  # the same day once the reconcile run moved the fills on (ADR 0413)
+        MetricsInput(OrderState.RECONCILED, created, created + timedelta(seconds=2)),
+        MetricsInput(OrderState.ARCHIVED, created, created + timedelta(seconds=4), clv=0.03), *orders[2:]])
+    assert {k: v for k, v in later.items() if k != "byState"} == {k: v for k, v in report.items() if k != "byState"}
+    assert later["byState"] == {"RECONCILED": 1, "ARCHIVED": 1, "SUBMITTED": 1, "RISK_REJECTED": 1}
     empty = daily_report(date(2026, 3, 2), [])
     assert (empty["ordersCreated"], empty["avgCLV"], empty["byState"]) == (0, 0.0, {})
