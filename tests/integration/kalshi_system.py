@@ -201,3 +201,20 @@ def run_cli(system: System, monkeypatch: Any, *args: str) -> Any:
                         ("PAULP_NATS_URL", c.nats_url), ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE)):
         monkeypatch.setenv(name, value)
     return CliRunner().invoke(app, list(args))
+
+
+def point_cli_at(system: System, monkeypatch: Any) -> None:
+    """The CLI, run in-process, pointed at the system's database, NATS, namespace, evidence folder and Kalshi
+    (with its credentials), its consoles wide enough that rows are not wrapped."""
+    from paulp.api.cli import console, err
+
+    c = system.container
+    monkeypatch.setattr(console, "width", 250)
+    monkeypatch.setattr(err, "width", 250)
+    key, secret = c.settings.KALSHI_API_KEY, c.settings.KALSHI_PRIVATE_KEY
+    assert key is not None and secret is not None
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
+                        ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE), ("KALSHI_BASE_URL", system.exchange.base_url),
+                        ("KALSHI_API_KEY", key.get_secret_value()), ("KALSHI_PRIVATE_KEY", secret.get_secret_value()),
+                        ("PAULP_EVIDENCE_DIR", str(c.settings.evidence_dir()))):
+        monkeypatch.setenv(name, value)

@@ -11,7 +11,7 @@ from paulp.api.cancel_job import cancel_outstanding
 from paulp.domain.order_states import OrderState
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import System, resting_live_order, trade_row
+from tests.integration.kalshi_system import System, point_cli_at, resting_live_order, trade_row
 
 pytestmark = pytest.mark.integration
 
@@ -77,16 +77,9 @@ def test_cancel_when_venue_refuses_then_reported_failed_and_cli_exits_1(system: 
     system.project("orders")
     system.exchange.inject(Fault(status=500, method="DELETE", path_contains="/portfolio/orders/", times=10))
     system.exchange.inject(Fault(status=500, method="GET", path_contains="/portfolio/orders", times=10))
-    from paulp.api.cli import app, console
+    from paulp.api.cli import app
 
-    c = system.container
-    monkeypatch.setattr(console, "width", 250)
-    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
-                        ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE), ("KALSHI_BASE_URL", system.exchange.base_url),
-                        ("KALSHI_API_KEY", c.settings.KALSHI_API_KEY.get_secret_value()),  # type: ignore[union-attr]
-                        ("KALSHI_PRIVATE_KEY", c.settings.KALSHI_PRIVATE_KEY.get_secret_value()),  # type: ignore[union-attr]
-                        ("PAULP_EVIDENCE_DIR", str(c.settings.evidence_dir()))):
-        monkeypatch.setenv(name, value)
+    point_cli_at(system, monkeypatch)
     dry = CliRunner().invoke(app, ["orders", "cancel-outstanding", "--reason", "drill"])
     assert dry.exit_code == 0 and resting in dry.output and "dry run" in dry.output
     assert _state(system, resting) != "CANCELLED"

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from paulp.api.cli import app, console, err
+from paulp.api.cli import app
 from paulp.api.order_timers_job import run_order_timers
 from paulp.api.signal_jobs import execute_pending
 from paulp.domain.ids import order_id as deterministic_id
 from paulp.domain.order_states import OrderState
 from paulp.domain.orders import Order
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import System, resting_live_order
+from tests.integration.kalshi_system import System, point_cli_at, resting_live_order
 
 pytestmark = pytest.mark.integration
 S = OrderState
@@ -27,15 +27,7 @@ S = OrderState
 @pytest.fixture
 def cli(system: System, monkeypatch: pytest.MonkeyPatch) -> System:
     """The CLI pointed at the system's database, NATS, namespace, evidence folder and Kalshi (with credentials)."""
-    c = system.container
-    monkeypatch.setattr(console, "width", 250)
-    monkeypatch.setattr(err, "width", 250)
-    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
-                        ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE), ("KALSHI_BASE_URL", system.exchange.base_url),
-                        ("KALSHI_API_KEY", c.settings.KALSHI_API_KEY.get_secret_value()),  # type: ignore[union-attr]
-                        ("KALSHI_PRIVATE_KEY", c.settings.KALSHI_PRIVATE_KEY.get_secret_value()),  # type: ignore[union-attr]
-                        ("PAULP_EVIDENCE_DIR", str(c.settings.evidence_dir()))):
-        monkeypatch.setenv(name, value)
+    point_cli_at(system, monkeypatch)
     system.container.compliance.seed()
     return system
 

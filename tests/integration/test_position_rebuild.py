@@ -12,12 +12,12 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from paulp.api.cli import app, console, err
+from paulp.api.cli import app
 from paulp.api.position_rebuild import rebuild_positions
 from paulp.api.venue_session import JobFailed
 from paulp.domain.position_rebuild import BreakerNotHalted
 from tests.fakes.kalshi_exchange import Fault
-from tests.integration.kalshi_system import AUTH, System
+from tests.integration.kalshi_system import AUTH, System, point_cli_at
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 OPERATOR = "ops-ann"
@@ -26,15 +26,7 @@ OPERATOR = "ops-ann"
 @pytest.fixture
 def cli(system: System, monkeypatch: pytest.MonkeyPatch) -> System:
     """The CLI pointed at the system's database, NATS, namespace, evidence folder and Kalshi."""
-    c = system.container
-    monkeypatch.setattr(console, "width", 250)
-    monkeypatch.setattr(err, "width", 250)
-    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", c.database_url), ("PAULP_NATS_URL", c.nats_url),
-                        ("PAULP_NAMESPACE", c.settings.PAULP_NAMESPACE), ("KALSHI_BASE_URL", system.exchange.base_url),
-                        ("KALSHI_API_KEY", c.settings.KALSHI_API_KEY.get_secret_value()),  # type: ignore[union-attr]
-                        ("KALSHI_PRIVATE_KEY", c.settings.KALSHI_PRIVATE_KEY.get_secret_value()),  # type: ignore[union-attr]
-                        ("PAULP_EVIDENCE_DIR", str(c.settings.evidence_dir()))):
-        monkeypatch.setenv(name, value)
+    point_cli_at(system, monkeypatch)
     return system
 
 
