@@ -349,3 +349,80 @@ def pricing_set(
         doc = _pricing_doc(c)
     console.print(f"prices of {model} changed (version {version}, notification {nid})", highlight=False)
     _print_pricing(doc)
+
+
+# ------------------------------------------------------------------ §8.3 human review and the execution gate
+
+
+@llm_app.command("override")
+def override_run(
+    run_id: Annotated[str, typer.Argument(help="the scoring run's id (views.llm_scoring_runs.run_id)")],
+    score: Annotated[float, typer.Option(help="the score the reviewer stands behind, 0..1 on the run type's scale")],
+    reason: Annotated[str, typer.Option(help="why (kept with it in the log)")],
+    actor: Annotated[str, typer.Option(help="who reviewed it")],
+) -> None:
+    """Record a human override of a scoring run (§8.3): it clears the review flag, opening the market's execution
+    gate, and its score is the one I12/I13 judge (ADR 0425)."""
+    from paulp.api.cli import fail, services
+    from paulp.api.contexts import context
+    from paulp.domain.llm_records import InvalidOverride, UnknownScoringRun
+    from paulp.domain.services.scoring_reviews import ScoringReviewService
+
+    with services() as (_, svc), context(ScoringReviewService, svc.database_url) as app:
+        try:
+            nid = app.override(run_id, score, reason, actor)
+        except (InvalidOverride, UnknownScoringRun) as exc:
+            raise fail(exc.message) from None
+    console.print(f"scoring run {run_id} overridden with score {score} (notification {nid})", highlight=False)
+
+
+def gate_doc(scoring: Any, strategy: str | None) -> dict[str, Any]:
+    """What the trade path would read for the market now: the §8.3 verdict and I12/I13's inputs with their runs."""
+    from paulp.domain.scoring_inputs import market_gate, scoring_inputs
+    from paulp.domain.strategy_registry import find_strategy
+
+    info = find_strategy(strategy) if strategy else None
+    inputs = scoring_inputs(scoring, needs_equivalence=info is None or info.needs_equivalence)
+    return {"marketId": scoring.market_id, "gate": market_gate(scoring).to_json(),
+            "strategyGated": None if strategy is None else bool(info and info.llm_gated),
+            "ambiguityScore": inputs.ambiguity_score, "equivalenceGrade": inputs.equivalence_grade,
+            **inputs.provenance(),
+            "runs": [{"runId": r.run_id, "runType": r.run_type,
+                      "target": f"{r.target_entity_type}:{r.target_entity_id}", "createdAt": iso_utc(r.created_at),
+                      "score": r.score, "flagged": r.flagged_for_human_review,
+                      "humanOverrideScore": r.human_override_score} for r in scoring.runs]}
+
+
+@llm_app.command("gate")
+def gate(
+    market: Annotated[str, typer.Argument(help="market ticker (a scoring run's targetEntityId)")],
+    strategy: Annotated[str | None, typer.Option(help="judge for this strategy (gated? equivalence?)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The market's execution gate and the ambiguity score / equivalence grade the risk check would use, from the
+    scoring-runs view (it follows the projector). Exit 1 when the gate is closed."""
+    from psycopg_pool import ConnectionPool
+
+    from paulp.adapters.scoring_runs import ViewScoring
+    from paulp.api.cli import services
+
+    with services() as (_, svc), ConnectionPool(svc.database_url, min_size=1, max_size=1, open=True,
+                                                kwargs={"autocommit": True}) as pool:
+        doc = gate_doc(ViewScoring(pool).market_scoring(market), strategy)
+    if as_json:
+        typer.echo(json.dumps(doc))
+    else:
+        g = doc["gate"]
+        console.print(f"{market}: gate {'open' if g['canExecute'] else 'closed'}"
+                      f"{'' if g['reason'] is None else ' - ' + g['reason']} (run {g['runId'] or '-'})",
+                      highlight=False)
+        console.print(f"  ambiguity {doc['ambiguityScore']} (run {doc['ambiguityRunId'] or '-'}, "
+                      f"{doc['ambiguityScoreSource'] or '-'}); equivalence {doc['equivalenceGrade'] or 'not_evaluated'}"
+                      f" (run {doc['equivalenceRunId'] or '-'})", highlight=False)
+        table = Table("run id", "type", "target", "created", "score", "flagged", "override")
+        for r in doc["runs"]:
+            table.add_row(r["runId"], r["runType"], r["target"], r["createdAt"], str(r["score"]), str(r["flagged"]),
+                          "-" if r["humanOverrideScore"] is None else str(r["humanOverrideScore"]))
+        console.print(table)
+    if not doc["gate"]["canExecute"]:
+        raise typer.Exit(1)
