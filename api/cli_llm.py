@@ -61,9 +61,19 @@ def route(
     force_model: Annotated[str | None, typer.Option(help="forced resolved model id")] = None,
     force_route_class: Annotated[str | None, typer.Option(help="forced route class")] = None,
     strategy_id: Annotated[str | None, typer.Option(help="strategy id")] = None,
+    target_market: Annotated[str | None, typer.Option(
+        help="record the scoring run against this market (the §8.3 gate and I13 read it)")] = None,
+    target_pair: Annotated[str | None, typer.Option(
+        help="record the scoring run against this market pair id (I12 reads its equivalence)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Route one call: --dry-run prints chain, projected cost and budget state without calling anything."""
+    from paulp.api.cli import fail
+
+    if target_market is not None and target_pair is not None:
+        raise fail("give --target-market or --target-pair, not both")
+    target = ("market", target_market) if target_market is not None else (
+        ("market_pair", target_pair) if target_pair is not None else None)
     with _container() as c:
         kwargs: dict[str, Any] = {"system_prompt": system, "user_prompt": user, "strategy_id": strategy_id,
                   "force_model": force_model, "force_route_class": force_route_class}
@@ -76,14 +86,25 @@ def route(
             if preview["failure"] is not None or not preview["budgetAllowed"]:
                 raise typer.Exit(1)  # the call would be refused (bad input, missing key, budget): as govern exits
             return
-        out = c.routing.govern(run_type, _vars(var), **kwargs)
-        doc = {"decisionId": out.decision_id, "success": out.success, "modelId": out.model_id,
+        metadata = None if target is None else {"targetEntityType": target[0], "targetEntityId": target[1]}
+        out = c.routing.govern(run_type, _vars(var), metadata=metadata, **kwargs)
+        doc = {"decisionId": out.decision_id, "scoringRunId": _scoring_run_id(c, out.decision_id),
+               "success": out.success, "modelId": out.model_id,
                "attempted": out.attempted, "errorCode": out.error_code,
                "error": out.error.message if out.error else None,
                "costUsd": out.usage.cost_usd if out.usage else None, "content": out.content}
         typer.echo(json.dumps(doc, default=str) if as_json else "\n".join(f"{k}: {v}" for k, v in doc.items()))
         if not out.success:
             raise typer.Exit(1)
+
+
+def _scoring_run_id(c: Container, decision_id: str) -> str | None:
+    """The id of the call's scoring run (the one ``paulp llm override`` takes), once its outcome is stored."""
+    from paulp.domain.llm_records import ScoringRun
+
+    c.routing.flush()  # outcomes are written behind the caller (ADR 0275)
+    rid = ScoringRun.create_id(decision_id)
+    return str(rid) if c.routing.get_or_none(rid) is not None else None
 
 
 def _print_preview(p: dict[str, object]) -> None:

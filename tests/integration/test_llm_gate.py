@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from psycopg_pool import ConnectionPool
+from typer.testing import CliRunner
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.adapters.scoring_runs import ViewScoring
+from paulp.api.cli import app as cli_app
 from paulp.domain.clock import FixedClock
 from paulp.domain.governance import AWAITING_REVIEW_REASON, NO_RUN_REASON
 from paulp.domain.llm_records import ScoringRun
@@ -41,7 +43,10 @@ def _market() -> StaticMarketData:
 
 
 @pytest.fixture
-def system(fresh_db, nats_url, namespace, fakes):
+def system(fresh_db, nats_url, namespace, fakes, monkeypatch):
+    for name, value in (("PAULP_DATABASE_URL", fresh_db), ("PAULP_NATS_URL", nats_url),
+                        ("PAULP_NAMESPACE", namespace), ("COLUMNS", "200"), ("ENVIRONMENT", "test")):
+        monkeypatch.setenv(name, value)  # the CLI, run in-process, resolves the same services
     clock = FixedClock(NOW)
     container = make_container(fresh_db, nats_url, namespace, clock=clock)
     use_routing(container, fake_env(fakes))
@@ -89,7 +94,7 @@ def _evaluation(history: list[Any]) -> dict[str, Any]:
 
 
 def test_gate_when_no_run_then_refused_before_risk_and_after_review_the_order_proceeds(system) -> None:
-    container, clock, _ = system
+    container, _, _ = system
     # no scoring run on the market: refused at the gate, with the spec's reason, in the order's history
     out, history = _process(system, "xv-none", "KXTEST-A")
     assert (out.state, out.last_error) == ("PRE_TRADE_FAILED", NO_RUN_REASON)
@@ -103,10 +108,26 @@ def test_gate_when_no_run_then_refused_before_risk_and_after_review_the_order_pr
     assert (out.state, out.last_error) == ("PRE_TRADE_FAILED", AWAITING_REVIEW_REASON)
     assert _events(history, "PreTradeChecked")[0].result["llmGate"]["runId"] == flagged
 
-    # a human override clears the flag: the next signal passes the gate and risk, and fills; the evaluation shows
-    # the override's score and the run it came from
-    container.scoring_reviews.override(flagged, 0.3, "criteria are clear on re-reading", "ops-dana")
+    closed = CliRunner().invoke(cli_app, ["llm", "gate", "KXTEST-B", "--strategy", "xv_signal", "--json"])
+    assert closed.exit_code == 1, closed.output
+    assert json.loads(closed.output)["gate"] == {"canExecute": False, "reason": AWAITING_REVIEW_REASON,
+                                                 "runId": flagged}
+
+    # a human override (paulp llm override) clears the flag: the next signal passes the gate and risk, and fills;
+    # the evaluation shows the override's score and the run it came from
+    who = ["--reason", "criteria are clear on re-reading", "--actor", "ops-dana"]
+    bad = CliRunner().invoke(cli_app, ["llm", "override", flagged, "--score", "1.5", *who])
+    unknown = CliRunner().invoke(cli_app, ["llm", "override", "not-a-run", "--score", "0.3", *who])
+    assert (bad.exit_code, unknown.exit_code) == (2, 2), (bad.output, unknown.output)
+    assert "from 0 to 1" in bad.output and "no scoring run" in unknown.output
+    done = CliRunner().invoke(cli_app, ["llm", "override", flagged, "--score", "0.3", *who])
+    assert done.exit_code == 0, done.output
     catch_up(container, "llm_routing")
+    opened = CliRunner().invoke(cli_app, ["llm", "gate", "KXTEST-B", "--json"])
+    assert opened.exit_code == 0, opened.output
+    shown = json.loads(opened.output)
+    assert (shown["gate"]["canExecute"], shown["ambiguityScore"], shown["ambiguityScoreSource"]) == (
+        True, 0.3, "human_override")
     out, history = _process(system, "xv-reviewed", "KXTEST-B")
     assert out.state == "FILLED", (out, _evaluation(history)["criticalIds"] if _events(history, "RiskChecked")
                                    else history)
