@@ -397,23 +397,6 @@ def override_run(
     console.print(f"scoring run {run_id} overridden with score {score} (notification {nid})", highlight=False)
 
 
-def gate_doc(scoring: Any, strategy: str | None) -> dict[str, Any]:
-    """What the trade path would read for the market now: the §8.3 verdict and I12/I13's inputs with their runs."""
-    from paulp.domain.scoring_inputs import market_gate, scoring_inputs
-    from paulp.domain.strategy_registry import find_strategy
-
-    info = find_strategy(strategy) if strategy else None
-    inputs = scoring_inputs(scoring, needs_equivalence=info is None or info.needs_equivalence)
-    return {"marketId": scoring.market_id, "gate": market_gate(scoring).to_json(),
-            "strategyGated": None if strategy is None else bool(info and info.llm_gated),
-            "ambiguityScore": inputs.ambiguity_score, "equivalenceGrade": inputs.equivalence_grade,
-            **inputs.provenance(),
-            "runs": [{"runId": r.run_id, "runType": r.run_type,
-                      "target": f"{r.target_entity_type}:{r.target_entity_id}", "createdAt": iso_utc(r.created_at),
-                      "score": r.score, "flagged": r.flagged_for_human_review,
-                      "humanOverrideScore": r.human_override_score} for r in scoring.runs]}
-
-
 @llm_app.command("gate")
 def gate(
     market: Annotated[str, typer.Argument(help="market ticker (a scoring run's targetEntityId)")],
@@ -426,10 +409,11 @@ def gate(
 
     from paulp.adapters.scoring_runs import ViewScoring
     from paulp.api.cli import services
+    from paulp.api.routing_queries import scoring_gate_document
 
     with services() as (_, svc), ConnectionPool(svc.database_url, min_size=1, max_size=1, open=True,
                                                 kwargs={"autocommit": True}) as pool:
-        doc = gate_doc(ViewScoring(pool).market_scoring(market), strategy)
+        doc = scoring_gate_document(ViewScoring(pool).market_scoring(market), strategy)
     if as_json:
         typer.echo(json.dumps(doc))
     else:

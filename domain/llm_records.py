@@ -99,6 +99,8 @@ class ScoringRun(Aggregate):
         value = override_score(score)
         why = bounded_text(reason, "reason", REASON_MAX, InvalidOverride)
         who = bounded_text(actor, "actor", ACTOR_MAX, InvalidOverride)
+        if "\x00" in why or "\x00" in who:  # no text column of the read model can hold it
+            raise InvalidOverride("reason and actor must not contain NUL characters")
         self._overridden(value, why, who, now)
 
     @event(OverriddenByHuman)

@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 from typer.testing import CliRunner
 
 from paulp.adapters.market_data import StaticMarketData
 from paulp.adapters.scoring_runs import ViewScoring
+from paulp.api.app import create_app
 from paulp.api.cli import app as cli_app
 from paulp.domain.clock import FixedClock
 from paulp.domain.governance import AWAITING_REVIEW_REASON, NO_RUN_REASON
@@ -28,6 +30,7 @@ from tests.integration.routing_support import catch_up, fake_env, use_routing
 
 pytestmark = pytest.mark.integration
 
+AUTH = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 TICKERS = ("KXTEST-A", "KXTEST-B", "KXTEST-C", "KXTEST-D", "KXTEST-E")
 
 
@@ -163,6 +166,27 @@ def test_risk_when_ambiguity_0_6_then_i13_warns_and_when_equivalence_0_5_then_i1
     assert evaluation["input"]["request"]["equivalenceGrade"] == "similar_but_divergent"
     assert evaluation["input"]["request"]["llmScoring"]["equivalenceRunId"] == equivalence
     assert evaluation["input"]["request"]["llmScoring"]["equivalenceScore"] == 0.5
+
+    # over HTTP: what the trade path reads, then a reviewer's override of the equivalence run wins (ADR 0425)
+    client = TestClient(create_app(container))
+    shown = client.get("/admin/routing/scoring-runs/gate?marketId=KXTEST-D&strategy=xv_signal", headers=AUTH)
+    assert shown.status_code == 200, shown.text
+    assert (shown.json()["equivalenceGrade"], shown.json()["equivalenceRunId"]) == ("similar_but_divergent",
+                                                                                    equivalence)
+    path = f"/admin/routing/scoring-runs/{equivalence}/override"
+    bad = client.post(path, json={"score": "0.95", "reason": "same event"}, headers=AUTH)
+    unknown = client.post("/admin/routing/scoring-runs/nope/override", json={"score": 0.9, "reason": "x"},
+                          headers=AUTH)
+    assert (bad.status_code, bad.json()["code"], unknown.status_code) == (400, "INVALID_OVERRIDE", 404)
+    done = client.post(path, json={"score": 0.95, "reason": "both settle on the BLS print"}, headers=AUTH)
+    assert done.status_code == 200, done.text
+    assert done.json()["humanOverrideScore"] == 0.95
+    catch_up(container, "llm_routing")
+    out, history = _process(system, "xv-reviewed-pair", "KXTEST-D")
+    document = _evaluation(history)["input"]["request"]
+    assert out.state == "FILLED", _evaluation(history)["criticalIds"]
+    assert (document["equivalenceGrade"], document["llmScoring"]["equivalenceScoreSource"]) == (
+        "identical", "human_override")
 
 
 def test_scoring_read_model_unreadable_then_gated_order_refused_and_ungated_order_fails_i13(system) -> None:

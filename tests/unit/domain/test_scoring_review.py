@@ -48,7 +48,7 @@ def test_override_when_score_not_a_number_from_0_to_1_then_invalid_and_nothing_r
 
 
 @pytest.mark.parametrize(("reason", "actor"), [("", "ops"), ("   ", "ops"), ("why", ""), ("why", None),
-                                                ("x" * 2001, "ops")])
+                                                ("x" * 2001, "ops"), ("a\x00b", "ops"), ("why", "o\x00ps")])
 def test_override_when_reason_or_actor_blank_or_too_long_then_invalid(reason: Any, actor: Any) -> None:
     with pytest.raises(InvalidOverride):
         flagged_run().override(0.5, reason, actor, T0)
