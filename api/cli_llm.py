@@ -61,9 +61,19 @@ def route(
     force_model: Annotated[str | None, typer.Option(help="forced resolved model id")] = None,
     force_route_class: Annotated[str | None, typer.Option(help="forced route class")] = None,
     strategy_id: Annotated[str | None, typer.Option(help="strategy id")] = None,
+    target_market: Annotated[str | None, typer.Option(
+        help="record the scoring run against this market (the §8.3 gate and I13 read it)")] = None,
+    target_pair: Annotated[str | None, typer.Option(
+        help="record the scoring run against this market pair id (I12 reads its equivalence)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Route one call: --dry-run prints chain, projected cost and budget state without calling anything."""
+    from paulp.api.cli import fail
+
+    if target_market is not None and target_pair is not None:
+        raise fail("give --target-market or --target-pair, not both")
+    target = ("market", target_market) if target_market is not None else (
+        ("market_pair", target_pair) if target_pair is not None else None)
     with _container() as c:
         kwargs: dict[str, Any] = {"system_prompt": system, "user_prompt": user, "strategy_id": strategy_id,
                   "force_model": force_model, "force_route_class": force_route_class}
@@ -76,14 +86,25 @@ def route(
             if preview["failure"] is not None or not preview["budgetAllowed"]:
                 raise typer.Exit(1)  # the call would be refused (bad input, missing key, budget): as govern exits
             return
-        out = c.routing.govern(run_type, _vars(var), **kwargs)
-        doc = {"decisionId": out.decision_id, "success": out.success, "modelId": out.model_id,
+        metadata = None if target is None else {"targetEntityType": target[0], "targetEntityId": target[1]}
+        out = c.routing.govern(run_type, _vars(var), metadata=metadata, **kwargs)
+        doc = {"decisionId": out.decision_id, "scoringRunId": _scoring_run_id(c, out.decision_id),
+               "success": out.success, "modelId": out.model_id,
                "attempted": out.attempted, "errorCode": out.error_code,
                "error": out.error.message if out.error else None,
                "costUsd": out.usage.cost_usd if out.usage else None, "content": out.content}
         typer.echo(json.dumps(doc, default=str) if as_json else "\n".join(f"{k}: {v}" for k, v in doc.items()))
         if not out.success:
             raise typer.Exit(1)
+
+
+def _scoring_run_id(c: Container, decision_id: str) -> str | None:
+    """The id of the call's scoring run (the one ``paulp llm override`` takes), once its outcome is stored."""
+    from paulp.domain.llm_records import ScoringRun
+
+    c.routing.flush()  # outcomes are written behind the caller (ADR 0275)
+    rid = ScoringRun.create_id(decision_id)
+    return str(rid) if c.routing.get_or_none(rid) is not None else None
 
 
 def _print_preview(p: dict[str, object]) -> None:
@@ -349,3 +370,64 @@ def pricing_set(
         doc = _pricing_doc(c)
     console.print(f"prices of {model} changed (version {version}, notification {nid})", highlight=False)
     _print_pricing(doc)
+
+
+# ------------------------------------------------------------------ §8.3 human review and the execution gate
+
+
+@llm_app.command("override")
+def override_run(
+    run_id: Annotated[str, typer.Argument(help="the scoring run's id (views.llm_scoring_runs.run_id)")],
+    score: Annotated[float, typer.Option(help="the score the reviewer stands behind, 0..1 on the run type's scale")],
+    reason: Annotated[str, typer.Option(help="why (kept with it in the log)")],
+    actor: Annotated[str, typer.Option(help="who reviewed it")],
+) -> None:
+    """Record a human override of a scoring run (§8.3): it clears the review flag, opening the market's execution
+    gate, and its score is the one I12/I13 judge (ADR 0425)."""
+    from paulp.api.cli import fail, services
+    from paulp.api.contexts import context
+    from paulp.domain.llm_records import InvalidOverride, UnknownScoringRun
+    from paulp.domain.services.scoring_reviews import ScoringReviewService
+
+    with services() as (_, svc), context(ScoringReviewService, svc.database_url) as app:
+        try:
+            nid = app.override(run_id, score, reason, actor)
+        except (InvalidOverride, UnknownScoringRun) as exc:
+            raise fail(exc.message) from None
+    console.print(f"scoring run {run_id} overridden with score {score} (notification {nid})", highlight=False)
+
+
+@llm_app.command("gate")
+def gate(
+    market: Annotated[str, typer.Argument(help="market ticker (a scoring run's targetEntityId)")],
+    strategy: Annotated[str | None, typer.Option(help="judge for this strategy (gated? equivalence?)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The market's execution gate and the ambiguity score / equivalence grade the risk check would use, from the
+    scoring-runs view (it follows the projector). Exit 1 when the gate is closed."""
+    from psycopg_pool import ConnectionPool
+
+    from paulp.adapters.scoring_runs import ViewScoring
+    from paulp.api.cli import services
+    from paulp.api.routing_queries import scoring_gate_document
+
+    with services() as (_, svc), ConnectionPool(svc.database_url, min_size=1, max_size=1, open=True,
+                                                kwargs={"autocommit": True}) as pool:
+        doc = scoring_gate_document(ViewScoring(pool).market_scoring(market), strategy)
+    if as_json:
+        typer.echo(json.dumps(doc))
+    else:
+        g = doc["gate"]
+        console.print(f"{market}: gate {'open' if g['canExecute'] else 'closed'}"
+                      f"{'' if g['reason'] is None else ' - ' + g['reason']} (run {g['runId'] or '-'})",
+                      highlight=False)
+        console.print(f"  ambiguity {doc['ambiguityScore']} (run {doc['ambiguityRunId'] or '-'}, "
+                      f"{doc['ambiguityScoreSource'] or '-'}); equivalence {doc['equivalenceGrade'] or 'not_evaluated'}"
+                      f" (run {doc['equivalenceRunId'] or '-'})", highlight=False)
+        table = Table("run id", "type", "target", "created", "score", "flagged", "override")
+        for r in doc["runs"]:
+            table.add_row(r["runId"], r["runType"], r["target"], r["createdAt"], str(r["score"]), str(r["flagged"]),
+                          "-" if r["humanOverrideScore"] is None else str(r["humanOverrideScore"]))
+        console.print(table)
+    if not doc["gate"]["canExecute"]:
+        raise typer.Exit(1)

@@ -115,7 +115,7 @@ class RiskRetry:
                 self._market = VenueMarketData(port, self.now)
                 self._pipeline = OrderPipeline(c.orders, c.breaker, c.execution, self._market, c.portfolio(),
                                                None, modes=c.execution_modes(), limits=c.limit_settings,
-                                               policies=c.execution_policies)
+                                               policies=c.execution_policies, scoring=c.scoring())
         if self._market is None or self._pipeline is None:
             return f"unanswered (Kalshi not usable: {self._unusable})"
         unread = self._market.load([order.ticker])

@@ -15,6 +15,8 @@ from paulp.domain.budgets import BudgetAssumptions, BudgetProjection, PeriodType
 from paulp.domain.clock import iso_utc
 from paulp.domain.routing import CHAINS, MODELS, BudgetCategory, RouteClass, RunType, model_spec, routing_rule
 from paulp.domain.routing_stats import DecisionFact, routing_stats
+from paulp.domain.scoring_inputs import MarketScoring, market_gate, scoring_inputs
+from paulp.domain.strategy_registry import find_strategy
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 _DIGITS = re.compile(r"[0-9]+")  # used with fullmatch: "$" would also accept a trailing newline
@@ -302,3 +304,19 @@ def drift_document(pool: ConnectionPool[Any], now: datetime, lookback: timedelta
     recent = any(r[6] and r[8] >= now - lookback for r in rows)
     latest = None if not rows else not rows[0][6]
     return {"recentBlock": recent, "latestDeployAllowed": latest, "sweeps": sweeps}
+
+
+def scoring_gate_document(scoring: MarketScoring, strategy: str | None) -> dict[str, Any]:
+    """What the trade path reads for a market now (ADR 0425): the §8.3 verdict, I13's ambiguity score and I12's
+    equivalence grade with the runs they come from (the grade as a cross-venue strategy would see it, unless
+    ``strategy`` names one that trades no pair), and the market's runs oldest first."""
+    info = find_strategy(strategy) if strategy else None
+    inputs = scoring_inputs(scoring, needs_equivalence=info is None or info.needs_equivalence)
+    return {"marketId": scoring.market_id, "gate": market_gate(scoring).to_json(),
+            "strategyGated": None if strategy is None else bool(info and info.llm_gated),
+            "ambiguityScore": inputs.ambiguity_score, "equivalenceGrade": inputs.equivalence_grade,
+            **inputs.provenance(),
+            "runs": [{"runId": r.run_id, "runType": r.run_type,
+                      "target": f"{r.target_entity_type}:{r.target_entity_id}", "createdAt": iso_utc(r.created_at),
+                      "score": r.score, "flagged": r.flagged_for_human_review,
+                      "humanOverrideScore": r.human_override_score} for r in scoring.runs]}

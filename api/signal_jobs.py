@@ -419,7 +419,8 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
                 sorted(set(unread.values()))))
         pipeline = OrderPipeline(container.orders, container.breaker, container.execution, market,
                                  container.portfolio(), port if live else None,
-                                 modes=modes, limits=container.limit_settings, policies=container.execution_policies)
+                                 modes=modes, limits=container.limit_settings, policies=container.execution_policies,
+                                 scoring=container.scoring())
         waited = 0.0
         loaded = {order_id: container.orders.find(order_id) for order_id, _, _ in rows}  # read once for both
         for order_id, strategy, ticker in by_priority(rows, loaded):

@@ -16,6 +16,7 @@ from paulp.adapters.config import Settings
 from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.migrate import migrate
 from paulp.adapters.portfolio import ViewPortfolio
+from paulp.adapters.scoring_runs import ViewScoring
 from paulp.api.capital_allocations import current_allocations
 from paulp.api.routing_wiring import build_routing, llm_env
 from paulp.domain.capital import StrategyAllocation
@@ -39,6 +40,7 @@ from paulp.domain.services.orchestrator import OrchestratorService
 from paulp.domain.services.pipeline import OrderPipeline, OrdersService
 from paulp.domain.services.reviews import ReviewsService
 from paulp.domain.services.routing import RoutingService
+from paulp.domain.services.scoring_reviews import ScoringReviewService
 from paulp.domain.services.strategies import StrategiesService
 from paulp.domain.services.verification import VerificationService
 from paulp.domain.strategy_registry import find_strategy
@@ -71,6 +73,7 @@ class Container:
     compliance: ComplianceService
     limit_settings: RiskLimitsService
     execution_policies: ExecutionPolicyService
+    scoring_reviews: ScoringReviewService
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     exits: ExitsService = field(init=False)
@@ -95,6 +98,7 @@ class Container:
         self.compliance.close()
         self.limit_settings.close()
         self.execution_policies.close()
+        self.scoring_reviews.close()
         self.pool.close()  # its worker threads and connections go with the container
 
     @property
@@ -148,10 +152,14 @@ class Container:
         """The §1.5 timers (stale timeout, price-move cancel, resubmits) of ``strategy``'s policy now."""
         return lifecycle_policy(self.execution_policy(strategy))
 
+    def scoring(self) -> ViewScoring:
+        """The markets' LLM scoring runs (the read model) the trade path's gate and I12/I13 read (ADR 0425)."""
+        return ViewScoring(self.pool)
+
     def pipeline(self, market: MarketDataPort, venue: VenuePort | None = None) -> OrderPipeline:
         return OrderPipeline(self.orders, self.breaker, self.execution, market, self.portfolio(), venue,
                              limits=self.limit_settings, policies=self.execution_policies,
-                             modes=self.execution_modes())
+                             modes=self.execution_modes(), scoring=self.scoring())
 
 
 def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | None = None) -> Container:
@@ -183,6 +191,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
         compliance=ComplianceService(env, clock),
         limit_settings=RiskLimitsService(env, clock),
         execution_policies=ExecutionPolicyService(env, clock),
+        scoring_reviews=ScoringReviewService(env, clock),
         pool=pool,
     )
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module

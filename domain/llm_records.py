@@ -6,16 +6,40 @@ day (a deterministic id, so two schedulers racing on the same night store it onc
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from paulp.domain.errors import DomainError
 from paulp.domain.governance import DriftSweep, ScoringOutput, needs_human_review
 from paulp.domain.namespace import PAULP_NAMESPACE
+from paulp.domain.texts import bounded_text
 
 NO_MODEL = "routing:none"
+ACTOR_MAX, REASON_MAX = 200, 2000
+
+
+class InvalidOverride(DomainError):
+    """Raised when a human override's score, reason or actor is not acceptable (nothing is recorded)."""
+
+    code = "INVALID_OVERRIDE"
+
+
+class UnknownScoringRun(DomainError):
+    """Raised when an override names no recorded scoring run."""
+
+    code = "UNKNOWN_SCORING_RUN"
+
+
+def override_score(value: object) -> float:
+    """A score on the run type's own 0..1 scale (§8.1), both ends included."""
+    number = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    if not number or not 0 <= value <= 1:  # type: ignore[operator]
+        raise InvalidOverride(f"override score must be a number from 0 to 1, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 class ScoringRun(Aggregate):
@@ -57,6 +81,33 @@ class ScoringRun(Aggregate):
         self.flagged_for_human_review = flagged_for_human_review
         self.execution_failed = execution_failed
         self.created_at = created_at
+        self.human_override_score: float | None = None
+        self.human_override_reason: str | None = None
+        self.overridden_by: str | None = None
+        self.overridden_at: datetime | None = None
+
+    class OverriddenByHuman(Aggregate.Event):
+        """§8.3/§9.7 ``LlmScoringOverriddenByHuman``: the score a human stands behind; it clears the review flag."""
+
+        override_score: float
+        reason: str
+        actor: str
+        overridden_at: datetime
+
+    def override(self, score: object, reason: object, actor: object, now: datetime) -> None:
+        """Record a human's score for this run (any run: a correction is a new override, the latest stands)."""
+        value = override_score(score)
+        why = bounded_text(reason, "reason", REASON_MAX, InvalidOverride)
+        who = bounded_text(actor, "actor", ACTOR_MAX, InvalidOverride)
+        if "\x00" in why or "\x00" in who:  # no text column of the read model can hold it
+            raise InvalidOverride("reason and actor must not contain NUL characters")
+        self._overridden(value, why, who, now)
+
+    @event(OverriddenByHuman)
+    def _overridden(self, override_score: float, reason: str, actor: str, overridden_at: datetime) -> None:
+        self.human_override_score, self.human_override_reason = override_score, reason
+        self.overridden_by, self.overridden_at = actor, overridden_at
+        self.flagged_for_human_review = False
 
 
 def review_flag(output: ScoringOutput, execution_failed: bool) -> bool:

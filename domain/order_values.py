@@ -31,17 +31,19 @@ class PreTradeCheck:
     block_reason: str | None = None
     adjusted_size: int | None = None
     market_impact: Mapping[str, Any] | None = None
+    llm_gate: Mapping[str, Any] | None = None  # §8.3's verdict for a gated strategy's order (ADR 0425)
 
     def to_dict(self) -> dict[str, Any]:
         return _drop_none({"passed": self.passed, "spread": self.spread, "depth": self.depth,
                            "vpinScore": self.vpin_score, "blockReason": self.block_reason,
                            "adjustedSize": self.adjusted_size,
-                           "marketImpact": dict(self.market_impact) if self.market_impact is not None else None})
+                           "marketImpact": dict(self.market_impact) if self.market_impact is not None else None,
+                           "llmGate": dict(self.llm_gate) if self.llm_gate is not None else None})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PreTradeCheck:
         return cls(bool(d["passed"]), d.get("spread"), d.get("depth"), d.get("vpinScore"), d.get("blockReason"),
-                   d.get("adjustedSize"), d.get("marketImpact"))
+                   d.get("adjustedSize"), d.get("marketImpact"), d.get("llmGate"))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from paulp.domain.book_depth import BookLevels
 from paulp.domain.execution_orders import MarketSnapshot, VenueOrder
 from paulp.domain.prices import NO_QUOTE_SPREAD
 from paulp.domain.risk_input import PortfolioSnapshot
+from paulp.domain.scoring_inputs import MarketScoring
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,6 @@ class MarketFacts:
     category: str
     book: BookLevels | None = None
     vpin_score: float | None = None
-    ambiguity_score: float | None = None
-    equivalence_grade: str | None = None
     settlement_date: datetime | None = None
     last_price_update: datetime | None = None
 
@@ -42,6 +41,13 @@ class MarketFacts:
 
 class MarketDataPort(Protocol):
     def facts(self, ticker: str) -> MarketFacts | None: ...
+
+
+class ScoringPort(Protocol):
+    def market_scoring(self, market_id: str) -> MarketScoring:
+        """The market's LLM scoring runs as recorded (the read model; ADR 0425). Raises when they cannot be read:
+        the gate then refuses and I12/I13 fail, never read as "no run"."""
+        ...
 
 
 class PortfolioPort(Protocol):

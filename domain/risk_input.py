@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,6 +65,11 @@ class RiskRequest:
     vpin_score: float | None = None
     ambiguity_score: float | None = None
     equivalence_grade: str | None = None
+    # The scoring runs could not be read: I13 (and, for a cross-venue strategy, I12) fails rather than reading
+    # "no run"; ``llm_scoring`` names the runs the two values came from (ADR 0425).
+    ambiguity_unavailable: bool = False
+    equivalence_unavailable: bool = False
+    llm_scoring: Mapping[str, Any] | None = None
     # Missing market times fail I11/I14 (normative resolution of §3.1): there is no fail-open default.
     settlement_date: datetime | None = None
     last_price_update: datetime | None = None
@@ -92,6 +98,12 @@ class RiskRequest:
         }
         if self.recent_slippage_unavailable:  # only then, so every earlier document keeps its shape
             document["recentSlippageUnavailable"] = True
+        if self.ambiguity_unavailable:  # the same for the LLM scoring facts (ADR 0425)
+            document["ambiguityUnavailable"] = True
+        if self.equivalence_unavailable:
+            document["equivalenceUnavailable"] = True
+        if self.llm_scoring is not None:
+            document["llmScoring"] = dict(self.llm_scoring)
         return document
 
 

@@ -144,9 +144,9 @@ def i11_min_time_to_settlement(
 def i12_market_equivalence_grade(
     req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, c: Conditions
 ) -> InvariantResult:
-    grade = req.equivalence_grade or "not_evaluated"
+    grade = "unavailable" if req.equivalence_unavailable else req.equivalence_grade or "not_evaluated"
     allowed = ", ".join(lim.allowed_equivalence_grades)
-    passed = grade == "not_evaluated" or grade in lim.allowed_equivalence_grades
+    passed = grade == "not_evaluated" or grade in lim.allowed_equivalence_grades  # unread runs fail (ADR 0425)
     verb = "allowed" if passed else "not in"
     return InvariantResult(
         InvariantId.I12_MARKET_EQUIVALENCE_GRADE,
@@ -159,7 +159,8 @@ def i12_market_equivalence_grade(
 
 def i13_max_ambiguity_score(req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, c: Conditions) -> InvariantResult:
     score = 0.0 if req.ambiguity_score is None else req.ambiguity_score
-    return _upper(InvariantId.I13_MAX_AMBIGUITY_SCORE, _dec(score), lim.max_ambiguity_score, "Ambiguity score")
+    actual = None if req.ambiguity_unavailable else _dec(score)  # unread runs fail, never read as 0 (ADR 0425)
+    return _upper(InvariantId.I13_MAX_AMBIGUITY_SCORE, actual, lim.max_ambiguity_score, "Ambiguity score")
 
 
 def i14_price_staleness(req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, c: Conditions) -> InvariantResult:

@@ -43,10 +43,16 @@ class UseGoLive(DomainError):
 
 @dataclass(frozen=True)
 class StrategyInfo:
+    """``llm_gated``: its signals rest on an LLM's reading of the market's resolution rules, so its orders pass
+    the §8.3 execution gate first; ``needs_equivalence``: it trades one market against another venue's, so I12
+    judges the pair's equivalence grade (ADR 0425)."""
+
     id: str
     name: str
     strategy_type: str
     initial_status: StrategyStatus
+    llm_gated: bool = False
+    needs_equivalence: bool = False
 
 
 def _initial(strategy_id: str) -> StrategyStatus:
@@ -54,14 +60,15 @@ def _initial(strategy_id: str) -> StrategyStatus:
     return StrategyStatus.PAPER if paper else StrategyStatus.DISABLED
 
 
-# The five strategies (trading §9 strategy types); initial status follows the seed execution modes.
+# The five strategies (trading §9 strategy types); initial status follows the seed execution modes. Which of them
+# depend on LLM scoring (the §8.3 gate, I12's grade) is ADR 0425's decision.
 CATALOGUE: tuple[StrategyInfo, ...] = tuple(
-    StrategyInfo(sid, name, stype, _initial(sid)) for sid, name, stype in (
-        ("bonding", "Bonding Barbell", "bonding_barbell"),
-        ("weather", "Weather Series", "weather_series"),
-        ("xv_signal", "Cross-Venue Signal", "cross_venue_signal"),
-        ("smart_money", "Smart Money Convergence", "smart_money_convergence"),
-        ("resolution", "Resolution Mispricing", "resolution_mispricing"),
+    StrategyInfo(sid, name, stype, _initial(sid), gated, equivalence) for sid, name, stype, gated, equivalence in (
+        ("bonding", "Bonding Barbell", "bonding_barbell", False, False),
+        ("weather", "Weather Series", "weather_series", False, False),
+        ("xv_signal", "Cross-Venue Signal", "cross_venue_signal", True, True),
+        ("smart_money", "Smart Money Convergence", "smart_money_convergence", False, False),
+        ("resolution", "Resolution Mispricing", "resolution_mispricing", True, False),
     )
 )
 _BY_KEY = {key: info for info in CATALOGUE for key in (info.id, info.strategy_type)}

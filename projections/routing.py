@@ -107,6 +107,17 @@ class LlmRoutingProjection:
         )
 
     @apply.register
+    def _(self, e: ScoringRun.OverriddenByHuman, cur: Cursor[Any], notification_id: int) -> None:
+        """§8.3: the human's score stands beside the model's, and the run no longer awaits review."""
+        cur.execute(
+            "UPDATE llm_scoring_runs SET human_override_score = %s, human_override_reason = %s, overridden_by = %s,"
+            " overridden_at = %s, flagged_for_human_review = false WHERE run_id = %s",
+            (e.override_score, e.reason, e.actor, e.overridden_at, e.originator_id),
+        )
+        if cur.rowcount != 1:
+            raise LookupError(f"override of unknown scoring run {e.originator_id}")
+
+    @apply.register
     def _(self, e: DriftSweepRecord.Recorded, cur: Cursor[Any], notification_id: int) -> None:
         cur.execute(
             "INSERT INTO llm_drift_sweeps (sweep_id, sweep_type, sweep_day, baseline_prompt_version,"

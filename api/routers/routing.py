@@ -14,6 +14,7 @@ from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError
 from paulp.api.wiring import Container
 from paulp.domain.budgets import PeriodType
+from paulp.domain.llm_records import UnknownScoringRun
 from paulp.domain.routing import BudgetCategory, RunType
 
 router = APIRouter(prefix="/admin/routing", tags=["routing"])
@@ -97,6 +98,36 @@ async def budget_reset(request: Request) -> dict[str, Any]:
     actor = getattr(getattr(request.state, "actor", None), "name", "operator")
     key, _ = await run_in_threadpool(_container(request).routing.reset_budget, category, period, actor, reason)
     return {"success": True, "category": category, "periodType": period, "periodStart": key}
+
+
+@router.get("/scoring-runs/gate", responses=VALIDATION)
+def scoring_gate(request: Request) -> dict[str, Any]:
+    """What the trade path reads for ``marketId`` (§8.3 gate, I12/I13 inputs and their runs; ADR 0425), from the
+    scoring-runs view; ``strategy`` optional."""
+    params = query_values(request)
+    market = params.get("marketId")
+    if not market or not market.strip() or "\x00" in market:
+        raise q.bad_request("Invalid marketId", "validation_error", "marketId is required (no NUL characters)")
+    c = _container(request)
+    return q.scoring_gate_document(c.scoring().market_scoring(market.strip()), params.get("strategy") or None)
+
+
+@router.post("/scoring-runs/{run_id}/override", responses={**VALIDATION, 404: {"description": "not_found"}})
+async def scoring_override(run_id: str, request: Request) -> dict[str, Any]:
+    """§8.3 human override (``LlmScoringOverriddenByHuman``) by the authenticated actor: body ``{score, reason}``;
+    a bad score or blank reason is a 400 ``INVALID_OVERRIDE`` and records nothing."""
+    body = await json_object(request)
+    actor = getattr(getattr(request.state, "actor", None), "name", "operator")
+    c = _container(request)
+    try:
+        await run_in_threadpool(c.scoring_reviews.override, run_id, body.get("score"), body.get("reason"), actor)
+    except UnknownScoringRun as exc:
+        raise ApiError(404, "Scoring run not found", "not_found", message=exc.message) from None
+    run = c.scoring_reviews.find(run_id)
+    assert run is not None
+    return {"success": True, "runId": run_id, "humanOverrideScore": run.human_override_score,
+            "humanOverrideReason": run.human_override_reason, "overriddenBy": run.overridden_by,
+            "flaggedForHumanReview": run.flagged_for_human_review}
 
 
 def _text(value: object) -> str | None:

@@ -25,13 +25,14 @@ from paulp.domain.execution_policy import ExecutionMode, ExecutionPolicy, mode_f
 from paulp.domain.execution_reports import slippage_window
 from paulp.domain.order_states import OrderState
 from paulp.domain.order_timers import expire_stale
-from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, RiskCheckResult
+from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, PreTradeCheck, RiskCheckResult
 from paulp.domain.orders import Order
 from paulp.domain.paper_fill import paper_fill
 from paulp.domain.ports import (
     MarketDataPort,
     MarketFacts,
     PortfolioPort,
+    ScoringPort,
     SubmissionOutcomeUnknown,
     VenuePort,
 )
@@ -41,6 +42,7 @@ from paulp.domain.risk_input import UNKNOWN_CATEGORY, RiskRequest
 from paulp.domain.risk_limit_settings import LimitsSource
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.risk_record import evaluation_record
+from paulp.domain.scoring_inputs import MarketScoring, market_gate, scoring_inputs
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
@@ -50,12 +52,14 @@ from paulp.domain.services.venue_answers import (
     settle_lost_submission,
     venue_record,
 )
+from paulp.domain.strategy_registry import StrategyInfo, find_strategy
 from paulp.domain.throttle import ExecutionThrottle, throttle_scope
 from paulp.domain.venue_orders import VenueOrder
 
 log = logging.getLogger("paulp.orders.pipeline")
 S = OrderState
 DISABLED_REASON = "Execution is disabled"  # §1.6: every request of a DISABLED mode (ADR 0140)
+SCORING_UNREAD_REASON = "LLM scoring runs could not be read"  # the §8.3 gate fails closed (ADR 0425)
 RESUMABLE_STATES = frozenset({S.PENDING, S.VALIDATED, S.RISK_APPROVED})  # what the execute step drives on
 EXECUTE_STATES = RESUMABLE_STATES | {S.SUBMITTING}  # ... and a LIVE submission cut off mid-way (recovered)
 
@@ -100,10 +104,11 @@ class OrderPipeline:
     def __init__(self, orders: OrdersService, breaker: BreakerService, execution: ExecutionService,
                  market: MarketDataPort, portfolio: PortfolioPort, venue: VenuePort | None = None,
                  limits: RiskLimits | LimitsSource = DEFAULT_LIMITS, modes: Mapping[str, ExecutionMode] | None = None,
-                 policies: PolicySource | None = None) -> None:
+                 policies: PolicySource | None = None, scoring: ScoringPort | None = None) -> None:
         self.orders, self.breaker, self.execution = orders, breaker, execution
         self.market, self.portfolio, self.venue = market, portfolio, venue
         self._limits, self.modes, self.policies = limits, modes, policies
+        self.scoring = scoring  # None (tests only): no LLM facts, and every gated strategy's order is refused
         self.clock = orders.clock
 
     @property
@@ -181,26 +186,77 @@ class OrderPipeline:
         return order
 
     def _screen(self, order: Order, facts: MarketFacts | None, now: datetime) -> None:
-        """Pre-trade check at the strategy's policy thresholds, then market-impact sizing on the same book (§5.4;
-        ADR 0373), with elevated VPIN demanding the policy's multiple of the edge (§5.6; ADR 0433): a size the
-        book cannot absorb fails the check here; a smaller size it can is recorded and applied by the risk step."""
-        policy = self._policy(order.strategy, mode_for_strategy(order.strategy, self.modes))
-        t = PreTradeThresholds.of(policy)
-        check = pre_trade_check(facts, order.side, order.max_price / 100, t)
-        if facts is not None:
-            check = size_for_impact(check, facts, order.side, order.requested_size, int(order.max_price),
-                                    order.signal_edge, self.limits.min_order_size, t.edge_multiplier(facts.vpin_score))
+        """The §8.3 execution gate for a strategy that depends on LLM scoring (ADR 0425), then the pre-trade check
+        at the strategy's policy thresholds, then market-impact sizing on the same book (§5.4; ADR 0373), with
+        elevated VPIN demanding the policy's multiple of the edge (§5.6; ADR 0433): a size the book cannot absorb
+        fails the check here; a smaller size it can is recorded and applied by the risk step."""
+        gate = self._llm_gate(order)
+        if gate is not None and not gate.passed:
+            check = gate
+        else:
+            policy = self._policy(order.strategy, mode_for_strategy(order.strategy, self.modes))
+            t = PreTradeThresholds.of(policy)
+            check = pre_trade_check(facts, order.side, order.max_price / 100, t)
+            if facts is not None:
+                check = size_for_impact(check, facts, order.side, order.requested_size, int(order.max_price),
+                                        order.signal_edge, self.limits.min_order_size,
+                                        t.edge_multiplier(facts.vpin_score))
+            if gate is not None:
+                check = replace(check, llm_gate=gate.llm_gate)
         order.pre_trade_check(check, now)
         if order.state == S.VALIDATING:
             order.validate(now)
         self.orders.save(order)
+
+    @staticmethod
+    def _strategy(order: Order) -> StrategyInfo | None:
+        return find_strategy(order.strategy)
+
+    def _read_scoring(self, market_id: str) -> MarketScoring:
+        if self.scoring is None:
+            raise LookupError("no LLM scoring source is wired")
+        return self.scoring.market_scoring(market_id)
+
+    def _llm_gate(self, order: Order) -> PreTradeCheck | None:
+        """§8.3 for an order of a gated strategy (ADR 0425): None for other strategies; else a pre-trade result
+        carrying the verdict, failed with the gate's reason when it says no. Runs that cannot be read refuse it."""
+        info = self._strategy(order)
+        if info is None or not info.llm_gated:
+            return None
+        try:
+            decision = market_gate(self._read_scoring(order.ticker))
+        except Exception as exc:
+            log.error("order %s: the LLM scoring runs of %s could not be read (%s: %s); refused", order.order_id,
+                      order.ticker, type(exc).__name__, exc)
+            return PreTradeCheck(False, block_reason=SCORING_UNREAD_REASON,
+                                 llm_gate={"canExecute": False, "reason": SCORING_UNREAD_REASON, "runId": None,
+                                           "error": f"{type(exc).__name__}: {exc}"})
+        return PreTradeCheck(decision.can_execute, block_reason=decision.reason, llm_gate=decision.to_json())
+
+    def _with_scoring(self, request: RiskRequest, order: Order) -> RiskRequest:
+        """I13's ambiguity score and (for a cross-venue strategy) I12's grade from the market's latest scoring runs,
+        with the runs they came from (ADR 0425). Runs that cannot be read fail those checks, as a missing input
+        does (ADR 0121); without a scoring source (tests) the request stays as the market data gave it."""
+        if self.scoring is None:
+            return request
+        info = self._strategy(order)
+        needs_equivalence = info is not None and info.needs_equivalence
+        try:
+            inputs = scoring_inputs(self._read_scoring(request.market_id), needs_equivalence)
+        except Exception as exc:
+            log.error("%s: the LLM scoring runs could not be read (%s: %s); I13%s fail", request.market_id,
+                      type(exc).__name__, exc, " and I12" if needs_equivalence else "")
+            return replace(request, ambiguity_unavailable=True, equivalence_unavailable=needs_equivalence,
+                           llm_scoring={"error": f"{type(exc).__name__}: {exc}"})
+        return replace(request, ambiguity_score=inputs.ambiguity_score, equivalence_grade=inputs.equivalence_grade,
+                       llm_scoring=inputs.provenance())
 
     def _decide(self, order: Order, facts: MarketFacts | None, now: datetime) -> RiskDecision:
         """The governor's decision on the order now: breaker state read at this moment, current portfolio."""
         breaker = self.breaker.get()
         breaker.expire_halt(now)
         state = breaker.state.value if isinstance(breaker.state, BreakerState) else str(breaker.state)
-        request = self._risk_request(order, facts)
+        request = self._with_scoring(self._risk_request(order, facts), order)
         mode = mode_for_strategy(order.strategy, self.modes).value
         request = self._with_recent_slippage(request, mode, now)
         book = self.portfolio.snapshot(order.strategy, order.ticker, mode, request.category)
@@ -306,8 +362,6 @@ class OrderPipeline:
             spread=facts.risk_spread(order.side) if facts else 1.0,  # no quote: full width (ADR 0305)
             volume_24h=(snap.volume_24h or 0.0) if snap else 0.0,
             vpin_score=facts.vpin_score if facts else None,
-            ambiguity_score=facts.ambiguity_score if facts else None,
-            equivalence_grade=facts.equivalence_grade if facts else None,
             settlement_date=facts.settlement_date if facts else None,
             last_price_update=facts.last_price_update if facts else None,
         )

@@ -40,8 +40,7 @@ def facts(ticker: str) -> MarketFacts:
         snapshot=MarketSnapshot(ticker=ticker, yes_bid=41, yes_ask=42, no_bid=58, no_ask=59, volume_24h=50_000,
                                 settlement_time=NOW + timedelta(days=7), close_time=NOW + timedelta(days=7),
                                 category="economics"),
-        category="economics", book=deep_book(41, 42), vpin_score=0.1, ambiguity_score=0.1,
-        equivalence_grade="identical",
+        category="economics", book=deep_book(41, 42), vpin_score=0.1,
         settlement_date=NOW + timedelta(days=7), last_price_update=NOW - timedelta(seconds=5),
     )
 

@@ -132,7 +132,7 @@ def test_cli_when_wired_then_provider_sdks_load_only_for_long_running_processes(
     assert out.stdout.strip() == "[] ['anthropic', 'openai']"
 
 
-PIPELINE_SOURCES = ("limits", "policies", "modes")
+PIPELINE_SOURCES = ("limits", "policies", "modes", "scoring")
 PIPELINE_CONSTANTS = re.compile(r"\b(DEFAULT_LIMITS|POLICIES|INITIAL_STRATEGY_MODES|None)\b")
 
 
@@ -143,8 +143,9 @@ def pipeline_constructions(tree: ast.AST) -> list[ast.Call]:
 
 
 def test_api_when_scanned_then_every_order_pipeline_reads_the_operators_limits_policies_and_modes() -> None:
-    """OrderPipeline's defaults (DEFAULT_LIMITS, the §5.1 constants, the seed modes) exist for tests; a production
-    pipeline built without the container's sources would trade on other numbers than the rest (ADR 0402)."""
+    """OrderPipeline's defaults (DEFAULT_LIMITS, the §5.1 constants, the seed modes, no scoring runs) exist for tests;
+    a production pipeline built without the container's sources would trade on other numbers than the rest
+    (ADR 0402), or without the LLM gate and I12/I13's inputs (ADR 0425)."""
     built, offenders = 0, []
     for path in (ROOT / "api").rglob("*.py"):
         for call in pipeline_constructions(ast.parse(path.read_text())):

@@ -21,6 +21,8 @@ from paulp.domain.llm_records import DriftSweepRecord, RegressionSuiteRecord, Sc
 from paulp.domain.orchestration import ReconciliationReport
 from paulp.domain.verification_run import VerificationRun
 
+# ScoringRun's Created event is checked here too; its one command (the human override, ADR 0425) has its machine
+# in test_scoring_review.py.
 RECORDS: list[tuple[type[Aggregate], type[Aggregate.Created]]] = [
     (ScoringRun, ScoringRun.Recorded), (DriftSweepRecord, DriftSweepRecord.Recorded),
     (RegressionSuiteRecord, RegressionSuiteRecord.Completed), (ReconciliationReport, ReconciliationReport.Completed),
