@@ -85,6 +85,7 @@ TOPICS: dict[str, Kind | str] = {
     "ReconciliationReport.Created": "the Completed event is its line",
     "ScoringRun.Recorded": "an LLM scoring call's record, not a trading decision",
     "ScoringRun.Created": "an LLM scoring call's record, not a trading decision",
+    "ScoringRun.OverriddenByHuman": Kind.OPERATOR,  # a human's score gates LIVE orders (ADR 0425)
     "MarketCorrelation.Declared": Kind.CHANGE,
     "MarketCorrelation.Withdrawn": Kind.CHANGE,
     "MarketCorrelation.Created": "registration",
