@@ -230,7 +230,7 @@ class JobRunner:
         orchestrator = self.container.orchestrator
         run_id, job = call.run_id, call.job
         try:
-            with self._exclusive(job, lock_wait), observe_run(self.container, job):  # ADR 0400
+            with self.exclusive(job, lock_wait), observe_run(self.container, job):  # ADR 0400
                 with_run = self.run_jobs.get(job)
                 result = with_run(call) if with_run else self.jobs[job](call.triggered_by, call.slot)
         except JobFailed as exc:
@@ -245,8 +245,9 @@ class JobRunner:
         return result
 
     @contextmanager
-    def _exclusive(self, job: str, wait_s: float) -> Iterator[None]:
-        """Hold the job's advisory lock for the run (a session lock: it goes with the connection)."""
+    def exclusive(self, job: str, wait_s: float) -> Iterator[None]:
+        """Hold the job's advisory lock for the run (a session lock: it goes with the connection); also taken by
+        work that must not interleave with a run of the job, e.g. a position rebuild with ``reconcile``."""
         key = self.container.names.lock_key(f"job/{job}")
         with psycopg.connect(self.container.database_url, autocommit=True) as conn:
             deadline = time.monotonic() + wait_s

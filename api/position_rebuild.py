@@ -22,6 +22,7 @@ from paulp.domain.position_rebuild import require_halted_operator
 from paulp.domain.reconciliation import reconcile
 
 PROJECTION = "reconciliation"  # owns views.position_adjustments, which the reconcile job reads
+LOCK_WAIT_S = 5.0
 
 
 def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool = False,
@@ -29,16 +30,22 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
     """Adopt the venue's positions; the summary the CLI prints. Raises a ``RebuildRefused`` (nothing read or
     written) or ``JobFailed`` (venue unreadable, nothing written)."""
     require_halted_operator(container.breaker.get().state.value, operator, reason)  # before Kalshi is read
-    read_at = container.clock.now()  # not later than the read itself, so the age check errs on the safe side
-    internal, positions, evidence, settled, _ = venue_comparison(container, read_venue=True)
-    run = reconcile(internal, positions)
-    comparison = reconciliation_result(run, read_at)
-    if settled:
-        comparison["settledMarkets"] = sorted(settled)
-    rebuild_id = uuid.uuid4().hex
-    rebuild, notification_id = container.orchestrator.adopt_venue_positions(  # the breaker read again: still HALT?
-        rebuild_id, VENUE, run, comparison, evidence, read_at, container.breaker.get().state.value, operator, reason,
-        dry_run)
+    # one at a time, and never beside a reconciliation run: two rebuilds reading the same drift would both
+    # adopt it (JobBusy, nothing read, when one is going on)
+    with container.jobs.exclusive("reconcile", LOCK_WAIT_S):
+        read_at = container.clock.now()  # not later than the read itself, so the age check errs on the safe side
+        internal, positions, evidence, settled, _ = venue_comparison(container, read_venue=True)
+        run = reconcile(internal, positions)
+        comparison = reconciliation_result(run, read_at)
+        if settled:
+            comparison["settledMarkets"] = sorted(settled)
+        rebuild_id = uuid.uuid4().hex
+        rebuild, notification_id = container.orchestrator.adopt_venue_positions(  # the breaker read again: HALT?
+            rebuild_id, VENUE, run, comparison, evidence, read_at, container.breaker.get().state.value, operator,
+            reason, dry_run)
+        if rebuild is not None and not dry_run:  # the next run must see the adjustments before the lock goes
+            with psycopg.connect(container.database_url, autocommit=True) as conn:
+                catch_up_from_log(conn, container.projections[PROJECTION])
     adjustments = rebuild.adjustments if rebuild is not None else []
     out: dict[str, Any] = {
         "rebuildId": rebuild_id if rebuild is not None and not dry_run else None, "dryRun": dry_run,
@@ -47,8 +54,6 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
     }
     if dry_run or rebuild is None or not follow_up:
         return out
-    with psycopg.connect(container.database_url, autocommit=True) as conn:
-        catch_up_from_log(conn, container.projections[PROJECTION])
     run_id, result = container.jobs.run_now("reconcile", operator.strip(), "admin")
     out["followUp"] = {"runId": run_id, "status": result["status"], "matchedCount": result["matchedCount"],
                        "maxDriftPct": result["maxDriftPct"]}

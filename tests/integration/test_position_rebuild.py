@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from paulp.api.cli import app
+from paulp.api.jobs import JobBusy
 from paulp.api.position_rebuild import rebuild_positions
 from paulp.api.venue_session import JobFailed
 from paulp.domain.position_rebuild import BreakerNotHalted
@@ -125,3 +126,15 @@ def test_rebuild_when_kalshi_cannot_be_read_then_nothing_written(system: System)
 
     assert failed.value.code.startswith("venue_")
     assert system.head() == head and system.events("PositionRebuild") == []
+
+
+def test_rebuild_when_a_reconciliation_or_rebuild_holds_the_lock_then_busy_and_nothing_read_or_written(
+        system: System, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("paulp.api.position_rebuild.LOCK_WAIT_S", 0.2)
+    _drifted(system)
+    head, reads = system.head(), _positions_reads(system)
+
+    with system.container.jobs.exclusive("reconcile", 1.0), pytest.raises(JobBusy):  # another process's run
+        rebuild_positions(system.container, OPERATOR, "drill")
+
+    assert (system.head(), _positions_reads(system)) == (head, reads) and system.events("PositionRebuild") == []
