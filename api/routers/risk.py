@@ -1,4 +1,5 @@
-"""/admin/risk/correlations: the market correlations I3 counts, read, declared and withdrawn (ADR 0365).
+"""/admin/risk/correlations and /admin/risk/correlation-rules: the market correlations and the category/series
+rules I3 counts, read, declared and withdrawn (ADRs 0365, 0431).
 
 Operator auth runs first, and Turnstile on POST and DELETE (api-and-security §2.1). Every field is validated
 before the command runs, so a 4xx records nothing; the authenticated actor is the one the event names.
@@ -12,16 +13,19 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from paulp.api.bodies import json_object, query_values
-from paulp.api.correlations import correlation_rows
+from paulp.api.correlations import correlation_rows, correlation_rule_rows
 from paulp.api.errors import ApiError
 from paulp.api.wiring import Container
 from paulp.domain.errors import DomainError
 from paulp.domain.market_correlations import (
+    RULE_TYPES,
     NoActiveCorrelation,
+    NoActiveRule,
     correlation_pair,
     correlation_ticker,
     correlation_type,
     correlation_weight,
+    rule_selector,
 )
 from paulp.domain.risk_correlation import DEFAULT_EDGE_WEIGHT, edge_score
 
@@ -82,5 +86,53 @@ async def withdraw(request: Request) -> dict[str, Any]:
         nid = await run_in_threadpool(_container(request).correlations.withdraw, a, b, request.state.actor.name,
                                       reason)
     except NoActiveCorrelation as exc:
+        raise ApiError(404, exc.message, exc.code) from None
+    return {"success": True, "notificationId": nid}
+
+
+RULES = "/correlation-rules"
+
+
+def _selector_and_reason(body: dict[str, Any]) -> tuple[str, str, str]:
+    """Exactly one of ``category`` / ``series`` (ADR 0431), and a reason."""
+    given = [k for k in ("category", "series") if body.get(k) is not None]
+    if len(given) != 1:
+        raise ApiError(400, "give exactly one of category or series", "INVALID_CORRELATION",
+                       fields=["category", "series"])
+    field, value = _field(given, rule_selector, given[0], body[given[0]])
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > TEXT_MAX:
+        raise ApiError(400, f"reason required (at most {TEXT_MAX} characters)", "INVALID_CORRELATION",
+                       fields=["reason"])
+    return field, value, reason
+
+
+@router.get(RULES)
+def list_rules(request: Request) -> dict[str, Any]:
+    """The active correlation rules I3 reads (trading §3.4 step 3)."""
+    with _container(request).pool.connection() as conn:
+        return {"rules": correlation_rule_rows(conn)}
+
+
+@router.post(RULES, responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"}})
+async def declare_rule(request: Request) -> dict[str, Any]:
+    body = await json_object(request)
+    field, value, reason = _selector_and_reason(body)
+    weight = _field(["weight"], correlation_weight, body.get("weight", DEFAULT_EDGE_WEIGHT))
+    actor: str = request.state.actor.name
+    nid = await run_in_threadpool(_container(request).correlations.declare_rule, field, value, weight, actor, reason)
+    return {"success": True, "notificationId": nid,
+            "rule": {"field": field, "value": value, "type": RULE_TYPES[field], "weight": weight,
+                     "declaredBy": actor}}
+
+
+@router.delete(RULES, responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"},
+                                 404: {"description": "NO_ACTIVE_CORRELATION_RULE"}})
+async def withdraw_rule(request: Request) -> dict[str, Any]:
+    field, value, reason = _selector_and_reason(await json_object(request))
+    try:
+        nid = await run_in_threadpool(_container(request).correlations.withdraw_rule, field, value,
+                                      request.state.actor.name, reason)
+    except NoActiveRule as exc:
         raise ApiError(404, exc.message, exc.code) from None
     return {"success": True, "notificationId": nid}

@@ -328,3 +328,34 @@ def test_cli_when_rule_input_bad_then_exit_2_and_nothing_recorded(cli_env):
         out = risk(*args)
         assert out.exit_code == 2, (args, out.output)
     assert _events(cli_env) == []
+
+
+RULES_URL = "/admin/risk/correlation-rules"
+
+
+def test_api_rules_when_declared_then_listed_and_counted_and_withdrawn_then_404_on_repeat(clocked):
+    system, clock = clocked
+    client = TestClient(create_app(system))
+    _hold_in_a(system, clock)
+    for body in ({"series": "KXCOR", "category": "a", "reason": "r"}, {"reason": "r"},
+                 {"series": "kxcor", "reason": "r"}, {"series": "KXCOR", "weight": 2, "reason": "r"},
+                 {"series": "KXCOR", "reason": " "}):
+        r = client.post(RULES_URL, headers=AUTH, json=body)
+        assert (r.status_code, r.json()["code"]) == (400, "INVALID_CORRELATION"), (body, r.text)
+    assert _events(system.database_url) == []
+
+    r = client.post(RULES_URL, headers=AUTH, json={"series": "KXCOR", "weight": 0.9, "reason": "one release"})
+    assert r.status_code == 200, r.text
+    assert r.json()["rule"] == {"field": "series", "value": "KXCOR", "type": "same_series", "weight": 0.9,
+                                "declaredBy": "api-token-user"}
+    _project(system)
+    (listed,) = client.get(RULES_URL, headers=AUTH).json()["rules"]
+    assert (listed["field"], listed["value"], listed["weight"], listed["declaredBy"]) == (
+        "series", "KXCOR", 0.9, "api-token-user")
+    assert _order_in(system, clock, "api-r-1", "KXCOR-B") == ("RISK_REJECTED", ["I3_MAX_MARKET_EXPOSURE"])
+    gone = client.request("DELETE", RULES_URL, headers=AUTH, json={"series": "KXCOR", "reason": "split"})
+    again = client.request("DELETE", RULES_URL, headers=AUTH, json={"series": "KXCOR", "reason": "split"})
+    assert gone.status_code == 200 and (again.status_code, again.json()["code"]) == (404, "NO_ACTIVE_CORRELATION_RULE")
+    _project(system)
+    assert client.get(RULES_URL, headers=AUTH).json()["rules"] == []
+    assert _order_in(system, clock, "api-r-2", "KXCOR-B") == ("FILLED", [])
