@@ -197,11 +197,12 @@ def test_set_status_when_halted_then_event_view_exec_mode_and_pipeline_stop(syst
 def test_set_status_when_disabled_strategy_set_to_paper_then_it_paper_trades(system) -> None:
     container, client, _ = system
     pipeline = container.pipeline(MARKET)
-    # 25 contracts at 40c = $10: both the minimum order and 5 % of xv_signal's $200 (§3.2, §5.7)
-    assert pipeline.process(signal("xv-before", "KXREG-8", 25, "xv_signal", 40)).state == "REJECTED"
-    assert client.post("/admin/strategies/xv_signal/status", json={"status": "paper"}, headers=AUTH).json() == \
+    # 25 contracts at 40c = $10: both the minimum order and 5 % of smart_money's $200 (§3.2, §5.7); smart_money,
+    # not xv_signal, whose orders first need an LLM scoring run of their market (ADR 0425)
+    assert pipeline.process(signal("sm-before", "KXREG-8", 25, "smart_money", 40)).state == "REJECTED"
+    assert client.post("/admin/strategies/smart_money/status", json={"status": "paper"}, headers=AUTH).json() == \
         {"success": True, "newStatus": "paper"}
-    assert pipeline.process(signal("xv-after", "KXREG-9", 25, "xv_signal", 40)).state == "FILLED"
+    assert pipeline.process(signal("sm-after", "KXREG-9", 25, "smart_money", 40)).state == "FILLED"
 
 
 # ------------------------------------------------------------------------------- go-live and status
