@@ -12,6 +12,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -80,7 +81,10 @@ def services() -> Iterator[Services]:
     yield svc
     from tests.support import runtime  # this worker's checker databases, dropped before the server goes
 
-    runtime.drop_created()
+    try:
+        wait_for_drops()
+    finally:
+        runtime.drop_created()
 
 
 @pytest.fixture(scope="session")
@@ -102,13 +106,31 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_DROPPER = ThreadPoolExecutor(max_workers=3, thread_name_prefix="drop-test-db")
+_DROPPING: list[Future[None]] = []
+
+
+def drop_database_later(admin_url: str, name: str) -> None:
+    """Drop a test's database behind the next tests. DROP DATABASE waits for a forced checkpoint (PostgreSQL 15),
+    0.1-2 s, which every test's teardown waited for; a few drops at once share one checkpoint (ADR 0407). The
+    session waits for all of them (``wait_for_drops``)."""
+    _DROPPING.append(_DROPPER.submit(drop_database, admin_url, name))
+
+
+def wait_for_drops() -> None:
+    """Every database handed to drop_database_later is dropped; a drop that failed fails the session here."""
+    done, _DROPPING[:] = list(_DROPPING), []
+    failed = [str(exc) for exc in (f.exception() for f in done) if exc is not None]
+    assert not failed, f"test databases not dropped: {failed}"
+
+
 @pytest.fixture
 def fresh_db(services: Services, run_id: str) -> Iterator[str]:
-    """A new database for one test with every migration applied (dropped afterwards)."""
+    """A new database for one test with every migration applied (dropped afterwards, in the background)."""
     name = f"paulp_{run_id}_{secrets.token_hex(3)}"
     url = create_database(services.database_url, name)
     yield url
-    drop_database(services.database_url, name)
+    drop_database_later(services.database_url, name)
 
 
 @pytest.fixture
@@ -117,7 +139,7 @@ def empty_db(services: Services, run_id: str) -> Iterator[str]:
     name = f"paulp_{run_id}_{secrets.token_hex(3)}"
     url = create_database(services.database_url, name, migrated=False)
     yield url
-    drop_database(services.database_url, name)
+    drop_database_later(services.database_url, name)
 
 
 @pytest.fixture
