@@ -307,13 +307,14 @@ def replay(
     diff: Annotated[bool, typer.Option("--diff", help="compare with the live view; exit 1 on difference")] = False,
 ) -> None:
     """Rebuild a view from the log into a scratch schema, optionally diffing it against the live view."""
-    from paulp.adapters import replay as rp
-    from paulp.adapters.migrate import migrate as run_migrations
     from paulp.projections.registry import all_projections
 
     projections = all_projections()
     if projection not in projections:
         raise fail(f"unknown projection {projection!r}; known: {', '.join(sorted(projections))}")
+    from paulp.adapters import replay as rp
+    from paulp.adapters.migrate import migrate as run_migrations
+
     proj = projections[projection]
     schema = into or f"replay_{projection}"
     with services() as (_, svc):
@@ -437,8 +438,6 @@ def jobs_runs(
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
 ) -> None:
     """Newest job runs from the job_runs view: did each schedule slot run, and how did it end."""
-    import psycopg
-
     from paulp.api.errors import ApiError
     from paulp.api.job_runs import RUNS, parse_run_filters
 
@@ -446,6 +445,8 @@ def jobs_runs(
         f = parse_run_filters({"job": job or "", "state": state or "", "limit": str(limit)})
     except ApiError as exc:
         raise fail(exc.error, 2) from None
+    import psycopg
+
     with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
         rows = conn.execute(RUNS, {"job": f.job, "state": f.state, "source": None, "limit": f.limit}).fetchall()
     table = Table("run", "job", "by", "state", "started", "finished", "error")
