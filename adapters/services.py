@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import nats
 import psycopg
 
 from paulp.adapters.services_embedded import EmbeddedNats, EmbeddedPostgres, state_lock
@@ -114,6 +113,8 @@ async def nats_health(url: str, timeout: float = 5.0) -> Health:
         errors.append(exc)
 
     async def probe() -> tuple[bool, str]:
+        import nats  # only a health check talks to NATS here: `paulp orders list` and the like never load it
+
         try:  # one attempt per server: nats-py otherwise retries a dead server until our timeout
             nc = await nats.connect(servers=[u.strip() for u in url.split(",")], connect_timeout=timeout,
                                     allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0,

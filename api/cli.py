@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import signal
-import socket
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
-from paulp.adapters.config import ConfigError, Settings
-from paulp.adapters.services import ServiceConfigError, Services, resolve_services
 from paulp.api.cli_audit import mirror as audit_mirror
 from paulp.api.cli_audit import verify_mirror as audit_verify_mirror
 from paulp.api.cli_backtest import backtest_app
@@ -37,6 +32,15 @@ from paulp.api.cli_risk import risk_app
 from paulp.api.cli_sources import claims_app, sources_app
 from paulp.api.cli_verify import verify_app
 from paulp.api.console import cli_console
+
+if TYPE_CHECKING:  # a command imports what it runs on when it runs: `paulp --help` loads none of it (ADR 0407)
+    import asyncio
+    import socket
+
+    from pydantic import ValidationError
+
+    from paulp.adapters.config import Settings
+    from paulp.adapters.services import Services
 
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
@@ -85,6 +89,11 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @contextmanager
 def services() -> Iterator[tuple[Settings, Services]]:
     """Resolve services (env URL wins, else embedded under PAULP_STATE_DIR) and stop what we started."""
+    from pydantic import ValidationError
+
+    from paulp.adapters.config import ConfigError, Settings
+    from paulp.adapters.services import ServiceConfigError, resolve_services
+
     try:
         settings = Settings()
         settings.require_urls()
@@ -107,6 +116,8 @@ def run_loop(coro: Coroutine[Any, Any, None]) -> None:
 
     The loop's own SIGINT/SIGTERM handlers stop the role; a closed loop leaves its handler (uvloop) or the
     default action (asyncio) behind, so the process's handlers are put back for the clean-up that follows."""
+    import asyncio
+
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
@@ -134,6 +145,9 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
        port: Annotated[int | None, typer.Option(help="HTTP port")] = None) -> None:
     """Start API, relay, projectors and scheduler (embedded PostgreSQL/NATS unless URLs are set)."""
+    import asyncio
+    import logging
+
     from paulp.api.runtime import http_url, install_signal_handlers, run_all
     from paulp.api.wiring import build
 
@@ -165,6 +179,8 @@ def serve(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = 
           port: Annotated[int | None, typer.Option(help="HTTP port")] = None) -> None:
     """Start only the HTTP API (no relay, projectors or scheduler): run it beside `paulp relay` and
     `paulp project`, or several of it behind a proxy; views stay as fresh as the projectors keep them."""
+    import logging
+
     from paulp.api.runtime import http_url, serve_api
     from paulp.api.wiring import build
 
@@ -256,6 +272,9 @@ def _run_role(role: Callable[[Any, asyncio.Event], Awaitable[None]], check: Call
               prepare: Callable[[Settings], None] | None = None) -> None:
     """One long-running role (workers, scheduler) on its own loop until Ctrl-C / SIGTERM; ``wire`` builds
     what the role runs on (default: the full container)."""
+    import asyncio
+    import logging
+
     from paulp.api.runtime import freeze_startup_heap, install_signal_handlers
     from paulp.api.wiring import build
 
@@ -288,13 +307,14 @@ def replay(
     diff: Annotated[bool, typer.Option("--diff", help="compare with the live view; exit 1 on difference")] = False,
 ) -> None:
     """Rebuild a view from the log into a scratch schema, optionally diffing it against the live view."""
-    from paulp.adapters import replay as rp
-    from paulp.adapters.migrate import migrate as run_migrations
     from paulp.projections.registry import all_projections
 
     projections = all_projections()
     if projection not in projections:
         raise fail(f"unknown projection {projection!r}; known: {', '.join(sorted(projections))}")
+    from paulp.adapters import replay as rp
+    from paulp.adapters.migrate import migrate as run_migrations
+
     proj = projections[projection]
     schema = into or f"replay_{projection}"
     with services() as (_, svc):
@@ -358,12 +378,12 @@ def orders_list(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
     """Newest orders from the orders view."""
-    import psycopg
-
     from paulp.domain.order_states import OrderState
 
     if state is not None and state.upper() not in OrderState.__members__:
         raise fail(f"unknown order state {state!r}; one of: {', '.join(OrderState)}")
+    import psycopg
+
     with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
         rows = conn.execute(
             "SELECT order_id, strategy, ticker, side, requested_size, max_price, state, filled_size, created_at"
@@ -418,8 +438,6 @@ def jobs_runs(
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
 ) -> None:
     """Newest job runs from the job_runs view: did each schedule slot run, and how did it end."""
-    import psycopg
-
     from paulp.api.errors import ApiError
     from paulp.api.job_runs import RUNS, parse_run_filters
 
@@ -427,6 +445,8 @@ def jobs_runs(
         f = parse_run_filters({"job": job or "", "state": state or "", "limit": str(limit)})
     except ApiError as exc:
         raise fail(exc.error, 2) from None
+    import psycopg
+
     with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
         rows = conn.execute(RUNS, {"job": f.job, "state": f.state, "source": None, "limit": f.limit}).fetchall()
     table = Table("run", "job", "by", "state", "started", "finished", "error")
@@ -483,6 +503,8 @@ def audit_anchor() -> None:
 @app.command()
 def doctor() -> None:
     """Show which PostgreSQL/NATS this configuration uses and whether they answer."""
+    import asyncio
+
     with services() as (settings, svc):
         table = Table("service", "source", "url", "healthy", "detail")
         ok = True
@@ -500,6 +522,8 @@ def doctor() -> None:
 
 def _print_lags(settings: Settings, svc: Services) -> None:
     """Relay lag (log head vs stream head) and each projection's lag, when the schema exists."""
+    import asyncio
+
     import psycopg
 
     from paulp.adapters.bus import BusNames, connect
@@ -563,13 +587,15 @@ def _print_schedule(database_url: str, names: Any) -> None:
 def main() -> None:
     """The ``paulp`` entry point: SIGTERM unwinds like Ctrl-C (embedded services stopped), and a database
     without the schema a command reads is named as such rather than shown as a traceback."""
-    import psycopg
-    from rich.markup import escape
-
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
-    except psycopg.errors.UndefinedTable as exc:
+    except Exception as exc:
+        psycopg = sys.modules.get("psycopg")  # not loaded: the error cannot be one of its (`--help` loads none)
+        if psycopg is None or not isinstance(exc, psycopg.errors.UndefinedTable):
+            raise
+        from rich.markup import escape
+
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         err.print(f"[bold red]error:[/] {escape(detail)}: the database is not migrated (run `paulp migrate`)")
         raise SystemExit(1) from None

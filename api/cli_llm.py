@@ -8,21 +8,16 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from paulp.api.console import cli_console
-from paulp.domain.budgets import PeriodType
 from paulp.domain.clock import iso_utc
-from paulp.domain.llm_regression import DriftReport, compare
-from paulp.domain.llm_regression_suite import CaseRun, Suite, by_category_json, stored_summary
-from paulp.domain.routing import BudgetCategory
-from paulp.domain.services.llm_regression import RegressionNotRunnable, RegressionRunner, SuiteNotStored, SuiteRun
-from paulp.domain.services.routing_types import ledger_json
 
-if TYPE_CHECKING:  # the wiring pulls in every provider SDK: imported when a command runs, not for --help
+if TYPE_CHECKING:  # imported when a command runs, not for --help (ADR 0407); the wiring pulls in every provider SDK
     from paulp.api.wiring import Container
+    from paulp.domain.llm_regression import DriftReport
+    from paulp.domain.llm_regression_suite import CaseRun, Suite
+    from paulp.domain.services.llm_regression import SuiteRun
 
 llm_app = typer.Typer(help="LLM routing and budgets.", no_args_is_help=True)
 console = cli_console()
@@ -142,6 +137,10 @@ def _print_ledgers(rows: list[dict[str, object]]) -> None:
 @llm_app.command("budget")
 def budget(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
     """Daily and monthly budget per category from the event-sourced ledgers (authoritative, no projector needed)."""
+    from paulp.domain.budgets import PeriodType
+    from paulp.domain.routing import BudgetCategory
+    from paulp.domain.services.routing_types import ledger_json
+
     with _container() as c:
         rows = []
         for cat in BudgetCategory:
@@ -158,8 +157,7 @@ def budget(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
 
 regression_app = typer.Typer(help="Gold-corpus regression and adversarial suites.", no_args_is_help=True)
 llm_app.add_typer(regression_app, name="regression")
-SUITES = {"regression": (Suite.REGRESSION,), "adversarial": (Suite.ADVERSARIAL,),
-          "all": (Suite.REGRESSION, Suite.ADVERSARIAL)}
+SUITES = {"regression": ("regression",), "adversarial": ("adversarial",), "all": ("regression", "adversarial")}
 SEVERITY_NOTE = "severity uses |passRateDelta|: a large improvement is also 'severe' (source behaviour, §8.6)"
 
 
@@ -172,17 +170,21 @@ def regression_run(
     """Run every case as a governed scoring call, store the suite, print its summary (exit 1 if not stored)."""
     from paulp.api.cli import fail
     from paulp.api.routing_wiring import uuid7
+    from paulp.domain.llm_regression import compare
+    from paulp.domain.llm_regression_suite import Suite, stored_summary
+    from paulp.domain.services.llm_regression import RegressionNotRunnable, RegressionRunner, SuiteNotStored
 
     if suite not in SUITES:
         raise fail(f"--suite must be one of {', '.join(SUITES)}, got {suite!r}")
+    kinds = tuple(Suite(k) for k in SUITES[suite])
     with _container() as c:
         base = c.routing.regression_suite(baseline) if baseline else None
         if baseline and base is None:
             raise fail(f"no stored regression run {baseline!r}")
-        if base is not None and Suite(base.suite) not in SUITES[suite]:
+        if base is not None and Suite(base.suite) not in kinds:
             raise fail(f"baseline {baseline} is from the {base.suite} suite; compare with --suite {base.suite} or all")
         runner, docs = RegressionRunner(c.routing), []
-        for kind in SUITES[suite]:
+        for kind in kinds:
             try:
                 with _progress(kind) as tick:
                     done = runner.run(kind, str(uuid7()), on_case=tick)
@@ -206,12 +208,17 @@ def regression_run(
 
 @contextmanager
 def _progress(kind: Suite) -> Iterator[Callable[[CaseRun], None]]:
+    from rich.console import Console
+    from rich.progress import Progress
+
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"{kind} suite", total=None)
         yield lambda _run: bar.advance(task)
 
 
 def _suite_doc(done: SuiteRun) -> dict[str, Any]:
+    from paulp.domain.llm_regression_suite import by_category_json
+
     s = done.summary
     return {"runId": s.run_id, "suite": str(done.suite), "promptVersion": s.prompt_version, "timestamp": s.timestamp,
             "totalTests": s.total_tests, "passed": s.passed, "failed": s.failed, "passRate": s.pass_rate,
@@ -260,6 +267,7 @@ def regression_list(
 ) -> None:
     """Stored suite runs, newest first (views.llm_regression_runs: as far as the projector has caught up)."""
     from paulp.api.cli import fail
+    from paulp.domain.llm_regression_suite import Suite
 
     if suite is not None and suite not in (Suite.REGRESSION, Suite.ADVERSARIAL):
         raise fail(f"--suite must be regression or adversarial, got {suite!r}")

@@ -8,10 +8,10 @@ import typer
 from rich.table import Table
 
 from paulp.api.console import cli_console
-from paulp.projections.base import Projection
 
 if TYPE_CHECKING:
     from paulp.adapters.rebuild import Prepared, Swapped, TableDiff
+    from paulp.projections.base import Projection
 
 console = cli_console()
 

@@ -12,6 +12,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -80,7 +81,10 @@ def services() -> Iterator[Services]:
     yield svc
     from tests.support import runtime  # this worker's checker databases, dropped before the server goes
 
-    runtime.drop_created()
+    try:
+        wait_for_drops(svc.database_url)
+    finally:
+        runtime.drop_created()
 
 
 @pytest.fixture(scope="session")
@@ -102,13 +106,55 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_DROPPER = ThreadPoolExecutor(max_workers=3, thread_name_prefix="drop-test-db")
+_DROPPING: list[Future[None]] = []
+
+
+def drop_database_later(admin_url: str, name: str) -> None:
+    """Drop a test's database behind the next tests. DROP DATABASE waits for a forced checkpoint (PostgreSQL 15),
+    0.1-2 s, which every test's teardown waited for; a few drops at once share one checkpoint (ADR 0407). The
+    session waits for all of them (``wait_for_drops``)."""
+    _DROPPING.append(_DROPPER.submit(drop_database, admin_url, name))
+
+
+_CLONER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clone-test-db")
+_SPARES: list[Future[tuple[str, str]]] = []
+SPARE_CLONES = 2
+
+
+def _clone(admin_url: str, run_id: str) -> tuple[str, str]:
+    name = f"paulp_{run_id}_{secrets.token_hex(3)}"
+    return name, create_database(admin_url, name)
+
+
+def take_clone(admin_url: str, run_id: str) -> tuple[str, str]:
+    """(name, url) of a new database cloned from the migrated template. Clones are made ahead, behind the running
+    test (0.1-0.7 s each), so a test's setup rarely waits for one; every clone is identical (ADR 0407)."""
+    while len(_SPARES) < SPARE_CLONES + 1:
+        _SPARES.append(_CLONER.submit(_clone, admin_url, run_id))
+    return _SPARES.pop(0).result()
+
+
+def wait_for_drops(admin_url: str) -> None:
+    """Every database handed to drop_database_later is dropped, and the spare clones too; a drop that failed
+    fails the session here."""
+    spares, _SPARES[:] = list(_SPARES), []
+    for spare in spares:
+        try:
+            drop_database_later(admin_url, spare.result()[0])
+        except psycopg.Error:
+            pass  # a clone that was never made leaves nothing to drop
+    done, _DROPPING[:] = list(_DROPPING), []
+    failed = [str(exc) for exc in (f.exception() for f in done) if exc is not None]
+    assert not failed, f"test databases not dropped: {failed}"
+
+
 @pytest.fixture
 def fresh_db(services: Services, run_id: str) -> Iterator[str]:
-    """A new database for one test with every migration applied (dropped afterwards)."""
-    name = f"paulp_{run_id}_{secrets.token_hex(3)}"
-    url = create_database(services.database_url, name)
+    """A new database for one test with every migration applied (dropped afterwards, in the background)."""
+    name, url = take_clone(services.database_url, run_id)
     yield url
-    drop_database(services.database_url, name)
+    drop_database_later(services.database_url, name)
 
 
 @pytest.fixture
@@ -117,7 +163,7 @@ def empty_db(services: Services, run_id: str) -> Iterator[str]:
     name = f"paulp_{run_id}_{secrets.token_hex(3)}"
     url = create_database(services.database_url, name, migrated=False)
     yield url
-    drop_database(services.database_url, name)
+    drop_database_later(services.database_url, name)
 
 
 @pytest.fixture

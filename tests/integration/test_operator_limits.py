@@ -128,9 +128,11 @@ def test_limits_when_the_store_cannot_be_read_then_the_order_is_not_approved_and
     # Arrange: the limits read from a second database, which is then dropped (its connections cut)
     system, clock = clocked
     name = f"paulp_{run_id}_limits_{secrets.token_hex(3)}"
-    env = {**application_env(create_database(services.database_url, name)), "POSTGRES_CONNECT_TIMEOUT": "2"}
-    unreadable = RiskLimitsService(env, clock)
+    unreadable = RiskLimitsService(application_env(create_database(services.database_url, name)), clock)
     assert unreadable.current().version == 0
+    # each of the recorder's 10 attempts per read waits this long for a connection the pool cannot make; the
+    # variable (whole seconds) took 2 s an attempt, ~20 s for the reads below, for the same refusal (ADR 0407)
+    unreadable.recorder.datastore.pool.timeout = 0.1
     drop_database(services.database_url, name)
     sig = signal("dark-1", "KXTEST-A")
     try:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from paulp.adapters.services import Services
-from tests.conftest import create_database, drop_database
+from tests.conftest import create_database, drop_database_later
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def module_db(services: Services, run_id: str) -> Iterator[str]:
     name = f"paulp_{run_id}_{secrets.token_hex(3)}"
     url = create_database(services.database_url, name)
     yield url
-    drop_database(services.database_url, name)
+    drop_database_later(services.database_url, name)
 
 
 @pytest.fixture(scope="module")

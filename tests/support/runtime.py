@@ -53,8 +53,9 @@ def _cleanup() -> None:
 def new_database() -> str:
     svc = services()
     name = f"paulp_chk_{secrets.token_hex(5)}"
+    template = os.environ.get("PAULP_TEST_TEMPLATE_DB")  # under pytest: a clone of the migrated template (ADR 0407)
     with psycopg.connect(svc.database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     _created.append(name)
     parts = urlsplit(svc.database_url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))

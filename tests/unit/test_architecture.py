@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import json
 import pkgutil
 import re
 from pathlib import Path
@@ -130,6 +131,39 @@ def test_cli_when_wired_then_provider_sdks_load_only_for_long_running_processes(
              "from paulp.api.runtime import freeze_startup_heap; freeze_startup_heap(); print(before, sdks())")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[] ['anthropic', 'openai']"
+
+
+# What a CLI command runs on: imported inside the command when it runs, never by `paulp --help` (ADR 0407).
+# pydantic itself is not listed: typer loads it to parse a subcommand's arguments.
+CLI_LAZY = ("fastapi", "starlette", "uvicorn", "nats", "psycopg", "psycopg_pool", "pydantic_settings",
+            "eventsourcing", "anthropic", "openai", "httpx", "cryptography", "jwt", "rich.progress")
+CLI_EAGER_PAULP = re.compile(r"paulp(\.api(\.cli(_\w+)?|\.console)?|\.adapters(\.files)?|\.domain(\.clock)?)?\Z")
+
+
+def test_cli_when_imported_and_its_help_printed_then_no_commands_dependencies_are_loaded() -> None:
+    """~100 tests and every operator command start `paulp` afresh: the import of api/cli.py and the typer tree
+    it registers (what `--help` and argument checks need) loaded ~1 s of modules no help text uses."""
+    import subprocess
+    import sys
+
+    probe = ("import json, sys; from typer.testing import CliRunner; from paulp.api.cli import app; "
+             "helps = [CliRunner().invoke(app, [*a, '--help']) for a in ([], ['llm', 'regression', 'run'], "
+             "['verify', 'run'], ['orders', 'list'], ['rebuild'])]; "
+             "print(json.dumps([[h.exit_code for h in helps], helps[2].output, sorted(sys.modules)]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    codes, verify_help, loaded = json.loads(out.stdout)
+    assert codes == [0, 0, 0, 0, 0] and "--suite" in verify_help
+    lazy = [m for m in loaded if (m.startswith("paulp.") and not CLI_EAGER_PAULP.match(m))
+            or any(m == name or m.startswith(name + ".") for name in CLI_LAZY)]
+    assert lazy == []
+
+
+def test_cli_verify_help_when_read_then_it_names_every_suite() -> None:
+    """The help text names the suites without importing their case tables (ADR 0407): kept equal here."""
+    from paulp.api.cli_verify import SUITE_HELP
+    from paulp.domain.verification import SUITES
+
+    assert SUITE_HELP == f"{', '.join(SUITES)} or all"
 
 
 PIPELINE_SOURCES = ("limits", "policies", "modes", "scoring")
