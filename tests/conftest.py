@@ -31,6 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
         for var in ("COLUMNS", "LINES"):  # execnet sets 80x24; a console built at import would keep that width
             os.environ.pop(var, None)
         return
+    # Hosts that set PYTHONDONTWRITEBYTECODE make every worker and every `paulp` subprocess of the tests compile
+    # our modules again (~0.5 s CPU each; dependencies are compiled at install). The workers spawn after this.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     svc = _resolve()
     svc.start()
     config.stash[_STARTED] = svc
