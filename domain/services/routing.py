@@ -60,7 +60,7 @@ from paulp.domain.routing import BudgetCategory, ErrorCode, RouteRequest, RunTyp
 from paulp.domain.routing_decision import RoutingDecision
 from paulp.domain.routing_plan import BUDGET_REASON_PREFIX, Failure, RoutePlan, plan_route
 from paulp.domain.services.base import PaulpApplication
-from paulp.domain.services.routing_commit import Job, JobFn, LedgerBatcher
+from paulp.domain.services.routing_commit import Job, JobFn, LedgerBatcher, Prebuilt
 from paulp.domain.services.routing_outcomes import OutcomeWriter
 from paulp.domain.services.routing_scoring import prepare_prompt, scoring_run
 from paulp.domain.services.routing_types import GovernOutcome, OpenGate, PreparedPrompt, ProviderPort, RoutePreview
@@ -139,7 +139,8 @@ class RoutingService(PaulpApplication):
             self._settle(category, started, _release_job(str(decision_id), "call interrupted", self.clock.now()))
             raise
         finished = self.clock.now()
-        self._outcomes.submit(category, self._finish_job(decision, execution, prompt, variables, finished), started)
+        job, prebuilt = self._finish_job(decision, execution, prompt, variables, finished)
+        self._outcomes.submit(category, job, started, prebuilt.prepare)
         return GovernOutcome(str(decision_id), execution.success, plan.route_class, plan.projected_cost_usd,
                              prompt.version, prompt.hash, _ms(started, finished), reserved.notification_id,
                              execution.attempts,
@@ -329,11 +330,14 @@ class RoutingService(PaulpApplication):
         return done
 
     def _finish_job(self, reserved: RoutingDecision, execution: Execution, prompt: PreparedPrompt,
-                    variables: Mapping[str, object] | None, finished: datetime) -> JobFn:
+                    variables: Mapping[str, object] | None,
+                    finished: datetime) -> tuple[JobFn, Prebuilt[list[Aggregate]]]:
         """SETTLE the actual cost (or RELEASE the hold) and record the decision's outcome, in one save.
 
-        The outcome aggregates are built here, on the caller's thread, so the category's lock is held only
-        for the ledger work and the save; a re-run of the batch (after a conflict) builds them afresh."""
+        The outcome aggregates are built ahead by the outcome writer's thread (``Prebuilt.prepare``), so
+        neither the caller, who has its answer already, nor the category's lock pays for them (ADR 0435);
+        a save that carries the job before then builds them itself, and a re-run of the batch (after a
+        conflict) builds them afresh. A scoring call's are built here: they hash the caller's variables."""
         rid, failure = str(reserved.id), execution.failure
         spent = execution.usage if execution.success else None  # None: the call failed, its hold is released
 
@@ -348,10 +352,12 @@ class RoutingService(PaulpApplication):
                 decision.fail(failure, finished)
             return [decision, *self._scoring(decision, prompt, variables, finished, execution)]
 
-        prepared = [outcome()]
+        prebuilt = Prebuilt(outcome)
+        if prompt.is_scoring:  # its record hashes the caller's variables: build it before the caller has them back
+            prebuilt.prepare()
 
         def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
-            aggregates = prepared.pop() if prepared else outcome()
+            aggregates = prebuilt.take()
             if spent is not None:
                 actual = usd(spent.cost_usd)
                 for ledger in (daily, monthly):
@@ -364,7 +370,7 @@ class RoutingService(PaulpApplication):
                 _release_job(rid, str(failure.code), finished)(daily, monthly)
             return None, aggregates
 
-        return job
+        return job, prebuilt
 
     def _settle(self, category: str, at: datetime, job: JobFn) -> int:
         done = self._batchers[category].run(job, at)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -25,6 +25,7 @@ from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids
 from paulp.domain.errors import DomainError
 
 OCC_ATTEMPTS = 25
+T = TypeVar("T")
 
 # A job gets (daily, monthly) working ledgers, mutates them all-or-nothing, and returns
 # (its result, other aggregates to save in the same transaction).
@@ -40,6 +41,29 @@ class Job:
     notification_id: int = 0
     done: bool = False
     extras: list[Aggregate] = field(default_factory=list)
+
+
+class Prebuilt(Generic[T]):
+    """A job's aggregates, built ahead by whichever thread asks first (``prepare``) and handed over once
+    (``take``); a later take (a batch re-run after a failed save, which collected the first copies' events)
+    builds them afresh. Lets the outcome writer build a call's outcome off the caller's thread and outside
+    the category's lock (ADR 0435)."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._taken = False
+
+    def prepare(self) -> None:
+        with self._lock:
+            if not self._taken and self._value is None:
+                self._value = self._build()
+
+    def take(self) -> T:
+        with self._lock:
+            value, self._value, self._taken = self._value, None, True
+        return value if value is not None else self._build()
 
 
 class LedgerBatcher:

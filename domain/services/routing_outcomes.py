@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,6 +41,7 @@ class _Queued:
     category: str
     job: Job  # carries the job function and its time, for a retry
     retries: int = 0
+    prepare: Callable[[], object] | None = None  # builds the job's aggregates ahead, outside the lock
     submitted: float = field(default_factory=time.monotonic)
 
 
@@ -56,11 +57,13 @@ class OutcomeWriter:
         self._urgent = False  # a flush is waiting: store now, do not linger
         self._thread: threading.Thread | None = None
 
-    def submit(self, category: str, fn: JobFn, at: datetime) -> None:
+    def submit(self, category: str, fn: JobFn, at: datetime, prepare: Callable[[], object] | None = None) -> None:
+        """Queue an outcome. ``prepare`` (optional) builds its aggregates: this writer calls it before taking
+        the category's lock, so neither the caller nor the lock pays for it (ADR 0435)."""
         with self._cond:
             if self._stopping:
                 raise RuntimeError("routing outcome writer is closed")
-            self._queued.append(_Queued(category, self._batchers[category].enqueue(fn, at)))
+            self._queued.append(_Queued(category, self._batchers[category].enqueue(fn, at), prepare=prepare))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="paulp-routing-outcomes", daemon=True)
                 self._thread.start()
@@ -101,6 +104,9 @@ class OutcomeWriter:
                 categories = self._wait_for_due()
                 if categories is None:
                     return
+                prepares = [q.prepare for q in self._queued if q.prepare is not None and not q.job.done]
+            for prepare in prepares:
+                prepare()
             for category in categories:
                 self._batchers[category].drain()
             self._settle_results()

@@ -17,7 +17,7 @@ from paulp.domain.budget_ledger import BudgetPeriodLedger, open_ledger
 from paulp.domain.budgets import PeriodType
 from paulp.domain.errors import DomainError
 from paulp.domain.services import routing_outcomes
-from paulp.domain.services.routing_commit import LedgerBatcher
+from paulp.domain.services.routing_commit import LedgerBatcher, Prebuilt
 from paulp.domain.services.routing_outcomes import OutcomeWriteFailed, OutcomeWriter
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -169,3 +169,44 @@ def test_submit_when_closed_then_refused() -> None:
     writer.close()
     with pytest.raises(RuntimeError, match="closed"):
         writer.submit(CATEGORY, _settle("r1"), AT)
+
+
+def test_outcome_when_submitted_with_prepare_then_built_by_the_writer_outside_the_lock() -> None:
+    """ADR 0435: the caller returns without building the outcome; the writer builds it outside the lock."""
+    port = Store()
+    batcher, writer = _writer(port)
+    batcher.run(_reserve("r1"), AT)
+    built: list[tuple[str, bool]] = []
+
+    def build() -> list[Any]:
+        built.append((threading.current_thread().name, batcher.lock.locked()))
+        return []
+
+    prebuilt = Prebuilt(build)
+    settle = _settle("r1")
+
+    def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Any]]:
+        return settle(daily, monthly)[0], prebuilt.take()
+
+    writer.submit(CATEGORY, job, AT, prebuilt.prepare)
+    writer.flush(timeout=5)
+    assert built == [("paulp-routing-outcomes", False)]  # once, on the writer, outside the category's lock
+    assert _topics(port).count("BudgetPeriodLedger.Settled") == 2
+    writer.close()
+
+
+def test_prebuilt_when_taken_then_later_takes_build_afresh_and_prepare_does_nothing() -> None:
+    builds: list[int] = []
+
+    def build() -> int:
+        builds.append(len(builds))
+        return len(builds)
+
+    prebuilt = Prebuilt(build)
+    prebuilt.prepare()
+    prebuilt.prepare()
+    assert prebuilt.take() == 1 and builds == [0]  # the prepared value, built once
+    prebuilt.prepare()  # after the take: a re-run builds its own copy, nothing is kept for it
+    assert builds == [0]
+    assert prebuilt.take() == 2 and builds == [0, 1]
+    assert Prebuilt(lambda: "fresh").take() == "fresh"  # never prepared: built by the taker
