@@ -7,7 +7,8 @@ caller waits. This writer's thread saves it as soon as it wakes (``linger_s`` = 
 reservation that takes the category's lock first carries it in its own save. Saving at once measured
 better than lingering for a carrier (ADR 0275, session 4 addendum): a reservation that follows idle time
 saves 3 events instead of 7, the outcome's commit overlaps the caller's own work, and an outcome is
-stored within about a millisecond of the call returning.
+stored within about a millisecond of the call returning. This thread also builds the outcome's aggregates
+(``prepare``), outside the category's lock, so the caller does not (ADR 0435).
 
 ``flush()`` is the barrier for readers that need their own outcomes stored (tests, the CLI, shutdown).
 A write that fails for a transient reason is retried with backoff; while it keeps failing the hold stays
