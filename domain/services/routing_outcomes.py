@@ -107,7 +107,10 @@ class OutcomeWriter:
                     return
                 prepares = [q.prepare for q in self._queued if q.prepare is not None and not q.job.done]
             for prepare in prepares:
-                prepare()
+                try:
+                    prepare()
+                except Exception:  # left unbuilt: the save that takes it builds it again and reports the error
+                    log.exception("could not build a routing outcome ahead of its save")
             for category in categories:
                 self._batchers[category].drain()
             self._settle_results()

@@ -210,3 +210,25 @@ def test_prebuilt_when_taken_then_later_takes_build_afresh_and_prepare_does_noth
     assert builds == [0]
     assert prebuilt.take() == 2 and builds == [0, 1]
     assert Prebuilt(lambda: "fresh").take() == "fresh"  # never prepared: built by the taker
+
+
+def test_outcome_when_building_it_fails_then_writer_survives_and_flush_reports_it() -> None:
+    port = Store()
+    batcher, writer = _writer(port)
+    batcher.run(_reserve("r1"), AT)
+
+    def broken() -> list[Any]:
+        raise DomainError("attempt out of order")
+
+    prebuilt = Prebuilt(broken)
+
+    def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Any]]:
+        return None, prebuilt.take()
+
+    writer.submit(CATEGORY, job, AT, prebuilt.prepare)
+    with pytest.raises(OutcomeWriteFailed):
+        writer.flush(timeout=5)
+    writer.submit(CATEGORY, _settle("r1"), AT)  # the writer thread is still there to store the next one
+    writer.flush(timeout=5)
+    assert _topics(port).count("BudgetPeriodLedger.Settled") == 2
+    writer.close()
