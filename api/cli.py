@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # a command imports what it runs on when it runs: `paulp --he
 
     from paulp.adapters.config import Settings
     from paulp.adapters.services import Services
+    from paulp.api.wiring import Container
 
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
@@ -108,6 +109,19 @@ def services() -> Iterator[tuple[Settings, Services]]:
         yield settings, svc
     finally:
         svc.stop()
+
+
+@contextmanager
+def wired() -> Iterator[Container]:
+    """The wired container for one command, on the services ``services()`` resolves; closed however it ends."""
+    from paulp.api.wiring import build
+
+    with services() as (settings, svc):
+        container = build(settings, svc.database_url, svc.nats_url)
+        try:
+            yield container
+        finally:
+            container.close()
 
 
 def run_loop(coro: Coroutine[Any, Any, None]) -> None:
@@ -405,24 +419,19 @@ def orders_cancel_outstanding(
     Exit 1 if any could not be cancelled; run it again to retry those."""
     from paulp.api.cancel_job import cancel_outstanding, outstanding_orders
     from paulp.api.venue_session import JobFailed
-    from paulp.api.wiring import build
 
     if not reason.strip():
         raise fail("--reason must not be blank")
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
+    with wired() as container:
+        if not yes:
+            for o in outstanding_orders(container):
+                console.print(f"{o.order_id}  {o.strategy}  {o.ticker}  {o.state.value}")
+            console.print("dry run: nothing cancelled (add --yes)")
+            return
         try:
-            if not yes:
-                for o in outstanding_orders(container):
-                    console.print(f"{o.order_id}  {o.strategy}  {o.ticker}  {o.state.value}")
-                console.print("dry run: nothing cancelled (add --yes)")
-                return
-            try:
-                report = cancel_outstanding(container, reason.strip())
-            except JobFailed as exc:
-                raise fail(exc.message, 1) from None
-        finally:
-            container.close()
+            report = cancel_outstanding(container, reason.strip())
+        except JobFailed as exc:
+            raise fail(exc.message, 1) from None
     table = Table("order", "strategy", "ticker", "outcome")
     for r in report["results"]:
         table.add_row(r["orderId"], r["strategy"], r["ticker"], r["outcome"])
@@ -461,15 +470,10 @@ def orders_show(order_id: str) -> None:
     last error now (a resolved error is in the history, not the last error; ADR 0335), and every recorded risk
     evaluation in full (ADR 0377)."""
     from paulp.api.risk_report import evaluation_tables, event_detail
-    from paulp.api.wiring import build
 
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
-        try:
-            events = container.orders.history(order_id)
-            order = container.orders.find(order_id)
-        finally:
-            container.close()
+    with wired() as container:
+        events = container.orders.history(order_id)
+        order = container.orders.find(order_id)
     if not events or order is None:
         raise fail(f"no order {order_id!r}", 1)
     table = Table("version", "event", "detail")
@@ -486,14 +490,9 @@ def orders_show(order_id: str) -> None:
 def audit_anchor() -> None:
     """Anchor the chain head now, verify chain and all anchors; a break trips the breaker (exit 1)."""
     from paulp.api.audit_job import anchor_and_verify
-    from paulp.api.wiring import build
 
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
-        try:
-            outcome = anchor_and_verify(container)
-        finally:
-            container.close()
+    with wired() as container:
+        outcome = anchor_and_verify(container)
     a = outcome.anchors
     console.print(f"anchors verified {a.verified}, failed {a.failed}; chain valid: {outcome.chain.valid}")
     if not outcome.valid:

@@ -77,15 +77,10 @@ def status(
 ) -> None:
     """The breaker's state (from its events), when HALT recovers by itself, and its latest transitions,
     alerts, latched portfolio alert levels and tail-concentration evaluations (from the views)."""
-    from paulp.api.cli import services
-    from paulp.api.wiring import build
+    from paulp.api.cli import wired
 
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
-        try:
-            found = read_status(container, limit)
-        finally:
-            container.close()
+    with wired() as container:
+        found = read_status(container, limit)
     if as_json:
         typer.echo(json.dumps(found, default=str))
         return

@@ -81,16 +81,11 @@ def show(
 def sweep() -> None:
     """Run the closing-line sweep now (it also runs every minute with the marks): lines for closed markets,
     CLVs on their filled orders, then the degradation check."""
-    from paulp.api.cli import services
+    from paulp.api.cli import wired
     from paulp.api.clv_job import clv_sweep
-    from paulp.api.wiring import build
 
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
-        try:
-            report = clv_sweep(container)
-        finally:
-            container.close()
+    with wired() as container:
+        report = clv_sweep(container)
     typer.echo(json.dumps(report))
     if report["failed"]:
         raise typer.Exit(1)

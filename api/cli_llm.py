@@ -25,15 +25,10 @@ console = cli_console()
 
 @contextmanager
 def _container() -> Iterator[Container]:
-    from paulp.api.cli import services
-    from paulp.api.wiring import build
+    from paulp.api.cli import wired
 
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
-        try:
-            yield container
-        finally:
-            container.close()
+    with wired() as container:
+        yield container
 
 
 def _vars(pairs: list[str] | None) -> dict[str, object]:

@@ -23,23 +23,19 @@ def orders_cancel(
 ) -> None:
     """Cancel one order (trading §1.4 step 11): in the log, or at Kalshi first when it works there; CANCELLED only
     when Kalshi confirms. Exit 1 if it is terminal, mid-step, or left working."""
-    from paulp.api.cli import fail, services
+    from paulp.api.cli import fail, wired
     from paulp.api.order_commands import OrderCommandRefused, cancel_one
     from paulp.api.venue_session import JobFailed
-    from paulp.api.wiring import build
 
     if not reason.strip():
         raise fail("--reason must not be blank")
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
+    with wired() as container:
         try:
             result = cancel_one(container, order_id, reason)
         except OrderCommandRefused as exc:
             raise fail(exc.message, 2 if exc.code in BAD_INPUT else 1) from None
         except JobFailed as exc:
             raise fail(exc.message, 1) from None
-        finally:
-            container.close()
     console.print(f"{result.order_id}: {result.outcome} (state {result.state})", markup=False)
     if not result.closed:
         raise fail(f"order {result.order_id} not cancelled: {result.outcome}", 1)
@@ -53,18 +49,14 @@ def orders_replace(
     """Replace a closed, unfilled order (trading §1.5): a new PENDING order for the unfilled remainder, resubmit
     number + 1 in its id, linked both ways; the execute step risk-checks and sends it. Refused past
     max_resubmits (2) or when resubmission is disabled."""
-    from paulp.api.cli import fail, services
+    from paulp.api.cli import fail, wired
     from paulp.api.order_commands import OrderCommandRefused, replace_one
-    from paulp.api.wiring import build
 
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
+    with wired() as container:
         try:
             new = replace_one(container, order_id, max_price)
         except OrderCommandRefused as exc:
             raise fail(exc.message, 2 if exc.code in BAD_INPUT else 1) from None
-        finally:
-            container.close()
     console.print(f"{order_id} replaced by {new.order_id} (resubmit #{new.resubmit_count}, "
                   f"{new.requested_size} contracts at {new.max_price:g}¢, PENDING)", markup=False)
 
@@ -76,16 +68,12 @@ def orders_reconcile(
 ) -> None:
     """Mark a drifted order RECONCILED after a manual fix (trading §1.3 RECONCILIATION_DRIFT -> RECONCILED). Exit 1
     if the order is in any other state; its position is then archived by a later reconcile run once closed."""
-    from paulp.api.cli import fail, services
+    from paulp.api.cli import fail, wired
     from paulp.api.order_commands import OrderCommandRefused, resolve_drift_one
-    from paulp.api.wiring import build
 
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
+    with wired() as container:
         try:
             order = resolve_drift_one(container, order_id, reason, operator)
         except OrderCommandRefused as exc:
             raise fail(exc.message, 2 if exc.code in BAD_INPUT else 1) from None
-        finally:
-            container.close()
     console.print(f"{order.order_id}: RECONCILED (manual fix by {operator.strip()})", markup=False)

@@ -102,19 +102,15 @@ def show(
 def _container_run(call: Any) -> Any:
     """``call(container)`` on a container built for this command; a refusal exits 1 with its code, nothing
     written."""
-    from paulp.api.cli import fail, services
+    from paulp.api.cli import fail, wired
     from paulp.api.venue_session import JobFailed
-    from paulp.api.wiring import build
     from paulp.domain.errors import DomainError
 
-    with services() as (settings, svc):
-        container = build(settings, svc.database_url, svc.nats_url)
+    with wired() as container:
         try:
             return call(container)
         except (DomainError, JobFailed) as exc:
             raise fail(f"{exc.code}: {exc.message}", 1) from None
-        finally:
-            container.close()
 
 
 def _operator(value: str, name: str) -> str:
