@@ -45,6 +45,21 @@ def paulp(args: list[str], db: str, nats: str) -> subprocess.CompletedProcess[st
                           timeout=120)
 
 
+def paulp_here(args: list[str], db: str, nats: str,
+               monkeypatch: pytest.MonkeyPatch) -> subprocess.CompletedProcess[str]:
+    """``paulp`` run in this process through the same typer app (no interpreter start-up and wiring import, ~2 s
+    each); the answer in the subprocess's shape. ``paulp()`` above keeps the real process in the other tests."""
+    from typer.testing import CliRunner
+
+    from paulp.api.cli import app
+
+    for name, value in (("ENVIRONMENT", "test"), ("PAULP_DATABASE_URL", db), ("PAULP_NATS_URL", nats),
+                        ("COLUMNS", "200")):
+        monkeypatch.setenv(name, value)
+    out = CliRunner().invoke(app, args)
+    return subprocess.CompletedProcess(args, out.exit_code, out.stdout, out.stderr)
+
+
 def dump(db: str, tables: tuple[str, ...]) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of each live table, in a stable order (for 'unchanged' checks)."""
     with psycopg.connect(db) as conn:
@@ -219,7 +234,8 @@ def test_rebuild_when_paper_and_live_fills_were_merged_by_migration_0056_then_sp
     assert_live_equals_replay(system.container, "orders")
 
 
-def test_rebuild_cli_when_refused_then_nonzero_message_and_live_view_unchanged(container: Container, nats_url: str):
+def test_rebuild_cli_when_refused_then_nonzero_message_and_live_view_unchanged(container: Container, nats_url: str,
+                                                                               monkeypatch: pytest.MonkeyPatch):
     db = container.database_url
     for target in ("CAUTION", "HALT"):
         container.breaker.transition(target, f"to {target}", "tester")
@@ -229,9 +245,9 @@ def test_rebuild_cli_when_refused_then_nonzero_message_and_live_view_unchanged(c
     container.breaker.save(b)
     breaker = container.projections["breaker_state"]
 
-    r = paulp(["rebuild", "--projection", "nope", "--yes"], db, nats_url)
+    r = paulp_here(["rebuild", "--projection", "nope", "--yes"], db, nats_url, monkeypatch)
     assert r.returncode == 2 and "unknown projection" in r.stderr
-    r = paulp(["rebuild", "--yes"], db, nats_url)
+    r = paulp_here(["rebuild", "--yes"], db, nats_url, monkeypatch)
     assert r.returncode == 2 and "--projection P or --all" in r.stderr
 
     # A live table that changed under the projection: the live projector dead-letters the event it cannot
@@ -242,28 +258,29 @@ def test_rebuild_cli_when_refused_then_nonzero_message_and_live_view_unchanged(c
         assert [d[0] for d in conn.execute("SELECT topic FROM projection_dead_letters")] != []
         conn.execute("UPDATE views.breaker_state SET state = 'NORMAL'")  # corrupted, and must stay so
     before, tracked = dump(db, breaker.tables), tracking(db)
-    r = paulp(["rebuild", "--projection", "breaker_state", "--yes"], db, nats_url)
+    r = paulp_here(["rebuild", "--projection", "breaker_state", "--yes"], db, nats_url, monkeypatch)
     assert r.returncode == 1 and "breaker_state" in r.stderr and "failed to apply" in r.stderr
     assert dump(db, breaker.tables) == before and tracking(db) == tracked
-    r = paulp(["rebuild", "--all", "--yes"], db, nats_url)  # the others are rebuilt, breaker_state refused
+    r = paulp_here(["rebuild", "--all", "--yes"], db, nats_url, monkeypatch)  # the others rebuilt, breaker_state not
     assert r.returncode == 1 and "1 rebuild(s) refused" in r.stderr and "swapped in" in r.stdout
     assert dump(db, breaker.tables) == before
 
     with psycopg.connect(db, autocommit=True) as conn:  # migrations not applied: a table is missing
         conn.execute("ALTER TABLE views.breaker_alerts DROP CONSTRAINT no_poison")
         conn.execute("ALTER TABLE views.breaker_alerts RENAME TO breaker_alerts_gone")
-    r = paulp(["rebuild", "--projection", "breaker_state", "--yes"], db, nats_url)
+    r = paulp_here(["rebuild", "--projection", "breaker_state", "--yes"], db, nats_url, monkeypatch)
     assert r.returncode == 1 and "views.breaker_alerts" in r.stderr and "does not exist" in r.stderr
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("ALTER TABLE views.breaker_alerts_gone RENAME TO breaker_alerts")
     assert dump(db, breaker.tables) == before
 
     with rb.exclusive(db, breaker):  # a second rebuild of the same projection waits for nobody: refused
-        r = paulp(["rebuild", "--projection", "breaker_state", "--yes"], db, nats_url)
+        r = paulp_here(["rebuild", "--projection", "breaker_state", "--yes"], db, nats_url, monkeypatch)
     assert r.returncode == 1 and "another rebuild" in r.stderr
     assert dump(db, breaker.tables) == before
 
-    r = paulp(["rebuild", "--projection", "breaker_state", "--yes"], db, nats_url)  # fixed: swapped in
+    # fixed: swapped in
+    r = paulp_here(["rebuild", "--projection", "breaker_state", "--yes"], db, nats_url, monkeypatch)
     assert r.returncode == 0, r.stderr
     assert_live_equals_replay(container, "breaker_state")
     with psycopg.connect(db) as conn:
