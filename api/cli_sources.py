@@ -66,7 +66,7 @@ def register_command(
     metadata: Annotated[str | None, typer.Option(help="a JSON object kept with it")] = None,
 ) -> None:
     """Register a source; the same fetch registered again is the same source (not written twice). Prints its id
-    as JSON; listings show it once the ``sources`` projection has applied it."""
+    as JSON; listings show it once the sources projection has applied it."""
     from datetime import UTC, datetime
 
     from paulp.api.cli import fail
