@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-from paulp.adapters.evidence_store import EvidenceHashMismatch, EvidenceNotFound, EvidenceStore
+from paulp.adapters.evidence_store import EvidenceNotFound, EvidenceStore
 from paulp.domain.clock import iso_utc
 from paulp.domain.evidence import check_evidence_hash
 
@@ -48,12 +48,10 @@ class BlobCheck:
 def check_blob(store: EvidenceStore, evidence_hash: str, indexed: bool) -> BlobCheck:
     """§4.4: read, recompute SHA-256; a blob the index names but the disk lacks fails, as does one the index
     does not know (nothing vouches for where it came from)."""
-    try:
-        store.get(evidence_hash)
-    except EvidenceNotFound:
-        return BlobCheck(evidence_hash, indexed, False, "blob missing")
-    except EvidenceHashMismatch as e:
-        return BlobCheck(evidence_hash, indexed, False, str(e))
+    failure = store.check(evidence_hash)
+    if failure is not None:
+        return BlobCheck(evidence_hash, indexed, False,
+                         "blob missing" if isinstance(failure, EvidenceNotFound) else str(failure))
     return BlobCheck(evidence_hash, indexed, indexed, None if indexed else "not indexed")
 
 
@@ -81,10 +79,12 @@ def indexed_hashes(conn: Connection[Any], since: datetime | None = None, source:
 def verify(conn: Connection[Any], store: EvidenceStore, hashes: Iterable[str], now: datetime) -> list[BlobCheck]:
     """Check each blob and stamp its index row with the outcome (each row in its own statement: a long run
     interrupted keeps what it verified)."""
+    targets = [check_evidence_hash(h) for h in hashes]
+    indexed_set = {r[0] for r in conn.execute("SELECT evidence_hash FROM evidence_blobs WHERE evidence_hash = ANY(%s)",
+                                              (targets,)).fetchall()}
     out: list[BlobCheck] = []
-    for h in hashes:
-        h = check_evidence_hash(h)
-        indexed = conn.execute("SELECT 1 FROM evidence_blobs WHERE evidence_hash = %s", (h,)).fetchone() is not None
+    for h in targets:
+        indexed = h in indexed_set
         result = check_blob(store, h, indexed)
         if indexed:
             conn.execute(_STAMP, (now, result.passed, h))

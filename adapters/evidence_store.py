@@ -101,6 +101,14 @@ class EvidenceStore:
             raise EvidenceHashMismatch(f"Evidence hash mismatch: expected {evidence_hash}, got {actual}")
         return data
 
+    def check(self, evidence_hash: str) -> EvidenceNotFound | EvidenceHashMismatch | None:
+        """Why the blob fails §4.4's read (missing, or bytes that no longer hash to its name), None when intact."""
+        try:
+            self.get(evidence_hash)
+        except (EvidenceNotFound, EvidenceHashMismatch) as failure:
+            return failure
+        return None
+
     def exists(self, evidence_hash: str) -> bool:
         return self.path_for(evidence_hash).is_file()
 

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-from paulp.adapters.evidence_store import EvidenceHashMismatch, EvidenceNotFound, EvidenceStore
+from paulp.adapters.evidence_store import EvidenceNotFound, EvidenceStore
 from paulp.domain.clock import iso_utc
 
 _SOURCE_COLUMNS = ("source_id, source_type, source_url, source_vendor, quality, evidence_hash, blob_stored,"
@@ -62,15 +62,10 @@ def verify_source(row: dict[str, Any] | None, store: EvidenceStore) -> dict[str,
     is invalid with the reason; a source without a blob (computed, manual) is valid."""
     if row is None:
         return {"valid": False, "reasons": [NOT_FOUND]}
-    if not row["blob_stored"]:
+    failure = store.check(row["evidence_hash"]) if row["blob_stored"] else None
+    if failure is None:
         return {"valid": True, "reasons": []}
-    try:
-        store.get(row["evidence_hash"])
-    except EvidenceNotFound:
-        return {"valid": False, "reasons": [BLOB_MISSING]}
-    except EvidenceHashMismatch:
-        return {"valid": False, "reasons": [MISMATCH]}
-    return {"valid": True, "reasons": []}
+    return {"valid": False, "reasons": [BLOB_MISSING if isinstance(failure, EvidenceNotFound) else MISMATCH]}
 
 
 _CITATION_COLUMNS = ("citation_id, claim_text, source_type, url, title, author, publication_date, retrieved_at,"
@@ -104,10 +99,4 @@ def due_citations(conn: Connection[Any], now: datetime) -> tuple[list[str], list
 
 def failed_blobs(store: EvidenceStore, hashes: list[str]) -> list[str]:
     """The cited hashes whose blob is missing or altered (§4.4)."""
-    out: list[str] = []
-    for h in hashes:
-        try:
-            store.get(h)
-        except (EvidenceNotFound, EvidenceHashMismatch):
-            out.append(h)
-    return out
+    return [h for h in hashes if store.check(h) is not None]

@@ -335,12 +335,17 @@ class Citation(Aggregate):
         self.verified_current_at: datetime | None = None
 
     @property
+    def closed(self) -> bool:
+        """Retracted or expired: final, never re-verified."""
+        return self.status in (CitationStatus.RETRACTED.value, CitationStatus.EXPIRED.value)
+
+    @property
     def evidence(self) -> list[str]:
         """Every hash the claim rests on."""
         return [*([self.evidence_hash] if self.evidence_hash else []), *self.input_evidence_hashes]
 
     def reverify_due(self, now: datetime) -> bool:
-        if self.status in (CitationStatus.RETRACTED.value, CitationStatus.EXPIRED.value) or not self.auto_reverify_days:
+        if self.closed or not self.auto_reverify_days:
             return False
         last = self.verified_current_at or self.retrieved_at
         return now - last >= timedelta(days=self.auto_reverify_days)
@@ -348,7 +353,7 @@ class Citation(Aggregate):
     def verify(self, missing: Sequence[str], actor: object, now: datetime) -> bool:
         """Record a re-verification: every cited blob present and intact → active, else unverified, naming the
         hashes that failed. A retracted or expired claim is not re-verified."""
-        if self.status in (CitationStatus.RETRACTED.value, CitationStatus.EXPIRED.value):
+        if self.closed:
             raise InvalidSource(f"{self.citation_id} is {self.status}; it is not re-verified")
         by = _text(actor, "actor", NAME_MAX)
         passed = not missing
@@ -372,7 +377,7 @@ class Citation(Aggregate):
 
     def _close(self, status: CitationStatus, reason: object, actor: object, now: datetime) -> None:
         why, by = _text(reason, "reason"), _text(actor, "actor", NAME_MAX)
-        if self.status in (CitationStatus.RETRACTED.value, CitationStatus.EXPIRED.value):
+        if self.closed:
             raise InvalidSource(f"{self.citation_id} is already {self.status}")
         self._status_changed(self.citation_id, status.value, why, by, now)
 

@@ -47,12 +47,17 @@ def _field(fields: list[str], check: Any, *args: Any) -> Any:
         raise ApiError(400, exc.message, exc.code, fields=fields) from None
 
 
-def _pair_and_reason(body: dict[str, Any]) -> tuple[str, str, str]:
-    a, b = _field(["marketId", "relatedMarketId"], correlation_pair, body.get("marketId"), body.get("relatedMarketId"))
+def _reason(body: dict[str, Any]) -> str:
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > TEXT_MAX:
         raise ApiError(400, f"reason required (at most {TEXT_MAX} characters)", "INVALID_CORRELATION",
                        fields=["reason"])
+    return reason
+
+
+def _pair_and_reason(body: dict[str, Any]) -> tuple[str, str, str]:
+    a, b = _field(["marketId", "relatedMarketId"], correlation_pair, body.get("marketId"), body.get("relatedMarketId"))
+    reason = _reason(body)
     return a, b, reason
 
 
@@ -100,10 +105,7 @@ def _selector_and_reason(body: dict[str, Any]) -> tuple[str, str, str]:
         raise ApiError(400, "give exactly one of category or series", "INVALID_CORRELATION",
                        fields=["category", "series"])
     field, value = _field(given, rule_selector, given[0], body[given[0]])
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > TEXT_MAX:
-        raise ApiError(400, f"reason required (at most {TEXT_MAX} characters)", "INVALID_CORRELATION",
-                       fields=["reason"])
+    reason = _reason(body)
     return field, value, reason
 
 

@@ -103,7 +103,7 @@ class SourcesService(PaulpApplication):
         for cid in cids:
             citation = self.citation(cid)
             if (citation is not None and citation.expires_at is not None and citation.expires_at <= now
-                    and citation.status not in ("retracted", "expired")):
+                    and not citation.closed):
                 citation.expire("expires_at passed", actor, now)
                 self.save(citation)
                 done.append(cid)
