@@ -216,6 +216,7 @@ def verify_claims(
     from datetime import UTC, datetime
 
     from paulp.adapters.sources import due_citations, failed_blobs
+    from paulp.api.cli import fail
 
     failures = 0
     with _registry() as (settings, app, conn):
@@ -224,8 +225,6 @@ def verify_claims(
         for cid in ids:
             found = app.citation(cid.strip())
             if found is None:
-                from paulp.api.cli import fail
-
                 raise fail(f"no citation {cid}")
             passed, _ = app.verify_citation(found.citation_id, failed_blobs(store, found.evidence), actor)
             failures += not passed
