@@ -25,6 +25,7 @@ from paulp.api.cli_execution import execution_app
 from paulp.api.cli_fair import fair_app
 from paulp.api.cli_llm import llm_app
 from paulp.api.cli_orders import orders_cancel, orders_reconcile, orders_replace
+from paulp.api.cli_positions import positions_app
 from paulp.api.cli_postmortem import postmortem as postmortem_command
 from paulp.api.cli_rebuild import rebuild as rebuild_command
 from paulp.api.cli_reconcile import reconcile_app
@@ -62,6 +63,7 @@ app.add_typer(compliance_app, name="compliance")
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(risk_app, name="risk")
 app.add_typer(reconcile_app, name="reconcile")
+app.add_typer(positions_app, name="positions")
 app.add_typer(execution_app, name="execution")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(sources_app, name="sources")

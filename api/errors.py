@@ -22,6 +22,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "conflict": 409,
     "BUDGET_EXCEEDED": 429,
+    "POSITION_NOT_OPEN": 404,
+    "CLOSE_REFUSED": 409,
 }
 
 

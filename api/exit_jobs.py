@@ -26,21 +26,23 @@ from functools import partial
 from typing import Any
 
 from paulp.api.venue_session import credentialed_port_if, venue_call
-from paulp.domain.exits import evaluate_exit, holding_hours
+from paulp.domain.exits import CloseRefused, PositionNotOpen, evaluate_exit, holding_hours, operator_close
 from paulp.domain.marks import Quotes
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.reconciliation import Position, json_number
 from paulp.domain.services.exits import ExitCandidate
+from paulp.projections.reconciliation import ADJUSTED_STRATEGY, NET_ADJUSTMENTS
 
 log = logging.getLogger("paulp.exits")
 MAX_MARK_AGE = timedelta(minutes=10)
 UNFINISHED = (ExitState.DECIDED, ExitState.IN_DOUBT)
-OPEN_POSITIONS = (
+POSITION_ROWS = (
     "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents,"
     " coalesce(p.first_fill_at, p.last_fill_at), p.exits, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
     " m.result FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-    " WHERE p.contracts > 0 ORDER BY p.strategy, p.ticker, p.side, p.mode"
 )
+OPEN_POSITIONS = POSITION_ROWS + " WHERE p.contracts > 0 ORDER BY p.strategy, p.ticker, p.side, p.mode"
+ONE_POSITION = POSITION_ROWS + " WHERE p.strategy = %s AND p.ticker = %s AND p.side = %s AND p.mode = %s"
 
 
 def monitor_exits(container: Any) -> dict[str, Any]:
@@ -109,6 +111,75 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                 held[key] = held.get(key, 0) - ex.contracts
     report["durationMs"] = _ms(started)
     return report
+
+
+def close_position(container: Any, strategy: str, ticker: str, side: str, mode: str, operator: str,
+                   note: str) -> dict[str, Any]:
+    """An operator closes a whole open position now (ADR 0440; "HALT may only close positions"): the same
+    exit as the monitor's, with reason OPERATOR_CLOSE and who asked and why in its decision, in any breaker
+    state. Refused, with nothing recorded, where the monitor would not sell either: a resolved market (it
+    settles), no fresh two-sided mark (no price to book or sell at), and for LIVE nothing held at Kalshi. An
+    exit of this position already under way is carried on as it was decided, never sent twice. Contracts a
+    rebuild adopted (strategy ``venue-adjustment``, LIVE only) are closed the same way, their whole contracts."""
+    with container.pool.connection() as conn:
+        if strategy == ADJUSTED_STRATEGY:
+            found = _adopted(conn, ticker, side) if mode == "LIVE" else None
+        else:
+            row = conn.execute(ONE_POSITION, (strategy, ticker, side, mode)).fetchone()
+            found = None if row is None or row[4] <= 0 else (row[4], row[5] / row[4], *row[6:])
+    if found is None:
+        raise PositionNotOpen(f"no open {mode} position of {strategy} in {ticker} {side}")
+    contracts, entry, opened, exits, yb, ya, nb, na, observed, result = found
+    if result is not None:
+        raise CloseRefused(f"{ticker} resolved {result}: the position settles, there is nothing to sell")
+    quotes, now = Quotes(yb, ya, nb, na), container.clock.now()
+    if observed is None or now - observed > MAX_MARK_AGE:
+        seen = observed.isoformat() if observed else "never"
+        raise CloseRefused(f"no fresh mark of {ticker} (last {seen}; at most {MAX_MARK_AGE} old): no price to"
+                           " close at; the marks job refreshes it")
+    current = quotes.two_sided_price(side)
+    entry = current if entry is None else entry  # adopted contracts: no entry known, no PnL made up (ADR 0415)
+    if current is None or entry is None or not 0 < entry < 100:
+        raise CloseRefused(f"{ticker} {side} has no two-sided quote (or an impossible entry {entry}): no price to"
+                           " close at")
+    if contracts < 1:
+        raise CloseRefused(f"only a fraction of a {ticker} {side} contract ({contracts}) is held: not sellable")
+    candidate = ExitCandidate(strategy, ticker, side, mode, opened, exits, int(contracts), float(entry), current,
+                              quotes.side_bid(side))
+    decision = operator_close(float(entry), current, int(contracts))
+    with credentialed_port_if(mode == "LIVE", container.settings, "a LIVE position cannot be closed") as port:
+        if port is not None and _state(container.exits.find(candidate)) in (None, ExitState.FAILED):
+            held = _whole_held({"fractionalHeld": []}, venue_call("positions read", port.positions).positions)
+            at_venue = held.get((ticker, side), 0)
+            if at_venue < 1:  # selling what Kalshi says we do not hold would open the opposite position
+                raise CloseRefused(f"Kalshi holds no {ticker} {side} contracts: nothing to sell (reconcile first)")
+            candidate = replace(candidate, contracts=min(candidate.contracts, at_venue))
+        ex = container.exits.exit_position(candidate, decision, port, operator, note)
+    if ex is None:
+        raise CloseRefused("the previous exit's sell of this position still rests at Kalshi and could not be"
+                           " cancelled; nothing sent beside it")
+    return {"strategy": strategy, "ticker": ticker, "side": side, "mode": ex.mode, "reason": ex.reason.value,
+            "requestedBy": ex.requested_by, "note": ex.note, "state": ex.state.value, "contracts": ex.contracts,
+            "exitPrice": ex.exit_price, "realizedPnlUsd": ex.realized_pnl_usd, "detail": ex.detail,
+            "clientOrderId": ex.client_order_id}
+
+
+ADOPTED = (  # adopted contracts of one (market, SIDE) still held, and the exits of their episode that filled
+    "SELECT a.contracts, a.at, (SELECT count(*) FROM views.position_exits x WHERE x.strategy = %(s)s"
+    " AND x.ticker = a.ticker AND x.side = a.side AND x.mode = 'LIVE' AND x.state = 'FILLED' AND x.opened_at = a.at),"
+    " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result"
+    f" FROM ({NET_ADJUSTMENTS}) a LEFT JOIN views.market_marks m ON m.ticker = a.ticker"
+    " WHERE a.ticker = %(t)s AND a.side = %(side)s AND a.contracts > 0"
+)
+
+
+def _adopted(conn: Any, ticker: str, side: str) -> tuple[Any, ...] | None:
+    """Adopted contracts as a position row: whole contracts only (a fraction is not ours to sell), no entry."""
+    row = conn.execute(ADOPTED, {"s": ADJUSTED_STRATEGY, "t": ticker, "side": side}).fetchone()
+    if row is None:
+        return None
+    contracts, at, exits, *marks = row
+    return (math.floor(contracts), None, at, int(exits), *marks)
 
 
 def _whole_held(report: dict[str, Any], positions: Iterable[Position]) -> dict[tuple[str, str], int]:

@@ -12,9 +12,9 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
-from paulp.projections.reconciliation import NET_ADJUSTMENTS
+from paulp.projections.reconciliation import ADJUSTED_STRATEGY, NET_ADJUSTMENTS
 
-ADJUSTED = "venue-adjustment"  # the strategy column of contracts a rebuild adopted from the venue (ADR 0415)
+ADJUSTED = ADJUSTED_STRATEGY  # the strategy column of contracts a rebuild adopted from the venue (ADR 0415)
 QUERY = (
     "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents, p.realized_pnl_usd,"
     " coalesce(p.first_fill_at, p.last_fill_at), p.last_fill_at,"

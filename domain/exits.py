@@ -26,10 +26,24 @@ class InvalidExitInput(DomainError):
     code = "INVALID_EXIT_INPUT"
 
 
+class PositionNotOpen(DomainError):
+    """Raised when an operator closes a position that holds no contracts (or was never held)."""
+
+    code = "POSITION_NOT_OPEN"
+
+
+class CloseRefused(DomainError):
+    """Raised when an operator's close cannot be carried out safely now (resolved market, no fresh two-sided
+    mark, nothing held at the venue, an earlier sell still resting); nothing is recorded."""
+
+    code = "CLOSE_REFUSED"
+
+
 class ExitReason(StrEnum):
     STOP_LOSS_HIT = "STOP_LOSS_HIT"
     TAKE_PROFIT_HIT = "TAKE_PROFIT_HIT"
     TIME_LIMIT_EXCEEDED = "TIME_LIMIT_EXCEEDED"
+    OPERATOR_CLOSE = "OPERATOR_CLOSE"  # an operator closed the position by hand (ADR 0440): no rule fired
 
 
 class ExitPricing(StrEnum):
@@ -68,6 +82,14 @@ def holding_hours(entered_at: datetime, now: datetime) -> float:
 def realized_pnl(entry_price: float, exit_price: float, size: float) -> float:
     """Same formula for both sides because both prices are the held side's own."""
     return float((_dec(exit_price) - _dec(entry_price)) * _dec(size))
+
+
+def operator_close(entry_price: float, current_price: float, size: float) -> ExitDecision:
+    """An operator's close, booked at the observed price like the monitor's exits (ADR 0440)."""
+    if entry_price <= 0 or size < 0:
+        raise InvalidExitInput(f"entry {entry_price}, size {size}")
+    return ExitDecision(ExitReason.OPERATOR_CLOSE, float(current_price),
+                        realized_pnl(entry_price, current_price, size))
 
 
 def evaluate_exit(

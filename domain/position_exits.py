@@ -60,8 +60,20 @@ def _check_price(cents: float, what: str) -> None:
         raise InvalidExit(f"{what} {cents} is not a price in cents (0 < p < 100)")
 
 
+def _check_requester(reason: ExitReason, requested_by: str | None, note: str | None) -> None:
+    """An operator's close names who and why; a rule's exit names neither (its rule is the reason)."""
+    if reason is ExitReason.OPERATOR_CLOSE:
+        if not (requested_by or "").strip() or not (note or "").strip():
+            raise InvalidExit("an operator's close needs the operator and a reason")
+    elif requested_by is not None or note is not None:
+        raise InvalidExit(f"a {reason.value} exit is decided by its rule, not by an operator")
+
+
 class PositionExit(Aggregate):
     class Decided(Aggregate.Created):
+        """v2 adds who asked and why, for an operator's close (ADR 0440); None in v1 events and for rules."""
+
+        class_version = 2
         strategy: str
         ticker: str
         side: str
@@ -73,12 +85,29 @@ class PositionExit(Aggregate):
         reason: str
         mode: str
         at: datetime
+        requested_by: str | None
+        note: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["requested_by"] = None
+            state["note"] = None
 
     class Redecided(Aggregate.Event):
+        """v2: as ``Decided``."""
+
+        class_version = 2
         contracts: int
         observed_price: float
         reason: str
         at: datetime
+        requested_by: str | None
+        note: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["requested_by"] = None
+            state["note"] = None
 
     class Filled(Aggregate.Event):
         """v2 adds ``entry_price``: the position's average entry as of the fill, which the PnL is taken
@@ -117,22 +146,25 @@ class PositionExit(Aggregate):
     @classmethod
     def decide(cls, strategy: str, ticker: str, side: str, opened_at: datetime, sequence: int, contracts: int,
                entry_price: float, observed_price: float, reason: ExitReason, mode: str,
-               now: datetime) -> PositionExit:
+               now: datetime, requested_by: str | None = None, note: str | None = None) -> PositionExit:
         if contracts < 1 or sequence < 0 or side not in ("YES", "NO") or mode not in MODES:
             raise InvalidExit(f"exit of {contracts} {side} contracts in mode {mode}")
         _check_price(entry_price, "entry price")
         _check_price(observed_price, "observed price")
+        _check_requester(reason, requested_by, note)
         return cls._create(cls.Decided, id=cls.create_id(strategy, ticker, side, mode, opened_at, sequence),
                            strategy=strategy, ticker=ticker, side=side, opened_at=opened_at, sequence=sequence,
                            contracts=contracts, entry_price=entry_price, observed_price=observed_price,
-                           reason=reason.value, mode=mode, at=now)
+                           reason=reason.value, mode=mode, at=now, requested_by=requested_by, note=note)
 
     def __init__(self, strategy: str, ticker: str, side: str, opened_at: datetime, sequence: int, contracts: int,
-                 entry_price: float, observed_price: float, reason: str, mode: str, at: datetime) -> None:
+                 entry_price: float, observed_price: float, reason: str, mode: str, at: datetime,
+                 requested_by: str | None = None, note: str | None = None) -> None:
         self.strategy, self.ticker, self.side, self.opened_at = strategy, ticker, side, opened_at
         self.sequence = sequence
         self.contracts, self.entry_price, self.observed_price = contracts, entry_price, observed_price
         self.reason, self.mode, self.decided_at = ExitReason(reason), mode, at
+        self.requested_by, self.note = requested_by, note
         self.state = ExitState.DECIDED
         self.attempt = 1
         self.exit_price: float | None = None
@@ -171,16 +203,20 @@ class PositionExit(Aggregate):
         self._move(ExitState.FAILED)
         self._failed(detail, now)
 
-    def redecide(self, contracts: int, observed_price: float, reason: ExitReason, now: datetime) -> None:
+    def redecide(self, contracts: int, observed_price: float, reason: ExitReason, now: datetime,
+                 requested_by: str | None = None, note: str | None = None) -> None:
         self._move(ExitState.DECIDED)
         if contracts < 1:
             raise InvalidExit(f"exit of {contracts} contracts")
         _check_price(observed_price, "observed price")
-        self._redecided(contracts, observed_price, reason.value, now)
+        _check_requester(reason, requested_by, note)
+        self._redecided(contracts, observed_price, reason.value, now, requested_by, note)
 
     @event(Redecided)
-    def _redecided(self, contracts: int, observed_price: float, reason: str, at: datetime) -> None:
+    def _redecided(self, contracts: int, observed_price: float, reason: str, at: datetime,
+                   requested_by: str | None, note: str | None) -> None:
         self.contracts, self.observed_price, self.reason = contracts, observed_price, ExitReason(reason)
+        self.requested_by, self.note = requested_by, note
         self.attempt += 1
         self.state, self.detail, self.decided_at = ExitState.DECIDED, None, at
 

@@ -161,18 +161,20 @@ class OrdersProjection:
     def _(self, e: PositionExit.Decided, cur: Cursor[Any], notification_id: int) -> None:
         cur.execute(
             "INSERT INTO position_exits (exit_uuid, strategy, ticker, side, opened_at, sequence, contracts,"
-            " entry_price, observed_price, reason, mode, state, decided_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            " entry_price, observed_price, reason, mode, state, decided_at, updated_at, requested_by, note)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (e.originator_id, e.strategy, e.ticker, e.side, e.opened_at, e.sequence, e.contracts, e.entry_price,
-             e.observed_price, e.reason, e.mode, ExitState.DECIDED.value, e.at, e.at),
+             e.observed_price, e.reason, e.mode, ExitState.DECIDED.value, e.at, e.at, e.requested_by, e.note),
         )
 
     @apply.register
     def _(self, e: PositionExit.Redecided, cur: Cursor[Any], notification_id: int) -> None:
         cur.execute(
             "UPDATE position_exits SET state = %s, contracts = %s, observed_price = %s, reason = %s,"
-            " attempt = attempt + 1, detail = NULL, decided_at = %s, updated_at = %s WHERE exit_uuid = %s",
-            (ExitState.DECIDED.value, e.contracts, e.observed_price, e.reason, e.at, e.at, e.originator_id),
+            " attempt = attempt + 1, detail = NULL, decided_at = %s, updated_at = %s, requested_by = %s, note = %s"
+            " WHERE exit_uuid = %s",
+            (ExitState.DECIDED.value, e.contracts, e.observed_price, e.reason, e.at, e.at, e.requested_by, e.note,
+             e.originator_id),
         )
 
     @apply.register

@@ -44,10 +44,16 @@ def drift_rows(run_id: str, drifts: list[dict[str, Any]], at: Any, notification_
             for d in drifts if d["severity"] != DriftSeverity.NONE.value]
 
 
-# Internal positions the rebuilds adopted, net per (market, SIDE) (ADR 0415): read wherever internal LIVE
-# positions are (the reconcile job, /admin/positions, the risk snapshot's exposure, the marks job).
+# Internal positions the rebuilds adopted, net per (market, SIDE) (ADR 0415), less what an operator's close of
+# them sold (ADR 0440): read wherever internal LIVE positions are (/admin/positions, the risk snapshot's exposure,
+# the marks job, the operator's close). ``at`` is the last adoption's time: the episode an exit of them belongs to.
+# (The reconcile job reads the adjustments and every LIVE exit on its own, so it counts these exits once.)
+ADJUSTED_STRATEGY = "venue-adjustment"  # the strategy column of adopted contracts and of their exits
 NET_ADJUSTMENTS = (
-    "SELECT ticker, side, sum(contracts) AS contracts, max(at) AS at FROM views.position_adjustments"
+    "SELECT ticker, side, sum(contracts) AS contracts, max(at) FILTER (WHERE adopted) AS at FROM ("
+    " SELECT ticker, side, contracts, at, true AS adopted FROM views.position_adjustments"
+    " UNION ALL SELECT ticker, side, -filled_size, updated_at, false FROM views.position_exits"
+    f" WHERE strategy = '{ADJUSTED_STRATEGY}' AND mode = 'LIVE' AND state = 'FILLED') adopted_less_sold"
     " GROUP BY ticker, side HAVING sum(contracts) <> 0"
 )
 INSERT_REBUILD = (

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from paulp.api.bodies import query_values
-from paulp.api.errors import now_iso
+from paulp.api.bodies import json_object, query_values
+from paulp.api.errors import ApiError, now_iso
 from paulp.api.positions import valued_positions
 from paulp.api.trades import list_trades_json, list_trades_json_async, parse_filters
 from paulp.domain.reconciliation import json_number
@@ -83,3 +83,38 @@ def positions(request: Request, strategy: str | None = None) -> PositionsRespons
                       unrealizedPnlUsd=round(float(p.unrealized_pnl_usd), 6), status=p.status)
              for p in valued_positions(request.app.state.container.pool, strategy)]
     return PositionsResponse(count=len(items), positions=items, timestamp=now_iso())
+
+
+CLOSE_TEXT_MAX = 2000
+CLOSE_CHOICES = {"side": ("YES", "NO"), "mode": ("PAPER", "LIVE")}
+
+
+def _close_request(body: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """Every field checked before anything runs, so a 400 records nothing; side and mode in any case."""
+    bad = [k for k in ("strategy", "ticker", "reason")
+           if not isinstance(body.get(k), str) or not body[k].strip() or len(body[k]) > CLOSE_TEXT_MAX]
+    bad += [k for k, allowed in CLOSE_CHOICES.items()
+            if not isinstance(body.get(k), str) or body[k].strip().upper() not in allowed]
+    if bad:
+        raise ApiError(400, "strategy, ticker and reason are required text; side is YES or NO; mode is PAPER or"
+                       " LIVE", "validation_error", fields=sorted(bad))
+    return (body["strategy"].strip(), body["ticker"].strip(), body["side"].strip().upper(),
+            body["mode"].strip().upper(), body["reason"].strip())
+
+
+@router.post("/positions/close", responses={
+    400: {"description": "invalid_json | validation_error"}, 404: {"description": "POSITION_NOT_OPEN"},
+    409: {"description": "CLOSE_REFUSED"}, 503: {"description": "venue_not_configured"}})
+async def close_position(request: Request) -> dict[str, Any]:
+    """An operator closes a whole open position now (ADR 0440): the exit monitor's exit with reason
+    OPERATOR_CLOSE, the authenticated actor as who asked; in any breaker state."""
+    from paulp.api.exit_jobs import close_position as close
+    from paulp.api.venue_session import JobFailed
+
+    strategy, ticker, side, mode, reason = _close_request(await json_object(request))
+    try:
+        exit_ = await run_in_threadpool(close, request.app.state.container, strategy, ticker, side, mode,
+                                        request.state.actor.name, reason)
+    except JobFailed as exc:
+        raise ApiError(exc.status, exc.message, exc.code) from None
+    return {"success": exit_["state"] == "FILLED", "exit": exit_, "timestamp": now_iso()}

@@ -66,17 +66,20 @@ class ExitsService:
         return found
 
     def exit_position(self, c: ExitCandidate, decision: ExitDecision | None,
-                      venue: VenuePort | None) -> PositionExit | None:
+                      venue: VenuePort | None, requested_by: str | None = None,
+                      note: str | None = None) -> PositionExit | None:
         """Decide (or resume) this position's exit and carry it as far as it can go now.
 
-        ``decision`` None means the rule does not fire now: only an unfinished exit is resumed."""
+        ``decision`` None means the rule does not fire now: only an unfinished exit is resumed. An operator's
+        close (ADR 0440) names ``requested_by`` and ``note``; it takes the same path as a rule's exit."""
         now = self.clock.now()
         ex = self.find(c)
         if ex is None:
             if decision is None or (c.mode == "LIVE" and not self._previous_closed(c, venue)):
                 return None
             ex = PositionExit.decide(c.strategy, c.ticker, c.side, c.opened_at, c.exits_so_far, c.contracts,
-                                     c.entry_cents, decision.exit_price, decision.reason, c.mode, now)
+                                     c.entry_cents, decision.exit_price, decision.reason, c.mode, now,
+                                     requested_by, note)
             try:
                 self.save(ex)  # the intent is durable before any venue call
             except IntegrityError:
@@ -86,7 +89,7 @@ class ExitsService:
         elif ex.state is ExitState.FAILED:
             if decision is None or (ex.mode == "LIVE" and not self._nothing_resting(ex, venue)):
                 return ex
-            ex.redecide(c.contracts, decision.exit_price, decision.reason, now)
+            ex.redecide(c.contracts, decision.exit_price, decision.reason, now, requested_by, note)
             self.save(ex)
         elif ex.mode == "LIVE":  # DECIDED or IN_DOUBT from an earlier run: ask the venue first
             return self._resolve(ex, venue, c)

@@ -39,9 +39,12 @@ def container(fresh_db: str, nats_url: str, namespace: str) -> Iterator[Containe
         built.close()
 
 
-def store_old_events(container: Container, topic_prefix: str) -> list[dict[str, Any]]:
-    """The fixture's rows for one aggregate, inserted as they were stored: topic and state bytes unchanged."""
+def store_old_events(container: Container, topic_prefix: str, index: int = 0) -> list[dict[str, Any]]:
+    """The fixture's rows for one aggregate (the ``index``-th of its class in the file), inserted as they were
+    stored: topic and state bytes unchanged."""
     rows = [r for r in old_version_rows() if r["topic"].startswith(topic_prefix)]
+    originators = list(dict.fromkeys(r["originator_id"] for r in rows))
+    rows = [r for r in rows if r["originator_id"] == originators[index]]
     assert any(stored_version(r) == 1 for r in rows)
     container.orders.recorder.insert_events([
         StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"].encode())
@@ -80,6 +83,20 @@ def test_v1_exit_fill_when_loaded_then_aggregate_and_views_as_the_old_code_left_
     assert position is not None and (position[0], position[1], float(position[2]), position[3], position[4]) == (
         0, 0, -2.0, 0, None)
     assert_live_equals_replay(container, "orders")
+
+
+def test_v1_redecided_exit_when_loaded_then_view_names_no_operator(container: Container):
+    # Arrange + Act: a LIVE take-profit refused and decided again, stored before exits named who asked (ADR 0440)
+    rows = store_old_events(container, get_topic(PositionExit), index=1)
+    project(container, "orders")
+    # Assert
+    exit_: PositionExit = container.orders.repository.get(UUID(rows[0]["originator_id"]))
+    assert (exit_.ticker, exit_.state, exit_.attempt, exit_.requested_by, exit_.note) == (
+        "KXV1-REDECIDE", ExitState.DECIDED, 2, None, None)
+    with psycopg.connect(container.database_url) as conn:
+        view = conn.execute("SELECT reason, state, attempt, requested_by, note FROM views.position_exits"
+                            " WHERE exit_uuid = %s", (exit_.id,)).fetchone()
+    assert view == ("TAKE_PROFIT_HIT", "DECIDED", 2, None, None)
 
 
 def test_v1_throttle_when_loaded_then_scope_is_its_strategy_and_it_records_on_at_v2(container: Container):

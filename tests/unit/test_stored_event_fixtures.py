@@ -132,3 +132,22 @@ def test_v1_routing_attempts_when_decoded_then_no_evidence_hash_and_the_decision
         (OPUS, False, ErrorCode.PROVIDER_RATE_LIMITED, None), (KIMI, True, None, None)]
     again = json.loads(make_mapper().to_stored_event(events[1]).state)
     assert again["class_version"] == 2 and again["evidence_hash"] is None
+
+
+def test_v1_exit_decided_and_redecided_when_decoded_then_no_operator_and_the_exit_replays():
+    # Arrange: a LIVE take-profit refused by Kalshi and decided again, stored before exits named who asked
+    rows = [r for r in old_version_rows() if r["originator_id"] == _redecide_id()]
+    assert [(r["topic"].rsplit(".", 1)[-1], stored_version(r)) for r in rows] == [
+        ("Decided", 1), ("Failed", 1), ("Redecided", 1)]
+    # Act
+    exit_ = None
+    for row in sorted(rows, key=lambda r: r["originator_version"]):
+        exit_ = decode(row).mutate(exit_)
+    # Assert: the rule decided it; nobody is named
+    assert isinstance(exit_, PositionExit)
+    assert (exit_.reason.value, exit_.requested_by, exit_.note, exit_.attempt, exit_.observed_price) == (
+        "TAKE_PROFIT_HIT", None, None, 2, 47.0)
+
+
+def _redecide_id() -> str:
+    return next(r["originator_id"] for r in old_version_rows() if "KXV1-REDECIDE" in r["state"])

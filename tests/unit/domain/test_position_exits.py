@@ -194,3 +194,33 @@ def test_fill_when_entry_as_of_the_fill_impossible_then_invalid_exit():
     ex = _exit()
     with pytest.raises(InvalidExit):
         ex.fill(10, 57.5, T0, entry_price=0.0)
+
+
+def test_operator_close_when_decided_then_replays_with_who_and_why():
+    ex = PositionExit.decide("bonding", "KX-A", "YES", OPENED, 0, 40, 60.0, 62.0, ExitReason.OPERATOR_CLOSE,
+                             "LIVE", T0, requested_by="alice", note="INC-7 flatten")
+    ex.fail("venue answered rejected", T0)
+    ex.redecide(40, 61.0, ExitReason.OPERATOR_CLOSE, T0 + timedelta(minutes=1), "bob", "INC-7 again")
+    rebuilt = _replay(ex)
+    assert (rebuilt.reason, rebuilt.requested_by, rebuilt.note, rebuilt.attempt) == (
+        ExitReason.OPERATOR_CLOSE, "bob", "INC-7 again", 2)
+
+
+@pytest.mark.parametrize(("reason", "who", "why"), [
+    (ExitReason.OPERATOR_CLOSE, None, "flatten"),
+    (ExitReason.OPERATOR_CLOSE, "alice", "   "),
+    (ExitReason.STOP_LOSS_HIT, "alice", "flatten"),  # a rule's exit names no operator
+    (ExitReason.TIME_LIMIT_EXCEEDED, None, "note"),
+])
+def test_decide_when_operator_fields_do_not_match_the_reason_then_invalid_exit(reason, who, why):
+    with pytest.raises(InvalidExit):
+        PositionExit.decide("bonding", "KX-A", "YES", OPENED, 0, 40, 60.0, 62.0, reason, "PAPER", T0,
+                            requested_by=who, note=why)
+
+
+def test_redecide_after_an_operator_close_failed_then_a_rule_exit_clears_who_and_why():
+    ex = PositionExit.decide("bonding", "KX-A", "YES", OPENED, 0, 40, 60.0, 62.0, ExitReason.OPERATOR_CLOSE,
+                             "LIVE", T0, requested_by="alice", note="flatten")
+    ex.fail("no bid to sell into", T0)
+    ex.redecide(40, 57.0, ExitReason.STOP_LOSS_HIT, T0 + timedelta(minutes=5))
+    assert (ex.reason, ex.requested_by, ex.note) == (ExitReason.STOP_LOSS_HIT, None, None)
