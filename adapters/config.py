@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     PAULP_EVIDENCE_DIR: Path | None = None
     PAULP_AUDIT_MIRROR_DIR: Path | None = None
     PAULP_MARKS: bool = True  # scheduler re-marks open positions from venue market data every minute
+    # The risk check's I17 fails when a view it reads has left an event unapplied for longer than this (ADR 0441)
+    PAULP_RISK_MAX_VIEW_LAG_S: float = Field(default=30.0, gt=0, le=3600)
     PAULP_SCHEDULE_TRADING: bool = True  # §7.1 ingest/reconcile/scan/execute slots (anchor, report always)
     # Bus projectors (api-and-security §7.2; ADR 0398): deliveries of a failing message before it is dead-lettered,
     # and the waits between them (seconds, comma-separated; the last one repeats)

@@ -52,6 +52,31 @@ _ADOPTED = (
     " coalesce(c.category, %s) FROM (" + NET_ADJUSTMENTS + ") p" + _MARK_AND_CATEGORY
 )
 UNPRICED_CENTS = 100  # what a contract can cost at most
+# The projections whose views a snapshot reads (positions, exits, orders' categories; adopted contracts; edges and
+# rules; marks), each with the store time of the first event it has not applied yet, if any (ADR 0441).
+SNAPSHOT_PROJECTIONS = ("orders", "reconciliation", "market_correlations", "market_marks")
+_FIRST_UNAPPLIED = (
+    "SELECT p.name, (SELECT c.timestamp FROM audit_chain c"
+    " WHERE c.notification_id > coalesce(t.last_notification_id, 0) ORDER BY c.notification_id LIMIT 1)"
+    " FROM unnest(%s::text[]) AS p(name)"
+    " LEFT JOIN projection_tracking t ON t.name = p.name ORDER BY p.name"
+)
+DEFAULT_MAX_VIEW_LAG = timedelta(seconds=30)
+
+
+def view_lag(conn: Connection[Any], now: datetime, max_lag: timedelta) -> str | None:
+    """None when every view a snapshot reads has applied the log up to ``max_lag`` ago; else which are behind
+    and since when. Store times are the chain's (the recorder's wall clock), so ``now`` is the wall clock too:
+    a relay or projector that stopped leaves the views of positions and exposure behind the orders being checked
+    against them, and the check must not approve on a book that is missing fills."""
+    behind = []
+    for name, first in conn.execute(_FIRST_UNAPPLIED, (list(SNAPSHOT_PROJECTIONS),)).fetchall():
+        if first is None:
+            continue
+        age = now - datetime.fromisoformat(first.replace("Z", "+00:00"))
+        if age > max_lag:
+            behind.append(f"{name} has not applied events stored since {first} ({age.total_seconds():.0f} s)")
+    return "; ".join(behind) or None
 
 
 def _adopted(conn: Connection[Any]) -> list[tuple[str, float, str]]:
@@ -153,8 +178,10 @@ class ViewPortfolio:
     fill, those in resolved markets left out, each in its market's category; a failed correlation read fails
     closed."""
 
-    def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock) -> None:
+    def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock,
+                 max_view_lag: timedelta = DEFAULT_MAX_VIEW_LAG) -> None:
         self.pool, self.capital_of, self.clock = pool, capital_of, clock
+        self.max_view_lag = max_view_lag
 
     def snapshot(self, strategy: str, market_id: str, mode: str, category: str | None = None) -> PortfolioSnapshot:
         return self.snapshots(strategy, mode)(market_id, category)
@@ -166,8 +193,11 @@ class ViewPortfolio:
         now = self.clock.now().astimezone(UTC)
         capital = self.capital_of(strategy)
         with self.pool.connection() as conn:
+            behind = view_lag(conn, datetime.now(UTC), self.max_view_lag)
             rows = conn.execute(_EXPOSURE, (UNKNOWN_CATEGORY,)).fetchall() + _adopted(conn)
             book = _read_book(conn, _names(strategy), mode)
+        if behind is not None:
+            log.warning("risk snapshot for %s read from views behind the log: %s (I17 fails)", strategy, behind)
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
         daily, weekly, drawdown = book.loss_figures(capital, now)
 
@@ -176,6 +206,7 @@ class ViewPortfolio:
             return PortfolioSnapshot(
                 portfolio_value=capital, positions=positions, correlated_markets=correlated,
                 daily_pnl=daily, weekly_pnl=weekly, max_drawdown=drawdown,
+                system_healthy=behind is None, health_detail=behind,
             )
 
         return for_market

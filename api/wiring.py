@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -124,7 +125,8 @@ class Container:
         return 0.0 if allocation is None else allocation.capital
 
     def portfolio(self) -> ViewPortfolio:
-        return ViewPortfolio(self.pool, self.strategy_capital, self.clock)
+        return ViewPortfolio(self.pool, self.strategy_capital, self.clock,
+                             timedelta(seconds=self.settings.PAULP_RISK_MAX_VIEW_LAG_S))
 
     def risk_limits(self) -> RiskLimits:
         """The base limits every risk check applies (before the breaker's adjustment), as the operator last set

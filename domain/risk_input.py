@@ -118,6 +118,9 @@ class PortfolioSnapshot:
     positions: tuple[Position, ...] = ()
     correlated_markets: tuple[CorrelatedMarket, ...] | None = field(default=())
     system_healthy: bool = True
+    # Why the system is not healthy (ADR 0441: the views this snapshot was read from are behind the log); only
+    # then in the document, so every earlier snapshot keeps its shape and hash.
+    health_detail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,4 +133,5 @@ class PortfolioSnapshot:
                 None if self.correlated_markets is None else [c.to_json() for c in self.correlated_markets]
             ),
             "systemHealthy": self.system_healthy,
+            **({"systemHealthDetail": self.health_detail} if self.health_detail is not None else {}),
         }

@@ -198,6 +198,8 @@ def i16_circuit_breaker_state(
 def i17_system_health(req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, c: Conditions) -> InvariantResult:
     healthy = pf.system_healthy is True
     message = "System healthy" if healthy else "System unhealthy"
+    if not healthy and pf.health_detail:
+        message += f": {pf.health_detail}"
     return InvariantResult(InvariantId.I17_SYSTEM_HEALTH, healthy, healthy, True, message)
 
 

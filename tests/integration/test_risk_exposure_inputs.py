@@ -145,3 +145,33 @@ def test_correlation_lookup_when_edges_cannot_be_read_then_order_blocked_and_bre
     assert out.state == "RISK_REJECTED", out
     assert _denied_ids(system, out.order_id) == ["I3_CORRELATION_LOOKUP"]
     assert system.breaker.get().consecutive_failures == 0
+
+
+# ------------------------------------------------------------------------------------ I17 views behind the log
+
+
+def test_views_behind_the_log_when_risk_checked_then_i17_blocks_naming_them_and_passes_once_caught_up(
+        clocked, monkeypatch: pytest.MonkeyPatch):
+    """ADR 0441: a fill the positions view has not applied for longer than PAULP_RISK_MAX_VIEW_LAG_S (the relay
+    or a projector stopped) would leave I1-I4 judging a book without it: the check fails closed on I17."""
+    import time
+
+    system, clock = clocked
+    monkeypatch.setattr(system.settings, "PAULP_RISK_MAX_VIEW_LAG_S", 1.0)
+    book = {"KXLAG-A": "economics", "KXLAG-B": "economics"}
+    _fill(system, clock, book, ["KXLAG-A"])  # projected: the views are current
+    clock.set(clock.now() + timedelta(seconds=2))
+    assert system.pipeline(_book(book, clock.now())).process(signal("lag-1", "KXLAG-A")).state == "FILLED"
+    time.sleep(1.5)  # that fill's events stay unapplied for longer than the allowed lag (wall clock)
+
+    blocked = _weather_order(system, clock, book, "lag-wx", "KXLAG-B")
+
+    assert blocked.state == "RISK_REJECTED", blocked
+    assert _denied_ids(system, blocked.order_id) == ["I17_SYSTEM_HEALTH"]
+    [checked] = [e for e in system.orders.history(blocked.order_id) if type(e).__name__ == "RiskChecked"]
+    assert any("orders has not applied events stored since" in v for v in checked.result["violations"])
+    for name in ("orders", "reconciliation", "market_correlations", "market_marks"):
+        with psycopg.connect(system.database_url, autocommit=True) as conn:
+            catch_up_from_log(conn, system.projections[name])
+    again = _weather_order(system, clock, book, "lag-wx-2", "KXLAG-B")
+    assert again.state == "FILLED", again

@@ -236,3 +236,17 @@ def test_input_hash_when_same_inputs_then_equal_and_when_changed_then_differs() 
 
     assert first == again and len(first) == 64
     assert first != other
+
+
+def test_i17_when_unhealthy_with_a_reason_then_blocks_naming_it_and_the_document_carries_it() -> None:
+    # ADR 0441: the views the snapshot was read from are behind the log
+    behind = "orders has not applied events stored since 2026-03-01T11:59:00.000Z (60 s)"
+    result = evaluate(a_request(), a_portfolio(system_healthy=False, health_detail=behind), DEFAULT_LIMITS,
+                      "NORMAL", NOW)
+    assert not result.approved and result.counts_toward_breaker
+    assert [(v.invariant_id, v.message) for v in result.violations] == [
+        ("I17_SYSTEM_HEALTH", f"System unhealthy: {behind}")]
+    document = a_portfolio(system_healthy=False, health_detail=behind).to_json()
+    assert (document["systemHealthy"], document["systemHealthDetail"]) == (False, behind)
+    # a healthy snapshot's document keeps the shape (and so the input hash) it had before the detail existed
+    assert "systemHealthDetail" not in a_portfolio().to_json()
