@@ -62,32 +62,31 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
     all realised."""
     with pool.connection() as conn:
         rows = conn.execute(QUERY, {"s": strategy, "closed": include_closed}).fetchall()
-    return [replace(p, fees_cents=Decimal(fees), fees_complete=complete) for *row, fees, complete in rows
-            for p in (_valued(*row),)]
-
-
-def _valued(s: str, t: str, side: str, mode: str, size: Decimal, cost: int | None, pnl: Decimal, first: datetime,
-            last: datetime, yb: int | None, ya: int | None, nb: int | None, na: int | None,
-            observed: datetime | None, result: str | None, resolved_at: datetime | None) -> ValuedPosition:
-    """One row valued (the gross figures; fees are added by the caller)."""
-    c = int(size) if size == size.to_integral_value() else size
-    if cost is None:
-        return _adjusted(s, t, side, mode, c, first, Quotes(yb, ya, nb, na) if observed else None, observed,
-                         result, resolved_at)
-    avg = Decimal(cost) / c if c else Decimal(0)
-    if result is not None:
-        settled = settlement_price_cents(result, side, avg)
-        realized = Decimal(pnl) + unrealized_pnl_usd(avg, settled, c)
-        return ValuedPosition(s, t, side, mode, c, cost, realized, first, last, avg, settled, resolved_at,
-                              Decimal(0), "resolved", resolved_at)
-    if c == 0:
-        return ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, avg, None,
-                              Decimal(0), "closed", None)
-    price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
-    current = Decimal(repr(price)) if price is not None else avg
-    return ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, current,
-                          observed if price is not None else None, unrealized_pnl_usd(avg, current, c),
-                          "open", None)
+    out = []
+    for s, t, side, mode, size, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at, *_ in rows:
+        c = int(size) if size == size.to_integral_value() else size
+        if cost is None:
+            out.append(_adjusted(s, t, side, mode, c, first, Quotes(yb, ya, nb, na) if observed else None, observed,
+                                 result, resolved_at))
+            continue
+        avg = Decimal(cost) / c if c else Decimal(0)
+        if result is not None:
+            settled = settlement_price_cents(result, side, avg)
+            realized = Decimal(pnl) + unrealized_pnl_usd(avg, settled, c)
+            out.append(ValuedPosition(s, t, side, mode, c, cost, realized, first, last, avg, settled, resolved_at,
+                                      Decimal(0), "resolved", resolved_at))
+            continue
+        if c == 0:
+            out.append(ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, avg, None,
+                                      Decimal(0), "closed", None))
+            continue
+        price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
+        current = Decimal(repr(price)) if price is not None else avg
+        out.append(ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, current,
+                                  observed if price is not None else None, unrealized_pnl_usd(avg, current, c),
+                                  "open", None))
+    return [replace(p, fees_cents=Decimal(fees), fees_complete=complete)  # beside the gross figures (ADR 0437)
+            for p, (*_, fees, complete) in zip(out, rows, strict=True)]
 
 
 def _adjusted(strategy: str, ticker: str, side: str, mode: str, contracts: int | Decimal, at: datetime,
