@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 from paulp.api.errors import ApiError
 from paulp.api.trades import parse_limit
 from paulp.domain.clock import iso_utc
+from paulp.domain.fees import cents_to_usd
 from paulp.domain.order_states import OrderState
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -47,7 +48,7 @@ ORDERS = (
     "SELECT order_id, signal_id, strategy, ticker, side, requested_size, max_price, state, filled_size,"
     " avg_fill_price, last_error, created_at, updated_at, state_history, entry_price, closing_line_price, clv,"
     " signal_model_probability, signal_edge, signal_confidence, evidence_hashes, retry_count,"
-    " pre_trade_check_result, risk_check_result, reconciliation_result, "
+    " pre_trade_check_result, risk_check_result, reconciliation_result, fees_cents, fees_complete, "
     + ", ".join(column for column, _ in STAMPS) + " FROM views.orders"
     " WHERE (%(state)s::text IS NULL OR state = %(state)s) AND (%(strategy)s::text IS NULL OR strategy = %(strategy)s)"
     " ORDER BY created_at DESC, order_id DESC LIMIT %(limit)s"
@@ -78,6 +79,9 @@ def _order(row: dict[str, Any]) -> dict[str, Any]:
         "evidenceHashes": row["evidence_hashes"], "retryCount": row["retry_count"],
         "preTradeCheckResult": row["pre_trade_check_result"], "riskCheckResult": row["risk_check_result"],
         "reconciliationResult": row["reconciliation_result"],
+        # the fills' fees (ADR 0437): null when no fill's fee is known; feesComplete false when one is not
+        "feesUsd": None if row["fees_cents"] is None else cents_to_usd(row["fees_cents"]),
+        "feesComplete": row["fees_complete"],
         **{key: _stamp(row[column]) for column, key in STAMPS},
     }
 

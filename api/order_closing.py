@@ -52,13 +52,13 @@ PAPER_BOOK = (  # trading §1.6: the paper execution rows' filled counts (side l
 RECONCILED_POSITIONS = ("SELECT DISTINCT strategy, ticker, side, coalesce(mode, 'LIVE') FROM views.orders"
                         " WHERE state = ANY(%s) ORDER BY 1, 2, 3, 4")
 POSITION_FILLS = (
-    "SELECT o.order_id, o.state, o.filled_size, o.avg_fill_price,"
+    "SELECT o.order_id, o.state, o.filled_size, o.avg_fill_price, o.fees_cents, o.fees_complete,"
     " (SELECT min(h.at) FROM views.order_history h WHERE h.order_uuid = o.order_uuid"
     "  AND h.to_state IN ('PARTIAL_FILL', 'FILLED')) FROM views.orders o"
     " WHERE o.strategy = %s AND o.ticker = %s AND o.side = %s AND coalesce(o.mode, 'LIVE') = %s"
     " AND o.filled_size > 0 AND o.avg_fill_price IS NOT NULL"
 )
-POSITION_EXITS = ("SELECT opened_at, filled_size, exit_price, state FROM views.position_exits"
+POSITION_EXITS = ("SELECT opened_at, filled_size, exit_price, state, fee_cents FROM views.position_exits"
                   " WHERE strategy = %s AND ticker = %s AND side = %s AND mode = %s")
 POSITION_NOW = (
     "SELECT (SELECT CASE WHEN p.contracts > 0 THEN coalesce(p.first_fill_at, p.last_fill_at) END"
@@ -153,19 +153,20 @@ def _archive_position(container: Any, key: tuple[str, str, str, str], run_id: st
                       steps: OrderSteps) -> None:
     strategy, ticker, side, mode = key
     with container.pool.connection() as conn:
-        fills = [HeldFill(o, moved.get(o, st), n, exact(p), at)
-                 for o, st, n, p, at in conn.execute(POSITION_FILLS, key) if at is not None]
+        fills = [HeldFill(o, moved.get(o, st), n, exact(p), at, fees, complete)
+                 for o, st, n, p, fees, complete, at in conn.execute(POSITION_FILLS, key) if at is not None]
         exit_rows = conn.execute(POSITION_EXITS, key).fetchall()
         start, result = conn.execute(POSITION_NOW, {"s": strategy, "t": ticker, "side": side,
                                                     "mode": mode}).fetchone() or (None, None)
-    sales = [ExitSale(at, n, Decimal(price)) for at, n, price, st in exit_rows if st == "FILLED" and n > 0]
-    unfinished = any(st in UNFINISHED_EXITS for *_, st in exit_rows)
+    sales = [ExitSale(at, n, Decimal(price), fee) for at, n, price, st, fee in exit_rows if st == "FILLED" and n > 0]
+    unfinished = any(st in UNFINISHED_EXITS for *_, st, _fee in exit_rows)
     for archival in archivals(fills, sales, PositionNow(side, start, result, unfinished)):
         order = container.orders.find(archival.order_id)
         if order is None or order.state != OrderState.RECONCILED:
             steps.skipped += 1
             continue
-        order.archive(container.clock.now(), float(archival.pnl_usd), archival.closing_notes, {"runId": run_id})
+        order.archive(container.clock.now(), float(archival.pnl_usd), archival.closing_notes, {"runId": run_id},
+                      float(archival.fees_usd), float(archival.net_pnl_usd), archival.fees_complete)
         if _save(container, order):
             steps.archived += 1
         else:

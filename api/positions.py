@@ -4,7 +4,7 @@ it is worth the settlement price, and the difference to its entry is realised.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -18,10 +18,12 @@ ADJUSTED = ADJUSTED_STRATEGY  # the strategy column of contracts a rebuild adopt
 QUERY = (
     "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents, p.realized_pnl_usd,"
     " coalesce(p.first_fill_at, p.last_fill_at), p.last_fill_at,"
-    " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result, m.resolved_at FROM ("
+    " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result, m.resolved_at,"
+    " p.fees_cents, p.fees_complete FROM ("
     " SELECT strategy, ticker, side, mode, contracts::numeric, cost_cents, realized_pnl_usd, first_fill_at,"
-    " last_fill_at FROM views.positions UNION ALL"
-    f" SELECT '{ADJUSTED}', ticker, side, 'LIVE', contracts, NULL, 0, at, at FROM ({NET_ADJUSTMENTS}) a) p"
+    " last_fill_at, fees_cents, fees_complete FROM views.positions UNION ALL"
+    f" SELECT '{ADJUSTED}', ticker, side, 'LIVE', contracts, NULL, 0, at, at, 0, true"
+    f" FROM ({NET_ADJUSTMENTS}) a) p"
     " LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
     " WHERE (p.contracts <> 0 OR %(closed)s) AND (%(s)s::text IS NULL OR p.strategy = %(s)s)"
     " ORDER BY p.strategy, p.ticker, p.side, p.mode"
@@ -45,6 +47,13 @@ class ValuedPosition:
     unrealized_pnl_usd: Decimal
     status: str  # "open" | "resolved" | "closed" (sold out by exits; listed only when asked for) | "adjusted"
     resolved_at: datetime | None
+    fees_cents: Decimal = Decimal(0)  # known fees of its fills and exit sells (ADR 0437); gross figures exclude them
+    fees_complete: bool = True  # False: some fill's fee is not known (recorded before fees, or not reported)
+
+    @property
+    def net_realized_pnl_usd(self) -> Decimal:
+        """Realised PnL less every fee the position paid so far (entry and exit): cash out, net."""
+        return self.realized_pnl_usd - self.fees_cents / 100
 
 
 def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
@@ -54,7 +63,7 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
     with pool.connection() as conn:
         rows = conn.execute(QUERY, {"s": strategy, "closed": include_closed}).fetchall()
     out = []
-    for s, t, side, mode, size, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at in rows:
+    for s, t, side, mode, size, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at, *_ in rows:
         c = int(size) if size == size.to_integral_value() else size
         if cost is None:
             out.append(_adjusted(s, t, side, mode, c, first, Quotes(yb, ya, nb, na) if observed else None, observed,
@@ -76,7 +85,8 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
         out.append(ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, current,
                                   observed if price is not None else None, unrealized_pnl_usd(avg, current, c),
                                   "open", None))
-    return out
+    return [replace(p, fees_cents=Decimal(fees), fees_complete=complete)  # beside the gross figures (ADR 0437)
+            for p, (*_, fees, complete) in zip(out, rows, strict=True)]
 
 
 def _adjusted(strategy: str, ticker: str, side: str, mode: str, contracts: int | Decimal, at: datetime,

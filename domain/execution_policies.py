@@ -55,6 +55,7 @@ FIELDS: Mapping[str, tuple[str, str]] = {
     "maxVpinToTrade": ("max_vpin_to_trade", "fraction"),
     "vpinNormalThreshold": ("vpin_normal_threshold", "fraction"),
     "vpinElevatedEdgeMultiplier": ("vpin_elevated_edge_multiplier", "multiplier"),
+    "paperFeeRate": ("paper_fee_rate", "fraction"),
 }
 STALE_TIMEOUT_MAX_S = 7 * 24 * 3600
 RESUBMITS_MAX = 10
@@ -253,6 +254,7 @@ def policy_json(policy: ExecutionPolicy) -> dict[str, Any]:
         "minDepthToTrade": policy.min_depth_to_trade, "maxVpinToTrade": policy.max_vpin_to_trade,
         "vpinNormalThreshold": policy.vpin_normal_threshold,
         "vpinElevatedEdgeMultiplier": policy.vpin_elevated_edge_multiplier,
+        "paperFeeRate": policy.paper_fee_rate,
     }
 
 

@@ -112,6 +112,8 @@ class ExecutionPolicy:
     max_vpin_to_trade: float = 0.6  # at or above: toxic, no trade
     vpin_normal_threshold: float = 0.3  # at or above (and below toxic): elevated flow
     vpin_elevated_edge_multiplier: float = 1.5  # elevated flow needs this many times the edge for a size
+    # the taker fee rate PAPER fills are charged (Kalshi's general fee, ADR 0437); LIVE fills carry the venue's
+    paper_fee_rate: float = 0.07
 
 
 POLICIES: dict[ExecutionMode, ExecutionPolicy] = {

@@ -17,7 +17,8 @@ the position is flat (sold out by exits), or when the market's outcome is known 
 (the rest is settled at the settlement price). A closed episode's proceeds (exit sales plus the settlement of what
 was left) are shared by its contracts pro rata, as the positions view shares cost (average cost): an order's PnL
 is its share of the proceeds less its own cost. The orders' PnL of an episode therefore adds up to the episode's
-realised PnL. Fees are not recorded anywhere, so none is deducted.
+realised PnL. That PnL is gross; each order's fees (its own fills' and its pro rata share of the episode's exit
+sells', ADR 0437) are given beside it, and the PnL net of them.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class HeldFill:
     contracts: int
     avg_price_cents: Decimal
     first_fill_at: datetime
+    fees_cents: Decimal | None = None  # its fills' known fees; None: none known (ADR 0437)
+    fees_complete: bool = False  # every fill's fee known
 
     @property
     def cost_cents(self) -> Decimal:
@@ -99,6 +102,7 @@ class ExitSale:
     opened_at: datetime
     contracts: int
     exit_price_cents: Decimal
+    fee_cents: Decimal | None = None  # the sell's fee; None: not known (ADR 0437)
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,14 @@ class PositionNow:
 @dataclass(frozen=True)
 class Archival:
     order_id: str
-    pnl_usd: Decimal
+    pnl_usd: Decimal  # gross, as before fees were recorded
     closing_notes: str
+    fees_usd: Decimal = Decimal(0)  # its fills' fees and its share of the episode's exit sells' (known ones)
+    fees_complete: bool = False  # every one of those fees known
+
+    @property
+    def net_pnl_usd(self) -> Decimal:
+        return self.pnl_usd - self.fees_usd
 
 
 def _episode_of(first_fill_at: datetime, starts: Sequence[datetime]) -> datetime | None:
@@ -146,10 +156,15 @@ def archivals(fills: Iterable[HeldFill], exits: Iterable[ExitSale], position: Po
             continue
         proceeds, notes = closed
         bought = sum(f.contracts for f in members)
+        exit_fees = sum((s.fee_cents or Decimal(0) for s in sold), Decimal(0))
+        exits_complete = all(s.fee_cents is not None for s in sold)
         for f in members:
             if f.state == OrderState.RECONCILED:
                 pnl = (proceeds * f.contracts / bought - f.cost_cents) / 100
-                out.append(Archival(f.order_id, pnl.quantize(PNL_QUANTUM, rounding=ROUND_HALF_UP), notes))
+                fees = ((f.fees_cents or Decimal(0)) + exit_fees * f.contracts / bought) / 100
+                out.append(Archival(f.order_id, pnl.quantize(PNL_QUANTUM, rounding=ROUND_HALF_UP), notes,
+                                    fees.quantize(PNL_QUANTUM, rounding=ROUND_HALF_UP),
+                                    f.fees_complete and exits_complete))
     return out
 
 

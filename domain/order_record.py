@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -89,6 +90,8 @@ class OrderRecord(Aggregate):
         self.entry_price: float | None = None
         self.closing_line_price: float | None = None
         self.clv: float | None = None
+        self.fees_cents = Decimal(0)  # fees recorded on the fills whose fee is known (ADR 0437)
+        self.fee_unknown_fills = 0  # fills whose fee is not known (the venue did not say; stored before fees)
         self.closing_line: dict[str, Any] | None = None  # the market's closing line once recorded (ADR 0419)
         self.pre_trade_check_result: PreTradeCheck | None = None
         self.risk_check_result: RiskCheckResult | None = None
@@ -200,6 +203,10 @@ class OrderRecord(Aggregate):
         self.requested_size = requested_size
 
     class FillRecorded(Aggregate.Event):
+        """v2 adds ``fee_cents``: the fill's fee in cents (LIVE: the venue's, PAPER: modelled; ADR 0437). None
+        when it is not known: the venue's answer carried no fee, or the fill was stored at v1, before fees."""
+
+        class_version = 2
         fill_size: int
         fill_price: float
         filled_size: int
@@ -208,11 +215,20 @@ class OrderRecord(Aggregate):
         closing_line_price: float | None
         clv: float | None
         at: datetime
+        fee_cents: Decimal | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["fee_cents"] = None
 
     @event(FillRecorded)
     def _fill_recorded(self, fill_size: int, fill_price: float, filled_size: int, avg_fill_price: float,
                        entry_price: float, closing_line_price: float | None, clv: float | None,
-                       at: datetime) -> None:
+                       at: datetime, fee_cents: Decimal | None) -> None:
+        if fee_cents is None:
+            self.fee_unknown_fills += 1
+        else:
+            self.fees_cents += fee_cents
         self.filled_size = filled_size
         self.avg_fill_price = avg_fill_price
         self.entry_price = entry_price

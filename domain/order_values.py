@@ -78,6 +78,7 @@ class ExecutionStatus(StrEnum):
 class PaperFill:
     count: int
     fill_price: int
+    fee_cents: int | None = None  # the modelled fee (ADR 0437); None: not modelled
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from paulp.domain.closing_lines import side_price_cents
@@ -258,7 +259,7 @@ class Order(OrderRecord):
             self._enter_submitting(entry, now)
             self._move(S.SUBMITTED, "Submitted", now, metadata)
             if fill is not None:
-                self.record_fill(fill.count, fill.fill_price, now)
+                self.record_fill(fill.count, fill.fill_price, now, fee_cents=fill.fee_cents)
 
     def _enter_submitting(self, entry: list[OrderState], now: datetime) -> None:
         if entry:
@@ -294,10 +295,14 @@ class Order(OrderRecord):
             raise InvalidFill(f"fill price must be 1..99 cents, got {fill_price}")
 
     def record_fill(self, fill_size: int, fill_price: float, now: datetime,
-                    closing_line_price: float | None = None) -> None:
-        """§1.4.5: quantities always; a transition only when the state changes (overfills kept)."""
+                    closing_line_price: float | None = None, fee_cents: Decimal | int | None = None) -> None:
+        """§1.4.5: quantities always; a transition only when the state changes (overfills kept). ``fee_cents`` is
+        this fill's fee, None when not known (ADR 0437)."""
         require_aware(now)
         self._check_fill(fill_size, fill_price)
+        fee = None if fee_cents is None else Decimal(fee_cents)
+        if fee is not None and (not fee.is_finite() or fee < 0):
+            raise InvalidFill(f"fill fee must be a non-negative number of cents, got {fee_cents}")
         filled = self.filled_size + fill_size
         target = S.FILLED if filled >= self.requested_size else S.PARTIAL_FILL
         moves = not (target == S.PARTIAL_FILL and self.state == S.PARTIAL_FILL)
@@ -311,7 +316,7 @@ class Order(OrderRecord):
         clv = self.clv if closing_line_price is None else closing_line_price - avg
         if self.submission_in_doubt:
             self._doubt_resolved(True, now)
-        self._fill_recorded(fill_size, fill_price, filled, avg, entry_price, closing, clv, now)
+        self._fill_recorded(fill_size, fill_price, filled, avg, entry_price, closing, clv, now, fee)
         if moves:
             self._move(target, "Order filled" if target == S.FILLED else "Partial fill", now,
                        {"fillSize": fill_size, "fillPrice": fill_price})
@@ -392,11 +397,14 @@ class Order(OrderRecord):
         self._move(S.RECONCILED, fix, now, {"manual": True, "operator": operator, "reason": reason})
 
     def archive(self, now: datetime, pnl: float | None = None, closing_notes: str | None = None,
-                metadata: Mapping[str, Any] | None = None) -> None:
-        """§1.4.9: metadata carries only the keys given (``metadata`` adds the run that archived it)."""
+                metadata: Mapping[str, Any] | None = None, fees: float | None = None,
+                net_pnl: float | None = None, fees_complete: bool | None = None) -> None:
+        """§1.4.9: metadata carries only the keys given (``metadata`` adds the run that archived it). ``pnl`` is
+        gross; ``fees``, ``net_pnl`` (USD) and ``fees_complete`` say what fees were paid (ADR 0437)."""
         require_aware(now)
         self._require(frozenset({S.RECONCILED}), "is not in RECONCILED state")
-        given = {k: v for k, v in (("pnl", pnl), ("closingNotes", closing_notes)) if v is not None}
+        given = {k: v for k, v in (("pnl", pnl), ("closingNotes", closing_notes), ("fees", fees),
+                                   ("netPnl", net_pnl), ("feesComplete", fees_complete)) if v is not None}
         self._move(S.ARCHIVED, "Position closed", now, {**(metadata or {}), **given})
 
     def retry(self, now: datetime, max_retries: int = DEFAULT_MAX_RETRIES) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from paulp.domain.book_depth import BookLevels
@@ -71,6 +72,7 @@ class VenueSubmission:
     fill_price: float | None = None  # cents of the order's side, cost-weighted over its fills (ADR 0282)
     evidence_hash: str | None = None
     reason: str | None = None  # why a "rejected" submission was refused (codes and status only)
+    fees_cents: Decimal | None = None  # the order's fees so far (taker + maker), cents; None: the venue did not say
 
 
 class SubmissionOutcomeUnknown(Exception):

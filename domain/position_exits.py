@@ -16,6 +16,7 @@ on a later run, under a new client order id.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID, uuid5
 
@@ -111,9 +112,11 @@ class PositionExit(Aggregate):
 
     class Filled(Aggregate.Event):
         """v2 adds ``entry_price``: the position's average entry as of the fill, which the PnL is taken
-        against (ADR 0306); None in v1 events, whose PnL used the entry of the decision."""
+        against (ADR 0306); None in v1 events, whose PnL used the entry of the decision. v3 adds ``fee_cents``:
+        the sell's fee (LIVE: the venue's, PAPER: modelled; ADR 0437), None when not known (v1, v2 events).
+        ``realized_pnl_usd`` stays gross."""
 
-        class_version = 2
+        class_version = 3
         size: int
         exit_price: float
         realized_pnl_usd: float
@@ -121,10 +124,15 @@ class PositionExit(Aggregate):
         evidence_hash: str | None
         at: datetime
         entry_price: float | None
+        fee_cents: Decimal | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
             state["entry_price"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, object]) -> None:
+            state["fee_cents"] = None
 
     class InDoubt(Aggregate.Event):
         detail: str
@@ -169,6 +177,7 @@ class PositionExit(Aggregate):
         self.attempt = 1
         self.exit_price: float | None = None
         self.realized_pnl_usd: float | None = None
+        self.fee_cents: Decimal | None = None
         self.venue_order_id: str | None = None
         self.detail: str | None = None
 
@@ -182,18 +191,23 @@ class PositionExit(Aggregate):
             raise ExitNotAllowed(f"exit {self.id} cannot go from {self.state} to {target}")
 
     def fill(self, size: int, exit_price: float, now: datetime, venue_order_id: str | None = None,
-             evidence_hash: str | None = None, entry_price: float | None = None) -> None:
+             evidence_hash: str | None = None, entry_price: float | None = None,
+             fee_cents: Decimal | int | None = None) -> None:
         """``entry_price`` is the position's average entry as of the fill (ADR 0306): another fill may have
-        averaged into the position since the decision. Without it the decision's entry is used."""
+        averaged into the position since the decision. Without it the decision's entry is used. ``fee_cents`` is
+        the sell's fee, None when not known (ADR 0437)."""
         self._move(ExitState.FILLED)
         if not 1 <= size <= self.contracts:
             raise InvalidExit(f"fill of {size} for an exit of {self.contracts}")
+        fee = None if fee_cents is None else Decimal(fee_cents)
+        if fee is not None and (not fee.is_finite() or fee < 0):
+            raise InvalidExit(f"exit fee must be a non-negative number of cents, got {fee_cents}")
         _check_price(exit_price, "exit price")
         entry = self.entry_price if entry_price is None else entry_price
         _check_price(entry, "entry price")
         # the entry is cents per contract; PnL in USD
         pnl = realized_pnl(entry, exit_price, size) / 100
-        self._filled(size, exit_price, round(pnl, 6), venue_order_id, evidence_hash, now, entry)
+        self._filled(size, exit_price, round(pnl, 6), venue_order_id, evidence_hash, now, entry, fee)
 
     def doubt(self, detail: str, now: datetime) -> None:
         self._move(ExitState.IN_DOUBT)
@@ -222,8 +236,9 @@ class PositionExit(Aggregate):
 
     @event(Filled)
     def _filled(self, size: int, exit_price: float, realized_pnl_usd: float, venue_order_id: str | None,
-                evidence_hash: str | None, at: datetime, entry_price: float | None) -> None:
-        self.state, self.contracts = ExitState.FILLED, size
+                evidence_hash: str | None, at: datetime, entry_price: float | None,
+                fee_cents: Decimal | None) -> None:
+        self.state, self.contracts, self.fee_cents = ExitState.FILLED, size, fee_cents
         if entry_price is not None:
             self.entry_price = entry_price
         self.exit_price, self.realized_pnl_usd, self.venue_order_id = exit_price, realized_pnl_usd, venue_order_id

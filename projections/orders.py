@@ -1,5 +1,6 @@
 """orders, order_history and positions views from the Order aggregate's events; position_exits from
-PositionExit's (an exit's fill takes its contracts out of the position and realises its PnL).
+PositionExit's (an exit's fill takes its contracts out of the position and realises its PnL). Fills' fees
+(ADR 0437) add up on the order and the position beside the gross figures, which they never change.
 
 Order's apply methods live on OrderRecord, so its events are OrderRecord.* classes (only Created is Order's).
 An orders row holds the whole §1.1 record (ADR 0396), so the order list reads one row per order.
@@ -128,22 +129,29 @@ class OrdersProjection:
 
     @apply.register
     def _(self, e: OrderRecord.FillRecorded, cur: Cursor[Any], notification_id: int) -> None:
+        fee = e.fee_cents  # None: not known (ADR 0437); it adds nothing and marks the fees incomplete
         row = cur.execute(
             "UPDATE orders SET filled_size = %s, avg_fill_price = %s, entry_price = %s,"
-            " closing_line_price = %s, clv = %s, updated_at = %s WHERE order_uuid = %s"
+            " closing_line_price = %s, clv = %s, updated_at = %s,"
+            " fees_cents = CASE WHEN %s::numeric IS NULL THEN fees_cents ELSE coalesce(fees_cents, 0) + %s END,"
+            " fees_complete = fees_complete AND %s::numeric IS NOT NULL WHERE order_uuid = %s"
             " RETURNING strategy, ticker, side, coalesce(mode, 'LIVE')",  # no mode: only a venue fills it
-            (e.filled_size, e.avg_fill_price, e.entry_price, e.closing_line_price, e.clv, e.at, e.originator_id),
+            (e.filled_size, e.avg_fill_price, e.entry_price, e.closing_line_price, e.clv, e.at, fee, fee, fee,
+             e.originator_id),
         ).fetchone()
         if row is None:
             raise LookupError(f"fill for unknown order {e.originator_id}")
         cost = half_up(e.fill_size * e.fill_price)  # §0: money rounds half up, never to even
         cur.execute(
-            "INSERT INTO positions (strategy, ticker, side, mode, contracts, cost_cents, first_fill_at, last_fill_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (strategy, ticker, side, mode) DO UPDATE SET"
+            "INSERT INTO positions (strategy, ticker, side, mode, contracts, cost_cents, first_fill_at, last_fill_at,"
+            " fees_cents, fees_complete) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (strategy, ticker, side, mode) DO UPDATE SET"
             " contracts = positions.contracts + EXCLUDED.contracts,"
             " cost_cents = positions.cost_cents + EXCLUDED.cost_cents, last_fill_at = EXCLUDED.last_fill_at,"
-            " first_fill_at = coalesce(positions.first_fill_at, EXCLUDED.first_fill_at)",
-            (*row, e.fill_size, cost, e.at, e.at),
+            " first_fill_at = coalesce(positions.first_fill_at, EXCLUDED.first_fill_at),"
+            " fees_cents = positions.fees_cents + EXCLUDED.fees_cents,"
+            " fees_complete = positions.fees_complete AND EXCLUDED.fees_complete",
+            (*row, e.fill_size, cost, e.at, e.at, fee or 0, fee is not None),
         )
 
     @apply.register
@@ -192,8 +200,10 @@ class OrdersProjection:
         row = cur.execute(
             "UPDATE position_exits SET state = %s, filled_size = %s, exit_price = %s, realized_pnl_usd = %s,"
             " entry_price = coalesce(%s, entry_price),"  # the entry as of the fill, the PnL's (ADR 0306)
-            " detail = NULL, updated_at = %s WHERE exit_uuid = %s RETURNING strategy, ticker, side, mode",
-            (ExitState.FILLED.value, e.size, e.exit_price, e.realized_pnl_usd, e.entry_price, e.at, e.originator_id),
+            " fee_cents = %s, detail = NULL, updated_at = %s WHERE exit_uuid = %s"
+            " RETURNING strategy, ticker, side, mode",
+            (ExitState.FILLED.value, e.size, e.exit_price, e.realized_pnl_usd, e.entry_price, e.fee_cents, e.at,
+             e.originator_id),
         ).fetchone()
         if row is None:
             raise LookupError(f"fill for unknown exit {e.originator_id}")
@@ -203,8 +213,11 @@ class OrdersProjection:
             " cost_cents = CASE WHEN contracts <= %(n)s THEN 0"
             "   ELSE cost_cents - round(cost_cents::numeric * %(n)s / contracts) END,"
             " realized_pnl_usd = realized_pnl_usd + %(pnl)s,"
+            " fees_cents = fees_cents + coalesce(%(fee)s::numeric, 0),"  # the sell's fee (ADR 0437)
+            " fees_complete = fees_complete AND %(fee)s::numeric IS NOT NULL,"
             " exits = CASE WHEN contracts <= %(n)s THEN 0 ELSE exits + 1 END,"
             " first_fill_at = CASE WHEN contracts <= %(n)s THEN NULL ELSE first_fill_at END"
             " WHERE strategy = %(s)s AND ticker = %(t)s AND side = %(side)s AND mode = %(mode)s",
-            {"n": e.size, "pnl": e.realized_pnl_usd, "s": row[0], "t": row[1], "side": row[2], "mode": row[3]},
+            {"n": e.size, "pnl": e.realized_pnl_usd, "fee": e.fee_cents, "s": row[0], "t": row[1], "side": row[2],
+             "mode": row[3]},
         )

@@ -66,7 +66,7 @@ def _submission(record: VenueOrderRecord, evidence: tuple[str, ...]) -> VenueSub
     status = {VenueOrderStatus.FILLED: "filled", VenueOrderStatus.CANCELLED: "cancelled"}.get(
         record.status, "submitted")
     return VenueSubmission(record.order_id, status, record.filled_count, fill_price(record),
-                           evidence[0] if evidence else None)
+                           evidence[0] if evidence else None, fees_cents=record.fees_cents)
 
 
 @dataclass(frozen=True)

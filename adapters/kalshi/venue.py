@@ -91,6 +91,9 @@ class VenueOrderRecord:
     # what the filled contracts cost, in cents of the order's own side (taker + maker fills); None when the
     # answer carries no fill cost. The venue fills at the resting price, so this is the real cost, not the limit.
     fill_cost_cents: Decimal | None = None
+    # the order's fees so far (taker + maker), cents, sub-cent kept; None when the answer carries no fee field
+    # (ADR 0437): unknown, not free
+    fees_cents: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,14 @@ def fill_cost_cents(raw: dict[str, Any]) -> Decimal | None:
     return sum(parts, Decimal(0)) if parts else None
 
 
+def fees_cents(raw: dict[str, Any]) -> Decimal | None:
+    """Taker plus maker fees of an order object, cumulative over its fills (Trade API v2 ``taker_fees`` /
+    ``maker_fees`` integer cents, or ``taker_fees_dollars`` / ``maker_fees_dollars`` fixed-point dollars, read
+    first), in cents; None when the object reports neither (ADR 0437)."""
+    parts = [c for c in (money_cents(raw, "taker_fees"), money_cents(raw, "maker_fees")) if c is not None]
+    return sum(parts, Decimal(0)) if parts else None
+
+
 def _require_obj(resp: KalshiResponse, key: str) -> dict[str, Any]:
     value = resp.data.get(key)
     if not isinstance(value, dict):
@@ -192,6 +203,7 @@ def parse_order(raw: dict[str, Any]) -> VenueOrderRecord:
         type=str(raw.get("type", "")), yes_price=price_cents(raw, "yes_price"), no_price=price_cents(raw, "no_price"),
         count=filled + remaining if placed is None else placed, filled_count=filled, remaining_count=remaining,
         created_time=raw.get("created_time"), raw=raw, fill_cost_cents=fill_cost_cents(raw),
+        fees_cents=fees_cents(raw),
     )
 
 

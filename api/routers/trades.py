@@ -14,6 +14,7 @@ from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.positions import valued_positions
 from paulp.api.trades import list_trades_json, list_trades_json_async, parse_filters
+from paulp.domain.fees import cents_to_usd
 from paulp.domain.reconciliation import json_number
 
 router = APIRouter(prefix="/admin", tags=["trades"])
@@ -62,6 +63,9 @@ class Position(BaseModel):
     unrealizedPnlUsd: float
     status: str  # "open", or "resolved" once the market's outcome is known (then valued at settlement), or
     # "adjusted": contracts a rebuild adopted from the venue, valued at the mark with no PnL (ADR 0415)
+    feesUsd: float  # known fees of the position's fills and exit sells (ADR 0437); the figures above are gross
+    feesComplete: bool  # false: some fill's fee is not known (filled before fees were recorded)
+    netRealizedPnlUsd: float  # realizedPnlUsd - feesUsd
 
 
 class PositionsResponse(BaseModel):
@@ -80,7 +84,9 @@ def positions(request: Request, strategy: str | None = None) -> PositionsRespons
                       realizedPnlUsd=float(p.realized_pnl_usd), lastFillAt=p.last_fill_at.isoformat(),
                       currentPriceCents=round(float(p.current_cents), 4),
                       currentPriceAt=p.marked_at.isoformat() if p.marked_at else None,
-                      unrealizedPnlUsd=round(float(p.unrealized_pnl_usd), 6), status=p.status)
+                      unrealizedPnlUsd=round(float(p.unrealized_pnl_usd), 6), status=p.status,
+                      feesUsd=cents_to_usd(p.fees_cents), feesComplete=p.fees_complete,
+                      netRealizedPnlUsd=round(float(p.net_realized_pnl_usd), 6))
              for p in valued_positions(request.app.state.container.pool, strategy)]
     return PositionsResponse(count=len(items), positions=items, timestamp=now_iso())
 

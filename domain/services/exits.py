@@ -8,17 +8,21 @@ the venue for its client order id before anything else is sent. Each attempt's v
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from eventsourcing.persistence import IntegrityError
 
 from paulp.domain.clock import iso_utc
 from paulp.domain.execution_orders import VenueOrder as VenueOrderRequest
 from paulp.domain.exits import ExitDecision
+from paulp.domain.fees import DEFAULT_TAKER_FEE_RATE, taker_fee_cents
 from paulp.domain.ports import SubmissionOutcomeUnknown, VenuePort, VenueSubmission
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.prices import half_up
+from paulp.domain.reconciliation import json_number
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.pipeline import OrdersService
 from paulp.domain.services.venue_answers import kalshi_venue_record
@@ -53,9 +57,11 @@ class ExitsService:
     """Exits are stored through the orders context's application: positions are made of its events, and
     a context of its own would hold one more database pool for a job that runs every five minutes."""
 
-    def __init__(self, orders: OrdersService) -> None:
+    def __init__(self, orders: OrdersService, paper_fee_rate: Callable[[str], float] | None = None) -> None:
         self.app: PaulpApplication = orders
         self.clock = orders.clock
+        # a PAPER sell pays the taker fee at its strategy's PAPER policy's rate (ADR 0437)
+        self.paper_fee_rate = paper_fee_rate or (lambda _strategy: DEFAULT_TAKER_FEE_RATE)
 
     def save(self, *aggregates: object) -> None:
         self.app.save(*aggregates)
@@ -94,8 +100,9 @@ class ExitsService:
         elif ex.mode == "LIVE":  # DECIDED or IN_DOUBT from an earlier run: ask the venue first
             return self._resolve(ex, venue, c)
         if ex.mode == "PAPER":
-            ex.fill(ex.contracts, ex.observed_price, now, entry_price=_entry_now(c))
-            self.save(ex, self._sell_record(ex, "filled", now, ex.contracts, ex.observed_price))
+            fee = taker_fee_cents(ex.contracts, ex.observed_price, self.paper_fee_rate(ex.strategy))
+            ex.fill(ex.contracts, ex.observed_price, now, entry_price=_entry_now(c), fee_cents=fee)
+            self.save(ex, self._sell_record(ex, "filled", now, ex.contracts, ex.observed_price, fees_cents=fee))
             return ex
         return self._submit(ex, venue, c)
 
@@ -194,9 +201,9 @@ class ExitsService:
         if sub.fill_count >= 1:
             size = min(sub.fill_count, ex.contracts)
             price = float(sub.fill_price if sub.fill_price is not None else (limit or ex.observed_price))
-            ex.fill(size, price, now, sub.venue_order_id, sub.evidence_hash, entry)
+            ex.fill(size, price, now, sub.venue_order_id, sub.evidence_hash, entry, sub.fees_cents)
             self.save(ex, self._sell_record(ex, "filled", now, size, price, sub.evidence_hash, limit,
-                                            sub.venue_order_id or None))
+                                            sub.venue_order_id or None, sub.fees_cents))
         else:
             ex.fail(f"venue answered {sub.status} with nothing filled (order {sub.venue_order_id}){note}", now)
             self.save(ex, self._sell_record(ex, sub.status, now, evidence=sub.evidence_hash, limit=limit,
@@ -205,9 +212,10 @@ class ExitsService:
 
     def _sell_record(self, ex: PositionExit, status: str, now: datetime, fill_count: int = 0,
                      fill_price: float | None = None, evidence: str | None = None,
-                     limit: int | None = None, venue_order_id: str | None = None) -> VenueOrder:
+                     limit: int | None = None, venue_order_id: str | None = None,
+                     fees_cents: Decimal | None = None) -> VenueOrder:
         """The sell's execution-order row: a LIVE one's ``order_id`` is Kalshi's, None until Kalshi has named
-        the order (ADR 0294); a paper one's is the client order id."""
+        the order (ADR 0294); a paper one's is the client order id. Its fees when known (ADR 0437)."""
         oid, stamp = ex.client_order_id, iso_utc(now)
         record: dict[str, object] = {
             "order_id": oid if ex.mode == "PAPER" else venue_order_id, "client_order_id": oid, "ticker": ex.ticker,
@@ -216,5 +224,6 @@ class ExitsService:
             "fill_count": fill_count, "fill_price": fill_price, "source_strategy": ex.strategy,
             "signal_id": f"exit:{ex.reason.value}", "execution_mode": ex.mode, "created_at": iso_utc(ex.decided_at),
             "updated_at": stamp, "evidence_hash": evidence,
+            **({} if fees_cents is None else {"fees_cents": json_number(Decimal(fees_cents))}),
         }
         return kalshi_venue_record(self.app, record, now)

@@ -392,11 +392,12 @@ class OrderPipeline:
         throttle.count_order(order_notional(request), now)
         if mode is ExecutionMode.PAPER:
             assert facts is not None
-            fill = paper_fill(request, facts.snapshot, policy.paper_trade_slippage_cents, now)
-            order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED,
-                                                         PaperFill(fill.count, fill.fill_price), mode="PAPER"), now)
+            fill = paper_fill(request, facts.snapshot, policy.paper_trade_slippage_cents, now, policy.paper_fee_rate)
+            order.apply_execution_result(ExecutionResult(True, ExecutionStatus.PAPER_FILLED, PaperFill(
+                fill.count, fill.fill_price, fill.fee_cents), mode="PAPER"), now)
             self.orders.save(order, throttle, self._venue_order(
-                venue_record(order, "filled", "PAPER", now, fill.count, fill.fill_price), now))
+                venue_record(order, "filled", "PAPER", now, fill.count, fill.fill_price,
+                             fees_cents=fill.fee_cents), now))
             return order
         # SUBMITTING is in the log before anything reaches the venue (§1.8): a concurrent writer (a cancel)
         # either wins before the send (this save fails, nothing is sent) or sees SUBMITTING and leaves it be.

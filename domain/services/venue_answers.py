@@ -2,38 +2,45 @@
 
 Every answer that can change a LIVE order (the create-order answer, a lookup by client order id of a lost
 submission, a cancel's answer) goes through ``apply_venue_answer``: the order takes the fills beyond those it
-holds, at Kalshi's price, and is closed if Kalshi cancelled it; its venue record (what ``GET /admin/trades``
-lists, trading §1.6/§9) takes Kalshi's status, fill count, fill price and order id. The caller saves both in
+holds, at Kalshi's price and with the part of Kalshi's cumulative fees not yet recorded (ADR 0437), and is
+closed if Kalshi cancelled it; its venue record (what ``GET /admin/trades`` lists, trading §1.6/§9) takes Kalshi's
+status, fill count, fill price, fees and order id. The caller saves both in
 one save (ADR 0317), so the trade view never shows "submitted" for an order Kalshi has cancelled or filled.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from eventsourcing.application import AggregateNotFoundError
 
 from paulp.domain.clock import iso_utc
+from paulp.domain.fees import fee_increment
 from paulp.domain.order_states import WORKING_STATES
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenueSubmission
+from paulp.domain.reconciliation import json_number
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.venue_orders import VenueOrder
 
 
 def venue_record(order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
                  fill_price: float | None = None, evidence_hash: str | None = None,
-                 venue_order_id: str | None = None) -> dict[str, object]:
+                 venue_order_id: str | None = None, fees_cents: Decimal | int | None = None) -> dict[str, object]:
     """The execution-order row of trading §1.6/§9 for ``order``: PAPER's ``order_id`` is our id; LIVE's is the
-    venue's own order id, None until the venue has named it (ADR 0294); ``client_order_id`` is always ours."""
+    venue's own order id, None until the venue has named it (ADR 0294); ``client_order_id`` is always ours.
+    ``fees_cents`` (the order's fees so far: the venue's, or PAPER's modelled; ADR 0437) is added only when
+    known, so a record of an answer without fees stays as it was."""
     stamp = iso_utc(now)
+    fees = {} if fees_cents is None else {"fees_cents": json_number(Decimal(fees_cents))}
     return {
         "order_id": order.order_id if mode == "PAPER" else venue_order_id, "client_order_id": order.order_id,
         "ticker": order.ticker, "side": order.side.lower(), "action": "buy", "order_type": "limit",
         "requested_size": order.requested_size, "limit_price": int(order.max_price), "status": status,
         "fill_count": fill_count, "fill_price": fill_price, "source_strategy": order.strategy,
         "signal_id": order.signal_id, "execution_mode": mode, "created_at": stamp, "updated_at": stamp,
-        "evidence_hash": evidence_hash,
+        "evidence_hash": evidence_hash, **fees,
     }
 
 
@@ -58,11 +65,12 @@ def apply_venue_answer(app: PaulpApplication, order: Order, answer: VenueSubmiss
     price; CANCELLED when Kalshi cancelled a working order, fills first) and to its venue record (status, fill
     count and price, Kalshi's order id). Returns the record, to save with the order."""
     if answer.fill_count > order.filled_size and answer.fill_price and order.state in WORKING_STATES:
-        order.record_fill(answer.fill_count - order.filled_size, float(answer.fill_price), now)
+        order.record_fill(answer.fill_count - order.filled_size, float(answer.fill_price), now,
+                          fee_cents=fee_increment(answer.fees_cents, order.fees_cents))
     if answer.status == "cancelled" and order.state in WORKING_STATES:
         order.record_venue_cancelled(now)
     record = venue_record(order, answer.status, "LIVE", now, answer.fill_count, answer.fill_price,
-                          answer.evidence_hash, answer.venue_order_id or None)
+                          answer.evidence_hash, answer.venue_order_id or None, answer.fees_cents)
     return kalshi_venue_record(app, record, now)
 
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,16 @@ def _fp(contracts: int | Decimal) -> str:
 def _whole(number: int | Decimal) -> int | Decimal:
     """A count as an int when it is whole (so the in-memory order reads as before), else the exact fraction."""
     return int(number) if number == int(number) else Decimal(number)
+
+
+TAKER_FEE_RATE = Decimal("0.07")  # Kalshi's general taker fee schedule
+
+
+def taker_fee(fills: list[tuple[int, int | Decimal]], rate: Decimal = TAKER_FEE_RATE) -> int:
+    """Kalshi's general taker fee, cents: each fill (one resting level taken) pays
+    ``ceil_to_cent(rate x C x P x (1 - P))`` dollars, P the level's price in dollars."""
+    return sum(int((rate * Decimal(n) * Decimal(p) * (100 - p) / 100).to_integral_value(ROUND_CEILING))
+               for p, n in fills)
 
 
 def _iso(ts: int | float) -> str:
@@ -258,6 +268,8 @@ class FakeKalshiExchange:
         self._orders: dict[str, dict[str, Any]] = {}
         self._by_client_id: dict[str, str] = {}
         self._positions: dict[str, int | Decimal] = {}  # signed: positive YES, negative NO
+        self._fees_paid: dict[str, int] = {}  # cents per market
+        self.taker_fee_rate = TAKER_FEE_RATE  # a test may set another (0: no fees, as before ADR 0437)
         self._books: dict[str, dict[str, list[tuple[int, int | Decimal]]]] = {}
         self._trade_log: dict[str, list[dict[str, Any]]] = {}  # newest first, as Kalshi lists them
         self.port = 0
@@ -549,14 +561,16 @@ class FakeKalshiExchange:
         fills = self._match(market, side, action, price, count)
         filled = sum(n for _, n in fills)
         cost = sum(p * n for p, n in fills)  # cents, in the order side's prices (a NO buy: NO cents)
+        fee = taker_fee(fills, self.taker_fee_rate)
         order = {
             "order_id": str(uuid.uuid4()), "client_order_id": client_id, "user_id": "fake-user",
             "ticker": market["ticker"], "status": "resting" if filled < count else "executed", "action": action,
             "side": side, "type": "limit", "yes_price": yes_price, "no_price": 100 - yes_price,
             "initial_count": _whole(count), "fill_count": _whole(filled), "remaining_count": _whole(count - filled),
-            # an incoming order only takes liquidity here: every fill is a taker fill; no fees (ADR 0231)
+            # an incoming order only takes liquidity here: every fill is a taker fill, charged Kalshi's general
+            # taker fee per level taken (ADR 0437); nothing rests long enough to be made into, so no maker fees
             "taker_fill_count": _whole(filled), "taker_fill_cost": _whole(cost), "maker_fill_count": 0,
-            "maker_fill_cost": 0, "taker_fees": 0, "maker_fees": 0,
+            "maker_fill_cost": 0, "taker_fees": fee, "maker_fees": 0,
             "created_time": _iso(time.time()), "expiration_time": None, "time_in_force": "good_till_canceled",
         }
         self._orders[order["order_id"]] = order
@@ -565,7 +579,8 @@ class FakeKalshiExchange:
         if filled:
             signed = filled if (side == "yes") == (action == "buy") else -filled
             self._positions[market["ticker"]] = self._positions.get(market["ticker"], 0) + signed
-            self.balance_cents -= int(cost if action == "buy" else -cost)
+            self.balance_cents -= int(cost if action == "buy" else -cost) + fee
+            self._fees_paid[market["ticker"]] = self._fees_paid.get(market["ticker"], 0) + fee
         return _ok({"order": wire_order(order, self.shape)}, 201)
 
     def _order_item(self, request: Request, _: Any) -> Response:
@@ -584,7 +599,8 @@ class FakeKalshiExchange:
     def _list_positions(self, request: Request, _: Any) -> Response:
         q = request.query_params
         rows = [{"ticker": t, "event_ticker": self.markets[t]["event_ticker"], "position": n,
-                 "market_exposure": abs(n) * self.markets[t]["last_price"], "realized_pnl": 0, "fees_paid": 0,
+                 "market_exposure": abs(n) * self.markets[t]["last_price"], "realized_pnl": 0,
+                 "fees_paid": self._fees_paid.get(t, 0),
                  "total_traded": abs(n) * self.markets[t]["last_price"], "resting_orders_count": sum(
                      1 for o in self._orders.values() if o["ticker"] == t and o["status"] == "resting")}
                 for t, n in sorted(self._positions.items()) if n

@@ -124,7 +124,7 @@ def test_live_order_when_kalshi_accepts_then_trade_row_has_kalshi_order_id_and_o
     [placed] = system.exchange.orders
     assert placed["order_id"] != out.order_id  # Kalshi names its orders itself
     [trade] = _trades(system)
-    assert set(trade) == TRADE_FIELDS
+    assert set(trade) == TRADE_FIELDS | {"fees_cents"}  # the fees Kalshi reported, beside the spec's fields (ADR 0437)
     assert (trade["order_id"], trade["client_order_id"]) == (placed["order_id"], out.order_id)
     assert _order(system, out.order_id).broker_order_id == placed["order_id"]
 

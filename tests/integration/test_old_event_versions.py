@@ -141,3 +141,36 @@ def test_v1_risk_refusal_when_loaded_then_order_and_views_keep_the_decision_with
     assert history == [("KXV1-RISK", None, 5000, False, False, None, None, None, ["I1_MAX_POSITION_SIZE"], None,
                         None)]
     assert_live_equals_replay(container, "violations")
+
+
+def test_fills_stored_before_fees_when_loaded_then_views_show_fees_unknown_and_gross_figures_as_before(
+        container: Container):
+    # Arrange: a PAPER order filled 10 at 42 and a LIVE exit fill, as the code before ADR 0437 stored them
+    created = next(r for r in old_version_rows() if r["topic"] == get_topic(Order.Created)
+                   and json.loads(r["state"])["ticker"] == "KXV1-FILL")
+    decided = next(r for r in old_version_rows() if r["topic"] == get_topic(PositionExit.Decided)
+                   and json.loads(r["state"])["ticker"] == "KXV1-FILL")
+    streams = (created["originator_id"], decided["originator_id"])
+    rows = [r for r in old_version_rows() if r["originator_id"] in streams]
+    assert {(r["topic"], stored_version(r)) for r in rows} >= {(get_topic(OrderRecord.FillRecorded), 1),
+                                                               (get_topic(PositionExit.Filled), 2)}
+    container.orders.recorder.insert_events([
+        StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"].encode()) for r in rows])
+    # Act
+    order: Order = container.orders.repository.get(UUID(created["originator_id"]))
+    exit_: PositionExit = container.orders.repository.get(UUID(decided["originator_id"]))
+    project(container, "orders")
+    # Assert: gross figures as recorded; fees unknown (NULL / incomplete), never a made-up 0 fee
+    assert (order.filled_size, order.fees_cents, order.fee_unknown_fills) == (10, 0, 1)
+    assert (exit_.state, exit_.realized_pnl_usd, exit_.fee_cents) == (ExitState.FILLED, 0.5, None)
+    with psycopg.connect(container.database_url) as conn:
+        orders = conn.execute("SELECT filled_size, avg_fill_price, fees_cents, fees_complete FROM views.orders"
+                              " WHERE order_id = %s", (order.order_id,)).fetchone()
+        position = conn.execute("SELECT contracts, cost_cents, fees_cents, fees_complete FROM views.positions"
+                                " WHERE ticker = 'KXV1-FILL' AND mode = 'PAPER'").fetchone()
+        sold = conn.execute("SELECT state, realized_pnl_usd, fee_cents FROM views.position_exits"
+                            " WHERE exit_uuid = %s", (exit_.id,)).fetchone()
+    assert orders is not None and (orders[0], float(orders[1]), orders[2], orders[3]) == (10, 42.0, None, False)
+    assert position == (10, 420, 0, False)
+    assert sold is not None and (sold[0], float(sold[1]), sold[2]) == ("FILLED", 0.5, None)
+    assert_live_equals_replay(container, "orders")

@@ -85,7 +85,8 @@ def test_versioned_events_when_collected_then_every_older_version_has_a_stored_f
 
 
 def test_old_version_events_when_decoded_then_current_class_with_upcast_fields():
-    events = {row["topic"]: (stored_version(row), decode(row)) for row in old_version_rows()}
+    events = {row["topic"]: (stored_version(row), decode(row)) for row in old_version_rows()
+              if stored_version(row) == 1}
     version, filled = events[get_topic(PositionExit.Filled)]
     assert version == 1 and type(filled) is PositionExit.Filled
     assert (filled.size, filled.exit_price, filled.realized_pnl_usd, filled.entry_price) == (50, 39.0, -2.0, None)
@@ -96,7 +97,7 @@ def test_old_version_events_when_decoded_then_current_class_with_upcast_fields()
 
 def test_v1_risk_checked_when_decoded_then_current_class_with_no_evaluation():
     # Arrange: the I1 refusal as the pipeline stored it before ADR 0377, and the subclass copy of the event
-    rows = [r for r in old_version_rows() if r["topic"].endswith(".RiskChecked")]
+    rows = [r for r in old_version_rows() if r["topic"].endswith(".RiskChecked") and stored_version(r) == 1]
     assert {r["topic"] for r in rows} == {get_topic(OrderRecord.RiskChecked), get_topic(Order.RiskChecked)}
     # Act
     decoded = {r["topic"]: (stored_version(r), decode(r)) for r in rows}
@@ -151,3 +152,30 @@ def test_v1_exit_decided_and_redecided_when_decoded_then_no_operator_and_the_exi
 
 def _redecide_id() -> str:
     return next(r["originator_id"] for r in old_version_rows() if "KXV1-REDECIDE" in r["state"])
+
+
+def test_fills_stored_before_fees_when_decoded_then_fee_unknown_and_the_order_replays():
+    # Arrange: a PAPER order filled 10 at 42 and a LIVE exit fill, as the code before ADR 0437 stored them
+    rows = [r for r in old_version_rows() if json.loads(r["state"]).get("ticker") == "KXV1-FILL"]
+    order_id = rows[0]["originator_id"]
+    stream = sorted((r for r in old_version_rows() if r["originator_id"] == order_id),
+                    key=lambda r: r["originator_version"])
+    [fill_row] = [r for r in stream if r["topic"] == get_topic(OrderRecord.FillRecorded)]
+    [copy_row] = [r for r in old_version_rows() if r["topic"] == get_topic(Order.FillRecorded)]
+    [exit_row] = [r for r in old_version_rows() if r["topic"] == get_topic(PositionExit.Filled)
+                  and stored_version(r) == 2]
+    # Act
+    order = None
+    for row in stream:
+        order = decode(row).mutate(order)
+    copy, sold = decode(copy_row), decode(exit_row)
+    # Assert: the gross figures as recorded; the fee None (unknown), never 0; stored again at the new versions
+    assert stored_version(fill_row) == 1 and decode(fill_row).fee_cents is None
+    assert isinstance(order, Order) and (order.filled_size, order.avg_fill_price, str(order.state)) == (
+        10, 42.0, "FILLED")
+    assert (order.fees_cents, order.fee_unknown_fills) == (0, 1)
+    assert stored_version(copy_row) == 1 and type(copy) is Order.FillRecorded and copy.fee_cents is None
+    assert type(sold) is PositionExit.Filled and sold.fee_cents is None
+    assert (sold.size, sold.exit_price, sold.realized_pnl_usd, sold.entry_price) == (10, 47.0, 0.5, 42.0)
+    again = json.loads(make_mapper().to_stored_event(sold).state)
+    assert again["class_version"] == 3 and again["fee_cents"] is None

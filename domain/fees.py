@@ -1,0 +1,50 @@
+"""Trading fees (ADR 0437): Kalshi's published general taker fee for PAPER fills, and the increment of a LIVE
+order's cumulative venue fees that a new fill carries.
+
+Fees are cents as exact ``Decimal``s. A fee that is not known (the venue's answer carried no fee field, or the
+fill was recorded before fees were) is ``None``, never 0: sums count it as 0 and say how many were unknown.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+
+from paulp.domain.errors import DomainError
+
+DEFAULT_TAKER_FEE_RATE = 0.07  # Kalshi's general taker fee rate (fee schedule: 0.07 x C x P x (1 - P))
+CENTS = Decimal(100)
+
+
+class InvalidFeeInput(DomainError):
+    """Raised when a fee is asked for a count, price or rate that no fill can have."""
+
+    code = "INVALID_FEE_INPUT"
+
+
+def exact(value: int | float | Decimal) -> Decimal:
+    """A number as the decimal it is written as: a float by its shortest repr (0.07, not 0.0700000000000000066)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def taker_fee_cents(count: int | Decimal, price_cents: int | float | Decimal, rate: float | Decimal) -> Decimal:
+    """``ceil_to_cent(rate x C x P x (1 - P))`` dollars for ``count`` contracts at ``price_cents``, in whole cents.
+
+    Computed exactly, so a fee that is a whole number of cents (100 at 50c, rate 0.07: $1.75) is not pushed up a
+    cent by binary float error. Fractional counts are allowed (Kalshi's fixed-point contracts)."""
+    c, p, r = exact(count), exact(price_cents) / CENTS, exact(rate)
+    if not (c.is_finite() and p.is_finite() and r.is_finite()) or c < 0 or not 0 <= p <= 1 or not 0 <= r <= 1:
+        raise InvalidFeeInput(f"fee of {count} contracts at {price_cents}c, rate {rate}")
+    return (r * c * p * (1 - p) * CENTS).to_integral_value(rounding=ROUND_CEILING)
+
+
+def fee_increment(cumulative_cents: Decimal | None, recorded_cents: Decimal) -> Decimal | None:
+    """The part of an order's cumulative venue fees not yet recorded on its fills; None when the venue did not
+    say. A cumulative below what is recorded (never expected) adds nothing rather than a negative fee."""
+    if cumulative_cents is None:
+        return None
+    return max(cumulative_cents - recorded_cents, Decimal(0))
+
+
+def cents_to_usd(cents: Decimal | int) -> float:
+    """Cents as US dollars for a JSON figure (sub-cent venue fees kept to 1e-6)."""
+    return round(float(Decimal(cents) / CENTS), 6)
