@@ -44,14 +44,18 @@ def list_positions(
         typer.echo(json.dumps([{"strategy": p.strategy, "ticker": p.ticker, "side": p.side, "mode": p.mode,
                                 "contracts": str(p.contracts), "avgPriceCents": str(p.avg_entry_cents),
                                 "currentPriceCents": str(p.current_cents),
-                                "unrealizedPnlUsd": str(p.unrealized_pnl_usd), "status": p.status}
+                                "unrealizedPnlUsd": str(p.unrealized_pnl_usd),
+                                "realizedPnlUsd": str(p.realized_pnl_usd), "feesUsd": str(p.fees_cents / 100),
+                                "feesComplete": p.fees_complete, "status": p.status}
                                for p in rows]))
         return
     table = Table("strategy", "ticker", "side", "mode", "contracts", "avg entry c", "now c", "unrealized $",
-                  "status")
+                  "realized $", "fees $", "status")
     for p in rows:
+        fees = f"{p.fees_cents / 100:.2f}" + ("" if p.fees_complete else "+?")  # some fill's fee unknown
         table.add_row(p.strategy, p.ticker, p.side, p.mode, str(p.contracts), f"{p.avg_entry_cents:.2f}",
-                      f"{p.current_cents:.2f}", f"{p.unrealized_pnl_usd:.2f}", p.status)
+                      f"{p.current_cents:.2f}", f"{p.unrealized_pnl_usd:.2f}", f"{p.realized_pnl_usd:.2f}", fees,
+                      p.status)
     console.print(table)
 
 

@@ -236,3 +236,24 @@ def _json(result: Any) -> dict[str, Any]:
     import json
 
     return dict(json.loads(result.output))
+
+
+def test_positions_list_when_a_paper_position_is_open_then_listed_with_its_fees(system: System,
+                                                                               monkeypatch: pytest.MonkeyPatch):
+    _paper_position(system)
+    _mark(system, TICKER, Quotes(44, 46, 54, 56))
+    point_cli_at(system, monkeypatch)
+    result = CliRunner().invoke(app, ["positions", "list", "--strategy", "bonding", "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = _json_list(result)
+    assert (row["ticker"], row["side"], row["mode"], row["contracts"], row["status"]) == (TICKER, "YES", "PAPER", "50",
+                                                                                      "open")
+    assert row["feesComplete"] is True and float(row["feesUsd"]) > 0  # the paper taker fee (ADR 0437)
+    table = CliRunner().invoke(app, ["positions", "list"])
+    assert table.exit_code == 0 and TICKER in table.output
+
+
+def _json_list(result: Any) -> list[dict[str, Any]]:
+    import json
+
+    return list(json.loads(result.output))
