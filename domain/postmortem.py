@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from paulp.domain.clock import iso_utc
@@ -204,6 +205,8 @@ def impact(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], start: da
     realized = round(sum(float(e.event.realized_pnl_usd) for e in exits), 2)
     resolutions = [{"notificationId": e.notification_id, "ticker": e.event.ticker, "result": e.event.result,
                     "at": _stamp(e.at)} for e in entries if e.name == "MarketMark.Resolved"]
+    fills = [e for e in entries if e.name in ("Order.FillRecorded", "OrderRecord.FillRecorded", "PositionExit.Filled")]
+    fees = [f for e in fills if (f := getattr(e.event, "fee_cents", None)) is not None]
     orders = {e.originator_id for e in entries if e.aggregate == "Order"}
     positions = {p for e in entries
                  if e.name in ("Order.FillRecorded", "OrderRecord.FillRecorded") or e.aggregate == "PositionExit"
@@ -215,6 +218,9 @@ def impact(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], start: da
         "realizedPnlUsd": {"exits": realized, "exitFills": len(exits), "resolutions": resolutions,
                            "resolutionPnl": dict(pnl[1]) if pnl else NOT_DERIVABLE_RESOLUTION},
         "unrealizedPnlUsd": dict(pnl[0]) if pnl else NOT_DERIVABLE_UNREALIZED,
+        # fees paid by the fills (buys and exit sells) inside the window (ADR 0437); PnL figures above are gross
+        "feesUsd": {"total": round(float(sum(fees, Decimal(0))) / 100, 6), "fillsWithFee": len(fees),
+                    "fillsFeeUnknown": len(fills) - len(fees)},
         "ordersTouched": len(orders),
         "positionsTouched": len(positions),
     }

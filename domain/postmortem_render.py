@@ -61,6 +61,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"- realized PnL from exits: {pnl['exits']:+.2f} USD ({pnl['exitFills']} exit fill(s)); resolutions:"
         f" {len(pnl['resolutions'])} ({pnl['resolutionPnl']})",
         f"- unrealized PnL: {imp['unrealizedPnlUsd']}",
+        f"- fees paid in the window: {imp['feesUsd']['total']:.2f} USD ({imp['feesUsd']['fillsWithFee']} fill(s) with a"
+        f" fee, {imp['feesUsd']['fillsFeeUnknown']} unknown); the PnL figures above are gross",
         f"- orders touched: {imp['ordersTouched']}, positions touched: {imp['positionsTouched']}", "",
         "## Timeline (UTC)", "", *_timeline(report), "",
         "## Detection", "",

@@ -119,6 +119,9 @@ def test_postmortem_when_incident_window_then_sections_from_the_log(incident, tm
     assert unrealized["atEnd"]["totalUsd"] == pytest.approx(expected, abs=0.01) == unrealized["changeUsd"]
     assert unrealized["atEnd"]["byMode"] == {"PAPER": unrealized["atEnd"]["totalUsd"]}
     assert report["impact"]["realizedPnlUsd"]["resolutionPnl"] == {"totalUsd": 0, "positions": []}
+    # the paper fill in the window paid the modelled taker fee (ADR 0437); PnL figures stay gross
+    fees = report["impact"]["feesUsd"]
+    assert (fees["fillsWithFee"], fees["fillsFeeUnknown"]) == (1, 0) and fees["total"] > 0
     audit = report["audit"]
     assert audit["chainIntact"] is True and audit["sequenceGaps"] == []
     assert audit["verification"]["eventsChecked"] >= header["events"]
