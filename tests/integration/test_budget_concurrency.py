@@ -150,7 +150,7 @@ def test_stale_hold_when_call_outlives_the_sweep_then_charged_in_full_and_trued_
         minimax = fakes[Provider.MINIMAX]
         minimax.usage.input_tokens = int(probe.estimated_input_tokens * token_factor)
         minimax.usage.output_tokens = int(probe.estimated_output_tokens * token_factor)
-        answer = threading.Event()  # the provider answers once the sweep below has run (at most 30 s)
+        answer = threading.Event()  # the provider answers once the sweep below has run (the client waits 5 s)
         minimax.enqueue(FakeReply(delay_s=30, release=answer))
         with ThreadPoolExecutor(1) as pool:
             call = pool.submit(routing.govern, "signal_scanning", user_prompt="scan: headline")
