@@ -280,14 +280,15 @@ def _workers(relay: bool, projections: list[str] | None) -> None:
             raise fail(f"unknown projection(s): {', '.join(sorted(unknown))}")
 
     _run_role(lambda site, stop: run_workers(site, stop, relay=relay, projections=projections), check,
-              wire=workers_wiring)
+              wire=workers_wiring, llm_clients=False)
 
 
 def _run_role(role: Callable[[Any, asyncio.Event], Awaitable[None]], check: Callable[[Any], None] | None = None,
               wire: Callable[[Settings, str, str], Any] | None = None,
-              prepare: Callable[[Settings], None] | None = None) -> None:
+              prepare: Callable[[Settings], None] | None = None, llm_clients: bool = True) -> None:
     """One long-running role (workers, scheduler) on its own loop until Ctrl-C / SIGTERM; ``wire`` builds
-    what the role runs on (default: the full container)."""
+    what the role runs on (default: the full container); ``llm_clients=False`` for a role that never makes a
+    governed call (the SDK imports are ~3.7 s of CPU at every start)."""
     import asyncio
     import logging
 
@@ -308,7 +309,7 @@ def _run_role(role: Callable[[Any, asyncio.Event], Awaitable[None]], check: Call
                 install_signal_handlers(stop)
                 await role(site, stop)
 
-            freeze_startup_heap()
+            freeze_startup_heap(llm_clients=llm_clients)
             run_loop(main())
         finally:
             site.close()

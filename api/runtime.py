@@ -171,16 +171,18 @@ async def run_workers(container: WorkerSite, stop: asyncio.Event, relay: bool = 
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def freeze_startup_heap() -> int:
+def freeze_startup_heap(*, llm_clients: bool = True) -> int:
     """Keep what start-up built (modules, classes, the container's wiring, warm caches) out of every
     cyclic collection from now on; returns how many objects were frozen.
 
     It all lives as long as the process, yet each full collection walked it with every thread stopped:
     one such pause in bench.routing took 128-131 ms (≈ 240,000 objects) and set the p99 of 50 callers.
-    Every long-running process calls this once wired, before it serves (ADR 0275, session 4). It also
-    imports the LLM provider clients first: short CLI commands skip their ~5 s of SDK imports (built on the
-    first attempt), but a server should pay it here, not inside its first governed call."""
-    importlib.import_module("paulp.adapters.llm.registry")
+    Every long-running process calls this once wired, before it serves (ADR 0275, session 4). With
+    ``llm_clients`` it also imports the LLM provider clients first: short CLI commands skip their ~5 s of SDK
+    imports (built on the first attempt), but a server should pay it here, not inside its first governed
+    call. The relay and projector workers never make one, so they start without them (ADR 0439)."""
+    if llm_clients:
+        importlib.import_module("paulp.adapters.llm.registry")
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

@@ -169,6 +169,27 @@ def empty_db(services: Services, run_id: str) -> Iterator[str]:
     drop_database_later(services.database_url, name)
 
 
+@pytest.fixture(scope="module")
+def module_db(services: Services, run_id: str) -> Iterator[str]:
+    """One migrated database for a whole module, for tests that only read what a module fixture stored
+    (a module whose tests write uses ``fresh_db`` for those tests; ADR 0439)."""
+    name, url = take_clone(services.database_url, run_id)
+    yield url
+    drop_database_later(services.database_url, name)
+
+
+@pytest.fixture(scope="module")
+def module_ns(run_id: str) -> str:
+    return f"{run_id}_{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="module")
+def module_nats(services: Services, module_ns: str) -> Iterator[str]:
+    """The NATS URL for ``module_ns``; its stream is deleted after the module, as ``nats_url`` does per test."""
+    yield services.nats_url
+    asyncio.run(_delete_stream(services.nats_url, module_ns.upper()))
+
+
 @pytest.fixture
 def namespace(run_id: str) -> Iterator[str]:
     ns = f"{run_id}_{secrets.token_hex(3)}"

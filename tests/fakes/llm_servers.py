@@ -39,6 +39,7 @@ class FakeReply:
     body: Any = None
     raw: bytes | None = None
     delay_s: float = 0.0
+    release: threading.Event | None = None  # when set, ends the delay early: the test says when the answer goes
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class FakeLlmServer:
         if denied is not None:
             return denied
         reply = self._next_reply()
-        await self._sleep(reply.delay_s)
+        await self._sleep(reply.delay_s, reply.release)
         if reply.raw is not None:
             return Response(reply.raw, status_code=reply.status, media_type="application/json")
         payload = reply.body
@@ -166,9 +167,9 @@ class FakeLlmServer:
             payload = self._success(recorded) if reply.status < 300 else self._error(reply.status, "scripted failure")
         return self._json(payload, reply.status)
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float, release: threading.Event | None = None) -> None:
         end = time.monotonic() + seconds
-        while not self._stopping and time.monotonic() < end:
+        while not self._stopping and time.monotonic() < end and not (release and release.is_set()):
             await asyncio.sleep(min(0.02, end - time.monotonic()))
 
     @staticmethod

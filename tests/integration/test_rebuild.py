@@ -174,7 +174,7 @@ def test_rebuild_when_view_corrupted_and_projector_running_then_view_is_the_repl
 
 
 def test_rebuild_cli_when_dry_run_then_diff_shown_and_nothing_changed_and_with_yes_then_restored(
-        container: Container, nats_url: str):
+        container: Container, nats_url: str, monkeypatch: pytest.MonkeyPatch):
     db = container.database_url
     for i in range(8):
         order(container, i)
@@ -197,13 +197,13 @@ def test_rebuild_cli_when_dry_run_then_diff_shown_and_nothing_changed_and_with_y
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'").fetchone() == (0,)
 
-    done = paulp(["rebuild", "--projection", "orders", "--yes"], db, nats_url)
+    done = paulp_here(["rebuild", "--projection", "orders", "--yes"], db, nats_url, monkeypatch)  # dry: a process
     assert done.returncode == 0, done.stderr
     head = max_notification_id(db)
     assert f"swapped in at notification {head}" in done.stdout
     assert tracking(db) == tracked  # the position the rows now match is the one the projector had
     assert_live_equals_replay(container, "orders")
-    again = paulp(["rebuild", "--projection", "orders"], db, nats_url)
+    again = paulp_here(["rebuild", "--projection", "orders"], db, nats_url, monkeypatch)
     assert again.returncode == 0 and "0 table(s) of orders would change" in again.stdout
 
 

@@ -12,6 +12,7 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paulp.domain.clock import FixedClock, iso_utc
-from paulp.domain.routing import RunType
+from paulp.domain.routing import Provider, RunType
+from tests.fakes.llm_servers import FakeLlmServer
 from tests.integration.helpers import NOW, make_container
 from tests.integration.routing_support import SCORING_VARS, catch_up, fake_env, use_routing
 from tests.support.served import serve_container
@@ -30,6 +32,7 @@ from tests.support.served import serve_container
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 TOKEN = "routing-params-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+Served = tuple[str, dict[str, str]]
 
 
 def call(base: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -42,10 +45,10 @@ def call(base: str, path: str, body: bytes | None = None, headers: dict[str, str
         return e.code, json.loads(e.read())
 
 
-@pytest.fixture
-def served(fresh_db, nats_url, namespace, fakes) -> Iterator[tuple[str, dict[str, str]]]:
+@contextmanager
+def _serving(db: str, nats: str, namespace: str, fakes: dict[Provider, FakeLlmServer]) -> Iterator[Served]:
     """Two stored decisions at NOW: a cheap_enrichment success and a premium one refused (invalid model)."""
-    container = make_container(fresh_db, nats_url, namespace, clock=FixedClock(NOW), admin_token=TOKEN)
+    container = make_container(db, nats, namespace, clock=FixedClock(NOW), admin_token=TOKEN)
     try:
         routing = use_routing(container, fake_env(fakes))
         ids = {"general_enrichment": routing.govern("general_enrichment", user_prompt="hello").decision_id,
@@ -55,6 +58,20 @@ def served(fresh_db, nats_url, namespace, fakes) -> Iterator[tuple[str, dict[str
             yield base, ids
     finally:
         container.close()
+
+
+@pytest.fixture(scope="module")
+def served(module_db, module_nats, module_ns, fakes_module) -> Iterator[Served]:
+    """One served app for the module: every test that uses it only reads (52 of them built their own database,
+    container and server, ~0.7 s each; ADR 0439). The one test that writes uses ``served_alone``."""
+    with _serving(module_db, module_nats, module_ns, fakes_module) as answer:
+        yield answer
+
+
+@pytest.fixture
+def served_alone(fresh_db, nats_url, namespace, fakes) -> Iterator[Served]:
+    with _serving(fresh_db, nats_url, namespace, fakes) as answer:
+        yield answer
 
 
 def ids_of(body: dict[str, Any]) -> list[str]:
@@ -231,16 +248,17 @@ def _resets(db_url: str) -> int:
     (b'{"category": "research_scoring", "periodType": "daily"}', "reason_required", None),
     (b'{"category": "research_scoring", "periodType": "daily", "reason": "  "}', "reason_required", None),
 ])
-def test_budget_reset_when_body_invalid_then_400_and_nothing_recorded(served, fresh_db, body, code, fields):
+def test_budget_reset_when_body_invalid_then_400_and_nothing_recorded(served, module_db, body, code, fields):
     answer = call(served[0], "/admin/routing/budget/reset", body, {**AUTH, "Content-Type": "application/json"})
     assert_400(answer, code)
     assert answer[1].get("fields") == fields
-    assert _resets(fresh_db) == 0
+    assert _resets(module_db) == 0  # no test records a reset in the module's database
 
 
-def test_budget_reset_when_valid_then_recorded_once_with_its_period(served, fresh_db):
+def test_budget_reset_when_valid_then_recorded_once_with_its_period(served_alone, fresh_db):
     body = json.dumps({"category": "research_scoring", "periodType": "monthly", "reason": "drill"}).encode()
-    status, answer = call(served[0], "/admin/routing/budget/reset", body, {**AUTH, "Content-Type": "application/json"})
+    status, answer = call(served_alone[0], "/admin/routing/budget/reset", body,
+                          {**AUTH, "Content-Type": "application/json"})
     assert (status, answer) == (200, {"success": True, "category": "research_scoring", "periodType": "monthly",
                                       "periodStart": "2026-03-01"})
     assert _resets(fresh_db) == 1

@@ -122,15 +122,17 @@ def test_readme_test_command_when_compared_then_ci_runs_exactly_it() -> None:
 
 def test_cli_when_wired_then_provider_sdks_load_only_for_long_running_processes() -> None:
     """A CLI command builds the container but never calls a model: the SDK imports (~5 s, anthropic's pydantic
-    models above all) are left to the first attempt; a server pays them when it freezes its start-up heap."""
+    models above all) are left to the first attempt; a server pays them when it freezes its start-up heap, and
+    the relay/projector workers, which never call a model, freeze theirs without them (ADR 0439)."""
     import subprocess
     import sys
 
     probe = ("import sys; import paulp.api.cli, paulp.api.wiring; "
              "sdks = lambda: sorted(m for m in ('anthropic', 'openai') if m in sys.modules); before = sdks(); "
-             "from paulp.api.runtime import freeze_startup_heap; freeze_startup_heap(); print(before, sdks())")
+             "from paulp.api.runtime import freeze_startup_heap; freeze_startup_heap(llm_clients=False); "
+             "workers = sdks(); freeze_startup_heap(); print(before, workers, sdks())")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "[] ['anthropic', 'openai']"
+    assert out.stdout.strip() == "[] [] ['anthropic', 'openai']"
 
 
 # What a CLI command runs on: imported inside the command when it runs, never by `paulp --help` (ADR 0407).
