@@ -70,6 +70,12 @@ def _check_requester(reason: ExitReason, requested_by: str | None, note: str | N
         raise InvalidExit(f"a {reason.value} exit is decided by its rule, not by an operator")
 
 
+def _no_requester(state: dict[str, object]) -> None:
+    """v1 -> v2 of ``Decided`` and ``Redecided``: stored before exits named who asked (ADR 0440); a rule decided."""
+    state["requested_by"] = None
+    state["note"] = None
+
+
 class PositionExit(Aggregate):
     class Decided(Aggregate.Created):
         """v2 adds who asked and why, for an operator's close (ADR 0440); None in v1 events and for rules."""
@@ -89,10 +95,7 @@ class PositionExit(Aggregate):
         requested_by: str | None
         note: str | None
 
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            state["requested_by"] = None
-            state["note"] = None
+        upcast_v1_v2 = staticmethod(_no_requester)
 
     class Redecided(Aggregate.Event):
         """v2: as ``Decided``."""
@@ -105,10 +108,7 @@ class PositionExit(Aggregate):
         requested_by: str | None
         note: str | None
 
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            state["requested_by"] = None
-            state["note"] = None
+        upcast_v1_v2 = staticmethod(_no_requester)
 
     class Filled(Aggregate.Event):
         """v2 adds ``entry_price``: the position's average entry as of the fill, which the PnL is taken
