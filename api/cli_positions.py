@@ -67,6 +67,8 @@ def close(
     mode: Annotated[str, typer.Option(help="PAPER or LIVE: each mode's contracts are their own position")],
     operator: Annotated[str, typer.Option(help="who closes it (kept in the log)")],
     reason: Annotated[str, typer.Option(help="why (kept in the log)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check and print what would be sold; record nothing")]
+    = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Close a whole open position now: a LIVE sell at the held side's bid (capped at what Kalshi holds), or a
@@ -83,9 +85,18 @@ def close(
     who, why = _operator(operator, "--operator"), _operator(reason, "--reason")
     with wired() as container:
         try:
-            out: dict[str, Any] = close_position(container, *key, who, why)
+            out: dict[str, Any] = close_position(container, *key, who, why, dry_run)
         except (DomainError, JobFailed) as exc:
             raise fail(f"{exc.code}: {exc.message}", 1) from None
+    if dry_run:
+        if as_json:
+            typer.echo(json.dumps(out))
+        elif out["exitUnderWay"] is not None:
+            console.print(f"an exit of this position is {out['exitUnderWay']}: a close would carry it on")
+        else:
+            console.print(f"would sell {out['contracts']} {out['ticker']} {out['side']} ({out['mode']}) at"
+                          f" {out['price']}c, estimated PnL {out['estimatedPnlUsd']:+.2f} USD; nothing recorded")
+        return
     if as_json:
         typer.echo(json.dumps(out))
     else:

@@ -26,7 +26,14 @@ from functools import partial
 from typing import Any
 
 from paulp.api.venue_session import credentialed_port_if, venue_call
-from paulp.domain.exits import CloseRefused, PositionNotOpen, evaluate_exit, holding_hours, operator_close
+from paulp.domain.exits import (
+    CloseRefused,
+    PositionNotOpen,
+    evaluate_exit,
+    holding_hours,
+    operator_close,
+    realized_pnl,
+)
 from paulp.domain.marks import Quotes
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.reconciliation import Position, json_number
@@ -114,13 +121,15 @@ def monitor_exits(container: Any) -> dict[str, Any]:
 
 
 def close_position(container: Any, strategy: str, ticker: str, side: str, mode: str, operator: str,
-                   note: str) -> dict[str, Any]:
+                   note: str, dry_run: bool = False) -> dict[str, Any]:
     """An operator closes a whole open position now (ADR 0440; "HALT may only close positions"): the same
     exit as the monitor's, with reason OPERATOR_CLOSE and who asked and why in its decision, in any breaker
     state. Refused, with nothing recorded, where the monitor would not sell either: a resolved market (it
     settles), no fresh two-sided mark (no price to book or sell at), and for LIVE nothing held at Kalshi. An
     exit of this position already under way is carried on as it was decided, never sent twice. Contracts a
-    rebuild adopted (strategy ``venue-adjustment``, LIVE only) are closed the same way, their whole contracts."""
+    rebuild adopted (strategy ``venue-adjustment``, LIVE only) are closed the same way, their whole contracts.
+    ``dry_run``: every check made (Kalshi's holdings read for LIVE), what would be sold returned, nothing
+    recorded or sent."""
     with container.pool.connection() as conn:
         if strategy == ADJUSTED_STRATEGY:
             found = _adopted(conn, ticker, side) if mode == "LIVE" else None
@@ -154,6 +163,8 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
             if at_venue < 1:  # selling what Kalshi says we do not hold would open the opposite position
                 raise CloseRefused(f"Kalshi holds no {ticker} {side} contracts: nothing to sell (reconcile first)")
             candidate = replace(candidate, contracts=min(candidate.contracts, at_venue))
+        if dry_run:
+            return _preview(container, candidate)
         ex = container.exits.exit_position(candidate, decision, port, operator, note)
     if ex is None:
         raise CloseRefused("the previous exit's sell of this position still rests at Kalshi and could not be"
@@ -162,6 +173,18 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
             "requestedBy": ex.requested_by, "note": ex.note, "state": ex.state.value, "contracts": ex.contracts,
             "exitPrice": ex.exit_price, "realizedPnlUsd": ex.realized_pnl_usd, "detail": ex.detail,
             "clientOrderId": ex.client_order_id}
+
+
+def _preview(container: Any, c: ExitCandidate) -> dict[str, Any]:
+    """What a close would do now: the contracts and the price (LIVE: the bid it would sell at; PAPER: the mark),
+    or the exit already under way that it would carry on instead."""
+    found = container.exits.find(c)
+    price = c.current_cents if c.mode == "PAPER" else c.bid_cents
+    return {"dryRun": True, "strategy": c.strategy, "ticker": c.ticker, "side": c.side, "mode": c.mode,
+            "contracts": c.contracts, "price": price, "entryPrice": c.entry_cents,
+            "estimatedPnlUsd": None if price is None else round(realized_pnl(c.entry_cents, price, c.contracts) / 100,
+                                                                6),
+            "exitUnderWay": None if found is None or found.state is ExitState.FAILED else found.state.value}
 
 
 ADOPTED = (  # adopted contracts of one (market, SIDE) still held, and the exits of their episode that filled

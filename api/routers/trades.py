@@ -117,10 +117,16 @@ async def close_position(request: Request) -> dict[str, Any]:
     from paulp.api.exit_jobs import close_position as close
     from paulp.api.venue_session import JobFailed
 
-    strategy, ticker, side, mode, reason = _close_request(await json_object(request))
+    body = await json_object(request)
+    strategy, ticker, side, mode, reason = _close_request(body)
+    dry_run = body.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        raise ApiError(400, "dryRun is true or false", "validation_error", fields=["dryRun"])
     try:
         exit_ = await run_in_threadpool(close, request.app.state.container, strategy, ticker, side, mode,
-                                        request.state.actor.name, reason)
+                                        request.state.actor.name, reason, dry_run)
     except JobFailed as exc:
         raise ApiError(exc.status, exc.message, exc.code) from None
+    if dry_run:
+        return {"success": True, "preview": exit_, "timestamp": now_iso()}
     return {"success": exit_["state"] == "FILLED", "exit": exit_, "timestamp": now_iso()}

@@ -257,3 +257,35 @@ def _json_list(result: Any) -> list[dict[str, Any]]:
     import json
 
     return list(json.loads(result.output))
+
+
+def test_paper_close_dry_run_then_preview_at_the_mark_and_nothing_recorded(system: System):
+    _paper_position(system)
+    _mark(system, TICKER, Quotes(44, 46, 54, 56))
+    head = system.head()
+    r = system.client.post(CLOSE, json=_body(dryRun=True), headers=AUTH)
+    assert r.status_code == 200, r.text
+    preview = r.json()["preview"]
+    assert (preview["dryRun"], preview["contracts"], preview["price"], preview["exitUnderWay"]) == (True, 50, 45.0,
+                                                                                                     None)
+    assert preview["estimatedPnlUsd"] == pytest.approx(1.0)
+    assert system.head() == head and _position(system, TICKER)[0] == 50
+    bad = system.client.post(CLOSE, json=_body(dryRun="yes"), headers=AUTH)
+    assert (bad.status_code, bad.json()["fields"]) == (400, ["dryRun"]) and system.head() == head
+
+
+def test_live_close_dry_run_by_cli_then_kalshi_read_and_nothing_sent(system: System,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    ticker, bid = _live_position(system)
+    point_cli_at(system, monkeypatch)
+    head = system.head()
+    result = CliRunner().invoke(app, ["positions", "close", "bonding", ticker, "YES", "--mode", "LIVE",
+                                      "--operator", "alice", "--reason", "preview", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    preview = _json(result)
+    assert (preview["contracts"], preview["price"]) == (40, bid)
+    assert _sells(system) == [] and system.head() == head
+    assert any(r.path.endswith("/portfolio/positions") for r in system.exchange.requests)  # holdings were checked
+    text = CliRunner().invoke(app, ["positions", "close", "bonding", ticker, "YES", "--mode", "LIVE",
+                                    "--operator", "alice", "--reason", "preview", "--dry-run"])
+    assert text.exit_code == 0 and f"would sell 40 {ticker} YES (LIVE) at {bid}c" in text.output
