@@ -704,7 +704,10 @@ class OrderMachine(RuleBasedStateMachine):
         self._run(time_out_risk_check, self.now)
         self._run(expire_stale, self.now)
 
-    @rule(state=st.sampled_from(list(OrderState)))
+    # A raw (manual-fix) transition may enter any state the table allows, PARTIAL_FILL and FILLED included (the
+    # spec's raw sequences do, and the conformance vectors cover them); entered bare they carry no fill, so the
+    # quantity invariants below, which hold for every step command, would not. The machine leaves them to fills.
+    @rule(state=st.sampled_from([s for s in OrderState if s not in (S.PARTIAL_FILL, S.FILLED)]))
     def raw(self, state: OrderState) -> None:
         self._run(Order.transition, state, "raw", self.now)
 
