@@ -173,5 +173,6 @@ def test_views_behind_the_log_when_risk_checked_then_i17_blocks_naming_them_and_
     for name in ("orders", "reconciliation", "market_correlations", "market_marks"):
         with psycopg.connect(system.database_url, autocommit=True) as conn:
             catch_up_from_log(conn, system.projections[name])
+    monkeypatch.setattr(system.settings, "PAULP_RISK_MAX_VIEW_LAG_S", 30.0)  # the order's own events are new
     again = _weather_order(system, clock, book, "lag-wx-2", "KXLAG-B")
     assert again.state == "FILLED", again
