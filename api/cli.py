@@ -89,6 +89,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def operator_text(value: str, name: str) -> str:
+    """An operator's name or reason as the log keeps it: refused (exit 2) when blank or holding a NUL, which no
+    text column can store; stripped."""
+    if not value.strip() or "\x00" in value:
+        raise fail(f"{name} must not be blank or contain NUL characters")
+    return value.strip()
+
+
 @contextmanager
 def services() -> Iterator[tuple[Settings, Services]]:
     """Resolve services (env URL wins, else embedded under PAULP_STATE_DIR) and stop what we started."""
@@ -124,6 +132,19 @@ def wired() -> Iterator[Container]:
             yield container
         finally:
             container.close()
+
+
+def run_wired(call: Callable[[Container], Any]) -> Any:
+    """``call(container)`` on a container wired for this command; a refusal (a domain error or a failed job)
+    exits 1 with its code and message, nothing written."""
+    from paulp.api.venue_session import JobFailed
+    from paulp.domain.errors import DomainError
+
+    with wired() as container:
+        try:
+            return call(container)
+        except (DomainError, JobFailed) as exc:
+            raise fail(f"{exc.code}: {exc.message}", 1) from None
 
 
 def run_loop(coro: Coroutine[Any, Any, None]) -> None:

@@ -52,16 +52,14 @@ def replay_command(
     """Apply one dead-lettered event to its view with the projection as deployed now, and mark it replayed.
     Exit 1 and nothing changed when it is unknown, already replayed, or still fails."""
     from paulp.adapters.dead_letters import replay_dead_letter
-    from paulp.api.cli import fail, services
+    from paulp.api.cli import fail, operator_text, services
     from paulp.domain.errors import DomainError
     from paulp.projections.registry import all_projections
 
-    for name, value in (("--reason", reason), ("--actor", actor)):
-        if not value.strip() or "\x00" in value:
-            raise fail(f"{name} must not be blank or contain NUL characters")
+    why, who = operator_text(reason, "--reason"), operator_text(actor, "--actor")
     with services() as (_, svc):
         try:
-            row = replay_dead_letter(svc.database_url, all_projections(), letter_id, actor.strip(), reason.strip())
+            row = replay_dead_letter(svc.database_url, all_projections(), letter_id, who, why)
         except DomainError as e:
             raise fail(e.message, 1) from None
     console.print(f"dead letter {row.id} (event {row.notification_id}) replayed into {row.projection}"

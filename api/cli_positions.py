@@ -74,20 +74,13 @@ def close(
     """Close a whole open position now: a LIVE sell at the held side's bid (capped at what Kalshi holds), or a
     paper sale at the mark. Exit 1 when the market resolved, the mark is stale or one-sided, Kalshi holds none,
     or the sell did not fill (the exit then stays in the log, FAILED or IN_DOUBT, as the monitor leaves it)."""
-    from paulp.api.cli import fail, wired
-    from paulp.api.cli_reconcile import _operator
+    from paulp.api.cli import operator_text, run_wired
     from paulp.api.exit_jobs import close_position
-    from paulp.api.venue_session import JobFailed
-    from paulp.domain.errors import DomainError
 
     key = (strategy.strip(), ticker.strip(), _choice(side, ("YES", "NO"), "SIDE"),
            _choice(mode, ("PAPER", "LIVE"), "--mode"))
-    who, why = _operator(operator, "--operator"), _operator(reason, "--reason")
-    with wired() as container:
-        try:
-            out: dict[str, Any] = close_position(container, *key, who, why, dry_run)
-        except (DomainError, JobFailed) as exc:
-            raise fail(f"{exc.code}: {exc.message}", 1) from None
+    who, why = operator_text(operator, "--operator"), operator_text(reason, "--reason")
+    out: dict[str, Any] = run_wired(lambda c: close_position(c, *key, who, why, dry_run))
     if dry_run:
         if as_json:
             typer.echo(json.dumps(out))

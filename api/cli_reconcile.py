@@ -99,28 +99,6 @@ def show(
     console.print(table)
 
 
-def _container_run(call: Any) -> Any:
-    """``call(container)`` on a container built for this command; a refusal exits 1 with its code, nothing
-    written."""
-    from paulp.api.cli import fail, wired
-    from paulp.api.venue_session import JobFailed
-    from paulp.domain.errors import DomainError
-
-    with wired() as container:
-        try:
-            return call(container)
-        except (DomainError, JobFailed) as exc:
-            raise fail(f"{exc.code}: {exc.message}", 1) from None
-
-
-def _operator(value: str, name: str) -> str:
-    from paulp.api.cli import fail
-
-    if not value.strip() or "\x00" in value:
-        raise fail(f"{name} must not be blank or contain NUL characters")
-    return value.strip()
-
-
 @reconcile_app.command("run")
 def run(
     actor: Annotated[str, typer.Option(help="who runs it (the run's triggeredBy)")],
@@ -128,8 +106,10 @@ def run(
 ) -> None:
     """Reconcile now, as POST /admin/reconcile does (a JobRun, source admin); exit 1 when the venue cannot be
     read (the run is recorded as failed, no report)."""
-    who = _operator(actor, "--actor")
-    run_id, result = _container_run(lambda c: c.jobs.run_now("reconcile", who, "admin"))
+    from paulp.api.cli import operator_text, run_wired
+
+    who = operator_text(actor, "--actor")
+    run_id, result = run_wired(lambda c: c.jobs.run_now("reconcile", who, "admin"))
     if as_json:
         typer.echo(json.dumps({"runId": run_id, **result}))
         return
@@ -148,10 +128,11 @@ def rebuild_positions(
     """Disaster recovery (trading §8 DR step 4, ADR 0415): adopt Kalshi's positions as internal truth, one
     recorded adjustment of venue - internal contracts per drifted (market, side), then reconcile again.
     Only in HALT; exit 1 and nothing written when refused or when the venue cannot be read."""
+    from paulp.api.cli import operator_text, run_wired
     from paulp.api.position_rebuild import rebuild_positions as rebuild
 
-    who, why = _operator(operator, "--operator"), _operator(reason, "--reason")
-    out = _container_run(lambda c: rebuild(c, who, why, dry_run))
+    who, why = operator_text(operator, "--operator"), operator_text(reason, "--reason")
+    out = run_wired(lambda c: rebuild(c, who, why, dry_run))
     if as_json:
         typer.echo(json.dumps(out))
         return
