@@ -104,12 +104,12 @@ def monitor_exits(container: Any) -> dict[str, Any]:
             held = _whole_held(report, venue_call("positions read", port.positions).positions)
         for candidate, decision, found in runs:
             if candidate.mode == "LIVE" and decision is not None and found in (None, ExitState.FAILED):
-                at_venue = held.get((candidate.ticker, candidate.side), 0)
-                if at_venue < 1:
+                capped = _capped_to_held(candidate, held)
+                if capped is None:
                     report["notHeld"].append({"strategy": candidate.strategy, "ticker": candidate.ticker,
                                               "side": candidate.side, "contracts": candidate.contracts})
-                    continue  # selling what Kalshi says we do not hold would open the opposite position
-                candidate = replace(candidate, contracts=min(candidate.contracts, at_venue))
+                    continue
+                candidate = capped
             ex = _run_one(report, candidate, partial(container.exits.exit_position, candidate, decision,
                                                      port if candidate.mode == "LIVE" else None))
             if ex is not None and candidate.mode == "LIVE" and found not in (ExitState.FILLED, ExitState.IN_DOUBT) \
@@ -156,15 +156,16 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
     candidate = ExitCandidate(strategy, ticker, side, mode, opened, exits, int(contracts), float(entry), current,
                               quotes.side_bid(side))
     decision = operator_close(float(entry), current, int(contracts))
+    under_way = container.exits.find(candidate)
     with credentialed_port_if(mode == "LIVE", container.settings, "a LIVE position cannot be closed") as port:
-        if port is not None and _state(container.exits.find(candidate)) in (None, ExitState.FAILED):
+        if port is not None and _state(under_way) in (None, ExitState.FAILED):
             held = _whole_held({"fractionalHeld": []}, venue_call("positions read", port.positions).positions)
-            at_venue = held.get((ticker, side), 0)
-            if at_venue < 1:  # selling what Kalshi says we do not hold would open the opposite position
+            capped = _capped_to_held(candidate, held)
+            if capped is None:
                 raise CloseRefused(f"Kalshi holds no {ticker} {side} contracts: nothing to sell (reconcile first)")
-            candidate = replace(candidate, contracts=min(candidate.contracts, at_venue))
+            candidate = capped
         if dry_run:
-            return _preview(container, candidate)
+            return _preview(candidate, under_way)
         ex = container.exits.exit_position(candidate, decision, port, operator, note)
     if ex is None:
         raise CloseRefused("the previous exit's sell of this position still rests at Kalshi and could not be"
@@ -175,10 +176,9 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
             "clientOrderId": ex.client_order_id}
 
 
-def _preview(container: Any, c: ExitCandidate) -> dict[str, Any]:
+def _preview(c: ExitCandidate, found: PositionExit | None) -> dict[str, Any]:
     """What a close would do now: the contracts and the price (LIVE: the bid it would sell at; PAPER: the mark),
-    or the exit already under way that it would carry on instead."""
-    found = container.exits.find(c)
+    or the exit already under way (``found``) that it would carry on instead."""
     price = c.current_cents if c.mode == "PAPER" else c.bid_cents
     return {"dryRun": True, "strategy": c.strategy, "ticker": c.ticker, "side": c.side, "mode": c.mode,
             "contracts": c.contracts, "price": price, "entryPrice": c.entry_cents,
@@ -203,6 +203,13 @@ def _adopted(conn: Any, ticker: str, side: str) -> tuple[Any, ...] | None:
         return None
     contracts, at, exits, *marks = row
     return (math.floor(contracts), None, at, int(exits), *marks)
+
+
+def _capped_to_held(c: ExitCandidate, held: dict[tuple[str, str], int]) -> ExitCandidate | None:
+    """A LIVE sell never takes more than Kalshi holds: the candidate cut to the whole contracts held, None when
+    none are (selling what Kalshi says we do not hold would open the opposite position)."""
+    at_venue = held.get((c.ticker, c.side), 0)
+    return None if at_venue < 1 else replace(c, contracts=min(c.contracts, at_venue))
 
 
 def _whole_held(report: dict[str, Any], positions: Iterable[Position]) -> dict[tuple[str, str], int]:
