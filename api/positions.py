@@ -4,7 +4,7 @@ it is worth the settlement price, and the difference to its entry is realised.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -63,30 +63,31 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
     with pool.connection() as conn:
         rows = conn.execute(QUERY, {"s": strategy, "closed": include_closed}).fetchall()
     out = []
-    for s, t, side, mode, size, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at, *_ in rows:
+    for (s, t, side, mode, size, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at, fees,
+         complete) in rows:
         c = int(size) if size == size.to_integral_value() else size
-        if cost is None:
+        if cost is None:  # adopted contracts pay no fee of ours (the query's 0 and true are the defaults)
             out.append(_adjusted(s, t, side, mode, c, first, Quotes(yb, ya, nb, na) if observed else None, observed,
                                  result, resolved_at))
             continue
+        paid = {"fees_cents": Decimal(fees), "fees_complete": complete}  # beside the gross figures (ADR 0437)
         avg = Decimal(cost) / c if c else Decimal(0)
         if result is not None:
             settled = settlement_price_cents(result, side, avg)
             realized = Decimal(pnl) + unrealized_pnl_usd(avg, settled, c)
             out.append(ValuedPosition(s, t, side, mode, c, cost, realized, first, last, avg, settled, resolved_at,
-                                      Decimal(0), "resolved", resolved_at))
+                                      Decimal(0), "resolved", resolved_at, **paid))
             continue
         if c == 0:
             out.append(ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, avg, None,
-                                      Decimal(0), "closed", None))
+                                      Decimal(0), "closed", None, **paid))
             continue
         price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
         current = Decimal(repr(price)) if price is not None else avg
         out.append(ValuedPosition(s, t, side, mode, c, cost, Decimal(pnl), first, last, avg, current,
                                   observed if price is not None else None, unrealized_pnl_usd(avg, current, c),
-                                  "open", None))
-    return [replace(p, fees_cents=Decimal(fees), fees_complete=complete)  # beside the gross figures (ADR 0437)
-            for p, (*_, fees, complete) in zip(out, rows, strict=True)]
+                                  "open", None, **paid))
+    return out
 
 
 def _adjusted(strategy: str, ticker: str, side: str, mode: str, contracts: int | Decimal, at: datetime,
