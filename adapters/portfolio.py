@@ -13,7 +13,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from paulp.domain.clock import Clock
+from paulp.domain.clock import Clock, from_iso_utc
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
 from paulp.domain.risk_correlation import CorrelationRule, GraphEdge, GraphNode, catalogue, correlated_markets
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, PortfolioSnapshot, Position
@@ -73,7 +73,7 @@ def view_lag(conn: Connection[Any], now: datetime, max_lag: timedelta) -> str | 
     for name, first in conn.execute(_FIRST_UNAPPLIED, (list(SNAPSHOT_PROJECTIONS),)).fetchall():
         if first is None:
             continue
-        age = now - datetime.fromisoformat(first.replace("Z", "+00:00"))
+        age = now - from_iso_utc(first)
         if age > max_lag:
             behind.append(f"{name} has not applied events stored since {first} ({age.total_seconds():.0f} s)")
     return "; ".join(behind) or None

@@ -16,7 +16,7 @@ import psycopg
 from paulp.adapters.anchors import ensure_anchor_store
 from paulp.adapters.audit_store import chain_snapshot, verify
 from paulp.adapters.eventstore.codec import decode, make_mapper
-from paulp.domain.clock import iso_utc
+from paulp.domain.clock import from_iso_utc, iso_utc
 from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.order_record import OrderRecord
 from paulp.domain.orders import Order
@@ -31,7 +31,7 @@ class PostmortemError(RuntimeError):
 
 
 def _parse_ts(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return None if text is None else from_iso_utc(text)
 
 
 def _decode(mapper: Any, nid: int, oid: Any, version: int, topic: str, state: bytes) -> Any:

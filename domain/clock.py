@@ -12,6 +12,11 @@ def iso_utc(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
+def from_iso_utc(text: str) -> datetime:
+    """The time ``iso_utc`` wrote (the chain's and the spec's timestamp text), timezone-aware."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
