@@ -4,6 +4,7 @@ where no sell can be made safely; allowed in HALT."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -232,10 +233,8 @@ def test_adopted_contracts_when_closed_then_whole_contracts_sold_and_positions_a
     assert again.exit_code == 1 and "POSITION_NOT_OPEN" in again.output
 
 
-def _json(result: Any) -> dict[str, Any]:
-    import json
-
-    return dict(json.loads(result.output))
+def _json(result: Any) -> Any:
+    return json.loads(result.output)
 
 
 def test_positions_list_when_a_paper_position_is_open_then_listed_with_its_fees(system: System,
@@ -245,18 +244,12 @@ def test_positions_list_when_a_paper_position_is_open_then_listed_with_its_fees(
     point_cli_at(system, monkeypatch)
     result = CliRunner().invoke(app, ["positions", "list", "--strategy", "bonding", "--json"])
     assert result.exit_code == 0, result.output
-    [row] = _json_list(result)
+    [row] = _json(result)
     assert (row["ticker"], row["side"], row["mode"], row["contracts"], row["status"]) == (TICKER, "YES", "PAPER", "50",
                                                                                       "open")
     assert row["feesComplete"] is True and float(row["feesUsd"]) > 0  # the paper taker fee (ADR 0437)
     table = CliRunner().invoke(app, ["positions", "list"])
     assert table.exit_code == 0 and TICKER in table.output
-
-
-def _json_list(result: Any) -> list[dict[str, Any]]:
-    import json
-
-    return list(json.loads(result.output))
 
 
 def test_paper_close_dry_run_then_preview_at_the_mark_and_nothing_recorded(system: System):
