@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +31,7 @@ from paulp.api.wiring import Container
 from paulp.domain.clock import FixedClock
 from paulp.domain.execution_orders import VenueOrder
 from paulp.domain.execution_policy import ExecutionMode
+from paulp.domain.marks import Quotes
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.services.pipeline import OrderPipeline
@@ -136,6 +137,22 @@ class System:
             port.submit(VenueOrder(ticker, f"manual-{uuid.uuid4().hex[:8]}", "yes", "buy", count, "limit", ask, None))
         finally:
             port.close(client)
+
+    def paper_fill(self, signal_id: str, ticker: str) -> None:
+        """50 YES contracts bought on paper at 43 (ask 42 + 1 cent of paper slippage), projected."""
+        pipeline = self.container.pipeline(StaticMarketData({ticker: facts(ticker)}))
+        assert pipeline.process(signal(signal_id, ticker)).state == "FILLED"
+        self.project("orders", "venue_orders")
+
+    def mark(self, ticker: str, quotes: Quotes, age: timedelta = timedelta(0), at: datetime = NOW) -> None:
+        """The market's book observed ``age`` before ``at``, projected into market_marks."""
+        assert self.container.markets.observe(ticker, quotes, at - age, None)
+        self.project("market_marks")
+
+    def sells(self) -> list[Any]:
+        """Every sell the fake exchange was sent, in order."""
+        return [r for r in self.exchange.requests
+                if r.method == "POST" and r.path.endswith("/portfolio/orders") and b'"sell"' in r.body]
 
     def pending_order(self, sid: str, ticker: str, price: int, minutes: int = 0, strategy: str = "bonding",
                       max_price: int | None = None, edge: float = 0.1) -> str:

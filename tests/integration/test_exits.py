@@ -31,21 +31,13 @@ def _position(system: System, ticker: str) -> tuple[int, int, float, int]:
 
 
 def _paper_position(system: System) -> None:
-    """50 YES contracts bought on paper at 43 (ask 42 + 1 cent of paper slippage)."""
-    pipeline = system.container.pipeline(StaticMarketData({PAPER_TICKER: facts(PAPER_TICKER)}))
-    assert pipeline.process(signal("exit-paper", PAPER_TICKER)).state == "FILLED"
-    system.project("orders", "venue_orders")
+    system.paper_fill("exit-paper", PAPER_TICKER)
     assert _position(system, PAPER_TICKER)[:2] == (50, 2150)
-
-
-def _mark(system: System, ticker: str, quotes: Quotes, age: timedelta = timedelta(0)) -> None:
-    assert system.container.markets.observe(ticker, quotes, NOW - age, None)
-    system.project("market_marks")
 
 
 def test_paper_stop_when_mark_below_97_percent_then_sold_once_at_the_mark_and_position_closed(system: System):
     _paper_position(system)
-    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))  # YES mid 39 <= 43 * 0.97
+    system.mark(PAPER_TICKER, Quotes(38, 40, 60, 62))  # YES mid 39 <= 43 * 0.97
     report = monitor_exits(system.container)
     [done] = report["exits"]
     assert (done["mode"], done["reason"], done["state"], done["contracts"]) == ("PAPER", "STOP_LOSS_HIT", "FILLED", 50)
@@ -72,7 +64,7 @@ def test_paper_stop_when_mark_below_97_percent_then_sold_once_at_the_mark_and_po
 def test_monitor_when_rule_does_not_fire_or_mark_is_stale_then_nothing_written(system: System, quotes, age,
                                                                                 expect):
     _paper_position(system)
-    _mark(system, PAPER_TICKER, quotes, age)
+    system.mark(PAPER_TICKER, quotes, age)
     head = system.head()
     report = monitor_exits(system.container)
     assert report["exits"] == [] and system.head() == head
@@ -95,7 +87,7 @@ def test_monitor_when_held_past_168_hours_then_time_exit(system: System):
 def test_monitor_when_breaker_halted_then_positions_are_still_closed(system: System):
     """HALT stops new risk; closing is what the operator docs leave open in HALT (ADR 0260)."""
     _paper_position(system)
-    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
+    system.mark(PAPER_TICKER, Quotes(38, 40, 60, 62))
     system.container.breaker.trip("test halt", "ops")
     assert system.container.breaker.get().state.value == "HALT"
     [done] = monitor_exits(system.container)["exits"]
@@ -110,21 +102,16 @@ def _live_position(system: System) -> tuple[str, int]:
     entry = cost / contracts
     bid = int(entry * 0.9)  # the market falls: a stop
     system.exchange.markets[ticker].update(yes_bid=bid, yes_ask=bid + 1)
-    _mark(system, ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid))
+    system.mark(ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid))
     return ticker, bid
-
-
-def _sells(system: System, ticker: str) -> list[object]:
-    return [r for r in system.exchange.requests
-            if r.method == "POST" and r.path.endswith("/portfolio/orders") and b'"sell"' in r.body]
 
 
 def test_live_stop_when_fired_then_signed_sell_at_the_bid_and_reconciliation_still_matches(system: System):
     ticker, bid = _live_position(system)
     [done] = monitor_exits(system.container)["exits"]
     assert (done["mode"], done["state"], done["exitPrice"]) == ("LIVE", "FILLED", float(bid))
-    [sell] = _sells(system, ticker)
-    assert sell.verified  # type: ignore[attr-defined]
+    [sell] = system.sells()
+    assert sell.verified
     assert system.exchange._positions.get(ticker, 0) == 0  # the venue holds nothing any more
     system.project("orders", "venue_orders")
     assert _position(system, ticker)[0] == 0
@@ -135,25 +122,25 @@ def test_live_stop_when_fired_then_signed_sell_at_the_bid_and_reconciliation_sti
 
 def test_live_exit_when_venue_answer_lost_then_in_doubt_then_found_by_client_id_without_a_second_sell(
         system: System):
-    ticker, _ = _live_position(system)
+    _live_position(system)
     system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
     [doubt] = monitor_exits(system.container)["exits"]
     assert doubt["state"] == "IN_DOUBT"
-    assert len(_sells(system, ticker)) == 1  # it did reach the venue
+    assert len(system.sells()) == 1  # it did reach the venue
     [done] = monitor_exits(system.container)["exits"]
     assert done["state"] == "FILLED" and done["clientOrderId"] == doubt["clientOrderId"]
-    assert len(_sells(system, ticker)) == 1  # resolved by asking, not by selling again
+    assert len(system.sells()) == 1  # resolved by asking, not by selling again
 
 
 def test_live_exit_when_no_credentials_then_job_fails_closed_and_nothing_decided(system: System):
-    ticker, _ = _live_position(system)
+    _live_position(system)
     system.container.settings.KALSHI_API_KEY = None
     head = system.head()
     run_id = system.container.jobs.run_slot(Slot("exits", NOW))
     assert run_id is not None and system.container.jobs.wait(30)
     failed = system.events("JobRun.Failed", head)
     assert len(failed) == 1 and "credentials" in failed[0].error
-    assert system.events("PositionExit", head) == [] and _sells(system, ticker) == []
+    assert system.events("PositionExit", head) == [] and system.sells() == []
 
 
 def test_monitor_when_paper_and_live_contracts_in_one_market_then_each_position_exits_in_its_own_mode(
@@ -181,8 +168,8 @@ def test_monitor_when_paper_and_live_contracts_in_one_market_then_each_position_
     by_mode = {e["mode"]: e for e in report["exits"]}
     assert set(by_mode) == {"LIVE", "PAPER"} and {e["state"] for e in by_mode.values()} == {"FILLED"}
     assert (by_mode["LIVE"]["contracts"], by_mode["PAPER"]["contracts"]) == (40, 30)
-    [sell] = _sells(system, ticker)  # only the LIVE contracts went to the venue
-    assert b'"count":40' in sell.body.replace(b" ", b"")  # type: ignore[attr-defined]
+    [sell] = system.sells()  # only the LIVE contracts went to the venue
+    assert b'"count":40' in sell.body.replace(b" ", b"")
     assert system.exchange._positions.get(ticker, 0) == 0
     system.project("orders", "venue_orders")
     with psycopg.connect(system.container.database_url) as conn:
@@ -200,7 +187,7 @@ def test_live_exit_when_sell_rests_at_the_venue_then_cancelled_failed_and_redeci
     market.update(yes_bid=bid - 3, yes_ask=bid - 2)  # the book moved after the mark: our sell at `bid` rests
     [failed] = monitor_exits(system.container)["exits"]
     assert failed["state"] == "FAILED" and "nothing filled" in failed["detail"]
-    assert len(_sells(system, ticker)) == 1
+    assert len(system.sells()) == 1
     resting = [o for o in system.exchange._orders.values() if o["client_order_id"] == failed["clientOrderId"]]
     assert [o["status"] for o in resting] == ["canceled"]  # nothing left to fill behind our back
     assert system.exchange._positions.get(ticker) == 40
@@ -208,7 +195,7 @@ def test_live_exit_when_sell_rests_at_the_venue_then_cancelled_failed_and_redeci
     market.update(yes_bid=bid, yes_ask=bid + 1)
     [done] = monitor_exits(system.container)["exits"]
     assert done["state"] == "FILLED" and done["clientOrderId"] != failed["clientOrderId"]
-    assert len(_sells(system, ticker)) == 2 and system.exchange._positions.get(ticker, 0) == 0
+    assert len(system.sells()) == 2 and system.exchange._positions.get(ticker, 0) == 0
 
 
 def test_live_exit_when_venue_refuses_one_then_others_still_exit_and_it_is_decided_again_next_run(
@@ -218,19 +205,19 @@ def test_live_exit_when_venue_refuses_one_then_others_still_exit_and_it_is_decid
     ticker, _ = _live_position(system)
     system.container.clock.set(NOW + timedelta(seconds=2))  # type: ignore[attr-defined]  # order spacing
     _paper_position(system)
-    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
+    system.mark(PAPER_TICKER, Quotes(38, 40, 60, 62))
     system.exchange.inject(Fault(status=400, method="POST", path_contains="/portfolio/orders",
                                  body={"error": {"code": "invalid_parameters", "message": "refused"}}))
     report = monitor_exits(system.container)
     by_ticker = {e["ticker"]: e for e in report["exits"]}
     assert report["errors"] == [] and by_ticker[PAPER_TICKER]["state"] == "FILLED"  # not held back
     assert by_ticker[ticker]["state"] == "FAILED" and "rejected" in by_ticker[ticker]["detail"]
-    assert len(_sells(system, ticker)) == 1 and system.exchange._positions.get(ticker) == 40
+    assert len(system.sells()) == 1 and system.exchange._positions.get(ticker) == 40
     again = monitor_exits(system.container)  # the refusal is gone: decided again, sent once more
     [done] = [e for e in again["exits"] if e["ticker"] == ticker]
     assert done["state"] == "FILLED" and again["errors"] == []
     assert done["clientOrderId"] != by_ticker[ticker]["clientOrderId"]
-    assert len(_sells(system, ticker)) == 2 and system.exchange._positions.get(ticker, 0) == 0
+    assert len(system.sells()) == 2 and system.exchange._positions.get(ticker, 0) == 0
 
 
 def test_live_exit_when_kalshi_holds_fewer_or_none_then_never_sells_more_than_held(system: System):
@@ -238,14 +225,14 @@ def test_live_exit_when_kalshi_holds_fewer_or_none_then_never_sells_more_than_he
     system.exchange._positions[ticker] = 15  # 25 sold at Kalshi behind our back
     [done] = monitor_exits(system.container)["exits"]
     assert (done["state"], done["contracts"]) == ("FILLED", 15)
-    [sell] = _sells(system, ticker)
+    [sell] = system.sells()
     assert json.loads(sell.body)["count"] == 15  # type: ignore[attr-defined]
     assert system.exchange._positions.get(ticker, 0) == 0
 
     system.project("orders", "venue_orders")  # 25 left in our views, none at Kalshi
     head = system.head()
     report = monitor_exits(system.container)
-    assert report["exits"] == [] and system.head() == head and len(_sells(system, ticker)) == 1
+    assert report["exits"] == [] and system.head() == head and len(system.sells()) == 1
     assert report["notHeld"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 25}]
 
 
@@ -258,7 +245,7 @@ def test_live_exit_when_redecided_after_a_failed_attempt_then_still_never_sells_
     market = system.exchange.markets[ticker]
     market.update(yes_bid=bid - 3, yes_ask=bid - 2)  # the first sell rests and is cancelled: FAILED
     [failed] = monitor_exits(system.container)["exits"]
-    assert failed["state"] == "FAILED" and len(_sells(system, ticker)) == 1
+    assert failed["state"] == "FAILED" and len(system.sells()) == 1
     system.exchange._positions[ticker] = held  # the rest sold at Kalshi meanwhile
     market.update(yes_bid=bid, yes_ask=bid + 1)
     report = monitor_exits(system.container)
@@ -266,9 +253,9 @@ def test_live_exit_when_redecided_after_a_failed_attempt_then_still_never_sells_
     if held:
         [done] = report["exits"]
         assert (done["state"], done["contracts"]) == ("FILLED", held)
-        assert json.loads(_sells(system, ticker)[-1].body)["count"] == held  # type: ignore[attr-defined]
+        assert json.loads(system.sells()[-1].body)["count"] == held  # type: ignore[attr-defined]
     else:
-        assert report["exits"] == [] and len(_sells(system, ticker)) == 1
+        assert report["exits"] == [] and len(system.sells()) == 1
         assert report["notHeld"] == [{"strategy": "bonding", "ticker": ticker, "side": "YES", "contracts": 40}]
 
 
@@ -320,7 +307,7 @@ def test_live_exits_of_two_strategies_in_one_market_when_kalshi_holds_less_then_
     assert [(s, m, n) for s, m, n, _ in rows] == [("bonding", "LIVE", 40), ("weather", "LIVE", 40)]
     bid = int(rows[0][3] / 40 * 0.9)  # a stop for both
     system.exchange.markets[ticker].update(yes_bid=bid, yes_ask=bid + 1)
-    _mark(system, ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid))
+    system.mark(ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid))
     system.exchange._positions[ticker] = 50  # 30 sold at Kalshi behind our back
 
     report = monitor_exits(system.container)
@@ -342,7 +329,7 @@ def test_live_exit_in_doubt_when_market_resolves_before_next_run_then_found_by_c
     assert report["resolved"] == 1
     [done] = report["exits"]
     assert (done["state"], done["contracts"], done["clientOrderId"]) == ("FILLED", 40, doubt["clientOrderId"])
-    assert len(_sells(system, ticker)) == 1  # asked, never sold again
+    assert len(system.sells()) == 1  # asked, never sold again
     system.project("orders", "venue_orders")
     assert _position(system, ticker)[0] == 0  # the sale is booked, not the settlement
 
@@ -361,13 +348,13 @@ def test_live_exit_decided_but_unsent_when_market_resolves_then_failed_without_a
     assert system.container.markets.resolve(ticker, "no", NOW, None)
     system.project("market_marks")
     [done] = monitor_exits(system.container)["exits"]
-    assert done["state"] == "FAILED" and _sells(system, ticker) == []
+    assert done["state"] == "FAILED" and system.sells() == []
 
 
 def test_dashboard_summary_when_a_day_has_passed_then_cumulative_pnl_keeps_earlier_closes(system: System):
     """api-and-security §1.5: ``cumulative_pnl`` and ``cumulative_win_rate`` cover every close, not today's."""
     _paper_position(system)
-    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
+    system.mark(PAPER_TICKER, Quotes(38, 40, 60, 62))
     [done] = monitor_exits(system.container)["exits"]
     system.project("orders", "venue_orders")
     same_day = system.client.get("/dashboard/summary", headers=AUTH).json()
@@ -383,7 +370,7 @@ def test_strategy_totals_when_position_sold_out_by_an_exit_then_its_realised_pnl
     """GET /admin/status: a strategy's total PnL keeps what its exits realised after the position is sold out
     (a closed position is a win or a loss, like a resolved one)."""
     _paper_position(system)
-    _mark(system, PAPER_TICKER, Quotes(38, 40, 60, 62))
+    system.mark(PAPER_TICKER, Quotes(38, 40, 60, 62))
     [done] = monitor_exits(system.container)["exits"]
     system.project("orders", "venue_orders")
     assert _position(system, PAPER_TICKER)[0] == 0
@@ -411,7 +398,7 @@ def test_live_exit_when_failed_with_its_sell_left_resting_then_not_sold_again_be
     system.exchange.inject(Fault(status=400, method="DELETE", path_contains="/portfolio/orders/",
                                  body={"error": {"code": "internal", "message": "no"}}))
     monitor_exits(system.container)  # the rule still fires; the resting sell still cannot be cancelled
-    assert len(_sells(system, ticker)) == 1 and len(resting()) == 1  # nothing sent beside it
+    assert len(system.sells()) == 1 and len(resting()) == 1  # nothing sent beside it
 
     market.update(yes_bid=bid, yes_ask=bid + 1)
     [done] = monitor_exits(system.container)["exits"]  # cancelled first, then sold once
@@ -434,7 +421,7 @@ def test_live_exit_when_last_exit_left_a_remainder_resting_then_next_exit_not_so
     fault = {"error": {"code": "internal", "message": "no"}}
     system.exchange.inject(Fault(status=400, method="DELETE", path_contains="/portfolio/orders/", body=fault))
     monitor_exits(system.container)
-    assert len(_sells(system, ticker)) == 1  # nothing sent beside the resting remainder
+    assert len(system.sells()) == 1  # nothing sent beside the resting remainder
 
     [done] = monitor_exits(system.container)["exits"]  # the remainder is cancelled first, then the rest sold
     assert (done["state"], done["contracts"]) == ("FILLED", 25) and order["status"] == "canceled"
@@ -444,7 +431,7 @@ def test_live_exit_when_last_exit_left_a_remainder_resting_then_next_exit_not_so
 def test_paper_exit_when_mark_mid_is_a_half_cent_then_sell_record_limit_rounds_half_up(system: System):
     """Trading §0: round half up, never to even (a paper stop at the mid 40.5 is a sell limited at 41)."""
     _paper_position(system)
-    _mark(system, PAPER_TICKER, Quotes(40, 41, 59, 60))  # YES mid 40.5 <= 43 * 0.97
+    system.mark(PAPER_TICKER, Quotes(40, 41, 59, 60))  # YES mid 40.5 <= 43 * 0.97
     [done] = monitor_exits(system.container)["exits"]
     assert (done["state"], done["exitPrice"]) == ("FILLED", 40.5)
     system.project("orders", "venue_orders")
@@ -457,7 +444,7 @@ def test_monitor_when_kalshi_reports_no_bid_as_0_then_no_exit_on_that_mark_and_l
     """Kalshi's empty side (bid 0 / ask 100) is no quote: a YES position at 43 with nobody bidding is not
     stopped out at a made-up mid of 21 (ADR 0305)."""
     _paper_position(system)
-    _mark(system, PAPER_TICKER, Quotes(0, 42, 58, 100))
+    system.mark(PAPER_TICKER, Quotes(0, 42, 58, 100))
     head = system.head()
     report = monitor_exits(system.container)
     assert report["exits"] == [] and system.head() == head

@@ -12,27 +12,14 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from paulp.adapters.market_data import StaticMarketData
 from paulp.api.cli import app
 from paulp.domain.marks import Quotes
-from tests.integration.helpers import NOW, facts, signal
+from tests.integration.helpers import NOW
 from tests.integration.kalshi_system import AUTH, System, point_cli_at
 
 pytestmark = pytest.mark.integration
 TICKER = "KXCLOSE-A"
 CLOSE = "/admin/positions/close"
-
-
-def _paper_position(system: System) -> None:
-    """50 YES contracts bought on paper at 43 (ask 42 + 1 cent of paper slippage)."""
-    pipeline = system.container.pipeline(StaticMarketData({TICKER: facts(TICKER)}))
-    assert pipeline.process(signal("close-paper", TICKER)).state == "FILLED"
-    system.project("orders", "venue_orders")
-
-
-def _mark(system: System, ticker: str, quotes: Quotes, age: timedelta = timedelta(0), at: datetime = NOW) -> None:
-    assert system.container.markets.observe(ticker, quotes, at - age, None)
-    system.project("market_marks")
 
 
 def _position(system: System, ticker: str) -> tuple[int, float]:
@@ -50,8 +37,8 @@ def _body(**changes: Any) -> dict[str, Any]:
 
 def test_paper_close_when_halted_and_no_rule_fires_then_sold_at_the_mark_with_operator_and_reason(
         system: System):
-    _paper_position(system)
-    _mark(system, TICKER, Quotes(44, 46, 54, 56))  # mid 45: no stop, no take-profit, no time limit
+    system.paper_fill("close-paper", TICKER)
+    system.mark(TICKER, Quotes(44, 46, 54, 56))  # mid 45: no stop, no take-profit, no time limit
     system.container.breaker.trip("incident", "ops")  # HALT stops new risk; closing stays open
 
     r = system.client.post(CLOSE, json=_body(side="yes", mode="paper"), headers=AUTH)
@@ -83,8 +70,8 @@ def test_paper_close_when_halted_and_no_rule_fires_then_sold_at_the_mark_with_op
     (_body(strategy=7), ["strategy"]),
 ])
 def test_close_when_a_field_is_invalid_then_400_naming_it_and_nothing_recorded(system: System, body, fields):
-    _paper_position(system)
-    _mark(system, TICKER, Quotes(44, 46, 54, 56))
+    system.paper_fill("close-paper", TICKER)
+    system.mark(TICKER, Quotes(44, 46, 54, 56))
     head = system.head()
     r = system.client.post(CLOSE, json=body, headers=AUTH)
     assert (r.status_code, r.json()["code"], r.json()["fields"]) == (400, "validation_error", fields)
@@ -92,7 +79,7 @@ def test_close_when_a_field_is_invalid_then_400_naming_it_and_nothing_recorded(s
 
 
 def test_close_when_not_authenticated_then_401_and_nothing_recorded(system: System):
-    _paper_position(system)
+    system.paper_fill("close-paper", TICKER)
     head = system.head()
     assert system.client.post(CLOSE, json=_body()).status_code == 401
     assert system.head() == head
@@ -100,17 +87,17 @@ def test_close_when_not_authenticated_then_401_and_nothing_recorded(system: Syst
 
 @pytest.mark.parametrize("situation", ["stale", "one-sided", "resolved", "other-mode"])
 def test_close_when_no_safe_price_or_no_such_position_then_refused_and_nothing_recorded(system: System, situation):
-    _paper_position(system)
+    system.paper_fill("close-paper", TICKER)
     if situation == "stale":
-        _mark(system, TICKER, Quotes(44, 46, 54, 56), age=timedelta(minutes=11))
+        system.mark(TICKER, Quotes(44, 46, 54, 56), age=timedelta(minutes=11))
     elif situation == "one-sided":
-        _mark(system, TICKER, Quotes(0, 46, 54, 100))  # no YES bid: the mid would be half a stand-in
+        system.mark(TICKER, Quotes(0, 46, 54, 100))  # no YES bid: the mid would be half a stand-in
     elif situation == "resolved":
-        _mark(system, TICKER, Quotes(44, 46, 54, 56))
+        system.mark(TICKER, Quotes(44, 46, 54, 56))
         assert system.container.markets.resolve(TICKER, "yes", NOW, None)
         system.project("market_marks")
     else:
-        _mark(system, TICKER, Quotes(44, 46, 54, 56))
+        system.mark(TICKER, Quotes(44, 46, 54, 56))
     head = system.head()
     r = system.client.post(CLOSE, json=_body(mode="LIVE" if situation == "other-mode" else "PAPER"), headers=AUTH)
     expected = (404, "POSITION_NOT_OPEN") if situation == "other-mode" else (409, "CLOSE_REFUSED")
@@ -130,13 +117,8 @@ def _live_position(system: System) -> tuple[str, int]:
     assert contracts == 40
     bid = int(cost / contracts) + 2
     system.exchange.markets[ticker].update(yes_bid=bid, yes_ask=bid + 1)
-    _mark(system, ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid), at=datetime.now(UTC))
+    system.mark(ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid), at=datetime.now(UTC))
     return ticker, bid
-
-
-def _sells(system: System) -> list[Any]:
-    return [r for r in system.exchange.requests
-            if r.method == "POST" and r.path.endswith("/portfolio/orders") and b'"sell"' in r.body]
 
 
 def test_live_close_by_cli_then_one_signed_sell_at_the_bid_and_the_venue_holds_nothing(
@@ -148,7 +130,7 @@ def test_live_close_by_cli_then_one_signed_sell_at_the_bid_and_the_venue_holds_n
                                       "--operator", "alice", "--reason", "INC-8 manual flatten", "--json"])
 
     assert result.exit_code == 0, result.output
-    [sell] = _sells(system)
+    [sell] = system.sells()
     assert sell.verified
     assert system.exchange._positions.get(ticker, 0) == 0
     [exit_id] = _exit_ids(system, ticker)
@@ -175,12 +157,12 @@ def test_live_close_when_kalshi_holds_none_then_refused_without_a_sell(system: S
                                       "--operator", "alice", "--reason", "flatten"])
 
     assert result.exit_code == 1 and "CLOSE_REFUSED: Kalshi holds no" in result.output
-    assert _sells(system) == [] and system.head() == head
+    assert system.sells() == [] and system.head() == head
 
 
 def test_cli_close_when_side_is_invalid_then_exit_2_and_nothing_recorded(system: System,
                                                                           monkeypatch: pytest.MonkeyPatch):
-    _paper_position(system)
+    system.paper_fill("close-paper", TICKER)
     point_cli_at(system, monkeypatch)
     head = system.head()
     result = CliRunner().invoke(app, ["positions", "close", "bonding", TICKER, "UP", "--mode", "PAPER",
@@ -206,7 +188,7 @@ def test_adopted_contracts_when_closed_then_whole_contracts_sold_and_positions_a
     assert rebuild_positions(system.container, "ops", "DR drill", False)["followUp"]["status"] == "ok"
     for t in (ticker, other):
         system.exchange.markets[t].update(yes_bid=60, yes_ask=62)
-        _mark(system, t, Quotes(60, 62, 38, 40), at=datetime.now(UTC))
+        system.mark(t, Quotes(60, 62, 38, 40), at=datetime.now(UTC))
     point_cli_at(system, monkeypatch)
 
     def close(t: str, side: str) -> Any:
@@ -222,7 +204,7 @@ def test_adopted_contracts_when_closed_then_whole_contracts_sold_and_positions_a
     assert yes_close.exit_code == 0, yes_close.output
     assert [(s["contracts"], s["exitPrice"], s["reason"]) for s in map(_json, (no_close, yes_close))] == [
         (3, 38.0, "OPERATOR_CLOSE"), (5, 60.0, "OPERATOR_CLOSE")]  # the fraction 0.50 stays: not ours to sell
-    assert len(_sells(system)) == 2
+    assert len(system.sells()) == 2
     assert system.exchange._positions.get(other, 0) == 0 and system.exchange._positions[ticker] == Decimal("40.50")
     system.project("orders", "venue_orders", "reconciliation")
     rows = system.client.get("/admin/positions", headers=AUTH).json()["positions"]
@@ -239,8 +221,8 @@ def _json(result: Any) -> Any:
 
 def test_positions_list_when_a_paper_position_is_open_then_listed_with_its_fees(system: System,
                                                                                monkeypatch: pytest.MonkeyPatch):
-    _paper_position(system)
-    _mark(system, TICKER, Quotes(44, 46, 54, 56))
+    system.paper_fill("close-paper", TICKER)
+    system.mark(TICKER, Quotes(44, 46, 54, 56))
     point_cli_at(system, monkeypatch)
     result = CliRunner().invoke(app, ["positions", "list", "--strategy", "bonding", "--json"])
     assert result.exit_code == 0, result.output
@@ -253,8 +235,8 @@ def test_positions_list_when_a_paper_position_is_open_then_listed_with_its_fees(
 
 
 def test_paper_close_dry_run_then_preview_at_the_mark_and_nothing_recorded(system: System):
-    _paper_position(system)
-    _mark(system, TICKER, Quotes(44, 46, 54, 56))
+    system.paper_fill("close-paper", TICKER)
+    system.mark(TICKER, Quotes(44, 46, 54, 56))
     head = system.head()
     r = system.client.post(CLOSE, json=_body(dryRun=True), headers=AUTH)
     assert r.status_code == 200, r.text
@@ -277,7 +259,7 @@ def test_live_close_dry_run_by_cli_then_kalshi_read_and_nothing_sent(system: Sys
     assert result.exit_code == 0, result.output
     preview = _json(result)
     assert (preview["contracts"], preview["price"]) == (40, bid)
-    assert _sells(system) == [] and system.head() == head
+    assert system.sells() == [] and system.head() == head
     assert any(r.path.endswith("/portfolio/positions") for r in system.exchange.requests)  # holdings were checked
     text = CliRunner().invoke(app, ["positions", "close", "bonding", ticker, "YES", "--mode", "LIVE",
                                     "--operator", "alice", "--reason", "preview", "--dry-run"])
