@@ -213,9 +213,8 @@ class ViewPortfolio:
     """The portfolio value is the order's strategy's capital (USD, §1.7 / §5.7; 0 for a strategy without an
     allocation, which fails every share-of-portfolio check); its daily and weekly PnL and drawdown come from
     its own closes and open positions in the order's execution mode (I5-I7, ADR 0286), net of the fees it paid
-    (ADR 0442); positions are cost at
-    fill, those in resolved markets left out, each in its market's category; a failed correlation read fails
-    closed."""
+    (ADR 0442); positions are cost at fill, those in resolved markets left out, each in its market's category; a
+    failed correlation read fails closed."""
 
     def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock,
                  max_view_lag: timedelta = DEFAULT_MAX_VIEW_LAG) -> None:

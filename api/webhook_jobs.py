@@ -151,9 +151,9 @@ def _order_update(container: Any, update: OrderUpdate, head: int, fees: VenueOrd
         if update.filled_price is not None:
             changes["fill_price"] = update.filled_price
     if fills:  # the order's fees so far, as a poll records them; null, not a figure that leaves the fill out
-        known = venue.fees_cents if venue is not None and answer_covers(update, venue) else None
-        if known is not None or "fees_cents" in record.record:
-            changes["fees_cents"] = None if known is None else json_number(known)
+        so_far = venue.fees_cents if venue is not None and answer_covers(update, venue) else None
+        if so_far is not None or "fees_cents" in record.record:
+            changes["fees_cents"] = None if so_far is None else json_number(so_far)
     record.update(changes, now)
     outcome = "recorded"
     if live and order is not None:
