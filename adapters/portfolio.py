@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 from paulp.domain.clock import Clock, from_iso_utc
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
 from paulp.domain.risk_correlation import CorrelationRule, GraphEdge, GraphNode, catalogue, correlated_markets
-from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, PortfolioSnapshot, Position
+from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, LossFees, PortfolioSnapshot, Position
 from paulp.domain.strategy_registry import find_strategy
 from paulp.projections.reconciliation import NET_ADJUSTMENTS
 
@@ -98,8 +98,12 @@ _EDGES = (
 # I18: the market's executions in one mode within the window, worst first (ADR 0387).
 _RECENT_SLIPPAGE = ("SELECT max(slippage_vs_edge_ratio) FROM views.slippage_history"
                     " WHERE market_id = %s AND mode = %s AND executed_at > %s AND executed_at <= %s")
-_EXITS = ("SELECT realized_pnl_usd, updated_at FROM views.position_exits"
+# Exit fills with their sell's fee (NULL: not known), and entry fills' fees, each at its fill time (ADR 0442).
+_EXITS = ("SELECT realized_pnl_usd, fee_cents, updated_at FROM views.position_exits"
           " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s) AND mode = %s")
+_ENTRY_FEES = ("SELECT fee_cents, filled_at FROM views.order_fills"
+               " WHERE strategy = ANY(%s) AND mode = %s AND fee_cents IS DISTINCT FROM 0")
+CENTS = Decimal(100)
 
 
 def _names(strategy: str) -> list[str]:
@@ -110,23 +114,57 @@ def _names(strategy: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _Book:
-    closes: list[tuple[datetime, Decimal]]
+    closes: list[tuple[datetime, Decimal]]  # realised PnL net of the fees paid then (ADR 0442)
     unrealised: Decimal
     open_positions: tuple[dict[str, Any], ...]  # {marketId, size (USD at cost), currentPrice (probability)}
+    fees: tuple[tuple[datetime, Decimal | None], ...] = ()  # every fee in USD at its fill time; None: not known
 
     def loss_figures(self, capital: float, now: datetime) -> tuple[float, float, float]:
-        """(daily PnL since UTC midnight, weekly PnL, drawdown) as the risk check reads them (ADR 0286)."""
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        """(daily PnL since UTC midnight, weekly PnL, drawdown) as the risk check reads them (ADR 0286), net of
+        every known fee at the time it was paid (ADR 0442)."""
+        midnight, week = _windows(now)
         return (loss_window_pnl(self.closes, self.unrealised, midnight),
-                loss_window_pnl(self.closes, self.unrealised, now - WEEK),
+                loss_window_pnl(self.closes, self.unrealised, week),
                 current_drawdown(capital, self.closes, self.unrealised))
+
+    def loss_fees(self, now: datetime) -> LossFees | None:
+        """What the loss figures' fees were in each window, and how many fills there had no known fee; None when
+        the book paid none (so the risk input keeps the shape it had before fees, ADR 0442)."""
+        if not self.fees:
+            return None
+        midnight, week = _windows(now)
+
+        def paid(since: datetime | None) -> tuple[float, int]:
+            inside = [fee for at, fee in self.fees if since is None or at >= since]
+            return float(sum((f for f in inside if f is not None), Decimal(0))), sum(f is None for f in inside)
+
+        (daily, u_daily), (weekly, u_weekly), (total, u_total) = paid(midnight), paid(week), paid(None)
+        return LossFees(daily, weekly, total, u_daily, u_weekly, u_total)
+
+
+def _windows(now: datetime) -> tuple[datetime, datetime]:
+    """The daily window's start (UTC midnight of ``now``) and the rolling week's (ADR 0286)."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0), now - WEEK
+
+
+def _usd(fee_cents: Any) -> Decimal | None:
+    return None if fee_cents is None else Decimal(fee_cents) / CENTS
 
 
 def _read_book(conn: Connection[Any], names: Sequence[str], mode: str) -> _Book:
     """Every realised PnL of the strategy in ``mode`` with its time (exit fills, market resolutions), the
     unrealised PnL of its open positions in that mode, and those positions at the price they are valued at
-    (the tail concentration of the breaker's portfolio update, ADR 0325)."""
-    closes = [(at, Decimal(pnl)) for pnl, at in conn.execute(_EXITS, (list(names), mode)).fetchall()]
+    (the tail concentration of the breaker's portfolio update, ADR 0325). Every fee paid (entry fills, exit
+    sells) is a loss at its fill time: an exit's with its PnL, an entry fill's on its own (ADR 0442)."""
+    closes: list[tuple[datetime, Decimal]] = []
+    fees: list[tuple[datetime, Decimal | None]] = []
+    for pnl, fee, at in conn.execute(_EXITS, (list(names), mode)).fetchall():
+        closes.append((at, Decimal(pnl) - (_usd(fee) or 0)))
+        fees.append((at, _usd(fee)))
+    for fee, at in conn.execute(_ENTRY_FEES, (list(names), mode)).fetchall():
+        if fee is not None:
+            closes.append((at, -Decimal(fee) / CENTS))
+        fees.append((at, _usd(fee)))
     unrealised = Decimal(0)
     open_positions: list[dict[str, Any]] = []
     for ticker, side, contracts, cost, yb, ya, nb, na, observed, result, resolved_at in conn.execute(
@@ -139,7 +177,7 @@ def _read_book(conn: Connection[Any], names: Sequence[str], mode: str) -> _Book:
         current = Decimal(repr(price)) if price is not None else avg
         unrealised += unrealized_pnl_usd(avg, current, contracts)
         open_positions.append({"marketId": ticker, "size": cost / 100, "currentPrice": float(current) / 100})
-    return _Book(closes, unrealised, tuple(open_positions))
+    return _Book(closes, unrealised, tuple(open_positions), tuple(f for f in fees if f[1] != 0))
 
 
 def loss_window_pnl(closes: Sequence[tuple[datetime, Decimal]], unrealised: Decimal, since: datetime) -> float:
@@ -174,9 +212,9 @@ class BookValuation:
 class ViewPortfolio:
     """The portfolio value is the order's strategy's capital (USD, §1.7 / §5.7; 0 for a strategy without an
     allocation, which fails every share-of-portfolio check); its daily and weekly PnL and drawdown come from
-    its own closes and open positions in the order's execution mode (I5-I7, ADR 0286); positions are cost at
-    fill, those in resolved markets left out, each in its market's category; a failed correlation read fails
-    closed."""
+    its own closes and open positions in the order's execution mode (I5-I7, ADR 0286), net of the fees it paid
+    (ADR 0442); positions are cost at fill, those in resolved markets left out, each in its market's category; a
+    failed correlation read fails closed."""
 
     def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock,
                  max_view_lag: timedelta = DEFAULT_MAX_VIEW_LAG) -> None:
@@ -200,13 +238,14 @@ class ViewPortfolio:
             log.warning("risk snapshot for %s read from views behind the log: %s (I17 fails)", strategy, behind)
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
         daily, weekly, drawdown = book.loss_figures(capital, now)
+        fees = book.loss_fees(now)
 
         def for_market(market_id: str, category: str | None = None) -> PortfolioSnapshot:
             correlated = self._correlated(market_id, now, category, positions)
             return PortfolioSnapshot(
                 portfolio_value=capital, positions=positions, correlated_markets=correlated,
                 daily_pnl=daily, weekly_pnl=weekly, max_drawdown=drawdown,
-                system_healthy=behind is None, health_detail=behind,
+                system_healthy=behind is None, health_detail=behind, loss_fees=fees,
             )
 
         return for_market

@@ -9,10 +9,10 @@ crash between applying an event and marking its row is harmless, because applyin
   venue record's ``order_id`` since ADR 0294, looked up in ``views.kalshi_orders``), else by our id in
   ``orderId`` (relays and records from before; ADR 0318). The venue record of that order takes the status, fill
   count and fill price (as the reference's executor does), and a LIVE order at the venue takes the new part of
-  its fill, or its cancellation or expiry. Paper orders never were at the venue and are not touched. An update
-  that matches nothing (``unknown_order``), or whose two ids name different orders (``mismatch``), changes
-  nothing: it stays in the inbox with its evidence and outcome, and is logged. One that only the view could
-  match, while the view is behind the log, waits for the next tick.
+  its fill, with the fee Kalshi's order shows when asked (ADR 0443), or its cancellation or expiry. Paper orders
+  never were at the venue and are not touched. An update that matches nothing (``unknown_order``), or whose two
+  ids name different orders (``mismatch``), changes nothing: it stays in the inbox with its evidence and outcome,
+  and is logged. One that only the view could match, while the view is behind the log, waits for the next tick.
 - ``fill``: kept as received (evidence and inbox row) for reconciliation; positions are not changed (§1.6).
 - ``market_update``: kept; marks come from the venue's quotes (ADR 0166), not from a relayed price.
 """
@@ -26,8 +26,10 @@ from eventsourcing.application import AggregateNotFoundError
 
 from paulp.adapters.kalshi.market_fields import FractionalContracts
 from paulp.adapters.kalshi.relayed_events import RelayedFieldInvalid, read_order_update
+from paulp.api.webhook_fees import VenueOrderLookup
+from paulp.domain.reconciliation import json_number
 from paulp.domain.venue_orders import VenueOrder
-from paulp.domain.venue_updates import OrderUpdate, apply_order_update
+from paulp.domain.venue_updates import OrderUpdate, adds_fill, answer_covers, apply_order_update
 
 log = logging.getLogger("paulp.webhooks.inbox")
 BATCH = 200
@@ -44,16 +46,17 @@ class NotYetVisible(Exception):
 
 
 def process_inbox(container: Any, limit: int = BATCH) -> dict[str, int]:
-    """Apply up to ``limit`` pending events; counts per outcome (``pending``: left for the next tick)."""
+    """Apply up to ``limit`` pending events; counts per outcome (``pending``: left for the next tick). A LIVE fill's
+    fee is asked of Kalshi in the same pass (one session for the batch, opened only if a fill needs it; ADR 0443)."""
     counts: dict[str, int] = {}
-    with container.pool.connection() as conn, conn.transaction():
+    with VenueOrderLookup(container.settings) as fees, container.pool.connection() as conn, conn.transaction():
         row = conn.execute(LOG_HEAD).fetchone()
         head = int(row[0]) if row else 0  # the log before this batch: its own record updates name no new order
         for key, event_type, body, evidence in conn.execute(PENDING, (limit,)).fetchall():
             payload = body.get("payload") if isinstance(body, dict) else None
             try:
                 outcome = _apply(container, event_type, payload if isinstance(payload, dict) else {}, head,
-                                 evidence)
+                                 evidence, fees)
             except NotYetVisible:
                 counts["pending"] = counts.get("pending", 0) + 1
                 continue
@@ -67,7 +70,8 @@ def process_inbox(container: Any, limit: int = BATCH) -> dict[str, int]:
     return counts
 
 
-def _apply(container: Any, event_type: str, payload: dict[str, Any], head: int, evidence: str) -> str:
+def _apply(container: Any, event_type: str, payload: dict[str, Any], head: int, evidence: str,
+           fees: VenueOrderLookup) -> str:
     if event_type == "order_update":
         try:
             update = read_order_update(payload)
@@ -75,7 +79,7 @@ def _apply(container: Any, event_type: str, payload: dict[str, Any], head: int, 
             log.warning("order_update not applied (%s): orderId=%s %s; evidence %s kept in the inbox",
                         exc.code, payload.get("orderId"), exc, evidence)
             return f"refused:{exc.code}"
-        outcome: str = container.orders.retry_on_conflict(lambda: _order_update(container, update, head))
+        outcome: str = container.orders.retry_on_conflict(lambda: _order_update(container, update, head, fees))
         return outcome
     if event_type == "fill":
         return "recorded"
@@ -125,7 +129,7 @@ def match(container: Any, update: OrderUpdate, head: int) -> tuple[VenueOrder | 
     return (None, "mismatch") if found else (None, "unknown_order")
 
 
-def _order_update(container: Any, update: OrderUpdate, head: int) -> str:
+def _order_update(container: Any, update: OrderUpdate, head: int, fees: VenueOrderLookup) -> str:
     orders = container.orders
     record, unmatched = match(container, update, head)
     if record is None:
@@ -136,16 +140,24 @@ def _order_update(container: Any, update: OrderUpdate, head: int) -> str:
     known = record.record.get("fill_count")
     if update.filled_count is not None and isinstance(known, int) and update.filled_count < known:
         return "unchanged"  # older than what we hold: the record does not go back
+    order = orders.find(record.order_id)  # the record is keyed by our client order id
+    live = order is not None and str(record.record.get("execution_mode", "")).upper() == "LIVE"
+    # the update carries no fee: Kalshi's order does, asked once the update is known to add a fill (ADR 0443)
+    fills = live and order is not None and adds_fill(order, update)
+    venue = fees.order(record) if fills else None
     changes: dict[str, Any] = {"status": update.status}
     if update.filled_count is not None:
         changes["fill_count"] = update.filled_count
         if update.filled_price is not None:
             changes["fill_price"] = update.filled_price
+    if fills:  # the order's fees so far, as a poll records them; null, not a figure that leaves the fill out
+        so_far = venue.fees_cents if venue is not None and answer_covers(update, venue) else None
+        if so_far is not None or "fees_cents" in record.record:
+            changes["fees_cents"] = None if so_far is None else json_number(so_far)
     record.update(changes, now)
-    order = orders.find(record.order_id)  # the record is keyed by our client order id
     outcome = "recorded"
-    if order is not None and str(record.record.get("execution_mode", "")).upper() == "LIVE":
-        outcome = apply_order_update(order, update, now)
+    if live and order is not None:
+        outcome = apply_order_update(order, update, now, venue)
         if outcome.startswith("refused:"):
             log.warning("order_update for %s refused: %s", record.order_id, outcome)
             orders.save(record)

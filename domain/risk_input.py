@@ -108,6 +108,28 @@ class RiskRequest:
 
 
 @dataclass(frozen=True)
+class LossFees:
+    """The trading fees the daily/weekly PnL and the drawdown are net of (ADR 0442): USD paid within each window
+    (``drawdown``: every fee the strategy's equity has paid), and how many fills in it have a fee that is not known,
+    counted as 0, so the figure is incomplete, not free of fees."""
+
+    daily_usd: float
+    weekly_usd: float
+    drawdown_usd: float
+    unknown_daily: int = 0
+    unknown_weekly: int = 0
+    unknown_drawdown: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dailyUsd": self.daily_usd, "weeklyUsd": self.weekly_usd, "drawdownUsd": self.drawdown_usd,
+            "unknownFills": {"daily": self.unknown_daily, "weekly": self.unknown_weekly,
+                             "drawdown": self.unknown_drawdown},
+            "complete": self.unknown_drawdown == 0,
+        }
+
+
+@dataclass(frozen=True)
 class PortfolioSnapshot:
     """Portfolio state at check time; ``correlated_markets`` None means the lookup failed (fail closed)."""
 
@@ -121,6 +143,9 @@ class PortfolioSnapshot:
     # Why the system is not healthy (ADR 0441: the views this snapshot was read from are behind the log); only
     # then in the document, so every earlier snapshot keeps its shape and hash.
     health_detail: str | None = None
+    # The fees the loss figures are net of (ADR 0442); None when there are none, known or not, so a document of a
+    # book without fees keeps its shape and hash.
+    loss_fees: LossFees | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,4 +159,5 @@ class PortfolioSnapshot:
             ),
             "systemHealthy": self.system_healthy,
             **({"systemHealthDetail": self.health_detail} if self.health_detail is not None else {}),
+            **({"lossFigureFees": self.loss_fees.to_json()} if self.loss_fees is not None else {}),
         }

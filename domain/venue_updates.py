@@ -5,18 +5,22 @@ A relayed update names the order as Kalshi does — ``orderId`` is Kalshi's orde
 *cumulative* filled count and its price. Only the part of the count beyond what the order already holds is
 a new fill, so a duplicate, a replay or an update that arrives after the submission's own answer changes
 nothing. The payload's numbers (integers, or Kalshi's fixed-point strings) are read at the edge
-(``adapters/kalshi/relayed_events``, ADR 0332): the domain sees whole contracts and a price in cents.
+(``adapters/kalshi/relayed_events``, ADR 0332): the domain sees whole contracts and a price in cents. An update
+carries no fee: the fill's fee comes from Kalshi's order, asked by the inbox consumer (ADR 0443).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from paulp.domain.errors import DomainError
+from paulp.domain.fees import fee_increment
 from paulp.domain.order_states import WORKING_STATES
 from paulp.domain.orders import Order
+from paulp.domain.ports import VenueSubmission
 
 CANCELLED = frozenset({"canceled", "cancelled"})
 
@@ -42,15 +46,45 @@ class OrderUpdate:
     client_order_id: str | None = None  # ours, when the update carries it
 
 
-def apply_order_update(order: Order, update: OrderUpdate, now: datetime) -> str:
+def _priced(update: OrderUpdate) -> bool:
+    return update.filled_price is not None and 0 < update.filled_price < 100
+
+
+def adds_fill(order: Order, update: OrderUpdate) -> bool:
+    """Whether applying the update records a fill on the order: a cumulative count beyond what it holds, at a
+    price (the case whose fee the update does not carry, ADR 0443)."""
+    return update.filled_count is not None and update.filled_count > order.filled_size and _priced(update)
+
+
+def answer_covers(update: OrderUpdate, venue: VenueSubmission | None) -> bool:
+    """Whether Kalshi's answer has filled at least the contracts the update says, so its fees include theirs."""
+    return venue is not None and update.filled_count is not None and venue.fill_count >= update.filled_count
+
+
+def fill_fee(order: Order, update: OrderUpdate, venue: VenueSubmission | None) -> Decimal | None:
+    """The fee of the fill the update adds, from Kalshi's answer about the order asked after it arrived (ADR 0443):
+    the part of the order's cumulative fees not yet recorded, as the polling path takes it (ADR 0437). None (not
+    known, never 0) without an answer, without fees in it, or when the answer has filled fewer contracts than the
+    update says: its fees may not include this fill yet. An answer that has filled more gives this fill the later
+    fills' fees too; they then record the rest, so the order's total is Kalshi's either way."""
+    if venue is None or not answer_covers(update, venue):
+        return None
+    return fee_increment(venue.fees_cents, order.fees_cents)
+
+
+def apply_order_update(order: Order, update: OrderUpdate, now: datetime,
+                       venue: VenueSubmission | None = None) -> str:
     """What the update did to the order: ``filled``, ``cancelled``, ``expired``, ``unchanged``, or
-    ``refused:<code>`` when the order's state does not allow it (the order is left as it was)."""
+    ``refused:<code>`` when the order's state does not allow it (the order is left as it was). ``venue``: Kalshi's
+    answer about the order, looked up for the fee an update does not carry (``fill_fee``)."""
     outcome = "unchanged"
     try:
         if update.filled_count is not None and update.filled_count > order.filled_size:
-            if update.filled_price is None or not 0 < update.filled_price < 100:
+            price = update.filled_price
+            if price is None or not _priced(update):
                 return "refused:fill_without_price"
-            order.record_fill(update.filled_count - order.filled_size, update.filled_price, now)
+            order.record_fill(update.filled_count - order.filled_size, price, now,
+                              fee_cents=fill_fee(order, update, venue))
             outcome = "filled"
         if order.state in WORKING_STATES:
             if update.status in CANCELLED:

@@ -1,6 +1,7 @@
 """orders, order_history and positions views from the Order aggregate's events; position_exits from
 PositionExit's (an exit's fill takes its contracts out of the position and realises its PnL). Fills' fees
-(ADR 0437) add up on the order and the position beside the gross figures, which they never change.
+(ADR 0437) add up on the order and the position beside the gross figures, which they never change; each entry
+fill is also a row of its own with its time and fee (order_fills, ADR 0442).
 
 Order's apply methods live on OrderRecord, so its events are OrderRecord.* classes (only Created is Order's).
 An orders row holds the whole §1.1 record (ADR 0396), so the order list reads one row per order.
@@ -53,7 +54,7 @@ def risk_summary(result: dict[str, Any]) -> dict[str, Any]:
 
 class OrdersProjection:
     name = "orders"
-    tables = ("orders", "order_history", "positions", "position_exits")
+    tables = ("orders", "order_history", "positions", "position_exits", "order_fills")
 
     @singledispatchmethod
     def apply(self, event: object, cur: Cursor[Any], notification_id: int) -> None:
@@ -152,6 +153,11 @@ class OrdersProjection:
             " fees_cents = positions.fees_cents + EXCLUDED.fees_cents,"
             " fees_complete = positions.fees_complete AND EXCLUDED.fees_complete",
             (*row, e.fill_size, cost, e.at, e.at, fee or 0, fee is not None),
+        )
+        cur.execute(  # each fill with its time and fee: the risk check's loss windows count the fee then (ADR 0442)
+            "INSERT INTO order_fills (notification_id, order_uuid, strategy, ticker, side, mode, fill_size, fill_price,"
+            " fee_cents, filled_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (notification_id, e.originator_id, *row, e.fill_size, e.fill_price, fee, e.at),
         )
 
     @apply.register

@@ -113,6 +113,11 @@ class KalshiVenuePort:
         found = self._run(self.venue.get_order_by_client_order_id(client_order_id))
         return None if found.value is None else _submission(found.value, found.evidence_hashes)
 
+    def order(self, venue_order_id: str) -> VenueSubmission:
+        """One order as Kalshi holds it now, by Kalshi's order id: fills, fill price and cumulative fees (ADR 0443)."""
+        found = self._run(self.venue.get_order(venue_order_id))
+        return _submission(found.value, found.evidence_hashes)
+
     def cancel(self, venue_order_id: str) -> VenueSubmission:
         """Cancel what is left of an order; the answer carries what had filled by then."""
         done = self._run(self.venue.cancel_order(venue_order_id))

@@ -104,6 +104,7 @@ def _whole(number: int | Decimal) -> int | Decimal:
 
 
 TAKER_FEE_RATE = Decimal("0.07")  # Kalshi's general taker fee schedule
+MAKER_FEE_RATE = Decimal("0.0175")  # Kalshi's maker fee on the series that charge one
 
 
 def taker_fee(fills: list[tuple[int, int | Decimal]], rate: Decimal = TAKER_FEE_RATE) -> int:
@@ -339,6 +340,28 @@ class FakeKalshiExchange:
         """What the account holds in ``ticker`` (positive YES, negative NO), e.g. Decimal("10.50") contracts."""
         with self._lock:
             self._positions[ticker] = contracts
+
+    def fill_resting(self, client_order_id: str, count: int, maker_fee_rate: Decimal = MAKER_FEE_RATE) -> int:
+        """Someone takes ``count`` contracts of our resting order at its limit: a maker fill, charged Kalshi's maker
+        fee (``maker_fee_rate`` x C x P x (1 - P), rounded up to the cent) as the order's ``maker_fees`` grow.
+        The fee charged, cents. Only the order changes: what a webhook order update then reports (ADR 0443)."""
+        with self._lock:
+            order = self._orders[self._by_client_id[client_order_id]]
+            if order["status"] != "resting" or not 0 < count <= order["remaining_count"]:
+                raise ValueError(f"cannot fill {count} of order {client_order_id} ({order['status']})")
+            price = order["yes_price"] if order["side"] == "yes" else order["no_price"]
+            fee = taker_fee([(price, count)], maker_fee_rate)
+            order.update(fill_count=order["fill_count"] + count, remaining_count=order["remaining_count"] - count,
+                         maker_fill_count=order["maker_fill_count"] + count,
+                         maker_fill_cost=order["maker_fill_cost"] + price * count,
+                         maker_fees=order["maker_fees"] + fee)
+            if order["remaining_count"] == 0:
+                order["status"] = "executed"
+            signed = count if (order["side"] == "yes") == (order["action"] == "buy") else -count
+            self._positions[order["ticker"]] = self._positions.get(order["ticker"], 0) + signed
+            self.balance_cents -= price * count + fee
+            self._fees_paid[order["ticker"]] = self._fees_paid.get(order["ticker"], 0) + fee
+            return fee
 
     @property
     def requests(self) -> list[SeenRequest]:

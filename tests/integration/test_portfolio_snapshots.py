@@ -110,16 +110,18 @@ def test_exits_slots_when_book_valued_then_view_rows_status_latest_and_rebuild_a
     # Assert: the reports carry the new fields; one row per valuation, as the reports give them
     assert (first["positionCount"], second["positionCount"]) == (2, 1)
     assert (first["valuedAt"], second["valuedAt"]) == ("2026-03-02T15:05:00.000Z", "2026-03-02T15:10:00.000Z")
+    # each paper fill paid the policy's modelled fee (paperFeeRate 0.07: 50 at 43c -> 86c), a loss at its fill
+    # time, so the loss figures are net of $1.72 (ADR 0442) before and after the $21.50 resolution loss
     assert rows(container) == [
-        ("PAPER", 800.0, 0.0, 0.0, 0.0, 2, first_at),
-        ("PAPER", 800.0, -21.5, -21.5, pytest.approx(21.5 / 800), 1, second_at),
+        ("PAPER", 800.0, -1.72, -1.72, pytest.approx(1.72 / 800), 2, first_at),
+        ("PAPER", 800.0, -23.22, -23.22, pytest.approx(23.22 / 800), 1, second_at),
     ]
-    assert (second["totalValue"], second["dailyPnl"], second["weeklyPnl"]) == (800.0, -21.5, -21.5)
+    assert (second["totalValue"], second["dailyPnl"], second["weeklyPnl"]) == (800.0, -23.22, -23.22)
     # Assert: the status shows the newest row, in the spec's snake_case fields plus the book's mode
     r = client.get("/admin/status", headers=AUTH)
     assert r.status_code == 200
     assert r.json()["latestSnapshot"] == {
-        "total_value": 800.0, "daily_pnl": -21.5, "weekly_pnl": -21.5, "max_drawdown": second["maxDrawdown"],
+        "total_value": 800.0, "daily_pnl": -23.22, "weekly_pnl": -23.22, "max_drawdown": second["maxDrawdown"],
         "position_count": 1, "timestamp": "2026-03-02T15:10:00.000Z", "mode": "PAPER"}
     # Assert: replay into a scratch schema and a rebuild of the live view give the same rows
     assert_live_equals_replay(container, VIEW)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from paulp.domain.risk import CORRELATION_LOOKUP_ID, InvalidRiskInput, evaluate, risk_input_hash
-from paulp.domain.risk_input import CorrelatedMarket, PortfolioSnapshot, Position, RiskRequest
+from paulp.domain.risk_input import CorrelatedMarket, LossFees, PortfolioSnapshot, Position, RiskRequest
 from paulp.domain.risk_invariants import INVARIANTS, run_invariants
 from paulp.domain.risk_limits import (
     DEFAULT_LIMITS,
@@ -250,3 +250,13 @@ def test_i17_when_unhealthy_with_a_reason_then_blocks_naming_it_and_the_document
     assert (document["systemHealthy"], document["systemHealthDetail"]) == (False, behind)
     # a healthy snapshot's document keeps the shape (and so the input hash) it had before the detail existed
     assert "systemHealthDetail" not in a_portfolio().to_json()
+
+
+def test_loss_fees_when_present_then_in_the_document_and_when_absent_the_document_keeps_its_shape() -> None:
+    # ADR 0442: the fees the loss figures are net of, and the fills whose fee is not known
+    fees = LossFees(0.59, 1.2, 3.4, unknown_daily=0, unknown_weekly=1, unknown_drawdown=2)
+    document = a_portfolio(daily_pnl=-15.21, loss_fees=fees).to_json()
+    assert document["lossFigureFees"] == {"dailyUsd": 0.59, "weeklyUsd": 1.2, "drawdownUsd": 3.4,
+                                          "unknownFills": {"daily": 0, "weekly": 1, "drawdown": 2},
+                                          "complete": False}
+    assert "lossFigureFees" not in a_portfolio().to_json()  # a book without fees: the document (and hash) as before

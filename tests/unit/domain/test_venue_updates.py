@@ -1,14 +1,17 @@
 """Relayed order updates (ADR 0261): cumulative counts applied in any order, any number of times, give the
-fill of the largest count once; a refused update leaves the order as it was."""
+fill of the largest count once; a refused update leaves the order as it was. A fill's fee is the increment of
+Kalshi's cumulative fees when its answer covers the fill, else unknown (ADR 0443)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paulp.domain.order_states import OrderState
+from paulp.domain.ports import VenueSubmission
 from paulp.domain.venue_updates import OrderUpdate, apply_order_update
 from tests.unit.domain.orders_support import placed
 
@@ -64,3 +67,30 @@ def test_update_when_count_without_usable_price_then_refused_and_nothing_changes
         assert apply_order_update(order, OrderUpdate("o", "executed", 5, price), NOW) == "refused:fill_without_price"
     assert order.filled_size == 0 and order.state is OrderState.ORDER_ACKNOWLEDGED
 
+
+
+def _fee_of_last_fill(order) -> Decimal | None:  # type: ignore[no-untyped-def]
+    [fill] = [e for e in order.collect_events() if type(e).__qualname__.endswith("FillRecorded")]
+    return fill.fee_cents  # type: ignore[no-any-return]
+
+
+def _kalshi(filled: int, fees: Decimal | None) -> VenueSubmission:
+    return VenueSubmission("venue-1", "submitted", filled, 42.0, fees_cents=fees)
+
+
+def test_update_fee_when_kalshi_answer_covers_the_fill_then_the_increment_of_its_cumulative_fees():
+    order = _working()
+    apply_order_update(order, OrderUpdate("o", "resting", 15, 42.0), NOW, _kalshi(15, Decimal(7)))
+    assert _fee_of_last_fill(order) == Decimal(7)
+    apply_order_update(order, OrderUpdate("o", "resting", 40, 42.0), NOW, _kalshi(50, Decimal("18.5")))
+    assert _fee_of_last_fill(order) == Decimal("11.5")  # Kalshi filled more: this fill takes their fees too
+    apply_order_update(order, OrderUpdate("o", "executed", 50, 42.0), NOW, _kalshi(50, Decimal("18.5")))
+    assert _fee_of_last_fill(order) == Decimal(0)  # ... and the later fill records the rest: the total is Kalshi's
+    assert order.fees_cents == Decimal("18.5")
+
+
+def test_update_fee_when_no_answer_no_fees_or_answer_behind_the_update_then_unknown_never_zero():
+    for answer in (None, _kalshi(20, None), _kalshi(19, Decimal(9))):
+        order = _working()
+        assert apply_order_update(order, OrderUpdate("o", "resting", 20, 42.0), NOW, answer) == "filled"
+        assert _fee_of_last_fill(order) is None and order.filled_size == 20
