@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from starlette._utils import get_route_path  # the function starlette.routing matches routes on
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from paulp.adapters.config import Settings
 from paulp.api.security import turnstile
@@ -55,6 +56,9 @@ IP_MESSAGES = {
     "ip_not_allowed": "Client IP is not in allowlist",
 }
 TURNSTILE_PREFIXES = ("/admin", "/exec")
+# Guarded only where a route answers (method and path): §1.1 names /admin, /exec and /dashboard as the prefixes
+# whose unknown paths are refused before routing; any other request here is the §1.1 404 (ADR 0446).
+ROUTE_GUARDED = ("/health/debug",)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,15 @@ def protected_prefix(path: str) -> str | None:
         if path == prefix or path.startswith(prefix + "/"):
             return prefix
     return None
+
+
+def routed(request: Request) -> bool:
+    """Some route of the application matches both the method and the path of this request."""
+    app = request.scope.get("app")
+    routes = getattr(getattr(app, "router", None), "routes", None)
+    if routes is None:
+        return True  # no router to ask: guard rather than let a request through unchecked
+    return any(route.matches(request.scope)[0] is Match.FULL for route in routes)
 
 
 def _unauthorized(code: str, message: str | None) -> AuthFailure:
@@ -204,7 +217,7 @@ def guard(settings: Settings) -> Callable[[Request], Awaitable[Response | None]]
         # The path the router will match (scope path less any ASGI root_path), not request.url.path: with a
         # root_path the two differ and a protected route was reachable unauthenticated (ADR 0312).
         prefix = protected_prefix(get_route_path(request.scope))
-        if prefix is None:
+        if prefix is None or (prefix in ROUTE_GUARDED and not routed(request)):
             return None
         try:
             if prefix in NOT_CONFIGURED and not auth.configured_for(prefix):

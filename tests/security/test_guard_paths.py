@@ -47,11 +47,23 @@ def client_at(module_db: str, nats_url: str, module_ns: str) -> Iterator[Any]:
 @pytest.mark.parametrize("method,path", [
     ("GET", "/%61dmin/status"), ("GET", "/admin%2Fstatus"), ("GET", "/admin/status/"), ("HEAD", "/admin/status"),
     ("OPTIONS", "/admin/status"), ("TRACE", "/exec/kalshi/mode"), ("GET", "/dashboard/summary/"),
-    ("POST", "/health/debug/ingest/"),
+    ("POST", "/health/debug/ingest"), ("POST", "/health/%64ebug/ingest"),
 ])
 def test_protected_route_when_spelled_otherwise_then_401_before_routing(client_at: Any, method: str,
                                                                          path: str) -> None:
     assert client_at().request(method, path).status_code == 401
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/health/debug/ingest"), ("DELETE", "/health/debug/ingest"), ("POST", "/health/debug/ingest/"),
+    ("POST", "/health/debug/other"), ("GET", "/health/debug"),
+])
+def test_debug_path_without_a_route_when_unauthenticated_then_the_404_of_an_unknown_route(
+        client_at: Any, method: str, path: str) -> None:
+    """§1.1 names /admin, /exec and /dashboard as the prefixes refused before routing; under /health/debug only the
+    route itself (POST /health/debug/ingest) asks for operator auth, anything else is the unknown-route 404."""
+    r = client_at().request(method, path)
+    assert (r.status_code, r.json()["error"], r.json()["path"]) == (404, "Not found", path)
 
 
 @pytest.mark.parametrize("path", ["/api/admin/status", "/api/exec/kalshi/mode", "/api/dashboard/summary",
