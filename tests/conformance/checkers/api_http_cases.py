@@ -2,7 +2,8 @@
 
 Per case: Settings from exactly the case's ``config`` (nothing read from the process environment) plus
 the service URLs, and ``ENVIRONMENT=test``, an anchor database and an audit mirror unless it names them;
-a fresh database (migrated by ``build``, dropped after the case); ``given`` seeded (Access keys served
+a fresh database (under pytest a clone of the session's migrated template, ADR 0407, else migrated by
+``build``; dropped after the case); ``given`` seeded (Access keys served
 by a loopback fake certs server, the rest by ``tests.support.seeding``); one request through TestClient
 from a loopback peer (a trusted proxy, so ``cf-connecting-ip`` carries the client IP); then every
 ``expect`` key is checked as api.json's ``format`` describes. An unknown expect key fails the case.
@@ -70,16 +71,31 @@ class _Session:
 
     @contextmanager
     def database(self) -> Iterator[str]:
-        """A new database for one case (build() migrates it), dropped when the case ends."""
-        name = f"paulp_{self.run_id}_{secrets.token_hex(3)}"
+        """A new database for one case. Under pytest: a clone of the session's migrated template, made ahead of
+        the case and dropped behind the next ones by the suite's own machinery (ADR 0407). Elsewhere: empty,
+        migrated by build(), dropped when the case ends."""
         admin = self.services.database_url
+        if os.environ.get("PAULP_TEST_TEMPLATE_DB"):
+            from tests.conftest import drop_database_later, take_clone
+
+            name, url = take_clone(admin, self.run_id)
+            try:
+                yield url
+            finally:
+                drop_database_later(admin, name)
+            return
+        name = f"paulp_{self.run_id}_{secrets.token_hex(3)}"
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         try:
             yield with_db(admin, name)
         finally:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _drop(admin, name)
+
+
+def _drop(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 _SESSION: list[_Session] = []
