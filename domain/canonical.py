@@ -27,7 +27,10 @@ def _check(value: Any) -> None:
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, UTF-8 text, floats in shortest round-trip form (Python's repr)."""
     _check(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except TypeError as e:  # a value of a type JSON has no form for (a datetime, a set, a Decimal)
+        raise NonCanonicalValue(str(e)) from None
 
 
 def canonical_json_of_parsed(value: Any) -> str:

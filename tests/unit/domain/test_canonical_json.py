@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -35,7 +37,8 @@ def test_integers_stay_integers_and_floats_take_their_shortest_round_trip_form(v
     assert loads_strict(canonical_json(value)) == value
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), {"a": [float("nan")]}, {1: "x"}])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), {"a": [float("nan")]}, {1: "x"},
+                                   {"at": datetime(2026, 11, 27, tzinfo=UTC)}, [{1, 2}], {"usd": Decimal("1.5")}])
 def test_values_without_a_canonical_form_are_refused(value: object) -> None:
     with pytest.raises(NonCanonicalValue):
         canonical_json(value)
