@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from paulp.domain.clv import decimal_mean
+from paulp.domain.clv import decimal_mean, decimal_sharpe
 from paulp.domain.errors import DomainError
 
 MIN_STD = 1e-12
@@ -87,7 +87,7 @@ class AccountSkillScore:
     included_clv: bool
 
 
-def _band(value: float, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool) -> int:
+def _band(value: float | Decimal, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool) -> int:
     """Points of the first band whose floor ``value`` reaches (first band strict when asked)."""
     for i, (floor_value, points) in enumerate(bands):
         if value > floor_value if (strict_first and i == 0) else value >= floor_value:
@@ -108,12 +108,12 @@ def _clv_factor(positions: Sequence[ScoredPosition]) -> Factor:
 def _returns_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:
     if len(positions) < 5 or pv <= 0:
         return Factor(0, 20, {"sharpe": 0.0})
-    returns = [p.pnl / pv for p in positions]
-    mean = sum(returns) / len(returns)
-    std = math.sqrt(sum((r - mean) ** 2 for r in returns) / len(returns))
-    sharpe = 0.0 if std < MIN_STD else mean / std * math.sqrt(252 / len(positions))
+    # In decimal, so a Sharpe of exactly 1.5 is in the 1.5 band (ADR 0444); std < 1e-12 -> 0 is the spec's rule.
+    pv_exact = Decimal(repr(float(pv)))
+    returns = [Decimal(repr(float(p.pnl))) / pv_exact for p in positions]
+    sharpe = decimal_sharpe(returns, Decimal(252) / len(positions), min_std=Decimal(repr(MIN_STD)))
     score = _band(sharpe, ((2.0, 20), (1.5, 16), (1.0, 12), (0.5, 8)), 0, strict_first=True)
-    return Factor(score, 20, {"sharpe": sharpe})
+    return Factor(score, 20, {"sharpe": float(sharpe)})
 
 
 def _sizing_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from paulp.domain.clv import ClvStatistics, clv_consistency_points
+from paulp.domain.clv import ClvStatistics, clv_consistency_points, decimal_sharpe
 from paulp.domain.skill import skill_tier
 
 MIN_POSITIONS = 20
@@ -58,9 +58,8 @@ _ZERO = AggregatedSkillScore(0, "Losing", 0, 0, 0, 0, 0, 0, 0, 0, False)
 def aggregated_sharpe(pnls: Sequence[float], positions_per_month: float) -> float:
     if len(pnls) < 5:
         return 0.0
-    mean = sum(pnls) / len(pnls)
-    std = math.sqrt(sum((p - mean) ** 2 for p in pnls) / len(pnls))
-    return 0.0 if std == 0 else mean / std * math.sqrt(positions_per_month)
+    # Decimal, so pnls 0.1 / 0.3 give a Sharpe of exactly 2 (not > 2) and identical pnls a std of exactly 0 (ADR 0444).
+    return float(decimal_sharpe(pnls, positions_per_month))
 
 
 def _returns(sharpe: float) -> int:
