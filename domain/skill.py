@@ -87,6 +87,11 @@ class AccountSkillScore:
     included_clv: bool
 
 
+def _dec(x: float) -> Decimal:
+    """A figure as the decimal it was written as (its shortest repr), for the rubric's band edges (ADR 0342/0444)."""
+    return Decimal(repr(float(x)))
+
+
 def _band(value: float | Decimal, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool) -> int:
     """Points of the first band whose floor ``value`` reaches (first band strict when asked)."""
     for i, (floor_value, points) in enumerate(bands):
@@ -119,9 +124,9 @@ def _returns_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:
 def _sizing_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:
     if not positions or pv <= 0:
         return Factor(15, 15, {"max_position_pct": 0.0})
-    pct = max(abs(p.size) for p in positions) / pv * 100
+    pct = max(abs(_dec(p.size)) for p in positions) / _dec(pv) * 100
     score = 15 if pct < 10 else 12 if pct <= 20 else 8 if pct <= 30 else 4
-    return Factor(score, 15, {"max_position_pct": pct})
+    return Factor(score, 15, {"max_position_pct": float(pct)})
 
 
 def _ambiguity_factor(positions: Sequence[ScoredPosition]) -> Factor:
@@ -135,22 +140,22 @@ def _ambiguity_factor(positions: Sequence[ScoredPosition]) -> Factor:
 def _fee_factor(total_fees: float, gross_profit: float) -> Factor:
     if gross_profit <= 0:
         return Factor(3, 5, {"fee_drag_pct": 100.0 if total_fees > 0 else 0.0})
-    pct = total_fees / gross_profit * 100
+    pct = _dec(total_fees) / _dec(gross_profit) * 100
     score = 5 if pct < 5 else 3 if pct <= 15 else 1
-    return Factor(score, 5, {"fee_drag_pct": pct})
+    return Factor(score, 5, {"fee_drag_pct": float(pct)})
 
 
 def _diversification_factor(positions: Sequence[ScoredPosition]) -> Factor:
-    by_category: dict[str, float] = {}
+    by_category: dict[str, Decimal] = {}
     for p in positions:
         key = p.category or "unknown"
-        by_category[key] = by_category.get(key, 0.0) + abs(p.pnl)
-    total = sum(by_category.values())
+        by_category[key] = by_category.get(key, Decimal(0)) + abs(_dec(p.pnl))
+    total = sum(by_category.values(), Decimal(0))
     if total == 0:
         return Factor(10, 10, {"herfindahl": 0.0})
-    hhi = sum((v / total) ** 2 for v in by_category.values())
-    score = 10 if hhi < 0.25 else 7 if hhi <= 0.5 else 3
-    return Factor(score, 10, {"herfindahl": hhi})
+    hhi = sum(((v / total) ** 2 for v in by_category.values()), Decimal(0))
+    score = 10 if hhi < Decimal("0.25") else 7 if hhi <= Decimal("0.5") else 3
+    return Factor(score, 10, {"herfindahl": float(hhi)})
 
 
 def _blowup_factor(flags: Sequence[str]) -> Factor:
@@ -168,7 +173,7 @@ def account_skill_score(metrics: AccountMetrics, include_clv: bool = True) -> Ac
     """Score an account; without CLV the returns factor absorbs the weight (x1.75, max 35)."""
     positions = metrics.positions
     pv = metrics.portfolio_value
-    gross_profit = sum(p.pnl for p in positions if p.pnl > 0)
+    gross_profit = float(sum((_dec(p.pnl) for p in positions if p.pnl > 0), Decimal(0)))
     clv = _clv_factor(positions)
     returns = _returns_factor(positions, pv)
     if not include_clv:
