@@ -208,25 +208,27 @@ def detect_blowup_signatures(positions: Sequence[BlowupPosition]) -> tuple[Blowu
         return ()
     ordered = sorted(positions, key=lambda p: p.entry_at)
     flags: list[BlowupFlag] = []
-    losses, previous_size = 0, 0.0
+    # Sizes and losses in decimal (ADR 0444): 150.15 after 100.1 is exactly 1.5x (not martingale), a loss of 30.03
+    # against an average size of 100.1 exactly 0.3x (not a blowup), as the figures are written.
+    losses, previous_size = 0, Decimal(0)
     for p in ordered:
         losses = losses + 1 if p.pnl < 0 else 0
-        if losses >= 2 and p.size > previous_size * 1.5:
+        if losses >= 2 and _dec(p.size) > previous_size * Decimal("1.5"):
             flags.append(BlowupFlag.MARTINGALE)
             break
-        previous_size = p.size
+        previous_size = _dec(p.size)
     for i, loss in enumerate(ordered[:-3]):
         if loss.pnl < 0 and all(n.entry_at - loss.exit_at < ONE_HOUR for n in ordered[i + 1:i + 4]):
             flags.append(BlowupFlag.REVENGE_TRADING)
             break
-    max_loss = max(-p.pnl if p.pnl < 0 else 0.0 for p in positions)
-    if max_loss > sum(p.size for p in positions) / len(positions) * 0.3:
+    max_loss = max(-_dec(p.pnl) if p.pnl < 0 else Decimal(0) for p in positions)
+    total_size = sum((_dec(p.size) for p in positions), Decimal(0))
+    if max_loss > total_size / len(positions) * Decimal("0.3"):
         flags.append(BlowupFlag.BLOWUP)
-    by_category: dict[str, float] = {}
+    by_category: dict[str, Decimal] = {}
     for p in positions:
-        by_category[p.category or "unknown"] = by_category.get(p.category or "unknown", 0.0) + p.size
-    total_size = sum(p.size for p in positions)
-    if any(v > total_size * 0.5 for v in by_category.values()):
+        by_category[p.category or "unknown"] = by_category.get(p.category or "unknown", Decimal(0)) + _dec(p.size)
+    if any(v > total_size * Decimal("0.5") for v in by_category.values()):
         flags.append(BlowupFlag.CONCENTRATION_RISK)
     return tuple(flags)
 
