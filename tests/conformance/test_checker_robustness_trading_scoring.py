@@ -116,3 +116,37 @@ def test_weather_signal_and_capital_validation_when_unknown_field_then_fail() ->
     check = {"strategy": "bonding", "proposedSize": 26, "currentCapital": 500}
     run("capital_allocation", ("validate", check | {"expected": False}))
     rejects("capital_allocation", ("validate", check | {"expected": {"valid": False, "code": "x"}}), "no interpreter")
+
+
+def test_account_skill_when_include_clv_spelt_as_the_spec_input_then_read() -> None:
+    """§4.5 names the input ``includeCLV``; the sample writes ``include_clv`` (ADR 0444)."""
+    case = _skill({"factors": {"riskAdjustedReturns": {"maxScore": 35}, "clvConsistency": {"score": 0}}})
+    case["case"].pop("include_clv")
+    run("account_skill", {"section": "cases", "case": case["case"] | {"includeCLV": False}}, SKILL_DOC)
+    rejects("account_skill", {"section": "cases", "case": case["case"] | {"includeCLV": True}}, "maxScore", SKILL_DOC)
+    rejects("account_skill", {"section": "cases", "case": case["case"] | {"includeCLV": False, "include_clv": True}},
+            "include_clv", SKILL_DOC)
+    rejects("account_skill", {"section": "cases", "case": case["case"] | {"withCLV": False}}, "cannot interpret",
+            SKILL_DOC)
+
+
+def test_deterministic_id_notes_are_read_by_what_they_state() -> None:
+    run("deterministic_ids_notes", ("booleans", "booleans print as true/false"))
+    run("deterministic_ids_notes", ("null_part", "a null part reads as empty text"))
+    run("deterministic_ids_notes", ("more_numbers", "0.25 and -7 print as written, 100 without a fraction"))
+    rejects("deterministic_ids_notes", ("joining", "parts are joined with a pipe"), "no rule")
+    rejects("deterministic_ids_notes", ("wrong_number", "numbers keep their digits: 10.50"), "10.5")
+    rejects("deterministic_ids_notes", ("null_part", "a null part reads as the word null"), "undefined note")
+
+
+def test_bonding_signal_emission_when_fair_and_price_written_as_numbers_then_used() -> None:
+    kelly = min((0.99 - 0.95) / 0.05 / 1.09, 0.2)  # Kelly(YES) at CV 0.3, capped at 20 % for bonds
+    run("bonding_barbell", ("signal_emission", {"case": "bond with supplied fair 0.99 above price 0.95",
+                                                "expected": {"emitted": True, "kellyFraction": kelly}}))
+    rejects("bonding_barbell", ("signal_emission", {"case": "bond with supplied fair 0.99 above price 0.95",
+                                                    "expected": {"emitted": True, "kellyFraction": 0.1}}), "kelly")
+    rejects("bonding_barbell", ("signal_emission", {"case": "bond with supplied fair 0.9 above price 0.95",
+                                                    "expected": {"emitted": False}}), "not above")
+    tail = (0.15 - 0.1) / 0.9 / 1.09  # fair = p x 1.5 at p 0.1
+    run("bonding_barbell", ("signal_emission", {"case": "tail without supplied fair probability at price 0.1",
+                                                "expected": {"emitted": True, "kellyFraction": tail}}))

@@ -229,7 +229,18 @@ def _days_before(value: Any, now: datetime) -> datetime:
         raise AssertionError(f"cannot read account time {value!r}") from None
 
 
+_CASE_KEYS = {"name", "include_clv", "includeCLV", "metrics", "expected", "note", "source_behaviour"}
+
+
+def _include_clv(case: dict[str, Any]) -> bool:
+    """``include_clv`` (the sample's spelling) or ``includeCLV`` (§4.5's input name); both given must agree."""
+    given = {case[k] for k in ("include_clv", "includeCLV") if k in case}
+    assert len(given) <= 1 and all(isinstance(v, bool) for v in given), f"include_clv/includeCLV: {given}"
+    return given.pop() if given else True
+
+
 def _case(case: dict[str, Any], ctx: Context) -> None:
+    assert set(case) <= _CASE_KEYS, f"case fields this checker cannot interpret: {sorted(set(case) - _CASE_KEYS)}"
     now = _now(ctx.file)
     group = ctx.document[ctx.group]
     metrics = case["metrics"]
@@ -256,7 +267,7 @@ def _case(case: dict[str, Any], ctx: Context) -> None:
         portfolio_value=metrics.get("portfolioValue", account.get("portfolioValue")),
         account_created_at=created, last_activity_at=last_activity,
         blowup_flags=tuple(metrics.get("blowupFlags", [])),
-    ), include_clv=case.get("include_clv", True))
+    ), include_clv=_include_clv(case))
     expected = case["expected"]
     unknown = set(expected) - {"totalScore", "tier", "factors"}
     assert not unknown and expected, f"expected fields this checker cannot interpret: {unknown or 'none given'}"
