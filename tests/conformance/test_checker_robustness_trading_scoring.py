@@ -150,3 +150,24 @@ def test_bonding_signal_emission_when_fair_and_price_written_as_numbers_then_use
     tail = (0.15 - 0.1) / 0.9 / 1.09  # fair = p x 1.5 at p 0.1
     run("bonding_barbell", ("signal_emission", {"case": "tail without supplied fair probability at price 0.1",
                                                 "expected": {"emitted": True, "kellyFraction": tail}}))
+
+
+def test_account_skill_blowup_positions_timed_by_offsets_or_timestamps() -> None:
+    """§4.5's entryTimestamp/exitTimestamp or offsets in any unit (ADR 0444); a loss then three entries within 1 h."""
+    def revenge(times: list[dict[str, Any]], flags: list[str]) -> dict[str, Any]:
+        pnls = [-10, 5, 5, 5]
+        positions = [{"pnl": pnl, "size": 100, "category": c, **t}
+                     for pnl, c, t in zip(pnls, "abcd", times, strict=True)]
+        return {"section": "blowup_detection", "case": {"positions": positions, "expected_flags": flags}}
+    minutes = [{"entry_offset_minutes": e, "exit_offset_minutes": x}
+               for e, x in ((0, 10), (20, 500), (30, 500), (69, 500))]
+    run("account_skill", revenge(minutes, ["REVENGE_TRADING"]), SKILL_DOC)
+    iso = [{"entryTimestamp": f"2026-03-01T12:{e:02d}:00Z", "exitTimestamp": "2026-03-01T20:00:00Z"}
+           for e in (0, 20, 30, 59)]
+    iso[0]["exitTimestamp"] = "2026-03-01T12:05:00Z"
+    run("account_skill", revenge(iso, ["REVENGE_TRADING"]), SKILL_DOC)
+    rejects("account_skill", revenge(iso, []), "expected", SKILL_DOC)
+    both = [{**t, "entry_offset_ms": 0} for t in iso]
+    rejects("account_skill", revenge(both, ["REVENGE_TRADING"]), "exactly one", SKILL_DOC)
+    rejects("account_skill", revenge([{**t, "ticker": "X"} for t in minutes], ["REVENGE_TRADING"]), "cannot interpret",
+            SKILL_DOC)
