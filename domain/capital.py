@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from paulp.domain.errors import DomainError
 
@@ -66,10 +67,14 @@ def capital_breakdown(table: Sequence[StrategyAllocation] = DEFAULT_ALLOCATIONS)
     )
 
 
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
 def position_size(allocation: StrategyAllocation, kelly_fraction: float, current_capital: float | None = None) -> float:
     """min(capital * Kelly fraction, capital * max position %); ``current_capital`` overrides the table."""
-    capital = allocation.capital if current_capital is None else current_capital
-    return min(capital * kelly_fraction, capital * allocation.max_position_pct / 100)
+    capital = _dec(allocation.capital if current_capital is None else current_capital)
+    return float(min(capital * _dec(kelly_fraction), capital * _dec(allocation.max_position_pct) / 100))
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,10 @@ def validate_size(
     if not allocation.enabled:
         return SizeValidation(False, NOT_ENABLED_REASON)
     capital = allocation.capital if current_capital is None else current_capital
-    max_position = capital * allocation.max_position_pct / 100
-    if proposed_size > max_position:
+    # Decimal (ADR 0444): 3 % of 100.1 is 3.003, which a proposed 3.003 does not exceed (binary: 3.0029999999999997).
+    max_exact = _dec(capital) * _dec(allocation.max_position_pct) / 100
+    max_position = float(max_exact)
+    if _dec(proposed_size) > max_exact:
         return SizeValidation(False, f"Size {proposed_size:g} exceeds max position {max_position:g}")
     if proposed_size > capital:
         return SizeValidation(False, f"Size {proposed_size:g} exceeds available capital {capital:g}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from paulp.domain.prices import fixed
@@ -27,7 +28,11 @@ GRADE_SCORES = {ExecutionGrade.EXCELLENT: 4, ExecutionGrade.GOOD: 3, ExecutionGr
                 ExecutionGrade.POOR: 1}
 
 
-def execution_grade(slippage_ratio: float) -> ExecutionGrade:
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+def execution_grade(slippage_ratio: float | Decimal) -> ExecutionGrade:
     if slippage_ratio < 0.5:
         return ExecutionGrade.EXCELLENT
     if slippage_ratio < 1.0:
@@ -37,11 +42,15 @@ def execution_grade(slippage_ratio: float) -> ExecutionGrade:
     return ExecutionGrade.POOR
 
 
+def _expected_slippage(spread: Decimal, notional: Decimal, vpin: Decimal, depth: Decimal) -> Decimal:
+    base = spread * Decimal("0.25")
+    impact = spread * min(Decimal(1), notional / depth) * Decimal("0.5")
+    return max(Decimal("0.1"), base + impact + (base + impact) * vpin * Decimal("0.25"))
+
+
 def expected_slippage(spread_cents: float, order_notional: float, vpin: float, depth: float | None) -> float:
     """Baseline slippage in cents: a quarter spread, size impact, a toxicity surcharge; at least 0.1."""
-    base = spread_cents * 0.25
-    impact = spread_cents * min(1.0, order_notional / (depth or DEFAULT_DEPTH)) * 0.5
-    return max(0.1, base + impact + (base + impact) * vpin * 0.25)
+    return float(_expected_slippage(_dec(spread_cents), _dec(order_notional), _dec(vpin), _dec(depth or DEFAULT_DEPTH)))
 
 
 @dataclass(frozen=True)
@@ -80,16 +89,22 @@ class ExecutionQualityReport:
 
 
 def quality_report(fill: FillObservation) -> ExecutionQualityReport:
-    realized = abs(fill.fill_price - fill.limit_price)
-    notional = fill.order_size * fill.limit_price
-    expected = expected_slippage(fill.market_spread, notional, fill.vpin, fill.market_depth)
-    ratio = realized / expected if expected > 0 else 0.0
-    vs_edge = 0.0
-    if fill.edge_percent > 0 and fill.limit_price > 0:
-        vs_edge = (realized / fill.limit_price * 100) / fill.edge_percent
+    """The §5.5 figures taken in decimal on the inputs' shortest repr (ADR 0444): a fill at 40.2 on a 40 limit is
+    0.2 cents of slippage, not binary's 0.20000000000000284, so against a 1 % edge its ratio is exactly 0.5 and
+    does not count for the kill switch; grade edges (0.5, 1.0, 1.5) are judged the same way. Reported as floats."""
+    limit, price = _dec(fill.limit_price), _dec(fill.fill_price)
+    realized = abs(price - limit)
+    notional = _dec(fill.order_size) * limit
+    expected = _expected_slippage(_dec(fill.market_spread), notional, _dec(fill.vpin),
+                                  _dec(fill.market_depth or DEFAULT_DEPTH))
+    ratio = realized / expected if expected > 0 else Decimal(0)
+    vs_edge = Decimal(0)
+    if fill.edge_percent > 0 and limit > 0:
+        vs_edge = (realized / limit * 100) / _dec(fill.edge_percent)
     return ExecutionQualityReport(
         fill.order_id, fill.ticker, fill.side, fill.limit_price, fill.fill_price, fill.order_size,
-        notional, realized, expected, ratio, vs_edge, fill.edge_percent, execution_grade(ratio),
+        float(notional), float(realized), float(expected), float(ratio), float(vs_edge), fill.edge_percent,
+        execution_grade(ratio),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from paulp.domain.clv import decimal_mean
+from paulp.domain.clv import decimal_mean, decimal_sharpe
 from paulp.domain.errors import DomainError
 
 MIN_STD = 1e-12
@@ -87,7 +87,12 @@ class AccountSkillScore:
     included_clv: bool
 
 
-def _band(value: float, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool) -> int:
+def _dec(x: float) -> Decimal:
+    """A figure as the decimal it was written as (its shortest repr), for the rubric's band edges (ADR 0342/0444)."""
+    return Decimal(repr(float(x)))
+
+
+def _band(value: float | Decimal, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool) -> int:
     """Points of the first band whose floor ``value`` reaches (first band strict when asked)."""
     for i, (floor_value, points) in enumerate(bands):
         if value > floor_value if (strict_first and i == 0) else value >= floor_value:
@@ -108,20 +113,20 @@ def _clv_factor(positions: Sequence[ScoredPosition]) -> Factor:
 def _returns_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:
     if len(positions) < 5 or pv <= 0:
         return Factor(0, 20, {"sharpe": 0.0})
-    returns = [p.pnl / pv for p in positions]
-    mean = sum(returns) / len(returns)
-    std = math.sqrt(sum((r - mean) ** 2 for r in returns) / len(returns))
-    sharpe = 0.0 if std < MIN_STD else mean / std * math.sqrt(252 / len(positions))
+    # In decimal, so a Sharpe of exactly 1.5 is in the 1.5 band (ADR 0444); std < 1e-12 -> 0 is the spec's rule.
+    pv_exact = Decimal(repr(float(pv)))
+    returns = [Decimal(repr(float(p.pnl))) / pv_exact for p in positions]
+    sharpe = decimal_sharpe(returns, Decimal(252) / len(positions), min_std=Decimal(repr(MIN_STD)))
     score = _band(sharpe, ((2.0, 20), (1.5, 16), (1.0, 12), (0.5, 8)), 0, strict_first=True)
-    return Factor(score, 20, {"sharpe": sharpe})
+    return Factor(score, 20, {"sharpe": float(sharpe)})
 
 
 def _sizing_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:
     if not positions or pv <= 0:
         return Factor(15, 15, {"max_position_pct": 0.0})
-    pct = max(abs(p.size) for p in positions) / pv * 100
+    pct = max(abs(_dec(p.size)) for p in positions) / _dec(pv) * 100
     score = 15 if pct < 10 else 12 if pct <= 20 else 8 if pct <= 30 else 4
-    return Factor(score, 15, {"max_position_pct": pct})
+    return Factor(score, 15, {"max_position_pct": float(pct)})
 
 
 def _ambiguity_factor(positions: Sequence[ScoredPosition]) -> Factor:
@@ -135,22 +140,22 @@ def _ambiguity_factor(positions: Sequence[ScoredPosition]) -> Factor:
 def _fee_factor(total_fees: float, gross_profit: float) -> Factor:
     if gross_profit <= 0:
         return Factor(3, 5, {"fee_drag_pct": 100.0 if total_fees > 0 else 0.0})
-    pct = total_fees / gross_profit * 100
+    pct = _dec(total_fees) / _dec(gross_profit) * 100
     score = 5 if pct < 5 else 3 if pct <= 15 else 1
-    return Factor(score, 5, {"fee_drag_pct": pct})
+    return Factor(score, 5, {"fee_drag_pct": float(pct)})
 
 
 def _diversification_factor(positions: Sequence[ScoredPosition]) -> Factor:
-    by_category: dict[str, float] = {}
+    by_category: dict[str, Decimal] = {}
     for p in positions:
         key = p.category or "unknown"
-        by_category[key] = by_category.get(key, 0.0) + abs(p.pnl)
-    total = sum(by_category.values())
+        by_category[key] = by_category.get(key, Decimal(0)) + abs(_dec(p.pnl))
+    total = sum(by_category.values(), Decimal(0))
     if total == 0:
         return Factor(10, 10, {"herfindahl": 0.0})
-    hhi = sum((v / total) ** 2 for v in by_category.values())
-    score = 10 if hhi < 0.25 else 7 if hhi <= 0.5 else 3
-    return Factor(score, 10, {"herfindahl": hhi})
+    hhi = sum(((v / total) ** 2 for v in by_category.values()), Decimal(0))
+    score = 10 if hhi < Decimal("0.25") else 7 if hhi <= Decimal("0.5") else 3
+    return Factor(score, 10, {"herfindahl": float(hhi)})
 
 
 def _blowup_factor(flags: Sequence[str]) -> Factor:
@@ -168,7 +173,7 @@ def account_skill_score(metrics: AccountMetrics, include_clv: bool = True) -> Ac
     """Score an account; without CLV the returns factor absorbs the weight (x1.75, max 35)."""
     positions = metrics.positions
     pv = metrics.portfolio_value
-    gross_profit = sum(p.pnl for p in positions if p.pnl > 0)
+    gross_profit = float(sum((_dec(p.pnl) for p in positions if p.pnl > 0), Decimal(0)))
     clv = _clv_factor(positions)
     returns = _returns_factor(positions, pv)
     if not include_clv:
@@ -203,25 +208,27 @@ def detect_blowup_signatures(positions: Sequence[BlowupPosition]) -> tuple[Blowu
         return ()
     ordered = sorted(positions, key=lambda p: p.entry_at)
     flags: list[BlowupFlag] = []
-    losses, previous_size = 0, 0.0
+    # Sizes and losses in decimal (ADR 0444): 150.15 after 100.1 is exactly 1.5x (not martingale), a loss of 30.03
+    # against an average size of 100.1 exactly 0.3x (not a blowup), as the figures are written.
+    losses, previous_size = 0, Decimal(0)
     for p in ordered:
         losses = losses + 1 if p.pnl < 0 else 0
-        if losses >= 2 and p.size > previous_size * 1.5:
+        if losses >= 2 and _dec(p.size) > previous_size * Decimal("1.5"):
             flags.append(BlowupFlag.MARTINGALE)
             break
-        previous_size = p.size
+        previous_size = _dec(p.size)
     for i, loss in enumerate(ordered[:-3]):
         if loss.pnl < 0 and all(n.entry_at - loss.exit_at < ONE_HOUR for n in ordered[i + 1:i + 4]):
             flags.append(BlowupFlag.REVENGE_TRADING)
             break
-    max_loss = max(-p.pnl if p.pnl < 0 else 0.0 for p in positions)
-    if max_loss > sum(p.size for p in positions) / len(positions) * 0.3:
+    max_loss = max(-_dec(p.pnl) if p.pnl < 0 else Decimal(0) for p in positions)
+    total_size = sum((_dec(p.size) for p in positions), Decimal(0))
+    if max_loss > total_size / len(positions) * Decimal("0.3"):
         flags.append(BlowupFlag.BLOWUP)
-    by_category: dict[str, float] = {}
+    by_category: dict[str, Decimal] = {}
     for p in positions:
-        by_category[p.category or "unknown"] = by_category.get(p.category or "unknown", 0.0) + p.size
-    total_size = sum(p.size for p in positions)
-    if any(v > total_size * 0.5 for v in by_category.values()):
+        by_category[p.category or "unknown"] = by_category.get(p.category or "unknown", Decimal(0)) + _dec(p.size)
+    if any(v > total_size * Decimal("0.5") for v in by_category.values()):
         flags.append(BlowupFlag.CONCENTRATION_RISK)
     return tuple(flags)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
-from paulp.domain.clv import ClvStatistics, clv_consistency_points
+from paulp.domain.clv import ClvStatistics, clv_consistency_points, decimal_sharpe
 from paulp.domain.skill import skill_tier
 
 MIN_POSITIONS = 20
@@ -58,13 +59,16 @@ _ZERO = AggregatedSkillScore(0, "Losing", 0, 0, 0, 0, 0, 0, 0, 0, False)
 def aggregated_sharpe(pnls: Sequence[float], positions_per_month: float) -> float:
     if len(pnls) < 5:
         return 0.0
-    mean = sum(pnls) / len(pnls)
-    std = math.sqrt(sum((p - mean) ** 2 for p in pnls) / len(pnls))
-    return 0.0 if std == 0 else mean / std * math.sqrt(positions_per_month)
+    # Decimal, so pnls 0.1 / 0.3 give a Sharpe of exactly 2 (not > 2) and identical pnls a std of exactly 0 (ADR 0444).
+    return float(decimal_sharpe(pnls, positions_per_month))
 
 
 def _returns(sharpe: float) -> int:
     return 20 if sharpe > 2.0 else 16 if sharpe > 1.5 else 12 if sharpe > 1.0 else 8 if sharpe > 0.5 else 0
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
 
 
 def _sizing(fraction: float) -> int:
@@ -81,22 +85,26 @@ def _ambiguity(assessed: int, low: int) -> int:
 def _fees(gross_profit: float, fees: float) -> int:
     if gross_profit <= 0:
         return 1
-    share = fees / gross_profit
-    return 5 if share < 0.05 else 3 if share < 0.15 else 1
+    share = _dec(fees) / _dec(gross_profit)  # decimal: fees 0.15 on 3 is 5 %, not binary's 4.9999... (ADR 0444)
+    return 5 if share < Decimal("0.05") else 3 if share < Decimal("0.15") else 1
 
 
 def positive_category_hhi(category_pnls: Mapping[str, float]) -> float:
     """Herfindahl over profitable categories only; none profitable counts as fully concentrated."""
-    values = [v for v in category_pnls.values() if v > 0]
-    total = sum(values)
+    return float(_positive_category_hhi(category_pnls))
+
+
+def _positive_category_hhi(category_pnls: Mapping[str, float]) -> Decimal:
+    values = [_dec(v) for v in category_pnls.values() if v > 0]
+    total = sum(values, Decimal(0))
     if not values or total == 0:
-        return 1.0
-    return sum((v / total) ** 2 for v in values)
+        return Decimal(1)
+    return sum(((v / total) ** 2 for v in values), Decimal(0))
 
 
 def _diversification(category_pnls: Mapping[str, float]) -> int:
-    hhi = positive_category_hhi(category_pnls)
-    return 10 if hhi < 0.25 else 7 if hhi < 0.5 else 3
+    hhi = _positive_category_hhi(category_pnls)  # decimal, so four equal shares are exactly 0.25 (ADR 0444)
+    return 10 if hhi < Decimal("0.25") else 7 if hhi < Decimal("0.5") else 3
 
 
 def _blowup(*flags: bool) -> int:
@@ -137,12 +145,13 @@ def aggregated_skill_score(data: AggregatedSkillInput, include_clv: bool = True)
         return _ZERO
     clv, rest = _scores(data)
     with_clv = clv + sum(rest)
+    # §4.6's one formula, on the account's with-CLV figures in both modes (ADR 0444): the unrounded rescale, so
+    # 69 with 25 CLV points (|69 - 58.67| > 10) warns without CLV too, where the rounded 59 would not.
+    warning = abs(with_clv - (with_clv - clv) * (100 / 75)) > 10
     if include_clv:
         total, clv_points = with_clv, clv
-        warning = abs(with_clv - (with_clv - clv) * (100 / 75)) > 10
     else:
         total, clv_points = without_clv_total(with_clv, clv), 0
-        warning = abs(with_clv - total) > 10
     tier = skill_tier(total).value.capitalize()
     returns, sizing, ambiguity, fees, diversification, blowup, longevity = rest
     return AggregatedSkillScore(total, tier, clv_points, returns, sizing, ambiguity, fees, diversification,

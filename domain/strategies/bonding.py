@@ -154,7 +154,7 @@ def _bucket(capital: float, pct: float) -> Decimal:
     return _dec(capital) * _dec(pct) / 100
 
 
-def _fill(bucket: Decimal, cap_pct: float, count: int) -> list[float]:
+def _fill(bucket: Decimal, cap_pct: float, count: int) -> list[Decimal]:
     """Give each item min(remaining, cap) until the bucket is spent; leftover stays undeployed. Counted in
     decimal: in binary 899.1 - 5 x 179.82 leaves 5.7e-14, which would open a sixth position (ADR 0343)."""
     cap, remaining, out = bucket * _dec(cap_pct) / 100, bucket, []
@@ -162,9 +162,16 @@ def _fill(bucket: Decimal, cap_pct: float, count: int) -> list[float]:
         if remaining <= 0:
             break
         amount = min(remaining, cap)
-        out.append(float(amount))
+        out.append(amount)
         remaining -= amount
     return out
+
+
+def _decimal_herfindahl(amounts: Sequence[Decimal]) -> Decimal:
+    total = sum(amounts, Decimal(0))
+    if total <= 0:
+        return Decimal(0)
+    return sum(((a / total) ** 2 for a in amounts), Decimal(0))
 
 
 def allocate(
@@ -175,18 +182,22 @@ def allocate(
     bond_exact, tail_exact = _bucket(capital, config.bond_pct), _bucket(capital, config.tail_pct)
     bond_bucket, tail_bucket = float(bond_exact), float(tail_exact)
     bond_amounts = _fill(bond_exact, config.max_single_bond_pct, len(bonds))
-    bond_positions = tuple(BondPosition(b, a) for b, a in zip(bonds, bond_amounts, strict=False))
+    bond_positions = tuple(BondPosition(b, float(a)) for b, a in zip(bonds, bond_amounts, strict=False))
     ordered = [t for t in tails if t.tail_type is TailType.EVENT_HEDGE]
     ordered += [t for t in tails if t.tail_type is not TailType.EVENT_HEDGE]
     tail_amounts = _fill(tail_exact, config.max_single_tail_pct, len(ordered))
-    tail_positions = tuple(TailPosition(t, a) for t, a in zip(ordered, tail_amounts, strict=False))
-    hhi = herfindahl([p.allocation for p in bond_positions] + [p.allocation for p in tail_positions])
-    hedged = sum(p.allocation for p in tail_positions if p.tail.tail_type is TailType.EVENT_HEDGE)
-    hedge_pct = hedged / tail_bucket * 100 if tail_bucket > 0 else 0.0
+    tail_positions = tuple(TailPosition(t, float(a)) for t, a in zip(ordered, tail_amounts, strict=False))
+    # HHI and the hedge share in decimal too (ADR 0444): a hedge filling 40 % of a 19.7 bucket is 40 %, not
+    # binary's 39.99999999999999, so a configured 40 % minimum is met.
+    hhi_exact = _decimal_herfindahl(bond_amounts + tail_amounts)
+    hedged = sum((a for t, a in zip(ordered, tail_amounts, strict=False) if t.tail_type is TailType.EVENT_HEDGE),
+                 Decimal(0))
+    hedge_exact = hedged / tail_exact * 100 if tail_exact > 0 else Decimal(0)
+    hhi, hedge_pct = float(hhi_exact), float(hedge_exact)
     errors: list[str] = []
-    if hhi > config.max_herfindahl:
+    if hhi_exact > _dec(config.max_herfindahl):
         errors.append(f"Herfindahl index {hhi:.4f} exceeds maximum {config.max_herfindahl}")
-    if tails and hedge_pct < config.min_event_hedge_pct:
+    if tails and hedge_exact < _dec(config.min_event_hedge_pct):
         errors.append(f"Event hedge {hedge_pct:.1f}% below minimum {config.min_event_hedge_pct}%")
     if not bond_positions:
         errors.append("No bond candidates available")
@@ -205,8 +216,10 @@ def validate(
 ) -> list[str]:
     """Stand-alone check; unlike allocate it wants event hedges even when there are no tails."""
     errors: list[str] = []
-    bond_pct = bond_allocation / total_capital * 100 if total_capital > 0 else 0.0
-    if abs(bond_pct - config.bond_pct) > 1:
+    # Decimal (ADR 0444): 8 900 of 10 000 is 89 %, one point from 90, not a binary crumb past it.
+    bond_exact = _dec(bond_allocation) / _dec(total_capital) * 100 if total_capital > 0 else Decimal(0)
+    bond_pct = float(bond_exact)
+    if abs(bond_exact - _dec(config.bond_pct)) > 1:
         errors.append(f"Bond allocation {bond_pct:.1f}% differs from target {config.bond_pct}%")
     if herfindahl_index > config.max_herfindahl:
         errors.append(f"Herfindahl index {herfindahl_index:.4f} exceeds maximum {config.max_herfindahl}")

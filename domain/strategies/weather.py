@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from paulp.domain.errors import DomainError
 from paulp.domain.ids import helper_signal_id
@@ -151,6 +152,13 @@ def confidence(sample_size: int, edge: float) -> float:
     return (min(sample_size / 30, 1.0) + min(abs(edge) / 0.20, 1.0)) / 2
 
 
+def edge_below(model: float, market_price: float, min_edge: float) -> bool:
+    """|model - price| < minEdge judged on the decimal figures (ADR 0444, as ADRs 0161/0342): model 1 at price 0.93
+    is an edge of exactly 0.07, not binary's 0.06999999999999995, so a 0.07 minimum admits it."""
+    edge = Decimal(repr(float(model))) - Decimal(repr(float(market_price)))
+    return abs(edge) < Decimal(repr(float(min_edge)))
+
+
 def weather_edge(
     fc: Forecast,
     operator: str,
@@ -160,7 +168,7 @@ def weather_edge(
 ) -> WeatherEdge | None:
     model = outcome_probability(operator, fc.mean, fc.std_dev, threshold)
     edge = model - market_price
-    if abs(edge) < min_edge:
+    if edge_below(model, market_price, min_edge):
         return None
     side = "YES" if edge > 0 else "NO"
     return WeatherEdge(side, model, market_price, abs(edge), confidence(fc.sample_size, edge))
@@ -201,7 +209,7 @@ def weather_signal(
 ) -> WeatherSignal | None:
     """Emit iff Kelly finds an edge and the edge reaches the configured minimum."""
     sizing = size_weather_edge(edge, capital, historical_returns)
-    if not sizing.has_edge or edge.edge < min_edge:
+    if not sizing.has_edge or edge_below(edge.model_probability, edge.market_price, min_edge):
         return None
     sid = helper_signal_id(STRATEGY, market_id, VENUE, edge.side, "BUY", now.isoformat())
     return WeatherSignal(sid, market_id, edge, sizing, sizing.position_size, fc, now, now + SIGNAL_TTL)

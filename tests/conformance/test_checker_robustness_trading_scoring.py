@@ -116,3 +116,58 @@ def test_weather_signal_and_capital_validation_when_unknown_field_then_fail() ->
     check = {"strategy": "bonding", "proposedSize": 26, "currentCapital": 500}
     run("capital_allocation", ("validate", check | {"expected": False}))
     rejects("capital_allocation", ("validate", check | {"expected": {"valid": False, "code": "x"}}), "no interpreter")
+
+
+def test_account_skill_when_include_clv_spelt_as_the_spec_input_then_read() -> None:
+    """§4.5 names the input ``includeCLV``; the sample writes ``include_clv`` (ADR 0444)."""
+    case = _skill({"factors": {"riskAdjustedReturns": {"maxScore": 35}, "clvConsistency": {"score": 0}}})
+    case["case"].pop("include_clv")
+    run("account_skill", {"section": "cases", "case": case["case"] | {"includeCLV": False}}, SKILL_DOC)
+    rejects("account_skill", {"section": "cases", "case": case["case"] | {"includeCLV": True}}, "maxScore", SKILL_DOC)
+    rejects("account_skill", {"section": "cases", "case": case["case"] | {"includeCLV": False, "include_clv": True}},
+            "include_clv", SKILL_DOC)
+    rejects("account_skill", {"section": "cases", "case": case["case"] | {"withCLV": False}}, "cannot interpret",
+            SKILL_DOC)
+
+
+def test_deterministic_id_notes_are_read_by_what_they_state() -> None:
+    run("deterministic_ids_notes", ("booleans", "booleans print as true/false"))
+    run("deterministic_ids_notes", ("null_part", "a null part reads as empty text"))
+    run("deterministic_ids_notes", ("more_numbers", "0.25 and -7 print as written, 100 without a fraction"))
+    rejects("deterministic_ids_notes", ("joining", "parts are joined with a pipe"), "no rule")
+    rejects("deterministic_ids_notes", ("wrong_number", "numbers keep their digits: 10.50"), "10.5")
+    rejects("deterministic_ids_notes", ("null_part", "a null part reads as the word null"), "undefined note")
+
+
+def test_bonding_signal_emission_when_fair_and_price_written_as_numbers_then_used() -> None:
+    kelly = min((0.99 - 0.95) / 0.05 / 1.09, 0.2)  # Kelly(YES) at CV 0.3, capped at 20 % for bonds
+    run("bonding_barbell", ("signal_emission", {"case": "bond with supplied fair 0.99 above price 0.95",
+                                                "expected": {"emitted": True, "kellyFraction": kelly}}))
+    rejects("bonding_barbell", ("signal_emission", {"case": "bond with supplied fair 0.99 above price 0.95",
+                                                    "expected": {"emitted": True, "kellyFraction": 0.1}}), "kelly")
+    rejects("bonding_barbell", ("signal_emission", {"case": "bond with supplied fair 0.9 above price 0.95",
+                                                    "expected": {"emitted": False}}), "not above")
+    tail = (0.15 - 0.1) / 0.9 / 1.09  # fair = p x 1.5 at p 0.1
+    run("bonding_barbell", ("signal_emission", {"case": "tail without supplied fair probability at price 0.1",
+                                                "expected": {"emitted": True, "kellyFraction": tail}}))
+
+
+def test_account_skill_blowup_positions_timed_by_offsets_or_timestamps() -> None:
+    """§4.5's entryTimestamp/exitTimestamp or offsets in any unit (ADR 0444); a loss then three entries within 1 h."""
+    def revenge(times: list[dict[str, Any]], flags: list[str]) -> dict[str, Any]:
+        pnls = [-10, 5, 5, 5]
+        positions = [{"pnl": pnl, "size": 100, "category": c, **t}
+                     for pnl, c, t in zip(pnls, "abcd", times, strict=True)]
+        return {"section": "blowup_detection", "case": {"positions": positions, "expected_flags": flags}}
+    minutes = [{"entry_offset_minutes": e, "exit_offset_minutes": x}
+               for e, x in ((0, 10), (20, 500), (30, 500), (69, 500))]
+    run("account_skill", revenge(minutes, ["REVENGE_TRADING"]), SKILL_DOC)
+    iso = [{"entryTimestamp": f"2026-03-01T12:{e:02d}:00Z", "exitTimestamp": "2026-03-01T20:00:00Z"}
+           for e in (0, 20, 30, 59)]
+    iso[0]["exitTimestamp"] = "2026-03-01T12:05:00Z"
+    run("account_skill", revenge(iso, ["REVENGE_TRADING"]), SKILL_DOC)
+    rejects("account_skill", revenge(iso, []), "expected", SKILL_DOC)
+    both = [{**t, "entry_offset_ms": 0} for t in iso]
+    rejects("account_skill", revenge(both, ["REVENGE_TRADING"]), "exactly one", SKILL_DOC)
+    rejects("account_skill", revenge([{**t, "ticker": "X"} for t in minutes], ["REVENGE_TRADING"]), "cannot interpret",
+            SKILL_DOC)

@@ -229,7 +229,18 @@ def _days_before(value: Any, now: datetime) -> datetime:
         raise AssertionError(f"cannot read account time {value!r}") from None
 
 
+_CASE_KEYS = {"name", "include_clv", "includeCLV", "metrics", "expected", "note", "source_behaviour"}
+
+
+def _include_clv(case: dict[str, Any]) -> bool:
+    """``include_clv`` (the sample's spelling) or ``includeCLV`` (§4.5's input name); both given must agree."""
+    given = {case[k] for k in ("include_clv", "includeCLV") if k in case}
+    assert len(given) <= 1 and all(isinstance(v, bool) for v in given), f"include_clv/includeCLV: {given}"
+    return given.pop() if given else True
+
+
 def _case(case: dict[str, Any], ctx: Context) -> None:
+    assert set(case) <= _CASE_KEYS, f"case fields this checker cannot interpret: {sorted(set(case) - _CASE_KEYS)}"
     now = _now(ctx.file)
     group = ctx.document[ctx.group]
     metrics = case["metrics"]
@@ -256,7 +267,7 @@ def _case(case: dict[str, Any], ctx: Context) -> None:
         portfolio_value=metrics.get("portfolioValue", account.get("portfolioValue")),
         account_created_at=created, last_activity_at=last_activity,
         blowup_flags=tuple(metrics.get("blowupFlags", [])),
-    ), include_clv=case.get("include_clv", True))
+    ), include_clv=_include_clv(case))
     expected = case["expected"]
     unknown = set(expected) - {"totalScore", "tier", "factors"}
     assert not unknown and expected, f"expected fields this checker cannot interpret: {unknown or 'none given'}"
@@ -285,12 +296,34 @@ def _rubric(expected: dict[str, Any], include_clv: bool, ctx: Context) -> None:
         _close(result.factors[_FACTORS[name]].max_score, max_score, f"{name}.maxScore")
 
 
+_OFFSET_UNITS = {"ms": "milliseconds", "seconds": "seconds", "s": "seconds", "minutes": "minutes", "min": "minutes",
+                 "hours": "hours", "h": "hours", "days": "days"}
+_BLOWUP_KEYS = {"pnl", "size", "category", "marketId", "note"}
+
+
+def _instant(p: dict[str, Any], which: str, now: datetime) -> datetime:
+    """A blowup position's entry/exit: ``<which>_offset_<unit>`` from now (ms, seconds, minutes, hours, days) or
+    §4.5's ``<which>Timestamp`` (ISO-8601, or epoch ms); exactly one of them."""
+    found = [(k, v) for k, v in p.items() if k.startswith(f"{which}_offset_") or k == f"{which}Timestamp"]
+    assert len(found) == 1, f"position needs exactly one {which} time: {p!r}"
+    key, value = found[0]
+    if key == f"{which}Timestamp":
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value / 1000, now.tzinfo)
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    unit = _OFFSET_UNITS.get(key.removeprefix(f"{which}_offset_"))
+    assert unit is not None, f"unknown offset unit in {key!r}"
+    return now + timedelta(**{unit: value})
+
+
 def _blowup(case: dict[str, Any], ctx: Context) -> None:
     now = _now(ctx.file)
+    for p in case["positions"]:
+        unknown = {k for k in p if not k.startswith(("entry_offset_", "exit_offset_"))} - _BLOWUP_KEYS - {
+            "entryTimestamp", "exitTimestamp"}
+        assert not unknown, f"position fields this checker cannot interpret: {sorted(unknown)}"
     positions = [
-        BlowupPosition(p["pnl"], p["size"], p.get("category"),
-                       now + timedelta(milliseconds=p["entry_offset_ms"]),
-                       now + timedelta(milliseconds=p["exit_offset_ms"]))
+        BlowupPosition(p["pnl"], p["size"], p.get("category"), _instant(p, "entry", now), _instant(p, "exit", now))
         for p in case["positions"]
     ]
     flags = [str(f) for f in detect_blowup_signatures(positions)]

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -209,23 +210,52 @@ _NO_SIGNAL = re.compile(r"^\s*(?:no\s+signal|not\s+emitted|none|nothing\s+emitte
                         re.IGNORECASE)
 
 
+_FAIR_VALUE = re.compile(rf"\b{_FAIR}\s*(?:[:=]|of|is)?\s*(0?\.\d+|1(?:\.0*)?\b|0\b)", re.IGNORECASE)
+_PRICE_VALUE = re.compile(r"\b(?:market[\s_-]*)?(?:price|probability|p)\s*(?:[:=]|of|is)?\s*(0?\.\d+)(?!\d)",
+                          re.IGNORECASE)
+_RELATIONS: tuple[tuple[re.Pattern[str], Callable[[float, float], bool], str], ...] = (
+    (re.compile(r"\b(?:below|under|lower\s+than|less\s+than)\b|<", re.IGNORECASE), lambda f, p: f < p, "below"),
+    (re.compile(r"\b(?:above|over|higher\s+than|greater\s+than)\b|>", re.IGNORECASE), lambda f, p: f > p, "above"),
+    (re.compile(r"\b(?:equal\s+to|equals)\b|==?", re.IGNORECASE), lambda f, p: f == p, "equal to"),
+)
+
+
 def _signal_emission(case: Any, _: Context) -> None:
+    """The subject (bond or tail) and the fair-probability situation come from the prose; a fair value and a market
+    price written as numbers ("fair 0.97 above price 0.95") are used as given, else the synthetic prices stand."""
     text = str(case.get("case") or case.get("name") or "")
     kinds = {k.lower() for k in _KIND.findall(text)}
     assert len(kinds) == 1, f"signal_emission subject (bond or tail) not understood: {text!r}"
     kind = kinds.pop()
+    fair_value = _FAIR_VALUE.search(text)
+    rest = text[:fair_value.start()] + text[fair_value.end():] if fair_value else text
+    price_value = _PRICE_VALUE.search(rest)
+    price = float(price_value.group(1)) if price_value else None
     # A valid synthetic barbell: five bonds fill the bond bucket, hedged tails fill the tail bucket.
-    bonds = [Bond(f"b{i}", 0.95, bond_yield(0.95)) for i in range(5)]
-    tails = [Tail(f"t{i}", 0.05, TailType.EVENT_HEDGE, 20.0) for i in range(3)]
+    bond_price = price if price is not None and kind == "bond" else 0.95
+    tail_price = price if price is not None and kind == "tail" else 0.05
+    bonds = [Bond(f"b{i}", bond_price, bond_yield(bond_price)) for i in range(5)]
+    tails = [Tail(f"t{i}", tail_price, TailType.EVENT_HEDGE, payoff_multiple(tail_price)) for i in range(3)]
     alloc = allocate(10_000, bonds, tails)
     assert alloc.is_valid, alloc.validation_errors
     prices = {p.bond.market_id: p.bond.probability for p in alloc.bond_positions}
     prices |= {p.tail.market_id: p.tail.probability for p in alloc.tail_positions}
     targets = [m for m in prices if m.startswith(kind[0])]
-    matched = [rule for pattern, rule in _SITUATIONS if re.search(pattern, text, re.IGNORECASE)]
-    assert len(matched) == 1, f"fair-probability situation not understood (matches {len(matched)}): {text!r}"
-    rule = matched[0]
-    fair: dict[str, float] = {} if rule is None else {m: rule(prices[m]) for m in targets}
+    matched = [(pattern, rule) for pattern, rule in _SITUATIONS if re.search(pattern, text, re.IGNORECASE)]
+    if any(rule is None for _, rule in matched):  # "without a fair ... at price 0.1": the absence decides
+        matched = [(pattern, rule) for pattern, rule in matched if rule is None]
+    if fair_value is not None:
+        given = float(fair_value.group(1))
+        assert not any(rule is None for _, rule in matched), f"a fair value and no fair value: {text!r}"
+        market = tails[0].probability if kind == "tail" else bonds[0].probability
+        for pattern, holds, word in _RELATIONS:  # a stated relation must hold between the written numbers
+            if pattern.search(rest):
+                assert holds(given, market), f"fair {given} is not {word} the price {market} in {text!r}"
+        fair: dict[str, float] = {m: given for m in targets}
+    else:
+        assert len(matched) == 1, f"fair-probability situation not understood (matches {len(matched)}): {text!r}"
+        rule = matched[0][1]
+        fair = {} if rule is None else {m: rule(prices[m]) for m in targets}
     sigs = [s for s in bonding_signals(alloc, NOW, fair) if s.signal_type == kind]
     exp = case["expected"]
     if isinstance(exp, str):
