@@ -116,6 +116,13 @@ def run(
     console.print(f"run {run_id}: {result['status']}, {result['internalPositionCount']} internal /"
                   f" {result['venuePositionCount']} at the venue, {result['matchedCount']} matched,"
                   f" max |drift %| {result['maxDriftPct']} (details: paulp reconcile show {run_id})")
+    fees = result.get("feeCorrections")
+    if fees:  # LIVE fills' unknown fees read again from Kalshi (ADR 0448)
+        paid = sum(c["feeUsd"] for c in fees["corrected"])
+        console.print(f"fees: {len(fees['corrected'])} orders settled from Kalshi (+${paid:.2f}), "
+                      f"{len(fees['leftUnknown'])} left unknown")
+        for left in fees["leftUnknown"]:
+            console.print(f"  {left['orderId']}: {left['reason']} ({left['detail']})")
 
 
 @reconcile_app.command("rebuild-positions")

@@ -5,7 +5,9 @@ Internal side: every LIVE order's filled contracts (the execution mode comes fro
 where each submission records it), grouped by (market, SIDE), less what LIVE exits sold. PAPER fills
 never reach the venue, so they are not compared with it (ADR 0256). The venue is read first: when it
 cannot be read nothing is written. Major or critical drift goes to the breaker (alert + drift path of
-§2.3 item 5) before the run is recorded as a ``ReconciliationReport.Completed`` event.
+§2.3 item 5) before the run is recorded as a ``ReconciliationReport.Completed`` event. After it, the run moves
+the orders it verified (ADR 0410) and settles LIVE fills' unknown fees from Kalshi (ADR 0448; ``feeCorrections`` in
+the run's result, not in the report).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from paulp.api.fee_corrections import correct_fees
 from paulp.api.order_closing import close_orders, filled_orders
 from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
 from paulp.domain.reconciliation import Position, RunStatus, reconcile
@@ -118,4 +121,7 @@ def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
                                                           sorted(settled))
     close_orders(container, run_id, candidates, run, settled, venue_read)  # steps 8-9 of the orders (ADR 0410)
     result: dict[str, Any] = dict(report.result)
+    fees = correct_fees(container, run_id)  # LIVE fills' unknown fees read again from Kalshi (ADR 0448)
+    if fees is not None:
+        result["feeCorrections"] = fees
     return result

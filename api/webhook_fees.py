@@ -1,5 +1,5 @@
 """Kalshi's own record of a LIVE order whose fill arrived by webhook, asked for the fee the update does not carry
-(ADR 0443).
+(ADR 0443); the reconcile run asks it the same way for fees that stayed unknown (ADR 0448).
 
 The inbox consumer asks, not the webhook route: the route must answer the relay at once, and the consumer is the one
 that records the fill. One Kalshi session serves a whole inbox batch, opened at its first lookup. A lookup that
@@ -24,10 +24,12 @@ LOOKUP_TIMEOUT_S = 15.0  # one lookup, retries included (the client's own per-re
 
 
 class VenueOrderLookup:
-    """``with VenueOrderLookup(settings) as lookup: lookup.order(record)`` for each webhook fill of a batch."""
+    """``with VenueOrderLookup(settings) as lookup: lookup.order(record)`` for each webhook fill of a batch (or
+    each order whose fee a reconcile run corrects); ``purpose`` names the work in the credentials refusal."""
 
-    def __init__(self, settings: Settings, timeout_s: float = LOOKUP_TIMEOUT_S) -> None:
-        self.settings, self.timeout_s = settings, timeout_s
+    def __init__(self, settings: Settings, timeout_s: float = LOOKUP_TIMEOUT_S,
+                 purpose: str = "look up a webhook fill's fee") -> None:
+        self.settings, self.timeout_s, self.purpose = settings, timeout_s, purpose
         self._stack = ExitStack()
         self._port: Any = None
         self._failed: str | None = None  # why the batch stopped asking
@@ -54,17 +56,22 @@ class VenueOrderLookup:
                 found = port.find_by_client_order_id(record.order_id)
         except Exception as exc:  # any failure: the fee stays unknown, the fill goes on
             self._failed = _why(exc)
-            log.warning("fee lookup for %s (Kalshi order %s) failed: %s; its webhook fill is recorded with an"
-                        " unknown fee", record.order_id, kalshi_id, self._failed)
+            log.warning("fee lookup for %s (Kalshi order %s) failed: %s; its fee stays unknown", record.order_id,
+                        kalshi_id, self._failed)
             return None
         if found is None:
             log.warning("fee lookup for %s: Kalshi does not list the order; fee unknown", record.order_id)
         return found
 
+    @property
+    def failure(self) -> str | None:
+        """Why the lookups stopped (the first failure's code and status), or None."""
+        return self._failed
+
     def _open(self) -> Any:
         if self._port is None:
             port, client = self._stack.enter_context(kalshi_port(self.settings))
-            require_credentials(client, "look up a webhook fill's fee")
+            require_credentials(client, self.purpose)
             port.timeout_s = self.timeout_s
             self._port = port
         return self._port

@@ -1,5 +1,6 @@
-"""Trading fees (ADR 0437): Kalshi's published general taker fee for PAPER fills, and the increment of a LIVE
-order's cumulative venue fees that a new fill carries.
+"""Trading fees (ADR 0437): Kalshi's published general taker fee for PAPER fills, the increment of a LIVE
+order's cumulative venue fees that a new fill carries, and the later correction of fees that stayed unknown
+(ADR 0448).
 
 Fees are cents as exact ``Decimal``s. A fee that is not known (the venue's answer carried no fee field, or the
 fill was recorded before fees were) is ``None``, never 0: sums count it as 0 and say how many were unknown.
@@ -8,6 +9,7 @@ fill was recorded before fees were) is ``None``, never 0: sums count it as 0 and
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
+from enum import StrEnum
 
 from paulp.domain.errors import DomainError
 
@@ -48,3 +50,27 @@ def fee_increment(cumulative_cents: Decimal | None, recorded_cents: Decimal) -> 
 def cents_to_usd(cents: Decimal | int) -> float:
     """Cents as US dollars for a JSON figure (sub-cent venue fees kept to 1e-6)."""
     return round(float(Decimal(cents) / CENTS), 6)
+
+
+class FeeCorrection(StrEnum):
+    """What a look at Kalshi's order did for the fills of ours whose fee was unknown (ADR 0448)."""
+
+    CORRECTED = "corrected"  # Kalshi's cumulative fee settled them
+    NOTHING_UNKNOWN = "nothing_unknown"  # every fill's fee is known already: nothing to do (a re-run)
+    NO_FEE_REPORTED = "no_fee_reported"  # Kalshi's answer carried no fee field
+    COUNT_DIFFERS = "count_differs"  # Kalshi's filled count is not ours: its fee may not cover the same fills
+
+
+def fee_correction(unknown_fills: int, filled: int, known_cents: Decimal, venue_filled: int,
+                   venue_cumulative_cents: Decimal | None) -> tuple[FeeCorrection, Decimal | None]:
+    """Whether Kalshi's answer settles an order's unknown fees, and by how much: Kalshi's cumulative fee less the
+    fees already known on the order (never negative), only when Kalshi has filled exactly what we hold. Kalshi
+    behind us would give a figure without some fills' fees that reads as complete; ahead, fees of a fill we have
+    not recorded (the polling paths record that fill with its fee)."""
+    if unknown_fills <= 0:
+        return FeeCorrection.NOTHING_UNKNOWN, None
+    if venue_cumulative_cents is None:
+        return FeeCorrection.NO_FEE_REPORTED, None
+    if venue_filled != filled:
+        return FeeCorrection.COUNT_DIFFERS, None
+    return FeeCorrection.CORRECTED, fee_increment(venue_cumulative_cents, known_cents)

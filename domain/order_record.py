@@ -92,6 +92,7 @@ class OrderRecord(Aggregate):
         self.clv: float | None = None
         self.fees_cents = Decimal(0)  # fees recorded on the fills whose fee is known (ADR 0437)
         self.fee_unknown_fills = 0  # fills whose fee is not known (the venue did not say; stored before fees)
+        self.fee_unknown_last_at: datetime | None = None  # the latest of those fills: a correction counts then
         self.closing_line: dict[str, Any] | None = None  # the market's closing line once recorded (ADR 0419)
         self.pre_trade_check_result: PreTradeCheck | None = None
         self.risk_check_result: RiskCheckResult | None = None
@@ -227,6 +228,7 @@ class OrderRecord(Aggregate):
                        at: datetime, fee_cents: Decimal | None) -> None:
         if fee_cents is None:
             self.fee_unknown_fills += 1
+            self.fee_unknown_last_at = at
         else:
             self.fees_cents += fee_cents
         self.filled_size = filled_size
@@ -234,6 +236,29 @@ class OrderRecord(Aggregate):
         self.entry_price = entry_price
         self.closing_line_price = closing_line_price
         self.clv = clv
+
+    class FeesCorrected(Aggregate.Event):
+        """Kalshi's order, read later, settles the fees of every fill recorded with an unknown one (ADR 0448):
+        ``fee_cents`` is Kalshi's cumulative fee (``venue_fees_cents``, at ``venue_fill_count`` contracts, equal to
+        ours) less the fees known before, never negative. It counts as paid at ``counted_at``, the latest of the
+        ``fills_settled`` fills; ``evidence_hash`` is Kalshi's answer, ``run_id`` the reconcile run that read it."""
+
+        fee_cents: Decimal
+        venue_fees_cents: Decimal
+        venue_fill_count: int
+        fills_settled: int
+        counted_at: datetime
+        evidence_hash: str
+        run_id: str | None
+        at: datetime
+
+    @event(FeesCorrected)
+    def _fees_corrected(self, fee_cents: Decimal, venue_fees_cents: Decimal, venue_fill_count: int,
+                        fills_settled: int, counted_at: datetime, evidence_hash: str, run_id: str | None,
+                        at: datetime) -> None:
+        self.fees_cents += fee_cents
+        self.fee_unknown_fills = 0
+        self.fee_unknown_last_at = None
 
     class ClosingLineRecorded(Aggregate.Event):
         """The market closed: its closing line in this order's side's prices (cents), its quality, and the CLV

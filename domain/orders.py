@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from paulp.domain.closing_lines import side_price_cents
+from paulp.domain.fees import FeeCorrection, fee_correction
 from paulp.domain.ids import order_id
 from paulp.domain.order_record import OrderRecord, require_aware
 from paulp.domain.order_states import (
@@ -320,6 +321,25 @@ class Order(OrderRecord):
         if moves:
             self._move(target, "Order filled" if target == S.FILLED else "Partial fill", now,
                        {"fillSize": fill_size, "fillPrice": fill_price})
+
+    def correct_fees(self, venue_fill_count: int, venue_fees_cents: Decimal | None, evidence_hash: str,
+                     now: datetime, run_id: str | None = None) -> FeeCorrection:
+        """Settle the fees of the fills recorded with an unknown one from Kalshi's later answer about the order
+        (ADR 0448): when Kalshi has filled exactly what we hold, its cumulative fee less the fees known here. Once
+        settled nothing is unknown, so the same answer again records nothing. Any other outcome records nothing
+        and says why (``fees.fee_correction``)."""
+        require_aware(now)
+        if not _SHA256.fullmatch(evidence_hash):
+            raise InvalidEvidenceHash(f"not a lowercase sha256 hex digest: {evidence_hash!r}")
+        cumulative = None if venue_fees_cents is None else Decimal(venue_fees_cents)
+        if cumulative is not None and (not cumulative.is_finite() or cumulative < 0):
+            raise InvalidFill(f"venue fees must be a non-negative number of cents, got {venue_fees_cents}")
+        outcome, fee = fee_correction(self.fee_unknown_fills, self.filled_size, self.fees_cents, venue_fill_count,
+                                      cumulative)
+        if fee is not None and cumulative is not None and self.fee_unknown_last_at is not None:
+            self._fees_corrected(fee, cumulative, venue_fill_count, self.fee_unknown_fills, self.fee_unknown_last_at,
+                                 evidence_hash, run_id, now)
+        return outcome
 
     def record_closing_line(self, yes_closing_price: float, quality_score: float, is_valid: bool, method: str,
                             market_class: str, usable: bool, line_time: datetime, now: datetime) -> bool:

@@ -128,6 +128,8 @@ def summary(entry: LoggedEvent) -> str:
         return _risk_summary(ev)
     if short == "FillRecorded":
         return f"filled {ev.fill_size} @ {ev.fill_price} (total {ev.filled_size})"
+    if short == "FeesCorrected":  # ADR 0448: unknown fees settled from Kalshi, counted at the latest fill's time
+        return f"fees settled +{ev.fee_cents}c for {ev.fills_settled} fills (Kalshi's total {ev.venue_fees_cents}c)"
     if name == "PositionExit.Filled":
         return f"exit filled {ev.size} @ {ev.exit_price}, realized {ev.realized_pnl_usd:+.2f} USD"
     if name == "CircuitBreaker.AlertRaised":

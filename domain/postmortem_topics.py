@@ -28,7 +28,7 @@ _ORDER_EVENTS: dict[str, Kind | str] = {
     "ErrorRecorded": Kind.ERROR, "RiskCheckUnanswered": Kind.ERROR, "SubmissionInDoubt": Kind.ERROR,
     "SubmissionQueued": Kind.ORDER, "SubmissionDoubtResolved": Kind.ORDER, "CancelRequested": Kind.ORDER,
     "PriceMoveCancelRequested": Kind.ORDER, "Replaced": Kind.ORDER, "Retried": Kind.ORDER,
-    "ErrorResolved": Kind.ORDER, "ReconciliationRecorded": Kind.ORDER,
+    "ErrorResolved": Kind.ORDER, "ReconciliationRecorded": Kind.ORDER, "FeesCorrected": Kind.FILL,
     "PreTradeChecked": "its outcome is the order's next transition (VALIDATED or PRE_TRADE_FAILED)",
     "EvidenceAttached": "its hash is listed under the audit trail",
     "ClosingLineRecorded": "CLV scoring after the market closed (ADR 0419); a disable it causes is the line",

@@ -1,7 +1,8 @@
 """orders, order_history and positions views from the Order aggregate's events; position_exits from
 PositionExit's (an exit's fill takes its contracts out of the position and realises its PnL). Fills' fees
 (ADR 0437) add up on the order and the position beside the gross figures, which they never change; each entry
-fill is also a row of its own with its time and fee (order_fills, ADR 0442).
+fill is also a row of its own with its time and fee (order_fills, ADR 0442). A fee left unknown and settled later
+from Kalshi (``FeesCorrected``, ADR 0448) is added to those sums and to the fill rows it settles.
 
 Order's apply methods live on OrderRecord, so its events are OrderRecord.* classes (only Created is Order's).
 An orders row holds the whole §1.1 record (ADR 0396), so the order list reads one row per order.
@@ -158,6 +159,38 @@ class OrdersProjection:
             "INSERT INTO order_fills (notification_id, order_uuid, strategy, ticker, side, mode, fill_size, fill_price,"
             " fee_cents, filled_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (notification_id, e.originator_id, *row, e.fill_size, e.fill_price, fee, e.at),
+        )
+
+    @apply.register
+    def _(self, e: OrderRecord.FeesCorrected, cur: Cursor[Any], notification_id: int) -> None:
+        """Kalshi's later fee settles the order's fills of unknown fee (ADR 0448): all of it on the latest of them,
+        so it counts at that fill's time, 0 on the earlier ones; the order's and the position's sums take it, and
+        each says complete when no fill (or exit sell) of it is left without a fee."""
+        settled = cur.execute(
+            "UPDATE order_fills SET fee_corrected_by = %(n)s, fee_cents = CASE WHEN notification_id = ("
+            " SELECT max(notification_id) FROM order_fills WHERE order_uuid = %(o)s AND fee_cents IS NULL)"
+            " THEN %(fee)s ELSE 0 END WHERE order_uuid = %(o)s AND fee_cents IS NULL",
+            {"n": notification_id, "o": e.originator_id, "fee": e.fee_cents},
+        ).rowcount
+        if settled != e.fills_settled:
+            raise LookupError(f"fee correction of order {e.originator_id} settles {e.fills_settled} fills, the view"
+                              f" has {settled} without a fee")
+        row = cur.execute(
+            "UPDATE orders SET fees_cents = coalesce(fees_cents, 0) + %(fee)s, fees_complete = NOT EXISTS ("
+            " SELECT 1 FROM order_fills f WHERE f.order_uuid = %(o)s AND f.fee_cents IS NULL) WHERE order_uuid = %(o)s"
+            " RETURNING strategy, ticker, side, coalesce(mode, 'LIVE')",
+            {"fee": e.fee_cents, "o": e.originator_id},
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"fee correction for unknown order {e.originator_id}")
+        cur.execute(
+            "UPDATE positions p SET fees_cents = p.fees_cents + %(fee)s, fees_complete = NOT EXISTS ("
+            "  SELECT 1 FROM order_fills f WHERE (f.strategy, f.ticker, f.side, f.mode)"
+            "  = (p.strategy, p.ticker, p.side, p.mode) AND f.fee_cents IS NULL)"
+            " AND NOT EXISTS (SELECT 1 FROM position_exits x WHERE (x.strategy, x.ticker, x.side, x.mode)"
+            "  = (p.strategy, p.ticker, p.side, p.mode) AND x.state = 'FILLED' AND x.fee_cents IS NULL)"
+            " WHERE p.strategy = %(s)s AND p.ticker = %(t)s AND p.side = %(side)s AND p.mode = %(mode)s",
+            {"fee": e.fee_cents, "s": row[0], "t": row[1], "side": row[2], "mode": row[3]},
         )
 
     @apply.register

@@ -16,7 +16,7 @@ from decimal import Decimal
 from eventsourcing.application import AggregateNotFoundError
 
 from paulp.domain.clock import iso_utc
-from paulp.domain.fees import fee_increment
+from paulp.domain.fees import FeeCorrection, fee_increment
 from paulp.domain.order_states import WORKING_STATES
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenueSubmission
@@ -84,3 +84,20 @@ def settle_lost_submission(app: PaulpApplication, order: Order, found: VenueSubm
     if found is None:
         return kalshi_venue_record(app, venue_record(order, "not_found", "LIVE", now), now)
     return apply_venue_answer(app, order, found, now)
+
+
+def correct_unknown_fees(order: Order, record: VenueOrder, answer: VenueSubmission, now: datetime,
+                         run_id: str | None = None) -> FeeCorrection | str:
+    """Kalshi's later ``answer`` about a LIVE order applied to the fees its fills left unknown (ADR 0448): the order
+    records ``FeesCorrected`` when Kalshi's count is ours, and its venue record (``/admin/trades``) takes Kalshi's
+    cumulative fee. ``not_live`` for an order the venue record does not say is LIVE (PAPER fees are modelled and
+    never read from Kalshi), ``no_evidence`` for an answer without a stored body; nothing is recorded then. The
+    caller saves both in one save."""
+    if str(record.record.get("execution_mode", "")).upper() != "LIVE":
+        return "not_live"
+    if answer.evidence_hash is None:
+        return "no_evidence"
+    outcome = order.correct_fees(answer.fill_count, answer.fees_cents, answer.evidence_hash, now, run_id)
+    if outcome is FeeCorrection.CORRECTED and answer.fees_cents is not None:
+        record.update({"fees_cents": json_number(answer.fees_cents)}, now)
+    return outcome

@@ -317,6 +317,11 @@ class FakeKalshiExchange:
         with self._lock:
             self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        """Kalshi answers normally again: faults not used up yet are dropped."""
+        with self._lock:
+            self._faults.clear()
+
     def set_book(self, ticker: str, yes: list[tuple[int, int | Decimal]], no: list[tuple[int, int | Decimal]]) -> None:
         """Rest these bids (price cents, count; a Decimal count may be fractional) on each side of ``ticker`` instead
         of the synthetic three levels; YES asks are the NO bids mirrored. The quote follows the best levels."""

@@ -1,9 +1,11 @@
 """The Kalshi-backed system of the orchestrator tests, shared by every module that trades through the
 loopback exchange: the app over one container, the fake exchange behind it, and helpers to look into the
-log. The ``key`` and ``exchange`` fixtures are in this folder's conftest."""
+log, relay Kalshi's order updates and read the order, position and trade views. The ``key`` and ``exchange``
+fixtures are in this folder's conftest."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -170,6 +172,44 @@ def resting_live_order(system: System, sid: str) -> tuple[str, str]:
     ticker, out = system.live_order(sid, size=40, move_up_by=3)
     assert out.state in ("SUBMITTED", "ORDER_ACKNOWLEDGED"), out
     return ticker, out.order_id
+
+
+def venue_order(system: System, order_id: str) -> dict[str, Any]:
+    """Our order as the fake exchange holds it (by our client order id)."""
+    [found] = [o for o in system.exchange.orders if o["client_order_id"] == order_id]
+    return found
+
+
+def relay_update(system: System, secret: str, order_id: str, status: str, count: int, event_id: str) -> None:
+    """Kalshi's order update as the relay sends it: Kalshi's order id, ours, the cumulative count and the limit
+    price the resting order filled at, and no fee."""
+    venue = venue_order(system, order_id)
+    body = {"event_type": "order_update", "event_id": event_id,
+            "payload": {"orderId": venue["order_id"], "clientOrderId": order_id, "status": status,
+                        "filledCount": count, "filledPrice": venue["yes_price"]}}
+    r = system.client.post("/webhooks/kalshi/events", content=json.dumps(body).encode(),
+                           headers={"x-kalshi-webhook-secret": secret, "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+
+
+def order_row(system: System, order_id: str) -> dict[str, Any]:
+    """Our order's row in ``GET /admin/orchestrator/orders`` (the views projected by the caller)."""
+    rows = system.client.get("/admin/orchestrator/orders", headers=AUTH).json()["orders"]
+    [row] = [r for r in rows if r["orderId"] == order_id]
+    return dict(row)
+
+
+def live_position(system: System, ticker: str) -> dict[str, Any]:
+    """The LIVE position in ``ticker`` as ``GET /admin/positions`` lists it."""
+    [position] = [p for p in system.client.get("/admin/positions", headers=AUTH).json()["positions"]
+                  if p["mode"] == "LIVE" and p["ticker"] == ticker]
+    return dict(position)
+
+
+def venue_order_lookups(system: System, order_id: str) -> int:
+    """How many times the order was read from the fake by Kalshi's order id."""
+    kalshi_id = venue_order(system, order_id)["order_id"]
+    return sum(1 for r in system.exchange.requests if r.method == "GET" and r.path.endswith(f"/orders/{kalshi_id}"))
 
 
 def _system(fresh_db: str, nats_url: str, namespace: str, exchange: FakeKalshiExchange, key: rsa.RSAPrivateKey,

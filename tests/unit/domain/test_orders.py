@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import reduce
 from itertools import pairwise
 from typing import Any
@@ -651,6 +652,13 @@ class OrderMachine(RuleBasedStateMachine):
     def fill(self, size: int, price: int, closing: int | None) -> None:
         self._run(Order.record_fill, size, price, self.now, closing)
 
+    @rule(behind=st.integers(-1, 1), cumulative=st.none() | st.integers(0, 60))
+    def correct_fees(self, behind: int, cumulative: int | None) -> None:
+        """Kalshi's later answer about the order's fees (ADR 0448): its count ours, or one off."""
+        if self.order is not None:
+            self._run(Order.correct_fees, self.order.filled_size + behind,
+                      None if cumulative is None else Decimal(cumulative), "ab" * 32, self.now)
+
     @rule()
     def acknowledge(self) -> None:
         self._run(Order.acknowledge, "b-1", self.now)
@@ -768,6 +776,19 @@ class OrderMachine(RuleBasedStateMachine):
         assert 0 <= o.retry_count <= DEFAULT_MAX_RETRIES
         assert o.replaced_by is None or o.state in REPLACEABLE_STATES
         assert len(set(o.evidence_hashes)) == len(o.evidence_hashes)
+
+    @invariant()
+    def fees_add_up(self) -> None:
+        """Known fees never fall; an unknown fee is settled only by a correction, which settles all of them."""
+        o = self.order
+        if o is None:
+            return
+        fills = [e for e in self.events if isinstance(e, OrderRecord.FillRecorded)]
+        corrected = [i for i, e in enumerate(self.events) if isinstance(e, OrderRecord.FeesCorrected)]
+        since = self.events[corrected[-1] + 1:] if corrected else self.events
+        unknown = sum(1 for e in since if isinstance(e, OrderRecord.FillRecorded) and e.fee_cents is None)
+        assert o.fees_cents >= 0 and o.fee_unknown_fills == unknown <= len(fills)
+        assert (o.fee_unknown_last_at is None) == (unknown == 0)
 
     @invariant()
     def unanswered_questions_are_bounded(self) -> None:
