@@ -21,7 +21,7 @@ from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.order_record import OrderRecord
 from paulp.domain.orders import Order
 from paulp.domain.position_exits import PositionExit
-from paulp.domain.postmortem import LoggedEvent
+from paulp.domain.postmortem import FeeSettlement, LoggedEvent
 from paulp.domain.postmortem_analysis import AnchorStamp, audit_section, build_report, evidence_references
 from paulp.domain.postmortem_pnl import Book, valuation, window_pnl
 
@@ -125,6 +125,31 @@ def book_pnl(conn: psycopg.Connection[Any], lo_nid: int, hi_nid: int) -> tuple[d
     return window_pnl(at_start, at_end, book.settled)
 
 
+_FILL_NAMES = ("Order.FillRecorded", "OrderRecord.FillRecorded", "PositionExit.Filled")
+_CORRECTION_TOPICS = [f"{c.__module__}:{c.__qualname__}" for c in (OrderRecord.FeesCorrected,
+                                                                     PositionExit.FeesCorrected)]
+
+
+def fee_settlements(conn: psycopg.Connection[Any], entries: list[LoggedEvent]) -> list[FeeSettlement]:
+    """The fee corrections of the orders and exits whose fills in the window carried no fee, from the whole log to
+    the report's snapshot (ADRs 0448, 0449): a correction counts with its fill, so one recorded after the window
+    (the next reconcile run) still belongs to a fill inside it."""
+    owners = list({e.originator_id for e in entries if e.name in _FILL_NAMES
+                   and getattr(e.event, "fee_cents", None) is None})
+    if not owners:
+        return []
+    mapper = make_mapper()
+    rows = conn.execute("SELECT notification_id, originator_id, originator_version, topic, state FROM paulp_events"
+                        " WHERE topic = ANY(%s) AND originator_id = ANY(%s::uuid[]) ORDER BY notification_id",
+                        (_CORRECTION_TOPICS, owners)).fetchall()
+    out = []
+    for nid, oid, ver, topic, state in rows:
+        ev = _decode(mapper, nid, oid, ver, topic, bytes(state))
+        if not _missing_fields(ev):  # an edited row is named by the audit section when in the window, never summed
+            out.append(FeeSettlement(int(nid), str(oid), ev.fee_cents, ev.counted_at))
+    return out
+
+
 def _anchors(anchor_url: str) -> list[AnchorStamp]:
     ensure_anchor_store(anchor_url)
     with psycopg.connect(anchor_url) as conn:
@@ -140,6 +165,7 @@ def postmortem(database_url: str, anchor_url: str, start: datetime, end: datetim
         entries, origins, seqs, stored, unreadable = read_window(conn, start, end)
         nids = [e.notification_id for e in entries]
         pnl = book_pnl(conn, min(nids), max(nids)) if nids else None
+        settlements = fee_settlements(conn, entries)
     if seqs is None:
         verification: dict[str, Any] = {"valid": True, "gaps": [], "eventsChecked": 0, "firstBadSequence": None,
                                         "note": "no chain record in the window"}
@@ -147,4 +173,4 @@ def postmortem(database_url: str, anchor_url: str, start: datetime, end: datetim
         verification = verify(database_url, max(1, seqs[0] - 1), seqs[1]).to_dict()
     audit = {**audit_section(verification, evidence_references(entries), stored, _anchors(anchor_url), start, end),
              "unreadableEvents": unreadable}
-    return build_report(entries, origins, ident, start, end, audit, pnl)
+    return build_report(entries, origins, ident, start, end, audit, pnl, settlements)

@@ -117,12 +117,14 @@ def run(
                   f" {result['venuePositionCount']} at the venue, {result['matchedCount']} matched,"
                   f" max |drift %| {result['maxDriftPct']} (details: paulp reconcile show {run_id})")
     fees = result.get("feeCorrections")
-    if fees:  # LIVE fills' unknown fees read again from Kalshi (ADR 0448)
+    if fees:  # LIVE fills' and exit sells' unknown fees read again from Kalshi (ADRs 0448, 0449)
         paid = sum(c["feeUsd"] for c in fees["corrected"])
-        console.print(f"fees: {len(fees['corrected'])} orders settled from Kalshi (+${paid:.2f}), "
-                      f"{len(fees['leftUnknown'])} left unknown")
+        exits = sum(1 for c in fees["corrected"] if c.get("kind") == "exit")
+        console.print(f"fees: {len(fees['corrected']) - exits} orders and {exits} exit sells settled from Kalshi"
+                      f" (+${paid:.2f}), {len(fees['leftUnknown'])} left unknown")
         for left in fees["leftUnknown"]:
-            console.print(f"  {left['orderId']}: {left['reason']} ({left['detail']})")
+            what = f"exit {left['exitId']} ({left['orderId']})" if left.get("kind") == "exit" else left["orderId"]
+            console.print(f"  {what}: {left['reason']} ({left['detail']})")
 
 
 @reconcile_app.command("rebuild-positions")

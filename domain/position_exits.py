@@ -15,6 +15,7 @@ on a later run, under a new client order id.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -24,9 +25,11 @@ from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.errors import DomainError
 from paulp.domain.exits import ExitReason, realized_pnl
+from paulp.domain.fees import FeeCorrection, fee_correction
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 MODES = ("PAPER", "LIVE")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ExitState(StrEnum):
@@ -134,6 +137,20 @@ class PositionExit(Aggregate):
         def upcast_v2_v3(state: dict[str, object]) -> None:
             state["fee_cents"] = None
 
+    class FeesCorrected(Aggregate.Event):
+        """Kalshi's sell order, read later, settles the fee a LIVE exit's fill left unknown (ADR 0449): ``fee_cents``
+        is Kalshi's cumulative fee for the sell (``venue_fees_cents``, at ``venue_fill_count`` contracts, equal to
+        the exit's), never negative. It counts as paid at ``counted_at``, the exit's fill time; ``evidence_hash``
+        is Kalshi's answer, ``run_id`` the reconcile run that read it."""
+
+        fee_cents: Decimal
+        venue_fees_cents: Decimal
+        venue_fill_count: int
+        counted_at: datetime
+        evidence_hash: str
+        run_id: str | None
+        at: datetime
+
     class InDoubt(Aggregate.Event):
         detail: str
         at: datetime
@@ -178,6 +195,7 @@ class PositionExit(Aggregate):
         self.exit_price: float | None = None
         self.realized_pnl_usd: float | None = None
         self.fee_cents: Decimal | None = None
+        self.filled_at: datetime | None = None  # the fill's time: a fee settled later counts then (ADR 0449)
         self.venue_order_id: str | None = None
         self.detail: str | None = None
 
@@ -209,6 +227,27 @@ class PositionExit(Aggregate):
         pnl = realized_pnl(entry, exit_price, size) / 100
         self._filled(size, exit_price, round(pnl, 6), venue_order_id, evidence_hash, now, entry, fee)
 
+    def correct_fee(self, venue_fill_count: int, venue_fees_cents: Decimal | int | None, evidence_hash: str,
+                    now: datetime, run_id: str | None = None) -> FeeCorrection:
+        """Settle the fee of a LIVE exit filled with an unknown one from Kalshi's later answer about its sell
+        (ADR 0449): Kalshi's cumulative fee for the sell, only when Kalshi has filled exactly what the exit sold
+        (``fees.fee_correction``, the rule of ADR 0448). Once settled the fee is known, so the same answer again
+        records nothing (``nothing_unknown``). PAPER exits' fees are modelled, never corrected."""
+        if now.tzinfo is None:
+            raise InvalidExit("now must be timezone-aware")
+        if self.mode != "LIVE":
+            raise InvalidExit(f"a {self.mode} exit's fee is modelled, not read from Kalshi")
+        if not _SHA256.fullmatch(evidence_hash):
+            raise InvalidExit(f"not a lowercase sha256 hex digest: {evidence_hash!r}")
+        cumulative = None if venue_fees_cents is None else Decimal(venue_fees_cents)
+        if cumulative is not None and (not cumulative.is_finite() or cumulative < 0):
+            raise InvalidExit(f"venue fees must be a non-negative number of cents, got {venue_fees_cents}")
+        unknown = int(self.state is ExitState.FILLED and self.fee_cents is None and self.filled_at is not None)
+        outcome, fee = fee_correction(unknown, self.contracts, Decimal(0), venue_fill_count, cumulative)
+        if fee is not None and cumulative is not None and self.filled_at is not None:
+            self._fees_corrected(fee, cumulative, venue_fill_count, self.filled_at, evidence_hash, run_id, now)
+        return outcome
+
     def doubt(self, detail: str, now: datetime) -> None:
         self._move(ExitState.IN_DOUBT)
         self._in_doubt(detail, now)
@@ -238,10 +277,15 @@ class PositionExit(Aggregate):
     def _filled(self, size: int, exit_price: float, realized_pnl_usd: float, venue_order_id: str | None,
                 evidence_hash: str | None, at: datetime, entry_price: float | None,
                 fee_cents: Decimal | None) -> None:
-        self.state, self.contracts, self.fee_cents = ExitState.FILLED, size, fee_cents
+        self.state, self.contracts, self.fee_cents, self.filled_at = ExitState.FILLED, size, fee_cents, at
         if entry_price is not None:
             self.entry_price = entry_price
         self.exit_price, self.realized_pnl_usd, self.venue_order_id = exit_price, realized_pnl_usd, venue_order_id
+
+    @event(FeesCorrected)
+    def _fees_corrected(self, fee_cents: Decimal, venue_fees_cents: Decimal, venue_fill_count: int,
+                        counted_at: datetime, evidence_hash: str, run_id: str | None, at: datetime) -> None:
+        self.fee_cents = fee_cents
 
     @event(InDoubt)
     def _in_doubt(self, detail: str, at: datetime) -> None:

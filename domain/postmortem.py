@@ -64,6 +64,18 @@ class LoggedEvent:
         return self.recorded_at
 
 
+@dataclass(frozen=True)
+class FeeSettlement:
+    """A fee left unknown at a fill and settled later from Kalshi (``FeesCorrected`` of an order, ADR 0448, or of
+    an exit, ADR 0449), read from the whole log: it counts with its fill (the one at ``counted_at``), whenever the
+    correction itself was recorded."""
+
+    notification_id: int
+    originator_id: str
+    fee_cents: Decimal
+    counted_at: datetime
+
+
 def incident_id(start: datetime, end: datetime, given: str | None = None) -> str:
     """The given id, or one derived from the window alone: the same window always gets the same id."""
     if given is not None:
@@ -128,6 +140,8 @@ def summary(entry: LoggedEvent) -> str:
         return _risk_summary(ev)
     if short == "FillRecorded":
         return f"filled {ev.fill_size} @ {ev.fill_price} (total {ev.filled_size})"
+    if name == "PositionExit.FeesCorrected":  # ADR 0449: an exit sell's unknown fee, counted at its fill's time
+        return f"exit fee settled +{ev.fee_cents}c (Kalshi's total, fill at {_stamp(ev.counted_at)})"
     if short == "FeesCorrected":  # ADR 0448: unknown fees settled from Kalshi, counted at the latest fill's time
         return f"fees settled +{ev.fee_cents}c for {ev.fills_settled} fills (Kalshi's total {ev.venue_fees_cents}c)"
     if name == "PositionExit.Filled":
@@ -196,10 +210,32 @@ def _position(entry: LoggedEvent, origins: Mapping[str, Any]) -> tuple[str, str,
     return (str(keys[0]), str(keys[1]), str(keys[2])) if all(isinstance(k, str) for k in keys) else None
 
 
+def window_fees(fills: Sequence[LoggedEvent], settlements: Sequence[FeeSettlement]) -> dict[str, Any]:
+    """Fees paid in the window: those the window's fills (buys and exit sells) carried (ADR 0437) plus each later
+    correction whose fill is one of them (ADR 0449): the order's or exit's fill recorded without a fee at the time
+    the correction counts at (``counted_at``, copied from that fill; an order's several fills count at the latest,
+    ADR 0448), wherever in the log the correction was recorded. A fill without a fee that a correction of its order
+    or exit settled (one counted at or after the fill) is ``fillsFeeSettled``, no longer unknown."""
+    known = [f for e in fills if (f := getattr(e.event, "fee_cents", None)) is not None]
+    unknown = [e for e in fills if getattr(e.event, "fee_cents", None) is None]
+    times = {(e.originator_id, e.event.at) for e in unknown}
+    counted = [s for s in settlements if (s.originator_id, s.counted_at) in times]
+    latest: dict[str, datetime] = {}
+    for s in settlements:
+        latest[s.originator_id] = max(s.counted_at, latest.get(s.originator_id, s.counted_at))
+    settled = [e for e in unknown if (last := latest.get(e.originator_id)) is not None and e.event.at <= last]
+    corrected = sum((s.fee_cents for s in counted), Decimal(0))
+    return {"total": round(float(sum(known, Decimal(0)) + corrected) / 100, 6), "fillsWithFee": len(known),
+            "fillsFeeUnknown": len(unknown) - len(settled), "fillsFeeSettled": len(settled),
+            "correctedUsd": round(float(corrected) / 100, 6), "corrections": len(counted)}
+
+
 def impact(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], start: datetime, end: datetime,
-           pnl: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+           pnl: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+           settlements: Sequence[FeeSettlement] = ()) -> dict[str, Any]:
     """§8 Impact: window, failed services, PnL (exits from the window; unrealised at both edges and what
-    resolutions settled from ``pnl``, the book folded from the log before it), orders and positions touched."""
+    resolutions settled from ``pnl``, the book folded from the log before it), fees (with the later corrections
+    of the window's fills, ``settlements``), orders and positions touched."""
     errors = [e for e in entries if kind_of(e.name) is Kind.ERROR]
     failed_runs = [{"notificationId": e.notification_id, "job": getattr(origins.get(e.originator_id), "job", None),
                     "error": e.event.error, "at": _stamp(e.at)} for e in errors if e.name == "JobRun.Failed"]
@@ -208,7 +244,6 @@ def impact(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], start: da
     resolutions = [{"notificationId": e.notification_id, "ticker": e.event.ticker, "result": e.event.result,
                     "at": _stamp(e.at)} for e in entries if e.name == "MarketMark.Resolved"]
     fills = [e for e in entries if e.name in ("Order.FillRecorded", "OrderRecord.FillRecorded", "PositionExit.Filled")]
-    fees = [f for e in fills if (f := getattr(e.event, "fee_cents", None)) is not None]
     orders = {e.originator_id for e in entries if e.aggregate == "Order"}
     positions = {p for e in entries
                  if e.name in ("Order.FillRecorded", "OrderRecord.FillRecorded") or e.aggregate == "PositionExit"
@@ -220,9 +255,8 @@ def impact(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], start: da
         "realizedPnlUsd": {"exits": realized, "exitFills": len(exits), "resolutions": resolutions,
                            "resolutionPnl": dict(pnl[1]) if pnl else NOT_DERIVABLE_RESOLUTION},
         "unrealizedPnlUsd": dict(pnl[0]) if pnl else NOT_DERIVABLE_UNREALIZED,
-        # fees paid by the fills (buys and exit sells) inside the window (ADR 0437); PnL figures above are gross
-        "feesUsd": {"total": round(float(sum(fees, Decimal(0))) / 100, 6), "fillsWithFee": len(fees),
-                    "fillsFeeUnknown": len(fills) - len(fees)},
+        # fees paid by the fills inside the window and settled for them later (ADRs 0437, 0449); PnL stays gross
+        "feesUsd": window_fees(fills, settlements),
         "ordersTouched": len(orders),
         "positionsTouched": len(positions),
     }

@@ -14,7 +14,16 @@ from typing import Any
 
 from paulp.domain.clock import iso_utc
 from paulp.domain.evidence import named_evidence
-from paulp.domain.postmortem import LoggedEvent, detection, header, impact, label, response, timeline
+from paulp.domain.postmortem import (
+    FeeSettlement,
+    LoggedEvent,
+    detection,
+    header,
+    impact,
+    label,
+    response,
+    timeline,
+)
 
 CONSECUTIVE_TO_HALT = 3
 TAIL_HHI_LIMIT = 0.3
@@ -145,13 +154,15 @@ def audit_section(verification: Mapping[str, Any], evidence: Mapping[str, list[i
 
 def build_report(entries: Sequence[LoggedEvent], origins: Mapping[str, Any], ident: str, start: datetime,
                  end: datetime, audit: Mapping[str, Any],
-                 pnl: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+                 pnl: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+                 settlements: Sequence[FeeSettlement] = ()) -> dict[str, Any]:
     """The §8 data of one window, sections in the spec's order; ``pnl`` is the book's (unrealised, resolution)
-    figures, which need the log before the window (``postmortem_pnl``; ADR 0434)."""
+    figures, which need the log before the window (``postmortem_pnl``; ADR 0434); ``settlements`` the fee
+    corrections of the whole log, which count at their fills' times (ADR 0449)."""
     lines = timeline(entries, origins)
     return {
         "header": header(entries, ident, start, end),
-        "impact": impact(entries, origins, start, end, pnl),
+        "impact": impact(entries, origins, start, end, pnl, settlements),
         "timeline": [x.to_dict() for x in lines],
         "detection": detection(entries, origins),
         "response": response(lines),

@@ -48,6 +48,7 @@ def _audit(audit: Mapping[str, Any]) -> list[str]:
 def render_markdown(report: Mapping[str, Any]) -> str:
     h, imp, det = report["header"], report["impact"], report["detection"]
     pnl = imp["realizedPnlUsd"]
+    fees = imp["feesUsd"]
     lines = [
         f"# Postmortem {h['incidentId']}", "",
         "## Header", "",
@@ -61,8 +62,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"- realized PnL from exits: {pnl['exits']:+.2f} USD ({pnl['exitFills']} exit fill(s)); resolutions:"
         f" {len(pnl['resolutions'])} ({pnl['resolutionPnl']})",
         f"- unrealized PnL: {imp['unrealizedPnlUsd']}",
-        f"- fees paid in the window: {imp['feesUsd']['total']:.2f} USD ({imp['feesUsd']['fillsWithFee']} fill(s) with a"
-        f" fee, {imp['feesUsd']['fillsFeeUnknown']} unknown); the PnL figures above are gross",
+        f"- fees paid in the window: {fees['total']:.2f} USD ({fees['fillsWithFee']} fill(s) with a fee,"
+        f" {fees.get('corrections', 0)} correction(s) settled later +{fees.get('correctedUsd', 0):.2f} USD for"
+        f" {fees.get('fillsFeeSettled', 0)} fill(s), {fees['fillsFeeUnknown']} unknown); the PnL figures above are"
+        " gross",
         f"- orders touched: {imp['ordersTouched']}, positions touched: {imp['positionsTouched']}", "",
         "## Timeline (UTC)", "", *_timeline(report), "",
         "## Detection", "",

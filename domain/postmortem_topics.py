@@ -116,6 +116,7 @@ TOPICS: dict[str, Kind | str] = {
     "PositionExit.Decided": Kind.EXIT,
     "PositionExit.Redecided": Kind.EXIT,
     "PositionExit.Filled": Kind.FILL,
+    "PositionExit.FeesCorrected": Kind.FILL,  # an exit sell's unknown fee settled from Kalshi (ADR 0449)
     "PositionExit.InDoubt": Kind.ERROR,
     "PositionExit.Failed": Kind.ERROR,
     "PositionExit.Created": "the Decided event is its line",

@@ -2,7 +2,8 @@
 PositionExit's (an exit's fill takes its contracts out of the position and realises its PnL). Fills' fees
 (ADR 0437) add up on the order and the position beside the gross figures, which they never change; each entry
 fill is also a row of its own with its time and fee (order_fills, ADR 0442). A fee left unknown and settled later
-from Kalshi (``FeesCorrected``, ADR 0448) is added to those sums and to the fill rows it settles.
+from Kalshi (``FeesCorrected``, ADR 0448; an exit sell's, ADR 0449) is added to those sums and to the fill rows (or
+the exit row) it settles.
 
 Order's apply methods live on OrderRecord, so its events are OrderRecord.* classes (only Created is Order's).
 An orders row holds the whole §1.1 record (ADR 0396), so the order list reads one row per order.
@@ -233,6 +234,28 @@ class OrdersProjection:
     def _(self, e: PositionExit.Failed, cur: Cursor[Any], notification_id: int) -> None:
         cur.execute("UPDATE position_exits SET state = %s, detail = %s, updated_at = %s WHERE exit_uuid = %s",
                     (ExitState.FAILED.value, e.detail, e.at, e.originator_id))
+
+    @apply.register
+    def _(self, e: PositionExit.FeesCorrected, cur: Cursor[Any], notification_id: int) -> None:
+        """Kalshi's later fee for a LIVE exit's sell (ADR 0449): on the exit's row, whose ``updated_at`` stays the
+        fill's time (the risk loss figures count it then), and added to the position's sum, which says complete
+        when no entry fill or FILLED exit of it is left without a fee."""
+        row = cur.execute(
+            "UPDATE position_exits SET fee_cents = %s, fee_corrected_by = %s"
+            " WHERE exit_uuid = %s AND state = %s AND fee_cents IS NULL RETURNING strategy, ticker, side, mode",
+            (e.fee_cents, notification_id, e.originator_id, ExitState.FILLED.value),
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"fee correction of exit {e.originator_id}: no FILLED exit without a fee in the view")
+        cur.execute(
+            "UPDATE positions p SET fees_cents = p.fees_cents + %(fee)s, fees_complete = NOT EXISTS ("
+            "  SELECT 1 FROM order_fills f WHERE (f.strategy, f.ticker, f.side, f.mode)"
+            "  = (p.strategy, p.ticker, p.side, p.mode) AND f.fee_cents IS NULL)"
+            " AND NOT EXISTS (SELECT 1 FROM position_exits x WHERE (x.strategy, x.ticker, x.side, x.mode)"
+            "  = (p.strategy, p.ticker, p.side, p.mode) AND x.state = 'FILLED' AND x.fee_cents IS NULL)"
+            " WHERE p.strategy = %(s)s AND p.ticker = %(t)s AND p.side = %(side)s AND p.mode = %(mode)s",
+            {"fee": e.fee_cents, "s": row[0], "t": row[1], "side": row[2], "mode": row[3]},
+        )
 
     @apply.register
     def _(self, e: PositionExit.Filled, cur: Cursor[Any], notification_id: int) -> None:

@@ -20,6 +20,7 @@ from paulp.domain.fees import FeeCorrection, fee_increment
 from paulp.domain.order_states import WORKING_STATES
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenueSubmission
+from paulp.domain.position_exits import PositionExit
 from paulp.domain.reconciliation import json_number
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.venue_orders import VenueOrder
@@ -98,6 +99,22 @@ def correct_unknown_fees(order: Order, record: VenueOrder, answer: VenueSubmissi
     if answer.evidence_hash is None:
         return "no_evidence"
     outcome = order.correct_fees(answer.fill_count, answer.fees_cents, answer.evidence_hash, now, run_id)
+    if outcome is FeeCorrection.CORRECTED and answer.fees_cents is not None:
+        record.update({"fees_cents": json_number(answer.fees_cents)}, now)
+    return outcome
+
+
+def correct_unknown_exit_fee(exit_: PositionExit, record: VenueOrder, answer: VenueSubmission, now: datetime,
+                             run_id: str | None = None) -> FeeCorrection | str:
+    """Kalshi's later ``answer`` about a LIVE exit's sell applied to the fee its fill left unknown (ADR 0449): the
+    exit records ``FeesCorrected`` when Kalshi's count is the exit's, and the sell's venue record (``/admin/trades``)
+    takes Kalshi's fee. ``not_live`` for a PAPER exit or a record not LIVE, ``no_evidence`` for an answer without
+    a stored body; nothing is recorded then. The caller saves both in one save."""
+    if exit_.mode != "LIVE" or str(record.record.get("execution_mode", "")).upper() != "LIVE":
+        return "not_live"
+    if answer.evidence_hash is None:
+        return "no_evidence"
+    outcome = exit_.correct_fee(answer.fill_count, answer.fees_cents, answer.evidence_hash, now, run_id)
     if outcome is FeeCorrection.CORRECTED and answer.fees_cents is not None:
         record.update({"fees_cents": json_number(answer.fees_cents)}, now)
     return outcome

@@ -346,6 +346,15 @@ class FakeKalshiExchange:
         with self._lock:
             self._positions[ticker] = contracts
 
+    def amend_order(self, client_order_id: str, **fields: Any) -> dict[str, Any]:
+        """Kalshi's copy of our order as a later read shows it, e.g. another filled count, or fees set to None
+        (left out of the answer, as Kalshi's answer without a fee field). The fields as they were, to restore."""
+        with self._lock:
+            order = self._orders[self._by_client_id[client_order_id]]
+            before = {k: order.get(k) for k in fields}
+            order.update(fields)
+            return before
+
     def fill_resting(self, client_order_id: str, count: int, maker_fee_rate: Decimal = MAKER_FEE_RATE) -> int:
         """Someone takes ``count`` contracts of our resting order at its limit: a maker fill, charged Kalshi's maker
         fee (``maker_fee_rate`` x C x P x (1 - P), rounded up to the cent) as the order's ``maker_fees`` grow.
