@@ -54,6 +54,18 @@ def risk_summary(result: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+
+# A fee correction (ADRs 0448, 0449) added to its position's sum, which says complete once no entry fill or FILLED
+# exit of the position is left without a fee.
+ADD_CORRECTED_FEE_TO_POSITION = (
+    "UPDATE positions p SET fees_cents = p.fees_cents + %(fee)s, fees_complete = NOT EXISTS ("
+    "  SELECT 1 FROM order_fills f WHERE (f.strategy, f.ticker, f.side, f.mode)"
+    "  = (p.strategy, p.ticker, p.side, p.mode) AND f.fee_cents IS NULL)"
+    " AND NOT EXISTS (SELECT 1 FROM position_exits x WHERE (x.strategy, x.ticker, x.side, x.mode)"
+    "  = (p.strategy, p.ticker, p.side, p.mode) AND x.state = 'FILLED' AND x.fee_cents IS NULL)"
+    " WHERE p.strategy = %(s)s AND p.ticker = %(t)s AND p.side = %(side)s AND p.mode = %(mode)s"
+)
+
 class OrdersProjection:
     name = "orders"
     tables = ("orders", "order_history", "positions", "position_exits", "order_fills")
@@ -185,12 +197,7 @@ class OrdersProjection:
         if row is None:
             raise LookupError(f"fee correction for unknown order {e.originator_id}")
         cur.execute(
-            "UPDATE positions p SET fees_cents = p.fees_cents + %(fee)s, fees_complete = NOT EXISTS ("
-            "  SELECT 1 FROM order_fills f WHERE (f.strategy, f.ticker, f.side, f.mode)"
-            "  = (p.strategy, p.ticker, p.side, p.mode) AND f.fee_cents IS NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM position_exits x WHERE (x.strategy, x.ticker, x.side, x.mode)"
-            "  = (p.strategy, p.ticker, p.side, p.mode) AND x.state = 'FILLED' AND x.fee_cents IS NULL)"
-            " WHERE p.strategy = %(s)s AND p.ticker = %(t)s AND p.side = %(side)s AND p.mode = %(mode)s",
+            ADD_CORRECTED_FEE_TO_POSITION,
             {"fee": e.fee_cents, "s": row[0], "t": row[1], "side": row[2], "mode": row[3]},
         )
 
@@ -248,12 +255,7 @@ class OrdersProjection:
         if row is None:
             raise LookupError(f"fee correction of exit {e.originator_id}: no FILLED exit without a fee in the view")
         cur.execute(
-            "UPDATE positions p SET fees_cents = p.fees_cents + %(fee)s, fees_complete = NOT EXISTS ("
-            "  SELECT 1 FROM order_fills f WHERE (f.strategy, f.ticker, f.side, f.mode)"
-            "  = (p.strategy, p.ticker, p.side, p.mode) AND f.fee_cents IS NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM position_exits x WHERE (x.strategy, x.ticker, x.side, x.mode)"
-            "  = (p.strategy, p.ticker, p.side, p.mode) AND x.state = 'FILLED' AND x.fee_cents IS NULL)"
-            " WHERE p.strategy = %(s)s AND p.ticker = %(t)s AND p.side = %(side)s AND p.mode = %(mode)s",
+            ADD_CORRECTED_FEE_TO_POSITION,
             {"fee": e.fee_cents, "s": row[0], "t": row[1], "side": row[2], "mode": row[3]},
         )
 
