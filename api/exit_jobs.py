@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from paulp.api.adopted_positions import adopted_one, adopted_rows, judgeable
 from paulp.api.venue_session import credentialed_port_if, venue_call
 from paulp.domain.exits import (
     CloseRefused,
@@ -39,10 +39,9 @@ from paulp.domain.exits import (
 )
 from paulp.domain.marks import Quotes
 from paulp.domain.position_exits import ExitState, PositionExit
-from paulp.domain.position_rebuild import adopted_entry
 from paulp.domain.reconciliation import Position, json_number
 from paulp.domain.services.exits import ExitCandidate
-from paulp.projections.reconciliation import ADJUSTED_STRATEGY, NET_ADJUSTMENTS
+from paulp.projections.reconciliation import ADJUSTED_STRATEGY
 
 log = logging.getLogger("paulp.exits")
 MAX_MARK_AGE = timedelta(minutes=10)
@@ -66,7 +65,7 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     report: dict[str, Any] = {"positions": len(rows), "adopted": len(adopted), "checked": 0, "exits": [],
                               "staleMarks": [], "noQuote": [], "errors": [], "notHeld": [], "fractionalHeld": [],
                               "unjudgedAdopted": [], "resolved": 0}
-    rows += _judgeable(report, adopted)
+    rows += judgeable(report, adopted)
     work: list[tuple[ExitCandidate, Any]] = []
     settled: list[ExitCandidate] = []  # LIVE positions in resolved markets: only an unfinished exit is finished
     for strategy, ticker, side, mode, contracts, entry, opened, exits, yb, ya, nb, na, observed, result in rows:
@@ -143,7 +142,7 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
     recorded or sent."""
     with container.pool.connection() as conn:
         if strategy == ADJUSTED_STRATEGY:
-            found = _adopted_one(conn, ticker, side) if mode == "LIVE" else None
+            found = adopted_one(conn, ticker, side) if mode == "LIVE" else None
         else:
             row = conn.execute(ONE_POSITION, (strategy, ticker, side, mode)).fetchone()
             found = None if row is None or row[4] <= 0 else (row[4], row[5] / row[4], *row[6:])
@@ -197,62 +196,6 @@ def _preview(c: ExitCandidate, found: PositionExit | None) -> dict[str, Any]:
             "estimatedPnlUsd": None if price is None else round(realized_pnl(c.entry_cents, price, c.contracts) / 100,
                                                                 6),
             "exitUnderWay": None if found is None or found.state is ExitState.FAILED else found.state.value}
-
-
-ADOPTED = (  # adopted contracts still held per (market, SIDE), and the exits of their episode that filled
-    "SELECT a.ticker, a.side, a.contracts, a.at, (SELECT count(*) FROM views.position_exits x WHERE x.strategy ="
-    " %(s)s AND x.ticker = a.ticker AND x.side = a.side AND x.mode = 'LIVE' AND x.state = 'FILLED'"
-    " AND x.opened_at = a.at), m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result"
-    f" FROM ({NET_ADJUSTMENTS}) a LEFT JOIN views.market_marks m ON m.ticker = a.ticker"
-    " WHERE a.contracts > 0 AND (%(t)s::text IS NULL OR (a.ticker = %(t)s AND a.side = %(side)s))"
-    " ORDER BY a.ticker, a.side"
-)
-ADOPTED_MOVES = (  # what made them, in time order: adjustments with the venue's cost, then sold by filled exits
-    "SELECT ticker, side, contracts, venue_cost_cents, venue_size FROM ("
-    " SELECT ticker, side, at, contracts, venue_cost_cents, venue_size, 0 AS k FROM views.position_adjustments"
-    " UNION ALL SELECT ticker, side, updated_at, -filled_size, NULL, NULL, 1 FROM views.position_exits"
-    " WHERE strategy = %(s)s AND mode = 'LIVE' AND state = 'FILLED') moves"
-    " WHERE %(t)s::text IS NULL OR (ticker = %(t)s AND side = %(side)s) ORDER BY ticker, side, at, k"
-)
-
-
-def adopted_rows(conn: Any, ticker: str | None = None, side: str | None = None) -> list[tuple[Any, ...]]:
-    """Adopted contracts still held (ADR 0415), each as (ticker, side, contracts held, average entry from the
-    venue's cost or None, the last adoption's time, exits of that episode filled, marks…) (ADR 0450)."""
-    params = {"s": ADJUSTED_STRATEGY, "t": ticker, "side": side}
-    moves: dict[tuple[str, str], list[tuple[Decimal, Decimal | None]]] = {}
-    for t, sd, contracts, cost, venue_size in conn.execute(ADOPTED_MOVES, params).fetchall():
-        unit = None if cost is None else Decimal(cost) / Decimal(venue_size)
-        moves.setdefault((t, sd), []).append((Decimal(contracts), unit))
-    return [(t, sd, held, adopted_entry(moves.get((t, sd), [])), at, int(exits), *marks)
-            for t, sd, held, at, exits, *marks in conn.execute(ADOPTED, params).fetchall()]
-
-
-def _adopted_one(conn: Any, ticker: str, side: str) -> tuple[Any, ...] | None:
-    """Adopted contracts as a position row: whole contracts only (a fraction is not ours to sell), the venue's
-    average cost as the entry where it is known (else None)."""
-    found = adopted_rows(conn, ticker, side)
-    if not found:
-        return None
-    _, _, contracts, entry, at, exits, *marks = found[0]
-    return (math.floor(contracts), entry, at, exits, *marks)
-
-
-def _judgeable(report: dict[str, Any], adopted: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Adopted contracts as the monitor's position rows (whole contracts, strategy ``venue-adjustment``, LIVE);
-    those it cannot judge (no venue cost, or only a fraction held) are named in the report (ADR 0450). A row
-    without a cost stays in, with no entry, so that an exit already under way (an operator's close) is finished."""
-    rows = []
-    for ticker, side, held, entry, at, exits, *marks in adopted:
-        whole = math.floor(held)
-        if entry is None or whole < 1:
-            report["unjudgedAdopted"].append({
-                "ticker": ticker, "side": side, "contracts": json_number(Decimal(held)),
-                "reason": "no venue cost recorded at adoption" if entry is None else "only a fraction held"})
-        if whole >= 1:
-            rows.append((ADJUSTED_STRATEGY, ticker, side, "LIVE", whole, None if entry is None else float(entry), at,
-                         exits, *marks))
-    return rows
 
 
 def _capped_to_held(c: ExitCandidate, held: dict[tuple[str, str], int]) -> ExitCandidate | None:

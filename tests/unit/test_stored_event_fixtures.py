@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-from decimal import Decimal
 import pkgutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
