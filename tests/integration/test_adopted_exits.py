@@ -55,8 +55,12 @@ def test_adopted_with_kalshi_cost_when_market_falls_below_the_stop_then_sold_onc
     assert out["withoutCost"] == []
     with psycopg.connect(system.container.database_url) as conn:
         assert conn.execute("SELECT venue_cost_cents FROM views.position_adjustments").fetchall() == [(Decimal(500),)]
-    _book(system, ticker, 49, 51, at=NOW - timedelta(minutes=1))  # mid 50: above the stop (48.5), nothing fires
+    _book(system, ticker, 51, 53, at=NOW - timedelta(minutes=1))  # mid 52: above the stop (48.5), nothing fires
     assert monitor_exits(system.container)["exits"] == [] and system.sells() == []
+    [row] = [p for p in system.client.get("/admin/positions", headers=AUTH).json()["positions"]
+             if p["strategy"] == ADOPTED]  # valued against the entry the monitor judges by
+    assert (row["contracts"], row["avgPriceCents"], row["currentPriceCents"], row["unrealizedPnlUsd"]) == (
+        10, 50.0, 52.0, 0.2)
 
     # Act: the market falls below the stop
     _book(system, ticker, 45, 47)  # mid 46 <= 48.5
@@ -125,7 +129,10 @@ def test_adopted_when_kalshi_reports_no_cost_then_unjudged_named_and_never_sold(
     assert sorted(report["unjudgedAdopted"], key=lambda u: u["ticker"]) == [
         {"ticker": first, "side": "NO", "contracts": 4, "reason": "no venue cost recorded at adoption"},
         {"ticker": second, "side": "YES", "contracts": 3, "reason": "no venue cost recorded at adoption"}]
-    assert sorted(_adopted_rows(system)) == sorted([(first, "NO", 4), (second, "YES", 3)])
+    listed = [p for p in system.client.get("/admin/positions", headers=AUTH).json()["positions"]
+              if p["strategy"] == ADOPTED]  # no entry known: valued at the mark, no PnL made up (ADR 0415)
+    assert sorted((p["ticker"], p["side"], p["contracts"], p["avgPriceCents"], p["unrealizedPnlUsd"])
+                  for p in listed) == sorted([(first, "NO", 4, 9.0, 0), (second, "YES", 3, 6.0, 0)])
 
 
 def test_adopted_when_held_more_than_168_hours_since_adoption_then_time_exit(system: System):
