@@ -148,10 +148,14 @@ def rebuild_positions(
     verb = "would adopt" if dry_run else "adopted"
     console.print(f"venue read ({out['statusBefore']} before): {verb} {len(out['adjustments'])} adjustment(s)"
                   + (f"; rebuild {out['rebuildId']}" if out["rebuildId"] else ""))
-    table = Table("market", "side", "internal", "venue", "adjustment")
+    table = Table("market", "side", "internal", "venue", "adjustment", "venue cost (c)")
     for a in out["adjustments"]:
-        table.add_row(a["marketId"], a["side"], a["internalSize"], a["venueSize"], a["contracts"])
+        table.add_row(a["marketId"], a["side"], a["internalSize"], a["venueSize"], a["contracts"],
+                      a["venueCostCents"] or "-")
     console.print(table)
+    for a in out["withoutCost"]:  # ADR 0450: no entry, so no stop-loss; named so the operator knows
+        console.print(f"no usable venue cost for {a['marketId']} {a['side']}: the exit monitor will not judge these"
+                      f" {a['contracts']} contracts (close them with paulp positions close venue-adjustment …)")
     follow = out["followUp"]
     if follow is not None:
         console.print(f"follow-up reconciliation {follow['runId']}: {follow['status']}")

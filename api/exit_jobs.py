@@ -11,7 +11,9 @@ Exits run in every breaker state: HALT stops new risk, and closing is what the o
 HALT. A LIVE exit never sells more than Kalshi says we hold (read once per run): on Kalshi, selling what is
 not held opens the opposite position. A fraction of a contract held there is not ours to sell: only the whole
 contracts below it are, and the position is listed under ``fractionalHeld`` (reconciliation grades it by §7's
-bands; ADRs 0331, 0362).
+bands; ADRs 0331, 0362). Contracts a DR rebuild adopted (strategy ``venue-adjustment``, LIVE) are judged by the
+same rules against the venue's average cost recorded at adoption, held since the last adoption; without a usable
+venue cost they are not judged and the report names them under ``unjudgedAdopted`` (ADR 0450).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from paulp.api.adopted_positions import adopted_one, adopted_rows, judgeable
 from paulp.api.venue_session import credentialed_port_if, venue_call
 from paulp.domain.exits import (
     CloseRefused,
@@ -38,7 +41,7 @@ from paulp.domain.marks import Quotes
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.reconciliation import Position, json_number
 from paulp.domain.services.exits import ExitCandidate
-from paulp.projections.reconciliation import ADJUSTED_STRATEGY, NET_ADJUSTMENTS
+from paulp.projections.reconciliation import ADJUSTED_STRATEGY
 
 log = logging.getLogger("paulp.exits")
 MAX_MARK_AGE = timedelta(minutes=10)
@@ -56,17 +59,21 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     started = time.monotonic()
     now = container.clock.now()
     with container.pool.connection() as conn:
-        rows = conn.execute(OPEN_POSITIONS).fetchall()
-    report: dict[str, Any] = {"positions": len(rows), "checked": 0, "exits": [], "staleMarks": [], "noQuote": [],
-                              "errors": [], "notHeld": [], "fractionalHeld": [], "resolved": 0}
+        rows = [(s, t, side, mode, n, cost / n, *rest) for s, t, side, mode, n, cost, *rest
+                in conn.execute(OPEN_POSITIONS).fetchall()]
+        adopted = adopted_rows(conn)
+    report: dict[str, Any] = {"positions": len(rows), "adopted": len(adopted), "checked": 0, "exits": [],
+                              "staleMarks": [], "noQuote": [], "errors": [], "notHeld": [], "fractionalHeld": [],
+                              "unjudgedAdopted": [], "resolved": 0}
+    rows += judgeable(report, adopted)
     work: list[tuple[ExitCandidate, Any]] = []
     settled: list[ExitCandidate] = []  # LIVE positions in resolved markets: only an unfinished exit is finished
-    for strategy, ticker, side, mode, contracts, cost, opened, exits, yb, ya, nb, na, observed, result in rows:
+    for strategy, ticker, side, mode, contracts, entry, opened, exits, yb, ya, nb, na, observed, result in rows:
         if result is not None:
             report["resolved"] += 1
             if mode == "LIVE":
-                entry = cost / contracts
-                settled.append(ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry, entry,
+                known = entry if entry is not None else 0.0  # adopted without a cost: no entry to book
+                settled.append(ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, known, known,
                                              None))
             continue
         quotes = Quotes(yb, ya, nb, na)
@@ -74,18 +81,21 @@ def monitor_exits(container: Any) -> dict[str, Any]:
             report["staleMarks"].append({"strategy": strategy, "ticker": ticker, "side": side, "mode": mode,
                                          "markedAt": observed.isoformat() if observed else None})
             continue
-        entry = cost / contracts
+        judged = entry is not None  # adopted contracts without a venue cost: only an unfinished exit goes on
         current = quotes.two_sided_price(side)
+        seen = quotes.side_price(side) or 0.0
+        entry_cents: float = entry if entry is not None else (current if current is not None else seen)
         if current is None:  # a side of the held book is empty: no rule fires on it; an unfinished exit goes on
             report["noQuote"].append({"strategy": strategy, "ticker": ticker, "side": side, "mode": mode,
                                       "markedAt": observed.isoformat()})
-            work.append((ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry,
-                                       quotes.side_price(side) or entry, quotes.side_bid(side)), None))
+            work.append((ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry_cents,
+                                       seen or entry_cents, quotes.side_bid(side)), None))
             continue
-        report["checked"] += 1
-        candidate = ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry, current,
+        report["checked"] += judged
+        candidate = ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry_cents, current,
                                   quotes.side_bid(side))
-        decision = evaluate_exit(entry, current, holding_hours(opened, now), contracts) if 0 < entry < 100 else None
+        decision = evaluate_exit(entry_cents, current, holding_hours(opened, now), contracts) \
+            if judged and 0 < entry_cents < 100 else None
         work.append((candidate, decision))
     settled = [c for c in settled if _state(container.exits.find(c)) in UNFINISHED]
     if not work and not settled:
@@ -132,7 +142,7 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
     recorded or sent."""
     with container.pool.connection() as conn:
         if strategy == ADJUSTED_STRATEGY:
-            found = _adopted(conn, ticker, side) if mode == "LIVE" else None
+            found = adopted_one(conn, ticker, side) if mode == "LIVE" else None
         else:
             row = conn.execute(ONE_POSITION, (strategy, ticker, side, mode)).fetchone()
             found = None if row is None or row[4] <= 0 else (row[4], row[5] / row[4], *row[6:])
@@ -147,7 +157,8 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
         raise CloseRefused(f"no fresh mark of {ticker} (last {seen}; at most {MAX_MARK_AGE} old): no price to"
                            " close at; the marks job refreshes it")
     current = quotes.two_sided_price(side)
-    entry = current if entry is None else entry  # adopted contracts: no entry known, no PnL made up (ADR 0415)
+    # adopted contracts: the venue's cost (ADR 0450), else no entry known and no PnL made up (ADR 0415)
+    entry = current if entry is None else float(entry)
     if current is None or entry is None or not 0 < entry < 100:
         raise CloseRefused(f"{ticker} {side} has no two-sided quote (or an impossible entry {entry}): no price to"
                            " close at")
@@ -185,24 +196,6 @@ def _preview(c: ExitCandidate, found: PositionExit | None) -> dict[str, Any]:
             "estimatedPnlUsd": None if price is None else round(realized_pnl(c.entry_cents, price, c.contracts) / 100,
                                                                 6),
             "exitUnderWay": None if found is None or found.state is ExitState.FAILED else found.state.value}
-
-
-ADOPTED = (  # adopted contracts of one (market, SIDE) still held, and the exits of their episode that filled
-    "SELECT a.contracts, a.at, (SELECT count(*) FROM views.position_exits x WHERE x.strategy = %(s)s"
-    " AND x.ticker = a.ticker AND x.side = a.side AND x.mode = 'LIVE' AND x.state = 'FILLED' AND x.opened_at = a.at),"
-    " m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at, m.result"
-    f" FROM ({NET_ADJUSTMENTS}) a LEFT JOIN views.market_marks m ON m.ticker = a.ticker"
-    " WHERE a.ticker = %(t)s AND a.side = %(side)s AND a.contracts > 0"
-)
-
-
-def _adopted(conn: Any, ticker: str, side: str) -> tuple[Any, ...] | None:
-    """Adopted contracts as a position row: whole contracts only (a fraction is not ours to sell), no entry."""
-    row = conn.execute(ADOPTED, {"s": ADJUSTED_STRATEGY, "t": ticker, "side": side}).fetchone()
-    if row is None:
-        return None
-    contracts, at, exits, *marks = row
-    return (math.floor(contracts), None, at, int(exits), *marks)
 
 
 def _capped_to_held(c: ExitCandidate, held: dict[tuple[str, str], int]) -> ExitCandidate | None:

@@ -34,15 +34,16 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
     # adopt it (JobBusy, nothing read, when one is going on)
     with container.jobs.exclusive("reconcile", LOCK_WAIT_S):
         read_at = container.clock.now()  # not later than the read itself, so the age check errs on the safe side
-        internal, positions, evidence, settled, _ = venue_comparison(container, read_venue=True)
-        run = reconcile(internal, positions)
+        seen = venue_comparison(container, read_venue=True)  # with Kalshi's cost of each position (ADR 0450)
+        evidence, settled = seen.evidence, seen.settled
+        run = reconcile(seen.internal, seen.positions)
         comparison = reconciliation_result(run, read_at)
         if settled:
             comparison["settledMarkets"] = sorted(settled)
         rebuild_id = uuid.uuid4().hex
         rebuild, notification_id = container.orchestrator.adopt_venue_positions(  # the breaker read again: HALT?
             rebuild_id, VENUE, run, comparison, evidence, read_at, container.breaker.get().state.value, operator,
-            reason, dry_run)
+            reason, dry_run, seen.costs)
         if rebuild is not None and not dry_run:  # the next run must see the adjustments before the lock goes
             with psycopg.connect(container.database_url, autocommit=True) as conn:
                 catch_up_from_log(conn, container.projections[PROJECTION])
@@ -51,6 +52,9 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
         "rebuildId": rebuild_id if rebuild is not None and not dry_run else None, "dryRun": dry_run,
         "statusBefore": comparison["status"], "adjustments": [a.to_dict() for a in adjustments],
         "evidenceHashes": list(evidence), "settledMarkets": sorted(settled), "followUp": None,
+        # adopted without a usable venue cost: the exit monitor cannot judge them, an operator closes them (ADR 0450)
+        "withoutCost": [{"marketId": a.market_id, "side": a.side, "contracts": str(a.contracts)}
+                        for a in adjustments if a.contracts > 0 and a.venue_cost_cents is None],
     }
     if dry_run or rebuild is None or not follow_up:
         return out

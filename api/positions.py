@@ -11,6 +11,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from paulp.api.adopted_positions import adopted_rows
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
 from paulp.projections.reconciliation import ADJUSTED_STRATEGY, NET_ADJUSTMENTS
 
@@ -62,13 +63,15 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
     all realised."""
     with pool.connection() as conn:
         rows = conn.execute(QUERY, {"s": strategy, "closed": include_closed}).fetchall()
+        entries = {(t, side): entry for t, side, _, entry, *_ in adopted_rows(conn)} \
+            if strategy in (None, ADJUSTED) else {}
     out = []
     for (s, t, side, mode, size, cost, pnl, first, last, yb, ya, nb, na, observed, result, resolved_at, fees,
          complete) in rows:
         c = int(size) if size == size.to_integral_value() else size
         if cost is None:  # adopted contracts pay no fee of ours (the query's 0 and true are the defaults)
             out.append(_adjusted(s, t, side, mode, c, first, Quotes(yb, ya, nb, na) if observed else None, observed,
-                                 result, resolved_at))
+                                 result, resolved_at, entries.get((t, side))))
             continue
         paid = {"fees_cents": Decimal(fees), "fees_complete": complete}  # beside the gross figures (ADR 0437)
         avg = Decimal(cost) / c if c else Decimal(0)
@@ -92,19 +95,22 @@ def valued_positions(pool: ConnectionPool[Any], strategy: str | None = None,
 
 def _adjusted(strategy: str, ticker: str, side: str, mode: str, contracts: int | Decimal, at: datetime,
               quotes: Quotes | None, observed: datetime | None, result: str | None,
-              resolved_at: datetime | None) -> ValuedPosition:
-    """Contracts a rebuild adopted (ADR 0415): no entry price is known, so they are valued at the settlement
-    price, else the side mid of the last mark, else 0 (unpriced), with that as their entry: no PnL is made up."""
+              resolved_at: datetime | None, entry: Decimal | None = None) -> ValuedPosition:
+    """Contracts a rebuild adopted (ADR 0415), valued at the settlement price, else the side mid of the last mark.
+    Their entry is the venue's average cost recorded at adoption, the one the exit monitor judges them against
+    (ADR 0450); without one, the price they are valued at is their entry (else 0, unpriced): no PnL is made up."""
     price = quotes.side_price(side) if quotes is not None else None
     if result is not None:
         current, marked = settlement_price_cents(result, side, Decimal(0)), resolved_at
     elif price is not None:
         current, marked = Decimal(repr(price)), observed
     else:
-        current, marked = Decimal(0), None
-    cost = int((current * contracts).to_integral_value(ROUND_HALF_UP))
-    return ValuedPosition(strategy, ticker, side, mode, contracts, cost, Decimal(0), at, at, current, current, marked,
-                          Decimal(0), "adjusted", resolved_at)
+        current, marked = (entry if entry is not None else Decimal(0)), None
+    avg = current if entry is None else entry
+    cost = int((avg * contracts).to_integral_value(ROUND_HALF_UP))
+    return ValuedPosition(strategy, ticker, side, mode, contracts, cost, Decimal(0), at, at, avg, current, marked,
+                          Decimal(0) if entry is None else unrealized_pnl_usd(avg, current, contracts), "adjusted",
+                          resolved_at)
 
 
 EXITS_SINCE = (

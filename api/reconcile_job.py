@@ -13,13 +13,15 @@ the run's result, not in the report).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from paulp.api.fee_corrections import correct_fees
 from paulp.api.order_closing import close_orders, filled_orders
 from paulp.api.venue_session import kalshi_port, require_credentials, venue_call
-from paulp.domain.reconciliation import Position, RunStatus, reconcile
+from paulp.domain.reconciliation import Position, PositionKey, RunStatus, reconcile
 from paulp.domain.strategy_registry import CATALOGUE, StrategyStatus
 
 log = logging.getLogger("paulp.reconcile")
@@ -76,30 +78,43 @@ def settled_markets(container: Any, port: Any, tickers: set[str]) -> tuple[set[s
     return settled, evidence
 
 
-def venue_comparison(container: Any, read_venue: bool = False) -> tuple[list[Position], list[Position], list[str],
-                                                                         set[str], bool]:
-    """(internal, venue positions, evidence hashes, settled markets left out of both, whether Kalshi was read) as
-    a run compares them; ``read_venue`` reads Kalshi even with nothing LIVE held (a rebuild adopts what it holds,
-    ADR 0415; a FILLED LIVE order is judged against it, ADR 0410)."""
+@dataclass(frozen=True)
+class VenueComparison:
+    """What a run compares: internal and venue positions (settled markets left out of both), the evidence hashes,
+    the settled markets, whether Kalshi was read, and Kalshi's cost per held key where it sent one (ADR 0450)."""
+
+    internal: list[Position]
+    positions: list[Position]
+    evidence: list[str]
+    settled: set[str]
+    venue_read: bool
+    costs: dict[PositionKey, Decimal] = field(default_factory=dict)
+
+
+def venue_comparison(container: Any, read_venue: bool = False) -> VenueComparison:
+    """The comparison as a run makes it; ``read_venue`` reads Kalshi even with nothing LIVE held (a rebuild adopts
+    what it holds, ADR 0415; a FILLED LIVE order is judged against it, ADR 0410)."""
     internal = internal_live_positions(container)
     live = any(container.strategies.status_of(info) == StrategyStatus.LIVE for info in CATALOGUE)
     positions: list[Position] = []
     evidence: list[str] = []
     settled: set[str] = set()
+    costs: dict[PositionKey, Decimal] = {}
     venue_read = bool(read_venue or internal or live)
     if venue_read:
         with kalshi_port(container.settings) as (port, client):
             require_credentials(client, "venue positions cannot be read")
             venue = venue_call("positions read", port.positions)
             internal = internal_live_positions(container)  # after the venue read: fills that landed meanwhile
-            positions, evidence = list(venue.positions), list(venue.evidence_hashes)
+            positions, evidence, costs = list(venue.positions), list(venue.evidence_hashes), dict(venue.costs)
             settled, read = settled_markets(container, port, _disagreeing(internal, positions))
         evidence += read
         if settled:
             log.info("reconcile: left out settled markets %s", ", ".join(sorted(settled)))
             internal = [p for p in internal if p.market_id not in settled]
             positions = [p for p in positions if p.market_id not in settled]
-    return internal, positions, evidence, settled, venue_read
+            costs = {k: v for k, v in costs.items() if k[0] not in settled}
+    return VenueComparison(internal, positions, evidence, settled, venue_read, costs)
 
 
 def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
@@ -112,8 +127,9 @@ def reconcile_now(container: Any, run_id: str, triggered_by: str, source: str,
     "venue" side is the paper book itself (trading §7), which is the internal side, so the run records an
     empty, matching comparison without reading Kalshi (and without needing its credentials)."""
     candidates = filled_orders(container)  # before the internal side is read: each is in it (ADR 0410)
-    internal, positions, evidence, settled, venue_read = venue_comparison(
-        container, read_venue=any(mode == "LIVE" for *_, mode in candidates))
+    seen = venue_comparison(container, read_venue=any(mode == "LIVE" for *_, mode in candidates))
+    internal, positions, evidence, settled, venue_read = (seen.internal, seen.positions, seen.evidence, seen.settled,
+                                                          seen.venue_read)
     run = reconcile(internal, positions)
     if run.status in ALERTING:
         container.breaker.reconciliation_status(run.status.value)

@@ -11,7 +11,7 @@ moments ago (never a stored report) and an operator says who and why.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -69,22 +69,63 @@ class PositionAdjustment:
     internal_size: Decimal
     venue_size: Decimal
     contracts: Decimal
+    # what the venue says its whole position of this key cost, cents (Kalshi's ``market_exposure``), when it gave a
+    # usable one and contracts are adopted (ADR 0450); None: no cost basis, the exit monitor does not judge them
+    venue_cost_cents: Decimal | None = None
 
     @property
     def key(self) -> PositionKey:
         return self.market_id, self.side
 
-    def to_dict(self) -> dict[str, str]:
+    @property
+    def entry_cents(self) -> Decimal | None:
+        """The venue's average cost of a contract of this key: the entry adopted contracts are judged against."""
+        return None if self.venue_cost_cents is None else self.venue_cost_cents / self.venue_size
+
+    def to_dict(self) -> dict[str, str | None]:
         """Exact decimal text (no rounding through a JSON float)."""
         return {"marketId": self.market_id, "side": self.side, "internalSize": str(self.internal_size),
-                "venueSize": str(self.venue_size), "contracts": str(self.contracts)}
+                "venueSize": str(self.venue_size), "contracts": str(self.contracts),
+                "venueCostCents": None if self.venue_cost_cents is None else str(self.venue_cost_cents)}
 
 
-def venue_adjustments(run: ReconciliationRun) -> tuple[PositionAdjustment, ...]:
+def usable_cost(cost_cents: Decimal | None, venue_size: Decimal) -> Decimal | None:
+    """The venue's cost of a position when it can be an entry: present, positive, for a position held, and a
+    price a contract can have (0 < cost / size < 100 cents). Otherwise None: never an invented entry."""
+    if cost_cents is None or venue_size <= ZERO or cost_cents <= ZERO:
+        return None
+    return cost_cents if ZERO < cost_cents / venue_size < 100 else None
+
+
+def venue_adjustments(run: ReconciliationRun, costs: Mapping[PositionKey, Decimal] | None = None
+                      ) -> tuple[PositionAdjustment, ...]:
     """One adjustment per compared key whose sizes differ, graded or not: adopting the venue means matching it
-    exactly, so a drift below §7's minor band is adopted as well."""
-    return tuple(PositionAdjustment(d.market_id, d.side, d.internal_size, d.venue_size, d.drift)
+    exactly, so a drift below §7's minor band is adopted as well. Contracts adopted (a positive adjustment) carry
+    the venue's cost of the key from ``costs`` where it is usable (ADR 0450)."""
+    given = costs or {}
+    return tuple(PositionAdjustment(d.market_id, d.side, d.internal_size, d.venue_size, d.drift,
+                                    usable_cost(given.get((d.market_id, d.side)), d.venue_size)
+                                    if d.drift > ZERO else None)
                  for d in run.drifts if d.drift != ZERO)
+
+
+def adopted_entry(moves: Iterable[tuple[Decimal, Decimal | None]]) -> Decimal | None:
+    """The average entry (cents) of the adopted contracts still held, from their moves in time order: (contracts,
+    the venue's cost per contract or None) per adjustment, (-sold, None) per filled exit. Contracts leave at the
+    average; a purchase without a cost makes the average unknown until the key is flat again. None when nothing
+    is held or the entry is unknown (ADR 0450)."""
+    held, average = ZERO, None
+    for contracts, unit in moves:
+        if contracts > ZERO:
+            base = max(held, ZERO)
+            if base == ZERO:
+                average = unit
+            elif average is not None and unit is not None:
+                average = (average * base + unit * contracts) / (base + contracts)
+            else:
+                average = None
+        held += contracts
+    return average if held > ZERO else None
 
 
 def adjusted_positions(internal: Iterable[Position], adjustments: Iterable[PositionAdjustment]) -> list[Position]:
@@ -137,11 +178,20 @@ class PositionRebuild(Aggregate):
         at: datetime
 
     class Adjusted(Aggregate.Event):
+        """v2 adds ``venue_cost_cents``: the venue's cost of its position of the key, exact decimal text, None
+        when it gave no usable one or nothing is adopted (ADR 0450); None in v1 events (stored before)."""
+
+        class_version = 2
         market_id: str
         side: str
         internal_size: str  # exact decimal text
         venue_size: str
         contracts: str
+        venue_cost_cents: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["venue_cost_cents"] = None
 
     @staticmethod
     def create_id(rebuild_id: str) -> UUID:
@@ -150,19 +200,21 @@ class PositionRebuild(Aggregate):
     @classmethod
     def adopt(cls, rebuild_id: str, venue: str, run: ReconciliationRun, comparison: dict[str, Any],
               evidence_hashes: Sequence[str], read_at: datetime, breaker_state: str, operator: str, reason: str,
-              now: datetime) -> PositionRebuild | None:
-        """Adopt the venue's positions from a fresh comparison; None when there is nothing to adopt (every key
-        already matches exactly), so a second rebuild records nothing."""
+              now: datetime, costs: Mapping[PositionKey, Decimal] | None = None) -> PositionRebuild | None:
+        """Adopt the venue's positions from a fresh comparison, with the venue's cost per key where it read one
+        (``costs``); None when there is nothing to adopt (every key already matches exactly), so a second
+        rebuild records nothing."""
         who, why = require_halted_operator(breaker_state, operator, reason)
         require_fresh_read(read_at, now, evidence_hashes)
-        adjustments = venue_adjustments(run)
+        adjustments = venue_adjustments(run, costs)
         if not adjustments:
             return None
         rebuild = cls(rebuild_id=rebuild_id, venue=venue, operator=who, reason=why, breaker_state=breaker_state,
                       venue_read_at=read_at, evidence_hashes=list(evidence_hashes), comparison=dict(comparison),
                       at=now)
         for a in adjustments:
-            rebuild._adjusted(a.market_id, a.side, str(a.internal_size), str(a.venue_size), str(a.contracts))
+            rebuild._adjusted(a.market_id, a.side, str(a.internal_size), str(a.venue_size), str(a.contracts),
+                              None if a.venue_cost_cents is None else str(a.venue_cost_cents))
         return rebuild
 
     def __init__(self, rebuild_id: str, venue: str, operator: str, reason: str, breaker_state: str,
@@ -174,6 +226,8 @@ class PositionRebuild(Aggregate):
         self.adjustments: list[PositionAdjustment] = []
 
     @event(Adjusted)
-    def _adjusted(self, market_id: str, side: str, internal_size: str, venue_size: str, contracts: str) -> None:
+    def _adjusted(self, market_id: str, side: str, internal_size: str, venue_size: str, contracts: str,
+                  venue_cost_cents: str | None) -> None:
         self.adjustments.append(PositionAdjustment(market_id, side, exact(internal_size), exact(venue_size),
-                                                   exact(contracts)))
+                                                   exact(contracts),
+                                                   None if venue_cost_cents is None else exact(venue_cost_cents)))

@@ -62,8 +62,8 @@ INSERT_REBUILD = (
     " ON CONFLICT (rebuild_id) DO NOTHING"
 )
 INSERT_ADJUSTMENT = (
-    "INSERT INTO position_adjustments (rebuild_id, ticker, side, internal_size, venue_size, contracts, at,"
-    " notification_id) SELECT rebuild_id, %s, %s, %s, %s, %s, at, %s FROM position_rebuilds"
+    "INSERT INTO position_adjustments (rebuild_id, ticker, side, internal_size, venue_size, contracts,"
+    " venue_cost_cents, at, notification_id) SELECT rebuild_id, %s, %s, %s, %s, %s, %s, at, %s FROM position_rebuilds"
     " WHERE rebuild_uuid = %s ON CONFLICT (rebuild_id, ticker, side) DO NOTHING"
 )
 
@@ -99,5 +99,6 @@ class ReconciliationProjection:
 
     @apply.register
     def _(self, e: PositionRebuild.Adjusted, cur: Cursor[Any], notification_id: int) -> None:
+        cost = None if e.venue_cost_cents is None else exact(e.venue_cost_cents)  # v1: None (ADR 0450)
         cur.execute(INSERT_ADJUSTMENT, (e.market_id, e.side, exact(e.internal_size), exact(e.venue_size),
-                                        exact(e.contracts), notification_id, e.originator_id))
+                                        exact(e.contracts), cost, notification_id, e.originator_id))

@@ -12,7 +12,8 @@ import logging
 import threading
 from collections.abc import Awaitable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from paulp.adapters.kalshi.client_errors import VenueNotFound, VenueOutcomeUnknown, VenueRequestRejected
@@ -75,6 +76,8 @@ class VenuePositions:
 
     positions: tuple[Position, ...]
     evidence_hashes: tuple[str, ...]
+    # Kalshi's cost of each held (market, SIDE) in cents, where it sent one (``market_exposure``; ADR 0450)
+    costs: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
 
 class KalshiVenuePort:
@@ -128,10 +131,13 @@ class KalshiVenuePort:
         is passed on as Kalshi wrote it, for reconciliation to grade (ADRs 0331, 0362)."""
         found = self._run(self.venue.list_positions())
         rows: list[Position] = []
+        costs: dict[tuple[str, str], Decimal] = {}
         for p in found.value:
-            rows.extend(Position(p.ticker, side, n) for side, n in (("YES", p.yes_contracts),
-                                                                    ("NO", p.no_contracts)) if n)
-        return VenuePositions(tuple(rows), found.evidence_hashes)
+            held = [Position(p.ticker, side, n) for side, n in (("YES", p.yes_contracts), ("NO", p.no_contracts)) if n]
+            rows.extend(held)
+            if len(held) == 1 and p.market_exposure is not None:  # one net side per market: its cost is that side's
+                costs[held[0].key] = p.market_exposure
+        return VenuePositions(tuple(rows), found.evidence_hashes, costs)
 
     def market(self, ticker: str) -> Evidenced[MarketSnapshot]:
         return self._run(self.venue.get_market(ticker))

@@ -7,6 +7,7 @@ the order the venue already holds, and an unknown outcome is resolved with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from paulp.adapters.kalshi.market_fields import (
 )
 from paulp.domain.execution_orders import MAX_PRICE_CENTS, MIN_PRICE_CENTS, MarketSnapshot, VenueOrder
 
+log = logging.getLogger("paulp.kalshi")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -114,6 +116,10 @@ class VenuePosition:
     realized_pnl: Decimal | None  # cents
     resting_orders_count: int | None
     raw: dict[str, Any]
+    # Kalshi's cost of the position in cents (``market_exposure_dollars`` / ``market_exposure``), exactly; None when
+    # not sent or unreadable: a DR rebuild then records no cost and the exit monitor leaves the contracts alone
+    # (ADR 0450)
+    market_exposure: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -221,7 +227,17 @@ def parse_position(raw: dict[str, Any]) -> VenuePosition:
     else:
         yes, no = contracts(raw, "yes_contracts") or Decimal(0), contracts(raw, "no_contracts") or Decimal(0)
     return VenuePosition(str(raw.get("ticker", "")), yes, no, money_cents(raw, "realized_pnl"),
-                         _opt_int(raw.get("resting_orders_count")), raw)
+                         _opt_int(raw.get("resting_orders_count")), raw, _exposure(raw))
+
+
+def _exposure(raw: dict[str, Any]) -> Decimal | None:
+    """The position's cost, or None when Kalshi sent none we can read: only a DR rebuild's cost basis reads it
+    (ADR 0450), so an unreadable one must not fail the positions read that reconciliation depends on."""
+    try:
+        return money_cents(raw, "market_exposure")
+    except MarketFieldInvalid:
+        log.warning("position %s: market_exposure unreadable; no cost taken", raw.get("ticker"))
+        return None
 
 
 def parse_orderbook(ticker: str, data: dict[str, Any]) -> OrderBook:

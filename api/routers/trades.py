@@ -62,7 +62,8 @@ class Position(BaseModel):
     currentPriceAt: str | None  # when that mark was observed; null when valued at entry
     unrealizedPnlUsd: float
     status: str  # "open", or "resolved" once the market's outcome is known (then valued at settlement), or
-    # "adjusted": contracts a rebuild adopted from the venue, valued at the mark with no PnL (ADR 0415)
+    # "adjusted": contracts a rebuild adopted from the venue, valued at the mark (ADR 0415); their entry is the
+    # venue's cost recorded at adoption (ADR 0450), else the mark itself: no PnL made up
     feesUsd: float  # known fees of the position's fills and exit sells (ADR 0437); the figures above are gross
     feesComplete: bool  # false: some fill's fee is not known (filled before fees were recorded)
     netRealizedPnlUsd: float  # realizedPnlUsd - feesUsd

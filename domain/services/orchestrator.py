@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from paulp.domain.orchestration import JobRun, ReconciliationReport
 from paulp.domain.position_rebuild import PositionRebuild
-from paulp.domain.reconciliation import ReconciliationRun
+from paulp.domain.reconciliation import PositionKey, ReconciliationRun
 from paulp.domain.services.base import PaulpApplication
 
 
@@ -45,11 +47,13 @@ class OrchestratorService(PaulpApplication):
 
     def adopt_venue_positions(self, rebuild_id: str, venue: str, run: ReconciliationRun, comparison: dict[str, Any],
                               evidence_hashes: list[str], read_at: datetime, breaker_state: str, operator: str,
-                              reason: str, dry_run: bool = False) -> tuple[PositionRebuild | None, int]:
-        """Decide the rebuild (ADR 0415) and, unless ``dry_run``, save it: (the rebuild or None when every key
-        already matches, the notification id of its last event or 0 when nothing was saved)."""
+                              reason: str, dry_run: bool = False,
+                              costs: Mapping[PositionKey, Decimal] | None = None) -> tuple[PositionRebuild | None, int]:
+        """Decide the rebuild (ADR 0415; the venue's costs, ADR 0450) and, unless ``dry_run``, save it: (the
+        rebuild or None when every key already matches, the notification id of its last event or 0 when nothing
+        was saved)."""
         rebuild = PositionRebuild.adopt(rebuild_id, venue, run, comparison, evidence_hashes, read_at, breaker_state,
-                                        operator, reason, self.clock.now())
+                                        operator, reason, self.clock.now(), costs)
         if rebuild is None or dry_run:
             return rebuild, 0
         return rebuild, self.last_notification_id(self.save(rebuild))

@@ -269,6 +269,9 @@ class FakeKalshiExchange:
         self._orders: dict[str, dict[str, Any]] = {}
         self._by_client_id: dict[str, str] = {}
         self._positions: dict[str, int | Decimal] = {}  # signed: positive YES, negative NO
+        # market_exposure (cents) set by a test for a position it set; None: the field is not sent. Without one,
+        # a position's exposure is its contracts at the last price. Any order fill in the market drops it.
+        self._exposure: dict[str, int | Decimal | None] = {}
         self._fees_paid: dict[str, int] = {}  # cents per market
         self.taker_fee_rate = TAKER_FEE_RATE  # a test may set another (0: no fees, as before ADR 0437)
         self._books: dict[str, dict[str, list[tuple[int, int | Decimal]]]] = {}
@@ -341,10 +344,17 @@ class FakeKalshiExchange:
                  **({"taker_side": side} if side else {}), "created_time": _iso(1_740_000_000 + i)}
                 for i, (p, n, side) in enumerate(trades)][::-1]
 
-    def set_position(self, ticker: str, contracts: int | Decimal) -> None:
-        """What the account holds in ``ticker`` (positive YES, negative NO), e.g. Decimal("10.50") contracts."""
+    def set_position(self, ticker: str, contracts: int | Decimal,
+                     exposure_cents: int | Decimal | str | None = "last") -> None:
+        """What the account holds in ``ticker`` (positive YES, negative NO), e.g. Decimal("10.50") contracts, and
+        what Kalshi says it cost (``market_exposure``, cents): ``"last"`` its contracts at the last price, None
+        no ``market_exposure`` field at all (ADR 0450)."""
         with self._lock:
             self._positions[ticker] = contracts
+            if exposure_cents == "last":
+                self._exposure.pop(ticker, None)
+            else:
+                self._exposure[ticker] = None if exposure_cents is None else Decimal(exposure_cents)
 
     def amend_order(self, client_order_id: str, **fields: Any) -> dict[str, Any]:
         """Kalshi's copy of our order as a later read shows it, e.g. another filled count, or fees set to None
@@ -373,6 +383,7 @@ class FakeKalshiExchange:
                 order["status"] = "executed"
             signed = count if (order["side"] == "yes") == (order["action"] == "buy") else -count
             self._positions[order["ticker"]] = self._positions.get(order["ticker"], 0) + signed
+            self._exposure.pop(order["ticker"], None)
             self.balance_cents -= price * count + fee
             self._fees_paid[order["ticker"]] = self._fees_paid.get(order["ticker"], 0) + fee
             return fee
@@ -616,6 +627,7 @@ class FakeKalshiExchange:
         if filled:
             signed = filled if (side == "yes") == (action == "buy") else -filled
             self._positions[market["ticker"]] = self._positions.get(market["ticker"], 0) + signed
+            self._exposure.pop(market["ticker"], None)
             self.balance_cents -= int(cost if action == "buy" else -cost) + fee
             self._fees_paid[market["ticker"]] = self._fees_paid.get(market["ticker"], 0) + fee
         return _ok({"order": wire_order(order, self.shape)}, 201)
@@ -636,7 +648,8 @@ class FakeKalshiExchange:
     def _list_positions(self, request: Request, _: Any) -> Response:
         q = request.query_params
         rows = [{"ticker": t, "event_ticker": self.markets[t]["event_ticker"], "position": n,
-                 "market_exposure": abs(n) * self.markets[t]["last_price"], "realized_pnl": 0,
+                 "market_exposure": self._exposure[t] if t in self._exposure
+                 else abs(n) * self.markets[t]["last_price"], "realized_pnl": 0,
                  "fees_paid": self._fees_paid.get(t, 0),
                  "total_traded": abs(n) * self.markets[t]["last_price"], "resting_orders_count": sum(
                      1 for o in self._orders.values() if o["ticker"] == t and o["status"] == "resting")}

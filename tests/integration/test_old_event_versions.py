@@ -174,3 +174,26 @@ def test_fills_stored_before_fees_when_loaded_then_views_show_fees_unknown_and_g
     assert position == (10, 420, 0, False)
     assert sold is not None and (sold[0], float(sold[1]), sold[2]) == ("FILLED", 0.5, None)
     assert_live_equals_replay(container, "orders")
+
+
+def test_v1_adjustment_when_loaded_then_adopted_without_cost_unjudged_and_the_view_replays(container: Container):
+    # Arrange + Act: a DR rebuild stored before adjustments carried Kalshi's cost (ADR 0450)
+    from paulp.api.exit_jobs import monitor_exits
+    from paulp.domain.position_rebuild import PositionRebuild
+
+    rows = store_old_events(container, get_topic(PositionRebuild))
+    rebuild: PositionRebuild = container.orchestrator.repository.get(UUID(rows[0]["originator_id"]))
+    project(container, "reconciliation")
+    # Assert: the contracts stay adopted, with no cost; the exit monitor names them and judges nothing
+    assert [(a.market_id, a.contracts, a.venue_cost_cents) for a in rebuild.adjustments] == [
+        ("KXV1-ADOPT", 6, None), ("KXV1-ADOPT-NO", 3, None)]
+    with psycopg.connect(container.database_url) as conn:
+        view = conn.execute("SELECT ticker, side, contracts, venue_cost_cents FROM views.position_adjustments"
+                            " ORDER BY ticker").fetchall()
+    assert view == [("KXV1-ADOPT", "YES", 6, None), ("KXV1-ADOPT-NO", "NO", 3, None)]
+    report = monitor_exits(container)
+    assert (report["adopted"], report["exits"]) == (2, [])
+    assert [(u["ticker"], u["contracts"], u["reason"]) for u in report["unjudgedAdopted"]] == [
+        ("KXV1-ADOPT", 6, "no venue cost recorded at adoption"),
+        ("KXV1-ADOPT-NO", 3, "no venue cost recorded at adoption")]
+    assert_live_equals_replay(container, "reconciliation")

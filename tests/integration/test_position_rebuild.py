@@ -70,8 +70,11 @@ def test_rebuild_when_drifted_and_halted_then_venue_adopted_as_adjustments_and_t
     out = json.loads(done.output)
     expected = [{"marketId": ticker, "side": "YES", "internalSize": "40", "venueSize": "45.50", "contracts": "5.50"},
                 {"marketId": other, "side": "NO", "internalSize": "0", "venueSize": "3.00", "contracts": "3.00"}]
+    costs = {a["marketId"]: Decimal(a.pop("venueCostCents")) for a in out["adjustments"]}  # Kalshi's (ADR 0450)
+    assert costs == {t: n * system.exchange.markets[t]["last_price"] for t, n in ((ticker, Decimal("45.50")),
+                                                                                 (other, 3))}
     assert sorted(out["adjustments"], key=lambda a: a["marketId"]) == sorted(expected, key=lambda a: a["marketId"])
-    assert planned["adjustments"] == out["adjustments"]
+    assert [{k: v for k, v in a.items() if k != "venueCostCents"} for a in planned["adjustments"]] == out["adjustments"]
     assert out["followUp"]["status"] == "ok" and out["followUp"]["matchedCount"] == 2
     started, *adjusted = system.events("PositionRebuild", head)
     assert (started.operator, started.breaker_state, started.rebuild_id) == (OPERATOR, "HALT", out["rebuildId"])

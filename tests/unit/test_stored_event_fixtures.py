@@ -13,6 +13,7 @@ import importlib
 import inspect
 import json
 import pkgutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -179,3 +180,19 @@ def test_fills_stored_before_fees_when_decoded_then_fee_unknown_and_the_order_re
     assert (sold.size, sold.exit_price, sold.realized_pnl_usd, sold.entry_price) == (10, 47.0, 0.5, 42.0)
     again = json.loads(make_mapper().to_stored_event(sold).state)
     assert again["class_version"] == 3 and again["fee_cents"] is None
+
+
+def test_v1_adjusted_when_decoded_then_no_venue_cost_and_the_rebuild_replays():
+    # Arrange: a DR rebuild stored before adjustments carried Kalshi's cost (ADR 0450)
+    from paulp.domain.position_rebuild import PositionAdjustment, PositionRebuild
+
+    rows = [r for r in old_version_rows() if r["topic"].startswith(get_topic(PositionRebuild))]
+    assert [stored_version(r) for r in rows if r["topic"] == get_topic(PositionRebuild.Adjusted)] == [1, 1]
+    # Act
+    rebuild = None
+    for row in rows:
+        rebuild = decode(row).mutate(rebuild)
+    # Assert: the adopted contracts stand, with no cost: the exit monitor leaves them unjudged
+    assert isinstance(rebuild, PositionRebuild)
+    assert [a.to_dict()["venueCostCents"] for a in rebuild.adjustments] == [None, None]
+    assert rebuild.adjustments[0] == PositionAdjustment("KXV1-ADOPT", "YES", Decimal(40), Decimal(46), Decimal(6))

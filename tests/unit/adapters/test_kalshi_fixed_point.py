@@ -113,3 +113,15 @@ def test_compare_when_kalshi_and_we_hold_the_same_fraction_then_matched() -> Non
     held = parse_position({"ticker": "KX-A", "position_fp": "12.50"}).yes_contracts
     drift = compare("KX-A", "YES", Decimal("12.5"), held)
     assert (drift.severity, drift.drift, drift.drift_pct) == (DriftSeverity.NONE, 0, 0)
+
+
+@pytest.mark.parametrize(("raw", "cost"), [
+    ({"market_exposure_dollars": "5.040000", "market_exposure": 504}, Decimal("504.000000")),  # fixed point first
+    ({"market_exposure": 504}, Decimal(504)),  # the legacy cents
+    ({}, None),  # not sent: no cost basis (ADR 0450)
+    ({"market_exposure_dollars": "a lot"}, None),  # unreadable: no cost, the positions read still stands
+])
+def test_parse_position_when_market_exposure_then_the_cost_in_cents_or_none(raw: dict[str, object],
+                                                                          cost: Decimal | None) -> None:
+    p = parse_position({"ticker": "KX-A", "position_fp": "12.00", **raw})
+    assert (p.yes_contracts, p.market_exposure) == (Decimal(12), cost)

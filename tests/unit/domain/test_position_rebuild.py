@@ -22,6 +22,8 @@ from paulp.domain.position_rebuild import (
     StaleVenueRead,
     VenueEvidenceMissing,
     adjusted_positions,
+    adopted_entry,
+    usable_cost,
     venue_adjustments,
 )
 from paulp.domain.reconciliation import Position, RunStatus, reconcile
@@ -137,3 +139,58 @@ def test_adopt_when_no_venue_evidence_then_refused() -> None:
     with pytest.raises(VenueEvidenceMissing) as refused:
         _adopt([], [Position("KXA", "YES", 1)], evidence_hashes=[])
     assert refused.value.code == "venue_evidence_missing"
+
+
+# -- the venue's cost of adopted contracts (ADR 0450) -----------------------------------------------------------
+
+
+def test_adopt_when_kalshi_gave_costs_then_adopted_contracts_carry_them_and_replay() -> None:
+    # Arrange: Kalshi holds 45 YES that cost 1,935c (43c each) and 2 NO with no usable cost (0)
+    costs = {("KXA", "YES"): Decimal(1935), ("KXB", "NO"): Decimal(0)}
+    # Act
+    rebuild = _adopt([Position("KXA", "YES", 40)], [Position("KXA", "YES", 45), Position("KXB", "NO", 2)],
+                     costs=costs)
+    # Assert
+    assert rebuild is not None
+    mapper = make_mapper()
+    replayed = None
+    for e in rebuild.collect_events():
+        replayed = mapper.to_domain_event(mapper.to_stored_event(e)).mutate(replayed)
+    assert isinstance(replayed, PositionRebuild)
+    assert replayed.adjustments == rebuild.adjustments == [
+        PositionAdjustment("KXA", "YES", Decimal(40), Decimal(45), Decimal(5), Decimal(1935)),
+        PositionAdjustment("KXB", "NO", Decimal(0), Decimal(2), Decimal(2), None)]
+    assert replayed.adjustments[0].entry_cents == Decimal(43)
+    assert replayed.adjustments[0].to_dict()["venueCostCents"] == "1935"
+
+
+def test_venue_adjustments_when_contracts_leave_then_no_cost_recorded() -> None:
+    run = reconcile([Position("KXA", "YES", 40)], [Position("KXA", "YES", 30)])
+    [adjustment] = venue_adjustments(run, {("KXA", "YES"): Decimal(1200)})
+    assert (adjustment.contracts, adjustment.venue_cost_cents) == (Decimal(-10), None)
+
+
+@pytest.mark.parametrize(("cost", "size", "usable"), [
+    (Decimal(1935), Decimal(45), Decimal(1935)),
+    (Decimal("1.5"), Decimal("0.50"), Decimal("1.5")),  # 3c a contract: a fraction held, still a price
+    (None, Decimal(45), None),  # Kalshi sent no market_exposure
+    (Decimal(0), Decimal(45), None),  # nothing paid: no entry to judge against
+    (Decimal(-100), Decimal(45), None),
+    (Decimal(4500), Decimal(45), None),  # 100c a contract: not a price a contract can be bought at
+    (Decimal(900), Decimal(0), None),
+])
+def test_usable_cost_when_not_a_price_then_none_never_an_invented_entry(
+        cost: Decimal | None, size: Decimal, usable: Decimal | None) -> None:
+    assert usable_cost(cost, size) == usable
+
+
+def test_adopted_entry_when_adopted_sold_and_adopted_again_then_average_of_what_is_held() -> None:
+    d = Decimal
+    assert adopted_entry([(d(5), d(40))]) == d(40)
+    assert adopted_entry([(d(5), d(40)), (d(5), d(50))]) == d(45)  # averaged in
+    assert adopted_entry([(d(5), d(40)), (d(-2), None)]) == d(40)  # contracts leave at the average
+    assert adopted_entry([(d(5), d(40)), (d(-5), None), (d(3), d(60))]) == d(60)  # flat, then a new episode
+    assert adopted_entry([(d(5), d(40)), (d(-5), None)]) is None  # nothing held
+    assert adopted_entry([(d(5), None), (d(5), d(50))]) is None  # part of it without a cost: unknown
+    assert adopted_entry([(d(5), None), (d(-5), None), (d(2), d(50))]) == d(50)
+    assert adopted_entry([(d(-3), None), (d(5), d(40))]) == d(40)  # a removal below zero, then adopted
