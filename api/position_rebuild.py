@@ -18,11 +18,18 @@ import psycopg
 from paulp.adapters.projector import catch_up_from_log
 from paulp.api.reconcile_job import VENUE, venue_comparison
 from paulp.domain.orchestration import reconciliation_result
-from paulp.domain.position_rebuild import require_halted_operator
+from paulp.domain.order_states import WORKING_STATES
+from paulp.domain.position_exits import ExitState
+from paulp.domain.position_rebuild import require_halted_operator, require_nothing_in_flight
 from paulp.domain.reconciliation import reconcile
 
 PROJECTION = "reconciliation"  # owns views.position_adjustments, which the reconcile job reads
+ORDERS = "orders"  # owns views.orders and views.position_exits
 LOCK_WAIT_S = 5.0
+WORKING_LIVE = ("SELECT order_id FROM views.orders WHERE state = ANY(%s) AND coalesce(mode, 'LIVE') <> 'PAPER'"
+                " ORDER BY created_at, order_id")
+UNSETTLED_EXITS = ("SELECT exit_uuid::text FROM views.position_exits WHERE mode = 'LIVE' AND state = ANY(%s)"
+                   " ORDER BY decided_at, exit_uuid")
 
 
 def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool = False,
@@ -33,6 +40,7 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
     # one at a time, and never beside a reconciliation run: two rebuilds reading the same drift would both
     # adopt it (JobBusy, nothing read, when one is going on)
     with container.jobs.exclusive("reconcile", LOCK_WAIT_S):
+        _require_nothing_in_flight(container)  # before Kalshi is read
         read_at = container.clock.now()  # not later than the read itself, so the age check errs on the safe side
         seen = venue_comparison(container, read_venue=True)  # with Kalshi's cost of each position (ADR 0450)
         evidence, settled = seen.evidence, seen.settled
@@ -63,3 +71,15 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
                        "maxDriftPct": result["maxDriftPct"]}
     out["notificationId"] = notification_id
     return out
+
+
+def _require_nothing_in_flight(container: Any) -> None:
+    """A LIVE order working at Kalshi (or in doubt) or a LIVE exit not yet filled could still change what Kalshi
+    holds: adopting the venue now would count those contracts a second time when they resolve. The views are
+    brought up to the log first, so an order or exit recorded a moment ago is seen."""
+    with psycopg.connect(container.database_url, autocommit=True) as conn:
+        catch_up_from_log(conn, container.projections[ORDERS])
+        orders = [r[0] for r in conn.execute(WORKING_LIVE, ([s.value for s in WORKING_STATES],)).fetchall()]
+        exits = [r[0] for r in conn.execute(UNSETTLED_EXITS, ([ExitState.DECIDED.value, ExitState.IN_DOUBT.value],))
+                 .fetchall()]
+    require_nothing_in_flight(orders, exits)

@@ -54,6 +54,13 @@ class VenueEvidenceMissing(RebuildRefused):
     code = "venue_evidence_missing"
 
 
+class VenueWorkUnfinished(RebuildRefused):
+    """Raised when a LIVE order is still working at Kalshi (or in doubt) or a LIVE exit's sell is not settled:
+    the venue may change under the read, and contracts adopted now would be counted again when they resolve."""
+
+    code = "venue_work_unfinished"
+
+
 class OperatorRequired(RebuildRefused):
     """Raised when the operator or the reason is blank (or too long, or holds a NUL)."""
 
@@ -152,6 +159,23 @@ def require_halted_operator(breaker_state: str, operator: str, reason: str) -> t
         raise BreakerNotHalted(f"positions are rebuilt only in HALT; the breaker is {breaker_state}"
                                " (paulp breaker transition --to HALT)")
     return who, why
+
+
+def require_nothing_in_flight(orders: Sequence[str], exits: Sequence[str]) -> None:
+    """No LIVE order working at the venue and no LIVE exit between decision and fill (checked before the read)."""
+    found = []
+    if orders:
+        found.append(f"{len(orders)} LIVE order(s) working at Kalshi or in doubt ({_named(orders)}):"
+                     " paulp orders cancel-outstanding --reason dr --yes")
+    if exits:
+        found.append(f"{len(exits)} LIVE exit(s) decided or in doubt ({_named(exits)}): the exit monitor or"
+                     " paulp positions close … --mode LIVE resumes them")
+    if found:
+        raise VenueWorkUnfinished("positions are rebuilt only with nothing in flight at the venue; " + "; ".join(found))
+
+
+def _named(ids: Sequence[str], most: int = 3) -> str:
+    return ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
 
 
 def require_fresh_read(read_at: datetime, now: datetime, evidence_hashes: Sequence[str]) -> None:

@@ -5,6 +5,7 @@ refused (nothing written, the venue not even read) outside HALT; nothing written
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,13 +13,17 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from paulp.api.cancel_job import cancel_outstanding
 from paulp.api.cli import app
+from paulp.api.exit_jobs import monitor_exits
 from paulp.api.jobs import JobBusy
 from paulp.api.position_rebuild import rebuild_positions
 from paulp.api.venue_session import JobFailed
-from paulp.domain.position_rebuild import BreakerNotHalted
+from paulp.domain.marks import Quotes
+from paulp.domain.position_rebuild import BreakerNotHalted, VenueWorkUnfinished
 from tests.fakes.kalshi_exchange import Fault
-from tests.integration.kalshi_system import AUTH, System, point_cli_at
+from tests.integration.helpers import NOW
+from tests.integration.kalshi_system import AUTH, System, point_cli_at, resting_live_order
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 OPERATOR = "ops-ann"
@@ -141,3 +146,46 @@ def test_rebuild_when_a_reconciliation_or_rebuild_holds_the_lock_then_busy_and_n
         rebuild_positions(system.container, OPERATOR, "drill")
 
     assert (system.head(), _positions_reads(system)) == (head, reads) and system.events("PositionRebuild") == []
+
+
+def test_rebuild_when_a_live_order_rests_at_kalshi_then_refused_before_the_read_until_it_is_cancelled(cli: System):
+    system = cli
+    _, resting = resting_live_order(system, "dr-resting")  # could still fill under the read
+    system.container.clock.set(NOW + timedelta(seconds=10))  # type: ignore[attr-defined]  # order spacing
+    _drifted(system)
+    head, reads = system.head(), _positions_reads(system)
+
+    with pytest.raises(VenueWorkUnfinished) as refused:
+        rebuild_positions(system.container, OPERATOR, "drill")
+    by_cli = _rebuild("--dry-run")
+
+    assert resting in str(refused.value) and "cancel-outstanding" in str(refused.value)
+    assert by_cli.exit_code == 1 and "venue_work_unfinished" in by_cli.output
+    assert (system.head(), _positions_reads(system)) == (head, reads) and system.events("PositionRebuild") == []
+    assert cancel_outstanding(system.container, "dr")["failed"] == 0
+    assert rebuild_positions(system.container, OPERATOR, "drill")["adjustments"]
+
+
+def test_rebuild_when_a_live_exit_is_in_doubt_then_refused_until_the_exit_is_resolved(system: System):
+    ticker, _ = system.live_fill("dr-exit", size=40)
+    system.project("orders", "venue_orders")
+    bid = 20  # far under the entry: a stop
+    system.exchange.markets[ticker].update(yes_bid=bid, yes_ask=bid + 1)
+    system.mark(ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid))
+    system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
+    [doubt] = monitor_exits(system.container)["exits"]
+    assert doubt["state"] == "IN_DOUBT"
+    system.container.breaker.trip("incident", "ops")
+    head, reads = system.head(), _positions_reads(system)
+
+    with pytest.raises(VenueWorkUnfinished) as refused:  # the sell reached Kalshi: its contracts are gone there
+        rebuild_positions(system.container, OPERATOR, "drill")
+
+    [decided] = system.events("PositionExit.Decided")
+    assert "1 LIVE exit(s) decided or in doubt" in str(refused.value) and str(decided.originator_id) in str(
+        refused.value)
+    assert (system.head(), _positions_reads(system)) == (head, reads)
+    [done] = monitor_exits(system.container)["exits"]  # found by client order id, never sold twice
+    assert done["state"] == "FILLED"
+    out = rebuild_positions(system.container, OPERATOR, "drill")
+    assert out["adjustments"] == [] and out["statusBefore"] == "ok"  # nothing to adopt: we sold what Kalshi sold
