@@ -39,6 +39,9 @@ PENDING = ("SELECT dedupe_key, event_type, payload, evidence_hash FROM webhook_i
 BY_KALSHI_ID = "SELECT order_id FROM views.kalshi_orders WHERE record->>'order_id' = %s ORDER BY order_id LIMIT 2"
 LOG_HEAD = "SELECT coalesce(max(notification_id), 0) FROM paulp_events"
 VIEW_AT = "SELECT last_notification_id FROM projection_tracking WHERE name = 'venue_orders'"
+# A fee lookup waits inside the batch's transaction, ahead of every later update: bounded short, since a fee it
+# misses stays unknown only until the next reconcile run settles it from Kalshi (ADR 0448).
+INBOX_LOOKUP_TIMEOUT_S = 5.0
 
 
 class NotYetVisible(Exception):
@@ -49,7 +52,8 @@ def process_inbox(container: Any, limit: int = BATCH) -> dict[str, int]:
     """Apply up to ``limit`` pending events; counts per outcome (``pending``: left for the next tick). A LIVE fill's
     fee is asked of Kalshi in the same pass (one session for the batch, opened only if a fill needs it; ADR 0443)."""
     counts: dict[str, int] = {}
-    with VenueOrderLookup(container.settings) as fees, container.pool.connection() as conn, conn.transaction():
+    with VenueOrderLookup(container.settings, INBOX_LOOKUP_TIMEOUT_S) as fees, container.pool.connection() as conn, \
+            conn.transaction():
         row = conn.execute(LOG_HEAD).fetchone()
         head = int(row[0]) if row else 0  # the log before this batch: its own record updates name no new order
         for key, event_type, body, evidence in conn.execute(PENDING, (limit,)).fetchall():

@@ -84,6 +84,21 @@ def test_webhook_fill_when_the_fee_lookup_fails_then_the_fill_is_recorded_with_a
     assert process_inbox(system.container) == {}
 
 
+def test_webhook_fill_when_kalshi_is_slow_to_answer_then_the_inbox_stops_waiting_and_books_the_fill_fee_unknown(
+        system: System, monkeypatch: pytest.MonkeyPatch):
+    # Arrange: Kalshi answers the order read only after 5 s (then with the fee); the inbox waits 0.5 s at most
+    monkeypatch.setattr("paulp.api.webhook_jobs.INBOX_LOOKUP_TIMEOUT_S", 0.5)
+    _, order_id = resting_live_order(system, "hook-fee-slow")
+    system.exchange.fill_resting(order_id, 40)
+    kalshi_id = venue_order(system, order_id)["order_id"]
+    system.exchange.inject(Fault(status=None, delay_s=5.0, method="GET", path_contains=kalshi_id, times=10))
+    # Act
+    relay_update(system, SECRET, order_id, "executed", 40, "hook-fee-slow-1")
+    assert process_inbox(system.container) == {"filled": 1}
+    # Assert: booked without the fee the slow answer would have carried; the reconcile run settles it (ADR 0448)
+    assert _fill_fees(system, order_id) == [(40, None)]
+
+
 def test_webhook_fill_when_kalshi_has_not_filled_as_much_yet_then_fee_unknown_not_a_partial_figure(system: System):
     # Arrange: the relay reports 40 filled while Kalshi's order, read back, shows none yet (its fees lack them)
     _, order_id = resting_live_order(system, "hook-fee-behind")
