@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 MISSING_SPREAD = 50.0  # cents, when a quote is missing
 MIN_DEPTH = 100.0
@@ -81,11 +82,15 @@ class ImpactAssessment:
     ratio_to_edge: float
 
 
-def _max_safe(depth: float, edge_cents: float, spread: float) -> int:
-    by_depth = MAX_DEPTH_MULTIPLE * depth
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
+def _max_safe(depth: Decimal, edge_cents: Decimal, spread: Decimal) -> int:
+    by_depth = _dec(MAX_DEPTH_MULTIPLE) * depth
     if spread <= 0:
         return math.floor(by_depth)  # no spread, no impact: only the depth bound applies
-    return math.floor(min(by_depth, math.floor(edge_cents * MAX_RATIO_TO_EDGE * depth / spread)))
+    return math.floor(min(by_depth, Decimal(math.floor(edge_cents * _dec(MAX_RATIO_TO_EDGE) * depth / spread))))
 
 
 def assess_impact(requested_size: int, edge_cents: float, side: str, book: MarketBook,
@@ -93,22 +98,36 @@ def assess_impact(requested_size: int, edge_cents: float, side: str, book: Marke
     """Size the order so impact stays ≤ 30 % of edge and size ≤ 2 depths; never above the request.
 
     ``depth``: contracts measured on the side's order book, used instead of the volume estimate when given (the
-    pipeline reads the book; ADR 0373). A measured side has no estimated twin, so no imbalance haircut applies."""
+    pipeline reads the book; ADR 0373). A measured side has no estimated twin, so no imbalance haircut applies.
+    The thresholds and floors are judged in decimal (ADR 0452): an impact of exactly 30 % of the edge is not
+    sized, and 4.6 x 0.3 x 100 / 6 is a safe size of 23; the reported figures stay floats."""
+    values = [edge_cents, *(v for v in (book.yes_bid, book.yes_ask, book.no_bid, book.no_ask) if v is not None),
+              book.volume_24h, *(() if depth is None else (depth,))]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("Impact assessment needs finite prices, volume, depth and edge")
     depth_est = estimate_depth(book)
     imbalanced = depth_est.is_imbalanced and depth is None
     if depth is None:
-        depth = depth_est.yes_depth if side == "YES" else depth_est.no_depth
-    spread = book.spread(side)
-    impact = concave_impact(requested_size, depth, spread, ASSESSMENT_VPIN)
-    ratio = impact / max(0.01, edge_cents)
-    needs = requested_size > MAX_DEPTH_MULTIPLE * depth or ratio > MAX_RATIO_TO_EDGE
-    max_safe = _max_safe(depth, edge_cents, spread)
+        yes_spread = _dec(book.spread("YES"))
+        dd = max(_dec(MIN_DEPTH), _dec(book.volume_24h) / (2 * (1 + yes_spread / 50)))
+    else:
+        dd = _dec(depth)
+    spread = _dec(book.spread(side))
+    size, edge = Decimal(requested_size), _dec(edge_cents)
+    vpin = _dec(ASSESSMENT_VPIN)
+    if dd <= 0:
+        impact = spread * (Decimal("0.5") + Decimal("0.2") * vpin)
+    else:
+        impact = spread * min(Decimal(1), (size / dd).sqrt()) * (1 + Decimal("0.3") * vpin)
+    ratio = impact / max(Decimal("0.01"), edge)
+    needs = size > _dec(MAX_DEPTH_MULTIPLE) * dd or ratio > _dec(MAX_RATIO_TO_EDGE)
+    max_safe = _max_safe(dd, edge, spread)
     adjusted = requested_size
     if needs:
-        adjusted = min(requested_size, max(1, math.floor(SAFE_SIZE_HAIRCUT * max_safe)))
+        adjusted = min(requested_size, max(1, math.floor(_dec(SAFE_SIZE_HAIRCUT) * max_safe)))
         if imbalanced:
-            adjusted = max(1, math.floor(adjusted * IMBALANCE_HAIRCUT))
-    return ImpactAssessment(requested_size, needs, adjusted, max_safe, depth, impact, ratio)
+            adjusted = max(1, math.floor(adjusted * _dec(IMBALANCE_HAIRCUT)))
+    return ImpactAssessment(requested_size, needs, adjusted, max_safe, float(dd), float(impact), float(ratio))
 
 
 def apply_adjustment(size: int, assessment: ImpactAssessment) -> int:
