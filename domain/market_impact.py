@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 MISSING_SPREAD = 50.0  # cents, when a quote is missing
 MIN_DEPTH = 100.0
@@ -82,15 +83,21 @@ class ImpactAssessment:
     ratio_to_edge: float
 
 
-def _dec(value: float) -> Decimal:
-    return Decimal(repr(float(value)))
+def _exact(value: float) -> Fraction:
+    """The figure as written (shortest decimal text), as an exact rational: §5.4's edges are judged exactly."""
+    return Fraction(Decimal(repr(float(value))))
 
 
-def _max_safe(depth: Decimal, edge_cents: Decimal, spread: Decimal) -> int:
-    by_depth = _dec(MAX_DEPTH_MULTIPLE) * depth
+def _max_safe(depth: Fraction, edge_cents: Fraction, spread: Fraction) -> int:
+    by_depth = _exact(MAX_DEPTH_MULTIPLE) * depth
     if spread <= 0:
         return math.floor(by_depth)  # no spread, no impact: only the depth bound applies
-    return math.floor(min(by_depth, Decimal(math.floor(edge_cents * _dec(MAX_RATIO_TO_EDGE) * depth / spread))))
+    return math.floor(min(by_depth, Fraction(math.floor(edge_cents * _exact(MAX_RATIO_TO_EDGE) * depth / spread))))
+
+
+def _impact_exceeds(impact_sq: Fraction, bound: Fraction) -> bool:
+    """impact > bound for a non-negative impact known by its square (the concave impact has a square root)."""
+    return bound < 0 or impact_sq > bound * bound
 
 
 def assess_impact(requested_size: int, edge_cents: float, side: str, book: MarketBook,
@@ -99,8 +106,8 @@ def assess_impact(requested_size: int, edge_cents: float, side: str, book: Marke
 
     ``depth``: contracts measured on the side's order book, used instead of the volume estimate when given (the
     pipeline reads the book; ADR 0373). A measured side has no estimated twin, so no imbalance haircut applies.
-    The thresholds and floors are judged in decimal (ADR 0452): an impact of exactly 30 % of the edge is not
-    sized, and 4.6 x 0.3 x 100 / 6 is a safe size of 23; the reported figures stay floats."""
+    The thresholds and floors are judged exactly on the figures as written (ADR 0452): an impact of exactly 30 %
+    of the edge is not sized, and 4.6 x 0.3 x 100 / 6 is a safe size of 23; the reported figures stay floats."""
     values = [edge_cents, *(v for v in (book.yes_bid, book.yes_ask, book.no_bid, book.no_ask) if v is not None),
               book.volume_24h, *(() if depth is None else (depth,))]
     if not all(math.isfinite(v) for v in values):
@@ -108,26 +115,31 @@ def assess_impact(requested_size: int, edge_cents: float, side: str, book: Marke
     depth_est = estimate_depth(book)
     imbalanced = depth_est.is_imbalanced and depth is None
     if depth is None:
-        yes_spread = _dec(book.spread("YES"))
-        dd = max(_dec(MIN_DEPTH), _dec(book.volume_24h) / (2 * (1 + yes_spread / 50)))
+        yes_spread = _exact(book.spread("YES"))
+        dd = max(_exact(MIN_DEPTH), _exact(book.volume_24h) / (2 * (1 + yes_spread / 50)))
     else:
-        dd = _dec(depth)
-    spread = _dec(book.spread(side))
-    size, edge = Decimal(requested_size), _dec(edge_cents)
-    vpin = _dec(ASSESSMENT_VPIN)
+        dd = _exact(depth)
+    spread = _exact(book.spread(side))
+    size, edge = Fraction(requested_size), _exact(edge_cents)
+    vpin = _exact(ASSESSMENT_VPIN)
     if dd <= 0:
-        impact = spread * (Decimal("0.5") + Decimal("0.2") * vpin)
+        flat = spread * (Fraction(1, 2) + Fraction(1, 5) * vpin)
+        impact_sq, impact = flat * flat, float(flat)
     else:
-        impact = spread * min(Decimal(1), (size / dd).sqrt()) * (1 + Decimal("0.3") * vpin)
-    ratio = impact / max(Decimal("0.01"), edge)
-    needs = size > _dec(MAX_DEPTH_MULTIPLE) * dd or ratio > _dec(MAX_RATIO_TO_EDGE)
+        share = min(Fraction(1), size / dd)
+        scale = spread * (1 + Fraction(3, 10) * vpin)
+        impact_sq = scale * scale * share
+        impact = float(scale) * math.sqrt(float(share))
+    floor_edge = max(Fraction(1, 100), edge)
+    needs = size > _exact(MAX_DEPTH_MULTIPLE) * dd or _impact_exceeds(impact_sq, _exact(MAX_RATIO_TO_EDGE) * floor_edge)
     max_safe = _max_safe(dd, edge, spread)
     adjusted = requested_size
     if needs:
-        adjusted = min(requested_size, max(1, math.floor(_dec(SAFE_SIZE_HAIRCUT) * max_safe)))
+        adjusted = min(requested_size, max(1, math.floor(_exact(SAFE_SIZE_HAIRCUT) * max_safe)))
         if imbalanced:
-            adjusted = max(1, math.floor(adjusted * _dec(IMBALANCE_HAIRCUT)))
-    return ImpactAssessment(requested_size, needs, adjusted, max_safe, float(dd), float(impact), float(ratio))
+            adjusted = max(1, math.floor(adjusted * _exact(IMBALANCE_HAIRCUT)))
+    ratio = impact / float(floor_edge)
+    return ImpactAssessment(requested_size, needs, adjusted, max_safe, float(dd), impact, ratio)
 
 
 def apply_adjustment(size: int, assessment: ImpactAssessment) -> int:
@@ -149,9 +161,10 @@ class ImpactLookupCache:
         """floor(total_depth * 0.3 / spread) for the ticker, scaled by ``edge / 0.01``."""
         entry = self._entries.get(ticker)
         if entry is None or now - entry[0] >= self._ttl:
-            spread = book.spread("YES")
-            total = estimate_depth(book).total_depth
-            base = math.floor(total * MAX_RATIO_TO_EDGE / spread) if spread > 0 else math.floor(total)
+            spread = _exact(book.spread("YES"))
+            side = max(_exact(MIN_DEPTH), _exact(book.volume_24h) / (2 * (1 + spread / 50)))
+            total = 2 * side  # exact (ADR 0452): 1000/3 x 0.3 / 25 is 4, where binary gave 3.99…
+            base = math.floor(total * _exact(MAX_RATIO_TO_EDGE) / spread) if spread > 0 else math.floor(total)
             entry = (now, base)
             self._entries[ticker] = entry
         return entry[1] * edge * 100  # = edge / 0.01, without the binary noise of dividing by 0.01
