@@ -73,3 +73,12 @@ def test_impact_assessment_refuses_non_finite_edge() -> None:
     with pytest.raises(ValueError, match="finite"):
         assess_impact(10, NAN, "YES", MarketBook(45, 55, 45, 55, 1000))
     assert assess_impact(4, 4.6, "YES", MarketBook(47, 53, 47, 53, 100)).was_sized is False
+
+
+def test_tail_hhi_exactly_03_is_non_compliant_and_unknown_sizes_fail_closed() -> None:
+    from paulp.domain.tail import tail_concentration
+
+    book = [{"marketId": m, "size": s, "currentPrice": 0.1} for m, s in zip("ABCDE", (3, 9, 10, 16, 32), strict=True)]
+    assert tail_concentration(book).compliant is False
+    unknown = tail_concentration([{"marketId": "A", "size": INF, "currentPrice": 0.1}])
+    assert (unknown.compliant, unknown.hhi) == (False, 1.0)
