@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -36,6 +35,7 @@ from paulp.domain.execution_orders import MarketSnapshot
 from paulp.domain.execution_policy import ExecutionMode, mode_for_strategy
 from paulp.domain.execution_quality import taker_flow, vpin_or_none
 from paulp.domain.order_states import OPEN_STATES, TERMINAL_STATES, WORKING_STATES, OrderState
+from paulp.domain.order_workflow import requested_size_from_target
 from paulp.domain.orders import Order
 from paulp.domain.ports import MarketFacts
 from paulp.domain.prices import prob_to_cents
@@ -177,7 +177,7 @@ def create_orders(container: Any, strategy: str, signals: Iterable[BondingSignal
         venue, side, price, model, edge, confidence = _terms(sig)
         limit = prob_to_cents(price)
         usd = min(sig.target_size, cap_usd)
-        size = math.floor(usd / (limit / 100)) if 1 <= limit <= 99 else 0
+        size = requested_size_from_target(usd, limit) if 1 <= limit <= 99 else 0
         key = (strategy, sig.market_id, side)
         if breaker_state == "HALT" and venue == "kalshi" and key not in open_keys:
             skipped["I16_CIRCUIT_BREAKER_STATE"] += 1  # HALT sizes every order to zero: say why none was made

@@ -26,6 +26,7 @@ from paulp.domain.clock import iso_utc
 from paulp.domain.errors import DomainError
 from paulp.domain.exits import ExitPricing, evaluate_exit, holding_hours
 from paulp.domain.namespace import PAULP_NAMESPACE
+from paulp.domain.order_workflow import requested_size_from_target
 from paulp.domain.prices import prob_to_cents
 from paulp.domain.strategies.bonding import allocate
 from paulp.domain.strategies.bonding_signals import (
@@ -203,7 +204,7 @@ def run_backtest(history: Mapping[str, Sequence[Bar]], config: BacktestConfig) -
                 continue
             fill = min(bar.yes_ask + config.slippage_cents, MAX_CONTRACT_CENTS)
             limit = prob_to_cents(price)
-            contracts = math.floor(usd / (limit / 100)) if 1 <= limit <= 99 else 0
+            contracts = requested_size_from_target(usd, limit) if 1 <= limit <= 99 else 0
             if contracts >= 1:
                 held[ticker] = _Open(ticker, signal_type, contracts, fill, t)
     for ticker, pos in held.items():

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from paulp.domain.errors import DomainError
@@ -99,19 +100,30 @@ def parse_state(value: str) -> BreakerState:
         raise InvalidBreakerState("Invalid target state") from None
 
 
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
 def portfolio_alerts(total_value: float, daily_pnl: float, max_drawdown: float) -> list[Alert]:
     """Daily-loss and drawdown alerts of a portfolio update (§2.3)."""
     alerts: list[Alert] = []
     loss = max(0.0, -daily_pnl)
     # A loss against no positive portfolio value is unbounded (the spec's formula gives +inf), never 0 %: the alert
     # fails closed, as I5 does (ADRs 0121, 0340).
-    daily_loss_pct = loss / total_value * 100 if total_value > 0 else (math.inf if loss > 0 else 0.0)
-    if daily_loss_pct >= DAILY_LOSS_ALERT_PCT:
-        sev = "critical" if daily_loss_pct >= DAILY_LOSS_CRITICAL_PCT else "warning"
+    # The bands are judged in decimal (ADR 0452): 2.997 lost of 99.9 is exactly 3 %, critical (binary: 2.9999…6).
+    # A NaN figure makes the share unknown: read as unbounded (critical), never as no alert.
+    if math.isnan(daily_pnl) or math.isnan(total_value) or math.isinf(loss):
+        daily_loss_pct = Decimal("Infinity")
+    elif total_value > 0:
+        daily_loss_pct = _dec(loss) / _dec(total_value) * 100
+    else:
+        daily_loss_pct = Decimal("Infinity") if loss > 0 else Decimal(0)
+    if daily_loss_pct >= _dec(DAILY_LOSS_ALERT_PCT):
+        sev = "critical" if daily_loss_pct >= _dec(DAILY_LOSS_CRITICAL_PCT) else "warning"
         alerts.append(Alert("DAILY_LOSS_ALERT", sev))
-    drawdown_pct = max_drawdown * 100
-    if drawdown_pct >= DRAWDOWN_ALERT_PCT:
-        sev = "critical" if drawdown_pct >= DRAWDOWN_CRITICAL_PCT else "warning"
+    drawdown_pct = Decimal("Infinity") if math.isnan(max_drawdown) else _dec(max_drawdown) * 100
+    if drawdown_pct >= _dec(DRAWDOWN_ALERT_PCT):
+        sev = "critical" if drawdown_pct >= _dec(DRAWDOWN_CRITICAL_PCT) else "warning"
         alerts.append(Alert("DRAWDOWN_ALERT", sev))
     return alerts
 

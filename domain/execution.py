@@ -7,8 +7,10 @@ for good.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from paulp.domain.execution_orders import (
     MAX_PRICE_CENTS,
@@ -19,7 +21,7 @@ from paulp.domain.execution_orders import (
     to_venue_order,
 )
 from paulp.domain.execution_policy import ExecutionMode, ExecutionPolicy, check_trading_hours
-from paulp.domain.prices import fixed, half_up
+from paulp.domain.prices import fixed
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -202,8 +204,14 @@ def throttle_wait_ms(state: RateLimitState, policy: ExecutionPolicy, now: dateti
 
 
 def execution_priority(edge: float, confidence: float) -> int:
-    """Queue priority 0..100: half from edge (saturating at 0.20), half from confidence."""
-    return half_up(min(edge / 0.20, 1) * 50 + confidence * 50)
+    """Queue priority 0..100: half from edge (saturating at 0.20), half from confidence.
+
+    Taken in decimal (ADR 0452): edge 0.09 is 22.5 points and rounds half up to 23 (binary gave 22.499…).
+    §0's binary rule is for the cents conversion only."""
+    if not (math.isfinite(edge) and math.isfinite(confidence)):
+        raise ValueError(f"Priority needs finite edge and confidence, got {edge!r}, {confidence!r}")
+    e, c = Decimal(repr(float(edge))), Decimal(repr(float(confidence)))
+    return math.floor(min(e / Decimal("0.20"), Decimal(1)) * 50 + c * 50 + Decimal("0.5"))
 
 
 @dataclass(frozen=True)

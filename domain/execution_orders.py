@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from paulp.domain.execution_policy import ExecutionPolicy
@@ -89,6 +90,17 @@ def clamp_price(cents: float) -> int:
     return max(MIN_PRICE_CENTS, min(MAX_PRICE_CENTS, math.floor(cents)))
 
 
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
+def _clamp_decimal(cents: Decimal) -> int:
+    """floor and clamp taken in decimal (ADR 0452): p 0.57 is 57 cents, not binary's floor(56.99999999999999)."""
+    if not cents.is_finite():
+        raise ValueError(f"Limit price is not a finite number: {cents}")
+    return max(MIN_PRICE_CENTS, min(MAX_PRICE_CENTS, math.floor(cents)))
+
+
 def limit_price(method: LimitPriceMethod | None, market: MarketSnapshot, request: ExecutionRequest) -> int:
     """Limit in integer cents from the side's own quotes (missing quote = 50); no method = maxPrice."""
     if method is None:
@@ -99,12 +111,13 @@ def limit_price(method: LimitPriceMethod | None, market: MarketSnapshot, request
     safe_ask = MISSING_QUOTE_CENTS if ask is None else ask
     mid = execution_mid(bid, ask)
     if method is LimitPriceMethod.MID_MINUS_EDGE:
-        return clamp_price(mid - mid * signal.edge / 2)
+        dmid = _dec(mid)
+        return _clamp_decimal(dmid - dmid * _dec(signal.edge) / 2)
     if method is LimitPriceMethod.BEST_BID_IMPROVE:
         return clamp_price(min(safe_bid + 1, safe_ask, MAX_PRICE_CENTS))
     if method is LimitPriceMethod.MODEL_FAIR_VALUE:
-        p = signal.model_probability if signal.side is Side.YES else 1 - signal.model_probability
-        return clamp_price(p * 100)
+        p = _dec(signal.model_probability)
+        return _clamp_decimal((p if signal.side is Side.YES else 1 - p) * 100)
     if signal.confidence >= AGGRESSIVE_CONFIDENCE:
         return clamp_price(min(safe_ask, MAX_PRICE_CENTS))
     return clamp_price(mid)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
 
 MISSING_SPREAD = 50.0  # cents, when a quote is missing
 MIN_DEPTH = 100.0
@@ -81,11 +83,21 @@ class ImpactAssessment:
     ratio_to_edge: float
 
 
-def _max_safe(depth: float, edge_cents: float, spread: float) -> int:
-    by_depth = MAX_DEPTH_MULTIPLE * depth
+def _exact(value: float) -> Fraction:
+    """The figure as written (shortest decimal text), as an exact rational: §5.4's edges are judged exactly."""
+    return Fraction(Decimal(repr(float(value))))
+
+
+def _max_safe(depth: Fraction, edge_cents: Fraction, spread: Fraction) -> int:
+    by_depth = _exact(MAX_DEPTH_MULTIPLE) * depth
     if spread <= 0:
         return math.floor(by_depth)  # no spread, no impact: only the depth bound applies
-    return math.floor(min(by_depth, math.floor(edge_cents * MAX_RATIO_TO_EDGE * depth / spread)))
+    return math.floor(min(by_depth, Fraction(math.floor(edge_cents * _exact(MAX_RATIO_TO_EDGE) * depth / spread))))
+
+
+def _impact_exceeds(impact_sq: Fraction, bound: Fraction) -> bool:
+    """impact > bound for a non-negative impact known by its square (the concave impact has a square root)."""
+    return bound < 0 or impact_sq > bound * bound
 
 
 def assess_impact(requested_size: int, edge_cents: float, side: str, book: MarketBook,
@@ -93,22 +105,41 @@ def assess_impact(requested_size: int, edge_cents: float, side: str, book: Marke
     """Size the order so impact stays ≤ 30 % of edge and size ≤ 2 depths; never above the request.
 
     ``depth``: contracts measured on the side's order book, used instead of the volume estimate when given (the
-    pipeline reads the book; ADR 0373). A measured side has no estimated twin, so no imbalance haircut applies."""
+    pipeline reads the book; ADR 0373). A measured side has no estimated twin, so no imbalance haircut applies.
+    The thresholds and floors are judged exactly on the figures as written (ADR 0452): an impact of exactly 30 %
+    of the edge is not sized, and 4.6 x 0.3 x 100 / 6 is a safe size of 23; the reported figures stay floats."""
+    values = [edge_cents, *(v for v in (book.yes_bid, book.yes_ask, book.no_bid, book.no_ask) if v is not None),
+              book.volume_24h, *(() if depth is None else (depth,))]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("Impact assessment needs finite prices, volume, depth and edge")
     depth_est = estimate_depth(book)
     imbalanced = depth_est.is_imbalanced and depth is None
     if depth is None:
-        depth = depth_est.yes_depth if side == "YES" else depth_est.no_depth
-    spread = book.spread(side)
-    impact = concave_impact(requested_size, depth, spread, ASSESSMENT_VPIN)
-    ratio = impact / max(0.01, edge_cents)
-    needs = requested_size > MAX_DEPTH_MULTIPLE * depth or ratio > MAX_RATIO_TO_EDGE
-    max_safe = _max_safe(depth, edge_cents, spread)
+        yes_spread = _exact(book.spread("YES"))
+        dd = max(_exact(MIN_DEPTH), _exact(book.volume_24h) / (2 * (1 + yes_spread / 50)))
+    else:
+        dd = _exact(depth)
+    spread = _exact(book.spread(side))
+    size, edge = Fraction(requested_size), _exact(edge_cents)
+    vpin = _exact(ASSESSMENT_VPIN)
+    if dd <= 0:
+        flat = spread * (Fraction(1, 2) + Fraction(1, 5) * vpin)
+        impact_sq, impact = flat * flat, float(flat)
+    else:
+        share = min(Fraction(1), size / dd)
+        scale = spread * (1 + Fraction(3, 10) * vpin)
+        impact_sq = scale * scale * share
+        impact = float(scale) * math.sqrt(float(share))
+    floor_edge = max(Fraction(1, 100), edge)
+    needs = size > _exact(MAX_DEPTH_MULTIPLE) * dd or _impact_exceeds(impact_sq, _exact(MAX_RATIO_TO_EDGE) * floor_edge)
+    max_safe = _max_safe(dd, edge, spread)
     adjusted = requested_size
     if needs:
-        adjusted = min(requested_size, max(1, math.floor(SAFE_SIZE_HAIRCUT * max_safe)))
+        adjusted = min(requested_size, max(1, math.floor(_exact(SAFE_SIZE_HAIRCUT) * max_safe)))
         if imbalanced:
-            adjusted = max(1, math.floor(adjusted * IMBALANCE_HAIRCUT))
-    return ImpactAssessment(requested_size, needs, adjusted, max_safe, depth, impact, ratio)
+            adjusted = max(1, math.floor(adjusted * _exact(IMBALANCE_HAIRCUT)))
+    ratio = impact / float(floor_edge)
+    return ImpactAssessment(requested_size, needs, adjusted, max_safe, float(dd), impact, ratio)
 
 
 def apply_adjustment(size: int, assessment: ImpactAssessment) -> int:
@@ -130,9 +161,10 @@ class ImpactLookupCache:
         """floor(total_depth * 0.3 / spread) for the ticker, scaled by ``edge / 0.01``."""
         entry = self._entries.get(ticker)
         if entry is None or now - entry[0] >= self._ttl:
-            spread = book.spread("YES")
-            total = estimate_depth(book).total_depth
-            base = math.floor(total * MAX_RATIO_TO_EDGE / spread) if spread > 0 else math.floor(total)
+            spread = _exact(book.spread("YES"))
+            side = max(_exact(MIN_DEPTH), _exact(book.volume_24h) / (2 * (1 + spread / 50)))
+            total = 2 * side  # exact (ADR 0452): 1000/3 x 0.3 / 25 is 4, where binary gave 3.99…
+            base = math.floor(total * _exact(MAX_RATIO_TO_EDGE) / spread) if spread > 0 else math.floor(total)
             entry = (now, base)
             self._entries[ticker] = entry
         return entry[1] * edge * 100  # = edge / 0.01, without the binary noise of dividing by 0.01

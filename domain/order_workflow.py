@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from paulp.domain.clock import iso_utc
@@ -16,8 +17,14 @@ from paulp.domain.order_states import OrderState
 
 
 def requested_size_from_target(target_size_usd: float, max_price_cents: float) -> int:
-    """Contracts for a USD target: ``floor(targetSizeUSD / (maxPrice/100))`` (float formula); 0 drops the signal."""
-    return math.floor(target_size_usd / (max_price_cents / 100))
+    """Contracts for a USD target: ``floor(targetSizeUSD / (maxPrice/100))``; 0 drops the signal.
+
+    Taken in decimal (ADR 0452, superseding ADR 0103's binary reading): $0.57 at 1 cent is 57 contracts, where
+    binary's 56.99999999999999 floored to 56. A non-finite target or a price ≤ 0 sizes nothing (fail closed)."""
+    if not (math.isfinite(target_size_usd) and math.isfinite(max_price_cents)) or max_price_cents <= 0:
+        return 0
+    usd, cents = Decimal(repr(float(target_size_usd))), Decimal(repr(float(max_price_cents)))
+    return math.floor(usd / (cents / 100))
 
 
 def max_price_from_market_price(market_price: float) -> int:

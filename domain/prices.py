@@ -112,17 +112,23 @@ def _or(value: float | None, default: float) -> float:
     return default if value is None else value
 
 
+def _d(value: float) -> Decimal:
+    """A price as the decimal it was written as: §4.7's bands are judged in decimal (ADR 0452)."""
+    return Decimal(repr(float(value)))
+
+
 def _binary_token(raw: RawPrice) -> NormalizedPrice:
     y, n = _or(raw.yes_price, 0.5), _or(raw.no_price, 0.5)
-    total = y + n
+    total_d = _d(y) + _d(n)
+    total = float(total_d)
     warnings: list[str] = []
-    if total < 0.98:
+    if total_d < Decimal("0.98"):
         warnings.append(f"Token sum {fixed(total, 4)} < 0.98: potential arbitrage")
-    elif total > 1.02:
+    elif total_d > Decimal("1.02"):
         warnings.append(f"Token sum {fixed(total, 4)} > 1.02: high vig")
     return NormalizedPrice(
-        p_yes=y, p_no=n, p_mid=(y + (1 - n)) / 2, spread=abs(y - (1 - n)), vig=total - 1.0,
-        clv_basis=ClvBasis.P_MID, is_valid=0.98 <= total <= 1.05, warnings=tuple(warnings),
+        p_yes=y, p_no=n, p_mid=(y + (1 - n)) / 2, spread=float(abs(_d(y) - (1 - _d(n)))), vig=float(total_d - 1),
+        clv_basis=ClvBasis.P_MID, is_valid=Decimal("0.98") <= total_d <= Decimal("1.05"), warnings=tuple(warnings),
     )
 
 
@@ -134,13 +140,15 @@ def _orderbook_binary(raw: RawPrice) -> NormalizedPrice:
         warnings.append("YES bid > ask: crossed book")
     if nb > na:
         warnings.append("NO bid > ask: crossed book")
-    if ya + na < 1.0:
-        warnings.append(f"YES ask + NO ask = {fixed(ya + na, 4)} < 1.0: potential arbitrage")
+    asks = _d(ya) + _d(na)
+    if asks < 1:
+        warnings.append(f"YES ask + NO ask = {fixed(float(asks), 4)} < 1.0: potential arbitrage")
     p_yes, p_no = (yb + ya) / 2, (nb + na) / 2
-    spread = ya - yb
+    spread = _d(ya) - _d(yb)
     return NormalizedPrice(
-        p_yes=p_yes, p_no=p_no, p_mid=(p_yes + (1 - p_no)) / 2, spread=spread, vig=p_yes + p_no - 1.0,
-        clv_basis=ClvBasis.P_MID, is_valid=yb <= ya and nb <= na and spread < 0.20, warnings=tuple(warnings),
+        p_yes=p_yes, p_no=p_no, p_mid=(p_yes + (1 - p_no)) / 2, spread=float(spread), vig=p_yes + p_no - 1.0,
+        clv_basis=ClvBasis.P_MID, is_valid=yb <= ya and nb <= na and spread < Decimal("0.20"),
+        warnings=tuple(warnings),
     )
 
 
@@ -148,24 +156,27 @@ def _multi_outcome(raw: RawPrice) -> NormalizedPrice:
     prices: Sequence[float] = raw.outcome_prices or ()
     if len(prices) < 2:
         return _invalid(f"Multi-outcome market with {len(prices)} outcomes")
-    total = sum(prices)
+    total_d = sum((_d(p) for p in prices), Decimal(0))
+    total = float(total_d)
     best = max(p / total for p in prices)
-    warnings = (f"Multi-outcome sum {fixed(total, 4)} deviates >5% from 1.0",) if abs(total - 1.0) > 0.05 else ()
+    off = abs(total_d - 1)
+    warnings = (f"Multi-outcome sum {fixed(total, 4)} deviates >5% from 1.0",) if off > Decimal("0.05") else ()
     return NormalizedPrice(
-        p_yes=best, p_no=1 - best, p_mid=best, spread=0.0, vig=total - 1.0,
-        clv_basis=ClvBasis.P_YES, is_valid=abs(total - 1.0) <= 0.10, warnings=warnings,
+        p_yes=best, p_no=1 - best, p_mid=best, spread=0.0, vig=float(total_d - 1),
+        clv_basis=ClvBasis.P_YES, is_valid=off <= Decimal("0.10"), warnings=warnings,
     )
 
 
 def _fee_adjusted(raw: RawPrice) -> NormalizedPrice:
     yb, ya = _or(raw.yes_bid, 0.0), _or(raw.yes_ask, 1.0)
-    fee = _or(raw.taker_fee_bps, KALSHI_TAKER_FEE_BPS) / 10000
-    effective_ask, effective_bid = ya + fee, yb - fee
+    fee_d = _d(_or(raw.taker_fee_bps, KALSHI_TAKER_FEE_BPS)) / 10000
+    fee = float(fee_d)
+    effective_ask, effective_bid = _d(ya) + fee_d, _d(yb) - fee_d
     mid = (yb + ya) / 2
-    warnings = (f"Effective YES ask {fixed(effective_ask, 4)} > 1.0 after fees",) if effective_ask > 1.0 else ()
+    warnings = (f"Effective YES ask {fixed(float(effective_ask), 4)} > 1.0 after fees",) if effective_ask > 1 else ()
     return NormalizedPrice(
-        p_yes=mid, p_no=1 - mid, p_mid=mid, spread=(ya - yb) + 2 * fee, vig=2 * fee,
-        clv_basis=ClvBasis.P_MID, is_valid=effective_bid >= 0 and effective_ask <= 1.05, warnings=warnings,
+        p_yes=mid, p_no=1 - mid, p_mid=mid, spread=float(_d(ya) - _d(yb) + 2 * fee_d), vig=2 * fee,
+        clv_basis=ClvBasis.P_MID, is_valid=effective_bid >= 0 and effective_ask <= Decimal("1.05"), warnings=warnings,
     )
 
 
@@ -195,6 +206,10 @@ def normalize_price(raw: RawPrice) -> NormalizedPrice:
         mechanics = Mechanics(raw.mechanics)
     except ValueError:
         return _invalid(f"Unknown mechanics type: {raw.mechanics}")
+    numbers = [raw.yes_price, raw.no_price, raw.yes_bid, raw.yes_ask, raw.no_bid, raw.no_ask, raw.taker_fee_bps,
+               raw.void_probability, *(raw.outcome_prices or ())]
+    if any(v is not None and not math.isfinite(v) for v in numbers):
+        return _invalid("Non-finite price input")  # fail closed: the decimal bands cannot judge NaN/inf
     return _NORMALIZERS[mechanics](raw)
 
 

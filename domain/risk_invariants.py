@@ -29,8 +29,9 @@ def _dec(value: float | None) -> Decimal | None:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def _pct(numerator: float, portfolio_value: float) -> Decimal | None:
-    num, pv = _dec(numerator), _dec(portfolio_value)
+def _pct(numerator: float | Decimal | None, portfolio_value: float) -> Decimal | None:
+    num = numerator if isinstance(numerator, Decimal) else _dec(numerator)
+    pv = _dec(portfolio_value)
     if num is None or pv is None or pv <= 0:
         return None  # no positive portfolio value: a share of it is undefined, so the check fails
     return num * 100 / pv
@@ -62,8 +63,24 @@ def _lower(iid: InvariantId, actual: Decimal | None, limit: float, what: str, un
     return InvariantResult(iid, passed, shown, limit, f"{what} {shown:g}{unit} {verb} minimum {_num(limit)}{unit}")
 
 
-def _abs_sum(values: list[float]) -> float:
-    return math.fsum(abs(v) for v in values)
+def _abs_sum(values: list[float]) -> Decimal | None:
+    """Σ|v| in decimal (ADR 0452): 5.08 + 2.95 + 1.97 is 10, not binary's 10.000000000000002."""
+    total = Decimal(0)
+    for v in values:
+        dv = _dec(v)
+        if dv is None:
+            return None  # a non-finite size makes the exposure unknown: the check fails
+        total += abs(dv)
+    return total
+
+
+def _plus(*terms: Decimal | None) -> Decimal | None:
+    total = Decimal(0)
+    for term in terms:
+        if term is None:
+            return None
+        total += term
+    return total
 
 
 def i1_max_position_size(req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, c: Conditions) -> InvariantResult:
@@ -75,7 +92,7 @@ def i2_max_portfolio_concentration(
     req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, c: Conditions
 ) -> InvariantResult:
     same = _abs_sum([p.size for p in pf.positions if p.market_id == req.market_id])
-    actual = _pct(same + req.size, pf.portfolio_value)
+    actual = _pct(_plus(same, _dec(req.size)), pf.portfolio_value)
     return _upper(InvariantId.I2_MAX_PORTFOLIO_CONCENTRATION, actual, lim.max_concentration_pct, "Concentration", "%")
 
 
@@ -83,13 +100,14 @@ def i3_max_market_exposure(req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLim
     iid = InvariantId.I3_MAX_MARKET_EXPOSURE
     if pf.correlated_markets is None:  # lookup failed: exposure is unknown, never assume zero
         return _upper(iid, None, lim.max_market_exposure_pct, "Market exposure (correlation data)", "%")
-    direct = abs(_abs_sum([p.size for p in pf.positions if p.market_id == req.market_id]) + req.size)
-    correlated = 0.0
+    direct = _plus(_abs_sum([p.size for p in pf.positions if p.market_id == req.market_id]), _dec(req.size))
+    total = None if direct is None else abs(direct)
     for cm in pf.correlated_markets:
         first = next((p for p in pf.positions if p.market_id == cm.market_id), None)
         if first is not None:
-            correlated += abs(first.size) * cm.correlation_score
-    actual = _pct(direct + correlated, pf.portfolio_value)
+            size, score = _dec(first.size), _dec(cm.correlation_score)
+            total = _plus(total, None if size is None or score is None else abs(size) * score)
+    actual = _pct(total, pf.portfolio_value)
     return _upper(iid, actual, lim.max_market_exposure_pct, "Market exposure incl. correlated", "%")
 
 
@@ -97,7 +115,7 @@ def i4_max_category_exposure(
     req: RiskRequest, pf: PortfolioSnapshot, lim: RiskLimits, c: Conditions
 ) -> InvariantResult:
     same = _abs_sum([p.size for p in pf.positions if p.category == req.category])
-    actual = _pct(same + req.size, pf.portfolio_value)
+    actual = _pct(_plus(same, _dec(req.size)), pf.portfolio_value)
     return _upper(InvariantId.I4_MAX_CATEGORY_EXPOSURE, actual, lim.max_category_exposure_pct, "Category exposure", "%")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from decimal import Decimal
 from typing import Any
 
 from paulp.domain.errors import DomainError
@@ -90,8 +92,15 @@ class RiskLimits:
 
 DEFAULT_LIMITS = RiskLimits()
 
-CAUTION_SCALE = 0.5
-RECOVERY_SCALE = 0.75
+CAUTION_SCALE = Decimal("0.5")
+RECOVERY_SCALE = Decimal("0.75")
+
+
+def _scaled(limit: float, scale: Decimal) -> float:
+    """``limit x scale`` taken in decimal (ADR 0452): 4.1 x 0.75 is 3.075, not binary's 3.0749999999999997."""
+    if isinstance(limit, float) and not math.isfinite(limit):
+        return limit
+    return float(Decimal(repr(limit) if isinstance(limit, float) else limit) * scale)
 
 
 def check_breaker_state(state: str) -> str:
@@ -107,17 +116,17 @@ def adjusted_limits(base: RiskLimits, breaker_state: str) -> RiskLimits:
     if state == "CAUTION":
         return replace(
             base,
-            max_position_pct=base.max_position_pct * CAUTION_SCALE,
-            max_concentration_pct=base.max_concentration_pct * CAUTION_SCALE,
-            max_order_size=base.max_order_size * CAUTION_SCALE,
-            max_daily_loss_pct=base.max_daily_loss_pct * CAUTION_SCALE,
+            max_position_pct=_scaled(base.max_position_pct, CAUTION_SCALE),
+            max_concentration_pct=_scaled(base.max_concentration_pct, CAUTION_SCALE),
+            max_order_size=_scaled(base.max_order_size, CAUTION_SCALE),
+            max_daily_loss_pct=_scaled(base.max_daily_loss_pct, CAUTION_SCALE),
         )
     if state == "RECOVERY":
         return replace(
             base,
-            max_position_pct=base.max_position_pct * RECOVERY_SCALE,
-            max_concentration_pct=base.max_concentration_pct * RECOVERY_SCALE,
-            max_order_size=base.max_order_size * RECOVERY_SCALE,
+            max_position_pct=_scaled(base.max_position_pct, RECOVERY_SCALE),
+            max_concentration_pct=_scaled(base.max_concentration_pct, RECOVERY_SCALE),
+            max_order_size=_scaled(base.max_order_size, RECOVERY_SCALE),
         )
     if state == "HALT":
         return replace(base, max_position_pct=0.0, max_concentration_pct=0.0, max_order_size=0.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from paulp.domain.errors import DomainError
 
@@ -33,15 +34,18 @@ def _side(side: str) -> str:
 
 def raw_kelly(fair_probability: float, market_price: float, side: str) -> float:
     """Full-Kelly fraction k = (b*p - (1-p))/b; 0 when either input is outside (0, 1)."""
-    f, p_yes = fair_probability, market_price
     _side(side)
-    if not (0 < f < 1 and 0 < p_yes < 1):
+    if not (0 < fair_probability < 1 and 0 < market_price < 1):
         return 0.0
-    if side == "YES":
-        p, b = f, (1 - p_yes) / p_yes
-    else:
-        p, b = 1 - f, p_yes / (1 - p_yes)
-    return (b * p - (1 - p)) / b
+    # The closed form in decimal (ADR 0452): f = P is exactly no edge. Binary b·p - (1-p) left +1e-16 for
+    # f = P = 0.3, so a fair-priced market "had an edge" and was sized.
+    f, p_yes = _dec(fair_probability), _dec(market_price)
+    k = (f - p_yes) / (1 - p_yes) if side == "YES" else (p_yes - f) / p_yes
+    return float(k)
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
 
 
 def coefficient_of_variation(returns: Sequence[float]) -> float:
@@ -85,10 +89,8 @@ def kelly_size(
     cv = assumed_cv if returns is None else coefficient_of_variation(returns)
     conf = confidence_adjustment(cv)
     adjusted = min(k * conf, max_position_pct / 100)
-    if side == "YES":
-        edge = (fair_probability - market_price) * 100
-    else:
-        edge = (market_price - fair_probability) * 100
+    f, p_yes = _dec(fair_probability), _dec(market_price)
+    edge = float((f - p_yes) * 100 if side == "YES" else (p_yes - f) * 100)
     return KellySizing(k, adjusted, adjusted * bankroll, edge, True, conf)
 
 

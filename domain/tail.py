@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 HHI_LIMIT = 0.3
@@ -38,10 +41,15 @@ def tail_concentration(positions: Iterable[Mapping[str, Any]], threshold: float 
         for p in positions
         if is_tail(float(p.get("size", 0)), p.get("currentPrice", p.get("price")))
     ]
-    total = sum(size for _, size in tails)
+    if not all(math.isfinite(size) for _, size in tails):  # an unknown share is read as all of it: fail closed
+        return TailConcentration(1.0, 100.0, len(tails), math.inf, False, tuple(m for m, _ in tails))
+    exact = [Fraction(Decimal(repr(size))) for _, size in tails]
+    total = sum(exact, Fraction(0))
     if not tails or total <= 0:
         return TailConcentration(0.0, 0.0, 0, 0.0, True)
-    shares = [size / total for _, size in tails]
-    hhi = sum(s * s for s in shares)
+    # Exact shares (ADR 0452): sizes 3, 9, 10, 16, 32 have an HHI of exactly 0.3, non-compliant; binary 0.2999…93.
+    shares = [size / total for size in exact]
+    hhi = sum((s * s for s in shares), Fraction(0))
     ids = tuple(m for m, _ in tails)
-    return TailConcentration(hhi, max(shares) * 100, len(tails), total, hhi < threshold, ids)
+    compliant = hhi < Fraction(Decimal(repr(float(threshold))))
+    return TailConcentration(float(hhi), float(max(shares) * 100), len(tails), float(total), compliant, ids)
