@@ -17,6 +17,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paulp.domain.js_text import js_trim
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ENVIRONMENTS = ("production", "staging", "development", "test")
 LOCAL_ENVIRONMENTS = ("development", "test")  # the only ones that serve the OpenAPI schema and its UIs (ADR 0339)
@@ -63,7 +65,8 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def _csv(raw: str | None) -> list[str]:
-    return [part.strip().lower() for part in (raw or "").split(",") if part.strip()]
+    """Comma-separated, trimmed as the source's ``trim`` (so a byte-order mark goes too, ADR 0453), lower-cased."""
+    return [js_trim(part).lower() for part in (raw or "").split(",") if js_trim(part)]
 
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from paulp.domain.budgets import BudgetUsage
 from paulp.domain.executor import CallPort, Execution, Usage, execute_plan
+from paulp.domain.js_text import js_trim
 from paulp.domain.llm_prompts import UNKNOWN, PromptLoadError, load_prompt, render
 from paulp.domain.routing import ErrorCode, RouteRequest, RoutingError
 from paulp.domain.routing_decision import (
@@ -42,8 +43,8 @@ class ProviderKeyMissing(RoutingError):
 
 
 def provider_keys(env: Mapping[str, str]) -> dict[str, str]:
-    """All four keys, trimmed, whichever model the call would use."""
-    keys = {provider: (env.get(var) or "").strip() for provider, var in PROVIDER_KEY_VARS}
+    """All four keys, trimmed as the source trims (ADR 0453), whichever model the call would use."""
+    keys = {provider: js_trim(env.get(var) or "") for provider, var in PROVIDER_KEY_VARS}
     missing = [var for provider, var in PROVIDER_KEY_VARS if not keys[provider]]
     if missing:
         raise ProviderKeyMissing(missing)

@@ -12,6 +12,7 @@ from paulp.adapters.llm.evidence import ProviderEvidence
 from paulp.adapters.llm.gemini import GEMINI_BASE_URL, GeminiProvider
 from paulp.adapters.llm.last_resort import CLOUDFLARE_BASE_URL, CloudflareProvider
 from paulp.adapters.llm.openai_compat import MINIMAX_BASE_URL, MOONSHOT_BASE_URL, minimax_provider, moonshot_provider
+from paulp.domain.js_text import js_trim
 from paulp.domain.routing import Provider
 
 # The four providers of the generic API dispatcher, in the §6.1 key order; Cloudflare is handled apart.
@@ -42,7 +43,8 @@ def timeout_var(provider: Provider) -> str:
 
 
 def _clean(env: Mapping[str, str], name: str) -> str | None:
-    value = (env.get(name) or "").strip()
+    """Trimmed as the key check trims (``js_trim``), so a key the check accepts is the key sent."""
+    value = js_trim(env.get(name) or "")
     return value or None
 
 

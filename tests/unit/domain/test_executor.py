@@ -7,6 +7,7 @@ from uuid import UUID
 
 import pytest
 
+from paulp.adapters.llm.registry import LlmSettings
 from paulp.domain.budgets import BudgetBook, derive_budget
 from paulp.domain.executor import (
     CallResult,
@@ -71,6 +72,25 @@ def test_keys_when_blank_then_missing_in_provider_order() -> None:
     with pytest.raises(ProviderKeyMissing) as err:
         provider_keys({"GOOGLE_AI_API_KEY": " ", "ANTHROPIC_API_KEY": "a"})
     assert err.value.missing_keys == "MINIMAX_API_KEY,MOONSHOT_API_KEY,GOOGLE_AI_API_KEY"
+
+
+@pytest.mark.parametrize("blank", ["\ufeff", "\u00a0 ", "\u2028\t", "\u3000"])
+def test_keys_when_only_js_whitespace_then_missing(blank: str) -> None:
+    """§6.1 step 2 trims as the source's String.prototype.trim, which removes a byte-order mark (ADR 0453)."""
+    env = {"ANTHROPIC_API_KEY": "a", "MINIMAX_API_KEY": "m", "MOONSHOT_API_KEY": "k", "GOOGLE_AI_API_KEY": blank}
+    with pytest.raises(ProviderKeyMissing) as err:
+        provider_keys(env)
+    assert err.value.missing_keys == "GOOGLE_AI_API_KEY"
+
+
+def test_keys_when_padded_with_js_whitespace_then_checked_and_sent_trimmed() -> None:
+    """The key check and the adapters' settings trim alike: the key that passes the check is the key sent."""
+    env = {"ANTHROPIC_API_KEY": "\ufeffsk-ant\n", "MINIMAX_API_KEY": "m\u00a0", "MOONSHOT_API_KEY": "\x1fk",
+           "GOOGLE_AI_API_KEY": "g"}
+    keys = provider_keys(env)
+    assert keys == {"anthropic": "sk-ant", "minimax": "m", "moonshot": "\x1fk", "google": "g"}
+    settings = LlmSettings.from_env(env)
+    assert {str(p): v for p, v in settings.keys.items()} == keys
 
 
 def test_governed_call_when_key_missing_then_no_decision_and_no_call() -> None:
