@@ -10,6 +10,7 @@ one save (ADR 0317), so the trade view never shows "submitted" for an order Kals
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -94,14 +95,7 @@ def correct_unknown_fees(order: Order, record: VenueOrder, answer: VenueSubmissi
     cumulative fee. ``not_live`` for an order the venue record does not say is LIVE (PAPER fees are modelled and
     never read from Kalshi), ``no_evidence`` for an answer without a stored body; nothing is recorded then. The
     caller saves both in one save."""
-    if str(record.record.get("execution_mode", "")).upper() != "LIVE":
-        return "not_live"
-    if answer.evidence_hash is None:
-        return "no_evidence"
-    outcome = order.correct_fees(answer.fill_count, answer.fees_cents, answer.evidence_hash, now, run_id)
-    if outcome is FeeCorrection.CORRECTED and answer.fees_cents is not None:
-        record.update({"fees_cents": json_number(answer.fees_cents)}, now)
-    return outcome
+    return _correct_from_answer(order.correct_fees, record, answer, now, run_id)
 
 
 def correct_unknown_exit_fee(exit_: PositionExit, record: VenueOrder, answer: VenueSubmission, now: datetime,
@@ -110,11 +104,20 @@ def correct_unknown_exit_fee(exit_: PositionExit, record: VenueOrder, answer: Ve
     exit records ``FeesCorrected`` when Kalshi's count is the exit's, and the sell's venue record (``/admin/trades``)
     takes Kalshi's fee. ``not_live`` for a PAPER exit or a record not LIVE, ``no_evidence`` for an answer without
     a stored body; nothing is recorded then. The caller saves both in one save."""
-    if exit_.mode != "LIVE" or str(record.record.get("execution_mode", "")).upper() != "LIVE":
+    if exit_.mode != "LIVE":
+        return "not_live"
+    return _correct_from_answer(exit_.correct_fee, record, answer, now, run_id)
+
+
+def _correct_from_answer(correct: Callable[..., FeeCorrection], record: VenueOrder, answer: VenueSubmission,
+                         now: datetime, run_id: str | None) -> FeeCorrection | str:
+    """The rule both corrections share: a LIVE venue record and an evidenced answer, then the aggregate's own
+    ``correct``; a settled fee is also Kalshi's figure on the venue record."""
+    if str(record.record.get("execution_mode", "")).upper() != "LIVE":
         return "not_live"
     if answer.evidence_hash is None:
         return "no_evidence"
-    outcome = exit_.correct_fee(answer.fill_count, answer.fees_cents, answer.evidence_hash, now, run_id)
+    outcome = correct(answer.fill_count, answer.fees_cents, answer.evidence_hash, now, run_id)
     if outcome is FeeCorrection.CORRECTED and answer.fees_cents is not None:
         record.update({"fees_cents": json_number(answer.fees_cents)}, now)
     return outcome
