@@ -38,9 +38,14 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_sha256_hex(value: str) -> bool:
+    """64 lowercase hex characters: the only form an evidence hash is stored and looked up in."""
+    return _HASH_RE.fullmatch(value) is not None
+
+
 def check_evidence_hash(value: str) -> str:
     """Refuse anything but 64 lowercase hex characters (it becomes part of a path)."""
-    if not _HASH_RE.fullmatch(value):
+    if not is_sha256_hex(value):
         raise InvalidEvidenceHash(f"not a lowercase hex sha256: {value!r:.80}")
     return value
 

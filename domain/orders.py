@@ -7,13 +7,13 @@ refused command leaves no partial trace (§1.4 "atomically"). State and apply me
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from paulp.domain.closing_lines import side_price_cents
+from paulp.domain.evidence import is_sha256_hex
 from paulp.domain.fees import FeeCorrection, fee_correction
 from paulp.domain.ids import order_id
 from paulp.domain.order_record import OrderRecord, require_aware
@@ -53,7 +53,6 @@ AWAITING_RISK_ANSWER = frozenset({S.RISK_CHECK, S.RISK_APPROVED})  # a check run
 RECHECK_GIVEN_UP = "Risk re-check not answered after one retry"
 PRICE_MOVE_CANCELLABLE = frozenset({S.SUBMITTED, S.ORDER_ACKNOWLEDGED})  # §1.4.7: not PARTIAL_FILL
 PRICE_MOVE_REASON = "Price moved beyond threshold"
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _plain(evaluation: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -329,7 +328,7 @@ class Order(OrderRecord):
         settled nothing is unknown, so the same answer again records nothing. Any other outcome records nothing
         and says why (``fees.fee_correction``)."""
         require_aware(now)
-        if not _SHA256.fullmatch(evidence_hash):
+        if not is_sha256_hex(evidence_hash):
             raise InvalidEvidenceHash(f"not a lowercase sha256 hex digest: {evidence_hash!r}")
         cumulative = None if venue_fees_cents is None else Decimal(venue_fees_cents)
         if cumulative is not None and (not cumulative.is_finite() or cumulative < 0):
@@ -496,7 +495,7 @@ class Order(OrderRecord):
 
     def attach_evidence(self, evidence_hash: str) -> None:
         """Remember the sha256 of a stored raw body; the same hash twice is a no-op."""
-        if not _SHA256.fullmatch(evidence_hash):
+        if not is_sha256_hex(evidence_hash):
             raise InvalidEvidenceHash(f"not a lowercase sha256 hex digest: {evidence_hash!r}")
         if evidence_hash not in self.evidence_hashes:
             self._evidence_attached(evidence_hash)

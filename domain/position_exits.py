@@ -15,7 +15,6 @@ on a later run, under a new client order id.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -24,12 +23,12 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.errors import DomainError
+from paulp.domain.evidence import is_sha256_hex
 from paulp.domain.exits import ExitReason, realized_pnl
 from paulp.domain.fees import FeeCorrection, fee_correction
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 MODES = ("PAPER", "LIVE")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ExitState(StrEnum):
@@ -237,7 +236,7 @@ class PositionExit(Aggregate):
             raise InvalidExit("now must be timezone-aware")
         if self.mode != "LIVE":
             raise InvalidExit(f"a {self.mode} exit's fee is modelled, not read from Kalshi")
-        if not _SHA256.fullmatch(evidence_hash):
+        if not is_sha256_hex(evidence_hash):
             raise InvalidExit(f"not a lowercase sha256 hex digest: {evidence_hash!r}")
         cumulative = None if venue_fees_cents is None else Decimal(venue_fees_cents)
         if cumulative is not None and (not cumulative.is_finite() or cumulative < 0):
