@@ -54,7 +54,6 @@ def risk_summary(result: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-
 # A fee correction (ADRs 0448, 0449) added to its position's sum, which says complete once no entry fill or FILLED
 # exit of the position is left without a fee.
 ADD_CORRECTED_FEE_TO_POSITION = (
@@ -65,6 +64,14 @@ ADD_CORRECTED_FEE_TO_POSITION = (
     "  = (p.strategy, p.ticker, p.side, p.mode) AND x.state = 'FILLED' AND x.fee_cents IS NULL)"
     " WHERE p.strategy = %(s)s AND p.ticker = %(t)s AND p.side = %(side)s AND p.mode = %(mode)s"
 )
+
+
+def _add_corrected_fee_to_position(cur: Cursor[Any], fee_cents: Any, key: tuple[Any, ...]) -> None:
+    """``key``: the (strategy, ticker, side, mode) the corrected order or exit belongs to."""
+    strategy, ticker, side, mode = key
+    cur.execute(ADD_CORRECTED_FEE_TO_POSITION, {"fee": fee_cents, "s": strategy, "t": ticker, "side": side,
+                                                "mode": mode})
+
 
 class OrdersProjection:
     name = "orders"
@@ -196,10 +203,7 @@ class OrdersProjection:
         ).fetchone()
         if row is None:
             raise LookupError(f"fee correction for unknown order {e.originator_id}")
-        cur.execute(
-            ADD_CORRECTED_FEE_TO_POSITION,
-            {"fee": e.fee_cents, "s": row[0], "t": row[1], "side": row[2], "mode": row[3]},
-        )
+        _add_corrected_fee_to_position(cur, e.fee_cents, row)
 
     @apply.register
     def _(self, e: OrderRecord.ClosingLineRecorded, cur: Cursor[Any], notification_id: int) -> None:
@@ -254,10 +258,7 @@ class OrdersProjection:
         ).fetchone()
         if row is None:
             raise LookupError(f"fee correction of exit {e.originator_id}: no FILLED exit without a fee in the view")
-        cur.execute(
-            ADD_CORRECTED_FEE_TO_POSITION,
-            {"fee": e.fee_cents, "s": row[0], "t": row[1], "side": row[2], "mode": row[3]},
-        )
+        _add_corrected_fee_to_position(cur, e.fee_cents, row)
 
     @apply.register
     def _(self, e: PositionExit.Filled, cur: Cursor[Any], notification_id: int) -> None:
