@@ -5,11 +5,13 @@ unknown fee likewise, with ``PositionExit.FeesCorrected`` (ADR 0449).
 
 Candidates come from the views (orders: LIVE by the Kalshi venue record, as the run's internal side, with a fill
 with no fee in ``views.order_fills``; exits: LIVE, FILLED, no fee in ``views.position_exits``; both within the last
-``WINDOW``), newest fill first across both kinds, at most ``MAX_READS`` a run (one Kalshi read each, the budget
-shared); each decision is the order's or exit's own, loaded from its events, so a view behind the log never makes a
-correction twice. One Kalshi session serves the step, opened at its first lookup; after a failed lookup the step
-asks no more (the rest wait for the next run). Nothing here fails the run: what it did and why an order or exit was
-left unknown go into the run's result.
+``WINDOW``), at most ``MAX_READS`` a run (one Kalshi read each, the budget shared). Those no run has asked about yet
+go first, newest fill first; then those asked about longest ago (by the reconcile runs' ``leftUnknown`` in
+``views.job_runs``), so a fee Kalshi cannot settle for days (a count that keeps differing) does not take a read from
+every run while older ones wait (ADR 0457). Each decision is the order's or exit's own, loaded from its events, so a
+view behind the log never makes a correction twice. One Kalshi session serves the step, opened at its first lookup;
+after a failed lookup the step asks no more (the rest wait for the next run). Nothing here fails the run: what it
+did and why an order or exit was left unknown go into the run's result.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ log = logging.getLogger("paulp.reconcile.fees")
 VENUE = "kalshi"
 WINDOW = timedelta(days=7)  # the rolling week the I7 loss figure reads (ADR 0442): the fees that still count
 MAX_READS = 25  # Kalshi reads a run may make for fees (one GET /portfolio/orders/{id} each), orders and exits
+SCAN = 1000  # candidates of each kind ranked per run: the newest this many, so the step's reads stay bounded
 CANDIDATES = (
     "SELECT o.order_id, max(f.filled_at) FROM views.order_fills f JOIN views.orders o ON o.order_uuid = f.order_uuid"
     " JOIN views.kalshi_orders k ON k.order_id = o.order_id"
@@ -43,6 +46,12 @@ EXIT_CANDIDATES = (  # an exit row's updated_at is its fill's time once FILLED (
     "SELECT exit_uuid, updated_at FROM views.position_exits"
     " WHERE mode = 'LIVE' AND state = 'FILLED' AND fee_cents IS NULL AND updated_at >= %s"
     " ORDER BY updated_at DESC, exit_uuid LIMIT %s"
+)
+LAST_ASKED = (  # when a run last read each candidate from Kalshi and left its fee unknown, within the window
+    "SELECT u->>'kind', CASE WHEN u->>'kind' = 'exit' THEN u->>'exitId' ELSE u->>'orderId' END, max(r.started_at)"
+    " FROM views.job_runs r"
+    " CROSS JOIN LATERAL jsonb_array_elements(coalesce(r.result->'feeCorrections'->'leftUnknown', '[]'::jsonb)) u"
+    " WHERE r.job = 'reconcile' AND r.started_at >= %s GROUP BY 1, 2"
 )
 
 
@@ -73,14 +82,25 @@ class FeeStep:
 
 
 def fee_candidates(container: Any) -> list[Candidate]:
-    """LIVE orders and exits with a fill of unknown fee inside the window, the most recent fills first, at most
-    ``MAX_READS`` of both together."""
+    """LIVE orders and exits with a fill of unknown fee inside the window, at most ``MAX_READS`` of both together:
+    those never asked about first (the most recent fills first), then those asked about longest ago."""
     since = container.clock.now() - WINDOW
     with container.pool.connection() as conn:
-        found = [Candidate("order", r[0], r[1]) for r in conn.execute(CANDIDATES, (since, MAX_READS)).fetchall()]
-        found += [Candidate("exit", str(r[0]), r[1])
-                  for r in conn.execute(EXIT_CANDIDATES, (since, MAX_READS)).fetchall()]
-    return sorted(found, key=lambda c: (c.filled_at, c.kind, c.key), reverse=True)[:MAX_READS]
+        found = [Candidate("order", r[0], r[1]) for r in conn.execute(CANDIDATES, (since, SCAN)).fetchall()]
+        found += [Candidate("exit", str(r[0]), r[1]) for r in conn.execute(EXIT_CANDIDATES, (since, SCAN)).fetchall()]
+        asked = last_asked(conn, since)
+    found.sort(key=lambda c: (c.filled_at, c.kind, c.key), reverse=True)  # newest fill first among equals
+    return sorted(found, key=lambda c: _asked_rank(asked.get((c.kind, c.key))))[:MAX_READS]
+
+
+def last_asked(conn: Any, since: datetime) -> dict[tuple[str, str], datetime]:
+    """(kind, candidate key) -> the start of the latest reconcile run since ``since`` that left its fee unknown."""
+    return {(r[0], r[1]): r[2] for r in conn.execute(LAST_ASKED, (since,)).fetchall()}
+
+
+def _asked_rank(asked: datetime | None) -> tuple[int, float]:
+    """Never asked sorts first; then the longest ago (a stable sort keeps newest fill first within a rank)."""
+    return (0, 0.0) if asked is None else (1, asked.timestamp())
 
 
 def correct_fees(container: Any, run_id: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from paulp.adapters.postmortem import postmortem
 from paulp.api.exit_jobs import monitor_exits
+from paulp.api.fee_corrections import last_asked
 from paulp.domain.clock import iso_utc
 from paulp.domain.exits import ExitReason
 from paulp.domain.position_exits import PositionExit
@@ -171,7 +172,9 @@ def test_reconcile_when_kalshi_cannot_settle_the_exit_fee_then_left_unknown_with
     assert (left["orderId"], left["kind"], left["exitId"], left["reason"]) == (
         sell, "exit", str(filled.originator_id), reason)
     assert detail in left["detail"]
-    system.project("orders")
+    system.project("orders", "job_runs")
+    with psycopg.connect(system.container.database_url) as conn:  # the next runs rank it by this ask (ADR 0457)
+        assert ("exit", str(filled.originator_id)) in last_asked(conn, NOW - timedelta(days=1))
     assert _position(system, ticker)[1] is False
     assert _exit_row(system, filled.originator_id)[:2] == (None, False)
     # and once Kalshi shows the sell as it is, the next run settles it

@@ -173,6 +173,32 @@ def test_reconcile_when_kalshi_has_filled_fewer_than_we_hold_then_fee_left_unkno
         fee / 100, True)
 
 
+def test_reconcile_when_a_fee_stays_unsettled_then_later_runs_read_the_others_first(system: System, monkeypatch):
+    # Arrange: two LIVE fills the relay reported and Kalshi does not show yet (each run leaves them count_differs),
+    # filled a minute apart; a budget of one Kalshi read a run
+    monkeypatch.setattr("paulp.api.fee_corrections.MAX_READS", 1)
+    clock = system.container.clock
+    _, older = resting_live_order(system, "fix-fee-rota")
+    clock.set(NOW + timedelta(seconds=10))  # order spacing
+    _, newer = resting_live_order(system, "fix-fee-rotb")
+    for minute, (order_id, sid) in enumerate(((older, "fix-fee-rota"), (newer, "fix-fee-rotb")), start=1):
+        clock.set(NOW + timedelta(minutes=minute))
+        relay_update(system, SECRET, order_id, "executed", 40, f"{sid}-1")
+        assert process_inbox(system.container) == {"filled": 1}
+    asked: list[str] = []
+    # Act: three runs, the job-runs view caught up before each (it says which were asked about, and when)
+    for minute in (3, 4, 5):
+        clock.set(NOW + timedelta(minutes=minute))
+        system.project("job_runs")
+        result = _reconcile(system)
+        asked += [left["orderId"] for left in result["feeCorrections"]["leftUnknown"]]
+    # Assert: the newest fill first, then the one never asked about, then the one asked about longest ago
+    assert asked == [newer, older, newer]
+    assert all(left == "count_differs" for left in [
+        u["reason"] for u in _reconcile(system)["feeCorrections"]["leftUnknown"]])
+    assert _corrections(system) == []
+
+
 def _paper_fill_without_fee(system: System) -> str:
     """A PAPER order whose fill carries no fee (as one recorded before fees), with its PAPER execution row."""
     at = NOW + timedelta(minutes=1)
