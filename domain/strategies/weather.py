@@ -135,7 +135,8 @@ def forecast(
     """Recency-weighted climatology of the points near the target's calendar day."""
     window = [(d, v) for d, v in points if in_window(target, d)]
     label = "gamma" if metric in ("precipitation", "snowfall") else "normal"
-    if len(window) < config.min_sample_size:
+    # No point at all is the degenerate forecast whatever the minimum (a minimum of 0 would divide by no weight).
+    if not window or len(window) < config.min_sample_size:
         return Forecast(0.0, 0.0, len(window), 0.0, 0.0, label)
     recent = current_year - 10
     weights = [config.recent_weight_factor if d.year >= recent else 1.0 for d, _ in window]

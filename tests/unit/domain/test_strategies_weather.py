@@ -85,6 +85,15 @@ def test_forecast_when_climate_adjustment_then_uses_first_point_year() -> None:
     assert got.mean == pytest.approx(50.03)
 
 
+def test_forecast_when_no_point_and_minimum_zero_then_degenerate_not_a_division_by_zero() -> None:
+    far = [(date(2020, 9, 1), 70.0)]  # outside the ±7-day window of 15 March
+
+    for points in ([], far):
+        got = forecast(points, date(2026, 3, 15), 2026, config=ForecastConfig(min_sample_size=0))
+
+        assert (got.mean, got.std_dev, got.sample_size, got.lower_95, got.upper_95) == (0.0, 0.0, 0, 0.0, 0.0)
+
+
 def test_weather_signal_when_model_below_market_then_no_side_signal_is_emitted() -> None:
     fc = Forecast(70, 5, 30, 0, 0, "normal")
     edge = weather_edge(fc, "above", 80, 0.30)
