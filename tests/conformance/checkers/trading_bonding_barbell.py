@@ -59,7 +59,7 @@ def _quote(row: dict[str, Any]) -> BondQuote:
 
 
 def _bond_filter(case: Any, _: Context) -> None:
-    got = filter_bonds([_quote(r) for r in case["input"]])
+    got = filter_bonds([_quote(r) for r in case["input"]], _config(case.get("config")))
     want = case["expected_in_order"]
     assert [b.market_id for b in got] == [w["marketId"] for w in want], f"order {[b.market_id for b in got]}"
     for b, w in zip(got, want, strict=True):
