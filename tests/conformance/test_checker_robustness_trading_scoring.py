@@ -236,3 +236,19 @@ def test_position_exit_when_holding_time_in_other_units_then_converted_exactly()
     run("position_exits", ("cases", case | {"holdingDays": 7.5, "expected": {"exitReason": "TIME_LIMIT_EXCEEDED"}}))
     rejects("position_exits", ("cases", case | {"holdingMinutes": 10_081, "expected": None}), "no exit")
     rejects("position_exits", ("cases", case | {"holdingHours": 1, "holdingMs": 1, "expected": None}), "holding time")
+
+
+def test_bonding_signal_emission_when_allocation_invalid_or_signal_fields_stated_then_checked() -> None:
+    run("bonding_barbell", ("signal_emission", {"case": "invalid allocation", "expected": "no signals"}))
+    bond = {"case": "bond in an invalid allocation"}
+    run("bonding_barbell", ("signal_emission", bond | {"expected": {"emitted": False}}))
+    rejects("bonding_barbell", ("signal_emission", {"case": "invalid allocation", "expected": {"emitted": True}}),
+            "signals")
+    tail = {"case": "tail without supplied fair probability"}
+    fields = {"emitted": True, "expectedEdge": 2.5, "fairProbability": 0.075, "marketPrice": 0.05, "side": "YES",
+              "venue": "kalshi", "strategy": "bonding_barbell", "tailType": "event_hedge", "expiresInHours": 24,
+              "metadata": {"barbellValid": True, "eventHedgePct": 100}}
+    run("bonding_barbell", ("signal_emission", tail | {"expected": fields}))
+    for wrong in ({"expectedEdge": 25}, {"side": "NO"}, {"tailType": "diversifier"}, {"expiresInHours": 12},
+                  {"metadata": {"barbellValid": False}}, {"metadata": {"hhi": 0.2}}, {"targetSize": 400}):
+        rejects("bonding_barbell", ("signal_emission", tail | {"expected": fields | wrong}))
