@@ -252,3 +252,10 @@ def test_bonding_signal_emission_when_allocation_invalid_or_signal_fields_stated
     for wrong in ({"expectedEdge": 25}, {"side": "NO"}, {"tailType": "diversifier"}, {"expiresInHours": 12},
                   {"metadata": {"barbellValid": False}}, {"metadata": {"hhi": 0.2}}, {"targetSize": 400}):
         rejects("bonding_barbell", ("signal_emission", tail | {"expected": fields | wrong}))
+
+
+def test_tail_categorization_when_tags_a_string_or_fields_null_then_read_whole() -> None:
+    run("bonding_barbell", ("tail_categorization", {"market": {"tags": "war"}, "expected": "event_hedge"}))
+    run("bonding_barbell", ("tail_categorization", {"market": {"tags": "f e d", "description": None},
+                                                    "expected": "diversifier"}))
+    rejects("bonding_barbell", ("tail_categorization", {"market": {"tags": "war"}, "expected": "diversifier"}))

@@ -88,8 +88,14 @@ def _candidate_rows(ctx: Context, candidates: list[Any]) -> list[dict[str, Any]]
     return _fixture_rows(ctx, wanted) if wanted else []
 
 
+def _tags(row: dict[str, Any]) -> tuple[str, ...]:
+    """Tags as a list, or one tag written as a plain string (never its characters)."""
+    raw = row.get("tags") or ()
+    return (raw,) if isinstance(raw, str) else tuple(str(t) for t in raw)
+
+
 def _tail_row(r: dict[str, Any]) -> Tail:
-    kind = r.get("tailType") or tail_type(r.get("description", ""), tuple(r.get("tags", ())), r.get("category", ""))
+    kind = r.get("tailType") or tail_type(r.get("description") or "", _tags(r), r.get("category") or "")
     return Tail(r["marketId"], float(r["probability"]), TailType(kind),
                 float(r.get("payoffMultiple", payoff_multiple(r["probability"]))))
 
@@ -184,7 +190,7 @@ def _expected_return(case: Any, _: Context) -> None:
 
 def _tail_categorization(case: Any, _: Context) -> None:
     m = case["market"]
-    got = tail_type(m.get("description", ""), tuple(m.get("tags", ())), m.get("category", ""))
+    got = tail_type(m.get("description") or "", _tags(m), m.get("category") or "")
     assert got.value == case["expected"], f"{m}: {got}, expected {case['expected']}"
 
 
