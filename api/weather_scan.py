@@ -29,6 +29,7 @@ from paulp.domain.strategies.weather import (
     WeatherSignal,
     forecast,
     parse_ticker,
+    rank_signals,
     weather_edge,
     weather_signal,
 )
@@ -94,7 +95,7 @@ def weather_signals(candidates: list[WeatherCandidate], history: StationHistory,
         sig = None if edge is None else weather_signal(c.ticker, fc, edge, capital, now)
         if sig is not None:
             signals.append(sig)
-    return sorted(signals, key=lambda s: s.edge.edge, reverse=True)
+    return rank_signals(signals)
 
 
 @contextmanager

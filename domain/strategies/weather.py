@@ -135,7 +135,8 @@ def forecast(
     """Recency-weighted climatology of the points near the target's calendar day."""
     window = [(d, v) for d, v in points if in_window(target, d)]
     label = "gamma" if metric in ("precipitation", "snowfall") else "normal"
-    if len(window) < config.min_sample_size:
+    # No point at all is the degenerate forecast whatever the minimum (a minimum of 0 would divide by no weight).
+    if not window or len(window) < config.min_sample_size:
         return Forecast(0.0, 0.0, len(window), 0.0, 0.0, label)
     recent = current_year - 10
     weights = [config.recent_weight_factor if d.year >= recent else 1.0 for d, _ in window]
@@ -152,11 +153,14 @@ def confidence(sample_size: int, edge: float) -> float:
     return (min(sample_size / 30, 1.0) + min(abs(edge) / 0.20, 1.0)) / 2
 
 
+def decimal_edge(model: float, market_price: float) -> Decimal:
+    """|model - price| on the decimal figures (ADR 0444, as ADRs 0161/0342): model 1 at price 0.93 is exactly 0.07."""
+    return abs(Decimal(repr(float(model))) - Decimal(repr(float(market_price))))
+
+
 def edge_below(model: float, market_price: float, min_edge: float) -> bool:
-    """|model - price| < minEdge judged on the decimal figures (ADR 0444, as ADRs 0161/0342): model 1 at price 0.93
-    is an edge of exactly 0.07, not binary's 0.06999999999999995, so a 0.07 minimum admits it."""
-    edge = Decimal(repr(float(model))) - Decimal(repr(float(market_price)))
-    return abs(edge) < Decimal(repr(float(min_edge)))
+    """|model - price| < minEdge in decimal: binary's 0.06999999999999995 would fail a 0.07 minimum it meets."""
+    return decimal_edge(model, market_price) < Decimal(repr(float(min_edge)))
 
 
 def weather_edge(
@@ -215,5 +219,16 @@ def weather_signal(
     return WeatherSignal(sid, market_id, edge, sizing, sizing.position_size, fc, now, now + SIGNAL_TTL)
 
 
+def _edge_key(edge: WeatherEdge) -> Decimal:
+    return decimal_edge(edge.model_probability, edge.market_price)
+
+
 def rank_edges(edges: Sequence[WeatherEdge]) -> list[WeatherEdge]:
-    return sorted(edges, key=lambda e: e.edge, reverse=True)
+    """Largest edge first (§6.2), judged in decimal like the minimum; equal edges keep their given order (ADR 0455):
+    1 - 0.93 and 0.07 - 0 are the same 0.07, although binary makes the first 0.06999999999999995."""
+    return sorted(edges, key=_edge_key, reverse=True)
+
+
+def rank_signals(signals: Sequence[WeatherSignal]) -> list[WeatherSignal]:
+    """Signals in `rank_edges` order."""
+    return sorted(signals, key=lambda s: _edge_key(s.edge), reverse=True)

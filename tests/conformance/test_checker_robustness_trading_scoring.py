@@ -171,3 +171,91 @@ def test_account_skill_blowup_positions_timed_by_offsets_or_timestamps() -> None
     rejects("account_skill", revenge(both, ["REVENGE_TRADING"]), "exactly one", SKILL_DOC)
     rejects("account_skill", revenge([{**t, "ticker": "X"} for t in minutes], ["REVENGE_TRADING"]), "cannot interpret",
             SKILL_DOC)
+
+
+def test_weather_sizing_when_min_edge_or_returns_given_then_they_are_used() -> None:
+    base = {"case": "YES: model 0.6, price 0.5, capital 300, CV 0.25",
+            "input": {"side": "YES", "model": 0.6, "price": 0.5, "capital": 300, "cv": 0.25}}
+    run("weather", ("signal_sizing", base | {"expected": {"signal_emitted": True}}))
+    tight = base | {"input": base["input"] | {"minEdge": 0.11}}
+    run("weather", ("signal_sizing", tight | {"expected": {"signal_emitted": False}}))
+    rejects("weather", ("signal_sizing", tight | {"expected": {"signal_emitted": True}}), "signal emitted")
+    # five returns of mean 0.3 and std sqrt(0.02): CV 0.4714, so the confidence factor is 9/11, not 1/(1+0.25^2)
+    history = {"case": "history", "input": {"side": "YES", "model": 0.6, "price": 0.5, "capital": 300,
+                                            "returns": [0.1, 0.2, 0.3, 0.4, 0.5]}}
+    run("weather", ("signal_sizing", history | {"expected": {"confidenceAdjustment": 9 / 11}}))
+    rejects("weather", ("signal_sizing", history | {"expected": {"confidenceAdjustment": 1 / 1.0625}}),
+            "confidenceAdjustment")
+
+
+def test_bond_filter_when_config_given_then_its_floor_applies() -> None:
+    rows = [{"marketId": m, "probability": p, "volume24h": 5000, "spread": 0.01} for m, p in (("a", 0.94), ("b", 0.95))]
+    case = {"input": rows, "config": {"minBondProbability": 0.95}}
+    run("bonding_barbell", ("bond_filter", case | {"expected_in_order": [{"marketId": "b", "expectedYield": 1 / 19}]}))
+    rejects("bonding_barbell", ("bond_filter", case | {"expected_in_order": [
+        {"marketId": "a", "expectedYield": 0.06 / 0.94}, {"marketId": "b", "expectedYield": 1 / 19}]}), "order")
+    rejects("bonding_barbell", ("bond_filter", case | {"config": {"minProbability": 0.95}, "expected_in_order": []}),
+            "config keys")
+
+
+def test_weather_forecast_when_year_interval_or_label_stated_then_checked() -> None:
+    points = [{"date": f"{y}-03-15", "value": 10 if y < 2020 else 30} for y in range(2010, 2030)]
+    cfg = {"minSampleSize": 20, "climateAdjustment": 0, "recentWeightFactor": 2}
+    case = {"values": points, "target": "2030-03-15", "config": cfg}
+    # current year 2030: 2020..2029 weigh 2, so the mean is (10·10 + 20·30)/30
+    mean = 70 / 3
+    want = {"mean": mean, "stdDev": ((10 * (10 - mean) ** 2 + 20 * (30 - mean) ** 2) / 30) ** 0.5, "sampleSize": 20}
+    run("weather", ("weighted_stats", case | {"currentYear": 2030, "expected": want}))
+    run("weather", ("weighted_stats", case | {"config": cfg | {"currentYear": 2030}, "expected": want}))
+    rejects("weather", ("weighted_stats", case | {"expected": want}), "mean")  # the file's 2026 weighs all 20 alike
+    band = {"lower": want["mean"] - 1.96 * want["stdDev"], "upper": want["mean"] + 1.96 * want["stdDev"]}
+    run("weather", ("weighted_stats", case | {"currentYear": 2030, "expected": want | {"confidenceInterval": band,
+                                                                                        "distribution": "normal"}}))
+    rejects("weather", ("weighted_stats", case | {"currentYear": 2030, "expected": want | {"distribution": "gamma"}}),
+            "distribution")
+    rejects("weather", ("weighted_stats", case | {"currentYear": 2030, "expected": want | {
+        "confidenceInterval": [band["lower"] + 1, band["upper"]]}}), "lower")
+    rejects("weather", ("weighted_stats", case | {"currentYear": 2030, "expected": want | {"median": 30}}),
+            "no interpreter")
+    rejects("weather", ("weighted_stats", case | {"config": cfg | {"lookback": 10}, "expected": want}), "config keys")
+    empty = {"values": [], "target": "2026-03-15", "config": {"minSampleSize": 0}}
+    run("weather", ("weighted_stats", empty | {"expected": {"mean": 0, "stdDev": 0, "sampleSize": 0}}))
+    rejects("weather", ("weighted_stats", empty | {"expected": {"mean": 0, "stdDev": 0, "sampleSize": 1}}),
+            "sampleSize")
+
+
+def test_forecast_window_when_full_dates_given_then_month_and_day_are_used() -> None:
+    run("weather", ("forecast_window", {"target": "2026-03-15", "point": "2001-03-22", "included": True}))
+    rejects("weather", ("forecast_window", {"target": "2026-03-15", "point": "2001-03-23", "included": True}),
+            "included")
+
+
+def test_position_exit_when_holding_time_in_other_units_then_converted_exactly() -> None:
+    case = {"entryPrice": 40, "currentPrice": 41, "size": 10}
+    run("position_exits", ("cases", case | {"holdingMs": 604_800_000, "expected": None}))
+    run("position_exits", ("cases", case | {"holdingDays": 7.5, "expected": {"exitReason": "TIME_LIMIT_EXCEEDED"}}))
+    rejects("position_exits", ("cases", case | {"holdingMinutes": 10_081, "expected": None}), "no exit")
+    rejects("position_exits", ("cases", case | {"holdingHours": 1, "holdingMs": 1, "expected": None}), "holding time")
+
+
+def test_bonding_signal_emission_when_allocation_invalid_or_signal_fields_stated_then_checked() -> None:
+    run("bonding_barbell", ("signal_emission", {"case": "invalid allocation", "expected": "no signals"}))
+    bond = {"case": "bond in an invalid allocation"}
+    run("bonding_barbell", ("signal_emission", bond | {"expected": {"emitted": False}}))
+    rejects("bonding_barbell", ("signal_emission", {"case": "invalid allocation", "expected": {"emitted": True}}),
+            "signals")
+    tail = {"case": "tail without supplied fair probability"}
+    fields = {"emitted": True, "expectedEdge": 2.5, "fairProbability": 0.075, "marketPrice": 0.05, "side": "YES",
+              "venue": "kalshi", "strategy": "bonding_barbell", "tailType": "event_hedge", "expiresInHours": 24,
+              "metadata": {"barbellValid": True, "eventHedgePct": 100}}
+    run("bonding_barbell", ("signal_emission", tail | {"expected": fields}))
+    for wrong in ({"expectedEdge": 25}, {"side": "NO"}, {"tailType": "diversifier"}, {"expiresInHours": 12},
+                  {"metadata": {"barbellValid": False}}, {"metadata": {"hhi": 0.2}}, {"targetSize": 400}):
+        rejects("bonding_barbell", ("signal_emission", tail | {"expected": fields | wrong}))
+
+
+def test_tail_categorization_when_tags_a_string_or_fields_null_then_read_whole() -> None:
+    run("bonding_barbell", ("tail_categorization", {"market": {"tags": "war"}, "expected": "event_hedge"}))
+    run("bonding_barbell", ("tail_categorization", {"market": {"tags": "f e d", "description": None},
+                                                    "expected": "diversifier"}))
+    rejects("bonding_barbell", ("tail_categorization", {"market": {"tags": "war"}, "expected": "diversifier"}))

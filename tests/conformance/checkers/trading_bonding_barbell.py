@@ -29,6 +29,7 @@ from paulp.domain.strategies.bonding import (
     validate,
 )
 from paulp.domain.strategies.bonding_signals import bonding_signals
+from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.checkers.trading_reconciliation import close, sectioned
 from tests.conformance.registry import Context, checker
 
@@ -59,7 +60,7 @@ def _quote(row: dict[str, Any]) -> BondQuote:
 
 
 def _bond_filter(case: Any, _: Context) -> None:
-    got = filter_bonds([_quote(r) for r in case["input"]])
+    got = filter_bonds([_quote(r) for r in case["input"]], _config(case.get("config")))
     want = case["expected_in_order"]
     assert [b.market_id for b in got] == [w["marketId"] for w in want], f"order {[b.market_id for b in got]}"
     for b, w in zip(got, want, strict=True):
@@ -87,8 +88,14 @@ def _candidate_rows(ctx: Context, candidates: list[Any]) -> list[dict[str, Any]]
     return _fixture_rows(ctx, wanted) if wanted else []
 
 
+def _tags(row: dict[str, Any]) -> tuple[str, ...]:
+    """Tags as a list, or one tag written as a plain string (never its characters)."""
+    raw = row.get("tags") or ()
+    return (raw,) if isinstance(raw, str) else tuple(str(t) for t in raw)
+
+
 def _tail_row(r: dict[str, Any]) -> Tail:
-    kind = r.get("tailType") or tail_type(r.get("description", ""), tuple(r.get("tags", ())), r.get("category", ""))
+    kind = r.get("tailType") or tail_type(r.get("description") or "", _tags(r), r.get("category") or "")
     return Tail(r["marketId"], float(r["probability"]), TailType(kind),
                 float(r.get("payoffMultiple", payoff_multiple(r["probability"]))))
 
@@ -183,7 +190,7 @@ def _expected_return(case: Any, _: Context) -> None:
 
 def _tail_categorization(case: Any, _: Context) -> None:
     m = case["market"]
-    got = tail_type(m.get("description", ""), tuple(m.get("tags", ())), m.get("category", ""))
+    got = tail_type(m.get("description") or "", _tags(m), m.get("category") or "")
     assert got.value == case["expected"], f"{m}: {got}, expected {case['expected']}"
 
 
@@ -220,13 +227,46 @@ _RELATIONS: tuple[tuple[re.Pattern[str], Callable[[float, float], bool], str], .
 )
 
 
+_INVALID = re.compile(r"\binvalid\s+(?:barbell\s+)?allocation|\ballocation\s+(?:is\s+)?invalid", re.IGNORECASE)
+_NUMERIC_FIELDS = {"expectedEdge": "expected_edge", "confidence": "confidence", "marketPrice": "market_price",
+                   "fairProbability": "fair_probability"}
+_TEXT_FIELDS = {"side": "side", "venue": "venue", "strategy": "strategy"}
+_SIGNAL_KEYS = {"emitted", "kellyFraction", "note", "signalType", "count", "tailType", "metadata", "expiresInHours",
+                *_NUMERIC_FIELDS, *_TEXT_FIELDS}
+
+
+def _signal_fields(sigs: list[Any], exp: dict[str, Any]) -> None:
+    """Fields every emitted signal of the case shares (§6.1's signal fields), compared signal by signal."""
+    for s in sigs:
+        for key, attr in _NUMERIC_FIELDS.items():
+            if key in exp:
+                close(getattr(s, attr), exp[key], f"{key} of {s.market_id}")
+        for key, attr in _TEXT_FIELDS.items():
+            if key in exp:
+                assert getattr(s, attr) == exp[key], f"{key} of {s.market_id}: {getattr(s, attr)!r}"
+        if "tailType" in exp:
+            got = s.tail_type.value if s.tail_type is not None else None
+            assert got == exp["tailType"], f"tailType of {s.market_id}: {got!r}"
+        if "expiresInHours" in exp:
+            close((s.expires_at - s.created_at).total_seconds() / 3600, exp["expiresInHours"], "expiresInHours")
+        for key, want in (exp.get("metadata") or {}).items():
+            assert key in s.metadata, f"no metadata field {key!r} in {dict(s.metadata)}"
+            if isinstance(want, bool):
+                assert s.metadata[key] is want, f"metadata {key}: {s.metadata[key]!r}"
+            else:
+                close(float(s.metadata[key]), want, f"metadata {key}")
+
+
 def _signal_emission(case: Any, _: Context) -> None:
     """The subject (bond or tail) and the fair-probability situation come from the prose; a fair value and a market
-    price written as numbers ("fair 0.97 above price 0.95") are used as given, else the synthetic prices stand."""
+    price written as numbers ("fair 0.97 above price 0.95") are used as given, else the synthetic prices stand.
+    An "invalid allocation" is a single bond beside the hedges (HHI over the maximum), with fair values above price
+    unless the text says otherwise, so only the invalidity can keep a signal back; it may name no subject."""
     text = str(case.get("case") or case.get("name") or "")
+    invalid = bool(_INVALID.search(text))
     kinds = {k.lower() for k in _KIND.findall(text)}
-    assert len(kinds) == 1, f"signal_emission subject (bond or tail) not understood: {text!r}"
-    kind = kinds.pop()
+    assert len(kinds) == 1 or (invalid and not kinds), f"signal_emission subject (bond/tail) not understood: {text!r}"
+    kind = kinds.pop() if kinds else ""
     fair_value = _FAIR_VALUE.search(text)
     rest = text[:fair_value.start()] + text[fair_value.end():] if fair_value else text
     price_value = _PRICE_VALUE.search(rest)
@@ -234,14 +274,16 @@ def _signal_emission(case: Any, _: Context) -> None:
     # A valid synthetic barbell: five bonds fill the bond bucket, hedged tails fill the tail bucket.
     bond_price = price if price is not None and kind == "bond" else 0.95
     tail_price = price if price is not None and kind == "tail" else 0.05
-    bonds = [Bond(f"b{i}", bond_price, bond_yield(bond_price)) for i in range(5)]
+    bonds = [Bond(f"b{i}", bond_price, bond_yield(bond_price)) for i in range(1 if invalid else 5)]
     tails = [Tail(f"t{i}", tail_price, TailType.EVENT_HEDGE, payoff_multiple(tail_price)) for i in range(3)]
     alloc = allocate(10_000, bonds, tails)
-    assert alloc.is_valid, alloc.validation_errors
+    assert alloc.is_valid is not invalid, alloc.validation_errors
     prices = {p.bond.market_id: p.bond.probability for p in alloc.bond_positions}
     prices |= {p.tail.market_id: p.tail.probability for p in alloc.tail_positions}
-    targets = [m for m in prices if m.startswith(kind[0])]
+    targets = [m for m in prices if m.startswith(kind[:1])]
     matched = [(pattern, rule) for pattern, rule in _SITUATIONS if re.search(pattern, text, re.IGNORECASE)]
+    if invalid and not matched and fair_value is None:
+        matched = [("", lambda p: min(p * 1.02, 0.999))]
     if any(rule is None for _, rule in matched):  # "without a fair ... at price 0.1": the absence decides
         matched = [(pattern, rule) for pattern, rule in matched if rule is None]
     if fair_value is not None:
@@ -256,8 +298,8 @@ def _signal_emission(case: Any, _: Context) -> None:
         assert len(matched) == 1, f"fair-probability situation not understood (matches {len(matched)}): {text!r}"
         rule = matched[0][1]
         fair = {} if rule is None else {m: rule(prices[m]) for m in targets}
-    sigs = [s for s in bonding_signals(alloc, NOW, fair) if s.signal_type == kind]
-    exp = case["expected"]
+    sigs = [s for s in bonding_signals(alloc, NOW, fair) if s.signal_type == kind or not kind]
+    exp = trading_expected(case["expected"])
     if isinstance(exp, str):
         assert _NO_SIGNAL.match(exp), f"expected text not understood: {exp!r}"
         assert not sigs, f"expected no {kind} signal, got {sigs}"
@@ -265,7 +307,7 @@ def _signal_emission(case: Any, _: Context) -> None:
     if isinstance(exp, bool):
         exp = {"emitted": exp}
     assert isinstance(exp, dict), f"expected not understood: {exp!r}"
-    unknown = set(exp) - {"emitted", "kellyFraction", "note", "signalType", "count"}
+    unknown = set(exp) - _SIGNAL_KEYS
     assert not unknown, f"signal_emission expectations not understood: {sorted(unknown)}"
     assert "emitted" in exp or "count" in exp, f"signal_emission states neither emitted nor count: {exp!r}"
     if "emitted" in exp:
@@ -279,6 +321,7 @@ def _signal_emission(case: Any, _: Context) -> None:
     if "kellyFraction" in exp:
         for s in sigs:
             close(s.kelly_fraction, exp["kellyFraction"], f"kellyFraction of {s.market_id}")
+    _signal_fields(sigs, exp)
 
 
 SPLIT, CHECK = sectioned(

@@ -43,10 +43,22 @@ def _rules(rules: Any, _: Context) -> None:
     assert evaluate_exit(50, 50, MAX_HOLDING_HOURS, 1) is None, "exactly 168 h must not exit"
 
 
+# Holding time as the sample writes it (hours) or in another unit the format's durations use (§0: ms unless stated).
+# Each unit as (multiply, divide) so that 604 800 000 ms is exactly 168 h, not a binary crumb over it.
+_HOLDING_KEYS = {"holdingHours": (1, 1), "heldHours": (1, 1), "holdingMs": (1, 3_600_000),
+                 "holdingSeconds": (1, 3600), "holdingMinutes": (1, 60), "holdingDays": (24, 1)}
+
+
+def _holding_hours(case: Any) -> float:
+    given = [k for k in _HOLDING_KEYS if k in case]
+    assert len(given) == 1, f"exactly one holding time expected, got {given or 'none'}"
+    times, per = _HOLDING_KEYS[given[0]]
+    return float(case[given[0]]) * times / per
+
+
 def _case(case: Any, _: Context) -> None:
-    got = evaluate_exit(
-        float(case["entryPrice"]), float(case["currentPrice"]), float(case["holdingHours"]), float(case["size"])
-    )
+    entry, price = float(case["entryPrice"]), float(case["currentPrice"])
+    got = evaluate_exit(entry, price, _holding_hours(case), float(case["size"]))
     exp = case["expected"]
     if isinstance(exp, dict):
         unknown = set(exp) - {"exitReason", "realizedPnL", "exitPrice", "note"}

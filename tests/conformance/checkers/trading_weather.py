@@ -13,6 +13,8 @@ from typing import Any
 
 from paulp.domain.strategies.noaa import metric_values, station_for
 from paulp.domain.strategies.weather import (
+    ASSUMED_CV,
+    MIN_EDGE,
     Forecast,
     ForecastConfig,
     WeatherEdge,
@@ -46,6 +48,8 @@ _SIZING_FACTS = {
 _SIZING_KEYS = {"side": ("side",), "model": ("model", "modelProbability", "model_probability"),
                 "price": ("price", "marketPrice", "market_price"),
                 "capital": ("capital", "availableCapital", "bankroll"), "cv": ("cv", "CV", "assumedCV", "assumed_cv")}
+_RETURNS_KEYS = ("returns", "historicalReturns", "historical_returns")
+_MIN_EDGE_KEYS = ("minEdge", "min_edge")
 _SIZING_FILLER = re.compile(r"[\s,;:()\-]*(?:(?:and|with|at|side)[\s,;:()\-]*)*", re.IGNORECASE)
 _MONTH = r"(?P<mon>[A-Za-z]{3,9})\.?"
 _YEARS = r"(?P<y1>\d{4})\s*(?:\.{2,3}|\u2026|-|\u2013|to|through)\s*(?P<y2>\d{4})"
@@ -106,8 +110,13 @@ def _sizing_facts(case: Any) -> dict[str, Any]:
     """Side, model, price, capital and CV: from structured fields if the case has them, else from its text."""
     source = case.get("input") if isinstance(case.get("input"), dict) else case
     structured = {fact: next((source[k] for k in keys if k in source), None) for fact, keys in _SIZING_KEYS.items()}
+    # §6.2 "CV 0.25 or history": historical returns stand in for a stated CV.
+    returns = next((source[k] for k in _RETURNS_KEYS if k in source), None)
+    if returns is not None and structured["cv"] is None:
+        structured["cv"] = ASSUMED_CV
     if all(v is not None for v in structured.values()):
-        return {**structured, "side": str(structured["side"]).upper()}
+        return {**structured, "side": str(structured["side"]).upper(), "returns": returns,
+                "minEdge": next((source[k] for k in _MIN_EDGE_KEYS if k in source), None)}
     text = str(case.get("case") or case.get("name") or "")
     facts: dict[str, Any] = {}
     rest = text
@@ -117,7 +126,7 @@ def _sizing_facts(case: Any) -> dict[str, Any]:
         facts[fact] = m.group(1).upper() if fact == "side" else float(m.group(1))
         rest = rest[:m.start()] + " " + rest[m.end():]
     assert _SIZING_FILLER.fullmatch(rest), f"sizing case text not understood: {rest.strip()!r} in {text!r}"
-    return facts
+    return facts | {"returns": None, "minEdge": case.get("minEdge")}
 
 
 def _signal_sizing(case: Any, _: Context) -> None:
@@ -125,7 +134,9 @@ def _signal_sizing(case: Any, _: Context) -> None:
     m = {"side": f["side"], "capital": f["capital"], "cv": f["cv"]}
     model, price = float(f["model"]), float(f["price"])
     edge = WeatherEdge(m["side"], model, price, abs(model - price), 1.0)
-    got = size_weather_edge(edge, float(m["capital"]), assumed_cv=float(m["cv"]))
+    returns = [float(r) for r in f["returns"]] if f["returns"] is not None else None
+    got = size_weather_edge(edge, float(m["capital"]), returns, assumed_cv=float(m["cv"]))
+    min_edge = MIN_EDGE if f["minEdge"] is None else float(f["minEdge"])
     exp = trading_expected(case["expected"])
     fields = {
         "hasEdge": got.has_edge,
@@ -137,7 +148,7 @@ def _signal_sizing(case: Any, _: Context) -> None:
     for key, want in exp.items():
         if key == "signal_emitted":
             fc = Forecast(0.0, 0.0, 30, 0.0, 0.0, "normal")
-            sig = weather_signal("M", fc, edge, float(m["capital"]), NOW)
+            sig = weather_signal("M", fc, edge, float(m["capital"]), NOW, min_edge, returns)
             assert (sig is not None) == want, f"signal emitted {sig is not None}, expected {want}"
         elif key == "hasEdge":
             assert got.has_edge == want, f"hasEdge {got.has_edge}, expected {want}"
@@ -188,6 +199,8 @@ def _points(raw: Any, case: Any = None) -> list[tuple[date, float]]:
     """Dated values: structured ([{date, value}], [[date, value]], values + dates lists) or the sample's prose
     ("values [70, 72] dated 2020-03-15, 2021-03-15"; "15 values of 60 dated 2000..2014 (Mar 15) then ...")."""
     if isinstance(raw, list):
+        if not raw and not (case or {}).get("dates"):
+            return []  # no history at all: the forecast's degenerate input
         if raw and all(isinstance(p, dict) for p in raw):
             return [(_date(p["date"]), float(p["value"])) for p in raw]
         if raw and all(isinstance(p, list | tuple) and len(p) == 2 for p in raw):
@@ -220,30 +233,72 @@ def _meta_current_year(ctx: Context) -> int:
     return int(doc["meta"]["conventions"]["current_year"])
 
 
+_CONFIG_KEYS = {"lookbackYears", "minSampleSize", "climateAdjustment", "recentWeightFactor", "currentYear"}
+_CURRENT_YEAR_KEYS = ("currentYear", "current_year")
+
+
+def _current_year(case: Any, ctx: Context) -> int:
+    """The case's own current year (a key of the case or its config, or "current year NNNN" in its name), else the
+    file's convention."""
+    for source in (case, case.get("config") or {}):
+        for key in _CURRENT_YEAR_KEYS:
+            if key in source:
+                return int(source[key])
+    year_in_name = re.search(r"current year (\d{4})", str(case.get("name", "")))
+    return int(year_in_name[1]) if year_in_name else _meta_current_year(ctx)
+
+
+def _interval(exp: dict[str, Any]) -> tuple[float, float] | None:
+    """The 95 % interval if the case states one: ``confidenceInterval`` as {lower, upper} or a pair, or
+    ``lower95``/``upper95``."""
+    raw = exp.get("confidenceInterval")
+    if isinstance(raw, dict):
+        return float(raw["lower"]), float(raw["upper"])
+    if isinstance(raw, list | tuple):
+        low, high = raw
+        return float(low), float(high)
+    if "lower95" in exp or "upper95" in exp:
+        return float(exp["lower95"]), float(exp["upper95"])
+    return None
+
+
 def _weighted_stats(case: Any, ctx: Context) -> None:
     points = _points(case["values"], case)
     if "first_year" in case:
         assert points[0][0].year == case["first_year"], f"parsed first year {points[0][0].year}"
-    year_in_name = re.search(r"current year (\d{4})", str(case.get("name", "")))
-    current_year = int(year_in_name[1]) if year_in_name else _meta_current_year(ctx)
+    current_year = _current_year(case, ctx)
     # Without an explicit target the points' own calendar day is the target (all vectors date them alike).
     target = date.fromisoformat(case["target"]) if "target" in case else points[0][0]
-    cfg = case.get("config", {})
+    cfg = case.get("config") or {}
+    unknown = set(cfg) - _CONFIG_KEYS - set(_CURRENT_YEAR_KEYS)
+    assert not unknown, f"no interpreter for forecast config keys {sorted(unknown)}"
     config = ForecastConfig(
         lookback_years=int(cfg.get("lookbackYears", 30)),
         min_sample_size=int(cfg.get("minSampleSize", 20)),
         climate_adjustment=float(cfg.get("climateAdjustment", 0.03)),
         recent_weight_factor=float(cfg.get("recentWeightFactor", 1.5)),
     )
-    got = forecast(points, target, current_year, config=config)
+    got = forecast(points, target, current_year, str(case.get("metric", "temperature")), config)
     exp = case["expected"]
+    unknown = set(exp) - {"mean", "stdDev", "sampleSize", "distribution", "confidenceInterval", "lower95", "upper95"}
+    assert not unknown, f"no interpreter for expected forecast fields {sorted(unknown)}"
     close(got.mean, exp["mean"], "mean")
     close(got.std_dev, exp["stdDev"], "stdDev")
     assert got.sample_size == exp["sampleSize"], f"sampleSize {got.sample_size}, expected {exp['sampleSize']}"
+    if "distribution" in exp:
+        want = exp["distribution"]
+        assert got.distribution == want, f"distribution {got.distribution}, expected {want}"
+    interval = _interval(exp)
+    if interval is not None:
+        close(got.lower_95, interval[0], "lower 95 %")
+        close(got.upper_95, interval[1], "upper 95 %")
 
 
 def _md(text: str) -> date:
-    month, day = (int(x) for x in text.split("-"))
+    """A calendar day written MM-DD, or a full ISO date whose month and day are used."""
+    parts = [int(x) for x in str(text).strip()[:10].split("-")]
+    assert len(parts) in (2, 3), f"calendar day not understood: {text!r}"
+    month, day = parts[-2:]
     return date(2024, month, day)  # a leap year, so 02-29 is a valid point
 
 

@@ -11,11 +11,14 @@ from paulp.domain.strategies.weather import (
     Forecast,
     ForecastConfig,
     UnknownOperator,
+    WeatherEdge,
     forecast,
     in_window,
     normal_cdf,
     outcome_probability,
     parse_ticker,
+    rank_edges,
+    rank_signals,
     weather_edge,
     weather_signal,
 )
@@ -85,6 +88,15 @@ def test_forecast_when_climate_adjustment_then_uses_first_point_year() -> None:
     assert got.mean == pytest.approx(50.03)
 
 
+def test_forecast_when_no_point_and_minimum_zero_then_degenerate_not_a_division_by_zero() -> None:
+    far = [(date(2020, 9, 1), 70.0)]  # outside the ±7-day window of 15 March
+
+    for points in ([], far):
+        got = forecast(points, date(2026, 3, 15), 2026, config=ForecastConfig(min_sample_size=0))
+
+        assert (got.mean, got.std_dev, got.sample_size, got.lower_95, got.upper_95) == (0.0, 0.0, 0, 0.0, 0.0)
+
+
 def test_weather_signal_when_model_below_market_then_no_side_signal_is_emitted() -> None:
     fc = Forecast(70, 5, 30, 0, 0, "normal")
     edge = weather_edge(fc, "above", 80, 0.30)
@@ -92,3 +104,20 @@ def test_weather_signal_when_model_below_market_then_no_side_signal_is_emitted()
     assert edge is not None and edge.side == "NO"
     sig = weather_signal("M", fc, edge, 300, NOW)
     assert sig is not None and sig.target_size == pytest.approx(15)
+
+
+def test_rank_edges_when_decimal_edges_tie_then_given_order_kept() -> None:
+    certain = Forecast(70, 0, 30, 70, 70, "normal")
+    yes = weather_edge(certain, "above", 60, 0.93)  # 1 - 0.93: binary 0.06999999999999995
+    no = weather_edge(certain, "above", 75, 0.07)  # 0.07 - 0: binary 0.07
+    wide = weather_edge(certain, "above", 75, 0.2)
+    assert yes is not None and no is not None and wide is not None
+
+    assert rank_edges([yes, no, wide]) == [wide, yes, no]
+    assert rank_edges([no, yes]) == [no, yes]
+    sized = [WeatherEdge("YES", 0.99, 0.92, 0.99 - 0.92, 1.0),  # binary 0.06999999999999995
+             WeatherEdge("NO", 0.01, 0.08, 0.08 - 0.01, 1.0),  # binary 0.07
+             WeatherEdge("YES", 0.7, 0.5, 0.2, 1.0)]
+    signals = [weather_signal(m, certain, e, 300, NOW) for m, e in zip("YNW", sized, strict=True)]
+    ranked = rank_signals([s for s in signals if s is not None])
+    assert [s.market_id for s in ranked] == ["W", "Y", "N"]
