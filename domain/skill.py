@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
-from paulp.domain.clv import decimal_mean, decimal_sharpe
+from paulp.domain.clv import ExactSharpe, decimal_mean, exact_sharpe
 from paulp.domain.errors import DomainError
 
 MIN_STD = 1e-12
@@ -92,7 +93,9 @@ def _dec(x: float) -> Decimal:
     return Decimal(repr(float(x)))
 
 
-def _band(value: float | Decimal, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool) -> int:
+def _band(
+    value: float | Decimal | ExactSharpe, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool
+) -> int:
     """Points of the first band whose floor ``value`` reaches (first band strict when asked)."""
     for i, (floor_value, points) in enumerate(bands):
         if value > floor_value if (strict_first and i == 0) else value >= floor_value:
@@ -113,10 +116,11 @@ def _clv_factor(positions: Sequence[ScoredPosition]) -> Factor:
 def _returns_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:
     if len(positions) < 5 or pv <= 0:
         return Factor(0, 20, {"sharpe": 0.0})
-    # In decimal, so a Sharpe of exactly 1.5 is in the 1.5 band (ADR 0444); std < 1e-12 -> 0 is the spec's rule.
-    pv_exact = Decimal(repr(float(pv)))
-    returns = [Decimal(repr(float(p.pnl))) / pv_exact for p in positions]
-    sharpe = decimal_sharpe(returns, Decimal(252) / len(positions), min_std=Decimal(repr(MIN_STD)))
+    # Exact, so a Sharpe of exactly 1.5 (ADR 0444) or 0.5 (ADR 0456) is in that band; std < 1e-12 -> 0 is the
+    # spec's rule. The returns pnl/pv are exact quotients of the figures as written.
+    pv_exact = Fraction(_dec(pv))
+    returns = [Fraction(_dec(p.pnl)) / pv_exact for p in positions]
+    sharpe = exact_sharpe(returns, Fraction(252, len(positions)), min_std=MIN_STD)
     score = _band(sharpe, ((2.0, 20), (1.5, 16), (1.0, 12), (0.5, 8)), 0, strict_first=True)
     return Factor(score, 20, {"sharpe": float(sharpe)})
 
