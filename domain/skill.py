@@ -150,15 +150,16 @@ def _fee_factor(total_fees: float, gross_profit: float) -> Factor:
 
 
 def _diversification_factor(positions: Sequence[ScoredPosition]) -> Factor:
-    by_category: dict[str, Decimal] = {}
+    by_category: dict[str, Fraction] = {}
     for p in positions:
         key = p.category or "unknown"
-        by_category[key] = by_category.get(key, Decimal(0)) + abs(_dec(p.pnl))
-    total = sum(by_category.values(), Decimal(0))
+        by_category[key] = by_category.get(key, Fraction(0)) + abs(Fraction(_dec(p.pnl)))
+    total = sum(by_category.values(), Fraction(0))
     if total == 0:
         return Factor(10, 10, {"herfindahl": 0.0})
-    hhi = sum(((v / total) ** 2 for v in by_category.values()), Decimal(0))
-    score = 10 if hhi < Decimal("0.25") else 7 if hhi <= Decimal("0.5") else 3
+    # Exact shares (ADR 0456): |pnl| 1, 1, 4 are an HHI of exactly 0.5, where 28-digit sixths summed to 0.5000…1.
+    hhi = sum(((v / total) ** 2 for v in by_category.values()), Fraction(0))
+    score = 10 if hhi < Fraction(1, 4) else 7 if hhi <= Fraction(1, 2) else 3
     return Factor(score, 10, {"herfindahl": float(hhi)})
 
 
@@ -227,7 +228,7 @@ def detect_blowup_signatures(positions: Sequence[BlowupPosition]) -> tuple[Blowu
             break
     max_loss = max(-_dec(p.pnl) if p.pnl < 0 else Decimal(0) for p in positions)
     total_size = sum((_dec(p.size) for p in positions), Decimal(0))
-    if max_loss > total_size / len(positions) * Decimal("0.3"):
+    if max_loss * len(positions) > total_size * Decimal("0.3"):  # x n, not / n: 0.3 x 1000/3 is exactly 100 (ADR 0456)
         flags.append(BlowupFlag.BLOWUP)
     by_category: dict[str, Decimal] = {}
     for p in positions:

@@ -96,17 +96,19 @@ def positive_category_hhi(category_pnls: Mapping[str, float]) -> float:
     return float(_positive_category_hhi(category_pnls))
 
 
-def _positive_category_hhi(category_pnls: Mapping[str, float]) -> Decimal:
-    values = [_dec(v) for v in category_pnls.values() if v > 0]
-    total = sum(values, Decimal(0))
+def _positive_category_hhi(category_pnls: Mapping[str, float]) -> Fraction:
+    values = [Fraction(_dec(v)) for v in category_pnls.values() if v > 0]
+    total = sum(values, Fraction(0))
     if not values or total == 0:
-        return Decimal(1)
-    return sum(((v / total) ** 2 for v in values), Decimal(0))
+        return Fraction(1)
+    return sum(((v / total) ** 2 for v in values), Fraction(0))
 
 
 def _diversification(category_pnls: Mapping[str, float]) -> int:
-    hhi = _positive_category_hhi(category_pnls)  # decimal, so four equal shares are exactly 0.25 (ADR 0444)
-    return 10 if hhi < Decimal("0.25") else 7 if hhi < Decimal("0.5") else 3
+    # Exact shares: four equal ones are 0.25 (ADR 0444), and 1, 11, 11, 12, 17 too, where 28-digit shares gave
+    # 0.2499…9 (ADR 0456).
+    hhi = _positive_category_hhi(category_pnls)
+    return 10 if hhi < Fraction(1, 4) else 7 if hhi < Fraction(1, 2) else 3
 
 
 def _blowup(*flags: bool) -> int:
