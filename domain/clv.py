@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
 CLV_VALID_QUALITY = 0.5
 MIN_CLOSING_DEPTH_USD = 50.0
@@ -52,9 +53,10 @@ _CLASS_RULES: tuple[tuple[MarketClass, tuple[str, ...], tuple[str, ...]], ...] =
 
 
 def infer_market_class(category: str | None, tags: Iterable[str] | None = None) -> MarketClass:
-    """Class from category/tags (case-insensitive, first match); default political, the longest window."""
+    """Class from category/tags (case-insensitive, first match); default political, the longest window.
+    A single tag given as a string is one tag, not a sequence of letters (ADR 0456)."""
     cat = (category or "").lower()
-    lowered = [t.lower() for t in tags or ()]
+    lowered = [tags.lower()] if isinstance(tags, str) else [t.lower() for t in tags or ()]
     for market_class, cat_needles, tag_needles in _CLASS_RULES:
         if any(n in cat for n in cat_needles) or any(n in t for t in lowered for n in tag_needles):
             return market_class
@@ -134,21 +136,56 @@ def decimal_population_std(values: Sequence[float]) -> float:
     return float((sum(((v - mean) ** 2 for v in exact), Decimal(0)) / len(exact)).sqrt())
 
 
-def decimal_sharpe(
-    values: Sequence[float | Decimal], periods: float | Decimal, min_std: Decimal = Decimal(0)
-) -> Decimal:
-    """mean / population std x sqrt(periods), taken in decimal on the values' shortest repr (ADR 0444, as ADR 0342):
-    returns 0.03 / -0.01 over 28 positions are a Sharpe of exactly 1.5, not binary's 1.4999999999999996, and
-    identical values have a std of exactly 0 (no float crumb to divide by). A std of 0 or under ``min_std`` -> 0."""
+@dataclass(frozen=True)
+class ExactSharpe:
+    """mean / population std x sqrt(periods), known exactly by its sign and square (ADR 0456), so a band edge is
+    judged exactly: 4 pnls of 50 and 14 of -10 are a Sharpe of exactly 0.5, which 28-digit decimals gave as
+    0.4999…9 (no points). Compares with a number as written; ``float()`` gives the reported figure."""
+
+    sign: int
+    square: Fraction
+
+    def _versus(self, edge: float) -> int:
+        """Sign of (Sharpe - edge)."""
+        bound = Fraction(Decimal(repr(float(edge))))
+        bound_sign = (bound > 0) - (bound < 0)
+        if self.sign != bound_sign or self.sign == 0:
+            return (self.sign > bound_sign) - (self.sign < bound_sign)
+        gap = self.square - bound * bound  # same sign: the larger square is further from 0
+        return self.sign * ((gap > 0) - (gap < 0))
+
+    def __gt__(self, edge: float) -> bool:
+        return self._versus(edge) > 0
+
+    def __ge__(self, edge: float) -> bool:
+        return self._versus(edge) >= 0
+
+    def __float__(self) -> float:
+        return self.sign * math.sqrt(self.square)
+
+
+def _as_written(value: float | Decimal | Fraction) -> Fraction:
+    """A figure as the exact rational it was written as (a float by its shortest repr)."""
+    if isinstance(value, Fraction):
+        return value
+    return Fraction(value if isinstance(value, Decimal) else Decimal(repr(float(value))))
+
+
+def exact_sharpe(
+    values: Sequence[float | Decimal | Fraction], periods: float | Decimal | Fraction, min_std: float = 0.0
+) -> ExactSharpe:
+    """mean / population std x sqrt(periods) on the figures as written (floats by their shortest repr), kept exact
+    for banding (ADR 0456; ADR 0444 took it in decimal): returns 0.03 / -0.01 over 28 positions are exactly 1.5 and
+    identical values have a std of exactly 0. A std of 0 or under ``min_std`` is a Sharpe of 0."""
     if periods < 0:
         raise ValueError(f"Sharpe periods must not be negative: {periods}")
-    exact = [v if isinstance(v, Decimal) else Decimal(repr(float(v))) for v in values]
-    mean = sum(exact, Decimal(0)) / len(exact)
-    std = (sum(((v - mean) ** 2 for v in exact), Decimal(0)) / len(exact)).sqrt()
-    if std <= 0 or std < min_std:
-        return Decimal(0)
-    scale = periods if isinstance(periods, Decimal) else Decimal(repr(float(periods)))
-    return mean / std * scale.sqrt()
+    exact = [_as_written(v) for v in values]
+    mean = sum(exact, Fraction(0)) / len(exact)
+    variance = sum(((v - mean) ** 2 for v in exact), Fraction(0)) / len(exact)
+    floor, scale = _as_written(min_std), _as_written(periods)
+    if variance == 0 or variance < floor * floor or mean == 0 or scale == 0:
+        return ExactSharpe(0, Fraction(0))
+    return ExactSharpe(1 if mean > 0 else -1, mean * mean * scale / variance)
 
 
 def clv_statistics(results: Iterable[tuple[float, bool]]) -> ClvStatistics:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
 from paulp.domain.prices import fixed
 
@@ -28,11 +29,12 @@ GRADE_SCORES = {ExecutionGrade.EXCELLENT: 4, ExecutionGrade.GOOD: 3, ExecutionGr
                 ExecutionGrade.POOR: 1}
 
 
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
+def _exact(x: float) -> Fraction:
+    """The figure as written (its shortest repr), as an exact rational (ADR 0456)."""
+    return Fraction(Decimal(repr(float(x))))
 
 
-def execution_grade(slippage_ratio: float | Decimal) -> ExecutionGrade:
+def execution_grade(slippage_ratio: float | Decimal | Fraction) -> ExecutionGrade:
     if slippage_ratio < 0.5:
         return ExecutionGrade.EXCELLENT
     if slippage_ratio < 1.0:
@@ -42,15 +44,16 @@ def execution_grade(slippage_ratio: float | Decimal) -> ExecutionGrade:
     return ExecutionGrade.POOR
 
 
-def _expected_slippage(spread: Decimal, notional: Decimal, vpin: Decimal, depth: Decimal) -> Decimal:
-    base = spread * Decimal("0.25")
-    impact = spread * min(Decimal(1), notional / depth) * Decimal("0.5")
-    return max(Decimal("0.1"), base + impact + (base + impact) * vpin * Decimal("0.25"))
+def _expected_slippage(spread: Fraction, notional: Fraction, vpin: Fraction, depth: Fraction) -> Fraction:
+    base = spread * Fraction(1, 4)
+    impact = spread * min(Fraction(1), notional / depth) * Fraction(1, 2)
+    return max(Fraction(1, 10), base + impact + (base + impact) * vpin * Fraction(1, 4))
 
 
 def expected_slippage(spread_cents: float, order_notional: float, vpin: float, depth: float | None) -> float:
     """Baseline slippage in cents: a quarter spread, size impact, a toxicity surcharge; at least 0.1."""
-    return float(_expected_slippage(_dec(spread_cents), _dec(order_notional), _dec(vpin), _dec(depth or DEFAULT_DEPTH)))
+    return float(_expected_slippage(_exact(spread_cents), _exact(order_notional), _exact(vpin),
+                                    _exact(depth or DEFAULT_DEPTH)))
 
 
 @dataclass(frozen=True)
@@ -89,18 +92,19 @@ class ExecutionQualityReport:
 
 
 def quality_report(fill: FillObservation) -> ExecutionQualityReport:
-    """The §5.5 figures taken in decimal on the inputs' shortest repr (ADR 0444): a fill at 40.2 on a 40 limit is
+    """The §5.5 figures taken exactly on the inputs as written (ADR 0444, 0456): a fill at 40.2 on a 40 limit is
     0.2 cents of slippage, not binary's 0.20000000000000284, so against a 1 % edge its ratio is exactly 0.5 and
-    does not count for the kill switch; grade edges (0.5, 1.0, 1.5) are judged the same way. Reported as floats."""
-    limit, price = _dec(fill.limit_price), _dec(fill.fill_price)
+    does not count for the kill switch; grade edges (0.5, 1.0, 1.5) are judged the same way, also when the size
+    share notional/depth repeats (150 of 900) where 28-digit decimals fell just under the edge. Reported as floats."""
+    limit, price = _exact(fill.limit_price), _exact(fill.fill_price)
     realized = abs(price - limit)
-    notional = _dec(fill.order_size) * limit
-    expected = _expected_slippage(_dec(fill.market_spread), notional, _dec(fill.vpin),
-                                  _dec(fill.market_depth or DEFAULT_DEPTH))
-    ratio = realized / expected if expected > 0 else Decimal(0)
-    vs_edge = Decimal(0)
+    notional = _exact(fill.order_size) * limit
+    expected = _expected_slippage(_exact(fill.market_spread), notional, _exact(fill.vpin),
+                                  _exact(fill.market_depth or DEFAULT_DEPTH))
+    ratio = realized / expected if expected > 0 else Fraction(0)
+    vs_edge = Fraction(0)
     if fill.edge_percent > 0 and limit > 0:
-        vs_edge = (realized / limit * 100) / _dec(fill.edge_percent)
+        vs_edge = (realized / limit * 100) / _exact(fill.edge_percent)
     return ExecutionQualityReport(
         fill.order_id, fill.ticker, fill.side, fill.limit_price, fill.fill_price, fill.order_size,
         float(notional), float(realized), float(expected), float(ratio), float(vs_edge), fill.edge_percent,

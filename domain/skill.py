@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
-from paulp.domain.clv import decimal_mean, decimal_sharpe
+from paulp.domain.clv import ExactSharpe, decimal_mean, exact_sharpe
 from paulp.domain.errors import DomainError
 
 MIN_STD = 1e-12
@@ -92,7 +93,9 @@ def _dec(x: float) -> Decimal:
     return Decimal(repr(float(x)))
 
 
-def _band(value: float | Decimal, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool) -> int:
+def _band(
+    value: float | Decimal | ExactSharpe, bands: Sequence[tuple[float, int]], otherwise: int, strict_first: bool
+) -> int:
     """Points of the first band whose floor ``value`` reaches (first band strict when asked)."""
     for i, (floor_value, points) in enumerate(bands):
         if value > floor_value if (strict_first and i == 0) else value >= floor_value:
@@ -113,10 +116,11 @@ def _clv_factor(positions: Sequence[ScoredPosition]) -> Factor:
 def _returns_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:
     if len(positions) < 5 or pv <= 0:
         return Factor(0, 20, {"sharpe": 0.0})
-    # In decimal, so a Sharpe of exactly 1.5 is in the 1.5 band (ADR 0444); std < 1e-12 -> 0 is the spec's rule.
-    pv_exact = Decimal(repr(float(pv)))
-    returns = [Decimal(repr(float(p.pnl))) / pv_exact for p in positions]
-    sharpe = decimal_sharpe(returns, Decimal(252) / len(positions), min_std=Decimal(repr(MIN_STD)))
+    # Exact, so a Sharpe of exactly 1.5 (ADR 0444) or 0.5 (ADR 0456) is in that band; std < 1e-12 -> 0 is the
+    # spec's rule. The returns pnl/pv are exact quotients of the figures as written.
+    pv_exact = Fraction(_dec(pv))
+    returns = [Fraction(_dec(p.pnl)) / pv_exact for p in positions]
+    sharpe = exact_sharpe(returns, Fraction(252, len(positions)), min_std=MIN_STD)
     score = _band(sharpe, ((2.0, 20), (1.5, 16), (1.0, 12), (0.5, 8)), 0, strict_first=True)
     return Factor(score, 20, {"sharpe": float(sharpe)})
 
@@ -146,15 +150,16 @@ def _fee_factor(total_fees: float, gross_profit: float) -> Factor:
 
 
 def _diversification_factor(positions: Sequence[ScoredPosition]) -> Factor:
-    by_category: dict[str, Decimal] = {}
+    by_category: dict[str, Fraction] = {}
     for p in positions:
         key = p.category or "unknown"
-        by_category[key] = by_category.get(key, Decimal(0)) + abs(_dec(p.pnl))
-    total = sum(by_category.values(), Decimal(0))
+        by_category[key] = by_category.get(key, Fraction(0)) + abs(Fraction(_dec(p.pnl)))
+    total = sum(by_category.values(), Fraction(0))
     if total == 0:
         return Factor(10, 10, {"herfindahl": 0.0})
-    hhi = sum(((v / total) ** 2 for v in by_category.values()), Decimal(0))
-    score = 10 if hhi < Decimal("0.25") else 7 if hhi <= Decimal("0.5") else 3
+    # Exact shares (ADR 0456): |pnl| 1, 1, 4 are an HHI of exactly 0.5, where 28-digit sixths summed to 0.5000…1.
+    hhi = sum(((v / total) ** 2 for v in by_category.values()), Fraction(0))
+    score = 10 if hhi < Fraction(1, 4) else 7 if hhi <= Fraction(1, 2) else 3
     return Factor(score, 10, {"herfindahl": float(hhi)})
 
 
@@ -223,7 +228,7 @@ def detect_blowup_signatures(positions: Sequence[BlowupPosition]) -> tuple[Blowu
             break
     max_loss = max(-_dec(p.pnl) if p.pnl < 0 else Decimal(0) for p in positions)
     total_size = sum((_dec(p.size) for p in positions), Decimal(0))
-    if max_loss > total_size / len(positions) * Decimal("0.3"):
+    if max_loss * len(positions) > total_size * Decimal("0.3"):  # x n, not / n: 0.3 x 1000/3 is exactly 100 (ADR 0456)
         flags.append(BlowupFlag.BLOWUP)
     by_category: dict[str, Decimal] = {}
     for p in positions:

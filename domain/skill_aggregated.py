@@ -10,8 +10,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
-from paulp.domain.clv import ClvStatistics, clv_consistency_points, decimal_sharpe
+from paulp.domain.clv import ClvStatistics, ExactSharpe, clv_consistency_points, exact_sharpe
 from paulp.domain.skill import skill_tier
 
 MIN_POSITIONS = 20
@@ -56,14 +57,15 @@ class AggregatedSkillScore:
 _ZERO = AggregatedSkillScore(0, "Losing", 0, 0, 0, 0, 0, 0, 0, 0, False)
 
 
-def aggregated_sharpe(pnls: Sequence[float], positions_per_month: float) -> float:
+def aggregated_sharpe(pnls: Sequence[float], positions_per_month: float) -> ExactSharpe:
     if len(pnls) < 5:
-        return 0.0
-    # Decimal, so pnls 0.1 / 0.3 give a Sharpe of exactly 2 (not > 2) and identical pnls a std of exactly 0 (ADR 0444).
-    return float(decimal_sharpe(pnls, positions_per_month))
+        return ExactSharpe(0, Fraction(0))
+    # Exact, so pnls 0.1 / 0.3 give a Sharpe of exactly 2 (not > 2) and identical pnls a std of exactly 0
+    # (ADR 0444), whatever square root the positions per month need (ADR 0456).
+    return exact_sharpe(pnls, positions_per_month)
 
 
-def _returns(sharpe: float) -> int:
+def _returns(sharpe: ExactSharpe) -> int:
     return 20 if sharpe > 2.0 else 16 if sharpe > 1.5 else 12 if sharpe > 1.0 else 8 if sharpe > 0.5 else 0
 
 
@@ -94,17 +96,19 @@ def positive_category_hhi(category_pnls: Mapping[str, float]) -> float:
     return float(_positive_category_hhi(category_pnls))
 
 
-def _positive_category_hhi(category_pnls: Mapping[str, float]) -> Decimal:
-    values = [_dec(v) for v in category_pnls.values() if v > 0]
-    total = sum(values, Decimal(0))
+def _positive_category_hhi(category_pnls: Mapping[str, float]) -> Fraction:
+    values = [Fraction(_dec(v)) for v in category_pnls.values() if v > 0]
+    total = sum(values, Fraction(0))
     if not values or total == 0:
-        return Decimal(1)
-    return sum(((v / total) ** 2 for v in values), Decimal(0))
+        return Fraction(1)
+    return sum(((v / total) ** 2 for v in values), Fraction(0))
 
 
 def _diversification(category_pnls: Mapping[str, float]) -> int:
-    hhi = _positive_category_hhi(category_pnls)  # decimal, so four equal shares are exactly 0.25 (ADR 0444)
-    return 10 if hhi < Decimal("0.25") else 7 if hhi < Decimal("0.5") else 3
+    # Exact shares: four equal ones are 0.25 (ADR 0444), and 1, 11, 11, 12, 17 too, where 28-digit shares gave
+    # 0.2499…9 (ADR 0456).
+    hhi = _positive_category_hhi(category_pnls)
+    return 10 if hhi < Fraction(1, 4) else 7 if hhi < Fraction(1, 2) else 3
 
 
 def _blowup(*flags: bool) -> int:

@@ -259,3 +259,19 @@ def test_tail_categorization_when_tags_a_string_or_fields_null_then_read_whole()
     run("bonding_barbell", ("tail_categorization", {"market": {"tags": "f e d", "description": None},
                                                     "expected": "diversifier"}))
     rejects("bonding_barbell", ("tail_categorization", {"market": {"tags": "war"}, "expected": "diversifier"}))
+
+
+def _aggregated(stats: dict[str, Any], clv_score: int) -> dict[str, Any]:
+    data = {"clvStats": stats, "totalPnl": 100, "totalPositions": 25, "positionPnls": [1, 1, 1, 1, 1],
+            "positionsPerMonth": 10, "maxPositionPct": 0.05, "totalAmbiguityAssessed": 0, "lowAmbiguityCount": 0,
+            "grossProfit": 0, "totalFees": 0, "categoryPnls": {}, "hasBlowup": False, "hasMartingale": False,
+            "hasRevenge": False, "accountAgeDays": 200, "hasConsistentActivity": True}
+    return {"name": "stats shape", "input": data, "expected": {"clvScore": clv_score}}
+
+
+def test_skill_aggregated_when_clv_stats_give_only_the_mean_then_cents_follow_from_it() -> None:
+    run("skill_score_aggregated", _aggregated({"meanCLV": 0.031, "validCLVCount": 25}, 25))
+    run("skill_score_aggregated", _aggregated({"meanCLV": 0.03, "validCLVCount": 25}, 20))  # 3 cents, strict
+    given_cents = {"meanCLV": 0.5, "meanCLVCents": 0.5, "validCLVCount": 25}  # the given cents win
+    run("skill_score_aggregated", _aggregated(given_cents, 10))
+    rejects("skill_score_aggregated", _aggregated({"meanCLV": 0.031, "validCLVCount": 25}, 0), "clvScore")

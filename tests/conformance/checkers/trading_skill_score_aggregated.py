@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from paulp.domain.clv import ClvStatistics
@@ -36,7 +37,10 @@ def _input(raw: dict[str, Any]) -> AggregatedSkillInput:
     assert not unknown, f"unknown input fields {unknown}"
     stats_raw = raw["clvStats"]
     assert set(stats_raw) <= set(_STATS), f"unknown clvStats fields {set(stats_raw) - set(_STATS)}"
-    stats = ClvStatistics(**{_STATS[k]: stats_raw.get(k, 0) for k in _STATS})
+    values = {_STATS[k]: stats_raw.get(k, 0) for k in _STATS}
+    if "meanCLVCents" not in stats_raw and "meanCLV" in stats_raw:  # §4.2: clvCents = CLV x 100, as written
+        values["mean_clv_cents"] = float(Decimal(repr(float(stats_raw["meanCLV"]))) * 100)
+    stats = ClvStatistics(**values)
     kwargs = {_INPUT[k]: v for k, v in raw.items() if k in _INPUT}
     kwargs["position_pnls"] = tuple(kwargs["position_pnls"])
     return AggregatedSkillInput(clv_stats=stats, **kwargs)

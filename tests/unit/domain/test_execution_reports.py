@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paulp.domain.execution_quality import GRADE_SCORES, ExecutionGrade
+from paulp.domain.execution_quality import GRADE_SCORES, ExecutionGrade, FillObservation, quality_report
 from paulp.domain.execution_reports import (
     RECENT_SLIPPAGE_WINDOW,
     OrderExecution,
@@ -165,3 +165,10 @@ def test_i18_when_history_unreadable_then_fails_closed_with_no_value():
 def test_i18_when_history_unreadable_then_input_document_says_so_and_otherwise_unchanged():
     assert a_request(recent_slippage_unavailable=True).to_json()["recentSlippageUnavailable"] is True
     assert "recentSlippageUnavailable" not in a_request(recent_slippage_ratio=0.2).to_json()
+
+
+def test_quality_report_when_size_share_repeats_then_grade_edge_is_exact() -> None:
+    # 150 of 900 is 1/6: expected 1 x (1/4 + 1/12) x 1.2 = 0.4 exactly, so 0.2 of slippage is a ratio of 0.5
+    fill = FillObservation("o", "T", "yes", 30, 30.2, 5, 1, 1, 0.8, 900)
+    assert quality_report(fill).grade is ExecutionGrade.GOOD
+    assert quality_report(replace(fill, fill_price=30.4)).grade is ExecutionGrade.ACCEPTABLE

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import pytest
 
 from paulp.domain.clv import (
+    ExactSharpe,
     MarketClass,
     Observation,
     clv_statistics,
     compute_clv,
     estimate_closing_line,
+    exact_sharpe,
     infer_market_class,
     resample,
 )
@@ -162,3 +165,20 @@ def test_account_skill_when_mean_clv_exactly_at_a_band_edge_then_band_of_the_dec
     score = account_skill_score(AccountMetrics(positions, 5 * count, 10_000, NOW - timedelta(days=200), NOW))
     assert score.factors["clv_consistency"].score == points
     assert score.factors["clv_consistency"].details["mean_clv"] == pytest.approx(clv)
+
+
+def test_exact_sharpe_when_negative_then_compared_by_sign_and_square() -> None:
+    sharpe = ExactSharpe(-1, Fraction(1, 4))  # -0.5
+    assert sharpe > -1 and sharpe >= -0.5 and not sharpe > -0.5 and not sharpe >= 0
+    assert float(sharpe) == -0.5
+
+
+def test_exact_sharpe_when_decimal_would_round_under_the_edge_then_exactly_on_it() -> None:
+    sharpe = exact_sharpe([20, -10] * 14, Fraction(252, 28))  # mean 5, std 15, sqrt(9): exactly 1
+    assert sharpe >= 1.0 and not sharpe > 1.0
+    assert exact_sharpe([0.1] * 7, 1) >= 0 and not exact_sharpe([0.1] * 7, 1) > 0  # std exactly 0
+
+
+def test_infer_market_class_when_tags_given_as_one_string_then_it_is_one_tag() -> None:
+    assert infer_market_class(None, "NFL game") is MarketClass.SPORTS
+    assert infer_market_class(None, "gst") is MarketClass.POLITICAL  # not the letters g, s, t
