@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
 from paulp.domain.errors import DomainError
 
@@ -167,11 +168,13 @@ def _fill(bucket: Decimal, cap_pct: float, count: int) -> list[Decimal]:
     return out
 
 
-def _decimal_herfindahl(amounts: Sequence[Decimal]) -> Decimal:
-    total = sum(amounts, Decimal(0))
+def _exact_herfindahl(amounts: Sequence[Decimal]) -> Fraction:
+    """In exact fractions: shares that repeat (a sixth, a third) would leave 28-digit decimals one digit beside an
+    edge the index sits on exactly (1 bond and 2 tails at 10 % caps of an 80/20 barbell: exactly 0.5)."""
+    total = sum((Fraction(a) for a in amounts), Fraction(0))
     if total <= 0:
-        return Decimal(0)
-    return sum(((a / total) ** 2 for a in amounts), Decimal(0))
+        return Fraction(0)
+    return sum(((Fraction(a) / total) ** 2 for a in amounts), Fraction(0))
 
 
 def allocate(
@@ -187,15 +190,15 @@ def allocate(
     ordered += [t for t in tails if t.tail_type is not TailType.EVENT_HEDGE]
     tail_amounts = _fill(tail_exact, config.max_single_tail_pct, len(ordered))
     tail_positions = tuple(TailPosition(t, float(a)) for t, a in zip(ordered, tail_amounts, strict=False))
-    # HHI and the hedge share in decimal too (ADR 0444): a hedge filling 40 % of a 19.7 bucket is 40 %, not
-    # binary's 39.99999999999999, so a configured 40 % minimum is met.
-    hhi_exact = _decimal_herfindahl(bond_amounts + tail_amounts)
+    # The HHI exactly (ADR 0459), the hedge share in decimal (ADR 0444): a hedge filling 40 % of a 19.7 bucket is
+    # 40 %, not binary's 39.99999999999999, so a configured 40 % minimum is met.
+    hhi_exact = _exact_herfindahl(bond_amounts + tail_amounts)
     hedged = sum((a for t, a in zip(ordered, tail_amounts, strict=False) if t.tail_type is TailType.EVENT_HEDGE),
                  Decimal(0))
     hedge_exact = hedged / tail_exact * 100 if tail_exact > 0 else Decimal(0)
     hhi, hedge_pct = float(hhi_exact), float(hedge_exact)
     errors: list[str] = []
-    if hhi_exact > _dec(config.max_herfindahl):
+    if hhi_exact > Fraction(_dec(config.max_herfindahl)):
         errors.append(f"Herfindahl index {hhi:.4f} exceeds maximum {config.max_herfindahl}")
     if tails and hedge_exact < _dec(config.min_event_hedge_pct):
         errors.append(f"Event hedge {hedge_pct:.1f}% below minimum {config.min_event_hedge_pct}%")

@@ -131,3 +131,14 @@ def test_allocate_when_bucket_spent_in_binary_leaves_a_crumb_then_no_extra_posit
     assert sum(p.allocation for p in alloc.bond_positions) == pytest.approx(capital * 0.9)
     tail_amounts = [p.allocation for p in alloc.tail_positions]
     assert tail_amounts == pytest.approx([capital * 0.04, capital * 0.04, capital * 0.02])
+
+
+def test_allocate_when_the_index_is_exactly_the_maximum_through_repeating_shares_then_no_error() -> None:
+    # An 80/20 barbell of 1,000 with 10 % caps: the bond gets 80 and each hedge 20, shares of 2/3, 1/6 and 1/6, so the
+    # index is exactly 4/9 + 1/36 + 1/36 = 0.5, not above a maximum of 0.5 (28-digit decimals made it 0.5 + 1e-28)
+    config = BarbellConfig(bond_pct=80, tail_pct=20, max_single_bond_pct=10, max_single_tail_pct=10, max_herfindahl=0.5)
+    alloc = allocate(1000, _bonds(1), _hedges(2), config)
+    assert [p.allocation for p in alloc.bond_positions] == [80.0]
+    assert [t.allocation for t in alloc.tail_positions] == [20.0, 20.0]
+    assert alloc.herfindahl_index == 0.5
+    assert not [e for e in alloc.validation_errors if "Herfindahl" in e]
