@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.conformance.checkers._routing_http import subset
 from tests.conformance.registry import CHECKERS, Context, load_checkers
 
 load_checkers()
@@ -141,3 +142,17 @@ def test_budget_derivation_when_sum_is_a_tie_then_the_message_is_read_with_to_fi
                                                   "categoryMix.governance_audit": 0.03125}}
     run(case("budget_derivation", inp, {"error": True, "errorMentions": "categoryMix", "sum": 1.03125}))
     rejects(case("budget_derivation", inp, {"error": True, "sum": 1.0312}))
+
+
+def test_admin_routing_body_when_tolerance_given_then_numbers_are_compared_within_it() -> None:
+    """ADR 0458: the admin_routing body reads relTolerance/absTolerance, as every llm-routing float does."""
+    body = {"limits": {"dailyTotal": 75.18261240000001}, "rows": [{"routeClass": "x", "calls": 672.0, "extra": 1}]}
+    subset({"limits": {"dailyTotal": 75.1826124}, "rows": [{"calls": 672}]}, body, "body", (1e-9, 0.0))
+    with pytest.raises(AssertionError, match="dailyTotal"):
+        subset({"limits": {"dailyTotal": 75.1826124}}, body, "body")
+    with pytest.raises(AssertionError, match=r"rows\[0\].calls"):
+        subset({"rows": [{"calls": 673}]}, body, "body", (1e-9, 0.0))
+    with pytest.raises(AssertionError, match="rows"):
+        subset({"rows": []}, body, "body", (1e-9, 0.0))
+    with pytest.raises(AssertionError, match="extra"):
+        subset({"rows": [{"extra": True}]}, body, "body", (1e-9, 0.0))

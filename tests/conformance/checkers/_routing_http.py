@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -41,12 +42,23 @@ def send(config: dict[str, Any], request_line: str, headers: dict[str, str],
         container.close()
 
 
-def subset(expected: Any, actual: Any, where: str) -> None:
+def subset(expected: Any, actual: Any, where: str, tol: tuple[float, float] = (0.0, 0.0)) -> None:
+    """Every expected key is present and matches; lists item by item; numbers within ``tol`` (rel, abs)."""
     if isinstance(expected, dict):
         assert isinstance(actual, dict), f"{where}: expected an object, got {actual!r:.300}"
         for key, value in resolve_sides(expected, "llm-routing.json", actual).items():
             assert key in actual, f"{where}.{key} missing from {actual!r:.300}"
-            subset(value, actual[key], f"{where}.{key}")
+            subset(value, actual[key], f"{where}.{key}", tol)
         return
-    assert isinstance(expected, bool) == isinstance(actual, bool) and expected == actual, \
-        f"{where}: expected {expected!r}, got {actual!r}"
+    if isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), \
+            f"{where}: expected {len(expected)} items, got {actual!r:.300}"
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
+            subset(e, a, f"{where}[{i}]", tol)
+        return
+    assert isinstance(expected, bool) == isinstance(actual, bool), f"{where}: expected {expected!r}, got {actual!r}"
+    if isinstance(expected, int | float) and not isinstance(expected, bool) and isinstance(actual, int | float):
+        assert math.isclose(actual, expected, rel_tol=tol[0], abs_tol=tol[1]), \
+            f"{where}: expected {expected!r}, got {actual!r} (tolerance {tol})"
+        return
+    assert expected == actual, f"{where}: expected {expected!r}, got {actual!r}"

@@ -14,7 +14,13 @@ from tests.conformance.registry import Context, checker
 
 INPUT_KEYS = {"request", "authenticated", "headers", "body", "env"}
 EXPECTED_KEYS = {"referenceStatus", "referenceBody", "recommendedStatus", "recommendedTopLevelKeys",
-                 "recommendedBody", "status", "topLevelKeys", "body"}
+                 "recommendedBody", "status", "topLevelKeys", "body", "relTolerance", "absTolerance"}
+
+
+def _tolerances(exp: dict[str, Any]) -> tuple[float, float]:
+    """The case's relTolerance/absTolerance (the meta note: they apply to all floats); exact when none is given."""
+    rel, ab = exp.get("relTolerance"), exp.get("absTolerance")
+    return float(rel or 0.0), float(ab or 0.0)
 
 
 @checker("llm-routing.json", "admin_routing")
@@ -40,4 +46,4 @@ def check(case: dict[str, Any], ctx: Context) -> None:
             assert set(body) == set(keys), f"top-level keys {sorted(body)} != {sorted(keys)}"
     body_exp = exp.get("recommendedBody", exp.get("body"))
     if body_exp is not None:
-        subset(body_exp, body, "body")
+        subset(body_exp, body, "body", _tolerances(exp))
