@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from paulp.domain.exits import ExitDecision, ExitPricing, evaluate_exit
@@ -107,20 +108,23 @@ def summarize(outcomes: Sequence[ScenarioOutcome], required: int = REQUIRED_SCEN
     wins = sum(o.realized_pnl > 0 for o in outcomes)
     losses = sum(o.realized_pnl < 0 for o in outcomes)
     win_rate = wins / (wins + losses) * 100 if wins + losses else 0.0
-    pnl = sum(o.realized_pnl for o in outcomes)
+    # PnL ≥ 0 is judged on the rows' figures as written: in binary 0.3 - 0.1 - 0.2 is below zero
+    pnl_exact = sum((Decimal(repr(float(o.realized_pnl))) for o in outcomes), Decimal(0))
+    pnl = float(pnl_exact)
+    pnl_met = not pnl_exact.is_nan() and pnl_exact >= 0  # a NaN PnL fails the gate rather than raising
     good = sum(o.execution_grade in GOOD_GRADES for o in outcomes)
     quality = good / len(outcomes) * 100 if outcomes else 0.0
     issues: list[str] = []
     if win_rate < MIN_WIN_RATE:
         issues.append(f"Win rate {win_rate:.1f}% < {MIN_WIN_RATE:.0f}% minimum")
-    if pnl < 0:
+    if not pnl_met:
         issues.append(f"Total PnL {pnl:.2f} < 0")
     if quality < MIN_EXECUTION_QUALITY:
         issues.append(f"Execution quality {quality:.1f}% < {MIN_EXECUTION_QUALITY:.0f}% minimum")
     if passed < required:
         issues.append(f"Test scenarios: {passed}/{required} passed (minimum: {required}/{required})")
     gate = Gate(
-        win_rate, win_rate >= MIN_WIN_RATE, pnl, pnl >= 0, quality, quality >= MIN_EXECUTION_QUALITY,
+        win_rate, win_rate >= MIN_WIN_RATE, pnl, pnl_met, quality, quality >= MIN_EXECUTION_QUALITY,
         passed, passed >= required, tuple(issues),
     )
     return HarnessSummary(

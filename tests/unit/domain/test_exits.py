@@ -84,6 +84,23 @@ def test_summarize_when_pnl_negative_then_blocking_issue() -> None:
     assert summary.decision.value == "NO_GO"
 
 
+def test_summarize_when_pnl_sums_to_exactly_zero_in_decimal_then_gate_met() -> None:
+    pnls = [-0.1, -0.2, 0.3, 0.1, 0.2, -0.3, 0.0, 0.0]  # binary running sum ends at -5.55e-17
+
+    summary = summarize([ScenarioOutcome(True, p, "GOOD") for p in pnls])
+
+    assert summary.gate.pnl_met
+    assert summary.total_realized_pnl == 0.0
+    assert summary.decision.value == "GO"
+
+
+def test_summarize_when_a_pnl_is_nan_then_gate_fails_closed() -> None:
+    summary = summarize([ScenarioOutcome(True, float("nan"), "GOOD")] + [ScenarioOutcome(True, 1.0, "GOOD")] * 7)
+
+    assert not summary.gate.pnl_met
+    assert summary.decision.value == "NO_GO"
+
+
 def test_kill_switch_when_slippage_share_exceeds_half_the_edge_then_triggered() -> None:
     assert kill_switch_triggered(8, 30, 1)
     assert not kill_switch_triggered(1, 100, 4)
