@@ -77,9 +77,18 @@ def pre_trade_check(facts: MarketFacts | None, side: str, signal_price: float,
         reason = f"VPIN {judged:.2f} is toxic (at or above {t.max_vpin:.2f})"
     else:
         _, ask = facts.snapshot.quotes(Side(side))
-        if ask is not None and abs(ask / 100 - signal_price) > t.max_price_move:
+        if ask is not None and _moved_beyond(ask, signal_price, t.max_price_move):
             reason = f"Price moved {abs(ask / 100 - signal_price):.2f} since signal"
     return PreTradeCheck(reason is None, spread, depth, vpin, reason)
+
+
+def _moved_beyond(ask_cents: int, signal_price: float, max_move: float) -> bool:
+    """|ask - signal price| > max move on the figures as written, in decimal (ADR 0460): an ask of 9 cents is
+    exactly 0.05 from 0.14, which binary made 0.05000000000000002 and refused. Non-finite figures keep the float
+    comparison they had."""
+    if not (math.isfinite(signal_price) and math.isfinite(max_move)):
+        return abs(ask_cents / 100 - signal_price) > max_move
+    return abs(Decimal(ask_cents) / 100 - Decimal(repr(float(signal_price)))) > Decimal(repr(float(max_move)))
 
 
 def _exact_effective_edge(edge: float | None, edge_multiplier: float) -> float | Fraction:
