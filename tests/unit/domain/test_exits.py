@@ -104,3 +104,9 @@ def test_summarize_when_a_pnl_is_nan_then_gate_fails_closed() -> None:
 def test_kill_switch_when_slippage_share_exceeds_half_the_edge_then_triggered() -> None:
     assert kill_switch_triggered(8, 30, 1)
     assert not kill_switch_triggered(1, 100, 4)
+
+
+def test_kill_switch_when_slippage_is_exactly_half_the_edge_then_not_triggered() -> None:
+    # 0.27 cents of slippage on a 3-cent entry is exactly 9 %, half of an 18 % edge: not above it (ADR 0460)
+    assert not kill_switch_triggered(0.27, 3, 18)
+    assert kill_switch_triggered(0.28, 3, 18)
