@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import timedelta
+from fractions import Fraction
 from functools import partial
 from typing import Any
 
@@ -59,8 +60,11 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     started = time.monotonic()
     now = container.clock.now()
     with container.pool.connection() as conn:
-        rows = [(s, t, side, mode, n, cost / n, *rest) for s, t, side, mode, n, cost, *rest
-                in conn.execute(OPEN_POSITIONS).fetchall()]
+        fetched = conn.execute(OPEN_POSITIONS).fetchall()
+        rows = [(s, t, side, mode, n, cost / n, *rest) for s, t, side, mode, n, cost, *rest in fetched]
+        # the average entry exactly, for judging the exit bands (ADR 0460): 100 cents over 3 contracts is 100/3
+        exact_entries = {(s, t, side, mode): Fraction(cost) / Fraction(n) for s, t, side, mode, n, cost, *_ in fetched
+                         if cost is not None and n}
         adopted = adopted_rows(conn)
     report: dict[str, Any] = {"positions": len(rows), "adopted": len(adopted), "checked": 0, "exits": [],
                               "staleMarks": [], "noQuote": [], "errors": [], "notHeld": [], "fractionalHeld": [],
@@ -94,7 +98,8 @@ def monitor_exits(container: Any) -> dict[str, Any]:
         report["checked"] += judged
         candidate = ExitCandidate(strategy, ticker, side, mode, opened, exits, contracts, entry_cents, current,
                                   quotes.side_bid(side))
-        decision = evaluate_exit(entry_cents, current, holding_hours(opened, now), contracts) \
+        exact_entry = exact_entries.get((strategy, ticker, side, mode), entry_cents)
+        decision = evaluate_exit(exact_entry, current, holding_hours(opened, now), contracts) \
             if judged and 0 < entry_cents < 100 else None
         work.append((candidate, decision))
     settled = [c for c in settled if _state(container.exits.find(c)) in UNFINISHED]

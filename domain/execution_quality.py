@@ -6,6 +6,7 @@ the source divided by 100 instead, which left the I18 kill switch practically un
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -194,29 +195,35 @@ class FlowTrade:
     side: str | None = None  # "buy" | "sell"; inferred from price vs mid when absent
 
 
-def _buy_share(trade: FlowTrade) -> float:
+def _buy_share(trade: FlowTrade) -> Fraction:
     if trade.side is not None:
-        return 1.0 if trade.side == "buy" else 0.0
-    return 1.0 if trade.price > trade.mid else 0.0 if trade.price < trade.mid else 0.5
+        return Fraction(1) if trade.side == "buy" else Fraction(0)
+    return Fraction(1) if trade.price > trade.mid else Fraction(0) if trade.price < trade.mid else Fraction(1, 2)
 
 
 def compute_vpin(trades: Iterable[FlowTrade], bucket_usd: float = 1000.0, window: int = 50) -> float:
-    """Volume-synchronised imbalance over the last ``window`` full buckets of ``bucket_usd`` notional."""
-    buckets: list[tuple[float, float]] = []
-    buy = sell = 0.0
+    """Volume-synchronised imbalance over the last ``window`` full buckets of ``bucket_usd`` notional. Buckets are
+    filled with the notionals as written, exactly (ADR 0460): buys of 350 and sells of 62.92 + 587.08 are a VPIN
+    of exactly 0.3 (elevated), where binary sums gave 0.29999999999999993 (normal). A non-finite notional adds
+    nothing, as NaN did before. Reported as a float, which keeps an exact edge on its own float."""
+    buckets: list[tuple[Fraction, Fraction]] = []
+    bucket = _exact(bucket_usd)
+    buy = sell = Fraction(0)
     for trade in trades:
-        remaining, share = trade.notional_usd, _buy_share(trade)
+        if not math.isfinite(trade.notional_usd):
+            continue
+        remaining, share = _exact(trade.notional_usd), _buy_share(trade)
         while remaining > 0:
-            take = min(remaining, bucket_usd - (buy + sell))
+            take = min(remaining, bucket - (buy + sell))
             buy, sell = buy + take * share, sell + take * (1 - share)
             remaining -= take
-            if buy + sell >= bucket_usd - 1e-9:
+            if buy + sell >= bucket:
                 buckets.append((buy, sell))
-                buy = sell = 0.0
+                buy = sell = Fraction(0)
     recent = buckets[-window:]
     if not recent:
         return 0.0
-    return sum(abs(b - s) for b, s in recent) / sum(b + s for b, s in recent)
+    return float(sum((abs(b - s) for b, s in recent), Fraction(0)) / sum((b + s for b, s in recent), Fraction(0)))
 
 
 def taker_flow(yes_price_cents: int, contracts: float, taker_side: str | None, mid_cents: float) -> FlowTrade:
@@ -229,6 +236,7 @@ def taker_flow(yes_price_cents: int, contracts: float, taker_side: str | None, m
 def vpin_or_none(trades: Sequence[FlowTrade], bucket_usd: float = 1000.0, window: int = 50) -> float | None:
     """VPIN of the trades, or None when they do not fill one bucket: too little flow to judge is unknown, not the
     0.0 ``compute_vpin`` reports for no bucket (ADR 0373)."""
-    if sum(t.notional_usd for t in trades) < bucket_usd - 1e-9:
+    flow = sum((_exact(t.notional_usd) for t in trades if math.isfinite(t.notional_usd)), Fraction(0))
+    if flow < _exact(bucket_usd):  # the same exact sum as the buckets (ADR 0460)
         return None
     return compute_vpin(trades, bucket_usd, window)

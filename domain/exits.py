@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
 from paulp.domain.errors import DomainError
 
@@ -93,15 +94,19 @@ def operator_close(entry_price: float, current_price: float, size: float) -> Exi
 
 
 def evaluate_exit(
-    entry_price: float,
+    entry_price: float | Fraction,
     current_price: float,
     held_hours: float,
     size: float,
     pricing: ExitPricing = ExitPricing.OBSERVED,
 ) -> ExitDecision | None:
-    """Stop first, then take-profit, then time (exactly 168 h does not exit); None means hold."""
+    """Stop first, then take-profit, then time (exactly 168 h does not exit); None means hold. An average entry may
+    be given exactly, as a ``Fraction`` (cost / contracts): 3 contracts costing 100 cents have a take-profit of
+    exactly 50, which the float 33.333333333333336 put at 50.000000000000004 (ADR 0460)."""
     if entry_price <= 0 or size < 0:
         raise InvalidExitInput(f"entry {entry_price}, size {size}")
+    if isinstance(entry_price, Fraction):
+        return _evaluate_exact(entry_price, Fraction(_dec(current_price)), held_hours, Fraction(_dec(size)), pricing)
     entry, price = _dec(entry_price), _dec(current_price)
     stop, target = entry * STOP_LOSS_FACTOR, entry * TAKE_PROFIT_FACTOR
     if price <= stop:
@@ -114,3 +119,19 @@ def evaluate_exit(
         return None
     booked = trigger if pricing is ExitPricing.TRIGGER else price
     return ExitDecision(reason, float(booked), float((booked - entry) * _dec(size)))
+
+
+def _evaluate_exact(entry: Fraction, price: Fraction, held_hours: float, size: Fraction,
+                    pricing: ExitPricing) -> ExitDecision | None:
+    """``evaluate_exit`` on an exact entry: the same rules in rationals, the figures reported as floats."""
+    stop, target = entry * Fraction(STOP_LOSS_FACTOR), entry * Fraction(TAKE_PROFIT_FACTOR)
+    if price <= stop:
+        reason, trigger = ExitReason.STOP_LOSS_HIT, stop
+    elif price >= target:
+        reason, trigger = ExitReason.TAKE_PROFIT_HIT, target
+    elif held_hours > MAX_HOLDING_HOURS:
+        reason, trigger = ExitReason.TIME_LIMIT_EXCEEDED, price
+    else:
+        return None
+    booked = trigger if pricing is ExitPricing.TRIGGER else price
+    return ExitDecision(reason, float(booked), float((booked - entry) * size))

@@ -100,7 +100,7 @@ def _impact_exceeds(impact_sq: Fraction, bound: Fraction) -> bool:
     return bound < 0 or impact_sq > bound * bound
 
 
-def assess_impact(requested_size: int, edge_cents: float, side: str, book: MarketBook,
+def assess_impact(requested_size: int, edge_cents: float | Fraction, side: str, book: MarketBook,
                   depth: float | None = None) -> ImpactAssessment:
     """Size the order so impact stays ≤ 30 % of edge and size ≤ 2 depths; never above the request.
 
@@ -120,7 +120,8 @@ def assess_impact(requested_size: int, edge_cents: float, side: str, book: Marke
     else:
         dd = _exact(depth)
     spread = _exact(book.spread(side))
-    size, edge = Fraction(requested_size), _exact(edge_cents)
+    size = Fraction(requested_size)
+    edge = edge_cents if isinstance(edge_cents, Fraction) else _exact(edge_cents)  # a Fraction is already exact
     vpin = _exact(ASSESSMENT_VPIN)
     if dd <= 0:
         flat = spread * (Fraction(1, 2) + Fraction(1, 5) * vpin)

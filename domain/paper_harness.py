@@ -91,8 +91,14 @@ def walk_price_path(entry_price: float, size: float, path: Sequence[PricePoint])
 
 
 def kill_switch_triggered(slippage_cents: float, entry_cents: float, edge_pct: float) -> bool:
-    """Slippage as a percent of entry above half the edge (percent) kills the strategy."""
-    return slippage_cents / entry_cents * 100 > KILL_SWITCH_EDGE_SHARE * edge_pct
+    """Slippage as a percent of entry above half the edge (percent) kills the strategy. Judged in decimal on the
+    figures as written, multiplied out so no quotient is rounded (ADR 0460): 0.27 cents on 3 is exactly 9 %, half of
+    an 18 % edge, which binary put at 9.000000000000002 and killed. Non-finite figures keep the float comparison."""
+    figures = (slippage_cents, entry_cents, edge_pct)
+    if not all(math.isfinite(v) for v in figures) or entry_cents <= 0:
+        return slippage_cents / entry_cents * 100 > KILL_SWITCH_EDGE_SHARE * edge_pct
+    slippage, entry, edge = (Decimal(repr(float(v))) for v in figures)
+    return slippage * 100 > Decimal(repr(KILL_SWITCH_EDGE_SHARE)) * edge * entry
 
 
 def _average_grade(outcomes: Sequence[ScenarioOutcome]) -> str:

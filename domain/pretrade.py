@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
+from decimal import Decimal
+from fractions import Fraction
 
 from paulp.domain.execution_orders import Side
 from paulp.domain.execution_policy import ExecutionPolicy
@@ -75,9 +77,29 @@ def pre_trade_check(facts: MarketFacts | None, side: str, signal_price: float,
         reason = f"VPIN {judged:.2f} is toxic (at or above {t.max_vpin:.2f})"
     else:
         _, ask = facts.snapshot.quotes(Side(side))
-        if ask is not None and abs(ask / 100 - signal_price) > t.max_price_move:
+        if ask is not None and _moved_beyond(ask, signal_price, t.max_price_move):
             reason = f"Price moved {abs(ask / 100 - signal_price):.2f} since signal"
     return PreTradeCheck(reason is None, spread, depth, vpin, reason)
+
+
+def _moved_beyond(ask_cents: int, signal_price: float, max_move: float) -> bool:
+    """|ask - signal price| > max move on the figures as written, in decimal (ADR 0460): an ask of 9 cents is
+    exactly 0.05 from 0.14, which binary made 0.05000000000000002 and refused. Non-finite figures keep the float
+    comparison they had."""
+    if not (math.isfinite(signal_price) and math.isfinite(max_move)):
+        return abs(ask_cents / 100 - signal_price) > max_move
+    return abs(Decimal(ask_cents) / 100 - Decimal(repr(float(signal_price)))) > Decimal(repr(float(max_move)))
+
+
+def _exact_effective_edge(edge: float | None, edge_multiplier: float) -> float | Fraction:
+    """edge x 100 / multiplier in exact rationals on the figures as written (ADR 0460): 0.29 x 100 is 29 cents, not
+    binary's 28.999999999999996, which floored a safe size of 29 x 0.3 x 50 / 5 = 87 to 86. Non-finite figures are
+    passed on as floats, for the assessment to refuse as before."""
+    figures = (edge or 0.0, edge_multiplier)
+    if not all(math.isfinite(v) for v in figures):
+        return (edge or 0.0) * 100 / edge_multiplier
+    edge_exact, multiplier = (Fraction(Decimal(repr(float(v)))) for v in figures)
+    return edge_exact * 100 / multiplier
 
 
 def size_for_impact(check: PreTradeCheck, facts: MarketFacts, side: str, requested_size: int, limit_cents: int,
@@ -93,7 +115,7 @@ def size_for_impact(check: PreTradeCheck, facts: MarketFacts, side: str, request
     depth = float(facts.book.depth(side, limit_cents).contracts) if facts.book is not None else None
     edge_cents = (edge or 0.0) * 100
     effective = edge_cents / edge_multiplier  # elevated flow (§5.6): the edge buys 1/multiplier the size
-    a = assess_impact(requested_size, effective, side, book, depth)
+    a = assess_impact(requested_size, _exact_effective_edge(edge, edge_multiplier), side, book, depth)
     size = apply_adjustment(requested_size, a)
     impact = {"requestedSize": requested_size, "adjustedSize": size, "wasSized": a.was_sized,
               "maxSafeSize": a.max_safe_size, "depthContracts": a.depth_at_submission,

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from paulp.domain.errors import DomainError
 
@@ -53,10 +54,20 @@ def coefficient_of_variation(returns: Sequence[float]) -> float:
     if len(returns) < MIN_RETURNS_FOR_CV:
         return DEFAULT_CV
     mean = math.fsum(returns) / len(returns)
-    if abs(mean) < MIN_ABS_MEAN:
+    if _too_flat(returns, mean):
         return DEFAULT_CV
     variance = math.fsum((r - mean) ** 2 for r in returns) / len(returns)
     return math.sqrt(variance) / abs(mean)
+
+
+def _too_flat(returns: Sequence[float], mean: float) -> bool:
+    """|mean| < 1e-4 on the returns as written, multiplied out so no quotient is rounded (ADR 0460): -0.0003, -0.0001
+    and three 0.0003 average exactly 1e-4, which binary put at 9.999999999999999e-05 (so CV 0.3). Non-finite
+    returns keep the float comparison."""
+    if not all(math.isfinite(r) for r in returns):
+        return abs(mean) < MIN_ABS_MEAN
+    total = sum((Fraction(_dec(r)) for r in returns), Fraction(0))
+    return abs(total) < Fraction(_dec(MIN_ABS_MEAN)) * len(returns)
 
 
 def confidence_adjustment(cv: float) -> float:

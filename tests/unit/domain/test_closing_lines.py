@@ -5,6 +5,8 @@ disables a strategy only on enough evidence."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -183,7 +185,10 @@ def test_rule_never_judges_below_any_rules_minimum_count(recent, prior, data):
 def test_rule_verdict_is_the_two_std_comparison(clvs):
     trend = clv_trend(clvs)
     assert trend is not None and trend.recent_count == 20 and trend.prior_count == len(clvs) - 20
-    assert trend.degraded is (trend.recent_mean < trend.prior_mean - 2 * trend.prior_std)
+    prior = [Fraction(Decimal(repr(v))) for v in clvs[:-20]]
+    mean = sum(prior, Fraction(0)) / len(prior)
+    drop = mean - sum((Fraction(Decimal(repr(v))) for v in clvs[-20:]), Fraction(0)) / 20
+    assert trend.degraded is (drop > 0 and drop**2 > 4 * sum((v - mean) ** 2 for v in prior) / len(prior))
 
 
 def test_rule_fires_on_a_clear_degradation_and_not_on_noise():
@@ -192,6 +197,16 @@ def test_rule_fires_on_a_clear_degradation_and_not_on_noise():
     assert clv_trend(history + [1.2] * 20).degraded is False  # type: ignore[union-attr]  # above 4 - 2.83
     degraded = clv_trend(history + [-2.0] * 20)
     assert degraded is not None and degraded.degraded and "CLV degraded" in degraded.reason()
+
+
+def test_clv_trend_when_the_recent_mean_is_exactly_two_std_below_then_not_degraded():
+    # Arrange: prior 0.00/0.02 has mean 0.01 and std exactly 0.01, so 2 std below is exactly -0.01 (ADR 0460)
+    clvs = [0.0, 0.02] * 15 + [-0.01] * 20
+    # Act
+    trend = clv_trend(clvs)
+    # Assert: "> 2 std below" is strict; binary's std 0.009999999999999998 put -0.01 under the threshold
+    assert trend is not None and trend.degraded is False
+    assert clv_trend([0.0, 0.02] * 15 + [-0.01] * 19 + [-0.0100001]).degraded is True  # type: ignore[union-attr]
 
 
 def test_rule_refuses_nonsense_parameters():

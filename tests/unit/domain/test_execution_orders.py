@@ -103,6 +103,17 @@ def test_compute_vpin_when_side_missing_then_inferred_from_mid() -> None:
     assert compute_vpin(trades) == 1.0
 
 
+def test_compute_vpin_when_the_imbalance_is_exactly_thirty_percent_then_elevated() -> None:
+    # Arrange: one $1000 bucket, 350 bought and 62.92 + 587.08 sold, so |350 - 650| / 1000 is exactly 0.3 (ADR 0460)
+    trades = [FlowTrade(350.0, 0.5, 0.5, "buy"), FlowTrade(62.92, 0.5, 0.5, "sell"),
+              FlowTrade(587.08, 0.5, 0.5, "sell")]
+    # Act
+    vpin = compute_vpin(trades)
+    # Assert: §5.6 VPIN >= 0.3 is elevated; binary sums gave 0.29999999999999993, read as normal flow
+    assert vpin == 0.3
+    assert classify_vpin(vpin).toxicity is FlowToxicity.ELEVATED
+
+
 def test_compute_vpin_when_trade_spans_buckets_then_split_across_them() -> None:
     trades = [FlowTrade(1500, 0.6, 0.5), FlowTrade(500, 0.4, 0.5)]
     assert compute_vpin(trades) == 0.5  # buckets (1000 buy) and (500 buy, 500 sell)

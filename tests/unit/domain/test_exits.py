@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from paulp.domain.exits import ExitPricing, ExitReason, InvalidExitInput, evaluate_exit, exit_levels
@@ -104,3 +106,20 @@ def test_summarize_when_a_pnl_is_nan_then_gate_fails_closed() -> None:
 def test_kill_switch_when_slippage_share_exceeds_half_the_edge_then_triggered() -> None:
     assert kill_switch_triggered(8, 30, 1)
     assert not kill_switch_triggered(1, 100, 4)
+
+
+def test_kill_switch_when_slippage_is_exactly_half_the_edge_then_not_triggered() -> None:
+    # 0.27 cents of slippage on a 3-cent entry is exactly 9 %, half of an 18 % edge: not above it (ADR 0460)
+    assert not kill_switch_triggered(0.27, 3, 18)
+    assert kill_switch_triggered(0.28, 3, 18)
+
+
+def test_evaluate_exit_when_an_exact_average_entry_makes_the_price_exactly_the_target_then_take_profit() -> None:
+    # Arrange: 3 contracts bought for 100 cents in all (33, 33, 34): entry 100/3, take-profit exactly 50 (ADR 0460)
+    entry = Fraction(100, 3)
+    # Act
+    decision = evaluate_exit(entry, 50.0, 1.0, 3)
+    # Assert: price >= entry x 1.5; the float entry 33.333333333333336 put the target at 50.000000000000004
+    assert decision is not None and decision.reason is ExitReason.TAKE_PROFIT_HIT
+    assert decision.exit_price == 50.0 and decision.realized_pnl == 50.0
+    assert evaluate_exit(entry, 49.5, 1.0, 3) is None

@@ -163,3 +163,27 @@ def test_elevated_flow_halves_what_the_edge_buys_at_a_multiplier_of_2() -> None:
     normal = size_for_impact(check, facts, "YES", 1_000, 42, 0.05, 10.0)
     elevated = size_for_impact(check, facts, "YES", 1_000, 42, 0.05, 10.0, 2.0)
     assert normal.adjusted_size == 405 and elevated.adjusted_size == 202  # floor(0.9 x floor(2.5 x 0.3 x 300))
+
+
+def test_impact_when_elevated_flow_leaves_a_repeating_edge_then_the_safe_size_is_exact() -> None:
+    # Arrange: 2 cents of edge under elevated flow (x1.5) buys 4/3 cent; 4/3 x 0.3 x 300 contracts / 1 cent is
+    # exactly 120 (ADR 0460)
+    facts = _facts(300, 0.4)
+    check = pre_trade_check(facts, "YES", 0.42)
+    # Act
+    sized = size_for_impact(check, facts, "YES", 1_000, 42, 0.02, 10.0, 1.5)
+    # Assert: floor(0.9 x 120) = 108; the binary 1.3333333333333333 floored the safe size to 119, so 107
+    assert sized.passed and sized.adjusted_size == 108
+    assert sized.market_impact is not None and sized.market_impact["effectiveEdgeCents"] == 2 / 1.5
+
+
+def test_pre_trade_when_the_ask_moved_exactly_the_maximum_then_passes() -> None:
+    # Arrange: a YES ask of 9 cents against a signal at 0.14 is a move of exactly 0.05, the default maximum
+    snap = MarketSnapshot(ticker="KX-M", yes_bid=8, yes_ask=9, no_bid=91, no_ask=92, volume_24h=50_000)
+    facts = MarketFacts(snapshot=snap, category="economics", book=BookLevels.of([(8, 50_000)], [(91, 50_000)]),
+                        vpin_score=0.1)
+    # Act
+    at_edge, beyond = pre_trade_check(facts, "YES", 0.14), pre_trade_check(facts, "YES", 0.1401)
+    # Assert: "price move <= 0.05" passes (ADR 0460); binary's 0.05000000000000002 refused it
+    assert at_edge.passed, at_edge.block_reason
+    assert not beyond.passed and beyond.block_reason is not None and "Price moved" in beyond.block_reason

@@ -51,6 +51,15 @@ def test_cv_when_fewer_than_five_returns_or_flat_mean_then_default() -> None:
     assert coefficient_of_variation([1, -1, 1, -1, 0]) == 0.3
 
 
+def test_cv_when_the_mean_is_exactly_the_floor_then_computed_from_the_returns() -> None:
+    # Arrange: in units of 1e-4 the returns are -3, -1, 3, 3, 3: mean exactly 1, so |mean| < 1e-4 does not hold
+    returns = [-0.0003, -0.0001, 0.0003, 0.0003, 0.0003]
+    # Act
+    cv = coefficient_of_variation(returns)
+    # Assert: population variance 32/5, so CV = sqrt(6.4) (ADR 0460); binary's mean 9.99…e-05 gave the default 0.3
+    assert cv == pytest.approx(math.sqrt(6.4))
+
+
 def test_kelly_size_when_history_given_then_cv_from_returns() -> None:
     result = kelly_size(0.55, 0.5, "YES", 1000, 50, returns=[8, 9, 10, 11, 12])
 
