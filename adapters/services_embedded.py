@@ -164,21 +164,71 @@ def _add_system_user(name: str) -> None:
         raise EmbeddedServiceError("postgres", f"useradd {name} failed: {detail}") from exc
 
 
-def _run(cmd: list[str], owner: _Owner | None, cwd: Path, timeout: float) -> str:
+def _run(cmd: list[str], owner: _Owner | None, cwd: Path, timeout: float, *, own_group: bool = False) -> str:
+    """Run a wheel binary to completion; on a timeout, or on SIGTERM/Ctrl-C while it runs, kill it and reap it.
+
+    Not ``subprocess.run``: its wait takes a lock that a SIGTERM raising ``SystemExit`` between the lock's acquire
+    and its ``try`` leaves held, and the clean-up wait then blocks on that lock for good (seen under load as a
+    ``paulp migrate`` that never ended after SIGTERM during initdb). Here the child is waited for and reaped with
+    ``os.waitpid`` alone. ``own_group`` starts it in a process group of its own and kills the whole group, so an
+    interrupted initdb does not leave its bootstrap backend running."""
     # Output goes to a file: a pipe inherited by the daemonised postmaster would never close.
     with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, binaries from the wheel
+            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+            start_new_session=own_group,
+            user=owner.uid if owner else None, group=owner.gid if owner else None,
+            extra_groups=[] if owner else None,
+        )
         try:
-            subprocess.run(  # noqa: S603 - fixed argv, binaries from the wheel
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                timeout=timeout, check=True,
-                user=owner.uid if owner else None, group=owner.gid if owner else None,
-                extra_groups=[] if owner else None,
-            )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            out.seek(0)
-            raise EmbeddedServiceError("postgres", f"{Path(cmd[0]).name} failed ({exc}):\n{out.read()}") from exc
+            code = _wait_child(proc, timeout)
+        except BaseException:
+            _kill_child(proc, own_group)
+            raise
         out.seek(0)
-        return out.read()
+        output = out.read()
+    if code is None:
+        _kill_child(proc, own_group)
+        raise EmbeddedServiceError("postgres", f"{Path(cmd[0]).name} timed out after {timeout:g} s:\n{output}")
+    if code != 0:
+        raise EmbeddedServiceError("postgres", f"{Path(cmd[0]).name} failed (exit status {code}):\n{output}")
+    return output
+
+
+def _reap(proc: subprocess.Popen[Any]) -> bool:
+    """One non-blocking ``waitpid``; True once the child is gone (its status then on ``proc.returncode``)."""
+    if proc.returncode is not None:
+        return True
+    try:
+        pid, status = os.waitpid(proc.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped already (an interrupted wait): its status is lost
+        proc.returncode = -1
+        return True
+    if pid == 0:
+        return False
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return True
+
+
+def _wait_child(proc: subprocess.Popen[Any], timeout: float) -> int | None:
+    """The child's exit status, or None if it still runs after ``timeout`` seconds."""
+    deadline, delay = time.monotonic() + timeout, 0.001
+    while not _reap(proc):
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return proc.returncode
+
+
+def _kill_child(proc: subprocess.Popen[Any], own_group: bool, grace: float = 10.0) -> None:
+    """SIGKILL the child (and its group when it has its own) and reap it, waiting at most ``grace`` seconds."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if own_group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        elif proc.returncode is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    _wait_child(proc, grace)
 
 
 class EmbeddedPostgres:
@@ -261,7 +311,7 @@ class EmbeddedPostgres:
         staging.chmod(0o700)
         _run([str(self.bin_dir / "initdb"), "-D", str(staging), "-U", PG_SUPERUSER, "--auth=trust",
               "--encoding=UTF8", "--no-locale", "--no-instructions"],
-             self._owner, staging, self.timeout)
+             self._owner, staging, self.timeout, own_group=True)
         with (staging / "postgresql.conf").open("a") as conf:
             conf.write("\n# paulp embedded: TCP on loopback only, no unix socket\n"
                        f"listen_addresses = '{LOOPBACK}'\nunix_socket_directories = ''\n")
