@@ -14,6 +14,8 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from paulp.domain.exact import as_written
+
 CLV_VALID_QUALITY = 0.5
 MIN_CLOSING_DEPTH_USD = 50.0
 MAX_CLOSING_SPREAD = 0.15
@@ -147,7 +149,7 @@ class ExactSharpe:
 
     def _versus(self, edge: float) -> int:
         """Sign of (Sharpe - edge)."""
-        bound = Fraction(Decimal(repr(float(edge))))
+        bound = as_written(edge)
         bound_sign = (bound > 0) - (bound < 0)
         if self.sign != bound_sign or self.sign == 0:
             return (self.sign > bound_sign) - (self.sign < bound_sign)
@@ -164,13 +166,6 @@ class ExactSharpe:
         return self.sign * math.sqrt(self.square)
 
 
-def _as_written(value: float | Decimal | Fraction) -> Fraction:
-    """A figure as the exact rational it was written as (a float by its shortest repr)."""
-    if isinstance(value, Fraction):
-        return value
-    return Fraction(value if isinstance(value, Decimal) else Decimal(repr(float(value))))
-
-
 def exact_sharpe(
     values: Sequence[float | Decimal | Fraction], periods: float | Decimal | Fraction, min_std: float = 0.0
 ) -> ExactSharpe:
@@ -179,10 +174,10 @@ def exact_sharpe(
     identical values have a std of exactly 0. A std of 0 or under ``min_std`` is a Sharpe of 0."""
     if periods < 0:
         raise ValueError(f"Sharpe periods must not be negative: {periods}")
-    exact = [_as_written(v) for v in values]
+    exact = [as_written(v) for v in values]
     mean = sum(exact, Fraction(0)) / len(exact)
     variance = sum(((v - mean) ** 2 for v in exact), Fraction(0)) / len(exact)
-    floor, scale = _as_written(min_std), _as_written(periods)
+    floor, scale = as_written(min_std), as_written(periods)
     if variance == 0 or variance < floor * floor or mean == 0 or scale == 0:
         return ExactSharpe(0, Fraction(0))
     return ExactSharpe(1 if mean > 0 else -1, mean * mean * scale / variance)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 
 from paulp.domain.clv import population_std
+from paulp.domain.exact import as_written
 
 DEGRADATION_ALERT = "CLV_DEGRADED"
 
@@ -72,15 +72,11 @@ def clv_trend(clvs: Sequence[float], rule: DegradationRule = DEFAULT_RULE) -> Cl
     return ClvTrend(recent_mean, prior_mean, prior_std, len(recent), len(prior), threshold, degraded)
 
 
-def _exact(value: float) -> Fraction:
-    return Fraction(Decimal(repr(float(value))))
-
-
 def _degraded(prior: Sequence[float], recent: Sequence[float], stds: float) -> bool:
     """prior mean - recent mean > stds x std, judged exactly on the CLVs as written and squared, so no square root
     (ADR 0460): exactly 2 std below is not degraded. Binary put 0.0/0.02 (std 0.01) and -0.01 over the edge."""
-    exact_prior, exact_recent = [_exact(v) for v in prior], [_exact(v) for v in recent]
+    exact_prior, exact_recent = [as_written(v) for v in prior], [as_written(v) for v in recent]
     mean = sum(exact_prior, Fraction(0)) / len(exact_prior)
     variance = sum(((v - mean) ** 2 for v in exact_prior), Fraction(0)) / len(exact_prior)
     drop = mean - sum(exact_recent, Fraction(0)) / len(exact_recent)
-    return drop > 0 and drop * drop > _exact(stds) ** 2 * variance
+    return drop > 0 and drop * drop > as_written(stds) ** 2 * variance

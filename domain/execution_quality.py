@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from paulp.domain.exact import as_written
 from paulp.domain.prices import fixed
 
 KILL_SWITCH_SLIPPAGE_VS_EDGE = 0.5
@@ -28,11 +29,6 @@ class ExecutionGrade(StrEnum):
 
 GRADE_SCORES = {ExecutionGrade.EXCELLENT: 4, ExecutionGrade.GOOD: 3, ExecutionGrade.ACCEPTABLE: 2,
                 ExecutionGrade.POOR: 1}
-
-
-def _exact(x: float) -> Fraction:
-    """The figure as written (its shortest repr), as an exact rational (ADR 0456)."""
-    return Fraction(Decimal(repr(float(x))))
 
 
 def execution_grade(slippage_ratio: float | Decimal | Fraction) -> ExecutionGrade:
@@ -53,8 +49,8 @@ def _expected_slippage(spread: Fraction, notional: Fraction, vpin: Fraction, dep
 
 def expected_slippage(spread_cents: float, order_notional: float, vpin: float, depth: float | None) -> float:
     """Baseline slippage in cents: a quarter spread, size impact, a toxicity surcharge; at least 0.1."""
-    return float(_expected_slippage(_exact(spread_cents), _exact(order_notional), _exact(vpin),
-                                    _exact(depth or DEFAULT_DEPTH)))
+    return float(_expected_slippage(as_written(spread_cents), as_written(order_notional), as_written(vpin),
+                                    as_written(depth or DEFAULT_DEPTH)))
 
 
 @dataclass(frozen=True)
@@ -97,15 +93,15 @@ def quality_report(fill: FillObservation) -> ExecutionQualityReport:
     0.2 cents of slippage, not binary's 0.20000000000000284, so against a 1 % edge its ratio is exactly 0.5 and
     does not count for the kill switch; grade edges (0.5, 1.0, 1.5) are judged the same way, also when the size
     share notional/depth repeats (150 of 900) where 28-digit decimals fell just under the edge. Reported as floats."""
-    limit, price = _exact(fill.limit_price), _exact(fill.fill_price)
+    limit, price = as_written(fill.limit_price), as_written(fill.fill_price)
     realized = abs(price - limit)
-    notional = _exact(fill.order_size) * limit
-    expected = _expected_slippage(_exact(fill.market_spread), notional, _exact(fill.vpin),
-                                  _exact(fill.market_depth or DEFAULT_DEPTH))
+    notional = as_written(fill.order_size) * limit
+    expected = _expected_slippage(as_written(fill.market_spread), notional, as_written(fill.vpin),
+                                  as_written(fill.market_depth or DEFAULT_DEPTH))
     ratio = realized / expected if expected > 0 else Fraction(0)
     vs_edge = Fraction(0)
     if fill.edge_percent > 0 and limit > 0:
-        vs_edge = (realized / limit * 100) / _exact(fill.edge_percent)
+        vs_edge = (realized / limit * 100) / as_written(fill.edge_percent)
     return ExecutionQualityReport(
         fill.order_id, fill.ticker, fill.side, fill.limit_price, fill.fill_price, fill.order_size,
         float(notional), float(realized), float(expected), float(ratio), float(vs_edge), fill.edge_percent,
@@ -207,12 +203,12 @@ def compute_vpin(trades: Iterable[FlowTrade], bucket_usd: float = 1000.0, window
     of exactly 0.3 (elevated), where binary sums gave 0.29999999999999993 (normal). A non-finite notional adds
     nothing, as NaN did before. Reported as a float, which keeps an exact edge on its own float."""
     buckets: list[tuple[Fraction, Fraction]] = []
-    bucket = _exact(bucket_usd)
+    bucket = as_written(bucket_usd)
     buy = sell = Fraction(0)
     for trade in trades:
         if not math.isfinite(trade.notional_usd):
             continue
-        remaining, share = _exact(trade.notional_usd), _buy_share(trade)
+        remaining, share = as_written(trade.notional_usd), _buy_share(trade)
         while remaining > 0:
             take = min(remaining, bucket - (buy + sell))
             buy, sell = buy + take * share, sell + take * (1 - share)
@@ -236,7 +232,7 @@ def taker_flow(yes_price_cents: int, contracts: float, taker_side: str | None, m
 def vpin_or_none(trades: Sequence[FlowTrade], bucket_usd: float = 1000.0, window: int = 50) -> float | None:
     """VPIN of the trades, or None when they do not fill one bucket: too little flow to judge is unknown, not the
     0.0 ``compute_vpin`` reports for no bucket (ADR 0373)."""
-    flow = sum((_exact(t.notional_usd) for t in trades if math.isfinite(t.notional_usd)), Fraction(0))
-    if flow < _exact(bucket_usd):  # the same exact sum as the buckets (ADR 0460)
+    flow = sum((as_written(t.notional_usd) for t in trades if math.isfinite(t.notional_usd)), Fraction(0))
+    if flow < as_written(bucket_usd):  # the same exact sum as the buckets (ADR 0460)
         return None
     return compute_vpin(trades, bucket_usd, window)

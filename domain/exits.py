@@ -13,12 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import TypeVar
 
 from paulp.domain.errors import DomainError
 
 STOP_LOSS_FACTOR = Decimal("0.97")
 TAKE_PROFIT_FACTOR = Decimal("1.5")
 MAX_HOLDING_HOURS = 168.0
+_Exact = TypeVar("_Exact", Decimal, Fraction)
 
 
 class InvalidExitInput(DomainError):
@@ -105,26 +107,18 @@ def evaluate_exit(
     exactly 50, which the float 33.333333333333336 put at 50.000000000000004 (ADR 0460)."""
     if entry_price <= 0 or size < 0:
         raise InvalidExitInput(f"entry {entry_price}, size {size}")
-    if isinstance(entry_price, Fraction):
-        return _evaluate_exact(entry_price, Fraction(_dec(current_price)), held_hours, Fraction(_dec(size)), pricing)
-    entry, price = _dec(entry_price), _dec(current_price)
-    stop, target = entry * STOP_LOSS_FACTOR, entry * TAKE_PROFIT_FACTOR
-    if price <= stop:
-        reason, trigger = ExitReason.STOP_LOSS_HIT, stop
-    elif price >= target:
-        reason, trigger = ExitReason.TAKE_PROFIT_HIT, target
-    elif held_hours > MAX_HOLDING_HOURS:
-        reason, trigger = ExitReason.TIME_LIMIT_EXCEEDED, price
-    else:
-        return None
-    booked = trigger if pricing is ExitPricing.TRIGGER else price
-    return ExitDecision(reason, float(booked), float((booked - entry) * _dec(size)))
+    if isinstance(entry_price, Fraction):  # the exact entry keeps every figure exact: rationals throughout
+        entry_x, price_x, size_x = entry_price, Fraction(_dec(current_price)), Fraction(_dec(size))
+        return _decide(entry_x, price_x, size_x, entry_x * Fraction(STOP_LOSS_FACTOR),
+                       entry_x * Fraction(TAKE_PROFIT_FACTOR), held_hours, pricing)
+    entry = _dec(entry_price)
+    return _decide(entry, _dec(current_price), _dec(size), entry * STOP_LOSS_FACTOR, entry * TAKE_PROFIT_FACTOR,
+                   held_hours, pricing)
 
 
-def _evaluate_exact(entry: Fraction, price: Fraction, held_hours: float, size: Fraction,
-                    pricing: ExitPricing) -> ExitDecision | None:
-    """``evaluate_exit`` on an exact entry: the same rules in rationals, the figures reported as floats."""
-    stop, target = entry * Fraction(STOP_LOSS_FACTOR), entry * Fraction(TAKE_PROFIT_FACTOR)
+def _decide(entry: _Exact, price: _Exact, size: _Exact, stop: _Exact, target: _Exact, held_hours: float,
+            pricing: ExitPricing) -> ExitDecision | None:
+    """The §3.5 rules, one body for decimal figures and for an exact entry's rationals so the two cannot drift."""
     if price <= stop:
         reason, trigger = ExitReason.STOP_LOSS_HIT, stop
     elif price >= target:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from fractions import Fraction
+
+from paulp.domain.exact import as_written
 
 MISSING_SPREAD = 50.0  # cents, when a quote is missing
 MIN_DEPTH = 100.0
@@ -83,16 +84,11 @@ class ImpactAssessment:
     ratio_to_edge: float
 
 
-def _exact(value: float) -> Fraction:
-    """The figure as written (shortest decimal text), as an exact rational: §5.4's edges are judged exactly."""
-    return Fraction(Decimal(repr(float(value))))
-
-
 def _max_safe(depth: Fraction, edge_cents: Fraction, spread: Fraction) -> int:
-    by_depth = _exact(MAX_DEPTH_MULTIPLE) * depth
+    by_depth = as_written(MAX_DEPTH_MULTIPLE) * depth
     if spread <= 0:
         return math.floor(by_depth)  # no spread, no impact: only the depth bound applies
-    return math.floor(min(by_depth, Fraction(math.floor(edge_cents * _exact(MAX_RATIO_TO_EDGE) * depth / spread))))
+    return math.floor(min(by_depth, Fraction(math.floor(edge_cents * as_written(MAX_RATIO_TO_EDGE) * depth / spread))))
 
 
 def _impact_exceeds(impact_sq: Fraction, bound: Fraction) -> bool:
@@ -115,14 +111,14 @@ def assess_impact(requested_size: int, edge_cents: float | Fraction, side: str, 
     depth_est = estimate_depth(book)
     imbalanced = depth_est.is_imbalanced and depth is None
     if depth is None:
-        yes_spread = _exact(book.spread("YES"))
-        dd = max(_exact(MIN_DEPTH), _exact(book.volume_24h) / (2 * (1 + yes_spread / 50)))
+        yes_spread = as_written(book.spread("YES"))
+        dd = max(as_written(MIN_DEPTH), as_written(book.volume_24h) / (2 * (1 + yes_spread / 50)))
     else:
-        dd = _exact(depth)
-    spread = _exact(book.spread(side))
+        dd = as_written(depth)
+    spread = as_written(book.spread(side))
     size = Fraction(requested_size)
-    edge = edge_cents if isinstance(edge_cents, Fraction) else _exact(edge_cents)  # a Fraction is already exact
-    vpin = _exact(ASSESSMENT_VPIN)
+    edge = as_written(edge_cents)  # a Fraction (pre-trade's exact effective edge) is taken as it is
+    vpin = as_written(ASSESSMENT_VPIN)
     if dd <= 0:
         flat = spread * (Fraction(1, 2) + Fraction(1, 5) * vpin)
         impact_sq, impact = flat * flat, float(flat)
@@ -132,13 +128,14 @@ def assess_impact(requested_size: int, edge_cents: float | Fraction, side: str, 
         impact_sq = scale * scale * share
         impact = float(scale) * math.sqrt(float(share))
     floor_edge = max(Fraction(1, 100), edge)
-    needs = size > _exact(MAX_DEPTH_MULTIPLE) * dd or _impact_exceeds(impact_sq, _exact(MAX_RATIO_TO_EDGE) * floor_edge)
+    needs = size > as_written(MAX_DEPTH_MULTIPLE) * dd \
+        or _impact_exceeds(impact_sq, as_written(MAX_RATIO_TO_EDGE) * floor_edge)
     max_safe = _max_safe(dd, edge, spread)
     adjusted = requested_size
     if needs:
-        adjusted = min(requested_size, max(1, math.floor(_exact(SAFE_SIZE_HAIRCUT) * max_safe)))
+        adjusted = min(requested_size, max(1, math.floor(as_written(SAFE_SIZE_HAIRCUT) * max_safe)))
         if imbalanced:
-            adjusted = max(1, math.floor(adjusted * _exact(IMBALANCE_HAIRCUT)))
+            adjusted = max(1, math.floor(adjusted * as_written(IMBALANCE_HAIRCUT)))
     ratio = impact / float(floor_edge)
     return ImpactAssessment(requested_size, needs, adjusted, max_safe, float(dd), impact, ratio)
 
@@ -162,10 +159,10 @@ class ImpactLookupCache:
         """floor(total_depth * 0.3 / spread) for the ticker, scaled by ``edge / 0.01``."""
         entry = self._entries.get(ticker)
         if entry is None or now - entry[0] >= self._ttl:
-            spread = _exact(book.spread("YES"))
-            side = max(_exact(MIN_DEPTH), _exact(book.volume_24h) / (2 * (1 + spread / 50)))
+            spread = as_written(book.spread("YES"))
+            side = max(as_written(MIN_DEPTH), as_written(book.volume_24h) / (2 * (1 + spread / 50)))
             total = 2 * side  # exact (ADR 0452): 1000/3 x 0.3 / 25 is 4, where binary gave 3.99…
-            base = math.floor(total * _exact(MAX_RATIO_TO_EDGE) / spread) if spread > 0 else math.floor(total)
+            base = math.floor(total * as_written(MAX_RATIO_TO_EDGE) / spread) if spread > 0 else math.floor(total)
             entry = (now, base)
             self._entries[ticker] = entry
         return entry[1] * edge * 100  # = edge / 0.01, without the binary noise of dividing by 0.01

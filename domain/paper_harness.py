@@ -109,15 +109,23 @@ def _average_grade(outcomes: Sequence[ScenarioOutcome]) -> str:
     return grade_label(sum(scores) / len(scores))
 
 
+def _total_pnl(pnls: Sequence[float]) -> tuple[float, bool]:
+    """The total PnL and whether it is ≥ 0, judged on the rows' figures as written: in binary 0.3 - 0.1 - 0.2 is
+    below zero. A non-finite figure has no decimal to sum exactly (inf - inf raises there), so the float sum
+    judges it: NaN, and inf - inf, fail the gate rather than raising."""
+    if not all(math.isfinite(p) for p in pnls):
+        total = sum(pnls, 0.0)
+        return total, total >= 0
+    exact = sum((Decimal(repr(float(p))) for p in pnls), Decimal(0))
+    return float(exact), exact >= 0
+
+
 def summarize(outcomes: Sequence[ScenarioOutcome], required: int = REQUIRED_SCENARIOS) -> HarnessSummary:
     passed = sum(o.passed for o in outcomes)
     wins = sum(o.realized_pnl > 0 for o in outcomes)
     losses = sum(o.realized_pnl < 0 for o in outcomes)
     win_rate = wins / (wins + losses) * 100 if wins + losses else 0.0
-    # PnL ≥ 0 is judged on the rows' figures as written: in binary 0.3 - 0.1 - 0.2 is below zero
-    pnl_exact = sum((Decimal(repr(float(o.realized_pnl))) for o in outcomes), Decimal(0))
-    pnl = float(pnl_exact)
-    pnl_met = not pnl_exact.is_nan() and pnl_exact >= 0  # a NaN PnL fails the gate rather than raising
+    pnl, pnl_met = _total_pnl([o.realized_pnl for o in outcomes])
     good = sum(o.execution_grade in GOOD_GRADES for o in outcomes)
     quality = good / len(outcomes) * 100 if outcomes else 0.0
     issues: list[str] = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
+from paulp.domain.exact import as_written
 from paulp.domain.execution_orders import Side
 from paulp.domain.execution_policy import ExecutionPolicy
 from paulp.domain.execution_quality import classify_vpin
@@ -98,7 +99,7 @@ def _exact_effective_edge(edge: float | None, edge_multiplier: float) -> float |
     figures = (edge or 0.0, edge_multiplier)
     if not all(math.isfinite(v) for v in figures):
         return (edge or 0.0) * 100 / edge_multiplier
-    edge_exact, multiplier = (Fraction(Decimal(repr(float(v)))) for v in figures)
+    edge_exact, multiplier = (as_written(v) for v in figures)
     return edge_exact * 100 / multiplier
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
+
+from paulp.domain.exact import as_written
 
 HHI_LIMIT = 0.3
 
@@ -43,7 +44,7 @@ def tail_concentration(positions: Iterable[Mapping[str, Any]], threshold: float 
     ]
     if not all(math.isfinite(size) for _, size in tails):  # an unknown share is read as all of it: fail closed
         return TailConcentration(1.0, 100.0, len(tails), math.inf, False, tuple(m for m, _ in tails))
-    exact = [Fraction(Decimal(repr(size))) for _, size in tails]
+    exact = [as_written(size) for _, size in tails]
     total = sum(exact, Fraction(0))
     if not tails or total <= 0:
         return TailConcentration(0.0, 0.0, 0, 0.0, True)
@@ -51,5 +52,5 @@ def tail_concentration(positions: Iterable[Mapping[str, Any]], threshold: float 
     shares = [size / total for size in exact]
     hhi = sum((s * s for s in shares), Fraction(0))
     ids = tuple(m for m, _ in tails)
-    compliant = hhi < Fraction(Decimal(repr(float(threshold))))
+    compliant = hhi < as_written(threshold)
     return TailConcentration(float(hhi), float(max(shares) * 100), len(tails), float(total), compliant, ids)

@@ -103,6 +103,22 @@ def test_summarize_when_a_pnl_is_nan_then_gate_fails_closed() -> None:
     assert summary.decision.value == "NO_GO"
 
 
+def test_summarize_when_pnls_are_opposite_infinities_then_gate_fails_closed_without_raising() -> None:
+    outcomes = [ScenarioOutcome(True, float("inf"), "GOOD"), ScenarioOutcome(True, float("-inf"), "GOOD")]
+
+    summary = summarize(outcomes + [ScenarioOutcome(True, 1.0, "GOOD")] * 6)  # inf - inf: no total at all
+
+    assert not summary.gate.pnl_met
+    assert summary.decision.value == "NO_GO"
+
+
+def test_summarize_when_one_pnl_is_infinite_then_judged_by_its_sign() -> None:
+    summary = summarize([ScenarioOutcome(True, float("inf"), "GOOD")] + [ScenarioOutcome(True, -1.0, "GOOD")] * 7)
+
+    assert summary.gate.pnl_met
+    assert summary.total_realized_pnl == float("inf")
+
+
 def test_kill_switch_when_slippage_share_exceeds_half_the_edge_then_triggered() -> None:
     assert kill_switch_triggered(8, 30, 1)
     assert not kill_switch_triggered(1, 100, 4)

@@ -1,0 +1,21 @@
+"""Figures as written, for judging thresholds exactly (ADRs 0444, 0452, 0456, 0460).
+
+A float carries the binary neighbour of what an operator, a venue or the spec wrote (0.07 is 0.0700000000000000066…),
+and a sum or quotient of such neighbours can land a crumb beside an edge the true figures sit on. Rules that compare
+against an edge therefore take each float by its shortest repr and work in exact rationals.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+
+def as_written(value: float | int | Decimal | Fraction) -> Fraction:
+    """The exact rational a figure is written as: a float by its shortest repr (0.07 is 7/100, not its binary
+    neighbour); an int, a Decimal or a Fraction as it is. A non-finite float raises (it has no exact value)."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, float):
+        return Fraction(Decimal(repr(value)))
+    return Fraction(value)

@@ -1,0 +1,29 @@
+"""One helper takes every figure as written for the exact threshold rules (ADRs 0452, 0456, 0460)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from paulp.domain.exact import as_written
+
+
+def test_as_written_when_a_float_then_its_shortest_repr_not_its_binary_value() -> None:
+    assert as_written(0.07) == Fraction(7, 100)
+    assert as_written(0.07) != Fraction(0.07)
+
+
+def test_as_written_when_exact_kinds_then_taken_as_they_are() -> None:
+    third = Fraction(1, 3)
+
+    assert as_written(third) is third
+    assert as_written(Decimal("33.33333333333333333333")) == Fraction(3333333333333333333333, 10**20)
+    assert as_written(2**60 + 1) == 2**60 + 1  # an int past float precision is not rounded through a float
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_as_written_when_not_finite_then_raises(value: float) -> None:
+    with pytest.raises((ValueError, OverflowError)):
+        as_written(value)
