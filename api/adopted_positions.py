@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from paulp.domain.position_rebuild import adopted_entry
@@ -33,12 +34,27 @@ def adopted_rows(conn: Any, ticker: str | None = None, side: str | None = None) 
     """Adopted contracts still held (ADR 0415), each as (ticker, side, contracts held, average entry from the
     venue's cost or None, the last adoption's time, exits of that episode filled, marks…) (ADR 0450)."""
     params = {"s": ADJUSTED_STRATEGY, "t": ticker, "side": side}
-    moves: dict[tuple[str, str], list[tuple[Decimal, Decimal | None]]] = {}
-    for t, sd, contracts, cost, venue_size in conn.execute(ADOPTED_MOVES, params).fetchall():
-        unit = None if cost is None else Decimal(cost) / Decimal(venue_size)
-        moves.setdefault((t, sd), []).append((Decimal(contracts), unit))
-    return [(t, sd, held, adopted_entry(moves.get((t, sd), [])), at, int(exits), *marks)
+    entries = adopted_exact_entries(conn, ticker, side)
+    return [(t, sd, held, _decimal(entries.get((t, sd))), at, int(exits), *marks)
             for t, sd, held, at, exits, *marks in conn.execute(ADOPTED, params).fetchall()]
+
+
+def adopted_exact_entries(conn: Any, ticker: str | None = None,
+                          side: str | None = None) -> dict[tuple[str, str], Fraction]:
+    """The average entry of the adopted contracts still held, exactly, per (market, SIDE) that has one: the exit
+    monitor judges the bands on it (100 cents for 3 contracts is 100/3, not a rounded 33.33…; ADR 0463)."""
+    params = {"s": ADJUSTED_STRATEGY, "t": ticker, "side": side}
+    moves: dict[tuple[str, str], list[tuple[Decimal, Fraction | None]]] = {}
+    for t, sd, contracts, cost, venue_size in conn.execute(ADOPTED_MOVES, params).fetchall():
+        unit = None if cost is None else Fraction(Decimal(cost)) / Fraction(Decimal(venue_size))
+        moves.setdefault((t, sd), []).append((Decimal(contracts), unit))
+    found = {key: adopted_entry(m) for key, m in moves.items()}
+    return {key: entry for key, entry in found.items() if entry is not None}
+
+
+def _decimal(entry: Fraction | None) -> Decimal | None:
+    """The entry as the positions view and the operator's close use it (a Decimal, rounded once)."""
+    return None if entry is None else Decimal(entry.numerator) / Decimal(entry.denominator)
 
 
 def adopted_one(conn: Any, ticker: str, side: str) -> tuple[Any, ...] | None:

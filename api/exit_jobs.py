@@ -28,7 +28,7 @@ from fractions import Fraction
 from functools import partial
 from typing import Any
 
-from paulp.api.adopted_positions import adopted_one, adopted_rows, judgeable
+from paulp.api.adopted_positions import adopted_exact_entries, adopted_one, adopted_rows, judgeable
 from paulp.api.venue_session import credentialed_port_if, venue_call
 from paulp.domain.exits import (
     CloseRefused,
@@ -66,6 +66,8 @@ def monitor_exits(container: Any) -> dict[str, Any]:
         exact_entries = {(s, t, side, mode): Fraction(cost) / Fraction(n) for s, t, side, mode, n, cost, *_ in fetched
                          if cost is not None and n}
         adopted = adopted_rows(conn)
+        exact_entries.update({(ADJUSTED_STRATEGY, t, sd, "LIVE"): entry  # the venue's cost exactly too (ADR 0463)
+                              for (t, sd), entry in adopted_exact_entries(conn).items()})
     report: dict[str, Any] = {"positions": len(rows), "adopted": len(adopted), "checked": 0, "exits": [],
                               "staleMarks": [], "noQuote": [], "errors": [], "notHeld": [], "fractionalHeld": [],
                               "unjudgedAdopted": [], "resolved": 0}

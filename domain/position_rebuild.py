@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -116,23 +117,25 @@ def venue_adjustments(run: ReconciliationRun, costs: Mapping[PositionKey, Decima
                  for d in run.drifts if d.drift != ZERO)
 
 
-def adopted_entry(moves: Iterable[tuple[Decimal, Decimal | None]]) -> Decimal | None:
+def adopted_entry(moves: Iterable[tuple[Decimal, Fraction | Decimal | None]]) -> Fraction | None:
     """The average entry (cents) of the adopted contracts still held, from their moves in time order: (contracts,
     the venue's cost per contract or None) per adjustment, (-sold, None) per filled exit. Contracts leave at the
     average; a purchase without a cost makes the average unknown until the key is flat again. None when nothing
-    is held or the entry is unknown (ADR 0450)."""
-    held, average = ZERO, None
+    is held or the entry is unknown (ADR 0450). Exact: a cost of 100 cents for 3 contracts stays 100/3, so the exit
+    bands are judged on the entry itself, as for internal positions (ADR 0463)."""
+    held, average = Fraction(0), None
     for contracts, unit in moves:
-        if contracts > ZERO:
-            base = max(held, ZERO)
-            if base == ZERO:
-                average = unit
+        count = Fraction(contracts)
+        if count > 0:
+            base = max(held, Fraction(0))
+            if base == 0:
+                average = None if unit is None else Fraction(unit)
             elif average is not None and unit is not None:
-                average = (average * base + unit * contracts) / (base + contracts)
+                average = (average * base + Fraction(unit) * count) / (base + count)
             else:
                 average = None
-        held += contracts
-    return average if held > ZERO else None
+        held += count
+    return average if held > 0 else None
 
 
 def adjusted_positions(internal: Iterable[Position], adjustments: Iterable[PositionAdjustment]) -> list[Position]:

@@ -87,6 +87,18 @@ def test_adopted_with_kalshi_cost_when_market_falls_below_the_stop_then_sold_onc
     assert system.container.jobs.trigger("reconcile", "ops", "admin")["status"] == "ok"  # Kalshi holds none either
 
 
+def test_adopted_when_the_take_profit_is_exactly_reached_through_a_repeating_average_then_it_fires(system: System):
+    # Arrange: 3 YES adopted that Kalshi says cost 100c: an entry of exactly 100/3, a take-profit of exactly 50
+    ticker = system.tradable_ticker()
+    system.exchange.set_position(ticker, 3, exposure_cents=100)
+    _halt_and_adopt(system)
+    # Act: the mid reaches 50 (a float entry of 33.333333333333336 put the target at 50.000000000000004)
+    _book(system, ticker, 49, 51)
+    report = monitor_exits(system.container)
+    # Assert: the take-profit fires on the exact entry (ADR 0463)
+    assert [(e["reason"], e["contracts"]) for e in report["exits"]] == [("TAKE_PROFIT_HIT", 3)]
+
+
 def test_adopted_when_kalshi_holds_fewer_than_adopted_then_the_stop_sells_only_what_it_holds(system: System):
     # Arrange: 6 YES adopted at 40c each; then 2 of them are sold at Kalshi behind our back
     ticker = system.tradable_ticker()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -194,3 +195,10 @@ def test_adopted_entry_when_adopted_sold_and_adopted_again_then_average_of_what_
     assert adopted_entry([(d(5), None), (d(5), d(50))]) is None  # part of it without a cost: unknown
     assert adopted_entry([(d(5), None), (d(-5), None), (d(2), d(50))]) == d(50)
     assert adopted_entry([(d(-3), None), (d(5), d(40))]) == d(40)  # a removal below zero, then adopted
+
+
+def test_adopted_entry_when_the_average_repeats_then_it_is_kept_exact() -> None:
+    # 100 cents for 3 contracts, then 3 more at 40: exactly (100 + 120) / 6, no digit lost to a rounded third
+    d = Decimal
+    assert adopted_entry([(d(3), Fraction(100, 3))]) == Fraction(100, 3)
+    assert adopted_entry([(d(3), Fraction(100, 3)), (d(3), d(40))]) == Fraction(220, 6)
