@@ -30,11 +30,14 @@ ADOPTED_MOVES = (  # what made them, in time order: adjustments with the venue's
 )
 
 
-def adopted_rows(conn: Any, ticker: str | None = None, side: str | None = None) -> list[tuple[Any, ...]]:
+def adopted_rows(conn: Any, ticker: str | None = None, side: str | None = None,
+                 entries: dict[tuple[str, str], Fraction] | None = None) -> list[tuple[Any, ...]]:
     """Adopted contracts still held (ADR 0415), each as (ticker, side, contracts held, average entry from the
-    venue's cost or None, the last adoption's time, exits of that episode filled, marks…) (ADR 0450)."""
+    venue's cost or None, the last adoption's time, exits of that episode filled, marks…) (ADR 0450). ``entries``:
+    the exact entries already read (``adopted_exact_entries`` for the same ticker and side), so a caller that needs
+    both reads the adoption moves once."""
     params = {"s": ADJUSTED_STRATEGY, "t": ticker, "side": side}
-    entries = adopted_exact_entries(conn, ticker, side)
+    entries = adopted_exact_entries(conn, ticker, side) if entries is None else entries
     return [(t, sd, held, _decimal(entries.get((t, sd))), at, int(exits), *marks)
             for t, sd, held, at, exits, *marks in conn.execute(ADOPTED, params).fetchall()]
 

@@ -65,9 +65,10 @@ def monitor_exits(container: Any) -> dict[str, Any]:
         # the average entry exactly, for judging the exit bands (ADR 0460): 100 cents over 3 contracts is 100/3
         exact_entries = {(s, t, side, mode): Fraction(cost) / Fraction(n) for s, t, side, mode, n, cost, *_ in fetched
                          if cost is not None and n}
-        adopted = adopted_rows(conn)
+        adopted_entries = adopted_exact_entries(conn)
+        adopted = adopted_rows(conn, entries=adopted_entries)
         exact_entries.update({(ADJUSTED_STRATEGY, t, sd, "LIVE"): entry  # the venue's cost exactly too (ADR 0463)
-                              for (t, sd), entry in adopted_exact_entries(conn).items()})
+                              for (t, sd), entry in adopted_entries.items()})
     report: dict[str, Any] = {"positions": len(rows), "adopted": len(adopted), "checked": 0, "exits": [],
                               "staleMarks": [], "noQuote": [], "errors": [], "notHeld": [], "fractionalHeld": [],
                               "unjudgedAdopted": [], "resolved": 0}
