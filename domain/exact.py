@@ -7,6 +7,7 @@ against an edge therefore take each float by its shortest repr and work in exact
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
 
@@ -19,3 +20,14 @@ def as_written(value: float | int | Decimal | Fraction) -> Fraction:
     if isinstance(value, float):
         return Fraction(Decimal(repr(value)))
     return Fraction(value)
+
+
+def herfindahl(values: Iterable[Fraction]) -> Fraction | None:
+    """Σ share² of non-negative exact values, with no rounding: repeating shares (a sixth, a third) summed in
+    decimals land one digit beside an edge the index sits on (ADRs 0452, 0456, 0459). None when the values sum to
+    nothing, whose reading (compliant, fully concentrated, zero) is each rule's own."""
+    exact = list(values)
+    total = sum(exact, Fraction(0))
+    if total <= 0:
+        return None
+    return sum(((v / total) ** 2 for v in exact), Fraction(0))

@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from paulp.domain.clv import ExactSharpe, decimal_mean, exact_sharpe
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import herfindahl
 
 MIN_STD = 1e-12
 ONE_DAY = timedelta(days=1)
@@ -158,7 +159,7 @@ def _diversification_factor(positions: Sequence[ScoredPosition]) -> Factor:
     if total == 0:
         return Factor(10, 10, {"herfindahl": 0.0})
     # Exact shares (ADR 0456): |pnl| 1, 1, 4 are an HHI of exactly 0.5, where 28-digit sixths summed to 0.5000…1.
-    hhi = sum(((v / total) ** 2 for v in by_category.values()), Fraction(0))
+    hhi = herfindahl(by_category.values()) or Fraction(0)
     score = 10 if hhi < Fraction(1, 4) else 7 if hhi <= Fraction(1, 2) else 3
     return Factor(score, 10, {"herfindahl": float(hhi)})
 

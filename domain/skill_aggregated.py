@@ -13,6 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from paulp.domain.clv import ClvStatistics, ExactSharpe, clv_consistency_points, exact_sharpe
+from paulp.domain.exact import herfindahl
 from paulp.domain.skill import skill_tier
 
 MIN_POSITIONS = 20
@@ -97,11 +98,8 @@ def positive_category_hhi(category_pnls: Mapping[str, float]) -> float:
 
 
 def _positive_category_hhi(category_pnls: Mapping[str, float]) -> Fraction:
-    values = [Fraction(_dec(v)) for v in category_pnls.values() if v > 0]
-    total = sum(values, Fraction(0))
-    if not values or total == 0:
-        return Fraction(1)
-    return sum(((v / total) ** 2 for v in values), Fraction(0))
+    hhi = herfindahl(Fraction(_dec(v)) for v in category_pnls.values() if v > 0)
+    return Fraction(1) if hhi is None else hhi
 
 
 def _diversification(category_pnls: Mapping[str, float]) -> int:

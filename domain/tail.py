@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from paulp.domain.exact import as_written
+from paulp.domain.exact import as_written, herfindahl
 
 HHI_LIMIT = 0.3
 
@@ -49,8 +49,8 @@ def tail_concentration(positions: Iterable[Mapping[str, Any]], threshold: float 
     if not tails or total <= 0:
         return TailConcentration(0.0, 0.0, 0, 0.0, True)
     # Exact shares (ADR 0452): sizes 3, 9, 10, 16, 32 have an HHI of exactly 0.3, non-compliant; binary 0.2999…93.
-    shares = [size / total for size in exact]
-    hhi = sum((s * s for s in shares), Fraction(0))
+    hhi = herfindahl(exact)
+    assert hhi is not None  # total > 0 was checked above
     ids = tuple(m for m, _ in tails)
     compliant = hhi < as_written(threshold)
-    return TailConcentration(float(hhi), float(max(shares) * 100), len(tails), float(total), compliant, ids)
+    return TailConcentration(float(hhi), float(max(exact) / total * 100), len(tails), float(total), compliant, ids)

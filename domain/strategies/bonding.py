@@ -9,6 +9,8 @@ from enum import StrEnum
 from fractions import Fraction
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written
+from paulp.domain.exact import herfindahl as exact_herfindahl
 
 MAX_SPREAD = 0.05
 MIN_BOND_VOLUME = 1000.0
@@ -168,15 +170,6 @@ def _fill(bucket: Decimal, cap_pct: float, count: int) -> list[Decimal]:
     return out
 
 
-def _exact_herfindahl(amounts: Sequence[Decimal]) -> Fraction:
-    """In exact fractions: shares that repeat (a sixth, a third) would leave 28-digit decimals one digit beside an
-    edge the index sits on exactly (1 bond and 2 tails at 10 % caps of an 80/20 barbell: exactly 0.5)."""
-    total = sum((Fraction(a) for a in amounts), Fraction(0))
-    if total <= 0:
-        return Fraction(0)
-    return sum(((Fraction(a) / total) ** 2 for a in amounts), Fraction(0))
-
-
 def allocate(
     capital: float, bonds: Sequence[Bond], tails: Sequence[Tail], config: BarbellConfig = BarbellConfig()
 ) -> BarbellAllocation:
@@ -192,13 +185,13 @@ def allocate(
     tail_positions = tuple(TailPosition(t, float(a)) for t, a in zip(ordered, tail_amounts, strict=False))
     # The HHI exactly (ADR 0459), the hedge share in decimal (ADR 0444): a hedge filling 40 % of a 19.7 bucket is
     # 40 %, not binary's 39.99999999999999, so a configured 40 % minimum is met.
-    hhi_exact = _exact_herfindahl(bond_amounts + tail_amounts)
+    hhi_exact = exact_herfindahl(Fraction(a) for a in bond_amounts + tail_amounts) or Fraction(0)
     hedged = sum((a for t, a in zip(ordered, tail_amounts, strict=False) if t.tail_type is TailType.EVENT_HEDGE),
                  Decimal(0))
     hedge_exact = hedged / tail_exact * 100 if tail_exact > 0 else Decimal(0)
     hhi, hedge_pct = float(hhi_exact), float(hedge_exact)
     errors: list[str] = []
-    if hhi_exact > Fraction(_dec(config.max_herfindahl)):
+    if hhi_exact > as_written(config.max_herfindahl):
         errors.append(f"Herfindahl index {hhi:.4f} exceeds maximum {config.max_herfindahl}")
     if tails and hedge_exact < _dec(config.min_event_hedge_pct):
         errors.append(f"Event hedge {hedge_pct:.1f}% below minimum {config.min_event_hedge_pct}%")

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from paulp.domain.exact import as_written
+from paulp.domain.exact import as_written, herfindahl
 
 
 def test_as_written_when_a_float_then_its_shortest_repr_not_its_binary_value() -> None:
@@ -27,3 +27,13 @@ def test_as_written_when_exact_kinds_then_taken_as_they_are() -> None:
 def test_as_written_when_not_finite_then_raises(value: float) -> None:
     with pytest.raises((ValueError, OverflowError)):
         as_written(value)
+
+
+def test_herfindahl_when_shares_repeat_then_the_index_is_exact() -> None:
+    assert herfindahl([Fraction(80), Fraction(20), Fraction(20)]) == Fraction(1, 2)  # shares 2/3, 1/6, 1/6
+    assert herfindahl([Fraction(1)] * 4) == Fraction(1, 4)
+
+
+def test_herfindahl_when_nothing_to_share_then_none() -> None:
+    assert herfindahl([]) is None
+    assert herfindahl([Fraction(0), Fraction(0)]) is None
