@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from fractions import Fraction
 
 from paulp.domain.exact import as_written
@@ -84,12 +83,12 @@ def pre_trade_check(facts: MarketFacts | None, side: str, signal_price: float,
 
 
 def _moved_beyond(ask_cents: int, signal_price: float, max_move: float) -> bool:
-    """|ask - signal price| > max move on the figures as written, in decimal (ADR 0460): an ask of 9 cents is
+    """|ask - signal price| > max move on the figures as written, exactly (ADR 0460): an ask of 9 cents is
     exactly 0.05 from 0.14, which binary made 0.05000000000000002 and refused. Non-finite figures keep the float
     comparison they had."""
     if not (math.isfinite(signal_price) and math.isfinite(max_move)):
         return abs(ask_cents / 100 - signal_price) > max_move
-    return abs(Decimal(ask_cents) / 100 - Decimal(repr(float(signal_price)))) > Decimal(repr(float(max_move)))
+    return abs(Fraction(ask_cents, 100) - as_written(signal_price)) > as_written(max_move)
 
 
 def _exact_effective_edge(edge: float | None, edge_multiplier: float) -> float | Fraction:
