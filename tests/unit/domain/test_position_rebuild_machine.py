@@ -72,15 +72,16 @@ class PositionRebuildMachine(RuleBasedStateMachine):
     def internal_moves(self, key: PositionKey, size: Decimal) -> None:
         self.internal[key] = size
 
-    @rule(age=st.integers(min_value=0, max_value=120), venue_costs=costs, minutes=st.integers(min_value=1, max_value=30),
-          operator=st.sampled_from([" ops-ann ", "ops-bob"]))
+    @rule(age=st.integers(min_value=0, max_value=120), venue_costs=costs,
+          minutes=st.integers(min_value=1, max_value=30), operator=st.sampled_from([" ops-ann ", "ops-bob"]))
     def adopt(self, age: int, venue_costs: dict[PositionKey, Decimal], minutes: int, operator: str) -> None:
         """In HALT, with a fresh evidenced read and an operator: the venue's book is adopted (or nothing drifted)."""
         self._adopt("HALT", operator, "DR drill: restored from the 06:00 backup", age, True, venue_costs, minutes)
 
     @rule(breaker=st.sampled_from(["HALT", "NORMAL", "RECOVERY", "halt"]),
           operator=st.sampled_from([" ops-ann ", "ops-bob", "ops-cy", "  ", "x" * 1001]),
-          reason=st.sampled_from(["DR drill", "restore lagged", "x" * 1000, "", "a\x00b"]), age=st.integers(min_value=-30, max_value=200),
+          reason=st.sampled_from(["DR drill", "restore lagged", "x" * 1000, "", "a\x00b"]),
+          age=st.integers(min_value=-30, max_value=200),
           evidence=st.booleans(), minutes=st.integers(min_value=1, max_value=30))
     def adopt_under_any_conditions(self, breaker: str, operator: str, reason: str, age: int, evidence: bool,
                                    minutes: int) -> None:
