@@ -103,11 +103,13 @@ class LlmBudgetAssumptions(Aggregate):
 
     def change(self, changes: Mapping[str, Mapping[str, object]], actor: object, reason: object,
                now: datetime) -> None:
-        """Validate everything first: a refused change records nothing."""
-        new = price_changes(self.prices, changes)
+        """Validate everything first: a refused change records nothing. ``previous`` is the price in force, which
+        is the manifest's for a model the stored table has never named (ADR 0466)."""
+        current = self.prices
+        new = price_changes(current, changes)
         who, why = _text(actor, "actor"), _text(reason, "reason")
         self._changed(prices={m: price_json(p) for m, p in new.items()},
-                      previous={m: self.table[m] for m in new}, actor=who, reason=why, at=now)
+                      previous={m: price_json(current[m]) for m in new}, actor=who, reason=why, at=now)
 
     @event(Changed)
     def _changed(self, prices: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]], actor: str,

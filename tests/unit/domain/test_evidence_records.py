@@ -59,3 +59,26 @@ def test_create_id_when_any_identifying_field_differs_then_another_stream() -> N
     assert base == EvidenceRecord.create_id(1, "kalshi_trade_api", "/markets", EMPTY_SHA256, AT)
     assert base != EvidenceRecord.create_id(2, "kalshi_trade_api", "/markets", EMPTY_SHA256, AT)
     assert base != EvidenceRecord.create_id(1, "kalshi_trade_api", "/markets", EMPTY_SHA256, AT + timedelta(seconds=1))
+
+
+# One thing wrong with an otherwise valid fetch: refused before any event exists (a write-once record has no
+# commands, so this and the round trip above are its whole state space).
+WRONG = st.one_of(
+    st.datetimes().map(lambda at: ("fetched_at", at)),
+    st.integers(max_value=-1).map(lambda n: ("size", n)),
+    st.sampled_from(["source", "endpoint", "method"]).flatmap(
+        lambda f: st.text(alphabet=" \t\n\r", max_size=3).map(lambda blank: (f, blank))),
+    st.one_of(st.from_regex(r"\A[0-9A-F]{64}\Z").filter(lambda h: h != h.lower()), st.text(max_size=63),
+              st.from_regex(r"\A[0-9a-f]{65}\Z")).map(lambda h: ("evidence_hash", h)),
+)
+
+
+@given(wrong=WRONG, method=st.text(min_size=1, max_size=8).filter(str.strip))
+def test_record_when_any_one_field_is_invalid_then_refused_and_else_the_method_is_upper_cased(
+        wrong: tuple[str, object], method: str) -> None:
+    # Act / Assert: the valid fetch with this method is recorded
+    record = EvidenceRecord.record(**{**ARGS, "method": method})
+    assert record.method == method.upper() and len(record.collect_events()) == 1
+    # Act / Assert: the same fetch with one wrong field is refused
+    with pytest.raises((InvalidEvidenceRecord, InvalidEvidenceHash)):
+        EvidenceRecord.record(**{**ARGS, "method": method, wrong[0]: wrong[1]})

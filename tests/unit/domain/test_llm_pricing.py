@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from paulp.domain.budgets import DEFAULT_ASSUMPTIONS, derive_budget
 from paulp.domain.llm_manifest import DEFAULT_PRICES, MODELS, OPUS, ModelPrice, cost_usd
-from paulp.domain.llm_pricing import InvalidLlmPrice, LlmBudgetAssumptions, price_changes
+from paulp.domain.llm_pricing import InvalidLlmPrice, LlmBudgetAssumptions, price_changes, price_json
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 rates = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -54,3 +54,14 @@ def test_cached_rate_when_none_then_the_input_rate_prices_cached_tokens() -> Non
     prices = {**DEFAULT_PRICES, **new}
     assert new[OPUS] == ModelPrice(15.0, 75.0, None)
     assert cost_usd(OPUS, 1_000_000, 0, 1_000_000, prices) == 15.0
+
+
+def test_change_when_the_stored_table_predates_the_model_then_recorded_with_the_manifest_price_as_previous() -> None:
+    # Found by LlmPricingMachine (ADR 0466): a Started from a release whose manifest lacked OPUS raised KeyError
+    row = LlmBudgetAssumptions(baseline={m: price_json(p) for m, p in DEFAULT_PRICES.items() if m != OPUS})
+    row.collect_events()
+    row.change({OPUS: {"cachedInput": None}}, "ops", "r", NOW)
+    [changed] = row.collect_events()
+    assert changed.previous == {OPUS: price_json(DEFAULT_PRICES[OPUS])}
+    assert changed.prices == {OPUS: {"input": 15.0, "output": 75.0, "cachedInput": None}}
+    assert row.prices[OPUS] == ModelPrice(15.0, 75.0, None)

@@ -17,16 +17,19 @@ from hypothesis import strategies as st
 
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.backtest import BacktestRecord
+from paulp.domain.compliance import IngestionBlocked
 from paulp.domain.llm_records import DriftSweepRecord, RegressionSuiteRecord, ScoringRun
 from paulp.domain.orchestration import ReconciliationReport
 from paulp.domain.verification_run import VerificationRun
 
 # ScoringRun's Created event is checked here too; its one command (the human override, ADR 0425) has its machine
-# in test_scoring_review.py.
+# in test_scoring_review.py. EvidenceRecord is created only through ``record`` (validation, an id derived from its
+# fields), not its constructor, so its property tests are in test_evidence_records.py.
 RECORDS: list[tuple[type[Aggregate], type[Aggregate.Created]]] = [
     (ScoringRun, ScoringRun.Recorded), (DriftSweepRecord, DriftSweepRecord.Recorded),
     (RegressionSuiteRecord, RegressionSuiteRecord.Completed), (ReconciliationReport, ReconciliationReport.Completed),
-    (VerificationRun, VerificationRun.Recorded), (BacktestRecord, BacktestRecord.Completed)]
+    (VerificationRun, VerificationRun.Recorded), (BacktestRecord, BacktestRecord.Completed),
+    (IngestionBlocked, IngestionBlocked.Recorded)]
 MAPPER = make_mapper()
 ZONES = st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))])
 FLOATS = st.floats(allow_nan=False, allow_infinity=False)
