@@ -197,6 +197,8 @@ def _check_policies(key: str, expected: dict[str, Any]) -> None:
         else:
             assert name in _POLICY, f"unknown policy field {name!r}"
             actual = getattr(policy, _POLICY[name])
+            if isinstance(actual, tuple):  # list fields (categories, blocked tickers) are tuples in the domain
+                actual = list(actual)
             assert actual == value, f"{key}.{name}: expected {value!r}, got {actual!r}"
 
 

@@ -152,9 +152,20 @@ def _initial(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         assert attrs[key] == value[key], f"initial.{key}: {attrs[key]!r} != {value[key]!r}"
 
 
+# §1.3 stamps a raw sequence may assert as ``<stamp>_set`` (closedAt_set, filledAt_set, ...).
+_STAMPS = {"createdAt": "created_at", "preTradeCheckedAt": "pre_trade_checked_at", "validatedAt": "validated_at",
+           "riskApprovedAt": "risk_approved_at", "submittedAt": "submitted_at", "acknowledgedAt": "acknowledged_at",
+           "filledAt": "filled_at", "reconciledAt": "reconciled_at", "archivedAt": "archived_at",
+           "closedAt": "closed_at"}
+_RAW_EXPECTED = {"outcome", "final_state", "history_length_including_initial", "refused_transition", "state_after",
+                 *(f"{k}_set" for k in _STAMPS)}
+
+
 def _raw_sequence(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     order = place(_defaults(group), case["start_state"])
     exp = case["expected"]
+    unknown = set(exp) - _RAW_EXPECTED
+    assert not unknown, f"raw-sequence expectations this checker cannot interpret: {sorted(unknown)}"
     error: InvalidOrderTransition | None = None
     for i, target in enumerate(case["transitions"]):
         try:
@@ -167,9 +178,10 @@ def _raw_sequence(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         assert order.state == S(exp["final_state"])
         if "history_length_including_initial" in exp:
             assert len(order.history) == exp["history_length_including_initial"], len(order.history)
-        for flag, value in (("closedAt_set", order.closed_at), ("filledAt_set", order.filled_at)):
-            if flag in exp:
-                assert (value is not None) == exp[flag], f"{flag}: {value}"
+        for stamp, attr in _STAMPS.items():
+            if f"{stamp}_set" in exp:
+                value = getattr(order, attr)
+                assert (value is not None) == exp[f"{stamp}_set"], f"{stamp}_set: {value}"
     else:
         assert exp["outcome"] == "refused", exp
         assert error is not None, f"sequence accepted, ended in {order.state}"
