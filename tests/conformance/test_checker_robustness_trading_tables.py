@@ -4,6 +4,8 @@ raw lifecycle sequences asserting any §1.3 stamp, policy list fields, and "befo
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -107,3 +109,31 @@ def test_allocation_inputs_when_row_unreadable_or_yield_wrong_then_fails() -> No
                                                                  "expectedYield": 0.06}]}), "yield")
     rejects("bonding_barbell", ("allocation_inputs", {"odd": [{"marketId": "x", "probability": 0.5}]}),
             "not understood")
+
+
+# ---------------------------------------------------------------- execution_policy trading hours, naive text
+
+@pytest.fixture
+def new_york_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The host clock in US Eastern time, as a runner outside UTC would be."""
+    monkeypatch.setenv("TZ", "EST5EDT")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("new_york_host")
+def test_trading_hours_when_time_has_no_offset_then_it_is_utc_whatever_the_host_zone() -> None:
+    hours = {"enabled": True, "startHourUTC": 13, "endHourUTC": 21, "tradingDays": [1, 2, 3, 4, 5]}
+
+    def at(moment: str, allowed: bool) -> dict[str, Any]:
+        return {"section": "trading_hours", "index": 0,
+                "case": {"now_utc": moment, "hours": hours, "expected": {"allowed": allowed}}}
+
+    document = {"execution_policy": {}}
+    chk = CHECKERS[(TRADING, "execution_policy")]
+    chk.run(at("2026-03-02T20:30:00", True), Context(TRADING, "execution_policy", document))
+    chk.run(at("2026-03-02T21:00:00", False), Context(TRADING, "execution_policy", document))
+    with pytest.raises(AssertionError, match="allowed"):
+        chk.run(at("2026-03-02T20:30:00", False), Context(TRADING, "execution_policy", document))

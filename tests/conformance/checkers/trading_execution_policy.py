@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from paulp.domain.execution import (
@@ -72,7 +72,10 @@ def _now(file: str) -> datetime:
 
 
 def _iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.split()[0].replace("Z", "+00:00"))
+    """ISO-8601 text to an aware moment; text without an offset is UTC (§0: every time is UTC), never the host's
+    local time, which would move a trading-hours instant by the machine's zone."""
+    moment = datetime.fromisoformat(text.split()[0].replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _relative(value: Any, now: datetime) -> datetime | None:
