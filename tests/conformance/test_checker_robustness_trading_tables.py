@@ -137,3 +137,22 @@ def test_trading_hours_when_time_has_no_offset_then_it_is_utc_whatever_the_host_
     chk.run(at("2026-03-02T21:00:00", False), Context(TRADING, "execution_policy", document))
     with pytest.raises(AssertionError, match="allowed"):
         chk.run(at("2026-03-02T20:30:00", False), Context(TRADING, "execution_policy", document))
+
+
+# ---------------------------------------------------------------- price_semantics detect_mechanics, facts left out
+
+@pytest.mark.parametrize("case", [
+    {"venue": "kalshi", "expected": "fee_adjusted"},
+    {"venue": "polymarket", "hasOrderbook": True, "expected": "orderbook_binary"},
+    {"venue": "polymarket", "expected": "binary_token"},
+    {"outcomeCount": 3, "expected": "multi_outcome"},
+    {"venue": "kalshi", "voidHistory": True, "expected": "void_risk"},
+])
+def test_detect_mechanics_when_facts_left_out_then_they_are_absent(case: dict[str, Any]) -> None:
+    run("price_semantics", {"section": "detect_mechanics", "case": case})
+    rejects("price_semantics", {"section": "detect_mechanics", "case": {**case, "expected": "unknown"}}, "expected")
+
+
+def test_detect_mechanics_when_field_unknown_then_fails() -> None:
+    rejects("price_semantics", {"section": "detect_mechanics", "case": {
+        "venue": "kalshi", "isBinary": True, "expected": "fee_adjusted"}}, "cannot interpret")
