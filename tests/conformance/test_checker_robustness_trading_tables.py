@@ -156,3 +156,14 @@ def test_detect_mechanics_when_facts_left_out_then_they_are_absent(case: dict[st
 def test_detect_mechanics_when_field_unknown_then_fails() -> None:
     rejects("price_semantics", {"section": "detect_mechanics", "case": {
         "venue": "kalshi", "isBinary": True, "expected": "fee_adjusted"}}, "cannot interpret")
+
+
+def test_raw_sequence_when_refused_then_the_accepted_prefix_is_still_compared() -> None:
+    refused = {"outcome": "refused", "refused_transition": {"from": "VALIDATING", "to": "FILLED"},
+               "state_after": "VALIDATING"}
+    run("order_lifecycle", sequence(["VALIDATING", "FILLED", "VALIDATED"], {
+        **refused, "history_length_including_initial": 2, "validatedAt_set": False}))
+    rejects("order_lifecycle", sequence(["VALIDATING", "FILLED", "VALIDATED"], {
+        **refused, "history_length_including_initial": 3}))
+    rejects("order_lifecycle", sequence(["VALIDATING", "FILLED", "VALIDATED"], {**refused, "validatedAt_set": True}),
+            "validatedAt_set")
