@@ -74,8 +74,8 @@ def test_raw_sequence_when_stamps_asserted_then_each_is_compared() -> None:
     path = ["PRE_TRADE_CHECK", "VALIDATING", "VALIDATED", "RISK_CHECK", "RISK_APPROVED", "SUBMITTING", "SUBMITTED"]
     stamps = {"preTradeCheckedAt_set": True, "validatedAt_set": True, "riskApprovedAt_set": True,
               "submittedAt_set": True, "acknowledgedAt_set": False, "filledAt_set": False, "closedAt_set": True}
-    run("order_lifecycle", sequence(path + ["EXPIRED"], {"outcome": "accepted", "final_state": "EXPIRED", **stamps}))
-    rejects("order_lifecycle", sequence(path + ["EXPIRED"], {"outcome": "accepted", "final_state": "EXPIRED",
+    run("order_lifecycle", sequence([*path, "EXPIRED"], {"outcome": "accepted", "final_state": "EXPIRED", **stamps}))
+    rejects("order_lifecycle", sequence([*path, "EXPIRED"], {"outcome": "accepted", "final_state": "EXPIRED",
                                                             "acknowledgedAt_set": True}), "acknowledgedAt_set")
     rejects("order_lifecycle", sequence(["CANCELLED"], {"outcome": "accepted", "final_state": "CANCELLED",
                                                        "cancelledAt_set": True}), "cannot interpret")
