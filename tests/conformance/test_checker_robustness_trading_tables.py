@@ -167,3 +167,12 @@ def test_raw_sequence_when_refused_then_the_accepted_prefix_is_still_compared() 
         **refused, "history_length_including_initial": 3}))
     rejects("order_lifecycle", sequence(["VALIDATING", "FILLED", "VALIDATED"], {**refused, "validatedAt_set": True}),
             "validatedAt_set")
+
+
+def test_policies_when_trading_hours_list_blackouts_then_compared_as_a_list() -> None:
+    def live(hours: dict[str, Any]) -> dict[str, Any]:
+        return {"section": "policies", "key": "LIVE", "case": {"tradingHours": hours}}
+
+    run("execution_policy", live({"enabled": True, "tradingDays": [1, 2, 3, 4, 5], "blackoutPeriods": []}))
+    rejects("execution_policy", live({"blackoutPeriods": [{"name": "x"}]}), "blackoutPeriods")
+    rejects("execution_policy", live({"tradingDays": [0, 1, 2, 3, 4, 5, 6]}), "tradingDays")
