@@ -176,3 +176,13 @@ def test_policies_when_trading_hours_list_blackouts_then_compared_as_a_list() ->
     run("execution_policy", live({"enabled": True, "tradingDays": [1, 2, 3, 4, 5], "blackoutPeriods": []}))
     rejects("execution_policy", live({"blackoutPeriods": [{"name": "x"}]}), "blackoutPeriods")
     rejects("execution_policy", live({"tradingDays": [0, 1, 2, 3, 4, 5, 6]}), "tradingDays")
+
+
+def test_initial_when_optional_fields_listed_then_each_is_compared() -> None:
+    history = [{"from": "PENDING", "to": "PENDING", "reason": "Order created"}]
+    base = {"state": "PENDING", "history": history}
+    run("order_lifecycle", ("initial", {**base, "createdAt": "now", "closedAt": None, "lastError": None,
+                                        "riskCheckResult": None, "currentState": "PENDING"}, {}))
+    rejects("order_lifecycle", ("initial", {**base, "closedAt": "now"}, {}), "closedAt")
+    rejects("order_lifecycle", ("initial", {**base, "filledSize": 1}, {}), "filledSize")
+    rejects("order_lifecycle", ("initial", {**base, "owner": "ops"}, {}), "not interpretable")

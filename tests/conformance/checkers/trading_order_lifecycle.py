@@ -145,8 +145,17 @@ def _initial(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     history = [{"from": e.source.value, "to": e.target.value, "reason": e.reason} for e in order.history]
     assert history == [{k: h[k] for k in ("from", "to", "reason")} for h in value["history"]], history
     assert all(e.at == NOW for e in order.history)
-    attrs = {"filledSize": order.filled_size, "retryCount": order.retry_count,
-             "evidenceHashes": order.evidence_hashes}
+    # §1.1's record at creation: the counters and lists it starts, the order's own fields, and the optional
+    # results and stamps, which a new order does not have yet (null); createdAt is "now"
+    attrs: dict[str, Any] = {"filledSize": order.filled_size, "retryCount": order.retry_count,
+                             "evidenceHashes": order.evidence_hashes, "currentState": order.state.value,
+                             "signalId": order.signal_id, "strategy": order.strategy, "ticker": order.ticker,
+                             "side": order.side, "requestedSize": order.requested_size, "maxPrice": order.max_price,
+                             "createdAt": "now" if order.created_at == NOW else order.created_at}
+    attrs |= {key: getattr(order, attr) for key, attr in _EXPECTED_ATTRS.items() if key not in attrs}
+    attrs |= {key: getattr(order, attr) for key, attr in _STAMPS.items() if key not in attrs}
+    attrs |= {"preTradeCheckResult": order.pre_trade_check_result, "riskCheckResult": order.risk_check_result,
+              "reconciliationResult": order.reconciliation_result}
     for key in set(value) - {"state", "history"}:
         assert key in attrs, f"initial.{key} not interpretable"
         assert attrs[key] == value[key], f"initial.{key}: {attrs[key]!r} != {value[key]!r}"
