@@ -186,3 +186,26 @@ def test_initial_when_optional_fields_listed_then_each_is_compared() -> None:
     rejects("order_lifecycle", ("initial", {**base, "closedAt": "now"}, {}), "closedAt")
     rejects("order_lifecycle", ("initial", {**base, "filledSize": 1}, {}), "filledSize")
     rejects("order_lifecycle", ("initial", {**base, "owner": "ops"}, {}), "not interpretable")
+
+
+def test_allocation_inputs_when_tail_typed_by_words_then_read_and_a_bad_type_fails() -> None:
+    run("bonding_barbell", ("allocation_inputs", {"tails": [
+        {"marketId": "t", "probability": 0.05, "description": "war in the region"},
+        {"marketId": "u", "probability": 0.1, "category": "economics"}]}))
+    with pytest.raises(ValueError):
+        run("bonding_barbell", ("allocation_inputs", {"tails": [
+            {"marketId": "t", "probability": 0.05, "tailType": "black_swan", "payoffMultiple": 20}]}))
+
+
+def test_trading_hours_when_instant_relative_or_epoch_ms_then_read() -> None:
+    live = {"enabled": True, "startHourUTC": 13, "endHourUTC": 21, "tradingDays": [1, 2, 3, 4, 5]}
+
+    def at(moment: Any, allowed: bool) -> dict[str, Any]:
+        return {"section": "trading_hours", "index": 0,
+                "case": {"now_utc": moment, "hours": live, "expected": {"allowed": allowed}}}
+
+    chk, ctx = CHECKERS[(TRADING, "execution_policy")], Context(TRADING, "execution_policy", {"execution_policy": {}})
+    chk.run(at("now+25h", True), ctx)
+    chk.run(at(1772485199999, True), ctx)  # Monday 2026-03-02 20:59:59.999 UTC
+    with pytest.raises(AssertionError, match="allowed"):
+        chk.run(at("now+33h", True), ctx)

@@ -223,7 +223,7 @@ def _validation(case: dict[str, Any], group: dict[str, Any], now: datetime) -> N
 
 
 def _trading_hours(case: dict[str, Any], now: datetime) -> None:
-    moment = _iso(case["now_utc"]) if "now_utc" in case else now
+    moment = _relative(case.get("now_utc", "now"), now) or now  # ISO text, epoch ms or "now+25h"
     changes = _hours_changes(case["hours"], now)
     hours = TradingHours(**{"enabled": True, **changes})
     raw = check_trading_hours(hours, moment)
