@@ -32,6 +32,7 @@ from paulp.domain.order_values import (
     InvalidExecutionResult,
     InvalidFill,
     InvalidManualFix,
+    InvalidOrderTransition,
     OrderInTerminalState,
     OrderNotCancellable,
     OrderNotInRequiredState,
@@ -99,9 +100,14 @@ class Order(OrderRecord):
 
     def transition(self, target: OrderState | str, reason: str, now: datetime,
                    metadata: dict[str, object] | None = None) -> None:
-        """Raw table transition (manual fixes such as RECONCILIATION_DRIFT -> RECONCILED)."""
+        """Raw table transition (manual fixes such as RECONCILIATION_DRIFT -> RECONCILED). A name that is no state
+        is one more move outside the table (§1.3: anything else is refused with an error), not a ValueError."""
         require_aware(now)
-        self._move(OrderState(target), reason, now, metadata)
+        try:
+            state = OrderState(target)
+        except ValueError:
+            raise InvalidOrderTransition(self.state.value, str(target)) from None
+        self._move(state, reason, now, metadata)
 
     # ------------------------------------------------------------ §1.4 steps
     def pre_trade_check(self, check: PreTradeCheck, now: datetime) -> None:

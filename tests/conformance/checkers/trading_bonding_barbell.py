@@ -150,6 +150,16 @@ def _allocations(case: Any, ctx: Context) -> None:
             close(getattr(ret, fields[key]), want, key)
 
 
+_TAIL_FACTS = frozenset({"description", "tags", "category", "payoffMultiple"})
+
+
+def _passes_bond_filter(row: dict[str, Any]) -> bool:
+    """§6.1's bond filter as the spec states it (venue kalshi, p >= 0.93, spread < 0.05, volume24h > 1000): a
+    "before filter" fixture list may hold rows the filter must drop, so each row is judged, not assumed to pass."""
+    return (row.get("venue", "kalshi") == "kalshi" and float(row["probability"]) >= 0.93
+            and float(row["spread"]) < 0.05 and float(row["volume24h"]) > 1000)
+
+
 def _allocation_inputs(fixtures: Any, _: Context) -> None:
     """Fixture lists used by ``allocations``: check each is readable and consistent with the rules."""
     assert isinstance(fixtures, dict) and fixtures, f"allocation_inputs must be named lists: {fixtures!r:.200}"
@@ -157,11 +167,13 @@ def _allocation_inputs(fixtures: Any, _: Context) -> None:
         for r in rows:
             if "expectedYield" in r:  # fixtures round yields to 3 places
                 close(bond_yield(r["probability"]), r["expectedYield"], f"{name}/{r['marketId']} yield", 5e-4)
-            elif "tailType" in r:
-                assert TailType(r["tailType"]) and float(r["payoffMultiple"]) >= 1, f"{name}: bad tail row {r}"
+            elif "tailType" in r or _TAIL_FACTS & set(r):  # a tail typed by hand or by its words (§6.1)
+                tail = _tail_row(r)
+                assert tail.payoff_multiple >= 1, f"{name}: bad tail row {r}"
             elif "volume24h" in r:
-                got = filter_bonds([_quote(r)])
-                assert got and got[0].market_id == r["marketId"], f"{name}: {r} should pass the bond filter"
+                got = [b.market_id for b in filter_bonds([_quote(r)])]
+                want = [r["marketId"]] if _passes_bond_filter(r) else []
+                assert got == want, f"{name}: {r} kept by our filter: {bool(got)}, by §6.1's rule: {bool(want)}"
             else:
                 raise AssertionError(f"{name}: fixture row not understood: {r}")
 

@@ -21,7 +21,10 @@ def split(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         if section in ("manual_transition_checks", "scenarios"):
             for i, case in enumerate(value):
                 yield f"{section}/{i:03d}-{case.get('name', '')}", (section, case)
-        elif section in ("adjusted_limits", "i16_by_state"):
+        elif section == "adjusted_limits":  # each state is scaled from the section's own base (§2.1)
+            for key, case in value.items():
+                yield f"{section}/{key}", (section, (key, case, value.get("base")))
+        elif section == "i16_by_state":
             for key, case in value.items():
                 yield f"{section}/{key}", (section, (key, case))
         else:
@@ -153,16 +156,32 @@ def _scenario(case: Mapping[str, Any], ctx: Context) -> None:
             assert getattr(result, attr) == exp[key], f"{key}: {getattr(result, attr)} != {exp[key]}"
 
 
+_MANUAL_KEYS = frozenset({"from", "target", "expected", "reason", "consecutiveFailures", "error_contains", "name",
+                          "note"})
+
+
 def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
+    """One operator ``transition(target, reason)`` (§2.2): the table decides, a reason is required, and the
+    counter is never reset by a manual transition, whichever way it goes."""
+    unknown = set(case) - _MANUAL_KEYS
+    assert not unknown, f"manual check fields this checker cannot interpret: {sorted(unknown)}"
     now = _now(ctx)
-    b = breaker_in({"state": case["from"]}, now)
+    failures = int(case.get("consecutiveFailures", 0))
+    b = breaker_in({"state": case["from"], "consecutiveFailures": failures}, now)
+    error = ""
     try:
-        b.transition(case["target"], "conformance", "conformance", now)
+        b.transition(case["target"], case.get("reason", "conformance"), "conformance", now)
         outcome = "accepted"
     except InvalidBreakerTransition as e:
-        outcome = "refused"
+        outcome, error = "refused", e.message
         assert e.message == f"Invalid transition from {case['from']} to {case['target']}"
-    assert outcome == case["expected"], f"{case['from']}->{case['target']}: {outcome}"
+    except DomainError as e:
+        outcome, error = "refused", e.message
+    assert outcome == case["expected"], f"{case['from']}->{case['target']}: {outcome} ({error})"
+    assert b.state == (case["target"] if outcome == "accepted" else case["from"]), f"state {b.state}"
+    assert b.consecutive_failures == failures, f"counter {b.consecutive_failures} != {failures}"
+    if "error_contains" in case:
+        assert case["error_contains"] in error, f"error {error!r} lacks {case['error_contains']!r}"
 
 
 def _table(table: Mapping[str, list[str]], ctx: Context) -> None:
@@ -179,9 +198,13 @@ def _table(table: Mapping[str, list[str]], ctx: Context) -> None:
             assert accepted == (dst.value in table[src.value]), f"{src}->{dst} accepted={accepted}"
 
 
-def _limits(key: str, expected: Mapping[str, Any]) -> None:
-    """Any of the §3.2 limits (the ones §2.1 scales, or others it leaves as they are) in ``key``'s state."""
-    limits = DEFAULT_LIMITS if key == "base" else adjusted_limits(DEFAULT_LIMITS, key)
+def _limits(key: str, expected: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> None:
+    """Any of the §3.2 limits (the ones §2.1 scales, or others it leaves as they are) in ``key``'s state.
+
+    ``base`` itself must be the §3.2 defaults; a state's limits are §2.1's scaling of the section's ``base``
+    (an operator's partial update of the defaults), so the state rows never silently assume the defaults."""
+    source = DEFAULT_LIMITS.merged(base) if base else DEFAULT_LIMITS
+    limits = DEFAULT_LIMITS if key == "base" else adjusted_limits(source, key)
     wire = limits.to_json()
     unknown = set(expected) - set(wire)
     assert expected and not unknown, f"limit names this checker cannot interpret: {sorted(unknown) or 'none given'}"

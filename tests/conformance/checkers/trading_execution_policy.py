@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from paulp.domain.execution import (
@@ -72,7 +72,10 @@ def _now(file: str) -> datetime:
 
 
 def _iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.split()[0].replace("Z", "+00:00"))
+    """ISO-8601 text to an aware moment; text without an offset is UTC (§0: every time is UTC), never the host's
+    local time, which would move a trading-hours instant by the machine's zone."""
+    moment = datetime.fromisoformat(text.split()[0].replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _relative(value: Any, now: datetime) -> datetime | None:
@@ -191,12 +194,18 @@ def _check_policies(key: str, expected: dict[str, Any]) -> None:
             assert hours.enabled == value.get("enabled", True), "trading hours enabled flag"
             for k, v in value.items():
                 actual = getattr(hours, _HOURS[k])
-                assert (sorted(actual) if k == "tradingDays" else actual) == v, f"tradingHours.{k}"
+                if k == "tradingDays":
+                    actual = sorted(actual)
+                elif isinstance(actual, tuple):  # blackout periods: the built-in policies have none ([])
+                    actual = list(actual)
+                assert actual == v, f"tradingHours.{k}: expected {v!r}, got {actual!r}"
         elif name == "minOrderSpacingMs" and value == "infinite":
             assert math.isinf(policy.min_order_spacing_ms), "DISABLED spacing must be infinite"
         else:
             assert name in _POLICY, f"unknown policy field {name!r}"
             actual = getattr(policy, _POLICY[name])
+            if isinstance(actual, tuple):  # list fields (categories, blocked tickers) are tuples in the domain
+                actual = list(actual)
             assert actual == value, f"{key}.{name}: expected {value!r}, got {actual!r}"
 
 
@@ -214,7 +223,7 @@ def _validation(case: dict[str, Any], group: dict[str, Any], now: datetime) -> N
 
 
 def _trading_hours(case: dict[str, Any], now: datetime) -> None:
-    moment = _iso(case["now_utc"]) if "now_utc" in case else now
+    moment = _relative(case.get("now_utc", "now"), now) or now  # ISO text, epoch ms or "now+25h"
     changes = _hours_changes(case["hours"], now)
     hours = TradingHours(**{"enabled": True, **changes})
     raw = check_trading_hours(hours, moment)

@@ -62,8 +62,16 @@ def _normalize(case: dict[str, Any]) -> None:
         _close(str(actual) if key == "clvBasis" else actual, expected, key)
 
 
+_DETECT_KEYS = frozenset({"venue", "hasOrderbook", "outcomeCount", "voidHistory", "expected", "name", "note"})
+
+
 def _detect(case: dict[str, Any]) -> None:
-    got = detect_mechanics(case["venue"], case["hasOrderbook"], case["outcomeCount"], case["voidHistory"])
+    """§4.7 detection order. A fact the case leaves out is absent: no void history, no order book, a two-outcome
+    market (only "> 2 outcomes" matters), no venue; a field the checker does not know fails the case."""
+    unknown = set(case) - _DETECT_KEYS
+    assert not unknown, f"detect_mechanics fields this checker cannot interpret: {sorted(unknown)}"
+    got = detect_mechanics(case.get("venue") or "", bool(case.get("hasOrderbook", False)),
+                           int(case.get("outcomeCount", 2)), bool(case.get("voidHistory", False)))
     assert got == case["expected"], f"expected {case['expected']}, got {got}"
 
 
