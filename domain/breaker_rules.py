@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written_decimal as _dec
 
 HALT_TIMEOUT = timedelta(minutes=60)
 CONSECUTIVE_FAILURES_TO_HALT = 3
@@ -98,10 +99,6 @@ def parse_state(value: str) -> BreakerState:
         return BreakerState(value)
     except ValueError:
         raise InvalidBreakerState("Invalid target state") from None
-
-
-def _dec(value: float) -> Decimal:
-    return Decimal(repr(float(value)))
 
 
 def portfolio_alerts(total_value: float, daily_pnl: float, max_drawdown: float) -> list[Alert]:

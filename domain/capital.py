@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written_decimal as _dec
 
 NOT_ENABLED_REASON = "Strategy not enabled for live trading"
 ENABLE_AFTER_DAYS = 14
@@ -65,10 +65,6 @@ def capital_breakdown(table: Sequence[StrategyAllocation] = DEFAULT_ALLOCATIONS)
         enabled_strategies=tuple(row.strategy for row in table if row.enabled),
         pending_strategies=tuple(row.strategy for row in table if not row.enabled),
     )
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
 
 
 def position_size(allocation: StrategyAllocation, kelly_fraction: float, current_capital: float | None = None) -> float:

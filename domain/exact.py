@@ -22,6 +22,12 @@ def as_written(value: float | int | Decimal | Fraction) -> Fraction:
     return Fraction(value)
 
 
+def as_written_decimal(value: float) -> Decimal:
+    """The decimal a figure is written as (its float's shortest repr), for rules whose arithmetic is written in
+    Decimal: one body for what nine modules each spelled ``Decimal(repr(float(x)))``."""
+    return Decimal(repr(float(value)))
+
+
 def herfindahl(values: Iterable[Fraction]) -> Fraction | None:
     """Σ share² of non-negative exact values, with no rounding: repeating shares (a sixth, a third) summed in
     decimals land one digit beside an edge the index sits on (ADRs 0452, 0456, 0459). None when the values sum to

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from paulp.domain.exact import as_written_decimal as _dec
 from paulp.domain.execution_policy import ExecutionPolicy
 from paulp.domain.prices import MISSING_QUOTE_CENTS, execution_mid
 
@@ -88,10 +89,6 @@ class VenueOrder:
 
 def clamp_price(cents: float) -> int:
     return max(MIN_PRICE_CENTS, min(MAX_PRICE_CENTS, math.floor(cents)))
-
-
-def _dec(value: float) -> Decimal:
-    return Decimal(repr(float(value)))
 
 
 def _clamp_decimal(cents: Decimal) -> int:

@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import TypeVar
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written_decimal as _dec
 
 STOP_LOSS_FACTOR = Decimal("0.97")
 TAKE_PROFIT_FACTOR = Decimal("1.5")
@@ -67,10 +68,6 @@ class ExitDecision:
     reason: ExitReason
     exit_price: float
     realized_pnl: float
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
 
 
 def exit_levels(entry_price: float) -> ExitLevels:

@@ -13,6 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import TypeVar
 
+from paulp.domain.exact import as_written_decimal as _d
+
 KALSHI_TAKER_FEE_BPS = 107
 MISSING_QUOTE_CENTS = 50
 # Kalshi reports an empty side of a book as a bid of 0 and an ask of 100 cents: neither is a price (§0: 1..99).
@@ -110,11 +112,6 @@ def _invalid(warning: str) -> NormalizedPrice:
 
 def _or(value: float | None, default: float) -> float:
     return default if value is None else value
-
-
-def _d(value: float) -> Decimal:
-    """A price as the decimal it was written as: §4.7's bands are judged in decimal (ADR 0452)."""
-    return Decimal(repr(float(value)))
 
 
 def _binary_token(raw: RawPrice) -> NormalizedPrice:

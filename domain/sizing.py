@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written_decimal as _dec
 
 DEFAULT_CV = 0.3
 MIN_RETURNS_FOR_CV = 5
@@ -43,10 +43,6 @@ def raw_kelly(fair_probability: float, market_price: float, side: str) -> float:
     f, p_yes = _dec(fair_probability), _dec(market_price)
     k = (f - p_yes) / (1 - p_yes) if side == "YES" else (p_yes - f) / p_yes
     return float(k)
-
-
-def _dec(value: float) -> Decimal:
-    return Decimal(repr(float(value)))
 
 
 def coefficient_of_variation(returns: Sequence[float]) -> float:

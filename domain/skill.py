@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from paulp.domain.clv import ExactSharpe, decimal_mean, exact_sharpe
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written_decimal as _dec
 from paulp.domain.exact import herfindahl
 
 MIN_STD = 1e-12
@@ -87,11 +88,6 @@ class AccountSkillScore:
     tier: SkillTier
     factors: dict[str, Factor]
     included_clv: bool
-
-
-def _dec(x: float) -> Decimal:
-    """A figure as the decimal it was written as (its shortest repr), for the rubric's band edges (ADR 0342/0444)."""
-    return Decimal(repr(float(x)))
 
 
 def _band(

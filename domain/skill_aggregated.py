@@ -13,6 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from paulp.domain.clv import ClvStatistics, ExactSharpe, clv_consistency_points, exact_sharpe
+from paulp.domain.exact import as_written_decimal as _dec
 from paulp.domain.exact import herfindahl
 from paulp.domain.skill import skill_tier
 
@@ -68,10 +69,6 @@ def aggregated_sharpe(pnls: Sequence[float], positions_per_month: float) -> Exac
 
 def _returns(sharpe: ExactSharpe) -> int:
     return 20 if sharpe > 2.0 else 16 if sharpe > 1.5 else 12 if sharpe > 1.0 else 8 if sharpe > 0.5 else 0
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
 
 
 def _sizing(fraction: float) -> int:

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from paulp.domain.errors import DomainError
 from paulp.domain.exact import as_written
+from paulp.domain.exact import as_written_decimal as _dec
 from paulp.domain.exact import herfindahl as exact_herfindahl
 
 MAX_SPREAD = 0.05
@@ -147,10 +148,6 @@ def herfindahl(amounts: Sequence[float]) -> float:
     if total <= 0:
         return 0.0
     return sum((a / total) ** 2 for a in amounts)
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
 
 
 def _bucket(capital: float, pct: float) -> Decimal:
