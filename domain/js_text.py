@@ -1,6 +1,9 @@
-"""Text trimming as the reference's JavaScript does it, for the places the spec says "trimmed" of a source value."""
+"""Text handling as the reference's JavaScript does it: trim(), String(number) and \\s / i-flag regular expressions."""
 
 from __future__ import annotations
+
+import re
+from decimal import Decimal
 
 # ECMAScript WhiteSpace (TAB, VT, FF, SP, NBSP, ZWNBSP/BOM, every Zs) and LineTerminator (LF, CR, LS, PS): the set
 # String.prototype.trim removes. Python's str.strip() differs: it keeps U+FEFF and also removes U+001C-U+001F, U+0085.
@@ -13,3 +16,42 @@ JS_WHITESPACE = (
 def js_trim(value: str) -> str:
     """``value.trim()`` in the reference: a key saved with a byte-order mark is blank, not a one-character key."""
     return value.strip(JS_WHITESPACE)
+
+
+# JavaScript's \s is exactly the trim() set above; Python's \s (for str) keeps out U+FEFF and takes in U+001C-U+001F
+# and U+0085, so a pattern written with \s is compiled with this class instead.
+JS_SPACE_CLASS = "[" + "".join(f"\\u{ord(c):04x}" for c in JS_WHITESPACE) + "]"
+
+
+def js_regex(pattern: str) -> re.Pattern[str]:
+    """A source pattern with the ``i`` flag and no ``u`` flag, as JavaScript matches it.
+
+    Without ``u``, case-insensitive JavaScript never folds a non-ASCII character onto an ASCII one (U+017F long s
+    is not ``s``, U+0131 dotless i and U+0130 are not ``i``), which Python's IGNORECASE does; the ASCII flag keeps
+    folding to ASCII letters, and ``\\s`` is rewritten to JavaScript's whitespace set.
+    """
+    return re.compile(pattern.replace(r"\s", JS_SPACE_CLASS), re.ASCII | re.IGNORECASE)
+
+
+def js_number_text(value: float) -> str:
+    """``String(n)`` for a finite double (ECMAScript Number::toString): plain decimals from 1e-7 up to 1e21.
+
+    Python's repr gives the same shortest digits but switches to exponent form at other places (1e-05, 1e+16).
+    """
+    if value == 0:
+        return "0"
+    if value < 0:
+        return "-" + js_number_text(-value)
+    _sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int), f"not a finite number: {value!r}"
+    digits = "".join(map(str, digit_tuple))
+    k = len(digits)
+    n = exponent + k  # the decimal point sits n digits from the left of the digit string
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * -n + digits
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"

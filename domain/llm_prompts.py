@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from paulp.domain.js_text import js_number_text
 from paulp.domain.routing import ErrorCode, RoutingError, RunType
 
 UNKNOWN = "unknown"
@@ -77,15 +79,18 @@ def load_prompt(run_type: str) -> PromptTemplate:
 
 
 def _text(value: object) -> str:
-    """A value as the source's ``String(v)`` writes it (JSON-shaped values): true/false, 1 not 1.0, a,b for lists."""
+    """A value as the source's ``String(v)`` writes it (JSON-shaped values): true/false, numbers as JavaScript
+    prints them (1 not 1.0, 0.00001 not 1e-05), a,b for lists, ``[object Object]`` for an object."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
+    if isinstance(value, float) and math.isfinite(value):
+        return js_number_text(value)
     if isinstance(value, list | tuple):
         return ",".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return "[object Object]"
     return str(value)
 
 

@@ -156,3 +156,17 @@ def test_admin_routing_body_when_tolerance_given_then_numbers_are_compared_withi
         subset({"rows": []}, body, "body", (1e-9, 0.0))
     with pytest.raises(AssertionError, match="extra"):
         subset({"rows": [{"extra": True}]}, body, "body", (1e-9, 0.0))
+
+
+def test_executor_when_run_type_is_empty_then_it_is_not_replaced_by_a_default() -> None:
+    # ADR 0468: "" has no prompt (§6.1 step 1); the checker used to run the default scoring prompt instead.
+    run(case("executor", {"runType": ""}, {"success": False, "errorCode": "PROMPT_LOAD_ERROR"}))
+    rejects(case("executor", {"runType": ""}, {"success": True}))
+
+
+def test_executor_when_no_attempt_is_scripted_then_a_provider_call_fails_the_case() -> None:
+    # ADR 0468: attemptOutcomes [] allows no call; it used to fall back to one successful attempt.
+    rejects(case("executor", {"runType": "ambiguity_score", "attemptOutcomes": []}, {"success": True}),
+            match="called past the script")
+    run(case("executor", {"runType": "ambiguity_score", "forceModel": "openai:gpt-4", "attemptOutcomes": []},
+             {"success": False, "errorCode": "INVALID_FORCED_MODEL", "executorCalled": False}))

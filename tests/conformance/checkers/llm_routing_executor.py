@@ -41,8 +41,9 @@ def _estimated_input(run_type: str, variables: dict[str, Any]) -> int:
 def check(case: Any, ctx: Context) -> None:
     inp, exp = case["input"], expected_of(case)
     assert not set(inp) - _INPUT_KEYS, f"cannot interpret executor input {sorted(set(inp) - _INPUT_KEYS)}"
-    run_type = inp.get("runType") or next(iter(PROMPTS)).value
-    outcomes = inp.get("attemptOutcomes") or _OUTCOMES.get(inp.get("outcome", "success"))
+    # Only an absent field takes the default: "" is a run type with no prompt, [] a script allowing no call.
+    run_type = inp["runType"] if "runType" in inp else next(iter(PROMPTS)).value
+    outcomes = inp["attemptOutcomes"] if "attemptOutcomes" in inp else _OUTCOMES.get(inp.get("outcome", "success"))
     assert outcomes is not None, f"cannot interpret executor input {sorted(inp)}"
     variables = inp.get("variables", {"marketTitle": "T", "resolutionCriteria": "C"})
     port = ScriptedPort(list(outcomes), _estimated_input(run_type, variables), ESTIMATED_OUTPUT_TOKENS,

@@ -76,6 +76,17 @@ def test_adversarial_when_reasoning_mentions_admin_and_system_prompt_then_two_is
     assert len(adversarial_issues(0.1, "The ADMIN asked; see the system  prompt", 0.2)) == 2
 
 
+@pytest.mark.parametrize(("reasoning", "issues"), [
+    ("as\ufeffinstructed", 1),  # U+FEFF is JavaScript whitespace, not Python's
+    ("developer\x85mode", 0), ("system\x1fprompt", 0),  # Python whitespace, not JavaScript's
+    ("\u017fystem prompt", 0), ("adm\u0131n", 0), ("ADM\u0130N", 0),  # no /i folding onto ASCII without /u
+    ("developer\u3000mode", 1), ("OVERRIDE", 1),
+])
+def test_adversarial_when_text_is_unicode_then_matched_as_javascript_regex(reasoning: str, issues: int) -> None:
+    # §8.7: the source's patterns are JavaScript /pattern/i regular expressions.
+    assert len(adversarial_issues(0.1, reasoning, 0.1)) == issues
+
+
 def test_render_when_value_has_dollar_patterns_then_substituted_literally() -> None:
     assert render("{{a}}", {"a": "$& $1"}) == "$& $1"
 
@@ -83,6 +94,8 @@ def test_render_when_value_has_dollar_patterns_then_substituted_literally() -> N
 @pytest.mark.parametrize(("value", "text", "kept"), [
     (True, "true", True), (False, "false", False), (1.0, "1", True), (0, "0", False), (2.5, "2.5", True),
     ([], "", True), (["a", None, 3], "a,,3", True), (None, "", False), ("", "", False),
+    (0.00001, "0.00001", True), (1e-7, "1e-7", True), (1e16, "10000000000000000", True), (1e21, "1e+21", True),
+    (-0.0, "0", False), ({"k": 1}, "[object Object]", True), ([0.5, {}], "0.5,[object Object]", True),
 ])
 def test_render_when_value_is_not_a_string_then_text_and_truthiness_as_the_source(value: object, text: str,
                                                                                   kept: bool) -> None:
