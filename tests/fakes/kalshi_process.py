@@ -6,8 +6,9 @@ process trading against it: what the exchange received outlives the killed clien
 (a ticker the recorded data lacks is added with the fields given).
 It prints one line ``{"base_url": ...}`` once it listens. Every order request that reaches the order handler
 (signed, parsed) is appended to ``journal`` as a JSON line the moment the exchange has acted on it, before its
-answer is sent; every order answer is held back ``answer_delay_s`` seconds after the exchange acted, so a
-client killed on seeing the journal line dies with the order placed and its answer unread. On SIGTERM the
+answer is sent, and so is each cancel; every order and cancel answer is held back ``answer_delay_s`` seconds
+after the exchange acted, so a client killed on seeing the journal line dies with the order placed (or
+cancelled) and the answer unread. On SIGTERM the
 exchange writes its orders and every client order id it was sent (duplicates included) to ``final`` and exits.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
+from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault, _error
 
 
 class JournallingExchange(FakeKalshiExchange):
@@ -48,7 +49,13 @@ class JournallingExchange(FakeKalshiExchange):
         return response
 
     def _order_item(self, request: Any, payload: Any) -> Response:
-        response = super()._order_item(request, payload)
+        order = self._orders.get(request.path_params["order_id"])
+        if request.method == "DELETE" and order is not None and order["status"] == "canceled":
+            # Kalshi cancels only what rests: a second cancel (a killed client's retry) is refused, so the
+            # client has to learn the outcome by reading the order
+            response = _error(409, "order_not_resting", "order already canceled")
+        else:
+            response = super()._order_item(request, payload)
         if request.method == "DELETE":
             self._write({"kind": "cancel", "order_id": request.path_params["order_id"],
                          "http": response.status_code})
@@ -68,8 +75,9 @@ def main(config_path: str) -> None:
         exchange.candles.setdefault(ticker, [])
     delay = float(config.get("answer_delay_s", 0.0))
     if delay:  # the exchange acts first, then answers late: a client killed meanwhile never reads the answer
-        exchange.inject(Fault(status=None, delay_s=delay, process=True, method="POST",
-                              path_contains="/portfolio/orders", times=10**9))
+        for method in ("POST", "DELETE"):  # an order placed, a cancel done
+            exchange.inject(Fault(status=None, delay_s=delay, process=True, method=method,
+                                  path_contains="/portfolio/orders", times=10**9))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     exchange.start()
