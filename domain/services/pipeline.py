@@ -20,12 +20,19 @@ from eventsourcing.persistence import IntegrityError
 from paulp.domain.breaker import BreakerState
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
-from paulp.domain.execution_policies import PolicySource
+from paulp.domain.execution_policies import PolicySource, lifecycle_policy
 from paulp.domain.execution_policy import ExecutionMode, ExecutionPolicy, mode_for_strategy, policy_for_mode
 from paulp.domain.execution_reports import slippage_window
 from paulp.domain.order_states import OrderState
 from paulp.domain.order_timers import expire_stale
-from paulp.domain.order_values import ExecutionResult, ExecutionStatus, PaperFill, PreTradeCheck, RiskCheckResult
+from paulp.domain.order_values import (
+    ExecutionResult,
+    ExecutionStatus,
+    LifecyclePolicy,
+    PaperFill,
+    PreTradeCheck,
+    RiskCheckResult,
+)
 from paulp.domain.orders import Order
 from paulp.domain.paper_fill import paper_fill
 from paulp.domain.ports import (
@@ -121,6 +128,10 @@ class OrderPipeline:
         """The strategy's execution policy in ``mode`` now (ADR 0380); the mode's §5.1 column without a source."""
         return policy_for_mode(mode) if self.policies is None else self.policies.policy_for(strategy, mode)
 
+    def _lifecycle(self, strategy: str) -> LifecyclePolicy:
+        """The §1.5 timers of the strategy's policy in its mode now (``Container.lifecycle_policy``'s reading)."""
+        return lifecycle_policy(self._policy(strategy, mode_for_strategy(strategy, self.modes)))
+
     def process(self, signal: TradeSignal) -> PipelineOutcome:
         now = self.clock.now()
         order = Order.create(signal_id=signal.signal_id, strategy=signal.strategy, ticker=signal.ticker,
@@ -162,9 +173,11 @@ class OrderPipeline:
     def _recover_submission(self, order: Order) -> PipelineOutcome:
         """SUBMITTING is recorded before a LIVE order is sent, so one found here was cut off (the process died)
         and may be at the venue: past the stale timeout it is in doubt (§1.5, ADR 0100) and, with a venue,
-        resolved by client order id. Never sent again from here."""
+        resolved by client order id. Never sent again from here. The timeout is that of the order's strategy's
+        policy now, as the order timers hold every other working order to (ADR 0402), not the spec's default:
+        an order Kalshi filled must not stay out of the book for 300 s when the operator set less (ADR 0467)."""
         now = self.clock.now()
-        if not expire_stale(order, now):
+        if not expire_stale(order, now, self._lifecycle(order.strategy)):
             return self._outcome(order, duplicate=False)
         self.orders.save(order, self._venue_order(venue_record(order, "unknown", "LIVE", now), now))
         if self.venue is None:

@@ -121,3 +121,40 @@ def test_execute_when_a_live_submission_was_cut_off_then_resolved_by_client_orde
     assert order is not None and order.state.value == "ORDER_ACKNOWLEDGED", (order and order.state, report)
     assert order.broker_order_id == system.exchange.orders[0]["order_id"]
     assert [r.method for r in system.exchange.requests].count("POST") == 1
+
+
+def test_execute_when_a_cut_off_live_submission_outlived_its_strategys_stale_timeout_then_resolved_before_300s(
+        system: System):
+    """ADR 0467: the recovery holds a cut-off submission to the stale timeout of its strategy's policy now (60 s
+    here, an operator's setting, ADR 0402), as the order timers hold every working order, not to the spec's
+    300 s default: 90 s after the crash it is looked up by client order id and acknowledged, never sent again."""
+    from paulp.api.cli_risk_limits import assignments
+    from paulp.api.contexts import context
+    from paulp.domain.execution_orders import VenueOrder
+    from paulp.domain.execution_policies import policy_changes
+    from paulp.domain.order_states import OrderState
+    from paulp.domain.services.operator_limits import ExecutionPolicyService
+
+    ticker, order_id = _resting_live_order(system)
+    with context(ExecutionPolicyService, system.container.database_url) as policies:
+        policies.update("bonding", "LIVE", policy_changes(assignments(["staleOrderTimeoutSec=60"])), "ops",
+                        "resting orders are cancelled after a minute")
+    order = system.container.orders.find(order_id)
+    assert order is not None
+    cut_off = NOW - timedelta(seconds=90)
+    for target in (OrderState.PRE_TRADE_CHECK, OrderState.VALIDATING, OrderState.VALIDATED, OrderState.RISK_CHECK,
+                   OrderState.RISK_APPROVED, OrderState.SUBMITTING):
+        order.transition(target, "before the crash", cut_off)
+    system.container.orders.save(order)
+    port, client = system.venue_port()
+    try:  # the request had reached Kalshi before the process died
+        price = system.exchange.markets[ticker]["yes_ask"] - 1
+        port.submit(VenueOrder(ticker, order_id, "yes", "buy", 50, "limit", price, None))
+    finally:
+        port.close(client)
+    system.project("orders")
+    report = execute_pending(system.container)
+    order = system.container.orders.find(order_id)
+    assert order is not None and order.state.value == "ORDER_ACKNOWLEDGED", (order and order.state, report)
+    assert order.broker_order_id == system.exchange.orders[0]["order_id"]
+    assert [r.method for r in system.exchange.requests].count("POST") == 1
