@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from paulp.domain.js_text import js_trim
+
 KEY_ENV = "KALSHI_API_KEY"
 PRIVATE_KEY_ENV = "KALSHI_PRIVATE_KEY"
 HEADER_KEY = "KALSHI-ACCESS-KEY"
@@ -50,12 +52,12 @@ class KalshiCredentials:
 
 
 def is_valid_key_id(value: str) -> bool:
-    """Kalshi key ids are UUIDs (any case), judged after trimming."""
-    return bool(_KEY_ID_RE.fullmatch(value.strip()))
+    """Kalshi key ids are UUIDs (any case), judged after trimming as the source's ``trim()`` does (ADR 0464)."""
+    return bool(_KEY_ID_RE.fullmatch(js_trim(value)))
 
 
 def _parse_private_key(pem: str) -> rsa.RSAPrivateKey:
-    text = pem.strip()
+    text = js_trim(pem)
     if "\n" not in text and "\\n" in text:
         text = text.replace("\\n", "\n")  # PEM pasted into a one-line env var
     try:
@@ -71,9 +73,10 @@ def _parse_private_key(pem: str) -> rsa.RSAPrivateKey:
 
 
 def load_credentials(api_key: str | None, private_key_pem: str | None) -> KalshiCredentials:
-    """Trim, validate and parse both values; every problem is reported at once, before any request."""
-    key_id = (api_key or "").strip()
-    pem = (private_key_pem or "").strip()
+    """Trim (JavaScript's ``trim()``: a BOM goes, U+001C-U+001F stay), validate and parse both values; every
+    problem is reported at once, before any request."""
+    key_id = js_trim(api_key or "")
+    pem = js_trim(private_key_pem or "")
     missing = [name for name, value in ((KEY_ENV, key_id), (PRIVATE_KEY_ENV, pem)) if not value]
     if missing:
         raise KalshiCredentialsError(f"Kalshi credentials missing: set {' and '.join(missing)}")

@@ -127,6 +127,27 @@ def test_load_credentials_when_pem_has_escaped_newlines_then_parses(private_key:
     assert load_credentials(KEY_ID, one_line).key_id == KEY_ID
 
 
+def test_load_credentials_when_padded_with_bom_then_trimmed_like_js_trim(private_key: rsa.RSAPrivateKey) -> None:
+    """§3.1 "trimmed" is the source's trim(): a BOM pasted before the key id or the PEM goes (ADR 0464)."""
+    pem = _pem(private_key, serialization.PrivateFormat.PKCS8)
+    creds = load_credentials("\ufeff" + KEY_ID + "\u3000", "\ufeff" + pem)
+    headers = auth_headers(creds, "GET", "/trade-api/v2/portfolio/balance", "1703123456789")
+    assert headers[HEADER_KEY] == KEY_ID
+    public = private_key.public_key()
+    assert verify_signature(public, "1703123456789GET/trade-api/v2/portfolio/balance", headers[HEADER_SIGNATURE])
+    with pytest.raises(KalshiCredentialsError, match="KALSHI_PRIVATE_KEY"):
+        load_credentials(KEY_ID, "\ufeff\u2028")
+
+
+@pytest.mark.parametrize("padded", [KEY_ID + "\x1c", "\x1f" + KEY_ID, KEY_ID + "\x85"])
+def test_load_credentials_when_padded_with_chars_trim_keeps_then_refused(
+    private_key: rsa.RSAPrivateKey, padded: str
+) -> None:
+    """Python's strip() also removes U+001C-U+001F and U+0085; trim() keeps them, so the key id is not a UUID."""
+    with pytest.raises(KalshiCredentialsError, match="KALSHI_API_KEY"):
+        load_credentials(padded, _pem(private_key, serialization.PrivateFormat.PKCS8))
+
+
 def test_credentials_repr_when_printed_then_hides_key(private_key: rsa.RSAPrivateKey) -> None:
     creds = load_credentials(KEY_ID, _pem(private_key, serialization.PrivateFormat.PKCS8))
     assert "private_key" not in repr(creds)
