@@ -8,7 +8,6 @@ re-hashes what it returns.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -27,6 +26,7 @@ from psycopg import Connection
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.adapters.eventstore.recorder import append_on
 from paulp.adapters.files import fsync_dir, replace_atomically
+from paulp.domain.canonical import canonical_json
 from paulp.domain.evidence import blob_relpath, check_evidence_hash, redact_params, sha256_hex
 from paulp.domain.evidence_records import EvidenceRecord
 
@@ -137,7 +137,7 @@ def _row(fetch: EvidenceFetch) -> dict[str, Any]:
         "source": fetch.source,
         "endpoint": fetch.endpoint,
         "request_method": fetch.request_method.upper(),
-        "request_params": None if params is None else json.dumps(params, sort_keys=True, separators=(",", ":")),
+        "request_params": None if params is None else canonical_json(params),  # §4.7: the event hashes this text
         "fetched_at": fetch.fetched_at,
         "response_status": fetch.response_status,
         "response_size_bytes": fetch.size_bytes,

@@ -145,6 +145,19 @@ def test_record_fetch_when_indexed_then_evidence_stored_event_chained_with_the_r
 
 
 @pytest.mark.integration
+def test_record_fetch_when_params_not_ascii_then_event_carries_canonical_json(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """The chained event's params text is §4.7's canonical JSON: sorted, compact, UTF-8 kept (ensure_ascii=False)."""
+    record_fetch(conn, _fetch(EMPTY_SHA256, request_params={"series": "Zürich 東京", "limit": 5}))
+    conn.commit()
+    [(body, _)] = _stored_events(conn)
+    assert body["params"] == '{"limit":5,"series":"Zürich 東京"}'
+    [(params,)] = conn.execute("SELECT request_params FROM evidence_fetches").fetchall()
+    assert params == {"limit": 5, "series": "Zürich 東京"}
+
+
+@pytest.mark.integration
 def test_record_fetch_when_event_append_fails_then_raises_and_no_index_row_is_left(
     conn: psycopg.Connection[tuple[object, ...]],
 ) -> None:
