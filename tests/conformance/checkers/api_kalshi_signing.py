@@ -32,7 +32,11 @@ from paulp.adapters.kalshi.signing import (
 from tests.conformance.registry import checker
 
 SAMPLE_KEY_ID = "f5dab4a7-1cc5-437f-bc39-5cbf2351d613"
-_LIST_SECTIONS = {"composition", "credential_failures", "key_formats_accepted", "api_key_format", "requires_signature"}
+# key_id_trimmed is one object in the sample; a fuller set may list several, each its own case.
+_LIST_SECTIONS = {
+    "composition", "credential_failures", "key_formats_accepted", "api_key_format", "requires_signature",
+    "key_id_trimmed",
+}
 
 
 def _label(item: Any) -> str:
@@ -98,6 +102,8 @@ def _check_composition(case: dict[str, Any]) -> None:
         assert body not in message, "request body must not be signed"
     creds = load_credentials(SAMPLE_KEY_ID, _pem(serialization.PrivateFormat.PKCS8))
     headers = auth_headers(creds, method, path, ts)
+    assert set(headers) == {HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE}, f"headers {sorted(headers)}"
+    assert headers[HEADER_KEY] == SAMPLE_KEY_ID and headers[HEADER_TIMESTAMP] == ts, f"header values {headers}"
     public = _key().public_key()
     assert verify_signature(public, case["expected_message"], headers[HEADER_SIGNATURE]), "signature does not verify"
     if case.get("reference_message") and case["reference_message"] != case["expected_message"]:

@@ -1,0 +1,108 @@
+"""The kalshi_signing, hash_chain and evidence checkers fail when a case's expected value is wrong (ADR 0464).
+
+Every sample and derived case of the three groups is run once with one expected value changed; the checker has
+to raise. A checker that passed a case whatever it expected would pass the hidden set's cases unchecked.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conformance.registry import CHECKERS, Context, load_checkers, load_groups, vectors_dir
+
+load_checkers()
+GROUPS = ("kalshi_signing", "hash_chain", "evidence")
+FILES = (vectors_dir() / "api.json", Path(__file__).resolve().parent / "derived" / "api.json")
+UUID = "f5dab4a7-1cc5-437f-bc39-5cbf2351d613"
+
+
+def _flip_hex(value: str) -> str:
+    return value[:-1] + ("0" if value[-1:] != "0" else "1")
+
+
+def _mutate_scenario(sc: dict[str, Any]) -> dict[str, Any] | None:
+    exp = sc["expected"]
+    if isinstance(exp, list):
+        sc["expected"] = [*exp, 999]
+    elif set(exp) == {"error"}:
+        sc["expected"] = {"error": exp["error"] + "x"}
+    elif "valid" in exp and sc["fn"] in ("verify", "anchor"):
+        sc["expected"] = {**exp, "valid": not exp["valid"]}
+    elif "verified" in exp:
+        sc["expected"] = {**exp, "verified": exp["verified"] + 1}
+    elif "sequence" in exp:
+        sc["expected"] = {**exp, "sequence": exp["sequence"] + 1}
+    elif "count" in exp:
+        sc["expected"] = {**exp, "count": exp["count"] + 1}
+    else:
+        return None
+    return sc
+
+
+def _mutated(group: str, case: Any) -> Any:
+    """The case with one expected value changed, or None when it has no expected value to change."""
+    case = copy.deepcopy(case)
+    if group == "kalshi_signing":
+        section, data = case["section"], case["data"]
+        if section == "composition":
+            data["expected_message"] += "/"
+        elif section == "verify":
+            data["expected_valid"] = not data["expected_valid"]
+        elif section == "api_key_format":
+            data["valid"] = not data["valid"]
+        elif section == "requires_signature":
+            data["signed"] = not data["signed"]
+        elif section == "key_id_trimmed":
+            data["header_value"] = " " + data["header_value"]
+        elif section == "credential_failures":
+            case["data"] = {**data, "KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": "<valid PEM>"}
+        else:
+            return None
+        return case
+    if group == "hash_chain":
+        if case["section"] == "chain":
+            case["data"]["hash"] = _flip_hex(case["data"]["hash"])
+            return case
+        if case["section"] == "scenario":
+            return case if _mutate_scenario(case["data"]) is not None else None
+        return None
+    if group == "evidence":
+        data = case["data"]
+        key = "hash" if case["section"] == "sha256_hex" else "value"
+        data[key] = _flip_hex(data[key])
+        return case
+    return None
+
+
+def _params() -> list[Any]:
+    params = []
+    for path in FILES:
+        groups = load_groups(path)
+        for group in GROUPS:
+            chk = CHECKERS[(path.name, group)]
+            ctx = Context(path.name, group, groups)
+            for case_id, case in chk.split(groups[group]):
+                bad = _mutated(group, case)
+                if bad is not None:
+                    params.append(pytest.param(chk, bad, ctx, id=f"{path.parent.name}/{group}::{case_id}"))
+    return params
+
+
+@pytest.mark.parametrize("chk,case,ctx", _params())
+def test_checker_when_expected_value_changed_then_case_fails(chk: Any, case: Any, ctx: Context) -> None:
+    with pytest.raises(AssertionError):
+        chk.run(case, ctx)
+
+
+def test_key_id_trimmed_when_listed_then_each_entry_is_a_case() -> None:
+    chk = CHECKERS[("api.json", "kalshi_signing")]
+    listed = {"key_id_trimmed": [{"input": f" {UUID}\t", "header_value": UUID},
+                                 {"input": f"\ufeff{UUID.upper()}", "header_value": UUID.upper()}]}
+    cases = list(chk.split(listed))
+    assert [cid for cid, _ in cases] == ["key_id_trimmed/000", "key_id_trimmed/001"]
+    for _, case in cases:
+        chk.run(case, Context("api.json", "kalshi_signing", listed))
