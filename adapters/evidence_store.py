@@ -79,10 +79,14 @@ class EvidenceStore:
         return self.root / blob_relpath(evidence_hash)
 
     def put(self, body: bytes) -> StoredBlob:
-        """Persist first (fsync + rename), so a crash never leaves a half blob under a valid name."""
+        """Persist first (fsync + rename), so a crash never leaves a half blob under a valid name.
+
+        A blob already under the name is kept only if it still hashes to it: one edited or truncated on disk is
+        replaced by these bytes (the only ones the name allows), so the fetch is evidenced again (§4.1, §4.6).
+        """
         digest = sha256_hex(body)
         final = self.path_for(digest)
-        if final.exists():
+        if final.exists() and self.check(digest) is None:
             return StoredBlob(digest, blob_relpath(digest), len(body), created=False)
         final.parent.mkdir(parents=True, exist_ok=True)
         replace_atomically(final, body, temp_prefix=".tmp-")

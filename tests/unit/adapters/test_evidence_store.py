@@ -36,6 +36,16 @@ def test_put_when_same_bytes_twice_then_second_is_not_created(tmp_path: Path) ->
     assert (first.created, second.created) == (True, False)
 
 
+def test_put_when_stored_blob_was_edited_then_rewritten_with_the_bytes_its_name_allows(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    h = store.put(BODY).evidence_hash
+    store.path_for(h).write_bytes(b"tampered")
+    again = store.put(BODY)
+    assert (again.evidence_hash, again.created) == (h, True)
+    assert store.get(h) == BODY
+    assert store.put(BODY).created is False
+
+
 def test_put_when_done_then_no_temp_files_left(tmp_path: Path) -> None:
     store = EvidenceStore(tmp_path)
     stored = store.put(BODY)
