@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.registry import CHECKERS, Context, load_checkers, load_groups, vectors_dir
+from tests.conformance.registry import BUNDLED_VECTORS, CHECKERS, Context, load_checkers, load_groups
 
 load_checkers()
 GROUPS = ("kalshi_signing", "hash_chain", "evidence")
-FILES = (vectors_dir() / "api.json", Path(__file__).resolve().parent / "derived" / "api.json")
+# The bundled copy of the published sample, never $PAULP_SPEC_VECTORS: these tests pin the checkers, not a vector set.
+FILES = (BUNDLED_VECTORS / "api.json", Path(__file__).resolve().parent / "derived" / "api.json")
 UUID = "f5dab4a7-1cc5-437f-bc39-5cbf2351d613"
 
 
@@ -106,3 +107,42 @@ def test_key_id_trimmed_when_listed_then_each_entry_is_a_case() -> None:
     assert [cid for cid, _ in cases] == ["key_id_trimmed/000", "key_id_trimmed/001"]
     for _, case in cases:
         chk.run(case, Context("api.json", "kalshi_signing", listed))
+
+
+def _chain_scenario(fn: str, args: Any, expected: Any) -> dict[str, Any]:
+    chain = load_groups(FILES[0])["hash_chain"]["chain"]
+    return {"section": "scenario", "data": {"name": "probe", "events": chain, "fn": fn, "args": args,
+                                             "expected": expected}}
+
+
+@pytest.mark.parametrize("args,first,last,checked", [
+    ([None, 3], 1, 3, 3),
+    ([2, None], 2, 5, 4),
+    ({"startSeq": 2, "endSeq": 4}, 2, 4, 3),
+    ([{"start": 4}], 4, 5, 2),
+    ({}, 1, 5, 5),
+])
+def test_verify_range_when_bounds_written_otherwise_then_read_as_bounds(
+    args: Any, first: int, last: int, checked: int
+) -> None:
+    chk = CHECKERS[("api.json", "hash_chain")]
+    ok = {"valid": True, "eventsChecked": checked, "firstSequence": first, "lastSequence": last}
+    ctx = Context("api.json", "hash_chain", {})
+    chk.run(_chain_scenario("verify", args, ok), ctx)
+    with pytest.raises(AssertionError):
+        chk.run(_chain_scenario("verify", args, {**ok, "eventsChecked": checked + 1}), ctx)
+
+
+@pytest.mark.parametrize("args", [[1, 2, 3], {"from": 1}])
+def test_verify_range_when_bounds_unreadable_then_fails(args: Any) -> None:
+    chk = CHECKERS[("api.json", "hash_chain")]
+    with pytest.raises(AssertionError, match="verify"):
+        chk.run(_chain_scenario("verify", args, {"valid": True}), Context("api.json", "hash_chain", {}))
+
+
+def test_snapshot_when_no_bound_then_through_the_head() -> None:
+    chk = CHECKERS[("api.json", "hash_chain")]
+    ctx = Context("api.json", "hash_chain", {})
+    chk.run(_chain_scenario("snapshot", [], {"count": 5, "firstSequence": 1, "lastSequence": 5}), ctx)
+    with pytest.raises(AssertionError):
+        chk.run(_chain_scenario("snapshot", [], {"count": 4}), ctx)
