@@ -146,3 +146,29 @@ def test_snapshot_when_no_bound_then_through_the_head() -> None:
     chk.run(_chain_scenario("snapshot", [], {"count": 5, "firstSequence": 1, "lastSequence": 5}), ctx)
     with pytest.raises(AssertionError):
         chk.run(_chain_scenario("snapshot", [], {"count": 4}), ctx)
+
+
+@pytest.mark.parametrize("placeholder", [
+    "<valid PEM>", "<valid PKCS#1 PEM>", "<public key PEM>", "<encrypted PEM>", "<EC private key PEM>",
+    "<Ed25519 key PEM>", "<truncated PEM>", "<invalid PEM>",
+])
+def test_credential_failure_when_key_placeholder_then_substituted_key_of_that_kind(placeholder: str) -> None:
+    """A valid key with a valid id is accepted (so a failure case naming it fails); every other kind is refused."""
+    chk = CHECKERS[("api.json", "kalshi_signing")]
+    ctx = Context("api.json", "kalshi_signing", {})
+    case = {"section": "credential_failures",
+            "data": {"KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": placeholder, "expected": "error, no request sent"}}
+    if placeholder.startswith("<valid"):
+        with pytest.raises(AssertionError, match="were accepted"):
+            chk.run(case, ctx)
+    else:
+        chk.run(case, ctx)
+
+
+@pytest.mark.parametrize("placeholder", ["<a key>", "<something>"])
+def test_credential_failure_when_placeholder_unknown_then_fails(placeholder: str) -> None:
+    chk = CHECKERS[("api.json", "kalshi_signing")]
+    case = {"section": "credential_failures",
+            "data": {"KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": placeholder, "expected": "error"}}
+    with pytest.raises(AssertionError, match="placeholder"):
+        chk.run(case, Context("api.json", "kalshi_signing", {}))

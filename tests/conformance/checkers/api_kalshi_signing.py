@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from paulp.adapters.kalshi.signing import (
     HEADER_KEY,
@@ -82,15 +82,36 @@ def _pem(fmt: serialization.PrivateFormat) -> str:
     return _key().private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
 
 
+_NOT_RSA = re.compile(r"\b(ec|ecdsa|ed25519|secp256r1|p-256|dsa)\b")
+_BROKEN = ("invalid", "truncated", "corrupt", "malformed", "garbage")
+TRUNCATED_PEM = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+
+
 def _resolve_pem(value: Any) -> Any:
-    """Vectors write `<valid PEM>` for a key they cannot publish; substitute a freshly generated one."""
-    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
-        text = value.lower()
-        if "valid" not in text or "pem" not in text or "invalid" in text:
-            raise AssertionError(f"unknown key placeholder {value!r}")
-        fmt = "pkcs#1" in text or "rsa private key" in text
-        return _pem(serialization.PrivateFormat.TraditionalOpenSSL if fmt else serialization.PrivateFormat.PKCS8)
-    return value
+    """Vectors write a placeholder such as `<valid PEM>` for a key they cannot publish; substitute a key of the
+    kind it names: an RSA private key (PKCS#1 when it says so, else PKCS#8), or, for failure cases, a public key,
+    an encrypted key, a non-RSA key or a truncated PEM. A placeholder naming none of these fails the case."""
+    if not (isinstance(value, str) and value.startswith("<") and value.endswith(">")):
+        return value
+    text = value.lower()
+    if "pem" not in text and "key" not in text:
+        raise AssertionError(f"unknown key placeholder {value!r}")
+    if "public" in text:
+        return _key().public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    if any(w in text for w in ("encrypt", "password", "passphrase")):
+        return _key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.BestAvailableEncryption(b"placeholder")).decode()
+    if _NOT_RSA.search(text):
+        other = ed25519.Ed25519PrivateKey.generate() if "ed25519" in text else ec.generate_private_key(ec.SECP256R1())
+        return other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()).decode()
+    if any(w in text for w in _BROKEN):
+        return TRUNCATED_PEM
+    if "valid" in text:
+        pkcs1 = any(w in text for w in ("pkcs#1", "pkcs1", "rsa private key"))
+        return _pem(serialization.PrivateFormat.TraditionalOpenSSL if pkcs1 else serialization.PrivateFormat.PKCS8)
+    raise AssertionError(f"unknown key placeholder {value!r}")
 
 
 def _check_composition(case: dict[str, Any]) -> None:
