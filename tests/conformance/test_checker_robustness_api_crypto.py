@@ -172,3 +172,15 @@ def test_credential_failure_when_placeholder_unknown_then_fails(placeholder: str
             "data": {"KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": placeholder, "expected": "error"}}
     with pytest.raises(AssertionError, match="placeholder"):
         chk.run(case, Context("api.json", "kalshi_signing", {}))
+
+
+def test_derived_ids_when_event_or_source_id_then_fnv_with_that_prefix() -> None:
+    chk = CHECKERS[("api.json", "evidence")]
+    ctx = Context("api.json", "evidence", {})
+    parts = ["2026-03-01T12:00:00.000Z", "agent", "TYPE"]
+    # the same value as the derived short_id case {"prefix": "evt", "parts": parts}
+    chk.run({"section": "derived_ids", "data": {"kind": "event_id", "inputs": parts,
+                                                "value": "evt-9611f4eb13c0baff"}}, ctx)
+    with pytest.raises(AssertionError):
+        chk.run({"section": "derived_ids", "data": {"kind": "source_id", "inputs": parts,
+                                                    "value": "evt-9611f4eb13c0baff"}}, ctx)

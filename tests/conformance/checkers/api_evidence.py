@@ -62,6 +62,10 @@ def _pick(inputs: Any, names: Sequence[str], index: int) -> Any:
     return inputs[index]
 
 
+# Reference FNV ids whose prefix the kind names (api-and-security §5.1 `evt-`, §4.8 `src-`).
+_PREFIXED = {"event_id": "evt", "source_id": "src"}
+
+
 def _derive(kind: str, inputs: Any) -> str:
     if kind == "idempotency_key":
         if isinstance(inputs, Mapping):
@@ -79,10 +83,12 @@ def _derive(kind: str, inputs: Any) -> str:
             _pick(inputs, ("venue",), 1),
             _pick(inputs, ("venueMarketId", "venue_market_id"), 2),
         )
-    if kind in ("short_id", "legacy_short_id", "fnv_short_id", "legacy_id"):
+    if kind in ("short_id", "legacy_short_id", "fnv_short_id", "legacy_id", "fnv_id"):
         if isinstance(inputs, Mapping):
             return legacy_short_id(inputs["prefix"], inputs["parts"])
         return legacy_short_id(inputs[0], inputs[1:])
+    if kind in _PREFIXED and not isinstance(inputs, Mapping):
+        return legacy_short_id(_PREFIXED[kind], inputs)  # the parts alone: §5.1 event ids, §4.8 source ids
     if kind in ("evidence_key", "object_key"):
         return evidence_key(_pick(inputs, ("evidence_hash", "evidenceHash", "hash"), 0))
     if kind == "legacy_evidence_key":
