@@ -90,10 +90,12 @@ def credentials_from_env(env: Mapping[str, str]) -> KalshiCredentials:
 
 
 def signing_path(path_or_url: str) -> str:
-    """The URL path to sign: scheme/host dropped, everything from the first '?' (or '#') dropped."""
+    """The URL path to sign: scheme/host (and a URL's fragment) dropped, then everything from the first '?' —
+    nothing else: §3.1 strips the query only, so a '#' in a bare path is signed and classified as written
+    (ADR 0464; a client never sends one)."""
     if "://" in path_or_url:
         path_or_url = urlsplit(path_or_url).path
-    return path_or_url.split("?", 1)[0].split("#", 1)[0]
+    return path_or_url.split("?", 1)[0]
 
 
 def signing_message(timestamp_ms: str, method: str, path: str) -> str:

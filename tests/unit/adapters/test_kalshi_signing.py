@@ -47,6 +47,17 @@ def test_signing_message_when_full_url_then_host_dropped() -> None:
     assert msg == "1703123456789GET/trade-api/v2/portfolio/balance"
 
 
+def test_signing_message_when_bare_path_has_hash_then_only_query_is_stripped() -> None:
+    """§3.1: strip from the first '?', nothing more; the classifier then sees '/portfolio' after the '#'."""
+    assert signing_message("1703123456789", "GET", "/trade-api/v2/portfolio/balance#x") == (
+        "1703123456789GET/trade-api/v2/portfolio/balance#x"
+    )
+    assert signing_message("1703123456789", "GET", "/trade-api/v2/markets/A#B?x=1") == (
+        "1703123456789GET/trade-api/v2/markets/A#B"
+    )
+    assert requires_signature("/trade-api/v2/markets#/portfolio") is True
+
+
 @pytest.mark.parametrize("fmt", [serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL])
 def test_load_credentials_when_pkcs8_or_pkcs1_then_signatures_verify(
     private_key: rsa.RSAPrivateKey, fmt: serialization.PrivateFormat
