@@ -73,6 +73,10 @@ def _mutated(group: str, case: Any) -> Any:
         return None
     if group == "evidence":
         data = case["data"]
+        if case["section"] == "canonical_json":
+            key = "sha256" if "sha256" in data else "expected"
+            data[key] = _flip_hex(data[key]) if key == "sha256" else data[key] + " "
+            return case
         key = "hash" if case["section"] == "sha256_hex" else "value"
         data[key] = _flip_hex(data[key])
         return case
@@ -184,3 +188,20 @@ def test_derived_ids_when_event_or_source_id_then_fnv_with_that_prefix() -> None
     with pytest.raises(AssertionError):
         chk.run({"section": "derived_ids", "data": {"kind": "source_id", "inputs": parts,
                                                     "value": "evt-9611f4eb13c0baff"}}, ctx)
+
+
+@pytest.mark.parametrize("data,match", [
+    ({"input": float("nan"), "expected": "NaN"}, "refused"),
+    ({"input": 1e400, "error": True}, None),
+    ({"input": {"a": 1}, "error": True}, "accepted"),
+    ({"input": {"a": 1}}, "nothing to compare"),
+    ({"input": {"a": 1}, "expected": '{"a":1}', "mode": "jcs"}, "cannot interpret"),
+])
+def test_canonical_json_section_when_refusal_or_unreadable_then_judged(data: dict[str, Any], match: str | None) -> None:
+    chk = CHECKERS[("api.json", "evidence")]
+    case = {"section": "canonical_json", "data": data}
+    if match is None:
+        chk.run(case, Context("api.json", "evidence", {}))
+    else:
+        with pytest.raises(AssertionError, match=match):
+            chk.run(case, Context("api.json", "evidence", {}))
