@@ -205,3 +205,15 @@ def test_canonical_json_section_when_refusal_or_unreadable_then_judged(data: dic
     else:
         with pytest.raises(AssertionError, match=match):
             chk.run(case, Context("api.json", "evidence", {}))
+
+
+@pytest.mark.parametrize("ts", ["1703123456", 1703123456789])
+def test_composition_when_timestamp_not_13_digit_text_then_message_checked_and_headers_refused(ts: Any) -> None:
+    chk = CHECKERS[("api.json", "kalshi_signing")]
+    ctx = Context("api.json", "kalshi_signing", {})
+    data = {"timestamp": ts, "method": "GET", "url_path": "/trade-api/v2/portfolio/balance",
+            "expected_message": f"{ts}GET/trade-api/v2/portfolio/balance"}
+    chk.run({"section": "composition", "data": data}, ctx)
+    with pytest.raises(AssertionError):
+        chk.run({"section": "composition", "data": {**data, "expected_message": "0GET/trade-api/v2/portfolio/balance"}},
+                ctx)
