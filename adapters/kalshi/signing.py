@@ -58,8 +58,8 @@ def is_valid_key_id(value: str) -> bool:
 
 def _parse_private_key(pem: str) -> rsa.RSAPrivateKey:
     text = js_trim(pem)
-    if "\n" not in text and "\\n" in text:
-        text = text.replace("\\n", "\n")  # PEM pasted into a one-line env var
+    if "\n" not in text and "\\n" in text:  # PEM pasted into a one-line env var, escaped on any platform
+        text = text.replace("\\r\\n", "\n").replace("\\n", "\n")
     try:
         key = serialization.load_pem_private_key(text.encode("utf-8"), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):

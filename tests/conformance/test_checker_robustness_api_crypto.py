@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from tests.conformance.checkers.api_kalshi_signing import _pem, as_written
 from tests.conformance.registry import BUNDLED_VECTORS, CHECKERS, Context, load_checkers, load_groups
 
 load_checkers()
@@ -217,3 +219,14 @@ def test_composition_when_timestamp_not_13_digit_text_then_message_checked_and_h
     with pytest.raises(AssertionError):
         chk.run({"section": "composition", "data": {**data, "expected_message": "0GET/trade-api/v2/portfolio/balance"}},
                 ctx)
+
+
+@pytest.mark.parametrize("label", [
+    "PKCS#1 PEM with CRLF line endings", "PKCS#8 PEM escaped on one line (\\n)",
+    "PKCS#1 PEM, CRLF, escaped on one line", "PKCS#8 PEM padded with whitespace and a BOM",
+])
+def test_key_format_when_label_names_a_spelling_then_that_spelling_is_loaded(label: str) -> None:
+    pem = _pem(serialization.PrivateFormat.PKCS8)
+    assert as_written(pem, label) != pem
+    CHECKERS[("api.json", "kalshi_signing")].run({"section": "key_formats_accepted", "data": label},
+                                                   Context("api.json", "kalshi_signing", {}))

@@ -182,6 +182,18 @@ def _check_credential_failure(case: dict[str, Any]) -> None:
         assert case["error_mentions"] in str(error), f"error {error} does not mention {case['error_mentions']}"
 
 
+def as_written(pem: str, label: str) -> str:
+    """The PEM spelled as the label says it was pasted: CRLF line ends, escaped `\\n` on one line, padded."""
+    text = label.lower()
+    if "crlf" in text or "windows" in text:
+        pem = pem.replace("\n", "\r\n")
+    if any(w in text for w in ("escaped", "one line", "one-line", "single line", "single-line", "\\n")):
+        pem = pem.replace("\r\n", "\\r\\n").replace("\n", "\\n")
+    if any(w in text for w in ("padded", "whitespace", "bom")):
+        pem = "\ufeff \n" + pem + "\n\t"
+    return pem
+
+
 def _check_key_format(label: str) -> None:
     if "PKCS#8" in label:
         fmt = serialization.PrivateFormat.PKCS8
@@ -192,7 +204,7 @@ def _check_key_format(label: str) -> None:
     pem = _pem(fmt)
     marker = "BEGIN PRIVATE KEY" if fmt is serialization.PrivateFormat.PKCS8 else "BEGIN RSA PRIVATE KEY"
     assert marker in pem, f"generated key is not {label}"
-    creds = load_credentials(SAMPLE_KEY_ID, pem)
+    creds = load_credentials(SAMPLE_KEY_ID, as_written(pem, label))
     headers = auth_headers(creds, "GET", "/trade-api/v2/portfolio/balance", "1703123456789")
     msg = "1703123456789GET/trade-api/v2/portfolio/balance"
     assert verify_signature(_key().public_key(), msg, headers[HEADER_SIGNATURE])

@@ -138,6 +138,16 @@ def test_load_credentials_when_pem_has_escaped_newlines_then_parses(private_key:
     assert load_credentials(KEY_ID, one_line).key_id == KEY_ID
 
 
+@pytest.mark.parametrize("newline", ["\\r\\n", "\r\n"])
+def test_load_credentials_when_pem_has_windows_line_ends_escaped_or_not_then_parses(
+    private_key: rsa.RSAPrivateKey, newline: str
+) -> None:
+    pem = _pem(private_key, serialization.PrivateFormat.TraditionalOpenSSL).replace("\n", newline)
+    creds = load_credentials(KEY_ID, pem)
+    sig = sign_message(creds.private_key, "m")
+    assert verify_signature(private_key.public_key(), "m", sig)
+
+
 def test_load_credentials_when_padded_with_bom_then_trimmed_like_js_trim(private_key: rsa.RSAPrivateKey) -> None:
     """§3.1 "trimmed" is the source's trim(): a BOM pasted before the key id or the PEM goes (ADR 0464)."""
     pem = _pem(private_key, serialization.PrivateFormat.PKCS8)
