@@ -8,7 +8,6 @@ re-hashes what it returns.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -27,6 +26,7 @@ from psycopg import Connection
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.adapters.eventstore.recorder import append_on
 from paulp.adapters.files import fsync_dir, replace_atomically
+from paulp.domain.canonical import canonical_json
 from paulp.domain.evidence import blob_relpath, check_evidence_hash, redact_params, sha256_hex
 from paulp.domain.evidence_records import EvidenceRecord
 
@@ -79,10 +79,14 @@ class EvidenceStore:
         return self.root / blob_relpath(evidence_hash)
 
     def put(self, body: bytes) -> StoredBlob:
-        """Persist first (fsync + rename), so a crash never leaves a half blob under a valid name."""
+        """Persist first (fsync + rename), so a crash never leaves a half blob under a valid name.
+
+        A blob already under the name is kept only if it still hashes to it: one edited or truncated on disk is
+        replaced by these bytes (the only ones the name allows), so the fetch is evidenced again (§4.1, §4.6).
+        """
         digest = sha256_hex(body)
         final = self.path_for(digest)
-        if final.exists():
+        if final.exists() and self.check(digest) is None:
             return StoredBlob(digest, blob_relpath(digest), len(body), created=False)
         final.parent.mkdir(parents=True, exist_ok=True)
         replace_atomically(final, body, temp_prefix=".tmp-")
@@ -137,7 +141,7 @@ def _row(fetch: EvidenceFetch) -> dict[str, Any]:
         "source": fetch.source,
         "endpoint": fetch.endpoint,
         "request_method": fetch.request_method.upper(),
-        "request_params": None if params is None else json.dumps(params, sort_keys=True, separators=(",", ":")),
+        "request_params": None if params is None else canonical_json(params),  # §4.7: the event hashes this text
         "fetched_at": fetch.fetched_at,
         "response_status": fetch.response_status,
         "response_size_bytes": fetch.size_bytes,

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 GENESIS = "genesis"
 EMPTY_SNAPSHOT = "empty_chain"
-_FORBIDDEN = {"|"} | {chr(c) for c in range(0x20)} | {chr(0x7F)}
-_FORBIDDEN_RE = re.compile(r"[|\x00-\x1f\x7f]")  # the same set: one C-level scan on the append path
+# '|' and every control character (Unicode Cc: C0, DEL and the C1 block U+0080-U+009F, ADR 0464).
+_FORBIDDEN = {"|"} | {chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)}
+_FORBIDDEN_RE = re.compile(r"[|\x00-\x1f\x7f-\x9f]")  # the same set: one C-level scan on the append path
 
 LinkKind = Literal["link", "payload", "hash"]
 

@@ -17,7 +17,10 @@ EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 _HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
-_SECRET_PARAM_RE = re.compile(r"(token|secret|password|passwd|api[_-]?key|apikey|signature|auth)", re.IGNORECASE)
+# A bare ``key`` is Google's API-key parameter (``?key=``); ``access_key``/``private_key`` and credentials likewise.
+_SECRET_PARAM_RE = re.compile(
+    r"(token|secret|password|passwd|api[_-]?key|apikey|signature|auth|credential|access[_-]?key|private[_-]?key"
+    r"|^key$)", re.IGNORECASE)
 REDACTED = "[REDACTED]"
 
 

@@ -43,6 +43,7 @@ from paulp.adapters.kalshi.signing import (
     requires_signature,
     wall_clock_ms,
 )
+from paulp.domain.js_text import js_trim
 
 DEFAULT_BASE_URL = "https://api.elections.kalshi.com/trade-api/v2"
 BASE_URL_ENV = "KALSHI_BASE_URL"
@@ -150,7 +151,7 @@ class KalshiClient:
         config = kwargs.pop("config", None) or KalshiClientConfig.from_env(env)
         creds: KalshiCredentials | None = None
         problem: KalshiCredentialsError | None = None
-        if (env.get(KEY_ENV) or "").strip() or (env.get(PRIVATE_KEY_ENV) or "").strip():
+        if js_trim(env.get(KEY_ENV) or "") or js_trim(env.get(PRIVATE_KEY_ENV) or ""):
             try:
                 creds = credentials_from_env(env)
             except KalshiCredentialsError as exc:

@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from paulp.domain.js_text import js_trim
+
 KEY_ENV = "KALSHI_API_KEY"
 PRIVATE_KEY_ENV = "KALSHI_PRIVATE_KEY"
 HEADER_KEY = "KALSHI-ACCESS-KEY"
@@ -50,14 +52,14 @@ class KalshiCredentials:
 
 
 def is_valid_key_id(value: str) -> bool:
-    """Kalshi key ids are UUIDs (any case), judged after trimming."""
-    return bool(_KEY_ID_RE.fullmatch(value.strip()))
+    """Kalshi key ids are UUIDs (any case), judged after trimming as the source's ``trim()`` does (ADR 0464)."""
+    return bool(_KEY_ID_RE.fullmatch(js_trim(value)))
 
 
 def _parse_private_key(pem: str) -> rsa.RSAPrivateKey:
-    text = pem.strip()
-    if "\n" not in text and "\\n" in text:
-        text = text.replace("\\n", "\n")  # PEM pasted into a one-line env var
+    text = js_trim(pem)
+    if "\n" not in text and "\\n" in text:  # PEM pasted into a one-line env var, escaped on any platform
+        text = text.replace("\\r\\n", "\n").replace("\\n", "\n")
     try:
         key = serialization.load_pem_private_key(text.encode("utf-8"), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
@@ -71,9 +73,10 @@ def _parse_private_key(pem: str) -> rsa.RSAPrivateKey:
 
 
 def load_credentials(api_key: str | None, private_key_pem: str | None) -> KalshiCredentials:
-    """Trim, validate and parse both values; every problem is reported at once, before any request."""
-    key_id = (api_key or "").strip()
-    pem = (private_key_pem or "").strip()
+    """Trim (JavaScript's ``trim()``: a BOM goes, U+001C-U+001F stay), validate and parse both values; every
+    problem is reported at once, before any request."""
+    key_id = js_trim(api_key or "")
+    pem = js_trim(private_key_pem or "")
     missing = [name for name, value in ((KEY_ENV, key_id), (PRIVATE_KEY_ENV, pem)) if not value]
     if missing:
         raise KalshiCredentialsError(f"Kalshi credentials missing: set {' and '.join(missing)}")
@@ -87,10 +90,12 @@ def credentials_from_env(env: Mapping[str, str]) -> KalshiCredentials:
 
 
 def signing_path(path_or_url: str) -> str:
-    """The URL path to sign: scheme/host dropped, everything from the first '?' (or '#') dropped."""
+    """The URL path to sign: scheme/host (and a URL's fragment) dropped, then everything from the first '?' —
+    nothing else: §3.1 strips the query only, so a '#' in a bare path is signed and classified as written
+    (ADR 0464; a client never sends one)."""
     if "://" in path_or_url:
         path_or_url = urlsplit(path_or_url).path
-    return path_or_url.split("?", 1)[0].split("#", 1)[0]
+    return path_or_url.split("?", 1)[0]
 
 
 def signing_message(timestamp_ms: str, method: str, path: str) -> str:

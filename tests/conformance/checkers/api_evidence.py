@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from paulp.adapters.evidence_store import EvidenceStore
+from paulp.domain.canonical import NonCanonicalValue, canonical_json
 from paulp.domain.evidence import (
     canonical_market_id,
     evidence_key,
@@ -62,6 +63,10 @@ def _pick(inputs: Any, names: Sequence[str], index: int) -> Any:
     return inputs[index]
 
 
+# Reference FNV ids whose prefix the kind names (api-and-security §5.1 `evt-`, §4.8 `src-`).
+_PREFIXED = {"event_id": "evt", "source_id": "src"}
+
+
 def _derive(kind: str, inputs: Any) -> str:
     if kind == "idempotency_key":
         if isinstance(inputs, Mapping):
@@ -79,10 +84,12 @@ def _derive(kind: str, inputs: Any) -> str:
             _pick(inputs, ("venue",), 1),
             _pick(inputs, ("venueMarketId", "venue_market_id"), 2),
         )
-    if kind in ("short_id", "legacy_short_id", "fnv_short_id", "legacy_id"):
+    if kind in ("short_id", "legacy_short_id", "fnv_short_id", "legacy_id", "fnv_id"):
         if isinstance(inputs, Mapping):
             return legacy_short_id(inputs["prefix"], inputs["parts"])
         return legacy_short_id(inputs[0], inputs[1:])
+    if kind in _PREFIXED and not isinstance(inputs, Mapping):
+        return legacy_short_id(_PREFIXED[kind], inputs)  # the parts alone: §5.1 event ids, §4.8 source ids
     if kind in ("evidence_key", "object_key"):
         return evidence_key(_pick(inputs, ("evidence_hash", "evidenceHash", "hash"), 0))
     if kind == "legacy_evidence_key":
@@ -94,6 +101,40 @@ def _derive(kind: str, inputs: Any) -> str:
     raise AssertionError(f"unknown derived id kind {kind!r}")
 
 
+_CANONICAL_SECTIONS = ("canonical_json", "canonical")
+_CANONICAL_KEYS = {"input", "value", "expected", "canonical", "json", "sha256", "hash", "error", "rejected",
+                   "id", "name", "note", "basis", "description"}
+
+
+def _first(case: Mapping[str, Any], names: Sequence[str]) -> tuple[bool, Any]:
+    for n in names:
+        if n in case:
+            return True, case[n]
+    return False, None
+
+
+def _check_canonical(case: Mapping[str, Any]) -> None:
+    """§4.7 canonical JSON of ``input``: the exact text (``expected``), its SHA-256, or a refusal (``error``)."""
+    unknown = set(case) - _CANONICAL_KEYS
+    assert not unknown, f"canonical_json: cannot interpret {sorted(unknown)}"
+    has_input, value = _first(case, ("input", "value"))
+    assert has_input, f"canonical_json case without an input: {case!r:.200}"
+    refused = bool(case.get("error") or case.get("rejected"))
+    try:
+        text = canonical_json(value)
+    except NonCanonicalValue:
+        assert refused, f"canonical_json refused {value!r:.120}"
+        return
+    assert not refused, f"canonical_json accepted {value!r:.120} as {text!r:.120}"
+    has_text, want = _first(case, ("expected", "canonical", "json"))
+    has_hash, digest = _first(case, ("sha256", "hash"))
+    assert has_text or has_hash, f"canonical_json case with nothing to compare: {case!r:.200}"
+    if has_text:
+        assert text == want, f"canonical_json {text!r} != {want!r}"
+    if has_hash:
+        assert sha256_hex(text.encode("utf-8")) == digest, f"sha256 of {text!r} != {digest}"
+
+
 @checker("api.json", "evidence", split=split)
 def check(case: dict[str, Any], ctx: Any) -> None:
     section, data = case["section"], case["data"]
@@ -102,5 +143,7 @@ def check(case: dict[str, Any], ctx: Any) -> None:
     elif section == "derived_ids":
         got = _derive(data["kind"], data["inputs"])
         assert got == data["value"], f"{data['kind']}({data['inputs']!r}) = {got}, expected {data['value']}"
+    elif section in _CANONICAL_SECTIONS:
+        _check_canonical(data)
     else:
         raise AssertionError(f"evidence: cannot interpret section {section!r}: {data!r:.200}")

@@ -97,16 +97,18 @@ def _compare_subset(actual: Any, expected: Any, where: str) -> None:
 def _run_scenario(sc: dict[str, Any]) -> None:
     name = sc.get("name", "?")
     records = [ChainRecord.from_mapping(e) for e in sc["events"]]
-    fn, args, expected = sc["fn"], list(sc.get("args") or []), sc["expected"]
+    fn, raw_args, expected = sc["fn"], sc.get("args") or [], sc["expected"]
+    args = list(raw_args) if isinstance(raw_args, list) else [raw_args]
     if fn == "verify":
-        result = verify_range(records, *args).to_dict()
+        result = verify_range(records, *_range_args(raw_args)).to_dict()
         _compare_verify(result, expected, name)
     elif fn == "gaps":
         assert chain_gaps(records) == expected, f"{name}: gaps {chain_gaps(records)} != {expected}"
     elif fn == "last_good":
         _compare_subset(last_good_state(records).to_dict(), expected, name)
     elif fn == "snapshot":
-        _compare_subset(snapshot(records, int(args[0])).to_dict(), expected, name)
+        n = int(args[0]) if args and args[0] is not None else max((r.sequence for r in records), default=0)
+        _compare_subset(snapshot(records, n).to_dict(), expected, name)
     elif fn == "anchor":
         check = verify_anchor(records, Anchor.from_mapping(args[0])).to_dict()
         _compare_subset(check, expected, name)
@@ -119,6 +121,21 @@ def _run_scenario(sc: dict[str, Any]) -> None:
         _compare_subset(_walk(sc, records, args).to_dict(), expected, name)
     else:
         raise AssertionError(f"{name}: unknown scenario fn {fn!r}")
+
+
+def _range_args(args: Any) -> tuple[int, int | None]:
+    """§5.2's bounds as ``[start, end]``, ``[start]``, ``[]`` or an object (``startSeq``/``endSeq`` as the admin
+    endpoint's body, or ``start``/``end``); a missing or null bound is the default, 1 and the head."""
+    if isinstance(args, dict):
+        start, end = args.get("startSeq", args.get("start")), args.get("endSeq", args.get("end"))
+        unknown = set(args) - {"startSeq", "start", "endSeq", "end"}
+        assert not unknown, f"verify: cannot read range keys {sorted(unknown)}"
+    elif len(args) == 1 and isinstance(args[0], dict):
+        return _range_args(args[0])
+    else:
+        assert len(args) <= 2, f"verify: too many range bounds {args!r}"
+        start, end = [*args, None, None][:2]
+    return (1 if start is None else int(start)), (None if end is None else int(end))
 
 
 def _walk(sc: dict[str, Any], records: list[ChainRecord], args: list[Any]) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from paulp.adapters.kalshi.signing import (
     HEADER_KEY,
@@ -32,7 +32,11 @@ from paulp.adapters.kalshi.signing import (
 from tests.conformance.registry import checker
 
 SAMPLE_KEY_ID = "f5dab4a7-1cc5-437f-bc39-5cbf2351d613"
-_LIST_SECTIONS = {"composition", "credential_failures", "key_formats_accepted", "api_key_format", "requires_signature"}
+# key_id_trimmed is one object in the sample; a fuller set may list several, each its own case.
+_LIST_SECTIONS = {
+    "composition", "credential_failures", "key_formats_accepted", "api_key_format", "requires_signature",
+    "key_id_trimmed",
+}
 
 
 def _label(item: Any) -> str:
@@ -78,26 +82,56 @@ def _pem(fmt: serialization.PrivateFormat) -> str:
     return _key().private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
 
 
+_NOT_RSA = re.compile(r"\b(ec|ecdsa|ed25519|secp256r1|p-256|dsa)\b")
+_BROKEN = ("invalid", "truncated", "corrupt", "malformed", "garbage")
+TRUNCATED_PEM = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+
+
 def _resolve_pem(value: Any) -> Any:
-    """Vectors write `<valid PEM>` for a key they cannot publish; substitute a freshly generated one."""
-    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
-        text = value.lower()
-        if "valid" not in text or "pem" not in text or "invalid" in text:
-            raise AssertionError(f"unknown key placeholder {value!r}")
-        fmt = "pkcs#1" in text or "rsa private key" in text
-        return _pem(serialization.PrivateFormat.TraditionalOpenSSL if fmt else serialization.PrivateFormat.PKCS8)
-    return value
+    """Vectors write a placeholder such as `<valid PEM>` for a key they cannot publish; substitute a key of the
+    kind it names: an RSA private key (PKCS#1 when it says so, else PKCS#8), or, for failure cases, a public key,
+    an encrypted key, a non-RSA key or a truncated PEM. A placeholder naming none of these fails the case."""
+    if not (isinstance(value, str) and value.startswith("<") and value.endswith(">")):
+        return value
+    text = value.lower()
+    if "pem" not in text and "key" not in text:
+        raise AssertionError(f"unknown key placeholder {value!r}")
+    if "public" in text:
+        return _key().public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    if any(w in text for w in ("encrypt", "password", "passphrase")):
+        return _key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.BestAvailableEncryption(b"placeholder")).decode()
+    if _NOT_RSA.search(text):
+        other = ed25519.Ed25519PrivateKey.generate() if "ed25519" in text else ec.generate_private_key(ec.SECP256R1())
+        return other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()).decode()
+    if any(w in text for w in _BROKEN):
+        return TRUNCATED_PEM
+    if "valid" in text:
+        pkcs1 = any(w in text for w in ("pkcs#1", "pkcs1", "rsa private key"))
+        return _pem(serialization.PrivateFormat.TraditionalOpenSSL if pkcs1 else serialization.PrivateFormat.PKCS8)
+    raise AssertionError(f"unknown key placeholder {value!r}")
 
 
 def _check_composition(case: dict[str, Any]) -> None:
-    ts, method, path = case["timestamp"], case["method"], case["url_path"]
+    ts, method, path = str(case["timestamp"]), case["method"], case["url_path"]
     message = signing_message(ts, method, path)
     assert message == case["expected_message"], f"message {message!r} != {case['expected_message']!r}"
     body = case.get("body")
     if body:
         assert body not in message, "request body must not be signed"
     creds = load_credentials(SAMPLE_KEY_ID, _pem(serialization.PrivateFormat.PKCS8))
+    if not re.fullmatch(r"[0-9]{13}", ts):
+        # A message may be composed over any timestamp text; a request header only ever carries 13 digits of ms.
+        try:
+            auth_headers(creds, method, path, ts)
+        except ValueError:
+            return
+        raise AssertionError(f"headers were signed with a timestamp that is not 13 digits of ms: {ts!r}")
     headers = auth_headers(creds, method, path, ts)
+    assert set(headers) == {HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE}, f"headers {sorted(headers)}"
+    assert headers[HEADER_KEY] == SAMPLE_KEY_ID and headers[HEADER_TIMESTAMP] == ts, f"header values {headers}"
     public = _key().public_key()
     assert verify_signature(public, case["expected_message"], headers[HEADER_SIGNATURE]), "signature does not verify"
     if case.get("reference_message") and case["reference_message"] != case["expected_message"]:
@@ -148,6 +182,18 @@ def _check_credential_failure(case: dict[str, Any]) -> None:
         assert case["error_mentions"] in str(error), f"error {error} does not mention {case['error_mentions']}"
 
 
+def as_written(pem: str, label: str) -> str:
+    """The PEM spelled as the label says it was pasted: CRLF line ends, escaped `\\n` on one line, padded."""
+    text = label.lower()
+    if "crlf" in text or "windows" in text:
+        pem = pem.replace("\n", "\r\n")
+    if any(w in text for w in ("escaped", "one line", "one-line", "single line", "single-line", "\\n")):
+        pem = pem.replace("\r\n", "\\r\\n").replace("\n", "\\n")
+    if any(w in text for w in ("padded", "whitespace", "bom")):
+        pem = "\ufeff \n" + pem + "\n\t"
+    return pem
+
+
 def _check_key_format(label: str) -> None:
     if "PKCS#8" in label:
         fmt = serialization.PrivateFormat.PKCS8
@@ -158,7 +204,7 @@ def _check_key_format(label: str) -> None:
     pem = _pem(fmt)
     marker = "BEGIN PRIVATE KEY" if fmt is serialization.PrivateFormat.PKCS8 else "BEGIN RSA PRIVATE KEY"
     assert marker in pem, f"generated key is not {label}"
-    creds = load_credentials(SAMPLE_KEY_ID, pem)
+    creds = load_credentials(SAMPLE_KEY_ID, as_written(pem, label))
     headers = auth_headers(creds, "GET", "/trade-api/v2/portfolio/balance", "1703123456789")
     msg = "1703123456789GET/trade-api/v2/portfolio/balance"
     assert verify_signature(_key().public_key(), msg, headers[HEADER_SIGNATURE])

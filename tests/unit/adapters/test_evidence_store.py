@@ -36,6 +36,16 @@ def test_put_when_same_bytes_twice_then_second_is_not_created(tmp_path: Path) ->
     assert (first.created, second.created) == (True, False)
 
 
+def test_put_when_stored_blob_was_edited_then_rewritten_with_the_bytes_its_name_allows(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    h = store.put(BODY).evidence_hash
+    store.path_for(h).write_bytes(b"tampered")
+    again = store.put(BODY)
+    assert (again.evidence_hash, again.created) == (h, True)
+    assert store.get(h) == BODY
+    assert store.put(BODY).created is False
+
+
 def test_put_when_done_then_no_temp_files_left(tmp_path: Path) -> None:
     store = EvidenceStore(tmp_path)
     stored = store.put(BODY)
@@ -142,6 +152,19 @@ def test_record_fetch_when_indexed_then_evidence_stored_event_chained_with_the_r
                                               "/trade-api/v2/markets?limit=5", "GET", 404, 2)
     assert json.loads(str(body["params"])) == {"api_key": "[REDACTED]", "limit": 5}
     assert "k3y" not in json.dumps(body)
+
+
+@pytest.mark.integration
+def test_record_fetch_when_params_not_ascii_then_event_carries_canonical_json(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """The chained event's params text is §4.7's canonical JSON: sorted, compact, UTF-8 kept (ensure_ascii=False)."""
+    record_fetch(conn, _fetch(EMPTY_SHA256, request_params={"series": "Zürich 東京", "limit": 5}))
+    conn.commit()
+    [(body, _)] = _stored_events(conn)
+    assert body["params"] == '{"limit":5,"series":"Zürich 東京"}'
+    [(params,)] = conn.execute("SELECT request_params FROM evidence_fetches").fetchall()
+    assert params == {"limit": 5, "series": "Zürich 東京"}
 
 
 @pytest.mark.integration

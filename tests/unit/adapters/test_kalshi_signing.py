@@ -47,6 +47,17 @@ def test_signing_message_when_full_url_then_host_dropped() -> None:
     assert msg == "1703123456789GET/trade-api/v2/portfolio/balance"
 
 
+def test_signing_message_when_bare_path_has_hash_then_only_query_is_stripped() -> None:
+    """§3.1: strip from the first '?', nothing more; the classifier then sees '/portfolio' after the '#'."""
+    assert signing_message("1703123456789", "GET", "/trade-api/v2/portfolio/balance#x") == (
+        "1703123456789GET/trade-api/v2/portfolio/balance#x"
+    )
+    assert signing_message("1703123456789", "GET", "/trade-api/v2/markets/A#B?x=1") == (
+        "1703123456789GET/trade-api/v2/markets/A#B"
+    )
+    assert requires_signature("/trade-api/v2/markets#/portfolio") is True
+
+
 @pytest.mark.parametrize("fmt", [serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL])
 def test_load_credentials_when_pkcs8_or_pkcs1_then_signatures_verify(
     private_key: rsa.RSAPrivateKey, fmt: serialization.PrivateFormat
@@ -125,6 +136,37 @@ def test_load_credentials_when_key_is_not_rsa_then_raises() -> None:
 def test_load_credentials_when_pem_has_escaped_newlines_then_parses(private_key: rsa.RSAPrivateKey) -> None:
     one_line = _pem(private_key, serialization.PrivateFormat.PKCS8).replace("\n", "\\n")
     assert load_credentials(KEY_ID, one_line).key_id == KEY_ID
+
+
+@pytest.mark.parametrize("newline", ["\\r\\n", "\r\n"])
+def test_load_credentials_when_pem_has_windows_line_ends_escaped_or_not_then_parses(
+    private_key: rsa.RSAPrivateKey, newline: str
+) -> None:
+    pem = _pem(private_key, serialization.PrivateFormat.TraditionalOpenSSL).replace("\n", newline)
+    creds = load_credentials(KEY_ID, pem)
+    sig = sign_message(creds.private_key, "m")
+    assert verify_signature(private_key.public_key(), "m", sig)
+
+
+def test_load_credentials_when_padded_with_bom_then_trimmed_like_js_trim(private_key: rsa.RSAPrivateKey) -> None:
+    """§3.1 "trimmed" is the source's trim(): a BOM pasted before the key id or the PEM goes (ADR 0464)."""
+    pem = _pem(private_key, serialization.PrivateFormat.PKCS8)
+    creds = load_credentials("\ufeff" + KEY_ID + "\u3000", "\ufeff" + pem)
+    headers = auth_headers(creds, "GET", "/trade-api/v2/portfolio/balance", "1703123456789")
+    assert headers[HEADER_KEY] == KEY_ID
+    public = private_key.public_key()
+    assert verify_signature(public, "1703123456789GET/trade-api/v2/portfolio/balance", headers[HEADER_SIGNATURE])
+    with pytest.raises(KalshiCredentialsError, match="KALSHI_PRIVATE_KEY"):
+        load_credentials(KEY_ID, "\ufeff\u2028")
+
+
+@pytest.mark.parametrize("padded", [KEY_ID + "\x1c", "\x1f" + KEY_ID, KEY_ID + "\x85"])
+def test_load_credentials_when_padded_with_chars_trim_keeps_then_refused(
+    private_key: rsa.RSAPrivateKey, padded: str
+) -> None:
+    """Python's strip() also removes U+001C-U+001F and U+0085; trim() keeps them, so the key id is not a UUID."""
+    with pytest.raises(KalshiCredentialsError, match="KALSHI_API_KEY"):
+        load_credentials(padded, _pem(private_key, serialization.PrivateFormat.PKCS8))
 
 
 def test_credentials_repr_when_printed_then_hides_key(private_key: rsa.RSAPrivateKey) -> None:

@@ -92,6 +92,18 @@ def test_append_record_when_agent_holds_bar_then_raises_invalid_chain_field() ->
     assert err.value.code == "INVALID_CHAIN_FIELD"
 
 
+@pytest.mark.parametrize("agent", ["a\x85b", "a\x9fb", "a\x80", "\x7f"])
+def test_append_record_when_agent_holds_c1_control_or_del_then_raises(agent: str) -> None:
+    """§5.5 refuses control characters: Unicode Cc is C0, DEL and C1 (NEL U+0085 is one)."""
+    with pytest.raises(InvalidChainField):
+        append_record(None, id="e1", timestamp=_ts(0), agent=agent, event_type="X", payload="{}")
+
+
+def test_append_record_when_agent_holds_non_control_unicode_then_accepted() -> None:
+    rec = append_record(None, id="e1", timestamp=_ts(0), agent="agent-\u00e9\u00a0\u2028", event_type="X", payload="{}")
+    assert rec.agent == "agent-\u00e9\u00a0\u2028"
+
+
 def test_append_record_when_timestamp_goes_backwards_then_raises() -> None:
     first = append_record(None, id="e1", timestamp=_ts(5), agent="a", event_type="X", payload="{}")
     with pytest.raises(ChainTimestampRegressed):

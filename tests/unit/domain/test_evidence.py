@@ -127,3 +127,11 @@ def test_redact_params_when_secret_names_then_values_hidden() -> None:
     out = redact_params({"token": "s3cret", "apiKey": "k", "limit": 5})
     assert out == {"token": REDACTED, "apiKey": REDACTED, "limit": 5}
     assert redact_params(None) is None
+
+
+def test_redact_params_when_bare_key_or_access_key_then_hidden_but_key_like_names_kept() -> None:
+    """§4.6: Google's ``?key=`` and access/private keys are secrets; ``ticker``/``monkey`` are not."""
+    out = redact_params({"key": "AIza-1", "KEY": "x", "access_key": "a", "privateKey": "p", "client_credential": "c",
+                         "ticker": "T", "monkey": 1, "key_count": 2})
+    assert out == {"key": REDACTED, "KEY": REDACTED, "access_key": REDACTED, "privateKey": REDACTED,
+                   "client_credential": REDACTED, "ticker": "T", "monkey": 1, "key_count": 2}
