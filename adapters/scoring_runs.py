@@ -12,7 +12,7 @@ _PAIRS = "SELECT pair_id FROM views.market_pairs WHERE market_a = %(m)s OR marke
 # The market's own runs and its pairs' runs, oldest first (ties by id): the domain picks the latest of each kind.
 _RUNS = (
     "SELECT run_id::text, run_type, target_entity_type, target_entity_id, created_at, score,"
-    " flagged_for_human_review, human_override_score FROM views.llm_scoring_runs"
+    " flagged_for_human_review, human_override_score, input_hash, input_text FROM views.llm_scoring_runs"
     " WHERE (target_entity_type = %(market)s AND target_entity_id = %(m)s)"
     " OR (target_entity_type = %(pair)s AND target_entity_id = ANY(%(pairs)s))"
     " ORDER BY created_at, run_id"
@@ -32,6 +32,7 @@ class ViewScoring:
             rows = conn.execute(_RUNS, {"market": MARKET_TARGET, "pair": PAIR_TARGET, "m": market_id,
                                         "pairs": pairs}).fetchall()
         runs = tuple(MarketScoringRun(run_id, run_type, target_type, target_id, created_at, score, bool(flagged),
-                                      override) for run_id, run_type, target_type, target_id, created_at, score,
-                     flagged, override in rows)
+                                      override, input_hash, input_text)
+                     for run_id, run_type, target_type, target_id, created_at, score, flagged, override, input_hash,
+                     input_text in rows)
         return MarketScoring(market_id, runs, frozenset(pairs))

@@ -319,4 +319,5 @@ def scoring_gate_document(scoring: MarketScoring, strategy: str | None) -> dict[
             "runs": [{"runId": r.run_id, "runType": r.run_type,
                       "target": f"{r.target_entity_type}:{r.target_entity_id}", "createdAt": iso_utc(r.created_at),
                       "score": r.score, "flagged": r.flagged_for_human_review,
-                      "humanOverrideScore": r.human_override_score} for r in scoring.runs]}
+                      "humanOverrideScore": r.human_override_score, "inputHash": r.input_hash,
+                      "inputText": r.input_text} for r in scoring.runs]}

@@ -1,8 +1,11 @@
-"""Text handling as the reference's JavaScript does it: trim(), String(number) and \\s / i-flag regular expressions."""
+"""Text handling as the reference's JavaScript does it: trim(), String(number), JSON.stringify and \\s / i-flag regular
+expressions."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 # ECMAScript WhiteSpace (TAB, VT, FF, SP, NBSP, ZWNBSP/BOM, every Zs) and LineTerminator (LF, CR, LS, PS): the set
@@ -55,3 +58,59 @@ def js_number_text(value: float) -> str:
         return "0." + "0" * -n + digits
     mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
     return f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+
+
+_JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _js_json_string(text: str) -> str:
+    """QuoteJSONString: the short escapes, other controls and lone surrogates as lower-case ``\\uXXXX``."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _JSON_ESCAPES:
+            out.append(_JSON_ESCAPES[ch])
+        elif code < 0x20 or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _is_array_index(key: str) -> bool:
+    """An ECMAScript array index ("0", "17"; not "01", not "-1", below 2**32 - 1): such keys come first."""
+    return key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1
+
+
+def _js_key_order(keys: list[str]) -> list[str]:
+    """OrdinaryOwnPropertyKeys: array-index keys ascending, then the other keys in insertion order."""
+    indices = sorted((k for k in keys if _is_array_index(k)), key=int)
+    return indices + [k for k in keys if not _is_array_index(k)]
+
+
+def js_json_stringify(value: object) -> str:
+    """``JSON.stringify(value)`` of a parsed-JSON value, byte for byte: no spaces, keys in JavaScript's order
+    (not sorted), numbers as ``String(n)`` (1.0 is ``1``, 1e-05 is ``0.00001``), non-finite numbers ``null``.
+
+    Python's ``json.dumps`` differs in number text and escapes lone surrogates raw; a hash over the reference's
+    text must be taken over this one. A value JSON has no form for is written as its ``str`` (a hash never fails).
+    """
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _js_json_string(value)
+    if isinstance(value, int):
+        return js_number_text(float(value)) if abs(value) >= 2**53 else str(value)
+    if isinstance(value, float):
+        return js_number_text(value) if math.isfinite(value) else "null"
+    if isinstance(value, Mapping):
+        items = {str(k): v for k, v in value.items()}
+        return "{" + ",".join(f"{_js_json_string(k)}:{js_json_stringify(items[k])}"
+                              for k in _js_key_order(list(items))) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(js_json_stringify(v) for v in value) + "]"
+    return _js_json_string(str(value))

@@ -46,6 +46,11 @@ class ScoringRun(Aggregate):
     """§8.2: recorded always, success or failure; a failed call stores the execution-failure output."""
 
     class Recorded(Aggregate.Created):
+        """v2 adds ``input_text``, the §8.2 text ``input_hash`` is the SHA-256 of (ADR 0469). A v1 run stored no
+        text and hashed the prompt variables instead: it reads as None and keeps its hash (history is not redone).
+        """
+
+        class_version = 2
         decision_id: str
         run_type: str
         target_entity_type: str | None
@@ -62,6 +67,11 @@ class ScoringRun(Aggregate):
         output_tokens: int | None
         cost_usd: float | None
         created_at: datetime
+        input_text: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["input_text"] = None
 
     @staticmethod
     def create_id(decision_id: str) -> UUID:
@@ -72,9 +82,11 @@ class ScoringRun(Aggregate):
                  target_entity_id: str | None, prompt_version: str, prompt_hash: str, model_id: str,
                  input_hash: str, output: dict[str, Any], confidence: float, flagged_for_human_review: bool,
                  execution_failed: bool, input_tokens: int | None, output_tokens: int | None,
-                 cost_usd: float | None, created_at: datetime) -> None:
+                 cost_usd: float | None, created_at: datetime, input_text: str | None) -> None:
         self.decision_id = decision_id
         self.run_type = run_type
+        self.input_text = input_text
+        self.input_hash = input_hash
         self.model_id = model_id
         self.output = dict(output)
         self.confidence = confidence

@@ -33,6 +33,8 @@ class MarketScoringRun:
     score: float | None
     flagged_for_human_review: bool
     human_override_score: float | None = None
+    input_hash: str | None = None
+    input_text: str | None = None  # §8.2 inputText; None for runs recorded before it was kept (ADR 0469)
 
     @property
     def effective_score(self) -> float | None:

@@ -96,12 +96,12 @@ class LlmRoutingProjection:
         out = e.output
         cur.execute(
             "INSERT INTO llm_scoring_runs (run_id, decision_id, run_type, target_entity_type, target_entity_id,"
-            " prompt_version, prompt_hash, model_id, input_hash, output, score, confidence, warnings,"
+            " prompt_version, prompt_hash, model_id, input_hash, input_text, output, score, confidence, warnings,"
             " flagged_for_human_review, execution_failed, input_tokens, output_tokens, cost_usd, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (run_id) DO NOTHING",
             (e.originator_id, e.decision_id, e.run_type, e.target_entity_type, e.target_entity_id,
-             e.prompt_version, e.prompt_hash, e.model_id, e.input_hash, Jsonb(out), out.get("score"),
+             e.prompt_version, e.prompt_hash, e.model_id, e.input_hash, e.input_text, Jsonb(out), out.get("score"),
              e.confidence, Jsonb(out.get("warnings")), e.flagged_for_human_review, e.execution_failed,
              e.input_tokens, e.output_tokens, e.cost_usd, e.created_at),
         )

@@ -127,7 +127,8 @@ async def scoring_override(run_id: str, request: Request) -> dict[str, Any]:
     assert run is not None
     return {"success": True, "runId": run_id, "humanOverrideScore": run.human_override_score,
             "humanOverrideReason": run.human_override_reason, "overriddenBy": run.overridden_by,
-            "flaggedForHumanReview": run.flagged_for_human_review}
+            "flaggedForHumanReview": run.flagged_for_human_review, "inputHash": run.input_hash,
+            "inputText": run.input_text}
 
 
 def _text(value: object) -> str | None:

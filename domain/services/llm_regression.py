@@ -113,7 +113,7 @@ class RegressionRunner:
                     "regressionSuite": str(suite)}
         try:
             out = self.routing.govern(case.case.input.run_type, scoring_variables(case.case.input),
-                                      metadata=metadata)
+                                      metadata=metadata, scoring_input=case.case.input)
         except Exception as err:  # one case's failure never stops the suite (§8.6)
             log.warning("regression %s case %s raised %s", run_id, case.case.id, type(err).__name__)
             return judge(case, CaseOutcome(None, None, f"{type(err).__name__}: {err}"))

@@ -56,13 +56,19 @@ from paulp.domain.llm_manifest import DEFAULT_PRICES, ModelPrice, Prices, cost_u
 from paulp.domain.llm_pricing import LlmBudgetAssumptions
 from paulp.domain.llm_prompts import load_prompt
 from paulp.domain.llm_records import DriftSweepRecord, RegressionSuiteRecord, record_sweep
+from paulp.domain.llm_regression import ScoringInput
 from paulp.domain.routing import BudgetCategory, ErrorCode, RouteRequest, RunType
 from paulp.domain.routing_decision import RoutingDecision
 from paulp.domain.routing_plan import BUDGET_REASON_PREFIX, Failure, RoutePlan, plan_route
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.routing_commit import Job, JobFn, LedgerBatcher, Prebuilt
 from paulp.domain.services.routing_outcomes import OutcomeWriter
-from paulp.domain.services.routing_scoring import prepare_prompt, scoring_run
+from paulp.domain.services.routing_scoring import (
+    input_text_of,
+    input_text_of_variables,
+    prepare_prompt,
+    scoring_run,
+)
 from paulp.domain.services.routing_types import GovernOutcome, OpenGate, PreparedPrompt, ProviderPort, RoutePreview
 
 log = logging.getLogger("paulp.routing")
@@ -116,18 +122,22 @@ class RoutingService(PaulpApplication):
                system_prompt: str | None = None, user_prompt: str | None = None, strategy_id: str | None = None,
                force_model: str | None = None, force_route_class: str | None = None,
                is_highest_stakes: bool = False, override_reason: str | None = None,
-               metadata: Mapping[str, Any] | None = None) -> GovernOutcome:
+               metadata: Mapping[str, Any] | None = None, scoring_input: ScoringInput | None = None) -> GovernOutcome:
+        """``scoring_input``: the §8.2 input ``variables`` were made from, whose text a scoring run hashes; without
+        it that input is read back from ``variables`` (``input_text_of_variables``)."""
         started, decision_id = self.clock.now(), self._new_id()
         prompt = prepare_prompt(run_type, variables or {}, system_prompt, user_prompt)
+        input_text = "" if not prompt.is_scoring else (
+            input_text_of(scoring_input) if scoring_input is not None else input_text_of_variables(variables or {}))
         plan = self._plan(run_type, prompt, strategy_id, force_model, force_route_class, is_highest_stakes,
                           override_reason, metadata or {}, started)
         failure = plan.failure or self._key_failure() or prompt.failure
         if failure is not None:
             return self._refuse(decision_id, replace(plan, attempts=(), failure=failure), prompt, started,
-                                variables)
+                                input_text)
         assert plan.budget_category is not None
         category = str(plan.budget_category)
-        reserved = self._reserve(decision_id, plan, category, prompt, variables, started)
+        reserved = self._reserve(decision_id, plan, category, prompt, input_text, started)
         denied, should_alert, decision = reserved.result
         if denied is not None:
             return GovernOutcome(str(decision_id), False, plan.route_class, plan.projected_cost_usd,
@@ -139,7 +149,7 @@ class RoutingService(PaulpApplication):
             self._settle(category, started, _release_job(str(decision_id), "call interrupted", self.clock.now()))
             raise
         finished = self.clock.now()
-        job, prebuilt = self._finish_job(decision, execution, prompt, variables, finished)
+        job, prebuilt = self._finish_job(decision, execution, prompt, input_text, finished)
         self._outcomes.submit(category, job, started, prebuilt.prepare)
         return GovernOutcome(str(decision_id), execution.success, plan.route_class, plan.projected_cost_usd,
                              prompt.version, prompt.hash, _ms(started, finished), reserved.notification_id,
@@ -307,7 +317,7 @@ class RoutingService(PaulpApplication):
         return call
 
     def _reserve(self, decision_id: UUID, plan: RoutePlan, category: str, prompt: PreparedPrompt,
-                 variables: Mapping[str, object] | None, at: datetime) -> Job:
+                 input_text: str, at: datetime) -> Job:
         """RESERVE with the decision's plan in one save; a denial stores the failed decision in that save."""
         envelope, amount = self.budget.envelopes[BudgetCategory(category)], usd(plan.projected_cost_usd)
         prepared = [RoutingDecision.open(decision_id, plan, at)]  # built outside the category's lock
@@ -318,7 +328,7 @@ class RoutingService(PaulpApplication):
             except BudgetExceeded as err:
                 denied = Failure(ErrorCode.BUDGET_EXCEEDED, err.message, BUDGET_REASON_PREFIX + err.message)
                 refused = RoutingDecision.open(decision_id, replace(plan, attempts=(), failure=denied), at)
-                return (denied, False, refused), [refused, *self._scoring(refused, prompt, variables, at, None)]
+                return (denied, False, refused), [refused, *self._scoring(refused, prompt, input_text, at, None)]
             for ledger in (daily, monthly):
                 ledger.alert_if_due(envelope.alert_threshold_pct, at)
             decision = prepared.pop() if prepared else RoutingDecision.open(decision_id, plan, at)
@@ -330,14 +340,13 @@ class RoutingService(PaulpApplication):
         return done
 
     def _finish_job(self, reserved: RoutingDecision, execution: Execution, prompt: PreparedPrompt,
-                    variables: Mapping[str, object] | None,
-                    finished: datetime) -> tuple[JobFn, Prebuilt[list[Aggregate]]]:
+                    input_text: str, finished: datetime) -> tuple[JobFn, Prebuilt[list[Aggregate]]]:
         """SETTLE the actual cost (or RELEASE the hold) and record the decision's outcome, in one save.
 
         The outcome aggregates are built ahead by the outcome writer's thread (``Prebuilt.prepare``), so
         neither the caller, who has its answer already, nor the category's lock pays for them (ADR 0435);
         a save that carries the job before then builds them itself, and a re-run of the batch (after a
-        conflict) builds them afresh. A scoring call's are built here: they hash the caller's variables."""
+        conflict) builds them afresh. A scoring call's are built here, off the caller's §8.2 input text."""
         rid, failure = str(reserved.id), execution.failure
         spent = execution.usage if execution.success else None  # None: the call failed, its hold is released
 
@@ -350,10 +359,10 @@ class RoutingService(PaulpApplication):
             else:
                 assert failure is not None
                 decision.fail(failure, finished)
-            return [decision, *self._scoring(decision, prompt, variables, finished, execution)]
+            return [decision, *self._scoring(decision, prompt, input_text, finished, execution)]
 
         prebuilt = Prebuilt(outcome)
-        if prompt.is_scoring:  # its record hashes the caller's variables: build it before the caller has them back
+        if prompt.is_scoring:  # its record parses the answer and hashes the input: off the category's lock
             prebuilt.prepare()
 
         def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
@@ -379,20 +388,20 @@ class RoutingService(PaulpApplication):
         return done.notification_id
 
     def _refuse(self, decision_id: UUID, plan: RoutePlan, prompt: PreparedPrompt, started: datetime,
-                variables: Mapping[str, object] | None) -> GovernOutcome:
+                input_text: str) -> GovernOutcome:
         """A fail-closed verdict: no provider called, no budget touched, the failed decision stored."""
         decision = RoutingDecision.open(decision_id, plan, started)
-        extra = self._scoring(decision, prompt, variables, started, None)
+        extra = self._scoring(decision, prompt, input_text, started, None)
         nid = self.last_notification_id(self.save(decision, *extra))
         return GovernOutcome(str(decision_id), False, plan.route_class, plan.projected_cost_usd, prompt.version,
                              prompt.hash, _ms(started, self.clock.now()), nid, error=plan.failure)
 
-    def _scoring(self, decision: RoutingDecision, prompt: PreparedPrompt, variables: Mapping[str, object] | None,
-                 at: datetime, execution: Execution | None) -> list[Aggregate]:
+    def _scoring(self, decision: RoutingDecision, prompt: PreparedPrompt, input_text: str, at: datetime,
+                 execution: Execution | None) -> list[Aggregate]:
         if not prompt.is_scoring:
             return []
         content, usage = (execution.content, execution.usage) if execution is not None else (None, None)
-        return [scoring_run(decision, prompt, variables or {}, content, usage, at)]
+        return [scoring_run(decision, prompt, input_text, content, usage, at)]
 
     def _load_ledger(self, category: str, ledger_id: UUID, at: datetime, daily: bool) -> BudgetPeriodLedger:
         found = self.get_or_none(ledger_id)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 
+from paulp.domain.canonical import loads_strict
 from paulp.domain.executor import Usage
 from paulp.domain.governance import execution_failure_output, parse_scoring_output
+from paulp.domain.js_text import js_json_stringify
 from paulp.domain.llm_prompts import PromptLoadError, load_prompt, render
 from paulp.domain.llm_records import NO_MODEL, ScoringRun, review_flag
+from paulp.domain.llm_regression import ScoringInput
 from paulp.domain.routing import ErrorCode, sha256_hex
 from paulp.domain.routing_decision import RoutingDecision
 from paulp.domain.routing_plan import Failure
@@ -32,11 +34,40 @@ def prepare_prompt(run_type: str, variables: Mapping[str, object], system_prompt
                           template.version, template.hash, template)
 
 
-def input_hash(variables: Mapping[str, object]) -> str:
-    return sha256_hex(json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False, default=str))
+def scoring_input_text(market_title: object, resolution_criteria: object, additional_context: object) -> str:
+    """§8.2 ``inputText``: the reference's ``JSON.stringify({marketTitle, resolutionCriteria, additionalContext})``.
+
+    ``additionalContext`` is the caller's context object (its structure, not the prompt's pretty text, ADR 0469);
+    a part that is absent (None) is left out, as JSON.stringify leaves out ``undefined``."""
+    document = {"marketTitle": market_title, "resolutionCriteria": resolution_criteria,
+                "additionalContext": additional_context}
+    return js_json_stringify({k: v for k, v in document.items() if v is not None})
 
 
-def scoring_run(decision: RoutingDecision, prompt: PreparedPrompt, variables: Mapping[str, object],
+def input_text_of(inp: ScoringInput) -> str:
+    return scoring_input_text(inp.market_title, inp.resolution_criteria, inp.additional_context)
+
+
+def input_text_of_variables(variables: Mapping[str, object]) -> str:
+    """The §8.2 input behind a caller's prompt variables (``scoring_variables`` undone): the spread context keys
+    play no part, and ``additionalContext`` given as the JSON text of an object counts as that object."""
+    context = variables.get("additionalContext")
+    if isinstance(context, str):
+        try:
+            parsed = loads_strict(context)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            context = parsed
+    return scoring_input_text(variables.get("marketTitle"), variables.get("resolutionCriteria"), context)
+
+
+def input_hash(input_text: str) -> str:
+    """§8.2 ``inputHash = sha256_hex(inputText)``."""
+    return sha256_hex(input_text)
+
+
+def scoring_run(decision: RoutingDecision, prompt: PreparedPrompt, input_text: str,
                 content: str | None, usage: Usage | None, at: datetime) -> ScoringRun:
     """§8.2: always recorded; a failed call stores the execution-failure output and is flagged (§8.3)."""
     failed = not decision.success or content is None
@@ -53,7 +84,7 @@ def scoring_run(decision: RoutingDecision, prompt: PreparedPrompt, variables: Ma
         target_entity_id=str(target_id) if target_id is not None else None,
         prompt_version=prompt.version, prompt_hash=prompt.hash,
         model_id=decision.resolved_model_id or decision.selected_model_id or NO_MODEL,
-        input_hash=input_hash(variables), output=output.as_json(), confidence=output.confidence,
+        input_text=input_text, input_hash=input_hash(input_text), output=output.as_json(), confidence=output.confidence,
         flagged_for_human_review=review_flag(output, failed), execution_failed=failed,
         input_tokens=usage.input_tokens if usage else None, output_tokens=usage.output_tokens if usage else None,
         cost_usd=usage.cost_usd if usage else None, created_at=at)

@@ -206,3 +206,33 @@ def test_scoring_read_model_unreadable_then_gated_order_refused_and_ungated_orde
     assert "I13_MAX_AMBIGUITY_SCORE" in evaluation["warningIds"]
     assert evaluation["input"]["request"]["ambiguityUnavailable"] is True
     assert "equivalenceUnavailable" not in evaluation["input"]["request"]  # bonding does not trade across venues
+
+
+def test_scoring_run_when_projected_then_gate_shows_the_specs_input_text_and_its_hash(system) -> None:
+    """§8.2 (ADR 0469): the run keeps JSON.stringify({marketTitle, resolutionCriteria, additionalContext}) and
+    hashes it; the context keys spread into the prompt variables are not part of it."""
+    import hashlib
+
+    from paulp.domain.llm_regression import ScoringInput
+    from paulp.domain.llm_regression_suite import scoring_variables
+
+    container, clock, fakes = system
+    fakes[Provider.ANTHROPIC].content = json.dumps({
+        "score": 0.1, "reasoning": "clear", "citedPassages": ["Resolves YES if ..."], "confidence": 0.9})
+    inp = ScoringInput("ambiguity_score", "Fed cut?", "Resolves YES if ...", {"floor": 1e-05, "cap": 2.0})
+    expected = ('{"marketTitle":"Fed cut?","resolutionCriteria":"Resolves YES if ...",'
+                '"additionalContext":{"floor":0.00001,"cap":2}}')
+    targets = {"KXTEST-A": {"scoring_input": inp}, "KXTEST-B": {}}  # given, and read back from the variables
+    for ticker, extra in targets.items():
+        clock.set(clock.now() + timedelta(seconds=2))
+        out = container.routing.govern("ambiguity_score", scoring_variables(inp),
+                                       metadata={"targetEntityType": "market", "targetEntityId": ticker}, **extra)
+        assert out.success, out.error
+    catch_up(container, "llm_routing")
+    client = TestClient(create_app(container))
+    for ticker in targets:
+        shown = client.get(f"/admin/routing/scoring-runs/gate?marketId={ticker}", headers=AUTH)
+        assert shown.status_code == 200, shown.text
+        [run] = shown.json()["runs"]
+        assert run["inputText"] == expected
+        assert run["inputHash"] == hashlib.sha256(expected.encode("utf-8")).hexdigest()

@@ -197,3 +197,19 @@ def test_v1_adjustment_when_loaded_then_adopted_without_cost_unjudged_and_the_vi
         ("KXV1-ADOPT", 6, "no venue cost recorded at adoption"),
         ("KXV1-ADOPT-NO", 3, "no venue cost recorded at adoption")]
     assert_live_equals_replay(container, "reconciliation")
+
+
+def test_v1_scoring_run_when_loaded_then_view_keeps_its_hash_with_no_input_text(container: Container):
+    # Arrange + Act: a scoring run stored before it kept its §8.2 input text (ADR 0469)
+    from paulp.domain.llm_records import ScoringRun
+
+    rows = store_old_events(container, get_topic(ScoringRun))
+    run = container.routing.repository.get(UUID(rows[0]["originator_id"]))
+    project(container, "llm_routing")
+    # Assert: the hash it was stored with, no text; the same row on replay
+    assert isinstance(run, ScoringRun) and (run.input_text, run.input_hash) == (None, "ef" * 32)
+    with psycopg.connect(container.database_url) as conn:
+        view = conn.execute("SELECT target_entity_id, input_hash, input_text, score FROM views.llm_scoring_runs"
+                            ).fetchall()
+    assert view == [("KXFED-26DEC", "ef" * 32, None, 0.2)]
+    assert_live_equals_replay(container, "llm_routing")

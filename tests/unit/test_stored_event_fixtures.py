@@ -196,3 +196,19 @@ def test_v1_adjusted_when_decoded_then_no_venue_cost_and_the_rebuild_replays():
     assert isinstance(rebuild, PositionRebuild)
     assert [a.to_dict()["venueCostCents"] for a in rebuild.adjustments] == [None, None]
     assert rebuild.adjustments[0] == PositionAdjustment("KXV1-ADOPT", "YES", Decimal(40), Decimal(46), Decimal(6))
+
+
+def test_v1_scoring_run_when_decoded_then_no_input_text_and_its_old_hash_kept():
+    # Arrange: a scoring run stored before it kept its §8.2 input text (ADR 0469)
+    from paulp.domain.llm_records import ScoringRun
+
+    rows = [r for r in old_version_rows() if r["topic"] == get_topic(ScoringRun.Recorded)]
+    assert [stored_version(r) for r in rows] == [1]
+    # Act
+    run = decode(rows[0]).mutate(None)
+    # Assert: no text, the hash it was stored with (history is not recomputed), re-stored at v2
+    assert isinstance(run, ScoringRun)
+    assert (run.input_text, run.input_hash) == (None, "ef" * 32)
+    assert run.output["score"] == 0.2 and not run.flagged_for_human_review
+    again = json.loads(make_mapper().to_stored_event(decode(rows[0])).state)
+    assert again["class_version"] == 2 and again["input_text"] is None and again["input_hash"] == "ef" * 32

@@ -14,7 +14,7 @@ from paulp.domain.llm_records import ScoringRun
 from paulp.domain.routing import ErrorCode, RouteRequest
 from paulp.domain.routing_decision import decide
 from paulp.domain.routing_plan import Failure, plan_route
-from paulp.domain.services.routing_scoring import prepare_prompt, scoring_run
+from paulp.domain.services.routing_scoring import input_text_of_variables, prepare_prompt, scoring_run
 from tests.conformance.checkers._llm_support import (
     DECISION_ID,
     FILE,
@@ -43,7 +43,8 @@ def failed_run(inp: dict[str, Any]) -> ScoringRun:
     failure = Failure(ErrorCode(inp["errorCode"]), inp["errorMessage"], inp["errorMessage"])
     plan = replace(plan, attempts=(), failure=failure)
     decision = decide(DECISION_ID, Execution(plan, (), None, None, failure), FIXED_NOW, FIXED_NOW)
-    return scoring_run(decision, prepare_prompt(run_type, VARIABLES, None, None), VARIABLES, None, None, FIXED_NOW)
+    return scoring_run(decision, prepare_prompt(run_type, VARIABLES, None, None), input_text_of_variables(VARIABLES),
+                       None, None, FIXED_NOW)
 
 
 @checker(FILE, "human_review")

@@ -23,7 +23,7 @@ def flagged_run(decision_id: str = "d-1") -> ScoringRun:
                       target_entity_id="KXFED", prompt_version="1.0.0", prompt_hash="h", model_id="m",
                       input_hash="i", output={"score": 0.8, "warnings": ["unclear"]}, confidence=0.4,
                       flagged_for_human_review=True, execution_failed=False, input_tokens=None, output_tokens=None,
-                      cost_usd=None, created_at=T0)
+                      cost_usd=None, created_at=T0, input_text='{"marketTitle":"T"}')
 
 
 def test_override_when_valid_then_the_score_stands_and_the_flag_is_cleared() -> None:
