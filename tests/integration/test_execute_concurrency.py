@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -98,29 +98,9 @@ def test_execute_when_a_live_submission_was_cut_off_then_resolved_by_client_orde
         system: System):
     """A process that died after recording SUBMITTING (and perhaps after sending): past stale_order_timeout the
     next execute puts it in doubt and asks Kalshi by client order id, never sending it again (§1.5, ADR 0100)."""
-    from paulp.domain.execution_orders import VenueOrder
-    from paulp.domain.order_states import OrderState
-
     ticker, order_id = _resting_live_order(system)
-    order = system.container.orders.find(order_id)
-    assert order is not None
-    cut_off = NOW - timedelta(minutes=6)
-    for target in (OrderState.PRE_TRADE_CHECK, OrderState.VALIDATING, OrderState.VALIDATED, OrderState.RISK_CHECK,
-                   OrderState.RISK_APPROVED, OrderState.SUBMITTING):
-        order.transition(target, "before the crash", cut_off)
-    system.container.orders.save(order)
-    port, client = system.venue_port()
-    try:  # the request had reached Kalshi before the process died
-        price = system.exchange.markets[ticker]["yes_ask"] - 1
-        port.submit(VenueOrder(ticker, order_id, "yes", "buy", 50, "limit", price, None))
-    finally:
-        port.close(client)
-    system.project("orders")
-    report = execute_pending(system.container)
-    order = system.container.orders.find(order_id)
-    assert order is not None and order.state.value == "ORDER_ACKNOWLEDGED", (order and order.state, report)
-    assert order.broker_order_id == system.exchange.orders[0]["order_id"]
-    assert [r.method for r in system.exchange.requests].count("POST") == 1
+    _sent_then_cut_off(system, ticker, order_id, NOW - timedelta(minutes=6))
+    _resolved_by_client_order_id(system, order_id)
 
 
 def test_execute_when_a_cut_off_live_submission_outlived_its_strategys_stale_timeout_then_resolved_before_300s(
@@ -130,28 +110,38 @@ def test_execute_when_a_cut_off_live_submission_outlived_its_strategys_stale_tim
     300 s default: 90 s after the crash it is looked up by client order id and acknowledged, never sent again."""
     from paulp.api.cli_risk_limits import assignments
     from paulp.api.contexts import context
-    from paulp.domain.execution_orders import VenueOrder
     from paulp.domain.execution_policies import policy_changes
-    from paulp.domain.order_states import OrderState
     from paulp.domain.services.operator_limits import ExecutionPolicyService
 
     ticker, order_id = _resting_live_order(system)
     with context(ExecutionPolicyService, system.container.database_url) as policies:
         policies.update("bonding", "LIVE", policy_changes(assignments(["staleOrderTimeoutSec=60"])), "ops",
                         "resting orders are cancelled after a minute")
+    _sent_then_cut_off(system, ticker, order_id, NOW - timedelta(seconds=90))
+    _resolved_by_client_order_id(system, order_id)
+
+
+def _sent_then_cut_off(system: System, ticker: str, order_id: str, cut_off: datetime) -> None:
+    """The order recorded SUBMITTING at ``cut_off`` and its request reached Kalshi; then the process died."""
+    from paulp.domain.execution_orders import VenueOrder
+    from paulp.domain.order_states import OrderState
+
     order = system.container.orders.find(order_id)
     assert order is not None
-    cut_off = NOW - timedelta(seconds=90)
     for target in (OrderState.PRE_TRADE_CHECK, OrderState.VALIDATING, OrderState.VALIDATED, OrderState.RISK_CHECK,
                    OrderState.RISK_APPROVED, OrderState.SUBMITTING):
         order.transition(target, "before the crash", cut_off)
     system.container.orders.save(order)
     port, client = system.venue_port()
-    try:  # the request had reached Kalshi before the process died
+    try:
         price = system.exchange.markets[ticker]["yes_ask"] - 1
         port.submit(VenueOrder(ticker, order_id, "yes", "buy", 50, "limit", price, None))
     finally:
         port.close(client)
+
+
+def _resolved_by_client_order_id(system: System, order_id: str) -> None:
+    """The next execute found the order at Kalshi by its client order id and never sent it again."""
     system.project("orders")
     report = execute_pending(system.container)
     order = system.container.orders.find(order_id)

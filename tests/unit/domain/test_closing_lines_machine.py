@@ -14,15 +14,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.closing_lines import ClosingLine
 from paulp.domain.clv import ClosingLineEstimate, Observation, estimate_closing_line, infer_market_class
+from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
 CLOSES = [None, T0 + timedelta(minutes=30), T0 + timedelta(minutes=90),
           datetime(2026, 11, 27, 16, 0, tzinfo=timezone(timedelta(hours=-5)))]  # the first close, in New York
 CATEGORIES = [None, "", "Politics", "Sports", "Weather", "Crypto", "Mentions", "Economics"]
-MAPPER = make_mapper()
 unit = st.floats(min_value=0, max_value=1, allow_nan=False)
 depth = st.floats(min_value=0, max_value=2000, allow_nan=False)
 spread = st.floats(min_value=0, max_value=0.3, allow_nan=False)
@@ -40,7 +39,7 @@ class ClosingLineMachine(RuleBasedStateMachine):
     def start(self, ticker: str) -> None:
         self.line = ClosingLine(ticker=ticker)
         assert self.line.id == ClosingLine.create_id(ticker)
-        self.stored = [MAPPER.to_domain_event(MAPPER.to_stored_event(e)) for e in self.line.collect_events()]
+        self.stored = through_store(self.line.collect_events())
         self.kept: list[Observation] = []
         self.close_time: datetime | None = None
         self.category: str | None = None
@@ -50,7 +49,7 @@ class ClosingLineMachine(RuleBasedStateMachine):
 
     def _collect(self) -> list[Any]:
         new = list(self.line.collect_events())
-        self.stored += [MAPPER.to_domain_event(MAPPER.to_stored_event(e)) for e in new]
+        self.stored += through_store(new)
         return new
 
     @rule(step=st.integers(min_value=-90, max_value=600), mid=unit, depth_yes=depth, depth_no=depth,
@@ -106,11 +105,7 @@ class ClosingLineMachine(RuleBasedStateMachine):
 
     @invariant()
     def replay_through_the_store_equals_live(self) -> None:
-        rebuilt = None
-        for ev in self.stored:
-            rebuilt = ev.mutate(rebuilt)
-        assert isinstance(rebuilt, ClosingLine)
-        assert _view(rebuilt) == _view(self.line)
+        assert _view(folded(self.stored, ClosingLine)) == _view(self.line)
 
 
 ClosingLineMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)

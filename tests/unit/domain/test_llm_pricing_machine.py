@@ -17,12 +17,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.llm_manifest import DEFAULT_PRICES, MODELS, ModelPrice
 from paulp.domain.llm_pricing import MAX_TEXT, InvalidLlmPrice, LlmBudgetAssumptions, price_json
+from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-MAPPER = make_mapper()
 RETIRED = "openai:gpt-4o-2024-05-13"  # a model an older manifest priced and today's no longer has
 ids = sorted(MODELS)
 prices = st.one_of(st.floats(min_value=0, max_value=1e4, allow_nan=False), st.integers(min_value=0, max_value=100))
@@ -58,7 +57,7 @@ class LlmPricingMachine(RuleBasedStateMachine):
             if retired:
                 baseline[RETIRED] = {"input": 2.5, "output": 10.0, "cachedInput": None}
             self.row = LlmBudgetAssumptions(baseline=baseline)
-        self.stored = [MAPPER.to_domain_event(MAPPER.to_stored_event(e)) for e in self.row.collect_events()]
+        self.stored = through_store(self.row.collect_events())
         self.prices: dict[str, ModelPrice] = dict(DEFAULT_PRICES)
         self.changed_by: str | None = None
         self.changed_at: datetime | None = None
@@ -78,7 +77,7 @@ class LlmPricingMachine(RuleBasedStateMachine):
                                             float(rates.get("output", old.output_per_1m)),
                                             None if cached is None else float(cached))
         self.changed_by, self.changed_at = actor.strip(), self.now
-        self.stored.append(MAPPER.to_domain_event(MAPPER.to_stored_event(ev)))
+        self.stored.extend(through_store([ev]))
 
     @rule(wrong=bad)
     def refused(self, wrong: tuple[str, Any]) -> None:
@@ -99,11 +98,7 @@ class LlmPricingMachine(RuleBasedStateMachine):
 
     @invariant()
     def replay_through_the_store_equals_live(self) -> None:
-        rebuilt = None
-        for ev in self.stored:
-            rebuilt = ev.mutate(rebuilt)
-        assert isinstance(rebuilt, LlmBudgetAssumptions)
-        assert _view(rebuilt) == _view(self.row)
+        assert _view(folded(self.stored, LlmBudgetAssumptions)) == _view(self.row)
 
 
 LlmPricingMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=15, deadline=None)

@@ -18,7 +18,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.orchestration import reconciliation_result
 from paulp.domain.position_rebuild import (
     MAX_READ_AGE,
@@ -33,9 +32,9 @@ from paulp.domain.position_rebuild import (
     usable_cost,
 )
 from paulp.domain.reconciliation import ZERO, Position, PositionKey, RunStatus, reconcile
+from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
-MAPPER = make_mapper()
 KEYS: list[PositionKey] = [("KXHIGHNY-26NOV27-T50", "YES"), ("KXHIGHNY-26NOV27-T50", "NO"), ("KXBTC-26NOV27", "YES")]
 keys = st.sampled_from(KEYS)
 sizes = st.one_of(st.just(ZERO), st.decimals(min_value=0, max_value=500, places=2))
@@ -130,7 +129,7 @@ class PositionRebuildMachine(RuleBasedStateMachine):
         assert after == _book(self.venue)
         assert reconcile(after, _book(self.venue)).status is RunStatus.OK
         self.internal = {p.key: p.size for p in after}
-        stored = [MAPPER.to_domain_event(MAPPER.to_stored_event(e)) for e in events]
+        stored = through_store(events)
         self.rebuilds.append((rebuild, _view(rebuild), stored))
 
     @invariant()
@@ -144,11 +143,7 @@ class PositionRebuildMachine(RuleBasedStateMachine):
     @invariant()
     def replay_through_the_store_equals_live(self) -> None:
         for rebuild, _, stored in self.rebuilds:
-            rebuilt = None
-            for ev in stored:
-                rebuilt = ev.mutate(rebuilt)
-            assert isinstance(rebuilt, PositionRebuild)
-            assert _view(rebuilt) == _view(rebuild)
+            assert _view(folded(stored, PositionRebuild)) == _view(rebuild)
 
 
 PositionRebuildMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)

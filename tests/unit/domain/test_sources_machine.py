@@ -13,11 +13,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.sources import Source
+from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone(timedelta(hours=-5)))
-MAPPER = make_mapper()
 PARENT = "src-" + "a" * 32
 
 
@@ -37,7 +36,7 @@ class SourceMachine(RuleBasedStateMachine):
         self.source = Source.register(source_type=kind, url="https://api.elections.kalshi.com/x", vendor="kalshi",
                                       quality="primary", fetched_at=T0, actor=" ops ", ttl_seconds=ttl,
                                       lineage=[PARENT] if kind == "computed" else [], metadata=metadata)
-        self.stored = [MAPPER.to_domain_event(MAPPER.to_stored_event(e)) for e in self.source.collect_events()]
+        self.stored = through_store(self.source.collect_events())
         self.expires_at = None if ttl is None else T0 + timedelta(seconds=ttl)
         self.expired_at: datetime | None = None
         self.now = T0.astimezone(UTC)
@@ -45,7 +44,7 @@ class SourceMachine(RuleBasedStateMachine):
     def _collect(self, expired: bool) -> None:
         new = list(self.source.collect_events())
         assert len(new) == expired and all(isinstance(e, Source.Expired) for e in new)
-        self.stored += [MAPPER.to_domain_event(MAPPER.to_stored_event(e)) for e in new]
+        self.stored += through_store(new)
         if expired:
             self.expired_at = self.now
 
@@ -77,11 +76,7 @@ class SourceMachine(RuleBasedStateMachine):
 
     @invariant()
     def replay_through_the_store_equals_live(self) -> None:
-        rebuilt = None
-        for ev in self.stored:
-            rebuilt = ev.mutate(rebuilt)
-        assert isinstance(rebuilt, Source)
-        assert _view(rebuilt) == _view(self.source)
+        assert _view(folded(self.stored, Source)) == _view(self.source)
 
 
 SourceMachine.TestCase.settings = settings(max_examples=50, stateful_step_count=15, deadline=None)
