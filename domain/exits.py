@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import TypeVar
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written
 from paulp.domain.exact import as_written_decimal as _dec
 
 STOP_LOSS_FACTOR = Decimal("0.97")
@@ -105,7 +106,7 @@ def evaluate_exit(
     if entry_price <= 0 or size < 0:
         raise InvalidExitInput(f"entry {entry_price}, size {size}")
     if isinstance(entry_price, Fraction):  # the exact entry keeps every figure exact: rationals throughout
-        entry_x, price_x, size_x = entry_price, Fraction(_dec(current_price)), Fraction(_dec(size))
+        entry_x, price_x, size_x = entry_price, as_written(current_price), as_written(size)
         return _decide(entry_x, price_x, size_x, entry_x * Fraction(STOP_LOSS_FACTOR),
                        entry_x * Fraction(TAKE_PROFIT_FACTOR), held_hours, pricing)
     entry = _dec(entry_price)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from paulp.domain.exact import as_written_decimal
 from paulp.domain.exits import ExitDecision, ExitPricing, evaluate_exit
 
 GRADE_LABELS = {1: "POOR", 2: "ACCEPTABLE", 3: "GOOD", 4: "EXCELLENT"}
@@ -97,8 +98,8 @@ def kill_switch_triggered(slippage_cents: float, entry_cents: float, edge_pct: f
     figures = (slippage_cents, entry_cents, edge_pct)
     if not all(math.isfinite(v) for v in figures) or entry_cents <= 0:
         return slippage_cents / entry_cents * 100 > KILL_SWITCH_EDGE_SHARE * edge_pct
-    slippage, entry, edge = (Decimal(repr(float(v))) for v in figures)
-    return slippage * 100 > Decimal(repr(KILL_SWITCH_EDGE_SHARE)) * edge * entry
+    slippage, entry, edge = (as_written_decimal(v) for v in figures)
+    return slippage * 100 > as_written_decimal(KILL_SWITCH_EDGE_SHARE) * edge * entry
 
 
 def _average_grade(outcomes: Sequence[ScenarioOutcome]) -> str:
@@ -116,7 +117,7 @@ def _total_pnl(pnls: Sequence[float]) -> tuple[float, bool]:
     if not all(math.isfinite(p) for p in pnls):
         total = sum(pnls, 0.0)
         return total, total >= 0
-    exact = sum((Decimal(repr(float(p))) for p in pnls), Decimal(0))
+    exact = sum((as_written_decimal(p) for p in pnls), Decimal(0))
     return float(exact), exact >= 0
 
 

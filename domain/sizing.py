@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written
 from paulp.domain.exact import as_written_decimal as _dec
 
 DEFAULT_CV = 0.3
@@ -62,8 +63,8 @@ def _too_flat(returns: Sequence[float], mean: float) -> bool:
     returns keep the float comparison."""
     if not all(math.isfinite(r) for r in returns):
         return abs(mean) < MIN_ABS_MEAN
-    total = sum((Fraction(_dec(r)) for r in returns), Fraction(0))
-    return abs(total) < Fraction(_dec(MIN_ABS_MEAN)) * len(returns)
+    total = sum((as_written(r) for r in returns), Fraction(0))
+    return abs(total) < as_written(MIN_ABS_MEAN) * len(returns)
 
 
 def confidence_adjustment(cv: float) -> float:

@@ -16,8 +16,8 @@ from fractions import Fraction
 
 from paulp.domain.clv import ExactSharpe, decimal_mean, exact_sharpe
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written, herfindahl
 from paulp.domain.exact import as_written_decimal as _dec
-from paulp.domain.exact import herfindahl
 
 MIN_STD = 1e-12
 ONE_DAY = timedelta(days=1)
@@ -115,8 +115,8 @@ def _returns_factor(positions: Sequence[ScoredPosition], pv: float) -> Factor:
         return Factor(0, 20, {"sharpe": 0.0})
     # Exact, so a Sharpe of exactly 1.5 (ADR 0444) or 0.5 (ADR 0456) is in that band; std < 1e-12 -> 0 is the
     # spec's rule. The returns pnl/pv are exact quotients of the figures as written.
-    pv_exact = Fraction(_dec(pv))
-    returns = [Fraction(_dec(p.pnl)) / pv_exact for p in positions]
+    pv_exact = as_written(pv)
+    returns = [as_written(p.pnl) / pv_exact for p in positions]
     sharpe = exact_sharpe(returns, Fraction(252, len(positions)), min_std=MIN_STD)
     score = _band(sharpe, ((2.0, 20), (1.5, 16), (1.0, 12), (0.5, 8)), 0, strict_first=True)
     return Factor(score, 20, {"sharpe": float(sharpe)})
@@ -150,7 +150,7 @@ def _diversification_factor(positions: Sequence[ScoredPosition]) -> Factor:
     by_category: dict[str, Fraction] = {}
     for p in positions:
         key = p.category or "unknown"
-        by_category[key] = by_category.get(key, Fraction(0)) + abs(Fraction(_dec(p.pnl)))
+        by_category[key] = by_category.get(key, Fraction(0)) + abs(as_written(p.pnl))
     total = sum(by_category.values(), Fraction(0))
     if total == 0:
         return Factor(10, 10, {"herfindahl": 0.0})

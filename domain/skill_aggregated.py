@@ -13,8 +13,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 from paulp.domain.clv import ClvStatistics, ExactSharpe, clv_consistency_points, exact_sharpe
+from paulp.domain.exact import as_written, herfindahl
 from paulp.domain.exact import as_written_decimal as _dec
-from paulp.domain.exact import herfindahl
 from paulp.domain.skill import skill_tier
 
 MIN_POSITIONS = 20
@@ -95,7 +95,7 @@ def positive_category_hhi(category_pnls: Mapping[str, float]) -> float:
 
 
 def _positive_category_hhi(category_pnls: Mapping[str, float]) -> Fraction:
-    hhi = herfindahl(Fraction(_dec(v)) for v in category_pnls.values() if v > 0)
+    hhi = herfindahl(as_written(v) for v in category_pnls.values() if v > 0)
     return Fraction(1) if hhi is None else hhi
 
 
