@@ -222,13 +222,44 @@ def _wait_child(proc: subprocess.Popen[Any], timeout: float) -> int | None:
 
 
 def _kill_child(proc: subprocess.Popen[Any], own_group: bool, grace: float = 10.0) -> None:
-    """SIGKILL the child (and its group when it has its own) and reap it, waiting at most ``grace`` seconds."""
+    """SIGKILL the child (and its group when it has its own) and reap it, waiting at most ``grace`` seconds.
+
+    With a group, also wait for the rest of it to be gone: a SIGKILLed grandchild (initdb's bootstrap backend)
+    can still be running for a moment after its parent is reaped (seen: < 1 ms, under load), and a caller that
+    retries at once must not meet it in the staging folder."""
+    deadline = time.monotonic() + grace
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if own_group:
             os.killpg(proc.pid, signal.SIGKILL)
         elif proc.returncode is None:
             os.kill(proc.pid, signal.SIGKILL)
     _wait_child(proc, grace)
+    while own_group and _group_running(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether any process of the group still runs. Zombies do not count: once the group's leader is gone they
+    are some other parent's to reap. Without /proc (not Linux) any member counts, as ``killpg(pgid, 0)`` sees it."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        return True
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 class EmbeddedPostgres:
