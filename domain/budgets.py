@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_decimal
 from paulp.domain.llm_manifest import Prices
 from paulp.domain.prices import fixed
 from paulp.domain.routing import BudgetCategory, ErrorCode, RouteClass, cost_usd, default_model
@@ -270,7 +271,7 @@ class DuplicateReservation(LedgerError):
 
 def usd(amount: float | int | str | Decimal) -> Decimal:
     """Exact decimal of a float's shortest repr, so ledger sums never drift below zero."""
-    return amount if isinstance(amount, Decimal) else Decimal(repr(amount) if isinstance(amount, float) else amount)
+    return as_decimal(amount)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,16 @@ def as_written_decimal(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
+def as_decimal(value: float | int | str | Decimal) -> Decimal:
+    """The decimal a figure is written as, whatever type carries it: a float by its shortest repr, an int, a
+    numeric string or a Decimal as it is. Unlike ``as_written_decimal`` an int or Decimal never passes through a
+    float (2**60 + 1 stays exact); one body for what seven modules each spelled
+    ``Decimal(repr(v)) if isinstance(v, float) else Decimal(v)``."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
 def herfindahl(values: Iterable[Fraction]) -> Fraction | None:
     """Σ share² of non-negative exact values, with no rounding: repeating shares (a sixth, a third) summed in
     decimals land one digit beside an edge the index sits on (ADRs 0452, 0456, 0459). None when the values sum to

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_decimal
 from paulp.domain.order_states import OrderState
 
 CRITICAL_PCT = Fraction(5)
@@ -79,7 +80,7 @@ def exact(value: Number | str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
         raise InvalidPosition(f"size {value!r} is not a number")
     try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        number = as_decimal(value)
     except InvalidOperation:
         raise InvalidPosition(f"size {value!r} is not a number") from None
     if not number.is_finite():

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from paulp.domain.clock import iso_utc
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_decimal
 
 HEADER = (
     "Record_Sequence", "Report_Date", "Trader_ID", "Trader_Type", "Contract_Market", "Contract_Code",
@@ -193,7 +194,7 @@ def _cents(value: Any, key: str) -> Decimal:
     """A price as an exact decimal: a float is read by its shortest repr (what was stored), never its binary value."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise InvalidOrderRow(f"{key} is not a price: {value!r}")
-    cents = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    cents = as_decimal(value)
     if not cents.is_finite() or cents < 0:
         raise InvalidOrderRow(f"{key} is not a price: {value!r}")
     return cents

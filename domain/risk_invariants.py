@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
+from paulp.domain.exact import as_decimal
 from paulp.domain.risk_input import PortfolioSnapshot, RiskRequest
 from paulp.domain.risk_limits import RiskLimits
 from paulp.domain.risk_results import Conditions, InvariantId, InvariantResult
@@ -26,7 +27,7 @@ def _dec(value: float | None) -> Decimal | None:
     """Exact decimal of the input's shortest text; None for missing or non-finite (fails the check)."""
     if value is None or isinstance(value, bool) or not math.isfinite(value):
         return None
-    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return as_decimal(value)
 
 
 def _pct(numerator: float | Decimal | None, portfolio_value: float) -> Decimal | None:

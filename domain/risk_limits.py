@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_decimal
 
 BREAKER_STATES = frozenset({"NORMAL", "CAUTION", "HALT", "RECOVERY"})
 
@@ -100,7 +101,7 @@ def _scaled(limit: float, scale: Decimal) -> float:
     """``limit x scale`` taken in decimal (ADR 0452): 4.1 x 0.75 is 3.075, not binary's 3.0749999999999997."""
     if isinstance(limit, float) and not math.isfinite(limit):
         return limit
-    return float(Decimal(repr(limit) if isinstance(limit, float) else limit) * scale)
+    return float(as_decimal(limit) * scale)
 
 
 def check_breaker_state(state: str) -> str:

@@ -18,6 +18,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_decimal
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 
@@ -70,7 +71,7 @@ def record_order_id(record: dict[str, Any]) -> str:
 
 def _exact(number: int | float | Decimal) -> Decimal:
     """A number as the decimal it was written as: a float by its shortest repr, never its binary expansion."""
-    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+    return as_decimal(number)
 
 
 def same_value(old: Any, new: Any) -> bool:

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from paulp.domain.exact import as_written, herfindahl
+from paulp.domain.exact import as_decimal, as_written, as_written_decimal, herfindahl
 
 
 def test_as_written_when_a_float_then_its_shortest_repr_not_its_binary_value() -> None:
@@ -27,6 +27,22 @@ def test_as_written_when_exact_kinds_then_taken_as_they_are() -> None:
 def test_as_written_when_not_finite_then_raises(value: float) -> None:
     with pytest.raises((ValueError, OverflowError)):
         as_written(value)
+
+
+def test_as_decimal_when_a_float_then_its_shortest_repr_and_other_kinds_as_they_are() -> None:
+    exact = Decimal("33.33333333333333333333")
+
+    assert as_decimal(0.07) == Decimal("0.07")
+    assert as_decimal(0.07) != Decimal(0.07)
+    assert as_decimal(exact) is exact
+    assert as_decimal("1.10") == Decimal("1.10")
+    assert as_decimal(2**60 + 1) == Decimal(2**60 + 1)
+    assert as_written_decimal(2**60 + 1) != Decimal(2**60 + 1)  # why the two helpers differ: this one floats it
+
+
+def test_as_decimal_when_not_finite_then_kept_for_the_caller_to_refuse() -> None:
+    assert as_decimal(float("inf")).is_infinite()
+    assert as_decimal(float("nan")).is_nan()
 
 
 def test_herfindahl_when_shares_repeat_then_the_index_is_exact() -> None:
