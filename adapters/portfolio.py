@@ -14,6 +14,7 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from paulp.domain.clock import Clock, from_iso_utc
+from paulp.domain.exact import as_written_decimal
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
 from paulp.domain.risk_correlation import CorrelationRule, GraphEdge, GraphNode, catalogue, correlated_markets
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, CorrelatedMarket, LossFees, PortfolioSnapshot, Position
@@ -188,7 +189,7 @@ def loss_window_pnl(closes: Sequence[tuple[datetime, Decimal]], unrealised: Deci
 def current_drawdown(capital: float, closes: Sequence[tuple[datetime, Decimal]], unrealised: Decimal) -> float:
     """Fall of equity (capital + realised, then + unrealised now) from its highest point, as a fraction of
     that point (ADR 0286); 0 without capital."""
-    equity = peak = Decimal(repr(float(capital)))
+    equity = peak = as_written_decimal(capital)
     for _, pnl in sorted(closes, key=lambda c: c[0]):
         equity += pnl
         peak = max(peak, equity)

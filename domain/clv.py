@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from paulp.domain.exact import as_written
+from paulp.domain.exact import as_written, as_written_decimal
 
 CLV_VALID_QUALITY = 0.5
 MIN_CLOSING_DEPTH_USD = 50.0
@@ -121,7 +121,7 @@ def population_std(values: Sequence[float]) -> float:
 
 
 def _decimals(values: Sequence[float]) -> list[Decimal]:
-    return [Decimal(repr(float(v))) for v in values]
+    return [as_written_decimal(v) for v in values]
 
 
 def decimal_mean(values: Sequence[float]) -> float:

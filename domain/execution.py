@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from paulp.domain.exact import as_written_decimal
 from paulp.domain.execution_orders import (
     MAX_PRICE_CENTS,
     MIN_PRICE_CENTS,
@@ -210,7 +211,7 @@ def execution_priority(edge: float, confidence: float) -> int:
     §0's binary rule is for the cents conversion only."""
     if not (math.isfinite(edge) and math.isfinite(confidence)):
         raise ValueError(f"Priority needs finite edge and confidence, got {edge!r}, {confidence!r}")
-    e, c = Decimal(repr(float(edge))), Decimal(repr(float(confidence)))
+    e, c = as_written_decimal(edge), as_written_decimal(confidence)
     return math.floor(min(e / Decimal("0.20"), Decimal(1)) * 50 + c * 50 + Decimal("0.5"))
 
 

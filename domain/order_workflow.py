@@ -8,10 +8,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from paulp.domain.clock import iso_utc
+from paulp.domain.exact import as_written_decimal
 from paulp.domain.order_record import OrderRecord
 from paulp.domain.order_states import OrderState
 
@@ -23,7 +23,7 @@ def requested_size_from_target(target_size_usd: float, max_price_cents: float) -
     binary's 56.99999999999999 floored to 56. A non-finite target or a price ≤ 0 sizes nothing (fail closed)."""
     if not (math.isfinite(target_size_usd) and math.isfinite(max_price_cents)) or max_price_cents <= 0:
         return 0
-    usd, cents = Decimal(repr(float(target_size_usd))), Decimal(repr(float(max_price_cents)))
+    usd, cents = as_written_decimal(target_size_usd), as_written_decimal(max_price_cents)
     return math.floor(usd / (cents / 100))
 
 

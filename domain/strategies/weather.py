@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from paulp.domain.errors import DomainError
+from paulp.domain.exact import as_written_decimal
 from paulp.domain.ids import helper_signal_id
 from paulp.domain.sizing import KellySizing, kelly_size
 
@@ -155,12 +156,12 @@ def confidence(sample_size: int, edge: float) -> float:
 
 def decimal_edge(model: float, market_price: float) -> Decimal:
     """|model - price| on the decimal figures (ADR 0444, as ADRs 0161/0342): model 1 at price 0.93 is exactly 0.07."""
-    return abs(Decimal(repr(float(model))) - Decimal(repr(float(market_price))))
+    return abs(as_written_decimal(model) - as_written_decimal(market_price))
 
 
 def edge_below(model: float, market_price: float, min_edge: float) -> bool:
     """|model - price| < minEdge in decimal: binary's 0.06999999999999995 would fail a 0.07 minimum it meets."""
-    return decimal_edge(model, market_price) < Decimal(repr(float(min_edge)))
+    return decimal_edge(model, market_price) < as_written_decimal(min_edge)
 
 
 def weather_edge(

@@ -33,7 +33,7 @@ def test_as_decimal_when_a_float_then_its_shortest_repr_and_other_kinds_as_they_
     exact = Decimal("33.33333333333333333333")
 
     assert as_decimal(0.07) == Decimal("0.07")
-    assert as_decimal(0.07) != Decimal(0.07)
+    assert as_decimal(0.07) != Decimal.from_float(0.07)
     assert as_decimal(exact) is exact
     assert as_decimal("1.10") == Decimal("1.10")
     assert as_decimal(2**60 + 1) == Decimal(2**60 + 1)
