@@ -3,13 +3,16 @@ checker both accepts a right expectation and rejects a wrong one (so it provably
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from paulp.domain import tail
 from paulp.domain.order_values import OrderError
 from tests.conformance.checkers._sides import RECOMMENDED, REFERENCE, implemented_side, resolve_sides
-from tests.conformance.registry import CHECKERS, Context, load_checkers
+from tests.conformance.registry import CHECKERS, Context, load_checkers, vectors_dir
 
 load_checkers()
 LLM = "llm-routing.json"
@@ -531,3 +534,86 @@ def test_kelly_sizing_when_assumed_cv_given_in_input_then_used_and_unknown_input
     rejects(TRADING, "kelly", ("sizing", {**case, "input": {**case["input"], "assumedCV": 0.3}}))
     rejects(TRADING, "kelly", ("sizing", {**case, "input": {**case["input"], "kellyMultiplier": 0.25}}),
             "cannot interpret")
+
+
+# ---------------------------------------------------------------- kelly, breaker scenarios, risk cases (ADR 0471)
+
+def test_kelly_cv_when_no_history_then_the_assumption_and_a_short_history_still_reads_0_3() -> None:
+    run(TRADING, "kelly", ("coefficient_of_variation", {"returns": None, "assumedCV": 0.25, "expected_cv": 0.25}))
+    run(TRADING, "kelly", ("coefficient_of_variation", {"returns": None, "expected_cv": 0.3}))
+    run(TRADING, "kelly", ("coefficient_of_variation", {"returns": [1, 2, 3], "assumedCV": 0.25, "expected_cv": 0.3}))
+    rejects(TRADING, "kelly", ("coefficient_of_variation", {"returns": None, "assumedCV": 0.25, "expected_cv": 0.3}))
+
+
+def test_kelly_raw_and_cv_when_a_field_the_checker_cannot_read_then_fail() -> None:
+    rejects(TRADING, "kelly", ("coefficient_of_variation", {
+        "returns": [8, 9, 10, 11, 12], "sample": True, "expected_cv": 0.141421356237}), "cannot interpret")
+    rejects(TRADING, "kelly", ("raw_kelly", {
+        "fairProbability": 0.6, "marketPrice": 0.5, "side": "YES", "kellyMultiplier": 0.25,
+        "expected_raw_kelly": 0.2}), "cannot interpret")
+
+
+_DRIFT = {"event": "position_drift_check", "expected": [{"marketId": "M", "side": "YES", "size": 100}],
+          "broker": [{"marketId": "M", "side": "YES", "size": 97}]}
+
+
+def test_breaker_scenario_when_events_follow_the_drift_check_then_its_report_is_still_compared() -> None:
+    events = [_DRIFT, {"event": "any_command_or_query"}]
+    facts = {"final_state": "CAUTION", "transitions": [["NORMAL", "CAUTION"]],
+             "alerts": [["POSITION_DRIFT", "warning"]], "verified": False, "maxDriftPct": 3,
+             "criticalDriftCount": 0, "recommendation": "CAUTION"}
+    run(TRADING, "circuit_breaker", breaker("drift", {"state": "NORMAL"}, events, facts))
+    rejects(TRADING, "circuit_breaker", breaker("drift", {"state": "NORMAL"}, events, {**facts, "maxDriftPct": 5}),
+            "maxDriftPct")
+    rejects(TRADING, "circuit_breaker", breaker("drift", {"state": "NORMAL"}, [{"event": "any_command_or_query"}], {
+        "final_state": "NORMAL", "verified": True}), "no position drift check")
+
+
+def test_breaker_scenario_when_it_has_a_field_the_checker_cannot_read_then_fails() -> None:
+    section, case = breaker("unread", {"state": "NORMAL"}, [{"event": "risk_check", "blocked": True}],
+                            {"final_state": "NORMAL"})
+    run(TRADING, "circuit_breaker", (section, {**case, "source_behaviour": {"final_state": "HALT"}}))
+    rejects(TRADING, "circuit_breaker", (section, {**case, "limits": {"consecutiveFailuresToHalt": 1}}),
+            "cannot interpret")
+
+
+def _risk_document() -> dict[str, Any]:
+    sample = json.loads((vectors_dir() / TRADING).read_text())
+    return {"risk_invariants": {"base_request": sample["risk_invariants"]["base_request"]}}
+
+
+def run_risk(section: str, case: dict[str, Any]) -> None:
+    CHECKERS[(TRADING, "risk_invariants")].run((section, case), Context(TRADING, "risk_invariants", _risk_document()))
+
+
+def test_risk_cases_when_state_given_beside_the_overrides_then_fail_instead_of_running_in_normal() -> None:
+    single = {"invariant": "I1_MAX_POSITION_SIZE", "overrides": {"size": 300},
+              "expected": {"passed": True, "actual_value": 3, "threshold": 5}}
+    run_risk("single_invariant_cases", single)
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        run_risk("single_invariant_cases", {**single, "circuitBreakerState": "CAUTION"})
+    aggregate = {"overrides": {"size": 300}, "expected": {"blocked": False}}
+    run_risk("aggregate_cases", aggregate)
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        run_risk("aggregate_cases", {**aggregate, "limits": {"maxPositionPct": 2.5}})
+
+
+def test_tail_case_when_a_field_the_checker_cannot_read_then_fails() -> None:
+    positions = [{"marketId": "A", "size": 50, "currentPrice": 0.1}, {"marketId": "B", "size": 50, "price": 90}]
+    expected = {"tail_market_ids": ["A", "B"], "herfindahl": 0.5, "is_compliant": True}
+    run_risk("tail_concentration", {"positions": positions, "threshold": 0.6, "expected": expected})
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        run_risk("tail_concentration", {"positions": positions, "maxHerfindahl": 0.6, "expected": expected})
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        run_risk("tail_concentration", {"positions": [{"marketId": "A", "size": 50, "priceCents": 50}],
+                                        "expected": {"tail_market_ids": ["A"]}})
+
+
+def test_tail_ids_when_the_rule_selects_otherwise_then_the_rule_s_own_selection_is_compared(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    positions = [{"marketId": "A", "size": 50, "currentPrice": 0.1}, {"marketId": "B", "size": 50, "currentPrice": 0.9}]
+    real = tail.tail_concentration
+    monkeypatch.setattr(tail, "tail_concentration", lambda ps, threshold=tail.HHI_LIMIT: replace(
+        real(ps, threshold), market_ids=("A",)))
+    with pytest.raises(AssertionError, match="tail ids"):
+        run_risk("tail_concentration", {"positions": positions, "expected": {"tail_market_ids": ["A", "B"]}})

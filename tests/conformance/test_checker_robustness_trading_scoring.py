@@ -275,3 +275,19 @@ def test_skill_aggregated_when_clv_stats_give_only_the_mean_then_cents_follow_fr
     given_cents = {"meanCLV": 0.5, "meanCLVCents": 0.5, "validCLVCount": 25}  # the given cents win
     run("skill_score_aggregated", _aggregated(given_cents, 10))
     rejects("skill_score_aggregated", _aggregated({"meanCLV": 0.031, "validCLVCount": 25}, 0), "clvScore")
+
+
+def test_clv_cases_when_a_field_the_checker_cannot_read_then_fail_instead_of_defaulting() -> None:
+    stats = {"results": [{"clv": 0.05, "isValid": True}, {"clv": 0.5, "valid": False}],
+             "expected": {"validCLVCount": 2, "meanCLV": 0.275}}
+    rejects("clv", {"section": "statistics", "case": stats}, "cannot interpret")
+    rejects("clv", {"section": "statistics", "case": {**stats, "results": stats["results"][:1], "weights": [1]}},
+            "cannot interpret")
+    compute = {"side": "YES", "entryPrice": 0.4, "closingLinePrice": 0.5, "marketClass": "political",
+               "expected": {"isValid": True}}
+    run("clv", {"section": "compute", "case": compute})
+    rejects("clv", {"section": "compute", "case": {**compute, "quality": 0.3}}, "cannot interpret")
+    lifecycle = {"entryPrice": 50, "closingLinePrice": 55, "expected_clv": 5}
+    run("clv", {"section": "lifecycle_clv_difference", "case": lifecycle})
+    rejects("clv", {"section": "lifecycle_clv_difference", "case": {**lifecycle, "unit": "dollars"}},
+            "cannot interpret")

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from paulp.domain.breaker import BreakerState, CircuitBreaker, InvalidBreakerTransition, ResetRefused
+from paulp.domain.drift import DriftReport
 from paulp.domain.errors import DomainError
 from paulp.domain.risk import evaluate
 from paulp.domain.risk_limits import DEFAULT_LIMITS, adjusted_limits
@@ -117,16 +118,25 @@ def _run_event(b: CircuitBreaker, ev: Mapping[str, Any], now: datetime) -> Any:
     return b.reconciliation_status(ev["status"], now)
 
 
+# A scenario's own keys; ``source_behaviour`` records what the source did (meta.conventions), never asserted.
+_SCENARIO_KEYS = frozenset({"name", "initial", "events", "expected", "source_behaviour", "note", "description"})
+
+
 def _scenario(case: Mapping[str, Any], ctx: Context) -> None:
+    unknown_keys = set(case) - _SCENARIO_KEYS
+    assert not unknown_keys, f"scenario fields this checker cannot interpret: {sorted(unknown_keys)}"
     now = _now(ctx)
     b = breaker_in(case.get("initial", {}), now)
     exp = case["expected"]
     outcome, error, result = "accepted", "", None
     for ev in case["events"]:
         try:
-            result = _run_event(b, ev, now)
+            returned = _run_event(b, ev, now)
         except DomainError as e:
             outcome, error = "refused", e.message
+            continue
+        if isinstance(returned, DriftReport):  # the drift facts are the drift check's, whatever event came after it
+            result = returned
     events = b.collect_events()
     transitions = [e for e in events if isinstance(e, CircuitBreaker.Transitioned)]
     alerts = [[e.code, e.severity] for e in events if isinstance(e, CircuitBreaker.AlertRaised)]
@@ -152,7 +162,7 @@ def _scenario(case: Mapping[str, Any], ctx: Context) -> None:
                   "recommendation": "recommendation"}
     for key, attr in drift_keys.items():
         if key in exp:
-            assert result is not None, f"{key} expected but the scenario returned no report"
+            assert result is not None, f"{key} expected but the scenario ran no position drift check"
             assert getattr(result, attr) == exp[key], f"{key}: {getattr(result, attr)} != {exp[key]}"
 
 

@@ -61,7 +61,23 @@ def _market_class(case: dict[str, Any]) -> MarketClass:
     return infer_market_class(case.get("category"), case.get("tags"))
 
 
+# Each section's own case keys; anything else (a "quality" for qualityScore, a "valid" for isValid) fails by name
+# instead of being read as absent, which would silently give the default (quality 1.0, valid).
+_LABELS = frozenset({"name", "note", "description"})
+_COMPUTE_KEYS = _LABELS | {"side", "entryPrice", "closingLinePrice", "marketClass", "category", "tags", "qualityScore",
+                           "expected"}
+_LIFECYCLE_KEYS = _LABELS | {"entryPrice", "closingLinePrice", "expected_clv"}
+_STATISTICS_KEYS = _LABELS | {"results", "expected"}
+_RESULT_KEYS = frozenset({"clv", "isValid"})
+
+
+def _known(case: dict[str, Any], keys: frozenset[str], what: str) -> None:
+    unknown = set(case) - keys
+    assert not unknown, f"{what} fields this checker cannot interpret: {sorted(unknown)}"
+
+
 def _compute(case: dict[str, Any]) -> None:
+    _known(case, _COMPUTE_KEYS, "clv compute case")
     result = compute_clv(case["entryPrice"], case["closingLinePrice"], str(case.get("side", "YES")).upper(),
                          _market_class(case), _quality(case.get("qualityScore")))
     _compare(result, case["expected"], {"clv": "clv", "clvCents": "clv_cents", "isValid": "is_valid",
@@ -71,10 +87,14 @@ def _compute(case: dict[str, Any]) -> None:
 
 
 def _lifecycle(case: dict[str, Any]) -> None:
+    _known(case, _LIFECYCLE_KEYS, "lifecycle clv case")
     _close(lifecycle_clv(case["entryPrice"], case["closingLinePrice"]), case["expected_clv"], "clv")
 
 
 def _statistics(case: dict[str, Any]) -> None:
+    _known(case, _STATISTICS_KEYS, "clv statistics case")
+    for r in case["results"]:
+        _known(r, _RESULT_KEYS, "clv result")
     stats = clv_statistics((r["clv"], r.get("isValid", True)) for r in case["results"])
     _compare(stats, case["expected"], {
         "meanCLV": "mean_clv", "meanCLVCents": "mean_clv_cents", "stdDevCLV": "std_dev_clv",

@@ -10,10 +10,10 @@ from typing import Any
 from paulp.domain.sizing import (
     DEFAULT_CV,
     Opportunity,
-    coefficient_of_variation,
     kelly_batch,
     kelly_size,
     raw_kelly,
+    sizing_cv,
 )
 from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker, split_sections
@@ -87,13 +87,29 @@ def _close(got: Any, expected: Any, what: str) -> None:
         assert math.isclose(got, expected, rel_tol=TOL, abs_tol=TOL), f"{what}: got {got!r}, expected {expected!r}"
 
 
+_LABELS = frozenset({"name", "note", "description"})
+_RAW_KEYS = _LABELS | {"fairProbability", "marketPrice", "side", "expected_raw_kelly"}
+_CV_KEYS = _LABELS | {"returns", "historicalReturns", "assumedCV", "expected_cv"}
+
+
+def _known(case: Mapping[str, Any], keys: frozenset[str], what: str) -> None:
+    unknown = set(case) - keys
+    assert not unknown, f"{what} fields this checker cannot interpret: {sorted(unknown)}"
+
+
 def _raw(case: Mapping[str, Any]) -> None:
+    _known(case, _RAW_KEYS, "raw kelly case")
     got = raw_kelly(case["fairProbability"], case["marketPrice"], case["side"])
     _close(got, case["expected_raw_kelly"], "raw kelly")
 
 
 def _cv(case: Mapping[str, Any]) -> None:
-    _close(coefficient_of_variation(case["returns"]), case["expected_cv"], f"cv of {case['returns']}")
+    """A history (``returns``) gives its own CV; none at all (missing or null) gives ``assumedCV`` (0.3 unless
+    configured, §4.1), as a sizing without history would use."""
+    _known(case, _CV_KEYS, "coefficient of variation case")
+    assert not ("returns" in case and "historicalReturns" in case), "returns given twice"
+    returns = case.get("returns", case.get("historicalReturns"))
+    _close(sizing_cv(returns, case.get("assumedCV", DEFAULT_CV)), case["expected_cv"], f"cv of {returns}")
 
 
 def _sizing(case: Mapping[str, Any]) -> None:

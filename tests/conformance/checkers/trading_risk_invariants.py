@@ -147,7 +147,13 @@ def _same(actual: Any, expected: Any, what: str) -> None:
         raise AssertionError(f"{what}: cannot interpret expected value {expected!r}")
 
 
-def _decide(case: Mapping[str, Any], ctx: Context) -> Any:
+# Keys a single/aggregate case may carry besides the request overrides (which build_inputs checks itself).
+_CASE_KEYS = frozenset({"name", "note", "description", "overrides", "limits_override", "expected"})
+
+
+def _decide(case: Mapping[str, Any], ctx: Context, own: frozenset[str] = frozenset()) -> Any:
+    unknown = set(case) - _CASE_KEYS - own
+    assert not unknown, f"case fields this checker cannot interpret: {sorted(unknown)}"
     now = _now(ctx)
     fields = {**ctx.document[GROUP]["base_request"], **case.get("overrides", {})}
     limits = _base_limits(ctx).merged(case.get("limits_override") or {})
@@ -156,7 +162,7 @@ def _decide(case: Mapping[str, Any], ctx: Context) -> Any:
 
 
 def _single(case: Mapping[str, Any], ctx: Context) -> None:
-    decision = _decide(case, ctx)
+    decision = _decide(case, ctx, frozenset({"invariant"}))
     iid = InvariantId(case["invariant"])
     result = next(r for r in decision.results if r.invariant_id is iid)
     expected = case["expected"]
@@ -340,15 +346,24 @@ def _correlation_rule(case: Mapping[str, Any], now: datetime) -> None:
             _same(m.correlation_type, f["expected_type"], "rule type")
 
 
+# A tail case and its positions: §3.6 reads size and price (currentPrice, or price); the rest is a portfolio
+# position's other facts, which the rule ignores. Anything else fails rather than being read as absent.
+_TAIL_KEYS = frozenset({"name", "note", "description", "positions", "threshold", "expected"})
+_TAIL_POSITION_KEYS = frozenset({"marketId", "size", "currentPrice", "price", "category", "side", "entryPrice",
+                                 "unrealizedPnL"})
+
+
 def _tail(case: Mapping[str, Any], ctx: Context) -> None:
+    unknown = set(case) - _TAIL_KEYS
+    assert not unknown, f"tail case fields this checker cannot interpret: {sorted(unknown)}"
     positions = case["positions"]
+    for p in positions:
+        extra = set(p) - _TAIL_POSITION_KEYS
+        assert not extra, f"tail position fields this checker cannot interpret: {sorted(extra)}"
     result = tail.tail_concentration(positions, threshold=case.get("threshold", tail.HHI_LIMIT))
     exp = case["expected"]
-    ids = [
-        p["marketId"] for p in positions if tail.is_tail(float(p.get("size", 0)), p.get("currentPrice", p.get("price")))
-    ]
     checks = {
-        "tail_market_ids": (ids, "tail ids"),
+        "tail_market_ids": (list(result.market_ids), "tail ids"),  # the rule's own selection, not a re-derivation
         "herfindahl": (result.hhi, "hhi"),
         "max_position_pct": (result.max_pct, "max pct"),
         "total_tail_value": (result.total_tail_value, "total"),

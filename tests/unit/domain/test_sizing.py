@@ -25,6 +25,7 @@ from paulp.domain.sizing import (
     kelly_batch,
     kelly_size,
     raw_kelly,
+    sizing_cv,
 )
 
 BOOK = MarketBook(45, 55, 45, 55, 10000)
@@ -65,6 +66,13 @@ def test_kelly_size_when_history_given_then_cv_from_returns() -> None:
 
     assert result.confidence_adjustment == pytest.approx(1 / 1.02)
     assert result.adjusted_fraction == pytest.approx(0.1 / 1.02)
+
+
+def test_sizing_cv_when_no_history_then_the_assumption_else_the_history_even_a_short_one() -> None:
+    assert sizing_cv(None, 0.25) == 0.25
+    assert sizing_cv([1, 2, 3], 0.25) == 0.3  # fewer than 5 returns: 0.3, not the weather assumption
+    assert sizing_cv([8, 9, 10, 11, 12], 0.25) == pytest.approx(math.sqrt(2) / 10)
+    assert kelly_size(0.55, 0.5, "YES", 1000, 50, [1, 2, 3], 0.25).confidence_adjustment == pytest.approx(1 / 1.09)
 
 
 def test_kelly_size_when_no_edge_then_everything_zero_but_raw_kelly_kept() -> None:
