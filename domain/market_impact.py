@@ -35,7 +35,12 @@ class MarketBook:
     volume_24h: float = 0.0
 
     def spread(self, side: str = "YES") -> float:
-        bid, ask = (self.yes_bid, self.yes_ask) if side == "YES" else (self.no_bid, self.no_ask)
+        """The side's own spread. The side is read without regard to case: §5.3's venue orders write it "yes", the
+        vectors "YES", and a "yes" that fell through to the NO quotes sized the order on the other book."""
+        key = str(side).upper()
+        if key not in ("YES", "NO"):
+            raise ValueError(f"Unknown side {side!r}: expected YES or NO")
+        bid, ask = (self.yes_bid, self.yes_ask) if key == "YES" else (self.no_bid, self.no_ask)
         if bid is None or ask is None:
             return MISSING_SPREAD
         return abs(ask - bid)

@@ -291,3 +291,44 @@ def test_clv_cases_when_a_field_the_checker_cannot_read_then_fail_instead_of_def
     run("clv", {"section": "lifecycle_clv_difference", "case": lifecycle})
     rejects("clv", {"section": "lifecycle_clv_difference", "case": {**lifecycle, "unit": "dollars"}},
             "cannot interpret")
+
+
+# ---------------------------------------------------------------- execution_quality case fields (ADR 0470)
+
+QUALITY_INPUT = {"orderId": "order-1", "ticker": "TEST-MARKET", "side": "yes", "limitPrice": 50, "fillPrice": 50.5,
+                 "orderSize": 10, "edgePercent": 2, "marketSpread": 2, "vpin": 0.4, "marketDepth": 5000}
+
+
+@pytest.mark.parametrize("section,case,extra", [
+    ("grades", {"slippageRatio": 0.5, "expected_grade": "GOOD"}, {"edgePercent": 2}),
+    ("expected_slippage", {"marketSpread": 4, "orderNotional": 500, "vpin": 0.3, "marketDepth": 10000,
+                           "expected": 1.1825}, {"depth": 1000}),
+    ("reports", {"input": QUALITY_INPUT, "expected": {"executionGrade": "GOOD"},
+                 "source_behaviour": {"slippageVsEdgeRatio": 5e-05}}, {"expected_grade": "GOOD"}),
+    ("metrics", {"reports": [], "expected": {"totalOrders": 0}}, {"killSwitchThreshold": 0.4}),
+])
+def test_execution_quality_when_case_has_a_field_it_cannot_read_then_fails(section: str, case: dict[str, Any],
+                                                                           extra: dict[str, Any]) -> None:
+    run("execution_quality", {"section": section, "case": case})
+    rejects("execution_quality", {"section": section, "case": case | extra}, "cannot interpret")
+
+
+def test_execution_quality_when_input_or_row_field_unreadable_then_fails() -> None:
+    report = {"input": QUALITY_INPUT, "expected": {"executionGrade": "GOOD"}}
+    rejects("execution_quality", {"section": "reports", "case": report | {"input": QUALITY_INPUT | {"fill": 60}}},
+            "cannot interpret")
+    rejects("execution_quality", {"section": "reports", "case": report | {"expected": {}}}, "vacuously")
+    row = {"grade": "GOOD", "slippageVsEdgeRatio": 0.6}
+    run("execution_quality", {"section": "metrics", "case": {"reports": [row], "expected": {"killSwitchCount": 1}}})
+    rejects("execution_quality", {"section": "metrics", "case": {"reports": [row | {"edgePercent": 1}],
+                                                                 "expected": {"killSwitchCount": 1}}},
+            "cannot interpret")
+    rejects("execution_quality", {"section": "metrics", "case": {"reports": [row], "expected": {}}},
+            "without expectation")
+
+
+def test_expected_slippage_when_notional_contradicts_size_times_limit_then_fails() -> None:
+    case = {"marketSpread": 4, "orderSize": 10, "limitPrice": 50, "vpin": 0.3, "marketDepth": 10000, "expected": 1.1825}
+    run("execution_quality", {"section": "expected_slippage", "case": case | {"orderNotional": 500}})
+    rejects("execution_quality", {"section": "expected_slippage", "case": case | {"orderNotional": 5000}},
+            "orderNotional")

@@ -209,3 +209,96 @@ def test_trading_hours_when_instant_relative_or_epoch_ms_then_read() -> None:
     chk.run(at(1772485199999, True), ctx)  # Monday 2026-03-02 20:59:59.999 UTC
     with pytest.raises(AssertionError, match="allowed"):
         chk.run(at("now+33h", True), ctx)
+
+
+# ------------------------------------------------ market_impact and execution_policy case fields (ADR 0470)
+
+IMPACT_DOC = {"market_impact": {"market_defaults": {"yes_bid": 45, "yes_ask": 55, "no_bid": 45, "no_ask": 55,
+                                                    "volume_24h": 10000}}}
+ASSESSMENT = {"name": "huge order shallow market", "requestedSize": 10000, "limitPrice": 50, "edgeCents": 1.5,
+              "side": "YES", "market_overrides": {"volume_24h": 100}, "expected": {"adjustedSize": 3, "maxSafeSize": 4}}
+
+
+def run_impact(section: str, case: Any) -> None:
+    CHECKERS[(TRADING, "market_impact")].run((section, case), Context(TRADING, "market_impact", IMPACT_DOC))
+
+
+@pytest.mark.parametrize("section,case,extra", [
+    ("assessment", ASSESSMENT, {"depth": 5000}),
+    ("linear_impact", {"orderSize": 50, "depth": 100, "spread": 4, "expected": 2}, {"vpin": 0.5}),
+    ("concave_impact", {"orderSize": 50, "depth": 0, "spread": 2, "vpin": 0.5, "expected": 1.2}, {"ticker": "X"}),
+    ("depth", {"market": {"volume_24h": 2400}, "expected": {"yes_depth": 1000}}, {"side": "NO"}),
+    ("lookup_cache", {"calls": [{"ticker": "T", "market_overrides": {}, "edge": 1, "expected_max_safe": 25000}]},
+     {"ttl_seconds": 60}),
+])
+def test_market_impact_when_case_has_a_field_it_cannot_read_then_fails(section: str, case: dict[str, Any],
+                                                                       extra: dict[str, Any]) -> None:
+    run_impact(section, case)
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        run_impact(section, case | extra)
+
+
+@pytest.mark.parametrize("section,case", [
+    ("assessment", ASSESSMENT | {"expected": {}}),
+    ("depth", {"market": {"volume_24h": 2400}, "expected": {}}),
+    ("lookup_cache", {"note": "no calls", "calls": []}),
+])
+def test_market_impact_when_case_asserts_nothing_then_fails(section: str, case: dict[str, Any]) -> None:
+    with pytest.raises(AssertionError, match="vacuously"):
+        run_impact(section, case)
+
+
+def test_market_impact_when_side_written_lower_case_then_that_sides_book() -> None:
+    book = {"yes_bid": 49, "yes_ask": 51, "no_bid": 40, "no_ask": 70, "volume_24h": 1000}
+    case = {"requestedSize": 50, "limitPrice": 50, "edgeCents": 2, "market_overrides": book,
+            "expected": {"maxSafeSize": 144, "adjustedSize": 50}}
+    run_impact("assessment", case | {"side": "yes"})
+    with pytest.raises(AssertionError, match="maxSafeSize"):
+        run_impact("assessment", case | {"side": "no"})
+
+
+POLICY_DOC = {"execution_policy": {
+    "request_defaults": {"orderId": "test-order-1", "signal": {"marketId": "TEST-MARKET-123", "side": "YES",
+                                                               "modelProbability": 0.65, "marketPrice": 0.5,
+                                                               "edge": 0.15, "confidence": 0.8},
+                         "requestedSize": 10, "maxPrice": 55, "orderType": "limit", "source": "test-strategy"},
+    "market_defaults": {"ticker": "TEST-MARKET-123", "status": "active", "yes_bid": 48, "yes_ask": 52, "no_bid": 48,
+                        "no_ask": 52, "volume_24h": 5000, "settlement": "now+48h", "category": "politics"},
+    "rate_state_defaults": {"ordersThisMinute": 0, "ordersThisHour": 0, "volumeToday": 0, "lastOrderTime": 0,
+                            "windows_start": "now"},
+}}
+VALIDATION = {"name": "blocked", "mode": "PAPER", "request_overrides": {}, "market_overrides": {},
+              "rate_state_overrides": {}, "policy_overrides": {"blockedTickers": ["TEST-MARKET-123"]},
+              "expected": {"valid": False, "errors": ["Ticker TEST-MARKET-123 is blocked by policy"], "warnings": []}}
+VENUE = {"name": "static", "request_overrides": {"maxPrice": 55}, "market_overrides": {},
+         "expected": {"side": "yes", "yes_price": 55, "no_price": None}}
+PAPER = {"name": "ask 52", "paperTradeSlippage": 1, "request_overrides": {}, "market_overrides": {"yes_ask": 52},
+         "expected": {"fillPrice": 53, "slippage": 1}}
+PRIORITY = {"edge": 0.2, "confidence": 0.8, "expected_priority": 90}
+
+
+def run_policy(section: str, case: Any) -> None:
+    CHECKERS[(TRADING, "execution_policy")].run({"section": section, "index": 0, "case": case},
+                                                Context(TRADING, "execution_policy", POLICY_DOC))
+
+
+@pytest.mark.parametrize("section,case,extra", [
+    ("validation", VALIDATION, {"policy_override": {"blockedTickers": []}}),
+    ("venue_order_mapping_and_limit_price", VENUE, {"limitPrice": 40}),
+    ("paper_fill", PAPER, {"mode": "LIVE"}),
+    ("priority", PRIORITY, {"queuedAt": "now"}),
+])
+def test_execution_policy_when_case_has_a_field_it_cannot_read_then_fails(section: str, case: dict[str, Any],
+                                                                          extra: dict[str, Any]) -> None:
+    run_policy(section, case)
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        run_policy(section, case | extra)
+
+
+def test_execution_policy_when_expectation_empty_or_unknown_then_fails() -> None:
+    with pytest.raises(AssertionError, match="vacuously"):
+        run_policy("venue_order_mapping_and_limit_price", VENUE | {"expected": {}})
+    with pytest.raises(AssertionError, match="vacuously"):
+        run_policy("paper_fill", PAPER | {"expected": {}})
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        run_policy("validation", VALIDATION | {"expected": VALIDATION["expected"] | {"reason": "blocked"}})

@@ -63,6 +63,34 @@ _POLICY = {
 _HOURS = {"enabled": "enabled", "startHourUTC": "start_hour_utc", "endHourUTC": "end_hour_utc",
           "tradingDays": "trading_days", "blackoutPeriods": "blackout_periods"}
 _ORDER_FIELDS = ("ticker", "client_order_id", "side", "action", "count", "type", "yes_price", "no_price")
+_LABELS = frozenset({"name", "note"})
+# What a case of each section may carry (``source_behaviour`` documents the source's buggy figure and is never
+# asserted). A field outside these, a misspelt ``policy_override`` say, would be dropped and the case judged on
+# the defaults instead of what it wrote.
+_CASE_KEYS = {
+    "validation": _LABELS | {"mode", "now", "request_overrides", "market_overrides", "rate_state_overrides",
+                             "policy_overrides", "expected"},
+    "venue_order_mapping_and_limit_price": _LABELS | {"mode", "request_overrides", "market_overrides",
+                                                      "policy_overrides", "expected", "source_behaviour"},
+    "paper_fill": _LABELS | {"paperTradeSlippage", "request_overrides", "market_overrides", "expected",
+                             "source_behaviour"},
+    "priority": _LABELS | {"edge", "confidence", "expected_priority"},
+}
+_VALIDATION_FACTS = frozenset({"valid", "errors", "warnings"})
+
+
+def _known_case(section: str, case: Any) -> None:
+    if section not in _CASE_KEYS:
+        return
+    assert isinstance(case, dict), f"{section}: a case must be an object, got {type(case).__name__}"
+    unknown = set(case) - _CASE_KEYS[section]
+    assert not unknown, f"{section}: case fields this checker cannot interpret: {sorted(unknown)}"
+
+
+def _facts(expected: Any, what: str) -> dict[str, Any]:
+    facts = trading_expected(expected)
+    assert isinstance(facts, dict) and facts, f"{what} without expected facts would pass vacuously"
+    return facts
 
 
 @functools.cache
@@ -216,6 +244,8 @@ def _validation(case: dict[str, Any], group: dict[str, Any], now: datetime) -> N
     result = validate_request(_request(group, case.get("request_overrides")), market,
                               _policy(case["mode"], case.get("policy_overrides"), now), state, now)
     expected = case["expected"]
+    unknown = set(expected) - _VALIDATION_FACTS
+    assert not unknown, f"validation: expected fields this checker cannot interpret: {sorted(unknown)}"
     assert result.valid == expected["valid"], f"valid: expected {expected['valid']}, errors {result.errors}"
     assert list(result.errors) == expected["errors"], f"errors: expected {expected['errors']}, got {result.errors}"
     assert list(result.warnings) == expected["warnings"], \
@@ -244,7 +274,7 @@ def _bare_market(case: dict[str, Any], group: dict[str, Any], now: datetime) -> 
 def _venue_order(case: dict[str, Any], group: dict[str, Any], now: datetime) -> None:
     policy = _policy(case.get("mode", "PAPER"), case.get("policy_overrides"), now)
     order = to_venue_order(_request(group, case.get("request_overrides")), _bare_market(case, group, now), policy)
-    for key, value in trading_expected(case["expected"]).items():
+    for key, value in _facts(case["expected"], "venue-order case").items():
         assert key in _ORDER_FIELDS, f"unknown venue-order field {key!r}"
         assert getattr(order, key) == value, f"{key}: expected {value!r}, got {getattr(order, key)!r}"
 
@@ -254,7 +284,7 @@ def _paper_fill(case: dict[str, Any], group: dict[str, Any], now: datetime) -> N
                       case["paperTradeSlippage"], now)
     names = {"side": "side", "action": "action", "count": "count", "fillPrice": "fill_price", "slippage": "slippage",
              "orderId": "order_id", "ticker": "ticker"}
-    for key, value in trading_expected(case["expected"]).items():
+    for key, value in _facts(case["expected"], "paper-fill case").items():
         assert key in names, f"unknown paper-fill field {key!r}"
         assert getattr(fill, names[key]) == value, f"{key}: expected {value!r}, got {getattr(fill, names[key])!r}"
 
@@ -285,6 +315,7 @@ def _rate_update(index: int, group: dict[str, Any], now: datetime) -> None:
 @checker("trading.json", "execution_policy", split=split)
 def check(case: Any, ctx: Context) -> None:
     group, now, section, data = ctx.document[ctx.group], _now(ctx.file), case["section"], case["case"]
+    _known_case(section, data)
     if section == "policies":
         _check_policies(case["key"], data)
     elif section == "validation":

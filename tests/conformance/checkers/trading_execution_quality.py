@@ -34,6 +34,27 @@ _METRIC_FIELDS = {
 }
 
 
+_LABELS = frozenset({"name", "note"})
+# What each case may carry. ``source_behaviour`` records the source's (buggy) figure beside the normative one and is
+# documentation, never asserted. Anything else is refused: an unread input would leave the case judged on defaults.
+_CASE_KEYS = {
+    "grades": _LABELS | {"slippageRatio", "expected_grade"},
+    "expected_slippage": _LABELS | {"marketSpread", "orderNotional", "orderSize", "limitPrice", "vpin", "marketDepth",
+                                    "expected"},
+    "reports": _LABELS | {"input", "expected", "source_behaviour"},
+    "metrics": _LABELS | {"reports", "expected", "expected_summary"},
+}
+_INPUT_KEYS = frozenset({"orderId", "ticker", "side", "limitPrice", "fillPrice", "orderSize", "edgePercent",
+                         "marketSpread", "vpin", "marketDepth"})
+_ROW_KEYS = frozenset({"grade", "executionGrade", "slippageVsEdgeRatio", "realizedSlippage", "slippageRatio"})
+
+
+def _known(raw: Any, allowed: frozenset[str], what: str) -> None:
+    assert isinstance(raw, dict), f"{what} must be an object, got {type(raw).__name__}"
+    unknown = set(raw) - allowed
+    assert not unknown, f"{what}: fields this checker cannot interpret: {sorted(unknown)}"
+
+
 def split(data: Any) -> Iterator[tuple[str, Any]]:
     for section, items in data.items():
         assert isinstance(items, list), f"section {section!r} is not a list of cases"
@@ -56,19 +77,25 @@ def _expected(case: dict[str, Any]) -> None:
     notional = case.get("orderNotional")
     if notional is None:  # §5.5: notional = size x limit
         notional = case["orderSize"] * case["limitPrice"]
+    elif "orderSize" in case and "limitPrice" in case:  # both given: the vector must agree with itself
+        assert math.isclose(notional, case["orderSize"] * case["limitPrice"], abs_tol=TOL), \
+            f"orderNotional {notional} is not orderSize x limitPrice"
     got = expected_slippage(case["marketSpread"], notional, case.get("vpin", 0), case.get("marketDepth"))
     _close(got, case["expected"], "expectedSlippage")
 
 
 def _report(case: dict[str, Any]) -> None:
     raw = case["input"]
+    _known(raw, _INPUT_KEYS, "report input")
     report = quality_report(FillObservation(
         order_id=str(raw.get("orderId", "order")), ticker=str(raw.get("ticker", "T")), side=str(raw.get("side", "yes")),
         limit_price=raw["limitPrice"], fill_price=raw["fillPrice"], order_size=raw["orderSize"],
         edge_percent=raw.get("edgePercent", 0), market_spread=raw["marketSpread"], vpin=raw.get("vpin", 0),
         market_depth=raw.get("marketDepth"),
     ))
-    for key, value in trading_expected(case["expected"]).items():
+    expected = trading_expected(case["expected"])
+    assert isinstance(expected, dict) and expected, "report case without expected facts would pass vacuously"
+    for key, value in expected.items():
         assert key in _REPORT_FIELDS, f"unknown expected field {key!r}"
         actual = getattr(report, _REPORT_FIELDS[key])
         _close(str(actual) if isinstance(value, str) else actual, value, key)
@@ -76,6 +103,7 @@ def _report(case: dict[str, Any]) -> None:
 
 def _graded(r: dict[str, Any]) -> GradedExecution:
     """A metrics row: its grade (``grade`` or ``executionGrade``) and the figures given; an absent figure is 0."""
+    _known(r, _ROW_KEYS, "metrics report row")
     grade = r.get("grade", r.get("executionGrade"))
     assert grade is not None, f"metrics report without a grade: {r!r}"
     return GradedExecution(ExecutionGrade(str(grade).upper()), r.get("slippageVsEdgeRatio", 0.0),
@@ -85,7 +113,7 @@ def _graded(r: dict[str, Any]) -> GradedExecution:
 def _metrics(case: dict[str, Any]) -> None:
     reports = [_graded(r) for r in case["reports"]]
     metrics = execution_metrics(reports)
-    assert "expected" in case or "expected_summary" in case, "metrics case without expectation"
+    assert case.get("expected") or "expected_summary" in case, "metrics case without expectation"
     for key, value in trading_expected(case.get("expected", {})).items():
         assert key in _METRIC_FIELDS, f"unknown expected field {key!r}"
         _close(getattr(metrics, _METRIC_FIELDS[key]), value, key)
@@ -101,4 +129,5 @@ _SECTIONS = {"grades": _grades, "expected_slippage": _expected, "reports": _repo
 def check(case: Any, ctx: Context) -> None:
     section = case["section"]
     assert section in _SECTIONS, f"no interpreter for execution_quality section {section!r}"
+    _known(case["case"], _CASE_KEYS[section], f"{section} case")
     _SECTIONS[section](case["case"])

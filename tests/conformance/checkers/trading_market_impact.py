@@ -22,6 +22,16 @@ from tests.conformance.registry import Context, checker
 TOL = 1e-6
 CONTEXT_KEYS = frozenset({"market_defaults"})
 BOOK_KEYS = frozenset({"yes_bid", "yes_ask", "no_bid", "no_ask", "volume_24h"})
+_LABELS = frozenset({"name", "note"})
+# What each sub-section's case may carry; anything else (a measured "depth" on an assessment, a "vpin" on a linear
+# case) would otherwise be dropped and the case judged on inputs it did not give.
+CASE_KEYS = {
+    "depth": _LABELS | {"market", "expected"},
+    "linear_impact": _LABELS | {"orderSize", "depth", "spread", "expected"},
+    "concave_impact": _LABELS | {"orderSize", "depth", "spread", "vpin", "expected"},
+    "assessment": _LABELS | {"requestedSize", "limitPrice", "edgeCents", "side", "market_overrides", "expected"},
+    "lookup_cache": _LABELS | {"calls"},
+}
 
 
 def split(data: Any) -> Iterator[tuple[str, Any]]:
@@ -53,9 +63,15 @@ def _close(got: Any, expected: Any, what: str) -> None:
         assert math.isclose(got, expected, rel_tol=TOL, abs_tol=TOL), f"{what}: got {got!r}, expected {expected!r}"
 
 
+def _expected_facts(case: Mapping[str, Any]) -> dict[str, Any]:
+    facts = trading_expected(case["expected"])
+    assert isinstance(facts, dict) and facts, "case without expected facts would pass vacuously"
+    return facts
+
+
 def _depth(case: Mapping[str, Any], ctx: Context) -> None:
     est = estimate_depth(_book(ctx, case.get("market", {})))
-    for key, value in trading_expected(case["expected"]).items():
+    for key, value in _expected_facts(case).items():
         assert hasattr(est, key), f"depth field {key} unknown"
         _close(getattr(est, key), value, key)
 
@@ -82,7 +98,7 @@ ASSESSMENT_FIELDS = {
 def _assessment(case: Mapping[str, Any], ctx: Context) -> None:
     book = _book(ctx, case.get("market_overrides", {}))
     result = assess_impact(case["requestedSize"], case["edgeCents"], case["side"], book)
-    for key, value in trading_expected(case["expected"]).items():
+    for key, value in _expected_facts(case).items():
         if key == "applyAdjustment_adjustedSize":
             _close(apply_adjustment(case["requestedSize"], result), value, key)
         else:
@@ -94,6 +110,7 @@ def _assessment(case: Mapping[str, Any], ctx: Context) -> None:
 def _lookup(case: Mapping[str, Any], ctx: Context) -> None:
     cache = ImpactLookupCache()
     now = datetime(2026, 3, 1, 12, tzinfo=UTC)  # sequential calls within one TTL window
+    assert case["calls"], "lookup case without calls would pass vacuously"
     for n, call in enumerate(case["calls"]):
         unknown = set(call) - {"ticker", "market_overrides", "edge", "expected_max_safe", "offset_seconds"}
         assert not unknown, f"call {n}: fields this checker cannot interpret: {unknown}"
@@ -117,4 +134,7 @@ def check(case: Any, ctx: Context) -> None:
     section, data = case
     fn = SECTIONS.get(section)
     assert fn is not None, f"market_impact sub-section {section!r} has no interpretation in this checker"
+    assert isinstance(data, dict), f"{section}: a case must be an object, got {type(data).__name__}"
+    unknown = set(data) - CASE_KEYS[section]
+    assert not unknown, f"{section}: case fields this checker cannot interpret: {sorted(unknown)}"
     fn(data, ctx)

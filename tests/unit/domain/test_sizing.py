@@ -111,6 +111,23 @@ def test_market_book_when_quote_missing_then_spread_50() -> None:
     assert MarketBook(None, 55, 45, 55, 10).spread("YES") == 50
 
 
+@pytest.mark.parametrize("side,spread", [("YES", 2), ("yes", 2), ("NO", 30), ("no", 30)])
+def test_market_book_when_side_in_either_case_then_that_sides_spread(side: str, spread: float) -> None:
+    assert MarketBook(49, 51, 40, 70, 1000).spread(side) == spread
+
+
+def test_assess_impact_when_side_lower_case_then_sized_on_that_sides_book() -> None:
+    book = MarketBook(49, 51, 40, 70, 1000)
+
+    assert assess_impact(50, 2, "yes", book) == assess_impact(50, 2, "YES", book)
+    assert assess_impact(50, 2, "no", book) == assess_impact(50, 2, "NO", book)
+
+
+def test_market_book_when_side_unknown_then_refused() -> None:
+    with pytest.raises(ValueError, match="Unknown side"):
+        MarketBook(49, 51, 40, 70, 1000).spread("maybe")
+
+
 @given(st.integers(1, 100000), st.floats(0, 20), st.sampled_from(["YES", "NO"]), st.floats(0, 1e6))
 def test_assess_impact_when_any_order_then_never_increases_size(
     size: int, edge: float, side: str, volume: float
