@@ -24,6 +24,13 @@ class ReplayRefused(DomainError):
     code = "dead_letter_already_replayed"
 
 
+class InvalidReplay(DomainError):
+    """Raised when a replay names no operator or no reason: the log must say who applied it and why (the CLI
+    refuses these too; this holds for every other caller)."""
+
+    code = "dead_letter_replay_invalid"
+
+
 class DeadLetter(Aggregate):
     class MessageDeadLettered(Aggregate.Created):
         consumer: str
@@ -63,6 +70,10 @@ class DeadLetter(Aggregate):
         if self.replayed_by is not None:
             raise ReplayRefused(f"dead letter {self.consumer}/{self.notification_id} was already replayed"
                                 f" by {self.replayed_by}")
+        for name, text in (("actor", actor), ("reason", reason)):
+            if not isinstance(text, str) or not text.strip() or "\x00" in text:
+                raise InvalidReplay(f"a dead letter replay needs a non-blank {name} without NUL characters,"
+                                    f" got {text!r:.80}")
         self._replayed(actor=actor, reason=reason, at=at)
 
     @event(Replayed)

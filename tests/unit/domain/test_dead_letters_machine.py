@@ -1,7 +1,8 @@
 """DeadLetter as a state machine (api-and-security §7.2 resolution; ADR 0398): random replay attempts.
 
-A dead letter is replayed at most once: the first replay is recorded with its operator, every later one raises
-``ReplayRefused`` and records nothing; the stored events rebuild the same letter.
+A dead letter is replayed at most once: the first replay with a named operator and a reason is recorded, every
+later one raises ``ReplayRefused``, a blank operator or reason raises ``InvalidReplay``, and neither records
+anything; the stored events rebuild the same letter.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from paulp.domain.dead_letters import MAX_ERROR_CHARS, DeadLetter, ReplayRefused
+from paulp.domain.dead_letters import MAX_ERROR_CHARS, DeadLetter, InvalidReplay, ReplayRefused
 from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-names = st.sampled_from(["ops-ann", "ops-bob", " ", ""])
+names = st.sampled_from(["ops-ann", "ops-bob", " ", "", "ops\x00"])
 
 
 def _view(letter: DeadLetter) -> tuple[Any, ...]:
@@ -42,7 +43,7 @@ class DeadLetterMachine(RuleBasedStateMachine):
         self.replayed_by: str | None = None
         self.now = T0
 
-    @rule(actor=names, reason=st.sampled_from(["fixed the projector", ""]),
+    @rule(actor=names, reason=st.sampled_from(["fixed the projector", "", " \t"]),
           minutes=st.integers(min_value=0, max_value=600))
     def replay(self, actor: str, reason: str, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)
@@ -51,6 +52,12 @@ class DeadLetterMachine(RuleBasedStateMachine):
             with pytest.raises(ReplayRefused) as refused:
                 self.letter.replay(actor, reason, self.now)
             assert refused.value.code == "dead_letter_already_replayed"
+            assert list(self.letter.collect_events()) == [] and _view(self.letter) == before
+            return
+        if not actor.strip() or not reason.strip() or "\x00" in actor:
+            with pytest.raises(InvalidReplay) as invalid:
+                self.letter.replay(actor, reason, self.now)
+            assert invalid.value.code == "dead_letter_replay_invalid"
             assert list(self.letter.collect_events()) == [] and _view(self.letter) == before
             return
         self.letter.replay(actor, reason, self.now)
