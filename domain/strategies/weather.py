@@ -149,10 +149,10 @@ def forecast(
 
 
 def _climatology(values: Sequence[float], weights: Sequence[float], trend: tuple[float, int]) -> tuple[float, float]:
-    """Weighted mean (plus the trend) and weighted population σ of the figures as written, in exact rationals.
+    """Weighted mean (plus the trend) and weighted population sigma of the figures as written, in exact rationals.
 
-    Binary left a crumb of variance for identical values (σ 4e-14 for twenty 70.1s, also for a single point), so
-    §6.2's "σ ≤ 0 → indicator" never applied and P(above 70.1) came out 0.84 or 0.16 instead of 0 (ADR 0473).
+    Binary left a crumb of variance for identical values (sigma 4e-14 for twenty 70.1s, also for a single point),
+    so §6.2's "sigma <= 0 -> indicator" never applied and P(above 70.1) came out 0.84 or 0.16 instead of 0 (ADR 0473).
     Non-finite figures have no exact value and keep the float arithmetic."""
     adjustment, years = trend
     if not all(math.isfinite(x) for x in (*values, *weights, adjustment)):
@@ -161,9 +161,9 @@ def _climatology(values: Sequence[float], weights: Sequence[float], trend: tuple
         variance = sum(w * (v - mean) ** 2 for w, v in zip(weights, values, strict=True)) / total
         return mean + adjustment * years, math.sqrt(variance)
     xs, ws = [as_written(v) for v in values], [as_written(w) for w in weights]
-    total = sum(ws, Fraction(0))
-    exact_mean = sum((w * x for w, x in zip(ws, xs, strict=True)), Fraction(0)) / total
-    exact_variance = sum((w * (x - exact_mean) ** 2 for w, x in zip(ws, xs, strict=True)), Fraction(0)) / total
+    weight = sum(ws, Fraction(0))
+    exact_mean = sum((w * x for w, x in zip(ws, xs, strict=True)), Fraction(0)) / weight
+    exact_variance = sum((w * (x - exact_mean) ** 2 for w, x in zip(ws, xs, strict=True)), Fraction(0)) / weight
     return float(exact_mean + as_written(adjustment) * years), math.sqrt(exact_variance)
 
 

@@ -99,7 +99,7 @@ def test_forecast_when_no_point_and_minimum_zero_then_degenerate_not_a_division_
 
 def test_forecast_when_every_value_is_the_same_then_sigma_is_exactly_zero_and_the_indicator_applies() -> None:
     """§6.2: weighted mean and population variance of identical figures are 70.1 and 0 exactly; binary left
-    σ ≈ 4e-14, so P(above 70.1) was Φ(±1) (0.84 or 0.16) instead of the σ ≤ 0 indicator's strict 0."""
+    sigma ~4e-14, so P(above 70.1) was Phi(+-1) (0.84 or 0.16) instead of the sigma <= 0 indicator's strict 0."""
     for factor in (1.0, 1.5, 3.0):
         points = [(date(y, 3, 15), 70.1) for y in range(2001, 2026)]
 
