@@ -154,6 +154,10 @@ def _multi_outcome(raw: RawPrice) -> NormalizedPrice:
     if len(prices) < 2:
         return _invalid(f"Multi-outcome market with {len(prices)} outcomes")
     total_d = sum((_d(p) for p in prices), Decimal(0))
+    if total_d <= 0:
+        # Nothing to normalise by (a new market quoting every outcome at 0 divided by zero): |sum - 1| >= 1 is
+        # invalid under §4.7 anyway, so it takes the invalid 0.5/0.5 shape of the table's other degenerate rows.
+        return _invalid(f"Multi-outcome sum {fixed(float(total_d), 4)} cannot be normalised")
     total = float(total_d)
     best = max(p / total for p in prices)
     off = abs(total_d - 1)

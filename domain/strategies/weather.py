@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from paulp.domain.errors import DomainError
-from paulp.domain.exact import as_written_decimal
+from paulp.domain.exact import as_written, as_written_decimal
 from paulp.domain.ids import helper_signal_id
 from paulp.domain.sizing import KellySizing, kelly_size
 
@@ -141,13 +142,29 @@ def forecast(
         return Forecast(0.0, 0.0, len(window), 0.0, 0.0, label)
     recent = current_year - 10
     weights = [config.recent_weight_factor if d.year >= recent else 1.0 for d, _ in window]
-    total = sum(weights)
-    mean = sum(w * v for w, (_, v) in zip(weights, window, strict=True)) / total
-    variance = sum(w * (v - mean) ** 2 for w, (_, v) in zip(weights, window, strict=True)) / total
-    std = math.sqrt(variance)
     # Source rule, kept: the trend uses the first point as supplied (≈ 0 for newest-first input).
-    mean += config.climate_adjustment * (current_year - window[0][0].year)
+    trend = (config.climate_adjustment, current_year - window[0][0].year)
+    mean, std = _climatology([v for _, v in window], weights, trend)
     return Forecast(mean, std, len(window), mean - Z_95 * std, mean + Z_95 * std, label)
+
+
+def _climatology(values: Sequence[float], weights: Sequence[float], trend: tuple[float, int]) -> tuple[float, float]:
+    """Weighted mean (plus the trend) and weighted population sigma of the figures as written, in exact rationals.
+
+    Binary left a crumb of variance for identical values (sigma 4e-14 for twenty 70.1s, also for a single point),
+    so §6.2's "sigma <= 0 -> indicator" never applied and P(above 70.1) came out 0.84 or 0.16 instead of 0 (ADR 0473).
+    Non-finite figures have no exact value and keep the float arithmetic."""
+    adjustment, years = trend
+    if not all(math.isfinite(x) for x in (*values, *weights, adjustment)):
+        total = sum(weights)
+        mean = sum(w * v for w, v in zip(weights, values, strict=True)) / total
+        variance = sum(w * (v - mean) ** 2 for w, v in zip(weights, values, strict=True)) / total
+        return mean + adjustment * years, math.sqrt(variance)
+    xs, ws = [as_written(v) for v in values], [as_written(w) for w in weights]
+    weight = sum(ws, Fraction(0))
+    exact_mean = sum((w * x for w, x in zip(ws, xs, strict=True)), Fraction(0)) / weight
+    exact_variance = sum((w * (x - exact_mean) ** 2 for w, x in zip(ws, xs, strict=True)), Fraction(0)) / weight
+    return float(exact_mean + as_written(adjustment) * years), math.sqrt(exact_variance)
 
 
 def confidence(sample_size: int, edge: float) -> float:

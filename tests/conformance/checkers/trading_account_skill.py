@@ -330,7 +330,13 @@ def _blowup(case: dict[str, Any], ctx: Context) -> None:
     assert flags == case["expected_flags"], f"expected {case['expected_flags']}, got {flags}"
 
 
+_RANK_KEYS = frozenset({"withCLV", "withoutCLV", "expected", "name", "note"})
+_RANK_EXPECTED = frozenset({"isStable", "unstableAccountPct", "maxRankChange"})
+
+
 def _rank(case: dict[str, Any], ctx: Context) -> None:
+    stray = (set(case) - _RANK_KEYS) | (set(case["expected"]) - _RANK_EXPECTED)
+    assert not stray, f"rank_stability fields this checker cannot interpret: {sorted(stray)}"
     result = rank_stability([(a["accountId"], a["score"]) for a in case["withCLV"]],
                             [(a["accountId"], a["score"]) for a in case["withoutCLV"]])
     expected = case["expected"]

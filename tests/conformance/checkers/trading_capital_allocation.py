@@ -58,12 +58,22 @@ def _breakdown(data: Mapping[str, Any]) -> None:
     assert not unknown, f"breakdown fields this checker cannot interpret: {unknown}"
 
 
+_PROSE = frozenset({"name", "note", "source_behaviour"})
+
+
+def _refuse_unknown(case: Mapping[str, Any], known: set[str], what: str) -> None:
+    stray = set(case) - known - _PROSE
+    assert not stray, f"{what} fields this checker cannot interpret: {sorted(stray)}"
+
+
 def _position_size(case: Mapping[str, Any]) -> None:
+    _refuse_unknown(case, {"strategy", "kellyFraction", "currentCapital", "expected"}, "positionSize")
     got = position_size(allocation_for(case["strategy"]), case["kellyFraction"], case.get("currentCapital"))
     assert math.isclose(got, case["expected"], rel_tol=TOL, abs_tol=TOL), f"got {got}, expected {case['expected']}"
 
 
 def _validate(case: Mapping[str, Any]) -> None:
+    _refuse_unknown(case, {"strategy", "proposedSize", "currentCapital", "expected"}, "validate")
     got = validate_size(allocation_for(case["strategy"]), case["proposedSize"], case.get("currentCapital"))
     expected = case["expected"]
     if isinstance(expected, bool):
@@ -76,6 +86,7 @@ def _validate(case: Mapping[str, Any]) -> None:
 
 
 def _can_enable(case: Mapping[str, Any]) -> None:
+    _refuse_unknown(case, {"strategy", "first_live_trade_days_ago", "successfulDays", "expected"}, "canEnable")
     got = can_enable(
         allocation_for(case["strategy"]), case.get("first_live_trade_days_ago"), case.get("successfulDays", 0)
     )

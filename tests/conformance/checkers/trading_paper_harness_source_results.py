@@ -64,7 +64,17 @@ def _replay(row: dict[str, Any], entry: float, size: int, reason: ExitReason) ->
     )
 
 
+_ROW_KEYS = frozenset({"scenario", "type", "passed", "errors", "stopLoss", "takeProfit", "timeExit", "killSwitch",
+                       "circuitBreaker", "tailViolation", "fillPrice", "realizedPnL", "executionGrade", "note"})
+_SUMMARY_KEYS = frozenset({"passed", "failed", "avgExecutionGrade", "totalWins", "totalLosses", "winRate",
+                           "totalRealizedPnL", "gate", "decision"})
+_GATE_KEYS = frozenset({"winRate", "winRateMet", "pnl", "pnlMet", "executionQuality", "executionQualityMet",
+                        "scenarioPass", "scenarioPassMet", "blockingIssues", "phaseDGo"})
+
+
 def _result(row: Any, _: Context) -> None:
+    stray = set(row) - _ROW_KEYS
+    assert not stray, f"result row fields this checker cannot interpret: {sorted(stray)}"
     assert row["passed"] == (not row["errors"]), f"passed={row['passed']} but errors={row['errors']}"
     exits = [flag for flag in _EXIT_FLAGS if row.get(flag)]
     assert len(exits) <= 1, f"several exits recorded: {exits}"
@@ -97,6 +107,8 @@ def _outcomes(ctx: Context) -> list[ScenarioOutcome]:
 
 
 def _summary(summary: Any, ctx: Context) -> None:
+    stray = (set(summary) - _SUMMARY_KEYS) | {f"gate.{k}" for k in set(summary["gate"]) - _GATE_KEYS}
+    assert not stray, f"summary fields this checker cannot interpret: {sorted(stray)}"
     got = summarize(_outcomes(ctx))
     assert got.passed == summary["passed"] and got.failed == summary["failed"], f"passed/failed {got}"
     assert got.total_wins == summary["totalWins"], f"wins {got.total_wins}"

@@ -50,7 +50,13 @@ def _close(actual: Any, expected: Any, what: str) -> None:
         raise AssertionError(f"{what}: cannot interpret expected value {expected!r}")
 
 
+_NORMALIZE_KEYS = frozenset({"input", "expected", "name", "note", "source_behaviour"})
+
+
 def _normalize(case: dict[str, Any]) -> None:
+    stray = set(case) - _NORMALIZE_KEYS
+    assert not stray, f"normalize case fields this checker cannot interpret: {sorted(stray)}"
+    assert case["expected"], "normalize case with nothing expected"
     raw_in = case["input"]
     unknown = set(raw_in) - set(_RAW_FIELDS)
     assert not unknown, f"unknown input fields {unknown}"

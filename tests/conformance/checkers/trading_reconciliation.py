@@ -70,7 +70,19 @@ def close(actual: float | None, expected: Any, what: str, tol: float = TOL) -> N
     assert math.isclose(actual, expected, rel_tol=0, abs_tol=tol), f"{what}: got {actual!r}, expected {expected!r}"
 
 
+_PROSE = frozenset({"name", "note", "source_behaviour"})
+_POSITION_ROW = frozenset({"marketId", "ticker", "side", "size", "avgPrice"})
+_ORDER_ROW = frozenset({"marketId", "ticker", "side", "state", "filledSize", "avgFillPrice"})
+_POSITION_EXPECTED = frozenset({"marketId", "side", "size", "avgPrice"})
+
+
+def _refuse_unknown(item: Mapping[str, Any], known: frozenset[str], what: str) -> None:
+    stray = set(item) - known - _PROSE
+    assert not stray, f"{what} fields this checker cannot interpret: {sorted(stray)}"
+
+
 def _position(row: Mapping[str, Any]) -> Position:
+    _refuse_unknown(row, _POSITION_ROW, "position row")
     market = row.get("marketId", row.get("ticker"))
     assert isinstance(market, str), f"position without marketId/ticker: {row!r}"
     return Position(market, str(row["side"]), float(row["size"]), row.get("avgPrice"))
@@ -91,6 +103,7 @@ def _per_position_drift(case: Any, _: Context) -> None:
 
 
 def _run_status(case: Any, _: Context) -> None:
+    _refuse_unknown(case, frozenset({"severities", "expected", "alert"}), "run_status")
     status = run_status(DriftSeverity(s) for s in case["severities"])
     assert status.value == case["expected"], f"status {status.value}, expected {case['expected']}"
     alert = case.get("alert")
@@ -103,6 +116,8 @@ def _run_status(case: Any, _: Context) -> None:
 
 
 def _keying(case: Any, _: Context) -> None:
+    _refuse_unknown(case, frozenset({"internal", "venue", "expected"}), "keying")
+    assert case["expected"], "keying case with nothing expected"
     run = reconcile([_position(p) for p in case.get("internal", [])], [_position(p) for p in case.get("venue", [])])
     exp = case["expected"]
     # §7 run record: internal/venue counts, matched (severity none), drift count (non-none), max |driftPct|
@@ -135,6 +150,9 @@ def _num_eq(a: Any, b: Any) -> bool:
 
 
 def _aggregation(case: Any, _: Context) -> None:
+    _refuse_unknown(case, frozenset({"filled_orders", "expected"}), "internal_positions_aggregation")
+    for o in case["filled_orders"]:
+        _refuse_unknown(o, _ORDER_ROW, "filled order")
     orders = [
         FilledOrder(
             str(o.get("marketId", o.get("ticker"))),
@@ -149,6 +167,7 @@ def _aggregation(case: Any, _: Context) -> None:
     expected = case["expected"] if isinstance(case["expected"], list) else [case["expected"]]
     assert len(got) == len(expected), f"positions {got}, expected {expected}"
     for want in expected:
+        _refuse_unknown(want, _POSITION_EXPECTED, "expected position")
         match = [p for p in got if p.market_id == want["marketId"] and p.side == want["side"].upper()]
         assert match, f"no position for {want}; got {got}"
         close(match[0].size, want["size"], "size")

@@ -70,7 +70,16 @@ def _month(name: str) -> int:
     return month
 
 
+_PROSE = frozenset({"name", "note", "source_behaviour"})
+
+
+def _refuse_unknown(case: Any, known: frozenset[str], what: str) -> None:
+    stray = set(case) - known - _PROSE
+    assert not stray, f"{what} fields this checker cannot interpret: {sorted(stray)}"
+
+
 def _normal_cdf(case: Any, _: Context) -> None:
+    _refuse_unknown(case, frozenset({"z", "expected"}), "normal_cdf")
     close(normal_cdf(float(case["z"])), case["expected"], f"Phi({case['z']})")
 
 
@@ -182,6 +191,7 @@ def _stations(case: Any, _: Context) -> None:
 
 
 def _noaa(case: Any, _: Context) -> None:
+    _refuse_unknown({k for k in case if not k.startswith("expected_")}, frozenset({"response"}), "noaa_parse")
     wanted = {k.removeprefix("expected_"): v for k, v in case.items() if k.startswith("expected_")}
     assert wanted, f"noaa_parse without expected_<metric> keys: {list(case)}"
     for metric, values in wanted.items():
@@ -262,7 +272,12 @@ def _interval(exp: dict[str, Any]) -> tuple[float, float] | None:
     return None
 
 
+_WEIGHTED_STATS_KEYS = frozenset({"values", "dates", "first_year", "target", "config", "metric", "expected",
+                                   *_CURRENT_YEAR_KEYS})
+
+
 def _weighted_stats(case: Any, ctx: Context) -> None:
+    _refuse_unknown(case, _WEIGHTED_STATS_KEYS, "weighted_stats")
     points = _points(case["values"], case)
     if "first_year" in case:
         assert points[0][0].year == case["first_year"], f"parsed first year {points[0][0].year}"

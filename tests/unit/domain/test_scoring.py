@@ -134,6 +134,16 @@ def test_normalize_when_unknown_mechanics_then_invalid_half_price() -> None:
     assert (result.p_yes, result.is_valid, result.warnings) == (0.5, False, ("Unknown mechanics type: parimutuel",))
 
 
+@pytest.mark.parametrize("outcomes", [(0.0, 0.0), (0.0, 0.0, 0.0)])
+def test_normalize_when_every_outcome_is_priced_zero_then_invalid_half_price_not_a_division_by_zero(
+    outcomes: tuple[float, ...],
+) -> None:
+    result = normalize_price(RawPrice("multi_outcome", outcome_prices=outcomes))
+
+    assert (result.p_yes, result.p_no, result.p_mid, result.is_valid) == (0.5, 0.5, 0.5, False)
+    assert result.warnings == ("Multi-outcome sum 0.0000 cannot be normalised",)
+
+
 def test_normalize_when_token_sum_low_then_arbitrage_warning_and_invalid() -> None:
     result = normalize_price(RawPrice("binary_token", yes_price=0.45, no_price=0.50))
     assert result.warnings == ("Token sum 0.9500 < 0.98: potential arbitrage",)

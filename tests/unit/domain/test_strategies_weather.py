@@ -97,6 +97,27 @@ def test_forecast_when_no_point_and_minimum_zero_then_degenerate_not_a_division_
         assert (got.mean, got.std_dev, got.sample_size, got.lower_95, got.upper_95) == (0.0, 0.0, 0, 0.0, 0.0)
 
 
+def test_forecast_when_every_value_is_the_same_then_sigma_is_exactly_zero_and_the_indicator_applies() -> None:
+    """§6.2: weighted mean and population variance of identical figures are 70.1 and 0 exactly; binary left
+    sigma ~4e-14, so P(above 70.1) was Phi(+-1) (0.84 or 0.16) instead of the sigma <= 0 indicator's strict 0."""
+    for factor in (1.0, 1.5, 3.0):
+        points = [(date(y, 3, 15), 70.1) for y in range(2001, 2026)]
+
+        got = forecast(points, date(2026, 3, 15), 2026, config=ForecastConfig(climate_adjustment=0,
+                                                                              recent_weight_factor=factor))
+
+        assert (got.mean, got.std_dev, got.lower_95, got.upper_95) == (70.1, 0.0, 70.1, 70.1)
+        assert outcome_probability("above", got.mean, got.std_dev, 70.1) == 0.0
+        assert outcome_probability("below", got.mean, got.std_dev, 70.1) == 0.0
+
+
+def test_forecast_when_one_point_and_a_trend_then_sigma_zero_and_the_mean_is_exact() -> None:
+    got = forecast([(date(2024, 4, 3), 93.4)], date(2026, 4, 3), 2026,
+                   config=ForecastConfig(min_sample_size=1, climate_adjustment=-0.05))
+
+    assert (got.mean, got.std_dev, got.sample_size) == (93.3, 0.0, 1)
+
+
 def test_weather_signal_when_model_below_market_then_no_side_signal_is_emitted() -> None:
     fc = Forecast(70, 5, 30, 0, 0, "normal")
     edge = weather_edge(fc, "above", 80, 0.30)
