@@ -41,7 +41,7 @@ def venue():
 def app(services, run_id, venue, tmp_path_factory):
     import secrets
 
-    from tests.conftest import create_database, drop_database
+    from tests.conftest import create_database, drop_database_later
 
     name = f"paulp_{run_id}_fuzz_{secrets.token_hex(3)}"
     db = create_database(services.database_url, name)
@@ -51,7 +51,7 @@ def app(services, run_id, venue, tmp_path_factory):
                                PAULP_EVIDENCE_DIR=tmp_path_factory.mktemp("fuzz-evidence"), **venue)
     yield create_app(container)
     container.close()
-    drop_database(services.database_url, name)
+    drop_database_later(services.database_url, name)
 
 
 @pytest.fixture(scope="module")

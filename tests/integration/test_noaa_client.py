@@ -29,7 +29,7 @@ from paulp.adapters.noaa.history import StationHistory, StoredPages, recorder
 from paulp.adapters.services import Services
 from paulp.domain.evidence import sha256_hex
 from paulp.domain.strategies.noaa import station_for
-from tests.conftest import create_database, drop_database
+from tests.conftest import create_database, drop_database_later
 from tests.fakes.noaa_cdo import FakeNoaaCdo, NoaaFault
 from tests.integration.helpers import NOAA_TOKEN as TOKEN
 
@@ -47,7 +47,7 @@ def db(services: Services, run_id: str) -> Iterator[str]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(EVIDENCE_DDL)
     yield url
-    drop_database(services.database_url, name)
+    drop_database_later(services.database_url, name)
 
 
 @pytest.fixture
