@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, TypeGuard
 
 from paulp.domain.canonical import loads_strict
-from paulp.domain.js_text import js_regex
+from paulp.domain.js_text import js_regex, js_sum
 from paulp.domain.prices import fixed
 
 # ----------------------------------------------------------------- §6.6 structured output
@@ -197,7 +197,7 @@ def nightly_stability_sweep(samples: Sequence[SweepSample], prompt_version: str,
     """§7.1 steps 2-5 over at most the 100 newest runs of the last 7 days (selection is the caller's)."""
     n = len(samples)
     confidences = [s.confidence or 0.0 for s in samples]
-    avg = sum(confidences) / n if n else 0.0
+    avg = js_sum(confidences) / n if n else 0.0  # newest first, as the source adds them
     low = sum(1 for s in samples if s.confidence is None or s.confidence < LOW_CONFIDENCE)
     flagged = sum(1 for s in samples if s.warnings)
     low_rate = low / n if n else 0.0

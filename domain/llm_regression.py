@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from paulp.domain.governance import ScoringOutput
+from paulp.domain.js_text import js_sum
 
 
 class TestCategory(StrEnum):
@@ -193,7 +194,7 @@ class DriftReport:
 
 def _mean(values: Iterable[float]) -> float:
     items = list(values)
-    return sum(items) / len(items) if items else 0.0
+    return js_sum(items) / len(items) if items else 0.0
 
 
 def compare(candidate: SuiteSummary, baseline: SuiteSummary) -> DriftReport:

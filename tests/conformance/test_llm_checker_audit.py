@@ -170,3 +170,46 @@ def test_executor_when_no_attempt_is_scripted_then_a_provider_call_fails_the_cas
             match="called past the script")
     run(case("executor", {"runType": "ambiguity_score", "forceModel": "openai:gpt-4", "attemptOutcomes": []},
              {"success": False, "errorCode": "INVALID_FORCED_MODEL", "executorCalled": False}))
+
+
+@pytest.mark.parametrize(("group", "inp", "expected"), [
+    ("equivalence_grade", {"score": 0.95, "threshold": 0.99}, {"grade": "identical"}),
+    ("prompt_meta", {"runType": "ambiguity_score"}, {"ambiguity_score": "1.0.0"}),
+    ("regression_corpus", {"corpus": "primary"}, {"total": 70}),
+    ("regression_test_eval", {"scoreRange": [0, 1], "mustCitePassages": False, "minConfidence": 0,
+                              "output": {"score": 0.5, "confidence": 0.5}, "expectedKeyPassages": ["p"]},
+     {"passed": True}),
+    ("regression_test_eval", {"scoreRange": [0, 1], "mustCitePassages": False, "minConfidence": 0,
+                              "output": {"score": 0.5, "confidence": 0.5, "citations": ["p"]}}, {"passed": True}),
+])
+def test_small_groups_when_an_input_field_is_unknown_then_the_case_fails(group: str, inp: dict[str, Any],
+                                                                          expected: dict[str, Any]) -> None:
+    # ADR 0472: these checkers read only the fields they knew and passed whatever else a case stated.
+    rejects(case(group, inp, expected), "cannot interpret")
+
+
+def test_equivalence_grade_when_score_is_not_a_number_then_the_case_fails() -> None:
+    # ADR 0472: float(True) is 1.0 and float("0.95") parses, so both read as an identical pair.
+    run(case("equivalence_grade", {"score": 1}, {"grade": "identical"}))
+    rejects(case("equivalence_grade", {"score": True}, {"grade": "identical"}), "score")
+    rejects(case("equivalence_grade", {"score": "0.95"}, {"grade": "identical"}), "score")
+
+
+def test_regression_test_eval_when_must_reject_given_then_read_and_never_evaluated() -> None:
+    # ADR 0472: §8.6 mustReject exists but is never evaluated, so it is accepted and changes nothing.
+    inp = {"scoreRange": [0, 1], "mustCitePassages": False, "minConfidence": 0, "mustReject": True,
+           "output": {"score": 0.5, "citedPassages": [], "confidence": 0.5}}
+    run(case("regression_test_eval", inp, {"passed": True, "failureTypes": []}))
+    rejects(case("regression_test_eval", inp, {"failureTypes": ["should_have_rejected"]}), "failureTypes")
+    both = {**inp, "raises": "boom"}
+    rejects(case("regression_test_eval", both, {"passed": False}), "both")
+
+
+def test_cost_estimate_when_no_tolerance_named_then_the_spec_relative_tolerance_applies() -> None:
+    # ADR 0472: the harness default (1e-6 absolute) let any cost below a millionth of a dollar pass as 0.
+    inp = {"modelId": GEMINI, "inputTokens": 7, "outputTokens": 3}
+    run(case("cost_estimate", inp, {"costUsd": 1.9000000000000002e-06}))
+    rejects(case("cost_estimate", inp, {"costUsd": 0}), "costUsd")
+    rejects(case("cost_estimate", inp, {"costUsd": 1.9e-06 * 1.00001}), "costUsd")
+    usage = {"modelId": GEMINI, "usage": {"inputTokens": 7, "outputTokens": 3, "costUsd": 0}}
+    rejects(case("cost_estimate", usage, {"actualCostUsd": 2.5e-06}), "actualCostUsd")

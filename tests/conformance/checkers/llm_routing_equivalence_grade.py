@@ -9,5 +9,9 @@ from tests.conformance.registry import Context, checker
 
 @checker(FILE, "equivalence_grade")
 def check(case: Any, ctx: Context) -> None:
-    grade = equivalence_grade(float(case["input"]["score"]))
+    inp = case["input"]
+    assert set(inp) == {"score"}, f"cannot interpret equivalence_grade input {sorted(inp)}"
+    score = inp["score"]
+    assert isinstance(score, int | float) and not isinstance(score, bool), f"score must be a number: {score!r}"
+    grade = equivalence_grade(float(score))
     assert_matches({"grade": grade}, expected_of(case), tolerances(case))

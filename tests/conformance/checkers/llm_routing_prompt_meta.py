@@ -9,6 +9,7 @@ from tests.conformance.registry import Context, checker
 
 @checker(FILE, "prompt_meta")
 def check(case: Any, ctx: Context) -> None:
+    assert not case["input"], f"cannot interpret prompt_meta input {sorted(case['input'])}"
     exp = expected_of(case)
     assert exp, "prompt_meta lists run types"
     actual: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from tests.conformance.registry import Context, checker
 
 @checker(FILE, "regression_corpus")
 def check(case: Any, ctx: Context) -> None:
+    assert not case["input"], f"cannot interpret regression_corpus input {sorted(case['input'])}"
     exp = expected_of(case)
     if "byAttack" in exp or "includedInRegressionCorpus" in exp:
         regression_ids = {c.id for c in REGRESSION_CORPUS}
