@@ -146,7 +146,8 @@ class Services:
     """PostgreSQL and NATS URLs for this process; stops only the servers it started itself."""
 
     def __init__(self, database_url: str | None, nats_url: str | None, state_dir: Path,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0, *, durable: bool = True) -> None:
+        self.durable = durable  # False only for a throwaway cluster (the test suite's, ADR 0474)
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.start_timeout = start_timeout
         self._env = {"postgres": database_url, "nats": nats_url}
@@ -162,8 +163,9 @@ class Services:
             with state_lock(self.state_dir, self.start_timeout):
                 try:
                     for name in missing:
-                        server = (EmbeddedPostgres if name == "postgres" else EmbeddedNats)(
-                            self.state_dir, self.start_timeout)
+                        server: EmbeddedPostgres | EmbeddedNats = (
+                            EmbeddedPostgres(self.state_dir, self.start_timeout, durable=self.durable)
+                            if name == "postgres" else EmbeddedNats(self.state_dir, self.start_timeout))
                         self._embedded[name] = server
                         server.start()
                 except BaseException:
@@ -236,15 +238,17 @@ def _present(value: str | None) -> str | None:
 
 
 def resolve_services(database_url: str | None, nats_url: str | None, environment: str, state_dir: Path,
-                     start_timeout: float = 30.0) -> Services:
+                     start_timeout: float = 30.0, *, durable: bool = True) -> Services:
     """Decide env vs embedded per service; fail before starting anything if production lacks a URL."""
     database_url, nats_url = _present(database_url), _present(nats_url)
+    if not durable and environment.strip().lower() == PRODUCTION:
+        raise ValueError("a production server is never started without crash safety")
     if environment.strip().lower() == PRODUCTION:
         missing = tuple(var for var, url in ((DATABASE_URL_VAR, database_url), (NATS_URL_VAR, nats_url))
                         if url is None)
         if missing:
             raise ServiceConfigError(missing)
-    return Services(database_url, nats_url, state_dir, start_timeout)
+    return Services(database_url, nats_url, state_dir, start_timeout, durable=durable)
 
 
 def resolve_services_from_env(environ: Mapping[str, str] | None = None) -> Services:

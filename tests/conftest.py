@@ -71,6 +71,7 @@ def _resolve() -> Services:
         os.environ.get(URL_VARS[1]),
         "test",
         Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))),
+        durable=False,  # a throwaway cluster when we start it ourselves: no fsync (ADR 0474)
     )
 
 

@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import psycopg
@@ -48,11 +49,16 @@ def state_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _start_embedded(state_dir: Path) -> tuple[Services, EmbeddedPostgres, EmbeddedNats]:
-    services = resolve_services(None, None, "development", state_dir, start_timeout=20).start()
+def _start_embedded(state_dir: Path, durable: bool = True) -> tuple[Services, EmbeddedPostgres, EmbeddedNats]:
+    services = resolve_services(None, None, "development", state_dir, start_timeout=20, durable=durable).start()
     pg, nt = services.embedded("postgres"), services.embedded("nats")
     assert isinstance(pg, EmbeddedPostgres) and isinstance(nt, EmbeddedNats)
     return services, pg, nt
+
+
+def _durability(conn: psycopg.Connection[Any]) -> tuple[str, ...]:
+    return tuple(conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                 for name in ("fsync", "full_page_writes", "synchronous_commit"))
 
 
 def _executable(pid: int | None) -> Path:
@@ -113,6 +119,7 @@ def test_start_when_urls_unset_then_wheel_servers_answer_stop_ends_them_and_rest
         # Act: first run
         with psycopg.connect(services.database_url, connect_timeout=5) as conn:
             row = conn.execute("SELECT 1").fetchone()
+            first_settings = _durability(conn)
             conn.execute("CREATE TABLE kept (note text)")
             conn.execute("INSERT INTO kept VALUES ('from the first run')")
         received = asyncio.run(_publish_and_consume(services.nats_url, "PROBE", payload))
@@ -124,12 +131,13 @@ def test_start_when_urls_unset_then_wheel_servers_answer_stop_ends_them_and_rest
     gone_after_stop = not any(process_running(pid) for pid in pids if pid is not None)
     ports_closed = not _port_open(urls[0]) and not _port_open(urls[1])
 
-    # Act: second run on the same state folder
-    second, second_pg, _ = _start_embedded(state_dir)
+    # Act: second run on the same state folder, as the test suite starts its throwaway cluster (ADR 0474)
+    second, second_pg, _ = _start_embedded(state_dir, durable=False)
     try:
         second_url = second.database_url
         with psycopg.connect(second_url, connect_timeout=5) as conn:
             rows = conn.execute("SELECT note FROM kept").fetchall()
+            second_settings = _durability(conn)
         messages = asyncio.run(_stream_messages(second.nats_url, "PROBE"))
     finally:
         second.stop()
@@ -154,6 +162,9 @@ def test_start_when_urls_unset_then_wheel_servers_answer_stop_ends_them_and_rest
     assert messages == 1
     assert second_pg.timings.get("initdb") is None, "the second run must not re-initialise the cluster"
     assert second_url == urls[0], "the previous port is preferred when free"
+    # Assert: durable unless asked otherwise, and then without any fsync
+    assert first_settings == ("on", "on", "on")
+    assert second_settings == ("off", "off", "off")
 
 
 def test_start_when_server_already_running_for_state_dir_then_reuses_it_and_leaves_it_running(
@@ -177,6 +188,12 @@ def test_start_when_server_already_running_for_state_dir_then_reuses_it_and_leav
     finally:
         owner.stop()
     assert not any(process_running(pid) for pid in (owner_pg.pid, owner_nats.pid) if pid is not None)
+
+
+def test_resolve_when_production_and_not_durable_then_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="crash safety"):
+        resolve_services(None, None, "production", tmp_path, durable=False)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ def services() -> Services:
     global _services
     if _services is None:
         _services = resolve_services(os.environ.get("PAULP_DATABASE_URL"), os.environ.get("PAULP_NATS_URL"),
-                                     "test", Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))))
+                                     "test", Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))),
+                                     durable=False)
         _services.start()
         atexit.register(_cleanup)
     return _services

@@ -52,7 +52,7 @@ class _Session:
 
         self.services = resolve_services(
             os.environ.get("PAULP_DATABASE_URL"), os.environ.get("PAULP_NATS_URL"), "test",
-            Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))),
+            Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))), durable=False,
         )
         self.services.start()
         self.run_id = "h" + secrets.token_hex(4)

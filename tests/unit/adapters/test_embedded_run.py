@@ -11,7 +11,7 @@ from types import FrameType
 
 import pytest
 
-from paulp.adapters.services_embedded import EmbeddedServiceError, _run
+from paulp.adapters.services_embedded import EmbeddedServiceError, _run, server_options
 
 # A parent that starts a child and waits: as initdb starts its bootstrap backend. Both print their pid first.
 PIDS_THEN_WAIT = "echo $$; sleep 30 & echo $!; wait"
@@ -77,3 +77,10 @@ def test_run_when_sigterm_arrives_while_waiting_then_exit_goes_on_and_nothing_is
         assert time.monotonic() - began < 10
         parent, child = _pids(out)
         assert not _alive(parent) and not _alive(child)
+
+
+def test_server_options_when_durable_then_postgres_defaults_kept_else_no_fsync() -> None:
+    assert "fsync" not in server_options(5433) and "full_page_writes" not in server_options(5433)
+    assert server_options(5433).startswith("-p 5433 -c max_connections=")
+    throwaway = server_options(5433, durable=False).split(" -c ")
+    assert {"fsync=off", "full_page_writes=off", "synchronous_commit=off"} <= set(throwaway)
