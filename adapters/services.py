@@ -241,9 +241,9 @@ def resolve_services(database_url: str | None, nats_url: str | None, environment
                      start_timeout: float = 30.0, *, durable: bool = True) -> Services:
     """Decide env vs embedded per service; fail before starting anything if production lacks a URL."""
     database_url, nats_url = _present(database_url), _present(nats_url)
-    if not durable and environment.strip().lower() == PRODUCTION:
-        raise ValueError("a production server is never started without crash safety")
     if environment.strip().lower() == PRODUCTION:
+        if not durable:
+            raise ValueError("a production server is never started without crash safety")
         missing = tuple(var for var, url in ((DATABASE_URL_VAR, database_url), (NATS_URL_VAR, nats_url))
                         if url is None)
         if missing:

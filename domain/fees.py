@@ -12,7 +12,7 @@ from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
 from paulp.domain.errors import DomainError
-from paulp.domain.exact import as_decimal
+from paulp.domain.exact import as_decimal as exact  # a float by its repr: 0.07, not 0.0700000000000000066
 
 DEFAULT_TAKER_FEE_RATE = 0.07  # Kalshi's general taker fee rate (fee schedule: 0.07 x C x P x (1 - P))
 CENTS = Decimal(100)
@@ -22,11 +22,6 @@ class InvalidFeeInput(DomainError):
     """Raised when a fee is asked for a count, price or rate that no fill can have."""
 
     code = "INVALID_FEE_INPUT"
-
-
-def exact(value: int | float | Decimal) -> Decimal:
-    """A number as the decimal it is written as: a float by its shortest repr (0.07, not 0.0700000000000000066)."""
-    return as_decimal(value)
 
 
 def taker_fee_cents(count: int | Decimal, price_cents: int | float | Decimal, rate: float | Decimal) -> Decimal:

@@ -18,7 +18,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from paulp.domain.errors import DomainError
-from paulp.domain.exact import as_decimal
+from paulp.domain.exact import as_decimal as _exact
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 
@@ -67,11 +67,6 @@ def record_order_id(record: dict[str, Any]) -> str:
         return str(oid)
     content = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return "content-" + hashlib.sha256(content.encode()).hexdigest()[:32]
-
-
-def _exact(number: int | float | Decimal) -> Decimal:
-    """A number as the decimal it was written as: a float by its shortest repr, never its binary expansion."""
-    return as_decimal(number)
 
 
 def same_value(old: Any, new: Any) -> bool:
