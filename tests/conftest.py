@@ -13,15 +13,14 @@ import os
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from paulp.adapters.services import Services, resolve_services
+from paulp.adapters.services import Services
 from tests.support.settings import with_db
+from tests.support.suite_services import suite_services
 
-ROOT = Path(__file__).resolve().parents[1]
 URL_VARS = ("PAULP_DATABASE_URL", "PAULP_NATS_URL")
 TEMPLATE_VAR = "PAULP_TEST_TEMPLATE_DB"  # set by the first process, read by every worker
 
@@ -66,13 +65,7 @@ def _migrated_template(admin_url: str) -> str:
 
 
 def _resolve() -> Services:
-    return resolve_services(
-        os.environ.get(URL_VARS[0]),
-        os.environ.get(URL_VARS[1]),
-        "test",
-        Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))),
-        durable=False,  # a throwaway cluster when we start it ourselves: no fsync (ADR 0474)
-    )
+    return suite_services()
 
 
 _STARTED = pytest.StashKey[Services]()

@@ -5,17 +5,16 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 from paulp.adapters.config import Settings
-from paulp.adapters.services import Services, resolve_services
+from paulp.adapters.services import Services
 from paulp.api.wiring import Container, build
+from tests.support.suite_services import suite_services
 
-ROOT = Path(__file__).resolve().parents[2]
 _services: Services | None = None
 _created: list[str] = []
 
@@ -23,9 +22,7 @@ _created: list[str] = []
 def services() -> Services:
     global _services
     if _services is None:
-        _services = resolve_services(os.environ.get("PAULP_DATABASE_URL"), os.environ.get("PAULP_NATS_URL"),
-                                     "test", Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))),
-                                     durable=False)
+        _services = suite_services()
         _services.start()
         atexit.register(_cleanup)
     return _services

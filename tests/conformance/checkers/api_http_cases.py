@@ -31,7 +31,6 @@ from tests.conformance.registry import Context, checker
 from tests.fakes.jwks import fake_jwks
 from tests.support.settings import IsolatedSettings, with_db
 
-ROOT = Path(__file__).resolve().parents[3]
 ACCESS_KEYS = ("cf_access_keys", "cf_access_keys_status")
 QUERIED = {"ibkr_queried": "ibkr", "kalshi_queried": "kalshi"}  # format names ibkr_queried; kalshi is its twin
 EXPECT_KEYS = {"status", "body", "body_contains", "body_types", "trade_ids", "trade_venues", "error_venues",
@@ -48,13 +47,9 @@ class _Session:
     """Services for this interpreter (started, or reused when already running) and a scratch evidence root."""
 
     def __init__(self) -> None:
-        from paulp.adapters.services import resolve_services
+        from tests.support.suite_services import suite_services
 
-        self.services = resolve_services(
-            os.environ.get("PAULP_DATABASE_URL"), os.environ.get("PAULP_NATS_URL"), "test",
-            Path(os.environ.get("PAULP_STATE_DIR", str(ROOT / ".paulp" / "test"))), durable=False,
-        )
-        self.services.start()
+        self.services = suite_services().start()
         self.run_id = "h" + secrets.token_hex(4)
         self.evidence_root = Path(tempfile.mkdtemp(prefix="paulp-http-cases-"))
         atexit.register(self.close)
