@@ -13,7 +13,8 @@ not held opens the opposite position. A fraction of a contract held there is not
 contracts below it are, and the position is listed under ``fractionalHeld`` (reconciliation grades it by §7's
 bands; ADRs 0331, 0362). Contracts a DR rebuild adopted (strategy ``venue-adjustment``, LIVE) are judged by the
 same rules against the venue's average cost recorded at adoption, held since the last adoption; without a usable
-venue cost they are not judged and the report names them under ``unjudgedAdopted`` (ADR 0450).
+venue cost they are not judged and the report names them under ``unjudgedAdopted`` (ADR 0450). No LIVE sell is
+sent while a position rebuild holds the venue (ADR 0480): such a run or close fails with ``rebuild_in_progress``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import timedelta
 from fractions import Fraction
@@ -29,6 +31,7 @@ from functools import partial
 from typing import Any
 
 from paulp.api.adopted_positions import adopted_exact_entries, adopted_one, adopted_rows, judgeable
+from paulp.api.advisory_locks import live_sells
 from paulp.api.venue_session import credentialed_port_if, venue_call
 from paulp.domain.exits import (
     CloseRefused,
@@ -47,6 +50,7 @@ from paulp.projections.reconciliation import ADJUSTED_STRATEGY
 log = logging.getLogger("paulp.exits")
 MAX_MARK_AGE = timedelta(minutes=10)
 UNFINISHED = (ExitState.DECIDED, ExitState.IN_DOUBT)
+LOCK_WAIT_S = 5.0  # a LIVE sell waits this long for a position rebuild to finish, then is refused (ADR 0480)
 POSITION_ROWS = (
     "SELECT p.strategy, p.ticker, p.side, p.mode, p.contracts, p.cost_cents,"
     " coalesce(p.first_fill_at, p.last_fill_at), p.exits, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
@@ -114,7 +118,8 @@ def monitor_exits(container: Any) -> dict[str, Any]:
     runs = [(c, d, _state(container.exits.find(c)) if c.mode == "LIVE" else None) for c, d in work]
     needs_venue = bool(settled) or any(c.mode == "LIVE" and (d is not None or found in UNFINISHED)
                                        for c, d, found in runs)
-    with credentialed_port_if(needs_venue, container.settings, "a LIVE position cannot be exited") as port:
+    sells = live_sells(container, LOCK_WAIT_S) if needs_venue else nullcontext()  # never beside a rebuild
+    with sells, credentialed_port_if(needs_venue, container.settings, "a LIVE position cannot be exited") as port:
         for candidate in settled:
             _run_one(report, candidate, partial(container.exits.finish_after_resolution, candidate, port))
         held: dict[tuple[str, str], int] = {}
@@ -176,7 +181,8 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
                               quotes.side_bid(side))
     decision = operator_close(float(entry), current, int(contracts))
     under_way = container.exits.find(candidate)
-    with credentialed_port_if(mode == "LIVE", container.settings, "a LIVE position cannot be closed") as port:
+    sells = live_sells(container, LOCK_WAIT_S) if mode == "LIVE" and not dry_run else nullcontext()
+    with sells, credentialed_port_if(mode == "LIVE", container.settings, "a LIVE position cannot be closed") as port:
         if port is not None and _state(under_way) in (None, ExitState.FAILED):
             held = _whole_held({"fractionalHeld": []}, venue_call("positions read", port.positions).positions)
             capped = _capped_to_held(candidate, held)

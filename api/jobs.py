@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import IntegrityError
 
 from paulp.adapters.evidence_store import EvidenceStore, fetch_recorder
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.venue import KalshiVenue
+from paulp.api import advisory_locks
 from paulp.api.compliance_gate import admit
 from paulp.api.compliance_outcomes import observe_run
 from paulp.api.exit_jobs import monitor_exits
@@ -249,15 +249,7 @@ class JobRunner:
         """Hold the job's advisory lock for the run (a session lock: it goes with the connection); also taken by
         work that must not interleave with a run of the job, e.g. a position rebuild with ``reconcile``."""
         key = self.container.names.lock_key(f"job/{job}")
-        with psycopg.connect(self.container.database_url, autocommit=True) as conn:
-            deadline = time.monotonic() + wait_s
-            while True:
-                row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
-                if row and row[0]:
-                    break
-                if time.monotonic() >= deadline:
-                    raise JobBusy(job)
-                time.sleep(0.05)
+        with advisory_locks.hold(self.container.database_url, key, wait_s, False, lambda: JobBusy(job)):
             yield
 
     def _fail(self, run_id: str, message: str) -> None:

@@ -5,7 +5,9 @@ now, compared as a reconciliation run compares (LIVE fills - LIVE exits + earlie
 left out), and each drifted (market, SIDE) gets one ``PositionRebuild.Adjusted`` of venue - internal contracts.
 An unreadable venue raises ``JobFailed`` with nothing written. After recording, the reconciliation view is
 brought up to the rebuild (the same log catch-up as the one-shot tools) and a follow-up reconciliation is run as a
-``JobRun`` (source ``admin``, the operator as actor): its status says whether the rebuild took.
+``JobRun`` (source ``admin``, the operator as actor): its status says whether the rebuild took. From the in-flight
+check to the last adjustment recorded no LIVE exit or close can sell (ADR 0480), and the rebuild does not start
+while one is selling (``live_sells_in_progress``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import psycopg
 
 from paulp.adapters.projector import catch_up_from_log
+from paulp.api.advisory_locks import no_live_sells
 from paulp.api.reconcile_job import VENUE, venue_comparison
 from paulp.domain.orchestration import reconciliation_result
 from paulp.domain.order_states import WORKING_STATES
@@ -39,8 +42,8 @@ def rebuild_positions(container: Any, operator: str, reason: str, dry_run: bool 
     require_halted_operator(container.breaker.get().state.value, operator, reason)  # before Kalshi is read
     # one at a time, and never beside a reconciliation run: two rebuilds reading the same drift would both
     # adopt it (JobBusy, nothing read, when one is going on)
-    with container.jobs.exclusive("reconcile", LOCK_WAIT_S):
-        _require_nothing_in_flight(container)  # before Kalshi is read
+    with container.jobs.exclusive("reconcile", LOCK_WAIT_S), no_live_sells(container, LOCK_WAIT_S):
+        _require_nothing_in_flight(container)  # before Kalshi is read; and no LIVE sell starts until we are done
         read_at = container.clock.now()  # not later than the read itself, so the age check errs on the safe side
         seen = venue_comparison(container, read_venue=True)  # with Kalshi's cost of each position (ADR 0450)
         evidence, settled = seen.evidence, seen.settled

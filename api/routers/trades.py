@@ -111,7 +111,7 @@ def _close_request(body: dict[str, Any]) -> tuple[str, str, str, str, str]:
 
 @router.post("/positions/close", responses={
     400: {"description": "invalid_json | validation_error"}, 404: {"description": "POSITION_NOT_OPEN"},
-    409: {"description": "CLOSE_REFUSED"}, 503: {"description": "venue_not_configured"}})
+    409: {"description": "CLOSE_REFUSED | rebuild_in_progress"}, 503: {"description": "venue_not_configured"}})
 async def close_position(request: Request) -> dict[str, Any]:
     """An operator closes a whole open position now (ADR 0440): the exit monitor's exit with reason
     OPERATOR_CLOSE, the authenticated actor as who asked; in any breaker state."""

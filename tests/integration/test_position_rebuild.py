@@ -5,6 +5,8 @@ refused (nothing written, the venue not even read) outside HALT; nothing written
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,9 +15,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from paulp.api.advisory_locks import LiveSellsInProgress, RebuildInProgress, no_live_sells
 from paulp.api.cancel_job import cancel_outstanding
 from paulp.api.cli import app
-from paulp.api.exit_jobs import monitor_exits
+from paulp.api.exit_jobs import close_position, monitor_exits
 from paulp.api.jobs import JobBusy
 from paulp.api.position_rebuild import rebuild_positions
 from paulp.api.venue_session import JobFailed
@@ -189,3 +192,102 @@ def test_rebuild_when_a_live_exit_is_in_doubt_then_refused_until_the_exit_is_res
     assert done["state"] == "FILLED"
     out = rebuild_positions(system.container, OPERATOR, "drill")
     assert out["adjustments"] == [] and out["statusBefore"] == "ok"  # nothing to adopt: we sold what Kalshi sold
+
+
+def _live_position_at_a_stop(system: System, signal_id: str) -> str:
+    """40 LIVE contracts at Kalshi, marked far under the entry (a stop fires), breaker in HALT (DR)."""
+    ticker, _ = system.live_fill(signal_id, size=40)
+    system.project("orders", "venue_orders")
+    bid = 20
+    system.exchange.markets[ticker].update(yes_bid=bid, yes_ask=bid + 1)
+    system.mark(ticker, Quotes(bid, bid + 1, 99 - bid, 100 - bid))
+    system.container.breaker.trip("incident", "ops")
+    return ticker
+
+
+def test_live_sells_when_a_rebuild_holds_the_venue_then_close_and_monitor_refused_with_nothing_sent(
+        system: System, monkeypatch: pytest.MonkeyPatch):
+    """ADR 0480: while a rebuild reads and adopts Kalshi's positions no LIVE sell starts (the rebuild would count
+    its contracts a second time); the close and the monitor's run fail with rebuild_in_progress, nothing sent or
+    recorded, and go through once the rebuild has finished."""
+    monkeypatch.setattr("paulp.api.exit_jobs.LOCK_WAIT_S", 0.2)
+    ticker = _live_position_at_a_stop(system, "dr-lock-1")
+    head = system.head()
+
+    with no_live_sells(system.container, 1.0):  # a rebuild under way (in this or another process)
+        with pytest.raises(RebuildInProgress) as closing:
+            close_position(system.container, "bonding", ticker, "YES", "LIVE", OPERATOR, "flatten")
+        with pytest.raises(RebuildInProgress):
+            monitor_exits(system.container)
+        by_http = system.client.post("/admin/positions/close", headers=AUTH, json={
+            "strategy": "bonding", "ticker": ticker, "side": "YES", "mode": "LIVE", "reason": "flatten"})
+        preview = close_position(system.container, "bonding", ticker, "YES", "LIVE", OPERATOR, "flatten",
+                                 dry_run=True)  # a dry run sends nothing: not held up
+
+    assert (closing.value.code, closing.value.status) == ("rebuild_in_progress", 409)
+    assert preview["contracts"] == 40
+    assert by_http.status_code == 409 and "rebuild_in_progress" in by_http.text
+    assert system.sells() == [] and system.head() == head and system.events("PositionExit", head) == []
+    out = close_position(system.container, "bonding", ticker, "YES", "LIVE", OPERATOR, "flatten")
+    assert out["state"] == "FILLED" and len(system.sells()) == 1
+
+
+def test_rebuild_when_a_live_sell_is_under_way_then_refused_before_kalshi_is_read(
+        system: System, monkeypatch: pytest.MonkeyPatch):
+    """A close whose sell Kalshi has filled but not yet answered: Kalshi's positions already lack the contracts
+    while our log does not know it. The rebuild started then is refused before the read (nothing read or written);
+    after the close it finds nothing to adopt."""
+    monkeypatch.setattr("paulp.api.position_rebuild.LOCK_WAIT_S", 0.2)
+    ticker = _live_position_at_a_stop(system, "dr-lock-2")
+    system.exchange.inject(Fault(status=None, delay_s=1.5, process=True, method="POST",
+                                 path_contains="/portfolio/orders"))
+    closed: dict[str, Any] = {}
+    closer = threading.Thread(target=lambda: closed.update(close_position(
+        system.container, "bonding", ticker, "YES", "LIVE", OPERATOR, "flatten")))
+    closer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not system.sells() and time.monotonic() < deadline:  # the sell has reached Kalshi
+            time.sleep(0.01)
+        assert system.sells()
+        reads = _positions_reads(system)  # the close's own events go on being recorded meanwhile
+
+        with pytest.raises(LiveSellsInProgress) as refused:
+            rebuild_positions(system.container, OPERATOR, "drill")
+
+        assert refused.value.code == "live_sells_in_progress"
+        assert (_positions_reads(system), system.events("PositionRebuild")) == (reads, [])
+    finally:
+        closer.join(timeout=15)
+    assert not closer.is_alive() and closed["state"] == "FILLED"
+    system.project("orders", "venue_orders")
+    out = rebuild_positions(system.container, OPERATOR, "drill")
+    assert out["adjustments"] == [] and out["statusBefore"] == "ok"  # we sold what Kalshi sold: nothing to adopt
+
+
+def test_close_when_a_rebuild_is_reading_kalshi_then_refused_and_the_rebuild_adopts_nothing(
+        system: System, monkeypatch: pytest.MonkeyPatch):
+    """The race ADR 0451 left open: a close decided after the rebuild's in-flight check, sold while the rebuild
+    reads Kalshi. Kalshi would answer without the sold contracts, the rebuild adopt -40 and the exit book the sale
+    as well: counted twice. Now the close waits for the rebuild and is refused; the rebuild adopts nothing."""
+    monkeypatch.setattr("paulp.api.exit_jobs.LOCK_WAIT_S", 0.2)
+    ticker = _live_position_at_a_stop(system, "dr-lock-3")
+    reads = _positions_reads(system)
+    system.exchange.inject(Fault(status=None, delay_s=1.0, method="GET", path_contains="/portfolio/positions"))
+    rebuilt: dict[str, Any] = {}
+    rebuild = threading.Thread(target=lambda: rebuilt.update(rebuild_positions(system.container, OPERATOR, "drill",
+                                                                               follow_up=False)))
+    rebuild.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _positions_reads(system) == reads and time.monotonic() < deadline:  # Kalshi is being read
+            time.sleep(0.01)
+        assert _positions_reads(system) > reads
+
+        with pytest.raises(RebuildInProgress):
+            close_position(system.container, "bonding", ticker, "YES", "LIVE", OPERATOR, "flatten")
+    finally:
+        rebuild.join(timeout=15)
+
+    assert not rebuild.is_alive() and rebuilt["adjustments"] == [] and rebuilt["statusBefore"] == "ok"
+    assert system.sells() == [] and system.exchange._positions.get(ticker) == 40
