@@ -78,14 +78,40 @@ def split_sections(data: Any, label_key: str | None = None) -> Iterator[tuple[st
             yield section, (section, cases)
 
 
+# Prose the vector formats allow on any case, never an expectation: ``source_behaviour`` records what the reference
+# did where it differs (trading meta.conventions.expected_vs_source), ``basis`` / ``origin`` where a case came from
+# (api format, llm-routing meta); a ``note`` string inside an ``expected*`` object is commentary (the sample has
+# them in three groups). Removed before a checker sees the case, so a checker that refuses fields it cannot
+# interpret refuses real unknowns only, not a note the hidden set adds to a group whose sample had none.
+CASE_PROSE = frozenset({"source_behaviour", "basis", "origin"})
+
+
+def without_prose(case: Any) -> Any:
+    """``case`` (a case dict, or a ``(section, case, ...)`` tuple as the splitters make) without the annotations
+    of ``CASE_PROSE`` and without ``note`` strings inside its ``expected*`` objects; anything else as it is."""
+    if isinstance(case, tuple) and len(case) >= 2:
+        return case[0], without_prose(case[1]), *case[2:]
+    if not isinstance(case, dict):
+        return case
+    out: dict[str, Any] = {}
+    for key, value in case.items():
+        if key in CASE_PROSE:
+            continue
+        if key.startswith("expected") and isinstance(value, dict) and isinstance(value.get("note"), str):
+            value = {k: v for k, v in value.items() if k != "note"}
+        out[key] = value
+    return out
+
+
 def checker(file: str, group: str, split: SplitFn = default_split) -> Callable[[CaseFn], CaseFn]:
-    """Register ``fn(case, ctx)`` as the checker of every case of ``file``'s ``group``."""
+    """Register ``fn(case, ctx)`` as the checker of every case of ``file``'s ``group`` (it sees each case
+    ``without_prose``)."""
 
     def register(fn: CaseFn) -> CaseFn:
         key = (file, group)
         if key in CHECKERS:
             raise RuntimeError(f"two checkers registered for {file}::{group}")
-        CHECKERS[key] = Checker(file, group, fn, split)
+        CHECKERS[key] = Checker(file, group, lambda case, ctx: fn(without_prose(case), ctx), split)
         return fn
 
     return register

@@ -55,7 +55,7 @@ def _compare(result: AggregatedSkillScore, expected: dict[str, Any], label: str)
 
 @checker("trading.json", "skill_score_aggregated")
 def check(case: Any, ctx: Context) -> None:
-    known = {"name", "input", "expected", "expected_without_clv"}
+    known = {"name", "note", "input", "expected", "expected_without_clv"}
     assert set(case) <= known, f"cannot interpret case keys {set(case) - known}"
     assert "expected" in case or "expected_without_clv" in case, "case has no expectation"
     data = _input(case["input"])
