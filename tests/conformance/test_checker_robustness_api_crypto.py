@@ -321,3 +321,32 @@ def test_headers_when_request_carries_a_wrong_value_then_fails(monkeypatch: pyte
     monkeypatch.setattr(api_kalshi_signing, "KalshiAuth", _WrongValues)
     with pytest.raises(AssertionError):
         _signing_check("headers", name)
+
+
+# ----------------------------------------------------------------- hash_chain.chain records (ADR 0477)
+
+CHAIN_CTX = Context("api.json", "hash_chain", {})
+_FIRST = dict(load_groups(FILES[0])["hash_chain"]["chain"][0])
+_SECOND = dict(load_groups(FILES[0])["hash_chain"]["chain"][1])
+
+
+def _chain_check(records: list[dict[str, Any]], index: int) -> None:
+    case = {"section": "chain", "data": records[index], "index": index, "all": records}
+    CHECKERS[("api.json", "hash_chain")].run(case, CHAIN_CTX)
+
+
+def test_chain_record_when_mirror_fields_present_then_accepted() -> None:
+    _chain_check([{**_FIRST, "r2_synced": 1, "r2_synced_at": "2026-03-01T12:00:00.500Z", "r2_key": "k"}], 0)
+
+
+@pytest.mark.parametrize("extra", [{"valid": False}, {"expected_valid": False}, {"chain_seq": 1}])
+def test_chain_record_when_field_unknown_then_fails(extra: dict[str, Any]) -> None:
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        _chain_check([{**_FIRST, **extra}], 0)
+
+
+@pytest.mark.parametrize("first_seq,second_seq", [(1, 3), (0, 1), (2, 3)])
+def test_chain_record_when_sequence_not_contiguous_from_one_then_fails(first_seq: int, second_seq: int) -> None:
+    records = [{**_FIRST, "event_sequence": first_seq}, {**_SECOND, "event_sequence": second_seq}]
+    with pytest.raises(AssertionError, match="event_sequence"):
+        _chain_check(records, 0 if first_seq != 1 else 1)
