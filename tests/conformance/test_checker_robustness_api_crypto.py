@@ -350,3 +350,20 @@ def test_chain_record_when_sequence_not_contiguous_from_one_then_fails(first_seq
     records = [{**_FIRST, "event_sequence": first_seq}, {**_SECOND, "event_sequence": second_seq}]
     with pytest.raises(AssertionError, match="event_sequence"):
         _chain_check(records, 0 if first_seq != 1 else 1)
+
+
+# ----------------------------------------------------------- canonical_json: the chain's serialiser too (ADR 0477)
+
+EVIDENCE_CTX = Context("api.json", "evidence", {})
+
+
+@pytest.mark.parametrize("chain_text", ['{"b":1,"a":2}', '{"a": 2, "b": 1}'])
+def test_canonical_json_when_chain_serialiser_disagrees_then_fails(
+    monkeypatch: pytest.MonkeyPatch, chain_text: str
+) -> None:
+    from tests.conformance.checkers import api_evidence
+
+    monkeypatch.setattr(api_evidence, "canonical_json_of_parsed", lambda value: chain_text)
+    case = {"section": "canonical_json", "data": {"input": {"b": 1, "a": 2}, "expected": '{"a":2,"b":1}'}}
+    with pytest.raises(AssertionError, match="canonical_json_of_parsed"):
+        CHECKERS[("api.json", "evidence")].run(case, EVIDENCE_CTX)
