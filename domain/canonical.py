@@ -24,22 +24,33 @@ def _check(value: Any) -> None:
             _check(v)
 
 
+def _utf8(text: str) -> str:
+    """Refuse text with no UTF-8 form: a lone surrogate, which ``json.loads`` makes from ``"\\ud800"`` (ADR 0477)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise NonCanonicalValue(f"lone surrogate {text[e.start]!r} has no UTF-8 form") from None
+    return text
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, UTF-8 text, floats in shortest round-trip form (Python's repr)."""
     _check(value)
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except TypeError as e:  # a value of a type JSON has no form for (a datetime, a set, a Decimal)
         raise NonCanonicalValue(str(e)) from None
+    return _utf8(text)
 
 
 def canonical_json_of_parsed(value: Any) -> str:
     """Canonical JSON of a value that came out of ``json.loads``: keys are already strings, so only
-    non-finite numbers (which ``json.loads`` accepts as NaN/Infinity) need refusing — ``allow_nan=False``."""
+    non-finite numbers (which ``json.loads`` accepts as NaN/Infinity) and lone surrogates need refusing."""
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError as e:
         raise NonCanonicalValue(str(e)) from None
+    return _utf8(text)
 
 
 def _reject_constant(name: str) -> Any:

@@ -6,10 +6,12 @@ to raise. A checker that passed a case whatever it expected would pass the hidde
 
 from __future__ import annotations
 
+import base64
 import copy
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
@@ -63,6 +65,8 @@ def _mutated(group: str, case: Any) -> Any:
             data["header_value"] = " " + data["header_value"]
         elif section == "credential_failures":
             case["data"] = {**data, "KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": "<valid PEM>"}
+        elif section == "headers":
+            case["data"] = data + "-EXTRA"
         else:
             return None
         return case
@@ -107,8 +111,12 @@ def test_checker_when_expected_value_changed_then_case_fails(chk: Any, case: Any
 
 def test_key_id_trimmed_when_listed_then_each_entry_is_a_case() -> None:
     chk = CHECKERS[("api.json", "kalshi_signing")]
-    listed = {"key_id_trimmed": [{"input": f" {UUID}\t", "header_value": UUID},
-                                 {"input": f"\ufeff{UUID.upper()}", "header_value": UUID.upper()}]}
+    listed = {
+        "key_id_trimmed": [
+            {"input": f" {UUID}\t", "header_value": UUID},
+            {"input": f"\ufeff{UUID.upper()}", "header_value": UUID.upper()},
+        ]
+    }
     cases = list(chk.split(listed))
     assert [cid for cid, _ in cases] == ["key_id_trimmed/000", "key_id_trimmed/001"]
     for _, case in cases:
@@ -117,17 +125,22 @@ def test_key_id_trimmed_when_listed_then_each_entry_is_a_case() -> None:
 
 def _chain_scenario(fn: str, args: Any, expected: Any) -> dict[str, Any]:
     chain = load_groups(FILES[0])["hash_chain"]["chain"]
-    return {"section": "scenario", "data": {"name": "probe", "events": chain, "fn": fn, "args": args,
-                                             "expected": expected}}
+    return {
+        "section": "scenario",
+        "data": {"name": "probe", "events": chain, "fn": fn, "args": args, "expected": expected},
+    }
 
 
-@pytest.mark.parametrize("args,first,last,checked", [
-    ([None, 3], 1, 3, 3),
-    ([2, None], 2, 5, 4),
-    ({"startSeq": 2, "endSeq": 4}, 2, 4, 3),
-    ([{"start": 4}], 4, 5, 2),
-    ({}, 1, 5, 5),
-])
+@pytest.mark.parametrize(
+    "args,first,last,checked",
+    [
+        ([None, 3], 1, 3, 3),
+        ([2, None], 2, 5, 4),
+        ({"startSeq": 2, "endSeq": 4}, 2, 4, 3),
+        ([{"start": 4}], 4, 5, 2),
+        ({}, 1, 5, 5),
+    ],
+)
 def test_verify_range_when_bounds_written_otherwise_then_read_as_bounds(
     args: Any, first: int, last: int, checked: int
 ) -> None:
@@ -154,16 +167,27 @@ def test_snapshot_when_no_bound_then_through_the_head() -> None:
         chk.run(_chain_scenario("snapshot", [], {"count": 4}), ctx)
 
 
-@pytest.mark.parametrize("placeholder", [
-    "<valid PEM>", "<valid PKCS#1 PEM>", "<public key PEM>", "<encrypted PEM>", "<EC private key PEM>",
-    "<Ed25519 key PEM>", "<truncated PEM>", "<invalid PEM>",
-])
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "<valid PEM>",
+        "<valid PKCS#1 PEM>",
+        "<public key PEM>",
+        "<encrypted PEM>",
+        "<EC private key PEM>",
+        "<Ed25519 key PEM>",
+        "<truncated PEM>",
+        "<invalid PEM>",
+    ],
+)
 def test_credential_failure_when_key_placeholder_then_substituted_key_of_that_kind(placeholder: str) -> None:
     """A valid key with a valid id is accepted (so a failure case naming it fails); every other kind is refused."""
     chk = CHECKERS[("api.json", "kalshi_signing")]
     ctx = Context("api.json", "kalshi_signing", {})
-    case = {"section": "credential_failures",
-            "data": {"KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": placeholder, "expected": "error, no request sent"}}
+    case = {
+        "section": "credential_failures",
+        "data": {"KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": placeholder, "expected": "error, no request sent"},
+    }
     if placeholder.startswith("<valid"):
         with pytest.raises(AssertionError, match="were accepted"):
             chk.run(case, ctx)
@@ -174,8 +198,10 @@ def test_credential_failure_when_key_placeholder_then_substituted_key_of_that_ki
 @pytest.mark.parametrize("placeholder", ["<a key>", "<something>"])
 def test_credential_failure_when_placeholder_unknown_then_fails(placeholder: str) -> None:
     chk = CHECKERS[("api.json", "kalshi_signing")]
-    case = {"section": "credential_failures",
-            "data": {"KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": placeholder, "expected": "error"}}
+    case = {
+        "section": "credential_failures",
+        "data": {"KALSHI_API_KEY": UUID, "KALSHI_PRIVATE_KEY": placeholder, "expected": "error"},
+    }
     with pytest.raises(AssertionError, match="placeholder"):
         chk.run(case, Context("api.json", "kalshi_signing", {}))
 
@@ -185,20 +211,26 @@ def test_derived_ids_when_event_or_source_id_then_fnv_with_that_prefix() -> None
     ctx = Context("api.json", "evidence", {})
     parts = ["2026-03-01T12:00:00.000Z", "agent", "TYPE"]
     # the same value as the derived short_id case {"prefix": "evt", "parts": parts}
-    chk.run({"section": "derived_ids", "data": {"kind": "event_id", "inputs": parts,
-                                                "value": "evt-9611f4eb13c0baff"}}, ctx)
+    chk.run(
+        {"section": "derived_ids", "data": {"kind": "event_id", "inputs": parts, "value": "evt-9611f4eb13c0baff"}}, ctx
+    )
     with pytest.raises(AssertionError):
-        chk.run({"section": "derived_ids", "data": {"kind": "source_id", "inputs": parts,
-                                                    "value": "evt-9611f4eb13c0baff"}}, ctx)
+        chk.run(
+            {"section": "derived_ids", "data": {"kind": "source_id", "inputs": parts, "value": "evt-9611f4eb13c0baff"}},
+            ctx,
+        )
 
 
-@pytest.mark.parametrize("data,match", [
-    ({"input": float("nan"), "expected": "NaN"}, "refused"),
-    ({"input": 1e400, "error": True}, None),
-    ({"input": {"a": 1}, "error": True}, "accepted"),
-    ({"input": {"a": 1}}, "nothing to compare"),
-    ({"input": {"a": 1}, "expected": '{"a":1}', "mode": "jcs"}, "cannot interpret"),
-])
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        ({"input": float("nan"), "expected": "NaN"}, "refused"),
+        ({"input": 1e400, "error": True}, None),
+        ({"input": {"a": 1}, "error": True}, "accepted"),
+        ({"input": {"a": 1}}, "nothing to compare"),
+        ({"input": {"a": 1}, "expected": '{"a":1}', "mode": "jcs"}, "cannot interpret"),
+    ],
+)
 def test_canonical_json_section_when_refusal_or_unreadable_then_judged(data: dict[str, Any], match: str | None) -> None:
     chk = CHECKERS[("api.json", "evidence")]
     case = {"section": "canonical_json", "data": data}
@@ -213,20 +245,125 @@ def test_canonical_json_section_when_refusal_or_unreadable_then_judged(data: dic
 def test_composition_when_timestamp_not_13_digit_text_then_message_checked_and_headers_refused(ts: Any) -> None:
     chk = CHECKERS[("api.json", "kalshi_signing")]
     ctx = Context("api.json", "kalshi_signing", {})
-    data = {"timestamp": ts, "method": "GET", "url_path": "/trade-api/v2/portfolio/balance",
-            "expected_message": f"{ts}GET/trade-api/v2/portfolio/balance"}
+    data = {
+        "timestamp": ts,
+        "method": "GET",
+        "url_path": "/trade-api/v2/portfolio/balance",
+        "expected_message": f"{ts}GET/trade-api/v2/portfolio/balance",
+    }
     chk.run({"section": "composition", "data": data}, ctx)
     with pytest.raises(AssertionError):
-        chk.run({"section": "composition", "data": {**data, "expected_message": "0GET/trade-api/v2/portfolio/balance"}},
-                ctx)
+        chk.run(
+            {"section": "composition", "data": {**data, "expected_message": "0GET/trade-api/v2/portfolio/balance"}}, ctx
+        )
 
 
-@pytest.mark.parametrize("label", [
-    "PKCS#1 PEM with CRLF line endings", "PKCS#8 PEM escaped on one line (\\n)",
-    "PKCS#1 PEM, CRLF, escaped on one line", "PKCS#8 PEM padded with whitespace and a BOM",
-])
+@pytest.mark.parametrize(
+    "label",
+    [
+        "PKCS#1 PEM with CRLF line endings",
+        "PKCS#8 PEM escaped on one line (\\n)",
+        "PKCS#1 PEM, CRLF, escaped on one line",
+        "PKCS#8 PEM padded with whitespace and a BOM",
+    ],
+)
 def test_key_format_when_label_names_a_spelling_then_that_spelling_is_loaded(label: str) -> None:
     pem = _pem(serialization.PrivateFormat.PKCS8)
     assert as_written(pem, label) != pem
-    CHECKERS[("api.json", "kalshi_signing")].run({"section": "key_formats_accepted", "data": label},
-                                                   Context("api.json", "kalshi_signing", {}))
+    CHECKERS[("api.json", "kalshi_signing")].run(
+        {"section": "key_formats_accepted", "data": label}, Context("api.json", "kalshi_signing", {})
+    )
+
+
+# ----------------------------------------------------------------- headers on the wire (ADR 0477)
+
+SIGNING_CTX = Context("api.json", "kalshi_signing", {})
+
+
+def _signing_check(section: str, data: Any) -> None:
+    CHECKERS[("api.json", "kalshi_signing")].run({"section": section, "data": data}, SIGNING_CTX)
+
+
+@pytest.mark.parametrize("name", ["kalshi-access-key", "Kalshi-Access-Timestamp", "KALSHI-access-signature"])
+def test_headers_when_name_spelled_in_another_case_then_read_as_that_header(name: str) -> None:
+    _signing_check("headers", name)
+
+
+@pytest.mark.parametrize(
+    "name", ["KALSHI-ACCESS-PASSPHRASE", "KALSHI-ACCESS-KEY ", "Authorization", ["KALSHI-ACCESS-KEY"]]
+)
+def test_headers_when_name_not_one_the_signer_sends_then_fails(name: Any) -> None:
+    with pytest.raises(AssertionError):
+        _signing_check("headers", name)
+
+
+class _WrongValues(httpx.Auth):
+    """Sends the three header names with values that are not the signer's: a wrong id, time and signature."""
+
+    def __init__(self, signer: Any) -> None:
+        self._signer = signer
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers.update(
+            {
+                "KALSHI-ACCESS-KEY": UUID.upper(),
+                "KALSHI-ACCESS-TIMESTAMP": "1703123456788",
+                "KALSHI-ACCESS-SIGNATURE": base64.b64encode(b"x" * 256).decode(),
+            }
+        )
+        yield request
+
+
+@pytest.mark.parametrize("name", ["KALSHI-ACCESS-KEY", "KALSHI-ACCESS-TIMESTAMP", "KALSHI-ACCESS-SIGNATURE"])
+def test_headers_when_request_carries_a_wrong_value_then_fails(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    from tests.conformance.checkers import api_kalshi_signing
+
+    monkeypatch.setattr(api_kalshi_signing, "KalshiAuth", _WrongValues)
+    with pytest.raises(AssertionError):
+        _signing_check("headers", name)
+
+
+# ----------------------------------------------------------------- hash_chain.chain records (ADR 0477)
+
+CHAIN_CTX = Context("api.json", "hash_chain", {})
+_FIRST = dict(load_groups(FILES[0])["hash_chain"]["chain"][0])
+_SECOND = dict(load_groups(FILES[0])["hash_chain"]["chain"][1])
+
+
+def _chain_check(records: list[dict[str, Any]], index: int) -> None:
+    case = {"section": "chain", "data": records[index], "index": index, "all": records}
+    CHECKERS[("api.json", "hash_chain")].run(case, CHAIN_CTX)
+
+
+def test_chain_record_when_mirror_fields_present_then_accepted() -> None:
+    _chain_check([{**_FIRST, "r2_synced": 1, "r2_synced_at": "2026-03-01T12:00:00.500Z", "r2_key": "k"}], 0)
+
+
+@pytest.mark.parametrize("extra", [{"valid": False}, {"expected_valid": False}, {"chain_seq": 1}])
+def test_chain_record_when_field_unknown_then_fails(extra: dict[str, Any]) -> None:
+    with pytest.raises(AssertionError, match="cannot interpret"):
+        _chain_check([{**_FIRST, **extra}], 0)
+
+
+@pytest.mark.parametrize("first_seq,second_seq", [(1, 3), (0, 1), (2, 3)])
+def test_chain_record_when_sequence_not_contiguous_from_one_then_fails(first_seq: int, second_seq: int) -> None:
+    records = [{**_FIRST, "event_sequence": first_seq}, {**_SECOND, "event_sequence": second_seq}]
+    with pytest.raises(AssertionError, match="event_sequence"):
+        _chain_check(records, 0 if first_seq != 1 else 1)
+
+
+# ----------------------------------------------------------- canonical_json: the chain's serialiser too (ADR 0477)
+
+EVIDENCE_CTX = Context("api.json", "evidence", {})
+
+
+@pytest.mark.parametrize("chain_text", ['{"b":1,"a":2}', '{"a": 2, "b": 1}'])
+def test_canonical_json_when_chain_serialiser_disagrees_then_fails(
+    monkeypatch: pytest.MonkeyPatch, chain_text: str
+) -> None:
+    from tests.conformance.checkers import api_evidence
+
+    monkeypatch.setattr(api_evidence, "canonical_json_of_parsed", lambda value: chain_text)
+    case = {"section": "canonical_json", "data": {"input": {"b": 1, "a": 2}, "expected": '{"a":2,"b":1}'}}
+    with pytest.raises(AssertionError, match="canonical_json_of_parsed"):
+        CHECKERS[("api.json", "evidence")].run(case, EVIDENCE_CTX)

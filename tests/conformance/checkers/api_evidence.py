@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from paulp.adapters.evidence_store import EvidenceStore
-from paulp.domain.canonical import NonCanonicalValue, canonical_json
+from paulp.domain.canonical import NonCanonicalValue, canonical_json, canonical_json_of_parsed
 from paulp.domain.evidence import (
     canonical_market_id,
     evidence_key,
@@ -102,8 +102,22 @@ def _derive(kind: str, inputs: Any) -> str:
 
 
 _CANONICAL_SECTIONS = ("canonical_json", "canonical")
-_CANONICAL_KEYS = {"input", "value", "expected", "canonical", "json", "sha256", "hash", "error", "rejected",
-                   "id", "name", "note", "basis", "description"}
+_CANONICAL_KEYS = {
+    "input",
+    "value",
+    "expected",
+    "canonical",
+    "json",
+    "sha256",
+    "hash",
+    "error",
+    "rejected",
+    "id",
+    "name",
+    "note",
+    "basis",
+    "description",
+}
 
 
 def _first(case: Mapping[str, Any], names: Sequence[str]) -> tuple[bool, Any]:
@@ -111,6 +125,14 @@ def _first(case: Mapping[str, Any], names: Sequence[str]) -> tuple[bool, Any]:
         if n in case:
             return True, case[n]
     return False, None
+
+
+def _refused_by_chain_serialiser(value: Any) -> None:
+    try:
+        text = canonical_json_of_parsed(value)
+    except NonCanonicalValue:
+        return
+    raise AssertionError(f"the chain's canonical_json_of_parsed accepted {value!r:.120} as {text!r:.120}")
 
 
 def _check_canonical(case: Mapping[str, Any]) -> None:
@@ -124,8 +146,12 @@ def _check_canonical(case: Mapping[str, Any]) -> None:
         text = canonical_json(value)
     except NonCanonicalValue:
         assert refused, f"canonical_json refused {value!r:.120}"
+        _refused_by_chain_serialiser(value)
         return
     assert not refused, f"canonical_json accepted {value!r:.120} as {text!r:.120}"
+    # The audit chain canonicalises stored event bodies with canonical_json_of_parsed (§5.5): the same text.
+    parsed_text = canonical_json_of_parsed(value)
+    assert parsed_text == text, f"canonical_json_of_parsed {parsed_text!r:.120} != canonical_json {text!r:.120}"
     has_text, want = _first(case, ("expected", "canonical", "json"))
     has_hash, digest = _first(case, ("sha256", "hash"))
     assert has_text or has_hash, f"canonical_json case with nothing to compare: {case!r:.200}"

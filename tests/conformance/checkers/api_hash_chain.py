@@ -47,15 +47,27 @@ def split(data: Any) -> Iterator[tuple[str, Any]]:
             yield key, {"section": "unknown", "key": key, "data": value}
 
 
+# §5.1's record fields (``sequence`` is ChainRecord's other spelling of ``event_sequence``); the mirror status
+# fields are stored state no hash covers. Anything else is refused rather than left unread (ADR 0477).
+_RECORD_KEYS = frozenset({
+    "id", "event_sequence", "sequence", "timestamp", "agent", "event_type", "payload", "payload_hash",
+    "evidence_hash", "prev_hash", "hash", "r2_synced", "r2_synced_at", "r2_key",
+})  # fmt: skip
+
+
 def _check_chain_record(case: dict[str, Any]) -> None:
     raw = case["data"]
+    assert isinstance(raw, dict), f"chain record must be an object, got {raw!r:.200}"
+    unknown = set(raw) - _RECORD_KEYS
+    assert not unknown, f"chain record {raw.get('id')!r}: fields this checker cannot interpret: {sorted(unknown)}"
     rec = ChainRecord.from_mapping(raw)
+    i = case["index"]
+    assert rec.sequence == i + 1, f"{rec.id}: event_sequence {rec.sequence}, expected {i + 1} (first = 1, contiguous)"
     assert payload_hash(rec.payload) == rec.payload_hash, f"payload hash of {rec.id}"
     expected = record_hash(
         rec.id, rec.timestamp, rec.agent, rec.event_type, rec.payload_hash, rec.evidence_hash, rec.prev_hash
     )
     assert expected == rec.hash, f"record hash of {rec.id}: computed {expected}, vector {rec.hash}"
-    i = case["index"]
     want_prev = GENESIS if i == 0 else case["all"][i - 1]["hash"]
     assert rec.prev_hash == want_prev, f"prev_hash of {rec.id} should chain to {want_prev}"
 

@@ -6,7 +6,8 @@ a fresh database (under pytest a clone of the session's migrated template, ADR 0
 ``build``; dropped after the case); ``given`` seeded (Access keys served
 by a loopback fake certs server, the rest by ``tests.support.seeding``); one request through TestClient
 from a loopback peer (a trusted proxy, so ``cf-connecting-ip`` carries the client IP); then every
-``expect`` key is checked as api.json's ``format`` describes. An unknown expect key fails the case.
+``expect`` key is checked as api.json's ``format`` describes. An unknown key of the case, its ``request`` or
+its ``expect`` fails the case before anything starts (ADR 0477).
 """
 
 from __future__ import annotations
@@ -33,14 +34,65 @@ from tests.support.settings import IsolatedSettings, with_db
 
 ACCESS_KEYS = ("cf_access_keys", "cf_access_keys_status")
 QUERIED = {"ibkr_queried": "ibkr", "kalshi_queried": "kalshi"}  # format names ibkr_queried; kalshi is its twin
-EXPECT_KEYS = {"status", "body", "body_contains", "body_types", "trade_ids", "trade_venues", "error_venues",
-               "body_absent", *QUERIED}
-JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,), "array": (list,),
-    "object": (dict,), "null": (type(None),),
+EXPECT_KEYS = {
+    "status",
+    "body",
+    "body_contains",
+    "body_types",
+    "trade_ids",
+    "trade_venues",
+    "error_venues",
+    "body_absent",
+    *QUERIED,
 }
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+# A case's keys: labels and prose (read by nobody, so harmless), then the four the format defines (ADR 0477).
+PROSE_KEYS = frozenset({"id", "group", "basis", "note", "description"})
+CASE_KEYS = PROSE_KEYS | {"config", "given", "request", "expect"}
+REQUEST_KEYS = frozenset({"method", "path", "headers", "body"})
 
 
+def _refuse(message: str) -> None:
+    raise AssertionError(f"http_cases: {message}")
+
+
+def validate_case(case: Any) -> None:
+    """Refuse a case this checker would otherwise half-read: an unknown key at the top or in ``request`` (a
+    ``query`` or ``cookies`` it would drop), a missing method/path, or parts of the wrong JSON type."""
+    if not isinstance(case, dict):
+        _refuse(f"a case must be an object, got {case!r:.200}")
+    missing = {"request", "expect"} - set(case)
+    if missing:
+        _refuse(f"case {case.get('id')!r} lacks {sorted(missing)}")
+    unknown = set(case) - CASE_KEYS
+    if unknown:
+        _refuse(f"case {case.get('id')!r} has keys this checker cannot interpret: {sorted(unknown)}")
+    for key in ("config", "given", "expect"):
+        if key in case and not isinstance(case[key], dict):
+            _refuse(f"case {case.get('id')!r}: {key} must be an object, got {case[key]!r:.200}")
+    unknown = set(case["expect"]) - EXPECT_KEYS
+    if unknown or "status" not in case["expect"]:
+        _refuse(f"case {case.get('id')!r}: expect keys this checker cannot interpret: {sorted(unknown)}, or no status")
+    request = case["request"]
+    if not isinstance(request, dict):
+        _refuse(f"case {case.get('id')!r}: request must be an object, got {request!r:.200}")
+    unknown = set(request) - REQUEST_KEYS
+    if unknown:
+        _refuse(f"case {case.get('id')!r}: request keys this checker cannot interpret: {sorted(unknown)}")
+    for key in ("method", "path"):
+        if not isinstance(request.get(key), str) or not request[key]:
+            _refuse(f"case {case.get('id')!r}: request.{key} must be a non-empty string, got {request.get(key)!r}")
+    headers = request.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        _refuse(f"case {case.get('id')!r}: request.headers must map names to strings, got {headers!r:.200}")
 
 
 class _Session:
@@ -143,8 +195,11 @@ def check_expectations(expect: dict[str, Any], status: int, body: Any, reads: di
     for path, type_name in expect.get("body_types", {}).items():
         value = _field(body, path)
         assert _is_type(value, type_name), f"body.{path}={value!r} is not a JSON {type_name}"
-    for key, list_field, item_field in (("trade_ids", "trades", "order_id"), ("trade_venues", "trades", "venue"),
-                                        ("error_venues", "errors", "venue")):
+    for key, list_field, item_field in (
+        ("trade_ids", "trades", "order_id"),
+        ("trade_venues", "trades", "venue"),
+        ("error_venues", "errors", "venue"),
+    ):
         if key in expect:
             items = _field(body, list_field)
             assert isinstance(items, list), f"body.{list_field} is not a list"
@@ -181,23 +236,32 @@ def _ibkr_reads() -> Any:
 
 @checker("api.json", "http_cases")
 def check(case: Any, ctx: Context) -> None:
-    assert isinstance(case, dict) and {"request", "expect"} <= set(case), f"uninterpretable case: {case!r:.300}"
+    validate_case(case)
     config = case.get("config", {})
     given = dict(case.get("given", {}))
     keys_doc = given.pop("cf_access_keys", None)
     keys_status = given.pop("cf_access_keys_status", 200)
     s = session()
     namespace = f"{s.run_id}_{secrets.token_hex(3)}"
-    with fake_jwks(keys_doc if keys_doc is not None else {"keys": []}, int(keys_status)) as certs, \
-            s.database() as db_url:
+    with (
+        fake_jwks(keys_doc if keys_doc is not None else {"keys": []}, int(keys_status)) as certs,
+        s.database() as db_url,
+    ):
         # The case's config, with the locations only the harness knows taking precedence over any it names.
         # What a deployment always sets and a case may name: ENVIRONMENT (required, §8) is `test`, and the
         # anchor database and audit mirror (required when ENVIRONMENT=production) are the case's (ADR 0353).
-        harness = {"PAULP_DATABASE_URL": db_url, "PAULP_NATS_URL": s.services.nats_url,
-                   "PAULP_NAMESPACE": namespace, "PAULP_EVIDENCE_DIR": s.evidence_root / namespace,
-                   "CF_ACCESS_CERTS_URL": certs.url}
-        deployment = {"ENVIRONMENT": "test", "PAULP_ANCHOR_DATABASE_URL": db_url,
-                      "PAULP_AUDIT_MIRROR_DIR": s.mirror(namespace)}
+        harness = {
+            "PAULP_DATABASE_URL": db_url,
+            "PAULP_NATS_URL": s.services.nats_url,
+            "PAULP_NAMESPACE": namespace,
+            "PAULP_EVIDENCE_DIR": s.evidence_root / namespace,
+            "CF_ACCESS_CERTS_URL": certs.url,
+        }
+        deployment = {
+            "ENVIRONMENT": "test",
+            "PAULP_ANCHOR_DATABASE_URL": db_url,
+            "PAULP_AUDIT_MIRROR_DIR": s.mirror(namespace),
+        }
         settings = IsolatedSettings(**{**deployment, **config, **harness})
         container = build(settings, db_url, s.services.nats_url)
         app = None
@@ -213,8 +277,11 @@ def check(case: Any, ctx: Context) -> None:
             with TestClient(app, client=("127.0.0.1", 50000), raise_server_exceptions=False) as client:
                 response = client.request(request["method"], request["path"], **_request_kwargs(request))
             after = snapshot() if snapshot else None
-            reads = {v: after[v] - before[v] for v in QUERIED.values()} if after is not None and before is not None \
+            reads = (
+                {v: after[v] - before[v] for v in QUERIED.values()}
+                if after is not None and before is not None
                 else None
+            )
             try:
                 body = response.json()
             except ValueError:

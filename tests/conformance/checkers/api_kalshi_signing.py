@@ -34,7 +34,11 @@ from tests.conformance.registry import checker
 SAMPLE_KEY_ID = "f5dab4a7-1cc5-437f-bc39-5cbf2351d613"
 # key_id_trimmed is one object in the sample; a fuller set may list several, each its own case.
 _LIST_SECTIONS = {
-    "composition", "credential_failures", "key_formats_accepted", "api_key_format", "requires_signature",
+    "composition",
+    "credential_failures",
+    "key_formats_accepted",
+    "api_key_format",
+    "requires_signature",
     "key_id_trimmed",
 }
 
@@ -97,15 +101,27 @@ def _resolve_pem(value: Any) -> Any:
     if "pem" not in text and "key" not in text:
         raise AssertionError(f"unknown key placeholder {value!r}")
     if "public" in text:
-        return _key().public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        return (
+            _key()
+            .public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
     if any(w in text for w in ("encrypt", "password", "passphrase")):
-        return _key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.BestAvailableEncryption(b"placeholder")).decode()
+        return (
+            _key()
+            .private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"placeholder"),
+            )
+            .decode()
+        )
     if _NOT_RSA.search(text):
         other = ed25519.Ed25519PrivateKey.generate() if "ed25519" in text else ec.generate_private_key(ec.SECP256R1())
-        return other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()).decode()
+        return other.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
     if any(w in text for w in _BROKEN):
         return TRUNCATED_PEM
     if "valid" in text:
@@ -210,11 +226,35 @@ def _check_key_format(label: str) -> None:
     assert verify_signature(_key().public_key(), msg, headers[HEADER_SIGNATURE])
 
 
-def _check_headers(name: str) -> None:
+def _check_headers(name: Any) -> None:
+    """The signer makes exactly the three §3.1 headers, and a signed request carries the one named, whatever its
+    spelling (HTTP field names are case-insensitive), with its value: the key id, the 13-digit ms timestamp, or a
+    signature that verifies over the path without its query (ADR 0477)."""
+    assert isinstance(name, str), f"header name must be a string, got {name!r}"
     creds = load_credentials(SAMPLE_KEY_ID, _pem(serialization.PrivateFormat.PKCS8))
-    headers = KalshiSigner(creds, now_ms=lambda: 1703123456789).headers("GET", "/trade-api/v2/portfolio/balance")
-    assert name in headers, f"header {name} missing from {sorted(headers)}"
-    assert set(headers) == {HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE}
+    signer = KalshiSigner(creds, now_ms=lambda: 1703123456789)
+    headers = signer.headers("GET", "/trade-api/v2/portfolio/balance")
+    assert set(headers) == {HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE}, f"headers {sorted(headers)}"
+    canonical = {h.lower(): h for h in headers}.get(name.lower())
+    assert canonical is not None, f"header {name} is not one the signer sends: {sorted(headers)}"
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    transport = httpx.MockTransport(handler)
+    with httpx.Client(base_url="https://kalshi.test", transport=transport, auth=KalshiAuth(signer)) as client:
+        client.get("/trade-api/v2/portfolio/balance", params={"limit": "5"})
+    assert len(sent) == 1 and name in sent[0].headers, f"request sent without {name}: {dict(sent[0].headers)}"
+    value = sent[0].headers[name]
+    if canonical == HEADER_KEY:
+        assert value == SAMPLE_KEY_ID, f"{name}: {value!r}"
+    elif canonical == HEADER_TIMESTAMP:
+        assert value == "1703123456789", f"{name}: {value!r}"
+    else:
+        message = "1703123456789GET/trade-api/v2/portfolio/balance"
+        assert verify_signature(_key().public_key(), message, value), f"{name} does not verify over {message!r}"
 
 
 def _signed_timestamp(epoch_ms: int) -> str:

@@ -159,6 +159,14 @@ def test_evaluate_when_input_not_finite_then_raises_invalid_risk_input() -> None
     assert err.value.code == "invalid_risk_input"
 
 
+def test_evaluate_when_market_id_has_a_lone_surrogate_then_raises_invalid_risk_input() -> None:
+    """Its canonical input (§4.7, UTF-8) cannot exist; the domain error, not a UnicodeEncodeError (ADR 0477)."""
+    with pytest.raises(InvalidRiskInput) as err:
+        evaluate(a_request(market_id="m\ud800"), a_portfolio(), DEFAULT_LIMITS, "NORMAL", NOW)
+
+    assert err.value.code == "invalid_risk_input"
+
+
 def test_invariant_when_input_not_finite_then_fails_instead_of_passing() -> None:
     results = run_invariants(a_request(size=float("inf")), a_portfolio(), DEFAULT_LIMITS, Conditions(NOW, "NORMAL"))
 
@@ -241,11 +249,13 @@ def test_input_hash_when_same_inputs_then_equal_and_when_changed_then_differs() 
 def test_i17_when_unhealthy_with_a_reason_then_blocks_naming_it_and_the_document_carries_it() -> None:
     # ADR 0441: the views the snapshot was read from are behind the log
     behind = "orders has not applied events stored since 2026-03-01T11:59:00.000Z (60 s)"
-    result = evaluate(a_request(), a_portfolio(system_healthy=False, health_detail=behind), DEFAULT_LIMITS,
-                      "NORMAL", NOW)
+    result = evaluate(
+        a_request(), a_portfolio(system_healthy=False, health_detail=behind), DEFAULT_LIMITS, "NORMAL", NOW
+    )
     assert not result.approved and result.counts_toward_breaker
     assert [(v.invariant_id, v.message) for v in result.violations] == [
-        ("I17_SYSTEM_HEALTH", f"System unhealthy: {behind}")]
+        ("I17_SYSTEM_HEALTH", f"System unhealthy: {behind}")
+    ]
     document = a_portfolio(system_healthy=False, health_detail=behind).to_json()
     assert (document["systemHealthy"], document["systemHealthDetail"]) == (False, behind)
     # a healthy snapshot's document keeps the shape (and so the input hash) it had before the detail existed
@@ -256,7 +266,11 @@ def test_loss_fees_when_present_then_in_the_document_and_when_absent_the_documen
     # ADR 0442: the fees the loss figures are net of, and the fills whose fee is not known
     fees = LossFees(0.59, 1.2, 3.4, unknown_daily=0, unknown_weekly=1, unknown_drawdown=2)
     document = a_portfolio(daily_pnl=-15.21, loss_fees=fees).to_json()
-    assert document["lossFigureFees"] == {"dailyUsd": 0.59, "weeklyUsd": 1.2, "drawdownUsd": 3.4,
-                                          "unknownFills": {"daily": 0, "weekly": 1, "drawdown": 2},
-                                          "complete": False}
+    assert document["lossFigureFees"] == {
+        "dailyUsd": 0.59,
+        "weeklyUsd": 1.2,
+        "drawdownUsd": 3.4,
+        "unknownFills": {"daily": 0, "weekly": 1, "drawdown": 2},
+        "complete": False,
+    }
     assert "lossFigureFees" not in a_portfolio().to_json()  # a book without fees: the document (and hash) as before
