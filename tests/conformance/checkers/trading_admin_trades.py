@@ -19,8 +19,20 @@ from tests.support.seeding import seed, source_queries
 
 TOKEN = "conformance-admin-token-0123456789"
 VENUES = ("kalshi", "ibkr")
-KNOWN = {"http_status", "count", "order_ids_in_order", "venues_in_order", "partial", "venues_queried",
-         "effective_limit", "error_venues", "filters", "error", "code", "error_code"}
+KNOWN = {
+    "http_status",
+    "count",
+    "order_ids_in_order",
+    "venues_in_order",
+    "partial",
+    "venues_queried",
+    "effective_limit",
+    "error_venues",
+    "filters",
+    "error",
+    "code",
+    "error_code",
+}
 FAILURE_KEYS = ("venue_failures", "failing_venues", "failed_venues")
 
 
@@ -34,7 +46,8 @@ def venue_inputs(case: dict[str, Any]) -> tuple[dict[str, list[Any]], list[str]]
             rows[venue] = value
         else:
             assert value is None or isinstance(value, str) or (isinstance(value, dict) and "error" in value), (
-                f"venue_rows[{venue!r}] is neither rows nor an error: {value!r:.200}")
+                f"venue_rows[{venue!r}] is neither rows nor an error: {value!r:.200}"
+            )
             failing.append(venue)
     for key in FAILURE_KEYS:
         listed = case.get(key, [])
@@ -55,8 +68,9 @@ def check(case: dict[str, Any], ctx: Context) -> None:
         seed(container, {**{f"{v}_orders": r for v, r in rows.items()}, **{f"{v}_failure": True for v in failing}})
         before = source_queries()
         query = urlencode(case.get("query", {}))
-        r = TestClient(create_app(container)).get(f"/admin/trades?{query}",
-                                                  headers={"Authorization": f"Bearer {TOKEN}"})
+        r = TestClient(create_app(container)).get(
+            f"/admin/trades?{query}", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         after = source_queries()
         assert r.status_code == exp.get("http_status", 200), (r.status_code, r.text)
         body = r.json()
