@@ -56,6 +56,22 @@ def venue_inputs(case: dict[str, Any]) -> tuple[dict[str, list[Any]], list[str]]
     return rows, failing
 
 
+ERROR_KEYS = {"http_status", "error", "code", "error_code"}
+FILTER_KEYS = {"venue", "limit", "strategy", "ticker", "status", "mode"}
+
+
+def _page_shape(body: dict[str, Any]) -> None:
+    """§1.3's 200 body, whatever the case asks: ``count`` is the number of trades, every trade names its venue,
+    ``filters`` has its six keys, and ``errors`` is there exactly when ``partial`` is true."""
+    trades = body["trades"]
+    assert body["count"] == len(trades), f"count {body['count']} for {len(trades)} trades"
+    assert all(isinstance(t, dict) and t.get("venue") in VENUES for t in trades), f"trade without a venue: {trades}"
+    assert set(body["filters"]) == FILTER_KEYS, f"filters {sorted(body['filters'])}"
+    assert isinstance(body["partial"], bool), f"partial {body['partial']!r}"
+    assert ("errors" in body) is body["partial"], f"errors present: {'errors' in body}, partial: {body['partial']}"
+    assert isinstance(body.get("timestamp"), str) and body["timestamp"], "no timestamp"
+
+
 @checker("trading.json", "admin_trades")
 def check(case: dict[str, Any], ctx: Context) -> None:
     exp = case["expected"]
@@ -75,6 +91,9 @@ def check(case: dict[str, Any], ctx: Context) -> None:
         assert r.status_code == exp.get("http_status", 200), (r.status_code, r.text)
         body = r.json()
         if r.status_code != 200:
+            # A refused request has no page: an expectation about one would otherwise be skipped unread.
+            page_keys = sorted(set(exp) - ERROR_KEYS)
+            assert not page_keys, f"expectations {page_keys} cannot hold for a {r.status_code} answer"
             assert isinstance(body.get("code"), str)
             for key in ("code", "error_code"):
                 if key in exp:
@@ -82,10 +101,11 @@ def check(case: dict[str, Any], ctx: Context) -> None:
             if "error" in exp:
                 assert body["error"] == exp["error"], (body, exp["error"])
             return
+        _page_shape(body)
         if "count" in exp:
             assert body["count"] == exp["count"]
         if "order_ids_in_order" in exp:
-            assert [t["order_id"] for t in body["trades"]] == exp["order_ids_in_order"]
+            assert [t.get("order_id") for t in body["trades"]] == exp["order_ids_in_order"]
         if "venues_in_order" in exp:
             assert [t["venue"] for t in body["trades"]] == exp["venues_in_order"]
         if "partial" in exp:

@@ -62,7 +62,24 @@ def _quote(row: dict[str, Any]) -> BondQuote:
     )
 
 
+_LABELS = frozenset({"name", "note", "description"})
+_QUOTE_KEYS = frozenset({"marketId", "venue", "probability", "volume24h", "spread"})
+
+
+def _known(fields: Any, allowed: frozenset[str], what: str) -> None:
+    """A field this checker does not read (an ``active: false`` row, a ``config`` beside a return example) would be
+    dropped and the case judged without it: it fails instead."""
+    assert isinstance(fields, dict), f"{what} must be an object: {fields!r:.200}"
+    unknown = set(fields) - allowed
+    assert not unknown, f"{what} fields this checker cannot interpret: {sorted(unknown)}"
+
+
 def _bond_filter(case: Any, _: Context) -> None:
+    _known(case, _LABELS | {"input", "config", "expected_in_order"}, "bond_filter case")
+    for r in case["input"]:
+        _known(r, _QUOTE_KEYS, "bond_filter row")
+    for w in case["expected_in_order"]:
+        _known(w, frozenset({"marketId", "expectedYield"}), "bond_filter expected row")
     got = filter_bonds([_quote(r) for r in case["input"]], _config(case.get("config")))
     want = case["expected_in_order"]
     assert [b.market_id for b in got] == [w["marketId"] for w in want], f"order {[b.market_id for b in got]}"
@@ -225,6 +242,13 @@ def _validate_only(case: Any, _: Context) -> None:
 
 
 def _expected_return(case: Any, _: Context) -> None:
+    _known(
+        case,
+        _LABELS | {"bonds", "tails", "capital"} | {k for k in case if k.startswith("expected_")},
+        "expected_return_examples case",
+    )
+    for pair in [*case["bonds"], *case["tails"]]:
+        assert isinstance(pair, list) and len(pair) == 2, f"a bond or tail must be [allocation, figure]: {pair!r}"
     capital = float(case.get("capital", 1))
     ret = expected_return([tuple(b) for b in case["bonds"]], [tuple(t) for t in case["tails"]], capital)
     wanted = {k.removeprefix("expected_"): v for k, v in case.items() if k.startswith("expected_")}
@@ -243,6 +267,7 @@ def _tail_categorization(case: Any, _: Context) -> None:
 
 
 def _herfindahl(case: Any, _: Context) -> None:
+    _known(case, _LABELS | {"allocations", "expected"}, "herfindahl case")
     close(herfindahl([float(a) for a in case["allocations"]]), case["expected"], "HHI")
 
 

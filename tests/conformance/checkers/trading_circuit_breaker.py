@@ -194,17 +194,43 @@ _MANUAL_KEYS = frozenset(
 )
 
 
+_MANUAL_ACTOR = "conformance-operator"
+
+
+def _manual_record(
+    b: CircuitBreaker, case: Mapping[str, Any], outcome: str, reason: Any, halt_before: datetime | None, now: datetime
+) -> None:
+    """What an operator move leaves behind (§2.2, api-and-security §1.3): an accepted one is one MANUAL transition
+    event carrying its states, reason and actor, with §2.3's timer rule applied (HALT starts the timer, NORMAL and
+    RECOVERY clear it, CAUTION leaves it); a refused one records nothing and leaves the timer."""
+    events = b.collect_events()
+    if outcome == "refused":
+        assert not events, f"a refused transition recorded {[type(e).__name__ for e in events]}"
+        assert b.halt_started_at == halt_before, f"refused transition moved the HALT timer: {b.halt_started_at}"
+        return
+    moves = [e for e in events if isinstance(e, CircuitBreaker.Transitioned)]
+    assert len(events) == len(moves) == 1, f"an accepted transition recorded {[type(e).__name__ for e in events]}"
+    got = (moves[0].from_state, moves[0].to_state, moves[0].reason, moves[0].actor, moves[0].trigger)
+    want = (case["from"], case["target"], reason, _MANUAL_ACTOR, "manual")
+    assert got == want, f"transition recorded as {got}, expected {want}"
+    timer = {"HALT": now, "NORMAL": None, "RECOVERY": None}.get(case["target"], halt_before)
+    assert b.halt_started_at == timer, f"HALT timer {b.halt_started_at} after {case['target']}, expected {timer}"
+
+
 def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
     """One operator ``transition(target, reason)`` (§2.2): the table decides, a reason is required, and the
     counter is never reset by a manual transition, whichever way it goes."""
     unknown = set(case) - _MANUAL_KEYS
     assert not unknown, f"manual check fields this checker cannot interpret: {sorted(unknown)}"
+    assert case["expected"] in ("accepted", "refused"), f"expected must be accepted or refused: {case['expected']!r}"
     now = _now(ctx)
     failures = int(case.get("consecutiveFailures", 0))
     b = breaker_in({"state": case["from"], "consecutiveFailures": failures}, now)
+    halt_before = b.halt_started_at
+    reason = case.get("reason", "conformance")
     error = ""
     try:
-        b.transition(case["target"], case.get("reason", "conformance"), "conformance", now)
+        b.transition(case["target"], reason, _MANUAL_ACTOR, now)
         outcome = "accepted"
     except InvalidBreakerTransition as e:
         outcome, error = "refused", e.message
@@ -214,6 +240,7 @@ def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
     assert outcome == case["expected"], f"{case['from']}->{case['target']}: {outcome} ({error})"
     assert b.state == (case["target"] if outcome == "accepted" else case["from"]), f"state {b.state}"
     assert b.consecutive_failures == failures, f"counter {b.consecutive_failures} != {failures}"
+    _manual_record(b, case, outcome, reason, halt_before, now)
     if "error_contains" in case:
         assert case["error_contains"] in error, f"error {error!r} lacks {case['error_contains']!r}"
 

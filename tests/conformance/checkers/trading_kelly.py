@@ -147,14 +147,24 @@ def _sizing(case: Mapping[str, Any]) -> None:
         _close(getattr(result, SIZING_FIELDS[key]), value, key)
 
 
+_BATCH_KEYS = _LABELS | {"opportunities", "bankroll", "config", "expected"}
+_OPPORTUNITY_KEYS = frozenset({"id", "fairProbability", "marketPrice", "side"})
+
+
 def _opportunities(spec: Any, expected: Any) -> list[Opportunity]:
     if isinstance(spec, list):
+        for o in spec:
+            _known(o, _OPPORTUNITY_KEYS, "batch opportunity")
         return [Opportunity(o["id"], o["fairProbability"], o["marketPrice"], o["side"]) for o in spec]
     ids = [e["id"] for e in expected] if isinstance(expected, list) else None
     return identical_opportunities(str(spec), ids)
 
 
 def _batch(case: Mapping[str, Any]) -> None:
+    """§4.1's batch: each opportunity sized (no history, so ``assumedCV``), no-edge ones dropped, all scaled when
+    the total is over budget. A field it does not read (a per-opportunity history, a bankroll per opportunity, a
+    ``maxPositionPct`` beside ``config``) fails rather than being dropped."""
+    _known(case, _BATCH_KEYS, "batch case")
     config = case.get("config") or {}
     unknown = set(config) - {"maxTotalAllocation", "maxSinglePosition", "assumedCV"}
     assert not unknown, f"config keys this checker cannot interpret: {unknown}"
@@ -168,6 +178,7 @@ def _batch(case: Mapping[str, Any]) -> None:
     expected = case["expected"]
     assert [r.opportunity_id for r in result] == [e["id"] for e in expected], "sized opportunities differ"
     for got, exp in zip(result, expected, strict=True):
+        _known(exp, frozenset({"id", *SIZING_FIELDS}), "batch expected entry")
         for key, value in exp.items():
             if key != "id":
                 _close(getattr(got.sizing, SIZING_FIELDS[key]), value, f"{exp['id']}.{key}")
