@@ -54,12 +54,32 @@ def _config(raw: dict[str, Any] | None) -> BarbellConfig:
 
 def _quote(row: dict[str, Any]) -> BondQuote:
     return BondQuote(
-        row["marketId"], row.get("venue", "kalshi"), float(row["probability"]),
-        float(row["volume24h"]), float(row["spread"]),
+        row["marketId"],
+        row.get("venue", "kalshi"),
+        float(row["probability"]),
+        float(row["volume24h"]),
+        float(row["spread"]),
     )
 
 
+_LABELS = frozenset({"name", "note", "description"})
+_QUOTE_KEYS = frozenset({"marketId", "venue", "probability", "volume24h", "spread"})
+
+
+def _known(fields: Any, allowed: frozenset[str], what: str) -> None:
+    """A field this checker does not read (an ``active: false`` row, a ``config`` beside a return example) would be
+    dropped and the case judged without it: it fails instead."""
+    assert isinstance(fields, dict), f"{what} must be an object: {fields!r:.200}"
+    unknown = set(fields) - allowed
+    assert not unknown, f"{what} fields this checker cannot interpret: {sorted(unknown)}"
+
+
 def _bond_filter(case: Any, _: Context) -> None:
+    _known(case, _LABELS | {"input", "config", "expected_in_order"}, "bond_filter case")
+    for r in case["input"]:
+        _known(r, _QUOTE_KEYS, "bond_filter row")
+    for w in case["expected_in_order"]:
+        _known(w, frozenset({"marketId", "expectedYield"}), "bond_filter expected row")
     got = filter_bonds([_quote(r) for r in case["input"]], _config(case.get("config")))
     want = case["expected_in_order"]
     assert [b.market_id for b in got] == [w["marketId"] for w in want], f"order {[b.market_id for b in got]}"
@@ -96,8 +116,12 @@ def _tags(row: dict[str, Any]) -> tuple[str, ...]:
 
 def _tail_row(r: dict[str, Any]) -> Tail:
     kind = r.get("tailType") or tail_type(r.get("description") or "", _tags(r), r.get("category") or "")
-    return Tail(r["marketId"], float(r["probability"]), TailType(kind),
-                float(r.get("payoffMultiple", payoff_multiple(r["probability"]))))
+    return Tail(
+        r["marketId"],
+        float(r["probability"]),
+        TailType(kind),
+        float(r.get("payoffMultiple", payoff_multiple(r["probability"]))),
+    )
 
 
 def _allocations(case: Any, ctx: Context) -> None:
@@ -109,8 +133,18 @@ def _allocations(case: Any, ctx: Context) -> None:
     config = _config(case.get("config"))
     alloc = allocate(float(case["capital"]), bonds, tails, config)
     exp = case["expected"]
-    handled = {"bondAllocation", "tailAllocation", "bondPositions", "tailPositions", "herfindahlIndex",
-               "eventHedgePct", "isValid", "validationErrors", "validate", "expectedReturn"}
+    handled = {
+        "bondAllocation",
+        "tailAllocation",
+        "bondPositions",
+        "tailPositions",
+        "herfindahlIndex",
+        "eventHedgePct",
+        "isValid",
+        "validationErrors",
+        "validate",
+        "expectedReturn",
+    }
     assert exp and set(exp) <= handled, f"no interpreter for expected keys {sorted(set(exp) - handled) or 'none'}"
     if "bondAllocation" in exp:
         close(alloc.bond_allocation, exp["bondAllocation"], "bondAllocation")
@@ -136,14 +170,24 @@ def _allocations(case: Any, ctx: Context) -> None:
         # Error wording is ours; the count of failed rules is what the vectors pin.
         assert len(alloc.validation_errors) == len(exp["validationErrors"]), f"errors {alloc.validation_errors}"
     if "validate" in exp:
-        errors = validate(alloc.total_capital, alloc.bond_allocation, alloc.herfindahl_index,
-                          alloc.event_hedge_pct, [b.probability for b in bonds], config)
+        errors = validate(
+            alloc.total_capital,
+            alloc.bond_allocation,
+            alloc.herfindahl_index,
+            alloc.event_hedge_pct,
+            [b.probability for b in bonds],
+            config,
+        )
         assert (not errors) == exp["validate"]["valid"], f"validate errors {errors}"
         assert len(errors) == len(exp["validate"].get("errors", errors)), f"validate errors {errors}"
     if "expectedReturn" in exp:
         ret = allocation_return(alloc)
-        fields = {"bondReturn": "bond_return", "tailReturn": "tail_return", "totalReturn": "total_return",
-                  "maxDrawdown": "max_drawdown"}
+        fields = {
+            "bondReturn": "bond_return",
+            "tailReturn": "tail_return",
+            "totalReturn": "total_return",
+            "maxDrawdown": "max_drawdown",
+        }
         unknown = set(exp["expectedReturn"]) - set(fields)
         assert not unknown, f"no interpreter for expectedReturn keys {sorted(unknown)}"
         for key, want in exp["expectedReturn"].items():
@@ -156,8 +200,12 @@ _TAIL_FACTS = frozenset({"description", "tags", "category", "payoffMultiple"})
 def _passes_bond_filter(row: dict[str, Any]) -> bool:
     """§6.1's bond filter as the spec states it (venue kalshi, p >= 0.93, spread < 0.05, volume24h > 1000): a
     "before filter" fixture list may hold rows the filter must drop, so each row is judged, not assumed to pass."""
-    return (row.get("venue", "kalshi") == "kalshi" and float(row["probability"]) >= 0.93
-            and float(row["spread"]) < 0.05 and float(row["volume24h"]) > 1000)
+    return (
+        row.get("venue", "kalshi") == "kalshi"
+        and float(row["probability"]) >= 0.93
+        and float(row["spread"]) < 0.05
+        and float(row["volume24h"]) > 1000
+    )
 
 
 def _allocation_inputs(fixtures: Any, _: Context) -> None:
@@ -180,15 +228,27 @@ def _allocation_inputs(fixtures: Any, _: Context) -> None:
 
 def _validate_only(case: Any, _: Context) -> None:
     a = case["allocation"]
-    errors = validate(float(a["totalCapital"]), float(a["bondAllocation"]), float(a["herfindahlIndex"]),
-                      float(a["eventHedgePct"]), [float(p) for p in a.get("bond_probabilities", [])],
-                      _config(case.get("config")))
+    errors = validate(
+        float(a["totalCapital"]),
+        float(a["bondAllocation"]),
+        float(a["herfindahlIndex"]),
+        float(a["eventHedgePct"]),
+        [float(p) for p in a.get("bond_probabilities", [])],
+        _config(case.get("config")),
+    )
     assert (not errors) == case["expected"]["valid"], f"errors {errors}, expected {case['expected']}"
     if "errors" in case["expected"]:
         assert len(errors) == len(case["expected"]["errors"]), f"errors {errors}"
 
 
 def _expected_return(case: Any, _: Context) -> None:
+    _known(
+        case,
+        _LABELS | {"bonds", "tails", "capital"} | {k for k in case if k.startswith("expected_")},
+        "expected_return_examples case",
+    )
+    for pair in [*case["bonds"], *case["tails"]]:
+        assert isinstance(pair, list) and len(pair) == 2, f"a bond or tail must be [allocation, figure]: {pair!r}"
     capital = float(case.get("capital", 1))
     ret = expected_return([tuple(b) for b in case["bonds"]], [tuple(t) for t in case["tails"]], capital)
     wanted = {k.removeprefix("expected_"): v for k, v in case.items() if k.startswith("expected_")}
@@ -207,6 +267,7 @@ def _tail_categorization(case: Any, _: Context) -> None:
 
 
 def _herfindahl(case: Any, _: Context) -> None:
+    _known(case, _LABELS | {"allocations", "expected"}, "herfindahl case")
     close(herfindahl([float(a) for a in case["allocations"]]), case["expected"], "HHI")
 
 
@@ -217,21 +278,28 @@ def _payoff(case: Any, _: Context) -> None:
 _KIND = re.compile(r"\b(bond|tail)(?:s|-position|\s+position)?\b", re.IGNORECASE)
 _FAIR = "fair(?:[\\s_-]*(?:value|probability|prob|p))?"
 _SITUATIONS = (  # (pattern, fair as a function of price or None for "no fair supplied")
-    (rf"(?:without|no|missing|absent|omitted)\s+(?:a\s+|any\s+|the\s+)?(?:supplied\s+|given\s+)?{_FAIR}"
-     rf"|{_FAIR}\s+(?:is\s+)?(?:not\s+(?:supplied|given|provided)|missing|absent|omitted)", None),
-    (rf"{_FAIR}\s+(?:is\s+)?(?:below|under|lower\s+than|less\s+than|<)\s+(?:the\s+)?(?:market\s+)?price",
-     lambda p: p * 0.9),
-    (rf"{_FAIR}\s+(?:is\s+)?(?:above|over|higher\s+than|greater\s+than|>)\s+(?:the\s+)?(?:market\s+)?price",
-     lambda p: min(p * 1.02, 0.999)),
+    (
+        rf"(?:without|no|missing|absent|omitted)\s+(?:a\s+|any\s+|the\s+)?(?:supplied\s+|given\s+)?{_FAIR}"
+        rf"|{_FAIR}\s+(?:is\s+)?(?:not\s+(?:supplied|given|provided)|missing|absent|omitted)",
+        None,
+    ),
+    (
+        rf"{_FAIR}\s+(?:is\s+)?(?:below|under|lower\s+than|less\s+than|<)\s+(?:the\s+)?(?:market\s+)?price",
+        lambda p: p * 0.9,
+    ),
+    (
+        rf"{_FAIR}\s+(?:is\s+)?(?:above|over|higher\s+than|greater\s+than|>)\s+(?:the\s+)?(?:market\s+)?price",
+        lambda p: min(p * 1.02, 0.999),
+    ),
     (rf"{_FAIR}\s+(?:is\s+)?(?:equal\s+to|equals|=|==|at)\s+(?:the\s+)?(?:market\s+)?price", lambda p: p),
 )
-_NO_SIGNAL = re.compile(r"^\s*(?:no\s+signal|not\s+emitted|none|nothing\s+emitted|no\s+\w+\s+signal)",
-                        re.IGNORECASE)
+_NO_SIGNAL = re.compile(r"^\s*(?:no\s+signal|not\s+emitted|none|nothing\s+emitted|no\s+\w+\s+signal)", re.IGNORECASE)
 
 
 _FAIR_VALUE = re.compile(rf"\b{_FAIR}\s*(?:[:=]|of|is)?\s*(0?\.\d+|1(?:\.0*)?\b|0\b)", re.IGNORECASE)
-_PRICE_VALUE = re.compile(r"\b(?:market[\s_-]*)?(?:price|probability|p)\s*(?:[:=]|of|is)?\s*(0?\.\d+)(?!\d)",
-                          re.IGNORECASE)
+_PRICE_VALUE = re.compile(
+    r"\b(?:market[\s_-]*)?(?:price|probability|p)\s*(?:[:=]|of|is)?\s*(0?\.\d+)(?!\d)", re.IGNORECASE
+)
 _RELATIONS: tuple[tuple[re.Pattern[str], Callable[[float, float], bool], str], ...] = (
     (re.compile(r"\b(?:below|under|lower\s+than|less\s+than)\b|<", re.IGNORECASE), lambda f, p: f < p, "below"),
     (re.compile(r"\b(?:above|over|higher\s+than|greater\s+than)\b|>", re.IGNORECASE), lambda f, p: f > p, "above"),
@@ -240,11 +308,25 @@ _RELATIONS: tuple[tuple[re.Pattern[str], Callable[[float, float], bool], str], .
 
 
 _INVALID = re.compile(r"\binvalid\s+(?:barbell\s+)?allocation|\ballocation\s+(?:is\s+)?invalid", re.IGNORECASE)
-_NUMERIC_FIELDS = {"expectedEdge": "expected_edge", "confidence": "confidence", "marketPrice": "market_price",
-                   "fairProbability": "fair_probability"}
+_NUMERIC_FIELDS = {
+    "expectedEdge": "expected_edge",
+    "confidence": "confidence",
+    "marketPrice": "market_price",
+    "fairProbability": "fair_probability",
+}
 _TEXT_FIELDS = {"side": "side", "venue": "venue", "strategy": "strategy"}
-_SIGNAL_KEYS = {"emitted", "kellyFraction", "note", "signalType", "count", "tailType", "metadata", "expiresInHours",
-                *_NUMERIC_FIELDS, *_TEXT_FIELDS}
+_SIGNAL_KEYS = {
+    "emitted",
+    "kellyFraction",
+    "note",
+    "signalType",
+    "count",
+    "tailType",
+    "metadata",
+    "expiresInHours",
+    *_NUMERIC_FIELDS,
+    *_TEXT_FIELDS,
+}
 
 
 def _signal_fields(sigs: list[Any], exp: dict[str, Any]) -> None:
@@ -280,7 +362,7 @@ def _signal_emission(case: Any, _: Context) -> None:
     assert len(kinds) == 1 or (invalid and not kinds), f"signal_emission subject (bond/tail) not understood: {text!r}"
     kind = kinds.pop() if kinds else ""
     fair_value = _FAIR_VALUE.search(text)
-    rest = text[:fair_value.start()] + text[fair_value.end():] if fair_value else text
+    rest = text[: fair_value.start()] + text[fair_value.end() :] if fair_value else text
     price_value = _PRICE_VALUE.search(rest)
     price = float(price_value.group(1)) if price_value else None
     # A valid synthetic barbell: five bonds fill the bond bucket, hedged tails fill the tail bucket.

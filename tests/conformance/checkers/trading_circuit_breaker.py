@@ -39,8 +39,15 @@ def _now(ctx: Context) -> datetime:
 
 
 _OFFSET = re.compile(r"now(?:\s*([+-])\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d))?")
-_UNIT = {"ms": "milliseconds", "s": "seconds", "sec": "seconds", "m": "minutes", "min": "minutes", "h": "hours",
-         "d": "days"}
+_UNIT = {
+    "ms": "milliseconds",
+    "s": "seconds",
+    "sec": "seconds",
+    "m": "minutes",
+    "min": "minutes",
+    "h": "hours",
+    "d": "days",
+}
 
 
 def _offset(value: str | None, now: datetime) -> datetime | None:
@@ -70,7 +77,7 @@ def breaker_in(initial: Mapping[str, Any], now: datetime) -> CircuitBreaker:
     for _ in range(failures):
         b.record_risk_check(blocked=True, now=halt_at if state is BreakerState.HALT else now)
     N, C, H, R = BreakerState.NORMAL, BreakerState.CAUTION, BreakerState.HALT, BreakerState.RECOVERY
-    paths = ({N: [], C: [C], H: [H], R: [H, R]} if b.state is N else {N: [R, N], C: [R, C], H: [], R: [R]})
+    paths = {N: [], C: [C], H: [H], R: [H, R]} if b.state is N else {N: [R, N], C: [R, C], H: [], R: [R]}
     for target in paths[state]:
         b.transition(target, "setup", "conformance", halt_at if target is H else now)
     assert b.state is state, f"could not reach initial state {initial}"
@@ -140,14 +147,26 @@ def _scenario(case: Mapping[str, Any], ctx: Context) -> None:
     events = b.collect_events()
     transitions = [e for e in events if isinstance(e, CircuitBreaker.Transitioned)]
     alerts = [[e.code, e.severity] for e in events if isinstance(e, CircuitBreaker.AlertRaised)]
-    known = {"final_state", "transitions", "consecutiveFailures", "haltStartedAt", "command_outcome",
-             "error_contains", "alerts", "verified", "maxDriftPct", "criticalDriftCount", "recommendation"}
+    known = {
+        "final_state",
+        "transitions",
+        "consecutiveFailures",
+        "haltStartedAt",
+        "command_outcome",
+        "error_contains",
+        "alerts",
+        "verified",
+        "maxDriftPct",
+        "criticalDriftCount",
+        "recommendation",
+    }
     assert not set(exp) - known, f"expected fields this checker cannot interpret: {sorted(set(exp) - known)}"
     assert b.state == exp["final_state"], f"final state {b.state} != {exp['final_state']}"
     got = [[t.from_state, t.to_state, t.reason] for t in transitions]
     want = exp.get("transitions", [])
     assert [g[: len(w)] for g, w in zip(got, want, strict=False)] == want and len(got) == len(want), (
-        f"transitions {got} != {want}")
+        f"transitions {got} != {want}"
+    )
     if "consecutiveFailures" in exp:
         assert b.consecutive_failures == exp["consecutiveFailures"]
     if "haltStartedAt" in exp:
@@ -158,16 +177,44 @@ def _scenario(case: Mapping[str, Any], ctx: Context) -> None:
         assert exp["error_contains"] in error, f"error {error!r} lacks {exp['error_contains']!r}"
     if "alerts" in exp:
         assert alerts == exp["alerts"], f"alerts {alerts} != {exp['alerts']}"
-    drift_keys = {"verified": "verified", "maxDriftPct": "max_drift_pct", "criticalDriftCount": "critical_count",
-                  "recommendation": "recommendation"}
+    drift_keys = {
+        "verified": "verified",
+        "maxDriftPct": "max_drift_pct",
+        "criticalDriftCount": "critical_count",
+        "recommendation": "recommendation",
+    }
     for key, attr in drift_keys.items():
         if key in exp:
             assert result is not None, f"{key} expected but the scenario ran no position drift check"
             assert getattr(result, attr) == exp[key], f"{key}: {getattr(result, attr)} != {exp[key]}"
 
 
-_MANUAL_KEYS = frozenset({"from", "target", "expected", "reason", "consecutiveFailures", "error_contains", "name",
-                          "note"})
+_MANUAL_KEYS = frozenset(
+    {"from", "target", "expected", "reason", "consecutiveFailures", "error_contains", "name", "note"}
+)
+
+
+_MANUAL_ACTOR = "conformance-operator"
+
+
+def _manual_record(
+    b: CircuitBreaker, case: Mapping[str, Any], outcome: str, reason: Any, halt_before: datetime | None, now: datetime
+) -> None:
+    """What an operator move leaves behind (§2.2, api-and-security §1.3): an accepted one is one MANUAL transition
+    event carrying its states, reason and actor, with §2.3's timer rule applied (HALT starts the timer, NORMAL and
+    RECOVERY clear it, CAUTION leaves it); a refused one records nothing and leaves the timer."""
+    events = b.collect_events()
+    if outcome == "refused":
+        assert not events, f"a refused transition recorded {[type(e).__name__ for e in events]}"
+        assert b.halt_started_at == halt_before, f"refused transition moved the HALT timer: {b.halt_started_at}"
+        return
+    moves = [e for e in events if isinstance(e, CircuitBreaker.Transitioned)]
+    assert len(events) == len(moves) == 1, f"an accepted transition recorded {[type(e).__name__ for e in events]}"
+    got = (moves[0].from_state, moves[0].to_state, moves[0].reason, moves[0].actor, moves[0].trigger)
+    want = (case["from"], case["target"], reason, _MANUAL_ACTOR, "manual")
+    assert got == want, f"transition recorded as {got}, expected {want}"
+    timer = {"HALT": now, "NORMAL": None, "RECOVERY": None}.get(case["target"], halt_before)
+    assert b.halt_started_at == timer, f"HALT timer {b.halt_started_at} after {case['target']}, expected {timer}"
 
 
 def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
@@ -175,12 +222,15 @@ def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
     counter is never reset by a manual transition, whichever way it goes."""
     unknown = set(case) - _MANUAL_KEYS
     assert not unknown, f"manual check fields this checker cannot interpret: {sorted(unknown)}"
+    assert case["expected"] in ("accepted", "refused"), f"expected must be accepted or refused: {case['expected']!r}"
     now = _now(ctx)
     failures = int(case.get("consecutiveFailures", 0))
     b = breaker_in({"state": case["from"], "consecutiveFailures": failures}, now)
+    halt_before = b.halt_started_at
+    reason = case.get("reason", "conformance")
     error = ""
     try:
-        b.transition(case["target"], case.get("reason", "conformance"), "conformance", now)
+        b.transition(case["target"], reason, _MANUAL_ACTOR, now)
         outcome = "accepted"
     except InvalidBreakerTransition as e:
         outcome, error = "refused", e.message
@@ -190,6 +240,7 @@ def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
     assert outcome == case["expected"], f"{case['from']}->{case['target']}: {outcome} ({error})"
     assert b.state == (case["target"] if outcome == "accepted" else case["from"]), f"state {b.state}"
     assert b.consecutive_failures == failures, f"counter {b.consecutive_failures} != {failures}"
+    _manual_record(b, case, outcome, reason, halt_before, now)
     if "error_contains" in case:
         assert case["error_contains"] in error, f"error {error!r} lacks {case['error_contains']!r}"
 

@@ -30,10 +30,12 @@ SIZING_FIELDS = {
 # "20 identical opportunities opp0..opp19 with fairProbability 0.7, marketPrice 0.5, side YES", and the same
 # facts worded otherwise (any order, "=", ":", "fair probability", "opp0...opp19", "opp0 to opp19", 70%).
 _NUM = r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*%?)"
-_HEAD = re.compile(r"^\s*(\d+|[A-Za-z]+)\s+(?:identical\s+|equal\s+|same\s+)?(?:opportunities|opportunity|opps?)\b",
-                   re.IGNORECASE)
-_IDS = re.compile(r"(?:ids?\s*[:=]?\s*)?([A-Za-z_-]*?)(\d+)\s*(?:\.{2,3}|\u2026|-|\u2013|\bto\b|through)\s*\1?(\d+)",
-                  re.IGNORECASE)
+_HEAD = re.compile(
+    r"^\s*(\d+|[A-Za-z]+)\s+(?:identical\s+|equal\s+|same\s+)?(?:opportunities|opportunity|opps?)\b", re.IGNORECASE
+)
+_IDS = re.compile(
+    r"(?:ids?\s*[:=]?\s*)?([A-Za-z_-]*?)(\d+)\s*(?:\.{2,3}|\u2026|-|\u2013|\bto\b|through)\s*\1?(\d+)", re.IGNORECASE
+)
 _FACTS = {
     "fair": re.compile(rf"fair[\s_-]*prob(?:ability)?\s*(?:[:=]|of|is)?\s*{_NUM}", re.IGNORECASE),
     "price": re.compile(rf"market[\s_-]*price\s*(?:[:=]|of|is)?\s*{_NUM}", re.IGNORECASE),
@@ -55,25 +57,26 @@ def identical_opportunities(spec: str, expected_ids: list[str] | None = None) ->
     word = head.group(1).lower()
     assert word.isdigit() or word in _COUNT_WORDS, f"cannot read an opportunity count from {spec!r}"
     count = int(word) if word.isdigit() else _COUNT_WORDS[word]
-    rest = spec[head.end():]
+    rest = spec[head.end() :]
     found: dict[str, str] = {}
     for name, pattern in _FACTS.items():
         m = pattern.search(rest)
         assert m, f"cannot read {name} from opportunities description {spec!r}"
         found[name] = next(g for g in m.groups() if g)
-        rest = rest[:m.start()] + " " + rest[m.end():]
+        rest = rest[: m.start()] + " " + rest[m.end() :]
     ids_match = _IDS.search(rest)
     if ids_match:
         prefix, first, last = ids_match.groups()
         ids = [f"{prefix}{i}" for i in range(int(first), int(last) + 1)]
-        rest = rest[:ids_match.start()] + " " + rest[ids_match.end():]
+        rest = rest[: ids_match.start()] + " " + rest[ids_match.end() :]
     else:
         assert expected_ids is not None and len(expected_ids) <= count, f"no id range in {spec!r}"
         ids = list(expected_ids) + [f"unnamed-{i}" for i in range(len(expected_ids), count)]
     assert _FILLER.fullmatch(rest), f"cannot interpret {rest.strip()!r} in opportunities description {spec!r}"
     assert len(ids) == count, f"{spec!r}: id range does not match the count"
-    return [Opportunity(i, _probability(found["fair"]), _probability(found["price"]), found["side"].upper())
-            for i in ids]
+    return [
+        Opportunity(i, _probability(found["fair"]), _probability(found["price"]), found["side"].upper()) for i in ids
+    ]
 
 
 def split(data: Any) -> Iterator[tuple[str, Any]]:
@@ -116,8 +119,16 @@ def _sizing(case: Mapping[str, Any]) -> None:
     inp, mc = case["input"], case.get("monte_carlo", {})
     unknown_mc = set(mc) - {"simulations", "assumedCV", "returns", "historicalReturns"}
     assert not unknown_mc, f"monte_carlo keys this checker cannot interpret: {unknown_mc}"
-    unknown_in = set(inp) - {"fairProbability", "marketPrice", "side", "bankroll", "maxPositionPct",
-                             "historicalReturns", "returns", "assumedCV"}
+    unknown_in = set(inp) - {
+        "fairProbability",
+        "marketPrice",
+        "side",
+        "bankroll",
+        "maxPositionPct",
+        "historicalReturns",
+        "returns",
+        "assumedCV",
+    }
     assert not unknown_in, f"input keys this checker cannot interpret: {unknown_in}"
     returns = mc.get("returns", mc.get("historicalReturns", inp.get("historicalReturns", inp.get("returns"))))
     result = kelly_size(
@@ -136,14 +147,24 @@ def _sizing(case: Mapping[str, Any]) -> None:
         _close(getattr(result, SIZING_FIELDS[key]), value, key)
 
 
+_BATCH_KEYS = _LABELS | {"opportunities", "bankroll", "config", "expected"}
+_OPPORTUNITY_KEYS = frozenset({"id", "fairProbability", "marketPrice", "side"})
+
+
 def _opportunities(spec: Any, expected: Any) -> list[Opportunity]:
     if isinstance(spec, list):
+        for o in spec:
+            _known(o, _OPPORTUNITY_KEYS, "batch opportunity")
         return [Opportunity(o["id"], o["fairProbability"], o["marketPrice"], o["side"]) for o in spec]
     ids = [e["id"] for e in expected] if isinstance(expected, list) else None
     return identical_opportunities(str(spec), ids)
 
 
 def _batch(case: Mapping[str, Any]) -> None:
+    """§4.1's batch: each opportunity sized (no history, so ``assumedCV``), no-edge ones dropped, all scaled when
+    the total is over budget. A field it does not read (a per-opportunity history, a bankroll per opportunity, a
+    ``maxPositionPct`` beside ``config``) fails rather than being dropped."""
+    _known(case, _BATCH_KEYS, "batch case")
     config = case.get("config") or {}
     unknown = set(config) - {"maxTotalAllocation", "maxSinglePosition", "assumedCV"}
     assert not unknown, f"config keys this checker cannot interpret: {unknown}"
@@ -157,6 +178,7 @@ def _batch(case: Mapping[str, Any]) -> None:
     expected = case["expected"]
     assert [r.opportunity_id for r in result] == [e["id"] for e in expected], "sized opportunities differ"
     for got, exp in zip(result, expected, strict=True):
+        _known(exp, frozenset({"id", *SIZING_FIELDS}), "batch expected entry")
         for key, value in exp.items():
             if key != "id":
                 _close(getattr(got.sizing, SIZING_FIELDS[key]), value, f"{exp['id']}.{key}")
