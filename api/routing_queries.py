@@ -11,7 +11,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from paulp.api.errors import ApiError
-from paulp.domain.budgets import BudgetAssumptions, BudgetProjection, PeriodType, period_key, run_rate
+from paulp.domain.budgets import BudgetAssumptions, BudgetProjection, PeriodType, period_key, run_rate, total_spending
 from paulp.domain.clock import iso_utc
 from paulp.domain.routing import CHAINS, MODELS, BudgetCategory, RouteClass, RunType, model_spec, routing_rule
 from paulp.domain.routing_stats import DecisionFact, routing_stats
@@ -254,7 +254,7 @@ def budget_document(pool: ConnectionPool[Any], assumptions: BudgetAssumptions, p
     categories: dict[str, Any] = {}
     for period in PeriodType:
         by_cat = {str(c): found.get((str(c), str(period)), (0.0, 0.0, 0, None))[0] for c in BudgetCategory}
-        spending[str(period)] = {"total": sum(by_cat.values()), "byCategory": by_cat}
+        spending[str(period)] = total_spending(by_cat)
     for cat in BudgetCategory:
         env = projection.envelopes[cat]
         states = {}

@@ -12,6 +12,7 @@ from typing import Any
 
 from paulp.domain.errors import DomainError
 from paulp.domain.exact import as_decimal
+from paulp.domain.js_text import js_sum
 from paulp.domain.llm_manifest import Prices
 from paulp.domain.prices import fixed
 from paulp.domain.routing import BudgetCategory, ErrorCode, RouteClass, cost_usd, default_model
@@ -117,15 +118,20 @@ class BudgetProjection:
 
     @property
     def daily_total(self) -> float:
-        return sum(e.daily_limit_usd for e in self.envelopes.values())
+        return js_sum(e.daily_limit_usd for e in self.envelopes.values())
 
     @property
     def monthly_total(self) -> float:
-        return sum(e.monthly_limit_usd for e in self.envelopes.values())
+        return js_sum(e.monthly_limit_usd for e in self.envelopes.values())
+
+
+def total_spending(by_category: Mapping[str, float]) -> dict[str, Any]:
+    """§5.8 total spending of one period type: ``{total, byCategory}``."""
+    return {"total": js_sum(by_category.values()), "byCategory": dict(by_category)}
 
 
 def _check_mix(name: str, mix: Mapping[Any, float]) -> None:
-    total = sum(mix.values())
+    total = js_sum(mix.values())  # the source's running total, not a compensated one (ADR 0478)
     if abs(total - 1) > MIX_TOLERANCE:
         raise InvalidBudgetAssumptions(f"{name} must sum to 1 (got {fixed(total, 4)})")  # toFixed(4): ties up
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from paulp.domain.js_text import js_sum
 from paulp.domain.routing import RouteClass
 
 
@@ -35,7 +36,7 @@ class RoutingStats:
 
 
 def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
+    return js_sum(values) / len(values) if values else 0.0
 
 
 def routing_stats(decisions: Iterable[DecisionFact]) -> RoutingStats:
@@ -49,7 +50,7 @@ def routing_stats(decisions: Iterable[DecisionFact]) -> RoutingStats:
         by_class[rc] = ClassStats(len(mine), ok / len(mine) if mine else 0.0, _mean(latencies))
     total = len(items)
     successes = sum(1 for d in items if d.success)
-    weighted = sum(s.avg_latency_ms * s.count for s in by_class.values())
+    weighted = js_sum(s.avg_latency_ms * s.count for s in by_class.values())
     return RoutingStats(total, successes, total - successes, successes / total if total else 0.0,
-                        sum(d.actual_cost_usd or 0.0 for d in items), weighted / total if total else 0.0,
+                        js_sum(d.actual_cost_usd or 0.0 for d in items), weighted / total if total else 0.0,
                         by_class)

@@ -80,9 +80,20 @@ def assert_matches(actual: Any, expected: Any, tol: tuple[float, float], path: s
         raise AssertionError(f"{path}: cannot interpret expected value {expected!r}")
 
 
+def _typed(data: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    """A call field of its JSON type or absent: "false" is not false, 100.5 or "100" tokens are not 100."""
+    value = data.get(key, default)
+    assert value is default or (isinstance(value, kind) and not (kind is int and isinstance(value, bool))), \
+        f"routing call field {key} must be {kind.__name__}: {value!r}"
+    return value
+
+
 def request_from(data: Mapping[str, Any]) -> RouteRequest:
     unknown = set(data) - _REQUEST_KEYS
     assert not unknown, f"unknown routing call fields {sorted(unknown)}"
+    for key in ("estimatedInputTokens", "estimatedOutputTokens"):
+        _typed(data, key, int, 0)
+    _typed(data, "isHighestStakes", bool, False)
     return RouteRequest(run_type=data["runType"], estimated_input_tokens=int(data.get("estimatedInputTokens", 0)),
                         estimated_output_tokens=int(data.get("estimatedOutputTokens", 0)),
                         strategy_id=data.get("strategyId"), force_model=data.get("forceModel"),

@@ -11,7 +11,11 @@ from tests.conformance.registry import Context, checker
 
 @checker(FILE, "executor_keys")
 def check(case: Any, ctx: Context) -> None:
-    env, exp = case["input"]["env"], expected_of(case)
+    inp = case["input"]
+    assert set(inp) == {"env"}, f"cannot interpret executor_keys input {sorted(inp)}"
+    env, exp = inp["env"], expected_of(case)
+    # A process environment holds strings only: a null or a number is not "absent" or "present", it is unreadable.
+    assert isinstance(env, dict) and all(isinstance(v, str) for v in env.values()), f"env values must be text: {env!r}"
     contains = exp.pop("messageContains", [])
     if exp.get("ok", True):
         view: dict[str, Any] = {"ok": True, "keys": provider_keys(env)}

@@ -11,6 +11,8 @@ from tests.conformance.registry import Context, checker
 def check(case: Any, ctx: Context) -> None:
     inp = case["input"]
     if "runTypes" in inp:
+        assert set(inp) == {"runTypes"} and isinstance(inp["runTypes"], list), \
+            f"cannot interpret hard_control input {sorted(inp)}"
         hits = [rt for rt in inp["runTypes"]
                 if RUN_TYPE_TABLE[parse_run_type(rt)][0] is RouteClass.DETERMINISTIC_HARD_CONTROL]
         assert_matches({"anyMapsToHardControl": bool(hits), "mapsToHardControl": hits}, expected_of(case),

@@ -29,6 +29,7 @@ from tests.conformance.registry import Context, checker
 RUN_TYPE = "ambiguity_score"
 VARIABLES = {"marketTitle": "T", "resolutionCriteria": "C"}
 _FAILURE_KEYS = {"executionFailed", "errorCode", "errorMessage", "selectedModel", "runType"}
+_FLAG_KEYS = {"executionFailed", "confidence", "warnings", "citedPassages"}
 
 
 def failed_run(inp: dict[str, Any]) -> ScoringRun:
@@ -50,14 +51,19 @@ def failed_run(inp: dict[str, Any]) -> ScoringRun:
 @checker(FILE, "human_review")
 def check(case: Any, ctx: Context) -> None:
     inp = case["input"]
-    if inp.get("executionFailed"):
+    failed = inp.get("executionFailed", False)
+    assert isinstance(failed, bool), f"executionFailed must be a boolean: {failed!r}"
+    if failed:
         run = failed_run(inp)
         assert run.execution_failed
         view: dict[str, Any] = {"outputJson": run.output, "warnings": run.output["warnings"],
                                 "modelId": run.model_id, "flaggedForHumanReview": run.flagged_for_human_review,
                                 "reasoning": run.output["reasoning"]}
     else:
-        assert "confidence" in inp, f"cannot interpret human_review input {sorted(inp)}"
-        flagged = needs_human_review(float(inp["confidence"]), inp.get("warnings", []), inp.get("citedPassages", []))
+        assert "confidence" in inp and not set(inp) - _FLAG_KEYS, f"cannot interpret human_review input {sorted(inp)}"
+        confidence, warnings, cited = inp["confidence"], inp.get("warnings", []), inp.get("citedPassages", [])
+        assert isinstance(confidence, int | float) and not isinstance(confidence, bool), f"confidence {confidence!r}"
+        assert isinstance(warnings, list) and isinstance(cited, list), f"lists expected: {warnings!r}, {cited!r}"
+        flagged = needs_human_review(float(confidence), warnings, cited)
         view = {"flaggedForHumanReview": flagged}
     assert_matches(view, expected_of(case), tolerances(case))

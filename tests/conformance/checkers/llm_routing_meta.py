@@ -15,6 +15,7 @@ RELIED_ON = ("attemptOutcomes", "'ok'", "'error'", "'error:<message>'", "'PROVID
 @checker(FILE, "meta")
 def check(case: Any, ctx: Context) -> None:
     assert case.get("case") == "_conventions", f"unknown meta case {case.get('case')!r}"
+    assert case.get("input") == {} and case.get("expected") == {}, "the conventions case states nothing to check"
     note = case.get("note")
     assert isinstance(note, str) and note, "meta conventions note is missing"
     missing = [term for term in RELIED_ON if term not in note]
