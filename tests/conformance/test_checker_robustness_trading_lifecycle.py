@@ -382,6 +382,48 @@ def test_rate_limit_update_when_nothing_is_expected_then_fails() -> None:
     )
 
 
+def rate_case(index: int, cases: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    doc = {"execution_policy": {**RATE_DOC["execution_policy"], "rate_limit_update": cases}}
+    return {"section": "rate_limit_update", "index": index, "case": cases[index]}, doc
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("new minute resets the per-minute count", {"ordersThisMinute": 1, "ordersThisHour": 2, "volumeToday": 20}),
+        ("next UTC hour resets the hour", {"ordersThisMinute": 2, "ordersThisHour": 1, "volumeToday": 20}),
+        ("new UTC day resets volume", {"ordersThisMinute": 2, "ordersThisHour": 2, "volumeToday": 10}),
+    ],
+)
+def test_rate_limit_update_when_named_for_a_new_window_then_that_window_has_elapsed(
+    name: str, expected: dict[str, int]
+) -> None:
+    # only the day was moved for its name; a new minute or hour was counted in the old window
+    cases = [
+        {"name": "first", "notional": 10, "expected": {"ordersThisMinute": 1}},
+        {"name": name, "notional": 10, "expected": expected},
+    ]
+    case, doc = rate_case(1, cases)
+    run("execution_policy", case, doc)
+
+
+def test_rate_limit_update_when_moment_given_as_offset_then_used() -> None:
+    cases = [
+        {"name": "first", "notional": 10, "expected": {"ordersThisMinute": 1}},
+        {
+            "name": "61 s later",
+            "now_offset_ms": 61_000,
+            "notional": 5,
+            "expected": {"ordersThisMinute": 1, "ordersThisHour": 2, "volumeToday": 15},
+        },
+    ]
+    case, doc = rate_case(1, cases)
+    run("execution_policy", case, doc)
+    cases[1] = {**cases[1], "now": "now"}
+    case, doc = rate_case(1, cases)
+    rejects("execution_policy", case, "twice", doc)
+
+
 # ---------------------------------------------------------------- event_graph_correlation_scores
 
 

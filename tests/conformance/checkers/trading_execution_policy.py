@@ -7,7 +7,9 @@ Interpretation notes (the vectors leave these implicit):
   the paper-fill policy is the PAPER policy with the case's ``paperTradeSlippage``.
 - ``rate_limit_update`` cases form one sequence: each starts from the state the previous one left
   (the first from ``rate_state_defaults``) unless it gives its own ``state``; a case named for a
-  new UTC day moves the day marker to the previous day, as the source's test did.
+  new UTC day moves the day marker to the previous day, as the source's test did, and one named for a new
+  minute or hour moves that window's start back by its length (ADR 0476). ``now`` or ``now_offset_ms``
+  (the meta's ``*_offset_ms`` convention) is the moment of the update.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from paulp.domain.execution import (
+    HOUR_MS,
+    MINUTE_MS,
     RateLimitState,
     epoch_ms,
     execution_priority,
@@ -75,7 +79,7 @@ _CASE_KEYS = {
     "paper_fill": _LABELS | {"paperTradeSlippage", "request_overrides", "market_overrides", "expected",
                              "source_behaviour"},
     "priority": _LABELS | {"edge", "confidence", "expected_priority"},
-    "rate_limit_update": _LABELS | {"notional", "state", "now", "expected", "source_behaviour"},
+    "rate_limit_update": _LABELS | {"notional", "state", "now", "now_offset_ms", "expected", "source_behaviour"},
 }
 _VALIDATION_FACTS = frozenset({"valid", "errors", "warnings"})
 
@@ -297,9 +301,16 @@ def _rate_sequence(cases: list[dict[str, Any]], upto: int, group: dict[str, Any]
         _known_case("rate_limit_update", case)  # an earlier case's stray field changes the state this one starts from
         if "state" in case:
             state = _rate_state({**group["rate_state_defaults"], **case["state"]}, now)
-        if re.search(r"new utc day|next utc day", str(case.get("name", "")), re.IGNORECASE):
+        name = str(case.get("name", ""))
+        if re.search(r"\b(?:new|next) utc day\b", name, re.IGNORECASE):
             state = replace(state, day_window_start_ms=state.day_window_start_ms - 86_400_000)
-        moment = _relative(case.get("now", "now"), now) or now
+        if re.search(r"\b(?:new|next) (?:utc )?hour\b", name, re.IGNORECASE):  # the hour window elapsed
+            state = replace(state, hour_window_start_ms=state.hour_window_start_ms - HOUR_MS)
+        if re.search(r"\b(?:new|next) (?:utc )?minute\b", name, re.IGNORECASE):  # the minute window elapsed
+            state = replace(state, minute_window_start_ms=state.minute_window_start_ms - MINUTE_MS)
+        assert not ("now" in case and "now_offset_ms" in case), f"rate-limit case gives its moment twice: {case}"
+        when = f"now{case['now_offset_ms']:+}ms" if "now_offset_ms" in case else case.get("now", "now")
+        moment = _relative(when, now) or now
         state = record_order(state, case["notional"], moment)
     return state
 
