@@ -407,6 +407,15 @@ def test_rate_limit_update_when_named_for_a_new_window_then_that_window_has_elap
     run("execution_policy", case, doc)
 
 
+def test_rate_limit_update_when_the_group_case_carries_prose_then_it_is_not_read_as_a_fact() -> None:
+    # the sequence is read from the group, which the registry does not strip: a note in expected was a field
+    cases = [
+        {"name": "first", "notional": 10, "basis": "spec", "expected": {"ordersThisMinute": 1, "note": "commentary"}}
+    ]
+    case, doc = rate_case(0, cases)
+    run("execution_policy", case, doc)
+
+
 def test_rate_limit_update_when_moment_given_as_offset_then_used() -> None:
     cases = [
         {"name": "first", "notional": 10, "expected": {"ordersThisMinute": 1}},

@@ -52,7 +52,7 @@ from paulp.domain.execution_policy import (
 )
 from paulp.domain.paper_fill import paper_fill
 from tests.conformance.checkers._sides import trading_expected
-from tests.conformance.registry import Context, checker, vectors_dir
+from tests.conformance.registry import Context, checker, vectors_dir, without_prose
 
 TOL = 1e-6
 SHARED = {"request_defaults", "market_defaults", "rate_state_defaults"}
@@ -297,7 +297,8 @@ def _paper_fill(case: dict[str, Any], group: dict[str, Any], now: datetime) -> N
 def _rate_sequence(cases: list[dict[str, Any]], upto: int, group: dict[str, Any], now: datetime) -> RateLimitState:
     """State after applying cases[0..upto] in order (see module notes)."""
     state = _rate_state(group["rate_state_defaults"], now)
-    for case in cases[: upto + 1]:
+    for raw in cases[: upto + 1]:
+        case = without_prose(raw)  # read from the group, so not yet stripped of annotations like the case itself
         _known_case("rate_limit_update", case)  # an earlier case's stray field changes the state this one starts from
         if "state" in case:
             state = _rate_state({**group["rate_state_defaults"], **case["state"]}, now)
@@ -320,14 +321,15 @@ def _rate_update(index: int, group: dict[str, Any], now: datetime) -> None:
     state = _rate_sequence(cases, index, group, now)
     names = {"ordersThisMinute": "orders_this_minute", "ordersThisHour": "orders_this_hour",
              "volumeToday": "volume_today"}
-    for key, value in _facts(cases[index]["expected"], "rate-limit case").items():
+    for key, value in _facts(without_prose(cases[index])["expected"], "rate-limit case").items():
         assert key in names, f"unknown rate-state field {key!r}"
         assert getattr(state, names[key]) == value, f"{key}: expected {value}, got {getattr(state, names[key])}"
 
 
 @checker("trading.json", "execution_policy", split=split)
 def check(case: Any, ctx: Context) -> None:
-    group, now, section, data = ctx.document[ctx.group], _now(ctx.file), case["section"], case["case"]
+    # the registry strips prose from the wrapper only; the case inside it is stripped here (ADR 0481)
+    group, now, section, data = ctx.document[ctx.group], _now(ctx.file), case["section"], without_prose(case["case"])
     _known_case(section, data)
     if section == "policies":
         _check_policies(case["key"], data)
