@@ -155,7 +155,9 @@ class Order(OrderRecord):
         entry = [S.RISK_CHECK] if self.state == S.VALIDATED else []
         self._check_path(*entry, S.RISK_APPROVED if result.approved else S.RISK_REJECTED)
         size, adjusted = self.requested_size, result.adjusted_size
-        if result.approved and adjusted is not None and 0 < adjusted < size:
+        # "a positive number smaller than requestedSize": a bool (JSON true) or text is no number and is ignored
+        if (result.approved and isinstance(adjusted, int | float) and not isinstance(adjusted, bool)
+                and 0 < adjusted < size):
             size = adjusted
         if entry:
             self._move(S.RISK_CHECK, "Risk check started", now)

@@ -7,7 +7,9 @@ Interpretation notes (the vectors leave these implicit):
   the paper-fill policy is the PAPER policy with the case's ``paperTradeSlippage``.
 - ``rate_limit_update`` cases form one sequence: each starts from the state the previous one left
   (the first from ``rate_state_defaults``) unless it gives its own ``state``; a case named for a
-  new UTC day moves the day marker to the previous day, as the source's test did.
+  new UTC day moves the day marker to the previous day, as the source's test did, and one named for a new
+  minute or hour moves that window's start back by its length (ADR 0476). ``now`` or ``now_offset_ms``
+  (the meta's ``*_offset_ms`` convention) is the moment of the update.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from paulp.domain.execution import (
+    HOUR_MS,
+    MINUTE_MS,
     RateLimitState,
     epoch_ms,
     execution_priority,
@@ -48,7 +52,7 @@ from paulp.domain.execution_policy import (
 )
 from paulp.domain.paper_fill import paper_fill
 from tests.conformance.checkers._sides import trading_expected
-from tests.conformance.registry import Context, checker, vectors_dir
+from tests.conformance.registry import Context, checker, vectors_dir, without_prose
 
 TOL = 1e-6
 SHARED = {"request_defaults", "market_defaults", "rate_state_defaults"}
@@ -75,6 +79,7 @@ _CASE_KEYS = {
     "paper_fill": _LABELS | {"paperTradeSlippage", "request_overrides", "market_overrides", "expected",
                              "source_behaviour"},
     "priority": _LABELS | {"edge", "confidence", "expected_priority"},
+    "rate_limit_update": _LABELS | {"notional", "state", "now", "now_offset_ms", "expected", "source_behaviour"},
 }
 _VALIDATION_FACTS = frozenset({"valid", "errors", "warnings"})
 
@@ -292,12 +297,21 @@ def _paper_fill(case: dict[str, Any], group: dict[str, Any], now: datetime) -> N
 def _rate_sequence(cases: list[dict[str, Any]], upto: int, group: dict[str, Any], now: datetime) -> RateLimitState:
     """State after applying cases[0..upto] in order (see module notes)."""
     state = _rate_state(group["rate_state_defaults"], now)
-    for case in cases[: upto + 1]:
+    for raw in cases[: upto + 1]:
+        case = without_prose(raw)  # read from the group, so not yet stripped of annotations like the case itself
+        _known_case("rate_limit_update", case)  # an earlier case's stray field changes the state this one starts from
         if "state" in case:
             state = _rate_state({**group["rate_state_defaults"], **case["state"]}, now)
-        if re.search(r"new utc day|next utc day", str(case.get("name", "")), re.IGNORECASE):
+        name = str(case.get("name", ""))
+        if re.search(r"\b(?:new|next) utc day\b", name, re.IGNORECASE):
             state = replace(state, day_window_start_ms=state.day_window_start_ms - 86_400_000)
-        moment = _relative(case.get("now", "now"), now) or now
+        if re.search(r"\b(?:new|next) (?:utc )?hour\b", name, re.IGNORECASE):  # the hour window elapsed
+            state = replace(state, hour_window_start_ms=state.hour_window_start_ms - HOUR_MS)
+        if re.search(r"\b(?:new|next) (?:utc )?minute\b", name, re.IGNORECASE):  # the minute window elapsed
+            state = replace(state, minute_window_start_ms=state.minute_window_start_ms - MINUTE_MS)
+        assert not ("now" in case and "now_offset_ms" in case), f"rate-limit case gives its moment twice: {case}"
+        when = f"now{case['now_offset_ms']:+}ms" if "now_offset_ms" in case else case.get("now", "now")
+        moment = _relative(when, now) or now
         state = record_order(state, case["notional"], moment)
     return state
 
@@ -307,14 +321,15 @@ def _rate_update(index: int, group: dict[str, Any], now: datetime) -> None:
     state = _rate_sequence(cases, index, group, now)
     names = {"ordersThisMinute": "orders_this_minute", "ordersThisHour": "orders_this_hour",
              "volumeToday": "volume_today"}
-    for key, value in trading_expected(cases[index]["expected"]).items():
+    for key, value in _facts(without_prose(cases[index])["expected"], "rate-limit case").items():
         assert key in names, f"unknown rate-state field {key!r}"
         assert getattr(state, names[key]) == value, f"{key}: expected {value}, got {getattr(state, names[key])}"
 
 
 @checker("trading.json", "execution_policy", split=split)
 def check(case: Any, ctx: Context) -> None:
-    group, now, section, data = ctx.document[ctx.group], _now(ctx.file), case["section"], case["case"]
+    # the registry strips prose from the wrapper only; the case inside it is stripped here (ADR 0481)
+    group, now, section, data = ctx.document[ctx.group], _now(ctx.file), case["section"], without_prose(case["case"])
     _known_case(section, data)
     if section == "policies":
         _check_policies(case["key"], data)

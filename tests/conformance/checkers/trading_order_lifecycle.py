@@ -11,6 +11,9 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
+from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, MarketSnapshot, Side, to_venue_order
+from paulp.domain.execution_policy import ExecutionMode, policy_for_mode
+from paulp.domain.ids import deterministic_id, execution_fallback_id
 from paulp.domain.order_states import (
     ALLOWED_TRANSITIONS,
     TERMINAL_STATES,
@@ -211,8 +214,53 @@ def _fills(raw: Any) -> list[tuple[int, float, float | None]]:
     return out
 
 
+# What each §1.4 command reads from a step input (besides start_state and the order's own fields), and what its
+# payload objects may carry. A field outside these (a closing line beside the fills, a misspelt ``spreadCents``)
+# would be dropped and the case judged without it; two commands in one input would run only the first.
+_COMMAND_KEYS: dict[str, frozenset[str]] = {
+    "check": frozenset({"check"}), "risk": frozenset({"approved", "adjustedSize", "violations"}),
+    "result": frozenset({"result"}), "fills": frozenset({"fills"}), "ack": frozenset({"brokerOrderId"}),
+    "price_move": frozenset({"priceMovePct", "threshold"}), "archive": frozenset({"pnl", "closingNotes"}),
+    "error": frozenset({"error"}),
+}
+_PAYLOAD_KEYS = {
+    "check": frozenset({"passed", "spread", "depth", "vpinScore", "blockReason"}),
+    "execution": frozenset({"success", "status", "paperFill", "rejectionReason", "venueOrderId"}),
+    "reconcile": frozenset({"verified", "expectedSize", "brokerSize", "driftPct"}),
+    "paperFill": frozenset({"count", "fillPrice"}),
+    "fill": frozenset({"fillSize", "fillPrice", "closingLinePrice"}),
+}
+
+
+def _known_input(inp: Mapping[str, Any]) -> None:
+    commands = set(inp) - _FIELD_KEYS - {"start_state"}
+    known = frozenset().union(*_COMMAND_KEYS.values())
+    assert not commands - known, f"step input fields this checker cannot interpret: {sorted(commands - known)}"
+    named = [name for name, keys in _COMMAND_KEYS.items() if commands & keys]
+    assert len(named) <= 1, f"step input names several commands ({named}); a step runs one"
+
+    def payload(value: Any, kind: str) -> None:
+        assert isinstance(value, Mapping), f"{kind} payload must be an object, got {value!r}"
+        unknown = set(value) - _PAYLOAD_KEYS[kind]
+        assert not unknown, f"{kind} payload fields this checker cannot interpret: {sorted(unknown)}"
+
+    if "check" in inp:
+        payload(inp["check"], "check")
+    result = inp.get("result")
+    if result is not None:
+        payload(result, "execution" if "success" in result else "reconcile")
+        if isinstance(result.get("paperFill"), Mapping):
+            payload(result["paperFill"], "paperFill")
+    for fill in inp.get("fills") or ():
+        if isinstance(fill, Mapping):
+            payload(fill, "fill")
+        else:
+            assert isinstance(fill, list | tuple) and len(fill) in (2, 3), f"fill [size, price, closing?]: {fill!r}"
+
+
 def _run_step(order: Order, inp: Mapping[str, Any]) -> None:
     """Pick the §1.4 command the input describes; an input no command fits fails the case."""
+    _known_input(inp)
     result = inp.get("result")
     if "check" in inp:
         c = inp["check"]
@@ -253,12 +301,21 @@ _EXPECTED_ATTRS = {"requestedSize": "requested_size", "filledSize": "filled_size
                    "lastError": "last_error"}
 
 
+_STEP_REFUSED = frozenset({"outcome", "error_contains", "refused_transition", "final_state"})
+
+
 def _step(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     inp, exp = case["input"], case["expected"]
+    _known_input(inp)
     fields = _defaults(group) | {k: v for k, v in inp.items() if k in _FIELD_KEYS}
     order = place(fields, inp["start_state"])
     before = len(order.history)
+    assert exp.get("outcome") in ("accepted", "refused"), f"step outcome not interpretable: {exp.get('outcome')!r}"
     if exp["outcome"] == "refused":
+        unknown = set(exp) - _STEP_REFUSED
+        assert not unknown, f"refused-step expectations this checker cannot interpret: {sorted(unknown)}"
+        assert exp.get("final_state", inp["start_state"]) == inp["start_state"], (
+            f"final_state {exp['final_state']!r}: a refused step leaves the order in {inp['start_state']}")
         try:
             _run_step(order, inp)
         except OrderError as e:
@@ -284,10 +341,31 @@ def _step(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     assert not unknown, f"uninterpreted expected keys {sorted(unknown)}"
 
 
+_RETRY_KEYS = frozenset({"name", "note", "state", "retryCount", "maxRetries", "expected_canRetry",
+                         "expected_retry_with_default_max_3", "source_behaviour"})
+_RETRY_EXPECTED = frozenset({"outcome", "state", "retryCount", "lastError", "reason"})
+
+
+def place_for_retry(fields: Mapping[str, Any], state: str, retry_count: int) -> Order:
+    """The order a retry case describes. ERROR is reached through an error (§1.4.12), as it is in use, so the
+    order has a ``lastError`` that a retry must clear; any other state is placed directly."""
+    if S(state) is not S.ERROR:
+        return place(fields, state, retry_count=retry_count)
+    order = place(fields, "PENDING", retry_count=retry_count)
+    order.record_error("placed error", NOW)
+    order.collect_events()
+    assert order.state is S.ERROR and order.last_error == "placed error"
+    return order
+
+
 def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
-    order = place(_defaults(group), case["state"], retry_count=case.get("retryCount", 0))
+    unknown = set(case) - _RETRY_KEYS
+    assert not unknown, f"retry case fields this checker cannot interpret: {sorted(unknown)}"
+    assert {"expected_canRetry", "expected_retry_with_default_max_3"} & set(case), f"retry case expects nothing: {case}"
+    order = place_for_retry(_defaults(group), case["state"], case.get("retryCount", 0))
     assert order.retry_count == case.get("retryCount", 0)
     if "expected_canRetry" in case:
+        assert isinstance(case["expected_canRetry"], bool), f"expected_canRetry {case['expected_canRetry']!r}"
         assert order.can_retry(case.get("maxRetries", 3)) == case["expected_canRetry"]
     exp = case.get("expected_retry_with_default_max_3", "absent")
     if exp == "absent":
@@ -299,21 +377,33 @@ def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
             assert not order.collect_events()
             return
         raise AssertionError("retry accepted with default max 3")
-    assert exp["outcome"] == "accepted"
+    assert isinstance(exp, Mapping), f"retry expectation not interpretable: {exp!r}"
+    unknown = set(exp) - _RETRY_EXPECTED
+    assert not unknown, f"retry expectations this checker cannot interpret: {sorted(unknown)}"
+    assert exp["outcome"] == "accepted", f"retry outcome not interpretable: {exp['outcome']!r}"
     order.retry(NOW)
     assert order.state == S(exp["state"]) and order.retry_count == exp["retryCount"]
     _close(order.last_error, exp.get("lastError"), "lastError")
+    last = order.history[-1]
+    # §1.4.10: ERROR -> PENDING with reason "Retry #n"
+    assert (last.source, last.target) == (S.ERROR, S.PENDING), f"retry moved {last.source} -> {last.target}"
+    _close(last.reason, exp.get("reason", f"Retry #{order.retry_count}"), "reason")
 
 
+_CANCEL_KEYS = frozenset({"name", "note", "state", "expected", "source_behaviour"})
 _CANCEL_EXPECTED = frozenset({"outcome", "final_state", "closedAt_set", "reason", "error_contains"})
 
 
 def _cancel(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+    unknown = set(case) - _CANCEL_KEYS
+    assert not unknown, f"cancel case fields this checker cannot interpret: {sorted(unknown)}"
     order = place(_defaults(group), case["state"])
     exp = case["expected"]
     unknown = set(exp) - _CANCEL_EXPECTED
     assert not unknown, f"cancel expectations this checker cannot interpret: {sorted(unknown)}"
+    assert exp.get("outcome") in ("accepted", "refused"), f"cancel outcome not interpretable: {exp.get('outcome')!r}"
     if exp["outcome"] == "accepted":
+        assert not {"reason", "error_contains"} & set(exp), f"an accepted cancel with a refusal reason: {exp}"
         assert order.cancel(NOW) is True
         assert order.state == S(exp["final_state"])
         if "closedAt_set" in exp:
@@ -325,8 +415,16 @@ def _cancel(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         assert exp.get("reason", "").lower() in str(e).lower(), f"{e!s} lacks {exp.get('reason')!r}"
         assert exp.get("error_contains", "") in str(e), f"{e!s} lacks {exp.get('error_contains')!r}"
         assert order.state == S(case["state"]) and not order.collect_events()
+        if "final_state" in exp:  # a refusal leaves the order where it was
+            assert order.state == S(exp["final_state"]), f"final_state {exp['final_state']!r}, order {order.state}"
+        if "closedAt_set" in exp:
+            assert (order.closed_at is not None) == exp["closedAt_set"], f"closedAt_set: {order.closed_at}"
         return
     raise AssertionError(f"cancel accepted from {case['state']}")
+
+
+_METRICS_KEYS = frozenset({"name", "note", "input", "expected"})
+_METRICS_ORDER_KEYS = frozenset({"state", "createdAt_offset_ms", "filledAt_offset_ms", "clv"})
 
 
 def _metrics(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
@@ -335,6 +433,11 @@ def _metrics(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         return None if offset is None else NOW + timedelta(milliseconds=offset)
 
     assert isinstance(value, Mapping) and "input" in value and "expected" in value, f"metrics case {value!r:.300}"
+    unknown = set(value) - _METRICS_KEYS
+    assert not unknown, f"metrics case fields this checker cannot interpret: {sorted(unknown)}"
+    for o in value["input"]:
+        extra = set(o) - _METRICS_ORDER_KEYS
+        assert not extra, f"metrics order fields this checker cannot interpret: {sorted(extra)}"
     items = [MetricsInput(S(o["state"]), at(o.get("createdAt_offset_ms")), at(o.get("filledAt_offset_ms")),
                           o.get("clv")) for o in value["input"]]
     m = workflow_metrics(items)
@@ -352,10 +455,49 @@ def _metrics(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         assert {k: m.by_state.get(S(k), 0) for k in exp["byState"]} == exp["byState"], m.by_state
 
 
+_IDEMPOTENCY_KEYS = frozenset({"name", "note", "case", "expected", "source_behaviour"})
+_ID_INPUTS = {"signalid": "signalId", "strategy": "strategy", "ticker": "ticker", "side": "side",
+              "requestedsize": "requestedSize", "maxprice": "maxPrice"}
+
+
+def _changed(fields: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = fields[key]
+    other: Any = {"side": "NO" if value == "YES" else "YES"}.get(key)
+    if other is None:
+        other = value + 1 if isinstance(value, int | float) else f"{value}-other"
+    return {**fields, key: other}
+
+
 def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
-    text = f"{case.get('case', '')} {case.get('expected', '')}".lower()
+    """§1.8 in prose: each case is read by what it describes; one this checker cannot tie to a check fails."""
+    unknown = set(case) - _IDEMPOTENCY_KEYS
+    assert not unknown, f"idempotency case fields this checker cannot interpret: {sorted(unknown)}"
+    what, expected = str(case.get("case", "")).lower(), str(case.get("expected", "")).lower()
+    text = f"{what} {expected}"
     fields = _defaults(group)
-    if "twice" in text and "create" in text:
+    if "different" in what and "different" not in expected:
+        # different inputs described, yet not a different id expected: no reading of §1.8 gives that
+        raise AssertionError(f"idempotency case not interpretable: {case!r}")
+    if "different" in expected:
+        # orderId = deterministicId("order", signalId, strategy, ticker, side, requestedSize, maxPrice): each input
+        # named in the case (all six when none is named) changes the id, and the aggregate with it
+        named = [k for word, k in _ID_INPUTS.items() if word in what.replace(" ", "").replace("_", "")]
+        base = new_order(fields)
+        for key in named or list(_ID_INPUTS.values()):
+            other = new_order(_changed(fields, key))
+            assert other.order_id != base.order_id and other.id != base.id, f"{key} changed, same id {base.order_id}"
+    elif "client order id" in text or "client_order_id" in text:
+        order = new_order(fields)
+        request = ExecutionRequest(order.order_id, ExecutionSignal(order.ticker, Side(order.side), 0.6, 0.55, 0.05,
+                                                                   0.5), order.requested_size, order.max_price)
+        venue = to_venue_order(request, MarketSnapshot(ticker=order.ticker), policy_for_mode(ExecutionMode.PAPER))
+        assert venue.client_order_id == order.order_id, f"client_order_id {venue.client_order_id}"
+    elif "kalshi_order" in text:
+        # a request without an id: deterministicId("kalshi_order", marketId, side, requestedSize, maxPrice, timestamp)
+        args = ("TICKER", "YES", 10, 55, "2026-03-01T12:00:00.000Z")
+        assert execution_fallback_id(*args) == deterministic_id("kalshi_order", *args) == execution_fallback_id(*args)
+        assert execution_fallback_id(*args[:4], "2026-03-01T12:00:00.001Z") != execution_fallback_id(*args)
+    elif "twice" in text and "create" in text:
         app: Application[UUID] = Application()
         first = new_order(fields)
         first.validate(NOW)

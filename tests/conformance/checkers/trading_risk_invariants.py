@@ -194,9 +194,23 @@ def _aggregate(case: Mapping[str, Any], ctx: Context) -> None:
         assert got[key] == value, f"{key}: got {got[key]!r}, expected {value!r}"
 
 
+# What an edge, cache or storage-error case may carry. A field outside these (an expiry on a cached pair, the kind
+# of the other node) would be dropped and the case judged as a live pair between two markets.
+_CORRELATION_KEYS = {
+    "edge": frozenset({"source", "edge_type", "weight", "expected_score", "expected_type"}),
+    "cache": frozenset({"source", "stored_score", "expected_score", "expected_type"}),
+    "storage_error": frozenset({"source", "storage_error", "expected"}),
+}
+_CORRELATION_LABELS = frozenset({"name", "note", "description", "case"})
+
+
 def _correlation(case: Mapping[str, Any], ctx: Context) -> None:
     now = _now(ctx)
     source = case.get("source")
+    kind = "storage_error" if case.get("storage_error") else source
+    if kind in _CORRELATION_KEYS:
+        unknown = set(case) - _CORRELATION_KEYS[str(kind)] - _CORRELATION_LABELS
+        assert not unknown, f"correlation {kind} case fields this checker cannot interpret: {sorted(unknown)}"
     if case.get("storage_error"):
         fields = {**ctx.document[GROUP]["base_request"], "correlatedMarkets": None}
         request, snapshot, state = build_inputs(fields, now)

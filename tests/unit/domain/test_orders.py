@@ -141,6 +141,16 @@ def test_apply_risk_result_when_adjusted_size_then_reduce_only(adjusted: int | N
     assert order.risk_approved_at == NOW
 
 
+@pytest.mark.parametrize("adjusted", [True, "5", float("nan"), float("inf"), -3])
+def test_apply_risk_result_when_adjusted_size_is_no_positive_number_then_ignored(adjusted: Any) -> None:
+    """§1.4.3: only "a positive number smaller than requestedSize" reduces the order. A JSON ``true`` is no number
+    (Python's bool is an int: it made the size True), and text was compared with the size and raised."""
+    order = placed(S.VALIDATED)
+    order.apply_risk_result(RiskCheckResult(True, adjusted), NOW)
+    assert order.state == S.RISK_APPROVED
+    assert order.requested_size == 10 and type(order.requested_size) is int
+
+
 # ------------------------------------- risk questions the governor did not answer (ADRs 0319, 0334, 0335)
 def _event_names(events: list[Any]) -> list[str]:
     return [type(e).__name__ for e in events]
