@@ -123,6 +123,27 @@ def test_key_id_trimmed_when_listed_then_each_entry_is_a_case() -> None:
         chk.run(case, Context("api.json", "kalshi_signing", listed))
 
 
+def test_verification_when_listed_then_each_key_block_checks_its_own_cases() -> None:
+    """More verification keys in the hidden set would come as a list of the sample's block; each block's cases are
+    verified against its own key, and a signature flipped in the second block still fails."""
+    chk = CHECKERS[("api.json", "kalshi_signing")]
+    block = load_groups(BUNDLED_VECTORS / "api.json")["kalshi_signing"]["verification"]
+    listed = {"verification": [copy.deepcopy(block), copy.deepcopy(block)]}
+    ctx = Context("api.json", "kalshi_signing", listed)
+    cases = list(chk.split(listed))
+
+    assert [cid for cid, _ in cases if cid.startswith("verification/001/cases/")]
+    for _, case in cases:
+        chk.run(case, ctx)
+    wrong = copy.deepcopy(listed)
+    first = wrong["verification"][1]["cases"][0]
+    first.update({k: not v for k, v in first.items() if isinstance(v, bool)})  # the verdict flipped
+    with pytest.raises(AssertionError):
+        for cid, case in chk.split(wrong):
+            if cid == "verification/001/cases/000":
+                chk.run(case, Context("api.json", "kalshi_signing", wrong))
+
+
 def _chain_scenario(fn: str, args: Any, expected: Any) -> dict[str, Any]:
     chain = load_groups(FILES[0])["hash_chain"]["chain"]
     return {

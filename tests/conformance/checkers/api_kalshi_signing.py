@@ -64,17 +64,28 @@ def split(data: Any) -> Iterator[tuple[str, Any]]:
             for name in value:
                 yield f"headers/{name}", {"section": "headers", "data": name}
         elif key == "verification" and isinstance(value, dict):
-            pem = value.get("public_key_pem")
-            for sub, sub_value in value.items():
-                if sub == "cases":
-                    for i, vc in enumerate(sub_value):
-                        yield f"verification/cases/{i:03d}", {"section": "verify", "data": vc, "pem": pem}
-                elif sub == "public_key_pem":
-                    yield "verification/public_key_pem", {"section": "public_key", "data": sub_value}
-                elif sub != "note":
-                    yield f"verification/{sub}", {"section": "unknown", "key": f"verification.{sub}", "data": sub_value}
+            yield from _verification(value, "verification")
+        elif key == "verification" and isinstance(value, list):  # more keys, each with its own cases
+            for n, block in enumerate(value):
+                if isinstance(block, dict):
+                    yield from _verification(block, f"verification/{n:03d}")
+                else:
+                    yield f"verification/{n:03d}", {"section": "unknown", "key": "verification", "data": block}
         else:
             yield key, {"section": key, "data": value}
+
+
+def _verification(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    """One public key and the signatures to verify against it."""
+    pem = value.get("public_key_pem")
+    for sub, sub_value in value.items():
+        if sub == "cases" and isinstance(sub_value, list):
+            for i, vc in enumerate(sub_value):
+                yield f"{prefix}/cases/{i:03d}", {"section": "verify", "data": vc, "pem": pem}
+        elif sub == "public_key_pem":
+            yield f"{prefix}/public_key_pem", {"section": "public_key", "data": sub_value}
+        elif sub != "note":
+            yield f"{prefix}/{sub}", {"section": "unknown", "key": f"verification.{sub}", "data": sub_value}
 
 
 @cache
