@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 from paulp.api.errors import ApiError
 from paulp.domain.budgets import BudgetAssumptions, BudgetProjection, PeriodType, period_key, run_rate, total_spending
 from paulp.domain.clock import iso_utc
+from paulp.domain.governance import DEFAULT_LOOKBACK, SweepView, latest_deploy_allowed, recent_block
 from paulp.domain.routing import CHAINS, MODELS, BudgetCategory, RouteClass, RunType, model_spec, routing_rule
 from paulp.domain.routing_stats import DecisionFact, routing_stats
 from paulp.domain.scoring_inputs import MarketScoring, market_gate, scoring_inputs
@@ -292,17 +293,27 @@ def budget_document(pool: ConnectionPool[Any], assumptions: BudgetAssumptions, p
     }
 
 
-def drift_document(pool: ConnectionPool[Any], now: datetime, lookback: timedelta = timedelta(days=7)) -> dict[str, Any]:
+def blocked_sweep_times(conn: Any, since: datetime) -> list[datetime]:
+    """When each blocking sweep at or after ``since`` ran: every one, for §7.3's ANY-block rule."""
+    rows = conn.execute("SELECT swept_at FROM views.llm_drift_sweeps WHERE blocked_deployment AND swept_at >= %s",
+                        (since,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def drift_document(pool: ConnectionPool[Any], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK) -> dict[str, Any]:
+    """The newest 50 sweeps, and both §7.3 gates as the domain decides them: the recent block over every blocking
+    sweep of the window (not only the listed ones), the latest decision from the newest sweep (ADR 0483)."""
     with pool.connection() as conn:
         rows = conn.execute(
             "SELECT sweep_id, sweep_type, gold_set_size, mean_score_delta, max_score_delta, passed,"
             " blocked_deployment, failure_reasons, swept_at FROM views.llm_drift_sweeps"
             " ORDER BY swept_at DESC LIMIT 50").fetchall()
+        blocked_at = blocked_sweep_times(conn, now - lookback)
     sweeps = [{"id": str(i), "sweepType": t, "goldSetSize": n, "meanScoreDelta": mean, "maxScoreDelta": mx,
                "passed": ok, "blockedDeployment": blocked, "failureReasons": reasons, "runAt": iso(at)}
               for i, t, n, mean, mx, ok, blocked, reasons, at in rows]
-    recent = any(r[6] and r[8] >= now - lookback for r in rows)
-    latest = None if not rows else not rows[0][6]
+    recent = recent_block((SweepView(at, True) for at in blocked_at), now, lookback)
+    latest = latest_deploy_allowed([SweepView(r[8], r[6]) for r in rows[:1]])
     return {"recentBlock": recent, "latestDeployAllowed": latest, "sweeps": sweeps}
 
 

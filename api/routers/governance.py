@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -13,11 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from paulp.adapters.audit_store import verify
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
+from paulp.api.routing_queries import blocked_sweep_times
 from paulp.api.wiring import Container
 from paulp.domain.errors import DomainError
 from paulp.domain.execution_policy import INITIAL_STRATEGY_MODES
 from paulp.domain.gate_criteria import criteria_document, parse_phase
 from paulp.domain.golive import Confirmed, validate_terms
+from paulp.domain.governance import DEFAULT_LOOKBACK, SweepView, recent_block
 from paulp.domain.services.golive import (
     AuditChainCompromised,
     DeploymentBlockedByDrift,
@@ -45,8 +49,9 @@ class DatabaseGoLiveChecks:
     """Facts outside the aggregate, read from the database; a read model that does not exist yet counts as
     "no pass" for the gate (fail closed) and "no block" for drift sweeps (no sweep ran)."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.database_url = database_url
+        self.clock = clock
 
     def strategy_exists(self, strategy: str) -> bool:
         return strategy in INITIAL_STRATEGY_MODES
@@ -64,12 +69,13 @@ class DatabaseGoLiveChecks:
         return bool(row and row[0])
 
     def drift_blocked_recently(self) -> bool:
+        """§7.3 recent block, decided by the domain rule (inclusive at now - 7 days, ADR 0483)."""
+        now = self.clock()
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             if not self._table(conn, "views.llm_drift_sweeps"):
                 return False
-            row = conn.execute("SELECT EXISTS (SELECT 1 FROM views.llm_drift_sweeps WHERE blocked_deployment"
-                               " AND swept_at > now() - interval '7 days')").fetchone()
-        return bool(row and row[0])
+            blocked_at = blocked_sweep_times(conn, now - DEFAULT_LOOKBACK)
+        return recent_block((SweepView(at, True) for at in blocked_at), now)
 
     def audit_chain_valid(self) -> bool:
         return verify(self.database_url).valid
@@ -94,7 +100,8 @@ async def go_live(strategy_id: str, request: Request) -> JSONResponse:
     terms = validate_terms(body.get("approver"), body.get("secondApprover"), body.get("capitalAllocationUsd"))
     actor: str = request.state.actor.name
     service = golive_service(request)
-    checks = DatabaseGoLiveChecks(_container(request).database_url)
+    container = _container(request)
+    checks = DatabaseGoLiveChecks(container.database_url, container.clock.now)
     try:
         outcome: GoLiveOutcome = await run_in_threadpool(service.approve, strategy_id, terms, actor,
                                                          str(uuid.uuid4()), checks)

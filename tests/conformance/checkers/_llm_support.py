@@ -88,6 +88,17 @@ def _typed(data: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
     return value
 
 
+def whole(data: Mapping[str, Any], key: str, default: int = 0) -> int:
+    """A scripted token count as given: a JSON integer. A fractional count, a string or a boolean is refused
+    rather than truncated or coerced (ADR 0483)."""
+    value = data.get(key, default)
+    assert isinstance(value, int) and not isinstance(value, bool), f"usage field {key} must be int: {value!r}"
+    return value
+
+
+USAGE_KEYS = frozenset({"inputTokens", "outputTokens", "cachedTokens", "costUsd"})
+
+
 def request_from(data: Mapping[str, Any]) -> RouteRequest:
     unknown = set(data) - _REQUEST_KEYS
     assert not unknown, f"unknown routing call fields {sorted(unknown)}"
@@ -118,6 +129,17 @@ class ScriptedPort:
     usage: Mapping[str, Any] | None = None
     called: list[str] = field(default_factory=list)
     overrun: bool = False
+    _usage: Usage | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Read the scripted usage up front: an assertion inside a call would be taken for a provider failure."""
+        u = self.usage or {}
+        unknown = set(u) - USAGE_KEYS  # e.g. §2.4's "cachedInputTokens" would otherwise price as uncached
+        assert not unknown, f"usage fields this checker cannot interpret: {sorted(unknown)}"
+        cost = u.get("costUsd", 0.0)
+        assert isinstance(cost, int | float) and not isinstance(cost, bool), f"costUsd is not a number: {cost!r}"
+        self._usage = Usage(whole(u, "inputTokens", self.est_in), whole(u, "outputTokens", self.est_out),
+                            whole(u, "cachedTokens"), float(cost))
 
     def __call__(self, model_id: str) -> CallResult:
         self.called.append(model_id)
@@ -127,9 +149,8 @@ class ScriptedPort:
             raise RuntimeError("attempt beyond the scripted outcomes")
         outcome = self.outcomes[i]
         if outcome == "ok":
-            u = self.usage or {}
-            usage = Usage(int(u.get("inputTokens", self.est_in)), int(u.get("outputTokens", self.est_out)),
-                          int(u.get("cachedTokens", 0)), float(u.get("costUsd", 0.0)))
+            usage = self._usage
+            assert usage is not None
             return CallResult("ok", usage, 100)
         if outcome == "PROVIDER_TIMEOUT":
             raise provider_timeout(str(model_spec(model_id).provider))
@@ -186,6 +207,8 @@ def routed_view(r: Routed) -> dict[str, Any]:
         "fallbacksAttempted": r.record.fallbacks_attempted, "selectedModel": dict(r.record.selected_model),
         "decisionHash": r.record.decision_hash, "latencyMs": r.record.latency_ms,
         "shouldAlert": r.plan.should_alert,
+        # §3.5/§9.2 payloads by event type (absent optional values are omitted, so a subset match reads them)
+        "auditPayloads": {e.event_type: dict(e.payload) for e in r.audit},
     }
     if failure is not None:
         view.update(errorCode=str(failure.code), retryable=failure.retryable, message=failure.message)
