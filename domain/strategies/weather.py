@@ -81,7 +81,7 @@ class WeatherEdge:
 def parse_ticker(ticker: str) -> WeatherMarketSpec | None:
     """Read a temperature ticker; anything unparseable (including impossible dates) is None."""
     text = ticker.strip()
-    # a venue ticker is ASCII; upper() would also fold a non-ASCII letter (the long s 'ſ') onto an ASCII one
+    # a venue ticker is ASCII; upper() would also fold a non-ASCII letter (the long s, U+017F) onto an ASCII one
     m = _TICKER.match(text.upper()) if text.isascii() else None
     if m is None or m["mon"] not in _MONTHS:
         return None
