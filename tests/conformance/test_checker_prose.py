@@ -1,5 +1,6 @@
 """Annotations the vector formats allow on any case (``source_behaviour``, ``basis``, ``origin``, a ``note`` inside
-``expected``; in llm-routing a ``relTolerance`` there) never change a checker's verdict: the hidden set may carry them in groups whose sample cases had none.
+``expected``; in llm-routing a ``relTolerance`` there) never change a checker's verdict: the hidden set may carry
+them in groups whose sample cases had none.
 Every checker runs its first sample and derived cases of each section once annotated; a right case still passes
 and a case with a real unknown field is still refused."""
 
