@@ -36,7 +36,14 @@ class ScoringOutput:
 
 
 def _number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number. An integer beyond a double (JSON.parse's Infinity) is not: ``math.isfinite`` raised
+    OverflowError on it, out of the parse (ADR 0482)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def strip_wrappers(content: str) -> str:

@@ -29,7 +29,8 @@ _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
 # Normative reading (§6.2): optional KX prefix, date token YYMONDD (26MAR25 → 2026-03-25).
 _TICKER = re.compile(
     r"^(?:KX)?(?:TEMP-(?P<loc1>[A-Z]+)|HIGH(?P<loc2>[A-Z]+))"
-    r"-(?P<yy>\d{2})(?P<mon>[A-Z]{3})(?P<dd>\d{2})-T(?P<threshold>-?\d+)$"
+    r"-(?P<yy>\d{2})(?P<mon>[A-Z]{3})(?P<dd>\d{2})-T(?P<threshold>-?\d+)$",
+    re.ASCII,  # ASCII digits only: Python's str \d also takes Arabic-Indic and full-width digits (ADR 0482)
 )
 
 
@@ -79,15 +80,20 @@ class WeatherEdge:
 
 def parse_ticker(ticker: str) -> WeatherMarketSpec | None:
     """Read a temperature ticker; anything unparseable (including impossible dates) is None."""
-    m = _TICKER.match(ticker.strip().upper())
+    text = ticker.strip()
+    # a venue ticker is ASCII; upper() would also fold a non-ASCII letter (the long s, U+017F) onto an ASCII one
+    m = _TICKER.match(text.upper()) if text.isascii() else None
     if m is None or m["mon"] not in _MONTHS:
         return None
     try:
         settles = date(2000 + int(m["yy"]), _MONTHS.index(m["mon"]) + 1, int(m["dd"]))
-    except ValueError:
+        # a threshold no float holds (310+ digits overflow, 4300+ exceed int()'s limit) is unparseable and
+        # skipped (§6.2), instead of raising out of the scan (ADR 0482)
+        threshold = float(int(m["threshold"]))
+    except (ValueError, OverflowError):
         return None
     location = m["loc1"] or m["loc2"]
-    return WeatherMarketSpec("temperature", location, float(int(m["threshold"])), "above", settles)
+    return WeatherMarketSpec("temperature", location, threshold, "above", settles)
 
 
 def normal_cdf(z: float) -> float:

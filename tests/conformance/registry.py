@@ -87,12 +87,17 @@ CASE_PROSE = frozenset({"source_behaviour", "basis", "origin"})
 
 
 def without_prose(case: Any) -> Any:
-    """``case`` (a case dict, or a ``(section, case, ...)`` tuple as the splitters make) without the annotations
-    of ``CASE_PROSE`` and without ``note`` strings inside its ``expected*`` objects; anything else as it is."""
+    """``case`` (a case dict, a ``(section, case, ...)`` tuple or a ``{"section", "case", ...}`` wrapper as the
+    splitters make) without the annotations of ``CASE_PROSE`` and without ``note`` strings inside its
+    ``expected*`` objects; anything else as it is."""
     if isinstance(case, tuple) and len(case) >= 2:
         return case[0], without_prose(case[1]), *case[2:]
     if not isinstance(case, dict):
         return case
+    if "section" in case and "case" in case:
+        # the wrapper of the clv, account_skill, execution_policy and execution_quality splitters: the vector's own
+        # case is inside it, so its annotations are too (they reached the strict clv checkers: ADR 0482)
+        return {**case, "case": without_prose(case["case"])}
     out: dict[str, Any] = {}
     for key, value in case.items():
         if key in CASE_PROSE:

@@ -25,7 +25,12 @@ ANNOTATIONS = {"trading.json": {"source_behaviour": {"note": "the reference answ
 
 
 def _target(case: Any) -> Any:
-    return case[1] if isinstance(case, tuple) else case
+    """The vector's own case: inside a splitter's tuple or its ``{"section", "case"}`` wrapper (ADR 0482)."""
+    if isinstance(case, tuple):
+        return case[1]
+    if isinstance(case, dict) and "section" in case and isinstance(case.get("case"), dict):
+        return case["case"]
+    return case
 
 
 def _annotated(file: str, case: Any) -> Any:
@@ -52,7 +57,8 @@ def _cases() -> list[Any]:
                 seen: Counter[str] = Counter()
                 for case_id, case in chk.split(data):
                     section = case[0] if isinstance(case, tuple) else "-"
-                    if not isinstance(_target(case), dict) or ("/" not in case_id and isinstance(case, tuple)):
+                    wrapped = isinstance(case, tuple) or (isinstance(case, dict) and "section" in case)
+                    if not isinstance(_target(case), dict) or ("/" not in case_id and wrapped):
                         continue  # a table section (keys are data), not a case
                     seen[section] += 1
                     if seen[section] <= PER_SECTION:
@@ -78,6 +84,8 @@ def test_without_prose_when_cases_are_annotated_then_only_the_annotations_go():
     assert without_prose(("section", case, {"whole": "group"})) == ("section", without_prose(case), {"whole": "group"})
     assert without_prose({"expected": {"note": {"not": "prose"}}}) == {"expected": {"note": {"not": "prose"}}}
     assert without_prose([1, 2]) == [1, 2]
+    wrapper = {"section": "compute", "case": case}
+    assert without_prose(wrapper) == {"section": "compute", "case": without_prose(case)}
 
 
 def test_checker_when_a_case_has_a_real_unknown_field_then_still_refused():

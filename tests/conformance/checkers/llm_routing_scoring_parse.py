@@ -9,7 +9,10 @@ from tests.conformance.registry import Context, checker
 
 @checker(FILE, "scoring_parse")
 def check(case: Any, ctx: Context) -> None:
+    unknown = set(case["input"]) - {"content"}
+    assert not unknown, f"scoring_parse input fields this checker cannot interpret: {sorted(unknown)}"
     content = case["input"]["content"]
+    assert isinstance(content, str), f"content must be text: {content!r}"
     output, fallback = parse_scoring_output(content)
     exp = expected_of(case)
     exp.pop("note", None)

@@ -299,6 +299,7 @@ def _rubric(expected: dict[str, Any], include_clv: bool, ctx: Context) -> None:
 _OFFSET_UNITS = {"ms": "milliseconds", "seconds": "seconds", "s": "seconds", "minutes": "minutes", "min": "minutes",
                  "hours": "hours", "h": "hours", "days": "days"}
 _BLOWUP_KEYS = {"pnl", "size", "category", "marketId", "note"}
+_BLOWUP_CASE_KEYS = frozenset({"name", "note", "description", "positions", "expected_flags"})
 
 
 def _instant(p: dict[str, Any], which: str, now: datetime) -> datetime:
@@ -318,6 +319,9 @@ def _instant(p: dict[str, Any], which: str, now: datetime) -> datetime:
 
 def _blowup(case: dict[str, Any], ctx: Context) -> None:
     now = _now(ctx.file)
+    stray = set(case) - _BLOWUP_CASE_KEYS
+    assert not stray, f"blowup_detection fields this checker cannot interpret: {sorted(stray)}"
+    assert isinstance(case["expected_flags"], list), f"expected_flags must be a list: {case['expected_flags']!r}"
     for p in case["positions"]:
         unknown = {k for k in p if not k.startswith(("entry_offset_", "exit_offset_"))} - _BLOWUP_KEYS - {
             "entryTimestamp", "exitTimestamp"}

@@ -226,7 +226,16 @@ def _allocation_inputs(fixtures: Any, _: Context) -> None:
                 raise AssertionError(f"{name}: fixture row not understood: {r}")
 
 
+_VALIDATE_CASE_KEYS = frozenset({"allocation", "config", "expected", "name", "note"})
+_VALIDATE_ALLOCATION_KEYS = frozenset({"totalCapital", "bondAllocation", "herfindahlIndex", "eventHedgePct",
+                                       "bond_probabilities"})
+
+
 def _validate_only(case: Any, _: Context) -> None:
+    stray = (set(case) - _VALIDATE_CASE_KEYS) | (set(case["allocation"]) - _VALIDATE_ALLOCATION_KEYS) \
+        | (set(case["expected"]) - {"valid", "errors"})
+    assert not stray, f"validate_only fields this checker cannot interpret: {sorted(stray)}"
+    assert isinstance(case["expected"]["valid"], bool), f"valid must be true or false: {case['expected']['valid']!r}"
     a = case["allocation"]
     errors = validate(
         float(a["totalCapital"]),
@@ -272,6 +281,10 @@ def _herfindahl(case: Any, _: Context) -> None:
 
 
 def _payoff(case: Any, _: Context) -> None:
+    stray = set(case) - {"probability", "expected", "name", "note"}
+    assert not stray, f"payoff_multiple fields this checker cannot interpret: {sorted(stray)}"
+    assert isinstance(case["expected"], int | float) and not isinstance(case["expected"], bool), \
+        f"payoff_multiple: expected a number, got {case['expected']!r}"
     close(payoff_multiple(float(case["probability"])), case["expected"], f"payoff at {case['probability']}")
 
 

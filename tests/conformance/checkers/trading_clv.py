@@ -69,6 +69,12 @@ _COMPUTE_KEYS = _LABELS | {"side", "entryPrice", "closingLinePrice", "marketClas
 _LIFECYCLE_KEYS = _LABELS | {"entryPrice", "closingLinePrice", "expected_clv"}
 _STATISTICS_KEYS = _LABELS | {"results", "expected"}
 _RESULT_KEYS = frozenset({"clv", "isValid"})
+_POINTS_KEYS = _LABELS | {"meanCLVCents", "validCount", "expected_points"}
+_INFERENCE_KEYS = _LABELS | {"category", "tags", "expected_class"}
+_CLOSING_KEYS = _LABELS | {"marketClass", "category", "tags", "resolution_time_ms", "resolutionTime", "observations",
+                           "expected"}
+_OBSERVATION_KEYS = frozenset({"midPrice", "depthYes", "depthNo", "spread"})
+_OBSERVATION_TIMES = ("offset_seconds", "offset_ms", "timestamp_ms", "timestamp")
 
 
 def _known(case: dict[str, Any], keys: frozenset[str], what: str) -> None:
@@ -104,16 +110,23 @@ def _statistics(case: dict[str, Any]) -> None:
 
 
 def _points(case: dict[str, Any]) -> None:
+    _known(case, _POINTS_KEYS, "consistency_points case")
+    assert isinstance(case["expected_points"], int) and not isinstance(case["expected_points"], bool), \
+        f"expected_points must be an integer: {case['expected_points']!r}"
     got = clv_consistency_points(case["meanCLVCents"], case["validCount"])
     assert got == case["expected_points"], f"expected {case['expected_points']} points, got {got}"
 
 
 def _inference(case: dict[str, Any]) -> None:
+    _known(case, _INFERENCE_KEYS, "market_class_inference case")
     got = infer_market_class(case.get("category"), case.get("tags"))
     assert got == case["expected_class"], f"expected {case['expected_class']}, got {got}"
 
 
 def _moment(obs: dict[str, Any], resolution: datetime) -> datetime:
+    _known(obs, _OBSERVATION_KEYS | set(_OBSERVATION_TIMES), "closing-line observation")
+    times = [k for k in _OBSERVATION_TIMES if k in obs]
+    assert len(times) <= 1, f"observation with two times {times}: {obs!r}"
     if "offset_seconds" in obs:
         return resolution + timedelta(seconds=obs["offset_seconds"])
     if "offset_ms" in obs:
@@ -126,6 +139,9 @@ def _moment(obs: dict[str, Any], resolution: datetime) -> datetime:
 
 
 def _closing_line(case: dict[str, Any]) -> None:
+    _known(case, _CLOSING_KEYS, "closing_line_estimation case")
+    assert ("resolution_time_ms" in case) != ("resolutionTime" in case), "one resolution time is needed"
+    assert isinstance(case["expected"], dict) and case["expected"], "closing_line_estimation: nothing expected"
     if "resolution_time_ms" in case:
         resolution = datetime.fromtimestamp(case["resolution_time_ms"] / 1000, UTC)
     else:

@@ -89,6 +89,8 @@ def _position(row: Mapping[str, Any]) -> Position:
 
 
 def _per_position_drift(case: Any, _: Context) -> None:
+    _refuse_unknown(case, frozenset({"marketId", "side", "internalSize", "venueSize", "expected", "name", "note"}),
+                    "per_position_drift")
     d = compare(str(case.get("marketId", "M")), str(case.get("side", "YES")).upper(), float(case["internalSize"]),
                 float(case["venueSize"]))
     exp = case["expected"]

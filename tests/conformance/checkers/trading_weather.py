@@ -167,8 +167,10 @@ def _signal_sizing(case: Any, _: Context) -> None:
 
 
 def _ticker(case: Any, _: Context) -> None:
+    _refuse_unknown(case, frozenset({"ticker", "expected", "name", "note"}), "ticker_parsing")
     got = parse_ticker(case["ticker"])
     exp = trading_expected(case["expected"])
+    assert exp is None or (isinstance(exp, dict) and exp), f"ticker_parsing: expected null or facts, got {exp!r}"
     if exp is None:
         assert got is None, f"{case['ticker']} must not parse, got {got}"
         return

@@ -44,6 +44,23 @@ def test_parse_when_score_boolean_then_fallback() -> None:
     assert parse_scoring_output('{"score":true,"reasoning":"r"}')[1]
 
 
+BEYOND_DOUBLE = "1" + "0" * 400  # a JSON integer no double holds (JSON.parse reads it as Infinity)
+
+
+@pytest.mark.parametrize("score", [BEYOND_DOUBLE, "-" + BEYOND_DOUBLE])
+def test_parse_when_score_is_an_integer_beyond_a_double_then_fallback_not_overflow(score: str) -> None:
+    content = f'{{"score":{score},"reasoning":"r","citedPassages":["a"],"confidence":0.9}}'
+    output, fallback = parse_scoring_output(content)  # raised OverflowError (ADR 0482)
+    assert fallback and output.score == 0.5 and output.warnings == ["LLM response parsing failed", content[:500]]
+
+
+def test_parse_when_confidence_is_an_integer_beyond_a_double_then_parsed_as_not_a_number() -> None:
+    content = f'{{"score":0.4,"reasoning":"r","citedPassages":[],"confidence":{BEYOND_DOUBLE}}}'
+    output, fallback = parse_scoring_output(content)  # raised OverflowError (ADR 0482)
+    assert not fallback and output.score == 0.4
+    assert output.confidence == parse_scoring_output(content.replace(BEYOND_DOUBLE, "1e400"))[0].confidence == 0.5
+
+
 def test_gate_when_latest_flagged_without_override_then_awaiting_review() -> None:
     runs = [ScoringRunView(NOW - timedelta(days=1), False), ScoringRunView(NOW, True)]
     assert execution_gate(runs).reason == "Awaiting human review"

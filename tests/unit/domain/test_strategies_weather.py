@@ -38,6 +38,21 @@ def test_parse_ticker_when_date_or_shape_invalid_then_none(ticker: str) -> None:
     assert parse_ticker(ticker) is None
 
 
+@pytest.mark.parametrize("ticker", ["TEMP-NYC-26MAR25-T\u0665\u0660", "TEMP-NYC-\uff12\uff16MAR25-T50",
+                                    "KXHIGHNY-26MAR\u0662\u0665-T50", "TEMP-\u017fEA-26MAR25-T50"])
+def test_parse_ticker_when_digits_or_letters_are_not_ascii_then_none(ticker: str) -> None:
+    # §6.2's "<2 digits>" and "T<int>" are ASCII digits (venue tickers are ASCII; the source's JavaScript \d is
+    # ASCII-only); Python's str \d also takes Arabic-Indic and full-width digits, and upper() folds the long s
+    # onto "S" (ADR 0482)
+    assert parse_ticker(ticker) is None
+
+
+@pytest.mark.parametrize("digits", [310, 5000])
+def test_parse_ticker_when_threshold_has_no_float_value_then_skipped_not_raised(digits: int) -> None:
+    # 310 digits overflow float(), 5000 digits exceed int()'s conversion limit; both raised out of the scan
+    assert parse_ticker("TEMP-NYC-26MAR25-T" + "1" * digits) is None
+
+
 def test_station_for_when_location_unknown_then_new_york() -> None:
     assert station_for("zzz") == station_for("NYC")
 
