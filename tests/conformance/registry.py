@@ -98,6 +98,9 @@ def without_prose(case: Any) -> Any:
         # the wrapper of the clv, account_skill, execution_policy and execution_quality splitters: the vector's own
         # case is inside it, so its annotations are too (they reached the strict clv checkers: ADR 0482)
         return {**case, "case": without_prose(case["case"])}
+    if "section" in case and isinstance(case.get("data"), dict):
+        # the api splitters' wrapper: {"section", "data": the vector's case or record, ...}
+        return {**case, "data": without_prose(case["data"])}
     out: dict[str, Any] = {}
     for key, value in case.items():
         if key in CASE_PROSE:

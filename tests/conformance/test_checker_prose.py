@@ -30,6 +30,8 @@ def _target(case: Any) -> Any:
         return case[1]
     if isinstance(case, dict) and "section" in case and isinstance(case.get("case"), dict):
         return case["case"]
+    if isinstance(case, dict) and "section" in case and isinstance(case.get("data"), dict):
+        return case["data"]  # the api splitters' wrapper
     return case
 
 
@@ -86,6 +88,8 @@ def test_without_prose_when_cases_are_annotated_then_only_the_annotations_go():
     assert without_prose([1, 2]) == [1, 2]
     wrapper = {"section": "compute", "case": case}
     assert without_prose(wrapper) == {"section": "compute", "case": without_prose(case)}
+    data_wrapper = {"section": "scenarios", "data": case, "pem": "kept"}
+    assert without_prose(data_wrapper) == {"section": "scenarios", "data": without_prose(case), "pem": "kept"}
 
 
 def test_checker_when_a_case_has_a_real_unknown_field_then_still_refused():

@@ -52,6 +52,7 @@ def split(data: Any) -> Iterator[tuple[str, Any]]:
 _RECORD_KEYS = frozenset({
     "id", "event_sequence", "sequence", "timestamp", "agent", "event_type", "payload", "payload_hash",
     "evidence_hash", "prev_hash", "hash", "r2_synced", "r2_synced_at", "r2_key",
+    "note", "description",  # commentary beside a record, as scenarios carry a description (ADR 0481)
 })  # fmt: skip
 
 

@@ -177,6 +177,8 @@ def _check_algorithm(alg: dict[str, Any]) -> None:
             salt = int(value)
         elif key == "signature_encoding":
             assert "base64" in value and "url" not in value.lower(), f"unsupported encoding {value!r}"
+        elif key == "note" and isinstance(value, str):
+            continue  # commentary (the verification block carries one in the sample)
         else:
             raise AssertionError(f"unknown algorithm property {key!r}")
     sig_b64 = sign_message(_key(), "probe")
