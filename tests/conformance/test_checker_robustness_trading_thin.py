@@ -17,26 +17,10 @@ import pytest
 from paulp.domain.breaker import CircuitBreaker
 from tests.conformance.checkers.trading_admin_trades import _page_shape
 from tests.conformance.checkers.trading_admin_trades import check as admin_trades_check
-from tests.conformance.registry import CHECKERS, Context, load_checkers
-
-load_checkers()
-TRADING = "trading.json"
-
-
-def run(group: str, case: Any) -> None:
-    CHECKERS[(TRADING, group)].run(case, Context(TRADING, group, {group: case}))
-
-
-def rejects(group: str, case: Any, match: str | None = None) -> None:
-    with pytest.raises(AssertionError, match=match):
-        run(group, case)
-
+from tests.conformance.registry import Context
+from tests.conformance.test_checker_robustness_trading_tables import TRADING, manual, rejects, run
 
 # ---------------------------------------------------------------- circuit_breaker manual_transition_checks
-
-
-def manual(**case: Any) -> tuple[str, dict[str, Any]]:
-    return "manual_transition_checks", case
 
 
 ORIGINAL = CircuitBreaker.transition
