@@ -77,3 +77,10 @@ def test_when_the_replay_appends_a_submission_then_the_replay_case_fails(monkeyp
 def test_unrelated_prose_still_fails_as_not_interpretable() -> None:
     rejects({"case": "the weather in Paris", "expected": "sunny"}, "not interpretable")
     rejects({"case": "orders are listed by creation time", "expected": "newest first"}, "not interpretable")
+
+
+def test_open_order_for_another_strategy_or_market_is_not_read_as_the_same_key() -> None:
+    case = {"case": "a signal from another strategy for the same ticker and side while one order is open",
+            "expected": "a new order is created"}
+    rejects(case, "not interpretable")
+    rejects({**case, "case": "a new signal for a different market while an order is open"}, "not interpretable")

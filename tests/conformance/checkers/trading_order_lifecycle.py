@@ -468,8 +468,9 @@ _ID_INPUTS = {"signalid": "signalId", "strategy": "strategy", "ticker": "ticker"
 # - otherwise a case naming the open-order key (_OPEN_WORDS) is the "at most one non-closed order per (strategy,
 #   ticker, side)" statement. `case` picks the scenario: the first order closed before the new signal
 #   (_CLOSED_WORDS), a signal for the other side (_SIDE_WORDS), or else a new signal for the same key while the
-#   first is open. `expected` claims the signal is ignored (_IGNORED_WORDS, read first: "no new order") or makes
-#   an order (_CREATED_WORDS); one claiming neither fails. The claim is compared with what create_orders did.
+#   first is open; another strategy, ticker or market has no scenario and fails as not interpretable.
+#   `expected` claims the signal is ignored (_IGNORED_WORDS, read first: "no new order") or makes an order
+#   (_CREATED_WORDS); one claiming neither fails. The claim is compared with what create_orders did.
 _COMMAND_WORDS = ("command", "replay", "re-submit", "resubmit", "submitted again", "sent again", "at most once per")
 _ONCE_WORDS = ("at most once", "only once", "once", "not ", "never", "no ", "no-op", "ignored", "duplicate")
 _AGAIN_WORDS = ("once more", "submitted twice", "sent twice", "applied twice", "twice", "again")
@@ -489,6 +490,10 @@ def _one_open_order(case: Mapping[str, Any], what: str, expected: str) -> None:
     assert facts.first == 1, f"the first signal made no order: {facts}"
     assert facts.open_per_key <= 1, f"two non-closed orders on one (strategy, ticker, side): {facts}"
     scenario = what.replace("non-closed", "").replace("not closed", "")
+    if any(f"{word} strateg" in scenario or f"{word} ticker" in scenario or f"{word} market" in scenario
+           for word in ("other", "another", "different")):
+        raise AssertionError(f"idempotency case not interpretable (no scenario with another strategy or market): "
+                             f"{case!r}")
     if any(word in scenario for word in _CLOSED_WORDS):
         created, scene = facts.after_close, "after the first order closed"
     elif any(word in scenario for word in _SIDE_WORDS):
