@@ -460,6 +460,69 @@ _ID_INPUTS = {"signalid": "signalId", "strategy": "strategy", "ticker": "ticker"
               "requestedsize": "requestedSize", "maxprice": "maxPrice"}
 
 
+# Reading rules for §1.8's two system-level statements (ADR 0484), tried before the id readings below:
+# - a case naming a command, a replay or a re-submission (_COMMAND_WORDS, in `case` or `expected`) is the
+#   "(aggregateId, commandId) at most once; replay never re-submits" statement. Its `expected` must say the
+#   repeat does nothing (_ONCE_WORDS) and must not say, unnegated, that it happens again (_AGAIN_WORDS: "sent
+#   again" contradicts, "never sent again" does not); the system must agree.
+# - otherwise a case naming the open-order key (_OPEN_WORDS) is the "at most one non-closed order per (strategy,
+#   ticker, side)" statement. `case` picks the scenario: the first order closed before the new signal
+#   (_CLOSED_WORDS), a signal for the other side (_SIDE_WORDS), or else a new signal for the same key while the
+#   first is open; another strategy, ticker or market has no scenario and fails as not interpretable.
+#   `expected` claims the signal is ignored (_IGNORED_WORDS, read first: "no new order") or makes an order
+#   (_CREATED_WORDS); one claiming neither fails. The claim is compared with what create_orders did.
+_COMMAND_WORDS = ("command", "replay", "re-submit", "resubmit", "submitted again", "sent again", "at most once per")
+_ONCE_WORDS = ("at most once", "only once", "once", "not ", "never", "no ", "no-op", "ignored", "duplicate")
+_AGAIN_WORDS = ("once more", "submitted twice", "sent twice", "applied twice", "twice", "again")
+_OPEN_WORDS = ("non-closed", "not closed", "open order", "order is open", "still open", "active", "same key",
+               "same market", "(strategy, ticker, side)", "duplicate signal", "new signal", "one order per")
+_CLOSED_WORDS = ("closed", "closes", "cancelled", "canceled", "filled", "settled", "no longer open")
+_SIDE_WORDS = ("other side", "opposite side", "different side", "side no", "no side")
+_IGNORED_WORDS = ("not ignored", "ignored", "no new order", "no order", "not created", "no second order",
+                  "no-op", "skipped", "dropped", "at most one", "only one", "single", "still one")
+_CREATED_WORDS = ("created", "new order", "second order", "allowed", "accepted", "placed", "makes an order")
+
+
+def _one_open_order(case: Mapping[str, Any], what: str, expected: str) -> None:
+    from tests.conformance.checkers.trading_idempotency_system import observe
+
+    facts = observe()[0]
+    assert facts.first == 1, f"the first signal made no order: {facts}"
+    assert facts.open_per_key <= 1, f"two non-closed orders on one (strategy, ticker, side): {facts}"
+    scenario = what.replace("non-closed", "").replace("not closed", "")
+    if any(f"{word} strateg" in scenario or f"{word} ticker" in scenario or f"{word} market" in scenario
+           for word in ("other", "another", "different")):
+        raise AssertionError(f"idempotency case not interpretable (no scenario with another strategy or market): "
+                             f"{case!r}")
+    if any(word in scenario for word in _CLOSED_WORDS):
+        created, scene = facts.after_close, "after the first order closed"
+    elif any(word in scenario for word in _SIDE_WORDS):
+        created, scene = facts.other_side, "for the other side"
+    else:
+        created, scene = facts.same_key, "for the same key while the first is open"
+    claim = next((w for w in _IGNORED_WORDS + _CREATED_WORDS if w in expected), None)
+    if claim is None:
+        raise AssertionError(f"idempotency case not interpretable (neither ignored nor created): {case!r}")
+    ignored = claim in _IGNORED_WORDS and claim != "not ignored"
+    assert created == (0 if ignored else 1), (
+        f"a new signal {scene}: {created} order(s) created, the case expects {'none' if ignored else 'one'}")
+
+
+def _command_once(case: Mapping[str, Any], expected: str) -> None:
+    from tests.conformance.checkers.trading_idempotency_system import observe
+
+    negated = any(word in expected for word in ("not ", "never", "no ", "n't"))
+    again = any(word in expected for word in _AGAIN_WORDS)
+    if (again and not negated) or not any(word in expected for word in _ONCE_WORDS):
+        raise AssertionError(f"idempotency case contradicts §1.8 (a command applies at most once, a replay never "
+                             f"re-submits): {case!r}")
+    facts = observe()[1]
+    assert facts.first_state == "FILLED", f"the paper submission did not fill: {facts}"
+    assert facts.second_duplicate and facts.same_order, f"the repeated command was not a duplicate: {facts}"
+    assert facts.fills == 1, f"the venue execution was applied {facts.fills} times: {facts}"
+    assert facts.events_after_first == 0, f"the repeat or the replay appended {facts.events_after_first} events"
+
+
 def _changed(fields: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = fields[key]
     other: Any = {"side": "NO" if value == "YES" else "YES"}.get(key)
@@ -475,6 +538,12 @@ def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     what, expected = str(case.get("case", "")).lower(), str(case.get("expected", "")).lower()
     text = f"{what} {expected}"
     fields = _defaults(group)
+    if any(word in text for word in _COMMAND_WORDS):
+        _command_once(case, expected)
+        return
+    if any(word in text for word in _OPEN_WORDS):
+        _one_open_order(case, what, expected)
+        return
     if "different" in what and "different" not in expected:
         # different inputs described, yet not a different id expected: no reading of §1.8 gives that
         raise AssertionError(f"idempotency case not interpretable: {case!r}")
