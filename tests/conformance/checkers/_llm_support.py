@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Mapping
+import re
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from paulp.domain.budgets import BudgetBook, derive_budget
-from paulp.domain.executor import CallResult, Execution, Usage, execute_plan, provider_timeout
-from paulp.domain.routing import BudgetCategory, RouteRequest, budget_category, model_spec, parse_run_type
+from paulp.adapters.llm.base import ProviderNetworkError, network_error, parse_error
+from paulp.domain.executor import (
+    CallResult,
+    Execution,
+    ProviderAuthFailed,
+    ProviderError,
+    ProviderParseError,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderTimeout,
+    Usage,
+    execute_plan,
+    provider_http_error,
+    provider_timeout,
+)
+from paulp.domain.routing import (
+    BudgetCategory,
+    ErrorCode,
+    Provider,
+    RouteRequest,
+    budget_category,
+    model_spec,
+    parse_run_type,
+)
 from paulp.domain.routing_decision import AuditEvent, DecisionRecord, decide, routing_audit_events
 from paulp.domain.routing_plan import RoutePlan, plan_route
 from tests.conformance.checkers._sides import resolve_sides
@@ -119,20 +142,82 @@ def budget_book(consumed_daily: Mapping[BudgetCategory, float] | None = None,
     return BudgetBook(derive_budget().envelopes, dict(consumed_daily or {}), dict(consumed_monthly or {}), now)
 
 
+# §6.2 rows without an HTTP status, by the words a case may name them with (shared with provider_error); each
+# raised as the adapters raise it.
+NETWORK_EVENTS = frozenset({"network", "network_error", "connection_reset", "connection_refused", "dns", "exception"})
+PARSE_EVENTS = frozenset({"parse", "parse_error", "malformed_json", "invalid_json", "missing_usage"})
+_HTTP_OUTCOME = re.compile(r"(?:http[ _:]?)?(\d{3})(?::(.*))?", re.IGNORECASE | re.DOTALL)
+Raise = Callable[[Provider], BaseException]
+
+
+# §6.2's attempt-level codes, scriptable by name; "<CODE>:<message>" raises with exactly that message, as
+# "error:<message>" does. PROVIDER_NETWORK_ERROR is the "network / other exception" row (ADR 0183).
+_ATTEMPT_CODES: dict[str, tuple[type[ProviderError], Raise]] = {
+    ErrorCode.PROVIDER_AUTH_FAILED: (ProviderAuthFailed, lambda p: provider_http_error(str(p), 401)),
+    ErrorCode.PROVIDER_RATE_LIMITED: (ProviderRateLimited, lambda p: provider_http_error(str(p), 429)),
+    ErrorCode.PROVIDER_SERVER_ERROR: (ProviderServerError, lambda p: provider_http_error(str(p), 500)),
+    ErrorCode.PROVIDER_TIMEOUT: (ProviderTimeout, lambda p: provider_timeout(str(p))),
+    ErrorCode.PROVIDER_PARSE_ERROR: (ProviderParseError, lambda p: parse_error(p, "malformed response")),
+    ErrorCode.PROVIDER_NETWORK_ERROR: (ProviderNetworkError, lambda p: network_error(p, ConnectionError())),
+}
+
+
+def attempt_outcome(outcome: Any) -> Raise | None:
+    """One scripted attempt: None for "ok", else what the attempt raises for the model's provider.
+
+    §6.2 names every way an attempt fails: an HTTP status (401/403 auth, 429 rate limit, any other non-2xx a
+    server error), a timeout, a parse failure, a network or other exception. A script spells them by code
+    ("PROVIDER_RATE_LIMITED", "PROVIDER_RATE_LIMITED:<message>"), by status (429, "429", "http:429",
+    "HTTP 429", "http:500:<body>") or by event word ("timeout", "malformed_json", "network"), beside the meta
+    note's "ok", "error", "error:<message>" and "PROVIDER_TIMEOUT". Codes that stop a call before or after the
+    attempts (BUDGET_EXCEEDED, ALL_MODELS_FAILED, ...) are not attempt outcomes, and a 2xx status is not a
+    failure: those, and anything else, fail the case here, never inside the call, where the chain walk would
+    take the assertion for a provider failure and move on."""
+    if isinstance(outcome, int) and not isinstance(outcome, bool):
+        outcome = str(outcome)
+    assert isinstance(outcome, str), f"cannot interpret attempt outcome {outcome!r} (not a string)"
+    if outcome == "ok":
+        return None
+    if outcome == "error" or outcome.startswith("error:"):
+        message = outcome.partition(":")[2] or "provider error"
+        return lambda p: RuntimeError(message)
+    if outcome == "timeout":
+        return lambda p: provider_timeout(str(p))
+    if outcome in NETWORK_EVENTS:
+        return lambda p: network_error(p, ConnectionError(outcome))
+    if outcome in PARSE_EVENTS:
+        return lambda p: parse_error(p, outcome)
+    code, colon, message = outcome.partition(":")
+    if code in _ATTEMPT_CODES:
+        kind, default = _ATTEMPT_CODES[code]
+        return (lambda p: kind(message)) if colon else default
+    http = _HTTP_OUTCOME.fullmatch(outcome)
+    if http is not None:
+        status, body = int(http.group(1)), http.group(2) or ""
+        assert 100 <= status <= 599 and not 200 <= status <= 299, \
+            f"cannot interpret attempt outcome {outcome!r}: HTTP {status} is not a failing status"
+        return lambda p: provider_http_error(str(p), status, body)
+    raise AssertionError(f"cannot interpret attempt outcome {outcome!r}")
+
+
 @dataclass
 class ScriptedPort:
     """A provider port replaying the vectors' attemptOutcomes; calls past the script are recorded as overrun."""
 
-    outcomes: list[str]
+    outcomes: list[Any]
     est_in: int
     est_out: int
     usage: Mapping[str, Any] | None = None
     called: list[str] = field(default_factory=list)
     overrun: bool = False
     _usage: Usage | None = field(default=None, init=False, repr=False)
+    _script: list[Raise | None] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        """Read the scripted usage up front: an assertion inside a call would be taken for a provider failure."""
+        """Read the script and the usage up front: an assertion inside a call would be taken for a provider
+        failure, and the chain would simply move on."""
+        assert isinstance(self.outcomes, list), f"attemptOutcomes must be a list: {self.outcomes!r}"
+        self._script = [attempt_outcome(o) for o in self.outcomes]
         u = self.usage or {}
         unknown = set(u) - USAGE_KEYS  # e.g. §2.4's "cachedInputTokens" would otherwise price as uncached
         assert not unknown, f"usage fields this checker cannot interpret: {sorted(unknown)}"
@@ -144,19 +229,19 @@ class ScriptedPort:
     def __call__(self, model_id: str) -> CallResult:
         self.called.append(model_id)
         i = len(self.called) - 1
-        if i >= len(self.outcomes):
+        if i >= len(self._script):
             self.overrun = True
             raise RuntimeError("attempt beyond the scripted outcomes")
-        outcome = self.outcomes[i]
-        if outcome == "ok":
-            usage = self._usage
-            assert usage is not None
-            return CallResult("ok", usage, 100)
-        if outcome == "PROVIDER_TIMEOUT":
-            raise provider_timeout(str(model_spec(model_id).provider))
-        if outcome == "error" or outcome.startswith("error:"):
-            raise RuntimeError(outcome.partition(":")[2] or "provider error")
-        raise AssertionError(f"cannot interpret attempt outcome {outcome!r}")
+        failure = self._script[i]
+        if failure is not None:
+            raise failure(model_spec(model_id).provider)
+        assert self._usage is not None
+        return CallResult("ok", self._usage, 100)
+
+
+def attempt_error_codes(execution: Execution) -> list[str | None]:
+    """The code each attempt was recorded under (None for the one that succeeded)."""
+    return [None if a.error_code is None else str(a.error_code) for a in execution.attempts]
 
 
 @dataclass
@@ -205,6 +290,7 @@ def routed_view(r: Routed) -> dict[str, Any]:
         "actualCostUsd": r.execution.usage.cost_usd if r.execution.usage else None,
         "projectedCostUsd": r.plan.projected_cost_usd, "failureReason": r.record.failure_reason,
         "fallbacksAttempted": r.record.fallbacks_attempted, "selectedModel": dict(r.record.selected_model),
+        "attemptErrorCodes": attempt_error_codes(r.execution),
         "decisionHash": r.record.decision_hash, "latencyMs": r.record.latency_ms,
         "shouldAlert": r.plan.should_alert,
         # §3.5/§9.2 payloads by event type (absent optional values are omitted, so a subset match reads them)

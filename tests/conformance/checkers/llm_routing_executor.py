@@ -16,8 +16,10 @@ from tests.conformance.checkers._llm_support import (
     FIXED_NOW,
     ScriptedPort,
     assert_matches,
+    attempt_error_codes,
     budget_book,
     expected_of,
+    needles,
     tolerances,
 )
 from tests.conformance.registry import Context, checker
@@ -63,8 +65,16 @@ def check(case: Any, ctx: Context) -> None:
         u = result.usage
         view["usage"] = {"inputTokens": u.input_tokens, "outputTokens": u.output_tokens,
                          "cachedTokens": u.cached_tokens, "costUsd": u.cost_usd}
+    if result.execution is not None:
+        view["attemptErrorCodes"] = attempt_error_codes(result.execution)
     if result.error is not None:
         view.update(errorCode=result.error.code, retryable=result.error.retryable, message=result.error.message)
+    # The meta note: messages are checked where messageContains lists them (the returned error's message, or
+    # the stored decision's failure reason, as the routed groups read it).
+    texts = [t for t in (result.error.message if result.error else None,
+                         result.decision.failure_reason if result.decision else None) if t]
+    for needle in needles(exp.pop("messageContains", [])):
+        assert any(needle in t for t in texts), f"{needle!r} not in {texts}"
     if "auditEvent" in exp:
         event = next((e for e in result.audit_events if e.event_type == exp["auditEvent"]), None)
         assert event is not None, f"no {exp['auditEvent']} in {view['auditEvents']}"

@@ -17,13 +17,18 @@ from paulp.domain.executor import (
 )
 from paulp.domain.routing import MODELS, ErrorCode, Provider, RouteRequest
 from paulp.domain.routing_plan import plan_route
-from tests.conformance.checkers._llm_support import FILE, assert_matches, budget_book, expected_of, tolerances
+from tests.conformance.checkers._llm_support import (
+    FILE,
+    NETWORK_EVENTS,
+    PARSE_EVENTS,
+    assert_matches,
+    budget_book,
+    expected_of,
+    tolerances,
+)
 from tests.conformance.registry import Context, checker
 
 _INPUT_KEYS = {"provider", "httpStatus", "body", "event"}
-# §6.2 rows without an HTTP status, by the words a case may name them with; each raised as the adapters do.
-_NETWORK_EVENTS = {"network", "network_error", "connection_reset", "connection_refused", "dns", "exception"}
-_PARSE_EVENTS = {"parse", "parse_error", "malformed_json", "invalid_json", "missing_usage"}
 
 
 def _error(inp: dict[str, Any]) -> ProviderError:
@@ -31,9 +36,9 @@ def _error(inp: dict[str, Any]) -> ProviderError:
     event = inp.get("event")
     if event == "timeout":
         return provider_timeout(inp["provider"])
-    if event in _NETWORK_EVENTS:
+    if event in NETWORK_EVENTS:
         return network_error(Provider(inp["provider"]), ConnectionError(event))
-    if event in _PARSE_EVENTS:
+    if event in PARSE_EVENTS:
         return parse_error(Provider(inp["provider"]), str(event))
     assert event is None and "httpStatus" in inp, f"cannot interpret provider_error input {inp}"
     body = inp.get("body", "")
