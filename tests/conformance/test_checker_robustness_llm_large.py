@@ -101,3 +101,78 @@ def test_executor_when_message_contains_is_given_then_it_is_checked() -> None:
     run(case("executor", inp, {"errorCode": "ALL_MODELS_FAILED", "messageContains": "quota gone",
                                 "attemptErrorCodes": ["PROVIDER_NETWORK_ERROR"]}))
     rejects(case("executor", inp, {"messageContains": "something else"}), "something else")
+
+
+# ---------------------------------------------------------------- budget_check (§5.5, §5.6): money is a JSON number
+
+@pytest.mark.parametrize("inp", [
+    {"periodType": "daily", "limitUsd": "0.3", "consumedUsd": 0.2, "projectedCostUsd": 0.1},
+    {"periodType": "daily", "limitUsd": 0.3, "consumedUsd": True, "projectedCostUsd": 0.1},
+    {"periodType": "monthly", "limitUsd": 0.3, "consumedUsd": 0.2, "projectedCostUsd": "0.1"},
+    {"periodType": "daily", "limitUsd": 0.3, "consumedUsd": 0.2, "projectedCostUsd": 0.1, "alertThresholdPct": "80"},
+    {"category": "research_scoring", "consumedDailyUsd": "1e9", "projectedCostUsd": 0},
+    {"category": "research_scoring", "consumedDailyUsd": 0, "consumedMonthlyUsd": None, "projectedCostUsd": 0},
+    {"category": "research_scoring", "consumedDailyUsd": 0, "projectedCostUsd": 0, "dailyLimitUsd": "5"},
+])
+def test_budget_check_when_an_amount_is_not_a_number_then_fails(inp: dict[str, Any]) -> None:
+    rejects(case("budget_check", inp, {}), "number")
+
+
+def test_budget_check_routed_consumption_when_a_string_then_fails() -> None:
+    call = {**SCANNER, "forceModel": GEMINI}
+    inp = {"call": call, "consumedDailyUsd": "1000000", "attemptOutcomes": ["ok"]}
+    rejects(case("budget_check", inp, {"errorCode": "BUDGET_EXCEEDED"}), "number")
+
+
+# ---------------------------------------------------------------- provider_error (§6.2): a status is a failing integer
+
+@pytest.mark.parametrize(("status", "expected"), [
+    ("429", {"errorCode": "PROVIDER_RATE_LIMITED"}),
+    (429.0, {"errorCode": "PROVIDER_RATE_LIMITED"}),
+    (True, {"errorCode": "PROVIDER_SERVER_ERROR"}),
+    (200, {"errorCode": "PROVIDER_SERVER_ERROR"}),
+    (204, {"errorCode": "PROVIDER_SERVER_ERROR"}),
+    (600, {"errorCode": "PROVIDER_SERVER_ERROR"}),
+])
+def test_provider_error_when_status_is_not_a_failing_http_status_then_fails(status: Any, expected: dict[str, Any]) -> None:
+    rejects(case("provider_error", {"httpStatus": status, "provider": "anthropic"}, expected), "httpStatus")
+
+
+def test_provider_error_when_body_is_neither_text_nor_json_object_then_fails() -> None:
+    run(case("provider_error", {"httpStatus": 500, "provider": "google", "body": {"e": 1}},
+             {"errorCode": "PROVIDER_SERVER_ERROR"}))
+    rejects(case("provider_error", {"httpStatus": 500, "provider": "google", "body": 5},
+                 {"errorCode": "PROVIDER_SERVER_ERROR"}), "body")
+
+
+# ---------------------------------------------------------------- route_resolution (§1.3) and every routed call
+
+def test_route_resolution_when_fields_sit_beside_the_call_then_fails() -> None:
+    call = {"runType": "general_enrichment", "estimatedInputTokens": 1, "estimatedOutputTokens": 1}
+    run(case("route_resolution", {"call": call}, {"routeClass": "cheap_enrichment"}))
+    rejects(case("route_resolution", {"call": call, "strategyId": "smart-money"},
+                 {"routeClass": "cheap_enrichment"}), "strategyId")
+    rejects(case("route_resolution", {"call": call, "env": {"LLM_ROUTING_FORCE_MODEL": 5}},
+                 {"routeClass": "cheap_enrichment"}), "env")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("strategyId", 5), ("forceModel", 5), ("forceRouteClass", ["cheap_enrichment"]), ("overrideReason", False),
+    ("metadata", []), ("runType", None),
+])
+def test_routed_call_when_a_text_field_has_another_json_type_then_fails(field: str, value: Any) -> None:
+    call = {"runType": "general_enrichment", "estimatedInputTokens": 1, "estimatedOutputTokens": 1, field: value}
+    rejects(case("route_resolution", call, {}), field)
+
+
+# ---------------------------------------------------------------- cost_estimate (§2.4): tokens are integers
+
+@pytest.mark.parametrize("inp", [
+    {"modelId": "anthropic:claude-opus-4-6", "inputTokens": 1000.5, "outputTokens": 0},
+    {"modelId": "anthropic:claude-opus-4-6", "inputTokens": True, "outputTokens": 0},
+    {"modelId": "anthropic:claude-opus-4-6", "inputTokens": 10, "outputTokens": 0, "cachedInputTokens": 2.5},
+    {"modelId": "anthropic:claude-opus-4-6", "usage": {"inputTokens": 10.5, "outputTokens": 0}},
+    {"runType": "ambiguity_score", "estimatedInputTokens": 1000.5, "estimatedOutputTokens": 200},
+])
+def test_cost_estimate_when_a_token_count_is_not_an_integer_then_fails(inp: dict[str, Any]) -> None:
+    rejects(case("cost_estimate", inp, {}), "Tokens")

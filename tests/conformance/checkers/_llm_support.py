@@ -122,12 +122,35 @@ def whole(data: Mapping[str, Any], key: str, default: int = 0) -> int:
 USAGE_KEYS = frozenset({"inputTokens", "outputTokens", "cachedTokens", "costUsd"})
 
 
+def number(data: Mapping[str, Any], key: str, default: float | None = None) -> float:
+    """A money amount or percentage as given: a JSON number. ``"0.3"``, ``true`` or ``null`` is refused, not
+    coerced by ``float()`` (ADR 0485)."""
+    value = data.get(key, default)
+    assert isinstance(value, int | float) and not isinstance(value, bool), f"{key} must be a number: {value!r}"
+    return float(value)
+
+
+def env_of(value: Any) -> dict[str, str]:
+    """Process environment of a case: names to text values (§3.1 reads "" as unset, nothing else)."""
+    env = {} if value is None else value
+    assert isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()), \
+        f"env must map names to strings: {value!r}"
+    return env
+
+
+_TEXT_FIELDS = ("strategyId", "forceModel", "forceRouteClass", "overrideReason")
+
+
 def request_from(data: Mapping[str, Any]) -> RouteRequest:
     unknown = set(data) - _REQUEST_KEYS
     assert not unknown, f"unknown routing call fields {sorted(unknown)}"
     for key in ("estimatedInputTokens", "estimatedOutputTokens"):
         _typed(data, key, int, 0)
     _typed(data, "isHighestStakes", bool, False)
+    assert isinstance(data.get("runType"), str), f"routing call field runType must be str: {data.get('runType')!r}"
+    for key in _TEXT_FIELDS:  # optional text: absent or null is "not given"; 5 or false is not a model id
+        _typed(data, key, str, None)
+    _typed(data, "metadata", dict, None)
     return RouteRequest(run_type=data["runType"], estimated_input_tokens=int(data.get("estimatedInputTokens", 0)),
                         estimated_output_tokens=int(data.get("estimatedOutputTokens", 0)),
                         strategy_id=data.get("strategyId"), force_model=data.get("forceModel"),
@@ -315,7 +338,7 @@ def book_from(inp: Mapping[str, Any]) -> BudgetBook:
         call = inp.get("call") or inp
         cat = budget_category(parse_run_type(call["runType"]))
     cat = BudgetCategory(cat)
-    return budget_book({cat: float(inp.get("consumedDailyUsd", 0))}, {cat: float(inp.get("consumedMonthlyUsd", 0))})
+    return budget_book({cat: number(inp, "consumedDailyUsd", 0)}, {cat: number(inp, "consumedMonthlyUsd", 0)})
 
 
 def check_routed(case: Mapping[str, Any]) -> None:
@@ -325,7 +348,7 @@ def check_routed(case: Mapping[str, Any]) -> None:
     assert not unknown, f"routed case input fields this checker cannot interpret: {sorted(unknown)}"
     call = inp.get("call") or {k: v for k, v in inp.items() if k in _REQUEST_KEYS}
     outcomes = inp.get("attemptOutcomes", case.get("attemptOutcomes"))
-    r = run_routed(call, inp.get("env"), outcomes, inp.get("usage"), book_from(inp))
+    r = run_routed(call, env_of(inp.get("env")), outcomes, inp.get("usage"), book_from(inp))
     exp = expected_of(case)
     texts = [t for t in ((r.execution.failure.message if r.execution.failure else None), r.record.failure_reason) if t]
     for needle in needles(exp.pop("messageContains", [])):

@@ -18,6 +18,7 @@ from tests.conformance.checkers._llm_support import (
     assert_matches,
     attempt_error_codes,
     budget_book,
+    env_of,
     expected_of,
     needles,
     tolerances,
@@ -50,7 +51,7 @@ def check(case: Any, ctx: Context) -> None:
     variables = inp.get("variables", {"marketTitle": "T", "resolutionCriteria": "C"})
     port = ScriptedPort(list(outcomes), _estimated_input(run_type, variables), ESTIMATED_OUTPUT_TOKENS,
                         inp.get("usage"))
-    env = inp.get("env", ALL_KEYS)
+    env = env_of(inp["env"]) if "env" in inp else ALL_KEYS
     req = GovernedRequest(run_type, variables,
                           strategy_id=inp.get("strategyId"), force_model=inp.get("forceModel"),
                           metadata=inp.get("metadata") or {})

@@ -41,8 +41,12 @@ def _error(inp: dict[str, Any]) -> ProviderError:
     if event in PARSE_EVENTS:
         return parse_error(Provider(inp["provider"]), str(event))
     assert event is None and "httpStatus" in inp, f"cannot interpret provider_error input {inp}"
-    body = inp.get("body", "")
-    return provider_http_error(inp["provider"], int(inp["httpStatus"]),
+    status, body = inp["httpStatus"], inp.get("body", "")
+    # §6.2 maps failing statuses; "429" or 429.0 is not read as 429, and a 2xx is no failure at all.
+    assert isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599 \
+        and not 200 <= status <= 299, f"httpStatus must be a failing HTTP status (an integer): {status!r}"
+    assert isinstance(body, str | dict | list), f"body must be text or JSON: {body!r}"
+    return provider_http_error(inp["provider"], status,
                                body if isinstance(body, str) else json.dumps(body, separators=(",", ":")))
 
 
