@@ -134,7 +134,8 @@ def test_budget_check_routed_consumption_when_a_string_then_fails() -> None:
     (204, {"errorCode": "PROVIDER_SERVER_ERROR"}),
     (600, {"errorCode": "PROVIDER_SERVER_ERROR"}),
 ])
-def test_provider_error_when_status_is_not_a_failing_http_status_then_fails(status: Any, expected: dict[str, Any]) -> None:
+def test_provider_error_when_status_is_not_a_failing_http_status_then_fails(status: Any,
+                                                                            expected: dict[str, Any]) -> None:
     rejects(case("provider_error", {"httpStatus": status, "provider": "anthropic"}, expected), "httpStatus")
 
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from paulp.domain.budgets import BudgetBook, derive_budget
 from paulp.adapters.llm.base import ProviderNetworkError, network_error, parse_error
+from paulp.domain.budgets import BudgetBook, derive_budget
 from paulp.domain.executor import (
     CallResult,
     Execution,

@@ -45,7 +45,7 @@ def check(case: Any, ctx: Context) -> None:
     inp = dict(case["input"])
     env = env_of(inp.pop("env", None))
     call = inp.pop("call", inp)
-    assert call is inp or not inp, f"route_resolution fields beside the call this checker cannot interpret: {sorted(inp)}"
+    assert call is inp or not inp, f"route_resolution fields beside the call, not interpretable: {sorted(inp)}"
     exp = expected_of(case)
     view = resolution_view(call, env)
     for needle in needles(exp.pop("messageContains", [])):
