@@ -177,3 +177,18 @@ def test_routed_call_when_a_text_field_has_another_json_type_then_fails(field: s
 ])
 def test_cost_estimate_when_a_token_count_is_not_an_integer_then_fails(inp: dict[str, Any]) -> None:
     rejects(case("cost_estimate", inp, {}), "Tokens")
+
+
+# ---------------------------------------------------------------- override (§2.3) and executor (§6.1) fields
+
+@pytest.mark.parametrize("value", [5, None, ["google:gemini-3-flash-preview"], True])
+def test_validate_forced_model_when_not_text_then_fails(value: Any) -> None:
+    rejects(case("override", {"forcedModel": value}, {"valid": False}), "forcedModel")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("forceModel", 5), ("strategyId", False), ("metadata", "k=v"), ("variables", ["marketTitle"]), ("runType", 7),
+])
+def test_executor_when_a_field_has_another_json_type_then_fails(field: str, value: Any) -> None:
+    inp = {"runType": "ambiguity_score", "attemptOutcomes": [], field: value}
+    rejects(case("executor", inp, {"success": False}), field)

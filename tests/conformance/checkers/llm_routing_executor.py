@@ -46,6 +46,10 @@ def check(case: Any, ctx: Context) -> None:
     assert not set(inp) - _INPUT_KEYS, f"cannot interpret executor input {sorted(set(inp) - _INPUT_KEYS)}"
     # Only an absent field takes the default: "" is a run type with no prompt, [] a script allowing no call.
     run_type = inp["runType"] if "runType" in inp else next(iter(PROMPTS)).value
+    assert isinstance(run_type, str), f"executor runType must be text: {run_type!r}"
+    for key, kind in (("strategyId", str), ("forceModel", str), ("metadata", dict), ("variables", dict)):
+        value = inp.get(key)
+        assert value is None or isinstance(value, kind), f"executor {key} must be {kind.__name__}: {value!r}"
     outcomes = inp["attemptOutcomes"] if "attemptOutcomes" in inp else _OUTCOMES.get(inp.get("outcome", "success"))
     assert outcomes is not None, f"cannot interpret executor input {sorted(inp)}"
     variables = inp.get("variables", {"marketTitle": "T", "resolutionCriteria": "C"})
