@@ -2,7 +2,9 @@
 
 A governed call reserves its projected cost in the daily AND the monthly ledger of its category before
 the first provider attempt (one save covers both), then settles the actual cost or releases the hold.
-Amounts are ``Decimal`` built from the float's shortest repr, so sums never drift below zero.
+Amounts are ``Decimal`` built from the float's shortest repr, so sums never drift below zero. The verdicts
+(blocked, would exceed, alert) are §5.5/§5.6's formulas in doubles, as the source computes them: 0.2 spent plus
+0.1 projected passes a 0.3 limit there, and 0.99 of 1.1 is 89.99999999999999 % (ADR 0485).
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ from paulp.domain.budgets import (
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 ZERO = Decimal(0)
-HUNDRED = Decimal(100)
+
+
+def spec_percent(consumed: Decimal, limit: Decimal) -> float:
+    """§5.5 ``percentUsed = limit > 0 ? consumed/limit·100 : 0`` in doubles (money is USD as a float)."""
+    lim = float(limit)
+    return float(consumed) / lim * 100 if lim > 0 else 0.0
+
+
+def passes_limit(spent: Decimal, amount: Decimal, limit: Decimal) -> bool:
+    """§5.6 ``consumed + projected > limit`` (strict) in doubles; open holds count as spent."""
+    return float(spent) + float(amount) > float(limit)
 
 
 @dataclass(frozen=True)
@@ -132,16 +144,15 @@ class BudgetPeriodLedger(Aggregate):
     def remaining_usd(self) -> Decimal:
         return max(ZERO, self.limit_usd - self.consumed_usd - self.reserved_usd)
 
-    def percent_used(self, limit_usd: Decimal | None = None) -> Decimal:
-        limit = self.limit_usd if limit_usd is None else limit_usd
-        return self.consumed_usd / limit * HUNDRED if limit > 0 else ZERO
+    def percent_used(self, limit_usd: Decimal | None = None) -> float:
+        return spec_percent(self.consumed_usd, self.limit_usd if limit_usd is None else limit_usd)
 
     def is_blocked(self, limit_usd: Decimal | None = None) -> bool:
-        return self.percent_used(limit_usd) >= Decimal(repr(HARD_CAP_PCT))
+        return self.percent_used(limit_usd) >= HARD_CAP_PCT
 
     def would_exceed(self, amount: Decimal, limit_usd: Decimal) -> bool:
         """§5.6 with open holds counted as spent: blocked, or consumed + held + amount strictly past the limit."""
-        return self.is_blocked(limit_usd) or self.consumed_usd + self.reserved_usd + amount > limit_usd
+        return self.is_blocked(limit_usd) or passes_limit(self.consumed_usd + self.reserved_usd, amount, limit_usd)
 
     @property
     def exceeded_reason(self) -> str:
@@ -200,10 +211,9 @@ class BudgetPeriodLedger(Aggregate):
 
     def alert_if_due(self, threshold_pct: float, at: datetime) -> bool:
         pct = self.percent_used()
-        threshold = Decimal(repr(threshold_pct))
-        if self.alerted or pct < threshold:
+        if self.alerted or pct < threshold_pct:
             return False
-        self._alert_raised(pct, threshold, at)
+        self._alert_raised(Decimal(repr(pct)), Decimal(repr(threshold_pct)), at)
         return True
 
     def _hold(self, reservation_id: str) -> Hold:
@@ -277,7 +287,7 @@ def reserve_both(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger, reserva
     Returns ``shouldAlert`` judged on consumption before this call.
     """
     d_limit, m_limit = usd(envelope.daily_limit_usd), usd(envelope.monthly_limit_usd)
-    threshold = Decimal(repr(envelope.alert_threshold_pct))
+    threshold = envelope.alert_threshold_pct
     should_alert = daily.percent_used(d_limit) >= threshold or monthly.percent_used(m_limit) >= threshold
     for ledger, limit in ((daily, d_limit), (monthly, m_limit)):
         if ledger.would_exceed(amount, limit):
@@ -304,12 +314,16 @@ class LedgerSnapshot:
         return max(ZERO, self.limit_usd - self.consumed_usd - self.reserved_usd)
 
     @property
-    def percent_used(self) -> Decimal:
-        return self.consumed_usd / self.limit_usd * HUNDRED if self.limit_usd > 0 else ZERO
+    def percent_used(self) -> float:
+        return spec_percent(self.consumed_usd, self.limit_usd)
 
     @property
     def is_blocked(self) -> bool:
-        return self.percent_used >= HUNDRED
+        return self.percent_used >= HARD_CAP_PCT
+
+    def would_exceed(self, amount: Decimal) -> bool:
+        """The verdict ``reserve`` would give, for dry runs (same doubles, same open holds)."""
+        return self.is_blocked or passes_limit(self.consumed_usd + self.reserved_usd, amount, self.limit_usd)
 
 
 def snapshot(ledger: BudgetPeriodLedger | None, category: str, period: PeriodType, at: datetime,

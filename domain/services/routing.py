@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -177,10 +176,10 @@ class RoutingService(PaulpApplication):
             d, m = self.ledger_snapshots(category, now)
             budget = {"daily": d, "monthly": m}
             amount = usd(plan.projected_cost_usd)
-            threshold = Decimal(repr(self.budget.envelopes[plan.budget_category].alert_threshold_pct))
+            threshold = self.budget.envelopes[plan.budget_category].alert_threshold_pct
             alert = d.percent_used >= threshold or m.percent_used >= threshold
             for s, kind in ((d, "Daily"), (m, "Monthly")):
-                if allowed and (s.is_blocked or s.consumed_usd + s.reserved_usd + amount > s.limit_usd):
+                if allowed and s.would_exceed(amount):
                     allowed, reason = False, f"{kind} budget exceeded for {category}"
         failure = plan.failure or key_failure or prompt.failure
         return RoutePreview(plan.run_type, plan.route_class, str(plan.resolution_source), plan.budget_category,

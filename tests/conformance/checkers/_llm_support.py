@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Mapping
+import re
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from paulp.adapters.llm.base import ProviderNetworkError, network_error, parse_error
 from paulp.domain.budgets import BudgetBook, derive_budget
-from paulp.domain.executor import CallResult, Execution, Usage, execute_plan, provider_timeout
-from paulp.domain.routing import BudgetCategory, RouteRequest, budget_category, model_spec, parse_run_type
+from paulp.domain.executor import (
+    CallResult,
+    Execution,
+    ProviderAuthFailed,
+    ProviderError,
+    ProviderParseError,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderTimeout,
+    Usage,
+    execute_plan,
+    provider_http_error,
+    provider_timeout,
+)
+from paulp.domain.routing import (
+    BudgetCategory,
+    ErrorCode,
+    Provider,
+    RouteRequest,
+    budget_category,
+    model_spec,
+    parse_run_type,
+)
 from paulp.domain.routing_decision import AuditEvent, DecisionRecord, decide, routing_audit_events
 from paulp.domain.routing_plan import RoutePlan, plan_route
 from tests.conformance.checkers._sides import resolve_sides
@@ -99,12 +122,35 @@ def whole(data: Mapping[str, Any], key: str, default: int = 0) -> int:
 USAGE_KEYS = frozenset({"inputTokens", "outputTokens", "cachedTokens", "costUsd"})
 
 
+def number(data: Mapping[str, Any], key: str, default: float | None = None) -> float:
+    """A money amount or percentage as given: a JSON number. ``"0.3"``, ``true`` or ``null`` is refused, not
+    coerced by ``float()`` (ADR 0485)."""
+    value = data.get(key, default)
+    assert isinstance(value, int | float) and not isinstance(value, bool), f"{key} must be a number: {value!r}"
+    return float(value)
+
+
+def env_of(value: Any) -> dict[str, str]:
+    """Process environment of a case: names to text values (§3.1 reads "" as unset, nothing else)."""
+    env = {} if value is None else value
+    assert isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()), \
+        f"env must map names to strings: {value!r}"
+    return env
+
+
+_TEXT_FIELDS = ("strategyId", "forceModel", "forceRouteClass", "overrideReason")
+
+
 def request_from(data: Mapping[str, Any]) -> RouteRequest:
     unknown = set(data) - _REQUEST_KEYS
     assert not unknown, f"unknown routing call fields {sorted(unknown)}"
     for key in ("estimatedInputTokens", "estimatedOutputTokens"):
         _typed(data, key, int, 0)
     _typed(data, "isHighestStakes", bool, False)
+    assert isinstance(data.get("runType"), str), f"routing call field runType must be str: {data.get('runType')!r}"
+    for key in _TEXT_FIELDS:  # optional text: absent or null is "not given"; 5 or false is not a model id
+        _typed(data, key, str, None)
+    _typed(data, "metadata", dict, None)
     return RouteRequest(run_type=data["runType"], estimated_input_tokens=int(data.get("estimatedInputTokens", 0)),
                         estimated_output_tokens=int(data.get("estimatedOutputTokens", 0)),
                         strategy_id=data.get("strategyId"), force_model=data.get("forceModel"),
@@ -119,20 +165,82 @@ def budget_book(consumed_daily: Mapping[BudgetCategory, float] | None = None,
     return BudgetBook(derive_budget().envelopes, dict(consumed_daily or {}), dict(consumed_monthly or {}), now)
 
 
+# §6.2 rows without an HTTP status, by the words a case may name them with (shared with provider_error); each
+# raised as the adapters raise it.
+NETWORK_EVENTS = frozenset({"network", "network_error", "connection_reset", "connection_refused", "dns", "exception"})
+PARSE_EVENTS = frozenset({"parse", "parse_error", "malformed_json", "invalid_json", "missing_usage"})
+_HTTP_OUTCOME = re.compile(r"(?:http[ _:]?)?(\d{3})(?::(.*))?", re.IGNORECASE | re.DOTALL)
+Raise = Callable[[Provider], BaseException]
+
+
+# §6.2's attempt-level codes, scriptable by name; "<CODE>:<message>" raises with exactly that message, as
+# "error:<message>" does. PROVIDER_NETWORK_ERROR is the "network / other exception" row (ADR 0183).
+_ATTEMPT_CODES: dict[str, tuple[type[ProviderError], Raise]] = {
+    ErrorCode.PROVIDER_AUTH_FAILED: (ProviderAuthFailed, lambda p: provider_http_error(str(p), 401)),
+    ErrorCode.PROVIDER_RATE_LIMITED: (ProviderRateLimited, lambda p: provider_http_error(str(p), 429)),
+    ErrorCode.PROVIDER_SERVER_ERROR: (ProviderServerError, lambda p: provider_http_error(str(p), 500)),
+    ErrorCode.PROVIDER_TIMEOUT: (ProviderTimeout, lambda p: provider_timeout(str(p))),
+    ErrorCode.PROVIDER_PARSE_ERROR: (ProviderParseError, lambda p: parse_error(p, "malformed response")),
+    ErrorCode.PROVIDER_NETWORK_ERROR: (ProviderNetworkError, lambda p: network_error(p, ConnectionError())),
+}
+
+
+def attempt_outcome(outcome: Any) -> Raise | None:
+    """One scripted attempt: None for "ok", else what the attempt raises for the model's provider.
+
+    §6.2 names every way an attempt fails: an HTTP status (401/403 auth, 429 rate limit, any other non-2xx a
+    server error), a timeout, a parse failure, a network or other exception. A script spells them by code
+    ("PROVIDER_RATE_LIMITED", "PROVIDER_RATE_LIMITED:<message>"), by status (429, "429", "http:429",
+    "HTTP 429", "http:500:<body>") or by event word ("timeout", "malformed_json", "network"), beside the meta
+    note's "ok", "error", "error:<message>" and "PROVIDER_TIMEOUT". Codes that stop a call before or after the
+    attempts (BUDGET_EXCEEDED, ALL_MODELS_FAILED, ...) are not attempt outcomes, and a 2xx status is not a
+    failure: those, and anything else, fail the case here, never inside the call, where the chain walk would
+    take the assertion for a provider failure and move on."""
+    if isinstance(outcome, int) and not isinstance(outcome, bool):
+        outcome = str(outcome)
+    assert isinstance(outcome, str), f"cannot interpret attempt outcome {outcome!r} (not a string)"
+    if outcome == "ok":
+        return None
+    if outcome == "error" or outcome.startswith("error:"):
+        message = outcome.partition(":")[2] or "provider error"
+        return lambda p: RuntimeError(message)
+    if outcome == "timeout":
+        return lambda p: provider_timeout(str(p))
+    if outcome in NETWORK_EVENTS:
+        return lambda p: network_error(p, ConnectionError(outcome))
+    if outcome in PARSE_EVENTS:
+        return lambda p: parse_error(p, outcome)
+    code, colon, message = outcome.partition(":")
+    if code in _ATTEMPT_CODES:
+        kind, default = _ATTEMPT_CODES[code]
+        return (lambda p: kind(message)) if colon else default
+    http = _HTTP_OUTCOME.fullmatch(outcome)
+    if http is not None:
+        status, body = int(http.group(1)), http.group(2) or ""
+        assert 100 <= status <= 599 and not 200 <= status <= 299, \
+            f"cannot interpret attempt outcome {outcome!r}: HTTP {status} is not a failing status"
+        return lambda p: provider_http_error(str(p), status, body)
+    raise AssertionError(f"cannot interpret attempt outcome {outcome!r}")
+
+
 @dataclass
 class ScriptedPort:
     """A provider port replaying the vectors' attemptOutcomes; calls past the script are recorded as overrun."""
 
-    outcomes: list[str]
+    outcomes: list[Any]
     est_in: int
     est_out: int
     usage: Mapping[str, Any] | None = None
     called: list[str] = field(default_factory=list)
     overrun: bool = False
     _usage: Usage | None = field(default=None, init=False, repr=False)
+    _script: list[Raise | None] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        """Read the scripted usage up front: an assertion inside a call would be taken for a provider failure."""
+        """Read the script and the usage up front: an assertion inside a call would be taken for a provider
+        failure, and the chain would simply move on."""
+        assert isinstance(self.outcomes, list), f"attemptOutcomes must be a list: {self.outcomes!r}"
+        self._script = [attempt_outcome(o) for o in self.outcomes]
         u = self.usage or {}
         unknown = set(u) - USAGE_KEYS  # e.g. §2.4's "cachedInputTokens" would otherwise price as uncached
         assert not unknown, f"usage fields this checker cannot interpret: {sorted(unknown)}"
@@ -144,19 +252,19 @@ class ScriptedPort:
     def __call__(self, model_id: str) -> CallResult:
         self.called.append(model_id)
         i = len(self.called) - 1
-        if i >= len(self.outcomes):
+        if i >= len(self._script):
             self.overrun = True
             raise RuntimeError("attempt beyond the scripted outcomes")
-        outcome = self.outcomes[i]
-        if outcome == "ok":
-            usage = self._usage
-            assert usage is not None
-            return CallResult("ok", usage, 100)
-        if outcome == "PROVIDER_TIMEOUT":
-            raise provider_timeout(str(model_spec(model_id).provider))
-        if outcome == "error" or outcome.startswith("error:"):
-            raise RuntimeError(outcome.partition(":")[2] or "provider error")
-        raise AssertionError(f"cannot interpret attempt outcome {outcome!r}")
+        failure = self._script[i]
+        if failure is not None:
+            raise failure(model_spec(model_id).provider)
+        assert self._usage is not None
+        return CallResult("ok", self._usage, 100)
+
+
+def attempt_error_codes(execution: Execution) -> list[str | None]:
+    """The code each attempt was recorded under (None for the one that succeeded)."""
+    return [None if a.error_code is None else str(a.error_code) for a in execution.attempts]
 
 
 @dataclass
@@ -205,6 +313,7 @@ def routed_view(r: Routed) -> dict[str, Any]:
         "actualCostUsd": r.execution.usage.cost_usd if r.execution.usage else None,
         "projectedCostUsd": r.plan.projected_cost_usd, "failureReason": r.record.failure_reason,
         "fallbacksAttempted": r.record.fallbacks_attempted, "selectedModel": dict(r.record.selected_model),
+        "attemptErrorCodes": attempt_error_codes(r.execution),
         "decisionHash": r.record.decision_hash, "latencyMs": r.record.latency_ms,
         "shouldAlert": r.plan.should_alert,
         # §3.5/§9.2 payloads by event type (absent optional values are omitted, so a subset match reads them)
@@ -229,7 +338,7 @@ def book_from(inp: Mapping[str, Any]) -> BudgetBook:
         call = inp.get("call") or inp
         cat = budget_category(parse_run_type(call["runType"]))
     cat = BudgetCategory(cat)
-    return budget_book({cat: float(inp.get("consumedDailyUsd", 0))}, {cat: float(inp.get("consumedMonthlyUsd", 0))})
+    return budget_book({cat: number(inp, "consumedDailyUsd", 0)}, {cat: number(inp, "consumedMonthlyUsd", 0)})
 
 
 def check_routed(case: Mapping[str, Any]) -> None:
@@ -239,7 +348,7 @@ def check_routed(case: Mapping[str, Any]) -> None:
     assert not unknown, f"routed case input fields this checker cannot interpret: {sorted(unknown)}"
     call = inp.get("call") or {k: v for k, v in inp.items() if k in _REQUEST_KEYS}
     outcomes = inp.get("attemptOutcomes", case.get("attemptOutcomes"))
-    r = run_routed(call, inp.get("env"), outcomes, inp.get("usage"), book_from(inp))
+    r = run_routed(call, env_of(inp.get("env")), outcomes, inp.get("usage"), book_from(inp))
     exp = expected_of(case)
     texts = [t for t in ((r.execution.failure.message if r.execution.failure else None), r.record.failure_reason) if t]
     for needle in needles(exp.pop("messageContains", [])):

@@ -13,7 +13,9 @@ from tests.conformance.checkers._llm_support import (
     assert_matches,
     book_from,
     budget_book,
+    env_of,
     expected_of,
+    number,
     routed_view,
     run_routed,
     tolerances,
@@ -33,7 +35,7 @@ def _routed_with_consumption(case: Any) -> None:
     inp = case["input"]
     unknown = set(inp) - ROUTED_INPUT_KEYS
     assert not unknown, f"budget_check call fields this checker cannot interpret: {sorted(unknown)}"
-    r = run_routed(inp["call"], inp.get("env"), inp.get("attemptOutcomes"), inp.get("usage"), book_from(inp))
+    r = run_routed(inp["call"], env_of(inp.get("env")), inp.get("attemptOutcomes"), inp.get("usage"), book_from(inp))
     view = routed_view(r)
     view.update(decisionResolvedModelId=r.record.resolved_model_id,
                 decisionProjectedCostUsd=r.record.projected_cost_usd)
@@ -75,23 +77,23 @@ def _direct(case: Any) -> None:
         assert not set(inp) - _PERIOD_KEYS, f"cannot interpret budget_check input {sorted(set(inp) - _PERIOD_KEYS)}"
         period = PeriodType(inp["periodType"])
         cat = BudgetCategory(inp.get("category", BudgetCategory.RESEARCH_SCORING))
-        state = BudgetState(cat, period, "", float(inp["limitUsd"]), float(inp["consumedUsd"]))
+        state = BudgetState(cat, period, "", number(inp, "limitUsd"), number(inp, "consumedUsd"))
         other = BudgetState(cat, PeriodType.MONTHLY if period is PeriodType.DAILY else PeriodType.DAILY, "",
                             float("inf"), 0.0)
         daily, monthly = (state, other) if period is PeriodType.DAILY else (other, state)
-        threshold = float(inp.get("alertThresholdPct", ALERT_THRESHOLD_PCT[cat]))
-        verdict = check_budget(daily, monthly, float(inp.get("projectedCostUsd", 0)), threshold)
+        threshold = number(inp, "alertThresholdPct", ALERT_THRESHOLD_PCT[cat])
+        verdict = check_budget(daily, monthly, number(inp, "projectedCostUsd", 0), threshold)
         view.update(_state_view(state))  # the one state the case describes, also at the top level
     else:
         assert not set(inp) - _BOOK_KEYS, f"cannot interpret budget_check input {sorted(set(inp) - _BOOK_KEYS)}"
         cat = BudgetCategory(inp["category"])
-        book = budget_book({cat: float(inp.get("consumedDailyUsd", 0))}, {cat: float(inp.get("consumedMonthlyUsd", 0))})
+        book = budget_book({cat: number(inp, "consumedDailyUsd", 0)}, {cat: number(inp, "consumedMonthlyUsd", 0)})
         if "dailyLimitUsd" in inp or "monthlyLimitUsd" in inp:
             env = book.envelopes[cat]
-            env = replace(env, daily_limit_usd=float(inp.get("dailyLimitUsd", env.daily_limit_usd)),
-                          monthly_limit_usd=float(inp.get("monthlyLimitUsd", env.monthly_limit_usd)))
+            env = replace(env, daily_limit_usd=number(inp, "dailyLimitUsd", env.daily_limit_usd),
+                          monthly_limit_usd=number(inp, "monthlyLimitUsd", env.monthly_limit_usd))
             book = replace(book, envelopes={**book.envelopes, cat: env})
-        verdict = book.check(cat, float(inp.get("projectedCostUsd", 0)))
+        verdict = book.check(cat, number(inp, "projectedCostUsd", 0))
     view.update({"allowed": verdict.allowed, "reason": verdict.reason, "shouldAlert": verdict.should_alert,
                  "dailyState": _state_view(verdict.daily), "monthlyState": _state_view(verdict.monthly),
                  "dailyPercentUsed": verdict.daily.percent_used, "monthlyPercentUsed": verdict.monthly.percent_used})

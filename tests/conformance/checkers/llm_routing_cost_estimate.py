@@ -3,7 +3,7 @@
 from typing import Any
 
 from paulp.domain.routing import actual_cost_usd, cost_usd, decision_preview
-from tests.conformance.checkers._llm_support import FILE, assert_matches, expected_of, tolerances
+from tests.conformance.checkers._llm_support import FILE, assert_matches, expected_of, tolerances, whole
 from tests.conformance.registry import Context, checker
 
 _COST_KEYS = {"modelId", "inputTokens", "outputTokens", "cachedInputTokens", "cachedTokens"}
@@ -15,7 +15,7 @@ SPEC_COST_TOL = (1e-9, 0.0)
 def _cached(data: dict[str, Any]) -> Any:
     """§2.4 calls it cachedInputTokens, §6.5's usage cachedTokens; either spelling, 0 when absent."""
     assert not {"cachedInputTokens", "cachedTokens"} <= set(data), f"two cached-token counts in {data}"
-    return data.get("cachedInputTokens", data.get("cachedTokens", 0))
+    return whole(data, "cachedInputTokens" if "cachedInputTokens" in data else "cachedTokens")
 
 
 @checker(FILE, "cost_estimate")
@@ -28,16 +28,16 @@ def check(case: Any, ctx: Context) -> None:
     if "usage" in inp:
         u = inp["usage"]
         assert not set(inp) - {"modelId", "usage"} and not set(u) - _USAGE_KEYS, f"cannot interpret {inp}"
-        actual = actual_cost_usd(inp["modelId"], u.get("inputTokens", 0), u.get("outputTokens", 0), _cached(u),
+        actual = actual_cost_usd(inp["modelId"], whole(u, "inputTokens"), whole(u, "outputTokens"), _cached(u),
                                  u.get("costUsd", 0.0))
         assert_matches({"actualCostUsd": actual, "costUsd": actual}, exp, tol)
     elif "modelId" in inp:
         assert not set(inp) - _COST_KEYS, f"cannot interpret cost_estimate input {sorted(set(inp) - _COST_KEYS)}"
-        cost = cost_usd(inp["modelId"], inp.get("inputTokens", 0), inp.get("outputTokens", 0), _cached(inp))
+        cost = cost_usd(inp["modelId"], whole(inp, "inputTokens"), whole(inp, "outputTokens"), _cached(inp))
         assert_matches({"costUsd": cost}, exp, tol)
     elif "runType" in inp:
         assert not set(inp) - _PREVIEW_KEYS, f"cannot interpret preview input {sorted(set(inp) - _PREVIEW_KEYS)}"
-        p = decision_preview(inp["runType"], inp.get("estimatedInputTokens", 0), inp.get("estimatedOutputTokens", 0))
+        p = decision_preview(inp["runType"], whole(inp, "estimatedInputTokens"), whole(inp, "estimatedOutputTokens"))
         assert_matches({"routeClass": p.route_class, "selectedModelId": p.selected_model_id,
                         "projectedCostUsd": p.projected_cost_usd, "budgetCategory": p.budget_category,
                         "decisionHash": p.decision_hash, "runType": p.run_type}, exp, tol)

@@ -16,8 +16,11 @@ from tests.conformance.checkers._llm_support import (
     FIXED_NOW,
     ScriptedPort,
     assert_matches,
+    attempt_error_codes,
     budget_book,
+    env_of,
     expected_of,
+    needles,
     tolerances,
 )
 from tests.conformance.registry import Context, checker
@@ -43,12 +46,16 @@ def check(case: Any, ctx: Context) -> None:
     assert not set(inp) - _INPUT_KEYS, f"cannot interpret executor input {sorted(set(inp) - _INPUT_KEYS)}"
     # Only an absent field takes the default: "" is a run type with no prompt, [] a script allowing no call.
     run_type = inp["runType"] if "runType" in inp else next(iter(PROMPTS)).value
+    assert isinstance(run_type, str), f"executor runType must be text: {run_type!r}"
+    for key, kind in (("strategyId", str), ("forceModel", str), ("metadata", dict), ("variables", dict)):
+        value = inp.get(key)
+        assert value is None or isinstance(value, kind), f"executor {key} must be {kind.__name__}: {value!r}"
     outcomes = inp["attemptOutcomes"] if "attemptOutcomes" in inp else _OUTCOMES.get(inp.get("outcome", "success"))
     assert outcomes is not None, f"cannot interpret executor input {sorted(inp)}"
     variables = inp.get("variables", {"marketTitle": "T", "resolutionCriteria": "C"})
     port = ScriptedPort(list(outcomes), _estimated_input(run_type, variables), ESTIMATED_OUTPUT_TOKENS,
                         inp.get("usage"))
-    env = inp.get("env", ALL_KEYS)
+    env = env_of(inp["env"]) if "env" in inp else ALL_KEYS
     req = GovernedRequest(run_type, variables,
                           strategy_id=inp.get("strategyId"), force_model=inp.get("forceModel"),
                           metadata=inp.get("metadata") or {})
@@ -63,8 +70,16 @@ def check(case: Any, ctx: Context) -> None:
         u = result.usage
         view["usage"] = {"inputTokens": u.input_tokens, "outputTokens": u.output_tokens,
                          "cachedTokens": u.cached_tokens, "costUsd": u.cost_usd}
+    if result.execution is not None:
+        view["attemptErrorCodes"] = attempt_error_codes(result.execution)
     if result.error is not None:
         view.update(errorCode=result.error.code, retryable=result.error.retryable, message=result.error.message)
+    # The meta note: messages are checked where messageContains lists them (the returned error's message, or
+    # the stored decision's failure reason, as the routed groups read it).
+    texts = [t for t in (result.error.message if result.error else None,
+                         result.decision.failure_reason if result.decision else None) if t]
+    for needle in needles(exp.pop("messageContains", [])):
+        assert any(needle in t for t in texts), f"{needle!r} not in {texts}"
     if "auditEvent" in exp:
         event = next((e for e in result.audit_events if e.event_type == exp["auditEvent"]), None)
         assert event is not None, f"no {exp['auditEvent']} in {view['auditEvents']}"

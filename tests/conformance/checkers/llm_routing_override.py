@@ -11,7 +11,9 @@ from tests.conformance.registry import Context, checker
 def check(case: Any, ctx: Context) -> None:
     inp = case["input"]
     if set(inp) == {"forcedModel"}:
-        assert_matches({"valid": validate_forced_model(inp["forcedModel"])}, expected_of(case), tolerances(case))
+        candidate = inp["forcedModel"]
+        assert isinstance(candidate, str), f"forcedModel must be text: {candidate!r}"  # 5 is not "invalid", unread
+        assert_matches({"valid": validate_forced_model(candidate)}, expected_of(case), tolerances(case))
         return
     assert "call" in inp, f"cannot interpret override input {sorted(inp)}"
     check_routed(case)

@@ -17,13 +17,18 @@ from paulp.domain.executor import (
 )
 from paulp.domain.routing import MODELS, ErrorCode, Provider, RouteRequest
 from paulp.domain.routing_plan import plan_route
-from tests.conformance.checkers._llm_support import FILE, assert_matches, budget_book, expected_of, tolerances
+from tests.conformance.checkers._llm_support import (
+    FILE,
+    NETWORK_EVENTS,
+    PARSE_EVENTS,
+    assert_matches,
+    budget_book,
+    expected_of,
+    tolerances,
+)
 from tests.conformance.registry import Context, checker
 
 _INPUT_KEYS = {"provider", "httpStatus", "body", "event"}
-# §6.2 rows without an HTTP status, by the words a case may name them with; each raised as the adapters do.
-_NETWORK_EVENTS = {"network", "network_error", "connection_reset", "connection_refused", "dns", "exception"}
-_PARSE_EVENTS = {"parse", "parse_error", "malformed_json", "invalid_json", "missing_usage"}
 
 
 def _error(inp: dict[str, Any]) -> ProviderError:
@@ -31,13 +36,17 @@ def _error(inp: dict[str, Any]) -> ProviderError:
     event = inp.get("event")
     if event == "timeout":
         return provider_timeout(inp["provider"])
-    if event in _NETWORK_EVENTS:
+    if event in NETWORK_EVENTS:
         return network_error(Provider(inp["provider"]), ConnectionError(event))
-    if event in _PARSE_EVENTS:
+    if event in PARSE_EVENTS:
         return parse_error(Provider(inp["provider"]), str(event))
     assert event is None and "httpStatus" in inp, f"cannot interpret provider_error input {inp}"
-    body = inp.get("body", "")
-    return provider_http_error(inp["provider"], int(inp["httpStatus"]),
+    status, body = inp["httpStatus"], inp.get("body", "")
+    # §6.2 maps failing statuses; "429" or 429.0 is not read as 429, and a 2xx is no failure at all.
+    assert isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599 \
+        and not 200 <= status <= 299, f"httpStatus must be a failing HTTP status (an integer): {status!r}"
+    assert isinstance(body, str | dict | list), f"body must be text or JSON: {body!r}"
+    return provider_http_error(inp["provider"], status,
                                body if isinstance(body, str) else json.dumps(body, separators=(",", ":")))
 
 

@@ -13,6 +13,7 @@ from tests.conformance.checkers._llm_support import (
     FILE,
     assert_matches,
     budget_book,
+    env_of,
     expected_of,
     needles,
     request_from,
@@ -42,8 +43,9 @@ def resolution_view(call: dict[str, Any], env: dict[str, str]) -> dict[str, Any]
 @checker(FILE, "route_resolution")
 def check(case: Any, ctx: Context) -> None:
     inp = dict(case["input"])
-    env = inp.pop("env", {})
+    env = env_of(inp.pop("env", None))
     call = inp.pop("call", inp)
+    assert call is inp or not inp, f"route_resolution fields beside the call, not interpretable: {sorted(inp)}"
     exp = expected_of(case)
     view = resolution_view(call, env)
     for needle in needles(exp.pop("messageContains", [])):

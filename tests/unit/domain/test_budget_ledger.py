@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 
 from paulp.adapters.eventstore.codec import make_mapper
-from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids, open_ledger, reserve_both
+from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids, open_ledger, reserve_both, snapshot
 from paulp.domain.budgets import (
     BudgetExceeded,
     DuplicateReservation,
@@ -158,6 +158,50 @@ def test_alert_when_threshold_reached_then_raised_once_per_period() -> None:
     daily.settle("a", Decimal("0.85"), NOW)
     assert daily.alert_if_due(80.0, NOW) is True
     assert daily.alert_if_due(80.0, NOW) is False
+
+
+def _spent(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger, amount: str) -> None:
+    reserve_both(daily, monthly, "spent", Decimal(amount), Envelope(1e9, 1e9, 80.0), NOW)
+    for ledger in (daily, monthly):
+        ledger.settle("spent", Decimal(amount), NOW)
+
+
+def test_reserve_when_decimal_sum_fits_but_the_double_sum_passes_the_limit_then_refused() -> None:
+    # §5.6 `consumed + projected > limit` in doubles (ADR 0485): 0.2 + 0.1 is 0.30000000000000004 > 0.3, so the
+    # source denies; the exact decimal sum 0.3 would fit.
+    daily, monthly = _pair()
+    _spent(daily, monthly, "0.2")
+    with pytest.raises(BudgetExceeded, match="Daily budget exceeded"):
+        reserve_both(daily, monthly, "b", Decimal("0.1"), Envelope(0.3, 10.0, 80.0), NOW)
+
+
+def test_reserve_when_decimal_sum_passes_but_the_double_sum_rounds_to_the_limit_then_allowed() -> None:
+    # 0.9999999999999999 + 1.2e-16 is just above 1 exactly, but the double sum is 1.0: not past the limit.
+    daily, monthly = _pair()
+    _spent(daily, monthly, "0.9999999999999999")
+    assert reserve_both(daily, monthly, "b", Decimal("1.2E-16"), ENVELOPE, NOW) is True
+    assert set(daily.holds) == {"b"}
+
+
+def test_alert_when_the_double_percentage_is_just_under_the_threshold_then_not_raised() -> None:
+    # 0.99 / 1.1 * 100 is 89.99999999999999 in doubles (the source's shouldAlert is false at 90 %); exactly 90 in
+    # decimals.
+    daily, monthly = _pair()
+    _spent(daily, monthly, "0.99")
+    assert reserve_both(daily, monthly, "b", Decimal(0), Envelope(1.1, 1.1, 90.0), NOW) is False
+    daily.reserve("c", Decimal(0), Decimal("1.1"), NOW)
+    assert daily.alert_if_due(90.0, NOW) is False
+    assert daily.percent_used() == 0.99 / 1.1 * 100
+
+
+def test_snapshot_when_judged_then_it_reads_doubles_like_the_check() -> None:
+    daily, _ = _pair()
+    daily.reserve("a", Decimal("0.2"), Decimal("0.3"), NOW)
+    daily.settle("a", Decimal("0.2"), NOW)
+    snap = snapshot(daily, "research_scoring", PeriodType.DAILY, NOW, Decimal("0.3"))
+    assert snap.would_exceed(Decimal("0.1")) is True
+    assert snap.would_exceed(Decimal("0.09")) is False
+    assert snap.percent_used == 0.2 / 0.3 * 100
 
 
 class LedgerMachine(RuleBasedStateMachine):
