@@ -40,7 +40,7 @@ def spec_percent(consumed: Decimal, limit: Decimal) -> float:
     return float(consumed) / lim * 100 if lim > 0 else 0.0
 
 
-def passes_limit(spent: Decimal, amount: Decimal, limit: Decimal) -> bool:
+def exceeds_limit(spent: Decimal, amount: Decimal, limit: Decimal) -> bool:
     """§5.6 ``consumed + projected > limit`` (strict) in doubles; open holds count as spent."""
     return float(spent) + float(amount) > float(limit)
 
@@ -152,7 +152,7 @@ class BudgetPeriodLedger(Aggregate):
 
     def would_exceed(self, amount: Decimal, limit_usd: Decimal) -> bool:
         """§5.6 with open holds counted as spent: blocked, or consumed + held + amount strictly past the limit."""
-        return self.is_blocked(limit_usd) or passes_limit(self.consumed_usd + self.reserved_usd, amount, limit_usd)
+        return self.is_blocked(limit_usd) or exceeds_limit(self.consumed_usd + self.reserved_usd, amount, limit_usd)
 
     @property
     def exceeded_reason(self) -> str:
@@ -323,7 +323,7 @@ class LedgerSnapshot:
 
     def would_exceed(self, amount: Decimal) -> bool:
         """The verdict ``reserve`` would give, for dry runs (same doubles, same open holds)."""
-        return self.is_blocked or passes_limit(self.consumed_usd + self.reserved_usd, amount, self.limit_usd)
+        return self.is_blocked or exceeds_limit(self.consumed_usd + self.reserved_usd, amount, self.limit_usd)
 
 
 def snapshot(ledger: BudgetPeriodLedger | None, category: str, period: PeriodType, at: datetime,
