@@ -51,6 +51,7 @@ from paulp.domain.execution_policy import (
     policy_for_mode,
 )
 from paulp.domain.paper_fill import paper_fill
+from tests.conformance.checkers._json_numbers import json_int
 from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker, vectors_dir, without_prose
 
@@ -143,6 +144,8 @@ def split(data: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _request(group: dict[str, Any], overrides: dict[str, Any] | None) -> ExecutionRequest:
+    """The request in the domain's types: contracts and cents as ints, so ``101.0`` (the JSON number 101, ADR 0486)
+    is printed as the reference prints it ("Order size 101 exceeds max 100")."""
     raw = {**group["request_defaults"], **(overrides or {})}
     signal = {**group["request_defaults"]["signal"], **(overrides or {}).get("signal", {})}
     known = {"orderId", "signal", "requestedSize", "maxPrice", "orderType", "source", "limitPriceMethod",
@@ -153,7 +156,8 @@ def _request(group: dict[str, Any], overrides: dict[str, Any] | None) -> Executi
         order_id=raw["orderId"],
         signal=ExecutionSignal(signal["marketId"], Side(signal["side"]), signal["modelProbability"],
                                signal["marketPrice"], signal["edge"], signal["confidence"]),
-        requested_size=raw["requestedSize"], max_price=raw["maxPrice"], order_type=raw.get("orderType", "limit"),
+        requested_size=json_int(raw["requestedSize"]), max_price=json_int(raw["maxPrice"]),
+        order_type=raw.get("orderType", "limit"),
         source=raw.get("source", ""), limit_price_method=None if method is None else LimitPriceMethod(method),
     )
 
@@ -191,7 +195,7 @@ def _policy(mode: str, overrides: dict[str, Any] | None, now: datetime) -> Execu
     hours = _hours_changes(overrides.pop("tradingHours", {}) or {}, now)
     unknown = set(overrides) - set(_POLICY)
     assert not unknown, f"unknown policy fields {unknown}"
-    changes = {_POLICY[k]: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()}
+    changes = {_POLICY[k]: (tuple(v) if isinstance(v, list) else json_int(v)) for k, v in overrides.items()}
     return customize_policy(base, changes, hours)
 
 
@@ -208,8 +212,9 @@ def _rate_state(raw: dict[str, Any], now: datetime) -> RateLimitState:
         return 0 if moment is None else epoch_ms(moment)
 
     return replace(
-        base, orders_this_minute=raw.get("ordersThisMinute", 0), orders_this_hour=raw.get("ordersThisHour", 0),
-        volume_today=raw.get("volumeToday", 0), last_order_ms=ms("lastOrderTime", 0),
+        base, orders_this_minute=json_int(raw.get("ordersThisMinute", 0)),
+        orders_this_hour=json_int(raw.get("ordersThisHour", 0)), volume_today=json_int(raw.get("volumeToday", 0)),
+        last_order_ms=ms("lastOrderTime", 0),
         minute_window_start_ms=ms("minuteWindowStart", base.minute_window_start_ms),
         hour_window_start_ms=ms("hourWindowStart", base.hour_window_start_ms),
         day_window_start_ms=ms("dayWindowStart", base.day_window_start_ms),

@@ -40,6 +40,7 @@ from paulp.domain.order_workflow import (
     workflow_metrics,
 )
 from paulp.domain.orders import Order
+from tests.conformance.checkers._json_numbers import json_int
 from tests.conformance.registry import Context, checker
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # meta.conventions.now
@@ -362,11 +363,14 @@ def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     unknown = set(case) - _RETRY_KEYS
     assert not unknown, f"retry case fields this checker cannot interpret: {sorted(unknown)}"
     assert {"expected_canRetry", "expected_retry_with_default_max_3"} & set(case), f"retry case expects nothing: {case}"
-    order = place_for_retry(_defaults(group), case["state"], case.get("retryCount", 0))
-    assert order.retry_count == case.get("retryCount", 0)
+    retry_count, max_retries = json_int(case.get("retryCount", 0)), json_int(case.get("maxRetries", 3))
+    for name, value in (("retryCount", retry_count), ("maxRetries", max_retries)):
+        assert isinstance(value, int) and not isinstance(value, bool), f"{name} must be an integer: {value!r}"
+    order = place_for_retry(_defaults(group), case["state"], retry_count)
+    assert order.retry_count == retry_count
     if "expected_canRetry" in case:
         assert isinstance(case["expected_canRetry"], bool), f"expected_canRetry {case['expected_canRetry']!r}"
-        assert order.can_retry(case.get("maxRetries", 3)) == case["expected_canRetry"]
+        assert order.can_retry(max_retries) == case["expected_canRetry"]
     exp = case.get("expected_retry_with_default_max_3", "absent")
     if exp == "absent":
         return
