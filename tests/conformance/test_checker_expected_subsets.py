@@ -28,6 +28,8 @@ SUBSET_LEGIT = {
     ("regression_corpus", "expected/includedInRegressionCorpus"): "it says which corpus total is meant",
     ("hash_chain", "expected/reason"): "an anchor scenario's reason says which failure is expected",
     ("risk_invariants", "expected_score"): "expected_type alone names the cache entry, not a score case",
+    ("provider_wire", "expected/recommendedInputTokens"): "a plain key beside one prefixed key is the other side "
+                                                          "(ADR 0257); without its sibling it is the asserted side",
 }
 
 
@@ -132,3 +134,30 @@ def test_checker_when_a_stated_field_is_wrong_then_still_fails(group: str, secti
     only = {"expected": {field: wrong}}
     with pytest.raises(AssertionError):
         chk.run(_with_target(case, {**target, **only}), Context("trading.json", group, document))
+
+
+def test_provider_wire_when_an_error_reply_states_only_its_message_then_still_checked() -> None:
+    chk = CHECKERS[("llm-routing.json", "provider_wire")]
+    document = load_groups(DERIVED / "llm-routing.json")
+    ctx = Context("llm-routing.json", "provider_wire", document)
+    case = next(c for _, c in chk.split(document["provider_wire"])
+                if {"errorCode", "messageContains"} <= set(c["expected"]))
+    only_message = {**case, "expected": {"messageContains": case["expected"]["messageContains"]}}
+    chk.run(only_message, ctx)
+
+    for wrong in ("not in the message", ["not in the message"]):  # a string is one fragment, not its characters
+        with pytest.raises(AssertionError, match="not in"):
+            chk.run({**case, "expected": {"errorCode": case["expected"]["errorCode"], "messageContains": wrong}}, ctx)
+
+
+@pytest.mark.parametrize("group", ["provider_error", "executor_keys"])
+def test_llm_checker_when_message_contains_is_one_wrong_string_then_fails(group: str) -> None:
+    chk = CHECKERS[("llm-routing.json", group)]
+    document = load_groups(DERIVED / "llm-routing.json")
+    ctx = Context("llm-routing.json", group, document)
+    case = next(c for _, c in chk.split(document[group]) if "messageContains" in c["expected"])
+    given = case["expected"]["messageContains"]
+    fragment = given if isinstance(given, str) else given[0]
+    wrong = fragment[::-1] + fragment  # every character is in the message, the string is not
+    with pytest.raises(AssertionError, match="not in"):  # not checked one character at a time
+        chk.run({**case, "expected": {**case["expected"], "messageContains": wrong}}, ctx)

@@ -25,6 +25,7 @@ from tests.conformance.checkers._llm_support import (
     assert_matches,
     budget_book,
     expected_of,
+    needles,
     tolerances,
 )
 from tests.conformance.registry import Context, checker
@@ -125,6 +126,6 @@ def check(case: Any, ctx: Context) -> None:
         view["httpStatus"] = inp["httpStatus"]
         assert str(json_int(inp["httpStatus"])) in err.message, err.message
     assert inp["provider"] in err.message, err.message
-    for text in exp.pop("messageContains", []):
+    for text in needles(exp.pop("messageContains", [])):  # one string or a list; never its characters
         assert text in err.message, f"{text!r} not in {err.message!r}"
     assert_matches(view, exp, tolerances(case))
