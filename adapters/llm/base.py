@@ -9,6 +9,7 @@ echo of the key in a response body is redacted.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -124,10 +125,13 @@ def load_json_object(provider: Provider, body: bytes | str | Mapping[str, Any]) 
 
 
 def token_count(provider: Provider, container: Mapping[str, Any], field: str, *, optional: bool = False) -> int:
-    """A non-negative integer token field; a missing optional one is 0 (§6.5)."""
+    """A non-negative integer token field; a missing optional one is 0 (§6.5). ``12.0`` is the JSON number 12
+    (JSON has one number type; ADR 0486); ``12.5`` is refused."""
     value = container.get(field)
     if value is None and optional:
         return 0
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise parse_error(provider, f"usage field {field!r} is {value!r}")
     return value

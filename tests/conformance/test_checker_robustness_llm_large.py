@@ -128,7 +128,7 @@ def test_budget_check_routed_consumption_when_a_string_then_fails() -> None:
 
 @pytest.mark.parametrize(("status", "expected"), [
     ("429", {"errorCode": "PROVIDER_RATE_LIMITED"}),
-    (429.0, {"errorCode": "PROVIDER_RATE_LIMITED"}),
+    (429.5, {"errorCode": "PROVIDER_RATE_LIMITED"}),
     (True, {"errorCode": "PROVIDER_SERVER_ERROR"}),
     (200, {"errorCode": "PROVIDER_SERVER_ERROR"}),
     (204, {"errorCode": "PROVIDER_SERVER_ERROR"}),
@@ -137,6 +137,11 @@ def test_budget_check_routed_consumption_when_a_string_then_fails() -> None:
 def test_provider_error_when_status_is_not_a_failing_http_status_then_fails(status: Any,
                                                                             expected: dict[str, Any]) -> None:
     rejects(case("provider_error", {"httpStatus": status, "provider": "anthropic"}, expected), "httpStatus")
+
+
+def test_provider_error_when_status_is_written_as_an_integral_float_then_that_status() -> None:
+    # 429.0 is the JSON number 429 (ADR 0486 revises ADR 0485 here); 429.5 and "429" are still refused above
+    run(case("provider_error", {"httpStatus": 429.0, "provider": "anthropic"}, {"errorCode": "PROVIDER_RATE_LIMITED"}))
 
 
 def test_provider_error_when_body_is_neither_text_nor_json_object_then_fails() -> None:

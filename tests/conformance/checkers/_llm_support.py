@@ -37,6 +37,7 @@ from paulp.domain.routing import (
 )
 from paulp.domain.routing_decision import AuditEvent, DecisionRecord, decide, routing_audit_events
 from paulp.domain.routing_plan import RoutePlan, plan_route
+from tests.conformance.checkers._json_numbers import json_int
 from tests.conformance.checkers._sides import resolve_sides
 
 FILE = "llm-routing.json"
@@ -104,8 +105,9 @@ def assert_matches(actual: Any, expected: Any, tol: tuple[float, float], path: s
 
 
 def _typed(data: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
-    """A call field of its JSON type or absent: "false" is not false, 100.5 or "100" tokens are not 100."""
-    value = data.get(key, default)
+    """A call field of its JSON type or absent: "false" is not false, 100.5 or "100" tokens are not 100 (100.0
+    is: the same JSON number)."""
+    value = json_int(data.get(key, default)) if kind is int else data.get(key, default)
     assert value is default or (isinstance(value, kind) and not (kind is int and isinstance(value, bool))), \
         f"routing call field {key} must be {kind.__name__}: {value!r}"
     return value
@@ -113,8 +115,8 @@ def _typed(data: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
 
 def whole(data: Mapping[str, Any], key: str, default: int = 0) -> int:
     """A scripted token count as given: a JSON integer. A fractional count, a string or a boolean is refused
-    rather than truncated or coerced (ADR 0483)."""
-    value = data.get(key, default)
+    rather than truncated or coerced (ADR 0483); 100.0 is the JSON number 100 (ADR 0486)."""
+    value = json_int(data.get(key, default))
     assert isinstance(value, int) and not isinstance(value, bool), f"usage field {key} must be int: {value!r}"
     return value
 

@@ -37,6 +37,7 @@ def check(case: Any, ctx: Context) -> None:
         assert_matches({"costUsd": cost}, exp, tol)
     elif "runType" in inp:
         assert not set(inp) - _PREVIEW_KEYS, f"cannot interpret preview input {sorted(set(inp) - _PREVIEW_KEYS)}"
+        # token counts as ints: 100.0 is the JSON number 100 and must hash as 100 does (ADR 0486)
         p = decision_preview(inp["runType"], whole(inp, "estimatedInputTokens"), whole(inp, "estimatedOutputTokens"))
         assert_matches({"routeClass": p.route_class, "selectedModelId": p.selected_model_id,
                         "projectedCostUsd": p.projected_cost_usd, "budgetCategory": p.budget_category,

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from paulp.domain.governed_call import ProviderKeyMissing, provider_keys
-from tests.conformance.checkers._llm_support import FILE, assert_matches, expected_of, tolerances
+from tests.conformance.checkers._llm_support import FILE, assert_matches, expected_of, needles, tolerances
 from tests.conformance.registry import Context, checker
 
 
@@ -16,8 +16,10 @@ def check(case: Any, ctx: Context) -> None:
     env, exp = inp["env"], expected_of(case)
     # A process environment holds strings only: a null or a number is not "absent" or "present", it is unreadable.
     assert isinstance(env, dict) and all(isinstance(v, str) for v in env.values()), f"env values must be text: {env!r}"
-    contains = exp.pop("messageContains", [])
-    if exp.get("ok", True):
+    contains = needles(exp.pop("messageContains", []))  # one string or a list; never its characters
+    # a case may leave out "ok" (ADR 0486): the failure's own facts say it is a failure
+    ok = exp.get("ok", not ({"errorCode", "missingKeys", "message", "retryable"} & set(exp) or contains))
+    if ok:
         view: dict[str, Any] = {"ok": True, "keys": provider_keys(env)}
     else:
         with pytest.raises(ProviderKeyMissing) as info:

@@ -17,6 +17,7 @@ from paulp.domain.executor import (
 )
 from paulp.domain.routing import MODELS, ErrorCode, Provider, RouteRequest
 from paulp.domain.routing_plan import plan_route
+from tests.conformance.checkers._json_numbers import json_int
 from tests.conformance.checkers._llm_support import (
     FILE,
     NETWORK_EVENTS,
@@ -24,6 +25,7 @@ from tests.conformance.checkers._llm_support import (
     assert_matches,
     budget_book,
     expected_of,
+    needles,
     tolerances,
 )
 from tests.conformance.registry import Context, checker
@@ -41,8 +43,9 @@ def _error(inp: dict[str, Any]) -> ProviderError:
     if event in PARSE_EVENTS:
         return parse_error(Provider(inp["provider"]), str(event))
     assert event is None and "httpStatus" in inp, f"cannot interpret provider_error input {inp}"
-    status, body = inp["httpStatus"], inp.get("body", "")
-    # §6.2 maps failing statuses; "429" or 429.0 is not read as 429, and a 2xx is no failure at all.
+    status, body = json_int(inp["httpStatus"]), inp.get("body", "")
+    # §6.2 maps failing statuses; "429" is not read as 429 (429.0 is: the same JSON number, ADR 0486), and a 2xx
+    # is no failure at all.
     assert isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599 \
         and not 200 <= status <= 299, f"httpStatus must be a failing HTTP status (an integer): {status!r}"
     assert isinstance(body, str | dict | list), f"body must be text or JSON: {body!r}"
@@ -121,8 +124,8 @@ def check(case: Any, ctx: Context) -> None:
                             "provider": inp["provider"], "retryable": err.retryable}
     if "httpStatus" in inp:
         view["httpStatus"] = inp["httpStatus"]
-        assert str(inp["httpStatus"]) in err.message, err.message
+        assert str(json_int(inp["httpStatus"])) in err.message, err.message
     assert inp["provider"] in err.message, err.message
-    for text in exp.pop("messageContains", []):
+    for text in needles(exp.pop("messageContains", [])):  # one string or a list; never its characters
         assert text in err.message, f"{text!r} not in {err.message!r}"
     assert_matches(view, exp, tolerances(case))

@@ -17,6 +17,7 @@ from paulp.domain.clv import (
     infer_market_class,
     lifecycle_clv,
 )
+from tests.conformance.checkers._json_numbers import json_int
 from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker
 
@@ -111,10 +112,10 @@ def _statistics(case: dict[str, Any]) -> None:
 
 def _points(case: dict[str, Any]) -> None:
     _known(case, _POINTS_KEYS, "consistency_points case")
-    assert isinstance(case["expected_points"], int) and not isinstance(case["expected_points"], bool), \
-        f"expected_points must be an integer: {case['expected_points']!r}"
+    points = json_int(case["expected_points"])  # 25.0 is the JSON number 25 (ADR 0486); 25.5 is refused
+    assert isinstance(points, int) and not isinstance(points, bool), f"expected_points must be an integer: {points!r}"
     got = clv_consistency_points(case["meanCLVCents"], case["validCount"])
-    assert got == case["expected_points"], f"expected {case['expected_points']} points, got {got}"
+    assert got == points, f"expected {points} points, got {got}"
 
 
 def _inference(case: dict[str, Any]) -> None:
