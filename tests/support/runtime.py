@@ -10,9 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from paulp.adapters.config import Settings
 from paulp.adapters.services import Services
 from paulp.api.wiring import Container, build
+from tests.support.settings import IsolatedSettings
 from tests.support.suite_services import suite_services
 
 _services: Services | None = None
@@ -61,9 +61,10 @@ def new_database() -> str:
 
 def fresh_container(config: dict[str, Any] | None = None) -> Container:
     """A container on a brand-new database with exactly ``config`` (everything else unset; ``ENVIRONMENT`` is
-    ``test`` unless given)."""
+    ``test`` unless given). ``IsolatedSettings``: an ``ADMIN_ALLOWED_IPS`` or ``CF_ACCESS_*`` exported in the shell
+    that runs the harness changed the verdicts of admin cases that never named it (ADR 0487)."""
     db = new_database()
     svc = services()
-    settings = Settings(PAULP_DATABASE_URL=db, PAULP_NATS_URL=svc.nats_url,
-                        PAULP_NAMESPACE="c" + secrets.token_hex(4), **{"ENVIRONMENT": "test", **(config or {})})
+    settings = IsolatedSettings(PAULP_DATABASE_URL=db, PAULP_NATS_URL=svc.nats_url,
+                                PAULP_NAMESPACE="c" + secrets.token_hex(4), **{"ENVIRONMENT": "test", **(config or {})})
     return build(settings, db, svc.nats_url)
