@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.registry import CHECKERS, Context, load_checkers
+from tests.conformance.registry import CHECKERS, Context, load_checkers, load_groups, vectors_dir
 
 load_checkers()
 TRADING = "trading.json"
@@ -332,3 +332,39 @@ def test_expected_slippage_when_notional_contradicts_size_times_limit_then_fails
     run("execution_quality", {"section": "expected_slippage", "case": case | {"orderNotional": 500}})
     rejects("execution_quality", {"section": "expected_slippage", "case": case | {"orderNotional": 5000}},
             "orderNotional")
+
+
+def test_bonding_validation_errors_when_they_name_rules_then_the_rules_are_compared() -> None:
+    """§6.1 names the failed rules, not their wording: a case naming the wrong rule fails, free wording passes on
+    its count (the leaf-sensitivity probe found the count was all that was compared: ADR 0489)."""
+    one_bond = {"capital": 10000, "bond_candidates": [{"marketId": "b1", "probability": 0.95}], "tail_candidates": []}
+    run("bonding_barbell", ("allocations", one_bond | {"expected": {"validationErrors": ["HHI 1.0 > 0.25"]}}))
+    run("bonding_barbell", ("allocations", one_bond | {"expected": {"validationErrors": ["something is off"]}}))
+    rejects("bonding_barbell", ("allocations", one_bond | {"expected": {"validationErrors": ["hedge"]}}), "rules")
+    rejects("bonding_barbell", ("allocations", one_bond | {"expected": {"validationErrors": []}}), "validationErrors")
+    validate = {"valid": False, "errors": ["Herfindahl index too high", "event hedge below 30%"]}
+    run("bonding_barbell", ("allocations", one_bond | {"expected": {"validate": validate}}))
+    wrong = {"valid": False, "errors": ["no bonds", "event hedge below 30%"]}
+    rejects("bonding_barbell", ("allocations", one_bond | {"expected": {"validate": wrong}}), "rules")
+
+
+def test_bonding_validate_only_when_the_wrong_rule_is_named_then_fails() -> None:
+    case = {"allocation": {"totalCapital": 10000, "bondAllocation": 9000, "herfindahlIndex": 0.5,
+                           "eventHedgePct": 40, "bond_probabilities": [0.95]}}
+    run("bonding_barbell", ("validate_only", case | {"expected": {"valid": False, "errors": ["hhi"]}}))
+    rejects("bonding_barbell", ("validate_only", case | {"expected": {"valid": False, "errors": ["hedge"]}}), "rules")
+
+
+def test_order_idempotency_when_the_expectation_contradicts_the_same_id_then_not_interpretable() -> None:
+    """A 'create twice' or 'risk-adjusted size' case is checked for a kept id; an expectation claiming a new order
+    is refused rather than passed on the strength of its description (ADR 0489)."""
+    chk = CHECKERS[(TRADING, "order_lifecycle")]
+    document = load_groups(vectors_dir() / TRADING)
+    ctx = Context(TRADING, "order_lifecycle", document)
+    cases = [c for cid, c in chk.split(document["order_lifecycle"]) if cid.startswith("idempotency/")]
+    assert len(cases) >= 2
+    for section, value, group in cases:
+        chk.run((section, value, group), ctx)
+        wrong = {**value, "expected": "a new order is created"}
+        with pytest.raises(AssertionError, match="not interpretable"):
+            chk.run((section, wrong, group), ctx)

@@ -571,6 +571,16 @@ def _changed(fields: Mapping[str, Any], key: str) -> dict[str, Any]:
     return {**fields, key: other}
 
 
+_SAME_WORDS = ("same", "unchanged", "no-op", "existing", "duplicate")
+
+
+def _claims_same(case: Mapping[str, Any], expected: str, words: tuple[str, ...]) -> None:
+    """The branches below check that an id stays the same; the case's expectation must say so, or the check would
+    pass whatever it claimed (the leaf-sensitivity probe swapped in "a new order is created": ADR 0489)."""
+    if not any(word in expected for word in words) or any(word in expected for word in ("new order", "not the same")):
+        raise AssertionError(f"idempotency case not interpretable (expects no same id / unchanged order): {case!r}")
+
+
 def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     """§1.8 in prose: each case is read by what it describes; one this checker cannot tie to a check fails."""
     unknown = set(case) - _IDEMPOTENCY_KEYS
@@ -596,6 +606,7 @@ def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
             other = new_order(_changed(fields, key))
             assert other.order_id != base.order_id and other.id != base.id, f"{key} changed, same id {base.order_id}"
     elif "client order id" in text or "client_order_id" in text:
+        _claims_same(case, expected, ("equal", "same", " is the ", "= "))
         order = new_order(fields)
         request = ExecutionRequest(order.order_id, ExecutionSignal(order.ticker, Side(order.side), 0.6, 0.55, 0.05,
                                                                    0.5), order.requested_size, order.max_price)
@@ -607,6 +618,7 @@ def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         assert execution_fallback_id(*args) == deterministic_id("kalshi_order", *args) == execution_fallback_id(*args)
         assert execution_fallback_id(*args[:4], "2026-03-01T12:00:00.001Z") != execution_fallback_id(*args)
     elif "twice" in text and "create" in text:
+        _claims_same(case, expected, _SAME_WORDS)
         app: Application[UUID] = Application()
         first = new_order(fields)
         first.validate(NOW)
@@ -622,6 +634,7 @@ def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         stored: Order = app.repository.get(first.id)
         assert stored.state == S.VALIDATED and stored.created_at == NOW
     elif "adjusted" in text:
+        _claims_same(case, expected, _SAME_WORDS)
         order = place(fields, "VALIDATED")
         oid, aid = order.order_id, order.id
         order.apply_risk_result(RiskCheckResult(True, fields["requestedSize"] - 1), NOW)

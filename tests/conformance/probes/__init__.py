@@ -1,0 +1,1 @@
+"""Probes run by hand over the conformance checkers (minutes per pass, so not part of the suite)."""
