@@ -5,7 +5,7 @@ well outside any tolerance, a string altered, a list shortened) and the case is 
 names an expectation its checker does not assert: prose, or a gap to close (ADRs 0488-0491). Run by hand:
 
     python -m tests.conformance.probes.leaf_sensitivity [--file trading.json] [--group kelly] [--sample-only]
-        [--per-section N] [--include-served] [--out report.json]
+        [--per-section N] [--include-served] [--facts] [--out report.json]
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ def _shape(path: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple("*" if isinstance(p, int) else p for p in path)
 
 
-def _set(target: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+def _set(target: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
     out = copy.deepcopy(target)
     cur: Any = out
     for p in path[:-1]:
@@ -87,8 +89,27 @@ def _set(target: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str,
     return out
 
 
+# In a case with no ``expect*`` key the whole case states facts (a transition table row, a chain record, a
+# policy); with --facts each of its leaves is changed, but for these labels.
+FACT_LABELS = frozenset({"basis", "name", "section", "case", "note", "notes", "description"})
+
+
+def _expectation_leaves(target: Any, facts: bool) -> list[tuple[tuple[Any, ...], Any]] | None:
+    """The (path, value) pairs to change, or None when the case is not probed."""
+    if isinstance(target, dict):
+        tops = [k for k in target if k.startswith("expect")]
+        if tops:
+            return [leaf for top in tops for leaf in _leaves(target[top], (top,))]
+        if not facts:
+            return None
+        return [leaf for key, value in target.items() if key not in FACT_LABELS for leaf in _leaves(value, (key,))]
+    if facts and isinstance(target, list | str | int | float):
+        return list(_leaves(target, ()))
+    return None
+
+
 def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, per_section: int,
-          include_served: bool) -> dict[str, Any]:
+          include_served: bool, facts: bool = False) -> dict[str, Any]:
     load_checkers()
     report: dict[str, Any] = {"insensitive": [], "groups": {}}
     folders = [(vectors_dir(), "sample")] + ([] if sample_only else [(DERIVED, "derived")])
@@ -108,12 +129,9 @@ def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, 
                 seen: Counter[str] = Counter()
                 strings: dict[tuple[Any, ...], set[str]] = {}
                 for _, case in chk.split(data):
-                    target = _target(case)
-                    if isinstance(target, dict):
-                        for top in (k for k in target if k.startswith("expect")):
-                            for leaf_path, value in _leaves(target[top], (top,)):
-                                if isinstance(value, str):
-                                    strings.setdefault(_shape(leaf_path), set()).add(value)
+                    for leaf_path, value in _expectation_leaves(_target(case), facts) or []:
+                        if isinstance(value, str):
+                            strings.setdefault(_shape(leaf_path), set()).add(value)
                 started = time.perf_counter()
                 for case_id, case in chk.split(data):
                     section = case_id.split("/")[0] if "/" in case_id else "-"
@@ -121,12 +139,9 @@ def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, 
                     if per_section and seen[section] > per_section:
                         continue
                     target = _target(case)
-                    if not isinstance(target, dict):
-                        stats["cases-not-a-dict"] += 1
-                        continue
-                    tops = [k for k in target if k.startswith("expect")]
-                    if not tops:
-                        stats["cases-without-expect"] += 1
+                    leaves = _expectation_leaves(target, facts)
+                    if leaves is None:
+                        stats["cases-not-probed"] += 1
                         continue
                     try:
                         chk.run(case, ctx)
@@ -134,24 +149,23 @@ def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, 
                         stats["cases-failing-unchanged"] += 1
                         continue
                     stats["cases"] += 1
-                    for top in tops:
-                        for leaf_path, value in _leaves(target[top], (top,)):
-                            for how, wrong in _changed(value, strings.get(_shape(leaf_path), set())):
-                                stats["mutations"] += 1
-                                try:
-                                    chk.run(_with_target(case, _set(target, leaf_path, wrong)), ctx)
-                                except (AssertionError, pytest.fail.Exception):
-                                    stats["caught"] += 1
-                                    continue
-                                except Exception as e:  # noticed, but by a crash rather than a verdict
-                                    stats[f"crash:{type(e).__name__}"] += 1
-                                    continue
-                                stats["insensitive"] += 1
-                                shown = f"<{type(value).__name__}>" if isinstance(value, list | dict) else value
-                                report["insensitive"].append({
-                                    "where": f"{tag}/{path.name}::{group}::{case_id}",
-                                    "path": "/".join(str(p) for p in leaf_path), "how": how, "value": shown,
-                                })
+                    for leaf_path, value in leaves:
+                        for how, wrong in _changed(value, strings.get(_shape(leaf_path), set())):
+                            stats["mutations"] += 1
+                            try:
+                                chk.run(_with_target(case, _set(target, leaf_path, wrong)), ctx)
+                            except (AssertionError, pytest.fail.Exception):
+                                stats["caught"] += 1
+                                continue
+                            except Exception as e:  # noticed, but by a crash rather than a verdict
+                                stats[f"crash:{type(e).__name__}"] += 1
+                                continue
+                            stats["insensitive"] += 1
+                            shown = f"<{type(value).__name__}>" if isinstance(value, list | dict) else value
+                            report["insensitive"].append({
+                                "where": f"{tag}/{path.name}::{group}::{case_id}",
+                                "path": "/".join(str(p) for p in leaf_path), "how": how, "value": shown,
+                            })
                 stats_out = dict(stats, seconds=round(time.perf_counter() - started, 1))
                 report["groups"][f"{tag}/{path.name}::{group}"] = stats_out
                 print(f"{tag}/{path.name}::{group}: {stats_out}", file=sys.stderr, flush=True)
@@ -165,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-only", action="store_true")
     ap.add_argument("--per-section", type=int, default=0, help="at most N cases per section (0: all)")
     ap.add_argument("--include-served", action="store_true", help="also the groups served over HTTP (slow)")
+    ap.add_argument("--facts", action="store_true", help="also change every leaf of a case with no expect* key")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    report = probe(args.file, args.group, args.sample_only, args.per_section, args.include_served)
+    report = probe(args.file, args.group, args.sample_only, args.per_section, args.include_served, args.facts)
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     by_group = Counter(item["where"].split("::")[0] + "::" + item["where"].split("::")[1]
