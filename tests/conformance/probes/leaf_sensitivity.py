@@ -111,7 +111,7 @@ def _expectation_leaves(target: Any, facts: bool) -> list[tuple[tuple[Any, ...],
 def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, per_section: int,
           include_served: bool, facts: bool = False) -> dict[str, Any]:
     load_checkers()
-    report: dict[str, Any] = {"insensitive": [], "groups": {}}
+    report: dict[str, Any] = {"insensitive": [], "crashes": [], "groups": {}}
     folders = [(vectors_dir(), "sample")] + ([] if sample_only else [(DERIVED, "derived")])
     for folder, tag in folders:
         for path in sorted(folder.glob("*.json")):
@@ -159,6 +159,11 @@ def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, 
                                 continue
                             except Exception as e:  # noticed, but by a crash rather than a verdict
                                 stats[f"crash:{type(e).__name__}"] += 1
+                                report["crashes"].append({
+                                    "where": f"{tag}/{path.name}::{group}::{case_id}",
+                                    "path": "/".join(str(p) for p in leaf_path), "how": how,
+                                    "error": f"{type(e).__name__}: {str(e)[:200]}",
+                                })
                                 continue
                             stats["insensitive"] += 1
                             shown = f"<{type(value).__name__}>" if isinstance(value, list | dict) else value
