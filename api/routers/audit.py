@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,9 +17,13 @@ router = APIRouter(prefix="/admin/audit", tags=["audit"])
 
 
 def _positive_int(body: dict[str, Any], key: str) -> int | None:
+    """An integer >= 1, or None when absent. ``1000000.0`` is the JSON number 1000000 (JSON has one number type and
+    the reference reads both the same; ADR 0488); a fraction, a bool or a string is refused."""
     value = body.get(key)
     if value is None:
         return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ApiError(400, f"{key} must be an integer >= 1", "validation_error", fields=[key])
     return int(value)

@@ -17,7 +17,8 @@ from tests.conformance.registry import CHECKERS, Context, load_checkers, load_gr
 load_checkers()
 DERIVED = Path(__file__).resolve().parent / "derived"
 PER_SECTION = 3
-SLOW_GROUPS = {"http_cases", "admin_trades", "admin_routing", "admin_auth"}  # probed once by hand (ADR 0486)
+# served over HTTP: probes/served_forms.py and test_served_number_forms.py (ADR 0488)
+SLOW_GROUPS = {"http_cases", "admin_trades", "admin_routing", "admin_auth"}
 REFUSALS = ("not interpretable", "cannot interpret", "expects nothing", "states nothing")
 # (group, dropped path) -> why the rest of the case then means something else
 SUBSET_LEGIT = {

@@ -15,7 +15,8 @@ from tests.conformance.registry import CHECKERS, Context, load_checkers, load_gr
 
 load_checkers()
 DERIVED = Path(__file__).resolve().parent / "derived"
-# Served over HTTP or from a database (minutes per pass); probed once by hand for ADR 0486, not on every run.
+# Served over HTTP or from a database (minutes per pass): probed by tests/conformance/probes/served_forms.py
+# (ADR 0488); test_served_number_forms.py runs a few of their rewritten cases on every run.
 SLOW_GROUPS = {"http_cases", "admin_trades", "admin_routing", "admin_auth"}
 # api §4.7: canonical JSON writes "integers as integers, floats in shortest round-trip form", so 1 and 1.0 hash
 # differently; kalshi composition/032 signs the text of a JSON-number timestamp.
