@@ -5,7 +5,7 @@ well outside any tolerance, a string altered, a list shortened) and the case is 
 names an expectation its checker does not assert: prose, or a gap to close (ADRs 0488-0491). Run by hand:
 
     python -m tests.conformance.probes.leaf_sensitivity [--file trading.json] [--group kelly] [--sample-only]
-        [--per-section N] [--include-served] [--facts] [--out report.json]
+        [--per-section N] [--every N] [--include-served] [--facts] [--out report.json]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _expectation_leaves(target: Any, facts: bool) -> list[tuple[tuple[Any, ...],
 
 
 def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, per_section: int,
-          include_served: bool, facts: bool = False) -> dict[str, Any]:
+          include_served: bool, facts: bool = False, every: int = 1) -> dict[str, Any]:
     load_checkers()
     report: dict[str, Any] = {"insensitive": [], "crashes": [], "groups": {}}
     folders = [(vectors_dir(), "sample")] + ([] if sample_only else [(DERIVED, "derived")])
@@ -133,7 +133,9 @@ def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, 
                         if isinstance(value, str):
                             strings.setdefault(_shape(leaf_path), set()).add(value)
                 started = time.perf_counter()
-                for case_id, case in chk.split(data):
+                for index, (case_id, case) in enumerate(chk.split(data)):
+                    if index % every:
+                        continue
                     section = case_id.split("/")[0] if "/" in case_id else "-"
                     seen[section] += 1
                     if per_section and seen[section] > per_section:
@@ -185,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-section", type=int, default=0, help="at most N cases per section (0: all)")
     ap.add_argument("--include-served", action="store_true", help="also the groups served over HTTP (slow)")
     ap.add_argument("--facts", action="store_true", help="also change every leaf of a case with no expect* key")
+    ap.add_argument("--every", type=int, default=1, help="only every Nth case of a group (a spread sample)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    report = probe(args.file, args.group, args.sample_only, args.per_section, args.include_served, args.facts)
+    report = probe(args.file, args.group, args.sample_only, args.per_section, args.include_served, args.facts,
+                   args.every)
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     by_group = Counter(item["where"].split("::")[0] + "::" + item["where"].split("::")[1]
