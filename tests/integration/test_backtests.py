@@ -14,7 +14,7 @@ import pytest
 from paulp.adapters.gate_facts import DatabaseGateFacts, GateSources
 from paulp.adapters.migrate import migrate
 from paulp.domain.gate_checks import CHECKS
-from tests.e2e.test_cli import paulp
+from tests.e2e.test_cli import paulp, paulp_here
 from tests.integration.helpers import make_container, max_notification_id, wait_tracked, workers
 
 pytestmark = pytest.mark.integration
@@ -73,8 +73,9 @@ def test_backtest_when_run_then_stored_once_projected_and_decides_the_gate(fresh
                              str(fair_file(tmp_path)), "--name", "winning", "--json"], fresh_db, nats_url)
             won = json.loads(winning.stdout)
             assert (won["stored"], won["wins"], won["expectedValue"]) == (True, 5, pytest.approx(1.86))
-            again = paulp(["backtest", "run", "--data", str(history_file(tmp_path, 0.99)), "--fair",
-                           str(fair_file(tmp_path)), "--name", "winning", "--json"], fresh_db, nats_url)
+            # in process: the command's two runs above are real processes (ADR 0491)
+            again = paulp_here(["backtest", "run", "--data", str(history_file(tmp_path, 0.99)), "--fair",
+                                str(fair_file(tmp_path)), "--name", "winning", "--json"], fresh_db, nats_url)
             assert json.loads(again.stdout) == {**won, "stored": False}  # the same run is not stored twice
             wait_tracked(fresh_db, "backtests", max_notification_id(fresh_db))
             check = backtest_quality(fresh_db, tmp_path)
@@ -97,8 +98,9 @@ def test_backtest_older_than_30_days_then_not_counted(fresh_db, nats_url, namesp
     container = make_container(fresh_db, nats_url, namespace)
     try:
         with workers(container, projections=["backtests"]):
-            paulp(["backtest", "run", "--data", str(history_file(tmp_path, 0.99)), "--fair",
-                   str(fair_file(tmp_path))], fresh_db, nats_url)
+            ran = paulp_here(["backtest", "run", "--data", str(history_file(tmp_path, 0.99)), "--fair",
+                              str(fair_file(tmp_path))], fresh_db, nats_url)  # in process, as above
+            assert ran.returncode == 0, ran.stderr
             wait_tracked(fresh_db, "backtests", max_notification_id(fresh_db))
         facts = DatabaseGateFacts(GateSources(fresh_db, tmp_path / "evidence", {}, ()))
         assert len(facts.phase2(datetime.now(UTC)).backtest_expected_values) == 1  # type: ignore[arg-type]
@@ -127,8 +129,9 @@ def test_backtest_when_input_bad_then_exit_2_with_message_and_nothing_stored(fre
     migrate(fresh_db)
     before = max_notification_id(fresh_db)
     named = {k: str(v) for k, v in files(tmp_path).items()}
-    r = paulp(["backtest", "run", *[a.format(**named) for a in args]], fresh_db, nats_url)
-    assert r.returncode == 2 and message in r.stderr.replace("\n", ""), r.stderr
+    # the refusal in process: test_backtest_when_run_then_stored_once... starts the command as a process (ADR 0491)
+    r = paulp_here(["backtest", "run", *[a.format(**named) for a in args]], fresh_db, nats_url)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
     assert max_notification_id(fresh_db) == before
 
 
