@@ -2,13 +2,16 @@
 
     ENVIRONMENT=test PAULP_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
     PAULP_NATS_URL=nats://127.0.0.1:4222 \
-    nice -n 19 .venv/bin/python -m tests.e2e.fuzz_campaign --minutes 25 --examples 3000 --out /tmp/fuzz.json
+    nice -n 19 .venv/bin/python -m tests.e2e.fuzz_campaign --minutes 24 --examples 3000 --vocab-minutes 8 \
+      --out /tmp/fuzz.json
 
-Two phases against the real app (FastAPI over a fresh, migrated PostgreSQL database, the loopback Kalshi venue):
+Three phases against the real app (FastAPI over a fresh, migrated PostgreSQL database, the loopback Kalshi venue):
 
 1. schemathesis over the app's own OpenAPI: every operation x {positive, negative} generation x
    {valid token, no auth, hostile auth}, up to ``--examples`` each, within a time budget shared evenly;
-2. hand-made hostile requests the generator does not produce (raw ASGI scopes: non-UTF-8 and NUL bytes, huge
+2. hypothesis over the names the handlers read by hand (query parameters and JSON body fields the schema does
+   not declare) with hostile values, every operation, ``--vocab-minutes`` in total;
+3. hand-made hostile requests the generator does not produce (raw ASGI scopes: non-UTF-8 and NUL bytes, huge
    and repeated query parameters, long headers, wrong content types, duplicate-key / deep / non-finite JSON).
 
 Every response is checked: no 5xx; a 4xx carries a JSON object with a string ``error`` (and ``code``, counted
@@ -171,7 +174,7 @@ def _case_repr(case: Any) -> dict[str, Any]:
             "body": body if len(repr(body)) < 2000 else repr(body)[:2000]}
 
 
-# ---- phase 2: raw ASGI requests -------------------------------------------------------------------------------
+# ---- phase 3: raw ASGI requests -------------------------------------------------------------------------------
 
 async def raw_call(app: Any, method: str, raw_path: bytes, query: bytes = b"",
                    headers: list[tuple[bytes, bytes]] | None = None, body: bytes = b"") -> tuple[int, str]:
@@ -270,7 +273,7 @@ def run_hostile(campaign: Campaign, app: Any, paths: dict[str, list[str]]) -> No
     asyncio.run(go())
 
 
-# ---- phase 3: the handlers' own vocabulary --------------------------------------------------------------------
+# ---- phase 2: the handlers' own vocabulary --------------------------------------------------------------------
 # Many routes read their query and body by hand (bodies.query_values / json_object), so the OpenAPI schema
 # declares neither and schemathesis sends one empty request to them. This phase sends the names the handlers read
 # (grep of .get("...") in api/) with hostile values, as query parameters and as JSON body fields.
@@ -392,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-at", type=int, default=0, help="skip the first N operations (resume a campaign)")
     parser.add_argument("--skip-hostile", action="store_true")
     parser.add_argument("--skip-schema", action="store_true", help="skip phase 1 (schemathesis)")
-    parser.add_argument("--vocab-minutes", type=float, default=8.0, help="phase 3 budget (0: skip)")
+    parser.add_argument("--vocab-minutes", type=float, default=8.0, help="phase 2 (vocabulary) budget (0: skip)")
     parser.add_argument("--out", default="fuzz_campaign.json")
     args = parser.parse_args(argv)
 
