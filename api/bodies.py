@@ -21,6 +21,19 @@ def query_values(request: Request) -> dict[str, str]:
     return values
 
 
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON, or ``InvalidJson``: not UTF-8, not JSON, a number of over 4300 digits (ValueError, ADR
+    0359), or nested deeper than the decoder's recursion limit (RecursionError, ADR 0490: ``[[[[...`` was a 500)."""
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidJson from None
+
+
+class InvalidJson(ValueError):
+    pass
+
+
 async def json_object(request: Request, empty_is_object: bool = False) -> dict[str, Any]:
     """The body as a JSON object; ``empty_is_object`` lets optional bodies be empty (spec §1.1)."""
     raw = await request.body()
@@ -29,8 +42,8 @@ async def json_object(request: Request, empty_is_object: bool = False) -> dict[s
             return {}
         raise ApiError(400, "Invalid JSON body", "invalid_json")
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):  # ValueError: also a number of over 4300 digits (ADR 0359)
+        body = parse_json(raw)
+    except InvalidJson:
         raise ApiError(400, "Invalid JSON body", "invalid_json") from None
     if not isinstance(body, dict):  # well-formed JSON of the wrong shape is a schema violation (§1.1)
         raise ApiError(400, "Validation failed", "validation_error", fields=["body"])

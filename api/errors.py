@@ -44,11 +44,24 @@ def error_response(status: int, error: str, code: str, **extra: Any) -> JSONResp
 
 
 async def reject_nul_bytes(request: Request) -> JSONResponse | None:
-    """PostgreSQL text cannot hold NUL: refuse it at the edge (400) instead of failing deep inside (500)."""
-    raw = request.scope.get("query_string", b"") + request.scope.get("raw_path", b"")
-    if b"%00" in raw or b"\x00" in raw:
+    """PostgreSQL text cannot hold NUL: refuse it at the edge (400) instead of failing deep inside (500).
+    So is a query string that is not UTF-8 (raw bytes an HTTP server passed on): Starlette's ``request.url``
+    decodes it strictly and raised, even inside the error handlers (ADR 0490)."""
+    query = request.scope.get("query_string", b"")
+    raw = query + request.scope.get("raw_path", b"")
+    if b"%00" in raw or b"\x00" in raw or not _is_utf8(query):
         return error_response(400, "Invalid request", "invalid_characters")
     return None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    if raw.isascii():
+        return True
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def install(app: FastAPI) -> None:

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore, record_fetch
 from paulp.adapters.kalshi import relayed_events
-from paulp.api.bodies import json_object
+from paulp.api.bodies import InvalidJson, json_object, parse_json
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.security import webhook_sig
 from paulp.api.security.logsafe import escape
@@ -254,8 +254,8 @@ async def kalshi_events(request: Request) -> dict[str, Any]:
     container = _container(request)
     stored = await run_in_threadpool(EvidenceStore(container.settings.evidence_dir()).put, raw)
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):  # ValueError: also an integer of over 4300 digits (ADR 0359)
+        body = parse_json(raw)
+    except InvalidJson:  # also an integer of over 4300 digits (ADR 0359), nesting too deep (ADR 0490)
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("event_type"), str):
         raise ApiError(400, "Invalid event", "invalid_event")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,24 @@ from tests.integration.helpers import make_container, max_notification_id, wait_
 pytestmark = pytest.mark.integration
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def _raw_get(app, path: bytes, query: bytes) -> tuple[int, bytes]:
+    """One GET straight through ASGI with the query bytes as a server passed them (no client re-encoding)."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path.decode(), "raw_path": path, "query_string": query, "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"authorization", AUTH["Authorization"].encode())],
+             "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
 def test_transition_command_when_relayed_then_breaker_state_view_shows_it(fresh_db, nats_url, namespace):
@@ -90,6 +110,12 @@ def test_bad_input_when_posted_then_4xx_code_and_nothing_stored(fresh_db, nats_u
         assert (r.status_code, r.json()["code"]) == (400, "invalid_json")
         r = client.post("/admin/circuit-breaker/transition", content=b"[1,2]", headers=AUTH)
         assert (r.status_code, r.json()["code"], r.json()["fields"]) == (400, "validation_error", ["body"])
+        for deep in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 5000 + b"1" + b"}" * 5000):  # ADR 0490
+            r = client.post("/admin/circuit-breaker/transition", content=deep, headers=AUTH)
+            assert (r.status_code, r.json()["code"]) == (400, "invalid_json")
+        for query in (b"venue=\xff\xfe", b"x=\xc3"):  # raw non-UTF-8 bytes (an HTTP server may pass them on)
+            status, body = asyncio.run(_raw_get(client.app, b"/exec/kalshi/mode", query))
+            assert (status, json.loads(body)["code"]) == (400, "invalid_characters")
         assert max_notification_id(fresh_db) == 0
         assert client.get("/admin/nope").status_code == 401  # auth runs before routing
         assert client.get("/admin/nope", headers=AUTH).status_code == 404

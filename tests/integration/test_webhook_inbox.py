@@ -304,6 +304,11 @@ def test_fill_when_unreadable_or_missing_then_400_names_it_and_nothing_is_stored
         r = _post(system, {"event_type": "fill", "payload": {**base, **numbers}})
         assert (r.status_code, r.json()) == (400, {"error": "Invalid event", "code": "invalid_event",
                                                    "field": field, "reason": reason}), numbers
+    for deep in (b"[" * 100_000 + b"]" * 100_000, b'{"event_type":"fill","payload":' + b"[" * 900 + b"]" * 900
+                 + b"}"):  # nested past the decoder's limit was a 500 (ADR 0490); a deep payload is not a fill
+        r = system.client.post("/webhooks/kalshi/events", content=deep,
+                               headers={"x-kalshi-webhook-secret": SECRET, "Content-Type": "application/json"})
+        assert (r.status_code, r.json()["code"]) == (400, "invalid_event")
     assert _stored(system) == (0, 0)
 
 
