@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from paulp.adapters.services import Services
+from tests.support import hypothesis_scale  # noqa: F401  (loads the campaign profile, ADR 0492)
 from tests.support.settings import with_db
 from tests.support.suite_services import suite_services
 

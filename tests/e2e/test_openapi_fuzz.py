@@ -19,11 +19,12 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from paulp.api.app import create_app
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import make_container
+from tests.support.hypothesis_scale import examples
 
 pytestmark = pytest.mark.integration
 TOKEN = "test-admin-token-0123456789abcdef"
 SEEN: Counter[str] = Counter()
-EXAMPLES = 60
+EXAMPLES = examples(60)
 
 
 @pytest.fixture(scope="module")

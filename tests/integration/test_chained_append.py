@@ -23,6 +23,7 @@ from paulp.adapters.eventstore.recorder import ChainedApplicationRecorder
 from paulp.adapters.migrate import migrate
 from paulp.api.wiring import application_env
 from paulp.domain.audit import InvalidChainField
+from tests.support.hypothesis_scale import examples
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +65,7 @@ def _chain(db: str) -> list[dict]:  # type: ignore[type-arg]
             " JOIN paulp_events e USING (notification_id) ORDER BY chain_seq").fetchall()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(saves=st.lists(_events, min_size=1, max_size=4))
 def test_append_when_generated_saves_then_sql_chain_equals_domain_formula(recorder, fresh_db, saves):
     before = len(_chain(fresh_db))

@@ -27,6 +27,7 @@ from paulp.domain.routing import Provider, RunType
 from tests.fakes.llm_servers import FakeLlmServer
 from tests.integration.helpers import NOW, make_container
 from tests.integration.routing_support import SCORING_VARS, catch_up, fake_env, use_routing
+from tests.support.hypothesis_scale import examples
 from tests.support.served import serve_container
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -135,7 +136,7 @@ LIMITS = st.one_of(st.integers(-3, 600).map(str), st.from_regex(r"0{0,4}[0-9]{1,
                    st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=8))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=LIMITS, second=LIMITS)
 def test_decisions_limit_property_first_value_decides_and_never_5xx(served, first, second):
     base, _ = served

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from paulp.adapters.config import ENVIRONMENTS, ConfigError, Settings
 from tests.security.support import IsolatedSettings
+from tests.support.hypothesis_scale import examples
 
 PROD = {"ENVIRONMENT": "production", "PAULP_DATABASE_URL": "postgresql://db/x", "PAULP_NATS_URL": "nats://n:4222",
         "PAULP_ANCHOR_DATABASE_URL": "postgresql://db/anchor", "PAULP_EVIDENCE_DIR": "/var/lib/paulp/evidence",
@@ -118,7 +119,7 @@ def test_environment_when_process_environment_lacks_it_then_settings_refuse(
     assert Settings().ENVIRONMENT == "staging"
 
 
-@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.settings(max_examples=examples(300), deadline=None)
 @hypothesis.given(st.one_of(st.text(max_size=12), st.sampled_from(ENVIRONMENTS).flatmap(
     lambda name: st.sampled_from([name, name.upper(), name.title(), f" {name}", f"{name}\n"]))))
 def test_environment_when_any_text_then_accepted_exactly_for_the_four_names(value: str) -> None:

@@ -39,6 +39,7 @@ from paulp.domain.audit_anchors import (
     walk_from_anchor,
     walk_from_anchor_id,
 )
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -398,7 +399,7 @@ class ChainMachine(RuleBasedStateMachine):
             assert last_good_state(self.records).sequence == len(self.records)
 
 
-ChainMachine.TestCase.settings = settings(max_examples=50, stateful_step_count=20)
+ChainMachine.TestCase.settings = settings(max_examples=examples(50), stateful_step_count=steps(20))
 TestChainMachine = ChainMachine.TestCase
 
 
@@ -451,7 +452,7 @@ def anchored_histories(draw: st.DrawFn) -> tuple[list[ChainRecord], list[Anchor]
 
 
 @given(history=anchored_histories())
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_verify_anchors_when_one_pass_then_same_verdicts_as_checking_each_anchor_alone(
     history: tuple[list[ChainRecord], list[Anchor]],
 ) -> None:

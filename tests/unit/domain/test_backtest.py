@@ -21,6 +21,7 @@ from paulp.domain.backtest import (
     run_backtest,
 )
 from paulp.domain.marks import Quotes
+from tests.support.hypothesis_scale import examples
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 TICKERS = ("KXA", "KXB", "KXC", "KXD", "KXE")
@@ -178,7 +179,7 @@ def histories(draw: st.DrawFn) -> dict[str, list[Bar]]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(history=histories(), fair=st.one_of(st.floats(0.97, 0.999), st.floats(0.5, 0.999)),
        slippage=st.integers(0, 3))
 def test_any_history_then_metrics_consistent_positions_never_overlap_and_replay_identical(

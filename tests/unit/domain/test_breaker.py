@@ -22,6 +22,7 @@ from paulp.domain.breaker import (
 )
 from paulp.domain.breaker_rules import CONSECUTIVE_FAILURES_TO_HALT, ESCALATION, HALT_TIMEOUT
 from paulp.domain.errors import DomainError
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -348,7 +349,7 @@ class BreakerMachine(RuleBasedStateMachine):
         assert (back.tail_breached, back.last_tail_hhi) == (live.tail_breached, live.last_tail_hhi)
 
 
-BreakerMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+BreakerMachine.TestCase.settings = settings(max_examples=examples(150), stateful_step_count=steps(40), deadline=None)
 TestBreakerMachine = BreakerMachine.TestCase
 
 

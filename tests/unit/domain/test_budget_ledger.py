@@ -22,6 +22,7 @@ from paulp.domain.budgets import (
     PeriodType,
     UnknownReservation,
 )
+from tests.support.hypothesis_scale import examples, steps
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 ENVELOPE = Envelope(daily_limit_usd=1.0, monthly_limit_usd=3.0, alert_threshold_pct=80.0)
@@ -333,5 +334,5 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.daily.reserved_usd == self.monthly.reserved_usd == 0
 
 
-LedgerMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+LedgerMachine.TestCase.settings = settings(max_examples=examples(150), stateful_step_count=steps(40), deadline=None)
 test_ledger_state_machine = LedgerMachine.TestCase

@@ -28,6 +28,7 @@ from paulp.domain.budgets import (
     usd,
 )
 from paulp.domain.routing import BudgetCategory
+from tests.support.hypothesis_scale import examples, steps
 
 CAT = BudgetCategory.RESEARCH_SCORING
 money = st.decimals(min_value=0, max_value=50, places=6, allow_nan=False, allow_infinity=False)
@@ -180,4 +181,4 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 TestLedgerMachine = LedgerMachine.TestCase
-TestLedgerMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+TestLedgerMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(30), deadline=None)

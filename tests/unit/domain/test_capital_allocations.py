@@ -18,6 +18,7 @@ from paulp.domain.capital_allocations import (
 )
 from paulp.domain.execution_policy import ExecutionMode
 from paulp.domain.strategy_registry import CATALOGUE, Strategy, StrategyStatus, find_strategy, status_mode
+from tests.support.hypothesis_scale import examples
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 SETTABLE = (StrategyStatus.DISABLED, StrategyStatus.PAPER, StrategyStatus.HALTED)
@@ -76,7 +77,7 @@ STEP = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(strategy_id=st.sampled_from([i.id for i in CATALOGUE]), steps=st.lists(STEP, max_size=12))
 def test_fold_when_go_lives_and_status_changes_interleave_then_it_agrees_with_the_registry(
         strategy_id: str, steps: list[tuple[object, object]]) -> None:

@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from paulp.domain.closing_lines import ClosingLine
 from paulp.domain.clv import ClosingLineEstimate, Observation, estimate_closing_line, infer_market_class
+from tests.support.hypothesis_scale import examples, steps
 from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
@@ -108,5 +109,5 @@ class ClosingLineMachine(RuleBasedStateMachine):
         assert _view(folded(self.stored, ClosingLine)) == _view(self.line)
 
 
-ClosingLineMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
+ClosingLineMachine.TestCase.settings = settings(max_examples=examples(60), stateful_step_count=steps(20), deadline=None)
 TestClosingLineMachine = ClosingLineMachine.TestCase

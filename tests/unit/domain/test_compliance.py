@@ -38,6 +38,7 @@ from paulp.domain.compliance_matrix import (
     tos_review_due,
     unreadable_decision,
 )
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STATUSES = [s.value for s in SourceStatus]
@@ -338,4 +339,4 @@ class ComplianceSourceMachine(RuleBasedStateMachine):
 
 
 TestComplianceSourceMachine = ComplianceSourceMachine.TestCase
-TestComplianceSourceMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestComplianceSourceMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(25), deadline=None)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from paulp.domain.dead_letters import MAX_ERROR_CHARS, DeadLetter, InvalidReplay, ReplayRefused
+from tests.support.hypothesis_scale import examples, steps
 from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -76,5 +77,5 @@ class DeadLetterMachine(RuleBasedStateMachine):
         assert _view(folded(self.stored, DeadLetter)) == _view(self.letter)
 
 
-DeadLetterMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=8, deadline=None)
+DeadLetterMachine.TestCase.settings = settings(max_examples=examples(40), stateful_step_count=steps(8), deadline=None)
 TestDeadLetterMachine = DeadLetterMachine.TestCase

@@ -24,6 +24,7 @@ from paulp.domain.execution_policies import (
     policy_json,
 )
 from paulp.domain.execution_policy import POLICIES, ExecutionMode, policy_for_mode
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, inside LIVE's 13-21 UTC
 
@@ -166,7 +167,7 @@ class ExecutionPolicyMachine(RuleBasedStateMachine):
 
 
 TestExecutionPolicyMachine = ExecutionPolicyMachine.TestCase
-TestExecutionPolicyMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestExecutionPolicyMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(25), deadline=None)
 
 
 # ------------------------------------------------------- pre-trade thresholds and VPIN bands (ADR 0433)

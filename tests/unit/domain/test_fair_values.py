@@ -21,6 +21,7 @@ from paulp.domain.fair_values import (
     current_fair_probabilities,
     fair_ticker,
 )
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -188,4 +189,4 @@ class FairValueMachine(RuleBasedStateMachine):
 
 
 TestFairValueMachine = FairValueMachine.TestCase
-TestFairValueMachine.settings = settings(max_examples=50, stateful_step_count=25, deadline=None)
+TestFairValueMachine.settings = settings(max_examples=examples(50), stateful_step_count=steps(25), deadline=None)

@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from paulp.domain.gate_criteria import CRITERIA
 from paulp.domain.gate_signoffs import GateNotPassed, GateSignoffs, NotesRequired, WrongPhase
 from paulp.domain.gates import CriterionResult, GateResult
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -133,4 +134,4 @@ class SignoffMachine(RuleBasedStateMachine):
 
 
 TestSignoffMachine = SignoffMachine.TestCase
-TestSignoffMachine.settings = settings(max_examples=60, stateful_step_count=15, deadline=None)
+TestSignoffMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(15), deadline=None)

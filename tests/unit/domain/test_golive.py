@@ -24,6 +24,7 @@ from paulp.domain.golive import (
     TwoPersonRequired,
     validate_terms,
 )
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TERMS = GoLiveTerms("alice", "bob", 10_000)
@@ -150,4 +151,4 @@ class GoLiveMachine(RuleBasedStateMachine):
 
 
 TestGoLiveMachine = GoLiveMachine.TestCase
-TestGoLiveMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestGoLiveMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(25), deadline=None)

@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from paulp.domain.llm_manifest import DEFAULT_PRICES, MODELS, ModelPrice
 from paulp.domain.llm_pricing import MAX_TEXT, InvalidLlmPrice, LlmBudgetAssumptions, price_json
+from tests.support.hypothesis_scale import examples, steps
 from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -101,5 +102,5 @@ class LlmPricingMachine(RuleBasedStateMachine):
         assert _view(folded(self.stored, LlmBudgetAssumptions)) == _view(self.row)
 
 
-LlmPricingMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=15, deadline=None)
+LlmPricingMachine.TestCase.settings = settings(max_examples=examples(60), stateful_step_count=steps(15), deadline=None)
 TestLlmPricingMachine = LlmPricingMachine.TestCase

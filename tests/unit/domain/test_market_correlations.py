@@ -36,6 +36,7 @@ from paulp.domain.risk_correlation import (
     kalshi_series,
 )
 from paulp.domain.risk_input import UNKNOWN_CATEGORY, Position
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -224,7 +225,8 @@ class MarketCorrelationMachine(RuleBasedStateMachine):
 
 
 TestMarketCorrelationMachine = MarketCorrelationMachine.TestCase
-TestMarketCorrelationMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+TestMarketCorrelationMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(30),
+                                                 deadline=None)
 
 
 # ------------------------------------------------------------------ §3.4 step 3: correlation rules (ADR 0431)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from paulp.domain.marks import InvalidMark, MarketMark, Quotes, settlement_price_cents, unrealized_pnl_usd
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -74,7 +75,7 @@ def _replay(events: list[Any]) -> MarketMark:
     return rebuilt
 
 
-@settings(max_examples=60, stateful_step_count=25, deadline=None)
+@settings(max_examples=examples(60), stateful_step_count=steps(25), deadline=None)
 class MarkMachine(RuleBasedStateMachine):
     """Random observations (valid or not, in or out of time order) and outcomes: the mark only moves forward
     in time, never holds impossible quotes, keeps its first outcome, and replaying its events rebuilds it."""

@@ -23,6 +23,7 @@ from paulp.domain.orchestration import (
     reconciliation_result,
 )
 from paulp.domain.reconciliation import Position, reconcile
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RESULT_FIELDS = {"timestamp", "internalPositionCount", "venuePositionCount", "matchedCount", "drifts",
@@ -134,7 +135,7 @@ class JobRunMachine(RuleBasedStateMachine):
         assert [getattr(rebuilt, f) for f in fields] == [getattr(self.run, f) for f in fields]
 
 
-JobRunMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=20, deadline=None)
+JobRunMachine.TestCase.settings = settings(max_examples=examples(100), stateful_step_count=steps(20), deadline=None)
 TestJobRunMachine = JobRunMachine.TestCase
 
 

@@ -51,6 +51,7 @@ from paulp.domain.order_values import (
 )
 from paulp.domain.order_workflow import order_view, state_history
 from paulp.domain.orders import DEFAULT_MAX_RETRIES, REPLACEABLE_STATES, Order
+from tests.support.hypothesis_scale import examples, steps
 from tests.unit.domain.orders_support import NOW, new_order, placed
 
 S = OrderState
@@ -823,5 +824,5 @@ class OrderMachine(RuleBasedStateMachine):
         assert rebuilt == self.order
 
 
-OrderMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+OrderMachine.TestCase.settings = settings(max_examples=examples(150), stateful_step_count=steps(40), deadline=None)
 test_order_machine = OrderMachine.TestCase

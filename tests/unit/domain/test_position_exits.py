@@ -16,6 +16,7 @@ from paulp.domain.errors import DomainError
 from paulp.domain.exits import ExitReason
 from paulp.domain.namespace import PAULP_NAMESPACE
 from paulp.domain.position_exits import ALLOWED, ExitNotAllowed, ExitState, InvalidExit, PositionExit
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 OPENED = T0 - timedelta(hours=3)
@@ -170,7 +171,7 @@ class ExitMachine(RuleBasedStateMachine):
 
 
 TestExitMachine = ExitMachine.TestCase
-TestExitMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestExitMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(25), deadline=None)
 
 
 def test_replay_when_decided_then_filled_then_same_exit():

@@ -32,6 +32,7 @@ from paulp.domain.position_rebuild import (
     usable_cost,
 )
 from paulp.domain.reconciliation import ZERO, Position, PositionKey, RunStatus, reconcile
+from tests.support.hypothesis_scale import examples, steps
 from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -146,5 +147,6 @@ class PositionRebuildMachine(RuleBasedStateMachine):
             assert _view(folded(stored, PositionRebuild)) == _view(rebuild)
 
 
-PositionRebuildMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
+PositionRebuildMachine.TestCase.settings = settings(max_examples=examples(60), stateful_step_count=steps(20),
+                                                    deadline=None)
 TestPositionRebuildMachine = PositionRebuildMachine.TestCase

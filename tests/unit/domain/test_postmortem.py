@@ -27,6 +27,7 @@ from paulp.domain.risk import evaluate
 from paulp.domain.risk_input import PortfolioSnapshot, RiskRequest
 from paulp.domain.risk_limits import DEFAULT_LIMITS
 from paulp.domain.risk_record import evaluation_record
+from tests.support.hypothesis_scale import examples
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 START, END = NOW - timedelta(minutes=5), NOW + timedelta(hours=1)
@@ -182,7 +183,7 @@ def test_render_markdown_when_report_built_then_every_section_and_halt_line_pres
     assert "- 2026-03-02T15:10:00.000Z ops-dana:" in text
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(blocked=st.lists(st.booleans(), min_size=1, max_size=6), seed=st.randoms(use_true_random=False))
 def test_report_when_events_arrive_in_any_order_then_timeline_sorted_and_counts_sum_to_evaluations(blocked, seed):
     log = Log()

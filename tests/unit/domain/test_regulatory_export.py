@@ -37,6 +37,7 @@ from paulp.domain.regulatory_export import (
     render_raw,
     trading_purpose,
 )
+from tests.support.hypothesis_scale import examples
 
 AT = datetime(2026, 3, 2, 15, 4, 5, 678000, tzinfo=UTC)
 PERIOD = ReportPeriod.parse("2026-03-01", "2026-03-03")
@@ -294,7 +295,7 @@ _rows = st.lists(st.fixed_dictionaries({
 }), max_size=8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_rows)
 def test_csv_when_read_back_with_csv_reader_then_the_same_records(rows: list[dict[str, Any]]) -> None:
     built = records(rows, PERIOD)
@@ -302,7 +303,7 @@ def test_csv_when_read_back_with_csv_reader_then_the_same_records(rows: list[dic
     assert read == [list(HEADER)] + [[str(v) for v in rec.values()] for rec in built]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(_rows)
 def test_cftc_when_read_back_then_record_count_equals_records(rows: list[dict[str, Any]]) -> None:
     doc = json.loads(render(rows, PERIOD, ExportFormat.CFTC))

@@ -27,6 +27,7 @@ from paulp.domain.reviews import (
     reviewer_name,
     risk_violation_id,
 )
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TERMS = PairTerms("kalshi", "KXFED-26MAR-T4.25", "polymarket", "0xabc", "identical")
@@ -151,4 +152,4 @@ class ReviewMachine(RuleBasedStateMachine):
 
 
 TestReviewMachine = ReviewMachine.TestCase
-TestReviewMachine.settings = settings(max_examples=50, stateful_step_count=20, deadline=None)
+TestReviewMachine.settings = settings(max_examples=examples(50), stateful_step_count=steps(20), deadline=None)

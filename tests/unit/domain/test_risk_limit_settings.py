@@ -24,6 +24,7 @@ from paulp.domain.risk_limit_settings import (
     limit_name,
 )
 from paulp.domain.risk_limits import DEFAULT_LIMITS, UnknownRiskLimit, adjusted_limits
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 # Written from the spec's table, apart from the code: which way each limit gets stricter.
@@ -226,4 +227,4 @@ class RiskLimitsMachine(RuleBasedStateMachine):
 
 
 TestRiskLimitsMachine = RiskLimitsMachine.TestCase
-TestRiskLimitsMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+TestRiskLimitsMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(30), deadline=None)

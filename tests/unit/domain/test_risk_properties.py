@@ -18,6 +18,7 @@ from paulp.domain.risk import evaluate
 from paulp.domain.risk_input import CorrelatedMarket, PortfolioSnapshot, Position, RiskRequest
 from paulp.domain.risk_limits import DEFAULT_LIMITS
 from paulp.domain.risk_results import SEVERITY, Severity
+from tests.support.hypothesis_scale import examples
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 MARKETS = ["m1", "m2", "m3"]
@@ -134,7 +135,7 @@ def clearly_breaks_hard_invariant(req: RiskRequest, pf: PortfolioSnapshot, state
     return broken
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=examples(800), deadline=None)
 @given(requests, portfolios, states)
 def test_evaluate_when_hard_invariant_clearly_broken_then_never_approved(
     req: RiskRequest, pf: PortfolioSnapshot, state: str
@@ -148,7 +149,7 @@ def test_evaluate_when_hard_invariant_clearly_broken_then_never_approved(
     assert set(broken) <= reported, f"breaches {set(broken) - reported} not reported"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(requests, portfolios, states)
 def test_evaluate_when_any_inputs_then_approval_means_no_failed_critical_check(
     req: RiskRequest, pf: PortfolioSnapshot, state: str
@@ -163,7 +164,7 @@ def test_evaluate_when_any_inputs_then_approval_means_no_failed_critical_check(
         assert not decision.approved
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(requests, portfolios, states)
 def test_evaluate_when_only_warning_inputs_vary_then_approval_unchanged(
     req: RiskRequest, pf: PortfolioSnapshot, state: str

@@ -20,6 +20,7 @@ from paulp.domain.risk_invariants import INVARIANTS
 from paulp.domain.risk_limits import DEFAULT_LIMITS
 from paulp.domain.risk_record import evaluation_record, stored_input_verifies
 from paulp.domain.risk_results import Severity
+from tests.support.hypothesis_scale import examples
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 MARKETS = ["KXA", "KXB", "KXC"]
@@ -70,7 +71,7 @@ def _through_the_store(evaluation: dict) -> dict:
     return checked.evaluation
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(request=requests, portfolio=portfolios, state=states)
 def test_evaluation_record_when_portfolios_generated_then_counts_ids_and_input_hash_agree(
         request: RiskRequest, portfolio: PortfolioSnapshot, state: str):

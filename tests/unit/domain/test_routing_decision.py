@@ -25,6 +25,7 @@ from paulp.domain.routing_decision import (
     routing_audit_events,
 )
 from paulp.domain.routing_plan import Failure, RoutePlan, plan_route
+from tests.support.hypothesis_scale import examples, steps
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 NS = UUID("11111111-2222-5333-8444-555555555555")
@@ -169,4 +170,4 @@ class DecisionMachine(RuleBasedStateMachine):
 
 
 TestDecisionMachine = DecisionMachine.TestCase
-TestDecisionMachine.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
+TestDecisionMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(20), deadline=None)

@@ -23,6 +23,7 @@ from paulp.domain.schedule import (
     parse_cron,
     slot_run_id,
 )
+from tests.support.hypothesis_scale import examples
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 JOBS, _ = build_schedule(SCHEDULE)
@@ -99,7 +100,7 @@ def _minute_field(draw: st.DrawFn) -> str:
     return ",".join(items)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(_minute_field(), st.integers(0, 60 * 24 * 7))
 def test_parse_cron_when_any_minute_field_then_matches_the_brute_force_reading(field, offset):
     cron = parse_cron(f"{field} * * * *")
@@ -148,7 +149,7 @@ def test_due_slots_when_minutes_were_missed_then_latest_slot_per_job_within_the_
     assert len(slots) == len(by_job)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.integers(1, 200), min_size=1, max_size=40))
 def test_due_slots_when_ticks_at_least_every_minute_or_so_then_every_slot_exactly_once(gaps_s):
     """Ticks never further apart than the catch-up: each slot in the covered minutes is due exactly once; the

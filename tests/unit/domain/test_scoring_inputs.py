@@ -16,6 +16,7 @@ from paulp.domain.risk_limits import DEFAULT_LIMITS
 from paulp.domain.risk_results import Conditions
 from paulp.domain.scoring_inputs import MarketScoring, MarketScoringRun, market_gate, scoring_inputs
 from paulp.domain.strategy_registry import CATALOGUE, find_strategy
+from tests.support.hypothesis_scale import examples
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 MARKET = "KXFED-26MAR-T4.25"
@@ -58,7 +59,7 @@ def test_gate_when_latest_by_created_at_passes_then_open_whatever_the_order_give
     assert (decision.can_execute, decision.run_id) == (True, "newest")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 50), st.booleans(), st.one_of(st.none(), st.just(0.3)),
                           st.sampled_from(["ambiguity_score", "resolution_analysis"])), max_size=6))
 def test_gate_when_any_runs_then_same_verdict_as_the_spec_function(specs: list[tuple[int, bool, float | None, str]]

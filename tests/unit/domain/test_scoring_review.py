@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.llm_records import InvalidOverride, ScoringRun
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 MAPPER = make_mapper()
@@ -99,4 +100,4 @@ class ScoringReviewMachine(RuleBasedStateMachine):
 
 
 TestScoringReviewMachine = ScoringReviewMachine.TestCase
-TestScoringReviewMachine.settings = settings(max_examples=40, stateful_step_count=15, deadline=None)
+TestScoringReviewMachine.settings = settings(max_examples=examples(40), stateful_step_count=steps(15), deadline=None)

@@ -25,6 +25,7 @@ from paulp.domain.sources import (
     source_id,
     trace_lineage,
 )
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 H1, H2 = "1" * 64, "2" * 64
@@ -157,4 +158,4 @@ class CitationMachine(RuleBasedStateMachine):
 
 
 TestCitationMachine = CitationMachine.TestCase
-TestCitationMachine.settings = settings(max_examples=40, stateful_step_count=12, deadline=None)
+TestCitationMachine.settings = settings(max_examples=examples(40), stateful_step_count=steps(12), deadline=None)

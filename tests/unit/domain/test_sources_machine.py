@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from paulp.domain.sources import Source
+from tests.support.hypothesis_scale import examples, steps
 from tests.support.replay import folded, through_store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone(timedelta(hours=-5)))
@@ -79,5 +80,5 @@ class SourceMachine(RuleBasedStateMachine):
         assert _view(folded(self.stored, Source)) == _view(self.source)
 
 
-SourceMachine.TestCase.settings = settings(max_examples=50, stateful_step_count=15, deadline=None)
+SourceMachine.TestCase.settings = settings(max_examples=examples(50), stateful_step_count=steps(15), deadline=None)
 TestSourceMachine = SourceMachine.TestCase

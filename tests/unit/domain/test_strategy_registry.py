@@ -23,6 +23,7 @@ from paulp.domain.strategy_registry import (
     requested_status,
     status_mode,
 )
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 S = StrategyStatus
@@ -156,4 +157,4 @@ class StrategyMachine(RuleBasedStateMachine):
 
 
 TestStrategyMachine = StrategyMachine.TestCase
-TestStrategyMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestStrategyMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(25), deadline=None)

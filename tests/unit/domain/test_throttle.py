@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.execution import RateLimitState, epoch_ms, roll_windows, start_of_utc_day_ms
 from paulp.domain.throttle import ExecutionThrottle, throttle_id
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 2, 23, 58, tzinfo=UTC)  # two minutes before a UTC midnight
 GAPS = st.one_of(st.integers(0, 2_000), st.integers(55_000, 65_000), st.integers(3_590_000, 3_610_000),
@@ -83,4 +84,4 @@ class ThrottleMachine(RuleBasedStateMachine):
 
 
 TestThrottleMachine = ThrottleMachine.TestCase
-TestThrottleMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestThrottleMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(25), deadline=None)

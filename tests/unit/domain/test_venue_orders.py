@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.venue_orders import VenueOrder, same_value, venue_order_id
+from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 KEYS = ["status", "fill_count", "yes_price", "remaining_count", "raw", "nested"]
@@ -103,7 +104,7 @@ class VenueOrderMachine(RuleBasedStateMachine):
 
 
 TestVenueOrderMachine = VenueOrderMachine.TestCase
-TestVenueOrderMachine.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
+TestVenueOrderMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(20), deadline=None)
 
 
 def test_update_when_venue_reports_a_new_field_as_null_then_recorded_once():

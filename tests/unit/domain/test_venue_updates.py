@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from paulp.domain.order_states import OrderState
 from paulp.domain.ports import VenueSubmission
 from paulp.domain.venue_updates import OrderUpdate, apply_order_update
+from tests.support.hypothesis_scale import examples
 from tests.unit.domain.orders_support import placed
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -32,7 +33,7 @@ updates = st.lists(st.builds(OrderUpdate, order_id=st.just("o"),
                              filled_price=st.sampled_from([41.0, 42.0, 43.0])), max_size=12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(updates, st.randoms(use_true_random=False))
 def test_updates_when_repeated_and_reordered_then_filled_once_up_to_the_largest_count(seq, rnd):
     order = _working()

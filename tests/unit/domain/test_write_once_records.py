@@ -21,6 +21,7 @@ from paulp.domain.compliance import IngestionBlocked
 from paulp.domain.llm_records import DriftSweepRecord, RegressionSuiteRecord, ScoringRun
 from paulp.domain.orchestration import ReconciliationReport
 from paulp.domain.verification_run import VerificationRun
+from tests.support.hypothesis_scale import examples
 
 # ScoringRun's Created event is checked here too; its one command (the human override, ADR 0425) has its machine
 # in test_scoring_review.py. EvidenceRecord is created only through ``record`` (validation, an id derived from its
@@ -62,7 +63,7 @@ def _fields(record: type[Aggregate]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("record", "created"), RECORDS, ids=lambda r: getattr(r, "__qualname__", ""))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(data=st.data())
 def test_record_when_rebuilt_from_its_stored_event_then_equal(record: type[Aggregate],
                                                               created: type[Aggregate.Created],
