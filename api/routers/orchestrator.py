@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from paulp.api import query_docs as docs
 from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.job_runs import list_runs, parse_run_filters
@@ -51,14 +52,15 @@ async def trigger(trigger: str, request: Request) -> JSONResponse:
                          "result": result})
 
 
-@router.get("/orchestrator/orders", responses={400: {"description": "invalid_state | invalid_limit"}})
+@router.get("/orchestrator/orders", responses={400: {"description": "invalid_state | invalid_limit"}},
+            openapi_extra=docs.openapi_params(docs.ORCHESTRATOR_ORDERS))
 def orders(request: Request) -> dict[str, Any]:
     filters = parse_order_filters(query_values(request))
     rows = list_orders(_container(request).pool, filters)
     return {"orders": rows, "count": len(rows), "filters": filters.as_json(), "timestamp": now_iso()}
 
 
-@router.get("/orchestrator/runs",
+@router.get("/orchestrator/runs", openapi_extra=docs.openapi_params(docs.ORCHESTRATOR_RUNS),
             responses={400: {"description": "invalid_job | invalid_state | invalid_source | invalid_limit"}})
 def runs(request: Request) -> dict[str, Any]:
     """Job runs, newest first: manual triggers, webhooks and the §7.1 schedule's slots (ADR 0259)."""

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from paulp.api import query_docs as docs
 from paulp.api.bodies import json_object, query_values
 from paulp.api.correlations import correlation_rows, correlation_rule_rows
 from paulp.api.errors import ApiError
@@ -61,7 +62,8 @@ def _pair_and_reason(body: dict[str, Any]) -> tuple[str, str, str]:
     return a, b, reason
 
 
-@router.get(PATH, responses={400: {"description": "INVALID_CORRELATION"}})
+@router.get(PATH, responses={400: {"description": "INVALID_CORRELATION"}},
+            openapi_extra=docs.openapi_params(docs.CORRELATIONS))
 def list_correlations(request: Request) -> dict[str, Any]:
     market = query_values(request).get("market")
     if market is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from paulp.api import query_docs as docs
 from paulp.api import routing_queries as q
 from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError
@@ -32,7 +33,7 @@ def budget(request: Request) -> dict[str, Any]:
     return q.budget_document(c.pool, c.routing.assumptions, c.routing.budget, c.clock.now())
 
 
-@router.get("/decisions", responses=VALIDATION)
+@router.get("/decisions", responses=VALIDATION, openapi_extra=docs.openapi_params(docs.ROUTING_DECISIONS))
 def decisions(request: Request) -> dict[str, Any]:
     filters = q.parse_decision_filters(query_values(request))
     return {"decisions": q.list_decisions(_container(request).pool, filters)}
@@ -46,7 +47,7 @@ def decision(decision_id: str, request: Request) -> dict[str, Any]:
     return found
 
 
-@router.get("/stats", responses=VALIDATION)
+@router.get("/stats", responses=VALIDATION, openapi_extra=docs.openapi_params(docs.ROUTING_STATS))
 def stats(request: Request) -> dict[str, Any]:
     c = _container(request)
     start, end = q.parse_stats_range(query_values(request), c.clock.now())
@@ -69,7 +70,7 @@ def drift_sweeps(request: Request) -> dict[str, Any]:
     return q.drift_document(c.pool, c.clock.now())
 
 
-@router.get("/dry-run", responses=VALIDATION)
+@router.get("/dry-run", responses=VALIDATION, openapi_extra=docs.openapi_params(docs.ROUTING_DRY_RUN))
 def dry_run(request: Request) -> dict[str, Any]:
     """runType is required and, as on /decisions, one of the closed set: an unknown one is the caller's
     mistake (400), not a preview of a refused call (ADR 0359)."""
@@ -100,7 +101,8 @@ async def budget_reset(request: Request) -> dict[str, Any]:
     return {"success": True, "category": category, "periodType": period, "periodStart": key}
 
 
-@router.get("/scoring-runs/gate", responses=VALIDATION)
+@router.get("/scoring-runs/gate", responses=VALIDATION,
+            openapi_extra=docs.openapi_params(docs.ROUTING_SCORING_GATE))
 def scoring_gate(request: Request) -> dict[str, Any]:
     """What the trade path reads for ``marketId`` (§8.3 gate, I12/I13 inputs and their runs; ADR 0425), from the
     scoring-runs view; ``strategy`` optional."""

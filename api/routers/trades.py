@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from paulp.api import query_docs as docs
 from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.positions import valued_positions
@@ -30,6 +31,7 @@ class TradesResponse(BaseModel):
 
 
 @router.get("/trades", response_model=TradesResponse, response_model_exclude_none=True,
+            openapi_extra=docs.openapi_params(docs.TRADES),
             responses={400: {"description": "invalid_venue | invalid_limit | invalid_mode"}})
 async def trades(request: Request) -> Response:
     filters = parse_filters(query_values(request))
