@@ -20,8 +20,8 @@ def _param(name: str, schema: dict[str, Any], description: str, required: bool =
             HAND_READ: True}
 
 
-def _choice(name: str, values: tuple[str, ...] | list[str], note: str = "") -> dict[str, Any]:
-    return _param(name, {"type": "string", "enum": list(values)}, f"One of {', '.join(values)}{note}.")
+def _choice(name: str, values: tuple[str, ...] | list[str], note: str = "", required: bool = False) -> dict[str, Any]:
+    return _param(name, {"type": "string", "enum": list(values)}, f"One of {', '.join(values)}{note}.", required)
 
 
 def _text(name: str, description: str, required: bool = False) -> dict[str, Any]:
@@ -82,7 +82,7 @@ ROUTING_STATS = [
     _time("start", "ISO-8601 timestamp; default 24 h before end."),
     _time("end", "ISO-8601 timestamp; default now; must be after start."),
 ]
-ROUTING_DRY_RUN = [{**_choice("runType", _RUN_TYPES), "required": True}]
+ROUTING_DRY_RUN = [_choice("runType", _RUN_TYPES, required=True)]
 ROUTING_SCORING_GATE = [
     _text("marketId", "Market id (required; no NUL characters).", required=True),
     _text("strategy", "Strategy id (optional)."),
