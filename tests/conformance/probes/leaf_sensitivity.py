@@ -11,7 +11,7 @@ names an expectation its checker does not assert: prose, or a gap to close (ADRs
 from __future__ import annotations
 
 import argparse
-import copy
+import contextlib
 import json
 import sys
 import time
@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.conformance.probes.common import served_databases, set_at
 from tests.conformance.registry import CHECKERS, Context, load_checkers, load_groups, vectors_dir
 from tests.conformance.test_checker_expected_subsets import SLOW_GROUPS, _target, _with_target
 
@@ -76,17 +77,6 @@ def _leaves(obj: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], 
 
 def _shape(path: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple("*" if isinstance(p, int) else p for p in path)
-
-
-def _set(target: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    out = copy.deepcopy(target)
-    cur: Any = out
-    for p in path[:-1]:
-        cur = cur[p]
-    cur[path[-1]] = value
-    return out
 
 
 # In a case with no ``expect*`` key the whole case states facts (a transition table row, a chain record, a
@@ -155,7 +145,7 @@ def probe(files: list[str] | None, groups: list[str] | None, sample_only: bool, 
                         for how, wrong in _changed(value, strings.get(_shape(leaf_path), set())):
                             stats["mutations"] += 1
                             try:
-                                chk.run(_with_target(case, _set(target, leaf_path, wrong)), ctx)
+                                chk.run(_with_target(case, set_at(target, leaf_path, wrong)), ctx)
                             except (AssertionError, pytest.fail.Exception):
                                 stats["caught"] += 1
                                 continue
@@ -190,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", type=int, default=1, help="only every Nth case of a group (a spread sample)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    report = probe(args.file, args.group, args.sample_only, args.per_section, args.include_served, args.facts,
-                   args.every)
+    with served_databases() if args.include_served else contextlib.nullcontext():
+        report = probe(args.file, args.group, args.sample_only, args.per_section, args.include_served, args.facts,
+                       args.every)
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     by_group = Counter(item["where"].split("::")[0] + "::" + item["where"].split("::")[1]

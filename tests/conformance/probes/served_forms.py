@@ -20,9 +20,7 @@ changed verdict. Run by hand (minutes: every run builds an app on a fresh databa
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -30,6 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.conformance.probes.common import get_at, served_databases, set_at
 from tests.conformance.registry import CHECKERS, Checker, Context, load_checkers, load_groups, vectors_dir
 from tests.conformance.test_checker_expected_subsets import REFUSALS, _drops, _legit, _target, _with_target
 from tests.conformance.test_checker_number_forms import _floats, _ints
@@ -83,28 +82,6 @@ def _numbers(obj: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
         yield path
 
 
-def _rewrite_at(case: Any, path: tuple[Any, ...], rewrite: Callable[[Any], Any]) -> Any:
-    out = copy.deepcopy(case)
-    cur = out
-    for p in path[:-1]:
-        cur = cur[p]
-    cur[path[-1]] = rewrite(cur[path[-1]])
-    return out
-
-
-def _template_database() -> str | None:
-    """A migrated template the checkers clone their databases from (as under pytest, ADR 0407): ~0.1 s a case
-    instead of ~0.3 s of migrations. Returns its name, or None when one is already set."""
-    if os.environ.get("PAULP_TEST_TEMPLATE_DB"):
-        return None
-    from tests.conftest import TEMPLATE_VAR, _migrated_template
-    from tests.support.runtime import services
-
-    name = _migrated_template(services().database_url)
-    os.environ[TEMPLATE_VAR] = name
-    return name
-
-
 def probe(forms: list[str], groups: list[str] | None, sample_only: bool) -> dict[str, Any]:
     load_checkers()
     report: dict[str, Any] = {"findings": [], "groups": {}}
@@ -153,9 +130,9 @@ def _probe_form(form: str, chk: Checker, plain: dict[str, Any], file: str, group
             if form == "query-numbers":
                 culprits = ["query"]
             else:  # the numbers the rewrite changes, one at a time
-                fields = [p for p in _numbers(case) if _changes(rewrite, _get(case, p))]
+                fields = [p for p in _numbers(case) if _changes(rewrite, get_at(case, p))]
                 culprits = ["/".join(map(str, p)) for p in fields
-                            if _verdict(chk, _rewrite_at(case, p, rewrite), rewritten) is not None]
+                            if _verdict(chk, set_at(case, p, rewrite(get_at(case, p))), rewritten) is not None]
             findings.append({"where": case_id, "form": form, "fields": culprits, "failure": failure})
         return findings
     assert form == "drops", form
@@ -184,12 +161,6 @@ def _changes(rewrite: Callable[[Any], Any], value: Any) -> bool:
     return json.dumps(rewrite(value)) != json.dumps(value)
 
 
-def _get(obj: Any, path: tuple[Any, ...]) -> Any:
-    for p in path:
-        obj = obj[p]
-    return obj
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--form", action="append", choices=[*FORMS, "drops"], help="default: all three")
@@ -197,23 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-only", action="store_true")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    template = _template_database()
     started = time.perf_counter()
-    try:
+    with served_databases():
         report = probe(args.form or [*FORMS, "drops"], args.group, args.sample_only)
-        report["seconds"] = round(time.perf_counter() - started, 1)
-        if args.out:
-            args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
-        print(f"{len(report['findings'])} findings in {report['seconds']} s", flush=True)
-        for item in report["findings"]:
-            print(f"  [{item['form']}] {item['where']} {item['fields']}: {item['failure'][:200]}", flush=True)
-    finally:  # the checkers' databases: dropping hundreds takes a minute or more (a checkpoint each)
-        if template:
-            from tests.conftest import drop_database
-            from tests.support.runtime import drop_created, services
-
-            drop_created()
-            drop_database(services().database_url, template)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    print(f"{len(report['findings'])} findings in {report['seconds']} s", flush=True)
+    for item in report["findings"]:
+        print(f"  [{item['form']}] {item['where']} {item['fields']}: {item['failure'][:200]}", flush=True)
     return 0
 
 
