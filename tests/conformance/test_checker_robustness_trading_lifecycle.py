@@ -5,6 +5,7 @@ know, fails instead of passing unread. Each test runs a right case (it passes) b
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -142,7 +143,7 @@ def test_retry_when_the_order_is_in_error_then_it_has_a_last_error_the_retry_mus
     # ERROR was placed by a raw transition, so lastError was null before the retry and "cleared" proved nothing
     from tests.conformance.checkers.trading_order_lifecycle import DEFAULT_ORDER, place_for_retry
 
-    order = place_for_retry(DEFAULT_ORDER, "ERROR", 2)
+    order = place_for_retry(DEFAULT_ORDER, "ERROR", 2, datetime(2026, 3, 1, 12, tzinfo=UTC))
     assert (order.state.value, order.retry_count, order.last_error) == ("ERROR", 2, "placed error")
     run("order_lifecycle", lifecycle("retry", RETRY))
     rejects(

@@ -7,8 +7,6 @@ language (scalars, even/odd alternation, ``cycles [..] by i%k``) and fails on an
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -23,7 +21,8 @@ from paulp.domain.skill import (
     detect_blowup_signatures,
     rank_stability,
 )
-from tests.conformance.registry import Context, checker, vectors_dir
+from tests.conformance.checkers import _conventions as conventions
+from tests.conformance.registry import Context, checker
 
 TOL = 1e-6
 SHARED_SECTIONS = {"position_defaults", "account_defaults"}
@@ -52,12 +51,6 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "fifty": 50, "hundred": 100}
 _DEFAULT_CLAUSE = re.compile(r"(?:otherwise|others?|rest|remaining|all else|everything else)\s+(?:as\s+)?defaults?"
                              r"|defaults?\s+otherwise|else\s+defaults?", re.IGNORECASE)
-
-
-@functools.cache
-def _now(file: str) -> datetime:
-    meta = json.loads((vectors_dir() / file).read_text())["meta"]
-    return datetime.fromisoformat(meta["conventions"]["now"].split()[0].replace("Z", "+00:00"))
 
 
 def split(data: Any) -> Iterator[tuple[str, Any]]:
@@ -241,7 +234,7 @@ def _include_clv(case: dict[str, Any]) -> bool:
 
 def _case(case: dict[str, Any], ctx: Context) -> None:
     assert set(case) <= _CASE_KEYS, f"case fields this checker cannot interpret: {sorted(set(case) - _CASE_KEYS)}"
-    now = _now(ctx.file)
+    now = conventions.now(ctx)
     group = ctx.document[ctx.group]
     metrics = case["metrics"]
     known = {"portfolioValue", "totalFees", "active_days", "blowupFlags", "positions", "accountCreatedAt",
@@ -289,7 +282,7 @@ def _case(case: dict[str, Any], ctx: Context) -> None:
 
 
 def _rubric(expected: dict[str, Any], include_clv: bool, ctx: Context) -> None:
-    now = _now(ctx.file)
+    now = conventions.now(ctx)
     result = account_skill_score(AccountMetrics((), 0, 10000, now, now), include_clv=include_clv)
     for name, max_score in expected.items():
         assert name in _FACTORS, f"unknown factor {name!r}"
@@ -318,7 +311,7 @@ def _instant(p: dict[str, Any], which: str, now: datetime) -> datetime:
 
 
 def _blowup(case: dict[str, Any], ctx: Context) -> None:
-    now = _now(ctx.file)
+    now = conventions.now(ctx)
     stray = set(case) - _BLOWUP_CASE_KEYS
     assert not stray, f"blowup_detection fields this checker cannot interpret: {sorted(stray)}"
     assert isinstance(case["expected_flags"], list), f"expected_flags must be a list: {case['expected_flags']!r}"

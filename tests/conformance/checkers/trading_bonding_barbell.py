@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from paulp.domain.strategies.bonding import (
@@ -29,11 +28,11 @@ from paulp.domain.strategies.bonding import (
     validate,
 )
 from paulp.domain.strategies.bonding_signals import bonding_signals
+from tests.conformance.checkers import _conventions as conventions
 from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.checkers.trading_reconciliation import close, sectioned
 from tests.conformance.registry import Context, checker
 
-NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 _CONFIG_KEYS = {
     "bondPct": "bond_pct",
     "tailPct": "tail_pct",
@@ -396,7 +395,7 @@ def _signal_fields(sigs: list[Any], exp: dict[str, Any]) -> None:
                 close(float(s.metadata[key]), want, f"metadata {key}")
 
 
-def _signal_emission(case: Any, _: Context) -> None:
+def _signal_emission(case: Any, ctx: Context) -> None:
     """The subject (bond or tail) and the fair-probability situation come from the prose; a fair value and a market
     price written as numbers ("fair 0.97 above price 0.95") are used as given, else the synthetic prices stand.
     An "invalid allocation" is a single bond beside the hedges (HHI over the maximum), with fair values above price
@@ -437,7 +436,7 @@ def _signal_emission(case: Any, _: Context) -> None:
         assert len(matched) == 1, f"fair-probability situation not understood (matches {len(matched)}): {text!r}"
         rule = matched[0][1]
         fair = {} if rule is None else {m: rule(prices[m]) for m in targets}
-    sigs = [s for s in bonding_signals(alloc, NOW, fair) if s.signal_type == kind or not kind]
+    sigs = [s for s in bonding_signals(alloc, conventions.now(ctx), fair) if s.signal_type == kind or not kind]
     exp = trading_expected(case["expected"])
     if isinstance(exp, str):
         assert _NO_SIGNAL.match(exp), f"expected text not understood: {exp!r}"

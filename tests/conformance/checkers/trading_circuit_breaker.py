@@ -13,6 +13,7 @@ from paulp.domain.errors import DomainError
 from paulp.domain.risk import evaluate
 from paulp.domain.risk_limits import DEFAULT_LIMITS, adjusted_limits
 from paulp.domain.risk_results import InvariantId
+from tests.conformance.checkers import _conventions as conventions
 from tests.conformance.checkers.trading_risk_invariants import build_inputs
 from tests.conformance.registry import Context, checker
 
@@ -30,12 +31,6 @@ def split(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
                 yield f"{section}/{key}", (section, (key, case))
         else:
             yield section, (section, value)
-
-
-def _now(ctx: Context) -> datetime:
-    meta = ctx.document.get("meta") or {}
-    raw = (meta.get("conventions") or {}).get("now", "2026-03-01T12:00:00.000Z")
-    return datetime.fromisoformat(raw.split(" ")[0].replace("Z", "+00:00"))
 
 
 _OFFSET = re.compile(r"now(?:\s*([+-])\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d))?")
@@ -132,7 +127,7 @@ _SCENARIO_KEYS = frozenset({"name", "initial", "events", "expected", "source_beh
 def _scenario(case: Mapping[str, Any], ctx: Context) -> None:
     unknown_keys = set(case) - _SCENARIO_KEYS
     assert not unknown_keys, f"scenario fields this checker cannot interpret: {sorted(unknown_keys)}"
-    now = _now(ctx)
+    now = conventions.now(ctx)
     b = breaker_in(case.get("initial", {}), now)
     exp = case["expected"]
     outcome, error, result = "accepted", "", None
@@ -228,7 +223,7 @@ def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
     unknown = set(case) - _MANUAL_KEYS
     assert not unknown, f"manual check fields this checker cannot interpret: {sorted(unknown)}"
     assert case["expected"] in ("accepted", "refused"), f"expected must be accepted or refused: {case['expected']!r}"
-    now = _now(ctx)
+    now = conventions.now(ctx)
     failures = int(case.get("consecutiveFailures", 0))
     b = breaker_in({"state": case["from"], "consecutiveFailures": failures}, now)
     halt_before = b.halt_started_at
@@ -251,7 +246,7 @@ def _manual_check(case: Mapping[str, Any], ctx: Context) -> None:
 
 
 def _table(table: Mapping[str, list[str]], ctx: Context) -> None:
-    now = _now(ctx)
+    now = conventions.now(ctx)
     assert set(table) == {s.value for s in BreakerState}
     for src in BreakerState:
         for dst in BreakerState:
@@ -282,7 +277,7 @@ def _limits(key: str, expected: Mapping[str, Any], base: Mapping[str, Any] | Non
 
 
 def _i16(state: str, expected: str, ctx: Context) -> None:
-    now = _now(ctx)
+    now = conventions.now(ctx)
     base = ctx.document["risk_invariants"]["base_request"]
     request, snapshot, _ = build_inputs({**base, "circuitBreakerState": state}, now)
     decision = evaluate(request, snapshot, DEFAULT_LIMITS, state, now)
@@ -291,7 +286,7 @@ def _i16(state: str, expected: str, ctx: Context) -> None:
     assert got == expected, f"I16 in {state}: {got} != {expected}"
 
 
-def _non_normative(section: Mapping[str, Any]) -> None:
+def _non_normative(section: Mapping[str, Any], now: datetime) -> None:
     """The test-suite model contradicts the production breaker (trading §2.3 item 7): we check it stays
     declared non-normative, and that our normative breaker indeed behaves differently on its first vector."""
     assert "non-normative" in str(section.get("status", "")), "section no longer declared non-normative"
@@ -299,7 +294,7 @@ def _non_normative(section: Mapping[str, Any]) -> None:
     for v in section["vectors"]:
         if v.get("events") == ["fail", "fail", "fail"] and "from" not in v and "config" not in v:
             for _ in range(3):
-                b.record_risk_check(blocked=True, now=datetime(2026, 3, 1))
+                b.record_risk_check(blocked=True, now=now)
             assert b.state == BreakerState.HALT != v["state"]
 
 
@@ -317,7 +312,7 @@ def check(case: tuple[str, Any], ctx: Context) -> None:
     elif section == "i16_by_state":
         _i16(data[0], data[1], ctx)
     elif section == "test_suite_model_non_normative":
-        _non_normative(data)
+        _non_normative(data, conventions.now(ctx))
     else:
         raise AssertionError(f"circuit_breaker section this checker cannot interpret: {section}")
 

@@ -4,15 +4,14 @@ through ``Order.create`` so the aggregate really carries the vector's id."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from paulp.domain.ids import IdPart, deterministic_id, order_aggregate_id
 from paulp.domain.orders import Order
+from tests.conformance.checkers import _conventions as conventions
 from tests.conformance.registry import Context, checker
 
 UNDEFINED = "<undefined>"  # deterministic_ids_notes.undefined_part: a missing value, text "" like null
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def part(value: Any) -> IdPart:
@@ -32,7 +31,8 @@ def check(case: Mapping[str, Any], ctx: Context) -> None:
         assert isinstance(strategy, str) and isinstance(ticker, str) and isinstance(side, str)
         assert isinstance(size, int | float) and isinstance(price, int | float)
         order = Order.create(signal_id=None if signal_id is None else str(signal_id), strategy=strategy,
-                             ticker=ticker, side=side, requested_size=int(size), max_price=price, now=NOW)
+                             ticker=ticker, side=side, requested_size=int(size), max_price=price,
+                             now=conventions.now(ctx))
         assert order.order_id == expected, order.order_id
         assert order.id == order_aggregate_id(expected)
 

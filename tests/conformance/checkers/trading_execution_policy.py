@@ -14,8 +14,6 @@ Interpretation notes (the vectors leave these implicit):
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -51,9 +49,10 @@ from paulp.domain.execution_policy import (
     policy_for_mode,
 )
 from paulp.domain.paper_fill import paper_fill
+from tests.conformance.checkers import _conventions as conventions
 from tests.conformance.checkers._json_numbers import json_int
 from tests.conformance.checkers._sides import trading_expected
-from tests.conformance.registry import Context, checker, vectors_dir, without_prose
+from tests.conformance.registry import Context, checker, without_prose
 
 TOL = 1e-6
 SHARED = {"request_defaults", "market_defaults", "rate_state_defaults"}
@@ -97,12 +96,6 @@ def _facts(expected: Any, what: str) -> dict[str, Any]:
     facts = trading_expected(expected)
     assert isinstance(facts, dict) and facts, f"{what} without expected facts would pass vacuously"
     return facts
-
-
-@functools.cache
-def _now(file: str) -> datetime:
-    meta = json.loads((vectors_dir() / file).read_text())["meta"]
-    return _iso(meta["conventions"]["now"])
 
 
 def _iso(text: str) -> datetime:
@@ -346,7 +339,8 @@ def _rate_update(index: int, data: dict[str, Any], group: dict[str, Any], now: d
 @checker("trading.json", "execution_policy", split=split)
 def check(case: Any, ctx: Context) -> None:
     # the registry strips prose from the wrapper only; the case inside it is stripped here (ADR 0481)
-    group, now, section, data = ctx.document[ctx.group], _now(ctx.file), case["section"], without_prose(case["case"])
+    group, now = ctx.document[ctx.group], conventions.now(ctx)
+    section, data = case["section"], without_prose(case["case"])
     _known_case(section, data)
     if section == "policies":
         _check_policies(case["key"], data)

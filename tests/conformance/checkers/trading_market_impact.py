@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from paulp.domain.market_impact import (
@@ -16,6 +16,7 @@ from paulp.domain.market_impact import (
     estimate_depth,
     linear_impact,
 )
+from tests.conformance.checkers import _conventions as conventions
 from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.registry import Context, checker
 
@@ -109,7 +110,7 @@ def _assessment(case: Mapping[str, Any], ctx: Context) -> None:
 
 def _lookup(case: Mapping[str, Any], ctx: Context) -> None:
     cache = ImpactLookupCache()
-    now = datetime(2026, 3, 1, 12, tzinfo=UTC)  # sequential calls within one TTL window
+    now = conventions.now(ctx)  # offset_seconds count from it: sequential calls within one TTL window
     assert case["calls"], "lookup case without calls would pass vacuously"
     for n, call in enumerate(case["calls"]):
         unknown = set(call) - {"ticker", "market_overrides", "edge", "expected_max_safe", "offset_seconds"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -40,10 +40,10 @@ from paulp.domain.order_workflow import (
     workflow_metrics,
 )
 from paulp.domain.orders import Order
+from tests.conformance.checkers import _conventions as conventions
 from tests.conformance.checkers._json_numbers import json_int
 from tests.conformance.registry import Context, checker
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # meta.conventions.now
 TOL = 1e-6
 S = OrderState
 DEFAULT_ORDER: dict[str, Any] = {"signalId": "sig-1", "strategy": "bonding", "ticker": "TICKER", "side": "YES",
@@ -75,13 +75,13 @@ def _defaults(group: Mapping[str, Any]) -> dict[str, Any]:
     return dict(order) if isinstance(order, dict) else dict(DEFAULT_ORDER)
 
 
-def new_order(fields: Mapping[str, Any], at: datetime = NOW) -> Order:
+def new_order(fields: Mapping[str, Any], at: datetime) -> Order:
     return Order.create(signal_id=fields.get("signalId"), strategy=fields["strategy"], ticker=fields["ticker"],
                         side=fields["side"], requested_size=fields["requestedSize"], max_price=fields["maxPrice"],
                         now=at)
 
 
-def place(fields: Mapping[str, Any], state: str, retry_count: int = 0, at: datetime = NOW) -> Order:
+def place(fields: Mapping[str, Any], state: str, at: datetime, retry_count: int = 0) -> Order:
     """An order put directly in ``state`` through allowed raw transitions (and retries for retryCount)."""
     order = new_order(fields, at)
     for _ in range(retry_count):
@@ -111,51 +111,51 @@ def _close(actual: Any, expected: Any, what: str) -> None:
 
 
 # ---------------------------------------------------------------- sections
-def _states(value: Any, group: Mapping[str, Any]) -> None:
+def _states(value: Any, group: Mapping[str, Any], now: datetime) -> None:
     assert list(value) == [s.value for s in OrderState], f"states differ: {[s.value for s in OrderState]}"
 
 
-def _allowed(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+def _allowed(value: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
     state = S(value["state"])
     expected = set(value["targets"])
     assert set(transition_table()[state]) == expected, f"{state}: table {transition_table()[state]} != {expected}"
     for target in OrderState:
-        order = place(_defaults(group), state)
+        order = place(_defaults(group), state, now)
         if target.value in expected:
-            order.transition(target, "vector", NOW)
+            order.transition(target, "vector", now)
             assert order.state == target
         else:
             try:
-                order.transition(target, "vector", NOW)
+                order.transition(target, "vector", now)
             except InvalidOrderTransition:
                 assert order.state == state and not order.collect_events()
             else:
                 raise AssertionError(f"{state} -> {target} was accepted but is not allowed")
 
 
-def _terminal(value: Any, group: Mapping[str, Any]) -> None:
+def _terminal(value: Any, group: Mapping[str, Any], now: datetime) -> None:
     assert set(value) == {s.value for s in TERMINAL_STATES}, f"terminal set {sorted(TERMINAL_STATES)}"
     for s in OrderState:
         assert is_terminal(s) == (s.value in value), f"is_terminal({s})"
 
 
-def _no_exits(value: Any, group: Mapping[str, Any]) -> None:
+def _no_exits(value: Any, group: Mapping[str, Any], now: datetime) -> None:
     assert {s.value for s in OrderState if not ALLOWED_TRANSITIONS[s]} == set(value)
 
 
-def _initial(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
-    order = new_order(_defaults(group))
+def _initial(value: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
+    order = new_order(_defaults(group), now)
     assert order.state == S(value["state"])
     history = [{"from": e.source.value, "to": e.target.value, "reason": e.reason} for e in order.history]
     assert history == [{k: h[k] for k in ("from", "to", "reason")} for h in value["history"]], history
-    assert all(e.at == NOW for e in order.history)
+    assert all(e.at == now for e in order.history)
     # §1.1's record at creation: the counters and lists it starts, the order's own fields, and the optional
     # results and stamps, which a new order does not have yet (null); createdAt is "now"
     attrs: dict[str, Any] = {"filledSize": order.filled_size, "retryCount": order.retry_count,
                              "evidenceHashes": order.evidence_hashes, "currentState": order.state.value,
                              "signalId": order.signal_id, "strategy": order.strategy, "ticker": order.ticker,
                              "side": order.side, "requestedSize": order.requested_size, "maxPrice": order.max_price,
-                             "createdAt": "now" if order.created_at == NOW else order.created_at}
+                             "createdAt": "now" if order.created_at == now else order.created_at}
     attrs |= {key: getattr(order, attr) for key, attr in _EXPECTED_ATTRS.items() if key not in attrs}
     attrs |= {key: getattr(order, attr) for key, attr in _STAMPS.items() if key not in attrs}
     attrs |= {"preTradeCheckResult": order.pre_trade_check_result, "riskCheckResult": order.risk_check_result,
@@ -174,15 +174,15 @@ _RAW_EXPECTED = {"outcome", "final_state", "history_length_including_initial", "
                  *(f"{k}_set" for k in _STAMPS)}
 
 
-def _raw_sequence(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
-    order = place(_defaults(group), case["start_state"])
+def _raw_sequence(case: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
+    order = place(_defaults(group), case["start_state"], now)
     exp = case["expected"]
     unknown = set(exp) - _RAW_EXPECTED
     assert not unknown, f"raw-sequence expectations this checker cannot interpret: {sorted(unknown)}"
     error: InvalidOrderTransition | None = None
     for i, target in enumerate(case["transitions"]):
         try:
-            order.transition(target, f"step {i}", NOW + timedelta(seconds=i + 1))
+            order.transition(target, f"step {i}", now + timedelta(seconds=i + 1))
         except InvalidOrderTransition as e:
             error = e
             break
@@ -267,40 +267,40 @@ def _known_input(inp: Mapping[str, Any]) -> None:
             assert isinstance(fill, list | tuple) and len(fill) in (2, 3), f"fill [size, price, closing?]: {fill!r}"
 
 
-def _run_step(order: Order, inp: Mapping[str, Any]) -> None:
+def _run_step(order: Order, inp: Mapping[str, Any], now: datetime) -> None:
     """Pick the §1.4 command the input describes; an input no command fits fails the case."""
     _known_input(inp)
     result = inp.get("result")
     if "check" in inp:
         c = inp["check"]
         order.pre_trade_check(PreTradeCheck(c["passed"], c.get("spread"), c.get("depth"), c.get("vpinScore"),
-                                            c.get("blockReason")), NOW)
+                                            c.get("blockReason")), now)
     elif "approved" in inp:
         order.apply_risk_result(RiskCheckResult(inp["approved"], inp.get("adjustedSize"),
-                                                tuple(inp.get("violations") or ())), NOW)
+                                                tuple(inp.get("violations") or ())), now)
     elif isinstance(result, dict) and "success" in result:
         pf = result.get("paperFill")
         status = result.get("status") or ("submitted" if result["success"] else "rejected")
         order.apply_execution_result(ExecutionResult(
             result["success"], ExecutionStatus(status),
             None if pf is None else PaperFill(pf["count"], pf["fillPrice"]), result.get("rejectionReason"),
-            result.get("venueOrderId")), NOW)
+            result.get("venueOrderId")), now)
     elif isinstance(result, dict) and "verified" in result:
         order.reconcile(ReconciliationResult(result["verified"], result["expectedSize"], result["brokerSize"],
-                                             result["driftPct"]), NOW)
+                                             result["driftPct"]), now)
     elif "fills" in inp:
         for size, price, closing in _fills(inp["fills"]):
-            order.record_fill(size, price, NOW, closing)
+            order.record_fill(size, price, now, closing)
     elif "brokerOrderId" in inp:
-        order.acknowledge(inp["brokerOrderId"], NOW)
+        order.acknowledge(inp["brokerOrderId"], now)
     elif "priceMovePct" in inp:
-        order.cancel_for_price_move(inp["priceMovePct"], inp["threshold"], NOW)
+        order.cancel_for_price_move(inp["priceMovePct"], inp["threshold"], now)
     elif "pnl" in inp or "closingNotes" in inp:
-        order.archive(NOW, inp.get("pnl"), inp.get("closingNotes"))
+        order.archive(now, inp.get("pnl"), inp.get("closingNotes"))
     elif "error" in inp:
-        order.record_error(inp["error"], NOW)
+        order.record_error(inp["error"], now)
     elif set(inp) - {"start_state"} <= _FIELD_KEYS:
-        order.validate(NOW)  # §1.4.2 Validate; from a state other than PENDING/PRE_TRADE_CHECK the domain refuses
+        order.validate(now)  # §1.4.2 Validate; from a state other than PENDING/PRE_TRADE_CHECK the domain refuses
     else:
         raise AssertionError(f"no step command matches input keys {sorted(inp)}")
 
@@ -313,23 +313,23 @@ _EXPECTED_ATTRS = {"requestedSize": "requested_size", "filledSize": "filled_size
 _STEP_REFUSED = frozenset({"outcome", "error_contains", "refused_transition", "final_state"})
 
 
-def _observed_step_outcome(fields: Mapping[str, Any], inp: Mapping[str, Any]) -> str:
+def _observed_step_outcome(fields: Mapping[str, Any], inp: Mapping[str, Any], now: datetime) -> str:
     """Whether the step is accepted, run on a copy of the order (for a case that states only other facts)."""
-    order = place(fields, inp["start_state"])
+    order = place(fields, inp["start_state"], now)
     try:
-        _run_step(order, inp)
+        _run_step(order, inp, now)
     except OrderError:
         return "refused"
     return "accepted"
 
 
-def _step(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+def _step(case: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
     inp, exp = case["input"], case["expected"]
     _known_input(inp)
     fields = _defaults(group) | {k: v for k, v in inp.items() if k in _FIELD_KEYS}
-    order = place(fields, inp["start_state"])
+    order = place(fields, inp["start_state"], now)
     before = len(order.history)
-    outcome = exp.get("outcome") or _observed_step_outcome(fields, inp)  # may be left out (ADR 0486)
+    outcome = exp.get("outcome") or _observed_step_outcome(fields, inp, now)  # may be left out (ADR 0486)
     assert outcome in ("accepted", "refused"), f"step outcome not interpretable: {outcome!r}"
     if outcome == "refused":
         unknown = set(exp) - _STEP_REFUSED
@@ -337,7 +337,7 @@ def _step(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         assert exp.get("final_state", inp["start_state"]) == inp["start_state"], (
             f"final_state {exp['final_state']!r}: a refused step leaves the order in {inp['start_state']}")
         try:
-            _run_step(order, inp)
+            _run_step(order, inp, now)
         except OrderError as e:
             assert exp.get("error_contains", "") in str(e), f"error {e!s} lacks {exp.get('error_contains')!r}"
             refused = exp.get("refused_transition")
@@ -352,7 +352,7 @@ def _step(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         raise AssertionError(f"command accepted; order now {order.state}")
     assert outcome == "accepted", exp
     assert not {"error_contains", "refused_transition"} & set(exp), f"refusal facts on an accepted step: {exp}"
-    _run_step(order, inp)
+    _run_step(order, inp, now)
     if "final_state" in exp:
         assert order.state == S(exp["final_state"]), f"state {order.state}"
     if "new_history_states" in exp:
@@ -369,26 +369,26 @@ _RETRY_KEYS = frozenset({"name", "note", "state", "retryCount", "maxRetries", "e
 _RETRY_EXPECTED = frozenset({"outcome", "state", "retryCount", "lastError", "reason"})
 
 
-def place_for_retry(fields: Mapping[str, Any], state: str, retry_count: int) -> Order:
+def place_for_retry(fields: Mapping[str, Any], state: str, retry_count: int, now: datetime) -> Order:
     """The order a retry case describes. ERROR is reached through an error (§1.4.12), as it is in use, so the
     order has a ``lastError`` that a retry must clear; any other state is placed directly."""
     if S(state) is not S.ERROR:
-        return place(fields, state, retry_count=retry_count)
-    order = place(fields, "PENDING", retry_count=retry_count)
-    order.record_error("placed error", NOW)
+        return place(fields, state, now, retry_count=retry_count)
+    order = place(fields, "PENDING", now, retry_count=retry_count)
+    order.record_error("placed error", now)
     order.collect_events()
     assert order.state is S.ERROR and order.last_error == "placed error"
     return order
 
 
-def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+def _retry(case: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
     unknown = set(case) - _RETRY_KEYS
     assert not unknown, f"retry case fields this checker cannot interpret: {sorted(unknown)}"
     assert {"expected_canRetry", "expected_retry_with_default_max_3"} & set(case), f"retry case expects nothing: {case}"
     retry_count, max_retries = json_int(case.get("retryCount", 0)), json_int(case.get("maxRetries", 3))
     for name, value in (("retryCount", retry_count), ("maxRetries", max_retries)):
         assert isinstance(value, int) and not isinstance(value, bool), f"{name} must be an integer: {value!r}"
-    order = place_for_retry(_defaults(group), case["state"], retry_count)
+    order = place_for_retry(_defaults(group), case["state"], retry_count, now)
     assert order.retry_count == retry_count
     if "expected_canRetry" in case:
         assert isinstance(case["expected_canRetry"], bool), f"expected_canRetry {case['expected_canRetry']!r}"
@@ -398,7 +398,7 @@ def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         return
     if exp is None:
         try:
-            order.retry(NOW)
+            order.retry(now)
         except RetryNotAllowed:
             assert not order.collect_events()
             return
@@ -407,7 +407,7 @@ def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     unknown = set(exp) - _RETRY_EXPECTED
     assert not unknown, f"retry expectations this checker cannot interpret: {sorted(unknown)}"
     assert exp and exp.get("outcome", "accepted") == "accepted", f"retry outcome not interpretable: {exp!r}"
-    order.retry(NOW)
+    order.retry(now)
     if "state" in exp:  # each stated fact is checked; a case may state fewer (ADR 0486)
         assert order.state == S(exp["state"]), f"state {order.state}"
     if "retryCount" in exp:
@@ -419,9 +419,9 @@ def _retry(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
     _close(last.reason, exp.get("reason", f"Retry #{order.retry_count}"), "reason")
 
 
-def _cancels(order: Order) -> bool:
+def _cancels(order: Order, now: datetime) -> bool:
     try:
-        return order.cancel(NOW) is True
+        return order.cancel(now) is True
     except OrderError:
         return False
 
@@ -430,27 +430,27 @@ _CANCEL_KEYS = frozenset({"name", "note", "state", "expected", "source_behaviour
 _CANCEL_EXPECTED = frozenset({"outcome", "final_state", "closedAt_set", "reason", "error_contains"})
 
 
-def _cancel(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+def _cancel(case: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
     unknown = set(case) - _CANCEL_KEYS
     assert not unknown, f"cancel case fields this checker cannot interpret: {sorted(unknown)}"
-    order = place(_defaults(group), case["state"])
+    order = place(_defaults(group), case["state"], now)
     exp = case["expected"]
     unknown = set(exp) - _CANCEL_EXPECTED
     assert not unknown, f"cancel expectations this checker cannot interpret: {sorted(unknown)}"
     outcome = exp.get("outcome")
     if outcome is None:  # left out (ADR 0486): observed on a copy; the stated facts are checked against it
-        outcome = "accepted" if _cancels(place(_defaults(group), case["state"])) else "refused"
+        outcome = "accepted" if _cancels(place(_defaults(group), case["state"], now), now) else "refused"
     assert outcome in ("accepted", "refused"), f"cancel outcome not interpretable: {outcome!r}"
     if outcome == "accepted":
         assert not {"reason", "error_contains"} & set(exp), f"an accepted cancel with a refusal reason: {exp}"
-        assert order.cancel(NOW) is True
+        assert order.cancel(now) is True
         if "final_state" in exp:
             assert order.state == S(exp["final_state"])
         if "closedAt_set" in exp:
             assert (order.closed_at is not None) == exp["closedAt_set"]
         return
     try:
-        order.cancel(NOW)
+        order.cancel(now)
     except OrderError as e:
         assert exp.get("reason", "").lower() in str(e).lower(), f"{e!s} lacks {exp.get('reason')!r}"
         assert exp.get("error_contains", "") in str(e), f"{e!s} lacks {exp.get('error_contains')!r}"
@@ -467,10 +467,10 @@ _METRICS_KEYS = frozenset({"name", "note", "input", "expected"})
 _METRICS_ORDER_KEYS = frozenset({"state", "createdAt_offset_ms", "filledAt_offset_ms", "clv"})
 
 
-def _metrics(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+def _metrics(value: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
     """One metrics case (the section is one object in the sample; a list of them is split into cases)."""
     def at(offset: Any) -> datetime | None:
-        return None if offset is None else NOW + timedelta(milliseconds=offset)
+        return None if offset is None else now + timedelta(milliseconds=offset)
 
     assert isinstance(value, Mapping) and "input" in value and "expected" in value, f"metrics case {value!r:.300}"
     unknown = set(value) - _METRICS_KEYS
@@ -581,7 +581,7 @@ def _claims_same(case: Mapping[str, Any], expected: str, words: tuple[str, ...])
         raise AssertionError(f"idempotency case not interpretable (expects no same id / unchanged order): {case!r}")
 
 
-def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
     """§1.8 in prose: each case is read by what it describes; one this checker cannot tie to a check fails."""
     unknown = set(case) - _IDEMPOTENCY_KEYS
     assert not unknown, f"idempotency case fields this checker cannot interpret: {sorted(unknown)}"
@@ -601,29 +601,31 @@ def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         # orderId = deterministicId("order", signalId, strategy, ticker, side, requestedSize, maxPrice): each input
         # named in the case (all six when none is named) changes the id, and the aggregate with it
         named = [k for word, k in _ID_INPUTS.items() if word in what.replace(" ", "").replace("_", "")]
-        base = new_order(fields)
+        base = new_order(fields, now)
         for key in named or list(_ID_INPUTS.values()):
-            other = new_order(_changed(fields, key))
+            other = new_order(_changed(fields, key), now)
             assert other.order_id != base.order_id and other.id != base.id, f"{key} changed, same id {base.order_id}"
     elif "client order id" in text or "client_order_id" in text:
         _claims_same(case, expected, ("equal", "same", " is the ", "= "))
-        order = new_order(fields)
+        order = new_order(fields, now)
         request = ExecutionRequest(order.order_id, ExecutionSignal(order.ticker, Side(order.side), 0.6, 0.55, 0.05,
                                                                    0.5), order.requested_size, order.max_price)
         venue = to_venue_order(request, MarketSnapshot(ticker=order.ticker), policy_for_mode(ExecutionMode.PAPER))
         assert venue.client_order_id == order.order_id, f"client_order_id {venue.client_order_id}"
     elif "kalshi_order" in text:
         # a request without an id: deterministicId("kalshi_order", marketId, side, requestedSize, maxPrice, timestamp)
-        args = ("TICKER", "YES", 10, 55, "2026-03-01T12:00:00.000Z")
+        stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        later = (now + timedelta(milliseconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        args = ("TICKER", "YES", 10, 55, stamp)
         assert execution_fallback_id(*args) == deterministic_id("kalshi_order", *args) == execution_fallback_id(*args)
-        assert execution_fallback_id(*args[:4], "2026-03-01T12:00:00.001Z") != execution_fallback_id(*args)
+        assert execution_fallback_id(*args[:4], later) != execution_fallback_id(*args)
     elif "twice" in text and "create" in text:
         _claims_same(case, expected, _SAME_WORDS)
         app: Application[UUID] = Application()
-        first = new_order(fields)
-        first.validate(NOW)
+        first = new_order(fields, now)
+        first.validate(now)
         app.save(first)
-        second = new_order(fields, NOW + timedelta(minutes=10))
+        second = new_order(fields, now + timedelta(minutes=10))
         assert (second.order_id, second.id) == (first.order_id, first.id)
         try:
             app.save(second)
@@ -632,12 +634,12 @@ def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         else:
             raise AssertionError("second create was stored")
         stored: Order = app.repository.get(first.id)
-        assert stored.state == S.VALIDATED and stored.created_at == NOW
+        assert stored.state == S.VALIDATED and stored.created_at == now
     elif "adjusted" in text:
         _claims_same(case, expected, _SAME_WORDS)
-        order = place(fields, "VALIDATED")
+        order = place(fields, "VALIDATED", now)
         oid, aid = order.order_id, order.id
-        order.apply_risk_result(RiskCheckResult(True, fields["requestedSize"] - 1), NOW)
+        order.apply_risk_result(RiskCheckResult(True, fields["requestedSize"] - 1), now)
         assert order.requested_size == fields["requestedSize"] - 1
         assert (order.order_id, order.id) == (oid, aid)
     else:
@@ -648,7 +650,7 @@ _SIZING_KEYS = frozenset({"name", "note", "targetSizeUSD", "maxPriceCents", "mar
                           "expected_maxPriceCents", "expected_outcome"})
 
 
-def _sizing(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
+def _sizing(case: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
     """§1.7: maxPrice = round(marketPrice x 100); requestedSize = floor(targetSizeUSD / (maxPrice/100)), 0 drops
     the signal. A case may give the price in cents, or as a market price the order's maxPrice comes from."""
     unknown = set(case) - _SIZING_KEYS
@@ -675,8 +677,8 @@ def _sizing(case: Mapping[str, Any], group: Mapping[str, Any]) -> None:
         assert not {"expected_requestedSize", "expected_outcome"} & set(case), f"no USD target: {case!r}"
 
 
-def _step_defaults(value: Mapping[str, Any], group: Mapping[str, Any]) -> None:
-    order = new_order(_defaults(group))
+def _step_defaults(value: Mapping[str, Any], group: Mapping[str, Any], now: datetime) -> None:
+    order = new_order(_defaults(group), now)
     assert order.filled_size == value["order"].get("filledSize", 0)
     assert (order.ticker, order.side, order.requested_size) == (
         value["order"]["ticker"], value["order"]["side"], value["order"]["requestedSize"])
@@ -696,4 +698,4 @@ def check(case: Any, ctx: Context) -> None:
     section, value, group = case
     run = SECTIONS.get(section)
     assert run is not None, f"order_lifecycle sub-section {section!r} has no interpretation"
-    run(value, group)
+    run(value, group, conventions.now(ctx))

@@ -30,8 +30,9 @@ from paulp.domain.risk_correlation import (
 from paulp.domain.risk_input import CorrelatedMarket, PortfolioSnapshot, Position, RiskRequest
 from paulp.domain.risk_limits import DEFAULT_LIMITS, RiskLimits
 from paulp.domain.risk_results import SEVERITY, InvariantId, Severity
+from tests.conformance.checkers import _conventions as conventions
 from tests.conformance.checkers._sides import trading_expected
-from tests.conformance.registry import Context, checker, vectors_dir
+from tests.conformance.registry import Context, checker
 
 GROUP = "risk_invariants"
 CONTEXT_KEYS = frozenset({"base_request"})
@@ -66,15 +67,6 @@ def split(data: Any) -> Iterator[tuple[str, Any]]:
                 yield f"{key}/{i:03d}" + (f"-{label}" if label else ""), (key, item)
         else:
             yield key, (key, value)
-
-
-def _now(ctx: Context) -> datetime:
-    """The vectors' clock, from the file's ``meta.conventions.now`` (the harness strips ``meta``)."""
-    meta = json.loads((vectors_dir() / ctx.file).read_text()).get("meta", {})
-    text = meta.get("conventions", {}).get("now", "")
-    match = re.match(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)", text)
-    assert match, f"cannot read 'now' from meta.conventions: {text!r}"
-    return datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
 
 
 def _base_limits(ctx: Context) -> RiskLimits:
@@ -154,7 +146,7 @@ _CASE_KEYS = frozenset({"name", "note", "description", "overrides", "limits_over
 def _decide(case: Mapping[str, Any], ctx: Context, own: frozenset[str] = frozenset()) -> Any:
     unknown = set(case) - _CASE_KEYS - own
     assert not unknown, f"case fields this checker cannot interpret: {sorted(unknown)}"
-    now = _now(ctx)
+    now = conventions.now(ctx)
     fields = {**ctx.document[GROUP]["base_request"], **case.get("overrides", {})}
     limits = _base_limits(ctx).merged(case.get("limits_override") or {})
     request, snapshot, state = build_inputs(fields, now)
@@ -205,7 +197,7 @@ _CORRELATION_LABELS = frozenset({"name", "note", "description", "case"})
 
 
 def _correlation(case: Mapping[str, Any], ctx: Context) -> None:
-    now = _now(ctx)
+    now = conventions.now(ctx)
     source = case.get("source")
     kind = "storage_error" if case.get("storage_error") else source
     if kind in _CORRELATION_KEYS:

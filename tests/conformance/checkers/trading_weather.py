@@ -6,9 +6,8 @@ are parsed with strict patterns, and text that does not match fails the case ins
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from paulp.domain.strategies.noaa import metric_values, station_for
@@ -28,11 +27,11 @@ from paulp.domain.strategies.weather import (
     weather_edge,
     weather_signal,
 )
+from tests.conformance.checkers import _conventions as conventions
 from tests.conformance.checkers._sides import trading_expected
 from tests.conformance.checkers.trading_reconciliation import close, sectioned
-from tests.conformance.registry import Context, checker, vectors_dir
+from tests.conformance.registry import Context, checker
 
-NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 _MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
 _NUM = r"\$?([+-]?(?:\d+(?:\.\d*)?|\.\d+))"
 # "YES: model 0.977, price 0.70, capital 300, CV 0.25" — any order, ":"/"=", long or camelCase names.
@@ -138,7 +137,7 @@ def _sizing_facts(case: Any) -> dict[str, Any]:
     return facts | {"returns": None, "minEdge": case.get("minEdge")}
 
 
-def _signal_sizing(case: Any, _: Context) -> None:
+def _signal_sizing(case: Any, ctx: Context) -> None:
     f = _sizing_facts(case)
     m = {"side": f["side"], "capital": f["capital"], "cv": f["cv"]}
     model, price = float(f["model"]), float(f["price"])
@@ -157,7 +156,7 @@ def _signal_sizing(case: Any, _: Context) -> None:
     for key, want in exp.items():
         if key == "signal_emitted":
             fc = Forecast(0.0, 0.0, 30, 0.0, 0.0, "normal")
-            sig = weather_signal("M", fc, edge, float(m["capital"]), NOW, min_edge, returns)
+            sig = weather_signal("M", fc, edge, float(m["capital"]), conventions.now(ctx), min_edge, returns)
             assert (sig is not None) == want, f"signal emitted {sig is not None}, expected {want}"
         elif key == "hasEdge":
             assert got.has_edge == want, f"hasEdge {got.has_edge}, expected {want}"
@@ -239,12 +238,6 @@ def _points(raw: Any, case: Any = None) -> list[tuple[date, float]]:
     return points
 
 
-def _meta_current_year(ctx: Context) -> int:
-    """The harness strips ``meta`` from the groups, so read the convention from the file itself."""
-    doc = json.loads((vectors_dir() / ctx.file).read_text())
-    return int(doc["meta"]["conventions"]["current_year"])
-
-
 _CONFIG_KEYS = {"lookbackYears", "minSampleSize", "climateAdjustment", "recentWeightFactor", "currentYear"}
 _CURRENT_YEAR_KEYS = ("currentYear", "current_year")
 
@@ -257,7 +250,7 @@ def _current_year(case: Any, ctx: Context) -> int:
             if key in source:
                 return int(source[key])
     year_in_name = re.search(r"current year (\d{4})", str(case.get("name", "")))
-    return int(year_in_name[1]) if year_in_name else _meta_current_year(ctx)
+    return int(year_in_name[1]) if year_in_name else conventions.current_year(ctx)
 
 
 def _interval(exp: dict[str, Any]) -> tuple[float | None, float | None] | None:
