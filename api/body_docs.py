@@ -24,12 +24,15 @@ Schema = dict[str, Any]
 
 
 def body(properties: dict[str, Schema], required: Iterable[str] = (), example: dict[str, Any] | None = None,
-         optional: bool = False, description: str = "") -> dict[str, Any]:
+         optional: bool = False, description: str = "", one_of: Iterable[str] = ()) -> dict[str, Any]:
     """The ``openapi_extra`` for a route decorator: a JSON-object body; ``optional`` for ``empty_is_object``
-    routes (an empty body reads as ``{}``). Unknown fields are ignored by every handler, so none is refused."""
+    routes (an empty body reads as ``{}``); ``one_of`` names fields of which exactly one is given. Unknown fields
+    are ignored by every handler, so none is refused."""
     schema: Schema = {"type": "object", "properties": properties}
     if required:
         schema["required"] = list(required)
+    if one_of:
+        schema["oneOf"] = [{"required": [name]} for name in one_of]
     media: dict[str, Any] = {"schema": schema}
     if example is not None:
         media["example"] = example
@@ -160,14 +163,14 @@ def _correlation(reason_max: int, declare: bool) -> dict[str, Any]:
 
 def _rule(reason_max: int, declare: bool) -> dict[str, Any]:
     fields: dict[str, Schema] = {
-        "category": text("The category as the venue spells it (exactly one of category or series).",
-                         market_correlations.CATEGORY_MAX, nullable=True),
-        "series": {**_ticker("Series ticker (exactly one of category or series)"), "type": ["string", "null"]},
+        "category": text("The category as the venue spells it, trimmed and non-blank (exactly one of category or"
+                         " series; a null one counts as not given).", market_correlations.CATEGORY_MAX),
+        "series": _ticker("Series ticker (exactly one of category or series; a null one counts as not given)"),
         "reason": text("Why (non-blank).", reason_max)}
     example: dict[str, Any] = {"category": "Climate and Weather", "reason": "one storm moves them all"}
     if declare:
         fields["weight"], example = _WEIGHT, {**example, "weight": 0.5}
-    return body(fields, required=("reason",), example=example)
+    return body(fields, required=("reason",), example=example, one_of=("category", "series"))
 
 
 _WEIGHT = number(0, 1, "Correlation weight (not null).", exclusive_minimum=True, default=DEFAULT_EDGE_WEIGHT)

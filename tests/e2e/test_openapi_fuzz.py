@@ -97,5 +97,4 @@ def test_api_when_fuzzed_then_no_5xx_and_responses_match_schema(api_schema, auth
 
 def test_fuzz_case_count_when_run_then_at_least_1000():
     """Runs after the fuzz tests in this module (file order): they must have generated >= 1,000 requests."""
-    print("SEEN", dict(SEEN))  # TMP
     assert SEEN["cases"] >= 1000, SEEN
