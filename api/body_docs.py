@@ -8,7 +8,7 @@ equal the names the handler reads. Like the query parameters of ADR 0493, they c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from paulp.api.query_docs import HAND_READ
@@ -116,7 +116,7 @@ GO_LIVE = body({"approver": text("First approver (trimmed, non-blank)."),
                example={"approver": "alice", "secondApprover": "bob", "capitalAllocationUsd": 500})
 
 
-def close_position(text_max: int, choices: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+def close_position(text_max: int, choices: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     return body({"strategy": text("Strategy id.", text_max), "ticker": text("Market ticker.", text_max),
                  **{name: choice(values, " (any case)") for name, values in choices.items()},
                  "reason": text("Why the position is closed.", text_max),
