@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -100,7 +100,10 @@ def _positive_cents(value: object) -> int | None:
         return None
     # Check 3 is "> 0" on the amount as sent; an amount under half a cent passes it and is refused only once
     # the later checks have passed (``GoLiveService``: nothing to allocate), so the spec's check order holds.
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    try:
+        return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except DecimalException:  # more cents than the context's 28 digits (1e30, '1e999999'): no amount (ADR 0495)
+        return None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from paulp.api import body_docs
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.queries import breaker_view, latest_portfolio_snapshot
@@ -50,6 +51,7 @@ def _container(request: Request) -> Container:
 
 @router.post(
     "/circuit-breaker/transition",
+    openapi_extra=body_docs.BREAKER_TRANSITION,
     response_model=TransitionResponse,
     responses={400: {"description": "invalid_json | invalid_target_state | reason_required | invalid_transition"}},
 )

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.anchors import latest_status, verify_stored_anchors
 from paulp.adapters.audit_store import verify
+from paulp.api import body_docs
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 
@@ -35,7 +36,8 @@ def status(request: Request) -> dict[str, Any]:
     return {**latest_status(c.database_url, c.anchor_url, c.settings.PAULP_AUDIT_MIRROR_DIR), "timestamp": now_iso()}
 
 
-@router.post("/verify", responses={400: {"description": "invalid_json | validation_error"}})
+@router.post("/verify", openapi_extra=body_docs.AUDIT_VERIFY,
+             responses={400: {"description": "invalid_json | validation_error"}})
 async def verify_range(request: Request) -> dict[str, Any]:
     body = await json_object(request, empty_is_object=True)
     start, end = _positive_int(body, "startSeq"), _positive_int(body, "endSeq")

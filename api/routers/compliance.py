@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from paulp.api import body_docs
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError
 from paulp.api.wiring import Container
@@ -73,7 +74,7 @@ def list_sources(request: Request) -> dict[str, Any]:
     return {"sources": sources, "pendingProposals": pending}
 
 
-@router.post("/sources/{name}/status", status_code=202,
+@router.post("/sources/{name}/status", status_code=202, openapi_extra=body_docs.COMPLIANCE_PROPOSE,
              responses={400: {"description": "invalid_json | validation_error | invalid_compliance_request"},
                         404: {"description": "unknown_source"},
                         409: {"description": "proposal_pending | status_unchanged"}})
@@ -97,7 +98,7 @@ async def propose_status(name: str, request: Request) -> JSONResponse:
                          "notificationId": nid}, status_code=202)
 
 
-@router.post("/proposals/{proposal_id}/approve",
+@router.post("/proposals/{proposal_id}/approve", openapi_extra=body_docs.NO_FIELDS,
              responses={400: {"description": "invalid_json | invalid_compliance_request"},
                         404: {"description": "unknown_source | proposal_not_found"},
                         409: {"description": "same_actor | proposal_expired"}})
@@ -111,7 +112,7 @@ async def approve(proposal_id: str, request: Request) -> dict[str, Any]:
             "approvedBy": approver, "actors": [proposer, approver], "notificationId": nid}
 
 
-@router.post("/proposals/{proposal_id}/reject",
+@router.post("/proposals/{proposal_id}/reject", openapi_extra=body_docs.COMPLIANCE_REJECT,
              responses={400: {"description": "invalid_json | validation_error | invalid_compliance_request"},
                         404: {"description": "unknown_source | proposal_not_found"}})
 async def reject(proposal_id: str, request: Request) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from paulp.adapters.gate_facts import DatabaseGateFacts, GateSources
 from paulp.adapters.kalshi.client import BASE_URL_ENV
 from paulp.adapters.kalshi.signing import KEY_ENV, PRIVATE_KEY_ENV
+from paulp.api import body_docs
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError
 from paulp.api.queries import wait_for_projection
@@ -82,10 +83,10 @@ def _signoff_body(body: dict[str, Any]) -> tuple[str | None, bool]:
     return notes, force is True
 
 
-@router.post("/gates/signoff/{phase}", responses={400: {"description": "invalid_phase | invalid_json | "
-                                                                      "validation_error | gate_not_passed | "
-                                                                      "notes_required"},
-                                                  500: {"description": "gate_check_failed | signoff_failed"}})
+@router.post("/gates/signoff/{phase}", openapi_extra=body_docs.gate_signoff(MAX_NOTES),
+             responses={400: {"description": "invalid_phase | invalid_json | validation_error | "
+                                             "gate_not_passed | notes_required"},
+                        500: {"description": "gate_check_failed | signoff_failed"}})
 async def sign_off(phase: str, request: Request) -> dict[str, Any]:
     number = parse_phase(phase)
     notes, force = _signoff_body(await json_object(request, empty_is_object=True))

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.audit_store import verify
+from paulp.api import body_docs
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.routing_queries import blocked_sweep_times
@@ -90,7 +91,7 @@ def _money(cents: int) -> int | float:
     return cents // 100 if cents % 100 == 0 else cents / 100
 
 
-@router.post("/strategies/{strategy_id}/go-live",
+@router.post("/strategies/{strategy_id}/go-live", openapi_extra=body_docs.GO_LIVE,
              responses={202: {"description": "pending_second_approval"},
                         400: {"description": "validation"}, 404: {"description": "strategy_not_found"},
                         409: {"description": "phase_gate_not_passed | same_actor | request_mismatch | "

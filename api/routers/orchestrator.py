@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from paulp.api import body_docs
 from paulp.api import query_docs as docs
 from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError, now_iso
@@ -30,7 +31,7 @@ def _container(request: Request) -> Container:
     return container
 
 
-@router.post("/orchestrator/trigger/{trigger:path}",
+@router.post("/orchestrator/trigger/{trigger:path}", openapi_extra=body_docs.NO_FIELDS,
              responses={400: {"description": "invalid_json"}, 404: {"description": "unknown_trigger"},
                         502: {"description": "job_failed"}})
 async def trigger(trigger: str, request: Request) -> JSONResponse:
@@ -69,7 +70,7 @@ def runs(request: Request) -> dict[str, Any]:
     return {"runs": rows, "count": len(rows), "filters": filters.as_json(), "timestamp": now_iso()}
 
 
-@router.post("/reconcile", responses={400: {"description": "invalid_json"},
+@router.post("/reconcile", openapi_extra=body_docs.NO_FIELDS, responses={400: {"description": "invalid_json"},
                                       409: {"description": "job_busy (a reconciliation is still running)"},
                                       502: {"description": "venue error (code names it)"},
                                       503: {"description": "venue_not_configured"}})

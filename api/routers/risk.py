@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from paulp.api import body_docs
 from paulp.api import query_docs as docs
 from paulp.api.bodies import json_object, query_values
 from paulp.api.correlations import correlation_rows, correlation_rule_rows
@@ -33,6 +34,7 @@ from paulp.domain.risk_correlation import DEFAULT_EDGE_WEIGHT, edge_score
 router = APIRouter(prefix="/admin/risk", tags=["risk"])
 PATH = "/correlations"
 TEXT_MAX = 2000
+DECLARE, WITHDRAW, DECLARE_RULE, WITHDRAW_RULE = body_docs.correlations(TEXT_MAX)
 
 
 def _container(request: Request) -> Container:
@@ -72,7 +74,8 @@ def list_correlations(request: Request) -> dict[str, Any]:
         return {"correlations": correlation_rows(conn, market)}
 
 
-@router.post(PATH, responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"}})
+@router.post(PATH, openapi_extra=DECLARE,
+             responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"}})
 async def declare(request: Request) -> dict[str, Any]:
     body = await json_object(request)
     a, b, reason = _pair_and_reason(body)
@@ -85,8 +88,9 @@ async def declare(request: Request) -> dict[str, Any]:
                             "effectiveScore": edge_score(kind, weight), "declaredBy": actor}}
 
 
-@router.delete(PATH, responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"},
-                                404: {"description": "NO_ACTIVE_CORRELATION"}})
+@router.delete(PATH, openapi_extra=WITHDRAW,
+               responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"},
+                          404: {"description": "NO_ACTIVE_CORRELATION"}})
 async def withdraw(request: Request) -> dict[str, Any]:
     a, b, reason = _pair_and_reason(await json_object(request))
     try:
@@ -118,7 +122,8 @@ def list_rules(request: Request) -> dict[str, Any]:
         return {"rules": correlation_rule_rows(conn)}
 
 
-@router.post(RULES, responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"}})
+@router.post(RULES, openapi_extra=DECLARE_RULE,
+             responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"}})
 async def declare_rule(request: Request) -> dict[str, Any]:
     body = await json_object(request)
     field, value, reason = _selector_and_reason(body)
@@ -130,8 +135,9 @@ async def declare_rule(request: Request) -> dict[str, Any]:
                      "declaredBy": actor}}
 
 
-@router.delete(RULES, responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"},
-                                 404: {"description": "NO_ACTIVE_CORRELATION_RULE"}})
+@router.delete(RULES, openapi_extra=WITHDRAW_RULE,
+               responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"},
+                          404: {"description": "NO_ACTIVE_CORRELATION_RULE"}})
 async def withdraw_rule(request: Request) -> dict[str, Any]:
     field, value, reason = _selector_and_reason(await json_object(request))
     try:

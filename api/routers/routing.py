@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from paulp.api import body_docs
 from paulp.api import query_docs as docs
 from paulp.api import routing_queries as q
 from paulp.api.bodies import json_object, query_values
@@ -80,7 +81,7 @@ def dry_run(request: Request) -> dict[str, Any]:
     return _container(request).routing.dry_run(run_type).as_json()
 
 
-@router.post("/budget/reset", responses=VALIDATION)
+@router.post("/budget/reset", responses=VALIDATION, openapi_extra=body_docs.BUDGET_RESET)
 async def budget_reset(request: Request) -> dict[str, Any]:
     try:
         body = await json_object(request)
@@ -114,7 +115,8 @@ def scoring_gate(request: Request) -> dict[str, Any]:
     return q.scoring_gate_document(c.scoring().market_scoring(market.strip()), params.get("strategy") or None)
 
 
-@router.post("/scoring-runs/{run_id}/override", responses={**VALIDATION, 404: {"description": "not_found"}})
+@router.post("/scoring-runs/{run_id}/override", responses={**VALIDATION, 404: {"description": "not_found"}},
+             openapi_extra=body_docs.SCORING_OVERRIDE)
 async def scoring_override(run_id: str, request: Request) -> dict[str, Any]:
     """§8.3 human override (``LlmScoringOverriddenByHuman``) by the authenticated actor: body ``{score, reason}``;
     a bad score or blank reason is a 400 ``INVALID_OVERRIDE`` and records nothing."""

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from paulp.api import body_docs
 from paulp.api.bodies import json_object
 from paulp.api.errors import ApiError
 from paulp.api.strategy_queries import execution_policy, recent_orders, strategy_detail
@@ -70,7 +71,7 @@ def get_strategy(strategy_id: str, request: Request) -> dict[str, Any]:
             "executionPolicy": execution_policy(container, info)}
 
 
-@router.post("/strategies/{strategy_id}/status",
+@router.post("/strategies/{strategy_id}/status", openapi_extra=body_docs.strategy_status(REASON_MAX),
              responses={400: {"description": "invalid_json | invalid_status | validation_error"},
                         404: {"description": "strategy_not_found"}, 409: {"description": "use_go_live"}})
 async def set_status(strategy_id: str, request: Request) -> dict[str, Any]:
@@ -90,7 +91,7 @@ async def set_status(strategy_id: str, request: Request) -> dict[str, Any]:
     return {"success": True, "newStatus": change.new.value}
 
 
-@router.post("/violations/{violation_id}/resolve",
+@router.post("/violations/{violation_id}/resolve", openapi_extra=body_docs.RESOLVE_VIOLATION,
              responses={400: {"description": "invalid_json | validation_error"},
                         404: {"description": "violation_not_found"}, 409: {"description": "already_resolved"}})
 async def resolve_violation(violation_id: str, request: Request) -> dict[str, Any]:
@@ -103,7 +104,7 @@ async def resolve_violation(violation_id: str, request: Request) -> dict[str, An
     return {"success": True}
 
 
-@router.post("/pairs/{pair_id}/approve",
+@router.post("/pairs/{pair_id}/approve", openapi_extra=body_docs.APPROVE_PAIR,
              responses={400: {"description": "invalid_json | validation_error"},
                         404: {"description": "pair_not_found"}, 409: {"description": "already_approved"}})
 async def approve_pair(pair_id: str, request: Request) -> dict[str, Any]:

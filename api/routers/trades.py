@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from paulp.api import body_docs
 from paulp.api import query_docs as docs
 from paulp.api.bodies import json_object, query_values
 from paulp.api.errors import ApiError, now_iso
@@ -111,7 +112,7 @@ def _close_request(body: dict[str, Any]) -> tuple[str, str, str, str, str]:
             body["mode"].strip().upper(), body["reason"].strip())
 
 
-@router.post("/positions/close", responses={
+@router.post("/positions/close", openapi_extra=body_docs.close_position(CLOSE_TEXT_MAX, CLOSE_CHOICES), responses={
     400: {"description": "invalid_json | validation_error"}, 404: {"description": "POSITION_NOT_OPEN"},
     409: {"description": "CLOSE_REFUSED | rebuild_in_progress"}, 503: {"description": "venue_not_configured"}})
 async def close_position(request: Request) -> dict[str, Any]:

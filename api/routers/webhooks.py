@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore, record_fetch
 from paulp.adapters.kalshi import relayed_events
+from paulp.api import body_docs
 from paulp.api.bodies import InvalidJson, json_object, parse_json
 from paulp.api.errors import ApiError, now_iso
 from paulp.api.security import webhook_sig
@@ -102,7 +103,7 @@ def _text(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_TEXT
 
 
-@router.post("/alert", responses={400: {}, 401: {}, 503: {}})
+@router.post("/alert", responses={400: {}, 401: {}, 503: {}}, openapi_extra=body_docs.alert(SEVERITIES, MAX_TEXT))
 async def alert(request: Request) -> dict[str, Any]:
     require_trigger_token(request)
     body = await json_object(request)

@@ -185,6 +185,8 @@ def test_weakness_03_go_live_over_http_validates_then_requires_phase4_gate(fresh
         assert empty.json()["error"] == "Two-person approval required"
         capital = post("bonding", {"approver": "a", "secondApprover": "b", "capitalAllocationUsd": 0})
         assert capital.json()["error"] == "Valid capital allocation required"
+        huge = post("bonding", {"approver": "a", "secondApprover": "b", "capitalAllocationUsd": 1e30})
+        assert (huge.status_code, huge.json()["code"]) == (400, "invalid_capital")  # was a 500 (ADR 0495)
         unknown = post("nope", {"approver": "a", "secondApprover": "b", "capitalAllocationUsd": 10})
         assert (unknown.status_code, unknown.json()["code"]) == (404, "strategy_not_found")
         gate = post("bonding", {"approver": "a", "secondApprover": "b", "capitalAllocationUsd": 10})

@@ -40,6 +40,9 @@ TERMS = GoLiveTerms("alice", "bob", 10_000)
     ("alice", "bob", "abc", InvalidCapital, "Valid capital allocation required"),
     ("alice", "bob", True, InvalidCapital, "Valid capital allocation required"),
     ("alice", "bob", float("nan"), InvalidCapital, "Valid capital allocation required"),
+    # more cents than 28 digits hold: was a 500 (decimal.InvalidOperation / Overflow), found by the fuzzer (ADR 0495)
+    ("alice", "bob", 1e30, InvalidCapital, "Valid capital allocation required"),
+    ("alice", "bob", "1e999999", InvalidCapital, "Valid capital allocation required"),
 ])
 def test_validate_terms_when_invalid_then_exact_reference_message(approver: Any, second: Any, capital: Any,
                                                                   error: type[Exception], message: str) -> None:
