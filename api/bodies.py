@@ -23,11 +23,25 @@ def query_values(request: Request) -> dict[str, str]:
 
 def parse_json(raw: bytes) -> Any:
     """``raw`` as JSON, or ``InvalidJson``: not UTF-8, not JSON, a number of over 4300 digits (ValueError, ADR
-    0359), or nested deeper than the decoder's recursion limit (RecursionError, ADR 0490: ``[[[[...`` was a 500)."""
+    0359), nested deeper than the decoder's recursion limit (RecursionError, ADR 0490: ``[[[[...`` was a 500), or
+    holding an unpaired surrogate escape (ADR 0498)."""
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidJson from None
+    if b"\\u" in raw and _lone_surrogate(value):
+        raise InvalidJson  # I-JSON (RFC 7493 §2.1): no unpaired surrogate; no column could keep one (ADR 0498)
+    return value
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether a decoded document holds a string (key or value) with an unpaired surrogate, which only a
+    ``\\udXXX`` escape can produce: such text has no UTF-8 form, so a query given it failed as a 500."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):  # too deep to re-walk: refused too, never a 500
+        return True
+    return False
 
 
 class InvalidJson(ValueError):
@@ -48,3 +62,17 @@ async def json_object(request: Request, empty_is_object: bool = False) -> dict[s
     if not isinstance(body, dict):  # well-formed JSON of the wrong shape is a schema violation (§1.1)
         raise ApiError(400, "Validation failed", "validation_error", fields=["body"])
     return body
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can keep ``text`` as it is: no NUL (no text column holds one) and no lone surrogate
+    (JSON's ``"\\udc00"`` decodes to one, and it has no UTF-8 form). Either was a 500 where a parser let it
+    through to a query (ADR 0498)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+

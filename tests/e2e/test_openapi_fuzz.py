@@ -6,6 +6,7 @@ The case count is asserted so the fuzzing cannot silently shrink below 1,000 gen
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 
@@ -93,6 +94,50 @@ def test_api_when_fuzzed_then_no_5xx_and_responses_match_schema(api_schema, auth
             _call_and_check(case, authorised)
 
         run()
+
+
+# Path values a hand-read route accepts, so the bad field reaches the handler's work, not a 404 before it.
+PATH_VALUES = {"phase": "1", "name": "kalshi_trade_api", "strategy_id": "bonding", "proposal_id": "kalshi_trade_api#p1"}
+# Text no PostgreSQL column holds: a NUL, and a lone surrogate (sent as JSON's own escape, so the body is valid JSON).
+UNSTORABLE = {"nul": '"a\\u0000b"', "lone-surrogate": '"\\udc00"'}
+
+
+def _text_fields(app) -> list[tuple[str, str, dict, str]]:
+    """(method, path, declared example, text field) for every hand-read body's text property (ADR 0495)."""
+    found = []
+    for path, item in app.openapi()["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody") or {}
+            media = body.get("content", {}).get("application/json", {}) if body.get(HAND_READ) else {}
+            for name, prop in media.get("schema", {}).get("properties", {}).items():
+                kinds = prop.get("type")
+                if kinds == "string" or (isinstance(kinds, list) and "string" in kinds):
+                    found.append((method.upper(), path, media.get("example", {}), name))
+    return found
+
+
+@pytest.mark.parametrize("value", list(UNSTORABLE), ids=list(UNSTORABLE))
+def test_hand_read_text_when_unstorable_then_4xx_never_5xx(app, value):
+    """A text field no column can hold is refused, not passed on to a query (ADR 0498: the operator close let a
+    NUL and a lone surrogate through to its position query, a 500)."""
+    from starlette.testclient import TestClient
+
+    fields = _text_fields(app)
+    assert len(fields) >= 20
+    with TestClient(app) as client:
+        for method, path, example, name in fields:
+            url = path.format_map({k: PATH_VALUES.get(k, "x1") for k in _path_names(path)})
+            raw = json.dumps({**example, name: "<<x>>"}).replace('"<<x>>"', UNSTORABLE[value])
+            r = client.request(method, url, content=raw, headers={"Authorization": f"Bearer {TOKEN}",
+                                                                   "content-type": "application/json"})
+            SEEN["cases"] += 1
+            assert r.status_code < 500, (method, url, name, r.status_code, r.text[:300])
+            if r.status_code >= 400:
+                assert isinstance(r.json().get("error"), str), (method, url, name, r.text[:300])
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
 
 
 def test_fuzz_case_count_when_run_then_at_least_1000():

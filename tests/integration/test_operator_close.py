@@ -68,6 +68,8 @@ def test_paper_close_when_halted_and_no_rule_fires_then_sold_at_the_mark_with_op
     (_body(mode="SHADOW", reason="  "), ["mode", "reason"]),
     ({"ticker": TICKER, "side": "YES", "mode": "PAPER", "reason": "x"}, ["strategy"]),
     (_body(strategy=7), ["strategy"]),
+    # a NUL, which no text column holds, reached the position query as a 500 (found by the fuzz campaign, ADR 0498)
+    (_body(strategy="close\x00paper"), ["strategy"]),
 ])
 def test_close_when_a_field_is_invalid_then_400_naming_it_and_nothing_recorded(system: System, body, fields):
     system.paper_fill("close-paper", TICKER)
