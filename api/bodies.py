@@ -75,4 +75,3 @@ def storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
