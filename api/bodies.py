@@ -62,16 +62,3 @@ async def json_object(request: Request, empty_is_object: bool = False) -> dict[s
     if not isinstance(body, dict):  # well-formed JSON of the wrong shape is a schema violation (§1.1)
         raise ApiError(400, "Validation failed", "validation_error", fields=["body"])
     return body
-
-
-def storable(text: str) -> bool:
-    """Whether PostgreSQL can keep ``text`` as it is: no NUL (no text column holds one) and no lone surrogate
-    (JSON's ``"\\udc00"`` decodes to one, and it has no UTF-8 form). Either was a 500 where a parser let it
-    through to a query (ADR 0498)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

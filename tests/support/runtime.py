@@ -29,8 +29,8 @@ def services() -> Services:
 
 
 def drop_created() -> None:
-    """Drop the checkers' databases while the server is still up (the session fixture calls this before it
-    stops an embedded server that this module only reused)."""
+    """Drop the checkers' databases while the server is still up (``pytest_sessionfinish`` calls this, before
+    ``pytest_unconfigure`` stops an embedded server that this module only reused)."""
     if _services is None or not _created:
         return
     with psycopg.connect(_services.database_url, autocommit=True) as conn:

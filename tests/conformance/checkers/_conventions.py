@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from paulp.domain.clock import from_iso_utc
 from tests.conformance.registry import Context, vectors_dir
 
 # "2026-03-01T12:00:00.000Z (a Sunday) unless a vector gives offsets; ...": the leading instant is the clock.
@@ -41,7 +42,7 @@ def parse_instant(text: str) -> datetime:
     """The leading ISO-8601 instant of a conventions string, as an aware datetime (a trailing remark is prose)."""
     match = _INSTANT.match(text)
     assert match, f"cannot read an instant from {text!r}"
-    moment = datetime.fromisoformat(match[1].replace("Z", "+00:00"))
+    moment = from_iso_utc(match[1])
     assert moment.tzinfo is not None, f"instant without an offset: {text!r}"
     return moment
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
+from paulp.domain.clock import iso_utc
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, MarketSnapshot, Side, to_venue_order
 from paulp.domain.execution_policy import ExecutionMode, policy_for_mode
 from paulp.domain.ids import deterministic_id, execution_fallback_id
@@ -614,10 +615,9 @@ def _idempotency(case: Mapping[str, Any], group: Mapping[str, Any], now: datetim
         assert venue.client_order_id == order.order_id, f"client_order_id {venue.client_order_id}"
     elif "kalshi_order" in text:
         # a request without an id: deterministicId("kalshi_order", marketId, side, requestedSize, maxPrice, timestamp)
-        stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        later = (now + timedelta(milliseconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        args = ("TICKER", "YES", 10, 55, stamp)
+        args = ("TICKER", "YES", 10, 55, iso_utc(now))
         assert execution_fallback_id(*args) == deterministic_id("kalshi_order", *args) == execution_fallback_id(*args)
+        later = iso_utc(now + timedelta(milliseconds=1))
         assert execution_fallback_id(*args[:4], later) != execution_fallback_id(*args)
     elif "twice" in text and "create" in text:
         _claims_same(case, expected, _SAME_WORDS)

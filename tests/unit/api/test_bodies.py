@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from paulp.api.bodies import InvalidJson, parse_json, storable
+from paulp.api.bodies import InvalidJson, parse_json
 
 
 @pytest.mark.parametrize("raw", [
@@ -25,10 +25,3 @@ def test_parse_json_when_a_surrogate_is_unpaired_then_invalid(raw: bytes) -> Non
 ])
 def test_parse_json_when_text_is_whole_then_parsed(raw: bytes, value: object) -> None:
     assert parse_json(raw) == value
-
-
-@pytest.mark.parametrize(("text", "ok"), [
-    ("bonding", True), ("a\x00b", False), ("\udc00", False), ("\U0001f600", True),
-])
-def test_storable_when_text_has_nul_or_lone_surrogate_then_not(text: str, ok: bool) -> None:
-    assert storable(text) is ok
