@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import nats
@@ -11,9 +10,9 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from paulp.adapters.config import NAMESPACE_PATTERN
 from paulp.adapters.eventstore.chain import split_topic
 
-_VALID = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")
 DUPLICATE_WINDOW_S = 3600.0
 HDR_MSG_ID = "Nats-Msg-Id"
 HDR_EXPECTED_LAST = "Nats-Expected-Last-Msg-Id"
@@ -43,8 +42,8 @@ class BusNames:
     namespace: str
 
     def __post_init__(self) -> None:
-        if not _VALID.match(self.namespace):
-            raise ValueError(f"PAULP_NAMESPACE must match {_VALID.pattern}: {self.namespace!r}")
+        if not NAMESPACE_PATTERN.match(self.namespace):
+            raise ValueError(f"PAULP_NAMESPACE must match {NAMESPACE_PATTERN.pattern}: {self.namespace!r}")
 
     @property
     def stream(self) -> str:

@@ -25,6 +25,7 @@ LOCAL_ENVIRONMENTS = ("development", "test")  # the only ones that serve the Ope
 MIN_PRODUCTION_TOKEN_CHARS = 32
 TOKEN_NAME = re.compile(r"^([a-z0-9_.-]+)[=:](.*)$", re.DOTALL)
 DEFAULT_TURNSTILE_VERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+NAMESPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")  # it names the NATS stream (upper-cased) and subjects
 
 _OPTIONAL_TEXT = (
     "PAULP_DATABASE_URL", "PAULP_NATS_URL", "PAULP_ANCHOR_DATABASE_URL", "PAULP_EVIDENCE_DIR",
@@ -166,6 +167,16 @@ class Settings(BaseSettings):
     @classmethod
     def _backoff_list(cls, v: str) -> str:
         parse_backoff(v)
+        return v
+
+    @field_validator("PAULP_NAMESPACE")
+    @classmethod
+    def _namespace_usable(cls, v: str) -> str:
+        """It names the NATS stream and subjects; a bad one failed later, inside the bus, as a traceback (ADR 0499)."""
+        if not NAMESPACE_PATTERN.match(v):
+            shown = v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise ConfigError(f"PAULP_NAMESPACE must be a lowercase letter then up to 40 lowercase letters, digits"
+                              f" or underscores ({NAMESPACE_PATTERN.pattern}); got '{shown}'")
         return v
 
     @field_validator("ENVIRONMENT")

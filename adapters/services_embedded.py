@@ -156,12 +156,25 @@ def _add_system_user(name: str) -> None:
     if useradd is None:
         raise EmbeddedServiceError("postgres", f"running as root needs a system user {name!r} for PostgreSQL "
                                    "and 'useradd' was not found; create the user or set PAULP_DATABASE_URL")
+    # A group of that name without the user (left by an earlier, interrupted set-up, or by the image) makes a
+    # plain useradd refuse ("group ... exists"): the user joins that group instead.
+    group = ["-g", name] if _group_exists(name) else []
     try:
-        subprocess.run([useradd, "-s", "/bin/bash", name], check=True, capture_output=True, text=True,  # noqa: S603
-                       timeout=30)
+        subprocess.run([useradd, "-s", "/bin/bash", *group, name], check=True, capture_output=True,  # noqa: S603
+                       text=True, timeout=30)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         detail = exc.stderr if isinstance(exc, subprocess.CalledProcessError) else str(exc)
         raise EmbeddedServiceError("postgres", f"useradd {name} failed: {detail}") from exc
+
+
+def _group_exists(name: str) -> bool:
+    import grp
+
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _run(cmd: list[str], owner: _Owner | None, cwd: Path, timeout: float, *, own_group: bool = False) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
 from paulp.api.cli_audit import mirror as audit_mirror
 from paulp.api.cli_audit import verify_mirror as audit_verify_mirror
@@ -32,7 +33,7 @@ from paulp.api.cli_reconcile import reconcile_app
 from paulp.api.cli_risk import risk_app
 from paulp.api.cli_sources import claims_app, sources_app
 from paulp.api.cli_verify import verify_app
-from paulp.api.console import cli_console
+from paulp.api.console import cli_console, styled
 
 if TYPE_CHECKING:  # a command imports what it runs on when it runs: `paulp --help` loads none of it (ADR 0407)
     import asyncio
@@ -44,7 +45,26 @@ if TYPE_CHECKING:  # a command imports what it runs on when it runs: `paulp --he
     from paulp.adapters.services import Services
     from paulp.api.wiring import Container
 
-app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True)
+
+class Utf8ArgumentsGroup(TyperGroup):
+    """The root command refuses arguments that are not UTF-8, for every subcommand at once (ADR 0499).
+
+    Python decodes argv with ``surrogateescape``: a byte that is not UTF-8 (``$'\\xff'``, a Latin-1 file name)
+    arrives as a lone surrogate, which no event, log line or terminal can encode, so a command failed with a
+    traceback at its first write. Refused as a usage error (exit 2) before anything runs."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click.Context (typer vendors click)
+        for position, arg in enumerate(args, 1):
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise typer.BadParameter(f"argument {position} ('{shown}') is not valid UTF-8") from None
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True,
+                  cls=Utf8ArgumentsGroup)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 audit_app.command("mirror")(audit_mirror)
@@ -85,7 +105,7 @@ def settings_errors(e: ValidationError) -> str:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(styled("bold red", "error:", f" {message}"))
     return typer.Exit(code)
 
 
@@ -198,7 +218,7 @@ def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = Non
                 console.print(f"{d.name}: {d.source} {d.url}")
 
             def ready() -> None:
-                console.print(f"[green]Paul P up[/] on {http_url(h, sock)}  (Ctrl-C stops everything)")
+                console.print(styled("green", "Paul P up", f" on {http_url(h, sock)}  (Ctrl-C stops everything)"))
 
             async def main() -> None:
                 stop = asyncio.Event()
@@ -229,7 +249,8 @@ def serve(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = 
             container = build(settings, svc.database_url, svc.nats_url)
             try:
                 serve_api(container, sock,
-                          lambda: console.print(f"[green]Paul P API[/] on {http_url(h, sock)}  (Ctrl-C stops it)"))
+                          lambda: console.print(styled("green", "Paul P API",
+                                                       f" on {http_url(h, sock)}  (Ctrl-C stops it)")))
             finally:
                 container.close()
 
@@ -372,7 +393,7 @@ def replay(
                 console.print(line)
             if differences:
                 raise fail(f"{len(differences)} difference(s) between live and replay", 1)
-            console.print("[green]no difference[/] between live view and replay")
+            console.print(styled("green", "no difference", " between live view and replay"))
 
 
 app.command("rebuild")(rebuild_command)
@@ -396,8 +417,8 @@ def audit_verify(
         console.print_json(json.dumps(report.to_dict()))
     if report.valid:
         if not as_json:
-            console.print(f"[green]audit chain valid[/]: {report.chain.events_checked} record(s)"
-                          f" {report.chain.first_sequence}..{report.chain.last_sequence}")
+            console.print(styled("green", "audit chain valid", f": {report.chain.events_checked} record(s)"
+                                 f" {report.chain.first_sequence}..{report.chain.last_sequence}"))
         return
     for g in report.chain.gaps:
         err.print(f"gap at sequence {g}")
@@ -617,8 +638,6 @@ def main() -> None:
         psycopg = sys.modules.get("psycopg")  # not loaded: the error cannot be one of its (`--help` loads none)
         if psycopg is None or not isinstance(exc, psycopg.errors.UndefinedTable):
             raise
-        from rich.markup import escape
-
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        err.print(f"[bold red]error:[/] {escape(detail)}: the database is not migrated (run `paulp migrate`)")
+        err.print(styled("bold red", "error:", f" {detail}: the database is not migrated (run `paulp migrate`)"))
         raise SystemExit(1) from None

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paulp.api.console import cli_console
+from paulp.api.console import cli_console, styled
 
 console = cli_console()
 err = cli_console(stderr=True)
@@ -64,8 +64,8 @@ def verify_mirror(as_json: Annotated[bool, typer.Option("--json", help="print th
         console.print_json(json.dumps(report.to_dict()))
     if report.valid:
         if not as_json:
-            console.print(f"[green]audit mirror matches the chain[/]: {report.checked} record(s), mirrored"
-                          f" through {report.position}, {report.pending} pending")
+            console.print(styled("green", "audit mirror matches the chain", f": {report.checked} record(s), mirrored"
+                                 f" through {report.position}, {report.pending} pending"))
         return
     for kind in ("missing", "different", "extra"):
         for item in getattr(report, kind).items:

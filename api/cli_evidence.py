@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from paulp.api.console import cli_console
+from paulp.api.console import cli_console, styled
 
 evidence_app = typer.Typer(help="Evidence blobs: provenance, lineage (what each fed) and re-verification.",
                            no_args_is_help=True)
@@ -82,7 +82,7 @@ def verify_command(
         print(json.dumps([r.to_json() for r in results], indent=2))
     else:
         for r in failed:
-            console.print(f"[red]FAILED[/] {r.evidence_hash}: {r.problem}", highlight=False)
+            console.print(styled("red", "FAILED", f" {r.evidence_hash}: {r.problem}"), highlight=False)
         console.print(f"{len(results) - len(failed)} of {len(results)} blobs verified", highlight=False)
     if failed:
         raise typer.Exit(1)

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from paulp.api.console import cli_console
+from paulp.api.console import cli_console, styled
 from paulp.domain.clock import iso_utc
 
 if TYPE_CHECKING:  # imported when a command runs, not for --help (ADR 0407); the wiring pulls in every provider SDK
@@ -124,7 +125,7 @@ def _print_ledgers(rows: list[dict[str, object]]) -> None:
         table.add_row(str(r["category"]), str(r["periodType"]), str(r["periodStart"]),
                       f"{float(str(r['limitUsd'])):.4f}", f"{float(str(r['consumedUsd'])):.6f}",
                       f"{float(str(r['reservedUsd'])):.6f}", f"{float(str(r['remainingUsd'])):.4f}",
-                      f"{float(str(r['percentUsed'])):.2f}", "[red]yes[/]" if r["isBlocked"] else "no",
+                      f"{float(str(r['percentUsed'])):.2f}", Text("yes", "red") if r["isBlocked"] else "no",
                       str(r["openReservations"]))
     console.print(table)
 
@@ -234,15 +235,15 @@ def _drift_doc(report: DriftReport, baseline: str) -> dict[str, Any]:
 
 
 def _print_suite(doc: dict[str, Any]) -> None:
-    console.print(f"[bold]{doc['suite']} suite[/] run {doc['runId']} (prompt {doc['promptVersion']}): "
-                  f"{doc['passed']}/{doc['totalTests']} passed, pass rate {doc['passRate']:.1%}, "
-                  f"{doc['executionTimeMs']} ms")
+    console.print(styled("bold", f"{doc['suite']} suite", f" run {doc['runId']} (prompt {doc['promptVersion']}): "
+                         f"{doc['passed']}/{doc['totalTests']} passed, pass rate {doc['passRate']:.1%}, "
+                         f"{doc['executionTimeMs']} ms"))
     table = Table("category", "total", "passed", "failed", "pass rate")
     for cat, t in doc["byCategory"].items():
         table.add_row(cat, str(t["total"]), str(t["passed"]), str(t["failed"]), f"{t['passRate']:.1%}")
     console.print(table)
     for f in doc["failures"]:
-        console.print(f"  [red]FAIL[/] {f['testId']}: {', '.join(f['types'])} ({f['message']})")
+        console.print(Text.assemble("  ", ("FAIL", "red"), f" {f['testId']}: {', '.join(f['types'])} ({f['message']})"))
     drift = doc.get("drift")
     if drift:
         console.print(f"drift vs {drift['baselineRunId']}: passRateDelta {drift['passRateDelta']:+.3f}, "

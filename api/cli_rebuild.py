@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from paulp.api.console import cli_console
+from paulp.api.console import cli_console, styled
 
 if TYPE_CHECKING:
     from paulp.adapters.rebuild import Prepared, Swapped, TableDiff
@@ -61,10 +61,10 @@ def _one(database_url: str, projection: Projection, yes: bool) -> bool:
             finally:
                 rb.drop(database_url, prepared)
     except (rb.RebuildError, ReplayError) as e:
-        err.print(f"[bold red]refused:[/] {e}")
+        err.print(styled("bold red", "refused:", f" {e}"))
         return False
     except psycopg.Error as e:  # rolled back: the live view is as it was
-        err.print(f"[bold red]refused:[/] {projection.name}: database error: {type(e).__name__}: {e}")
+        err.print(styled("bold red", "refused:", f" {projection.name}: database error: {type(e).__name__}: {e}"))
         return False
     return True
 

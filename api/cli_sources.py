@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from paulp.api.console import cli_console
+from paulp.api.console import cli_console, styled
 
 sources_app = typer.Typer(help="Sources registry (api-and-security §4.8): where facts came from, with lineage.",
                           no_args_is_help=True)
@@ -84,7 +85,7 @@ def register_command(
                                    fetched_at=at, actor=actor, evidence_hash=evidence_hash, lineage=parent or (),
                                    ttl_seconds=ttl, metadata=meta)
         if source.blob_stored and not _store(settings).exists(source.evidence_hash) and nid is not None:
-            console.print(f"[yellow]warning:[/] no blob {source.evidence_hash} in the evidence store",
+            console.print(styled("yellow", "warning:", f" no blob {source.evidence_hash} in the evidence store"),
                           highlight=False)
     _print({"registered": nid is not None, "sourceId": source.source_id, "evidenceHash": source.evidence_hash,
             "expiresAt": source.expires_at.isoformat() if source.expires_at else None, "notificationId": nid})
@@ -228,7 +229,8 @@ def verify_claims(
                 raise fail(f"no citation {cid}")
             passed, _ = app.verify_citation(found.citation_id, failed_blobs(store, found.evidence), actor)
             failures += not passed
-            console.print(f"{found.citation_id}: {'verified' if passed else '[red]FAILED[/]'}", highlight=False)
+            verdict = "verified" if passed else ("FAILED", "red")
+            console.print(Text.assemble(f"{found.citation_id}: ", verdict), highlight=False)
     console.print(f"{len(ids) - failures} of {len(ids)} citations verified", highlight=False)
     if failures:
         raise typer.Exit(1)

@@ -6,10 +6,10 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from paulp.api.console import cli_console
+from paulp.api.console import cli_console, styled
 
 verify_app = typer.Typer(help="Verification suites (CLV, risk invariants) feeding phase gates 1 and 2.",
                          no_args_is_help=True)
@@ -33,13 +33,14 @@ def run(
     by: Annotated[str, typer.Option("--by", help="who runs it (recorded with the run)")] = "cli",
 ) -> None:
     """Run the suites against this code, record the run, print what failed; exit 1 on any failure."""
-    from paulp.api.cli import fail, services
+    from paulp.api.cli import fail, operator_text, services
     from paulp.api.contexts import open_context
     from paulp.api.verify_job import run_verification
     from paulp.domain.services.verification import VerificationService
     from paulp.domain.verification import Status
 
     suites = _suites(suite)
+    by = operator_text(by, "--by")  # refused before the suites run, not when their run cannot be stored
     with services() as (_, svc):
         try:  # only the verification context: the composition root would import every provider SDK
             service = open_context(VerificationService, svc.database_url)
@@ -52,10 +53,10 @@ def run(
             service.close()
     for r in outcome.runs:
         style = "green" if not r.failures else "bold red"
-        console.print(f"[{style}]{r.suite}[/]: {r.count(Status.PASSED)} passed, {r.count(Status.FAILED)} failed,"
-                      f" {r.count(Status.SKIPPED)} skipped")
+        console.print(styled(style, r.suite, f": {r.count(Status.PASSED)} passed, {r.count(Status.FAILED)} failed,"
+                             f" {r.count(Status.SKIPPED)} skipped"))
         for f in r.failures:
-            console.print(f"  [red]FAILED[/] {escape(f.name)}: {escape(f.error or '')}", highlight=False,
+            console.print(Text.assemble("  ", ("FAILED", "red"), f" {f.name}: {f.error or ''}"), highlight=False,
                           soft_wrap=True)  # one line per failure, whatever the terminal width
     if outcome.store_error is not None:
         raise fail(f"run {outcome.run_id} could not be stored: {outcome.store_error}", 1)
@@ -88,6 +89,6 @@ def results(suite: Annotated[str, typer.Option("--suite", help=SUITE_HELP)] = "a
                       f" {run_.count('failed')} failed, {run_.count('skipped')} skipped")
         table = Table("case", "status", "ms", "error")
         for c in run_.cases:
-            table.add_row(escape(c.name), c.status if c.status != "failed" else "[red]failed[/]",
-                          f"{c.duration_ms:.3f}", escape(c.error or ""))
+            table.add_row(c.name, c.status if c.status != "failed" else Text("failed", "red"),
+                          f"{c.duration_ms:.3f}", c.error or "")
         console.print(table)

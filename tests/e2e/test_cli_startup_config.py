@@ -78,6 +78,19 @@ def test_up_when_environment_blank_or_invalid_then_exit_2_and_nothing_started(tm
     assert not state.exists()
 
 
+@pytest.mark.parametrize("value", ["Bad-NS", "a\udcff", "9lives", ""], ids=["upper-dash", "not-utf8", "digit", "empty"])
+def test_command_when_namespace_unusable_then_exit_2_naming_the_rule_and_nothing_started(tmp_path: Path,
+                                                                                         value: str) -> None:
+    """It names the NATS stream and subjects; it was checked only inside the bus, so a bad one (or bytes that
+    are not UTF-8, as argv and the environment deliver them) ended in a ValueError traceback (ADR 0499)."""
+    state = tmp_path / "state"
+    r = _paulp_in_process(["breaker", "status"], state, ENVIRONMENT="test", PAULP_NAMESPACE=value)
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "PAULP_NAMESPACE must be a lowercase letter then up to 40" in out and "Traceback" not in out, out
+    assert not state.exists()
+
+
 @pytest.mark.parametrize("mirror", [None, "  "], ids=["unset", "blank"])  # empty: tests/security/test_config.py
 def test_production_when_audit_mirror_missing_then_exit_2_naming_it_and_nothing_written(
         tmp_path: Path, empty_db: str, nats_url: str, mirror: str | None) -> None:

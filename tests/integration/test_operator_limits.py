@@ -23,7 +23,7 @@ from paulp.domain.clock import FixedClock
 from paulp.domain.ids import order_id
 from paulp.domain.services.operator_limits import RiskLimitsService
 from paulp.domain.services.pipeline import OrderPipeline
-from tests.conftest import create_database, drop_database_later
+from tests.conftest import create_database, drop_database
 from tests.integration.helpers import MARKET, assert_live_equals_replay, signal
 
 pytestmark = pytest.mark.integration
@@ -133,7 +133,7 @@ def test_limits_when_the_store_cannot_be_read_then_the_order_is_not_approved_and
     # each of the recorder's 10 attempts per read waits this long for a connection the pool cannot make; the
     # variable (whole seconds) took 2 s an attempt, ~20 s for the reads below, for the same refusal (ADR 0407)
     unreadable.recorder.datastore.pool.timeout = 0.1
-    drop_database_later(services.database_url, name)
+    drop_database(services.database_url, name)  # now, not behind the test: the reads below must find it gone
     sig = signal("dark-1", "KXTEST-A")
     try:
         pipeline = OrderPipeline(system.orders, system.breaker, system.execution, MARKET, system.portfolio(),

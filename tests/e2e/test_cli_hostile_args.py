@@ -1,0 +1,91 @@
+"""Hostile command-line arguments (ADR 0499): what the by-hand campaign ``tests.e2e.cli_fuzz_campaign`` found,
+kept as tests over every command rather than the ones it happened to hit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from paulp.api.cli import app
+from tests.e2e.cli_fuzz_campaign import LONG_RUNNING, argv_for, leaves
+from tests.integration.helpers import make_container
+from tests.support.seeding import catch_up
+
+pytestmark = pytest.mark.integration
+
+COMMANDS = [(path, command) for path, command in leaves(typer.main.get_command(app), [])]
+
+
+def _events(db: str) -> int:
+    with psycopg.connect(db) as conn:
+        row = conn.execute("SELECT count(*) FROM paulp_events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _invoke(argv: list[str], db: str, nats: str) -> Any:
+    env = {"ENVIRONMENT": "test", "PAULP_DATABASE_URL": db, "PAULP_NATS_URL": nats, "COLUMNS": "250"}
+    return CliRunner().invoke(app, argv, env=env)
+
+
+def test_every_command_when_an_argument_is_not_utf8_then_usage_error_naming_it_and_nothing_stored(fresh_db,
+                                                                                                   nats_url):
+    """Bytes that are not UTF-8 reach Python's argv as lone surrogates (``surrogateescape``); ``fair set
+    --source $'\\xff'`` failed with a UnicodeEncodeError traceback at its first write. Every command, long-running
+    ones included, now refuses such an argument before it runs, wherever the argument stands."""
+    before = _events(fresh_db)
+    checked = 0
+    for path, command in COMMANDS:
+        params = [p for p in command.params if p.name != "help" and not getattr(p, "is_flag", False)]
+        targets = [params[0], params[-1]] if len(params) > 1 else params or [None]  # first and last value
+        for param in targets:
+            argv = argv_for(path, command, (param.name, "ok\udcff") if param is not None else None)
+            if param is None:
+                argv.append("\udcc3")  # a command without values: the stray argument is refused the same way
+            result = _invoke(argv, fresh_db, nats_url)
+            where = argv.index("ok\udcff" if param is not None else "\udcc3") + 1
+            out = result.stdout + result.stderr
+            assert result.exit_code == 2, (path, argv, out, result.exception)
+            assert f"argument {where} (" in out and "is not valid UTF-8" in out, (path, out)
+            assert "Traceback" not in out, (path, out)
+            checked += 1
+    assert checked > 120 and {p[0] for p, _ in COMMANDS} >= LONG_RUNNING
+    assert _events(fresh_db) == before
+
+
+def test_stored_text_with_markup_or_emoji_codes_then_every_output_prints_it_verbatim(fresh_db, nats_url, namespace):
+    """The CLI printed through Rich markup: a stored reason holding ``[/]`` made ``fair list`` (and any message
+    naming such a value, e.g. ``orders show '[/]'``) fail with a MarkupError traceback, and ``[red]`` or
+    ``:warning:`` changed what the operator read. Output is now plain text; styling is explicit."""
+    source, reason, actor = "[/]desk", "[bold]checked :warning: by hand", "[red]ops"
+    set_ = _invoke(["fair", "set", "KXMARKUP-26", "0.4", "--source", source, "--reason", reason, "--actor", actor],
+                   fresh_db, nats_url)
+    assert set_.exit_code == 0, set_.stdout + set_.stderr
+    container = make_container(fresh_db, nats_url, namespace)
+    try:
+        catch_up(container)
+    finally:
+        container.close()
+
+    listed = _invoke(["fair", "list"], fresh_db, nats_url)
+    missing = _invoke(["orders", "show", "[/]"], fresh_db, nats_url)
+
+    assert listed.exit_code == 0, (listed.stdout, listed.exception)
+    assert all(text in listed.stdout for text in (source, reason, actor)), listed.stdout
+    assert missing.exit_code == 1 and "no order '[/]'" in missing.stderr, (missing.stderr, missing.exception)
+
+
+def test_verify_run_when_by_is_blank_then_refused_before_any_suite_runs(fresh_db, nats_url):
+    """``verify run --by ''`` ran every suite, then failed to store the run and logged the domain's refusal
+    with its traceback; the operator's name is now checked first, as every other command checks its actor."""
+    before = _events(fresh_db)
+
+    result = _invoke(["verify", "run", "--suite", "clv", "--by", " "], fresh_db, nats_url)
+
+    out = result.stdout + result.stderr
+    assert result.exit_code == 2 and "--by must not be blank" in out, (out, result.exception)
+    assert "Traceback" not in out and "recorded run" not in out
+    assert _events(fresh_db) == before
