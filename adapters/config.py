@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paulp.domain.js_text import js_trim
@@ -157,6 +157,36 @@ class Settings(BaseSettings):
     GOOGLE_AI_API_KEY: SecretStr | None = None
     LLM_ROUTING_FORCE_MODEL: SecretStr | None = None
     LLM_ROUTING_FORCE_ROUTE_CLASS: SecretStr | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _utf8(cls, v: object, info: ValidationInfo) -> object:
+        """The environment reaches Python with bytes that are not UTF-8 as lone surrogates (``surrogateescape``),
+        which no connection, log line or terminal can carry: refused by name, never shown, since the value may be
+        a secret (ADR 0499)."""
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ConfigError(f"{info.field_name} is not valid UTF-8") from None
+        return v
+
+    @field_validator("PAULP_DATABASE_URL", "PAULP_ANCHOR_DATABASE_URL")
+    @classmethod
+    def _connection_string(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """A malformed one failed at the first connection, as psycopg's ProgrammingError and a traceback. Not
+        shown: it may hold a password."""
+        if v is None:
+            return v
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(v)
+        except ProgrammingError:
+            raise ConfigError(f"{info.field_name} is not a PostgreSQL connection URL or string"
+                              " (postgresql://user@host:5432/dbname)") from None
+        return v
 
     @field_validator(*_OPTIONAL_TEXT, mode="before")
     @classmethod

@@ -632,6 +632,10 @@ def main() -> None:
     """The ``paulp`` entry point: SIGTERM unwinds like Ctrl-C (embedded services stopped), and a database
     without the schema a command reads is named as such rather than shown as a traceback."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    for stream in (sys.stdout, sys.stderr):  # text with no UTF-8 form (a lone surrogate decoded from some JSON
+        reconfigure = getattr(stream, "reconfigure", None)  # escape) prints escaped instead of failing the
+        if reconfigure is not None:  # command, and Rich's buffer with it, for every later line (ADR 0499)
+            reconfigure(errors="backslashreplace")
     try:
         app()
     except Exception as exc:

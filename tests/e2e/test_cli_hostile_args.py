@@ -3,6 +3,9 @@ kept as tests over every command rather than the ones it happened to hit."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import psycopg
@@ -89,3 +92,28 @@ def test_verify_run_when_by_is_blank_then_refused_before_any_suite_runs(fresh_db
     assert result.exit_code == 2 and "--by must not be blank" in out, (out, result.exception)
     assert "Traceback" not in out and "recorded run" not in out
     assert _events(fresh_db) == before
+
+
+PRINTS_A_LONE_SURROGATE = """
+import sys
+from paulp.api import cli
+
+@cli.app.command("probe-print")
+def probe_print() -> None:
+    cli.console.print("before \\udcff after")
+    cli.console.print("the next line")
+
+sys.argv = ["paulp", "probe-print"]
+cli.main()
+"""
+
+
+def test_entry_point_when_output_has_no_utf8_form_then_printed_escaped_and_later_lines_still_print():
+    """Text decoded from a JSON escape can hold a lone surrogate; printed, it failed the command, and Rich kept the
+    unwritten buffer, so every later print of that process (a long-running ``paulp up``) failed too. The entry
+    point makes stdout and stderr escape what they cannot encode (ADR 0499)."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "200"}
+    r = subprocess.run([sys.executable, "-c", PRINTS_A_LONE_SURROGATE], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["before \\udcff after", "the next line"]

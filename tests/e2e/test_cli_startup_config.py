@@ -87,7 +87,28 @@ def test_command_when_namespace_unusable_then_exit_2_naming_the_rule_and_nothing
     r = _paulp_in_process(["breaker", "status"], state, ENVIRONMENT="test", PAULP_NAMESPACE=value)
     out = " ".join(r.output.split())
     assert r.exit_code == 2, r.output
-    assert "PAULP_NAMESPACE must be a lowercase letter then up to 40" in out and "Traceback" not in out, out
+    assert ("PAULP_NAMESPACE must be a lowercase letter then up to 40" in out
+            or "PAULP_NAMESPACE is not valid UTF-8" in out) and "Traceback" not in out, out
+    assert not state.exists()
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("ADMIN_TOKEN", "secret-\udcff-0123456789abcdef", "ADMIN_TOKEN is not valid UTF-8"),
+    ("PAULP_EVIDENCE_DIR", "/tmp/\udcc3", "PAULP_EVIDENCE_DIR is not valid UTF-8"),
+    ("PAULP_DATABASE_URL", "postgresql://ops:hunter2@\udcff/db", "PAULP_DATABASE_URL is not valid UTF-8"),
+    ("PAULP_DATABASE_URL", "hunter2 -1", "PAULP_DATABASE_URL is not a PostgreSQL connection URL or string"),
+    ("PAULP_ANCHOR_DATABASE_URL", "{hunter2", "PAULP_ANCHOR_DATABASE_URL is not a PostgreSQL connection URL"),
+], ids=["token-not-utf8", "path-not-utf8", "url-not-utf8", "url-malformed", "anchor-url-malformed"])
+def test_command_when_a_variable_is_unusable_then_exit_2_naming_it_without_its_value(tmp_path: Path, name: str,
+                                                                                     value: str, message: str) -> None:
+    """Each failed later: a UnicodeEncodeError where the value was first written or printed, psycopg's
+    ProgrammingError at the first connection, each with a traceback (ADR 0499). Values are never echoed: they may
+    be secrets."""
+    state = tmp_path / "state"
+    r = _paulp_in_process(["breaker", "status"], state, ENVIRONMENT="test", **{name: value})
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert message in out and "Traceback" not in out and "hunter2" not in out and "secret-" not in out, out
     assert not state.exists()
 
 
