@@ -69,6 +69,29 @@ PLAUSIBLE: dict[str, str] = {
 }
 
 
+# Where the name-keyed value does not fit a command: (command path, parameter) -> value.
+PER_COMMAND: dict[tuple[str, str], str] = {
+    ("replay", "projection"): "orders", ("postmortem", "to"): "2026-01-02T00:00:00Z",
+    ("risk correlations set", "kind"): "same_series", ("risk limits set", "pairs"): "maxPositionPct=4",
+    ("risk limits propose", "pairs"): "maxPositionPct=4", ("execution policy set", "pairs"): "maxSpreadToTrade=0.05",
+    ("sources register", "source_type"): "api_response", ("claims add", "source_type"): "api_response",
+    ("sources show", "source_id"): "src-" + "0" * 32, ("claims retract", "citation"): "SR-001",
+    ("claims verify", "citation"): "SR-001", ("llm pricing set", "model"): "anthropic:claude-opus-4-6",
+    ("compliance propose-status", "status"): "blocked", ("compliance record-violation", "severity"): "warning",
+    ("sources register", "quality"): "primary",
+    **{(f"compliance {c}", "source"): "kalshi_trade_api"
+       for c in ("propose-status", "review", "record-violation")},
+}
+# Options a command needs beyond its required ones to get past its own checks (placed first: a hostile value for
+# the same option, given later, wins).
+EXTRA: dict[str, list[str]] = {
+    "rebuild": ["--projection", "orders", "--yes"], "llm pricing set": ["--input", "1.0"],
+    "risk correlations rule-set": ["--category", "weather"], "risk correlations rule-remove": ["--category", "weather"],
+    "evidence verify": ["--all"], "compliance propose-status": ["--block-reason", "terms changed"],
+    "claims add": ["--evidence-hash", "0" * 64],
+}
+
+
 def hostile_values(scratch: Path) -> list[str]:
     """Never a path outside ``scratch`` that exists: commands with an output path write where they are told, and
     the campaign runs as whoever starts it (an early version passed ``../../../etc/passwd`` as root and
@@ -101,7 +124,8 @@ def leaves(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
 
 def argv_for(path: list[str], command: Any, override: tuple[str, str] | None) -> list[str]:
     """Required parameters with plausible values, ``override`` (name, value) replacing or adding one."""
-    options: list[str] = []
+    where = " ".join(path)
+    options: list[str] = list(EXTRA.get(where, []))
     arguments: list[str] = []
     for p in command.params:
         if p.name == "help" or getattr(p, "is_flag", False):
@@ -109,7 +133,8 @@ def argv_for(path: list[str], command: Any, override: tuple[str, str] | None) ->
         chosen = override[1] if override and override[0] == p.name else None
         if chosen is None and not p.required:
             continue
-        value = chosen if chosen is not None else PLAUSIBLE.get(p.name or "", "x")
+        name = p.name or ""
+        value = chosen if chosen is not None else PER_COMMAND.get((where, name), PLAUSIBLE.get(name, "x"))
         if type(p).__name__.endswith("Argument"):
             arguments.append(value)
         else:
@@ -125,6 +150,7 @@ class Campaign:
         self.seen: Counter[str] = Counter()
         self.failures: dict[str, dict[str, Any]] = {}
         self.failure_counts: Counter[str] = Counter()
+        self.plausible: dict[str, dict[str, Any]] = {}  # each command's base invocation: does it get past parsing?
 
     def events(self) -> int:
         row = self.db.execute("SELECT count(*) FROM paulp_events").fetchone()
@@ -135,7 +161,7 @@ class Campaign:
         self.failure_counts[signature] += 1
         self.failures.setdefault(signature, detail)
 
-    def invoke(self, label: str, argv: list[str]) -> None:
+    def invoke(self, label: str, argv: list[str]) -> int | None:
         before = self.events()
         signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
@@ -144,7 +170,7 @@ class Campaign:
             result = self.runner.invoke(app, argv, env=self.env)
         except TimeUp:
             self.fail("timeout", label, {"argv": _show(argv)})
-            return
+            return None
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         self.seen["invocations"] += 1
@@ -164,11 +190,15 @@ class Campaign:
             self.fail("silent_failure", label, detail)
         if result.exit_code != 0 and self.events() != before:
             self.fail("partial_state (judge)", label, detail)
+        if label.endswith("[plausible]"):
+            self.plausible[label] = {"argv": detail["argv"], "exit": result.exit_code, "output": out[-300:]}
+        return result.exit_code
 
 
     def write(self, out: str, started: float) -> None:
         report = {"minutes": round((time.monotonic() - started) / 60, 1), "seen": dict(self.seen),
-                  "failure_counts": dict(self.failure_counts), "failures": self.failures}
+                  "failure_counts": dict(self.failure_counts), "failures": self.failures,
+                  "plausible": self.plausible}
         Path(out).write_text(json.dumps(report, indent=1, default=repr))
 
 
@@ -185,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="substring filter on the command path ('fair set')")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per invocation")
     parser.add_argument("--minutes", type=float, default=60.0, help="stop after this long")
+    parser.add_argument("--plausible-only", action="store_true", help="only each command's base invocation")
     parser.add_argument("--out", default="cli_fuzz.json")
     args = parser.parse_args(argv)
 
@@ -208,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         with FakeKalshiExchange(key.public_key(), key_id) as exchange:
             env = {"ENVIRONMENT": "test", "PAULP_DATABASE_URL": db_url, "PAULP_NATS_URL": nats_url,
                    "PAULP_NAMESPACE": f"clifuzz_{secrets.token_hex(3)}", "PAULP_STATE_DIR": str(scratch / "state"),
-                   "PAULP_EVIDENCE_DIR": str(scratch / "evidence"), "KALSHI_BASE_URL": exchange.base_url,
+                   "PAULP_EVIDENCE_DIR": str(scratch / "evidence"),
+                   "PAULP_AUDIT_MIRROR_DIR": str(scratch / "mirror"), "KALSHI_BASE_URL": exchange.base_url,
                    "KALSHI_API_KEY": key_id, "KALSHI_PRIVATE_KEY": pem, "COLUMNS": "200"}
             campaign = Campaign(db_url, env, args.timeout)
             values = hostile_values(scratch)
@@ -218,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             for path, command in commands:
                 label = " ".join(path)
                 campaign.invoke(f"{label} [plausible]", argv_for(path, command, None))
-                for p in command.params:
+                for p in [] if args.plausible_only else command.params:
                     if p.name == "help" or getattr(p, "is_flag", False):
                         continue
                     for value in values:
