@@ -37,7 +37,7 @@ def export(
     import psycopg
 
     from paulp.adapters.regulatory_export import read_order_rows
-    from paulp.api.cli import fail, services
+    from paulp.api.cli import fail, output_file, services
     from paulp.domain.regulatory_export import (
         InvalidExportRequest,
         InvalidOrderRow,
@@ -50,8 +50,8 @@ def export(
         period, kind = ReportPeriod.parse(start, end), parse_format(fmt)
     except InvalidExportRequest as exc:
         raise fail(exc.message) from None
-    if output is not None and not output.parent.is_dir():
-        raise fail(f"--output: no such folder {str(output.parent)!r}")
+    if output is not None:
+        output_file(output)
     first, after_last = period.bounds()
     with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
         rows = read_order_rows(conn, first, after_last, LIVE_AND_PAPER if include_paper else LIVE_ONLY)

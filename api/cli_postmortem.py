@@ -34,14 +34,14 @@ def postmortem(
     to: Annotated[str, typer.Option("--to", help="window end, ISO 8601, inclusive")],
     incident_id: Annotated[str | None, typer.Option("--incident-id", help="default: derived from the window")] = None,
     fmt: Annotated[str, typer.Option("--format", help="json or markdown")] = "json",
-    output: Annotated[Path | None, typer.Option("--output", help="file to write (replaced whole); default stdout")]
-    = None,
+    output: Annotated[Path | None, typer.Option("--output", help="file to write (replaced whole); default stdout",
+                                                dir_okay=False)] = None,
 ) -> None:
     """Header, impact, timeline, detection, response, invariant, breaker and audit-trail data of an incident
     window, from the event log; exit 1 (report still written) when the chain over the window is not intact."""
     from paulp.adapters.postmortem import PostmortemError
     from paulp.adapters.postmortem import postmortem as build
-    from paulp.api.cli import fail, services
+    from paulp.api.cli import fail, output_file, services
     from paulp.domain.postmortem import InvalidIncidentId
     from paulp.domain.postmortem import incident_id as derive_id
     from paulp.domain.postmortem_render import render_markdown
@@ -51,8 +51,8 @@ def postmortem(
         raise fail("--from must not be after --to")
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if output is not None and not output.parent.is_dir():
-        raise fail(f"--output: folder {str(output.parent)!r} does not exist")
+    if output is not None:
+        output_file(output)
     try:
         ident = derive_id(start, end, incident_id)
     except InvalidIncidentId as exc:
@@ -66,7 +66,10 @@ def postmortem(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        replace_atomically(output, text.encode("utf-8"))  # bytes: CSV keeps its CRLF
+        try:
+            replace_atomically(output, text.encode("utf-8"))  # bytes: CSV keeps its CRLF
+        except OSError as exc:
+            raise fail(f"--output: cannot write {str(output)!r}: {exc.strerror or exc}", code=1) from None
         console.print(f"postmortem {ident} written to {output} ({report['header']['events']} event(s))")
     if not report["audit"]["chainIntact"]:
         raise fail(f"audit chain over the window is NOT intact (first bad sequence"

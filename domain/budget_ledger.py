@@ -130,6 +130,7 @@ class BudgetPeriodLedger(Aggregate):
         self.limit_usd = ZERO
         self.consumed_usd = ZERO
         self.holds: dict[str, Hold] = {}
+        self.held_usd = ZERO  # the sum of the open holds, kept as they open and close (read on every reservation)
         self.charged: dict[str, Decimal] = {}  # stale holds charged at their reserved amount, awaiting truth
         self.alerted = False
         self.last_updated: datetime | None = None
@@ -138,7 +139,9 @@ class BudgetPeriodLedger(Aggregate):
 
     @property
     def reserved_usd(self) -> Decimal:
-        return sum((h.amount_usd for h in self.holds.values()), ZERO)
+        """Kept, not summed: summing made each reservation linear in the open holds (3.9 ms at 10,000 of them,
+        under the category's lock), and holds pile up exactly when outcomes cannot be stored (ADR 0500)."""
+        return self.held_usd
 
     @property
     def remaining_usd(self) -> Decimal:
@@ -216,6 +219,13 @@ class BudgetPeriodLedger(Aggregate):
         self._alert_raised(Decimal(repr(pct)), Decimal(repr(threshold_pct)), at)
         return True
 
+    def _close_hold(self, reservation_id: str) -> None:
+        """Applies a closing event: the hold leaves the running sum (exact: Decimal), which is a plain zero
+        again once no hold is open, as the sum of none was."""
+        hold = self.holds.pop(reservation_id, None)
+        if hold is not None:
+            self.held_usd = self.held_usd - hold.amount_usd if self.holds else ZERO
+
     def _hold(self, reservation_id: str) -> Hold:
         hold = self.holds.get(reservation_id)
         if hold is None:
@@ -228,11 +238,12 @@ class BudgetPeriodLedger(Aggregate):
     def _reserved(self, reservation_id: str, amount_usd: Decimal, limit_usd: Decimal, at: datetime) -> None:
         self.limit_usd = limit_usd
         self.holds[reservation_id] = Hold(amount_usd, at)
+        self.held_usd += amount_usd
         self.last_updated = at
 
     @event(Settled)
     def _settled(self, reservation_id: str, reserved_usd: Decimal, actual_usd: Decimal, at: datetime) -> None:
-        self.holds.pop(reservation_id, None)
+        self._close_hold(reservation_id)
         self.consumed_usd += actual_usd
         self.last_updated = at
 
@@ -243,7 +254,7 @@ class BudgetPeriodLedger(Aggregate):
 
     @event(StaleHoldCharged)
     def _stale_hold_charged(self, reservation_id: str, reserved_usd: Decimal, reason: str, at: datetime) -> None:
-        self.holds.pop(reservation_id, None)
+        self._close_hold(reservation_id)
         self.consumed_usd += reserved_usd
         self.charged[reservation_id] = reserved_usd
         self.last_updated = at
@@ -256,7 +267,7 @@ class BudgetPeriodLedger(Aggregate):
 
     @event(Released)
     def _released(self, reservation_id: str, reserved_usd: Decimal, reason: str, at: datetime) -> None:
-        self.holds.pop(reservation_id, None)
+        self._close_hold(reservation_id)
         self.last_updated = at
 
     @event(UsageReset)

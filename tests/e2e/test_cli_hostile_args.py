@@ -117,3 +117,20 @@ def test_entry_point_when_output_has_no_utf8_form_then_printed_escaped_and_later
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["before \\udcff after", "the next line"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["postmortem", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z"],
+    ["compliance", "export", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json"],
+], ids=["postmortem", "compliance-export"])
+def test_report_commands_when_output_is_a_folder_then_refused_before_any_work(fresh_db, nats_url, tmp_path,
+                                                                             argv: list[str]):
+    """``--output ''`` (which is ``.``) or a folder was found only at the final rename: postmortem failed with an
+    OSError traceback after building the whole report. Both report commands now refuse it first (exit 2), as
+    ``compliance export`` already did (typer's ``dir_okay=False``)."""
+    for target in ("", str(tmp_path)):
+        result = _invoke([*argv, "--output", target], fresh_db, nats_url)
+        out = result.stdout + result.stderr
+        assert result.exit_code == 2, (target, out, result.exception)
+        assert "is a directory" in out and "Traceback" not in out, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temp file left behind

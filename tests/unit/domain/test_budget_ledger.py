@@ -302,6 +302,13 @@ class LedgerMachine(RuleBasedStateMachine):
             assert all(h.amount_usd >= 0 for h in ledger.holds.values())
 
     @invariant()
+    def kept_sum_of_holds_is_their_sum(self) -> None:
+        """``reserved_usd`` is kept as holds open and close (ADR 0500): always exactly the sum of the open holds,
+        live and replayed."""
+        for ledger in (self.daily, self.monthly, *(_replay(self.stored[i]) for i in self.stored)):
+            assert ledger.reserved_usd == sum((h.amount_usd for h in ledger.holds.values()), Decimal(0))
+
+    @invariant()
     def same_holds_in_both_periods(self) -> None:
         assert set(self.daily.holds) == set(self.monthly.holds)
 
