@@ -281,52 +281,6 @@ def usd(amount: float | int | str | Decimal) -> Decimal:
 
 
 @dataclass(frozen=True)
-class BudgetLedger:
-    """One category-period's money: consumed plus open reservations; immutable, each command returns a new one.
-
-    A reservation holds a call's projected cost between the check and the provider's answer, so two
-    concurrent calls cannot both pass a check that only one of them fits in.
-    """
-
-    limit_usd: Decimal
-    consumed_usd: Decimal = Decimal(0)
-    reservations: Mapping[str, Decimal] = field(default_factory=dict)
-
-    @property
-    def reserved_usd(self) -> Decimal:
-        return sum(self.reservations.values(), Decimal(0))
-
-    @property
-    def available_usd(self) -> Decimal:
-        return max(Decimal(0), self.limit_usd - self.consumed_usd - self.reserved_usd)
-
-    def reserve(self, reservation_id: str, amount: Decimal) -> BudgetLedger:
-        if amount < 0:
-            raise LedgerError(f"negative reservation {amount}")
-        if reservation_id in self.reservations:
-            raise DuplicateReservation(f"reservation {reservation_id} is already open")
-        if self.consumed_usd >= self.limit_usd or self.consumed_usd + self.reserved_usd + amount > self.limit_usd:
-            raise BudgetExceeded(f"reserving {amount} exceeds the limit {self.limit_usd}")
-        return replace(self, reservations={**self.reservations, reservation_id: amount})
-
-    def settle(self, reservation_id: str, actual: Decimal) -> BudgetLedger:
-        """Close a reservation with the real cost (which may exceed it: fallbacks are not re-checked)."""
-        if actual < 0:
-            raise LedgerError(f"negative actual cost {actual}")
-        rest = self._without(reservation_id)
-        return replace(self, consumed_usd=self.consumed_usd + actual, reservations=rest)
-
-    def release(self, reservation_id: str) -> BudgetLedger:
-        """Close a reservation that cost nothing (the call failed or was never made)."""
-        return replace(self, reservations=self._without(reservation_id))
-
-    def _without(self, reservation_id: str) -> dict[str, Decimal]:
-        if reservation_id not in self.reservations:
-            raise UnknownReservation(f"no open reservation {reservation_id}")
-        return {k: v for k, v in self.reservations.items() if k != reservation_id}
-
-
-@dataclass(frozen=True)
 class BudgetUsage:
     """§5.7/§9.3: one usage fact counted in both the daily and the monthly period of its recording time."""
 

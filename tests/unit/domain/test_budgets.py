@@ -6,21 +6,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
 from paulp.domain.budgets import (
     DEFAULT_ASSUMPTIONS,
-    BudgetExceeded,
-    BudgetLedger,
     BudgetState,
     BudgetUsage,
-    DuplicateReservation,
     InvalidBudgetAssumptions,
-    LedgerError,
     PeriodType,
-    UnknownReservation,
     check_budget,
     daily_period_key,
     derive_budget,
@@ -28,7 +22,6 @@ from paulp.domain.budgets import (
     usd,
 )
 from paulp.domain.routing import BudgetCategory
-from tests.support.hypothesis_scale import examples, steps
 
 CAT = BudgetCategory.RESEARCH_SCORING
 money = st.decimals(min_value=0, max_value=50, places=6, allow_nan=False, allow_infinity=False)
@@ -96,89 +89,5 @@ def test_budget_state_when_usage_recorded_within_a_period_then_consumption_monot
         previous = state
 
 
-def test_ledger_when_settle_twice_then_unknown_reservation() -> None:
-    ledger = BudgetLedger(Decimal(10)).reserve("r1", Decimal(1)).settle("r1", Decimal("0.5"))
-    with pytest.raises(UnknownReservation):
-        ledger.settle("r1", Decimal(1))
-
-
-def test_ledger_when_reservation_would_overflow_then_budget_exceeded() -> None:
-    ledger = BudgetLedger(Decimal(1)).reserve("a", Decimal("0.6"))
-    with pytest.raises(BudgetExceeded) as err:
-        ledger.reserve("b", Decimal("0.5"))
-    assert err.value.code == "BUDGET_EXCEEDED"
-
-
-def test_ledger_when_duplicate_or_negative_then_refused() -> None:
-    ledger = BudgetLedger(Decimal(5)).reserve("a", Decimal(1))
-    with pytest.raises(DuplicateReservation):
-        ledger.reserve("a", Decimal(1))
-    with pytest.raises(LedgerError):
-        ledger.reserve("b", Decimal(-1))
-
-
 def test_usd_when_float_then_exact_shortest_repr() -> None:
     assert usd(0.1) + usd(0.2) == Decimal("0.3")
-
-
-class LedgerMachine(RuleBasedStateMachine):
-    """Random reserve/settle/release sequences: never negative, never a leaked or double-closed reservation."""
-
-    reservations = Bundle("reservations")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ledger = BudgetLedger(Decimal(100))
-        self.counter = 0
-        self.settled = Decimal(0)
-        self.open: set[str] = set()
-
-    @rule(target=reservations, amount=money)
-    def reserve(self, amount: Decimal) -> str:
-        self.counter += 1
-        rid = f"r{self.counter}"
-        try:
-            self.ledger = self.ledger.reserve(rid, amount)
-        except BudgetExceeded:
-            assert self.ledger.consumed_usd + self.ledger.reserved_usd + amount > self.ledger.limit_usd \
-                or self.ledger.consumed_usd >= self.ledger.limit_usd
-            return "never-opened-" + rid
-        self.open.add(rid)
-        return rid
-
-    @rule(rid=consumes(reservations), actual=money)
-    def settle(self, rid: str, actual: Decimal) -> None:
-        if rid not in self.open:
-            with pytest.raises(UnknownReservation):
-                self.ledger.settle(rid, actual)
-            return
-        self.ledger = self.ledger.settle(rid, actual)
-        self.open.discard(rid)
-        self.settled += actual
-
-    @rule(rid=consumes(reservations))
-    def release(self, rid: str) -> None:
-        if rid not in self.open:
-            with pytest.raises(UnknownReservation):
-                self.ledger.release(rid)
-            return
-        self.ledger = self.ledger.release(rid)
-        self.open.discard(rid)
-
-    @invariant()
-    def never_negative(self) -> None:
-        assert self.ledger.consumed_usd >= 0 and self.ledger.reserved_usd >= 0 and self.ledger.available_usd >= 0
-        assert all(v >= 0 for v in self.ledger.reservations.values())
-
-    @invariant()
-    def no_leak(self) -> None:
-        assert set(self.ledger.reservations) == self.open
-        assert self.ledger.consumed_usd == self.settled
-
-    @invariant()
-    def reservations_fit_the_limit(self) -> None:
-        assert self.ledger.reserved_usd <= self.ledger.limit_usd
-
-
-TestLedgerMachine = LedgerMachine.TestCase
-TestLedgerMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(30), deadline=None)
