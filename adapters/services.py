@@ -8,10 +8,9 @@ another process already started there.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -24,8 +23,6 @@ from paulp.adapters.services_embedded import EmbeddedNats, EmbeddedPostgres, sta
 
 DATABASE_URL_VAR = "PAULP_DATABASE_URL"
 NATS_URL_VAR = "PAULP_NATS_URL"
-STATE_DIR_VAR = "PAULP_STATE_DIR"
-DEFAULT_STATE_DIR = Path(".paulp")
 PRODUCTION = "production"
 
 Source = Literal["env", "embedded"]
@@ -249,10 +246,3 @@ def resolve_services(database_url: str | None, nats_url: str | None, environment
         if missing:
             raise ServiceConfigError(missing)
     return Services(database_url, nats_url, state_dir, start_timeout, durable=durable)
-
-
-def resolve_services_from_env(environ: Mapping[str, str] | None = None) -> Services:
-    """Read the runbook variables (PAULP_STATE_DIR defaults to ./.paulp)."""
-    env = os.environ if environ is None else environ
-    return resolve_services(env.get(DATABASE_URL_VAR), env.get(NATS_URL_VAR), env.get("ENVIRONMENT", ""),
-                            Path(env.get(STATE_DIR_VAR) or DEFAULT_STATE_DIR))
