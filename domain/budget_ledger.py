@@ -9,11 +9,12 @@ Amounts are ``Decimal`` built from the float's shortest repr, so sums never drif
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -32,6 +33,7 @@ from paulp.domain.budgets import (
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 ZERO = Decimal(0)
+CHECKPOINT_EVERY = 500  # events between a ledger's checkpoints: a load replays at most about this many (ADR 0501)
 
 
 def spec_percent(consumed: Decimal, limit: Decimal) -> float:
@@ -110,6 +112,22 @@ class BudgetPeriodLedger(Aggregate):
         cleared_usd: Decimal
         at: datetime
 
+    class Checkpointed(Aggregate.Event):
+        """Everything the ledger knows at this version, so a load starts here instead of at ``Opened``: a month's
+        ledger gets two events per call, and replaying 50,000 of them took 2.25 s (ADR 0501). Holds are
+        ``[amount, reserved_at]`` pairs. Part of the log and of its chain like every other event."""
+
+        category: str
+        period_type: str
+        period_key: str
+        opened_at: datetime
+        limit_usd: Decimal
+        consumed_usd: Decimal
+        holds: dict[str, list[Any]]
+        charged: dict[str, Decimal]
+        alerted: bool
+        last_updated: datetime | None
+
     class AlertRaised(Aggregate.Event):
         """§5.6 recommendation: at most once per (category, period type, period key)."""
 
@@ -134,6 +152,7 @@ class BudgetPeriodLedger(Aggregate):
         self.charged: dict[str, Decimal] = {}  # stale holds charged at their reserved amount, awaiting truth
         self.alerted = False
         self.last_updated: datetime | None = None
+        self.checkpointed_at = 0  # the version of the last Checkpointed event (0: none yet)
 
     # ----------------------------------------------------------------- read side
 
@@ -212,6 +231,15 @@ class BudgetPeriodLedger(Aggregate):
             raise LedgerError("a budget reset needs a reason")
         self._usage_reset(actor, reason, self.consumed_usd, at)
 
+    def checkpoint_if_due(self, every: int) -> bool:
+        """Record a checkpoint once ``every`` events have followed the last one (or the ledger's start)."""
+        if self.version - self.checkpointed_at < every:
+            return False
+        self._checkpointed(self.category, self.period_type, self.period_key, self.created_on, self.limit_usd,
+                           self.consumed_usd, {rid: [h.amount_usd, h.reserved_at] for rid, h in self.holds.items()},
+                           dict(self.charged), self.alerted, self.last_updated)
+        return True
+
     def alert_if_due(self, threshold_pct: float, at: datetime) -> bool:
         pct = self.percent_used()
         if self.alerted or pct < threshold_pct:
@@ -276,9 +304,36 @@ class BudgetPeriodLedger(Aggregate):
         self.alerted = False
         self.last_updated = at
 
+    @event(Checkpointed)
+    def _checkpointed(self, category: str, period_type: str, period_key: str, opened_at: datetime,
+                      limit_usd: Decimal, consumed_usd: Decimal, holds: dict[str, list[Any]],
+                      charged: dict[str, Decimal], alerted: bool, last_updated: datetime | None) -> None:
+        """Sets the whole state: live it restates what the ledger holds; on a load it is where the ledger starts
+        (``resume_ledger``). Runs before the library moves ``version`` to this event's, hence the ``+ 1``."""
+        self.category, self.period_type, self.period_key = category, period_type, period_key
+        self.limit_usd, self.consumed_usd, self.alerted = limit_usd, consumed_usd, alerted
+        self.holds = {rid: Hold(amount, at) for rid, (amount, at) in holds.items()}
+        self.held_usd = sum((h.amount_usd for h in self.holds.values()), ZERO)
+        self.charged = dict(charged)
+        self.last_updated = last_updated
+        self.checkpointed_at = self.version + 1
+
     @event(AlertRaised)
     def _alert_raised(self, percent_used: Decimal, threshold_pct: Decimal, at: datetime) -> None:
         self.alerted = True
+
+
+def resume_ledger(events: Sequence[Any]) -> BudgetPeriodLedger:
+    """The ledger rebuilt from its last ``Checkpointed`` event and the events after it (ADR 0501): the same
+    aggregate a replay from ``Opened`` gives, at a cost bounded by the checkpoint interval."""
+    first = events[0] if events else None
+    if not isinstance(first, BudgetPeriodLedger.Checkpointed):
+        raise ValueError("a ledger resumes from a Checkpointed event")
+    ledger = object.__new__(BudgetPeriodLedger)
+    ledger.__base_init__(first.originator_id, first.originator_version - 1, first.opened_at)
+    for ev in events:
+        ev.mutate(ledger)
+    return ledger
 
 
 def ledger_ids(category: str, at: datetime) -> tuple[UUID, UUID]:

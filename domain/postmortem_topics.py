@@ -48,7 +48,7 @@ TOPICS: dict[str, Kind | str] = {
     "BudgetPeriodLedger.UsageReset": Kind.OPERATOR,
     **{f"BudgetPeriodLedger.{n}": "LLM budget bookkeeping" for n in (
         "Created", "Opened", "Reserved", "Settled", "LateUsageRecorded", "LateUsageTrued", "Released",
-        "StaleHoldCharged")},
+        "StaleHoldCharged", "Checkpointed")},
     "ComplianceSource.SourceStatusChanged": Kind.CHANGE,
     "ComplianceSource.ViolationRecorded": Kind.ALERT,
     **{f"ComplianceSource.{n}": Kind.OPERATOR for n in (

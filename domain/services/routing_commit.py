@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids
+from paulp.domain.budget_ledger import CHECKPOINT_EVERY, BudgetPeriodLedger, ledger_ids
 from paulp.domain.errors import DomainError
 
 OCC_ATTEMPTS = 25
@@ -149,6 +149,9 @@ class LedgerBatcher:
             except DomainError as exc:
                 job.error = exc
         # a ledger only opened (nothing recorded yet) is not worth a row; it is saved with its first fact
+        for ledger in ledgers.values():  # a load replays at most about this many events (ADR 0501)
+            if ledger.pending_events:
+                ledger.checkpoint_if_due(CHECKPOINT_EVERY)
         changed = [lg for lg in ledgers.values()
                    if any(not isinstance(e, BudgetPeriodLedger.Opened) for e in lg.pending_events)]
         nid = self._save(*extras, *changed) if extras or changed else 0

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 
 from paulp.adapters.eventstore.codec import make_mapper
-from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids, open_ledger, reserve_both, snapshot
+from paulp.domain.budget_ledger import (
+    BudgetPeriodLedger,
+    ledger_ids,
+    open_ledger,
+    reserve_both,
+    resume_ledger,
+    snapshot,
+)
 from paulp.domain.budgets import (
     BudgetExceeded,
     DuplicateReservation,
@@ -43,7 +50,14 @@ def _replay(events: list[Any]) -> BudgetPeriodLedger:
 
 def _view(ledger: BudgetPeriodLedger) -> tuple[Any, ...]:
     return (ledger.id, ledger.version, ledger.limit_usd, ledger.consumed_usd, dict(ledger.holds), dict(ledger.charged),
-            ledger.alerted)
+            ledger.alerted, ledger.reserved_usd, ledger.last_updated, ledger.created_on, ledger.modified_on,
+            ledger.checkpointed_at, (ledger.category, ledger.period_type, ledger.period_key))
+
+
+def _resumed(events: list[Any]) -> BudgetPeriodLedger | None:
+    """The ledger as a load rebuilds it from its last checkpoint (ADR 0501), or None before the first one."""
+    marks = [i for i, ev in enumerate(events) if isinstance(ev, BudgetPeriodLedger.Checkpointed)]
+    return resume_ledger(events[marks[-1]:]) if marks else None
 
 
 def test_ids_when_same_category_and_time_then_same_daily_and_monthly_ledger() -> None:
@@ -286,6 +300,14 @@ class LedgerMachine(RuleBasedStateMachine):
             assert raised is (not alerted and ledger.percent_used() >= Decimal("80.0"))
         self._collect()
 
+    @rule(every=st.integers(min_value=1, max_value=6))
+    def checkpoint(self, every: int) -> None:
+        """As the service does before each save (ADR 0501), with intervals short enough to land often."""
+        for ledger in (self.daily, self.monthly):
+            due = ledger.version - ledger.checkpointed_at >= every
+            assert ledger.checkpoint_if_due(every) is due
+        self._collect()
+
     @rule()
     def reset_daily(self) -> None:
         self.daily.reset_usage("ops", "drill", self.at)
@@ -331,6 +353,12 @@ class LedgerMachine(RuleBasedStateMachine):
     def replay_equals_live(self) -> None:
         for ledger in (self.daily, self.monthly):
             assert _view(_replay(self.stored[ledger.id])) == _view(ledger)
+
+    @invariant()
+    def resumed_from_the_last_checkpoint_equals_live(self) -> None:
+        for ledger in (self.daily, self.monthly):
+            resumed = _resumed(self.stored[ledger.id])
+            assert resumed is None or _view(resumed) == _view(ledger)
 
     def teardown(self) -> None:
         """Every hold still open is released: nothing leaks once the calls are done."""
