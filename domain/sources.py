@@ -23,6 +23,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from paulp.domain.canonical import NonCanonicalValue, canonical_json
 from paulp.domain.clock import iso_utc
 from paulp.domain.errors import DomainError
 from paulp.domain.evidence import InvalidEvidenceHash, check_evidence_hash
@@ -197,7 +198,14 @@ class Source(Aggregate):
         if ttl_seconds is not None:
             if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds <= 0:
                 raise InvalidSource(f"ttl must be a positive whole number of seconds, got {ttl_seconds!r}")
-            expires = at + timedelta(seconds=ttl_seconds)
+            try:
+                expires = at + timedelta(seconds=ttl_seconds)
+            except OverflowError:  # past datetime's range: an OverflowError and a traceback (ADR 0499)
+                raise InvalidSource(f"ttl of {ttl_seconds} seconds runs past the calendar") from None
+        try:  # stored as JSON with the event: NaN/Infinity (``1e999``) or a lone surrogate cannot be (ADR 0499)
+            canonical_json(dict(metadata or {}))
+        except NonCanonicalValue as e:
+            raise InvalidSource(f"metadata cannot be stored: {e}") from None
         if evidence_hash is not None:
             digest, blob = _hash(evidence_hash, "evidence hash"), True
         elif parents:

@@ -61,6 +61,7 @@ def test_evidence_is_the_blob_else_the_parents_else_url_and_time() -> None:
     {"evidence_hash": "ABC"}, {"fetched_at": datetime(2026, 1, 1)}, {"ttl_seconds": 0}, {"ttl_seconds": True},
     {"ttl_seconds": 1.5}, {"lineage": ["src-x"]}, {"lineage": ["src-" + "a" * 32] * 2},
     {"source_type": "computed", "evidence_hash": None},
+    {"ttl_seconds": 10**26}, {"metadata": {"a": float("inf")}}, {"metadata": {"a": "\ud800"}},  # ADR 0499
 ])
 def test_register_refuses_bad_input(over: dict[str, Any]) -> None:
     with pytest.raises(InvalidSource):
