@@ -18,6 +18,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from paulp.domain.breaker import BreakerState
+from paulp.domain.clock import Clock
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
 from paulp.domain.execution_policies import PolicySource, lifecycle_policy
@@ -96,7 +97,14 @@ class PipelineOutcome:
 
 
 class OrdersService(PaulpApplication):
-    """Orders context: loads, decides, saves; the pipeline below orchestrates across contexts."""
+    """Orders context: loads, decides, saves; the pipeline below orchestrates across contexts.
+
+    Cached like the breaker (ADR 0502): a venue's execution throttle gains an event per order and is loaded for
+    every order, so replaying it from the log made each order cost more than the one before. Loads fast-forward
+    the cached copy from the log, so other processes' events are still seen."""
+
+    def __init__(self, env: Mapping[str, str] | None, clock: Clock) -> None:
+        super().__init__({"AGGREGATE_CACHE_MAXSIZE": "1000", **(env or {})}, clock)
 
     def find(self, order_id: str) -> Order | None:
         order: Order | None = self.get_or_none(Order.create_id(order_id))
