@@ -54,3 +54,10 @@ def save(name: str, figures: dict[str, object]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(figures, indent=2, default=str))
     return path
+
+
+def report(name: str, figures: dict[str, object]) -> None:
+    """Print each figure on its own line, then save them all as ``bench/results/<name>.json``."""
+    for key, value in figures.items():
+        print(f"{key}: {value}")
+    print(f"saved {save(name, figures)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from bench.common import save, summary_ms
+from bench.common import report, summary_ms
 from paulp.domain.budget_ledger import open_ledger, reserve_both
 from paulp.domain.budgets import Envelope, PeriodType, usd
 
@@ -37,9 +37,7 @@ def reserve_and_settle(open_holds: int) -> dict[str, float]:
 
 def main() -> None:
     figures: dict[str, object] = {f"open_holds_{n}": reserve_and_settle(n) for n in (0, 100, 1_000, 10_000)}
-    for name, value in figures.items():
-        print(f"{name}: {value}")
-    print(f"saved {save('ledger_holds', figures)}")
+    report("ledger_holds", figures)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import bench_services, save
+from bench.common import bench_services, report
+from bench.routing import InstantProviders
+from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.migrate import migrate
-from paulp.api.wiring import application_env
-from paulp.domain.budget_ledger import CHECKPOINT_EVERY, open_ledger
+from paulp.api.routing_wiring import uuid7
+from paulp.domain.budget_ledger import CHECKPOINT_EVERY, BudgetPeriodLedger, open_ledger
 from paulp.domain.budgets import PeriodType, usd
 from paulp.domain.clock import FixedClock
 from paulp.domain.services.routing import RoutingService
@@ -25,7 +27,8 @@ SIZES = (10_000, 50_000, 100_000)
 
 
 def service(db_url: str) -> RoutingService:
-    return RoutingService(application_env(db_url), FixedClock(AT), llm_env={}, providers=None, new_id=None)
+    return RoutingService(application_env(db_url), FixedClock(AT), llm_env={}, providers=InstantProviders,
+                          new_id=uuid7)
 
 
 def main() -> None:
@@ -47,7 +50,7 @@ def main() -> None:
             writer.save(ledger)
             reader = service(db_url)
             t0 = time.perf_counter()
-            replayed = reader.repository.get(ledger.id)
+            replayed: BudgetPeriodLedger = reader.repository.get(ledger.id)
             t1 = time.perf_counter()
             resumed = reader.ledger_snapshots("research_scoring", AT)[1]
             t2 = time.perf_counter()
@@ -56,9 +59,7 @@ def main() -> None:
                                                      "from_checkpoint_ms": round(1000 * (t2 - t1), 1)}
             reader.close()
         writer.close()
-    for name, value in figures.items():
-        print(f"{name}: {value}")
-    print(f"saved {save('ledger_load', figures)}")
+    report("ledger_load", figures)
 
 
 if __name__ == "__main__":

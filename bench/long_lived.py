@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from bench.common import bench_services, save, summary_ms
+from bench.common import bench_services, report, summary_ms
+from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.migrate import migrate
-from paulp.api.wiring import application_env
 from paulp.domain.clock import FixedClock
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
@@ -26,6 +26,7 @@ AT = datetime(2026, 11, 29, 12, tzinfo=UTC)
 SIZES = (1_000, 10_000, 30_000)
 CALLS = 200
 SCOPE = "kalshi/PAPER"
+S = TypeVar("S", bound=PaulpApplication)
 
 
 def timed(step: Callable[[], object]) -> dict[str, float]:
@@ -37,12 +38,24 @@ def timed(step: Callable[[], object]) -> dict[str, float]:
     return summary_ms(samples)
 
 
+def risk_check(breakers: BreakerService) -> Callable[[], object]:
+    return lambda: breakers.record_risk_check(blocked=False)
+
+
 def count_order(orders: OrdersService) -> Callable[[], object]:
     def step() -> object:
         throttle = orders.get_or_none(ExecutionThrottle.id_for(SCOPE))
         throttle.count_order(1000, AT)
         return orders.save(throttle)
     return step
+
+
+def compare(replaying: S, cached: S, step: Callable[[S], Callable[[], object]]) -> dict[str, Any]:
+    try:
+        return {"replayed_each_load": timed(step(replaying)), "cached": timed(step(cached))}
+    finally:
+        replaying.close()
+        cached.close()
 
 
 def grow(app: PaulpApplication, aggregate: Any, size: int, add: Callable[[Any], None]) -> Any:
@@ -69,19 +82,14 @@ def main() -> None:
                             lambda t: t.count_order(1000, AT))
             uncached = {**env, "AGGREGATE_CACHE_MAXSIZE": ""}
             row: dict[str, Any] = {}
-            for name, replaying, cached, step in (
-                    ("breaker_record_risk_check", BreakerService(uncached, clock), BreakerService(env, clock),
-                     lambda svc: (lambda: svc.record_risk_check(blocked=False))),
-                    ("throttle_count_order", OrdersService(uncached, clock), OrdersService(env, clock), count_order)):
-                row[name] = {"replayed_each_load": timed(step(replaying)), "cached": timed(step(cached))}
-                replaying.close()
-                cached.close()
+            row["breaker_record_risk_check"] = compare(BreakerService(uncached, clock), BreakerService(env, clock),
+                                                       risk_check)
+            row["throttle_count_order"] = compare(OrdersService(uncached, clock), OrdersService(env, clock),
+                                                  count_order)
             figures[f"events_{size}"] = row
         breakers.close()
         orders.close()
-    for name, value in figures.items():
-        print(f"{name}: {value}")
-    print(f"saved {save('long_lived', figures)}")
+    report("long_lived", figures)
 
 
 if __name__ == "__main__":

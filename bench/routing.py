@@ -33,9 +33,10 @@ import psycopg
 
 from bench.common import bench_services, save, summary_ms
 from paulp.adapters.config import Settings
+from paulp.adapters.eventstore.recorder import application_env
 from paulp.api.routing_wiring import uuid7
 from paulp.api.runtime import freeze_startup_heap
-from paulp.api.wiring import application_env, build
+from paulp.api.wiring import build
 from paulp.domain.budgets import DEFAULT_ASSUMPTIONS
 from paulp.domain.executor import CallPort, CallResult, Usage
 from paulp.domain.routing_plan import plan_route

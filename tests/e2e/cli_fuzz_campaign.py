@@ -27,7 +27,6 @@ import signal
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typer.testing import CliRunner
 
 from paulp.adapters.migrate import migrate
 from paulp.api.cli import app
+from tests.e2e.campaign_findings import Findings
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 
 LONG_RUNNING = {"up", "serve", "relay", "project", "schedule"}
@@ -142,24 +142,12 @@ def argv_for(path: list[str], command: Any, override: tuple[str, str] | None) ->
     return [*path, *options, "--", *arguments] if arguments else [*path, *options]
 
 
-class Campaign:
+class Campaign(Findings):
     def __init__(self, db_url: str, env: dict[str, str], timeout_s: float) -> None:
-        self.db = psycopg.connect(db_url, autocommit=True)
+        super().__init__(db_url)
         self.env, self.timeout_s = env, timeout_s
         self.runner = CliRunner()
-        self.seen: Counter[str] = Counter()
-        self.failures: dict[str, dict[str, Any]] = {}
-        self.failure_counts: Counter[str] = Counter()
         self.plausible: dict[str, dict[str, Any]] = {}  # each command's base invocation: does it get past parsing?
-
-    def events(self) -> int:
-        row = self.db.execute("SELECT count(*) FROM paulp_events").fetchone()
-        return int(row[0]) if row else 0
-
-    def fail(self, kind: str, key: str, detail: dict[str, Any]) -> None:
-        signature = f"{kind} | {key}"
-        self.failure_counts[signature] += 1
-        self.failures.setdefault(signature, detail)
 
     def invoke(self, label: str, argv: list[str]) -> int | None:
         before = self.events()

@@ -30,7 +30,6 @@ import secrets
 import sys
 import time
 import uuid
-from collections import Counter
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -44,6 +43,7 @@ from schemathesis.checks import response_schema_conformance
 
 from paulp.adapters.migrate import migrate
 from paulp.api.app import create_app
+from tests.e2e.campaign_findings import Findings
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import make_container
 
@@ -70,22 +70,10 @@ class TimeUp(BaseException):
     """Ends a run at its deadline: not an Exception, so hypothesis neither records nor shrinks it."""
 
 
-class Campaign:
+class Campaign(Findings):
     def __init__(self, app: Any, db_url: str, secrets_: list[str]) -> None:
+        super().__init__(db_url)
         self.app, self.db_url, self.secrets = app, db_url, secrets_
-        self.seen: Counter[str] = Counter()
-        self.failures: dict[str, dict[str, Any]] = {}
-        self.failure_counts: Counter[str] = Counter()
-        self.db = psycopg.connect(db_url, autocommit=True)
-
-    def events(self) -> int:
-        row = self.db.execute("SELECT count(*) FROM paulp_events").fetchone()
-        return int(row[0]) if row else 0
-
-    def fail(self, kind: str, key: str, detail: dict[str, Any]) -> None:
-        signature = f"{kind} | {key}"
-        self.failure_counts[signature] += 1
-        self.failures.setdefault(signature, detail)
 
     def check(self, label: str, method: str, path: str, status: int, text: str, authorised: bool,
               detail: dict[str, Any], events_before: int | None) -> None:
