@@ -3,10 +3,14 @@ counters, failures by signature (first example of each kept) and the event count
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from collections import Counter
 from typing import Any
 
 import psycopg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 
 class Findings:
@@ -25,3 +29,28 @@ class Findings:
         signature = f"{kind} | {key}"
         self.failure_counts[signature] += 1
         self.failures.setdefault(signature, detail)
+
+
+def campaign_database(admin_url: str, prefix: str) -> tuple[str, str]:
+    """(name, url) of a new, migrated database for one campaign; ``drop_database`` removes it."""
+    from paulp.adapters.migrate import migrate
+
+    name = f"{prefix}_{secrets.token_hex(3)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db_url = f"{admin_url.rpartition('/')[0]}/{name}"
+    migrate(db_url)
+    return name, db_url
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def venue_key() -> tuple[rsa.RSAPublicKey, str, str]:
+    """The loopback Kalshi venue's key pair: (public key for the fake, key id, private PEM for the client)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return key.public_key(), str(uuid.uuid4()), pem

@@ -26,20 +26,15 @@ import secrets
 import signal
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import typer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
 
-from paulp.adapters.migrate import migrate
 from paulp.api.cli import app
-from tests.e2e.campaign_findings import Findings
+from tests.e2e.campaign_findings import Findings, campaign_database, drop_database, venue_key
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 
 LONG_RUNNING = {"up", "serve", "relay", "project", "schedule"}
@@ -208,15 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     admin_url, nats_url = os.environ["PAULP_DATABASE_URL"], os.environ["PAULP_NATS_URL"]
-    name = f"paulp_clifuzz_{secrets.token_hex(3)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    db_url = f"{admin_url.rpartition('/')[0]}/{name}"
-    migrate(db_url)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_id = str(uuid.uuid4())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    name, db_url = campaign_database(admin_url, "paulp_clifuzz")
+    public_key, key_id, pem = venue_key()
     started, deadline = time.monotonic(), time.monotonic() + args.minutes * 60
     scratch = Path(tempfile.mkdtemp(prefix="cli-fuzz-"))
     PLAUSIBLE["data"] = str(next(DATA_FILE.glob("candlesticks-*.json")))
@@ -224,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     campaign: Campaign | None = None
     os.chdir(scratch)  # relative paths (and "-" taken as a file name) land in the scratch folder
     try:
-        with FakeKalshiExchange(key.public_key(), key_id) as exchange:
+        with FakeKalshiExchange(public_key, key_id) as exchange:
             env = {"ENVIRONMENT": "test", "PAULP_DATABASE_URL": db_url, "PAULP_NATS_URL": nats_url,
                    "PAULP_NAMESPACE": f"clifuzz_{secrets.token_hex(3)}", "PAULP_STATE_DIR": str(scratch / "state"),
                    "PAULP_EVIDENCE_DIR": str(scratch / "evidence"),
@@ -250,8 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 campaign.write(args.out, started)  # as it goes: a long run can be read (or killed) midway
             campaign.db.close()
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(admin_url, name)
     assert campaign is not None
     campaign.write(args.out, started)
     hard = [s for s in campaign.failures if "(judge)" not in s]

@@ -29,21 +29,16 @@ import os
 import secrets
 import sys
 import time
-import uuid
 from typing import Any
 from urllib.parse import quote, unquote
 
-import psycopg
 import schemathesis
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import response_schema_conformance
 
-from paulp.adapters.migrate import migrate
 from paulp.api.app import create_app
-from tests.e2e.campaign_findings import Findings
+from tests.e2e.campaign_findings import Findings, campaign_database, drop_database, venue_key
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import make_container
 
@@ -389,19 +384,11 @@ def main(argv: list[str] | None = None) -> int:
 
     admin_url = os.environ["PAULP_DATABASE_URL"]
     nats_url = os.environ["PAULP_NATS_URL"]
-    name = f"paulp_fuzzcampaign_{secrets.token_hex(3)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = admin_url.rpartition("/")
-    db_url = f"{base}/{name}"
-    migrate(db_url)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_id = str(uuid.uuid4())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    name, db_url = campaign_database(admin_url, "paulp_fuzzcampaign")
+    public_key, key_id, pem = venue_key()
     started = time.monotonic()
     try:
-        with FakeKalshiExchange(key.public_key(), key_id) as exchange:
+        with FakeKalshiExchange(public_key, key_id) as exchange:
             import tempfile
             evidence = tempfile.mkdtemp(prefix="fuzz-evidence-")
             container = make_container(db_url, nats_url, f"fuzzc_{secrets.token_hex(3)}", admin_token=TOKEN,
@@ -433,8 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"hostile: {campaign.seen['hostile requests']} requests", flush=True)
             container.close()
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(admin_url, name)
     report = {"minutes": round((time.monotonic() - started) / 60, 1), "seen": dict(campaign.seen),
               "failure_counts": dict(campaign.failure_counts), "failures": campaign.failures}
     with open(args.out, "w") as fh:
