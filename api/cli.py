@@ -110,13 +110,23 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def output_file(output: Path) -> Path:
+def output_file(output: Path) -> None:
     """``--output`` names a file in a folder that exists: checked before any work (exit 2); the option itself
     refuses a folder (``dir_okay=False``: ``''`` is ``.``), which postmortem found only at the final rename, as
     an OSError traceback after the report was built (ADR 0499)."""
     if not output.parent.is_dir():
         raise fail(f"--output: no such folder {str(output.parent)!r}")
-    return output
+
+
+def write_output(output: Path, text: str) -> None:
+    """A report written whole (``replace_atomically``) as bytes, so CSV keeps its CRLF; a write the system refuses
+    is exit 1 naming the file."""
+    from paulp.adapters.files import replace_atomically
+
+    try:
+        replace_atomically(output, text.encode("utf-8"))
+    except OSError as exc:
+        raise fail(f"--output: cannot write {str(output)!r}: {exc.strerror or exc}", code=1) from None
 
 
 def operator_text(value: str, name: str) -> str:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from paulp.adapters.files import replace_atomically
 from paulp.api.cli_compliance_sources import add_source_commands
 
 compliance_app = typer.Typer(help="Compliance: the matrix of data sources (two-person status changes, the"
@@ -37,7 +36,7 @@ def export(
     import psycopg
 
     from paulp.adapters.regulatory_export import read_order_rows
-    from paulp.api.cli import fail, output_file, services
+    from paulp.api.cli import fail, output_file, services, write_output
     from paulp.domain.regulatory_export import (
         InvalidExportRequest,
         InvalidOrderRow,
@@ -62,8 +61,5 @@ def export(
     if output is None:
         typer.echo(text, nl=False)
         return
-    try:
-        replace_atomically(output, text.encode("utf-8"))  # bytes: CSV keeps its CRLF
-    except OSError as exc:
-        raise fail(f"--output: cannot write {str(output)!r}: {exc.strerror or exc}", code=1) from None
+    write_output(output, text)
     typer.echo(f"{len(rows)} records exported to {output}", err=True)

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from paulp.adapters.files import replace_atomically
 from paulp.api.console import cli_console
 
 console = cli_console()
@@ -41,7 +40,7 @@ def postmortem(
     window, from the event log; exit 1 (report still written) when the chain over the window is not intact."""
     from paulp.adapters.postmortem import PostmortemError
     from paulp.adapters.postmortem import postmortem as build
-    from paulp.api.cli import fail, output_file, services
+    from paulp.api.cli import fail, output_file, services, write_output
     from paulp.domain.postmortem import InvalidIncidentId
     from paulp.domain.postmortem import incident_id as derive_id
     from paulp.domain.postmortem_render import render_markdown
@@ -66,10 +65,7 @@ def postmortem(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        try:
-            replace_atomically(output, text.encode("utf-8"))  # bytes: CSV keeps its CRLF
-        except OSError as exc:
-            raise fail(f"--output: cannot write {str(output)!r}: {exc.strerror or exc}", code=1) from None
+        write_output(output, text)
         console.print(f"postmortem {ident} written to {output} ({report['header']['events']} event(s))")
     if not report["audit"]["chainIntact"]:
         raise fail(f"audit chain over the window is NOT intact (first bad sequence"
