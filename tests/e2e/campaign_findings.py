@@ -12,6 +12,8 @@ import psycopg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.conftest import create_database
+
 
 class Findings:
     def __init__(self, db_url: str) -> None:
@@ -32,20 +34,14 @@ class Findings:
 
 
 def campaign_database(admin_url: str, prefix: str) -> tuple[str, str]:
-    """(name, url) of a new, migrated database for one campaign; ``drop_database`` removes it."""
+    """(name, url) of a new, migrated database for one campaign (outside pytest there is no template to clone);
+    ``tests.conftest.drop_database`` removes it."""
     from paulp.adapters.migrate import migrate
 
     name = f"{prefix}_{secrets.token_hex(3)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    db_url = f"{admin_url.rpartition('/')[0]}/{name}"
+    db_url = create_database(admin_url, name, migrated=False)
     migrate(db_url)
     return name, db_url
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def venue_key() -> tuple[rsa.RSAPublicKey, str, str]:

@@ -34,7 +34,8 @@ import typer
 from typer.testing import CliRunner
 
 from paulp.api.cli import app
-from tests.e2e.campaign_findings import Findings, campaign_database, drop_database, venue_key
+from tests.conftest import drop_database
+from tests.e2e.campaign_findings import Findings, campaign_database, venue_key
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 
 LONG_RUNNING = {"up", "serve", "relay", "project", "schedule"}

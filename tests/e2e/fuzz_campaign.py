@@ -38,7 +38,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import response_schema_conformance
 
 from paulp.api.app import create_app
-from tests.e2e.campaign_findings import Findings, campaign_database, drop_database, venue_key
+from tests.conftest import drop_database
+from tests.e2e.campaign_findings import Findings, campaign_database, venue_key
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import make_container
 
