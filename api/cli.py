@@ -110,12 +110,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def output_file(output: Path) -> None:
-    """``--output`` names a file in a folder that exists: checked before any work (exit 2); the option itself
-    refuses a folder (``dir_okay=False``: ``''`` is ``.``), which postmortem found only at the final rename, as
-    an OSError traceback after the report was built (ADR 0499)."""
+def output_file(output: Path | None) -> Path | None:
+    """Where ``--output`` sends a report: ``None`` (stdout) for no option or ``-``, as in most Unix tools (it
+    made a file named ``-``); otherwise a file in a folder that exists, checked before any work (exit 2). The
+    option itself refuses a folder (``dir_okay=False``: ``''`` is ``.``), which postmortem found only at the
+    final rename, as an OSError traceback after the report was built (ADR 0499)."""
+    if output is None or str(output) == "-":
+        return None
     if not output.parent.is_dir():
         raise fail(f"--output: no such folder {str(output.parent)!r}")
+    return output
 
 
 def write_output(output: Path, text: str) -> None:

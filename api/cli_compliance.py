@@ -26,7 +26,7 @@ def export(
     start: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD (UTC, included)")],
     end: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD (UTC, included)")],
     fmt: Annotated[str, typer.Option("--format", help="json (raw rows), cftc (Part 17 JSON) or csv")],
-    output: Annotated[Path | None, typer.Option("--output", help="write here (replaced whole); default stdout",
+    output: Annotated[Path | None, typer.Option("--output", help="write here (replaced whole); default (or -): stdout",
                                                 dir_okay=False)] = None,
     include_paper: Annotated[bool, typer.Option("--include-paper",
                                                 help="also PAPER orders (default: LIVE orders only)")] = False,
@@ -49,8 +49,7 @@ def export(
         period, kind = ReportPeriod.parse(start, end), parse_format(fmt)
     except InvalidExportRequest as exc:
         raise fail(exc.message) from None
-    if output is not None:
-        output_file(output)
+    output = output_file(output)
     first, after_last = period.bounds()
     with services() as (_, svc), psycopg.connect(svc.database_url) as conn:
         rows = read_order_rows(conn, first, after_last, LIVE_AND_PAPER if include_paper else LIVE_ONLY)

@@ -33,7 +33,7 @@ def postmortem(
     to: Annotated[str, typer.Option("--to", help="window end, ISO 8601, inclusive")],
     incident_id: Annotated[str | None, typer.Option("--incident-id", help="default: derived from the window")] = None,
     fmt: Annotated[str, typer.Option("--format", help="json or markdown")] = "json",
-    output: Annotated[Path | None, typer.Option("--output", help="file to write (replaced whole); default stdout",
+    output: Annotated[Path | None, typer.Option("--output", help="file (replaced whole); default (or -): stdout",
                                                 dir_okay=False)] = None,
 ) -> None:
     """Header, impact, timeline, detection, response, invariant, breaker and audit-trail data of an incident
@@ -50,8 +50,7 @@ def postmortem(
         raise fail("--from must not be after --to")
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if output is not None:
-        output_file(output)
+    output = output_file(output)
     try:
         ident = derive_id(start, end, incident_id)
     except InvalidIncidentId as exc:

@@ -134,3 +134,19 @@ def test_report_commands_when_output_is_a_folder_then_refused_before_any_work(fr
         assert result.exit_code == 2, (target, out, result.exception)
         assert "is a directory" in out and "Traceback" not in out, out
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temp file left behind
+
+
+@pytest.mark.parametrize("argv", [
+    ["postmortem", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z"],
+    ["compliance", "export", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json"],
+], ids=["postmortem", "compliance-export"])
+def test_report_commands_when_output_is_a_dash_then_report_on_stdout_and_no_file(fresh_db, nats_url, tmp_path,
+                                                                                 monkeypatch, argv: list[str]):
+    """``--output -`` wrote a file named ``-`` in the working folder; it means stdout, as in most Unix tools, and
+    prints exactly what no ``--output`` prints."""
+    monkeypatch.chdir(tmp_path)
+    plain = _invoke(argv, fresh_db, nats_url)
+    dashed = _invoke([*argv, "--output", "-"], fresh_db, nats_url)
+    assert plain.exit_code == dashed.exit_code == 0, (plain.stderr, dashed.stderr)
+    assert dashed.stdout == plain.stdout and dashed.stdout.strip(), dashed.stdout
+    assert list(tmp_path.iterdir()) == []
