@@ -391,6 +391,16 @@ BreakerMachine.TestCase.settings = settings(max_examples=examples(150), stateful
 TestBreakerMachine = BreakerMachine.TestCase
 
 
+def test_resume_when_events_do_not_start_at_a_checkpoint_then_refused():
+    # Arrange: a breaker's events with no checkpoint among them
+    b = CircuitBreaker(scope="t")
+    b.record_risk_check(True, T0)
+    events = b.collect_events()
+    # Act / Assert: a load would otherwise build a breaker from half its history
+    with pytest.raises(ValueError, match=r"resumes from a CircuitBreaker\.Checkpointed event"):
+        resume(CircuitBreaker, CircuitBreaker.Checkpointed, events[1:])
+
+
 def test_domain_errors_have_stable_codes():
     for cls in (InvalidBreakerState, InvalidBreakerTransition, ReasonRequired, ResetRefused):
         assert issubclass(cls, DomainError) and cls.code != DomainError.code
@@ -401,7 +411,7 @@ def test_event_topics_when_rules_split_out_then_unchanged():
     from eventsourcing.utils import get_topic, resolve_topic
 
     events = ("Created", "Transitioned", "RiskCheckRecorded", "AlertRaised", "PortfolioAlertsChanged",
-              "TailEvaluated")
+              "TailEvaluated", "Checkpointed")
     for name in events:
         cls = getattr(CircuitBreaker, name)
         assert get_topic(cls) == f"paulp.domain.breaker:CircuitBreaker.{name}"
