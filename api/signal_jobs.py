@@ -54,7 +54,7 @@ from paulp.domain.strategies.bonding_signals import (
 )
 from paulp.domain.strategies.weather import VENUE as WEATHER_VENUE
 from paulp.domain.strategies.weather import WeatherSignal
-from paulp.domain.throttle import ExecutionThrottle, throttle_scope
+from paulp.domain.throttle import throttle_scope
 
 log = logging.getLogger("paulp.orders.execute")
 EXECUTE_BATCH = 10
@@ -385,7 +385,7 @@ def throttle_wait_s(container: Any, strategy: str, modes: Mapping[str, Execution
     """Seconds before the throttle this strategy's next order counts on (its mode's, shared by every strategy,
     ADR 0307: spacing, per-minute and per-hour counts, read from its log) would let it through."""
     mode = mode_for_strategy(strategy, modes)
-    throttle = container.orders.get_or_none(ExecutionThrottle.id_for(throttle_scope(mode)))
+    throttle = container.orders.throttle(throttle_scope(mode))
     if throttle is None or mode is ExecutionMode.DISABLED:  # a disabled strategy's order is rejected, not held
         return 0.0
     now = container.clock.now()

@@ -1,21 +1,30 @@
-"""Loading the aggregates every order touches as their logs grow (run: python -m bench.long_lived; ADR 0502).
+"""Loading the aggregates every order touches as their logs grow (run: python -m bench.long_lived; ADRs 0502, 0503).
 
 The circuit breaker gains an event per risk check and a venue's execution throttle one per counted order, and both
-are loaded for every order. For each size, 200 loads-decide-saves are timed through a service that replays the
-aggregate from the log on every load (the cache off: as before ADR 0502) and through one that keeps it cached and
-fast-forwards it from the log (as the breaker and orders services do now).
+are loaded for every order. For each size:
+- 200 loads-decide-saves through a service without the aggregate cache (before ADR 0502 this replayed the whole
+  history on every load; since ADR 0503 it resumes from the last checkpoint on every load) and through one that
+  keeps it cached and fast-forwards it from the log (as the breaker and orders services do);
+- a process's first load (a cache miss: the aggregate is evicted before each of 10 loads), replayed from its first
+  event (as before ADR 0503) and resumed from its last checkpoint (as the services load it now).
+The aggregates are grown by saves of 200 events, checkpointed before each save as the services' saves do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
+from uuid import UUID
 
 from bench.common import bench_services, report, summary_ms
 from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.migrate import migrate
+from paulp.domain.breaker import CircuitBreaker
+from paulp.domain.checkpoints import CHECKPOINT_EVERY
 from paulp.domain.clock import FixedClock
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
@@ -25,17 +34,38 @@ from paulp.domain.throttle import ExecutionThrottle
 AT = datetime(2026, 11, 29, 12, tzinfo=UTC)
 SIZES = (1_000, 10_000, 30_000)
 CALLS = 200
+FIRST_LOADS = 10
 SCOPE = "kalshi/PAPER"
 S = TypeVar("S", bound=PaulpApplication)
 
 
-def timed(step: Callable[[], object]) -> dict[str, float]:
+def timed(step: Callable[[], object], calls: int = CALLS, before: Callable[[], object] = lambda: None
+          ) -> dict[str, float]:
     samples = []
-    for _ in range(CALLS):
+    for _ in range(calls):
+        before()
         t0 = time.perf_counter()
         step()
         samples.append(time.perf_counter() - t0)
     return summary_ms(samples)
+
+
+def first_loads(app: PaulpApplication, aggregate_id: UUID, load: Callable[[], Any]) -> dict[str, Any]:
+    """A process's first load, ``FIRST_LOADS`` times: the aggregate is evicted from the cache before each load."""
+    cache = app.repository.cache
+    assert cache is not None
+
+    def evict() -> None:
+        with contextlib.suppress(KeyError):
+            cache.get(aggregate_id, evict=True)
+
+    replayed: Any = app.repository.get(aggregate_id)
+    evict()
+    resumed = load()
+    assert (resumed.version, resumed.modified_on) == (replayed.version, replayed.modified_on)
+    return {"replayed_from_first_event": timed(lambda: app.repository.get(aggregate_id), FIRST_LOADS, evict),
+            "resumed_from_checkpoint": timed(load, FIRST_LOADS, evict),
+            "events_since_checkpoint": replayed.version - replayed.checkpointed_at}
 
 
 def risk_check(breakers: BreakerService) -> Callable[[], object]:
@@ -44,17 +74,18 @@ def risk_check(breakers: BreakerService) -> Callable[[], object]:
 
 def count_order(orders: OrdersService) -> Callable[[], object]:
     def step() -> object:
-        throttle = orders.get_or_none(ExecutionThrottle.id_for(SCOPE))
+        throttle = orders.throttle(SCOPE)
+        assert throttle is not None
         throttle.count_order(1000, AT)
         return orders.save(throttle)
     return step
 
 
-def compare(replaying: S, cached: S, step: Callable[[S], Callable[[], object]]) -> dict[str, Any]:
+def compare(uncached: S, cached: S, step: Callable[[S], Callable[[], object]]) -> dict[str, Any]:
     try:
-        return {"replayed_each_load": timed(step(replaying)), "cached": timed(step(cached))}
+        return {"uncached": timed(step(uncached)), "cached": timed(step(cached))}
     finally:
-        replaying.close()
+        uncached.close()
         cached.close()
 
 
@@ -64,13 +95,15 @@ def grow(app: PaulpApplication, aggregate: Any, size: int, add: Callable[[Any], 
         add(aggregate)
         n += 1
         if n % 200 == 0:
+            aggregate.checkpoint_if_due(CHECKPOINT_EVERY)
             app.save(aggregate)
+    aggregate.checkpoint_if_due(CHECKPOINT_EVERY)
     app.save(aggregate)
     return aggregate
 
 
 def main() -> None:
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"checkpoint_every": CHECKPOINT_EVERY}
     with bench_services() as (db_url, _, _):
         migrate(db_url)
         env, clock = application_env(db_url), FixedClock(AT)
@@ -86,6 +119,12 @@ def main() -> None:
                                                        risk_check)
             row["throttle_count_order"] = compare(OrdersService(uncached, clock), OrdersService(env, clock),
                                                   count_order)
+            fresh_breakers, fresh_orders = BreakerService(env, clock), OrdersService(env, clock)
+            row["breaker_first_load"] = first_loads(fresh_breakers, CircuitBreaker.create_id("global"),
+                                                    fresh_breakers.get)
+            row["throttle_first_load"] = first_loads(fresh_orders, throttle.id, partial(fresh_orders.throttle, SCOPE))
+            fresh_breakers.close()
+            fresh_orders.close()
             figures[f"events_{size}"] = row
         breakers.close()
         orders.close()

@@ -82,6 +82,21 @@ class CircuitBreaker(Aggregate):
         compliant: bool
         at: datetime
 
+    class Checkpointed(Aggregate.Event):
+        """Everything the breaker knows at this version, so a first load starts here: it gains an event per risk
+        check, and replaying 30,000 of them took 0.8 s (ADR 0503). Chained like every other event."""
+
+        scope: str
+        created_on: datetime
+        state: str
+        consecutive_failures: int
+        halt_started_at: datetime | None
+        last_state_change: datetime | None
+        last_alert: str | None
+        last_tail_hhi: float | None
+        tail_breached: bool
+        portfolio_alert_levels: dict[str, str]
+
     @staticmethod
     def create_id(scope: str) -> UUID:
         return uuid5(PAULP_NAMESPACE, f"breaker/{scope}")
@@ -97,8 +112,18 @@ class CircuitBreaker(Aggregate):
         self.last_tail_hhi: float | None = None
         self.tail_breached = False  # the last recorded tail evaluation was non-compliant (the latch, ADR 0325)
         self.portfolio_alert_levels: dict[str, str] = {}
+        self.checkpointed_at = 0  # the version of the last Checkpointed event (0: none yet)
 
     # ----------------------------------------------------------------- commands (decide)
+
+    def checkpoint_if_due(self, every: int) -> bool:
+        """Restate the state once ``every`` events have followed the last checkpoint (or the breaker's start)."""
+        if self.version - self.checkpointed_at < every:
+            return False
+        self._checkpointed(self.scope, self.created_on, self.state.value, self.consecutive_failures,
+                           self.halt_started_at, self.last_state_change, self.last_alert, self.last_tail_hhi,
+                           self.tail_breached, dict(self.portfolio_alert_levels))
+        return True
 
     def expire_halt(self, now: datetime) -> bool:
         """Move HALT to RECOVERY once the halt is older than 60 minutes (strictly)."""
@@ -297,3 +322,15 @@ class CircuitBreaker(Aggregate):
     ) -> None:
         self.last_tail_hhi = hhi
         self.tail_breached = not compliant
+
+    @event(Checkpointed)
+    def _checkpointed(self, scope: str, created_on: datetime, state: str, consecutive_failures: int,
+                      halt_started_at: datetime | None, last_state_change: datetime | None, last_alert: str | None,
+                      last_tail_hhi: float | None, tail_breached: bool, portfolio_alert_levels: dict[str, str]) -> None:
+        """Sets the whole state: live it restates it; on a load it is where the breaker starts (``resume``). Runs
+        before the library moves ``version`` to this event's, hence the ``+ 1``."""
+        self.scope, self.state, self.consecutive_failures = scope, BreakerState(state), consecutive_failures
+        self.halt_started_at, self.last_state_change, self.last_alert = halt_started_at, last_state_change, last_alert
+        self.last_tail_hhi, self.tail_breached = last_tail_hhi, tail_breached
+        self.portfolio_alert_levels = dict(portfolio_alert_levels)
+        self.checkpointed_at = self.version + 1

@@ -71,7 +71,7 @@ def invariant_analysis(entries: Sequence[LoggedEvent], origins: Mapping[str, Any
 def _metrics(trigger: str, streak: int, alert: Any, tail: Any, portfolio: Any) -> dict[str, Any]:
     if trigger == "risk_checks":
         return {"consecutiveBlockedChecks": streak, "threshold": CONSECUTIVE_TO_HALT,
-                "note": "counted from the window's start"}
+                "note": "counted from the window's start or the breaker's last checkpoint in it"}
     if trigger == "tail_concentration" and tail is not None:
         return {"hhi": tail.hhi, "maxPct": tail.max_pct, "count": tail.count, "totalTailValue": tail.total_tail_value,
                 "threshold": TAIL_HHI_LIMIT}
@@ -94,6 +94,8 @@ def breaker_analysis(entries: Sequence[LoggedEvent]) -> list[dict[str, Any]]:
         ev, short = e.event, e.name.split(".", 1)[1]
         if short == "RiskCheckRecorded":
             streak = streak + 1 if ev.blocked and ev.counted else (streak if ev.blocked else 0)
+        elif short == "Checkpointed":  # the breaker's own count (ADR 0503), blocks before the window included
+            streak = ev.consecutive_failures
         elif short == "AlertRaised":
             alert = ev
         elif short == "TailEvaluated":

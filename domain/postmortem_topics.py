@@ -44,6 +44,7 @@ TOPICS: dict[str, Kind | str] = {
     "CircuitBreaker.Created": "the breaker's creation, not a state change",
     "CircuitBreaker.RiskCheckRecorded": "the order's RiskChecked is the decision's line; counted for the breaker",
     "CircuitBreaker.PortfolioAlertsChanged": "each changed level is an AlertRaised line; read for trigger metrics",
+    "CircuitBreaker.Checkpointed": "the state restated for loads (ADR 0503); its count seeds the risk-check streak",
     "BudgetPeriodLedger.AlertRaised": Kind.ALERT,
     "BudgetPeriodLedger.UsageReset": Kind.OPERATOR,
     **{f"BudgetPeriodLedger.{n}": "LLM budget bookkeeping" for n in (
@@ -136,7 +137,8 @@ TOPICS: dict[str, Kind | str] = {
     "Strategy.StatusChanged": Kind.CHANGE,
     "Strategy.Created": "registration",
     "Strategy.Registered": "registration",
-    **{f"ExecutionThrottle.{n}": "rate-limit bookkeeping" for n in ("Created", "Opened", "OrderCounted")},
+    **{f"ExecutionThrottle.{n}": "rate-limit bookkeeping" for n in (
+        "Created", "Opened", "OrderCounted", "Checkpointed")},
     **{f"VenueOrder.{n}": "the venue's copy; the order's own transitions are the lines" for n in (
         "Created", "Recorded", "Updated")},
     "LlmBudgetAssumptions.Changed": Kind.CHANGE,

@@ -73,6 +73,14 @@ class BreakerStateProjection:
         )
 
     @apply.register
+    def _(self, event: CircuitBreaker.Checkpointed, cur: Cursor[Any], notification_id: int) -> None:
+        """The breaker's own count at its checkpoint (ADR 0503): the count this row has folded so far, restated."""
+        cur.execute(
+            "UPDATE breaker_state SET consecutive_failures = %s, last_notification_id = %s WHERE breaker_id = %s",
+            (event.consecutive_failures, notification_id, event.originator_id),
+        )
+
+    @apply.register
     def _(self, event: CircuitBreaker.AlertRaised, cur: Cursor[Any], notification_id: int) -> None:
         _insert_scoped(cur, "breaker_alerts", {
             "code": event.code, "severity": event.severity, "message": event.message, "at": event.at},

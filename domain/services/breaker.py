@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from paulp.domain.breaker import BreakerState, CircuitBreaker
+from paulp.domain.checkpoints import CHECKPOINT_EVERY, resume
 from paulp.domain.clock import Clock
 from paulp.domain.services.base import PaulpApplication
 
 GLOBAL_SCOPE = "global"
+RESUME = partial(resume, CircuitBreaker, CircuitBreaker.Checkpointed)
 
 
 @dataclass(frozen=True)
@@ -29,17 +32,21 @@ class BreakerService(PaulpApplication):
     The one breaker gains an event per risk check, so it grows with every order, and each order loads it at least
     twice: replayed from the log each time (26 µs an event here), the trade path was quadratic in orders, 0.77 s
     per load at 30,000 events (ADR 0502). The aggregate cache keeps it in memory and fast-forwards it from the log
-    on every load (one query for the events since, then a copy), so other processes' changes are still seen."""
+    on every load (one query for the events since, then a copy), so other processes' changes are still seen.
+    A process's first load starts from the breaker's last checkpoint, which every save adds once due (ADR 0503)."""
 
     def __init__(self, env: Mapping[str, str] | None, clock: Clock) -> None:
         super().__init__({"AGGREGATE_CACHE_MAXSIZE": "4", **(env or {})}, clock)
 
     def _load(self) -> CircuitBreaker:
-        breaker: CircuitBreaker = (self.get_or_none(CircuitBreaker.create_id(GLOBAL_SCOPE))
-                                   or CircuitBreaker(scope=GLOBAL_SCOPE))
+        breaker: CircuitBreaker = (
+            self.get_checkpointed(CircuitBreaker.create_id(GLOBAL_SCOPE), CircuitBreaker.Checkpointed,
+                                  RESUME, 2 * CHECKPOINT_EVERY)
+            or CircuitBreaker(scope=GLOBAL_SCOPE))
         return breaker
 
     def _save(self, breaker: CircuitBreaker) -> int:
+        breaker.checkpoint_if_due(CHECKPOINT_EVERY)
         return self.last_notification_id(self.save(breaker))
 
     def get(self) -> CircuitBreaker:

@@ -13,11 +13,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
 from paulp.domain.breaker import BreakerState
+from paulp.domain.checkpoints import CHECKPOINT_EVERY, resume
 from paulp.domain.clock import Clock
 from paulp.domain.execution import evaluate_execution, order_notional
 from paulp.domain.execution_orders import ExecutionRequest, ExecutionSignal, Side
@@ -70,6 +72,7 @@ DISABLED_REASON = "Execution is disabled"  # §1.6: every request of a DISABLED 
 SCORING_UNREAD_REASON = "LLM scoring runs could not be read"  # the §8.3 gate fails closed (ADR 0425)
 RESUMABLE_STATES = frozenset({S.PENDING, S.VALIDATED, S.RISK_APPROVED})  # what the execute step drives on
 EXECUTE_STATES = RESUMABLE_STATES | {S.SUBMITTING}  # ... and a LIVE submission cut off mid-way (recovered)
+RESUME_THROTTLE = partial(resume, ExecutionThrottle, ExecutionThrottle.Checkpointed)
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,24 @@ class OrdersService(PaulpApplication):
 
     Cached like the breaker (ADR 0502): a venue's execution throttle gains an event per order and is loaded for
     every order, so replaying it from the log made each order cost more than the one before. Loads fast-forward
-    the cached copy from the log, so other processes' events are still seen."""
+    the cached copy from the log, so other processes' events are still seen. A throttle's first load in a process
+    starts from its last checkpoint, which a save adds once due (ADR 0503)."""
 
     def __init__(self, env: Mapping[str, str] | None, clock: Clock) -> None:
         super().__init__({"AGGREGATE_CACHE_MAXSIZE": "1000", **(env or {})}, clock)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Every save of a throttle checkpoints it once due, in the same save (ADR 0503)."""
+        for obj in objs:
+            if isinstance(obj, ExecutionThrottle):
+                obj.checkpoint_if_due(CHECKPOINT_EVERY)
+        return super().save(*objs, **kwargs)
+
+    def throttle(self, scope: str) -> ExecutionThrottle | None:
+        """The venue's throttle for a mode (ADR 0307), or None before its first counted order."""
+        found: ExecutionThrottle | None = self.get_checkpointed(
+            ExecutionThrottle.id_for(scope), ExecutionThrottle.Checkpointed, RESUME_THROTTLE, 2 * CHECKPOINT_EVERY)
+        return found
 
     def find(self, order_id: str) -> Order | None:
         order: Order | None = self.get_or_none(Order.create_id(order_id))
@@ -482,9 +499,7 @@ class OrderPipeline:
     def _throttle(self, mode: ExecutionMode, now: datetime) -> ExecutionThrottle:
         """The venue's throttle for the order's mode, shared by every strategy (§5.2; ADR 0307)."""
         scope = throttle_scope(mode)
-        throttle: ExecutionThrottle = (self.orders.get_or_none(ExecutionThrottle.id_for(scope))
-                                       or ExecutionThrottle(scope, now))
-        return throttle
+        return self.orders.throttle(scope) or ExecutionThrottle(scope, now)
 
     def _venue_order(self, record: dict[str, object], now: datetime) -> VenueOrder:
         return kalshi_venue_record(self.orders, record, now)

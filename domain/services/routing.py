@@ -23,7 +23,6 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 
 from paulp.domain.budget_ledger import (
     CHECKPOINT_EVERY,
@@ -77,7 +76,6 @@ log = logging.getLogger("paulp.routing")
 STALE_HOLD = timedelta(minutes=15)
 STALE_REASON = "stale reservation charged: the call never reported back"
 PRICING_REFRESH_S = 5.0  # how stale another process's price change may be here (ADR 0399)
-CHECKPOINT_TOPIC = get_topic(BudgetPeriodLedger.Checkpointed)
 
 
 class RoutingService(PaulpApplication):
@@ -413,40 +411,16 @@ class RoutingService(PaulpApplication):
         return open_ledger(category, PeriodType.DAILY if daily else PeriodType.MONTHLY, at)
 
     def _read_ledger(self, ledger_id: UUID) -> BudgetPeriodLedger | None:
-        """Through the aggregate cache, which fast-forwards a ledger it holds from the log; a ledger it does not
-        hold yet starts from its last checkpoint (ADR 0501) instead of being replayed from ``Opened``. A month's
-        ledger grows by two events per call: a full replay cost 45 µs an event, seconds at a month's end, on every
-        start and after every failed save. Without a cache (an application built without one) the resumed ledger
-        is returned as it is."""
-        cache = self.repository.cache
-        if cache is None or not _holds(cache, ledger_id):
-            resumed = self._from_checkpoint(ledger_id)
-            if resumed is not None:
-                if cache is None:
-                    return resumed
-                cache.put(ledger_id, resumed)  # the library's get below fast-forwards it and hands out a copy
-        found = self.get_or_none(ledger_id)
+        """Through the aggregate cache; a ledger it does not hold yet starts from its last checkpoint (ADR 0501)
+        instead of being replayed from ``Opened``. A month's ledger grows by two events per call: a full replay
+        cost 45 µs an event, seconds at a month's end, on every start and after every failed save."""
+        found = self.get_checkpointed(ledger_id, BudgetPeriodLedger.Checkpointed, resume_ledger,
+                                      2 * CHECKPOINT_EVERY)
         assert found is None or isinstance(found, BudgetPeriodLedger)
         return found
 
-    def _from_checkpoint(self, ledger_id: UUID) -> BudgetPeriodLedger | None:
-        """The ledger from its last checkpoint, when one is among its latest events; else None."""
-        latest = list(self.recorder.select_events(ledger_id, desc=True, limit=2 * CHECKPOINT_EVERY))
-        for i, stored in enumerate(latest):
-            if stored.topic == CHECKPOINT_TOPIC:
-                return resume_ledger([self.mapper.to_domain_event(s) for s in reversed(latest[:i + 1])])
-        return None
-
     def _save_all(self, *aggregates: Aggregate) -> int:
         return self.last_notification_id(self.save(*aggregates))
-
-
-def _holds(cache: Any, key: UUID) -> bool:
-    try:
-        cache.get(key)
-    except KeyError:
-        return False
-    return True
 
 
 def _release_job(rid: str, reason: str, at: datetime) -> JobFn:

@@ -7,7 +7,9 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.breaker import BreakerState, CircuitBreaker, InvalidBreakerTransition, ResetRefused
+from paulp.domain.checkpoints import resume
 from paulp.domain.drift import DriftReport
 from paulp.domain.errors import DomainError
 from paulp.domain.risk import evaluate
@@ -57,12 +59,17 @@ def _offset(value: str | None, now: datetime) -> datetime | None:
     return now + timedelta(**{_UNIT[m.group(3)]: amount})
 
 
+MAPPER = make_mapper()
+
+
 def breaker_in(initial: Mapping[str, Any], now: datetime) -> CircuitBreaker:
     """Reach the initial state and counter through real commands (no field poking).
 
     The counter comes first, counted in NORMAL: three blocked checks halt (§2.3), and manual transitions keep the
     counter (§2.2), so any state with any counter (RECOVERY with 3 after an auto-recovery, item 2) is then reached
-    by walking the manual table from where the counting left the breaker."""
+    by walking the manual table from where the counting left the breaker. The breaker is then checkpointed and
+    resumed from that checkpoint alone, stored and read back, as a process's first load finds it (ADR 0503):
+    every vector is decided by a breaker whose state came through a checkpoint."""
     unknown = set(initial) - {"state", "consecutiveFailures", "haltStartedAt"}
     assert not unknown, f"initial fields this checker cannot interpret: {sorted(unknown)}"
     state = BreakerState(initial.get("state", "NORMAL"))
@@ -77,8 +84,12 @@ def breaker_in(initial: Mapping[str, Any], now: datetime) -> CircuitBreaker:
         b.transition(target, "setup", "conformance", halt_at if target is H else now)
     assert b.state is state, f"could not reach initial state {initial}"
     assert b.consecutive_failures == failures, "could not reach initial counter"
-    b.collect_events()
-    return b
+    b.checkpoint_if_due(1)
+    stored = [MAPPER.to_domain_event(MAPPER.to_stored_event(ev)) for ev in b.collect_events()[-1:]]
+    resumed = resume(CircuitBreaker, CircuitBreaker.Checkpointed, stored)
+    assert (resumed.state, resumed.consecutive_failures, resumed.halt_started_at) == (
+        b.state, b.consecutive_failures, b.halt_started_at), "the checkpoint did not restate the breaker"
+    return resumed
 
 
 # Keys each event kind may carry; any other key fails the case rather than being silently ignored.

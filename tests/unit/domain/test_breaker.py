@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import reduce
+from typing import Any
 
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from paulp.adapters.eventstore.codec import make_mapper
 from paulp.domain.breaker import (
     MANUAL_TRANSITIONS,
     BreakerState,
@@ -21,10 +23,25 @@ from paulp.domain.breaker import (
     Trigger,
 )
 from paulp.domain.breaker_rules import CONSECUTIVE_FAILURES_TO_HALT, ESCALATION, HALT_TIMEOUT
+from paulp.domain.checkpoints import resume
 from paulp.domain.errors import DomainError
 from tests.support.hypothesis_scale import examples, steps
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+MAPPER = make_mapper()
+
+
+def _view(b: CircuitBreaker) -> tuple[Any, ...]:
+    """Everything a breaker knows, the library's fields included."""
+    return (b.id, b.version, b.created_on, b.modified_on, b.scope, b.state, b.consecutive_failures,
+            b.halt_started_at, b.last_state_change, b.last_alert, b.last_tail_hhi, b.tail_breached,
+            b.portfolio_alert_levels, b.checkpointed_at)
+
+
+def _resumed(stored: list[Any]) -> CircuitBreaker | None:
+    """The breaker as a first load rebuilds it from its last checkpoint (ADR 0503), or None before the first one."""
+    marks = [i for i, ev in enumerate(stored) if isinstance(ev, CircuitBreaker.Checkpointed)]
+    return resume(CircuitBreaker, CircuitBreaker.Checkpointed, stored[marks[-1]:]) if marks else None
 
 
 def test_blocked_check_when_already_halted_then_timer_not_restarted():
@@ -207,13 +224,15 @@ STATES = [s.value for s in BreakerState]
 
 
 class BreakerMachine(RuleBasedStateMachine):
-    """Random command sequences: never an illegal state or transition; replay equals the live aggregate."""
+    """Random command sequences: never an illegal state or transition; replay equals the live aggregate, and so
+    does the breaker resumed from its last checkpoint (ADR 0503)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.now = T0
         self.breaker = CircuitBreaker(scope="prop")
         self.history = list(self.breaker.collect_events())
+        self.stored = [MAPPER.to_domain_event(MAPPER.to_stored_event(ev)) for ev in self.history]  # as loads read
         # the breaker as its recorded events say, walked one event at a time (§2.2-2.3)
         self.seen_state, self.seen_halt_at, self.seen_failures = BreakerState.NORMAL, T0, 0
 
@@ -225,6 +244,7 @@ class BreakerMachine(RuleBasedStateMachine):
             if isinstance(ev, CircuitBreaker.Transitioned):
                 self._check_transition(ev)
         self.history.extend(new)
+        self.stored.extend(MAPPER.to_domain_event(MAPPER.to_stored_event(ev)) for ev in new)
         # the timeout is evaluated before every command (§2.3); a refused one is not saved, so it need not be
         if self.breaker.state is BreakerState.HALT and not refused:
             assert self.breaker.halt_started_at is not None
@@ -330,6 +350,15 @@ class BreakerMachine(RuleBasedStateMachine):
             assert self.breaker.state is BreakerState.HALT  # >= 5 % or an orphan halts from any state
         self._collect()
 
+    @rule(every=st.integers(min_value=1, max_value=6))
+    def checkpoint(self, every: int) -> None:
+        """As the service does before each save, with intervals short enough to land often. A save follows a
+        command, and every command first lets a stale HALT expire (§2.3)."""
+        self.breaker.expire_halt(self.now)
+        due = self.breaker.version - self.breaker.checkpointed_at >= every
+        assert self.breaker.checkpoint_if_due(every) is due
+        self._collect()
+
     @invariant()
     def state_is_legal(self) -> None:
         b = self.breaker
@@ -348,9 +377,28 @@ class BreakerMachine(RuleBasedStateMachine):
         assert back.portfolio_alert_levels == live.portfolio_alert_levels
         assert (back.tail_breached, back.last_tail_hhi) == (live.tail_breached, live.last_tail_hhi)
 
+    @invariant()
+    def resumed_equals_replayed_equals_live(self) -> None:
+        """From the stored events, as a process loads them: the last checkpoint and what follows it rebuild every
+        field a full replay rebuilds, and both equal the live breaker."""
+        replayed = reduce(lambda agg, ev: ev.mutate(agg), self.stored, None)
+        assert isinstance(replayed, CircuitBreaker) and _view(replayed) == _view(self.breaker)
+        resumed = _resumed(self.stored)
+        assert resumed is None or _view(resumed) == _view(self.breaker)
+
 
 BreakerMachine.TestCase.settings = settings(max_examples=examples(150), stateful_step_count=steps(40), deadline=None)
 TestBreakerMachine = BreakerMachine.TestCase
+
+
+def test_resume_when_events_do_not_start_at_a_checkpoint_then_refused():
+    # Arrange: a breaker's events with no checkpoint among them
+    b = CircuitBreaker(scope="t")
+    b.record_risk_check(True, T0)
+    events = b.collect_events()
+    # Act / Assert: a load would otherwise build a breaker from half its history
+    with pytest.raises(ValueError, match=r"resumes from a CircuitBreaker\.Checkpointed event"):
+        resume(CircuitBreaker, CircuitBreaker.Checkpointed, events[1:])
 
 
 def test_domain_errors_have_stable_codes():
@@ -363,7 +411,7 @@ def test_event_topics_when_rules_split_out_then_unchanged():
     from eventsourcing.utils import get_topic, resolve_topic
 
     events = ("Created", "Transitioned", "RiskCheckRecorded", "AlertRaised", "PortfolioAlertsChanged",
-              "TailEvaluated")
+              "TailEvaluated", "Checkpointed")
     for name in events:
         cls = getattr(CircuitBreaker, name)
         assert get_topic(cls) == f"paulp.domain.breaker:CircuitBreaker.{name}"

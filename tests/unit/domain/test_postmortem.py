@@ -121,6 +121,23 @@ def test_breaker_analysis_when_alert_escalates_then_its_code_and_message_are_the
     assert caution["metrics"] == {"code": "RECONCILIATION_DRIFT", "severity": "critical", "message": "critical_drift"}
 
 
+def test_breaker_analysis_when_window_starts_after_two_blocks_but_holds_a_checkpoint_then_its_count_is_the_streak():
+    # Arrange: two blocked checks before the window, then a checkpoint (ADR 0503) and the third block, in it
+    log, breaker = Log(), CircuitBreaker(scope="global")
+    for n in range(2):
+        breaker.record_risk_check(True, NOW + timedelta(minutes=n))
+    log.save(breaker)
+    breaker.checkpoint_if_due(1)
+    breaker.record_risk_check(True, NOW + timedelta(minutes=2))
+    log.save(breaker)
+    window = [e for e in log.entries if e.notification_id > 3]  # from the checkpoint on
+    assert window[0].name == "CircuitBreaker.Checkpointed"
+    # Act
+    (halt,) = breaker_analysis(window)
+    # Assert: the checkpoint's count, not the one block the window saw
+    assert halt["metrics"]["consecutiveBlockedChecks"] == 3 and halt["line"].startswith("NORMAL -> HALT")
+
+
 def test_invariant_analysis_when_blocks_and_legacy_then_counts_values_and_legacy_marked():
     log = incident()
     legacy = _checked_order(20, True, NOW, legacy=True)

@@ -1,4 +1,5 @@
-"""ExecutionThrottle (trading §5.1-5.2; ADR 0307): a replaying stateful test of its counted orders."""
+"""ExecutionThrottle (trading §5.1-5.2; ADR 0307): a replaying stateful test of its counted orders and of the
+throttle resumed from its last checkpoint (ADR 0503)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from paulp.adapters.eventstore.codec import make_mapper
+from paulp.domain.checkpoints import resume
 from paulp.domain.execution import RateLimitState, epoch_ms, roll_windows, start_of_utc_day_ms
 from paulp.domain.throttle import ExecutionThrottle, throttle_id
 from tests.support.hypothesis_scale import examples, steps
@@ -23,6 +25,16 @@ GAPS = st.one_of(st.integers(0, 2_000), st.integers(55_000, 65_000), st.integers
 def _stored(events: list[Any]) -> list[Any]:
     mapper = make_mapper()
     return [mapper.to_domain_event(mapper.to_stored_event(e)) for e in events]
+
+
+def _view(t: ExecutionThrottle) -> tuple[Any, ...]:
+    return (t.id, t.version, t.created_on, t.modified_on, t.scope, t.state, t.checkpointed_at)
+
+
+def _resumed(stored: list[Any]) -> ExecutionThrottle | None:
+    """The throttle as a first load rebuilds it from its last checkpoint, or None before the first one."""
+    marks = [i for i, ev in enumerate(stored) if isinstance(ev, ExecutionThrottle.Checkpointed)]
+    return resume(ExecutionThrottle, ExecutionThrottle.Checkpointed, stored[marks[-1]:]) if marks else None
 
 
 class ThrottleMachine(RuleBasedStateMachine):
@@ -57,6 +69,13 @@ class ThrottleMachine(RuleBasedStateMachine):
         assert s.orders_this_hour == sum(1 for t, _ in self.counted if t >= s.hour_window_start_ms)
         assert s.volume_today == sum(n for t, n in self.counted if t >= day_ms)
 
+    @rule(every=st.integers(1, 6))
+    def checkpoint(self, every: int) -> None:
+        """As the orders service does before a save of the throttle, with intervals short enough to land often."""
+        due = self.throttle.version - self.throttle.checkpointed_at >= every
+        assert self.throttle.checkpoint_if_due(every) is due
+        self.events.extend(self.throttle.collect_events())
+
     @rule(gap=GAPS)
     def read(self, gap: int) -> None:
         """What the pipeline checks a request against: the windows rolled to then, the aggregate unchanged."""
@@ -81,6 +100,14 @@ class ThrottleMachine(RuleBasedStateMachine):
         assert isinstance(rebuilt, ExecutionThrottle)
         assert (rebuilt.id, rebuilt.version, rebuilt.scope, rebuilt.state) == (
             throttle_id("kalshi/PAPER"), self.throttle.version, self.throttle.scope, self.throttle.state)
+
+    @invariant()
+    def resumed_equals_replayed_equals_live(self) -> None:
+        stored = _stored(self.events)
+        replayed = reduce(lambda agg, ev: ev.mutate(agg), stored, None)
+        assert isinstance(replayed, ExecutionThrottle) and _view(replayed) == _view(self.throttle)
+        resumed = _resumed(stored)
+        assert resumed is None or _view(resumed) == _view(self.throttle)
 
 
 TestThrottleMachine = ThrottleMachine.TestCase
