@@ -1,7 +1,9 @@
-"""Loading the aggregates every order touches as their logs grow (run: python -m bench.long_lived; ADRs 0502, 0503).
+"""Loading the aggregates every order or marks tick touches as their logs grow (run: python -m bench.long_lived;
+ADRs 0502, 0503, 0505).
 
 The circuit breaker gains an event per risk check and a venue's execution throttle one per counted order, and both
-are loaded for every order. For each size:
+are loaded for every order; a held market's mark gains one per minute its quotes move and is loaded by every
+one-minute marks tick. For each size:
 - 200 loads-decide-saves through a service without the aggregate cache (before ADR 0502 this replayed the whole
   history on every load; since ADR 0503 it resumes from the last checkpoint on every load) and through one that
   keeps it cached and fast-forwards it from the log (as the breaker and orders services do);
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
@@ -26,8 +28,10 @@ from paulp.adapters.migrate import migrate
 from paulp.domain.breaker import CircuitBreaker
 from paulp.domain.checkpoints import CHECKPOINT_EVERY
 from paulp.domain.clock import FixedClock
+from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
+from paulp.domain.services.markets import MarketsService
 from paulp.domain.services.pipeline import OrdersService
 from paulp.domain.throttle import ExecutionThrottle
 
@@ -36,6 +40,7 @@ SIZES = (1_000, 10_000, 30_000)
 CALLS = 200
 FIRST_LOADS = 10
 SCOPE = "kalshi/PAPER"
+TICKER = "KXHIGHNY-26MAR02-B45"
 S = TypeVar("S", bound=PaulpApplication)
 
 
@@ -81,6 +86,29 @@ def count_order(orders: OrdersService) -> Callable[[], object]:
     return step
 
 
+def quotes(i: int) -> Quotes:
+    """Quotes that move every minute, so each observation is an event (the marks job's worst case)."""
+    bid = 20 + i % 50
+    return Quotes(bid, bid + 2, 98 - bid, 100 - bid)
+
+
+class Minutes:
+    """The marks job's clock: one observation a minute, after those that grew the mark."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def observe(self, mark: MarketMark) -> None:
+        self.n += 1
+        mark.observe(quotes(self.n), AT + timedelta(minutes=self.n), None)
+
+    def tick(self, markets: MarketsService) -> Callable[[], object]:
+        def step() -> object:
+            self.n += 1
+            return markets.observe(TICKER, quotes(self.n), AT + timedelta(minutes=self.n), None)
+        return step
+
+
 def compare(uncached: S, cached: S, step: Callable[[S], Callable[[], object]]) -> dict[str, Any]:
     try:
         return {"uncached": timed(step(uncached)), "cached": timed(step(cached))}
@@ -108,26 +136,33 @@ def main() -> None:
         migrate(db_url)
         env, clock = application_env(db_url), FixedClock(AT)
         breakers, orders = BreakerService(env, clock), OrdersService(env, clock)
-        throttle = ExecutionThrottle(SCOPE, AT)
+        throttle, mark, minutes = ExecutionThrottle(SCOPE, AT), MarketMark(TICKER), Minutes()
+        markets = MarketsService(env, clock)
         for size in SIZES:
             grow(breakers, breakers.get(), size, lambda b: b.record_risk_check(False, AT, True))
             throttle = grow(orders, orders.get_or_none(throttle.id) or throttle, size,
                             lambda t: t.count_order(1000, AT))
+            mark = grow(markets, markets.mark(TICKER) or mark, size, minutes.observe)
             uncached = {**env, "AGGREGATE_CACHE_MAXSIZE": ""}
             row: dict[str, Any] = {}
             row["breaker_record_risk_check"] = compare(BreakerService(uncached, clock), BreakerService(env, clock),
                                                        risk_check)
             row["throttle_count_order"] = compare(OrdersService(uncached, clock), OrdersService(env, clock),
                                                   count_order)
+            row["mark_observe"] = compare(MarketsService(uncached, clock), MarketsService(env, clock), minutes.tick)
             fresh_breakers, fresh_orders = BreakerService(env, clock), OrdersService(env, clock)
+            fresh_markets = MarketsService(env, clock)
             row["breaker_first_load"] = first_loads(fresh_breakers, CircuitBreaker.create_id("global"),
                                                     fresh_breakers.get)
             row["throttle_first_load"] = first_loads(fresh_orders, throttle.id, partial(fresh_orders.throttle, SCOPE))
+            row["mark_first_load"] = first_loads(fresh_markets, mark.id, partial(fresh_markets.mark, TICKER))
             fresh_breakers.close()
             fresh_orders.close()
+            fresh_markets.close()
             figures[f"events_{size}"] = row
         breakers.close()
         orders.close()
+        markets.close()
     report("long_lived", figures)
 
 

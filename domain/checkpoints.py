@@ -1,4 +1,5 @@
-"""Checkpoints in the log for the aggregates every order touches (ADR 0503, after the budget ledgers' ADR 0501).
+"""Checkpoints in the log for the aggregates every order or scheduled tick touches (ADRs 0503 and 0505, after the
+budget ledgers' ADR 0501).
 
 A checkpoint is an ordinary event of its aggregate, in the log and in the audit chain, restating the whole state;
 a process's first load starts at the last one instead of replaying every risk check or counted order since the
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
-CHECKPOINT_EVERY = 500  # events between two checkpoints of the breaker or a throttle: a first load replays about this
+CHECKPOINT_EVERY = 500  # events between two checkpoints (breaker, throttle, mark): a first load replays about this
 A = TypeVar("A", bound=Aggregate)
 
 

@@ -130,6 +130,22 @@ class MarketMark(Aggregate):
         at: datetime
         evidence_hash: str | None
 
+    class Checkpointed(Aggregate.Event):
+        """The mark at this version, so a first load starts here: a held market's mark gains an event whenever
+        its quotes move and at least every ``CONFIRM_AFTER`` (up to 1,440 a day from the one-minute marks job),
+        and replaying 30,000 of them (three weeks) took 1.1 s per ticker (ADR 0505). Chained like every other
+        event; the ``market_marks`` view has nothing to learn from it."""
+
+        ticker: str
+        created_on: datetime
+        yes_bid: int | None
+        yes_ask: int | None
+        no_bid: int | None
+        no_ask: int | None
+        quoted_at: datetime | None
+        result: str | None
+        resolved_at: datetime | None
+
     @staticmethod
     def create_id(ticker: str) -> UUID:
         return uuid5(PAULP_NAMESPACE, f"market_mark/{ticker}")
@@ -141,6 +157,16 @@ class MarketMark(Aggregate):
         self.at: datetime | None = None
         self.result: str | None = None
         self.resolved_at: datetime | None = None
+        self.checkpointed_at = 0  # the version of the last Checkpointed event (0: none yet)
+
+    def checkpoint_if_due(self, every: int) -> bool:
+        """Restate the mark once ``every`` events have followed the last checkpoint (or the mark's start)."""
+        if self.version - self.checkpointed_at < every:
+            return False
+        q = self.quotes
+        self._checkpointed(self.ticker, self.created_on, q.yes_bid, q.yes_ask, q.no_bid, q.no_ask, self.at,
+                           self.result, self.resolved_at)
+        return True
 
     def observe(self, quotes: Quotes, at: datetime, evidence_hash: str | None) -> bool:
         """Record the quotes if they are newer and differ from the last ones, or repeat them once the last
@@ -175,3 +201,13 @@ class MarketMark(Aggregate):
                 at: datetime, evidence_hash: str | None) -> None:
         self.quotes = Quotes(yes_bid, yes_ask, no_bid, no_ask)
         self.at = at
+
+    @event(Checkpointed)
+    def _checkpointed(self, ticker: str, created_on: datetime, yes_bid: int | None, yes_ask: int | None,
+                      no_bid: int | None, no_ask: int | None, quoted_at: datetime | None, result: str | None,
+                      resolved_at: datetime | None) -> None:
+        """Sets the whole mark (``resume`` starts a load here); ``+ 1``: the library moves ``version`` after."""
+        self.ticker = ticker
+        self.quotes = Quotes(yes_bid, yes_ask, no_bid, no_ask)
+        self.at, self.result, self.resolved_at = quoted_at, result, resolved_at
+        self.checkpointed_at = self.version + 1

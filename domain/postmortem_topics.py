@@ -109,6 +109,7 @@ TOPICS: dict[str, Kind | str] = {
     "MarketMark.Created": "market data",
     "MarketMark.Observed": "market data",
     "MarketMark.Quoted": "market data",
+    "MarketMark.Checkpointed": "market data",
     **{f"ClosingLine.{n}": "market data for the closing line (ADR 0419)" for n in (
         "Created", "Started", "Observed", "Estimated")},
     "JobRun.Failed": Kind.ERROR,

@@ -12,6 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from paulp.domain.checkpoints import resume
 from paulp.domain.marks import InvalidMark, MarketMark, Quotes, settlement_price_cents, unrealized_pnl_usd
 from tests.support.hypothesis_scale import examples, steps
 
@@ -75,10 +76,22 @@ def _replay(events: list[Any]) -> MarketMark:
     return rebuilt
 
 
+def _view(m: MarketMark) -> tuple[Any, ...]:
+    return (m.id, m.version, m.created_on, m.modified_on, m.ticker, m.quotes, m.at, m.result, m.resolved_at,
+            m.checkpointed_at)
+
+
+def _resumed(events: list[Any]) -> MarketMark | None:
+    """The mark as a first load rebuilds it from its last checkpoint (ADR 0505), or None before the first one."""
+    marks = [i for i, ev in enumerate(events) if isinstance(ev, MarketMark.Checkpointed)]
+    return resume(MarketMark, MarketMark.Checkpointed, events[marks[-1]:]) if marks else None
+
+
 @settings(max_examples=examples(60), stateful_step_count=steps(25), deadline=None)
 class MarkMachine(RuleBasedStateMachine):
-    """Random observations (valid or not, in or out of time order) and outcomes: the mark only moves forward
-    in time, never holds impossible quotes, keeps its first outcome, and replaying its events rebuilds it."""
+    """Random observations (valid or not, in or out of time order), outcomes and checkpoints: the mark only moves
+    forward in time, never holds impossible quotes, keeps its first outcome, and replaying its events, or resuming
+    from its last checkpoint, rebuilds it."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -113,16 +126,27 @@ class MarkMachine(RuleBasedStateMachine):
         assert recorded == (before is None) and self.mark.result == result.upper()
         self.history.extend(self.mark.collect_events())
 
+    @rule(every=st.integers(1, 6))
+    def checkpoint(self, every: int) -> None:
+        """A checkpoint restates the mark and changes nothing it decides with."""
+        before = _view(self.mark)[5:9]
+        due = self.mark.version - self.mark.checkpointed_at >= every
+        assert self.mark.checkpoint_if_due(every) is due
+        assert _view(self.mark)[5:9] == before
+        self.history.extend(self.mark.collect_events())
+        if due:
+            assert self.mark.checkpointed_at == self.mark.version
+
     @invariant()
     def time_only_moves_forward_and_quotes_are_possible(self) -> None:
         assert self.times == sorted(set(self.times))
         self.mark.quotes.check()
 
     @invariant()
-    def replay_equals_live(self) -> None:
-        rebuilt = _replay(self.history)
-        assert (rebuilt.id, rebuilt.version, rebuilt.quotes, rebuilt.at, rebuilt.result, rebuilt.resolved_at) == (
-            self.mark.id, self.mark.version, self.mark.quotes, self.mark.at, self.mark.result, self.mark.resolved_at)
+    def replay_equals_resumed_equals_live(self) -> None:
+        assert _view(_replay(self.history)) == _view(self.mark)
+        resumed = _resumed(self.history)
+        assert resumed is None or _view(resumed) == _view(self.mark)
 
 
 TestMarkMachine = MarkMachine.TestCase

@@ -1,0 +1,94 @@
+"""Market marks are cached, fast-forwarded and checkpointed (ADR 0505), on real PostgreSQL: the marks job's
+ordinary saves write the checkpoint into the chain, a second process's first load resumes from it to the mark a full
+replay gives, each process sees the other's quotes, and the market_marks view is unchanged by the checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.utils import get_topic
+
+from paulp.adapters.audit_store import verify
+from paulp.adapters.projector import catch_up_from_log
+from paulp.api.wiring import application_env
+from paulp.domain.checkpoints import CHECKPOINT_EVERY
+from paulp.domain.clock import FixedClock
+from paulp.domain.marks import MarketMark, Quotes
+from paulp.domain.services.markets import RESUME_MARK, MarketsService
+from paulp.projections.markets import MarketMarksProjection
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+AT = datetime(2026, 3, 2, 15, tzinfo=UTC)
+TICKER = "KXHIGHNY-26MAR02-B45"
+
+
+def _mark(m: MarketMark) -> tuple[Any, ...]:
+    return (m.id, m.version, m.created_on, m.modified_on, m.ticker, m.quotes, m.at, m.result, m.resolved_at,
+            m.checkpointed_at)
+
+
+def _topics(db: str, mark_id: Any) -> list[tuple[str, str | None]]:
+    """(topic, chain event type) of each of the mark's events, oldest first."""
+    with psycopg.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT e.topic, c.event_type FROM paulp_events e"
+            " LEFT JOIN audit_chain c ON c.notification_id = e.notification_id"
+            " WHERE e.originator_id = %s ORDER BY e.originator_version", (mark_id,)).fetchall()
+    return [(str(t), e) for t, e in rows]
+
+
+def _quotes(i: int) -> Quotes:
+    bid = 20 + i % 50
+    return Quotes(bid, bid + 2, 98 - bid, 100 - bid)
+
+
+def test_mark_when_past_the_interval_then_a_new_process_resumes_from_the_checkpoint_and_both_see_new_quotes(
+        fresh_db):
+    # Arrange: the marks job of one process records a minute's moving quotes past one checkpoint
+    env = application_env(fresh_db)
+    first = MarketsService(env, FixedClock(AT))
+    for i in range(CHECKPOINT_EVERY + 10):
+        assert first.observe(TICKER, _quotes(i), AT + timedelta(minutes=i), None) is True
+    mark_id = MarketMark.create_id(TICKER)
+    log = _topics(fresh_db, mark_id)
+    # Act: another process's first load, through a probe counting what its resume is handed
+    second, replaying = MarketsService(env, FixedClock(AT)), MarketsService(env, FixedClock(AT))
+    handed: list[int] = []
+
+    def counting(events: Sequence[Any]) -> MarketMark:
+        handed.append(len(events))
+        return RESUME_MARK(events)
+
+    resumed = second.get_checkpointed(mark_id, MarketMark.Checkpointed, counting, 2 * CHECKPOINT_EVERY)
+    replayed: MarketMark = replaying.repository.get(mark_id)  # the library's full replay from Observed
+    # Assert: one checkpoint where the interval put it, chained under its own name
+    places = [v for v, (topic, _) in enumerate(log, start=1) if topic == get_topic(MarketMark.Checkpointed)]
+    assert places == [CHECKPOINT_EVERY + 1] and log[places[0] - 1][1] == "MarketMark.Checkpointed"
+    assert all(event_type is not None for _, event_type in log) and verify(fresh_db).valid
+    assert handed == [len(log) - places[0] + 1] and handed[0] < 20
+    assert _mark(resumed) == _mark(replayed)
+    assert (resumed.quotes, resumed.at) == (_quotes(CHECKPOINT_EVERY + 9), AT + timedelta(minutes=CHECKPOINT_EVERY + 9))
+    # the view shows the last quotes; the checkpoint changes nothing in it
+    with psycopg.connect(fresh_db) as conn:
+        catch_up_from_log(conn, MarketMarksProjection())
+        conn.commit()
+        row = conn.execute("SELECT yes_bid, observed_at, result FROM views.market_marks WHERE ticker = %s",
+                           (TICKER,)).fetchone()
+    assert row == (_quotes(CHECKPOINT_EVERY + 9).yes_bid, AT + timedelta(minutes=CHECKPOINT_EVERY + 9), None)
+    # each process sees the other's writes on its next (cached) load: new quotes, then the outcome
+    later = AT + timedelta(minutes=CHECKPOINT_EVERY + 20)
+    assert second.observe(TICKER, Quotes(90, 92, 8, 10), later, None) is True
+    assert first.observe(TICKER, Quotes(90, 92, 8, 10), later + timedelta(minutes=1), None) is False  # not news
+    assert first.resolve(TICKER, "yes", later + timedelta(minutes=2), None) is True
+    assert second.observe(TICKER, Quotes(95, 97, 3, 5), later + timedelta(minutes=3), None) is False  # resolved
+    for service in (first, second):
+        mark = service.mark(TICKER)
+        assert mark is not None and _mark(mark) == _mark(replaying.repository.get(mark_id))
+        assert (mark.result, mark.quotes) == ("YES", Quotes(90, 92, 8, 10))
+    for service in (first, second, replaying):
+        service.close()
+
