@@ -3,7 +3,8 @@ ADRs 0502, 0503, 0505).
 
 The circuit breaker gains an event per risk check and a venue's execution throttle one per counted order, and both
 are loaded for every order; a held market's mark gains one per minute its quotes move and is loaded by every
-one-minute marks tick. For each size:
+one-minute marks tick; a compliance source gains one per failed job run and is loaded by every fetch's gate check.
+For each size:
 - 200 loads-decide-saves through a service without the aggregate cache (before ADR 0502 this replayed the whole
   history on every load; since ADR 0503 it resumes from the last checkpoint on every load) and through one that
   keeps it cached and fast-forwards it from the log (as the breaker and orders services do);
@@ -31,6 +32,7 @@ from paulp.domain.clock import FixedClock
 from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
+from paulp.domain.services.compliance import ComplianceService
 from paulp.domain.services.markets import MarketsService
 from paulp.domain.services.pipeline import OrdersService
 from paulp.domain.throttle import ExecutionThrottle
@@ -41,6 +43,7 @@ CALLS = 200
 FIRST_LOADS = 10
 SCOPE = "kalshi/PAPER"
 TICKER = "KXHIGHNY-26MAR02-B45"
+SOURCE = "kalshi_trade_api"  # what the gate reads before every Kalshi fetch
 S = TypeVar("S", bound=PaulpApplication)
 
 
@@ -109,6 +112,20 @@ class Minutes:
         return step
 
 
+def failed_runs(compliance: ComplianceService, size: int) -> None:
+    """The Kalshi source's history as a long outage leaves it: one ``EventRecorded`` per failed job run."""
+    source = compliance.source(SOURCE)
+    assert source is not None
+    while source.version < size:
+        for _ in range(min(200, size - source.version)):
+            source.record_event("api_error", "marks: calls failed (HTTP 503)", "job:marks", AT)
+        compliance.save(source)
+
+
+def gate(compliance: ComplianceService) -> Callable[[], object]:
+    return lambda: compliance.gate("kalshi", "fetch_markets")
+
+
 def compare(uncached: S, cached: S, step: Callable[[S], Callable[[], object]]) -> dict[str, Any]:
     try:
         return {"uncached": timed(step(uncached)), "cached": timed(step(cached))}
@@ -137,7 +154,8 @@ def main() -> None:
         env, clock = application_env(db_url), FixedClock(AT)
         breakers, orders = BreakerService(env, clock), OrdersService(env, clock)
         throttle, mark, minutes = ExecutionThrottle(SCOPE, AT), MarketMark(TICKER), Minutes()
-        markets = MarketsService(env, clock)
+        markets, compliance = MarketsService(env, clock), ComplianceService(env, clock)
+        compliance.ensure_seeded()
         for size in SIZES:
             grow(breakers, breakers.get(), size, lambda b: b.record_risk_check(False, AT, True))
             throttle = grow(orders, orders.get_or_none(throttle.id) or throttle, size,
@@ -150,6 +168,8 @@ def main() -> None:
             row["throttle_count_order"] = compare(OrdersService(uncached, clock), OrdersService(env, clock),
                                                   count_order)
             row["mark_observe"] = compare(MarketsService(uncached, clock), MarketsService(env, clock), minutes.tick)
+            failed_runs(compliance, size)
+            row["compliance_gate"] = compare(ComplianceService(uncached, clock), ComplianceService(env, clock), gate)
             fresh_breakers, fresh_orders = BreakerService(env, clock), OrdersService(env, clock)
             fresh_markets = MarketsService(env, clock)
             row["breaker_first_load"] = first_loads(fresh_breakers, CircuitBreaker.create_id("global"),
@@ -163,6 +183,7 @@ def main() -> None:
         breakers.close()
         orders.close()
         markets.close()
+        compliance.close()
     report("long_lived", figures)
 
 

@@ -7,16 +7,25 @@ just approved stops the next fetch whatever the projector's lag, and no projecto
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from paulp.domain.clock import Clock
 from paulp.domain.compliance import ComplianceSource, IngestionBlocked, ProposalExpired, split_id
 from paulp.domain.compliance_matrix import SEED, GateDecision, UnknownSource, ingestion_decision, ingestion_sources
 from paulp.domain.services.base import PaulpApplication
 
 
 class ComplianceService(PaulpApplication):
+    """Every fetching job asks the gate first, which loads its sources' aggregates, and a failing job run adds an
+    ``EventRecorded`` to its source: a venue down for a day gives its source ~1,440 events (one per marks run), which
+    each later gate check replayed (ADR 0505). Sources are cached and fast-forwarded from the log (ADR 0502), so a
+    status change approved in another process still stops the next fetch."""
+
     seeded = False
+
+    def __init__(self, env: Mapping[str, str] | None, clock: Clock) -> None:
+        super().__init__({"AGGREGATE_CACHE_MAXSIZE": "100", **(env or {})}, clock)
 
     def seed(self) -> int:
         """Insert-if-absent: each seed source not yet in the log is created; present ones are left as they are
