@@ -12,7 +12,7 @@ import dataclasses
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from paulp.adapters.audit_mirror import mirror_state
-from paulp.adapters.audit_store import AuditReport, chain_snapshot, verify
+from paulp.adapters.audit_store import AuditReport, chain_head, chain_snapshot, verify
 from paulp.domain.audit_anchors import Anchor, AnchorsResult, Link, anchor_for_ordered, verify_anchors_ordered
+from paulp.domain.audit_plan import PriorVerification, VerificationPlan, full, plan_verification
 
 STREAM_ROWS = 10_000  # chain rows fetched per round trip when streaming the chain
 
@@ -46,6 +47,9 @@ CREATE TABLE IF NOT EXISTS audit_anchor.anchor_verifications (
     checked_through_sequence bigint NOT NULL,
     reason                  text
 );
+-- ADR 0506: whether a run walked the chain from genesis or only from `from_sequence` (rows before it: full)
+ALTER TABLE audit_anchor.anchor_verifications ADD COLUMN IF NOT EXISTS mode text NOT NULL DEFAULT 'full';
+ALTER TABLE audit_anchor.anchor_verifications ADD COLUMN IF NOT EXISTS from_sequence bigint NOT NULL DEFAULT 1;
 CREATE OR REPLACE FUNCTION audit_anchor.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'table % is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
@@ -120,28 +124,55 @@ def write_anchor(database_url: str, anchor_url: str, now: datetime | None = None
     return anchor
 
 
+FULL_REQUESTED = full("full verification requested")
+
+
 @dataclass(frozen=True)
 class VerificationOutcome:
     chain: AuditReport
     anchors: AnchorsResult
     verified_at: datetime
+    plan: VerificationPlan = FULL_REQUESTED
 
     @property
     def valid(self) -> bool:
         return self.chain.valid and self.anchors.failed == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"valid": self.valid, "verifiedAt": self.verified_at.isoformat(), "chain": self.chain.to_dict(),
+        return {"valid": self.valid, "verifiedAt": self.verified_at.isoformat(), "mode": self.plan.mode,
+                "fromSequence": self.plan.start, "why": self.plan.why, "chain": self.chain.to_dict(),
                 "anchors": self.anchors.to_dict()}
 
 
-def verify_all(database_url: str, anchor_url: str, now: datetime | None = None) -> VerificationOutcome:
-    """Full chain (links, payloads, record hashes, gaps, events) and every anchor; the outcome is recorded."""
+def plan_next(database_url: str, anchor_url: str, now: datetime, full_every: timedelta | None) -> VerificationPlan:
+    """Read the newest verification (with the length of the anchor it verified), the newest valid full one
+    and the chain head, and decide what the next run walks (ADR 0506)."""
+    ensure_anchor_store(anchor_url)
+    with psycopg.connect(anchor_url) as conn:
+        last = conn.execute(
+            "SELECT v.valid, v.checked_through_sequence, a.chain_length FROM audit_anchor.anchor_verifications v"
+            " LEFT JOIN audit_anchor.anchors a ON a.id = v.anchor_id ORDER BY v.id DESC LIMIT 1").fetchone()
+        last_full = conn.execute(
+            "SELECT verified_at FROM audit_anchor.anchor_verifications WHERE mode = 'full' AND valid"
+            " ORDER BY id DESC LIMIT 1").fetchone()
+    with psycopg.connect(database_url) as conn:
+        head = chain_head(conn)[0]
+    prior = None if last is None else PriorVerification(bool(last[0]), int(last[1]),
+                                                        None if last[2] is None else int(last[2]))
+    return plan_verification(prior, last_full[0] if last_full else None, head, now, full_every)
+
+
+def verify_all(database_url: str, anchor_url: str, now: datetime | None = None,
+               full_every: timedelta | None = None) -> VerificationOutcome:
+    """The chain (links, payloads, record hashes, gaps, events) and every anchor; the outcome is recorded.
+    ``full_every`` None walks the whole chain; otherwise the walk resumes after the last valid run unless a full
+    one is due (``plan_verification``, ADR 0506). Every anchor is checked either way."""
     ensure_anchor_store(anchor_url)
     at = now or datetime.now(UTC)
-    chain = verify(database_url)
+    plan = plan_next(database_url, anchor_url, at, full_every)
+    chain = verify(database_url, plan.start, linked=plan.mode == "incremental")
     result = verify_stored_anchors(database_url, anchor_url)
-    outcome = VerificationOutcome(chain, result, at)
+    outcome = VerificationOutcome(chain, result, at, plan)
     with psycopg.connect(anchor_url, autocommit=True) as conn:
         reason = None if outcome.valid else (
             f"first bad sequence {chain.first_bad_sequence}" if not chain.valid
@@ -149,7 +180,8 @@ def verify_all(database_url: str, anchor_url: str, now: datetime | None = None) 
         last = result.anchors[-1].id if result.anchors else None
         conn.execute(
             "INSERT INTO audit_anchor.anchor_verifications (anchor_id, verified_at, valid, checked_through_sequence,"
-            " reason) VALUES (%s, %s, %s, %s, %s)", (last, at, outcome.valid, chain.chain.last_sequence, reason))
+            " reason, mode, from_sequence) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (last, at, outcome.valid, chain.chain.last_sequence, reason, plan.mode, plan.start))
     return outcome
 
 
@@ -162,6 +194,9 @@ def latest_status(database_url: str, anchor_url: str, mirror_root: Path | None =
         check = cur.execute(
             "SELECT verified_at, valid, checked_through_sequence FROM audit_anchor.anchor_verifications"
             " ORDER BY id DESC LIMIT 1").fetchone()
+        full_check = cur.execute(
+            "SELECT verified_at, valid, checked_through_sequence FROM audit_anchor.anchor_verifications"
+            " WHERE mode = 'full' ORDER BY id DESC LIMIT 1").fetchone()
     with psycopg.connect(database_url) as conn:
         total = conn.execute("SELECT count(*) FROM paulp_events").fetchone()
         head = conn.execute("SELECT chain_seq, hash FROM audit_chain ORDER BY chain_seq DESC LIMIT 1").fetchone()
@@ -173,7 +208,11 @@ def latest_status(database_url: str, anchor_url: str, mirror_root: Path | None =
         "chainHead": {"sequence": head[0], "hash": head[1]} if head else {"sequence": 0, "hash": "genesis"},
         "unsyncedEvents": max(0, (head[0] if head else 0) - (mirror.position if mirror else 0)),
         "mirror": mirror.to_dict() if mirror else None,
-        "lastVerification": None if check is None else {
-            "at": check["verified_at"].isoformat(), "valid": check["valid"],
-            "checkedThroughSequence": check["checked_through_sequence"]},
+        "lastVerification": _verification(check),
+        "lastFullVerification": _verification(full_check),  # ADR 0506: the hourly run may be incremental
     }
+
+
+def _verification(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if row is None else {"at": row["verified_at"].isoformat(), "valid": row["valid"],
+                                     "checkedThroughSequence": row["checked_through_sequence"]}

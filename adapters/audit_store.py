@@ -65,14 +65,18 @@ def chain_snapshot(database_url: str) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def verify(database_url: str, start: int = 1, end: int | None = None, batch: int = 5_000) -> AuditReport:
+def verify(database_url: str, start: int = 1, end: int | None = None, batch: int = 5_000, *,
+           linked: bool = False) -> AuditReport:
     """§5.2 over ``[start, end]`` plus every chain row against its event, in one streamed pass (a
     server-side cursor, ``batch`` rows per round trip) over one snapshot: memory holds a batch and the
-    findings, not the chain."""
+    findings, not the chain. ``linked`` (the incremental audit job, ADR 0506) also link-checks record ``start``
+    against the stored hash of record ``start - 1`` (a gap when it is missing) and looks for unchained events
+    from that record's event on; §5.2's range, served by the API and the CLI, does not."""
     with chain_snapshot(database_url) as conn:
         if end is None:
             end = chain_head(conn)[0]
-        walk = RangeWalk(start, end)
+        walk = RangeWalk(start, end, linked=linked)
+        before = start - 1 if linked and start > 1 else start
         mismatches: list[EventMismatch] = []
         first_nid: int | None = None
         last_nid: int | None = None
@@ -82,17 +86,19 @@ def verify(database_url: str, start: int = 1, end: int | None = None, batch: int
                 "SELECT c.*, e.state AS event_state, e.notification_id AS event_nid FROM audit_chain c"
                 " LEFT JOIN paulp_events e ON e.notification_id = c.notification_id"
                 " WHERE c.chain_seq BETWEEN %s AND %s ORDER BY c.chain_seq",
-                (start, end),
+                (before, end),
             )
             for r in cur:
                 walk.feed(record_from_row(r))
                 first_nid = r["notification_id"] if first_nid is None else first_nid
+                if r["chain_seq"] < start:
+                    continue  # the linked record before the range: its event is not judged here
                 last_nid = r["notification_id"]
                 mismatch = _event_mismatch(r)
                 if mismatch is not None:
                     mismatches.append(mismatch)
         if first_nid is not None and last_nid is not None:
-            mismatches.extend(_unchained_events(conn, first_nid, last_nid, start, end))
+            mismatches.extend(_unchained_events(conn, first_nid, last_nid, before, end))
     return AuditReport(walk.result(), mismatches)
 
 

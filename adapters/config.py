@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # and the waits between them (seconds, comma-separated; the last one repeats)
     PAULP_PROJECTOR_MAX_DELIVER: int = Field(default=5, ge=1, le=100)
     PAULP_PROJECTOR_BACKOFF_S: str = "1,5,30,120"
+    # Hours between the hourly audit job's full chain verifications; the runs between them verify only the new
+    # records (ADR 0506). 0: every run is full. At most 24: §5.5 verifies the full chain daily
+    PAULP_AUDIT_FULL_VERIFY_HOURS: int = 24
 
     # Operator auth (§2.1-2.6)
     ADMIN_TOKEN: SecretStr | None = None
@@ -198,6 +201,19 @@ class Settings(BaseSettings):
     def _backoff_list(cls, v: str) -> str:
         parse_backoff(v)
         return v
+
+    @field_validator("PAULP_AUDIT_FULL_VERIFY_HOURS", mode="before")
+    @classmethod
+    def _full_verify_hours(cls, v: object) -> object:
+        """A whole number of hours, 0 to 24 (blank: unset, 24); anything else would silently move the daily full
+        verification."""
+        text = str(v).strip() if isinstance(v, (str, int)) and not isinstance(v, bool) else None
+        if text == "":
+            return 24
+        if text is None or not re.fullmatch(r"[0-9]{1,2}", text) or int(text) > 24:
+            raise ConfigError("PAULP_AUDIT_FULL_VERIFY_HOURS must be a whole number of hours from 0 (every hourly"
+                              " run verifies the whole chain) to 24 (api-and-security §5.5: daily)")
+        return int(text)
 
     @field_validator("PAULP_NAMESPACE")
     @classmethod

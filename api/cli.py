@@ -556,14 +556,19 @@ def orders_show(order_id: str) -> None:
 
 
 @audit_app.command("anchor")
-def audit_anchor() -> None:
-    """Anchor the chain head now, verify chain and all anchors; a break trips the breaker (exit 1)."""
+def audit_anchor(
+    full: Annotated[bool, typer.Option("--full", help="walk the whole chain, not only the records new since the"
+                                       " last valid run")] = False,
+) -> None:
+    """Anchor the chain head now, verify chain and all anchors, as the hourly job does (the chain walk resumes
+    after the last valid run unless a full one is due, ADR 0506); a break trips the breaker (exit 1)."""
     from paulp.api.audit_job import anchor_and_verify
 
     with wired() as container:
-        outcome = anchor_and_verify(container)
-    a = outcome.anchors
-    console.print(f"anchors verified {a.verified}, failed {a.failed}; chain valid: {outcome.chain.valid}")
+        outcome = anchor_and_verify(container, full)
+    a, c = outcome.anchors, outcome.chain.chain
+    console.print(f"anchors verified {a.verified}, failed {a.failed}; chain valid: {outcome.chain.valid}"
+                  f" ({outcome.plan.mode}: {c.events_checked} record(s) from sequence {outcome.plan.start})")
     if not outcome.valid:
         raise fail(f"audit verification FAILED; first bad sequence {outcome.chain.first_bad_sequence}", 1)
 

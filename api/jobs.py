@@ -109,7 +109,8 @@ def anchor_job(container: Any) -> dict[str, Any]:
 
     outcome = anchor_and_verify(container)
     return {"anchored": True, "valid": outcome.valid, "verifiedAt": outcome.verified_at.isoformat(),
-            "firstBadSequence": outcome.chain.first_bad_sequence, "anchorsFailed": outcome.anchors.failed}
+            "firstBadSequence": outcome.chain.first_bad_sequence, "anchorsFailed": outcome.anchors.failed,
+            "mode": outcome.plan.mode, "fromSequence": outcome.plan.start}
 
 
 def daily_report_job(container: Any, slot_minute: datetime | None) -> dict[str, Any]:

@@ -220,10 +220,14 @@ def _record_findings(rec: ChainRecord, previous: ChainRecord | None) -> list[Bro
 
 class RangeWalk:
     """§5.2 over ``[start, end]`` fed one record at a time in sequence order, so a chain of any length is
-    verified in one pass with constant memory (the findings aside). ``verify_range`` is the list form."""
+    verified in one pass with constant memory (the findings aside). ``verify_range`` is the list form.
 
-    def __init__(self, start: int = 1, end: int | None = None) -> None:
+    ``linked`` (not §5.2: the incremental audit job, ADR 0506): record ``start - 1`` is fed first and the range's
+    first record is link-checked against its stored hash; when it is missing, ``start - 1`` is a gap."""
+
+    def __init__(self, start: int = 1, end: int | None = None, *, linked: bool = False) -> None:
         self.start, self.end = start, end
+        self._link_from = start - 1 if linked and start > 1 else None
         self._previous: ChainRecord | None = None
         self._first: int | None = None
         self._gaps: list[int] = []
@@ -231,6 +235,9 @@ class RangeWalk:
         self._checked = 0
 
     def feed(self, rec: ChainRecord) -> None:
+        if rec.sequence == self._link_from and self._previous is None:
+            self._previous = rec  # the link's other end: its stored hash is used, it is not itself checked
+            return
         if rec.sequence < self.start or (self.end is not None and rec.sequence > self.end):
             return
         previous = self._previous
@@ -238,7 +245,9 @@ class RangeWalk:
             if rec.sequence < previous.sequence:
                 raise ValueError(f"records out of sequence order: {rec.sequence} after {previous.sequence}")
             self._gaps.extend(range(previous.sequence + 1, rec.sequence))
-        else:
+        elif self._link_from is not None:
+            self._gaps.extend(range(self._link_from, rec.sequence))
+        if self._first is None:
             self._first = rec.sequence
         self._broken.extend(_record_findings(rec, previous))
         self._previous = rec
@@ -247,7 +256,8 @@ class RangeWalk:
     def result(self) -> VerificationResult:
         last = self._previous
         if last is None or self._first is None:
-            return VerificationResult(True, (), (), 0, self.start, self.end if self.end is not None else 0)
+            gaps = (self._link_from,) if self._link_from is not None and last is None else ()
+            return VerificationResult(not gaps, gaps, (), 0, self.start, self.end if self.end is not None else 0)
         return VerificationResult(
             valid=not self._gaps and not self._broken,
             gaps=tuple(self._gaps),

@@ -56,7 +56,8 @@ def anchors(request: Request) -> dict[str, Any]:
 
 @router.post("/anchor")
 def anchor_now(request: Request) -> dict[str, Any]:
-    """On-demand anchor + full verification (the hourly job's work)."""
+    """On-demand anchor + verification (the hourly job's work: the chain walk is incremental unless a full one
+    is due, ADR 0506; every anchor is checked)."""
     from paulp.api.audit_job import anchor_and_verify
 
     outcome = anchor_and_verify(request.app.state.container)

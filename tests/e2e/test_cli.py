@@ -100,3 +100,26 @@ def test_schedule_when_started_then_it_leads_the_cron_slots_and_ctrl_c_gives_the
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_audit_anchor_when_run_twice_then_the_second_walks_only_new_records_unless_full(fresh_db, nats_url, namespace):
+    """ADR 0506: the hourly job's command says what it walked; ``--full`` walks the whole chain; a nonsense
+    PAULP_AUDIT_FULL_VERIFY_HOURS stops the command before any work."""
+    container = make_container(fresh_db, nats_url, namespace)
+    try:
+        for _ in range(3):
+            container.breaker.record_risk_check(blocked=False)
+    finally:
+        container.close()
+    with psycopg.connect(fresh_db) as conn:
+        head = conn.execute("SELECT max(chain_seq) FROM audit_chain").fetchone()[0]
+    first = paulp_here(["audit", "anchor"], fresh_db, nats_url)
+    assert first.returncode == 0 and f"chain valid: True (full: {head} record(s) from sequence 1)" in first.stdout
+    again = paulp_here(["audit", "anchor"], fresh_db, nats_url)
+    assert again.returncode == 0 and f"(incremental: 0 record(s) from sequence {head + 1})" in again.stdout
+    forced = paulp_here(["audit", "anchor", "--full"], fresh_db, nats_url)
+    assert forced.returncode == 0 and f"(full: {head} record(s) from sequence 1)" in forced.stdout
+    env = {"ENVIRONMENT": "test", "PAULP_DATABASE_URL": fresh_db, "PAULP_NATS_URL": nats_url,
+           "PAULP_AUDIT_FULL_VERIFY_HOURS": "48"}
+    r = CliRunner().invoke(app, ["audit", "anchor"], env=env)
+    assert r.exit_code == 2 and "PAULP_AUDIT_FULL_VERIFY_HOURS must be a whole number" in " ".join(r.stderr.split())

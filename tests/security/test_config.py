@@ -154,3 +154,23 @@ def test_certs_url_when_unset_then_derived_from_team_domain() -> None:
     assert s.cf_certs_url() == "https://team.example.com/cdn-cgi/access/certs"
     assert _settings(CF_ACCESS_TEAM_DOMAIN="t", CF_ACCESS_CERTS_URL="http://127.0.0.1:1/c").cf_certs_url() \
         == "http://127.0.0.1:1/c"
+
+
+@pytest.mark.parametrize(("value", "hours"),
+                         [("0", 0), ("1", 1), (" 6 ", 6), ("24", 24), (12, 12), ("", 24), (" ", 24)])
+def test_full_verify_hours_when_whole_hours_up_to_a_day_or_blank_then_accepted(value: object, hours: int) -> None:
+    assert _settings(PAULP_AUDIT_FULL_VERIFY_HOURS=value).PAULP_AUDIT_FULL_VERIFY_HOURS == hours
+    assert _settings().PAULP_AUDIT_FULL_VERIFY_HOURS == 24
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "25", "1.5", "1e1", "true", "\u0661\u0662", "007", True, 1.0])
+def test_full_verify_hours_when_not_whole_hours_up_to_a_day_then_startup_error_naming_it(
+        monkeypatch: pytest.MonkeyPatch, value: object) -> None:
+    """ADR 0506: the daily full chain verification of §5.5 must not move silently (nor stop, with 25 or more)."""
+    with pytest.raises(ConfigError, match=r"^PAULP_AUDIT_FULL_VERIFY_HOURS must be a whole number of hours"):
+        _settings(PAULP_AUDIT_FULL_VERIFY_HOURS=value)
+    if isinstance(value, str):
+        monkeypatch.setenv("ENVIRONMENT", "test")
+        monkeypatch.setenv("PAULP_AUDIT_FULL_VERIFY_HOURS", value)
+        with pytest.raises(ConfigError, match="PAULP_AUDIT_FULL_VERIFY_HOURS"):
+            Settings()
