@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.js.api import StorageType, StreamConfig
 from nats.js.client import JetStreamContext
@@ -13,6 +14,7 @@ from nats.js.errors import NotFoundError
 from paulp.adapters.config import NAMESPACE_PATTERN
 from paulp.adapters.eventstore.chain import split_topic
 
+log = logging.getLogger("paulp.bus")
 DUPLICATE_WINDOW_S = 3600.0
 HDR_MSG_ID = "Nats-Msg-Id"
 HDR_EXPECTED_LAST = "Nats-Expected-Last-Msg-Id"
@@ -75,10 +77,41 @@ class BusNames:
         return f"{self.namespace}_dlq.{consumer}"
 
 
-async def connect(url: str, name: str) -> Client:
-    return await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5, allow_reconnect=True
-    )
+async def connect(url: str | list[str], name: str | None = None, **options: Any) -> Client:
+    """A connected client, reconnecting for ever unless ``options`` say otherwise. A connect that fails or is
+    cancelled (a caller's timeout) closes what it opened: nats-py's own ``connect`` raises with the socket of a
+    half-done handshake still open, and nobody holds the client to close it (ADR 0504)."""
+    settings: dict[str, Any] = {"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5, "connect_timeout": 5,
+                                "allow_reconnect": True, **options}
+    nc = Client()
+    try:
+        await nc.connect(url, name=name, **settings)
+    except BaseException:
+        await _close_quietly(nc)
+        raise
+    return nc
+
+
+async def release(nc: Client) -> None:
+    """Drain the client, then close whatever the drain left open. ``drain`` raises without closing when the
+    client is reconnecting (NATS restarted or unreachable), already closed, or its last flush fails; the
+    client's read loop, pinger and flusher then ran on after their owner stopped, and a reconnect loop for ever
+    (ADR 0504)."""
+    try:
+        await nc.drain()
+    except Exception as exc:
+        log.warning("NATS drain failed (%s: %s); closing the connection", type(exc).__name__, exc)
+    finally:
+        await _close_quietly(nc)
+
+
+async def _close_quietly(nc: Client) -> None:
+    if nc.is_closed or nc._flush_queue is None:  # closed, or never got as far as opening anything
+        return
+    try:
+        await nc.close()
+    except Exception as exc:  # closing is best effort: the caller's own error (or stop) is what matters
+        log.warning("NATS close failed (%s: %s)", type(exc).__name__, exc)
 
 
 async def ensure_stream(js: JetStreamContext, names: BusNames) -> None:

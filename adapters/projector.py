@@ -12,6 +12,7 @@ once. On (re)start the consumer is recreated at the tracked stream position, so 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,16 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from psycopg import Cursor
 
-from paulp.adapters.bus import HDR_EVENT, HDR_MSG_ID, BusNames, EventRef, connect, ensure_dlq_stream, ensure_stream
+from paulp.adapters.bus import (
+    HDR_EVENT,
+    HDR_MSG_ID,
+    BusNames,
+    EventRef,
+    connect,
+    ensure_dlq_stream,
+    ensure_stream,
+    release,
+)
 from paulp.adapters.eventstore.codec import decode, make_mapper
 from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.pull import ConsumerGone, PullReader, stream_sequence
@@ -303,9 +313,13 @@ class Projector:
             await lock.close()
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        nc = await connect(self.nats_url, f"paulp-projector-{self.projection.name}")
-        conn: psycopg.Connection[Any] = await asyncio.to_thread(_connect, self.database_url)
-        try:
+        # Both connections are closed however a later step fails (a refused database connection left the NATS
+        # client running with nobody to close it; ADR 0504): the database's first, then the bus.
+        async with contextlib.AsyncExitStack() as opened:
+            nc = await connect(self.nats_url, f"paulp-projector-{self.projection.name}")
+            opened.push_async_callback(release, nc)
+            conn: psycopg.Connection[Any] = await asyncio.to_thread(_connect, self.database_url)
+            opened.push_async_callback(asyncio.to_thread, conn.close)
             js = self._js = nc.jetstream()
             await ensure_stream(js, self.names)
             while not stop.is_set():
@@ -317,9 +331,6 @@ class Projector:
                     log.warning("%s; recreating consumer", e)
                 finally:
                     await reader.close()
-        finally:
-            await asyncio.to_thread(conn.close)
-            await nc.drain()
 
     async def _subscribe(self, nc: Any, js: Any, start_seq: int) -> PullReader:
         durable = self.names.consumer(self.projection.name)

@@ -8,6 +8,7 @@ refuses one published out of order. One active relay per namespace (advisory loc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from paulp.adapters.bus import (
     EventRef,
     connect,
     ensure_stream,
+    release,
 )
 
 log = logging.getLogger("paulp.relay")
@@ -87,10 +89,15 @@ class Relay:
             await _wait(stop, 1.0)
 
     async def _publish_loop(self, stop: asyncio.Event) -> None:
-        nc = await connect(self.nats_url, "paulp-relay")
-        listen = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
-        db = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
-        try:
+        # Each connection is closed however a later step fails (a refused database connection left the NATS
+        # client running with nobody to close it; ADR 0504), in reverse order: db, listen, then the bus.
+        async with contextlib.AsyncExitStack() as opened:
+            nc = await connect(self.nats_url, "paulp-relay")
+            opened.push_async_callback(release, nc)
+            listen = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+            opened.push_async_callback(listen.close)
+            db = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+            opened.push_async_callback(db.close)
             js = nc.jetstream()
             await ensure_stream(js, self.names)
             await listen.execute("LISTEN paulp_events")
@@ -124,10 +131,6 @@ class Relay:
                     continue
                 if not rows:
                     await _wait_notify(listen, stop, self.poll_s)
-        finally:
-            await listen.close()
-            await db.close()
-            await nc.drain()
 
     async def _publish(self, js: JetStreamContext, rows: list[Any], last: int) -> tuple[int, list[Any]]:
         futures = []

@@ -112,10 +112,11 @@ async def nats_health(url: str, timeout: float = 5.0) -> Health:
     async def probe() -> tuple[bool, str]:
         import nats  # only a health check talks to NATS here: `paulp orders list` and the like never load it
 
+        from paulp.adapters.bus import connect
+
         try:  # one attempt per server: nats-py otherwise retries a dead server until our timeout
-            nc = await nats.connect(servers=[u.strip() for u in url.split(",")], connect_timeout=timeout,
-                                    allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0,
-                                    error_cb=remember)
+            nc = await connect([u.strip() for u in url.split(",")], connect_timeout=timeout, allow_reconnect=False,
+                               max_reconnect_attempts=1, reconnect_time_wait=0, error_cb=remember)
         except nats.errors.NoServersError as exc:
             cause = f"{type(errors[-1]).__name__}: {errors[-1]}" if errors else "no server answered"
             raise ConnectionError(cause) from exc

@@ -81,10 +81,10 @@ def probe_anchor(container: Container) -> None:
 
 
 async def probe_bus(container: Container) -> None:
-    import nats
+    from paulp.adapters.bus import connect  # closes a handshake cut off by the probe's timeout (ADR 0504)
 
-    nc = await nats.connect(container.nats_url, connect_timeout=PROBE_TIMEOUT_S, allow_reconnect=False,
-                            max_reconnect_attempts=0)
+    nc = await connect(container.nats_url, connect_timeout=PROBE_TIMEOUT_S, allow_reconnect=False,
+                       max_reconnect_attempts=0)
     try:
         await asyncio.wait_for(nc.jetstream().account_info(), timeout=PROBE_TIMEOUT_S)
     finally:

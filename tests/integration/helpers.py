@@ -62,30 +62,37 @@ def make_container(db_url: str, nats_url: str, namespace: str, clock: Clock | No
 
 @contextmanager
 def workers(container: Container, relay: bool = True, projections: list[str] | None = None) -> Iterator[None]:
-    """Relay + projectors in a background event loop, stopped (bounded) on exit."""
-    loop = asyncio.new_event_loop()
-    stop_holder: dict[str, asyncio.Event] = {}
+    """Relay + projectors in a background event loop, stopped (bounded) on exit. A task they leave running once
+    stopped fails the test: a NATS client left open kept its read loop, pinger and flusher pending in a loop
+    nobody closed, and the garbage collector reported them later, in whichever test it ran (ADR 0504)."""
+    held: dict[str, Any] = {}
     started = threading.Event()
 
-    def run() -> None:
-        asyncio.set_event_loop(loop)
+    async def main() -> None:
+        held["loop"], held["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        started.set()
+        await run_workers(container, held["stop"], relay=relay, projections=projections)
+        held["left"] = await left_running()
 
-        async def main() -> None:
-            stop_holder["stop"] = asyncio.Event()
-            started.set()
-            await run_workers(container, stop_holder["stop"], relay=relay, projections=projections)
-
-        loop.run_until_complete(main())
-
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)  # closes its loop, whatever is left
     thread.start()
     started.wait(5)
     try:
         yield
     finally:
-        loop.call_soon_threadsafe(stop_holder["stop"].set)
+        held["loop"].call_soon_threadsafe(held["stop"].set)
         thread.join(15)
         assert not thread.is_alive(), "workers did not stop within 15 s"
+        assert held.get("left") == [], f"the stopped workers left tasks running: {held.get('left')}"
+
+
+async def left_running(grace: float = 1.0) -> list[str]:
+    """The tasks of the running loop, other than the caller's, still pending after ``grace`` seconds (a task
+    cancelled just now gets that long to end)."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if others:
+        await asyncio.wait(others, timeout=grace)
+    return [repr(t) for t in others if not t.done()]
 
 
 def wait_tracked(db_url: str, projection: str, notification_id: int, timeout: float = 20.0) -> None:
