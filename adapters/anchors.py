@@ -144,10 +144,9 @@ class VerificationOutcome:
                 "anchors": self.anchors.to_dict()}
 
 
-def plan_next(database_url: str, anchor_url: str, now: datetime, full_every: timedelta | None) -> VerificationPlan:
+def _plan_next(database_url: str, anchor_url: str, now: datetime, full_every: timedelta | None) -> VerificationPlan:
     """Read the newest verification (with the length of the anchor it verified), the newest valid full one
-    and the chain head, and decide what the next run walks (ADR 0506)."""
-    ensure_anchor_store(anchor_url)
+    and the chain head, and decide what the next run walks (ADR 0506). The caller has ensured the anchor store."""
     with psycopg.connect(anchor_url) as conn:
         last = conn.execute(
             "SELECT v.valid, v.checked_through_sequence, a.chain_length FROM audit_anchor.anchor_verifications v"
@@ -169,7 +168,7 @@ def verify_all(database_url: str, anchor_url: str, now: datetime | None = None,
     one is due (``plan_verification``, ADR 0506). Every anchor is checked either way."""
     ensure_anchor_store(anchor_url)
     at = now or datetime.now(UTC)
-    plan = plan_next(database_url, anchor_url, at, full_every)
+    plan = _plan_next(database_url, anchor_url, at, full_every)
     chain = verify(database_url, plan.start, linked=plan.mode == "incremental")
     result = verify_stored_anchors(database_url, anchor_url)
     outcome = VerificationOutcome(chain, result, at, plan)

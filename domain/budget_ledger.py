@@ -30,10 +30,10 @@ from paulp.domain.budgets import (
     period_key,
     usd,
 )
+from paulp.domain.checkpoints import resume
 from paulp.domain.namespace import PAULP_NAMESPACE
 
 ZERO = Decimal(0)
-CHECKPOINT_EVERY = 500  # events between a ledger's checkpoints: a load replays at most about this many (ADR 0501)
 
 
 def spec_percent(consumed: Decimal, limit: Decimal) -> float:
@@ -326,14 +326,7 @@ class BudgetPeriodLedger(Aggregate):
 def resume_ledger(events: Sequence[Any]) -> BudgetPeriodLedger:
     """The ledger rebuilt from its last ``Checkpointed`` event and the events after it (ADR 0501): the same
     aggregate a replay from ``Opened`` gives, at a cost bounded by the checkpoint interval."""
-    first = events[0] if events else None
-    if not isinstance(first, BudgetPeriodLedger.Checkpointed):
-        raise ValueError("a ledger resumes from a Checkpointed event")
-    ledger = object.__new__(BudgetPeriodLedger)
-    ledger.__base_init__(first.originator_id, first.originator_version - 1, first.opened_at)
-    for ev in events:
-        ev.mutate(ledger)
-    return ledger
+    return resume(BudgetPeriodLedger, BudgetPeriodLedger.Checkpointed, events, created_on="opened_at")
 
 
 def ledger_ids(category: str, at: datetime) -> tuple[UUID, UUID]:

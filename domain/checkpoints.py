@@ -13,19 +13,20 @@ from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
-CHECKPOINT_EVERY = 500  # events between two checkpoints (breaker, throttle, mark): a first load replays about this
+# events between two checkpoints of a ledger, the breaker, a throttle or a mark: a first load replays about this many
+CHECKPOINT_EVERY = 500
 A = TypeVar("A", bound=Aggregate)
 
 
-def resume(cls: type[A], checkpoint: type[Any], events: Sequence[Any]) -> A:
-    """``cls`` rebuilt from its ``checkpoint`` event (first in ``events``, carrying ``created_on``) and the events
-    after it: the same aggregate a full replay gives. Each event's own ``mutate`` keeps the library's id and
-    version checks."""
+def resume(cls: type[A], checkpoint: type[Any], events: Sequence[Any], created_on: str = "created_on") -> A:
+    """``cls`` rebuilt from its ``checkpoint`` event (first in ``events``, carrying the aggregate's creation time
+    in its field ``created_on``; the ledgers' is ``opened_at``) and the events after it: the same aggregate a full
+    replay gives. Each event's own ``mutate`` keeps the library's id and version checks."""
     first = events[0] if events else None
     if not isinstance(first, checkpoint):
         raise ValueError(f"{cls.__name__} resumes from a {checkpoint.__qualname__} event")
     aggregate = object.__new__(cls)
-    aggregate.__base_init__(first.originator_id, first.originator_version - 1, first.created_on)
+    aggregate.__base_init__(first.originator_id, first.originator_version - 1, getattr(first, created_on))
     for ev in events:
         ev.mutate(aggregate)
     return aggregate

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
+from paulp.domain.checkpoints import CHECKPOINT_EVERY
 from paulp.domain.clock import Clock
 
 T = TypeVar("T")
@@ -62,11 +63,12 @@ class PaulpApplication(Application):  # type: ignore[type-arg]
             return None
 
     def get_checkpointed(self, aggregate_id: UUID, checkpoint: type[Any], resume: Callable[[Sequence[Any]], Any],
-                         within: int) -> Any:
+                         within: int = 2 * CHECKPOINT_EVERY) -> Any:
         """The aggregate through the cache, which fast-forwards one it holds from the log. One it does not hold yet
-        (a process's first load) starts from its last ``checkpoint`` among its latest ``within`` events (ADRs 0501,
-        0503) instead of replaying its whole history; with none in reach (stored before checkpoints, or shorter
-        than the interval) it is replayed as before. Without a cache the resumed aggregate is returned as it is."""
+        (a process's first load) starts from its last ``checkpoint`` among its latest ``within`` events (twice the
+        interval, so one is in reach even after a long save; ADRs 0501, 0503) instead of replaying its whole
+        history; with none in reach (stored before checkpoints, or shorter than the interval) it is replayed as
+        before. Without a cache the resumed aggregate is returned as it is."""
         cache = self.repository.cache
         if cache is None or not _holds(cache, aggregate_id):
             resumed = self._from_checkpoint(aggregate_id, get_topic(checkpoint), resume, within)

@@ -40,8 +40,7 @@ class BreakerService(PaulpApplication):
 
     def _load(self) -> CircuitBreaker:
         breaker: CircuitBreaker = (
-            self.get_checkpointed(CircuitBreaker.create_id(GLOBAL_SCOPE), CircuitBreaker.Checkpointed,
-                                  RESUME, 2 * CHECKPOINT_EVERY)
+            self.get_checkpointed(CircuitBreaker.create_id(GLOBAL_SCOPE), CircuitBreaker.Checkpointed, RESUME)
             or CircuitBreaker(scope=GLOBAL_SCOPE))
         return breaker
 

@@ -37,7 +37,7 @@ class MarketsService(PaulpApplication):
 
     def mark(self, ticker: str) -> MarketMark | None:
         found: MarketMark | None = self.get_checkpointed(MarketMark.create_id(ticker), MarketMark.Checkpointed,
-                                                         RESUME_MARK, 2 * CHECKPOINT_EVERY)
+                                                         RESUME_MARK)
         return found
 
     def record_observation(self, ticker: str, observation: Observation, close_time: datetime | None,

@@ -120,7 +120,7 @@ class OrdersService(PaulpApplication):
     def throttle(self, scope: str) -> ExecutionThrottle | None:
         """The venue's throttle for a mode (ADR 0307), or None before its first counted order."""
         found: ExecutionThrottle | None = self.get_checkpointed(
-            ExecutionThrottle.id_for(scope), ExecutionThrottle.Checkpointed, RESUME_THROTTLE, 2 * CHECKPOINT_EVERY)
+            ExecutionThrottle.id_for(scope), ExecutionThrottle.Checkpointed, RESUME_THROTTLE)
         return found
 
     def find(self, order_id: str) -> Order | None:

@@ -25,7 +25,6 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from paulp.domain.budget_ledger import (
-    CHECKPOINT_EVERY,
     BudgetPeriodLedger,
     LedgerSnapshot,
     ledger_ids,
@@ -414,8 +413,7 @@ class RoutingService(PaulpApplication):
         """Through the aggregate cache; a ledger it does not hold yet starts from its last checkpoint (ADR 0501)
         instead of being replayed from ``Opened``. A month's ledger grows by two events per call: a full replay
         cost 45 µs an event, seconds at a month's end, on every start and after every failed save."""
-        found = self.get_checkpointed(ledger_id, BudgetPeriodLedger.Checkpointed, resume_ledger,
-                                      2 * CHECKPOINT_EVERY)
+        found = self.get_checkpointed(ledger_id, BudgetPeriodLedger.Checkpointed, resume_ledger)
         assert found is None or isinstance(found, BudgetPeriodLedger)
         return found
 

@@ -21,7 +21,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from paulp.domain.budget_ledger import CHECKPOINT_EVERY, BudgetPeriodLedger, ledger_ids
+from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids
+from paulp.domain.checkpoints import CHECKPOINT_EVERY
 from paulp.domain.errors import DomainError
 
 OCC_ATTEMPTS = 25

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import psycopg
 
@@ -121,3 +122,13 @@ def assert_live_equals_replay(container: Container, name: str) -> None:
     result = rp.replay(container.database_url, proj, f"replay_{name}", rp.live_position(container.database_url, proj))
     assert result.failed == 0
     assert rp.diff(container.database_url, proj, f"replay_{name}") == []
+
+
+def chain_log(db: str, aggregate_id: UUID) -> list[tuple[int, str, str | None]]:
+    """(notification id, topic, chain event type) of each of the aggregate's events, oldest first."""
+    with psycopg.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT e.notification_id, e.topic, c.event_type FROM paulp_events e"
+            " LEFT JOIN audit_chain c ON c.notification_id = e.notification_id"
+            " WHERE e.originator_id = %s ORDER BY e.originator_version", (aggregate_id,)).fetchall()
+    return [(int(n), str(t), e) for n, t, e in rows]

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import psycopg
 import pytest
@@ -23,20 +22,11 @@ from paulp.domain.services.breaker import RESUME, BreakerService
 from paulp.domain.services.pipeline import OrdersService
 from paulp.domain.throttle import ExecutionThrottle
 from paulp.projections.breaker import BreakerStateProjection
+from tests.integration.helpers import chain_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 AT = datetime(2026, 3, 2, 15, tzinfo=UTC)
 SCOPE = "kalshi/PAPER"
-
-
-def _log(db: str, aggregate_id: UUID) -> list[tuple[int, str, str | None]]:
-    """(notification id, topic, chain event type) of each of the aggregate's events, oldest first."""
-    with psycopg.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT e.notification_id, e.topic, c.event_type FROM paulp_events e"
-            " LEFT JOIN audit_chain c ON c.notification_id = e.notification_id"
-            " WHERE e.originator_id = %s ORDER BY e.originator_version", (aggregate_id,)).fetchall()
-    return [(int(n), str(t), e) for n, t, e in rows]
 
 
 def _breaker(b: CircuitBreaker) -> tuple[Any, ...]:
@@ -58,7 +48,7 @@ def test_breaker_when_past_the_interval_then_a_new_process_resumes_from_the_chec
     for i in range(CHECKPOINT_EVERY + 10):
         first.record_risk_check(blocked=i >= CHECKPOINT_EVERY + 8)  # the last two are blocked: the count stands at 2
     breaker_id = CircuitBreaker.create_id("global")
-    log = _log(fresh_db, breaker_id)
+    log = chain_log(fresh_db, breaker_id)
     # Act: another process's first load, and a probe counting what its resume is handed
     second, replaying = BreakerService(env, FixedClock(AT)), BreakerService(env, FixedClock(AT))
     resumed = second.get()
@@ -69,7 +59,7 @@ def test_breaker_when_past_the_interval_then_a_new_process_resumes_from_the_chec
         return RESUME(events)
 
     probe = BreakerService(env, FixedClock(AT))
-    probed = probe.get_checkpointed(breaker_id, CircuitBreaker.Checkpointed, counting, 2 * CHECKPOINT_EVERY)
+    probed = probe.get_checkpointed(breaker_id, CircuitBreaker.Checkpointed, counting)
     replayed: CircuitBreaker = replaying.repository.get(breaker_id)  # the library's full replay from Created
     # Assert: one checkpoint, where the interval put it, in the chain under its own name
     checkpoint = get_topic(CircuitBreaker.Checkpointed)
@@ -104,7 +94,7 @@ def test_throttle_when_past_the_interval_then_a_new_process_resumes_it_from_its_
         throttle.count_order(100 + i, now)
         first.save(throttle)
     throttle_id = ExecutionThrottle.id_for(SCOPE)
-    log = _log(fresh_db, throttle_id)
+    log = chain_log(fresh_db, throttle_id)
     # Act: another process's first load
     second, replaying = OrdersService(env, FixedClock(AT)), OrdersService(env, FixedClock(AT))
     resumed = second.throttle(SCOPE)

@@ -7,7 +7,8 @@ import psycopg
 import pytest
 from eventsourcing.utils import get_topic
 
-from paulp.domain.budget_ledger import CHECKPOINT_EVERY, BudgetPeriodLedger, ledger_ids
+from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids
+from paulp.domain.checkpoints import CHECKPOINT_EVERY
 from tests.integration.helpers import make_container
 from tests.integration.routing_support import catch_up, fake_env, provider_fakes, use_routing
 

@@ -20,6 +20,7 @@ from paulp.domain.clock import FixedClock
 from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.services.markets import RESUME_MARK, MarketsService
 from paulp.projections.markets import MarketMarksProjection
+from tests.integration.helpers import chain_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 AT = datetime(2026, 3, 2, 15, tzinfo=UTC)
@@ -29,16 +30,6 @@ TICKER = "KXHIGHNY-26MAR02-B45"
 def _mark(m: MarketMark) -> tuple[Any, ...]:
     return (m.id, m.version, m.created_on, m.modified_on, m.ticker, m.quotes, m.at, m.result, m.resolved_at,
             m.checkpointed_at)
-
-
-def _topics(db: str, mark_id: Any) -> list[tuple[str, str | None]]:
-    """(topic, chain event type) of each of the mark's events, oldest first."""
-    with psycopg.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT e.topic, c.event_type FROM paulp_events e"
-            " LEFT JOIN audit_chain c ON c.notification_id = e.notification_id"
-            " WHERE e.originator_id = %s ORDER BY e.originator_version", (mark_id,)).fetchall()
-    return [(str(t), e) for t, e in rows]
 
 
 def _quotes(i: int) -> Quotes:
@@ -54,7 +45,7 @@ def test_mark_when_past_the_interval_then_a_new_process_resumes_from_the_checkpo
     for i in range(CHECKPOINT_EVERY + 10):
         assert first.observe(TICKER, _quotes(i), AT + timedelta(minutes=i), None) is True
     mark_id = MarketMark.create_id(TICKER)
-    log = _topics(fresh_db, mark_id)
+    log = chain_log(fresh_db, mark_id)
     # Act: another process's first load, through a probe counting what its resume is handed
     second, replaying = MarketsService(env, FixedClock(AT)), MarketsService(env, FixedClock(AT))
     handed: list[int] = []
@@ -63,12 +54,12 @@ def test_mark_when_past_the_interval_then_a_new_process_resumes_from_the_checkpo
         handed.append(len(events))
         return RESUME_MARK(events)
 
-    resumed = second.get_checkpointed(mark_id, MarketMark.Checkpointed, counting, 2 * CHECKPOINT_EVERY)
+    resumed = second.get_checkpointed(mark_id, MarketMark.Checkpointed, counting)
     replayed: MarketMark = replaying.repository.get(mark_id)  # the library's full replay from Observed
     # Assert: one checkpoint where the interval put it, chained under its own name
-    places = [v for v, (topic, _) in enumerate(log, start=1) if topic == get_topic(MarketMark.Checkpointed)]
-    assert places == [CHECKPOINT_EVERY + 1] and log[places[0] - 1][1] == "MarketMark.Checkpointed"
-    assert all(event_type is not None for _, event_type in log) and verify(fresh_db).valid
+    places = [v for v, (_, topic, _) in enumerate(log, start=1) if topic == get_topic(MarketMark.Checkpointed)]
+    assert places == [CHECKPOINT_EVERY + 1] and log[places[0] - 1][2] == "MarketMark.Checkpointed"
+    assert all(event_type is not None for _, _, event_type in log) and verify(fresh_db).valid
     assert handed == [len(log) - places[0] + 1] and handed[0] < 20
     assert _mark(resumed) == _mark(replayed)
     assert (resumed.quotes, resumed.at) == (_quotes(CHECKPOINT_EVERY + 9), AT + timedelta(minutes=CHECKPOINT_EVERY + 9))
