@@ -35,6 +35,7 @@ from paulp.adapters.bus import (
 )
 from paulp.adapters.eventstore.codec import decode, make_mapper
 from paulp.adapters.eventstore.recorder import application_env
+from paulp.adapters.projector_connections import LockLost, ProjectorConnections
 from paulp.adapters.pull import ConsumerGone, PullReader, stream_sequence
 from paulp.projections.base import Projection
 
@@ -94,10 +95,6 @@ def read_tracking(conn: psycopg.Connection[Any], name: str) -> tuple[int, int]:
         "SELECT last_notification_id, last_stream_seq FROM projection_tracking WHERE name = %s", (name,)
     ).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
-
-
-def _connect(url: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(url, autocommit=True)
 
 
 class BatchingCursor:
@@ -286,9 +283,12 @@ def catch_up_from_log(conn: psycopg.Connection[Any], projection: Projection, bat
 class Projector:
     def __init__(
         self, database_url: str, nats_url: str, names: BusNames, projection: Projection, batch: int = 500,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, connections: ProjectorConnections | None = None,
     ) -> None:
+        """``connections`` are the process's shared ones (ADR 0507); without them the projector opens its own
+        (a lock connection and a pool of one) for each run."""
         self.database_url, self.nats_url, self.names = database_url, nats_url, names
+        self.connections = connections
         self.projection, self.batch = projection, batch
         self.retry = retry or RetryPolicy()
         self.totals = BatchOutcome()
@@ -297,36 +297,44 @@ class Projector:
         self._js: Any = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        lock = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+        if self.connections is not None:
+            await self._run(self.connections, stop)
+            return
+        async with ProjectorConnections(self.database_url, size=1) as own:
+            await self._run(own, stop)
+
+    async def _run(self, db: ProjectorConnections, stop: asyncio.Event) -> None:
+        key = self.names.lock_key(f"projector/{self.projection.name}")
+        generation: int | None = None
         try:
-            key = self.names.lock_key(f"projector/{self.projection.name}")
             while not stop.is_set():
-                row = await (await lock.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,))).fetchone()
-                if row and row[0]:
+                generation = await db.locks.try_acquire(key)
+                if generation is not None:
                     break
                 await _sleep(stop, 1.0)
-            if stop.is_set():
+            if stop.is_set() or generation is None:
                 return
             self.active.set()
-            await self._consume(stop)
+            await self._consume(db, generation, stop)
+        except LockLost as e:  # expected when the lock connection drops: the supervisor starts the run again
+            log.info("%s; taking the lock again", e)
         finally:
-            await lock.close()
+            if generation is not None:
+                await db.locks.release(key, generation)
 
-    async def _consume(self, stop: asyncio.Event) -> None:
-        # Both connections are closed however a later step fails (a refused database connection left the NATS
-        # client running with nobody to close it; ADR 0504): the database's first, then the bus.
+    async def _consume(self, db: ProjectorConnections, generation: int, stop: asyncio.Event) -> None:
+        # The bus client is closed however a later step fails (a refused database connection left the NATS
+        # client running with nobody to close it; ADR 0504). Database connections are lent per call (ADR 0507).
         async with contextlib.AsyncExitStack() as opened:
             nc = await connect(self.nats_url, f"paulp-projector-{self.projection.name}")
             opened.push_async_callback(release, nc)
-            conn: psycopg.Connection[Any] = await asyncio.to_thread(_connect, self.database_url)
-            opened.push_async_callback(asyncio.to_thread, conn.close)
             js = self._js = nc.jetstream()
             await ensure_stream(js, self.names)
             while not stop.is_set():
-                _, last_seq = await asyncio.to_thread(read_tracking, conn, self.projection.name)
+                _, last_seq = await db.run(read_tracking, self.projection.name)
                 reader = await self._subscribe(nc, js, last_seq + 1)
                 try:
-                    await self._fetch_loop(reader, conn, stop)
+                    await self._fetch_loop(reader, db, generation, stop)
                 except (StreamGap, ConsumerGone) as e:
                     log.warning("%s; recreating consumer", e)
                 finally:
@@ -350,8 +358,11 @@ class Projector:
         await js.add_consumer(self.names.stream, config=config)
         return await PullReader(nc, self.names.stream, durable).start()
 
-    async def _fetch_loop(self, reader: PullReader, conn: psycopg.Connection[Any], stop: asyncio.Event) -> None:
-        """Fetch batch k+1 while batch k is applied; batch k is acked (AckPolicy.ALL) only after its commit."""
+    async def _fetch_loop(self, reader: PullReader, db: ProjectorConnections, generation: int,
+                          stop: asyncio.Event) -> None:
+        """Fetch batch k+1 while batch k is applied; batch k is acked (AckPolicy.ALL) only after its commit.
+        Nothing is applied once the lock's connection is found broken (``LockLost``: the run ends and the
+        supervisor starts it again, which takes the lock anew or waits as standby)."""
 
         async def fetch() -> list[Any]:
             return await reader.fetch(self.batch, expires=0.5)
@@ -360,22 +371,24 @@ class Projector:
         try:
             while not stop.is_set():
                 msgs = await ahead
+                if not await db.locks.alive(generation):
+                    raise LockLost(f"{self.projection.name}: the connection holding its lock broke")
                 ahead = asyncio.create_task(fetch())
                 if not msgs:
                     continue
-                if not await self._apply(conn, [_delivered(m) for m in msgs], stop):
+                if not await self._apply(db, [_delivered(m) for m in msgs], stop):
                     return  # stopped while waiting to retry: unacked, the restart resumes at the tracked position
                 await msgs[-1].ack()
         finally:
             ahead.cancel()
             await asyncio.gather(ahead, return_exceptions=True)
 
-    async def _apply(self, conn: psycopg.Connection[Any], batch: list[Delivered], stop: asyncio.Event) -> bool:
+    async def _apply(self, db: ProjectorConnections, batch: list[Delivered], stop: asyncio.Event) -> bool:
         """Apply the batch in order; a failing event is retried per the policy, then dead-lettered. The
         projection waits meanwhile: events applied past a missing one could make the view diverge."""
         pending = batch
         while pending:
-            out = await asyncio.to_thread(apply_batch, conn, self.projection, pending, True)
+            out = await db.run(apply_batch, self.projection, pending, True)
             self.totals.applied += out.applied
             self.totals.skipped += out.skipped
             held = out.held
@@ -384,7 +397,7 @@ class Projector:
             nid = held.msg.notification_id
             attempts = self.attempts[nid] = self.attempts.get(nid, 0) + 1
             if attempts >= self.retry.max_deliver:
-                await self._dead_letter(conn, held, attempts)
+                await self._dead_letter(db, held, attempts)
                 del self.attempts[nid]
                 pending = pending[held.index + 1:]
                 continue
@@ -396,7 +409,7 @@ class Projector:
             pending = pending[held.index:]
         return True
 
-    async def _dead_letter(self, conn: psycopg.Connection[Any], held: Held, attempts: int) -> None:
+    async def _dead_letter(self, db: ProjectorConnections, held: Held, attempts: int) -> None:
         """DLQ stream, then the log, then the view's row with the tracking advance: a crash in between
         retries the event and repeats the first two steps as no-ops (message id, aggregate id)."""
         msg, consumer = held.msg, self.names.consumer(self.projection.name)
@@ -412,7 +425,7 @@ class Projector:
                                      headers=headers)
         await asyncio.to_thread(record_dead_letter, self.database_url, self.names, consumer, msg, held.error,
                                 attempts, ack.seq)
-        if await asyncio.to_thread(set_aside, conn, self.projection, msg, held.error, attempts, consumer, ack.seq):
+        if await db.run(set_aside, self.projection, msg, held.error, attempts, consumer, ack.seq):
             self.totals.dead_lettered += 1
         log.error("%s: event %s dead-lettered after %s deliveries (DLQ %s seq %s): %s", self.projection.name,
                   msg.notification_id, attempts, self.names.dlq_stream, ack.seq, held.error)

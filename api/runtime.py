@@ -19,6 +19,7 @@ from paulp.adapters.bus import BusNames
 from paulp.adapters.config import Settings, parse_backoff
 from paulp.adapters.migrate import migrate
 from paulp.adapters.projector import Projector, RetryPolicy
+from paulp.adapters.projector_connections import ProjectorConnections
 from paulp.adapters.relay import Relay
 from paulp.api.app import create_app
 from paulp.api.wiring import Container
@@ -149,7 +150,7 @@ class Workers:
     projections: dict[str, Projection]
 
     def close(self) -> None:
-        """Nothing to release: each relay and projector owns (and closes) its own connections."""
+        """Nothing to release: the relay and ``run_workers`` own (and close) their connections."""
 
 
 def workers_wiring(settings: Settings, database_url: str, nats_url: str) -> Workers:
@@ -159,16 +160,20 @@ def workers_wiring(settings: Settings, database_url: str, nats_url: str) -> Work
 
 async def run_workers(container: WorkerSite, stop: asyncio.Event, relay: bool = True,
                       projections: list[str] | None = None) -> None:
-    tasks = []
-    if relay:
-        r = Relay(container.database_url, container.nats_url, container.names)
-        tasks.append(asyncio.create_task(supervise("relay", lambda: r.run(stop), stop)))
-    for name in projections if projections is not None else list(container.projections):
-        p = Projector(container.database_url, container.nats_url, container.names, container.projections[name],
-                      retry=retry_policy(container.settings))
-        tasks.append(asyncio.create_task(supervise(f"projector:{name}", lambda p=p: p.run(stop), stop)))  # type: ignore[misc]
-    await stop.wait()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    """The relay and the projectors until ``stop``; the projectors share one lock connection and a pool of
+    ``PAULP_PROJECTOR_CONNECTIONS`` (ADR 0507), closed after the last of them has stopped."""
+    names = projections if projections is not None else list(container.projections)
+    async with ProjectorConnections(container.database_url, container.settings.PAULP_PROJECTOR_CONNECTIONS) as db:
+        tasks = []
+        if relay:
+            r = Relay(container.database_url, container.nats_url, container.names)
+            tasks.append(asyncio.create_task(supervise("relay", lambda: r.run(stop), stop)))
+        for name in names:
+            p = Projector(container.database_url, container.nats_url, container.names, container.projections[name],
+                          retry=retry_policy(container.settings), connections=db)
+            tasks.append(asyncio.create_task(supervise(f"projector:{name}", lambda p=p: p.run(stop), stop)))  # type: ignore[misc]
+        await stop.wait()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def freeze_startup_heap(*, llm_clients: bool = True) -> int:

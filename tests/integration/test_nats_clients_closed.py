@@ -16,10 +16,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import PoolTimeout
 
-from paulp.adapters import projector as projector_module
 from paulp.adapters.bus import BusNames, connect, release
 from paulp.adapters.projector import Projector
+from paulp.adapters.projector_connections import ProjectorConnections
 from paulp.adapters.relay import Relay
 from paulp.projections.registry import all_projections
 from tests.integration.helpers import left_running
@@ -134,15 +135,19 @@ def test_relay_when_the_database_refuses_after_nats_connected_then_no_client_lef
 def test_projector_when_the_database_refuses_after_nats_connected_then_no_client_left(
     fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refused(url: str) -> Any:
+    def refused(*args: Any, **kwargs: Any) -> Any:
         raise psycopg.OperationalError("FATAL:  sorry, too many clients already")
 
-    monkeypatch.setattr(projector_module, "_connect", refused)  # the view's connection, opened after NATS
+    # The lock's (async) connection is granted; the pool's (sync) connections, lent after NATS, are refused.
+    monkeypatch.setattr(psycopg.Connection, "connect", classmethod(refused))
 
     async def run() -> list[str]:
-        projector = Projector(fresh_db, nats_url, BusNames(namespace), all_projections()["breaker_state"])
-        with pytest.raises(psycopg.OperationalError, match="too many clients"):
-            await asyncio.wait_for(projector.run(asyncio.Event()), 20)
+        async with ProjectorConnections(fresh_db, size=1, wait_s=1.0) as db:
+            projector = Projector(fresh_db, nats_url, BusNames(namespace), all_projections()["breaker_state"],
+                                  connections=db)
+            with pytest.raises(PoolTimeout):
+                await asyncio.wait_for(projector.run(asyncio.Event()), 20)
+            assert projector.active.is_set()  # it had its lock and NATS when the database refused
         return await left_running()
 
     assert asyncio.run(run()) == []

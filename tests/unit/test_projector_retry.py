@@ -39,7 +39,8 @@ def test_parse_when_malformed_then_refused(text: str) -> None:
         parse_backoff(text)
 
 
-@pytest.mark.parametrize("field,value", [("PAULP_PROJECTOR_BACKOFF_S", "1,x"), ("PAULP_PROJECTOR_MAX_DELIVER", 0)])
+@pytest.mark.parametrize("field,value", [("PAULP_PROJECTOR_BACKOFF_S", "1,x"), ("PAULP_PROJECTOR_MAX_DELIVER", 0),
+                                         ("PAULP_PROJECTOR_CONNECTIONS", 0), ("PAULP_PROJECTOR_CONNECTIONS", 65)])
 def test_settings_when_malformed_then_start_up_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError, match=field):
         Settings(ENVIRONMENT="test", **{field: value})  # type: ignore[arg-type]
