@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 log = logging.getLogger("paulp.projector")
 
@@ -26,6 +27,7 @@ POOL_APP = "paulp-projectors"
 PING_S = 5.0  # how stale the lock connection's last sign of life may be before a holder asks again
 PING_TIMEOUT_S = 10.0
 POOL_WAIT_S = 30.0  # a batch waits this long for a connection (all lent, or the server refusing) before it fails
+STOP_POLL_S = 0.5  # ... but gives up within this once the workers are stopping
 
 
 class LockLost(RuntimeError):
@@ -112,6 +114,8 @@ class ProjectorConnections:
 
     def __init__(self, database_url: str, size: int = 4, wait_s: float = POOL_WAIT_S) -> None:
         self.locks = SharedLocks(database_url)
+        self.wait_s = wait_s
+        self._stopping = threading.Event()
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             database_url, min_size=0, max_size=size, kwargs={"autocommit": True, "application_name": POOL_APP},
             open=False, name="paulp-projectors", timeout=wait_s)
@@ -126,10 +130,25 @@ class ProjectorConnections:
         finally:
             await asyncio.to_thread(self.pool.close)
 
+    def stopping(self) -> None:
+        """Ends every wait for a connection (``PoolTimeout``) so that a stop is not held up while the server
+        refuses connections: a thread blocked in the pool cannot be cancelled."""
+        self._stopping.set()
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(conn, *args)`` on a thread, with a connection lent for the call."""
         return await asyncio.to_thread(self._lend, fn, *args)
 
     def _lend(self, fn: Callable[..., T], *args: Any) -> T:
-        with self.pool.connection() as conn:
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                conn = self.pool.getconn(timeout=max(0.0, min(STOP_POLL_S, deadline - time.monotonic())))
+                break
+            except PoolTimeout:
+                if self._stopping.is_set() or time.monotonic() >= deadline:
+                    raise
+        try:
             return fn(conn, *args)
+        finally:
+            self.pool.putconn(conn)

@@ -173,6 +173,7 @@ async def run_workers(container: WorkerSite, stop: asyncio.Event, relay: bool = 
                           retry=retry_policy(container.settings), connections=db)
             tasks.append(asyncio.create_task(supervise(f"projector:{name}", lambda p=p: p.run(stop), stop)))  # type: ignore[misc]
         await stop.wait()
+        db.stopping()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 

@@ -4,14 +4,19 @@ every projector of the process until it holds its lock again, with no event lost
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import PoolTimeout
 
 from paulp.adapters import projector_connections
-from paulp.adapters.projector_connections import LOCKS_APP, POOL_APP
+from paulp.adapters.bus import BusNames
+from paulp.adapters.projector import Projector
+from paulp.adapters.projector_connections import LOCKS_APP, POOL_APP, ProjectorConnections
+from paulp.projections.registry import all_projections
 from tests.integration.helpers import (
     assert_live_equals_replay,
     make_container,
@@ -141,3 +146,33 @@ def test_workers_when_the_active_process_loses_its_locks_then_each_projection_ha
     finally:
         standby.close()
         active.close()
+
+
+def test_workers_when_stopped_while_the_server_refuses_connections_then_they_stop_without_the_full_wait(
+    fresh_db: str, nats_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A projector waiting for a pool connection sits in a thread that cannot be cancelled; ``stopping`` ends
+    the wait, so a stop during an outage is not held up for ``POOL_WAIT_S`` (30 s) per projector."""
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise psycopg.OperationalError("FATAL:  sorry, too many clients already")
+
+    monkeypatch.setattr(psycopg.Connection, "connect", classmethod(refused))  # the pool's; the lock's is async
+
+    async def run() -> tuple[bool, float]:
+        async with ProjectorConnections(fresh_db, size=1) as db:
+            projector = Projector(fresh_db, nats_url, BusNames(namespace), all_projections()["breaker_state"],
+                                  connections=db)
+            stop = asyncio.Event()
+            task = asyncio.create_task(projector.run(stop))
+            await asyncio.wait_for(projector.active.wait(), 20)  # lock held; now waiting on the refused pool
+            await asyncio.sleep(0.5)
+            stop.set()
+            db.stopping()
+            t0 = time.monotonic()
+            with pytest.raises(PoolTimeout):
+                await asyncio.wait_for(task, db.wait_s)
+            return task.done(), time.monotonic() - t0
+
+    done, waited = asyncio.run(run())
+    assert done and waited < projector_connections.POOL_WAIT_S / 2  # within a poll or two, not the full wait
