@@ -87,7 +87,8 @@ def _scrub(text: str, url: str) -> str:
 
 
 async def postgres_health(url: str, timeout: float = 5.0) -> Health:
-    """Run `SELECT 1`; report, never raise."""
+    """Run `SELECT 1`, and say how many of the server's connections are in use (a server that refuses them stops
+    every role with "too many clients"; ADR 0507); report, never raise."""
     began = time.perf_counter()
 
     async def probe() -> tuple[bool, str]:
@@ -95,7 +96,11 @@ async def postgres_health(url: str, timeout: float = 5.0) -> Health:
         async with conn:
             cur = await conn.execute("SELECT 1")
             row = await cur.fetchone()
-        return row == (1,), f"SELECT 1 returned {row!r}"
+            cur = await conn.execute("SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type ="
+                                     " 'client backend'), current_setting('max_connections')::int")
+            used = await cur.fetchone()
+        detail = f"SELECT 1 returned {row!r}"
+        return row == (1,), detail + (f"; connections {used[0]} of {used[1]} in use" if used else "")
 
     return await _report(probe, url, timeout, began)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import sys
@@ -26,6 +27,7 @@ from paulp.adapters.services import (
     resolve_services,
 )
 from paulp.adapters.services_embedded import (
+    MAX_CONNECTIONS,
     EmbeddedNats,
     EmbeddedPostgres,
     EmbeddedServiceError,
@@ -154,6 +156,8 @@ def test_start_when_urls_unset_then_wheel_servers_answer_stop_ends_them_and_rest
     assert nats_exe.is_relative_to(Path(sys.prefix).resolve()), "nats-server must come from the venv's wheel"
     assert {d.source for d in descriptions.values()} == {"embedded"}
     assert all(h.ok for h in health.values()), health
+    # the doctor's line says how much of the embedded server's connection limit is in use (ADR 0507)
+    assert re.search(rf"connections [1-9]\d* of {MAX_CONNECTIONS} in use", health["postgres"].detail), health
     # Assert: stop ended both processes
     assert gone_after_stop, pids
     assert ports_closed
