@@ -1,9 +1,10 @@
 """Loading the aggregates every order or marks tick touches as their logs grow (run: python -m bench.long_lived;
-ADRs 0502, 0503, 0505).
+ADRs 0502, 0503, 0505, 0508).
 
 The circuit breaker gains an event per risk check and a venue's execution throttle one per counted order, and both
 are loaded for every order; a held market's mark gains one per minute its quotes move and is loaded by every
-one-minute marks tick; a compliance source gains one per failed job run and is loaded by every fetch's gate check.
+one-minute marks tick; a compliance source gains one per failed job run and is loaded by every fetch's gate check
+(its first load in a process: ``compliance_first_load``).
 For each size:
 - 200 loads-decide-saves through a service without the aggregate cache (before ADR 0502 this replayed the whole
   history on every load; since ADR 0503 it resumes from the last checkpoint on every load) and through one that
@@ -29,6 +30,7 @@ from paulp.adapters.migrate import migrate
 from paulp.domain.breaker import CircuitBreaker
 from paulp.domain.checkpoints import CHECKPOINT_EVERY
 from paulp.domain.clock import FixedClock
+from paulp.domain.compliance import ComplianceSource
 from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
@@ -113,12 +115,14 @@ class Minutes:
 
 
 def failed_runs(compliance: ComplianceService, size: int) -> None:
-    """The Kalshi source's history as a long outage leaves it: one ``EventRecorded`` per failed job run."""
+    """The Kalshi source's history as a long outage leaves it: one ``EventRecorded`` per failed job run, checkpointed
+    before each save as the service's saves do (ADR 0508)."""
     source = compliance.source(SOURCE)
     assert source is not None
     while source.version < size:
         for _ in range(min(200, size - source.version)):
             source.record_event("api_error", "marks: calls failed (HTTP 503)", "job:marks", AT)
+        source.checkpoint_if_due(CHECKPOINT_EVERY)
         compliance.save(source)
 
 
@@ -171,14 +175,17 @@ def main() -> None:
             failed_runs(compliance, size)
             row["compliance_gate"] = compare(ComplianceService(uncached, clock), ComplianceService(env, clock), gate)
             fresh_breakers, fresh_orders = BreakerService(env, clock), OrdersService(env, clock)
-            fresh_markets = MarketsService(env, clock)
+            fresh_markets, fresh_compliance = MarketsService(env, clock), ComplianceService(env, clock)
             row["breaker_first_load"] = first_loads(fresh_breakers, CircuitBreaker.create_id("global"),
                                                     fresh_breakers.get)
             row["throttle_first_load"] = first_loads(fresh_orders, throttle.id, partial(fresh_orders.throttle, SCOPE))
             row["mark_first_load"] = first_loads(fresh_markets, mark.id, partial(fresh_markets.mark, TICKER))
+            row["compliance_first_load"] = first_loads(fresh_compliance, ComplianceSource.create_id(SOURCE),
+                                                       partial(fresh_compliance.source, SOURCE))
             fresh_breakers.close()
             fresh_orders.close()
             fresh_markets.close()
+            fresh_compliance.close()
             figures[f"events_{size}"] = row
         breakers.close()
         orders.close()

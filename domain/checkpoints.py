@@ -1,5 +1,5 @@
-"""Checkpoints in the log for the aggregates every order or scheduled tick touches (ADRs 0503 and 0505, after the
-budget ledgers' ADR 0501).
+"""Checkpoints in the log for the aggregates every order, scheduled tick or gate check touches (ADRs 0503, 0505
+and 0508, after the budget ledgers' ADR 0501).
 
 A checkpoint is an ordinary event of its aggregate, in the log and in the audit chain, restating the whole state;
 a process's first load starts at the last one instead of replaying every risk check or counted order since the
@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
-# events between two checkpoints of a ledger, the breaker, a throttle or a mark: a first load replays about this many
+# events between two checkpoints of a ledger, the breaker, a throttle, a mark or a compliance source: a first load
+# replays about this many
 CHECKPOINT_EVERY = 500
 A = TypeVar("A", bound=Aggregate)
 

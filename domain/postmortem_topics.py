@@ -56,6 +56,7 @@ TOPICS: dict[str, Kind | str] = {
         "StatusChangeProposed", "ProposalClosed", "EventRecorded", "ViolationResolved", "TosReviewed")},
     "ComplianceSource.Created": "matrix seeding",
     "ComplianceSource.Seeded": "matrix seeding",
+    "ComplianceSource.Checkpointed": "the source restated for loads (ADR 0508), not a change",
     "IngestionBlocked.Recorded": Kind.RISK,
     "IngestionBlocked.Created": "the Recorded event is its line",
     "DeadLetter.MessageDeadLettered": Kind.ERROR,

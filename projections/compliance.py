@@ -115,6 +115,12 @@ class ComplianceProjection:
                     details, e.at)
 
     @apply.register
+    def _(self, e: ComplianceSource.Checkpointed, cur: Cursor[Any], notification_id: int) -> None:
+        """The source restated for loads (ADR 0508): nothing to show but the row's position; not an update."""
+        cur.execute("UPDATE compliance_sources SET version = %s, notification_id = %s WHERE id = %s",
+                    (e.originator_version, notification_id, e.originator_id))
+
+    @apply.register
     def _(self, e: IngestionBlocked.Recorded, cur: Cursor[Any], notification_id: int) -> None:
         details = {"checkId": e.check_id, "job": e.job, "messageType": e.message_type, "venue": e.venue,
                    "status": e.status, "blockedEntities": e.blocked_entities}

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
 
+from paulp.domain.checkpoints import CHECKPOINT_EVERY, resume
 from paulp.domain.clock import Clock
 from paulp.domain.compliance import ComplianceSource, IngestionBlocked, ProposalExpired, split_id
 from paulp.domain.compliance_matrix import SEED, GateDecision, UnknownSource, ingestion_decision, ingestion_sources
 from paulp.domain.services.base import PaulpApplication
+
+RESUME_SOURCE = partial(resume, ComplianceSource, ComplianceSource.Checkpointed)
 
 
 class ComplianceService(PaulpApplication):
     """Every fetching job asks the gate first, which loads its sources' aggregates, and a failing job run adds an
     ``EventRecorded`` to its source: a venue down for a day gives its source ~1,440 events (one per marks run), which
     each later gate check replayed (ADR 0505). Sources are cached and fast-forwarded from the log (ADR 0502), so a
-    status change approved in another process still stops the next fetch."""
+    status change approved in another process still stops the next fetch, and a process's first load starts from
+    the source's last checkpoint, which a save adds once due (ADR 0508)."""
 
     seeded = False
 
@@ -34,7 +39,7 @@ class ComplianceService(PaulpApplication):
         def command() -> int:
             now = self.clock.now()
             new = [ComplianceSource.seed(s, now) for s in SEED
-                   if self.get_or_none(ComplianceSource.create_id(s.source_name)) is None]
+                   if self.source(s.source_name) is None]
             if new:
                 self.save(*new)
             return len(new)
@@ -49,7 +54,8 @@ class ComplianceService(PaulpApplication):
             self.seed()
 
     def source(self, name: str) -> ComplianceSource | None:
-        found: ComplianceSource | None = self.get_or_none(ComplianceSource.create_id(name.strip()))
+        found: ComplianceSource | None = self.get_checkpointed(ComplianceSource.create_id(name.strip()),
+                                                               ComplianceSource.Checkpointed, RESUME_SOURCE)
         return found
 
     def statuses(self, names: Iterable[str]) -> dict[str, str]:
@@ -74,7 +80,7 @@ class ComplianceService(PaulpApplication):
         def command() -> tuple[str, int]:
             src = self._known(name)
             proposal_id = src.propose_status(status, reason, block_reason, actor, self.clock.now())
-            return proposal_id, self.last_notification_id(self.save(src))
+            return proposal_id, self._save(src)
 
         return self.retry_on_conflict(command)
 
@@ -84,9 +90,9 @@ class ComplianceService(PaulpApplication):
             try:
                 src.approve(proposal_id.strip(), actor, self.clock.now())
             except ProposalExpired:
-                self.save(src)  # the lapse is recorded; a new proposal can start
+                self._save(src)  # the lapse is recorded; a new proposal can start
                 raise
-            return src, self.last_notification_id(self.save(src))
+            return src, self._save(src)
 
         return self.retry_on_conflict(command)
 
@@ -94,7 +100,7 @@ class ComplianceService(PaulpApplication):
         def command() -> int:
             src = self._known(split_id(proposal_id)[0])
             src.reject(proposal_id.strip(), actor, reason, self.clock.now())
-            return self.last_notification_id(self.save(src))
+            return self._save(src)
 
         return self.retry_on_conflict(command)
 
@@ -102,7 +108,7 @@ class ComplianceService(PaulpApplication):
         def command() -> int:
             src = self._known(name)
             src.record_event(event_type, description, actor, self.clock.now())
-            return self.last_notification_id(self.save(src))
+            return self._save(src)
 
         return self.retry_on_conflict(command)
 
@@ -111,7 +117,7 @@ class ComplianceService(PaulpApplication):
         def command() -> tuple[str, int]:
             src = self._known(name)
             violation_id = src.record_violation(violation_type, severity, description, actor, self.clock.now())
-            return violation_id, self.last_notification_id(self.save(src))
+            return violation_id, self._save(src)
 
         return self.retry_on_conflict(command)
 
@@ -119,7 +125,7 @@ class ComplianceService(PaulpApplication):
         def command() -> int:
             src = self._known(split_id(violation_id)[0])
             src.resolve_violation(violation_id.strip(), resolved_by, notes, self.clock.now())
-            return self.last_notification_id(self.save(src))
+            return self._save(src)
 
         return self.retry_on_conflict(command)
 
@@ -129,12 +135,16 @@ class ComplianceService(PaulpApplication):
         def command() -> tuple[datetime, int]:
             src = self._known(name)
             due = src.review_tos(actor, notes, tos_version, self.clock.now())
-            return due, self.last_notification_id(self.save(src))
+            return due, self._save(src)
 
         return self.retry_on_conflict(command)
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def _save(self, src: ComplianceSource) -> int:
+        src.checkpoint_if_due(CHECKPOINT_EVERY)
+        return self.last_notification_id(self.save(src))
 
     def _known(self, name: str) -> ComplianceSource:
         self.ensure_seeded()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from paulp.adapters.eventstore.codec import make_mapper
+from paulp.domain.checkpoints import resume
 from paulp.domain.compliance import (
     PROPOSAL_TTL,
     ComplianceSource,
@@ -255,10 +256,16 @@ def test_ingestion_blocked_when_stored_then_round_trips() -> None:
 # ------------------------------------------------------------------------------------------------ stateful
 
 
+def _decided(src: ComplianceSource) -> dict[str, Any]:
+    """What the source decides with: everything but the library's version and times and the checkpoint's place."""
+    return {k: v for k, v in vars(src).items() if k not in ("_version", "_modified_on", "checkpointed_at")}
+
+
 class ComplianceSourceMachine(RuleBasedStateMachine):
-    """Random proposals, approvals, rejections, violations and clock moves: a refused command records nothing,
-    the status only ever changes through an approval by a second operator, and replaying the stored events
-    (through the transcoder) rebuilds the live aggregate."""
+    """Random proposals, approvals, rejections, violations, recorded events, ToS reviews, checkpoints and clock
+    moves: a refused command records nothing, the status only ever changes through an approval by a second
+    operator, a checkpoint changes nothing the source decides with, and replaying the stored events (through the
+    transcoder) or resuming from the last stored checkpoint (ADR 0508) rebuilds the live aggregate."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -298,6 +305,18 @@ class ComplianceSourceMachine(RuleBasedStateMachine):
             assert self.src.changed_by[0].casefold() != self.src.changed_by[1].casefold()
         self._record()
 
+    @rule(status=st.sampled_from(STATUSES))
+    def two_person_change(self, status: str) -> None:
+        """A proposal approved at once by a second operator, so checkpoints often follow an approval."""
+        try:
+            pid = self.src.propose_status(status, "reason", None, "dee", self.now)
+        except (ProposalPending, StatusUnchanged):
+            pass
+        else:
+            self.src.approve(pid, "eve", self.now)
+            assert (self.src.status.value, self.src.changed_by, self.src.pending) == (status, ["dee", "eve"], None)
+        self._record()
+
     @rule()
     def reject(self) -> None:
         if self.src.pending is not None:
@@ -316,6 +335,35 @@ class ComplianceSourceMachine(RuleBasedStateMachine):
                 self.src.resolve_violation(vid, "ops", None, self.now)
         self._record()
 
+    @rule(kind=st.sampled_from(["api_error", "rate_limit_hit", "tos_ignored"]))
+    def record_event(self, kind: str) -> None:
+        try:
+            self.src.record_event(kind, "calls failed", "job:marks", self.now)
+        except InvalidComplianceRequest:
+            assert kind == "tos_ignored"
+        self._record()
+
+    @rule(version=st.sampled_from([None, "2026-03", " "]))
+    def review_tos(self, version: str | None) -> None:
+        try:
+            due = self.src.review_tos("ops", "read them", version, self.now)
+        except InvalidComplianceRequest:
+            assert version == " "
+        else:
+            assert self.src.tos_next_review_date == due and self.src.tos_version is not None
+        self._record()
+
+    @rule(every=st.integers(1, 6))
+    def checkpoint(self, every: int) -> None:
+        """A checkpoint restates the source and changes nothing it decides with."""
+        before = _decided(self.src)
+        due = self.src.version - self.src.checkpointed_at >= every
+        assert self.src.checkpoint_if_due(every) is due
+        assert _decided(self.src) == before
+        self._record()
+        if due:
+            assert self.src.checkpointed_at == self.src.version
+
     def _record(self) -> None:
         self.history += self.src.collect_events()
 
@@ -331,11 +379,16 @@ class ComplianceSourceMachine(RuleBasedStateMachine):
             assert changes[-1].to_status == s.status.value
 
     @invariant()
-    def replay_equals_live(self) -> None:
+    def replay_equals_resumed_equals_live(self) -> None:
+        stored = [self.mapper.to_domain_event(self.mapper.to_stored_event(ev)) for ev in self.history]
         rebuilt: Any = None
-        for ev in self.history:
-            rebuilt = self.mapper.to_domain_event(self.mapper.to_stored_event(ev)).mutate(rebuilt)
+        for ev in stored:
+            rebuilt = ev.mutate(rebuilt)
         assert vars(rebuilt) == vars(self.src)
+        marks = [i for i, ev in enumerate(stored) if isinstance(ev, ComplianceSource.Checkpointed)]
+        if marks:
+            resumed = resume(ComplianceSource, ComplianceSource.Checkpointed, stored[marks[-1]:])
+            assert vars(resumed) == vars(self.src)
 
 
 TestComplianceSourceMachine = ComplianceSourceMachine.TestCase
