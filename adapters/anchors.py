@@ -21,7 +21,15 @@ from psycopg.rows import dict_row
 
 from paulp.adapters.audit_mirror import mirror_state
 from paulp.adapters.audit_store import AuditReport, chain_head, chain_snapshot, verify
-from paulp.domain.audit_anchors import Anchor, AnchorsResult, Link, anchor_for_ordered, verify_anchors_ordered
+from paulp.domain.audit_anchors import (
+    Anchor,
+    AnchorCheck,
+    AnchorsResult,
+    Link,
+    anchor_for_ordered,
+    verify_anchors_and_pin,
+    verify_anchors_ordered,
+)
 from paulp.domain.audit_plan import PriorVerification, VerificationPlan, full, plan_verification
 
 STREAM_ROWS = 10_000  # chain rows fetched per round trip when streaming the chain
@@ -94,6 +102,18 @@ def verify_stored_anchors(database_url: str, anchor_url: str, batch: int = STREA
         return verify_anchors_ordered(links(conn, batch), anchors)
 
 
+def pin_and_verify_anchors(database_url: str, anchor_url: str, now: datetime | None = None,
+                           batch: int = STREAM_ROWS) -> AnchorsResult:
+    """Every stored anchor checked and a new one pinned in one streamed pass over one snapshot (ADR 0509). The
+    new anchor is stored after the pass and listed last as valid: it was computed from the records it names
+    (§5.3's ``anchor_insert_self_verified``), as ``write_anchor``'s were; the next run checks it again."""
+    anchors = load_anchors(anchor_url)
+    with chain_snapshot(database_url) as conn:
+        result, pinned = verify_anchors_and_pin(links(conn, batch), anchors, new_anchor_id())
+    stored = store_anchor(database_url, anchor_url, pinned, now)
+    return AnchorsResult(result.verified + 1, result.failed, (*result.anchors, AnchorCheck(stored.id, True)))
+
+
 def load_anchors(anchor_url: str) -> list[Anchor]:
     ensure_anchor_store(anchor_url)
     with psycopg.connect(anchor_url) as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -106,7 +126,16 @@ def write_anchor(database_url: str, anchor_url: str, now: datetime | None = None
     """Pin the current head (and the snapshot hash of everything up to it), streamed from one snapshot."""
     ensure_anchor_store(anchor_url)
     with chain_snapshot(database_url) as conn:
-        pinned = anchor_for_ordered(links(conn, batch), f"anchor-{secrets.token_hex(8)}", 0)
+        pinned = anchor_for_ordered(links(conn, batch), new_anchor_id(), 0)
+    return store_anchor(database_url, anchor_url, pinned, now)
+
+
+def new_anchor_id() -> str:
+    return f"anchor-{secrets.token_hex(8)}"
+
+
+def store_anchor(database_url: str, anchor_url: str, pinned: Anchor, now: datetime | None = None) -> Anchor:
+    """Append ``pinned`` with the next anchor sequence (serialised by an advisory lock on the anchor store)."""
     with psycopg.connect(anchor_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext('paulp/anchor-seq'))")
         try:
@@ -162,15 +191,17 @@ def _plan_next(database_url: str, anchor_url: str, now: datetime, full_every: ti
 
 
 def verify_all(database_url: str, anchor_url: str, now: datetime | None = None,
-               full_every: timedelta | None = None) -> VerificationOutcome:
+               full_every: timedelta | None = None, pin: bool = False) -> VerificationOutcome:
     """The chain (links, payloads, record hashes, gaps, events) and every anchor; the outcome is recorded.
     ``full_every`` None walks the whole chain; otherwise the walk resumes after the last valid run unless a full
-    one is due (``plan_verification``, ADR 0506). Every anchor is checked either way."""
+    one is due (``plan_verification``, ADR 0506). Every anchor is checked either way. ``pin`` also anchors the
+    chain in the anchors' pass (the hourly job, ADR 0509), so the chain's hashes are read once for both."""
     ensure_anchor_store(anchor_url)
     at = now or datetime.now(UTC)
     plan = _plan_next(database_url, anchor_url, at, full_every)
     chain = verify(database_url, plan.start, linked=plan.mode == "incremental")
-    result = verify_stored_anchors(database_url, anchor_url)
+    result = pin_and_verify_anchors(database_url, anchor_url, at) if pin else verify_stored_anchors(
+        database_url, anchor_url)
     outcome = VerificationOutcome(chain, result, at, plan)
     with psycopg.connect(anchor_url, autocommit=True) as conn:
         reason = None if outcome.valid else (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from paulp.adapters.anchors import VerificationOutcome, verify_all, write_anchor
+from paulp.adapters.anchors import VerificationOutcome, verify_all
 from paulp.api.wiring import Container
 
 log = logging.getLogger("paulp.audit")
@@ -16,9 +16,8 @@ log = logging.getLogger("paulp.audit")
 
 def anchor_and_verify(container: Container, full: bool = False) -> VerificationOutcome:
     """``full``: walk the whole chain whatever the last run was (``paulp audit anchor --full``)."""
-    write_anchor(container.database_url, container.anchor_url, container.clock.now())
     every = None if full else timedelta(hours=container.settings.PAULP_AUDIT_FULL_VERIFY_HOURS)
-    outcome = verify_all(container.database_url, container.anchor_url, container.clock.now(), every)
+    outcome = verify_all(container.database_url, container.anchor_url, container.clock.now(), every, pin=True)
     log.info("audit chain verification %s from sequence %s (%s): %s record(s), valid %s", outcome.plan.mode,
              outcome.plan.start, outcome.plan.why, outcome.chain.chain.events_checked, outcome.valid)
     if not outcome.valid:

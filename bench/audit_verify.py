@@ -7,7 +7,8 @@ log is grown by the breaker service's saves of 200 risk checks (the long-lived-a
 size a full job is run, then an hour of new events (``--hour``, ~22,000 a day of LLM routing alone is ~900 an
 hour) is appended and the job is timed both ways on the same head: incremental (what the hourly slot now does)
 and full (what it did before, and still does once a day). Each job's parts are timed on their own as well: the
-anchor write, the chain walk and the check of every anchor.
+anchor write, the chain walk and the check of every anchor, and the anchor write and check done in one pass as the
+job now does them (ADR 0509).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bench.common import bench_services, report
-from paulp.adapters.anchors import verify_stored_anchors, write_anchor
+from paulp.adapters.anchors import pin_and_verify_anchors, verify_stored_anchors, write_anchor
 from paulp.adapters.audit_store import verify
 from paulp.adapters.config import Settings
 from paulp.adapters.eventstore.recorder import application_env
@@ -64,8 +65,10 @@ def parts(c: Container, start: int) -> dict[str, float]:
     _, walk_full_s = timed(lambda: verify(c.database_url))
     _, walk_incremental_s = timed(lambda: verify(c.database_url, start, linked=True))
     _, anchors_s = timed(lambda: verify_stored_anchors(c.database_url, c.anchor_url))
+    _, pinned_s = timed(lambda: pin_and_verify_anchors(c.database_url, c.anchor_url, c.clock.now()))
     return {"write_anchor_s": anchor_s, "walk_full_s": walk_full_s, "walk_incremental_s": walk_incremental_s,
-            "verify_anchors_s": anchors_s}
+            "verify_anchors_s": anchors_s, "write_plus_verify_anchors_s": round(anchor_s + anchors_s, 3),
+            "pin_and_verify_anchors_s": pinned_s}
 
 
 def main() -> None:

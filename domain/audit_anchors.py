@@ -180,6 +180,21 @@ def verify_anchors_ordered(links: Iterable[ChainLink], anchors: Iterable[Anchor]
     """All anchors against one pass over links in sequence order: O(chain + anchors) time and memory
     O(anchors), where checking each anchor on its own would read the chain once per anchor (an hourly
     anchor makes that quadratic within months)."""
+    return _anchors_pass(links, anchors, None)[0]
+
+
+def verify_anchors_and_pin(links: Iterable[ChainLink], anchors: Iterable[Anchor],
+                           anchor_id: str) -> tuple[AnchorsResult, Anchor]:
+    """The hourly job's one pass over the chain (ADR 0509): every stored anchor checked, and the new anchor
+    (``anchor_sequence`` 0, set when stored) pinned from the same links, whose §5.5 snapshot is the running digest
+    the check keeps anyway. The same as ``verify_anchors_ordered`` and ``anchor_for_ordered`` over one list."""
+    result, pinned = _anchors_pass(links, anchors, anchor_id)
+    assert pinned is not None
+    return result, pinned
+
+
+def _anchors_pass(links: Iterable[ChainLink], anchors: Iterable[Anchor],
+                  anchor_id: str | None) -> tuple[AnchorsResult, Anchor | None]:
     probes = [_Probe(a) for a in sorted(anchors, key=lambda a: a.anchor_sequence)]
     by_length = sorted(probes, key=lambda p: p.anchor.chain_length)
     by_id: dict[str, list[_Probe]] = {}
@@ -196,10 +211,15 @@ def verify_anchors_ordered(links: Iterable[ChainLink], anchors: Iterable[Anchor]
             p.count, p.snapshot = count, digest.hexdigest() if count else EMPTY_SNAPSHOT
             pending += 1
 
+    first: ChainLink | None = None
+    head: ChainLink | None = None
     for link in _in_sequence_order(links):
         close_through(link.sequence)
         count += 1
         digest.update(link.hash.encode("utf-8"))
+        if first is None:
+            first = link
+        head = link
         for p in by_id.get(link.id, ()):
             if p.named is None:
                 p.named = link.hash
@@ -208,7 +228,16 @@ def verify_anchors_ordered(links: Iterable[ChainLink], anchors: Iterable[Anchor]
     close_through(None)
     checks = tuple(p.check() for p in probes)
     passed = sum(1 for c in checks if c.valid)
-    return AnchorsResult(passed, len(checks) - passed, checks)
+    pinned = None if anchor_id is None else Anchor(
+        id=anchor_id,
+        chain_head_hash=head.hash if head is not None else GENESIS,
+        chain_length=head.sequence if head is not None else 0,
+        last_event_id=head.id if head is not None else None,
+        anchor_sequence=0,
+        first_event_id=first.id if first is not None else None,
+        snapshot_hash=digest.hexdigest() if head is not None else EMPTY_SNAPSHOT,
+    )
+    return AnchorsResult(passed, len(checks) - passed, checks), pinned
 
 
 def find_anchor(anchors: Iterable[Anchor], anchor_id: str) -> Anchor:

@@ -205,3 +205,27 @@ def test_verification_when_records_arrived_between_its_anchor_and_its_walk_then_
     assert (outcome.plan.mode, outcome.plan.start) == ("incremental", anchored + 1) and walked > anchored + 1
     assert not outcome.valid and outcome.chain.first_bad_sequence == anchored + 1
     assert outcome.anchors.failed == 0  # the new anchor pinned the edited hash: only the walk sees it
+
+
+def test_hourly_job_when_it_anchors_then_the_anchor_is_the_one_write_anchor_pins_and_the_run_verified_it(c, clock):
+    """The job pins its anchor in the pass that checks the stored ones (ADR 0509): the stored row equals a
+    separate ``write_anchor`` of the same chain but for its id and sequence, the run lists it last as valid and
+    its verification row names it; an hourly run later checks it against the chain like any other."""
+    length = append(c, 7)
+    outcome = anchor_and_verify(c)
+    alone = write_anchor(c.database_url, c.anchor_url, clock.now())  # nothing appended in between
+    with psycopg.connect(c.anchor_url) as conn:
+        rows = conn.execute("SELECT id, anchor_sequence, chain_head_hash, chain_length, first_event_id,"
+                            " last_event_id, snapshot_hash FROM audit_anchor.anchors ORDER BY anchor_sequence"
+                            ).fetchall()
+        named = conn.execute("SELECT anchor_id FROM audit_anchor.anchor_verifications ORDER BY id").fetchall()
+    job_row, alone_row = rows
+    assert (job_row[0], job_row[1], alone_row[1]) == (outcome.anchors.anchors[-1].id, 1, 2)
+    assert job_row[2:] == alone_row[2:] == (alone.chain_head_hash, length, alone.first_event_id, alone.last_event_id,
+                                           alone.snapshot_hash)
+    assert outcome.anchors.anchors[-1].valid and named == [(job_row[0],)]
+    append(c, 2)
+    clock.set(NOW + timedelta(hours=1))
+    later = anchor_and_verify(c)
+    assert later.valid and [a.id for a in later.anchors.anchors[:2]] == [job_row[0], alone_row[0]]
+    assert later.anchors.verified == 3

@@ -35,6 +35,7 @@ from paulp.domain.audit_anchors import (
     anchor_for_ordered,
     verify_anchor,
     verify_anchors,
+    verify_anchors_and_pin,
     verify_anchors_ordered,
     walk_from_anchor,
     walk_from_anchor_id,
@@ -470,6 +471,20 @@ def test_anchor_for_when_given_links_only_then_same_anchor_as_from_full_records(
     assert anchor_for(chain, "a", 1).snapshot_hash == snapshot(chain, len(chain)).hash
 
 
+@given(history=anchored_histories())
+@settings(max_examples=examples(300))
+def test_verify_and_pin_when_one_pass_then_the_separate_check_and_the_separate_anchor(
+    history: tuple[list[ChainRecord], list[Anchor]],
+) -> None:
+    """The hourly job's single pass (ADR 0509) gives what checking the anchors and pinning a new one give apart,
+    over intact and tampered chains alike."""
+    chain, anchors = history
+    links = [Link(r.sequence, r.id, r.hash) for r in sorted(chain, key=lambda r: r.sequence)]
+    result, pinned = verify_anchors_and_pin(links, anchors, "new")
+    assert result == verify_anchors_ordered(links, anchors)
+    assert pinned == anchor_for_ordered(links, "new", 0)
+
+
 def test_one_pass_checkers_when_links_out_of_order_then_refuse_instead_of_misjudging() -> None:
     chain = make_chain(3)
     swapped = [chain[1], chain[0], chain[2]]
@@ -477,6 +492,8 @@ def test_one_pass_checkers_when_links_out_of_order_then_refuse_instead_of_misjud
         verify_anchors_ordered(swapped, [anchor_for(chain, "a", 1)])
     with pytest.raises(ValueError, match="out of sequence order"):
         anchor_for_ordered(swapped, "a", 1)
+    with pytest.raises(ValueError, match="out of sequence order"):
+        verify_anchors_and_pin(swapped, [], "a")
     walk = RangeWalk()
     walk.feed(chain[1])
     with pytest.raises(ValueError, match="out of sequence order"):
