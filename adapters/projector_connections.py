@@ -118,7 +118,7 @@ class ProjectorConnections:
         self._stopping = threading.Event()
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             database_url, min_size=0, max_size=size, kwargs={"autocommit": True, "application_name": POOL_APP},
-            open=False, name="paulp-projectors", timeout=wait_s)
+            open=False, name=POOL_APP, timeout=wait_s)
 
     async def __aenter__(self) -> ProjectorConnections:
         await asyncio.to_thread(self.pool.open)

@@ -89,23 +89,7 @@ def anchor_for(records: Iterable[ChainLink], anchor_id: str, anchor_sequence: in
 def anchor_for_ordered(links: Iterable[ChainLink], anchor_id: str, anchor_sequence: int) -> Anchor:
     """``anchor_for`` over links already in sequence order, in one pass with constant memory (the anchor
     job streams the chain's three columns instead of loading every record)."""
-    first: ChainLink | None = None
-    head: ChainLink | None = None
-    digest = hashlib.sha256()
-    for link in _in_sequence_order(links):
-        if first is None:
-            first = link
-        head = link
-        digest.update(link.hash.encode("utf-8"))
-    return Anchor(
-        id=anchor_id,
-        chain_head_hash=head.hash if head is not None else GENESIS,
-        chain_length=head.sequence if head is not None else 0,
-        last_event_id=head.id if head is not None else None,
-        anchor_sequence=anchor_sequence,
-        first_event_id=first.id if first is not None else None,
-        snapshot_hash=digest.hexdigest() if head is not None else EMPTY_SNAPSHOT,
-    )
+    return _anchors_pass(links, (), anchor_id, anchor_sequence)[1]
 
 
 def _anchored_record(records: Sequence[ChainRecord], anchor: Anchor) -> ChainRecord | None:
@@ -180,7 +164,7 @@ def verify_anchors_ordered(links: Iterable[ChainLink], anchors: Iterable[Anchor]
     """All anchors against one pass over links in sequence order: O(chain + anchors) time and memory
     O(anchors), where checking each anchor on its own would read the chain once per anchor (an hourly
     anchor makes that quadratic within months)."""
-    return _anchors_pass(links, anchors, None)[0]
+    return _anchors_pass(links, anchors, "", 0)[0]
 
 
 def verify_anchors_and_pin(links: Iterable[ChainLink], anchors: Iterable[Anchor],
@@ -188,13 +172,12 @@ def verify_anchors_and_pin(links: Iterable[ChainLink], anchors: Iterable[Anchor]
     """The hourly job's one pass over the chain (ADR 0509): every stored anchor checked, and the new anchor
     (``anchor_sequence`` 0, set when stored) pinned from the same links, whose §5.5 snapshot is the running digest
     the check keeps anyway. The same as ``verify_anchors_ordered`` and ``anchor_for_ordered`` over one list."""
-    result, pinned = _anchors_pass(links, anchors, anchor_id)
-    assert pinned is not None
-    return result, pinned
+    return _anchors_pass(links, anchors, anchor_id, 0)
 
 
-def _anchors_pass(links: Iterable[ChainLink], anchors: Iterable[Anchor],
-                  anchor_id: str | None) -> tuple[AnchorsResult, Anchor | None]:
+def _anchors_pass(links: Iterable[ChainLink], anchors: Iterable[Anchor], anchor_id: str,
+                  anchor_sequence: int) -> tuple[AnchorsResult, Anchor]:
+    """The stored ``anchors`` checked and an anchor of these links pinned, in one pass."""
     probes = [_Probe(a) for a in sorted(anchors, key=lambda a: a.anchor_sequence)]
     by_length = sorted(probes, key=lambda p: p.anchor.chain_length)
     by_id: dict[str, list[_Probe]] = {}
@@ -228,12 +211,12 @@ def _anchors_pass(links: Iterable[ChainLink], anchors: Iterable[Anchor],
     close_through(None)
     checks = tuple(p.check() for p in probes)
     passed = sum(1 for c in checks if c.valid)
-    pinned = None if anchor_id is None else Anchor(
+    pinned = Anchor(
         id=anchor_id,
         chain_head_hash=head.hash if head is not None else GENESIS,
         chain_length=head.sequence if head is not None else 0,
         last_event_id=head.id if head is not None else None,
-        anchor_sequence=0,
+        anchor_sequence=anchor_sequence,
         first_event_id=first.id if first is not None else None,
         snapshot_hash=digest.hexdigest() if head is not None else EMPTY_SNAPSHOT,
     )

@@ -8,13 +8,14 @@ import asyncio
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.utils import get_topic
 
 from paulp.adapters import replay as rp
 from paulp.adapters.config import Settings
@@ -25,6 +26,7 @@ from paulp.domain.book_depth import BookLevels
 from paulp.domain.clock import Clock
 from paulp.domain.execution_orders import MarketSnapshot
 from paulp.domain.ports import MarketFacts
+from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.pipeline import TradeSignal
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, inside trading hours
@@ -132,3 +134,22 @@ def chain_log(db: str, aggregate_id: UUID) -> list[tuple[int, str, str | None]]:
             " LEFT JOIN audit_chain c ON c.notification_id = e.notification_id"
             " WHERE e.originator_id = %s ORDER BY e.originator_version", (aggregate_id,)).fetchall()
     return [(int(n), str(t), e) for n, t, e in rows]
+
+
+def checkpoint_places(log: list[tuple[int, str, str | None]], checkpoint: type[Any]) -> list[int]:
+    """The versions of ``checkpoint`` events in an aggregate's ``chain_log``."""
+    topic = get_topic(checkpoint)
+    return [version for version, (_, t, _) in enumerate(log, start=1) if t == topic]
+
+
+def load_counting(app: PaulpApplication, aggregate_id: UUID, checkpoint: type[Any],
+                  resume: Callable[[Sequence[Any]], Any]) -> tuple[Any, list[int]]:
+    """``app``'s first load of the aggregate through ``get_checkpointed``, with a probe recording how many events
+    each call of its resume was handed (ADRs 0503, 0505, 0508)."""
+    handed: list[int] = []
+
+    def counting(events: Sequence[Any]) -> Any:
+        handed.append(len(events))
+        return resume(events)
+
+    return app.get_checkpointed(aggregate_id, checkpoint, counting), handed

@@ -4,13 +4,11 @@ event, and a second process resumes from it to the state a full replay gives, th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
-from eventsourcing.utils import get_topic
 
 from paulp.adapters.audit_store import verify
 from paulp.adapters.projector import catch_up_from_log
@@ -22,7 +20,7 @@ from paulp.domain.services.breaker import RESUME, BreakerService
 from paulp.domain.services.pipeline import OrdersService
 from paulp.domain.throttle import ExecutionThrottle
 from paulp.projections.breaker import BreakerStateProjection
-from tests.integration.helpers import chain_log
+from tests.integration.helpers import chain_log, checkpoint_places, load_counting
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 AT = datetime(2026, 3, 2, 15, tzinfo=UTC)
@@ -52,18 +50,11 @@ def test_breaker_when_past_the_interval_then_a_new_process_resumes_from_the_chec
     # Act: another process's first load, and a probe counting what its resume is handed
     second, replaying = BreakerService(env, FixedClock(AT)), BreakerService(env, FixedClock(AT))
     resumed = second.get()
-    handed: list[int] = []
-
-    def counting(events: Sequence[Any]) -> CircuitBreaker:
-        handed.append(len(events))
-        return RESUME(events)
-
     probe = BreakerService(env, FixedClock(AT))
-    probed = probe.get_checkpointed(breaker_id, CircuitBreaker.Checkpointed, counting)
+    probed, handed = load_counting(probe, breaker_id, CircuitBreaker.Checkpointed, RESUME)
     replayed: CircuitBreaker = replaying.repository.get(breaker_id)  # the library's full replay from Created
     # Assert: one checkpoint, where the interval put it, in the chain under its own name
-    checkpoint = get_topic(CircuitBreaker.Checkpointed)
-    places = [v for v, (_, topic, _) in enumerate(log, start=1) if topic == checkpoint]
+    places = checkpoint_places(log, CircuitBreaker.Checkpointed)
     assert places == [CHECKPOINT_EVERY + 1] and log[places[0] - 1][2] == "CircuitBreaker.Checkpointed"
     assert all(event_type is not None for _, _, event_type in log) and verify(fresh_db).valid
     # the resumed breaker is the replayed one, read from the checkpoint on
@@ -100,7 +91,7 @@ def test_throttle_when_past_the_interval_then_a_new_process_resumes_it_from_its_
     resumed = second.throttle(SCOPE)
     replayed: ExecutionThrottle = replaying.repository.get(throttle_id)
     # Assert: one chained checkpoint after the interval, and the resumed throttle is the replayed one
-    places = [v for v, (_, topic, _) in enumerate(log, start=1) if topic == get_topic(ExecutionThrottle.Checkpointed)]
+    places = checkpoint_places(log, ExecutionThrottle.Checkpointed)
     assert places == [CHECKPOINT_EVERY + 1] and log[places[0] - 1][2] == "ExecutionThrottle.Checkpointed"
     assert resumed is not None and _throttle(resumed) == _throttle(replayed)
     assert resumed.state.orders_this_hour > 0 and resumed.state.volume_today > 0

@@ -6,13 +6,10 @@ changes after it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 import pytest
-from eventsourcing.utils import get_topic
 
 from paulp.adapters.audit_store import verify
 from paulp.adapters.projector import catch_up_from_log
@@ -22,7 +19,7 @@ from paulp.domain.clock import FixedClock
 from paulp.domain.compliance import ComplianceSource
 from paulp.domain.services.compliance import RESUME_SOURCE, ComplianceService
 from paulp.projections.compliance import ComplianceProjection
-from tests.integration.helpers import chain_log
+from tests.integration.helpers import chain_log, checkpoint_places, load_counting
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 AT = datetime(2026, 3, 2, 15, tzinfo=UTC)
@@ -45,16 +42,10 @@ def test_source_when_past_the_interval_then_a_new_process_resumes_from_the_check
     log = chain_log(fresh_db, source_id)
     # Act: another process's first load, through a probe counting what its resume is handed
     second, replaying = ComplianceService(env, FixedClock(AT)), ComplianceService(env, FixedClock(AT))
-    handed: list[int] = []
-
-    def counting(events: Sequence[Any]) -> ComplianceSource:
-        handed.append(len(events))
-        return RESUME_SOURCE(events)
-
-    resumed = second.get_checkpointed(source_id, ComplianceSource.Checkpointed, counting)
+    resumed, handed = load_counting(second, source_id, ComplianceSource.Checkpointed, RESUME_SOURCE)
     replayed: ComplianceSource = replaying.repository.get(source_id)  # the library's full replay from Seeded
     # Assert: one checkpoint where the interval put it, chained under its own name, with events after it
-    places = [v for v, (_, topic, _) in enumerate(log, start=1) if topic == get_topic(ComplianceSource.Checkpointed)]
+    places = checkpoint_places(log, ComplianceSource.Checkpointed)
     assert len(log) == CHECKPOINT_EVERY + 11  # the 510 events and the checkpoint among them
     assert places == [CHECKPOINT_EVERY + 1] and log[places[0] - 1][2] == "ComplianceSource.Checkpointed"
     assert all(event_type is not None for _, _, event_type in log) and verify(fresh_db).valid

@@ -4,13 +4,11 @@ replay gives, each process sees the other's quotes, and the market_marks view is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
-from eventsourcing.utils import get_topic
 
 from paulp.adapters.audit_store import verify
 from paulp.adapters.projector import catch_up_from_log
@@ -20,7 +18,7 @@ from paulp.domain.clock import FixedClock
 from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.services.markets import RESUME_MARK, MarketsService
 from paulp.projections.markets import MarketMarksProjection
-from tests.integration.helpers import chain_log
+from tests.integration.helpers import chain_log, checkpoint_places, load_counting
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 AT = datetime(2026, 3, 2, 15, tzinfo=UTC)
@@ -48,16 +46,10 @@ def test_mark_when_past_the_interval_then_a_new_process_resumes_from_the_checkpo
     log = chain_log(fresh_db, mark_id)
     # Act: another process's first load, through a probe counting what its resume is handed
     second, replaying = MarketsService(env, FixedClock(AT)), MarketsService(env, FixedClock(AT))
-    handed: list[int] = []
-
-    def counting(events: Sequence[Any]) -> MarketMark:
-        handed.append(len(events))
-        return RESUME_MARK(events)
-
-    resumed = second.get_checkpointed(mark_id, MarketMark.Checkpointed, counting)
+    resumed, handed = load_counting(second, mark_id, MarketMark.Checkpointed, RESUME_MARK)
     replayed: MarketMark = replaying.repository.get(mark_id)  # the library's full replay from Observed
     # Assert: one checkpoint where the interval put it, chained under its own name
-    places = [v for v, (_, topic, _) in enumerate(log, start=1) if topic == get_topic(MarketMark.Checkpointed)]
+    places = checkpoint_places(log, MarketMark.Checkpointed)
     assert places == [CHECKPOINT_EVERY + 1] and log[places[0] - 1][2] == "MarketMark.Checkpointed"
     assert all(event_type is not None for _, _, event_type in log) and verify(fresh_db).valid
     assert handed == [len(log) - places[0] + 1] and handed[0] < 20
