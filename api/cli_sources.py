@@ -223,15 +223,19 @@ def verify_claims(
     with _registry() as (settings, app, conn):
         ids = citation or due_citations(conn, datetime.now(UTC))[1]
         store = _store(settings)
-        for cid in ids:
-            found = app.citation(cid.strip())
-            if found is None:
-                raise fail(f"no citation {cid}")
+        # Every id is looked up before any outcome is recorded: an unknown one among known ones used to exit 2
+        # with the outcomes of the ids before it already in the log (bad input must record nothing).
+        cited = {cid: app.citation(cid.strip()) for cid in ids}
+        unknown = [cid for cid, found in cited.items() if found is None]
+        if unknown:
+            raise fail(f"no citation {', '.join(unknown)}; nothing verified")
+        for found in cited.values():
+            assert found is not None
             passed, _ = app.verify_citation(found.citation_id, failed_blobs(store, found.evidence), actor)
             failures += not passed
             verdict = "verified" if passed else ("FAILED", "red")
             console.print(Text.assemble(f"{found.citation_id}: ", verdict), highlight=False)
-    console.print(f"{len(ids) - failures} of {len(ids)} citations verified", highlight=False)
+    console.print(f"{len(cited) - failures} of {len(cited)} citations verified", highlight=False)
     if failures:
         raise typer.Exit(1)
 

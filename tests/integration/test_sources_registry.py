@@ -131,3 +131,17 @@ def test_bad_input_exits_2_and_records_nothing(container: Container) -> None:
         out = cli(*args)
         assert out.exit_code == 2, (args, out.output)
     assert _events(container) == 0
+
+
+def test_claims_verify_with_an_unknown_id_records_no_outcome(container: Container) -> None:
+    """An unknown id among known ones is bad input: nothing verified, not even the known ids before it."""
+    store = EvidenceStore(container.settings.evidence_dir())
+    a = store.put(b'{"high": 48}').evidence_hash
+    added = cli("claims", "add", "--type", "api_response", "--claim", "NYC high was 48F", "--evidence-hash", a, *WHO)
+    assert added.exit_code == 0, added.output
+    before = _events(container)
+    out = cli("claims", "verify", "SR-001", "SR-404", "SR-001", *WHO)
+    assert out.exit_code == 2 and "no citation SR-404; nothing verified" in out.output, out.output
+    assert _events(container) == before
+    assert cli("claims", "verify", "SR-001", *WHO).exit_code == 0
+    assert _events(container) == before + 1
