@@ -146,8 +146,9 @@ def expire_command(actor: Annotated[str, typer.Option(help="who runs the sweep (
         raise fail("--actor must not be blank")
     now = datetime.now(UTC)
     with _registry() as (_, app, conn):
-        done = app.expire(due_sources(conn, now), f"ttl passed (sweep by {actor.strip()})", now)
-        cited = app.expire_citations(due_citations(conn, now)[0], actor)
+        # one save for the sweep: a citation that refuses the actor leaves every source unexpired too (ADR 0510)
+        done, cited = app.expire_due(due_sources(conn, now), due_citations(conn, now)[0],
+                                     f"ttl passed (sweep by {actor.strip()})", actor, now)
     console.print(f"{len(done)} sources and {len(cited)} citations expired", highlight=False)
 
 
@@ -218,8 +219,8 @@ def verify_claims(
 
     from paulp.adapters.sources import due_citations, failed_blobs
     from paulp.api.cli import fail
+    from paulp.domain.errors import DomainError
 
-    failures = 0
     with _registry() as (settings, app, conn):
         ids = citation or due_citations(conn, datetime.now(UTC))[1]
         store = _store(settings)
@@ -229,13 +230,15 @@ def verify_claims(
         unknown = [cid for cid, found in cited.items() if found is None]
         if unknown:
             raise fail(f"no citation {', '.join(unknown)}; nothing verified")
-        for found in cited.values():
-            assert found is not None
-            passed, _ = app.verify_citation(found.citation_id, failed_blobs(store, found.evidence), actor)
-            failures += not passed
-            verdict = "verified" if passed else ("FAILED", "red")
-            console.print(Text.assemble(f"{found.citation_id}: ", verdict), highlight=False)
-    console.print(f"{len(cited) - failures} of {len(cited)} citations verified", highlight=False)
+        checks = {found.citation_id: failed_blobs(store, found.evidence) for found in cited.values() if found}
+        try:  # every outcome in one save: a retracted or expired citation among them records none (ADR 0510)
+            passed, _ = app.verify_citations(checks, actor)
+        except DomainError as e:
+            raise fail(f"{e.message}; nothing verified") from None
+    for cid, ok in passed.items():
+        console.print(Text.assemble(f"{cid}: ", "verified" if ok else ("FAILED", "red")), highlight=False)
+    failures = sum(not ok for ok in passed.values())
+    console.print(f"{len(passed) - failures} of {len(passed)} citations verified", highlight=False)
     if failures:
         raise typer.Exit(1)
 

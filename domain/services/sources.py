@@ -3,7 +3,7 @@ re-verified and retracted in the log; ``views.sources`` / ``views.citations`` ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,15 +51,33 @@ class SourcesService(PaulpApplication):
         found = self.get(source_id)
         return None if found is None else found.lineage
 
-    def expire(self, source_ids: Iterable[str], reason: str, now: datetime) -> list[str]:
-        """Expire the given sources that are due at ``now`` (a listed one that is not due is left alone)."""
-        done: list[str] = []
-        for sid in source_ids:
-            source = self.get(sid)
-            if source is not None and source.due_to_expire(now) and source.expire(reason, now):
-                self.save(source)
-                done.append(sid)
-        return done
+    def expire_due(self, source_ids: Iterable[str], citation_ids: Iterable[str], reason: str, actor: str,
+                   now: datetime) -> tuple[list[str], list[str]]:
+        """One sweep in one save: the given sources due at ``now`` (a listed one that is not due is left alone) and
+        the given citations whose ``expires_at`` has passed and that are not closed yet. Every change is decided
+        before anything is saved, so one the domain refuses (an actor the citations cannot record) expires none
+        of them; the sources used to be saved one by one before the citations were looked at."""
+        def command() -> tuple[list[str], list[str]]:
+            changed: list[Source | Citation] = []
+            sources: list[str] = []
+            for sid in source_ids:
+                source = self.get(sid)
+                if source is not None and source.due_to_expire(now) and source.expire(reason, now):
+                    changed.append(source)
+                    sources.append(sid)
+            citations: list[str] = []
+            for cid in citation_ids:
+                citation = self.citation(cid)
+                if (citation is not None and citation.expires_at is not None and citation.expires_at <= now
+                        and not citation.closed):
+                    citation.expire("expires_at passed", actor, now)
+                    changed.append(citation)
+                    citations.append(cid)
+            if changed:
+                self.save(*changed)
+            return sources, citations
+
+        return self.retry_on_conflict(command)
 
     def record_citation(self, next_number: Callable[[], int], **fields: Any) -> tuple[Citation, int]:
         """``SR-nnn`` numbered from the view's highest plus one; two writers racing for a number meet on the
@@ -88,23 +106,28 @@ class SourcesService(PaulpApplication):
 
         return self.retry_on_conflict(command)
 
-    def verify_citation(self, cid: str, failed: Sequence[str], actor: str) -> tuple[bool, int]:
+    def verify_citations(self, checks: Mapping[str, Sequence[str]], actor: str) -> tuple[dict[str, bool], int]:
+        """Record the re-verification of several citations in one save, ``checks`` giving each one's failing blob
+        hashes; returns each one's outcome (passed?) and the last notification id. Every outcome is decided on its
+        loaded citation before anything is saved: an unknown, retracted or expired one, or an actor the domain
+        refuses, records none of them (an earlier id's outcome used to be saved before a later one was refused)."""
         now = self.clock.now()
-        passed, nid = self._change(cid, lambda c: c.verify(failed, actor, now))
-        return bool(passed), nid
+
+        def command() -> tuple[dict[str, bool], int]:
+            loaded: dict[str, Citation] = {}
+            passed: dict[str, bool] = {}
+            for cid, failed in checks.items():
+                citation = self.citation(cid)
+                if citation is None:
+                    raise SourceNotFound(f"no citation {cid}")
+                if citation.citation_id in loaded:
+                    continue  # a repeated id is verified once
+                passed[citation.citation_id] = bool(citation.verify(failed, actor, now))
+                loaded[citation.citation_id] = citation
+            return passed, self.last_notification_id(self.save(*loaded.values())) if loaded else 0
+
+        return self.retry_on_conflict(command)
 
     def retract_citation(self, cid: str, reason: str, actor: str) -> int:
         now = self.clock.now()
         return self._change(cid, lambda c: c.retract(reason, actor, now))[1]
-
-    def expire_citations(self, cids: Iterable[str], actor: str) -> list[str]:
-        """Expire the given citations whose ``expires_at`` has passed and that are not closed yet."""
-        now, done = self.clock.now(), []
-        for cid in cids:
-            citation = self.citation(cid)
-            if (citation is not None and citation.expires_at is not None and citation.expires_at <= now
-                    and not citation.closed):
-                citation.expire("expires_at passed", actor, now)
-                self.save(citation)
-                done.append(cid)
-        return done

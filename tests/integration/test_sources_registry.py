@@ -145,3 +145,40 @@ def test_claims_verify_with_an_unknown_id_records_no_outcome(container: Containe
     assert _events(container) == before
     assert cli("claims", "verify", "SR-001", *WHO).exit_code == 0
     assert _events(container) == before + 1
+
+
+def test_claims_verify_with_a_retracted_id_records_no_outcome(container: Container) -> None:
+    """A closed citation among open ones is refused as a whole: the open ones before it are not verified either."""
+    store = EvidenceStore(container.settings.evidence_dir())
+    a = store.put(b'{"high": 48}').evidence_hash
+    add = ["claims", "add", "--type", "api_response", "--evidence-hash", a, *WHO]
+    assert cli(*add, "--claim", "NYC high was 48F").exit_code == 0
+    assert cli(*add, "--claim", "NYC high was 48F again").exit_code == 0
+    assert cli("claims", "retract", "SR-002", "--reason", "duplicate", *WHO).exit_code == 0
+    before = _events(container)
+    out = cli("claims", "verify", "SR-001", "SR-002", *WHO)
+    assert out.exit_code == 2 and "SR-002 is retracted; it is not re-verified" in out.output, out.output
+    assert _events(container) == before
+    assert cli("claims", "verify", "SR-001", *WHO).exit_code == 0
+    assert _events(container) == before + 1
+
+
+def test_sources_expire_refused_for_a_citation_expires_no_source(container: Container) -> None:
+    """The sweep is one save: an actor the citations refuse (over 200 characters) leaves the due source unexpired
+    too, where it used to be expired before the refusal (exit 2)."""
+    store = EvidenceStore(container.settings.evidence_dir())
+    blob = store.put(b'{"temp_f": 48}').evidence_hash
+    registered = cli("sources", "register", "--vendor", "noaa", "--quality", "authoritative", *WHO, "--type",
+                     "api_response", "--url", "https://api.weather.gov/x", "--evidence-hash", blob,
+                     "--fetched-at", "2026-11-27T08:00:00Z", "--ttl", "60")
+    added = cli("claims", "add", "--type", "api_response", "--claim", "NYC high was 48F", "--evidence-hash", blob,
+                "--expires", "2026-11-28T00:00:00Z", *WHO)
+    assert (registered.exit_code, added.exit_code) == (0, 0), (registered.output, added.output)
+    _project(container)
+    before = _events(container)
+    out = cli("sources", "expire", "--actor", "x" * 201)
+    assert out.exit_code == 2 and "actor longer than 200 characters" in out.output, out.output
+    assert _events(container) == before
+    done = cli("sources", "expire", *WHO)
+    assert done.exit_code == 0 and "1 sources and 1 citations expired" in done.output, done.output
+    assert _events(container) == before + 2
