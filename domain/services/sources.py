@@ -3,7 +3,7 @@ re-verified and retracted in the log; ``views.sources`` / ``views.citations`` ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,12 +51,13 @@ class SourcesService(PaulpApplication):
         found = self.get(source_id)
         return None if found is None else found.lineage
 
-    def expire_due(self, source_ids: Iterable[str], citation_ids: Iterable[str], reason: str, actor: str,
+    def expire_due(self, source_ids: Sequence[str], citation_ids: Sequence[str], reason: str, actor: str,
                    now: datetime) -> tuple[list[str], list[str]]:
         """One sweep in one save: the given sources due at ``now`` (a listed one that is not due is left alone) and
         the given citations whose ``expires_at`` has passed and that are not closed yet. Every change is decided
         before anything is saved, so one the domain refuses (an actor the citations cannot record) expires none
-        of them; the sources used to be saved one by one before the citations were looked at."""
+        of them; the sources used to be saved one by one before the citations were looked at. Sequences, not
+        iterables: a conflict runs the command again over the same ids."""
         def command() -> tuple[list[str], list[str]]:
             changed: list[Source | Citation] = []
             sources: list[str] = []
