@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from paulp.api.venue_session import credentialed_port_if
 from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, WORKING_STATES
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenuePort
+from paulp.domain.services.base import WriteConflict
 from paulp.domain.services.venue_answers import apply_venue_answer, settle_lost_submission
 
 log = logging.getLogger("paulp.orders.cancel")
@@ -42,7 +45,7 @@ def cancel_outstanding(container: Any, reason: str) -> dict[str, Any]:
     with credentialed_port_if(any(at_venue(o) for o in orders), container.settings,
                               "orders working at Kalshi cannot be cancelled") as port:
         for order in orders:
-            outcome = _cancel_one(container, order, reason, port)
+            outcome = _cancel_fresh(container, order, reason, port)
             report["results"].append({"orderId": order.order_id, "strategy": order.strategy,
                                       "ticker": order.ticker, "outcome": outcome})
     report["failed"] = sum(1 for r in report["results"] if r["outcome"].startswith(("failed", "in_doubt")))
@@ -66,6 +69,22 @@ def resolve_doubt(container: Any, order: Order, port: VenuePort | None) -> Order
     return order if order.state in WORKING_STATES else f"resolved: {order.state.value}"
 
 
+def _cancel_fresh(container: Any, order: Order, reason: str, port: VenuePort | None) -> str:
+    """``_cancel_one``, decided again on the order as it is now when another writer (a fill from the webhook inbox,
+    the order timers) saved it between this run's read and its save (ADR 0512)."""
+    loaded = [order]
+
+    def attempt() -> str:
+        current = loaded.pop() if loaded else container.orders.find(order.order_id)
+        return _cancel_one(container, current or order, reason, port)
+
+    try:
+        out: str = container.orders.retry_on_conflict(attempt)
+    except WriteConflict:
+        return "failed: changed by other writers on every attempt; run the command again"
+    return out
+
+
 def _cancel_one(container: Any, order: Order, reason: str, port: VenuePort | None) -> str:
     if order.submission_in_doubt and order.broker_order_id is None:
         resolved = resolve_doubt(container, order, port)
@@ -80,7 +99,13 @@ def cancel_order(container: Any, order: Order, reason: str, port: VenuePort | No
     order timers, ADR 0281): not at a venue -> CANCELLED in the log; working at Kalshi -> the cancel request
     recorded (once), then Kalshi's cancel, whose answer decides, for the order and its venue record alike. The
     order stays working unless Kalshi confirms; the outcome says what happened (``failed: ...`` when it is left
-    for a retry)."""
+    for a retry).
+
+    The cancel (or its request) is decided on ``order`` as the caller loaded it: when another writer saved the order
+    meanwhile, that save's ``IntegrityError`` is raised, nothing having been sent, for the caller to decide again on
+    the fresh order (an operator's cancel) or leave it to the next tick (the timers; ADR 0512). Kalshi's answer is
+    applied to the order as it is when the answer comes, again on a conflict: the venue's word stands whatever else
+    was recorded meanwhile."""
     now = container.clock.now()
     if order.state not in CANCELLABLE_STATES:
         return f"not_cancellable: {order.state.value}"
@@ -89,6 +114,12 @@ def cancel_order(container: Any, order: Order, reason: str, port: VenuePort | No
             container.orders.save(order)
             return "cancelled"
         container.orders.save(order)  # the request is recorded before the venue is asked
+    except IntegrityError:
+        raise
+    except Exception as exc:  # one order's trouble does not stop the others
+        log.exception("cancel of order %s failed", order.order_id)
+        return f"failed: {type(exc).__name__}"
+    try:
         broker_id = order.broker_order_id
         if port is None or broker_id is None:
             return "failed: no venue to cancel at"
@@ -100,9 +131,14 @@ def cancel_order(container: Any, order: Order, reason: str, port: VenuePort | No
             if found is None:
                 raise
             answer = found
-        order = container.orders.find(order.order_id) or order
-        # the answer reaches the order and its venue record (the trade view) in one save (ADR 0317)
-        container.orders.save(order, apply_venue_answer(container.orders, order, answer, now))
+
+        def record_answer() -> Order:
+            current = container.orders.find(order.order_id) or order
+            # the answer reaches the order and its venue record (the trade view) in one save (ADR 0317)
+            container.orders.save(current, apply_venue_answer(container.orders, current, answer, now))
+            return current
+
+        order = container.orders.retry_on_conflict(record_answer)
         if order.state.value == "FILLED":
             return "filled"
         if order.state.value == "PRICE_MOVE_CANCEL":  # the standing request was a price-move cancel (ADR 0382)

@@ -141,9 +141,16 @@ def operator_text(value: str, name: str) -> str:
     return value.strip()
 
 
+CONFLICT_EXIT = ("conflict: another writer changed the same record at the same moment; this command's last change"
+                 " was not recorded: run it again")
+
+
 @contextmanager
 def services() -> Iterator[tuple[Settings, Services]]:
-    """Resolve services (env URL wins, else embedded under PAULP_STATE_DIR) and stop what we started."""
+    """Resolve services (env URL wins, else embedded under PAULP_STATE_DIR) and stop what we started. A save that
+    lost to another writer's and was neither decided again nor refused by its command ends it with exit 1 and a
+    ``conflict`` message instead of a traceback (ADR 0512)."""
+    from eventsourcing.persistence import IntegrityError
     from pydantic import ValidationError
 
     from paulp.adapters.config import ConfigError, Settings
@@ -161,6 +168,10 @@ def services() -> Iterator[tuple[Settings, Services]]:
     svc.start()
     try:
         yield settings, svc
+    except IntegrityError as exc:
+        from paulp.domain.errors import DomainError
+
+        raise fail(f"{exc.code}: {exc.message}" if isinstance(exc, DomainError) else CONFLICT_EXIT, 1) from None
     finally:
         svc.stop()
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,11 +21,23 @@ log = logging.getLogger("paulp.api")
 # Domain codes that are not plain 400s.
 STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
-    "conflict": 409,
+    "conflict": 409,  # a write lost to another writer's on every attempt (WriteConflict, ADR 0512): retry-able
     "BUDGET_EXCEEDED": 429,
     "POSITION_NOT_OPEN": 404,
     "CLOSE_REFUSED": 409,
 }
+
+
+CONFLICT_ERROR = "Conflicting write"
+CONFLICT_MESSAGE = ("Another writer changed the same record at the same moment; this request's change was not"
+                    " recorded. Reload and retry.")
+
+
+def status_for(code: str, local: dict[str, int] | None = None) -> int:
+    """A router's own status for ``code``, else the one every router shares (``conflict`` is 409 everywhere)."""
+    if local is not None and code in local:
+        return local[code]
+    return STATUS_BY_CODE.get(code, 400)
 
 
 def now_iso() -> str:
@@ -72,6 +85,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return error_response(STATUS_BY_CODE.get(exc.code, 400), exc.message, exc.code)
+
+    @app.exception_handler(IntegrityError)
+    async def _write_conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        """The safety net of ADR 0512: the store refused a save because another writer saved the same aggregate
+        version first, in a command that neither ran again on the fresh state nor refused with a code of its own.
+        Nothing of that save was recorded, so the client may retry: 409 ``conflict``, not a 500. Logged with its
+        traceback, so a command that always collides (a bug, not a race) is still seen."""
+        if isinstance(exc, DomainError):  # WriteConflict: retried already and said so
+            return error_response(409, exc.message, exc.code)
+        log.warning("write conflict reached the HTTP layer path=%s", request.url.path, exc_info=exc)
+        return error_response(409, CONFLICT_ERROR, "conflict", message=CONFLICT_MESSAGE)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

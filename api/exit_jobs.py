@@ -152,7 +152,8 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
     exit of this position already under way is carried on as it was decided, never sent twice. Contracts a
     rebuild adopted (strategy ``venue-adjustment``, LIVE only) are closed the same way, their whole contracts.
     ``dry_run``: every check made (Kalshi's holdings read for LIVE), what would be sold returned, nothing
-    recorded or sent."""
+    recorded or sent. When another writer saves the exit meanwhile, the close goes on from what it recorded (a
+    monitor's sale of it is the close's answer)."""
     with container.pool.connection() as conn:
         if strategy == ADJUSTED_STRATEGY:
             found = adopted_one(conn, ticker, side) if mode == "LIVE" else None
@@ -191,7 +192,10 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
             candidate = capped
         if dry_run:
             return _preview(candidate, under_way)
-        ex = container.exits.exit_position(candidate, decision, port, operator, note)
+        # another writer (the monitor, a second close) saving this exit between its load and save: carried on as
+        # that writer left it, looked up again (a LIVE sell at Kalshi by client order id first; ADR 0512)
+        ex = container.orders.retry_on_conflict(
+            lambda: container.exits.exit_position(candidate, decision, port, operator, note))
     if ex is None:
         raise CloseRefused("the previous exit's sell of this position still rests at Kalshi and could not be"
                            " cancelled; nothing sent beside it")

@@ -10,8 +10,9 @@ execute step then takes it through validation, the risk governor and submission 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from paulp.api.cancel_job import at_venue, cancel_order, resolve_doubt
 from paulp.api.venue_session import credentialed_port_if
@@ -20,8 +21,10 @@ from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, TERMINAL_
 from paulp.domain.order_timers import replace
 from paulp.domain.order_values import OrderInTerminalState, OrderNotCancellable
 from paulp.domain.orders import Order
+from paulp.domain.services.base import WriteConflict
 
 CLOSED_BY_CANCEL = ("cancelled", "cancelled_at_venue", "price_move_cancelled_at_venue")
+T = TypeVar("T")
 OTHER_OPEN = ("SELECT order_id FROM views.orders WHERE strategy = %s AND ticker = %s AND side = %s"
               " AND state = ANY(%s) AND order_id <> %s ORDER BY created_at LIMIT 1")
 
@@ -52,10 +55,25 @@ def _load(container: Any, order_id: str) -> Order:
     return order
 
 
+def _on_fresh_state(container: Any, command: Callable[[], T]) -> T:
+    """``command`` (which loads the order) run again on the order as it is now when another writer saved it between
+    its load and its save (ADR 0512); a refusal with code ``conflict`` when that happened on every attempt."""
+    try:
+        return container.orders.retry_on_conflict(command)  # type: ignore[no-any-return]
+    except WriteConflict as exc:
+        raise OrderCommandRefused(exc.code, exc.message) from None
+
+
 def cancel_one(container: Any, order_id: str, reason: str) -> CancelResult:
-    """§1.4.11 for one order: refused (nothing recorded) when terminal or mid-step, with the spec's messages."""
+    """§1.4.11 for one order: refused (nothing recorded) when terminal or mid-step, with the spec's messages. When
+    another writer saved the order meanwhile (a fill, the timers, another operator), decided again on it as it is
+    now."""
     if not reason.strip():
         raise OrderCommandRefused("invalid_reason", "--reason must not be blank")
+    return _on_fresh_state(container, lambda: _cancel_now(container, order_id, reason))
+
+
+def _cancel_now(container: Any, order_id: str, reason: str) -> CancelResult:
     order = _load(container, order_id)
     if order.state in TERMINAL_STATES:
         raise OrderCommandRefused(OrderInTerminalState.code, str(OrderInTerminalState(order.state.value)))
@@ -73,9 +91,15 @@ def cancel_one(container: Any, order_id: str, reason: str) -> CancelResult:
 
 def replace_one(container: Any, order_id: str, max_price: int | None = None) -> Order:
     """§1.5 replacement of a cancelled/expired/price-move-cancelled order; the new order is saved with the old
-    one's ``Replaced`` in one save. Refused when another order holds its (strategy, ticker, side) (§1.8)."""
+    one's ``Replaced`` in one save. Refused when another order holds its (strategy, ticker, side) (§1.8). Decided
+    again on the order as it is now when another writer saved it meanwhile (another operator's replace: refused as
+    already replaced)."""
     if max_price is not None and not 1 <= max_price <= 99:
         raise OrderCommandRefused("invalid_price", f"--max-price must be 1..99 cents, got {max_price}")
+    return _on_fresh_state(container, lambda: _replace_now(container, order_id, max_price))
+
+
+def _replace_now(container: Any, order_id: str, max_price: int | None) -> Order:
     order = _load(container, order_id)
     try:  # decided on the loaded copy: nothing is recorded unless every check below passes
         new = replace(order, container.clock.now(), container.lifecycle_policy(order.strategy),  # max_resubmits
@@ -101,10 +125,14 @@ def resolve_drift_one(container: Any, order_id: str, reason: str, operator: str)
         raise OrderCommandRefused("invalid_reason", "--reason must not be blank")
     if not operator.strip():
         raise OrderCommandRefused("invalid_operator", "--operator must not be blank")
-    order = _load(container, order_id)
-    try:
-        order.resolve_drift(reason, operator, container.clock.now())
-    except DomainError as exc:
-        raise OrderCommandRefused(exc.code, str(exc)) from None
-    container.orders.save(order)
-    return order
+
+    def resolve() -> Order:
+        order = _load(container, order_id)
+        try:
+            order.resolve_drift(reason, operator, container.clock.now())
+        except DomainError as exc:
+            raise OrderCommandRefused(exc.code, str(exc)) from None
+        container.orders.save(order)
+        return order
+
+    return _on_fresh_state(container, resolve)

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.api import body_docs
 from paulp.api.bodies import json_object
-from paulp.api.errors import ApiError
+from paulp.api.errors import ApiError, status_for
 from paulp.api.wiring import Container
 from paulp.domain.compliance import ACTOR_MAX, REASON_MAX
 from paulp.domain.compliance_matrix import SourceStatus, parse_status, required_text
@@ -58,7 +58,7 @@ async def _command(call: Callable[..., T], *args: Any) -> T:
     try:
         return await run_in_threadpool(call, *args)
     except DomainError as exc:
-        raise ApiError(STATUS_BY_CODE.get(exc.code, 400), exc.message, exc.code) from None
+        raise ApiError(status_for(exc.code, STATUS_BY_CODE), exc.message, exc.code) from None
 
 
 def _iso(value: Any) -> Any:

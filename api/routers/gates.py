@@ -25,6 +25,7 @@ from paulp.api.wiring import Container
 from paulp.domain.gate_criteria import parse_phase
 from paulp.domain.gate_signoffs import FAILED_GATE, FORCED_WARNING, GateNotPassed, NotesRequired, Signoff
 from paulp.domain.gates import GateResult, evaluate
+from paulp.domain.services.base import WriteConflict
 
 router = APIRouter(prefix="/admin", tags=["gates"])
 log = logging.getLogger("paulp.gates")
@@ -86,6 +87,7 @@ def _signoff_body(body: dict[str, Any]) -> tuple[str | None, bool]:
 @router.post("/gates/signoff/{phase}", openapi_extra=body_docs.gate_signoff(MAX_NOTES),
              responses={400: {"description": "invalid_phase | invalid_json | validation_error | "
                                              "gate_not_passed | notes_required"},
+                        409: {"description": "conflict"},
                         500: {"description": "gate_check_failed | signoff_failed"}})
 async def sign_off(phase: str, request: Request) -> dict[str, Any]:
     number = parse_phase(phase)
@@ -99,6 +101,8 @@ async def sign_off(phase: str, request: Request) -> dict[str, Any]:
                        gateResult=result.as_json()) from None
     except NotesRequired as exc:
         raise ApiError(400, "Notes required", "notes_required", message=exc.message) from None
+    except WriteConflict as exc:  # another signoff of the phase won every attempt: retry-able (ADR 0512)
+        raise ApiError(409, exc.message, exc.code) from None
     except Exception:
         request_id = str(uuid.uuid4())
         log.exception("signoff failed phase=%s request_id=%s", number, request_id)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from paulp.adapters.audit_store import verify
 from paulp.api import body_docs
 from paulp.api.bodies import json_object
-from paulp.api.errors import ApiError, now_iso
+from paulp.api.errors import ApiError, now_iso, status_for
 from paulp.api.routing_queries import blocked_sweep_times
 from paulp.api.wiring import Container
 from paulp.domain.errors import DomainError
@@ -111,7 +111,7 @@ async def go_live(strategy_id: str, request: Request) -> JSONResponse:
     except AuditChainCompromised as exc:
         raise ApiError(400, exc.message, exc.code, message=exc.detail) from None
     except DomainError as exc:
-        raise ApiError(STATUS_BY_CODE.get(exc.code, 400), exc.message, exc.code) from None
+        raise ApiError(status_for(exc.code, STATUS_BY_CODE), exc.message, exc.code) from None
     result = outcome.result
     if isinstance(result, Confirmed):
         return JSONResponse({

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.api import body_docs
 from paulp.api.bodies import json_object
-from paulp.api.errors import ApiError
+from paulp.api.errors import ApiError, status_for
 from paulp.api.strategy_queries import execution_policy, recent_orders, strategy_detail
 from paulp.api.wiring import Container
 from paulp.domain.errors import DomainError
@@ -33,7 +33,7 @@ def _container(request: Request) -> Container:
 
 
 def _api_error(exc: DomainError) -> ApiError:
-    return ApiError(STATUS_BY_CODE.get(exc.code, 400), exc.message, exc.code)
+    return ApiError(status_for(exc.code, STATUS_BY_CODE), exc.message, exc.code)
 
 
 def _strategy(container: Container, strategy_id: str) -> StrategyInfo:

@@ -13,9 +13,23 @@ from eventsourcing.utils import get_topic
 
 from paulp.domain.checkpoints import CHECKPOINT_EVERY
 from paulp.domain.clock import Clock
+from paulp.domain.errors import DomainError
 
 T = TypeVar("T")
 OCC_ATTEMPTS = 5
+CONFLICT_MESSAGE = ("another writer kept changing the same record while this command was deciding; nothing of this"
+                    " last attempt was recorded: reload and try again")
+
+
+class WriteConflict(DomainError, IntegrityError):
+    """Optimistic concurrency lost every time (ADR 0512): another writer saved the aggregate between each load and
+    save of ``retry_on_conflict``'s attempts. A domain refusal with code ``conflict`` (HTTP 409, CLI exit 1), and
+    still an ``IntegrityError``, so a job that leaves a conflicted record for its next run goes on doing so."""
+
+    code = "conflict"
+
+    def __init__(self, message: str = CONFLICT_MESSAGE) -> None:
+        super().__init__(message)
 
 
 class PaulpApplication(Application):  # type: ignore[type-arg]
@@ -46,14 +60,9 @@ class PaulpApplication(Application):  # type: ignore[type-arg]
         return recordings
 
     def retry_on_conflict(self, command: Callable[[], T]) -> T:
-        """Re-run a load-decide-save command when another writer saved the same aggregate first."""
-        for attempt in range(OCC_ATTEMPTS):
-            try:
-                return command()
-            except IntegrityError:
-                if attempt == OCC_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        """Re-run a load-decide-save command when another writer saved the same aggregate first; after
+        ``OCC_ATTEMPTS`` lost races, ``WriteConflict`` (code ``conflict``) instead of the store's bare error."""
+        return retry_on_conflict(command)
 
     def get_or_none(self, aggregate_id: UUID) -> Any:
         """The aggregate, or None if it was never created (instead of the library's exception)."""
@@ -89,6 +98,20 @@ class PaulpApplication(Application):  # type: ignore[type-arg]
 
     def last_notification_id(self, recordings: Any) -> int:
         return int(recordings[-1].notification.id) if recordings else 0
+
+
+def retry_on_conflict(command: Callable[[], T], attempts: int = OCC_ATTEMPTS) -> T:
+    """``command()`` run again while its save loses to another writer's (``IntegrityError``); each run must load
+    what it decides on. After ``attempts`` lost races, ``WriteConflict``."""
+    for attempt in range(attempts):
+        try:
+            return command()
+        except WriteConflict:
+            raise  # a nested retry already gave up: the outer one would only multiply its attempts
+        except IntegrityError as exc:
+            if attempt == attempts - 1:
+                raise WriteConflict() from exc
+    raise AssertionError("unreachable")
 
 
 def _holds(cache: Any, key: UUID) -> bool:

@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError
 from paulp.domain.budget_ledger import BudgetPeriodLedger, ledger_ids
 from paulp.domain.checkpoints import CHECKPOINT_EVERY
 from paulp.domain.errors import DomainError
+from paulp.domain.services.base import WriteConflict
 
 OCC_ATTEMPTS = 25
 T = TypeVar("T")
@@ -121,7 +122,9 @@ class LedgerBatcher:
             except IntegrityError as exc:
                 self._saved.clear()
                 if attempt == OCC_ATTEMPTS - 1:
-                    self._fail(batch, exc)
+                    conflict = WriteConflict()  # a refusal with code ``conflict`` (HTTP 409), still an IntegrityError
+                    conflict.__cause__ = exc
+                    self._fail(batch, conflict)
                     return
             except Exception as exc:
                 self._saved.clear()
