@@ -329,8 +329,8 @@ class Projector:
             nc = await connect(self.nats_url, f"paulp-projector-{self.projection.name}")
             opened.push_async_callback(release, nc)
             js = self._js = nc.jetstream()
-            await ensure_stream(js, self.names)
             while not stop.is_set():
+                await ensure_stream(js, self.names)  # again at each recreate: NATS may have come back without it
                 _, last_seq = await db.run(read_tracking, self.projection.name)
                 reader = await self._subscribe(nc, js, last_seq + 1)
                 try:

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from paulp.adapters.pools import CheckedPool
+
 log = logging.getLogger("paulp.projector")
 
 T = TypeVar("T")
@@ -116,7 +118,7 @@ class ProjectorConnections:
         self.locks = SharedLocks(database_url)
         self.wait_s = wait_s
         self._stopping = threading.Event()
-        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        self.pool: ConnectionPool[psycopg.Connection[Any]] = CheckedPool(  # none a failover closed (ADR 0511)
             database_url, min_size=0, max_size=size, kwargs={"autocommit": True, "application_name": POOL_APP},
             open=False, name=POOL_APP, timeout=wait_s)
 

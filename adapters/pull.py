@@ -19,10 +19,12 @@ from nats.aio.msg import Msg
 STATUS = "Status"
 DESCRIPTION = "Description"
 HEARTBEAT = "100"
+ANSWER_MARGIN_S = 2.0
 
 
 class ConsumerGone(RuntimeError):
-    """Raised when the server ends a pull because the consumer was deleted: the caller must recreate it."""
+    """Raised when the server ends a pull because the consumer was deleted, or a connected server leaves a pull
+    unanswered (the consumer is gone with its stream): the caller must recreate it."""
 
 
 def stream_sequence(msg: Msg) -> int:
@@ -80,12 +82,18 @@ class PullReader:
             self._want = batch
             self._wake.clear()
             request = {"batch": batch - len(self._buffer), "expires": int(expires * 1_000_000_000)}
+            reconnects = self._nc.stats["reconnects"]
             await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
             try:
                 # The server answers by `expires`; the margin only covers a lost connection.
-                await asyncio.wait_for(self._wake.wait(), timeout=expires + 2.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=expires + ANSWER_MARGIN_S)
             except TimeoutError:
-                pass
+                if self._nc.is_connected and self._nc.stats["reconnects"] == reconnects and not self._buffer:
+                    # Connected all along, yet not even a 408: nothing serves the consumer's pull subject any more
+                    # (a NATS that came back without its store has neither stream nor consumer, and JetStream sends
+                    # no status for that), so the caller recreates it. A request lost with a dropped connection
+                    # is only asked again (ADR 0511).
+                    self._gone = f"no answer to a pull request within {expires + ANSWER_MARGIN_S:g} s"
             if self._gone:
                 raise ConsumerGone(self._gone)
         out, self._buffer = self._buffer[:batch], self._buffer[batch:]

@@ -14,6 +14,8 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from paulp.adapters.pools import CheckedAsyncPool
+
 
 class ReadPool:
     def __init__(self, database_url: str, max_size: int = 8) -> None:
@@ -22,7 +24,7 @@ class ReadPool:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def open(self) -> None:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        pool: AsyncConnectionPool[Any] = CheckedAsyncPool(  # lends no connection a failover closed (ADR 0511)
             self.database_url, min_size=1, max_size=self.max_size, open=False, kwargs={"autocommit": True}
         )
         await pool.open(wait=True, timeout=30)

@@ -29,22 +29,31 @@ from paulp.projections.registry import all_projections
 log = logging.getLogger("paulp.runtime")
 TICK_S = 30.0  # breaker HALT timeout is checked at least every minute (§2.3)
 MARKS_S = 60.0  # open positions re-marked every minute (public market data, evidence kept)
+HEALTHY_RUN_S = 60.0  # a role that ran this long before it crashed restarts at the shortest backoff again
 # uvicorn's proxy handling (on by default, trusting loopback) rewrites the ASGI peer from X-Forwarded-For
 # before the app runs, which would bypass PAULP_TRUSTED_PROXIES and cf-connecting-ip's precedence: the client
 # address is derived only by api.security.client_ip from the real peer (api-and-security §2.5; ADR 0311).
 HTTP_OPTIONS: dict[str, Any] = {"lifespan": "on", "proxy_headers": False}
 
 
-async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
-    """Restart a crashed role with capped exponential backoff until asked to stop."""
+async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asyncio.Event,
+                    healthy_s: float = HEALTHY_RUN_S) -> None:
+    """Restart a crashed role with capped exponential backoff until asked to stop. A run that lasted
+    ``healthy_s`` was healthy: its crash restarts after 0.5 s again. (A relay or projector only returns when
+    stopped, so the delay used to grow with every crash of the process's life: after six database failovers or
+    NATS restarts, each took 30 s to be picked up; ADR 0511.)"""
     delay = 0.5
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
+        started = loop.time()
         try:
             await factory()
             delay = 0.5
         except asyncio.CancelledError:
             raise
         except Exception:
+            if loop.time() - started >= healthy_s:
+                delay = 0.5
             log.exception("%s crashed; restarting in %.1fs", name, delay)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)

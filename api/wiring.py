@@ -16,6 +16,7 @@ from paulp.adapters.clock import SystemClock
 from paulp.adapters.config import Settings
 from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.migrate import migrate
+from paulp.adapters.pools import CheckedPool
 from paulp.adapters.portfolio import ViewPortfolio
 from paulp.adapters.scoring_runs import ViewScoring
 from paulp.api.capital_allocations import current_allocations
@@ -168,7 +169,7 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
     migrate(database_url)
     clock = clock or SystemClock()
     env = application_env(database_url, shared_datastore=uuid4().hex)  # one pool for the contexts (ADR 0352)
-    pool: ConnectionPool[Any] = ConnectionPool(
+    pool: ConnectionPool[Any] = CheckedPool(  # lends no connection a failover closed (ADR 0511)
         database_url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True}
     )
     container = Container(

@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import nats
 import psycopg
 from eventsourcing.utils import get_topic
 
 from paulp.adapters import replay as rp
+from paulp.adapters.bus import HDR_EVENT, BusNames, EventRef
 from paulp.adapters.config import Settings
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.runtime import run_workers
@@ -117,6 +119,36 @@ def max_notification_id(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT coalesce(max(notification_id), 0) FROM paulp_events").fetchone()
     return int(row[0]) if row else 0
+
+
+def log_ids(db_url: str) -> list[int]:
+    """Every notification id of the event log, in order."""
+    with psycopg.connect(db_url) as conn:
+        return [int(r[0]) for r in conn.execute("SELECT notification_id FROM paulp_events ORDER BY 1")]
+
+
+async def stream_ids(url: str, names: BusNames, timeout: float = 60.0) -> list[int]:
+    """The notification id of every message in the namespace's stream, in stream order: a stream equal to
+    ``log_ids`` holds every event of the log once (read through an ephemeral consumer, within ``timeout``)."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(names.stream)
+        sub = await js.pull_subscribe(names.all_subjects, stream=names.stream)  # ephemeral, from the start
+        ids: list[int] = []
+        deadline = time.monotonic() + timeout
+        while len(ids) < info.state.messages and time.monotonic() < deadline:
+            try:
+                msgs = await sub.fetch(1000, timeout=2)
+            except TimeoutError:
+                continue
+            for m in msgs:
+                ids.append(EventRef.parse(m.headers[HDR_EVENT]).notification_id)
+                await m.ack()
+        await sub.unsubscribe()
+        return ids
+    finally:
+        await nc.close()
 
 
 def assert_live_equals_replay(container: Container, name: str) -> None:

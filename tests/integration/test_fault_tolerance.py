@@ -14,14 +14,12 @@ import sys
 import threading
 import time
 
-import nats
 import psycopg
 import pytest
 
 from paulp.adapters import replay as rp
-from paulp.adapters.bus import HDR_EVENT, BusNames, EventRef
 from paulp.domain.breaker import CircuitBreaker
-from tests.integration.helpers import make_container, max_notification_id, wait_tracked
+from tests.integration.helpers import log_ids, make_container, max_notification_id, stream_ids, wait_tracked
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 EVENTS = 20_000
@@ -43,29 +41,6 @@ def _spawn(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 def _kill9(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-
-
-async def _stream_ids(url: str, names: BusNames, expected: int) -> list[int]:
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info(names.stream)
-        sub = await js.pull_subscribe(names.all_subjects, stream=names.stream)  # ephemeral, from the start
-        ids: list[int] = []
-        deadline = time.monotonic() + 60
-        while len(ids) < info.state.messages and time.monotonic() < deadline:
-            try:
-                msgs = await sub.fetch(1000, timeout=2)
-            except TimeoutError:
-                continue
-            for m in msgs:
-                ids.append(EventRef.parse(m.headers[HDR_EVENT]).notification_id)
-                await m.ack()
-        await sub.unsubscribe()
-        assert info.state.messages == expected, f"stream holds {info.state.messages}, log holds {expected}"
-        return ids
-    finally:
-        await nc.close()
 
 
 def test_relay_and_projector_killed_repeatedly_then_stream_exactly_once_and_view_equals_replay(
@@ -115,11 +90,11 @@ def test_relay_and_projector_killed_repeatedly_then_stream_exactly_once_and_view
                 except subprocess.TimeoutExpired:
                     _kill9(p)
     with psycopg.connect(fresh_db) as conn:
-        log_ids = [r[0] for r in conn.execute("SELECT notification_id FROM paulp_events ORDER BY 1")]
         dead = conn.execute("SELECT count(*) FROM projection_dead_letters").fetchone()[0]
         alerts = conn.execute("SELECT count(*) FROM views.breaker_alerts").fetchone()[0]
-    stream_ids = asyncio.run(_stream_ids(nats_url, container.names, len(log_ids)))
-    assert stream_ids == log_ids, "stream differs from the log (lost, duplicated or reordered events)"
+    in_log = log_ids(fresh_db)
+    in_stream = asyncio.run(stream_ids(nats_url, container.names))
+    assert in_stream == in_log, "stream differs from the log (lost, duplicated or reordered events)"
     assert dead == 0
     assert alerts == sum(1 for _ in range(EVENTS))
     proj = container.projections["breaker_state"]

@@ -1,4 +1,5 @@
-"""The projector's batch pull reader against real JetStream: order, partial batches, expiry, a deleted consumer."""
+"""The projector's batch pull reader against real JetStream: order, partial batches, expiry, a deleted consumer,
+no consumer at all."""
 
 from __future__ import annotations
 
@@ -86,6 +87,27 @@ def test_fetch_when_consumer_deleted_while_waiting_then_consumer_gone(nats_url, 
             await nc.close()
 
     asyncio.run(run())
+
+
+def test_fetch_when_the_stream_and_consumer_are_gone_then_consumer_gone_once_the_answer_is_overdue(
+        nats_url, namespace):
+    """As after a NATS restart without its store: JetStream answers nothing at all for a consumer it does not know
+    (no 404, no 408), so a reader that waited for an answer would wait for good (ADR 0511)."""
+    async def run() -> float:
+        nc, js, stream = await _setup(nats_url, namespace, 0)
+        try:
+            await js.delete_stream(stream)
+            reader = await PullReader(nc, stream, "reader").start()
+            t0 = time.monotonic()
+            with pytest.raises(ConsumerGone, match="no answer to a pull request"):
+                await asyncio.wait_for(reader.fetch(10, expires=0.2), timeout=5.0)
+            elapsed = time.monotonic() - t0
+            await reader.close()
+            return elapsed
+        finally:
+            await nc.close()
+
+    assert 2.0 <= asyncio.run(run()) < 5.0  # expiry plus the margin for a lost connection, then given up
 
 
 @pytest.mark.parametrize(
