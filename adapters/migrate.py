@@ -18,7 +18,8 @@ _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql\Z")
 
 
 class MigrationError(RuntimeError):
-    """Raised when an applied migration file was changed or a file name is malformed."""
+    """Raised when an applied migration file was changed, the database holds migrations this release does not
+    know, or a file name is malformed: nothing is applied and the process must not start."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,20 @@ def available() -> list[Migration]:
     return found
 
 
+def refuse_newer_schema(done: dict[int, tuple[str, str]], known: list[Migration]) -> None:
+    """A database a newer release migrated is refused, not run: this release's code would read and write a schema
+    (and log event types) it was not written for, e.g. after a code rollback with the database left as it was."""
+    versions = {m.version for m in known}
+    newer = sorted((v, name) for v, (name, _) in done.items() if v not in versions)
+    if newer:
+        names = ", ".join(name for _, name in newer)
+        latest = max(versions, default=0)
+        raise MigrationError(
+            f"the database holds {len(newer)} migration(s) this release does not have ({names}; this release"
+            f" ends at {latest:04d}): a newer release migrated it. Run that release, or restore a backup taken"
+            " before it; nothing was applied")
+
+
 def migrate(database_url: str) -> list[str]:
     """Apply pending migrations; return the names applied."""
     applied_now: list[str] = []
@@ -57,7 +72,9 @@ def migrate(database_url: str) -> list[str]:
                 " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             done = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT version, name, checksum FROM schema_migrations")}
-            for mig in available():
+            known = available()
+            refuse_newer_schema(done, known)
+            for mig in known:
                 if mig.version in done:
                     if done[mig.version][1] != mig.checksum:
                         raise MigrationError(f"applied migration {mig.name} was modified after it ran")

@@ -154,6 +154,7 @@ def services() -> Iterator[tuple[Settings, Services]]:
     from pydantic import ValidationError
 
     from paulp.adapters.config import ConfigError, Settings
+    from paulp.adapters.migrate import MigrationError
     from paulp.adapters.services import ServiceConfigError, resolve_services
 
     try:
@@ -168,6 +169,8 @@ def services() -> Iterator[tuple[Settings, Services]]:
     svc.start()
     try:
         yield settings, svc
+    except MigrationError as exc:  # an edited migration, or a database a newer release migrated: nothing starts
+        raise fail(f"migrations: {exc}", 1) from None
     except IntegrityError as exc:
         from paulp.domain.errors import DomainError
 
