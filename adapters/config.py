@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     NOAA_CDO_BASE_URL: str = "https://www.ncdc.noaa.gov/cdo-web/api/v2"  # http only to loopback (the fake)
     NOAA_CDO_CONTACT: str | None = None  # who NOAA can reach about our traffic: goes in the User-Agent
     NOAA_CDO_REQUESTS_PER_SECOND: float = Field(default=5.0, gt=0)  # CDO allows 5/s per token; lower to share
+    # An answer over this is cut off there and refused (noaa_response_too_large; ADR 0513). 4 MiB default
+    NOAA_CDO_MAX_RESPONSE_BYTES: int = Field(default=4 * 1024 * 1024, gt=0)
     ANTHROPIC_API_KEY: SecretStr | None = None
     MINIMAX_API_KEY: SecretStr | None = None
     MOONSHOT_API_KEY: SecretStr | None = None

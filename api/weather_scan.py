@@ -109,7 +109,8 @@ def noaa_history(container: Any, now: datetime) -> Iterator[StationHistory]:
         client = NoaaCdoClient(store, token, record=recorder(container.pool.connection), now=container.clock.now,
                                config=NoaaClientConfig(base_url=settings.NOAA_CDO_BASE_URL,
                                                        requests_per_s=settings.NOAA_CDO_REQUESTS_PER_SECOND,
-                                                       contact=settings.NOAA_CDO_CONTACT or ""))
+                                                       contact=settings.NOAA_CDO_CONTACT or "",
+                                                       max_response_bytes=settings.NOAA_CDO_MAX_RESPONSE_BYTES))
         client.require_token()
     except NoaaError as exc:
         raise JobFailed(exc.code, f"NOAA CDO not usable: {exc}", 503) from None

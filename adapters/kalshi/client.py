@@ -3,7 +3,9 @@
 Every response body, success or error, is stored in the evidence store before it is parsed and its
 hash travels with the parsed data or the error. Reads are retried on 429/5xx/timeouts; writes never
 are: a write whose fate is unknown raises `VenueOutcomeUnknown`, resolved by asking the venue
-(ADR 0230).
+(ADR 0230). Each request ends within its timeout in total and brings at most ``max_response_bytes``; an answer
+cut off at either bound keeps its first bytes as evidence and is a timeout, a too-large answer, or (a write) an
+unknown outcome (ADR 0513).
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
+from paulp.adapters.http_bounds import DEADLINE, MIB, ResponseBounds, ResponseCutOff, bounded_async_client
 from paulp.adapters.http_policy import HttpPolicy, full_jitter, retry_delay, secure_base_url
 from paulp.adapters.kalshi.client_errors import (
     EvidenceWriteFailed,
     KalshiError,
     VenueOutcomeUnknown,
     VenueResponseInvalid,
+    VenueResponseTooLarge,
+    VenueTimeout,
     error_for_status,
     error_for_transport,
     json_object,
@@ -48,6 +53,8 @@ from paulp.domain.js_text import js_trim
 DEFAULT_BASE_URL = "https://api.elections.kalshi.com/trade-api/v2"
 BASE_URL_ENV = "KALSHI_BASE_URL"
 TIMEOUT_ENV = "KALSHI_TIMEOUT_SECONDS"
+MAX_RESPONSE_BYTES_ENV = "KALSHI_MAX_RESPONSE_BYTES"
+DEFAULT_MAX_RESPONSE_BYTES = 16 * MIB  # a 100-market page is well under 1 MiB; candle ranges are the largest
 EVIDENCE_SOURCE = "kalshi_trade_api"
 USER_AGENT = "Paul-P/1.0"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -65,11 +72,13 @@ def _check_base_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class KalshiClientConfig(HttpPolicy):
-    """The §3.3 policy and the account's rate tier."""
+    """The §3.3 policy (``timeout_s`` is each request's total deadline), the response size cap and the account's
+    rate tier."""
 
     base_url: str = DEFAULT_BASE_URL
     tier: RateTier = BASIC
     burst_seconds: float = 1.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> KalshiClientConfig:
@@ -78,10 +87,19 @@ class KalshiClientConfig(HttpPolicy):
             timeout = float(raw_timeout) if raw_timeout else 10.0
         except ValueError:
             raise KalshiError(f"{TIMEOUT_ENV} must be a number of seconds", code="venue_config_invalid") from None
+        raw_cap = env.get(MAX_RESPONSE_BYTES_ENV, "").strip()
+        try:
+            cap = int(raw_cap) if raw_cap else DEFAULT_MAX_RESPONSE_BYTES
+        except ValueError:
+            cap = 0
+        if cap < 1:
+            raise KalshiError(f"{MAX_RESPONSE_BYTES_ENV} must be a positive number of bytes",
+                              code="venue_config_invalid")
         values: dict[str, Any] = {
             "base_url": env.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL,
             "timeout_s": timeout,
             "tier": tier_from_env(env),
+            "max_response_bytes": cap,
         }
         values.update(overrides)
         return cls(**values)
@@ -136,7 +154,8 @@ class KalshiClient:
         self._now_ms = now_ms
         self._sleep = sleep
         self._jitter = jitter
-        self._http = httpx.AsyncClient(
+        self._http = bounded_async_client(
+            ResponseBounds(self.config.timeout_s, self.config.max_response_bytes),
             base_url=base_url,
             timeout=httpx.Timeout(self.config.timeout_s),
             headers={"Accept": "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT},
@@ -194,6 +213,13 @@ class KalshiClient:
             await self._limiter.acquire(method, full_path)
             try:
                 response = await self._http.request(method, path, params=query, content=content)
+            except ResponseCutOff as cut:  # over the deadline or the size cap (ADR 0513)
+                error = await self._cut_off_error(cut, method, full_path, query, write)
+                delay = None if write or attempt > self.config.max_retries else self._cut_off_retry(cut, attempt)
+                if delay is None:
+                    raise error from None
+                await self._sleep(delay)
+                continue
             except httpx.TransportError as exc:
                 error = error_for_transport(exc, method, full_path, write)
                 if write or attempt > self.config.max_retries:
@@ -204,7 +230,7 @@ class KalshiClient:
             if isinstance(result, KalshiResponse):
                 return result
             if not write and response.status_code in RETRY_STATUSES and attempt <= self.config.max_retries:
-                delay = self._retry_delay(attempt, response)
+                delay = self._retry_delay(attempt, response.headers)
                 if delay is not None:
                     await self._sleep(delay)
                     continue
@@ -218,19 +244,15 @@ class KalshiClient:
                 f"{method} {full_path} needs Kalshi credentials: set {KEY_ENV} and {PRIVATE_KEY_ENV}"
             )
 
-    async def _evidence_and_parse(
-        self, response: httpx.Response, method: str, full_path: str, query: dict[str, Any] | None,
-        write: bool, attempt: int,
-    ) -> KalshiResponse | KalshiError:
-        """Store the exact bytes first; only then look inside them."""
-        body = response.content
-        status = response.status_code
+    async def _store(self, body: bytes, status: int, request: httpx.Request, method: str, full_path: str,
+                     params: dict[str, Any] | None, write: bool) -> dict[str, Any]:
+        """Store the exact bytes and index the fetch; the error context naming them."""
         try:
             blob = await asyncio.to_thread(self._evidence.put, body)
             fetch = EvidenceFetch(
                 evidence_hash=blob.evidence_hash, source=EVIDENCE_SOURCE,
-                endpoint=response.request.url.raw_path.decode("ascii"), fetched_at=self._iso_now(),
-                size_bytes=len(body), request_method=method, request_params=query, response_status=status,
+                endpoint=request.url.raw_path.decode("ascii"), fetched_at=self._iso_now(),
+                size_bytes=len(body), request_method=method, request_params=params, response_status=status,
             )
             if self._record is not None:  # index row + chained EvidenceStored event (ADR 0406)
                 await asyncio.to_thread(self._record, fetch)
@@ -240,22 +262,60 @@ class KalshiClient:
                                           status=status, method=method, path=full_path) from exc
             raise EvidenceWriteFailed(f"{method} {full_path}: response could not be stored as evidence",
                                       status=status, method=method, path=full_path) from exc
-        ctx: dict[str, Any] = {"status": status, "evidence_hash": blob.evidence_hash, "method": method,
-                               "path": full_path, "fetch": fetch}
+        return {"status": status, "evidence_hash": blob.evidence_hash, "method": method, "path": full_path,
+                "fetch": fetch}
+
+    async def _cut_off_error(self, cut: ResponseCutOff, method: str, full_path: str,
+                             query: dict[str, Any] | None, write: bool) -> KalshiError:
+        """An answer abandoned at the deadline or the size cap: what of it arrived is evidenced (marked in the
+        fetch's params); a write's outcome is unknown, a read is a timeout, a too-large answer, or its status."""
+        ctx: dict[str, Any] = {"method": method, "path": full_path}
+        if cut.status is not None:
+            ctx = await self._store(cut.prefix, cut.status, cut.request, method, full_path,
+                                    cut.evidence_params(query), write)
+        what = f"{method} {full_path}: {cut}"
+        late = cut.reason == DEADLINE
+        if write:
+            return VenueOutcomeUnknown(f"{what} (request may have reached the venue)",
+                                       reason_code=VenueTimeout.code if late else VenueResponseTooLarge.code, **ctx)
+        if late:
+            return VenueTimeout(what, **ctx)
+        assert cut.status is not None  # a size is only known once headers arrived
+        if 200 <= cut.status < 300:
+            return VenueResponseTooLarge(what, **ctx)
+        return error_for_status(httpx.Response(cut.status, headers=cut.headers), None, write, ctx)
+
+    def _cut_off_retry(self, cut: ResponseCutOff, attempt: int) -> float | None:
+        """§3.3 for a read cut off: a timeout is retried, a 429/5xx status too; a too-large 2xx or 4xx is not."""
+        if cut.reason == DEADLINE:
+            return self._backoff(attempt)
+        if cut.status in RETRY_STATUSES:
+            return self._retry_delay(attempt, cut.headers)
+        return None
+
+    async def _evidence_and_parse(
+        self, response: httpx.Response, method: str, full_path: str, query: dict[str, Any] | None,
+        write: bool, attempt: int,
+    ) -> KalshiResponse | KalshiError:
+        """Store the exact bytes first; only then look inside them."""
+        body = response.content
+        status = response.status_code
+        ctx = await self._store(body, status, response.request, method, full_path, query, write)
+        blob_hash, fetch = ctx["evidence_hash"], ctx["fetch"]
         data = json_object(body)
         if 200 <= status < 300:
             if data is None and body.strip():
                 if write:
                     return VenueOutcomeUnknown(f"{method} {full_path}: {status} with unreadable body", **ctx)
                 return VenueResponseInvalid(f"{method} {full_path}: {status} body is not a JSON object", **ctx)
-            return KalshiResponse(status, data or {}, blob.evidence_hash, fetch, attempt)
+            return KalshiResponse(status, data or {}, blob_hash, fetch, attempt)
         return error_for_status(response, data, write, ctx)
 
     def _backoff(self, attempt: int) -> float:
         return full_jitter(attempt, self.config, self._jitter)
 
-    def _retry_delay(self, attempt: int, response: httpx.Response) -> float | None:
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._now_ms())
+    def _retry_delay(self, attempt: int, headers: httpx.Headers) -> float | None:
+        retry_after = retry_after_seconds(headers.get("Retry-After"), self._now_ms())
         return retry_delay(attempt, self.config, retry_after, self._jitter)
 
     def _iso_now(self) -> str:

@@ -98,6 +98,13 @@ class VenueResponseInvalid(KalshiError):
     code = "venue_response_invalid"
 
 
+class VenueResponseTooLarge(VenueResponseInvalid):
+    """Raised when a read's answer passed the response size cap (``KALSHI_MAX_RESPONSE_BYTES``, ADR 0513): cut off
+    unread beyond the cap, its first bytes evidenced; not retried (the venue would send it again)."""
+
+    code = "venue_response_too_large"
+
+
 class EvidenceWriteFailed(KalshiError):
     """Raised when a read's response could not be stored; evidence-first means its data is not used."""
 

@@ -102,7 +102,8 @@ class KalshiVenuePort:
             result = self._run(self.venue.submit_order(order))
         except VenueOutcomeUnknown as e:  # an accepted answer we refused to read names why, and its evidence
             why = getattr(e, "reason_code", None)
-            detail = f" ({why}, evidence {e.evidence_hash})" if why else ""
+            seen = f", evidence {e.evidence_hash}" if e.evidence_hash else ""
+            detail = f" ({why}{seen})" if why else ""
             raise SubmissionOutcomeUnknown(f"{e.code}: venue outcome unknown{detail}") from e
         except TimeoutError as e:
             raise SubmissionOutcomeUnknown(f"no venue answer within {self.timeout_s:g}s: venue outcome unknown") from e

@@ -1,4 +1,7 @@
-"""Anthropic Messages API through the official SDK (§11): x-api-key auth, prompt-cache beta, native body."""
+"""Anthropic Messages API through the official SDK (§11): x-api-key auth, prompt-cache beta, native body.
+
+The SDK talks through a bounding transport: the whole attempt ends within the §6.4 timeout and the answer is cut
+off at the size cap (ADR 0513)."""
 
 from __future__ import annotations
 
@@ -9,11 +12,14 @@ from typing import Any
 import anthropic
 import httpx2
 
+from paulp.adapters.http_bounds import ResponseBounds, ResponseCutOff, bounded_client2, cut_off_in
 from paulp.adapters.llm.base import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     Parsed,
     Prompt,
     ProviderCallResult,
     WireParams,
+    cut_off_error,
     load_json_object,
     network_error,
     parse_error,
@@ -72,11 +78,14 @@ class AnthropicProvider:
     name = Provider.ANTHROPIC
 
     def __init__(self, api_key: str, *, evidence: ProviderEvidence, base_url: str = ANTHROPIC_BASE_URL,
-                 timeout_s: float = 60.0, http_client: httpx2.Client | None = None) -> None:
+                 timeout_s: float = 60.0, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                 transport: httpx2.BaseTransport | None = None) -> None:
         self._key = api_key
         self._timeout_s = timeout_s
         self._evidence = evidence
         self._endpoint = base_url.rstrip("/") + MESSAGES_PATH
+        http_client = bounded_client2(ResponseBounds(timeout_s, max_response_bytes), transport=transport,
+                                      timeout=timeout_s)
         self._client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0, http_client=http_client,
             default_headers={**anthropic_headers(api_key), "Authorization": anthropic.Omit()},  # type: ignore[dict-item]
@@ -86,14 +95,20 @@ class AnthropicProvider:
         body = anthropic_body(wire_params(spec), prompt)
         started = time.monotonic()
         error: ProviderError | None = None
+        cut: ResponseCutOff | None = None
         try:
             response = self._client.post(MESSAGES_PATH, body=body, cast_to=httpx2.Response)
+        except ResponseCutOff as exc:  # the bounding transport's refusal, as the SDK let it through
+            cut = exc
         except anthropic.APITimeoutError:
             error = timeout_error(self.name, self._timeout_s)
         except anthropic.APIStatusError as exc:
             response = exc.response  # an answer all the same: stored below, outside the SDK's exception
         except (anthropic.APIError, httpx2.HTTPError) as exc:
-            error = network_error(self.name, exc)
+            cut = cut_off_in(exc)  # or wrapped in a connection error
+            error = network_error(self.name, exc) if cut is None else None
+        if cut is not None:
+            raise cut_off_error(self.name, cut, self._evidence, self._endpoint, spec.provider_model_id, self._key)
         if error is not None:
             raise error
         raw, status = response.content, response.status_code

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from paulp.adapters.http_bounds import DEADLINE, MIB, ResponseCutOff
+from paulp.adapters.llm.evidence import ProviderEvidence, evidenced
 from paulp.domain.canonical import loads_strict
 from paulp.domain.executor import (
     BODY_EXCERPT_CHARS,
@@ -32,6 +34,7 @@ from paulp.domain.governed_call import ProviderKeyMissing
 from paulp.domain.routing import ErrorCode, ModelSpec, Provider, cost_usd, model_spec
 
 REDACTED = "***"
+DEFAULT_MAX_RESPONSE_BYTES = 4 * MIB  # a reply of a few thousand tokens is tens of KB (ADR 0513)
 
 
 class ProviderNetworkError(ProviderError):
@@ -101,6 +104,25 @@ def status_error(provider: Provider, status: int, body: str, secret: str) -> Pro
 
 def timeout_error(provider: Provider, timeout_s: float) -> ProviderTimeout:
     return ProviderTimeout(f"{provider} API request timed out after {round(timeout_s * 1000)} ms")
+
+
+def cut_off_error(provider: Provider, cut: ResponseCutOff, evidence: ProviderEvidence, endpoint: str, model: str,
+                  secret: str) -> ProviderError:
+    """An answer abandoned at the total deadline or the size cap (ADR 0513), its start evidenced when it had one:
+    past the deadline PROVIDER_TIMEOUT (§6.2: the router moves on), a too-large 2xx PROVIDER_PARSE_ERROR, a
+    too-large error status the error that status means."""
+    if cut.status is None:
+        return timeout_error(provider, cut.bounds.deadline_s)
+    evidence_hash = evidence.keep(provider, endpoint, model, cut.status, cut.prefix, secret, cut_off=cut.reason)
+    if cut.reason == DEADLINE:
+        error: ProviderError = ProviderTimeout(f"{provider} API request timed out after "
+                                               f"{round(cut.bounds.deadline_s * 1000)} ms (HTTP {cut.status}, "
+                                               "answer not complete)")
+    elif 200 <= cut.status < 300:
+        error = parse_error(provider, cut.describe())
+    else:
+        error = status_error(provider, cut.status, cut.prefix.decode("utf-8", "replace"), secret)
+    return evidenced(error, evidence_hash)
 
 
 def network_error(provider: Provider, exc: BaseException) -> ProviderNetworkError:

@@ -15,6 +15,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
+from paulp.adapters.http_bounds import CUT_OFF_PARAM
 from paulp.domain.executor import ProviderError
 from paulp.domain.routing import ErrorCode, Provider
 
@@ -72,12 +73,15 @@ class ProviderEvidence:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def keep(self, provider: Provider, endpoint: str, model: str, status: int, body: bytes,
-             *secrets: str) -> str:
-        """Store and index one answer; returns its hash. The endpoint never carries the query (Gemini's key)."""
+             *secrets: str, cut_off: str | None = None) -> str:
+        """Store and index one answer; returns its hash. The endpoint never carries the query (Gemini's key).
+        ``cut_off`` names why ``body`` is only the start of the answer (ADR 0513): marked in the fetch's params."""
         stored, redacted = scrub(body, secrets)
         params: dict[str, object] = {"model": model}
         if redacted:
             params["responseRedacted"] = True
+        if cut_off is not None:
+            params[CUT_OFF_PARAM] = cut_off
         try:
             blob = self.store.put(stored)
             if self.record is not None:

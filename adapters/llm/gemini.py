@@ -1,4 +1,6 @@
-"""Google Gemini over its native v1beta REST API with httpx (§11, ADR 0240): key in the query string only."""
+"""Google Gemini over its native v1beta REST API with httpx (§11, ADR 0240): key in the query string only.
+
+Each attempt ends within the §6.4 timeout in total and its answer is cut off at the size cap (ADR 0513)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,14 @@ from typing import Any
 
 import httpx
 
+from paulp.adapters.http_bounds import ResponseBounds, ResponseCutOff, bounded_client
 from paulp.adapters.llm.base import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     Parsed,
     Prompt,
     ProviderCallResult,
     WireParams,
+    cut_off_error,
     install_log_redaction,
     load_json_object,
     network_error,
@@ -78,27 +83,33 @@ class GeminiProvider:
     name = Provider.GOOGLE
 
     def __init__(self, api_key: str, *, evidence: ProviderEvidence, base_url: str = GEMINI_BASE_URL,
-                 timeout_s: float = 30.0, http_client: httpx.Client | None = None) -> None:
+                 timeout_s: float = 30.0, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                 transport: httpx.BaseTransport | None = None) -> None:
         install_log_redaction()
         self._key = api_key
         self._evidence = evidence
         self._base_url = base_url
         self._timeout_s = timeout_s
-        self._client = http_client or httpx.Client()
+        self._client = bounded_client(ResponseBounds(timeout_s, max_response_bytes), transport=transport)
 
     def complete(self, spec: ModelSpec, prompt: Prompt) -> ProviderCallResult:
         body = gemini_body(wire_params(spec), prompt)
         started = time.monotonic()
         error: ProviderError | None = None
+        cut: ResponseCutOff | None = None
         url = gemini_url(self._base_url, spec.provider_model_id)  # the key goes in the query, never in here
         try:
             response = self._client.post(url,
                                          params={"key": self._key}, json=body,
                                          timeout=httpx.Timeout(self._timeout_s))
+        except ResponseCutOff as exc:
+            cut = exc
         except httpx.TimeoutException:
             error = timeout_error(self.name, self._timeout_s)
         except httpx.HTTPError as exc:
             error = network_error(self.name, exc)
+        if cut is not None:
+            raise cut_off_error(self.name, cut, self._evidence, url, spec.provider_model_id, self._key)
         if error is not None:
             raise error
         raw = response.content

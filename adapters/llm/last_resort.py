@@ -1,4 +1,7 @@
-"""The last-resort model over the Cloudflare Workers AI REST API (§11): Bearer token, estimated tokens, cost 0."""
+"""The last-resort model over the Cloudflare Workers AI REST API (§11): Bearer token, estimated tokens, cost 0.
+
+Each attempt ends within its timeout (60 s recommended) in total and its answer is cut off at the size cap
+(ADR 0513)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ from typing import Any
 
 import httpx
 
+from paulp.adapters.http_bounds import ResponseBounds, ResponseCutOff, bounded_client
 from paulp.adapters.llm.base import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     Parsed,
     Prompt,
     ProviderCallResult,
+    cut_off_error,
     load_json_object,
     network_error,
     parse_error,
@@ -67,26 +73,32 @@ class CloudflareProvider:
 
     def __init__(self, account_id: str, api_token: str, *, evidence: ProviderEvidence,
                  base_url: str = CLOUDFLARE_BASE_URL, timeout_s: float = 60.0,
-                 http_client: httpx.Client | None = None) -> None:
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self._account_id = account_id
         self._evidence = evidence
         self._token = api_token
         self._base_url = base_url
         self._timeout_s = timeout_s
-        self._client = http_client or httpx.Client()
+        self._client = bounded_client(ResponseBounds(timeout_s, max_response_bytes), transport=transport)
 
     def complete(self, spec: ModelSpec, prompt: Prompt) -> ProviderCallResult:
         started = time.monotonic()
         error: ProviderError | None = None
+        cut: ResponseCutOff | None = None
         url = cloudflare_url(self._base_url, self._account_id, spec.provider_model_id)
         try:
             response = self._client.post(url, json=cloudflare_body(prompt),
                                          headers={"Authorization": f"Bearer {self._token}"},
                                          timeout=httpx.Timeout(self._timeout_s))
+        except ResponseCutOff as exc:
+            cut = exc
         except httpx.TimeoutException:
             error = timeout_error(self.name, self._timeout_s)
         except httpx.HTTPError as exc:
             error = network_error(self.name, exc)
+        if cut is not None:
+            raise cut_off_error(self.name, cut, self._evidence, url, spec.provider_model_id, self._token)
         if error is not None:
             raise error
         raw = response.content

@@ -1,4 +1,7 @@
-"""MiniMax and Moonshot (Kimi) over the OpenAI chat format through the official `openai` SDK (§11)."""
+"""MiniMax and Moonshot (Kimi) over the OpenAI chat format through the official `openai` SDK (§11).
+
+The SDK talks through a bounding transport: the whole attempt ends within the §6.4 timeout and the answer is cut
+off at the size cap (ADR 0513)."""
 
 from __future__ import annotations
 
@@ -9,11 +12,14 @@ from typing import Any
 import httpx2
 import openai
 
+from paulp.adapters.http_bounds import ResponseBounds, ResponseCutOff, bounded_client2, cut_off_in
 from paulp.adapters.llm.base import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     Parsed,
     Prompt,
     ProviderCallResult,
     WireParams,
+    cut_off_error,
     load_json_object,
     network_error,
     object_field,
@@ -81,7 +87,8 @@ class OpenAICompatProvider:
     """One OpenAI-style provider: the SDK does auth, timeout and status errors; parsing is ours."""
 
     def __init__(self, name: Provider, api_key: str, *, evidence: ProviderEvidence, base_url: str, path: str,
-                 timeout_s: float, http_client: httpx2.Client | None = None) -> None:
+                 timeout_s: float, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                 transport: httpx2.BaseTransport | None = None) -> None:
         self.name = name
         self._key = api_key
         self._path = path
@@ -89,6 +96,8 @@ class OpenAICompatProvider:
         self._endpoint = base_url.rstrip("/") + path
         self._timeout_s = timeout_s
         no_openai_headers: Any = {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
+        http_client = bounded_client2(ResponseBounds(timeout_s, max_response_bytes), transport=transport,
+                                      timeout=timeout_s)
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0,
                                      http_client=http_client, default_headers=no_openai_headers)
 
@@ -96,14 +105,20 @@ class OpenAICompatProvider:
         body = chat_body(wire_params(spec), prompt)
         started = time.monotonic()
         error: ProviderError | None = None
+        cut: ResponseCutOff | None = None
         try:
             response = self._client.post(self._path, body=body, cast_to=httpx2.Response)
+        except ResponseCutOff as exc:  # the bounding transport's refusal, as the SDK let it through
+            cut = exc
         except openai.APITimeoutError:
             error = timeout_error(self.name, self._timeout_s)
         except openai.APIStatusError as exc:
             response = exc.response  # an answer all the same: stored below, outside the SDK's exception
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
-            error = network_error(self.name, exc)
+            cut = cut_off_in(exc)  # or wrapped in a connection error
+            error = network_error(self.name, exc) if cut is None else None
+        if cut is not None:
+            raise cut_off_error(self.name, cut, self._evidence, self._endpoint, spec.provider_model_id, self._key)
         if error is not None:
             raise error
         raw, status = response.content, response.status_code
@@ -118,14 +133,14 @@ class OpenAICompatProvider:
 
 
 def minimax_provider(api_key: str, *, evidence: ProviderEvidence, base_url: str = MINIMAX_BASE_URL,
-                     timeout_s: float = 30.0,
-                     http_client: httpx2.Client | None = None) -> OpenAICompatProvider:
+                     timeout_s: float = 30.0, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                     transport: httpx2.BaseTransport | None = None) -> OpenAICompatProvider:
     return OpenAICompatProvider(Provider.MINIMAX, api_key, evidence=evidence, base_url=base_url, path=MINIMAX_PATH,
-                                timeout_s=timeout_s, http_client=http_client)
+                                timeout_s=timeout_s, max_response_bytes=max_response_bytes, transport=transport)
 
 
 def moonshot_provider(api_key: str, *, evidence: ProviderEvidence, base_url: str = MOONSHOT_BASE_URL,
-                     timeout_s: float = 60.0,
-                      http_client: httpx2.Client | None = None) -> OpenAICompatProvider:
+                      timeout_s: float = 60.0, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                      transport: httpx2.BaseTransport | None = None) -> OpenAICompatProvider:
     return OpenAICompatProvider(Provider.MOONSHOT, api_key, evidence=evidence, base_url=base_url, path=MOONSHOT_PATH,
-                                timeout_s=timeout_s, http_client=http_client)
+                                timeout_s=timeout_s, max_response_bytes=max_response_bytes, transport=transport)

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from paulp.adapters.llm.anthropic_provider import ANTHROPIC_BASE_URL, AnthropicProvider
-from paulp.adapters.llm.base import KeyMissingProvider, LlmProvider, ProviderRouter, default_timeout_s
+from paulp.adapters.llm.base import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    KeyMissingProvider,
+    LlmProvider,
+    ProviderRouter,
+    default_timeout_s,
+)
 from paulp.adapters.llm.evidence import ProviderEvidence
 from paulp.adapters.llm.gemini import GEMINI_BASE_URL, GeminiProvider
 from paulp.adapters.llm.last_resort import CLOUDFLARE_BASE_URL, CloudflareProvider
@@ -42,6 +48,10 @@ def timeout_var(provider: Provider) -> str:
     return f"LLM_{provider.upper()}_TIMEOUT_MS"
 
 
+def max_bytes_var(provider: Provider) -> str:
+    return f"LLM_{provider.upper()}_MAX_RESPONSE_BYTES"
+
+
 def _clean(env: Mapping[str, str], name: str) -> str | None:
     """Trimmed as the key check trims (``js_trim``), so a key the check accepts is the key sent."""
     value = js_trim(env.get(name) or "")
@@ -50,7 +60,8 @@ def _clean(env: Mapping[str, str], name: str) -> str | None:
 
 @dataclass(frozen=True)
 class LlmSettings:
-    """Credentials (trimmed; blank = absent), base URLs and timeouts; secrets stay out of the repr."""
+    """Credentials (trimmed; blank = absent), base URLs, timeouts (each attempt's total deadline) and response size
+    caps (ADR 0513); secrets stay out of the repr."""
 
     keys: Mapping[Provider, str] = field(default_factory=dict, repr=False)
     cloudflare_account_id: str | None = None
@@ -58,10 +69,13 @@ class LlmSettings:
     base_urls: Mapping[Provider, str] = field(default_factory=lambda: dict(DEFAULT_BASE_URLS))
     timeouts_s: Mapping[Provider, float] = field(
         default_factory=lambda: {p: default_timeout_s(p) for p in Provider})
+    max_response_bytes: Mapping[Provider, int] = field(
+        default_factory=lambda: dict.fromkeys(Provider, DEFAULT_MAX_RESPONSE_BYTES))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LlmSettings:
-        """Read `ANTHROPIC_API_KEY` …, `CLOUDFLARE_*`, optional `LLM_<PROVIDER>_BASE_URL` / `_TIMEOUT_MS`."""
+        """Read `ANTHROPIC_API_KEY` …, `CLOUDFLARE_*`, optional `LLM_<PROVIDER>_BASE_URL` / `_TIMEOUT_MS` /
+        `_MAX_RESPONSE_BYTES`."""
         env = os.environ if env is None else env
         keys = {p: v for p, var in API_KEY_VARS.items() if (v := _clean(env, var)) is not None}
         urls = {p: _clean(env, base_url_var(p)) or DEFAULT_BASE_URLS[p] for p in Provider}
@@ -70,7 +84,22 @@ class LlmSettings:
             raw = _clean(env, timeout_var(p))
             if raw is not None:
                 timeouts[p] = int(raw) / 1000
-        return cls(keys, _clean(env, CLOUDFLARE_ACCOUNT_VAR), _clean(env, CLOUDFLARE_TOKEN_VAR), urls, timeouts)
+        caps = {p: _positive_int(env, max_bytes_var(p), DEFAULT_MAX_RESPONSE_BYTES) for p in Provider}
+        return cls(keys, _clean(env, CLOUDFLARE_ACCOUNT_VAR), _clean(env, CLOUDFLARE_TOKEN_VAR), urls, timeouts,
+                   caps)
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _clean(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a positive number of bytes")
+    return value
 
 
 def available_providers(env: Mapping[str, str] | None = None) -> list[str]:
@@ -83,22 +112,24 @@ def available_providers(env: Mapping[str, str] | None = None) -> list[str]:
 def build_provider(provider: Provider, settings: LlmSettings, evidence: ProviderEvidence) -> LlmProvider:
     """Every client stores each answer in ``evidence`` before parsing it (ADR 0391)."""
     url, timeout = settings.base_urls[provider], settings.timeouts_s[provider]
+    cap = settings.max_response_bytes.get(provider, DEFAULT_MAX_RESPONSE_BYTES)
     if provider is Provider.CLOUDFLARE:
         account, token = settings.cloudflare_account_id, settings.cloudflare_api_token
         if account is None or token is None:
             missing = [v for v, x in ((CLOUDFLARE_ACCOUNT_VAR, account), (CLOUDFLARE_TOKEN_VAR, token)) if x is None]
             return KeyMissingProvider(provider, *missing)
-        return CloudflareProvider(account, token, evidence=evidence, base_url=url, timeout_s=timeout)
+        return CloudflareProvider(account, token, evidence=evidence, base_url=url, timeout_s=timeout,
+                                  max_response_bytes=cap)
     key = settings.keys.get(provider)
     if key is None:
         return KeyMissingProvider(provider, API_KEY_VARS[provider])
     if provider is Provider.ANTHROPIC:
-        return AnthropicProvider(key, evidence=evidence, base_url=url, timeout_s=timeout)
+        return AnthropicProvider(key, evidence=evidence, base_url=url, timeout_s=timeout, max_response_bytes=cap)
     if provider is Provider.MINIMAX:
-        return minimax_provider(key, evidence=evidence, base_url=url, timeout_s=timeout)
+        return minimax_provider(key, evidence=evidence, base_url=url, timeout_s=timeout, max_response_bytes=cap)
     if provider is Provider.MOONSHOT:
-        return moonshot_provider(key, evidence=evidence, base_url=url, timeout_s=timeout)
-    return GeminiProvider(key, evidence=evidence, base_url=url, timeout_s=timeout)
+        return moonshot_provider(key, evidence=evidence, base_url=url, timeout_s=timeout, max_response_bytes=cap)
+    return GeminiProvider(key, evidence=evidence, base_url=url, timeout_s=timeout, max_response_bytes=cap)
 
 
 def build_providers(settings: LlmSettings | None = None, *, evidence: ProviderEvidence) -> ProviderRouter:

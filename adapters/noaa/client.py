@@ -1,8 +1,10 @@
 """NOAA CDO v2 client (api-and-security §3.3, §4, §7.3): token header, paced, evidenced, retried with care.
 
 Every response body, success or error, is stored in the evidence store and its fetch indexed (with the
-status) before it is parsed. The token travels only in the ``token`` header, so the endpoint and params
-that reach the index never hold it. Synchronous on purpose: the scan job that calls it is synchronous.
+status) before it is parsed. Each request ends within ``timeout_s`` in total and brings at most
+``max_response_bytes``; an answer cut off at either bound keeps its first bytes as evidence (ADR 0513). The token
+travels only in the ``token`` header, so the endpoint and params that reach the index never hold it. Synchronous
+on purpose: the scan job that calls it is synchronous.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
+from paulp.adapters.http_bounds import DEADLINE, MIB, ResponseBounds, ResponseCutOff, bounded_client
 from paulp.adapters.http_policy import HttpPolicy, full_jitter, retry_delay, secure_base_url
 from paulp.adapters.kalshi.client_errors import json_object, retry_after_seconds
 from paulp.adapters.noaa.errors import (
@@ -25,6 +28,8 @@ from paulp.adapters.noaa.errors import (
     NoaaEvidenceWriteFailed,
     NoaaNotConfigured,
     NoaaResponseInvalid,
+    NoaaResponseTooLarge,
+    NoaaTimeout,
     error_for_status,
     error_for_transport,
 )
@@ -33,6 +38,7 @@ DEFAULT_BASE_URL = "https://www.ncdc.noaa.gov/cdo-web/api/v2"
 EVIDENCE_SOURCE = "noaa_cdo"
 TOKEN_HEADER = "token"  # noqa: S105 - the header's name, not a secret
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_MAX_RESPONSE_BYTES = 4 * MIB  # a full 1000-row /data page is about 150 KB
 FetchRecorder = Callable[[EvidenceFetch], None]
 
 
@@ -46,11 +52,13 @@ def check_base_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class NoaaClientConfig(HttpPolicy):
-    """The §3.3 policy and the CDO pace of 5 requests a second."""
+    """The §3.3 policy (``timeout_s`` is each request's total deadline), the CDO pace of 5 requests a second and
+    the response size cap."""
 
     base_url: str = DEFAULT_BASE_URL
     requests_per_s: float = 5.0
     contact: str = ""
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @property
     def user_agent(self) -> str:
@@ -107,9 +115,10 @@ class NoaaCdoClient:
         self._sleep, self._jitter = sleep, jitter
         self._pacer = Pacer(self.config.requests_per_s)
         self.requests_sent = 0
-        self._http = httpx.Client(timeout=httpx.Timeout(self.config.timeout_s), transport=transport,
-                                  headers={"Accept": "application/json", "User-Agent": self.config.user_agent},
-                                  follow_redirects=False)
+        self._http = bounded_client(ResponseBounds(self.config.timeout_s, self.config.max_response_bytes),
+                                    transport=transport, timeout=httpx.Timeout(self.config.timeout_s),
+                                    headers={"Accept": "application/json", "User-Agent": self.config.user_agent},
+                                    follow_redirects=False)
 
     def close(self) -> None:
         self._http.close()
@@ -136,6 +145,13 @@ class NoaaCdoClient:
             self.requests_sent += 1
             try:
                 response = self._http.get(url, params=query, headers={TOKEN_HEADER: token})
+            except ResponseCutOff as cut:  # over the deadline or the size cap (ADR 0513)
+                error = self._cut_off_error(cut, url, path, query)
+                delay = self._cut_off_retry(cut, attempt) if attempt <= self.config.max_retries else None
+                if delay is None:
+                    raise error from None
+                self._sleep(delay)
+                continue
             except httpx.TransportError as exc:
                 if attempt > self.config.max_retries:
                     raise error_for_transport(exc, path) from exc
@@ -145,7 +161,7 @@ class NoaaCdoClient:
             if isinstance(result, NoaaResponse):
                 return result
             if response.status_code in RETRY_STATUSES and attempt <= self.config.max_retries:
-                delay = self._retry_delay(attempt, response)
+                delay = self._retry_delay(attempt, response.headers)
                 if delay is not None:
                     self._sleep(delay)
                     continue
@@ -155,33 +171,62 @@ class NoaaCdoClient:
         """The endpoint as the evidence index records it: the full URL, never the token (§4.3, §4.6)."""
         return self._base_url + path
 
-    def _evidence_and_parse(self, response: httpx.Response, url: str, path: str, query: dict[str, Any],
-                            attempt: int) -> NoaaResponse | NoaaError:
-        """Store the exact bytes and index the fetch first; only then look inside them."""
-        body, status = response.content, response.status_code
+    def _store(self, body: bytes, status: int, url: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Store the exact bytes and index the fetch; the error context naming them."""
         try:
             blob = self._evidence.put(body)
             fetch = EvidenceFetch(evidence_hash=blob.evidence_hash, source=EVIDENCE_SOURCE, endpoint=url,
                                   fetched_at=self._now().astimezone(UTC).isoformat(timespec="milliseconds"),
-                                  size_bytes=len(body), request_method="GET", request_params=query,
+                                  size_bytes=len(body), request_method="GET", request_params=params,
                                   response_status=status)
             if self._record is not None:
                 self._record(fetch)
         except Exception as exc:
             raise NoaaEvidenceWriteFailed(f"GET {path}: {status} response could not be stored as evidence "
                                           f"({type(exc).__name__})", status=status) from exc
-        ctx: dict[str, Any] = {"status": status, "evidence_hash": blob.evidence_hash, "fetch": fetch, "path": path}
+        return {"status": status, "evidence_hash": blob.evidence_hash, "fetch": fetch, "path": path}
+
+    def _cut_off_error(self, cut: ResponseCutOff, url: str, path: str, query: dict[str, Any]) -> NoaaError:
+        """An answer abandoned at the deadline or the size cap: what of it arrived is evidenced (marked in the
+        fetch's params, so a later scan never reuses it as a year's block); a timeout, a too-large answer, or the
+        error its status means."""
+        what = f"GET {path}: {cut}"
+        if cut.status is None:
+            return NoaaTimeout(what)
+        ctx = self._store(cut.prefix, cut.status, url, path, cut.evidence_params(query))
+        if cut.reason == DEADLINE:
+            return NoaaTimeout(what, **ctx)
+        if 200 <= cut.status < 300:
+            return NoaaResponseTooLarge(what, **ctx)
+        response = httpx.Response(cut.status, headers=cut.headers)
+        return error_for_status(response, ctx, self._retry_after(cut.headers))
+
+    def _cut_off_retry(self, cut: ResponseCutOff, attempt: int) -> float | None:
+        """§3.3 for a cut-off read: a timeout is retried, a 429/5xx status too; a too-large 2xx or 4xx is not."""
+        if cut.reason == DEADLINE:
+            return self._backoff(attempt)
+        if cut.status in RETRY_STATUSES:
+            return self._retry_delay(attempt, cut.headers)
+        return None
+
+    def _evidence_and_parse(self, response: httpx.Response, url: str, path: str, query: dict[str, Any],
+                            attempt: int) -> NoaaResponse | NoaaError:
+        """Store the exact bytes and index the fetch first; only then look inside them."""
+        body, status = response.content, response.status_code
+        ctx = self._store(body, status, url, path, query)
+        blob_hash, fetch = ctx["evidence_hash"], ctx["fetch"]
         if 200 <= status < 300:
             data = json_object(body) if body.strip() else {}
             if data is None:
                 return NoaaResponseInvalid(f"GET {path}: {status} body is not a JSON object", **ctx)
-            return NoaaResponse(status, data, blob.evidence_hash, fetch, attempt)
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"), int(self._now().timestamp() * 1000))
-        return error_for_status(response, ctx, retry_after)
+            return NoaaResponse(status, data, blob_hash, fetch, attempt)
+        return error_for_status(response, ctx, self._retry_after(response.headers))
 
     def _backoff(self, attempt: int) -> float:
         return full_jitter(attempt, self.config, self._jitter)
 
-    def _retry_delay(self, attempt: int, response: httpx.Response) -> float | None:
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"), int(self._now().timestamp() * 1000))
-        return retry_delay(attempt, self.config, retry_after, self._jitter)
+    def _retry_after(self, headers: httpx.Headers) -> float | None:
+        return retry_after_seconds(headers.get("Retry-After"), int(self._now().timestamp() * 1000))
+
+    def _retry_delay(self, attempt: int, headers: httpx.Headers) -> float | None:
+        return retry_delay(attempt, self.config, self._retry_after(headers), self._jitter)

@@ -71,6 +71,13 @@ class NoaaResponseInvalid(NoaaError):
     code = "noaa_response_invalid"
 
 
+class NoaaResponseTooLarge(NoaaResponseInvalid):
+    """Raised when a 2xx answer passed the size cap (``NOAA_CDO_MAX_RESPONSE_BYTES``, ADR 0513): cut off unread
+    beyond it, its first bytes evidenced; not retried (CDO would send it again)."""
+
+    code = "noaa_response_too_large"
+
+
 class NoaaEvidenceWriteFailed(NoaaError):
     """Raised when a response could not be stored or indexed; evidence-first means its data is not used."""
 

@@ -2,9 +2,9 @@
 
 Keys come from the team's certs URL (configurable so tests serve them from loopback), cached per team
 domain for an hour. A forced refresh happens only for a ``kid`` the cache does not know, and at most
-once a minute per domain, so bad tokens cannot amplify into outbound fetches. Only RS256 is accepted,
-``exp`` is required, 60 s clock skew is allowed. Failures report a generic reason class, never the
-library's text.
+once a minute per domain, so bad tokens cannot amplify into outbound fetches. A fetch ends within 5 s in total
+and reads at most 1 MiB of key document (ADR 0513). Only RS256 is accepted, ``exp`` is required, 60 s clock skew
+is allowed. Failures report a generic reason class, never the library's text.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from paulp.adapters.http_bounds import MIB, ResponseBounds, ResponseCutOff, bounded_async_client
+
 log = logging.getLogger("paulp.auth.cf_access")
 
 CACHE_TTL_S = 3600.0
 REFRESH_MIN_INTERVAL_S = 60.0
 CLOCK_SKEW_S = 60
-FETCH_TIMEOUT_S = 5.0
+FETCH_TIMEOUT_S = 5.0  # the whole fetch, body included
+MAX_DOCUMENT_BYTES = MIB  # a team's certs document is a few KB
 
 
 class AccessJwtInvalid(Exception):
@@ -54,6 +57,8 @@ class AccessVerifier:
     _cache: dict[str, _KeySet] = field(default_factory=dict)
     _last_forced: dict[str, float] = field(default_factory=dict)
     fetches: int = 0
+    fetch_timeout_s: float = FETCH_TIMEOUT_S
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
 
     @property
     def _domain_key(self) -> str:
@@ -140,13 +145,17 @@ class AccessVerifier:
 
     async def _fetch(self) -> dict[str, RSAPublicKey]:
         self.fetches += 1
+        bounds = ResponseBounds(self.fetch_timeout_s, self.max_document_bytes)
         try:
-            async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_S, follow_redirects=False) as client:
+            async with bounded_async_client(bounds, timeout=self.fetch_timeout_s, follow_redirects=False) as client:
                 response = await client.get(self.certs_url)
             if not 200 <= response.status_code < 300:
                 log.warning("CF Access certs fetch failed status=%s", response.status_code)
                 raise AccessJwtInvalid("keys_unavailable")
             document = response.json()
+        except ResponseCutOff as cut:
+            log.warning("CF Access certs fetch failed (%s: %s)", cut.reason, cut.describe())
+            raise AccessJwtInvalid("keys_unavailable") from None
         except (httpx.HTTPError, ValueError):
             log.warning("CF Access certs fetch failed (network or parse error)")
             raise AccessJwtInvalid("keys_unavailable") from None

@@ -7,19 +7,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tests.fakes.hostile import HostileBody
 from tests.fakes.loopback import JsonHandler, LoopbackServer
 
 CERTS_PATH = "/cdn-cgi/access/certs"
 
 
 class FakeJwks(LoopbackServer):
-    """Set ``document`` / ``status`` at any time; ``hits`` counts GETs of the certs path."""
+    """Set ``document`` / ``status`` (or a ``hostile`` body) at any time; ``hits`` counts GETs of the certs path."""
 
     path = CERTS_PATH
 
     def __init__(self, document: Any = None, status: int = 200) -> None:
         self.document: Any = document if document is not None else {"keys": []}
         self.status = status
+        self.hostile: HostileBody | None = None
         self.hits = 0
         self._lock = threading.Lock()
         fake = self
@@ -28,8 +30,10 @@ class FakeJwks(LoopbackServer):
             def do_GET(self) -> None:
                 with fake._lock:
                     fake.hits += 1
-                    status, document = fake.status, fake.document
-                if self.path == CERTS_PATH:
+                    status, document, hostile = fake.status, fake.document, fake.hostile
+                if self.path == CERTS_PATH and hostile is not None:
+                    hostile.write_to(self, status)
+                elif self.path == CERTS_PATH:
                     self.reply(status, document)
                 else:
                     self.reply(404, {})

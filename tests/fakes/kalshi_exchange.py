@@ -5,7 +5,7 @@ of shared/data/kalshi, or `PAULP_KALSHI_DATA_DIR`). Markets, orders, positions a
 integer and fixed-point fields, or either alone (`shape`, ADRs 0321, 0330); order requests may carry both, which
 must match. Orders are held in memory with client-order-id idempotency; book levels and positions may hold a
 fraction of a contract (`set_book`, `set_position`). Faults (status codes, Retry-After, delays, "act then lose
-the answer") are queued with `inject`.
+the answer", a dripped, flooding or over-declared body) are queued with `inject`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from paulp.adapters.kalshi.signing import (
     signing_message,
     verify_signature,
 )
+from tests.fakes.hostile import HostileBody
 
 API_PREFIX = "/trade-api/v2"
 DATA_DIR_ENV = "PAULP_KALSHI_DATA_DIR"
@@ -78,6 +79,7 @@ class Fault:
     path_contains: str | None = None
     times: int = 1
     body: dict[str, Any] | None = None
+    hostile: HostileBody | None = None  # answer `status` with a dripped, flooding or over-declared body (ADR 0513)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method) and (
@@ -439,7 +441,8 @@ class FakeKalshiExchange:
             with self._lock:
                 self._requests.append(seen)
             response = await self._respond(request, seen, handler)
-            seen.status, seen.response_body = response.status_code, bytes(response.body)
+            seen.status = response.status_code
+            seen.response_body = bytes(getattr(response, "body", b""))  # a hostile stream is not kept
             return response
 
         return endpoint
@@ -469,6 +472,8 @@ class FakeKalshiExchange:
     @staticmethod
     def _fault_response(fault: Fault) -> Response:
         assert fault.status is not None
+        if fault.hostile is not None:
+            return fault.hostile.response(fault.status)
         if fault.body is not None:
             return Response(json.dumps(fault.body).encode(), fault.status, media_type="application/json",
                             headers={"Retry-After": fault.retry_after} if fault.retry_after else None)

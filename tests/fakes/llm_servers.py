@@ -3,7 +3,7 @@
 One `FakeLlmServer` per wire format (`anthropic`, `openai` for MiniMax and Moonshot, `gemini`,
 `cloudflare`) listens on 127.0.0.1 at a free port (starlette + uvicorn in a daemon thread). It checks
 credentials exactly where the real API expects them, answers real-shaped bodies with usage, can be
-scripted per request (status, body, raw bytes, delay), can answer from the prompt it was sent
+scripted per request (status, body, raw bytes, delay, a hostile body), can answer from the prompt it was sent
 (``respond``: user prompt text -> reply text, wrapped in the wire's own success body) and records every
 request it saw.
 """
@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.fakes.hostile import HostileBody
+
 WIRES = ("anthropic", "openai", "gemini", "cloudflare")
 MINIMAX_PATH = "/v1/text/chatcompletion_v2"
 MOONSHOT_PATH = "/v1/chat/completions"
@@ -40,6 +42,7 @@ class FakeReply:
     raw: bytes | None = None
     delay_s: float = 0.0
     release: threading.Event | None = None  # when set, ends the delay early: the test says when the answer goes
+    hostile: HostileBody | None = None  # a dripped, flooding or over-declared body instead (ADR 0513)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ class FakeLlmServer:
             return denied
         reply = self._next_reply()
         await self._sleep(reply.delay_s, reply.release)
+        if reply.hostile is not None:
+            return reply.hostile.response(reply.status)
         if reply.raw is not None:
             return Response(reply.raw, status_code=reply.status, media_type="application/json")
         payload = reply.body

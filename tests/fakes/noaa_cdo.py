@@ -2,8 +2,8 @@
 
 Values are raw GHCND (tenths of °C) as CDO sends them without ``units``; a request with ``units`` is
 refused so the client cannot silently ask for pre-scaled values. CDO's request limits are enforced
-(limit ≤ 1000, a date range of at most one year). Faults (status with Retry-After, delay, malformed body)
-are queued with `inject` and consumed in order.
+(limit ≤ 1000, a date range of at most one year). Faults (status with Retry-After, delay, malformed body, a dripped,
+flooding or over-declared body) are queued with `inject` and consumed in order.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.hostile import HostileBody
 from tests.fakes.loopback import JsonHandler, LoopbackServer
 
 PREFIX = "/cdo-web/api/v2"
@@ -44,6 +45,7 @@ class NoaaFault:
     retry_after: str | None = None
     body: bytes | None = None
     times: int = 1
+    hostile: HostileBody | None = None  # answer `status` (200 when None) with a dripped, flooding or over-declared body
 
 
 @dataclass
@@ -115,6 +117,8 @@ class FakeNoaaCdo:
         fault = self._take_fault()
         if fault is not None:
             time.sleep(fault.delay_s)
+            if fault.hostile is not None:
+                return fault.status or 200, fault.hostile, {}
             if fault.status is not None:
                 extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 return fault.status, fault.body if fault.body is not None else {"message": "injected"}, extra
@@ -160,6 +164,9 @@ class FakeNoaaCdo:
                 parts = urlsplit(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, doc, extra = fake.answer(parts.path, parse_qs(parts.query), headers)
+                if isinstance(doc, HostileBody):
+                    doc.write_to(self, status)
+                    return
                 body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
                 try:
                     self.send_response(status)

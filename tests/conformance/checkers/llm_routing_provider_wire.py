@@ -70,17 +70,17 @@ def _client(provider: Provider, inp: dict[str, Any], seen: list[Any]) -> LlmProv
         seen.append(request)
         return httpx.Response(status, content=content, headers={"content-type": "application/json"})
 
-    sdk_client = httpx2.Client(transport=httpx2.MockTransport(handler2))
-    rest_client = httpx.Client(transport=httpx.MockTransport(handler))
+    sdk_transport = httpx2.MockTransport(handler2)
+    rest_transport = httpx.MockTransport(handler)
     if provider is Provider.ANTHROPIC:
-        return AnthropicProvider(key, evidence=_EVIDENCE, http_client=sdk_client)
+        return AnthropicProvider(key, evidence=_EVIDENCE, transport=sdk_transport)
     if provider is Provider.MINIMAX:
-        return minimax_provider(key, evidence=_EVIDENCE, http_client=sdk_client)
+        return minimax_provider(key, evidence=_EVIDENCE, transport=sdk_transport)
     if provider is Provider.MOONSHOT:
-        return moonshot_provider(key, evidence=_EVIDENCE, http_client=sdk_client)
+        return moonshot_provider(key, evidence=_EVIDENCE, transport=sdk_transport)
     if provider is Provider.GOOGLE:
-        return GeminiProvider(key, evidence=_EVIDENCE, http_client=rest_client)
-    return CloudflareProvider(inp.get("accountId", "test-account"), key, evidence=_EVIDENCE, http_client=rest_client)
+        return GeminiProvider(key, evidence=_EVIDENCE, transport=rest_transport)
+    return CloudflareProvider(inp.get("accountId", "test-account"), key, evidence=_EVIDENCE, transport=rest_transport)
 
 
 def _request_view(request: Any, exp: dict[str, Any]) -> dict[str, Any]:
