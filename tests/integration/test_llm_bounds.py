@@ -33,6 +33,7 @@ WIRE = {Provider.ANTHROPIC: "anthropic", Provider.MINIMAX: "openai", Provider.MO
 MODEL_OF = {spec.provider: model_id for model_id, spec in MODELS.items()}
 PROMPT = Prompt("You are a careful analyst.", "Is this market ambiguous?")
 DEADLINE_S = 0.4
+SLACK_S = 1.5  # room for a loaded CI host; still far below the 3 s an unbounded client waits a drip out
 CAP = 64 * 1024
 HOSTILE = {"drip": drip(every_s=0.05, for_s=3.0), "flood": flood(200 * MB), "declared": declared(50_000 * MB)}
 
@@ -102,7 +103,7 @@ def test_answer_when_it_drips_past_the_timeout_then_provider_timeout_at_the_dead
     error, took = failed_call(router, provider)
     # Assert: cut at the 0.4 s deadline, not after the 3 s drip; the bytes that came are evidence
     assert error.code == ErrorCode.PROVIDER_TIMEOUT and f"{provider} API request timed out after 400 ms" in str(error)
-    assert DEADLINE_S <= took < DEADLINE_S + 0.4
+    assert DEADLINE_S <= took < DEADLINE_S + SLACK_S
     (fetch,) = fetches
     assert (marker(fetch), fetch.response_status) == ("deadline", 200) and error.evidence_hash == fetch.evidence_hash
     assert store.get(fetch.evidence_hash).startswith(b'{"dripped":')
@@ -115,7 +116,7 @@ def test_answer_when_over_the_cap_then_parse_error_and_at_most_cap_bytes_evidenc
     fake[provider].enqueue(FakeReply(hostile=HOSTILE[kind]))
     error, took = failed_call(router, provider)
     assert error.code == ErrorCode.PROVIDER_PARSE_ERROR and f"{provider} API response could not be mapped" in str(error)
-    assert took < DEADLINE_S  # refused at the cap (or on the declared length), not waited out
+    assert took < DEADLINE_S + SLACK_S  # refused at the cap (or on the declared length), not waited out
     (fetch,) = fetches
     assert marker(fetch) == ("size_cap" if kind == "flood" else "declared_size")
     assert store.get(fetch.evidence_hash) == (b'{"pad":"' + b"x" * (CAP - 8) if kind == "flood" else b"")
@@ -140,7 +141,7 @@ def test_chain_when_the_default_model_drips_then_the_next_model_answers_after_th
     execution = execute_plan(plan, router.port(PROMPT.system, PROMPT.user))
     took = time.monotonic() - started
     # Assert
-    assert execution.success and execution.attempted == (OPUS, KIMI) and took < DEADLINE_S + 0.5
+    assert execution.success and execution.attempted == (OPUS, KIMI) and took < DEADLINE_S + SLACK_S
     assert execution.attempts[0].error_code == ErrorCode.PROVIDER_TIMEOUT
     assert len(fake[Provider.MOONSHOT].requests) == 1
 

@@ -77,7 +77,7 @@ def test_gzip_bomb_when_fetched_then_cut_at_the_decoded_cap_without_expanding(se
         client.get(server + "/bomb")
     assert cut.value.reason == SIZE_CAP and cut.value.status == 200
     assert cut.value.prefix == bytes(bounds.max_bytes)  # the decoded start, as the evidence would hold it
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < bounds.deadline_s  # cut for its size (SIZE_CAP above), not its time
 
 
 @pytest.mark.parametrize("path", ["/small", "/deflate"])
