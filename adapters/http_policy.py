@@ -9,7 +9,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+from paulp.adapters.http_bounds import DEADLINE, ResponseCutOff
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # an idempotent read answered so is retried (§3.3)
 
 
 @dataclass(frozen=True)
@@ -56,3 +61,14 @@ def retry_delay(attempt: int, policy: HttpPolicy, retry_after_s: float | None,
     if retry_after_s > policy.max_retry_after_s:
         return None
     return max(delay, retry_after_s)
+
+
+def cut_off_retry(cut: ResponseCutOff, attempt: int, backoff: Callable[[int], float],
+                  delay_for: Callable[[int, Any], float | None]) -> float | None:
+    """§3.3 for a read cut off (ADR 0513): past its deadline it is retried after ``backoff``, a 429/5xx status after
+    ``delay_for`` (which honours Retry-After); a too-large 2xx or 4xx is not, since the server would send it again."""
+    if cut.reason == DEADLINE:
+        return backoff(attempt)
+    if cut.status in RETRY_STATUSES:
+        return delay_for(attempt, cut.headers)
+    return None

@@ -23,7 +23,14 @@ import httpx
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
 from paulp.adapters.http_bounds import DEADLINE, MIB, ResponseBounds, ResponseCutOff, bounded_async_client
-from paulp.adapters.http_policy import HttpPolicy, full_jitter, retry_delay, secure_base_url
+from paulp.adapters.http_policy import (
+    RETRY_STATUSES,
+    HttpPolicy,
+    cut_off_retry,
+    full_jitter,
+    retry_delay,
+    secure_base_url,
+)
 from paulp.adapters.kalshi.client_errors import (
     EvidenceWriteFailed,
     KalshiError,
@@ -57,7 +64,6 @@ MAX_RESPONSE_BYTES_ENV = "KALSHI_MAX_RESPONSE_BYTES"
 DEFAULT_MAX_RESPONSE_BYTES = 16 * MIB  # a 100-market page is well under 1 MiB; candle ranges are the largest
 EVIDENCE_SOURCE = "kalshi_trade_api"
 USER_AGENT = "Paul-P/1.0"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 FetchRecorder = Callable[[EvidenceFetch], None]  # indexes a fetch and appends its event; raising fails the fetch
 
 
@@ -215,7 +221,8 @@ class KalshiClient:
                 response = await self._http.request(method, path, params=query, content=content)
             except ResponseCutOff as cut:  # over the deadline or the size cap (ADR 0513)
                 error = await self._cut_off_error(cut, method, full_path, query, write)
-                delay = None if write or attempt > self.config.max_retries else self._cut_off_retry(cut, attempt)
+                delay = (None if write or attempt > self.config.max_retries
+                         else cut_off_retry(cut, attempt, self._backoff, self._retry_delay))
                 if delay is None:
                     raise error from None
                 await self._sleep(delay)
@@ -284,14 +291,6 @@ class KalshiClient:
         if 200 <= cut.status < 300:
             return VenueResponseTooLarge(what, **ctx)
         return error_for_status(httpx.Response(cut.status, headers=cut.headers), None, write, ctx)
-
-    def _cut_off_retry(self, cut: ResponseCutOff, attempt: int) -> float | None:
-        """§3.3 for a read cut off: a timeout is retried, a 429/5xx status too; a too-large 2xx or 4xx is not."""
-        if cut.reason == DEADLINE:
-            return self._backoff(attempt)
-        if cut.status in RETRY_STATUSES:
-            return self._retry_delay(attempt, cut.headers)
-        return None
 
     async def _evidence_and_parse(
         self, response: httpx.Response, method: str, full_path: str, query: dict[str, Any] | None,

@@ -21,7 +21,14 @@ import httpx
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
 from paulp.adapters.http_bounds import DEADLINE, MIB, ResponseBounds, ResponseCutOff, bounded_client
-from paulp.adapters.http_policy import HttpPolicy, full_jitter, retry_delay, secure_base_url
+from paulp.adapters.http_policy import (
+    RETRY_STATUSES,
+    HttpPolicy,
+    cut_off_retry,
+    full_jitter,
+    retry_delay,
+    secure_base_url,
+)
 from paulp.adapters.kalshi.client_errors import json_object, retry_after_seconds
 from paulp.adapters.noaa.errors import (
     NoaaError,
@@ -37,7 +44,6 @@ from paulp.adapters.noaa.errors import (
 DEFAULT_BASE_URL = "https://www.ncdc.noaa.gov/cdo-web/api/v2"
 EVIDENCE_SOURCE = "noaa_cdo"
 TOKEN_HEADER = "token"  # noqa: S105 - the header's name, not a secret
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_MAX_RESPONSE_BYTES = 4 * MIB  # a full 1000-row /data page is about 150 KB
 FetchRecorder = Callable[[EvidenceFetch], None]
 
@@ -147,7 +153,8 @@ class NoaaCdoClient:
                 response = self._http.get(url, params=query, headers={TOKEN_HEADER: token})
             except ResponseCutOff as cut:  # over the deadline or the size cap (ADR 0513)
                 error = self._cut_off_error(cut, url, path, query)
-                delay = self._cut_off_retry(cut, attempt) if attempt <= self.config.max_retries else None
+                delay = (cut_off_retry(cut, attempt, self._backoff, self._retry_delay)
+                         if attempt <= self.config.max_retries else None)
                 if delay is None:
                     raise error from None
                 self._sleep(delay)
@@ -200,14 +207,6 @@ class NoaaCdoClient:
             return NoaaResponseTooLarge(what, **ctx)
         response = httpx.Response(cut.status, headers=cut.headers)
         return error_for_status(response, ctx, self._retry_after(cut.headers))
-
-    def _cut_off_retry(self, cut: ResponseCutOff, attempt: int) -> float | None:
-        """§3.3 for a cut-off read: a timeout is retried, a 429/5xx status too; a too-large 2xx or 4xx is not."""
-        if cut.reason == DEADLINE:
-            return self._backoff(attempt)
-        if cut.status in RETRY_STATUSES:
-            return self._retry_delay(attempt, cut.headers)
-        return None
 
     def _evidence_and_parse(self, response: httpx.Response, url: str, path: str, query: dict[str, Any],
                             attempt: int) -> NoaaResponse | NoaaError:
