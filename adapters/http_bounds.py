@@ -170,6 +170,14 @@ class _Body:
             return bytes(self._raw[: self.bounds.max_bytes])
 
 
+def _cut_at_deadline(end: float, body: _Body | None, bounds: ResponseBounds, request: Any) -> ResponseCutOff | None:
+    """What a timeout means for a request that had to end at ``end``: a cut-off at the deadline (with what of the
+    body arrived, once headers had), or None while the deadline is still ahead (an ordinary, shorter timeout)."""
+    if time.monotonic() < end - _EARLY:
+        return None
+    return ResponseCutOff(DEADLINE, bounds, request=request) if body is None else body.cut(DEADLINE)
+
+
 def _clamp_timeouts(request: Any, seconds: float) -> None:
     """No single connect, write, read or pool wait may be longer than the whole request may take."""
     timeouts = request.extensions.get("timeout")
@@ -271,11 +279,10 @@ class _SyncBounded:
                 response.close()
             raw = body.finish()
         except lib.TimeoutException:
-            if time.monotonic() < end - _EARLY:
+            cut = _cut_at_deadline(end, body, bounds, request)
+            if cut is None:
                 raise  # an ordinary timeout, shorter than the deadline
-            if body is None:
-                raise ResponseCutOff(DEADLINE, bounds, request=request) from None
-            raise body.cut(DEADLINE) from None
+            raise cut from None
         finally:
             _deadline.reset(token)
         return lib.Response(response.status_code, headers=response.headers, stream=lib.ByteStream(raw),
@@ -326,11 +333,10 @@ class BoundedAsyncTransport(httpx.AsyncBaseTransport):
                 finally:
                     await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
-            if time.monotonic() < end - _EARLY:
+            cut = _cut_at_deadline(end, body, bounds, request)
+            if cut is None:
                 raise  # not ours: an ordinary timeout, shorter than the deadline
-            if body is None:
-                raise ResponseCutOff(DEADLINE, bounds, request=request) from None
-            raise body.cut(DEADLINE) from None
+            raise cut from None
         return httpx.Response(response.status_code, headers=response.headers, stream=httpx.ByteStream(body.finish()),
                               extensions=response.extensions)
 
