@@ -91,9 +91,8 @@ def install(app: FastAPI) -> None:
         """The safety net of ADR 0512: the store refused a save because another writer saved the same aggregate
         version first, in a command that neither ran again on the fresh state nor refused with a code of its own.
         Nothing of that save was recorded, so the client may retry: 409 ``conflict``, not a 500. Logged with its
-        traceback, so a command that always collides (a bug, not a race) is still seen."""
-        if isinstance(exc, DomainError):  # WriteConflict: retried already and said so
-            return error_response(409, exc.message, exc.code)
+        traceback, so a command that always collides (a bug, not a race) is still seen. ``WriteConflict`` never
+        reaches here: it is a ``DomainError`` first (its MRO), answered by ``_domain_error`` with its 409."""
         log.warning("write conflict reached the HTTP layer path=%s", request.url.path, exc_info=exc)
         return error_response(409, CONFLICT_ERROR, "conflict", message=CONFLICT_MESSAGE)
 

@@ -44,6 +44,7 @@ from paulp.domain.exits import (
 from paulp.domain.marks import Quotes
 from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.reconciliation import Position, json_number
+from paulp.domain.services.base import retry_on_conflict
 from paulp.domain.services.exits import ExitCandidate
 from paulp.projections.reconciliation import ADJUSTED_STRATEGY
 
@@ -194,8 +195,7 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
             return _preview(candidate, under_way)
         # another writer (the monitor, a second close) saving this exit between its load and save: carried on as
         # that writer left it, looked up again (a LIVE sell at Kalshi by client order id first; ADR 0512)
-        ex = container.orders.retry_on_conflict(
-            lambda: container.exits.exit_position(candidate, decision, port, operator, note))
+        ex = retry_on_conflict(lambda: container.exits.exit_position(candidate, decision, port, operator, note))
     if ex is None:
         raise CloseRefused("the previous exit's sell of this position still rests at Kalshi and could not be"
                            " cancelled; nothing sent beside it")
