@@ -73,6 +73,12 @@ class System:
         self.container, self.exchange, self.key = container, exchange, key
         self.client = TestClient(create_app(container))
 
+    def order(self, order_id: str) -> Order:
+        """The order as the log holds it now (it must exist)."""
+        order = self.container.orders.find(order_id)
+        assert order is not None
+        return order
+
     def project(self, *names: str) -> None:
         with psycopg.connect(self.container.database_url, autocommit=True) as conn:
             for name in names or ("orders", "venue_orders", "market_marks"):

@@ -45,11 +45,6 @@ def _fail_saves_with(system: System, topic_part: str, times: int = 1) -> None:
                      .format(sql.Literal(f"%{topic_part}%")))
 
 
-def _order(system: System, order_id: str) -> Order:
-    order = system.container.orders.find(order_id)
-    assert order is not None
-    return order
-
 
 def _trades(system: System) -> list[dict]:
     system.project("orders", "venue_orders")
@@ -66,7 +61,7 @@ def test_live_order_when_result_save_fails_after_kalshi_accepted_then_in_doubt_n
     [placed] = system.exchange.orders
     assert placed["status"] == "executed" and placed["fill_count"] == 40
 
-    order = _order(system, out.order_id)
+    order = system.order(out.order_id)
     assert (out.state, order.state) == ("SUBMITTED", S.SUBMITTED)
     assert order.submission_in_doubt and S.ERROR not in [h.target for h in order.history]
     assert system.process_live(facts_at_book(system.exchange, ticker),
@@ -76,7 +71,7 @@ def test_live_order_when_result_save_fails_after_kalshi_accepted_then_in_doubt_n
     system.container.clock.set(NOW + timedelta(seconds=301))  # type: ignore[attr-defined]
     system.project("orders")
     run_order_timers(system.container)  # the in-doubt order is looked up by client order id
-    order = _order(system, out.order_id)
+    order = system.order(out.order_id)
     assert (order.state, order.filled_size, order.avg_fill_price) == (S.FILLED, 40, placed["yes_price"])
     assert not order.submission_in_doubt and order.broker_order_id == placed["order_id"]
     assert len(system.exchange.orders) == 1
@@ -95,7 +90,7 @@ def test_live_order_when_every_save_after_kalshi_accepted_fails_then_left_submit
     [placed] = system.exchange.orders
     [order_id] = [o.order_id for o in _open_orders(system)]
     _record_error(system.container, order_id, "RuntimeError: the event store refused the save")
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.SUBMITTING and S.ERROR not in [h.target for h in order.history]
 
     system.container.clock.set(NOW + timedelta(seconds=301))  # type: ignore[attr-defined]
@@ -107,7 +102,7 @@ def test_live_order_when_every_save_after_kalshi_accepted_fails_then_left_submit
         assert pipeline.advance(order_id).state == "FILLED"
     finally:
         port.close(client)
-    assert _order(system, order_id).filled_size == 40 and len(system.exchange.orders) == 1
+    assert system.order(order_id).filled_size == 40 and len(system.exchange.orders) == 1
     assert placed["client_order_id"] == order_id
 
 
@@ -115,7 +110,7 @@ def _open_orders(system: System) -> list[Order]:
     system.project("orders")
     with psycopg.connect(system.container.database_url) as conn:
         ids = [r[0] for r in conn.execute("SELECT order_id FROM views.orders").fetchall()]
-    return [_order(system, i) for i in ids]
+    return [system.order(i) for i in ids]
 
 
 def test_live_order_when_kalshi_accepts_then_trade_row_has_kalshi_order_id_and_our_client_order_id(
@@ -126,7 +121,7 @@ def test_live_order_when_kalshi_accepts_then_trade_row_has_kalshi_order_id_and_o
     [trade] = _trades(system)
     assert set(trade) == TRADE_FIELDS | {"fees_cents"}  # the fees Kalshi reported, beside the spec's fields (ADR 0437)
     assert (trade["order_id"], trade["client_order_id"]) == (placed["order_id"], out.order_id)
-    assert _order(system, out.order_id).broker_order_id == placed["order_id"]
+    assert system.order(out.order_id).broker_order_id == placed["order_id"]
 
 
 def test_live_order_when_answer_lost_then_record_has_no_venue_id_until_found_by_client_order_id(system: System):

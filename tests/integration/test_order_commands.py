@@ -36,11 +36,6 @@ def _run(*args: str) -> Any:
     return CliRunner().invoke(app, ["orders", *args])
 
 
-def _order(system: System, order_id: str) -> Order:
-    order = system.container.orders.find(order_id)
-    assert order is not None
-    return order
-
 
 def _deletes(system: System) -> int:
     return [r.method for r in system.exchange.requests].count("DELETE")
@@ -70,7 +65,7 @@ def test_cancel_when_live_order_rests_at_kalshi_then_cancelled_there_and_a_secon
     # Assert: cancelled at Kalshi first, then in the log, with the operator's reason
     assert out.exit_code == 0, out.output
     assert f"{order_id}: cancelled_at_venue (state CANCELLED)" in out.output
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.CANCELLED and order.history[-1].reason == "operator: thesis changed"
     assert _deletes(system) == 1
     # a terminal order: refused with the spec's message, exit 1, nothing recorded or sent
@@ -102,7 +97,7 @@ def test_cancel_when_terminal_or_mid_step_then_refused_exit_1_and_nothing_record
     head = cli.head()
     out = _run("cancel", order_id, "--reason", "drill")
     assert out.exit_code == 1 and message in out.output
-    assert cli.head() == head and _order(cli, order_id).state == targets[-1]
+    assert cli.head() == head and cli.order(order_id).state == targets[-1]
 
 
 def test_cancel_when_bad_input_then_exit_2_or_1_and_nothing_recorded(cli: System):
@@ -114,7 +109,7 @@ def test_cancel_when_bad_input_then_exit_2_or_1_and_nothing_recorded(cli: System
     assert missing.exit_code == 2
     unknown = _run("cancel", "order-0000000000000000", "--reason", "drill")
     assert unknown.exit_code == 1 and "no order 'order-0000000000000000'" in unknown.output
-    assert cli.head() == head and _order(cli, order_id).state == S.PENDING
+    assert cli.head() == head and cli.order(order_id).state == S.PENDING
 
 
 def test_replace_when_price_move_cancelled_then_new_order_linked_both_ways_and_executed_at_the_new_limit(
@@ -142,14 +137,14 @@ def test_replace_when_price_move_cancelled_then_new_order_linked_both_ways_and_e
     assert out.exit_code == 0, out.output
     new_id = deterministic_id("cmd-replace", "bonding", ticker, "YES", 50, float(ask), 1)
     assert f"{old.order_id} replaced by {new_id} (resubmit #1, 50 contracts at {ask}¢, PENDING)" in out.output
-    new = _order(system, new_id)
+    new = system.order(new_id)
     assert (new.state, new.resubmit_count, new.replaces_order_id, new.max_price) == (
         S.PENDING, 1, old.order_id, ask)
-    assert _order(system, old.order_id).replaced_by == new_id
+    assert system.order(old.order_id).replaced_by == new_id
     # the execute step takes it like any order: validated, risk-checked, sent (paper: filled at the ask)
     system.project("orders")
     done = execute_pending(system.container)
-    assert new_id in done["executed"] and _order(system, new_id).state == S.FILLED
+    assert new_id in done["executed"] and system.order(new_id).state == S.FILLED
     system.project("orders")
     # once replaced, never again
     head = system.head()
@@ -164,7 +159,7 @@ def test_replace_when_chain_reaches_max_resubmits_then_refused_and_nothing_recor
     for n in (1, 2):  # resubmits #1 and #2 (max_resubmits 2), each cancelled before the next replacement
         out = _run("replace", ids[-1])
         assert out.exit_code == 0, out.output
-        new = _order(system, deterministic_id("cmd-chain", "bonding", "KXCMD-CMD-CHAIN", "YES", 20, 40.0, n))
+        new = system.order(deterministic_id("cmd-chain", "bonding", "KXCMD-CMD-CHAIN", "YES", 20, 40.0, n))
         assert new.resubmit_count == n and new.replaces_order_id == ids[-1]
         ids.append(new.order_id)
         system.project("orders")
@@ -173,7 +168,7 @@ def test_replace_when_chain_reaches_max_resubmits_then_refused_and_nothing_recor
     head = system.head()
     out = _run("replace", ids[-1])
     assert out.exit_code == 1 and "resubmit #3 exceeds max_resubmits 2" in out.output
-    assert system.head() == head and _order(system, ids[-1]).replaced_by is None
+    assert system.head() == head and system.order(ids[-1]).replaced_by is None
 
 
 def test_replace_when_working_or_another_order_holds_the_key_or_bad_price_then_refused(cli: System):

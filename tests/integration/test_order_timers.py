@@ -42,11 +42,6 @@ def _tick(system: System, seconds: float) -> dict:
     return run_order_timers(system.container)
 
 
-def _order(system: System, order_id: str) -> Order:
-    order = system.container.orders.find(order_id)
-    assert order is not None
-    return order
-
 
 def _venue_order(system: System, order_id: str) -> dict:
     [found] = [o for o in system.exchange._orders.values() if o["client_order_id"] == order_id]
@@ -72,7 +67,7 @@ def test_timers_when_live_order_rests_past_the_stale_timeout_then_cancelled_at_k
     report = _tick(system, 301)
     assert _outcomes(report) == {order_id: "cancelled_at_venue"}
     assert (report["cancelled"], report["riskTimeouts"], report["left"]) == (1, 0, [])
-    assert _order(system, order_id).state == S.CANCELLED
+    assert system.order(order_id).state == S.CANCELLED
     assert _venue_order(system, order_id)["status"] == "canceled" and _deletes(system) == 1
     row = trade_row(system, order_id)  # the trade view shows Kalshi's answer, not "submitted"
     assert (row["status"], row["order_id"]) == ("cancelled", _venue_order(system, order_id)["order_id"])
@@ -89,7 +84,7 @@ def _partial(system: System, sid: str, filled: int) -> str:
     _, order_id = resting_live_order(system, sid)
     venue = _venue_order(system, order_id)
     venue.update(fill_count=filled, remaining_count=venue["initial_count"] - filled)
-    order = _order(system, order_id)
+    order = system.order(order_id)
     order.record_fill(filled, float(venue["yes_price"]), NOW + timedelta(seconds=60))
     system.container.orders.save(order)
     assert order.state == S.PARTIAL_FILL
@@ -102,13 +97,13 @@ def test_timers_when_partial_fill_below_min_fill_pct_then_remainder_cancelled_el
     thick = _partial(system, "tm-thick", 20)  # exactly 50 %: enough, keeps working until the venue expires it
     assert _tick(system, 300)["results"] == []
     assert _outcomes(_tick(system, 301)) == {thin: "cancelled_at_venue"}
-    order = _order(system, thin)
+    order = system.order(thin)
     assert (order.state, order.filled_size) == (S.CANCELLED, 10)
     assert _venue_order(system, thin)["status"] == "canceled"
     assert (trade_row(system, thin)["status"], trade_row(system, thin)["fill_count"]) == ("cancelled", 10)
     head = system.head()
     assert _tick(system, 3600)["results"] == [] and system.head() == head and _deletes(system) == 1
-    assert _order(system, thick).state == S.PARTIAL_FILL and _venue_order(system, thick)["status"] == "resting"
+    assert system.order(thick).state == S.PARTIAL_FILL and _venue_order(system, thick)["status"] == "resting"
 
 
 def test_timers_when_venue_cancel_fails_then_left_open_and_retried_next_tick(system: System):
@@ -117,13 +112,13 @@ def test_timers_when_venue_cancel_fails_then_left_open_and_retried_next_tick(sys
     report = _tick(system, 301)
     assert report["cancelled"] == 0 and [r["orderId"] for r in report["left"]] == [order_id]
     assert report["left"][0]["outcome"].startswith("failed")
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED) and order.cancel_requested_at is not None
     assert _venue_order(system, order_id)["status"] == "resting"  # never marked cancelled while it rests
 
     retried = _tick(system, 361)  # the cancel request stands: the next tick sends the cancel again
     assert _outcomes(retried) == {order_id: "cancelled_at_venue"} and retried["left"] == []
-    assert _order(system, order_id).state == S.CANCELLED and _deletes(system) == 2
+    assert system.order(order_id).state == S.CANCELLED and _deletes(system) == 2
     assert _venue_order(system, order_id)["status"] == "canceled"
     assert _tick(system, 421)["results"] == [] and _deletes(system) == 2
 
@@ -131,11 +126,11 @@ def test_timers_when_venue_cancel_fails_then_left_open_and_retried_next_tick(sys
 def test_timers_when_submission_in_doubt_then_looked_up_by_client_order_id_then_cancelled(system: System):
     system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
     _, out = system.live_order("tm-doubt", size=40, move_up_by=3)  # placed at Kalshi, its answer lost
-    order = _order(system, out.order_id)
+    order = system.order(out.order_id)
     assert order.submission_in_doubt and order.broker_order_id is None
     assert _tick(system, 300)["results"] == []
     assert _outcomes(_tick(system, 301)) == {out.order_id: "cancelled_at_venue"}
-    order = _order(system, out.order_id)
+    order = system.order(out.order_id)
     assert order.state == S.CANCELLED and not order.submission_in_doubt and order.broker_order_id is not None
     assert _venue_order(system, out.order_id)["status"] == "canceled"
 
@@ -147,13 +142,13 @@ def test_timers_when_live_order_and_no_kalshi_credentials_then_left_open_and_nam
     report = _tick(system, 301)
     [left] = report["left"]
     assert left["orderId"] == order_id and "credentials" in left["outcome"] and report["cancelled"] == 0
-    assert _order(system, order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED) and system.head() == head
+    assert system.order(order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED) and system.head() == head
     assert _venue_order(system, order_id)["status"] == "resting" and _deletes(system) == 0
 
 
 def _walk(system: System, sid: str, *targets: OrderState, ticker: str | None = None, price: int = 40) -> str:
     order_id = system.pending_order(sid, ticker or system.tradable_ticker(), price)
-    order = _order(system, order_id)
+    order = system.order(order_id)
     for target in targets:
         order.transition(target, "test path", NOW)
     system.container.orders.save(order)
@@ -170,7 +165,7 @@ def test_timers_when_paper_order_works_past_the_timeout_then_cancelled_in_the_lo
     assert _tick(system, 300)["results"] == []
     report = _tick(system, 301)
     assert _outcomes(report) == {order_id: "cancelled"} and report["cancelled"] == 1
-    assert _order(system, order_id).state == S.CANCELLED
+    assert system.order(order_id).state == S.CANCELLED
     assert {(r.method, r.path) for r in system.exchange.requests} == {("GET", f"/trade-api/v2/markets/{ticker}")}
     head = system.head()
     assert _tick(system, 500)["results"] == [] and system.head() == head
@@ -186,7 +181,7 @@ def test_timers_when_risk_check_and_its_retry_unanswered_then_timeout_one_retry_
     first = _tick(system, 31)
     assert _outcomes(first) == {order_id: "risk_timeout: retry unanswered (market data unavailable: "
                                           "venue_not_found)"} and first["riskTimeouts"] == 1
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.RISK_CHECK and order.times_entered(S.RISK_TIMEOUT) == 1
     head = system.head()
     assert _tick(system, 31)["results"] == [] and _tick(system, 61)["results"] == []  # the retry's own 30 s
@@ -194,7 +189,7 @@ def test_timers_when_risk_check_and_its_retry_unanswered_then_timeout_one_retry_
 
     second = _tick(system, 62)
     assert _outcomes(second) == {order_id: "risk_timeout: cancelled"}
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.CANCELLED and order.times_entered(S.RISK_TIMEOUT) == 2
     head = system.head()
     assert _tick(system, 200)["results"] == [] and system.head() == head
@@ -229,7 +224,7 @@ def test_timers_when_risk_check_unanswered_then_the_retry_asks_the_governor_and_
     order_id = _waiting_for_risk(system, "tm-risk-ok")
     report = _tick(system, 31)
     assert _outcomes(report) == {order_id: "risk_timeout: retry answered: RISK_APPROVED"}
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.RISK_APPROVED and order.times_entered(S.RISK_TIMEOUT) == 1
     assert order.risk_check_result is not None and order.risk_check_result.approved
     assert "POST" not in [r.method for r in system.exchange.requests]
@@ -238,7 +233,7 @@ def test_timers_when_risk_check_unanswered_then_the_retry_asks_the_governor_and_
 
     system.project("orders")
     done = execute_pending(system.container)
-    assert done["executed"] == [order_id] and _order(system, order_id).state == S.FILLED
+    assert done["executed"] == [order_id] and system.order(order_id).state == S.FILLED
 
 
 def test_timers_when_the_retried_risk_check_is_refused_then_risk_rejected_not_cancelled(system: System):
@@ -246,7 +241,7 @@ def test_timers_when_the_retried_risk_check_is_refused_then_risk_rejected_not_ca
     order_id = _waiting_for_risk(system, "tm-risk-halt")
     system.container.breaker.transition("HALT", "drill", "operator")
     assert _outcomes(_tick(system, 31)) == {order_id: "risk_timeout: retry answered: RISK_REJECTED"}
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.RISK_REJECTED and order.last_error
     assert "POST" not in [r.method for r in system.exchange.requests]
 
@@ -277,7 +272,7 @@ def test_execute_when_the_governor_raises_then_order_waits_in_risk_check_and_the
     _governor_cannot_read_the_book(system, broken=True)
     done = execute_pending(system.container)
     assert done["executed"] == [] and [e["orderId"] for e in done["errors"]] == [order_id]
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.RISK_CHECK and order.times_entered(S.ERROR) == 0
     assert order.last_error and "not answered" in order.last_error and order.risk_check_result is None
     assert "POST" not in [r.method for r in system.exchange.requests]
@@ -287,17 +282,17 @@ def test_execute_when_the_governor_raises_then_order_waits_in_risk_check_and_the
     assert _outcomes(_tick(system, 31)) == {order_id: "risk_timeout: retry answered: RISK_APPROVED"}
     system.project("orders")
     assert execute_pending(system.container)["executed"] == [order_id]
-    assert _order(system, order_id).state == S.FILLED
+    assert system.order(order_id).state == S.FILLED
 
 
 def test_execute_when_the_governor_keeps_raising_then_one_retry_then_cancelled_never_submitted(system: System):
     order_id = _pending_for_execute(system, "tm-gov-down")
     _governor_cannot_read_the_book(system, broken=True)
     execute_pending(system.container)
-    assert _order(system, order_id).state == S.RISK_CHECK
+    assert system.order(order_id).state == S.RISK_CHECK
     [first] = _tick(system, 31)["results"]
     assert first["outcome"].startswith("risk_timeout: retry unanswered (")
     assert _outcomes(_tick(system, 62)) == {order_id: "risk_timeout: cancelled"}
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.CANCELLED and order.times_entered(S.RISK_TIMEOUT) == 2
     assert order.times_entered(S.SUBMITTING) == 0 and "POST" not in [r.method for r in system.exchange.requests]

@@ -35,11 +35,6 @@ def _pending(system: System, sid: str, size: int, yes_bid: int, yes_ask: int, as
     return order.order_id
 
 
-def _order(system: System, order_id: str) -> Order:
-    order = system.container.orders.find(order_id)
-    assert order is not None
-    return order
-
 
 def _history(system: System, order_id: str) -> list[Any]:
     return system.container.orders.history(order_id)
@@ -64,7 +59,7 @@ def test_execute_when_book_is_thin_then_pre_trade_fails_on_depth_in_history(syst
     report = execute_pending(system.container)
 
     assert report["rejected"] == [order_id]
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.PRE_TRADE_FAILED and order.last_error == "Depth $60.00 below $100"
     assert _pre_trade_result(system, order_id) == {"passed": False, "spread": 0.01, "depth": 60.0,
                                                    "blockReason": "Depth $60.00 below $100"}
@@ -81,7 +76,7 @@ def test_execute_when_book_is_deep_then_pre_trade_passes_and_the_order_fills(sys
     report = execute_pending(system.container)
 
     assert report["executed"] == [order_id]
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.FILLED and order.filled_size == 20
     result = _pre_trade_result(system, order_id)
     assert result["passed"] is True and result["depth"] == 3000.0 and "adjustedSize" not in result
@@ -95,7 +90,7 @@ def test_execute_when_book_absorbs_less_than_the_order_then_impact_shrinks_it_be
     report = execute_pending(system.container)
 
     assert report["executed"] == [order_id]
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.FILLED and order.requested_size == 16 and order.filled_size == 16  # floor(0.9 x 18)
     assert order.order_id == order_id  # the id is not recomputed (§1.4.3)
     pre = _pre_trade_result(system, order_id)
@@ -112,7 +107,7 @@ def test_execute_when_impact_leaves_less_than_the_minimum_order_then_refused_bef
     report = execute_pending(system.container)
 
     assert report["rejected"] == [order_id]
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.PRE_TRADE_FAILED
     assert order.last_error == "Market impact: the book absorbs 2 of 25 contracts ($1.80), below the $10 minimum order"
     assert not [e for e in _history(system, order_id) if type(e).__qualname__.endswith(".RiskChecked")]
@@ -121,18 +116,18 @@ def test_execute_when_impact_leaves_less_than_the_minimum_order_then_refused_bef
 
 def test_execute_when_takers_all_buy_yes_then_vpin_toxic_fails_pre_trade(system: System) -> None:
     order_id = _pending(system, "toxic", 20, 59, 60, asks=5_000)
-    system.exchange.set_trades(_order(system, order_id).ticker, [(60, 1_000, "yes")] * 3)  # $1800: one bucket
+    system.exchange.set_trades(system.order(order_id).ticker, [(60, 1_000, "yes")] * 3)  # $1800: one bucket
 
     report = execute_pending(system.container)
 
     assert report["rejected"] == [order_id]
-    assert _order(system, order_id).last_error == "VPIN 1.00 is toxic (at or above 0.60)"
+    assert system.order(order_id).last_error == "VPIN 1.00 is toxic (at or above 0.60)"
     assert _pre_trade_result(system, order_id)["vpinScore"] == 1.0
 
 
 def test_execute_when_takers_balance_then_vpin_recorded_and_the_order_fills(system: System) -> None:
     order_id = _pending(system, "balanced", 20, 59, 60, asks=5_000)
-    system.exchange.set_trades(_order(system, order_id).ticker, [(60, 1_000, "yes"), (60, 1_000, "no")] * 2)
+    system.exchange.set_trades(system.order(order_id).ticker, [(60, 1_000, "yes"), (60, 1_000, "no")] * 2)
 
     assert execute_pending(system.container)["executed"] == [order_id]
     # $600 a trade, buckets of $1000: (600 buy, 400 sell) then (600 buy, 400 sell) -> 400 / 2000
@@ -149,4 +144,4 @@ def test_execute_when_the_book_or_trades_cannot_be_read_then_the_order_waits_unt
         execute_pending(system.container)
 
     assert failed.value.code == "venue_unavailable"
-    assert _order(system, order_id).state == S.PENDING and len(_history(system, order_id)) == 1
+    assert system.order(order_id).state == S.PENDING and len(_history(system, order_id)) == 1

@@ -36,11 +36,6 @@ def _tick(system: System, seconds: float) -> dict[str, Any]:
     return run_order_timers(system.container)
 
 
-def _order(system: System, order_id: str) -> Order:
-    order = system.container.orders.find(order_id)
-    assert order is not None
-    return order
-
 
 def _move(system: System, ticker: str, cents: int) -> None:
     """The market moves ``cents`` (both YES quotes, and the NO quotes they mirror)."""
@@ -50,7 +45,7 @@ def _move(system: System, ticker: str, cents: int) -> None:
 
 
 def _limit_and_ask(system: System, ticker: str, order_id: str) -> tuple[float, int]:
-    return _order(system, order_id).max_price, system.exchange.markets[ticker]["yes_ask"]
+    return system.order(order_id).max_price, system.exchange.markets[ticker]["yes_ask"]
 
 
 def _venue_order(system: System, order_id: str) -> dict[str, Any]:
@@ -82,7 +77,7 @@ def test_price_move_when_live_order_rests_and_market_moves_5_then_cancelled_at_k
     # Assert: one venue cancel, confirmed, the order closed as PRICE_MOVE_CANCEL with the move
     assert _outcomes(report) == {order_id: "price_move_cancelled_at_venue"}
     assert (report["priceMoveCancelled"], report["cancelled"], report["left"], report["marketsRead"]) == (1, 0, [], 1)
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state == S.PRICE_MOVE_CANCEL and order.closed_at == NOW + timedelta(seconds=60)
     assert order.history[-1].metadata == {"priceMovePct": 5.0, "threshold": 3.0, "referencePrice": limit,
                                           "marketPrice": ask}
@@ -116,9 +111,9 @@ def test_price_move_when_move_at_or_below_threshold_then_nothing_until_the_stale
     _move(system, ticker, -1)  # 2 points
     assert _tick(system, 180)["results"] == []
     assert system.head() == head and _count(system, "DELETE") == 0
-    assert _order(system, order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED)
+    assert system.order(order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED)
     assert _outcomes(_tick(system, 301)) == {order_id: "cancelled_at_venue"}  # the stale timer still bounds it
-    assert _order(system, order_id).state == S.CANCELLED
+    assert system.order(order_id).state == S.CANCELLED
 
 
 def test_price_move_when_venue_cancel_fails_then_left_and_the_cancel_sent_again_next_tick(system: System):
@@ -127,22 +122,22 @@ def test_price_move_when_venue_cancel_fails_then_left_and_the_cancel_sent_again_
     system.exchange.inject(Fault(status=500, method="DELETE", path_contains="/portfolio/orders/"))
     report = _tick(system, 60)
     assert [r["orderId"] for r in report["left"]] == [order_id] and report["left"][0]["outcome"].startswith("failed")
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert order.state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED) and order.cancel_requested_at is not None
     assert _venue_order(system, order_id)["status"] == "resting"  # never closed while it rests
     _move(system, ticker, -4)  # back at the threshold: the recorded decision stands, it is not taken back
     assert _outcomes(_tick(system, 120)) == {order_id: "price_move_cancelled_at_venue"}
-    assert _order(system, order_id).state == S.PRICE_MOVE_CANCEL and _count(system, "DELETE") == 2
+    assert system.order(order_id).state == S.PRICE_MOVE_CANCEL and _count(system, "DELETE") == 2
     assert _names(system, order_id).count("PriceMoveCancelRequested") == 1
 
 
 def test_price_move_when_submission_in_doubt_then_looked_up_by_client_order_id_first_never_resent(system: System):
     system.exchange.inject(Fault(status=500, process=True, method="POST", path_contains="/portfolio/orders"))
     ticker, out = system.live_order("pm-doubt", size=40, move_up_by=3)  # placed at Kalshi, its answer lost
-    assert _order(system, out.order_id).submission_in_doubt
+    assert system.order(out.order_id).submission_in_doubt
     _move(system, ticker, 3)
     assert _outcomes(_tick(system, 60)) == {out.order_id: "price_move_cancelled_at_venue"}
-    order = _order(system, out.order_id)
+    order = system.order(out.order_id)
     assert order.state == S.PRICE_MOVE_CANCEL and not order.submission_in_doubt and order.broker_order_id
     assert len(system.exchange.orders) == 1 and _count(system, "POST") == 1  # never a second order
     assert _count(system, "GET", "/portfolio/orders") >= 1 and _count(system, "DELETE") == 1
@@ -154,7 +149,7 @@ def test_price_move_when_part_filled_at_kalshi_meanwhile_then_cancelled_with_the
     venue.update(fill_count=10, remaining_count=venue["initial_count"] - 10)  # we have not heard of it yet
     _move(system, ticker, 5)
     assert _outcomes(_tick(system, 60)) == {order_id: "cancelled_at_venue"}
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert (order.state, order.filled_size) == (S.CANCELLED, 10)  # §1.4.7: not from PARTIAL_FILL
     assert order.history[-1].reason == "Price moved beyond threshold"
     assert order.history[-1].metadata["priceMovePct"] == 8.0
@@ -172,7 +167,7 @@ def test_price_move_when_paper_order_rests_then_price_move_cancel_in_the_log_wit
     system.container.orders.save(order)
     report = _tick(system, 60)
     assert _outcomes(report) == {order.order_id: "price_move_cancelled"} and report["priceMoveCancelled"] == 1
-    assert _order(system, order.order_id).state == S.PRICE_MOVE_CANCEL
+    assert system.order(order.order_id).state == S.PRICE_MOVE_CANCEL
     assert "PriceMoveCancelRequested" not in _names(system, order.order_id)
     assert {r.method for r in system.exchange.requests} == {"GET"}  # the market read only
 
@@ -185,7 +180,7 @@ def test_price_move_when_live_order_and_no_credentials_then_left_open_and_nothin
     [left] = _tick(system, 60)["left"]
     assert left["orderId"] == order_id and "credentials" in left["outcome"]
     assert system.head() == head and _count(system, "DELETE") == 0
-    assert _order(system, order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED)
+    assert system.order(order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED)
 
 
 def test_price_move_when_market_cannot_be_read_then_nothing_decided_and_named(system: System):
@@ -196,4 +191,4 @@ def test_price_move_when_market_cannot_be_read_then_nothing_decided_and_named(sy
     report = _tick(system, 60)
     assert report["results"] == [] and report["marketsUnread"] == {ticker: report["marketsUnread"][ticker]}
     assert report["marketsUnread"][ticker] and system.head() == head and _count(system, "DELETE") == 0
-    assert _order(system, order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED)
+    assert system.order(order_id).state in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED)

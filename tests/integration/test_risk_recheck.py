@@ -32,11 +32,6 @@ def _at(system: System, seconds: float) -> None:
     system.container.clock.set(NOW + timedelta(seconds=seconds))  # type: ignore[attr-defined]
 
 
-def _order(system: System, order_id: str) -> Order:
-    order = system.container.orders.find(order_id)
-    assert order is not None
-    return order
-
 
 def _governor_broken(system: System, broken: bool) -> None:
     """Without its book table the governor raises on every question."""
@@ -96,14 +91,14 @@ def _names(system: System, order_id: str) -> list[str]:
 
 def _sent(system: System, order_id: str) -> int:
     """How many times the order was sent: SUBMITTING entries in its history (paper and LIVE alike)."""
-    return _order(system, order_id).times_entered(S.SUBMITTING)
+    return system.order(order_id).times_entered(S.SUBMITTING)
 
 
 def test_a_later_answer_resolves_the_not_answered_note_in_the_log_and_the_views(system: System):
     order_id = _pending(system, "rr-note")
     _governor_broken(system, True)
     execute_pending(system.container)
-    waiting = _order(system, order_id)
+    waiting = system.order(order_id)
     assert waiting.state == S.RISK_CHECK and "not answered" in (waiting.last_error or "")
     assert "not answered" in (_view_row(system, order_id)["lastError"] or "")
 
@@ -111,7 +106,7 @@ def test_a_later_answer_resolves_the_not_answered_note_in_the_log_and_the_views(
     _at(system, 31)
     system.project("orders")
     run_order_timers(system.container)
-    approved = _order(system, order_id)
+    approved = system.order(order_id)
     assert approved.state == S.RISK_APPROVED and approved.last_error is None
     names = _names(system, order_id)
     assert names.index("RiskCheckUnanswered") < names.index("ErrorResolved") < names.index("RiskChecked")
@@ -124,7 +119,7 @@ def test_a_later_answer_resolves_the_not_answered_note_in_the_log_and_the_views(
 def test_a_retried_order_shows_no_last_error_in_the_view(system: System):
     """§1.4.10: a retry clears lastError; the orders view now follows the Retried event as the order does."""
     order_id = _pending(system, "rr-retry")
-    order = _order(system, order_id)
+    order = system.order(order_id)
     order.record_error("RuntimeError: boom", NOW)
     system.container.orders.save(order)
     assert _view_row(system, order_id)["lastError"] == "RuntimeError: boom"
@@ -141,7 +136,7 @@ def test_execute_recheck_when_the_governor_raises_then_the_approval_waits_never_
     order_id = _approved_by_the_timers(system, "rr-recheck")
     _governor_broken(system, True)
     done = execute_pending(system.container)
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert (order.state, order.times_entered(S.ERROR), _sent(system, order_id)) == (S.RISK_APPROVED, 0, 0)
     assert "Risk re-check not answered" in (order.last_error or "")
     assert [e["orderId"] for e in done["errors"]] == [order_id] and done["executed"] == []
@@ -151,7 +146,7 @@ def test_execute_recheck_when_the_governor_raises_then_the_approval_waits_never_
     _at(system, 600)
     system.project("orders")
     assert execute_pending(system.container)["executed"] == [order_id]
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert (order.state, order.last_error, _sent(system, order_id)) == (S.FILLED, None, 1)
     assert _names(system, order_id).count("ErrorResolved") == 2  # the first check's note, then the re-check's
     assert _view_row(system, order_id)["lastError"] is None
@@ -161,11 +156,11 @@ def test_execute_recheck_when_the_governor_stays_down_then_one_retry_then_cancel
     order_id = _approved_by_the_timers(system, "rr-down")
     _governor_broken(system, True)
     execute_pending(system.container)
-    assert _order(system, order_id).state == S.RISK_APPROVED
+    assert system.order(order_id).state == S.RISK_APPROVED
     _at(system, 600)
     system.project("orders")
     done = execute_pending(system.container)
-    order = _order(system, order_id)
+    order = system.order(order_id)
     assert (order.state, order.times_entered(S.ERROR), _sent(system, order_id)) == (S.CANCELLED, 0, 0)
     assert order.history[-1].reason == "Risk re-check not answered after one retry"
     assert done["rejected"] == [order_id]
@@ -193,17 +188,17 @@ def test_timers_retry_beside_a_hanging_first_check_then_one_answer_stands_and_on
     order_id = _pending(system, "rr-race-first")
     with _governor_hangs(system):
         job, report = _in_thread(lambda: execute_pending(system.container))
-        _wait_until(lambda: _order(system, order_id).state == S.RISK_CHECK)
+        _wait_until(lambda: system.order(order_id).state == S.RISK_CHECK)
         _at(system, 31)
         system.project("orders")
         timers, timed = _in_thread(lambda: run_order_timers(system.container))
-        _wait_until(lambda: _order(system, order_id).times_entered(S.RISK_TIMEOUT) == 1)
+        _wait_until(lambda: system.order(order_id).times_entered(S.RISK_TIMEOUT) == 1)
     job.join(20)
     timers.join(20)
     assert {r["orderId"]: r["outcome"] for r in timed["results"]} == {
         order_id: "risk_timeout: retry answered: RISK_APPROVED"}
     assert [e["orderId"] for e in report["errors"]] == [order_id] and report["executed"] == []
-    assert _order(system, order_id).state == S.RISK_APPROVED and _sent(system, order_id) == 0
+    assert system.order(order_id).state == S.RISK_APPROVED and _sent(system, order_id) == 0
     assert _names(system, order_id).count("RiskChecked") == 1
 
     _at(system, 600)
@@ -211,7 +206,7 @@ def test_timers_retry_beside_a_hanging_first_check_then_one_answer_stands_and_on
     assert execute_pending(system.container)["executed"] == [order_id]
     system.project("orders")
     assert execute_pending(system.container)["processed"] == 0
-    assert (_order(system, order_id).state, _sent(system, order_id)) == (S.FILLED, 1)
+    assert (system.order(order_id).state, _sent(system, order_id)) == (S.FILLED, 1)
 
 
 def test_two_execute_runs_rechecking_one_approval_then_it_is_sent_once(system: System):
@@ -226,7 +221,7 @@ def test_two_execute_runs_rechecking_one_approval_then_it_is_sent_once(system: S
     first.join(20)
     second.join(20)
     assert sorted([*one["executed"], *two["executed"]]) == [order_id]
-    assert (_order(system, order_id).state, _sent(system, order_id)) == (S.FILLED, 1)
+    assert (system.order(order_id).state, _sent(system, order_id)) == (S.FILLED, 1)
     assert _names(system, order_id).count("FillRecorded") == 1
 
 

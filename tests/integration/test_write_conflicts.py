@@ -56,11 +56,6 @@ def _walk(system: System, sid: str, *targets: OrderState) -> str:
     return order.order_id
 
 
-def _order(system: System, order_id: str) -> Order:
-    order = system.container.orders.find(order_id)
-    assert order is not None
-    return order
-
 
 def _no_traceback(out: Any) -> None:
     assert out.exception is None or isinstance(out.exception, SystemExit), repr(out.exception)
@@ -79,7 +74,7 @@ def test_orders_replace_when_another_operator_replaces_it_first_then_exit_1_alre
     assert isinstance(first, Order) and first.order_id == new_id
     _no_traceback(out)
     assert out.exit_code == 1 and f"was already replaced by {new_id}" in out.output, out.output
-    assert _order(system, old).replaced_by == new_id and _order(system, new_id).state == S.PENDING
+    assert system.order(old).replaced_by == new_id and system.order(new_id).state == S.PENDING
 
 
 def test_orders_reconcile_when_another_operator_fixed_it_first_then_exit_1_not_in_drift_and_the_fix_kept(
@@ -96,7 +91,7 @@ def test_orders_reconcile_when_another_operator_fixed_it_first_then_exit_1_not_i
     assert isinstance(first, Order)
     _no_traceback(out)
     assert out.exit_code == 1 and "is not in RECONCILIATION_DRIFT state" in out.output, out.output
-    order = _order(system, drifted)
+    order = system.order(drifted)
     assert order.state == S.RECONCILED and "ops-ana" in order.history[-1].reason
 
 
@@ -107,7 +102,7 @@ def test_orders_cancel_when_a_fill_is_recorded_meanwhile_then_cancelled_on_the_f
     working = _walk(system, "race-cancel", *TO_SUBMITTED)
 
     def fill() -> None:
-        order = _order(system, working)
+        order = system.order(working)
         order.record_fill(5, 40.0, NOW)
         system.container.orders.save(order)
 
@@ -118,7 +113,7 @@ def test_orders_cancel_when_a_fill_is_recorded_meanwhile_then_cancelled_on_the_f
     _no_traceback(out)
     assert out.exit_code == 0, out.output
     assert f"{working}: cancelled (state CANCELLED)" in out.output
-    order = _order(system, working)
+    order = system.order(working)
     assert order.state == S.CANCELLED and order.filled_size == 5
 
 
@@ -130,7 +125,7 @@ def test_cancel_outstanding_when_a_fill_is_recorded_meanwhile_then_every_order_c
     other = _walk(system, "race-rollback-b", *TO_SUBMITTED)
 
     def fill() -> None:
-        order = _order(system, filled_in_part)
+        order = system.order(filled_in_part)
         order.record_fill(5, 40.0, NOW)
         system.container.orders.save(order)
 
@@ -141,8 +136,8 @@ def test_cancel_outstanding_when_a_fill_is_recorded_meanwhile_then_every_order_c
     # Assert: both cancelled (the first on its fresh state), exit 0, the fill kept
     _no_traceback(out)
     assert out.exit_code == 0, out.output
-    assert _order(system, filled_in_part).state == S.CANCELLED and _order(system, filled_in_part).filled_size == 5
-    assert _order(system, other).state == S.CANCELLED
+    assert system.order(filled_in_part).state == S.CANCELLED and system.order(filled_in_part).filled_size == 5
+    assert system.order(other).state == S.CANCELLED
 
 
 def test_cancel_when_another_operator_cancelled_it_first_then_refused_terminal_and_nothing_more_recorded(
@@ -154,7 +149,7 @@ def test_cancel_when_another_operator_cancelled_it_first_then_refused_terminal_a
                          lambda: cancel_one(system.container, pending, "second operator"), "the second cancel")
     assert first.outcome == "cancelled"
     assert isinstance(second, OrderCommandRefused) and second.code == "ORDER_TERMINAL", second
-    order = _order(system, pending)
+    order = system.order(pending)
     assert order.state == S.CANCELLED and order.history[-1].reason == "first operator"
 
 
