@@ -46,8 +46,8 @@ class BlobCheck:
 
 
 def check_blob(store: EvidenceStore, evidence_hash: str, indexed: bool) -> BlobCheck:
-    """§4.4: read, recompute SHA-256; a blob the index names but the disk lacks fails, as does one the index
-    does not know (nothing vouches for where it came from)."""
+    """§4.4: read, recompute SHA-256; a blob the index names but the disk lacks fails, as does one that cannot
+    be read (with why) and one the index does not know (nothing vouches for where it came from)."""
     failure = store.check(evidence_hash)
     if failure is not None:
         return BlobCheck(evidence_hash, indexed, False,

@@ -3,7 +3,8 @@
 Callers store a raw body *before* parsing it: `put` returns the hash the resulting event
 carries. Blobs live at `<root>/<aa>/<sha256>` holding the exact bytes (so `sha256sum` of a
 file equals its name); writes go through a temp file and an atomic rename, and every read
-re-hashes what it returns.
+re-hashes what it returns. A blob that cannot be read at all (a folder where it should be, an I/O error) is
+reported as unreadable, never raised as a bare OSError (ADR 0516).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from psycopg import Connection
 
 from paulp.adapters.eventstore.codec import make_mapper
 from paulp.adapters.eventstore.recorder import append_on
-from paulp.adapters.files import fsync_dir, replace_atomically
+from paulp.adapters.files import fsync_dir, make_dirs_durably, replace_atomically
 from paulp.domain.canonical import canonical_json
 from paulp.domain.evidence import blob_relpath, check_evidence_hash, redact_params, sha256_hex
 from paulp.domain.evidence_records import EvidenceRecord
@@ -61,6 +62,16 @@ class EvidenceHashMismatch(ValueError):
     code = "EVIDENCE_HASH_MISMATCH"
 
 
+class EvidenceUnreadable(LookupError):
+    """Raised when the name holds something that cannot be read as a blob (a folder, an I/O error): not trusted,
+    reported with the reason (ADR 0516)."""
+
+    code = "EVIDENCE_UNREADABLE"
+
+
+BlobFailure = EvidenceNotFound | EvidenceHashMismatch | EvidenceUnreadable
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     evidence_hash: str
@@ -83,40 +94,44 @@ class EvidenceStore:
 
         A blob already under the name is kept only if it still hashes to it: one edited or truncated on disk is
         replaced by these bytes (the only ones the name allows), so the fetch is evidenced again (§4.1, §4.6).
+        A fan-out folder made here is made durable in its parent too (ADR 0516).
         """
         digest = sha256_hex(body)
         final = self.path_for(digest)
         if final.exists() and self.check(digest) is None:
             return StoredBlob(digest, blob_relpath(digest), len(body), created=False)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs_durably(final.parent)
         replace_atomically(final, body, temp_prefix=".tmp-")
         fsync_dir(final.parent)
         return StoredBlob(digest, blob_relpath(digest), len(body), created=True)
 
     def get(self, evidence_hash: str) -> bytes:
-        """Return the bytes only if they still hash to `evidence_hash`."""
+        """Return the bytes only if they still hash to `evidence_hash`. No file at the name (the folder gone, or
+        a file where a folder should be) is not found; anything else that stops the read is unreadable."""
         path = self.path_for(evidence_hash)
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise EvidenceNotFound(f"Evidence not found: {evidence_hash}") from None
+        except OSError as exc:
+            raise EvidenceUnreadable(f"Evidence unreadable: {evidence_hash} ({type(exc).__name__}: "
+                                     f"{exc.strerror or exc})") from None
         actual = sha256_hex(data)
         if actual != evidence_hash:
             raise EvidenceHashMismatch(f"Evidence hash mismatch: expected {evidence_hash}, got {actual}")
         return data
 
-    def check(self, evidence_hash: str) -> EvidenceNotFound | EvidenceHashMismatch | None:
-        """Why the blob fails §4.4's read (missing, or bytes that no longer hash to its name), None when intact."""
+    def check(self, evidence_hash: str) -> BlobFailure | None:
+        """Why the blob fails §4.4's read (missing, unreadable, or bytes that no longer hash to its name), None
+        when intact."""
         try:
             self.get(evidence_hash)
-        except (EvidenceNotFound, EvidenceHashMismatch) as failure:
+        except (EvidenceNotFound, EvidenceHashMismatch, EvidenceUnreadable) as failure:
             return failure
         return None
 
     def exists(self, evidence_hash: str) -> bool:
         return self.path_for(evidence_hash).is_file()
-
-
 
 
 @dataclass(frozen=True)

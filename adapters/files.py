@@ -29,3 +29,19 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_dirs_durably(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, fsyncing the folder each new one was made in: a file renamed
+    into a new folder survives a crash only once that folder's own entry is durable as well (ADR 0516)."""
+    missing: list[Path] = []
+    d = directory
+    while not d.is_dir() and d.parent != d:
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            pass  # made meanwhile by another writer (durable once fsynced below), or a file: the write then fails
+        fsync_dir(d.parent)

@@ -149,12 +149,13 @@ class DatabaseGateFacts:
     def _rehash(self, hashes: Iterable[str]) -> Iterable[EvidenceCheck]:
         store = EvidenceStore(self.src.evidence_dir)
         for h in hashes:
-            try:
-                store.get(h)
-            except EvidenceNotFound:
+            failure = store.check(h)
+            if isinstance(failure, EvidenceNotFound):
                 yield EvidenceCheck(h, "blob missing from the evidence store")
-            except EvidenceHashMismatch:
+            elif isinstance(failure, EvidenceHashMismatch):
                 yield EvidenceCheck(h, "blob no longer hashes to its name")
+            elif failure is not None:  # a folder at its name, an I/O error: failed, not a crashed gate (ADR 0516)
+                yield EvidenceCheck(h, f"blob unreadable: {failure}")
             else:
                 yield EvidenceCheck(h, None)
 

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-from paulp.adapters.evidence_store import EvidenceNotFound, EvidenceStore
+from paulp.adapters.evidence_store import EvidenceHashMismatch, EvidenceStore
 from paulp.domain.clock import iso_utc
 
 _SOURCE_COLUMNS = ("source_id, source_type, source_url, source_vendor, quality, evidence_hash, blob_stored,"
@@ -65,7 +65,9 @@ def verify_source(row: dict[str, Any] | None, store: EvidenceStore) -> dict[str,
     failure = store.check(row["evidence_hash"]) if row["blob_stored"] else None
     if failure is None:
         return {"valid": True, "reasons": []}
-    return {"valid": False, "reasons": [BLOB_MISSING if isinstance(failure, EvidenceNotFound) else MISMATCH]}
+    # §4.8's closed reasons: bytes that no longer hash to the name are a mismatch; a blob that cannot be read
+    # (a folder at its name, an I/O error) is as not found as a deleted one (ADR 0516)
+    return {"valid": False, "reasons": [MISMATCH if isinstance(failure, EvidenceHashMismatch) else BLOB_MISSING]}
 
 
 _CITATION_COLUMNS = ("citation_id, claim_text, source_type, url, title, author, publication_date, retrieved_at,"

@@ -34,7 +34,7 @@ from paulp.api.order_timers_job import run_order_timers
 from paulp.api.portfolio_job import value_book
 from paulp.api.reconcile_job import reconcile_now
 from paulp.api.signal_jobs import execute_pending, scan_signals
-from paulp.api.venue_session import JobFailed, kalshi_env
+from paulp.api.venue_session import JobFailed, kalshi_env, nothing_read
 from paulp.api.verify_job import verify_job
 from paulp.domain.orchestration import JOBS, SCHEDULED_ONLY_JOBS, UnknownJob, daily_report
 from paulp.domain.order_states import OrderState
@@ -69,8 +69,7 @@ def ingest_marks(container: Any) -> dict[str, Any]:
     outcome = asyncio.run(_refresh(container, tickers))  # a worker thread: no loop of its own
     failed = {t: code for t, code in outcome.items() if code not in MARK_OUTCOMES}
     if len(failed) == len(tickers):
-        raise JobFailed("venue_unavailable", "No market could be read from Kalshi: " + ", ".join(
-            sorted(set(failed.values()))))
+        raise nothing_read(failed.values())
     return {"triggered": True, "markets": len(tickers),
             **{name: sum(1 for c in outcome.values() if c == name) for name in MARK_OUTCOMES},
             "failed": failed, "compliance": decision.as_dict(), "durationMs": _elapsed_ms(started)}

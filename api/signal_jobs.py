@@ -26,7 +26,14 @@ from eventsourcing.persistence import IntegrityError
 from paulp.adapters.kalshi.market_fields import MarketFieldInvalid, count, last_price_cents, quote_cents
 from paulp.adapters.kalshi.port import KalshiVenuePort
 from paulp.adapters.kalshi.venue import OrderBook, VenueTrade, parse_market
-from paulp.api.venue_session import JobFailed, kalshi_port, require_credentials, venue_call, venue_failure
+from paulp.api.venue_session import (
+    JobFailed,
+    kalshi_port,
+    nothing_read,
+    require_credentials,
+    venue_call,
+    venue_failure,
+)
 from paulp.api.weather_scan import scan_weather
 from paulp.domain.book_depth import BookLevels
 from paulp.domain.capital import StrategyAllocation
@@ -415,8 +422,7 @@ def execute_pending(container: Any, max_wait_s: float = MAX_THROTTLE_WAIT_S) -> 
         market = VenueMarketData(port, container.clock.now())
         unread = market.load(t for _, _, t in rows)
         if len(unread) == len({t for _, _, t in rows}):
-            raise JobFailed("venue_unavailable", "No market could be read from Kalshi: " + ", ".join(
-                sorted(set(unread.values()))))
+            raise nothing_read(unread.values())
         pipeline = OrderPipeline(container.orders, container.breaker, container.execution, market,
                                  container.portfolio(), port if live else None,
                                  modes=modes, limits=container.limit_settings, policies=container.execution_policies,

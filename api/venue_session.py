@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -95,6 +95,15 @@ def venue_failure(exc: BaseException, what: str) -> JobFailed:
         return JobFailed("venue_timeout", f"Kalshi {what} failed: no answer in time")
     log.error("Kalshi %s failed unexpectedly: %s", what, type(exc).__name__)
     return JobFailed("venue_error", f"Kalshi {what} failed: {type(exc).__name__}")
+
+
+def nothing_read(codes: Iterable[str]) -> JobFailed:
+    """No market could be read: the failure's code is their one cause when they share it (so an evidence store
+    that cannot be written says ``venue_evidence_write_failed``, not that Kalshi is down; ADR 0516), else
+    ``venue_unavailable``; the message names every cause."""
+    causes = sorted(set(codes))
+    code = causes[0] if len(causes) == 1 else "venue_unavailable"
+    return JobFailed(code, "No market could be read from Kalshi: " + ", ".join(causes))
 
 
 def venue_call(what: str, call: Any, *args: Any) -> Any:

@@ -36,6 +36,11 @@ class ProviderError(RoutingError):
 
     code = ErrorCode.PROVIDER_SERVER_ERROR
     evidence_hash: str | None = None
+    # A failure on our side, not the provider's (its answer could not be kept as evidence): it ends the route, as
+    # every next model would be called, and paid, for an answer that could not be kept either. ``answered``: the
+    # provider did answer, so the call may have been charged (ADR 0516).
+    ends_route: bool = False
+    answered: bool = False
 
 
 class ProviderAuthFailed(ProviderError):
@@ -152,6 +157,7 @@ class Execution:
     content: str | None
     usage: Usage | None
     failure: Failure | None
+    answer_unused: bool = False  # a provider answered (and may have charged) but its answer was not used (0516)
 
     @property
     def success(self) -> bool:
@@ -187,6 +193,11 @@ def execute_plan(plan: RoutePlan, call: CallPort) -> Execution:
             last_error = str(exc) or type(exc).__name__
             evidence = exc.evidence_hash if isinstance(exc, ProviderError) else None
             attempts.append(AttemptRecord(model_id, False, None, classify_exception(exc), last_error, evidence))
+            if isinstance(exc, ProviderError) and exc.ends_route:
+                failure = Failure(ErrorCode.ALL_MODELS_FAILED,
+                                  f"Route stopped, no further model called. Last error: {last_error}",
+                                  f"route stopped, no further model called: {last_error}", route_stopped=True)
+                return Execution(plan, tuple(attempts), None, None, failure, answer_unused=exc.answered)
             continue
         u = result.usage
         actual = actual_cost_usd(model_id, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost_usd)

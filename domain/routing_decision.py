@@ -170,10 +170,11 @@ class RoutingDecision(Aggregate):
 
     def fail(self, failure: Failure, failed_at: datetime) -> None:
         self._require_open()
-        if failure.code is ErrorCode.ALL_MODELS_FAILED and (
-            len(self.attempts) != len(self.planned_attempts) or any(a.success for a in self.attempts)
-        ):
-            raise OutcomeNotEarned("all-models-failed needs every planned attempt to have failed")
+        planned = len(self.planned_attempts)
+        made = len(self.attempts) == planned or (failure.route_stopped and 0 < len(self.attempts) <= planned)
+        if failure.code is ErrorCode.ALL_MODELS_FAILED and (not made or any(a.success for a in self.attempts)):
+            raise OutcomeNotEarned("all-models-failed needs every planned attempt to have failed"
+                                   " (or the attempts made, the last one ending the route)")
         if failure.code is not ErrorCode.ALL_MODELS_FAILED and self.attempts:
             raise OutcomeNotEarned(f"{failure.code} is a pre-call verdict but attempts were made")
         self._failed(str(failure.code), failure.reason, failure.retryable, failed_at)

@@ -50,6 +50,9 @@ class Failure:
     code: ErrorCode
     message: str
     reason: str
+    # ALL_MODELS_FAILED before the end of the plan: an attempt failed on our side and ended the route (ADR 0516);
+    # not persisted (the reason says so), only what lets the decision fail with fewer attempts than planned
+    route_stopped: bool = False
 
     @property
     def retryable(self) -> bool:

@@ -264,9 +264,10 @@ class KalshiClient:
             if self._record is not None:  # index row + chained EvidenceStored event (ADR 0406)
                 await asyncio.to_thread(self._record, fetch)
         except Exception as exc:
-            if write:
-                raise VenueOutcomeUnknown(f"{method} {full_path}: response not evidenced ({type(exc).__name__})",
-                                          status=status, method=method, path=full_path) from exc
+            if write:  # the venue answered (it may have acted): in doubt, marked as an answer we could not keep
+                raise VenueOutcomeUnknown(f"{method} {full_path}: HTTP {status} answer not evidenced "
+                                          f"({type(exc).__name__})", status=status, method=method, path=full_path,
+                                          reason_code=EvidenceWriteFailed.code) from exc
             raise EvidenceWriteFailed(f"{method} {full_path}: response could not be stored as evidence",
                                       status=status, method=method, path=full_path) from exc
         return {"status": status, "evidence_hash": blob.evidence_hash, "method": method, "path": full_path,

@@ -101,8 +101,8 @@ class KalshiVenuePort:
         try:
             result = self._run(self.venue.submit_order(order))
         except VenueOutcomeUnknown as e:  # an accepted answer we refused to read names why, and its evidence
-            why = getattr(e, "reason_code", None)
-            seen = f", evidence {e.evidence_hash}" if e.evidence_hash else ""
+            why = getattr(e, "reason_code", None)  # or, not evidenced, its status: the only trace of it (ADR 0516)
+            seen = f", evidence {e.evidence_hash}" if e.evidence_hash else f", HTTP {e.status}" if e.status else ""
             detail = f" ({why}{seen})" if why else ""
             raise SubmissionOutcomeUnknown(f"{e.code}: venue outcome unknown{detail}") from e
         except TimeoutError as e:

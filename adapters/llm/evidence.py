@@ -34,9 +34,16 @@ FetchRecorder = Callable[[EvidenceFetch], None]
 
 
 class EvidenceNotStored(ProviderError):
-    """Raised when a provider's answer could not be stored or indexed: it is then not used (§4.1)."""
+    """Raised when a provider's answer could not be stored or indexed: it is then not used (§4.1), and the route
+    stops there (ADR 0516): the next model's answer could not be stored either. ``answered``: an answer came (the
+    call is charged at its hold), not a store missing before any call."""
 
     code = ErrorCode.PROVIDER_SERVER_ERROR
+    ends_route = True
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 def evidenced(error: ProviderError, evidence_hash: str) -> ProviderError:
@@ -92,5 +99,5 @@ class ProviderEvidence:
                     response_status=status))
         except Exception as exc:
             raise EvidenceNotStored(f"{provider} API response (HTTP {status}) could not be stored as evidence "
-                                    f"({type(exc).__name__}); not used") from None
+                                    f"({type(exc).__name__}); not used", answered=True) from None
         return blob.evidence_hash

@@ -253,7 +253,12 @@ async def kalshi_events(request: Request) -> dict[str, Any]:
     raw = await request.body()
     _relay_signature(request, secret, raw)
     container = _container(request)
-    stored = await run_in_threadpool(EvidenceStore(container.settings.evidence_dir()).put, raw)
+    try:
+        stored = await run_in_threadpool(EvidenceStore(container.settings.evidence_dir()).put, raw)
+    except Exception as exc:  # evidence first (§4.1): nothing is read or queued; the relay retries a 502 (ADR 0516)
+        log.error("kalshi webhook body could not be stored as evidence (%s: %s)", type(exc).__name__, exc)
+        raise ApiError(502, "Downstream failure", "downstream_failed",
+                       message="The body could not be stored as evidence; nothing was recorded") from None
     try:
         body = parse_json(raw)
     except InvalidJson:  # also an integer of over 4300 digits (ADR 0359), nesting too deep (ADR 0490)

@@ -374,6 +374,8 @@ class RoutingService(PaulpApplication):
                         ledger.settle(rid, actual, finished)
                     else:  # the hold was closed as stale meanwhile: true the charge up to the real cost
                         ledger.record_late_usage(rid, actual, finished)
+            elif execution.answer_unused:  # answered, maybe charged, not usable: never handed back on a guess
+                _charge_hold_job(rid, finished)(daily, monthly)
             else:
                 assert failure is not None
                 _release_job(rid, str(failure.code), finished)(daily, monthly)
@@ -426,6 +428,19 @@ def _release_job(rid: str, reason: str, at: datetime) -> JobFn:
         for ledger in (daily, monthly):
             if rid in ledger.holds:
                 ledger.release(rid, reason, at)
+        return None, []
+
+    return job
+
+
+def _charge_hold_job(rid: str, at: datetime) -> JobFn:
+    """Settle the hold at its reserved amount: a provider answered a call whose answer could not be used (its
+    evidence could not be stored, ADR 0516), so the call may well have been charged; its tokens are in a body
+    that was not kept, so the hold (the call's projected cost) stands for them, as a stale hold's does."""
+    def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
+        for ledger in (daily, monthly):
+            if rid in ledger.holds:
+                ledger.settle(rid, ledger.holds[rid].amount_usd, at)
         return None, []
 
     return job

@@ -5,7 +5,8 @@ of shared/data/kalshi, or `PAULP_KALSHI_DATA_DIR`). Markets, orders, positions a
 integer and fixed-point fields, or either alone (`shape`, ADRs 0321, 0330); order requests may carry both, which
 must match. Orders are held in memory with client-order-id idempotency; book levels and positions may hold a
 fraction of a contract (`set_book`, `set_position`). Faults (status codes, Retry-After, delays, "act then lose
-the answer", a dripped, flooding or over-declared body) are queued with `inject`.
+the answer", a dripped, flooding or over-declared body, "act, then break something of ours") are queued with
+`inject`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Fault:
     times: int = 1
     body: dict[str, Any] | None = None
     hostile: HostileBody | None = None  # answer `status` with a dripped, flooding or over-declared body (ADR 0513)
+    then: Callable[[], None] | None = None  # with `process`: run once the exchange acted, before it answers (0516)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method) and (
@@ -465,6 +467,8 @@ class FakeKalshiExchange:
             response = handler(request, payload)
         if fault is not None and fault.process:
             await asyncio.sleep(fault.delay_s)
+            if fault.then is not None:
+                fault.then()
             if fault.status is not None:
                 return self._fault_response(fault)
         return response

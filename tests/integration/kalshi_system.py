@@ -39,6 +39,7 @@ from paulp.domain.ports import MarketFacts
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import NOW, deep_book, facts, make_container, signal
+from tests.support.seeding import seed_executor_modes
 
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -178,6 +179,22 @@ def resting_live_order(system: System, sid: str) -> tuple[str, str]:
     ticker, out = system.live_order(sid, size=40, move_up_by=3)
     assert out.state in ("SUBMITTED", "ORDER_ACKNOWLEDGED"), out
     return ticker, out.order_id
+
+
+def pending_live_order(system: System) -> tuple[str, str]:
+    """A PENDING LIVE bonding order one cent under the fake's ask (it rests once sent), on a market open after
+    NOW: what the execute job reads the market for and sends. (ticker, order id)"""
+    seed_executor_modes(system.container, {"kalshi": {"bonding": "LIVE"}})
+    ticker = system.tradable_ticker()
+    m = system.exchange.markets[ticker]
+    later = (NOW + timedelta(days=5)).isoformat().replace("+00:00", "Z")
+    m.update(close_time=later, expected_expiration_time=later, volume_24h=50_000)
+    order = Order.create(signal_id="race-1", strategy="bonding", ticker=ticker, side="YES", requested_size=50,
+                         max_price=m["yes_ask"] - 1, now=NOW, signal_model_probability=0.6, signal_edge=0.1,
+                         signal_confidence=0.8)
+    system.container.orders.save(order)
+    system.project("orders")
+    return ticker, order.order_id
 
 
 def venue_order(system: System, order_id: str) -> dict[str, Any]:

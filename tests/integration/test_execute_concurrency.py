@@ -13,36 +13,19 @@ import pytest
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.signal_jobs import execute_pending
 from paulp.domain.execution_policy import ExecutionMode
-from paulp.domain.orders import Order
 from paulp.domain.services.pipeline import OrderPipeline
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW
-from tests.integration.kalshi_system import System, facts_at_book
-from tests.support.seeding import seed_executor_modes
+from tests.integration.kalshi_system import System, facts_at_book, pending_live_order
 
 pytestmark = pytest.mark.integration
-
-
-def _resting_live_order(system: System) -> tuple[str, str]:
-    """A PENDING LIVE bonding order one cent under the fake's ask (it rests), on a market open after NOW."""
-    seed_executor_modes(system.container, {"kalshi": {"bonding": "LIVE"}})
-    ticker = system.tradable_ticker()
-    m = system.exchange.markets[ticker]
-    later = (NOW + timedelta(days=5)).isoformat().replace("+00:00", "Z")
-    m.update(close_time=later, expected_expiration_time=later, volume_24h=50_000)
-    order = Order.create(signal_id="race-1", strategy="bonding", ticker=ticker, side="YES", requested_size=50,
-                         max_price=m["yes_ask"] - 1, now=NOW, signal_model_probability=0.6, signal_edge=0.1,
-                         signal_confidence=0.8)
-    system.container.orders.save(order)
-    system.project("orders")
-    return ticker, order.order_id
 
 
 def test_execute_when_another_writer_records_the_order_first_then_its_state_is_kept(system: System):
     """The job's order request is in flight past the stale timeout; meanwhile another execute finds the order
     stale, puts it in doubt and resolves it at Kalshi (ORDER_ACKNOWLEDGED). The job then loses the save race:
     the winner's state stands (not ERROR), and nothing was sent twice."""
-    ticker, order_id = _resting_live_order(system)
+    ticker, order_id = pending_live_order(system)
     # the exchange places the job's order, then answers 1 s late
     system.exchange.inject(Fault(status=None, delay_s=1.0, process=True, method="POST",
                                  path_contains="/portfolio/orders"))
@@ -77,7 +60,7 @@ def test_cancel_outstanding_during_a_live_submission_never_leaves_an_order_at_ka
     before anything is sent, so the cancel names it instead of closing it locally behind the venue's back."""
     from paulp.api.cancel_job import cancel_outstanding
 
-    _, order_id = _resting_live_order(system)
+    _, order_id = pending_live_order(system)
     system.exchange.inject(Fault(status=None, delay_s=1.0, method="POST", path_contains="/portfolio/orders"))
     job = threading.Thread(target=lambda: execute_pending(system.container))
     job.start()
@@ -98,7 +81,7 @@ def test_execute_when_a_live_submission_was_cut_off_then_resolved_by_client_orde
         system: System):
     """A process that died after recording SUBMITTING (and perhaps after sending): past stale_order_timeout the
     next execute puts it in doubt and asks Kalshi by client order id, never sending it again (§1.5, ADR 0100)."""
-    ticker, order_id = _resting_live_order(system)
+    ticker, order_id = pending_live_order(system)
     _sent_then_cut_off(system, ticker, order_id, NOW - timedelta(minutes=6))
     _resolved_by_client_order_id(system, order_id)
 
@@ -113,7 +96,7 @@ def test_execute_when_a_cut_off_live_submission_outlived_its_strategys_stale_tim
     from paulp.domain.execution_policies import policy_changes
     from paulp.domain.services.operator_limits import ExecutionPolicyService
 
-    ticker, order_id = _resting_live_order(system)
+    ticker, order_id = pending_live_order(system)
     with context(ExecutionPolicyService, system.container.database_url) as policies:
         policies.update("bonding", "LIVE", policy_changes(assignments(["staleOrderTimeoutSec=60"])), "ops",
                         "resting orders are cancelled after a minute")

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from paulp.adapters.evidence_store import EvidenceStore
 from paulp.adapters.gate_facts import DatabaseGateFacts, GateSources
 from paulp.adapters.llm.evidence import EVIDENCE_SOURCES
+from paulp.domain.budgets import usd
 from paulp.domain.evidence import sha256_hex
 from paulp.domain.routing import GEMINI, KIMI, LLAMA, MINIMAX, OPUS, ErrorCode, Provider
 from tests.fakes.llm_servers import FakeReply
@@ -155,19 +156,27 @@ def test_forced_model_when_provider_echoes_its_key_then_evidence_is_stored_with_
     assert KEYS[provider].encode() not in every_file
 
 
-def test_govern_when_evidence_cannot_be_written_then_no_answer_is_used(system, fakes, tmp_path) -> None:
+def test_govern_when_evidence_cannot_be_written_then_no_answer_is_used_the_route_stops_and_the_call_is_charged(
+        system, fakes, tmp_path) -> None:
     # Arrange: the evidence folder is a file, so no blob can be written
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("x")
     routing = use_routing(system, fake_env(fakes, PAULP_EVIDENCE_DIR=str(blocked)))
     # Act
     out = routing.govern("general_enrichment", user_prompt="summarise")
-    # Assert: every provider answered, none of it was used; the decision failed and names why
+    routing.flush()
+    # Assert: the first model answered and its answer was not used; the decision failed and names why. No next
+    # model was called: its answer could not have been kept either, only paid for (ADR 0516)
     assert not out.success and out.error_code == "ALL_MODELS_FAILED"
-    assert all(a.evidence_hash is None and "could not be stored as evidence" in str(a.error_message)
-               for a in out.attempts)
-    assert all(len(fakes[PROVIDER_OF[m]].requests) == 1 for m in out.attempted)
+    (attempt,) = out.attempts
+    assert attempt.evidence_hash is None and attempt.error_code == ErrorCode.PROVIDER_SERVER_ERROR
+    assert "(HTTP 200) could not be stored as evidence (NotADirectoryError); not used" in str(attempt.error_message)
+    assert requests_by_provider(fakes) == {p: int(p is PROVIDER_OF[attempt.model_id]) for p in Provider}
     assert fetches(system.database_url) == {}
+    # the answered call is charged at its hold, as a call that never reported back is: never handed back on a guess
+    for ledger in routing.ledger_snapshots("ingestion_classification"):
+        assert (ledger.consumed_usd, ledger.reserved_usd, ledger.open_reservations) == (
+            usd(out.projected_cost_usd), 0, 0)
 
 
 def test_govern_when_no_evidence_folder_is_configured_then_no_provider_is_called(system, fakes) -> None:
