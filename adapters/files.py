@@ -45,3 +45,17 @@ def make_dirs_durably(directory: Path) -> None:
         except FileExistsError:
             pass  # made meanwhile by another writer (durable once fsynced below), or a file: the write then fails
         fsync_dir(d.parent)
+
+
+def probe_write(directory: Path) -> None:
+    """Write, fsync and remove one byte in ``directory``: a folder that is there and permitted can still refuse
+    every write (a full disk, a read-only mount, a quota); only a write shows it. The probe's name starts
+    ``.tmp-`` as the store's own temp files do, so one left by a crash is never read as anything."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-probe-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(b"p")
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        Path(tmp).unlink(missing_ok=True)

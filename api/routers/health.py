@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.audit_mirror import mirror_state
+from paulp.adapters.files import probe_write
 from paulp.api.errors import now_iso
 from paulp.api.wiring import Container
 
@@ -91,21 +92,26 @@ async def probe_bus(container: Container) -> None:
         await nc.close()
 
 
-def _probe_dir(path: Path | None, variable: str) -> None:
+def probe_dir(path: Path | None, variable: str) -> None:
+    """The folder is there, permitted, and takes a write (a full disk or a read-only mount passes the first two)."""
     if path is None:
         raise RuntimeError(f"{variable} is not configured")
     if not path.is_dir() or not os.access(path, os.R_OK | os.W_OK | os.X_OK):
         raise RuntimeError(f"{variable} is not a readable and writable directory")
+    try:
+        probe_write(path)
+    except OSError as exc:
+        raise RuntimeError(f"{variable} refuses writes ({type(exc).__name__}: {exc.strerror or exc})") from None
 
 
 def probe_evidence(container: Container) -> None:
-    _probe_dir(container.settings.evidence_dir(), "PAULP_EVIDENCE_DIR")
+    probe_dir(container.settings.evidence_dir(), "PAULP_EVIDENCE_DIR")
 
 
 def probe_mirror(container: Container) -> None:
     """The folder, and the writer's last pass (any process's): a failed write or a mismatch is unhealthy."""
     root = container.settings.PAULP_AUDIT_MIRROR_DIR
-    _probe_dir(root, "PAULP_AUDIT_MIRROR_DIR")
+    probe_dir(root, "PAULP_AUDIT_MIRROR_DIR")
     with container.pool.connection(timeout=PROBE_TIMEOUT_S) as conn:
         state = mirror_state(conn, root)
     if state is not None and state.last_error:

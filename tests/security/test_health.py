@@ -48,3 +48,34 @@ def test_deep_when_primary_database_down_then_503(module_db: str, nats_url: str,
         ready = client.get("/health/ready")
     assert r.status_code == 503 and r.json()["checks"]["primary_db"]["status"] == "unhealthy"
     assert (ready.status_code, ready.json()) == (503, {"ready": False})
+
+
+PROBE_UNDER_FSIZE_0 = """
+import resource, sys
+from pathlib import Path
+from paulp.api.routers.health import probe_dir
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # every byte written to a file is refused: a disk that is full
+try:
+    probe_dir(Path(sys.argv[1]), "PAULP_EVIDENCE_DIR")
+except RuntimeError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def test_deep_probe_when_folder_refuses_writes_then_unhealthy_and_nothing_left(tmp_path: Path) -> None:
+    """A folder that is there and permitted but takes no byte (full disk) is unhealthy: only a write shows it.
+    Run in a child whose file-size limit is 0 (Python ignores SIGXFSZ, so the write fails with EFBIG)."""
+    import subprocess
+    import sys
+
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    refused = subprocess.run([sys.executable, "-c", PROBE_UNDER_FSIZE_0, str(ev)], capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode == 3, (refused.stdout, refused.stderr)
+    assert refused.stdout.startswith("PAULP_EVIDENCE_DIR refuses writes (OSError: File too large)"), refused.stdout
+    healthy = subprocess.run([sys.executable, "-c", PROBE_UNDER_FSIZE_0.replace("(0, 0)", "(-1, -1)"), str(ev)],
+                             capture_output=True, text=True, timeout=60)
+    assert healthy.returncode == 0, (healthy.stdout, healthy.stderr)
+    assert list(ev.iterdir()) == []  # the probe's file is removed whether the write was taken or refused
