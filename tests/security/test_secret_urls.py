@@ -2,7 +2,8 @@
 
 nats-py accepts a NATS URL without its scheme (``user:password@host:4222`` is ``nats://…``); the masking read
 a URL without ``://`` as a libpq ``key=value`` string and printed it whole. libpq's ``sslpassword`` (the
-passphrase of the client key) was not a name the masking knew, in either form.
+passphrase of the client key) was not a name the masking knew, in either form, and a libpq value with an escaped
+space (``password=a\\ b``) was masked only up to the space.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ def test_mask_nats_url_when_scheme_left_out_then_credentials_masked(url: str, ma
     (f"postgresql://u@h/db?sslmode=require&sslpassword={SSL_PASSWORD}",
      "postgresql://u@h/db?sslmode=require&sslpassword=***"),
     (f"host=h sslpassword={SSL_PASSWORD} user=u", "host=h sslpassword=*** user=u"),
-], ids=["url", "key-value"])
-def test_mask_url_when_sslpassword_given_then_masked(url: str, masked: str) -> None:
+    (r"host=h password=first\ second-half user=u", "host=h password=*** user=u"),
+], ids=["url", "key-value", "escaped-space"])
+def test_mask_url_when_sslpassword_or_an_escaped_password_given_then_masked(url: str, masked: str) -> None:
+    """libpq reads ``password=first\\ second-half`` as one value; only ``first\\`` was masked."""
     assert mask_url(url) == masked
 
 
