@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paulp.adapters.redact import mask_nats_url, mask_url
 from paulp.domain.js_text import js_trim
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -36,6 +39,10 @@ _OPTIONAL_TEXT = (
     "LLM_ROUTING_FORCE_MODEL", "LLM_ROUTING_FORCE_ROUTE_CLASS", "IBKR_ACCOUNT_ID", "IBKR_USERNAME",
     "IBKR_PASSWORD", "NOAA_CDO_TOKEN", "NOAA_CDO_CONTACT",
 )
+# Plain-text settings that may carry a password or token: shown masked by the settings' repr (ADR 0514)
+_MASKED_IN_REPR: dict[str, Callable[[str], str]] = {
+    "PAULP_DATABASE_URL": mask_url, "PAULP_ANCHOR_DATABASE_URL": mask_url, "PAULP_NATS_URL": mask_nats_url,
+}
 
 
 class ConfigError(RuntimeError):
@@ -55,10 +62,10 @@ def parse_backoff(text: str) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class NamedToken:
-    """One operator bearer token and the actor it authenticates as."""
+    """One operator bearer token and the actor it authenticates as; the repr shows only the actor."""
 
     actor: str
-    token: str
+    token: str = field(repr=False)
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -163,6 +170,13 @@ class Settings(BaseSettings):
     GOOGLE_AI_API_KEY: SecretStr | None = None
     LLM_ROUTING_FORCE_MODEL: SecretStr | None = None
     LLM_ROUTING_FORCE_ROUTE_CLASS: SecretStr | None = None
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """``SecretStr`` fields show as ``**********``; the service URLs show with their passwords masked (a repr
+        reaches tracebacks, test reports and debug logs; ADR 0514). The values themselves are unchanged."""
+        for name, value in super().__repr_args__():
+            mask = _MASKED_IN_REPR.get(name or "")
+            yield name, mask(value) if mask is not None and isinstance(value, str) else value
 
     @field_validator("*", mode="before")
     @classmethod

@@ -8,17 +8,17 @@ another process already started there.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 
+from paulp.adapters.redact import mask_nats_url, mask_url
 from paulp.adapters.services_embedded import EmbeddedNats, EmbeddedPostgres, state_lock
 
 DATABASE_URL_VAR = "PAULP_DATABASE_URL"
@@ -56,29 +56,6 @@ class ServiceDescription:
     started_here: bool
     startup_seconds: float | None
     health: HealthCheck = field(repr=False, compare=False)
-
-
-_SECRET_QUERY = re.compile(r"(^|&)(password|token|nkey|jwt)=[^&]*", re.IGNORECASE)
-_SECRET_KV = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def mask_url(url: str) -> str:
-    """Hide passwords and tokens so a URL can be logged or shown."""
-    if "://" not in url:
-        return _SECRET_KV.sub(r"\1***", url)  # libpq key=value DSN
-    if url.lower().startswith(("nats://", "tls://", "ws://", "wss://")) and "," in url:
-        return ",".join(mask_url(part.strip()) for part in url.split(","))
-    parts = urlsplit(url)
-    userinfo, at, hostinfo = parts.netloc.rpartition("@")
-    netloc = parts.netloc
-    if at:
-        user, colon, _secret = userinfo.partition(":")
-        if colon:
-            userinfo = f"{user}:***"
-        elif not parts.scheme.lower().startswith("postgres"):
-            userinfo = "***"  # nats://TOKEN@host: the bare user part is the token
-        netloc = f"{userinfo}@{hostinfo}"
-    return urlunsplit(parts._replace(netloc=netloc, query=_SECRET_QUERY.sub(r"\1\2=***", parts.query)))
 
 
 def _scrub(text: str, url: str) -> str:
@@ -221,6 +198,7 @@ class Services:
 
     def describe(self) -> tuple[ServiceDescription, ...]:
         checks = {"postgres": postgres_health, "nats": nats_health}
+        masks = {"postgres": mask_url, "nats": mask_nats_url}
         out = []
         for name, check in checks.items():
             url, server = self._url(name), self._embedded.get(name)
@@ -230,7 +208,7 @@ class Services:
                 return check(url)
 
             out.append(ServiceDescription(
-                name=name, source="embedded" if server else "env", url=mask_url(url),
+                name=name, source="embedded" if server else "env", url=masks[name](url),
                 started_here=bool(server and server.started_here),
                 startup_seconds=server.timings.get("start") if server else None, health=health))
         return tuple(out)

@@ -64,8 +64,10 @@ class Utf8ArgumentsGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
+# An unhandled error's traceback never shows local variables (database URLs, settings, tokens): typer 0.12, inside
+# the ``typer>=0.12`` this project allows, showed them unless told not to (ADR 0514).
 app = typer.Typer(help="Paul P: governed, event-sourced trading backend.", no_args_is_help=True,
-                  cls=Utf8ArgumentsGroup)
+                  cls=Utf8ArgumentsGroup, pretty_exceptions_show_locals=False)
 audit_app = typer.Typer(help="Audit chain commands.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 audit_app.command("mirror")(audit_mirror)

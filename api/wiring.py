@@ -54,9 +54,9 @@ log = logging.getLogger("paulp.wiring")
 
 @dataclass
 class Container:
-    settings: Settings
-    database_url: str
-    nats_url: str
+    settings: Settings  # its repr masks the URLs' passwords
+    database_url: str = field(repr=False)  # may carry a password (ADR 0514)
+    nats_url: str = field(repr=False)
     names: BusNames
     clock: Clock
     breaker: BreakerService

@@ -182,18 +182,21 @@ class RouteRequest:
 
 
 def merge_env_overrides(request: RouteRequest, env: Mapping[str, str]) -> RouteRequest:
-    """§3.2: env values fill absent call fields; the model variable is validated first."""
+    """§3.2: env values fill absent call fields; the model variable is validated first. A refused env value is
+    named by its variable, never quoted: both are secrets (runbook, §8), and the message is persisted on the
+    decision (ADR 0514)."""
     merged = request
     env_model = env.get(ENV_FORCE_MODEL) or None
     if merged.force_model is None and env_model is not None:
         if not is_valid_model(env_model):
-            raise InvalidForcedModel(f"Invalid forced model override: {env_model}")
+            raise InvalidForcedModel(f"Invalid forced model override: {ENV_FORCE_MODEL} is not a manifest model id")
         merged = replace(merged, force_model=env_model,
                          override_reason=merged.override_reason or ENV_MODEL_REASON)
     env_class = env.get(ENV_FORCE_ROUTE_CLASS) or None
     if merged.force_route_class is None and env_class is not None:
         if not is_valid_route_class(env_class):
-            raise InvalidForcedRouteClass(f"Invalid forced route class override: {env_class}")
+            raise InvalidForcedRouteClass(f"Invalid forced route class override: {ENV_FORCE_ROUTE_CLASS} is not a"
+                                          " route class")
         merged = replace(merged, force_route_class=env_class,
                          override_reason=merged.override_reason or ENV_CLASS_REASON)
     if merged.force_route_class is not None and not is_valid_route_class(merged.force_route_class):

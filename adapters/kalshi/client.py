@@ -5,7 +5,8 @@ hash travels with the parsed data or the error. Reads are retried on 429/5xx/tim
 are: a write whose fate is unknown raises `VenueOutcomeUnknown`, resolved by asking the venue
 (ADR 0230). Each request ends within its timeout in total and brings at most ``max_response_bytes``; an answer
 cut off at either bound keeps its first bytes as evidence and is a timeout, a too-large answer, or (a write) an
-unknown outcome (ADR 0513).
+unknown outcome (ADR 0513). An answer that echoes our key id is stored, and then read, with it replaced by ``***``
+(ADR 0514).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from paulp.adapters.kalshi.signing import (
     requires_signature,
     wall_clock_ms,
 )
+from paulp.adapters.redact import RESPONSE_REDACTED_PARAM, scrub
 from paulp.domain.js_text import js_trim
 
 DEFAULT_BASE_URL = "https://api.elections.kalshi.com/trade-api/v2"
@@ -252,8 +254,13 @@ class KalshiClient:
             )
 
     async def _store(self, body: bytes, status: int, request: httpx.Request, method: str, full_path: str,
-                     params: dict[str, Any] | None, write: bool) -> dict[str, Any]:
-        """Store the exact bytes and index the fetch; the error context naming them."""
+                     params: dict[str, Any] | None, write: bool) -> tuple[dict[str, Any], bytes]:
+        """Store the bytes and index the fetch; the error context naming them, and the bytes stored, which are the
+        ones to read. They are the answer's exact bytes unless it echoed our key id (``KALSHI-ACCESS-KEY``): that is
+        replaced, and the fetch's params say ``responseRedacted`` (ADR 0514)."""
+        body, redacted = scrub(body, (self._signer.key_id,) if self._signer is not None else ())
+        if redacted:
+            params = {**(params or {}), RESPONSE_REDACTED_PARAM: True}
         try:
             blob = await asyncio.to_thread(self._evidence.put, body)
             fetch = EvidenceFetch(
@@ -271,7 +278,7 @@ class KalshiClient:
             raise EvidenceWriteFailed(f"{method} {full_path}: response could not be stored as evidence",
                                       status=status, method=method, path=full_path) from exc
         return {"status": status, "evidence_hash": blob.evidence_hash, "method": method, "path": full_path,
-                "fetch": fetch}
+                "fetch": fetch}, body
 
     async def _cut_off_error(self, cut: ResponseCutOff, method: str, full_path: str,
                              query: dict[str, Any] | None, write: bool) -> KalshiError:
@@ -279,8 +286,8 @@ class KalshiClient:
         fetch's params); a write's outcome is unknown, a read is a timeout, a too-large answer, or its status."""
         ctx: dict[str, Any] = {"method": method, "path": full_path}
         if cut.status is not None:
-            ctx = await self._store(cut.prefix, cut.status, cut.request, method, full_path,
-                                    cut.evidence_params(query), write)
+            ctx, _ = await self._store(cut.prefix, cut.status, cut.request, method, full_path,
+                                       cut.evidence_params(query), write)
         what = f"{method} {full_path}: {cut}"
         late = cut.reason == DEADLINE
         if write:
@@ -297,10 +304,9 @@ class KalshiClient:
         self, response: httpx.Response, method: str, full_path: str, query: dict[str, Any] | None,
         write: bool, attempt: int,
     ) -> KalshiResponse | KalshiError:
-        """Store the exact bytes first; only then look inside them."""
-        body = response.content
+        """Store the bytes first; only then look inside the bytes stored."""
         status = response.status_code
-        ctx = await self._store(body, status, response.request, method, full_path, query, write)
+        ctx, body = await self._store(response.content, status, response.request, method, full_path, query, write)
         blob_hash, fetch = ctx["evidence_hash"], ctx["fetch"]
         data = json_object(body)
         if 200 <= status < 300:

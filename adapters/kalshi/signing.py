@@ -45,9 +45,9 @@ class KalshiCredentialsError(ValueError):
 
 @dataclass(frozen=True)
 class KalshiCredentials:
-    """A validated key id and parsed RSA key; the repr never shows key material."""
+    """A validated key id and parsed RSA key; the repr shows neither (both are secrets, §8; ADR 0514)."""
 
-    key_id: str
+    key_id: str = field(repr=False)
     private_key: rsa.RSAPrivateKey = field(repr=False)
 
 

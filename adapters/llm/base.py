@@ -98,8 +98,9 @@ def redact(text: str, *secrets: str) -> str:
 
 
 def status_error(provider: Provider, status: int, body: str, secret: str) -> ProviderError:
-    """§6.2 mapping with the key scrubbed from the excerpt (a body may echo it)."""
-    return provider_http_error(str(provider), status, redact(body[: BODY_EXCERPT_CHARS * 2], secret))
+    """§6.2 mapping with the key scrubbed from the excerpt (a body may echo it): from the whole body, before the
+    excerpt is cut, so a key the cut would split leaves no part behind (ADR 0514)."""
+    return provider_http_error(str(provider), status, redact(body, secret)[: BODY_EXCERPT_CHARS * 2])
 
 
 def timeout_error(provider: Provider, timeout_s: float) -> ProviderTimeout:

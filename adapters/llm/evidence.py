@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
-from urllib.parse import quote
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
 from paulp.adapters.http_bounds import CUT_OFF_PARAM
+from paulp.adapters.redact import RESPONSE_REDACTED_PARAM, scrub
 from paulp.domain.executor import ProviderError
 from paulp.domain.routing import ErrorCode, Provider
 
@@ -27,7 +27,6 @@ EVIDENCE_SOURCES: Mapping[Provider, str] = {
     Provider.GOOGLE: "google_ai_api",
     Provider.CLOUDFLARE: "cloudflare_workers_ai_api",
 }
-REDACTED_KEY = b"***"
 
 T = TypeVar("T")
 FetchRecorder = Callable[[EvidenceFetch], None]
@@ -60,17 +59,6 @@ def parse_evidenced(evidence_hash: str, parse: Callable[[], T]) -> T:
         raise evidenced(exc, evidence_hash) from None
 
 
-def scrub(body: bytes, secrets: tuple[str, ...]) -> tuple[bytes, bool]:
-    """The body with every echo of a key (as sent, or percent-encoded as in Gemini's query) replaced."""
-    cleaned = body
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in {secret, quote(secret, safe="")}:
-            cleaned = cleaned.replace(form.encode(), REDACTED_KEY)
-    return cleaned, cleaned != body
-
-
 @dataclass(frozen=True)
 class ProviderEvidence:
     """The store and the index one process's provider clients share; ``record`` None keeps blobs only."""
@@ -86,7 +74,7 @@ class ProviderEvidence:
         stored, redacted = scrub(body, secrets)
         params: dict[str, object] = {"model": model}
         if redacted:
-            params["responseRedacted"] = True
+            params[RESPONSE_REDACTED_PARAM] = True
         if cut_off is not None:
             params[CUT_OFF_PARAM] = cut_off
         try:

@@ -3,8 +3,9 @@
 Every response body, success or error, is stored in the evidence store and its fetch indexed (with the
 status) before it is parsed. Each request ends within ``timeout_s`` in total and brings at most
 ``max_response_bytes``; an answer cut off at either bound keeps its first bytes as evidence (ADR 0513). The token
-travels only in the ``token`` header, so the endpoint and params that reach the index never hold it. Synchronous
-on purpose: the scan job that calls it is synchronous.
+travels only in the ``token`` header, so the endpoint and params that reach the index never hold it; an answer that
+echoes it is stored, and read, with it replaced by ``***`` (ADR 0514). Synchronous on purpose: the scan job that
+calls it is synchronous.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from paulp.adapters.noaa.errors import (
     error_for_status,
     error_for_transport,
 )
+from paulp.adapters.redact import RESPONSE_REDACTED_PARAM, scrub
 
 DEFAULT_BASE_URL = "https://www.ncdc.noaa.gov/cdo-web/api/v2"
 EVIDENCE_SOURCE = "noaa_cdo"
@@ -178,8 +180,14 @@ class NoaaCdoClient:
         """The endpoint as the evidence index records it: the full URL, never the token (§4.3, §4.6)."""
         return self._base_url + path
 
-    def _store(self, body: bytes, status: int, url: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Store the exact bytes and index the fetch; the error context naming them."""
+    def _store(self, body: bytes, status: int, url: str, path: str,
+               params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """Store the bytes and index the fetch; the error context naming them, and the bytes stored, which are the
+        ones to read: the answer's exact bytes unless it echoed the token, which is replaced (the fetch's params
+        then say ``responseRedacted``; ADR 0514)."""
+        body, redacted = scrub(body, (self._token,) if self._token else ())
+        if redacted:
+            params = {**params, RESPONSE_REDACTED_PARAM: True}
         try:
             blob = self._evidence.put(body)
             fetch = EvidenceFetch(evidence_hash=blob.evidence_hash, source=EVIDENCE_SOURCE, endpoint=url,
@@ -191,7 +199,7 @@ class NoaaCdoClient:
         except Exception as exc:
             raise NoaaEvidenceWriteFailed(f"GET {path}: {status} response could not be stored as evidence "
                                           f"({type(exc).__name__})", status=status) from exc
-        return {"status": status, "evidence_hash": blob.evidence_hash, "fetch": fetch, "path": path}
+        return {"status": status, "evidence_hash": blob.evidence_hash, "fetch": fetch, "path": path}, body
 
     def _cut_off_error(self, cut: ResponseCutOff, url: str, path: str, query: dict[str, Any]) -> NoaaError:
         """An answer abandoned at the deadline or the size cap: what of it arrived is evidenced (marked in the
@@ -200,7 +208,7 @@ class NoaaCdoClient:
         what = f"GET {path}: {cut}"
         if cut.status is None:
             return NoaaTimeout(what)
-        ctx = self._store(cut.prefix, cut.status, url, path, cut.evidence_params(query))
+        ctx, _ = self._store(cut.prefix, cut.status, url, path, cut.evidence_params(query))
         if cut.reason == DEADLINE:
             return NoaaTimeout(what, **ctx)
         if 200 <= cut.status < 300:
@@ -210,9 +218,9 @@ class NoaaCdoClient:
 
     def _evidence_and_parse(self, response: httpx.Response, url: str, path: str, query: dict[str, Any],
                             attempt: int) -> NoaaResponse | NoaaError:
-        """Store the exact bytes and index the fetch first; only then look inside them."""
-        body, status = response.content, response.status_code
-        ctx = self._store(body, status, url, path, query)
+        """Store the bytes and index the fetch first; only then look inside the bytes stored."""
+        status = response.status_code
+        ctx, body = self._store(response.content, status, url, path, query)
         blob_hash, fetch = ctx["evidence_hash"], ctx["fetch"]
         if 200 <= status < 300:
             data = json_object(body) if body.strip() else {}

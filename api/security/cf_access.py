@@ -48,11 +48,12 @@ class _KeySet:
 
 @dataclass
 class AccessVerifier:
-    """One per application: cache and refresh bookkeeping live here, not in module globals."""
+    """One per application: cache and refresh bookkeeping live here, not in module globals. The repr leaves out
+    the team domain and audience (secrets in §8) and the certs URL derived from the domain (ADR 0514)."""
 
-    team_domain: str
-    audience: str
-    certs_url: str
+    team_domain: str = field(repr=False)
+    audience: str = field(repr=False)
+    certs_url: str = field(repr=False)
     clock: Callable[[], float] = time.monotonic
     _cache: dict[str, _KeySet] = field(default_factory=dict)
     _last_forced: dict[str, float] = field(default_factory=dict)
