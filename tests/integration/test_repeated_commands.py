@@ -1,0 +1,91 @@
+"""A command sent again acts once (ADR 0517): an operator's client retries a request whose answer was lost (the first
+*was* processed), or sends it twice at once; a cron wrapper runs a CLI command again. Each repeat here is answered
+like the first (200, saying it was done already) or refused with a 409 code, and never acts a second time: no second
+order at Kalshi, no second go-live, signoff, proposal or budget reset.
+
+One system for the module (real PostgreSQL and NATS, the loopback Kalshi exchange, which counts the orders it was
+sent); no projector runs unless a test starts one, so a view shows what a test projected, as a view lags its log in
+production. Each test uses its own markets, strategies, sources or phases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from typer.testing import CliRunner
+
+from paulp.api.cli import app as paulp
+from tests.fakes.kalshi_exchange import FakeKalshiExchange
+from tests.integration.helpers import NOW
+from tests.integration.kalshi_system import KEY_ID, System, _system, add_bond_markets, point_cli_at
+from tests.support.seeding import seed_executor_modes
+
+pytestmark = pytest.mark.integration
+ALICE, BOB = "alice-admin-token-0123456789abcdef01", "bob-admin-token-0123456789abcdef0123"
+AS_ALICE, AS_BOB = {"Authorization": f"Bearer {ALICE}"}, {"Authorization": f"Bearer {BOB}"}
+BONDS = tuple(f"KXREPEAT-26MAR-B{i}" for i in range(5))  # five equal bonds: the barbell's five slots (ADR 0163)
+
+
+@pytest.fixture(scope="module")
+def system(module_db: str, module_nats: str, module_ns: str, key: rsa.RSAPrivateKey,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    with FakeKalshiExchange(key.public_key(), KEY_ID) as exchange:
+        yield from _system(module_db, module_nats, module_ns, exchange, key, tmp_path_factory.mktemp("repeat"),
+                           ADMIN_TOKENS=f"alice={ALICE},bob={BOB}")
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_now(system: System) -> None:
+    system.container.clock.set(NOW)  # type: ignore[attr-defined]
+
+
+def _buys(system: System) -> int:
+    """Orders Kalshi was sent to buy."""
+    return sum(1 for r in system.exchange.requests
+               if r.method == "POST" and r.path.endswith("/portfolio/orders") and b'"buy"' in r.body)
+
+
+def _events_of(system: System, topic_part: str, originator: UUID) -> list[Any]:
+    return [e for e in system.events(topic_part) if e.originator_id == originator]
+
+
+def _cli(system: System, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    point_cli_at(system, monkeypatch)
+    out = CliRunner().invoke(paulp, list(args))
+    assert out.exception is None or isinstance(out.exception, SystemExit), repr(out.exception)
+    return out
+
+
+# ------------------------------------------------------------------ the scan: no order made twice
+
+
+def test_scan_triggered_again_before_the_orders_view_caught_up_then_no_order_twice_and_kalshi_sent_each_once(
+        system: System):
+    # Arrange: an hour later (bonding's order throttle clear of the close's orders); bonding LIVE; five bonds with a
+    # fair value above their price
+    start = NOW + timedelta(hours=1)
+    system.container.clock.set(start)  # type: ignore[attr-defined]
+    seed_executor_modes(system.container, {"kalshi": {"bonding": "LIVE"}})
+    add_bond_markets(system, BONDS)
+    for ticker in BONDS:
+        system.container.fair_values.set(ticker, 0.99, "desk research", "settles on a published figure", "ops-dana",
+                                         timedelta(hours=24))
+    head, buys = system.head(), _buys(system)
+    first = system.client.post("/admin/orchestrator/trigger/scan", headers=AS_ALICE)
+    assert first.status_code == 200 and first.json()["result"]["ordersCreated"] == 5, first.text
+    # Act: the operator's client timed out and sends the trigger again, 30 s later; the orders view has not applied
+    # the first run's orders yet (it follows the log through the relay and its projector)
+    system.container.clock.set(start + timedelta(seconds=30))  # type: ignore[attr-defined]
+    again = system.client.post("/admin/orchestrator/trigger/scan", headers=AS_ALICE)
+    # Assert: the second run makes no order; each market has one, and Kalshi is sent one buy per market
+    assert again.status_code == 200 and again.json()["result"]["ordersCreated"] == 0, again.text
+    created = [e for e in system.events("Order.Created", head) if e.strategy == "bonding"]
+    assert sorted(e.ticker for e in created) == sorted(BONDS)
+    system.project("orders")
+    executed = system.client.post("/admin/orchestrator/trigger/execute", headers=AS_ALICE)
+    assert executed.status_code == 200 and len(executed.json()["result"]["executed"]) == 5, executed.text
+    assert _buys(system) - buys == 5
