@@ -19,9 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
 
 from paulp.api.cli import app as paulp
+from paulp.domain.gates import GateResult
+from paulp.domain.golive import GoLiveApproval
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import NOW
 from tests.integration.kalshi_system import KEY_ID, System, _system, add_bond_markets, point_cli_at
+from tests.integration.write_gate import race
 from tests.support.seeding import seed_executor_modes
 
 pytestmark = pytest.mark.integration
@@ -89,3 +92,54 @@ def test_scan_triggered_again_before_the_orders_view_caught_up_then_no_order_twi
     executed = system.client.post("/admin/orchestrator/trigger/execute", headers=AS_ALICE)
     assert executed.status_code == 200 and len(executed.json()["result"]["executed"]) == 5, executed.text
     assert _buys(system) - buys == 5
+
+
+# ------------------------------------------------------------------ go-live: one WentLive
+
+
+def _phase4_signed(system: System) -> None:
+    """An unforced, passed phase-4 signoff in the view: the go-live gate (the go-live's subject is not the gate)."""
+    if system.container.gates.phase_log(4) is None:
+        result = GateResult(phase=4, target_phase=4, checked_at=NOW.isoformat(), checked_by="token:carol")
+        system.container.gates.sign_off(result, "token:carol", "phase4-for-go-live", "gate passed", False)
+    system.project("gate_signoffs")
+
+
+GO_LIVE = {"approver": "Alice Archer", "secondApprover": "Bob Baker", "capitalAllocationUsd": 300}
+
+
+def test_go_live_confirmation_sent_again_then_200_the_same_go_live_and_no_second_went_live(system: System):
+    # Arrange: alice opens the go-live of weather, bob confirms it; bob's answer is lost
+    _phase4_signed(system)
+    opened = system.client.post("/admin/strategies/weather/go-live", headers=AS_ALICE, json=GO_LIVE)
+    assert opened.status_code == 202, opened.text
+    confirmed = system.client.post("/admin/strategies/weather/go-live", headers=AS_BOB, json=GO_LIVE)
+    assert confirmed.status_code == 200, confirmed.text
+    # Act: bob's client sends the confirmation again; alice's client, whose first answer was lost too, sends hers
+    bob_again = system.client.post("/admin/strategies/weather/go-live", headers=AS_BOB, json=GO_LIVE)
+    alice_again = system.client.post("/admin/strategies/weather/go-live", headers=AS_ALICE, json=GO_LIVE)
+    # Assert: both are answered with the go-live that happened; one WentLive, no second request opened
+    for r in (bob_again, alice_again):
+        assert r.status_code == 200, r.text
+        assert r.json() == {**confirmed.json(), "duplicate": True}
+    approval = GoLiveApproval.create_id("weather")
+    kinds = [type(e).__qualname__ for e in _events_of(system, "GoLiveApproval", approval)]
+    assert kinds == ["GoLiveApproval.Created", "GoLiveApproval.Requested", "GoLiveApproval.WentLive"]
+
+
+def test_go_live_confirmed_twice_at_once_then_one_went_live_and_both_answered_live(system: System):
+    # Arrange: alice opened the go-live of xv_signal
+    _phase4_signed(system)
+    terms = {**GO_LIVE, "capitalAllocationUsd": 150}
+    assert system.client.post("/admin/strategies/xv_signal/go-live", headers=AS_ALICE, json=terms).status_code == 202
+    # Act: bob's client sends the confirmation twice at once; the second loads the request before the first commits
+    first, second = race(system.container.database_url,
+                         lambda: system.client.post("/admin/strategies/xv_signal/go-live", headers=AS_BOB, json=terms),
+                         lambda: system.client.post("/admin/strategies/xv_signal/go-live", headers=AS_BOB, json=terms),
+                         "the second confirmation")
+    # Assert
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    assert second.json() == {**first.json(), "duplicate": True}
+    approval = GoLiveApproval.create_id("xv_signal")
+    assert len(_events_of(system, "GoLiveApproval.WentLive", approval)) == 1
+    assert len(_events_of(system, "GoLiveApproval.Requested", approval)) == 1
