@@ -9,7 +9,9 @@ production. Each test uses its own markets, strategies, sources or phases."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -143,3 +145,39 @@ def test_go_live_confirmed_twice_at_once_then_one_went_live_and_both_answered_li
     approval = GoLiveApproval.create_id("xv_signal")
     assert len(_events_of(system, "GoLiveApproval.WentLive", approval)) == 1
     assert len(_events_of(system, "GoLiveApproval.Requested", approval)) == 1
+
+
+# ------------------------------------------------------------------ gate signoff: one signoff
+
+
+@contextmanager
+def _projecting(system: System, name: str) -> Iterator[None]:
+    """The projection applied in the background, as ``paulp up``'s projector does (a signoff waits for its view)."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(0.05):
+            system.project(name)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_gate_signoff_sent_again_then_200_the_same_signoff_and_one_recorded(system: System):
+    body = {"force": True, "notes": "drill: sign phase 1 despite its criteria"}
+    with _projecting(system, "gate_signoffs"):
+        first = system.client.post("/admin/gates/signoff/1", headers=AS_ALICE, json=body)
+        assert first.status_code == 200, first.text
+        again = system.client.post("/admin/gates/signoff/1", headers=AS_ALICE, json=body)
+        assert again.status_code == 200, again.text
+        assert again.json() == {**first.json(), "duplicate": True}
+        log = system.container.gates.phase_log(1)
+        assert log is not None and len(log.signoffs) == 1
+        other = system.client.post("/admin/gates/signoff/1", headers=AS_ALICE, json={**body, "notes": "second drill"})
+    assert other.status_code == 200 and "duplicate" not in other.json()  # other notes: a new signoff
+    assert len(system.container.gates.phase_log(1).signoffs) == 2  # type: ignore[union-attr]
