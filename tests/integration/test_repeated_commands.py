@@ -181,3 +181,28 @@ def test_gate_signoff_sent_again_then_200_the_same_signoff_and_one_recorded(syst
         other = system.client.post("/admin/gates/signoff/1", headers=AS_ALICE, json={**body, "notes": "second drill"})
     assert other.status_code == 200 and "duplicate" not in other.json()  # other notes: a new signoff
     assert len(system.container.gates.phase_log(1).signoffs) == 2  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ compliance: a closed proposal is 409
+
+
+def test_compliance_approve_or_reject_sent_again_then_409_proposal_closed_and_nothing_recorded(system: System):
+    # Arrange: alice proposes fred_api under review; bob approves it; his answer is lost
+    proposed = system.client.post("/admin/compliance/sources/fred_api/status", headers=AS_ALICE,
+                                  json={"status": "under_review", "reason": "terms changed"})
+    assert proposed.status_code == 202, proposed.text
+    pid = proposed.json()["proposalId"]
+    url = f"/admin/compliance/proposals/{pid.replace('#', '%23')}"
+    assert system.client.post(f"{url}/approve", headers=AS_BOB).status_code == 200
+    system.project("compliance")
+    head = system.head()
+    # Act: bob's client approves again; alice's reject (sent before she saw the approval) arrives too
+    again = system.client.post(f"{url}/approve", headers=AS_BOB)
+    late_reject = system.client.post(f"{url}/reject", headers=AS_ALICE, json={"reason": "not needed"})
+    # Assert: a clear 409 naming the outcome, not "not found"; nothing recorded
+    assert (again.status_code, again.json()["code"]) == (409, "proposal_closed"), again.text
+    assert (again.json()["outcome"], again.json()["closedBy"]) == ("approved", "token:bob")
+    assert (late_reject.status_code, late_reject.json()["code"]) == (409, "proposal_closed"), late_reject.text
+    assert system.head() == head
+    unknown = system.client.post("/admin/compliance/proposals/fred_api%23p9/approve", headers=AS_BOB)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "proposal_not_found")
