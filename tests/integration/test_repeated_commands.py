@@ -9,6 +9,7 @@ production. Each test uses its own markets, strategies, sources or phases."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -206,3 +207,20 @@ def test_compliance_approve_or_reject_sent_again_then_409_proposal_closed_and_no
     assert system.head() == head
     unknown = system.client.post("/admin/compliance/proposals/fred_api%23p9/approve", headers=AS_BOB)
     assert (unknown.status_code, unknown.json()["code"]) == (404, "proposal_not_found")
+
+
+# ------------------------------------------------------------------ risk limits: one proposal
+
+
+def test_risk_limits_propose_run_again_then_the_waiting_proposal_and_one_recorded(system: System,
+                                                                                  monkeypatch: pytest.MonkeyPatch):
+    args = ("risk", "limits", "propose", "maxVpin=0.75", "--actor", "ops-dana", "--reason", "thin books")
+    first = _cli(system, monkeypatch, *args)
+    assert first.exit_code == 0 and "proposal P1 recorded" in first.output, first.output
+    again = _cli(system, monkeypatch, *args)  # the cron wrapper runs it again
+    assert again.exit_code == 0, again.output
+    assert "proposal P1 already waits" in " ".join(again.output.split()), again.output
+    shown = json.loads(_cli(system, monkeypatch, "risk", "limits", "show", "--json").output)
+    assert [p["id"] for p in shown["pendingProposals"]] == ["P1"]
+    assert [type(e).__qualname__ for e in system.events("RiskLimitSettings.LooseningProposed")] == [
+        "RiskLimitSettings.LooseningProposed"]
