@@ -224,3 +224,18 @@ def test_risk_limits_propose_run_again_then_the_waiting_proposal_and_one_recorde
     assert [p["id"] for p in shown["pendingProposals"]] == ["P1"]
     assert [type(e).__qualname__ for e in system.events("RiskLimitSettings.LooseningProposed")] == [
         "RiskLimitSettings.LooseningProposed"]
+
+
+# ------------------------------------------------------------------ budget reset: one reset
+
+
+def test_budget_reset_sent_again_then_200_said_so_and_one_reset(system: System):
+    body = {"category": "governance_audit", "periodType": "daily", "reason": "INC-77 provider refunded"}
+    first = system.client.post("/admin/routing/budget/reset", headers=AS_ALICE, json=body)
+    assert first.status_code == 200 and "duplicate" not in first.json(), first.text
+    again = system.client.post("/admin/routing/budget/reset", headers=AS_ALICE, json=body)
+    assert again.status_code == 200 and again.json() == {**first.json(), "duplicate": True}, again.text
+    assert len(system.events("BudgetPeriodLedger.UsageReset")) == 1
+    other = system.client.post("/admin/routing/budget/reset", headers=AS_ALICE, json={**body, "reason": "INC-78"})
+    assert other.status_code == 200 and "duplicate" not in other.json()  # another reason: another reset
+    assert len(system.events("BudgetPeriodLedger.UsageReset")) == 2
