@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from paulp.api.cli import app as paulp
 from paulp.domain.gates import GateResult
 from paulp.domain.golive import GoLiveApproval
+from paulp.domain.marks import Quotes
 from tests.fakes.kalshi_exchange import FakeKalshiExchange
 from tests.integration.helpers import NOW
 from tests.integration.kalshi_system import KEY_ID, System, _system, add_bond_markets, point_cli_at
@@ -64,6 +65,31 @@ def _cli(system: System, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
     out = CliRunner().invoke(paulp, list(args))
     assert out.exception is None or isinstance(out.exception, SystemExit), repr(out.exception)
     return out
+
+
+# ------------------------------------------------------------------ closing a position: one sell, the same answer
+
+
+def test_close_sent_again_after_the_sale_was_projected_then_200_the_same_exit_and_one_sell(
+        system: System, monkeypatch: pytest.MonkeyPatch):
+    # Arrange: 50 LIVE contracts bought at Kalshi, marked; an operator closes them
+    ticker, _ = system.live_fill("repeat-close", size=50)
+    m = system.exchange.markets[ticker]
+    system.project()
+    system.mark(ticker, Quotes(m["yes_bid"], m["yes_ask"], 100 - m["yes_ask"], 100 - m["yes_bid"]))
+    body = {"strategy": "bonding", "ticker": ticker, "side": "YES", "mode": "LIVE", "reason": "INC-9: flatten"}
+    first = system.client.post("/admin/positions/close", json=body, headers=AS_ALICE)
+    assert first.status_code == 200 and first.json()["exit"]["state"] == "FILLED", first.text
+    system.project()  # the position view now shows it sold out
+    # Act: the client sends the close again; the CLI runs the same close
+    again = system.client.post("/admin/positions/close", json=body, headers=AS_ALICE)
+    out = _cli(system, monkeypatch, "positions", "close", "bonding", ticker, "YES", "--mode", "LIVE",
+               "--operator", "ops-ana", "--reason", "INC-9: flatten")
+    # Assert: the exit that sold it, said so; one sell at Kalshi
+    assert again.status_code == 200, again.text
+    assert (again.json()["exit"], again.json()["alreadyClosed"]) == (first.json()["exit"], True)
+    assert out.exit_code == 0 and "already closed, nothing sent" in out.output, out.output
+    assert len(system.sells()) == 1
 
 
 # ------------------------------------------------------------------ the scan: no order made twice
