@@ -265,3 +265,18 @@ def test_budget_reset_sent_again_then_200_said_so_and_one_reset(system: System):
     other = system.client.post("/admin/routing/budget/reset", headers=AS_ALICE, json={**body, "reason": "INC-78"})
     assert other.status_code == 200 and "duplicate" not in other.json()  # another reason: another reset
     assert len(system.events("BudgetPeriodLedger.UsageReset")) == 2
+
+
+# ------------------------------------------------------------------ withdrawing a correlation: 200, said so
+
+
+def test_correlation_withdrawn_again_then_200_already_withdrawn_and_nothing_recorded(system: System):
+    pair = {"marketId": "KXREPEAT-A", "relatedMarketId": "KXREPEAT-B", "type": "same_series", "reason": "one release"}
+    assert system.client.post("/admin/risk/correlations", headers=AS_ALICE, json=pair).status_code == 200
+    gone = system.client.request("DELETE", "/admin/risk/correlations", headers=AS_ALICE, json=pair)
+    assert gone.status_code == 200 and "alreadyWithdrawn" not in gone.json()
+    head = system.head()
+    again = system.client.request("DELETE", "/admin/risk/correlations", headers=AS_ALICE, json=pair)
+    assert again.status_code == 200 and again.json() == {"success": True, "notificationId": 0,
+                                                         "alreadyWithdrawn": True}, again.text
+    assert system.head() == head
