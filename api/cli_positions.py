@@ -94,8 +94,10 @@ def close(
         typer.echo(json.dumps(out))
     else:
         pnl = f", realized {out['realizedPnlUsd']:+.2f} USD" if out["realizedPnlUsd"] is not None else ""
-        console.print(f"{out['mode']} exit of {out['contracts']} {out['ticker']} {out['side']} ({out['reason']}):"
-                      f" {out['state']}" + (f" at {out['exitPrice']}c" if out["exitPrice"] is not None else "")
+        already = "already closed, nothing sent: " if out.get("alreadyClosed") else ""
+        console.print(f"{already}{out['mode']} exit of {out['contracts']} {out['ticker']} {out['side']}"
+                      f" ({out['reason']}): {out['state']}"
+                      + (f" at {out['exitPrice']}c" if out["exitPrice"] is not None else "")
                       + pnl + (f" — {out['detail']}" if out["detail"] else ""))
     if out["state"] != "FILLED":
         raise typer.Exit(1)

@@ -81,7 +81,8 @@ def remove_correlation(
             nid = app.withdraw(a, b, actor, reason)
         except (InvalidCorrelation, NoActiveCorrelation) as exc:
             raise fail(str(exc)) from None
-    console.print(f"correlation {a} ~ {b} withdrawn (notification {nid})", highlight=False)
+    done = f"withdrawn (notification {nid})" if nid else "was withdrawn already; nothing recorded"
+    console.print(f"correlation {a} ~ {b} {done}", highlight=False)
 
 
 @correlations_app.command("list")
@@ -172,7 +173,8 @@ def remove_rule(
             nid = app.withdraw_rule(field, value, actor, reason)
         except (InvalidCorrelation, NoActiveRule) as exc:
             raise fail(str(exc)) from None
-    console.print(f"correlation rule {field} {value!r} withdrawn (notification {nid})", highlight=False)
+    done = f"withdrawn (notification {nid})" if nid else "was withdrawn already; nothing recorded"
+    console.print(f"correlation rule {field} {value!r} {done}", highlight=False)
 
 
 @correlations_app.command("rules")

@@ -96,8 +96,10 @@ def propose_limits(pairs: Annotated[list[str], ASSIGNMENTS], actor: WHO, reason:
     """Propose a loosening; nothing changes until a second operator approves it within 24 h."""
     changes = _changes(pairs)
     pid, nid = _command("propose", changes, actor, reason)
-    console.print(f"proposal {pid} recorded, not in force: {_shown(changes)} (notification {nid}); another operator"
-                  f" runs `paulp risk limits approve {pid} --actor NAME --reason TEXT`", highlight=False)
+    recorded = f"recorded, not in force: {_shown(changes)} (notification {nid})" if nid else \
+        f"already waits with these changes: {_shown(changes)}; nothing recorded again"
+    console.print(f"proposal {pid} {recorded}; another operator runs `paulp risk limits approve {pid} --actor NAME"
+                  " --reason TEXT`", highlight=False)
 
 
 @limits_app.command("approve")

@@ -59,6 +59,12 @@ POSITION_ROWS = (
 )
 OPEN_POSITIONS = POSITION_ROWS + " WHERE p.contracts > 0 ORDER BY p.strategy, p.ticker, p.side, p.mode"
 ONE_POSITION = POSITION_ROWS + " WHERE p.strategy = %s AND p.ticker = %s AND p.side = %s AND p.mode = %s"
+CLOSING_EXIT = (  # a closed position (no contracts) and its last exit, if that exit filled after the last buy
+    "SELECT e.exit_uuid FROM views.positions p JOIN views.position_exits e ON (e.strategy, e.ticker, e.side, e.mode)"
+    " = (p.strategy, p.ticker, p.side, p.mode) WHERE p.strategy = %s AND p.ticker = %s AND p.side = %s AND p.mode = %s"
+    " AND p.contracts = 0 AND e.state = 'FILLED' AND e.updated_at >= p.last_fill_at"
+    " ORDER BY e.updated_at DESC, e.decided_at DESC LIMIT 1"
+)
 
 
 def monitor_exits(container: Any) -> dict[str, Any]:
@@ -162,6 +168,10 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
             row = conn.execute(ONE_POSITION, (strategy, ticker, side, mode)).fetchone()
             found = None if row is None or row[4] <= 0 else (row[4], row[5] / row[4], *row[6:])
     if found is None:
+        closed = None if dry_run or strategy == ADJUSTED_STRATEGY else _closing_exit(container, strategy, ticker,
+                                                                                      side, mode)
+        if closed is not None:  # a retried close whose first answer was lost: that close's exit (ADR 0517)
+            return {**_closed(strategy, ticker, side, closed), "alreadyClosed": True}
         raise PositionNotOpen(f"no open {mode} position of {strategy} in {ticker} {side}")
     contracts, entry, opened, exits, yb, ya, nb, na, observed, result = found
     if result is not None:
@@ -199,10 +209,26 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
     if ex is None:
         raise CloseRefused("the previous exit's sell of this position still rests at Kalshi and could not be"
                            " cancelled; nothing sent beside it")
+    return _closed(strategy, ticker, side, ex)
+
+
+def _closed(strategy: str, ticker: str, side: str, ex: PositionExit) -> dict[str, Any]:
     return {"strategy": strategy, "ticker": ticker, "side": side, "mode": ex.mode, "reason": ex.reason.value,
             "requestedBy": ex.requested_by, "note": ex.note, "state": ex.state.value, "contracts": ex.contracts,
             "exitPrice": ex.exit_price, "realizedPnlUsd": ex.realized_pnl_usd, "detail": ex.detail,
             "clientOrderId": ex.client_order_id}
+
+
+def _closing_exit(container: Any, strategy: str, ticker: str, side: str, mode: str) -> PositionExit | None:
+    """The exit that sold this position out, when it is closed (a row with no contracts) and its last exit filled
+    after its last buy: what a close asked for again, once the first one sold it, answers with (ADR 0517). None
+    for a position never held, or one whose last exit is not what closed it."""
+    with container.pool.connection() as conn:
+        row = conn.execute(CLOSING_EXIT, (strategy, ticker, side, mode)).fetchone()
+    if row is None:
+        return None
+    ex: PositionExit | None = container.exits.app.get_or_none(row[0])
+    return ex if ex is not None and ex.state is ExitState.FILLED else None
 
 
 def _preview(c: ExitCandidate, found: PositionExit | None) -> dict[str, Any]:

@@ -117,6 +117,8 @@ class BudgetPeriodLedger(Aggregate):
         ledger gets two events per call, and replaying 50,000 of them took 2.25 s (ADR 0501). Holds are
         ``[amount, reserved_at]`` pairs. Part of the log and of its chain like every other event."""
 
+        class_version = 2  # v2: the last reset's [actor, reason] (ADR 0517)
+
         category: str
         period_type: str
         period_key: str
@@ -127,6 +129,11 @@ class BudgetPeriodLedger(Aggregate):
         charged: dict[str, Decimal]
         alerted: bool
         last_updated: datetime | None
+        last_reset: list[str] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["last_reset"] = None  # a checkpoint before ADR 0517 kept no reset: one after it is recorded again
 
     class AlertRaised(Aggregate.Event):
         """§5.6 recommendation: at most once per (category, period type, period key)."""
@@ -152,6 +159,7 @@ class BudgetPeriodLedger(Aggregate):
         self.charged: dict[str, Decimal] = {}  # stale holds charged at their reserved amount, awaiting truth
         self.alerted = False
         self.last_updated: datetime | None = None
+        self.last_reset: list[str] | None = None  # [actor, reason] of the period's last reset
         self.checkpointed_at = 0  # the version of the last Checkpointed event (0: none yet)
 
     # ----------------------------------------------------------------- read side
@@ -226,10 +234,17 @@ class BudgetPeriodLedger(Aggregate):
             self._stale_hold_charged(rid, self.holds[rid].amount_usd, reason, now)
         return stale
 
-    def reset_usage(self, actor: str, reason: str, at: datetime) -> None:
+    def reset_usage(self, actor: str, reason: str, at: datetime) -> bool:
+        """Clear the period's usage; False, nothing recorded, when the period's last reset was this one: the same
+        operator (case-insensitive) with the same reason. A retried reset must not clear what was spent since the
+        first (ADR 0517); another reason is another reset."""
         if not reason.strip():
             raise LedgerError("a budget reset needs a reason")
+        if self.last_reset is not None and [self.last_reset[0].casefold(), self.last_reset[1].strip()] == [
+                actor.casefold(), reason.strip()]:
+            return False
         self._usage_reset(actor, reason, self.consumed_usd, at)
+        return True
 
     def checkpoint_if_due(self, every: int) -> bool:
         """Record a checkpoint once ``every`` events have followed the last one (or the ledger's start)."""
@@ -237,7 +252,8 @@ class BudgetPeriodLedger(Aggregate):
             return False
         self._checkpointed(self.category, self.period_type, self.period_key, self.created_on, self.limit_usd,
                            self.consumed_usd, {rid: [h.amount_usd, h.reserved_at] for rid, h in self.holds.items()},
-                           dict(self.charged), self.alerted, self.last_updated)
+                           dict(self.charged), self.alerted, self.last_updated,
+                           None if self.last_reset is None else list(self.last_reset))
         return True
 
     def alert_if_due(self, threshold_pct: float, at: datetime) -> bool:
@@ -303,11 +319,13 @@ class BudgetPeriodLedger(Aggregate):
         self.consumed_usd = ZERO
         self.alerted = False
         self.last_updated = at
+        self.last_reset = [actor, reason]
 
     @event(Checkpointed)
     def _checkpointed(self, category: str, period_type: str, period_key: str, opened_at: datetime,
                       limit_usd: Decimal, consumed_usd: Decimal, holds: dict[str, list[Any]],
-                      charged: dict[str, Decimal], alerted: bool, last_updated: datetime | None) -> None:
+                      charged: dict[str, Decimal], alerted: bool, last_updated: datetime | None,
+                      last_reset: list[str] | None) -> None:
         """Sets the whole state: live it restates what the ledger holds; on a load it is where the ledger starts
         (``resume_ledger``). Runs before the library moves ``version`` to this event's, hence the ``+ 1``."""
         self.category, self.period_type, self.period_key = category, period_type, period_key
@@ -316,6 +334,7 @@ class BudgetPeriodLedger(Aggregate):
         self.held_usd = sum((h.amount_usd for h in self.holds.values()), ZERO)
         self.charged = dict(charged)
         self.last_updated = last_updated
+        self.last_reset = None if last_reset is None else list(last_reset)
         self.checkpointed_at = self.version + 1
 
     @event(AlertRaised)

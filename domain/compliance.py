@@ -47,6 +47,13 @@ class ProposalNotFound(DomainError):
     code = "proposal_not_found"
 
 
+class ProposalClosed(DomainError):
+    """Raised when the proposal id is one of the source's earlier proposals, no longer pending: approved, rejected
+    or expired. A retried approve or reject meets this (409), never "not found" (ADR 0517)."""
+
+    code = "proposal_closed"
+
+
 class ProposalExpired(DomainError):
     """Raised when the pending proposal is older than 24 h (the proposal is closed by this call)."""
 
@@ -284,8 +291,18 @@ class ComplianceSource(Aggregate):
 
     def _pending(self, proposal_id: str) -> dict[str, Any]:
         if self.pending is None or self.pending["proposal_id"] != proposal_id:
+            if self._earlier_proposal(proposal_id):
+                raise ProposalClosed(f"{proposal_id} is no longer pending: it was approved, rejected or expired"
+                                     f" (the source is {self.status.value} now)")
             raise ProposalNotFound(f"{proposal_id} is not a pending proposal of {self.source_name}")
         return self.pending
+
+    def _earlier_proposal(self, proposal_id: str) -> bool:
+        """Whether ``proposal_id`` is an id this source gave one of its proposals (``<source>#p<n>``)."""
+        source, _, local = proposal_id.rpartition("#")
+        number = local[1:]
+        return (source == self.source_name and local[:1] == "p" and number.isascii() and number.isdigit()
+                and str(int(number)) == number and 1 <= int(number) <= self.proposals)
 
     def _close_if_lapsed(self, now: datetime) -> None:
         if self.pending is not None and now > self.pending["expires_at"]:

@@ -88,6 +88,18 @@ class GateSignoffs(Aggregate):
         self.phase = phase
         self.signoffs: list[Signoff] = []
 
+    def repeat_of(self, result: GateResult, actor: str, notes: str | None, force: bool) -> Signoff | None:
+        """The phase's latest signoff when this one would say the same again: the same operator (case-insensitive),
+        the gate passed or failed as then, forced as then, the same notes. A retried request whose answer was lost
+        is answered with it, nothing recorded (ADR 0517); different notes make a new signoff."""
+        latest = self.latest
+        text = (notes.strip() if isinstance(notes, str) else "") or None
+        if latest is None or latest.signed_off_by.casefold() != actor.casefold():
+            return None
+        if (latest.passed, latest.forced, latest.notes) != (result.passed, not result.passed and force, text):
+            return None
+        return latest
+
     def sign_off(self, result: GateResult, actor: str, now: datetime, signoff_id: str, notes: str | None,
                  force: bool) -> Signoff:
         """Record a passing gate, or a failing one when forced with notes (phase 4 targets 4, "live")."""

@@ -161,10 +161,23 @@ class GoLiveApproval(Aggregate):
         self.requested_by: str | None = None
         self.expires_at: datetime | None = None
         self.live_terms: GoLiveTerms | None = None
+        self.live_request_id: str | None = None
         self.approved_at: datetime | None = None
         self.actors: list[str] = []
+        self.went_live_version = 0  # the version of the last WentLive (0: never live)
 
     # ----------------------------------------------------------------- command (decide)
+
+    def repeat_of_went_live(self, terms: GoLiveTerms, actor: str) -> Confirmed | None:
+        """The last go-live, when one of its two operators asks for it again with its terms (a retried request whose
+        answer was lost, ADR 0517): its confirmation, to be answered again with nothing recorded. None otherwise.
+        Whether the strategy is still live from that go-live is the caller's to know (its status lives elsewhere)."""
+        if self.live_terms is None or self.live_request_id is None or self.approved_at is None:
+            return None
+        if not self.live_terms.same_as(terms) or actor.strip().casefold() not in {
+                a.strip().casefold() for a in self.actors}:
+            return None
+        return Confirmed(self.live_request_id, self.actors[0], self.actors[1], self.approved_at)
 
     def approve(self, terms: GoLiveTerms, actor: str, now: datetime, new_request_id: str) -> Pending | Confirmed:
         """Open a request, or confirm the open one when called by a different operator with the same terms."""
@@ -202,7 +215,8 @@ class GoLiveApproval(Aggregate):
     def _went_live(self, request_id: str, approver: str, second_approver: str, capital_cents: int, mode: str,
                    actors: list[str], approved_at: datetime) -> None:
         self.live_terms = GoLiveTerms(approver, second_approver, capital_cents)
-        self.approved_at, self.actors = approved_at, list(actors)
+        self.live_request_id, self.approved_at, self.actors = request_id, approved_at, list(actors)
+        self.went_live_version = self.version + 1  # applied before the library moves ``version`` to this event's
         self.pending, self.pending_id, self.requested_by, self.expires_at = None, None, None, None
 
     @property

@@ -222,11 +222,16 @@ class RiskLimitSettings(Aggregate):
         return self.limits_version
 
     def propose(self, changes: Mapping[str, Any], actor: object, reason: object, now: datetime) -> str:
-        """Record a loosening for a second operator to approve within 24 h; returns the proposal's id."""
+        """Record a loosening for a second operator to approve within 24 h; returns the proposal's id. The same
+        changes proposed again while a proposal of them can still be approved are that proposal, nothing recorded:
+        a re-run script or a retried command must not leave two of them waiting (ADR 0517)."""
         who, why = _text(actor, "actor", NAME_MAX), _text(reason, "reason", REASON_MAX)
         checked, previous, looser = self._decide(changes)
         if not looser:
             raise ProposalRefused("this change loosens nothing: apply it with `paulp risk limits set`")
+        for waiting, p in self.pending(now).items():
+            if set(p["changes"]) == set(checked) and all(_same(k, checked[k], p["changes"][k]) for k in checked):
+                return waiting
         pid = f"P{len(self.proposals) + 1}"
         self._proposed(pid, checked, previous, self.limits_version, who, why, now, now + PROPOSAL_TTL)
         return pid

@@ -26,7 +26,7 @@ from paulp.domain.errors import DomainError
 router = APIRouter(prefix="/admin/compliance", tags=["compliance"])
 T = TypeVar("T")
 STATUS_BY_CODE = {"unknown_source": 404, "proposal_not_found": 404, "proposal_pending": 409,
-                  "status_unchanged": 409, "same_actor": 409, "proposal_expired": 409}
+                  "status_unchanged": 409, "same_actor": 409, "proposal_expired": 409, "proposal_closed": 409}
 SOURCES = ("SELECT source_name, status, block_reason, status_reason, authentication_type, allowed_usage,"
            " prohibited_usage, rate_limits, tos_url, tos_version, tos_next_review_date, tos_reviewed_at,"
            " tos_reviewed_by, status_changed_at, status_proposed_by, status_approved_by"
@@ -53,12 +53,33 @@ def _field(fields: list[str], check: Callable[..., T], *args: Any) -> T:
         raise ApiError(400, exc.message, exc.code, fields=fields) from None
 
 
+CLOSED = ("SELECT outcome, closed_by FROM views.compliance_proposals WHERE proposal_id = %s"
+          " AND outcome <> 'pending'")
+
+
 async def _command(call: Callable[..., T], *args: Any) -> T:
     """Run a service command off the loop; a domain refusal keeps its code with the status it means."""
     try:
         return await run_in_threadpool(call, *args)
     except DomainError as exc:
         raise ApiError(status_for(exc.code, STATUS_BY_CODE), exc.message, exc.code) from None
+
+
+def _closed(container: Container, proposal_id: str) -> dict[str, Any]:
+    """How a closed proposal ended, as the view shows it once it has applied the close (a retried approve's answer
+    says who approved it; ADR 0517); nothing while the view lags."""
+    with container.pool.connection() as conn:
+        row = conn.execute(CLOSED, (proposal_id.strip(),)).fetchone()
+    return {} if row is None else {"outcome": row[0], "closedBy": row[1]}
+
+
+async def _decide(container: Container, proposal_id: str, call: Callable[..., T], *args: Any) -> T:
+    try:
+        return await _command(call, *args)
+    except ApiError as exc:
+        if exc.code == "proposal_closed":
+            exc.extra.update(await run_in_threadpool(_closed, container, proposal_id))
+        raise
 
 
 def _iso(value: Any) -> Any:
@@ -101,11 +122,12 @@ async def propose_status(name: str, request: Request) -> JSONResponse:
 @router.post("/proposals/{proposal_id}/approve", openapi_extra=body_docs.NO_FIELDS,
              responses={400: {"description": "invalid_json | invalid_compliance_request"},
                         404: {"description": "unknown_source | proposal_not_found"},
-                        409: {"description": "same_actor | proposal_expired"}})
+                        409: {"description": "same_actor | proposal_expired | proposal_closed"}})
 async def approve(proposal_id: str, request: Request) -> dict[str, Any]:
     await json_object(request, empty_is_object=True)  # no fields: the approver is the authenticated actor
     actor = _field(["actor"], required_text, "actor", request.state.actor.name, ACTOR_MAX)
-    src, nid = await _command(_container(request).compliance.approve, proposal_id, actor)
+    container = _container(request)
+    src, nid = await _decide(container, proposal_id, container.compliance.approve, proposal_id, actor)
     proposer, approver = src.changed_by
     return {"success": True, "proposalId": proposal_id.strip(), "source": src.source_name,
             "status": src.status.value, "blockReason": src.block_reason, "proposedBy": proposer,
@@ -114,10 +136,12 @@ async def approve(proposal_id: str, request: Request) -> dict[str, Any]:
 
 @router.post("/proposals/{proposal_id}/reject", openapi_extra=body_docs.COMPLIANCE_REJECT,
              responses={400: {"description": "invalid_json | validation_error | invalid_compliance_request"},
-                        404: {"description": "unknown_source | proposal_not_found"}})
+                        404: {"description": "unknown_source | proposal_not_found"},
+                        409: {"description": "proposal_closed"}})
 async def reject(proposal_id: str, request: Request) -> dict[str, Any]:
     body = await json_object(request)
     reason = _field(["reason"], required_text, "reason", body.get("reason"), REASON_MAX)
     actor: str = request.state.actor.name
-    nid = await _command(_container(request).compliance.reject, proposal_id, actor, reason)
+    container = _container(request)
+    nid = await _decide(container, proposal_id, container.compliance.reject, proposal_id, actor, reason)
     return {"success": True, "proposalId": proposal_id.strip(), "rejectedBy": actor, "notificationId": nid}

@@ -110,6 +110,8 @@ async def sign_off(phase: str, request: Request) -> dict[str, Any]:
                        request_id=request_id) from None
     await run_in_threadpool(wait_for_projection, container, "gate_signoffs", outcome.notification_id)
     body: dict[str, Any] = {"success": True, "signoff": outcome.signoff.as_json()}
+    if outcome.repeated:  # the phase's latest signoff, by this operator, already said this (ADR 0517)
+        body["duplicate"] = True
     if outcome.signoff.forced:
         body["warning"] = FORCED_WARNING
     return body

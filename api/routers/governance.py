@@ -113,12 +113,12 @@ async def go_live(strategy_id: str, request: Request) -> JSONResponse:
     except DomainError as exc:
         raise ApiError(status_for(exc.code, STATUS_BY_CODE), exc.message, exc.code) from None
     result = outcome.result
-    if isinstance(result, Confirmed):
+    if isinstance(result, Confirmed):  # also the live go-live asked for again by one of its operators (ADR 0517)
         return JSONResponse({
             "success": True, "status": "live", "strategy": strategy_id, "capital": _money(terms.capital_cents),
             "approvedBy": f"{terms.approver},{terms.second_approver}",
             "approvedAt": result.approved_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "actors": [result.requested_by, result.confirmed_by],
+            "actors": [result.requested_by, result.confirmed_by], **({"duplicate": True} if outcome.repeated else {}),
         })
     return JSONResponse({"status": "pending_second_approval", "requestId": result.request_id,
                          "expiresAt": result.expires_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),

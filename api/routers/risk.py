@@ -90,7 +90,7 @@ async def declare(request: Request) -> dict[str, Any]:
 
 @router.delete(PATH, openapi_extra=WITHDRAW,
                responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"},
-                          404: {"description": "NO_ACTIVE_CORRELATION"}})
+                          404: {"description": "NO_ACTIVE_CORRELATION (never declared)"}})
 async def withdraw(request: Request) -> dict[str, Any]:
     a, b, reason = _pair_and_reason(await json_object(request))
     try:
@@ -98,7 +98,7 @@ async def withdraw(request: Request) -> dict[str, Any]:
                                       reason)
     except NoActiveCorrelation as exc:
         raise ApiError(404, exc.message, exc.code) from None
-    return {"success": True, "notificationId": nid}
+    return {"success": True, "notificationId": nid, **_already(nid)}
 
 
 RULES = "/correlation-rules"
@@ -137,7 +137,7 @@ async def declare_rule(request: Request) -> dict[str, Any]:
 
 @router.delete(RULES, openapi_extra=WITHDRAW_RULE,
                responses={400: {"description": "invalid_json | validation_error | INVALID_CORRELATION"},
-                          404: {"description": "NO_ACTIVE_CORRELATION_RULE"}})
+                          404: {"description": "NO_ACTIVE_CORRELATION_RULE (never declared)"}})
 async def withdraw_rule(request: Request) -> dict[str, Any]:
     field, value, reason = _selector_and_reason(await json_object(request))
     try:
@@ -145,4 +145,9 @@ async def withdraw_rule(request: Request) -> dict[str, Any]:
                                       request.state.actor.name, reason)
     except NoActiveRule as exc:
         raise ApiError(404, exc.message, exc.code) from None
-    return {"success": True, "notificationId": nid}
+    return {"success": True, "notificationId": nid, **_already(nid)}
+
+
+def _already(nid: int) -> dict[str, bool]:
+    """A withdrawal of what is withdrawn already (a retried DELETE) records nothing and says so (ADR 0517)."""
+    return {"alreadyWithdrawn": True} if nid == 0 else {}

@@ -98,8 +98,9 @@ async def budget_reset(request: Request) -> dict[str, Any]:
     if not isinstance(reason, str) or not reason.strip():
         raise q.bad_request("Reason required", "reason_required", "reason is required for a budget reset")
     actor = getattr(getattr(request.state, "actor", None), "name", "operator")
-    key, _ = await run_in_threadpool(_container(request).routing.reset_budget, category, period, actor, reason)
-    return {"success": True, "category": category, "periodType": period, "periodStart": key}
+    key, nid = await run_in_threadpool(_container(request).routing.reset_budget, category, period, actor, reason)
+    repeated = {"duplicate": True} if nid == 0 else {}  # the period's last reset was this one (ADR 0517)
+    return {"success": True, "category": category, "periodType": period, "periodStart": key, **repeated}
 
 
 @router.get("/scoring-runs/gate", responses=VALIDATION,

@@ -134,4 +134,6 @@ async def close_position(request: Request) -> dict[str, Any]:
         raise ApiError(exc.status, exc.message, exc.code) from None
     if dry_run:
         return {"success": True, "preview": exit_, "timestamp": now_iso()}
-    return {"success": exit_["state"] == "FILLED", "exit": exit_, "timestamp": now_iso()}
+    # a close of a position an earlier close (or exit) sold out: that exit, said so (ADR 0517)
+    again = {"alreadyClosed": True} if exit_.pop("alreadyClosed", False) else {}
+    return {"success": exit_["state"] == "FILLED", "exit": exit_, **again, "timestamp": now_iso()}

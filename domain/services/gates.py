@@ -14,6 +14,7 @@ from paulp.domain.services.base import PaulpApplication
 class SignoffOutcome:
     signoff: Signoff
     notification_id: int
+    repeated: bool = False  # the phase's latest signoff said this already: nothing recorded (ADR 0517)
 
 
 class GateSignoffService(PaulpApplication):
@@ -21,6 +22,9 @@ class GateSignoffService(PaulpApplication):
                  force: bool) -> SignoffOutcome:
         def command() -> SignoffOutcome:
             log = self.phase_log(result.phase) or GateSignoffs(phase=result.phase)
+            repeat = log.repeat_of(result, actor, notes, force)
+            if repeat is not None:
+                return SignoffOutcome(repeat, 0, repeated=True)
             signoff = log.sign_off(result, actor, self.clock.now(), signoff_id, notes, force)
             return SignoffOutcome(signoff, self.last_notification_id(self.save(log)))
 

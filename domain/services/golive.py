@@ -12,6 +12,7 @@ from typing import Protocol
 from paulp.domain.errors import DomainError
 from paulp.domain.golive import Confirmed, GoLiveApproval, GoLiveTerms, InvalidCapital, Pending, RequestExpired
 from paulp.domain.services.base import PaulpApplication
+from paulp.domain.strategy_registry import Strategy, StrategyStatus
 
 
 class StrategyNotFound(DomainError):
@@ -56,6 +57,7 @@ class GoLiveOutcome:
     result: Pending | Confirmed
     terms: GoLiveTerms
     notification_id: int
+    repeated: bool = False  # the strategy's current go-live asked for again: nothing recorded (ADR 0517)
 
 
 class GoLiveService(PaulpApplication):
@@ -68,6 +70,9 @@ class GoLiveService(PaulpApplication):
 
         def command() -> GoLiveOutcome:
             approval, now = self._load(strategy), self.clock.now()
+            repeat = approval.repeat_of_went_live(terms, actor)
+            if repeat is not None and self._live_from(approval):
+                return GoLiveOutcome(strategy, repeat, terms, 0, repeated=True)
             try:
                 result = approval.approve(terms, actor, now, request_id)
             except RequestExpired:
@@ -81,6 +86,11 @@ class GoLiveService(PaulpApplication):
     def get(self, strategy: str) -> GoLiveApproval | None:
         approval: GoLiveApproval | None = self.get_or_none(GoLiveApproval.create_id(strategy))
         return approval
+
+    def _live_from(self, approval: GoLiveApproval) -> bool:
+        """Whether the strategy's status is still the one its last go-live gave it (no operator change since)."""
+        strategy: Strategy | None = self.get_or_none(Strategy.create_id(approval.strategy))
+        return strategy is None or strategy.status(approval.went_live_version) is StrategyStatus.LIVE
 
     def _load(self, strategy: str) -> GoLiveApproval:
         return self.get(strategy) or GoLiveApproval(strategy=strategy)

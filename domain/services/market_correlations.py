@@ -31,12 +31,16 @@ class MarketCorrelationService(PaulpApplication):
         return self.retry_on_conflict(command)
 
     def withdraw(self, market: str, related: str, actor: str, reason: str) -> int:
+        """Withdraw the pair's correlation; the last notification id, 0 when it is withdrawn already (a repeat: nothing
+        recorded, ADR 0517). Never declared: ``NoActiveCorrelation``."""
         a, b = correlation_pair(market, related)
 
         def command() -> int:
             pair: MarketCorrelation | None = self.get_or_none(MarketCorrelation.create_id(a, b))
             if pair is None:
                 raise NoActiveCorrelation(f"no correlation between {a} and {b} was ever declared")
+            if pair.withdrawn_at is not None:
+                return 0
             pair.withdraw(actor, reason, self.clock.now())
             return self.last_notification_id(self.save(pair))
 
@@ -59,12 +63,15 @@ class MarketCorrelationService(PaulpApplication):
         return self.retry_on_conflict(command)
 
     def withdraw_rule(self, field: str, value: str, actor: str, reason: str) -> int:
+        """As ``withdraw``: 0 when the rule is withdrawn already (ADR 0517)."""
         f, v = rule_selector(field, value)
 
         def command() -> int:
             rule: MarketCorrelationRule | None = self.get_or_none(MarketCorrelationRule.create_id(f, v))
             if rule is None:
                 raise NoActiveRule(f"no correlation rule for {f} {v!r} was ever declared")
+            if rule.withdrawn_at is not None:
+                return 0
             rule.withdraw(actor, reason, self.clock.now())
             return self.last_notification_id(self.save(rule))
 

@@ -44,10 +44,14 @@ class RiskLimitsService(PaulpApplication):
         return self.retry_on_conflict(command)
 
     def propose(self, changes: Mapping[str, Any], actor: str, reason: str) -> tuple[str, int]:
-        """Record a loosening for a second operator; returns (proposal id, last notification id)."""
+        """Record a loosening for a second operator; returns (proposal id, last notification id). The same loosening
+        proposed again while it waits is that proposal, with notification id 0: nothing recorded (ADR 0517)."""
         def command() -> tuple[str, int]:
             row = self.row() or RiskLimitSettings.start()
+            before = len(row.proposals)
             pid = row.propose(changes, actor, reason, self.clock.now())
+            if len(row.proposals) == before:  # the same loosening already waits: it is the answer
+                return pid, 0
             return pid, self.last_notification_id(self.save(row))
 
         return self.retry_on_conflict(command)

@@ -199,14 +199,18 @@ class RoutingService(PaulpApplication):
                 snapshot(self._read_ledger(m_id), category, PeriodType.MONTHLY, at, usd(env.monthly_limit_usd)))
 
     def reset_budget(self, category: str, period_type: str, actor: str, reason: str) -> tuple[str, int]:
-        """§5.8 admin reset: append UsageReset to the current period's ledger; returns (period key, nid)."""
+        """§5.8 admin reset: append UsageReset to the current period's ledger; returns (period key, nid). The nid is
+        0 when the period's last reset was this one (same operator, same reason): a repeat records nothing (ADR
+        0517)."""
         period, cat, now = PeriodType(period_type), str(BudgetCategory(category)), self.clock.now()
 
         def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
-            (daily if period is PeriodType.DAILY else monthly).reset_usage(actor, reason, now)
-            return None, []
+            return (daily if period is PeriodType.DAILY else monthly).reset_usage(actor, reason, now), []
 
-        return period_key(period, now), self._settle(cat, now, job)
+        done = self._batchers[cat].run(job, now)
+        if done.error is not None:
+            raise done.error
+        return period_key(period, now), done.notification_id if done.result else 0
 
     def charge_stale_reservations(self, older_than: timedelta = STALE_HOLD) -> int:
         """Scheduled: close the holds of calls that never reported back (a crash between reserve and settle,

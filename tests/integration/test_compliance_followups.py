@@ -263,5 +263,5 @@ def test_route_when_input_bad_or_unauthenticated_then_4xx_with_code_and_nothing_
                              json={"reason": "not needed"})
         assert rejected.status_code == 200 and rejected.json()["rejectedBy"] == "api-token-user"
         late = http.post("/admin/compliance/proposals/noaa_cdo%23p1/approve", headers=AUTH)
-        assert (late.status_code, late.json()["code"]) == (404, "proposal_not_found")
+        assert (late.status_code, late.json()["code"]) == (409, "proposal_closed")  # closed, not unknown (ADR 0517)
     assert system.container.compliance.source("noaa_cdo").status.value == "approved"  # type: ignore[union-attr]

@@ -59,8 +59,9 @@ def test_paper_close_when_halted_and_no_rule_fires_then_sold_at_the_mark_with_op
     [sell] = [t for t in trades if t.get("action") == "sell"]
     assert (sell["signal_id"], sell["fill_count"]) == ("exit:OPERATOR_CLOSE", 50)
 
-    again = system.client.post(CLOSE, json=_body(), headers=AUTH)  # nothing left to close
-    assert (again.status_code, again.json()["code"]) == (404, "POSITION_NOT_OPEN")
+    again = system.client.post(CLOSE, json=_body(), headers=AUTH)  # sold out: the exit that did it (ADR 0517)
+    assert (again.status_code, again.json()["alreadyClosed"], again.json()["exit"]) == (200, True, out)
+    assert len(system.events("PositionExit.Filled")) == 1
 
 
 @pytest.mark.parametrize(("body", "fields"), [

@@ -234,7 +234,7 @@ def two_operators(fresh_db: str, nats_url: str, namespace: str, exchange: Any, k
     yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, ADMIN_TOKENS=f"bob={BOB_TOKEN}")
 
 
-def test_http_compliance_approve_when_another_operator_approves_it_first_then_404_not_pending_and_one_change(
+def test_http_compliance_approve_when_another_operator_approves_it_first_then_409_proposal_closed_and_one_change(
         two_operators: System):
     system = two_operators
     compliance = system.container.compliance
@@ -244,7 +244,7 @@ def test_http_compliance_approve_when_another_operator_approves_it_first_then_40
                                                headers={"Authorization": f"Bearer {BOB_TOKEN}"}),
                     "POST /admin/compliance/proposals/…/approve")
     assert first[0].status.value == "blocked"
-    assert (r.status_code, r.json()["code"]) == (404, "proposal_not_found"), r.text
+    assert (r.status_code, r.json()["code"]) == (409, "proposal_closed"), r.text  # not "not found" (ADR 0517)
     src = compliance.source("noaa_cdo")
     assert src is not None and src.status.value == "blocked" and list(src.changed_by) == ["ops-ana", "ops-carol"]
 

@@ -212,3 +212,25 @@ def test_v1_scoring_run_when_decoded_then_no_input_text_and_its_old_hash_kept():
     assert run.output["score"] == 0.2 and not run.flagged_for_human_review
     again = json.loads(make_mapper().to_stored_event(decode(rows[0])).state)
     assert again["class_version"] == 2 and again["input_text"] is None and again["input_hash"] == "ef" * 32
+
+
+def test_v1_budget_checkpoint_when_loaded_then_no_last_reset_and_the_same_reset_recorded_again():
+    # Arrange: a ledger reset and then checkpointed before the checkpoint carried the last reset (ADR 0517)
+    from paulp.domain.budget_ledger import BudgetPeriodLedger, resume_ledger
+
+    rows = [r for r in old_version_rows() if r["topic"].startswith(get_topic(BudgetPeriodLedger))]
+    assert [stored_version(r) for r in rows if r["topic"] == get_topic(BudgetPeriodLedger.Checkpointed)] == [1]
+    events = [decode(r) for r in rows]
+    # Act: a load from the checkpoint, and a replay from the start (the checkpoint restates the ledger there too)
+    resumed = resume_ledger(events[-1:])
+    replayed = None
+    for event in events:
+        replayed = event.mutate(replayed)
+    # Assert: the usage stands; the reset before the v1 checkpoint is not known, so the same reset is recorded again
+    # (as before ADR 0517), and known once recorded
+    assert isinstance(replayed, BudgetPeriodLedger)
+    assert (resumed.consumed_usd, resumed.last_reset) == (replayed.consumed_usd, replayed.last_reset) == (
+        Decimal("0.1"), None)
+    at = resumed.last_updated
+    assert at is not None and resumed.reset_usage("ops-ann", "INC-5 provider refunded", at) is True
+    assert resumed.reset_usage("ops-ann", "INC-5 provider refunded", at) is False

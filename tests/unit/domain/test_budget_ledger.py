@@ -51,7 +51,7 @@ def _replay(events: list[Any]) -> BudgetPeriodLedger:
 def _view(ledger: BudgetPeriodLedger) -> tuple[Any, ...]:
     return (ledger.id, ledger.version, ledger.limit_usd, ledger.consumed_usd, dict(ledger.holds), dict(ledger.charged),
             ledger.alerted, ledger.reserved_usd, ledger.last_updated, ledger.created_on, ledger.modified_on,
-            ledger.checkpointed_at, (ledger.category, ledger.period_type, ledger.period_key))
+            ledger.checkpointed_at, (ledger.category, ledger.period_type, ledger.period_key), ledger.last_reset)
 
 
 def _resumed(events: list[Any]) -> BudgetPeriodLedger | None:
@@ -230,6 +230,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.history: dict[Any, list[Any]] = {self.daily.id: [], self.monthly.id: []}
         self.stored: dict[Any, list[Any]] = {self.daily.id: [], self.monthly.id: []}  # as the store gives them back
         self.counter = 0
+        self.resets = 0
         self.spent_since_reset = Decimal(0)
         self.last_consumed = Decimal(0)
         self.at = NOW
@@ -308,10 +309,18 @@ class LedgerMachine(RuleBasedStateMachine):
             assert ledger.checkpoint_if_due(every) is due
         self._collect()
 
-    @rule()
-    def reset_daily(self) -> None:
-        self.daily.reset_usage("ops", "drill", self.at)
-        self.last_consumed = Decimal(0)
+    @rule(again=st.booleans())
+    def reset_daily(self, again: bool) -> None:
+        """A reset clears the period's usage; the same reset again (same operator, same reason) records nothing and
+        clears nothing spent since (ADR 0517)."""
+        repeat = again and self.resets > 0
+        self.resets += 0 if repeat else 1
+        consumed = self.daily.consumed_usd
+        assert self.daily.reset_usage("OPS" if repeat else "ops", f" drill {self.resets}", self.at) is not repeat
+        if repeat:
+            assert self.daily.consumed_usd == consumed
+        else:
+            self.last_consumed = Decimal(0)
         self._collect()
 
     @invariant()

@@ -17,6 +17,7 @@ from paulp.domain.compliance import (
     PROPOSAL_TTL,
     ComplianceSource,
     IngestionBlocked,
+    ProposalClosed,
     ProposalExpired,
     ProposalNotFound,
     ProposalPending,
@@ -193,8 +194,10 @@ def test_propose_when_one_pending_then_refused_until_rejected() -> None:
     with pytest.raises(ProposalNotFound):
         src.approve("kalshi_trade_api#p9", "b", T0)
     src.reject(pid, "a", "typo", T0)
-    with pytest.raises(ProposalNotFound):
+    with pytest.raises(ProposalClosed):  # closed, not unknown: a retried approve is told so (ADR 0517)
         src.approve(pid, "b", T0)
+    with pytest.raises(ProposalClosed):
+        src.reject(pid, "a", "typo", T0)
     assert src.propose_status("under_review", "other", None, "b", T0) == "kalshi_trade_api#p2"
 
 
