@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     PAULP_PROJECTOR_MAX_DELIVER: int = Field(default=5, ge=1, le=100)
     PAULP_PROJECTOR_BACKOFF_S: str = "1,5,30,120"
     PAULP_PROJECTOR_CONNECTIONS: int = Field(default=4, ge=1, le=64)  # the projectors' shared pool (ADR 0507)
+    # A process told to stop lets the HTTP requests and job runs it has in flight finish for this long after the
+    # signal; then requests are answered 503 and runs recorded as stopped (ADR 0515)
+    PAULP_SHUTDOWN_GRACE_S: float = Field(default=30.0, gt=0, le=600)
     # Hours between the hourly audit job's full chain verifications; the runs between them verify only the new
     # records (ADR 0506). 0: every run is full. At most 24: §5.5 verifies the full chain daily
     PAULP_AUDIT_FULL_VERIFY_HOURS: int = 24

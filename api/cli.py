@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
+from paulp.api import shutdown
 from paulp.api.cli_audit import mirror as audit_mirror
 from paulp.api.cli_audit import verify_mirror as audit_verify_mirror
 from paulp.api.cli_backtest import backtest_app
@@ -98,7 +99,7 @@ console = cli_console()
 err = cli_console(stderr=True)
 
 
-TERMINATED = 128 + signal.SIGTERM  # the exit status of a command SIGTERM ended (the shell's convention)
+TERMINATED = shutdown.TERMINATED  # the exit status of a command SIGTERM ended (the shell's convention)
 
 
 def settings_errors(e: ValidationError) -> str:
@@ -212,7 +213,8 @@ def run_loop(coro: Coroutine[Any, Any, None]) -> None:
     ``paulp serve`` gets from uvicorn, so the API under ``paulp up`` is the one bench/trades_query measures.
 
     The loop's own SIGINT/SIGTERM handlers stop the role; a closed loop leaves its handler (uvloop) or the
-    default action (asyncio) behind, so the process's handlers are put back for the clean-up that follows."""
+    default action (asyncio) behind, so the process's handlers (``shutdown.on_signal``: a signal during the
+    clean-up that follows is noted and ignored, ADR 0515) are put back."""
     import asyncio
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -229,15 +231,6 @@ def run_loop(coro: Coroutine[Any, Any, None]) -> None:
                 signal.signal(sig, handler)
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM (``timeout``, systemd, ``docker stop``, ``kill``) ends a command the way Ctrl-C does: through
-    its ``finally`` blocks, which stop the embedded PostgreSQL and nats-server it started. The default action
-    killed the process at once and left both running with nobody to stop them (ADR 0351). A second SIGTERM
-    while that clean-up runs is ignored: the stops are bounded by their own timeouts."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise SystemExit(TERMINATED)
-
-
 @app.command()
 def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
        port: Annotated[int | None, typer.Option(help="HTTP port")] = None) -> None:
@@ -245,7 +238,7 @@ def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = Non
     import asyncio
     import logging
 
-    from paulp.api.runtime import http_url, install_signal_handlers, run_all
+    from paulp.api.runtime import http_url, run_all
     from paulp.api.wiring import build
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -262,7 +255,7 @@ def up(host: Annotated[str | None, typer.Option(help="HTTP bind address")] = Non
 
             async def main() -> None:
                 stop = asyncio.Event()
-                install_signal_handlers(stop)
+                shutdown.on_loop(stop)
                 await run_all(container, sock, ready, stop)
 
             try:
@@ -374,7 +367,7 @@ def _run_role(role: Callable[[Any, asyncio.Event], Awaitable[None]], check: Call
     import asyncio
     import logging
 
-    from paulp.api.runtime import freeze_startup_heap, install_signal_handlers
+    from paulp.api.runtime import freeze_startup_heap
     from paulp.api.wiring import build
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -388,7 +381,7 @@ def _run_role(role: Callable[[Any, asyncio.Event], Awaitable[None]], check: Call
 
             async def main() -> None:
                 stop = asyncio.Event()
-                install_signal_handlers(stop)
+                shutdown.on_loop(stop)
                 await role(site, stop)
 
             freeze_startup_heap(llm_clients=llm_clients)
@@ -674,19 +667,38 @@ def _print_schedule(database_url: str, names: Any) -> None:
 
 
 def main() -> None:
-    """The ``paulp`` entry point: SIGTERM unwinds like Ctrl-C (embedded services stopped), and a database
-    without the schema a command reads is named as such rather than shown as a traceback."""
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    """The ``paulp`` entry point: SIGTERM unwinds like Ctrl-C (embedded services stopped; ADR 0351), a second stop
+    signal never cuts that clean-up short, and a command a stop signal ended says so in one line (exit 130 / 143;
+    ADR 0515); a database without the schema a command reads is named as such rather than shown as a traceback."""
+    shutdown.install()
     for stream in (sys.stdout, sys.stderr):  # text with no UTF-8 form (a lone surrogate decoded from some JSON
         reconfigure = getattr(stream, "reconfigure", None)  # escape) prints escaped instead of failing the
         if reconfigure is not None:  # command, and Rich's buffer with it, for every later line (ADR 0499)
             reconfigure(errors="backslashreplace")
     try:
         app()
-    except Exception as exc:
+    except SystemExit as exc:
+        _say_stopped(exc.code)
+        raise
+    except BaseException as exc:
+        if shutdown.received() is not None:  # what the unwinding left: e.g. a library call cut mid-way, which
+            code = shutdown.exit_code()     # raised its own error while the stop's exception went through it
+            _say_stopped(code, f" (while stopping: {type(exc).__name__})")
+            raise SystemExit(code) from None
         psycopg = sys.modules.get("psycopg")  # not loaded: the error cannot be one of its (`--help` loads none)
         if psycopg is None or not isinstance(exc, psycopg.errors.UndefinedTable):
             raise
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         err.print(styled("bold red", "error:", f" {detail}: the database is not migrated (run `paulp migrate`)"))
         raise SystemExit(1) from None
+
+
+def _say_stopped(code: object, detail: str = "") -> None:
+    line = shutdown.message(code)
+    if line is None:
+        return
+    try:
+        err.print(styled("bold red", "interrupted:" if code == shutdown.INTERRUPTED else "terminated:",
+                         f" {line}{detail}"))
+    except Exception:  # noqa: S110 - stderr gone (a closed pipe): the exit status still says it
+        pass

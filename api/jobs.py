@@ -9,11 +9,13 @@ unavailable raises ``JobFailed``; anything unexpected is logged here and reporte
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +27,7 @@ from paulp.adapters.evidence_store import EvidenceStore, fetch_recorder
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.venue import KalshiVenue
-from paulp.api import advisory_locks
+from paulp.api import advisory_locks, shutdown
 from paulp.api.compliance_gate import admit
 from paulp.api.compliance_outcomes import observe_run
 from paulp.api.exit_jobs import monitor_exits
@@ -44,6 +46,7 @@ from paulp.domain.schedule import Slot
 log = logging.getLogger("paulp.jobs")
 MARK_OUTCOMES = ("recorded", "resolved", "unchanged")
 TRIGGER_LOCK_WAIT_S = 5.0  # a manual trigger waits this long for a run of the same job to finish
+FINISHING_WAIT_S = 2.0  # a run recording its own outcome when the process gives up on the others: let it end
 SCHEDULER = "scheduler"
 DAY_ORDERS = (
     "SELECT o.state, o.created_at,"
@@ -140,6 +143,16 @@ class JobCall:
     slot: datetime | None
 
 
+@dataclass
+class _Running:
+    """A run going on in this process: ``running``, ``finishing`` (recording its own outcome) or ``given_up``
+    (recorded as interrupted or stopped by a process that stopped waiting for it)."""
+
+    call: JobCall
+    thread: threading.Thread
+    state: str = "running"
+
+
 class JobBusy(JobFailed):
     """Raised when a run of the same job is still going (in this process or another one)."""
 
@@ -171,15 +184,34 @@ class JobRunner:
         assert set(self.jobs) | set(self.run_jobs) == set(JOBS) | set(SCHEDULED_ONLY_JOBS)
         self.trigger_lock_wait_s = TRIGGER_LOCK_WAIT_S
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._runs: dict[str, _Running] = {}
 
     def trigger(self, job: str, triggered_by: str = "webhook", source: str = "webhook") -> dict[str, Any]:
         return self.run_now(job, triggered_by, source)[1]
 
     def run_now(self, job: str, triggered_by: str, source: str) -> tuple[str, dict[str, Any]]:
-        """Run the job now as a ``JobRun``; (its run id, its report)."""
+        """Run the job now as a ``JobRun`` and wait for it; (its run id, its report)."""
+        run_id, done = self.start_now(job, triggered_by, source)
+        return run_id, self.result(run_id, done)
+
+    def start_now(self, job: str, triggered_by: str, source: str) -> tuple[str, Future[dict[str, Any]]]:
+        """Start the job now as a ``JobRun``; (its run id, its report to come). Every run goes on a thread of
+        the runner's (ADR 0515), also one a caller waits for: a process stopping can then give up on it when its
+        grace ends, and an HTTP request awaiting it holds no worker thread that the interpreter's exit would
+        have to wait for."""
         run_id = self._start(job, triggered_by, source)
-        return run_id, self._run(JobCall(run_id, job, triggered_by, source, None), self.trigger_lock_wait_s)
+        return run_id, self._spawn(JobCall(run_id, job, triggered_by, source, None), self.trigger_lock_wait_s)
+
+    def result(self, run_id: str, done: Future[dict[str, Any]]) -> dict[str, Any]:
+        """Wait for a run ``start_now`` started. A wait that Ctrl-C or SIGTERM ends (a one-shot command) records
+        the run as interrupted: it used to stay RUNNING until a scheduler reaped it 15 minutes later."""
+        try:
+            return done.result()
+        except (KeyboardInterrupt, SystemExit):
+            by = shutdown.received()
+            self.give_up(run_id, f"Interrupted: the command running it was stopped ({by.name if by else 'exit'})"
+                                 " before the run finished; what it recorded until then stands")
+            raise
 
     def run_slot(self, slot: Slot) -> str | None:
         """Claim a schedule slot and start its run in the background; None when the slot was already
@@ -188,36 +220,82 @@ class JobRunner:
             self.container.orchestrator.start_job(slot.run_id, slot.job, SCHEDULER, SCHEDULER)
         except IntegrityError:
             return None
-        self._background(JobCall(slot.run_id, slot.job, SCHEDULER, SCHEDULER, slot.minute), lock_wait=0.0)
+        self._spawn(JobCall(slot.run_id, slot.job, SCHEDULER, SCHEDULER, slot.minute), lock_wait=0.0)
         return slot.run_id
 
     def trigger_in_background(self, job: str, triggered_by: str = "webhook", source: str = "webhook") -> str:
         """Start the job and return its run id at once (a webhook that only *triggers*, §1.6): the start is
         durable before this returns; the outcome is the run's Completed or Failed event."""
-        run_id = self._start(job, triggered_by, source)
-        self._background(JobCall(run_id, job, triggered_by, source, None), self.trigger_lock_wait_s)
-        return run_id
+        return self.start_now(job, triggered_by, source)[0]
 
-    def _background(self, call: JobCall, lock_wait: float) -> None:
+    def _spawn(self, call: JobCall, lock_wait: float) -> Future[dict[str, Any]]:
+        done: Future[dict[str, Any]] = Future()
+        done.set_running_or_notify_cancel()  # a waiter that gives up (a cancelled request) cannot cancel the run
+        context = contextvars.copy_context()
+
         def run() -> None:
             try:
-                self._run(call, lock_wait)
-            except Exception:  # noqa: S110 - already logged and recorded as JobRun.Failed by _run
-                pass
+                done.set_result(context.run(self._run, call, lock_wait))
+            except BaseException as exc:  # already logged and recorded as JobRun.Failed by _run
+                done.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._runs.pop(call.run_id, None)
 
         thread = threading.Thread(target=run, name=f"job-{call.job}-{call.run_id[-8:]}", daemon=True)
         with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            self._runs[call.run_id] = _Running(call, thread)
         thread.start()
+        return done
 
     def wait(self, timeout: float) -> bool:
-        """Wait for background runs (closing the container, tests); True if none is still running."""
+        """Wait for the runs going on in this process (closing the container, tests); True if none is still
+        running (a run given up on is not waited for)."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            threads = list(self._threads)
+            threads = [r.thread for r in self._runs.values() if r.state != "given_up"]
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in threads)
+
+    def stop(self, wait_s: float) -> list[str]:
+        """A stopping process's last word on its runs: wait up to ``wait_s`` for them, then record each one
+        still running as stopped (the run list tells the truth at once, not when a scheduler reaps it 15 minutes
+        later); the ids given up on. A run's own thread dies with the process: what it had sent to the venue is
+        already recorded as in flight (SUBMITTING, or an exit DECIDED) and is settled by client order id."""
+        if self.wait(wait_s):
+            return []
+        with self._lock:
+            running = [r.call.run_id for r in self._runs.values() if r.state == "running"]
+        message = (f"Stopped: the process running it was told to stop and the run had not finished {wait_s:.0f} s"
+                   " later (PAULP_SHUTDOWN_GRACE_S); what it recorded until then stands")
+        given = [run_id for run_id in running if self.give_up(run_id, message)]
+        if given:
+            log.warning("stopping with %d job run(s) unfinished, recorded as stopped: %s", len(given),
+                        ", ".join(given))
+        self.wait(FINISHING_WAIT_S)  # runs that were recording their own outcome
+        return given
+
+    def give_up(self, run_id: str, message: str) -> bool:
+        """Record a run still going on as failed with ``message``; False when it is already recording its own
+        outcome (or has ended). Whatever the run does afterwards is logged, not recorded."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run.state != "running":
+                return False
+            run.state = "given_up"
+        self._fail(run_id, message)
+        return True
+
+    def _finishing(self, call: JobCall) -> bool:
+        """The run may record its own outcome: False when the process gave up on it first."""
+        with self._lock:
+            run = self._runs.get(call.run_id)
+            if run is not None and run.state == "given_up":
+                return False
+            if run is not None:
+                run.state = "finishing"
+            return True
 
     def _start(self, job: str, triggered_by: str, source: str) -> str:
         if job not in JOBS:
@@ -234,13 +312,24 @@ class JobRunner:
                 with_run = self.run_jobs.get(job)
                 result = with_run(call) if with_run else self.jobs[job](call.triggered_by, call.slot)
         except JobFailed as exc:
+            if not self._finishing(call):
+                log.warning("job %s (run %s), given up on at shutdown, then failed: %s", job, run_id, exc.code)
+                raise
             log.warning("job %s (run %s) failed: %s", job, run_id, exc.code)
             self._fail(run_id, exc.message)
             raise
-        except Exception:
+        except Exception as exc:
+            if not self._finishing(call):
+                log.warning("job %s (run %s), given up on at shutdown, then ended with %s", job, run_id,
+                            type(exc).__name__)
+                raise
             log.exception("job %s (run %s) crashed", job, run_id)
             self._fail(run_id, "Job failed (internal error; see the log for run " + run_id + ")")
             raise
+        if not self._finishing(call):
+            log.warning("job %s (run %s) finished after the process gave up on it at shutdown: its report is not"
+                        " recorded (the run is recorded as stopped)", job, run_id)
+            return result
         orchestrator.complete_job(run_id, result)
         return result
 

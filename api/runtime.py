@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import json
 import logging
-import signal
+import math
 import socket
+import threading
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +24,7 @@ from paulp.adapters.migrate import migrate
 from paulp.adapters.projector import Projector, RetryPolicy
 from paulp.adapters.projector_connections import ProjectorConnections
 from paulp.adapters.relay import Relay
+from paulp.api import shutdown
 from paulp.api.app import create_app
 from paulp.api.wiring import Container
 from paulp.projections.base import Projection
@@ -78,14 +82,17 @@ async def scheduler(container: Container, stop: asyncio.Event) -> None:
 
     cron = CronScheduler(container, trading=container.settings.PAULP_SCHEDULE_TRADING)
     mirror = asyncio.create_task(supervise("audit-mirror", lambda: mirror_loop(container, stop), stop))
-    try:
-        await asyncio.to_thread(anchor_and_verify, container)
+    try:  # a full walk of a long chain takes minutes (ADR 0506): a stop meanwhile does not wait for it (ADR 0515)
+        if not await unless_stopped(stop, anchor_and_verify, container):
+            log.info("start-up audit verification still running at the stop: left unfinished, nothing recorded"
+                     " (the hourly anchor job verifies the chain)")
     except Exception:
         log.exception("audit anchor/verification failed")
-    try:
-        await asyncio.to_thread(container.compliance.seed)  # §6.3 seed, insert-if-absent (ADR 0368)
-    except Exception:  # the gate seeds (or blocks) at its first check anyway
-        log.exception("compliance matrix seeding failed")
+    if not stop.is_set():
+        try:
+            await asyncio.to_thread(container.compliance.seed)  # §6.3 seed, insert-if-absent (ADR 0368)
+        except Exception:  # the gate seeds (or blocks) at its first check anyway
+            log.exception("compliance matrix seeding failed")
     next_marks = 0.0
     loop = asyncio.get_running_loop()
     try:
@@ -125,10 +132,34 @@ async def scheduler(container: Container, stop: asyncio.Event) -> None:
         await asyncio.gather(mirror, return_exceptions=True)
 
 
+async def unless_stopped(stop: asyncio.Event, fn: Callable[..., Any], *args: Any) -> bool:
+    """``fn(*args)`` on a daemon thread of its own, awaited until it returns (True; its exception raised) or
+    ``stop`` is set first (False): then it is left to end with the process. ``asyncio.to_thread`` would hold the
+    stop: the loop is only awaited, and its executor's threads are joined when the loop closes."""
+    done: Future[Any] = Future()
+    done.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # raised to the waiter; ignored once nobody waits
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name=f"until-stop-{getattr(fn, '__name__', 'work')}", daemon=True).start()
+    waited = asyncio.wrap_future(done)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait((waited, stopped), return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not waited.done():
+        waited.cancel()  # its result, if it ever comes, is dropped (the loop may be closed by then)
+        return False
+    waited.result()
+    return True
+
+
 def install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    """SIGINT and SIGTERM set ``stop`` while the loop runs (``shutdown.on_loop``; ADR 0515)."""
+    shutdown.on_loop(stop)
 
 
 class WorkerSite(Protocol):
@@ -245,22 +276,89 @@ class _Announcing(uvicorn.Server):
             self._announce()
 
 
+STOPPING_BODY = json.dumps({
+    "error": "Service stopping", "code": "shutting_down",
+    "message": "The server was told to stop and this request was still running at its shutdown deadline"
+               " (PAULP_SHUTDOWN_GRACE_S); what it recorded until then stands, and a job run it started is in"
+               " /admin/orchestrator/runs"}, separators=(",", ":")).encode()
+
+
+class StopCut:
+    """The API as the HTTP server runs it: a request still running at the shutdown deadline, which uvicorn then
+    cancels (``timeout_graceful_shutdown``), is answered ``503 shutting_down`` instead of ending in a
+    CancelledError traceback in the log and a bare 500 (ADR 0515). Before the deadline existed, one slow client
+    (a body sent a byte at a time) held ``paulp serve`` and ``paulp up`` from exiting for as long as it liked."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except asyncio.CancelledError:
+            if shutdown.received() is None:
+                raise
+            log.warning("%s %s still running at the shutdown deadline: %s", scope.get("method"), scope.get("path"),
+                        "cut off mid-answer" if started else "answered 503 shutting_down")
+            if not started:
+                await send({"type": "http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                        (b"content-length", str(len(STOPPING_BODY)).encode())]})
+                await send({"type": "http.response.body", "body": STOPPING_BODY})
+
+
+def http_server(container: Container, sock: socket.socket, announce: Callable[[], None],
+                log_level: str = "info") -> uvicorn.Server:
+    """Uvicorn for the container's API on ``sock``, stopped by the process's stop event (never by its own signal
+    handlers): requests in flight get ``PAULP_SHUTDOWN_GRACE_S`` after the stop, then are answered 503."""
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(StopCut(create_app(container)), host=host, port=port, log_level=log_level,
+                            timeout_graceful_shutdown=math.ceil(container.settings.PAULP_SHUTDOWN_GRACE_S),
+                            **HTTP_OPTIONS)
+    return _OwnSignals(config, announce)
+
+
+async def serve_http(container: Container, sock: socket.socket, announce: Callable[[], None], stop: asyncio.Event,
+                     log_level: str = "info") -> None:
+    """The API until ``stop`` (or until the server ends by itself, e.g. a failed start)."""
+    server = http_server(container, sock, announce, log_level)
+    freeze_startup_heap()
+    web = asyncio.create_task(server.serve(sockets=[sock]))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait((web, stopped), return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    server.should_exit = True
+    await web
+
+
 def serve_api(container: Container, sock: socket.socket, announce: Callable[[], None],
               log_level: str = "info") -> None:
-    """Only the HTTP API, on uvicorn's own loop (uvloop and httptools when installed): the process shape
-    bench/trades_query measures. Ctrl-C / SIGTERM stop it; the caller closes the container."""
-    app = create_app(container)
-    freeze_startup_heap()
-    host, port = sock.getsockname()[:2]
-    server = _Announcing(uvicorn.Config(app, host=host, port=port, log_level=log_level, **HTTP_OPTIONS), announce)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it stopped on; as uvicorn.run, that is a clean stop
-        pass
+    """Only the HTTP API on its own loop (uvloop and httptools when installed): the process shape
+    bench/trades_query measures. Ctrl-C / SIGTERM stop it, as they stop ``paulp up`` (exit 0; it used to exit 143
+    on SIGTERM, which uvicorn re-raised after its own stop); the caller closes the container."""
+    from paulp.api.cli import run_loop
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        shutdown.on_loop(stop)
+        await serve_http(container, sock, announce, stop, log_level)
+
+    run_loop(main())
 
 
 class _OwnSignals(_Announcing):
-    """Uvicorn inside ``paulp up``: the process's stop event owns SIGINT/SIGTERM (run_all tells uvicorn to
+    """Uvicorn under a ``paulp`` role: the process's stop event owns SIGINT/SIGTERM (the role tells uvicorn to
     exit), so uvicorn must not swap in its own handlers and re-raise the signal after it stops."""
 
     @contextlib.contextmanager
@@ -270,13 +368,8 @@ class _OwnSignals(_Announcing):
 
 async def run_all(container: Container, sock: socket.socket, announce: Callable[[], None],
                   stop: asyncio.Event) -> None:
-    host, port = sock.getsockname()[:2]
-    config = uvicorn.Config(create_app(container), host=host, port=port, log_level="info", **HTTP_OPTIONS)
-    server = _OwnSignals(config, announce)
-    freeze_startup_heap()
-    web = asyncio.create_task(server.serve(sockets=[sock]))
+    web = asyncio.create_task(serve_http(container, sock, announce, stop))
     workers = asyncio.create_task(run_workers(container, stop))
     ticks = asyncio.create_task(scheduler(container, stop))
     await stop.wait()
-    server.should_exit = True
     await asyncio.gather(web, workers, ticks, return_exceptions=True)

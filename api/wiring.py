@@ -19,6 +19,7 @@ from paulp.adapters.migrate import migrate
 from paulp.adapters.pools import CheckedPool
 from paulp.adapters.portfolio import ViewPortfolio
 from paulp.adapters.scoring_runs import ViewScoring
+from paulp.api import shutdown
 from paulp.api.capital_allocations import current_allocations
 from paulp.api.routing_wiring import build_routing, llm_env
 from paulp.domain.capital import StrategyAllocation
@@ -82,8 +83,11 @@ class Container:
     jobs: Any = None  # api.jobs.JobRunner, set by build() (it needs the container)
 
     def close(self) -> None:
-        if self.jobs is not None and not self.jobs.wait(30):
-            log.warning("closing with a background job still running")
+        """Job runs in flight get what is left of the shutdown grace (all of it when the process was not told to
+        stop), those still running then are recorded as stopped (ADR 0515); then every context closes, the routing
+        outcomes queued behind their callers stored first (``RoutingService.close``, ADR 0275)."""
+        if self.jobs is not None:
+            self.jobs.stop(shutdown.time_left(self.settings.PAULP_SHUTDOWN_GRACE_S))
         self.breaker.close()
         self.execution.close()
         self.orders.close()

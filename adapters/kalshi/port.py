@@ -80,6 +80,15 @@ class VenuePositions:
     costs: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
 
+async def _cancel_others(wait_s: float = 5.0) -> None:
+    """Cancel every task of the running loop but this one, and let them end (at most ``wait_s``)."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if others:
+        await asyncio.wait(others, timeout=wait_s)
+
+
 class KalshiVenuePort:
     def __init__(self, venue: KalshiVenue, timeout_s: float = CALL_TIMEOUT_S) -> None:
         self.venue, self.timeout_s = venue, timeout_s
@@ -153,7 +162,13 @@ class KalshiVenuePort:
         return self._run(self.venue.get_trades(ticker))
 
     def close(self, client: Any | None = None) -> None:
-        if client is not None:
-            self._run(client.aclose())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        """Stop the port's loop. A call still going on there (its caller was interrupted: Ctrl-C or SIGTERM
+        during a one-shot command) is cancelled first, so it sends nothing more and is not left pending for the
+        garbage collector to report ("Task was destroyed but it is pending!"; ADR 0515)."""
+        try:
+            self._run(_cancel_others())
+            if client is not None:
+                self._run(client.aclose())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)

@@ -5,6 +5,7 @@ orders read model. A job that fails is a 502 (never ``success: true``); nothing 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -41,7 +42,8 @@ async def trigger(trigger: str, request: Request) -> JSONResponse:
     actor = request.state.actor.name
     container = _container(request)
     try:
-        result = await run_in_threadpool(container.jobs.trigger, trigger, actor, "admin")
+        _, done = await run_in_threadpool(container.jobs.start_now, trigger, actor, "admin")
+        result = await asyncio.wrap_future(done)  # the run's own thread: a stop can give up on it (ADR 0515)
     except JobFailed as exc:
         return JSONResponse({"success": False, "code": "job_failed", "trigger": trigger, "error": exc.message,
                              "reason": exc.code}, status_code=502)
@@ -78,7 +80,8 @@ async def reconcile(request: Request) -> dict[str, Any]:
     await json_object(request, empty_is_object=True)
     actor = request.state.actor.name
     try:
-        run_id, result = await run_in_threadpool(_container(request).jobs.run_now, "reconcile", actor, "admin")
+        run_id, done = await run_in_threadpool(_container(request).jobs.start_now, "reconcile", actor, "admin")
+        result = await asyncio.wrap_future(done)
     except JobFailed as exc:
         raise ApiError(exc.status, "Reconciliation failed", exc.code, message=exc.message) from None
     return {**result, "triggeredBy": actor, "timestamp": now_iso(), "runId": run_id}

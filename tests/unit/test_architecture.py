@@ -136,10 +136,12 @@ def test_cli_when_wired_then_provider_sdks_load_only_for_long_running_processes(
 
 
 # What a CLI command runs on: imported inside the command when it runs, never by `paulp --help` (ADR 0407).
-# pydantic itself is not listed: typer loads it to parse a subcommand's arguments.
+# pydantic itself is not listed: typer loads it to parse a subcommand's arguments. api.shutdown (stdlib only) is
+# eager: `paulp` installs its SIGINT/SIGTERM handlers before anything runs (ADR 0515).
 CLI_LAZY = ("fastapi", "starlette", "uvicorn", "nats", "psycopg", "psycopg_pool", "pydantic_settings",
             "eventsourcing", "anthropic", "openai", "httpx", "cryptography", "jwt", "rich.progress")
-CLI_EAGER_PAULP = re.compile(r"paulp(\.api(\.cli(_\w+)?|\.console)?|\.adapters(\.files)?|\.domain(\.clock)?)?\Z")
+CLI_EAGER_PAULP = re.compile(
+    r"paulp(\.api(\.cli(_\w+)?|\.console|\.shutdown)?|\.adapters(\.files)?|\.domain(\.clock)?)?\Z")
 
 
 def test_cli_when_imported_and_its_help_printed_then_no_commands_dependencies_are_loaded() -> None:
