@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +84,7 @@ async def connect(url: str | list[str], name: str | None = None, **options: Any)
     cancelled (a caller's timeout) closes what it opened: nats-py's own ``connect`` raises with the socket of a
     half-done handshake still open, and nobody holds the client to close it (ADR 0504)."""
     settings: dict[str, Any] = {"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5, "connect_timeout": 5,
-                                "allow_reconnect": True, **options}
+                                "allow_reconnect": True, "error_cb": quiet_errors(name or "nats"), **options}
     nc = Client()
     try:
         await nc.connect(url, name=name, **settings)
@@ -90,6 +92,27 @@ async def connect(url: str | list[str], name: str | None = None, **options: Any)
         await _close_quietly(nc)
         raise
     return nc
+
+
+ERROR_LOG_EVERY_S = 30.0
+
+
+def quiet_errors(name: str, every_s: float = ERROR_LOG_EVERY_S) -> Callable[[Exception], Awaitable[None]]:
+    """nats-py's own error callback logs a full traceback for every failed attempt: with the server down, a
+    15-line ERROR every 0.5 s per client (26 clients in ``paulp up``). One WARNING line per client when the error
+    changes, and again every ``every_s`` while it lasts, says the same (ADR 0515 addendum)."""
+    last: dict[str, float] = {}
+
+    async def on_error(exc: Exception) -> None:
+        what = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if what in last and now - last[what] < every_s:
+            return
+        last.clear()
+        last[what] = now
+        log.warning("NATS client %s: %s (retrying; said again every %.0fs while it lasts)", name, what, every_s)
+
+    return on_error
 
 
 async def release(nc: Client) -> None:

@@ -34,6 +34,7 @@ log = logging.getLogger("paulp.runtime")
 TICK_S = 30.0  # breaker HALT timeout is checked at least every minute (§2.3)
 MARKS_S = 60.0  # open positions re-marked every minute (public market data, evidence kept)
 HEALTHY_RUN_S = 60.0  # a role that ran this long before it crashed restarts at the shortest backoff again
+ROLE_STOP_GRACE_S = 5.0  # a supervised role still running this long after the stop is cancelled (relay: < 0.5 s)
 # uvicorn's proxy handling (on by default, trusting loopback) rewrites the ASGI peer from X-Forwarded-For
 # before the app runs, which would bypass PAULP_TRUSTED_PROXIES and cf-connecting-ip's precedence: the client
 # address is derived only by api.security.client_ip from the real peer (api-and-security §2.5; ADR 0311).
@@ -51,7 +52,7 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
     while not stop.is_set():
         started = loop.time()
         try:
-            await factory()
+            await _until_stopped(name, factory, stop)
             delay = 0.5
         except asyncio.CancelledError:
             raise
@@ -64,6 +65,30 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], stop: asy
             except TimeoutError:
                 pass
             delay = min(delay * 2, 30.0)
+
+
+async def _until_stopped(name: str, factory: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run one life of a role; once ``stop`` is set it gets ``ROLE_STOP_GRACE_S`` to return by itself, then it is
+    cancelled. A role watches ``stop`` only between its own steps: one waiting for NATS or PostgreSQL that will
+    not answer (a connect retried for ever to a server that is down) held SIGTERM for good (ADR 0515 addendum)."""
+    life = asyncio.ensure_future(factory())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((life, stopping), return_when=asyncio.FIRST_COMPLETED)
+        if not life.done():
+            done, _ = await asyncio.wait((life,), timeout=ROLE_STOP_GRACE_S)
+            if not done:
+                log.warning("%s did not stop within %gs of the stop (waiting on a service that does not answer);"
+                            " cancelled", name, ROLE_STOP_GRACE_S)
+                life.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await life
+                return
+        await life
+    finally:
+        stopping.cancel()
+        if not life.done():  # supervise itself cancelled: the role goes with it
+            life.cancel()
 
 
 async def scheduler(container: Container, stop: asyncio.Event) -> None:

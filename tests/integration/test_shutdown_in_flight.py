@@ -266,3 +266,35 @@ def test_schedule_when_sigterm_during_its_start_up_audit_verification_then_it_ex
     assert took < GRACE_S + 6, took
     assert "start-up audit verification still running at the stop" in log and "Traceback" not in log, log[-3000:]
     assert _locks_held(fresh_db, namespace) == []
+
+
+def test_relay_when_nats_never_answers_and_sigterm_then_cancelled_after_the_role_grace_and_errors_said_in_one_line(
+        fresh_db, namespace, tmp_path):
+    """The relay's NATS connect retries for ever while the server is down (a restart may be on its way), so the
+    role never looked at the stop: SIGTERM left ``paulp relay`` running for good, and nats-py logged a 15-line
+    traceback every 0.5 s. Now a role still running ``ROLE_STOP_GRACE_S`` after the stop is cancelled, and a NATS
+    error is one WARNING line per client while it lasts (ADR 0515 addendum)."""
+    from paulp.api.runtime import ROLE_STOP_GRACE_S
+
+    with socket.socket() as s:  # a loopback port nothing listens on: every connect is refused at once
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    env = {**os.environ, "ENVIRONMENT": "test", "PAULP_DATABASE_URL": fresh_db,
+           "PAULP_NATS_URL": f"nats://127.0.0.1:{closed}", "PAULP_NAMESPACE": namespace,
+           "PAULP_STATE_DIR": str(tmp_path / "state")}
+    stderr = tmp_path / "relay.err"
+    with _paulp(["relay"], env, stderr) as proc:
+        deadline = time.monotonic() + 60
+        while "NATS client" not in stderr.read_text():  # the relay holds its lock and is connecting
+            assert proc.poll() is None, stderr.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the relay never tried NATS"
+            time.sleep(0.05)
+        time.sleep(1.5)  # three more refused attempts
+        # Act
+        code, took = _stop(proc, timeout=ROLE_STOP_GRACE_S + 20)
+    log = stderr.read_text()
+    # Assert
+    assert code == 0, (took, log[-3000:])
+    assert took < ROLE_STOP_GRACE_S + 5, took
+    assert "relay did not stop within" in log and "Traceback" not in log, log[-3000:]
+    assert log.count("ConnectionRefusedError") == 1, log[-3000:]

@@ -34,3 +34,43 @@ def test_supervise_when_a_run_lasted_healthy_s_then_its_crash_restarts_after_the
     # Assert: two quick crashes back off (0.5 s, 1 s); the crash after a run of 0.3 s >= 0.2 s waits 0.5 s again
     assert [r.getMessage() for r in caplog.records] == [
         "relay crashed; restarting in 0.5s", "relay crashed; restarting in 1.0s", "relay crashed; restarting in 0.5s"]
+
+
+def test_supervise_when_a_role_ignores_the_stop_then_it_is_cancelled_after_the_grace_and_one_that_stops_is_not(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A role blocked where it never looks at ``stop`` (a NATS connect retried for ever) held SIGTERM for good;
+    it now gets ``ROLE_STOP_GRACE_S`` and is then cancelled. A role that returns at the stop is left to do so."""
+    from paulp.api import runtime
+
+    monkeypatch.setattr(runtime, "ROLE_STOP_GRACE_S", 0.2)
+    cancelled: list[str] = []
+
+    async def main() -> float:
+        stop = asyncio.Event()
+
+        async def stuck() -> None:
+            try:
+                await asyncio.Event().wait()  # nothing ever sets it
+            except asyncio.CancelledError:
+                cancelled.append("stuck")
+                raise
+
+        async def polite() -> None:
+            await stop.wait()
+            await asyncio.sleep(0.05)  # its own clean stop
+
+        loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(supervise(n, r, stop)) for n, r in (("relay", stuck), ("projector:x", polite))]
+        await asyncio.sleep(0.05)
+        began = loop.time()
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
+        return loop.time() - began
+
+    # Act
+    with caplog.at_level(logging.WARNING, logger="paulp.runtime"):
+        took = asyncio.run(main())
+    # Assert
+    assert cancelled == ["stuck"] and 0.2 <= took < 2, took
+    assert [r.getMessage() for r in caplog.records] == [
+        "relay did not stop within 0.2s of the stop (waiting on a service that does not answer); cancelled"]
