@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from paulp.adapters.audit_store import chain_head
 from paulp.adapters.eventstore.chain import record_from_row
-from paulp.adapters.files import fsync_dir
+from paulp.adapters.files import fsync_dir, make_missing_dirs
 from paulp.domain.audit import ChainRecord
 from paulp.domain.audit_mirror import mirror_body, mirror_key
 
@@ -72,17 +72,7 @@ def read_file(path: Path) -> bytes | None:
 
 def _make_dirs(root: Path, directory: Path, dirty: set[Path]) -> None:
     """Create the key's folders; each new one's parent is fsynced with the batch, so the entry survives."""
-    missing = []
-    d = directory
-    while d != root and not d.is_dir():
-        missing.append(d)
-        d = d.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir()
-        except FileExistsError:
-            pass
-        dirty.add(d.parent)
+    dirty.update(make_missing_dirs(directory, root))
 
 
 def write_once(root: Path, key: str, body: bytes, dirty: set[Path]) -> Written:

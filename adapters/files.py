@@ -31,20 +31,28 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def make_dirs_durably(directory: Path) -> None:
-    """Create ``directory`` and any missing parents, fsyncing the folder each new one was made in: a file renamed
-    into a new folder survives a crash only once that folder's own entry is durable as well (ADR 0516)."""
+def make_missing_dirs(directory: Path, root: Path | None = None) -> list[Path]:
+    """Create ``directory`` and its missing parents (below ``root`` when given); the folders that gained an entry,
+    which the caller fsyncs (at once, or with its batch as the audit mirror does) for the new folders to survive a
+    crash. A folder made meanwhile by another writer counts too; a file in the way makes the caller's write fail."""
     missing: list[Path] = []
     d = directory
-    while not d.is_dir() and d.parent != d:
+    while d != root and not d.is_dir() and d.parent != d:
         missing.append(d)
         d = d.parent
     for d in reversed(missing):
         try:
             d.mkdir()
         except FileExistsError:
-            pass  # made meanwhile by another writer (durable once fsynced below), or a file: the write then fails
-        fsync_dir(d.parent)
+            pass
+    return [d.parent for d in reversed(missing)]
+
+
+def make_dirs_durably(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, fsyncing the folder each new one was made in: a file renamed
+    into a new folder survives a crash only once that folder's own entry is durable as well (ADR 0516)."""
+    for parent in make_missing_dirs(directory):
+        fsync_dir(parent)
 
 
 def probe_write(directory: Path) -> None:
