@@ -228,13 +228,15 @@ def latest_status(database_url: str, anchor_url: str, mirror_root: Path | None =
             "SELECT verified_at, valid, checked_through_sequence FROM audit_anchor.anchor_verifications"
             " WHERE mode = 'full' ORDER BY id DESC LIMIT 1").fetchone()
     with psycopg.connect(database_url) as conn:
-        total = conn.execute("SELECT count(*) FROM paulp_events").fetchone()
+        # totalEvents is the chain head's sequence: every event gets its chain row, numbered 1, 2, ... without a
+        # gap, in the transaction that appends it (migration 0040), so the head's number is the event count; a
+        # count(*) of the log read every row of it (190 ms at a million events, ADR 0518).
         head = conn.execute("SELECT chain_seq, hash FROM audit_chain ORDER BY chain_seq DESC LIMIT 1").fetchone()
         mirror = mirror_state(conn, mirror_root)
     return {
         "latestAnchor": None if anchor is None else {k: (v.isoformat() if isinstance(v, datetime) else v)
                                                      for k, v in anchor.items()},
-        "totalEvents": int(total[0]) if total else 0,
+        "totalEvents": int(head[0]) if head else 0,
         "chainHead": {"sequence": head[0], "hash": head[1]} if head else {"sequence": 0, "hash": "genesis"},
         "unsyncedEvents": max(0, (head[0] if head else 0) - (mirror.position if mirror else 0)),
         "mirror": mirror.to_dict() if mirror else None,

@@ -25,11 +25,12 @@ AWAITING = "o.filled_size > 0 AND o.closing_line_at IS NULL"
 CLOSED_MARKETS = (
     "SELECT m.ticker, m.resolved_at FROM views.market_marks m WHERE m.result IS NOT NULL"
     f" AND EXISTS (SELECT 1 FROM views.orders o WHERE o.ticker = m.ticker AND {AWAITING})"
-    " UNION SELECT x.ticker, x.close_time FROM (SELECT DISTINCT ON (ticker) ticker, close_time"
-    " FROM views.market_observations ORDER BY ticker, observed_at DESC) x"
+    # each awaiting ticker's latest observation, one index probe apiece, not every observation ever sorted (ADR 0518)
+    f" UNION SELECT x.ticker, x.close_time FROM (SELECT DISTINCT o.ticker FROM views.orders o WHERE {AWAITING}) a"
+    " CROSS JOIN LATERAL (SELECT ticker, close_time FROM views.market_observations"
+    " WHERE ticker = a.ticker ORDER BY observed_at DESC LIMIT 1) x"
     " WHERE x.close_time < %s AND NOT EXISTS (SELECT 1 FROM views.market_marks m WHERE m.ticker = x.ticker"
     " AND m.result IS NOT NULL)"
-    f" AND EXISTS (SELECT 1 FROM views.orders o WHERE o.ticker = x.ticker AND {AWAITING})"
     " ORDER BY 1"
 )
 AWAITING_ORDERS = f"SELECT o.order_id FROM views.orders o WHERE o.ticker = %s AND {AWAITING} ORDER BY o.order_id"

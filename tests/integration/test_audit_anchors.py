@@ -35,7 +35,10 @@ def test_anchor_when_chain_intact_then_verified_and_status_reports_head(fresh_db
         # unsyncedEvents counts records not in the audit mirror (ADR 0385): an anchor does not mirror them
         assert (status["unsyncedEvents"], status["mirror"]) == (3, None)
         c.breaker.transition("CAUTION", "after the anchor", "t")
-        assert client.get("/admin/audit/status", headers=AUTH).json()["unsyncedEvents"] == 4
+        after = client.get("/admin/audit/status", headers=AUTH).json()
+        assert after["unsyncedEvents"] == 4
+        with psycopg.connect(fresh_db) as conn:  # read from the chain head, it is still the log's row count (ADR 0518)
+            assert after["totalEvents"] == conn.execute("SELECT count(*) FROM paulp_events").fetchone()[0] == 4
         assert client.get("/admin/audit/anchors", headers=AUTH).json()["failed"] == 0
         r = client.post("/admin/audit/verify", json={"startSeq": 3, "endSeq": 1}, headers=AUTH)
         assert (r.status_code, r.json()["code"]) == (400, "validation_error")
