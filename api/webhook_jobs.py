@@ -29,7 +29,14 @@ from paulp.adapters.kalshi.relayed_events import RelayedFieldInvalid, read_order
 from paulp.api.webhook_fees import VenueOrderLookup
 from paulp.domain.reconciliation import json_number
 from paulp.domain.venue_orders import VenueOrder
-from paulp.domain.venue_updates import OrderUpdate, adds_fill, answer_covers, apply_order_update
+from paulp.domain.venue_updates import (
+    OrderUpdate,
+    adds_fill,
+    answer_covers,
+    apply_order_update,
+    impossible_update,
+    status_goes_back,
+)
 
 log = logging.getLogger("paulp.webhooks.inbox")
 BATCH = 200
@@ -144,9 +151,15 @@ def _order_update(container: Any, update: OrderUpdate, head: int, fees: VenueOrd
     known = record.record.get("fill_count")
     if update.filled_count is not None and isinstance(known, int) and update.filled_count < known:
         return "unchanged"  # older than what we hold: the record does not go back
+    if status_goes_back(record.record.get("status"), update.status):
+        return "unchanged"  # e.g. "resting" after "executed": older than what we hold (ADR 0519)
     order = orders.find(record.order_id)  # the record is keyed by our client order id
     live = order is not None and str(record.record.get("execution_mode", "")).upper() == "LIVE"
     # the update carries no fee: Kalshi's order does, asked once the update is known to add a fill (ADR 0443)
+    if live and order is not None and (impossible := impossible_update(order, update)) is not None:
+        log.warning("order_update for %s refused: %s (filledPrice %s, limit %s); nothing recorded",
+                    record.order_id, impossible, update.filled_price, order.max_price)
+        return impossible  # nothing of it recorded, on the order or its venue record (ADR 0519)
     fills = live and order is not None and adds_fill(order, update)
     venue = fees.order(record) if fills else None
     changes: dict[str, Any] = {"status": update.status}

@@ -189,6 +189,13 @@ class InvalidFill(OrderError):
     code = "INVALID_FILL"
 
 
+class ImpossibleVenueAnswer(OrderError):
+    """Raised when Kalshi's answer about our order cannot be true of it (ADR 0519): it names another market, side,
+    action or client order id, or fewer fills than the order already holds. Nothing of it is booked."""
+
+    code = "IMPOSSIBLE_VENUE_ANSWER"
+
+
 class InvalidExecutionResult(OrderError):
     """Raised when an execution result has a status the lifecycle does not know."""
 

@@ -73,6 +73,11 @@ class VenueSubmission:
     evidence_hash: str | None = None
     reason: str | None = None  # why a "rejected" submission was refused (codes and status only)
     fees_cents: Decimal | None = None  # the order's fees so far (taker + maker), cents; None: the venue did not say
+    # the order as the answer names it (ADR 0519); None where the answer does not say
+    ticker: str | None = None
+    side: str | None = None  # yes | no
+    action: str | None = None  # buy | sell
+    client_order_id: str | None = None
 
 
 class SubmissionOutcomeUnknown(Exception):

@@ -23,6 +23,13 @@ from paulp.domain.orders import Order
 from paulp.domain.ports import VenueSubmission
 
 CANCELLED = frozenset({"canceled", "cancelled"})
+FINAL = CANCELLED | {"executed", "filled", "expired"}  # Kalshi's order is done: its status never leaves these
+
+
+def status_goes_back(held: object, update_status: str) -> bool:
+    """Whether the update's status is a working one for an order whose record already holds a final status
+    (executed -> resting): an older update arriving late, never a change (ADR 0519)."""
+    return str(held or "").lower() in FINAL and update_status not in FINAL
 
 
 CLIENT_ORDER_ID_KEYS = ("clientOrderId", "client_order_id")  # the relay's spelling, then Kalshi's
@@ -72,12 +79,22 @@ def fill_fee(order: Order, update: OrderUpdate, venue: VenueSubmission | None) -
     return fee_increment(venue.fees_cents, order.fees_cents)
 
 
+def impossible_update(order: Order, update: OrderUpdate) -> str | None:
+    """``refused:fill_outside_limit`` when the update adds a fill priced above the order's limit: our orders only
+    buy, and a buy limited at L never fills above L (ADR 0519); the update is then neither booked nor recorded."""
+    if adds_fill(order, update) and update.filled_price is not None and update.filled_price > order.max_price:
+        return "refused:fill_outside_limit"
+    return None
+
+
 def apply_order_update(order: Order, update: OrderUpdate, now: datetime,
                        venue: VenueSubmission | None = None) -> str:
     """What the update did to the order: ``filled``, ``cancelled``, ``expired``, ``unchanged``, or
     ``refused:<code>`` when the order's state does not allow it (the order is left as it was). ``venue``: Kalshi's
     answer about the order, looked up for the fee an update does not carry (``fill_fee``)."""
     outcome = "unchanged"
+    if (impossible := impossible_update(order, update)) is not None:
+        return impossible
     try:
         if update.filled_count is not None and update.filled_count > order.filled_size:
             price = update.filled_price

@@ -67,7 +67,9 @@ def _submission(record: VenueOrderRecord, evidence: tuple[str, ...]) -> VenueSub
     status = {VenueOrderStatus.FILLED: "filled", VenueOrderStatus.CANCELLED: "cancelled"}.get(
         record.status, "submitted")
     return VenueSubmission(record.order_id, status, record.filled_count, fill_price(record),
-                           evidence[0] if evidence else None, fees_cents=record.fees_cents)
+                           evidence[0] if evidence else None, fees_cents=record.fees_cents,
+                           ticker=record.ticker, side=record.side.lower() or None,
+                           action=record.action.lower() or None, client_order_id=record.client_order_id)
 
 
 @dataclass(frozen=True)

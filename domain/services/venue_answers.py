@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 from paulp.domain.clock import iso_utc
 from paulp.domain.fees import FeeCorrection, fee_increment
 from paulp.domain.order_states import WORKING_STATES
+from paulp.domain.order_values import ImpossibleVenueAnswer
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenueSubmission
 from paulp.domain.position_exits import PositionExit
@@ -62,10 +63,33 @@ def kalshi_venue_record(app: PaulpApplication, record: dict[str, object], now: d
     return vo
 
 
+def impossible_answer(order: Order, answer: VenueSubmission) -> str | None:
+    """Why Kalshi's ``answer`` cannot be about the LIVE ``order`` as we hold it, or None (ADR 0519): it names
+    another market, side, action (our orders only buy) or client order id, or its cumulative fill count is below
+    the fills the order already holds (Kalshi's count never goes down). A field the answer leaves out is not held
+    against it."""
+    ours = {"ticker": order.ticker, "side": order.side.lower(), "action": "buy", "client_order_id": order.order_id}
+    theirs = {"ticker": answer.ticker, "side": answer.side, "action": answer.action,
+              "client_order_id": answer.client_order_id}
+    for name, value in theirs.items():
+        if value is not None and value != ours[name]:
+            return f"the answer names {name} {value!r}, the order's is {ours[name]!r}"
+    if answer.fill_count < order.filled_size:
+        return f"the answer has filled {answer.fill_count} in all, the order already holds {order.filled_size}"
+    return None
+
+
 def apply_venue_answer(app: PaulpApplication, order: Order, answer: VenueSubmission, now: datetime) -> VenueOrder:
     """Kalshi's ``answer`` about the LIVE ``order`` applied to it (the contracts filled beyond ours at Kalshi's
     price; CANCELLED when Kalshi cancelled a working order, fills first) and to its venue record (status, fill
-    count and price, Kalshi's order id). Returns the record, to save with the order."""
+    count and price, Kalshi's order id). Returns the record, to save with the order. An answer that cannot be
+    about the order (``impossible_answer``) raises ``ImpossibleVenueAnswer`` before anything is applied: the
+    caller saves nothing (a submission's answer leaves the order in doubt, a cancel's leaves it working; ADR 0519)
+    and the body stays in the evidence store under ``answer.evidence_hash``."""
+    why = impossible_answer(order, answer)
+    if why is not None:
+        raise ImpossibleVenueAnswer(f"Kalshi's answer about order {order.order_id} cannot be true of it: {why}"
+                                    f" (evidence {answer.evidence_hash})")
     if answer.fill_count > order.filled_size and answer.fill_price and order.state in WORKING_STATES:
         order.record_fill(answer.fill_count - order.filled_size, float(answer.fill_price), now,
                           fee_cents=fee_increment(answer.fees_cents, order.fees_cents))

@@ -32,10 +32,11 @@ def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[S
 
 def _relay(base: str, system: System, order_id: str, status: str, event_id: str, count: int | None = None) -> None:
     """An order_update as Kalshi names the order: its own id, ours as the client order id."""
-    [kalshi] = [o["order_id"] for o in system.exchange._orders.values() if o["client_order_id"] == order_id]
+    [(kalshi, limit)] = [(o["order_id"], o["yes_price"]) for o in system.exchange._orders.values()
+                         if o["client_order_id"] == order_id]
     payload: dict = {"orderId": kalshi, "clientOrderId": order_id, "status": status}
-    if count is not None:
-        payload.update(filledCount=count, filledPrice=44.0)
+    if count is not None:  # at the order's limit: a buy never fills above it (ADR 0519)
+        payload.update(filledCount=count, filledPrice=float(limit))
     r = httpx.post(f"{base}/webhooks/kalshi/events",
                    content=json.dumps({"event_type": "order_update", "event_id": event_id, "payload": payload}),
                    headers={"x-kalshi-webhook-secret": SECRET, "Content-Type": "application/json"})

@@ -14,7 +14,7 @@ import pytest
 from paulp.adapters.market_data import StaticMarketData
 from paulp.api.webhook_jobs import process_inbox
 from tests.integration.helpers import NOW, facts, signal
-from tests.integration.kalshi_system import System, _system, resting_live_order, trade_row
+from tests.integration.kalshi_system import System, _system, resting_live_order, tradable_ticker, trade_row
 
 pytestmark = pytest.mark.integration
 SECRET = "relay-secret-0123456789abcdefghij"
@@ -22,6 +22,9 @@ SECRET = "relay-secret-0123456789abcdefghij"
 
 @pytest.fixture
 def system(fresh_db, nats_url, namespace, exchange, key, tmp_path) -> Iterator[System]:
+    # the relayed fills below are at 44-45 cents: the market we buy in is quoted 44/45, so our limit (45) allows them
+    # (a buy never fills above its limit; ADR 0519)
+    exchange.markets[tradable_ticker(exchange)].update(yes_bid=44, yes_ask=45, no_bid=55, no_ask=56)
     yield from _system(fresh_db, nats_url, namespace, exchange, key, tmp_path, KALSHI_WEBHOOK_SECRET=SECRET)
 
 
