@@ -21,6 +21,7 @@ from paulp.domain.order_states import OrderState
 from tests.fakes.kalshi_exchange import Fault
 from tests.integration.helpers import NOW
 from tests.integration.kalshi_system import AUTH, System, _system, pending_live_order, run_cli
+from tests.support.evidence_damage import blob_made_a_folder, fanout_made_a_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 SECRET = "relay-secret-0123456789abcdefghij"
@@ -147,13 +148,8 @@ def test_readers_when_blobs_cannot_be_read_then_cli_and_gate_report_each_without
     store = EvidenceStore(system.container.settings.evidence_dir())
     gone = _indexed(system, b'{"n":0}')
     unreadable = next(h for h in (_indexed(system, b'{"n":%d}' % i) for i in range(1, 50)) if h[:2] != gone[:2])
-    fanout = store.path_for(gone).parent
-    for child in fanout.iterdir():
-        child.unlink()
-    fanout.rmdir()
-    fanout.write_bytes(b"")
-    store.path_for(unreadable).unlink()
-    store.path_for(unreadable).mkdir()
+    fanout_made_a_file(store, gone)
+    blob_made_a_folder(store, unreadable)
     monkeypatch.setenv("PAULP_EVIDENCE_DIR", str(store.root))
     # Act
     verified = run_cli(system, monkeypatch, "evidence", "verify", "--all", "--json")

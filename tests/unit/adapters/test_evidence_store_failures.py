@@ -14,6 +14,7 @@ import pytest
 from paulp.adapters.evidence_store import EvidenceHashMismatch, EvidenceNotFound, EvidenceStore, EvidenceUnreadable
 from paulp.adapters.sources import BLOB_MISSING, MISMATCH, verify_source
 from paulp.domain.evidence import sha256_hex
+from tests.support.evidence_damage import blob_made_a_folder, fanout_made_a_file
 
 
 def _two_fanouts(store: EvidenceStore) -> tuple[str, str]:
@@ -27,13 +28,8 @@ def test_check_when_the_disk_holds_no_readable_blob_then_each_failure_is_named_n
     # Arrange: a fan-out folder replaced by a file, a blob's name holding a folder, a blob truncated
     store = EvidenceStore(tmp_path)
     gone, folder = _two_fanouts(store)
-    fanout = store.path_for(gone).parent
-    for child in fanout.iterdir():
-        child.unlink()
-    fanout.rmdir()
-    fanout.write_bytes(b"not a folder")
-    store.path_for(folder).unlink()
-    store.path_for(folder).mkdir()
+    fanout_made_a_file(store, gone, b"not a folder")
+    blob_made_a_folder(store, folder)
     truncated = store.put(b"0123456789").evidence_hash
     store.path_for(truncated).write_bytes(b"01234")
     # Act
