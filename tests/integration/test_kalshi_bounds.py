@@ -37,6 +37,7 @@ from tests.fakes.kalshi_exchange import FakeKalshiExchange, Fault
 pytestmark = pytest.mark.timeout(15)
 KEY_ID = str(uuid.uuid4())
 DEADLINE_S = 0.4
+FLOOD_DEADLINE_S = 10.0  # the flood tests are about the cap: only the cap may cut them, however loaded the host
 SLACK_S = 1.5  # room for a loaded CI host; still far below the 3 s an unbounded client waits a drip out
 CAP = 64 * 1024
 T = TypeVar("T")
@@ -101,7 +102,8 @@ def test_get_when_body_floods_then_refused_at_the_cap_not_retried_and_first_cap_
         fake, tmp_path: Path, key) -> None:
     fake.inject(Fault(200, hostile=flood(200 * MB), path_contains="/markets", times=2))
     store, fetches = EvidenceStore(tmp_path), []
-    error, took = call(client_for(fake, store, key, fetches, max_retries=1), lambda c: c.get_markets(limit=1))
+    error, took = call(client_for(fake, store, key, fetches, max_retries=1, timeout_s=FLOOD_DEADLINE_S),
+                       lambda c: c.get_markets(limit=1))
     assert isinstance(error, VenueResponseTooLarge) and error.code == "venue_response_too_large"
     # a too-large 2xx is not retried: the venue would send it again
     assert took < DEADLINE_S + SLACK_S and len(fetches) == 1
@@ -123,7 +125,8 @@ def test_get_when_content_length_is_over_the_cap_then_refused_before_reading_the
 def test_get_when_a_503_floods_then_retried_as_a_503_and_unavailable(fake, tmp_path: Path, key) -> None:
     fake.inject(Fault(503, hostile=flood(200 * MB), path_contains="/markets", times=2))
     store, fetches = EvidenceStore(tmp_path), []
-    error, _ = call(client_for(fake, store, key, fetches, max_retries=1), lambda c: c.get_markets(limit=1))
+    error, _ = call(client_for(fake, store, key, fetches, max_retries=1, timeout_s=FLOOD_DEADLINE_S),
+                    lambda c: c.get_markets(limit=1))
     assert isinstance(error, VenueUnavailable) and error.status == 503
     assert [(f.response_status, cut_marker(f)) for f in fetches] == [(503, "size_cap")] * 2
 

@@ -25,6 +25,9 @@ TOKEN = "noaa-bounds-token"
 DEADLINE_S = 0.4
 SLACK_S = 1.5  # room for a loaded CI host; still far below the 3 s an unbounded client waits a drip out
 CAP = 64 * 1024
+# The flood tests are about the cap: a deadline far beyond the time 64 KiB takes, so only the cap can cut them (with
+# the 0.4 s one a loaded CI run once saw the deadline come first; the fake's own thread sends the flood).
+FLOOD_DEADLINE_S = 10.0
 YEAR = {"datasetid": "GHCND", "stationid": "GHCND:USW00094728", "datatypeid": "TMAX", "startdate": "2025-01-01",
         "enddate": "2025-12-31", "limit": 1000}
 
@@ -77,7 +80,7 @@ def test_page_when_it_floods_then_refused_at_the_cap_not_retried_and_first_cap_b
         fake, tmp_path: Path) -> None:
     fake.inject(NoaaFault(status=200, hostile=flood(200 * MB), times=2))
     store, fetches = EvidenceStore(tmp_path), []
-    error, took = fetch_year(fake, store, fetches, max_retries=1)
+    error, took = fetch_year(fake, store, fetches, max_retries=1, timeout_s=FLOOD_DEADLINE_S)
     assert isinstance(error, NoaaResponseTooLarge) and error.code == "noaa_response_too_large"
     assert took < DEADLINE_S + SLACK_S and len(fake.data_requests()) == 1
     (fetch,) = fetches
@@ -98,7 +101,7 @@ def test_page_when_content_length_is_over_the_cap_then_refused_on_the_headers(fa
 def test_page_when_a_503_floods_then_retried_as_a_503(fake, tmp_path: Path) -> None:
     fake.inject(NoaaFault(status=503, hostile=flood(200 * MB), times=2))
     store, fetches = EvidenceStore(tmp_path), []
-    error, _ = fetch_year(fake, store, fetches, max_retries=1)
+    error, _ = fetch_year(fake, store, fetches, max_retries=1, timeout_s=FLOOD_DEADLINE_S)
     assert isinstance(error, NoaaUnavailable) and error.status == 503
     assert [(f.response_status, marker(f)) for f in fetches] == [(503, "size_cap")] * 2
 
