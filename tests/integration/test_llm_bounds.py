@@ -35,6 +35,7 @@ PROMPT = Prompt("You are a careful analyst.", "Is this market ambiguous?")
 DEADLINE_S = 0.4
 SLACK_S = 1.5  # room for a loaded CI host; still far below the 3 s an unbounded client waits a drip out
 CAP = 64 * 1024
+FLOOD_DEADLINE_S = 10.0
 HOSTILE = {"drip": drip(every_s=0.05, for_s=3.0), "flood": flood(200 * MB), "declared": declared(50_000 * MB)}
 
 
@@ -46,17 +47,30 @@ def servers() -> Iterator[dict[Provider, FakeLlmServer]]:
         server.stop()
 
 
+def _router(servers: dict[Provider, FakeLlmServer], store: EvidenceStore, fetches: list[EvidenceFetch],
+            deadline_s: float) -> ProviderRouter:
+    settings = LlmSettings(keys={p: k for p, k in KEYS.items() if p is not Provider.CLOUDFLARE},
+                           cloudflare_account_id=ACCOUNT, cloudflare_api_token=KEYS[Provider.CLOUDFLARE],
+                           base_urls={p: s.base_url for p, s in servers.items()},
+                           timeouts_s=dict.fromkeys(Provider, deadline_s),
+                           max_response_bytes=dict.fromkeys(Provider, CAP))
+    return build_providers(settings, evidence=ProviderEvidence(store, record=fetches.append))
+
+
 @pytest.fixture(scope="module")
 def bounded(servers: dict[Provider, FakeLlmServer],
             tmp_path_factory: pytest.TempPathFactory) -> tuple[ProviderRouter, EvidenceStore, list[EvidenceFetch]]:
     """One router for the module (clients are built once per process in production too), 0.4 s and 64 KiB."""
     store, fetches = EvidenceStore(tmp_path_factory.mktemp("llm-bounds")), []
-    settings = LlmSettings(keys={p: k for p, k in KEYS.items() if p is not Provider.CLOUDFLARE},
-                           cloudflare_account_id=ACCOUNT, cloudflare_api_token=KEYS[Provider.CLOUDFLARE],
-                           base_urls={p: s.base_url for p, s in servers.items()},
-                           timeouts_s=dict.fromkeys(Provider, DEADLINE_S),
-                           max_response_bytes=dict.fromkeys(Provider, CAP))
-    return build_providers(settings, evidence=ProviderEvidence(store, record=fetches.append)), store, fetches
+    return _router(servers, store, fetches, DEADLINE_S), store, fetches
+
+
+@pytest.fixture(scope="module")
+def flood_router(servers: dict[Provider, FakeLlmServer],
+                 bounded: tuple[ProviderRouter, EvidenceStore, list[EvidenceFetch]]) -> ProviderRouter:
+    """The same store and cap with a 10 s deadline: the flood tests are about the cap, so only the cap may cut them
+    (with 0.4 s a loaded CI run can see the deadline first, as the NOAA flood test once did)."""
+    return _router(servers, bounded[1], bounded[2], FLOOD_DEADLINE_S)
 
 
 @pytest.fixture
@@ -112,9 +126,9 @@ def test_answer_when_it_drips_past_the_timeout_then_provider_timeout_at_the_dead
 @pytest.mark.parametrize("provider", list(Provider))
 @pytest.mark.parametrize("kind", ["flood", "declared"])
 def test_answer_when_over_the_cap_then_parse_error_and_at_most_cap_bytes_evidenced(
-        fake, router, store, fetches, provider: Provider, kind: str) -> None:
+        fake, flood_router, store, fetches, provider: Provider, kind: str) -> None:
     fake[provider].enqueue(FakeReply(hostile=HOSTILE[kind]))
-    error, took = failed_call(router, provider)
+    error, took = failed_call(flood_router, provider)
     assert error.code == ErrorCode.PROVIDER_PARSE_ERROR and f"{provider} API response could not be mapped" in str(error)
     assert took < DEADLINE_S + SLACK_S  # refused at the cap (or on the declared length), not waited out
     (fetch,) = fetches
@@ -124,9 +138,9 @@ def test_answer_when_over_the_cap_then_parse_error_and_at_most_cap_bytes_evidenc
 
 @pytest.mark.parametrize("provider", list(Provider))
 def test_error_status_when_its_body_floods_then_the_status_error_from_the_first_bytes(
-        fake, router, fetches, provider: Provider) -> None:
+        fake, flood_router, fetches, provider: Provider) -> None:
     fake[provider].enqueue(FakeReply(status=500, hostile=HOSTILE["flood"]))
-    error, _ = failed_call(router, provider)
+    error, _ = failed_call(flood_router, provider)
     assert error.code == ErrorCode.PROVIDER_SERVER_ERROR and "500" in str(error) and str(provider) in str(error)
     assert [(f.response_status, marker(f), f.size_bytes) for f in fetches] == [(500, "size_cap", CAP)]
 
