@@ -182,11 +182,6 @@ async def unless_stopped(stop: asyncio.Event, fn: Callable[..., Any], *args: Any
     return True
 
 
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM set ``stop`` while the loop runs (``shutdown.on_loop``; ADR 0515)."""
-    shutdown.on_loop(stop)
-
-
 class WorkerSite(Protocol):
     """What the relay and the projectors read from their wiring (a Container has it all)."""
 
