@@ -179,6 +179,9 @@ class RiskLimitsMachine(RuleBasedStateMachine):
             assert vars(self.row) == before and self._record() == []
             return None
         events = self._record()
+        if not events:  # only a repeated proposal records nothing (ADR 0517): the row is untouched
+            assert command.__name__ == "propose" and vars(self.row) == before
+            return limits, None, result
         assert len(events) == 1
         return limits, events[0], result
 
@@ -198,9 +201,14 @@ class RiskLimitsMachine(RuleBasedStateMachine):
     @rule(changes=st.dictionaries(st.sampled_from(NAMES), VALUES, min_size=1, max_size=3),
           actor=st.sampled_from(["ops-dana", "ops-erin"]))
     def propose(self, changes: dict[str, Any], actor: str) -> None:
+        waiting = {pid: dict(p["changes"]) for pid, p in self.row.pending(self.now).items()}
         done = self._attempt(self.row.propose, changes, actor, "r", self.now)
+        if done is not None and done[1] is None:  # the same changes already wait for approval: that proposal
+            assert done[2] in waiting
+            return
         if done is not None:
             before, event, _ = done
+            assert done[2] not in waiting
             assert not all(_stricter_or_equal(k, v, before[k]) for k, v in event.changes.items())
 
     @rule(n=st.integers(min_value=1, max_value=6), actor=st.sampled_from(["ops-dana", "ops-erin", "OPS-ERIN"]))
