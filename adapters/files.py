@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -67,3 +68,55 @@ def probe_write(directory: Path) -> None:
             os.fsync(out.fileno())
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+STALE_TEMP_AGE_S = 3600.0  # a write takes milliseconds and touches its file as it goes: an hour-old one is dead
+
+
+def is_temp_name(name: str) -> bool:
+    """A temp file of ours: the evidence store's and the probe's ``.tmp-*``, the audit mirror's ``.<name>.*.tmp``.
+    No blob or mirror file is named so (blobs are hex, mirror files end ``.json``)."""
+    return name.startswith(".tmp-") or (name.startswith(".") and name.endswith(".tmp"))
+
+
+@dataclass(frozen=True)
+class TempFiles:
+    """Temp files under a folder: ``stale`` ones (older than the safe age), of which ``removed`` were deleted, and
+    ``recent`` ones, left alone (a write may be in progress)."""
+
+    stale: int = 0
+    removed: int = 0
+    recent: int = 0
+
+
+def sweep_temp_files(root: Path, now: float, older_than_s: float = STALE_TEMP_AGE_S,
+                     remove: bool = True) -> TempFiles:
+    """Find (and with ``remove`` delete) the temp files a crash mid-write left under ``root`` (ADR 0524). Only
+    files not modified for ``older_than_s`` count as stale: a write in progress modifies its file as it goes, and
+    ends in a rename or an unlink within the second. A file that vanishes meanwhile (its writer finished) or cannot
+    be removed is counted, not raised: the sweep never stops a start-up."""
+    stale = removed = recent = 0
+    if not root.is_dir():
+        return TempFiles()
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not is_temp_name(name):
+                continue
+            path = Path(folder) / name
+            try:
+                age = now - path.lstat().st_mtime
+            except OSError:
+                continue  # renamed or removed by its writer meanwhile
+            if age < older_than_s:
+                recent += 1
+                continue
+            stale += 1
+            if remove:
+                try:
+                    path.unlink()
+                    removed += 1
+                except FileNotFoundError:
+                    removed += 1
+                except OSError:
+                    pass
+    return TempFiles(stale, removed, recent)

@@ -5,6 +5,7 @@ can use it at import."""
 from __future__ import annotations
 
 import re
+from typing import Any, overload
 from urllib.parse import quote, urlsplit, urlunsplit
 
 REDACTED = "***"
@@ -55,3 +56,25 @@ def scrub(body: bytes, secrets: tuple[str, ...]) -> tuple[bytes, bool]:
         for form in {secret, quote(secret, safe="")}:
             cleaned = cleaned.replace(form.encode(), REDACTED.encode())
     return cleaned, cleaned != body
+
+
+@overload
+def scrub_for_evidence(body: bytes, secrets: tuple[str, ...], params: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    ...
+
+
+@overload
+def scrub_for_evidence(body: bytes, secrets: tuple[str, ...],
+                       params: dict[str, Any] | None) -> tuple[bytes, dict[str, Any] | None]:
+    ...
+
+
+def scrub_for_evidence(body: bytes, secrets: tuple[str, ...],
+                       params: dict[str, Any] | None) -> tuple[bytes, dict[str, Any] | None]:
+    """The body to store as evidence (``scrub``) and the fetch's params: ``params`` itself when nothing was
+    replaced, else a copy (an empty one for None) saying ``responseRedacted``. The one step the Kalshi, NOAA and
+    LLM evidence writers share (ADRs 0514, 0524)."""
+    stored, redacted = scrub(body, secrets)
+    if not redacted:
+        return stored, params
+    return stored, {**(params or {}), RESPONSE_REDACTED_PARAM: True}

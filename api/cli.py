@@ -596,10 +596,21 @@ def doctor() -> None:
             table.add_row(d.name, d.source, d.url, "yes" if h.ok else "NO", h.detail)
         console.print(table)
         console.print(f"namespace: {settings.PAULP_NAMESPACE}  environment: {settings.ENVIRONMENT}")
+        _print_temp_files(settings)
         if ok:
             _print_lags(settings, svc)
     if not ok:
         raise typer.Exit(1)
+
+
+def _print_temp_files(settings: Settings) -> None:
+    """Temp files a crash mid-write left in the evidence store and the audit mirror (counted, not removed: the
+    hourly anchor job removes those older than an hour; ADR 0524)."""
+    from paulp.api.jobs import sweep_temp_folders
+
+    for name, found in sweep_temp_folders(settings, remove=False).items():
+        console.print(f"{name} folder: {found.stale} stale temp file(s) (older than 1 h, removed by the hourly"
+                      f" anchor job), {found.recent} recent (a write may be in progress)", highlight=False)
 
 
 def _print_lags(settings: Settings, svc: Services) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from paulp.adapters.evidence_store import EvidenceStore, fetch_recorder
+from paulp.adapters.files import TempFiles, sweep_temp_files
 from paulp.adapters.kalshi.client import KalshiClient
 from paulp.adapters.kalshi.client_errors import KalshiError
 from paulp.adapters.kalshi.venue import KalshiVenue
@@ -112,7 +113,20 @@ def anchor_job(container: Any) -> dict[str, Any]:
     outcome = anchor_and_verify(container)
     return {"anchored": True, "valid": outcome.valid, "verifiedAt": outcome.verified_at.isoformat(),
             "firstBadSequence": outcome.chain.first_bad_sequence, "anchorsFailed": outcome.anchors.failed,
-            "mode": outcome.plan.mode, "fromSequence": outcome.plan.start}
+            "mode": outcome.plan.mode, "fromSequence": outcome.plan.start,
+            "tempFilesSwept": {name: found.removed for name, found in sweep_temp_folders(container.settings).items()}}
+
+
+def sweep_temp_folders(settings: Any, remove: bool = True) -> dict[str, TempFiles]:
+    """The temp files a crash mid-write left in the evidence store and the audit mirror, those older than an hour
+    deleted (with ``remove``): by the hourly anchor job, and counted by ``paulp doctor`` (ADR 0524)."""
+    folders = {"evidence": settings.evidence_dir(), "mirror": settings.PAULP_AUDIT_MIRROR_DIR}
+    found = {name: sweep_temp_files(root, time.time(), remove=remove) for name, root in folders.items()
+             if root is not None}
+    for name, files in found.items():
+        if files.removed:
+            log.warning("removed %d temp file(s) left by a crash mid-write from the %s folder", files.removed, name)
+    return found
 
 
 def daily_report_job(container: Any, slot_minute: datetime | None) -> dict[str, Any]:

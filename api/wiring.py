@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -52,6 +52,26 @@ from paulp.projections.registry import all_projections
 
 log = logging.getLogger("paulp.wiring")
 
+# the contexts in the order ``Container.close`` closes them: routing (which flushes its outcomes) mid-way, as before
+CONTEXTS = ("breaker", "execution", "orders", "golive", "routing", "markets", "orchestrator", "strategies",
+            "reviews", "gates", "verification", "fair_values", "correlations", "compliance", "limit_settings",
+            "execution_policies", "scoring_reviews")
+
+
+def run_all_steps(steps: list[tuple[str, Callable[[], object]]]) -> None:
+    """Run every step; raise the first step's error once all have run, logging the ones after it."""
+    first: BaseException | None = None
+    for name, step in steps:
+        try:
+            step()
+        except Exception as exc:
+            if first is None:
+                first = exc
+            else:
+                log.error("closing %s failed too (%s: %s)", name, type(exc).__name__, exc)
+    if first is not None:
+        raise first
+
 
 @dataclass
 class Container:
@@ -85,27 +105,16 @@ class Container:
     def close(self) -> None:
         """Job runs in flight get what is left of the shutdown grace (all of it when the process was not told to
         stop), those still running then are recorded as stopped (ADR 0515); then every context closes, the routing
-        outcomes queued behind their callers stored first (``RoutingService.close``, ADR 0275)."""
+        outcomes queued behind their callers stored first (``RoutingService.close``, ADR 0275), and the pool. Every
+        step runs even when one before it failed (a routing flush with the database gone, ADR 0524); the first
+        error is raised once all have run, the others logged."""
+        steps: list[tuple[str, Callable[[], object]]] = []
         if self.jobs is not None:
-            self.jobs.stop(shutdown.time_left(self.settings.PAULP_SHUTDOWN_GRACE_S))
-        self.breaker.close()
-        self.execution.close()
-        self.orders.close()
-        self.golive.close()
-        self.routing.close()
-        self.markets.close()
-        self.orchestrator.close()
-        self.strategies.close()
-        self.reviews.close()
-        self.gates.close()
-        self.verification.close()
-        self.fair_values.close()
-        self.correlations.close()
-        self.compliance.close()
-        self.limit_settings.close()
-        self.execution_policies.close()
-        self.scoring_reviews.close()
-        self.pool.close()  # its worker threads and connections go with the container
+            jobs = self.jobs
+            steps.append(("jobs", lambda: jobs.stop(shutdown.time_left(self.settings.PAULP_SHUTDOWN_GRACE_S))))
+        steps += [(name, getattr(self, name).close) for name in CONTEXTS]
+        steps.append(("pool", self.pool.close))  # its worker threads and connections go with the container
+        run_all_steps(steps)
 
     @property
     def anchor_url(self) -> str:

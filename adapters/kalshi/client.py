@@ -56,7 +56,7 @@ from paulp.adapters.kalshi.signing import (
     requires_signature,
     wall_clock_ms,
 )
-from paulp.adapters.redact import RESPONSE_REDACTED_PARAM, scrub
+from paulp.adapters.redact import scrub_for_evidence
 from paulp.domain.js_text import js_trim
 
 DEFAULT_BASE_URL = "https://api.elections.kalshi.com/trade-api/v2"
@@ -258,9 +258,7 @@ class KalshiClient:
         """Store the bytes and index the fetch; the error context naming them, and the bytes stored, which are the
         ones to read. They are the answer's exact bytes unless it echoed our key id (``KALSHI-ACCESS-KEY``): that is
         replaced, and the fetch's params say ``responseRedacted`` (ADR 0514)."""
-        body, redacted = scrub(body, (self._signer.key_id,) if self._signer is not None else ())
-        if redacted:
-            params = {**(params or {}), RESPONSE_REDACTED_PARAM: True}
+        body, params = scrub_for_evidence(body, (self._signer.key_id,) if self._signer is not None else (), params)
         try:
             blob = await asyncio.to_thread(self._evidence.put, body)
             fetch = EvidenceFetch(

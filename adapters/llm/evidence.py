@@ -15,7 +15,8 @@ from typing import TypeVar
 
 from paulp.adapters.evidence_store import EvidenceFetch, EvidenceStore
 from paulp.adapters.http_bounds import CUT_OFF_PARAM
-from paulp.adapters.redact import RESPONSE_REDACTED_PARAM, scrub
+from paulp.adapters.redact import scrub as scrub  # re-exported: callers and tests read it here (ADR 0391)
+from paulp.adapters.redact import scrub_for_evidence
 from paulp.domain.executor import ProviderError
 from paulp.domain.routing import ErrorCode, Provider
 
@@ -71,10 +72,7 @@ class ProviderEvidence:
              *secrets: str, cut_off: str | None = None) -> str:
         """Store and index one answer; returns its hash. The endpoint never carries the query (Gemini's key).
         ``cut_off`` names why ``body`` is only the start of the answer (ADR 0513): marked in the fetch's params."""
-        stored, redacted = scrub(body, secrets)
-        params: dict[str, object] = {"model": model}
-        if redacted:
-            params[RESPONSE_REDACTED_PARAM] = True
+        stored, params = scrub_for_evidence(body, secrets, {"model": model})
         if cut_off is not None:
             params[CUT_OFF_PARAM] = cut_off
         try:

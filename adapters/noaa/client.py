@@ -41,7 +41,7 @@ from paulp.adapters.noaa.errors import (
     error_for_status,
     error_for_transport,
 )
-from paulp.adapters.redact import RESPONSE_REDACTED_PARAM, scrub
+from paulp.adapters.redact import scrub_for_evidence
 
 DEFAULT_BASE_URL = "https://www.ncdc.noaa.gov/cdo-web/api/v2"
 EVIDENCE_SOURCE = "noaa_cdo"
@@ -185,9 +185,7 @@ class NoaaCdoClient:
         """Store the bytes and index the fetch; the error context naming them, and the bytes stored, which are the
         ones to read: the answer's exact bytes unless it echoed the token, which is replaced (the fetch's params
         then say ``responseRedacted``; ADR 0514)."""
-        body, redacted = scrub(body, (self._token,) if self._token else ())
-        if redacted:
-            params = {**params, RESPONSE_REDACTED_PARAM: True}
+        body, params = scrub_for_evidence(body, (self._token,) if self._token else (), params)
         try:
             blob = self._evidence.put(body)
             fetch = EvidenceFetch(evidence_hash=blob.evidence_hash, source=EVIDENCE_SOURCE, endpoint=url,

@@ -29,7 +29,9 @@ from paulp.api.security.logsafe import escape
 from paulp.api.security.secrets import bearer, secret_equals
 from paulp.api.venue_session import JobFailed
 from paulp.api.wiring import Container
+from paulp.domain.canonical import NonCanonicalValue, canonical_json
 from paulp.domain.venue_updates import CLIENT_ORDER_ID_KEYS
+from paulp.domain.webhook_alerts import alert_key
 
 log = logging.getLogger("paulp.webhooks")
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -103,6 +105,16 @@ def _text(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_TEXT
 
 
+def _no_canonical_form(body: dict[str, Any]) -> list[str]:
+    bad = []
+    for name in ("source", "message", "context"):
+        try:
+            canonical_json(body.get(name))
+        except NonCanonicalValue:
+            bad.append(name)
+    return bad
+
+
 @router.post("/alert", responses={400: {}, 401: {}, 503: {}}, openapi_extra=body_docs.alert(SEVERITIES, MAX_TEXT))
 async def alert(request: Request) -> dict[str, Any]:
     require_trigger_token(request)
@@ -114,10 +126,17 @@ async def alert(request: Request) -> dict[str, Any]:
         raise ApiError(400, "Validation failed", "validation_error", fields=bad)
     severity, source, message = body["severity"], body["source"], body["message"]
     log.info("webhook alert severity=%s source=%s message=%s", severity, escape(source), escape(message))
-    if severity == "critical":
-        breaker = _container(request).breaker
-        await run_in_threadpool(breaker.raise_alert, "WEBHOOK_ALERT", "critical", f"{source}: {message}")
-    return {"received": True}
+    if severity != "critical":
+        return {"received": True}
+    try:
+        key = alert_key(severity, source, message, body.get("context"))
+    except NonCanonicalValue:  # a lone surrogate: no canonical form, so no key (ADR 0477)
+        raise ApiError(400, "Validation failed", "validation_error", fields=_no_canonical_form(body)) from None
+    breaker = _container(request).breaker
+    outcome = await run_in_threadpool(breaker.webhook_alert, key, source, message)
+    if outcome.duplicate:  # a sender's retry of an alert already acted on (ADR 0524)
+        log.info("webhook alert repeated within its window: not escalated again (key=%s)", key[:16])
+    return {"received": True, **outcome.as_json()}
 
 
 # ----------------------------------------------------------------- Kalshi relay

@@ -12,6 +12,7 @@ from paulp.domain.breaker import BreakerState, CircuitBreaker
 from paulp.domain.checkpoints import CHECKPOINT_EVERY, resume
 from paulp.domain.clock import Clock
 from paulp.domain.services.base import PaulpApplication
+from paulp.domain.webhook_alerts import AlertOutcome, WebhookAlert
 
 GLOBAL_SCOPE = "global"
 RESUME = partial(resume, CircuitBreaker, CircuitBreaker.Checkpointed)
@@ -84,6 +85,27 @@ class BreakerService(PaulpApplication):
             breaker.raise_alert(code, severity, self.clock.now(), message)
             self._save(breaker)
             return breaker.state
+
+        return self.retry_on_conflict(command)
+
+    def webhook_alert(self, key: str, source: str, message: str) -> AlertOutcome:
+        """A critical ``/webhooks/alert`` body (natural key ``key``): escalates once; the same body again within
+        its window is answered with the first outcome and records nothing (ADR 0524). The alert and the breaker
+        are saved together, so two deliveries at once conflict and the loser finds the winner's outcome."""
+
+        def command() -> AlertOutcome:
+            now = self.clock.now()
+            alert: WebhookAlert = self.get_or_none(WebhookAlert.create_id(key)) or WebhookAlert(key, source, message)
+            repeat = alert.repeat_of(now)
+            if repeat is not None:
+                return repeat
+            breaker = self._load()
+            before = breaker.state
+            breaker.raise_alert("WEBHOOK_ALERT", "critical", now, f"{source}: {message}")
+            outcome = alert.acted(before.value, breaker.state.value, now)
+            breaker.checkpoint_if_due(CHECKPOINT_EVERY)
+            self.save(breaker, alert)
+            return outcome
 
         return self.retry_on_conflict(command)
 

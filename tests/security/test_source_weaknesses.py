@@ -75,9 +75,10 @@ def test_weakness_01_unauthenticated_alert_cannot_halt_trading(fresh_db: str, na
         bad = client.post("/webhooks/alert", json={"severity": "panic", "source": "", "message": "x" * 1001},
                           headers={"Authorization": f"Bearer {TRIGGER}"})
         assert (bad.status_code, bad.json()["fields"]) == (400, ["severity", "source", "message"])
-        for expected in ("CAUTION", "HALT"):
-            ok = client.post("/webhooks/alert", json=critical, headers={"Authorization": f"Bearer {TRIGGER}"})
-            assert ok.json() == {"received": True}
+        for expected in ("CAUTION", "HALT"):  # two alerts: the same body again would be a retry (ADR 0524)
+            ok = client.post("/webhooks/alert", json={**critical, "message": f"disk full ({expected})"},
+                             headers={"Authorization": f"Bearer {TRIGGER}"})
+            assert (ok.json()["received"], ok.json()["duplicate"]) == (True, False)
             assert container.breaker.get().state.value == expected
     with app_client(fresh_db, nats_url, namespace) as (client, _):
         r = client.post("/webhooks/alert", json=critical, headers={"Authorization": "Bearer anything"})
