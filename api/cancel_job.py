@@ -17,10 +17,11 @@ from eventsourcing.persistence import IntegrityError
 
 from paulp.api.venue_session import credentialed_port_if
 from paulp.domain.order_states import CANCELLABLE_STATES, OPEN_STATES, WORKING_STATES
+from paulp.domain.order_values import ImpossibleVenueAnswer
 from paulp.domain.orders import Order
 from paulp.domain.ports import VenuePort
 from paulp.domain.services.base import WriteConflict
-from paulp.domain.services.venue_answers import apply_venue_answer, settle_lost_submission
+from paulp.domain.services.venue_answers import alert_impossible_answer, apply_venue_answer, settle_lost_submission
 
 log = logging.getLogger("paulp.orders.cancel")
 OUTSTANDING = ("SELECT order_id FROM views.orders WHERE state = ANY(%s) ORDER BY created_at, order_id")
@@ -63,7 +64,11 @@ def resolve_doubt(container: Any, order: Order, port: VenuePort | None) -> Order
     except Exception as exc:
         log.exception("in-doubt lookup of order %s failed", order.order_id)
         return f"in_doubt: venue lookup failed ({type(exc).__name__})"
-    container.orders.save(order, settle_lost_submission(container.orders, order, found, container.clock.now()))
+    try:
+        container.orders.save(order, settle_lost_submission(container.orders, order, found, container.clock.now()))
+    except ImpossibleVenueAnswer as exc:  # nothing saved: the order stays in doubt; the operator is told (ADR 0520)
+        alert_impossible_answer(container.breaker, str(exc))
+        return "in_doubt: Kalshi's answer cannot be true of the order (ImpossibleVenueAnswer)"
     if found is None:
         return "not_at_venue: the lost submission never reached Kalshi (ERROR)"
     return order if order.state in WORKING_STATES else f"resolved: {order.state.value}"
@@ -146,4 +151,6 @@ def cancel_order(container: Any, order: Order, reason: str, port: VenuePort | No
         return "cancelled_at_venue" if order.state.value == "CANCELLED" else "failed: still working at the venue"
     except Exception as exc:  # one order's trouble does not stop the others
         log.exception("cancel of order %s failed", order.order_id)
+        if isinstance(exc, ImpossibleVenueAnswer):  # the operator is told (ADR 0520)
+            alert_impossible_answer(container.breaker, str(exc))
         return f"failed: {type(exc).__name__}"

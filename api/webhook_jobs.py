@@ -28,12 +28,14 @@ from paulp.adapters.kalshi.market_fields import FractionalContracts
 from paulp.adapters.kalshi.relayed_events import RelayedFieldInvalid, read_order_update
 from paulp.api.webhook_fees import VenueOrderLookup
 from paulp.domain.reconciliation import json_number
+from paulp.domain.services.venue_answers import alert_impossible_answer
 from paulp.domain.venue_orders import VenueOrder
 from paulp.domain.venue_updates import (
     OrderUpdate,
     adds_fill,
     answer_covers,
     apply_order_update,
+    impossible_sell_update,
     impossible_update,
     status_goes_back,
 )
@@ -90,7 +92,8 @@ def _apply(container: Any, event_type: str, payload: dict[str, Any], head: int, 
             log.warning("order_update not applied (%s): orderId=%s %s; evidence %s kept in the inbox",
                         exc.code, payload.get("orderId"), exc, evidence)
             return f"refused:{exc.code}"
-        outcome: str = container.orders.retry_on_conflict(lambda: _order_update(container, update, head, fees))
+        outcome: str = container.orders.retry_on_conflict(
+            lambda: _order_update(container, update, head, fees, evidence))
         return outcome
     if event_type == "fill":
         return "recorded"
@@ -140,7 +143,8 @@ def match(container: Any, update: OrderUpdate, head: int) -> tuple[VenueOrder | 
     return (None, "mismatch") if found else (None, "unknown_order")
 
 
-def _order_update(container: Any, update: OrderUpdate, head: int, fees: VenueOrderLookup) -> str:
+def _order_update(container: Any, update: OrderUpdate, head: int, fees: VenueOrderLookup,
+                  evidence: str | None = None) -> str:
     orders = container.orders
     record, unmatched = match(container, update, head)
     if record is None:
@@ -156,10 +160,17 @@ def _order_update(container: Any, update: OrderUpdate, head: int, fees: VenueOrd
     order = orders.find(record.order_id)  # the record is keyed by our client order id
     live = order is not None and str(record.record.get("execution_mode", "")).upper() == "LIVE"
     # the update carries no fee: Kalshi's order does, asked once the update is known to add a fill (ADR 0443)
-    if live and order is not None and (impossible := impossible_update(order, update)) is not None:
-        log.warning("order_update for %s refused: %s (filledPrice %s, limit %s); nothing recorded",
-                    record.order_id, impossible, update.filled_price, order.max_price)
-        return impossible  # nothing of it recorded, on the order or its venue record (ADR 0519)
+    impossible = impossible_sell_update(record.record, update)
+    if impossible is None and live and order is not None:
+        impossible = impossible_update(order, update)
+    if impossible is not None:  # nothing of it recorded, on the order or its venue record (ADRs 0519, 0520)
+        limit = record.record.get("limit_price")
+        detail = (f"Kalshi's relayed update of {record.record.get('action', 'buy')} {record.order_id} cannot be"
+                  f" true of it: {impossible}, filled at {update.filled_price} cents against a limit of {limit}"
+                  f" (evidence {evidence})")
+        log.warning("%s; nothing recorded", detail)
+        alert_impossible_answer(container.breaker, detail)
+        return impossible
     fills = live and order is not None and adds_fill(order, update)
     venue = fees.order(record) if fills else None
     changes: dict[str, Any] = {"status": update.status}

@@ -213,6 +213,6 @@ def build(settings: Settings, database_url: str, nats_url: str, clock: Clock | N
     from paulp.api.jobs import JobRunner  # imports the jobs, which import this module
 
     container.exits = ExitsService(container.orders, lambda strategy: container.execution_policy(
-        strategy, ExecutionMode.PAPER).paper_fee_rate)
+        strategy, ExecutionMode.PAPER).paper_fee_rate, container.breaker)
     container.jobs = JobRunner(container)
     return container

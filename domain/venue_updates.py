@@ -87,6 +87,18 @@ def impossible_update(order: Order, update: OrderUpdate) -> str | None:
     return None
 
 
+def impossible_sell_update(record: dict[str, Any], update: OrderUpdate) -> str | None:
+    """``refused:fill_outside_limit`` when the update has an exit's sell (a venue record with action ``sell``)
+    filled at a price below the limit it was sent with: a sell limited at L never fills below L (ADR 0520). The
+    record then takes nothing of it (an exit's sell has no order for the update to fill: only its record)."""
+    limit = record.get("limit_price")
+    if str(record.get("action", "")).lower() != "sell" or not isinstance(limit, int):
+        return None
+    if update.filled_count and update.filled_price is not None and update.filled_price < limit:
+        return "refused:fill_outside_limit"
+    return None
+
+
 def apply_order_update(order: Order, update: OrderUpdate, now: datetime,
                        venue: VenueSubmission | None = None) -> str:
     """What the update did to the order: ``filled``, ``cancelled``, ``expired``, ``unchanged``, or

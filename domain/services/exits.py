@@ -24,8 +24,9 @@ from paulp.domain.position_exits import ExitState, PositionExit
 from paulp.domain.prices import half_up
 from paulp.domain.reconciliation import json_number
 from paulp.domain.services.base import PaulpApplication
+from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.pipeline import OrdersService
-from paulp.domain.services.venue_answers import kalshi_venue_record
+from paulp.domain.services.venue_answers import alert_impossible_answer, impossible_sell_answer, kalshi_venue_record
 from paulp.domain.venue_orders import VenueOrder
 
 log = logging.getLogger("paulp.exits")
@@ -57,9 +58,11 @@ class ExitsService:
     """Exits are stored through the orders context's application: positions are made of its events, and
     a context of its own would hold one more database pool for a job that runs every five minutes."""
 
-    def __init__(self, orders: OrdersService, paper_fee_rate: Callable[[str], float] | None = None) -> None:
+    def __init__(self, orders: OrdersService, paper_fee_rate: Callable[[str], float] | None = None,
+                 breaker: BreakerService | None = None) -> None:
         self.app: PaulpApplication = orders
         self.clock = orders.clock
+        self.breaker = breaker  # told of every impossible answer refused (ADR 0520)
         # a PAPER sell pays the taker fee at its strategy's PAPER policy's rate (ADR 0437)
         self.paper_fee_rate = paper_fee_rate or (lambda _strategy: DEFAULT_TAKER_FEE_RATE)
 
@@ -187,16 +190,27 @@ class ExitsService:
 
     def _apply(self, ex: PositionExit, sub: VenueSubmission, limit: int | None,
                venue: VenuePort | None = None, entry: float | None = None) -> PositionExit:
+        """Kalshi's answer about the exit's sell booked: its fill (what did not fill at once is cancelled first, and
+        the cancel's answer booked), or the exit failed with nothing filled. An answer that cannot be about the sell
+        (``impossible_sell_answer``; the limit, when not given, is the one the sell's record was sent with) books
+        nothing: the exit is left in doubt for Kalshi's own record to settle (ADR 0520)."""
+        limit = limit if limit is not None else self._sent_limit(ex)
+        if (why := impossible_sell_answer(ex, sub, limit=limit)) is not None:
+            return self._refuse(ex, sub, why, limit)
         note = ""
         if sub.status == "submitted" and sub.fill_count < ex.contracts and venue is not None:
             # what did not fill at once must not fill later behind the view's back
             try:
-                sub = venue.cancel(sub.venue_order_id)
+                cancelled = venue.cancel(sub.venue_order_id)
             except Exception as exc:  # the venue answer stays what it was; the note and the log say so
                 note = (f"; {ex.contracts - sub.fill_count} left resting as {sub.venue_order_id}"
                         f" (cancel failed: {type(exc).__name__})")
                 log.error("exit %s: remainder of venue order %s could not be cancelled%s", ex.client_order_id,
                           sub.venue_order_id, note)
+            else:
+                if (why := impossible_sell_answer(ex, cancelled, sub.fill_count, limit)) is not None:
+                    return self._refuse(ex, cancelled, why, limit)
+                sub = cancelled
         now = self.clock.now()
         if sub.fill_count >= 1:
             size = min(sub.fill_count, ex.contracts)
@@ -209,6 +223,29 @@ class ExitsService:
             self.save(ex, self._sell_record(ex, sub.status, now, evidence=sub.evidence_hash, limit=limit,
                                             venue_order_id=sub.venue_order_id or None))
         return ex
+
+    def _refuse(self, ex: PositionExit, answer: VenueSubmission, why: str, limit: int | None) -> PositionExit:
+        """Nothing of an impossible answer is booked (ADR 0520): a sell may have gone out, so the exit goes in doubt
+        (an exit already in doubt stays so, unchanged), its record "unknown" at the limit sent (none is written when
+        the limit is not known: a made-up one would be read back as sent); the next run asks Kalshi by client order
+        id, never sells again. The body is in the evidence store; the operator gets a breaker alert."""
+        detail = (f"Kalshi's answer about exit sell {ex.client_order_id} cannot be true of it: {why}"
+                  f" (evidence {answer.evidence_hash})")
+        log.error("%s; nothing booked, the exit is left in doubt", detail)
+        if ex.state is ExitState.DECIDED:
+            now = self.clock.now()
+            ex.doubt(detail, now)
+            self.save(ex, *([] if limit is None else [self._sell_record(ex, "unknown", now, limit=limit)]))
+        alert_impossible_answer(self.breaker, detail)
+        return ex
+
+    def _sent_limit(self, ex: PositionExit) -> int | None:
+        """The limit the exit's current sell was sent with, as its venue record holds it, or None. While an exit is
+        unfinished, a record of its attempt is only written with the limit sent (its answer lost or refused);
+        relayed updates never change the limit."""
+        found: VenueOrder | None = self.app.get_or_none(VenueOrder.id_for("kalshi", ex.client_order_id))
+        limit = None if found is None else found.record.get("limit_price")
+        return limit if isinstance(limit, int) else None
 
     def _sell_record(self, ex: PositionExit, status: str, now: datetime, fill_count: int = 0,
                      fill_price: float | None = None, evidence: str | None = None,

@@ -31,6 +31,7 @@ from paulp.domain.order_timers import expire_stale
 from paulp.domain.order_values import (
     ExecutionResult,
     ExecutionStatus,
+    ImpossibleVenueAnswer,
     LifecyclePolicy,
     PaperFill,
     PreTradeCheck,
@@ -57,6 +58,7 @@ from paulp.domain.services.base import PaulpApplication
 from paulp.domain.services.breaker import BreakerService
 from paulp.domain.services.execution import ExecutionService
 from paulp.domain.services.venue_answers import (
+    alert_impossible_answer,
     apply_venue_answer,
     kalshi_venue_record,
     settle_lost_submission,
@@ -457,6 +459,8 @@ class OrderPipeline:
             raise exc
         log.error("order %s: sent to the venue, but its answer could not be recorded (%s: %s); left in doubt",
                   order_id, type(exc).__name__, exc)
+        if isinstance(exc, ImpossibleVenueAnswer):  # the operator is told (ADR 0520)
+            alert_impossible_answer(self.breaker, str(exc))
         try:
             stored.mark_submission_in_doubt(f"Venue answer not recorded ({type(exc).__name__})", now)
             self.orders.save(stored, self._venue_order(venue_record(stored, "unknown", "LIVE", now), now))
@@ -493,7 +497,11 @@ class OrderPipeline:
             raise ValueError("no live venue configured to resolve the submission")
         now = self.clock.now()
         found = self.venue.find_by_client_order_id(order.order_id)
-        self.orders.save(order, settle_lost_submission(self.orders, order, found, now))
+        try:
+            self.orders.save(order, settle_lost_submission(self.orders, order, found, now))
+        except ImpossibleVenueAnswer as exc:  # nothing saved: still in doubt; the operator is told (ADR 0520)
+            alert_impossible_answer(self.breaker, str(exc))
+            raise
         return self._outcome(order, duplicate=False)
 
     def _throttle(self, mode: ExecutionMode, now: datetime) -> ExecutionThrottle:

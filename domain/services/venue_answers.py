@@ -6,10 +6,13 @@ holds, at Kalshi's price and with the part of Kalshi's cumulative fees not yet r
 closed if Kalshi cancelled it; its venue record (what ``GET /admin/trades`` lists, trading §1.6/§9) takes Kalshi's
 status, fill count, fill price, fees and order id. The caller saves both in
 one save (ADR 0317), so the trade view never shows "submitted" for an order Kalshi has cancelled or filled.
+A LIVE exit's sell has its own path (``services/exits.py``) but the same rule of what an answer cannot say
+(``impossible_sell_answer``, ADR 0520); a refused answer is an alert to the operator (``alert_impossible_answer``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +28,11 @@ from paulp.domain.ports import VenueSubmission
 from paulp.domain.position_exits import PositionExit
 from paulp.domain.reconciliation import json_number
 from paulp.domain.services.base import PaulpApplication
+from paulp.domain.services.breaker import BreakerService
 from paulp.domain.venue_orders import VenueOrder
+
+log = logging.getLogger("paulp.venue_answers")
+IMPOSSIBLE_ANSWER_ALERT = "IMPOSSIBLE_VENUE_ANSWER"  # the breaker alert of a refused impossible answer (ADR 0520)
 
 
 def venue_record(order: Order, status: str, mode: str, now: datetime, fill_count: int = 0,
@@ -63,20 +70,59 @@ def kalshi_venue_record(app: PaulpApplication, record: dict[str, object], now: d
     return vo
 
 
+def _names_another(ours: dict[str, str], answer: VenueSubmission) -> str | None:
+    """The first of market, side, action and client order id the answer names otherwise than ``ours``, or None. A
+    field the answer leaves out is not held against it."""
+    theirs = {"ticker": answer.ticker, "side": answer.side, "action": answer.action,
+              "client_order_id": answer.client_order_id}
+    for name, value in theirs.items():
+        if value is not None and value != ours[name]:
+            return f"the answer names {name} {value!r}, the order's is {ours[name]!r}"
+    return None
+
+
+def _count_goes_down(answer: VenueSubmission, held: int, holder: str) -> str | None:
+    if answer.fill_count < held:
+        return f"the answer has filled {answer.fill_count} in all, {holder} already holds {held}"
+    return None
+
+
 def impossible_answer(order: Order, answer: VenueSubmission) -> str | None:
     """Why Kalshi's ``answer`` cannot be about the LIVE ``order`` as we hold it, or None (ADR 0519): it names
     another market, side, action (our orders only buy) or client order id, or its cumulative fill count is below
     the fills the order already holds (Kalshi's count never goes down). A field the answer leaves out is not held
     against it."""
     ours = {"ticker": order.ticker, "side": order.side.lower(), "action": "buy", "client_order_id": order.order_id}
-    theirs = {"ticker": answer.ticker, "side": answer.side, "action": answer.action,
-              "client_order_id": answer.client_order_id}
-    for name, value in theirs.items():
-        if value is not None and value != ours[name]:
-            return f"the answer names {name} {value!r}, the order's is {ours[name]!r}"
-    if answer.fill_count < order.filled_size:
-        return f"the answer has filled {answer.fill_count} in all, the order already holds {order.filled_size}"
+    return _names_another(ours, answer) or _count_goes_down(answer, order.filled_size, "the order")
+
+
+def impossible_sell_answer(exit_: PositionExit, answer: VenueSubmission, held: int = 0,
+                           limit: int | None = None) -> str | None:
+    """Why Kalshi's ``answer`` cannot be about the LIVE exit's sell (its current attempt) as we sent it, or None
+    (ADR 0520): it names another market, side, action (an exit only sells) or client order id; its cumulative fill
+    count is below ``held``, what an earlier answer about the same sell already said had filled (a cancel's answer
+    after the create-order answer); or it has filled at a price below ``limit``, the sell's limit in the held side's
+    cents (a sell limited at L never fills below L; None: not known, not checked)."""
+    ours = {"ticker": exit_.ticker, "side": exit_.side.lower(), "action": "sell",
+            "client_order_id": exit_.client_order_id}
+    if (why := _names_another(ours, answer) or _count_goes_down(answer, held, "an earlier answer")) is not None:
+        return why
+    if limit is not None and answer.fill_count >= 1 and answer.fill_price is not None \
+            and float(answer.fill_price) < limit:
+        return f"the answer sold at {answer.fill_price} cents, below the sell's limit of {limit}"
     return None
+
+
+def alert_impossible_answer(breaker: BreakerService | None, message: str) -> None:
+    """Tell the operator of an impossible answer that was refused (ADR 0520): an ``IMPOSSIBLE_VENUE_ANSWER`` alert
+    on the breaker, a warning (trading §2.3: recorded, no transition; listed by ``paulp breaker status``, in
+    ``views.breaker_alerts`` and in a postmortem's timeline). The refusal stands whether or not the alert is saved."""
+    if breaker is None:
+        return
+    try:
+        breaker.raise_alert(IMPOSSIBLE_ANSWER_ALERT, "warning", message)
+    except Exception:
+        log.exception("the impossible-answer alert could not be recorded: %s", message)
 
 
 def apply_venue_answer(app: PaulpApplication, order: Order, answer: VenueSubmission, now: datetime) -> VenueOrder:

@@ -31,6 +31,14 @@ def _fills(system: System, order_id: str) -> list[tuple[int, float]]:
     return [(e.fill_size, e.fill_price) for e in system.events("FillRecorded") if e.originator_id == order.id]
 
 
+def _alerts(system: System) -> list[str]:
+    """The breaker's impossible-answer alerts (ADR 0520), oldest first: every one a warning, recorded only."""
+    found = [e for e in system.events("CircuitBreaker.AlertRaised") if e.code == "IMPOSSIBLE_VENUE_ANSWER"]
+    assert {e.severity for e in found} <= {"warning"}
+    assert system.container.breaker.get().state.value == "NORMAL"
+    return [e.message for e in found]
+
+
 def _cancel(system: System) -> str:
     system.project("orders")
     [result] = cancel_outstanding(system.container, "audit")["results"]
@@ -51,6 +59,8 @@ def test_submit_when_kalshi_answers_with_an_order_in_another_market_then_in_doub
     order = system.order(out.order_id)
     assert (order.state.value, order.submission_in_doubt, order.filled_size) == ("SUBMITTED", True, 0)
     assert _fills(system, out.order_id) == []
+    [alert] = _alerts(system)
+    assert out.order_id in alert and "KXOTHER-26DEC31-B1" in alert and "evidence " in alert
     # the lookup by client order id then reads Kalshi's own record of our order, in our market: booked from that
     port, client = system.venue_port()
     try:
@@ -59,6 +69,30 @@ def test_submit_when_kalshi_answers_with_an_order_in_another_market_then_in_doub
         port.close(client)
     order = system.order(out.order_id)
     assert (order.state.value, order.ticker, order.filled_size) == ("FILLED", ticker, 40)
+
+
+def test_lookup_when_kalshi_still_answers_for_another_market_then_still_in_doubt_and_alerted_again(system: System):
+    """A submission in doubt after an impossible answer, asked for by client order id: Kalshi's record still names
+    another market. Nothing is booked, the order stays in doubt (the run says so), the operator is told again."""
+    fault = Fault(status=201, process=True, method="POST", path_contains="/portfolio/orders")
+
+    def answer_for_another_market() -> None:
+        [placed] = system.exchange.orders
+        system.exchange._orders[placed["order_id"]]["ticker"] = "KXOTHER-26DEC31-B1"  # as every later read shows
+        fault.body = {"order": wire_order({**placed, "ticker": "KXOTHER-26DEC31-B1"}, system.exchange.shape)}
+
+    fault.then = answer_for_another_market
+    system.exchange.inject(fault)
+    _, out = system.live_order("odd-lookup", size=40)
+    port, client = system.venue_port()
+    try:
+        outcome = resolve_doubt(system.container, system.order(out.order_id), port)
+    finally:
+        port.close(client)
+    assert outcome == "in_doubt: Kalshi's answer cannot be true of the order (ImpossibleVenueAnswer)"
+    order = system.order(out.order_id)
+    assert (order.state.value, order.submission_in_doubt, order.filled_size) == ("SUBMITTED", True, 0)
+    assert _fills(system, out.order_id) == [] and len(_alerts(system)) == 2
 
 
 @pytest.mark.parametrize("field,value", [("ticker", "KXOTHER-26DEC31-B1"), ("side", "no"), ("action", "sell"),
@@ -78,6 +112,8 @@ def test_cancel_when_kalshi_answers_for_another_order_then_nothing_booked_and_re
     assert (order.state.value, order.filled_size) == (before, 0)
     assert _fills(system, order_id) == []
     assert trade_row(system, order_id)["status"] == "submitted"
+    [alert] = _alerts(system)
+    assert order_id in alert and field in alert
 
 
 def test_cancel_when_kalshi_answers_fewer_fills_than_we_recorded_then_nothing_changes(system: System):
@@ -94,6 +130,8 @@ def test_cancel_when_kalshi_answers_fewer_fills_than_we_recorded_then_nothing_ch
     assert (order.state.value, order.filled_size) == ("PARTIAL_FILL", 10)
     row = trade_row(system, out.order_id)
     assert (row["status"], row["fill_count"]) == ("submitted", 10)
+    [alert] = _alerts(system)
+    assert "4 in all" in alert
 
 
 def _relay(system: System, order_id: str, count: int, price: int, event_id: str) -> None:
@@ -116,6 +154,8 @@ def test_webhook_fill_when_priced_above_our_buy_limit_then_refused_and_not_booke
     assert system.order(order_id).filled_size == 0
     row: dict[str, Any] = trade_row(system, order_id)
     assert (row["fill_count"], row["fill_price"]) == (0, None)
+    [alert] = _alerts(system)
+    assert order_id in alert and "fill_outside_limit" in alert
     # the true update (at the limit) is then booked as usual
     _relay(system, order_id, 15, limit, "odd-price-2")
     assert process_inbox(system.container) == {"filled": 1}

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from paulp.domain.order_states import OrderState
 from paulp.domain.ports import VenueSubmission
-from paulp.domain.venue_updates import OrderUpdate, apply_order_update
+from paulp.domain.venue_updates import OrderUpdate, apply_order_update, impossible_sell_update
 from tests.support.hypothesis_scale import examples
 from tests.unit.domain.orders_support import placed
 
@@ -95,3 +95,14 @@ def test_update_fee_when_no_answer_no_fees_or_answer_behind_the_update_then_unkn
         order = _working()
         assert apply_order_update(order, OrderUpdate("o", "resting", 20, 42.0), NOW, answer) == "filled"
         assert _fee_of_last_fill(order) is None and order.filled_size == 20
+
+
+def test_sell_update_when_filled_below_the_sell_limit_then_refused_at_or_above_it_then_not():
+    """ADR 0520: a sell limited at L never fills below L; at L or above it may. A buy record is not judged here
+    (ADR 0519 judges it against its order), nor an update that fills nothing."""
+    sell = {"action": "sell", "limit_price": 22}
+    assert impossible_sell_update(sell, OrderUpdate("k", "executed", 40, 21.0)) == "refused:fill_outside_limit"
+    assert impossible_sell_update(sell, OrderUpdate("k", "executed", 40, 22.0)) is None
+    assert impossible_sell_update(sell, OrderUpdate("k", "executed", 40, 30.0)) is None
+    assert impossible_sell_update(sell, OrderUpdate("k", "resting", 0, 5.0)) is None
+    assert impossible_sell_update({"action": "buy", "limit_price": 22}, OrderUpdate("k", "executed", 40, 5.0)) is None
