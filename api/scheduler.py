@@ -65,7 +65,8 @@ class CronScheduler:
     def schedule_now(self) -> datetime:
         """The wall clock's time, or the last tick's carried forward by the monotonic seconds since when that is
         later: a step back of the wall clock never takes the schedule back to slots it has run."""
-        wall, mono = self.container.clock.now(), self._monotonic()
+        wall: datetime = self.container.clock.now()
+        mono = self._monotonic()
         if self._last is None:
             now = max(wall, self._last_slot_run() or wall)  # a restart after a step back: not the same slots again
         else:
@@ -77,7 +78,7 @@ class CronScheduler:
                             timedelta(seconds=mono - self._last[1]), carried.isoformat())
             elif step > CLOCK_STEP:
                 log.warning("wall clock stepped forward by %s (reads %s, %s measured since the last tick); each job"
-                            " runs its latest slot once, none of the minutes skipped", step, wall.isoformat(),
+                            " runs its latest slot once; the minutes in between are not run", step, wall.isoformat(),
                             timedelta(seconds=mono - self._last[1]))
             now = max(wall, carried)
         self._last = (now, mono)

@@ -127,3 +127,14 @@ def test_due_slots_when_the_clock_steps_forward_hours_then_each_job_once_at_its_
 def test_due_slots_when_the_clock_steps_back_then_no_minute_already_looked_at_is_due() -> None:
     jobs, _ = build_schedule(SCHEDULE)
     assert due_slots(jobs, MONDAY, MONDAY - timedelta(minutes=30)) == []
+
+
+# ------------------------------------------------------------------- risk loss windows (already right)
+def test_loss_windows_when_the_clock_steps_back_then_losses_recorded_after_now_still_count() -> None:
+    from paulp.adapters.portfolio import _Book
+
+    lost_at = datetime(2026, 3, 3, 0, 5, tzinfo=UTC)  # a loss just after midnight
+    book = _Book(closes=[(lost_at, Decimal("-40"))], unrealised=Decimal(0), open_positions=())
+    for now in (lost_at - timedelta(minutes=10), lost_at - timedelta(hours=3)):  # back across midnight
+        daily, weekly, _ = book.loss_figures(1000.0, now)
+        assert (daily, weekly) == (-40.0, -40.0), now
