@@ -9,14 +9,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from paulp.api.exit_jobs import monitor_exits
 from paulp.api.order_timers_job import run_order_timers
 from paulp.api.scheduler import CronScheduler
+from paulp.domain.marks import Quotes
 from paulp.domain.order_states import OrderState
 from tests.integration.helpers import NOW
 from tests.integration.kalshi_system import System, resting_live_order, venue_order
 
 pytestmark = pytest.mark.integration
 EVERY_MINUTE = (("anchor", "* * * * *"),)
+EXIT_TICKER = "KXEXIT-A"
 
 
 class Monotonic:
@@ -104,3 +107,29 @@ def test_order_timers_when_the_clock_stepped_back_past_the_timeout_then_a_restin
     order = system.order(order_id)
     assert order.state == OrderState.CANCELLED and "clock stepped back" in (order.cancel_reason or "")
     assert venue_order(system, order_id)["status"] == "canceled"
+
+
+def _paper_position_marked(system: System) -> None:
+    """A PAPER position of 50 YES bought at 43 in EXIT_TICKER, its market marked at NOW (mid 45: held)."""
+    system.container.compliance.seed()
+    system.paper_fill("cs-exit", EXIT_TICKER)
+    system.mark(EXIT_TICKER, Quotes(44, 46, 54, 56))
+
+
+def test_exits_when_the_clock_stepped_back_and_the_market_fell_then_the_new_mark_counts_and_the_stop_fires(
+        system: System):
+    _paper_position_marked(system)
+    back = NOW - timedelta(hours=1)
+    system.container.clock.set(back)  # type: ignore[attr-defined]
+    assert system.container.markets.observe(EXIT_TICKER, Quotes(30, 32, 68, 70), back, None)  # the marks job's read
+    system.project("market_marks")
+    report = monitor_exits(system.container)
+    assert [(e["reason"], e["state"]) for e in report["exits"]] == [("STOP_LOSS_HIT", "FILLED")], report
+
+
+def test_exits_when_the_clock_stepped_back_and_no_mark_came_since_then_the_mark_is_stale_not_judged(
+        system: System):
+    _paper_position_marked(system)
+    system.container.clock.set(NOW - timedelta(hours=1))  # type: ignore[attr-defined]  # marked an hour "ahead"
+    report = monitor_exits(system.container)
+    assert [s["ticker"] for s in report["staleMarks"]] == [EXIT_TICKER] and report["checked"] == 0

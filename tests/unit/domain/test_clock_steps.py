@@ -138,3 +138,14 @@ def test_loss_windows_when_the_clock_steps_back_then_losses_recorded_after_now_s
     for now in (lost_at - timedelta(minutes=10), lost_at - timedelta(hours=3)):  # back across midnight
         daily, weekly, _ = book.loss_figures(1000.0, now)
         assert (daily, weekly) == (-40.0, -40.0), now
+
+
+# ------------------------------------------------------------------- market marks
+def test_mark_when_the_clock_stepped_back_then_the_new_quotes_are_recorded_but_a_late_read_is_not() -> None:
+    from paulp.domain.marks import MarketMark, Quotes
+
+    mark = MarketMark(ticker="KX-1")
+    assert mark.observe(Quotes(44, 46, 54, 56), NOW, None)
+    assert mark.observe(Quotes(40, 42, 58, 60), NOW - timedelta(seconds=20), None) is False  # a read that lost a race
+    assert mark.observe(Quotes(30, 32, 68, 70), NOW - timedelta(hours=1), None)  # only a step back reads so far back
+    assert (mark.quotes, mark.at) == (Quotes(30, 32, 68, 70), NOW - timedelta(hours=1))
