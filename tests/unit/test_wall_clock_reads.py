@@ -12,6 +12,7 @@ ALLOWED = {
     ("api/routers/webhooks.py", "time"): "the relay's signed timestamp is its wall clock (replay window, §2.7)",
     ("adapters/kalshi/signing.py", "time_ns"): "Kalshi checks KALSHI-ACCESS-TIMESTAMP against its wall clock",
     ("api/routing_wiring.py", "time_ns"): "uuid7's time prefix (ids need uniqueness, not order)",
+    ("api/jobs.py", "time"): "temp files' ages from their mtimes, which are wall-clock times (ADR 0524)",
 }
 
 
