@@ -49,7 +49,7 @@ from paulp.domain.services.exits import ExitCandidate
 from paulp.projections.reconciliation import ADJUSTED_STRATEGY
 
 log = logging.getLogger("paulp.exits")
-MAX_MARK_AGE = timedelta(minutes=10)
+MAX_MARK_AGE = timedelta(minutes=10)  # either way: a mark stamped this far after now predates a step back (ADR 0522)
 UNFINISHED = (ExitState.DECIDED, ExitState.IN_DOUBT)
 LOCK_WAIT_S = 5.0  # a LIVE sell waits this long for a position rebuild to finish, then is refused (ADR 0480)
 POSITION_ROWS = (
@@ -95,7 +95,7 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                                              None))
             continue
         quotes = Quotes(yb, ya, nb, na)
-        if observed is None or quotes.side_price(side) is None or now - observed > MAX_MARK_AGE:
+        if observed is None or quotes.side_price(side) is None or abs(now - observed) > MAX_MARK_AGE:
             report["staleMarks"].append({"strategy": strategy, "ticker": ticker, "side": side, "mode": mode,
                                          "markedAt": observed.isoformat() if observed else None})
             continue

@@ -39,7 +39,7 @@ from paulp.api.price_moves import PRICE_MOVE_OUTCOMES, MarketAsks, cancel_on_mov
 from paulp.api.signal_jobs import VenueMarketData
 from paulp.api.venue_session import JobFailed, kalshi_port
 from paulp.domain.order_states import WORKING_STATES, OrderState
-from paulp.domain.order_timers import expire_stale, time_out_risk_check
+from paulp.domain.order_timers import expire_stale, overdue, time_out_risk_check
 from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy
 from paulp.domain.orders import PRICE_MOVE_CANCELLABLE, Order
 from paulp.domain.ports import VenuePort
@@ -49,7 +49,8 @@ from paulp.domain.strategy_registry import CATALOGUE
 log = logging.getLogger("paulp.orders.timers")
 S = OrderState
 CANDIDATES = ("SELECT order_id FROM views.orders WHERE (state = %s AND created_at < %s)"
-              " OR (state = ANY(%s) AND created_at < %s) OR state = ANY(%s) ORDER BY created_at, order_id")
+              " OR (state = ANY(%s) AND created_at < %s) OR state = ANY(%s)"
+              " OR (state = ANY(%s) AND created_at > %s) ORDER BY created_at, order_id")
 STALE_REASON = "Stale order: no fill within stale_order_timeout_sec"
 CANCELLED = ("cancelled", "cancelled_at_venue")
 
@@ -74,12 +75,14 @@ class StrategyPolicies:
 
 def _candidates(container: Any, now: datetime, policies: StrategyPolicies) -> list[Order]:
     """Orders a timer may concern, by view state and age (created before the earliest deadline could have
-    passed), and every resting one (a price move has no age); each re-read from its events."""
+    passed), every resting one (a price move has no age), and any timed one created after ``now`` (the clock
+    stepped back, ADR 0522: the domain decides whether that far); each re-read from its events."""
     with container.pool.connection() as conn:
         ids = [r[0] for r in conn.execute(CANDIDATES, (
             S.RISK_CHECK.value, now - DEFAULT_POLICY.risk_check_timeout,
             [s.value for s in WORKING_STATES], now - policies.shortest_stale_timeout(),
-            [s.value for s in PRICE_MOVE_CANCELLABLE])).fetchall()]
+            [s.value for s in PRICE_MOVE_CANCELLABLE],
+            [s.value for s in (S.RISK_CHECK, *WORKING_STATES)], now)).fetchall()]
     orders = [container.orders.find(i) for i in ids]
     return [o for o in orders if o is not None]
 
@@ -90,7 +93,7 @@ def _stale_due(order: Order, now: datetime, policy: LifecyclePolicy) -> bool:
         return False
     if order.cancel_requested_at is not None:
         return True
-    return order.submitted_at is not None and now - order.submitted_at > policy.stale_order_timeout
+    return order.submitted_at is not None and overdue(order.submitted_at, now, policy.stale_order_timeout)
 
 
 class RiskRetry:

@@ -4,12 +4,19 @@ Leadership is a PostgreSQL advisory lock held on the scheduler's own connection:
 loses its connection the lock goes with it, and another replica's next tick takes over. Leadership only
 saves work: each slot is claimed by creating its ``JobRun`` under an id derived from the slot, so even two
 leaders (or a restart within the same minute) run a slot once (ADR 0259).
+
+The schedule's time never goes back (ADR 0522): each tick carries the previous tick's time forward by what
+``time.monotonic`` measured since, and takes the wall clock only when it reads later. A wall clock stepped back
+(NTP) would otherwise land on minutes whose slots already ran, and every job (order timers, exits, reconcile)
+would be skipped until the wall caught up again; stepped forward, the latest slot of each job runs once, as
+after a stall. Either step is logged.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,10 +32,14 @@ from paulp.domain.schedule import (
     build_schedule,
     due_slots,
     floor_minute,
+    slot_minute,
 )
 
 log = logging.getLogger("paulp.scheduler")
 ABANDONED_AFTER = timedelta(minutes=15)
+LAST_SLOT = ("SELECT run_id FROM views.job_runs WHERE source = 'scheduler' AND run_id LIKE 'scheduled:%%'"
+             " ORDER BY started_at DESC LIMIT 1")
+CLOCK_STEP = timedelta(seconds=30)  # wall and monotonic time disagreeing by more: the wall clock stepped
 ABANDONED = ("SELECT run_id, job FROM views.job_runs WHERE state = 'RUNNING' AND started_at < %s"
              " ORDER BY started_at LIMIT 50")
 LOCK_HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
@@ -38,7 +49,7 @@ LOCK_HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND gran
 
 class CronScheduler:
     def __init__(self, container: Any, entries: Iterable[tuple[str, str]] = SCHEDULE,
-                 trading: bool = True) -> None:
+                 trading: bool = True, monotonic: Callable[[], float] = time.monotonic) -> None:
         """``trading=False`` (``PAULP_SCHEDULE_TRADING=false``) leaves out the jobs that read or write the
         venue (ingest, scan, execute, reconcile, exits); the anchor and the daily report still run."""
         self.container = container
@@ -48,14 +59,38 @@ class CronScheduler:
         self.jobs: list[ScheduledJob] = [j for j in jobs if trading or j.job not in VENUE_JOBS]
         self._after: datetime | None = None
         self._conn: psycopg.Connection[Any] | None = None
+        self._monotonic = monotonic
+        self._last: tuple[datetime, float] | None = None  # the schedule's time at the last tick, and monotonic's
+
+    def schedule_now(self) -> datetime:
+        """The wall clock's time, or the last tick's carried forward by the monotonic seconds since when that is
+        later: a step back of the wall clock never takes the schedule back to slots it has run."""
+        wall: datetime = self.container.clock.now()
+        mono = self._monotonic()
+        if self._last is None:
+            now = max(wall, self._last_slot_run() or wall)  # a restart after a step back: not the same slots again
+        else:
+            carried = self._last[0] + timedelta(seconds=max(mono - self._last[1], 0.0))
+            step = wall - carried
+            if step < -CLOCK_STEP:
+                log.warning("wall clock stepped back by %s (reads %s, %s measured since the last tick); the schedule"
+                            " goes on from %s and runs no slot twice", -step, wall.isoformat(),
+                            timedelta(seconds=mono - self._last[1]), carried.isoformat())
+            elif step > CLOCK_STEP:
+                log.warning("wall clock stepped forward by %s (reads %s, %s measured since the last tick); each job"
+                            " runs its latest slot once; the minutes in between are not run", step, wall.isoformat(),
+                            timedelta(seconds=mono - self._last[1]))
+            now = max(wall, carried)
+        self._last = (now, mono)
+        return now
 
     def tick(self) -> list[Slot]:
         """Start every due slot this leader can claim; the slots started (their runs go on in the
         background). Not the leader: nothing, and the minutes are not marked as seen."""
+        now = self.schedule_now()
         if not self.is_leader():
             self._after = None  # a later leadership starts from its own minute, not from a stale one
             return []
-        now = self.container.clock.now()
         slots = due_slots(self.jobs, self._after, now)
         started: list[Slot] = []
         unclaimed = False
@@ -71,10 +106,25 @@ class CronScheduler:
         elif self._after is None:
             self._after = floor_minute(now) - MINUTE  # the first tick's own minute stays in view
         try:
-            self.reap_abandoned(now)
+            self.reap_abandoned(self.container.clock.now())  # runs started by the wall clock
         except Exception:
             log.exception("could not look for abandoned job runs")
         return started
+
+    def _last_slot_run(self) -> datetime | None:
+        """The minute of the slot that started last (any process's), from the job runs view; None if unknown."""
+        try:
+            with self.container.pool.connection() as conn:
+                row = conn.execute(LAST_SLOT).fetchone()
+        except psycopg.Error:
+            log.exception("could not read the last slot run; the schedule starts from the wall clock")
+            return None
+        if row is None:
+            return None
+        try:
+            return slot_minute(row[0])
+        except ValueError:
+            return None
 
     def reap_abandoned(self, now: datetime) -> list[str]:
         """Runs still RUNNING long after they started while no process holds their job's lock: the process

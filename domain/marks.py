@@ -34,6 +34,10 @@ _QUOTE_FIELDS = ("yes_bid", "yes_ask", "no_bid", "no_ask")
 # Unchanged quotes read again are recorded once the last record is this old, so a quiet market's mark stays
 # current for the exit monitor (trading §3.5 judges only marks at most 10 minutes old; ADR 0290).
 CONFIRM_AFTER = timedelta(minutes=5)
+# A read up to this much older than the last record lost a race with it and is dropped; one older still can only
+# come from a wall clock stepped back, and is recorded: else the mark froze, looking fresh, until the wall caught up
+# with it, and the exit monitor judged stops against it (ADR 0522).
+LATE_READ = timedelta(minutes=5)
 
 
 class InvalidMark(DomainError):
@@ -170,11 +174,14 @@ class MarketMark(Aggregate):
 
     def observe(self, quotes: Quotes, at: datetime, evidence_hash: str | None) -> bool:
         """Record the quotes if they are newer and differ from the last ones, or repeat them once the last
-        record is ``CONFIRM_AFTER`` old (ADR 0290); True if recorded."""
+        record is ``CONFIRM_AFTER`` old (ADR 0290), or whatever they are when ``at`` is more than ``LATE_READ``
+        before the last record (the clock stepped back); True if recorded."""
         quotes.check()
         if self.result is not None:
             return False  # the outcome is known: quotes no longer value anything
-        if self.at is not None and (at <= self.at or (quotes == self.quotes and at - self.at < CONFIRM_AFTER)):
+        stepped_back = self.at is not None and self.at - at > LATE_READ  # re-anchors the mark's time (ADR 0522)
+        if self.at is not None and not stepped_back and (
+                at <= self.at or (quotes == self.quotes and at - self.at < CONFIRM_AFTER)):
             return False
         self._quoted(self.ticker, quotes.yes_bid, quotes.yes_ask, quotes.no_bid, quotes.no_ask, at, evidence_hash)
         return True

@@ -4,12 +4,17 @@ The source stored these policy values but never enforced them; these functions a
 recommended enforcement. A timer that finds nothing to do returns False and emits nothing, so a
 late or repeated scheduler tick is harmless. Deadlines pass strictly after the timeout (at exactly
 the timeout the order is still on time, as the vectors' clock convention reads boundaries).
+
+A timer whose start is more than the timeout *after* ``now`` is due too (ADR 0522): only a wall clock stepped
+back that far reads an order's time so far ahead, and the order's age can then not be told. Without this a
+resting order outlived its stale timeout by the whole step. So a step back keeps an order working at most twice
+its timeout, and its reason says why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from paulp.domain.order_record import require_aware
@@ -18,6 +23,21 @@ from paulp.domain.order_values import DEFAULT_POLICY, LifecyclePolicy, Replaceme
 from paulp.domain.orders import PRICE_MOVE_CANCELLABLE, Order
 
 S = OrderState
+
+
+def overdue(since: datetime, now: datetime, timeout: timedelta) -> bool:
+    """Past ``timeout`` since ``since``, or ``since`` more than ``timeout`` after ``now`` (a clock stepped back)."""
+    return now - since > timeout or stepped_back(since, now, timeout)
+
+
+def stepped_back(since: datetime, now: datetime, timeout: timedelta) -> bool:
+    return since - now > timeout
+
+
+def _reason(reason: str, since: datetime, now: datetime, timeout: timedelta) -> str:
+    if not stepped_back(since, now, timeout):
+        return reason
+    return f"{reason} (the clock stepped back: started {since - now} after now, its age cannot be told)"
 
 
 @dataclass(frozen=True)
@@ -65,11 +85,13 @@ def time_out_risk_check(order: Order, now: datetime, policy: LifecyclePolicy = D
     """RISK_CHECK unanswered past the timeout -> RISK_TIMEOUT, then one retry, then CANCELLED."""
     require_aware(now)
     entered = order.entered_at(S.RISK_CHECK)
-    if order.state != S.RISK_CHECK or entered is None or now - entered <= policy.risk_check_timeout:
+    timeout = policy.risk_check_timeout
+    if order.state != S.RISK_CHECK or entered is None or not overdue(entered, now, timeout):
         return False
     earlier = order.times_entered(S.RISK_TIMEOUT)
-    seconds = int(policy.risk_check_timeout.total_seconds())
-    order.transition(S.RISK_TIMEOUT, f"Risk check not answered within {seconds}s", now)
+    seconds = int(timeout.total_seconds())
+    order.transition(S.RISK_TIMEOUT, _reason(f"Risk check not answered within {seconds}s", entered, now, timeout),
+                     now)
     if earlier < policy.risk_check_retries:
         order.transition(S.RISK_CHECK, f"Risk check retry #{earlier + 1}", now)
     else:
@@ -83,21 +105,23 @@ def expire_stale(order: Order, now: datetime, policy: LifecyclePolicy = DEFAULT_
     timeout = policy.stale_order_timeout
     if order.state == S.SUBMITTING:
         since = order.queued_at or order.entered_at(S.SUBMITTING)
-        if since is None or now - since <= timeout:
+        if since is None or not overdue(since, now, timeout):
             return False
-        order.mark_submission_in_doubt("No venue answer within stale_order_timeout_sec", now)
+        order.mark_submission_in_doubt(_reason("No venue answer within stale_order_timeout_sec", since, now, timeout),
+                                       now)
         return True
     if order.state not in (S.SUBMITTED, S.ORDER_ACKNOWLEDGED, S.PARTIAL_FILL) or order.cancel_requested_at:
         return False
-    if order.submitted_at is None or now - order.submitted_at <= timeout:
+    since = order.submitted_at
+    if since is None or not overdue(since, now, timeout):
         return False
     if order.state == S.PARTIAL_FILL:
         ratio = order.filled_size / order.requested_size if order.requested_size > 0 else 1.0
         if ratio >= policy.min_fill_pct:
             return False  # enough filled: keep working until the venue expires it
-        order.cancel(now, "Stale order: cancel remainder below min_fill_pct")
+        order.cancel(now, _reason("Stale order: cancel remainder below min_fill_pct", since, now, timeout))
         return True
-    order.cancel(now, "Stale order: no fill within stale_order_timeout_sec")
+    order.cancel(now, _reason("Stale order: no fill within stale_order_timeout_sec", since, now, timeout))
     return True
 
 

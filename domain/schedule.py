@@ -124,6 +124,11 @@ def slot_run_id(job: str, minute: datetime) -> str:
     return f"scheduled:{job}:{_utc(minute).strftime('%Y-%m-%dT%H:%MZ')}"
 
 
+def slot_minute(run_id: str) -> datetime:
+    """The minute a slot's run id names (``slot_run_id``'s inverse); ValueError when it names none."""
+    return datetime.strptime(run_id[-len("YYYY-MM-DDTHH:MMZ"):], "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+
+
 def build_schedule(entries: Iterable[tuple[str, str]]) -> tuple[list[ScheduledJob], list[str]]:
     """The jobs that parse, and one message per entry that does not (to be logged, then ignored)."""
     jobs: list[ScheduledJob] = []

@@ -125,7 +125,7 @@ class RoutingService(PaulpApplication):
                metadata: Mapping[str, Any] | None = None, scoring_input: ScoringInput | None = None) -> GovernOutcome:
         """``scoring_input``: the §8.2 input ``variables`` were made from, whose text a scoring run hashes; without
         it that input is read back from ``variables`` (``input_text_of_variables``)."""
-        started, decision_id = self.clock.now(), self._new_id()
+        started, decision_id, began = self.clock.now(), self._new_id(), time.monotonic()  # latency: never the wall's
         prompt = prepare_prompt(run_type, variables or {}, system_prompt, user_prompt)
         input_text = "" if not prompt.is_scoring else (
             input_text_of(scoring_input) if scoring_input is not None else input_text_of_variables(variables or {}))
@@ -134,14 +134,14 @@ class RoutingService(PaulpApplication):
         failure = plan.failure or self._key_failure() or prompt.failure
         if failure is not None:
             return self._refuse(decision_id, replace(plan, attempts=(), failure=failure), prompt, started,
-                                input_text)
+                                input_text, began)
         assert plan.budget_category is not None
         category = str(plan.budget_category)
         reserved = self._reserve(decision_id, plan, category, prompt, input_text, started)
         denied, should_alert, decision = reserved.result
         if denied is not None:
             return GovernOutcome(str(decision_id), False, plan.route_class, plan.projected_cost_usd,
-                                 prompt.version, prompt.hash, _ms(started, self.clock.now()),
+                                 prompt.version, prompt.hash, _ms(began),
                                  reserved.notification_id, error=denied)
         try:
             execution = _repriced(execute_plan(plan, self._port(prompt)), self.prices)
@@ -152,7 +152,7 @@ class RoutingService(PaulpApplication):
         job, prebuilt = self._finish_job(decision, execution, prompt, input_text, finished)
         self._outcomes.submit(category, job, started, prebuilt.prepare)
         return GovernOutcome(str(decision_id), execution.success, plan.route_class, plan.projected_cost_usd,
-                             prompt.version, prompt.hash, _ms(started, finished), reserved.notification_id,
+                             prompt.version, prompt.hash, _ms(began), reserved.notification_id,
                              execution.attempts,
                              execution.content, execution.resolved_model_id, execution.usage, execution.failure,
                              should_alert)
@@ -394,13 +394,13 @@ class RoutingService(PaulpApplication):
         return done.notification_id
 
     def _refuse(self, decision_id: UUID, plan: RoutePlan, prompt: PreparedPrompt, started: datetime,
-                input_text: str) -> GovernOutcome:
+                input_text: str, began: float) -> GovernOutcome:
         """A fail-closed verdict: no provider called, no budget touched, the failed decision stored."""
         decision = RoutingDecision.open(decision_id, plan, started)
         extra = self._scoring(decision, prompt, input_text, started, None)
         nid = self.last_notification_id(self.save(decision, *extra))
         return GovernOutcome(str(decision_id), False, plan.route_class, plan.projected_cost_usd, prompt.version,
-                             prompt.hash, _ms(started, self.clock.now()), nid, error=plan.failure)
+                             prompt.hash, _ms(began), nid, error=plan.failure)
 
     def _scoring(self, decision: RoutingDecision, prompt: PreparedPrompt, input_text: str, at: datetime,
                  execution: Execution | None) -> list[Aggregate]:
@@ -465,8 +465,9 @@ def _repriced(execution: Execution, prices: Prices) -> Execution:
                                                                  u.cached_tokens, prices)))
 
 
-def _ms(start: datetime, end: datetime) -> int:
-    return int((end - start).total_seconds() * 1000)
+def _ms(began: float) -> int:
+    """Milliseconds since ``began`` (``time.monotonic``): a wall clock stepped mid-call is no latency (ADR 0522)."""
+    return int((time.monotonic() - began) * 1000)
 
 
 __all__ = ["GovernOutcome", "RoutePreview", "RoutingService"]

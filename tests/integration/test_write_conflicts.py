@@ -195,7 +195,9 @@ def test_http_close_when_the_exit_monitor_sells_the_same_exit_meanwhile_then_200
 
 def test_cli_close_when_the_exit_monitor_sells_the_same_exit_meanwhile_then_exit_0_filled_and_sold_once(cli: System):
     system = cli
-    decided = _decided_paper_exit(system, datetime.now(UTC))  # the CLI judges the mark's age on the system clock
+    marked = datetime.now(UTC)
+    decided = _decided_paper_exit(system, marked)  # the CLI judges the mark's age on the system clock
+    system.container.clock.set(marked)  # type: ignore[attr-defined]  # and the monitor: a mark after now is stale
     _, out = race(system.container.database_url, lambda: monitor_exits(system.container),
                   lambda: _paulp("positions", "close", "bonding", TICKER, "YES", "--mode", "PAPER",
                                  "--operator", "ops-ben", "--reason", "INC-9: flatten now", "--json"),
