@@ -40,6 +40,7 @@ ABANDONED_AFTER = timedelta(minutes=15)
 LAST_SLOT = ("SELECT run_id FROM views.job_runs WHERE source = 'scheduler' AND run_id LIKE 'scheduled:%%'"
              " ORDER BY started_at DESC LIMIT 1")
 CLOCK_STEP = timedelta(seconds=30)  # wall and monotonic time disagreeing by more: the wall clock stepped
+CLOCK_STEPPED_ALERT = "CLOCK_STEPPED"  # the breaker warning a detected step raises
 ABANDONED = ("SELECT run_id, job FROM views.job_runs WHERE state = 'RUNNING' AND started_at < %s"
              " ORDER BY started_at LIMIT 50")
 LOCK_HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
@@ -72,17 +73,29 @@ class CronScheduler:
         else:
             carried = self._last[0] + timedelta(seconds=max(mono - self._last[1], 0.0))
             step = wall - carried
+            measured = timedelta(seconds=mono - self._last[1])
             if step < -CLOCK_STEP:
-                log.warning("wall clock stepped back by %s (reads %s, %s measured since the last tick); the schedule"
-                            " goes on from %s and runs no slot twice", -step, wall.isoformat(),
-                            timedelta(seconds=mono - self._last[1]), carried.isoformat())
+                self._stepped(f"wall clock stepped back by {-step} (reads {wall.isoformat()}, {measured} measured"
+                              f" since the last tick); the schedule goes on from {carried.isoformat()} and runs no"
+                              " slot twice")
             elif step > CLOCK_STEP:
-                log.warning("wall clock stepped forward by %s (reads %s, %s measured since the last tick); each job"
-                            " runs its latest slot once; the minutes in between are not run", step, wall.isoformat(),
-                            timedelta(seconds=mono - self._last[1]))
+                self._stepped(f"wall clock stepped forward by {step} (reads {wall.isoformat()}, {measured} measured"
+                              " since the last tick); each job runs its latest slot once; the minutes in between are"
+                              " not run; order timers, HALT and budget periods took the step as time passed")
             now = max(wall, carried)
         self._last = (now, mono)
         return now
+
+    def _stepped(self, message: str) -> None:
+        """A step is logged and raised as a ``CLOCK_STEPPED`` breaker warning (recorded, no transition; ADR 0522
+        addendum): a step forward may have ended a HALT or every resting order's time, a step back holds new
+        orders behind the throttle, and the operator must see either in ``paulp breaker status``, not only in a
+        log line. The alert failing to save does not stop the tick."""
+        log.warning("%s", message)
+        try:
+            self.container.breaker.raise_alert(CLOCK_STEPPED_ALERT, "warning", message)
+        except Exception:
+            log.exception("the clock-step alert could not be recorded")
 
     def tick(self) -> list[Slot]:
         """Start every due slot this leader can claim; the slots started (their runs go on in the

@@ -32,6 +32,13 @@ class Monotonic:
         return self.at
 
 
+def _step_alerts(system: System) -> list[str]:
+    """The messages of the breaker's clock-step alerts, oldest first (each a warning: no transition)."""
+    found = [e for e in system.events("CircuitBreaker.AlertRaised") if e.code == "CLOCK_STEPPED"]
+    assert {e.severity for e in found} <= {"warning"}
+    return [e.message for e in found]
+
+
 def _tick(system: System, cron: CronScheduler, mono: Monotonic, wall: datetime, passed_s: float) -> list[str]:
     mono.at += passed_s
     system.container.clock.set(wall)  # type: ignore[attr-defined]
@@ -54,6 +61,7 @@ def test_tick_when_the_wall_clock_steps_back_then_every_minute_still_runs_once_a
             back = _tick(system, cron, mono, NOW + timedelta(minutes=1), 60)
         assert back == ["scheduled:anchor:2026-03-02T15:03Z"]  # the minute that passed runs; 15:01 not again
         assert any("stepped back" in r.getMessage() for r in caplog.records), caplog.text
+        assert [a.startswith("wall clock stepped back by 0:02:00") for a in _step_alerts(system)] == [True]
         later = _tick(system, cron, mono, NOW + timedelta(minutes=2), 60)
         assert later == ["scheduled:anchor:2026-03-02T15:04Z"]
         assert len(set(seen + back + later)) == 5
@@ -71,6 +79,7 @@ def test_tick_when_the_wall_clock_steps_forward_then_the_latest_slot_runs_once_a
             ahead = _tick(system, cron, mono, NOW + timedelta(hours=2), 60)  # one minute measured, two hours read
         assert ahead == ["scheduled:anchor:2026-03-02T17:00Z"]  # no backlog of the 120 minutes skipped
         assert any("stepped forward" in r.getMessage() for r in caplog.records), caplog.text
+        assert [a.startswith("wall clock stepped forward by 1:59:00") for a in _step_alerts(system)] == [True]
     finally:
         cron.close()
 
