@@ -13,6 +13,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from paulp.adapters.book_history import WEEK, BookPrefixes, Close, Fee, Prefix
 from paulp.domain.clock import Clock, from_iso_utc
 from paulp.domain.exact import as_written_decimal
 from paulp.domain.marks import Quotes, settlement_price_cents, unrealized_pnl_usd
@@ -23,14 +24,12 @@ from paulp.projections.reconciliation import NET_ADJUSTMENTS
 
 log = logging.getLogger("paulp.portfolio")
 
-WEEK = timedelta(days=7)
-
 # The strategy's positions valued as /admin/positions values them (ADR 0166): settled once resolved, else
-# against the side's last mark, else at entry.
+# against the side's last mark, else at entry; those resolved before a time are left to the prefix (ADR 0521).
 _BOOK = (
     "SELECT p.ticker, p.side, p.contracts, p.cost_cents, m.yes_bid, m.yes_ask, m.no_bid, m.no_ask, m.observed_at,"
     " m.result, m.resolved_at FROM views.positions p LEFT JOIN views.market_marks m ON m.ticker = p.ticker"
-    " WHERE p.contracts > 0 AND p.strategy = ANY(%s) AND p.mode = %s"
+    " WHERE p.contracts > 0 AND p.strategy = ANY(%s) AND p.mode = %s AND (m.result IS NULL OR m.resolved_at >= %s)"
 )
 # Exposure for I2-I4: every strategy's and mode's open positions (ADR 0262); a position in a market whose
 # outcome is determined is settled money, not exposure (ADR 0287). A position's category is the one the
@@ -100,10 +99,13 @@ _EDGES = (
 _RECENT_SLIPPAGE = ("SELECT max(slippage_vs_edge_ratio) FROM views.slippage_history"
                     " WHERE market_id = %s AND mode = %s AND executed_at > %s AND executed_at <= %s")
 # Exit fills with their sell's fee (NULL: not known), and entry fills' fees, each at its fill time (ADR 0442).
+# Only those from a time on (ADR 0521: the prefix's cutoff), on index ranges, in a fixed order for equal times.
 _EXITS = ("SELECT realized_pnl_usd, fee_cents, updated_at FROM views.position_exits"
-          " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s) AND mode = %s")
+          " WHERE state = 'FILLED' AND realized_pnl_usd IS NOT NULL AND strategy = ANY(%s) AND mode = %s"
+          " AND updated_at >= %s ORDER BY updated_at, exit_uuid")
 _ENTRY_FEES = ("SELECT fee_cents, filled_at FROM views.order_fills"
-               " WHERE strategy = ANY(%s) AND mode = %s AND fee_cents IS DISTINCT FROM 0")
+               " WHERE strategy = ANY(%s) AND mode = %s AND fee_cents IS DISTINCT FROM 0 AND filled_at >= %s"
+               " ORDER BY filled_at, notification_id")
 CENTS = Decimal(100)
 
 
@@ -115,32 +117,35 @@ def _names(strategy: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _Book:
-    closes: list[tuple[datetime, Decimal]]  # realised PnL net of the fees paid then (ADR 0442)
+    closes: list[Close]  # realised PnL net of the fees paid then (ADR 0442), from prefix.cutoff on
     unrealised: Decimal
     open_positions: tuple[dict[str, Any], ...]  # {marketId, size (USD at cost), currentPrice (probability)}
-    fees: tuple[tuple[datetime, Decimal | None], ...] = ()  # every fee in USD at its fill time; None: not known
+    fees: tuple[Fee, ...]  # every fee in USD at its fill time from prefix.cutoff on; None: not known
+    prefix: Prefix  # the capital and what came before the closes above (ADR 0521)
 
-    def loss_figures(self, capital: float, now: datetime) -> tuple[float, float, float]:
+    def loss_figures(self, now: datetime) -> tuple[float, float, float]:
         """(daily PnL since UTC midnight, weekly PnL, drawdown) as the risk check reads them (ADR 0286), net of
         every known fee at the time it was paid (ADR 0442)."""
         midnight, week = _windows(now)
+        assert self.prefix.cutoff <= min(midnight, week), "the windows start before the closes read"
         return (loss_window_pnl(self.closes, self.unrealised, midnight),
                 loss_window_pnl(self.closes, self.unrealised, week),
-                current_drawdown(capital, self.closes, self.unrealised))
+                current_drawdown(self.prefix, self.closes, self.unrealised))
 
     def loss_fees(self, now: datetime) -> LossFees | None:
         """What the loss figures' fees were in each window, and how many fills there had no known fee; None when
         the book paid none (so the risk input keeps the shape it had before fees, ADR 0442)."""
-        if not self.fees:
+        if not self.fees and not self.prefix.fees_paid:
             return None
         midnight, week = _windows(now)
 
-        def paid(since: datetime | None) -> tuple[float, int]:
-            inside = [fee for at, fee in self.fees if since is None or at >= since]
-            return float(sum((f for f in inside if f is not None), Decimal(0))), sum(f is None for f in inside)
+        def paid(since: datetime) -> tuple[Decimal, int]:
+            inside = [fee for at, fee in self.fees if at >= since]
+            return sum((f for f in inside if f is not None), Decimal(0)), sum(f is None for f in inside)
 
-        (daily, u_daily), (weekly, u_weekly), (total, u_total) = paid(midnight), paid(week), paid(None)
-        return LossFees(daily, weekly, total, u_daily, u_weekly, u_total)
+        (daily, u_daily), (weekly, u_weekly), (total, u_total) = paid(midnight), paid(week), paid(self.prefix.cutoff)
+        return LossFees(float(daily), float(weekly), float(self.prefix.fees_known + total), u_daily, u_weekly,
+                        self.prefix.fees_unknown + u_total)
 
 
 def _windows(now: datetime) -> tuple[datetime, datetime]:
@@ -152,48 +157,57 @@ def _usd(fee_cents: Any) -> Decimal | None:
     return None if fee_cents is None else Decimal(fee_cents) / CENTS
 
 
-def _read_book(conn: Connection[Any], names: Sequence[str], mode: str) -> _Book:
+def _read_book(conn: Connection[Any], names: list[str], mode: str, capital: float, now: datetime,
+               prefixes: BookPrefixes) -> _Book:
     """Every realised PnL of the strategy in ``mode`` with its time (exit fills, market resolutions), the
     unrealised PnL of its open positions in that mode, and those positions at the price they are valued at
     (the tail concentration of the breaker's portfolio update, ADR 0325). Every fee paid (entry fills, exit
-    sells) is a loss at its fill time: an exit's with its PnL, an entry fill's on its own (ADR 0442)."""
-    closes: list[tuple[datetime, Decimal]] = []
-    fees: list[tuple[datetime, Decimal | None]] = []
-    for pnl, fee, at in conn.execute(_EXITS, (list(names), mode)).fetchall():
+    sells) is a loss at its fill time: an exit's with its PnL, an entry fill's on its own (ADR 0442). Only the
+    rows from the kept prefix's cutoff on are read, and those before this check's cutoff are folded into it
+    (ADR 0521)."""
+    start, cutoff, watermark = prefixes.start(conn, names, mode, as_written_decimal(capital), now)
+    since = start.cutoff
+    closes: list[Close] = []
+    fees: list[Fee] = []
+    for pnl, fee, at in conn.execute(_EXITS, (names, mode, since)).fetchall():
         closes.append((at, Decimal(pnl) - (_usd(fee) or 0)))
         fees.append((at, _usd(fee)))
-    for fee, at in conn.execute(_ENTRY_FEES, (list(names), mode)).fetchall():
+    for fee, at in conn.execute(_ENTRY_FEES, (names, mode, since)).fetchall():
         if fee is not None:
             closes.append((at, -Decimal(fee) / CENTS))
         fees.append((at, _usd(fee)))
     unrealised = Decimal(0)
     open_positions: list[dict[str, Any]] = []
+    settled: list[tuple[datetime, str, str, Decimal]] = []
     for ticker, side, contracts, cost, yb, ya, nb, na, observed, result, resolved_at in conn.execute(
-            _BOOK, (list(names), mode)).fetchall():
+            _BOOK, (names, mode, since)).fetchall():
         avg = Decimal(cost) / contracts
         if result is not None:
-            closes.append((resolved_at, unrealized_pnl_usd(avg, settlement_price_cents(result, side, avg), contracts)))
+            pnl = unrealized_pnl_usd(avg, settlement_price_cents(result, side, avg), contracts)
+            settled.append((resolved_at, ticker, side, pnl))
             continue
         price = Quotes(yb, ya, nb, na).side_price(side) if observed is not None else None
         current = Decimal(repr(price)) if price is not None else avg
         unrealised += unrealized_pnl_usd(avg, current, contracts)
         open_positions.append({"marketId": ticker, "size": cost / 100, "currentPrice": float(current) / 100})
-    return _Book(closes, unrealised, tuple(open_positions), tuple(f for f in fees if f[1] != 0))
+    closes += [(at, pnl) for at, _, _, pnl in sorted(settled, key=lambda s: s[:3])]
+    paid = [f for f in fees if f[1] != 0]
+    prefix = start.fold([c for c in closes if c[0] < cutoff], [f for f in paid if f[0] < cutoff], cutoff)
+    prefixes.keep(names, mode, as_written_decimal(capital), prefix, watermark)
+    return _Book([c for c in closes if c[0] >= cutoff], unrealised, tuple(open_positions),
+                 tuple(f for f in paid if f[0] >= cutoff), prefix)
 
 
-def loss_window_pnl(closes: Sequence[tuple[datetime, Decimal]], unrealised: Decimal, since: datetime) -> float:
+def loss_window_pnl(closes: Sequence[Close], unrealised: Decimal, since: datetime) -> float:
     """PnL realised since ``since`` plus what is open now (ADR 0286)."""
     return float(sum((pnl for at, pnl in closes if at >= since), Decimal(0)) + unrealised)
 
 
-def current_drawdown(capital: float, closes: Sequence[tuple[datetime, Decimal]], unrealised: Decimal) -> float:
+def current_drawdown(prefix: Prefix, closes: Sequence[Close], unrealised: Decimal) -> float:
     """Fall of equity (capital + realised, then + unrealised now) from its highest point, as a fraction of
-    that point (ADR 0286); 0 without capital."""
-    equity = peak = as_written_decimal(capital)
-    for _, pnl in sorted(closes, key=lambda c: c[0]):
-        equity += pnl
-        peak = max(peak, equity)
-    equity += unrealised
+    that point (ADR 0286); 0 without capital. ``closes`` are those from the prefix's cutoff on."""
+    end = prefix.fold(closes, (), prefix.cutoff)
+    equity, peak = end.equity + unrealised, end.peak
     return float((peak - equity) / peak) if peak > 0 and equity < peak else 0.0
 
 
@@ -215,12 +229,14 @@ class ViewPortfolio:
     allocation, which fails every share-of-portfolio check); its daily and weekly PnL and drawdown come from
     its own closes and open positions in the order's execution mode (I5-I7, ADR 0286), net of the fees it paid
     (ADR 0442); positions are cost at fill, those in resolved markets left out, each in its market's category; a
-    failed correlation read fails closed."""
+    failed correlation read fails closed. The history before the week is kept folded in ``prefixes`` (ADR 0521):
+    give every reader of a process the same one."""
 
     def __init__(self, pool: ConnectionPool[Any], capital_of: Callable[[str], float], clock: Clock,
-                 max_view_lag: timedelta = DEFAULT_MAX_VIEW_LAG) -> None:
+                 max_view_lag: timedelta = DEFAULT_MAX_VIEW_LAG, prefixes: BookPrefixes | None = None) -> None:
         self.pool, self.capital_of, self.clock = pool, capital_of, clock
         self.max_view_lag = max_view_lag
+        self.prefixes = BookPrefixes() if prefixes is None else prefixes
 
     def snapshot(self, strategy: str, market_id: str, mode: str, category: str | None = None) -> PortfolioSnapshot:
         return self.snapshots(strategy, mode)(market_id, category)
@@ -234,11 +250,11 @@ class ViewPortfolio:
         with self.pool.connection() as conn:
             behind = view_lag(conn, datetime.now(UTC), self.max_view_lag)
             rows = conn.execute(_EXPOSURE, (UNKNOWN_CATEGORY,)).fetchall() + _adopted(conn)
-            book = _read_book(conn, _names(strategy), mode)
+            book = _read_book(conn, _names(strategy), mode, capital, now, self.prefixes)
         if behind is not None:
             log.warning("risk snapshot for %s read from views behind the log: %s (I17 fails)", strategy, behind)
         positions = tuple(Position(t, category, c / 100) for t, c, category in rows)
-        daily, weekly, drawdown = book.loss_figures(capital, now)
+        daily, weekly, drawdown = book.loss_figures(now)
         fees = book.loss_fees(now)
 
         def for_market(market_id: str, category: str | None = None) -> PortfolioSnapshot:
@@ -257,8 +273,8 @@ class ViewPortfolio:
         now = self.clock.now().astimezone(UTC)
         capital = sum(self.capital_of(s) for s in strategies)
         with self.pool.connection() as conn:
-            book = _read_book(conn, [n for s in strategies for n in _names(s)], mode)
-        return BookValuation(mode, capital, *book.loss_figures(capital, now), now, book.open_positions)
+            book = _read_book(conn, [n for s in strategies for n in _names(s)], mode, capital, now, self.prefixes)
+        return BookValuation(mode, capital, *book.loss_figures(now), now, book.open_positions)
 
     def recent_slippage_ratio(self, market_id: str, mode: str, since: datetime, until: datetime) -> float | None:
         """The worst slippage-vs-edge ratio of the market's executions in ``mode`` within (since, until]; None

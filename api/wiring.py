@@ -11,6 +11,7 @@ from uuid import uuid4
 
 from psycopg_pool import ConnectionPool
 
+from paulp.adapters.book_history import BookPrefixes
 from paulp.adapters.bus import BusNames
 from paulp.adapters.clock import SystemClock
 from paulp.adapters.config import Settings
@@ -100,6 +101,7 @@ class Container:
     pool: ConnectionPool[Any]
     projections: dict[str, Projection] = field(default_factory=all_projections)
     exits: ExitsService = field(init=False)
+    book_prefixes: BookPrefixes = field(default_factory=BookPrefixes)  # the risk check's folded history (ADR 0521)
     jobs: Any = None  # api.jobs.JobRunner, set by build() (it needs the container)
 
     def close(self) -> None:
@@ -140,7 +142,7 @@ class Container:
 
     def portfolio(self) -> ViewPortfolio:
         return ViewPortfolio(self.pool, self.strategy_capital, self.clock,
-                             timedelta(seconds=self.settings.PAULP_RISK_MAX_VIEW_LAG_S))
+                             timedelta(seconds=self.settings.PAULP_RISK_MAX_VIEW_LAG_S), self.book_prefixes)
 
     def risk_limits(self) -> RiskLimits:
         """The base limits every risk check applies (before the breaker's adjustment), as the operator last set
