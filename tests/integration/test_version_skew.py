@@ -182,6 +182,9 @@ def test_projector_when_an_event_from_a_newer_release_arrives_then_stops_there_l
     gauge = client.get("/metrics", headers=AUTH).text
     assert f'paulp_projection_stopped_at_event{{projection="breaker_state"}} {newer}' in gauge
     assert 'paulp_projection_stopped_at_event{projection="orders"} 0' in gauge
+    deep = client.get("/health/deep", headers=AUTH).json()
+    assert deep["status"] == "degraded" and deep["checks"]["projections"]["status"] == "unhealthy"
+    assert f"breaker_state stopped at event {newer} ({topic})" in deep["checks"]["projections"]["error"]
     doctor = CliRunner().invoke(app, ["doctor"])
     assert doctor.exit_code == 1, doctor.output
     assert f"projection breaker_state STOPPED at event {newer}" in " ".join(doctor.output.split()), doctor.output
