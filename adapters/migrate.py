@@ -61,6 +61,20 @@ def refuse_newer_schema(done: dict[int, tuple[str, str]], known: list[Migration]
             " before it; nothing was applied")
 
 
+def refuse_newer_database(database_url: str) -> None:
+    """``refuse_newer_schema`` for a process that does not migrate (a one-shot command), read-only: a database not
+    migrated yet passes (the command then says so, or migrates), and so does one that does not answer (the command
+    reports that in its own words, as it did before this check)."""
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('public.schema_migrations')").fetchone() == (None,):
+                return
+            done = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT version, name, checksum FROM schema_migrations")}
+    except psycopg.OperationalError:
+        return
+    refuse_newer_schema(done, available())
+
+
 def migrate(database_url: str) -> list[str]:
     """Apply pending migrations; return the names applied."""
     applied_now: list[str] = []

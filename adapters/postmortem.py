@@ -15,7 +15,7 @@ import psycopg
 
 from paulp.adapters.anchors import ensure_anchor_store
 from paulp.adapters.audit_store import chain_snapshot, verify
-from paulp.adapters.eventstore.codec import decode, make_mapper
+from paulp.adapters.eventstore.codec import decode, failure_text, make_mapper
 from paulp.domain.clock import from_iso_utc, iso_utc
 from paulp.domain.marks import MarketMark, Quotes
 from paulp.domain.order_record import OrderRecord
@@ -38,7 +38,7 @@ def _decode(mapper: Any, nid: int, oid: Any, version: int, topic: str, state: by
     try:
         return decode(mapper, oid, version, topic, state)
     except Exception as exc:  # any decoding failure: name the event rather than drop it
-        raise PostmortemError(f"event {nid} ({topic}) cannot be decoded: {type(exc).__name__}: {exc}") from None
+        raise PostmortemError(f"event {nid} ({topic}) cannot be decoded: {failure_text(exc)}") from None
 
 
 def _missing_fields(ev: Any) -> list[str]:

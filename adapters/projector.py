@@ -33,10 +33,11 @@ from paulp.adapters.bus import (
     ensure_stream,
     release,
 )
-from paulp.adapters.eventstore.codec import decode, make_mapper
+from paulp.adapters.eventstore.codec import decode, failure_text, make_mapper
 from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.projector_connections import LockLost, ProjectorConnections
 from paulp.adapters.pull import ConsumerGone, PullReader, stream_sequence
+from paulp.domain.errors import EventFromNewerRelease
 from paulp.projections.base import Projection
 
 log = logging.getLogger("paulp.projector")
@@ -75,11 +76,13 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Held:
-    """The first event of a batch that failed; nothing after it was applied."""
+    """The first event of a batch that failed; nothing after it was applied. ``newer``: this release cannot read it
+    (a newer release stored it): never retried towards a dead letter, the projection stops there (ADR 0523)."""
 
     index: int
     msg: Delivered
     error: str
+    newer: EventFromNewerRelease | None = None
 
 
 @dataclass
@@ -138,6 +141,10 @@ class BatchingCursor:
         return self._cur.fetchall()
 
 
+class _StoppedAtNewer(Exception):
+    """Raised by the bus projector's apply when it stops at an event of a newer release (ADR 0523)."""
+
+
 class _Poison(Exception):
     """Raised inside the fast path so the batch is re-run event by event with savepoints."""
 
@@ -194,6 +201,11 @@ def _apply(conn: psycopg.Connection[Any], projection: Projection, batch: Sequenc
                             projection.apply(decode(mapper, msg.originator_id, msg.version, msg.topic, msg.data),
                                              cur, msg.notification_id)
                         out.applied += 1
+                    except EventFromNewerRelease as e:  # stop before it, on every path: never skipped (ADR 0523)
+                        newer = e.at(msg.notification_id)
+                        out.held = Held(index, msg, failure_text(newer), newer)
+                        last_nid, last_seq = nid_before, seq_before
+                        break
                     except Exception as e:  # recorded or held for a retry, never skipped
                         log.exception("poison event %s in %s", msg.notification_id, projection.name)
                         if hold:
@@ -266,7 +278,8 @@ def record_dead_letter(database_url: str, names: BusNames, consumer: str, msg: D
 def catch_up_from_log(conn: psycopg.Connection[Any], projection: Projection, batch: int = 1000) -> int:
     """Apply new events straight from the log (no bus): used by tests and by one-shot rebuild tools.
 
-    The same ``apply_batch`` path as the bus projector; ``stream_seq = -1`` leaves the stream position alone.
+    The same ``apply_batch`` path as the bus projector; ``stream_seq = -1`` leaves the stream position alone. An
+    event of a newer release stops it there: what came before is committed, and ``EventFromNewerRelease`` raised.
     """
     applied = 0
     while True:
@@ -278,6 +291,8 @@ def catch_up_from_log(conn: psycopg.Connection[Any], projection: Projection, bat
             return applied
         out = apply_batch(conn, projection, [Delivered(-1, n, str(o), v, t, bytes(s)) for n, o, v, t, s in rows])
         applied += out.applied
+        if out.held is not None and out.held.newer is not None:
+            raise out.held.newer
 
 
 class Projector:
@@ -294,6 +309,7 @@ class Projector:
         self.totals = BatchOutcome()
         self.active = asyncio.Event()
         self.attempts: dict[int, int] = {}  # failed deliveries per notification id; a restart starts afresh
+        self.stopped_at: int | None = None  # the event of a newer release it stopped at, said once (ADR 0523)
         self._js: Any = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -305,24 +321,32 @@ class Projector:
 
     async def _run(self, db: ProjectorConnections, stop: asyncio.Event) -> None:
         key = self.names.lock_key(f"projector/{self.projection.name}")
-        generation: int | None = None
-        try:
-            while not stop.is_set():
-                generation = await db.locks.try_acquire(key)
-                if generation is not None:
-                    break
-                await _sleep(stop, 1.0)
-            if stop.is_set() or generation is None:
+        while not stop.is_set():
+            generation: int | None = None
+            try:
+                while not stop.is_set():
+                    generation = await db.locks.try_acquire(key)
+                    if generation is not None:
+                        break
+                    await _sleep(stop, 1.0)
+                if stop.is_set() or generation is None:
+                    return
+                self.active.set()
+                if not await self._consume(db, generation, stop):
+                    return
+            except LockLost as e:  # expected when the lock connection drops: the supervisor starts the run again
+                log.info("%s; taking the lock again", e)
                 return
-            self.active.set()
-            await self._consume(db, generation, stop)
-        except LockLost as e:  # expected when the lock connection drops: the supervisor starts the run again
-            log.info("%s; taking the lock again", e)
-        finally:
-            if generation is not None:
-                await db.locks.release(key, generation)
+            finally:
+                if generation is not None:
+                    await db.locks.release(key, generation)
+            # Stopped at an event of a newer release: the lock stays free for a while, so a projector of the release
+            # that reads it (a rolling deploy's new process, waiting as standby) takes over from here (ADR 0523).
+            self.active.clear()
+            await _sleep(stop, self.retry.backoff_s[-1])
 
-    async def _consume(self, db: ProjectorConnections, generation: int, stop: asyncio.Event) -> None:
+    async def _consume(self, db: ProjectorConnections, generation: int, stop: asyncio.Event) -> bool:
+        """Apply until ``stop`` (False) or an event of a newer release (True: the caller stands aside)."""
         # The bus client is closed however a later step fails (a refused database connection left the NATS
         # client running with nobody to close it; ADR 0504). Database connections are lent per call (ADR 0507).
         async with contextlib.AsyncExitStack() as opened:
@@ -337,8 +361,11 @@ class Projector:
                     await self._fetch_loop(reader, db, generation, stop)
                 except (StreamGap, ConsumerGone) as e:
                     log.warning("%s; recreating consumer", e)
+                except _StoppedAtNewer:
+                    return True
                 finally:
                     await reader.close()
+        return False
 
     async def _subscribe(self, nc: Any, js: Any, start_seq: int) -> PullReader:
         durable = self.names.consumer(self.projection.name)
@@ -393,8 +420,12 @@ class Projector:
             self.totals.skipped += out.skipped
             held = out.held
             if held is None:
+                self.stopped_at = None
                 return True
             nid = held.msg.notification_id
+            if held.newer is not None:
+                self._say_stopped(held.newer, nid)
+                raise _StoppedAtNewer
             attempts = self.attempts[nid] = self.attempts.get(nid, 0) + 1
             if attempts >= self.retry.max_deliver:
                 await self._dead_letter(db, held, attempts)
@@ -408,6 +439,17 @@ class Projector:
                 return False
             pending = pending[held.index:]
         return True
+
+    def _say_stopped(self, newer: EventFromNewerRelease, nid: int) -> None:
+        """One line when it stops at the event, none with a traceback; quiet (debug) at each later check."""
+        again = self.stopped_at == nid
+        self.stopped_at = nid
+        log.log(logging.DEBUG if again else logging.ERROR,
+                "projection %s %sstopped at event %s: %s; nothing after it is applied or dead-lettered until a"
+                " release that reads it runs this projection (checked again every %s s, its lock left free)",
+                self.projection.name, "still " if again else "", nid,
+                failure_text(EventFromNewerRelease(newer.topic, newer.stored_version, newer.known_version)),
+                self.retry.backoff_s[-1])
 
     async def _dead_letter(self, db: ProjectorConnections, held: Held, attempts: int) -> None:
         """DLQ stream, then the log, then the view's row with the tracking advance: a crash in between

@@ -10,9 +10,10 @@ from typing import Any, cast
 import psycopg
 from psycopg import Cursor, sql
 
-from paulp.adapters.eventstore.codec import decode, make_mapper
+from paulp.adapters.eventstore.codec import decode, failure_text, make_mapper
 from paulp.adapters.projector import BatchingCursor
 from paulp.domain.clock import iso_utc
+from paulp.domain.errors import EventFromNewerRelease
 from paulp.projections.base import Projection
 
 LIVE_SCHEMA = "views"
@@ -29,6 +30,7 @@ class Failure:
     notification_id: int
     topic: str
     error: str
+    newer_release: bool = False  # stored by a release newer than this one (ADR 0523)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def apply_range(conn: psycopg.Connection[Any], projection: Projection, schema: s
                         projection.apply(decode(mapper, oid, version, topic, bytes(state)), cur, nid)
                     applied += 1
                 except Exception as e:  # the live projector dead-letters the same events
-                    failures.append(Failure(nid, topic, f"{type(e).__name__}: {e}"))
+                    failures.append(Failure(nid, topic, failure_text(e), isinstance(e, EventFromNewerRelease)))
     return applied, failures
 
 

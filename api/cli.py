@@ -149,7 +149,7 @@ CONFLICT_EXIT = ("conflict: another writer changed the same record at the same m
 
 
 @contextmanager
-def services() -> Iterator[tuple[Settings, Services]]:
+def services(check_schema: bool = True) -> Iterator[tuple[Settings, Services]]:
     """Resolve services (env URL wins, else embedded under PAULP_STATE_DIR) and stop what we started. A save that
     lost to another writer's and was neither decided again nor refused by its command ends it with exit 1 and a
     ``conflict`` message instead of a traceback (ADR 0512)."""
@@ -157,8 +157,9 @@ def services() -> Iterator[tuple[Settings, Services]]:
     from pydantic import ValidationError
 
     from paulp.adapters.config import ConfigError, Settings
-    from paulp.adapters.migrate import MigrationError
+    from paulp.adapters.migrate import MigrationError, refuse_newer_database
     from paulp.adapters.services import ServiceConfigError, resolve_services
+    from paulp.domain.errors import EventFromNewerRelease
 
     try:
         settings = Settings()
@@ -171,9 +172,13 @@ def services() -> Iterator[tuple[Settings, Services]]:
         raise fail(settings_errors(e)) from None
     svc.start()
     try:
+        if check_schema:
+            refuse_newer_database(svc.database_url)  # a one-shot that only reads refuses it too (ADR 0523)
         yield settings, svc
     except MigrationError as exc:  # an edited migration, or a database a newer release migrated: nothing starts
         raise fail(f"migrations: {exc}", 1) from None
+    except EventFromNewerRelease as exc:  # what this release would misread is refused, in one line (ADR 0523)
+        raise fail(f"{exc.code}: {exc.message}", 1) from None
     except IntegrityError as exc:
         from paulp.domain.errors import DomainError
 
@@ -420,6 +425,12 @@ def replay(
             raise fail(str(e)) from None
         console.print(f"replayed {result.applied} event(s) through notification {result.until_notification_id}"
                       f" into schema {result.schema} ({result.failed} failed)")
+        for failure in result.failures:
+            console.print(f"event {failure.notification_id} ({failure.topic}) not applied: {failure.error}",
+                          markup=False)
+        newer = [f for f in result.failures if f.newer_release]
+        if newer:  # the scratch view is not what the log says: this release cannot read all of it (ADR 0523)
+            raise fail(f"{len(newer)} event(s) of a newer release not applied; replay with that release", 1)
         if diff:
             differences = rp.diff(svc.database_url, proj, schema)
             for line in differences:
@@ -587,7 +598,7 @@ def doctor() -> None:
     """Show which PostgreSQL/NATS this configuration uses and whether they answer."""
     import asyncio
 
-    with services() as (settings, svc):
+    with services(check_schema=False) as (settings, svc):  # said in its report instead
         table = Table("service", "source", "url", "healthy", "detail")
         ok = True
         for d in svc.describe():
@@ -598,7 +609,7 @@ def doctor() -> None:
         console.print(f"namespace: {settings.PAULP_NAMESPACE}  environment: {settings.ENVIRONMENT}")
         _print_temp_files(settings)
         if ok:
-            _print_lags(settings, svc)
+            ok = _print_schema(svc.database_url) and _print_lags(settings, svc)
     if not ok:
         raise typer.Exit(1)
 
@@ -613,13 +624,27 @@ def _print_temp_files(settings: Settings) -> None:
                       f" anchor job), {found.recent} recent (a write may be in progress)", highlight=False)
 
 
-def _print_lags(settings: Settings, svc: Services) -> None:
-    """Relay lag (log head vs stream head) and each projection's lag, when the schema exists."""
+def _print_schema(database_url: str) -> bool:
+    """False (said) when a newer release migrated the database: every other command refuses it (ADR 0523)."""
+    from paulp.adapters.migrate import MigrationError, refuse_newer_database
+
+    try:
+        refuse_newer_database(database_url)
+    except MigrationError as exc:
+        console.print(styled("bold red", "schema:", f" {exc}"))
+        return False
+    return True
+
+
+def _print_lags(settings: Settings, svc: Services) -> bool:
+    """Relay lag (log head vs stream head) and each projection's lag, when the schema exists; False when a
+    projection stands stopped at an event of a newer release (named, ADR 0523)."""
     import asyncio
 
     import psycopg
 
     from paulp.adapters.bus import BusNames, connect
+    from paulp.adapters.projection_stops import stopped_projections
     from paulp.adapters.relay import stream_head
     from paulp.projections.registry import all_projections
 
@@ -630,9 +655,10 @@ def _print_lags(settings: Settings, svc: Services) -> None:
             head = int(row[0]) if row else 0
             tracked: dict[str, int] = dict(
                 conn.execute("SELECT name, last_notification_id FROM projection_tracking").fetchall())
+            stopped = stopped_projections(conn, all_projections())
     except psycopg.Error:
         console.print("event store not migrated yet (run `paulp migrate`)")
-        return
+        return True
 
     async def relayed() -> int | None:
         nc = await connect(svc.nats_url, "paulp-doctor")
@@ -651,7 +677,11 @@ def _print_lags(settings: Settings, svc: Services) -> None:
     for name in sorted(all_projections()):
         lags.add_row(f"projection {name}", str(tracked.get(name, 0)), str(head - tracked.get(name, 0)))
     console.print(lags)
+    for name, refusal in sorted(stopped.items()):
+        console.print(styled("bold red", f"projection {name} STOPPED at event {refusal.notification_id}:",
+                             f" {refusal.code}: {refusal.message}"))
     _print_schedule(svc.database_url, names)
+    return not stopped
 
 
 def _print_schedule(database_url: str, names: Any) -> None:

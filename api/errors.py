@@ -25,6 +25,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "BUDGET_EXCEEDED": 429,
     "POSITION_NOT_OPEN": 404,
     "CLOSE_REFUSED": 409,
+    "EVENT_FROM_NEWER_RELEASE": 503,  # a newer release stored what this one would misread: it answers (ADR 0523)
 }
 
 

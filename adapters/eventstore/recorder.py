@@ -20,6 +20,7 @@ from psycopg import Connection
 from psycopg.sql import SQL, Identifier
 
 from paulp.adapters.eventstore.chain import CHAIN_TABLE, chain_input, format_ts
+from paulp.adapters.eventstore.codec import ReleaseMapper
 from paulp.adapters.eventstore.shared import SHARED_KEY, SharedDatastoreFactory
 
 EVENTS_TABLE = "paulp_events"
@@ -98,6 +99,7 @@ def application_env(database_url: str, shared_datastore: str | None = None) -> d
     return {
         "PERSISTENCE_MODULE": get_topic(SharedDatastoreFactory),
         "APPLICATION_RECORDER_TOPIC": get_topic(ChainedApplicationRecorder),
+        "MAPPER_TOPIC": get_topic(ReleaseMapper),  # a newer release's event is refused, never misread (ADR 0523)
         "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),

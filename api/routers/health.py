@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paulp.adapters.audit_mirror import mirror_state
 from paulp.adapters.files import probe_write
+from paulp.adapters.projection_stops import stopped_projections
 from paulp.api.errors import now_iso
 from paulp.api.wiring import Container
 
@@ -118,6 +119,15 @@ def probe_mirror(container: Container) -> None:
         raise RuntimeError(f"audit mirror writer failing: {state.last_error}")
 
 
+def probe_projections(container: Container) -> None:
+    """No projection stands stopped at an event of a newer release (ADR 0523): its view is not current."""
+    with container.pool.connection(timeout=PROBE_TIMEOUT_S) as conn:
+        stopped = stopped_projections(conn, container.projections)
+    if stopped:
+        raise RuntimeError("; ".join(f"{name} stopped at event {e.notification_id} ({e.topic})"
+                                     for name, e in sorted(stopped.items())))
+
+
 async def _timed(probe: Callable[[], Awaitable[None]]) -> dict[str, Any]:
     start = time.perf_counter()
     try:
@@ -148,9 +158,9 @@ async def deep(request: Request) -> JSONResponse:
     def threaded(fn: Callable[[Container], None]) -> Callable[[], Awaitable[None]]:
         return lambda: run_in_threadpool(fn, container)
 
-    names = ("primary_db", "anchor_db", "event_bus", "evidence_store", "audit_mirror")
+    names = ("primary_db", "anchor_db", "event_bus", "evidence_store", "audit_mirror", "projections")
     probes = (threaded(probe_primary), threaded(probe_anchor), lambda: probe_bus(container),
-              threaded(probe_evidence), threaded(probe_mirror))
+              threaded(probe_evidence), threaded(probe_mirror), threaded(probe_projections))
     results = await asyncio.gather(*(_timed(p) for p in probes))
     checks = dict(zip(names, results, strict=True))
     if not await _operator(request):

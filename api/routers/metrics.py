@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
+from paulp.adapters.projection_stops import stopped_projections
 from paulp.domain.breaker import BreakerState
 
 router = APIRouter(tags=["metrics"])
@@ -25,6 +26,7 @@ def metrics(request: Request) -> str:
         dead = dict(conn.execute("SELECT projection, count(*) FROM projection_dead_letters"
                                  " WHERE replayed_at IS NULL GROUP BY 1").fetchall())
         state_row = conn.execute("SELECT state FROM views.breaker_state WHERE scope = 'global'").fetchone()
+        stopped = stopped_projections(conn, container.projections)
     state = state_row[0] if state_row else BreakerState.NORMAL.value
     lines = [
         "# HELP paulp_events_total Events in the log (highest notification id).",
@@ -42,6 +44,11 @@ def metrics(request: Request) -> str:
               "# TYPE paulp_projection_dead_letters gauge"]
     for name in sorted(container.projections):
         lines.append(f'paulp_projection_dead_letters{{projection="{name}"}} {dead.get(name, 0)}')
+    lines += ["# HELP paulp_projection_stopped_at_event The event of a newer release a projection stopped at (0: none;"
+              " ADR 0523).", "# TYPE paulp_projection_stopped_at_event gauge"]
+    for name in sorted(container.projections):
+        at = stopped[name].notification_id if name in stopped else 0
+        lines.append(f'paulp_projection_stopped_at_event{{projection="{name}"}} {at}')
     lines += ["# HELP paulp_breaker_state Circuit breaker state (1 = current).", "# TYPE paulp_breaker_state gauge"]
     lines += [f'paulp_breaker_state{{state="{s}"}} {int(s == state)}' for s in STATES]
     auth = getattr(request.state, "operator_auth", None)  # set by the auth guard on every request

@@ -61,3 +61,42 @@ def test_migrate_when_an_applied_migration_was_edited_then_exit_1_naming_it_with
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert f"error: migrations: applied migration {first.name} was modified after it ran" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr + r.stdout, r.stderr
+
+
+def _newer_release_migrated(db: str) -> None:
+    """Every migration of this release applied, and one more a newer release added."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, %s, 'x')", (FUTURE,))
+
+
+# Every process entry point and a one-shot command of each kind of wiring (a full container, one context
+# application, a plain connection to the views or the log, NATS), on a database a newer release migrated (ADR 0523).
+ENTRY_POINTS = [
+    ["serve", "--port", "0"], ["project"], ["project", "--projection", "orders"], ["schedule"],
+    ["orders", "list"], ["orders", "show", "o-1"], ["jobs", "runs"], ["audit", "verify"], ["dead-letters", "list"],
+    ["replay", "--projection", "orders"], ["rebuild", "--projection", "orders"],
+    ["postmortem", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z"], ["breaker", "status"],
+    ["verify", "results"], ["backtest", "list"], ["fair", "list"], ["risk", "limits", "show"], ["positions", "list"],
+    ["reconcile", "runs"], ["execution", "policy", "show"], ["compliance", "list"], ["sources", "list"],
+    ["clv", "show"], ["llm", "budget"], ["evidence", "verify", "--all"], ["audit", "verify-mirror"],
+]
+
+
+@pytest.mark.parametrize("args", ENTRY_POINTS, ids=lambda a: " ".join(a[:2]))
+def test_entry_point_when_a_newer_release_migrated_the_database_then_refuses_to_start(fresh_db, nats_url, args):
+    # Arrange
+    _newer_release_migrated(fresh_db)
+    # Act
+    r = _paulp_on(args, fresh_db, nats_url)
+    # Assert
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "a newer release migrated it" in r.stderr, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+
+
+def test_doctor_when_a_newer_release_migrated_the_database_then_says_so_and_exit_1(fresh_db, nats_url):
+    _newer_release_migrated(fresh_db)
+    r = _paulp_on(["doctor"], fresh_db, nats_url)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "a newer release migrated it" in " ".join((r.stdout + r.stderr).split()), (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr

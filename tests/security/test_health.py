@@ -10,7 +10,7 @@ from tests.security.support import app_client
 
 pytestmark = pytest.mark.integration
 TOKEN = "health-admin-token-0123456789abcdefgh"
-CHECKS = {"primary_db", "anchor_db", "event_bus", "evidence_store", "audit_mirror"}
+CHECKS = {"primary_db", "anchor_db", "event_bus", "evidence_store", "audit_mirror", "projections"}
 
 
 def test_deep_when_all_dependencies_up_then_healthy(module_db: str, nats_url: str, module_ns: str,
