@@ -45,6 +45,8 @@ TOPICS: dict[str, Kind | str] = {
     "CircuitBreaker.RiskCheckRecorded": "the order's RiskChecked is the decision's line; counted for the breaker",
     "CircuitBreaker.PortfolioAlertsChanged": "each changed level is an AlertRaised line; read for trigger metrics",
     "CircuitBreaker.Checkpointed": "the state restated for loads (ADR 0503); its count seeds the risk-check streak",
+    "WebhookAlert.Created": "a critical webhook alert's natural key (ADR 0524); the breaker's AlertRaised is its line",
+    "WebhookAlert.Acted": "the first delivery's outcome, kept to answer repeats (ADR 0524); AlertRaised is its line",
     "BudgetPeriodLedger.AlertRaised": Kind.ALERT,
     "BudgetPeriodLedger.UsageReset": Kind.OPERATOR,
     **{f"BudgetPeriodLedger.{n}": "LLM budget bookkeeping" for n in (
