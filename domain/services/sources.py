@@ -9,9 +9,12 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
+from paulp.domain.canonical import NonCanonicalValue
+from paulp.domain.citation_keys import ClaimKey, claim_key
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.sources import (
     Citation,
+    CitationStatus,
     InvalidSource,
     Source,
     SourceNotFound,
@@ -80,14 +83,29 @@ class SourcesService(PaulpApplication):
 
         return self.retry_on_conflict(command)
 
-    def record_citation(self, next_number: Callable[[], int], **fields: Any) -> tuple[Citation, int]:
+    def record_citation(self, next_number: Callable[[], int], **fields: Any) -> tuple[Citation, int | None]:
         """``SR-nnn`` numbered from the view's highest plus one; two writers racing for a number meet on the
-        same aggregate id, and the loser takes the next one."""
+        same aggregate id, and the loser takes the next one. The same claim and evidence as an active citation is
+        that citation: returned, nothing written, notification None (ADR 0527). Its ``ClaimKey`` is saved with the
+        citation, so two identical adds at once conflict there and the loser, looking again, finds the winner's."""
         number = next_number()
         for _ in range(NUMBER_ATTEMPTS):
             citation = Citation.record(number=number, **fields)
             try:
-                return citation, self.last_notification_id(self.save(citation))
+                key = claim_key(citation.claim_text, citation.evidence_hash, citation.input_evidence_hashes,
+                                citation.computation_code_ref)
+            except NonCanonicalValue as e:
+                raise InvalidSource(f"the claim cannot be stored: {e}") from None
+            index: ClaimKey | None = self.get_or_none(ClaimKey.create_id(key))
+            if index is None:
+                index = ClaimKey(key, citation.citation_id)
+            else:
+                current = self.citation(index.citation_id)
+                if current is not None and current.status == CitationStatus.ACTIVE.value:
+                    return current, None
+                index.cite(citation.citation_id)
+            try:
+                return citation, self.last_notification_id(self.save(citation, index))
             except IntegrityError:
                 number = max(number + 1, next_number())
         raise InvalidSource("no free citation number after repeated conflicts; retry")
