@@ -175,7 +175,7 @@ def add_claim(
     active citation is that one (exit 0, nothing recorded)."""
     from datetime import UTC, datetime
 
-    from paulp.adapters.sources import failed_blobs, next_citation_number
+    from paulp.adapters.sources import citations_claiming, failed_blobs, next_citation_number
     from paulp.api.cli import fail
     from paulp.api.cli_postmortem import parse_time
     from paulp.domain.sources import Citation
@@ -191,7 +191,8 @@ def add_claim(
         missing = failed_blobs(_store(settings), cited)
         if missing:
             raise fail("cited evidence not in the evidence store (missing or altered): " + ", ".join(missing))
-        citation, nid = app.record_citation(lambda: next_citation_number(conn), **fields)
+        citation, nid = app.record_citation(lambda: next_citation_number(conn),
+                                            claiming=lambda text: citations_claiming(conn, text), **fields)
     if nid is None:
         console.print(f"{citation.citation_id} already recorded (active, same claim and evidence); nothing recorded",
                       highlight=False)

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from paulp.adapters.eventstore.recorder import application_env
 from paulp.adapters.evidence_store import EvidenceStore
+from paulp.adapters.projector import catch_up_from_log
 from paulp.api.cli import app
 from paulp.api.wiring import Container
 from paulp.domain.clock import FixedClock
@@ -179,3 +181,26 @@ def test_claim_with_no_canonical_form_when_added_then_invalid_and_nothing_record
     finally:
         service.close()
     assert _citations(container) == []
+
+
+def test_claims_add_when_the_active_citation_predates_its_key_then_the_view_finds_it(container: Container,
+                                                                                    fresh_db: str) -> None:
+    """A citation recorded before ADR 0527 has no ``ClaimKey``: the view names it, the log confirms it active."""
+    # Arrange: SR-001 saved alone, as the code before the key did, and projected; SR-002 the same claim, retracted
+    store = EvidenceStore(container.settings.evidence_dir())
+    a = store.put(b'{"high": 48}').evidence_hash
+    old = SourcesService(application_env(fresh_db), FixedClock(NOW))
+    try:
+        for number in (1, 2):
+            old.save(Citation.record(number=number, claim="NYC high was 48F", source_type="api_response",
+                                     actor="ops", evidence_hash=a, retrieved_at=datetime(2026, 11, 27, 8, tzinfo=UTC)))
+        old.retract_citation("SR-002", "kept SR-001", "ops")
+    finally:
+        old.close()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        catch_up_from_log(conn, container.projections["sources"])
+    # Act
+    again = cli("claims", "add", "--type", "api_response", "--claim", "NYC high was 48F", "--evidence-hash", a, *WHO)
+    # Assert
+    assert "SR-001 already recorded" in again, again
+    assert [cid for cid, _ in _citations(container)] == ["SR-001", "SR-002"]
