@@ -81,6 +81,14 @@ def citations(conn: Connection[Any], status: str | None = None, cid: str | None 
                  (status, status, cid, cid))
 
 
+def citations_claiming(conn: Connection[Any], claim: str) -> list[str]:
+    """Ids of the view's active citations of ``claim``: candidates for a citation recorded before it had a
+    ``ClaimKey`` (ADR 0527); the service confirms each against the log."""
+    return [r[0] for r in conn.execute(
+        "SELECT citation_id FROM views.citations WHERE claim_text = %s AND status = 'active'"
+        " ORDER BY citation_number LIMIT 20", (claim,)).fetchall()]
+
+
 def next_citation_number(conn: Connection[Any]) -> int:
     row = conn.execute("SELECT coalesce(max(citation_number), 0) + 1 FROM views.citations").fetchone()
     return int(row[0]) if row else 1

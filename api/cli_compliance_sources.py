@@ -194,10 +194,15 @@ def record_violation(
     description: Annotated[str, typer.Option(help="what happened")],
     actor: Annotated[str, typer.Option(help="who records it")],
 ) -> None:
-    """Record a compliance violation on a source."""
+    """Record a compliance violation on a source; the same one as an unresolved violation there is that one (exit 0,
+    nothing recorded)."""
     with _service() as app:
         violation_id, nid = _run(lambda: app.record_violation(source, violation_type, severity, description, actor))
-    console.print(f"violation {violation_id} recorded (notification {nid})", highlight=False)
+    if nid is None:
+        console.print(f"violation {violation_id} already recorded (unresolved, same type, severity, description and"
+                      " actor); nothing recorded", highlight=False)
+    else:
+        console.print(f"violation {violation_id} recorded (notification {nid})", highlight=False)
 
 
 def resolve_violation(

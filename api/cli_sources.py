@@ -171,10 +171,11 @@ def add_claim(
     expires: Annotated[str | None, typer.Option(help="ISO 8601 time it stops being current")] = None,
 ) -> None:
     """Record a citation (SR-001, SR-002, ...). Refused without an evidence pointer, or when a cited blob is
-    not in the evidence store (a FACT pointing at nothing is not evidence)."""
+    not in the evidence store (a FACT pointing at nothing is not evidence). The same claim and evidence as an
+    active citation is that one (exit 0, nothing recorded)."""
     from datetime import UTC, datetime
 
-    from paulp.adapters.sources import failed_blobs, next_citation_number
+    from paulp.adapters.sources import citations_claiming, failed_blobs, next_citation_number
     from paulp.api.cli import fail
     from paulp.api.cli_postmortem import parse_time
     from paulp.domain.sources import Citation
@@ -190,8 +191,13 @@ def add_claim(
         missing = failed_blobs(_store(settings), cited)
         if missing:
             raise fail("cited evidence not in the evidence store (missing or altered): " + ", ".join(missing))
-        citation, nid = app.record_citation(lambda: next_citation_number(conn), **fields)
-    console.print(f"{citation.citation_id} recorded (notification {nid})", highlight=False)
+        citation, nid = app.record_citation(lambda: next_citation_number(conn),
+                                            claiming=lambda text: citations_claiming(conn, text), **fields)
+    if nid is None:
+        console.print(f"{citation.citation_id} already recorded (active, same claim and evidence); nothing recorded",
+                      highlight=False)
+    else:
+        console.print(f"{citation.citation_id} recorded (notification {nid})", highlight=False)
 
 
 @claims_app.command("list")

@@ -5,6 +5,8 @@ operators: one proposes (``StatusChangeProposed``), a different one approves (``
 both); a proposal lapses after 24 h as a go-live request does (ADR 0252). Compliance events and violations
 are recorded on the source they concern. ``IngestionBlocked`` is the audit record of a fetch the gate stopped.
 A ToS review (``TosReviewed``) is one operator's: it moves the next review date and changes no permission.
+A violation with the same type, severity, description and actor as an unresolved one on the source is that one
+(a re-run script records it once; ADR 0527).
 Every ``CHECKPOINT_EVERY`` events a ``Checkpointed`` event restates the whole source, so a process's first load
 starts there instead of replaying every failed job run's ``EventRecorded`` (ADR 0508).
 """
@@ -160,6 +162,8 @@ class ComplianceSource(Aggregate):
         process's first gate check (ADRs 0505, 0508). Chained like every other event; the views learn nothing
         from it but the row's version."""
 
+        class_version = 2  # v2: each unresolved violation's [type, severity, description, actor] (ADR 0527)
+
         source_name: str
         created_on: datetime
         status: str
@@ -171,6 +175,11 @@ class ComplianceSource(Aggregate):
         pending: dict[str, Any] | None
         changed_by: list[str]
         violations: dict[str, bool]
+        open_violations: dict[str, list[str]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["open_violations"] = {}  # a v1 checkpoint kept no violation's content: one recurring is recorded
 
     @staticmethod
     def create_id(source_name: str) -> UUID:
@@ -187,6 +196,7 @@ class ComplianceSource(Aggregate):
         self.pending: dict[str, Any] | None = None
         self.changed_by: list[str] = []
         self.violations: dict[str, bool] = {}  # id -> resolved
+        self.open_violations: dict[str, list[str]] = {}  # unresolved id -> [type, severity, description, actor]
         self.checkpointed_at = 0  # the version of the last Checkpointed event (0: none yet)
 
     @classmethod
@@ -202,7 +212,7 @@ class ComplianceSource(Aggregate):
             return False
         self._checkpointed(self.source_name, self.created_on, self.status.value, self.block_reason,
                            self.allowed_usage, self.tos_version, self.tos_next_review_date, self.proposals,
-                           self.pending, self.changed_by, self.violations)
+                           self.pending, self.changed_by, self.violations, self.open_violations)
         return True
 
     def propose_status(self, to_status: object, reason: object, block_reason: object, actor: object,
@@ -253,16 +263,22 @@ class ComplianceSource(Aggregate):
                              required_text("actor", actor, ACTOR_MAX), now)
 
     def record_violation(self, violation_type: object, severity: object, description: object, actor: object,
-                         now: datetime) -> str:
+                         now: datetime) -> tuple[str, bool]:
+        """Record a violation and return its id and False; the same one as an unresolved violation on the source
+        (type, severity, description, actor case-insensitive) is that one: its id and True, nothing recorded."""
         try:
             level = Severity(severity if isinstance(severity, str) else "")
         except ValueError:
             raise InvalidComplianceRequest("severity must be warning or critical") from None
         kind = required_text("violation type", violation_type, ACTOR_MAX)
         text, who = required_text("description", description, TEXT_MAX), required_text("actor", actor, ACTOR_MAX)
+        key = [kind, level.value, text, who.casefold()]
+        for open_id, open_key in self.open_violations.items():
+            if open_key == key:
+                return open_id, True
         violation_id = f"{self.source_name}#v{len(self.violations) + 1}"
         self._violation_recorded(violation_id, kind, level.value, text, who, now)
-        return violation_id
+        return violation_id, False
 
     def resolve_violation(self, violation_id: str, resolved_by: object, notes: object, now: datetime) -> None:
         who = required_text("resolver", resolved_by, ACTOR_MAX)
@@ -336,10 +352,12 @@ class ComplianceSource(Aggregate):
     def _violation_recorded(self, violation_id: str, violation_type: str, severity: str, description: str,
                             actor: str, detected_at: datetime) -> None:
         self.violations[violation_id] = False
+        self.open_violations[violation_id] = [violation_type, severity, description, actor.casefold()]
 
     @event(ViolationResolved)
     def _violation_resolved(self, violation_id: str, resolved_by: str, notes: str | None, at: datetime) -> None:
         self.violations[violation_id] = True
+        self.open_violations.pop(violation_id, None)
 
     @event(TosReviewed)
     def _tos_reviewed(self, reviewed_by: str, notes: str, tos_version: str, previous_version: str | None,
@@ -350,7 +368,7 @@ class ComplianceSource(Aggregate):
     def _checkpointed(self, source_name: str, created_on: datetime, status: str, block_reason: str | None,
                       allowed_usage: list[str], tos_version: str | None, tos_next_review_date: datetime,
                       proposals: int, pending: dict[str, Any] | None, changed_by: list[str],
-                      violations: dict[str, bool]) -> None:
+                      violations: dict[str, bool], open_violations: dict[str, list[str]]) -> None:
         """Sets the whole source (``resume`` starts a load here), each container a copy of the event's own;
         ``+ 1``: the library moves ``version`` after."""
         self.source_name, self.status, self.block_reason = source_name, SourceStatus(status), block_reason
@@ -358,6 +376,7 @@ class ComplianceSource(Aggregate):
         self.tos_next_review_date, self.proposals = tos_next_review_date, proposals
         self.pending = None if pending is None else dict(pending)
         self.changed_by, self.violations = list(changed_by), dict(violations)
+        self.open_violations = {vid: list(key) for vid, key in open_violations.items()}
         self.checkpointed_at = self.version + 1
 
 

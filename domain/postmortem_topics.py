@@ -104,6 +104,8 @@ TOPICS: dict[str, Kind | str] = {
     "Citation.Recorded": Kind.CHANGE,
     "Citation.Verified": Kind.CHECK,
     "Citation.StatusChanged": Kind.CHANGE,
+    "ClaimKey.Created": "the citation's lookup by claim and evidence (ADR 0527); Citation.Recorded is the line",
+    "ClaimKey.Cited": "the citation's lookup by claim and evidence (ADR 0527); Citation.Recorded is the line",
     "MarketCorrelationRule.Declared": Kind.CHANGE,
     "MarketCorrelationRule.Withdrawn": Kind.CHANGE,
     "MarketCorrelationRule.Created": "registration",

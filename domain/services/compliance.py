@@ -113,11 +113,16 @@ class ComplianceService(PaulpApplication):
         return self.retry_on_conflict(command)
 
     def record_violation(self, name: str, violation_type: object, severity: object, description: object,
-                         actor: object) -> tuple[str, int]:
-        def command() -> tuple[str, int]:
+                         actor: object) -> tuple[str, int | None]:
+        """The violation's id and notification id; the same one as an unresolved violation is that one, with
+        notification None and nothing saved. Two at once meet on the source's version: the loser finds the
+        winner's (ADR 0527)."""
+
+        def command() -> tuple[str, int | None]:
             src = self._known(name)
-            violation_id = src.record_violation(violation_type, severity, description, actor, self.clock.now())
-            return violation_id, self._save(src)
+            violation_id, duplicate = src.record_violation(violation_type, severity, description, actor,
+                                                           self.clock.now())
+            return violation_id, None if duplicate else self._save(src)
 
         return self.retry_on_conflict(command)
 

@@ -9,9 +9,12 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
+from paulp.domain.canonical import NonCanonicalValue
+from paulp.domain.citation_keys import ClaimKey, claim_key
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.sources import (
     Citation,
+    CitationStatus,
     InvalidSource,
     Source,
     SourceNotFound,
@@ -80,17 +83,48 @@ class SourcesService(PaulpApplication):
 
         return self.retry_on_conflict(command)
 
-    def record_citation(self, next_number: Callable[[], int], **fields: Any) -> tuple[Citation, int]:
+    def record_citation(self, next_number: Callable[[], int], *,
+                        claiming: Callable[[str], Sequence[str]] = lambda claim: (),
+                        **fields: Any) -> tuple[Citation, int | None]:
         """``SR-nnn`` numbered from the view's highest plus one; two writers racing for a number meet on the
-        same aggregate id, and the loser takes the next one."""
+        same aggregate id, and the loser takes the next one. The same claim and evidence as an active citation is
+        that citation: returned, nothing written, notification None (ADR 0527). Its ``ClaimKey`` is saved with the
+        citation, so two identical adds at once conflict there and the loser, looking again, finds the winner's.
+        A citation older than its key is found through ``claiming`` (the view's ids for the claim text), each
+        confirmed from the log."""
         number = next_number()
         for _ in range(NUMBER_ATTEMPTS):
             citation = Citation.record(number=number, **fields)
             try:
-                return citation, self.last_notification_id(self.save(citation))
+                key = claim_key(citation.claim_text, citation.evidence_hash, citation.input_evidence_hashes,
+                                citation.computation_code_ref)
+            except NonCanonicalValue as e:
+                raise InvalidSource(f"the claim cannot be stored: {e}") from None
+            index: ClaimKey | None = self.get_or_none(ClaimKey.create_id(key))
+            if index is None:
+                older = self._active_without_key(key, claiming(citation.claim_text))
+                if older is not None:
+                    return older, None
+                index = ClaimKey(key, citation.citation_id)
+            else:
+                current = self.citation(index.citation_id)
+                if current is not None and current.status == CitationStatus.ACTIVE.value:
+                    return current, None
+                index.cite(citation.citation_id)
+            try:
+                return citation, self.last_notification_id(self.save(citation, index))
             except IntegrityError:
                 number = max(number + 1, next_number())
         raise InvalidSource("no free citation number after repeated conflicts; retry")
+
+    def _active_without_key(self, key: str, candidates: Sequence[str]) -> Citation | None:
+        """The first of ``candidates`` that the log shows active and keyed ``key`` (recorded before ClaimKeys)."""
+        for cid in candidates:
+            found = self.citation(cid)
+            if found is not None and found.status == CitationStatus.ACTIVE.value and key == claim_key(
+                    found.claim_text, found.evidence_hash, found.input_evidence_hashes, found.computation_code_ref):
+                return found
+        return None
 
     def citation(self, cid: str) -> Citation | None:
         citation_number(cid)

@@ -234,3 +234,27 @@ def test_v1_budget_checkpoint_when_loaded_then_no_last_reset_and_the_same_reset_
     at = resumed.last_updated
     assert at is not None and resumed.reset_usage("ops-ann", "INC-5 provider refunded", at) is True
     assert resumed.reset_usage("ops-ann", "INC-5 provider refunded", at) is False
+
+
+def test_v1_compliance_checkpoint_when_loaded_then_no_open_violation_content_and_a_recurrence_recorded_again():
+    # Arrange: a source checkpointed with one violation open, before the checkpoint carried its content (ADR 0527)
+    from paulp.domain.checkpoints import resume
+    from paulp.domain.compliance import ComplianceSource
+
+    rows = [r for r in old_version_rows() if r["topic"].startswith(get_topic(ComplianceSource))]
+    assert [stored_version(r) for r in rows if r["topic"] == get_topic(ComplianceSource.Checkpointed)] == [1]
+    events = [decode(r) for r in rows]
+    # Act: a load from the checkpoint, and a replay from the start (the checkpoint restates the source there too)
+    resumed = resume(ComplianceSource, ComplianceSource.Checkpointed, events[-1:])
+    replayed = None
+    for event in events:
+        replayed = event.mutate(replayed)
+    # Assert: the violations' states stand; the open one's content is not known, so the same violation is recorded
+    # again (as before ADR 0527), and known once recorded
+    assert isinstance(replayed, ComplianceSource) and vars(resumed) == vars(replayed)
+    assert (resumed.violations, resumed.open_violations) == ({"noaa_cdo#v1": False, "noaa_cdo#v2": True}, {})
+    same = ("rate_limit_exceeded", "critical", "1000/day exceeded", "ops-ann", resumed.tos_next_review_date)
+    assert resumed.record_violation(*same) == ("noaa_cdo#v3", False)
+    assert resumed.record_violation(*same) == ("noaa_cdo#v3", True)
+    again = json.loads(make_mapper().to_stored_event(events[-1]).state)
+    assert again["class_version"] == 2 and again["open_violations"] == {}

@@ -220,8 +220,8 @@ def test_propose_when_status_already_held_then_unchanged() -> None:
 
 def test_violation_when_recorded_then_resolved_once() -> None:
     src = kalshi()
-    vid = src.record_violation("rate_limit_exceeded", "critical", "429s for 5 min", "ops", T0)
-    assert vid == "kalshi_trade_api#v1" and src.unresolved_violations == 1
+    vid, duplicate = src.record_violation("rate_limit_exceeded", "critical", "429s for 5 min", "ops", T0)
+    assert (vid, duplicate) == ("kalshi_trade_api#v1", False) and src.unresolved_violations == 1
     with pytest.raises(InvalidComplianceRequest):
         src.record_violation("x", "fatal", "d", "ops", T0)
     with pytest.raises(ViolationNotFound):
@@ -230,6 +230,52 @@ def test_violation_when_recorded_then_resolved_once() -> None:
     assert src.unresolved_violations == 0
     with pytest.raises(ViolationAlreadyResolved):
         src.resolve_violation(vid, "ops-bob", None, T0)
+
+
+def test_violation_when_recorded_again_while_unresolved_then_it_is_that_one() -> None:
+    # Arrange: one violation recorded
+    src = kalshi()
+    first = src.record_violation("rate_limit", "critical", "429s for 5 min", "ops-ann", T0)
+    src.collect_events()
+    # Act: the same again (the actor in other case, spaces around), then others differing in one field each
+    again = src.record_violation(" rate_limit", "critical", "429s for 5 min ", "OPS-ANN", T0 + timedelta(hours=1))
+    repeated = src.collect_events()
+    others = [src.record_violation(*fields, T0) for fields in (
+        ("rate_limit_2", "critical", "429s for 5 min", "ops-ann"),
+        ("rate_limit", "warning", "429s for 5 min", "ops-ann"),
+        ("rate_limit", "critical", "429s for 6 min", "ops-ann"),
+        ("rate_limit", "critical", "429s for 5 min", "ops-bob"))]
+    # Assert: the repeat is the first one and recorded nothing; each other is a new violation
+    assert first == ("kalshi_trade_api#v1", False) and again == ("kalshi_trade_api#v1", True) and repeated == []
+    assert others == [(f"kalshi_trade_api#v{i}", False) for i in range(2, 6)]
+
+
+def test_violation_when_resolved_and_recurring_then_a_new_one() -> None:
+    src = kalshi()
+    vid, _ = src.record_violation("rate_limit", "critical", "429s", "ops", T0)
+    src.resolve_violation(vid, "ops-bob", None, T0)
+    # Act
+    recurred = src.record_violation("rate_limit", "critical", "429s", "ops", T0)
+    # Assert: a new violation, itself the answer to the next repeat
+    assert recurred == ("kalshi_trade_api#v2", False)
+    assert src.record_violation("rate_limit", "critical", "429s", "ops", T0) == ("kalshi_trade_api#v2", True)
+
+
+def test_violation_when_repeated_after_a_stored_checkpoint_then_still_that_one() -> None:
+    # Arrange: an open and a resolved violation, then a checkpoint, stored and read back; a load resumes there
+    src = kalshi()
+    src.record_violation("rate_limit", "critical", "429s", "ops", T0)
+    resolved, _ = src.record_violation("tos", "warning", "scraped", "ops", T0)
+    src.resolve_violation(resolved, "ops", None, T0)
+    assert src.checkpoint_if_due(1)
+    mapper = make_mapper()
+    stored = [mapper.to_domain_event(mapper.to_stored_event(ev)) for ev in src.collect_events()]
+    resumed = resume(ComplianceSource, ComplianceSource.Checkpointed, stored[-1:])
+    # Act
+    repeat = resumed.record_violation("rate_limit", "critical", "429s", "ops", T0)
+    recurred = resumed.record_violation("tos", "warning", "scraped", "ops", T0)
+    # Assert
+    assert (repeat, recurred) == (("kalshi_trade_api#v1", True), ("kalshi_trade_api#v3", False))
 
 
 def test_record_event_when_type_unknown_then_invalid() -> None:
@@ -265,9 +311,10 @@ def _decided(src: ComplianceSource) -> dict[str, Any]:
 
 
 class ComplianceSourceMachine(RuleBasedStateMachine):
-    """Random proposals, approvals, rejections, violations, recorded events, ToS reviews, checkpoints and clock
-    moves: a refused command records nothing, the status only ever changes through an approval by a second
-    operator, a checkpoint changes nothing the source decides with, and replaying the stored events (through the
+    """Random proposals, approvals, rejections, violations (repeated, resolved, recurring), recorded events, ToS
+    reviews, checkpoints and clock moves: a refused command records nothing, the status only ever changes through
+    an approval by a second operator, a violation the same as an unresolved one is that one and records nothing
+    (ADR 0527), a checkpoint changes nothing the source decides with, and replaying the stored events (through the
     transcoder) or resuming from the last stored checkpoint (ADR 0508) rebuilds the live aggregate."""
 
     def __init__(self) -> None:
@@ -276,6 +323,7 @@ class ComplianceSourceMachine(RuleBasedStateMachine):
         self.src = kalshi()
         self.history = list(self.src.collect_events())
         self.mapper = make_mapper()
+        self.unresolved: dict[tuple[str, str, str], str] = {}  # the model: (severity, description, actor) -> id
 
     @rule(hours=st.integers(min_value=0, max_value=30))
     def advance(self, hours: int) -> None:
@@ -327,15 +375,24 @@ class ComplianceSourceMachine(RuleBasedStateMachine):
             assert self.src.pending is None
         self._record()
 
-    @rule(severity=st.sampled_from(["warning", "critical", "minor"]), resolve=st.booleans())
-    def violation(self, severity: str, resolve: bool) -> None:
+    @rule(severity=st.sampled_from(["warning", "critical", "minor"]), description=st.sampled_from(["d", "e"]),
+          actor=st.sampled_from(["ops", "OPS", "ann"]), resolve=st.booleans())
+    def violation(self, severity: str, description: str, actor: str, resolve: bool) -> None:
+        key, count = (severity, description, actor.casefold()), len(self.src.violations)
         try:
-            vid = self.src.record_violation("type", severity, "d", "ops", self.now)
+            vid, duplicate = self.src.record_violation("type", severity, description, actor, self.now)
         except InvalidComplianceRequest:
             assert severity == "minor"
         else:
+            assert duplicate is (key in self.unresolved)
+            if duplicate:  # that one, and nothing recorded
+                assert vid == self.unresolved[key] and self.src.collect_events() == []
+            else:
+                assert vid == f"kalshi_trade_api#v{count + 1}"
+                self.unresolved[key] = vid
             if resolve:
                 self.src.resolve_violation(vid, "ops", None, self.now)
+                del self.unresolved[key]
         self._record()
 
     @rule(kind=st.sampled_from(["api_error", "rate_limit_hit", "tos_ignored"]))
@@ -376,6 +433,7 @@ class ComplianceSourceMachine(RuleBasedStateMachine):
         assert s.status in SourceStatus
         assert (s.block_reason is not None) == (s.status is SourceStatus.BLOCKED)
         assert s.unresolved_violations == sum(1 for resolved in s.violations.values() if not resolved)
+        assert sorted(s.open_violations) == sorted(self.unresolved.values())
         changes = [e for e in self.history if isinstance(e, ComplianceSource.SourceStatusChanged)]
         assert all(c.proposed_by.casefold() != c.actor.casefold() for c in changes)
         if changes:

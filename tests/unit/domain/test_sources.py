@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from paulp.adapters.eventstore.codec import make_mapper
+from paulp.domain.citation_keys import ClaimKey, claim_key
 from paulp.domain.sources import (
     Citation,
     CitationStatus,
@@ -109,6 +110,30 @@ def test_no_fact_without_an_evidence_pointer() -> None:
     for bad in ("SR-7", "sr-007", "SR-007x"):
         with pytest.raises(InvalidSource):
             citation_number(bad)
+
+
+def test_claim_key_when_same_claim_and_evidence_then_same_key_else_another() -> None:
+    # Arrange: a blob citation and a computation, keyed as the service keys them (ADR 0527)
+    blob = claim_key("NYC high was 48F", H1, [], None)
+    computed = claim_key("NYC range was 9F", None, [H1, H2], "weather.range@1")
+    # Act / Assert: the inputs in another order (or named twice) are the same evidence; any other field is not
+    assert claim_key("NYC high was 48F", H1, [], None) == blob
+    assert claim_key("NYC range was 9F", None, [H2, H1, H2], "weather.range@1") == computed
+    others = {claim_key("NYC high was 48 F", H1, [], None), claim_key("NYC high was 48F", H2, [], None),
+              claim_key("NYC range was 9F", None, [H1], "weather.range@1"),
+              claim_key("NYC range was 9F", None, [H1, H2], "weather.range@2"), blob, computed}
+    assert len(others) == 6
+
+
+def test_claim_key_aggregate_when_cited_again_then_points_at_the_new_citation_and_replays() -> None:
+    key = claim_key("NYC high was 48F", H1, [], None)
+    index = ClaimKey(key, "SR-001")
+    index.cite("SR-004")
+    mapper = make_mapper()
+    rebuilt = None
+    for ev in [mapper.to_domain_event(mapper.to_stored_event(e)) for e in index.collect_events()]:
+        rebuilt = ev.mutate(rebuilt)
+    assert isinstance(rebuilt, ClaimKey) and (rebuilt.id, rebuilt.citation_id) == (ClaimKey.create_id(key), "SR-004")
 
 
 class CitationMachine(RuleBasedStateMachine):
