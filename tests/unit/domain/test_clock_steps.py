@@ -131,12 +131,14 @@ def test_due_slots_when_the_clock_steps_back_then_no_minute_already_looked_at_is
 
 # ------------------------------------------------------------------- risk loss windows (already right)
 def test_loss_windows_when_the_clock_steps_back_then_losses_recorded_after_now_still_count() -> None:
+    from paulp.adapters.book_history import Prefix
     from paulp.adapters.portfolio import _Book
 
     lost_at = datetime(2026, 3, 3, 0, 5, tzinfo=UTC)  # a loss just after midnight
-    book = _Book(closes=[(lost_at, Decimal("-40"))], unrealised=Decimal(0), open_positions=())
+    book = _Book(closes=[(lost_at, Decimal("-40"))], unrealised=Decimal(0), open_positions=(), fees=(),
+                 prefix=Prefix.opening(Decimal(1000)))  # no history folded before the week (ADR 0521)
     for now in (lost_at - timedelta(minutes=10), lost_at - timedelta(hours=3)):  # back across midnight
-        daily, weekly, _ = book.loss_figures(1000.0, now)
+        daily, weekly, _ = book.loss_figures(now)
         assert (daily, weekly) == (-40.0, -40.0), now
 
 
