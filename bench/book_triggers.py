@@ -93,6 +93,27 @@ def resolve_once(db_url: str, on: bool) -> tuple[float, int]:
     return seconds, int(row[0]) if row else 0
 
 
+ROW_WRITES = {  # the rows the triggers fire on, written alone (no projector around them), one transaction each
+    "insert_20000_fills": ("INSERT INTO views.order_fills (notification_id, order_uuid, strategy, ticker, side, mode,"
+                           " fill_size, fill_price, fee_cents, filled_at) SELECT 10000000 + g, gen_random_uuid(),"
+                           " 'bonding', 'KXB-0001', 'YES', 'PAPER', 1, 43, 1, %s FROM generate_series(1, 20000) g"),
+    "update_every_position": "UPDATE views.positions SET last_fill_at = last_fill_at",
+}
+
+
+def row_writes_once(db_url: str, name: str, on: bool) -> float:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        set_triggers(conn, on)
+        conn.execute("DELETE FROM views.order_fills WHERE notification_id > 10000000")
+        conn.execute("TRUNCATE public.book_changes")
+    settle(db_url)
+    with psycopg.connect(db_url) as conn:
+        t0 = time.perf_counter()
+        conn.execute(ROW_WRITES[name], (AT,) if "%s" in ROW_WRITES[name] else None)
+        conn.commit()
+        return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=20_000)
@@ -137,6 +158,13 @@ def main() -> None:
             fig[f"resolutions_2000_{label}_triggers"] = {
                 "best_ms": round(min(samples) * 1000, 1), "median_ms": round(statistics.median(samples) * 1000, 1),
                 "book_changes_rows": journaled[label]}
+        for name in ROW_WRITES:
+            writes: dict[str, list[float]] = {"with": [], "without": []}
+            for _ in range(args.repeat):
+                for label, on in (("with", True), ("without", False)):
+                    writes[label].append(row_writes_once(db_url, name, on))
+            fig[name] = {f"{label}_triggers_best_ms": round(min(v) * 1000, 1) for label, v in writes.items()} | {
+                f"{label}_triggers_median_ms": round(statistics.median(v) * 1000, 1) for label, v in writes.items()}
         container.close()
     report("book_triggers", fig)
 
