@@ -8,6 +8,7 @@ additions in the same order as a fold from the first close. A prefix is trusted 
 (migration 0111: triggers on every table the book reads) records no change, by a transaction the prefix may not
 have seen, to a close before its cutoff; any such change (a fill recorded late with an old time, a fee settled
 on an old fill, a resolution, a rebuild of the views) drops it and the next check folds the whole history again.
+The daily job prunes the journal (``prune_changes``, ADR 0526); a prefix older than the pruning is dropped too.
 """
 
 from __future__ import annotations
@@ -31,17 +32,46 @@ WEEK = timedelta(days=7)
 # journaled by any other transaction may have escaped it: one that had not started (xid from the snapshot's xmax on)
 # or was still running (its xip list). Both are index probes; a long transaction elsewhere does not widen them.
 WATERMARK = "SELECT pg_current_snapshot()::text"
+# A prefix also stops being trusted once the journal was pruned above its snapshot's xmin (ADR 0526): an entry it
+# would have had to see may be gone. Both are read in one statement, so a prune committing meanwhile is seen whole
+# (its deletions and its horizon) or not at all.
 CHANGED = (
     "SELECT EXISTS (SELECT 1 FROM public.book_changes WHERE (xid >= %(xmax)s OR xid = ANY(%(xip)s::bigint[]))"
     " AND (strategy IS NULL OR strategy = ANY(%(names)s)) AND (mode IS NULL OR mode = %(mode)s)"
     " AND (at IS NULL OR at < %(cutoff)s))"
+    " OR EXISTS (SELECT 1 FROM public.book_changes_pruned WHERE below > %(xmin)s)"
 )
 
 
 def unseen(snapshot: str) -> dict[str, Any]:
-    """The transactions ``snapshot`` (``xmin:xmax:xip,...``) did not see: from its xmax on, and those in its list."""
-    _, xmax, xip = snapshot.split(":")
-    return {"xmax": int(xmax), "xip": [int(x) for x in xip.split(",") if x]}
+    """The transactions ``snapshot`` (``xmin:xmax:xip,...``) did not see: from its xmax on, and those in its list;
+    with its xmin, below which every transaction had ended when it was taken."""
+    xmin, xmax, xip = snapshot.split(":")
+    return {"xmin": int(xmin), "xmax": int(xmax), "xip": [int(x) for x in xip.split(",") if x]}
+
+
+def prune_below(conn: Connection[Any], horizon: int) -> int:
+    """Delete the journal's entries by transactions below ``horizon`` and raise the pruned horizon to it, in the
+    caller's transaction (ADR 0526). A kept prefix whose snapshot's xmin is below the horizon is no longer trusted
+    (``CHANGED``): it may have needed an entry deleted here. Returns the entries deleted."""
+    deleted = conn.execute("DELETE FROM public.book_changes WHERE xid < %s", (horizon,)).rowcount
+    conn.execute("UPDATE public.book_changes_pruned SET below = greatest(below, %s)", (horizon,))
+    return deleted
+
+
+def prune_changes(conn: Connection[Any], now: datetime) -> int:
+    """The daily job's prune, in the caller's transaction (ADR 0526): the entries below the xmin of the snapshot
+    the previous prune took, then this one's xmin kept for the next. A prefix kept by a check since the previous
+    prune has a snapshot whose xmin is at least that (xmins only grow), so a book checked at least once a day keeps
+    its prefix; an older one is folded again. The xmin is the cluster's oldest running transaction: a long one
+    anywhere holds the horizon back (less is pruned, never too much). Returns the entries deleted."""
+    row = conn.execute("SELECT next FROM public.book_changes_pruned FOR UPDATE").fetchone()
+    horizon = None if row is None else row[0]
+    taken = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()
+    assert taken is not None
+    deleted = 0 if horizon is None else prune_below(conn, int(horizon))
+    conn.execute("UPDATE public.book_changes_pruned SET next = %s, at = %s", (int(taken[0]), now))
+    return deleted
 
 
 MAX_PREFIXES = 256  # books x modes x capitals a process keeps; the oldest goes first

@@ -177,10 +177,10 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
     if result is not None:
         raise CloseRefused(f"{ticker} resolved {result}: the position settles, there is nothing to sell")
     quotes, now = Quotes(yb, ya, nb, na), container.clock.now()
-    if observed is None or now - observed > MAX_MARK_AGE:
+    if observed is None or abs(now - observed) > MAX_MARK_AGE:  # ahead of now: read before a step back (ADR 0526)
         seen = observed.isoformat() if observed else "never"
-        raise CloseRefused(f"no fresh mark of {ticker} (last {seen}; at most {MAX_MARK_AGE} old): no price to"
-                           " close at; the marks job refreshes it")
+        raise CloseRefused(f"no fresh mark of {ticker} (last {seen}; at most {MAX_MARK_AGE} from now either way):"
+                           " no price to close at; the marks job refreshes it")
     current = quotes.two_sided_price(side)
     # adopted contracts: the venue's cost (ADR 0450), else no entry known and no PnL made up (ADR 0415)
     entry = current if entry is None else float(entry)

@@ -23,6 +23,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
+from paulp.adapters.book_history import prune_changes
 from paulp.adapters.evidence_store import EvidenceStore, fetch_recorder
 from paulp.adapters.files import TempFiles, sweep_temp_files
 from paulp.adapters.kalshi.client import KalshiClient
@@ -130,13 +131,17 @@ def sweep_temp_folders(settings: Any, remove: bool = True) -> dict[str, TempFile
 
 
 def daily_report_job(container: Any, slot_minute: datetime | None) -> dict[str, Any]:
-    """§7.1 ``daily-report`` for the UTC day of its slot (23:00 reports the day that is ending)."""
+    """§7.1 ``daily-report`` for the UTC day of its slot (23:00 reports the day that is ending); then the risk
+    book's change journal is pruned of what no kept prefix can still need (``bookChangesPruned``, ADR 0526)."""
     day = (slot_minute or container.clock.now()).astimezone(UTC).date()
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with container.pool.connection() as conn:
         rows = conn.execute(DAY_ORDERS, (start, start + timedelta(days=1))).fetchall()
-    return daily_report(day, [MetricsInput(OrderState(state), created, filled, None if clv is None else float(clv))
-                              for state, created, filled, clv in rows])
+    report = daily_report(day, [MetricsInput(OrderState(state), created, filled, None if clv is None else float(clv))
+                                for state, created, filled, clv in rows])
+    with container.pool.connection() as conn, conn.transaction():
+        pruned = prune_changes(conn, container.clock.now())
+    return {**report, "bookChangesPruned": pruned}
 
 
 def exits_job(container: Any) -> dict[str, Any]:

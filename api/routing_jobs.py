@@ -7,7 +7,8 @@
   that stored the day's sweep; a sweep that failed only because it had no scoring runs to judge is recorded as
   a warning alert instead (ADR 0395).
 - Stale budget holds (a process died between reserve and settle) are charged at their reserved amount, so
-  no reservation leaks and no money that may have been spent goes back to the budget.
+  no reservation leaks and no money that may have been spent goes back to the budget: in today's and yesterday's
+  ledgers and in every older one the budget view lists with open holds (ADR 0526).
 """
 
 from __future__ import annotations
@@ -71,10 +72,24 @@ def run_drift_sweep(container: Container) -> dict[str, Any]:
             "failureReasons": list(report.sweep.failure_reasons)}
 
 
+MAX_OPEN_PERIODS = 200  # ledgers with open holds looked at per tick, oldest first (normally today's and the month's)
+
+
+def open_hold_periods(container: Container) -> list[tuple[str, datetime]]:
+    """(category, period start) of every budget ledger the view lists with open holds, oldest first, at most
+    ``MAX_OPEN_PERIODS`` (index ``llm_budget_open_holds``, migration 0112): the stale-hold sweep looks at these
+    besides today's and yesterday's, so a hold left in a period the wall clock stepped past is charged (ADR 0526)."""
+    with container.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT category, period_key FROM views.llm_budget WHERE open_reservations > 0"
+            " ORDER BY period_key LIMIT %s", (MAX_OPEN_PERIODS,)).fetchall()
+    return [(str(cat), datetime.fromisoformat(str(key)).replace(tzinfo=UTC)) for cat, key in rows]
+
+
 def routing_tick(container: Container) -> TickResult:
     """Idempotent: safe to call every scheduler tick, from several processes."""
     now = container.clock.now().astimezone(UTC)
-    charged = container.routing.charge_stale_reservations()
+    charged = container.routing.charge_stale_reservations(open_periods=open_hold_periods(container))
     sweep = None
     if now.time() >= SWEEP_AT and not container.routing.nightly_sweep_done(now.strftime("%Y-%m-%d")):
         sweep = run_drift_sweep(container)

@@ -47,6 +47,7 @@ TOPICS: dict[str, Kind | str] = {
     "CircuitBreaker.Checkpointed": "the state restated for loads (ADR 0503); its count seeds the risk-check streak",
     "WebhookAlert.Created": "a critical webhook alert's natural key (ADR 0524); the breaker's AlertRaised is its line",
     "WebhookAlert.Acted": "the first delivery's outcome, kept to answer repeats (ADR 0524); AlertRaised is its line",
+    "DistinctAlert.Created": "an alert's message raised once (ADR 0526); the breaker's AlertRaised is its line",
     "BudgetPeriodLedger.AlertRaised": Kind.ALERT,
     "BudgetPeriodLedger.UsageReset": Kind.OPERATOR,
     **{f"BudgetPeriodLedger.{n}": "LLM budget bookkeeping" for n in (

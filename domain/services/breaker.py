@@ -11,6 +11,7 @@ from typing import Any
 from paulp.domain.breaker import BreakerState, CircuitBreaker
 from paulp.domain.checkpoints import CHECKPOINT_EVERY, resume
 from paulp.domain.clock import Clock
+from paulp.domain.distinct_alerts import DistinctAlert
 from paulp.domain.services.base import PaulpApplication
 from paulp.domain.webhook_alerts import AlertOutcome, WebhookAlert
 
@@ -85,6 +86,22 @@ class BreakerService(PaulpApplication):
             breaker.raise_alert(code, severity, self.clock.now(), message)
             self._save(breaker)
             return breaker.state
+
+        return self.retry_on_conflict(command)
+
+    def raise_alert_once(self, code: str, severity: str, message: str) -> bool:
+        """Raise the alert unless one with the same code and message was raised before (ADR 0526): whether it
+        was raised now. The alert and its ``DistinctAlert`` are saved together, so two raising it at once
+        conflict and the loser finds it raised."""
+
+        def command() -> bool:
+            if self.get_or_none(DistinctAlert.create_id(code, message)) is not None:
+                return False
+            breaker, now = self._load(), self.clock.now()
+            breaker.raise_alert(code, severity, now, message)
+            breaker.checkpoint_if_due(CHECKPOINT_EVERY)
+            self.save(breaker, DistinctAlert(code, message, now))
+            return True
 
         return self.retry_on_conflict(command)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -212,18 +212,26 @@ class RoutingService(PaulpApplication):
             raise done.error
         return period_key(period, now), done.notification_id if done.result else 0
 
-    def charge_stale_reservations(self, older_than: timedelta = STALE_HOLD) -> int:
+    def charge_stale_reservations(self, older_than: timedelta = STALE_HOLD,
+                                  open_periods: Iterable[tuple[str, datetime]] = ()) -> int:
         """Scheduled: close the holds of calls that never reported back (a crash between reserve and settle,
-        an outcome that could not be stored) by charging their reserved amount; a late report trues it up."""
+        an outcome that could not be stored) by charging their reserved amount; a late report trues it up. Looks
+        at today's and yesterday's ledgers, and at the day and month of each ``(category, at)`` in
+        ``open_periods`` (the periods the budget view lists with open holds): a wall clock stepped forward by days
+        leaves a hold in an older period, which would otherwise stay open for ever (ADR 0526)."""
         now, charged = self.clock.now(), 0
 
         def job(daily: BudgetPeriodLedger, monthly: BudgetPeriodLedger) -> tuple[Any, list[Aggregate]]:
             count = len(daily.charge_stale(older_than, now, STALE_REASON))
             return count + len(monthly.charge_stale(older_than, now, STALE_REASON)), []
 
-        for cat in BudgetCategory:
-            for at in (now, now - timedelta(days=1)):
-                out = self._batchers[str(cat)].run(job, at)
+        visits = {(str(cat), at) for cat in BudgetCategory for at in (now, now - timedelta(days=1))}
+        visits |= {(cat, at) for cat, at in open_periods if cat in self._batchers}
+        seen: set[tuple[UUID, UUID]] = set()
+        for cat, at in sorted(visits):
+            if (ids := ledger_ids(cat, at)) not in seen:
+                seen.add(ids)
+                out = self._batchers[cat].run(job, at)
                 if out.error is not None:
                     raise out.error
                 charged += int(out.result or 0)

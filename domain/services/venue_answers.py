@@ -116,11 +116,13 @@ def impossible_sell_answer(exit_: PositionExit, answer: VenueSubmission, held: i
 def alert_impossible_answer(breaker: BreakerService | None, message: str) -> None:
     """Tell the operator of an impossible answer that was refused (ADR 0520): an ``IMPOSSIBLE_VENUE_ANSWER`` alert
     on the breaker, a warning (trading §2.3: recorded, no transition; listed by ``paulp breaker status``, in
-    ``views.breaker_alerts`` and in a postmortem's timeline). The refusal stands whether or not the alert is saved."""
+    ``views.breaker_alerts`` and in a postmortem's timeline). Once per ``message`` (ADR 0526): it names the order or
+    sell, the reason and the body's evidence hash, so a run meeting the same stuck answer again adds nothing, and a
+    changed answer is a new alert. The refusal stands whether or not the alert is saved."""
     if breaker is None:
         return
     try:
-        breaker.raise_alert(IMPOSSIBLE_ANSWER_ALERT, "warning", message)
+        breaker.raise_alert_once(IMPOSSIBLE_ANSWER_ALERT, "warning", message)
     except Exception:
         log.exception("the impossible-answer alert could not be recorded: %s", message)
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
-from paulp.adapters.book_history import CHANGED, BookPrefixes, cutoff_for, unseen
+from paulp.adapters.book_history import CHANGED, BookPrefixes, cutoff_for, prune_below, prune_changes, unseen
 from paulp.adapters.portfolio import _ENTRY_FEES, _EXITS, ViewPortfolio
 from paulp.adapters.rebuild import drop, prepare, swap
 from paulp.domain.clock import FixedClock
@@ -197,7 +197,42 @@ def test_snapshot_when_nothing_before_the_cutoff_changed_then_it_reads_only_the_
     changed = _plan(conn, CHANGED, {**unseen(seen), "names": [strategy], "mode": MODE, "cutoff": since})
     assert "position_exits_book" in exits and "Seq Scan" not in exits, exits
     assert "order_fills_book" in fills and "Seq Scan" not in fills, fills
-    assert "book_changes_xid" in changed and "Seq Scan" not in changed, changed
+    assert "book_changes_xid" in changed and "Seq Scan on book_changes " not in changed, changed  # the journal
+    assert changed.count("Seq Scan") <= 1  # at most the prune horizon's one row (its CHECK allows no other)
+
+
+def _journal(conn: psycopg.Connection[Any]) -> int:
+    return int(conn.execute("SELECT count(*) FROM public.book_changes").fetchone()[0])  # type: ignore[index]
+
+
+def test_journal_when_pruned_past_a_prefixs_snapshot_then_that_prefix_is_not_trusted(seeded, pool):
+    """``book_changes`` pruned (ADR 0526) below a transaction after a late close: the close's entry is gone. Process B,
+    whose prefix was kept before the close, must not trust it (it would miss the $400 peak): folded again."""
+    portfolio, conn, strategy = seeded
+    _assert_same(portfolio, conn, strategy, 500.0)  # process B's prefix, kept now
+    _exit(conn, strategy, T0 - timedelta(days=30), Decimal("400"), Decimal(3))  # a new peak long ago
+    with conn.transaction():
+        horizon = int(conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()[0])  # type: ignore[index]
+    journal = _journal(conn)
+    with conn.transaction():
+        assert prune_below(conn, horizon) == journal  # the seeded rows and the late close's entry
+    _assert_same(portfolio, conn, strategy, 500.0)  # the $400 peak in
+    # folded again (more than once when a transaction elsewhere in the cluster is older than the horizon chosen
+    # here: a check's snapshot xmin is then below it too; the daily job's horizon is an earlier snapshot's xmin)
+    assert portfolio.prefixes.folds_from_beginning >= 2
+
+
+def test_journal_when_pruned_daily_then_a_book_checked_between_prunes_keeps_its_prefix(seeded):
+    """The daily job's prune deletes below the xmin the previous prune took: a book checked since keeps its prefix."""
+    portfolio, conn, strategy = seeded
+    for _ in range(3):
+        _assert_same(portfolio, conn, strategy, 500.0)
+        with conn.transaction():
+            prune_changes(conn, T0)
+    _assert_same(portfolio, conn, strategy, 500.0)
+    assert portfolio.prefixes.folds_from_beginning == 1
+    row = conn.execute("SELECT below, next, at FROM public.book_changes_pruned").fetchone()
+    assert row is not None and row[1] is not None and row[0] <= row[1] and row[2] == T0
 
 
 def test_snapshot_when_a_close_is_recorded_late_before_the_cutoff_then_the_history_is_folded_again(seeded):

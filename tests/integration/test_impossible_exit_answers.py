@@ -176,3 +176,30 @@ def test_webhook_update_of_an_exit_sell_when_its_status_goes_back_then_unchanged
     _relay(system, sell, "resting", 40, bid, "back-2")
     assert process_inbox(system.container) == {"recorded": 1, "unchanged": 1}
     assert trade_row(system, sell)["status"] == "executed"
+
+
+def test_exit_sell_when_kalshi_keeps_answering_the_same_impossible_record_then_one_alert_until_it_changes(
+        system: System):
+    """Kalshi's record of the sell shows it filled below its limit on every read: the exits run (every 5 minutes)
+    meets the same refused answer each time. The operator is told once per answer (ADR 0526): the create-order
+    answer, then the first lookup (another body); the same lookup again is no new alert. A changed answer is."""
+    ticker, bid = _live_position(system)
+    low = {"yes_price": bid - 10, "no_price": 110 - bid, "taker_fill_cost": 40 * (bid - 10)}
+    _answer_sell_with(system, "POST", "/portfolio/orders", **low)
+    [doubt] = monitor_exits(system.container)["exits"]
+    sell = doubt["clientOrderId"]
+    truth = system.exchange.amend_order(sell, **low)  # every later read shows it so
+    for _ in range(3):
+        [again] = monitor_exits(system.container)["exits"]
+        assert again["state"] == "IN_DOUBT"
+    alerts = _alerts(system)
+    assert len(alerts) == 2 and all(sell in a and "below" in a for a in alerts)
+    assert _booked(system, ticker, sell)["sales"] == []
+    system.exchange.amend_order(sell, taker_fill_cost=40 * (bid - 12), yes_price=bid - 12, no_price=112 - bid)
+    monitor_exits(system.container)
+    monitor_exits(system.container)
+    assert len(_alerts(system)) == 3  # another answer: one more, once
+    system.exchange.amend_order(sell, **truth)
+    [done] = monitor_exits(system.container)["exits"]
+    assert (done["state"], done["exitPrice"]) == ("FILLED", bid)
+    assert len(_alerts(system)) == 3

@@ -93,6 +93,13 @@ def test_lookup_when_kalshi_still_answers_for_another_market_then_still_in_doubt
     order = system.order(out.order_id)
     assert (order.state.value, order.submission_in_doubt, order.filled_size) == ("SUBMITTED", True, 0)
     assert _fills(system, out.order_id) == [] and len(_alerts(system)) == 2
+    # the order timers ask again every minute: the same answer again is no new alert (ADR 0526)
+    port, client = system.venue_port()
+    try:
+        assert resolve_doubt(system.container, system.order(out.order_id), port) == outcome
+    finally:
+        port.close(client)
+    assert len(_alerts(system)) == 2
 
 
 @pytest.mark.parametrize("field,value", [("ticker", "KXOTHER-26DEC31-B1"), ("side", "no"), ("action", "sell"),

@@ -4,6 +4,7 @@ through NATS and the projector, and the phase-3 gate criteria that read them (§
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -13,13 +14,14 @@ from paulp.adapters.replay import diff, replay
 from paulp.api.app import create_app
 from paulp.api.routing_wiring import uuid7
 from paulp.api.wiring import Container
+from paulp.domain.clock import FixedClock
 from paulp.domain.llm_corpus import ADVERSARIAL_CORPUS, REGRESSION_CORPUS
 from paulp.domain.llm_regression import FailureType, GoldCase
 from paulp.domain.llm_regression_suite import Suite, SuiteCase
 from paulp.domain.routing import Provider
 from paulp.domain.services.llm_regression import RegressionNotRunnable, RegressionRunner, SuiteRun
 from tests.fakes.llm_servers import FakeLlmServer, FakeReply
-from tests.integration.helpers import make_container, wait_tracked, workers
+from tests.integration.helpers import NOW, make_container, wait_tracked, workers
 from tests.integration.regression_answers import answering, good_answer, out_of_range
 from tests.integration.routing_support import fake_env, use_routing
 
@@ -164,3 +166,27 @@ def test_suite_record_when_saved_again_under_the_same_run_id_then_stored_once(sy
     with psycopg.connect(system.database_url) as conn:
         assert conn.execute("SELECT count(*) FROM paulp_events WHERE topic LIKE %s",
                             ("%RegressionSuiteRecord.Completed",)).fetchone() == (1,)
+
+
+def test_suite_when_the_wall_clock_steps_back_mid_run_then_its_execution_time_is_still_measured(
+        fresh_db, nats_url, namespace, fakes) -> None:
+    """The clock steps back an hour while the first case's call is out (NTP, ADR 0522): the suite's execution time
+    is measured with time.monotonic, not as the wall clock's difference (it was -3,600,000 ms; ADR 0526)."""
+    clock = FixedClock(NOW)
+    container = make_container(fresh_db, nats_url, namespace, clock=clock)
+    try:
+        use_routing(container, fake_env(fakes))
+        answer = answering(TEN[:2], good_answer)
+
+        def stepping(prompt: str) -> str:
+            clock.set(NOW - timedelta(hours=1))
+            return answer(prompt)
+
+        fakes[Provider.ANTHROPIC].respond = stepping
+        done = run(container, Suite.REGRESSION, TEN[:2], workers=1)
+        stored = container.routing.regression_suite(done.summary.run_id)
+        assert stored is not None and stored.pass_rate == 1.0
+        assert 0 <= stored.execution_time_ms < 60_000, stored.execution_time_ms
+        assert done.summary.execution_time_ms == stored.execution_time_ms
+    finally:
+        container.close()

@@ -88,11 +88,13 @@ def test_close_when_not_authenticated_then_401_and_nothing_recorded(system: Syst
     assert system.head() == head
 
 
-@pytest.mark.parametrize("situation", ["stale", "one-sided", "resolved", "other-mode"])
+@pytest.mark.parametrize("situation", ["stale", "ahead", "one-sided", "resolved", "other-mode"])
 def test_close_when_no_safe_price_or_no_such_position_then_refused_and_nothing_recorded(system: System, situation):
     system.paper_fill("close-paper", TICKER)
     if situation == "stale":
         system.mark(TICKER, Quotes(44, 46, 54, 56), age=timedelta(minutes=11))
+    elif situation == "ahead":  # stamped 11 min after now: read before the wall clock stepped back (ADR 0526)
+        system.mark(TICKER, Quotes(44, 46, 54, 56), age=-timedelta(minutes=11))
     elif situation == "one-sided":
         system.mark(TICKER, Quotes(0, 46, 54, 100))  # no YES bid: the mid would be half a stand-in
     elif situation == "resolved":

@@ -132,6 +132,9 @@ def test_daily_report_when_its_slot_comes_then_the_days_orders_are_counted(syste
         assert (done.result["date"], done.result["ordersCreated"], done.result["ordersFilled"]) == (
             "2026-03-02", 3, 1)
         assert done.result["avgCLV"] == 0.0 and done.result["clvOrders"] == 0
+        assert done.result["bookChangesPruned"] == 0  # the first prune only takes its horizon (ADR 0526)
+        with psycopg.connect(system.container.database_url) as conn:
+            assert conn.execute("SELECT next IS NOT NULL FROM public.book_changes_pruned").fetchone() == (True,)
     finally:
         cron.close()
 
