@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from fractions import Fraction
 from functools import partial
 from typing import Any
@@ -67,6 +67,12 @@ CLOSING_EXIT = (  # a closed position (no contracts) and its last exit, if that 
 )
 
 
+def mark_stale(observed: datetime | None, now: datetime) -> bool:
+    """No mark, or one more than ``MAX_MARK_AGE`` from ``now`` either way (ahead: read before the clock stepped
+    back, ADRs 0522/0526): the exit monitor does not judge it and an operator close does not sell at it."""
+    return observed is None or abs(now - observed) > MAX_MARK_AGE
+
+
 def monitor_exits(container: Any) -> dict[str, Any]:
     started = time.monotonic()
     now = container.clock.now()
@@ -95,7 +101,7 @@ def monitor_exits(container: Any) -> dict[str, Any]:
                                              None))
             continue
         quotes = Quotes(yb, ya, nb, na)
-        if observed is None or quotes.side_price(side) is None or abs(now - observed) > MAX_MARK_AGE:
+        if mark_stale(observed, now) or quotes.side_price(side) is None:
             report["staleMarks"].append({"strategy": strategy, "ticker": ticker, "side": side, "mode": mode,
                                          "markedAt": observed.isoformat() if observed else None})
             continue
@@ -177,7 +183,7 @@ def close_position(container: Any, strategy: str, ticker: str, side: str, mode: 
     if result is not None:
         raise CloseRefused(f"{ticker} resolved {result}: the position settles, there is nothing to sell")
     quotes, now = Quotes(yb, ya, nb, na), container.clock.now()
-    if observed is None or abs(now - observed) > MAX_MARK_AGE:  # ahead of now: read before a step back (ADR 0526)
+    if mark_stale(observed, now):
         seen = observed.isoformat() if observed else "never"
         raise CloseRefused(f"no fresh mark of {ticker} (last {seen}; at most {MAX_MARK_AGE} from now either way):"
                            " no price to close at; the marks job refreshes it")

@@ -8,6 +8,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from eventsourcing.domain import Aggregate
+
 from paulp.domain.breaker import BreakerState, CircuitBreaker
 from paulp.domain.checkpoints import CHECKPOINT_EVERY, resume
 from paulp.domain.clock import Clock
@@ -46,9 +48,10 @@ class BreakerService(PaulpApplication):
             or CircuitBreaker(scope=GLOBAL_SCOPE))
         return breaker
 
-    def _save(self, breaker: CircuitBreaker) -> int:
+    def _save(self, breaker: CircuitBreaker, *others: Aggregate) -> int:
+        """The breaker (checkpointed when due) and the aggregates keyed to its change, in one transaction."""
         breaker.checkpoint_if_due(CHECKPOINT_EVERY)
-        return self.last_notification_id(self.save(breaker))
+        return self.last_notification_id(self.save(breaker, *others))
 
     def get(self) -> CircuitBreaker:
         return self._load()
@@ -99,8 +102,7 @@ class BreakerService(PaulpApplication):
                 return False
             breaker, now = self._load(), self.clock.now()
             breaker.raise_alert(code, severity, now, message)
-            breaker.checkpoint_if_due(CHECKPOINT_EVERY)
-            self.save(breaker, DistinctAlert(code, message, now))
+            self._save(breaker, DistinctAlert(code, message, now))
             return True
 
         return self.retry_on_conflict(command)
@@ -120,8 +122,7 @@ class BreakerService(PaulpApplication):
             before = breaker.state
             breaker.raise_alert("WEBHOOK_ALERT", "critical", now, f"{source}: {message}")
             outcome = alert.acted(before.value, breaker.state.value, now)
-            breaker.checkpoint_if_due(CHECKPOINT_EVERY)
-            self.save(breaker, alert)
+            self._save(breaker, alert)
             return outcome
 
         return self.retry_on_conflict(command)
